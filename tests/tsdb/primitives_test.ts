@@ -1,0 +1,50 @@
+import { assert, assertEquals, assertThrows } from "../helpers/assert.ts";
+import { crc32c } from "../../tsdb/crc32c.ts";
+import { Decbuf, Encbuf } from "../../tsdb/encoding.ts";
+import { CorruptionError } from "../../tsdb/errors.ts";
+import { isStaleNaN, STALE_NAN } from "../../tsdb/value.ts";
+import { compareLabels, labelsFromObject, labelsToString } from "../../tsdb/labels.ts";
+
+Deno.test("crc32c matches the Castagnoli check value and the spec's vector", () => {
+  assertEquals(crc32c(new TextEncoder().encode("123456789")), 0xe3069283);
+  assertEquals(crc32c(new Uint8Array(0)), 0);
+  const rec = new Uint8Array([0x01, 0x00, 0x01, 0x02, 0x40, 0, 0, 0, 0, 0, 0, 0, 0]);
+  assertEquals(crc32c(rec), 0x597ad276);
+});
+
+Deno.test("uvarint and BE64 round-trip up to 2^53, varint up to ±2^52", () => {
+  const e = new Encbuf(4);
+  const vals = [0, 1, 127, 128, 300, 2 ** 31, 2 ** 32 + 5, Number.MAX_SAFE_INTEGER];
+  for (const v of vals) e.putUvarint(v);
+  const signed = [0, -1, 1, -64, 64, -(2 ** 40), 2 ** 52 - 1, -(2 ** 52)];
+  for (const v of signed) e.putVarint(v);
+  for (const v of vals) e.putBE64(v);
+  const d = new Decbuf(e.bytes().slice());
+  for (const v of vals) assertEquals(d.uvarint(), v);
+  for (const v of signed) assertEquals(d.varint(), v);
+  for (const v of vals) assertEquals(d.be64(), v);
+  assertEquals(d.remaining, 0);
+});
+
+Deno.test("reading past the end throws a CorruptionError naming file and offset", () => {
+  const d = new Decbuf(new Uint8Array([0x80]), "blk/index", 100);
+  const err = assertThrows(() => d.uvarint(), CorruptionError) as CorruptionError;
+  assertEquals(err.file, "blk/index");
+  assert(err.message.includes("blk/index at offset 101"));
+});
+
+Deno.test("stale marker keeps its NaN payload bits in a Float64Array", () => {
+  const a = new Float64Array(2);
+  a[0] = STALE_NAN;
+  a[1] = NaN;
+  assert(isStaleNaN(a[0]));
+  assert(!isStaleNaN(a[1]));
+  assert(!isStaleNaN(1));
+});
+
+Deno.test("labels sort and print like Prometheus", () => {
+  const a = labelsFromObject({ job: "api", __name__: "up", instance: 'a"b' });
+  assertEquals(labelsToString(a), 'up{instance="a\\"b", job="api"}');
+  assert(compareLabels(["a", "1"], ["a", "1", "b", "2"]) < 0);
+  assert(compareLabels(["a", "2"], ["a", "10"]) > 0);
+});

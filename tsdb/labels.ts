@@ -1,0 +1,136 @@
+// Helpers over `Labels` (flat sorted name/value pairs). Label sets are compared byte-wise
+// as Prometheus does (UTF-8 byte order equals UTF-16 code-unit order except for surrogates,
+// so comparisons go through `compareStrings`).
+
+import type { Labels } from "./series.ts";
+
+/** Name of the metric-name label. */
+export const METRIC_NAME = "__name__";
+
+/**
+ * Compares two strings by their UTF-8 bytes, as Go does. Returns <0, 0 or >0.
+ * Fast path: code-unit order is byte order unless a surrogate pair meets a char ≥ U+E000.
+ */
+export function compareStrings(a: string, b: string): number {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const ca = a.charCodeAt(i);
+    const cb = b.charCodeAt(i);
+    if (ca !== cb) {
+      const sa = ca >= 0xd800 && ca <= 0xdfff;
+      const sb = cb >= 0xd800 && cb <= 0xdfff;
+      if (sa !== sb) {
+        // a surrogate (code point ≥ U+10000) sorts after any BMP char in UTF-8
+        return sa ? 1 : -1;
+      }
+      return ca - cb;
+    }
+  }
+  return a.length - b.length;
+}
+
+/** Builds sorted labels from an object, dropping empty values. */
+export function labelsFromObject(o: Record<string, string>): Labels {
+  const names = Object.keys(o).filter((k) => o[k] !== "").sort(compareStrings);
+  const out: string[] = [];
+  for (const n of names) out.push(n, o[n]);
+  return out;
+}
+
+/** Builds sorted labels from `[name, value]` pairs (last one wins on duplicates). */
+export function labelsFromPairs(pairs: Iterable<readonly [string, string]>): Labels {
+  const m = new Map<string, string>();
+  for (const [k, v] of pairs) m.set(k, v);
+  return labelsFromObject(Object.fromEntries(m));
+}
+
+/** Returns the labels as a plain object. */
+export function labelsToObject(ls: Labels): Record<string, string> {
+  const o: Record<string, string> = {};
+  for (let i = 0; i < ls.length; i += 2) o[ls[i]] = ls[i + 1];
+  return o;
+}
+
+/** Value of label `name`, or "" when absent. */
+export function getLabel(ls: Labels, name: string): string {
+  for (let i = 0; i < ls.length; i += 2) if (ls[i] === name) return ls[i + 1];
+  return "";
+}
+
+/** Compares label sets as Prometheus `labels.Compare`: by name, then value; shorter prefix first. */
+export function compareLabels(a: Labels, b: Labels): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i += 2) {
+    if (a[i] !== b[i]) return compareStrings(a[i], b[i]);
+    if (a[i + 1] !== b[i + 1]) return compareStrings(a[i + 1], b[i + 1]);
+  }
+  return a.length - b.length;
+}
+
+/** True when both label sets are equal. */
+export function labelsEqual(a: Labels, b: Labels): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** A string key unique per label set (for maps). */
+export function labelsKey(ls: Labels): string {
+  return ls.join("\xff");
+}
+
+/** Labels without the given names. */
+export function dropLabels(ls: Labels, names: Iterable<string>): Labels {
+  const drop = new Set(names);
+  const out: string[] = [];
+  for (let i = 0; i < ls.length; i += 2) if (!drop.has(ls[i])) out.push(ls[i], ls[i + 1]);
+  return out;
+}
+
+/** Labels restricted to the given names. */
+export function keepLabels(ls: Labels, names: Iterable<string>): Labels {
+  const keep = new Set(names);
+  const out: string[] = [];
+  for (let i = 0; i < ls.length; i += 2) if (keep.has(ls[i])) out.push(ls[i], ls[i + 1]);
+  return out;
+}
+
+/**
+ * Merges `extra` into `ls`; on conflict `extra` wins when `override`, else `ls` keeps its value.
+ */
+export function mergeLabels(ls: Labels, extra: Labels, override = true): Labels {
+  const m = new Map<string, string>();
+  for (let i = 0; i < ls.length; i += 2) m.set(ls[i], ls[i + 1]);
+  for (let i = 0; i < extra.length; i += 2) {
+    if (override || !m.has(extra[i])) m.set(extra[i], extra[i + 1]);
+  }
+  return labelsFromPairs(m);
+}
+
+/** Go-style `%q` quoting of a label value as Prometheus prints it. */
+export function quoteLabelValue(v: string): string {
+  let out = '"';
+  for (const ch of v) {
+    const c = ch.codePointAt(0)!;
+    if (ch === '"') out += '\\"';
+    else if (ch === "\\") out += "\\\\";
+    else if (ch === "\n") out += "\\n";
+    else if (ch === "\r") out += "\\r";
+    else if (ch === "\t") out += "\\t";
+    else if (c < 0x20 || c === 0x7f) out += "\\x" + c.toString(16).padStart(2, "0");
+    else out += ch;
+  }
+  return out + '"';
+}
+
+/** Prometheus string form: `name{a="b", c="d"}` (metric name outside the braces). */
+export function labelsToString(ls: Labels): string {
+  let name = "";
+  const parts: string[] = [];
+  for (let i = 0; i < ls.length; i += 2) {
+    if (ls[i] === METRIC_NAME) name = ls[i + 1];
+    else parts.push(`${ls[i]}=${quoteLabelValue(ls[i + 1])}`);
+  }
+  return parts.length === 0 && name !== "" ? name : `${name}{${parts.join(", ")}}`;
+}
