@@ -1,0 +1,20 @@
+// The command table of the launcher: every `thanos <component> …` that exists, by path.
+// Flag tables only (cheap to import); the run functions live in run_table.ts (worker side).
+
+import type { CommandSpec } from "./flags.ts";
+import { TOOLS_COMMANDS } from "./tools/flags.ts";
+
+/** Every runnable command. */
+export const COMMANDS: readonly CommandSpec[] = [...TOOLS_COMMANDS];
+
+/** Key of a command path, e.g. `tools tsdb dump`. */
+export function commandKey(path: readonly string[]): string {
+  return path.join(" ");
+}
+
+/** One-line descriptions of command groups, for `--help` listings. */
+export const GROUP_HELP: Record<string, string> = {
+  tools: "Tools utility commands.",
+  "tools tsdb": "Inspect local TSDB data (like promtool tsdb).",
+  "tools bucket": "Bucket utility commands.",
+};

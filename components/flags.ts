@@ -1,0 +1,466 @@
+// Declarative flag tables: one table per command gives the help text, the parser and the
+// Deno permissions the role gets (DESIGN.md "components/"). Values are parsed once here, at
+// the edge, and handed to components as typed getters.
+
+/** How a flag's value is read. */
+export type FlagKind =
+  | "string"
+  | "bool"
+  | "int"
+  | "float"
+  | "duration"
+  | "bytes"
+  | "enum"
+  | "time";
+
+/**
+ * What a flag's value grants the role:
+ * - `listen`: a `host:port` the role serves on;
+ * - `connect`: a URL or `host:port` the role connects to (DNS-discovery prefixes allowed);
+ * - `read` / `write`: a path the role reads, or reads and writes;
+ * - `read-file`: a config file the launcher reads and passes in (the role gets read access
+ *   too, so it can reload it);
+ * - `objstore`: a bucket configuration (inline YAML); `objstore-file`: a path to one.
+ */
+export type Grant =
+  | "listen"
+  | "connect"
+  | "read"
+  | "write"
+  | "read-file"
+  | "objstore"
+  | "objstore-file";
+
+/** One flag of a command. */
+export interface FlagSpec {
+  /** Long name without the leading `--`, e.g. `http-address`. */
+  name: string;
+  /** Optional one-letter alias without `-`, e.g. `o`. */
+  short?: string;
+  kind: FlagKind;
+  /** Default in its textual form, as `--help` shows it; repeatable flags default to none. */
+  default?: string;
+  help: string;
+  repeatable?: boolean;
+  /** Allowed values for `enum` flags. */
+  choices?: readonly string[];
+  grants?: Grant;
+  required?: boolean;
+  /** Not shown in `--help` (Thanos's hidden flags). */
+  hidden?: boolean;
+}
+
+/** A positional argument. */
+export interface ArgSpec {
+  name: string;
+  help: string;
+  required?: boolean;
+  /** What the argument grants, as for flags. */
+  grants?: Grant;
+}
+
+/** A runnable command: `thanos <path…> [flags] [args]`. */
+export interface CommandSpec {
+  /** Words after `thanos`, e.g. `["tools", "tsdb", "dump"]`. */
+  path: readonly string[];
+  help: string;
+  flags: readonly FlagSpec[];
+  args?: readonly ArgSpec[];
+}
+
+/** A usage error: the launcher prints it on one line and exits with code 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** Raw parsed values as they cross into the worker (structured-clone friendly). */
+export interface RawFlags {
+  command: string[];
+  values: Record<string, string[]>;
+  args: string[];
+  /** Files the launcher read for `read-file` / `objstore-file` flags: path → contents. */
+  files: Record<string, string>;
+}
+
+const DURATION_UNITS: Record<string, number> = {
+  y: 365 * 24 * 3600e3,
+  w: 7 * 24 * 3600e3,
+  d: 24 * 3600e3,
+  h: 3600e3,
+  m: 60e3,
+  s: 1e3,
+  ms: 1,
+};
+
+/**
+ * Parses a Prometheus duration (`30s`, `1h30m`, `2w`, `0`) to milliseconds.
+ * Throws UsageError on anything else. With `allowSign`, a leading `-`/`+` is accepted.
+ */
+export function parseDurationFlag(s: string, allowSign = false): number {
+  let rest = s.trim();
+  let sign = 1;
+  if (allowSign && (rest.startsWith("-") || rest.startsWith("+"))) {
+    if (rest[0] === "-") sign = -1;
+    rest = rest.slice(1);
+  }
+  if (rest === "0") return 0;
+  const re = /^(\d+)(ms|y|w|d|h|m|s)/;
+  if (rest === "") throw new UsageError(`invalid duration ${JSON.stringify(s)}`);
+  let total = 0;
+  let lastUnit = Infinity;
+  while (rest.length > 0) {
+    const m = re.exec(rest);
+    if (!m) throw new UsageError(`invalid duration ${JSON.stringify(s)}`);
+    const unit = DURATION_UNITS[m[2]];
+    if (unit >= lastUnit) {
+      throw new UsageError(`invalid duration ${JSON.stringify(s)}: units out of order`);
+    }
+    lastUnit = unit;
+    total += Number(m[1]) * unit;
+    rest = rest.slice(m[0].length);
+  }
+  return sign * total;
+}
+
+const BYTE_UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  kb: 1024,
+  kib: 1024,
+  mb: 1024 ** 2,
+  mib: 1024 ** 2,
+  gb: 1024 ** 3,
+  gib: 1024 ** 3,
+  tb: 1024 ** 4,
+  tib: 1024 ** 4,
+};
+
+/** Parses a byte size like Thanos (`250MB`, `1GiB`, `512`; units are powers of 1024). */
+export function parseBytesFlag(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([a-zA-Z]*)$/.exec(s.trim());
+  const unit = m ? BYTE_UNITS[m[2].toLowerCase()] : undefined;
+  if (!m || unit === undefined) throw new UsageError(`invalid byte size ${JSON.stringify(s)}`);
+  return Math.round(Number(m[1]) * unit);
+}
+
+/**
+ * Parses a Thanos time flag: RFC3339, or a duration relative to `now` (`-2w`, `2h45m`).
+ * Returns milliseconds since the epoch.
+ */
+export function parseTimeFlag(s: string, now = Date.now()): number {
+  if (/^[+-]?(\d+(ms|y|w|d|h|m|s))+$/.test(s.trim())) return now + parseDurationFlag(s, true);
+  const t = Date.parse(s);
+  if (/^\d{4}-\d{2}-\d{2}T/.test(s) && !Number.isNaN(t)) return t;
+  // Thanos's defaults are years 0000 and 9999, outside what Date.parse reliably accepts.
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z$/.exec(s);
+  if (m) {
+    return Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]) -
+      (+m[1] < 100 ? Date.UTC(1900, 0, 1) - Date.UTC(0, 0, 1) : 0);
+  }
+  throw new UsageError(
+    `invalid time ${JSON.stringify(s)}: want RFC3339 or a relative duration like -2w`,
+  );
+}
+
+function findFlag(spec: CommandSpec, name: string): FlagSpec | undefined {
+  return spec.flags.find((f) => f.name === name || f.short === name);
+}
+
+/** Checks one raw value against its flag's kind; throws UsageError naming the flag. */
+function validateValue(f: FlagSpec, v: string): void {
+  const bad = (why: string) =>
+    new UsageError(`invalid value ${JSON.stringify(v)} for --${f.name}: ${why}`);
+  switch (f.kind) {
+    case "int":
+      if (!/^[+-]?\d+$/.test(v)) throw bad("not an integer");
+      break;
+    case "float":
+      if (v.trim() === "" || Number.isNaN(Number(v))) throw bad("not a number");
+      break;
+    case "bool":
+      if (!["true", "false"].includes(v)) throw bad("want true or false");
+      break;
+    case "enum":
+      if (!f.choices!.includes(v)) throw bad(`want one of ${f.choices!.join(", ")}`);
+      break;
+    case "duration":
+      try {
+        parseDurationFlag(v);
+      } catch (e) {
+        throw bad((e as Error).message);
+      }
+      break;
+    case "bytes":
+      try {
+        parseBytesFlag(v);
+      } catch (e) {
+        throw bad((e as Error).message);
+      }
+      break;
+    case "time":
+      try {
+        parseTimeFlag(v);
+      } catch (e) {
+        throw bad((e as Error).message);
+      }
+      break;
+  }
+}
+
+/**
+ * Parses `argv` (the words after the command path) against `spec`. Accepts `--name=value`,
+ * `--name value`, `-x value`, `--flag` / `--no-flag` for bools, and `--` to end flags.
+ * Throws UsageError naming the offending word.
+ */
+export function parseFlags(spec: CommandSpec, argv: readonly string[]): RawFlags {
+  const values: Record<string, string[]> = {};
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i];
+    if (word === "--") {
+      args.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!word.startsWith("-") || word === "-") {
+      args.push(word);
+      continue;
+    }
+    const long = word.startsWith("--");
+    const body = word.slice(long ? 2 : 1);
+    const eq = body.indexOf("=");
+    let name = eq >= 0 ? body.slice(0, eq) : body;
+    let value: string | undefined = eq >= 0 ? body.slice(eq + 1) : undefined;
+    let f = long
+      ? spec.flags.find((x) => x.name === name)
+      : spec.flags.find((x) => x.short === name);
+    if (!f && long && name.startsWith("no-") && value === undefined) {
+      const pos = spec.flags.find((x) => x.name === name.slice(3));
+      if (pos && pos.kind === "bool") {
+        f = pos;
+        name = pos.name;
+        value = "false";
+      }
+    }
+    if (!f) throw new UsageError(`unknown flag ${long ? "--" : "-"}${name}`);
+    if (value === undefined) {
+      if (f.kind === "bool") value = "true";
+      else {
+        if (i + 1 >= argv.length) throw new UsageError(`flag --${f.name} needs a value`);
+        value = argv[++i];
+      }
+    }
+    validateValue(f, value);
+    if (f.repeatable) (values[f.name] ??= []).push(value);
+    else values[f.name] = [value];
+  }
+  for (const f of spec.flags) {
+    if (f.required && !values[f.name]) {
+      throw new UsageError(`required flag --${f.name} not provided`);
+    }
+  }
+  const specArgs = spec.args ?? [];
+  const required = specArgs.filter((a) => a.required).length;
+  if (args.length < required) {
+    throw new UsageError(`required argument <${specArgs[args.length].name}> not provided`);
+  }
+  if (args.length > specArgs.length) {
+    throw new UsageError(`unexpected argument ${JSON.stringify(args[specArgs.length])}`);
+  }
+  return { command: [...spec.path], values, args, files: {} };
+}
+
+/** Typed access to parsed flags, applying the table's defaults. */
+export class Flags {
+  constructor(readonly spec: CommandSpec, readonly raw: RawFlags) {}
+
+  private flag(name: string): FlagSpec {
+    const f = findFlag(this.spec, name);
+    if (!f) throw new Error(`bug: command ${this.spec.path.join(" ")} has no flag --${name}`);
+    return f;
+  }
+
+  /** True when the user set the flag. */
+  isSet(name: string): boolean {
+    return this.raw.values[this.flag(name).name] !== undefined;
+  }
+
+  /** The last value given, or the default, or "" when neither. */
+  string(name: string): string {
+    const f = this.flag(name);
+    const v = this.raw.values[f.name];
+    return v ? v[v.length - 1] : f.default ?? "";
+  }
+
+  /** Every value of a repeatable flag (the default counts as one value when none is given). */
+  strings(name: string): string[] {
+    const f = this.flag(name);
+    return this.raw.values[f.name] ?? (f.default ? [f.default] : []);
+  }
+
+  bool(name: string): boolean {
+    return this.string(name) === "true";
+  }
+
+  int(name: string): number {
+    const s = this.string(name);
+    return s === "" ? 0 : parseInt(s, 10);
+  }
+
+  float(name: string): number {
+    const s = this.string(name);
+    return s === "" ? 0 : Number(s);
+  }
+
+  /** Milliseconds. */
+  duration(name: string): number {
+    const s = this.string(name);
+    return s === "" ? 0 : parseDurationFlag(s);
+  }
+
+  bytes(name: string): number {
+    const s = this.string(name);
+    return s === "" ? 0 : parseBytesFlag(s);
+  }
+
+  /** Milliseconds since the epoch. */
+  time(name: string): number {
+    return parseTimeFlag(this.string(name));
+  }
+
+  /** Positional argument `i`, or "". */
+  arg(i: number): string {
+    return this.raw.args[i] ?? "";
+  }
+
+  /** Contents of a file flag the launcher read, or "" when the flag is unset. */
+  fileContents(name: string): string {
+    const path = this.string(name);
+    return path === "" ? "" : this.raw.files[path] ?? "";
+  }
+}
+
+/** Formats the `--help` text of a command, with what each flag grants. */
+export function formatHelp(spec: CommandSpec, programName = "thanos"): string {
+  const lines: string[] = [];
+  const argsUsage = (spec.args ?? []).map((a) => (a.required ? `<${a.name}>` : `[<${a.name}>]`));
+  lines.push(
+    `usage: ${programName} ${spec.path.join(" ")} [<flags>] ${argsUsage.join(" ")}`.trimEnd(),
+  );
+  lines.push("", spec.help, "", "Flags:");
+  const rows: [string, string][] = [["-h, --help", "Show context-sensitive help."]];
+  for (const f of spec.flags) {
+    if (f.hidden) continue;
+    const short = f.short ? `-${f.short}, ` : "    ";
+    const val = f.kind === "bool"
+      ? ""
+      : `=${f.kind === "enum" ? f.choices!.join("|") : placeholder(f)}`;
+    let help = f.help;
+    if (f.default !== undefined && f.default !== "") help += ` (default: ${f.default})`;
+    if (f.repeatable) help += " Repeatable.";
+    if (f.grants) help += ` [grants ${grantText(f.grants)}]`;
+    rows.push([`${short}--${f.name}${val}`, help]);
+  }
+  const width = Math.min(48, Math.max(...rows.map((r) => r[0].length)) + 2);
+  for (const [k, v] of rows) {
+    lines.push(
+      k.length + 2 > width ? `  ${k}\n${" ".repeat(width + 2)}${v}` : `  ${k.padEnd(width)}${v}`,
+    );
+  }
+  if (spec.args?.length) {
+    lines.push("", "Args:");
+    for (const a of spec.args) {
+      lines.push(`  <${a.name}>  ${a.help}${a.grants ? ` [grants ${grantText(a.grants)}]` : ""}`);
+    }
+  }
+  return lines.join("\n");
+}
+
+function placeholder(f: FlagSpec): string {
+  switch (f.kind) {
+    case "duration":
+      return "DURATION";
+    case "bytes":
+      return "BYTES";
+    case "int":
+      return "INT";
+    case "float":
+      return "FLOAT";
+    case "time":
+      return "TIME";
+    default:
+      return f.grants === "listen" ? "HOST:PORT" : "VALUE";
+  }
+}
+
+function grantText(g: Grant): string {
+  switch (g) {
+    case "listen":
+      return "net: listen on this address";
+    case "connect":
+      return "net: connect to this address";
+    case "read":
+      return "read: this path";
+    case "write":
+      return "read+write: this path";
+    case "read-file":
+      return "read: this file";
+    case "objstore":
+    case "objstore-file":
+      return "net/read/write/env: what the bucket config needs";
+  }
+}
+
+// ---- Flag groups shared by many components (Thanos names and defaults, spec/thanos.md §14.2).
+
+/** `--log.level`, `--log.format`. */
+export const LOG_FLAGS: readonly FlagSpec[] = [
+  {
+    name: "log.level",
+    kind: "enum",
+    choices: ["debug", "info", "warn", "error"],
+    default: "info",
+    help: "Log filtering level.",
+  },
+  {
+    name: "log.format",
+    kind: "enum",
+    choices: ["logfmt", "json"],
+    default: "logfmt",
+    help: "Log format to use.",
+  },
+];
+
+/** `--objstore.config-file`, `--objstore.config`. */
+export const OBJSTORE_FLAGS: readonly FlagSpec[] = [
+  {
+    name: "objstore.config-file",
+    kind: "string",
+    help: "Path to YAML file that contains object store configuration.",
+    grants: "objstore-file",
+  },
+  {
+    name: "objstore.config",
+    kind: "string",
+    help: "Alternative to 'objstore.config-file' flag: object store configuration in YAML.",
+    grants: "objstore",
+  },
+];
+
+/** `--http-address`, `--http-grace-period`. */
+export function httpFlags(defaultAddress = "0.0.0.0:10902"): FlagSpec[] {
+  return [
+    {
+      name: "http-address",
+      kind: "string",
+      default: defaultAddress,
+      help: "Listen host:port for HTTP endpoints.",
+      grants: "listen",
+    },
+    {
+      name: "http-grace-period",
+      kind: "duration",
+      default: "2m",
+      help: "Time to wait after an interrupt received for HTTP Server.",
+    },
+  ];
+}

@@ -1,0 +1,7 @@
+// Worker side of the command table: command path → run function. Static imports only, so the
+// compiled binary embeds every component.
+
+import type { RunFunction } from "./runtime.ts";
+
+/** Run function of every command, keyed by `commandKey(path)`. */
+export const RUN_TABLE: Record<string, RunFunction> = {};

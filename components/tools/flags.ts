@@ -1,0 +1,110 @@
+// Flag tables of `thanos tools …` (spec/thanos.md §14.4; `tools tsdb` follows promtool's).
+
+import { type CommandSpec, LOG_FLAGS, OBJSTORE_FLAGS } from "../flags.ts";
+
+/** `thanos tools tsdb dump` */
+export const TSDB_DUMP: CommandSpec = {
+  path: ["tools", "tsdb", "dump"],
+  help: "Dump samples from a TSDB data directory or block, in promtool's format.",
+  flags: [
+    {
+      name: "min-time",
+      kind: "int",
+      default: "-9223372036854775808",
+      help: "Minimum timestamp to dump (milliseconds).",
+    },
+    {
+      name: "max-time",
+      kind: "int",
+      default: "9223372036854775807",
+      help: "Maximum timestamp to dump (milliseconds).",
+    },
+    {
+      name: "match",
+      kind: "string",
+      default: "{__name__=~'(?s:.*)'}",
+      help: "Series selector.",
+    },
+  ],
+  args: [{
+    name: "db path",
+    help: "Data directory or block directory.",
+    required: true,
+    grants: "read",
+  }],
+};
+
+/** `thanos tools tsdb analyze` */
+export const TSDB_ANALYZE: CommandSpec = {
+  path: ["tools", "tsdb", "analyze"],
+  help: "Analyze churn, label pair cardinality and compaction efficiency of a block.",
+  flags: [
+    { name: "limit", kind: "int", default: "20", help: "How many items to show in each list." },
+  ],
+  args: [{ name: "block dir", help: "Block directory.", required: true, grants: "read" }],
+};
+
+/** `thanos tools bucket ls` */
+export const BUCKET_LS: CommandSpec = {
+  path: ["tools", "bucket", "ls"],
+  help: "List all blocks in the bucket.",
+  flags: [
+    ...LOG_FLAGS,
+    ...OBJSTORE_FLAGS,
+    {
+      name: "output",
+      short: "o",
+      kind: "enum",
+      choices: ["", "text", "json", "wide"],
+      default: "",
+      help: "Optional format in which to print each block's information: json, wide.",
+    },
+    {
+      name: "exclude-delete",
+      kind: "bool",
+      default: "false",
+      help: "Exclude blocks marked for deletion.",
+    },
+    { name: "timeout", kind: "duration", default: "5m", help: "Timeout to download metadata." },
+  ],
+};
+
+/** `thanos tools bucket inspect` */
+export const BUCKET_INSPECT: CommandSpec = {
+  path: ["tools", "bucket", "inspect"],
+  help: "Inspect all blocks in the bucket in detailed, table-like way.",
+  flags: [
+    ...LOG_FLAGS,
+    ...OBJSTORE_FLAGS,
+    {
+      name: "selector",
+      short: "l",
+      kind: "string",
+      repeatable: true,
+      help: 'Selects blocks based on label, e.g. \'-l key1="value1" -l key2="value2"\'.',
+    },
+    {
+      name: "sort-by",
+      kind: "string",
+      repeatable: true,
+      help: "Sort by columns. It's also possible to sort by multiple columns, e.g. " +
+        "'--sort-by FROM --sort-by UNTIL'. (default: FROM, UNTIL)",
+    },
+    {
+      name: "output",
+      kind: "enum",
+      choices: ["table", "tsv", "csv"],
+      default: "table",
+      help: "Output format for result.",
+    },
+    { name: "timeout", kind: "duration", default: "5m", help: "Timeout to download metadata." },
+  ],
+};
+
+/** Every `tools` command. */
+export const TOOLS_COMMANDS: readonly CommandSpec[] = [
+  TSDB_DUMP,
+  TSDB_ANALYZE,
+  BUCKET_LS,
+  BUCKET_INSPECT,
+];

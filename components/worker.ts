@@ -1,0 +1,63 @@
+// Worker entry: runs one command with the permissions the launcher derived from its flags.
+// Messages in: {type:"run", raw} then optionally {type:"stop"}. Out: {type:"exit", code}.
+
+import { commandKey, COMMANDS } from "./commands.ts";
+import { Flags, type RawFlags } from "./flags.ts";
+import { Logger, type LogLevel } from "./log.ts";
+import { RUN_TABLE } from "./run_table.ts";
+
+const encoder = new TextEncoder();
+const controller = new AbortController();
+let outBuf: string[] = [];
+let outLen = 0;
+
+function flushStdout(): void {
+  if (outBuf.length === 0) return;
+  const data = encoder.encode(outBuf.join(""));
+  outBuf = [];
+  outLen = 0;
+  let off = 0;
+  while (off < data.length) off += Deno.stdout.writeSync(data.subarray(off));
+}
+
+function stdout(text: string): void {
+  outBuf.push(text);
+  outLen += text.length;
+  if (outLen > 1 << 16) flushStdout();
+}
+
+async function run(raw: RawFlags): Promise<number> {
+  const key = commandKey(raw.command);
+  const spec = COMMANDS.find((c) => commandKey(c.path) === key);
+  const fn = RUN_TABLE[key];
+  if (!spec || !fn) throw new Error(`bug: no run function for command "${key}"`);
+  const flags = new Flags(spec, raw);
+  const hasLog = spec.flags.some((f) => f.name === "log.level");
+  const logger = new Logger(
+    hasLog ? flags.string("log.level") as LogLevel : "info",
+    hasLog && flags.string("log.format") === "json" ? "json" : "logfmt",
+  );
+  try {
+    return await fn(flags, { signal: controller.signal, logger, stdout });
+  } catch (e) {
+    logger.error("command failed", { err: (e as Error).message });
+    return 1;
+  } finally {
+    flushStdout();
+  }
+}
+
+/** The worker global scope (typed locally: the project's lib is the main-thread one). */
+const scope = self as unknown as {
+  onmessage: (e: MessageEvent) => void;
+  postMessage(msg: unknown): void;
+};
+
+scope.onmessage = async (e: MessageEvent) => {
+  const msg = e.data as { type: string; raw?: RawFlags };
+  if (msg.type === "stop") controller.abort(new Error("received termination signal"));
+  else if (msg.type === "run") {
+    const code = await run(msg.raw!);
+    scope.postMessage({ type: "exit", code });
+  }
+};

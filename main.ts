@@ -1,0 +1,220 @@
+// The launcher: `thanos <component> [flags]`. Parses flags from the command's table, reads
+// the config files they name, derives the role's Deno permissions from the values, and runs
+// the command in a Worker holding exactly those permissions (DESIGN.md "main.ts").
+
+import denoConfig from "./deno.json" with { type: "json" };
+import { commandKey, COMMANDS, GROUP_HELP } from "./components/commands.ts";
+import {
+  type CommandSpec,
+  formatHelp,
+  parseFlags,
+  type RawFlags,
+  UsageError,
+} from "./components/flags.ts";
+import {
+  derivePermissions,
+  formatPermissions,
+  type ObjstorePermissions,
+  type PermissionSet,
+  workerPermissions,
+} from "./components/permissions.ts";
+import { objstoreLauncherPermissions } from "./components/objstore_permissions.ts";
+
+/** The program version (from deno.json). */
+export const VERSION: string = denoConfig.version;
+
+const PROGRAM = "thanos";
+
+function versionText(): string {
+  return [
+    `${PROGRAM}, version ${VERSION} (Thanos-TS)`,
+    `  deno version:     ${Deno.version.deno}`,
+    `  v8 version:       ${Deno.version.v8}`,
+    `  typescript:       ${Deno.version.typescript}`,
+    `  platform:         ${Deno.build.os}/${Deno.build.arch}`,
+  ].join("\n");
+}
+
+/** Subcommands directly below `prefix` (command words or groups). */
+function childrenOf(prefix: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const c of COMMANDS) {
+    if (c.path.length <= prefix.length) continue;
+    if (prefix.some((w, i) => c.path[i] !== w)) continue;
+    const word = c.path[prefix.length];
+    const key = commandKey([...prefix, word]);
+    const isLeaf = c.path.length === prefix.length + 1;
+    out.set(word, isLeaf ? c.help : GROUP_HELP[key] ?? "");
+  }
+  return out;
+}
+
+function groupHelp(prefix: readonly string[]): string {
+  const lines = [
+    `usage: ${[PROGRAM, ...prefix].join(" ")} <command> [<flags>]`,
+    "",
+    prefix.length === 0
+      ? "A Thanos-compatible system for highly available Prometheus with a global query view and\n" +
+        "unlimited retention in object storage."
+      : GROUP_HELP[commandKey(prefix)] ?? "",
+    "",
+    "Flags:",
+    "  -h, --help            Show context-sensitive help.",
+  ];
+  if (prefix.length === 0) {
+    lines.push("      --version         Show application version.");
+    lines.push("      --print-permissions  (after a command) Print the permissions the role gets.");
+  }
+  lines.push("", "Commands:");
+  const children = childrenOf(prefix);
+  const width = Math.max(...[...children.keys()].map((k) => k.length)) + 2;
+  for (const [word, help] of children) lines.push(`  ${word.padEnd(width)}${help}`);
+  return lines.join("\n");
+}
+
+/** Outcome of resolving argv: print text, or run a command. */
+type Resolved =
+  | { kind: "print"; text: string; code: number }
+  | { kind: "run"; spec: CommandSpec; raw: RawFlags; printPermissions: boolean };
+
+/**
+ * Resolves argv to a command and its parsed flags, or to text to print (help, version,
+ * usage errors). Exported for tests; performs no I/O.
+ */
+export function resolveArgs(argv: readonly string[]): Resolved {
+  const words = [...argv];
+  const wantHelp = words.some((w) => w === "--help" || w === "-h");
+  const printPermissions = words.includes("--print-permissions");
+  const rest = words.filter((w) => w !== "--help" && w !== "-h" && w !== "--print-permissions");
+  if (rest[0] === "--version" || rest[0] === "-v") {
+    return { kind: "print", text: versionText(), code: 0 };
+  }
+  const path: string[] = [];
+  let spec: CommandSpec | undefined;
+  while (rest.length > 0 && !rest[0].startsWith("-")) {
+    const next = [...path, rest[0]];
+    if (childrenOf(path).has(rest[0])) {
+      path.push(rest.shift()!);
+      spec = COMMANDS.find((c) => commandKey(c.path) === commandKey(next));
+      if (spec) break;
+    } else {
+      const where = path.length ? `${PROGRAM} ${path.join(" ")}` : PROGRAM;
+      return {
+        kind: "print",
+        text: `${PROGRAM}: error: unknown command ${
+          JSON.stringify(rest[0])
+        } for ${where}, try --help`,
+        code: 2,
+      };
+    }
+  }
+  if (!spec) {
+    if (wantHelp || path.length === 0 && rest.length === 0) {
+      return { kind: "print", text: groupHelp(path), code: 0 };
+    }
+    if (rest.length > 0) {
+      return {
+        kind: "print",
+        text: `${PROGRAM}: error: unknown flag ${JSON.stringify(rest[0])}, try --help`,
+        code: 2,
+      };
+    }
+    return {
+      kind: "print",
+      text: `${PROGRAM}: error: expected a command after "${path.join(" ")}", try --help`,
+      code: 2,
+    };
+  }
+  if (wantHelp) return { kind: "print", text: formatHelp(spec, PROGRAM), code: 0 };
+  try {
+    const raw = parseFlags(spec, rest);
+    return { kind: "run", spec, raw, printPermissions };
+  } catch (e) {
+    if (e instanceof UsageError) {
+      return {
+        kind: "print",
+        text: `${PROGRAM} ${spec.path.join(" ")}: error: ${e.message}`,
+        code: 2,
+      };
+    }
+    throw e;
+  }
+}
+
+/** Reads the files named by `read-file` / `objstore-file` flags into `raw.files`. */
+async function readFlagFiles(spec: CommandSpec, raw: RawFlags): Promise<void> {
+  for (const f of spec.flags) {
+    if (f.grants !== "read-file" && f.grants !== "objstore-file") continue;
+    for (const path of raw.values[f.name] ?? []) {
+      if (path === "") continue;
+      try {
+        raw.files[path] = await Deno.readTextFile(path);
+      } catch (e) {
+        throw new UsageError(`cannot read --${f.name}=${path}: ${(e as Error).message}`);
+      }
+    }
+  }
+}
+
+function runInWorker(spec: CommandSpec, raw: RawFlags, perms: PermissionSet): Promise<number> {
+  const worker = new Worker(new URL("./components/worker.ts", import.meta.url), {
+    type: "module",
+    name: commandKey(spec.path),
+    deno: { permissions: workerPermissions(perms) },
+  });
+  return new Promise((resolve) => {
+    let signals = 0;
+    const onSignal = () => {
+      signals++;
+      if (signals === 1) worker.postMessage({ type: "stop" });
+      else {
+        // A second signal: the user insists, stop now.
+        worker.terminate();
+        resolve(130);
+      }
+    };
+    const sigs: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+    for (const s of sigs) Deno.addSignalListener(s, onSignal);
+    const done = (code: number) => {
+      for (const s of sigs) Deno.removeSignalListener(s, onSignal);
+      worker.terminate();
+      resolve(code);
+    };
+    worker.onmessage = (e: MessageEvent) => {
+      if ((e.data as { type: string }).type === "exit") done((e.data as { code: number }).code);
+    };
+    worker.onerror = (e: ErrorEvent) => {
+      e.preventDefault();
+      console.error(`${PROGRAM} ${spec.path.join(" ")}: error: ${e.message}`);
+      done(1);
+    };
+    worker.postMessage({ type: "run", raw });
+  });
+}
+
+/** Runs the launcher with `argv`; resolves to the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const r = resolveArgs(argv);
+  if (r.kind === "print") {
+    (r.code === 0 ? console.log : console.error)(r.text);
+    return r.code;
+  }
+  let perms: PermissionSet;
+  try {
+    await readFlagFiles(r.spec, r.raw);
+    const objstore: ObjstorePermissions = objstoreLauncherPermissions;
+    perms = derivePermissions(r.spec, r.raw, objstore);
+  } catch (e) {
+    console.error(`${PROGRAM} ${r.spec.path.join(" ")}: error: ${(e as Error).message}`);
+    return 2;
+  }
+  if (r.printPermissions) {
+    console.log(formatPermissions(perms));
+    return 0;
+  }
+  return await runInWorker(r.spec, r.raw, perms);
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

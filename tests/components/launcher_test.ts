@@ -1,0 +1,104 @@
+import { assert, assertEquals, assertThrows } from "../helpers/assert.ts";
+import { main, resolveArgs } from "../../main.ts";
+import {
+  type CommandSpec,
+  parseBytesFlag,
+  parseDurationFlag,
+  parseFlags,
+  parseTimeFlag,
+  UsageError,
+} from "../../components/flags.ts";
+import { derivePermissions, netTarget, workerPermissions } from "../../components/permissions.ts";
+
+const SPEC: CommandSpec = {
+  path: ["demo"],
+  help: "demo",
+  flags: [
+    { name: "http-address", kind: "string", default: "0.0.0.0:10902", help: "", grants: "listen" },
+    { name: "store", kind: "string", repeatable: true, help: "", grants: "connect" },
+    { name: "data-dir", kind: "string", default: "./data", help: "", grants: "write" },
+    { name: "wait", short: "w", kind: "bool", default: "false", help: "" },
+    { name: "timeout", kind: "duration", default: "5m", help: "" },
+    { name: "output", short: "o", kind: "enum", choices: ["json", "wide"], help: "" },
+  ],
+};
+
+Deno.test("flags parse in --a=b, --a b, -o b and --no-x forms", () => {
+  const raw = parseFlags(SPEC, [
+    "--store=a:1",
+    "--store",
+    "dns+b:2",
+    "-o",
+    "json",
+    "--wait",
+    "--no-wait",
+    "--timeout=1h30m",
+  ]);
+  assertEquals(raw.values.store, ["a:1", "dns+b:2"]);
+  assertEquals(raw.values.output, ["json"]);
+  assertEquals(raw.values.wait, ["false"]);
+  assertEquals(raw.values.timeout, ["1h30m"]);
+});
+
+Deno.test("a bad flag or value is a usage error naming the word", () => {
+  assertThrows(() => parseFlags(SPEC, ["--nope"]), UsageError, "unknown flag --nope");
+  assertThrows(() => parseFlags(SPEC, ["--timeout=5x"]), UsageError, "--timeout");
+  assertThrows(() => parseFlags(SPEC, ["-o", "xml"]), UsageError, "want one of json, wide");
+  assertThrows(() => parseFlags(SPEC, ["extra"]), UsageError, "unexpected argument");
+});
+
+Deno.test("durations, byte sizes and times parse like Thanos", () => {
+  assertEquals(parseDurationFlag("1h30m"), 5400000);
+  assertEquals(parseDurationFlag("2w"), 14 * 86400e3);
+  assertEquals(parseDurationFlag("-2w", true), -14 * 86400e3);
+  assertThrows(() => parseDurationFlag("30m1h"), UsageError);
+  assertEquals(parseBytesFlag("250MB"), 250 * 1024 * 1024);
+  assertEquals(parseBytesFlag("1GiB"), 1024 ** 3);
+  assertEquals(parseTimeFlag("-2h", 10_000_000), 10_000_000 - 7200e3);
+  assertEquals(parseTimeFlag("2020-01-01T00:00:00Z"), Date.UTC(2020, 0, 1));
+  assertEquals(parseTimeFlag("9999-12-31T23:59:59Z"), Date.UTC(9999, 11, 31, 23, 59, 59));
+  assert(parseTimeFlag("0000-01-01T00:00:00Z") < Date.UTC(1, 0, 1));
+});
+
+Deno.test("permissions come from the flag values and defaults only", () => {
+  const raw = parseFlags(SPEC, ["--store=10.0.0.1:10901", "--store=dnssrv+_grpc._tcp.store"]);
+  const p = derivePermissions(SPEC, raw);
+  assertEquals([...p.net].sort(), ["0.0.0.0:10902", "10.0.0.1:10901", "_grpc._tcp.store"]);
+  assertEquals([...p.write], ["./data"]);
+  const w = workerPermissions(p);
+  assertEquals(w.run, false);
+  assertEquals(w.ffi, false);
+  assertEquals(netTarget("http://localhost:9090/"), "localhost:9090");
+  assertEquals(netTarget("https://s3.amazonaws.com"), "s3.amazonaws.com:443");
+  assertEquals(netTarget("dns+store.svc:10901"), "store.svc:10901");
+});
+
+Deno.test("launcher prints help and version, and exits 2 on unknown commands", () => {
+  const top = resolveArgs([]);
+  assert(top.kind === "print" && top.code === 0 && top.text.includes("tools"));
+  const ver = resolveArgs(["--version"]);
+  assert(ver.kind === "print" && ver.text.includes("deno version:"));
+  const bad = resolveArgs(["frobnicate"]);
+  assert(bad.kind === "print" && bad.code === 2 && bad.text.includes('"frobnicate"'));
+  assert(!bad.text.includes("\n"));
+  const help = resolveArgs(["tools", "tsdb", "dump", "--help"]);
+  assert(help.kind === "print" && help.code === 0 && help.text.includes("--min-time"));
+  const badFlag = resolveArgs(["tools", "tsdb", "dump", "x", "--frob"]);
+  assert(badFlag.kind === "print" && badFlag.code === 2 && badFlag.text.includes("--frob"));
+});
+
+Deno.test("the thanos process exits 2 with one line on a bad flag", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../../main.ts", import.meta.url).pathname, "tools", "bogus"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assertEquals(out.code, 2);
+  const err = new TextDecoder().decode(out.stderr).trim();
+  assertEquals(err.split("\n").length, 1);
+  assert(err.includes('"bogus"'));
+});
+
+Deno.test("main() returns 0 for --help", async () => {
+  assertEquals(await main(["--help"]), 0);
+});
