@@ -1,47 +1,85 @@
 // Special float values. Prometheus marks a series as stale with a NaN whose bits are
-// 0x7FF0000000000002. V8 keeps NaN payload bits in Float64Array and in unboxed numbers, but
-// canonicalises NaN when storing into a plain JS array of doubles: keep sample values in
-// Float64Array, and test staleness only through `isStaleNaN`.
+// 0x7FF0000000000002. V8 does not keep NaN payloads reliably: plain arrays, object fields,
+// array literals and optimised code may turn any NaN into the canonical one. So the stale
+// marker is carried only as raw bits: sample values live in Float64Arrays whose words are
+// written directly (see XorIterator / decodeXorSamples), and staleness is tested on those words
+// (`isStaleAt`), never on a number that went through JS variables.
 
-const scratch = new Float64Array(1);
-const scratchBits = new Uint32Array(scratch.buffer);
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-const HI = LITTLE_ENDIAN ? 1 : 0;
-const LO = LITTLE_ENDIAN ? 0 : 1;
+/** Index of the high 32-bit word of a float64 inside a Uint32Array view. */
+export const HI_WORD = LITTLE_ENDIAN ? 1 : 0;
+/** Index of the low 32-bit word of a float64 inside a Uint32Array view. */
+export const LO_WORD = LITTLE_ENDIAN ? 0 : 1;
 
 /** Bit pattern of the stale marker: high and low 32-bit words. */
 export const STALE_NAN_HI = 0x7ff00000;
 export const STALE_NAN_LO = 0x00000002;
 
-/** The stale marker as a number (a signalling NaN; do no arithmetic on it). */
+/** A Uint32Array view over the words of `vs` (two per value), for bit-exact access. */
+export function float64Words(vs: Float64Array): Uint32Array {
+  return new Uint32Array(vs.buffer, vs.byteOffset, vs.length * 2);
+}
+
+/** True when value `i` of the viewed Float64Array carries exactly the stale-marker bits. */
+export function isStaleWord(words: Uint32Array, i: number): boolean {
+  return words[2 * i + HI_WORD] === STALE_NAN_HI && words[2 * i + LO_WORD] === STALE_NAN_LO;
+}
+
+/** True when `vs[i]` carries exactly the stale-marker bits (allocates a view: not for hot loops). */
+export function isStaleAt(vs: Float64Array, i: number): boolean {
+  return isStaleWord(float64Words(vs), i);
+}
+
+/** Writes the stale-marker bits into value `i` of the viewed Float64Array. */
+export function setStaleWord(words: Uint32Array, i: number): void {
+  words[2 * i + HI_WORD] = STALE_NAN_HI;
+  words[2 * i + LO_WORD] = STALE_NAN_LO;
+}
+
+/** Writes the stale-marker bits into `vs[i]` (allocates a view: not for hot loops). */
+export function setStaleAt(vs: Float64Array, i: number): void {
+  setStaleWord(float64Words(vs), i);
+}
+
+const scratch = new Float64Array(1);
+const scratchBits = new Uint32Array(scratch.buffer);
+
+/**
+ * The stale marker as a number. Only good for handing to an API that immediately stores its
+ * bits (e.g. `XorAppender.append` in unoptimised code); prefer `XorAppender.appendStale`.
+ * @deprecated NaN payloads do not survive V8 reliably; use the word helpers above.
+ */
 export const STALE_NAN: number = (() => {
-  scratchBits[HI] = STALE_NAN_HI;
-  scratchBits[LO] = STALE_NAN_LO;
+  scratchBits[HI_WORD] = STALE_NAN_HI;
+  scratchBits[LO_WORD] = STALE_NAN_LO;
   return scratch[0];
 })();
 
-/** True when `v` carries exactly the stale-marker bits. */
+/**
+ * True when `v` carries the stale-marker bits — only reliable for a value read straight from a
+ * Float64Array in unoptimised code.
+ * @deprecated use `isStaleWord` / `isStaleAt` on the Float64Array holding the value.
+ */
 export function isStaleNaN(v: number): boolean {
-  if (v === v) return false; // not NaN: fast path
   scratch[0] = v;
-  return scratchBits[HI] === STALE_NAN_HI && scratchBits[LO] === STALE_NAN_LO;
+  return scratchBits[HI_WORD] === STALE_NAN_HI && scratchBits[LO_WORD] === STALE_NAN_LO;
 }
 
 /** High 32 bits of the IEEE-754 pattern of `v`. */
 export function float64Hi(v: number): number {
   scratch[0] = v;
-  return scratchBits[HI];
+  return scratchBits[HI_WORD];
 }
 
 /** Low 32 bits of the IEEE-754 pattern of `v`. */
 export function float64Lo(v: number): number {
   scratch[0] = v;
-  return scratchBits[LO];
+  return scratchBits[LO_WORD];
 }
 
-/** Builds a float from its two 32-bit words. */
+/** Builds a float from its two 32-bit words (payload bits of NaNs may not survive). */
 export function float64FromBits(hi: number, lo: number): number {
-  scratchBits[HI] = hi;
-  scratchBits[LO] = lo;
+  scratchBits[HI_WORD] = hi;
+  scratchBits[LO_WORD] = lo;
   return scratch[0];
 }

@@ -2,7 +2,7 @@ import { assert, assertEquals, assertThrows } from "../helpers/assert.ts";
 import { crc32c } from "../../tsdb/crc32c.ts";
 import { Decbuf, Encbuf } from "../../tsdb/encoding.ts";
 import { CorruptionError } from "../../tsdb/errors.ts";
-import { isStaleNaN, STALE_NAN } from "../../tsdb/value.ts";
+import { float64Words, isStaleAt, isStaleWord, setStaleAt } from "../../tsdb/value.ts";
 import { compareLabels, labelsFromObject, labelsToString } from "../../tsdb/labels.ts";
 
 Deno.test("crc32c matches the Castagnoli check value and the spec's vector", () => {
@@ -33,13 +33,16 @@ Deno.test("reading past the end throws a CorruptionError naming file and offset"
   assert(err.message.includes("blk/index at offset 101"));
 });
 
-Deno.test("stale marker keeps its NaN payload bits in a Float64Array", () => {
-  const a = new Float64Array(2);
-  a[0] = STALE_NAN;
+Deno.test("stale marker bits are written and tested as raw words of a Float64Array", () => {
+  const a = new Float64Array(3);
+  setStaleAt(a, 0);
   a[1] = NaN;
-  assert(isStaleNaN(a[0]));
-  assert(!isStaleNaN(a[1]));
-  assert(!isStaleNaN(1));
+  a[2] = 1;
+  assert(isStaleAt(a, 0));
+  assert(Number.isNaN(a[0]));
+  const w = float64Words(a);
+  assert(!isStaleWord(w, 1));
+  assert(!isStaleWord(w, 2));
 });
 
 Deno.test("labels sort and print like Prometheus", () => {

@@ -1,0 +1,320 @@
+import { assert, assertEquals, assertThrows } from "../helpers/assert.ts";
+import { decodeXorSamples, XorAppender, XorIterator } from "../../tsdb/chunkenc/xor.ts";
+import { BitReader, BitWriter } from "../../tsdb/chunkenc/bstream.ts";
+import { CorruptionError, InvalidInputError } from "../../tsdb/errors.ts";
+import { STALE_NAN, STALE_NAN_HI, STALE_NAN_LO } from "../../tsdb/value.ts";
+
+function hex(s: string): Uint8Array {
+  const clean = s.replace(/[^0-9a-f]/gi, "");
+  const out = new Uint8Array(clean.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(clean.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+function toHex(b: Uint8Array): string {
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+// Bits of a number read through typed arrays (never via a JS value that V8 might canonicalise).
+const f64 = new Float64Array(1);
+const u32 = new Uint32Array(f64.buffer);
+const LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+function bitsOfArray(a: Float64Array, i: number): string {
+  const w = new Uint32Array(a.buffer, a.byteOffset + 8 * i, 2);
+  const hi = LE ? w[1] : w[0];
+  const lo = LE ? w[0] : w[1];
+  return hi.toString(16).padStart(8, "0") + lo.toString(16).padStart(8, "0");
+}
+function bitsOf(v: number): string {
+  f64[0] = v;
+  const hi = LE ? u32[1] : u32[0];
+  const lo = LE ? u32[0] : u32[1];
+  return hi.toString(16).padStart(8, "0") + lo.toString(16).padStart(8, "0");
+}
+
+const A1 = `0078000000000000000000e0d403c27c059400c1ac7de97a32d04fedb46e5b07
+ce94a36d64f9d0fd1a506d0a539d0e51ad0650bda8bfca815a032833a05287da
+05280fa0d281da3d2813a032835a072877a032815a0f2813b597f4501b40a507
+f40a501b43a502741e502b40651ef40e506b406502743a503b41a501f40a53fb
+40a5067406502b43e502f406506b40e51e740a501b41a503f43a501b40a50674
+0e5a4aff5c85cb88d7b80fe52b465bc8e74529ed14a1f6e27d28768d284e8329
+d68728de832856da57f2827434a06d0528ff414a06d0d28274fca0ad03286f41
+ca3ad032`;
+
+const A2 = `007880f4ee0640c7700000000000e0d403e03e94edb0bfd280fa05283da05287
+3a032815a0f2817a0328f5a072833a05280da1d281fa0d280da0529f3a072835
+a032817a1f2815a032833a0528fda05280fa0d281da1d2813a032835a072d667
+f4b98b9721ab711fca4ee0474a1b4529fd14a1b6f27d284e8f28568329de8728
+d683284edc57d283b434a07d0528fb414a19d03282b4fca0bd03286b41ca39d0
+5281b434a0fdb4bfd280da052833a072875a032817a0f2815a0328f3a05283da
+05280fa1d281da0d2813a0329f5a072837a032815a1f2813a0d280da0528ffa0
+5280da0d20`;
+
+const A4 = `0009d00f3ff0000000000000e807309bffdbfff613896042006775422bfedf00
+000000000f07a6c3ffe556e1fc2f8f359ffffffffffff0f85a2034adc3f85f1e6b20`;
+const A4_SAMPLES: [number, number][] = [
+  [1000, 1.0],
+  [2000, 1.0],
+  [3000, 2.5],
+  [3999, 2.5],
+  [15000, -7.25],
+  [15001, Infinity],
+  [1000000, 1e-300],
+  [1000001, 1e-300],
+  [1000002, 0.0],
+];
+
+function encode(samples: [number, number][]): Uint8Array {
+  const app = new XorAppender();
+  for (const [t, v] of samples) app.append(t, v);
+  assertEquals(app.numSamples, samples.length);
+  const b = app.bytes();
+  assertEquals(app.sizeBytes, b.length);
+  return b;
+}
+
+function decodeAll(data: Uint8Array): [number, number][] {
+  const it = new XorIterator(data);
+  const out: [number, number][] = [];
+  while (it.next()) out.push([it.t, it.v]);
+  return out;
+}
+
+Deno.test("XOR encoder reproduces Prometheus's 120-sample chunk (A.1) and decodes it", () => {
+  const samples: [number, number][] = [];
+  for (let i = 0; i < 120; i++) samples.push([60000 * i, 100 * i]);
+  const b = encode(samples);
+  assertEquals(b.length, 228);
+  assertEquals(toHex(b), toHex(hex(A1)));
+  assertEquals(decodeAll(hex(A1)), samples);
+});
+
+Deno.test("XOR encoder reproduces the A.2 chunk starting at t=7200000", () => {
+  const samples: [number, number][] = [];
+  for (let i = 0; i < 120; i++) samples.push([7200000 + 60000 * i, 12000 + 100 * i]);
+  const b = encode(samples);
+  assertEquals(b.length, 229);
+  assertEquals(toHex(b), toHex(hex(A2)));
+  assertEquals(decodeAll(hex(A2)), samples);
+});
+
+Deno.test("single-sample XOR chunks match A.3, and the 2.x trailing zero byte decodes", () => {
+  const b = encode([[7200000, 12000]]);
+  assertEquals(toHex(b), "000180f4ee0640c7700000000000");
+  const legacy = hex("000180f4ee0640c770000000000000");
+  assertEquals(decodeAll(legacy), [[7200000, 12000]]);
+  // the 2.x record from index_format_v1: (t=1, v=2.0), 12 bytes incl. trailing zero
+  assertEquals(decodeAll(hex("000102400000000000000000")), [[1, 2]]);
+  const app = new XorAppender();
+  app.append(0, STALE_NAN);
+  assertEquals(toHex(app.bytes()), "0001007ff0000000000002");
+  const app2 = new XorAppender();
+  app2.appendStale(0);
+  assertEquals(toHex(app2.bytes()), "0001007ff0000000000002");
+});
+
+Deno.test("XOR encoder reproduces the irregular A.4 vector (big dods, Inf, window reuse)", () => {
+  const b = encode(A4_SAMPLES);
+  assertEquals(toHex(b), toHex(hex(A4)));
+  assertEquals(decodeAll(hex(A4)), A4_SAMPLES);
+});
+
+Deno.test("stale marker bits survive encode → decode exactly", () => {
+  const app = new XorAppender();
+  app.append(1000, 1.5);
+  app.appendBits(2000, STALE_NAN_HI, STALE_NAN_LO);
+  app.append(3000, NaN);
+  app.appendBits(4000, STALE_NAN_HI, STALE_NAN_LO);
+  app.append(5000, 2.5);
+  const data = app.bytes();
+  const it = new XorIterator(data);
+  const stale: boolean[] = [];
+  while (it.next()) stale.push(it.isStale());
+  assertEquals(stale, [false, true, false, true, false]);
+  const { ts, vs } = decodeXorSamples(data);
+  assertEquals(Array.from(ts), [1000, 2000, 3000, 4000, 5000]);
+  assertEquals(bitsOfArray(vs, 1), "7ff0000000000002");
+  assertEquals(bitsOfArray(vs, 3), "7ff0000000000002");
+  assertEquals(bitsOfArray(vs, 2), "7ff8000000000000");
+  assertEquals(vs[0], 1.5);
+  assertEquals(vs[4], 2.5);
+});
+
+/** Small deterministic PRNG (mulberry32) so failures reproduce. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+Deno.test("random samples round-trip bit-exactly (NaN, ±Inf, -0, stale, huge dods)", () => {
+  const rand = rng(42);
+  const specials = [NaN, Infinity, -Infinity, -0, 0, 1e-310, Number.MAX_VALUE, -Number.MIN_VALUE];
+  const sizes = [1, 2, 3, 5, 120, 240, 1000];
+  const ts = new Float64Array(65535);
+  const vs = new Float64Array(65535);
+  for (let round = 0; round < 60; round++) {
+    const n = sizes[round % sizes.length];
+    const app = new XorAppender();
+    const expT: number[] = [];
+    const expBits: string[] = [];
+    let t = Math.floor((rand() - 0.5) * 2 ** 44);
+    for (let i = 0; i < n; i++) {
+      const r = rand();
+      let step: number;
+      if (r < 0.5) step = 15000;
+      else if (r < 0.7) step = 1 + Math.floor(rand() * 100);
+      else if (r < 0.8) step = 1 + Math.floor(rand() * 600000);
+      else if (r < 0.9) step = 1 + Math.floor(rand() * 2 ** 40);
+      else step = 1 + Math.floor(rand() * 3);
+      if (i > 0) t += step;
+      const k = rand();
+      if (k < 0.1) {
+        app.appendBits(t, STALE_NAN_HI, STALE_NAN_LO);
+        expBits.push("7ff0000000000002");
+      } else {
+        let v: number;
+        if (k < 0.3) v = specials[Math.floor(rand() * specials.length)];
+        else if (k < 0.5) v = Math.floor(rand() * 1000);
+        else if (k < 0.7) v = i > 0 ? 42 : 1;
+        else if (k < 0.8) v = -rand() * 1e300;
+        else v = rand() * 2 ** (Math.floor(rand() * 200) - 100);
+        app.append(t, v);
+        expBits.push(bitsOf(v));
+      }
+      expT.push(t);
+    }
+    const data = app.bytes();
+    const out = decodeXorSamples(data, ts, vs);
+    assertEquals(out.ts.length, n);
+    for (let i = 0; i < n; i++) {
+      if (out.ts[i] !== expT[i]) throw new Error(`round ${round}: t[${i}] ${out.ts[i]}`);
+      const got = bitsOfArray(out.vs, i);
+      if (got !== expBits[i]) throw new Error(`round ${round}: v[${i}] ${got} != ${expBits[i]}`);
+    }
+    // The iterator agrees with the bulk decoder.
+    const it = new XorIterator(data);
+    let i = 0;
+    while (it.next()) {
+      assertEquals(it.t, expT[i]);
+      i++;
+    }
+    assertEquals(i, n);
+  }
+});
+
+Deno.test("a full chunk of 65535 samples round-trips; the 65536th append is refused", () => {
+  const app = new XorAppender();
+  for (let i = 0; i < 65535; i++) app.append(i * 10 + (i % 3), i % 7);
+  const err = assertThrows(() => app.append(1e9, 1), InvalidInputError);
+  assert(err.message.includes("65535"));
+  const { ts, vs } = decodeXorSamples(app.bytes());
+  assertEquals(ts.length, 65535);
+  assertEquals(ts[65534], 65534 * 10 + (65534 % 3));
+  assertEquals(vs[65534], 65534 % 7);
+});
+
+Deno.test("timestamp deltas of ±2^52 round-trip through the 64-bit dod case", () => {
+  const samples: [number, number][] = [
+    [-(2 ** 50), 1],
+    [-(2 ** 50) + 1, 2],
+    [2 ** 51, 3],
+    [2 ** 51 + 2, 4],
+    [2 ** 52, 5],
+  ];
+  assertEquals(decodeAll(encode(samples)), samples);
+});
+
+Deno.test("appending a non-increasing or fractional timestamp throws InvalidInputError", () => {
+  const app = new XorAppender();
+  app.append(100, 1);
+  assertThrows(() => app.append(100, 2), InvalidInputError);
+  assertThrows(() => app.append(50, 2), InvalidInputError);
+  assertThrows(() => app.append(150.5, 2), InvalidInputError);
+  assertEquals(app.numSamples, 1);
+});
+
+Deno.test("seek stops at the first sample at or after t, and stays when already there", () => {
+  const samples: [number, number][] = [];
+  for (let i = 0; i < 120; i++) samples.push([60000 * i, i]);
+  const it = new XorIterator(encode(samples));
+  assert(it.seek(90000));
+  assertEquals([it.t, it.v], [120000, 2]);
+  assert(it.seek(100000));
+  assertEquals(it.t, 120000);
+  assert(it.seek(60000 * 119));
+  assertEquals(it.v, 119);
+  assert(!it.seek(60000 * 119 + 1));
+  assertEquals(it.numSamples, 120);
+});
+
+Deno.test("an empty chunk has no samples; reset reuses the iterator across chunks", () => {
+  const it = new XorIterator(new XorAppender().bytes());
+  assertEquals(it.numSamples, 0);
+  assert(!it.next());
+  it.reset(hex(A1));
+  let n = 0;
+  while (it.next()) n++;
+  assertEquals(n, 120);
+  it.reset(hex("000180f4ee0640c7700000000000"));
+  assert(it.next());
+  assertEquals([it.t, it.v], [7200000, 12000]);
+  assert(!it.next());
+});
+
+Deno.test("truncated or corrupt XOR data throws CorruptionError instead of returning garbage", () => {
+  const full = hex(A1);
+  for (const cut of [0, 1, 2, 3, 5, 12, 13, 14, 50, 100, 200, 227]) {
+    const err = assertThrows(() => decodeXorSamples(full.subarray(0, cut)), CorruptionError);
+    assert(err.message.includes("<chunk>"), err.message);
+  }
+  // a count larger than the data
+  const bad = hex(A1);
+  bad[0] = 0x01;
+  assertThrows(() => decodeXorSamples(bad), CorruptionError);
+  // a new window whose leading + size bits exceed 64: L=31, size=63
+  const w = new BitWriter();
+  w.writeBits(2, 16);
+  w.writeByte(0);
+  w.writeBits(0, 32);
+  w.writeBits(0, 32);
+  w.writeByte(1);
+  w.writeBits(0b11, 2);
+  w.writeBits(31, 5);
+  w.writeBits(63, 6);
+  w.writeBits(0, 32);
+  w.writeBits(0, 32);
+  const e = assertThrows(() => decodeXorSamples(w.bytes()), CorruptionError);
+  assert(e.message.includes("exceeds 64"), e.message);
+});
+
+Deno.test("bit stream writes MSB-first and reads back any widths", () => {
+  const w = new BitWriter(1);
+  const rand = rng(7);
+  const vals: [number, number][] = [];
+  for (let i = 0; i < 500; i++) {
+    const n = 1 + Math.floor(rand() * 32);
+    const v = Math.floor(rand() * 2 ** n);
+    vals.push([v, n]);
+    w.writeBits(v, n);
+  }
+  w.writeBits64(0x12345678, 0x9abcdef0, 64);
+  w.writeBit(1);
+  const r = new BitReader(w.bytes());
+  for (const [v, n] of vals) assertEquals(r.readBits(n), v);
+  r.readBits64(64);
+  assertEquals([r.hi, r.lo], [0x12345678, 0x9abcdef0]);
+  assertEquals(r.readBit(), 1);
+  r.check("end");
+  r.readBits(8);
+  assertThrows(() => r.check("past end"), CorruptionError);
+  const b = new BitWriter();
+  b.writeBit(1);
+  b.writeBits(0b01, 2);
+  assertEquals(toHex(b.bytes()), "a0");
+});
