@@ -46,7 +46,7 @@ export class FileByteSource implements ByteSource {
 
   read(offset: number, length: number): Promise<Uint8Array> {
     const p = this.chain.then(() => this.readAt(offset, length));
-    this.chain = p.catch(() => undefined);
+    this.chain = p.then(() => undefined, () => undefined);
     return p;
   }
 
