@@ -14,11 +14,10 @@ import {
 import {
   derivePermissions,
   formatPermissions,
-  type ObjstorePermissions,
   type PermissionSet,
   workerPermissions,
 } from "./components/permissions.ts";
-import { objstoreLauncherPermissions } from "./components/objstore_permissions.ts";
+import { objstoreLauncherPermissions, substituteObjstoreEnv } from "./components/objstore.ts";
 
 /** The program version (from deno.json). */
 export const VERSION: string = denoConfig.version;
@@ -141,17 +140,25 @@ export function resolveArgs(argv: readonly string[]): Resolved {
   }
 }
 
-/** Reads the files named by `read-file` / `objstore-file` flags into `raw.files`. */
+/**
+ * Reads the files named by `read-file` / `objstore-file` flags into `raw.files`, and
+ * substitutes `$(ENV)` references in bucket configs (the role itself gets no environment).
+ */
 async function readFlagFiles(spec: CommandSpec, raw: RawFlags): Promise<void> {
   for (const f of spec.flags) {
+    if (f.grants === "objstore") {
+      raw.values[f.name] = (raw.values[f.name] ?? []).map(substituteObjstoreEnv);
+    }
     if (f.grants !== "read-file" && f.grants !== "objstore-file") continue;
     for (const path of raw.values[f.name] ?? []) {
       if (path === "") continue;
+      let text: string;
       try {
-        raw.files[path] = await Deno.readTextFile(path);
+        text = await Deno.readTextFile(path);
       } catch (e) {
         throw new UsageError(`cannot read --${f.name}=${path}: ${(e as Error).message}`);
       }
+      raw.files[path] = f.grants === "objstore-file" ? substituteObjstoreEnv(text) : text;
     }
   }
 }
@@ -192,27 +199,48 @@ function runInWorker(spec: CommandSpec, raw: RawFlags, perms: PermissionSet): Pr
   });
 }
 
-/** Runs the launcher with `argv`; resolves to the exit code. */
-export async function main(argv: readonly string[]): Promise<number> {
+/** A command ready to run: its table, parsed flags, and the permissions its role gets. */
+export interface PreparedRole {
+  spec: CommandSpec;
+  raw: RawFlags;
+  permissions: PermissionSet;
+  printPermissions: boolean;
+}
+
+/**
+ * Resolves argv, reads the config files the flags name and derives the role's permissions.
+ * Returns text to print instead when argv asks for help or is wrong (usage errors: code 2).
+ */
+export async function prepareRole(
+  argv: readonly string[],
+): Promise<PreparedRole | { kind: "print"; text: string; code: number }> {
   const r = resolveArgs(argv);
-  if (r.kind === "print") {
-    (r.code === 0 ? console.log : console.error)(r.text);
-    return r.code;
-  }
-  let perms: PermissionSet;
+  if (r.kind === "print") return r;
   try {
     await readFlagFiles(r.spec, r.raw);
-    const objstore: ObjstorePermissions = objstoreLauncherPermissions;
-    perms = derivePermissions(r.spec, r.raw, objstore);
+    const permissions = derivePermissions(r.spec, r.raw, objstoreLauncherPermissions);
+    return { spec: r.spec, raw: r.raw, permissions, printPermissions: r.printPermissions };
   } catch (e) {
-    console.error(`${PROGRAM} ${r.spec.path.join(" ")}: error: ${(e as Error).message}`);
-    return 2;
+    return {
+      kind: "print",
+      text: `${PROGRAM} ${r.spec.path.join(" ")}: error: ${(e as Error).message}`,
+      code: 2,
+    };
   }
-  if (r.printPermissions) {
-    console.log(formatPermissions(perms));
+}
+
+/** Runs the launcher with `argv`; resolves to the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const p = await prepareRole(argv);
+  if ("kind" in p) {
+    (p.code === 0 ? console.log : console.error)(p.text);
+    return p.code;
+  }
+  if (p.printPermissions) {
+    console.log(formatPermissions(p.permissions));
     return 0;
   }
-  return await runInWorker(r.spec, r.raw, perms);
+  return await runInWorker(p.spec, p.raw, p.permissions);
 }
 
 if (import.meta.main) {

@@ -24,7 +24,12 @@ export type ObjstorePermissions = (yaml: string) => {
 };
 
 /** Environment variables read by npm libraries every role loads (YAML parser). */
-const LIBRARY_ENV = ["LOG_TOKENS", "LOG_STREAM"];
+const LIBRARY_ENV = [
+  "LOG_TOKENS",
+  "LOG_STREAM",
+  "AWS_LAMBDA_NODEJS_NO_GLOBAL_AWSLAMBDA",
+  "AWS_LAMBDA_BENCHMARK_MODE",
+];
 
 /** An empty permission set. */
 export function emptyPermissions(): PermissionSet {

@@ -1,0 +1,68 @@
+// Object storage flags on both sides of the launcher: the main thread substitutes `$(ENV)`
+// references and derives the permissions a bucket config needs; the worker opens the bucket.
+
+import { BucketConfigError } from "../objstore/config.ts";
+import {
+  bucketPermissions,
+  createBucket,
+  parseBucketConfig,
+  substituteEnv,
+} from "../objstore/config.ts";
+import type { Bucket } from "../objstore/bucket.ts";
+import type { Registry } from "../metrics/registry.ts";
+import { type Flags, UsageError } from "./flags.ts";
+import type { Logger } from "./log.ts";
+import type { ObjstorePermissions } from "./permissions.ts";
+
+function usage(e: unknown): never {
+  if (e instanceof BucketConfigError) throw new UsageError(e.message);
+  throw e;
+}
+
+/** Replaces `$(NAME)` with environment variables, as Thanos does (launcher side). */
+export function substituteObjstoreEnv(text: string): string {
+  try {
+    return substituteEnv(text, (name) => Deno.env.get(name));
+  } catch (e) {
+    usage(e);
+  }
+}
+
+/** Permissions for a bucket config given as YAML text; bad configs are usage errors. */
+export const objstoreLauncherPermissions: ObjstorePermissions = (yaml) => {
+  try {
+    return bucketPermissions(parseBucketConfig(yaml), { homeDir: Deno.env.get("HOME") });
+  } catch (e) {
+    usage(e);
+  }
+};
+
+/** The bucket config text given by `--objstore.config-file` or `--objstore.config`, or "". */
+export function objstoreConfigText(flags: Flags): string {
+  return flags.fileContents("objstore.config-file") || flags.string("objstore.config");
+}
+
+/** Opens the bucket the flags configure (worker side); UsageError when none is configured. */
+export async function openBucket(
+  flags: Flags,
+  opts: { registry?: Registry; logger?: Logger; component?: string },
+): Promise<Bucket> {
+  const text = objstoreConfigText(flags);
+  if (text.trim() === "") {
+    throw new UsageError(
+      "no object storage configured: set --objstore.config-file or --objstore.config",
+    );
+  }
+  let cfg;
+  try {
+    cfg = parseBucketConfig(text);
+  } catch (e) {
+    usage(e);
+  }
+  const log = opts.logger;
+  return await createBucket(cfg, {
+    registry: opts.registry,
+    component: opts.component,
+    logger: log ? (msg, fields) => log.debug(msg, fields) : undefined,
+  });
+}

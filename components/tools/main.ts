@@ -1,0 +1,68 @@
+// Run functions of `thanos tools …`.
+
+import type { Flags } from "../flags.ts";
+import { UsageError } from "../flags.ts";
+import { openBucket } from "../objstore.ts";
+import type { RunContext } from "../runtime.ts";
+import { bucketInspect, bucketLs, InspectUsageError } from "./bucket.ts";
+
+/** Parses a Thanos label flag value `name="value"` (value a Go/JSON-style quoted string). */
+export function parseLabelFlag(flag: string, s: string): [string, string] {
+  const m = /^([a-zA-Z_][a-zA-Z0-9_]*)=(.*)$/.exec(s.trim());
+  if (!m) throw new UsageError(`invalid --${flag} ${JSON.stringify(s)}: want name="value"`);
+  let value = m[2];
+  if (/^".*"$/.test(value)) {
+    try {
+      value = JSON.parse(value);
+    } catch {
+      throw new UsageError(`invalid --${flag} ${JSON.stringify(s)}: bad quoted value`);
+    }
+  } else if (/^'.*'$/.test(value)) value = value.slice(1, -1);
+  return [m[1], value];
+}
+
+function timeoutSignal(ctx: RunContext, ms: number): AbortSignal {
+  return AbortSignal.any([ctx.signal, AbortSignal.timeout(ms)]);
+}
+
+/** `thanos tools bucket ls` */
+export async function runBucketLs(flags: Flags, ctx: RunContext): Promise<number> {
+  const bucket = await openBucket(flags, { logger: ctx.logger, component: "bucket" });
+  try {
+    const out = flags.string("output");
+    await bucketLs(bucket, {
+      output: out === "" ? "text" : out as "text" | "json" | "wide",
+      excludeDelete: flags.bool("exclude-delete"),
+      signal: timeoutSignal(ctx, flags.duration("timeout")),
+      logger: (msg, fields) => ctx.logger.info(msg, fields),
+    }, (line) => ctx.stdout(line + "\n"));
+  } finally {
+    await bucket.close();
+  }
+  return 0;
+}
+
+/** `thanos tools bucket inspect` */
+export async function runBucketInspect(flags: Flags, ctx: RunContext): Promise<number> {
+  const selector: Record<string, string> = {};
+  for (const s of flags.strings("selector")) {
+    const [k, v] = parseLabelFlag("selector", s);
+    selector[k] = v;
+  }
+  const bucket = await openBucket(flags, { logger: ctx.logger, component: "bucket" });
+  try {
+    await bucketInspect(bucket, {
+      selector,
+      sortBy: flags.strings("sort-by"),
+      output: flags.string("output") as "table" | "csv" | "tsv",
+      signal: timeoutSignal(ctx, flags.duration("timeout")),
+      logger: (msg, fields) => ctx.logger.info(msg, fields),
+    }, (line) => ctx.stdout(line + "\n"));
+  } catch (e) {
+    if (e instanceof InspectUsageError) throw new UsageError(e.message);
+    throw e;
+  } finally {
+    await bucket.close();
+  }
+  return 0;
+}

@@ -1,0 +1,181 @@
+// A remote StoreAPI server as a StoreBackend: what the querier fans out to. Series frames that
+// repeat the previous labels are merged into one series, batches are unpacked, warnings surface as
+// items, and chunk bytes stay views of the received frames.
+
+import { labelsEqual } from "../tsdb/labels.ts";
+import type { SeriesWithChunks } from "../tsdb/series.ts";
+import {
+  decodeHealthCheckResponse,
+  decodeInfoResponse,
+  decodeLabelNamesResponse,
+  decodeLabelValuesResponse,
+  decodeLegacyInfoResponse,
+  decodeSeriesResponse,
+  encodeHealthCheckRequest,
+  encodeLabelNamesRequest,
+  encodeLabelValuesRequest,
+  encodeSeriesRequest,
+  type LabelNamesRequest,
+  type LabelNamesResponse,
+  type LabelValuesRequest,
+  type LabelValuesResponse,
+  type SeriesRequest,
+  type ServingStatus,
+  type StoreInfo,
+  StoreType,
+} from "./codec.ts";
+import {
+  type CallOptions,
+  type ClientTlsOptions,
+  GrpcChannel,
+  GrpcError,
+  GrpcStatus,
+} from "./grpc.ts";
+import { ProtoDecodeError } from "./wire.ts";
+import { type SeriesItem, STORE_METHODS, type StoreBackend } from "./server.ts";
+
+/** Options of {@link StoreClient}. */
+export interface StoreClientOptions {
+  /** TLS as `--grpc-client-tls-*`; plaintext when absent. */
+  tls?: ClientTlsOptions;
+  /** Deadline of each call in ms (a Series call's whole stream); none when absent. */
+  timeoutMs?: number;
+  /** Request compression, as `--grpc-compression` (`none` or `snappy`). */
+  compression?: "none" | "snappy";
+  /** Metadata sent with every call, e.g. `{ "thanos-tenant": "team-a" }`. */
+  metadata?: Record<string, string>;
+}
+
+const LEGACY_COMPONENT: Record<number, string> = {
+  [StoreType.QUERY]: "query",
+  [StoreType.RULE]: "rule",
+  [StoreType.SIDECAR]: "sidecar",
+  [StoreType.STORE]: "store",
+  [StoreType.RECEIVE]: "receive",
+  [StoreType.DEBUG]: "debug",
+};
+
+/** A StoreAPI endpoint at `host:port`. */
+export class StoreClient implements StoreBackend {
+  private readonly channel: GrpcChannel;
+
+  constructor(readonly address: string, private readonly opts: StoreClientOptions = {}) {
+    this.channel = new GrpcChannel(address, { tls: opts.tls, compression: opts.compression });
+  }
+
+  private callOpts(signal?: AbortSignal): CallOptions {
+    return { signal, timeoutMs: this.opts.timeoutMs, metadata: this.opts.metadata };
+  }
+
+  /**
+   * Calls `thanos.info.Info/Info`; falls back to the legacy `thanos.Store/Info` when the server
+   * answers Unimplemented (Thanos ≤ v0.20). Throws GrpcError.
+   */
+  async info(signal?: AbortSignal): Promise<StoreInfo> {
+    try {
+      const res = await this.channel.unary(
+        STORE_METHODS.info,
+        new Uint8Array(0),
+        this.callOpts(signal),
+      );
+      return decodeOrFail(() => decodeInfoResponse(res));
+    } catch (e) {
+      if (!(e instanceof GrpcError) || e.code !== GrpcStatus.UNIMPLEMENTED) throw e;
+    }
+    return await this.legacyInfo(signal);
+  }
+
+  /** Calls the legacy `thanos.Store/Info` and maps it onto StoreInfo. */
+  async legacyInfo(signal?: AbortSignal): Promise<StoreInfo> {
+    const res = await this.channel.unary(
+      STORE_METHODS.legacyInfo,
+      new Uint8Array(0),
+      this.callOpts(signal),
+    );
+    const l = decodeOrFail(() => decodeLegacyInfoResponse(res));
+    return {
+      componentType: LEGACY_COMPONENT[l.storeType] ?? "unknown",
+      labelSets: l.labelSets.length > 0 ? l.labelSets : (l.labels.length > 0 ? [l.labels] : []),
+      minTime: l.minTime,
+      maxTime: l.maxTime,
+      storeApi: true,
+    };
+  }
+
+  /**
+   * Streams series (merged across frames with equal labels) and warnings. Aborting `signal` or
+   * leaving the loop cancels the gRPC call. Throws GrpcError with the server's status.
+   */
+  async *series(req: SeriesRequest, signal?: AbortSignal): AsyncGenerator<SeriesItem> {
+    let pending: SeriesWithChunks | null = null;
+    const frames = this.channel.serverStream(
+      STORE_METHODS.series,
+      encodeSeriesRequest(req),
+      this.callOpts(signal),
+    );
+    for await (const msg of frames) {
+      const res = decodeOrFail(() => decodeSeriesResponse(msg));
+      if (res === null || "hints" in res) continue;
+      if ("warning" in res) {
+        yield { warning: res.warning };
+        continue;
+      }
+      const list = "series" in res ? [res.series] : res.batch;
+      for (const s of list) {
+        if (pending !== null && labelsEqual(pending.labels, s.labels)) {
+          for (const c of s.chunks) pending.chunks.push(c);
+          continue;
+        }
+        if (pending !== null) yield pending;
+        pending = s;
+      }
+    }
+    if (pending !== null) yield pending;
+  }
+
+  /** Calls `thanos.Store/LabelNames`. */
+  async labelNames(req: LabelNamesRequest, signal?: AbortSignal): Promise<LabelNamesResponse> {
+    const res = await this.channel.unary(
+      STORE_METHODS.labelNames,
+      encodeLabelNamesRequest(req),
+      this.callOpts(signal),
+    );
+    return decodeOrFail(() => decodeLabelNamesResponse(res));
+  }
+
+  /** Calls `thanos.Store/LabelValues`. */
+  async labelValues(req: LabelValuesRequest, signal?: AbortSignal): Promise<LabelValuesResponse> {
+    const res = await this.channel.unary(
+      STORE_METHODS.labelValues,
+      encodeLabelValuesRequest(req),
+      this.callOpts(signal),
+    );
+    return decodeOrFail(() => decodeLabelValuesResponse(res));
+  }
+
+  /** Calls `grpc.health.v1.Health/Check` for `service` ("" = the whole server). */
+  async health(service = "", signal?: AbortSignal): Promise<ServingStatus> {
+    const res = await this.channel.unary(
+      STORE_METHODS.healthCheck,
+      encodeHealthCheckRequest(service),
+      this.callOpts(signal),
+    );
+    return decodeOrFail(() => decodeHealthCheckResponse(res));
+  }
+
+  /** Closes the connection. */
+  close(): void {
+    this.channel.close();
+  }
+}
+
+function decodeOrFail<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof ProtoDecodeError) {
+      throw new GrpcError(GrpcStatus.INTERNAL, `malformed response: ${e.message}`);
+    }
+    throw e;
+  }
+}

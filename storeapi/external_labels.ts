@@ -1,0 +1,233 @@
+// External labels on a StoreBackend, as every Thanos StoreAPI server applies them (spec/thanos.md
+// §2.3 "Series semantics"): matchers on external labels are tested against the external values and
+// removed, external labels are attached to every series (external wins on conflict), replica
+// labels in `without_replica_labels` are dropped, and the output stays sorted.
+// Shared by sidecar, store gateway, receive and rule.
+
+import { compareLabels, compareStrings, getLabel } from "../tsdb/labels.ts";
+import type { Matcher } from "../tsdb/matchers.ts";
+import type { Labels, SeriesWithChunks } from "../tsdb/series.ts";
+import type { LabelNamesRequest, LabelValuesRequest, SeriesRequest, StoreInfo } from "./codec.ts";
+import { GrpcError, GrpcStatus } from "./grpc.ts";
+import type { SeriesItem, StoreBackend } from "./server.ts";
+
+/** Thanos's message when only external-label matchers were given. */
+export const NO_MATCHERS_MESSAGE = "no matchers specified (excluding external labels)";
+
+/** Options of {@link withExternalLabels}. */
+export interface ExternalLabelsOptions {
+  /**
+   * Buffer the whole result and sort it. Needed when backend series may themselves carry external
+   * or replica label names (e.g. Prometheus remote read in the sidecar), because replacing or
+   * dropping those can reorder series arbitrarily. Without it, the output is kept sorted with a
+   * small buffer (series that extend another series' labels), and a series carrying such a label
+   * switches the rest of the stream to buffer-and-sort.
+   */
+  resort?: boolean;
+  /**
+   * When every matcher is on an external label: true (sidecar, receive, rule) answers
+   * InvalidArgument; false (store gateway) lets the backend select everything.
+   */
+  requireMatchers?: boolean;
+}
+
+/**
+ * Tests matchers against external labels. Returns null when one contradicts them (the store has
+ * nothing for this request), otherwise the matchers that are not on external labels.
+ */
+export function matchExternalLabels(matchers: readonly Matcher[], ext: Labels): Matcher[] | null {
+  const rest: Matcher[] = [];
+  for (const m of matchers) {
+    const v = getLabel(ext, m.name);
+    if (v === "") {
+      rest.push(m);
+      continue;
+    }
+    if (!m.matches(v)) return null;
+  }
+  return rest;
+}
+
+/**
+ * Output labels of a series: `ls` without `drop` names, merged with `ext` (already without the
+ * replica labels; `ext` wins). `conflict` tells whether `ls` had a name of `ext` or `drop`.
+ */
+export function attachExternalLabels(
+  ls: Labels,
+  ext: Labels,
+  drop: ReadonlySet<string>,
+): { labels: Labels; conflict: boolean } {
+  const out: string[] = [];
+  let conflict = false;
+  let i = 0;
+  let j = 0;
+  while (i < ls.length || j < ext.length) {
+    if (i < ls.length && drop.size > 0 && drop.has(ls[i])) {
+      conflict = true;
+      i += 2;
+      continue;
+    }
+    if (j >= ext.length) {
+      out.push(ls[i], ls[i + 1]);
+      i += 2;
+      continue;
+    }
+    if (i >= ls.length) {
+      out.push(ext[j], ext[j + 1]);
+      j += 2;
+      continue;
+    }
+    const c = compareStrings(ls[i], ext[j]);
+    if (c < 0) {
+      out.push(ls[i], ls[i + 1]);
+      i += 2;
+    } else if (c > 0) {
+      out.push(ext[j], ext[j + 1]);
+      j += 2;
+    } else {
+      conflict = true;
+      out.push(ext[j], ext[j + 1]);
+      i += 2;
+      j += 2;
+    }
+  }
+  return { labels: out, conflict };
+}
+
+function isPrefix(a: Labels, b: Labels): boolean {
+  if (a.length > b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function bySeriesLabels(a: SeriesWithChunks, b: SeriesWithChunks): number {
+  return compareLabels(a.labels, b.labels);
+}
+
+/**
+ * Wraps `backend` so that it serves `externalLabels` as a Thanos StoreAPI server does. The
+ * backend sees requests without external-label matchers and returns its own series labels.
+ */
+export function withExternalLabels(
+  backend: StoreBackend,
+  externalLabels: Labels,
+  opts: ExternalLabelsOptions = {},
+): StoreBackend {
+  const ext = externalLabels;
+  const requireMatchers = opts.requireMatchers ?? true;
+
+  const extWithout = (replicas: readonly string[] | undefined): Labels => {
+    if (!replicas || replicas.length === 0) return ext;
+    const out: string[] = [];
+    for (let i = 0; i < ext.length; i += 2) {
+      if (!replicas.includes(ext[i])) out.push(ext[i], ext[i + 1]);
+    }
+    return out;
+  };
+
+  async function* series(req: SeriesRequest, signal: AbortSignal): AsyncIterable<SeriesItem> {
+    const rest = matchExternalLabels(req.matchers, ext);
+    if (rest === null) return;
+    if (rest.length === 0 && requireMatchers) {
+      throw new GrpcError(GrpcStatus.INVALID_ARGUMENT, NO_MATCHERS_MESSAGE);
+    }
+    const replicas = req.withoutReplicaLabels ?? [];
+    const outExt = extWithout(replicas);
+    const drop = new Set(replicas);
+    const inner = backend.series({ ...req, matchers: rest }, signal);
+    if (outExt.length === 0 && drop.size === 0) {
+      yield* inner;
+      return;
+    }
+    let sortAll = opts.resort === true;
+    const all: SeriesWithChunks[] = [];
+    // series whose original labels extend group[0]'s: attaching labels can reorder only these
+    let group: SeriesWithChunks[] = [];
+    let groupHead: Labels = [];
+    for await (const item of inner) {
+      if ("warning" in item) {
+        yield item;
+        continue;
+      }
+      const { labels, conflict } = attachExternalLabels(item.labels, outExt, drop);
+      const s: SeriesWithChunks = { labels, chunks: item.chunks };
+      if (sortAll || conflict) {
+        sortAll = true;
+        if (group.length > 0) {
+          for (const g of group) all.push(g);
+          group = [];
+        }
+        all.push(s);
+        continue;
+      }
+      if (group.length > 0 && !isPrefix(groupHead, item.labels)) {
+        if (group.length > 1) group.sort(bySeriesLabels);
+        for (const g of group) yield g;
+        group = [];
+      }
+      if (group.length === 0) groupHead = item.labels;
+      group.push(s);
+    }
+    if (group.length > 1) group.sort(bySeriesLabels);
+    for (const g of group) yield g;
+    if (all.length > 0) {
+      all.sort(bySeriesLabels);
+      for (const s of all) yield s;
+    }
+  }
+
+  return {
+    async info(): Promise<StoreInfo> {
+      const info = await backend.info();
+      const sets = info.labelSets.length > 0
+        ? info.labelSets.map((ls) => attachExternalLabels(ls, ext, new Set()).labels)
+        : [ext];
+      return { ...info, labelSets: sets, supportsWithoutReplicaLabels: true };
+    },
+
+    series,
+
+    async labelNames(req: LabelNamesRequest, signal: AbortSignal) {
+      const rest = matchExternalLabels(req.matchers, ext);
+      if (rest === null) return { names: [], warnings: [] };
+      const res = await backend.labelNames({ ...req, matchers: rest }, signal);
+      if (res.names.length === 0) return res;
+      const outExt = extWithout(req.withoutReplicaLabels);
+      const names = new Set(res.names);
+      for (const r of req.withoutReplicaLabels ?? []) names.delete(r);
+      for (let i = 0; i < outExt.length; i += 2) names.add(outExt[i]);
+      return { names: [...names].sort(compareStrings), warnings: res.warnings };
+    },
+
+    async labelValues(req: LabelValuesRequest, signal: AbortSignal) {
+      if (req.label === "") {
+        throw new GrpcError(GrpcStatus.INVALID_ARGUMENT, "label name parameter cannot be empty");
+      }
+      const rest = matchExternalLabels(req.matchers, ext);
+      if (rest === null) return { values: [], warnings: [] };
+      if ((req.withoutReplicaLabels ?? []).includes(req.label)) return { values: [], warnings: [] };
+      const extValue = getLabel(ext, req.label);
+      if (extValue !== "") {
+        if (rest.length === 0) return { values: [extValue], warnings: [] };
+        // with matchers the external value counts only if some series matches
+        const probe = backend.series({
+          minTime: req.start,
+          maxTime: req.end,
+          matchers: rest,
+          skipChunks: true,
+          limit: 1,
+        }, signal);
+        const warnings: string[] = [];
+        for await (const item of probe) {
+          if ("warning" in item) {
+            warnings.push(item.warning);
+            continue;
+          }
+          return { values: [extValue], warnings };
+        }
+        return { values: [], warnings };
+      }
+      return await backend.labelValues({ ...req, matchers: rest }, signal);
+    },
+  };
+}

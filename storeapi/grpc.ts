@@ -1,0 +1,868 @@
+// A small gRPC-over-HTTP/2 transport on node:http2: unary and server-streaming calls, status
+// trailers, deadlines, cancellation, TLS/mTLS and per-message compression including the
+// Thanos "snappy" compressor (snappy framing format). We own the transport instead of using
+// @grpc/grpc-js because grpc-js hard-codes its compressors (identity/deflate/gzip) and answers
+// `grpc-encoding: snappy` with UNIMPLEMENTED, which Go receivers and queriers send.
+// Messages are opaque bytes here; the StoreAPI codecs live in codec.ts.
+
+import http2 from "node:http2";
+import zlib from "node:zlib";
+import { snappyFrameDecode, snappyFrameEncode } from "./snappy.ts";
+
+/** gRPC status codes. */
+export enum GrpcStatus {
+  OK = 0,
+  CANCELLED = 1,
+  UNKNOWN = 2,
+  INVALID_ARGUMENT = 3,
+  DEADLINE_EXCEEDED = 4,
+  NOT_FOUND = 5,
+  ALREADY_EXISTS = 6,
+  PERMISSION_DENIED = 7,
+  RESOURCE_EXHAUSTED = 8,
+  FAILED_PRECONDITION = 9,
+  ABORTED = 10,
+  OUT_OF_RANGE = 11,
+  UNIMPLEMENTED = 12,
+  INTERNAL = 13,
+  UNAVAILABLE = 14,
+  DATA_LOSS = 15,
+  UNAUTHENTICATED = 16,
+}
+
+/** A call ended with a non-OK gRPC status; `details` is the status message. */
+export class GrpcError extends Error {
+  override name = "GrpcError";
+  constructor(readonly code: GrpcStatus, readonly details: string) {
+    super(`rpc error: code = ${statusName(code)} desc = ${details}`);
+  }
+}
+
+/** Go-style name of a status code, e.g. `ResourceExhausted`. */
+export function statusName(code: GrpcStatus): string {
+  const n = GrpcStatus[code];
+  if (n === undefined) return `Code(${code})`;
+  return n.toLowerCase().replace(/(^|_)([a-z])/g, (_m, _u, c: string) => c.toUpperCase());
+}
+
+/** Message compressions understood on both sides; `snappy` is Thanos's framing-format snappy. */
+export type Compression = "identity" | "snappy" | "gzip" | "deflate";
+
+const SUPPORTED_ENCODINGS: readonly Compression[] = ["snappy", "gzip", "deflate", "identity"];
+const ACCEPT_ENCODING = SUPPORTED_ENCODINGS.join(",");
+
+function isSupportedEncoding(e: string): e is Compression {
+  return (SUPPORTED_ENCODINGS as readonly string[]).includes(e);
+}
+
+function compressMessage(enc: Compression, data: Uint8Array): Uint8Array {
+  switch (enc) {
+    case "snappy":
+      return snappyFrameEncode(data);
+    case "gzip":
+      return zlib.gzipSync(data);
+    case "deflate":
+      return zlib.deflateSync(data);
+    default:
+      return data;
+  }
+}
+
+function decompressMessage(enc: string, data: Uint8Array, max: number): Uint8Array {
+  let out: Uint8Array;
+  switch (enc) {
+    case "snappy":
+      return snappyFrameDecode(data, max);
+    case "gzip":
+      out = zlib.gunzipSync(data, { maxOutputLength: max });
+      break;
+    case "deflate":
+      out = zlib.inflateSync(data, { maxOutputLength: max });
+      break;
+    case "identity":
+    case "":
+      return data;
+    default:
+      throw new GrpcError(
+        GrpcStatus.UNIMPLEMENTED,
+        `message compressed with unsupported encoding "${enc}" (supported: ${ACCEPT_ENCODING})`,
+      );
+  }
+  return out;
+}
+
+/** grpc-message is percent-encoded outside printable ASCII (gRPC HTTP/2 protocol). */
+function encodeGrpcMessage(s: string): string {
+  let out = "";
+  for (const b of new TextEncoder().encode(s)) {
+    if (b >= 0x20 && b <= 0x7e && b !== 0x25) out += String.fromCharCode(b);
+    else out += "%" + b.toString(16).toUpperCase().padStart(2, "0");
+  }
+  return out;
+}
+
+function decodeGrpcMessage(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/** Parses a `grpc-timeout` header value (e.g. `5000m`) into ms; undefined when invalid. */
+export function parseGrpcTimeout(v: string | undefined): number | undefined {
+  if (!v) return undefined;
+  const m = /^(\d{1,8})([HMSmun])$/.exec(v);
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  const mult: Record<string, number> = { H: 3600e3, M: 60e3, S: 1e3, m: 1, u: 1e-3, n: 1e-6 };
+  return n * mult[m[2]];
+}
+
+function formatGrpcTimeout(ms: number): string {
+  const v = Math.max(1, Math.ceil(ms));
+  return v < 1e8 ? `${v}m` : `${Math.min(99999999, Math.ceil(v / 1000))}S`;
+}
+
+/** Writes the 5-byte gRPC message prefix (compressed flag + big-endian length) at `p`. */
+export function putFrameHeader(buf: Uint8Array, p: number, compressed: boolean, len: number) {
+  buf[p] = compressed ? 1 : 0;
+  buf[p + 1] = (len >>> 24) & 0xff;
+  buf[p + 2] = (len >>> 16) & 0xff;
+  buf[p + 3] = (len >>> 8) & 0xff;
+  buf[p + 4] = len & 0xff;
+}
+
+function frame(msg: Uint8Array, compressed: boolean): Uint8Array {
+  const out = new Uint8Array(5 + msg.length);
+  putFrameHeader(out, 0, compressed, msg.length);
+  out.set(msg, 5);
+  return out;
+}
+
+/**
+ * Splits a byte stream into gRPC messages. A message inside one received chunk is returned as a
+ * view (no copy); one spanning chunks is assembled into its own buffer (one copy).
+ */
+class FrameParser {
+  private header = new Uint8Array(5);
+  private headerLen = 0;
+  private msg: Uint8Array | null = null;
+  private msgLen = 0;
+  private msgFill = 0;
+  private msgCompressed = false;
+
+  constructor(private readonly maxMessageBytes: number) {}
+
+  /** Feeds bytes; calls `emit` for each complete message. */
+  push(chunk: Uint8Array, emit: (msg: Uint8Array, compressed: boolean) => void): void {
+    let p = 0;
+    const n = chunk.length;
+    while (p < n) {
+      if (this.msg !== null) {
+        const take = Math.min(this.msgLen - this.msgFill, n - p);
+        this.msg.set(chunk.subarray(p, p + take), this.msgFill);
+        this.msgFill += take;
+        p += take;
+        if (this.msgFill === this.msgLen) {
+          const m = this.msg;
+          this.msg = null;
+          emit(m, this.msgCompressed);
+        }
+        continue;
+      }
+      if (this.headerLen === 0 && n - p >= 5) {
+        // fast path: header and maybe the whole message in this chunk
+        const flag = chunk[p];
+        const len = ((chunk[p + 1] << 24) | (chunk[p + 2] << 16) | (chunk[p + 3] << 8) |
+          chunk[p + 4]) >>> 0;
+        this.checkLen(len, flag);
+        p += 5;
+        if (n - p >= len) {
+          emit(chunk.subarray(p, p + len), flag === 1);
+          p += len;
+        } else {
+          this.startMessage(len, flag === 1);
+        }
+        continue;
+      }
+      while (this.headerLen < 5 && p < n) this.header[this.headerLen++] = chunk[p++];
+      if (this.headerLen === 5) {
+        const h = this.header;
+        const len = ((h[1] << 24) | (h[2] << 16) | (h[3] << 8) | h[4]) >>> 0;
+        this.checkLen(len, h[0]);
+        this.headerLen = 0;
+        this.startMessage(len, h[0] === 1);
+        if (len === 0) {
+          this.msg = null;
+          emit(new Uint8Array(0), h[0] === 1);
+        }
+      }
+    }
+  }
+
+  private checkLen(len: number, flag: number): void {
+    if (flag > 1) {
+      throw new GrpcError(GrpcStatus.INTERNAL, `invalid gRPC message flag ${flag}`);
+    }
+    if (len > this.maxMessageBytes) {
+      throw new GrpcError(
+        GrpcStatus.RESOURCE_EXHAUSTED,
+        `received message larger than max (${len} vs. ${this.maxMessageBytes})`,
+      );
+    }
+  }
+
+  private startMessage(len: number, compressed: boolean): void {
+    this.msg = new Uint8Array(len);
+    this.msgLen = len;
+    this.msgFill = 0;
+    this.msgCompressed = compressed;
+  }
+
+  /** True when no partial message is pending. */
+  idle(): boolean {
+    return this.msg === null && this.headerLen === 0;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// TLS
+
+/** Server TLS, as Thanos `--grpc-server-tls-cert/-key/-client-ca` (client CA ⇒ mutual TLS). */
+export interface ServerTlsOptions {
+  certFile: string;
+  keyFile: string;
+  /** When set, clients must present a certificate signed by this CA. */
+  clientCaFile?: string;
+  /** `--grpc-server-tls-min-version`; Thanos defaults to TLS 1.3. */
+  minVersion?: "TLSv1.2" | "TLSv1.3";
+}
+
+/**
+ * Client TLS, as Thanos `--grpc-client-tls-secure` (presence of this object), `-cert`, `-key`,
+ * `-ca`, `-server-name` and `-skip-verify`.
+ */
+export interface ClientTlsOptions {
+  certFile?: string;
+  keyFile?: string;
+  /** CA to verify the server with; the system roots when absent. */
+  caFile?: string;
+  /** Name to verify the server certificate against (and to send as SNI). */
+  serverName?: string;
+  /** Do not verify the server certificate. */
+  skipVerify?: boolean;
+}
+
+function readPem(path: string, what: string): string {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch (e) {
+    throw new Error(`cannot read TLS ${what} file ${path}: ${(e as Error).message}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server
+
+/** What a handler knows about its call. */
+export interface CallContext {
+  /** Aborted when the client cancels, the deadline passes or the server shuts down. */
+  readonly signal: AbortSignal;
+  /** Request metadata (HTTP/2 headers that are not pseudo or reserved gRPC headers). */
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+/** Sends the messages of a server-streaming response, waiting when the transport is full. */
+export interface ServerStreamWriter {
+  /** True when responses are compressed; then only `send` may be used. */
+  readonly compressed: boolean;
+  /** Sends one message. */
+  send(message: Uint8Array): Promise<void>;
+  /**
+   * Sends bytes already framed with 5-byte gRPC prefixes (uncompressed streams only). The buffer
+   * is handed to the socket: the caller must not reuse it.
+   */
+  sendFramed(frames: Uint8Array): Promise<void>;
+}
+
+/** Unary handler: request bytes in, response bytes out; throw GrpcError for a status. */
+export type UnaryHandler = (request: Uint8Array, ctx: CallContext) => Promise<Uint8Array>;
+/** Server-streaming handler. */
+export type ServerStreamHandler = (
+  request: Uint8Array,
+  ctx: CallContext,
+  out: ServerStreamWriter,
+) => Promise<void>;
+
+/** Options of {@link GrpcServer}. */
+export interface GrpcServerOptions {
+  tls?: ServerTlsOptions;
+  /** Largest request message accepted (default 64 MiB). */
+  maxRequestBytes?: number;
+}
+
+type Route =
+  | { kind: "unary"; handler: UnaryHandler }
+  | { kind: "stream"; handler: ServerStreamHandler };
+
+/** Address a server listens on. */
+export interface ListenAddress {
+  hostname: string;
+  port: number;
+}
+
+/** A gRPC server: register routes by full method path, then `listen`. */
+export class GrpcServer {
+  private readonly routes = new Map<string, Route>();
+  private readonly server: http2.Http2Server | http2.Http2SecureServer;
+  private readonly sessions = new Set<http2.ServerHttp2Session>();
+  private readonly calls = new Set<AbortController>();
+  private readonly maxRequestBytes: number;
+  private closed = false;
+
+  constructor(opts: GrpcServerOptions = {}) {
+    this.maxRequestBytes = opts.maxRequestBytes ?? 64 << 20;
+    if (opts.tls) {
+      const t = opts.tls;
+      const mutual = t.clientCaFile !== undefined && t.clientCaFile !== "";
+      this.server = http2.createSecureServer({
+        cert: readPem(t.certFile, "certificate"),
+        key: readPem(t.keyFile, "key"),
+        ca: mutual ? readPem(t.clientCaFile!, "client CA") : undefined,
+        requestCert: mutual,
+        rejectUnauthorized: mutual,
+        minVersion: t.minVersion ?? "TLSv1.3",
+        ALPNProtocols: ["h2"],
+        allowHTTP1: false,
+      });
+    } else {
+      this.server = http2.createServer();
+    }
+    this.server.on("session", (s: http2.ServerHttp2Session) => {
+      this.sessions.add(s);
+      s.on("close", () => this.sessions.delete(s));
+      s.on("error", () => {}); // the session closes; calls see their streams close
+    });
+    this.server.on("stream", (stream, headers) => this.onStream(stream, headers));
+  }
+
+  /** Registers a unary method, e.g. `/thanos.Store/LabelNames`. */
+  unary(path: string, handler: UnaryHandler): this {
+    this.routes.set(path, { kind: "unary", handler });
+    return this;
+  }
+
+  /** Registers a server-streaming method, e.g. `/thanos.Store/Series`. */
+  serverStream(path: string, handler: ServerStreamHandler): this {
+    this.routes.set(path, { kind: "stream", handler });
+    return this;
+  }
+
+  /** Starts listening on `hostname:port` (port 0 picks a free one); returns the bound address. */
+  listen(hostname: string, port: number): Promise<ListenAddress> {
+    return new Promise((resolve, reject) => {
+      const onError = (e: Error) => reject(e);
+      this.server.once("error", onError);
+      this.server.listen(port, hostname, () => {
+        this.server.off("error", onError);
+        const a = this.server.address();
+        if (a === null || typeof a === "string") {
+          reject(new Error(`gRPC server bound to an unexpected address ${a}`));
+          return;
+        }
+        resolve({ hostname, port: a.port });
+      });
+    });
+  }
+
+  /**
+   * Stops accepting connections, lets running calls finish for `graceMs`, then cancels them and
+   * closes every connection.
+   */
+  async close(graceMs = 0): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const closedServer = new Promise<void>((r) => this.server.close(() => r()));
+    for (const s of this.sessions) s.close();
+    const deadline = Date.now() + graceMs;
+    while (this.calls.size > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - Date.now()))));
+    }
+    for (const c of this.calls) {
+      c.abort(new GrpcError(GrpcStatus.UNAVAILABLE, "server shutting down"));
+    }
+    for (const s of this.sessions) s.destroy();
+    await closedServer;
+  }
+
+  private onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+    stream.on("error", () => {}); // reported through 'close' and the call's abort signal
+    const ct = String(headers["content-type"] ?? "");
+    if (headers[":method"] !== "POST" || !ct.startsWith("application/grpc")) {
+      stream.respond({ ":status": 415, "content-type": "text/plain" }, { endStream: true });
+      return;
+    }
+    const path = String(headers[":path"] ?? "");
+    const route = this.routes.get(path);
+    if (!route) {
+      trailersOnly(stream, GrpcStatus.UNIMPLEMENTED, `unknown method ${path}`);
+      return;
+    }
+    new ServerCall(this, stream, headers, route).run();
+  }
+
+  /** @internal */
+  track(ac: AbortController, on: boolean): void {
+    if (on) this.calls.add(ac);
+    else this.calls.delete(ac);
+  }
+
+  /** @internal */
+  get requestLimit(): number {
+    return this.maxRequestBytes;
+  }
+}
+
+function trailersOnly(stream: http2.ServerHttp2Stream, code: GrpcStatus, msg: string): void {
+  if (stream.destroyed || stream.closed) return;
+  try {
+    stream.respond({
+      ":status": 200,
+      "content-type": "application/grpc",
+      "grpc-status": String(code),
+      "grpc-message": encodeGrpcMessage(msg),
+    }, { endStream: true });
+  } catch {
+    // the client went away; nothing to report to
+  }
+}
+
+const RESERVED_HEADERS = new Set([
+  "content-type",
+  "te",
+  "grpc-timeout",
+  "grpc-encoding",
+  "grpc-accept-encoding",
+  "user-agent",
+]);
+
+class ServerCall implements ServerStreamWriter {
+  private readonly ac = new AbortController();
+  private headersSent = false;
+  private finished = false;
+  private status = GrpcStatus.OK;
+  private statusMessage = "";
+  private responseEncoding: Compression = "identity";
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly server: GrpcServer,
+    private readonly stream: http2.ServerHttp2Stream,
+    private readonly headers: http2.IncomingHttpHeaders,
+    private readonly route: Route,
+  ) {}
+
+  get compressed(): boolean {
+    return this.responseEncoding !== "identity";
+  }
+
+  async run(): Promise<void> {
+    const { stream, headers } = this;
+    this.server.track(this.ac, true);
+    stream.on("close", () => {
+      if (!this.finished) this.ac.abort(new GrpcError(GrpcStatus.CANCELLED, "call cancelled"));
+      this.cleanup();
+    });
+    const timeout = parseGrpcTimeout(headers["grpc-timeout"] as string | undefined);
+    if (timeout !== undefined) {
+      this.timer = setTimeout(() => {
+        const err = new GrpcError(GrpcStatus.DEADLINE_EXCEEDED, "context deadline exceeded");
+        this.ac.abort(err);
+        this.finish(err.code, err.details);
+      }, timeout);
+    }
+    const reqEncoding = String(headers["grpc-encoding"] ?? "identity");
+    const accept = String(headers["grpc-accept-encoding"] ?? "").split(",").map((s) => s.trim());
+    // like grpc-go: answer in the request's compression when the client accepts it
+    if (
+      reqEncoding !== "identity" && isSupportedEncoding(reqEncoding) && accept.includes(reqEncoding)
+    ) {
+      this.responseEncoding = reqEncoding;
+    }
+    const metadata: Record<string, string> = {};
+    for (const [k, v] of Object.entries(headers)) {
+      if (k.startsWith(":") || RESERVED_HEADERS.has(k) || v === undefined) continue;
+      metadata[k] = Array.isArray(v) ? v.join(",") : String(v);
+    }
+    const ctx: CallContext = { signal: this.ac.signal, metadata };
+    try {
+      const request = await this.readRequest(reqEncoding);
+      if (this.route.kind === "unary") {
+        const res = await this.route.handler(request, ctx);
+        await this.send(res);
+      } else {
+        await this.route.handler(request, ctx, this);
+      }
+      this.finish(GrpcStatus.OK, "");
+    } catch (e) {
+      const reason = this.ac.signal.aborted ? this.ac.signal.reason : e;
+      if (reason instanceof GrpcError) this.finish(reason.code, reason.details);
+      else {this.finish(
+          GrpcStatus.UNKNOWN,
+          reason instanceof Error ? reason.message : String(reason),
+        );}
+    }
+  }
+
+  private cleanup(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.server.track(this.ac, false);
+  }
+
+  private readRequest(encoding: string): Promise<Uint8Array> {
+    return new Promise((resolve, reject) => {
+      const parser = new FrameParser(this.server.requestLimit);
+      const msgs: Uint8Array[] = [];
+      let compressedFlag = false;
+      const onAbort = () => reject(this.ac.signal.reason);
+      this.ac.signal.addEventListener("abort", onAbort, { once: true });
+      this.stream.on("data", (chunk: Uint8Array) => {
+        try {
+          parser.push(chunk, (m, c) => {
+            msgs.push(m);
+            compressedFlag = c;
+          });
+        } catch (e) {
+          reject(e);
+          this.stream.pause();
+        }
+      });
+      this.stream.on("end", () => {
+        this.ac.signal.removeEventListener("abort", onAbort);
+        if (msgs.length !== 1 || !parser.idle()) {
+          reject(
+            new GrpcError(
+              GrpcStatus.INTERNAL,
+              `expected exactly one request message, got ${msgs.length}`,
+            ),
+          );
+          return;
+        }
+        try {
+          resolve(
+            compressedFlag
+              ? decompressMessage(encoding, msgs[0], this.server.requestLimit)
+              : msgs[0],
+          );
+        } catch (e) {
+          reject(
+            e instanceof GrpcError
+              ? e
+              : new GrpcError(GrpcStatus.INTERNAL, `cannot decompress request: ${e}`),
+          );
+        }
+      });
+    });
+  }
+
+  private sendHeaders(): void {
+    if (this.headersSent) return;
+    this.headersSent = true;
+    const h: Record<string, string> = {
+      ":status": "200",
+      "content-type": "application/grpc",
+      "grpc-accept-encoding": ACCEPT_ENCODING,
+    };
+    if (this.responseEncoding !== "identity") h["grpc-encoding"] = this.responseEncoding;
+    this.stream.respond(h, { waitForTrailers: true });
+    this.stream.on("wantTrailers", () => {
+      this.stream.sendTrailers({
+        "grpc-status": String(this.status),
+        "grpc-message": encodeGrpcMessage(this.statusMessage),
+      });
+    });
+  }
+
+  send(message: Uint8Array): Promise<void> {
+    const enc = this.responseEncoding;
+    return this.sendFramed(
+      enc === "identity" ? frame(message, false) : frame(compressMessage(enc, message), true),
+    );
+  }
+
+  async sendFramed(frames: Uint8Array): Promise<void> {
+    const signal = this.ac.signal;
+    if (signal.aborted) throw signal.reason;
+    if (this.finished || this.stream.destroyed) {
+      throw new GrpcError(GrpcStatus.CANCELLED, "stream already closed");
+    }
+    this.sendHeaders();
+    if (this.stream.write(frames)) return;
+    // backpressure: the HTTP/2 stream's buffer is full; wait until it drains or the call dies
+    await new Promise<void>((resolve, reject) => {
+      const done = (err?: unknown) => {
+        this.stream.off("drain", onDrain);
+        this.stream.off("close", onClose);
+        signal.removeEventListener("abort", onAbort);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onDrain = () => done();
+      const onClose = () => done(new GrpcError(GrpcStatus.CANCELLED, "stream closed"));
+      const onAbort = () => done(signal.reason);
+      this.stream.on("drain", onDrain);
+      this.stream.on("close", onClose);
+      signal.addEventListener("abort", onAbort);
+    });
+  }
+
+  private finish(code: GrpcStatus, message: string): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    const stream = this.stream;
+    if (stream.destroyed || stream.closed) return;
+    if (!this.headersSent) {
+      trailersOnly(stream, code, message);
+      return;
+    }
+    this.status = code;
+    this.statusMessage = message;
+    stream.end();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client
+
+/** Options of {@link GrpcChannel}. */
+export interface GrpcChannelOptions {
+  /** TLS (Thanos `--grpc-client-tls-secure` and friends); plaintext HTTP/2 when absent. */
+  tls?: ClientTlsOptions;
+  /** Compress request messages (`--grpc-compression`); responses are decompressed either way. */
+  compression?: "none" | Compression;
+  /** Largest response message accepted (default 2 GiB - 1, as Thanos). */
+  maxMessageBytes?: number;
+}
+
+/** Per-call options. */
+export interface CallOptions {
+  signal?: AbortSignal;
+  /** Deadline relative to now; sent as `grpc-timeout` and enforced locally. */
+  timeoutMs?: number;
+  /** Extra request metadata, e.g. `{ "thanos-tenant": "t1" }`. */
+  metadata?: Record<string, string>;
+}
+
+const HTTP_TO_GRPC: Record<number, GrpcStatus> = {
+  400: GrpcStatus.INTERNAL,
+  401: GrpcStatus.UNAUTHENTICATED,
+  403: GrpcStatus.PERMISSION_DENIED,
+  404: GrpcStatus.UNIMPLEMENTED,
+  429: GrpcStatus.UNAVAILABLE,
+  502: GrpcStatus.UNAVAILABLE,
+  503: GrpcStatus.UNAVAILABLE,
+  504: GrpcStatus.UNAVAILABLE,
+};
+
+/** One HTTP/2 connection (re-established on demand) to a gRPC server at `host:port`. */
+export class GrpcChannel {
+  private session: http2.ClientHttp2Session | null = null;
+  private readonly url: string;
+  private readonly connectOpts: http2.SecureClientSessionOptions;
+  private readonly compression: Compression;
+  private readonly maxMessageBytes: number;
+  private closed = false;
+
+  constructor(readonly address: string, opts: GrpcChannelOptions = {}) {
+    const t = opts.tls;
+    this.url = `${t ? "https" : "http"}://${address}`;
+    this.connectOpts = {};
+    if (t) {
+      this.connectOpts = {
+        ca: t.caFile ? readPem(t.caFile, "CA") : undefined,
+        cert: t.certFile ? readPem(t.certFile, "certificate") : undefined,
+        key: t.keyFile ? readPem(t.keyFile, "key") : undefined,
+        servername: t.serverName || undefined,
+        rejectUnauthorized: !t.skipVerify,
+        ALPNProtocols: ["h2"],
+      };
+    }
+    this.compression = !opts.compression || opts.compression === "none"
+      ? "identity"
+      : opts.compression;
+    this.maxMessageBytes = opts.maxMessageBytes ?? 0x7fffffff;
+  }
+
+  private getSession(): http2.ClientHttp2Session {
+    if (this.closed) throw new GrpcError(GrpcStatus.CANCELLED, "channel closed");
+    const s = this.session;
+    if (s && !s.closed && !s.destroyed) return s;
+    const ns = http2.connect(this.url, this.connectOpts);
+    const drop = () => {
+      if (this.session === ns) this.session = null;
+    };
+    ns.on("error", drop);
+    ns.on("close", drop);
+    ns.on("goaway", drop);
+    this.session = ns;
+    return ns;
+  }
+
+  /** Closes the connection; running calls are cancelled. */
+  close(): void {
+    this.closed = true;
+    const s = this.session;
+    this.session = null;
+    s?.destroy();
+  }
+
+  /** Unary call; resolves with the response bytes or throws GrpcError. */
+  async unary(path: string, request: Uint8Array, opts: CallOptions = {}): Promise<Uint8Array> {
+    let res: Uint8Array | undefined;
+    for await (const m of this.serverStream(path, request, opts)) {
+      if (res !== undefined) {
+        throw new GrpcError(GrpcStatus.INTERNAL, `${path}: more than one response message`);
+      }
+      res = m;
+    }
+    if (res === undefined) {
+      throw new GrpcError(GrpcStatus.INTERNAL, `${path}: no response message`);
+    }
+    return res;
+  }
+
+  /**
+   * Server-streaming call: yields response messages as they arrive (pulled, so a slow consumer
+   * applies HTTP/2 flow control to the server). Breaking out of the loop cancels the call.
+   */
+  async *serverStream(
+    path: string,
+    request: Uint8Array,
+    opts: CallOptions = {},
+  ): AsyncGenerator<Uint8Array> {
+    const ac = new AbortController();
+    const outer = opts.signal;
+    const onOuterAbort = () =>
+      ac.abort(new GrpcError(GrpcStatus.CANCELLED, `${path}: call cancelled by the caller`));
+    if (outer?.aborted) onOuterAbort();
+    outer?.addEventListener("abort", onOuterAbort, { once: true });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const headers: http2.OutgoingHttpHeaders = {
+      ":method": "POST",
+      ":path": path,
+      "content-type": "application/grpc",
+      te: "trailers",
+      "grpc-accept-encoding": ACCEPT_ENCODING,
+      "user-agent": "thanos-ts-grpc/1",
+    };
+    if (opts.timeoutMs !== undefined) {
+      headers["grpc-timeout"] = formatGrpcTimeout(opts.timeoutMs);
+      timer = setTimeout(
+        () => ac.abort(new GrpcError(GrpcStatus.DEADLINE_EXCEEDED, `${path}: deadline exceeded`)),
+        opts.timeoutMs,
+      );
+    }
+    if (this.compression !== "identity") headers["grpc-encoding"] = this.compression;
+    for (const [k, v] of Object.entries(opts.metadata ?? {})) headers[k.toLowerCase()] = v;
+
+    let req: http2.ClientHttp2Stream | undefined;
+    const onAbort = () => {
+      if (req && !req.closed) req.close(http2.constants.NGHTTP2_CANCEL);
+    };
+    ac.signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      if (ac.signal.aborted) throw ac.signal.reason;
+      req = this.getSession().request(headers);
+      const stream = req;
+      let responseHeaders: http2.IncomingHttpHeaders | undefined;
+      let trailers: http2.IncomingHttpHeaders | undefined;
+      stream.on("trailers", (t) => trailers = t);
+      const body = this.compression === "identity"
+        ? frame(request, false)
+        : frame(compressMessage(this.compression, request), true);
+      stream.end(body);
+      // the compression of response messages is only known from the response headers, which
+      // node:http2 may report after the first data chunk is readable: wait for them first
+      await new Promise<void>((resolve, reject) => {
+        const done = (err?: unknown) => {
+          stream.off("response", onResponse);
+          stream.off("error", done);
+          stream.off("close", onClose);
+          if (err) reject(err);
+          else resolve();
+        };
+        const onResponse = (h: http2.IncomingHttpHeaders) => {
+          responseHeaders = h;
+          done();
+        };
+        const onClose = () => done();
+        stream.on("response", onResponse);
+        stream.on("error", done);
+        stream.on("close", onClose);
+      });
+      if (ac.signal.aborted) throw ac.signal.reason;
+      const enc = String(responseHeaders?.["grpc-encoding"] ?? "identity");
+
+      const parser = new FrameParser(this.maxMessageBytes);
+      const ready: Uint8Array[] = [];
+      let readyCompressed = false;
+      try {
+        for await (const chunk of stream) {
+          parser.push(chunk as Uint8Array, (m, c) => {
+            ready.push(m);
+            readyCompressed = c;
+          });
+          if (ready.length > 0) {
+            for (let i = 0; i < ready.length; i++) {
+              const m = ready[i];
+              yield readyCompressed ? decompressMessage(enc, m, this.maxMessageBytes) : m;
+            }
+            ready.length = 0;
+          }
+        }
+      } catch (e) {
+        if (ac.signal.aborted) throw ac.signal.reason;
+        throw transportError(path, e);
+      }
+      if (ac.signal.aborted) throw ac.signal.reason;
+      const st = trailers?.["grpc-status"] ?? responseHeaders?.["grpc-status"];
+      if (st === undefined) {
+        const http = Number(responseHeaders?.[":status"] ?? 0);
+        if (http !== 200 && http !== 0) {
+          throw new GrpcError(
+            HTTP_TO_GRPC[http] ?? GrpcStatus.UNKNOWN,
+            `${path}: unexpected HTTP status ${http}`,
+          );
+        }
+        throw new GrpcError(GrpcStatus.INTERNAL, `${path}: stream ended without a grpc-status`);
+      }
+      const code = Number(st);
+      if (code !== GrpcStatus.OK) {
+        const msg = trailers?.["grpc-message"] ?? responseHeaders?.["grpc-message"] ?? "";
+        throw new GrpcError(code, decodeGrpcMessage(String(msg)));
+      }
+      if (!parser.idle()) {
+        throw new GrpcError(GrpcStatus.INTERNAL, `${path}: stream ended inside a message`);
+      }
+    } catch (e) {
+      if (ac.signal.aborted && !(e instanceof GrpcError)) throw ac.signal.reason;
+      throw e instanceof GrpcError ? e : transportError(path, e);
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+      outer?.removeEventListener("abort", onOuterAbort);
+      ac.signal.removeEventListener("abort", onAbort);
+      // early exit by the consumer: tell the server to stop
+      if (req && !req.closed) req.close(http2.constants.NGHTTP2_CANCEL);
+    }
+  }
+}
+
+function transportError(path: string, e: unknown): GrpcError {
+  if (e instanceof GrpcError) return e;
+  const msg = e instanceof Error ? e.message : String(e);
+  return new GrpcError(GrpcStatus.UNAVAILABLE, `${path}: connection error: ${msg}`);
+}

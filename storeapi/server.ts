@@ -1,0 +1,391 @@
+// Serves any StoreBackend over gRPC: thanos.Store (Series, LabelNames, LabelValues, legacy Info),
+// thanos.info.Info and grpc.health.v1.Health. Series are written straight into outgoing frame
+// buffers (chunk bytes copied once), flushed in bounded batches that wait for the HTTP/2 stream
+// to drain, so a slow querier slows the backend instead of growing memory.
+
+import { InvalidRegexError } from "../tsdb/matchers.ts";
+import type { Labels, SeriesWithChunks } from "../tsdb/series.ts";
+import {
+  decodeHealthCheckRequest,
+  decodeLabelNamesRequest,
+  decodeLabelValuesRequest,
+  decodeSeriesRequest,
+  encodeHealthCheckResponse,
+  encodeInfoResponse,
+  encodeLabelNamesResponse,
+  encodeLabelValuesResponse,
+  encodeLegacyInfoResponse,
+  encodeSeriesResponseBatch,
+  encodeSeriesResponseSeries,
+  encodeSeriesResponseWarning,
+  isInvalidRequestError,
+  type LabelNamesRequest,
+  type LabelValuesRequest,
+  SeriesEncoder,
+  type SeriesRequest,
+  ServingStatus,
+  type StoreChunk,
+  type StoreInfo,
+} from "./codec.ts";
+import {
+  type CallContext,
+  GrpcError,
+  GrpcServer,
+  GrpcStatus,
+  type ListenAddress,
+  putFrameHeader,
+  type ServerStreamWriter,
+  type ServerTlsOptions,
+} from "./grpc.ts";
+import { ProtoDecodeError, ProtoWriter, varintSize } from "./wire.ts";
+
+/** One item of a backend's series stream: a series or a non-fatal warning. */
+export type SeriesItem = SeriesWithChunks | { warning: string };
+
+/** Anything that can answer StoreAPI calls: TSDB, block store, Prometheus, a remote store. */
+export interface StoreBackend {
+  /** Self-description for thanos.info.Info (label sets, time range, component type). */
+  info(): Promise<StoreInfo>;
+  /** Series sorted by labels; chunks may be `StoreChunk`s carrying downsampled aggregates. */
+  series(req: SeriesRequest, signal: AbortSignal): AsyncIterable<SeriesItem>;
+  labelNames(
+    req: LabelNamesRequest,
+    signal: AbortSignal,
+  ): Promise<{ names: string[]; warnings: string[] }>;
+  labelValues(
+    req: LabelValuesRequest,
+    signal: AbortSignal,
+  ): Promise<{ values: string[]; warnings: string[] }>;
+}
+
+/** Per-request Series limits (Thanos `--store.limits.request-series/-samples`); 0 = unlimited. */
+export interface StoreLimits {
+  seriesLimit?: number;
+  /** Samples, enforced as chunks × 120 like Thanos. */
+  samplesLimit?: number;
+}
+
+/** Options of {@link StoreServer}. */
+export interface StoreServerOptions {
+  tls?: ServerTlsOptions;
+  limits?: StoreLimits;
+  /** A series whose chunk bytes exceed this is split over several frames (default 1 MiB, as Go). */
+  maxFrameBytes?: number;
+  /** Frames are handed to the socket in buffers of about this size (default 64 KiB). */
+  flushBytes?: number;
+  /** Initial health (default false: NOT_SERVING until `setServing(true)`). */
+  serving?: boolean;
+  /** Services reported by health checks besides "" (default the StoreAPI and Info services). */
+  healthServices?: string[];
+}
+
+/** Thanos counts samples as chunks × this (MaxSamplesPerChunk). */
+export const MAX_SAMPLES_PER_CHUNK = 120;
+
+/** Full method paths served. */
+export const STORE_METHODS = {
+  series: "/thanos.Store/Series",
+  labelNames: "/thanos.Store/LabelNames",
+  labelValues: "/thanos.Store/LabelValues",
+  legacyInfo: "/thanos.Store/Info",
+  info: "/thanos.info.Info/Info",
+  healthCheck: "/grpc.health.v1.Health/Check",
+  healthWatch: "/grpc.health.v1.Health/Watch",
+} as const;
+
+/** Maps any error to the gRPC status Thanos would answer with (spec §1.7). */
+export function toGrpcError(e: unknown): GrpcError {
+  if (e instanceof GrpcError) return e;
+  if (isInvalidRequestError(e) || e instanceof InvalidRegexError) {
+    return new GrpcError(GrpcStatus.INVALID_ARGUMENT, (e as Error).message);
+  }
+  if (e instanceof DOMException && e.name === "AbortError") {
+    return new GrpcError(GrpcStatus.CANCELLED, e.message);
+  }
+  return new GrpcError(GrpcStatus.UNKNOWN, e instanceof Error ? e.message : String(e));
+}
+
+/** A StoreAPI gRPC server over one backend. */
+export class StoreServer {
+  /** The underlying gRPC server, for registering further services (Rules, Exemplars…). */
+  readonly grpc: GrpcServer;
+  private serving: boolean;
+  private readonly watchers = new Set<() => void>();
+  private readonly healthServices: Set<string>;
+  private readonly limits: Required<StoreLimits>;
+  private readonly maxFrameBytes: number;
+  private readonly flushBytes: number;
+
+  constructor(private readonly backend: StoreBackend, opts: StoreServerOptions = {}) {
+    this.serving = opts.serving ?? false;
+    this.limits = {
+      seriesLimit: opts.limits?.seriesLimit ?? 0,
+      samplesLimit: opts.limits?.samplesLimit ?? 0,
+    };
+    this.maxFrameBytes = opts.maxFrameBytes ?? 1 << 20;
+    this.flushBytes = opts.flushBytes ?? 64 << 10;
+    this.healthServices = new Set([
+      "",
+      ...(opts.healthServices ?? ["thanos.Store", "thanos.info.Info"]),
+    ]);
+    this.grpc = new GrpcServer({ tls: opts.tls });
+    this.grpc
+      .serverStream(STORE_METHODS.series, (req, ctx, out) => this.handleSeries(req, ctx, out))
+      .unary(STORE_METHODS.labelNames, (req, ctx) => this.handleLabelNames(req, ctx))
+      .unary(STORE_METHODS.labelValues, (req, ctx) => this.handleLabelValues(req, ctx))
+      .unary(STORE_METHODS.legacyInfo, async () => encodeLegacyInfoResponse(await this.readyInfo()))
+      .unary(STORE_METHODS.info, async () => encodeInfoResponse(await this.readyInfo()))
+      .unary(STORE_METHODS.healthCheck, (req) => this.handleHealthCheck(req))
+      .serverStream(
+        STORE_METHODS.healthWatch,
+        (req, ctx, out) => this.handleHealthWatch(req, ctx, out),
+      );
+  }
+
+  /** Listens on `hostname:port` (0 = any free port). */
+  listen(hostname: string, port: number): Promise<ListenAddress> {
+    return this.grpc.listen(hostname, port);
+  }
+
+  /** Sets the health of service "" (and the StoreAPI services): SERVING or NOT_SERVING. */
+  setServing(serving: boolean): void {
+    if (this.serving === serving) return;
+    this.serving = serving;
+    for (const w of this.watchers) w();
+  }
+
+  /** Stops the server; running calls get `graceMs` to finish. */
+  close(graceMs = 0): Promise<void> {
+    this.setServing(false);
+    return this.grpc.close(graceMs);
+  }
+
+  private async readyInfo(): Promise<StoreInfo> {
+    // Go components fail Info until ready, so queriers keep the endpoint out of rotation
+    if (!this.serving) throw new GrpcError(GrpcStatus.UNAVAILABLE, "Not ready");
+    try {
+      return await this.backend.info();
+    } catch (e) {
+      throw toGrpcError(e);
+    }
+  }
+
+  private healthStatus(service: string): ServingStatus | undefined {
+    if (!this.healthServices.has(service)) return undefined;
+    return this.serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
+  }
+
+  private handleHealthCheck(req: Uint8Array): Promise<Uint8Array> {
+    const service = decodeRequest(() => decodeHealthCheckRequest(req));
+    const st = this.healthStatus(service);
+    if (st === undefined) {
+      return Promise.reject(new GrpcError(GrpcStatus.NOT_FOUND, "unknown service"));
+    }
+    return Promise.resolve(encodeHealthCheckResponse(st));
+  }
+
+  private async handleHealthWatch(req: Uint8Array, ctx: CallContext, out: ServerStreamWriter) {
+    const service = decodeRequest(() => decodeHealthCheckRequest(req));
+    let changed: (() => void) | null = null;
+    const wake = () => changed?.();
+    this.watchers.add(wake);
+    const onAbort = () => changed?.();
+    ctx.signal.addEventListener("abort", onAbort);
+    try {
+      let last = -1;
+      while (!ctx.signal.aborted) {
+        const st = this.healthStatus(service) ?? ServingStatus.SERVICE_UNKNOWN;
+        if (st !== last) {
+          await out.send(encodeHealthCheckResponse(st));
+          last = st;
+        }
+        await new Promise<void>((r) => changed = r);
+      }
+      throw ctx.signal.reason;
+    } finally {
+      this.watchers.delete(wake);
+      ctx.signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  private async handleLabelNames(buf: Uint8Array, ctx: CallContext): Promise<Uint8Array> {
+    const req = decodeRequest(() => decodeLabelNamesRequest(buf));
+    let res;
+    try {
+      res = await this.backend.labelNames(req, ctx.signal);
+    } catch (e) {
+      throw toGrpcError(e);
+    }
+    let names = res.names;
+    if (req.limit && req.limit > 0 && names.length > req.limit) names = names.slice(0, req.limit);
+    return encodeLabelNamesResponse({ names, warnings: res.warnings });
+  }
+
+  private async handleLabelValues(buf: Uint8Array, ctx: CallContext): Promise<Uint8Array> {
+    const req = decodeRequest(() => decodeLabelValuesRequest(buf));
+    if (req.label === "") {
+      throw new GrpcError(GrpcStatus.INVALID_ARGUMENT, "label name parameter cannot be empty");
+    }
+    let res;
+    try {
+      res = await this.backend.labelValues(req, ctx.signal);
+    } catch (e) {
+      throw toGrpcError(e);
+    }
+    let values = res.values;
+    if (req.limit && req.limit > 0 && values.length > req.limit) {
+      values = values.slice(0, req.limit);
+    }
+    return encodeLabelValuesResponse({ values, warnings: res.warnings });
+  }
+
+  private async handleSeries(buf: Uint8Array, ctx: CallContext, out: ServerStreamWriter) {
+    const req = decodeRequest(() => decodeSeriesRequest(buf));
+    const { seriesLimit, samplesLimit } = this.limits;
+    const sink = new SeriesFrameSink(out, this.flushBytes, this.maxFrameBytes);
+    const batchSize = (req.responseBatchSize ?? 0) > 1 ? req.responseBatchSize! : 0;
+    const batch: SeriesWithChunks[] = [];
+    const skipChunks = req.skipChunks === true;
+    const maxSeries = req.limit ?? 0;
+    let series = 0;
+    let chunks = 0;
+    try {
+      for await (const item of this.backend.series(req, ctx.signal)) {
+        if (ctx.signal.aborted) throw ctx.signal.reason;
+        if ("warning" in item) {
+          await sink.message(encodeSeriesResponseWarning(item.warning));
+          continue;
+        }
+        if (maxSeries > 0 && series >= maxSeries) break;
+        series++;
+        if (seriesLimit > 0 && series > seriesLimit) {
+          throw new GrpcError(
+            GrpcStatus.RESOURCE_EXHAUSTED,
+            `exceeded series limit: limit ${seriesLimit} violated (got ${series})`,
+          );
+        }
+        const cs = skipChunks ? NO_CHUNKS : item.chunks;
+        chunks += cs.length;
+        if (samplesLimit > 0 && chunks * MAX_SAMPLES_PER_CHUNK > samplesLimit) {
+          throw new GrpcError(
+            GrpcStatus.RESOURCE_EXHAUSTED,
+            `exceeded samples limit: limit ${samplesLimit} violated (got ${
+              chunks * MAX_SAMPLES_PER_CHUNK
+            })`,
+          );
+        }
+        if (batchSize > 0) {
+          batch.push(skipChunks ? { labels: item.labels, chunks: NO_CHUNKS } : item);
+          if (batch.length >= batchSize) {
+            await sink.message(encodeSeriesResponseBatch(batch));
+            batch.length = 0;
+          }
+        } else {
+          await sink.series(item.labels, cs);
+        }
+      }
+      if (batch.length > 0) await sink.message(encodeSeriesResponseBatch(batch));
+      await sink.flush();
+    } catch (e) {
+      if (ctx.signal.aborted) throw ctx.signal.reason;
+      throw toGrpcError(e);
+    }
+  }
+}
+
+const NO_CHUNKS: StoreChunk[] = [];
+
+function decodeRequest<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof ProtoDecodeError || e instanceof InvalidRegexError) {
+      throw new GrpcError(GrpcStatus.INVALID_ARGUMENT, e.message);
+    }
+    throw e;
+  }
+}
+
+/**
+ * Packs SeriesResponse frames into buffers of about `flushBytes` and sends them; splits series
+ * with more than `maxFrameBytes` of chunk data over several frames with the same labels.
+ */
+class SeriesFrameSink {
+  private buf: Uint8Array;
+  private pos = 0;
+  private readonly enc = new SeriesEncoder();
+
+  constructor(
+    private readonly out: ServerStreamWriter,
+    private readonly flushBytes: number,
+    private readonly maxFrameBytes: number,
+  ) {
+    this.buf = new Uint8Array(flushBytes);
+  }
+
+  async series(labels: Labels, chunks: readonly StoreChunk[]): Promise<void> {
+    let from = 0;
+    do {
+      let to = from;
+      let bytes = 0;
+      // at least one chunk per frame, then as many as fit in maxFrameBytes
+      while (
+        to < chunks.length && (to === from || bytes + chunks[to].data.length <= this.maxFrameBytes)
+      ) {
+        bytes += chunks[to].data.length;
+        to++;
+      }
+      await this.frame(labels, chunks, from, to);
+      from = to;
+    } while (from < chunks.length);
+  }
+
+  private async frame(labels: Labels, chunks: readonly StoreChunk[], from: number, to: number) {
+    if (this.out.compressed) {
+      const one = encodeSeriesResponseSeries({ labels, chunks: chunks.slice(from, to) });
+      await this.out.send(one);
+      return;
+    }
+    const size = this.enc.measure(labels, chunks, from, to);
+    const msgLen = 1 + varintSize(size) + size;
+    const total = 5 + msgLen;
+    if (this.pos + total > this.buf.length) {
+      await this.flush();
+      if (total > this.buf.length) this.buf = new Uint8Array(total);
+    }
+    putFrameHeader(this.buf, this.pos, false, msgLen);
+    const w = new ProtoWriter(this.buf, this.pos + 5);
+    w.byte(0x0a);
+    w.varint(size);
+    this.enc.write(w, labels, chunks, from, to);
+    this.pos = w.pos;
+    if (this.pos >= this.flushBytes) await this.flush();
+  }
+
+  /** Sends an already-encoded SeriesResponse message (warnings, batches). */
+  async message(msg: Uint8Array): Promise<void> {
+    if (this.out.compressed) {
+      await this.flush();
+      await this.out.send(msg);
+      return;
+    }
+    const total = 5 + msg.length;
+    if (this.pos + total > this.buf.length) {
+      await this.flush();
+      if (total > this.buf.length) this.buf = new Uint8Array(total);
+    }
+    putFrameHeader(this.buf, this.pos, false, msg.length);
+    this.buf.set(msg, this.pos + 5);
+    this.pos += total;
+    if (this.pos >= this.flushBytes) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.pos === 0) return;
+    const full = this.buf.subarray(0, this.pos);
+    // the socket keeps the buffer until written, so the next batch needs a fresh one
+    this.buf = new Uint8Array(this.flushBytes);
+    this.pos = 0;
+    await this.out.sendFramed(full);
+  }
+}

@@ -1,0 +1,104 @@
+import { assert, assertEquals, assertThrows } from "../helpers/assert.ts";
+import {
+  formatMetricValue,
+  METRICS_CONTENT_TYPE,
+  MetricsRegistrationError,
+  Registry,
+} from "../../metrics/registry.ts";
+
+Deno.test("values are formatted like Go's strconv.FormatFloat(v, 'g', -1, 64)", () => {
+  const cases: [number, string][] = [
+    [0, "0"],
+    [1, "1"],
+    [-1, "-1"],
+    [1.5, "1.5"],
+    [100000, "100000"],
+    [123456.7, "123456.7"],
+    [1234567, "1.234567e+06"],
+    [1e6, "1e+06"],
+    [1e21, "1e+21"],
+    [0.001, "0.001"],
+    [0.0001, "0.0001"],
+    [0.00001, "1e-05"],
+    [0.1 + 0.2, "0.30000000000000004"],
+    [-2.5e-7, "-2.5e-07"],
+    [1.7976931348623157e308, "1.7976931348623157e+308"],
+    [NaN, "NaN"],
+    [Infinity, "+Inf"],
+    [-Infinity, "-Inf"],
+  ];
+  for (const [v, want] of cases) assertEquals(formatMetricValue(v), want, `value ${v}`);
+});
+
+Deno.test("exposition is text format 0.0.4 with families sorted by name like client_golang", async () => {
+  const reg = new Registry();
+  const ops = reg.counter({
+    name: "thanos_objstore_bucket_operations_total",
+    help: "Total number of all attempted operations against a bucket.",
+    labelNames: ["bucket", "operation"],
+  });
+  ops.inc({ bucket: "b", operation: "get" });
+  ops.inc({ bucket: "b", operation: "get" }, 2);
+  ops.labels("b", "attributes").inc();
+  const up = reg.gauge({ name: "a_up", help: "Line one\nback\\slash" });
+  up.set(1);
+  const h = reg.histogram({
+    name: "req_duration_seconds",
+    help: "Request duration.",
+    labelNames: ["path"],
+    buckets: [0.1, 1],
+  });
+  h.observe({ path: 'q"x' }, 0.05);
+  h.observe({ path: 'q"x' }, 0.5);
+  h.observe({ path: 'q"x' }, 3);
+  reg.counter({ name: "never_used_total", help: "no series" });
+  assertEquals(
+    await reg.expose(),
+    [
+      "# HELP a_up Line one\\nback\\\\slash",
+      "# TYPE a_up gauge",
+      "a_up 1",
+      "# HELP req_duration_seconds Request duration.",
+      "# TYPE req_duration_seconds histogram",
+      'req_duration_seconds_bucket{path="q\\"x",le="0.1"} 1',
+      'req_duration_seconds_bucket{path="q\\"x",le="1"} 2',
+      'req_duration_seconds_bucket{path="q\\"x",le="+Inf"} 3',
+      'req_duration_seconds_sum{path="q\\"x"} 3.55',
+      'req_duration_seconds_count{path="q\\"x"} 3',
+      "# HELP thanos_objstore_bucket_operations_total Total number of all attempted operations against a bucket.",
+      "# TYPE thanos_objstore_bucket_operations_total counter",
+      'thanos_objstore_bucket_operations_total{bucket="b",operation="attributes"} 1',
+      'thanos_objstore_bucket_operations_total{bucket="b",operation="get"} 3',
+      "",
+    ].join("\n"),
+  );
+  assertEquals(METRICS_CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
+});
+
+Deno.test("registering a name again returns the family; a conflicting kind is refused", () => {
+  const reg = new Registry();
+  const a = reg.counter({ name: "x_total", help: "x", labelNames: ["a"] });
+  const b = reg.counter({ name: "x_total", help: "x", labelNames: ["a"] });
+  assert(a === b);
+  assertThrows(() => reg.gauge({ name: "x_total", help: "x" }), MetricsRegistrationError);
+  assertThrows(() => reg.counter({ name: "bad-name", help: "x" }), MetricsRegistrationError);
+  assertThrows(() => a.labels("1", "2"), MetricsRegistrationError);
+  assertThrows(() => a.inc({ a: "1" }, -1), MetricsRegistrationError);
+});
+
+Deno.test("gauges go up and down; const labels and collect hooks appear in the output", async () => {
+  const reg = new Registry();
+  const g = reg.gauge({ name: "g", help: "h", labelNames: ["k"], constLabels: { z: "1" } });
+  g.inc({ k: "v" }, 5);
+  g.dec({ k: "v" });
+  let calls = 0;
+  reg.onCollect(() => {
+    calls++;
+    g.set({ k: "w" }, 0.25);
+  });
+  const text = await reg.expose();
+  assertEquals(calls, 1);
+  assert(text.includes('g{k="v",z="1"} 4\n'), text);
+  assert(text.includes('g{k="w",z="1"} 0.25\n'), text);
+  assertEquals(g.get({ k: "v" }), 4);
+});

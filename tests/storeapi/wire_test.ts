@@ -1,0 +1,426 @@
+// StoreAPI messages against protobuf bytes assembled by hand from the field numbers of
+// spec/thanos.md §2, so compatibility does not rest on our own .proto files or codec alone.
+
+import { assert, assertEquals, assertThrows } from "../helpers/assert.ts";
+import { Matcher, MatchType } from "../../tsdb/matchers.ts";
+import { ChunkEncoding } from "../../tsdb/series.ts";
+import {
+  Aggr,
+  decodeHealthCheckRequest,
+  decodeHealthCheckResponse,
+  decodeInfoResponse,
+  decodeLabelNamesRequest,
+  decodeLabelNamesResponse,
+  decodeLabelValuesRequest,
+  decodeLabelValuesResponse,
+  decodeLegacyInfoResponse,
+  decodeSeriesRequest,
+  decodeSeriesResponse,
+  encodeHealthCheckRequest,
+  encodeHealthCheckResponse,
+  encodeInfoResponse,
+  encodeLabelNamesRequest,
+  encodeLabelNamesResponse,
+  encodeLabelValuesRequest,
+  encodeLabelValuesResponse,
+  encodeLegacyInfoResponse,
+  encodeSeriesRequest,
+  encodeSeriesResponseBatch,
+  encodeSeriesResponseHints,
+  encodeSeriesResponseSeries,
+  encodeSeriesResponseWarning,
+  INT64_MAX,
+  INT64_MIN,
+  PartialResponseStrategy,
+  ProtoDecodeError,
+  ServingStatus,
+  type StoreChunk,
+  StoreType,
+} from "../../storeapi/codec.ts";
+import { maskedCrc32c, snappyFrameDecode, snappyFrameEncode } from "../../storeapi/snappy.ts";
+
+/** Minimal protobuf byte builder: tag = field<<3|wiretype, varints, length-delimited fields. */
+class PB {
+  private out: number[] = [];
+
+  private varint(v: bigint): void {
+    let x = BigInt.asUintN(64, v);
+    while (x >= 0x80n) {
+      this.out.push(Number(x & 0x7fn) | 0x80);
+      x >>= 7n;
+    }
+    this.out.push(Number(x));
+  }
+  private tag(field: number, wt: number): void {
+    this.varint(BigInt(field * 8 + wt));
+  }
+  /** varint field (int64/uint/enum/bool); negative numbers as 10-byte two's complement. */
+  v(field: number, value: number | bigint | boolean): this {
+    this.tag(field, 0);
+    this.varint(typeof value === "boolean" ? (value ? 1n : 0n) : BigInt(value));
+    return this;
+  }
+  b(field: number, data: Uint8Array | number[]): this {
+    this.tag(field, 2);
+    this.varint(BigInt(data.length));
+    for (const x of data) this.out.push(x);
+    return this;
+  }
+  s(field: number, str: string): this {
+    return this.b(field, new TextEncoder().encode(str));
+  }
+  m(field: number, msg: PB): this {
+    return this.b(field, msg.build());
+  }
+  /** packed repeated varints */
+  packed(field: number, values: number[]): this {
+    const inner = new PB();
+    for (const x of values) inner.varint(BigInt(x));
+    return this.b(field, inner.build());
+  }
+  fixed64(field: number, bytes: number[]): this {
+    this.tag(field, 1);
+    for (const x of bytes) this.out.push(x);
+    return this;
+  }
+  build(): Uint8Array {
+    return new Uint8Array(this.out);
+  }
+}
+
+const label = (n: string, v: string) => new PB().s(1, n).s(2, v);
+const labelSet = (...pairs: string[]) => {
+  const p = new PB();
+  for (let i = 0; i < pairs.length; i += 2) p.m(1, label(pairs[i], pairs[i + 1]));
+  return p;
+};
+const matcher = (type: number, n: string, v: string) => {
+  const p = new PB();
+  if (type !== 0) p.v(1, type);
+  return p.s(2, n).s(3, v);
+};
+
+Deno.test("SeriesRequest decodes every field from hand-assembled bytes and re-encodes them byte for byte", () => {
+  const bytes = new PB()
+    .v(1, -5000n)
+    .v(2, 9223372036854775807n)
+    .m(3, matcher(0, "__name__", "up"))
+    .m(3, matcher(1, "job", "api"))
+    .m(3, matcher(2, "instance", "a|b"))
+    .m(3, matcher(3, "zone", "eu.*"))
+    .v(4, 300000)
+    .packed(5, [Aggr.COUNT, Aggr.SUM, Aggr.COUNTER])
+    .v(6, true)
+    .v(7, PartialResponseStrategy.ABORT)
+    .v(8, true)
+    .m(9, new PB().s(1, "type.googleapis.com/hintspb.SeriesRequestHints").b(2, [0x10, 0x01]))
+    .v(10, 15000)
+    .v(11, 60000)
+    .m(
+      12,
+      new PB().v(1, 15000).m(2, new PB().s(1, "rate")).m(4, new PB().v(1, true).s(3, "job"))
+        .m(5, new PB().v(1, 300000)).s(6, "job").v(7, true).s(8, "__cf_series_hash__"),
+    )
+    .m(13, new PB().v(1, 1).v(2, 3).v(3, true).s(4, "job").s(4, "instance"))
+    .s(14, "replica")
+    .s(14, "rule_replica")
+    .v(15, 100)
+    .v(16, 64)
+    .build();
+  const req = decodeSeriesRequest(bytes);
+  assertEquals(req.minTime, -5000);
+  assertEquals(req.maxTime, INT64_MAX);
+  assertEquals(req.matchers.map((m) => m.toString()), [
+    '__name__="up"',
+    'job!="api"',
+    'instance=~"a|b"',
+    'zone!~"eu.*"',
+  ]);
+  assertEquals(req.maxResolutionWindow, 300000);
+  assertEquals(req.aggregates, [Aggr.COUNT, Aggr.SUM, Aggr.COUNTER]);
+  assertEquals(req.partialResponseDisabled, true);
+  assertEquals(req.partialResponseStrategy, PartialResponseStrategy.ABORT);
+  assertEquals(req.skipChunks, true);
+  assertEquals(req.hints?.typeUrl, "type.googleapis.com/hintspb.SeriesRequestHints");
+  assertEquals([...req.hints!.value], [0x10, 0x01]);
+  assertEquals([req.step, req.range], [15000, 60000]);
+  assertEquals(req.queryHints, {
+    stepMillis: 15000,
+    func: "rate",
+    grouping: { by: true, labels: ["job"] },
+    rangeMillis: 300000,
+    projectionLabels: ["job"],
+    projectionInclude: true,
+    seriesHashLabelName: "__cf_series_hash__",
+  });
+  assertEquals(req.shardInfo, {
+    shardIndex: 1,
+    totalShards: 3,
+    by: true,
+    labels: ["job", "instance"],
+  });
+  assertEquals(req.withoutReplicaLabels, ["replica", "rule_replica"]);
+  assertEquals([req.limit, req.responseBatchSize], [100, 64]);
+  assertEquals([...encodeSeriesRequest(req)], [...bytes]);
+});
+
+Deno.test("SeriesRequest accepts unpacked aggregates, skips unknown fields and rejects bad regexes", () => {
+  const bytes = new PB().v(5, Aggr.MIN).v(5, Aggr.MAX).s(99, "future field")
+    .fixed64(98, [1, 2, 3, 4, 5, 6, 7, 8]).m(3, matcher(0, "a", "b")).build();
+  const req = decodeSeriesRequest(bytes);
+  assertEquals(req.aggregates, [Aggr.MIN, Aggr.MAX]);
+  assertEquals(req.matchers.length, 1);
+  assertThrows(() => decodeSeriesRequest(new PB().m(3, matcher(2, "a", "(")).build()));
+  assertThrows(
+    () => decodeSeriesRequest(new PB().m(3, matcher(7, "a", "b")).build()),
+    ProtoDecodeError,
+  );
+  assertThrows(() => decodeSeriesRequest(new Uint8Array([0x1a, 0x10, 0x01])), ProtoDecodeError);
+});
+
+Deno.test("SeriesResponse series frame matches hand-assembled bytes, with the StoreAPI chunk encoding numbering", () => {
+  const xor = new Uint8Array([0x00, 0x01, 0x02, 0x03]);
+  const hist = new Uint8Array([0xaa, 0xbb]);
+  const bytes = new PB().m(
+    1,
+    new PB()
+      .m(1, label("__name__", "up"))
+      .m(1, label("job", "api"))
+      // raw XOR chunk: type 0 (omitted), data
+      .m(2, new PB().v(1, -1000n).v(2, 59000).m(3, new PB().b(2, xor)))
+      // histogram: StoreAPI HISTOGRAM = 1 (Prometheus EncHistogram = 2)
+      .m(2, new PB().v(1, 60000).v(2, 119000).m(3, new PB().v(1, 1).b(2, hist))),
+  ).build();
+  const res = decodeSeriesResponse(bytes);
+  assert(res !== null && "series" in res);
+  const s = res.series;
+  assertEquals(s.labels, ["__name__", "up", "job", "api"]);
+  assertEquals(s.chunks.length, 2);
+  assertEquals([s.chunks[0].minTime, s.chunks[0].maxTime], [-1000, 59000]);
+  assertEquals(s.chunks[0].encoding, ChunkEncoding.XOR);
+  assertEquals([...s.chunks[0].data], [...xor]);
+  assertEquals(s.chunks[1].encoding, ChunkEncoding.Histogram);
+  // chunk data are views of the frame, not copies
+  assertEquals(s.chunks[0].data.buffer, bytes.buffer);
+  assertEquals([...encodeSeriesResponseSeries(s)], [...bytes]);
+
+  // a hash (field 3) from a Go store is accepted; float histograms map 2 → 3
+  const withHash = new PB().m(
+    1,
+    new PB().m(1, label("a", "b")).m(
+      2,
+      new PB().v(1, 1).v(2, 2).m(3, new PB().v(1, 2).b(2, [1]).v(3, 0xffffffffffffffffn)),
+    ),
+  ).build();
+  const r2 = decodeSeriesResponse(withHash);
+  assert(r2 !== null && "series" in r2);
+  assertEquals(r2.series.chunks[0].encoding, ChunkEncoding.FloatHistogram);
+});
+
+Deno.test("SeriesResponse carries downsampled aggregates in AggrChunk fields 4-8", () => {
+  const chunk: StoreChunk = {
+    minTime: 0,
+    maxTime: 3600000,
+    encoding: ChunkEncoding.None,
+    data: new Uint8Array(0),
+    aggr: {
+      count: { encoding: ChunkEncoding.XOR, data: new Uint8Array([1]) },
+      sum: { encoding: ChunkEncoding.XOR, data: new Uint8Array([2]) },
+      counter: { encoding: ChunkEncoding.XOR, data: new Uint8Array([5]) },
+    },
+  };
+  const bytes = new PB().m(
+    1,
+    new PB().m(1, label("a", "1")).m(
+      2,
+      new PB().v(2, 3600000).m(4, new PB().b(2, [1])).m(5, new PB().b(2, [2]))
+        .m(8, new PB().b(2, [5])),
+    ),
+  ).build();
+  assertEquals(
+    [...encodeSeriesResponseSeries({ labels: ["a", "1"], chunks: [chunk] })],
+    [...bytes],
+  );
+  const res = decodeSeriesResponse(bytes);
+  assert(res !== null && "series" in res);
+  const c = res.series.chunks[0] as StoreChunk;
+  assertEquals(c.encoding, ChunkEncoding.None);
+  assertEquals([...c.aggr!.count!.data, ...c.aggr!.sum!.data, ...c.aggr!.counter!.data], [1, 2, 5]);
+  assertEquals(c.aggr!.min, undefined);
+});
+
+Deno.test("SeriesResponse warning, hints and batch oneof members match hand-assembled bytes", () => {
+  const warn = new PB().s(2, "store 10.0.0.1: partial data").build();
+  assertEquals([...encodeSeriesResponseWarning("store 10.0.0.1: partial data")], [...warn]);
+  assertEquals(decodeSeriesResponse(warn), { warning: "store 10.0.0.1: partial data" });
+
+  const hints = new PB().m(
+    3,
+    new PB().s(1, "type.googleapis.com/hintspb.SeriesResponseHints").b(2, [0x0a, 0x02, 0x0a, 0]),
+  ).build();
+  const h = {
+    typeUrl: "type.googleapis.com/hintspb.SeriesResponseHints",
+    value: new Uint8Array([0x0a, 0x02, 0x0a, 0]),
+  };
+  assertEquals([...encodeSeriesResponseHints(h)], [...hints]);
+  const dh = decodeSeriesResponse(hints);
+  assert(dh !== null && "hints" in dh);
+  assertEquals(dh.hints.typeUrl, h.typeUrl);
+
+  const batch = new PB().m(
+    4,
+    new PB().m(1, new PB().m(1, label("a", "1"))).m(1, new PB().m(1, label("a", "2"))),
+  ).build();
+  assertEquals(
+    [...encodeSeriesResponseBatch([{ labels: ["a", "1"], chunks: [] }, {
+      labels: ["a", "2"],
+      chunks: [],
+    }])],
+    [...batch],
+  );
+  const db = decodeSeriesResponse(batch);
+  assert(db !== null && "batch" in db);
+  assertEquals(db.batch.map((s) => s.labels), [["a", "1"], ["a", "2"]]);
+});
+
+Deno.test("LabelNames and LabelValues requests and responses match hand-assembled bytes", () => {
+  const lnReq = new PB().v(2, 1).v(3, 1000).v(4, 2000).m(6, matcher(0, "job", "api"))
+    .s(7, "replica").v(8, 10).build();
+  const ln = decodeLabelNamesRequest(lnReq);
+  assertEquals([ln.start, ln.end, ln.limit], [1000, 2000, 10]);
+  assertEquals(ln.partialResponseStrategy, PartialResponseStrategy.ABORT);
+  assertEquals(ln.matchers.map(String), ['job="api"']);
+  assertEquals(ln.withoutReplicaLabels, ["replica"]);
+  assertEquals([...encodeLabelNamesRequest(ln)], [...lnReq]);
+
+  const lnRes = new PB().s(1, "__name__").s(1, "job").s(2, "warn 1").build();
+  const lr = decodeLabelNamesResponse(lnRes);
+  assertEquals(lr, { names: ["__name__", "job"], warnings: ["warn 1"] });
+  assertEquals([...encodeLabelNamesResponse(lr)], [...lnRes]);
+
+  const lvReq = new PB().s(1, "job").v(2, true).v(4, -1).v(5, 5).m(7, matcher(3, "x", "y"))
+    .s(8, "replica").v(9, 3).build();
+  const lv = decodeLabelValuesRequest(lvReq);
+  assertEquals([lv.label, lv.start, lv.end, lv.limit], ["job", -1, 5, 3]);
+  assertEquals(lv.partialResponseDisabled, true);
+  assertEquals([...encodeLabelValuesRequest(lv)], [...lvReq]);
+
+  const lvRes = new PB().s(1, "api").s(1, "ü-web").build();
+  const vr = decodeLabelValuesResponse(lvRes);
+  assertEquals(vr, { values: ["api", "ü-web"], warnings: [] });
+  assertEquals([...encodeLabelValuesResponse(vr)], [...lvRes]);
+});
+
+Deno.test("info.InfoResponse and legacy Store/Info match hand-assembled bytes, MaxInt64 round-trips", () => {
+  const info = new PB()
+    .m(1, labelSet("cluster", "eu", "replica", "0"))
+    .s(2, "sidecar")
+    .m(
+      3,
+      new PB().v(1, -9223372036854775808n).v(2, 9223372036854775807n).v(3, true).v(5, true)
+        .m(6, new PB().m(1, labelSet("tenant", "a")).v(2, 10).v(3, 20)),
+    )
+    .m(4, new PB())
+    .m(6, new PB())
+    .m(7, new PB().v(1, 1).v(2, 2))
+    .m(9, new PB())
+    .build();
+  const d = decodeInfoResponse(info);
+  assertEquals(d.componentType, "sidecar");
+  assertEquals(d.labelSets, [["cluster", "eu", "replica", "0"]]);
+  assertEquals([d.minTime, d.maxTime], [INT64_MIN, INT64_MAX]);
+  assertEquals([d.storeApi, d.supportsSharding, d.supportsWithoutReplicaLabels], [
+    true,
+    true,
+    true,
+  ]);
+  assertEquals(d.tsdbInfos, [{ labels: ["tenant", "a"], minTime: 10, maxTime: 20 }]);
+  assertEquals([d.rules, d.targets, d.status, d.metricMetadata, d.query], [
+    true,
+    true,
+    true,
+    undefined,
+    undefined,
+  ]);
+  assertEquals(d.exemplars, { minTime: 1, maxTime: 2 });
+  assertEquals([...encodeInfoResponse(d)], [...info]);
+
+  const legacy = new PB()
+    .m(1, label("cluster", "eu"))
+    .v(2, 100)
+    .v(3, 9223372036854775807n)
+    .v(4, StoreType.STORE)
+    .m(5, labelSet("cluster", "eu"))
+    .build();
+  const l = decodeLegacyInfoResponse(legacy);
+  assertEquals(l, {
+    labels: ["cluster", "eu"],
+    minTime: 100,
+    maxTime: INT64_MAX,
+    storeType: StoreType.STORE,
+    labelSets: [["cluster", "eu"]],
+  });
+  assertEquals(
+    [...encodeLegacyInfoResponse({
+      componentType: "store",
+      labelSets: [["cluster", "eu"]],
+      minTime: 100,
+      maxTime: INT64_MAX,
+    })],
+    [...legacy],
+  );
+});
+
+Deno.test("grpc.health.v1 messages match hand-assembled bytes", () => {
+  assertEquals([...encodeHealthCheckRequest("thanos.Store")], [
+    ...new PB().s(1, "thanos.Store").build(),
+  ]);
+  assertEquals(decodeHealthCheckRequest(new Uint8Array(0)), "");
+  assertEquals([...encodeHealthCheckResponse(ServingStatus.NOT_SERVING)], [0x08, 0x02]);
+  assertEquals(decodeHealthCheckResponse(new Uint8Array([0x08, 0x01])), ServingStatus.SERVING);
+});
+
+Deno.test("matchers built from tsdb Matcher encode with StoreAPI type numbers", () => {
+  const bytes = encodeSeriesRequest({
+    minTime: 1,
+    maxTime: 2,
+    matchers: [new Matcher(MatchType.NotRegexp, "a", "b.*")],
+  });
+  assertEquals([...bytes], [...new PB().v(1, 1).v(2, 2).m(3, matcher(3, "a", "b.*")).build()]);
+});
+
+Deno.test("snappy framing decodes a hand-built stream with stored and compressed chunks and checks CRCs", () => {
+  // CRC-32C("123456789") = 0xE3069283 (standard check value), masked per the framing spec
+  const digits = new TextEncoder().encode("123456789");
+  const crc = 0xe3069283;
+  const masked = (((crc >>> 15) | (crc << 17)) + 0xa282ead8) >>> 0;
+  assertEquals(maskedCrc32c(digits), masked);
+  const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
+  const id = [0xff, 6, 0, 0, ...new TextEncoder().encode("sNaPpY")];
+  // stored chunk (type 0x01)
+  const stored = [0x01, 4 + 9, 0, 0, ...le32(masked), ...digits];
+  // compressed chunk (type 0x00): snappy block = varint(9) + literal tag ((9-1)<<2) + bytes
+  const block = [9, (9 - 1) << 2, ...digits];
+  const compressed = [0x00, 4 + block.length, 0, 0, ...le32(masked), ...block];
+  // a padding chunk (0xfe) is skipped
+  const padding = [0xfe, 2, 0, 0, 0, 0];
+  const stream = new Uint8Array([...id, ...stored, ...padding, ...compressed]);
+  assertEquals(new TextDecoder().decode(snappyFrameDecode(stream)), "123456789123456789");
+
+  const bad = stream.slice();
+  bad[id.length + 4] ^= 1; // damage the first CRC
+  assertThrows(() => snappyFrameDecode(bad), Error, "checksum");
+  assertThrows(
+    () => snappyFrameDecode(new Uint8Array([...id, 0x02, 0, 0, 0])),
+    Error,
+    "unskippable",
+  );
+
+  // our encoder's output: identifier first, ≤64 KiB per chunk, round trip
+  const big = new Uint8Array(200_000);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 7) % 251;
+  const enc = snappyFrameEncode(big);
+  assertEquals([...enc.subarray(0, 10)], id);
+  assertEquals([...snappyFrameDecode(enc)], [...big]);
+  assertThrows(() => snappyFrameDecode(enc, 1000), Error, "limit");
+});
