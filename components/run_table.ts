@@ -2,10 +2,12 @@
 // compiled binary embeds every component.
 
 import type { RunFunction } from "./runtime.ts";
-import { runBucketInspect, runBucketLs } from "./tools/main.ts";
+import { runBucketInspect, runBucketLs, runTsdbAnalyze, runTsdbDump } from "./tools/main.ts";
 
 /** Run function of every command, keyed by `commandKey(path)`. */
 export const RUN_TABLE: Record<string, RunFunction> = {
   "tools bucket ls": runBucketLs,
   "tools bucket inspect": runBucketInspect,
+  "tools tsdb dump": runTsdbDump,
+  "tools tsdb analyze": runTsdbAnalyze,
 };

@@ -5,6 +5,8 @@ import { UsageError } from "../flags.ts";
 import { openBucket } from "../objstore.ts";
 import type { RunContext } from "../runtime.ts";
 import { bucketInspect, bucketLs, InspectUsageError } from "./bucket.ts";
+import { tsdbAnalyze, tsdbDump } from "./tsdb.ts";
+import { ParseError, parseMetricSelector } from "../../promql/parser.ts";
 
 /** Parses a Thanos label flag value `name="value"` (value a Go/JSON-style quoted string). */
 export function parseLabelFlag(flag: string, s: string): [string, string] {
@@ -64,5 +66,29 @@ export async function runBucketInspect(flags: Flags, ctx: RunContext): Promise<n
   } finally {
     await bucket.close();
   }
+  return 0;
+}
+
+/** `thanos tools tsdb dump` */
+export async function runTsdbDump(flags: Flags, ctx: RunContext): Promise<number> {
+  let matchers;
+  try {
+    matchers = parseMetricSelector(flags.string("match"));
+  } catch (e) {
+    if (e instanceof ParseError) throw new UsageError(`invalid --match: ${e.message}`);
+    throw e;
+  }
+  await tsdbDump(flags.arg(0), {
+    minTime: flags.int("min-time"),
+    maxTime: flags.int("max-time"),
+    matchers,
+    signal: ctx.signal,
+  }, ctx.stdout);
+  return 0;
+}
+
+/** `thanos tools tsdb analyze` */
+export async function runTsdbAnalyze(flags: Flags, ctx: RunContext): Promise<number> {
+  await tsdbAnalyze(flags.arg(0), ctx.stdout, { limit: flags.int("limit") });
   return 0;
 }

@@ -1,0 +1,348 @@
+// PromQL aggregation operators over one step's instant vector, with Prometheus 2.42's exact
+// numerics and output order (promql/engine.go `aggregation`): plain summation, incremental
+// mean, Welford variance, container/heap selection for topk/bottomk.
+
+import { compareStrings, METRIC_NAME } from "../tsdb/labels.ts";
+import type { Labels } from "../tsdb/series.ts";
+import { formatFloatGo, quantileOf } from "./functions.ts";
+
+/** Aggregation operators of PromQL 2.42. */
+export type AggregationOp =
+  | "sum"
+  | "avg"
+  | "count"
+  | "min"
+  | "max"
+  | "group"
+  | "stddev"
+  | "stdvar"
+  | "topk"
+  | "bottomk"
+  | "count_values"
+  | "quantile";
+
+/** One float element of an instant vector. */
+export interface VectorSample {
+  labels: Labels;
+  value: number;
+}
+
+/** Grouping clause and parameter of an aggregation. */
+export interface AggregationOptions {
+  /** Label names of `by (…)` / `without (…)`. */
+  grouping: readonly string[];
+  /** True for `without`, false for `by` (or no clause). */
+  without: boolean;
+  /** φ of quantile, k of topk/bottomk (numbers), label name of count_values (string). */
+  param?: number | string;
+}
+
+/** An aggregation failed on its parameter (the engine reports an `execution` error). */
+export class AggregationError extends Error {
+  override name = "AggregationError";
+}
+
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+const MAX_INT64 = 9223372036854775807;
+const MIN_INT64 = -9223372036854775808;
+
+interface Group {
+  labels: Labels;
+  value: number;
+  mean: number;
+  count: number;
+  heap: VectorSample[];
+}
+
+/** Go's `%v` for a float64 (shortest digits, exponent form when exp < -4 or ≥ 21). */
+function formatGoV(v: number): string {
+  if (Number.isNaN(v)) return "NaN";
+  if (v === Infinity) return "+Inf";
+  if (v === -Infinity) return "-Inf";
+  const s = String(v);
+  return s.replace(/e([+-])(\d)$/, "e$10$2");
+}
+
+/**
+ * Aggregates `samples` (in the evaluator's vector order) as Prometheus does and returns the
+ * output vector in Prometheus' order: groups in order of first appearance; within a
+ * topk/bottomk group, by value (desc/asc, NaN last), ties resolved by Go's heap and sort.
+ * Labels: `by` keeps the grouping labels, `without` drops them and `__name__`, no clause gives
+ * `{}`; topk/bottomk keep each winner's own labels; count_values adds `<param>=<value>`.
+ * Throws {@link AggregationError} for a non-int64 k or an invalid count_values label.
+ */
+export function aggregate(
+  op: AggregationOp,
+  samples: readonly VectorSample[],
+  opts: AggregationOptions,
+): VectorSample[] {
+  let grouping = opts.grouping;
+  const without = opts.without;
+  let k = 0;
+  if (op === "topk" || op === "bottomk") {
+    const f = Number(opts.param);
+    if (!(f <= MAX_INT64 && f >= MIN_INT64)) {
+      throw new AggregationError(`Scalar value ${formatGoV(f)} overflows int64`);
+    }
+    k = Math.trunc(f);
+    if (k < 1) return [];
+  }
+  const q = op === "quantile" ? Number(opts.param) : 0;
+  let valueLabel = "";
+  if (op === "count_values") {
+    valueLabel = String(opts.param ?? "");
+    if (!LABEL_NAME.test(valueLabel)) {
+      throw new AggregationError(`invalid label name ${JSON.stringify(valueLabel)}`);
+    }
+    if (!without) grouping = [...grouping, valueLabel];
+  }
+  const groupSet = new Set(grouping);
+
+  const groups = new Map<string, Group>();
+  const ordered: Group[] = [];
+  for (const s of samples) {
+    let metric = s.labels;
+    if (op === "count_values") metric = setLabel(metric, valueLabel, formatFloatGo(s.value));
+    const key = groupingKey(metric, groupSet, without);
+    let g = groups.get(key);
+    if (g === undefined) {
+      g = {
+        labels: groupLabels(metric, groupSet, without, grouping.length),
+        value: s.value,
+        mean: s.value,
+        count: 1,
+        heap: [],
+      };
+      if (op === "stddev" || op === "stdvar") g.value = 0;
+      else if (op === "group") g.value = 1;
+      else if (op === "topk" || op === "bottomk" || op === "quantile") {
+        g.heap.push({ labels: s.labels, value: s.value });
+      }
+      groups.set(key, g);
+      ordered.push(g);
+      continue;
+    }
+    const v = s.value;
+    switch (op) {
+      case "sum":
+        g.value += v;
+        break;
+      case "avg": {
+        g.count++;
+        const m = g.mean;
+        if (m === Infinity || m === -Infinity) {
+          // an infinite mean only changes for NaN or the opposite infinity
+          if ((v === Infinity || v === -Infinity) && (m > 0) === (v > 0)) break;
+          if (v !== Infinity && v !== -Infinity && v === v) break;
+        }
+        // both terms divided by n first, so large values do not overflow
+        g.mean += v / g.count - m / g.count;
+        break;
+      }
+      case "max":
+        if (g.value < v || g.value !== g.value) g.value = v;
+        break;
+      case "min":
+        if (g.value > v || g.value !== g.value) g.value = v;
+        break;
+      case "count":
+      case "count_values":
+        g.count++;
+        break;
+      case "stddev":
+      case "stdvar": {
+        g.count++;
+        const d = v - g.mean;
+        g.mean += d / g.count;
+        g.value += d * (v - g.mean);
+        break;
+      }
+      case "topk":
+        heapOffer(g.heap, s, k, lessTop);
+        break;
+      case "bottomk":
+        heapOffer(g.heap, s, k, lessBottom);
+        break;
+      case "quantile":
+        g.heap.push(s);
+        break;
+      case "group":
+        break;
+    }
+  }
+
+  const out: VectorSample[] = [];
+  for (const g of ordered) {
+    switch (op) {
+      case "avg":
+        out.push({ labels: g.labels, value: g.mean });
+        break;
+      case "count":
+      case "count_values":
+        out.push({ labels: g.labels, value: g.count });
+        break;
+      case "stdvar":
+        out.push({ labels: g.labels, value: g.value / g.count });
+        break;
+      case "stddev":
+        out.push({ labels: g.labels, value: Math.sqrt(g.value / g.count) });
+        break;
+      case "topk":
+      case "bottomk": {
+        const less = op === "topk" ? lessTop : lessBottom;
+        // the heap keeps the weakest winner on top; Go sorts it with sort.Reverse
+        if (g.heap.length > 1) insertionSort(g.heap, (a, b) => less(b, a));
+        for (const e of g.heap) out.push({ labels: e.labels, value: e.value });
+        break;
+      }
+      case "quantile": {
+        const vals = new Float64Array(g.heap.length);
+        for (let i = 0; i < vals.length; i++) vals[i] = g.heap[i].value;
+        out.push({ labels: g.labels, value: quantileOf(q, vals, 0, vals.length) });
+        break;
+      }
+      default:
+        out.push({ labels: g.labels, value: g.value });
+    }
+  }
+  return out;
+}
+
+function setLabel(ls: Labels, name: string, value: string): Labels {
+  const out: string[] = [];
+  let done = false;
+  for (let i = 0; i < ls.length; i += 2) {
+    const c = compareStrings(ls[i], name);
+    if (c === 0) {
+      out.push(name, value);
+      done = true;
+      continue;
+    }
+    if (c > 0 && !done) {
+      out.push(name, value);
+      done = true;
+    }
+    out.push(ls[i], ls[i + 1]);
+  }
+  if (!done) out.push(name, value);
+  return out;
+}
+
+function groupingKey(ls: Labels, grouping: Set<string>, without: boolean): string {
+  let key = "";
+  for (let i = 0; i < ls.length; i += 2) {
+    const n = ls[i];
+    const inGroup = grouping.has(n);
+    // `without` never groups by the metric name; `by` only when it is listed
+    if (without ? (inGroup || n === METRIC_NAME) : !inGroup) continue;
+    key += n + "\xff" + ls[i + 1] + "\xff";
+  }
+  return key;
+}
+
+function groupLabels(ls: Labels, grouping: Set<string>, without: boolean, n: number): Labels {
+  if (!without && n === 0) return [];
+  const out: string[] = [];
+  for (let i = 0; i < ls.length; i += 2) {
+    const name = ls[i];
+    const inGroup = grouping.has(name);
+    if (without ? (inGroup || name === METRIC_NAME) : !inGroup) continue;
+    out.push(name, ls[i + 1]);
+  }
+  return out;
+}
+
+type Less = (a: VectorSample, b: VectorSample) => boolean;
+
+/** Go's vectorByValueHeap.Less: NaN counts as smallest. */
+const lessTop: Less = (a, b) => a.value !== a.value || a.value < b.value;
+/** Go's vectorByReverseValueHeap.Less: NaN counts as "largest first" order's smallest. */
+const lessBottom: Less = (a, b) => a.value !== a.value || a.value > b.value;
+
+/** Prometheus' topk/bottomk admission, with Go's container/heap Push/Pop on `h`. */
+function heapOffer(h: VectorSample[], s: VectorSample, k: number, less: Less): void {
+  const top = h[0];
+  const better = displaces(less, top, s);
+  if (!(h.length < k || better)) return;
+  if (h.length === k) {
+    if (k === 1) {
+      h[0] = s;
+      return;
+    }
+    heapPop(h, less);
+  }
+  h.push(s);
+  heapUp(h, h.length - 1, less);
+}
+
+/** `heap[0].V < s.V || isNaN(heap[0].V)` for topk (mirrored for bottomk). */
+function displaces(less: Less, top: VectorSample, s: VectorSample): boolean {
+  if (top.value !== top.value) return true;
+  return less === lessTop ? top.value < s.value : top.value > s.value;
+}
+
+function heapUp(h: VectorSample[], j: number, less: Less): void {
+  while (j > 0) {
+    const i = (j - 1) >> 1;
+    if (!less(h[j], h[i])) break;
+    const t = h[i];
+    h[i] = h[j];
+    h[j] = t;
+    j = i;
+  }
+}
+
+function heapDown(h: VectorSample[], i0: number, n: number, less: Less): void {
+  let i = i0;
+  for (;;) {
+    const j1 = 2 * i + 1;
+    if (j1 >= n) break;
+    let j = j1;
+    const j2 = j1 + 1;
+    if (j2 < n && less(h[j2], h[j1])) j = j2;
+    if (!less(h[j], h[i])) break;
+    const t = h[i];
+    h[i] = h[j];
+    h[j] = t;
+    i = j;
+  }
+}
+
+function heapPop(h: VectorSample[], less: Less): void {
+  const n = h.length - 1;
+  const t = h[0];
+  h[0] = h[n];
+  h[n] = t;
+  heapDown(h, 0, n, less);
+  h.pop();
+}
+
+/**
+ * Go's insertionSort (what sort.Sort runs for ≤ 12 elements). Longer inputs get the same
+ * insertion sort: equal values may then come out in another order than Go's pdqsort.
+ */
+function insertionSort(a: VectorSample[], less: Less): void {
+  for (let i = 1; i < a.length; i++) {
+    for (let j = i; j > 0 && less(a[j], a[j - 1]); j--) {
+      const t = a[j];
+      a[j] = a[j - 1];
+      a[j - 1] = t;
+    }
+  }
+}
+
+/**
+ * The order `sort()` (ascending) or `sort_desc()` gives an instant vector: returns a sorted
+ * copy, NaN last. Equal values keep their input order (Go's unstable sort may differ there).
+ */
+export function sortByValue(v: readonly VectorSample[], desc: boolean): VectorSample[] {
+  const out = v.slice();
+  out.sort((a, b) => {
+    const an = a.value !== a.value;
+    const bn = b.value !== b.value;
+    if (an || bn) return an === bn ? 0 : an ? 1 : -1;
+    const c = a.value < b.value ? -1 : a.value > b.value ? 1 : 0;
+    return desc ? -c : c;
+  });
+  return out;
+}

@@ -1,0 +1,434 @@
+// Block querier: label matchers + time range → sorted SeriesSet of still-encoded chunks, with
+// Prometheus semantics for matchers (tsdb/querier.go PostingsForMatchers) and tombstones; plus
+// the k-way merge of series sets from several blocks.
+
+import type { Block } from "./block.ts";
+import { XorAppender } from "./chunkenc/xor.ts";
+import { decodeXorSamples } from "./chunkenc/xor.ts";
+import { intersectPostings, mergePostings, subtractPostings } from "./index/postings.ts";
+import type { IndexReader } from "./index/reader.ts";
+import { compareLabels, compareStrings } from "./labels.ts";
+import { Matcher, MatchType } from "./matchers.ts";
+import {
+  type Chunk,
+  ChunkEncoding,
+  type Labels,
+  type Queryable,
+  type SelectHints,
+  type SeriesSet,
+  type SeriesWithChunks,
+} from "./series.ts";
+import type { Interval } from "./tombstones.ts";
+
+const EMPTY = new Uint32Array(0);
+
+/** A matcher that may expose the literal alternatives of its regex (H3's fast path). */
+interface SetMatcher {
+  setMatches?: () => readonly string[] | null | undefined;
+}
+
+function inverse(m: Matcher): Matcher {
+  switch (m.type) {
+    case MatchType.Equal:
+      return new Matcher(MatchType.NotEqual, m.name, m.value);
+    case MatchType.NotEqual:
+      return new Matcher(MatchType.Equal, m.name, m.value);
+    case MatchType.Regexp:
+      return new Matcher(MatchType.NotRegexp, m.name, m.value);
+    case MatchType.NotRegexp:
+      return new Matcher(MatchType.Regexp, m.name, m.value);
+  }
+}
+
+/** Postings of series that have label `m.name` with a value matching `m` (never the unset case). */
+function postingsForMatcher(ix: IndexReader, m: Matcher): Promise<Uint32Array> {
+  if (m.type === MatchType.Equal) return ix.postings(m.name, [m.value]);
+  if (m.type === MatchType.Regexp) {
+    const set = (m as unknown as SetMatcher).setMatches?.();
+    if (set && set.length > 0) return ix.postings(m.name, set);
+  }
+  return ix.postingsForLabelMatching(m.name, (v) => m.matches(v));
+}
+
+/** Postings of series that have label `m.name` set to a value NOT matching `m`. */
+function inversePostingsForMatcher(ix: IndexReader, m: Matcher): Promise<Uint32Array> {
+  if (m.type === MatchType.Equal && m.value === "") {
+    return ix.postingsForLabelMatching(m.name, () => true);
+  }
+  return ix.postingsForLabelMatching(m.name, (v) => !m.matches(v));
+}
+
+/**
+ * Sorted series refs selected by `matchers` with Prometheus semantics: a matcher that matches
+ * the empty string also selects series without the label; `!=`/`!~` are subtracted from the
+ * other matchers' result; no matchers (or only the unset case) selects nothing.
+ */
+export async function postingsForMatchers(
+  ix: IndexReader,
+  matchers: readonly Matcher[],
+): Promise<Uint32Array> {
+  const its: Uint32Array[] = [];
+  const notIts: Uint32Array[] = [];
+  // Labels that some matcher requires to be set: lets `l!="x"` become a subtraction.
+  const mustBeSet = new Set<string>();
+  for (const m of matchers) if (!m.matches("")) mustBeSet.add(m.name);
+
+  for (const m of matchers) {
+    if (m.name === "" && m.value === "") {
+      its.push(await ix.allPostings());
+    } else if (mustBeSet.has(m.name)) {
+      const matchesEmpty = m.matches("");
+      const isNot = m.type === MatchType.NotEqual || m.type === MatchType.NotRegexp;
+      if (isNot && matchesEmpty) {
+        // l!="foo" while another matcher needs l set: subtract l="foo"
+        notIts.push(await postingsForMatcher(ix, inverse(m)));
+      } else if (isNot && !matchesEmpty) {
+        // l!="" : every series with l set to a value the inner matcher rejects
+        const it = await inversePostingsForMatcher(ix, inverse(m));
+        if (it.length === 0) return EMPTY;
+        its.push(it);
+      } else {
+        const it = await postingsForMatcher(ix, m);
+        if (it.length === 0) return EMPTY;
+        its.push(it);
+      }
+    } else {
+      // The matcher accepts "": series without the label match too, so subtract the values
+      // it rejects from everything.
+      notIts.push(await inversePostingsForMatcher(ix, m));
+    }
+  }
+  if (its.length === 0 && notIts.length !== 0) its.push(await ix.allPostings());
+  if (its.length === 0) return EMPTY;
+  let res = its.length === 1 ? its[0] : intersectPostings(its);
+  if (notIts.length > 0 && res.length > 0) {
+    const sub = notIts.length === 1 ? notIts[0] : mergePostings(notIts);
+    if (sub.length > 0) res = subtractPostings(res, sub);
+  }
+  return res;
+}
+
+/** True when [mint, maxt] lies entirely inside one of the (merged) intervals. */
+function isSubrange(mint: number, maxt: number, intervals: readonly Interval[]): boolean {
+  for (const iv of intervals) if (iv.mint <= mint && maxt <= iv.maxt) return true;
+  return false;
+}
+
+function deletedAt(intervals: readonly Interval[], t: number): boolean {
+  for (const iv of intervals) if (t >= iv.mint && t <= iv.maxt) return true;
+  return false;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const HI = LITTLE_ENDIAN ? 1 : 0;
+const LO = LITTLE_ENDIAN ? 0 : 1;
+
+/**
+ * Re-encodes an XOR chunk without the samples inside `intervals` (value bits kept exactly, so
+ * stale markers survive). Returns null when nothing is left. Other encodings are returned
+ * unchanged: partial deletion inside histogram chunks is not supported yet.
+ */
+export function removeDeletedSamples(chk: Chunk, intervals: readonly Interval[]): Chunk | null {
+  if (chk.encoding !== ChunkEncoding.XOR) return chk;
+  const { ts, vs } = decodeXorSamples(chk.data);
+  const words = new Uint32Array(vs.buffer, vs.byteOffset, vs.length * 2);
+  const app = new XorAppender();
+  let minTime = 0;
+  let maxTime = 0;
+  for (let i = 0; i < ts.length; i++) {
+    const t = ts[i];
+    if (deletedAt(intervals, t)) continue;
+    if (app.numSamples === 0) minTime = t;
+    maxTime = t;
+    app.appendBits(t, words[2 * i + HI], words[2 * i + LO]);
+  }
+  if (app.numSamples === 0) return null;
+  return { minTime, maxTime, encoding: ChunkEncoding.XOR, data: app.bytes().slice() };
+}
+
+/** Options of {@link BlockQuerier}. */
+export interface BlockQuerierOptions {
+  /** Series decoded and chunk-loaded per batch (default 256). */
+  batchSize?: number;
+}
+
+/** Reads one block through the {@link Queryable} interface. */
+export class BlockQuerier implements Queryable {
+  private readonly batchSize: number;
+
+  constructor(readonly block: Block, opts: BlockQuerierOptions = {}) {
+    this.batchSize = Math.max(1, opts.batchSize ?? 256);
+  }
+
+  /**
+   * Series matching `matchers` that have a chunk overlapping [hints.start, hints.end]
+   * (inclusive), sorted by labels. Chunks are returned whole (not trimmed to the range);
+   * tombstoned samples are removed (chunks re-encoded) and fully deleted series skipped.
+   * With `skipChunks` the series carry no chunks and no chunk data is read.
+   */
+  select(matchers: Matcher[], hints: SelectHints, signal?: AbortSignal): SeriesSet {
+    return this.selectGen(matchers, hints, signal);
+  }
+
+  private async *selectGen(
+    matchers: Matcher[],
+    hints: SelectHints,
+    signal?: AbortSignal,
+  ): AsyncGenerator<SeriesWithChunks> {
+    const { index, chunks: chunkReader, tombstones } = this.block;
+    const mint = hints.start;
+    const maxt = hints.end;
+    const refs = await postingsForMatchers(index, matchers);
+    if (refs.length === 0) return;
+
+    type Pending = {
+      labels: Labels;
+      metas: { minTime: number; maxTime: number; ref: number }[];
+      dels?: Interval[];
+    };
+    let batch: Pending[] = [];
+
+    const flush = async function* (this: void, b: Pending[]): AsyncGenerator<SeriesWithChunks> {
+      if (hints.skipChunks) {
+        for (const p of b) yield { labels: p.labels, chunks: [] };
+        return;
+      }
+      // Read the batch's chunks concurrently: a bucket source turns each into a range request.
+      const loaded = await Promise.all(
+        b.map((p) =>
+          Promise.all(p.metas.map(async (m): Promise<Chunk> => {
+            const c = await chunkReader.chunk(m.ref);
+            return { minTime: m.minTime, maxTime: m.maxTime, encoding: c.encoding, data: c.data };
+          }))
+        ),
+      );
+      for (let i = 0; i < b.length; i++) {
+        const p = b[i];
+        let chks = loaded[i];
+        if (p.dels) {
+          const kept: Chunk[] = [];
+          for (const c of chks) {
+            const r = removeDeletedSamples(c, p.dels);
+            if (r) kept.push(r);
+          }
+          if (kept.length === 0) continue;
+          chks = kept;
+        }
+        yield { labels: p.labels, chunks: chks };
+      }
+    };
+
+    for await (const s of index.seriesMany(refs, { signal })) {
+      const dels = tombstones.size > 0 ? tombstones.get(s.ref) : undefined;
+      const metas = [];
+      for (const c of s.chunks) {
+        if (c.maxTime < mint || c.minTime > maxt) continue;
+        if (dels && isSubrange(c.minTime, c.maxTime, dels)) continue;
+        metas.push(c);
+      }
+      if (metas.length === 0) continue;
+      batch.push({ labels: s.labels, metas, dels: dels && dels.length > 0 ? dels : undefined });
+      if (batch.length >= this.batchSize) {
+        signal?.throwIfAborted();
+        yield* flush(batch);
+        batch = [];
+      }
+    }
+    if (batch.length > 0) yield* flush(batch);
+  }
+
+  /** Label names of series matching `matchers` (all names of the block when none). */
+  async labelNames(matchers: Matcher[], _start?: number, _end?: number): Promise<string[]> {
+    if (matchers.length === 0) return this.block.index.labelNames();
+    const refs = await postingsForMatchers(this.block.index, matchers);
+    const names = new Set<string>();
+    for await (const s of this.block.index.seriesMany(refs)) {
+      for (let i = 0; i < s.labels.length; i += 2) names.add(s.labels[i]);
+    }
+    return [...names].sort(compareStrings);
+  }
+
+  /** Values of label `name` over series matching `matchers` (all values when none). */
+  async labelValues(
+    name: string,
+    matchers: Matcher[],
+    _start?: number,
+    _end?: number,
+  ): Promise<string[]> {
+    if (matchers.length === 0) return await this.block.index.labelValues(name);
+    const withName = await this.block.index.postingsForLabelMatching(name, () => true);
+    const refs = intersectPostings([
+      withName,
+      await postingsForMatchers(this.block.index, matchers),
+    ]);
+    const values = new Set<string>();
+    for await (const s of this.block.index.seriesMany(refs)) {
+      for (let i = 0; i < s.labels.length; i += 2) {
+        if (s.labels[i] === name) values.add(s.labels[i + 1]);
+      }
+    }
+    return [...values].sort(compareStrings);
+  }
+}
+
+/** A querier over one block. */
+export function blockQuerier(block: Block, opts?: BlockQuerierOptions): BlockQuerier {
+  return new BlockQuerier(block, opts);
+}
+
+/** Min-heap of series-set cursors ordered by their current labels, then by set index. */
+class CursorHeap {
+  readonly items: { idx: number; cur: SeriesWithChunks }[] = [];
+
+  private less(a: number, b: number): boolean {
+    const x = this.items[a];
+    const y = this.items[b];
+    const c = compareLabels(x.cur.labels, y.cur.labels);
+    return c < 0 || (c === 0 && x.idx < y.idx);
+  }
+
+  push(e: { idx: number; cur: SeriesWithChunks }): void {
+    const h = this.items;
+    h.push(e);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.less(i, p)) break;
+      [h[i], h[p]] = [h[p], h[i]];
+      i = p;
+    }
+  }
+
+  pop(): { idx: number; cur: SeriesWithChunks } | undefined {
+    const h = this.items;
+    if (h.length === 0) return undefined;
+    const top = h[0];
+    const last = h.pop()!;
+    if (h.length > 0) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && this.less(l, m)) m = l;
+        if (r < h.length && this.less(r, m)) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m], h[i]];
+        i = m;
+      }
+    }
+    return top;
+  }
+
+  peek(): { idx: number; cur: SeriesWithChunks } | undefined {
+    return this.items[0];
+  }
+}
+
+/**
+ * K-way merge of sorted series sets by labels. A series present in several sets is yielded once
+ * with all its chunks sorted by minTime (ties keep set order); overlapping chunks from
+ * different sets stay separate chunks: consumers dedupe samples.
+ */
+export async function* mergeSeriesSets(sets: readonly SeriesSet[]): SeriesSet {
+  if (sets.length === 1) {
+    yield* sets[0];
+    return;
+  }
+  const its = sets.map((s) => s[Symbol.asyncIterator]());
+  try {
+    const heap = new CursorHeap();
+    // prime every set concurrently so their first reads overlap
+    const firsts = await Promise.all(its.map((it) => it.next()));
+    for (let i = 0; i < firsts.length; i++) {
+      if (!firsts[i].done) heap.push({ idx: i, cur: firsts[i].value });
+    }
+    for (;;) {
+      const top = heap.pop();
+      if (!top) return;
+      const group = [top];
+      while (heap.peek() && compareLabels(heap.peek()!.cur.labels, top.cur.labels) === 0) {
+        group.push(heap.pop()!);
+      }
+      let out: SeriesWithChunks;
+      if (group.length === 1) {
+        out = top.cur;
+      } else {
+        const chunks: Chunk[] = [];
+        for (const g of group) for (const c of g.cur.chunks) chunks.push(c);
+        chunks.sort((a, b) => a.minTime - b.minTime); // stable: set order kept on ties
+        out = { labels: top.cur.labels, chunks };
+      }
+      const nexts = await Promise.all(group.map((g) => its[g.idx].next()));
+      for (let i = 0; i < group.length; i++) {
+        if (!nexts[i].done) heap.push({ idx: group[i].idx, cur: nexts[i].value });
+      }
+      yield out;
+    }
+  } finally {
+    await Promise.all(its.map((it) => it.return?.()));
+  }
+}
+
+/** True when block [meta.minTime, meta.maxTime) overlaps the closed interval [mint, maxt]. */
+export function blockOverlaps(block: Block, mint: number, maxt: number): boolean {
+  return block.meta.minTime <= maxt && mint < block.meta.maxTime;
+}
+
+/** Reads several blocks as one {@link Queryable}: selects from the blocks overlapping the range and merges. */
+export class BlocksQuerier implements Queryable {
+  private readonly queriers: BlockQuerier[];
+
+  constructor(readonly blocks: readonly Block[], opts?: BlockQuerierOptions) {
+    this.queriers = blocks.map((b) => new BlockQuerier(b, opts));
+  }
+
+  /** Merged {@link BlockQuerier.select} of the blocks overlapping [hints.start, hints.end]. */
+  select(matchers: Matcher[], hints: SelectHints, signal?: AbortSignal): SeriesSet {
+    const sets = this.queriers
+      .filter((q) => blockOverlaps(q.block, hints.start, hints.end))
+      .map((q) => q.select(matchers, hints, signal));
+    if (sets.length === 0) return emptySeriesSet();
+    return mergeSeriesSets(sets);
+  }
+
+  /** Union of the blocks' label names. */
+  async labelNames(matchers: Matcher[], start: number, end: number): Promise<string[]> {
+    const parts = await Promise.all(
+      this.queriers.filter((q) => blockOverlaps(q.block, start, end)).map((q) =>
+        q.labelNames(matchers, start, end)
+      ),
+    );
+    return unionSorted(parts);
+  }
+
+  /** Union of the blocks' values of label `name`. */
+  async labelValues(
+    name: string,
+    matchers: Matcher[],
+    start: number,
+    end: number,
+  ): Promise<string[]> {
+    const parts = await Promise.all(
+      this.queriers.filter((q) => blockOverlaps(q.block, start, end)).map((q) =>
+        q.labelValues(name, matchers, start, end)
+      ),
+    );
+    return unionSorted(parts);
+  }
+}
+
+function unionSorted(parts: string[][]): string[] {
+  if (parts.length === 1) return parts[0];
+  return [...new Set(parts.flat())].sort(compareStrings);
+}
+
+/** A series set with no series. */
+export function emptySeriesSet(): SeriesSet {
+  return {
+    [Symbol.asyncIterator]: () => ({
+      next: () => Promise.resolve({ done: true as const, value: undefined }),
+    }),
+  };
+}
