@@ -6,6 +6,9 @@ import type { Bucket } from "../../objstore/bucket.ts";
 import { ObjectNotFoundError } from "../../objstore/bucket.ts";
 import { type BlockMeta, encodeBlockMeta, parseBlockMeta } from "../../tsdb/meta.ts";
 import { isULID } from "../../tsdb/ulid.ts";
+import { formatGoDuration } from "./tsdb.ts";
+
+export { formatGoDuration };
 
 /** Receives one output line (without its trailing newline). */
 export type LineWriter = (line: string) => void;
@@ -75,27 +78,6 @@ export async function fetchBlockMetas(
 }
 
 // ---- Go formatting helpers -------------------------------------------------------------
-
-/** Go's `time.Duration.String()` of a duration in milliseconds, e.g. `2h0m0s`, `500ms`. */
-export function formatGoDuration(ms: number): string {
-  if (ms === 0) return "0s";
-  const neg = ms < 0;
-  let u = Math.abs(ms);
-  let out: string;
-  if (u < 1000) {
-    out = `${u}ms`;
-  } else {
-    const h = Math.floor(u / 3_600_000);
-    u -= h * 3_600_000;
-    const m = Math.floor(u / 60_000);
-    u -= m * 60_000;
-    const s = Math.floor(u / 1000);
-    const frac = u - s * 1000;
-    const secs = frac === 0 ? `${s}` : `${s}.${String(frac).padStart(3, "0").replace(/0+$/, "")}`;
-    out = h > 0 ? `${h}h${m}m${secs}s` : m > 0 ? `${m}m${secs}s` : `${secs}s`;
-  }
-  return neg ? `-${out}` : out;
-}
 
 /** `time.Unix(ms/1000, 0).Format(time.RFC3339)` in UTC, e.g. `2023-11-14T22:13:20Z`. */
 export function formatRFC3339(ms: number): string {
