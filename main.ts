@@ -149,7 +149,9 @@ async function readFlagFiles(spec: CommandSpec, raw: RawFlags): Promise<void> {
     if (f.grants === "objstore") {
       raw.values[f.name] = (raw.values[f.name] ?? []).map(substituteObjstoreEnv);
     }
-    if (f.grants !== "read-file" && f.grants !== "objstore-file") continue;
+    if (f.grants !== "read-file" && f.grants !== "objstore-file" && f.grants !== "discover-file") {
+      continue;
+    }
     for (const path of raw.values[f.name] ?? []) {
       if (path === "") continue;
       let text: string;

@@ -3,9 +3,15 @@
 
 import type { CommandSpec } from "./flags.ts";
 import { TOOLS_COMMANDS } from "./tools/flags.ts";
+import { STORE_COMMANDS } from "./store/flags.ts";
+import { QUERY_COMMAND } from "./query/flags.ts";
 
 /** Every runnable command. */
-export const COMMANDS: readonly CommandSpec[] = [...TOOLS_COMMANDS];
+export const COMMANDS: readonly CommandSpec[] = [
+  QUERY_COMMAND,
+  ...STORE_COMMANDS,
+  ...TOOLS_COMMANDS,
+];
 
 /** Key of a command path, e.g. `tools tsdb dump`. */
 export function commandKey(path: readonly string[]): string {

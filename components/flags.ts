@@ -20,7 +20,11 @@ export type FlagKind =
  * - `read` / `write`: a path the role reads, or reads and writes;
  * - `read-file`: a config file the launcher reads and passes in (the role gets read access
  *   too, so it can reload it);
- * - `objstore`: a bucket configuration (inline YAML); `objstore-file`: a path to one.
+ * - `objstore`: a bucket configuration (inline YAML); `objstore-file`: a path to one;
+ * - `discover`: a service-discovery source (inline config) whose targets are only known at run
+ *   time: the role may connect anywhere (Deno has no address-range grants);
+ *   `discover-file`: the same, from a config file the launcher reads (the role may re-read it);
+ *   `discover-glob`: the same, from files matching a glob the role reads (its directory).
  */
 export type Grant =
   | "listen"
@@ -29,7 +33,10 @@ export type Grant =
   | "write"
   | "read-file"
   | "objstore"
-  | "objstore-file";
+  | "objstore-file"
+  | "discover"
+  | "discover-file"
+  | "discover-glob";
 
 /** One flag of a command. */
 export interface FlagSpec {
@@ -407,6 +414,10 @@ function grantText(g: Grant): string {
     case "objstore":
     case "objstore-file":
       return "net/read/write/env: what the bucket config needs";
+    case "discover":
+    case "discover-file":
+    case "discover-glob":
+      return "net: any address (discovered targets are only known at run time)";
   }
 }
 

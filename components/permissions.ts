@@ -6,7 +6,8 @@ import { UsageError } from "./flags.ts";
 
 /** The permission set of one role, before it is turned into Deno's worker options. */
 export interface PermissionSet {
-  net: Set<string>;
+  /** Hosts (`host:port` or `host`), or true for any address (service discovery). */
+  net: Set<string> | true;
   read: Set<string>;
   write: Set<string>;
   /** Environment variable names, or true for all (only when a flag demands it). */
@@ -65,6 +66,10 @@ export function netTarget(value: string, defaultPort?: number): string {
   return defaultPort ? `${v}:${defaultPort}` : v;
 }
 
+function addNet(set: PermissionSet, target: string): void {
+  if (set.net !== true) set.net.add(target);
+}
+
 /** Adds what one flag value grants to `set`. */
 export function applyGrant(
   set: PermissionSet,
@@ -76,11 +81,30 @@ export function applyGrant(
   if (value === "") return;
   switch (grant) {
     case "listen":
-      set.net.add(netTarget(value));
+      addNet(set, netTarget(value));
       break;
     case "connect":
-      set.net.add(netTarget(value));
+      // DNS discovery yields addresses only known at run time.
+      if (/^(dns|dnssrv|dnssrvnoa)\+/.test(value.trim())) set.net = true;
+      else addNet(set, netTarget(value));
       break;
+    case "discover":
+      set.net = true;
+      break;
+    case "discover-file":
+      set.net = true;
+      set.read.add(value);
+      break;
+    case "discover-glob": {
+      set.net = true;
+      const cut = value.search(/[*?[{]/);
+      if (cut < 0) set.read.add(value);
+      else {
+        const dir = value.slice(0, cut).replace(/[^/]*$/, "");
+        set.read.add(dir === "" ? "." : dir);
+      }
+      break;
+    }
     case "read":
     case "read-file":
       set.read.add(value);
@@ -96,7 +120,7 @@ export function applyGrant(
       if (yaml === undefined) return;
       if (!objstore) throw new UsageError("object storage is not available in this build");
       const p = objstore(yaml);
-      for (const n of p.net) set.net.add(n);
+      for (const n of p.net) addNet(set, n);
       for (const r of p.read) set.read.add(r);
       for (const w of p.write) {
         set.read.add(w);
@@ -137,7 +161,7 @@ export function derivePermissions(
 export function workerPermissions(set: PermissionSet): Deno.PermissionOptionsObject {
   const list = (s: Set<string>) => (s.size === 0 ? false : [...s].sort());
   return {
-    net: list(set.net),
+    net: set.net === true ? true : list(set.net),
     read: list(set.read),
     write: list(set.write),
     env: set.env === true ? true : list(set.env),

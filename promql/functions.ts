@@ -672,13 +672,15 @@ export function clampMax(v: number, max: number): number {
   return goMin(max, v);
 }
 
-/** Go's `math.Max`: NaN if either is NaN, +0 beats −0 (same as JS Math.max). */
-function goMax(a: number, b: number): number {
+/** Go's `math.Max`: +Inf wins over NaN, then NaN wins; +0 beats −0. */
+export function goMax(a: number, b: number): number {
+  if (a === Infinity || b === Infinity) return Infinity;
   return Math.max(a, b);
 }
 
-/** Go's `math.Min`: NaN if either is NaN, −0 beats +0 (same as JS Math.min). */
-function goMin(a: number, b: number): number {
+/** Go's `math.Min`: −Inf wins over NaN, then NaN wins; −0 beats +0. */
+export function goMin(a: number, b: number): number {
+  if (a === -Infinity || b === -Infinity) return -Infinity;
   return Math.min(a, b);
 }
 

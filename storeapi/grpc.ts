@@ -808,25 +808,71 @@ export class GrpcChannel {
       const enc = String(responseHeaders?.["grpc-encoding"] ?? "identity");
 
       const parser = new FrameParser(this.maxMessageBytes);
-      const ready: Uint8Array[] = [];
-      let readyCompressed = false;
+      const ready: { m: Uint8Array; compressed: boolean }[] = [];
+      // Data is collected from events rather than the stream's async iterator: with the
+      // consumer suspended at a yield, the iterator could see the HTTP/2 stream close before
+      // its buffered data was read and fail with "Premature close", losing the last frames.
+      // Backpressure: pause the stream while many messages wait, resume once drained.
+      const HIGH_WATER = 256;
+      let ended = false;
+      let streamError: unknown;
+      let wake: (() => void) | undefined;
+      const notify = () => {
+        const w = wake;
+        wake = undefined;
+        w?.();
+      };
+      const onData = (chunk: Uint8Array) => {
+        try {
+          parser.push(chunk, (m, c) => ready.push({ m, compressed: c }));
+        } catch (e) {
+          streamError = e;
+          stream.close(http2.constants.NGHTTP2_CANCEL);
+        }
+        if (ready.length >= HIGH_WATER) stream.pause();
+        notify();
+      };
+      const onEnd = () => {
+        ended = true;
+        notify();
+      };
+      const onError = (e: unknown) => {
+        streamError ??= e;
+        ended = true;
+        notify();
+      };
+      stream.on("data", onData);
+      stream.on("end", onEnd);
+      stream.on("close", onEnd);
+      stream.on("error", onError);
+      // The stream may have finished while we waited for the response headers.
+      if (stream.readableEnded || (stream.destroyed && stream.readableLength === 0)) ended = true;
       try {
-        for await (const chunk of stream) {
-          parser.push(chunk as Uint8Array, (m, c) => {
-            ready.push(m);
-            readyCompressed = c;
-          });
-          if (ready.length > 0) {
-            for (let i = 0; i < ready.length; i++) {
-              const m = ready[i];
-              yield readyCompressed ? decompressMessage(enc, m, this.maxMessageBytes) : m;
+        let next = 0;
+        while (true) {
+          if (next < ready.length) {
+            const { m, compressed } = ready[next++];
+            if (next === ready.length) {
+              ready.length = 0;
+              next = 0;
+              if (stream.isPaused()) stream.resume();
             }
-            ready.length = 0;
+            yield compressed ? decompressMessage(enc, m, this.maxMessageBytes) : m;
+            continue;
           }
+          if (streamError !== undefined) throw streamError;
+          if (ended) break;
+          await new Promise<void>((r) => wake = r);
         }
       } catch (e) {
         if (ac.signal.aborted) throw ac.signal.reason;
+        if (e instanceof GrpcError) throw e;
         throw transportError(path, e);
+      } finally {
+        stream.off("data", onData);
+        stream.off("end", onEnd);
+        stream.off("close", onEnd);
+        stream.off("error", onError);
       }
       if (ac.signal.aborted) throw ac.signal.reason;
       const st = trailers?.["grpc-status"] ?? responseHeaders?.["grpc-status"];

@@ -792,3 +792,10 @@ e2eTest(
     }
   },
 );
+
+Deno.test("clamp functions follow Go's math.Max/Min: an infinite bound beats NaN", () => {
+  assertEquals(clampMin(Infinity, NaN), Infinity);
+  assertEquals(clampMax(-Infinity, NaN), -Infinity);
+  assert(Number.isNaN(clampMin(1, NaN)));
+  assertEquals(clamp(NaN, -Infinity, -Infinity), -Infinity);
+});

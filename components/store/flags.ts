@@ -1,0 +1,220 @@
+// Flag table of `thanos store` (spec/thanos.md §13, §14.2): Thanos's names and defaults. The
+// grants give the role exactly its data dir, its listen addresses, its bucket and TLS files.
+
+import { type CommandSpec, httpFlags, LOG_FLAGS, OBJSTORE_FLAGS } from "../flags.ts";
+
+/** `thanos store` */
+export const STORE_COMMAND: CommandSpec = {
+  path: ["store"],
+  help: "Store node giving access to blocks in a bucket provider. Now supported GCS, S3, " +
+    "Azure, Swift, Tencent COS and Aliyun OSS (Thanos-TS: S3 and FILESYSTEM).",
+  flags: [
+    ...LOG_FLAGS,
+    ...OBJSTORE_FLAGS,
+    ...httpFlags(),
+    {
+      name: "grpc-address",
+      kind: "string",
+      default: "0.0.0.0:10901",
+      help: "Listen ip:port address for gRPC endpoints (StoreAPI). Make sure this address is " +
+        "routable from other components.",
+      grants: "listen",
+    },
+    {
+      name: "grpc-grace-period",
+      kind: "duration",
+      default: "2m",
+      help: "Time to wait after an interrupt received for GRPC Server.",
+    },
+    {
+      name: "grpc-server-tls-cert",
+      kind: "string",
+      default: "",
+      help: "TLS Certificate for gRPC server, leave blank to disable TLS.",
+      grants: "read",
+    },
+    {
+      name: "grpc-server-tls-key",
+      kind: "string",
+      default: "",
+      help: "TLS Key for the gRPC server, leave blank to disable TLS.",
+      grants: "read",
+    },
+    {
+      name: "grpc-server-tls-client-ca",
+      kind: "string",
+      default: "",
+      help: "TLS CA to verify clients against. If no client CA is specified, there is no " +
+        "client verification on server side. (tls.NoClientCert)",
+      grants: "read",
+    },
+    {
+      name: "grpc-server-tls-min-version",
+      kind: "enum",
+      choices: ["1.2", "1.3"],
+      default: "1.3",
+      help: "TLS supported minimum version for gRPC server.",
+    },
+    {
+      name: "grpc-server-max-connection-age",
+      kind: "duration",
+      default: "60m",
+      help: "The grpc server max connection age. Accepted for compatibility.",
+    },
+    {
+      name: "data-dir",
+      kind: "string",
+      default: "./data",
+      help: "Local data directory used for caching purposes (index-header, in-mem cache items " +
+        "and meta.jsons). If removed, no data will be lost, just store will have to rebuild " +
+        "the cache.",
+      grants: "write",
+    },
+    {
+      name: "cache-index-header",
+      kind: "bool",
+      default: "true",
+      help: "Cache TSDB index-headers on disk to reduce startup time. When set to true, Thanos " +
+        "Store will download index headers from remote object storage on startup and create " +
+        "a header file on disk. Use --data-dir to set the directory in which index headers " +
+        "will be downloaded.",
+    },
+    {
+      name: "index-cache-size",
+      kind: "bytes",
+      default: "250MB",
+      help: "Maximum size of items held in the in-memory index cache (postings and series). " +
+        "0 disables the cache.",
+    },
+    {
+      name: "sync-block-duration",
+      kind: "duration",
+      default: "15m",
+      help: "Repeat interval for syncing the blocks between local and remote view.",
+    },
+    {
+      name: "block-sync-concurrency",
+      kind: "int",
+      default: "20",
+      help: "Number of goroutines to use when constructing index-cache.json blocks from " +
+        "object storage. Must be equal or greater than 1.",
+    },
+    {
+      name: "block-meta-fetch-concurrency",
+      kind: "int",
+      default: "32",
+      help: "Number of goroutines to use when fetching block metadata from object storage.",
+    },
+    {
+      name: "block-discovery-strategy",
+      kind: "enum",
+      choices: ["concurrent", "recursive"],
+      default: "concurrent",
+      help: "One of concurrent, recursive. When set to concurrent, stores will concurrently " +
+        "issue one call per directory to discover active blocks in the bucket. The recursive " +
+        "strategy iterates through all objects in the bucket, recursively traversing into " +
+        "each directory.",
+    },
+    {
+      name: "min-time",
+      kind: "time",
+      default: "0000-01-01T00:00:00Z",
+      help: "Start of time range limit to serve. Thanos Store will serve only metrics, which " +
+        "happened later than this value. Option can be a constant time in RFC3339 format or " +
+        "time duration relative to current time, such as -1d or 2h45m. Valid duration units " +
+        "are ms, s, m, h, d, w, y.",
+    },
+    {
+      name: "max-time",
+      kind: "time",
+      default: "9999-12-31T23:59:59Z",
+      help: "End of time range limit to serve. Thanos Store will serve only blocks, which " +
+        "happened earlier than this value. Option can be a constant time in RFC3339 format " +
+        "or time duration relative to current time, such as -1d or 2h45m. Valid duration " +
+        "units are ms, s, m, h, d, w, y.",
+    },
+    {
+      name: "selector.relabel-config-file",
+      kind: "string",
+      help: "Path to YAML file with relabeling configuration that allows selecting blocks. It " +
+        "follows native Prometheus relabel-config syntax. See format details: " +
+        "https://prometheus.io/docs/prometheus/latest/configuration/configuration/#relabel_config",
+      grants: "read-file",
+    },
+    {
+      name: "selector.relabel-config",
+      kind: "string",
+      help: "Alternative to 'selector.relabel-config-file' flag (mutually exclusive). Content " +
+        "of YAML file with relabeling configuration that allows selecting blocks.",
+    },
+    {
+      name: "consistency-delay",
+      kind: "duration",
+      default: "0s",
+      help: "Minimum age of all blocks before they are being read. Set it to safe value " +
+        "(e.g 30m) if your object storage is eventually consistent. GCS and S3 are (roughly) " +
+        "strongly consistent.",
+    },
+    {
+      name: "ignore-deletion-marks-delay",
+      kind: "duration",
+      default: "24h",
+      help: "Duration after which the blocks marked for deletion will be filtered out while " +
+        "fetching blocks. The idea of ignore-deletion-marks-delay is to ignore blocks that " +
+        "are marked for deletion with some delay. This ensures store can still serve blocks " +
+        "that are meant to be deleted but do not have a replacement yet.",
+    },
+    {
+      name: "store.grpc.series-sample-limit",
+      kind: "int",
+      default: "0",
+      help: "DEPRECATED: use store.limits.request-samples. Maximum amount of samples returned " +
+        "via a single Series call. The Series call fails if this limit is exceeded. 0 means " +
+        "no limit. NOTE: For efficiency the limit is internally implemented as 'chunks " +
+        "limit' considering each chunk contains 120 samples (it's the max number of samples " +
+        "each chunk can contain), so the actual number of samples might be lower, even " +
+        "though the maximum could be hit.",
+    },
+    {
+      name: "store.grpc.touched-series-limit",
+      kind: "int",
+      default: "0",
+      help: "DEPRECATED: use store.limits.request-series. Maximum amount of touched series " +
+        "returned via a single Series call. The Series call fails if this limit is exceeded. " +
+        "0 means no limit.",
+    },
+    {
+      name: "store.limits.request-series",
+      kind: "int",
+      default: "0",
+      help: "The maximum series allowed for a single Series request. The Series call fails " +
+        "if this limit is exceeded. 0 means no limit.",
+    },
+    {
+      name: "store.limits.request-samples",
+      kind: "int",
+      default: "0",
+      help: "The maximum samples allowed for a single Series request, The Series call fails " +
+        "if this limit is exceeded. 0 means no limit. NOTE: For efficiency the limit is " +
+        "internally implemented as 'chunks limit' considering each chunk contains a maximum " +
+        "of 120 samples.",
+    },
+    {
+      name: "store.grpc.downloaded-bytes-limit",
+      kind: "int",
+      default: "0",
+      help: "Maximum amount of downloaded (either fetched or touched) bytes in a single " +
+        "Series/LabelNames/LabelValues call. The Series call fails if this limit is " +
+        "exceeded. 0 means no limit.",
+    },
+    {
+      name: "store.grpc.series-max-concurrency",
+      kind: "int",
+      default: "20",
+      help: "Maximum number of concurrent Series calls.",
+    },
+  ],
+};
+
+/** Every command of the store gateway. */
+export const STORE_COMMANDS: readonly CommandSpec[] = [STORE_COMMAND];

@@ -1,0 +1,451 @@
+// Binary operators of PromQL 2.42 (promql/engine.go VectorBinop/VectorAnd/Or/Unless,
+// VectorscalarBinop, scalarBinop): element arithmetic and comparisons, vector matching with
+// on/ignoring and group_left/group_right, and the set operators, over step-grid series.
+
+import { goQuote } from "../tsdb/matchers.ts";
+import { METRIC_NAME } from "../tsdb/labels.ts";
+import type { Labels } from "../tsdb/series.ts";
+import type { BinaryOp, VectorMatching } from "./ast.ts";
+import { PromQLError, sameLabelsetError } from "./errors.ts";
+import { goPow } from "./functions.ts";
+import { StepCollector, type StepSeries } from "./value.ts";
+
+/** True for `== != > < >= <=`. */
+export function isComparison(op: BinaryOp): boolean {
+  return op === "==" || op === "!=" || op === ">" || op === "<" || op === ">=" || op === "<=";
+}
+
+/** True for `and or unless`. */
+export function isSetOperator(op: BinaryOp): boolean {
+  return op === "and" || op === "or" || op === "unless";
+}
+
+/** Operators whose vector result loses `__name__` (arithmetic except atan2, as 2.42). */
+export function dropsMetricName(op: BinaryOp): boolean {
+  return op === "+" || op === "-" || op === "*" || op === "/" || op === "%" || op === "^";
+}
+
+/** Arithmetic on two floats as Go computes it (`%` = math.Mod, `^` = math.Pow). */
+export function arith(op: BinaryOp, a: number, b: number): number {
+  switch (op) {
+    case "+":
+      return a + b;
+    case "-":
+      return a - b;
+    case "*":
+      return a * b;
+    case "/":
+      return a / b;
+    case "%":
+      return a % b;
+    case "^":
+      return goPow(a, b);
+    case "atan2":
+      return Math.atan2(a, b);
+    default:
+      return NaN;
+  }
+}
+
+/** Comparison result of `a op b`. */
+export function compare(op: BinaryOp, a: number, b: number): boolean {
+  switch (op) {
+    case "==":
+      return a === b;
+    case "!=":
+      return a !== b;
+    case ">":
+      return a > b;
+    case "<":
+      return a < b;
+    case ">=":
+      return a >= b;
+    case "<=":
+      return a <= b;
+    default:
+      return false;
+  }
+}
+
+/** scalar ∘ scalar (comparisons need `bool`, so they give 0/1). */
+export function scalarBinop(op: BinaryOp, a: number, b: number): number {
+  if (isComparison(op)) return compare(op, a, b) ? 1 : 0;
+  return arith(op, a, b);
+}
+
+/** `ls` without `__name__`. */
+export function dropName(ls: Labels): Labels {
+  for (let i = 0; i < ls.length; i += 2) {
+    if (ls[i] === METRIC_NAME) return [...ls.slice(0, i), ...ls.slice(i + 2)];
+  }
+  return ls;
+}
+
+/**
+ * vector ∘ scalar for one series (scalar on the left when `swap`): arithmetic, or a filter
+ * keeping the vector's value, or with `bool` 0/1 everywhere. Returns null when nothing remains.
+ */
+export function vectorScalarSeries(
+  op: BinaryOp,
+  s: StepSeries,
+  scalar: Float64Array,
+  swap: boolean,
+  returnBool: boolean,
+): StepSeries | null {
+  const n = s.has.length;
+  const vals = new Float64Array(n);
+  const has = new Uint8Array(n);
+  const cmp = isComparison(op);
+  let any = false;
+  for (let i = 0; i < n; i++) {
+    if (s.has[i] === 0) continue;
+    const v = s.vals[i];
+    const k = scalar[i];
+    if (cmp) {
+      const keep = swap ? compare(op, k, v) : compare(op, v, k);
+      if (returnBool) {
+        vals[i] = keep ? 1 : 0;
+      } else if (keep) {
+        vals[i] = v;
+      } else continue;
+    } else {
+      vals[i] = swap ? arith(op, k, v) : arith(op, v, k);
+    }
+    has[i] = 1;
+    any = true;
+  }
+  if (!any) return null;
+  const labels = dropsMetricName(op) || returnBool ? dropName(s.labels) : s.labels;
+  return { labels, vals, has };
+}
+
+/** The match signature of `ls` for `matching` (on: only the listed labels; else all but them and the name). */
+export function signature(ls: Labels, matching: VectorMatching): string {
+  let key = "";
+  const names = matching.matchingLabels;
+  for (let i = 0; i < ls.length; i += 2) {
+    const n = ls[i];
+    const listed = names.includes(n);
+    if (matching.on ? !listed : (listed || n === METRIC_NAME)) continue;
+    key += n + "\xff" + ls[i + 1] + "\xfe";
+  }
+  return key;
+}
+
+/** Labels `ls` restricted like the signature (Prometheus `MatchLabels`), for messages. */
+function matchLabels(ls: Labels, matching: VectorMatching): Labels {
+  const out: string[] = [];
+  for (let i = 0; i < ls.length; i += 2) {
+    const n = ls[i];
+    const listed = matching.matchingLabels.includes(n);
+    if (matching.on ? !listed : (listed || n === METRIC_NAME)) continue;
+    out.push(n, ls[i + 1]);
+  }
+  return out;
+}
+
+/** Go's `labels.Labels.String()`: `{a="b", c="d"}` with every label inside the braces. */
+export function labelsGoString(ls: Labels): string {
+  const parts: string[] = [];
+  for (let i = 0; i < ls.length; i += 2) parts.push(`${ls[i]}=${goQuote(ls[i + 1])}`);
+  return `{${parts.join(", ")}}`;
+}
+
+function setLabel(ls: Labels, name: string, value: string): Labels {
+  const out: string[] = [];
+  let done = false;
+  for (let i = 0; i < ls.length; i += 2) {
+    if (!done && ls[i] >= name) {
+      if (value !== "") out.push(name, value);
+      done = true;
+      if (ls[i] === name) continue;
+    }
+    out.push(ls[i], ls[i + 1]);
+  }
+  if (!done && value !== "") out.push(name, value);
+  return out;
+}
+
+function getLabel(ls: Labels, name: string): string {
+  for (let i = 0; i < ls.length; i += 2) if (ls[i] === name) return ls[i + 1];
+  return "";
+}
+
+/** Result labels of a matched pair (Prometheus `resultMetric`); `one` is the "one" side. */
+function resultMetric(
+  many: Labels,
+  one: Labels,
+  op: BinaryOp,
+  matching: VectorMatching,
+  returnBool: boolean,
+): Labels {
+  let out: Labels = many;
+  if (dropsMetricName(op)) out = dropName(out);
+  if (matching.card === "one-to-one") {
+    const names = matching.matchingLabels;
+    const kept: string[] = [];
+    for (let i = 0; i < out.length; i += 2) {
+      const listed = names.includes(out[i]);
+      if (matching.on ? listed : !listed) kept.push(out[i], out[i + 1]);
+    }
+    out = kept;
+  }
+  for (const ln of matching.include) out = setLabel(out, ln, getLabel(one, ln));
+  if (returnBool) out = dropName(out);
+  return out;
+}
+
+/**
+ * `lhs op rhs` for arithmetic and comparison operators with vector matching, over `n` steps.
+ * Errors as Prometheus: duplicate series on the "one" side, many-to-one without group_x,
+ * non-unique group_x results, and duplicate output label sets.
+ */
+export function vectorBinop(
+  op: BinaryOp,
+  lhsIn: readonly StepSeries[],
+  rhsIn: readonly StepSeries[],
+  matching: VectorMatching,
+  returnBool: boolean,
+  n: number,
+): StepSeries[] {
+  if (lhsIn.length === 0 || rhsIn.length === 0) return [];
+  const swapped = matching.card === "one-to-many";
+  // after the swap, `many` is iterated and `one` is the side whose signatures must be unique
+  const many = swapped ? rhsIn : lhsIn;
+  const one = swapped ? lhsIn : rhsIn;
+  const cmp = isComparison(op);
+
+  // the "one" side grouped by signature
+  const oneGroups = new Map<string, number[]>();
+  for (let i = 0; i < one.length; i++) {
+    const sig = signature(one[i].labels, matching);
+    const g = oneGroups.get(sig);
+    if (g) g.push(i);
+    else oneGroups.set(sig, [i]);
+  }
+  // per signature and step: index of the present "one" series (-1 none); duplicates fail
+  const present = new Map<string, Int32Array>();
+  for (const [sig, idx] of oneGroups) {
+    const p = new Int32Array(n).fill(-1);
+    for (const j of idx) {
+      const h = one[j].has;
+      for (let i = 0; i < n; i++) {
+        if (h[i] === 0) continue;
+        if (p[i] !== -1) {
+          const a = one[j].labels;
+          const b = one[p[i]].labels;
+          throw new PromQLError(
+            "execution",
+            `found duplicate series for the match group ${
+              labelsGoString(matchLabels(a, matching))
+            } on the ${swapped ? "left" : "right"} hand-side of the operation: [${
+              labelsGoString(a)
+            }, ${
+              labelsGoString(b)
+            }];many-to-many matching not allowed: matching labels must be unique on one side`,
+          );
+        }
+        p[i] = j;
+      }
+    }
+    present.set(sig, p);
+  }
+
+  // per signature and step: which output label set was produced (one-to-one: any match)
+  const matched = new Map<string, Map<string, Uint8Array> | Uint8Array>();
+  const out = new StepCollector("merge");
+  const outIndex = new Map<string, StepSeries>();
+  const metricCache = new Map<number, Labels>();
+
+  for (let li = 0; li < many.length; li++) {
+    const ls = many[li];
+    const sig = signature(ls.labels, matching);
+    const p = present.get(sig);
+    if (p === undefined) continue;
+    for (let i = 0; i < n; i++) {
+      if (ls.has[i] === 0) continue;
+      const ri = p[i];
+      if (ri === -1) continue;
+      const rs = one[ri];
+      const vl = swapped ? rs.vals[i] : ls.vals[i];
+      const vr = swapped ? ls.vals[i] : rs.vals[i];
+      let value: number;
+      let keep = true;
+      if (cmp) {
+        keep = compare(op, vl, vr);
+        value = vl;
+      } else {
+        value = arith(op, vl, vr);
+      }
+      if (returnBool) value = keep ? 1 : 0;
+      else if (!keep) continue;
+
+      const cacheKey = li * one.length + ri;
+      let metric = metricCache.get(cacheKey);
+      if (metric === undefined) {
+        metric = resultMetric(ls.labels, rs.labels, op, matching, returnBool);
+        metricCache.set(cacheKey, metric);
+      }
+      const mkey = metric.join("\xff");
+      if (matching.card === "one-to-one") {
+        let m = matched.get(sig) as Uint8Array | undefined;
+        if (m === undefined) {
+          m = new Uint8Array(n);
+          matched.set(sig, m);
+        }
+        if (m[i] !== 0) {
+          throw new PromQLError(
+            "execution",
+            "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
+          );
+        }
+        m[i] = 1;
+      } else {
+        let m = matched.get(sig) as Map<string, Uint8Array> | undefined;
+        if (m === undefined) {
+          m = new Map();
+          matched.set(sig, m);
+        }
+        let steps = m.get(mkey);
+        if (steps === undefined) {
+          steps = new Uint8Array(n);
+          m.set(mkey, steps);
+        }
+        if (steps[i] !== 0) {
+          throw new PromQLError(
+            "execution",
+            "multiple matches for labels: grouping labels must ensure unique matches",
+          );
+        }
+        steps[i] = 1;
+      }
+      let dst = outIndex.get(mkey);
+      if (dst === undefined) {
+        dst = { labels: metric, vals: new Float64Array(n), has: new Uint8Array(n) };
+        outIndex.set(mkey, dst);
+        out.series.push(dst);
+      } else if (dst.has[i] !== 0) {
+        throw sameLabelsetError();
+      }
+      dst.vals[i] = value;
+      dst.has[i] = 1;
+    }
+  }
+  return out.series;
+}
+
+function signaturePresence(
+  side: readonly StepSeries[],
+  matching: VectorMatching,
+  n: number,
+): { sigs: string[]; presence: Map<string, Uint8Array> } {
+  const sigs: string[] = new Array(side.length);
+  const presence = new Map<string, Uint8Array>();
+  for (let j = 0; j < side.length; j++) {
+    const sig = signature(side[j].labels, matching);
+    sigs[j] = sig;
+    let p = presence.get(sig);
+    if (p === undefined) {
+      p = new Uint8Array(n);
+      presence.set(sig, p);
+    }
+    const h = side[j].has;
+    for (let i = 0; i < n; i++) if (h[i] !== 0) p[i] = 1;
+  }
+  return { sigs, presence };
+}
+
+/** `lhs and rhs`: left elements whose signature is present on the right at the same step. */
+export function vectorAnd(
+  lhs: readonly StepSeries[],
+  rhs: readonly StepSeries[],
+  matching: VectorMatching,
+  n: number,
+): StepSeries[] {
+  if (lhs.length === 0 || rhs.length === 0) return [];
+  const right = signaturePresence(rhs, matching, n).presence;
+  const out: StepSeries[] = [];
+  for (const s of lhs) {
+    const p = right.get(signature(s.labels, matching));
+    if (p === undefined) continue;
+    const has = new Uint8Array(n);
+    let any = false;
+    for (let i = 0; i < n; i++) {
+      if (s.has[i] !== 0 && p[i] !== 0) {
+        has[i] = 1;
+        any = true;
+      }
+    }
+    if (any) out.push({ labels: s.labels, vals: s.vals, has });
+  }
+  return out;
+}
+
+/** `lhs unless rhs`: left elements whose signature is absent on the right at that step. */
+export function vectorUnless(
+  lhs: readonly StepSeries[],
+  rhs: readonly StepSeries[],
+  matching: VectorMatching,
+  n: number,
+): StepSeries[] {
+  if (lhs.length === 0 || rhs.length === 0) return lhs.slice();
+  const right = signaturePresence(rhs, matching, n).presence;
+  const out: StepSeries[] = [];
+  for (const s of lhs) {
+    const p = right.get(signature(s.labels, matching));
+    if (p === undefined) {
+      out.push(s);
+      continue;
+    }
+    const has = new Uint8Array(n);
+    let any = false;
+    for (let i = 0; i < n; i++) {
+      if (s.has[i] !== 0 && p[i] === 0) {
+        has[i] = 1;
+        any = true;
+      }
+    }
+    if (any) out.push({ labels: s.labels, vals: s.vals, has });
+  }
+  return out;
+}
+
+/**
+ * `lhs or rhs`: all left elements, then right elements whose signature is absent on the left at
+ * that step. Output label sets must be unique per step (rangeEval's check).
+ */
+export function vectorOr(
+  lhs: readonly StepSeries[],
+  rhs: readonly StepSeries[],
+  matching: VectorMatching,
+  n: number,
+): StepSeries[] {
+  const out = new StepCollector("merge");
+  for (const s of lhs) out.add(copySeries(s));
+  if (lhs.length === 0) {
+    for (const s of rhs) out.add(copySeries(s));
+    return out.series;
+  }
+  const left = signaturePresence(lhs, matching, n).presence;
+  for (const s of rhs) {
+    const p = left.get(signature(s.labels, matching));
+    if (p === undefined) {
+      out.add(copySeries(s));
+      continue;
+    }
+    const has = new Uint8Array(n);
+    let any = false;
+    for (let i = 0; i < n; i++) {
+      if (s.has[i] !== 0 && p[i] === 0) {
+        has[i] = 1;
+        any = true;
+      }
+    }
+    if (any) out.add({ labels: s.labels, vals: s.vals.slice(), has });
+  }
+  return out.series;
+}
+
+function copySeries(s: StepSeries): StepSeries {
+  return { labels: s.labels, vals: s.vals.slice(), has: s.has.slice() };
+}

@@ -1,0 +1,1710 @@
+// The PromQL evaluator: instant and range queries with Prometheus 2.42's semantics, reading
+// through `Queryable` only. Every operator works on a step grid (start, end, interval): a vector
+// operand is a set of dense per-step series, a scalar one value per step. Selectors decode one
+// series at a time and stream it to the consuming operator, so aggregations over selectors and
+// range functions never hold every input series' samples at once.
+
+import { MatchType } from "../tsdb/matchers.ts";
+import type { Matcher } from "../tsdb/matchers.ts";
+import { compileAnchoredRe2, InvalidRegexError, translateRe2 } from "../tsdb/matchers.ts";
+import { compareLabels, labelsKey, METRIC_NAME } from "../tsdb/labels.ts";
+import { ChunkEncoding } from "../tsdb/series.ts";
+import type { Chunk, Labels, Queryable, SelectHints } from "../tsdb/series.ts";
+import { decodeXorSamples } from "../tsdb/chunkenc/xor.ts";
+import { HI_WORD, LO_WORD, STALE_NAN_HI, STALE_NAN_LO } from "../tsdb/value.ts";
+import type {
+  AggregateExpr,
+  BinaryExpr,
+  Call,
+  Expr,
+  MatrixSelector,
+  SubqueryExpr,
+  VectorSelector,
+} from "./ast.ts";
+import { typeOf } from "./ast.ts";
+import { ParseError, parseExpr } from "./parser.ts";
+import {
+  EXPRESSION_EVALUATION,
+  PromQLError,
+  queryCanceledError,
+  queryTimeoutError,
+  tooManySamplesError,
+} from "./errors.ts";
+import {
+  clamp,
+  clampMax,
+  clampMin,
+  delta,
+  FunctionArgumentError,
+  holtWinters,
+  increase,
+  predictLinear,
+  quantileOverTime,
+  RANGE_FUNCTIONS,
+  rate,
+  round,
+  SIMPLE_FUNCTIONS,
+} from "./functions.ts";
+import { aggregate, AggregationError, sortByValue } from "./aggregations.ts";
+import type { AggregationOp, VectorSample } from "./aggregations.ts";
+import { histogramQuantileVector } from "./histogram.ts";
+import {
+  dropName,
+  dropsMetricName,
+  scalarBinop,
+  vectorAnd,
+  vectorBinop,
+  vectorOr,
+  vectorScalarSeries,
+  vectorUnless,
+} from "./binary.ts";
+import { StepCollector, type StepSeries } from "./value.ts";
+import type { Matrix, QueryResult, QueryValue, Sample, Series } from "./value.ts";
+
+export type { QueryResult, QueryValue } from "./value.ts";
+export { PromQLError } from "./errors.ts";
+
+/** Engine limits and defaults (Prometheus flag names in brackets). */
+export interface EngineOptions {
+  /** [--query.lookback-delta] ms, default 5m. */
+  lookbackDelta?: number;
+  /** [--query.max-samples] default 50,000,000. */
+  maxSamples?: number;
+  /** [--query.timeout] ms, default 2m. */
+  timeout?: number;
+  /** Subquery step when none is written (`x[5m:]`): the global evaluation interval, default 1m. */
+  defaultEvaluationInterval?: number;
+}
+
+/** Functions whose value depends on the evaluation time even with `@` (engine.go). */
+const AT_MODIFIER_UNSAFE = new Set([
+  "days_in_month",
+  "day_of_month",
+  "day_of_week",
+  "day_of_year",
+  "hour",
+  "minute",
+  "month",
+  "year",
+  "predict_linear",
+  "time",
+  "timestamp",
+]);
+
+const DATE_FUNCTIONS = new Set([
+  "days_in_month",
+  "day_of_month",
+  "day_of_week",
+  "day_of_year",
+  "hour",
+  "minute",
+  "month",
+  "year",
+]);
+
+const LABEL_NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/** Evaluates PromQL queries against any {@link Queryable}. */
+export class Engine {
+  private readonly lookbackDelta: number;
+  private readonly maxSamples: number;
+  private readonly timeout: number;
+  private readonly defaultEvaluationInterval: number;
+
+  constructor(opts: EngineOptions = {}) {
+    this.lookbackDelta = opts.lookbackDelta ?? 5 * 60_000;
+    this.maxSamples = opts.maxSamples ?? 50_000_000;
+    this.timeout = opts.timeout ?? 120_000;
+    this.defaultEvaluationInterval = opts.defaultEvaluationInterval ?? 60_000;
+  }
+
+  /**
+   * Evaluates `query` at `time` (ms). Returns a vector, scalar, string or (for a range
+   * selector/subquery) a matrix. Throws {@link PromQLError}: `bad_data` for parse errors,
+   * `execution` for evaluation errors, `timeout`, `canceled`, `internal`.
+   */
+  instantQuery(
+    q: Queryable,
+    query: string,
+    time: number,
+    signal?: AbortSignal,
+  ): Promise<QueryResult> {
+    return this.exec(q, query, time, time, 0, signal);
+  }
+
+  /**
+   * Evaluates `query` at every `start + k·step ≤ end` (ms) and returns a matrix sorted by labels.
+   * The expression must be a scalar or instant vector (else `bad_data`, as Prometheus).
+   */
+  rangeQuery(
+    q: Queryable,
+    query: string,
+    start: number,
+    end: number,
+    step: number,
+    signal?: AbortSignal,
+  ): Promise<QueryResult> {
+    if (!(step > 0)) {
+      return Promise.reject(
+        new PromQLError(
+          "bad_data",
+          "zero or negative query resolution step widths are not accepted. Try a positive integer",
+        ),
+      );
+    }
+    if (end < start) {
+      return Promise.reject(
+        new PromQLError("bad_data", "end timestamp must not be before start time"),
+      );
+    }
+    return this.exec(q, query, start, end, step, signal);
+  }
+
+  private async exec(
+    q: Queryable,
+    query: string,
+    start: number,
+    end: number,
+    step: number,
+    signal?: AbortSignal,
+  ): Promise<QueryResult> {
+    let expr: Expr;
+    try {
+      expr = parseExpr(query);
+    } catch (e) {
+      if (e instanceof ParseError) throw new PromQLError("bad_data", e.message, { cause: e });
+      throw e;
+    }
+    const type = typeOf(expr);
+    if (step > 0 && type !== "vector" && type !== "scalar") {
+      const documented = type === "matrix" ? "range vector" : type;
+      throw new PromQLError(
+        "bad_data",
+        `invalid expression type "${documented}" for range query, must be Scalar or instant Vector`,
+      );
+    }
+    const ctx = new QueryContext(q, {
+      lookback: this.lookbackDelta,
+      maxSamples: this.maxSamples,
+      deadline: performance.now() + this.timeout,
+      timeoutMs: this.timeout,
+      defaultStep: this.defaultEvaluationInterval,
+      qStart: start,
+      qEnd: end,
+      signal,
+    });
+    try {
+      ctx.prepare(expr);
+      const value = await evaluateTop(ctx, expr, start, end, step);
+      ctx.check();
+      return { value, warnings: [] };
+    } catch (e) {
+      throw ctx.translateError(e);
+    } finally {
+      ctx.close();
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Query state shared by every evaluator of one query.
+
+interface SelectorInfo {
+  func: string;
+  by: boolean;
+  grouping: string[];
+}
+
+interface ContextOptions {
+  lookback: number;
+  maxSamples: number;
+  deadline: number;
+  timeoutMs: number;
+  defaultStep: number;
+  qStart: number;
+  qEnd: number;
+  signal?: AbortSignal;
+}
+
+class TimeoutReason extends Error {}
+
+class QueryContext {
+  readonly lookback: number;
+  readonly maxSamples: number;
+  readonly defaultStep: number;
+  readonly qStart: number;
+  readonly qEnd: number;
+  /** Nodes Prometheus wraps in StepInvariantExpr: evaluated once, repeated at every step. */
+  readonly invariant = new Set<Expr>();
+  readonly selectors = new Map<VectorSelector, SelectorInfo>();
+  /** Samples currently held (Prometheus' currentSamples, approximately). */
+  cur = 0;
+  readonly buf = new SeriesBuffer();
+  /** Aborted on timeout or caller cancellation; handed to `select` so store reads stop. */
+  readonly signal: AbortSignal;
+  private readonly controller = new AbortController();
+  private readonly deadline: number;
+  private readonly timer: ReturnType<typeof setTimeout>;
+  private readonly outer?: AbortSignal;
+  private readonly onOuterAbort = () => this.controller.abort(this.outer?.reason);
+
+  constructor(readonly q: Queryable, o: ContextOptions) {
+    this.lookback = o.lookback;
+    this.maxSamples = o.maxSamples;
+    this.defaultStep = o.defaultStep;
+    this.qStart = o.qStart;
+    this.qEnd = o.qEnd;
+    this.deadline = o.deadline;
+    this.signal = this.controller.signal;
+    this.timer = setTimeout(() => this.controller.abort(new TimeoutReason()), o.timeoutMs);
+    this.outer = o.signal;
+    if (o.signal) {
+      if (o.signal.aborted) this.controller.abort(o.signal.reason);
+      else o.signal.addEventListener("abort", this.onOuterAbort, { once: true });
+    }
+  }
+
+  close(): void {
+    clearTimeout(this.timer);
+    this.outer?.removeEventListener("abort", this.onOuterAbort);
+  }
+
+  /** Throws timeout/canceled when the query must stop. Cheap: call per series / step block. */
+  check(): void {
+    if (this.signal.aborted) throw this.abortError();
+    if (performance.now() > this.deadline) {
+      this.controller.abort(new TimeoutReason());
+      throw queryTimeoutError(EXPRESSION_EVALUATION);
+    }
+  }
+
+  private abortError(): PromQLError {
+    return this.signal.reason instanceof TimeoutReason
+      ? queryTimeoutError(EXPRESSION_EVALUATION)
+      : queryCanceledError(EXPRESSION_EVALUATION);
+  }
+
+  /** Counts `k` more samples in memory; throws the max-samples error past the limit. */
+  add(k: number): void {
+    this.cur += k;
+    if (this.cur > this.maxSamples) throw tooManySamplesError();
+  }
+
+  /** Maps anything thrown during evaluation to a PromQLError. */
+  translateError(e: unknown): PromQLError {
+    if (e instanceof PromQLError) return e;
+    if (this.signal.aborted) return this.abortError();
+    if (e instanceof FunctionArgumentError || e instanceof AggregationError) {
+      return new PromQLError("execution", e.message, { cause: e });
+    }
+    const msg = e instanceof Error ? e.message : String(e);
+    return new PromQLError("internal", msg, { cause: e });
+  }
+
+  /** The `@` time of a selector or subquery (start()/end() resolved), or null. */
+  atOf(n: VectorSelector | SubqueryExpr): number | null {
+    if (n.timestamp !== null) return n.timestamp;
+    if (n.startOrEnd === "start") return this.qStart;
+    if (n.startOrEnd === "end") return this.qEnd;
+    return null;
+  }
+
+  /** Step-invariance analysis and per-selector hints (Prometheus PreprocessExpr/populateSeries). */
+  prepare(expr: Expr): void {
+    if (this.preprocess(expr)) this.invariant.add(expr);
+    this.collectSelectors(expr, []);
+  }
+
+  /**
+   * Prometheus opens its querier over the union of every selector's time range
+   * (findMinMaxTime) and the storage trims samples outside it; the trimming is visible when a
+   * range operand with `@` is evaluated per step, so it is reproduced here.
+   */
+  dataMin = -Infinity;
+  dataMax = Infinity;
+
+  private selectorRange(vs: VectorSelector, path: readonly Expr[], evalRange: number): void {
+    let start = this.qStart;
+    let end = this.qEnd;
+    let subOffset = 0;
+    let subRange = 0;
+    let subAt: number | null = null;
+    for (const p of path) {
+      if (p.kind !== "SubqueryExpr") continue;
+      const at = this.atOf(p);
+      if (at !== null) {
+        subOffset = p.offset;
+        subRange = p.range;
+        subAt = at;
+      } else {
+        subOffset += p.offset;
+        subRange += p.range;
+      }
+    }
+    if (subAt !== null) start = end = subAt;
+    const at = this.atOf(vs);
+    if (at !== null) {
+      start = end = at;
+    } else {
+      start = start - subOffset - subRange;
+      end = end - subOffset;
+    }
+    start -= evalRange === 0 ? this.lookback : evalRange;
+    start -= vs.offset;
+    end -= vs.offset;
+    if (!this.rangeSeen || start < this.dataMin) this.dataMin = start;
+    if (!this.rangeSeen || end > this.dataMax) this.dataMax = end;
+    this.rangeSeen = true;
+  }
+
+  private rangeSeen = false;
+
+  private preprocess(e: Expr): boolean {
+    switch (e.kind) {
+      case "VectorSelector":
+        return this.atOf(e) !== null;
+      case "AggregateExpr":
+        // Prometheus looks at the aggregated expression only, not the parameter
+        return this.preprocess(e.expr);
+      case "BinaryExpr": {
+        const l = this.preprocess(e.lhs);
+        const r = this.preprocess(e.rhs);
+        if (l && r) return true;
+        if (l) this.invariant.add(e.lhs);
+        if (r) this.invariant.add(e.rhs);
+        return false;
+      }
+      case "Call": {
+        let inv = !AT_MODIFIER_UNSAFE.has(e.func.name);
+        const flags = e.args.map((a) => this.preprocess(a));
+        for (const f of flags) inv = inv && f;
+        if (inv) return true;
+        e.args.forEach((a, i) => {
+          if (flags[i]) this.invariant.add(a);
+        });
+        return false;
+      }
+      case "MatrixSelector":
+        return this.preprocess(e.vectorSelector);
+      case "SubqueryExpr": {
+        if (this.preprocess(e.expr)) this.invariant.add(e.expr);
+        return this.atOf(e) !== null;
+      }
+      case "ParenExpr":
+      case "UnaryExpr":
+        return this.preprocess(e.expr);
+      case "StringLiteral":
+      case "NumberLiteral":
+        return true;
+    }
+  }
+
+  private collectSelectors(e: Expr, path: Expr[]): void {
+    if (e.kind === "VectorSelector") {
+      const parentNode = path[path.length - 1];
+      this.selectorRange(e, path, parentNode?.kind === "MatrixSelector" ? parentNode.range : 0);
+      let func = "";
+      for (let i = path.length - 1; i >= 0; i--) {
+        const p = path[i];
+        if (p.kind === "AggregateExpr") {
+          func = p.op;
+          break;
+        }
+        if (p.kind === "Call") {
+          func = p.func.name;
+          break;
+        }
+        if (p.kind === "BinaryExpr") break;
+      }
+      const parent = path[path.length - 1];
+      const agg = parent?.kind === "AggregateExpr" ? parent : null;
+      this.selectors.set(e, {
+        func,
+        by: agg !== null && !agg.without,
+        grouping: agg !== null ? agg.grouping.slice() : [],
+      });
+      return;
+    }
+    path.push(e);
+    switch (e.kind) {
+      case "AggregateExpr":
+        this.collectSelectors(e.expr, path);
+        if (e.param) this.collectSelectors(e.param, path);
+        break;
+      case "BinaryExpr":
+        this.collectSelectors(e.lhs, path);
+        this.collectSelectors(e.rhs, path);
+        break;
+      case "Call":
+        for (const a of e.args) this.collectSelectors(a, path);
+        break;
+      case "MatrixSelector":
+        this.collectSelectors(e.vectorSelector, path);
+        break;
+      case "SubqueryExpr":
+      case "ParenExpr":
+      case "UnaryExpr":
+        this.collectSelectors(e.expr, path);
+        break;
+    }
+    path.pop();
+  }
+
+  /** Streams the series of `vs` over [mint, maxt] (inclusive), decoded, one at a time. */
+  async forEachSeries(
+    vs: VectorSelector,
+    mint: number,
+    maxt: number,
+    step: number,
+    range: number,
+    fn: (labels: Labels, buf: SeriesBuffer) => void,
+  ): Promise<void> {
+    const info = this.selectors.get(vs) ?? { func: "", by: false, grouping: [] };
+    if (mint < this.dataMin) mint = this.dataMin;
+    if (maxt > this.dataMax) maxt = this.dataMax;
+    if (mint > maxt) return;
+    const hints: SelectHints = { start: mint, end: maxt, step, range, func: info.func };
+    if (info.grouping.length > 0 || info.by) {
+      hints.by = info.by;
+      hints.grouping = info.grouping;
+    }
+    this.check();
+    const set = this.q.select(vs.matchers, hints, this.signal);
+    let k = 0;
+    try {
+      for await (const s of set) {
+        if ((++k & 63) === 0) this.check();
+        else if (this.signal.aborted) this.check();
+        this.buf.load(s.labels, s.chunks, mint, maxt);
+        if (this.buf.len === 0) continue;
+        fn(s.labels, this.buf);
+      }
+    } catch (e) {
+      if (this.signal.aborted && !(e instanceof PromQLError)) throw this.abortError();
+      throw e;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding one series.
+
+/** Reusable decode buffers for one series: samples within [mint, maxt], stale flags. */
+class SeriesBuffer {
+  ts = new Float64Array(1024);
+  vs = new Float64Array(1024);
+  stale = new Uint8Array(1024);
+  len = 0;
+  /** Non-stale samples (range selectors drop stale markers). */
+  cts = new Float64Array(1024);
+  cvs = new Float64Array(1024);
+  clen = 0;
+
+  private grow(need: number): void {
+    if (need <= this.ts.length) return;
+    let cap = this.ts.length;
+    while (cap < need) cap *= 2;
+    const ts = new Float64Array(cap);
+    ts.set(this.ts.subarray(0, this.len));
+    const vs = new Float64Array(cap);
+    // copy raw words so NaN payloads (stale markers) survive
+    new Uint32Array(vs.buffer).set(new Uint32Array(this.vs.buffer, 0, this.len * 2));
+    const st = new Uint8Array(cap);
+    st.set(this.stale.subarray(0, this.len));
+    this.ts = ts;
+    this.vs = vs;
+    this.stale = st;
+  }
+
+  /** Decodes every chunk overlapping [mint, maxt] and keeps the samples inside it. */
+  load(labels: Labels, chunks: readonly Chunk[], mint: number, maxt: number): void {
+    this.len = 0;
+    this.clen = 0;
+    let unordered = false;
+    for (const c of chunks) {
+      if (c.maxTime < mint || c.minTime > maxt) continue;
+      if (c.encoding !== ChunkEncoding.XOR) {
+        throw new PromQLError(
+          "execution",
+          `native histograms are not supported yet: series ${
+            labelsText(labels)
+          } has a chunk of encoding ${ChunkEncoding[c.encoding] ?? c.encoding}`,
+        );
+      }
+      const d = c.data;
+      const count = d.length >= 2 ? (d[0] << 8) | d[1] : 0;
+      this.grow(this.len + count);
+      const base = this.len;
+      const out = decodeXorSamples(
+        d,
+        this.ts.subarray(base),
+        this.vs.subarray(base),
+      );
+      const n = out.ts.length;
+      if (out.ts.buffer !== this.ts.buffer) {
+        // the decoder allocated (count header disagreed): copy in
+        this.grow(base + n);
+        this.ts.set(out.ts, base);
+        new Uint32Array(this.vs.buffer, base * 8, n * 2).set(
+          new Uint32Array(out.vs.buffer, out.vs.byteOffset, n * 2),
+        );
+      }
+      if (base > 0 && n > 0 && this.ts[base] <= this.ts[base - 1]) unordered = true;
+      this.len = base + n;
+    }
+    // stale flags from the raw bits, before any value goes through a JS number
+    const words = new Uint32Array(this.vs.buffer, 0, this.len * 2);
+    for (let i = 0; i < this.len; i++) {
+      this.stale[i] = words[2 * i + HI_WORD] === STALE_NAN_HI &&
+          words[2 * i + LO_WORD] === STALE_NAN_LO
+        ? 1
+        : 0;
+    }
+    if (unordered) this.sortDedupe();
+    // keep only [mint, maxt]
+    let lo = 0;
+    while (lo < this.len && this.ts[lo] < mint) lo++;
+    let hi = this.len;
+    while (hi > lo && this.ts[hi - 1] > maxt) hi--;
+    if (lo > 0) {
+      this.ts.copyWithin(0, lo, hi);
+      new Uint32Array(this.vs.buffer).copyWithin(0, lo * 2, hi * 2);
+      this.stale.copyWithin(0, lo, hi);
+    }
+    this.len = hi - lo;
+  }
+
+  /** Overlapping chunks (several blocks): sort by time, first sample wins on equal times. */
+  private sortDedupe(): void {
+    const n = this.len;
+    const idx = Array.from({ length: n }, (_, i) => i);
+    idx.sort((a, b) => this.ts[a] - this.ts[b] || a - b);
+    const ts = new Float64Array(n);
+    const words = new Uint32Array(this.vs.buffer, 0, n * 2);
+    const w2 = new Uint32Array(n * 2);
+    const st = new Uint8Array(n);
+    let m = 0;
+    for (const i of idx) {
+      if (m > 0 && ts[m - 1] === this.ts[i]) continue;
+      ts[m] = this.ts[i];
+      w2[2 * m] = words[2 * i];
+      w2[2 * m + 1] = words[2 * i + 1];
+      st[m] = this.stale[i];
+      m++;
+    }
+    this.ts.set(ts.subarray(0, m));
+    words.set(w2.subarray(0, m * 2));
+    this.stale.set(st.subarray(0, m));
+    this.len = m;
+  }
+
+  /** Fills cts/cvs with the non-stale samples. */
+  compact(): void {
+    if (this.cts.length < this.len) {
+      this.cts = new Float64Array(this.ts.length);
+      this.cvs = new Float64Array(this.ts.length);
+    }
+    let m = 0;
+    for (let i = 0; i < this.len; i++) {
+      if (this.stale[i] !== 0) continue;
+      this.cts[m] = this.ts[i];
+      this.cvs[m] = this.vs[i];
+      m++;
+    }
+    this.clen = m;
+  }
+}
+
+function labelsText(ls: Labels): string {
+  const parts: string[] = [];
+  for (let i = 0; i < ls.length; i += 2) parts.push(`${ls[i]}=${JSON.stringify(ls[i + 1])}`);
+  return `{${parts.join(", ")}}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Static helpers over the AST.
+
+function unwrapParens(e: Expr): Expr {
+  while (e.kind === "ParenExpr") e = e.expr;
+  return e;
+}
+
+function stringArg(e: Expr): string {
+  const u = unwrapParens(e);
+  if (u.kind !== "StringLiteral") {
+    throw new PromQLError("internal", `expected a string literal, got ${u.kind}`);
+  }
+  return u.val;
+}
+
+/**
+ * True when every series `e` yields carries the same `__name__` (or none), so dropping the
+ * name cannot make two label sets equal and no uniqueness check is needed.
+ */
+function singleName(e: Expr): boolean {
+  switch (e.kind) {
+    case "VectorSelector":
+      return e.matchers.some((m) => m.name === METRIC_NAME && m.type === MatchType.Equal);
+    case "MatrixSelector":
+      return singleName(e.vectorSelector);
+    case "SubqueryExpr":
+    case "ParenExpr":
+      return singleName(e.expr);
+    case "UnaryExpr":
+      return e.op === "-" || singleName(e.expr);
+    case "AggregateExpr":
+      if (e.op === "topk" || e.op === "bottomk") return singleName(e.expr);
+      if (!e.without && e.grouping.includes(METRIC_NAME)) return singleName(e.expr);
+      return true;
+    case "BinaryExpr":
+      if (e.op === "and" || e.op === "unless") return singleName(e.lhs);
+      if (e.op === "or") return false;
+      if (dropsMetricName(e.op) || e.returnBool) return true;
+      if (e.vectorMatching?.card === "one-to-many") return singleName(e.rhs);
+      return singleName(e.lhs) && (typeOf(e.rhs) !== "vector" || singleName(e.rhs));
+    case "Call": {
+      const n = e.func.name;
+      if (n === "label_replace" || n === "label_join") return false;
+      if (n === "sort" || n === "sort_desc" || n === "last_over_time") {
+        return singleName(e.args[0]);
+      }
+      return true;
+    }
+    default:
+      return true;
+  }
+}
+
+function absentLabels(arg: Expr): Labels {
+  let ms: Matcher[];
+  if (arg.kind === "VectorSelector") ms = arg.matchers;
+  else if (arg.kind === "MatrixSelector") ms = arg.vectorSelector.matchers;
+  else return [];
+  const has = new Set<string>();
+  const out = new Map<string, string>();
+  for (const m of ms) {
+    if (m.name === METRIC_NAME) continue;
+    if (m.type === MatchType.Equal && !has.has(m.name)) {
+      if (m.value !== "") out.set(m.name, m.value);
+      has.add(m.name);
+    } else {
+      out.delete(m.name);
+    }
+  }
+  const names = [...out.keys()].sort();
+  const ls: string[] = [];
+  for (const n of names) ls.push(n, out.get(n)!);
+  return ls;
+}
+
+function countPoints(s: StepSeries): number {
+  let c = 0;
+  for (let i = 0; i < s.has.length; i++) c += s.has[i];
+  return c;
+}
+
+function setLabel(ls: Labels, name: string, value: string): Labels {
+  const out: string[] = [];
+  let done = false;
+  for (let i = 0; i < ls.length; i += 2) {
+    if (!done && ls[i] >= name) {
+      if (value !== "") out.push(name, value);
+      done = true;
+      if (ls[i] === name) continue;
+    }
+    out.push(ls[i], ls[i + 1]);
+  }
+  if (!done && value !== "") out.push(name, value);
+  return out;
+}
+
+function getLabel(ls: Labels, name: string): string {
+  for (let i = 0; i < ls.length; i += 2) if (ls[i] === name) return ls[i + 1];
+  return "";
+}
+
+/** Go's `Regexp.Expand` template: `$1`, `${1}`, `$name`, `${name}`, `$$`. */
+function expandTemplate(
+  tpl: string,
+  m: RegExpExecArray,
+  names: string[],
+): string {
+  let out = "";
+  const group = (key: string): string => {
+    if (/^[0-9]+$/.test(key)) {
+      const i = Number(key);
+      return i < m.length ? (m[i] ?? "") : "";
+    }
+    const i = names.indexOf(key);
+    return i > 0 && i < m.length ? (m[i] ?? "") : "";
+  };
+  let i = 0;
+  while (i < tpl.length) {
+    const c = tpl[i];
+    if (c !== "$" || i + 1 >= tpl.length) {
+      out += c;
+      i++;
+      continue;
+    }
+    const nx = tpl[i + 1];
+    if (nx === "$") {
+      out += "$";
+      i += 2;
+      continue;
+    }
+    if (nx === "{") {
+      const close = tpl.indexOf("}", i + 2);
+      const name = close < 0 ? "" : tpl.slice(i + 2, close);
+      if (close < 0 || !/^[A-Za-z0-9_]+$/.test(name)) {
+        // malformed: Go copies the '$' literally
+        out += "$";
+        i++;
+        continue;
+      }
+      out += group(name);
+      i = close + 1;
+      continue;
+    }
+    let j = i + 1;
+    while (j < tpl.length && /[A-Za-z0-9_]/.test(tpl[j])) j++;
+    if (j === i + 1) {
+      out += "$";
+      i++;
+      continue;
+    }
+    out += group(tpl.slice(i + 1, j));
+    i = j;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Top level.
+
+async function evaluateTop(
+  ctx: QueryContext,
+  expr: Expr,
+  start: number,
+  end: number,
+  step: number,
+): Promise<QueryValue> {
+  const instant = step === 0;
+  const ev = new Evaluator(ctx, start, end, instant ? 1 : step, step);
+  const type = typeOf(expr);
+  if (type === "string") {
+    return { type: "string", t: start, v: stringArg(expr) };
+  }
+  if (type === "scalar") {
+    const vals = await ev.evalScalar(expr);
+    if (instant) return { type: "scalar", t: start, v: vals[0] };
+    return { type: "matrix", series: [toSeries([], vals, null, ev)] };
+  }
+  if (type === "matrix") {
+    // instant query of a range selector or subquery
+    const series = await ev.evalRangeVector(expr);
+    if (
+      expr.kind === "ParenExpr" && ctx.invariant.has(expr) && series.some((s) => s.ts.length !== 1)
+    ) {
+      // 2.42 repeats a parenthesised step-invariant result like an instant vector and panics
+      throw new PromQLError("execution", "unexpected number of samples");
+    }
+    return { type: "matrix", series };
+  }
+  const m = await ev.evalVector(expr);
+  if (instant) {
+    const samples: Sample[] = [];
+    for (const s of m) {
+      if (s.has[0] !== 0) samples.push({ labels: s.labels, t: start, v: s.vals[0] });
+    }
+    return { type: "vector", samples };
+  }
+  const series: Series[] = [];
+  for (const s of m) {
+    const r = toSeries(s.labels, s.vals, s.has, ev);
+    if (r.ts.length > 0) series.push(r);
+  }
+  series.sort((a, b) => compareLabels(a.labels, b.labels));
+  const out: Matrix = { type: "matrix", series };
+  return out;
+}
+
+function toSeries(
+  labels: Labels,
+  vals: Float64Array,
+  has: Uint8Array | null,
+  ev: Evaluator,
+): Series {
+  let c = 0;
+  for (let i = 0; i < ev.n; i++) if (has === null || has[i] !== 0) c++;
+  const ts = new Float64Array(c);
+  const vs = new Float64Array(c);
+  let j = 0;
+  for (let i = 0; i < ev.n; i++) {
+    if (has !== null && has[i] === 0) continue;
+    ts[j] = ev.start + i * ev.interval;
+    vs[j] = vals[i];
+    j++;
+  }
+  return { labels, ts, vs };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The evaluator of one step grid.
+
+type Sink = (s: StepSeries) => void;
+
+/** Per-window kernel of a range-vector function. */
+type WindowFn = (
+  ts: Float64Array,
+  vs: Float64Array,
+  from: number,
+  to: number,
+  step: number,
+  stepTs: number,
+  windowStart: number,
+  windowEnd: number,
+) => number | undefined;
+
+/** Samples of one range-vector operand series: `(ts, vs)[0..len)`, time-ordered, no stale markers. */
+interface RangeSource {
+  /** Window end for step i (ms). */
+  windowEnd(i: number): number;
+  range: number;
+  /** Streams the operand's series. */
+  forEach(
+    fn: (labels: Labels, ts: Float64Array, vs: Float64Array, len: number) => void,
+  ): Promise<void>;
+}
+
+class Evaluator {
+  readonly n: number;
+
+  constructor(
+    readonly ctx: QueryContext,
+    readonly start: number,
+    readonly end: number,
+    readonly interval: number,
+    /** Step passed in select hints (0 for instant queries, as Prometheus). */
+    readonly hintStep: number,
+  ) {
+    this.n = end >= start ? Math.floor((end - start) / interval) + 1 : 0;
+  }
+
+  stepTs(i: number): number {
+    return this.start + i * this.interval;
+  }
+
+  private newSeries(labels: Labels): StepSeries {
+    return { labels, vals: new Float64Array(this.n), has: new Uint8Array(this.n) };
+  }
+
+  private invariantEvaluator(): Evaluator {
+    return new Evaluator(this.ctx, this.start, this.start, this.interval, this.hintStep);
+  }
+
+  /** Evaluates an instant-vector expression into series with unique labels. */
+  async evalVector(e: Expr): Promise<StepSeries[]> {
+    const base = this.ctx.cur;
+    const out: StepSeries[] = [];
+    await this.stream(e, (s) => out.push(s));
+    let total = 0;
+    for (const s of out) total += countPoints(s);
+    this.ctx.cur = base;
+    this.ctx.add(total);
+    return out;
+  }
+
+  /** Evaluates a scalar expression: one value per step. */
+  async evalScalar(e: Expr): Promise<Float64Array> {
+    this.ctx.check();
+    const n = this.n;
+    if (e.kind === "NumberLiteral") return new Float64Array(n).fill(e.val);
+    if (e.kind === "ParenExpr") return this.evalScalar(e.expr);
+    if (n > 1 && this.ctx.invariant.has(e)) {
+      const v = await this.invariantEvaluator().evalScalar(e);
+      return new Float64Array(n).fill(v[0]);
+    }
+    switch (e.kind) {
+      case "UnaryExpr": {
+        const v = await this.evalScalar(e.expr);
+        if (e.op === "-") { for (let i = 0; i < n; i++) v[i] = -v[i]; }
+        return v;
+      }
+      case "BinaryExpr": {
+        const l = await this.evalScalar(e.lhs);
+        const r = await this.evalScalar(e.rhs);
+        for (let i = 0; i < n; i++) l[i] = scalarBinop(e.op, l[i], r[i]);
+        return l;
+      }
+      case "Call": {
+        const name = e.func.name;
+        const out = new Float64Array(n);
+        if (name === "time") {
+          for (let i = 0; i < n; i++) out[i] = this.stepTs(i) / 1000;
+        } else if (name === "pi") {
+          out.fill(Math.PI);
+        } else if (name === "scalar") {
+          const m = await this.evalVector(e.args[0]);
+          for (let i = 0; i < n; i++) {
+            let c = 0;
+            let v = NaN;
+            for (const s of m) {
+              if (s.has[i] !== 0) {
+                c++;
+                v = s.vals[i];
+              }
+            }
+            out[i] = c === 1 ? v : NaN;
+          }
+        } else {
+          throw new PromQLError("internal", `function ${name} does not return a scalar`);
+        }
+        return out;
+      }
+      default:
+        throw new PromQLError("internal", `unexpected scalar expression ${e.kind}`);
+    }
+  }
+
+  /** Streams the series of an instant-vector expression; labels are unique across calls. */
+  async stream(e: Expr, sink: Sink): Promise<void> {
+    this.ctx.check();
+    if (e.kind === "ParenExpr") return this.stream(e.expr, sink);
+    if (this.n > 1 && this.ctx.invariant.has(e)) {
+      const m = await this.invariantEvaluator().evalVector(e);
+      for (const s of m) {
+        if (s.has[0] === 0) continue;
+        const out = this.newSeries(s.labels);
+        out.vals.fill(s.vals[0]);
+        out.has.fill(1);
+        this.ctx.add(this.n);
+        sink(out);
+      }
+      return;
+    }
+    switch (e.kind) {
+      case "VectorSelector":
+        return this.streamSelector(e, sink);
+      case "Call":
+        return this.streamCall(e, sink);
+      case "AggregateExpr": {
+        const m = await this.aggregate(e);
+        for (const s of m) sink(s);
+        return;
+      }
+      case "BinaryExpr":
+        return this.streamBinary(e, sink);
+      case "UnaryExpr": {
+        if (e.op === "+") return this.stream(e.expr, sink);
+        const check = singleName(e.expr) ? null : new StepCollector("strict");
+        await this.stream(e.expr, (s) => {
+          for (let i = 0; i < s.vals.length; i++) s.vals[i] = -s.vals[i];
+          const out = { labels: dropName(s.labels), vals: s.vals, has: s.has };
+          if (check) check.add(out);
+          else sink(out);
+        });
+        if (check) { for (const s of check.series) sink(s); }
+        return;
+      }
+      default:
+        throw new PromQLError("internal", `unexpected instant vector expression ${e.kind}`);
+    }
+  }
+
+  // --- selectors ------------------------------------------------------------------------------
+
+  private async streamSelector(vs: VectorSelector, sink: Sink): Promise<void> {
+    const n = this.n;
+    if (n === 0) return;
+    const at = this.ctx.atOf(vs);
+    const first = (at ?? this.start) - vs.offset;
+    const last = (at ?? this.stepTs(n - 1)) - vs.offset;
+    await this.selectorSteps(
+      vs,
+      first,
+      last,
+      (i) => (at ?? this.stepTs(i)) - vs.offset,
+      false,
+      sink,
+    );
+  }
+
+  /**
+   * Instant-vector selection at reference times ref(i) (non-decreasing): newest sample in
+   * [ref − lookback, ref], none when it is a stale marker. With `sampleTime` the value is the
+   * sample's own timestamp in seconds (timestamp()), and the name is dropped.
+   */
+  private async selectorSteps(
+    vs: VectorSelector,
+    firstRef: number,
+    lastRef: number,
+    ref: (i: number) => number,
+    sampleTime: boolean,
+    sink: Sink,
+  ): Promise<void> {
+    const n = this.n;
+    const lookback = this.ctx.lookback;
+    const refs = new Float64Array(n);
+    for (let i = 0; i < n; i++) refs[i] = ref(i);
+    await this.ctx.forEachSeries(
+      vs,
+      firstRef - lookback,
+      lastRef,
+      this.hintStep,
+      0,
+      (labels, b) => {
+        const vals = new Float64Array(n);
+        const has = new Uint8Array(n);
+        const ts = b.ts;
+        const len = b.len;
+        let j = -1;
+        let count = 0;
+        for (let i = 0; i < n; i++) {
+          const r = refs[i];
+          while (j + 1 < len && ts[j + 1] <= r) j++;
+          if (j < 0 || ts[j] < r - lookback || b.stale[j] !== 0) continue;
+          vals[i] = sampleTime ? ts[j] / 1000 : b.vs[j];
+          has[i] = 1;
+          count++;
+        }
+        if (count === 0) return;
+        this.ctx.add(count);
+        sink({ labels: sampleTime ? dropName(labels) : labels, vals, has });
+      },
+    );
+  }
+
+  /** Window end (ms) of a range operand with offset/`@` at step i (Prometheus' offset arithmetic). */
+  private windowEndFn(offset: number, at: number | null): (i: number) => number {
+    if (at === null) return (i) => this.stepTs(i) - offset;
+    // Prometheus rewrites `@ T` into an offset relative to the evaluator's start, so a range
+    // operand evaluated per step (inside predict_linear) slides along with the steps
+    return (i) => at - offset + (this.stepTs(i) - this.start);
+  }
+
+  private rangeSource(arg: MatrixSelector | SubqueryExpr): RangeSource {
+    if (arg.kind === "MatrixSelector") {
+      const vs = arg.vectorSelector;
+      const windowEnd = this.windowEndFn(vs.offset, this.ctx.atOf(vs));
+      const range = arg.range;
+      return {
+        windowEnd,
+        range,
+        forEach: async (fn) => {
+          if (this.n === 0) return;
+          const mint = windowEnd(0) - range;
+          const maxt = windowEnd(this.n - 1);
+          await this.ctx.forEachSeries(vs, mint, maxt, this.hintStep, range, (labels, b) => {
+            b.compact();
+            if (b.clen === 0) return;
+            fn(labels, b.cts, b.cvs, b.clen);
+          });
+        },
+      };
+    }
+    const sq = arg;
+    const windowEnd = this.windowEndFn(sq.offset, this.ctx.atOf(sq));
+    const range = sq.range;
+    return {
+      windowEnd,
+      range,
+      forEach: async (fn) => {
+        if (this.n === 0) return;
+        const { inner, series } = await this.evalSubquery(sq, windowEnd(0), windowEnd(this.n - 1));
+        for (const s of series) {
+          let c = 0;
+          for (let i = 0; i < inner.n; i++) c += s.has[i];
+          if (c === 0) continue;
+          const ts = new Float64Array(c);
+          const vs = new Float64Array(c);
+          let j = 0;
+          for (let i = 0; i < inner.n; i++) {
+            if (s.has[i] === 0) continue;
+            ts[j] = inner.stepTs(i);
+            vs[j] = s.vals[i];
+            j++;
+          }
+          fn(s.labels, ts, vs, c);
+        }
+      },
+    };
+  }
+
+  /**
+   * Evaluates a subquery's inner expression on its own grid: multiples of its step from the
+   * first one ≥ firstEnd − range (2.x includes the boundary) to lastEnd.
+   */
+  private async evalSubquery(
+    sq: SubqueryExpr,
+    firstEnd: number,
+    lastEnd: number,
+  ): Promise<{ inner: Evaluator; series: StepSeries[] }> {
+    const step = sq.step > 0 ? sq.step : this.ctx.defaultStep;
+    const from = firstEnd - sq.range;
+    let start = step * Math.trunc(from / step);
+    if (start < from) start += step;
+    const inner = new Evaluator(this.ctx, start, lastEnd, step, step);
+    if (inner.n === 0) return { inner, series: [] };
+    const series = await inner.evalVector(sq.expr);
+    return { inner, series };
+  }
+
+  /** An instant query's range-vector result (range selector or subquery): raw points. */
+  async evalRangeVector(e: Expr): Promise<Series[]> {
+    const u = unwrapParens(e);
+    if (u.kind !== "MatrixSelector" && u.kind !== "SubqueryExpr") {
+      throw new PromQLError("internal", `unexpected range vector expression ${u.kind}`);
+    }
+    const src = this.rangeSource(u);
+    const maxt = src.windowEnd(0);
+    const mint = maxt - src.range;
+    const out: Series[] = [];
+    await src.forEach((labels, ts, vs, len) => {
+      let lo = 0;
+      while (lo < len && ts[lo] < mint) lo++;
+      let hi = lo;
+      while (hi < len && ts[hi] <= maxt) hi++;
+      if (hi === lo) return;
+      this.ctx.add(hi - lo);
+      out.push({ labels, ts: ts.slice(lo, hi), vs: vs.slice(lo, hi) });
+    });
+    if (u.kind === "SubqueryExpr") out.sort((a, b) => compareLabels(a.labels, b.labels));
+    return out;
+  }
+
+  // --- functions ------------------------------------------------------------------------------
+
+  private async streamCall(e: Call, sink: Sink): Promise<void> {
+    const name = e.func.name;
+    const n = this.n;
+
+    if (name === "timestamp") {
+      const a = unwrapParens(e.args[0]);
+      if (a.kind === "VectorSelector") {
+        const at = this.ctx.atOf(a);
+        // Prometheus sets the offset to (step − @) here, so `@` ignores `offset`
+        const ref = (i: number) => at ?? (this.stepTs(i) - a.offset);
+        const check = singleName(a) ? null : new StepCollector("merge");
+        await this.selectorSteps(
+          a,
+          ref(0),
+          ref(n - 1),
+          ref,
+          true,
+          check ? (s) => check.add(s) : sink,
+        );
+        if (check) { for (const s of check.series) sink(s); }
+        return;
+      }
+    }
+
+    // range-vector functions
+    const mi = e.args.findIndex((a) => {
+      const u = unwrapParens(a);
+      return u.kind === "MatrixSelector" || u.kind === "SubqueryExpr";
+    });
+    if (mi >= 0) return this.streamRangeFunction(e, mi, sink);
+
+    switch (name) {
+      case "absent": {
+        const m = await this.evalVector(e.args[0]);
+        const out = this.newSeries(absentLabels(e.args[0]));
+        let any = false;
+        for (let i = 0; i < n; i++) {
+          if (m.some((s) => s.has[i] !== 0)) continue;
+          out.vals[i] = 1;
+          out.has[i] = 1;
+          any = true;
+        }
+        if (any) sink(out);
+        return;
+      }
+      case "vector": {
+        const v = await this.evalScalar(e.args[0]);
+        const out = this.newSeries([]);
+        out.vals.set(v);
+        out.has.fill(1);
+        this.ctx.add(n);
+        sink(out);
+        return;
+      }
+      case "sort":
+      case "sort_desc": {
+        const m = await this.evalVector(e.args[0]);
+        if (n !== 1) {
+          for (const s of m) sink(s);
+          return;
+        }
+        const vec: (VectorSample & { s: StepSeries })[] = m.map((s) => ({
+          labels: s.labels,
+          value: s.vals[0],
+          s,
+        }));
+        for (const x of sortByValue(vec, name === "sort_desc")) {
+          sink((x as VectorSample & { s: StepSeries }).s);
+        }
+        return;
+      }
+      case "histogram_quantile": {
+        const q = await this.evalScalar(e.args[0]);
+        const m = await this.evalVector(e.args[1]);
+        const out = new PerStepCollector(n);
+        for (let i = 0; i < n; i++) {
+          if ((i & 255) === 255) this.ctx.check();
+          const samples: VectorSample[] = [];
+          for (const s of m) {
+            if (s.has[i] !== 0) samples.push({ labels: s.labels, value: s.vals[i] });
+          }
+          for (const r of histogramQuantileVector(q[i], samples)) out.add(r.labels, i, r.value);
+        }
+        for (const s of out.series) sink(s);
+        return;
+      }
+      case "histogram_count":
+      case "histogram_sum":
+      case "histogram_fraction": {
+        // only native histograms produce output; float series are skipped (2.42)
+        for (let k = 0; k < e.args.length - 1; k++) await this.evalScalar(e.args[k]);
+        await this.evalVector(e.args[e.args.length - 1]);
+        return;
+      }
+      case "label_replace":
+        return this.labelReplace(e, sink);
+      case "label_join":
+        return this.labelJoin(e, sink);
+    }
+
+    if (DATE_FUNCTIONS.has(name) && e.args.length === 0) {
+      const f = SIMPLE_FUNCTIONS[name];
+      const out = this.newSeries([]);
+      for (let i = 0; i < n; i++) {
+        out.vals[i] = f(Math.trunc(this.stepTs(i) / 1000));
+        out.has[i] = 1;
+      }
+      this.ctx.add(n);
+      sink(out);
+      return;
+    }
+
+    // element-wise functions that drop the metric name
+    const scalars: Float64Array[] = [];
+    for (let k = 1; k < e.args.length; k++) scalars.push(await this.evalScalar(e.args[k]));
+    let f: (v: number, i: number, stepTs: number) => number | undefined;
+    const simple = SIMPLE_FUNCTIONS[name];
+    if (simple !== undefined) f = (v) => simple(v);
+    else if (name === "clamp") {
+      f = (v, i) =>
+        scalars[1][i] < scalars[0][i] ? undefined : clamp(v, scalars[0][i], scalars[1][i]);
+    } else if (name === "clamp_min") f = (v, i) => clampMin(v, scalars[0][i]);
+    else if (name === "clamp_max") f = (v, i) => clampMax(v, scalars[0][i]);
+    else if (name === "round") f = (v, i) => round(v, scalars.length > 0 ? scalars[0][i] : 1);
+    else if (name === "timestamp") f = (_v, _i, t) => t / 1000;
+    else throw new PromQLError("internal", `function ${name} is not implemented`);
+
+    const check = singleName(e.args[0]) ? null : new StepCollector("merge");
+    await this.stream(e.args[0], (s) => {
+      const out = { labels: dropName(s.labels), vals: s.vals, has: s.has };
+      let any = false;
+      for (let i = 0; i < n; i++) {
+        if (s.has[i] === 0) continue;
+        const r = f(s.vals[i], i, this.stepTs(i));
+        if (r === undefined) {
+          s.has[i] = 0;
+          continue;
+        }
+        s.vals[i] = r;
+        any = true;
+      }
+      if (!any) return;
+      if (check) check.add(out);
+      else sink(out);
+    });
+    if (check) { for (const s of check.series) sink(s); }
+  }
+
+  private async streamRangeFunction(e: Call, mi: number, sink: Sink): Promise<void> {
+    const name = e.func.name;
+    const n = this.n;
+    const scalars: Float64Array[] = [];
+    for (let k = 0; k < e.args.length; k++) {
+      scalars.push(k === mi ? new Float64Array(0) : await this.evalScalar(e.args[k]));
+    }
+    const arg = unwrapParens(e.args[mi]) as MatrixSelector | SubqueryExpr;
+    const src = this.rangeSource(arg);
+    const range = src.range;
+
+    let fn: WindowFn;
+    switch (name) {
+      case "rate":
+        fn = (ts, vs, a, b, _i, _t, ws, we) => rate(ts, vs, a, b, ws, we);
+        break;
+      case "increase":
+        fn = (ts, vs, a, b, _i, _t, ws, we) => increase(ts, vs, a, b, ws, we);
+        break;
+      case "delta":
+        fn = (ts, vs, a, b, _i, _t, ws, we) => delta(ts, vs, a, b, ws, we);
+        break;
+      case "quantile_over_time":
+        fn = (ts, vs, a, b, i) => quantileOverTime(scalars[0][i], ts, vs, a, b);
+        break;
+      case "predict_linear":
+        fn = (ts, vs, a, b, i, t) => predictLinear(ts, vs, a, b, t, scalars[1][i]);
+        break;
+      case "holt_winters":
+        fn = (ts, vs, a, b, i) => holtWinters(ts, vs, a, b, scalars[1][i], scalars[2][i]);
+        break;
+      case "absent_over_time":
+        fn = () => 1;
+        break;
+      default: {
+        const k = RANGE_FUNCTIONS[name];
+        if (k === undefined) {
+          throw new PromQLError("internal", `function ${name} is not implemented`);
+        }
+        fn = (ts, vs, a, b) => k(ts, vs, a, b);
+      }
+    }
+
+    const ends = new Float64Array(n);
+    for (let i = 0; i < n; i++) ends[i] = src.windowEnd(i);
+    const keepName = name === "last_over_time";
+    const absent = name === "absent_over_time";
+    const covered = absent ? new Uint8Array(n) : null;
+    const check = keepName || singleName(arg) || absent ? null : new StepCollector("strict");
+    const max = this.ctx.maxSamples;
+
+    await src.forEach((labels, ts, vs, len) => {
+      let vals: Float64Array | null = null;
+      let has: Uint8Array | null = null;
+      let count = 0;
+      let from = 0;
+      let to = 0;
+      for (let i = 0; i < n; i++) {
+        const we = ends[i];
+        const ws = we - range;
+        while (to < len && ts[to] <= we) to++;
+        while (from < to && ts[from] < ws) from++;
+        if (to === from) continue;
+        if (this.ctx.cur + (to - from) > max) throw tooManySamplesError();
+        if (covered) {
+          covered[i] = 1;
+          continue;
+        }
+        const r = fn(ts, vs, from, to, i, this.stepTs(i), ws, we);
+        if (r === undefined) continue;
+        if (vals === null) {
+          vals = new Float64Array(n);
+          has = new Uint8Array(n);
+        }
+        vals[i] = r;
+        has![i] = 1;
+        count++;
+      }
+      if (count === 0) return;
+      this.ctx.add(count);
+      const out = { labels: keepName ? labels : dropName(labels), vals: vals!, has: has! };
+      if (check) check.add(out);
+      else sink(out);
+    });
+    if (check) { for (const s of check.series) sink(s); }
+    if (covered) {
+      const out = this.newSeries(absentLabels(arg));
+      let any = false;
+      for (let i = 0; i < n; i++) {
+        if (covered[i] !== 0) continue;
+        out.vals[i] = 1;
+        out.has[i] = 1;
+        any = true;
+      }
+      if (any) sink(out);
+    }
+  }
+
+  private async labelReplace(e: Call, sink: Sink): Promise<void> {
+    const dst = stringArg(e.args[1]);
+    const repl = stringArg(e.args[2]);
+    const src = stringArg(e.args[3]);
+    const regexStr = stringArg(e.args[4]);
+    let re: RegExp;
+    let names: string[];
+    try {
+      re = compileAnchoredRe2(regexStr);
+      names = translateRe2(regexStr).groupNames;
+    } catch (err) {
+      if (err instanceof InvalidRegexError) {
+        throw new PromQLError(
+          "execution",
+          `invalid regular expression in label_replace(): ${regexStr}`,
+        );
+      }
+      throw err;
+    }
+    if (!LABEL_NAME_RE.test(dst)) {
+      throw new PromQLError(
+        "execution",
+        `invalid destination label name in label_replace(): ${dst}`,
+      );
+    }
+    const out = new StepCollector("merge");
+    await this.stream(e.args[0], (s) => {
+      const m = re.exec(getLabel(s.labels, src));
+      let labels = s.labels;
+      if (m !== null) labels = setLabel(s.labels, dst, expandTemplate(repl, m, names));
+      out.add({ labels, vals: s.vals, has: s.has });
+    });
+    for (const s of out.series) sink(s);
+  }
+
+  private async labelJoin(e: Call, sink: Sink): Promise<void> {
+    const dst = stringArg(e.args[1]);
+    const sep = stringArg(e.args[2]);
+    const srcs: string[] = [];
+    for (let k = 3; k < e.args.length; k++) {
+      const s = stringArg(e.args[k]);
+      if (!LABEL_NAME_RE.test(s)) {
+        throw new PromQLError("execution", `invalid source label name in label_join(): ${s}`);
+      }
+      srcs.push(s);
+    }
+    if (!LABEL_NAME_RE.test(dst)) {
+      throw new PromQLError("execution", `invalid destination label name in label_join(): ${dst}`);
+    }
+    const out = new StepCollector("merge");
+    await this.stream(e.args[0], (s) => {
+      const v = srcs.map((n) => getLabel(s.labels, n)).join(sep);
+      out.add({ labels: setLabel(s.labels, dst, v), vals: s.vals, has: s.has });
+    });
+    for (const s of out.series) sink(s);
+  }
+
+  // --- aggregation ----------------------------------------------------------------------------
+
+  private async aggregate(e: AggregateExpr): Promise<StepSeries[]> {
+    const n = this.n;
+    const op = e.op;
+    if (op === "topk" || op === "bottomk" || op === "quantile" || op === "count_values") {
+      let params: Float64Array | null = null;
+      let label = "";
+      if (op === "count_values") label = stringArg(e.param!);
+      else params = await this.evalScalar(e.param!);
+      const m = await this.evalVector(e.expr);
+      const out = new PerStepCollector(n);
+      const samples: VectorSample[] = [];
+      for (let i = 0; i < n; i++) {
+        if ((i & 255) === 255) this.ctx.check();
+        samples.length = 0;
+        for (const s of m) if (s.has[i] !== 0) samples.push({ labels: s.labels, value: s.vals[i] });
+        const r = aggregate(op as AggregationOp, samples, {
+          grouping: e.grouping,
+          without: e.without,
+          param: params !== null ? params[i] : label,
+        });
+        for (const x of r) out.add(x.labels, i, x.value);
+      }
+      return out.series;
+    }
+    const agg = new ColumnAggregator(op, e.grouping, e.without, n);
+    await this.stream(e.expr, (s) => {
+      agg.add(s);
+      this.ctx.cur -= countPoints(s);
+    });
+    const res = agg.finish();
+    for (const s of res) this.ctx.add(countPoints(s));
+    return res;
+  }
+
+  // --- binary operators -----------------------------------------------------------------------
+
+  private async streamBinary(e: BinaryExpr, sink: Sink): Promise<void> {
+    const lt = typeOf(e.lhs);
+    const rt = typeOf(e.rhs);
+    const n = this.n;
+    if (lt === "vector" && rt === "vector") {
+      const l = await this.evalVector(e.lhs);
+      const r = await this.evalVector(e.rhs);
+      const matching = e.vectorMatching!;
+      let out: StepSeries[];
+      if (e.op === "and") out = vectorAnd(l, r, matching, n);
+      else if (e.op === "or") out = vectorOr(l, r, matching, n);
+      else if (e.op === "unless") out = vectorUnless(l, r, matching, n);
+      else out = vectorBinop(e.op, l, r, matching, e.returnBool, n);
+      for (const s of out) sink(s);
+      return;
+    }
+    const swap = lt === "scalar";
+    // the scalar side first, so the vector side can stream straight through
+    const scalar = await this.evalScalar(swap ? e.lhs : e.rhs);
+    const vecSide = swap ? e.rhs : e.lhs;
+    const dropping = dropsMetricName(e.op) || e.returnBool;
+    const check = dropping && !singleName(vecSide) ? new StepCollector("merge") : null;
+    await this.stream(vecSide, (s) => {
+      const r = vectorScalarSeries(e.op, s, scalar, swap, e.returnBool);
+      if (r === null) return;
+      if (check) check.add(r);
+      else sink(r);
+    });
+    if (check) { for (const s of check.series) sink(s); }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output assembly helpers.
+
+/** Collects per-step outputs (labels may change per step) into series, rangeEval-style. */
+class PerStepCollector {
+  readonly series: StepSeries[] = [];
+  private readonly index = new Map<string, StepSeries>();
+
+  constructor(private readonly n: number) {}
+
+  add(labels: Labels, i: number, v: number): void {
+    const key = labelsKey(labels);
+    let s = this.index.get(key);
+    if (s === undefined) {
+      s = { labels, vals: new Float64Array(this.n), has: new Uint8Array(this.n) };
+      this.index.set(key, s);
+      this.series.push(s);
+    } else if (s.has[i] !== 0) {
+      throw new PromQLError("execution", "vector cannot contain metrics with the same labelset");
+    }
+    s.vals[i] = v;
+    s.has[i] = 1;
+  }
+}
+
+interface AggGroup {
+  labels: Labels;
+  vals: Float64Array;
+  mean: Float64Array | null;
+  count: Float64Array | null;
+  has: Uint8Array;
+}
+
+/**
+ * sum/avg/count/min/max/group/stddev/stdvar folded series by series over all steps at once,
+ * with Prometheus 2.42's numerics (plain sum, incremental mean, Welford variance).
+ */
+class ColumnAggregator {
+  private readonly groups = new Map<string, AggGroup>();
+  private readonly order: AggGroup[] = [];
+  private readonly groupSet: Set<string>;
+
+  constructor(
+    private readonly op: string,
+    private readonly grouping: string[],
+    private readonly without: boolean,
+    private readonly n: number,
+  ) {
+    this.groupSet = new Set(grouping);
+  }
+
+  private keyAndLabels(ls: Labels): [string, () => Labels] {
+    let key = "";
+    const g = this.groupSet;
+    const without = this.without;
+    for (let i = 0; i < ls.length; i += 2) {
+      const name = ls[i];
+      const inG = g.has(name);
+      if (without ? (inG || name === METRIC_NAME) : !inG) continue;
+      key += name + "\xff" + ls[i + 1] + "\xfe";
+    }
+    return [key, () => {
+      if (!without && this.grouping.length === 0) return [];
+      const out: string[] = [];
+      for (let i = 0; i < ls.length; i += 2) {
+        const name = ls[i];
+        const inG = g.has(name);
+        if (without ? (inG || name === METRIC_NAME) : !inG) continue;
+        out.push(name, ls[i + 1]);
+      }
+      return out;
+    }];
+  }
+
+  add(s: StepSeries): void {
+    const [key, labels] = this.keyAndLabels(s.labels);
+    let g = this.groups.get(key);
+    const op = this.op;
+    const n = this.n;
+    if (g === undefined) {
+      const needMean = op === "avg" || op === "stddev" || op === "stdvar";
+      const needCount = needMean || op === "count";
+      g = {
+        labels: labels(),
+        vals: new Float64Array(n),
+        mean: needMean ? new Float64Array(n) : null,
+        count: needCount ? new Float64Array(n) : null,
+        has: new Uint8Array(n),
+      };
+      this.groups.set(key, g);
+      this.order.push(g);
+    }
+    const vals = g.vals;
+    const has = g.has;
+    const mean = g.mean;
+    const count = g.count;
+    const sv = s.vals;
+    const sh = s.has;
+    for (let i = 0; i < n; i++) {
+      if (sh[i] === 0) continue;
+      const v = sv[i];
+      if (has[i] === 0) {
+        has[i] = 1;
+        vals[i] = op === "stddev" || op === "stdvar" ? 0 : op === "group" ? 1 : v;
+        if (mean !== null) mean[i] = v;
+        if (count !== null) count[i] = 1;
+        continue;
+      }
+      switch (op) {
+        case "sum":
+          vals[i] += v;
+          break;
+        case "avg": {
+          const c = ++count![i];
+          const m = mean![i];
+          if (m === Infinity || m === -Infinity) {
+            if ((v === Infinity || v === -Infinity) && (m > 0) === (v > 0)) break;
+            if (v !== Infinity && v !== -Infinity && v === v) break;
+          }
+          mean![i] = m + (v / c - m / c);
+          break;
+        }
+        case "count":
+          count![i]++;
+          break;
+        case "max":
+          if (vals[i] < v || vals[i] !== vals[i]) vals[i] = v;
+          break;
+        case "min":
+          if (vals[i] > v || vals[i] !== vals[i]) vals[i] = v;
+          break;
+        case "stddev":
+        case "stdvar": {
+          const c = ++count![i];
+          const d = v - mean![i];
+          mean![i] += d / c;
+          vals[i] += d * (v - mean![i]);
+          break;
+        }
+        case "group":
+          break;
+      }
+    }
+  }
+
+  finish(): StepSeries[] {
+    const op = this.op;
+    const out: StepSeries[] = [];
+    for (const g of this.order) {
+      for (let i = 0; i < this.n; i++) {
+        if (g.has[i] === 0) continue;
+        if (op === "avg") g.vals[i] = g.mean![i];
+        else if (op === "count") g.vals[i] = g.count![i];
+        else if (op === "stdvar") g.vals[i] = g.vals[i] / g.count![i];
+        else if (op === "stddev") g.vals[i] = Math.sqrt(g.vals[i] / g.count![i]);
+      }
+      out.push({ labels: g.labels, vals: g.vals, has: g.has });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,263 @@
+// Query result types and their Prometheus HTTP API rendering (spec/prometheus.md §10.4), plus
+// the step-grid series the evaluator passes between operators.
+
+import { compareLabels, labelsKey } from "../tsdb/labels.ts";
+import type { Labels } from "../tsdb/series.ts";
+import { sameLabelsetError } from "./errors.ts";
+import { formatFloatGo, formatSampleValue } from "./functions.ts";
+
+/** One element of an instant vector: labels, timestamp (ms) and value. */
+export interface Sample {
+  labels: Labels;
+  t: number;
+  v: number;
+}
+
+/** An instant vector result. */
+export interface Vector {
+  type: "vector";
+  samples: Sample[];
+}
+
+/** One series of a matrix: points `(ts[i], vs[i])`, timestamps ascending (ms). */
+export interface Series {
+  labels: Labels;
+  ts: Float64Array;
+  vs: Float64Array;
+}
+
+/** A range vector (instant query of a range selector/subquery) or a range query result. */
+export interface Matrix {
+  type: "matrix";
+  series: Series[];
+}
+
+/** A scalar result. */
+export interface Scalar {
+  type: "scalar";
+  t: number;
+  v: number;
+}
+
+/** A string result. */
+export interface StringValue {
+  type: "string";
+  t: number;
+  v: string;
+}
+
+/** Any query result value. */
+export type QueryValue = Vector | Matrix | Scalar | StringValue;
+
+/** A successful query: its value and the warnings Prometheus would attach. */
+export interface QueryResult {
+  value: QueryValue;
+  warnings: string[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// API rendering.
+
+/** A vector element as the API's JSON has it (timestamps in seconds). */
+export interface VectorElementJSON {
+  metric: Record<string, string>;
+  value: [number, string];
+}
+
+/** A matrix series as the API's JSON has it. */
+export interface MatrixSeriesJSON {
+  metric: Record<string, string>;
+  values: [number, string][];
+}
+
+/** The API's `data` object of a query. */
+export type QueryDataJSON =
+  | { resultType: "vector"; result: VectorElementJSON[] }
+  | { resultType: "matrix"; result: MatrixSeriesJSON[] }
+  | { resultType: "scalar"; result: [number, string] }
+  | { resultType: "string"; result: [number, string] };
+
+function metricObject(ls: Labels): Record<string, string> {
+  const o: Record<string, string> = {};
+  for (let i = 0; i < ls.length; i += 2) o[ls[i]] = ls[i + 1];
+  return o;
+}
+
+/**
+ * The API `data` object of a result (`{resultType, result}`) as plain JSON values; numbers are
+ * seconds (ms/1000), values are formatted strings exactly as Prometheus writes them. For the
+ * byte-exact text (e.g. `1.500` timestamps) use {@link resultToJSONText}.
+ */
+export function resultToJSON(value: QueryValue): QueryDataJSON {
+  switch (value.type) {
+    case "vector":
+      return {
+        resultType: "vector",
+        result: value.samples.map((s) => ({
+          metric: metricObject(s.labels),
+          value: [s.t / 1000, formatSampleValue(s.v)],
+        })),
+      };
+    case "matrix":
+      return {
+        resultType: "matrix",
+        result: value.series.map((s) => {
+          const values: [number, string][] = new Array(s.ts.length);
+          for (let i = 0; i < s.ts.length; i++) {
+            values[i] = [s.ts[i] / 1000, formatSampleValue(s.vs[i])];
+          }
+          return { metric: metricObject(s.labels), values };
+        }),
+      };
+    case "scalar":
+      return { resultType: "scalar", result: [value.t / 1000, formatFloatGo(value.v)] };
+    case "string":
+      return { resultType: "string", result: [value.t / 1000, value.v] };
+  }
+}
+
+/** Vector/matrix timestamp text: seconds, and `.` + 3 digits only when ms are not whole. */
+export function formatSampleTimestamp(ms: number): string {
+  const neg = ms < 0;
+  const a = Math.abs(ms);
+  const sec = Math.floor(a / 1000);
+  const rem = a - sec * 1000;
+  return `${neg ? "-" : ""}${sec}${rem === 0 ? "" : "." + String(rem).padStart(3, "0")}`;
+}
+
+/** Label strings: only `"`, `\`, and control characters escaped (jsoniter fast path). */
+function labelString(s: string): string {
+  let out = '"';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x22) out += '\\"';
+    else if (c === 0x5c) out += "\\\\";
+    else if (c === 0x0a) out += "\\n";
+    else if (c === 0x0d) out += "\\r";
+    else if (c === 0x09) out += "\\t";
+    else if (c < 0x20) out += "\\u00" + c.toString(16).padStart(2, "0");
+    else out += s[i];
+  }
+  return out + '"';
+}
+
+/** Go encoding/json string: additionally escapes `<`, `>`, `&`, U+2028 and U+2029. */
+function goJSONString(s: string): string {
+  return JSON.stringify(s).replace(
+    /[<>&\u2028\u2029]/g,
+    (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"),
+  );
+}
+
+function metricText(ls: Labels): string {
+  const parts: string[] = [];
+  for (let i = 0; i < ls.length; i += 2) {
+    parts.push(`${labelString(ls[i])}:${labelString(ls[i + 1])}`);
+  }
+  return `{${parts.join(",")}}`;
+}
+
+/** Go `float64(ms)/1000` through encoding/json: shortest round-trip decimal. */
+function scalarTimestamp(ms: number): string {
+  const v = ms / 1000;
+  const a = Math.abs(v);
+  if (a !== 0 && (a < 1e-6 || a >= 1e21)) {
+    // encoding/json switches to exponent form there and trims "e-07" to "e-7"
+    return String(v);
+  }
+  return formatFloatGo(v);
+}
+
+/**
+ * The byte-exact JSON text of the API's `data` object for a result, as Prometheus 2.42 writes
+ * it: vector/matrix timestamps `<s>[.mmm]`, values as strings (§10.4), label maps in label order.
+ */
+export function resultToJSONText(value: QueryValue): string {
+  switch (value.type) {
+    case "vector": {
+      const parts = value.samples.map((s) =>
+        `{"metric":${metricText(s.labels)},"value":[${formatSampleTimestamp(s.t)},"${
+          formatSampleValue(s.v)
+        }"]}`
+      );
+      return `{"resultType":"vector","result":[${parts.join(",")}]}`;
+    }
+    case "matrix": {
+      const parts = value.series.map((s) => {
+        const pts: string[] = new Array(s.ts.length);
+        for (let i = 0; i < s.ts.length; i++) {
+          pts[i] = `[${formatSampleTimestamp(s.ts[i])},"${formatSampleValue(s.vs[i])}"]`;
+        }
+        return `{"metric":${metricText(s.labels)},"values":[${pts.join(",")}]}`;
+      });
+      return `{"resultType":"matrix","result":[${parts.join(",")}]}`;
+    }
+    case "scalar":
+      return `{"resultType":"scalar","result":[${scalarTimestamp(value.t)},"${
+        formatFloatGo(value.v)
+      }"]}`;
+    case "string":
+      return `{"resultType":"string","result":[${scalarTimestamp(value.t)},${
+        goJSONString(value.v)
+      }]}`;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Step-grid series: what operators exchange while a query is evaluated.
+
+/**
+ * One series over an evaluator's step grid: `vals[i]` is the value at step i when `has[i]` is 1.
+ * Dense arrays keep binary operators and aggregations to plain index loops.
+ */
+export interface StepSeries {
+  labels: Labels;
+  vals: Float64Array;
+  has: Uint8Array;
+}
+
+/** How a {@link StepCollector} treats two series with the same labels. */
+export type CollectMode =
+  /** Caller guarantees unique labels. */
+  | "unique"
+  /** Prometheus' rangeEval: merged when disjoint in time, error when both have the same step. */
+  | "merge"
+  /** Prometheus' Matrix.ContainsSameLabelset: any repeated label set is an error. */
+  | "strict";
+
+/** Gathers output series in first-seen order, enforcing Prometheus' label-set uniqueness. */
+export class StepCollector {
+  readonly series: StepSeries[] = [];
+  private readonly index = new Map<string, number>();
+
+  constructor(readonly mode: CollectMode = "merge") {}
+
+  /** Adds a series (its arrays are kept, not copied). Throws on a duplicate label set. */
+  add(s: StepSeries): void {
+    if (this.mode === "unique") {
+      this.series.push(s);
+      return;
+    }
+    const key = labelsKey(s.labels);
+    const at = this.index.get(key);
+    if (at === undefined) {
+      this.index.set(key, this.series.length);
+      this.series.push(s);
+      return;
+    }
+    if (this.mode === "strict") throw sameLabelsetError();
+    const dst = this.series[at];
+    const n = dst.has.length;
+    for (let i = 0; i < n; i++) {
+      if (s.has[i] === 0) continue;
+      if (dst.has[i] !== 0) throw sameLabelsetError();
+      dst.has[i] = 1;
+      dst.vals[i] = s.vals[i];
+    }
+  }
+}
+
+/** Series of `m` sorted by labels (Prometheus sorts range query results). */
+export function sortSeriesByLabels<T extends { labels: Labels }>(m: T[]): T[] {
+  return m.sort((a, b) => compareLabels(a.labels, b.labels));
+}

@@ -1,0 +1,782 @@
+// The querier's fan-out (spec/thanos.md §7.3–7.4): pick the endpoints whose time range and external
+// label sets can answer a request, stream Series from all of them at once, k-way merge the streams
+// by labels into one sorted series set (equal label sets become one series, byte-identical chunks
+// dropped), and turn store failures into warnings (partial response) or a query error (abort).
+// Leaving the merged stream early, aborting the caller's signal or a per-store response timeout
+// cancels the store calls.
+
+import {
+  compareLabels,
+  compareStrings,
+  dropLabels,
+  getLabel,
+  labelsToString,
+  mergeLabels,
+} from "../tsdb/labels.ts";
+import type { Matcher } from "../tsdb/matchers.ts";
+import {
+  type Chunk,
+  ChunkEncoding,
+  type Labels,
+  type Queryable,
+  type SelectHints,
+  type SeriesSet,
+  type SeriesWithChunks,
+} from "../tsdb/series.ts";
+import { PromQLError } from "../promql/errors.ts";
+import {
+  Aggr,
+  INT64_MAX,
+  INT64_MIN,
+  type LabelNamesRequest,
+  type LabelValuesRequest,
+  PartialResponseStrategy,
+  type SeriesRequest,
+  type StoreChunk,
+  type StoreInfo,
+} from "./codec.ts";
+import {
+  decodeReplica,
+  type DedupFunc,
+  type DedupOptions,
+  dedupSeries,
+  encodeXorChunks,
+  sortAndDropIdenticalChunks,
+} from "./dedup.ts";
+import { GrpcError, statusName } from "./grpc.ts";
+import type { SeriesItem, StoreBackend } from "./server.ts";
+
+/** The calls the proxy makes on an endpoint (a StoreClient, or any StoreBackend in tests). */
+export type ProxyStoreClient = Pick<StoreBackend, "series" | "labelNames" | "labelValues">;
+
+/** One endpoint the proxy may query. */
+export interface ProxyEndpoint {
+  /** Address (`host:port`): named in warnings and errors, matched by `storeMatch[]`. */
+  name: string;
+  client: ProxyStoreClient;
+  /** Last Info answer; null when never answered (then assumed to hold all time, no labels). */
+  info: StoreInfo | null;
+}
+
+/** Options of {@link StoreProxy}. */
+export interface StoreProxyOptions {
+  /** The endpoints currently queryable (healthy or strict). Called per request. */
+  endpoints: () => readonly ProxyEndpoint[];
+  /** Cancel a store that sends nothing for this long (ms); 0 = never (`--store.response-timeout`). */
+  responseTimeoutMs?: number;
+  /** `--selector-label`s: requests contradicting them get nothing; advertised in Info. */
+  selectorLabels?: Labels;
+  /** Component type advertised in Info (default `query`). */
+  componentType?: string;
+}
+
+/** Per-request options beyond the StoreAPI request. */
+export interface ProxyCallOptions {
+  /** `storeMatch[]`: only endpoints whose `__address__` matches one of these sets are queried. */
+  storeMatchers?: Matcher[][];
+}
+
+/** A store failed and the request's strategy is ABORT. */
+export class StoreRequestError extends Error {
+  override name = "StoreRequestError";
+  constructor(readonly store: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** Text of a store failure, naming the store (Thanos: "receive series from <addr>: …"). */
+function describeFailure(what: string, store: string, e: unknown): string {
+  let msg: string;
+  if (e instanceof GrpcError) msg = `rpc error: code = ${statusName(e.code)} desc = ${e.message}`;
+  else msg = e instanceof Error ? e.message : String(e);
+  return `${what} from ${store}: ${msg}`;
+}
+
+/** True when one of `sets` (label sets of an endpoint) is compatible with `matchers`. */
+export function labelSetsMatch(sets: readonly Labels[], matchers: readonly Matcher[]): boolean {
+  if (sets.length === 0) return true;
+  for (const ls of sets) {
+    let ok = true;
+    for (const m of matchers) {
+      const v = getLabel(ls, m.name);
+      if (v === "" && !hasLabel(ls, m.name)) continue;
+      if (!m.matches(v)) {
+        ok = false;
+        break;
+      }
+    }
+    if (ok) return true;
+  }
+  return false;
+}
+
+function hasLabel(ls: Labels, name: string): boolean {
+  for (let i = 0; i < ls.length; i += 2) if (ls[i] === name) return true;
+  return false;
+}
+
+function matchesStoreMatchers(address: string, sets: Matcher[][] | undefined): boolean {
+  if (!sets || sets.length === 0) return true;
+  return sets.some((ms) => ms.every((m) => m.matches(m.name === "__address__" ? address : "")));
+}
+
+/** Series read ahead per store before the merge consumes them. */
+const PREFETCH = 64;
+const END = Symbol("end of stream");
+
+/** Reads one store's series stream with response timeout and error handling. */
+class StoreStream {
+  private readonly it: AsyncIterator<SeriesItem>;
+  private readonly ctrl = new AbortController();
+  private readonly strip: ReadonlySet<string> | null;
+  private eager: SeriesWithChunks[] | null = null;
+  private eagerPos = 0;
+  private readonly queue: (SeriesItem | typeof END | { failure: unknown })[] = [];
+  private pumping = false;
+  private wake?: () => void;
+  private space?: () => void;
+  done = false;
+
+  constructor(
+    readonly ep: ProxyEndpoint,
+    req: SeriesRequest,
+    parent: AbortSignal,
+    private readonly timeoutMs: number,
+    private readonly abort: boolean,
+    private readonly warn: (w: string) => void,
+  ) {
+    const replicas = req.withoutReplicaLabels ?? [];
+    // stores that cannot drop replica labels: drop them here and re-sort (eager read)
+    this.strip = replicas.length > 0 && ep.info?.supportsWithoutReplicaLabels !== true
+      ? new Set(replicas)
+      : null;
+    const signal = AbortSignal.any([parent, this.ctrl.signal]);
+    this.it = ep.client.series(req, signal)[Symbol.asyncIterator]();
+  }
+
+  /** Next series, or null at the end (after a failure in WARN mode, too). */
+  async next(): Promise<SeriesWithChunks | null> {
+    if (this.done) return null;
+    if (this.strip !== null && this.eager === null) await this.readAll();
+    if (this.eager !== null) {
+      if (this.eagerPos < this.eager.length) return this.eager[this.eagerPos++];
+      this.done = true;
+      return null;
+    }
+    return await this.pull();
+  }
+
+  /**
+   * Reads ahead of the merge into a bounded queue, so the store's gRPC stream is drained promptly
+   * (a stream left suspended while other stores are read can be torn down by the transport).
+   */
+  private pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    (async () => {
+      try {
+        for (;;) {
+          while (this.queue.length >= PREFETCH && !this.done) {
+            await new Promise<void>((r) => this.space = r);
+          }
+          if (this.done) return;
+          const r = await this.withTimeout(this.it.next());
+          if (r.done) {
+            this.queue.push(END);
+            return;
+          }
+          this.queue.push(r.value);
+          this.wake?.();
+        }
+      } catch (e) {
+        this.queue.push({ failure: e });
+      } finally {
+        this.wake?.();
+      }
+    })();
+  }
+
+  private async take(): Promise<SeriesItem | typeof END | { failure: unknown }> {
+    this.pump();
+    while (this.queue.length === 0) await new Promise<void>((r) => this.wake = r);
+    this.wake = undefined;
+    const x = this.queue.shift()!;
+    this.space?.();
+    this.space = undefined;
+    return x;
+  }
+
+  private async pull(): Promise<SeriesWithChunks | null> {
+    for (;;) {
+      if (this.done) return null;
+      const item = await this.take();
+      if (item === END) {
+        this.done = true;
+        return null;
+      }
+      if ("failure" in item) {
+        this.fail(item.failure);
+        return null;
+      }
+      if ("warning" in item) {
+        const w = `warning from ${this.ep.name}: ${item.warning}`;
+        if (this.abort) {
+          this.close();
+          throw new StoreRequestError(this.ep.name, w);
+        }
+        this.warn(w);
+        continue;
+      }
+      return item;
+    }
+  }
+
+  private async readAll(): Promise<void> {
+    const all: SeriesWithChunks[] = [];
+    for (;;) {
+      const s = await this.pull();
+      if (s === null) break;
+      all.push({ labels: dropLabels(s.labels, this.strip!), chunks: s.chunks });
+    }
+    all.sort((a, b) => compareLabels(a.labels, b.labels));
+    const merged: SeriesWithChunks[] = [];
+    for (const s of all) {
+      const last = merged[merged.length - 1];
+      if (last && compareLabels(last.labels, s.labels) === 0) {
+        last.chunks = last.chunks.concat(s.chunks);
+      } else merged.push(s);
+    }
+    this.eager = merged;
+    this.done = false;
+  }
+
+  private withTimeout<T>(p: Promise<T>): Promise<T> {
+    if (this.timeoutMs <= 0) return p;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const t = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error(`failed to receive any data in ${this.timeoutMs / 1000}s (response timeout)`),
+          ),
+        this.timeoutMs,
+      );
+    });
+    return Promise.race([p, t]).finally(() => clearTimeout(timer));
+  }
+
+  private fail(e: unknown): never | void {
+    this.done = true;
+    this.close();
+    const i = this.ep.info;
+    const where = `Addr: ${this.ep.name} LabelSets: ${
+      (i?.labelSets ?? []).map(labelsToString).join(",")
+    } Mint: ${i?.minTime ?? INT64_MIN} Maxt: ${i?.maxTime ?? INT64_MAX}`;
+    const msg = describeFailure("receive series", where, e);
+    if (this.abort) throw new StoreRequestError(this.ep.name, msg, { cause: e });
+    this.warn(msg);
+  }
+
+  /** Cancels the store call (idempotent). */
+  close(): void {
+    this.done = true;
+    this.space?.();
+    if (!this.ctrl.signal.aborted) this.ctrl.abort(new DOMException("proxy done", "AbortError"));
+    // the generator may be mid-await: let it finish unwinding in the background
+    this.it.return?.().catch(() => {});
+  }
+}
+
+interface HeapItem {
+  s: SeriesWithChunks;
+  stream: StoreStream;
+}
+
+/** Fans StoreAPI requests out to endpoints and merges their answers. */
+export class StoreProxy implements StoreBackend {
+  constructor(private readonly opts: StoreProxyOptions) {}
+
+  /** Endpoints able to answer a request over [mint, maxt] with `matchers`. */
+  selectEndpoints(
+    mint: number,
+    maxt: number,
+    matchers: readonly Matcher[],
+    call?: ProxyCallOptions,
+  ): ProxyEndpoint[] {
+    return this.opts.endpoints().filter((ep) => {
+      const info = ep.info;
+      if (info && info.storeApi === false) return false;
+      if (info && (info.maxTime < mint || info.minTime > maxt)) return false;
+      if (info && !labelSetsMatch(info.labelSets, matchers)) return false;
+      return matchesStoreMatchers(ep.name, call?.storeMatchers);
+    });
+  }
+
+  /** Union of the endpoints' label sets and time ranges (the querier as a StoreAPI). */
+  info(): Promise<StoreInfo> {
+    const eps = this.opts.endpoints();
+    let minTime = INT64_MAX;
+    let maxTime = INT64_MIN;
+    const seen = new Map<string, Labels>();
+    for (const ep of eps) {
+      const i = ep.info;
+      if (!i || i.storeApi === false) continue;
+      if (i.minTime < minTime) minTime = i.minTime;
+      if (i.maxTime > maxTime) maxTime = i.maxTime;
+      for (const ls of i.labelSets) {
+        const full = this.opts.selectorLabels ? mergeLabels(ls, this.opts.selectorLabels) : ls;
+        seen.set(full.join("\xff"), full);
+      }
+    }
+    if (minTime > maxTime) {
+      minTime = INT64_MIN;
+      maxTime = INT64_MAX;
+    }
+    let labelSets = [...seen.values()].sort(compareLabels);
+    if (labelSets.length === 0 && this.opts.selectorLabels?.length) {
+      labelSets = [this.opts.selectorLabels];
+    }
+    return Promise.resolve({
+      componentType: this.opts.componentType ?? "query",
+      labelSets,
+      minTime,
+      maxTime,
+      storeApi: true,
+      supportsSharding: false,
+      supportsWithoutReplicaLabels: true,
+    });
+  }
+
+  private contradictsSelector(matchers: readonly Matcher[]): boolean {
+    const sel = this.opts.selectorLabels;
+    if (!sel || sel.length === 0) return false;
+    return !labelSetsMatch([sel], matchers);
+  }
+
+  /**
+   * Merged series of every selected endpoint, sorted by labels; warnings are yielded as items.
+   * Throws StoreRequestError when a store fails and the strategy is ABORT, and when no endpoint
+   * exists at all under ABORT ("No StoreAPIs available").
+   */
+  async *series(
+    req: SeriesRequest,
+    signal: AbortSignal,
+    call?: ProxyCallOptions,
+  ): AsyncGenerator<SeriesItem> {
+    const abort = isAbort(req);
+    if (this.contradictsSelector(req.matchers)) return;
+    if (abort && this.opts.endpoints().length === 0) {
+      throw new StoreRequestError("", "No StoreAPIs available");
+    }
+    const eps = this.selectEndpoints(req.minTime, req.maxTime, req.matchers, call);
+    if (eps.length === 0) return;
+    const warnings: string[] = [];
+    const down: SeriesRequest = { ...req, partialResponseStrategy: req.partialResponseStrategy };
+    const streams = eps.map((ep) =>
+      new StoreStream(
+        ep,
+        down,
+        signal,
+        this.opts.responseTimeoutMs ?? 0,
+        abort,
+        (w) => warnings.push(w),
+      )
+    );
+    try {
+      const heap: HeapItem[] = [];
+      // prime all streams concurrently so the stores work in parallel
+      const firsts = await Promise.all(streams.map((s) => s.next()));
+      for (let i = 0; i < streams.length; i++) {
+        if (firsts[i] !== null) heapPush(heap, { s: firsts[i]!, stream: streams[i] });
+      }
+      while (warnings.length > 0) yield { warning: warnings.shift()! };
+      for (;;) {
+        const top = heapPop(heap);
+        if (!top) break;
+        const group = [top];
+        while (heap.length > 0 && compareLabels(heap[0].s.labels, top.s.labels) === 0) {
+          group.push(heapPop(heap)!);
+        }
+        let out: SeriesWithChunks = top.s;
+        if (group.length > 1) {
+          const chunks = [];
+          for (const g of group) for (const c of g.s.chunks) chunks.push(c);
+          out = { labels: top.s.labels, chunks: sortAndDropIdenticalChunks(chunks) };
+        }
+        const nexts = await Promise.all(group.map((g) => g.stream.next()));
+        for (let i = 0; i < group.length; i++) {
+          if (nexts[i] !== null) heapPush(heap, { s: nexts[i]!, stream: group[i].stream });
+        }
+        while (warnings.length > 0) yield { warning: warnings.shift()! };
+        yield out;
+      }
+      while (warnings.length > 0) yield { warning: warnings.shift()! };
+    } finally {
+      for (const s of streams) s.close();
+    }
+  }
+
+  /** Sorted union of the endpoints' label names. */
+  async labelNames(
+    req: LabelNamesRequest,
+    signal: AbortSignal,
+    call?: ProxyCallOptions,
+  ): Promise<{ names: string[]; warnings: string[] }> {
+    if (this.contradictsSelector(req.matchers)) return { names: [], warnings: [] };
+    const res = await this.fanOut(
+      req.start,
+      req.end,
+      req.matchers,
+      isAbort(req),
+      call,
+      "fetch label names",
+      async (c) => {
+        const r = await c.labelNames(req, signal);
+        return { list: r.names, warnings: r.warnings };
+      },
+    );
+    const drop = new Set(req.withoutReplicaLabels ?? []);
+    return { names: res.list.filter((n) => !drop.has(n)), warnings: res.warnings };
+  }
+
+  /** Sorted union of the endpoints' values of a label. */
+  async labelValues(
+    req: LabelValuesRequest,
+    signal: AbortSignal,
+    call?: ProxyCallOptions,
+  ): Promise<{ values: string[]; warnings: string[] }> {
+    if (this.contradictsSelector(req.matchers)) return { values: [], warnings: [] };
+    if ((req.withoutReplicaLabels ?? []).includes(req.label)) return { values: [], warnings: [] };
+    const res = await this.fanOut(
+      req.start,
+      req.end,
+      req.matchers,
+      isAbort(req),
+      call,
+      "fetch label values",
+      async (c) => {
+        const r = await c.labelValues(req, signal);
+        return { list: r.values, warnings: r.warnings };
+      },
+    );
+    return { values: res.list, warnings: res.warnings };
+  }
+
+  private async fanOut(
+    mint: number,
+    maxt: number,
+    matchers: readonly Matcher[],
+    abort: boolean,
+    call: ProxyCallOptions | undefined,
+    what: string,
+    fn: (c: ProxyStoreClient) => Promise<{ list: string[]; warnings: string[] }>,
+  ): Promise<{ list: string[]; warnings: string[] }> {
+    if (abort && this.opts.endpoints().length === 0) {
+      throw new StoreRequestError("", "No StoreAPIs available");
+    }
+    const eps = this.selectEndpoints(mint, maxt, matchers, call);
+    const results = await Promise.allSettled(eps.map((ep) => fn(ep.client)));
+    const set = new Set<string>();
+    const warnings: string[] = [];
+    results.forEach((r, i) => {
+      if (r.status === "fulfilled") {
+        for (const v of r.value.list) set.add(v);
+        for (const w of r.value.warnings) {
+          if (abort) throw new StoreRequestError(eps[i].name, `warning from ${eps[i].name}: ${w}`);
+          warnings.push(w);
+        }
+        return;
+      }
+      const msg = describeFailure(what, eps[i].name, r.reason);
+      if (abort) throw new StoreRequestError(eps[i].name, msg, { cause: r.reason });
+      warnings.push(msg);
+    });
+    return { list: [...set].sort(compareStrings), warnings };
+  }
+}
+
+function isAbort(
+  req: { partialResponseStrategy?: PartialResponseStrategy; partialResponseDisabled?: boolean },
+): boolean {
+  return req.partialResponseStrategy === PartialResponseStrategy.ABORT ||
+    req.partialResponseDisabled === true;
+}
+
+// A small binary heap ordered by series labels.
+function heapPush(h: HeapItem[], x: HeapItem): void {
+  h.push(x);
+  let i = h.length - 1;
+  while (i > 0) {
+    const p = (i - 1) >> 1;
+    if (compareLabels(h[p].s.labels, h[i].s.labels) <= 0) break;
+    [h[p], h[i]] = [h[i], h[p]];
+    i = p;
+  }
+}
+
+function heapPop(h: HeapItem[]): HeapItem | undefined {
+  if (h.length === 0) return undefined;
+  const top = h[0];
+  const last = h.pop()!;
+  if (h.length > 0) {
+    h[0] = last;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < h.length && compareLabels(h[l].s.labels, h[m].s.labels) < 0) m = l;
+      if (r < h.length && compareLabels(h[r].s.labels, h[m].s.labels) < 0) m = r;
+      if (m === i) break;
+      [h[m], h[i]] = [h[i], h[m]];
+      i = m;
+    }
+  }
+  return top;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The proxy as the PromQL engine's Queryable.
+
+/** Per-query options of {@link ProxyQueryable} (the HTTP API's Thanos parameters). */
+export interface ProxyQueryOptions {
+  /** WARN (true) or ABORT (false). */
+  partialResponse: boolean;
+  /** Deduplicate replicas (needs at least one replica label). */
+  dedup: boolean;
+  replicaLabels: readonly string[];
+  dedupFunc: DedupFunc;
+  storeMatchers?: Matcher[][];
+  /** `max_source_resolution` in ms (0 = raw only). */
+  maxSourceResolutionMs?: number;
+  /** Concurrent Series fan-outs of one query (`--query.max-concurrent-select`, default 4). */
+  maxConcurrentSelect?: number;
+}
+
+/**
+ * One query's view of the proxy: a Queryable whose selects fan out, merge and deduplicate.
+ * Store warnings collect in `warnings`; a store failure under ABORT throws a PromQLError of type
+ * `execution` ("expanding series: …"), as Prometheus reports storage errors during evaluation.
+ */
+export class ProxyQueryable implements Queryable {
+  /** Warnings of every call so far (partial responses), without duplicates. */
+  readonly warnings: string[] = [];
+  private active = 0;
+  private readonly waiters: (() => void)[] = [];
+
+  constructor(private readonly proxy: StoreProxy, private readonly opts: ProxyQueryOptions) {}
+
+  private get dedupOn(): boolean {
+    return this.opts.dedup && this.opts.replicaLabels.length > 0;
+  }
+
+  private addWarning(w: string): void {
+    if (!this.warnings.includes(w)) this.warnings.push(w);
+  }
+
+  private strategy(): PartialResponseStrategy {
+    return this.opts.partialResponse ? PartialResponseStrategy.WARN : PartialResponseStrategy.ABORT;
+  }
+
+  /** Series matching `matchers` in [hints.start, hints.end], deduplicated when enabled. */
+  select(matchers: Matcher[], hints: SelectHints, signal?: AbortSignal): SeriesSet {
+    return this.selectGen(matchers, hints, signal ?? new AbortController().signal);
+  }
+
+  private async acquire(): Promise<void> {
+    const max = Math.max(1, this.opts.maxConcurrentSelect ?? 4);
+    while (this.active >= max) await new Promise<void>((r) => this.waiters.push(r));
+    this.active++;
+  }
+
+  private release(): void {
+    this.active--;
+    this.waiters.shift()?.();
+  }
+
+  private async *selectGen(
+    matchers: Matcher[],
+    hints: SelectHints,
+    signal: AbortSignal,
+  ): AsyncGenerator<SeriesWithChunks> {
+    const req: SeriesRequest = {
+      minTime: hints.start,
+      maxTime: hints.end,
+      matchers,
+      partialResponseStrategy: this.strategy(),
+      partialResponseDisabled: !this.opts.partialResponse,
+      skipChunks: hints.skipChunks === true,
+      maxResolutionWindow: this.opts.maxSourceResolutionMs ?? 0,
+      aggregates: aggregatesFor(hints.func),
+      queryHints: {
+        stepMillis: hints.step,
+        func: hints.func,
+        grouping: hints.grouping ? { by: hints.by === true, labels: hints.grouping } : undefined,
+        rangeMillis: hints.range,
+      },
+      withoutReplicaLabels: this.dedupOn ? [...this.opts.replicaLabels] : undefined,
+    };
+    await this.acquire();
+    try {
+      const items = this.proxy.series(req, signal, { storeMatchers: this.opts.storeMatchers });
+      const dedupOpts: DedupOptions = { func: this.opts.dedupFunc, selectFunc: hints.func };
+      for await (const item of items) {
+        if ("warning" in item) {
+          this.addWarning(item.warning);
+          continue;
+        }
+        let s: SeriesWithChunks = { labels: item.labels, chunks: toEngineChunks(item, hints.func) };
+        if (this.dedupOn && !req.skipChunks) s = dedupSeries(s, dedupOpts);
+        yield s;
+      }
+    } catch (e) {
+      if (e instanceof StoreRequestError) {
+        throw new PromQLError("execution", `expanding series: ${e.message}`, { cause: e });
+      }
+      throw e;
+    } finally {
+      this.release();
+    }
+  }
+
+  /** Label names over the selected stores (replica labels removed when deduplicating). */
+  async labelNames(matchers: Matcher[], start: number, end: number): Promise<string[]> {
+    const res = await this.wrap(() =>
+      this.proxy.labelNames(
+        {
+          start,
+          end,
+          matchers,
+          partialResponseStrategy: this.strategy(),
+          partialResponseDisabled: !this.opts.partialResponse,
+          withoutReplicaLabels: this.dedupOn ? [...this.opts.replicaLabels] : undefined,
+        },
+        new AbortController().signal,
+        { storeMatchers: this.opts.storeMatchers },
+      )
+    );
+    for (const w of res.warnings) this.addWarning(w);
+    return res.names;
+  }
+
+  /** Values of label `name` (empty for a replica label when deduplicating). */
+  async labelValues(
+    name: string,
+    matchers: Matcher[],
+    start: number,
+    end: number,
+  ): Promise<string[]> {
+    const res = await this.wrap(() =>
+      this.proxy.labelValues(
+        {
+          label: name,
+          start,
+          end,
+          matchers,
+          partialResponseStrategy: this.strategy(),
+          partialResponseDisabled: !this.opts.partialResponse,
+          withoutReplicaLabels: this.dedupOn ? [...this.opts.replicaLabels] : undefined,
+        },
+        new AbortController().signal,
+        { storeMatchers: this.opts.storeMatchers },
+      )
+    );
+    for (const w of res.warnings) this.addWarning(w);
+    return res.values;
+  }
+
+  private async wrap<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof StoreRequestError) {
+        throw new PromQLError("execution", e.message, { cause: e });
+      }
+      throw e;
+    }
+  }
+}
+
+/**
+ * Aggregates to ask downsampled stores for, by the PromQL function reading the data (Thanos's
+ * choice: counter for rate-like functions, the matching aggregate for *_over_time, else sum and
+ * count so an average can be formed).
+ */
+export function aggregatesFor(func: string | undefined): Aggr[] {
+  switch (func) {
+    case "min":
+    case "min_over_time":
+      return [Aggr.MIN];
+    case "max":
+    case "max_over_time":
+      return [Aggr.MAX];
+    case "count":
+    case "count_over_time":
+      return [Aggr.COUNT];
+    case "sum_over_time":
+      return [Aggr.SUM];
+    case "rate":
+    case "increase":
+    case "irate":
+    case "resets":
+      return [Aggr.COUNTER];
+    default:
+      return [Aggr.COUNT, Aggr.SUM];
+  }
+}
+
+/**
+ * Chunks the engine can read: raw chunks as they are; for downsampled aggregate chunks, the
+ * sub-chunk matching the function (counter / min / max / count / sum), else the average of each
+ * window computed from sum and count.
+ */
+function toEngineChunks(s: SeriesWithChunks, func: string | undefined): Chunk[] {
+  let allRaw = true;
+  for (const c of s.chunks) {
+    if ((c as StoreChunk).aggr !== undefined && c.encoding === ChunkEncoding.None) {
+      allRaw = false;
+      break;
+    }
+  }
+  if (allRaw) return s.chunks;
+  const out: Chunk[] = [];
+  for (const c of s.chunks) {
+    const a = (c as StoreChunk).aggr;
+    if (a === undefined || c.encoding !== ChunkEncoding.None) {
+      out.push(c);
+      continue;
+    }
+    const want = aggregatesFor(func);
+    const pick = want.length === 1
+      ? (want[0] === Aggr.MIN
+        ? a.min
+        : want[0] === Aggr.MAX
+        ? a.max
+        : want[0] === Aggr.COUNT
+        ? a.count
+        : want[0] === Aggr.SUM
+        ? a.sum
+        : a.counter)
+      : undefined;
+    if (pick) {
+      out.push({
+        minTime: c.minTime,
+        maxTime: c.maxTime,
+        encoding: pick.encoding,
+        data: pick.data,
+      });
+    } else if (a.sum && a.count) {
+      out.push(...averageChunks(c.minTime, c.maxTime, a.sum.data, a.count.data));
+    }
+  }
+  return out;
+}
+
+function averageChunks(minTime: number, maxTime: number, sum: Uint8Array, count: Uint8Array) {
+  const s = decodeReplica([{ minTime, maxTime, encoding: ChunkEncoding.XOR, data: sum }]);
+  const c = decodeReplica([{ minTime, maxTime, encoding: ChunkEncoding.XOR, data: count }]);
+  const n = Math.min(s.n, c.n);
+  const vs = new Float64Array(n);
+  for (let i = 0; i < n; i++) vs[i] = s.vs[i] / c.vs[i];
+  return encodeXorChunks({ ts: s.ts.subarray(0, n), vs, n });
+}

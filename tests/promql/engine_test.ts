@@ -1,0 +1,453 @@
+// Engine semantics over an in-memory Queryable whose chunks are real XOR chunks: lookback,
+// staleness, offset/@, subquery alignment, hints, limits, and Prometheus' error messages.
+
+import { assert, assertAlmostEquals, assertEquals, assertRejects } from "../helpers/assert.ts";
+import { Engine } from "../../promql/engine.ts";
+import { PromQLError } from "../../promql/errors.ts";
+import type { Matrix, QueryValue, Scalar, Vector } from "../../promql/value.ts";
+import { resultToJSON, resultToJSONText } from "../../promql/value.ts";
+import { XorAppender } from "../../tsdb/chunkenc/xor.ts";
+import { labelsFromObject, labelsToObject } from "../../tsdb/labels.ts";
+import type { Matcher } from "../../tsdb/matchers.ts";
+import { ChunkEncoding } from "../../tsdb/series.ts";
+import type {
+  Chunk,
+  Labels,
+  Queryable,
+  SelectHints,
+  SeriesSet,
+  SeriesWithChunks,
+} from "../../tsdb/series.ts";
+import { compareLabels } from "../../tsdb/labels.ts";
+
+/** A sample; `"stale"` writes a stale marker. */
+type Point = [number, number | "stale"];
+
+interface MemSeries {
+  labels: Record<string, string>;
+  points: Point[];
+  /** Samples per chunk (default 120, Prometheus' target). */
+  perChunk?: number;
+  encoding?: ChunkEncoding;
+}
+
+/** In-memory Queryable over real XOR chunks; records the hints of every select. */
+class MemQueryable implements Queryable {
+  readonly hints: SelectHints[] = [];
+  private readonly series: SeriesWithChunks[];
+
+  constructor(defs: MemSeries[], private readonly delayMs = 0) {
+    this.series = defs.map((d) => ({
+      labels: labelsFromObject(d.labels),
+      chunks: toChunks(d.points, d.perChunk ?? 120, d.encoding ?? ChunkEncoding.XOR),
+    })).sort((a, b) => compareLabels(a.labels, b.labels));
+  }
+
+  select(matchers: Matcher[], hints: SelectHints, signal?: AbortSignal): SeriesSet {
+    this.hints.push(hints);
+    const all = this.series;
+    const delay = this.delayMs;
+    return (async function* () {
+      for (const s of all) {
+        if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+        signal?.throwIfAborted();
+        const o = labelsToObject(s.labels);
+        if (!matchers.every((m) => m.matches(o[m.name] ?? ""))) continue;
+        const chunks = s.chunks.filter((c) => c.maxTime >= hints.start && c.minTime <= hints.end);
+        if (chunks.length > 0) yield { labels: s.labels, chunks };
+      }
+    })();
+  }
+
+  labelNames(): Promise<string[]> {
+    return Promise.resolve([]);
+  }
+
+  labelValues(): Promise<string[]> {
+    return Promise.resolve([]);
+  }
+}
+
+function toChunks(points: Point[], perChunk: number, encoding: ChunkEncoding): Chunk[] {
+  const out: Chunk[] = [];
+  for (let i = 0; i < points.length; i += perChunk) {
+    const part = points.slice(i, i + perChunk);
+    const app = new XorAppender();
+    for (const [t, v] of part) {
+      if (v === "stale") app.appendStale(t);
+      else app.append(t, v);
+    }
+    out.push({
+      minTime: part[0][0],
+      maxTime: part[part.length - 1][0],
+      encoding,
+      data: app.bytes().slice(),
+    });
+  }
+  return out;
+}
+
+/** Samples every `step` ms from `from` to `to` inclusive with value f(t). */
+function pts(from: number, to: number, step: number, f: (t: number) => number): Point[] {
+  const out: Point[] = [];
+  for (let t = from; t <= to; t += step) out.push([t, f(t)]);
+  return out;
+}
+
+const M = 60_000;
+const engine = new Engine();
+
+function vec(v: QueryValue): Record<string, number> {
+  assertEquals(v.type, "vector");
+  const out: Record<string, number> = {};
+  for (const s of (v as Vector).samples) out[JSON.stringify(labelsToObject(s.labels))] = s.v;
+  return out;
+}
+
+function vecValues(v: QueryValue): number[] {
+  assertEquals(v.type, "vector");
+  return (v as Vector).samples.map((s) => s.v);
+}
+
+async function instant(q: Queryable, query: string, t: number): Promise<QueryValue> {
+  return (await engine.instantQuery(q, query, t)).value;
+}
+
+async function rejects(p: Promise<unknown>, type: string, text: string): Promise<void> {
+  const e = await assertRejects(() => p, PromQLError);
+  assertEquals((e as PromQLError).type, type, e.message);
+  assert(e.message.includes(text), `message "${e.message}" lacks "${text}"`);
+}
+
+const labelsOf = (o: Record<string, string>): Labels => labelsFromObject(o);
+
+Deno.test("instant selector takes the newest sample in [t − 5m, t] (2.x closed lookback)", async () => {
+  const q = new MemQueryable([{ labels: { __name__: "x" }, points: [[0, 1], [M, 2]] }]);
+  assertEquals(vecValues(await instant(q, "x", 0)), [1]);
+  assertEquals(vecValues(await instant(q, "x", M - 1)), [1]);
+  assertEquals(vecValues(await instant(q, "x", M)), [2]);
+  assertEquals(vecValues(await instant(q, "x", M + 5 * M)), [2]);
+  assertEquals(vecValues(await instant(q, "x", M + 5 * M + 1)), []);
+  assertEquals(vecValues(await instant(q, "x", -1)), []);
+});
+
+Deno.test("a lookback delta option changes how long a series stays visible", async () => {
+  const q = new MemQueryable([{ labels: { __name__: "x" }, points: [[0, 1]] }]);
+  const short = new Engine({ lookbackDelta: M });
+  assertEquals(vecValues((await short.instantQuery(q, "x", M)).value), [1]);
+  assertEquals(vecValues((await short.instantQuery(q, "x", M + 1)).value), []);
+});
+
+Deno.test("a stale marker ends the series at once and is dropped from range vectors", async () => {
+  const points: Point[] = [[0, 1], [15_000, 2], [30_000, 3], [45_000, "stale"], [120_000, 9]];
+  const q = new MemQueryable([{ labels: { __name__: "x", job: "a" }, points }]);
+  assertEquals(vecValues(await instant(q, "x", 44_999)), [3]);
+  assertEquals(vecValues(await instant(q, "x", 45_000)), []);
+  assertEquals(vecValues(await instant(q, "x", 100_000)), []);
+  assertEquals(vecValues(await instant(q, "x", 120_000)), [9]);
+  assertEquals(vecValues(await instant(q, "count_over_time(x[1m])", 59_000)), [3]);
+  const m = (await instant(q, "x[2m]", 120_000)) as Matrix;
+  assertEquals(Array.from(m.series[0].ts), [0, 15_000, 30_000, 120_000]);
+  // range query: present until the stale marker, absent until the next sample
+  const r = (await engine.rangeQuery(q, "x", 0, 120_000, 15_000)).value as Matrix;
+  assertEquals(Array.from(r.series[0].ts), [0, 15_000, 30_000, 120_000]);
+});
+
+Deno.test("offset, negative offset and @ shift the selection time; @ start()/end() use the range", async () => {
+  const q = new MemQueryable([{
+    labels: { __name__: "x" },
+    points: pts(0, 60 * M, M, (t) => t / M),
+  }]);
+  const t = 30 * M;
+  assertEquals(vecValues(await instant(q, "x offset 5m", t)), [25]);
+  assertEquals(vecValues(await instant(q, "x offset -5m", t)), [35]);
+  assertEquals(vecValues(await instant(q, "x @ 600", t)), [10]);
+  assertEquals(vecValues(await instant(q, "x @ 600 offset 1m", t)), [9]);
+  assertEquals(vecValues(await instant(q, "x offset 1m @ 600", t)), [9]);
+  const r = (await engine.rangeQuery(q, "x @ start() + x @ end() - x", 10 * M, 12 * M, M))
+    .value as Matrix;
+  assertEquals(Array.from(r.series[0].vs), [10, 11, 12].map((v) => 10 + 12 - v));
+  // sum over a window fixed with @ is the same at every step (step-invariant)
+  const s = (await engine.rangeQuery(q, "sum_over_time(x[2m] @ 600)", 0, 3 * M, M))
+    .value as Matrix;
+  assertEquals(Array.from(s.series[0].vs), [27, 27, 27, 27]);
+  // timestamp() of a selector gives the sample's own time
+  assertEquals(vecValues(await instant(q, "timestamp(x)", t + 30_000)), [t / 1000]);
+  assertEquals(vecValues(await instant(q, "timestamp(x @ 600)", t)), [600]);
+});
+
+Deno.test("subquery steps are multiples of the step from the first one ≥ t − range (2.x)", async () => {
+  const q = new MemQueryable([{
+    labels: { __name__: "x" },
+    points: pts(0, 60 * M, 15_000, () => 1),
+  }]);
+  // t = 10m: inner times 5m, 6m, …, 10m (the boundary is included in 2.x)
+  assertEquals(vecValues(await instant(q, "count_over_time(x[5m:1m])", 10 * M)), [6]);
+  // t = 10m30s: first multiple ≥ 5m30s is 6m → 6m … 10m
+  assertEquals(vecValues(await instant(q, "count_over_time(x[5m:1m])", 10 * M + 30_000)), [5]);
+  const m = (await instant(q, "x[5m:2m] offset 1m", 10 * M)) as Matrix;
+  assertEquals(Array.from(m.series[0].ts), [4 * M, 6 * M, 8 * M]);
+  // no step: the default evaluation interval (1m)
+  assertEquals(vecValues(await instant(q, "count_over_time(x[3m:])", 10 * M)), [4]);
+  const e2 = new Engine({ defaultEvaluationInterval: 30_000 });
+  assertEquals(
+    vecValues((await e2.instantQuery(q, "count_over_time(x[3m:])", 10 * M)).value),
+    [7],
+  );
+});
+
+Deno.test("range query steps are start + k·step ≤ end; scalars become a label-less series", async () => {
+  const q = new MemQueryable([{
+    labels: { __name__: "x" },
+    points: pts(0, 60 * M, 15_000, (t) => t),
+  }]);
+  const r = (await engine.rangeQuery(q, "x", 0, 10 * M, 7 * M)).value as Matrix;
+  assertEquals(Array.from(r.series[0].ts), [0, 7 * M]);
+  const s = (await engine.rangeQuery(q, "time()", 1000, 3000, 1000)).value as Matrix;
+  assertEquals(s.series[0].labels, []);
+  assertEquals(Array.from(s.series[0].vs), [1, 2, 3]);
+});
+
+Deno.test("rate extrapolates and drops the metric name; last_over_time keeps it", async () => {
+  const q = new MemQueryable([{
+    labels: { __name__: "c", job: "a" },
+    points: pts(0, 20 * M, 15_000, (t) => t / 1000),
+  }]);
+  const v = await instant(q, "rate(c[5m])", 10 * M);
+  assertEquals(Object.keys(vec(v)), ['{"job":"a"}']);
+  assertAlmostEquals(vecValues(v)[0], 1, 1e-12);
+  assertEquals(Object.keys(vec(await instant(q, "last_over_time(c[5m])", 10 * M))), [
+    '{"__name__":"c","job":"a"}',
+  ]);
+});
+
+Deno.test("aggregations stream over series with Prometheus' output labels", async () => {
+  const q = new MemQueryable([
+    { labels: { __name__: "x", job: "a", i: "1" }, points: [[0, 1]] },
+    { labels: { __name__: "x", job: "a", i: "2" }, points: [[0, 2]] },
+    { labels: { __name__: "x", job: "b", i: "1" }, points: [[0, 4]] },
+  ]);
+  assertEquals(vec(await instant(q, "sum by (job) (x)", 0)), {
+    '{"job":"a"}': 3,
+    '{"job":"b"}': 4,
+  });
+  assertEquals(vec(await instant(q, "avg without (i) (x)", 0)), {
+    '{"job":"a"}': 1.5,
+    '{"job":"b"}': 4,
+  });
+  assertEquals(vec(await instant(q, "count(x)", 0)), { "{}": 3 });
+  assertEquals(vecValues(await instant(q, "topk(2, x)", 0)), [4, 2]);
+  assertEquals(vecValues(await instant(q, "sort_desc(x)", 0)), [4, 2, 1]);
+});
+
+Deno.test("select hints carry the data range, step, range, enclosing function and grouping", async () => {
+  const q = new MemQueryable([{ labels: { __name__: "x", job: "a" }, points: [[0, 1]] }]);
+  await engine.instantQuery(q, "sum by (job) (rate(x[5m] offset 1m))", 10 * M);
+  assertEquals(q.hints[0], { start: 4 * M, end: 9 * M, step: 0, range: 5 * M, func: "rate" });
+  await engine.rangeQuery(q, "max by (job) (x)", 10 * M, 20 * M, M);
+  assertEquals(q.hints[1], {
+    start: 5 * M,
+    end: 20 * M,
+    step: M,
+    range: 0,
+    func: "max",
+    by: true,
+    grouping: ["job"],
+  });
+});
+
+Deno.test("parse errors are bad_data with Prometheus' text; range queries need vector or scalar", async () => {
+  const q = new MemQueryable([]);
+  await rejects(engine.instantQuery(q, "sum(", 0), "bad_data", "1:5: parse error: ");
+  await rejects(
+    engine.instantQuery(q, "rate(x)", 0),
+    "bad_data",
+    "parse error: expected type range vector",
+  );
+  await rejects(
+    engine.rangeQuery(q, "x[5m]", 0, M, M),
+    "bad_data",
+    'invalid expression type "range vector" for range query, must be Scalar or instant Vector',
+  );
+  await rejects(
+    engine.rangeQuery(q, "x", 0, M, 0),
+    "bad_data",
+    "zero or negative query resolution step widths are not accepted",
+  );
+});
+
+Deno.test("vector matching errors carry Prometheus' messages", async () => {
+  const q = new MemQueryable([
+    { labels: { __name__: "a", job: "x", i: "1" }, points: [[0, 1]] },
+    { labels: { __name__: "a", job: "x", i: "2" }, points: [[0, 1]] },
+    { labels: { __name__: "b", job: "x" }, points: [[0, 1]] },
+    { labels: { __name__: "c", job: "x", i: "1" }, points: [[0, 1]] },
+  ]);
+  await rejects(
+    instant(q, "b + on(job) a", 0),
+    "execution",
+    'found duplicate series for the match group {job="x"} on the right hand-side of the operation: ' +
+      '[{__name__="a", i="2", job="x"}, {__name__="a", i="1", job="x"}];many-to-many matching not allowed: matching labels must be unique on one side',
+  );
+  await rejects(
+    instant(q, "a + on(job) b", 0),
+    "execution",
+    "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
+  );
+  await rejects(
+    instant(q, '{__name__=~"a|c"} + on(job) group_left b', 0),
+    "execution",
+    "multiple matches for labels: grouping labels must ensure unique matches",
+  );
+  assertEquals(Object.keys(vec(await instant(q, "a * on(job) group_left b", 0))).length, 2);
+  await rejects(
+    instant(q, 'abs({__name__=~"a|c"})', 0),
+    "execution",
+    "vector cannot contain metrics with the same labelset",
+  );
+  await rejects(
+    instant(q, 'label_replace(a, "i", "", "i", ".*")', 0),
+    "execution",
+    "vector cannot contain metrics with the same labelset",
+  );
+});
+
+Deno.test("function argument errors are execution errors with Prometheus' text", async () => {
+  const q = new MemQueryable([{
+    labels: { __name__: "x" },
+    points: pts(0, 10 * M, 15_000, () => 1),
+  }]);
+  await rejects(
+    instant(q, "holt_winters(x[5m], 0, 0.5)", 10 * M),
+    "execution",
+    "invalid smoothing factor. Expected: 0 < sf < 1, got: 0.000000",
+  );
+  await rejects(
+    instant(q, 'label_replace(x, "a", "b", "c", "(")', 0),
+    "execution",
+    "invalid regular expression in label_replace(): (",
+  );
+  await rejects(
+    instant(q, 'label_replace(x, "1a", "b", "c", ".*")', 0),
+    "execution",
+    "invalid destination label name in label_replace(): 1a",
+  );
+  await rejects(instant(q, "topk(NaN, x)", 0), "execution", "Scalar value NaN overflows int64");
+  await rejects(instant(q, 'count_values("1x", x)', 0), "execution", 'invalid label name "1x"');
+});
+
+Deno.test("max samples: Prometheus' error when a query would hold too many samples", async () => {
+  const q = new MemQueryable(
+    Array.from({ length: 5 }, (_, i) => ({
+      labels: { __name__: "x", i: String(i) },
+      points: pts(0, 10 * M, 15_000, () => i),
+    })),
+  );
+  const small = new Engine({ maxSamples: 4 });
+  await rejects(
+    small.instantQuery(q, "x", M),
+    "execution",
+    "query processing would load too many samples into memory in query execution",
+  );
+  await rejects(
+    small.instantQuery(q, 'rate(x{i="1"}[5m])', 10 * M),
+    "execution",
+    "query processing would load too many samples into memory in query execution",
+  );
+  assertEquals(
+    vecValues((await new Engine({ maxSamples: 5 }).instantQuery(q, "x", M)).value).length,
+    5,
+  );
+});
+
+Deno.test("a query past its timeout fails with timeout, and a caller's abort cancels it", async () => {
+  const q = new MemQueryable(
+    Array.from(
+      { length: 50 },
+      (_, i) => ({ labels: { __name__: "x", i: String(i) }, points: [[0, 1]] }),
+    ),
+    5,
+  );
+  await rejects(
+    new Engine({ timeout: 20 }).instantQuery(q, "sum(x)", 0),
+    "timeout",
+    "query timed out in expression evaluation",
+  );
+  const ac = new AbortController();
+  const p = engine.instantQuery(q, "sum(x)", 0, ac.signal);
+  setTimeout(() => ac.abort(), 20);
+  await rejects(p, "canceled", "query was canceled in expression evaluation");
+});
+
+Deno.test("native histogram chunks fail with a clear not-supported error", async () => {
+  const q = new MemQueryable([{
+    labels: { __name__: "h" },
+    points: [[0, 1]],
+    encoding: ChunkEncoding.Histogram,
+  }]);
+  await rejects(instant(q, "h", 0), "execution", "native histograms are not supported yet");
+});
+
+Deno.test("absent() builds labels from equality matchers as Prometheus", async () => {
+  const q = new MemQueryable([]);
+  assertEquals(vec(await instant(q, 'absent(nope{job="a", instance=~"x.*"})', 0)), {
+    '{"job":"a"}': 1,
+  });
+  assertEquals(vec(await instant(q, 'absent(nope{job="a", job="b", env="p"})', 0)), {
+    '{"env":"p"}': 1,
+  });
+  assertEquals(vec(await instant(q, 'absent_over_time(nope{job="z"}[5m])', 0)), {
+    '{"job":"z"}': 1,
+  });
+});
+
+Deno.test("results render as Prometheus' API JSON (timestamps, value formats)", () => {
+  const v: Vector = {
+    type: "vector",
+    samples: [{ labels: labelsOf({ a: 'q"<' }), t: 1500, v: 1e-7 }, {
+      labels: [],
+      t: 1050,
+      v: -Infinity,
+    }],
+  };
+  assertEquals(
+    resultToJSONText(v),
+    '{"resultType":"vector","result":[{"metric":{"a":"q\\"<"},"value":[1.500,"1e-07"]},' +
+      '{"metric":{},"value":[1.050,"-Inf"]}]}',
+  );
+  const s: Scalar = { type: "scalar", t: 1500, v: 1e-7 };
+  assertEquals(resultToJSONText(s), '{"resultType":"scalar","result":[1.5,"0.0000001"]}');
+  assertEquals(resultToJSON(s), { resultType: "scalar", result: [1.5, "0.0000001"] });
+  assertEquals(
+    resultToJSONText({ type: "string", t: 2000, v: "<a>" }),
+    '{"resultType":"string","result":[2,"\\u003ca\\u003e"]}',
+  );
+  const m: Matrix = {
+    type: "matrix",
+    series: [{
+      labels: labelsOf({ __name__: "x" }),
+      ts: Float64Array.of(1000, 2001),
+      vs: Float64Array.of(1.5e21, NaN),
+    }],
+  };
+  assertEquals(
+    resultToJSONText(m),
+    '{"resultType":"matrix","result":[{"metric":{"__name__":"x"},"values":[[1,"1.5e+21"],[2.001,"NaN"]]}]}',
+  );
+});
+
+Deno.test("overlapping chunks of one series (several blocks) are merged, first sample wins", async () => {
+  const a = toChunks(pts(0, 10 * M, M, () => 1), 120, ChunkEncoding.XOR)[0];
+  const b = toChunks(pts(5 * M, 15 * M, M, () => 2), 120, ChunkEncoding.XOR)[0];
+  const q: Queryable = {
+    select: () =>
+      (async function* () {
+        yield { labels: labelsOf({ __name__: "x" }), chunks: [a, b] };
+      })(),
+    labelNames: () => Promise.resolve([]),
+    labelValues: () => Promise.resolve([]),
+  };
+  assertEquals(vecValues(await instant(q, "count_over_time(x[20m])", 15 * M)), [16]);
+  assertEquals(vecValues(await instant(q, "x", 7 * M)), [1]);
+  assertEquals(vecValues(await instant(q, "x", 12 * M)), [2]);
+});

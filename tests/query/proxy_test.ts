@@ -1,0 +1,90 @@
+// The proxy over in-memory stores: k-way merge, equal label sets merged, store selection by
+// external labels and time, and partial response (warning) versus abort (error).
+
+import { assert, assertEquals, assertRejects } from "../helpers/assert.ts";
+import { StoreProxy, StoreRequestError } from "../../storeapi/proxy.ts";
+import type { ProxyEndpoint } from "../../storeapi/proxy.ts";
+import { PartialResponseStrategy, type SeriesRequest } from "../../storeapi/codec.ts";
+import type { SeriesItem } from "../../storeapi/server.ts";
+import { Matcher, MatchType } from "../../tsdb/matchers.ts";
+import { ChunkEncoding } from "../../tsdb/series.ts";
+
+function endpoint(name: string, series: string[][], ext: string[], fail = false): ProxyEndpoint {
+  return {
+    name,
+    info: { componentType: "store", labelSets: [ext], minTime: 0, maxTime: 1000 },
+    client: {
+      async *series(): AsyncIterable<SeriesItem> {
+        for (const ls of series) {
+          yield {
+            labels: ls,
+            chunks: [{
+              minTime: 0,
+              maxTime: 1,
+              encoding: ChunkEncoding.XOR,
+              data: new Uint8Array([0, 0]),
+            }],
+          };
+        }
+        if (fail) throw new Error("store exploded");
+      },
+      labelNames: () => Promise.resolve({ names: ["a"], warnings: [] }),
+      labelValues: () => Promise.resolve({ values: ["x"], warnings: [] }),
+    },
+  };
+}
+
+const all: SeriesRequest = {
+  minTime: 0,
+  maxTime: 100,
+  matchers: [new Matcher(MatchType.Regexp, "a", ".*")],
+};
+
+async function collect(it: AsyncIterable<SeriesItem>) {
+  const series: string[] = [];
+  const warnings: string[] = [];
+  for await (const x of it) {
+    if ("warning" in x) warnings.push(x.warning);
+    else series.push(x.labels.join(","));
+  }
+  return { series, warnings };
+}
+
+Deno.test("proxy merges sorted streams and joins equal label sets", async () => {
+  const p = new StoreProxy({
+    endpoints: () => [
+      endpoint("s1", [["a", "1"], ["a", "3"]], []),
+      endpoint("s2", [["a", "2"], ["a", "3"]], []),
+    ],
+  });
+  const r = await collect(p.series(all, new AbortController().signal));
+  assertEquals(r.series, ["a,1", "a,2", "a,3"]);
+});
+
+Deno.test("proxy skips stores whose external labels contradict the matchers", async () => {
+  const p = new StoreProxy({
+    endpoints: () => [
+      endpoint("east", [["a", "1", "region", "east"]], ["region", "east"]),
+      endpoint("west", [["a", "1", "region", "west"]], ["region", "west"]),
+    ],
+  });
+  const req = { ...all, matchers: [new Matcher(MatchType.Equal, "region", "west")] };
+  assertEquals((await collect(p.series(req, new AbortController().signal))).series, [
+    "a,1,region,west",
+  ]);
+  assertEquals(p.selectEndpoints(2000, 3000, []).length, 0);
+});
+
+Deno.test("a failing store is a warning under WARN and an error naming it under ABORT", async () => {
+  const eps = () => [endpoint("good", [["a", "1"]], []), endpoint("bad:1", [["a", "2"]], [], true)];
+  const p = new StoreProxy({ endpoints: eps });
+  const r = await collect(p.series(all, new AbortController().signal));
+  assertEquals(r.series, ["a,1", "a,2"]);
+  assert(r.warnings.length === 1 && r.warnings[0].includes("bad:1"), r.warnings.join());
+  const abort = { ...all, partialResponseStrategy: PartialResponseStrategy.ABORT };
+  const e = await assertRejects(
+    () => collect(p.series(abort, new AbortController().signal)),
+    StoreRequestError,
+  );
+  assert((e as Error).message.includes("bad:1"));
+});

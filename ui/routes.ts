@@ -1,0 +1,153 @@
+// Serves the query UI from assets embedded at build time (import attributes): no file is read at
+// run time, so the compiled binary carries the UI. `thanos query` adds these routes under its
+// `--web.route-prefix`; links and API calls in the page use the external prefix.
+
+import type { Route } from "../components/http.ts";
+import appJs from "./dist/app.js" with { type: "text" };
+import appCss from "./dist/app.css" with { type: "text" };
+import appJsGzB64 from "./dist/app.js.gz.b64" with { type: "text" };
+import appCssGzB64 from "./dist/app.css.gz.b64" with { type: "text" };
+import favicon from "./dist/favicon.svg" with { type: "text" };
+import indexTemplate from "./dist/index.html" with { type: "text" };
+import manifest from "./dist/manifest.json" with { type: "json" };
+
+/** Options of {@link uiRoutes}. */
+export interface UiRoutesOptions {
+  /** Prefix the routes are mounted under (`--web.route-prefix`), e.g. `/thanos` or ``. */
+  routePrefix: string;
+  /**
+   * Prefix the browser sees (`--web.external-prefix`, e.g. behind a path-rewriting proxy);
+   * defaults to `routePrefix`.
+   */
+  externalPrefix?: string;
+  /** Page title (default `Thanos | Query`). */
+  title?: string;
+}
+
+/** Client-side pages; each answers with the single-page app's HTML. */
+export const UI_PAGES = ["/graph", "/stores", "/status", "/runtime", "/buildinfo", "/flags"];
+
+/** Normalises a prefix to `` or `/a/b` (leading slash, no trailing slash). */
+export function normalizePrefix(p: string | undefined): string {
+  const t = (p ?? "").trim().replace(/^\/+|\/+$/g, "");
+  return t === "" ? "" : `/${t}`;
+}
+
+function fromBase64(b64: string): Uint8Array {
+  const bin = atob(b64.trim());
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/** Pre-compressed assets, decoded once on first use. */
+let gzippedCache: { js: Uint8Array; css: Uint8Array } | undefined;
+function gzippedAssets(): { js: Uint8Array; css: Uint8Array } {
+  gzippedCache ??= { js: fromBase64(appJsGzB64), css: fromBase64(appCssGzB64) };
+  return gzippedCache;
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** True when an `Accept-Encoding` header allows gzip (`q=0` refuses it). */
+export function acceptsGzip(header: string | null): boolean {
+  for (const part of (header ?? "").split(",")) {
+    const [coding, ...params] = part.trim().toLowerCase().split(";");
+    if (coding.trim() !== "gzip" && coding.trim() !== "*") continue;
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith("q="));
+    return q === undefined || Number(q.slice(2)) > 0;
+  }
+  return false;
+}
+
+/** The page's HTML with prefix, title and asset version filled in. */
+export function renderIndex(externalPrefix: string, title: string): string {
+  const vals: Record<string, string> = {
+    PREFIX: escapeHtml(externalPrefix),
+    TITLE: escapeHtml(title),
+    VERSION: manifest.version,
+  };
+  return indexTemplate.replace(/%(PREFIX|TITLE|VERSION)%/g, (_, k: string) => vals[k]);
+}
+
+/**
+ * Routes serving the UI: `/` redirects to `/graph`; the pages in {@link UI_PAGES} return the
+ * app's HTML; `/static/*` the embedded assets (immutable, versioned by content hash).
+ * Paths are relative to the route prefix (the HTTP server adds it).
+ */
+export function uiRoutes(opts: UiRoutesOptions): Route[] {
+  const external = normalizePrefix(opts.externalPrefix ?? opts.routePrefix);
+  const gzipped = gzippedAssets();
+  const html = renderIndex(external, opts.title ?? "Thanos | Query");
+  const page = (): Response =>
+    new Response(html, {
+      headers: {
+        "content-type": "text/html; charset=utf-8",
+        "cache-control": "no-cache",
+        "x-content-type-options": "nosniff",
+      },
+    });
+  const assets: Record<string, { body: string; gz?: Uint8Array; type: string }> = {
+    "app.js": { body: appJs, gz: gzipped.js, type: "text/javascript; charset=utf-8" },
+    "app.css": { body: appCss, gz: gzipped.css, type: "text/css; charset=utf-8" },
+    "favicon.svg": { body: favicon, type: "image/svg+xml" },
+  };
+  const routes: Route[] = [
+    {
+      method: ["GET", "HEAD"],
+      path: "/",
+      name: "/",
+      handler: (req) => {
+        const search = new URL(req.url).search;
+        return new Response(null, {
+          status: 302,
+          headers: { location: `${external}/graph${search}` },
+        });
+      },
+    },
+    ...UI_PAGES.map((p): Route => ({ method: ["GET", "HEAD"], path: p, name: p, handler: page })),
+    {
+      method: ["GET", "HEAD"],
+      path: "/static/:file",
+      name: "/static",
+      handler: (req, params) => {
+        const a = assets[params.file];
+        if (!a) {
+          return new Response(`404 page not found: no UI asset ${params.file}\n`, {
+            status: 404,
+            headers: { "content-type": "text/plain; charset=utf-8" },
+          });
+        }
+        const etag = `"${manifest.version}"`;
+        const versioned = new URL(req.url).searchParams.get("v") === manifest.version;
+        const headers: Record<string, string> = {
+          "content-type": a.type,
+          etag,
+          "cache-control": versioned ? "public, max-age=31536000, immutable" : "no-cache",
+          "x-content-type-options": "nosniff",
+        };
+        if (a.gz) headers["vary"] = "accept-encoding";
+        if (req.headers.get("if-none-match") === etag) {
+          return new Response(null, { status: 304, headers });
+        }
+        if (a.gz && acceptsGzip(req.headers.get("accept-encoding"))) {
+          headers["content-encoding"] = "gzip";
+          return new Response(req.method === "HEAD" ? null : a.gz.slice(), { headers });
+        }
+        return new Response(req.method === "HEAD" ? null : a.body, { headers });
+      },
+    },
+  ];
+  if (opts.routePrefix !== "" && normalizePrefix(opts.routePrefix) !== "") {
+    // `/prefix` without the trailing slash: the server adds the prefix to the empty path
+    routes.push({
+      method: ["GET", "HEAD"],
+      path: "",
+      name: "/",
+      handler: routes[0].handler,
+    });
+  }
+  return routes;
+}

@@ -1,0 +1,169 @@
+/// <reference lib="dom" />
+// deno-lint-ignore-file no-import-prefix -- browser bundle deps are pinned inline (ui/build.ts)
+// Entry point of the query UI: a small router over the pages (query, stores, status, flags),
+// all served by `thanos query` under its prefix and talking to its API with relative URLs.
+
+import "npm:uplot@1.6.32/dist/uPlot.min.css";
+import "./style.css";
+import { apiGet, pathPrefix } from "./api.ts";
+import { h, replaceChildren } from "./dom.ts";
+import { Panel } from "./panel.ts";
+import { renderFlags, renderStatus, renderStores } from "./pages.ts";
+import { defaultPanel, panelsFromSearch, panelsToSearch } from "./url_state.ts";
+
+const prefix = pathPrefix();
+
+/** Page path relative to the prefix (`/graph`, `/stores`, …). */
+function currentPage(): string {
+  let p = location.pathname;
+  if (prefix !== "" && p.startsWith(prefix)) p = p.slice(prefix.length);
+  p = p.replace(/\/+$/, "");
+  return p === "" ? "/graph" : p;
+}
+
+let pageAbort = new AbortController();
+let panels: Panel[] = [];
+
+function navigate(path: string, search = ""): void {
+  history.pushState(null, "", `${prefix}${path}${search}`);
+  route();
+}
+
+function navLink(path: string, label: string, active: string[]): HTMLAnchorElement {
+  const a = h("a", { href: `${prefix}${path}` }, label);
+  a.addEventListener("click", (e) => {
+    if (e.metaKey || e.ctrlKey || e.shiftKey || e.button !== 0) return;
+    e.preventDefault();
+    navigate(path);
+  });
+  if (active.includes(currentPage())) a.classList.add("active");
+  return a;
+}
+
+function renderNav(): void {
+  const nav = document.getElementById("nav")!;
+  replaceChildren(
+    nav,
+    h("a", { class: "brand", href: `${prefix}/graph` }, document.title || "Thanos"),
+    h(
+      "div",
+      { class: "links" },
+      navLink("/graph", "Query", ["/graph"]),
+      navLink("/stores", "Stores", ["/stores"]),
+      navLink("/status", "Status", ["/status", "/runtime", "/buildinfo"]),
+      navLink("/flags", "Flags", ["/flags"]),
+    ),
+  );
+}
+
+/** Querier settings the query page uses as defaults (from `/api/v1/status/flags`). */
+interface QuerierDefaults {
+  partialResponse: boolean;
+  replicaLabels: string[];
+}
+
+let defaultsPromise: Promise<QuerierDefaults> | undefined;
+function querierDefaults(): Promise<QuerierDefaults> {
+  defaultsPromise ??= apiGet<Record<string, string>>("/status/flags").then((r) => ({
+    partialResponse: r.data["query.partial-response"] !== "false",
+    replicaLabels: (r.data["query.replica-label"] ?? "").split(",").filter((x) => x !== ""),
+  })).catch(() => ({ partialResponse: true, replicaLabels: [] }));
+  return defaultsPromise;
+}
+
+async function fillLabelNames(list: HTMLDataListElement): Promise<void> {
+  try {
+    const r = await apiGet<string[]>("/labels", new URLSearchParams({ dedup: "false" }));
+    replaceChildren(list, r.data.map((n) => h("option", { value: n })));
+  } catch { /* only a typing aid: the query page works without it */ }
+}
+
+async function renderGraphPage(root: HTMLElement): Promise<void> {
+  const defaults = await querierDefaults();
+  const states = panelsFromSearch(location.search, defaults.partialResponse);
+  const list = h("div", { class: "panels" });
+  const labelNames = h("datalist", { id: "label-names" });
+  const persist = () => {
+    const search = panelsToSearch(panels.map((p) => p.state));
+    history.replaceState(null, "", `${prefix}/graph?${search}`);
+  };
+  const add = (state = defaultPanel(defaults.partialResponse)) => {
+    const p = new Panel(state, {
+      prefix,
+      defaultReplicaLabels: defaults.replicaLabels,
+      onChange: persist,
+      onRemove: (gone) => {
+        gone.destroy();
+        panels = panels.filter((x) => x !== gone);
+        if (panels.length === 0) add();
+        persist();
+      },
+    });
+    panels.push(p);
+    list.appendChild(p.el);
+    return p;
+  };
+  replaceChildren(
+    root,
+    labelNames,
+    list,
+    h("button", {
+      type: "button",
+      class: "add-panel",
+      onclick: () => {
+        add().focus();
+        persist();
+      },
+    }, "Add Panel"),
+  );
+  for (const s of states) add(s);
+  void fillLabelNames(labelNames);
+  // a shared link shows its answers right away
+  for (const p of panels) if (p.state.expr.trim() !== "") void p.execute();
+  if (panels.length === 1 && panels[0].state.expr === "") panels[0].focus();
+}
+
+function route(): void {
+  pageAbort.abort();
+  pageAbort = new AbortController();
+  for (const p of panels) p.destroy();
+  panels = [];
+  renderNav();
+  const root = document.getElementById("page")!;
+  const page = currentPage();
+  document.body.dataset.page = page.slice(1);
+  switch (page) {
+    case "/graph":
+      void renderGraphPage(root);
+      break;
+    case "/stores":
+      void renderStores(root, pageAbort.signal);
+      break;
+    case "/status":
+    case "/runtime":
+    case "/buildinfo":
+      void renderStatus(root, pageAbort.signal);
+      break;
+    case "/flags":
+      void renderFlags(root, pageAbort.signal);
+      break;
+    default:
+      replaceChildren(
+        root,
+        h("h1", null, "Not found"),
+        h(
+          "p",
+          null,
+          "No page at ",
+          h("code", null, location.pathname),
+          ". ",
+          h("a", {
+            href: `${prefix}/graph`,
+          }, "Go to the query page."),
+        ),
+      );
+  }
+}
+
+addEventListener("popstate", route);
+route();
