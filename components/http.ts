@@ -165,6 +165,8 @@ export class HttpServer {
       if (found) {
         name = found.route.name ?? found.route.path;
         res = await found.route.handler(req, found.params, {
+          // Aborted when the client disconnects (deno.json opts in to "no-legacy-abort", so a
+          // successful response does not abort it too).
           signal: req.signal,
           remoteAddr: `${info.remoteAddr.hostname}:${info.remoteAddr.port}`,
         });

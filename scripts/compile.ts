@@ -48,6 +48,7 @@ export async function compileTarget(target: string, outDir: string): Promise<str
     "compile",
     "--allow-all", // the launcher itself; each role runs in a worker with only its own grants
     "--unstable-worker-options",
+    "--unstable-no-legacy-abort",
     "--no-check",
     "--frozen",
     "--include",
