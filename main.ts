@@ -146,8 +146,8 @@ export function resolveArgs(argv: readonly string[]): Resolved {
  */
 async function readFlagFiles(spec: CommandSpec, raw: RawFlags): Promise<void> {
   for (const f of spec.flags) {
-    if (f.grants === "objstore") {
-      raw.values[f.name] = (raw.values[f.name] ?? []).map(substituteObjstoreEnv);
+    if (f.grants === "objstore" && raw.values[f.name]) {
+      raw.values[f.name] = raw.values[f.name].map(substituteObjstoreEnv);
     }
     if (f.grants !== "read-file" && f.grants !== "objstore-file" && f.grants !== "discover-file") {
       continue;

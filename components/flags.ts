@@ -18,6 +18,8 @@ export type FlagKind =
  * - `listen`: a `host:port` the role serves on;
  * - `connect`: a URL or `host:port` the role connects to (DNS-discovery prefixes allowed);
  * - `read` / `write`: a path the role reads, or reads and writes;
+ * - `read-env`: a path the role reads and expands `$(VAR)` references in, so it may read the
+ *   environment too;
  * - `read-file`: a config file the launcher reads and passes in (the role gets read access
  *   too, so it can reload it);
  * - `objstore`: a bucket configuration (inline YAML); `objstore-file`: a path to one;
@@ -30,6 +32,7 @@ export type Grant =
   | "listen"
   | "connect"
   | "read"
+  | "read-env"
   | "write"
   | "read-file"
   | "objstore"
@@ -295,13 +298,14 @@ export class Flags {
   string(name: string): string {
     const f = this.flag(name);
     const v = this.raw.values[f.name];
-    return v ? v[v.length - 1] : f.default ?? "";
+    return v && v.length > 0 ? v[v.length - 1] : f.default ?? "";
   }
 
   /** Every value of a repeatable flag (the default counts as one value when none is given). */
   strings(name: string): string[] {
     const f = this.flag(name);
-    return this.raw.values[f.name] ?? (f.default ? [f.default] : []);
+    const v = this.raw.values[f.name];
+    return v && v.length > 0 ? v : f.default ? [f.default] : [];
   }
 
   bool(name: string): boolean {
@@ -409,6 +413,8 @@ function grantText(g: Grant): string {
       return "read: this path";
     case "write":
       return "read+write: this path";
+    case "read-env":
+      return "read: this path; env: all (for $(VAR) substitution)";
     case "read-file":
       return "read: this file";
     case "objstore":

@@ -109,6 +109,10 @@ export function applyGrant(
     case "read-file":
       set.read.add(value);
       break;
+    case "read-env":
+      set.read.add(value);
+      set.env = true;
+      break;
     case "write":
       set.read.add(value);
       set.write.add(value);

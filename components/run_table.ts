@@ -5,6 +5,7 @@ import type { RunFunction } from "./runtime.ts";
 import { runStore } from "./store/main.ts";
 import { runBucketInspect, runBucketLs, runTsdbAnalyze, runTsdbDump } from "./tools/main.ts";
 import { runQuery } from "./query/main.ts";
+import { runSidecar } from "./sidecar/main.ts";
 
 /** Run function of every command, keyed by `commandKey(path)`. */
 export const RUN_TABLE: Record<string, RunFunction> = {
@@ -14,4 +15,5 @@ export const RUN_TABLE: Record<string, RunFunction> = {
   "tools tsdb dump": runTsdbDump,
   "tools tsdb analyze": runTsdbAnalyze,
   store: runStore,
+  sidecar: runSidecar,
 };

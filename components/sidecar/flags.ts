@@ -1,0 +1,215 @@
+// Flag table of `thanos sidecar` (spec/thanos.md §12, §14): Thanos's names and defaults. The
+// grants give the role exactly its Prometheus URL, its listen addresses, its bucket, its TSDB
+// directory (read, plus write for the shipper's state file and upload staging dir) and the
+// reloader's files.
+
+import { type CommandSpec, httpFlags, LOG_FLAGS, OBJSTORE_FLAGS } from "../flags.ts";
+
+/** `thanos sidecar` */
+export const SIDECAR_COMMAND: CommandSpec = {
+  path: ["sidecar"],
+  help: "Sidecar for Prometheus server.",
+  flags: [
+    ...LOG_FLAGS,
+    ...OBJSTORE_FLAGS,
+    ...httpFlags(),
+    {
+      name: "grpc-address",
+      kind: "string",
+      default: "0.0.0.0:10901",
+      help: "Listen ip:port address for gRPC endpoints (StoreAPI). Make sure this address is " +
+        "routable from other components.",
+      grants: "listen",
+    },
+    {
+      name: "grpc-grace-period",
+      kind: "duration",
+      default: "2m",
+      help: "Time to wait after an interrupt received for GRPC Server.",
+    },
+    {
+      name: "grpc-server-tls-cert",
+      kind: "string",
+      default: "",
+      help: "TLS Certificate for gRPC server, leave blank to disable TLS.",
+      grants: "read",
+    },
+    {
+      name: "grpc-server-tls-key",
+      kind: "string",
+      default: "",
+      help: "TLS Key for the gRPC server, leave blank to disable TLS.",
+      grants: "read",
+    },
+    {
+      name: "grpc-server-tls-client-ca",
+      kind: "string",
+      default: "",
+      help: "TLS CA to verify clients against. If no client CA is specified, there is no " +
+        "client verification on server side. (tls.NoClientCert)",
+      grants: "read",
+    },
+    {
+      name: "grpc-server-tls-min-version",
+      kind: "enum",
+      choices: ["1.2", "1.3"],
+      default: "1.3",
+      help: "TLS supported minimum version for gRPC server.",
+    },
+    {
+      name: "grpc-server-max-connection-age",
+      kind: "duration",
+      default: "60m",
+      help: "The grpc server max connection age. Accepted for compatibility.",
+    },
+    {
+      name: "prometheus.url",
+      kind: "string",
+      default: "http://localhost:9090",
+      help: "URL at which to reach Prometheus's API. For better performance use local network.",
+      grants: "connect",
+    },
+    {
+      name: "prometheus.ready_timeout",
+      kind: "duration",
+      default: "10m",
+      help: "Maximum time to wait for the Prometheus instance to start up.",
+    },
+    {
+      name: "prometheus.get_config_interval",
+      kind: "duration",
+      default: "30s",
+      help: "How often to get Prometheus config.",
+    },
+    {
+      name: "prometheus.get_config_timeout",
+      kind: "duration",
+      default: "30s",
+      help: "Timeout for getting Prometheus config.",
+    },
+    {
+      name: "prometheus.http-client-file",
+      kind: "string",
+      help: "Path to YAML file or string with http client configs. See Format details: " +
+        "https://thanos.io/tip/components/sidecar.md/#configuration.",
+      grants: "read-file",
+    },
+    {
+      name: "prometheus.http-client",
+      kind: "string",
+      help: "Alternative to 'prometheus.http-client-file' flag (mutually exclusive). Content of " +
+        "YAML file or string with http client configs.",
+    },
+    {
+      name: "tsdb.path",
+      kind: "string",
+      default: "./data",
+      help: "Data directory of TSDB.",
+      grants: "write",
+    },
+    {
+      name: "reloader.config-file",
+      kind: "string",
+      default: "",
+      help: "Config file watched by the reloader.",
+      grants: "read-env",
+    },
+    {
+      name: "reloader.config-envsubst-file",
+      kind: "string",
+      default: "",
+      help: "Output file for environment variable substituted config file.",
+      grants: "write",
+    },
+    {
+      name: "reloader.rule-dir",
+      kind: "string",
+      repeatable: true,
+      help: "Rule directories for the reloader to refresh (repeated field).",
+      grants: "read",
+    },
+    {
+      name: "reloader.watch-interval",
+      kind: "duration",
+      default: "3m",
+      help: "Controls how often reloader re-reads config and rules.",
+    },
+    {
+      name: "reloader.retry-interval",
+      kind: "duration",
+      default: "5s",
+      help: "Controls how often reloader retries config reload in case of error.",
+    },
+    {
+      name: "reloader.method",
+      kind: "enum",
+      choices: ["http"],
+      default: "http",
+      help: "Method used to reload the configuration: http (POST /-/reload to Prometheus, " +
+        "which needs --web.enable-lifecycle). Thanos-TS has no 'signal' method: the role may " +
+        "not send signals to other processes.",
+    },
+    {
+      name: "shipper.upload-compacted",
+      kind: "bool",
+      default: "false",
+      help: "If true shipper will try to upload compacted blocks as well. Useful for migration " +
+        "purposes. Works only if compaction is disabled on Prometheus. Do it once and then " +
+        "disable the flag when done.",
+    },
+    {
+      name: "shipper.meta-file-name",
+      kind: "string",
+      default: "thanos.shipper.json",
+      help: "the file to store shipper metadata in",
+    },
+    {
+      name: "shipper.upload-concurrency",
+      kind: "int",
+      default: "0",
+      help: "Number of goroutines to use when uploading block files. 0 uploads them one by one.",
+    },
+    {
+      name: "shipper.sync-interval",
+      kind: "duration",
+      default: "30s",
+      help: "How often the shipper looks for new blocks to upload (Thanos: fixed 30s).",
+      hidden: true,
+    },
+    {
+      name: "hash-func",
+      kind: "enum",
+      choices: ["", "SHA256"],
+      default: "",
+      help: "Specify which hash function to use when calculating the hashes of produced files. " +
+        "If no function has been specified, it does not happen. This permits avoiding " +
+        "downloading some files twice albeit at some performance cost. Possible values are: " +
+        '"", "SHA256".',
+    },
+    {
+      name: "min-time",
+      kind: "time",
+      default: "0000-01-01T00:00:00Z",
+      help: "Start of time range limit to serve. Thanos sidecar will serve only metrics, which " +
+        "happened later than this value. Option can be a constant time in RFC3339 format or " +
+        "time duration relative to current time, such as -1d or 2h45m. Valid duration units " +
+        "are ms, s, m, h, d, w, y.",
+    },
+    {
+      name: "store.limits.request-series",
+      kind: "int",
+      default: "0",
+      help: "The maximum series allowed for a single Series request. The Series call fails if " +
+        "this limit is exceeded. 0 means no limit.",
+    },
+    {
+      name: "store.limits.request-samples",
+      kind: "int",
+      default: "0",
+      help: "The maximum samples allowed for a single Series request, The Series call fails if " +
+        "this limit is exceeded. 0 means no limit. NOTE: For efficiency the limit is " +
+        "internally implemented as 'chunks limit' considering each chunk contains a maximum " +
+        "of 120 samples.",
+    },
+  ],
+};
