@@ -5,6 +5,7 @@
 // `grpc-encoding: snappy` with UNIMPLEMENTED, which Go receivers and queriers send.
 // Messages are opaque bytes here; the StoreAPI codecs live in codec.ts.
 
+import type { Counter, Registry } from "../metrics/registry.ts";
 import http2 from "node:http2";
 import zlib from "node:zlib";
 import { snappyFrameDecode, snappyFrameEncode } from "./snappy.ts";
@@ -40,6 +41,9 @@ export class GrpcError extends Error {
 
 /** Go-style name of a status code, e.g. `ResourceExhausted`. */
 export function statusName(code: GrpcStatus): string {
+  // Go's codes.Code.String() spells these two differently from the gRPC spec's names.
+  if (code === GrpcStatus.OK) return "OK";
+  if (code === GrpcStatus.CANCELLED) return "Canceled";
   const n = GrpcStatus[code];
   if (n === undefined) return `Code(${code})`;
   return n.toLowerCase().replace(/(^|_)([a-z])/g, (_m, _u, c: string) => c.toUpperCase());
@@ -300,6 +304,11 @@ export interface GrpcServerOptions {
   tls?: ServerTlsOptions;
   /** Largest request message accepted (default 64 MiB). */
   maxRequestBytes?: number;
+  /**
+   * Where `grpc_server_started_total` / `grpc_server_handled_total` are recorded (the names and
+   * labels of go-grpc-prometheus, as Thanos exposes them); none when absent.
+   */
+  registry?: Registry;
 }
 
 type Route =
@@ -320,9 +329,22 @@ export class GrpcServer {
   private readonly calls = new Set<AbortController>();
   private readonly maxRequestBytes: number;
   private closed = false;
+  private readonly started?: Counter;
+  private readonly handled?: Counter;
 
   constructor(opts: GrpcServerOptions = {}) {
     this.maxRequestBytes = opts.maxRequestBytes ?? 64 << 20;
+    const labelNames = ["grpc_type", "grpc_service", "grpc_method"];
+    this.started = opts.registry?.counter({
+      name: "grpc_server_started_total",
+      help: "Total number of RPCs started on the server.",
+      labelNames,
+    });
+    this.handled = opts.registry?.counter({
+      name: "grpc_server_handled_total",
+      help: "Total number of RPCs completed on the server, regardless of success or failure.",
+      labelNames: [...labelNames, "grpc_code"],
+    });
     if (opts.tls) {
       const t = opts.tls;
       const mutual = t.clientCaFile !== undefined && t.clientCaFile !== "";
@@ -412,6 +434,18 @@ export class GrpcServer {
     new ServerCall(this, stream, headers, route).run();
   }
 
+  /** @internal Records the start (code undefined) or the end of a call in the metrics. */
+  record(path: string, kind: "unary" | "stream", code?: GrpcStatus): void {
+    const slash = path.lastIndexOf("/");
+    const labels = {
+      grpc_type: kind === "unary" ? "unary" : "server_stream",
+      grpc_service: path.slice(1, slash),
+      grpc_method: path.slice(slash + 1),
+    };
+    if (code === undefined) this.started?.inc(labels);
+    else this.handled?.inc({ ...labels, grpc_code: statusName(code) });
+  }
+
   /** @internal */
   track(ac: AbortController, on: boolean): void {
     if (on) this.calls.add(ac);
@@ -467,9 +501,14 @@ class ServerCall implements ServerStreamWriter {
     return this.responseEncoding !== "identity";
   }
 
+  private get path(): string {
+    return String(this.headers[":path"] ?? "");
+  }
+
   async run(): Promise<void> {
     const { stream, headers } = this;
     this.server.track(this.ac, true);
+    this.server.record(this.path, this.route.kind);
     stream.on("close", () => {
       if (!this.finished) this.ac.abort(new GrpcError(GrpcStatus.CANCELLED, "call cancelled"));
       this.cleanup();
@@ -621,6 +660,7 @@ class ServerCall implements ServerStreamWriter {
   private finish(code: GrpcStatus, message: string): void {
     if (this.finished) return;
     this.finished = true;
+    this.server.record(this.path, this.route.kind, code);
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     const stream = this.stream;

@@ -3,6 +3,7 @@
 // buffers (chunk bytes copied once), flushed in bounded batches that wait for the HTTP/2 stream
 // to drain, so a slow querier slows the backend instead of growing memory.
 
+import type { Registry } from "../metrics/registry.ts";
 import { InvalidRegexError } from "../tsdb/matchers.ts";
 import type { Labels, SeriesWithChunks } from "../tsdb/series.ts";
 import {
@@ -77,6 +78,8 @@ export interface StoreServerOptions {
   serving?: boolean;
   /** Services reported by health checks besides "" (default the StoreAPI and Info services). */
   healthServices?: string[];
+  /** Registry for the gRPC server metrics (`grpc_server_handled_total`…). */
+  registry?: Registry;
 }
 
 /** Thanos counts samples as chunks × this (MaxSamplesPerChunk). */
@@ -128,7 +131,7 @@ export class StoreServer {
       "",
       ...(opts.healthServices ?? ["thanos.Store", "thanos.info.Info"]),
     ]);
-    this.grpc = new GrpcServer({ tls: opts.tls });
+    this.grpc = new GrpcServer({ tls: opts.tls, registry: opts.registry });
     this.grpc
       .serverStream(STORE_METHODS.series, (req, ctx, out) => this.handleSeries(req, ctx, out))
       .unary(STORE_METHODS.labelNames, (req, ctx) => this.handleLabelNames(req, ctx))

@@ -197,6 +197,7 @@ export async function runQuery(flags: Flags, ctx: RunContext): Promise<number> {
 
   const tlsCert = flags.string("grpc-server-tls-cert");
   const grpc = new StoreServer(proxy, {
+    registry,
     tls: tlsCert !== ""
       ? {
         certFile: tlsCert,

@@ -174,6 +174,7 @@ export async function runSidecar(flags: Flags, ctx: RunContext): Promise<number>
     labelValues: (req, s) => wrapped.labelValues(req, s),
   };
   const server = new StoreServer(backend, {
+    registry,
     tls,
     limits: {
       seriesLimit: flags.int("store.limits.request-series"),

@@ -125,6 +125,7 @@ export async function runStore(flags: Flags, ctx: RunContext): Promise<number> {
     bytesLimit: flags.int("store.grpc.downloaded-bytes-limit"),
   });
   const server = new StoreServer(store, {
+    registry,
     tls,
     limits: {
       seriesLimit: minPositive(
