@@ -4,6 +4,9 @@
 
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { artifactName, compileTarget, hostTarget } from "../../scripts/compile.ts";
+import { freePort } from "../helpers/ports.ts";
+import { generateDataset } from "../../scripts/dataset.ts";
+import { createBlocksFromSeries } from "../../tsdb/block_writer.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -57,11 +60,29 @@ Deno.test("the worker entry is the one module compile must --include", async () 
 });
 
 const denort = Deno.env.get("DENORT_BIN");
+
+async function waitReady(url: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    try {
+      const r = await fetch(`${url}/-/ready`);
+      await r.body?.cancel();
+      if (r.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} never became ready`);
+}
+
 Deno.test({
-  name: "compiled binary for this host prints its version and help",
+  name: "compiled binary prints its version, serves the UI from query and a bucket from store",
   ignore: !denort,
+  sanitizeOps: false,
+  sanitizeResources: false,
   fn: async () => {
     const out = await Deno.makeTempDir();
+    const children: Deno.ChildProcess[] = [];
     try {
       const bin = await compileTarget(hostTarget(), out);
       assert(bin.endsWith(artifactName(hostTarget())));
@@ -70,7 +91,63 @@ Deno.test({
       assert(new TextDecoder().decode(v.stdout).includes("thanos, version"));
       const bad = await new Deno.Command(bin, { args: ["nope"], stderr: "piped" }).output();
       assertEquals(bad.code, 2);
+
+      const start = Date.UTC(2024, 0, 1);
+      const ds = generateDataset({
+        series: 20,
+        start,
+        end: start + 2 * 3600_000,
+        stepMs: 15_000,
+        seed: 1,
+      });
+      await createBlocksFromSeries(`${out}/bucket`, ds.series, {
+        thanos: { labels: { region: "east" }, downsample: { resolution: 0 }, source: "sidecar" },
+      });
+      const [sg, sh, qg, qh] = [freePort(), freePort(), freePort(), freePort()];
+      const run = (args: string[]) => {
+        const c = new Deno.Command(bin, { args, stdout: "null", stderr: "null" }).spawn();
+        children.push(c);
+        return c;
+      };
+      const store = run([
+        "store",
+        `--objstore.config=type: FILESYSTEM\nconfig:\n  directory: ${out}/bucket\n`,
+        `--data-dir=${out}/store`,
+        `--grpc-address=127.0.0.1:${sg}`,
+        `--http-address=127.0.0.1:${sh}`,
+      ]);
+      const query = run([
+        "query",
+        `--store=127.0.0.1:${sg}`,
+        `--grpc-address=127.0.0.1:${qg}`,
+        `--http-address=127.0.0.1:${qh}`,
+      ]);
+      await waitReady(`http://127.0.0.1:${sh}`);
+      await waitReady(`http://127.0.0.1:${qh}`);
+      const page = await (await fetch(`http://127.0.0.1:${qh}/graph`)).text();
+      assert(page.includes("<html"), page.slice(0, 200));
+      let n = 0;
+      for (let i = 0; i < 50 && n === 0; i++) {
+        const r = await (await fetch(
+          `http://127.0.0.1:${qh}/api/v1/query?query=count({region="east"})&time=${
+            (start + 3600_000) / 1000
+          }`,
+        )).json();
+        n = r.data?.result?.length ?? 0;
+        if (n === 0) await new Promise((r) => setTimeout(r, 200));
+      }
+      assertEquals(n, 1);
+      for (const c of [query, store]) c.kill("SIGTERM");
+      assertEquals((await query.status).code, 0);
+      assertEquals((await store.status).code, 0);
     } finally {
+      for (const c of children) {
+        try {
+          c.kill("SIGKILL");
+        } catch {
+          // already exited
+        }
+      }
       await Deno.remove(out, { recursive: true });
     }
   },
