@@ -1,45 +1,7 @@
 // Flag table of `thanos query` (spec/thanos.md §7, §14.2): Thanos names and defaults.
 
 import { type CommandSpec, type FlagSpec, httpFlags, LOG_FLAGS } from "../flags.ts";
-
-const GRPC_SERVER_FLAGS: readonly FlagSpec[] = [
-  {
-    name: "grpc-address",
-    kind: "string",
-    default: "0.0.0.0:10901",
-    help: "Listen ip:port address for gRPC endpoints (StoreAPI). Make sure this address is " +
-      "routable from other components.",
-    grants: "listen",
-  },
-  {
-    name: "grpc-grace-period",
-    kind: "duration",
-    default: "2m",
-    help: "Time to wait after an interrupt received for GRPC Server.",
-  },
-  {
-    name: "grpc-server-tls-cert",
-    kind: "string",
-    default: "",
-    help: "TLS Certificate for gRPC server, leave blank to disable TLS.",
-    grants: "read-file",
-  },
-  {
-    name: "grpc-server-tls-key",
-    kind: "string",
-    default: "",
-    help: "TLS Key for the gRPC server, leave blank to disable TLS.",
-    grants: "read-file",
-  },
-  {
-    name: "grpc-server-tls-client-ca",
-    kind: "string",
-    default: "",
-    help: "TLS CA to verify clients against. If no client CA is specified, there is no client " +
-      "verification on server side. (tls.NoClientCert)",
-    grants: "read-file",
-  },
-];
+import { grpcServerFlags } from "../grpc.ts";
 
 const GRPC_CLIENT_FLAGS: readonly FlagSpec[] = [
   {
@@ -99,7 +61,7 @@ export const QUERY_COMMAND: CommandSpec = {
   flags: [
     ...LOG_FLAGS,
     ...httpFlags(),
-    ...GRPC_SERVER_FLAGS,
+    ...grpcServerFlags(),
     ...GRPC_CLIENT_FLAGS,
     {
       name: "web.route-prefix",

@@ -22,6 +22,7 @@ import {
   parseFileSD,
 } from "./endpoints.ts";
 import { uiRoutes } from "../../ui/routes.ts";
+import { serverTlsFromFlags } from "../grpc.ts";
 
 /** Replica labels from repeatable, comma-separated `--query.replica-label` values. */
 export function replicaLabelsOf(values: readonly string[]): string[] {
@@ -195,17 +196,7 @@ export async function runQuery(flags: Flags, ctx: RunContext): Promise<number> {
   }));
   probe.setNotReady("waiting for the first endpoint discovery round");
 
-  const tlsCert = flags.string("grpc-server-tls-cert");
-  const grpc = new StoreServer(proxy, {
-    registry,
-    tls: tlsCert !== ""
-      ? {
-        certFile: tlsCert,
-        keyFile: flags.string("grpc-server-tls-key"),
-        clientCaFile: flags.string("grpc-server-tls-client-ca") || undefined,
-      }
-      : undefined,
-  });
+  const grpc = new StoreServer(proxy, { registry, tls: serverTlsFromFlags(flags) });
   const grpcAddr = parseListenAddress(flags.string("grpc-address"));
 
   await http.start();

@@ -4,6 +4,7 @@
 // reloader's files.
 
 import { type CommandSpec, httpFlags, LOG_FLAGS, OBJSTORE_FLAGS } from "../flags.ts";
+import { grpcServerFlags } from "../grpc.ts";
 
 /** `thanos sidecar` */
 export const SIDECAR_COMMAND: CommandSpec = {
@@ -13,55 +14,7 @@ export const SIDECAR_COMMAND: CommandSpec = {
     ...LOG_FLAGS,
     ...OBJSTORE_FLAGS,
     ...httpFlags(),
-    {
-      name: "grpc-address",
-      kind: "string",
-      default: "0.0.0.0:10901",
-      help: "Listen ip:port address for gRPC endpoints (StoreAPI). Make sure this address is " +
-        "routable from other components.",
-      grants: "listen",
-    },
-    {
-      name: "grpc-grace-period",
-      kind: "duration",
-      default: "2m",
-      help: "Time to wait after an interrupt received for GRPC Server.",
-    },
-    {
-      name: "grpc-server-tls-cert",
-      kind: "string",
-      default: "",
-      help: "TLS Certificate for gRPC server, leave blank to disable TLS.",
-      grants: "read",
-    },
-    {
-      name: "grpc-server-tls-key",
-      kind: "string",
-      default: "",
-      help: "TLS Key for the gRPC server, leave blank to disable TLS.",
-      grants: "read",
-    },
-    {
-      name: "grpc-server-tls-client-ca",
-      kind: "string",
-      default: "",
-      help: "TLS CA to verify clients against. If no client CA is specified, there is no " +
-        "client verification on server side. (tls.NoClientCert)",
-      grants: "read",
-    },
-    {
-      name: "grpc-server-tls-min-version",
-      kind: "enum",
-      choices: ["1.2", "1.3"],
-      default: "1.3",
-      help: "TLS supported minimum version for gRPC server.",
-    },
-    {
-      name: "grpc-server-max-connection-age",
-      kind: "duration",
-      default: "60m",
-      help: "The grpc server max connection age. Accepted for compatibility.",
-    },
+    ...grpcServerFlags(),
     {
       name: "prometheus.url",
       kind: "string",

@@ -8,7 +8,6 @@
 import denoConfig from "../../deno.json" with { type: "json" };
 import { Registry } from "../../metrics/registry.ts";
 import { withExternalLabels } from "../../storeapi/external_labels.ts";
-import type { ServerTlsOptions } from "../../storeapi/grpc.ts";
 import { type StoreBackend, StoreServer } from "../../storeapi/server.ts";
 import { labelsEqual, labelsToObject, labelsToString } from "../../tsdb/labels.ts";
 import type { Labels } from "../../tsdb/series.ts";
@@ -16,7 +15,8 @@ import { type Flags, parseDurationFlag, UsageError } from "../flags.ts";
 import { HttpServer, parseListenAddress, Probe } from "../http.ts";
 import type { Logger } from "../log.ts";
 import { objstoreConfigText, openBucket } from "../objstore.ts";
-import type { RunContext } from "../runtime.ts";
+import { type RunContext, sleepUnlessAborted } from "../runtime.ts";
+import { serverTlsFromFlags } from "../grpc.ts";
 import {
   HttpClientConfigError,
   parseHttpClientConfig,
@@ -32,35 +32,6 @@ export const NO_EXTERNAL_LABELS_MESSAGE =
   "must be configured; see https://thanos.io/tip/thanos/storage.md#external-labels for " +
   "details. Add them to prometheus.yml, e.g.\n  global:\n    external_labels:\n" +
   "      cluster: eu1\n      replica: A\nthen reload or restart Prometheus";
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
-
-function serverTls(flags: Flags): ServerTlsOptions | undefined {
-  const cert = flags.string("grpc-server-tls-cert");
-  const key = flags.string("grpc-server-tls-key");
-  if (cert === "" && key === "") return undefined;
-  if (cert === "" || key === "") {
-    throw new UsageError("both --grpc-server-tls-cert and --grpc-server-tls-key must be set");
-  }
-  const ca = flags.string("grpc-server-tls-client-ca");
-  return {
-    certFile: cert,
-    keyFile: key,
-    clientCaFile: ca === "" ? undefined : ca,
-    minVersion: flags.string("grpc-server-tls-min-version") === "1.2" ? "TLSv1.2" : "TLSv1.3",
-  };
-}
 
 function durationMs(s: string): number | null {
   try {
@@ -122,7 +93,7 @@ export async function runSidecar(flags: Flags, ctx: RunContext): Promise<number>
   const probe = new Probe();
   probe.setNotReady("waiting for Prometheus");
 
-  const tls = serverTls(flags);
+  const tls = serverTlsFromFlags(flags);
   const grpcAddr = parseListenAddress(flags.string("grpc-address"));
   const httpClientFile = flags.fileContents("prometheus.http-client-file");
   const httpClientInline = flags.string("prometheus.http-client");
@@ -281,7 +252,7 @@ export async function runSidecar(flags: Flags, ctx: RunContext): Promise<number>
           );
         }
       }
-      await sleep(Math.min(getConfigInterval, 5000 * attempt), signal);
+      await sleepUnlessAborted(Math.min(getConfigInterval, 5000 * attempt), signal);
     }
     if (signal.aborted) return 0;
     promUp.set(1);
@@ -295,7 +266,7 @@ export async function runSidecar(flags: Flags, ctx: RunContext): Promise<number>
 
     tasks.push((async () => {
       while (!signal.aborted) {
-        await sleep(getConfigInterval, signal);
+        await sleepUnlessAborted(getConfigInterval, signal);
         if (signal.aborted) break;
         try {
           await refresh(false);
@@ -325,7 +296,7 @@ export async function runSidecar(flags: Flags, ctx: RunContext): Promise<number>
             if (signal.aborted) break;
             log.warn("shipper sync failed", { err: (e as Error).message });
           }
-          await sleep(every, signal);
+          await sleepUnlessAborted(every, signal);
         }
       })());
     } else {

@@ -5,6 +5,7 @@
 
 import { Registry } from "../../metrics/registry.ts";
 import type { Logger } from "../log.ts";
+import { sleepUnlessAborted } from "../runtime.ts";
 
 /** The config file references an environment variable that is not available. */
 export class EnvSubstError extends Error {
@@ -59,19 +60,6 @@ async function sha256Hex(parts: readonly Uint8Array[]): Promise<string> {
   }
   const d = new Uint8Array(await crypto.subtle.digest("SHA-256", all));
   return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 /** Options of {@link Reloader}. */
@@ -252,17 +240,17 @@ export class Reloader {
     const stop = () => ac.abort();
     signal.addEventListener("abort", stop, { once: true });
     const changed = (async () => {
-      if (watcher === null) return await sleep(ms, ac.signal);
+      if (watcher === null) return await sleepUnlessAborted(ms, ac.signal);
       for await (const ev of watcher) {
         if (ev.kind === "access") continue;
         this.watchEvents.inc();
         // let the writer finish (editors write, rename, chmod in quick succession)
-        await sleep(100, ac.signal);
+        await sleepUnlessAborted(100, ac.signal);
         return;
       }
     })();
     try {
-      await Promise.race([sleep(ms, ac.signal), changed]);
+      await Promise.race([sleepUnlessAborted(ms, ac.signal), changed]);
     } finally {
       signal.removeEventListener("abort", stop);
       ac.abort();

@@ -5,11 +5,11 @@
 
 import { Registry } from "../../metrics/registry.ts";
 import { StoreServer } from "../../storeapi/server.ts";
-import type { ServerTlsOptions } from "../../storeapi/grpc.ts";
 import { type Flags, UsageError } from "../flags.ts";
 import { HttpServer, parseListenAddress, Probe } from "../http.ts";
 import { openBucket } from "../objstore.ts";
-import type { RunContext } from "../runtime.ts";
+import { type RunContext, sleepUnlessAborted } from "../runtime.ts";
+import { serverTlsFromFlags } from "../grpc.ts";
 import { BucketStore } from "./bucket_store.ts";
 import { parseRelabelConfigs, RelabelConfigError, Relabeler } from "./relabel.ts";
 import { MetaSyncer } from "./sync.ts";
@@ -17,40 +17,10 @@ import { MetaSyncer } from "./sync.ts";
 /** Delay between attempts of the initial sync while the bucket is unreachable. */
 const INITIAL_SYNC_RETRY_MS = 5000;
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
-
 /** The smallest positive value, or 0 when none is positive. */
 function minPositive(...vs: number[]): number {
   const pos = vs.filter((v) => v > 0);
   return pos.length === 0 ? 0 : Math.min(...pos);
-}
-
-/** gRPC server TLS from `--grpc-server-tls-*`; undefined when TLS is off. */
-export function serverTlsFromFlags(flags: Flags): ServerTlsOptions | undefined {
-  const cert = flags.string("grpc-server-tls-cert");
-  const key = flags.string("grpc-server-tls-key");
-  if (cert === "" && key === "") return undefined;
-  if (cert === "" || key === "") {
-    throw new UsageError("both --grpc-server-tls-cert and --grpc-server-tls-key must be set");
-  }
-  const ca = flags.string("grpc-server-tls-client-ca");
-  return {
-    certFile: cert,
-    keyFile: key,
-    clientCaFile: ca === "" ? undefined : ca,
-    minVersion: flags.string("grpc-server-tls-min-version") === "1.2" ? "TLSv1.2" : "TLSv1.3",
-  };
 }
 
 /** The selector relabel rules from `--selector.relabel-config(-file)`. */
@@ -179,7 +149,10 @@ export async function runStore(flags: Flags, ctx: RunContext): Promise<number> {
           ready,
         });
       }
-      await sleep(ready ? interval : Math.min(interval, INITIAL_SYNC_RETRY_MS), signal);
+      await sleepUnlessAborted(
+        ready ? interval : Math.min(interval, INITIAL_SYNC_RETRY_MS),
+        signal,
+      );
     }
   } finally {
     probe.setNotReady("shutting down");

@@ -1,0 +1,77 @@
+// The gRPC server flags every role that serves the StoreAPI shares (spec/thanos.md §14.2), and
+// their translation into the server's TLS options.
+
+import type { ServerTlsOptions } from "../storeapi/grpc.ts";
+import { type Flags, type FlagSpec, UsageError } from "./flags.ts";
+
+/** `--grpc-address`, `--grpc-grace-period`, `--grpc-server-tls-*`, max connection age. */
+export function grpcServerFlags(defaultAddress = "0.0.0.0:10901"): FlagSpec[] {
+  return [
+    {
+      name: "grpc-address",
+      kind: "string",
+      default: defaultAddress,
+      help: "Listen ip:port address for gRPC endpoints (StoreAPI). Make sure this address is " +
+        "routable from other components.",
+      grants: "listen",
+    },
+    {
+      name: "grpc-grace-period",
+      kind: "duration",
+      default: "2m",
+      help: "Time to wait after an interrupt received for GRPC Server.",
+    },
+    {
+      name: "grpc-server-tls-cert",
+      kind: "string",
+      default: "",
+      help: "TLS Certificate for gRPC server, leave blank to disable TLS.",
+      grants: "read",
+    },
+    {
+      name: "grpc-server-tls-key",
+      kind: "string",
+      default: "",
+      help: "TLS Key for the gRPC server, leave blank to disable TLS.",
+      grants: "read",
+    },
+    {
+      name: "grpc-server-tls-client-ca",
+      kind: "string",
+      default: "",
+      help: "TLS CA to verify clients against. If no client CA is specified, there is no " +
+        "client verification on server side. (tls.NoClientCert)",
+      grants: "read",
+    },
+    {
+      name: "grpc-server-tls-min-version",
+      kind: "enum",
+      choices: ["1.2", "1.3"],
+      default: "1.3",
+      help: "TLS supported minimum version for gRPC server.",
+    },
+    {
+      name: "grpc-server-max-connection-age",
+      kind: "duration",
+      default: "60m",
+      help: "The grpc server max connection age. Accepted for compatibility.",
+    },
+  ];
+}
+
+/** gRPC server TLS from `--grpc-server-tls-*`; undefined when TLS is off. */
+export function serverTlsFromFlags(flags: Flags): ServerTlsOptions | undefined {
+  const cert = flags.string("grpc-server-tls-cert");
+  const key = flags.string("grpc-server-tls-key");
+  if (cert === "" && key === "") return undefined;
+  if (cert === "" || key === "") {
+    throw new UsageError("both --grpc-server-tls-cert and --grpc-server-tls-key must be set");
+  }
+  const ca = flags.string("grpc-server-tls-client-ca");
+  return {
+    certFile: cert,
+    keyFile: key,
+    clientCaFile: ca === "" ? undefined : ca,
+    minVersion: flags.string("grpc-server-tls-min-version") === "1.2" ? "TLSv1.2" : "TLSv1.3",
+  };
+}
