@@ -126,7 +126,7 @@ export function formatSampleTimestamp(ms: number): string {
 }
 
 /** Label strings: only `"`, `\`, and control characters escaped (jsoniter fast path). */
-function labelString(s: string): string {
+export function labelJSONString(s: string): string {
   let out = '"';
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
@@ -142,17 +142,18 @@ function labelString(s: string): string {
 }
 
 /** Go encoding/json string: additionally escapes `<`, `>`, `&`, U+2028 and U+2029. */
-function goJSONString(s: string): string {
+export function goJSONString(s: string): string {
   return JSON.stringify(s).replace(
     /[<>&\u2028\u2029]/g,
     (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"),
   );
 }
 
-function metricText(ls: Labels): string {
+/** A label set as a JSON object in label order, strings escaped like Prometheus's label encoder. */
+export function labelsJSON(ls: Labels): string {
   const parts: string[] = [];
   for (let i = 0; i < ls.length; i += 2) {
-    parts.push(`${labelString(ls[i])}:${labelString(ls[i + 1])}`);
+    parts.push(`${labelJSONString(ls[i])}:${labelJSONString(ls[i + 1])}`);
   }
   return `{${parts.join(",")}}`;
 }
@@ -176,7 +177,7 @@ export function resultToJSONText(value: QueryValue): string {
   switch (value.type) {
     case "vector": {
       const parts = value.samples.map((s) =>
-        `{"metric":${metricText(s.labels)},"value":[${formatSampleTimestamp(s.t)},"${
+        `{"metric":${labelsJSON(s.labels)},"value":[${formatSampleTimestamp(s.t)},"${
           formatSampleValue(s.v)
         }"]}`
       );
@@ -188,7 +189,7 @@ export function resultToJSONText(value: QueryValue): string {
         for (let i = 0; i < s.ts.length; i++) {
           pts[i] = `[${formatSampleTimestamp(s.ts[i])},"${formatSampleValue(s.vs[i])}"]`;
         }
-        return `{"metric":${metricText(s.labels)},"values":[${pts.join(",")}]}`;
+        return `{"metric":${labelsJSON(s.labels)},"values":[${pts.join(",")}]}`;
       });
       return `{"resultType":"matrix","result":[${parts.join(",")}]}`;
     }

@@ -9,7 +9,7 @@ import type { Labels } from "../../tsdb/series.ts";
 import { Engine } from "../../promql/engine.ts";
 import { PromQLError, type PromQLErrorType } from "../../promql/errors.ts";
 import { ParseError, parseExpr, parseMetricSelector } from "../../promql/parser.ts";
-import { resultToJSONText } from "../../promql/value.ts";
+import { goJSONString, labelJSONString, labelsJSON, resultToJSONText } from "../../promql/value.ts";
 import { type DedupFunc } from "../../storeapi/dedup.ts";
 import { ProxyQueryable, type StoreProxy } from "../../storeapi/proxy.ts";
 import { parseDurationFlag, UsageError } from "../flags.ts";
@@ -87,38 +87,7 @@ function goQuote(s: string): string {
   return JSON.stringify(s);
 }
 
-/** Go encoding/json string: also escapes `<`, `>`, `&`, U+2028 and U+2029. */
-export function goJSONString(s: string): string {
-  return JSON.stringify(s).replace(
-    /[<>&\u2028\u2029]/g,
-    (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"),
-  );
-}
-
-/** Label strings as Prometheus's jsoniter label encoder writes them (no HTML escaping). */
-export function labelJSONString(s: string): string {
-  let out = '"';
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 0x22) out += '\\"';
-    else if (c === 0x5c) out += "\\\\";
-    else if (c === 0x0a) out += "\\n";
-    else if (c === 0x0d) out += "\\r";
-    else if (c === 0x09) out += "\\t";
-    else if (c < 0x20) out += "\\u00" + c.toString(16).padStart(2, "0");
-    else out += s[i];
-  }
-  return out + '"';
-}
-
-/** A label set as a JSON object in label order. */
-export function labelsJSON(ls: Labels): string {
-  const parts: string[] = [];
-  for (let i = 0; i < ls.length; i += 2) {
-    parts.push(`${labelJSONString(ls[i])}:${labelJSONString(ls[i + 1])}`);
-  }
-  return `{${parts.join(",")}}`;
-}
+export { goJSONString, labelJSONString, labelsJSON };
 
 /** Request parameters: form body values first, then the URL query (Go's `r.FormValue`). */
 export class ApiParams {
