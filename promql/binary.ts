@@ -3,7 +3,7 @@
 // on/ignoring and group_left/group_right, and the set operators, over step-grid series.
 
 import { goQuote } from "../tsdb/matchers.ts";
-import { METRIC_NAME } from "../tsdb/labels.ts";
+import { getLabel, METRIC_NAME, setLabel } from "../tsdb/labels.ts";
 import type { Labels } from "../tsdb/series.ts";
 import type { BinaryOp, VectorMatching } from "./ast.ts";
 import { PromQLError, sameLabelsetError } from "./errors.ts";
@@ -149,26 +149,6 @@ export function labelsGoString(ls: Labels): string {
   const parts: string[] = [];
   for (let i = 0; i < ls.length; i += 2) parts.push(`${ls[i]}=${goQuote(ls[i + 1])}`);
   return `{${parts.join(", ")}}`;
-}
-
-function setLabel(ls: Labels, name: string, value: string): Labels {
-  const out: string[] = [];
-  let done = false;
-  for (let i = 0; i < ls.length; i += 2) {
-    if (!done && ls[i] >= name) {
-      if (value !== "") out.push(name, value);
-      done = true;
-      if (ls[i] === name) continue;
-    }
-    out.push(ls[i], ls[i + 1]);
-  }
-  if (!done && value !== "") out.push(name, value);
-  return out;
-}
-
-function getLabel(ls: Labels, name: string): string {
-  for (let i = 0; i < ls.length; i += 2) if (ls[i] === name) return ls[i + 1];
-  return "";
 }
 
 /** Result labels of a matched pair (Prometheus `resultMetric`); `one` is the "one" side. */

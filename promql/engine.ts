@@ -7,7 +7,7 @@
 import { MatchType } from "../tsdb/matchers.ts";
 import type { Matcher } from "../tsdb/matchers.ts";
 import { compileAnchoredRe2, InvalidRegexError, translateRe2 } from "../tsdb/matchers.ts";
-import { compareLabels, labelsKey, METRIC_NAME } from "../tsdb/labels.ts";
+import { compareLabels, getLabel, labelsKey, METRIC_NAME, setLabel } from "../tsdb/labels.ts";
 import { ChunkEncoding } from "../tsdb/series.ts";
 import type { Chunk, Labels, Queryable, SelectHints } from "../tsdb/series.ts";
 import { decodeXorSamples } from "../tsdb/chunkenc/xor.ts";
@@ -701,26 +701,6 @@ function countPoints(s: StepSeries): number {
   let c = 0;
   for (let i = 0; i < s.has.length; i++) c += s.has[i];
   return c;
-}
-
-function setLabel(ls: Labels, name: string, value: string): Labels {
-  const out: string[] = [];
-  let done = false;
-  for (let i = 0; i < ls.length; i += 2) {
-    if (!done && ls[i] >= name) {
-      if (value !== "") out.push(name, value);
-      done = true;
-      if (ls[i] === name) continue;
-    }
-    out.push(ls[i], ls[i + 1]);
-  }
-  if (!done && value !== "") out.push(name, value);
-  return out;
-}
-
-function getLabel(ls: Labels, name: string): string {
-  for (let i = 0; i < ls.length; i += 2) if (ls[i] === name) return ls[i + 1];
-  return "";
 }
 
 /** Go's `Regexp.Expand` template: `$1`, `${1}`, `$name`, `${name}`, `$$`. */

@@ -5,6 +5,7 @@
 // Leaving the merged stream early, aborting the caller's signal or a per-store response timeout
 // cancels the store calls.
 
+import { MinHeap } from "../tsdb/heap.ts";
 import {
   compareLabels,
   compareStrings,
@@ -383,19 +384,19 @@ export class StoreProxy implements StoreBackend {
       )
     );
     try {
-      const heap: HeapItem[] = [];
+      const heap = new MinHeap<HeapItem>((a, b) => compareLabels(a.s.labels, b.s.labels) < 0);
       // prime all streams concurrently so the stores work in parallel
       const firsts = await Promise.all(streams.map((s) => s.next()));
       for (let i = 0; i < streams.length; i++) {
-        if (firsts[i] !== null) heapPush(heap, { s: firsts[i]!, stream: streams[i] });
+        if (firsts[i] !== null) heap.push({ s: firsts[i]!, stream: streams[i] });
       }
       while (warnings.length > 0) yield { warning: warnings.shift()! };
       for (;;) {
-        const top = heapPop(heap);
+        const top = heap.pop();
         if (!top) break;
         const group = [top];
-        while (heap.length > 0 && compareLabels(heap[0].s.labels, top.s.labels) === 0) {
-          group.push(heapPop(heap)!);
+        while (heap.size > 0 && compareLabels(heap.peek()!.s.labels, top.s.labels) === 0) {
+          group.push(heap.pop()!);
         }
         let out: SeriesWithChunks = top.s;
         if (group.length > 1) {
@@ -405,7 +406,7 @@ export class StoreProxy implements StoreBackend {
         }
         const nexts = await Promise.all(group.map((g) => g.stream.next()));
         for (let i = 0; i < group.length; i++) {
-          if (nexts[i] !== null) heapPush(heap, { s: nexts[i]!, stream: group[i].stream });
+          if (nexts[i] !== null) heap.push({ s: nexts[i]!, stream: group[i].stream });
         }
         while (warnings.length > 0) yield { warning: warnings.shift()! };
         yield out;
@@ -500,39 +501,6 @@ function isAbort(
 ): boolean {
   return req.partialResponseStrategy === PartialResponseStrategy.ABORT ||
     req.partialResponseDisabled === true;
-}
-
-// A small binary heap ordered by series labels.
-function heapPush(h: HeapItem[], x: HeapItem): void {
-  h.push(x);
-  let i = h.length - 1;
-  while (i > 0) {
-    const p = (i - 1) >> 1;
-    if (compareLabels(h[p].s.labels, h[i].s.labels) <= 0) break;
-    [h[p], h[i]] = [h[i], h[p]];
-    i = p;
-  }
-}
-
-function heapPop(h: HeapItem[]): HeapItem | undefined {
-  if (h.length === 0) return undefined;
-  const top = h[0];
-  const last = h.pop()!;
-  if (h.length > 0) {
-    h[0] = last;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < h.length && compareLabels(h[l].s.labels, h[m].s.labels) < 0) m = l;
-      if (r < h.length && compareLabels(h[r].s.labels, h[m].s.labels) < 0) m = r;
-      if (m === i) break;
-      [h[m], h[i]] = [h[i], h[m]];
-      i = m;
-    }
-  }
-  return top;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -80,6 +80,22 @@ export function labelsKey(ls: Labels): string {
   return ls.join("\xff");
 }
 
+/** Labels with `name` set to `value` (added in sorted position), or removed when `value` is "". */
+export function setLabel(ls: Labels, name: string, value: string): Labels {
+  const out: string[] = [];
+  let done = false;
+  for (let i = 0; i < ls.length; i += 2) {
+    if (!done && compareStrings(ls[i], name) >= 0) {
+      if (value !== "") out.push(name, value);
+      done = true;
+      if (ls[i] === name) continue;
+    }
+    out.push(ls[i], ls[i + 1]);
+  }
+  if (!done && value !== "") out.push(name, value);
+  return out;
+}
+
 /** Labels without the given names. */
 export function dropLabels(ls: Labels, names: Iterable<string>): Labels {
   const drop = new Set(names);

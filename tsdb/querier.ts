@@ -2,6 +2,7 @@
 // Prometheus semantics for matchers (tsdb/querier.go PostingsForMatchers) and tombstones; plus
 // the k-way merge of series sets from several blocks.
 
+import { MinHeap } from "./heap.ts";
 import type { Block } from "./block.ts";
 import { XorAppender } from "./chunkenc/xor.ts";
 import { decodeXorSamples } from "./chunkenc/xor.ts";
@@ -276,56 +277,6 @@ export function blockQuerier(block: Block, opts?: BlockQuerierOptions): BlockQue
   return new BlockQuerier(block, opts);
 }
 
-/** Min-heap of series-set cursors ordered by their current labels, then by set index. */
-class CursorHeap {
-  readonly items: { idx: number; cur: SeriesWithChunks }[] = [];
-
-  private less(a: number, b: number): boolean {
-    const x = this.items[a];
-    const y = this.items[b];
-    const c = compareLabels(x.cur.labels, y.cur.labels);
-    return c < 0 || (c === 0 && x.idx < y.idx);
-  }
-
-  push(e: { idx: number; cur: SeriesWithChunks }): void {
-    const h = this.items;
-    h.push(e);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.less(i, p)) break;
-      [h[i], h[p]] = [h[p], h[i]];
-      i = p;
-    }
-  }
-
-  pop(): { idx: number; cur: SeriesWithChunks } | undefined {
-    const h = this.items;
-    if (h.length === 0) return undefined;
-    const top = h[0];
-    const last = h.pop()!;
-    if (h.length > 0) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && this.less(l, m)) m = l;
-        if (r < h.length && this.less(r, m)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m], h[i]];
-        i = m;
-      }
-    }
-    return top;
-  }
-
-  peek(): { idx: number; cur: SeriesWithChunks } | undefined {
-    return this.items[0];
-  }
-}
-
 /**
  * K-way merge of sorted series sets by labels. A series present in several sets is yielded once
  * with all its chunks sorted by minTime (ties keep set order); overlapping chunks from
@@ -338,7 +289,11 @@ export async function* mergeSeriesSets(sets: readonly SeriesSet[]): SeriesSet {
   }
   const its = sets.map((s) => s[Symbol.asyncIterator]());
   try {
-    const heap = new CursorHeap();
+    // ordered by current labels, then by set index (so equal series keep the sets' order)
+    const heap = new MinHeap<{ idx: number; cur: SeriesWithChunks }>((x, y) => {
+      const c = compareLabels(x.cur.labels, y.cur.labels);
+      return c < 0 || (c === 0 && x.idx < y.idx);
+    });
     // prime every set concurrently so their first reads overlap
     const firsts = await Promise.all(its.map((it) => it.next()));
     for (let i = 0; i < firsts.length; i++) {
