@@ -7,8 +7,7 @@ import { grpcServerFlags } from "../grpc.ts";
 /** `thanos store` */
 export const STORE_COMMAND: CommandSpec = {
   path: ["store"],
-  help: "Store node giving access to blocks in a bucket provider. Now supported GCS, S3, " +
-    "Azure, Swift, Tencent COS and Aliyun OSS (Thanos-TS: S3 and FILESYSTEM).",
+  help: "Store node giving access to blocks in a bucket provider (S3 and FILESYSTEM buckets).",
   flags: [
     ...LOG_FLAGS,
     ...OBJSTORE_FLAGS,
