@@ -3,7 +3,7 @@
 // the command in a Worker holding exactly those permissions (DESIGN.md "main.ts").
 
 import denoConfig from "./deno.json" with { type: "json" };
-import { commandKey, COMMANDS, GROUP_HELP } from "./components/commands.ts";
+import { commandKey, COMMANDS, findCommand, GROUP_HELP } from "./components/commands.ts";
 import {
   type CommandSpec,
   formatHelp,
@@ -91,10 +91,9 @@ export function resolveArgs(argv: readonly string[]): Resolved {
   const path: string[] = [];
   let spec: CommandSpec | undefined;
   while (rest.length > 0 && !rest[0].startsWith("-")) {
-    const next = [...path, rest[0]];
     if (childrenOf(path).has(rest[0])) {
       path.push(rest.shift()!);
-      spec = COMMANDS.find((c) => commandKey(c.path) === commandKey(next));
+      spec = findCommand(path);
       if (spec) break;
     } else {
       const where = path.length ? `${PROGRAM} ${path.join(" ")}` : PROGRAM;

@@ -20,6 +20,12 @@ export function commandKey(path: readonly string[]): string {
   return path.join(" ");
 }
 
+/** The command with exactly this path, if any. */
+export function findCommand(path: readonly string[]): CommandSpec | undefined {
+  const key = commandKey(path);
+  return COMMANDS.find((c) => commandKey(c.path) === key);
+}
+
 /** One-line descriptions of command groups, for `--help` listings. */
 export const GROUP_HELP: Record<string, string> = {
   tools: "Tools utility commands.",

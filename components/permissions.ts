@@ -48,7 +48,7 @@ export function emptyPermissions(): PermissionSet {
  * Discovery prefixes (`dns+`, `dnssrv+`, `dnssrvnoa+`) grant the host itself; for SRV
  * records the port is unknown, so the whole host is granted.
  */
-export function netTarget(value: string, defaultPort?: number): string {
+export function netTarget(value: string): string {
   let v = value.trim();
   let srv = false;
   const sd = /^(dns|dnssrv|dnssrvnoa)\+/.exec(v);
@@ -61,9 +61,7 @@ export function netTarget(value: string, defaultPort?: number): string {
     const port = u.port || (u.protocol === "https:" ? "443" : u.protocol === "http:" ? "80" : "");
     return port ? `${u.hostname}:${port}` : u.hostname;
   }
-  if (srv) return v.replace(/:\d+$/, "");
-  if (/^\[?[^\]]*\]?:\d+$/.test(v) || /:\d+$/.test(v)) return v;
-  return defaultPort ? `${v}:${defaultPort}` : v;
+  return srv ? v.replace(/:\d+$/, "") : v;
 }
 
 function addNet(set: PermissionSet, target: string): void {

@@ -1,7 +1,7 @@
 // Worker entry: runs one command with the permissions the launcher derived from its flags.
 // Messages in: {type:"run", raw} then optionally {type:"stop"}. Out: {type:"exit", code}.
 
-import { commandKey, COMMANDS } from "./commands.ts";
+import { commandKey, findCommand } from "./commands.ts";
 import { Flags, type RawFlags } from "./flags.ts";
 import { Logger, type LogLevel } from "./log.ts";
 import { RUN_TABLE } from "./run_table.ts";
@@ -28,7 +28,7 @@ function stdout(text: string): void {
 
 async function run(raw: RawFlags): Promise<number> {
   const key = commandKey(raw.command);
-  const spec = COMMANDS.find((c) => commandKey(c.path) === key);
+  const spec = findCommand(raw.command);
   const fn = RUN_TABLE[key];
   if (!spec || !fn) throw new Error(`bug: no run function for command "${key}"`);
   const flags = new Flags(spec, raw);
