@@ -106,9 +106,6 @@ export function isObjectNotFound(err: unknown): err is ObjectNotFoundError {
   return err instanceof ObjectNotFoundError;
 }
 
-/** Directory delimiter of object names. */
-export const DIR_DELIM = "/";
-
 /** Trims leading and trailing slashes; "" and "///" mean no prefix. */
 export function normalizePrefix(prefix: string): string {
   return prefix.replace(/^\/+/, "").replace(/\/+$/, "");

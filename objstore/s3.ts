@@ -3,7 +3,6 @@
 // a failed multipart upload is aborted so no partial object remains. Errors are classified into
 // ObjectNotFoundError / TransientBucketError; retries live in the shared InstrumentedBucket.
 
-// deno-lint-ignore-file no-import-prefix -- dependencies are pinned inline until the lead merges them into deno.json
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -17,8 +16,8 @@ import {
   S3Client,
   type S3ClientConfig,
   UploadPartCommand,
-} from "npm:@aws-sdk/client-s3@3.1169.0";
-import { NodeHttpHandler } from "npm:@smithy/node-http-handler@4.14.2";
+} from "@aws-sdk/client-s3";
+import { NodeHttpHandler } from "@smithy/node-http-handler";
 import http from "node:http";
 import https from "node:https";
 import { createHash } from "node:crypto";

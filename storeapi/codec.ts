@@ -285,7 +285,11 @@ function writeLabelSet(w: ProtoWriter, field: number, ls: Labels): void {
   w.message(field, (m) => writeLabels(m, 1, ls));
 }
 
-function writeMatchers(w: ProtoWriter, field: number, ms: readonly Matcher[]): void {
+/**
+ * Writes `ms` as repeated `LabelMatcher` messages in `field`. Prometheus's `prompb.LabelMatcher`
+ * has the same fields and type numbers, so remote read encodes its matchers with this too.
+ */
+export function writeMatchers(w: ProtoWriter, field: number, ms: readonly Matcher[]): void {
   for (const m of ms) {
     w.message(field, (x) => {
       x.uintField(1, MATCH_TYPE_TO_WIRE[m.type]);
@@ -303,7 +307,11 @@ function writeAny(w: ProtoWriter, field: number, a: AnyMessage | undefined): voi
   });
 }
 
-function readLabel(r: ProtoReader, out: string[]): void {
+/**
+ * Decodes one `Label` message (name = 1, value = 2) and appends name and value to `out`; the
+ * same message as Prometheus's `prompb.Label`.
+ */
+export function readLabel(r: ProtoReader, out: string[]): void {
   let name = "";
   let value = "";
   while (!r.eof()) {

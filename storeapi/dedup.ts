@@ -4,13 +4,8 @@
 // Thanos's penalty algorithm (or a plain chained union) and re-encoded as XOR chunks, which is
 // what the PromQL engine consumes. Series with a single replica pass through untouched.
 
-import { XorAppender, XorIterator } from "../tsdb/chunkenc/xor.ts";
-import {
-  type Chunk,
-  ChunkEncoding,
-  type SeriesSet,
-  type SeriesWithChunks,
-} from "../tsdb/series.ts";
+import { SAMPLES_PER_CHUNK, XorAppender, XorIterator } from "../tsdb/chunkenc/xor.ts";
+import { type Chunk, ChunkEncoding, type SeriesWithChunks } from "../tsdb/series.ts";
 import { HI_WORD, LO_WORD } from "../tsdb/value.ts";
 
 /** `--deduplication.func`: Thanos's penalty merge, or Prometheus's chained merge. */
@@ -22,9 +17,6 @@ export const COUNTER_FUNCS: ReadonlySet<string> = new Set(["rate", "increase", "
 /** Penalty when no previous delta is known (ms), as Thanos's `initialPenalty`. */
 export const INITIAL_PENALTY_MS = 5000;
 
-/** Samples per re-encoded chunk (Prometheus's target). */
-const SAMPLES_PER_CHUNK = 120;
-
 /**
  * Decoded samples of one replica: timestamps ascending (ms) and value bits as IEEE-754 words in
  * `vw` (two per sample, HI_WORD/LO_WORD order) so NaN payloads such as stale markers survive.
@@ -35,7 +27,7 @@ export interface ReplicaSamples {
   n: number;
 }
 
-/** Options of {@link dedupSeriesSet}. */
+/** Options of {@link dedupSeries}. */
 export interface DedupOptions {
   func: DedupFunc;
   /**
@@ -280,9 +272,4 @@ export function dedupSeries(s: SeriesWithChunks, opts: DedupOptions): SeriesWith
     for (let r = 1; r < decoded.length; r++) merged = penaltyMerge(merged, decoded[r], adjust);
   }
   return { labels: s.labels, chunks: encodeXorChunks(merged) };
-}
-
-/** Applies {@link dedupSeries} to every series of a set (sorted, unique labels in and out). */
-export async function* dedupSeriesSet(set: SeriesSet, opts: DedupOptions): SeriesSet {
-  for await (const s of set) yield dedupSeries(s, opts);
 }

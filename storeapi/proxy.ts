@@ -121,21 +121,18 @@ function matchesStoreMatchers(address: string, sets: Matcher[][] | undefined): b
   return sets.some((ms) => ms.every((m) => m.matches(m.name === "__address__" ? address : "")));
 }
 
-/** Series read ahead per store before the merge consumes them. */
-const PREFETCH = 64;
-const END = Symbol("end of stream");
-
-/** Reads one store's series stream with response timeout and error handling. */
+/**
+ * Reads one store's series stream with response timeout and error handling. Series are pulled
+ * only when the merge asks: the gRPC client already collects each stream's messages as they
+ * arrive (up to its high-water mark, then HTTP/2 flow control), so the stores keep sending in
+ * parallel while the merge waits on one of them, and a suspended stream is not torn down.
+ */
 class StoreStream {
   private readonly it: AsyncIterator<SeriesItem>;
   private readonly ctrl = new AbortController();
   private readonly strip: ReadonlySet<string> | null;
   private eager: SeriesWithChunks[] | null = null;
   private eagerPos = 0;
-  private readonly queue: (SeriesItem | typeof END | { failure: unknown })[] = [];
-  private pumping = false;
-  private wake?: () => void;
-  private space?: () => void;
   done = false;
 
   constructor(
@@ -167,58 +164,23 @@ class StoreStream {
     return await this.pull();
   }
 
-  /**
-   * Reads ahead of the merge into a bounded queue, so the store's gRPC stream is drained promptly
-   * (a stream left suspended while other stores are read can be torn down by the transport).
-   */
-  private pump(): void {
-    if (this.pumping) return;
-    this.pumping = true;
-    (async () => {
-      try {
-        for (;;) {
-          while (this.queue.length >= PREFETCH && !this.done) {
-            await new Promise<void>((r) => this.space = r);
-          }
-          if (this.done) return;
-          const r = await this.withTimeout(this.it.next());
-          if (r.done) {
-            this.queue.push(END);
-            return;
-          }
-          this.queue.push(r.value);
-          this.wake?.();
-        }
-      } catch (e) {
-        this.queue.push({ failure: e });
-      } finally {
-        this.wake?.();
-      }
-    })();
-  }
-
-  private async take(): Promise<SeriesItem | typeof END | { failure: unknown }> {
-    this.pump();
-    while (this.queue.length === 0) await new Promise<void>((r) => this.wake = r);
-    this.wake = undefined;
-    const x = this.queue.shift()!;
-    this.space?.();
-    this.space = undefined;
-    return x;
-  }
-
   private async pull(): Promise<SeriesWithChunks | null> {
     for (;;) {
       if (this.done) return null;
-      const item = await this.take();
-      if (item === END) {
+      let r: IteratorResult<SeriesItem>;
+      try {
+        r = await this.withTimeout(this.it.next());
+      } catch (e) {
+        // closed meanwhile (the merge ended or another store aborted it): not this store's fault
+        if (this.done) return null;
+        this.fail(e);
+        return null;
+      }
+      if (r.done) {
         this.done = true;
         return null;
       }
-      if ("failure" in item) {
-        this.fail(item.failure);
-        return null;
-      }
+      const item = r.value;
       if ("warning" in item) {
         const w = `warning from ${this.ep.name}: ${item.warning}`;
         if (this.abort) {
@@ -281,7 +243,6 @@ class StoreStream {
   /** Cancels the store call (idempotent). */
   close(): void {
     this.done = true;
-    this.space?.();
     if (!this.ctrl.signal.aborted) this.ctrl.abort(new DOMException("proxy done", "AbortError"));
     // the generator may be mid-await: let it finish unwinding in the background
     this.it.return?.().catch(() => {});

@@ -3,6 +3,7 @@
 // buffers (chunk bytes copied once), flushed in bounded batches that wait for the HTTP/2 stream
 // to drain, so a slow querier slows the backend instead of growing memory.
 
+import { SAMPLES_PER_CHUNK } from "../tsdb/chunkenc/xor.ts";
 import type { Registry } from "../metrics/registry.ts";
 import { InvalidRegexError } from "../tsdb/matchers.ts";
 import type { Labels, SeriesWithChunks } from "../tsdb/series.ts";
@@ -81,9 +82,6 @@ export interface StoreServerOptions {
   /** Registry for the gRPC server metrics (`grpc_server_handled_total`…). */
   registry?: Registry;
 }
-
-/** Thanos counts samples as chunks × this (MaxSamplesPerChunk). */
-export const MAX_SAMPLES_PER_CHUNK = 120;
 
 /** Full method paths served. */
 export const STORE_METHODS = {
@@ -269,11 +267,11 @@ export class StoreServer {
         }
         const cs = skipChunks ? NO_CHUNKS : item.chunks;
         chunks += cs.length;
-        if (samplesLimit > 0 && chunks * MAX_SAMPLES_PER_CHUNK > samplesLimit) {
+        if (samplesLimit > 0 && chunks * SAMPLES_PER_CHUNK > samplesLimit) {
           throw new GrpcError(
             GrpcStatus.RESOURCE_EXHAUSTED,
             `exceeded samples limit: limit ${samplesLimit} violated (got ${
-              chunks * MAX_SAMPLES_PER_CHUNK
+              chunks * SAMPLES_PER_CHUNK
             })`,
           );
         }

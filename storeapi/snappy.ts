@@ -1,10 +1,10 @@
 // Snappy *framing* (stream) format, the gRPC compressor Thanos registers as "snappy"
 // (spec/thanos.md §1.2): a stream identifier chunk, then chunks of ≤64 KiB of input, each
 // compressed (type 0x00) or stored (0x01) with a masked CRC-32C of the uncompressed bytes.
-// Block compression comes from snappyjs; the framing and checksums are ours.
+// Block compression comes from snappyjs; the framing and checksums are ours. The bare block
+// format is exported too: Prometheus remote read compresses whole bodies with it.
 
-// deno-lint-ignore no-import-prefix -- dependencies are pinned inline until the lead merges them into deno.json
-import * as snappyjs from "npm:snappyjs@0.7.0";
+import * as snappyjs from "snappyjs";
 import { crc32c } from "../tsdb/crc32c.ts";
 
 /** A snappy-framed message is malformed: bad chunk type, checksum or length. */
@@ -18,11 +18,13 @@ export class SnappyFrameError extends Error {
 const MAX_BLOCK = 65536;
 const STREAM_ID = new Uint8Array([0xff, 0x06, 0x00, 0x00, 0x73, 0x4e, 0x61, 0x50, 0x70, 0x59]);
 
-function blockCompress(data: Uint8Array): Uint8Array {
+/** Snappy block (unframed) compression of `data`. */
+export function snappyBlockCompress(data: Uint8Array): Uint8Array {
   return snappyjs.compress(data) as Uint8Array;
 }
 
-function blockUncompress(data: Uint8Array, maxLength: number): Uint8Array {
+/** Snappy block decompression; throws (snappyjs's Error) when corrupt or over `maxLength` bytes. */
+export function snappyBlockUncompress(data: Uint8Array, maxLength: number): Uint8Array {
   return snappyjs.uncompress(data, maxLength) as Uint8Array;
 }
 
@@ -50,7 +52,7 @@ export function snappyFrameEncode(data: Uint8Array): Uint8Array {
   for (let off = 0; off < data.length || off === 0; off += MAX_BLOCK) {
     const block = data.subarray(off, Math.min(off + MAX_BLOCK, data.length));
     const crc = maskedCrc32c(block);
-    const comp = blockCompress(block);
+    const comp = snappyBlockCompress(block);
     // like Go's writer: store the block when compression saves less than 1/8
     const useComp = comp.length < block.length - (block.length >>> 3);
     const body = useComp ? comp : block;
@@ -101,7 +103,7 @@ export function snappyFrameDecode(data: Uint8Array, maxSize = 1 << 30): Uint8Arr
       let block: Uint8Array;
       if (type === 0x00) {
         try {
-          block = blockUncompress(payload, MAX_BLOCK);
+          block = snappyBlockUncompress(payload, MAX_BLOCK);
         } catch (e) {
           throw new SnappyFrameError(p, `corrupt compressed block: ${(e as Error).message}`);
         }

@@ -3,7 +3,7 @@
 // aligned like `promtool tsdb create-blocks-from`.
 
 import { ChunkSegmentWriter } from "./chunks/segment.ts";
-import { XorAppender } from "./chunkenc/xor.ts";
+import { SAMPLES_PER_CHUNK, XorAppender } from "./chunkenc/xor.ts";
 import { InvalidInputError } from "./errors.ts";
 import { type ChunkMeta, IndexWriter } from "./index/writer.ts";
 import { compareLabels, labelsToString } from "./labels.ts";
@@ -14,9 +14,6 @@ import { newULID } from "./ulid.ts";
 
 /** Default block range (2h), also the head's chunk range in Prometheus. */
 export const DEFAULT_BLOCK_DURATION_MS = 7_200_000;
-
-/** Samples per float chunk Prometheus aims for (2.42 `samplesPerChunk`). */
-const SAMPLES_PER_CHUNK = 120;
 
 /** Raw samples of one series; `ts` ascending integer ms, `vs` same length. */
 export interface RawSeries {

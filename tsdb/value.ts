@@ -44,27 +44,6 @@ export function setStaleAt(vs: Float64Array, i: number): void {
 const scratch = new Float64Array(1);
 const scratchBits = new Uint32Array(scratch.buffer);
 
-/**
- * The stale marker as a number. Only good for handing to an API that immediately stores its
- * bits (e.g. `XorAppender.append` in unoptimised code); prefer `XorAppender.appendStale`.
- * @deprecated NaN payloads do not survive V8 reliably; use the word helpers above.
- */
-export const STALE_NAN: number = (() => {
-  scratchBits[HI_WORD] = STALE_NAN_HI;
-  scratchBits[LO_WORD] = STALE_NAN_LO;
-  return scratch[0];
-})();
-
-/**
- * True when `v` carries the stale-marker bits — only reliable for a value read straight from a
- * Float64Array in unoptimised code.
- * @deprecated use `isStaleWord` / `isStaleAt` on the Float64Array holding the value.
- */
-export function isStaleNaN(v: number): boolean {
-  scratch[0] = v;
-  return scratchBits[HI_WORD] === STALE_NAN_HI && scratchBits[LO_WORD] === STALE_NAN_LO;
-}
-
 /** High 32 bits of the IEEE-754 pattern of `v`. */
 export function float64Hi(v: number): number {
   scratch[0] = v;

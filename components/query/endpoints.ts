@@ -3,8 +3,7 @@
 // Info on every endpoint. Healthy (or strict) endpoints are what the proxy queries; the rest are
 // listed with their last error until `--store.unhealthy-timeout` passes.
 
-// deno-lint-ignore no-import-prefix -- dependencies are pinned inline until the lead merges them into deno.json
-import { parse as parseYaml } from "npm:yaml@2.8.1";
+import { parse as parseYaml } from "yaml";
 import type { StoreInfo } from "../../storeapi/codec.ts";
 import type { ProxyEndpoint, ProxyStoreClient } from "../../storeapi/proxy.ts";
 import type { Logger } from "../log.ts";
@@ -41,7 +40,7 @@ export interface DnsResolver {
 }
 
 /** Deno.resolveDns as a {@link DnsResolver}; a missing record type is an empty answer. */
-export const denoResolver: DnsResolver = {
+const denoResolver: DnsResolver = {
   a: (h) => resolveOrEmpty(() => Deno.resolveDns(h, "A")),
   aaaa: (h) => resolveOrEmpty(() => Deno.resolveDns(h, "AAAA")),
   srv: (n) => resolveOrEmpty(() => Deno.resolveDns(n, "SRV")),
@@ -74,13 +73,16 @@ function joinHostPort(host: string, port: string | number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/** A discovery address: `<kind>+<rest>`. */
+const DNS_ADDRESS = /^(dns|dnssrv|dnssrvnoa|dnsdualstack)\+(.*)$/;
+
 /**
  * Resolves one address: plain `host:port` is returned as is; `dns+host:port` → every A/AAAA
  * address with the port; `dnssrv+name` → SRV targets resolved to addresses (SRV port unless the
  * name carries one); `dnssrvnoa+name` → SRV `target:port` as is.
  */
-export async function resolveAddress(address: string, dns: DnsResolver): Promise<string[]> {
-  const m = /^(dns|dnssrv|dnssrvnoa|dnsdualstack)\+(.*)$/.exec(address);
+async function resolveAddress(address: string, dns: DnsResolver): Promise<string[]> {
+  const m = DNS_ADDRESS.exec(address);
   if (!m) return [address];
   const [, kind, rest] = m;
   if (kind === "dns" || kind === "dnsdualstack") {
@@ -198,15 +200,12 @@ export class EndpointSet {
   private timer?: ReturnType<typeof setTimeout>;
   private closed = false;
   private round?: Promise<void>;
-  /** Set after the first full discovery + health round. */
-  firstRoundDone = false;
 
   constructor(private readonly opts: EndpointSetOptions) {}
 
   /** Runs the first discovery round, then keeps checking every info interval. */
   async start(): Promise<void> {
     await this.update();
-    this.firstRoundDone = true;
     this.schedule();
   }
 
@@ -237,8 +236,7 @@ export class EndpointSet {
     const fresh: ResolvedEndpoint[] = [];
     const dns = this.opts.dns ?? denoResolver;
     for (const s of specs) {
-      const isDns = /^(dns|dnssrv|dnssrvnoa|dnsdualstack)\+/.test(s.address);
-      if (isDns && !dnsDue) {
+      if (!dnsDue && DNS_ADDRESS.test(s.address)) {
         // keep the previous resolution until the DNS interval passes
         for (const r of this.resolvedFrom(s.address)) fresh.push(r);
         continue;

@@ -3,8 +3,7 @@
 // read, and `POST /-/reload`. Authentication and TLS come from Thanos's http client config
 // (`--prometheus.http-client(-file)`).
 
-// deno-lint-ignore no-import-prefix -- dependencies are pinned inline until the lead merges them into deno.json
-import { parse as parseYaml } from "npm:yaml@2.8.1";
+import { parse as parseYaml } from "yaml";
 import { compareStrings, labelsFromObject } from "../../tsdb/labels.ts";
 import type { Matcher } from "../../tsdb/matchers.ts";
 import type { Labels } from "../../tsdb/series.ts";

@@ -3,18 +3,13 @@
 // chunks are handed on as they arrived, and the SAMPLES answer of old Prometheus servers, whose
 // samples are re-encoded into XOR chunks of at most 120 samples.
 
-// deno-lint-ignore no-import-prefix -- dependencies are pinned inline until the lead merges them into deno.json
-import * as snappyjs from "npm:snappyjs@0.7.0";
-import { XorAppender } from "../../tsdb/chunkenc/xor.ts";
+import { SAMPLES_PER_CHUNK, XorAppender } from "../../tsdb/chunkenc/xor.ts";
 import { crc32c } from "../../tsdb/crc32c.ts";
 import { compareLabels } from "../../tsdb/labels.ts";
-import { type Matcher, MatchType } from "../../tsdb/matchers.ts";
-import {
-  type Chunk,
-  ChunkEncoding,
-  type Labels,
-  type SeriesWithChunks,
-} from "../../tsdb/series.ts";
+import type { Matcher } from "../../tsdb/matchers.ts";
+import { type Chunk, ChunkEncoding, type SeriesWithChunks } from "../../tsdb/series.ts";
+import { readLabel, writeMatchers } from "../../storeapi/codec.ts";
+import { snappyBlockCompress, snappyBlockUncompress } from "../../storeapi/snappy.ts";
 import { ProtoDecodeError, ProtoReader, ProtoWriter } from "../../storeapi/wire.ts";
 import type { PrometheusClient } from "./prometheus_client.ts";
 
@@ -48,20 +43,10 @@ export class RemoteReadError extends Error {
 }
 
 /** Prometheus's client default for `chunked_read_limit`: frames above it are refused. */
-export const DEFAULT_MAX_FRAME_BYTES = 50_000_000;
+const DEFAULT_MAX_FRAME_BYTES = 50_000_000;
 /** Content type of a streamed answer. */
 export const STREAMED_CONTENT_TYPE =
   "application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse";
-/** Samples per XOR chunk when re-encoding a SAMPLES answer (Prometheus's chunk size). */
-export const SAMPLES_PER_CHUNK = 120;
-
-const MATCH_TYPE_WIRE: Record<MatchType, number> = {
-  [MatchType.Equal]: 0,
-  [MatchType.NotEqual]: 1,
-  [MatchType.Regexp]: 2,
-  [MatchType.NotRegexp]: 3,
-};
-
 /** Encodes a `ReadRequest` with one query (protobuf, not yet compressed). */
 export function encodeReadRequest(
   q: RemoteReadQuery,
@@ -71,13 +56,7 @@ export function encodeReadRequest(
   w.message(1, (m) => {
     m.int64Field(1, q.start);
     m.int64Field(2, q.end);
-    for (const mt of q.matchers) {
-      m.message(3, (x) => {
-        x.uintField(1, MATCH_TYPE_WIRE[mt.type]);
-        x.stringField(2, mt.name);
-        x.stringField(3, mt.value);
-      });
-    }
+    writeMatchers(m, 3, q.matchers);
     const h = q.hints;
     if (h) {
       m.message(4, (x) => {
@@ -98,32 +77,6 @@ export function encodeReadRequest(
     });
   }
   return w.finish().slice();
-}
-
-/** Snappy block compression of a request body. */
-export function snappyCompress(data: Uint8Array): Uint8Array {
-  return snappyjs.compress(data) as Uint8Array;
-}
-
-/** Snappy block decompression, bounded by `maxLength` bytes. */
-export function snappyUncompress(data: Uint8Array, maxLength: number): Uint8Array {
-  try {
-    return snappyjs.uncompress(data, maxLength) as Uint8Array;
-  } catch (e) {
-    throw new RemoteReadError(`cannot decompress the SAMPLES answer: ${(e as Error).message}`);
-  }
-}
-
-function readLabels(r: ProtoReader, out: string[]): void {
-  let name = "";
-  let value = "";
-  while (!r.eof()) {
-    const t = r.tag();
-    if (t === 0x0a) name = r.string();
-    else if (t === 0x12) value = r.string();
-    else r.skip(t & 7);
-  }
-  out.push(name, value);
 }
 
 /** Prometheus chunk encoding number (`prompb.Chunk.Encoding`) → ours; throws for unknown ones. */
@@ -168,7 +121,7 @@ export function decodeChunkedReadResponse(buf: Uint8Array, out: SeriesWithChunks
       const chunks: Chunk[] = [];
       while (!s.eof()) {
         const st = s.tag();
-        if (st === 0x0a) readLabels(s.sub("Label"), labels);
+        if (st === 0x0a) readLabel(s.sub("Label"), labels);
         else if (st === 0x12) chunks.push(readChunk(s.sub("Chunk")));
         else s.skip(st & 7);
       }
@@ -180,7 +133,7 @@ export function decodeChunkedReadResponse(buf: Uint8Array, out: SeriesWithChunks
 }
 
 /** Reads CRC-checked frames from a streamed remote-read body. */
-export class ChunkedFrameReader {
+class ChunkedFrameReader {
   private buf: Uint8Array = new Uint8Array(0);
   private pos = 0;
   private done = false;
@@ -304,7 +257,7 @@ export class ChunkedFrameReader {
  * Series of a streamed body. Prometheus splits long series over consecutive frames; those are
  * merged back so each label set is yielded once.
  */
-export async function* streamedSeries(
+async function* streamedSeries(
   body: ReadableStream<Uint8Array>,
   maxFrameBytes = DEFAULT_MAX_FRAME_BYTES,
 ): AsyncGenerator<SeriesWithChunks> {
@@ -340,7 +293,7 @@ export async function* streamedSeries(
 }
 
 /** Decodes a SAMPLES `ReadResponse` (already decompressed) into series with XOR chunks, sorted. */
-export function decodeSampledReadResponse(buf: Uint8Array): SeriesWithChunks[] {
+function decodeSampledReadResponse(buf: Uint8Array): SeriesWithChunks[] {
   const out: SeriesWithChunks[] = [];
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   try {
@@ -363,7 +316,7 @@ export function decodeSampledReadResponse(buf: Uint8Array): SeriesWithChunks[] {
         const app = new SampleChunker();
         while (!ts.eof()) {
           const tt = ts.tag();
-          if (tt === 0x0a) readLabels(ts.sub("Label"), labels);
+          if (tt === 0x0a) readLabel(ts.sub("Label"), labels);
           else if (tt === 0x12) {
             const s = ts.sub("Sample");
             let hi = 0;
@@ -456,7 +409,7 @@ export async function* remoteRead(
 ): AsyncGenerator<SeriesWithChunks> {
   const accepted = opts.accepted ??
     [ReadResponseType.STREAMED_XOR_CHUNKS, ReadResponseType.SAMPLES];
-  const body = snappyCompress(encodeReadRequest(q, accepted)) as Uint8Array<ArrayBuffer>;
+  const body = snappyBlockCompress(encodeReadRequest(q, accepted)) as Uint8Array<ArrayBuffer>;
   const res = await client.request("/api/v1/read", {
     method: "POST",
     body,
@@ -485,18 +438,15 @@ export async function* remoteRead(
   }
   if (ctype.startsWith("application/x-protobuf")) {
     const raw = new Uint8Array(await res.arrayBuffer());
-    const data = snappyUncompress(raw, opts.maxSampledBytes ?? 512 << 20);
+    let data: Uint8Array;
+    try {
+      data = snappyBlockUncompress(raw, opts.maxSampledBytes ?? 512 << 20);
+    } catch (e) {
+      throw new RemoteReadError(`cannot decompress the SAMPLES answer: ${(e as Error).message}`);
+    }
     yield* decodeSampledReadResponse(data);
     return;
   }
   await res.body?.cancel();
   throw new RemoteReadError(`remote read answered with unexpected content type "${ctype}"`);
-}
-
-/** Label sets in `series` are sorted and unique (a check for tests and debugging). */
-export function isSortedUnique(series: readonly { labels: Labels }[]): boolean {
-  for (let i = 1; i < series.length; i++) {
-    if (compareLabels(series[i - 1].labels, series[i].labels) >= 0) return false;
-  }
-  return true;
 }

@@ -3,8 +3,7 @@
 // that survive, which is how several store gateways shard one bucket (spec/thanos.md §13.1).
 
 import { createHash } from "node:crypto";
-// deno-lint-ignore no-import-prefix -- dependencies are pinned inline until the lead merges them into deno.json
-import { parse as parseYaml } from "npm:yaml@2.8.1";
+import { parse as parseYaml } from "yaml";
 import { InvalidRegexError, translateRe2 } from "../../tsdb/matchers.ts";
 import { compareStrings } from "../../tsdb/labels.ts";
 import type { Labels } from "../../tsdb/series.ts";

@@ -28,6 +28,9 @@ function ctz32(x: number): number {
   return 31 - Math.clz32(x & -x);
 }
 
+/** Samples per XOR chunk Prometheus aims for (2.42 `samplesPerChunk`; Thanos's MaxSamplesPerChunk). */
+export const SAMPLES_PER_CHUNK = 120;
+
 /** Streaming encoder of one XOR chunk. */
 export class XorAppender {
   private readonly w = new BitWriter(256);
