@@ -2,6 +2,8 @@
 // Deno permissions the role gets (DESIGN.md "components/"). Values are parsed once here, at
 // the edge, and handed to components as typed getters.
 
+import { DurationOutOfRangeError, InvalidDurationError, parseDuration } from "../tsdb/duration.ts";
+
 /** How a flag's value is read. */
 export type FlagKind =
   | "string"
@@ -92,19 +94,24 @@ export interface RawFlags {
   files: Record<string, string>;
 }
 
-const DURATION_UNITS: Record<string, number> = {
-  y: 365 * 24 * 3600e3,
-  w: 7 * 24 * 3600e3,
-  d: 24 * 3600e3,
-  h: 3600e3,
-  m: 60e3,
-  s: 1e3,
-  ms: 1,
-};
+// The leading well-formed `<digits><unit>` terms of a duration.
+const DURATION_TERMS_RE = /^(\d+(ms|y|w|d|h|m|s))+/;
+
+/** True when the leading well-formed terms of `s` are out of order (`30m1h`, `1h1h`). */
+function unitsOutOfOrder(s: string): boolean {
+  const terms = DURATION_TERMS_RE.exec(s)?.[0];
+  if (terms === undefined) return false;
+  try {
+    parseDuration(terms);
+    return false;
+  } catch (e) {
+    return !(e instanceof DurationOutOfRangeError);
+  }
+}
 
 /**
- * Parses a Prometheus duration (`30s`, `1h30m`, `2w`, `0`) to milliseconds.
- * Throws UsageError on anything else. With `allowSign`, a leading `-`/`+` is accepted.
+ * Parses a Prometheus duration (`30s`, `1h30m`, `2w`, `0`) to milliseconds, ignoring surrounding
+ * spaces. Throws UsageError on anything else. With `allowSign`, a leading `-`/`+` is accepted.
  */
 export function parseDurationFlag(s: string, allowSign = false): number {
   let rest = s.trim();
@@ -113,23 +120,16 @@ export function parseDurationFlag(s: string, allowSign = false): number {
     if (rest[0] === "-") sign = -1;
     rest = rest.slice(1);
   }
-  if (rest === "0") return 0;
-  const re = /^(\d+)(ms|y|w|d|h|m|s)/;
-  if (rest === "") throw new UsageError(`invalid duration ${JSON.stringify(s)}`);
-  let total = 0;
-  let lastUnit = Infinity;
-  while (rest.length > 0) {
-    const m = re.exec(rest);
-    if (!m) throw new UsageError(`invalid duration ${JSON.stringify(s)}`);
-    const unit = DURATION_UNITS[m[2]];
-    if (unit >= lastUnit) {
-      throw new UsageError(`invalid duration ${JSON.stringify(s)}: units out of order`);
-    }
-    lastUnit = unit;
-    total += Number(m[1]) * unit;
-    rest = rest.slice(m[0].length);
+  try {
+    return sign * parseDuration(rest);
+  } catch (e) {
+    if (!(e instanceof InvalidDurationError)) throw e;
+    // name the first problem a left-to-right reading meets, as the flag errors always have
+    let why = "";
+    if (unitsOutOfOrder(rest)) why = ": units out of order";
+    else if (e instanceof DurationOutOfRangeError) why = `: ${e.message}`;
+    throw new UsageError(`invalid duration ${JSON.stringify(s)}${why}`);
   }
-  return sign * total;
 }
 
 const BYTE_UNITS: Record<string, number> = {

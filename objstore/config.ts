@@ -2,13 +2,13 @@
 // `config` and `prefix`, parsed strictly (unknown fields and wrong types are errors that name the
 // field), and the factory that builds a provider wrapped in the shared retry/metrics layer.
 
-// deno-lint-ignore no-import-prefix -- dependencies are pinned inline until the lead merges them into deno.json
-import { parseAllDocuments } from "npm:yaml@2.8.1";
+import { parseAllDocuments } from "yaml";
 import type { Registry } from "../metrics/registry.ts";
 import { type Bucket, normalizePrefix, PrefixedBucket } from "./bucket.ts";
 import { FilesystemBucket } from "./filesystem.ts";
 import { type BucketLogger, InstrumentedBucket } from "./instrumented.ts";
 import { S3Bucket } from "./s3.ts";
+import { InvalidDurationError, parseDuration } from "../tsdb/duration.ts";
 
 /** The configuration is invalid; the message is one line naming the field and the problem. */
 export class BucketConfigError extends Error {
@@ -196,21 +196,14 @@ function typeName(v: unknown): string {
   return `${typeof v} ${JSON.stringify(v)}`;
 }
 
-const DURATION_RE =
-  /^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$/;
-
 /** Parses a Prometheus duration (`1m30s`, `90s`, `2h`, `0`) into milliseconds; null if invalid. */
 export function parsePromDuration(s: string): number | null {
-  if (s === "0") return 0;
-  if (s === "") return null;
-  const m = DURATION_RE.exec(s);
-  if (m === null) return null;
-  const units = [365 * 86_400_000, 7 * 86_400_000, 86_400_000, 3_600_000, 60_000, 1000, 1];
-  let ms = 0;
-  for (let i = 0; i < units.length; i++) {
-    if (m[i + 1] !== undefined) ms += Number(m[i + 1]) * units[i];
+  try {
+    return parseDuration(s);
+  } catch (e) {
+    if (e instanceof InvalidDurationError) return null;
+    throw e;
   }
-  return ms;
 }
 
 function decodeField(path: string, f: Field, v: unknown): unknown {

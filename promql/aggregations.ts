@@ -2,24 +2,13 @@
 // numerics and output order (promql/engine.go `aggregation`): plain summation, incremental
 // mean, Welford variance, container/heap selection for topk/bottomk.
 
-import { compareStrings, METRIC_NAME } from "../tsdb/labels.ts";
+import { METRIC_NAME, setLabel } from "../tsdb/labels.ts";
 import type { Labels } from "../tsdb/series.ts";
+import type { AggregateOp } from "./ast.ts";
 import { formatFloatGo, quantileOf } from "./functions.ts";
 
-/** Aggregation operators of PromQL 2.42. */
-export type AggregationOp =
-  | "sum"
-  | "avg"
-  | "count"
-  | "min"
-  | "max"
-  | "group"
-  | "stddev"
-  | "stdvar"
-  | "topk"
-  | "bottomk"
-  | "count_values"
-  | "quantile";
+/** Aggregation operators of PromQL 2.42: the AST's operator type under this module's name. */
+export type AggregationOp = AggregateOp;
 
 /** One float element of an instant vector. */
 export interface VectorSample {
@@ -208,27 +197,11 @@ export function aggregate(
   return out;
 }
 
-function setLabel(ls: Labels, name: string, value: string): Labels {
-  const out: string[] = [];
-  let done = false;
-  for (let i = 0; i < ls.length; i += 2) {
-    const c = compareStrings(ls[i], name);
-    if (c === 0) {
-      out.push(name, value);
-      done = true;
-      continue;
-    }
-    if (c > 0 && !done) {
-      out.push(name, value);
-      done = true;
-    }
-    out.push(ls[i], ls[i + 1]);
-  }
-  if (!done) out.push(name, value);
-  return out;
-}
-
-function groupingKey(ls: Labels, grouping: Set<string>, without: boolean): string {
+/**
+ * The identity of the group `ls` falls in: its grouped labels' names and values (`without`
+ * also leaves out `__name__`). Only used as a map key.
+ */
+export function groupingKey(ls: Labels, grouping: Set<string>, without: boolean): string {
   let key = "";
   for (let i = 0; i < ls.length; i += 2) {
     const n = ls[i];
@@ -240,7 +213,16 @@ function groupingKey(ls: Labels, grouping: Set<string>, without: boolean): strin
   return key;
 }
 
-function groupLabels(ls: Labels, grouping: Set<string>, without: boolean, n: number): Labels {
+/**
+ * The output labels of the group `ls` falls in; `n` is the length of the `by` list (an empty
+ * `by` and no clause both give `{}`).
+ */
+export function groupLabels(
+  ls: Labels,
+  grouping: Set<string>,
+  without: boolean,
+  n: number,
+): Labels {
   if (!without && n === 0) return [];
   const out: string[] = [];
   for (let i = 0; i < ls.length; i += 2) {

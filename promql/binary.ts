@@ -2,8 +2,7 @@
 // VectorscalarBinop, scalarBinop): element arithmetic and comparisons, vector matching with
 // on/ignoring and group_left/group_right, and the set operators, over step-grid series.
 
-import { goQuote } from "../tsdb/matchers.ts";
-import { getLabel, METRIC_NAME, setLabel } from "../tsdb/labels.ts";
+import { getLabel, labelsGoString, METRIC_NAME, setLabel } from "../tsdb/labels.ts";
 import type { Labels } from "../tsdb/series.ts";
 import type { BinaryOp, VectorMatching } from "./ast.ts";
 import { PromQLError, sameLabelsetError } from "./errors.ts";
@@ -142,13 +141,6 @@ function matchLabels(ls: Labels, matching: VectorMatching): Labels {
     out.push(n, ls[i + 1]);
   }
   return out;
-}
-
-/** Go's `labels.Labels.String()`: `{a="b", c="d"}` with every label inside the braces. */
-export function labelsGoString(ls: Labels): string {
-  const parts: string[] = [];
-  for (let i = 0; i < ls.length; i += 2) parts.push(`${ls[i]}=${goQuote(ls[i + 1])}`);
-  return `{${parts.join(", ")}}`;
 }
 
 /** Result labels of a matched pair (Prometheus `resultMetric`); `one` is the "one" side. */

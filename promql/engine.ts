@@ -7,7 +7,14 @@
 import { MatchType } from "../tsdb/matchers.ts";
 import type { Matcher } from "../tsdb/matchers.ts";
 import { compileAnchoredRe2, InvalidRegexError, translateRe2 } from "../tsdb/matchers.ts";
-import { compareLabels, getLabel, labelsKey, METRIC_NAME, setLabel } from "../tsdb/labels.ts";
+import {
+  compareLabels,
+  getLabel,
+  labelsGoString,
+  labelsKey,
+  METRIC_NAME,
+  setLabel,
+} from "../tsdb/labels.ts";
 import { ChunkEncoding } from "../tsdb/series.ts";
 import type { Chunk, Labels, Queryable, SelectHints } from "../tsdb/series.ts";
 import { decodeXorSamples } from "../tsdb/chunkenc/xor.ts";
@@ -24,10 +31,10 @@ import type {
 import { typeOf } from "./ast.ts";
 import { ParseError, parseExpr } from "./parser.ts";
 import {
-  EXPRESSION_EVALUATION,
   PromQLError,
   queryCanceledError,
   queryTimeoutError,
+  sameLabelsetError,
   tooManySamplesError,
 } from "./errors.ts";
 import {
@@ -45,8 +52,14 @@ import {
   round,
   SIMPLE_FUNCTIONS,
 } from "./functions.ts";
-import { aggregate, AggregationError, sortByValue } from "./aggregations.ts";
-import type { AggregationOp, VectorSample } from "./aggregations.ts";
+import {
+  aggregate,
+  AggregationError,
+  groupingKey,
+  groupLabels,
+  sortByValue,
+} from "./aggregations.ts";
+import type { VectorSample } from "./aggregations.ts";
 import { histogramQuantileVector } from "./histogram.ts";
 import {
   dropName,
@@ -76,21 +89,7 @@ export interface EngineOptions {
   defaultEvaluationInterval?: number;
 }
 
-/** Functions whose value depends on the evaluation time even with `@` (engine.go). */
-const AT_MODIFIER_UNSAFE = new Set([
-  "days_in_month",
-  "day_of_month",
-  "day_of_week",
-  "day_of_year",
-  "hour",
-  "minute",
-  "month",
-  "year",
-  "predict_linear",
-  "time",
-  "timestamp",
-]);
-
+/** Date functions: with no argument they read the evaluation time (`vector(time())`). */
 const DATE_FUNCTIONS = new Set([
   "days_in_month",
   "day_of_month",
@@ -101,6 +100,9 @@ const DATE_FUNCTIONS = new Set([
   "month",
   "year",
 ]);
+
+/** Functions whose value depends on the evaluation time even with `@` (engine.go). */
+const AT_MODIFIER_UNSAFE = new Set([...DATE_FUNCTIONS, "predict_linear", "time", "timestamp"]);
 
 const LABEL_NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
@@ -274,14 +276,12 @@ class QueryContext {
     if (this.signal.aborted) throw this.abortError();
     if (performance.now() > this.deadline) {
       this.controller.abort(new TimeoutReason());
-      throw queryTimeoutError(EXPRESSION_EVALUATION);
+      throw queryTimeoutError();
     }
   }
 
   private abortError(): PromQLError {
-    return this.signal.reason instanceof TimeoutReason
-      ? queryTimeoutError(EXPRESSION_EVALUATION)
-      : queryCanceledError(EXPRESSION_EVALUATION);
+    return this.signal.reason instanceof TimeoutReason ? queryTimeoutError() : queryCanceledError();
   }
 
   /** Counts `k` more samples in memory; throws the max-samples error past the limit. */
@@ -527,7 +527,7 @@ class SeriesBuffer {
         throw new PromQLError(
           "execution",
           `native histograms are not supported yet: series ${
-            labelsText(labels)
+            labelsGoString(labels)
           } has a chunk of encoding ${ChunkEncoding[c.encoding] ?? c.encoding}`,
         );
       }
@@ -613,12 +613,6 @@ class SeriesBuffer {
     }
     this.clen = m;
   }
-}
-
-function labelsText(ls: Labels): string {
-  const parts: string[] = [];
-  for (let i = 0; i < ls.length; i += 2) parts.push(`${ls[i]}=${JSON.stringify(ls[i + 1])}`);
-  return `{${parts.join(", ")}}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1092,8 +1086,7 @@ class Evaluator {
         if (this.n === 0) return;
         const { inner, series } = await this.evalSubquery(sq, windowEnd(0), windowEnd(this.n - 1));
         for (const s of series) {
-          let c = 0;
-          for (let i = 0; i < inner.n; i++) c += s.has[i];
+          const c = countPoints(s);
           if (c === 0) continue;
           const ts = new Float64Array(c);
           const vs = new Float64Array(c);
@@ -1474,7 +1467,7 @@ class Evaluator {
         if ((i & 255) === 255) this.ctx.check();
         samples.length = 0;
         for (const s of m) if (s.has[i] !== 0) samples.push({ labels: s.labels, value: s.vals[i] });
-        const r = aggregate(op as AggregationOp, samples, {
+        const r = aggregate(op, samples, {
           grouping: e.grouping,
           without: e.without,
           param: params !== null ? params[i] : label,
@@ -1545,7 +1538,7 @@ class PerStepCollector {
       this.index.set(key, s);
       this.series.push(s);
     } else if (s.has[i] !== 0) {
-      throw new PromQLError("execution", "vector cannot contain metrics with the same labelset");
+      throw sameLabelsetError();
     }
     s.vals[i] = v;
     s.has[i] = 1;
@@ -1578,31 +1571,8 @@ class ColumnAggregator {
     this.groupSet = new Set(grouping);
   }
 
-  private keyAndLabels(ls: Labels): [string, () => Labels] {
-    let key = "";
-    const g = this.groupSet;
-    const without = this.without;
-    for (let i = 0; i < ls.length; i += 2) {
-      const name = ls[i];
-      const inG = g.has(name);
-      if (without ? (inG || name === METRIC_NAME) : !inG) continue;
-      key += name + "\xff" + ls[i + 1] + "\xfe";
-    }
-    return [key, () => {
-      if (!without && this.grouping.length === 0) return [];
-      const out: string[] = [];
-      for (let i = 0; i < ls.length; i += 2) {
-        const name = ls[i];
-        const inG = g.has(name);
-        if (without ? (inG || name === METRIC_NAME) : !inG) continue;
-        out.push(name, ls[i + 1]);
-      }
-      return out;
-    }];
-  }
-
   add(s: StepSeries): void {
-    const [key, labels] = this.keyAndLabels(s.labels);
+    const key = groupingKey(s.labels, this.groupSet, this.without);
     let g = this.groups.get(key);
     const op = this.op;
     const n = this.n;
@@ -1610,7 +1580,7 @@ class ColumnAggregator {
       const needMean = op === "avg" || op === "stddev" || op === "stdvar";
       const needCount = needMean || op === "count";
       g = {
-        labels: labels(),
+        labels: groupLabels(s.labels, this.groupSet, this.without, this.grouping.length),
         vals: new Float64Array(n),
         mean: needMean ? new Float64Array(n) : null,
         count: needCount ? new Float64Array(n) : null,

@@ -17,9 +17,9 @@ export class PromQLError extends Error {
 }
 
 /** Stage name Prometheus uses in limit errors raised while evaluating. */
-export const QUERY_EXECUTION = "query execution";
+const QUERY_EXECUTION = "query execution";
 /** Stage name Prometheus uses in timeout/cancel errors raised while evaluating. */
-export const EXPRESSION_EVALUATION = "expression evaluation";
+const EXPRESSION_EVALUATION = "expression evaluation";
 
 /** `--query.max-samples` exceeded (execution, HTTP 422). */
 export function tooManySamplesError(): PromQLError {
@@ -30,13 +30,13 @@ export function tooManySamplesError(): PromQLError {
 }
 
 /** The query ran past its timeout (HTTP 503). */
-export function queryTimeoutError(stage: string = EXPRESSION_EVALUATION): PromQLError {
-  return new PromQLError("timeout", `query timed out in ${stage}`);
+export function queryTimeoutError(): PromQLError {
+  return new PromQLError("timeout", `query timed out in ${EXPRESSION_EVALUATION}`);
 }
 
 /** The caller's signal aborted the query (HTTP 499). */
-export function queryCanceledError(stage: string = EXPRESSION_EVALUATION): PromQLError {
-  return new PromQLError("canceled", `query was canceled in ${stage}`);
+export function queryCanceledError(): PromQLError {
+  return new PromQLError("canceled", `query was canceled in ${EXPRESSION_EVALUATION}`);
 }
 
 /** "vector cannot contain metrics with the same labelset" (execution). */

@@ -454,14 +454,6 @@ export function presentOverTime(
   return 1;
 }
 
-/**
- * `absent_over_time`: 1 when the window is empty for every series, else no output. The
- * evaluator decides emptiness over all series and builds the labels (see absent()).
- */
-export function absentOverTime(anySample: boolean): number | undefined {
-  return anySample ? undefined : 1;
-}
-
 function welford(vs: Float64Array, from: number, to: number): number {
   let count = 0, mean = 0, cMean = 0, aux = 0, cAux = 0;
   for (let i = from; i < to; i++) {
@@ -545,11 +537,6 @@ export function quantileOverTime(
 
 // ---------------------------------------------------------------------------------------------
 // Instant-vector kernels: one value in, one value out (the evaluator drops `__name__`).
-
-/** `timestamp(v)`: the sample's own timestamp in seconds. */
-export function timestampSeconds(sampleMs: number): number {
-  return sampleMs / 1000;
-}
 
 /** `abs`. */
 export const abs: (v: number) => number = Math.abs;
@@ -636,11 +623,6 @@ export function deg(v: number): number {
 /** `rad`: degrees to radians (`v·π/180`). */
 export function rad(v: number): number {
   return v * Math.PI / 180;
-}
-
-/** `pi()`. */
-export function pi(): number {
-  return Math.PI;
 }
 
 /** `sgn`: −1, 1, or the value itself for ±0 and NaN. */

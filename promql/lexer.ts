@@ -240,6 +240,18 @@ export function itemDesc(i: Item): string {
 
 const EOF = -1;
 
+/** Runes that are a whole token by themselves outside braces. */
+const ONE_RUNE_TOKENS: ReadonlyMap<number, ItemType> = new Map<number, ItemType>([
+  [0x2c, "COMMA"], // ,
+  [0x2a, "MUL"], // *
+  [0x2f, "DIV"], // /
+  [0x25, "MOD"], // %
+  [0x2b, "ADD"], // +
+  [0x2d, "SUB"], // -
+  [0x5e, "POW"], // ^
+  [0x40, "AT"], // @
+]);
+
 function isSpace(r: number): boolean {
   return r === 0x20 || r === 0x09 || r === 0x0a || r === 0x0d;
 }
@@ -416,31 +428,16 @@ export class Lexer {
     }
     if (this.atComment()) return this.lexComment();
     const r = this.nextRune();
+    const single = ONE_RUNE_TOKENS.get(r);
+    if (single !== undefined) return this.emit(single);
     switch (r) {
       case EOF:
         if (this.parenDepth !== 0) return this.error("unclosed left parenthesis");
         if (this.bracketOpen) return this.error("unclosed left bracket");
         return this.emit("EOF");
-      case 0x2c:
-        return this.emit("COMMA");
-      case 0x2a:
-        return this.emit("MUL");
-      case 0x2f:
-        return this.emit("DIV");
-      case 0x25:
-        return this.emit("MOD");
-      case 0x2b:
-        return this.emit("ADD");
-      case 0x2d:
-        return this.emit("SUB");
-      case 0x5e:
-        return this.emit("POW");
       case 0x3d: { // =
+        if (this.accept("=")) return this.emit("EQLC");
         const t = this.peek();
-        if (t === 0x3d) {
-          this.nextRune();
-          return this.emit("EQLC");
-        }
         if (t === 0x7e) return this.error(`unexpected character after '=': ${goQuoteRune(t)}`);
         return this.emit("EQL");
       }
@@ -450,17 +447,9 @@ export class Lexer {
         return this.error(`unexpected character after '!': ${goQuoteRune(t)}`);
       }
       case 0x3c: // <
-        if (this.peek() === 0x3d) {
-          this.nextRune();
-          return this.emit("LTE");
-        }
-        return this.emit("LSS");
+        return this.emit(this.accept("=") ? "LTE" : "LSS");
       case 0x3e: // >
-        if (this.peek() === 0x3d) {
-          this.nextRune();
-          return this.emit("GTE");
-        }
-        return this.emit("GTR");
+        return this.emit(this.accept("=") ? "GTE" : "GTR");
       case 0x22:
       case 0x27:
         this.stringOpen = r;
@@ -496,8 +485,6 @@ export class Lexer {
         if (!this.bracketOpen) return this.error(`unexpected right bracket ${goQuoteRune(r)}`);
         this.bracketOpen = false;
         return this.emit("RIGHT_BRACKET");
-      case 0x40:
-        return this.emit("AT");
     }
     if (isSpace(r)) {
       this.skipSpaces();

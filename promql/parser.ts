@@ -2,6 +2,7 @@
 // climbing parser that reproduces the yacc grammar's associativity and its "unexpected …"
 // messages. Errors are ParseError with Prometheus's `line:col: parse error: …` text.
 
+import { InvalidDurationError, parseDuration } from "../tsdb/duration.ts";
 import { goQuote, InvalidRegexError, Matcher, MatchType } from "../tsdb/matchers.ts";
 import {
   type AggregateExpr,
@@ -70,78 +71,6 @@ export class ParseError extends Error {
     this.detail = first.message;
     this.errors = errors;
   }
-}
-
-/** A duration string is not valid (Prometheus `model.ParseDuration`). */
-export class InvalidDurationError extends Error {
-  override name = "InvalidDurationError";
-}
-
-// ---------------------------------------------------------------------------------------------
-// Durations (prometheus/common model.Duration).
-
-const DURATION_RE =
-  /^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$/;
-const UNIT_MS = [
-  365 * 24 * 3600 * 1000,
-  7 * 24 * 3600 * 1000,
-  24 * 3600 * 1000,
-  3600 * 1000,
-  60 * 1000,
-  1000,
-  1,
-];
-const MAX_DURATION_MS = 9223372036854.775; // time.Duration (int64 ns) limit, in ms
-
-/**
- * Parses a Prometheus duration (`1h30m`, `5m`, `90s`, `100ms`, `2w`, `1y`; "0" allowed) into ms.
- * Units must appear in decreasing order, each at most once. Throws InvalidDurationError.
- */
-export function parseDuration(s: string): number {
-  if (s === "0") return 0;
-  if (s === "") throw new InvalidDurationError("empty duration string");
-  const m = DURATION_RE.exec(s);
-  if (m === null) throw new InvalidDurationError(`not a valid duration string: ${goQuote(s)}`);
-  let ms = 0;
-  for (let i = 0; i < UNIT_MS.length; i++) {
-    const g = m[i + 1];
-    if (g === undefined) continue;
-    const n = Number(g);
-    if (n > Math.floor(MAX_DURATION_MS / UNIT_MS[i])) {
-      throw new InvalidDurationError("duration out of range");
-    }
-    ms += n * UNIT_MS[i];
-    if (ms > MAX_DURATION_MS) throw new InvalidDurationError("duration out of range");
-  }
-  return ms;
-}
-
-/**
- * Formats ms like Prometheus's `model.Duration.String()`: `1h30m`, `90d` (years and weeks only
- * when exact), `0s` for zero. Negative values get a leading `-` (Go prints nothing for them).
- */
-export function formatDuration(ms: number): string {
-  if (ms < 0) return "-" + formatDuration(-ms);
-  if (ms === 0) return "0s";
-  let r = "";
-  const units: [string, number, boolean][] = [
-    ["y", UNIT_MS[0], true],
-    ["w", UNIT_MS[1], true],
-    ["d", UNIT_MS[2], false],
-    ["h", UNIT_MS[3], false],
-    ["m", UNIT_MS[4], false],
-    ["s", UNIT_MS[5], false],
-    ["ms", 1, false],
-  ];
-  for (const [unit, mult, exact] of units) {
-    if (exact && ms % mult !== 0) continue;
-    const v = Math.floor(ms / mult);
-    if (v > 0) {
-      r += `${v}${unit}`;
-      ms -= v * mult;
-    }
-  }
-  return r;
 }
 
 // ---------------------------------------------------------------------------------------------

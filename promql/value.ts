@@ -1,7 +1,7 @@
 // Query result types and their Prometheus HTTP API rendering (spec/prometheus.md §10.4), plus
 // the step-grid series the evaluator passes between operators.
 
-import { compareLabels, labelsKey } from "../tsdb/labels.ts";
+import { labelsKey } from "../tsdb/labels.ts";
 import type { Labels } from "../tsdb/series.ts";
 import { sameLabelsetError } from "./errors.ts";
 import { formatFloatGo, formatSampleValue } from "./functions.ts";
@@ -256,9 +256,4 @@ export class StepCollector {
       dst.vals[i] = s.vals[i];
     }
   }
-}
-
-/** Series of `m` sorted by labels (Prometheus sorts range query results). */
-export function sortSeriesByLabels<T extends { labels: Labels }>(m: T[]): T[] {
-  return m.sort((a, b) => compareLabels(a.labels, b.labels));
 }

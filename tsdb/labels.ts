@@ -2,6 +2,7 @@
 // as Prometheus does (UTF-8 byte order equals UTF-16 code-unit order except for surrogates,
 // so comparisons go through `compareStrings`).
 
+import { goQuote } from "./matchers.ts";
 import type { Labels } from "./series.ts";
 
 /** Name of the metric-name label. */
@@ -124,29 +125,29 @@ export function mergeLabels(ls: Labels, extra: Labels, override = true): Labels 
   return labelsFromPairs(m);
 }
 
-/** Go-style `%q` quoting of a label value as Prometheus prints it. */
-export function quoteLabelValue(v: string): string {
-  let out = '"';
-  for (const ch of v) {
-    const c = ch.codePointAt(0)!;
-    if (ch === '"') out += '\\"';
-    else if (ch === "\\") out += "\\\\";
-    else if (ch === "\n") out += "\\n";
-    else if (ch === "\r") out += "\\r";
-    else if (ch === "\t") out += "\\t";
-    else if (c < 0x20 || c === 0x7f) out += "\\x" + c.toString(16).padStart(2, "0");
-    else out += ch;
-  }
-  return out + '"';
-}
-
-/** Prometheus string form: `name{a="b", c="d"}` (metric name outside the braces). */
+/**
+ * Prometheus's `model.Metric.String()` form: `name{a="b", c="d"}` with the metric name outside
+ * the braces (just `name` when it is the only label), values quoted as Go's `%q`.
+ */
 export function labelsToString(ls: Labels): string {
   let name = "";
   const parts: string[] = [];
   for (let i = 0; i < ls.length; i += 2) {
     if (ls[i] === METRIC_NAME) name = ls[i + 1];
-    else parts.push(`${ls[i]}=${quoteLabelValue(ls[i + 1])}`);
+    else parts.push(`${ls[i]}=${goQuote(ls[i + 1])}`);
   }
   return parts.length === 0 && name !== "" ? name : `${name}{${parts.join(", ")}}`;
+}
+
+/**
+ * Prometheus 2.42 `labels.Labels.String()`: every label inside the braces,
+ * `{__name__="up", job="api"}` (what promtool dump and PromQL's matching errors print).
+ */
+export function labelsGoString(ls: Labels): string {
+  let out = "{";
+  for (let i = 0; i < ls.length; i += 2) {
+    if (i > 0) out += ", ";
+    out += ls[i] + "=" + goQuote(ls[i + 1]);
+  }
+  return out + "}";
 }

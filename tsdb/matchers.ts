@@ -53,8 +53,13 @@ function escapeRune(cp: number, quote: number): string {
   return "\\U" + cp.toString(16).padStart(8, "0");
 }
 
+// Printable ASCII without `"` and `\`: strconv.Quote leaves such strings as they are.
+const PLAIN_ASCII = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
 /** Go `strconv.Quote` (`%q`): double-quoted, Go escapes, printable Unicode kept as is. */
 export function goQuote(s: string): string {
+  // the common case (label values in promtool dump) skips the per-rune walk
+  if (PLAIN_ASCII.test(s)) return '"' + s + '"';
   let out = '"';
   for (const ch of s) out += escapeRune(ch.codePointAt(0)!, 0x22);
   return out + '"';

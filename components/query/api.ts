@@ -4,7 +4,7 @@
 // `/api/v1/stores`. Routes are one table; every handler reads GET query and form POST bodies.
 
 import { compareLabels, compareStrings } from "../../tsdb/labels.ts";
-import type { Matcher } from "../../tsdb/matchers.ts";
+import { goQuote, type Matcher } from "../../tsdb/matchers.ts";
 import type { Labels } from "../../tsdb/series.ts";
 import { Engine } from "../../promql/engine.ts";
 import { PromQLError, type PromQLErrorType } from "../../promql/errors.ts";
@@ -80,11 +80,6 @@ export function parseApiDuration(s: string): number {
     if (e instanceof UsageError) throw new Error(`cannot parse ${goQuote(s)} to a valid duration`);
     throw e;
   }
-}
-
-/** Go `%q` for ASCII-safe strings (what the error texts need). */
-function goQuote(s: string): string {
-  return JSON.stringify(s);
 }
 
 export { goJSONString, labelJSONString, labelsJSON };

@@ -85,8 +85,10 @@ export async function runQuery(flags: Flags, ctx: RunContext): Promise<number> {
       "--endpoint.sd-config-file and --endpoint.sd-config are mutually exclusive",
     );
   }
-  // validate configs once at start so mistakes fail fast
-  if (sdConfigInline !== "") parseEndpointConfig(sdConfigInline, "--endpoint.sd-config");
+  // validate configs once at start so mistakes fail fast; the inline one never changes
+  const inlineSpecs = sdConfigInline !== ""
+    ? parseEndpointConfig(sdConfigInline, "--endpoint.sd-config")
+    : [];
   if (sdConfigFile !== "") {
     parseEndpointConfig(flags.fileContents("endpoint.sd-config-file"), sdConfigFile);
   }
@@ -94,10 +96,7 @@ export async function runQuery(flags: Flags, ctx: RunContext): Promise<number> {
   const lastFileTargets = new Map<string, string[]>();
 
   const specs = async (): Promise<EndpointSpec[]> => {
-    const out = staticSpecs.slice();
-    if (sdConfigInline !== "") {
-      out.push(...parseEndpointConfig(sdConfigInline, "--endpoint.sd-config"));
-    }
+    const out = [...staticSpecs, ...inlineSpecs];
     if (sdConfigFile !== "") {
       const text = await readOr(sdConfigFile, flags.fileContents("endpoint.sd-config-file"));
       try {
@@ -181,17 +180,18 @@ export async function runQuery(flags: Flags, ctx: RunContext): Promise<number> {
     version: denoConfig.version,
   });
 
-  const routePrefix = flags.string("web.route-prefix") || flags.string("web.external-prefix");
+  const prefixFlag = flags.string("web.route-prefix") || flags.string("web.external-prefix");
+  const routePrefix = prefixFlag === "" ? "" : "/" + prefixFlag.replace(/^\/+|\/+$/g, "");
   const http = new HttpServer({
     address: flags.string("http-address"),
     logger,
     registry,
     probe,
-    routePrefix: routePrefix === "" ? undefined : "/" + routePrefix.replace(/^\/+|\/+$/g, ""),
+    routePrefix: routePrefix === "" ? undefined : routePrefix,
   });
   http.add(api.routes());
   http.add(uiRoutes({
-    routePrefix: routePrefix === "" ? "" : "/" + routePrefix.replace(/^\/+|\/+$/g, ""),
+    routePrefix,
     externalPrefix: flags.string("web.external-prefix") || undefined,
   }));
   probe.setNotReady("waiting for the first endpoint discovery round");
@@ -213,16 +213,13 @@ export async function runQuery(flags: Flags, ctx: RunContext): Promise<number> {
         endpoints: endpoints.statuses().length,
       });
     });
-    await Promise.race([
-      discovery,
-      new Promise<void>((r) => ctx.signal.addEventListener("abort", () => r(), { once: true })),
-    ]);
-    if (!ctx.signal.aborted) {
-      await new Promise<void>((r) => {
-        if (ctx.signal.aborted) r();
-        else ctx.signal.addEventListener("abort", () => r(), { once: true });
-      });
-    }
+    const stopped = new Promise<void>((r) => {
+      if (ctx.signal.aborted) r();
+      else ctx.signal.addEventListener("abort", () => r(), { once: true });
+    });
+    // a failed first discovery round still fails the command, unless it is already stopping
+    await Promise.race([discovery, stopped]);
+    await stopped;
     logger.info("shutting down", { reason: String(ctx.signal.reason?.message ?? "signal") });
   } finally {
     probe.setNotReady("shutting down");

@@ -8,8 +8,6 @@ import { type BlockMeta, encodeBlockMeta, parseBlockMeta } from "../../tsdb/meta
 import { isULID } from "../../tsdb/ulid.ts";
 import { formatGoDuration } from "./tsdb.ts";
 
-export { formatGoDuration };
-
 /** Receives one output line (without its trailing newline). */
 export type LineWriter = (line: string) => void;
 

@@ -3,45 +3,15 @@
 
 import { Block, isBlockDir, openBlocks } from "../../tsdb/block.ts";
 import { XorIterator } from "../../tsdb/chunkenc/xor.ts";
-import { goQuote, Matcher, MatchType } from "../../tsdb/matchers.ts";
+import { Matcher, MatchType } from "../../tsdb/matchers.ts";
 import { BlocksQuerier } from "../../tsdb/querier.ts";
-import { type Chunk, ChunkEncoding, type Labels } from "../../tsdb/series.ts";
-import { compareStrings } from "../../tsdb/labels.ts";
+import { type Chunk, ChunkEncoding } from "../../tsdb/series.ts";
+import { compareStrings, labelsGoString } from "../../tsdb/labels.ts";
 import { MissingFileError } from "../../tsdb/errors.ts";
+import { formatGoFloat } from "../../promql/printer.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Go formatting
-
-/**
- * A float as Go's `fmt.Sprintf("%g", v)`: shortest round-trip digits, exponent form when the
- * decimal exponent is < -4 or ≥ 6 (`1.234567e+06`, `1e-05`), `NaN`, `+Inf`, `-Inf`, `-0`.
- */
-export function formatGoFloat(v: number): string {
-  if (v !== v) return "NaN";
-  const a = v < 0 ? -v : v;
-  // In this range JS's shortest form is fixed notation, exactly as Go's %g prints it.
-  if (a >= 1e-4 && a < 1e6) return String(v);
-  if (a === 0) return Object.is(v, -0) ? "-0" : "0";
-  if (a === Infinity) return v > 0 ? "+Inf" : "-Inf";
-  const s = v.toExponential(); // shortest digits, e.g. "1.2345e+21", "-5e-324"
-  const e = s.indexOf("e");
-  const exp = s.charCodeAt(e + 1) === 45 /* - */ ? "-" : "+";
-  const digits = s.slice(e + 2);
-  return `${s.slice(0, e)}e${exp}${digits.length < 2 ? "0" : ""}${digits}`;
-}
-
-const PLAIN_ASCII = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
-
-/** Prometheus 2.42 `labels.Labels.String()`: `{__name__="up", job="api"}`. */
-export function labelsStringGo(ls: Labels): string {
-  let out = "{";
-  for (let i = 0; i < ls.length; i += 2) {
-    if (i > 0) out += ", ";
-    const v = ls[i + 1];
-    out += ls[i] + "=" + (PLAIN_ASCII.test(v) ? `"${v}"` : goQuote(v));
-  }
-  return out + "}";
-}
 
 /** Go's `time.Duration.String()` of a duration given in milliseconds. */
 export function formatGoDuration(ms: number): string {
@@ -132,7 +102,7 @@ export async function tsdbDump(
     for await (
       const s of q.select(matchers, { start: minTime, end: maxTime }, opts.signal)
     ) {
-      const prefix = labelsStringGo(s.labels) + " ";
+      const prefix = labelsGoString(s.labels) + " ";
       const chunks = floatChunks(s.chunks);
       if (!overlapping(chunks)) {
         for (const c of chunks) {
