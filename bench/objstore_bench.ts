@@ -8,7 +8,7 @@ import type { Bucket } from "../objstore/bucket.ts";
 import { InstrumentedBucket } from "../objstore/instrumented.ts";
 import { S3Bucket } from "../objstore/s3.ts";
 import { bucketByteSource } from "../objstore/bytesource.ts";
-import { s3ConfigYaml, startS3Server } from "../tests/objstore/bucket_test.ts";
+import { s3ConfigYaml, startS3Server } from "../tests/helpers/s3.ts";
 
 function arg(name: string, def: number): number {
   const a = Deno.args.find((x) => x.startsWith(`--${name}=`));

@@ -2,45 +2,10 @@
 // a read outside its paths, a connection to an address it was not given, and starting a
 // process fail with Deno's permission error.
 
-import { assert, assertEquals } from "../helpers/assert.ts";
-import { type PreparedRole, prepareRole } from "../../main.ts";
-import { workerPermissions } from "../../components/permissions.ts";
+import { assertEquals } from "../helpers/assert.ts";
+import { assertDenied, runSandboxed } from "../helpers/sandbox.ts";
 import { writeBlockMeta } from "../../tsdb/meta.ts";
 import { newULID } from "../../tsdb/ulid.ts";
-
-interface ProbeResult {
-  code: number;
-  out: string;
-  read: string;
-  connect: string;
-  spawn: string;
-}
-
-async function runProbe(argv: string[], forbiddenPath: string): Promise<ProbeResult> {
-  const p = await prepareRole(argv);
-  assert(!("kind" in p), "kind" in p ? p.text : "");
-  const role = p as PreparedRole;
-  const worker = new Worker(new URL("./sandbox_probe.ts", import.meta.url), {
-    type: "module",
-    deno: { permissions: workerPermissions(role.permissions) },
-  });
-  try {
-    return await new Promise<ProbeResult>((resolve, reject) => {
-      worker.onmessage = (e) => resolve(e.data as ProbeResult);
-      worker.onerror = (e) => {
-        e.preventDefault();
-        reject(new Error(e.message));
-      };
-      worker.postMessage({ raw: role.raw, forbiddenPath, forbiddenAddr: "127.0.0.1:19999" });
-    });
-  } finally {
-    worker.terminate();
-  }
-}
-
-function assertDenied(what: string, result: string): void {
-  assert(result.startsWith("NotCapable"), `${what} should be denied, got: ${result}`);
-}
 
 Deno.test("tools bucket ls reads its bucket and nothing else", async () => {
   const dir = await Deno.makeTempDir();
@@ -60,11 +25,12 @@ Deno.test("tools bucket ls reads its bucket and nothing else", async () => {
       `${dir}/bucket.yml`,
       `type: FILESYSTEM\nconfig:\n  directory: ${dir}/bucket\n`,
     );
-    const r = await runProbe(
+    const r = await runSandboxed(
       ["tools", "bucket", "ls", `--objstore.config-file=${dir}/bucket.yml`],
+      { kind: "exit" },
       secret,
     );
-    assertEquals(r.code, 0, r.out);
+    assertEquals(r.code, 0, r.out + r.logs.join("\n"));
     assertEquals(r.out.trim(), ulid);
     assertDenied("read outside the bucket", r.read);
     assertDenied("connection to an unnamed address", r.connect);

@@ -4,9 +4,9 @@
 
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { TempDirs } from "../helpers/tmp.ts";
+import type { Proc } from "../helpers/thanos.ts";
 import {
   getJSON,
-  type Proc,
   smallDataset,
   startQuerier,
   startStore,

@@ -8,6 +8,7 @@ import { e2eTest } from "../helpers/peers.ts";
 import { PROMETHEUS } from "../helpers/prometheus.ts";
 import { createBlocksFromOpenMetrics, PROMTOOL } from "../helpers/promtool.ts";
 import { TempDirs } from "../helpers/tmp.ts";
+import { s3ConfigYaml, s3rverMissing, startS3Server } from "../helpers/s3.ts";
 import { createBucket, parseBucketConfig } from "../../objstore/config.ts";
 import { parseBlockMeta } from "../../tsdb/meta.ts";
 import { isULID } from "../../tsdb/ulid.ts";
@@ -17,15 +18,12 @@ import {
   type LabProc,
   LabPrometheus,
   range,
-  s3Available,
-  s3Yaml,
   startLabQuerier,
-  startS3,
   startSidecar,
   startStoreGateway,
 } from "../sidecar/lab.ts";
 
-const s3 = await s3Available();
+const s3Missing = await s3rverMissing();
 
 function canon(series: ApiSeries[], extra: Record<string, string> = {}): string[] {
   return series.map((s) =>
@@ -142,11 +140,11 @@ e2eTest(
 
 e2eTest(
   "long-term storage: sidecar uploads to S3; store gateway serves the history",
-  { peers: [PROMETHEUS, PROMTOOL], missing: () => (s3 ? null : "s3rver cannot be loaded") },
+  { peers: [PROMETHEUS, PROMTOOL], missing: () => s3Missing },
   async () => {
-    const server = await startS3();
+    const server = await startS3Server();
     try {
-      await longTermStorage(() => Promise.resolve(s3Yaml(server.endpoint)));
+      await longTermStorage(() => Promise.resolve(s3ConfigYaml(server.endpoint)));
     } finally {
       await server.stop();
     }

@@ -9,6 +9,14 @@ import { PROMETHEUS } from "../helpers/prometheus.ts";
 import { createBlocksFromOpenMetrics, PROMTOOL } from "../helpers/promtool.ts";
 import { TempDirs } from "../helpers/tmp.ts";
 import { freePort } from "../helpers/ports.ts";
+import {
+  s3ConfigYaml,
+  s3rverMissing,
+  startFaultProxy,
+  startS3Server,
+  TEST_BUCKET,
+} from "../helpers/s3.ts";
+import { spawnMain } from "../helpers/thanos.ts";
 import { StoreClient } from "../../storeapi/client.ts";
 import { GrpcError, GrpcStatus } from "../../storeapi/grpc.ts";
 import { isULID } from "../../tsdb/ulid.ts";
@@ -17,15 +25,11 @@ import {
   eventually,
   type LabProc,
   LabPrometheus,
-  s3Available,
-  s3Yaml,
-  spawnMain,
   startLabQuerier,
-  startS3,
   startSidecar,
 } from "../sidecar/lab.ts";
 
-const s3 = await s3Available();
+const s3Missing = await s3rverMissing();
 
 async function ready(url: string): Promise<number> {
   const r = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(5000) });
@@ -130,57 +134,14 @@ e2eTest(
   },
 );
 
-/** A proxy in front of the S3 server that records requests and can hold some forever. */
-function startProxy(upstream: string) {
-  const ac = new AbortController();
-  const state = {
-    requests: [] as string[],
-    hang: (_method: string, _path: string) => false,
-    hanging: 0,
-  };
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen: () => {} },
-    async (req) => {
-      const u = new URL(req.url);
-      if (state.hang(req.method, u.pathname)) {
-        state.hanging++;
-        await new Promise<void>((r) => ac.signal.addEventListener("abort", () => r()));
-        return new Response(null, { status: 503 });
-      }
-      const body = req.body ? new Uint8Array(await req.arrayBuffer()) : undefined;
-      const headers = new Headers(req.headers);
-      headers.delete("host");
-      const res = await fetch(`http://${upstream}${u.pathname}${u.search}`, {
-        method: req.method,
-        headers,
-        body,
-      });
-      if (res.status < 300) state.requests.push(`${req.method} ${u.pathname}`);
-      const out = new Uint8Array(await res.arrayBuffer());
-      return new Response(req.method === "HEAD" ? null : out, {
-        status: res.status,
-        headers: res.headers,
-      });
-    },
-  );
-  return {
-    state,
-    endpoint: `127.0.0.1:${server.addr.port}`,
-    close: async () => {
-      ac.abort();
-      await server.finished;
-    },
-  };
-}
-
 e2eTest(
   "sidecar SIGKILLed mid-upload and restarted: bucket consistent, each block uploaded exactly once",
-  { peers: [PROMETHEUS, PROMTOOL], missing: () => (s3 ? null : "s3rver cannot be loaded") },
+  { peers: [PROMETHEUS, PROMTOOL], missing: () => s3Missing },
   async () => {
     const dirs = new TempDirs();
     const dir = await dirs.make();
-    const server = await startS3();
-    const proxy = startProxy(server.endpoint);
+    const server = await startS3Server();
+    const proxy = startFaultProxy(server.endpoint);
     let prom: LabPrometheus | undefined;
     let sc: LabProc | undefined;
     try {
@@ -202,17 +163,23 @@ e2eTest(
         ],
       });
       await prom.start();
-      await Deno.writeTextFile(`${dir}/bucket.yml`, s3Yaml(proxy.endpoint));
+      await Deno.writeTextFile(`${dir}/bucket.yml`, s3ConfigYaml(proxy.endpoint));
       const args = [`--tsdb.path=${dir}/data`, `--objstore.config-file=${dir}/bucket.yml`];
       // the second block's index upload never completes
       const sorted = blocks.sort();
-      proxy.state.hang = (m, p) => m === "PUT" && p.endsWith(`${sorted[1]}/index`);
+      proxy.fault = (req, url) =>
+        req.method === "PUT" && url.pathname.endsWith(`${sorted[1]}/index`) ? "hang" : "forward";
       sc = await startSidecar(prom.url, args);
-      await eventually("upload stuck on the index", () => Promise.resolve(proxy.state.hanging > 0));
+      await eventually("upload stuck on the index", () => Promise.resolve(proxy.hanging > 0));
       await sc.stop(1000, "SIGKILL");
-      proxy.state.hang = () => false;
+      proxy.fault = () => "forward";
+      // successful meta.json uploads, as "PUT <path>"
       const metaPuts = () =>
-        proxy.state.requests.filter((r) => r.startsWith("PUT") && r.endsWith("/meta.json"));
+        proxy.requests
+          .filter((r) =>
+            r.method === "PUT" && r.status > 0 && r.status < 300 && r.path.endsWith("/meta.json")
+          )
+          .map((r) => `${r.method} ${r.path}`);
       assertEquals(metaPuts().length, 1, "only the first block was complete before the kill");
 
       sc = await startSidecar(prom.url, args);
@@ -225,13 +192,13 @@ e2eTest(
       const puts = metaPuts().sort();
       assertEquals(
         puts,
-        sorted.map((id) => `PUT /thanos-lab/${id}/meta.json`),
+        sorted.map((id) => `PUT /${TEST_BUCKET}/${id}/meta.json`),
         "each meta.json once",
       );
       // every block with a meta.json has all its files
       for (const id of sorted) {
         for (const f of ["chunks/000001", "index", "meta.json"]) {
-          const r = await fetch(`http://${server.endpoint}/thanos-lab/${id}/${f}`, {
+          const r = await fetch(`http://${server.endpoint}/${TEST_BUCKET}/${id}/${f}`, {
             method: "HEAD",
           });
           await r.body?.cancel();

@@ -4,18 +4,15 @@
 // stays continuous through A's outage (B's samples fill the gap), while A alone has a hole.
 
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { startExporter } from "../helpers/exporter.ts";
 import { e2eTest } from "../helpers/peers.ts";
 import { PROMETHEUS } from "../helpers/prometheus.ts";
 import { TempDirs } from "../helpers/tmp.ts";
 import {
   type ApiSeries,
   eventually,
-  type LabProc,
-  LabPrometheus,
   range,
-  startLabQuerier,
-  startSidecar,
+  type ScrapeLab,
+  startScrapeLab,
 } from "../sidecar/lab.ts";
 
 /** Largest gap (s) between a step and the newest sample at or before it. */
@@ -34,23 +31,14 @@ e2eTest(
   { peers: [PROMETHEUS] },
   async () => {
     const dirs = new TempDirs();
-    const exporter = startExporter();
-    const proms: LabPrometheus[] = [];
-    const procs: LabProc[] = [];
+    let lab: ScrapeLab | undefined;
     try {
-      for (const replica of ["A", "B"]) {
-        const dir = await dirs.make();
-        const p = new LabPrometheus({
-          dataDir: `${dir}/data`,
-          externalLabels: { cluster: "lab", replica },
-          targets: [exporter.target],
-        });
-        proms.push(p);
-        await p.start();
-        procs.push(await startSidecar(p.url, [`--tsdb.path=${p.opts.dataDir}`]));
-      }
-      const q = await startLabQuerier(procs.map((s) => s.grpc), ["--query.replica-label=replica"]);
-      procs.push(q);
+      lab = await startScrapeLab(
+        dirs,
+        [{ cluster: "lab", replica: "A" }, { cluster: "lab", replica: "B" }],
+        ["--query.replica-label=replica"],
+      );
+      const { exporter, proms, sidecars: procs, querier: q } = lab;
       const expr = 'timestamp(lab_requests_total{path="/a"})';
       await eventually("both replicas scraped the exporter", async () => {
         const r = await range(
@@ -98,9 +86,7 @@ e2eTest(
       const raw = (await (await fetch(u)).json()).data.result as ApiSeries[];
       assertEquals(raw.map((s) => s.metric.replica).sort(), ["A", "B"]);
     } finally {
-      for (const p of procs) await p.stop();
-      for (const p of proms) await p.dispose();
-      await exporter.stop();
+      await lab?.stop();
       await dirs.cleanup();
     }
   },

@@ -3,7 +3,6 @@
 // The querier's answers must equal what each Prometheus answers, plus its external labels.
 
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { startExporter } from "../helpers/exporter.ts";
 import { e2eTest } from "../helpers/peers.ts";
 import { PROMETHEUS } from "../helpers/prometheus.ts";
 import { TempDirs } from "../helpers/tmp.ts";
@@ -12,11 +11,9 @@ import {
   type ApiSeries,
   eventually,
   instant,
-  type LabProc,
-  LabPrometheus,
   range,
-  startLabQuerier,
-  startSidecar,
+  type ScrapeLab,
+  startScrapeLab,
 } from "../sidecar/lab.ts";
 
 function key(s: ApiSeries): string {
@@ -35,25 +32,13 @@ e2eTest(
   { peers: [PROMETHEUS] },
   async () => {
     const dirs = new TempDirs();
-    const exporter = startExporter();
-    const proms: LabPrometheus[] = [];
-    const procs: LabProc[] = [];
+    let lab: ScrapeLab | undefined;
     try {
-      for (const region of ["east", "west"]) {
-        const dir = await dirs.make();
-        const p = new LabPrometheus({
-          dataDir: `${dir}/data`,
-          externalLabels: { region },
-          targets: [exporter.target],
-        });
-        proms.push(p);
-        await p.start();
-      }
-      for (const p of proms) {
-        procs.push(await startSidecar(p.url, [`--tsdb.path=${p.opts.dataDir}`]));
-      }
-      const q = await startLabQuerier(procs.map((s) => s.grpc));
-      procs.push(q);
+      lab = await startScrapeLab(
+        dirs,
+        [{ region: "east" }, { region: "west" }],
+      );
+      const { exporter, proms, sidecars: procs, querier: q } = lab;
 
       await eventually("`up` from both regions and both jobs", async () => {
         const up = await instant(q.http, "up");
@@ -97,9 +82,7 @@ e2eTest(
       const sidecarMetrics = await (await fetch(`${procs[0].http}/metrics`)).text();
       assert(sidecarMetrics.includes("thanos_sidecar_prometheus_up 1"), sidecarMetrics);
     } finally {
-      for (const p of procs) await p.stop();
-      for (const p of proms) await p.dispose();
-      await exporter.stop();
+      await lab?.stop();
       await dirs.cleanup();
     }
   },

@@ -9,11 +9,12 @@ import { e2eTest, requireE2E } from "../helpers/peers.ts";
 import { freePort } from "../helpers/ports.ts";
 import * as promtool from "../helpers/promtool.ts";
 import { TempDirs } from "../helpers/tmp.ts";
+import { s3ConfigYaml, s3rverMissing, startS3Server } from "../helpers/s3.ts";
 import { generateDataset, writeOpenMetricsFile } from "../../scripts/dataset.ts";
-import { formatGoFloat, labelsStringGo } from "../../components/tools/tsdb.ts";
+import { formatGoFloat } from "../../promql/printer.ts";
 import { StoreClient } from "../../storeapi/client.ts";
 import { decodeXorSamples } from "../../tsdb/chunkenc/xor.ts";
-import { dropLabels, getLabel, labelsToObject } from "../../tsdb/labels.ts";
+import { dropLabels, getLabel, labelsGoString, labelsToObject } from "../../tsdb/labels.ts";
 import { Matcher, MatchType } from "../../tsdb/matchers.ts";
 import { parseMetricSelector } from "../../promql/parser.ts";
 import { createBucket, parseBucketConfig } from "../../objstore/config.ts";
@@ -25,7 +26,6 @@ const START = 1_704_067_200_000; // 2024-01-01T00:00:00Z
 const END = START + 6 * H;
 const EXT = { cluster: "eu1", replica: "a" };
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-const S3RVER = "npm:s3rver@3.7.1";
 
 /** Selector and time range pairs checked against promtool. */
 const QUERIES: { match: string; mint: number; maxt: number }[] = [
@@ -162,7 +162,7 @@ function dumpLines(series: SeriesWithChunks[], mint: number, maxt: number): stri
   const out: string[] = [];
   for (const s of series) {
     for (const [k, v] of Object.entries(EXT)) assertEquals(getLabel(s.labels, k), v);
-    const ls = labelsStringGo(dropLabels(s.labels, Object.keys(EXT)));
+    const ls = labelsGoString(dropLabels(s.labels, Object.keys(EXT)));
     for (const c of s.chunks) {
       const { ts, vs } = decodeXorSamples(c.data);
       for (let i = 0; i < ts.length; i++) {
@@ -318,28 +318,6 @@ e2eTest("thanos store over a filesystem bucket serves promtool's blocks like pro
 
 // ---- S3 (s3rver in a child process)
 
-const S3_SCRIPT = `
-import S3rver from "${S3RVER}";
-const srv = new S3rver({ port: 0, address: "127.0.0.1", directory: Deno.args[0], silent: true,
-  configureBuckets: [{ name: "thanos" }] });
-const info = await srv.run();
-console.log(JSON.stringify({ port: info.port }));
-`;
-
-async function s3rverMissing(): Promise<string | null> {
-  try {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["eval", `await import("${S3RVER}"); console.log("ok");`],
-      stdout: "piped",
-      stderr: "null",
-      signal: AbortSignal.timeout(120_000),
-    }).output();
-    return out.success ? null : `${S3RVER} cannot be loaded`;
-  } catch {
-    return `${S3RVER} cannot be loaded`;
-  }
-}
-
 const s3Missing = await s3rverMissing();
 if (s3Missing && requireE2E()) console.warn(s3Missing);
 
@@ -349,47 +327,19 @@ e2eTest("thanos store over an S3 bucket serves promtool's blocks like promtool d
 }, async () => {
   const p = await prepareBlocks();
   const root = await p.dirs.make("thanos-store-s3-");
-  await Deno.writeTextFile(`${root}/s3rver.ts`, S3_SCRIPT);
-  await Deno.mkdir(`${root}/s3data`);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${root}/s3rver.ts`, `${root}/s3data`],
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
+  const server = await startS3Server().catch(async (e) => {
+    await p.dirs.cleanup();
+    throw e;
+  });
   try {
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let line = "";
-    const deadline = Date.now() + 60_000;
-    while (!line.includes("\n") && Date.now() < deadline) {
-      const r = await reader.read();
-      if (r.done) throw new Error("s3rver exited before printing its port");
-      line += r.value;
-    }
-    reader.releaseLock();
-    child.stdout.cancel().catch(() => undefined);
-    const { port } = JSON.parse(line.split("\n")[0]) as { port: number };
-    const cfgText = `type: S3
-config:
-  bucket: thanos
-  endpoint: 127.0.0.1:${port}
-  region: us-east-1
-  access_key: S3RVER
-  secret_key: S3RVER
-  insecure: true
-  bucket_lookup_type: path
-`;
+    const cfgText = s3ConfigYaml(server.endpoint);
     const bucket = await createBucket(parseBucketConfig(cfgText));
     await uploadBlocks(bucket, p);
     await bucket.close();
     await Deno.writeTextFile(`${root}/bucket.yml`, cfgText);
     await scenario(p, `${root}/bucket.yml`, `${root}/data`);
   } finally {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // already gone
-    }
-    await child.status;
+    await server.stop();
     await p.dirs.cleanup();
   }
 });

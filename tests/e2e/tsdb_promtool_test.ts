@@ -14,20 +14,15 @@ import {
   generateDataset,
   writeOpenMetricsFile,
 } from "../../scripts/dataset.ts";
-import {
-  formatGoDuration,
-  formatGoFloat,
-  labelsStringGo,
-  tsdbAnalyze,
-  tsdbDump,
-} from "../../components/tools/tsdb.ts";
+import { formatGoDuration, tsdbAnalyze, tsdbDump } from "../../components/tools/tsdb.ts";
+import { formatGoFloat } from "../../promql/printer.ts";
 import { openBlocks } from "../../tsdb/block.ts";
 import { createBlocksFromSeries } from "../../tsdb/block_writer.ts";
 import { XorIterator } from "../../tsdb/chunkenc/xor.ts";
-import { labelsFromObject, labelsToObject } from "../../tsdb/labels.ts";
+import { labelsFromObject, labelsGoString, labelsToObject } from "../../tsdb/labels.ts";
 import { goQuote, Matcher, MatchType } from "../../tsdb/matchers.ts";
 import { BlocksQuerier } from "../../tsdb/querier.ts";
-import { isStaleNaN } from "../../tsdb/value.ts";
+import { isStaleAt } from "../../tsdb/value.ts";
 
 const H = 3_600_000;
 /** 2024-01-01T00:00:00Z: recent enough for Prometheus, far from "now" so nothing overlaps the head. */
@@ -65,17 +60,17 @@ Deno.test("formatGoFloat prints like Go's %g", () => {
   for (const [v, want] of cases) assertEquals(formatGoFloat(v), want, `formatGoFloat(${v})`);
 });
 
-Deno.test("goQuote and labelsStringGo quote like strconv.Quote and labels.String", () => {
+Deno.test("goQuote and labelsGoString quote like strconv.Quote and labels.String", () => {
   assertEquals(goQuote("plain"), '"plain"');
   assertEquals(goQuote('a"b\\c'), '"a\\"b\\\\c"');
   assertEquals(goQuote("new\nline\ttab\x01"), '"new\\nline\\ttab\\x01"');
   assertEquals(goQuote("café/日本"), '"café/日本"');
   assertEquals(goQuote("nb\u00a0sp"), '"nb\\u00a0sp"');
   assertEquals(
-    labelsStringGo(labelsFromObject({ __name__: "up", job: "api" })),
+    labelsGoString(labelsFromObject({ __name__: "up", job: "api" })),
     '{__name__="up", job="api"}',
   );
-  assertEquals(labelsStringGo([]), "{}");
+  assertEquals(labelsGoString([]), "{}");
 });
 
 Deno.test("formatGoDuration prints like time.Duration.String", () => {
@@ -462,7 +457,7 @@ e2eTest(
           }
         }
         assert(stale > 0, "no stale marker found in the snapshot");
-        assert(isStaleNaN(NaN) === false);
+        assert(isStaleAt(new Float64Array([NaN]), 0) === false);
       } finally {
         for (const b of blocks) await b.close();
       }

@@ -4,12 +4,8 @@
 import { assert, assertEquals, assertRejects } from "../helpers/assert.ts";
 import { createBucket, parseBucketConfig } from "../../objstore/config.ts";
 import type { Bucket } from "../../objstore/bucket.ts";
-import {
-  bucketInspect,
-  bucketLs,
-  formatGoDuration,
-  InspectUsageError,
-} from "../../components/tools/bucket.ts";
+import { bucketInspect, bucketLs, InspectUsageError } from "../../components/tools/bucket.ts";
+import { formatGoDuration } from "../../components/tools/tsdb.ts";
 
 const A = "01J0000000000000000000000A";
 const B = "01J0000000000000000000000B";

@@ -4,14 +4,8 @@
 
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "../helpers/assert.ts";
 import { type Expr, typeOf } from "../../promql/ast.ts";
-import {
-  formatDuration,
-  InvalidDurationError,
-  parseDuration,
-  ParseError,
-  parseExpr,
-  parseMetricSelector,
-} from "../../promql/parser.ts";
+import { ParseError, parseExpr, parseMetricSelector } from "../../promql/parser.ts";
+import { formatDuration, InvalidDurationError, parseDuration } from "../../tsdb/duration.ts";
 import { exprToString, formatGoFloat } from "../../promql/printer.ts";
 import { e2eTest } from "../helpers/peers.ts";
 import { PROMETHEUS, startPrometheus } from "../helpers/prometheus.ts";

@@ -3,12 +3,10 @@
 // starting a process fail with Deno's permission error; the run signal stops it with exit 0.
 
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { prepareRole } from "../../main.ts";
-import { workerPermissions } from "../../components/permissions.ts";
 import { freePort } from "../helpers/ports.ts";
 import { withTempDir } from "../helpers/tmp.ts";
 import { smallDataset, startStore, withLabels, writeBlocks } from "./e2e_helpers.ts";
-import type { ServingProbeResult } from "../components/serving_probe.ts";
+import { assertDenied, runSandboxed } from "../helpers/sandbox.ts";
 
 Deno.test({
   name: "query serves the API over its stores within the permissions its flags grant",
@@ -23,49 +21,33 @@ Deno.test({
       await Deno.writeTextFile(secret, "not for the querier");
       const http = `127.0.0.1:${freePort()}`;
       try {
-        const p = await prepareRole([
-          "query",
-          `--http-address=${http}`,
-          `--grpc-address=127.0.0.1:${freePort()}`,
-          `--store=127.0.0.1:${store.port}`,
-          "--http-grace-period=1s",
-          "--grpc-grace-period=1s",
-        ]);
-        assert(!("kind" in p), "kind" in p ? p.text : "");
-        if ("kind" in p) return;
-        const worker = new Worker(new URL("../components/serving_probe.ts", import.meta.url), {
-          type: "module",
-          deno: { permissions: workerPermissions(p.permissions) },
-        });
-        try {
-          const r = await new Promise<ServingProbeResult>((resolve, reject) => {
-            worker.onmessage = (e) => resolve(e.data as ServingProbeResult);
-            worker.onerror = (e) => {
-              e.preventDefault();
-              reject(new Error(e.message));
-            };
-            worker.postMessage({
-              raw: p.raw,
-              http,
-              workPath: `/api/v1/query?query=count(up)&time=${(ds.end - 60_000) / 1000}`,
-              forbiddenPath: secret,
-              forbiddenAddr: "127.0.0.1:19999",
-            });
-          });
-          assert(r.ready, `query never became ready:\n${r.logs.join("\n")}`);
-          assertEquals(r.workStatus, 200, r.workBody);
-          const body = JSON.parse(r.workBody);
-          assertEquals(body.status, "success");
-          assertEquals(body.data.result.length, 1, r.workBody);
-          for (
-            const [what, res] of [["read", r.read], ["connect", r.connect], ["spawn", r.spawn]]
-          ) {
-            assert(res.startsWith("NotCapable"), `${what} should be denied, got: ${res}`);
-          }
-          assertEquals(r.exitCode, 0, r.logs.join("\n"));
-        } finally {
-          worker.terminate();
+        const r = await runSandboxed(
+          [
+            "query",
+            `--http-address=${http}`,
+            `--grpc-address=127.0.0.1:${freePort()}`,
+            `--store=127.0.0.1:${store.port}`,
+            "--http-grace-period=1s",
+            "--grpc-grace-period=1s",
+          ],
+          {
+            kind: "http",
+            http,
+            path: `/api/v1/query?query=count(up)&time=${(ds.end - 60_000) / 1000}`,
+          },
+          secret,
+        );
+        assert(r.ready, `query never became ready:\n${r.logs.join("\n")}`);
+        assertEquals(r.workStatus, 200, r.workBody);
+        const body = JSON.parse(r.workBody);
+        assertEquals(body.status, "success");
+        assertEquals(body.data.result.length, 1, r.workBody);
+        for (
+          const [what, res] of [["read", r.read], ["connect", r.connect], ["spawn", r.spawn]]
+        ) {
+          assertDenied(what, res);
         }
+        assertEquals(r.code, 0, r.logs.join("\n"));
       } finally {
         await store.stop();
       }

@@ -1,15 +1,13 @@
 // The sidecar lab for e2e tests: real Prometheus servers on fixed 127.0.0.1 ports (so one can be
 // stopped and started again on the same address), sidecars, store gateways and queriers started
-// the way a user would (`deno run -A main.ts <component> …`), and an S3 server. Every start is
-// bounded in time and every process is stopped by the caller in `finally`.
+// the way a user would (`deno run -A main.ts <component> …`). Every start is bounded in time and
+// every process is stopped by the caller in `finally`. The S3 server is tests/helpers/s3.ts.
 
-import { Proc } from "../query/e2e_helpers.ts";
+import { type Exporter, startExporter } from "../helpers/exporter.ts";
 import { freePort } from "../helpers/ports.ts";
 import { PROMETHEUS } from "../helpers/prometheus.ts";
-
-export { Proc } from "../query/e2e_helpers.ts";
-
-const ROOT = new URL("../../", import.meta.url).pathname;
+import { startComponent, type ThanosProc } from "../helpers/thanos.ts";
+import type { TempDirs } from "../helpers/tmp.ts";
 
 /** Options of {@link LabPrometheus}. */
 export interface LabPrometheusOptions {
@@ -140,119 +138,102 @@ export class LabPrometheus {
   }
 }
 
-/** Spawns `deno run -A main.ts <args>` from the repository root. */
-export function spawnMain(args: string[], port: number, name: string): Proc {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}main.ts`, ...args],
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  return new Proc(child, port, name);
-}
-
 /** A started Thanos-TS component with its addresses. */
-export type LabProc = Proc & { http: string; grpc: string };
-
-async function httpReady(url: string): Promise<boolean> {
-  const r = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(5000) });
-  await r.body?.cancel();
-  return r.status === 200;
-}
+export type LabProc = ThanosProc;
 
 /**
  * Starts `thanos sidecar` for `prom` with short heartbeat/shipper intervals. Waits until ready
  * unless `waitReady` is false (then only until its HTTP port answers).
  */
-export async function startSidecar(
+export function startSidecar(
   promUrl: string,
   extra: string[] = [],
   opts: { waitReady?: boolean; name?: string; grpcPort?: number; httpPort?: number } = {},
 ): Promise<LabProc> {
-  const http = opts.httpPort ?? freePort();
-  const grpc = opts.grpcPort ?? freePort();
-  const p = spawnMain(
-    [
-      "sidecar",
-      `--prometheus.url=${promUrl}`,
-      `--http-address=127.0.0.1:${http}`,
-      `--grpc-address=127.0.0.1:${grpc}`,
-      "--http-grace-period=1s",
-      "--grpc-grace-period=1s",
-      "--prometheus.get_config_interval=1s",
-      "--prometheus.get_config_timeout=2s",
-      "--shipper.sync-interval=1s",
-      ...extra,
-    ],
-    http,
-    opts.name ?? "sidecar",
-  );
-  const lp = Object.assign(p, {
-    http: `http://127.0.0.1:${http}`,
-    grpc: `127.0.0.1:${grpc}`,
+  return startComponent("sidecar", [
+    `--prometheus.url=${promUrl}`,
+    "--prometheus.get_config_interval=1s",
+    "--prometheus.get_config_timeout=2s",
+    "--shipper.sync-interval=1s",
+    ...extra,
+  ], {
+    name: opts.name ?? "sidecar",
+    httpPort: opts.httpPort,
+    grpcPort: opts.grpcPort,
+    readyPath: opts.waitReady === false ? "/-/healthy" : "/-/ready",
   });
-  if (opts.waitReady === false) {
-    await p.waitFor(async () => {
-      const r = await fetch(`${lp.http}/-/healthy`);
-      await r.body?.cancel();
-      return r.status === 200;
-    }, "start");
-  } else {
-    await p.waitFor(() => httpReady(lp.http), "readiness");
-  }
-  return lp;
 }
 
 /** Starts `thanos store` over a bucket config file; waits until its first sync is done. */
-export async function startStoreGateway(
-  bucketConfigFile: string,
-  dataDir: string,
-): Promise<LabProc> {
-  const http = freePort();
-  const grpc = freePort();
-  const p = spawnMain(
-    [
-      "store",
-      `--objstore.config-file=${bucketConfigFile}`,
-      `--data-dir=${dataDir}`,
-      `--http-address=127.0.0.1:${http}`,
-      `--grpc-address=127.0.0.1:${grpc}`,
-      "--http-grace-period=1s",
-      "--grpc-grace-period=1s",
-      "--sync-block-duration=2s",
-      "--log.level=warn",
-    ],
-    http,
-    "store",
-  );
-  const lp = Object.assign(p, { http: `http://127.0.0.1:${http}`, grpc: `127.0.0.1:${grpc}` });
-  await p.waitFor(() => httpReady(lp.http), "readiness", 60_000);
-  return lp;
+export function startStoreGateway(bucketConfigFile: string, dataDir: string): Promise<LabProc> {
+  return startComponent("store", [
+    `--objstore.config-file=${bucketConfigFile}`,
+    `--data-dir=${dataDir}`,
+    "--sync-block-duration=2s",
+    "--log.level=warn",
+  ], { timeoutMs: 60_000 });
 }
 
 /** Starts `thanos query` over `stores` (gRPC addresses) with a 1s endpoint health check. */
-export async function startLabQuerier(stores: string[], extra: string[] = []): Promise<LabProc> {
-  const http = freePort();
-  const grpc = freePort();
-  const p = spawnMain(
-    [
-      "query",
-      `--http-address=127.0.0.1:${http}`,
-      `--grpc-address=127.0.0.1:${grpc}`,
-      "--http-grace-period=1s",
-      "--grpc-grace-period=1s",
-      "--endpoint.info-timeout=1s",
-      "--log.level=warn",
-      ...stores.map((s) => `--store=${s}`),
-      ...extra,
-    ],
-    http,
-    "querier",
-  );
-  const lp = Object.assign(p, { http: `http://127.0.0.1:${http}`, grpc: `127.0.0.1:${grpc}` });
-  await p.waitFor(() => httpReady(lp.http), "readiness");
-  return lp;
+export function startLabQuerier(stores: string[], extra: string[] = []): Promise<LabProc> {
+  return startComponent("query", [
+    "--endpoint.info-timeout=1s",
+    "--log.level=warn",
+    ...stores.map((s) => `--store=${s}`),
+    ...extra,
+  ], { name: "querier" });
+}
+
+/** Two or more Prometheus servers scraping one exporter, a sidecar each, a querier over them. */
+export interface ScrapeLab {
+  exporter: Exporter;
+  proms: LabPrometheus[];
+  /** `sidecars[i]` runs next to `proms[i]`. */
+  sidecars: LabProc[];
+  querier: LabProc;
+  /** Stops everything started (also what a failed start left running). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts one Prometheus per entry of `externalLabels` (data in a new dir of `dirs`, scraping
+ * itself and a shared exporter), a sidecar next to each, and `thanos query` over the sidecars with
+ * `querierFlags`. On a failed start, stops what it started before rethrowing.
+ */
+export async function startScrapeLab(
+  dirs: TempDirs,
+  externalLabels: Record<string, string>[],
+  querierFlags: string[] = [],
+): Promise<ScrapeLab> {
+  const exporter = startExporter();
+  const proms: LabPrometheus[] = [];
+  const sidecars: LabProc[] = [];
+  let querier: LabProc | undefined;
+  const stop = async () => {
+    await querier?.stop();
+    for (const p of sidecars) await p.stop();
+    for (const p of proms) await p.dispose();
+    await exporter.stop();
+  };
+  try {
+    for (const labels of externalLabels) {
+      const p = new LabPrometheus({
+        dataDir: `${await dirs.make()}/data`,
+        externalLabels: labels,
+        targets: [exporter.target],
+      });
+      proms.push(p);
+      await p.start();
+    }
+    for (const p of proms) {
+      sidecars.push(await startSidecar(p.url, [`--tsdb.path=${p.opts.dataDir}`]));
+    }
+    querier = await startLabQuerier(sidecars.map((s) => s.grpc), querierFlags);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { exporter, proms, sidecars, querier, stop };
 }
 
 /** One series of an instant or range query. */
@@ -315,76 +296,4 @@ export async function eventually(
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
-}
-
-/** Pinned S3 server used by the lab (same as the objstore tests). */
-export const S3RVER = "npm:s3rver@3.7.1";
-/** Bucket the S3 server creates. */
-export const LAB_BUCKET = "thanos-lab";
-
-/** A running S3 server (s3rver in a Deno child process). */
-export interface LabS3 {
-  endpoint: string;
-  stop(): Promise<void>;
-}
-
-/** Whether s3rver can be loaded (npm registry or cache). */
-export async function s3Available(): Promise<boolean> {
-  try {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["eval", `await import("${S3RVER}"); console.log("ok");`],
-      stdout: "piped",
-      stderr: "null",
-      signal: AbortSignal.timeout(120_000),
-    }).output();
-    return out.success && new TextDecoder().decode(out.stdout).includes("ok");
-  } catch {
-    return false;
-  }
-}
-
-/** Starts s3rver on a free port with a fresh directory. */
-export async function startS3(): Promise<LabS3> {
-  const dir = await Deno.makeTempDir({ prefix: "thanos-lab-s3-" });
-  const port = freePort();
-  const script = `
-import S3rver from "${S3RVER}";
-const srv = new S3rver({ port: ${port}, address: "127.0.0.1", directory: Deno.args[0], silent: true,
-  allowMismatchedSignatures: true, configureBuckets: [{ name: "${LAB_BUCKET}" }] });
-await srv.run();
-console.log("READY");
-`;
-  await Deno.writeTextFile(`${dir}/server.ts`, script);
-  await Deno.mkdir(`${dir}/data`);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--unsafe-proto", `${dir}/server.ts`, `${dir}/data`],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const p = new Proc(child, port, "s3rver");
-  const stop = async () => {
-    await p.stop(2000, "SIGKILL");
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  };
-  try {
-    await p.waitFor(() => Promise.resolve(p.logs().includes("READY")), "start", 60_000);
-  } catch (e) {
-    await stop();
-    throw e;
-  }
-  return { endpoint: `127.0.0.1:${port}`, stop };
-}
-
-/** Bucket config YAML for the lab S3 server. */
-export function s3Yaml(endpoint: string): string {
-  return `type: S3
-config:
-  bucket: ${LAB_BUCKET}
-  endpoint: ${endpoint}
-  region: us-east-1
-  access_key: S3RVER
-  secret_key: S3RVER
-  insecure: true
-  bucket_lookup_type: path
-`;
 }

@@ -14,16 +14,15 @@ import {
   ReadResponseType,
   remoteRead,
   RemoteReadError,
-  snappyCompress,
-  snappyUncompress,
   STREAMED_CONTENT_TYPE,
 } from "../../components/sidecar/remote_read.ts";
+import { snappyBlockCompress, snappyBlockUncompress } from "../../storeapi/snappy.ts";
 import { XorAppender } from "../../tsdb/chunkenc/xor.ts";
 import { decodeXorSamples } from "../../tsdb/chunkenc/xor.ts";
 import { crc32c } from "../../tsdb/crc32c.ts";
 import { Matcher, MatchType } from "../../tsdb/matchers.ts";
 import { ChunkEncoding, type SeriesWithChunks } from "../../tsdb/series.ts";
-import { isStaleNaN, STALE_NAN } from "../../tsdb/value.ts";
+import { isStaleAt } from "../../tsdb/value.ts";
 import { ProtoReader, ProtoWriter } from "../../storeapi/wire.ts";
 
 function xorChunk(ts: number[], vs: number[]): Uint8Array {
@@ -202,7 +201,7 @@ Deno.test("a SAMPLES answer is re-encoded into sorted XOR chunks of 120 samples,
         for (let i = 0; i < s.n; i++) {
           ts.message(2, (smp) => {
             const bits = new DataView(new ArrayBuffer(8));
-            bits.setFloat64(0, i === 5 ? STALE_NAN : i * 1.5, true);
+            bits.setFloat64(0, i === 5 ? NaN : i * 1.5, true);
             if (i === 5) {
               // exact stale-marker bits, little endian
               bits.setUint32(0, 0x00000002, true);
@@ -216,10 +215,10 @@ Deno.test("a SAMPLES answer is re-encoded into sorted XOR chunks of 120 samples,
       });
     }
   });
-  const body = snappyCompress(w.finish().slice());
+  const body = snappyBlockCompress(w.finish().slice());
   await withFakePrometheus(async (req) => {
     // the request is a snappy-compressed ReadRequest
-    const raw = snappyUncompress(new Uint8Array(await req.arrayBuffer()), 1 << 20);
+    const raw = snappyBlockUncompress(new Uint8Array(await req.arrayBuffer()), 1 << 20);
     assert(raw.length > 0);
     return new Response(body as Uint8Array<ArrayBuffer>, {
       headers: { "content-type": "application/x-protobuf", "content-encoding": "snappy" },
@@ -234,7 +233,7 @@ Deno.test("a SAMPLES answer is re-encoded into sorted XOR chunks of 120 samples,
     assertEquals(zeta.chunks[0].minTime, 1000);
     assertEquals(zeta.chunks[2].maxTime, 250_000);
     const first = decodeXorSamples(zeta.chunks[0].data);
-    assert(isStaleNaN(first.vs[5]), "stale marker bits survive re-encoding");
+    assert(isStaleAt(first.vs, 5), "stale marker bits survive re-encoding");
     assertEquals(first.vs[6], 9);
   });
 });

@@ -5,21 +5,15 @@
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { freePort } from "../helpers/ports.ts";
 import { TempDirs } from "../helpers/tmp.ts";
-import { type PreparedRole, prepareRole } from "../../main.ts";
-import { workerPermissions } from "../../components/permissions.ts";
+import { assertDenied, runSandboxed } from "../helpers/sandbox.ts";
 import { writeBlock } from "../../tsdb/block_writer.ts";
 import { labelsFromObject } from "../../tsdb/labels.ts";
-
-function assertDenied(what: string, result: string): void {
-  assert(result.startsWith("NotCapable"), `${what} should be denied, got: ${result}`);
-}
 
 Deno.test("store serves its bucket within the permissions its flags grant", async () => {
   const dirs = new TempDirs();
   const root = await dirs.make();
   const secret = `${await dirs.make()}/secret.txt`;
   await Deno.writeTextFile(secret, "not for the store");
-  const worker = { w: null as Worker | null };
   try {
     const ts = new Float64Array([0, 15_000, 30_000]);
     const vs = new Float64Array([1, 2, 3]);
@@ -37,45 +31,20 @@ Deno.test("store serves its bucket within the permissions its flags grant", asyn
     );
     const http = `127.0.0.1:${freePort()}`;
     const grpc = `127.0.0.1:${freePort()}`;
-    const p = await prepareRole([
-      "store",
-      `--objstore.config-file=${root}/bucket.yml`,
-      `--data-dir=${root}/data`,
-      `--http-address=${http}`,
-      `--grpc-address=${grpc}`,
-      "--grpc-grace-period=1s",
-      "--http-grace-period=1s",
-    ]);
-    assert(!("kind" in p), "kind" in p ? p.text : "");
-    const role = p as PreparedRole;
-    // the test client connects from inside the worker: grant exactly the store's addresses
-    const w = new Worker(new URL("./sandbox_probe.ts", import.meta.url), {
-      type: "module",
-      deno: { permissions: workerPermissions(role.permissions) },
-    });
-    worker.w = w;
-    const r = await new Promise<{
-      code: number;
-      ready: boolean;
-      series: number;
-      read: string;
-      connect: string;
-      spawn: string;
-      logs: string[];
-    }>((resolve, reject) => {
-      w.onmessage = (e) => resolve(e.data);
-      w.onerror = (e) => {
-        e.preventDefault();
-        reject(new Error(e.message));
-      };
-      w.postMessage({
-        raw: role.raw,
-        forbiddenPath: secret,
-        forbiddenAddr: "127.0.0.1:19999",
-        http,
-        grpc,
-      });
-    });
+    // the test client connects from inside the worker: granted exactly the store's addresses
+    const r = await runSandboxed(
+      [
+        "store",
+        `--objstore.config-file=${root}/bucket.yml`,
+        `--data-dir=${root}/data`,
+        `--http-address=${http}`,
+        `--grpc-address=${grpc}`,
+        "--grpc-grace-period=1s",
+        "--http-grace-period=1s",
+      ],
+      { kind: "series", http, grpc },
+      secret,
+    );
     assert(r.ready, r.logs.join("\n"));
     assertEquals(r.series, 2, r.logs.join("\n"));
     assertEquals(r.code, 0, r.logs.join("\n"));
@@ -84,7 +53,6 @@ Deno.test("store serves its bucket within the permissions its flags grant", asyn
     assertDenied("starting a process", r.spawn);
     assert((await Deno.stat(`${root}/data/meta-syncer`)).isDirectory);
   } finally {
-    worker.w?.terminate();
     await dirs.cleanup();
   }
 });

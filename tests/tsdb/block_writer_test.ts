@@ -9,7 +9,7 @@ import { labelsFromObject, labelsToString } from "../../tsdb/labels.ts";
 import { Matcher, MatchType } from "../../tsdb/matchers.ts";
 import { BlockQuerier, BlocksQuerier } from "../../tsdb/querier.ts";
 import type { SeriesWithChunks } from "../../tsdb/series.ts";
-import { float64Hi, isStaleNaN } from "../../tsdb/value.ts";
+import { float64Hi, isStaleAt } from "../../tsdb/value.ts";
 
 const H = 3_600_000;
 const ALL = [new Matcher(MatchType.Regexp, "__name__", ".+")];
@@ -123,7 +123,7 @@ Deno.test("writeBlock keeps the stale marker bits", async () => {
     const littleEndian = float64Hi(1) === new Uint32Array(new Float64Array([1]).buffer)[1];
     iw[littleEndian ? 3 : 2] = 0x7ff00000;
     iw[littleEndian ? 2 : 3] = 2;
-    assert(isStaleNaN(vs[1]));
+    assert(isStaleAt(vs, 1));
     const s = {
       labels: labelsFromObject({ __name__: "x" }),
       ts: new Float64Array([10, 20, 30, 40]),

@@ -2,7 +2,7 @@ import { assert, assertEquals, assertThrows } from "../helpers/assert.ts";
 import { decodeXorSamples, XorAppender, XorIterator } from "../../tsdb/chunkenc/xor.ts";
 import { BitReader, BitWriter } from "../../tsdb/chunkenc/bstream.ts";
 import { CorruptionError, InvalidInputError } from "../../tsdb/errors.ts";
-import { STALE_NAN, STALE_NAN_HI, STALE_NAN_LO } from "../../tsdb/value.ts";
+import { float64FromBits, STALE_NAN_HI, STALE_NAN_LO } from "../../tsdb/value.ts";
 
 function hex(s: string): Uint8Array {
   const clean = s.replace(/[^0-9a-f]/gi, "");
@@ -106,7 +106,7 @@ Deno.test("single-sample XOR chunks match A.3, and the 2.x trailing zero byte de
   // the 2.x record from index_format_v1: (t=1, v=2.0), 12 bytes incl. trailing zero
   assertEquals(decodeAll(hex("000102400000000000000000")), [[1, 2]]);
   const app = new XorAppender();
-  app.append(0, STALE_NAN);
+  app.append(0, float64FromBits(STALE_NAN_HI, STALE_NAN_LO));
   assertEquals(toHex(app.bytes()), "0001007ff0000000000002");
   const app2 = new XorAppender();
   app2.appendStale(0);
