@@ -335,22 +335,7 @@ export function vectorAnd(
   n: number,
 ): StepSeries[] {
   if (lhs.length === 0 || rhs.length === 0) return [];
-  const right = signaturePresence(rhs, matching, n).presence;
-  const out: StepSeries[] = [];
-  for (const s of lhs) {
-    const p = right.get(signature(s.labels, matching));
-    if (p === undefined) continue;
-    const has = new Uint8Array(n);
-    let any = false;
-    for (let i = 0; i < n; i++) {
-      if (s.has[i] !== 0 && p[i] !== 0) {
-        has[i] = 1;
-        any = true;
-      }
-    }
-    if (any) out.push({ labels: s.labels, vals: s.vals, has });
-  }
-  return out;
+  return filterBySignature(lhs, rhs, matching, n, true);
 }
 
 /** `lhs unless rhs`: left elements whose signature is absent on the right at that step. */
@@ -361,18 +346,29 @@ export function vectorUnless(
   n: number,
 ): StepSeries[] {
   if (lhs.length === 0 || rhs.length === 0) return lhs.slice();
+  return filterBySignature(lhs, rhs, matching, n, false);
+}
+
+/** Left elements kept at the steps where their signature is (or is not) present on the right. */
+function filterBySignature(
+  lhs: readonly StepSeries[],
+  rhs: readonly StepSeries[],
+  matching: VectorMatching,
+  n: number,
+  keepWherePresent: boolean,
+): StepSeries[] {
   const right = signaturePresence(rhs, matching, n).presence;
   const out: StepSeries[] = [];
   for (const s of lhs) {
     const p = right.get(signature(s.labels, matching));
     if (p === undefined) {
-      out.push(s);
+      if (!keepWherePresent) out.push(s);
       continue;
     }
     const has = new Uint8Array(n);
     let any = false;
     for (let i = 0; i < n; i++) {
-      if (s.has[i] !== 0 && p[i] === 0) {
+      if (s.has[i] !== 0 && (p[i] !== 0) === keepWherePresent) {
         has[i] = 1;
         any = true;
       }
