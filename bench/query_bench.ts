@@ -11,7 +11,7 @@ import {
   T0,
   withLabels,
   writeBlocks,
-} from "../tests/query/e2e_helpers.ts";
+} from "../tests/helpers/query_e2e.ts";
 
 const SERIES = Number(Deno.args[0] ?? 400);
 const REPEATS = Number(Deno.args[1] ?? 5);

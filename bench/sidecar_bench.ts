@@ -10,9 +10,9 @@ import { createBlocksFromSeries } from "../tsdb/block_writer.ts";
 import { Matcher, MatchType } from "../tsdb/matchers.ts";
 import type { SeriesWithChunks } from "../tsdb/series.ts";
 import { StoreClient } from "../storeapi/client.ts";
-import { PrometheusClient } from "../components/sidecar/prometheus_client.ts";
-import { remoteRead } from "../components/sidecar/remote_read.ts";
-import { LabPrometheus, startSidecar } from "../tests/sidecar/lab.ts";
+import { PrometheusClient } from "../promclient/client.ts";
+import { remoteRead } from "../promclient/remote_read.ts";
+import { LabPrometheus, startSidecar } from "../tests/helpers/sidecar_lab.ts";
 
 function arg(name: string, def: number): number {
   const a = Deno.args.find((x) => x.startsWith(`--${name}=`));

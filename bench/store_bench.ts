@@ -5,9 +5,9 @@
 //   deno run -A --v8-flags=--expose-gc bench/store_bench.ts [--series=100000] [--big=1000000] [--blocks=20]
 
 import { parseArgs } from "node:util";
-import { BucketStore } from "../components/store/bucket_store.ts";
-import { MetaSyncer } from "../components/store/sync.ts";
-import { Logger } from "../components/log.ts";
+import { BucketStore } from "../store/bucket_store.ts";
+import { MetaSyncer } from "../block/fetcher.ts";
+import { Logger } from "../logging/log.ts";
 import { Registry } from "../metrics/registry.ts";
 import { createBucket } from "../objstore/config.ts";
 import type { Bucket } from "../objstore/bucket.ts";

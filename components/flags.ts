@@ -350,6 +350,31 @@ export class Flags {
   }
 }
 
+/** Splits `host:port` (also `[::1]:port` and `:port`) into hostname and port. */
+export function parseListenAddress(addr: string): { hostname: string; port: number } {
+  const m = /^(?:\[([^\]]*)\]|([^:]*)):(\d+)$/.exec(addr.trim());
+  if (!m) throw new UsageError(`invalid listen address ${JSON.stringify(addr)}: want host:port`);
+  const port = Number(m[3]);
+  if (port > 65535) throw new UsageError(`invalid port in listen address ${JSON.stringify(addr)}`);
+  const hostname = m[1] ?? m[2];
+  return { hostname: hostname === "" ? "0.0.0.0" : hostname, port };
+}
+
+/** Parses a Thanos label flag value `name="value"` (value a Go/JSON-style quoted string). */
+export function parseLabelFlag(flag: string, s: string): [string, string] {
+  const m = /^([a-zA-Z_][a-zA-Z0-9_]*)=(.*)$/.exec(s.trim());
+  if (!m) throw new UsageError(`invalid --${flag} ${JSON.stringify(s)}: want name="value"`);
+  let value = m[2];
+  if (/^".*"$/.test(value)) {
+    try {
+      value = JSON.parse(value);
+    } catch {
+      throw new UsageError(`invalid --${flag} ${JSON.stringify(s)}: bad quoted value`);
+    }
+  } else if (/^'.*'$/.test(value)) value = value.slice(1, -1);
+  return [m[1], value];
+}
+
 /** Formats the `--help` text of a command, with what each flag grants. */
 export function formatHelp(spec: CommandSpec, programName = "thanos"): string {
   const lines: string[] = [];

@@ -11,7 +11,7 @@ import {
 import type { Bucket } from "../objstore/bucket.ts";
 import type { Registry } from "../metrics/registry.ts";
 import { type Flags, UsageError } from "./flags.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../logging/log.ts";
 import type { ObjstorePermissions } from "./permissions.ts";
 
 function usage(e: unknown): never {

@@ -1,7 +1,7 @@
 // What the launcher hands a running command inside its worker.
 
 import type { Flags } from "./flags.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../logging/log.ts";
 
 /** Context of one running command. */
 export interface RunContext {
@@ -14,17 +14,3 @@ export interface RunContext {
 
 /** A command's entry point; resolves to the process exit code. */
 export type RunFunction = (flags: Flags, ctx: RunContext) => Promise<number>;
-
-/** Resolves after `ms`, or as soon as `signal` aborts (never rejects). */
-export function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
-}

@@ -3,7 +3,7 @@
 
 import { commandKey, findCommand } from "./commands.ts";
 import { Flags, type RawFlags } from "./flags.ts";
-import { Logger, type LogLevel } from "./log.ts";
+import { Logger, type LogLevel } from "../logging/log.ts";
 import { RUN_TABLE } from "./run_table.ts";
 
 const encoder = new TextEncoder();

@@ -2,7 +2,7 @@
 // run time, so the compiled binary carries the UI. `thanos query` adds these routes under its
 // `--web.route-prefix`; links and API calls in the page use the external prefix.
 
-import type { Route } from "../components/http.ts";
+import type { Route } from "../server/http.ts";
 import appJs from "./dist/app.js" with { type: "text" };
 import appCss from "./dist/app.css" with { type: "text" };
 import appJsGzB64 from "./dist/app.js.gz.b64" with { type: "text" };

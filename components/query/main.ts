@@ -8,11 +8,10 @@ import { type DedupFunc } from "../../storeapi/dedup.ts";
 import { StoreProxy } from "../../storeapi/proxy.ts";
 import { StoreServer } from "../../storeapi/server.ts";
 import { Registry } from "../../metrics/registry.ts";
-import type { Flags } from "../flags.ts";
-import { HttpServer, parseListenAddress, Probe } from "../http.ts";
+import { type Flags, parseLabelFlag, parseListenAddress } from "../flags.ts";
+import { HttpServer, Probe } from "../../server/http.ts";
 import type { RunContext } from "../runtime.ts";
-import { parseLabelFlag } from "../tools/main.ts";
-import { QueryApi } from "./api.ts";
+import { QueryApi } from "../../query/api.ts";
 import {
   type EndpointClient,
   EndpointConfigError,
@@ -20,7 +19,7 @@ import {
   type EndpointSpec,
   parseEndpointConfig,
   parseFileSD,
-} from "./endpoints.ts";
+} from "../../query/endpoints.ts";
 import { uiRoutes } from "../../ui/routes.ts";
 import { serverTlsFromFlags } from "../grpc.ts";
 
@@ -183,7 +182,7 @@ export async function runQuery(flags: Flags, ctx: RunContext): Promise<number> {
   const prefixFlag = flags.string("web.route-prefix") || flags.string("web.external-prefix");
   const routePrefix = prefixFlag === "" ? "" : "/" + prefixFlag.replace(/^\/+|\/+$/g, "");
   const http = new HttpServer({
-    address: flags.string("http-address"),
+    address: parseListenAddress(flags.string("http-address")),
     logger,
     registry,
     probe,

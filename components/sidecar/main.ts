@@ -11,20 +11,21 @@ import { withExternalLabels } from "../../storeapi/external_labels.ts";
 import { type StoreBackend, StoreServer } from "../../storeapi/server.ts";
 import { labelsEqual, labelsToObject, labelsToString } from "../../tsdb/labels.ts";
 import type { Labels } from "../../tsdb/series.ts";
-import { type Flags, parseDurationFlag, UsageError } from "../flags.ts";
-import { HttpServer, parseListenAddress, Probe } from "../http.ts";
-import type { Logger } from "../log.ts";
+import { type Flags, parseDurationFlag, parseListenAddress, UsageError } from "../flags.ts";
+import { HttpServer, Probe } from "../../server/http.ts";
+import type { Logger } from "../../logging/log.ts";
 import { objstoreConfigText, openBucket } from "../objstore.ts";
-import { type RunContext, sleepUnlessAborted } from "../runtime.ts";
+import type { RunContext } from "../runtime.ts";
+import { sleepUnlessAborted } from "../../runutil/sleep.ts";
 import { serverTlsFromFlags } from "../grpc.ts";
 import {
   HttpClientConfigError,
   parseHttpClientConfig,
   PrometheusClient,
-} from "./prometheus_client.ts";
-import { type PrometheusState, PrometheusStore } from "./prometheus_store.ts";
-import { Reloader } from "./reloader.ts";
-import { Shipper } from "./shipper.ts";
+} from "../../promclient/client.ts";
+import { type PrometheusState, PrometheusStore } from "../../store/prometheus_store.ts";
+import { Reloader } from "../../promclient/reloader.ts";
+import { Shipper } from "../../block/shipper.ts";
 
 /** Message when Prometheus has no external labels (the sidecar refuses to start). */
 export const NO_EXTERNAL_LABELS_MESSAGE =
@@ -153,7 +154,7 @@ export async function runSidecar(flags: Flags, ctx: RunContext): Promise<number>
     },
   });
   const http = new HttpServer({
-    address: flags.string("http-address"),
+    address: parseListenAddress(flags.string("http-address")),
     logger: log,
     registry,
     probe,

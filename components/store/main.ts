@@ -5,14 +5,15 @@
 
 import { Registry } from "../../metrics/registry.ts";
 import { StoreServer } from "../../storeapi/server.ts";
-import { type Flags, UsageError } from "../flags.ts";
-import { HttpServer, parseListenAddress, Probe } from "../http.ts";
+import { type Flags, parseListenAddress, UsageError } from "../flags.ts";
+import { HttpServer, Probe } from "../../server/http.ts";
 import { openBucket } from "../objstore.ts";
-import { type RunContext, sleepUnlessAborted } from "../runtime.ts";
+import type { RunContext } from "../runtime.ts";
+import { sleepUnlessAborted } from "../../runutil/sleep.ts";
 import { serverTlsFromFlags } from "../grpc.ts";
-import { BucketStore } from "./bucket_store.ts";
-import { parseRelabelConfigs, RelabelConfigError, Relabeler } from "./relabel.ts";
-import { MetaSyncer } from "./sync.ts";
+import { BucketStore } from "../../store/bucket_store.ts";
+import { parseRelabelConfigs, RelabelConfigError, Relabeler } from "../../relabel/relabel.ts";
+import { MetaSyncer } from "../../block/fetcher.ts";
 
 /** Delay between attempts of the initial sync while the bucket is unreachable. */
 const INITIAL_SYNC_RETRY_MS = 5000;
@@ -109,7 +110,7 @@ export async function runStore(flags: Flags, ctx: RunContext): Promise<number> {
     },
   });
   const http = new HttpServer({
-    address: flags.string("http-address"),
+    address: parseListenAddress(flags.string("http-address")),
     logger: log,
     registry,
     probe,

@@ -1,27 +1,11 @@
 // Run functions of `thanos tools …`.
 
-import type { Flags } from "../flags.ts";
-import { UsageError } from "../flags.ts";
+import { type Flags, parseLabelFlag, UsageError } from "../flags.ts";
 import { openBucket } from "../objstore.ts";
 import type { RunContext } from "../runtime.ts";
-import { bucketInspect, bucketLs, InspectUsageError } from "./bucket.ts";
-import { tsdbAnalyze, tsdbDump } from "./tsdb.ts";
+import { bucketInspect, bucketLs, InspectUsageError } from "../../block/inspect.ts";
+import { tsdbAnalyze, tsdbDump } from "../../tsdb/promtool.ts";
 import { ParseError, parseMetricSelector } from "../../promql/parser.ts";
-
-/** Parses a Thanos label flag value `name="value"` (value a Go/JSON-style quoted string). */
-export function parseLabelFlag(flag: string, s: string): [string, string] {
-  const m = /^([a-zA-Z_][a-zA-Z0-9_]*)=(.*)$/.exec(s.trim());
-  if (!m) throw new UsageError(`invalid --${flag} ${JSON.stringify(s)}: want name="value"`);
-  let value = m[2];
-  if (/^".*"$/.test(value)) {
-    try {
-      value = JSON.parse(value);
-    } catch {
-      throw new UsageError(`invalid --${flag} ${JSON.stringify(s)}: bad quoted value`);
-    }
-  } else if (/^'.*'$/.test(value)) value = value.slice(1, -1);
-  return [m[1], value];
-}
 
 function timeoutSignal(ctx: RunContext, ms: number): AbortSignal {
   return AbortSignal.any([ctx.signal, AbortSignal.timeout(ms)]);

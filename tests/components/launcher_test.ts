@@ -5,6 +5,7 @@ import {
   parseBytesFlag,
   parseDurationFlag,
   parseFlags,
+  parseListenAddress,
   parseTimeFlag,
   UsageError,
 } from "../../components/flags.ts";
@@ -108,4 +109,10 @@ Deno.test("the thanos process exits 2 with one line on a bad flag", async () => 
 
 Deno.test("main() returns 0 for --help", async () => {
   assertEquals(await main(["--help"]), 0);
+});
+
+Deno.test("listen addresses parse as Thanos writes them", () => {
+  assertEquals(parseListenAddress("0.0.0.0:10902"), { hostname: "0.0.0.0", port: 10902 });
+  assertEquals(parseListenAddress(":9090"), { hostname: "0.0.0.0", port: 9090 });
+  assertEquals(parseListenAddress("[::1]:80"), { hostname: "::1", port: 80 });
 });

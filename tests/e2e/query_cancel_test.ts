@@ -3,7 +3,7 @@
 // Canceled, as Thanos's grpc_server_handled_total does.
 
 import { assert } from "../helpers/assert.ts";
-import { startQuerier } from "../query/e2e_helpers.ts";
+import { startQuerier } from "../helpers/query_e2e.ts";
 import { Registry } from "../../metrics/registry.ts";
 import { type SeriesItem, type StoreBackend, StoreServer } from "../../storeapi/server.ts";
 import type { StoreInfo } from "../../storeapi/codec.ts";

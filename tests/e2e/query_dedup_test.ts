@@ -9,7 +9,7 @@ import { TempDirs } from "../helpers/tmp.ts";
 import { generateDataset } from "../../scripts/dataset.ts";
 import { getLabel } from "../../tsdb/labels.ts";
 import type { RawSeries } from "../../tsdb/block_writer.ts";
-import { getJSON, startQuerier, startStore, T0, writeBlocks } from "../query/e2e_helpers.ts";
+import { getJSON, startQuerier, startStore, T0, writeBlocks } from "../helpers/query_e2e.ts";
 
 const MIN = 60_000;
 

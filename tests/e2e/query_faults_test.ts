@@ -13,7 +13,7 @@ import {
   T0,
   withLabels,
   writeBlocks,
-} from "../query/e2e_helpers.ts";
+} from "../helpers/query_e2e.ts";
 
 type StoreStatus = { name: string; lastError: string | null };
 

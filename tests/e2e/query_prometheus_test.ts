@@ -16,7 +16,7 @@ import {
   T0,
   withLabels,
   writeBlocks,
-} from "../query/e2e_helpers.ts";
+} from "../helpers/query_e2e.ts";
 
 const START = T0 / 1000;
 const END = START + 3 * 3600;

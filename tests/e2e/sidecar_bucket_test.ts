@@ -21,7 +21,7 @@ import {
   startLabQuerier,
   startSidecar,
   startStoreGateway,
-} from "../sidecar/lab.ts";
+} from "../helpers/sidecar_lab.ts";
 
 const s3Missing = await s3rverMissing();
 

@@ -27,7 +27,7 @@ import {
   LabPrometheus,
   startLabQuerier,
   startSidecar,
-} from "../sidecar/lab.ts";
+} from "../helpers/sidecar_lab.ts";
 
 const s3Missing = await s3rverMissing();
 

@@ -13,7 +13,7 @@ import {
   range,
   type ScrapeLab,
   startScrapeLab,
-} from "../sidecar/lab.ts";
+} from "../helpers/sidecar_lab.ts";
 
 /** Largest gap (s) between a step and the newest sample at or before it. */
 function maxLag(s: ApiSeries, start: number, end: number): number {

@@ -14,7 +14,7 @@ import {
   range,
   type ScrapeLab,
   startScrapeLab,
-} from "../sidecar/lab.ts";
+} from "../helpers/sidecar_lab.ts";
 
 function key(s: ApiSeries): string {
   return JSON.stringify(Object.entries(s.metric).sort(([a], [b]) => (a < b ? -1 : 1)));

@@ -14,7 +14,7 @@ import {
   generateDataset,
   writeOpenMetricsFile,
 } from "../../scripts/dataset.ts";
-import { formatGoDuration, tsdbAnalyze, tsdbDump } from "../../components/tools/tsdb.ts";
+import { formatGoDuration, tsdbAnalyze, tsdbDump } from "../../tsdb/promtool.ts";
 import { formatGoFloat } from "../../promql/printer.ts";
 import { openBlocks } from "../../tsdb/block.ts";
 import { createBlocksFromSeries } from "../../tsdb/block_writer.ts";

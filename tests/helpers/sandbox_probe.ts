@@ -4,7 +4,7 @@
 
 import { commandKey, COMMANDS } from "../../components/commands.ts";
 import { Flags } from "../../components/flags.ts";
-import { Logger } from "../../components/log.ts";
+import { Logger } from "../../logging/log.ts";
 import { RUN_TABLE } from "../../components/run_table.ts";
 import { StoreClient } from "../../storeapi/client.ts";
 import { Matcher, MatchType } from "../../tsdb/matchers.ts";

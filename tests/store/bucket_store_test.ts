@@ -4,9 +4,9 @@
 
 import { assert, assertEquals, assertRejects } from "../helpers/assert.ts";
 import { TempDirs } from "../helpers/tmp.ts";
-import { BucketStore } from "../../components/store/bucket_store.ts";
-import { MetaSyncer } from "../../components/store/sync.ts";
-import { Logger } from "../../components/log.ts";
+import { BucketStore } from "../../store/bucket_store.ts";
+import { MetaSyncer } from "../../block/fetcher.ts";
+import { Logger } from "../../logging/log.ts";
 import { Registry } from "../../metrics/registry.ts";
 import { createBucket } from "../../objstore/config.ts";
 import type { Bucket } from "../../objstore/bucket.ts";

@@ -6,8 +6,8 @@ import { acceptsGzip, normalizePrefix, UI_PAGES, uiRoutes } from "../../ui/route
 import { sourceHash, type UiManifest } from "../../ui/build.ts";
 import { defaultPanel, panelsFromSearch, panelsToSearch } from "../../ui/src/url_state.ts";
 import { formatDuration, formatTime, parseDuration, parseTime } from "../../ui/src/time.ts";
-import { HttpServer, Probe, type Route } from "../../components/http.ts";
-import { Logger } from "../../components/log.ts";
+import { HttpServer, Probe, type Route } from "../../server/http.ts";
+import { Logger } from "../../logging/log.ts";
 import { Registry } from "../../metrics/registry.ts";
 
 const DIST = new URL("../../ui/dist/", import.meta.url).pathname;
@@ -111,7 +111,7 @@ Deno.test({
   sanitizeOps: false,
   fn: async () => {
     const srv = new HttpServer({
-      address: "127.0.0.1:0",
+      address: { hostname: "127.0.0.1", port: 0 },
       logger: new Logger("error", "logfmt", {}, () => {}),
       registry: new Registry(),
       probe: new Probe(),

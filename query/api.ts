@@ -1,0 +1,611 @@
+// The querier's HTTP API v1 (spec/thanos.md §7.5, spec/prometheus.md §10): Prometheus's envelope,
+// parameter formats, validation messages and byte-exact JSON, plus Thanos's parameters (`dedup`,
+// `partial_response`, `replicaLabels[]`, `storeMatch[]`, `max_source_resolution`) and
+// `/api/v1/stores`. Routes are one table; every handler reads GET query and form POST bodies.
+
+import { compareLabels, compareStrings } from "../tsdb/labels.ts";
+import { goQuote, type Matcher } from "../tsdb/matchers.ts";
+import type { Labels } from "../tsdb/series.ts";
+import { Engine } from "../promql/engine.ts";
+import { PromQLError, type PromQLErrorType } from "../promql/errors.ts";
+import { ParseError, parseExpr, parseMetricSelector } from "../promql/parser.ts";
+import { goJSONString, labelJSONString, labelsJSON, resultToJSONText } from "../promql/value.ts";
+import { type DedupFunc } from "../storeapi/dedup.ts";
+import { ProxyQueryable, type StoreProxy } from "../storeapi/proxy.ts";
+import { InvalidDurationError, parseDuration } from "../tsdb/duration.ts";
+import type { Route } from "../server/http.ts";
+import type { Logger } from "../logging/log.ts";
+import type { Counter, Registry } from "../metrics/registry.ts";
+import type { EndpointStatus } from "./endpoints.ts";
+
+/** API error types and their HTTP status codes (Prometheus 2.42 `returnAPIError`). */
+export type ApiErrorType = PromQLErrorType | "not_found" | "unavailable";
+
+const STATUS_OF: Record<ApiErrorType, number> = {
+  bad_data: 400,
+  execution: 422,
+  timeout: 503,
+  canceled: 499,
+  internal: 500,
+  unavailable: 503,
+  not_found: 404,
+};
+
+/** An API error with its type. */
+export class ApiError extends Error {
+  override name = "ApiError";
+  constructor(readonly type: ApiErrorType, message: string) {
+    super(message);
+  }
+}
+
+/** Unix ms of Prometheus's `minTime` / `maxTime` (API defaults for open time ranges). */
+export const API_MIN_TIME = -9223309901257974000;
+export const API_MAX_TIME = 9223309901257974000;
+const MIN_TIME_STRING = "-292273086-05-16T16:47:06Z";
+const MAX_TIME_STRING = "292277025-08-18T07:12:54.999999999Z";
+
+/** Prometheus `parseTime`: float Unix seconds (ms rounded) or RFC 3339. Throws ApiError text. */
+export function parseApiTime(s: string): number {
+  if (s.trim() !== "" && /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s.trim())) {
+    const t = Number(s);
+    const sec = Math.trunc(t);
+    const ms = sec * 1000 + Math.round((t - sec) * 1000);
+    return Math.max(API_MIN_TIME, Math.min(API_MAX_TIME, ms));
+  }
+  if (s === MIN_TIME_STRING) return API_MIN_TIME;
+  if (s === MAX_TIME_STRING) return API_MAX_TIME;
+  const m = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/
+    .exec(s);
+  if (m) {
+    const frac = m[7] ? Math.floor(Number(m[7]) * 1000) : 0;
+    const base = Date.parse(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}${m[8].toUpperCase()}`);
+    if (!Number.isNaN(base)) return base + frac;
+  }
+  throw new Error(`cannot parse ${goQuote(s)} to a valid timestamp`);
+}
+
+/** Prometheus `parseDuration`: float seconds or a duration string; returns ms. */
+export function parseApiDuration(s: string): number {
+  if (s.trim() !== "" && /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s.trim())) {
+    const ms = Number(s) * 1000;
+    if (Math.abs(ms) * 1e6 > 9.223372036854775807e18) {
+      throw new Error(`cannot parse ${goQuote(s)} to a valid duration. It overflows int64`);
+    }
+    return Math.round(ms);
+  }
+  try {
+    return parseDuration(s);
+  } catch (e) {
+    if (e instanceof InvalidDurationError) {
+      throw new Error(`cannot parse ${goQuote(s)} to a valid duration`);
+    }
+    throw e;
+  }
+}
+
+export { goJSONString, labelJSONString, labelsJSON };
+
+/** Request parameters: form body values first, then the URL query (Go's `r.FormValue`). */
+export class ApiParams {
+  constructor(private readonly body: URLSearchParams, private readonly query: URLSearchParams) {}
+
+  /** Reads GET query and, for form POSTs, the body. */
+  static async from(req: Request): Promise<ApiParams> {
+    const url = new URL(req.url);
+    let body = new URLSearchParams();
+    const ct = req.headers.get("content-type") ?? "";
+    if (req.method === "POST" && ct.includes("application/x-www-form-urlencoded")) {
+      body = new URLSearchParams(await req.text());
+    }
+    return new ApiParams(body, url.searchParams);
+  }
+
+  /** First value of `name` ("" when absent). */
+  get(name: string): string {
+    return this.body.get(name) ?? this.query.get(name) ?? "";
+  }
+
+  /** True when `name` was given. */
+  has(name: string): boolean {
+    return this.body.has(name) || this.query.has(name);
+  }
+
+  /** Every value of `name` (body values then query values). */
+  all(name: string): string[] {
+    return [...this.body.getAll(name), ...this.query.getAll(name)];
+  }
+}
+
+/** Static configuration of the API. */
+export interface QueryApiOptions {
+  proxy: StoreProxy;
+  logger: Logger;
+  registry: Registry;
+  /** Endpoint statuses for `/api/v1/stores`. */
+  endpoints: () => EndpointStatus[];
+  replicaLabels: string[];
+  dedupFunc: DedupFunc;
+  partialResponse: boolean;
+  queryTimeoutMs: number;
+  lookbackDeltaMs: number;
+  maxSamples: number;
+  maxConcurrent: number;
+  maxConcurrentSelect: number;
+  defaultStepMs: number;
+  defaultEvaluationIntervalMs: number;
+  autoDownsampling: boolean;
+  enableCors: boolean;
+  /** Every flag with its value, for `/api/v1/status/flags`. */
+  flags: Record<string, string>;
+  version: string;
+  now?: () => number;
+}
+
+/** The API: builds the route table. */
+export class QueryApi {
+  private readonly startTime = new Date();
+  private running = 0;
+  private readonly queue: (() => void)[] = [];
+  private readonly queries: Counter;
+
+  constructor(private readonly o: QueryApiOptions) {
+    this.queries = o.registry.counter({
+      name: "thanos_query_api_queries_total",
+      help: "Queries handled by the query API, by endpoint and result.",
+      labelNames: ["handler", "result"],
+    });
+    const inFlight = o.registry.gauge({
+      name: "thanos_query_concurrent_gate_queries_in_flight",
+      help: "Number of queries that are currently in flight.",
+    });
+    const maxGauge = o.registry.gauge({
+      name: "thanos_query_concurrent_gate_queries_max",
+      help: "Maximum number of concurrent queries.",
+    });
+    o.registry.onCollect(() => {
+      inFlight.set(this.running);
+      maxGauge.set(o.maxConcurrent);
+    });
+  }
+
+  private now(): number {
+    return this.o.now ? this.o.now() : Date.now();
+  }
+
+  /** The route table (paths relative to the route prefix). */
+  routes(): Route[] {
+    const both = ["GET", "POST"];
+    const r = (
+      method: string | string[],
+      path: string,
+      fn: (p: ApiParams, params: Record<string, string>, signal: AbortSignal) => Promise<Body>,
+    ): Route => ({
+      method,
+      path: `/api/v1${path}`,
+      handler: async (req, params, info) => {
+        const p = await ApiParams.from(req);
+        let res: Response;
+        try {
+          res = this.respond(await fn(p, params, info.signal));
+        } catch (e) {
+          res = this.respondError(e);
+        }
+        return res;
+      },
+    });
+    return [
+      r(both, "/query", (p, _, s) => this.query(p, s)),
+      r(both, "/query_range", (p, _, s) => this.queryRange(p, s)),
+      r(both, "/series", (p, _, s) => this.series(p, s)),
+      r(both, "/labels", (p) => this.labels(p)),
+      r("GET", "/label/:name/values", (p, params) => this.labelValues(p, params.name)),
+      r("GET", "/metadata", () => Promise.resolve({ data: "{}" })),
+      r(both, "/query_exemplars", (p) => this.exemplars(p)),
+      r("GET", "/status/buildinfo", () => Promise.resolve({ data: this.buildInfo() })),
+      r("GET", "/status/flags", () => Promise.resolve({ data: this.flagsJSON() })),
+      r("GET", "/status/runtimeinfo", () => Promise.resolve({ data: this.runtimeInfo() })),
+      r("GET", "/stores", () => Promise.resolve({ data: this.storesJSON() })),
+      {
+        method: "OPTIONS",
+        path: "/api/v1/*",
+        handler: () => new Response(null, { status: 204, headers: this.corsHeaders() }),
+      },
+    ];
+  }
+
+  private corsHeaders(): Record<string, string> {
+    if (!this.o.enableCors) return {};
+    return {
+      "Access-Control-Allow-Origin": "*",
+      "Access-Control-Allow-Headers":
+        "Accept, Accept-Encoding, Authorization, Content-Type, Origin",
+      "Access-Control-Allow-Methods": "GET, OPTIONS",
+      "Access-Control-Expose-Headers": "Date",
+    };
+  }
+
+  private respond(b: Body): Response {
+    let text = `{"status":"success","data":${b.data}`;
+    const headers: Record<string, string> = {
+      "content-type": "application/json",
+      ...this.corsHeaders(),
+    };
+    if (b.warnings && b.warnings.length > 0) {
+      text += `,"warnings":[${b.warnings.map(goJSONString).join(",")}]`;
+      // partial answers must not be cached (Thanos)
+      headers["cache-control"] = "no-store";
+    }
+    return new Response(text + "}", { status: 200, headers });
+  }
+
+  private respondError(e: unknown): Response {
+    let type: ApiErrorType;
+    let msg: string;
+    if (e instanceof ApiError || e instanceof PromQLError) {
+      type = e.type;
+      msg = e.message;
+    } else {
+      type = "internal";
+      msg = e instanceof Error ? e.message : String(e);
+      this.o.logger.error("API handler failed", { err: msg });
+    }
+    const text = `{"status":"error","errorType":"${type}","error":${goJSONString(msg)}}`;
+    return new Response(text, {
+      status: STATUS_OF[type],
+      headers: { "content-type": "application/json", ...this.corsHeaders() },
+    });
+  }
+
+  // ---- parameters
+
+  private timeParam(p: ApiParams, name: string, def: number, wrap: boolean): number {
+    const v = p.get(name);
+    if (v === "") return def;
+    try {
+      return parseApiTime(v);
+    } catch (e) {
+      const inner = wrap
+        ? `Invalid time value for '${name}': ${(e as Error).message}`
+        : (e as Error).message;
+      throw new ApiError("bad_data", `invalid parameter "${name}": ${inner}`);
+    }
+  }
+
+  private boolParam(p: ApiParams, name: string, def: boolean): boolean {
+    const v = p.get(name);
+    if (v === "") return def;
+    const l = v.toLowerCase();
+    if (["1", "t", "true"].includes(l)) return true;
+    if (["0", "f", "false"].includes(l)) return false;
+    throw new ApiError(
+      "bad_data",
+      `invalid parameter "${name}": cannot parse ${goQuote(v)} as bool`,
+    );
+  }
+
+  private selectors(p: ApiParams, name: string, prefixed: boolean): Matcher[][] {
+    const out: Matcher[][] = [];
+    for (const s of p.all(name)) {
+      try {
+        out.push(parseMetricSelector(s));
+      } catch (e) {
+        if (e instanceof ParseError) {
+          throw new ApiError(
+            "bad_data",
+            prefixed ? `invalid parameter "${name}": ${e.message}` : e.message,
+          );
+        }
+        throw e;
+      }
+    }
+    return out;
+  }
+
+  /** The per-request proxy view from Thanos's parameters. */
+  private queryable(p: ApiParams, step = 0): ProxyQueryable {
+    const replicaParam = p.all("replicaLabels[]").flatMap((s) => s.split(",")).filter((s) => s);
+    const replicaLabels = replicaParam.length > 0 ? replicaParam : this.o.replicaLabels;
+    let maxSourceResolutionMs = 0;
+    const msr = p.get("max_source_resolution");
+    if (msr === "auto" || (msr === "" && this.o.autoDownsampling)) {
+      maxSourceResolutionMs = Math.max(0, Math.floor(step / 5));
+    } else if (msr !== "") {
+      try {
+        maxSourceResolutionMs = parseApiDuration(msr);
+      } catch (e) {
+        throw new ApiError(
+          "bad_data",
+          `invalid parameter "max_source_resolution": ${(e as Error).message}`,
+        );
+      }
+      if (maxSourceResolutionMs < 0) {
+        throw new ApiError(
+          "bad_data",
+          "negative max_source_resolution is not accepted. Try a positive integer",
+        );
+      }
+    }
+    const storeMatchers = this.selectors(p, "storeMatch[]", true);
+    return new ProxyQueryable(this.o.proxy, {
+      partialResponse: this.boolParam(p, "partial_response", this.o.partialResponse),
+      dedup: this.boolParam(p, "dedup", true),
+      replicaLabels,
+      dedupFunc: this.o.dedupFunc,
+      storeMatchers: storeMatchers.length > 0 ? storeMatchers : undefined,
+      maxSourceResolutionMs,
+      maxConcurrentSelect: this.o.maxConcurrentSelect,
+    });
+  }
+
+  private engine(p: ApiParams): { engine: Engine; timeout: number } {
+    let timeout = this.o.queryTimeoutMs;
+    const t = p.get("timeout");
+    if (t !== "") {
+      let ms: number;
+      try {
+        ms = parseApiDuration(t);
+      } catch (e) {
+        throw new ApiError("bad_data", `invalid parameter "timeout": ${(e as Error).message}`);
+      }
+      if (ms > 0 && ms < timeout) timeout = ms;
+    }
+    let lookback = this.o.lookbackDeltaMs;
+    const lb = p.get("lookback_delta");
+    if (lb !== "") {
+      try {
+        lookback = parseApiDuration(lb);
+      } catch (e) {
+        throw new ApiError(
+          "bad_data",
+          `invalid parameter "lookback_delta": ${(e as Error).message}`,
+        );
+      }
+    }
+    return {
+      engine: new Engine({
+        lookbackDelta: lookback,
+        maxSamples: this.o.maxSamples,
+        timeout,
+        defaultEvaluationInterval: this.o.defaultEvaluationIntervalMs,
+      }),
+      timeout,
+    };
+  }
+
+  private async gate<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.running >= this.o.maxConcurrent) {
+      await new Promise<void>((r) => this.queue.push(r));
+    }
+    this.running++;
+    try {
+      return await fn();
+    } finally {
+      this.running--;
+      this.queue.shift()?.();
+    }
+  }
+
+  // ---- handlers
+
+  private async query(p: ApiParams, signal: AbortSignal): Promise<Body> {
+    const time = this.timeParam(p, "time", this.now(), true);
+    const { engine } = this.engine(p);
+    const q = this.queryable(p);
+    const expr = p.get("query");
+    try {
+      const res = await this.gate(() => engine.instantQuery(q, expr, time, signal));
+      this.queries.inc({ handler: "query", result: "success" });
+      return { data: resultToJSONText(res.value), warnings: [...res.warnings, ...q.warnings] };
+    } catch (e) {
+      this.queries.inc({ handler: "query", result: "error" });
+      throw queryError(e, true);
+    }
+  }
+
+  private async queryRange(p: ApiParams, signal: AbortSignal): Promise<Body> {
+    const start = this.timeParam(p, "start", NaN, false);
+    const end = this.timeParam(p, "end", NaN, false);
+    if (Number.isNaN(start)) {
+      throw new ApiError(
+        "bad_data",
+        `invalid parameter "start": cannot parse "" to a valid timestamp`,
+      );
+    }
+    if (Number.isNaN(end)) {
+      throw new ApiError(
+        "bad_data",
+        `invalid parameter "end": cannot parse "" to a valid timestamp`,
+      );
+    }
+    if (end < start) {
+      throw new ApiError(
+        "bad_data",
+        `invalid parameter "end": end timestamp must not be before start time`,
+      );
+    }
+    let step: number;
+    const stepText = p.get("step");
+    if (stepText === "") {
+      // Thanos: max(range/250, --query.default-step), in whole seconds, like its UI
+      const rangeSeconds = Math.trunc((end - start) / 1000);
+      step = Math.max(Math.trunc(rangeSeconds / 250), Math.trunc(this.o.defaultStepMs / 1000)) *
+        1000;
+      if (step <= 0) step = this.o.defaultStepMs > 0 ? this.o.defaultStepMs : 1000;
+    } else {
+      try {
+        step = parseApiDuration(stepText);
+      } catch (e) {
+        throw new ApiError("bad_data", `invalid parameter "step": ${(e as Error).message}`);
+      }
+    }
+    if (step <= 0) {
+      throw new ApiError(
+        "bad_data",
+        `invalid parameter "step": zero or negative query resolution step widths are not accepted. Try a positive integer`,
+      );
+    }
+    if (Math.trunc((end - start) / step) > 11000) {
+      throw new ApiError(
+        "bad_data",
+        "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+      );
+    }
+    const { engine } = this.engine(p);
+    const q = this.queryable(p, step);
+    const expr = p.get("query");
+    try {
+      const res = await this.gate(() => engine.rangeQuery(q, expr, start, end, step, signal));
+      this.queries.inc({ handler: "query_range", result: "success" });
+      return { data: resultToJSONText(res.value), warnings: [...res.warnings, ...q.warnings] };
+    } catch (e) {
+      this.queries.inc({ handler: "query_range", result: "error" });
+      throw queryError(e);
+    }
+  }
+
+  private async series(p: ApiParams, signal: AbortSignal): Promise<Body> {
+    if (p.all("match[]").length === 0) {
+      throw new ApiError("bad_data", "no match[] parameter provided");
+    }
+    const start = this.timeParam(p, "start", API_MIN_TIME, true);
+    const end = this.timeParam(p, "end", API_MAX_TIME, true);
+    const sets = this.selectors(p, "match[]", true);
+    const q = this.queryable(p);
+    const seen = new Map<string, Labels>();
+    try {
+      for (const ms of sets) {
+        for await (
+          const s of q.select(ms, { start, end, skipChunks: true, func: "series" }, signal)
+        ) {
+          seen.set(s.labels.join("\xff"), s.labels);
+        }
+      }
+    } catch (e) {
+      throw queryError(e);
+    }
+    const all = [...seen.values()].sort(compareLabels);
+    return { data: `[${all.map(labelsJSON).join(",")}]`, warnings: q.warnings };
+  }
+
+  private async labels(p: ApiParams): Promise<Body> {
+    const start = this.timeParam(p, "start", API_MIN_TIME, true);
+    const end = this.timeParam(p, "end", API_MAX_TIME, true);
+    const sets = this.selectors(p, "match[]", false);
+    const q = this.queryable(p);
+    const names = new Set<string>();
+    try {
+      if (sets.length === 0) { for (const n of await q.labelNames([], start, end)) names.add(n); }
+      for (const ms of sets) for (const n of await q.labelNames(ms, start, end)) names.add(n);
+    } catch (e) {
+      throw queryError(e);
+    }
+    const list = [...names].sort(compareStrings);
+    return { data: `[${list.map(goJSONString).join(",")}]`, warnings: q.warnings };
+  }
+
+  private async labelValues(p: ApiParams, name: string): Promise<Body> {
+    if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name)) {
+      throw new ApiError("bad_data", `invalid label name: ${goQuote(name)}`);
+    }
+    const start = this.timeParam(p, "start", API_MIN_TIME, true);
+    const end = this.timeParam(p, "end", API_MAX_TIME, true);
+    const sets = this.selectors(p, "match[]", false);
+    const q = this.queryable(p);
+    const values = new Set<string>();
+    try {
+      if (sets.length === 0) {
+        for (const v of await q.labelValues(name, [], start, end)) values.add(v);
+      }
+      for (const ms of sets) {
+        for (const v of await q.labelValues(name, ms, start, end)) values.add(v);
+      }
+    } catch (e) {
+      throw queryError(e);
+    }
+    const list = [...values].sort(compareStrings);
+    return { data: `[${list.map(goJSONString).join(",")}]`, warnings: q.warnings };
+  }
+
+  private exemplars(p: ApiParams): Promise<Body> {
+    this.timeParam(p, "start", API_MIN_TIME, false);
+    this.timeParam(p, "end", API_MAX_TIME, false);
+    // validate the query like Prometheus; no component behind this querier stores exemplars
+    try {
+      parseExpr(p.get("query"));
+    } catch (e) {
+      if (e instanceof ParseError) throw new ApiError("bad_data", e.message);
+      throw e;
+    }
+    return Promise.resolve({ data: "[]" });
+  }
+
+  private buildInfo(): string {
+    return JSON.stringify({
+      version: this.o.version,
+      revision: "",
+      branch: "",
+      buildUser: "",
+      buildDate: "",
+      goVersion: `deno${Deno.version.deno}`,
+    });
+  }
+
+  private flagsJSON(): string {
+    const keys = Object.keys(this.o.flags).sort(compareStrings);
+    return `{${keys.map((k) => `${goJSONString(k)}:${goJSONString(this.o.flags[k])}`).join(",")}}`;
+  }
+
+  private runtimeInfo(): string {
+    let cwd = "";
+    try {
+      cwd = Deno.cwd();
+    } catch { /* no read permission for the working directory */ }
+    return JSON.stringify({
+      startTime: this.startTime.toISOString(),
+      CWD: cwd,
+      goroutineCount: 0,
+      GOMAXPROCS: navigator.hardwareConcurrency ?? 1,
+      GOGC: "",
+      GODEBUG: "",
+    });
+  }
+
+  private storesJSON(): string {
+    const groups = new Map<string, string[]>();
+    const eps = this.o.endpoints().slice().sort((a, b) => compareStrings(a.name, b.name));
+    for (const s of eps) {
+      const type = s.info?.componentType ?? "store";
+      const item = `{"name":${goJSONString(s.name)},"lastCheck":${
+        JSON.stringify(s.lastCheck ? s.lastCheck.toISOString() : "0001-01-01T00:00:00Z")
+      },"lastError":${s.lastError === null ? "null" : goJSONString(s.lastError)},"labelSets":[${
+        (s.info?.labelSets ?? []).map(labelsJSON).join(",")
+      }],"minTime":${s.info ? s.info.minTime : 0},"maxTime":${s.info ? s.info.maxTime : 0}}`;
+      const g = groups.get(type) ?? [];
+      g.push(item);
+      groups.set(type, g);
+    }
+    const keys = [...groups.keys()].sort(compareStrings);
+    return `{${keys.map((k) => `${goJSONString(k)}:[${groups.get(k)!.join(",")}]`).join(",")}}`;
+  }
+}
+
+/** A handler's success: pre-rendered `data` JSON and warnings. */
+interface Body {
+  data: string;
+  warnings?: string[];
+}
+
+/** Maps engine and proxy failures to API errors. */
+function queryError(e: unknown, instant = false): Error {
+  if (e instanceof PromQLError) {
+    // Prometheus 2.42 prefixes parse errors with the parameter for instant queries only
+    if (instant && e.type === "bad_data" && e.cause instanceof ParseError) {
+      return new ApiError("bad_data", `invalid parameter "query": ${e.message}`);
+    }
+    return e;
+  }
+  if (e instanceof ApiError) return e;
+  if (e instanceof ParseError) return new ApiError("bad_data", e.message);
+  return new ApiError("internal", e instanceof Error ? e.message : String(e));
+}

@@ -1,0 +1,347 @@
+// The querier's endpoint set (spec/thanos.md §7.1): addresses from flags, file SD and the
+// endpoint SD config, DNS discovery (`dns+`, `dnssrv+`, `dnssrvnoa+`), and a health loop calling
+// Info on every endpoint. Healthy (or strict) endpoints are what the proxy queries; the rest are
+// listed with their last error until `--store.unhealthy-timeout` passes.
+
+import { parse as parseYaml } from "yaml";
+import type { StoreInfo } from "../storeapi/codec.ts";
+import type { ProxyEndpoint, ProxyStoreClient } from "../storeapi/proxy.ts";
+import type { Logger } from "../logging/log.ts";
+
+/** One configured endpoint (before DNS resolution). */
+export interface EndpointSpec {
+  /** `host:port`, or with a `dns+` / `dnssrv+` / `dnssrvnoa+` prefix. */
+  address: string;
+  /** Always queried, even when its Info call fails. */
+  strict: boolean;
+}
+
+/** A client of one resolved endpoint address. */
+export interface EndpointClient extends ProxyStoreClient {
+  info(signal?: AbortSignal): Promise<StoreInfo>;
+  close(): void;
+}
+
+/** Status of one endpoint, as `/api/v1/stores` shows it. */
+export interface EndpointStatus {
+  name: string;
+  lastCheck: Date | null;
+  lastError: string | null;
+  info: StoreInfo | null;
+  healthy: boolean;
+  strict: boolean;
+}
+
+/** DNS lookups used by discovery (Deno.resolveDns in production, a fake in tests). */
+export interface DnsResolver {
+  a(host: string): Promise<string[]>;
+  aaaa(host: string): Promise<string[]>;
+  srv(name: string): Promise<{ target: string; port: number }[]>;
+}
+
+/** Deno.resolveDns as a {@link DnsResolver}; a missing record type is an empty answer. */
+const denoResolver: DnsResolver = {
+  a: (h) => resolveOrEmpty(() => Deno.resolveDns(h, "A")),
+  aaaa: (h) => resolveOrEmpty(() => Deno.resolveDns(h, "AAAA")),
+  srv: (n) => resolveOrEmpty(() => Deno.resolveDns(n, "SRV")),
+};
+
+async function resolveOrEmpty<T>(fn: () => Promise<T[]>): Promise<T[]> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
+}
+
+/** Discovery configuration errors (bad SD file or endpoint config). */
+export class EndpointConfigError extends Error {
+  override name = "EndpointConfigError";
+}
+
+/** Splits `host:port` (IPv6 in brackets). Throws EndpointConfigError when the port is missing. */
+function splitHostPort(addr: string, what: string): { host: string; port: string } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(addr);
+  if (!m) {
+    throw new EndpointConfigError(`${what} ${JSON.stringify(addr)}: missing port (want host:port)`);
+  }
+  return { host: m[1] ?? m[2], port: m[3] };
+}
+
+function joinHostPort(host: string, port: string | number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** A discovery address: `<kind>+<rest>`. */
+const DNS_ADDRESS = /^(dns|dnssrv|dnssrvnoa|dnsdualstack)\+(.*)$/;
+
+/**
+ * Resolves one address: plain `host:port` is returned as is; `dns+host:port` → every A/AAAA
+ * address with the port; `dnssrv+name` → SRV targets resolved to addresses (SRV port unless the
+ * name carries one); `dnssrvnoa+name` → SRV `target:port` as is.
+ */
+async function resolveAddress(address: string, dns: DnsResolver): Promise<string[]> {
+  const m = DNS_ADDRESS.exec(address);
+  if (!m) return [address];
+  const [, kind, rest] = m;
+  if (kind === "dns" || kind === "dnsdualstack") {
+    const { host, port } = splitHostPort(rest, "DNS address");
+    if (/^[\d.]+$/.test(host) || host.includes(":")) return [joinHostPort(host, port)];
+    const ips = [...await dns.a(host), ...await dns.aaaa(host)];
+    return ips.map((ip) => joinHostPort(ip, port));
+  }
+  const pm = /^(.*):(\d+)$/.exec(rest);
+  const name = pm ? pm[1] : rest;
+  const fixedPort = pm ? pm[2] : undefined;
+  const records = await dns.srv(name);
+  const out: string[] = [];
+  for (const r of records) {
+    const target = r.target.replace(/\.$/, "");
+    const port = fixedPort ?? String(r.port);
+    if (kind === "dnssrvnoa") {
+      out.push(joinHostPort(target, port));
+      continue;
+    }
+    for (const ip of [...await dns.a(target), ...await dns.aaaa(target)]) {
+      out.push(joinHostPort(ip, port));
+    }
+  }
+  return out;
+}
+
+/**
+ * Parses a Prometheus file_sd file (YAML or JSON: a list of `{targets: [...], labels: {...}}`);
+ * returns the targets (labels are ignored, as Thanos does). Throws EndpointConfigError.
+ */
+export function parseFileSD(text: string, file: string): string[] {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw new EndpointConfigError(`file SD ${file}: ${(e as Error).message}`);
+  }
+  if (doc === null || doc === undefined) return [];
+  if (!Array.isArray(doc)) {
+    throw new EndpointConfigError(`file SD ${file}: want a list of target groups`);
+  }
+  const out: string[] = [];
+  for (const g of doc) {
+    const targets = (g as { targets?: unknown }).targets;
+    if (!Array.isArray(targets)) {
+      throw new EndpointConfigError(`file SD ${file}: a target group has no 'targets' list`);
+    }
+    for (const t of targets) out.push(String(t));
+  }
+  return out;
+}
+
+/** Parses the `--endpoint.sd-config` YAML (`endpoints: [{address, strict}]`). */
+export function parseEndpointConfig(text: string, source: string): EndpointSpec[] {
+  if (text.trim() === "") return [];
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw new EndpointConfigError(`endpoint config ${source}: ${(e as Error).message}`);
+  }
+  if (doc === null || doc === undefined) return [];
+  const eps = (doc as { endpoints?: unknown }).endpoints;
+  if (eps === undefined) return [];
+  if (!Array.isArray(eps)) {
+    throw new EndpointConfigError(`endpoint config ${source}: 'endpoints' must be a list`);
+  }
+  return eps.map((e, i) => {
+    const address = (e as { address?: unknown }).address;
+    if (typeof address !== "string" || address === "") {
+      throw new EndpointConfigError(`endpoint config ${source}: endpoint ${i} has no address`);
+    }
+    return { address, strict: (e as { strict?: unknown }).strict === true };
+  });
+}
+
+/** Options of {@link EndpointSet}. */
+export interface EndpointSetOptions {
+  /** Current configured endpoints (flags + SD files + config); called each discovery round. */
+  specs: () => Promise<EndpointSpec[]> | EndpointSpec[];
+  newClient: (address: string) => EndpointClient;
+  logger: Logger;
+  dns?: DnsResolver;
+  /** Info call timeout and health-check interval (default 5 s). */
+  infoTimeoutMs?: number;
+  /** DNS re-resolution interval (default 30 s). */
+  dnsIntervalMs?: number;
+  /** Unhealthy endpoints disappear from the status after this (default 5 m). */
+  unhealthyTimeoutMs?: number;
+  /** Called after every health round (metrics). */
+  onUpdate?: (statuses: readonly EndpointStatus[]) => void;
+}
+
+/** A resolved address and the configured address it came from. */
+interface ResolvedEndpoint {
+  address: string;
+  strict: boolean;
+  from: string;
+}
+
+interface EndpointState extends EndpointStatus {
+  client: EndpointClient;
+  /** Last time the address was produced by discovery. */
+  lastSeen: number;
+  /** Last successful Info (ms). */
+  lastOk: number;
+}
+
+/** The set of discovered endpoints and their health. */
+export class EndpointSet {
+  private readonly states = new Map<string, EndpointState>();
+  private resolved: ResolvedEndpoint[] = [];
+  private lastDns = -Infinity;
+  private timer?: ReturnType<typeof setTimeout>;
+  private closed = false;
+  private round?: Promise<void>;
+
+  constructor(private readonly opts: EndpointSetOptions) {}
+
+  /** Runs the first discovery round, then keeps checking every info interval. */
+  async start(): Promise<void> {
+    await this.update();
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.closed) return;
+    this.timer = setTimeout(async () => {
+      try {
+        await this.update();
+      } catch (e) {
+        this.opts.logger.warn("endpoint discovery failed", { err: e });
+      }
+      this.schedule();
+    }, this.opts.infoTimeoutMs ?? 5000);
+  }
+
+  /** One round: (re)resolve addresses when due, then call Info on every endpoint in parallel. */
+  update(): Promise<void> {
+    if (!this.round) {
+      this.round = this.doUpdate().finally(() => this.round = undefined);
+    }
+    return this.round;
+  }
+
+  private async doUpdate(): Promise<void> {
+    const now = Date.now();
+    const dnsDue = now - this.lastDns >= (this.opts.dnsIntervalMs ?? 30_000);
+    const specs = await this.opts.specs();
+    const fresh: ResolvedEndpoint[] = [];
+    const dns = this.opts.dns ?? denoResolver;
+    for (const s of specs) {
+      if (!dnsDue && DNS_ADDRESS.test(s.address)) {
+        // keep the previous resolution until the DNS interval passes
+        for (const r of this.resolvedFrom(s.address)) fresh.push(r);
+        continue;
+      }
+      try {
+        for (const a of await resolveAddress(s.address, dns)) {
+          fresh.push({ address: a, strict: s.strict, from: s.address });
+        }
+      } catch (e) {
+        this.opts.logger.warn("failed to resolve endpoint address", {
+          address: s.address,
+          err: e,
+        });
+        for (const r of this.resolvedFrom(s.address)) fresh.push(r);
+      }
+    }
+    if (dnsDue) this.lastDns = now;
+    this.resolved = fresh;
+    const wanted = new Map<string, boolean>();
+    for (const r of fresh) wanted.set(r.address, (wanted.get(r.address) ?? false) || r.strict);
+    for (const [address, strict] of wanted) {
+      let st = this.states.get(address);
+      if (!st) {
+        st = {
+          name: address,
+          lastCheck: null,
+          lastError: null,
+          info: null,
+          healthy: false,
+          strict,
+          client: this.opts.newClient(address),
+          lastSeen: now,
+          lastOk: now,
+        };
+        this.states.set(address, st);
+        this.opts.logger.info("adding new endpoint to query endpoint set", { address });
+      }
+      st.strict = strict;
+      st.lastSeen = now;
+    }
+    await Promise.all([...wanted.keys()].map((a) => this.check(this.states.get(a)!)));
+    const unhealthyTimeout = this.opts.unhealthyTimeoutMs ?? 300_000;
+    for (const [address, st] of this.states) {
+      const gone = !wanted.has(address);
+      if (gone || (!st.healthy && !st.strict && Date.now() - st.lastOk > unhealthyTimeout)) {
+        if (gone) this.opts.logger.info("removing endpoint", { address });
+        st.client.close();
+        this.states.delete(address);
+      }
+    }
+    this.opts.onUpdate?.(this.statuses());
+  }
+
+  private resolvedFrom(spec: string): ResolvedEndpoint[] {
+    return this.resolved.filter((r) => r.from === spec);
+  }
+
+  private async check(st: EndpointState): Promise<void> {
+    const timeout = this.opts.infoTimeoutMs ?? 5000;
+    try {
+      const info = await st.client.info(AbortSignal.timeout(timeout));
+      if (!st.healthy) {
+        this.opts.logger.info("endpoint is healthy", { address: st.name });
+      }
+      st.info = info;
+      st.healthy = true;
+      st.lastError = null;
+      st.lastOk = Date.now();
+    } catch (e) {
+      if (st.healthy) {
+        this.opts.logger.warn("endpoint is unhealthy", { address: st.name, err: e });
+      }
+      st.healthy = false;
+      st.lastError = e instanceof Error ? e.message : String(e);
+    }
+    st.lastCheck = new Date();
+  }
+
+  /** Endpoints the proxy may query now: healthy or strict ones. */
+  queryable(): ProxyEndpoint[] {
+    const out: ProxyEndpoint[] = [];
+    for (const st of this.states.values()) {
+      if (st.healthy || st.strict) out.push({ name: st.name, client: st.client, info: st.info });
+    }
+    return out;
+  }
+
+  /** Every known endpoint's status. */
+  statuses(): EndpointStatus[] {
+    return [...this.states.values()].map((s) => ({
+      name: s.name,
+      lastCheck: s.lastCheck,
+      lastError: s.lastError,
+      info: s.info,
+      healthy: s.healthy,
+      strict: s.strict,
+    }));
+  }
+
+  /** Stops the health loop and closes every client. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.timer);
+    await this.round?.catch(() => {});
+    for (const st of this.states.values()) st.client.close();
+    this.states.clear();
+  }
+}

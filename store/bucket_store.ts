@@ -1,0 +1,1036 @@
+// The store gateway's StoreAPI backend (spec/thanos.md §13): blocks in a bucket, each opened
+// through its local index-header; postings, series and chunks read with range requests that
+// merge nearby ranges; blocks grouped by external labels, merged per group and across groups;
+// resolution chosen per request like Thanos's `getFor`.
+
+import type { Bucket } from "../objstore/bucket.ts";
+import { bucketByteSource } from "../objstore/bytesource.ts";
+import type { Counter, Gauge, Registry } from "../metrics/registry.ts";
+import type {
+  AggrChunkParts,
+  LabelNamesRequest,
+  LabelValuesRequest,
+  RawChunk,
+  SeriesRequest,
+  StoreChunk,
+  StoreInfo,
+  TsdbInfo,
+} from "../storeapi/codec.ts";
+import { Aggr, INT64_MAX, INT64_MIN } from "../storeapi/codec.ts";
+import { withExternalLabels } from "../storeapi/external_labels.ts";
+import { GrpcError, GrpcStatus } from "../storeapi/grpc.ts";
+import type { SeriesItem, StoreBackend } from "../storeapi/server.ts";
+import type { ByteSource } from "../tsdb/bytesource.ts";
+import { segmentFileName } from "../tsdb/chunks/segment.ts";
+import { crc32c } from "../tsdb/crc32c.ts";
+import { CorruptionError } from "../tsdb/errors.ts";
+import { intersectPostings, mergePostings, subtractPostings } from "../tsdb/index/postings.ts";
+import type { IndexReader, IndexSeries } from "../tsdb/index/reader.ts";
+import { compareLabels, compareStrings, labelsFromObject } from "../tsdb/labels.ts";
+import { type Matcher, MatchType } from "../tsdb/matchers.ts";
+import type { BlockMeta } from "../tsdb/meta.ts";
+import { mergeSeriesSets } from "../tsdb/querier.ts";
+import { ChunkEncoding, type Labels, type SeriesWithChunks } from "../tsdb/series.ts";
+import type { Logger } from "../logging/log.ts";
+import { IndexCache } from "./index_cache.ts";
+import { type IndexHeaderSource, openIndexHeader } from "../block/index_header.ts";
+import { forEachConcurrent, type MetaSyncer } from "../block/fetcher.ts";
+
+/** Chunk encoding byte of Thanos's aggregated (downsampled) chunks. */
+export const CHUNK_ENC_AGGR = 0xff;
+/** Read size assumed for a chunk whose end is unknown (Thanos's EstimatedMaxChunkSize). */
+const EST_MAX_CHUNK_SIZE = 16000;
+/** Chunk ranges closer than this are fetched in one request (Thanos's gap partitioner). */
+const CHUNK_RANGE_MAX_GAP = 512 * 1024;
+/** Upper bound of one chunk range request (bounds memory held per batch). */
+const CHUNK_RANGE_MAX_BYTES = 16 * 1024 * 1024;
+/** Concurrent chunk range requests per batch. */
+const CHUNK_FETCH_CONCURRENCY = 8;
+/** Series decoded and chunk-loaded together. */
+const SERIES_BATCH = 1024;
+/** Coarsest first, as Thanos's bucketBlockSet.resolutions. */
+const RESOLUTIONS = [3_600_000, 300_000, 0];
+
+const EMPTY = new Uint32Array(0);
+const NO_CHUNKS: StoreChunk[] = [];
+
+/** Bytes read from the bucket by kind, as Thanos's `data_type` label. */
+export type FetchedDataType = "index-header" | "postings" | "series" | "chunks";
+
+/** Per-request accounting (downloaded-bytes limit, stats). */
+export class RequestStats {
+  chunkBytes = 0;
+  chunkRequests = 0;
+  seriesTouched = 0;
+  constructor(readonly bytesLimit = 0) {}
+
+  /** Adds fetched chunk bytes; throws ResourceExhausted past the limit. */
+  addChunkBytes(n: number): void {
+    this.chunkBytes += n;
+    this.chunkRequests++;
+    if (this.bytesLimit > 0 && this.chunkBytes > this.bytesLimit) {
+      throw new GrpcError(
+        GrpcStatus.RESOURCE_EXHAUSTED,
+        `exceeded bytes limit while fetching chunks: limit ${this.bytesLimit} violated (got ${this.chunkBytes})`,
+      );
+    }
+  }
+}
+
+interface StoreMetrics {
+  blocksLoaded: Gauge;
+  blockLoads: Counter;
+  blockLoadFailures: Counter;
+  blockDrops: Counter;
+  fetchedBytes: Counter;
+  fetchedRequests: Counter;
+  seriesFetched: Counter;
+  chunksFetched: Counter;
+  blocksQueried: Counter;
+  headerOpens: Counter;
+  seriesRequests: Counter;
+}
+
+function storeMetrics(reg: Registry): StoreMetrics {
+  return {
+    blocksLoaded: reg.gauge({
+      name: "thanos_bucket_store_blocks_loaded",
+      help: "Number of currently loaded blocks.",
+    }),
+    blockLoads: reg.counter({
+      name: "thanos_bucket_store_block_loads_total",
+      help: "Total number of remote block loading attempts.",
+    }),
+    blockLoadFailures: reg.counter({
+      name: "thanos_bucket_store_block_load_failures_total",
+      help: "Total number of failed remote block loading attempts.",
+    }),
+    blockDrops: reg.counter({
+      name: "thanos_bucket_store_block_drops_total",
+      help: "Total number of local blocks that were dropped.",
+    }),
+    fetchedBytes: reg.counter({
+      name: "thanos_bucket_store_data_fetched_bytes_total",
+      help: "Bytes read from the bucket, by data type (index-header, postings, series, chunks).",
+      labelNames: ["data_type"],
+    }),
+    fetchedRequests: reg.counter({
+      name: "thanos_bucket_store_data_fetched_requests_total",
+      help: "Range requests sent to the bucket, by data type.",
+      labelNames: ["data_type"],
+    }),
+    seriesFetched: reg.counter({
+      name: "thanos_bucket_store_series_fetched_total",
+      help: "Series returned by Series calls.",
+    }),
+    chunksFetched: reg.counter({
+      name: "thanos_bucket_store_chunks_fetched_total",
+      help: "Chunks returned by Series calls.",
+    }),
+    blocksQueried: reg.counter({
+      name: "thanos_bucket_store_series_blocks_queried_total",
+      help: "Blocks queried by Series calls.",
+    }),
+    headerOpens: reg.counter({
+      name: "thanos_bucket_store_index_header_opens_total",
+      help: "Index-headers opened, by origin: disk (local file reused) or built (read from " +
+        "the bucket).",
+      labelNames: ["origin"],
+    }),
+    seriesRequests: reg.counter({
+      name: "thanos_bucket_store_series_requests_total",
+      help: "Series calls served.",
+    }),
+  };
+}
+
+/**
+ * A ByteSource that counts the bucket reads of one index object by data type, classifying each
+ * read by the index section it falls in once the TOC is known.
+ */
+class CountingIndexSource implements ByteSource {
+  readonly name: string;
+  readonly size: number;
+  /** Section bounds: [seriesStart, seriesEnd) series, [postingsStart, postingsEnd) postings. */
+  bounds:
+    | { seriesStart: number; seriesEnd: number; postingsStart: number; postingsEnd: number }
+    | null = null;
+  constructor(
+    private readonly inner: ByteSource,
+    private readonly onRead: (type: FetchedDataType, bytes: number) => void,
+  ) {
+    this.name = inner.name;
+    this.size = inner.size;
+  }
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    const b = await this.inner.read(offset, length);
+    let type: FetchedDataType = "index-header";
+    const s = this.bounds;
+    if (s) {
+      if (offset >= s.seriesStart && offset < s.seriesEnd) type = "series";
+      else if (offset >= s.postingsStart && offset < s.postingsEnd) type = "postings";
+    }
+    this.onRead(type, b.length);
+    return b;
+  }
+}
+
+/** One loaded block. */
+export class BucketBlock {
+  readonly id: string;
+  readonly extLabels: Labels;
+  readonly resolution: number;
+
+  constructor(
+    readonly meta: BlockMeta,
+    readonly index: IndexReader,
+    readonly header: IndexHeaderSource,
+  ) {
+    this.id = meta.ulid;
+    this.extLabels = labelsFromObject(meta.thanos?.labels ?? {});
+    this.resolution = meta.thanos?.downsample.resolution ?? 0;
+  }
+
+  /** True when [minTime, maxTime) overlaps the closed range [mint, maxt]. */
+  overlaps(mint: number, maxt: number): boolean {
+    return this.meta.minTime <= maxt && mint < this.meta.maxTime;
+  }
+}
+
+/** Options of {@link BucketStore}. */
+export interface BucketStoreOptions {
+  syncer: MetaSyncer;
+  logger: Logger;
+  registry?: Registry;
+  /** Directory for index-headers (`--data-dir`); headers stay in memory when absent. */
+  dataDir?: string;
+  /** Keep index-headers in `dataDir` across restarts (`--cache-index-header`, default true). */
+  cacheIndexHeader?: boolean;
+  /** In-memory index cache size in bytes (`--index-cache-size`); 0 disables it. */
+  indexCacheBytes?: number;
+  /** Blocks loaded concurrently (`--block-sync-concurrency`). */
+  blockSyncConcurrency?: number;
+  /** Served time range (`--min-time`/`--max-time`), inclusive ms. */
+  minTime?: number;
+  maxTime?: number;
+  /** Concurrent Series calls (`--store.grpc.series-max-concurrency`); more wait. */
+  seriesMaxConcurrency?: number;
+  /** Chunk bytes one Series call may download (`--store.grpc.downloaded-bytes-limit`). */
+  bytesLimit?: number;
+}
+
+/** A counting semaphore: Series calls beyond the limit wait for a slot. */
+class Gate {
+  private active = 0;
+  private readonly waiters: (() => void)[] = [];
+  constructor(private readonly max: number) {}
+  async enter(signal?: AbortSignal): Promise<void> {
+    if (this.max <= 0 || this.active < this.max) {
+      this.active++;
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      const w = () => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        const i = this.waiters.indexOf(w);
+        if (i >= 0) this.waiters.splice(i, 1);
+        reject(signal!.reason);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.waiters.push(w);
+    });
+    this.active++;
+  }
+  leave(): void {
+    this.active--;
+    const w = this.waiters.shift();
+    if (w) w();
+  }
+}
+
+/** The store gateway's StoreBackend over a bucket. */
+export class BucketStore implements StoreBackend {
+  private readonly blocks = new Map<string, BucketBlock>();
+  /** Blocks that failed to load, with the error (retried at the next sync). */
+  readonly failed = new Map<string, Error>();
+  readonly cache: IndexCache;
+  private readonly metrics?: StoreMetrics;
+  private readonly gate: Gate;
+  private readonly log: Logger;
+  private syncing: Promise<void> | null = null;
+  private closed = false;
+
+  constructor(private readonly bucket: Bucket, private readonly opts: BucketStoreOptions) {
+    this.log = opts.logger;
+    this.cache = new IndexCache(opts.indexCacheBytes ?? 250 * 1024 * 1024, {
+      registry: opts.registry,
+    });
+    this.metrics = opts.registry ? storeMetrics(opts.registry) : undefined;
+    this.gate = new Gate(opts.seriesMaxConcurrency ?? 20);
+    opts.registry?.onCollect(() => this.metrics?.blocksLoaded.set(this.blocks.size));
+  }
+
+  /** Loaded blocks, sorted by minTime. */
+  loadedBlocks(): BucketBlock[] {
+    return [...this.blocks.values()].sort((a, b) =>
+      a.meta.minTime - b.meta.minTime || compareStrings(a.id, b.id)
+    );
+  }
+
+  private countFetch(type: FetchedDataType, bytes: number): void {
+    this.metrics?.fetchedBytes.inc({ data_type: type }, bytes);
+    this.metrics?.fetchedRequests.inc({ data_type: type });
+  }
+
+  /**
+   * Syncs the loaded blocks with the bucket: loads new blocks, drops removed ones. Throws when
+   * the bucket cannot be listed (loaded blocks keep being served). Concurrent calls share one
+   * sync.
+   */
+  syncBlocks(signal?: AbortSignal): Promise<void> {
+    if (!this.syncing) {
+      this.syncing = this.doSync(signal).finally(() => this.syncing = null);
+    }
+    return this.syncing;
+  }
+
+  private async doSync(signal?: AbortSignal): Promise<void> {
+    const res = await this.opts.syncer.sync(signal);
+    const wanted = res.metas;
+    const toLoad = [...wanted.values()].filter((m) => !this.blocks.has(m.ulid));
+    await forEachConcurrent(toLoad, this.opts.blockSyncConcurrency ?? 20, async (meta) => {
+      if (this.closed) return;
+      this.metrics?.blockLoads.inc();
+      try {
+        const b = await this.loadBlock(meta);
+        if (this.closed) {
+          await b.index.close();
+          return;
+        }
+        this.blocks.set(meta.ulid, b);
+        this.failed.delete(meta.ulid);
+      } catch (e) {
+        if (signal?.aborted) throw e;
+        this.metrics?.blockLoadFailures.inc();
+        this.failed.set(meta.ulid, e as Error);
+        this.log.warn("loading block failed; skipping it until the next sync", {
+          id: meta.ulid,
+          err: e as Error,
+        });
+      }
+    });
+    for (const [id, b] of [...this.blocks]) {
+      if (wanted.has(id)) continue;
+      this.blocks.delete(id);
+      this.metrics?.blockDrops.inc();
+      this.cache.dropBlock(id);
+      await b.index.close();
+      this.log.info("dropped outdated block", { block: id });
+    }
+    for (const id of [...this.failed.keys()]) if (!wanted.has(id)) this.failed.delete(id);
+    await this.removeStaleLocalDirs(wanted);
+  }
+
+  /** Removes index-header dirs of blocks no longer served. */
+  private async removeStaleLocalDirs(wanted: ReadonlyMap<string, BlockMeta>): Promise<void> {
+    const dir = this.opts.dataDir;
+    if (!dir) return;
+    try {
+      for await (const e of Deno.readDir(dir)) {
+        if (!e.isDirectory || !/^[0-9A-HJKMNP-TV-Z]{26}$/.test(e.name)) continue;
+        if (!wanted.has(e.name)) await Deno.remove(`${dir}/${e.name}`, { recursive: true });
+      }
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+
+  private async loadBlock(meta: BlockMeta): Promise<BucketBlock> {
+    const name = `${meta.ulid}/index`;
+    const known = meta.thanos?.files?.find((f) => f.rel_path === "index")?.size_bytes;
+    const remote = new CountingIndexSource(
+      await bucketByteSource(this.bucket, name, known && known > 0 ? known : undefined),
+      (type, bytes) => this.countFetch(type, bytes),
+    );
+    const keep = this.opts.cacheIndexHeader !== false && this.opts.dataDir !== undefined;
+    const opened = await openIndexHeader(remote, {
+      blockDir: keep ? `${this.opts.dataDir}/${meta.ulid}` : undefined,
+      onRebuild: (file, err) =>
+        this.log.warn("local index-header unusable, rebuilding it", { file, err }),
+    });
+    const toc = opened.index.toc;
+    remote.bounds = {
+      seriesStart: toc.series,
+      seriesEnd: toc.labelIndices > toc.series ? toc.labelIndices : toc.postings,
+      postingsStart: toc.postings,
+      postingsEnd: toc.postingsTable,
+    };
+    this.metrics?.headerOpens.inc({ origin: opened.origin });
+    this.log.debug("loaded block", { id: meta.ulid, index_header: opened.origin });
+    return new BucketBlock(meta, opened.index, opened.source);
+  }
+
+  /** Closes every block. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.syncing?.catch(() => undefined);
+    for (const b of this.blocks.values()) await b.index.close();
+    this.blocks.clear();
+  }
+
+  /** Blocks grouped by external labels. */
+  private blockSets(): { ext: Labels; blocks: BucketBlock[] }[] {
+    const sets = new Map<string, { ext: Labels; blocks: BucketBlock[] }>();
+    for (const b of this.loadedBlocks()) {
+      const k = JSON.stringify(b.extLabels);
+      let s = sets.get(k);
+      if (!s) sets.set(k, s = { ext: b.extLabels, blocks: [] });
+      s.blocks.push(b);
+    }
+    return [...sets.values()].sort((a, b) => compareLabels(a.ext, b.ext));
+  }
+
+  private clampMin(t: number): number {
+    return this.opts.minTime !== undefined ? Math.max(t, this.opts.minTime) : t;
+  }
+
+  private clampMax(t: number): number {
+    return this.opts.maxTime !== undefined ? Math.min(t, this.opts.maxTime) : t;
+  }
+
+  /** StoreAPI Info: label sets and time range of the loaded blocks. */
+  info(): Promise<StoreInfo> {
+    const tsdbInfos: TsdbInfo[] = [];
+    let mint = INT64_MAX;
+    let maxt = INT64_MIN;
+    for (const s of this.blockSets()) {
+      let smin = INT64_MAX;
+      let smax = INT64_MIN;
+      for (const b of s.blocks) {
+        smin = Math.min(smin, b.meta.minTime);
+        smax = Math.max(smax, b.meta.maxTime);
+      }
+      tsdbInfos.push({ labels: s.ext, minTime: this.clampMin(smin), maxTime: this.clampMax(smax) });
+      mint = Math.min(mint, smin);
+      maxt = Math.max(maxt, smax);
+    }
+    if (tsdbInfos.length > 0) {
+      mint = this.clampMin(mint);
+      maxt = this.clampMax(maxt);
+    }
+    return Promise.resolve({
+      componentType: "store",
+      labelSets: tsdbInfos.map((t) => t.labels),
+      minTime: mint,
+      maxTime: maxt,
+      storeApi: true,
+      supportsSharding: false,
+      supportsWithoutReplicaLabels: true,
+      tsdbInfos,
+    });
+  }
+
+  /** Per block set: a backend serving its blocks with its external labels attached. */
+  private setBackends(): StoreBackend[] {
+    return this.blockSets().map((s) =>
+      withExternalLabels(new BlockSetBackend(this, s.blocks), s.ext, { requireMatchers: false })
+    );
+  }
+
+  /**
+   * StoreAPI Series: the request's time range clamped to the served range, blocks chosen per
+   * set by resolution, series merged across blocks and sets in label order, identical chunks
+   * of the same series dropped.
+   */
+  async *series(req: SeriesRequest, signal: AbortSignal): AsyncGenerator<SeriesItem> {
+    await this.gate.enter(signal);
+    try {
+      this.metrics?.seriesRequests.inc();
+      const r: SeriesRequest = {
+        ...req,
+        minTime: this.clampMin(req.minTime),
+        maxTime: this.clampMax(req.maxTime),
+      };
+      if (r.minTime > r.maxTime) return;
+      const stats = new RequestStats(this.opts.bytesLimit ?? 0);
+      const warnings: string[] = [];
+      // the stats ride along on the request object (withExternalLabels copies its fields)
+      const inner: StatsSeriesRequest = { ...r, hints: undefined, limit: 0, stats };
+      const sets = this.setBackends().map((b) => seriesOnly(b.series(inner, signal), warnings));
+      let n = 0;
+      let chunks = 0;
+      try {
+        for await (const s of sets.length === 1 ? sets[0] : mergeSeriesSets(sets)) {
+          if (sets.length > 1 && s.chunks.length > 1) s.chunks = dedupeChunks(s.chunks);
+          n++;
+          chunks += s.chunks.length;
+          yield s;
+        }
+      } finally {
+        this.metrics?.seriesFetched.inc(n);
+        this.metrics?.chunksFetched.inc(chunks);
+      }
+      for (const w of warnings) yield { warning: w };
+    } finally {
+      this.gate.leave();
+    }
+  }
+
+  /** StoreAPI LabelNames over the blocks overlapping [start, end]. */
+  async labelNames(
+    req: LabelNamesRequest,
+    signal: AbortSignal,
+  ): Promise<{ names: string[]; warnings: string[] }> {
+    const r = { ...req, start: this.clampMin(req.start), end: this.clampMax(req.end) };
+    const parts = await Promise.all(this.setBackends().map((b) => b.labelNames(r, signal)));
+    return {
+      names: unionSorted(parts.map((p) => p.names)),
+      warnings: parts.flatMap((p) => p.warnings),
+    };
+  }
+
+  /** StoreAPI LabelValues over the blocks overlapping [start, end]. */
+  async labelValues(
+    req: LabelValuesRequest,
+    signal: AbortSignal,
+  ): Promise<{ values: string[]; warnings: string[] }> {
+    const r = { ...req, start: this.clampMin(req.start), end: this.clampMax(req.end) };
+    const parts = await Promise.all(this.setBackends().map((b) => b.labelValues(r, signal)));
+    return {
+      values: unionSorted(parts.map((p) => p.values)),
+      warnings: parts.flatMap((p) => p.warnings),
+    };
+  }
+
+  // ---- per-block reading (used by BlockSetBackend) ----
+
+  /** Sorted refs of the series of `block` matching `matchers` (all series when none). */
+  async postings(block: BucketBlock, matchers: readonly Matcher[]): Promise<Uint32Array> {
+    if (matchers.length === 0) return await this.leafPostings(block, "all", null);
+    const its: Uint32Array[] = [];
+    const notIts: Uint32Array[] = [];
+    // Prometheus semantics (tsdb/querier.go PostingsForMatchers), with each matcher's postings
+    // cached separately so queries sharing a matcher share the fetch.
+    const mustBeSet = new Set<string>();
+    for (const m of matchers) if (!m.matches("")) mustBeSet.add(m.name);
+    for (const m of matchers) {
+      if (m.name === "" && m.value === "") {
+        its.push(await this.leafPostings(block, "all", null));
+      } else if (mustBeSet.has(m.name)) {
+        const matchesEmpty = m.matches("");
+        const isNot = m.type === MatchType.NotEqual || m.type === MatchType.NotRegexp;
+        if (isNot && matchesEmpty) {
+          notIts.push(await this.leafPostings(block, "pos", m.inverse()));
+        } else {
+          const it = isNot
+            ? await this.leafPostings(block, "neg", m.inverse())
+            : await this.leafPostings(block, "pos", m);
+          if (it.length === 0) return EMPTY;
+          its.push(it);
+        }
+      } else {
+        notIts.push(await this.leafPostings(block, "neg", m));
+      }
+    }
+    if (its.length === 0 && notIts.length !== 0) {
+      its.push(await this.leafPostings(block, "all", null));
+    }
+    if (its.length === 0) return EMPTY;
+    let res = its.length === 1 ? its[0] : intersectPostings(its);
+    if (notIts.length > 0 && res.length > 0) {
+      const sub = notIts.length === 1 ? notIts[0] : mergePostings(notIts);
+      if (sub.length > 0) res = subtractPostings(res, sub);
+    }
+    return res;
+  }
+
+  /**
+   * Postings of one matcher: `pos` = series whose label matches, `neg` = series that have the
+   * label with a value NOT matching, `all` = every series. Cached per block.
+   */
+  private async leafPostings(
+    block: BucketBlock,
+    kind: "pos" | "neg" | "all",
+    m: Matcher | null,
+  ): Promise<Uint32Array> {
+    const key = m ? `${kind}:${m.toString()}` : kind;
+    const cached = this.cache.getPostings(block.id, key);
+    if (cached) return cached;
+    const ix = block.index;
+    let p: Uint32Array;
+    if (kind === "all" || !m) p = await ix.allPostings();
+    else if (kind === "pos") {
+      if (m.type === MatchType.Equal) p = await ix.postings(m.name, [m.value]);
+      else {
+        const set = m.type === MatchType.Regexp ? m.setMatches() : null;
+        p = set && set.length > 0
+          ? await ix.postings(m.name, set)
+          : await ix.postingsForLabelMatching(m.name, (v) => m.matches(v));
+      }
+    } else if (m.type === MatchType.Equal && m.value === "") {
+      p = await ix.postingsForLabelMatching(m.name, () => true);
+    } else {
+      p = await ix.postingsForLabelMatching(m.name, (v) => !m.matches(v));
+    }
+    this.cache.setPostings(block.id, key, p);
+    return p;
+  }
+
+  /** Series entries of `refs` (sorted), from the cache or with merged range reads. */
+  async seriesEntries(
+    block: BucketBlock,
+    refs: Uint32Array,
+    signal?: AbortSignal,
+  ): Promise<IndexSeries[]> {
+    const out = new Array<IndexSeries>(refs.length);
+    const missing: number[] = [];
+    const missingAt: number[] = [];
+    for (let i = 0; i < refs.length; i++) {
+      const c = this.cache.getSeries(block.id, refs[i]);
+      if (c) out[i] = c;
+      else {
+        missing.push(refs[i]);
+        missingAt.push(i);
+      }
+    }
+    if (missing.length > 0) {
+      let k = 0;
+      for await (const s of block.index.seriesMany(missing, { signal })) {
+        out[missingAt[k++]] = s;
+        this.cache.setSeries(block.id, s.ref, s);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Series of one block matching `matchers` with chunks overlapping [mint, maxt], sorted by
+   * labels (without external labels). Chunks are fetched per batch with merged range reads.
+   */
+  async *blockSeries(
+    block: BucketBlock,
+    matchers: readonly Matcher[],
+    mint: number,
+    maxt: number,
+    opts: { skipChunks: boolean; aggregates: readonly Aggr[]; stats: RequestStats },
+    signal: AbortSignal,
+  ): AsyncGenerator<SeriesWithChunks> {
+    this.metrics?.blocksQueried.inc();
+    const refs = await this.postings(block, matchers);
+    for (let from = 0; from < refs.length; from += SERIES_BATCH) {
+      signal.throwIfAborted();
+      const batchRefs = refs.subarray(from, Math.min(refs.length, from + SERIES_BATCH));
+      const entries = await this.seriesEntries(block, batchRefs, signal);
+      opts.stats.seriesTouched += entries.length;
+      const out: SeriesWithChunks[] = [];
+      const wants: ChunkWant[] = [];
+      for (const s of entries) {
+        let chunks: StoreChunk[] | null = null;
+        for (const c of s.chunks) {
+          if (c.maxTime < mint || c.minTime > maxt) continue;
+          if (opts.skipChunks) {
+            chunks = NO_CHUNKS;
+            break;
+          }
+          const sc: StoreChunk = {
+            minTime: c.minTime,
+            maxTime: c.maxTime,
+            encoding: ChunkEncoding.None,
+            data: EMPTY_BYTES,
+          };
+          (chunks ??= []).push(sc);
+          wants.push({ ref: c.ref, out: sc });
+        }
+        if (chunks !== null) out.push({ labels: s.labels, chunks });
+      }
+      if (wants.length > 0) {
+        await this.fetchChunks(block, wants, opts.aggregates, opts.stats, signal);
+      }
+      for (const s of out) yield s;
+    }
+  }
+
+  /** Loads the chunk records of `wants` with merged range requests, filling each `out`. */
+  private async fetchChunks(
+    block: BucketBlock,
+    wants: ChunkWant[],
+    aggregates: readonly Aggr[],
+    stats: RequestStats,
+    signal: AbortSignal,
+  ): Promise<void> {
+    wants.sort((a, b) => a.ref - b.ref);
+    const ranges: ChunkRange[] = [];
+    let cur: ChunkRange | null = null;
+    for (const w of wants) {
+      const seg = Math.floor(w.ref / 0x100000000);
+      const off = w.ref % 0x100000000;
+      const end = off + EST_MAX_CHUNK_SIZE;
+      if (
+        cur && cur.segment === seg && off - cur.end <= CHUNK_RANGE_MAX_GAP &&
+        end - cur.start <= CHUNK_RANGE_MAX_BYTES
+      ) {
+        cur.end = Math.max(cur.end, end);
+        cur.wants.push(w);
+      } else {
+        cur = { segment: seg, start: off, end, wants: [w] };
+        ranges.push(cur);
+      }
+    }
+    await forEachConcurrent(ranges, CHUNK_FETCH_CONCURRENCY, async (r) => {
+      signal.throwIfAborted();
+      const object = `${block.id}/chunks/${segmentFileName(r.segment + 1)}`;
+      const buf = await this.bucket.getRange(object, r.start, r.end - r.start, signal);
+      this.countFetch("chunks", buf.length);
+      stats.addChunkBytes(buf.length);
+      // a short answer means the object ended inside the range
+      const eof = buf.length < r.end - r.start;
+      for (const w of r.wants) {
+        const off = w.ref % 0x100000000;
+        let rec = parseChunkRecord(buf, off - r.start, eof, object, off);
+        if (rec === null) {
+          // longer than estimated: read exactly this record
+          const head = await this.bucket.getRange(object, off, 10, signal);
+          const len = recordLength(head, object, off);
+          const exact = await this.bucket.getRange(object, off, len, signal);
+          this.countFetch("chunks", head.length + exact.length);
+          stats.addChunkBytes(head.length + exact.length);
+          rec = parseChunkRecord(exact, 0, true, object, off)!;
+        }
+        setChunk(w.out, rec.encoding, rec.data, aggregates, object, off);
+      }
+    });
+  }
+}
+
+const EMPTY_BYTES = new Uint8Array(0);
+
+/** A Series request carrying the per-request accounting down to the block readers. */
+interface StatsSeriesRequest extends SeriesRequest {
+  stats?: RequestStats;
+}
+
+interface ChunkWant {
+  ref: number;
+  out: StoreChunk;
+}
+
+interface ChunkRange {
+  segment: number;
+  start: number;
+  end: number;
+  wants: ChunkWant[];
+}
+
+/** Total length of the chunk record whose start is in `head`. */
+function recordLength(head: Uint8Array, object: string, off: number): number {
+  let len = 0;
+  let mul = 1;
+  let p = 0;
+  for (;;) {
+    if (p >= 5 || p >= head.length) {
+      throw new CorruptionError(object, off, "chunk length field is not a valid uvarint");
+    }
+    const c = head[p++];
+    len += (c & 0x7f) * mul;
+    mul *= 128;
+    if (c < 0x80) break;
+  }
+  return p + 1 + len + 4;
+}
+
+/**
+ * Parses the chunk record at `buf[p]` and checks its CRC. Returns null when `buf` ends before
+ * the record does and more bytes exist (`eof` false); throws CorruptionError otherwise.
+ */
+function parseChunkRecord(
+  buf: Uint8Array,
+  p: number,
+  eof: boolean,
+  object: string,
+  off: number,
+): { encoding: number; data: Uint8Array } | null {
+  let len = 0;
+  let mul = 1;
+  let q = p;
+  for (;;) {
+    if (q >= buf.length) {
+      if (!eof) return null;
+      throw new CorruptionError(object, off, "chunk record runs past the end of the segment");
+    }
+    if (q - p >= 5) {
+      throw new CorruptionError(object, off, "chunk length field is not a valid uvarint");
+    }
+    const c = buf[q++];
+    len += (c & 0x7f) * mul;
+    mul *= 128;
+    if (c < 0x80) break;
+  }
+  const encAt = q;
+  const end = encAt + 1 + len;
+  if (end + 4 > buf.length) {
+    if (!eof) return null;
+    throw new CorruptionError(
+      object,
+      off,
+      `chunk of ${len} bytes runs past the end of the segment`,
+    );
+  }
+  const want = ((buf[end] << 24) | (buf[end + 1] << 16) | (buf[end + 2] << 8) | buf[end + 3]) >>>
+    0;
+  const got = crc32c(buf, encAt, end);
+  if (want !== got) {
+    throw new CorruptionError(
+      object,
+      off,
+      `chunk checksum mismatch: stored 0x${want.toString(16).padStart(8, "0")}, computed 0x${
+        got.toString(16).padStart(8, "0")
+      }`,
+    );
+  }
+  return { encoding: buf[encAt], data: buf.subarray(encAt + 1, end) };
+}
+
+const AGGR_NAMES: Record<number, keyof AggrChunkParts> = {
+  [Aggr.COUNT]: "count",
+  [Aggr.SUM]: "sum",
+  [Aggr.MIN]: "min",
+  [Aggr.MAX]: "max",
+  [Aggr.COUNTER]: "counter",
+};
+
+/** Splits an aggregated chunk (spec/thanos.md §5.2) into its five sub-chunks (null = absent). */
+export function parseAggrChunk(data: Uint8Array, object = "", off = -1): (RawChunk | null)[] {
+  const out: (RawChunk | null)[] = [];
+  let p = 0;
+  for (let i = 0; i < 5; i++) {
+    let len = 0;
+    let mul = 1;
+    for (;;) {
+      if (p >= data.length) {
+        throw new CorruptionError(object, off, `aggregated chunk entry ${i} is truncated`);
+      }
+      const c = data[p++];
+      len += (c & 0x7f) * mul;
+      mul *= 128;
+      if (c < 0x80) break;
+    }
+    if (len === 0) {
+      out.push(null);
+      continue;
+    }
+    if (p + 1 + len > data.length) {
+      throw new CorruptionError(object, off, `aggregated chunk entry ${i} is truncated`);
+    }
+    out.push({ encoding: data[p] as ChunkEncoding, data: data.subarray(p + 1, p + 1 + len) });
+    p += 1 + len;
+  }
+  return out;
+}
+
+function setChunk(
+  out: StoreChunk,
+  encoding: number,
+  data: Uint8Array,
+  aggregates: readonly Aggr[],
+  object: string,
+  off: number,
+): void {
+  if (encoding !== CHUNK_ENC_AGGR) {
+    out.encoding = encoding as ChunkEncoding;
+    out.data = data;
+    return;
+  }
+  const parts = parseAggrChunk(data, object, off);
+  const aggr: AggrChunkParts = {};
+  for (const a of aggregates) {
+    if (a === Aggr.RAW) continue;
+    const name = AGGR_NAMES[a];
+    const part = parts[a - 1];
+    if (!name) continue;
+    if (!part) {
+      throw new GrpcError(
+        GrpcStatus.INVALID_ARGUMENT,
+        `aggregate ${name.toUpperCase()} does not exist`,
+      );
+    }
+    aggr[name] = part;
+  }
+  out.aggr = aggr;
+}
+
+/** Drops byte-identical chunks (same series read from several block sets, e.g. replicas). */
+function dedupeChunks(chunks: StoreChunk[]): StoreChunk[] {
+  const out: StoreChunk[] = [chunks[0]];
+  for (let i = 1; i < chunks.length; i++) {
+    const c = chunks[i];
+    let dup = false;
+    for (let j = out.length - 1; j >= 0 && out[j].minTime === c.minTime; j--) {
+      if (sameChunk(out[j], c)) {
+        dup = true;
+        break;
+      }
+    }
+    if (!dup) out.push(c);
+  }
+  return out;
+}
+
+function sameChunk(a: StoreChunk, b: StoreChunk): boolean {
+  if (a.maxTime !== b.maxTime || a.encoding !== b.encoding || a.data.length !== b.data.length) {
+    return false;
+  }
+  if (a.aggr || b.aggr) return false;
+  for (let i = 0; i < a.data.length; i++) if (a.data[i] !== b.data[i]) return false;
+  return true;
+}
+
+async function* seriesOnly(
+  items: AsyncIterable<SeriesItem>,
+  warnings: string[],
+): AsyncGenerator<SeriesWithChunks> {
+  for await (const it of items) {
+    if ("warning" in it) warnings.push(it.warning);
+    else yield it;
+  }
+}
+
+function unionSorted(parts: string[][]): string[] {
+  if (parts.length === 1) return parts[0];
+  return [...new Set(parts.flat())].sort(compareStrings);
+}
+
+/**
+ * Blocks chosen for [mint, maxt] at most `maxRes` coarse: Thanos's `getFor`, which takes the
+ * coarsest allowed resolution and fills gaps before, between and after its blocks with finer
+ * resolutions.
+ */
+export function blocksFor(
+  byRes: ReadonlyMap<number, readonly BucketBlock[]>,
+  mint: number,
+  maxt: number,
+  maxRes: number,
+  level = -1,
+): BucketBlock[] {
+  if (mint > maxt) return [];
+  let i = level;
+  if (i < 0) {
+    i = 0;
+    while (i < RESOLUTIONS.length - 1 && RESOLUTIONS[i] > maxRes) i++;
+  }
+  const out: BucketBlock[] = [];
+  let start = mint;
+  for (const b of byRes.get(RESOLUTIONS[i]) ?? []) {
+    if (b.meta.maxTime <= mint) continue;
+    if (b.meta.minTime > maxt) break;
+    if (i + 1 < RESOLUTIONS.length) {
+      for (const x of blocksFor(byRes, start, b.meta.minTime - 1, maxRes, i + 1)) out.push(x);
+    }
+    out.push(b);
+    start = b.meta.maxTime;
+  }
+  if (i + 1 < RESOLUTIONS.length) {
+    for (const x of blocksFor(byRes, start, maxt, maxRes, i + 1)) out.push(x);
+  }
+  return out;
+}
+
+/** The blocks of one external label set as a StoreBackend (labels without external labels). */
+class BlockSetBackend implements StoreBackend {
+  private readonly byRes = new Map<number, BucketBlock[]>();
+
+  constructor(private readonly store: BucketStore, private readonly blocks: BucketBlock[]) {
+    for (const b of blocks) {
+      let l = this.byRes.get(b.resolution);
+      if (!l) this.byRes.set(b.resolution, l = []);
+      l.push(b);
+    }
+  }
+
+  info(): Promise<StoreInfo> {
+    return this.store.info();
+  }
+
+  series(req: SeriesRequest, signal: AbortSignal): AsyncIterable<SeriesItem> {
+    const blocks = blocksFor(this.byRes, req.minTime, req.maxTime, req.maxResolutionWindow ?? 0);
+    if (blocks.length === 0) return emptyItems();
+    const stats = (req as StatsSeriesRequest).stats ?? new RequestStats();
+    const sets = blocks.map((b) =>
+      this.store.blockSeries(b, req.matchers, req.minTime, req.maxTime, {
+        skipChunks: req.skipChunks === true,
+        aggregates: req.aggregates ?? [],
+        stats,
+      }, signal)
+    );
+    const merged = sets.length === 1 ? sets[0] : mergeSeriesSets(sets);
+    const limit = req.limit ?? 0;
+    if (limit <= 0) return merged;
+    return (async function* () {
+      let n = 0;
+      for await (const s of merged) {
+        yield s;
+        if (++n >= limit) return;
+      }
+    })();
+  }
+
+  private overlapping(start: number, end: number): BucketBlock[] {
+    return this.blocks.filter((b) => b.overlaps(start, end));
+  }
+
+  async labelNames(
+    req: LabelNamesRequest,
+    signal: AbortSignal,
+  ): Promise<{ names: string[]; warnings: string[] }> {
+    const parts = await Promise.all(
+      this.overlapping(req.start, req.end).map(async (b) => {
+        if (req.matchers.length === 0) return b.index.labelNames();
+        const refs = await this.store.postings(b, req.matchers);
+        const names = new Set<string>();
+        for (let i = 0; i < refs.length; i += SERIES_BATCH) {
+          const batch = await this.store.seriesEntries(
+            b,
+            refs.subarray(i, i + SERIES_BATCH),
+            signal,
+          );
+          for (const s of batch) {
+            for (let k = 0; k < s.labels.length; k += 2) names.add(s.labels[k]);
+          }
+        }
+        return [...names];
+      }),
+    );
+    return { names: unionSorted(parts.map((p) => p.slice().sort(compareStrings))), warnings: [] };
+  }
+
+  async labelValues(
+    req: LabelValuesRequest,
+    signal: AbortSignal,
+  ): Promise<{ values: string[]; warnings: string[] }> {
+    const parts = await Promise.all(
+      this.overlapping(req.start, req.end).map(async (b) => {
+        if (req.matchers.length === 0) return await b.index.labelValues(req.label);
+        const refs = await this.store.postings(b, req.matchers);
+        const values = new Set<string>();
+        for (let i = 0; i < refs.length; i += SERIES_BATCH) {
+          const batch = await this.store.seriesEntries(
+            b,
+            refs.subarray(i, i + SERIES_BATCH),
+            signal,
+          );
+          for (const s of batch) {
+            for (let k = 0; k < s.labels.length; k += 2) {
+              if (s.labels[k] === req.label) values.add(s.labels[k + 1]);
+            }
+          }
+        }
+        return [...values].sort(compareStrings);
+      }),
+    );
+    return { values: unionSorted(parts), warnings: [] };
+  }
+}
+
+async function* emptyItems(): AsyncGenerator<SeriesItem> {}

@@ -1,0 +1,58 @@
+// `thanos store` runs with exactly the permissions its flags grant: it syncs its bucket, writes
+// its data dir and serves gRPC and HTTP, while a read outside its paths, a connection to an
+// address it was not given and starting a process fail with Deno's permission error.
+
+import { assert, assertEquals } from "../../helpers/assert.ts";
+import { freePort } from "../../helpers/ports.ts";
+import { TempDirs } from "../../helpers/tmp.ts";
+import { assertDenied, runSandboxed } from "../../helpers/sandbox.ts";
+import { writeBlock } from "../../../tsdb/block_writer.ts";
+import { labelsFromObject } from "../../../tsdb/labels.ts";
+
+Deno.test("store serves its bucket within the permissions its flags grant", async () => {
+  const dirs = new TempDirs();
+  const root = await dirs.make();
+  const secret = `${await dirs.make()}/secret.txt`;
+  await Deno.writeTextFile(secret, "not for the store");
+  try {
+    const ts = new Float64Array([0, 15_000, 30_000]);
+    const vs = new Float64Array([1, 2, 3]);
+    await writeBlock(`${root}/bucket`, [
+      { labels: labelsFromObject({ __name__: "up", job: "a" }), ts, vs },
+      { labels: labelsFromObject({ __name__: "up", job: "b" }), ts, vs },
+    ], {
+      minTime: 0,
+      maxTime: 7_200_000,
+      thanos: { labels: { cluster: "x" }, downsample: { resolution: 0 }, source: "test" },
+    });
+    await Deno.writeTextFile(
+      `${root}/bucket.yml`,
+      `type: FILESYSTEM\nconfig:\n  directory: ${root}/bucket\n`,
+    );
+    const http = `127.0.0.1:${freePort()}`;
+    const grpc = `127.0.0.1:${freePort()}`;
+    // the test client connects from inside the worker: granted exactly the store's addresses
+    const r = await runSandboxed(
+      [
+        "store",
+        `--objstore.config-file=${root}/bucket.yml`,
+        `--data-dir=${root}/data`,
+        `--http-address=${http}`,
+        `--grpc-address=${grpc}`,
+        "--grpc-grace-period=1s",
+        "--http-grace-period=1s",
+      ],
+      { kind: "series", http, grpc },
+      secret,
+    );
+    assert(r.ready, r.logs.join("\n"));
+    assertEquals(r.series, 2, r.logs.join("\n"));
+    assertEquals(r.code, 0, r.logs.join("\n"));
+    assertDenied("read outside the data dir and bucket", r.read);
+    assertDenied("connection to an unnamed address", r.connect);
+    assertDenied("starting a process", r.spawn);
+    assert((await Deno.stat(`${root}/data/meta-syncer`)).isDirectory);
+  } finally {
+    await dirs.cleanup();
+  }
+});
