@@ -1,6 +1,7 @@
 // The launcher: `thanos <component> [flags]`. Parses flags from the command's table, reads
 // the config files they name, derives the role's Deno permissions from the values, and runs
-// the command in a Worker holding exactly those permissions (DESIGN.md "main.ts").
+// the command in a Worker holding exactly those permissions (docs/architecture.md, "Single
+// executable and permissions").
 
 import denoConfig from "./deno.json" with { type: "json" };
 import { commandKey, COMMANDS, findCommand, GROUP_HELP } from "./components/commands.ts";

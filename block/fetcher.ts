@@ -1,7 +1,9 @@
-// Block discovery of the store gateway (spec/thanos.md §4.6, §13.1): lists the bucket, reads
-// each block's meta.json (cached under `<data-dir>/meta-syncer/`), and applies the reader-side
-// filters in Thanos's order: time partition, selector relabel, consistency delay, deletion
-// marks, duplicates. Partial uploads (no meta.json) are skipped; a corrupt meta.json is
+// Block discovery of the store gateway (Thanos's
+// https://github.com/thanos-io/thanos/blob/main/pkg/block/fetcher.go, with the filters
+// https://github.com/thanos-io/thanos/blob/main/cmd/thanos/store.go installs): lists the bucket,
+// reads each block's meta.json (cached under `<data-dir>/meta-syncer/`), and applies the
+// reader-side filters in Thanos's order: time partition, selector relabel, consistency delay,
+// deletion marks, duplicates. Partial uploads (no meta.json) are skipped; a corrupt meta.json is
 // reported and skipped without failing the sync.
 
 import { type Bucket, isObjectNotFound } from "../objstore/bucket.ts";
@@ -11,6 +13,8 @@ import { InvalidMetaError } from "../tsdb/errors.ts";
 import { labelsFromObject } from "../tsdb/labels.ts";
 import { isULID, ulidTime } from "../tsdb/ulid.ts";
 import type { Relabeler } from "../relabel/relabel.ts";
+import { writeFileAtomic } from "../runutil/atomic_file.ts";
+import { forEachConcurrent } from "../runutil/gate.ts";
 
 /** Sources whose blocks are never "too fresh" (their writers upload atomically). */
 const TRUSTED_SOURCES = new Set(["compactor", "compactor.repair", "bucket.repair"]);
@@ -72,22 +76,6 @@ interface SyncMetrics {
   syncs: Counter;
   failures: Counter;
   synced: Gauge;
-}
-
-/** Runs bounded-concurrency work over `items`. */
-export async function forEachConcurrent<T>(
-  items: readonly T[],
-  concurrency: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const workers: Promise<void>[] = [];
-  for (let w = 0; w < Math.max(1, Math.min(concurrency, items.length)); w++) {
-    workers.push((async () => {
-      while (next < items.length) await fn(items[next++]);
-    })());
-  }
-  await Promise.all(workers);
 }
 
 const decoder = new TextDecoder();
@@ -293,8 +281,7 @@ export class MetaSyncer {
     if (!this.opts.cacheDir) return;
     const dir = `${this.opts.cacheDir}/${id}`;
     await Deno.mkdir(dir, { recursive: true });
-    await Deno.writeTextFile(`${dir}/meta.json.tmp`, encodeBlockMeta(meta));
-    await Deno.rename(`${dir}/meta.json.tmp`, `${dir}/meta.json`);
+    await writeFileAtomic(`${dir}/meta.json`, encodeBlockMeta(meta));
   }
 
   /** Removes cached metas of blocks no longer in the bucket. */

@@ -1,8 +1,9 @@
-// The store gateway's index-header (spec/thanos.md §13.2): the parts of a block's index that
-// find symbols and postings (header, TOC, symbol table, postings offset table) are downloaded
-// once with range reads and kept in `<data-dir>/<ULID>/index-header.ranges`, so a restart opens
-// the block without reading its index again. Everything else (postings lists, series) is read
-// from the bucket on demand.
+// The store gateway's index-header (our own format, docs/format/index-header-ranges.md; it plays
+// the role of Thanos's https://thanos.io/tip/operating/binary-index-header.md/ but is not
+// compatible with it): the parts of a block's index that find symbols and postings (header, TOC,
+// symbol table, postings offset table) are downloaded once with range reads and kept in
+// `<data-dir>/<ULID>/index-header.ranges`, so a restart opens the block without reading its index
+// again. Everything else (postings lists, series) is read from the bucket on demand.
 //
 // File layout (all integers big-endian):
 //   magic 0x54534948 ("TSIH") 4 B | version 1 (1 B) | 3 zero bytes
@@ -18,6 +19,7 @@ import { Decbuf, Encbuf } from "../tsdb/encoding.ts";
 import { CorruptionError } from "../tsdb/errors.ts";
 import { type ByteSource, FileByteSource, MemoryByteSource } from "../tsdb/bytesource.ts";
 import { IndexReader } from "../tsdb/index/reader.ts";
+import { writeFileAtomic } from "../runutil/atomic_file.ts";
 
 /** Magic of an index-header ranges file. */
 export const INDEX_HEADER_MAGIC = 0x54534948;
@@ -285,9 +287,7 @@ export async function openIndexHeader(
   const bytes = encodeIndexHeader(remote.size, merged);
   if (path) {
     await Deno.mkdir(opts.blockDir!, { recursive: true });
-    const tmp = `${path}.tmp`;
-    await Deno.writeFile(tmp, bytes);
-    await Deno.rename(tmp, path);
+    await writeFileAtomic(path, bytes);
     // the recorder's reader holds the same tables; reopen over the file so memory is not doubled
     await probe.close();
     return { ...(await openFromFile(path, remote)), origin: "built" };

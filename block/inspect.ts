@@ -6,7 +6,8 @@ import type { Bucket } from "../objstore/bucket.ts";
 import { ObjectNotFoundError } from "../objstore/bucket.ts";
 import { type BlockMeta, encodeBlockMeta, parseBlockMeta } from "../tsdb/meta.ts";
 import { isULID } from "../tsdb/ulid.ts";
-import { formatGoDuration } from "../tsdb/promtool.ts";
+import { mapConcurrent } from "../runutil/gate.ts";
+import { formatGoDuration } from "../strconv/duration.ts";
 
 /** Receives one output line (without its trailing newline). */
 export type LineWriter = (line: string) => void;
@@ -36,42 +37,40 @@ export async function fetchBlockMetas(
     const id = name.endsWith("/") ? name.slice(0, -1) : name;
     if (name.endsWith("/") && isULID(id)) ids.push(id);
   }
-  const metas: (BlockMeta | undefined)[] = new Array(ids.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < ids.length) {
-      const i = next++;
-      const file = `${ids[i]}/meta.json`;
+  const metas = await mapConcurrent(
+    ids,
+    opts.concurrency ?? 32,
+    async (id): Promise<BlockMeta | undefined> => {
+      const file = `${id}/meta.json`;
       let text: string;
       try {
         text = new TextDecoder().decode(await bucket.get(file, opts.signal));
       } catch (e) {
         if (e instanceof ObjectNotFoundError) {
-          opts.logger?.("skipping partial block without meta.json", { block: ids[i] });
-          continue;
+          opts.logger?.("skipping partial block without meta.json", { block: id });
+          return undefined;
         }
         throw e;
       }
       try {
         const m = parseBlockMeta(text, file);
-        if (m.ulid !== ids[i]) {
+        if (m.ulid !== id) {
           opts.logger?.("skipping block whose meta.json names another ULID", {
-            block: ids[i],
+            block: id,
             ulid: m.ulid,
           });
-          continue;
+          return undefined;
         }
-        metas[i] = m;
+        return m;
       } catch (e) {
         opts.logger?.("skipping block with corrupted meta.json", {
-          block: ids[i],
+          block: id,
           err: (e as Error).message,
         });
+        return undefined;
       }
-    }
-  };
-  const n = Math.max(1, Math.min(opts.concurrency ?? 32, ids.length));
-  await Promise.all(Array.from({ length: n }, worker));
+    },
+  );
   return metas.filter((m): m is BlockMeta => m !== undefined);
 }
 

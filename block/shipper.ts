@@ -1,7 +1,9 @@
-// The shipper (spec/thanos.md §4.4, §4.5): uploads new blocks of a local TSDB directory to the
-// bucket, oldest first, chunks then index then meta.json last, so a block in the bucket with a
-// meta.json is always complete; a crash mid-upload leaves a block without meta.json, which the
-// next sync uploads again. Uploaded blocks are recorded in `thanos.shipper.json` (atomically).
+// The shipper (Thanos's https://github.com/thanos-io/thanos/blob/main/pkg/shipper/shipper.go,
+// uploading with `Upload` of https://github.com/thanos-io/thanos/blob/main/pkg/block/block.go):
+// uploads new blocks of a local TSDB directory to the bucket, oldest first, chunks then index then
+// meta.json last, so a block in the bucket with a meta.json is always complete; a crash mid-upload
+// leaves a block without meta.json, which the next sync uploads again. Uploaded blocks are recorded
+// in `thanos.shipper.json` (atomically).
 
 import { createHash } from "node:crypto";
 import { type Bucket, isObjectNotFound, uploadFileByStream } from "../objstore/bucket.ts";
@@ -17,6 +19,8 @@ import {
 } from "../tsdb/meta.ts";
 import { isULID } from "../tsdb/ulid.ts";
 import type { Logger } from "../logging/log.ts";
+import { writeFileAtomic } from "../runutil/atomic_file.ts";
+import { forEachConcurrent } from "../runutil/gate.ts";
 
 /** Version of the shipper state file. */
 export const SHIPPER_META_VERSION = 1;
@@ -64,24 +68,14 @@ export async function readShipperMeta(
   }
 }
 
-/** Writes the shipper state file as Go does (tab indent), atomically: tmp, fsync, rename. */
+/** Writes the shipper state file as Go does (tab indent), atomically (see writeFileAtomic). */
 export async function writeShipperMeta(path: string, meta: ShipperMeta): Promise<void> {
   const body = meta.uploaded.length === 0
     ? `{\n\t"version": ${meta.version},\n\t"uploaded": []\n}\n`
     : `{\n\t"version": ${meta.version},\n\t"uploaded": [\n${
       meta.uploaded.map((u) => `\t\t${JSON.stringify(u)}`).join(",\n")
     }\n\t]\n}\n`;
-  const tmp = `${path}.tmp`;
-  const f = await Deno.open(tmp, { write: true, create: true, truncate: true });
-  try {
-    const data = new TextEncoder().encode(body);
-    let off = 0;
-    while (off < data.length) off += await f.write(data.subarray(off));
-    await f.sync();
-  } finally {
-    f.close();
-  }
-  await Deno.rename(tmp, path);
+  await writeFileAtomic(path, body);
 }
 
 /** Go's RFC3339Nano of a time: fractional seconds without trailing zeros. */
@@ -162,12 +156,11 @@ export async function uploadBlock(
     bucket.uploadFile
       ? bucket.uploadFile(name, path, opts.signal)
       : uploadFileByStream(bucket, name, path, opts.signal);
-  const par = Math.max(1, opts.concurrency ?? 1);
-  for (let i = 0; i < chunkNames.length; i += par) {
-    await Promise.all(
-      chunkNames.slice(i, i + par).map((n) => put(`${id}/chunks/${n}`, `${blockDir}/chunks/${n}`)),
-    );
-  }
+  await forEachConcurrent(
+    chunkNames,
+    opts.concurrency ?? 1,
+    (n) => put(`${id}/chunks/${n}`, `${blockDir}/chunks/${n}`),
+  );
   await put(`${id}/index`, indexPath);
   const out: BlockMeta = {
     ...meta,

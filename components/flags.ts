@@ -1,8 +1,9 @@
 // Declarative flag tables: one table per command gives the help text, the parser and the
-// Deno permissions the role gets (DESIGN.md "components/"). Values are parsed once here, at
-// the edge, and handed to components as typed getters.
+// Deno permissions the role gets (docs/architecture.md, "components/"). Values are parsed once
+// here, at the edge, and handed to components as typed getters.
 
 import { DurationOutOfRangeError, InvalidDurationError, parseDuration } from "../tsdb/duration.ts";
+import type { LogLevel } from "../logging/log.ts";
 
 /** How a flag's value is read. */
 export type FlagKind =
@@ -43,10 +44,10 @@ export type Grant =
   | "discover-file"
   | "discover-glob";
 
-/** One flag of a command. */
-export interface FlagSpec {
+/** One flag of a command; `N` is its name as a string literal type. */
+export interface FlagSpec<N extends string = string> {
   /** Long name without the leading `--`, e.g. `http-address`. */
-  name: string;
+  name: N;
   /** Optional one-letter alias without `-`, e.g. `o`. */
   short?: string;
   kind: FlagKind;
@@ -71,13 +72,31 @@ export interface ArgSpec {
   grants?: Grant;
 }
 
-/** A runnable command: `thanos <path…> [flags] [args]`. */
-export interface CommandSpec {
+/**
+ * A runnable command: `thanos <path…> [flags] [args]`. `N` is the union of its flag names, so
+ * `Flags<N>` accepts only names the table declares (a misspelt name is a type error).
+ */
+export interface CommandSpec<N extends string = string> {
   /** Words after `thanos`, e.g. `["tools", "tsdb", "dump"]`. */
   path: readonly string[];
   help: string;
-  flags: readonly FlagSpec[];
+  flags: readonly FlagSpec<N>[];
   args?: readonly ArgSpec[];
+}
+
+/** The flag-name union of a command table. */
+export type FlagName<C> = C extends CommandSpec<infer N> ? N : never;
+
+/** Declares a command table, keeping its flag names as a literal union. */
+export function defineCommand<const N extends string>(spec: CommandSpec<N>): CommandSpec<N> {
+  return spec;
+}
+
+/** Declares a group of flags shared by several tables, keeping their names as literals. */
+export function defineFlags<const N extends string>(
+  flags: readonly FlagSpec<N>[],
+): readonly FlagSpec<N>[] {
+  return flags;
 }
 
 /** A usage error: the launcher prints it on one line and exits with code 2. */
@@ -279,9 +298,30 @@ export function parseFlags(spec: CommandSpec, argv: readonly string[]): RawFlags
   return { command: [...spec.path], values, args, files: {} };
 }
 
-/** Typed access to parsed flags, applying the table's defaults. */
-export class Flags {
-  constructor(readonly spec: CommandSpec, readonly raw: RawFlags) {}
+/**
+ * Typed access to parsed flags, applying the table's defaults. The getters accept only the
+ * names `N` of the table (`in`: a `Flags` of a larger table may be passed where a flag group's
+ * `Flags` is expected, never the other way round).
+ */
+export class Flags<in N extends string = string> {
+  readonly spec: CommandSpec;
+
+  constructor(spec: CommandSpec<N>, readonly raw: RawFlags) {
+    this.spec = spec;
+  }
+
+  /**
+   * These flags as the typed flags of `spec`, checking that they were parsed against that
+   * very table (the launcher hands roles `Flags` of whichever command it ran).
+   */
+  of<M extends string>(spec: CommandSpec<M>): Flags<M> {
+    if (this.spec.path.join(" ") !== spec.path.join(" ")) {
+      throw new Error(
+        `bug: flags of command "${this.spec.path.join(" ")}" used as "${spec.path.join(" ")}"`,
+      );
+    }
+    return new Flags(spec, this.raw);
+  }
 
   private flag(name: string): FlagSpec {
     const f = findFlag(this.spec, name);
@@ -290,52 +330,82 @@ export class Flags {
   }
 
   /** True when the user set the flag. */
-  isSet(name: string): boolean {
+  isSet(name: N): boolean {
     return this.raw.values[this.flag(name).name] !== undefined;
   }
 
   /** The last value given, or the default, or "" when neither. */
-  string(name: string): string {
-    const f = this.flag(name);
+  string(name: N): string {
+    return this.last(this.flag(name));
+  }
+
+  /** Every value of a repeatable flag (the default counts as one value when none is given). */
+  strings(name: N): string[] {
+    return this.all(this.flag(name));
+  }
+
+  /** Every flag's value as text (repeatable ones comma-joined), as `/api/v1/status/flags` shows. */
+  textValues(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const f of this.spec.flags) {
+      out[f.name] = f.repeatable ? this.all(f).join(",") : this.last(f);
+    }
+    return out;
+  }
+
+  private last(f: FlagSpec): string {
     const v = this.raw.values[f.name];
     return v && v.length > 0 ? v[v.length - 1] : f.default ?? "";
   }
 
-  /** Every value of a repeatable flag (the default counts as one value when none is given). */
-  strings(name: string): string[] {
-    const f = this.flag(name);
+  private all(f: FlagSpec): string[] {
     const v = this.raw.values[f.name];
     return v && v.length > 0 ? v : f.default ? [f.default] : [];
   }
 
-  bool(name: string): boolean {
+  bool(name: N): boolean {
     return this.string(name) === "true";
   }
 
-  int(name: string): number {
+  int(name: N): number {
     const s = this.string(name);
     return s === "" ? 0 : parseInt(s, 10);
   }
 
-  float(name: string): number {
+  float(name: N): number {
     const s = this.string(name);
     return s === "" ? 0 : Number(s);
   }
 
   /** Milliseconds. */
-  duration(name: string): number {
+  duration(name: N): number {
     const s = this.string(name);
     return s === "" ? 0 : parseDurationFlag(s);
   }
 
-  bytes(name: string): number {
+  bytes(name: N): number {
     const s = this.string(name);
     return s === "" ? 0 : parseBytesFlag(s);
   }
 
   /** Milliseconds since the epoch. */
-  time(name: string): number {
+  time(name: N): number {
     return parseTimeFlag(this.string(name));
+  }
+
+  /**
+   * The value of an `enum` flag as one of `allowed` (the domain type's values). Throws
+   * UsageError, as the parser does, when the value is not one of them.
+   */
+  enum<const C extends string>(name: N, allowed: readonly C[]): C {
+    const v = this.string(name);
+    if ((allowed as readonly string[]).includes(v)) return v as C;
+    const f = this.flag(name);
+    throw new UsageError(
+      `invalid value ${JSON.stringify(v)} for --${f.name}: want one of ${
+        (f.choices ?? allowed).join(", ")
+      }`,
+    );
   }
 
   /** Positional argument `i`, or "". */
@@ -344,14 +414,20 @@ export class Flags {
   }
 
   /** Contents of a file flag the launcher read, or "" when the flag is unset. */
-  fileContents(name: string): string {
+  fileContents(name: N): string {
     const path = this.string(name);
     return path === "" ? "" : this.raw.files[path] ?? "";
   }
 }
 
+/** A parsed listen address. */
+export interface ListenAddress {
+  hostname: string;
+  port: number;
+}
+
 /** Splits `host:port` (also `[::1]:port` and `:port`) into hostname and port. */
-export function parseListenAddress(addr: string): { hostname: string; port: number } {
+export function parseListenAddress(addr: string): ListenAddress {
   const m = /^(?:\[([^\]]*)\]|([^:]*)):(\d+)$/.exec(addr.trim());
   if (!m) throw new UsageError(`invalid listen address ${JSON.stringify(addr)}: want host:port`);
   const port = Number(m[3]);
@@ -452,14 +528,18 @@ function grantText(g: Grant): string {
   }
 }
 
-// ---- Flag groups shared by many components (Thanos names and defaults, spec/thanos.md §14.2).
+// ---- Flag groups shared by many components (Thanos names and defaults, see the flag lists of
+// https://thanos.io/tip/components/query.md/#flags and the other component pages).
+
+/** The values of `--log.level`. */
+export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const satisfies readonly LogLevel[];
 
 /** `--log.level`, `--log.format`. */
-export const LOG_FLAGS: readonly FlagSpec[] = [
+export const LOG_FLAGS = defineFlags([
   {
     name: "log.level",
     kind: "enum",
-    choices: ["debug", "info", "warn", "error"],
+    choices: LOG_LEVELS,
     default: "info",
     help: "Log filtering level.",
   },
@@ -470,10 +550,10 @@ export const LOG_FLAGS: readonly FlagSpec[] = [
     default: "logfmt",
     help: "Log format to use.",
   },
-];
+]);
 
 /** `--objstore.config-file`, `--objstore.config`. */
-export const OBJSTORE_FLAGS: readonly FlagSpec[] = [
+export const OBJSTORE_FLAGS = defineFlags([
   {
     name: "objstore.config-file",
     kind: "string",
@@ -486,11 +566,11 @@ export const OBJSTORE_FLAGS: readonly FlagSpec[] = [
     help: "Alternative to 'objstore.config-file' flag: object store configuration in YAML.",
     grants: "objstore",
   },
-];
+]);
 
 /** `--http-address`, `--http-grace-period`. */
-export function httpFlags(defaultAddress = "0.0.0.0:10902"): FlagSpec[] {
-  return [
+export function httpFlags(defaultAddress = "0.0.0.0:10902") {
+  return defineFlags([
     {
       name: "http-address",
       kind: "string",
@@ -504,5 +584,34 @@ export function httpFlags(defaultAddress = "0.0.0.0:10902"): FlagSpec[] {
       default: "2m",
       help: "Time to wait after an interrupt received for HTTP Server.",
     },
-  ];
+  ]);
+}
+
+/** Flag names of a shared group. */
+export type GroupName<G extends readonly FlagSpec[]> = G[number]["name"];
+
+/** The HTTP server settings every role has. */
+export interface HttpConfig {
+  address: ListenAddress;
+  gracePeriodMs: number;
+}
+
+/** `--http-address`, `--http-grace-period` as settings. */
+export function httpConfig(
+  flags: Flags<GroupName<ReturnType<typeof httpFlags>>>,
+): HttpConfig {
+  return {
+    address: parseListenAddress(flags.string("http-address")),
+    gracePeriodMs: flags.duration("http-grace-period"),
+  };
+}
+
+/** The logger settings from `--log.level`, `--log.format`. */
+export function logConfig(
+  flags: Flags<GroupName<typeof LOG_FLAGS>>,
+): { level: LogLevel; format: "logfmt" | "json" } {
+  return {
+    level: flags.enum("log.level", LOG_LEVELS),
+    format: flags.enum("log.format", ["logfmt", "json"]),
+  };
 }

@@ -1,12 +1,19 @@
-// The gRPC server flags every role that serves the StoreAPI shares (spec/thanos.md §14.2), and
-// their translation into the server's TLS options.
+// The gRPC server flags every role that serves the StoreAPI shares
+// (https://thanos.io/tip/components/store.md/#flags), and their translation into settings.
 
 import type { ServerTlsOptions } from "../storeapi/grpc.ts";
-import { type Flags, type FlagSpec, UsageError } from "./flags.ts";
+import {
+  defineFlags,
+  type Flags,
+  type GroupName,
+  type ListenAddress,
+  parseListenAddress,
+  UsageError,
+} from "./flags.ts";
 
 /** `--grpc-address`, `--grpc-grace-period`, `--grpc-server-tls-*`, max connection age. */
-export function grpcServerFlags(defaultAddress = "0.0.0.0:10901"): FlagSpec[] {
-  return [
+export function grpcServerFlags(defaultAddress = "0.0.0.0:10901") {
+  return defineFlags([
     {
       name: "grpc-address",
       kind: "string",
@@ -56,11 +63,31 @@ export function grpcServerFlags(defaultAddress = "0.0.0.0:10901"): FlagSpec[] {
       default: "60m",
       help: "The grpc server max connection age. Accepted for compatibility.",
     },
-  ];
+  ]);
+}
+
+/** Names of the gRPC server flags. */
+export type GrpcServerFlag = GroupName<ReturnType<typeof grpcServerFlags>>;
+
+/** The gRPC server settings of a role serving the StoreAPI. */
+export interface GrpcServerConfig {
+  address: ListenAddress;
+  gracePeriodMs: number;
+  /** Undefined when TLS is off. */
+  tls?: ServerTlsOptions;
+}
+
+/** The gRPC server settings from `--grpc-*`. */
+export function grpcServerConfig(flags: Flags<GrpcServerFlag>): GrpcServerConfig {
+  return {
+    tls: serverTlsFromFlags(flags),
+    address: parseListenAddress(flags.string("grpc-address")),
+    gracePeriodMs: flags.duration("grpc-grace-period"),
+  };
 }
 
 /** gRPC server TLS from `--grpc-server-tls-*`; undefined when TLS is off. */
-export function serverTlsFromFlags(flags: Flags): ServerTlsOptions | undefined {
+export function serverTlsFromFlags(flags: Flags<GrpcServerFlag>): ServerTlsOptions | undefined {
   const cert = flags.string("grpc-server-tls-cert");
   const key = flags.string("grpc-server-tls-key");
   if (cert === "" && key === "") return undefined;
@@ -72,6 +99,8 @@ export function serverTlsFromFlags(flags: Flags): ServerTlsOptions | undefined {
     certFile: cert,
     keyFile: key,
     clientCaFile: ca === "" ? undefined : ca,
-    minVersion: flags.string("grpc-server-tls-min-version") === "1.2" ? "TLSv1.2" : "TLSv1.3",
+    minVersion: flags.enum("grpc-server-tls-min-version", ["1.2", "1.3"]) === "1.2"
+      ? "TLSv1.2"
+      : "TLSv1.3",
   };
 }

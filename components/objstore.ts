@@ -10,7 +10,7 @@ import {
 } from "../objstore/config.ts";
 import type { Bucket } from "../objstore/bucket.ts";
 import type { Registry } from "../metrics/registry.ts";
-import { type Flags, UsageError } from "./flags.ts";
+import { type Flags, type GroupName, type OBJSTORE_FLAGS, UsageError } from "./flags.ts";
 import type { Logger } from "../logging/log.ts";
 import type { ObjstorePermissions } from "./permissions.ts";
 
@@ -38,16 +38,19 @@ export const objstoreLauncherPermissions: ObjstorePermissions = (yaml) => {
 };
 
 /** The bucket config text given by `--objstore.config-file` or `--objstore.config`, or "". */
-export function objstoreConfigText(flags: Flags): string {
-  return flags.fileContents("objstore.config-file") || flags.string("objstore.config");
+export function objstoreConfigText(flags: Flags<GroupName<typeof OBJSTORE_FLAGS>>): string {
+  // `?? ""`: the launcher turns an unset --objstore.config into an empty value list
+  return (flags.fileContents("objstore.config-file") || flags.string("objstore.config")) ?? "";
 }
 
-/** Opens the bucket the flags configure (worker side); UsageError when none is configured. */
+/**
+ * Opens the bucket configured by `text` (from `objstoreConfigText`; worker side). UsageError
+ * when none is configured.
+ */
 export async function openBucket(
-  flags: Flags,
+  text: string,
   opts: { registry?: Registry; logger?: Logger; component?: string },
 ): Promise<Bucket> {
-  const text = objstoreConfigText(flags);
   if (text.trim() === "") {
     throw new UsageError(
       "no object storage configured: set --objstore.config-file or --objstore.config",

@@ -1,19 +1,33 @@
 // Worker side of the command table: command path → run function. Static imports only, so the
-// compiled binary embeds every component.
+// compiled binary embeds every component. Each role's flags are read once into its typed config
+// (`components/<role>/config.ts`) before its `main.ts` assembles it.
 
-import type { RunFunction } from "./runtime.ts";
+import { roleRun, type RunFunction } from "./runtime.ts";
+import { STORE_COMMAND } from "./store/flags.ts";
+import { storeConfig } from "./store/config.ts";
 import { runStore } from "./store/main.ts";
+import { BUCKET_INSPECT, BUCKET_LS, TSDB_ANALYZE, TSDB_DUMP } from "./tools/flags.ts";
+import {
+  bucketInspectConfig,
+  bucketLsConfig,
+  tsdbAnalyzeConfig,
+  tsdbDumpConfig,
+} from "./tools/config.ts";
 import { runBucketInspect, runBucketLs, runTsdbAnalyze, runTsdbDump } from "./tools/main.ts";
+import { QUERY_COMMAND } from "./query/flags.ts";
+import { queryConfig } from "./query/config.ts";
 import { runQuery } from "./query/main.ts";
+import { SIDECAR_COMMAND } from "./sidecar/flags.ts";
+import { sidecarConfig } from "./sidecar/config.ts";
 import { runSidecar } from "./sidecar/main.ts";
 
 /** Run function of every command, keyed by `commandKey(path)`. */
 export const RUN_TABLE: Record<string, RunFunction> = {
-  query: runQuery,
-  "tools bucket ls": runBucketLs,
-  "tools bucket inspect": runBucketInspect,
-  "tools tsdb dump": runTsdbDump,
-  "tools tsdb analyze": runTsdbAnalyze,
-  store: runStore,
-  sidecar: runSidecar,
+  query: roleRun(QUERY_COMMAND, queryConfig, runQuery),
+  "tools bucket ls": roleRun(BUCKET_LS, bucketLsConfig, runBucketLs),
+  "tools bucket inspect": roleRun(BUCKET_INSPECT, bucketInspectConfig, runBucketInspect),
+  "tools tsdb dump": roleRun(TSDB_DUMP, tsdbDumpConfig, runTsdbDump),
+  "tools tsdb analyze": roleRun(TSDB_ANALYZE, tsdbAnalyzeConfig, runTsdbAnalyze),
+  store: roleRun(STORE_COMMAND, storeConfig, runStore),
+  sidecar: roleRun(SIDECAR_COMMAND, sidecarConfig, runSidecar),
 };

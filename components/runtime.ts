@@ -1,6 +1,6 @@
 // What the launcher hands a running command inside its worker.
 
-import type { Flags } from "./flags.ts";
+import type { CommandSpec, Flags } from "./flags.ts";
 import type { Logger } from "../logging/log.ts";
 
 /** Context of one running command. */
@@ -14,3 +14,17 @@ export interface RunContext {
 
 /** A command's entry point; resolves to the process exit code. */
 export type RunFunction = (flags: Flags, ctx: RunContext) => Promise<number>;
+
+/**
+ * The entry point of a role: its flags (checked to be those of `spec`) are read once into a
+ * typed config by `config`, which throws UsageError on bad values; `run` assembles the role
+ * from that config.
+ */
+export function roleRun<N extends string, C>(
+  spec: CommandSpec<N>,
+  config: (flags: Flags<N>) => C,
+  run: (cfg: C, ctx: RunContext) => Promise<number>,
+): RunFunction {
+  // async: a config error rejects the promise like any other failure of the role
+  return async (flags, ctx) => await run(config(flags.of(spec)), ctx);
+}

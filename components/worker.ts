@@ -2,8 +2,8 @@
 // Messages in: {type:"run", raw} then optionally {type:"stop"}. Out: {type:"exit", code}.
 
 import { commandKey, findCommand } from "./commands.ts";
-import { Flags, type RawFlags } from "./flags.ts";
-import { Logger, type LogLevel } from "../logging/log.ts";
+import { Flags, logConfig, type RawFlags } from "./flags.ts";
+import { Logger } from "../logging/log.ts";
 import { RUN_TABLE } from "./run_table.ts";
 
 const encoder = new TextEncoder();
@@ -33,10 +33,8 @@ async function run(raw: RawFlags): Promise<number> {
   if (!spec || !fn) throw new Error(`bug: no run function for command "${key}"`);
   const flags = new Flags(spec, raw);
   const hasLog = spec.flags.some((f) => f.name === "log.level");
-  const logger = new Logger(
-    hasLog ? flags.string("log.level") as LogLevel : "info",
-    hasLog && flags.string("log.format") === "json" ? "json" : "logfmt",
-  );
+  const log = hasLog ? logConfig(flags) : { level: "info" as const, format: "logfmt" as const };
+  const logger = new Logger(log.level, log.format);
   try {
     return await fn(flags, { signal: controller.signal, logger, stdout });
   } catch (e) {

@@ -9,6 +9,7 @@ import {
   type ObjectAttributes,
   ObjectNotFoundError,
 } from "./bucket.ts";
+import { writeFileAtomic, writeFileAtomicWith } from "../runutil/atomic_file.ts";
 
 /** Marker inside temporary upload file names; listings skip names containing it. */
 const TMP_MARKER = ".thanos-upload-tmp-";
@@ -30,10 +31,6 @@ function joinPath(a: string, b: string): string {
 function dirname(p: string): string {
   const i = p.lastIndexOf("/");
   return i <= 0 ? "/" : p.slice(0, i);
-}
-
-function basename(p: string): string {
-  return p.slice(p.lastIndexOf("/") + 1);
 }
 
 function abortIf(signal: AbortSignal | undefined): void {
@@ -110,76 +107,30 @@ export class FilesystemBucket implements Bucket {
     }
   }
 
-  // Writes via `write` into a temporary file next to the target, then renames it into place.
-  private async atomicWrite(
-    name: string,
-    write: (tmp: string) => Promise<void>,
-    signal?: AbortSignal,
-  ): Promise<void> {
+  // The object's path, with its directory created (the atomic write needs the parent).
+  private async prepare(name: string, signal?: AbortSignal): Promise<string> {
     const p = this.path(name);
     abortIf(signal);
-    const dir = dirname(p);
-    await Deno.mkdir(dir, { recursive: true });
-    const tmp = joinPath(
-      dir,
-      `.${basename(p)}${TMP_MARKER}${crypto.randomUUID().slice(0, 8)}`,
-    );
-    try {
-      await write(tmp);
-      abortIf(signal);
-      await Deno.rename(tmp, p);
-    } catch (e) {
-      await Deno.remove(tmp).catch(() => undefined);
-      throw e;
-    }
+    await Deno.mkdir(dirname(p), { recursive: true });
+    return p;
   }
 
-  upload(
+  async upload(
     name: string,
     data: Uint8Array | ReadableStream<Uint8Array>,
     signal?: AbortSignal,
   ): Promise<void> {
-    return this.atomicWrite(name, async (tmp) => {
-      const f = await Deno.open(tmp, { write: true, createNew: true });
-      try {
-        if (data instanceof Uint8Array) {
-          let off = 0;
-          while (off < data.length) off += await f.write(data.subarray(off));
-        } else {
-          const reader = data.getReader();
-          try {
-            while (true) {
-              abortIf(signal);
-              const { done, value } = await reader.read();
-              if (done) break;
-              let off = 0;
-              while (off < value.length) off += await f.write(value.subarray(off));
-            }
-          } catch (e) {
-            await reader.cancel(e).catch(() => undefined);
-            throw e;
-          } finally {
-            reader.releaseLock();
-          }
-        }
-        // Durable before it becomes visible: a power loss must not expose an empty object.
-        await f.syncData();
-      } finally {
-        f.close();
-      }
-    }, signal);
+    const p = await this.prepare(name, signal);
+    await writeFileAtomic(p, data, { signal, tmpMarker: TMP_MARKER });
   }
 
-  uploadFile(name: string, path: string, signal?: AbortSignal): Promise<void> {
-    return this.atomicWrite(name, async (tmp) => {
-      await Deno.copyFile(path, tmp);
-      const f = await Deno.open(tmp, { write: true });
-      try {
-        await f.syncData();
-      } finally {
-        f.close();
-      }
-    }, signal);
+  async uploadFile(name: string, path: string, signal?: AbortSignal): Promise<void> {
+    const p = await this.prepare(name, signal);
+    // copyFile writes into the open temporary file's inode, so its fsync covers the copy
+    await writeFileAtomicWith(p, (_f, tmp) => Deno.copyFile(path, tmp), {
+      signal,
+      tmpMarker: TMP_MARKER,
+    });
   }
 
   async delete(name: string, signal?: AbortSignal): Promise<void> {

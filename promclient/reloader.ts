@@ -1,7 +1,10 @@
-// The config reloader (spec/thanos.md §12): watches Prometheus's config file (optionally gzipped,
-// with `$(VAR)` environment references substituted into an output file) and rule directories,
-// and asks Prometheus to reload (`POST /-/reload`) when their contents change. Changes are
-// noticed through file-system events and, as a fallback, by re-reading every watch interval.
+// The config reloader (Thanos's
+// https://github.com/thanos-io/thanos/blob/main/pkg/reloader/reloader.go, see
+// https://thanos.io/tip/components/sidecar.md/#reloader-configuration): watches Prometheus's config
+// file (optionally gzipped, with `$(VAR)` environment references substituted into an output file)
+// and rule directories, and asks Prometheus to reload (`POST /-/reload`) when their contents
+// change. Changes are noticed through file-system events and, as a fallback, by re-reading every
+// watch interval.
 
 import { Registry } from "../metrics/registry.ts";
 import type { Logger } from "../logging/log.ts";

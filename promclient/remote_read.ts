@@ -1,4 +1,5 @@
-// Prometheus remote read as the sidecar speaks it (spec/prometheus.md §9): the snappy-compressed
+// Prometheus remote read as the sidecar speaks it (messages and framing in
+// https://github.com/prometheus/prometheus/blob/v2.42.0/prompb/remote.proto): the snappy-compressed
 // `ReadRequest`, the STREAMED_XOR_CHUNKS answer (frames of uvarint size, CRC-32C, message) whose
 // chunks are handed on as they arrived, and the SAMPLES answer of old Prometheus servers, whose
 // samples are re-encoded into XOR chunks of at most 120 samples.

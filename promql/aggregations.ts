@@ -5,7 +5,8 @@
 import { METRIC_NAME, setLabel } from "../tsdb/labels.ts";
 import type { Labels } from "../tsdb/series.ts";
 import type { AggregateOp } from "./ast.ts";
-import { formatFloatGo, quantileOf } from "./functions.ts";
+import { quantileOf } from "./functions.ts";
+import { formatFloatGo } from "../strconv/float.ts";
 
 /** Aggregation operators of PromQL 2.42: the AST's operator type under this module's name. */
 export type AggregationOp = AggregateOp;

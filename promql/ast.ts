@@ -47,6 +47,16 @@ export type BinaryOp =
   | "or"
   | "unless";
 
+/** True for `== != > < >= <=` (Prometheus's `ItemType.IsComparisonOperator`). */
+export function isComparison(op: BinaryOp): boolean {
+  return op === "==" || op === "!=" || op === ">" || op === "<" || op === ">=" || op === "<=";
+}
+
+/** True for `and or unless` (Prometheus's `ItemType.IsSetOperator`). */
+export function isSetOperator(op: BinaryOp): boolean {
+  return op === "and" || op === "or" || op === "unless";
+}
+
 /** Vector matching cardinality. */
 export type VectorMatchCardinality = "one-to-one" | "many-to-one" | "one-to-many" | "many-to-many";
 
@@ -246,13 +256,4 @@ export function inspect(
   path.push(expr);
   for (const c of children(expr)) inspect(c, fn, path);
   path.pop();
-}
-
-/** The matcher lists of every vector selector in `expr` (Prometheus's ExtractSelectors). */
-export function extractSelectors(expr: Expr): Matcher[][] {
-  const out: Matcher[][] = [];
-  inspect(expr, (n) => {
-    if (n.kind === "VectorSelector") out.push(n.matchers);
-  });
-  return out;
 }

@@ -4,20 +4,10 @@
 
 import { getLabel, labelsGoString, METRIC_NAME, setLabel } from "../tsdb/labels.ts";
 import type { Labels } from "../tsdb/series.ts";
-import type { BinaryOp, VectorMatching } from "./ast.ts";
+import { type BinaryOp, isComparison, type VectorMatching } from "./ast.ts";
 import { PromQLError, sameLabelsetError } from "./errors.ts";
 import { goPow } from "./functions.ts";
 import { StepCollector, type StepSeries } from "./value.ts";
-
-/** True for `== != > < >= <=`. */
-export function isComparison(op: BinaryOp): boolean {
-  return op === "==" || op === "!=" || op === ">" || op === "<" || op === ">=" || op === "<=";
-}
-
-/** True for `and or unless`. */
-export function isSetOperator(op: BinaryOp): boolean {
-  return op === "and" || op === "or" || op === "unless";
-}
 
 /** Operators whose vector result loses `__name__` (arithmetic except atan2, as 2.42). */
 export function dropsMetricName(op: BinaryOp): boolean {

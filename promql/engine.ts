@@ -6,7 +6,8 @@
 
 import { MatchType } from "../tsdb/matchers.ts";
 import type { Matcher } from "../tsdb/matchers.ts";
-import { compileAnchoredRe2, InvalidRegexError, translateRe2 } from "../tsdb/matchers.ts";
+import { InvalidRegexError } from "../re2/parser.ts";
+import { compileAnchoredRe2, translateRe2 } from "../re2/translate.ts";
 import {
   compareLabels,
   getLabel,

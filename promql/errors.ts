@@ -1,7 +1,12 @@
 // Errors of query evaluation, each carrying the Prometheus HTTP API `errorType` it maps to, with
 // Prometheus 2.42's message texts (promql/engine.go).
 
-/** API error classes a query can fail with (spec/prometheus.md §10.1). */
+/**
+ * API error classes a query can fail with (the `errorType` of
+ * https://prometheus.io/docs/prometheus/latest/querying/api/#format-overview; the values are the
+ * `errorType` constants of
+ * https://github.com/prometheus/prometheus/blob/v2.42.0/web/api/v1/api.go).
+ */
 export type PromQLErrorType = "bad_data" | "execution" | "timeout" | "canceled" | "internal";
 
 /**

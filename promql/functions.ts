@@ -4,75 +4,15 @@
 // so the evaluator can slide a window over one decoded buffer without copying or allocating.
 // Kernels that Prometheus drops for too few samples return `undefined` ("no output").
 
+import { formatGoPercentF } from "../strconv/float.ts";
+
 /** A PromQL function failed on its arguments (the engine reports it as an `execution` error). */
 export class FunctionArgumentError extends Error {
   override name = "FunctionArgumentError";
 }
 
 // ---------------------------------------------------------------------------------------------
-// Go float helpers shared by kernels, aggregations and the API encoder.
-
-/** Splits |v| (finite, non-zero) into its shortest round-trip decimal digits and exponent. */
-function shortestDigits(v: number): { digits: string; exp: number } {
-  // toExponential() without an argument yields the shortest digits that round-trip, the same
-  // digits Go's strconv chooses for precision -1 (both pick the closest shortest candidate).
-  const s = Math.abs(v).toExponential();
-  const e = s.indexOf("e");
-  const mant = s.slice(0, e).replace(".", "");
-  return { digits: mant, exp: Number(s.slice(e + 1)) };
-}
-
-/**
- * Go's `strconv.FormatFloat(v, 'f', -1, 64)`, with Prometheus' spellings of the specials:
- * `NaN`, `+Inf`, `-Inf`; `-0` for negative zero. Never uses exponent notation
- * (1e21 → "1000000000000000000000", 1e-7 → "0.0000001").
- */
-export function formatFloatGo(v: number): string {
-  if (Number.isNaN(v)) return "NaN";
-  if (v === Infinity) return "+Inf";
-  if (v === -Infinity) return "-Inf";
-  if (v === 0) return Object.is(v, -0) ? "-0" : "0";
-  const { digits, exp } = shortestDigits(v);
-  const sign = v < 0 ? "-" : "";
-  const point = exp + 1; // digits before the decimal point
-  if (point <= 0) return `${sign}0.${"0".repeat(-point)}${digits}`;
-  if (point >= digits.length) return sign + digits + "0".repeat(point - digits.length);
-  return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
-}
-
-/** Go's `strconv.FormatFloat(v, 'e', -1, 64)` (exponent has a sign and at least two digits). */
-export function formatFloatGoExp(v: number): string {
-  if (Number.isNaN(v)) return "NaN";
-  if (v === Infinity) return "+Inf";
-  if (v === -Infinity) return "-Inf";
-  if (v === 0) return Object.is(v, -0) ? "-0e+00" : "0e+00";
-  const { digits, exp } = shortestDigits(v);
-  const sign = v < 0 ? "-" : "";
-  const mant = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
-  const ae = Math.abs(exp);
-  return `${sign}${mant}e${exp < 0 ? "-" : "+"}${ae < 10 ? "0" : ""}${ae}`;
-}
-
-/**
- * A sample value as the Prometheus HTTP API writes it inside vector/matrix results
- * (`util/jsonutil.MarshalValue`): 'e' format when 0 < |v| < 1e-6 or |v| ≥ 1e21, else 'f'.
- */
-export function formatSampleValue(v: number): string {
-  const a = Math.abs(v);
-  if (a !== 0 && (a < 1e-6 || a >= 1e21) && Number.isFinite(v)) return formatFloatGoExp(v);
-  return formatFloatGo(v);
-}
-
-/**
- * Go's `%f` verb (6 decimals), used in Prometheus error messages such as holt_winters'
- * "invalid smoothing factor. Expected: 0 < sf < 1, got: %f".
- */
-export function formatGoPercentF(v: number): string {
-  if (Number.isNaN(v)) return "NaN";
-  if (v === Infinity) return "+Inf";
-  if (v === -Infinity) return "-Inf";
-  return v.toFixed(6);
-}
+// Go math shared by kernels.
 
 /**
  * Go's `math.Pow` (the `^` operator): differs from JS `**` for `(-1)^±Inf` = 1 and `1^NaN` = 1.
@@ -81,11 +21,6 @@ export function goPow(x: number, y: number): number {
   if (y === 0 || x === 1) return 1;
   if ((x === -1) && (y === Infinity || y === -Infinity)) return 1;
   return x ** y;
-}
-
-/** Go's `math.Mod` (the `%` operator): same as JS `%` (result has the dividend's sign). */
-export function goMod(x: number, y: number): number {
-  return x % y;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 // PromQL lexer with Prometheus 2.42's token rules and error messages. It works on the UTF-8
 // bytes of the query, so every position is a byte offset as in Prometheus's error messages.
 
-import { goQuote, goQuoteRune, isGoPrintable } from "../tsdb/matchers.ts";
+import { goQuote, goQuoteRune, isGoPrintable } from "../strconv/quote.ts";
 
 /** Token kinds (names as in Prometheus's generated parser). */
 export type ItemType =
@@ -156,7 +156,8 @@ const OPERATORS = new Set<ItemType>([
   "AT",
   "ATAN2",
 ]);
-const AGGREGATORS = new Set<ItemType>([
+/** Aggregation operator tokens (`sum`, `topk`, …): the one list the lexer and parser share. */
+export const AGGREGATORS: ReadonlySet<ItemType> = new Set<ItemType>([
   "AVG",
   "BOTTOMK",
   "COUNT",
@@ -239,6 +240,21 @@ export function itemDesc(i: Item): string {
 }
 
 const EOF = -1;
+
+/**
+ * One-character string escapes (`\a \b \f \n \r \t \v \\`) and the byte each stands for: what the
+ * lexer accepts and the parser decodes (besides the quote and the numeric escapes).
+ */
+export const SIMPLE_ESCAPES: ReadonlyMap<number, number> = new Map([
+  [0x61, 0x07], // \a
+  [0x62, 0x08], // \b
+  [0x66, 0x0c], // \f
+  [0x6e, 0x0a], // \n
+  [0x72, 0x0d], // \r
+  [0x74, 0x09], // \t
+  [0x76, 0x0b], // \v
+  [0x5c, 0x5c], // \\
+]);
 
 /** Runes that are a whole token by themselves outside braces. */
 const ONE_RUNE_TOKENS: ReadonlyMap<number, ItemType> = new Map<number, ItemType>([
@@ -554,20 +570,11 @@ export class Lexer {
 
   private lexEscape(): string | null {
     let ch = this.nextRune();
+    if (SIMPLE_ESCAPES.has(ch) || ch === this.stringOpen) return null;
     let n: number;
     let base: number;
     let max: number;
     switch (ch) {
-      case 0x61:
-      case 0x62:
-      case 0x66:
-      case 0x6e:
-      case 0x72:
-      case 0x74:
-      case 0x76:
-      case 0x5c:
-      case this.stringOpen:
-        return null;
       case 0x30:
       case 0x31:
       case 0x32:
@@ -695,7 +702,8 @@ export class Lexer {
   }
 }
 
-function digitVal(ch: number): number {
+/** Value of a hex digit (any case), or 16 for anything else, as Go's `digitVal`. */
+export function digitVal(ch: number): number {
   if (ch >= 0x30 && ch <= 0x39) return ch - 0x30;
   if (ch >= 0x61 && ch <= 0x66) return ch - 0x61 + 10;
   if (ch >= 0x41 && ch <= 0x46) return ch - 0x41 + 10;

@@ -3,7 +3,9 @@
 // messages. Errors are ParseError with Prometheus's `line:col: parse error: …` text.
 
 import { InvalidDurationError, parseDuration } from "../tsdb/duration.ts";
-import { goQuote, InvalidRegexError, Matcher, MatchType } from "../tsdb/matchers.ts";
+import { Matcher, MatchType } from "../tsdb/matchers.ts";
+import { InvalidRegexError } from "../re2/parser.ts";
+import { goQuote } from "../strconv/quote.ts";
 import {
   type AggregateExpr,
   type AggregateOp,
@@ -13,6 +15,8 @@ import {
   documentedType,
   type Expr,
   getFunction,
+  isComparison,
+  isSetOperator,
   type MatrixSelector,
   type PosRange,
   type SubqueryExpr,
@@ -21,7 +25,17 @@ import {
   type VectorMatching,
   type VectorSelector,
 } from "./ast.ts";
-import { isLabelName, type Item, ITEM_TYPE_STR, itemDesc, type ItemType, Lexer } from "./lexer.ts";
+import {
+  AGGREGATORS,
+  digitVal,
+  isLabelName,
+  type Item,
+  ITEM_TYPE_STR,
+  itemDesc,
+  type ItemType,
+  Lexer,
+  SIMPLE_ESCAPES,
+} from "./lexer.ts";
 
 /** One parse error: its byte range in the query and the message without the position prefix. */
 export interface ParseErrorDetail {
@@ -133,18 +147,9 @@ function unquote(b: Uint8Array): string | null {
     if (i + 1 >= body.length) return null;
     const e = body[i + 1];
     i += 2;
-    const simple: Record<number, number> = {
-      0x61: 7,
-      0x62: 8,
-      0x66: 12,
-      0x6e: 10,
-      0x72: 13,
-      0x74: 9,
-      0x76: 11,
-      0x5c: 0x5c,
-    };
-    if (simple[e] !== undefined) {
-      out.push(simple[e]);
+    const simple = SIMPLE_ESCAPES.get(e);
+    if (simple !== undefined) {
+      out.push(simple);
       continue;
     }
     if (e === 0x27 || e === 0x22) {
@@ -157,8 +162,8 @@ function unquote(b: Uint8Array): string | null {
       if (i + len > body.length) return null;
       let v = 0;
       for (let j = 0; j < len; j++) {
-        const h = hexDigit(body[i + j]);
-        if (h < 0) return null;
+        const h = digitVal(body[i + j]);
+        if (h >= 16) return null;
         v = v * 16 + h;
       }
       i += len;
@@ -185,13 +190,6 @@ function unquote(b: Uint8Array): string | null {
     return null;
   }
   return new TextDecoder().decode(new Uint8Array(out));
-}
-
-function hexDigit(c: number): number {
-  if (c >= 0x30 && c <= 0x39) return c - 0x30;
-  if (c >= 0x61 && c <= 0x66) return c - 0x61 + 10;
-  if (c >= 0x41 && c <= 0x46) return c - 0x41 + 10;
-  return -1;
 }
 
 /** Go `%f` (6 decimals; ±Inf, NaN spelled as Go does). */
@@ -229,40 +227,28 @@ const PRECEDENCE: Partial<Record<ItemType, number>> = {
 };
 const POW_PRECEDENCE = 6;
 
+// the grammar's `metric_identifier`: names a metric although it lexes as a keyword
 const METRIC_IDENTIFIER_TYPES = new Set<ItemType>([
-  "AVG",
-  "BOTTOMK",
+  ...AGGREGATORS,
   "BY",
-  "COUNT",
-  "COUNT_VALUES",
-  "GROUP",
+  "END",
   "IDENTIFIER",
   "LAND",
   "LOR",
   "LUNLESS",
-  "MAX",
   "METRIC_IDENTIFIER",
-  "MIN",
   "OFFSET",
-  "QUANTILE",
-  "STDDEV",
-  "STDVAR",
-  "SUM",
-  "TOPK",
-  "WITHOUT",
   "START",
-  "END",
+  "WITHOUT",
 ]);
 
-// tokens that may name a label inside by(…)/on(…)/group_left(…)
+// the grammar's `maybe_label`: tokens that may name a label inside by(…)/on(…)/group_left(…)
 const MAYBE_LABEL_TYPES = new Set<ItemType>([
-  "AVG",
+  ...AGGREGATORS,
+  "ATAN2",
   "BOOL",
-  "BOTTOMK",
   "BY",
-  "COUNT",
-  "COUNT_VALUES",
-  "GROUP",
+  "END",
   "GROUP_LEFT",
   "GROUP_RIGHT",
   "IDENTIFIER",
@@ -270,38 +256,11 @@ const MAYBE_LABEL_TYPES = new Set<ItemType>([
   "LAND",
   "LOR",
   "LUNLESS",
-  "MAX",
   "METRIC_IDENTIFIER",
-  "MIN",
   "OFFSET",
   "ON",
-  "QUANTILE",
-  "STDDEV",
-  "STDVAR",
-  "SUM",
-  "TOPK",
   "START",
-  "END",
-  "ATAN2",
 ]);
-
-const AGGREGATOR_TYPES = new Set<ItemType>([
-  "AVG",
-  "BOTTOMK",
-  "COUNT",
-  "COUNT_VALUES",
-  "GROUP",
-  "MAX",
-  "MIN",
-  "QUANTILE",
-  "STDDEV",
-  "STDVAR",
-  "SUM",
-  "TOPK",
-]);
-
-const COMPARISON_OPS = new Set<BinaryOp>(["==", "!=", "<=", "<", ">=", ">"]);
-const SET_OPS = new Set<BinaryOp>(["and", "or", "unless"]);
 
 const MATCH_OPS: Partial<Record<ItemType, MatchType>> = {
   EQL: MatchType.Equal,
@@ -506,7 +465,7 @@ class Parser {
         return this.parseLabelMatchers("");
     }
     if (t.type === "IDENTIFIER" && this.peekNext().type === "LEFT_PAREN") return this.parseCall();
-    if (AGGREGATOR_TYPES.has(t.type)) {
+    if (AGGREGATORS.has(t.type)) {
       const n = this.peekNext().type;
       if (n === "LEFT_PAREN" || n === "BY" || n === "WITHOUT") return this.parseAggregation();
     }
@@ -986,13 +945,13 @@ class Parser {
       return { start, end };
     };
     const vm = n.vectorMatching!;
-    if (n.returnBool && !COMPARISON_OPS.has(n.op)) {
+    if (n.returnBool && !isComparison(n.op)) {
       this.addErr(opRange(), "bool modifier can only be used on comparison operators");
     }
-    if (COMPARISON_OPS.has(n.op) && !n.returnBool && lt === "scalar" && rt === "scalar") {
+    if (isComparison(n.op) && !n.returnBool && lt === "scalar" && rt === "scalar") {
       this.addErr(opRange(), "comparisons between scalars must use BOOL modifier");
     }
-    if (SET_OPS.has(n.op) && vm.card === "one-to-one") vm.card = "many-to-many";
+    if (isSetOperator(n.op) && vm.card === "one-to-one") vm.card = "many-to-many";
     if (vm.on) {
       for (const l1 of vm.matchingLabels) {
         for (const l2 of vm.include) {
@@ -1022,7 +981,7 @@ class Parser {
         this.addErr(n.posRange, "vector matching only allowed between instant vectors");
       }
       n.vectorMatching = null;
-    } else if (SET_OPS.has(n.op)) {
+    } else if (isSetOperator(n.op)) {
       if (vm.card === "one-to-many" || vm.card === "many-to-one") {
         this.addErr(n.posRange, `no grouping allowed for ${goQuote(n.op)} operation`);
       }
@@ -1030,7 +989,7 @@ class Parser {
         this.addErr(n.posRange, "set operations must always be many-to-many");
       }
     }
-    if ((lt === "scalar" || rt === "scalar") && SET_OPS.has(n.op)) {
+    if ((lt === "scalar" || rt === "scalar") && isSetOperator(n.op)) {
       this.addErr(
         n.posRange,
         `set operator ${goQuote(n.op)} not allowed in binary scalar expression`,

@@ -3,7 +3,9 @@
 
 import { formatDuration } from "../tsdb/duration.ts";
 import { compareStrings } from "../tsdb/labels.ts";
-import { goQuote, MatchType } from "../tsdb/matchers.ts";
+import { MatchType } from "../tsdb/matchers.ts";
+import { formatGoFloat } from "../strconv/float.ts";
+import { goQuote } from "../strconv/quote.ts";
 import type {
   AggregateExpr,
   BinaryExpr,
@@ -13,26 +15,6 @@ import type {
   SubqueryExpr,
   VectorSelector,
 } from "./ast.ts";
-
-/**
- * Formats a float as Go's `fmt.Sprint(float64)` (`%v`, which is `%g`): shortest round-trip
- * digits, exponent form when the decimal exponent is < -4 or ≥ 6 (`1.234567e+06`, `1e-05`),
- * `NaN`, `+Inf`, `-Inf`, `-0`. Also what `promtool tsdb dump` prints per sample.
- */
-export function formatGoFloat(v: number): string {
-  if (v !== v) return "NaN";
-  const a = v < 0 ? -v : v;
-  // In this range JS's shortest form is fixed notation, exactly as Go's %g prints it; it is
-  // the common case on the dump path, so it avoids building the exponent form.
-  if (a >= 1e-4 && a < 1e6) return String(v);
-  if (a === 0) return Object.is(v, -0) ? "-0" : "0";
-  if (a === Infinity) return v > 0 ? "+Inf" : "-Inf";
-  const s = v.toExponential(); // shortest digits, e.g. "1.2345e+21", "-5e-324"
-  const e = s.indexOf("e");
-  const exp = s.charCodeAt(e + 1) === 45 /* - */ ? "-" : "+";
-  const digits = s.slice(e + 2);
-  return `${s.slice(0, e)}e${exp}${digits.length < 2 ? "0" : ""}${digits}`;
-}
 
 function atString(timestamp: number | null, startOrEnd: StartOrEnd): string {
   if (timestamp !== null) return ` @ ${(timestamp / 1000).toFixed(3)}`;

@@ -1,10 +1,12 @@
-// Query result types and their Prometheus HTTP API rendering (spec/prometheus.md §10.4), plus
-// the step-grid series the evaluator passes between operators.
+// Query result types and their Prometheus HTTP API rendering
+// (https://prometheus.io/docs/prometheus/latest/querying/api/#expression-query-result-formats),
+// plus the step-grid series the evaluator passes between operators.
 
 import { labelsKey } from "../tsdb/labels.ts";
 import type { Labels } from "../tsdb/series.ts";
 import { sameLabelsetError } from "./errors.ts";
-import { formatFloatGo, formatSampleValue } from "./functions.ts";
+import { formatFloatGo, formatSampleValue } from "../strconv/float.ts";
+import { goJSONString, labelsJSON } from "../strconv/json.ts";
 
 /** One element of an instant vector: labels, timestamp (ms) and value. */
 export interface Sample {
@@ -125,39 +127,6 @@ export function formatSampleTimestamp(ms: number): string {
   return `${neg ? "-" : ""}${sec}${rem === 0 ? "" : "." + String(rem).padStart(3, "0")}`;
 }
 
-/** Label strings: only `"`, `\`, and control characters escaped (jsoniter fast path). */
-export function labelJSONString(s: string): string {
-  let out = '"';
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 0x22) out += '\\"';
-    else if (c === 0x5c) out += "\\\\";
-    else if (c === 0x0a) out += "\\n";
-    else if (c === 0x0d) out += "\\r";
-    else if (c === 0x09) out += "\\t";
-    else if (c < 0x20) out += "\\u00" + c.toString(16).padStart(2, "0");
-    else out += s[i];
-  }
-  return out + '"';
-}
-
-/** Go encoding/json string: additionally escapes `<`, `>`, `&`, U+2028 and U+2029. */
-export function goJSONString(s: string): string {
-  return JSON.stringify(s).replace(
-    /[<>&\u2028\u2029]/g,
-    (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"),
-  );
-}
-
-/** A label set as a JSON object in label order, strings escaped like Prometheus's label encoder. */
-export function labelsJSON(ls: Labels): string {
-  const parts: string[] = [];
-  for (let i = 0; i < ls.length; i += 2) {
-    parts.push(`${labelJSONString(ls[i])}:${labelJSONString(ls[i + 1])}`);
-  }
-  return `{${parts.join(",")}}`;
-}
-
 /** Go `float64(ms)/1000` through encoding/json: shortest round-trip decimal. */
 function scalarTimestamp(ms: number): string {
   const v = ms / 1000;
@@ -171,7 +140,8 @@ function scalarTimestamp(ms: number): string {
 
 /**
  * The byte-exact JSON text of the API's `data` object for a result, as Prometheus 2.42 writes
- * it: vector/matrix timestamps `<s>[.mmm]`, values as strings (§10.4), label maps in label order.
+ * it: vector/matrix timestamps `<s>[.mmm]`, values as strings (see the result formats of the
+ * HTTP API page), label maps in label order.
  */
 export function resultToJSONText(value: QueryValue): string {
   switch (value.type) {

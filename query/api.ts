@@ -1,23 +1,28 @@
-// The querier's HTTP API v1 (spec/thanos.md §7.5, spec/prometheus.md §10): Prometheus's envelope,
-// parameter formats, validation messages and byte-exact JSON, plus Thanos's parameters (`dedup`,
+// The querier's HTTP API v1 (https://thanos.io/tip/components/query.md/#query-api-overview, on top
+// of https://prometheus.io/docs/prometheus/latest/querying/api/): Prometheus's envelope, parameter
+// formats, validation messages and byte-exact JSON, plus Thanos's parameters (`dedup`,
 // `partial_response`, `replicaLabels[]`, `storeMatch[]`, `max_source_resolution`) and
 // `/api/v1/stores`. Routes are one table; every handler reads GET query and form POST bodies.
 
 import { compareLabels, compareStrings } from "../tsdb/labels.ts";
-import { goQuote, type Matcher } from "../tsdb/matchers.ts";
+import type { Matcher } from "../tsdb/matchers.ts";
+import { goQuote } from "../strconv/quote.ts";
+import { goJSONString, labelsJSON } from "../strconv/json.ts";
 import type { Labels } from "../tsdb/series.ts";
 import { Engine } from "../promql/engine.ts";
 import { PromQLError, type PromQLErrorType } from "../promql/errors.ts";
 import { ParseError, parseExpr, parseMetricSelector } from "../promql/parser.ts";
-import { goJSONString, labelJSONString, labelsJSON, resultToJSONText } from "../promql/value.ts";
+import { resultToJSONText } from "../promql/value.ts";
 import { type DedupFunc } from "../storeapi/dedup.ts";
 import type { StoreProxy } from "../storeapi/proxy.ts";
 import { ProxyQueryable } from "./queryable.ts";
+import { requestReplicaLabels } from "./replica_labels.ts";
 import { InvalidDurationError, parseDuration } from "../tsdb/duration.ts";
 import type { Route } from "../server/http.ts";
 import type { Logger } from "../logging/log.ts";
 import type { Counter, Registry } from "../metrics/registry.ts";
 import type { EndpointStatus } from "./endpoints.ts";
+import { Gate } from "../runutil/gate.ts";
 
 /** API error types and their HTTP status codes (Prometheus 2.42 `returnAPIError`). */
 export type ApiErrorType = PromQLErrorType | "not_found" | "unavailable";
@@ -85,8 +90,6 @@ export function parseApiDuration(s: string): number {
   }
 }
 
-export { goJSONString, labelJSONString, labelsJSON };
-
 /** Request parameters: form body values first, then the URL query (Go's `r.FormValue`). */
 export class ApiParams {
   constructor(private readonly body: URLSearchParams, private readonly query: URLSearchParams) {}
@@ -146,11 +149,12 @@ export interface QueryApiOptions {
 /** The API: builds the route table. */
 export class QueryApi {
   private readonly startTime = new Date();
-  private running = 0;
-  private readonly queue: (() => void)[] = [];
+  /** Concurrent queries (`--query.max-concurrent`, at least one); more wait in FIFO order. */
+  private readonly queryGate: Gate;
   private readonly queries: Counter;
 
   constructor(private readonly o: QueryApiOptions) {
+    this.queryGate = new Gate(Math.max(1, o.maxConcurrent));
     this.queries = o.registry.counter({
       name: "thanos_query_api_queries_total",
       help: "Queries handled by the query API, by endpoint and result.",
@@ -165,7 +169,7 @@ export class QueryApi {
       help: "Maximum number of concurrent queries.",
     });
     o.registry.onCollect(() => {
-      inFlight.set(this.running);
+      inFlight.set(this.queryGate.inFlight);
       maxGauge.set(o.maxConcurrent);
     });
   }
@@ -305,8 +309,7 @@ export class QueryApi {
 
   /** The per-request proxy view from Thanos's parameters. */
   private queryable(p: ApiParams, step = 0): ProxyQueryable {
-    const replicaParam = p.all("replicaLabels[]").flatMap((s) => s.split(",")).filter((s) => s);
-    const replicaLabels = replicaParam.length > 0 ? replicaParam : this.o.replicaLabels;
+    const replicaLabels = requestReplicaLabels(p.all("replicaLabels[]"), this.o.replicaLabels);
     let maxSourceResolutionMs = 0;
     const msr = p.get("max_source_resolution");
     if (msr === "auto" || (msr === "" && this.o.autoDownsampling)) {
@@ -374,17 +377,9 @@ export class QueryApi {
     };
   }
 
-  private async gate<T>(fn: () => Promise<T>): Promise<T> {
-    while (this.running >= this.o.maxConcurrent) {
-      await new Promise<void>((r) => this.queue.push(r));
-    }
-    this.running++;
-    try {
-      return await fn();
-    } finally {
-      this.running--;
-      this.queue.shift()?.();
-    }
+  private gate<T>(fn: () => Promise<T>): Promise<T> {
+    // not abortable while queued: a cancelled request fails in the engine once it runs
+    return this.queryGate.run(fn);
   }
 
   // ---- handlers

@@ -1,4 +1,6 @@
-// The querier's endpoint set (spec/thanos.md §7.1): addresses from flags, file SD and the
+// The querier's endpoint set (Thanos's
+// https://github.com/thanos-io/thanos/blob/main/pkg/query/endpointset.go; discovery as in
+// https://thanos.io/tip/thanos/service-discovery.md/): addresses from flags, file SD and the
 // endpoint SD config, DNS discovery (`dns+`, `dnssrv+`, `dnssrvnoa+`), and a health loop calling
 // Info on every endpoint. Healthy (or strict) endpoints are what the proxy queries; the rest are
 // listed with their last error until `--store.unhealthy-timeout` passes.
@@ -344,4 +346,55 @@ export class EndpointSet {
     for (const st of this.states.values()) st.client.close();
     this.states.clear();
   }
+}
+
+/** Reads a file, falling back to what the launcher read at start (e.g. no read access). */
+async function readOr(path: string, fallback: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch {
+    return fallback;
+  }
+}
+
+/** Where the querier's endpoints come from, besides DNS (which the EndpointSet resolves). */
+export interface EndpointSources {
+  /** `--endpoint`, `--store`, `--endpoint-strict` and the inline `--endpoint.sd-config`. */
+  staticSpecs: readonly EndpointSpec[];
+  /** `--endpoint.sd-config-file`, re-read every round (contents as read at start as fallback). */
+  configFile?: { path: string; contents: string };
+  /** `--store.sd-files`, re-read every round. */
+  sdFiles: readonly string[];
+  logger: Logger;
+}
+
+/**
+ * The `specs` callback of an EndpointSet: every round re-reads the config file and the file SD
+ * files, so a change takes effect within one info interval; a file that cannot be read or
+ * parsed keeps its previous targets, with a warning.
+ */
+export function endpointSpecSource(src: EndpointSources): () => Promise<EndpointSpec[]> {
+  const lastFileTargets = new Map<string, string[]>();
+  let lastConfigSpecs: EndpointSpec[] = [];
+  return async () => {
+    const out = [...src.staticSpecs];
+    if (src.configFile) {
+      const { path, contents } = src.configFile;
+      try {
+        lastConfigSpecs = parseEndpointConfig(await readOr(path, contents), path);
+      } catch (e) {
+        src.logger.warn("bad endpoint config, keeping the previous one", { err: e });
+      }
+      out.push(...lastConfigSpecs);
+    }
+    for (const f of src.sdFiles) {
+      try {
+        lastFileTargets.set(f, parseFileSD(await Deno.readTextFile(f), f));
+      } catch (e) {
+        src.logger.warn("cannot read file SD, keeping its previous targets", { file: f, err: e });
+      }
+      for (const t of lastFileTargets.get(f) ?? []) out.push({ address: t, strict: false });
+    }
+    return out;
+  };
 }

@@ -26,6 +26,7 @@ import {
   encodeXorChunks,
 } from "../storeapi/dedup.ts";
 import { type StoreProxy, StoreRequestError } from "../storeapi/proxy.ts";
+import { Gate } from "../runutil/gate.ts";
 
 /** Per-query options of {@link ProxyQueryable} (the HTTP API's Thanos parameters). */
 export interface ProxyQueryOptions {
@@ -50,10 +51,12 @@ export interface ProxyQueryOptions {
 export class ProxyQueryable implements Queryable {
   /** Warnings of every call so far (partial responses), without duplicates. */
   readonly warnings: string[] = [];
-  private active = 0;
-  private readonly waiters: (() => void)[] = [];
+  /** Bounds this query's concurrent selects (at least one). */
+  private readonly selectGate: Gate;
 
-  constructor(private readonly proxy: StoreProxy, private readonly opts: ProxyQueryOptions) {}
+  constructor(private readonly proxy: StoreProxy, private readonly opts: ProxyQueryOptions) {
+    this.selectGate = new Gate(Math.max(1, opts.maxConcurrentSelect ?? 4));
+  }
 
   private get dedupOn(): boolean {
     return this.opts.dedup && this.opts.replicaLabels.length > 0;
@@ -70,17 +73,6 @@ export class ProxyQueryable implements Queryable {
   /** Series matching `matchers` in [hints.start, hints.end], deduplicated when enabled. */
   select(matchers: Matcher[], hints: SelectHints, signal?: AbortSignal): SeriesSet {
     return this.selectGen(matchers, hints, signal ?? new AbortController().signal);
-  }
-
-  private async acquire(): Promise<void> {
-    const max = Math.max(1, this.opts.maxConcurrentSelect ?? 4);
-    while (this.active >= max) await new Promise<void>((r) => this.waiters.push(r));
-    this.active++;
-  }
-
-  private release(): void {
-    this.active--;
-    this.waiters.shift()?.();
   }
 
   private async *selectGen(
@@ -105,7 +97,8 @@ export class ProxyQueryable implements Queryable {
       },
       withoutReplicaLabels: this.dedupOn ? [...this.opts.replicaLabels] : undefined,
     };
-    await this.acquire();
+    // a select still waiting when the query is cancelled or times out gives up its place
+    await this.selectGate.acquire(signal);
     try {
       const items = this.proxy.series(req, signal, { storeMatchers: this.opts.storeMatchers });
       const dedupOpts: DedupOptions = { func: this.opts.dedupFunc, selectFunc: hints.func };
@@ -124,7 +117,7 @@ export class ProxyQueryable implements Queryable {
       }
       throw e;
     } finally {
-      this.release();
+      this.selectGate.release();
     }
   }
 

@@ -1,10 +1,12 @@
 // Prometheus relabel configs (model/relabel) for `--selector.relabel-config`: the store gateway
 // runs them over each block's external labels plus `__block_id` and serves only the blocks
-// that survive, which is how several store gateways shard one bucket (spec/thanos.md §13.1).
+// that survive, which is how several store gateways shard one bucket
+// (https://thanos.io/tip/thanos/sharding.md/#relabelling).
 
 import { createHash } from "node:crypto";
 import { parse as parseYaml } from "yaml";
-import { InvalidRegexError, translateRe2 } from "../tsdb/matchers.ts";
+import { InvalidRegexError } from "../re2/parser.ts";
+import { translateRe2 } from "../re2/translate.ts";
 import { compareStrings } from "../tsdb/labels.ts";
 import type { Labels } from "../tsdb/series.ts";
 

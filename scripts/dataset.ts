@@ -411,11 +411,6 @@ export function* openMetricsChunks(ds: Dataset): Generator<string> {
   yield buf.join("");
 }
 
-/** The whole OpenMetrics text as one string (small data sets only; see {@link openMetricsChunks}). */
-export function toOpenMetrics(ds: Dataset): string {
-  return [...openMetricsChunks(ds)].join("");
-}
-
 /** Writes the OpenMetrics text of a data set to `path`. */
 export async function writeOpenMetricsFile(ds: Dataset, path: string): Promise<void> {
   const file = await Deno.open(path, { write: true, create: true, truncate: true });

@@ -1,5 +1,6 @@
-// The store gateway's StoreAPI backend (spec/thanos.md §13): blocks in a bucket, each opened
-// through its local index-header; postings, series and chunks read with range requests that
+// The store gateway's StoreAPI backend (https://thanos.io/tip/components/store.md/; Thanos's
+// https://github.com/thanos-io/thanos/blob/main/pkg/store/bucket.go): blocks in a bucket, each
+// opened through its local index-header; postings, series and chunks read with range requests that
 // merge nearby ranges; blocks grouped by external labels, merged per group and across groups;
 // resolution chosen per request like Thanos's `getFor`.
 
@@ -10,7 +11,6 @@ import type {
   AggrChunkParts,
   LabelNamesRequest,
   LabelValuesRequest,
-  RawChunk,
   SeriesRequest,
   StoreChunk,
   StoreInfo,
@@ -21,23 +21,25 @@ import { withExternalLabels } from "../storeapi/external_labels.ts";
 import { GrpcError, GrpcStatus } from "../storeapi/grpc.ts";
 import type { SeriesItem, StoreBackend } from "../storeapi/server.ts";
 import type { ByteSource } from "../tsdb/bytesource.ts";
-import { segmentFileName } from "../tsdb/chunks/segment.ts";
-import { crc32c } from "../tsdb/crc32c.ts";
-import { CorruptionError } from "../tsdb/errors.ts";
-import { intersectPostings, mergePostings, subtractPostings } from "../tsdb/index/postings.ts";
+import { chunkRecordLength, parseChunkRecord, segmentFileName } from "../tsdb/chunks/segment.ts";
+import { AggrType, CHUNK_ENC_AGGR, parseAggrChunk } from "../tsdb/chunkenc/aggr.ts";
+import {
+  allPostings,
+  postingsForMatchers,
+  type PostingsReader,
+} from "../tsdb/index/postings_for_matchers.ts";
 import type { IndexReader, IndexSeries } from "../tsdb/index/reader.ts";
 import { compareLabels, compareStrings, labelsFromObject } from "../tsdb/labels.ts";
-import { type Matcher, MatchType } from "../tsdb/matchers.ts";
+import type { Matcher } from "../tsdb/matchers.ts";
 import type { BlockMeta } from "../tsdb/meta.ts";
 import { mergeSeriesSets } from "../tsdb/querier.ts";
 import { ChunkEncoding, type Labels, type SeriesWithChunks } from "../tsdb/series.ts";
 import type { Logger } from "../logging/log.ts";
 import { IndexCache } from "./index_cache.ts";
 import { type IndexHeaderSource, openIndexHeader } from "../block/index_header.ts";
-import { forEachConcurrent, type MetaSyncer } from "../block/fetcher.ts";
+import type { MetaSyncer } from "../block/fetcher.ts";
+import { forEachConcurrent, Gate } from "../runutil/gate.ts";
 
-/** Chunk encoding byte of Thanos's aggregated (downsampled) chunks. */
-export const CHUNK_ENC_AGGR = 0xff;
 /** Read size assumed for a chunk whose end is unknown (Thanos's EstimatedMaxChunkSize). */
 const EST_MAX_CHUNK_SIZE = 16000;
 /** Chunk ranges closer than this are fetched in one request (Thanos's gap partitioner). */
@@ -51,7 +53,6 @@ const SERIES_BATCH = 1024;
 /** Coarsest first, as Thanos's bucketBlockSet.resolutions. */
 const RESOLUTIONS = [3_600_000, 300_000, 0];
 
-const EMPTY = new Uint32Array(0);
 const NO_CHUNKS: StoreChunk[] = [];
 
 /** Bytes read from the bucket by kind, as Thanos's `data_type` label. */
@@ -219,38 +220,6 @@ export interface BucketStoreOptions {
   bytesLimit?: number;
 }
 
-/** A counting semaphore: Series calls beyond the limit wait for a slot. */
-class Gate {
-  private active = 0;
-  private readonly waiters: (() => void)[] = [];
-  constructor(private readonly max: number) {}
-  async enter(signal?: AbortSignal): Promise<void> {
-    if (this.max <= 0 || this.active < this.max) {
-      this.active++;
-      return;
-    }
-    await new Promise<void>((resolve, reject) => {
-      const w = () => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve();
-      };
-      const onAbort = () => {
-        const i = this.waiters.indexOf(w);
-        if (i >= 0) this.waiters.splice(i, 1);
-        reject(signal!.reason);
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.waiters.push(w);
-    });
-    this.active++;
-  }
-  leave(): void {
-    this.active--;
-    const w = this.waiters.shift();
-    if (w) w();
-  }
-}
-
 /** The store gateway's StoreBackend over a bucket. */
 export class BucketStore implements StoreBackend {
   private readonly blocks = new Map<string, BucketBlock>();
@@ -258,6 +227,7 @@ export class BucketStore implements StoreBackend {
   readonly failed = new Map<string, Error>();
   readonly cache: IndexCache;
   private readonly metrics?: StoreMetrics;
+  /** Series calls beyond the limit wait for a slot (0: unlimited). */
   private readonly gate: Gate;
   private readonly log: Logger;
   private syncing: Promise<void> | null = null;
@@ -446,7 +416,7 @@ export class BucketStore implements StoreBackend {
    * of the same series dropped.
    */
   async *series(req: SeriesRequest, signal: AbortSignal): AsyncGenerator<SeriesItem> {
-    await this.gate.enter(signal);
+    await this.gate.acquire(signal);
     try {
       this.metrics?.seriesRequests.inc();
       const r: SeriesRequest = {
@@ -475,7 +445,7 @@ export class BucketStore implements StoreBackend {
       }
       for (const w of warnings) yield { warning: w };
     } finally {
-      this.gate.leave();
+      this.gate.release();
     }
   }
 
@@ -508,75 +478,32 @@ export class BucketStore implements StoreBackend {
   // ---- per-block reading (used by BlockSetBackend) ----
 
   /** Sorted refs of the series of `block` matching `matchers` (all series when none). */
-  async postings(block: BucketBlock, matchers: readonly Matcher[]): Promise<Uint32Array> {
-    if (matchers.length === 0) return await this.leafPostings(block, "all", null);
-    const its: Uint32Array[] = [];
-    const notIts: Uint32Array[] = [];
-    // Prometheus semantics (tsdb/querier.go PostingsForMatchers), with each matcher's postings
-    // cached separately so queries sharing a matcher share the fetch.
-    const mustBeSet = new Set<string>();
-    for (const m of matchers) if (!m.matches("")) mustBeSet.add(m.name);
-    for (const m of matchers) {
-      if (m.name === "" && m.value === "") {
-        its.push(await this.leafPostings(block, "all", null));
-      } else if (mustBeSet.has(m.name)) {
-        const matchesEmpty = m.matches("");
-        const isNot = m.type === MatchType.NotEqual || m.type === MatchType.NotRegexp;
-        if (isNot && matchesEmpty) {
-          notIts.push(await this.leafPostings(block, "pos", m.inverse()));
-        } else {
-          const it = isNot
-            ? await this.leafPostings(block, "neg", m.inverse())
-            : await this.leafPostings(block, "pos", m);
-          if (it.length === 0) return EMPTY;
-          its.push(it);
-        }
-      } else {
-        notIts.push(await this.leafPostings(block, "neg", m));
-      }
-    }
-    if (its.length === 0 && notIts.length !== 0) {
-      its.push(await this.leafPostings(block, "all", null));
-    }
-    if (its.length === 0) return EMPTY;
-    let res = its.length === 1 ? its[0] : intersectPostings(its);
-    if (notIts.length > 0 && res.length > 0) {
-      const sub = notIts.length === 1 ? notIts[0] : mergePostings(notIts);
-      if (sub.length > 0) res = subtractPostings(res, sub);
-    }
-    return res;
+  postings(block: BucketBlock, matchers: readonly Matcher[]): Promise<Uint32Array> {
+    const reader = this.postingsReader(block);
+    if (matchers.length === 0) return allPostings(reader);
+    return postingsForMatchers(reader, matchers);
   }
 
   /**
-   * Postings of one matcher: `pos` = series whose label matches, `neg` = series that have the
-   * label with a value NOT matching, `all` = every series. Cached per block.
+   * The block's index as postingsForMatchers reads it, each lookup (one matcher's postings,
+   * or all series) cached per block in the index cache, so queries sharing a matcher share
+   * the fetch.
    */
-  private async leafPostings(
-    block: BucketBlock,
-    kind: "pos" | "neg" | "all",
-    m: Matcher | null,
-  ): Promise<Uint32Array> {
-    const key = m ? `${kind}:${m.toString()}` : kind;
-    const cached = this.cache.getPostings(block.id, key);
-    if (cached) return cached;
+  private postingsReader(block: BucketBlock): PostingsReader {
     const ix = block.index;
-    let p: Uint32Array;
-    if (kind === "all" || !m) p = await ix.allPostings();
-    else if (kind === "pos") {
-      if (m.type === MatchType.Equal) p = await ix.postings(m.name, [m.value]);
-      else {
-        const set = m.type === MatchType.Regexp ? m.setMatches() : null;
-        p = set && set.length > 0
-          ? await ix.postings(m.name, set)
-          : await ix.postingsForLabelMatching(m.name, (v) => m.matches(v));
-      }
-    } else if (m.type === MatchType.Equal && m.value === "") {
-      p = await ix.postingsForLabelMatching(m.name, () => true);
-    } else {
-      p = await ix.postingsForLabelMatching(m.name, (v) => !m.matches(v));
-    }
-    this.cache.setPostings(block.id, key, p);
-    return p;
+    const cache = this.cache;
+    return {
+      postings: (name, values) => ix.postings(name, values),
+      postingsForLabelMatching: (name, pred) => ix.postingsForLabelMatching(name, pred),
+      allPostings: () => ix.allPostings(),
+      memo: async (key, fetch) => {
+        const cached = cache.getPostings(block.id, key);
+        if (cached) return cached;
+        const p = await fetch();
+        cache.setPostings(block.id, key, p);
+        return p;
+      },
+    };
   }
 
   /** Series entries of `refs` (sorted), from the cache or with merged range reads. */
@@ -693,7 +620,7 @@ export class BucketStore implements StoreBackend {
         if (rec === null) {
           // longer than estimated: read exactly this record
           const head = await this.bucket.getRange(object, off, 10, signal);
-          const len = recordLength(head, object, off);
+          const len = chunkRecordLength(head, object, off);
           const exact = await this.bucket.getRange(object, off, len, signal);
           this.countFetch("chunks", head.length + exact.length);
           stats.addChunkBytes(head.length + exact.length);
@@ -724,112 +651,19 @@ interface ChunkRange {
   wants: ChunkWant[];
 }
 
-/** Total length of the chunk record whose start is in `head`. */
-function recordLength(head: Uint8Array, object: string, off: number): number {
-  let len = 0;
-  let mul = 1;
-  let p = 0;
-  for (;;) {
-    if (p >= 5 || p >= head.length) {
-      throw new CorruptionError(object, off, "chunk length field is not a valid uvarint");
-    }
-    const c = head[p++];
-    len += (c & 0x7f) * mul;
-    mul *= 128;
-    if (c < 0x80) break;
-  }
-  return p + 1 + len + 4;
-}
-
-/**
- * Parses the chunk record at `buf[p]` and checks its CRC. Returns null when `buf` ends before
- * the record does and more bytes exist (`eof` false); throws CorruptionError otherwise.
- */
-function parseChunkRecord(
-  buf: Uint8Array,
-  p: number,
-  eof: boolean,
-  object: string,
-  off: number,
-): { encoding: number; data: Uint8Array } | null {
-  let len = 0;
-  let mul = 1;
-  let q = p;
-  for (;;) {
-    if (q >= buf.length) {
-      if (!eof) return null;
-      throw new CorruptionError(object, off, "chunk record runs past the end of the segment");
-    }
-    if (q - p >= 5) {
-      throw new CorruptionError(object, off, "chunk length field is not a valid uvarint");
-    }
-    const c = buf[q++];
-    len += (c & 0x7f) * mul;
-    mul *= 128;
-    if (c < 0x80) break;
-  }
-  const encAt = q;
-  const end = encAt + 1 + len;
-  if (end + 4 > buf.length) {
-    if (!eof) return null;
-    throw new CorruptionError(
-      object,
-      off,
-      `chunk of ${len} bytes runs past the end of the segment`,
-    );
-  }
-  const want = ((buf[end] << 24) | (buf[end + 1] << 16) | (buf[end + 2] << 8) | buf[end + 3]) >>>
-    0;
-  const got = crc32c(buf, encAt, end);
-  if (want !== got) {
-    throw new CorruptionError(
-      object,
-      off,
-      `chunk checksum mismatch: stored 0x${want.toString(16).padStart(8, "0")}, computed 0x${
-        got.toString(16).padStart(8, "0")
-      }`,
-    );
-  }
-  return { encoding: buf[encAt], data: buf.subarray(encAt + 1, end) };
-}
-
-const AGGR_NAMES: Record<number, keyof AggrChunkParts> = {
-  [Aggr.COUNT]: "count",
-  [Aggr.SUM]: "sum",
-  [Aggr.MIN]: "min",
-  [Aggr.MAX]: "max",
-  [Aggr.COUNTER]: "counter",
+/** StoreAPI aggregate → its AggrChunkParts field and its sub-chunk in an aggregated chunk. */
+const AGGR_PARTS: Partial<Record<Aggr, { name: keyof AggrChunkParts; type: AggrType }>> = {
+  [Aggr.COUNT]: { name: "count", type: AggrType.Count },
+  [Aggr.SUM]: { name: "sum", type: AggrType.Sum },
+  [Aggr.MIN]: { name: "min", type: AggrType.Min },
+  [Aggr.MAX]: { name: "max", type: AggrType.Max },
+  [Aggr.COUNTER]: { name: "counter", type: AggrType.Counter },
 };
 
-/** Splits an aggregated chunk (spec/thanos.md §5.2) into its five sub-chunks (null = absent). */
-export function parseAggrChunk(data: Uint8Array, object = "", off = -1): (RawChunk | null)[] {
-  const out: (RawChunk | null)[] = [];
-  let p = 0;
-  for (let i = 0; i < 5; i++) {
-    let len = 0;
-    let mul = 1;
-    for (;;) {
-      if (p >= data.length) {
-        throw new CorruptionError(object, off, `aggregated chunk entry ${i} is truncated`);
-      }
-      const c = data[p++];
-      len += (c & 0x7f) * mul;
-      mul *= 128;
-      if (c < 0x80) break;
-    }
-    if (len === 0) {
-      out.push(null);
-      continue;
-    }
-    if (p + 1 + len > data.length) {
-      throw new CorruptionError(object, off, `aggregated chunk entry ${i} is truncated`);
-    }
-    out.push({ encoding: data[p] as ChunkEncoding, data: data.subarray(p + 1, p + 1 + len) });
-    p += 1 + len;
-  }
-  return out;
-}
-
+/**
+ * Fills `out` from a chunk record: a raw chunk as it is, an aggregated (downsampled) chunk as
+ * the requested aggregates (InvalidArgument when one is absent).
+ */
 function setChunk(
   out: StoreChunk,
   encoding: number,
@@ -847,9 +681,10 @@ function setChunk(
   const aggr: AggrChunkParts = {};
   for (const a of aggregates) {
     if (a === Aggr.RAW) continue;
-    const name = AGGR_NAMES[a];
-    const part = parts[a - 1];
-    if (!name) continue;
+    const want = AGGR_PARTS[a];
+    if (!want) continue;
+    const { name } = want;
+    const part = parts[want.type];
     if (!part) {
       throw new GrpcError(
         GrpcStatus.INVALID_ARGUMENT,

@@ -1,6 +1,8 @@
-// In-memory LRU index cache of the store gateway (`--index-cache-size`, spec/thanos.md §13.4):
-// postings lists per block and matcher, and decoded series entries per block and ref, bounded
-// by their estimated size in bytes. Metric names follow Thanos's `thanos_store_index_cache_*`.
+// In-memory LRU index cache of the store gateway (`--index-cache-size`,
+// https://thanos.io/tip/components/store.md/#in-memory-index-cache; Thanos's
+// https://github.com/thanos-io/thanos/blob/main/pkg/store/cache/inmemory.go): postings lists per
+// block and matcher, and decoded series entries per block and ref, bounded by their estimated size
+// in bytes. Metric names follow Thanos's `thanos_store_index_cache_*`.
 
 import type { Counter, Gauge, Registry } from "../metrics/registry.ts";
 import type { IndexSeries } from "../tsdb/index/reader.ts";

@@ -1,9 +1,12 @@
-// StoreAPI messages (spec/thanos.md §2) as TypeScript data and their protobuf encoders/decoders.
-// Field numbers match storeapi/proto/*.proto. Series frames, the hot path, are measured exactly and
-// written straight into the outgoing gRPC buffer, so chunk bytes are copied once on send; on receive
-// chunk data are views of the received frame.
+// StoreAPI messages (https://github.com/thanos-io/thanos/blob/main/pkg/store/storepb/rpc.proto and
+// types.proto) as TypeScript data and their protobuf encoders/decoders. Field numbers match
+// storeapi/proto/*.proto. Series frames, the hot path, are measured exactly and written straight
+// into the outgoing gRPC buffer, so chunk bytes are copied once on send; on receive chunk data are
+// views of the received frame.
 
-import { InvalidRegexError, Matcher, MatchType } from "../tsdb/matchers.ts";
+import { Matcher, MatchType } from "../tsdb/matchers.ts";
+import { InvalidRegexError } from "../re2/parser.ts";
+import { utf8Length } from "../strconv/utf8.ts";
 import { type Chunk, ChunkEncoding, type Labels, type SeriesWithChunks } from "../tsdb/series.ts";
 import {
   int64Size,
@@ -11,14 +14,17 @@ import {
   ProtoDecodeError,
   ProtoReader,
   ProtoWriter,
-  utf8Length,
   varintSize,
   WireType,
 } from "./wire.ts";
 
 export { INT64_MAX, INT64_MIN, ProtoDecodeError } from "./wire.ts";
 
-/** StoreAPI `Chunk.Encoding`: off by one from Prometheus `chunkenc.Encoding` (spec §2.2). */
+/**
+ * StoreAPI `Chunk.Encoding`
+ * (https://github.com/thanos-io/thanos/blob/main/pkg/store/storepb/types.proto): off by one from
+ * Prometheus `chunkenc.Encoding`.
+ */
 export enum StoreChunkEncoding {
   XOR = 0,
   HISTOGRAM = 1,

@@ -1,8 +1,11 @@
-// Query-time deduplication of HA replicas (spec/thanos.md §7.2). The proxy hands over series whose
-// replica labels are already removed, so one series may hold the chunks of several replicas.
-// Chunks that overlap in time are split into replicas; replicas are merged sample by sample with
-// Thanos's penalty algorithm (or a plain chained union) and re-encoded as XOR chunks, which is
-// what the PromQL engine consumes. Series with a single replica pass through untouched.
+// Query-time deduplication of HA replicas
+// (https://thanos.io/tip/components/query.md/#deduplication-algorithms; the algorithms are in
+// https://github.com/thanos-io/thanos/blob/main/pkg/dedup/iter.go and chunk_iter.go). The proxy
+// hands over series whose replica labels are already removed, so one series may hold the chunks of
+// several replicas. Chunks that overlap in time are split into replicas; replicas are merged sample
+// by sample with Thanos's penalty algorithm (or a plain chained union) and re-encoded as XOR
+// chunks, which is what the PromQL engine consumes. Series with a single replica pass through
+// untouched.
 
 import { SAMPLES_PER_CHUNK, XorAppender, XorIterator } from "../tsdb/chunkenc/xor.ts";
 import { type Chunk, ChunkEncoding, type SeriesWithChunks } from "../tsdb/series.ts";

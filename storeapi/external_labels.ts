@@ -1,7 +1,10 @@
-// External labels on a StoreBackend, as every Thanos StoreAPI server applies them (spec/thanos.md
-// §2.3 "Series semantics"): matchers on external labels are tested against the external values and
-// removed, external labels are attached to every series (external wins on conflict), replica
-// labels in `without_replica_labels` are dropped, and the output stays sorted.
+// External labels on a StoreBackend, as every Thanos StoreAPI server applies them (the Series
+// contract in https://github.com/thanos-io/thanos/blob/main/pkg/store/storepb/rpc.proto; see
+// `matchesExternalLabels` in
+// https://github.com/thanos-io/thanos/blob/main/pkg/store/prometheus.go): matchers on external
+// labels are tested against the external values and removed, external labels are attached to every
+// series (external wins on conflict), replica labels in `without_replica_labels` are dropped, and
+// the output stays sorted.
 // Shared by sidecar, store gateway, receive and rule.
 
 import { compareLabels, compareStrings, getLabel } from "../tsdb/labels.ts";

@@ -1,9 +1,11 @@
-// The querier's fan-out (spec/thanos.md §7.3–7.4): pick the endpoints whose time range and external
-// label sets can answer a request, stream Series from all of them at once, k-way merge the streams
-// by labels into one sorted series set (equal label sets become one series, byte-identical chunks
-// dropped), and turn store failures into warnings (partial response) or a query error (abort).
-// Leaving the merged stream early, aborting the caller's signal or a per-store response timeout
-// cancels the store calls.
+// The querier's fan-out, as Thanos's
+// https://github.com/thanos-io/thanos/blob/main/pkg/store/proxy.go does it (partial response:
+// https://thanos.io/tip/components/query.md/#partial-response): pick the endpoints whose time range
+// and external label sets can answer a request, stream Series from all of them at once, k-way merge
+// the streams by labels into one sorted series set (equal label sets become one series,
+// byte-identical chunks dropped), and turn store failures into warnings (partial response) or a
+// query error (abort). Leaving the merged stream early, aborting the caller's signal or a per-store
+// response timeout cancels the store calls.
 
 import { MinHeap } from "../tsdb/heap.ts";
 import {

@@ -5,7 +5,7 @@
 
 import { SAMPLES_PER_CHUNK } from "../tsdb/chunkenc/xor.ts";
 import type { Registry } from "../metrics/registry.ts";
-import { InvalidRegexError } from "../tsdb/matchers.ts";
+import { InvalidRegexError } from "../re2/parser.ts";
 import type { Labels, SeriesWithChunks } from "../tsdb/series.ts";
 import {
   decodeHealthCheckRequest,
@@ -94,7 +94,11 @@ export const STORE_METHODS = {
   healthWatch: "/grpc.health.v1.Health/Watch",
 } as const;
 
-/** Maps any error to the gRPC status Thanos would answer with (spec §1.7). */
+/**
+ * Maps any error to the gRPC status Thanos would answer with (InvalidArgument for bad requests, as
+ * in https://github.com/thanos-io/thanos/blob/main/pkg/store/bucket.go; Canceled for an aborted
+ * call).
+ */
 export function toGrpcError(e: unknown): GrpcError {
   if (e instanceof GrpcError) return e;
   if (isInvalidRequestError(e) || e instanceof InvalidRegexError) {

@@ -1,8 +1,10 @@
-// Snappy *framing* (stream) format, the gRPC compressor Thanos registers as "snappy"
-// (spec/thanos.md §1.2): a stream identifier chunk, then chunks of ≤64 KiB of input, each
-// compressed (type 0x00) or stored (0x01) with a masked CRC-32C of the uncompressed bytes.
-// Block compression comes from snappyjs; the framing and checksums are ours. The bare block
-// format is exported too: Prometheus remote read compresses whole bodies with it.
+// Snappy *framing* (stream) format (https://github.com/google/snappy/blob/main/framing_format.txt),
+// the gRPC compressor Thanos registers as "snappy"
+// (https://github.com/thanos-io/thanos/blob/main/pkg/extgrpc/snappy/snappy.go): a stream identifier
+// chunk, then chunks of ≤64 KiB of input, each compressed (type 0x00) or stored (0x01) with a
+// masked CRC-32C of the uncompressed bytes. Block compression comes from snappyjs; the framing and
+// checksums are ours. The bare block format is exported too: Prometheus remote read compresses
+// whole bodies with it.
 
 import * as snappyjs from "snappyjs";
 import { crc32c } from "../tsdb/crc32c.ts";

@@ -2,6 +2,8 @@
 // in `number` without BigInt, length-delimited fields. Decoding never copies `bytes` fields: they
 // come back as views of the input, which is how chunk payloads stay zero-copy from socket to querier.
 
+import { utf8Length } from "../strconv/utf8.ts";
+
 /** Wire types of a field tag. */
 export enum WireType {
   Varint = 0,
@@ -49,25 +51,6 @@ export function int64Size(v: number): number {
   if (v < 0) return 10;
   if (v >= INT64_MAX) return 9;
   return varintSize(v);
-}
-
-/** UTF-8 byte length of `s` without encoding it. */
-export function utf8Length(s: string): number {
-  let n = s.length;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) continue;
-    if (c < 0x800) n += 1;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
-      const d = s.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        // surrogate pair: 2 UTF-16 units → 4 bytes
-        n += 2;
-        i++;
-      } else n += 2;
-    } else n += 2;
-  }
-  return n;
 }
 
 /** Size of a length-delimited field (tag + length + payload) for field numbers below 16. */

@@ -1,5 +1,6 @@
-// A persisted block (spec/prometheus.md §2): meta.json, index, chunk segments and tombstones,
-// opened from a local directory or assembled from readers over bucket objects (store gateway).
+// A persisted block (https://prometheus.io/docs/prometheus/latest/storage/#on-disk-layout):
+// meta.json, index, chunk segments and tombstones, opened from a local directory or assembled
+// from readers over bucket objects (store gateway).
 
 import { type ByteSource, FileByteSource } from "./bytesource.ts";
 import { ChunkReader, segmentFileName } from "./chunks/segment.ts";

@@ -11,6 +11,7 @@ import { type BlockMeta, writeBlockMeta } from "./meta.ts";
 import { ChunkEncoding, type Labels } from "./series.ts";
 import { writeTombstones } from "./tombstones.ts";
 import { newULID } from "./ulid.ts";
+import { renameDirAtomic } from "../runutil/atomic_file.ts";
 
 /** Default block range (2h), also the head's chunk range in Prometheus. */
 export const DEFAULT_BLOCK_DURATION_MS = 7_200_000;
@@ -216,8 +217,7 @@ export async function writeBlock(
     };
     if (opts.thanos) meta.thanos = opts.thanos;
     await writeBlockMeta(tmp, meta);
-    await removeAll(final);
-    await Deno.rename(tmp, final);
+    await renameDirAtomic(tmp, final);
     return meta;
   } catch (e) {
     if (chunkWriter) await chunkWriter.close().catch(() => undefined);

@@ -1,7 +1,7 @@
 // Prometheus durations (prometheus/common `model.Duration`: `1h30m`, `2w`, `0`), the one parser
 // and printer behind PromQL ranges, component flags and objstore config fields.
 
-import { goQuote } from "./matchers.ts";
+import { goQuote } from "../strconv/quote.ts";
 
 /** A string is not a valid Prometheus duration; the message is `model.ParseDuration`'s. */
 export class InvalidDurationError extends Error {

@@ -1,6 +1,8 @@
-// Primitive encodings of the TSDB formats (spec/prometheus.md §1): big-endian fixed ints,
-// LEB128 uvarints, zig-zag varints and length-prefixed strings. 64-bit values are held in
-// `number` and must stay within ±2^53 (true for millisecond timestamps and chunk refs).
+// Primitive encodings of the TSDB formats, as Prometheus's tsdb/encoding package has them
+// (https://github.com/prometheus/prometheus/blob/v2.42.0/tsdb/encoding/encoding.go):
+// big-endian fixed ints, LEB128 uvarints, zig-zag varints and length-prefixed strings. 64-bit
+// values are held in `number` and must stay within ±2^53 (true for millisecond timestamps and
+// chunk refs).
 
 import { CorruptionError } from "./errors.ts";
 

@@ -2,7 +2,7 @@
 // as Prometheus does (UTF-8 byte order equals UTF-16 code-unit order except for surrogates,
 // so comparisons go through `compareStrings`).
 
-import { goQuote } from "./matchers.ts";
+import { goQuote } from "../strconv/quote.ts";
 import type { Labels } from "./series.ts";
 
 /** Name of the metric-name label. */
@@ -102,14 +102,6 @@ export function dropLabels(ls: Labels, names: Iterable<string>): Labels {
   const drop = new Set(names);
   const out: string[] = [];
   for (let i = 0; i < ls.length; i += 2) if (!drop.has(ls[i])) out.push(ls[i], ls[i + 1]);
-  return out;
-}
-
-/** Labels restricted to the given names. */
-export function keepLabels(ls: Labels, names: Iterable<string>): Labels {
-  const keep = new Set(names);
-  const out: string[] = [];
-  for (let i = 0; i < ls.length; i += 2) if (keep.has(ls[i])) out.push(ls[i], ls[i + 1]);
   return out;
 }
 

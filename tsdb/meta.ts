@@ -1,10 +1,14 @@
-// A block's meta.json (spec/prometheus.md §2.1, spec/thanos.md §4.2): parsing with
+// A block's meta.json (Prometheus's `BlockMeta` in
+// https://github.com/prometheus/prometheus/blob/v2.42.0/tsdb/block.go,
+// plus the `thanos` section of https://thanos.io/tip/thanos/storage.md/#metadata-file-metajson,
+// https://github.com/thanos-io/thanos/blob/main/pkg/block/metadata/meta.go): parsing with
 // validation, and encoding byte-identical to Go's encoding/json output (struct field order,
 // omitempty rules, tab indentation, HTML-safe string escapes, sorted map keys).
 
 import { InvalidMetaError, MissingFileError } from "./errors.ts";
 import { compareStrings } from "./labels.ts";
 import { isULID } from "./ulid.ts";
+import { writeFileAtomic } from "../runutil/atomic_file.ts";
 
 /** File name inside a block directory. */
 export const META_FILENAME = "meta.json";
@@ -518,29 +522,9 @@ export function encodeBlockMeta(meta: BlockMeta): string {
 }
 
 /**
- * Writes `<blockDir>/meta.json` atomically: `meta.json.tmp`, fsync, rename, then fsync of the
- * directory where the platform supports it.
+ * Writes `<blockDir>/meta.json` atomically (temp file, fsync, rename, fsync of the directory;
+ * see writeFileAtomic), as Thanos does.
  */
 export async function writeBlockMeta(blockDir: string, meta: BlockMeta): Promise<void> {
-  const path = `${blockDir}/${META_FILENAME}`;
-  const tmp = `${path}.tmp`;
-  const data = new TextEncoder().encode(encodeBlockMeta(meta));
-  const f = await Deno.open(tmp, { write: true, create: true, truncate: true });
-  try {
-    let off = 0;
-    while (off < data.length) off += await f.write(data.subarray(off));
-    await f.sync();
-  } finally {
-    f.close();
-  }
-  await Deno.rename(tmp, path);
-  if (Deno.build.os !== "windows") {
-    // Persist the rename itself, as Thanos does (fdatasync of the parent directory).
-    const d = await Deno.open(blockDir, { read: true });
-    try {
-      await d.sync();
-    } finally {
-      d.close();
-    }
-  }
+  await writeFileAtomic(`${blockDir}/${META_FILENAME}`, encodeBlockMeta(meta));
 }

@@ -8,33 +8,9 @@ import { BlocksQuerier } from "./querier.ts";
 import { type Chunk, ChunkEncoding } from "./series.ts";
 import { compareStrings, labelsGoString } from "./labels.ts";
 import { MissingFileError } from "./errors.ts";
-import { formatGoFloat } from "../promql/printer.ts";
-
-// ---------------------------------------------------------------------------------------------
-// Go formatting
-
-/** Go's `time.Duration.String()` of a duration given in milliseconds. */
-export function formatGoDuration(ms: number): string {
-  if (ms === 0) return "0s";
-  const neg = ms < 0;
-  let u = Math.abs(ms);
-  let out: string;
-  if (u < 1000) {
-    out = `${u}ms`;
-  } else {
-    const h = Math.floor(u / 3_600_000);
-    u -= h * 3_600_000;
-    const m = Math.floor(u / 60_000);
-    u -= m * 60_000;
-    const s = Math.floor(u / 1000);
-    const frac = u - s * 1000;
-    const fs = frac === 0 ? "" : "." + String(frac).padStart(3, "0").replace(/0+$/, "");
-    out = `${s}${fs}s`;
-    if (h > 0 || m > 0) out = `${m}m` + out;
-    if (h > 0) out = `${h}h` + out;
-  }
-  return neg ? "-" + out : out;
-}
+import { formatGoDuration } from "../strconv/duration.ts";
+import { formatGoFloat } from "../strconv/float.ts";
+import { utf8Length } from "../strconv/utf8.ts";
 
 // ---------------------------------------------------------------------------------------------
 // dump
@@ -313,20 +289,6 @@ export async function tsdbAnalyze(
   } finally {
     await block.close();
   }
-}
-
-function utf8Length(s: string): number {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff) {
-      n += 4;
-      i++;
-    } else n += 3;
-  }
-  return n;
 }
 
 async function chunkFilesSize(dir: string): Promise<number> {

@@ -1,15 +1,16 @@
 // Block querier: label matchers + time range → sorted SeriesSet of still-encoded chunks, with
-// Prometheus semantics for matchers (tsdb/querier.go PostingsForMatchers) and tombstones; plus
-// the k-way merge of series sets from several blocks.
+// Prometheus semantics for matchers (postingsForMatchers, shared with the store gateway in
+// index/postings_for_matchers.ts) and tombstones; plus the k-way merge of series sets from
+// several blocks.
 
 import { MinHeap } from "./heap.ts";
 import type { Block } from "./block.ts";
 import { XorAppender } from "./chunkenc/xor.ts";
 import { decodeXorSamples } from "./chunkenc/xor.ts";
-import { intersectPostings, mergePostings, subtractPostings } from "./index/postings.ts";
-import type { IndexReader } from "./index/reader.ts";
+import { intersectPostings } from "./index/postings.ts";
+import { postingsForMatchers } from "./index/postings_for_matchers.ts";
 import { compareLabels, compareStrings } from "./labels.ts";
-import { Matcher, MatchType } from "./matchers.ts";
+import type { Matcher } from "./matchers.ts";
 import {
   type Chunk,
   ChunkEncoding,
@@ -21,93 +22,7 @@ import {
 } from "./series.ts";
 import type { Interval } from "./tombstones.ts";
 
-const EMPTY = new Uint32Array(0);
-
-/** A matcher that may expose the literal alternatives of its regex (H3's fast path). */
-interface SetMatcher {
-  setMatches?: () => readonly string[] | null | undefined;
-}
-
-function inverse(m: Matcher): Matcher {
-  switch (m.type) {
-    case MatchType.Equal:
-      return new Matcher(MatchType.NotEqual, m.name, m.value);
-    case MatchType.NotEqual:
-      return new Matcher(MatchType.Equal, m.name, m.value);
-    case MatchType.Regexp:
-      return new Matcher(MatchType.NotRegexp, m.name, m.value);
-    case MatchType.NotRegexp:
-      return new Matcher(MatchType.Regexp, m.name, m.value);
-  }
-}
-
-/** Postings of series that have label `m.name` with a value matching `m` (never the unset case). */
-function postingsForMatcher(ix: IndexReader, m: Matcher): Promise<Uint32Array> {
-  if (m.type === MatchType.Equal) return ix.postings(m.name, [m.value]);
-  if (m.type === MatchType.Regexp) {
-    const set = (m as unknown as SetMatcher).setMatches?.();
-    if (set && set.length > 0) return ix.postings(m.name, set);
-  }
-  return ix.postingsForLabelMatching(m.name, (v) => m.matches(v));
-}
-
-/** Postings of series that have label `m.name` set to a value NOT matching `m`. */
-function inversePostingsForMatcher(ix: IndexReader, m: Matcher): Promise<Uint32Array> {
-  if (m.type === MatchType.Equal && m.value === "") {
-    return ix.postingsForLabelMatching(m.name, () => true);
-  }
-  return ix.postingsForLabelMatching(m.name, (v) => !m.matches(v));
-}
-
-/**
- * Sorted series refs selected by `matchers` with Prometheus semantics: a matcher that matches
- * the empty string also selects series without the label; `!=`/`!~` are subtracted from the
- * other matchers' result; no matchers (or only the unset case) selects nothing.
- */
-export async function postingsForMatchers(
-  ix: IndexReader,
-  matchers: readonly Matcher[],
-): Promise<Uint32Array> {
-  const its: Uint32Array[] = [];
-  const notIts: Uint32Array[] = [];
-  // Labels that some matcher requires to be set: lets `l!="x"` become a subtraction.
-  const mustBeSet = new Set<string>();
-  for (const m of matchers) if (!m.matches("")) mustBeSet.add(m.name);
-
-  for (const m of matchers) {
-    if (m.name === "" && m.value === "") {
-      its.push(await ix.allPostings());
-    } else if (mustBeSet.has(m.name)) {
-      const matchesEmpty = m.matches("");
-      const isNot = m.type === MatchType.NotEqual || m.type === MatchType.NotRegexp;
-      if (isNot && matchesEmpty) {
-        // l!="foo" while another matcher needs l set: subtract l="foo"
-        notIts.push(await postingsForMatcher(ix, inverse(m)));
-      } else if (isNot && !matchesEmpty) {
-        // l!="" : every series with l set to a value the inner matcher rejects
-        const it = await inversePostingsForMatcher(ix, inverse(m));
-        if (it.length === 0) return EMPTY;
-        its.push(it);
-      } else {
-        const it = await postingsForMatcher(ix, m);
-        if (it.length === 0) return EMPTY;
-        its.push(it);
-      }
-    } else {
-      // The matcher accepts "": series without the label match too, so subtract the values
-      // it rejects from everything.
-      notIts.push(await inversePostingsForMatcher(ix, m));
-    }
-  }
-  if (its.length === 0 && notIts.length !== 0) its.push(await ix.allPostings());
-  if (its.length === 0) return EMPTY;
-  let res = its.length === 1 ? its[0] : intersectPostings(its);
-  if (notIts.length > 0 && res.length > 0) {
-    const sub = notIts.length === 1 ? notIts[0] : mergePostings(notIts);
-    if (sub.length > 0) res = subtractPostings(res, sub);
-  }
-  return res;
-}
+export { postingsForMatchers } from "./index/postings_for_matchers.ts";
 
 /** True when [mint, maxt] lies entirely inside one of the (merged) intervals. */
 function isSubrange(mint: number, maxt: number, intervals: readonly Interval[]): boolean {
@@ -270,11 +185,6 @@ export class BlockQuerier implements Queryable {
     }
     return [...values].sort(compareStrings);
   }
-}
-
-/** A querier over one block. */
-export function blockQuerier(block: Block, opts?: BlockQuerierOptions): BlockQuerier {
-  return new BlockQuerier(block, opts);
 }
 
 /**

@@ -1,12 +1,16 @@
-// The one data shape that flows through every layer (DESIGN.md): sorted series sets of
-// still-encoded chunks, read through the Queryable interface.
+// The one data shape that flows through every layer (docs/architecture.md, "The one data shape:
+// a sorted series set"): sorted series sets of still-encoded chunks, read through the Queryable
+// interface.
 
 import type { Matcher } from "./matchers.ts";
 
 /** Label set as flat pairs `[name0, value0, name1, value1, …]`, sorted by name, no empty values. */
 export type Labels = readonly string[];
 
-/** Chunk encodings (spec/prometheus.md §4.4). */
+/**
+ * Chunk encodings (Prometheus's `chunkenc.Encoding`,
+ * https://github.com/prometheus/prometheus/blob/v2.42.0/tsdb/chunkenc/chunk.go).
+ */
 export enum ChunkEncoding {
   None = 0,
   XOR = 1,

@@ -1,9 +1,12 @@
-// The `tombstones` file of a block (spec/prometheus.md §6): deleted time intervals per series
-// ref. Entries are (uvarint ref, varint mint, varint maxt) with a CRC32C over the entries.
+// The `tombstones` file of a block
+// (https://github.com/prometheus/prometheus/blob/v2.42.0/tsdb/docs/format/tombstones.md):
+// deleted time intervals per series ref. Entries are (uvarint ref, varint mint, varint maxt) with
+// a CRC32C over the entries.
 
 import { crc32c } from "./crc32c.ts";
 import { Decbuf, Encbuf } from "./encoding.ts";
 import { CorruptionError } from "./errors.ts";
+import { writeFileAtomic } from "../runutil/atomic_file.ts";
 
 /** Magic number at the start of a tombstones file. */
 export const MAGIC_TOMBSTONES = 0x0130ba30;
@@ -148,25 +151,14 @@ export function encodeTombstones(m: Map<number, Interval[]> = new Map()): Uint8A
 }
 
 /**
- * Writes `<blockDir>/tombstones` atomically (temp file, fsync, rename). Without `m` an empty
+ * Writes `<blockDir>/tombstones` atomically (see writeFileAtomic). Without `m` an empty
  * tombstones file is written, as Prometheus does for every new block.
  */
 export async function writeTombstones(
   blockDir: string,
   m: Map<number, Interval[]> = new Map(),
 ): Promise<void> {
-  const path = `${blockDir}/${TOMBSTONES_FILENAME}`;
-  const tmp = `${path}.tmp`;
-  const f = await Deno.open(tmp, { write: true, create: true, truncate: true });
-  try {
-    const b = encodeTombstones(m);
-    let off = 0;
-    while (off < b.length) off += await f.write(b.subarray(off));
-    await f.sync();
-  } finally {
-    f.close();
-  }
-  await Deno.rename(tmp, path);
+  await writeFileAtomic(`${blockDir}/${TOMBSTONES_FILENAME}`, encodeTombstones(m));
 }
 
 /**

@@ -50,12 +50,6 @@ export function float64Hi(v: number): number {
   return scratchBits[HI_WORD];
 }
 
-/** Low 32 bits of the IEEE-754 pattern of `v`. */
-export function float64Lo(v: number): number {
-  scratch[0] = v;
-  return scratchBits[LO_WORD];
-}
-
 /** Builds a float from its two 32-bit words (payload bits of NaNs may not survive). */
 export function float64FromBits(hi: number, lo: number): number {
   scratchBits[HI_WORD] = hi;

@@ -1,9 +1,17 @@
-// Flag table of `thanos query` (spec/thanos.md §7, §14.2): Thanos names and defaults.
+// Flag table of `thanos query` (https://thanos.io/tip/components/query.md/#flags): Thanos names
+// and defaults.
 
-import { type CommandSpec, type FlagSpec, httpFlags, LOG_FLAGS } from "../flags.ts";
+import { defineCommand, defineFlags, type FlagName, httpFlags, LOG_FLAGS } from "../flags.ts";
 import { grpcServerFlags } from "../grpc.ts";
+import type { DedupFunc } from "../../storeapi/dedup.ts";
 
-const GRPC_CLIENT_FLAGS: readonly FlagSpec[] = [
+/** The values of `--deduplication.func`. */
+export const DEDUP_FUNCS = ["penalty", "chain"] as const satisfies readonly DedupFunc[];
+
+/** The values of `--grpc-compression`. */
+export const GRPC_COMPRESSIONS = ["none", "snappy"] as const;
+
+const GRPC_CLIENT_FLAGS = defineFlags([
   {
     name: "grpc-client-tls-secure",
     kind: "bool",
@@ -47,14 +55,14 @@ const GRPC_CLIENT_FLAGS: readonly FlagSpec[] = [
   {
     name: "grpc-compression",
     kind: "enum",
-    choices: ["none", "snappy"],
+    choices: GRPC_COMPRESSIONS,
     default: "none",
     help: "Compression algorithm to use for gRPC requests to other clients.",
   },
-];
+]);
 
 /** `thanos query` */
-export const QUERY_COMMAND: CommandSpec = {
+export const QUERY_COMMAND = defineCommand({
   path: ["query"],
   help:
     "Query node exposing PromQL enabled Query API with data retrieved from multiple store nodes.",
@@ -138,7 +146,7 @@ export const QUERY_COMMAND: CommandSpec = {
     {
       name: "deduplication.func",
       kind: "enum",
-      choices: ["penalty", "chain"],
+      choices: DEDUP_FUNCS,
       default: "penalty",
       help: "Experimental. Deduplication algorithm for merging overlapping series. Possible " +
         'values are: "penalty", "chain". If no value is specified, penalty based ' +
@@ -255,4 +263,7 @@ export const QUERY_COMMAND: CommandSpec = {
         "ignored and partial data will be returned if it's enabled. 0 disables timeout.",
     },
   ],
-};
+});
+
+/** The flag names of `thanos query`. */
+export type QueryFlag = FlagName<typeof QUERY_COMMAND>;

@@ -1,13 +1,19 @@
-// Flag table of `thanos sidecar` (spec/thanos.md §12, §14): Thanos's names and defaults. The
-// grants give the role exactly its Prometheus URL, its listen addresses, its bucket, its TSDB
+// Flag table of `thanos sidecar` (https://thanos.io/tip/components/sidecar.md/#flags): Thanos's
+// names and defaults. The grants give the role exactly its Prometheus URL, its listen addresses, its bucket, its TSDB
 // directory (read, plus write for the shipper's state file and upload staging dir) and the
 // reloader's files.
 
-import { type CommandSpec, httpFlags, LOG_FLAGS, OBJSTORE_FLAGS } from "../flags.ts";
+import { defineCommand, type FlagName, httpFlags, LOG_FLAGS, OBJSTORE_FLAGS } from "../flags.ts";
 import { grpcServerFlags } from "../grpc.ts";
 
+/** The values of `--hash-func`. */
+export const HASH_FUNCS = ["", "SHA256"] as const;
+
+/** The values of `--reloader.method`. */
+export const RELOADER_METHODS = ["http"] as const;
+
 /** `thanos sidecar` */
-export const SIDECAR_COMMAND: CommandSpec = {
+export const SIDECAR_COMMAND = defineCommand({
   path: ["sidecar"],
   help: "Sidecar for Prometheus server.",
   flags: [
@@ -96,7 +102,7 @@ export const SIDECAR_COMMAND: CommandSpec = {
     {
       name: "reloader.method",
       kind: "enum",
-      choices: ["http"],
+      choices: RELOADER_METHODS,
       default: "http",
       help: "Method used to reload the configuration: http (POST /-/reload to Prometheus, " +
         "which needs --web.enable-lifecycle). Thanos-TS has no 'signal' method: the role may " +
@@ -132,7 +138,7 @@ export const SIDECAR_COMMAND: CommandSpec = {
     {
       name: "hash-func",
       kind: "enum",
-      choices: ["", "SHA256"],
+      choices: HASH_FUNCS,
       default: "",
       help: "Specify which hash function to use when calculating the hashes of produced files. " +
         "If no function has been specified, it does not happen. This permits avoiding " +
@@ -165,4 +171,7 @@ export const SIDECAR_COMMAND: CommandSpec = {
         "of 120 samples.",
     },
   ],
-};
+});
+
+/** The flag names of `thanos sidecar`. */
+export type SidecarFlag = FlagName<typeof SIDECAR_COMMAND>;

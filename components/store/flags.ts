@@ -1,11 +1,26 @@
-// Flag table of `thanos store` (spec/thanos.md §13, §14.2): Thanos's names and defaults. The
-// grants give the role exactly its data dir, its listen addresses, its bucket and TLS files.
+// Flag table of `thanos store` (https://thanos.io/tip/components/store.md/#flags): Thanos's names
+// and defaults. The grants give the role exactly its data dir, its listen addresses, its bucket
+// and TLS files.
 
-import { type CommandSpec, httpFlags, LOG_FLAGS, OBJSTORE_FLAGS } from "../flags.ts";
+import {
+  type CommandSpec,
+  defineCommand,
+  type FlagName,
+  httpFlags,
+  LOG_FLAGS,
+  OBJSTORE_FLAGS,
+} from "../flags.ts";
 import { grpcServerFlags } from "../grpc.ts";
+import type { MetaSyncerOptions } from "../../block/fetcher.ts";
+
+/** The values of `--block-discovery-strategy`. */
+export const BLOCK_DISCOVERY_STRATEGIES = [
+  "concurrent",
+  "recursive",
+] as const satisfies readonly NonNullable<MetaSyncerOptions["strategy"]>[];
 
 /** `thanos store` */
-export const STORE_COMMAND: CommandSpec = {
+export const STORE_COMMAND = defineCommand({
   path: ["store"],
   help: "Store node giving access to blocks in a bucket provider (S3 and FILESYSTEM buckets).",
   flags: [
@@ -60,7 +75,7 @@ export const STORE_COMMAND: CommandSpec = {
     {
       name: "block-discovery-strategy",
       kind: "enum",
-      choices: ["concurrent", "recursive"],
+      choices: BLOCK_DISCOVERY_STRATEGIES,
       default: "concurrent",
       help: "One of concurrent, recursive. When set to concurrent, stores will concurrently " +
         "issue one call per directory to discover active blocks in the bucket. The recursive " +
@@ -166,7 +181,10 @@ export const STORE_COMMAND: CommandSpec = {
       help: "Maximum number of concurrent Series calls.",
     },
   ],
-};
+});
+
+/** The flag names of `thanos store`. */
+export type StoreFlag = FlagName<typeof STORE_COMMAND>;
 
 /** Every command of the store gateway. */
 export const STORE_COMMANDS: readonly CommandSpec[] = [STORE_COMMAND];

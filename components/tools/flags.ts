@@ -1,9 +1,28 @@
-// Flag tables of `thanos tools …` (spec/thanos.md §14.4; `tools tsdb` follows promtool's).
+// Flag tables of `thanos tools …` (https://thanos.io/tip/components/tools.md/; `tools tsdb`
+// follows promtool's, https://prometheus.io/docs/prometheus/latest/command-line/promtool/).
 
-import { type CommandSpec, LOG_FLAGS, OBJSTORE_FLAGS } from "../flags.ts";
+import {
+  type CommandSpec,
+  defineCommand,
+  type FlagName,
+  LOG_FLAGS,
+  OBJSTORE_FLAGS,
+} from "../flags.ts";
+import type { BucketInspectOptions, BucketLsOptions } from "../../block/inspect.ts";
+
+/** The values of `tools bucket ls --output` ("" is the default, text). */
+export const LS_OUTPUTS = ["", "text", "json", "wide"] as const satisfies readonly (
+  | ""
+  | BucketLsOptions["output"]
+)[];
+
+/** The values of `tools bucket inspect --output`. */
+export const INSPECT_OUTPUTS = ["table", "tsv", "csv"] as const satisfies readonly NonNullable<
+  BucketInspectOptions["output"]
+>[];
 
 /** `thanos tools tsdb dump` */
-export const TSDB_DUMP: CommandSpec = {
+export const TSDB_DUMP = defineCommand({
   path: ["tools", "tsdb", "dump"],
   help: "Dump samples from a TSDB data directory or block, in promtool's format.",
   flags: [
@@ -32,20 +51,20 @@ export const TSDB_DUMP: CommandSpec = {
     required: true,
     grants: "read",
   }],
-};
+});
 
 /** `thanos tools tsdb analyze` */
-export const TSDB_ANALYZE: CommandSpec = {
+export const TSDB_ANALYZE = defineCommand({
   path: ["tools", "tsdb", "analyze"],
   help: "Analyze churn, label pair cardinality and compaction efficiency of a block.",
   flags: [
     { name: "limit", kind: "int", default: "20", help: "How many items to show in each list." },
   ],
   args: [{ name: "block dir", help: "Block directory.", required: true, grants: "read" }],
-};
+});
 
 /** `thanos tools bucket ls` */
-export const BUCKET_LS: CommandSpec = {
+export const BUCKET_LS = defineCommand({
   path: ["tools", "bucket", "ls"],
   help: "List all blocks in the bucket.",
   flags: [
@@ -55,7 +74,7 @@ export const BUCKET_LS: CommandSpec = {
       name: "output",
       short: "o",
       kind: "enum",
-      choices: ["", "text", "json", "wide"],
+      choices: LS_OUTPUTS,
       default: "",
       help: "Optional format in which to print each block's information: json, wide.",
     },
@@ -67,10 +86,10 @@ export const BUCKET_LS: CommandSpec = {
     },
     { name: "timeout", kind: "duration", default: "5m", help: "Timeout to download metadata." },
   ],
-};
+});
 
 /** `thanos tools bucket inspect` */
-export const BUCKET_INSPECT: CommandSpec = {
+export const BUCKET_INSPECT = defineCommand({
   path: ["tools", "bucket", "inspect"],
   help: "Inspect all blocks in the bucket in detailed, table-like way.",
   flags: [
@@ -93,13 +112,19 @@ export const BUCKET_INSPECT: CommandSpec = {
     {
       name: "output",
       kind: "enum",
-      choices: ["table", "tsv", "csv"],
+      choices: INSPECT_OUTPUTS,
       default: "table",
       help: "Output format for result.",
     },
     { name: "timeout", kind: "duration", default: "5m", help: "Timeout to download metadata." },
   ],
-};
+});
+
+/** Flag names of each `tools` command. */
+export type TsdbDumpFlag = FlagName<typeof TSDB_DUMP>;
+export type TsdbAnalyzeFlag = FlagName<typeof TSDB_ANALYZE>;
+export type BucketLsFlag = FlagName<typeof BUCKET_LS>;
+export type BucketInspectFlag = FlagName<typeof BUCKET_INSPECT>;
 
 /** Every `tools` command. */
 export const TOOLS_COMMANDS: readonly CommandSpec[] = [

@@ -1,4 +1,5 @@
-// Block discovery filters of the store gateway (spec/thanos.md §4.6) and the Prometheus relabel
+// Block discovery filters of the store gateway
+// (https://github.com/thanos-io/thanos/blob/main/pkg/block/fetcher.go) and the Prometheus relabel
 // semantics used by --selector.relabel-config.
 
 import { assert, assertEquals, assertThrows } from "../helpers/assert.ts";

@@ -5,7 +5,6 @@ import { assert, assertEquals, assertRejects } from "../helpers/assert.ts";
 import { createBucket, parseBucketConfig } from "../../objstore/config.ts";
 import type { Bucket } from "../../objstore/bucket.ts";
 import { bucketInspect, bucketLs, InspectUsageError } from "../../block/inspect.ts";
-import { formatGoDuration } from "../../tsdb/promtool.ts";
 
 const A = "01J0000000000000000000000A";
 const B = "01J0000000000000000000000B";
@@ -194,14 +193,4 @@ Deno.test("bucket ls --exclude-delete leaves out blocks marked for deletion", as
     const all = await run((bk, w) => bucketLs(bk, { output: "text" }, w), b);
     assertEquals(all, [A, B, C]);
   });
-});
-
-Deno.test("durations print like Go's time.Duration", () => {
-  assertEquals(formatGoDuration(0), "0s");
-  assertEquals(formatGoDuration(500), "500ms");
-  assertEquals(formatGoDuration(1500), "1.5s");
-  assertEquals(formatGoDuration(300000), "5m0s");
-  assertEquals(formatGoDuration(3600000), "1h0m0s");
-  assertEquals(formatGoDuration(90061001), "25h1m1.001s");
-  assertEquals(formatGoDuration(-7200000), "-2h0m0s");
 });

@@ -11,7 +11,7 @@ import * as promtool from "../helpers/promtool.ts";
 import { TempDirs } from "../helpers/tmp.ts";
 import { s3ConfigYaml, s3rverMissing, startS3Server } from "../helpers/s3.ts";
 import { generateDataset, writeOpenMetricsFile } from "../../scripts/dataset.ts";
-import { formatGoFloat } from "../../promql/printer.ts";
+import { formatGoFloat } from "../../strconv/float.ts";
 import { StoreClient } from "../../storeapi/client.ts";
 import { decodeXorSamples } from "../../tsdb/chunkenc/xor.ts";
 import { dropLabels, getLabel, labelsGoString, labelsToObject } from "../../tsdb/labels.ts";

@@ -14,13 +14,12 @@ import {
   generateDataset,
   writeOpenMetricsFile,
 } from "../../scripts/dataset.ts";
-import { formatGoDuration, tsdbAnalyze, tsdbDump } from "../../tsdb/promtool.ts";
-import { formatGoFloat } from "../../promql/printer.ts";
+import { tsdbAnalyze, tsdbDump } from "../../tsdb/promtool.ts";
 import { openBlocks } from "../../tsdb/block.ts";
 import { createBlocksFromSeries } from "../../tsdb/block_writer.ts";
 import { XorIterator } from "../../tsdb/chunkenc/xor.ts";
 import { labelsFromObject, labelsGoString, labelsToObject } from "../../tsdb/labels.ts";
-import { goQuote, Matcher, MatchType } from "../../tsdb/matchers.ts";
+import { Matcher, MatchType } from "../../tsdb/matchers.ts";
 import { BlocksQuerier } from "../../tsdb/querier.ts";
 import { isStaleAt } from "../../tsdb/value.ts";
 
@@ -31,55 +30,15 @@ const MIN_INT64 = -9223372036854775808;
 const MAX_INT64 = 9223372036854775807;
 
 // ---------------------------------------------------------------------------------------------
-// Go formatting (no peer needed; the e2e comparisons below check them on real output)
+// Go formatting of label sets (no peer needed; the e2e comparisons below check it on real
+// output). The Go number, duration and quoting formats are tested in tests/strconv/.
 
-Deno.test("formatGoFloat prints like Go's %g", () => {
-  const cases: [number, string][] = [
-    [0, "0"],
-    [-0, "-0"],
-    [1, "1"],
-    [-1.5, "-1.5"],
-    [100000, "100000"],
-    [999999, "999999"],
-    [1e6, "1e+06"],
-    [1234567, "1.234567e+06"],
-    [123456.7, "123456.7"],
-    [0.0001, "0.0001"],
-    [0.00001, "1e-05"],
-    [0.000012345, "1.2345e-05"],
-    [1e21, "1e+21"],
-    [1.7976931348623157e308, "1.7976931348623157e+308"],
-    [5e-324, "5e-324"],
-    [1e-300, "1e-300"],
-    [NaN, "NaN"],
-    [Infinity, "+Inf"],
-    [-Infinity, "-Inf"],
-    [0.1 + 0.2, "0.30000000000000004"],
-    [123456789012345680000, "1.2345678901234568e+20"],
-  ];
-  for (const [v, want] of cases) assertEquals(formatGoFloat(v), want, `formatGoFloat(${v})`);
-});
-
-Deno.test("goQuote and labelsGoString quote like strconv.Quote and labels.String", () => {
-  assertEquals(goQuote("plain"), '"plain"');
-  assertEquals(goQuote('a"b\\c'), '"a\\"b\\\\c"');
-  assertEquals(goQuote("new\nline\ttab\x01"), '"new\\nline\\ttab\\x01"');
-  assertEquals(goQuote("café/日本"), '"café/日本"');
-  assertEquals(goQuote("nb\u00a0sp"), '"nb\\u00a0sp"');
+Deno.test("labelsGoString quotes like labels.String", () => {
   assertEquals(
     labelsGoString(labelsFromObject({ __name__: "up", job: "api" })),
     '{__name__="up", job="api"}',
   );
   assertEquals(labelsGoString([]), "{}");
-});
-
-Deno.test("formatGoDuration prints like time.Duration.String", () => {
-  assertEquals(formatGoDuration(0), "0s");
-  assertEquals(formatGoDuration(1), "1ms");
-  assertEquals(formatGoDuration(1500), "1.5s");
-  assertEquals(formatGoDuration(60_000), "1m0s");
-  assertEquals(formatGoDuration(7_200_000), "2h0m0s");
-  assertEquals(formatGoDuration(7_185_499), "1h59m45.499s");
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -10,8 +10,7 @@ import {
   PrometheusRequestError,
   versionAtLeast,
 } from "../../promclient/client.ts";
-import { validateBlockDurations } from "../../components/sidecar/main.ts";
-import { UsageError } from "../../components/flags.ts";
+import { PrometheusConfigError, validateBlockDurations } from "../../promclient/validate.ts";
 import { Matcher, MatchType } from "../../tsdb/matchers.ts";
 
 async function withServer(
@@ -134,7 +133,7 @@ Deno.test("uploads need min-block-duration = max-block-duration, or the delay-co
         { "storage.tsdb.min-block-duration": "2h", "storage.tsdb.max-block-duration": "1d" },
         "/data/thanos.shipper.json",
       ),
-    UsageError,
+    PrometheusConfigError,
     "--storage.tsdb.min-block-duration=2h --storage.tsdb.max-block-duration=2h",
   );
   validateBlockDurations({

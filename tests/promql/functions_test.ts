@@ -19,9 +19,6 @@ import {
   delta,
   deriv,
   exp,
-  formatFloatGo,
-  formatFloatGoExp,
-  formatSampleValue,
   FunctionArgumentError,
   goPow,
   holtWinters,
@@ -49,6 +46,7 @@ import {
   sumOverTime,
   year,
 } from "../../promql/functions.ts";
+import { formatSampleValue } from "../../strconv/float.ts";
 import { aggregate, sortByValue } from "../../promql/aggregations.ts";
 import type { AggregationOp, VectorSample } from "../../promql/aggregations.ts";
 import { bucketQuantile, histogramQuantileVector, parseGoFloat } from "../../promql/histogram.ts";
@@ -552,35 +550,6 @@ Deno.test("histogramQuantileVector groups by labels without le and drops the nam
   ]);
   assertEquals(parseGoFloat("bogus"), undefined);
   assertEquals(parseGoFloat("0x10"), undefined);
-});
-
-Deno.test("formatFloatGo matches strconv.FormatFloat(v, 'f', -1, 64) with Prometheus' specials", () => {
-  const cases: [number, string][] = [
-    [0, "0"],
-    [-0, "-0"],
-    [1, "1"],
-    [-1.5, "-1.5"],
-    [0.1 + 0.2, "0.30000000000000004"],
-    [1e21, "1000000000000000000000"],
-    [1e-7, "0.0000001"],
-    [123456789012345680000, "123456789012345680000"],
-    [1.7976931348623157e308, "17976931348623157" + "0".repeat(292)],
-    [5e-324, "0." + "0".repeat(323) + "5"],
-    [NaN, "NaN"],
-    [Infinity, "+Inf"],
-    [-Infinity, "-Inf"],
-    [1e30, "1000000000000000000000000000000"],
-  ];
-  for (const [v, want] of cases) assertEquals(formatFloatGo(v), want, `formatFloatGo(${v})`);
-  assertEquals(formatFloatGoExp(1), "1e+00");
-  assertEquals(formatFloatGoExp(1.5e21), "1.5e+21");
-  assertEquals(formatFloatGoExp(-1e-7), "-1e-07");
-  assertEquals(formatFloatGoExp(1e100), "1e+100");
-  assertEquals(formatSampleValue(1e-7), "1e-07");
-  assertEquals(formatSampleValue(1e21), "1e+21");
-  assertEquals(formatSampleValue(123.25), "123.25");
-  assertEquals(formatSampleValue(0), "0");
-  assertEquals(formatSampleValue(NaN), "NaN");
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import { assert, assertAlmostEquals, assertEquals, assertThrows } from "../helpe
 import { type Expr, typeOf } from "../../promql/ast.ts";
 import { ParseError, parseExpr, parseMetricSelector } from "../../promql/parser.ts";
 import { formatDuration, InvalidDurationError, parseDuration } from "../../tsdb/duration.ts";
-import { exprToString, formatGoFloat } from "../../promql/printer.ts";
+import { exprToString } from "../../promql/printer.ts";
 import { e2eTest } from "../helpers/peers.ts";
 import { PROMETHEUS, startPrometheus } from "../helpers/prometheus.ts";
 
@@ -305,25 +305,6 @@ Deno.test("ParseError exposes position, line and column of the first error", () 
   assertEquals(u.message, "1:8: parse error: unexpected character: 'é'"); // byte column
   const multi = parseErr("foo[0m] + bar offset 0s");
   assertEquals(multi.errors.length, 2);
-});
-
-Deno.test("Go float formatting of number literals", () => {
-  const cases: [number, string][] = [
-    [1, "1"],
-    [-1.5, "-1.5"],
-    [123456, "123456"],
-    [1234567, "1.234567e+06"],
-    [1e6, "1e+06"],
-    [0.0001, "0.0001"],
-    [0.00001, "1e-05"],
-    [1e100, "1e+100"],
-    [5e-324, "5e-324"],
-    [Infinity, "+Inf"],
-    [-Infinity, "-Inf"],
-    [NaN, "NaN"],
-    [-0, "-0"],
-  ];
-  for (const [v, s] of cases) assertEquals(formatGoFloat(v), s, String(v));
 });
 
 Deno.test("exprToString prints canonical forms as Prometheus does", () => {

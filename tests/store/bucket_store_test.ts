@@ -378,6 +378,59 @@ Deno.test("a one-series selector in a 200k-series block fetches little from the 
   }
 });
 
+Deno.test("postings looked up once are served from the index cache", async () => {
+  const f = await fixture();
+  try {
+    await writeBlock(f.bucketDir, makeSeries(3000, { groups: 30, samples: 4 }), {
+      minTime: 0,
+      maxTime: 2 * H,
+      thanos: thanos({ cluster: "eu1" }),
+    });
+    const store = f.open();
+    try {
+      await store.syncBlocks();
+      const postingsBytes = async () =>
+        metric(
+          f.registry,
+          await f.registry.expose(),
+          `thanos_bucket_store_data_fetched_bytes_total{data_type="postings"}`,
+        );
+      const cases = [
+        [
+          new Matcher(MatchType.Regexp, "__name__", "m3|m4"),
+          new Matcher(MatchType.NotEqual, "job", "db"),
+        ],
+        [
+          new Matcher(MatchType.Regexp, "id", "00001.*"),
+          new Matcher(MatchType.Equal, "nolabel", ""),
+        ],
+      ];
+      for (const matchers of cases) {
+        const req = { minTime: 0, maxTime: 2 * H, matchers, skipChunks: true };
+        const b0 = await postingsBytes();
+        const first = await collect(store.series(req, new AbortController().signal));
+        const b1 = await postingsBytes();
+        assert(b1 > b0, `first {${matchers.join(",")}} reads postings`);
+        assert(first.length > 0);
+        const again = await collect(store.series(req, new AbortController().signal));
+        assertEquals(await postingsBytes(), b1, `second {${matchers.join(",")}} reads none`);
+        assertEquals(
+          again.map((s) => labelsToString(s.labels)),
+          first.map((s) => labelsToString(s.labels)),
+        );
+      }
+      const text = await f.registry.expose();
+      assert(
+        metric(f.registry, text, `thanos_store_index_cache_hits_total{item_type="Postings"}`) >= 3,
+      );
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await f.dirs.cleanup();
+  }
+});
+
 /** A bucket that fails every operation while `down` is set. */
 class FlakyBucket implements Bucket {
   down = false;

@@ -1,5 +1,6 @@
 // Penalty and chain deduplication on decoded samples, counter correction at replica switches, and
-// the overlap split of chunks (spec/thanos.md §7.2).
+// the overlap split of chunks (https://thanos.io/tip/components/query.md/#deduplication-algorithms,
+// https://github.com/thanos-io/thanos/blob/main/pkg/dedup/iter.go).
 
 import { assert, assertEquals } from "../helpers/assert.ts";
 import {

@@ -1,5 +1,6 @@
-// StoreAPI messages against protobuf bytes assembled by hand from the field numbers of
-// spec/thanos.md §2, so compatibility does not rest on our own .proto files or codec alone.
+// StoreAPI messages against protobuf bytes assembled by hand from the field numbers of Thanos's
+// https://github.com/thanos-io/thanos/blob/main/pkg/store/storepb/rpc.proto and types.proto, so
+// compatibility does not rest on our own .proto files or codec alone.
 
 import { assert, assertEquals, assertThrows } from "../helpers/assert.ts";
 import { Matcher, MatchType } from "../../tsdb/matchers.ts";

@@ -1,8 +1,10 @@
-import { assert, assertEquals, assertRejects } from "../helpers/assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../helpers/assert.ts";
 import {
   ChunkReader,
+  chunkRecordLength,
   chunkRef,
   ChunkSegmentWriter,
+  parseChunkRecord,
   unpackChunkRef,
 } from "../../tsdb/chunks/segment.ts";
 import { MemoryByteSource } from "../../tsdb/bytesource.ts";
@@ -115,6 +117,47 @@ Deno.test("a reader over in-memory sources reads the same chunks (bucket path)",
     const r = ChunkReader.fromSources(sources);
     for (const ref of refs) assertEquals((await r.chunk(ref)).data, xor);
     await r.close();
+  });
+});
+
+Deno.test("parseChunkRecord parses records inside a range read, or asks for more", async () => {
+  await withTempDir(async (dir) => {
+    const w = await ChunkSegmentWriter.create(`${dir}/chunks`);
+    const small = await w.writeChunk(1, payload(1)); // 38 bytes: a one-byte length field
+    const big = await w.writeChunk(2, payload(4)); // 149 bytes: a two-byte length field
+    await w.close();
+    const file = await Deno.readFile(`${dir}/chunks/000001`);
+    const obj = "blk/chunks/000001";
+    // a range starting at `small` holds both records
+    const r1 = parseChunkRecord(file, small, true, obj, small)!;
+    assertEquals([r1.encoding, Array.from(r1.data)], [1, Array.from(payload(1))]);
+    const r2 = parseChunkRecord(file.subarray(small), big - small, true, obj, big)!;
+    assertEquals([r2.encoding, Array.from(r2.data)], [2, Array.from(payload(4))]);
+    assertEquals(chunkRecordLength(file.subarray(big, big + 10), obj, big), 2 + 1 + 149 + 4);
+    assertEquals(chunkRecordLength(file.subarray(small), obj, small), big - small);
+    // a range ending inside the record (or its length field) needs more bytes unless at EOF
+    for (const end of [big + 1, big + 10, file.length - 1]) {
+      const part = file.subarray(0, end);
+      assertEquals(parseChunkRecord(part, big, false, obj, big), null);
+      const err = assertThrows(
+        () => parseChunkRecord(part, big, true, obj, big),
+        CorruptionError,
+        "runs past the end",
+      ) as CorruptionError;
+      assertEquals([err.file, err.offset], [obj, big]);
+    }
+    // a length field longer than 5 bytes and a bad CRC are corruption whatever follows
+    const bad = new Uint8Array([0x80, 0x80, 0x80, 0x80, 0x80, 0x01, 0, 0]);
+    assertThrows(() => parseChunkRecord(bad, 0, false, obj, 7), CorruptionError, "uvarint");
+    assertThrows(() => chunkRecordLength(bad, obj, 7), CorruptionError, "uvarint");
+    const flipped = file.slice();
+    flipped[big + 4] ^= 1;
+    const err = assertThrows(
+      () => parseChunkRecord(flipped, big, false, obj, big),
+      CorruptionError,
+      "checksum",
+    ) as CorruptionError;
+    assertEquals([err.file, err.offset], [obj, big]);
   });
 });
 

@@ -553,8 +553,10 @@ Deno.test("corrupt index: truncation, magic, flipped bytes → CorruptionError w
 // ---- index v1 ----
 
 /**
- * Builds a small v1 index by hand (spec §3.8): symbol refs and series refs are file offsets,
- * series are not aligned and the postings offset table is unsorted.
+ * Builds a small v1 index by hand (the `FormatV1` layout that
+ * https://github.com/prometheus/prometheus/blob/v2.42.0/tsdb/index/index.go still reads): symbol
+ * refs and series refs are file offsets, series are not aligned and the postings offset table is
+ * unsorted.
  */
 function buildV1(series: { labels: string[]; chunks: ChunkMeta[] }[]): Uint8Array {
   const e = new Encbuf(1024);

@@ -8,7 +8,9 @@ import {
 } from "../../tsdb/meta.ts";
 import { InvalidMetaError, MissingFileError } from "../../tsdb/errors.ts";
 
-// spec/prometheus.md §2.1, as Prometheus writes it (tabs, no trailing newline).
+// The values of Prometheus's tsdb/testdata/index_format_v1/meta.json, as Prometheus writes it
+// (`writeMetaFile` in https://github.com/prometheus/prometheus/blob/v2.42.0/tsdb/block.go:
+// `BlockMeta` field order, tabs, no trailing newline).
 const PROM_EXAMPLE = `{
 	"ulid": "01DXXFZDYD1MQW6079WK0K6EDQ",
 	"minTime": 0,
@@ -27,8 +29,10 @@ const PROM_EXAMPLE = `{
 	"version": 1
 }`;
 
-// The Thanos example of spec/thanos.md §4.2 in Go's exact output form (json.Encoder with
-// SetIndent("", "\t"): trailing newline, index_stats always present).
+// A meta.json with a `thanos` section (fields of
+// https://thanos.io/tip/thanos/storage.md/#metadata-file-metajson) in the exact form Thanos's
+// `Meta.Write` produces (https://github.com/thanos-io/thanos/blob/main/pkg/block/metadata/meta.go:
+// json.Encoder with SetIndent("", "\t"): trailing newline, index_stats always present).
 const THANOS_EXAMPLE = `{
 	"ulid": "01J0000000000000000000000A",
 	"minTime": 1700000000000,
@@ -76,7 +80,7 @@ const THANOS_EXAMPLE = `{
 }
 `;
 
-Deno.test("the spec's Prometheus meta.json parses and re-encodes byte-exactly", () => {
+Deno.test("a Prometheus-written meta.json parses and re-encodes byte-exactly", () => {
   const m = parseBlockMeta(PROM_EXAMPLE, "b/meta.json");
   assertEquals(m, {
     ulid: "01DXXFZDYD1MQW6079WK0K6EDQ",
@@ -89,7 +93,7 @@ Deno.test("the spec's Prometheus meta.json parses and re-encodes byte-exactly", 
   assertEquals(encodeBlockMeta(m), PROM_EXAMPLE);
 });
 
-Deno.test("the spec's Thanos meta.json parses and re-encodes byte-exactly", () => {
+Deno.test("a Thanos-written meta.json parses and re-encodes byte-exactly", () => {
   const m = parseBlockMeta(THANOS_EXAMPLE, "b/meta.json");
   assertEquals(m.thanos?.labels, { cluster: "eu1", replica: "a" });
   assertEquals(m.thanos?.files?.[2], { rel_path: "meta.json" });

@@ -1,4 +1,6 @@
-// The bit stream under every chunk payload (spec/prometheus.md §5.1): bits are written
+// The bit stream under every chunk payload, Prometheus's bstream
+// (https://github.com/prometheus/prometheus/blob/v2.42.0/tsdb/chunkenc/bstream.go, notes in
+// https://github.com/prometheus/prometheus/blob/v2.42.0/tsdb/docs/bstream.md): bits are written
 // MSB-first, the stream ends with zero padding to a byte boundary. 64-bit fields are handled
 // as hi/lo 32-bit words so no BigInt is needed.
 

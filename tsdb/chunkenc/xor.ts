@@ -1,4 +1,6 @@
-// XOR chunk encoding (Gorilla-style, spec/prometheus.md §5.2), bit-exact with Prometheus 3.x.
+// XOR chunk encoding (Gorilla-style,
+// https://github.com/prometheus/prometheus/blob/v3.8.0/tsdb/docs/format/chunks.md#xor-chunk-data
+// and tsdb/chunkenc/xor.go there), bit-exact with Prometheus 3.x.
 // The decoder also accepts the extra trailing zero byte written by Prometheus 2.x.
 //
 // NaN payloads: V8 may canonicalise a NaN held in a JS number (object fields in the

@@ -1,6 +1,8 @@
-// Chunk segment files of a block (`<block>/chunks/000001`…, spec/prometheus.md §4): writer
-// with Prometheus's segment cutting, and a reader by chunk reference over ByteSources so the
-// same code serves local files and bucket objects.
+// Chunk segment files of a block (`<block>/chunks/000001`…,
+// https://github.com/prometheus/prometheus/blob/v2.42.0/tsdb/docs/format/chunks.md): writer
+// with Prometheus's segment cutting (`Writer` in
+// https://github.com/prometheus/prometheus/blob/v2.42.0/tsdb/chunks/chunks.go), and a reader by
+// chunk reference over ByteSources so the same code serves local files and bucket objects.
 
 import { type ByteSource, FileByteSource } from "../bytesource.ts";
 import { crc32c, crc32cFinish, crc32cUpdate } from "../crc32c.ts";
@@ -245,6 +247,89 @@ export interface ChunkRecord {
   data: Uint8Array;
 }
 
+/**
+ * Decodes the data length of the chunk record at `buf[p]`: `len` data bytes start at
+ * `buf[dataAt]`, after the encoding byte. Returns null when `buf` ends inside the length
+ * field and `eof` is false; throws CorruptionError naming `object` and `offset` otherwise.
+ */
+function recordDataLength(
+  buf: Uint8Array,
+  p: number,
+  eof: boolean,
+  object: string,
+  offset: number,
+): { len: number; dataAt: number } | null {
+  let len = 0;
+  let mul = 1;
+  let q = p;
+  for (;;) {
+    if (q - p >= MAX_LENGTH_FIELD_SIZE) {
+      throw new CorruptionError(object, offset, "chunk length field is not a valid uvarint");
+    }
+    if (q >= buf.length) {
+      if (!eof) return null;
+      throw new CorruptionError(object, offset, "chunk record runs past the end of the segment");
+    }
+    const c = buf[q++];
+    len += (c & 0x7f) * mul;
+    mul *= 128;
+    if (c < 0x80) break;
+  }
+  return { len, dataAt: q + 1 };
+}
+
+/**
+ * Total size in bytes (length field, encoding byte, data, CRC) of the chunk record whose first
+ * bytes are `head`. Throws CorruptionError naming `object` and `offset` when `head` does not
+ * hold a valid length field.
+ */
+export function chunkRecordLength(head: Uint8Array, object: string, offset: number): number {
+  const { len, dataAt } = recordDataLength(head, 0, true, object, offset)!;
+  return dataAt + len + 4;
+}
+
+/**
+ * Parses the chunk record at `buf[p]` (uvarint data length, encoding byte, data, big-endian
+ * CRC32-Castagnoli of encoding byte and data) and checks its CRC; `offset` is the record's
+ * offset in `object`, for errors. Returns null when `buf` ends before the record does and more
+ * bytes exist (`eof` false); throws CorruptionError naming `object` and `offset` otherwise.
+ * The returned data is a view into `buf`.
+ */
+export function parseChunkRecord(
+  buf: Uint8Array,
+  p: number,
+  eof: boolean,
+  object: string,
+  offset: number,
+): ChunkRecord | null {
+  const head = recordDataLength(buf, p, eof, object, offset);
+  if (head === null) return null;
+  const { len, dataAt } = head;
+  const encAt = dataAt - 1;
+  const end = dataAt + len;
+  if (end + 4 > buf.length) {
+    if (!eof) return null;
+    throw new CorruptionError(
+      object,
+      offset,
+      `chunk of ${len} bytes runs past the end of the segment`,
+    );
+  }
+  const want = ((buf[end] << 24) | (buf[end + 1] << 16) | (buf[end + 2] << 8) | buf[end + 3]) >>>
+    0;
+  const got = crc32c(buf, encAt, end);
+  if (want !== got) {
+    throw new CorruptionError(
+      object,
+      offset,
+      `chunk checksum mismatch: stored 0x${want.toString(16).padStart(8, "0")}, computed 0x${
+        got.toString(16).padStart(8, "0")
+      }`,
+    );
+  }
+  return { encoding: buf[encAt], data: buf.subarray(dataAt, end) };
+}
+
 /** How many bytes to read beyond the length field on the first try (covers most chunks). */
 const FIRST_READ_GUESS = 512;
 
@@ -363,20 +448,8 @@ export class ChunkReader {
       MAX_LENGTH_FIELD_SIZE + RECORD_OVERHEAD + FIRST_READ_GUESS,
     );
     let b = await src.read(offset, first);
-    // Record length field.
-    let len = 0;
-    let mul = 1;
-    let p = 0;
-    for (;;) {
-      if (p >= 5 || p >= b.length) {
-        throw new CorruptionError(src.name, offset, "chunk length field is not a valid uvarint");
-      }
-      const c = b[p++];
-      len += (c & 0x7f) * mul;
-      mul *= 128;
-      if (c < 0x80) break;
-    }
-    const total = p + RECORD_OVERHEAD + len;
+    const { len, dataAt } = recordDataLength(b, 0, true, src.name, offset)!;
+    const total = dataAt + len + 4;
     if (offset + total > src.size) {
       throw new CorruptionError(
         src.name,
@@ -394,20 +467,7 @@ export class ChunkReader {
       all.set(rest, b.length);
       b = all;
     }
-    const encAt = p;
-    const end = encAt + 1 + len;
-    const want = ((b[end] << 24) | (b[end + 1] << 16) | (b[end + 2] << 8) | b[end + 3]) >>> 0;
-    const got = crc32c(b, encAt, end);
-    if (want !== got) {
-      throw new CorruptionError(
-        src.name,
-        offset,
-        `chunk checksum mismatch: stored 0x${want.toString(16).padStart(8, "0")}, computed 0x${
-          got.toString(16).padStart(8, "0")
-        }`,
-      );
-    }
-    return { encoding: b[encAt], data: b.subarray(encAt + 1, end) };
+    return parseChunkRecord(b, 0, true, src.name, offset)!;
   }
 
   /** Closes the files this reader opened (sources passed to fromSources stay open). */

@@ -1,9 +1,11 @@
-// Index format v2/v3 (and v1) reader over a ByteSource (spec/prometheus.md §3). The source may
-// be a bucket object where every read is a network request, so the reader reads the TOC, the
-// symbol table and the postings offset table once each at open, and series and postings lists on
-// demand, merging nearby byte ranges. In memory it keeps the raw symbol table with every 32nd
-// symbol's offset, and per label name every 32nd value of the postings offset table (plus the
-// last), as Prometheus does, instead of one JS string per symbol or entry.
+// Index format v2/v3 (and v1) reader over a ByteSource
+// (https://github.com/prometheus/prometheus/blob/v2.42.0/tsdb/docs/format/index.md; v1 as
+// https://github.com/prometheus/prometheus/blob/v2.42.0/tsdb/index/index.go still reads it).
+// The source may be a bucket object where every read is a network request, so the reader reads
+// the TOC, the symbol table and the postings offset table once each at open, and series and
+// postings lists on demand, merging nearby byte ranges. In memory it keeps the raw symbol table
+// with every 32nd symbol's offset, and per label name every 32nd value of the postings offset
+// table (plus the last), as Prometheus does, instead of one JS string per symbol or entry.
 
 import { crc32c } from "../crc32c.ts";
 import { Decbuf, decodeUtf8, encodeUtf8 } from "../encoding.ts";

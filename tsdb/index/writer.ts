@@ -1,13 +1,16 @@
-// Index format v2 writer (spec/prometheus.md §3.9): streams header, symbol table and series to
-// the file through a buffered writer, keeps only compact label-occurrence triples in memory, and
-// on close writes postings lists, the postings offset table and the TOC exactly as Prometheus
-// 3.8+ does (no legacy label index sections).
+// Index format v2 writer
+// (https://github.com/prometheus/prometheus/blob/v2.42.0/tsdb/docs/format/index.md):
+// streams header, symbol table and series to the file through a buffered writer, keeps only
+// compact label-occurrence triples in memory, and on close writes postings lists, the postings
+// offset table and the TOC exactly as Prometheus 3.8+ does (no legacy label index sections; see
+// `Writer` in https://github.com/prometheus/prometheus/blob/v3.8.0/tsdb/index/index.go).
 
 import { crc32c, crc32cFinish, crc32cInit, crc32cUpdate } from "../crc32c.ts";
 import { Encbuf } from "../encoding.ts";
 import { InvalidInputError } from "../errors.ts";
 import { compareLabels, compareStrings } from "../labels.ts";
 import type { Labels } from "../series.ts";
+import { utf8Length } from "../../strconv/utf8.ts";
 
 /** Magic number at the start of every index file. */
 export const INDEX_MAGIC = 0xbaaad700;
@@ -571,24 +574,6 @@ function sortUniqueByUtf8(a: string[]): string[] {
   for (let i = 0; i < a.length; i++) if (n === 0 || a[i] !== a[n - 1]) a[n++] = a[i];
   a.length = n;
   return a;
-}
-
-/** Number of UTF-8 bytes of `s` as TextEncoder writes it (lone surrogates become U+FFFD). */
-function utf8Length(s: string): number {
-  let n = s.length;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) continue;
-    if (c < 0x800) n += 1;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
-      const d = s.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        n += 2; // 4 bytes for 2 code units
-        i++;
-      } else n += 2;
-    } else n += 2;
-  }
-  return n;
 }
 
 /** Writes `v` as a uvarint at `b[at]`; returns the position after it. */

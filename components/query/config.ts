@@ -1,0 +1,138 @@
+// Settings of `thanos query`, read once from its flags (https://thanos.io/tip/components/query.md/).
+
+import type { DedupFunc } from "../../storeapi/dedup.ts";
+import type { StoreClientOptions } from "../../storeapi/client.ts";
+import type { Labels } from "../../tsdb/series.ts";
+import { labelsFromPairs } from "../../tsdb/labels.ts";
+import { parseReplicaLabels } from "../../query/replica_labels.ts";
+import {
+  EndpointConfigError,
+  type EndpointSpec,
+  parseEndpointConfig,
+} from "../../query/endpoints.ts";
+import { type Flags, type HttpConfig, httpConfig, parseLabelFlag } from "../flags.ts";
+import { type GrpcServerConfig, grpcServerConfig } from "../grpc.ts";
+import { DEDUP_FUNCS, GRPC_COMPRESSIONS, type QueryFlag } from "./flags.ts";
+
+/** Everything `thanos query` is configured with. */
+export interface QueryConfig {
+  http: HttpConfig;
+  grpc: GrpcServerConfig;
+  /** Options of the StoreAPI clients (`--grpc-client-*`, `--grpc-compression`). */
+  client: StoreClientOptions;
+  /** `--web.route-prefix` (or `--web.external-prefix`) as `/prefix`, or "" for none. */
+  routePrefix: string;
+  /** `--web.external-prefix` as given, or undefined. */
+  externalPrefix?: string;
+  enableCors: boolean;
+  queryTimeoutMs: number;
+  /** At least 1. */
+  maxConcurrent: number;
+  /** At least 1. */
+  maxConcurrentSelect: number;
+  lookbackDeltaMs: number;
+  maxSamples: number;
+  defaultStepMs: number;
+  defaultEvaluationIntervalMs: number;
+  replicaLabels: string[];
+  dedupFunc: DedupFunc;
+  partialResponse: boolean;
+  autoDownsampling: boolean;
+  selectorLabels: Labels;
+  /** `--store`, `--endpoint` and `--endpoint-strict` endpoints. */
+  staticEndpoints: EndpointSpec[];
+  /** Endpoints of `--endpoint.sd-config` (validated; it never changes). */
+  inlineEndpoints: EndpointSpec[];
+  /** `--endpoint.sd-config-file` (re-read every round), or undefined. */
+  endpointConfigFile?: { path: string; contents: string };
+  /** `--store.sd-files` paths or globs. */
+  sdFiles: string[];
+  /** Info timeout, also the interval between health checks (default 5s). */
+  infoTimeoutMs: number;
+  dnsIntervalMs: number;
+  unhealthyTimeoutMs: number;
+  /** 0 disables it. */
+  responseTimeoutMs: number;
+  /** Every flag's value as text, for `/api/v1/status/flags`. */
+  flagValues: Record<string, string>;
+}
+
+/** The StoreAPI client options from the `--grpc-client-*` flags. */
+function clientOptions(flags: Flags<QueryFlag>): StoreClientOptions {
+  const opts: StoreClientOptions = {
+    compression: flags.enum("grpc-compression", GRPC_COMPRESSIONS),
+  };
+  if (flags.bool("grpc-client-tls-secure")) {
+    opts.tls = {
+      certFile: flags.string("grpc-client-tls-cert") || undefined,
+      keyFile: flags.string("grpc-client-tls-key") || undefined,
+      caFile: flags.string("grpc-client-tls-ca") || undefined,
+      serverName: flags.string("grpc-client-server-name") || undefined,
+      skipVerify: flags.bool("grpc-client-tls-skip-verify"),
+    };
+  }
+  return opts;
+}
+
+/** Reads and validates the flags of `thanos query`; throws UsageError on bad values. */
+export function queryConfig(flags: Flags<QueryFlag>): QueryConfig {
+  const replicaLabels = parseReplicaLabels(flags.strings("query.replica-label"));
+  const selectorLabels = labelsFromPairs(
+    flags.strings("selector-label").map((s) => parseLabelFlag("selector-label", s)),
+  );
+  const dedupFunc = flags.enum("deduplication.func", DEDUP_FUNCS);
+
+  const staticEndpoints: EndpointSpec[] = [
+    ...flags.strings("store").map((address) => ({ address, strict: false })),
+    ...flags.strings("endpoint").map((address) => ({ address, strict: false })),
+    ...flags.strings("endpoint-strict").map((address) => ({ address, strict: true })),
+  ];
+  const sdConfigFile = flags.string("endpoint.sd-config-file");
+  const sdConfigInline = flags.string("endpoint.sd-config");
+  if (sdConfigFile !== "" && sdConfigInline !== "") {
+    throw new EndpointConfigError(
+      "--endpoint.sd-config-file and --endpoint.sd-config are mutually exclusive",
+    );
+  }
+  // validate configs once at start so mistakes fail fast; the inline one never changes
+  const inlineEndpoints = sdConfigInline !== ""
+    ? parseEndpointConfig(sdConfigInline, "--endpoint.sd-config")
+    : [];
+  let endpointConfigFile: QueryConfig["endpointConfigFile"];
+  if (sdConfigFile !== "") {
+    const contents = flags.fileContents("endpoint.sd-config-file");
+    parseEndpointConfig(contents, sdConfigFile);
+    endpointConfigFile = { path: sdConfigFile, contents };
+  }
+
+  const prefixFlag = flags.string("web.route-prefix") || flags.string("web.external-prefix");
+  return {
+    http: httpConfig(flags),
+    grpc: grpcServerConfig(flags),
+    client: clientOptions(flags),
+    routePrefix: prefixFlag === "" ? "" : "/" + prefixFlag.replace(/^\/+|\/+$/g, ""),
+    externalPrefix: flags.string("web.external-prefix") || undefined,
+    enableCors: !flags.bool("web.disable-cors"),
+    queryTimeoutMs: flags.duration("query.timeout"),
+    maxConcurrent: Math.max(1, flags.int("query.max-concurrent")),
+    maxConcurrentSelect: Math.max(1, flags.int("query.max-concurrent-select")),
+    lookbackDeltaMs: flags.duration("query.lookback-delta"),
+    maxSamples: flags.int("query.max-samples"),
+    defaultStepMs: flags.duration("query.default-step"),
+    defaultEvaluationIntervalMs: flags.duration("query.default-evaluation-interval"),
+    replicaLabels,
+    dedupFunc,
+    partialResponse: flags.bool("query.partial-response"),
+    autoDownsampling: flags.bool("query.auto-downsampling"),
+    selectorLabels,
+    staticEndpoints,
+    inlineEndpoints,
+    endpointConfigFile,
+    sdFiles: flags.strings("store.sd-files"),
+    infoTimeoutMs: flags.duration("endpoint.info-timeout") || 5000,
+    dnsIntervalMs: flags.duration("store.sd-dns-interval"),
+    unhealthyTimeoutMs: flags.duration("store.unhealthy-timeout"),
+    responseTimeoutMs: flags.duration("store.response-timeout"),
+    flagValues: flags.textValues(),
+  };
+}

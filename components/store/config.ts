@@ -1,0 +1,108 @@
+// Settings of `thanos store`, read once from its flags (https://thanos.io/tip/components/store.md/).
+
+import { parseRelabelConfigs, RelabelConfigError, Relabeler } from "../../relabel/relabel.ts";
+import type { MetaSyncerOptions } from "../../block/fetcher.ts";
+import { type Flags, type HttpConfig, httpConfig, UsageError } from "../flags.ts";
+import { type GrpcServerConfig, grpcServerConfig } from "../grpc.ts";
+import { objstoreConfigText } from "../objstore.ts";
+import { BLOCK_DISCOVERY_STRATEGIES, type StoreFlag } from "./flags.ts";
+
+/** Everything `thanos store` is configured with. */
+export interface StoreConfig {
+  http: HttpConfig;
+  grpc: GrpcServerConfig;
+  /** The bucket configuration (YAML), "" when none was given. */
+  objstoreConfig: string;
+  dataDir: string;
+  cacheIndexHeader: boolean;
+  indexCacheBytes: number;
+  syncIntervalMs: number;
+  /** At least 1. */
+  blockSyncConcurrency: number;
+  metaFetchConcurrency: number;
+  discoveryStrategy: NonNullable<MetaSyncerOptions["strategy"]>;
+  /** Served time range, ms since the epoch; minTime <= maxTime. */
+  minTime: number;
+  maxTime: number;
+  /** Block selection from `--selector.relabel-config(-file)`. */
+  relabel: Relabeler;
+  consistencyDelayMs: number;
+  ignoreDeletionMarksDelayMs: number;
+  /** Per-request limits (0: none); the smaller of the current and the deprecated flag. */
+  seriesLimit: number;
+  samplesLimit: number;
+  /** `--store.grpc.downloaded-bytes-limit` (0: none). */
+  bytesLimit: number;
+  seriesMaxConcurrency: number;
+}
+
+/** The smallest positive value, or 0 when none is positive. */
+function minPositive(...vs: number[]): number {
+  const pos = vs.filter((v) => v > 0);
+  return pos.length === 0 ? 0 : Math.min(...pos);
+}
+
+/** The selector relabel rules from `--selector.relabel-config(-file)`. */
+function relabelerFromFlags(flags: Flags<StoreFlag>): Relabeler {
+  const fromFile = flags.fileContents("selector.relabel-config-file");
+  const inline = flags.string("selector.relabel-config");
+  if (fromFile !== "" && inline !== "") {
+    throw new UsageError(
+      "--selector.relabel-config-file and --selector.relabel-config are mutually exclusive",
+    );
+  }
+  try {
+    return new Relabeler(parseRelabelConfigs(fromFile || inline));
+  } catch (e) {
+    if (e instanceof RelabelConfigError) {
+      throw new UsageError(`selector relabel config: ${e.message}`);
+    }
+    throw e;
+  }
+}
+
+/** Reads and validates the flags of `thanos store`; throws UsageError on bad values. */
+export function storeConfig(flags: Flags<StoreFlag>): StoreConfig {
+  const relabel = relabelerFromFlags(flags);
+  const grpc = grpcServerConfig(flags);
+  const minTime = flags.time("min-time");
+  const maxTime = flags.time("max-time");
+  if (minTime > maxTime) {
+    throw new UsageError(
+      `--min-time (${new Date(minTime).toISOString()}) is after --max-time (${
+        new Date(maxTime).toISOString()
+      })`,
+    );
+  }
+  const blockSyncConcurrency = flags.int("block-sync-concurrency");
+  if (blockSyncConcurrency < 1) {
+    throw new UsageError("--block-sync-concurrency must be at least 1");
+  }
+  return {
+    http: httpConfig(flags),
+    grpc,
+    objstoreConfig: objstoreConfigText(flags),
+    dataDir: flags.string("data-dir"),
+    cacheIndexHeader: flags.bool("cache-index-header"),
+    indexCacheBytes: flags.bytes("index-cache-size"),
+    syncIntervalMs: flags.duration("sync-block-duration"),
+    blockSyncConcurrency,
+    metaFetchConcurrency: flags.int("block-meta-fetch-concurrency"),
+    discoveryStrategy: flags.enum("block-discovery-strategy", BLOCK_DISCOVERY_STRATEGIES),
+    minTime,
+    maxTime,
+    relabel,
+    consistencyDelayMs: flags.duration("consistency-delay"),
+    ignoreDeletionMarksDelayMs: flags.duration("ignore-deletion-marks-delay"),
+    seriesLimit: minPositive(
+      flags.int("store.limits.request-series"),
+      flags.int("store.grpc.touched-series-limit"),
+    ),
+    samplesLimit: minPositive(
+      flags.int("store.limits.request-samples"),
+      flags.int("store.grpc.series-sample-limit"),
+    ),
+    bytesLimit: flags.int("store.grpc.downloaded-bytes-limit"),
+    seriesMaxConcurrency: flags.int("store.grpc.series-max-concurrency"),
+  };
+}

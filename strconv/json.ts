@@ -1,0 +1,38 @@
+// JSON string encoders that write byte-for-byte what Go's encoders write: `encoding/json`
+// (which escapes more than JSON.stringify) and the jsoniter label encoder of Prometheus's API.
+
+/** Go encoding/json string: JSON.stringify plus escaped `<`, `>`, `&`, U+2028 and U+2029. */
+export function goJSONString(s: string): string {
+  return JSON.stringify(s).replace(
+    /[<>&\u2028\u2029]/g,
+    (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"),
+  );
+}
+
+/** Label strings: only `"`, `\`, and control characters escaped (jsoniter fast path). */
+export function labelJSONString(s: string): string {
+  let out = '"';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x22) out += '\\"';
+    else if (c === 0x5c) out += "\\\\";
+    else if (c === 0x0a) out += "\\n";
+    else if (c === 0x0d) out += "\\r";
+    else if (c === 0x09) out += "\\t";
+    else if (c < 0x20) out += "\\u00" + c.toString(16).padStart(2, "0");
+    else out += s[i];
+  }
+  return out + '"';
+}
+
+/**
+ * A label set given as flat `[name, value, name, value, …]` pairs, as a JSON object in that
+ * order, strings escaped like Prometheus's label encoder ({@link labelJSONString}).
+ */
+export function labelsJSON(ls: readonly string[]): string {
+  const parts: string[] = [];
+  for (let i = 0; i < ls.length; i += 2) {
+    parts.push(`${labelJSONString(ls[i])}:${labelJSONString(ls[i + 1])}`);
+  }
+  return `{${parts.join(",")}}`;
+}

@@ -1,0 +1,462 @@
+// Each role's flags are read once into its typed config: defaults, set values, validation
+// errors, and (at the type level) that a misspelt flag name does not compile.
+
+import { assert, assertEquals, assertThrows } from "../helpers/assert.ts";
+import {
+  type CommandSpec,
+  defineCommand,
+  type FlagName,
+  Flags,
+  logConfig,
+  parseFlags,
+  type RawFlags,
+  UsageError,
+} from "../../components/flags.ts";
+import { grpcServerConfig } from "../../components/grpc.ts";
+import { QUERY_COMMAND, type QueryFlag } from "../../components/query/flags.ts";
+import { queryConfig } from "../../components/query/config.ts";
+import { STORE_COMMAND } from "../../components/store/flags.ts";
+import { storeConfig } from "../../components/store/config.ts";
+import { SIDECAR_COMMAND } from "../../components/sidecar/flags.ts";
+import { sidecarConfig } from "../../components/sidecar/config.ts";
+import {
+  BUCKET_INSPECT,
+  BUCKET_LS,
+  TSDB_ANALYZE,
+  TSDB_DUMP,
+} from "../../components/tools/flags.ts";
+import {
+  bucketInspectConfig,
+  bucketLsConfig,
+  tsdbAnalyzeConfig,
+  tsdbDumpConfig,
+} from "../../components/tools/config.ts";
+import { RUN_TABLE } from "../../components/run_table.ts";
+import { Logger } from "../../logging/log.ts";
+import { labelsFromPairs } from "../../tsdb/labels.ts";
+
+/** Typed flags of `spec` parsed from `argv`, as the worker would build them. */
+function parse<N extends string>(
+  spec: CommandSpec<N>,
+  argv: string[],
+  files: Record<string, string> = {},
+): Flags<N> {
+  const raw = parseFlags(spec, argv);
+  raw.files = files;
+  return new Flags(spec, raw);
+}
+
+/** Flags with raw values set directly, bypassing the parser's checks (as a bug would). */
+function unchecked<N extends string>(spec: CommandSpec<N>, values: Record<string, string[]>) {
+  const raw: RawFlags = { command: [...spec.path], values, args: [], files: {} };
+  return new Flags(spec, raw);
+}
+
+const OBJSTORE = "type: FILESYSTEM\nconfig:\n  directory: /tmp/bucket\n";
+
+Deno.test("flag names of every table are literal types, and a misspelt name is a type error", () => {
+  const flags = parse(QUERY_COMMAND, []);
+  assertEquals(flags.strings("query.replica-label"), []);
+  // @ts-expect-error: "query.replica-lable" is not a flag of `thanos query`
+  assertThrows(() => flags.string("query.replica-lable"), Error, "has no flag");
+  // @ts-expect-error: a flag of another role
+  assertThrows(() => flags.string("tsdb.path"), Error, "has no flag");
+  const store = parse(STORE_COMMAND, []);
+  // @ts-expect-error: misspelt in a shared group's name too
+  assertThrows(() => store.duration("grpc-grace-perod"), Error, "has no flag");
+  // @ts-expect-error: the flags of one role are not the flags of another
+  assertThrows(() => queryConfig(store));
+
+  // the name unions are literal (a widened `string` would accept anything)
+  const name: QueryFlag = "deduplication.func";
+  assertEquals(name, "deduplication.func");
+  type IsString<T> = string extends T ? true : false;
+  const literal: IsString<FlagName<typeof SIDECAR_COMMAND>> = false;
+  assertEquals(literal, false);
+  const spec = defineCommand({
+    path: ["x"],
+    help: "",
+    flags: [{ name: "a", kind: "int", help: "" }],
+  });
+  // @ts-expect-error: only "a" is declared
+  assertThrows(() => parse(spec, []).int("b"), Error, "command x has no flag --b");
+});
+
+Deno.test("flags of one command cannot be used as another's", () => {
+  const untyped: Flags = new Flags(STORE_COMMAND as CommandSpec, parseFlags(STORE_COMMAND, []));
+  assertThrows(() => untyped.of(QUERY_COMMAND), Error, 'flags of command "store" used as "query"');
+  assertEquals(untyped.of(STORE_COMMAND).int("block-sync-concurrency"), 20);
+});
+
+Deno.test("query config: defaults", () => {
+  const c = queryConfig(parse(QUERY_COMMAND, []));
+  assertEquals(c.http, { address: { hostname: "0.0.0.0", port: 10902 }, gracePeriodMs: 120_000 });
+  assertEquals(c.grpc, {
+    address: { hostname: "0.0.0.0", port: 10901 },
+    gracePeriodMs: 120_000,
+    tls: undefined,
+  });
+  assertEquals(c.client, { compression: "none" });
+  assertEquals(c.dedupFunc, "penalty");
+  assertEquals(c.replicaLabels, []);
+  assertEquals(c.routePrefix, "");
+  assertEquals(c.externalPrefix, undefined);
+  assertEquals(c.enableCors, true);
+  assertEquals(c.queryTimeoutMs, 120_000);
+  assertEquals(c.maxConcurrent, 20);
+  assertEquals(c.maxConcurrentSelect, 4);
+  assertEquals(c.lookbackDeltaMs, 300_000);
+  assertEquals(c.maxSamples, 50_000_000);
+  assertEquals(c.defaultStepMs, 1000);
+  assertEquals(c.defaultEvaluationIntervalMs, 60_000);
+  assertEquals(c.partialResponse, true);
+  assertEquals(c.autoDownsampling, false);
+  assertEquals(c.selectorLabels, []);
+  assertEquals(c.staticEndpoints, []);
+  assertEquals(c.inlineEndpoints, []);
+  assertEquals(c.endpointConfigFile, undefined);
+  assertEquals(c.infoTimeoutMs, 5000);
+  assertEquals(c.dnsIntervalMs, 30_000);
+  assertEquals(c.unhealthyTimeoutMs, 300_000);
+  assertEquals(c.responseTimeoutMs, 0);
+  assertEquals(c.flagValues["query.timeout"], "2m");
+  assertEquals(c.flagValues["query.replica-label"], "");
+});
+
+Deno.test("query config: set values", () => {
+  const c = queryConfig(parse(QUERY_COMMAND, [
+    "--http-address=127.0.0.1:0",
+    "--grpc-address=[::1]:19091",
+    "--grpc-grace-period=1s",
+    "--query.replica-label=replica, rule_replica",
+    "--query.replica-label",
+    "replica",
+    "--query.replica-label= zone ",
+    "--deduplication.func=chain",
+    '--selector-label=cluster="eu1"',
+    "--store=a:1",
+    "--endpoint=b:2",
+    "--endpoint-strict=c:3",
+    "--web.route-prefix=/thanos/",
+    "--web.external-prefix=ext",
+    "--web.disable-cors",
+    "--query.max-concurrent=0",
+    "--no-query.partial-response",
+    "--grpc-client-tls-secure",
+    "--grpc-client-tls-ca=/ca.pem",
+    "--grpc-compression=snappy",
+    "--endpoint.info-timeout=2s",
+  ]));
+  assertEquals(c.http.address, { hostname: "127.0.0.1", port: 0 });
+  assertEquals(c.grpc.address, { hostname: "::1", port: 19091 });
+  assertEquals(c.grpc.gracePeriodMs, 1000);
+  assertEquals(c.replicaLabels, ["replica", "rule_replica", "zone"]);
+  assertEquals(c.dedupFunc, "chain");
+  assertEquals(c.selectorLabels, labelsFromPairs([["cluster", "eu1"]]));
+  assertEquals(c.staticEndpoints, [
+    { address: "a:1", strict: false },
+    { address: "b:2", strict: false },
+    { address: "c:3", strict: true },
+  ]);
+  assertEquals(c.routePrefix, "/thanos");
+  assertEquals(c.externalPrefix, "ext");
+  assertEquals(c.enableCors, false);
+  assertEquals(c.maxConcurrent, 1);
+  assertEquals(c.partialResponse, false);
+  assertEquals(c.client, {
+    compression: "snappy",
+    tls: {
+      certFile: undefined,
+      keyFile: undefined,
+      caFile: "/ca.pem",
+      serverName: undefined,
+      skipVerify: false,
+    },
+  });
+  assertEquals(c.infoTimeoutMs, 2000);
+  assertEquals(
+    c.flagValues["query.replica-label"],
+    "replica, rule_replica,replica, zone ",
+  );
+});
+
+Deno.test("query config: enum and exclusivity errors", () => {
+  assertThrows(
+    () => parseFlags(QUERY_COMMAND, ["--deduplication.func=quorum"]),
+    UsageError,
+    'invalid value "quorum" for --deduplication.func: want one of penalty, chain',
+  );
+  // the config checks the value against the domain type too, with the parser's message
+  assertThrows(
+    () => queryConfig(unchecked(QUERY_COMMAND, { "deduplication.func": ["quorum"] })),
+    UsageError,
+    'invalid value "quorum" for --deduplication.func: want one of penalty, chain',
+  );
+  assertThrows(
+    () =>
+      queryConfig(
+        parse(QUERY_COMMAND, ["--endpoint.sd-config-file=/sd.yml", "--endpoint.sd-config=[]"]),
+      ),
+    Error,
+    "--endpoint.sd-config-file and --endpoint.sd-config are mutually exclusive",
+  );
+  assertThrows(
+    () => queryConfig(parse(QUERY_COMMAND, ["--selector-label=nope"])),
+    UsageError,
+    'invalid --selector-label "nope"',
+  );
+  assertThrows(
+    () => queryConfig(parse(QUERY_COMMAND, ["--http-address=nohost"])),
+    UsageError,
+    "invalid listen address",
+  );
+});
+
+Deno.test("gRPC server config: TLS needs both cert and key", () => {
+  assertThrows(
+    () => grpcServerConfig(parse(STORE_COMMAND, ["--grpc-server-tls-cert=/c.pem"])),
+    UsageError,
+    "both --grpc-server-tls-cert and --grpc-server-tls-key must be set",
+  );
+  const c = grpcServerConfig(
+    parse(STORE_COMMAND, [
+      "--grpc-server-tls-cert=/c.pem",
+      "--grpc-server-tls-key=/k.pem",
+      "--grpc-server-tls-min-version=1.2",
+    ]),
+  );
+  assertEquals(c.tls, {
+    certFile: "/c.pem",
+    keyFile: "/k.pem",
+    clientCaFile: undefined,
+    minVersion: "TLSv1.2",
+  });
+});
+
+Deno.test("log config: level and format", () => {
+  assertEquals(logConfig(parse(STORE_COMMAND, [])), { level: "info", format: "logfmt" });
+  assertEquals(
+    logConfig(parse(STORE_COMMAND, ["--log.level=debug", "--log.format=json"])),
+    { level: "debug", format: "json" },
+  );
+  assertThrows(
+    () => parseFlags(STORE_COMMAND, ["--log.level=trace"]),
+    UsageError,
+    'invalid value "trace" for --log.level: want one of debug, info, warn, error',
+  );
+});
+
+Deno.test("store config: defaults and set values", () => {
+  const d = storeConfig(parse(STORE_COMMAND, []));
+  assertEquals(d.objstoreConfig, "");
+  assertEquals(d.dataDir, "./data");
+  assertEquals(d.cacheIndexHeader, true);
+  assertEquals(d.indexCacheBytes, 250 * 1024 * 1024);
+  assertEquals(d.syncIntervalMs, 15 * 60_000);
+  assertEquals(d.blockSyncConcurrency, 20);
+  assertEquals(d.metaFetchConcurrency, 32);
+  assertEquals(d.discoveryStrategy, "concurrent");
+  assertEquals(new Date(d.minTime).toISOString(), "0000-01-01T00:00:00.000Z");
+  assert(d.maxTime > Date.UTC(9999, 0, 1));
+  assertEquals(d.consistencyDelayMs, 0);
+  assertEquals(d.ignoreDeletionMarksDelayMs, 24 * 3_600_000);
+  assertEquals([d.seriesLimit, d.samplesLimit, d.bytesLimit], [0, 0, 0]);
+  assertEquals(d.seriesMaxConcurrency, 20);
+  assertEquals(d.http.address.port, 10902);
+  assertEquals(d.grpc.address.port, 10901);
+
+  const c = storeConfig(parse(STORE_COMMAND, [
+    "--objstore.config-file=/b.yml",
+    "--data-dir=/var/store",
+    "--block-discovery-strategy=recursive",
+    "--index-cache-size=1GiB",
+    "--min-time=2024-01-01T00:00:00Z",
+    "--max-time=2024-02-01T00:00:00Z",
+    "--store.limits.request-series=100",
+    "--store.grpc.touched-series-limit=50",
+    "--store.grpc.series-sample-limit=7",
+    "--selector.relabel-config=- action: keep\n  source_labels: [cluster]\n  regex: eu1\n",
+  ], { "/b.yml": OBJSTORE }));
+  assertEquals(c.objstoreConfig, OBJSTORE);
+  assertEquals(c.dataDir, "/var/store");
+  assertEquals(c.discoveryStrategy, "recursive");
+  assertEquals(c.indexCacheBytes, 1024 ** 3);
+  assertEquals(c.minTime, Date.UTC(2024, 0, 1));
+  assertEquals(c.maxTime, Date.UTC(2024, 1, 1));
+  assertEquals(c.seriesLimit, 50);
+  assertEquals(c.samplesLimit, 7);
+});
+
+Deno.test("store config: validation errors", () => {
+  assertThrows(
+    () =>
+      storeConfig(
+        parse(STORE_COMMAND, [
+          "--min-time=2024-02-01T00:00:00Z",
+          "--max-time=2024-01-01T00:00:00Z",
+        ]),
+      ),
+    UsageError,
+    "--min-time (2024-02-01T00:00:00.000Z) is after --max-time (2024-01-01T00:00:00.000Z)",
+  );
+  assertThrows(
+    () => storeConfig(parse(STORE_COMMAND, ["--block-sync-concurrency=0"])),
+    UsageError,
+    "--block-sync-concurrency must be at least 1",
+  );
+  assertThrows(
+    () =>
+      storeConfig(
+        parse(STORE_COMMAND, [
+          "--selector.relabel-config-file=/r.yml",
+          "--selector.relabel-config=[]",
+        ], { "/r.yml": "[]" }),
+      ),
+    UsageError,
+    "--selector.relabel-config-file and --selector.relabel-config are mutually exclusive",
+  );
+  assertThrows(
+    () => storeConfig(unchecked(STORE_COMMAND, { "block-discovery-strategy": ["walk"] })),
+    UsageError,
+    'invalid value "walk" for --block-discovery-strategy: want one of concurrent, recursive',
+  );
+});
+
+Deno.test("sidecar config: defaults and set values", () => {
+  const d = sidecarConfig(parse(SIDECAR_COMMAND, []));
+  assertEquals(d.objstoreConfig, "");
+  assertEquals(d.prometheus, {
+    url: "http://localhost:9090",
+    readyTimeoutMs: 600_000,
+    readyTimeoutText: "10m",
+    getConfigIntervalMs: 30_000,
+    getConfigTimeoutMs: 30_000,
+    httpClientConfig: "",
+  });
+  assertEquals(d.tsdbPath, "./data");
+  assertEquals(d.reloader, undefined);
+  assertEquals(d.shipper, {
+    uploadCompacted: false,
+    metaFileName: "thanos.shipper.json",
+    hashFunc: "",
+    uploadConcurrency: 0,
+    syncIntervalMs: 30_000,
+  });
+  assertEquals([d.seriesLimit, d.samplesLimit], [0, 0]);
+
+  const c = sidecarConfig(parse(SIDECAR_COMMAND, [
+    "--objstore.config",
+    OBJSTORE,
+    "--prometheus.url=http://prom:9090",
+    "--tsdb.path=/prom",
+    "--reloader.rule-dir=/rules",
+    "--reloader.watch-interval=10s",
+    "--hash-func=SHA256",
+    "--shipper.upload-compacted",
+    "--min-time=2024-01-01T00:00:00Z",
+    "--store.limits.request-samples=1000",
+    "--prometheus.http-client-file=/hc.yml",
+  ], { "/hc.yml": "tls_config: {}\n" }));
+  assertEquals(c.objstoreConfig, OBJSTORE);
+  assertEquals(c.prometheus.url, "http://prom:9090");
+  assertEquals(c.prometheus.httpClientConfig, "tls_config: {}\n");
+  assertEquals(c.tsdbPath, "/prom");
+  assertEquals(c.reloader, {
+    method: "http",
+    configFile: "",
+    configEnvsubstFile: "",
+    ruleDirs: ["/rules"],
+    watchIntervalMs: 10_000,
+    retryIntervalMs: 5000,
+  });
+  assertEquals(c.shipper.hashFunc, "SHA256");
+  assertEquals(c.shipper.uploadCompacted, true);
+  assertEquals(c.minTime, Date.UTC(2024, 0, 1));
+  assertEquals(c.samplesLimit, 1000);
+});
+
+Deno.test("sidecar config: validation errors", () => {
+  assertThrows(
+    () =>
+      sidecarConfig(
+        parse(SIDECAR_COMMAND, [
+          "--prometheus.http-client-file=/hc.yml",
+          "--prometheus.http-client=tls_config: {}",
+        ], { "/hc.yml": "tls_config: {}\n" }),
+      ),
+    UsageError,
+    "--prometheus.http-client-file and --prometheus.http-client are mutually exclusive",
+  );
+  assertThrows(
+    () => parseFlags(SIDECAR_COMMAND, ["--hash-func=MD5"]),
+    UsageError,
+    'invalid value "MD5" for --hash-func: want one of , SHA256',
+  );
+  assertThrows(
+    () => sidecarConfig(unchecked(SIDECAR_COMMAND, { "hash-func": ["MD5"] })),
+    UsageError,
+    'invalid value "MD5" for --hash-func: want one of , SHA256',
+  );
+});
+
+Deno.test("tools configs: defaults, set values and errors", () => {
+  assertEquals(bucketLsConfig(parse(BUCKET_LS, [])), {
+    objstoreConfig: "",
+    output: "text",
+    excludeDelete: false,
+    timeoutMs: 300_000,
+  });
+  assertEquals(
+    bucketLsConfig(parse(BUCKET_LS, ["-o", "json", "--exclude-delete", "--objstore.config=x"])),
+    { objstoreConfig: "x", output: "json", excludeDelete: true, timeoutMs: 300_000 },
+  );
+  assertThrows(
+    () => parseFlags(BUCKET_LS, ["--output=yaml"]),
+    UsageError,
+    'invalid value "yaml" for --output: want one of , text, json, wide',
+  );
+  assertEquals(bucketInspectConfig(parse(BUCKET_INSPECT, [])), {
+    objstoreConfig: "",
+    selector: {},
+    sortBy: [],
+    output: "table",
+    timeoutMs: 300_000,
+  });
+  const i = bucketInspectConfig(
+    parse(BUCKET_INSPECT, ["-l", 'cluster="eu1"', "--sort-by=UNTIL", "--output=csv"]),
+  );
+  assertEquals([i.selector, i.sortBy, i.output], [{ cluster: "eu1" }, ["UNTIL"], "csv"]);
+  assertThrows(
+    () => bucketInspectConfig(parse(BUCKET_INSPECT, ["-l", "x"])),
+    UsageError,
+    'invalid --selector "x"',
+  );
+  const dump = tsdbDumpConfig(parse(TSDB_DUMP, ["--min-time=5", "/db"]));
+  assertEquals([dump.dbPath, dump.minTime, dump.maxTime], ["/db", 5, 9223372036854775807]);
+  assertEquals(dump.matchers.length, 1);
+  assertThrows(
+    () => tsdbDumpConfig(parse(TSDB_DUMP, ["--match={", "/db"])),
+    UsageError,
+    "invalid --match:",
+  );
+  assertEquals(tsdbAnalyzeConfig(parse(TSDB_ANALYZE, ["/b"])), { blockDir: "/b", limit: 20 });
+  assertEquals(tsdbAnalyzeConfig(parse(TSDB_ANALYZE, ["--limit=3", "/b"])).limit, 3);
+});
+
+Deno.test("a config error fails the run function (a rejected promise), before any I/O", async () => {
+  const logs: string[] = [];
+  const spec: CommandSpec = STORE_COMMAND;
+  const run = RUN_TABLE["store"](
+    new Flags(spec, parseFlags(spec, ["--block-sync-concurrency=0"])),
+    {
+      signal: new AbortController().signal,
+      logger: new Logger("info", "logfmt", {}, (l) => logs.push(l)),
+      stdout: () => {},
+    },
+  );
+  let err: unknown;
+  await run.catch((e) => err = e);
+  assert(err instanceof UsageError);
+  assertEquals((err as Error).message, "--block-sync-concurrency must be at least 1");
+  assertEquals(logs, []);
+});

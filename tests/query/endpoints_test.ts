@@ -1,0 +1,36 @@
+import { assertEquals } from "../helpers/assert.ts";
+import { withTempDir } from "../helpers/tmp.ts";
+import { endpointSpecSource } from "../../query/endpoints.ts";
+import { Logger } from "../../logging/log.ts";
+
+Deno.test("endpoint sources re-read files each round and keep the last good targets", async () => {
+  await withTempDir(async (dir) => {
+    const lines: string[] = [];
+    const logger = new Logger("warn", "logfmt", {}, (l) => lines.push(l));
+    const cfgPath = `${dir}/endpoints.yaml`;
+    const sdPath = `${dir}/sd.json`;
+    await Deno.writeTextFile(cfgPath, "endpoints:\n  - address: a:10901\n");
+    await Deno.writeTextFile(sdPath, JSON.stringify([{ targets: ["b:10901"] }]));
+    const specs = endpointSpecSource({
+      staticSpecs: [{ address: "s:10901", strict: true }],
+      configFile: { path: cfgPath, contents: "" },
+      sdFiles: [sdPath],
+      logger,
+    });
+    const addrs = async () => (await specs()).map((s) => s.address).sort();
+    assertEquals(await addrs(), ["a:10901", "b:10901", "s:10901"]);
+
+    await Deno.writeTextFile(cfgPath, "endpoints:\n  - address: c:10901\n");
+    await Deno.writeTextFile(sdPath, JSON.stringify([{ targets: ["d:10901"] }]));
+    assertEquals(await addrs(), ["c:10901", "d:10901", "s:10901"]);
+
+    await Deno.writeTextFile(cfgPath, "endpoints: [unclosed");
+    await Deno.writeTextFile(sdPath, "[oops");
+    assertEquals(await addrs(), ["c:10901", "d:10901", "s:10901"]);
+    assertEquals(
+      lines.filter((l) => l.includes("keeping") && l.includes("previous")).length,
+      2,
+      lines.join(),
+    );
+  });
+});
