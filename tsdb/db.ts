@@ -1,0 +1,311 @@
+// A local TSDB: the head (tsdb/head.ts, with its WAL in `<dir>/wal`) plus the blocks cut from
+// it in `<dir>/<ulid>/`, read as one Queryable. Compaction and retention follow Prometheus
+// 2.42's DB (https://github.com/prometheus/prometheus/blob/v2.42.0/tsdb/db.go):
+// - when the head spans more than 1.5 block ranges, its oldest range
+//   [head.minTime, rangeForTimestamp(head.minTime)) is written as a level-1 block with
+//   `writeBlock`, the head is truncated to the block's end, and (once per compaction) the WAL
+//   is checkpointed and truncated (`Compact`, `compactHead`, `truncateWAL`);
+// - time retention deletes blocks whose maxTime is more than `retentionMs` behind the newest
+//   block's maxTime; the newest block is never deleted (`BeyondTimeRetention`);
+// - on open, leftover `*.tmp-for-creation` dirs are removed, blocks are opened, retention is
+//   applied and the head replays its WAL with the newest block's maxTime as min valid time.
+
+import type { Logger } from "../logging/log.ts";
+import { Block, openBlocks } from "./block.ts";
+import { type BlockThanosMeta, writeBlock } from "./block_writer.ts";
+import {
+  type CommitStats,
+  Head,
+  type HeadAppender,
+  type HeadOptions,
+  HeadQuerier,
+  rangeForTimestamp,
+} from "./head.ts";
+import type { Matcher } from "./matchers.ts";
+import type { BlockMeta } from "./meta.ts";
+import { BlocksQuerier, emptySeriesSet, mergeSeriesSets } from "./querier.ts";
+import type { Labels, Queryable, SelectHints, SeriesSet, SeriesWithChunks } from "./series.ts";
+import { compareStrings } from "./labels.ts";
+
+/** Options of {@link DB.open}. */
+export interface DBOptions extends HeadOptions {
+  /** Delete blocks more than this many ms behind the newest block (0 = keep all). */
+  retentionMs?: number;
+  /** Cut blocks automatically after commits that made the head compactable (default true). */
+  autoCompact?: boolean;
+  /** `thanos` section written into the meta.json of cut blocks. */
+  blockThanosMeta?: BlockThanosMeta;
+}
+
+/** Head + local blocks of one data directory. */
+export class DB {
+  private blocksList: Block[];
+  private compacting: Promise<BlockMeta[]> | null = null;
+  private readers = 0;
+  private readonly retired: Block[] = [];
+  private closed = false;
+
+  private constructor(
+    readonly dir: string,
+    readonly head: Head,
+    blocks: Block[],
+    private readonly opts: DBOptions,
+    private readonly logger?: Logger,
+  ) {
+    this.blocksList = blocks;
+  }
+
+  /** Opens (creating) the TSDB in `dir`; see the file comment for what happens. */
+  static async open(dir: string, opts: DBOptions = {}): Promise<DB> {
+    await Deno.mkdir(dir, { recursive: true });
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isDirectory && e.name.endsWith(".tmp-for-creation")) {
+        await Deno.remove(`${dir}/${e.name}`, { recursive: true });
+      }
+    }
+    let blocks = await openBlocks(dir);
+    const doomed = beyondRetention(blocks, opts.retentionMs ?? 0);
+    if (doomed.size > 0) {
+      for (const b of blocks) if (doomed.has(b)) await deleteBlock(b, opts.logger);
+      blocks = blocks.filter((b) => !doomed.has(b));
+    }
+    let minValidTime = opts.minValidTime ?? -Infinity;
+    for (const b of blocks) if (b.meta.maxTime > minValidTime) minValidTime = b.meta.maxTime;
+    let head: Head;
+    try {
+      head = await Head.open(dir, { ...opts, minValidTime });
+    } catch (e) {
+      for (const b of blocks) await b.close();
+      throw e;
+    }
+    return new DB(dir, head, blocks, opts, opts.logger);
+  }
+
+  /** Open blocks, oldest first. */
+  get blocks(): readonly Block[] {
+    return this.blocksList;
+  }
+
+  /** An appender whose commit triggers compaction when the head became compactable. */
+  appender(): DBAppender {
+    return new DBAppender(this, this.head.appender());
+  }
+
+  /** @internal */
+  afterCommit(): void {
+    if ((this.opts.autoCompact ?? true) && this.head.compactable() && !this.closed) {
+      this.compact().catch((e) => this.logger?.error("compaction failed", { err: e }));
+    }
+  }
+
+  /**
+   * Cuts blocks from the head while it is compactable, truncates head and WAL, applies
+   * retention. Concurrent calls share one run. Returns the metas of the blocks written.
+   */
+  compact(): Promise<BlockMeta[]> {
+    this.compacting ??= this.doCompact().finally(() => {
+      this.compacting = null;
+    });
+    return this.compacting;
+  }
+
+  private async doCompact(): Promise<BlockMeta[]> {
+    const head = this.head;
+    const written: BlockMeta[] = [];
+    let lastBlockMaxt = -Infinity;
+    try {
+      while (head.compactable() && !this.closed) {
+        const mint = head.minTime;
+        const maxt = rangeForTimestamp(mint, head.chunkRange);
+        // make sure every acknowledged commit is in memory before reading the range
+        await head.flush();
+        const t0 = performance.now();
+        const src = head.seriesForBlock(mint, maxt);
+        // Prometheus writes no block for an empty range (LeveledCompactor.Write)
+        const first = await src.next();
+        if (!first.done) {
+          const all = (async function* () {
+            yield first.value;
+            yield* src;
+          })();
+          const meta = await writeBlock(this.dir, all, {
+            minTime: mint,
+            maxTime: maxt,
+            chunkRangeMs: head.chunkRange,
+            thanos: this.opts.blockThanosMeta,
+          });
+          const block = await Block.open(`${this.dir}/${meta.ulid}`);
+          this.blocksList = [...this.blocksList, block].sort((a, b) =>
+            a.meta.minTime - b.meta.minTime
+          );
+          written.push(meta);
+          this.logger?.info("write block", {
+            mint,
+            maxt,
+            ulid: meta.ulid,
+            series: meta.stats?.numSeries,
+            samples: meta.stats?.numSamples,
+            duration_ms: Math.round(performance.now() - t0),
+          });
+        }
+        await head.truncateMemory(maxt);
+        lastBlockMaxt = maxt;
+      }
+    } finally {
+      if (lastBlockMaxt !== -Infinity) await head.truncateWal(lastBlockMaxt);
+    }
+    await this.applyRetention();
+    return written;
+  }
+
+  /** Deletes blocks beyond the retention (see the file comment). */
+  async applyRetention(): Promise<void> {
+    const doomed = beyondRetention(this.blocksList, this.opts.retentionMs ?? 0);
+    if (doomed.size === 0) return;
+    this.blocksList = this.blocksList.filter((b) => !doomed.has(b));
+    for (const b of doomed) {
+      this.logger?.info("Deleting obsolete block (retention)", { block: b.meta.ulid });
+      this.retired.push(b);
+    }
+    await this.releaseRetired();
+  }
+
+  private async releaseRetired(): Promise<void> {
+    if (this.readers > 0) return;
+    for (const b of this.retired.splice(0)) await deleteBlock(b, undefined);
+  }
+
+  /** Head + blocks as one Queryable (series merged by labels; chunks kept separate). */
+  querier(): Queryable {
+    return new DBQuerier(this);
+  }
+
+  /** @internal A reader started/stopped (retired blocks are deleted when none is left). */
+  enter(): Block[] {
+    this.readers++;
+    return this.blocksList.slice();
+  }
+
+  /** @internal */
+  leave(): void {
+    this.readers--;
+    if (this.readers === 0 && this.retired.length > 0) void this.releaseRetired();
+  }
+
+  /** Waits for a running compaction, closes the head (WAL fsynced) and the blocks. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.compacting?.catch(() => {});
+    await this.head.close();
+    for (const b of this.blocksList) await b.close();
+    for (const b of this.retired.splice(0)) await b.close();
+  }
+}
+
+/** Appender of a {@link DB}. */
+export class DBAppender {
+  constructor(private readonly db: DB, readonly inner: HeadAppender) {}
+
+  append(labels: Labels, t: number, v: number, ref = 0): number {
+    return this.inner.append(labels, t, v, ref);
+  }
+
+  appendStale(labels: Labels, t: number, ref = 0): number {
+    return this.inner.appendStale(labels, t, ref);
+  }
+
+  appendBits(labels: Labels, t: number, hi: number, lo: number, ref = 0): number {
+    return this.inner.appendBits(labels, t, hi, lo, ref);
+  }
+
+  async commit(): Promise<CommitStats> {
+    const st = await this.inner.commit();
+    this.db.afterCommit();
+    return st;
+  }
+
+  rollback(): Promise<void> {
+    return this.inner.rollback();
+  }
+}
+
+class DBQuerier implements Queryable {
+  constructor(private readonly db: DB) {}
+
+  select(matchers: Matcher[], hints: SelectHints, signal?: AbortSignal): SeriesSet {
+    return this.selectGen(matchers, hints, signal);
+  }
+
+  private async *selectGen(
+    matchers: Matcher[],
+    hints: SelectHints,
+    signal?: AbortSignal,
+  ): AsyncGenerator<SeriesWithChunks> {
+    const blocks = this.db.enter();
+    try {
+      const sets: SeriesSet[] = [];
+      if (blocks.length > 0) sets.push(new BlocksQuerier(blocks).select(matchers, hints, signal));
+      sets.push(new HeadQuerier(this.db.head).select(matchers, hints, signal));
+      yield* sets.length === 0 ? emptySeriesSet() : mergeSeriesSets(sets);
+    } finally {
+      this.db.leave();
+    }
+  }
+
+  async labelNames(matchers: Matcher[], start: number, end: number): Promise<string[]> {
+    const blocks = this.db.enter();
+    try {
+      const parts = await Promise.all([
+        new BlocksQuerier(blocks).labelNames(matchers, start, end),
+        new HeadQuerier(this.db.head).labelNames(matchers, start, end),
+      ]);
+      return [...new Set(parts.flat())].sort(compareStrings);
+    } finally {
+      this.db.leave();
+    }
+  }
+
+  async labelValues(
+    name: string,
+    matchers: Matcher[],
+    start: number,
+    end: number,
+  ): Promise<string[]> {
+    const blocks = this.db.enter();
+    try {
+      const parts = await Promise.all([
+        new BlocksQuerier(blocks).labelValues(name, matchers, start, end),
+        new HeadQuerier(this.db.head).labelValues(name, matchers, start, end),
+      ]);
+      return [...new Set(parts.flat())].sort(compareStrings);
+    } finally {
+      this.db.leave();
+    }
+  }
+}
+
+/**
+ * Prometheus `BeyondTimeRetention`: newest block first; from the first block (not the newest)
+ * whose maxTime is more than `retentionMs` behind the newest's, that block and all older ones.
+ */
+export function beyondRetention(blocks: readonly Block[], retentionMs: number): Set<Block> {
+  const out = new Set<Block>();
+  if (blocks.length === 0 || !(retentionMs > 0)) return out;
+  const sorted = blocks.slice().sort((a, b) => b.meta.maxTime - a.meta.maxTime);
+  for (let i = 1; i < sorted.length; i++) {
+    if (sorted[0].meta.maxTime - sorted[i].meta.maxTime > retentionMs) {
+      for (const b of sorted.slice(i)) out.add(b);
+      break;
+    }
+  }
+  return out;
+}
+
+async function deleteBlock(b: Block, logger?: Logger): Promise<void> {
+  await b.close();
+  logger?.info("Deleting obsolete block", { block: b.meta.ulid });
+  await Deno.remove(b.name, { recursive: true }).catch((e) => {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  });
+}
