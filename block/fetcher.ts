@@ -15,6 +15,9 @@ import { isULID, ulidTime } from "../tsdb/ulid.ts";
 import type { Relabeler } from "../relabel/relabel.ts";
 import { writeFileAtomic } from "../runutil/atomic_file.ts";
 import { forEachConcurrent } from "../runutil/gate.ts";
+import { DELETION_MARK_FILENAME, type DeletionMark, readMarker } from "./markers.ts";
+
+export { type DeletionMark, parseDeletionMark } from "./markers.ts";
 
 /** Sources whose blocks are never "too fresh" (their writers upload atomically). */
 const TRUSTED_SOURCES = new Set(["compactor", "compactor.repair", "bucket.repair"]);
@@ -63,15 +66,6 @@ export interface SyncResult {
   corrupt: Map<string, Error>;
 }
 
-/** A `deletion-mark.json`. */
-export interface DeletionMark {
-  id: string;
-  version: number;
-  details?: string;
-  /** Unix seconds. */
-  deletion_time: number;
-}
-
 interface SyncMetrics {
   syncs: Counter;
   failures: Counter;
@@ -79,21 +73,6 @@ interface SyncMetrics {
 }
 
 const decoder = new TextDecoder();
-
-/** Parses a deletion mark; null (with the reason) when it is unusable. */
-export function parseDeletionMark(text: string): DeletionMark | string {
-  let o: unknown;
-  try {
-    o = JSON.parse(text);
-  } catch (e) {
-    return `not valid JSON: ${(e as Error).message}`;
-  }
-  const m = o as Partial<DeletionMark>;
-  if (typeof m !== "object" || m === null) return "not a JSON object";
-  if (m.version !== 1) return `unexpected version ${JSON.stringify(m.version)}, want 1`;
-  if (typeof m.deletion_time !== "number") return "deletion_time is missing";
-  return m as DeletionMark;
-}
 
 /** Discovers and filters the blocks of a bucket. */
 export class MetaSyncer {
@@ -299,17 +278,9 @@ export class MetaSyncer {
     }
   }
 
-  private async loadDeletionMark(id: string, signal?: AbortSignal): Promise<DeletionMark | null> {
-    let bytes: Uint8Array;
-    try {
-      bytes = await this.bucket.get(`${id}/deletion-mark.json`, signal);
-    } catch (e) {
-      if (isObjectNotFound(e)) return null;
-      throw e;
-    }
-    const m = parseDeletionMark(decoder.decode(bytes));
+  private loadDeletionMark(id: string, signal?: AbortSignal): Promise<DeletionMark | null> {
     // Thanos ignores unusable markers (treated as a partial upload of the marker)
-    return typeof m === "string" ? null : m;
+    return readMarker(this.bucket, id, DELETION_MARK_FILENAME, signal);
   }
 }
 

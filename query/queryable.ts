@@ -27,6 +27,7 @@ import {
 } from "../storeapi/dedup.ts";
 import { type StoreProxy, StoreRequestError } from "../storeapi/proxy.ts";
 import { Gate } from "../runutil/gate.ts";
+import { applyCounterResets } from "../compact/downsample.ts";
 
 /** Per-query options of {@link ProxyQueryable} (the HTTP API's Thanos parameters). */
 export interface ProxyQueryOptions {
@@ -87,7 +88,11 @@ export class ProxyQueryable implements Queryable {
       partialResponseStrategy: this.strategy(),
       partialResponseDisabled: !this.opts.partialResponse,
       skipChunks: hints.skipChunks === true,
-      maxResolutionWindow: this.opts.maxSourceResolutionMs ?? 0,
+      maxResolutionWindow: maxResolutionFor(
+        this.opts.maxSourceResolutionMs ?? 0,
+        hints.range,
+        hints.func,
+      ),
       aggregates: aggregatesFor(hints.func),
       queryHints: {
         stepMillis: hints.step,
@@ -179,28 +184,51 @@ export class ProxyQueryable implements Queryable {
   }
 }
 
+/** Functions that need two samples in their range (Thanos's promqlFuncRequiresTwoSamples). */
+const TWO_SAMPLE_FUNCS = new Set([
+  "rate",
+  "irate",
+  "increase",
+  "delta",
+  "idelta",
+  "deriv",
+  "predict_linear",
+  "holt_winters",
+  "double_exponential_smoothing",
+]);
+
+/**
+ * The resolution a select may read (Thanos's maxResolutionFromSelectHints): at most half the
+ * range of a function that needs two samples in its range, so e.g. `rate(x[1h])` never reads
+ * 1h-resolution data (one sample per range).
+ */
+export function maxResolutionFor(maxRes: number, range: number | undefined, func?: string): number {
+  if (range !== undefined && range > 0 && func !== undefined && TWO_SAMPLE_FUNCS.has(func)) {
+    return Math.min(maxRes, Math.trunc(range / 2));
+  }
+  return maxRes;
+}
+
 /**
  * Aggregates to ask downsampled stores for, by the PromQL function reading the data (Thanos's
  * choice: counter for rate-like functions, the matching aggregate for *_over_time, else sum and
  * count so an average can be formed).
  */
 export function aggregatesFor(func: string | undefined): Aggr[] {
-  switch (func) {
-    case "min":
-    case "min_over_time":
-      return [Aggr.MIN];
-    case "max":
-    case "max_over_time":
-      return [Aggr.MAX];
-    case "count":
-    case "count_over_time":
-      return [Aggr.COUNT];
-    case "sum_over_time":
-      return [Aggr.SUM];
+  // Thanos's aggrsFromFunc (pkg/query/querier.go) matches name prefixes
+  const f = func ?? "";
+  if (f === "min" || f.startsWith("min_")) return [Aggr.MIN];
+  if (f === "max" || f.startsWith("max_")) return [Aggr.MAX];
+  if (f === "count" || f.startsWith("count_")) return [Aggr.COUNT];
+  // "sum" itself wants the actual samples (the average below)
+  if (f.startsWith("sum_")) return [Aggr.SUM];
+  switch (f) {
     case "rate":
     case "increase":
     case "irate":
     case "resets":
+    case "xrate":
+    case "xincrease":
       return [Aggr.COUNTER];
     default:
       return [Aggr.COUNT, Aggr.SUM];
@@ -221,6 +249,8 @@ function toEngineChunks(s: SeriesWithChunks, func: string | undefined): Chunk[] 
     }
   }
   if (allRaw) return s.chunks;
+  const want = aggregatesFor(func);
+  if (want.length === 1 && want[0] === Aggr.COUNTER) return counterChunks(s.chunks);
   const out: Chunk[] = [];
   for (const c of s.chunks) {
     const a = (c as StoreChunk).aggr;
@@ -228,7 +258,6 @@ function toEngineChunks(s: SeriesWithChunks, func: string | undefined): Chunk[] 
       out.push(c);
       continue;
     }
-    const want = aggregatesFor(func);
     const pick = want.length === 1
       ? (want[0] === Aggr.MIN
         ? a.min
@@ -240,7 +269,9 @@ function toEngineChunks(s: SeriesWithChunks, func: string | undefined): Chunk[] 
         ? a.sum
         : a.counter)
       : undefined;
-    if (pick) {
+    if (pick && func === "count_over_time") {
+      out.push(...expandCounts(pick.data));
+    } else if (pick) {
       out.push({
         minTime: c.minTime,
         maxTime: c.maxTime,
@@ -252,6 +283,55 @@ function toEngineChunks(s: SeriesWithChunks, func: string | undefined): Chunk[] 
     }
   }
   return out;
+}
+
+/**
+ * The counter aggregates (and raw chunks) of a series as one monotonic series, as Thanos reads
+ * them through ApplyCounterResetsSeriesIterator (pkg/query/iter.go): each counter sub-chunk
+ * starts with its first raw value and ends by repeating its last timestamp with the last raw
+ * value, so resets inside and between chunks become increases and the repeated sample is dropped.
+ */
+function counterChunks(chunks: readonly Chunk[]): Chunk[] {
+  const data: Uint8Array[] = [];
+  for (const c of chunks) {
+    const a = (c as StoreChunk).aggr;
+    if (a !== undefined && c.encoding === ChunkEncoding.None) {
+      if (a.counter) data.push(a.counter.data);
+    } else if (c.encoding === ChunkEncoding.XOR) {
+      data.push(c.data);
+    }
+  }
+  const m = applyCounterResets(data);
+  if (m.ts.length === 0) return [];
+  return encodeXorChunks({
+    ts: Float64Array.from(m.ts),
+    vs: Float64Array.from(m.vs),
+    n: m.ts.length,
+  });
+}
+
+/**
+ * count_over_time over a count aggregate: each window's count `c` becomes `c` samples on the
+ * last `c` ms of the window (all inside it, so a range that holds the window's timestamp holds
+ * them all), so the engine counts raw samples instead of windows. Thanos counts windows here;
+ * we return the raw count the aggregate records.
+ */
+function expandCounts(count: Uint8Array): Chunk[] {
+  const c = decodeReplica([{ minTime: 0, maxTime: 0, encoding: ChunkEncoding.XOR, data: count }]);
+  let total = 0;
+  for (let i = 0; i < c.n; i++) total += Math.max(0, Math.round(c.vs[i]));
+  const ts = new Float64Array(total);
+  const vs = new Float64Array(total).fill(1);
+  let n = 0;
+  let prev = -Infinity;
+  for (let i = 0; i < c.n; i++) {
+    const k = Math.max(0, Math.round(c.vs[i]));
+    // never before the previous window's timestamp
+    const from = Math.max(c.ts[i] - k + 1, prev + 1);
+    for (let t = from; t <= c.ts[i]; t++) ts[n++] = t;
+    prev = c.ts[i];
+  }
+  return encodeXorChunks({ ts: ts.subarray(0, n), vs: vs.subarray(0, n), n });
 }
 
 function averageChunks(minTime: number, maxTime: number, sum: Uint8Array, count: Uint8Array) {

@@ -7,8 +7,8 @@ import { SAMPLES_PER_CHUNK, XorAppender } from "./chunkenc/xor.ts";
 import { InvalidInputError } from "./errors.ts";
 import { type ChunkMeta, IndexWriter } from "./index/writer.ts";
 import { compareLabels, labelsToString } from "./labels.ts";
-import { type BlockMeta, writeBlockMeta } from "./meta.ts";
-import { ChunkEncoding, type Labels } from "./series.ts";
+import { type BlockMeta, type BlockMetaCompaction, writeBlockMeta } from "./meta.ts";
+import { type Chunk, ChunkEncoding, type Labels } from "./series.ts";
 import { writeTombstones } from "./tombstones.ts";
 import { newULID } from "./ulid.ts";
 import { renameDirAtomic } from "../runutil/atomic_file.ts";
@@ -21,6 +21,17 @@ export interface RawSeries {
   labels: Labels;
   ts: Float64Array;
   vs: Float64Array;
+}
+
+/**
+ * A series given as already-encoded chunks, written byte for byte (any encoding, e.g. Thanos's
+ * aggregated chunks, encoding 0xff). Chunks must be sorted, non-overlapping and inside the
+ * block's range; `numSamples` is what the series adds to meta.json's `stats.numSamples`.
+ */
+export interface EncodedSeries {
+  labels: Labels;
+  chunks: readonly Chunk[];
+  numSamples: number;
 }
 
 /** The `thanos` section accepted by {@link writeBlock} (see tsdb/meta.ts). */
@@ -36,6 +47,8 @@ export interface WriteBlockOptions {
   ulid?: string;
   /** Compaction level (default 1; sources = [ulid]). */
   level?: number;
+  /** Compaction section written as given (overrides `level`; e.g. a downsampled block's). */
+  compaction?: BlockMetaCompaction;
   /** Thanos section of meta.json (external labels, downsampling, source). */
   thanos?: BlockThanosMeta;
   /**
@@ -131,7 +144,9 @@ async function removeAll(path: string): Promise<void> {
  */
 export async function writeBlock(
   parentDir: string,
-  series: Iterable<RawSeries> | AsyncIterable<RawSeries>,
+  series:
+    | Iterable<RawSeries | EncodedSeries>
+    | AsyncIterable<RawSeries | EncodedSeries>,
   opts: WriteBlockOptions,
 ): Promise<BlockMeta> {
   const ulid = opts.ulid ?? newULID();
@@ -159,8 +174,8 @@ export async function writeBlock(
     let numSamples = 0;
     let numChunks = 0;
     let prev: Labels | null = null;
-    for await (const s of series as AsyncIterable<RawSeries>) {
-      const { labels, ts, vs } = s;
+    for await (const s of series as AsyncIterable<RawSeries | EncodedSeries>) {
+      const labels = s.labels;
       if (prev !== null && compareLabels(prev, labels) >= 0) {
         throw new InvalidInputError(
           `writeBlock: series ${labelsToString(labels)} is not after ${
@@ -169,6 +184,35 @@ export async function writeBlock(
         );
       }
       prev = labels;
+      if ("chunks" in s) {
+        // pre-encoded chunks: passed through unchanged
+        if (s.chunks.length === 0) continue;
+        const metas: ChunkMeta[] = [];
+        let last = -Infinity;
+        for (const c of s.chunks) {
+          if (
+            !(c.minTime >= opts.minTime && c.maxTime < opts.maxTime && c.minTime <= c.maxTime &&
+              c.minTime > last)
+          ) {
+            throw new InvalidInputError(
+              `writeBlock: series ${labelsToString(labels)} chunk [${c.minTime}, ${c.maxTime}] ` +
+                `must lie within [${opts.minTime}, ${opts.maxTime}) after the previous chunk`,
+            );
+          }
+          last = c.maxTime;
+          metas.push({
+            minTime: c.minTime,
+            maxTime: c.maxTime,
+            ref: await cw.writeChunk(c.encoding, c.data),
+          });
+        }
+        for (const l of labels) symbols.add(l);
+        pending.push({ labels, chunks: metas });
+        numSamples += s.numSamples;
+        numChunks += metas.length;
+        continue;
+      }
+      const { ts, vs } = s;
       if (ts.length !== vs.length) {
         throw new InvalidInputError(
           `writeBlock: series ${
@@ -212,7 +256,7 @@ export async function writeBlock(
       minTime: opts.minTime,
       maxTime: opts.maxTime,
       stats: { numSamples, numSeries: pending.length, numChunks },
-      compaction: { level: opts.level ?? 1, sources: [ulid] },
+      compaction: opts.compaction ?? { level: opts.level ?? 1, sources: [ulid] },
       version: 1,
     };
     if (opts.thanos) meta.thanos = opts.thanos;

@@ -160,6 +160,8 @@ export interface HeadOptions {
   walCompression?: boolean;
   /** WAL segment size (default 128 MiB). */
   walSegmentSize?: number;
+  /** Full WAL pages per write call (default 32; 1 = Prometheus's page-by-page writes). */
+  walPagesPerWrite?: number;
   limits?: HeadLimits;
   logger?: Logger;
 }
@@ -457,6 +459,7 @@ export class Head {
     const wal = await Wal.open(walDir, {
       compress: opts.walCompression,
       segmentSize: opts.walSegmentSize,
+      pagesPerWrite: opts.walPagesPerWrite,
       logger: opts.logger,
     });
     const head = new Head(wal, opts);

@@ -45,7 +45,12 @@ export class XorAppender {
   private leading = 0xff;
   private trailing = 0;
 
-  constructor() {
+  /**
+   * With `allowEqualTimestamps` a sample may repeat the previous timestamp (delta 0), as Go's
+   * XOR appender allows: Thanos's downsampled counter aggregate stores the last raw value that
+   * way (https://github.com/thanos-io/thanos/blob/main/pkg/compact/downsample/downsample.go).
+   */
+  constructor(private readonly allowEqualTimestamps = false) {
     this.w.writeBits(0, 16); // sample count, patched after each append
   }
 
@@ -92,7 +97,7 @@ export class XorAppender {
       w.writeBits(lo, 32);
     } else {
       const delta = t - this.t;
-      if (!(delta > 0)) {
+      if (!(delta > 0) && !(delta === 0 && this.allowEqualTimestamps)) {
         throw new InvalidInputError(
           `XOR chunk: timestamp ${t} is not after the previous sample's ${this.t}`,
         );

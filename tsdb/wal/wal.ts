@@ -13,6 +13,12 @@
 //   - snappy block compression per record, kept only when it makes the record smaller.
 // `log` hands bytes to the OS (no fsync); `sync` fsyncs the active segment. The caller (the
 // head) decides how often to sync.
+// Writes: by default up to 32 pages are buffered per write call (and whatever is buffered is
+// written at the end of each `log`), so a record under 1 MiB usually reaches the file in one
+// write. `pagesPerWrite: 1` writes each page as soon as it is full, as Prometheus's
+// wlog.go does (`log` → `flushPage` whenever `page.full()`): a multi-page record then reaches
+// the file page by page, and a process killed meanwhile leaves a torn last record — the case
+// the crash test (tests/e2e/head_crash_test.ts) needs to hit reliably.
 
 import * as snappyjs from "snappyjs";
 import type { Logger } from "../../logging/log.ts";
@@ -51,6 +57,11 @@ export interface WalOptions {
   segmentSize?: number;
   /** Snappy-compress records (Prometheus's `--storage.tsdb.wal-compression`). */
   compress?: boolean;
+  /**
+   * Full pages buffered before a write call, 1…32 (default 32). 1 = Prometheus's page-by-page
+   * writes.
+   */
+  pagesPerWrite?: number;
   /** Receives repair warnings. */
   logger?: Logger;
 }
@@ -106,11 +117,14 @@ export class Wal {
   private backgroundError: Error | undefined;
   private readonly segmentSize: number;
   private readonly compress: boolean;
+  /** Buffered bytes that trigger a write in the middle of a record. */
+  private readonly writeBytes: number;
   private readonly logger?: Logger;
 
   private constructor(readonly dir: string, opts: WalOptions) {
     this.segmentSize = opts.segmentSize ?? DEFAULT_SEGMENT_SIZE;
     this.compress = opts.compress ?? false;
+    this.writeBytes = (opts.pagesPerWrite ?? WRITE_BUFFER_PAGES) * PAGE_SIZE;
     this.logger = opts.logger;
   }
 
@@ -123,6 +137,10 @@ export class Wal {
     const size = opts.segmentSize ?? DEFAULT_SEGMENT_SIZE;
     if (size <= 0 || size % PAGE_SIZE !== 0) {
       throw new Error(`invalid WAL segment size ${size}: must be a positive multiple of 32 KiB`);
+    }
+    const ppw = opts.pagesPerWrite ?? WRITE_BUFFER_PAGES;
+    if (!Number.isInteger(ppw) || ppw < 1 || ppw > WRITE_BUFFER_PAGES) {
+      throw new Error(`invalid WAL pagesPerWrite ${ppw}: must be 1…${WRITE_BUFFER_PAGES}`);
     }
     await Deno.mkdir(dir, { recursive: true });
     const key = normDir(dir);
@@ -344,7 +362,9 @@ export class Wal {
       this.alloc = at + H + l;
       off = end;
       if (PAGE_SIZE - (this.alloc % PAGE_SIZE) < H) this.alloc = roundUp(this.alloc);
-      if (this.alloc === buf.length) await this.flushBuffered();
+      if (this.alloc === buf.length || this.alloc - this.flushed >= this.writeBytes) {
+        await this.flushBuffered();
+      }
     }
   }
 }

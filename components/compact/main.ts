@@ -1,0 +1,187 @@
+// `thanos compact`: compaction, offline deduplication, downsampling and retention of a bucket
+// (https://thanos.io/tip/components/compact.md/). Serves `/metrics`, `/-/healthy` and `/-/ready`
+// while it works. One iteration: compact every group until nothing is left, downsample (unless
+// `--downsampling.disable`), apply retention, clean up (delete blocks marked for deletion longer
+// than `--delete-delay` ago, and old partial uploads). Without `--wait` it exits after one
+// iteration; with it, it repeats every `--wait-interval` and cleans up every
+// `--compact.cleanup-interval`. A failed iteration is retried after the wait interval. On a group
+// problem with `--debug.halt-on-error` it halts like Thanos (thanos_compact_halted 1, keeps
+// serving until stopped). SIGTERM aborts the running step and exits 0.
+
+import { Registry } from "../../metrics/registry.ts";
+import { HttpServer, Probe } from "../../server/http.ts";
+import { sleepUnlessAborted } from "../../runutil/sleep.ts";
+import { openBucket } from "../objstore.ts";
+import type { RunContext } from "../runtime.ts";
+import { BucketCompactor, HaltError } from "../../compact/compactor.ts";
+import { compactionRanges } from "../../compact/planner.ts";
+import { downsampleBucket, downsampleMetrics } from "../../compact/downsample.ts";
+import { applyRetention } from "../../compact/retention.ts";
+import { DELETION_MARK_FILENAME } from "../../block/markers.ts";
+import type { CompactConfig } from "./config.ts";
+
+/** `thanos compact` */
+export async function runCompact(cfg: CompactConfig, ctx: RunContext): Promise<number> {
+  const log = ctx.logger;
+  const signal = ctx.signal;
+  const registry = new Registry();
+  const probe = new Probe();
+  const halted = registry.gauge({
+    name: "thanos_compact_halted",
+    help: "Set to 1 if the compactor halted due to an unexpected error.",
+  });
+  halted.set(0);
+  const retried = registry.counter({
+    name: "thanos_compact_retries_total",
+    help: "Total number of retries after retriable compactor error.",
+  });
+  retried.labels();
+  const iterations = registry.counter({
+    name: "thanos_compact_iterations_total",
+    help: "Total number of iterations that were executed successfully.",
+  });
+  iterations.labels();
+  const cleanups = registry.counter({
+    name: "thanos_compact_block_cleanup_loops_total",
+    help: "Total number of concurrent cleanup loops of partially uploaded blocks and marked " +
+      "blocks that were executed successfully.",
+  });
+  cleanups.labels();
+  registry.gauge({
+    name: "thanos_delete_delay_seconds",
+    help: "Configured delete delay in seconds.",
+  })
+    .set(cfg.deleteDelayMs / 1000);
+
+  await Deno.mkdir(cfg.dataDir, { recursive: true });
+  const bucket = await openBucket(cfg.objstoreConfig, {
+    registry,
+    logger: log,
+    component: "compact",
+  });
+  const compactor = new BucketCompactor({
+    bucket,
+    dataDir: cfg.dataDir,
+    logger: log,
+    registry,
+    consistencyDelayMs: cfg.consistencyDelayMs,
+    relabel: cfg.relabel,
+    minTime: cfg.minTime,
+    maxTime: cfg.maxTime,
+    metaFetchConcurrency: cfg.metaFetchConcurrency,
+    strategy: cfg.discoveryStrategy,
+    ranges: compactionRanges(cfg.maxCompactionLevel),
+    concurrency: cfg.concurrency,
+    blocksFetchConcurrency: cfg.blocksFetchConcurrency,
+    blockFilesConcurrency: cfg.blockFilesConcurrency,
+    enableVerticalCompaction: cfg.enableVerticalCompaction,
+    replicaLabels: cfg.replicaLabels,
+    dedupFunc: cfg.dedupFunc,
+    haltOnError: cfg.haltOnError,
+    deleteDelayMs: cfg.deleteDelayMs,
+    hashFunc: cfg.hashFunc,
+  });
+  const dsMetrics = downsampleMetrics(registry);
+  const http = new HttpServer({ address: cfg.http.address, logger: log, registry, probe });
+  await http.start();
+  probe.setReady();
+  log.info("starting compact node", {
+    http_address: `${cfg.http.address.hostname}:${cfg.http.address.port}`,
+  });
+
+  let cleaning: Promise<void> = Promise.resolve();
+  const cleanup = () => {
+    // one cleanup at a time; never concurrently with itself
+    cleaning = cleaning.then(async () => {
+      try {
+        const n = await compactor.cleanup(signal);
+        cleanups.inc();
+        if (n > 0) log.info("cleaned up blocks", { deleted: n });
+      } catch (e) {
+        if (!signal.aborted) log.error("cleanup failed", { err: (e as Error).message });
+      }
+    });
+    return cleaning;
+  };
+
+  const iteration = async () => {
+    const began = performance.now();
+    log.info("start sync of metas and compaction iteration");
+    const res = await compactor.compact(signal);
+    log.info("compaction iterations done", {
+      compactions: res.compactions,
+      problem_groups: res.problemGroups.join(","),
+      duration: `${((performance.now() - began) / 1000).toFixed(3)}s`,
+    });
+    if (!cfg.downsamplingDisabled) {
+      log.info("start first pass of downsampling");
+      await downsampleBucket(bucket, {
+        dir: `${cfg.dataDir}/downsample`,
+        metas: await compactor.syncMetas(signal),
+        logger: log,
+        metrics: dsMetrics,
+        hashFunc: cfg.hashFunc,
+        blockFilesConcurrency: cfg.blockFilesConcurrency,
+        signal,
+      });
+      log.info("downsampling iterations done");
+    } else {
+      log.info("downsampling was explicitly disabled");
+    }
+    const r = cfg.retention;
+    if (r.raw > 0 || r.fiveMin > 0 || r.oneHour > 0) {
+      await applyRetention(bucket, await compactor.syncMetas(signal), r, {
+        logger: log,
+        counter: compactor.metrics.blocksMarked.with({
+          marker: DELETION_MARK_FILENAME,
+          reason: "",
+        }),
+        signal,
+      });
+    }
+    await cleanup();
+    iterations.inc();
+  };
+
+  let code = 0;
+  let cleanupTimer: ReturnType<typeof setInterval> | undefined;
+  try {
+    if (cfg.wait && cfg.cleanupIntervalMs > 0) {
+      cleanupTimer = setInterval(() => void cleanup(), cfg.cleanupIntervalMs);
+    }
+    while (!signal.aborted) {
+      try {
+        await iteration();
+        if (!cfg.wait) break;
+      } catch (e) {
+        if (signal.aborted) break;
+        if (e instanceof HaltError) {
+          log.error("critical error detected; halting", { err: e.message });
+          halted.set(1);
+          if (cleanupTimer !== undefined) clearInterval(cleanupTimer);
+          // like Thanos: stay up (for /metrics and alerting) until stopped
+          await sleepUnlessAborted(2 ** 31 - 1, signal);
+          break;
+        }
+        log.error("retriable error", { err: (e as Error).message });
+        if (!cfg.wait) {
+          code = 1;
+          break;
+        }
+        retried.inc();
+      }
+      await sleepUnlessAborted(cfg.waitIntervalMs, signal);
+    }
+  } finally {
+    if (cleanupTimer !== undefined) clearInterval(cleanupTimer);
+    await cleaning.catch(() => undefined);
+    probe.setNotReady("shutting down");
+    if (signal.aborted) {
+      log.info("shutting down the compactor", { reason: String(signal.reason ?? "") });
+    }
+    await http.shutdown(signal.aborted ? cfg.http.gracePeriodMs : 0);
+    await bucket.close();
+  }
+  log.info("compactor stopped", { exit_code: code });
+  return code;
+}

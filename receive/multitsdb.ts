@@ -1,0 +1,600 @@
+// One TSDB per tenant, as Thanos receive's MultiTSDB
+// (https://github.com/thanos-io/thanos/blob/main/pkg/receive/multitsdb.go, writer.go):
+// - tenant `t` lives in `<dir>/<t>` (head + WAL + blocks, tsdb/db.ts); `open` replays every
+//   tenant directory found; a tenant is created on its first write;
+// - a tenant's external labels are `externalLabels` extended with `{tenantLabelName=t}` (the
+//   tenant label wins, Thanos's `ExtendSortedLabels`); they are attached to its series in the
+//   StoreAPI, advertised in Info, and stamped as `thanos.labels` (source "receive") on its blocks
+//   when shipped;
+// - a write appends every sample it can and commits once (acknowledged = the commit's WAL
+//   records are written, see tsdb/head.ts); out-of-order, out-of-bounds and duplicate samples
+//   are counted in the outcome, not thrown (the handler answers 409 for them, as Thanos's
+//   `isConflict`); label validation happened at decode time (receive/remote_write.ts);
+// - `pruneIdle` follows Thanos v0.41's `pruneTSDB`: a tenant whose newest sample is older than
+//   the idle time (Thanos uses the retention) has its whole head flushed into blocks, is closed,
+//   its blocks shipped (when a bucket is configured), and its directory removed; if shipping
+//   fails the tenant is reopened (the WAL's samples already in blocks are skipped on replay);
+// - `sync` cuts due blocks and runs each tenant's shipper.
+
+import type { Logger } from "../logging/log.ts";
+import type { Counter, Gauge, Registry } from "../metrics/registry.ts";
+import type { Bucket } from "../objstore/bucket.ts";
+import { Shipper } from "../block/shipper.ts";
+import { forEachConcurrent } from "../runutil/gate.ts";
+import type {
+  LabelNamesRequest,
+  LabelValuesRequest,
+  SeriesRequest,
+  StoreInfo,
+  TsdbInfo,
+} from "../storeapi/codec.ts";
+import { INT64_MAX, INT64_MIN } from "../storeapi/codec.ts";
+import type { SeriesItem, StoreBackend } from "../storeapi/server.ts";
+import { dbMinTime, TsdbStore } from "../store/tsdb_store.ts";
+import { writeBlock } from "../tsdb/block_writer.ts";
+import { DB } from "../tsdb/db.ts";
+import { AppendError, type FsyncPolicy, rangeForTimestamp } from "../tsdb/head.ts";
+import { compareStrings, labelsToObject, mergeLabels } from "../tsdb/labels.ts";
+import type { BlockThanosMeta } from "../tsdb/block_writer.ts";
+import { mergeSeriesSets } from "../tsdb/querier.ts";
+import type { Labels, SeriesSet, SeriesWithChunks } from "../tsdb/series.ts";
+import { HI_WORD, LO_WORD } from "../tsdb/value.ts";
+import { type PromSeries, RemoteWriteError } from "./remote_write.ts";
+
+/** Options of {@link MultiTSDB.open}. */
+export interface MultiTSDBOptions {
+  /** `--tsdb.path`: tenant `t` lives in `<dir>/<t>`. */
+  dir: string;
+  /** `--receive.tenant-label-name` (default tenant_id). */
+  tenantLabelName: string;
+  /** `--receive.default-tenant-id`. */
+  defaultTenant: string;
+  /** `--label`s (sorted). */
+  externalLabels: Labels;
+  /** `--tsdb.retention` in ms (0 = keep everything). */
+  retentionMs: number;
+  /** `--tsdb.min-block-duration` in ms. */
+  blockRangeMs: number;
+  /** `--tsdb.wal-compression`. */
+  walCompression: boolean;
+  /** Bucket to ship blocks to (`--objstore.config`); none = no uploads. */
+  bucket?: Bucket;
+  /** `--shipper.upload-compacted`. */
+  shipperUploadCompacted?: boolean;
+  logger: Logger;
+  registry: Registry;
+  /** Head series limit of a tenant (0 = none); see receive/limits.ts headSeriesLimitFor. */
+  headSeriesLimit?: (tenant: string) => number;
+  /** WAL durability of commits (default: the head's default, fsync per commit; group commit). */
+  fsync?: FsyncPolicy;
+  /** Tenants replayed concurrently by `open` (default 4). */
+  openConcurrency?: number;
+}
+
+/** What one write did: samples appended and conflicts (samples refused by the head). */
+export interface WriteOutcome {
+  appended: number;
+  outOfOrder: number;
+  outOfBounds: number;
+  duplicate: number;
+}
+
+interface Tenant {
+  name: string;
+  dir: string;
+  ext: Labels;
+  db: DB;
+  store: TsdbStore;
+  shipper: Shipper | null;
+  /** Writes and reads in progress (pruning waits for none). */
+  busy: number;
+  closed: boolean;
+}
+
+interface Metrics {
+  headSeries: Gauge;
+  appended: Counter;
+  outOfOrder: Counter;
+  outOfBounds: Counter;
+  duplicate: Counter;
+  tenants: Gauge;
+}
+
+/**
+ * A tenant name must be usable as one directory name (Thanos's `tenancy.IsTenantValid`:
+ * the name equals its own `path.Base`). Throws RemoteWriteError 400.
+ */
+export function validateTenant(tenant: string): void {
+  if (
+    tenant === "" || tenant === "." || tenant === ".." || tenant.includes("/") ||
+    tenant.includes("\\") || tenant.includes("\0")
+  ) {
+    throw new RemoteWriteError(400, `tenant name not valid: ${JSON.stringify(tenant)}`);
+  }
+}
+
+/** Directory names under `--tsdb.path` that are not tenants. */
+const NOT_TENANTS = new Set(["lost+found"]);
+
+/** A TSDB per tenant (see the file comment). */
+export class MultiTSDB {
+  private readonly ready = new Map<string, Tenant>();
+  private readonly opening = new Map<string, Promise<Tenant>>();
+  private readonly pruning = new Map<string, Promise<void>>();
+  private closed = false;
+  private readonly m: Metrics;
+  private readonly log: Logger;
+  private readonly backend: StoreBackend;
+
+  private constructor(private readonly opts: MultiTSDBOptions) {
+    this.log = opts.logger;
+    const r = opts.registry;
+    this.m = {
+      headSeries: r.gauge({
+        name: "prometheus_tsdb_head_series",
+        help: "Total number of series in the head block.",
+        labelNames: ["tenant"],
+      }),
+      appended: r.counter({
+        name: "prometheus_tsdb_head_samples_appended_total",
+        help: "Total number of appended samples.",
+        labelNames: ["tenant"],
+      }),
+      outOfOrder: r.counter({
+        name: "prometheus_tsdb_out_of_order_samples_total",
+        help: "Total number of out of order samples ingestion failed attempts.",
+        labelNames: ["tenant"],
+      }),
+      outOfBounds: r.counter({
+        name: "prometheus_tsdb_out_of_bound_samples_total",
+        help: "Total number of out of bound samples ingestion failed attempts.",
+        labelNames: ["tenant"],
+      }),
+      duplicate: r.counter({
+        name: "prometheus_tsdb_duplicate_samples_total",
+        help: "Total number of samples refused as duplicate sample for timestamp.",
+        labelNames: ["tenant"],
+      }),
+      tenants: r.gauge({
+        name: "thanos_receive_multitsdb_tenants",
+        help: "Number of tenants with an open TSDB in this receiver.",
+      }),
+    };
+    r.onCollect(() => {
+      this.m.headSeries.reset();
+      for (const t of this.ready.values()) {
+        this.m.headSeries.labels(t.name).set(t.db.head.numSeries);
+      }
+      this.m.tenants.set(this.ready.size);
+    });
+    this.backend = new MultiTenantStore(this);
+  }
+
+  /** Opens the directory and replays every tenant found in it. */
+  static async open(opts: MultiTSDBOptions): Promise<MultiTSDB> {
+    await Deno.mkdir(opts.dir, { recursive: true });
+    const m = new MultiTSDB(opts);
+    const names: string[] = [];
+    for await (const e of Deno.readDir(opts.dir)) {
+      if (!e.isDirectory || NOT_TENANTS.has(e.name) || e.name.startsWith(".")) continue;
+      names.push(e.name);
+    }
+    names.sort(compareStrings);
+    try {
+      await forEachConcurrent(names, opts.openConcurrency ?? 4, async (n) => {
+        m.release(await m.tenantFor(n));
+      });
+    } catch (e) {
+      await m.close().catch(() => {});
+      throw e;
+    }
+    return m;
+  }
+
+  /** Tenants with an open TSDB, sorted. */
+  tenants(): string[] {
+    return [...this.ready.keys()].sort(compareStrings);
+  }
+
+  /** External labels of `tenant`: the receiver's labels plus the tenant label. */
+  tenantLabels(tenant: string): Labels {
+    return mergeLabels(this.opts.externalLabels, [this.opts.tenantLabelName, tenant]);
+  }
+
+  /** @internal Open tenants not being pruned (for the store), marked busy; call `release`. */
+  acquireAll(): Tenant[] {
+    const out: Tenant[] = [];
+    for (const t of this.ready.values()) {
+      if (t.closed || this.pruning.has(t.name)) continue;
+      t.busy++;
+      out.push(t);
+    }
+    return out;
+  }
+
+  /** @internal */
+  release(t: Tenant): void {
+    t.busy--;
+  }
+
+  /** @internal Every open tenant (for Info). */
+  openTenants(): Tenant[] {
+    return [...this.ready.values()].filter((t) => !t.closed).sort((a, b) =>
+      compareStrings(a.name, b.name)
+    );
+  }
+
+  private async openTenant(name: string): Promise<Tenant> {
+    const dir = `${this.opts.dir}/${name}`;
+    const ext = this.tenantLabels(name);
+    const log = this.log.with({ tenant: name });
+    const thanos: BlockThanosMeta = {
+      labels: labelsToObject(ext),
+      downsample: { resolution: 0 },
+      source: "receive",
+    };
+    const t0 = performance.now();
+    log.info("opening TSDB");
+    const db = await DB.open(dir, {
+      chunkRangeMs: this.opts.blockRangeMs,
+      retentionMs: this.opts.retentionMs,
+      walCompression: this.opts.walCompression,
+      fsync: this.opts.fsync,
+      blockThanosMeta: thanos,
+      logger: log,
+    });
+    const shipper = this.opts.bucket
+      ? new Shipper({
+        dir,
+        bucket: this.opts.bucket,
+        labels: () => labelsToObject(ext),
+        source: "receive",
+        uploadCompacted: this.opts.shipperUploadCompacted,
+        registry: this.opts.registry,
+        logger: log,
+      })
+      : null;
+    const store = new TsdbStore(db.querier(), {
+      externalLabels: ext,
+      minTime: () => dbMinTime(db),
+      componentType: "receive",
+    });
+    const rs = db.head.replayStats;
+    log.info("TSDB is now ready", {
+      duration_ms: Math.round(performance.now() - t0),
+      series: rs?.series,
+      samples: rs?.samples,
+      blocks: db.blocks.length,
+    });
+    return { name, dir, ext, db, store, shipper, busy: 0, closed: false };
+  }
+
+  /** The open tenant `name` (opening or creating it), marked busy; call `release`. */
+  private async tenantFor(name: string): Promise<Tenant> {
+    for (;;) {
+      if (this.closed) throw new RemoteWriteError(503, "receiver TSDB is closed");
+      const p = this.pruning.get(name);
+      if (p) {
+        await p.catch(() => {});
+        continue;
+      }
+      const t = this.ready.get(name);
+      if (t && !t.closed) {
+        t.busy++;
+        return t;
+      }
+      let o = this.opening.get(name);
+      if (!o) {
+        o = this.openTenant(name).then((nt) => {
+          if (this.closed) {
+            return nt.db.close().then(() => {
+              throw new RemoteWriteError(503, "receiver TSDB is closed");
+            });
+          }
+          this.ready.set(name, nt);
+          return nt;
+        }).finally(() => this.opening.delete(name));
+        this.opening.set(name, o);
+      }
+      await o;
+      // loop: re-check pruning/closed synchronously before marking busy
+    }
+  }
+
+  /**
+   * Appends the series of one request to `tenant`'s head and commits once. Samples the head
+   * refuses as out of order, out of bounds or duplicate are counted, the rest is stored. Throws
+   * RemoteWriteError 429 when the tenant is at its head series limit, 400 for an invalid tenant
+   * name or sample the caller did not validate (nothing stored then), 503 once closed.
+   */
+  async write(tenant: string, series: readonly PromSeries[]): Promise<WriteOutcome> {
+    validateTenant(tenant);
+    const t = await this.tenantFor(tenant);
+    try {
+      const limit = this.opts.headSeriesLimit?.(tenant) ?? 0;
+      if (limit > 0 && t.db.head.numSeries >= limit) {
+        this.log.warn("tenant above head series limit", {
+          tenant,
+          series: t.db.head.numSeries,
+          limit,
+        });
+        throw new RemoteWriteError(429, "tenant is above active series limit");
+      }
+      const out: WriteOutcome = { appended: 0, outOfOrder: 0, outOfBounds: 0, duplicate: 0 };
+      const app = t.db.appender();
+      try {
+        for (const s of series) {
+          const ts = s.timestamps;
+          const words = new Uint32Array(s.values.buffer, s.values.byteOffset, s.values.length * 2);
+          let ref = 0;
+          for (let i = 0; i < ts.length; i++) {
+            try {
+              ref = app.appendBits(
+                s.labels,
+                ts[i],
+                words[2 * i + HI_WORD],
+                words[2 * i + LO_WORD],
+                ref,
+              );
+            } catch (e) {
+              if (!(e instanceof AppendError)) throw e;
+              if (e.kind === "out_of_order") out.outOfOrder++;
+              else if (e.kind === "out_of_bounds") out.outOfBounds++;
+              else if (e.kind === "duplicate") out.duplicate++;
+              else throw e;
+            }
+          }
+        }
+      } catch (e) {
+        await app.rollback().catch(() => {});
+        if (e instanceof AppendError) {
+          const status = e.kind === "series_limit" || e.kind === "sample_limit" ? 429 : 400;
+          throw new RemoteWriteError(status, e.message);
+        }
+        throw e;
+      }
+      const st = await app.commit();
+      out.appended = st.appended;
+      if (out.appended > 0) this.m.appended.labels(tenant).inc(out.appended);
+      if (out.outOfOrder > 0) this.m.outOfOrder.labels(tenant).inc(out.outOfOrder);
+      if (out.outOfBounds > 0) this.m.outOfBounds.labels(tenant).inc(out.outOfBounds);
+      if (out.duplicate > 0) this.m.duplicate.labels(tenant).inc(out.duplicate);
+      return out;
+    } finally {
+      t.busy--;
+    }
+  }
+
+  /** StoreAPI over every tenant (see MultiTenantStore). */
+  store(): StoreBackend {
+    return this.backend;
+  }
+
+  /**
+   * Cuts the blocks that are due in every tenant and ships them (when a bucket is set). Every
+   * tenant is tried; the first failure is rethrown at the end.
+   */
+  async sync(): Promise<void> {
+    let first: unknown = null;
+    for (const t of this.acquireAll()) {
+      try {
+        if (t.db.head.compactable()) await t.db.compact();
+        if (t.shipper) {
+          const n = await t.shipper.sync();
+          if (n > 0) this.log.debug("uploaded blocks for tenant", { tenant: t.name, blocks: n });
+        }
+      } catch (e) {
+        this.log.error("tenant sync failed", { tenant: t.name, err: e });
+        first ??= e;
+      } finally {
+        t.busy--;
+      }
+    }
+    if (first !== null) throw first;
+  }
+
+  /**
+   * Prunes tenants whose newest sample is more than `idleMs` old (see the file comment). Busy
+   * tenants are left for the next call. No-op when `idleMs` ≤ 0 (Thanos: retention 0).
+   */
+  async pruneIdle(idleMs: number): Promise<void> {
+    if (!(idleMs > 0) || this.closed) return;
+    const now = Date.now();
+    let first: unknown = null;
+    for (const t of [...this.ready.values()]) {
+      const head = t.db.head;
+      if (t.closed || t.busy > 0 || this.pruning.has(t.name)) continue;
+      if (!Number.isFinite(head.maxTime)) continue; // empty head: Thanos skips too
+      if (now - head.maxTime <= idleMs) continue;
+      let done!: () => void;
+      const p = new Promise<void>((r) => done = r);
+      this.pruning.set(t.name, p);
+      try {
+        await this.pruneTenant(t);
+      } catch (e) {
+        this.log.error("pruning tenant failed", { tenant: t.name, err: e });
+        first ??= e;
+      } finally {
+        this.pruning.delete(t.name);
+        done();
+      }
+    }
+    if (first !== null) throw first;
+  }
+
+  private async pruneTenant(t: Tenant): Promise<void> {
+    const log = this.log.with({ tenant: t.name });
+    log.info("pruning idle tenant", { head_max_time: t.db.head.maxTime });
+    t.closed = true;
+    this.ready.delete(t.name);
+    try {
+      try {
+        await t.db.compact(); // joins a running compaction, cuts what is due
+        await this.flushHead(t);
+      } finally {
+        await t.db.close();
+      }
+      if (t.shipper) await t.shipper.sync();
+    } catch (e) {
+      // keep the data: reopen (blocks written so far are loaded, the WAL's samples they hold
+      // are skipped on replay) so that the next sync/prune retries
+      log.warn("pruning failed; keeping tenant", { err: e });
+      const nt = await this.openTenant(t.name);
+      if (this.closed) await nt.db.close();
+      else this.ready.set(t.name, nt);
+      throw e;
+    }
+    await Deno.remove(t.dir, { recursive: true });
+    log.info("tenant pruned");
+  }
+
+  /** Writes the whole head as block-range-aligned blocks (Thanos's `flushHead`). */
+  private async flushHead(t: Tenant): Promise<void> {
+    const head = t.db.head;
+    await head.flush();
+    if (!Number.isFinite(head.minTime) || !Number.isFinite(head.maxTime)) return;
+    const range = head.chunkRange;
+    let mint = head.minTime;
+    const last = head.maxTime + 1;
+    while (mint < last) {
+      const maxt = Math.min(rangeForTimestamp(mint, range), last);
+      const src = head.seriesForBlock(mint, maxt);
+      const first = await src.next();
+      if (!first.done) {
+        const all = (async function* () {
+          yield first.value;
+          yield* src;
+        })();
+        const meta = await writeBlock(t.dir, all, {
+          minTime: mint,
+          maxTime: maxt,
+          chunkRangeMs: range,
+          thanos: {
+            labels: labelsToObject(t.ext),
+            downsample: { resolution: 0 },
+            source: "receive",
+          },
+        });
+        this.log.info("flushed head block", { tenant: t.name, ulid: meta.ulid, mint, maxt });
+      }
+      mint = maxt;
+    }
+  }
+
+  /** Closes every tenant (WAL synced). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled([...this.opening.values()]);
+    await Promise.allSettled([...this.pruning.values()]);
+    for (const t of this.ready.values()) {
+      t.closed = true;
+      await t.db.close().catch((e) =>
+        this.log.error("closing tenant TSDB failed", { tenant: t.name, err: e })
+      );
+    }
+    this.ready.clear();
+  }
+}
+
+function seriesOnly(items: AsyncIterable<SeriesItem>, warnings: string[]): SeriesSet {
+  return (async function* () {
+    for await (const it of items) {
+      if ("warning" in it) warnings.push(it.warning);
+      else yield it as SeriesWithChunks;
+    }
+  })();
+}
+
+/**
+ * The receiver's StoreAPI: each tenant's TsdbStore (its series carry the tenant's external
+ * labels), merged in label order; Info lists one label set per tenant. With no tenant the time
+ * range is [INT64_MIN, INT64_MAX] like Thanos's proxy over no stores.
+ */
+class MultiTenantStore implements StoreBackend {
+  constructor(private readonly mt: MultiTSDB) {}
+
+  info(): Promise<StoreInfo> {
+    const tenants = this.mt.openTenants();
+    const infos: TsdbInfo[] = [];
+    let mint = INT64_MAX;
+    let maxt = INT64_MIN;
+    for (const t of tenants) {
+      const r = t.store.timeRange();
+      infos.push({ labels: t.ext, minTime: r.minTime, maxTime: r.maxTime });
+      mint = Math.min(mint, r.minTime);
+      maxt = Math.max(maxt, r.maxTime);
+    }
+    if (tenants.length === 0) {
+      mint = INT64_MIN;
+      maxt = INT64_MAX;
+    }
+    return Promise.resolve({
+      componentType: "receive",
+      labelSets: infos.map((i) => i.labels),
+      minTime: mint,
+      maxTime: maxt,
+      storeApi: true,
+      supportsSharding: false,
+      supportsWithoutReplicaLabels: true,
+      tsdbInfos: infos,
+    });
+  }
+
+  async *series(req: SeriesRequest, signal: AbortSignal): AsyncIterable<SeriesItem> {
+    const ts = this.mt.acquireAll();
+    try {
+      const warnings: string[] = [];
+      const sets = ts.map((t) => seriesOnly(t.store.series(req, signal), warnings));
+      const limit = req.limit ?? 0;
+      let n = 0;
+      if (sets.length > 0) {
+        for await (const s of mergeSeriesSets(sets)) {
+          yield s;
+          if (limit > 0 && ++n >= limit) break;
+        }
+      }
+      for (const w of warnings) yield { warning: w };
+    } finally {
+      for (const t of ts) this.mt.release(t);
+    }
+  }
+
+  async labelNames(
+    req: LabelNamesRequest,
+    signal: AbortSignal,
+  ): Promise<{ names: string[]; warnings: string[] }> {
+    const ts = this.mt.acquireAll();
+    try {
+      const parts = await Promise.all(ts.map((t) => t.store.labelNames(req, signal)));
+      const names = new Set<string>();
+      const warnings: string[] = [];
+      for (const p of parts) {
+        for (const n of p.names) names.add(n);
+        warnings.push(...p.warnings);
+      }
+      return { names: [...names].sort(compareStrings), warnings };
+    } finally {
+      for (const t of ts) this.mt.release(t);
+    }
+  }
+
+  async labelValues(
+    req: LabelValuesRequest,
+    signal: AbortSignal,
+  ): Promise<{ values: string[]; warnings: string[] }> {
+    const ts = this.mt.acquireAll();
+    try {
+      const parts = await Promise.all(ts.map((t) => t.store.labelValues(req, signal)));
+      const values = new Set<string>();
+      const warnings: string[] = [];
+      for (const p of parts) {
+        for (const v of p.values) values.add(v);
+        warnings.push(...p.warnings);
+      }
+      return { values: [...values].sort(compareStrings), warnings };
+    } finally {
+      for (const t of ts) this.mt.release(t);
+    }
+  }
+}

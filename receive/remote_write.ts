@@ -1,0 +1,570 @@
+// Prometheus remote write 1.0 (https://prometheus.io/docs/concepts/remote_write_spec/): a
+// snappy *block*-compressed protobuf `prometheus.WriteRequest`
+// (https://github.com/prometheus/prometheus/blob/v2.42.0/prompb/remote.proto, types.proto):
+//   WriteRequest { repeated TimeSeries timeseries = 1; reserved 2; repeated MetricMetadata metadata = 3; }
+//   TimeSeries   { repeated Label labels = 1; repeated Sample samples = 2;
+//                  repeated Exemplar exemplars = 3; repeated Histogram histograms = 4; }
+//   Label        { string name = 1; string value = 2; }
+//   Sample       { double value = 1; int64 timestamp = 2; }
+// Decoding validates the whole request before anything is appended, so a rejected request stores
+// nothing. Status codes are those of Thanos receive
+// (https://github.com/thanos-io/thanos/blob/main/pkg/receive/handler.go): bad snappy or protobuf →
+// 400; label sets failing `labelpb.ValidateLabels` (unsorted, duplicate name, empty name or value)
+// → 409, as Thanos classifies them as conflicts (`isLabelsConflictErr`); a body too large → 413.
+// Sample values are kept as raw IEEE-754 words in Float64Arrays (see tsdb/value.ts), so stale
+// markers survive decode, append and re-encode bit for bit. Metadata and exemplars are ignored
+// (Thanos stores no metadata; exemplars need exemplar storage); native histograms are rejected
+// because the head stores float samples only.
+
+import { utf8Length } from "../strconv/utf8.ts";
+import { compareStrings, labelsToString } from "../tsdb/labels.ts";
+import type { Labels } from "../tsdb/series.ts";
+import { HI_WORD, LO_WORD } from "../tsdb/value.ts";
+import {
+  ProtoDecodeError,
+  ProtoReader,
+  ProtoWriter,
+  varintSize,
+  WireType,
+} from "../storeapi/wire.ts";
+
+/** One series of a write request; `values` hold raw float bits (stale markers included). */
+export interface PromSeries {
+  labels: Labels;
+  timestamps: Float64Array;
+  values: Float64Array;
+}
+
+/** A decoded remote write request. */
+export interface WriteRequest {
+  series: PromSeries[];
+}
+
+/** HTTP statuses a receive request can end with. */
+export type RemoteWriteStatus = 400 | 409 | 413 | 415 | 429 | 500 | 503;
+
+/** A request is refused; `status` is the HTTP status Thanos answers with, the message says why. */
+export class RemoteWriteError extends Error {
+  override name = "RemoteWriteError";
+  constructor(readonly status: RemoteWriteStatus, message: string) {
+    super(message);
+  }
+}
+
+/** Default bound on the decompressed size of one request (Thanos has none; 100 MiB bodies → 413). */
+export const DEFAULT_MAX_DECOMPRESSED_BYTES = 32 << 20;
+
+/** Thanos's `labelpb` validation errors (messages as Thanos's). */
+export const LABEL_ERRORS = {
+  outOfOrder: "out of order labels",
+  duplicate: "label set contains duplicate label names",
+  empty: "label set contains a label with empty name or value",
+} as const;
+
+// ---------------------------------------------------------------------------------------------
+// snappy block format (https://github.com/google/snappy/blob/main/format_description.txt)
+
+function corruptSnappy(detail: string): RemoteWriteError {
+  return new RemoteWriteError(400, `snappy decode error: corrupt input: ${detail}`);
+}
+
+/**
+ * Strict snappy block decompression: the declared length is checked against `maxLength` before
+ * allocating (413), and every copy and the final length are checked (snappyjs pads short output
+ * with zeros, so garbage would otherwise decode). Throws RemoteWriteError.
+ */
+export function snappyDecode(src: Uint8Array, maxLength: number): Uint8Array {
+  let p = 0;
+  let len = 0;
+  let shift = 0;
+  for (;;) {
+    if (p >= src.length) {
+      throw corruptSnappy(src.length === 0 ? "empty body" : "truncated length preamble");
+    }
+    const c = src[p++];
+    len += (c & 0x7f) * 2 ** shift;
+    if (c < 0x80) break;
+    shift += 7;
+    if (shift > 28) throw corruptSnappy("length preamble longer than 5 bytes");
+  }
+  if (len > 0xffffffff) throw corruptSnappy(`declared length ${len} exceeds 4 GiB`);
+  if (len > maxLength) {
+    throw new RemoteWriteError(
+      413,
+      `write request too large: decompressed size ${len} bytes exceeds the limit of ${maxLength} bytes`,
+    );
+  }
+  const out = new Uint8Array(len);
+  let d = 0;
+  const n0 = src.length;
+  while (p < n0) {
+    const tag = src[p++];
+    const type = tag & 3;
+    let n: number;
+    let off: number;
+    if (type === 0) {
+      n = tag >>> 2;
+      if (n >= 60) {
+        const k = n - 59;
+        if (p + k > n0) throw corruptSnappy(`truncated literal length at byte ${p}`);
+        n = 0;
+        for (let i = 0; i < k; i++) n += src[p + i] * 2 ** (8 * i);
+        p += k;
+      }
+      n += 1;
+      if (p + n > n0) throw corruptSnappy(`literal of ${n} bytes at byte ${p} exceeds the input`);
+      if (d + n > len) throw corruptSnappy(`output exceeds the declared ${len} bytes`);
+      if (n < 16) { for (let i = 0; i < n; i++) out[d + i] = src[p + i]; }
+      else out.set(src.subarray(p, p + n), d);
+      p += n;
+      d += n;
+      continue;
+    }
+    if (type === 1) {
+      if (p >= n0) throw corruptSnappy("truncated copy");
+      n = ((tag >>> 2) & 7) + 4;
+      off = ((tag >>> 5) << 8) | src[p++];
+    } else if (type === 2) {
+      if (p + 2 > n0) throw corruptSnappy("truncated copy");
+      n = (tag >>> 2) + 1;
+      off = src[p] | (src[p + 1] << 8);
+      p += 2;
+    } else {
+      if (p + 4 > n0) throw corruptSnappy("truncated copy");
+      n = (tag >>> 2) + 1;
+      off = (src[p] | (src[p + 1] << 8) | (src[p + 2] << 16) | (src[p + 3] << 24)) >>> 0;
+      p += 4;
+    }
+    if (off === 0 || off > d) throw corruptSnappy(`copy offset ${off} at output byte ${d}`);
+    if (d + n > len) throw corruptSnappy(`output exceeds the declared ${len} bytes`);
+    if (off >= n && n >= 16) out.copyWithin(d, d - off, d - off + n);
+    else for (let i = 0; i < n; i++) out[d + i] = out[d + i - off];
+    d += n;
+  }
+  if (d !== len) throw corruptSnappy(`decoded ${d} bytes, the preamble declares ${len}`);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// validation
+
+/**
+ * Thanos's `labelpb.ValidateLabels` on one series, plus the timestamp range: throws a
+ * RemoteWriteError naming the problem and the series (`index` in the request).
+ */
+export function validateSeries(s: PromSeries, index: number): void {
+  const ls = s.labels;
+  const where = () => `series ${index} ${labelsToString(ls)}`;
+  if (ls.length === 0 || ls.length % 2 !== 0) {
+    throw new RemoteWriteError(409, `${LABEL_ERRORS.empty}: series ${index} has no labels`);
+  }
+  for (let i = 0; i < ls.length; i += 2) {
+    if (ls[i] === "" || ls[i + 1] === "") {
+      throw new RemoteWriteError(409, `${LABEL_ERRORS.empty}: ${where()}`);
+    }
+    if (i > 0) {
+      const c = compareStrings(ls[i], ls[i - 2]);
+      if (c === 0) {
+        throw new RemoteWriteError(
+          409,
+          `${LABEL_ERRORS.duplicate}: label ${JSON.stringify(ls[i])} repeated in ${where()}`,
+        );
+      }
+      if (c < 0) {
+        throw new RemoteWriteError(
+          409,
+          `${LABEL_ERRORS.outOfOrder}: ${JSON.stringify(ls[i])} after ${
+            JSON.stringify(ls[i - 2])
+          } in ${where()}`,
+        );
+      }
+    }
+  }
+  const ts = s.timestamps;
+  for (let i = 0; i < ts.length; i++) {
+    if (!Number.isSafeInteger(ts[i])) {
+      throw new RemoteWriteError(
+        400,
+        `invalid sample timestamp ${
+          ts[i]
+        } (sample ${i} of ${where()}): not an int64 of ms within ±2^53`,
+      );
+    }
+  }
+  if (s.values.length !== ts.length) {
+    throw new RemoteWriteError(
+      400,
+      `${where()}: ${s.values.length} values for ${ts.length} timestamps`,
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// decoding
+
+const TEXT_DECODER = new TextDecoder("utf-8");
+/** Direct-mapped cache of short ASCII strings: label names and values repeat in every request. */
+const INTERN_SLOTS = 1 << 16;
+const interned: (string | undefined)[] = new Array(INTERN_SLOTS);
+
+/** The string of `b[p, p+n)` (UTF-8), reusing an identical earlier string when cached. */
+function readString(b: Uint8Array, p: number, n: number): string {
+  if (n === 0) return "";
+  if (n > 64) return TEXT_DECODER.decode(b.subarray(p, p + n));
+  let h = 0x811c9dc5;
+  let high = 0;
+  for (let i = p; i < p + n; i++) {
+    const c = b[i];
+    high |= c;
+    h = Math.imul(h ^ c, 0x01000193);
+  }
+  if (high >= 0x80) return TEXT_DECODER.decode(b.subarray(p, p + n));
+  const slot = (h ^ n) & (INTERN_SLOTS - 1);
+  const s = interned[slot];
+  if (s !== undefined && s.length === n) {
+    let i = 0;
+    while (i < n && s.charCodeAt(i) === b[p + i]) i++;
+    if (i === n) return s;
+  }
+  const ns = String.fromCharCode.apply(null, b.subarray(p, p + n) as unknown as number[]);
+  interned[slot] = ns;
+  return ns;
+}
+
+const WIRE_NAMES = ["varint", "fixed64", "length-delimited", "start-group", "end-group", "fixed32"];
+
+function wireName(t: number): string {
+  return WIRE_NAMES[t] ?? `wire type ${t}`;
+}
+
+function wrongWire(what: string, got: number, want: string): RemoteWriteError {
+  return new RemoteWriteError(400, `${what} has wire type ${wireName(got)}, want ${want}`);
+}
+
+/**
+ * Sample storage for a whole request: one timestamp and one value array (allocating typed arrays
+ * per series costs more than decoding them), handed out as views.
+ */
+interface Arena {
+  ts: Float64Array;
+  vs: Float64Array;
+  words: Uint32Array;
+  used: number;
+}
+
+function newArena(n: number): Arena {
+  const vs = new Float64Array(n);
+  return { ts: new Float64Array(n), vs, words: new Uint32Array(vs.buffer), used: 0 };
+}
+
+/** Samples (field 2 entries) of the TimeSeries in r.buf[r.pos, end); r.pos is restored. */
+function countSeriesSamples(r: ProtoReader, end: number): number {
+  const start = r.pos;
+  const outerEnd = r.end;
+  r.end = end;
+  let count = 0;
+  while (r.pos < end) {
+    const t = r.tag();
+    if (t === 0x12) count++;
+    r.skip(t & 7);
+  }
+  r.end = outerEnd;
+  r.pos = start;
+  return count;
+}
+
+/** Decodes one TimeSeries in r.buf[r.pos, end) (r.end is set to `end` meanwhile). */
+function readTimeSeries(r: ProtoReader, end: number, index: number, arena: Arena): PromSeries {
+  const outerEnd = r.end;
+  r.end = end;
+  const labels: string[] = [];
+  const base = arena.used;
+  const ts = arena.ts;
+  const words = arena.words;
+  const b = r.buf;
+  let k = base;
+  while (r.pos < end) {
+    const t = r.tag();
+    const field = Math.floor(t / 8);
+    const wt = t & 7;
+    if (field >= 1 && field <= 4 && wt !== WireType.LengthDelimited) {
+      throw wrongWire(
+        `timeseries ${index} field ${field}`,
+        wt,
+        "length-delimited (embedded message)",
+      );
+    }
+    if (t === 0x0a) {
+      // Label
+      const n = r.length();
+      const le = r.pos + n;
+      r.end = le;
+      let name = "";
+      let value = "";
+      while (r.pos < le) {
+        const lt = r.tag();
+        if (lt === 0x0a || lt === 0x12) {
+          const sl = r.length();
+          const str = readString(b, r.pos, sl);
+          r.pos += sl;
+          if (lt === 0x0a) name = str;
+          else value = str;
+        } else if ((lt >> 3) === 1 || (lt >> 3) === 2) {
+          throw wrongWire(`timeseries ${index} label field ${lt >> 3}`, lt & 7, "string");
+        } else r.skip(lt & 7);
+      }
+      r.end = end;
+      labels.push(name, value);
+    } else if (t === 0x12) {
+      // Sample
+      const n = r.length();
+      const se = r.pos + n;
+      r.end = se;
+      let lo = 0;
+      let hi = 0;
+      let tsv = 0;
+      while (r.pos < se) {
+        const st = r.tag();
+        if (st === 0x09) {
+          const p = r.pos;
+          if (p + 8 > se) {
+            throw new RemoteWriteError(400, `timeseries ${index}: truncated sample value`);
+          }
+          lo = b[p] | (b[p + 1] << 8) | (b[p + 2] << 16) | (b[p + 3] << 24);
+          hi = b[p + 4] | (b[p + 5] << 8) | (b[p + 6] << 16) | (b[p + 7] << 24);
+          r.pos = p + 8;
+        } else if (st === 0x10) {
+          tsv = r.int64();
+        } else if ((st >> 3) === 1) {
+          throw wrongWire(
+            `timeseries ${index} sample ${k - base} value`,
+            st & 7,
+            "fixed64 (double)",
+          );
+        } else if ((st >> 3) === 2) {
+          throw wrongWire(
+            `timeseries ${index} sample ${k - base} timestamp`,
+            st & 7,
+            "varint (int64 ms; a NaN or float timestamp is not valid)",
+          );
+        } else r.skip(st & 7);
+      }
+      r.end = end;
+      ts[k] = tsv;
+      words[2 * k + LO_WORD] = lo;
+      words[2 * k + HI_WORD] = hi;
+      k++;
+    } else if (t === 0x22) {
+      throw new RemoteWriteError(
+        400,
+        `timeseries ${index} carries native histogram samples, which this receiver does not support`,
+      );
+    } else {
+      // exemplars (3) and unknown fields are skipped
+      r.skip(wt);
+    }
+  }
+  r.end = outerEnd;
+  arena.used = k;
+  const s: PromSeries = {
+    labels,
+    timestamps: new Float64Array(ts.buffer, base * 8, k - base),
+    values: new Float64Array(arena.vs.buffer, base * 8, k - base),
+  };
+  validateSeries(s, index);
+  return s;
+}
+
+function protoError(what: string, e: unknown): unknown {
+  if (e instanceof ProtoDecodeError) {
+    return new RemoteWriteError(400, `cannot decode ${what}: ${e.message}`);
+  }
+  if (e instanceof RangeError) {
+    return new RemoteWriteError(400, `cannot decode ${what}: ${e.message}`);
+  }
+  return e;
+}
+
+/** Decodes an uncompressed `prometheus.WriteRequest` and validates it (RemoteWriteError). */
+export function decodeWriteRequestProto(buf: Uint8Array): WriteRequest {
+  const r = new ProtoReader(buf, "prometheus.WriteRequest");
+  const series: PromSeries[] = [];
+  try {
+    // pass 1: samples of the whole request, so that one arena holds them all
+    let total = 0;
+    while (!r.eof()) {
+      const t = r.tag();
+      if (t === 0x0a) {
+        const n = r.length();
+        total += countSeriesSamples(r, r.pos + n);
+        r.pos += n;
+      } else if ((t >> 3) === 1) {
+        throw wrongWire("WriteRequest field 1 (timeseries)", t & 7, "length-delimited");
+      } else {
+        r.skip(t & 7); // metadata (3) and unknown fields
+      }
+    }
+    r.pos = 0;
+    const arena = newArena(total);
+    while (!r.eof()) {
+      const t = r.tag();
+      if (t === 0x0a) {
+        const n = r.length();
+        const end = r.pos + n;
+        series.push(readTimeSeries(r, end, series.length, arena));
+        r.pos = end;
+      } else {
+        r.skip(t & 7);
+      }
+    }
+  } catch (e) {
+    throw protoError("remote write request (prometheus.WriteRequest)", e);
+  }
+  return { series };
+}
+
+/**
+ * Decodes a remote write body: snappy block decompression (400 when corrupt, 413 beyond
+ * `maxDecompressedBytes`), protobuf decoding (400) and validation (see the file comment).
+ */
+export function decodeWriteRequest(
+  body: Uint8Array,
+  opts: { maxDecompressedBytes?: number } = {},
+): WriteRequest {
+  const raw = snappyDecode(body, opts.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES);
+  return decodeWriteRequestProto(raw);
+}
+
+/** Decodes (and validates) one `prometheus.TimeSeries` message. Throws RemoteWriteError. */
+export function decodeTimeSeries(bytes: Uint8Array): PromSeries {
+  const r = new ProtoReader(bytes, "prometheus.TimeSeries");
+  try {
+    return readTimeSeries(r, bytes.length, 0, newArena(countSeriesSamples(r, bytes.length)));
+  } catch (e) {
+    throw protoError("prometheus.TimeSeries", e);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// encoding
+
+function int64Len(v: number): number {
+  if (v < 0) return 10;
+  return varintSize(v);
+}
+
+function labelMsgSize(name: string, value: string, nl: number, vl: number): number {
+  let n = 0;
+  if (name !== "") n += 1 + varintSize(nl) + nl;
+  if (value !== "") n += 1 + varintSize(vl) + vl;
+  return n;
+}
+
+/** Size of a TimeSeries message body; fills `lens` with the UTF-8 lengths of the labels. */
+function seriesSize(s: PromSeries, lens: number[]): number {
+  let size = 0;
+  const ls = s.labels;
+  lens.length = 0;
+  for (let i = 0; i < ls.length; i += 2) {
+    const nl = utf8Length(ls[i]);
+    const vl = utf8Length(ls[i + 1]);
+    lens.push(nl, vl);
+    const m = labelMsgSize(ls[i], ls[i + 1], nl, vl);
+    size += 1 + varintSize(m) + m;
+  }
+  const ts = s.timestamps;
+  const words = new Uint32Array(s.values.buffer, s.values.byteOffset, s.values.length * 2);
+  for (let i = 0; i < ts.length; i++) {
+    const m = sampleSize(ts[i], words, i);
+    size += 1 + varintSize(m) + m;
+  }
+  return size;
+}
+
+function sampleSize(t: number, words: Uint32Array, i: number): number {
+  let m = 0;
+  if (words[2 * i] !== 0 || words[2 * i + 1] !== 0) m += 9;
+  if (t !== 0) m += 1 + int64Len(t);
+  return m;
+}
+
+function writeSeries(w: ProtoWriter, s: PromSeries, lens: number[]): void {
+  const ls = s.labels;
+  for (let i = 0; i < ls.length; i += 2) {
+    const nl = lens[i];
+    const vl = lens[i + 1];
+    w.byte(0x0a);
+    w.varint(labelMsgSize(ls[i], ls[i + 1], nl, vl));
+    if (ls[i] !== "") {
+      w.byte(0x0a);
+      w.varint(nl);
+      w.stringBytes(ls[i], nl);
+    }
+    if (ls[i + 1] !== "") {
+      w.byte(0x12);
+      w.varint(vl);
+      w.stringBytes(ls[i + 1], vl);
+    }
+  }
+  const ts = s.timestamps;
+  const words = new Uint32Array(s.values.buffer, s.values.byteOffset, s.values.length * 2);
+  for (let i = 0; i < ts.length; i++) {
+    const t = ts[i];
+    w.byte(0x12);
+    w.varint(sampleSize(t, words, i));
+    const lo = words[2 * i + LO_WORD];
+    const hi = words[2 * i + HI_WORD];
+    if (lo !== 0 || hi !== 0) {
+      w.byte(0x09);
+      w.byte(lo & 0xff);
+      w.byte((lo >>> 8) & 0xff);
+      w.byte((lo >>> 16) & 0xff);
+      w.byte(lo >>> 24);
+      w.byte(hi & 0xff);
+      w.byte((hi >>> 8) & 0xff);
+      w.byte((hi >>> 16) & 0xff);
+      w.byte(hi >>> 24);
+    }
+    if (t !== 0) {
+      w.byte(0x10);
+      w.int64(t);
+    }
+  }
+}
+
+/** One `prometheus.TimeSeries` message (value bits written as stored). */
+export function encodeTimeSeries(s: PromSeries): Uint8Array {
+  const lens: number[] = [];
+  const size = seriesSize(s, lens);
+  const w = new ProtoWriter(new Uint8Array(size));
+  writeSeries(w, s, lens);
+  return w.buf;
+}
+
+/** A `prometheus.WriteRequest` (protobuf, not compressed: snappy it for HTTP). */
+export function encodeWriteRequest(req: WriteRequest): Uint8Array {
+  const lens: number[][] = [];
+  const sizes: number[] = [];
+  let total = 0;
+  for (const s of req.series) {
+    const l: number[] = [];
+    const n = seriesSize(s, l);
+    lens.push(l);
+    sizes.push(n);
+    total += 1 + varintSize(n) + n;
+  }
+  const w = new ProtoWriter(new Uint8Array(total));
+  for (let i = 0; i < req.series.length; i++) {
+    w.byte(0x0a);
+    w.varint(sizes[i]);
+    writeSeries(w, req.series[i], lens[i]);
+  }
+  return w.buf;
+}
+
+/** Total samples of a request (for limits and metrics). */
+export function countSamples(series: readonly PromSeries[]): number {
+  let n = 0;
+  for (const s of series) n += s.timestamps.length;
+  return n;
+}

@@ -1,0 +1,536 @@
+// The mutation list of `deno task mutate` (scripts/mutate.ts): small, realistic bugs, each
+// applied alone to a scratch copy of the repository and run against the test files that must
+// catch it. `find` must occur exactly once in `file` — when the code changes, the run fails
+// with "STALE" until the entry is updated, so the list stays in step with the source.
+// New components add their own entries as they land (issue 21).
+
+/** One deliberate bug. */
+export interface Mutation {
+  /** Unique name, `<area>-<what>`; `--only=<substring>` selects by it. */
+  name: string;
+  /** Repository-relative file to mutate. */
+  file: string;
+  /** Exact source text; must occur exactly once in `file`. */
+  find: string;
+  /** Its replacement (the bug). */
+  replace: string;
+  /** Test files (repository-relative) run in order; the first failing one caught the bug. */
+  tests: string[];
+  /** The issue's planted bug this reproduces (issue 21, 1–8), if any. */
+  planted?: number;
+}
+
+export const MUTATIONS: Mutation[] = [
+  // ---------------------------------------------------------------- tsdb: XOR chunks
+  {
+    name: "xor-iterator-dod14-bound",
+    file: "tsdb/chunkenc/xor.ts",
+    find: "\n        dod = (w >>> 16) & 0x3fff;\n        if (dod > 8192) dod -= 16384;",
+    replace: "\n        dod = (w >>> 16) & 0x3fff;\n        if (dod >= 8192) dod -= 16384;",
+    tests: ["tests/tsdb/xor_test.ts"],
+    planted: 3,
+  },
+  {
+    name: "xor-bulk-dod14-bound",
+    file: "tsdb/chunkenc/xor.ts",
+    find: "\n          dod = (w >>> 16) & 0x3fff;\n          if (dod > 8192) dod -= 16384;",
+    replace: "\n          dod = (w >>> 16) & 0x3fff;\n          if (dod >= 8192) dod -= 16384;",
+    tests: ["tests/tsdb/xor_test.ts"],
+    planted: 3,
+  },
+  {
+    name: "xor-iterator-dod20-bound",
+    file: "tsdb/chunkenc/xor.ts",
+    find: "\n        if (dod > 524288) dod -= 1048576;",
+    replace: "\n        if (dod >= 524288) dod -= 1048576;",
+    tests: ["tests/tsdb/xor_test.ts"],
+  },
+  {
+    name: "xor-bulk-dod17-bound",
+    file: "tsdb/chunkenc/xor.ts",
+    find: "\n          if (dod > 65536) dod -= 131072;",
+    replace: "\n          if (dod >= 65536) dod -= 131072;",
+    tests: ["tests/tsdb/xor_test.ts"],
+  },
+  {
+    name: "xor-encoder-dod14-lower-bound",
+    file: "tsdb/chunkenc/xor.ts",
+    find: "dod >= -8191 && dod <= 8192",
+    replace: "dod >= -8192 && dod <= 8192",
+    tests: ["tests/tsdb/xor_test.ts", "tests/tsdb/chunks_test.ts"],
+  },
+  {
+    name: "xor-iterator-value-window-shift",
+    file: "tsdb/chunkenc/xor.ts",
+    find: "vw[0] ^= x << (tr - 32);",
+    replace: "vw[0] ^= x << (tr - 31);",
+    tests: ["tests/tsdb/xor_test.ts"],
+    planted: 4,
+  },
+  {
+    name: "xor-iterator-new-window-trailing",
+    file: "tsdb/chunkenc/xor.ts",
+    find: "this.trailing = 64 - lead - size;",
+    replace: "this.trailing = 63 - lead - size;",
+    tests: ["tests/tsdb/xor_test.ts"],
+    planted: 4,
+  },
+  {
+    name: "xor-bulk-value-window-shift",
+    file: "tsdb/chunkenc/xor.ts",
+    find: "vh ^= x >>> (32 - trailing);",
+    replace: "vh ^= x >>> (31 - trailing);",
+    tests: ["tests/tsdb/xor_test.ts"],
+  },
+  // ---------------------------------------------------------------- tsdb: postings
+  {
+    name: "postings-intersect-gallop-match",
+    file: "tsdb/index/postings.ts",
+    find: "if (b[j] === v) out[n++] = v;",
+    replace: "if (b[j] >= v) out[n++] = v;",
+    tests: ["tests/tsdb/postings_test.ts", "tests/tsdb/postings_for_matchers_test.ts"],
+  },
+  {
+    name: "postings-seek-start-inclusive",
+    file: "tsdb/index/postings.ts",
+    find: "if (from >= n || list[from] >= target) return from;",
+    replace: "if (from >= n || list[from] > target) return from;",
+    tests: ["tests/tsdb/postings_test.ts"],
+  },
+  {
+    name: "postings-merge-drops-odd-list",
+    file: "tsdb/index/postings.ts",
+    find: "    if (level.length % 2 === 1) next.push(level[level.length - 1]);\n",
+    replace: "",
+    tests: ["tests/tsdb/postings_test.ts", "tests/tsdb/postings_for_matchers_test.ts"],
+  },
+  {
+    name: "postings-subtract-skips-equal",
+    file: "tsdb/index/postings.ts",
+    find: "while (j < bl && b[j] < v) j++;",
+    replace: "while (j < bl && b[j] <= v) j++;",
+    tests: ["tests/tsdb/postings_test.ts", "tests/tsdb/postings_for_matchers_test.ts"],
+  },
+  // ---------------------------------------------------------------- tsdb: index, chunks
+  {
+    name: "index-series-crc-unchecked",
+    file: "tsdb/index/reader.ts",
+    find: "const got = crc32c(b, bodyStart, bodyEnd);\n    if (want !== got) {",
+    replace: "const got = crc32c(b, bodyStart, bodyEnd);\n    if (want !== got && bodyEnd < 0) {",
+    tests: ["tests/tsdb/index_test.ts"],
+  },
+  {
+    name: "index-postings-table-sample-search",
+    file: "tsdb/index/reader.ts",
+    find: "if (compareStrings(e.sampleValues[mid], value) <= 0) lo = mid;",
+    replace: "if (compareStrings(e.sampleValues[mid], value) < 0) lo = mid;",
+    tests: ["tests/tsdb/index_test.ts"],
+  },
+  {
+    name: "chunk-record-crc-skips-encoding-byte",
+    file: "tsdb/chunks/segment.ts",
+    find: "const got = crc32c(buf, encAt, end);",
+    replace: "const got = crc32c(buf, encAt + 1, end);",
+    tests: ["tests/tsdb/chunks_test.ts"],
+  },
+  // ---------------------------------------------------------------- tsdb: matchers, labels
+  {
+    name: "matcher-nonempty-accepts-empty",
+    file: "tsdb/matchers.ts",
+    find: 'return v.length > 0 && (this.dotNL || !v.includes("\\n"));',
+    replace: 'return v.length >= 0 && (this.dotNL || !v.includes("\\n"));',
+    tests: ["tests/tsdb/matchers_test.ts"],
+  },
+  {
+    name: "matcher-contains-ignores-newline",
+    file: "tsdb/matchers.ts",
+    find: 'return v.includes(this.lit) && (this.dotNL || !v.includes("\\n"));',
+    replace: "return v.includes(this.lit);",
+    tests: ["tests/tsdb/matchers_test.ts"],
+  },
+  {
+    name: "labels-compare-longer-first",
+    file: "tsdb/labels.ts",
+    find:
+      "    if (a[i + 1] !== b[i + 1]) return compareStrings(a[i + 1], b[i + 1]);\n  }\n  return a.length - b.length;",
+    replace:
+      "    if (a[i + 1] !== b[i + 1]) return compareStrings(a[i + 1], b[i + 1]);\n  }\n  return b.length - a.length;",
+    tests: ["tests/tsdb/primitives_test.ts", "tests/tsdb/index_test.ts"],
+  },
+  {
+    name: "labels-compare-surrogate-order",
+    file: "tsdb/labels.ts",
+    find: "return sa ? 1 : -1;",
+    replace: "return sa ? -1 : 1;",
+    tests: ["tests/tsdb/primitives_test.ts", "tests/tsdb/index_test.ts"],
+  },
+  // ---------------------------------------------------------------- storeapi
+  {
+    name: "codec-matcher-nre-as-re",
+    file: "storeapi/codec.ts",
+    find: "[MatchType.NotRegexp]: LabelMatcherType.NRE,",
+    replace: "[MatchType.NotRegexp]: LabelMatcherType.RE,",
+    tests: ["tests/storeapi/wire_test.ts", "tests/storeapi/interop_test.ts"],
+  },
+  {
+    name: "codec-series-request-skip-chunks-field",
+    file: "storeapi/codec.ts",
+    find: "w.boolField(8, req.skipChunks);",
+    replace: "w.boolField(18, req.skipChunks);",
+    tests: ["tests/storeapi/wire_test.ts", "tests/storeapi/interop_test.ts"],
+  },
+  {
+    name: "proxy-store-selection-equal-only",
+    file: "storeapi/proxy.ts",
+    find: "      if (!m.matches(v)) {\n        ok = false;",
+    replace: "      if (m.value !== v) {\n        ok = false;",
+    tests: ["tests/storeapi/proxy_test.ts"],
+    planted: 2,
+  },
+  {
+    name: "store-external-labels-equal-only",
+    file: "storeapi/external_labels.ts",
+    find: "if (!m.matches(v)) return null;",
+    replace: "if (m.value !== v) return null;",
+    tests: ["tests/storeapi/server_test.ts", "tests/store/bucket_store_test.ts"],
+    planted: 2,
+  },
+  {
+    name: "proxy-time-selection-touching",
+    file: "storeapi/proxy.ts",
+    find: "info.maxTime < mint || info.minTime > maxt",
+    replace: "info.maxTime <= mint || info.minTime > maxt",
+    tests: ["tests/storeapi/selection_mutation_gaps_test.ts", "tests/storeapi/proxy_test.ts"],
+  },
+  {
+    name: "proxy-merge-descending",
+    file: "storeapi/proxy.ts",
+    find: "compareLabels(a.s.labels, b.s.labels) < 0",
+    replace: "compareLabels(a.s.labels, b.s.labels) > 0",
+    tests: ["tests/storeapi/proxy_test.ts"],
+  },
+  {
+    name: "external-labels-series-label-wins",
+    file: "storeapi/external_labels.ts",
+    find: "      conflict = true;\n      out.push(ext[j], ext[j + 1]);",
+    replace: "      conflict = true;\n      out.push(ls[i], ls[i + 1]);",
+    tests: ["tests/storeapi/server_test.ts"],
+  },
+  {
+    name: "dedup-penalty-single-interval",
+    file: "storeapi/dedup.ts",
+    find: "penB = lastT === -Infinity ? INITIAL_PENALTY_MS : 2 * (ta - lastT);",
+    replace: "penB = lastT === -Infinity ? INITIAL_PENALTY_MS : 1 * (ta - lastT);",
+    tests: ["tests/storeapi/dedup_test.ts"],
+  },
+  {
+    name: "dedup-tie-prefers-second-replica",
+    file: "storeapi/dedup.ts",
+    find: "pickA = ta <= tb;",
+    replace: "pickA = ta < tb;",
+    tests: ["tests/storeapi/selection_mutation_gaps_test.ts", "tests/storeapi/dedup_test.ts"],
+  },
+  {
+    name: "dedup-counter-correction-doubled",
+    file: "storeapi/dedup.ts",
+    find: "if (pickA) adjA += lastV - v;",
+    replace: "if (pickA) adjA += 2 * (lastV - v);",
+    tests: ["tests/storeapi/dedup_test.ts"],
+    planted: 5,
+  },
+  {
+    name: "dedup-counter-plus-50-per-switch",
+    file: "storeapi/dedup.ts",
+    find: "    useA = pickA;\n    started = true;",
+    replace: "    if (counterAdjust && started && pickA !== useA) {\n" +
+      "      if (pickA) adjA += 50;\n      else adjB += 50;\n    }\n" +
+      "    useA = pickA;\n    started = true;",
+    tests: ["tests/storeapi/dedup_test.ts"],
+    planted: 5,
+  },
+  // ---------------------------------------------------------------- promql
+  {
+    name: "rate-extrapolation-threshold",
+    file: "promql/functions.ts",
+    find: "const threshold = avgInterval * 1.1;",
+    replace: "const threshold = avgInterval * 1.5;",
+    tests: ["tests/promql/functions_test.ts"],
+  },
+  {
+    name: "rate-extrapolate-full-interval",
+    file: "promql/functions.ts",
+    find: "interval += durationToEnd < threshold ? durationToEnd : avgInterval / 2;",
+    replace: "interval += durationToEnd < threshold ? durationToEnd : avgInterval;",
+    tests: ["tests/promql/functions_test.ts"],
+  },
+  {
+    name: "rate-counter-reset-adds-current",
+    file: "promql/functions.ts",
+    find: "if (cur < prev) result += prev;",
+    replace: "if (cur < prev) result += cur;",
+    tests: ["tests/promql/functions_test.ts"],
+  },
+  {
+    name: "lookback-default-30s",
+    file: "promql/engine.ts",
+    find: "opts.lookbackDelta ?? 5 * 60_000",
+    replace: "opts.lookbackDelta ?? 5 * 6_000",
+    tests: ["tests/promql/engine_test.ts", "tests/promql/functions_test.ts"],
+  },
+  {
+    name: "lookback-boundary-exclusive",
+    file: "promql/engine.ts",
+    find: "if (j < 0 || ts[j] < r - lookback || b.stale[j] !== 0) continue;",
+    replace: "if (j < 0 || ts[j] <= r - lookback || b.stale[j] !== 0) continue;",
+    tests: ["tests/promql/engine_test.ts", "tests/promql/functions_test.ts"],
+  },
+  {
+    name: "aggr-max-ignores-leading-nan",
+    file: "promql/aggregations.ts",
+    find: "if (g.value < v || g.value !== g.value) g.value = v;",
+    replace: "if (g.value < v) g.value = v;",
+    tests: [
+      "tests/promql/binary_mutation_gaps_test.ts",
+      "tests/promql/functions_test.ts",
+      "tests/promql/engine_test.ts",
+    ],
+  },
+  {
+    name: "aggr-stdvar-sample-variance",
+    file: "promql/aggregations.ts",
+    find: "out.push({ labels: g.labels, value: g.value / g.count });",
+    replace: "out.push({ labels: g.labels, value: g.value / (g.count - 1) });",
+    tests: ["tests/promql/functions_test.ts", "tests/promql/engine_test.ts"],
+  },
+  {
+    name: "binop-gte-strict",
+    file: "promql/binary.ts",
+    find: "      return a >= b;",
+    replace: "      return a > b;",
+    tests: [
+      "tests/promql/binary_mutation_gaps_test.ts",
+      "tests/promql/engine_test.ts",
+      "tests/promql/functions_test.ts",
+    ],
+  },
+  {
+    name: "binop-ignoring-keeps-metric-name",
+    file: "promql/binary.ts",
+    find: "const listed = names.includes(n);\n" +
+      "    if (matching.on ? !listed : (listed || n === METRIC_NAME)) continue;",
+    replace: "const listed = names.includes(n);\n    if (matching.on ? !listed : listed) continue;",
+    tests: ["tests/promql/engine_test.ts", "tests/promql/functions_test.ts"],
+  },
+  {
+    name: "binop-one-to-one-on-keeps-all",
+    file: "promql/binary.ts",
+    find: "if (matching.on ? listed : !listed) kept.push(out[i], out[i + 1]);",
+    replace: "if (matching.on ? !listed : !listed) kept.push(out[i], out[i + 1]);",
+    tests: [
+      "tests/promql/binary_mutation_gaps_test.ts",
+      "tests/promql/engine_test.ts",
+      "tests/promql/functions_test.ts",
+    ],
+  },
+  {
+    name: "parser-mul-precedence-as-add",
+    file: "promql/parser.ts",
+    find: "  MUL: 5,",
+    replace: "  MUL: 4,",
+    tests: ["tests/promql/parser_test.ts"],
+  },
+  {
+    name: "parser-pow-left-associative",
+    file: "promql/parser.ts",
+    find: 'this.parseBinary(opTok.type === "POW" ? prec : prec + 1)',
+    replace: "this.parseBinary(prec + 1)",
+    tests: ["tests/promql/parser_test.ts"],
+  },
+  // ---------------------------------------------------------------- query
+  {
+    name: "replica-labels-param-needs-two",
+    file: "query/replica_labels.ts",
+    find: "return fromParam.length > 0 ? fromParam : configured;",
+    replace: "return fromParam.length > 1 ? fromParam : configured;",
+    tests: ["tests/query/replica_labels_test.ts"],
+  },
+  {
+    name: "replica-labels-keeps-duplicates",
+    file: "query/replica_labels.ts",
+    find: 'if (s !== "" && !out.includes(s)) out.push(s);',
+    replace: 'if (s !== "") out.push(s);',
+    tests: ["tests/query/replica_labels_test.ts"],
+  },
+  {
+    name: "api-label-names-drop-partial-warnings",
+    file: "query/api.ts",
+    find: "const list = [...names].sort(compareStrings);\n" +
+      '    return { data: `[${list.map(goJSONString).join(",")}]`, warnings: q.warnings };',
+    replace: "const list = [...names].sort(compareStrings);\n" +
+      '    return { data: `[${list.map(goJSONString).join(",")}]` };',
+    tests: ["tests/e2e/query_faults_test.ts"],
+    planted: 6,
+  },
+  {
+    name: "api-label-values-drop-partial-warnings",
+    file: "query/api.ts",
+    find: "const list = [...values].sort(compareStrings);\n" +
+      '    return { data: `[${list.map(goJSONString).join(",")}]`, warnings: q.warnings };',
+    replace: "const list = [...values].sort(compareStrings);\n" +
+      '    return { data: `[${list.map(goJSONString).join(",")}]` };',
+    tests: ["tests/e2e/query_faults_test.ts"],
+    planted: 6,
+  },
+  {
+    name: "api-partial-response-ignores-flag",
+    file: "query/api.ts",
+    find: 'partialResponse: this.boolParam(p, "partial_response", this.o.partialResponse),',
+    replace: 'partialResponse: this.boolParam(p, "partial_response", true),',
+    tests: ["tests/e2e/query_faults_test.ts"],
+  },
+  {
+    name: "api-dedup-default-off",
+    file: "query/api.ts",
+    find: 'dedup: this.boolParam(p, "dedup", true),',
+    replace: 'dedup: this.boolParam(p, "dedup", false),',
+    tests: ["tests/e2e/query_dedup_test.ts"],
+  },
+  {
+    name: "api-max-points-off-by-one",
+    file: "query/api.ts",
+    find: "if (Math.trunc((end - start) / step) > 11000) {",
+    replace: "if (Math.trunc((end - start) / step) >= 11000) {",
+    tests: ["tests/e2e/query_prometheus_test.ts"],
+  },
+  {
+    name: "query-ui-routes-removed",
+    file: "components/query/main.ts",
+    find:
+      "  http.add(uiRoutes({ routePrefix: cfg.routePrefix, externalPrefix: cfg.externalPrefix }));\n",
+    replace: "",
+    tests: ["tests/ui/browser_test.ts", "tests/e2e/demo_test.ts"],
+    planted: 1,
+  },
+  // ---------------------------------------------------------------- store, block
+  {
+    name: "bucket-block-overlap-includes-maxtime",
+    file: "store/bucket_store.ts",
+    find: "return this.meta.minTime <= maxt && mint < this.meta.maxTime;",
+    replace: "return this.meta.minTime <= maxt && mint <= this.meta.maxTime;",
+    tests: ["tests/store/bucket_store_test.ts"],
+  },
+  {
+    name: "bucket-chunk-time-filter",
+    file: "store/bucket_store.ts",
+    find: "if (c.maxTime < mint || c.minTime > maxt) continue;",
+    replace: "if (c.maxTime < mint || c.minTime >= maxt) continue;",
+    tests: ["tests/store/bucket_store_test.ts"],
+  },
+  {
+    name: "bucket-clamp-min-time",
+    file: "store/bucket_store.ts",
+    find: "Math.max(t, this.opts.minTime)",
+    replace: "Math.min(t, this.opts.minTime)",
+    tests: ["tests/store/bucket_store_test.ts"],
+  },
+  {
+    name: "fetcher-time-filter-uses-mintime",
+    file: "block/fetcher.ts",
+    find: 'if (!(m.maxTime >= minT && m.minTime <= maxT)) drop(id, "time-excluded");',
+    replace: 'if (!(m.minTime >= minT && m.minTime <= maxT)) drop(id, "time-excluded");',
+    tests: ["tests/block/fetcher_mutation_gaps_test.ts", "tests/block/fetcher_test.ts"],
+  },
+  {
+    name: "fetcher-consistency-delay-trusts-all",
+    file: "block/fetcher.ts",
+    find: 'if (now - uploadTime(m) < delay) drop(id, "too-fresh");',
+    replace: 'if (now - uploadTime(m) < 0) drop(id, "too-fresh");',
+    tests: ["tests/block/fetcher_test.ts"],
+  },
+  {
+    name: "fetcher-deletion-mark-seconds-as-ms",
+    file: "block/fetcher.ts",
+    find: "this.now() - mark.deletion_time * 1000 > markDelay",
+    replace: "this.now() - mark.deletion_time > markDelay",
+    tests: ["tests/block/fetcher_test.ts"],
+  },
+  {
+    name: "fetcher-duplicate-partial-overlap",
+    file: "block/fetcher.ts",
+    find: "if (kept.some((k) => src.every((s) => k.has(s)))) dups.push(m.ulid);",
+    replace: "if (kept.some((k) => src.some((s) => k.has(s)))) dups.push(m.ulid);",
+    tests: ["tests/block/fetcher_mutation_gaps_test.ts", "tests/block/fetcher_test.ts"],
+  },
+  // ---------------------------------------------------------------- launcher
+  {
+    name: "flags-kb-decimal",
+    file: "components/flags.ts",
+    find: "  kb: 1024,",
+    replace: "  kb: 1000,",
+    tests: [
+      "tests/components/flags_mutation_gaps_test.ts",
+      "tests/components/launcher_test.ts",
+      "tests/components/config_test.ts",
+    ],
+  },
+  {
+    name: "flags-repeatable-overwrites",
+    file: "components/flags.ts",
+    find: "if (f.repeatable) (values[f.name] ??= []).push(value);",
+    replace: "if (f.repeatable) values[f.name] = [value];",
+    tests: ["tests/components/launcher_test.ts", "tests/components/config_test.ts"],
+  },
+  {
+    name: "flags-relative-time-sign",
+    file: "components/flags.ts",
+    find: "return now + parseDurationFlag(s, true);",
+    replace: "return now - parseDurationFlag(s, true);",
+    tests: ["tests/components/launcher_test.ts", "tests/components/config_test.ts"],
+  },
+  {
+    name: "flags-listen-empty-host-loopback",
+    file: "components/flags.ts",
+    find: 'hostname === "" ? "0.0.0.0" : hostname',
+    replace: 'hostname === "" ? "127.0.0.1" : hostname',
+    tests: ["tests/components/launcher_test.ts", "tests/components/config_test.ts"],
+  },
+  {
+    name: "permissions-sd-files-no-read",
+    file: "components/query/flags.ts",
+    find: 'grants: "discover-glob",',
+    replace: 'grants: "discover",',
+    tests: ["tests/components/launcher_test.ts", "tests/components/query/sandbox_test.ts"],
+    planted: 7,
+  },
+  {
+    name: "permissions-objstore-file-grants-directory",
+    file: "components/permissions.ts",
+    find: 'if (grant === "objstore-file") set.read.add(value);',
+    replace: 'if (grant === "objstore-file") set.read.add(value.replace(/[^/]*$/, "") || ".");',
+    tests: ["tests/components/launcher_test.ts", "tests/components/store/sandbox_test.ts"],
+    planted: 7,
+  },
+  {
+    name: "permissions-write-without-read",
+    file: "components/permissions.ts",
+    find: '    case "write":\n      set.read.add(value);\n',
+    replace: '    case "write":\n',
+    tests: ["tests/components/launcher_test.ts", "tests/components/store/sandbox_test.ts"],
+  },
+  {
+    name: "permissions-dns-srv-keeps-port",
+    file: "components/permissions.ts",
+    find: 'srv = sd[1] !== "dns";',
+    replace: 'srv = sd[1] === "dnssrvnoa";',
+    tests: ["tests/components/flags_mutation_gaps_test.ts", "tests/components/launcher_test.ts"],
+  },
+  // ---------------------------------------------------------------- compiled binary
+  {
+    name: "compile-launcher-without-net",
+    file: "scripts/compile.ts",
+    find: '"--allow-all", // the launcher itself',
+    replace: '"--allow-read", // the launcher itself',
+    tests: ["tests/scripts/compile_test.ts"],
+    planted: 8,
+  },
+];

@@ -1,0 +1,286 @@
+// MultiTSDB: a TSDB per tenant under <dir>/<tenant>, tenant label as external label in Info and
+// series, replay on open, conflicts counted, limits, nothing stored from a rejected write,
+// shipping with Thanos meta labels, idle-tenant pruning.
+
+import { assert, assertEquals, assertRejects } from "../helpers/assert.ts";
+import { withTempDir } from "../helpers/tmp.ts";
+import { MultiTSDB, type MultiTSDBOptions } from "../../receive/multitsdb.ts";
+import { type PromSeries, RemoteWriteError } from "../../receive/remote_write.ts";
+import { Logger } from "../../logging/log.ts";
+import { Registry } from "../../metrics/registry.ts";
+import { MemoryBucket } from "../../objstore/memory.ts";
+import { INT64_MAX, INT64_MIN, type SeriesRequest } from "../../storeapi/codec.ts";
+import type { SeriesItem, StoreBackend } from "../../storeapi/server.ts";
+import { Matcher, MatchType } from "../../tsdb/matchers.ts";
+import { decodeXorSamples } from "../../tsdb/chunkenc/xor.ts";
+import { parseBlockMeta } from "../../tsdb/meta.ts";
+import type { Labels } from "../../tsdb/series.ts";
+import { isStaleAt, setStaleAt } from "../../tsdb/value.ts";
+
+const signal = new AbortController().signal;
+const eq = (n: string, v: string) => new Matcher(MatchType.Equal, n, v);
+
+function opts(dir: string, over: Partial<MultiTSDBOptions> = {}): MultiTSDBOptions {
+  return {
+    dir,
+    tenantLabelName: "tenant_id",
+    defaultTenant: "default-tenant",
+    externalLabels: ["replica", "r0"],
+    retentionMs: 0,
+    blockRangeMs: 7_200_000,
+    walCompression: false,
+    logger: new Logger("error"),
+    registry: new Registry(),
+    fsync: { mode: "none" },
+    ...over,
+  };
+}
+
+function ser(labels: Labels, samples: [number, number][]): PromSeries {
+  return {
+    labels,
+    timestamps: Float64Array.from(samples.map((s) => s[0])),
+    values: Float64Array.from(samples.map((s) => s[1])),
+  };
+}
+
+interface Got {
+  labels: Labels;
+  ts: number[];
+  vs: Float64Array;
+}
+
+async function query(st: StoreBackend, ...matchers: Matcher[]): Promise<Got[]> {
+  const req: SeriesRequest = { minTime: INT64_MIN, maxTime: INT64_MAX, matchers };
+  const out: Got[] = [];
+  for await (const x of st.series(req, signal) as AsyncIterable<SeriesItem>) {
+    if ("warning" in x) throw new Error(x.warning);
+    const ts: number[] = [];
+    const parts: Float64Array[] = [];
+    for (const c of x.chunks) {
+      const d = decodeXorSamples(c.data);
+      ts.push(...d.ts);
+      parts.push(d.vs.slice());
+    }
+    const vs = new Float64Array(ts.length);
+    let k = 0;
+    for (const p of parts) {
+      new Uint32Array(vs.buffer, k * 8, p.length * 2).set(new Uint32Array(p.buffer));
+      k += p.length;
+    }
+    out.push({ labels: x.labels, ts, vs });
+  }
+  return out;
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await Deno.stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("tenants get separate TSDBs with the tenant label; replayed on open", async () => {
+  await withTempDir(async (dir) => {
+    let m = await MultiTSDB.open(opts(dir));
+    const up = ["__name__", "up", "job", "x"];
+    const stale = ser(up, [[3000, 0]]);
+    setStaleAt(stale.values, 0);
+    let out = await m.write("a", [ser(up, [[1000, 1], [2000, 2]]), stale]);
+    assertEquals(out, { appended: 3, outOfOrder: 0, outOfBounds: 0, duplicate: 0 });
+    await m.write("b", [ser(up, [[1000, 10]])]);
+    assertEquals(m.tenants(), ["a", "b"]);
+    assert(await exists(`${dir}/a/wal`), "tenant a in <dir>/a");
+    assert(await exists(`${dir}/b/wal`), "tenant b in <dir>/b");
+
+    const check = async () => {
+      const st = m.store();
+      const info = await st.info();
+      assertEquals(info.componentType, "receive");
+      assertEquals(info.labelSets, [
+        ["replica", "r0", "tenant_id", "a"],
+        ["replica", "r0", "tenant_id", "b"],
+      ]);
+      assertEquals(info.minTime, 1000);
+      assertEquals(info.maxTime, INT64_MAX);
+      const all = await query(st, eq("__name__", "up"));
+      assertEquals(all.map((g) => g.labels), [
+        ["__name__", "up", "job", "x", "replica", "r0", "tenant_id", "a"],
+        ["__name__", "up", "job", "x", "replica", "r0", "tenant_id", "b"],
+      ]);
+      const onlyA = await query(st, eq("__name__", "up"), eq("tenant_id", "a"));
+      assertEquals(onlyA.length, 1);
+      assertEquals(onlyA[0].ts, [1000, 2000, 3000]);
+      assert(isStaleAt(onlyA[0].vs, 2), "stale marker stored");
+      assertEquals(
+        (await st.labelValues(
+          { label: "tenant_id", start: INT64_MIN, end: INT64_MAX, matchers: [] },
+          signal,
+        )).values,
+        ["a", "b"],
+      );
+      assertEquals(
+        (await st.labelNames({ start: INT64_MIN, end: INT64_MAX, matchers: [] }, signal)).names,
+        ["__name__", "job", "replica", "tenant_id"],
+      );
+    };
+    await check();
+    await m.close();
+    m = await MultiTSDB.open(opts(dir));
+    try {
+      assertEquals(m.tenants(), ["a", "b"]);
+      await check();
+      out = await m.write("a", [ser(up, [[4000, 4]])]);
+      assertEquals(out.appended, 1);
+    } finally {
+      await m.close();
+    }
+  });
+});
+
+Deno.test("conflicts are counted, the rest of the request is stored", async () => {
+  await withTempDir(async (dir) => {
+    const reg = new Registry();
+    const m = await MultiTSDB.open(opts(dir, { blockRangeMs: 10_000, registry: reg }));
+    try {
+      const s = ["__name__", "m"];
+      await m.write("t", [ser(s, [[100_000, 1]])]);
+      const out = await m.write("t", [
+        ser(s, [[90_000, 1]]), // out of bounds: below maxt - range/2
+        ser(s, [[99_000, 1]]), // out of order
+        ser(s, [[100_000, 2]]), // duplicate sample for timestamp
+        ser(s, [[100_000, 1]]), // exact duplicate: accepted silently, not a conflict
+        ser(["__name__", "ok"], [[99_000, 5]]), // a new series: fine
+      ]);
+      assertEquals(out, { appended: 1, outOfOrder: 1, outOfBounds: 1, duplicate: 1 });
+      assertEquals((await query(m.store(), eq("__name__", "ok"))).length, 1);
+      const text = await reg.expose();
+      assert(text.includes('prometheus_tsdb_head_series{tenant="t"} 2'), text);
+      assert(text.includes('prometheus_tsdb_out_of_order_samples_total{tenant="t"} 1'), text);
+    } finally {
+      await m.close();
+    }
+  });
+});
+
+Deno.test("rejected writes store nothing: invalid sample, head series limit, bad tenant", async () => {
+  await withTempDir(async (dir) => {
+    const m = await MultiTSDB.open(opts(dir, { headSeriesLimit: (t) => (t === "lim" ? 2 : 0) }));
+    try {
+      // an unvalidated non-integer timestamp after valid series: the whole call is rolled back
+      const e = await assertRejects(
+        () =>
+          m.write("t", [
+            ser(["__name__", "good"], [[1000, 1]]),
+            ser(["__name__", "bad"], [[1.5, 1]]),
+          ]),
+        RemoteWriteError,
+      );
+      assertEquals((e as RemoteWriteError).status, 400);
+      assertEquals(await query(m.store(), eq("__name__", "good")), []);
+
+      await m.write("lim", [ser(["__name__", "a"], [[1, 1]]), ser(["__name__", "b"], [[1, 1]])]);
+      const e2 = await assertRejects(
+        () => m.write("lim", [ser(["__name__", "c"], [[2, 1]])]),
+        RemoteWriteError,
+        "tenant is above active series limit",
+      );
+      assertEquals((e2 as RemoteWriteError).status, 429);
+      assertEquals(await query(m.store(), eq("__name__", "c")), []);
+
+      for (const bad of ["", "..", "a/b", "../escape"]) {
+        const e3 = await assertRejects(() => m.write(bad, []), RemoteWriteError, "tenant");
+        assertEquals((e3 as RemoteWriteError).status, 400);
+      }
+      assert(!(await exists(`${dir}/../escape`)));
+    } finally {
+      await m.close();
+    }
+  });
+});
+
+Deno.test("sync cuts due blocks and ships them with thanos labels + tenant, source receive", async () => {
+  await withTempDir(async (dir) => {
+    const bucket = new MemoryBucket();
+    const m = await MultiTSDB.open(opts(dir, { blockRangeMs: 10_000, bucket }));
+    try {
+      const s = ["__name__", "m"];
+      const samples: [number, number][] = [];
+      for (let t = 0; t <= 40_000; t += 1000) samples.push([t, t]);
+      await m.write("acme", [ser(s, samples)]);
+      await m.sync();
+      const metas = [...bucket.objects.keys()].filter((k) => k.endsWith("/meta.json"));
+      assert(metas.length >= 1, `blocks shipped: ${[...bucket.objects.keys()]}`);
+      for (const k of metas) {
+        const meta = parseBlockMeta(new TextDecoder().decode(bucket.objects.get(k)!.data), k);
+        assertEquals(meta.thanos?.labels, { replica: "r0", tenant_id: "acme" });
+        assertEquals(meta.thanos?.source, "receive");
+      }
+      // every sample still readable once: blocks + head
+      const got = await query(m.store(), eq("__name__", "m"));
+      assertEquals(got[0].ts, samples.map((x) => x[0]));
+    } finally {
+      await m.close();
+    }
+  });
+});
+
+Deno.test("pruneIdle flushes, ships and removes idle tenants only", async () => {
+  await withTempDir(async (dir) => {
+    const bucket = new MemoryBucket();
+    const m = await MultiTSDB.open(opts(dir, { blockRangeMs: 10_000, bucket }));
+    try {
+      const old = Date.now() - 3_600_000;
+      const samples: [number, number][] = [];
+      for (let i = 0; i < 25; i++) samples.push([old + i * 1000, i]);
+      await m.write("idle", [ser(["__name__", "m"], samples)]);
+      await m.write("busy", [ser(["__name__", "m"], [[Date.now(), 1]])]);
+      await m.pruneIdle(0); // disabled
+      assertEquals(m.tenants(), ["busy", "idle"]);
+      await m.pruneIdle(600_000);
+      assertEquals(m.tenants(), ["busy"]);
+      assert(!(await exists(`${dir}/idle`)), "idle tenant dir removed");
+      assert(await exists(`${dir}/busy`));
+      // the idle tenant's samples are all in the bucket, labelled
+      let n = 0;
+      for (const k of bucket.objects.keys()) {
+        if (!k.endsWith("/meta.json")) continue;
+        const meta = parseBlockMeta(new TextDecoder().decode(bucket.objects.get(k)!.data), k);
+        assertEquals(meta.thanos?.labels.tenant_id, "idle");
+        n += meta.stats.numSamples ?? 0;
+      }
+      assertEquals(n, 25);
+      // writing again recreates the tenant
+      const out = await m.write("idle", [ser(["__name__", "m"], [[Date.now(), 1]])]);
+      assertEquals(out.appended, 1);
+      assertEquals(m.tenants(), ["busy", "idle"]);
+    } finally {
+      await m.close();
+    }
+  });
+});
+
+Deno.test("concurrent writes to one tenant open it once", async () => {
+  await withTempDir(async (dir) => {
+    const m = await MultiTSDB.open(opts(dir));
+    try {
+      const outs = await Promise.all(
+        Array.from(
+          { length: 20 },
+          (_, i) => m.write("t", [ser(["__name__", `m${i}`], [[1000, i]])]),
+        ),
+      );
+      assertEquals(outs.reduce((a, o) => a + o.appended, 0), 20);
+      assertEquals(m.tenants(), ["t"]);
+      assertEquals(
+        (await query(m.store(), new Matcher(MatchType.Regexp, "__name__", "m.*"))).length,
+        20,
+      );
+    } finally {
+      await m.close();
+    }
+    await assertRejects(() => m.write("t", []), RemoteWriteError);
+  });
+});
