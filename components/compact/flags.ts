@@ -2,13 +2,7 @@
 // v0.42's names and defaults. The grants give the role its data dir, its listen address, its
 // bucket and its selector file.
 
-import {
-  defineCommand,
-  type FlagName,
-  httpFlags,
-  LOG_FLAGS,
-  OBJSTORE_FLAGS,
-} from "../flags.ts";
+import { defineCommand, type FlagName, httpFlags, LOG_FLAGS, OBJSTORE_FLAGS } from "../flags.ts";
 
 /** The values of `--deduplication.func`. */
 export const COMPACT_DEDUP_FUNCS = ["", "penalty"] as const;

@@ -14,7 +14,6 @@ import type { Labels } from "../../tsdb/series.ts";
 import { UsageError } from "../flags.ts";
 import { HttpServer, Probe } from "../../server/http.ts";
 import { serveUntilStopped } from "../../server/lifecycle.ts";
-import type { Logger } from "../../logging/log.ts";
 import { openBucket } from "../objstore.ts";
 import type { RunContext } from "../runtime.ts";
 import { sleepUnlessAborted } from "../../runutil/sleep.ts";
