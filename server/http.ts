@@ -184,6 +184,14 @@ export class HttpServer {
     if (!this.server) return;
     const server = this.server;
     this.server = undefined;
+    if (graceMs <= 0) {
+      // no grace: close at once. Aborting after a graceful shutdown has started can race with
+      // it closing the listener (Deno then throws BadResource from the abort listener).
+      this.shutdownController.abort();
+      await server.finished;
+      this.opts.logger.info("internal server is shutdown gracefully", { service: "http/server" });
+      return;
+    }
     const graceful = server.shutdown();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), graceMs));
