@@ -6,12 +6,14 @@ import { TOOLS_COMMANDS } from "./tools/flags.ts";
 import { STORE_COMMANDS } from "./store/flags.ts";
 import { QUERY_COMMAND } from "./query/flags.ts";
 import { SIDECAR_COMMAND } from "./sidecar/flags.ts";
+import { RECEIVE_COMMAND } from "./receive/flags.ts";
 import { COMPACT_COMMAND } from "./compact/flags.ts";
 
 /** Every runnable command. */
 export const COMMANDS: readonly CommandSpec[] = [
   QUERY_COMMAND,
   SIDECAR_COMMAND,
+  RECEIVE_COMMAND,
   COMPACT_COMMAND,
   ...STORE_COMMANDS,
   ...TOOLS_COMMANDS,

@@ -20,6 +20,9 @@ import { runQuery } from "./query/main.ts";
 import { SIDECAR_COMMAND } from "./sidecar/flags.ts";
 import { sidecarConfig } from "./sidecar/config.ts";
 import { runSidecar } from "./sidecar/main.ts";
+import { RECEIVE_COMMAND } from "./receive/flags.ts";
+import { receiveConfig } from "./receive/config.ts";
+import { runReceive } from "./receive/main.ts";
 import { COMPACT_COMMAND } from "./compact/flags.ts";
 import { compactConfig } from "./compact/config.ts";
 import { runCompact } from "./compact/main.ts";
@@ -33,5 +36,6 @@ export const RUN_TABLE: Record<string, RunFunction> = {
   "tools tsdb analyze": roleRun(TSDB_ANALYZE, tsdbAnalyzeConfig, runTsdbAnalyze),
   store: roleRun(STORE_COMMAND, storeConfig, runStore),
   sidecar: roleRun(SIDECAR_COMMAND, sidecarConfig, runSidecar),
+  receive: roleRun(RECEIVE_COMMAND, receiveConfig, runReceive),
   compact: roleRun(COMPACT_COMMAND, compactConfig, runCompact),
 };

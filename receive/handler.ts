@@ -646,7 +646,9 @@ export class ReceiveHandler {
     alreadyReplicated: boolean,
     signal: AbortSignal,
   ): Promise<void> {
-    const local = this.opts.localEndpoint !== "" && b.endpoint === this.opts.localEndpoint;
+    // an ingestor-only receiver owns every series (Thanos compares "" with its own "")
+    const local = this.mode === "IngestorOnly" ||
+      (this.opts.localEndpoint !== "" && b.endpoint === this.opts.localEndpoint);
     const where = `forwarding request to endpoint ${b.endpoint}`;
     try {
       if (local) {
