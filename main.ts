@@ -173,10 +173,15 @@ function runInWorker(spec: CommandSpec, raw: RawFlags, perms: PermissionSet): Pr
   });
   return new Promise((resolve) => {
     let signals = 0;
+    let ready = false;
+    let stopWhenReady = false;
     const onSignal = () => {
       signals++;
-      if (signals === 1) worker.postMessage({ type: "stop" });
-      else {
+      if (signals === 1) {
+        // before the worker is ready the stop is sent right after the run message
+        if (ready) worker.postMessage({ type: "stop" });
+        else stopWhenReady = true;
+      } else {
         // A second signal: the user insists, stop now.
         worker.terminate();
         resolve(130);
@@ -189,15 +194,21 @@ function runInWorker(spec: CommandSpec, raw: RawFlags, perms: PermissionSet): Pr
       worker.terminate();
       resolve(code);
     };
+    // The worker says "ready" once its modules are evaluated (some use top-level await); a
+    // message posted before that could be lost, leaving the role never started.
     worker.onmessage = (e: MessageEvent) => {
-      if ((e.data as { type: string }).type === "exit") done((e.data as { code: number }).code);
+      const type = (e.data as { type: string }).type;
+      if (type === "ready") {
+        ready = true;
+        worker.postMessage({ type: "run", raw });
+        if (stopWhenReady) worker.postMessage({ type: "stop" });
+      } else if (type === "exit") done((e.data as { code: number }).code);
     };
     worker.onerror = (e: ErrorEvent) => {
       e.preventDefault();
       console.error(`${PROGRAM} ${spec.path.join(" ")}: error: ${e.message}`);
       done(1);
     };
-    worker.postMessage({ type: "run", raw });
   });
 }
 

@@ -1,5 +1,6 @@
 // Worker entry: runs one command with the permissions the launcher derived from its flags.
-// Messages in: {type:"run", raw} then optionally {type:"stop"}. Out: {type:"exit", code}.
+// Out: {type:"ready"} once its modules are evaluated; in: {type:"run", raw}, then optionally
+// {type:"stop"}; out: {type:"exit", code}.
 
 import { commandKey, findCommand } from "./commands.ts";
 import { Flags, logConfig, type RawFlags } from "./flags.ts";
@@ -59,3 +60,6 @@ scope.onmessage = async (e: MessageEvent) => {
     scope.postMessage({ type: "exit", code });
   }
 };
+
+// Every import (including top-level awaits in them) has finished evaluating: ask for the command.
+scope.postMessage({ type: "ready" });

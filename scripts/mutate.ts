@@ -3,8 +3,9 @@
 // test files fails (first against the unmutated copy, they must pass), "MISSED" when all pass.
 // Usage: deno task mutate [--only=<substring>[,<substring>…]] [--list] [--subset=N/M] [--jobs=2]
 //                         [--timeout=<seconds per test file>] [--no-baseline]
-// Exit status: 0 when every selected mutation was caught; 1 on any miss, stale `find`, baseline
-// failure or run error; 2 on bad arguments.
+// Exit status: 0 when every selected mutation was caught or skipped; 1 on any miss, stale `find`,
+// baseline failure or run error; 2 on bad arguments. A mutation with `requiresEnv` is skipped
+// (reported by name, not counted as missed) when that environment variable is unset.
 
 import { type Mutation, MUTATIONS } from "./mutations.ts";
 
@@ -15,13 +16,14 @@ export type Outcome =
   | "caught (timeout)" // a test file ran past the time limit
   | "missed" // every test file passed
   | "stale" // `find` does not occur exactly once
+  | "skipped" // its `requiresEnv` variable is unset, so its tests cannot catch it here
   | "error"; // could not run (e.g. a test file fails even without the mutation)
 
 /** The result of one mutation. */
 export interface MutationResult {
   mutation: Mutation;
   outcome: Outcome;
-  /** The test file that failed (caught) or the reason (stale, error). */
+  /** The test file that failed (caught), the reason (stale, error) or the missing variable. */
   detail: string;
   ms: number;
 }
@@ -43,6 +45,17 @@ export interface RunOptions {
 }
 
 const decoder = new TextDecoder();
+
+/**
+ * The environment variable `m` needs that is unset (neither in `env` nor in this process's
+ * environment), or undefined when `m` can run.
+ */
+export function missingEnv(m: Mutation, env: Record<string, string> = {}): string | undefined {
+  const name = m.requiresEnv;
+  if (name === undefined) return undefined;
+  const value = env[name] ?? Deno.env.get(name);
+  return value === undefined || value === "" ? name : undefined;
+}
 
 /** Files to copy: tracked plus untracked non-ignored files that exist in the work tree. */
 export async function repoFiles(root: string): Promise<string[]> {
@@ -155,6 +168,8 @@ async function runOne(
     detail,
     ms: performance.now() - start,
   });
+  const needs = missingEnv(m, env);
+  if (needs !== undefined) return done("skipped", needs);
   const path = `${dir}/${m.file}`;
   let original: string;
   try {
@@ -165,16 +180,22 @@ async function runOne(
   const stale = staleReason(m, original);
   if (stale) return done("stale", stale);
   if (m.tests.length === 0) return done("error", "no test files listed");
-  for (const t of m.tests) {
-    if (broken.has(t)) return done("error", `${t} fails without the mutation: ${broken.get(t)}`);
-  }
+  // Only a test file that passed on the unmutated copy can catch; one that failed there is
+  // skipped, and the mutation is an error (not missed) unless another listed file catches it.
+  const healthy = m.tests.filter((t) => !broken.has(t));
+  const unhealthy = m.tests.find((t) => broken.has(t));
+  const brokenReason = (t: string) => `${t} fails without the mutation: ${broken.get(t)}`;
+  if (healthy.length === 0) return done("error", brokenReason(m.tests[0]));
   await Deno.writeTextFile(path, original.replace(m.find, () => m.replace));
   try {
-    for (const t of m.tests) {
+    for (const t of healthy) {
       const r = await runTestFile(dir, t, timeoutMs, env);
       if (r.status === "fail") return done("caught", t);
       if (r.status === "type error") return done("caught (type error)", t);
       if (r.status === "timeout") return done("caught (timeout)", t);
+    }
+    if (unhealthy !== undefined) {
+      return done("error", `not caught by ${healthy.join(", ")}; ${brokenReason(unhealthy)}`);
     }
     return done("missed", m.tests.join(", "));
   } finally {
@@ -206,7 +227,8 @@ export async function runMutations(
     // "caught" would mean nothing.
     const broken = new Map<string, string>();
     if (opts.baseline ?? true) {
-      const tests = [...new Set(mutations.flatMap((m) => m.tests))];
+      const runnable = mutations.filter((m) => missingEnv(m, env) === undefined);
+      const tests = [...new Set(runnable.flatMap((m) => m.tests))];
       let next = 0;
       await Promise.all(dirs.map(async (dir) => {
         while (next < tests.length) {
@@ -272,9 +294,38 @@ export function formatResult(r: MutationResult): string {
       return `MISSED  ${name}  (${r.mutation.file}; ran ${r.detail})  ${secs}`;
     case "stale":
       return `STALE   ${name}  ${r.detail}`;
+    case "skipped":
+      return `skipped ${name} (needs ${r.detail})`;
     case "error":
       return `ERROR   ${name}  ${r.detail}`;
   }
+}
+
+/** Summary lines of a run: the counts, then the skipped mutations by name. */
+export function summarize(results: MutationResult[], secs: number): string[] {
+  const count = (pred: (o: Outcome) => boolean) => results.filter((r) => pred(r.outcome)).length;
+  const caught = count((o) => o.startsWith("caught"));
+  const typeErrors = count((o) => o === "caught (type error)");
+  const missed = count((o) => o === "missed");
+  const stale = count((o) => o === "stale");
+  const errors = count((o) => o === "error");
+  const skipped = results.filter((r) => r.outcome === "skipped");
+  const lines = [
+    `mutate: ${caught} caught (${typeErrors} by type error), ${missed} missed, ${stale} stale, ` +
+    `${errors} errors, ${skipped.length} skipped, of ${results.length} in ${secs.toFixed(0)}s`,
+  ];
+  if (skipped.length > 0) {
+    lines.push(
+      `mutate: skipped (not verified here): ` +
+        skipped.map((r) => `${r.mutation.name} (needs ${r.detail})`).join(", "),
+    );
+  }
+  return lines;
+}
+
+/** True when the run passes: every result caught or skipped. */
+export function allCaught(results: MutationResult[]): boolean {
+  return results.every((r) => r.outcome.startsWith("caught") || r.outcome === "skipped");
 }
 
 /** Validates the list itself: unique names, listed test files exist. */
@@ -343,18 +394,8 @@ async function main(args: string[]): Promise<number> {
     baseline,
     onResult: (r) => console.log(formatResult(r)),
   });
-  const count = (pred: (o: Outcome) => boolean) => results.filter((r) => pred(r.outcome)).length;
-  const caught = count((o) => o.startsWith("caught"));
-  const typeErrors = count((o) => o === "caught (type error)");
-  const missed = count((o) => o === "missed");
-  const stale = count((o) => o === "stale");
-  const errors = count((o) => o === "error");
-  const secs = ((performance.now() - start) / 1000).toFixed(0);
-  console.log(
-    `mutate: ${caught} caught (${typeErrors} by type error), ${missed} missed, ${stale} stale, ` +
-      `${errors} errors, of ${results.length} in ${secs}s`,
-  );
-  return caught === results.length ? 0 : 1;
+  for (const line of summarize(results, (performance.now() - start) / 1000)) console.log(line);
+  return allCaught(results) ? 0 : 1;
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -18,6 +18,11 @@ export interface Mutation {
   tests: string[];
   /** The issue's planted bug this reproduces (issue 21, 1–8), if any. */
   planted?: number;
+  /**
+   * An environment variable the catching tests need (e.g. `DENORT_BIN` for the compiled-binary
+   * test). When it is unset the mutation is reported as skipped, by name, instead of run.
+   */
+  requiresEnv?: string;
 }
 
 export const MUTATIONS: Mutation[] = [
@@ -285,14 +290,37 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/promql/engine_test.ts", "tests/promql/functions_test.ts"],
   },
   {
+    // the exported per-step aggregate(); queries reach it only for topk/bottomk/quantile/
+    // count_values, so for max only its direct callers (and tests) see this bug
     name: "aggr-max-ignores-leading-nan",
     file: "promql/aggregations.ts",
     find: "if (g.value < v || g.value !== g.value) g.value = v;",
     replace: "if (g.value < v) g.value = v;",
     tests: [
-      "tests/promql/binary_mutation_gaps_test.ts",
+      "tests/promql/aggregation_mutation_gaps_test.ts",
       "tests/promql/functions_test.ts",
-      "tests/promql/engine_test.ts",
+    ],
+  },
+  {
+    // the engine's column aggregator: every max() of a query (Prometheus 2.42 engine.go:
+    // `group.value < s.V || math.IsNaN(group.value)`)
+    name: "engine-max-ignores-leading-nan",
+    file: "promql/engine.ts",
+    find: "if (vals[i] < v || vals[i] !== vals[i]) vals[i] = v;",
+    replace: "if (vals[i] < v) vals[i] = v;",
+    tests: [
+      "tests/promql/aggregation_mutation_gaps_test.ts",
+      "tests/promql/binary_mutation_gaps_test.ts",
+    ],
+  },
+  {
+    name: "engine-min-ignores-leading-nan",
+    file: "promql/engine.ts",
+    find: "if (vals[i] > v || vals[i] !== vals[i]) vals[i] = v;",
+    replace: "if (vals[i] > v) vals[i] = v;",
+    tests: [
+      "tests/promql/aggregation_mutation_gaps_test.ts",
+      "tests/promql/binary_mutation_gaps_test.ts",
     ],
   },
   {
@@ -386,7 +414,7 @@ export const MUTATIONS: Mutation[] = [
     file: "query/api.ts",
     find: 'partialResponse: this.boolParam(p, "partial_response", this.o.partialResponse),',
     replace: 'partialResponse: this.boolParam(p, "partial_response", true),',
-    tests: ["tests/e2e/query_faults_test.ts"],
+    tests: ["tests/query/api_params_test.ts", "tests/e2e/query_faults_test.ts"],
   },
   {
     name: "api-dedup-default-off",
@@ -400,7 +428,7 @@ export const MUTATIONS: Mutation[] = [
     file: "query/api.ts",
     find: "if (Math.trunc((end - start) / step) > 11000) {",
     replace: "if (Math.trunc((end - start) / step) >= 11000) {",
-    tests: ["tests/e2e/query_prometheus_test.ts"],
+    tests: ["tests/query/api_params_test.ts", "tests/e2e/query_prometheus_test.ts"],
   },
   {
     name: "query-ui-routes-removed",
@@ -417,21 +445,28 @@ export const MUTATIONS: Mutation[] = [
     file: "store/bucket_store.ts",
     find: "return this.meta.minTime <= maxt && mint < this.meta.maxTime;",
     replace: "return this.meta.minTime <= maxt && mint <= this.meta.maxTime;",
-    tests: ["tests/store/bucket_store_test.ts"],
+    tests: ["tests/store/bucket_store_time_test.ts", "tests/store/bucket_store_test.ts"],
   },
   {
     name: "bucket-chunk-time-filter",
     file: "store/bucket_store.ts",
     find: "if (c.maxTime < mint || c.minTime > maxt) continue;",
     replace: "if (c.maxTime < mint || c.minTime >= maxt) continue;",
-    tests: ["tests/store/bucket_store_test.ts"],
+    tests: ["tests/store/bucket_store_time_test.ts", "tests/store/bucket_store_test.ts"],
   },
   {
     name: "bucket-clamp-min-time",
     file: "store/bucket_store.ts",
     find: "Math.max(t, this.opts.minTime)",
     replace: "Math.min(t, this.opts.minTime)",
-    tests: ["tests/store/bucket_store_test.ts"],
+    tests: ["tests/store/bucket_store_time_test.ts", "tests/store/bucket_store_test.ts"],
+  },
+  {
+    name: "bucket-clamp-max-time",
+    file: "store/bucket_store.ts",
+    find: "Math.min(t, this.opts.maxTime)",
+    replace: "Math.max(t, this.opts.maxTime)",
+    tests: ["tests/store/bucket_store_time_test.ts", "tests/store/bucket_store_test.ts"],
   },
   {
     name: "fetcher-time-filter-uses-mintime",
@@ -532,5 +567,7 @@ export const MUTATIONS: Mutation[] = [
     replace: '"--allow-read", // the launcher itself',
     tests: ["tests/scripts/compile_test.ts"],
     planted: 8,
+    // only the compiled binary's run catches it, and that needs a denort runtime
+    requiresEnv: "DENORT_BIN",
   },
 ];

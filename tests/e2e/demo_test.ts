@@ -133,15 +133,15 @@ Deno.test({
         assertEquals(raw, 2 * deduped);
       });
 
-      await t.step("the query UI, when the querier mounts it, is the embedded app", async () => {
+      await t.step("the querier serves the query UI: the embedded app", async () => {
         const r = await fetch(`${base}/graph`);
         const html = await r.text();
-        if (r.status === 404) {
-          console.warn("the querier does not serve the UI yet (uiRoutes not mounted)");
-          return;
-        }
-        assertEquals(r.status, 200);
+        assertEquals(r.status, 200, `the querier serves /graph: ${html.slice(0, 200)}`);
         assert(html.includes('name="thanos-prefix"'), html.slice(0, 300));
+        const js = await fetch(`${base}/static/app.js`);
+        assertEquals(js.status, 200);
+        assertEquals(js.headers.get("content-type"), "text/javascript; charset=utf-8");
+        assert((await js.text()).length > 1000, "app.js is the bundle");
       });
 
       await t.step("the stores endpoint shows the healthy gateway and its label sets", async () => {

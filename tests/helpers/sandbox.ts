@@ -21,12 +21,23 @@ export type SandboxWork =
   /** A background worker: wait until the file at `path` exists. */
   | { kind: "file"; path: string };
 
+/**
+ * A file-system access the probe tries after the work: paths next to a grant (a sibling of a
+ * granted config file, the parent of a granted directory, a name that merely starts with a
+ * granted path) must be denied.
+ */
+export interface NeighbourProbe {
+  op: "read" | "readDir" | "write";
+  path: string;
+}
+
 /** The message a test posts to the probe. */
 export interface SandboxProbeRequest {
   raw: RawFlags;
   work: SandboxWork;
   forbiddenPath: string;
   forbiddenAddr: string;
+  neighbours: NeighbourProbe[];
 }
 
 /** What the probe reports. */
@@ -50,6 +61,8 @@ export interface SandboxProbeResult {
   connect: string;
   /** "allowed", or the error of starting a process. */
   spawn: string;
+  /** Per entry of the request's `neighbours`: "allowed", or the error of the access. */
+  neighbours: string[];
 }
 
 /**
@@ -60,6 +73,7 @@ export async function runSandboxed(
   argv: string[],
   work: SandboxWork,
   forbiddenPath: string,
+  neighbours: NeighbourProbe[] = [],
 ): Promise<SandboxProbeResult> {
   const p = await prepareRole(argv);
   assert(!("kind" in p), "kind" in p ? p.text : "");
@@ -70,18 +84,23 @@ export async function runSandboxed(
   });
   try {
     return await new Promise<SandboxProbeResult>((resolve, reject) => {
-      worker.onmessage = (e) => resolve(e.data as SandboxProbeResult);
-      worker.onerror = (e) => {
-        e.preventDefault();
-        reject(new Error(e.message));
-      };
       const req: SandboxProbeRequest = {
         raw: role.raw,
         work,
         forbiddenPath,
         forbiddenAddr: FORBIDDEN_ADDR,
+        neighbours,
       };
-      worker.postMessage(req);
+      // the probe says "ready" once its modules (some with top-level await) are evaluated;
+      // a request posted earlier could be lost, as in the launcher (main.ts)
+      worker.onmessage = (e) => {
+        if ((e.data as { type?: string }).type === "ready") worker.postMessage(req);
+        else resolve(e.data as SandboxProbeResult);
+      };
+      worker.onerror = (e) => {
+        e.preventDefault();
+        reject(new Error(e.message));
+      };
     });
   } finally {
     worker.terminate();
@@ -91,4 +110,10 @@ export async function runSandboxed(
 /** Asserts that `result` (from the probe) is Deno's permission error. */
 export function assertDenied(what: string, result: string): void {
   assert(result.startsWith("NotCapable"), `${what} should be denied, got: ${result}`);
+}
+
+/** Asserts that every neighbour access of `probes` was denied by the sandbox. */
+export function assertNeighboursDenied(probes: NeighbourProbe[], result: SandboxProbeResult): void {
+  assert(result.neighbours.length === probes.length, `probe results: ${result.neighbours}`);
+  probes.forEach((p, i) => assertDenied(`${p.op} ${p.path}`, result.neighbours[i]));
 }

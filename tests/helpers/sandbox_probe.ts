@@ -1,6 +1,7 @@
 // Worker module of tests/helpers/sandbox.ts: runs a command exactly as components/worker.ts does
 // (same run table, within the permissions the launcher computed), does the role's real work, then
-// tries a read, a connection and a process start that the flags did not grant, and stops it.
+// tries a read, a connection and a process start that the flags did not grant, plus the
+// file-system accesses next to its grants that the test lists, and stops it.
 
 import { commandKey, COMMANDS } from "../../components/commands.ts";
 import { Flags } from "../../components/flags.ts";
@@ -99,6 +100,7 @@ scope.onmessage = async (e: MessageEvent) => {
     read: "",
     connect: "",
     spawn: "",
+    neighbours: [],
   };
   const ac = new AbortController();
   const running = RUN_TABLE[key](new Flags(spec, req.raw), {
@@ -117,7 +119,19 @@ scope.onmessage = async (e: MessageEvent) => {
     (await fetch(`http://${req.forbiddenAddr}/`)).body?.cancel()
   );
   r.spawn = await attempt(() => new Deno.Command("true").output());
+  for (const n of req.neighbours) {
+    r.neighbours.push(
+      await attempt(async () => {
+        if (n.op === "read") await Deno.readTextFile(n.path);
+        else if (n.op === "write") await Deno.writeTextFile(n.path, "probe");
+        else for await (const _ of Deno.readDir(n.path)) break;
+      }),
+    );
+  }
   ac.abort(new Error("test stop"));
   r.code = await running;
   scope.postMessage(r);
 };
+
+// every import has been evaluated: ask for the request (see runSandboxed)
+scope.postMessage({ type: "ready" });

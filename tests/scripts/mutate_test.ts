@@ -4,13 +4,17 @@
 
 import { assert, assertEquals } from "../helpers/assert.ts";
 import {
+  allCaught,
   countOccurrences,
   formatResult,
+  missingEnv,
+  type MutationResult,
   parseSubset,
   repoFiles,
   runMutations,
   selectMutations,
   staleReason,
+  summarize,
 } from "../../scripts/mutate.ts";
 import { type Mutation, MUTATIONS } from "../../scripts/mutations.ts";
 import { withTempDir } from "../helpers/tmp.ts";
@@ -107,6 +111,20 @@ Deno.test({
           replace: "// sums",
           tests: ["tests/broken_test.ts"],
         }),
+        // a file failing without the mutation is skipped; a healthy one still catches
+        mutation({
+          name: "caught-past-broken",
+          find: "return a + b;",
+          replace: "return a - b;",
+          tests: ["tests/broken_test.ts", "tests/lib_test.ts"],
+        }),
+        // … but when no healthy file catches it, it is an error, not a miss
+        mutation({
+          name: "uncaught-with-broken",
+          find: "return a + a;",
+          replace: "return a * a;",
+          tests: ["tests/lib_test.ts", "tests/broken_test.ts"],
+        }),
       ];
       const seen: string[] = [];
       const results = await runMutations(list, {
@@ -123,9 +141,18 @@ Deno.test({
         "stale-none": "stale",
         "stale-twice": "stale",
         baseline: "error",
+        "caught-past-broken": "caught",
+        "uncaught-with-broken": "error",
       });
       assertEquals(results[0].detail, "tests/lib_test.ts");
       assert(results[5].detail.startsWith("tests/broken_test.ts fails without the mutation"));
+      assertEquals(results[6].detail, "tests/lib_test.ts");
+      assert(
+        results[7].detail.startsWith(
+          "not caught by tests/lib_test.ts; tests/broken_test.ts fails without the mutation: fail",
+        ),
+        results[7].detail,
+      );
       assertEquals(seen.sort(), list.map((m) => m.name).sort());
       assert(formatResult(results[0]).startsWith("caught  caught  by tests/lib_test.ts"));
       assert(
@@ -159,6 +186,89 @@ Deno.test("a test file that runs past the time limit counts as caught (timeout)"
     ], { root: dir, jobs: 1, timeoutMs: 20_000, baseline: false });
     assertEquals(r.outcome, "caught (timeout)");
   });
+});
+
+Deno.test({
+  name: "a mutation whose requiresEnv is unset is skipped by name, not missed",
+  sanitizeResources: false,
+  fn: async () => {
+    // a name no environment sets
+    const VAR = "THANOS_TS_MUTATE_TEST_UNSET_VARIABLE";
+    assertEquals(Deno.env.get(VAR), undefined);
+    await withTempDir(async (dir) => {
+      await fakeRepo(dir);
+      const list: Mutation[] = [
+        mutation({ name: "caught", find: "return a + b;", replace: "return a - b;" }),
+        // would be caught if it ran: skipped must not run it
+        mutation({
+          name: "needs-var",
+          find: "return a + b;",
+          replace: "return a * b;",
+          requiresEnv: VAR,
+        }),
+        // its test fails even unmutated: skipped, not a baseline error
+        mutation({
+          name: "needs-var-broken",
+          find: "// adds",
+          replace: "// sums",
+          tests: ["tests/broken_test.ts"],
+          requiresEnv: VAR,
+        }),
+      ];
+      assertEquals(missingEnv(list[0]), undefined);
+      assertEquals(missingEnv(list[1]), VAR);
+      assertEquals(missingEnv(list[1], { [VAR]: "" }), VAR);
+      assertEquals(missingEnv(list[1], { [VAR]: "/usr/bin/x" }), undefined);
+
+      const results = await runMutations(list, { root: dir, jobs: 1, timeoutMs: 120_000 });
+      assertEquals(
+        results.map((r) => [r.mutation.name, r.outcome, r.detail]),
+        [
+          ["caught", "caught", "tests/lib_test.ts"],
+          ["needs-var", "skipped", VAR],
+          ["needs-var-broken", "skipped", VAR],
+        ],
+      );
+      assertEquals(formatResult(results[1]), `skipped needs-var (needs ${VAR})`);
+      assertEquals(summarize(results, 12.3), [
+        "mutate: 1 caught (0 by type error), 0 missed, 0 stale, 0 errors, 2 skipped, of 3 in 12s",
+        `mutate: skipped (not verified here): needs-var (needs ${VAR}), ` +
+        `needs-var-broken (needs ${VAR})`,
+      ]);
+      // skipped does not fail the run
+      assert(allCaught(results));
+
+      // with the variable set (through the run's env) the mutation runs and is caught
+      const [ran] = await runMutations([list[1]], {
+        root: dir,
+        jobs: 1,
+        timeoutMs: 120_000,
+        env: { [VAR]: "1" },
+      });
+      assertEquals([ran.outcome, ran.detail], ["caught", "tests/lib_test.ts"]);
+    });
+  },
+});
+
+Deno.test("summary and exit decision: a miss fails the run, a skip alone does not", () => {
+  const r = (name: string, outcome: MutationResult["outcome"], detail = "t") => ({
+    mutation: mutation({ name, find: "x", replace: "y" }),
+    outcome,
+    detail,
+    ms: 0,
+  });
+  const ok = [r("a", "caught"), r("b", "caught (type error)"), r("c", "skipped", "DENORT_BIN")];
+  assert(allCaught(ok));
+  assertEquals(summarize(ok, 5), [
+    "mutate: 2 caught (1 by type error), 0 missed, 0 stale, 0 errors, 1 skipped, of 3 in 5s",
+    "mutate: skipped (not verified here): c (needs DENORT_BIN)",
+  ]);
+  for (const bad of ["missed", "stale", "error"] as const) {
+    assert(!allCaught([...ok, r("d", bad)]), bad);
+  }
+  assertEquals(summarize([r("a", "missed")], 1), [
+    "mutate: 0 caught (0 by type error), 1 missed, 0 stale, 0 errors, 0 skipped, of 1 in 1s",
+  ]);
 });
 
 Deno.test("selection: --only and --subset", () => {
@@ -195,4 +305,9 @@ Deno.test("the mutation list is well-formed and every find applies to the curren
   // the issue's eight planted bugs are all in the list
   const planted = new Set(MUTATIONS.flatMap((m) => m.planted ? [m.planted] : []));
   assertEquals([...planted].sort(), [1, 2, 3, 4, 5, 6, 7, 8]);
+  // the compiled-binary mutation is skipped (by name), not missed, where denort is unavailable
+  assertEquals(
+    MUTATIONS.filter((m) => m.requiresEnv).map((m) => [m.name, m.requiresEnv]),
+    [["compile-launcher-without-net", "DENORT_BIN"]],
+  );
 });

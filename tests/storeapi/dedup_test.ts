@@ -68,3 +68,74 @@ Deno.test("overlapping chunks split into replicas; one replica passes through un
   const merged = dedupSeries({ labels: ["a", "b"], chunks: [c1, c2, c3] }, { func: "chain" });
   assertEquals(pairs(decodeReplica(merged.chunks)).map((p) => p[0]), [0, 5, 10, 15, 20, 30]);
 });
+
+// Two replicas of the counter c(t) = 100 + t/1000 (one unit per second). A scrapes at 0, 10, 20 s,
+// misses 30–70 s, then scrapes 80…130 s. B scrapes 3 s later, restarted before the query so it
+// reads c − 75 up to 63 s, and restarted again during its gap (64–152 s) so it reads c − 175 from
+// 153 s. With a 10 s interval the penalty is 2 × 10 s, so the merge switches A → B at 43 s (A's
+// next sample is 80 s), B → A at 90 s (B has nothing after 63 s), and A → B at 153 s (A ends).
+const A_COUNTER: [number, number][] = [
+  [0, 100],
+  [10000, 110],
+  [20000, 120],
+  ...[80, 90, 100, 110, 120, 130].map((s): [number, number] => [s * 1000, 100 + s]),
+];
+const B_COUNTER: [number, number][] = [
+  ...[3, 13, 23, 33, 43, 53, 63].map((s): [number, number] => [s * 1000, 100 + s - 75]),
+  ...[153, 163].map((s): [number, number] => [s * 1000, 100 + s - 175]),
+];
+
+Deno.test("counter correction: exact values around each replica switch", () => {
+  const corrected = pairs(penaltyMerge(samples(A_COUNTER), samples(B_COUNTER), true));
+  assertEquals(corrected, [
+    [0, 100],
+    [10000, 110],
+    [20000, 120],
+    // switch A → B: B reads 68, below the last emitted 120, so B is lifted by 52 from here on
+    [43000, 120],
+    [53000, 130],
+    [63000, 140],
+    // switch B → A: A reads 190, not below 140, so A is not lifted
+    [90000, 190],
+    [100000, 200],
+    [110000, 210],
+    [120000, 220],
+    [130000, 230],
+    // switch A → B: B reads 78 (+52 = 130), below 230, so B's lift grows by 100 to 152
+    [153000, 230],
+    [163000, 240],
+  ]);
+  // Without correction the same samples are picked with their raw values.
+  assertEquals(pairs(penaltyMerge(samples(A_COUNTER), samples(B_COUNTER), false)), [
+    [0, 100],
+    [10000, 110],
+    [20000, 120],
+    [43000, 68],
+    [53000, 78],
+    [63000, 88],
+    [90000, 190],
+    [100000, 200],
+    [110000, 210],
+    [120000, 220],
+    [130000, 230],
+    [153000, 78],
+    [163000, 88],
+  ]);
+});
+
+Deno.test("dedupSeries corrects counters only for counter functions (exact values)", () => {
+  const chunks = [
+    ...encodeXorChunks(samples(A_COUNTER)),
+    ...encodeXorChunks(samples(B_COUNTER)),
+  ];
+  const run = (selectFunc?: string) =>
+    pairs(decodeReplica(
+      dedupSeries({ labels: ["__name__", "c"], chunks }, { func: "penalty", selectFunc }).chunks,
+    )).map((p) => p[1]);
+  const corrected = [100, 110, 120, 120, 130, 140, 190, 200, 210, 220, 230, 230, 240];
+  const raw = [100, 110, 120, 68, 78, 88, 190, 200, 210, 220, 230, 78, 88];
+  for (const f of ["rate", "increase", "irate", "resets"]) assertEquals(run(f), corrected, f);
+  for (const f of [undefined, "sum_over_time", "max_over_time", "delta"]) {
+    assertEquals(run(f), raw, String(f));
+  }
+});

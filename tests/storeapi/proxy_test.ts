@@ -88,3 +88,35 @@ Deno.test("a failing store is a warning under WARN and an error naming it under 
   );
   assert((e as Error).message.includes("bad:1"));
 });
+
+Deno.test("store selection honours =, !=, =~ and !~ on external labels (exact stores)", async () => {
+  // The endpoints ignore matchers, so the proxy's selection by label sets is the only filter.
+  const eps = () => [
+    endpoint("east", [["__name__", "up", "region", "east"]], ["region", "east"]),
+    endpoint("west", [["__name__", "up", "region", "west"]], ["region", "west"]),
+    endpoint("unlabelled", [["__name__", "up"]], []),
+  ];
+  const p = new StoreProxy({ endpoints: eps });
+  const up = new Matcher(MatchType.Equal, "__name__", "up");
+  const cases: [Matcher, string[]][] = [
+    [new Matcher(MatchType.Equal, "region", "east"), ["east", "unlabelled"]],
+    [new Matcher(MatchType.NotEqual, "region", "east"), ["west", "unlabelled"]],
+    [new Matcher(MatchType.NotEqual, "region", "north"), ["east", "west", "unlabelled"]],
+    [new Matcher(MatchType.Regexp, "region", "ea.*"), ["east", "unlabelled"]],
+    [new Matcher(MatchType.Regexp, "region", "east|west"), ["east", "west", "unlabelled"]],
+    [new Matcher(MatchType.Regexp, "region", "eas"), ["unlabelled"]],
+    [new Matcher(MatchType.NotRegexp, "region", "ea.*"), ["west", "unlabelled"]],
+    [new Matcher(MatchType.NotRegexp, "region", "east|west"), ["unlabelled"]],
+    [new Matcher(MatchType.NotRegexp, "region", "no.*"), ["east", "west", "unlabelled"]],
+  ];
+  for (const [rm, want] of cases) {
+    const what = `${rm.name}${rm.type}"${rm.value}"`;
+    assertEquals(p.selectEndpoints(0, 100, [up, rm]).map((e) => e.name), want, what);
+    const req = { ...all, matchers: [up, rm] };
+    const got = (await collect(p.series(req, new AbortController().signal))).series;
+    const wantSeries = want.map((n) =>
+      n === "unlabelled" ? "__name__,up" : `__name__,up,region,${n}`
+    );
+    assertEquals(got, wantSeries.sort(), what);
+  }
+});

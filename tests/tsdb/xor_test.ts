@@ -158,11 +158,14 @@ Deno.test("random samples round-trip bit-exactly (NaN, ±Inf, -0, stale, huge do
   const sizes = [1, 2, 3, 5, 120, 240, 1000];
   const ts = new Float64Array(65535);
   const vs = new Float64Array(65535);
+  const iterator = new XorIterator();
+  let checkedChunks = 0;
   for (let round = 0; round < 60; round++) {
     const n = sizes[round % sizes.length];
     const app = new XorAppender();
     const expT: number[] = [];
     const expBits: string[] = [];
+    let prevBits = "";
     let t = Math.floor((rand() - 0.5) * 2 ** 44);
     for (let i = 0; i < n; i++) {
       const r = rand();
@@ -177,6 +180,20 @@ Deno.test("random samples round-trip bit-exactly (NaN, ±Inf, -0, stale, huge do
       if (k < 0.1) {
         app.appendBits(t, STALE_NAN_HI, STALE_NAN_LO);
         expBits.push("7ff0000000000002");
+      } else if (k > 0.6 && k < 0.7 && i > 0) {
+        // Flip a random window of the previous value's bits, so that the XOR has every
+        // shape the decoders handle: ≤32 or >32 significant bits, a window inside the low
+        // word, inside the high word, or across both.
+        const lead = Math.floor(rand() * 64);
+        const sig = 1 + Math.floor(rand() * (64 - lead));
+        const mask = ((1n << BigInt(sig)) - 1n) << BigInt(64 - lead - sig);
+        const flip = (BigInt(Math.floor(rand() * 2 ** 32)) << 32n |
+          BigInt(Math.floor(rand() * 2 ** 32)) | 1n << BigInt(64 - lead - 1)) & mask;
+        const next = BigInt("0x" + prevBits) ^ flip;
+        const hi = Number(next >> 32n);
+        const lo = Number(next & 0xffffffffn);
+        app.appendBits(t, hi, lo);
+        expBits.push(next.toString(16).padStart(16, "0"));
       } else {
         let v: number;
         if (k < 0.3) v = specials[Math.floor(rand() * specials.length)];
@@ -188,6 +205,7 @@ Deno.test("random samples round-trip bit-exactly (NaN, ±Inf, -0, stale, huge do
         expBits.push(bitsOf(v));
       }
       expT.push(t);
+      prevBits = expBits[expBits.length - 1];
     }
     const data = app.bytes();
     const out = decodeXorSamples(data, ts, vs);
@@ -197,15 +215,24 @@ Deno.test("random samples round-trip bit-exactly (NaN, ±Inf, -0, stale, huge do
       const got = bitsOfArray(out.vs, i);
       if (got !== expBits[i]) throw new Error(`round ${round}: v[${i}] ${got} != ${expBits[i]}`);
     }
-    // The iterator agrees with the bulk decoder.
-    const it = new XorIterator(data);
+    // The iterator agrees with the bulk decoder: timestamps and value bits (stale NaN
+    // included), read from the iterator's words so that no NaN payload is canonicalised.
+    // One iterator is reset across all chunks, as dedup and `tools tsdb dump` reuse theirs.
+    iterator.reset(data);
     let i = 0;
-    while (it.next()) {
-      assertEquals(it.t, expT[i]);
+    while (iterator.next()) {
+      if (iterator.t !== out.ts[i]) throw new Error(`round ${round}: iterator t[${i}]`);
+      const got = iterator.vHi.toString(16).padStart(8, "0") +
+        iterator.vLo.toString(16).padStart(8, "0");
+      if (got !== bitsOfArray(out.vs, i) || got !== expBits[i]) {
+        throw new Error(`round ${round}: iterator v[${i}] ${got} != ${expBits[i]}`);
+      }
       i++;
     }
     assertEquals(i, n);
+    checkedChunks++;
   }
+  assertEquals(checkedChunks, 60);
 });
 
 Deno.test("a full chunk of 65535 samples round-trips; the 65536th append is refused", () => {
@@ -317,4 +344,162 @@ Deno.test("bit stream writes MSB-first and reads back any widths", () => {
   b.writeBit(1);
   b.writeBits(0b01, 2);
   assertEquals(toHex(b.bytes()), "a0");
+});
+
+// ---------------------------------------------------------------------------------------------
+// Delta-of-delta bucket boundaries.
+//
+// Prometheus (https://github.com/prometheus/prometheus/blob/v2.42.0/tsdb/chunkenc/xor.go,
+// `xorAppender.Append` and `bitRange`) writes the timestamp delta-of-delta (dod) of the third
+// and later samples as:
+//   dod == 0                  → '0'
+//   bitRange(dod, 14)         → '10'   + 14-bit two's complement
+//   bitRange(dod, 17)         → '110'  + 17-bit two's complement
+//   bitRange(dod, 20)         → '1110' + 20-bit two's complement
+//   otherwise                 → '1111' + 64-bit two's complement
+// where bitRange(x, n) is `-((1 << (n-1)) - 1) <= x && x <= 1 << (n-1)`. The ranges are
+// therefore asymmetric: 14 bits hold −8191 … +8192, 17 bits −65535 … +65536, 20 bits
+// −524287 … +524288. The reader (`xorIterator.Next`) takes the n raw bits and subtracts 2^n
+// when they exceed 2^(n-1): +8192 is stored as 0x2000 and must read back as +8192 (not −8192,
+// which is why −8192 itself does not fit 14 bits and goes to the 17-bit bucket). Bits are
+// written MSB first (https://github.com/prometheus/prometheus/blob/v2.42.0/tsdb/docs/bstream.md).
+// So the edges to test on each side of every bucket are:
+//   14-bit: −8191, +8192 (last in),  −8192, +8193 (first of the 17-bit bucket)
+//   17-bit: −65535, +65536 (last in), −65536, +65537 (first of the 20-bit bucket)
+//   20-bit: −524287, +524288 (last in), −524288, +524289 (first of the 64-bit bucket)
+// plus ±1 next to the '0' case.
+
+/** Independent reference encoding of a chunk of timestamps with a constant value, per the
+ * rules above (written bit by bit here, not with XorAppender). */
+function referenceChunk(ts: number[], v: number): { bytes: Uint8Array; dodBits: number[] } {
+  const w = new BitWriter();
+  w.writeBits(ts.length, 16);
+  const uvarint = (u: number) => {
+    while (u >= 0x80) {
+      w.writeBits((u % 128) | 0x80, 8);
+      u = Math.floor(u / 128);
+    }
+    w.writeBits(u, 8);
+  };
+  const dodBits: number[] = [];
+  let prevDelta = 0;
+  for (let i = 0; i < ts.length; i++) {
+    if (i === 0) {
+      uvarint(ts[0] >= 0 ? ts[0] * 2 : -ts[0] * 2 - 1); // zig-zag varint
+      f64[0] = v;
+      w.writeBits(LE ? u32[1] : u32[0], 32);
+      w.writeBits(LE ? u32[0] : u32[1], 32);
+      continue;
+    }
+    const delta = ts[i] - ts[i - 1];
+    if (i === 1) {
+      uvarint(delta);
+    } else {
+      const dod = delta - prevDelta;
+      const fits = (n: number) => -(2 ** (n - 1) - 1) <= dod && dod <= 2 ** (n - 1);
+      if (dod === 0) {
+        w.writeBits(0, 1);
+        dodBits.push(0);
+      } else if (fits(14)) {
+        w.writeBits(0b10, 2);
+        w.writeBits(dod < 0 ? dod + 2 ** 14 : dod, 14);
+        dodBits.push(14);
+      } else if (fits(17)) {
+        w.writeBits(0b110, 3);
+        w.writeBits(dod < 0 ? dod + 2 ** 17 : dod, 17);
+        dodBits.push(17);
+      } else if (fits(20)) {
+        w.writeBits(0b1110, 4);
+        w.writeBits(dod < 0 ? dod + 2 ** 20 : dod, 20);
+        dodBits.push(20);
+      } else {
+        w.writeBits(0b1111, 4);
+        const u = BigInt.asUintN(64, BigInt(dod));
+        w.writeBits(Number(u >> 32n), 32);
+        w.writeBits(Number(u & 0xffffffffn), 32);
+        dodBits.push(64);
+      }
+    }
+    prevDelta = delta;
+    w.writeBits(0, 1); // value unchanged
+  }
+  return { bytes: w.bytes(), dodBits };
+}
+
+/** Timestamps 0, D, then one sample per dod (each relative to the previous delta). */
+function timestampsForDods(first: number, firstDelta: number, dods: number[]): number[] {
+  const ts = [first, first + firstDelta];
+  let delta = firstDelta;
+  for (const dod of dods) {
+    delta += dod;
+    ts.push(ts[ts.length - 1] + delta);
+  }
+  return ts;
+}
+
+const BUCKET_EDGES: { dod: number; bits: number }[] = [
+  { dod: 1, bits: 14 },
+  { dod: -1, bits: 14 },
+  { dod: 8192, bits: 14 },
+  { dod: -8191, bits: 14 },
+  { dod: 8193, bits: 17 },
+  { dod: -8192, bits: 17 },
+  { dod: 65536, bits: 17 },
+  { dod: -65535, bits: 17 },
+  { dod: 65537, bits: 20 },
+  { dod: -65536, bits: 20 },
+  { dod: 524288, bits: 20 },
+  { dod: -524287, bits: 20 },
+  { dod: 524289, bits: 64 },
+  { dod: -524288, bits: 64 },
+];
+
+function assertBothDecoders(bytes: Uint8Array, ts: number[], v: number, what: string): void {
+  const bulk = decodeXorSamples(bytes);
+  assertEquals(Array.from(bulk.ts), ts, `${what}: decodeXorSamples timestamps`);
+  assertEquals(Array.from(bulk.vs), ts.map(() => v), `${what}: decodeXorSamples values`);
+  const it = new XorIterator(bytes);
+  const got: [number, number][] = [];
+  while (it.next()) got.push([it.t, it.v]);
+  assertEquals(got, ts.map((t) => [t, v]), `${what}: XorIterator samples`);
+}
+
+Deno.test("XOR: 0, 1000, 2000, 11192 ms (dod +8192, the 14-bit edge) decode exactly", () => {
+  const ts = [0, 1000, 2000, 11192];
+  const ref = referenceChunk(ts, 7);
+  assertEquals(ref.dodBits, [0, 14]);
+  assertEquals(toHex(encode(ts.map((t) => [t, 7]))), toHex(ref.bytes));
+  assertBothDecoders(ref.bytes, ts, 7, "0,1000,2000,11192");
+});
+
+Deno.test("XOR: every delta-of-delta bucket edge (14/17/20/64 bits, both signs) round-trips", () => {
+  // One chunk per edge (the dod is the third sample's), preceded by a first delta of 2^20 so
+  // that every negative dod still leaves a positive delta.
+  for (const { dod, bits } of BUCKET_EDGES) {
+    const ts = timestampsForDods(5000, 2 ** 20, [dod]);
+    const ref = referenceChunk(ts, -2.5);
+    assertEquals(ref.dodBits, [bits], `dod ${dod} bucket`);
+    assertEquals(toHex(encode(ts.map((t) => [t, -2.5]))), toHex(ref.bytes), `encode dod ${dod}`);
+    assertBothDecoders(ref.bytes, ts, -2.5, `dod ${dod}`);
+  }
+  // All edges in one chunk, each followed by its negation (so the delta returns to 2^20) and
+  // a repeated delta ('0'), so that the decoders carry the delta state across buckets.
+  const dods: number[] = [];
+  for (const { dod } of BUCKET_EDGES) dods.push(dod, -dod, 0);
+  const ts = timestampsForDods(-123456, 2 ** 20, dods);
+  const ref = referenceChunk(ts, 1e-300);
+  assertEquals(toHex(encode(ts.map((t) => [t, 1e-300]))), toHex(ref.bytes));
+  assertBothDecoders(ref.bytes, ts, 1e-300, "all edges");
+});
+
+Deno.test("XOR: varied values next to bucket-edge timestamps decode exactly in both decoders", () => {
+  const dods: number[] = [];
+  for (const { dod } of BUCKET_EDGES) dods.push(dod, -dod);
+  const ts = timestampsForDods(0, 2 ** 20, dods);
+  const samples: [number, number][] = ts.map((t, i) => [t, i % 3 === 0 ? i * 0.1 : -i * 1e6]);
+  const data = encode(samples);
+  assertEquals(decodeAll(data), samples);
+  const bulk = decodeXorSamples(data);
+  assertEquals(Array.from(bulk.ts), ts);
+  assertEquals(Array.from(bulk.vs), samples.map(([, v]) => v));
 });

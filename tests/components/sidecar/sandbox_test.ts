@@ -7,7 +7,12 @@ import { e2eTest } from "../../helpers/peers.ts";
 import { PROMETHEUS } from "../../helpers/prometheus.ts";
 import { freePort } from "../../helpers/ports.ts";
 import { TempDirs } from "../../helpers/tmp.ts";
-import { assertDenied, runSandboxed } from "../../helpers/sandbox.ts";
+import {
+  assertDenied,
+  assertNeighboursDenied,
+  type NeighbourProbe,
+  runSandboxed,
+} from "../../helpers/sandbox.ts";
 import { createBlocksFromSeries } from "../../../tsdb/block_writer.ts";
 import { labelsFromObject } from "../../../tsdb/labels.ts";
 import { LabPrometheus } from "../../helpers/sidecar_lab.ts";
@@ -38,6 +43,18 @@ e2eTest(
         `${dir}/bucket.yml`,
         `type: FILESYSTEM\nconfig:\n  directory: ${dir}/bucket\n`,
       );
+      // next to the grants (bucket.yml: read; data/ and bucket/: read+write): a sibling of the
+      // config file, the parent of the TSDB directory, a name that only starts like it, and
+      // writing the config file or a new file beside it
+      await Deno.writeTextFile(`${dir}/sibling.txt`, "not for the sidecar");
+      await Deno.writeTextFile(`${dir}/data-other.txt`, "not for the sidecar");
+      const neighbours: NeighbourProbe[] = [
+        { op: "read", path: `${dir}/sibling.txt` },
+        { op: "readDir", path: dir },
+        { op: "read", path: `${dir}/data-other.txt` },
+        { op: "write", path: `${dir}/bucket.yml` },
+        { op: "write", path: `${dir}/new.txt` },
+      ];
       const r = await runSandboxed(
         [
           "sidecar",
@@ -53,6 +70,7 @@ e2eTest(
         // the sidecar's own work inside the sandbox: reach Prometheus, upload to the bucket
         { kind: "file", path: `${dir}/bucket/${meta.ulid}/meta.json` },
         secret,
+        neighbours,
       );
       const logs = r.logs.join("\n");
       assert(r.ready, `the sidecar uploaded its block within the sandbox:\n${logs}`);
@@ -60,6 +78,7 @@ e2eTest(
       for (const [what, res] of [["read", r.read], ["connect", r.connect], ["spawn", r.spawn]]) {
         assertDenied(what, res);
       }
+      assertNeighboursDenied(neighbours, r);
     } finally {
       await prom.dispose();
       await dirs.cleanup();

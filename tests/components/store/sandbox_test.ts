@@ -5,7 +5,12 @@
 import { assert, assertEquals } from "../../helpers/assert.ts";
 import { freePort } from "../../helpers/ports.ts";
 import { TempDirs } from "../../helpers/tmp.ts";
-import { assertDenied, runSandboxed } from "../../helpers/sandbox.ts";
+import {
+  assertDenied,
+  assertNeighboursDenied,
+  type NeighbourProbe,
+  runSandboxed,
+} from "../../helpers/sandbox.ts";
 import { writeBlock } from "../../../tsdb/block_writer.ts";
 import { labelsFromObject } from "../../../tsdb/labels.ts";
 
@@ -31,6 +36,20 @@ Deno.test("store serves its bucket within the permissions its flags grant", asyn
     );
     const http = `127.0.0.1:${freePort()}`;
     const grpc = `127.0.0.1:${freePort()}`;
+    // next to the grants (bucket.yml: read; bucket/ and data/: read+write): a sibling of the
+    // config file, the parent of the data dir, names that only start like the granted
+    // directories, and writing the config file or a new file beside it
+    await Deno.writeTextFile(`${root}/sibling.txt`, "not for the store");
+    await Deno.writeTextFile(`${root}/data-other.txt`, "not for the store");
+    await Deno.writeTextFile(`${root}/bucket-other.txt`, "not for the store");
+    const neighbours: NeighbourProbe[] = [
+      { op: "read", path: `${root}/sibling.txt` },
+      { op: "readDir", path: root },
+      { op: "read", path: `${root}/data-other.txt` },
+      { op: "read", path: `${root}/bucket-other.txt` },
+      { op: "write", path: `${root}/bucket.yml` },
+      { op: "write", path: `${root}/new.txt` },
+    ];
     // the test client connects from inside the worker: granted exactly the store's addresses
     const r = await runSandboxed(
       [
@@ -44,6 +63,7 @@ Deno.test("store serves its bucket within the permissions its flags grant", asyn
       ],
       { kind: "series", http, grpc },
       secret,
+      neighbours,
     );
     assert(r.ready, r.logs.join("\n"));
     assertEquals(r.series, 2, r.logs.join("\n"));
@@ -51,6 +71,7 @@ Deno.test("store serves its bucket within the permissions its flags grant", asyn
     assertDenied("read outside the data dir and bucket", r.read);
     assertDenied("connection to an unnamed address", r.connect);
     assertDenied("starting a process", r.spawn);
+    assertNeighboursDenied(neighbours, r);
     assert((await Deno.stat(`${root}/data/meta-syncer`)).isDirectory);
   } finally {
     await dirs.cleanup();

@@ -1,0 +1,205 @@
+// The exact Deno permissions each role gets for a table of flag combinations, as the launcher
+// computes them (prepareRole: flag files read, then derivePermissions with the objstore grants).
+// A role may listen on, connect to, read and write exactly what its flags name
+// (components/permissions.ts, the grant kinds in components/flags.ts):
+// - `--objstore.config-file` grants read of that file only (not its directory), plus what the
+//   bucket config needs (a FILESYSTEM bucket: read+write of its directory);
+// - `--store.sd-files` with a glob grants read of the directory the glob is in (files may come
+//   and go there) and any address (targets are known only at run time); without a glob, the
+//   file itself;
+// - a `write` path grants read+write of that path only; `read-env` (the reloader's config file)
+//   grants read of the file and the whole environment (for `$(VAR)` substitution).
+
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { type PreparedRole, prepareRole } from "../../main.ts";
+import { workerPermissions } from "../../components/permissions.ts";
+
+/** What every role may read from the environment (npm libraries it loads). */
+const LIBRARY_ENV = [
+  "AWS_LAMBDA_BENCHMARK_MODE",
+  "AWS_LAMBDA_NODEJS_NO_GLOBAL_AWSLAMBDA",
+  "LOG_STREAM",
+  "LOG_TOKENS",
+];
+
+interface Expected {
+  net: string[] | true | false;
+  read: string[] | false;
+  write: string[] | false;
+  env: string[] | true;
+}
+
+async function permissionsOf(argv: string[]): Promise<Deno.PermissionOptionsObject> {
+  const p = await prepareRole(argv);
+  assert(!("kind" in p), "kind" in p ? p.text : "");
+  return workerPermissions((p as PreparedRole).permissions);
+}
+
+Deno.test("each role gets exactly the permissions its flags grant (table)", async () => {
+  const d = await Deno.realPath(await Deno.makeTempDir());
+  try {
+    await Deno.mkdir(`${d}/sd`);
+    await Deno.writeTextFile(
+      `${d}/bucket.yml`,
+      `type: FILESYSTEM\nconfig:\n  directory: ${d}/bucket\n`,
+    );
+    await Deno.writeTextFile(`${d}/sd/stores.yml`, `- targets: ["127.0.0.1:1"]\n`);
+    await Deno.writeTextFile(`${d}/endpoints.yml`, `endpoints: []\n`);
+    await Deno.writeTextFile(`${d}/relabel.yml`, `[]\n`);
+    await Deno.writeTextFile(`${d}/prom.yml.tmpl`, `global: {}\n`);
+    const listen = ["--http-address=127.0.0.1:18001", "--grpc-address=127.0.0.1:18002"];
+    const listenNet = ["127.0.0.1:18001", "127.0.0.1:18002"];
+    const cases: [string, string[], Expected][] = [
+      [
+        "store with a FILESYSTEM bucket config file",
+        ["store", ...listen, `--objstore.config-file=${d}/bucket.yml`, `--data-dir=${d}/data`],
+        {
+          net: listenNet,
+          read: [`${d}/bucket`, `${d}/bucket.yml`, `${d}/data`],
+          write: [`${d}/bucket`, `${d}/data`],
+          env: LIBRARY_ENV,
+        },
+      ],
+      [
+        "store with default addresses and data dir, plus a relabel config file",
+        [
+          "store",
+          `--objstore.config-file=${d}/bucket.yml`,
+          `--selector.relabel-config-file=${d}/relabel.yml`,
+        ],
+        {
+          net: ["0.0.0.0:10901", "0.0.0.0:10902"],
+          read: ["./data", `${d}/bucket`, `${d}/bucket.yml`, `${d}/relabel.yml`],
+          write: ["./data", `${d}/bucket`],
+          env: LIBRARY_ENV,
+        },
+      ],
+      [
+        "store with an inline FILESYSTEM bucket config",
+        [
+          "store",
+          ...listen,
+          `--objstore.config=type: FILESYSTEM\nconfig:\n  directory: ${d}/b2\n`,
+          `--data-dir=${d}/data`,
+        ],
+        {
+          net: listenNet,
+          read: [`${d}/b2`, `${d}/data`],
+          write: [`${d}/b2`, `${d}/data`],
+          env: LIBRARY_ENV,
+        },
+      ],
+      [
+        "query with static stores",
+        ["query", ...listen, "--store=10.0.0.1:10901", "--endpoint=store-2:10901"],
+        {
+          net: [...listenNet, "10.0.0.1:10901", "store-2:10901"],
+          read: false,
+          write: false,
+          env: LIBRARY_ENV,
+        },
+      ],
+      [
+        "query with --store.sd-files as a glob: the glob's directory",
+        ["query", ...listen, `--store.sd-files=${d}/sd/*.yml`],
+        { net: true, read: [`${d}/sd/`], write: false, env: LIBRARY_ENV },
+      ],
+      [
+        "query with --store.sd-files naming one file: that file",
+        ["query", ...listen, `--store.sd-files=${d}/sd/stores.yml`],
+        { net: true, read: [`${d}/sd/stores.yml`], write: false, env: LIBRARY_ENV },
+      ],
+      [
+        "query with DNS discovery",
+        ["query", ...listen, "--endpoint=dns+store.example:10901"],
+        { net: true, read: false, write: false, env: LIBRARY_ENV },
+      ],
+      [
+        "query with an endpoint SD config file",
+        ["query", ...listen, `--endpoint.sd-config-file=${d}/endpoints.yml`],
+        { net: true, read: [`${d}/endpoints.yml`], write: false, env: LIBRARY_ENV },
+      ],
+      [
+        "sidecar with reloader files and a bucket",
+        [
+          "sidecar",
+          ...listen,
+          "--prometheus.url=http://127.0.0.1:9090",
+          `--tsdb.path=${d}/prom`,
+          `--objstore.config-file=${d}/bucket.yml`,
+          `--reloader.config-file=${d}/prom.yml.tmpl`,
+          `--reloader.config-envsubst-file=${d}/out/prom.yml`,
+          `--reloader.rule-dir=${d}/rules`,
+          `--reloader.rule-dir=${d}/rules2`,
+        ],
+        {
+          net: [...listenNet, "127.0.0.1:9090"],
+          read: [
+            `${d}/bucket`,
+            `${d}/bucket.yml`,
+            `${d}/out/prom.yml`,
+            `${d}/prom`,
+            `${d}/prom.yml.tmpl`,
+            `${d}/rules`,
+            `${d}/rules2`,
+          ],
+          write: [`${d}/bucket`, `${d}/out/prom.yml`, `${d}/prom`],
+          env: true,
+        },
+      ],
+      [
+        "sidecar without reloader files",
+        [
+          "sidecar",
+          ...listen,
+          "--prometheus.url=http://prom.example:9090",
+          `--tsdb.path=${d}/prom`,
+        ],
+        {
+          net: [...listenNet, "prom.example:9090"],
+          read: [`${d}/prom`],
+          write: [`${d}/prom`],
+          env: LIBRARY_ENV,
+        },
+      ],
+      [
+        "tools bucket ls with --objstore.config-file",
+        ["tools", "bucket", "ls", `--objstore.config-file=${d}/bucket.yml`],
+        {
+          net: false,
+          read: [`${d}/bucket`, `${d}/bucket.yml`],
+          write: [`${d}/bucket`],
+          env: LIBRARY_ENV,
+        },
+      ],
+      [
+        "tools tsdb analyze of a block",
+        ["tools", "tsdb", "analyze", `${d}/block`],
+        { net: false, read: [`${d}/block`], write: false, env: LIBRARY_ENV },
+      ],
+    ];
+    // workerPermissions lists are sorted
+    const sorted = <T>(x: string[] | T) => Array.isArray(x) ? [...x].sort() : x;
+    for (const [what, argv, want] of cases) {
+      const w = await permissionsOf(argv);
+      assertEquals(
+        { net: w.net, read: w.read, write: w.write, env: w.env },
+        {
+          net: sorted(want.net),
+          read: sorted(want.read),
+          write: sorted(want.write),
+          env: sorted(want.env),
+        },
+        what,
+      );
+      // never granted to any role
+      assertEquals(
+        { sys: w.sys, run: w.run, ffi: w.ffi, import: w.import },
+        { sys: false, run: false, ffi: false, import: false },
+        what,
+      );
+    }
+  } finally {
+    await Deno.remove(d, { recursive: true });
+  }
+});

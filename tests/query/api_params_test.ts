@@ -1,0 +1,208 @@
+// Request parameters of the querier HTTP API against their configured defaults, asserted exactly:
+// - `--no-query.partial-response` makes a failing store fail the query when the request has no
+//   `partial_response` parameter (https://thanos.io/tip/components/query.md/#partial-response);
+// - a range query may have at most 11,000 steps: Prometheus rejects `(end - start) / step >
+//   11000` with "exceeded maximum resolution of 11,000 points per timeseries"
+//   (https://github.com/prometheus/prometheus/blob/v2.42.0/web/api/v1/api.go, queryRange).
+// The API is built from the parsed `thanos query` flags, the way components/query/main.ts does.
+
+import { assertEquals } from "../helpers/assert.ts";
+import { QueryApi } from "../../query/api.ts";
+import { type ProxyEndpoint, StoreProxy } from "../../storeapi/proxy.ts";
+import { Registry } from "../../metrics/registry.ts";
+import { Logger } from "../../logging/log.ts";
+import type { Route } from "../../server/http.ts";
+import { Flags, parseFlags } from "../../components/flags.ts";
+import { QUERY_COMMAND } from "../../components/query/flags.ts";
+import { queryConfig } from "../../components/query/config.ts";
+import { XorAppender } from "../../tsdb/chunkenc/xor.ts";
+import { labelsFromObject } from "../../tsdb/labels.ts";
+import { ChunkEncoding } from "../../tsdb/series.ts";
+
+const INFO = { componentType: "store", labelSets: [], minTime: 0, maxTime: 10 ** 13 };
+
+/** A store with `up{job="node"}` = 1 at 0s, 15s, …, 600s. */
+function goodStore(): ProxyEndpoint {
+  const app = new XorAppender();
+  for (let t = 0; t <= 600_000; t += 15_000) app.append(t, 1);
+  const chunk = {
+    minTime: 0,
+    maxTime: 600_000,
+    encoding: ChunkEncoding.XOR,
+    data: app.bytes().slice(),
+  };
+  return {
+    name: "good:10901",
+    info: INFO,
+    client: {
+      async *series() {
+        yield { labels: labelsFromObject({ __name__: "up", job: "node" }), chunks: [chunk] };
+      },
+      labelNames: () => Promise.resolve({ names: ["__name__", "job"], warnings: [] }),
+      labelValues: () => Promise.resolve({ values: ["node"], warnings: [] }),
+    },
+  };
+}
+
+function failingStore(): ProxyEndpoint {
+  const fail = () => Promise.reject(new Error("store exploded"));
+  return {
+    name: "bad:10901",
+    info: INFO,
+    client: {
+      // deno-lint-ignore require-yield
+      async *series() {
+        throw new Error("store exploded");
+      },
+      labelNames: fail,
+      labelValues: fail,
+    },
+  };
+}
+
+/** The API routes of `thanos query <argv>` over `stores`. */
+function api(argv: string[], stores: ProxyEndpoint[]): Route[] {
+  const cfg = queryConfig(new Flags(QUERY_COMMAND, parseFlags(QUERY_COMMAND, argv)));
+  return new QueryApi({
+    proxy: new StoreProxy({ endpoints: () => stores }),
+    logger: new Logger("error", "logfmt", {}, () => {}),
+    registry: new Registry(),
+    endpoints: () => [],
+    replicaLabels: cfg.replicaLabels,
+    dedupFunc: cfg.dedupFunc,
+    partialResponse: cfg.partialResponse,
+    queryTimeoutMs: cfg.queryTimeoutMs,
+    lookbackDeltaMs: cfg.lookbackDeltaMs,
+    maxSamples: cfg.maxSamples,
+    maxConcurrent: cfg.maxConcurrent,
+    maxConcurrentSelect: cfg.maxConcurrentSelect,
+    defaultStepMs: cfg.defaultStepMs,
+    defaultEvaluationIntervalMs: cfg.defaultEvaluationIntervalMs,
+    autoDownsampling: cfg.autoDownsampling,
+    enableCors: cfg.enableCors,
+    flags: cfg.flagValues,
+    version: "test",
+  }).routes();
+}
+
+async function call(
+  routes: Route[],
+  path: string,
+  query: string,
+): Promise<{ status: number; body: string }> {
+  const url = `http://querier${path}?${query}`;
+  for (const r of routes) {
+    const methods = typeof r.method === "string" ? [r.method] : r.method;
+    if (!methods.includes("GET")) continue;
+    const m = new URLPattern({ pathname: r.path }).exec(url);
+    if (!m) continue;
+    const res = await r.handler(new Request(url), m.pathname.groups as Record<string, string>, {
+      signal: new AbortController().signal,
+      remoteAddr: "127.0.0.1",
+    });
+    return { status: res.status, body: await res.text() };
+  }
+  throw new Error(`no route for ${path}`);
+}
+
+/** The proxy's message for the failing store (Thanos's wording, with the store's Info). */
+const STORE_ERROR =
+  "receive series from Addr: bad:10901 LabelSets:  Mint: 0 Maxt: 10000000000000: store exploded";
+
+/** What the endpoints reading series answer when the store's failure is fatal. */
+const QUERY_ERROR = `expanding series: ${STORE_ERROR}`;
+
+const QUERIES = [
+  ["/api/v1/query", "query=up&time=300"],
+  ["/api/v1/query_range", "query=up&start=0&end=600&step=300"],
+  ["/api/v1/series", "match[]=up&start=0&end=600"],
+] as const;
+
+Deno.test("the query.partial-response flag: on by default, off with --no-", () => {
+  const cfg = (argv: string[]) =>
+    queryConfig(new Flags(QUERY_COMMAND, parseFlags(QUERY_COMMAND, argv)));
+  assertEquals(cfg([]).partialResponse, true);
+  assertEquals(cfg(["--no-query.partial-response"]).partialResponse, false);
+  assertEquals(cfg(["--query.partial-response"]).partialResponse, true);
+});
+
+Deno.test("--no-query.partial-response: a failing store fails queries without the parameter", async () => {
+  const routes = api(["--no-query.partial-response"], [goodStore(), failingStore()]);
+  for (const [path, query] of QUERIES) {
+    const r = await call(routes, path, query);
+    assertEquals(
+      [r.status, JSON.parse(r.body)],
+      [422, { status: "error", errorType: "execution", error: QUERY_ERROR }],
+      `${path}?${query}`,
+    );
+    // explicitly asking for partial response overrides the flag
+    const p = await call(routes, path, `${query}&partial_response=true`);
+    assertEquals(p.status, 200, `${path}?${query}&partial_response=true`);
+    assertEquals(JSON.parse(p.body).warnings, [STORE_ERROR]);
+  }
+});
+
+Deno.test("partial response by default: the good store's data with the failure as a warning", async () => {
+  const routes = api([], [goodStore(), failingStore()]);
+  const r = await call(routes, "/api/v1/query", "query=up&time=300");
+  assertEquals([r.status, JSON.parse(r.body)], [200, {
+    status: "success",
+    data: {
+      resultType: "vector",
+      result: [{ metric: { __name__: "up", job: "node" }, value: [300, "1"] }],
+    },
+    warnings: [STORE_ERROR],
+  }]);
+  // partial_response=false overrides the default
+  const off = await call(routes, "/api/v1/query", "query=up&time=300&partial_response=false");
+  assertEquals(
+    [off.status, JSON.parse(off.body)],
+    [422, { status: "error", errorType: "execution", error: QUERY_ERROR }],
+  );
+});
+
+Deno.test("range queries: 11,000 steps are accepted, 11,001 rejected with Prometheus' message", async () => {
+  const routes = api([], [goodStore()]);
+  // (end - start) / step = 11000: 11,001 evaluation timestamps 0s, 1s, …, 11000s
+  const ok = await call(routes, "/api/v1/query_range", "query=vector(7)&start=0&end=11000&step=1");
+  assertEquals(ok.status, 200);
+  const body = JSON.parse(ok.body);
+  assertEquals(body.status, "success");
+  assertEquals(body.data.resultType, "matrix");
+  assertEquals(body.data.result.length, 1);
+  const values = body.data.result[0].values as [number, string][];
+  assertEquals(values.length, 11_001);
+  assertEquals([values[0], values[5_000], values[11_000]], [[0, "7"], [5000, "7"], [11000, "7"]]);
+  // the same count with a larger step and a non-zero start
+  const ok2 = await call(
+    routes,
+    "/api/v1/query_range",
+    "query=vector(7)&start=1000&end=111000&step=10",
+  );
+  assertEquals(ok2.status, 200);
+  assertEquals(JSON.parse(ok2.body).data.result[0].values.length, 11_001);
+
+  const rejected = {
+    status: "error",
+    errorType: "bad_data",
+    error: "exceeded maximum resolution of 11,000 points per timeseries. " +
+      "Try decreasing the query resolution (?step=XX)",
+  };
+  for (
+    const query of [
+      "query=vector(7)&start=0&end=11001&step=1",
+      "query=vector(7)&start=1000&end=111010&step=10",
+    ]
+  ) {
+    const r = await call(routes, "/api/v1/query_range", query);
+    assertEquals([r.status, JSON.parse(r.body)], [400, rejected], query);
+  }
+  // the step count is truncated (Go's integer Duration division): 11000.5 steps is 11000
+  const truncated = await call(
+    routes,
+    "/api/v1/query_range",
+    "query=vector(7)&start=0&end=11000.5&step=1",
+  );
+  assertEquals(truncated.status, 200);
+  assertEquals(JSON.parse(truncated.body).data.result[0].values.length, 11_001);
+});

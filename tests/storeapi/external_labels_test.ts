@@ -1,0 +1,117 @@
+// External-label matching with every matcher type (=, !=, =~, !~) in the store's
+// `matchExternalLabels` / `withExternalLabels` (Thanos `matchesExternalLabels` in
+// https://github.com/thanos-io/thanos/blob/main/pkg/store/prometheus.go: a matcher on an
+// external label is tested against the external value and removed from the request; one that
+// does not match means the store has nothing for the request).
+// The backends here ignore matchers, so the external-label logic is the only filter observed.
+
+import { assertEquals } from "../helpers/assert.ts";
+import { matchExternalLabels, withExternalLabels } from "../../storeapi/external_labels.ts";
+import type { SeriesRequest } from "../../storeapi/codec.ts";
+import type { SeriesItem, StoreBackend } from "../../storeapi/server.ts";
+import { Matcher, MatchType } from "../../tsdb/matchers.ts";
+import { ChunkEncoding, type Labels } from "../../tsdb/series.ts";
+
+const EXT: Labels = ["region", "east", "replica", "a"];
+
+function m(s: string): Matcher {
+  const r = /^(\w+)(=~|!~|!=|=)"(.*)"$/.exec(s);
+  if (!r) throw new Error(`bad matcher ${s}`);
+  return new Matcher(r[2] as MatchType, r[1], r[3]);
+}
+
+function show(ms: Matcher[] | null): string[] | null {
+  return ms === null ? null : ms.map((x) => `${x.name}${x.type}"${x.value}"`);
+}
+
+Deno.test("matchExternalLabels: every matcher type against region=east, exact remaining matchers", () => {
+  // [matchers, expected remaining matchers or null (store contradicts the request)]
+  const cases: [string[], string[] | null][] = [
+    [['region="east"', '__name__="up"'], ['__name__="up"']],
+    [['region="west"', '__name__="up"'], null],
+    [['region!="east"', '__name__="up"'], null],
+    [['region!="west"', '__name__="up"'], ['__name__="up"']],
+    [['region=~"ea.*"', '__name__="up"'], ['__name__="up"']],
+    [['region=~"east|west"', '__name__="up"'], ['__name__="up"']],
+    [['region=~"we.*"', '__name__="up"'], null],
+    [['region=~"eas"', '__name__="up"'], null], // regexes are fully anchored
+    [['region!~"ea.*"', '__name__="up"'], null],
+    [['region!~"east|west"', '__name__="up"'], null],
+    [['region!~"we.*"', '__name__="up"'], ['__name__="up"']],
+    [['region!~"eas"', '__name__="up"'], ['__name__="up"']],
+    [['region=""', '__name__="up"'], null],
+    [['region!=""', '__name__="up"'], ['__name__="up"']],
+    [['region=~".+"', 'replica!="b"', '__name__="up"'], ['__name__="up"']],
+    [['region=~".+"', 'replica!~"a|b"', '__name__="up"'], null],
+    // matchers on labels that are not external stay in the request, whatever their type
+    [['zone!="east"', 'job=~"n.*"', 'x!~"y"'], ['zone!="east"', 'job=~"n.*"', 'x!~"y"']],
+  ];
+  for (const [ms, want] of cases) {
+    assertEquals(show(matchExternalLabels(ms.map(m), EXT)), want, ms.join(","));
+  }
+});
+
+/** A backend that returns its series whatever the matchers, recording the matchers it got. */
+function blindBackend(seen: string[][]): StoreBackend {
+  return {
+    info: () =>
+      Promise.resolve({
+        componentType: "sidecar",
+        labelSets: [],
+        minTime: 0,
+        maxTime: 1000,
+        supportsSharding: false,
+      }),
+    async *series(req: SeriesRequest): AsyncIterable<SeriesItem> {
+      seen.push(show(req.matchers)!);
+      for (const inst of ["i1", "i2"]) {
+        yield {
+          labels: ["__name__", "up", "instance", inst],
+          chunks: [{
+            minTime: 0,
+            maxTime: 1,
+            encoding: ChunkEncoding.XOR,
+            data: new Uint8Array(2),
+          }],
+        };
+      }
+    },
+    labelNames: () => Promise.resolve({ names: ["__name__", "instance"], warnings: [] }),
+    labelValues: () => Promise.resolve({ values: ["i1", "i2"], warnings: [] }),
+  };
+}
+
+async function seriesOf(b: StoreBackend, matchers: string[]): Promise<string[]> {
+  const out: string[] = [];
+  const req: SeriesRequest = { minTime: 0, maxTime: 1000, matchers: matchers.map(m) };
+  for await (const x of b.series(req, new AbortController().signal)) {
+    if (!("warning" in x)) out.push(x.labels.join(","));
+  }
+  return out;
+}
+
+Deno.test('withExternalLabels: up{region!="east"} and regex forms select exactly per store', async () => {
+  const seen: string[][] = [];
+  const east = withExternalLabels(blindBackend(seen), ["region", "east"]);
+  const west = withExternalLabels(blindBackend(seen), ["region", "west"]);
+  const eastSeries = ["__name__,up,instance,i1,region,east", "__name__,up,instance,i2,region,east"];
+  const westSeries = ["__name__,up,instance,i1,region,west", "__name__,up,instance,i2,region,west"];
+  const cases: [string[], string[], string[]][] = [
+    // [matchers, east's answer, west's answer]
+    [['__name__="up"', 'region="east"'], eastSeries, []],
+    [['__name__="up"', 'region!="east"'], [], westSeries],
+    [['__name__="up"', 'region=~"e.*"'], eastSeries, []],
+    [['__name__="up"', 'region=~"w.*|x"'], [], westSeries],
+    [['__name__="up"', 'region!~"e.*"'], [], westSeries],
+    [['__name__="up"', 'region!~"w.*"'], eastSeries, []],
+    [['__name__="up"', 'region!~"nowhere"'], eastSeries, westSeries],
+  ];
+  for (const [ms, wantEast, wantWest] of cases) {
+    seen.length = 0;
+    assertEquals(await seriesOf(east, ms), wantEast, `east ${ms.join(",")}`);
+    assertEquals(await seriesOf(west, ms), wantWest, `west ${ms.join(",")}`);
+    // the backend sees only the non-external matchers, and only when the store answers
+    const calls = (wantEast.length > 0 ? 1 : 0) + (wantWest.length > 0 ? 1 : 0);
+    assertEquals(seen, Array(calls).fill(['__name__="up"']), `backend calls ${ms.join(",")}`);
+  }
+});
