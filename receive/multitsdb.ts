@@ -458,23 +458,8 @@ export class MultiTSDB {
     const last = head.maxTime + 1;
     while (mint < last) {
       const maxt = Math.min(rangeForTimestamp(mint, range), last);
-      const src = head.seriesForBlock(mint, maxt);
-      const first = await src.next();
-      if (!first.done) {
-        const all = (async function* () {
-          yield first.value;
-          yield* src;
-        })();
-        const meta = await writeBlock(t.dir, all, {
-          minTime: mint,
-          maxTime: maxt,
-          chunkRangeMs: range,
-          thanos: {
-            labels: labelsToObject(t.ext),
-            downsample: { resolution: 0 },
-            source: "receive",
-          },
-        });
+      const meta = await t.db.writeHeadBlock(mint, maxt);
+      if (meta !== null) {
         this.log.info("flushed head block", { tenant: t.name, ulid: meta.ulid, mint, maxt });
       }
       mint = maxt;

@@ -197,7 +197,7 @@ export const MUTATIONS: Mutation[] = [
     file: "storeapi/external_labels.ts",
     find: "if (!m.matches(v)) return null;",
     replace: "if (m.value !== v) return null;",
-    tests: ["tests/storeapi/server_test.ts", "tests/store/bucket_store_test.ts"],
+    tests: ["tests/storeapi/external_labels_test.ts", "tests/storeapi/server_test.ts"],
     planted: 2,
   },
   {
@@ -396,7 +396,7 @@ export const MUTATIONS: Mutation[] = [
       '    return { data: `[${list.map(goJSONString).join(",")}]`, warnings: q.warnings };',
     replace: "const list = [...names].sort(compareStrings);\n" +
       '    return { data: `[${list.map(goJSONString).join(",")}]` };',
-    tests: ["tests/e2e/query_faults_test.ts"],
+    tests: ["tests/query/api_test.ts"],
     planted: 6,
   },
   {
@@ -406,7 +406,7 @@ export const MUTATIONS: Mutation[] = [
       '    return { data: `[${list.map(goJSONString).join(",")}]`, warnings: q.warnings };',
     replace: "const list = [...values].sort(compareStrings);\n" +
       '    return { data: `[${list.map(goJSONString).join(",")}]` };',
-    tests: ["tests/e2e/query_faults_test.ts"],
+    tests: ["tests/query/api_test.ts"],
     planted: 6,
   },
   {
@@ -436,7 +436,7 @@ export const MUTATIONS: Mutation[] = [
     find:
       "  http.add(uiRoutes({ routePrefix: cfg.routePrefix, externalPrefix: cfg.externalPrefix }));\n",
     replace: "",
-    tests: ["tests/ui/browser_test.ts", "tests/e2e/demo_test.ts"],
+    tests: ["tests/components/query/ui_test.ts"],
     planted: 1,
   },
   // ---------------------------------------------------------------- store, block
@@ -534,7 +534,7 @@ export const MUTATIONS: Mutation[] = [
     file: "components/query/flags.ts",
     find: 'grants: "discover-glob",',
     replace: 'grants: "discover",',
-    tests: ["tests/components/launcher_test.ts", "tests/components/query/sandbox_test.ts"],
+    tests: ["tests/components/permissions_test.ts", "tests/components/query/sandbox_test.ts"],
     planted: 7,
   },
   {
@@ -542,7 +542,7 @@ export const MUTATIONS: Mutation[] = [
     file: "components/permissions.ts",
     find: 'if (grant === "objstore-file") set.read.add(value);',
     replace: 'if (grant === "objstore-file") set.read.add(value.replace(/[^/]*$/, "") || ".");',
-    tests: ["tests/components/launcher_test.ts", "tests/components/store/sandbox_test.ts"],
+    tests: ["tests/components/permissions_test.ts"],
     planted: 7,
   },
   {
@@ -550,7 +550,7 @@ export const MUTATIONS: Mutation[] = [
     file: "components/permissions.ts",
     find: '    case "write":\n      set.read.add(value);\n',
     replace: '    case "write":\n',
-    tests: ["tests/components/launcher_test.ts", "tests/components/store/sandbox_test.ts"],
+    tests: ["tests/components/permissions_test.ts"],
   },
   {
     name: "permissions-dns-srv-keeps-port",
@@ -569,5 +569,184 @@ export const MUTATIONS: Mutation[] = [
     planted: 8,
     // only the compiled binary's run catches it, and that needs a denort runtime
     requiresEnv: "DENORT_BIN",
+  },
+  // ---------------------------------------------------------------- receive: hashring, handler, validation, limits
+  {
+    name: "receive-hashmod-ignores-replica-offset",
+    file: "receive/hashring.ts",
+    find: "addSmall(R[0], R[1], n);",
+    replace: "addSmall(R[0], R[1], 0);",
+    tests: ["tests/receive/hashring_test.ts"],
+  },
+  {
+    name: "receive-ketama-no-wrap-around",
+    file: "receive/hashring.ts",
+    find: "if (a === this.hi.length) a = 0;",
+    replace: "if (a === this.hi.length) a = this.hi.length - 1;",
+    tests: ["tests/receive/hashring_test.ts", "tests/receive/hashring_mutation_gaps_test.ts"],
+  },
+  {
+    name: "receive-tenant-glob-prefix-match",
+    file: "receive/hashring.ts",
+    find: "    return si === cps.length;\n  };\n  return m(0, 0);",
+    replace: "    return true;\n  };\n  return m(0, 0);",
+    tests: ["tests/receive/hashring_test.ts", "tests/receive/hashring_mutation_gaps_test.ts"],
+  },
+  {
+    name: "receive-tenant-glob-star-crosses-slash",
+    file: "receive/hashring.ts",
+    find: "          if (j < cps.length && cps[j] === 0x2f) return false;\n",
+    replace: "",
+    tests: ["tests/receive/hashring_test.ts", "tests/receive/hashring_mutation_gaps_test.ts"],
+  },
+  {
+    name: "receive-write-quorum-rf2-majority",
+    file: "receive/handler.ts",
+    find: "return this.rf === 2 ? 1 : Math.floor(this.rf / 2) + 1;",
+    replace: "return Math.floor(this.rf / 2) + 1;",
+    tests: ["tests/receive/handler_test.ts"],
+  },
+  {
+    name: "receive-write-quorum-no-majority",
+    file: "receive/handler.ts",
+    find: "return this.rf === 2 ? 1 : Math.floor(this.rf / 2) + 1;",
+    replace: "return this.rf === 2 ? 1 : Math.floor(this.rf / 2);",
+    tests: ["tests/receive/handler_test.ts"],
+  },
+  {
+    name: "receive-validate-skips-first-label-pair",
+    file: "receive/remote_write.ts",
+    find: "    if (i > 0) {\n      const c = compareStrings(ls[i], ls[i - 2]);",
+    replace: "    if (i > 2) {\n      const c = compareStrings(ls[i], ls[i - 2]);",
+    tests: ["tests/receive/remote_write_test.ts"],
+  },
+  {
+    name: "receive-validate-empty-label-name",
+    file: "receive/remote_write.ts",
+    find: 'if (ls[i] === "" || ls[i + 1] === "") {',
+    replace: 'if (ls[i + 1] === "") {',
+    tests: ["tests/receive/remote_write_test.ts"],
+  },
+  {
+    name: "receive-limits-size-inclusive",
+    file: "receive/limits.ts",
+    find: "l.sizeBytesLimit > 0 && bodyBytes > l.sizeBytesLimit",
+    replace: "l.sizeBytesLimit > 0 && bodyBytes >= l.sizeBytesLimit",
+    tests: ["tests/receive/limits_test.ts"],
+  },
+  // ---------------------------------------------------------------- tsdb: WAL and head
+  {
+    name: "wal-crc-check-skipped",
+    file: "tsdb/wal/wal.ts",
+    find: "          if (got2 !== crc) {",
+    replace: "          if (got2 !== crc && len === 0) {",
+    tests: ["tests/tsdb/wal_test.ts"],
+  },
+  {
+    name: "wal-orphan-last-fragment-accepted",
+    file: "tsdb/wal/wal.ts",
+    find: "          } else if (!inRecord) {",
+    replace: "          } else if (!inRecord && typ === Frag.Middle) {",
+    tests: ["tests/tsdb/wal_test.ts", "tests/tsdb/wal_mutation_gaps_test.ts"],
+  },
+  {
+    name: "wal-first-inside-record-accepted",
+    file: "tsdb/wal/wal.ts",
+    find: "          if (typ === Frag.Full || typ === Frag.First) {\n            if (inRecord) {",
+    replace:
+      "          if (typ === Frag.Full || typ === Frag.First) {\n            if (inRecord && typ === Frag.Full) {",
+    tests: ["tests/tsdb/wal_test.ts", "tests/tsdb/wal_mutation_gaps_test.ts"],
+  },
+  {
+    name: "wal-samples-time-delta-cumulative",
+    file: "tsdb/wal/records.ts",
+    find: "    ts[n] = t0 + dt;",
+    replace: "    ts[n] = (n > 0 ? ts[n - 1] : t0) + dt;",
+    tests: ["tests/tsdb/wal_test.ts"],
+  },
+  {
+    name: "wal-samples-time-delta-no-zigzag",
+    file: "tsdb/wal/records.ts",
+    find: "      dt = (c >>> 1) ^ -(c & 1);",
+    replace: "      dt = c >>> 1;",
+    tests: ["tests/tsdb/wal_test.ts", "tests/tsdb/wal_mutation_gaps_test.ts"],
+  },
+  {
+    name: "head-equal-timestamp-accepted",
+    file: "tsdb/head.ts",
+    find: "      if (t > mx) return null;",
+    replace: "      if (t >= mx) return null;",
+    tests: ["tests/tsdb/head_test.ts"],
+  },
+  {
+    name: "head-duplicate-compares-high-word-only",
+    file: "tsdb/head.ts",
+    find: "if (this.lastHi !== hi || this.lastLo !== lo) return new DuplicateSampleError();",
+    replace: "if (this.lastHi !== hi) return new DuplicateSampleError();",
+    tests: ["tests/tsdb/head_test.ts", "tests/tsdb/head_mutation_gaps_test.ts"],
+  },
+  {
+    name: "head-chunk-end-estimate-at-half",
+    file: "tsdb/head.ts",
+    find: "    if (num === SAMPLES_PER_CHUNK / 4) {",
+    replace: "    if (num === SAMPLES_PER_CHUNK / 2) {",
+    tests: ["tests/tsdb/head_test.ts"],
+  },
+  {
+    name: "head-chunk-hard-cap-off-by-one",
+    file: "tsdb/head.ts",
+    find: "num >= SAMPLES_PER_CHUNK * 2",
+    replace: "num > SAMPLES_PER_CHUNK * 2",
+    tests: ["tests/tsdb/head_test.ts"],
+  },
+  // ---------------------------------------------------------------- compact: planner, groups, downsampling, retention
+  {
+    name: "compact-planner-skips-second-level",
+    file: "compact/planner.ts",
+    find: "for (const iv of ranges.slice(1)) {",
+    replace: "for (const iv of ranges.slice(2)) {",
+    tests: ["tests/compact/planner_test.ts"],
+  },
+  {
+    name: "compact-overlap-includes-adjacent",
+    file: "compact/planner.ts",
+    find: "if (m.minTime < globalMaxt) {",
+    replace: "if (m.minTime <= globalMaxt) {",
+    tests: ["tests/compact/planner_test.ts"],
+  },
+  {
+    name: "compact-group-key-ignores-resolution",
+    file: "compact/group.ts",
+    find: "const key = groupKeyOf(labels, resolution);",
+    replace: "const key = groupKeyOf(labels, 0);",
+    tests: ["tests/compact/planner_test.ts", "tests/compact/compactor_test.ts"],
+  },
+  {
+    name: "downsample-current-window-past-end",
+    file: "compact/downsample.ts",
+    find: "return t - (t % r) + r - 1;",
+    replace: "return t - (t % r) + r;",
+    tests: ["tests/compact/downsample_test.ts"],
+  },
+  {
+    name: "downsample-counter-reset-drops-new-value",
+    file: "compact/downsample.ts",
+    find: "this.counter += v < this.last ? v : v - this.last;",
+    replace: "this.counter += v < this.last ? 0 : v - this.last;",
+    tests: ["tests/compact/downsample_test.ts"],
+  },
+  {
+    name: "downsample-apply-counter-resets-equal-is-reset",
+    file: "compact/downsample.ts",
+    find: "totalV += v >= lastV ? v - lastV : v;",
+    replace: "totalV += v > lastV ? v - lastV : v;",
+    tests: ["tests/compact/downsample_test.ts"],
+  },
+  {
+    name: "retention-inclusive-boundary",
+    file: "compact/retention.ts",
+    find: "if (now > maxTimeMs + keep) {",
+    replace: "if (now >= maxTimeMs + keep) {",
+    tests: ["tests/compact/retention_test.ts"],
   },
 ];

@@ -109,6 +109,29 @@ export class DB {
     return this.compacting;
   }
 
+  /**
+   * Writes the head's samples in [mint, maxt) as a block in the DB directory (not yet opened
+   * or listed); null when the range holds no samples, as Prometheus writes no block for an
+   * empty range (LeveledCompactor.Write). Every acknowledged commit is applied first.
+   */
+  async writeHeadBlock(mint: number, maxt: number): Promise<BlockMeta | null> {
+    const head = this.head;
+    await head.flush();
+    const src = head.seriesForBlock(mint, maxt);
+    const first = await src.next();
+    if (first.done) return null;
+    const all = (async function* () {
+      yield first.value;
+      yield* src;
+    })();
+    return await writeBlock(this.dir, all, {
+      minTime: mint,
+      maxTime: maxt,
+      chunkRangeMs: head.chunkRange,
+      thanos: this.opts.blockThanosMeta,
+    });
+  }
+
   private async doCompact(): Promise<BlockMeta[]> {
     const head = this.head;
     const written: BlockMeta[] = [];
@@ -117,23 +140,9 @@ export class DB {
       while (head.compactable() && !this.closed) {
         const mint = head.minTime;
         const maxt = rangeForTimestamp(mint, head.chunkRange);
-        // make sure every acknowledged commit is in memory before reading the range
-        await head.flush();
         const t0 = performance.now();
-        const src = head.seriesForBlock(mint, maxt);
-        // Prometheus writes no block for an empty range (LeveledCompactor.Write)
-        const first = await src.next();
-        if (!first.done) {
-          const all = (async function* () {
-            yield first.value;
-            yield* src;
-          })();
-          const meta = await writeBlock(this.dir, all, {
-            minTime: mint,
-            maxTime: maxt,
-            chunkRangeMs: head.chunkRange,
-            thanos: this.opts.blockThanosMeta,
-          });
+        const meta = await this.writeHeadBlock(mint, maxt);
+        if (meta !== null) {
           const block = await Block.open(`${this.dir}/${meta.ulid}`);
           this.blocksList = [...this.blocksList, block].sort((a, b) =>
             a.meta.minTime - b.meta.minTime

@@ -1,7 +1,8 @@
 // Settings of `thanos compact`, read once from its flags
 // (https://thanos.io/tip/components/compact.md/).
 
-import { parseRelabelConfigs, RelabelConfigError, Relabeler } from "../../relabel/relabel.ts";
+import type { Relabeler } from "../../relabel/relabel.ts";
+import { selectorRelabelerFromFlags } from "../selector.ts";
 import { type Flags, type HttpConfig, httpConfig, UsageError } from "../flags.ts";
 import { objstoreConfigText } from "../objstore.ts";
 import { COMPACT_DEDUP_FUNCS, type CompactFlag } from "./flags.ts";
@@ -34,24 +35,6 @@ export interface CompactConfig {
   minTime: number;
   maxTime: number;
   relabel: Relabeler;
-}
-
-function relabelerFromFlags(flags: Flags<CompactFlag>): Relabeler {
-  const fromFile = flags.fileContents("selector.relabel-config-file");
-  const inline = flags.string("selector.relabel-config");
-  if (fromFile !== "" && inline !== "") {
-    throw new UsageError(
-      "--selector.relabel-config-file and --selector.relabel-config are mutually exclusive",
-    );
-  }
-  try {
-    return new Relabeler(parseRelabelConfigs(fromFile || inline));
-  } catch (e) {
-    if (e instanceof RelabelConfigError) {
-      throw new UsageError(`selector relabel config: ${e.message}`);
-    }
-    throw e;
-  }
 }
 
 function atLeastOne(flags: Flags<CompactFlag>, name: CompactFlag): number {
@@ -109,6 +92,6 @@ export function compactConfig(flags: Flags<CompactFlag>): CompactConfig {
     hashFunc: flags.enum("hash-func", ["", "SHA256"]),
     minTime,
     maxTime,
-    relabel: relabelerFromFlags(flags),
+    relabel: selectorRelabelerFromFlags(flags),
   };
 }

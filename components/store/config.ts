@@ -1,6 +1,7 @@
 // Settings of `thanos store`, read once from its flags (https://thanos.io/tip/components/store.md/).
 
-import { parseRelabelConfigs, RelabelConfigError, Relabeler } from "../../relabel/relabel.ts";
+import type { Relabeler } from "../../relabel/relabel.ts";
+import { selectorRelabelerFromFlags } from "../selector.ts";
 import type { MetaSyncerOptions } from "../../block/fetcher.ts";
 import { type Flags, type HttpConfig, httpConfig, UsageError } from "../flags.ts";
 import { type GrpcServerConfig, grpcServerConfig } from "../grpc.ts";
@@ -42,28 +43,9 @@ function minPositive(...vs: number[]): number {
   return pos.length === 0 ? 0 : Math.min(...pos);
 }
 
-/** The selector relabel rules from `--selector.relabel-config(-file)`. */
-function relabelerFromFlags(flags: Flags<StoreFlag>): Relabeler {
-  const fromFile = flags.fileContents("selector.relabel-config-file");
-  const inline = flags.string("selector.relabel-config");
-  if (fromFile !== "" && inline !== "") {
-    throw new UsageError(
-      "--selector.relabel-config-file and --selector.relabel-config are mutually exclusive",
-    );
-  }
-  try {
-    return new Relabeler(parseRelabelConfigs(fromFile || inline));
-  } catch (e) {
-    if (e instanceof RelabelConfigError) {
-      throw new UsageError(`selector relabel config: ${e.message}`);
-    }
-    throw e;
-  }
-}
-
 /** Reads and validates the flags of `thanos store`; throws UsageError on bad values. */
 export function storeConfig(flags: Flags<StoreFlag>): StoreConfig {
-  const relabel = relabelerFromFlags(flags);
+  const relabel = selectorRelabelerFromFlags(flags);
   const grpc = grpcServerConfig(flags);
   const minTime = flags.time("min-time");
   const maxTime = flags.time("max-time");

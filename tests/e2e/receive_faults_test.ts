@@ -198,7 +198,12 @@ e2eTest(
 
       await cluster.restart(2);
       const restartedAt = Date.now();
-      await new Promise((r) => setTimeout(r, 5000));
+      // r0 and r1 retry r2 once their backoff (up to --receive-forward-max-backoff, 5s) is over:
+      // keep writing until r2 has taken new samples of every series
+      await eventually("r2 to take new writes after its restart", async () => {
+        const m = await rawTimestamps(q2.http, "fault_probe", restartedAt, Date.now());
+        return ids.every((id) => (m.get(id) ?? []).length >= 2);
+      }, 30_000);
       await writer.stop();
       const end = Date.now();
       // let the forwards still running after each write's quorum finish

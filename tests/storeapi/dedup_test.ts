@@ -139,3 +139,29 @@ Deno.test("dedupSeries corrects counters only for counter functions (exact value
     assertEquals(run(f), raw, String(f));
   }
 });
+
+Deno.test("counter correction lifts the first replica too when the merge switches back to it", () => {
+  // A: 0–20s, then B takes over (B's 40s is within A's penalty, A's 90–110s within B's); at
+  // 200s the merge returns to A, which reads 80, below B's last emitted 160: A is lifted by 80.
+  const a = samples([
+    [0, 100],
+    [10000, 110],
+    [20000, 120],
+    [90000, 50],
+    [100000, 60],
+    [110000, 70],
+    [200000, 80],
+    [210000, 90],
+  ]);
+  const b = samples([[40000, 140], [50000, 150], [60000, 160]]);
+  assertEquals(pairs(penaltyMerge(a, b, true)), [
+    [0, 100],
+    [10000, 110],
+    [20000, 120],
+    [50000, 150],
+    [60000, 160],
+    [200000, 160],
+    [210000, 170],
+  ]);
+  assertEquals(pairs(penaltyMerge(a, b, false)).slice(-2), [[200000, 80], [210000, 90]]);
+});
