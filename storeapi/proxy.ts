@@ -28,7 +28,6 @@ import {
   type StoreInfo,
 } from "./codec.ts";
 import { sortAndDropIdenticalChunks } from "./dedup.ts";
-import { GrpcError, statusName } from "./grpc.ts";
 import type { SeriesItem, StoreBackend } from "./server.ts";
 
 /** The calls the proxy makes on an endpoint (a StoreClient, or any StoreBackend in tests). */
@@ -71,9 +70,8 @@ export class StoreRequestError extends Error {
 
 /** Text of a store failure, naming the store (Thanos: "receive series from <addr>: …"). */
 function describeFailure(what: string, store: string, e: unknown): string {
-  let msg: string;
-  if (e instanceof GrpcError) msg = `rpc error: code = ${statusName(e.code)} desc = ${e.message}`;
-  else msg = e instanceof Error ? e.message : String(e);
+  // a GrpcError's message is already Go's "rpc error: code = … desc = …"
+  const msg = e instanceof Error ? e.message : String(e);
   return `${what} from ${store}: ${msg}`;
 }
 

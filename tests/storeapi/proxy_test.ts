@@ -8,6 +8,7 @@ import { PartialResponseStrategy, type SeriesRequest } from "../../storeapi/code
 import type { SeriesItem } from "../../storeapi/server.ts";
 import { Matcher, MatchType } from "../../tsdb/matchers.ts";
 import { ChunkEncoding } from "../../tsdb/series.ts";
+import { GrpcError, GrpcStatus } from "../../storeapi/grpc.ts";
 
 function endpoint(name: string, series: string[][], ext: string[], fail = false): ProxyEndpoint {
   return {
@@ -119,4 +120,40 @@ Deno.test("store selection honours =, !=, =~ and !~ on external labels (exact st
     );
     assertEquals(got, wantSeries.sort(), what);
   }
+});
+
+Deno.test("a store's gRPC error appears once in the partial-response warning", async () => {
+  const failing: ProxyEndpoint = {
+    name: "store-a:10901",
+    info: null,
+    client: {
+      // deno-lint-ignore require-yield
+      async *series() {
+        throw new GrpcError(GrpcStatus.UNAVAILABLE, "connection refused");
+      },
+      labelNames() {
+        return Promise.reject(new GrpcError(GrpcStatus.UNAVAILABLE, "connection refused"));
+      },
+      labelValues() {
+        return Promise.reject(new GrpcError(GrpcStatus.UNAVAILABLE, "connection refused"));
+      },
+    } as unknown as ProxyEndpoint["client"],
+  };
+  const proxy = new StoreProxy({ endpoints: () => [failing] });
+  const res = await proxy.labelNames(
+    {
+      start: 0,
+      end: 1000,
+      matchers: [],
+      partialResponseStrategy: PartialResponseStrategy.WARN,
+    },
+    new AbortController().signal,
+  );
+  assertEquals(res.warnings.length, 1);
+  assert(
+    res.warnings[0].endsWith(
+      "from store-a:10901: rpc error: code = Unavailable desc = connection refused",
+    ),
+    res.warnings[0],
+  );
 });
