@@ -9,6 +9,7 @@ import { parse as parseYaml } from "yaml";
 import type { StoreInfo } from "../storeapi/codec.ts";
 import type { ProxyEndpoint, ProxyStoreClient } from "../storeapi/proxy.ts";
 import type { Logger } from "../logging/log.ts";
+import { expandGlob, hasGlobMeta } from "../runutil/glob.ts";
 
 /** One configured endpoint (before DNS resolution). */
 export interface EndpointSpec {
@@ -387,13 +388,24 @@ export function endpointSpecSource(src: EndpointSources): () => Promise<Endpoint
       }
       out.push(...lastConfigSpecs);
     }
-    for (const f of src.sdFiles) {
+    for (const pattern of src.sdFiles) {
+      // a --store.sd-files value may be a glob (filepath.Glob), expanded every round
+      let files: string[];
       try {
-        lastFileTargets.set(f, parseFileSD(await Deno.readTextFile(f), f));
+        // a literal path is read (and its read errors reported) even when missing
+        files = hasGlobMeta(pattern) ? await expandGlob(pattern) : [pattern];
       } catch (e) {
-        src.logger.warn("cannot read file SD, keeping its previous targets", { file: f, err: e });
+        src.logger.warn("bad file SD pattern", { pattern, err: e });
+        continue;
       }
-      for (const t of lastFileTargets.get(f) ?? []) out.push({ address: t, strict: false });
+      for (const f of files) {
+        try {
+          lastFileTargets.set(f, parseFileSD(await Deno.readTextFile(f), f));
+        } catch (e) {
+          src.logger.warn("cannot read file SD, keeping its previous targets", { file: f, err: e });
+        }
+        for (const t of lastFileTargets.get(f) ?? []) out.push({ address: t, strict: false });
+      }
     }
     return out;
   };

@@ -23,6 +23,7 @@
 
 import xxhash from "xxhash-wasm";
 import type { Labels } from "../tsdb/series.ts";
+import { compileGlob, type GlobPattern, matchGlob } from "../runutil/glob.ts";
 
 // ---------------------------------------------------------------------------------------------
 // xxHash64 (seed 0; https://github.com/Cyan4973/xxHash/blob/dev/doc/xxhash_spec.md) from the
@@ -237,110 +238,6 @@ function parseRing(raw: unknown, i: number): HashringConfig {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Tenant globs: Go's path/filepath.Match (https://pkg.go.dev/path/filepath#Match) on Unix:
-// `*` any run of non-'/' characters, `?` one non-'/' character, `[…]`/`[^…]` classes with
-// ranges, `\` escapes. Malformed patterns are rejected when the configuration is parsed.
-
-type GlobToken =
-  | { k: "star" }
-  | { k: "any" }
-  | { k: "lit"; c: number }
-  | { k: "class"; neg: boolean; ranges: number[] };
-
-function compileGlob(pattern: string): GlobToken[] {
-  const cps = [...pattern].map((c) => c.codePointAt(0)!);
-  const out: GlobToken[] = [];
-  let i = 0;
-  const bad = (why: string): never => {
-    throw new Error(`syntax error in pattern: ${why}`);
-  };
-  const esc = (): number => {
-    // one class character: c, or \c; '-' and ']' must be escaped
-    if (i >= cps.length) bad("unterminated character class");
-    let c = cps[i];
-    if (c === 0x2d || c === 0x5d) bad("unescaped '-' or ']' in character class");
-    if (c === 0x5c) {
-      i++;
-      if (i >= cps.length) bad("trailing backslash");
-      c = cps[i];
-    }
-    i++;
-    return c;
-  };
-  while (i < cps.length) {
-    const c = cps[i];
-    if (c === 0x2a) {
-      out.push({ k: "star" });
-      i++;
-    } else if (c === 0x3f) {
-      out.push({ k: "any" });
-      i++;
-    } else if (c === 0x5c) {
-      if (i + 1 >= cps.length) bad("trailing backslash");
-      out.push({ k: "lit", c: cps[i + 1] });
-      i += 2;
-    } else if (c === 0x5b) {
-      i++;
-      let neg = false;
-      if (i < cps.length && cps[i] === 0x5e) {
-        neg = true;
-        i++;
-      }
-      const ranges: number[] = [];
-      for (;;) {
-        if (i < cps.length && cps[i] === 0x5d && ranges.length > 0) {
-          i++;
-          break;
-        }
-        const lo = esc();
-        let hi = lo;
-        if (i < cps.length && cps[i] === 0x2d) {
-          i++;
-          hi = esc();
-        }
-        ranges.push(lo, hi);
-      }
-      out.push({ k: "class", neg, ranges });
-    } else {
-      out.push({ k: "lit", c });
-      i++;
-    }
-  }
-  return out;
-}
-
-function matchGlob(tokens: readonly GlobToken[], s: string): boolean {
-  const cps = [...s].map((c) => c.codePointAt(0)!);
-  const m = (ti: number, si: number): boolean => {
-    for (; ti < tokens.length; ti++) {
-      const t = tokens[ti];
-      if (t.k === "star") {
-        for (let j = si; j <= cps.length; j++) {
-          if (m(ti + 1, j)) return true;
-          if (j < cps.length && cps[j] === 0x2f) return false;
-        }
-        return false;
-      }
-      if (si >= cps.length) return false;
-      const c = cps[si++];
-      if (t.k === "any") {
-        if (c === 0x2f) return false;
-      } else if (t.k === "lit") {
-        if (c !== t.c) return false;
-      } else {
-        let hit = false;
-        for (let r = 0; r < t.ranges.length; r += 2) {
-          if (t.ranges[r] <= c && c <= t.ranges[r + 1]) hit = true;
-        }
-        if (hit === t.neg) return false;
-      }
-    }
-    return si === cps.length;
-  };
-  return m(0, 0);
-}
-
-// ---------------------------------------------------------------------------------------------
 // Rings
 
 /** Routes series to receivers. */
@@ -528,7 +425,7 @@ function compareStrings(a: string, b: string): number {
 
 interface TenantSet {
   exact: Set<string>;
-  globs: GlobToken[][];
+  globs: GlobPattern[];
 }
 
 /** Thanos's `multiHashring`: the first ring whose tenants match (a ring without tenants matches all). */

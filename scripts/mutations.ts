@@ -587,17 +587,17 @@ export const MUTATIONS: Mutation[] = [
   },
   {
     name: "receive-tenant-glob-prefix-match",
-    file: "receive/hashring.ts",
+    file: "runutil/glob.ts",
     find: "    return si === cps.length;\n  };\n  return m(0, 0);",
     replace: "    return true;\n  };\n  return m(0, 0);",
-    tests: ["tests/receive/hashring_test.ts", "tests/receive/hashring_mutation_gaps_test.ts"],
+    tests: ["tests/runutil/glob_test.ts", "tests/receive/hashring_mutation_gaps_test.ts"],
   },
   {
     name: "receive-tenant-glob-star-crosses-slash",
-    file: "receive/hashring.ts",
+    file: "runutil/glob.ts",
     find: "          if (j < cps.length && cps[j] === 0x2f) return false;\n",
     replace: "",
-    tests: ["tests/receive/hashring_test.ts", "tests/receive/hashring_mutation_gaps_test.ts"],
+    tests: ["tests/runutil/glob_test.ts", "tests/receive/hashring_mutation_gaps_test.ts"],
   },
   {
     name: "receive-write-quorum-rf2-majority",

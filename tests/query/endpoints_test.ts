@@ -34,3 +34,16 @@ Deno.test("endpoint sources re-read files each round and keep the last good targ
     );
   });
 });
+
+Deno.test("--store.sd-files globs are expanded every round", async () => {
+  await withTempDir(async (dir) => {
+    const logger = new Logger("error", "logfmt", {}, () => {});
+    await Deno.writeTextFile(`${dir}/one.json`, JSON.stringify([{ targets: ["a:10901"] }]));
+    const specs = endpointSpecSource({ staticSpecs: [], sdFiles: [`${dir}/*.json`], logger });
+    const addrs = async () => (await specs()).map((s) => s.address).sort();
+    assertEquals(await addrs(), ["a:10901"]);
+    await Deno.writeTextFile(`${dir}/two.json`, JSON.stringify([{ targets: ["b:10901"] }]));
+    await Deno.writeTextFile(`${dir}/ignored.yaml`, "- targets: ['c:10901']\n");
+    assertEquals(await addrs(), ["a:10901", "b:10901"]);
+  });
+});
