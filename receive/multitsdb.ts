@@ -31,7 +31,6 @@ import type {
 import { INT64_MAX, INT64_MIN } from "../storeapi/codec.ts";
 import type { SeriesItem, StoreBackend } from "../storeapi/server.ts";
 import { dbMinTime, TsdbStore } from "../store/tsdb_store.ts";
-import { writeBlock } from "../tsdb/block_writer.ts";
 import { DB } from "../tsdb/db.ts";
 import { AppendError, type FsyncPolicy, rangeForTimestamp } from "../tsdb/head.ts";
 import { compareStrings, labelsToObject, mergeLabels } from "../tsdb/labels.ts";
