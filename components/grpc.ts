@@ -104,3 +104,39 @@ export function serverTlsFromFlags(flags: Flags<GrpcServerFlag>): ServerTlsOptio
       : "TLSv1.3",
   };
 }
+
+/** `--store.limits.request-series`, `--store.limits.request-samples`: every StoreAPI server. */
+export const STORE_LIMITS_FLAGS = defineFlags([
+  {
+    name: "store.limits.request-series",
+    kind: "int",
+    default: "0",
+    help: "The maximum series allowed for a single Series request. The Series call fails " +
+      "if this limit is exceeded. 0 means no limit.",
+  },
+  {
+    name: "store.limits.request-samples",
+    kind: "int",
+    default: "0",
+    help: "The maximum samples allowed for a single Series request, The Series call fails " +
+      "if this limit is exceeded. 0 means no limit. NOTE: For efficiency the limit is " +
+      "internally implemented as 'chunks limit' considering each chunk contains a maximum " +
+      "of 120 samples.",
+  },
+]);
+
+/** The per-request StoreAPI limits (0: none). */
+export interface StoreLimitsConfig {
+  seriesLimit: number;
+  samplesLimit: number;
+}
+
+/** `--store.limits.*` as the StoreServer takes them. */
+export function storeLimitsConfig(
+  flags: Flags<GroupName<typeof STORE_LIMITS_FLAGS>>,
+): StoreLimitsConfig {
+  return {
+    seriesLimit: flags.int("store.limits.request-series"),
+    samplesLimit: flags.int("store.limits.request-samples"),
+  };
+}

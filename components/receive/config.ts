@@ -20,7 +20,12 @@ import {
   parseListenAddress,
   UsageError,
 } from "../flags.ts";
-import { type GrpcServerConfig, grpcServerConfig } from "../grpc.ts";
+import {
+  type GrpcServerConfig,
+  grpcServerConfig,
+  type StoreLimitsConfig,
+  storeLimitsConfig,
+} from "../grpc.ts";
 import { objstoreConfigText } from "../objstore.ts";
 import { HASHRING_ALGORITHMS, RECEIVE_COMMAND, type ReceiveFlag } from "./flags.ts";
 
@@ -41,8 +46,7 @@ export interface ReceiveConfig {
   http: HttpConfig;
   grpc: GrpcServerConfig;
   /** `--store.limits.request-series/-samples` (0: none). */
-  storeSeriesLimit: number;
-  storeSamplesLimit: number;
+  storeLimits: StoreLimitsConfig;
   /** `--remote-write.address`. */
   remoteWriteAddress: ListenAddress;
   /** TLS towards the other receivers (`--remote-write.client-tls-*`); undefined: plaintext. */
@@ -289,8 +293,7 @@ export function receiveConfig(flags: Flags<ReceiveFlag>): ReceiveConfig {
   return {
     http: httpConfig(flags),
     grpc: grpcServerConfig(flags),
-    storeSeriesLimit: flags.int("store.limits.request-series"),
-    storeSamplesLimit: flags.int("store.limits.request-samples"),
+    storeLimits: storeLimitsConfig(flags),
     remoteWriteAddress: parseListenAddress(flags.string("remote-write.address")),
     forwardTls,
     forwardCompression: flags.enum("receive.grpc-compression", ["snappy", "none"]),

@@ -7,7 +7,7 @@
 // are only known from the hashring, which is reloaded at run time.
 
 import { defineCommand, type FlagName, httpFlags, LOG_FLAGS, OBJSTORE_FLAGS } from "../flags.ts";
-import { grpcServerFlags } from "../grpc.ts";
+import { grpcServerFlags, STORE_LIMITS_FLAGS } from "../grpc.ts";
 
 /** The values of `--receive.hashrings-algorithm`. */
 export const HASHRING_ALGORITHMS = ["hashmod", "ketama"] as const;
@@ -69,6 +69,7 @@ export const RECEIVE_COMMAND = defineCommand({
         "authentication for all HTTP endpoints. Not supported yet.",
     },
     ...grpcServerFlags(),
+    ...STORE_LIMITS_FLAGS,
     {
       name: "grpc-server-tls-ciphers",
       kind: "string",
@@ -80,22 +81,6 @@ export const RECEIVE_COMMAND = defineCommand({
       kind: "string",
       repeatable: true,
       help: "TLS curves for gRPC server. Not supported yet.",
-    },
-    {
-      name: "store.limits.request-series",
-      kind: "int",
-      default: "0",
-      help: "The maximum series allowed for a single Series request. The Series call fails " +
-        "if this limit is exceeded. 0 means no limit.",
-    },
-    {
-      name: "store.limits.request-samples",
-      kind: "int",
-      default: "0",
-      help: "The maximum samples allowed for a single Series request, The Series call fails " +
-        "if this limit is exceeded. 0 means no limit. NOTE: For efficiency the limit is " +
-        "internally implemented as 'chunks limit' considering each chunk contains a maximum " +
-        "of 120 samples.",
     },
     {
       name: "remote-write.address",

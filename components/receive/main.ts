@@ -278,7 +278,7 @@ export async function runReceive(cfg: ReceiveConfig, ctx: RunContext): Promise<n
   const server = new StoreServer(lateStore, {
     registry,
     tls: cfg.grpc.tls,
-    limits: { seriesLimit: cfg.storeSeriesLimit, samplesLimit: cfg.storeSamplesLimit },
+    limits: cfg.storeLimits,
     healthServices: ["thanos.Store", "thanos.info.Info", writeable.service],
   });
   writeable.register(server.grpc);

@@ -2,7 +2,7 @@
 // (https://thanos.io/tip/components/sidecar.md/).
 
 import { type Flags, type HttpConfig, httpConfig, UsageError } from "../flags.ts";
-import { type GrpcServerConfig, grpcServerConfig } from "../grpc.ts";
+import { type GrpcServerConfig, grpcServerConfig, storeLimitsConfig } from "../grpc.ts";
 import { objstoreConfigText } from "../objstore.ts";
 import { HASH_FUNCS, RELOADER_METHODS, type SidecarFlag } from "./flags.ts";
 
@@ -90,7 +90,6 @@ export function sidecarConfig(flags: Flags<SidecarFlag>): SidecarConfig {
       syncIntervalMs: flags.duration("shipper.sync-interval"),
     },
     minTime: flags.time("min-time"),
-    seriesLimit: flags.int("store.limits.request-series"),
-    samplesLimit: flags.int("store.limits.request-samples"),
+    ...storeLimitsConfig(flags),
   };
 }

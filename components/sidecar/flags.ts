@@ -4,7 +4,7 @@
 // reloader's files.
 
 import { defineCommand, type FlagName, httpFlags, LOG_FLAGS, OBJSTORE_FLAGS } from "../flags.ts";
-import { grpcServerFlags } from "../grpc.ts";
+import { grpcServerFlags, STORE_LIMITS_FLAGS } from "../grpc.ts";
 
 /** The values of `--hash-func`. */
 export const HASH_FUNCS = ["", "SHA256"] as const;
@@ -21,6 +21,7 @@ export const SIDECAR_COMMAND = defineCommand({
     ...OBJSTORE_FLAGS,
     ...httpFlags(),
     ...grpcServerFlags(),
+    ...STORE_LIMITS_FLAGS,
     {
       name: "prometheus.url",
       kind: "string",
@@ -153,22 +154,6 @@ export const SIDECAR_COMMAND = defineCommand({
         "happened later than this value. Option can be a constant time in RFC3339 format or " +
         "time duration relative to current time, such as -1d or 2h45m. Valid duration units " +
         "are ms, s, m, h, d, w, y.",
-    },
-    {
-      name: "store.limits.request-series",
-      kind: "int",
-      default: "0",
-      help: "The maximum series allowed for a single Series request. The Series call fails if " +
-        "this limit is exceeded. 0 means no limit.",
-    },
-    {
-      name: "store.limits.request-samples",
-      kind: "int",
-      default: "0",
-      help: "The maximum samples allowed for a single Series request, The Series call fails if " +
-        "this limit is exceeded. 0 means no limit. NOTE: For efficiency the limit is " +
-        "internally implemented as 'chunks limit' considering each chunk contains a maximum " +
-        "of 120 samples.",
     },
   ],
 });

@@ -10,7 +10,7 @@ import {
   LOG_FLAGS,
   OBJSTORE_FLAGS,
 } from "../flags.ts";
-import { grpcServerFlags } from "../grpc.ts";
+import { grpcServerFlags, STORE_LIMITS_FLAGS } from "../grpc.ts";
 import type { MetaSyncerOptions } from "../../block/fetcher.ts";
 
 /** The values of `--block-discovery-strategy`. */
@@ -28,6 +28,7 @@ export const STORE_COMMAND = defineCommand({
     ...OBJSTORE_FLAGS,
     ...httpFlags(),
     ...grpcServerFlags(),
+    ...STORE_LIMITS_FLAGS,
     {
       name: "data-dir",
       kind: "string",
@@ -149,22 +150,6 @@ export const STORE_COMMAND = defineCommand({
       help: "DEPRECATED: use store.limits.request-series. Maximum amount of touched series " +
         "returned via a single Series call. The Series call fails if this limit is exceeded. " +
         "0 means no limit.",
-    },
-    {
-      name: "store.limits.request-series",
-      kind: "int",
-      default: "0",
-      help: "The maximum series allowed for a single Series request. The Series call fails " +
-        "if this limit is exceeded. 0 means no limit.",
-    },
-    {
-      name: "store.limits.request-samples",
-      kind: "int",
-      default: "0",
-      help: "The maximum samples allowed for a single Series request, The Series call fails " +
-        "if this limit is exceeded. 0 means no limit. NOTE: For efficiency the limit is " +
-        "internally implemented as 'chunks limit' considering each chunk contains a maximum " +
-        "of 120 samples.",
     },
     {
       name: "store.grpc.downloaded-bytes-limit",
