@@ -64,33 +64,11 @@ export class ReceiveCluster {
     await this.spawn(i);
   }
 
-  /**
-   * Spawns receiver `i` and waits until ready. A process that prints nothing at all within the
-   * attempt's time (a `deno run` stuck before loading the program, seen when many Deno
-   * processes start at once on a loaded machine) is killed and spawned again (3 attempts).
-   */
+  /** Spawns receiver `i` and waits until ready (a start that fails shows its logs). */
   async spawn(i: number): Promise<void> {
     const node = this.nodes[i];
-    for (let attempt = 1;; attempt++) {
-      node.proc = spawnMain(this.args[i], 0, node.name);
-      try {
-        await node.proc.waitFor(
-          () => answers200(`${node.http}/-/ready`),
-          "start",
-          attempt < 3 ? this.timeoutMs / 3 : this.timeoutMs,
-        );
-        return;
-      } catch (e) {
-        await new Promise((r) => setTimeout(r, 300)); // let the log stream drain
-        const st = await node.proc.status;
-        const logs = node.proc.logs();
-        if (attempt < 3 && logs.trim() === "") continue;
-        throw new Error(
-          `${(e as Error).message} (exit ${st.code}${st.signal ? ` ${st.signal}` : ""})\n` +
-            logs.slice(-2000),
-        );
-      }
-    }
+    node.proc = spawnMain(this.args[i], 0, node.name);
+    await node.proc.waitFor(() => answers200(`${node.http}/-/ready`), "start", this.timeoutMs);
   }
 
   /** Stops every receiver (SIGTERM, then SIGKILL). */
