@@ -7,7 +7,7 @@
 import { MatchType } from "../tsdb/matchers.ts";
 import type { Matcher } from "../tsdb/matchers.ts";
 import { InvalidRegexError } from "../re2/parser.ts";
-import { compileAnchoredRe2, translateRe2 } from "../re2/translate.ts";
+import { expandTemplate, Re2Regex } from "../re2/regex.ts";
 import {
   compareLabels,
   getLabel,
@@ -698,61 +698,6 @@ function countPoints(s: StepSeries): number {
   return c;
 }
 
-/** Go's `Regexp.Expand` template: `$1`, `${1}`, `$name`, `${name}`, `$$`. */
-function expandTemplate(
-  tpl: string,
-  m: RegExpExecArray,
-  names: string[],
-): string {
-  let out = "";
-  const group = (key: string): string => {
-    if (/^[0-9]+$/.test(key)) {
-      const i = Number(key);
-      return i < m.length ? (m[i] ?? "") : "";
-    }
-    const i = names.indexOf(key);
-    return i > 0 && i < m.length ? (m[i] ?? "") : "";
-  };
-  let i = 0;
-  while (i < tpl.length) {
-    const c = tpl[i];
-    if (c !== "$" || i + 1 >= tpl.length) {
-      out += c;
-      i++;
-      continue;
-    }
-    const nx = tpl[i + 1];
-    if (nx === "$") {
-      out += "$";
-      i += 2;
-      continue;
-    }
-    if (nx === "{") {
-      const close = tpl.indexOf("}", i + 2);
-      const name = close < 0 ? "" : tpl.slice(i + 2, close);
-      if (close < 0 || !/^[A-Za-z0-9_]+$/.test(name)) {
-        // malformed: Go copies the '$' literally
-        out += "$";
-        i++;
-        continue;
-      }
-      out += group(name);
-      i = close + 1;
-      continue;
-    }
-    let j = i + 1;
-    while (j < tpl.length && /[A-Za-z0-9_]/.test(tpl[j])) j++;
-    if (j === i + 1) {
-      out += "$";
-      i++;
-      continue;
-    }
-    out += group(tpl.slice(i + 1, j));
-    i = j;
-  }
-  return out;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Top level.
 
@@ -1399,11 +1344,9 @@ class Evaluator {
     const repl = stringArg(e.args[2]);
     const src = stringArg(e.args[3]);
     const regexStr = stringArg(e.args[4]);
-    let re: RegExp;
-    let names: string[];
+    let re: Re2Regex;
     try {
-      re = compileAnchoredRe2(regexStr);
-      names = translateRe2(regexStr).groupNames;
+      re = Re2Regex.compile(regexStr);
     } catch (err) {
       if (err instanceof InvalidRegexError) {
         throw new PromQLError(
@@ -1423,7 +1366,7 @@ class Evaluator {
     await this.stream(e.args[0], (s) => {
       const m = re.exec(getLabel(s.labels, src));
       let labels = s.labels;
-      if (m !== null) labels = setLabel(s.labels, dst, expandTemplate(repl, m, names));
+      if (m !== null) labels = setLabel(s.labels, dst, expandTemplate(repl, m, re.groupNames));
       out.add({ labels, vals: s.vals, has: s.has });
     });
     for (const s of out.series) sink(s);

@@ -1,10 +1,11 @@
 // Label matchers with Prometheus 2.42 semantics: `=`, `!=`, `=~`, `!~`. Regexes are Go RE2
-// syntax, fully anchored; re2/ parses and translates them to an equivalent JS RegExp (`u` flag).
-// Literal sets, `.*`, `.+` and `.*lit.*` get fast paths here, from the parsed RE2 tree.
+// syntax, fully anchored, matched in linear time by re2/regex.ts. Literal sets, `.*`, `.+` and
+// `.*lit.*` get fast paths here, from the parsed RE2 tree; a literal prefix rejects early.
 
 import { goQuote } from "../strconv/quote.ts";
 import { parseRe2, type ReNode } from "../re2/parser.ts";
-import { compileAnchoredNode, simplify } from "../re2/translate.ts";
+import { Re2Regex } from "../re2/regex.ts";
+import { simplify } from "../re2/translate.ts";
 
 /** Matcher operator. */
 export enum MatchType {
@@ -76,7 +77,7 @@ const enum Strategy {
 
 /** One label matcher. `matches("")` is how a missing label is tested, as in Prometheus. */
 export class Matcher {
-  private readonly re?: RegExp;
+  private readonly re?: Re2Regex;
   private readonly strategy: Strategy = Strategy.Regex;
   private readonly set: Set<string> | null = null;
   private readonly setList: string[] | null = null;
@@ -87,8 +88,9 @@ export class Matcher {
   /** Throws InvalidRegexError when a regex matcher's value is not valid RE2. */
   constructor(readonly type: MatchType, readonly name: string, readonly value: string) {
     if (type !== MatchType.Regexp && type !== MatchType.NotRegexp) return;
-    const ast = stripTextAnchors(simplify(parseRe2(value).ast));
-    this.re = compileAnchoredNode(ast, value);
+    const parsed = parseRe2(value);
+    const ast = stripTextAnchors(simplify(parsed.ast));
+    this.re = Re2Regex.fromTree(ast, value, parsed.groupNames, { captures: false });
     this.pre = literalPrefix(ast);
     const set = ast.k === "concat" && ast.subs.length === 0 ? [""] : literalSet(ast);
     if (set !== null) {
@@ -141,12 +143,13 @@ export class Matcher {
       case Strategy.Contains:
         return v.includes(this.lit) && (this.dotNL || !v.includes("\n"));
       default:
-        // no literal-prefix pre-check: irregexp already fails fast on an anchored literal
+        // irregexp already fails fast on an anchored literal; the RE2 automaton does not
+        if (this.re!.engine === "re2js" && !v.startsWith(this.pre)) return false;
         return this.re!.test(v);
     }
   }
 
-  /** Matches through the compiled RegExp only (no fast path): for tests of the fast paths. */
+  /** Matches through the compiled regex only (no fast path): for tests of the fast paths. */
   matchesSlow(v: string): boolean {
     if (this.re === undefined) return this.matches(v);
     const m = this.re.test(v);
@@ -161,6 +164,11 @@ export class Matcher {
     if (this.type === MatchType.Equal) return [this.value];
     if (this.type !== MatchType.Regexp || this.setList === null) return null;
     return this.setList.slice();
+  }
+
+  /** The engine behind a `=~`/`!~` matcher's regex (undefined for `=`/`!=`): for tests. */
+  get regexEngine(): Re2Regex["engine"] | undefined {
+    return this.re?.engine;
   }
 
   /** The literal prefix every matching value of a `=~` matcher starts with ("" if none). */

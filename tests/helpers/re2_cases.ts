@@ -117,3 +117,23 @@ export const REJECTED_CASES: [string, string][] = [
   ["(?x)a", "invalid or unsupported Perl syntax: `(?x`"],
   ["(?P<1-2>a)", "invalid named capture: `(?P<1-2>`"],
 ];
+
+/** Patterns whose backtracking is exponential or polynomial in the input length. */
+export const HOSTILE = [
+  "(a+)+$",
+  "(a+)+",
+  "(a|a)+",
+  "(a|aa)+",
+  "(a*)*b",
+  "(.*)*x",
+  "(?:a?){30}a{30}",
+  ".*a.*a.*a.*b",
+  "(\\w+\\s?)+$",
+  "([a-z]+)*[0-9]",
+  "^(a+)+$",
+  "(x+x+)+y",
+  "a*a*a*a*a*b",
+  "(?s).*.*=.*",
+  "\\d+\\d+\\d+x",
+  "(?i)(k|K|\u212a)+!",
+];

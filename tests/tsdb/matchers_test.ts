@@ -5,7 +5,7 @@
 import { assert, assertEquals, assertThrows } from "../helpers/assert.ts";
 import { Matcher, MatchType } from "../../tsdb/matchers.ts";
 import { InvalidRegexError } from "../../re2/parser.ts";
-import { REGEX_CASES, REJECTED_CASES } from "../helpers/re2_cases.ts";
+import { HOSTILE, REGEX_CASES, REJECTED_CASES } from "../helpers/re2_cases.ts";
 
 Deno.test("regex matchers follow Prometheus 2.42 RE2 semantics on a table of cases", () => {
   for (const [pattern, input, want] of REGEX_CASES) {
@@ -103,6 +103,29 @@ Deno.test("fast paths (set, .*, .+, prefix, contains) agree with the RegExp on r
       }
     }
   }
+});
+
+Deno.test("hostile regex matchers run on the RE2 automaton and answer correctly", () => {
+  for (const p of HOSTILE) {
+    assertEquals(new Matcher(MatchType.Regexp, "l", p).regexEngine, "re2js", p);
+  }
+  assertEquals(new Matcher(MatchType.Regexp, "l", "10\\.0\\..*").regexEngine, "regexp");
+  assertEquals(new Matcher(MatchType.Equal, "l", "(a+)+$").regexEngine, undefined);
+  const a40 = "a".repeat(40);
+  const re = new Matcher(MatchType.Regexp, "l40", "(a+)+$");
+  assert(re.matches(a40));
+  assert(!re.matches(a40 + "!"));
+  const nre = new Matcher(MatchType.NotRegexp, "l40", "(a+)+$");
+  assert(nre.matches(a40 + "!"));
+  assert(!nre.matches(a40));
+  // with a literal prefix checked before the automaton
+  const pre = new Matcher(MatchType.Regexp, "l", "pre(a|aa)+x");
+  assertEquals(pre.prefix(), "pre");
+  for (const v of ["pre" + "a".repeat(30) + "x", "pre" + "a".repeat(30), "pr", "xpreax", "preax"]) {
+    assertEquals(pre.matches(v), pre.matchesSlow(v), v);
+  }
+  assert(pre.matches("preaaax"));
+  assert(!pre.matches("Preaaax"));
 });
 
 Deno.test("toString prints matchers with Go %q quoting", () => {
