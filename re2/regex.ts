@@ -28,7 +28,12 @@ export class Re2Regex {
     readonly engine: Re2Engine,
     private readonly js: RegExp | null,
     private readonly re2: RE2JS | null,
-  ) {}
+  ) {
+    this.test = js !== null ? (s) => js.test(s) : (s) => re2!.testExact(s);
+  }
+
+  /** True when the whole of `s` matches. */
+  readonly test: (s: string) => boolean;
 
   /**
    * Compiles `pattern` as Prometheus does (`^(?:pattern)$`). Throws InvalidRegexError with Go's
@@ -64,11 +69,6 @@ export class Re2Regex {
       );
     }
     return new Re2Regex(pattern, groupNames, "re2js", null, re2);
-  }
-
-  /** True when the whole of `s` matches. */
-  test(s: string): boolean {
-    return this.js !== null ? this.js.test(s) : this.re2!.testExact(s);
   }
 
   /** The capture groups when the whole of `s` matches, else null. */

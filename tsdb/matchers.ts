@@ -78,6 +78,8 @@ const enum Strategy {
 /** One label matcher. `matches("")` is how a missing label is tested, as in Prometheus. */
 export class Matcher {
   private readonly re?: Re2Regex;
+  /** The regex test behind the fast paths (with the literal-prefix check for the automaton). */
+  private readonly reTest: (v: string) => boolean = () => false;
   private readonly strategy: Strategy = Strategy.Regex;
   private readonly set: Set<string> | null = null;
   private readonly setList: string[] | null = null;
@@ -90,8 +92,21 @@ export class Matcher {
     if (type !== MatchType.Regexp && type !== MatchType.NotRegexp) return;
     const parsed = parseRe2(value);
     const ast = stripTextAnchors(simplify(parsed.ast));
-    this.re = Re2Regex.fromTree(ast, value, parsed.groupNames, { captures: false });
+    const re = Re2Regex.fromTree(ast, value, parsed.groupNames, { captures: false });
+    this.re = re;
     this.pre = literalPrefix(ast);
+    // irregexp already fails fast on an anchored literal; the RE2 automaton does not: values
+    // that lack the prefix or a literal the pattern requires are rejected before it
+    const pre = this.pre;
+    const lits = requiredLiterals(ast).filter((l) => !pre.startsWith(l));
+    if (re.engine === "regexp" || (pre === "" && lits.length === 0)) this.reTest = re.test;
+    else {
+      this.reTest = (v) => {
+        if (!v.startsWith(pre)) return false;
+        for (const l of lits) if (!v.includes(l)) return false;
+        return re.test(v);
+      };
+    }
     const set = ast.k === "concat" && ast.subs.length === 0 ? [""] : literalSet(ast);
     if (set !== null) {
       this.strategy = Strategy.Set;
@@ -143,9 +158,7 @@ export class Matcher {
       case Strategy.Contains:
         return v.includes(this.lit) && (this.dotNL || !v.includes("\n"));
       default:
-        // irregexp already fails fast on an anchored literal; the RE2 automaton does not
-        if (this.re!.engine === "re2js" && !v.startsWith(this.pre)) return false;
-        return this.re!.test(v);
+        return this.reTest(v);
     }
   }
 
@@ -166,9 +179,14 @@ export class Matcher {
     return this.setList.slice();
   }
 
-  /** The engine behind a `=~`/`!~` matcher's regex (undefined for `=`/`!=`): for tests. */
-  get regexEngine(): Re2Regex["engine"] | undefined {
-    return this.re?.engine;
+  /**
+   * How a `=~`/`!~` matcher tests values (undefined for `=`/`!=`): a fast path ("set", "any",
+   * "nonempty", "contains") or the regex engine ("regexp", "re2js"). For tests and benchmarks.
+   */
+  get regexPath(): string | undefined {
+    if (this.re === undefined) return undefined;
+    const paths = ["", "set", "any", "nonempty", "contains"];
+    return this.strategy === Strategy.Regex ? this.re.engine : paths[this.strategy];
   }
 
   /** The literal prefix every matching value of a `=~` matcher starts with ("" if none). */
@@ -205,6 +223,14 @@ function stripTextAnchors(n: ReNode): ReNode {
 }
 
 const EMPTY: ReNode = { k: "concat", subs: [] };
+
+/** Case-sensitive literals of a top-level concatenation: every match contains each of them. */
+function requiredLiterals(n: ReNode): string[] {
+  if (n.k !== "concat") return [];
+  const out: string[] = [];
+  for (const s of n.subs) if (s.k === "lit" && !s.fold) out.push(String.fromCodePoint(...s.cps));
+  return out;
+}
 
 function literalPrefix(n: ReNode): string {
   if (n.k === "lit") return n.fold ? "" : String.fromCodePoint(...n.cps);
