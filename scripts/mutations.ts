@@ -138,6 +138,38 @@ export const MUTATIONS: Mutation[] = [
     replace: "const got = crc32c(buf, encAt + 1, end);",
     tests: ["tests/tsdb/chunks_test.ts"],
   },
+  // ---------------------------------------------------------------- re2: linear-time engine
+  {
+    name: "re2-hostile-patterns-on-backtracking-regexp",
+    file: "re2/regex.ts",
+    find: 'const engine = opts.force ?? (backtrackSafe(ast) ? "regexp" : "re2js");',
+    replace: 'const engine = opts.force ?? "regexp";',
+    // not tests/re2/regex_test.ts: its hostile inputs would then backtrack for hours
+    tests: ["tests/tsdb/matchers_test.ts"],
+  },
+  {
+    name: "re2-backtrack-nested-repetition-safe",
+    file: "re2/backtrack.ts",
+    find:
+      '      if (it.k !== "rep" || it.min !== 1 || it.max !== 1) return null;\n      return [{ k: "rep", set: it.set, min: n.min, max: n.max }];',
+    replace:
+      '      if (it.k !== "rep") return null;\n      return [{ k: "rep", set: it.set, min: n.min, max: n.max }];',
+    tests: ["tests/re2/backtrack_test.ts"],
+  },
+  {
+    name: "re2-backtrack-two-ambiguous-choices-safe",
+    file: "re2/backtrack.ts",
+    find: "if (ambiguous >= 0) return false;",
+    replace: "if (ambiguous >= 0) continue;",
+    tests: ["tests/re2/backtrack_test.ts"],
+  },
+  {
+    name: "matcher-required-literal-check-inverted",
+    file: "tsdb/matchers.ts",
+    find: "for (const l of lits) if (!v.includes(l)) return false;",
+    replace: "for (const l of lits) if (!v.endsWith(l)) return false;",
+    tests: ["tests/tsdb/matchers_test.ts"],
+  },
   // ---------------------------------------------------------------- tsdb: matchers, labels
   {
     name: "matcher-nonempty-accepts-empty",

@@ -127,6 +127,8 @@ export const HOSTILE = [
   "(a*)*b",
   "(.*)*x",
   "(?:a?){30}a{30}",
+  "a?".repeat(25) + "a".repeat(25), // ambiguous choices without nesting
+  "[ab]?[bc]?[ac]?".repeat(8) + "x",
   ".*a.*a.*a.*b",
   "(\\w+\\s?)+$",
   "([a-z]+)*[0-9]",

@@ -25,6 +25,8 @@ Deno.test("hostile patterns answer correctly on inputs that make backtracking ex
     ["(x+x+)+y", "x".repeat(64), false],
     ["(x+x+)+y", "x".repeat(64) + "y", true],
     ["(?:a?){30}a{30}", "a".repeat(30), true],
+    ["a?".repeat(25) + "a".repeat(25), "a".repeat(25), true],
+    ["a?".repeat(25) + "a".repeat(25), "a".repeat(24), false],
   ];
   for (const [p, input, want] of cases) {
     assertEquals(Re2Regex.compile(p).test(input), want, `${p} on ${input.length} chars`);
