@@ -4,6 +4,9 @@
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { expandTemplate, Re2Regex } from "../../re2/regex.ts";
 import { HOSTILE } from "../helpers/re2_cases.ts";
+import { e2eTest } from "../helpers/peers.ts";
+import { PROMETHEUS, startPrometheus } from "../helpers/prometheus.ts";
+import { goQuote } from "../../strconv/quote.ts";
 
 Deno.test("hostile patterns compile to the RE2 automaton, common ones to a RegExp", () => {
   for (const p of HOSTILE) assertEquals(Re2Regex.compile(p).engine, "re2js", p);
@@ -73,9 +76,8 @@ Deno.test("expandTemplate follows Go's Regexp.Expand", () => {
   assertEquals(x("$01"), "example.org");
 });
 
-Deno.test("the two engines agree on random patterns and inputs (matches and submatches)", () => {
-  // deterministic PRNG (mulberry32) so failures reproduce
-  let seed = 7;
+/** Deterministic random RE2 patterns and inputs over a small alphabet (mulberry32 PRNG). */
+function randomCorpus(seed: number, patterns: number, inputs: number): [string, string[]][] {
   const rnd = () => {
     seed = (seed + 0x6d2b79f5) | 0;
     let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
@@ -100,21 +102,33 @@ Deno.test("the two engines agree on random patterns and inputs (matches and subm
     return out;
   };
   const alphabet = ["a", "b", "A", "x", "\n", " "];
+  const out: [string, string[]][] = [];
+  for (let i = 0; i < patterns; i++) {
+    const p = gen(2);
+    const ins: string[] = [];
+    for (let k = 0; k < inputs; k++) {
+      let s = "";
+      const len = Math.floor(rnd() * 7);
+      for (let j = 0; j < len; j++) s += pick(alphabet);
+      ins.push(s);
+    }
+    out.push([p, ins]);
+  }
+  return out;
+}
+
+Deno.test("the two engines agree on random patterns and inputs (matches and submatches)", () => {
   let compared = 0;
   let safeCount = 0;
-  for (let i = 0; i < 400; i++) {
-    const p = gen(2);
+  for (const [p, inputs] of randomCorpus(7, 400, 15)) {
     const js = Re2Regex.compile(p, "regexp");
     const re2 = Re2Regex.compile(p, "re2js");
     const safe = Re2Regex.compile(p).engine === "regexp";
     if (safe) safeCount++;
-    for (let k = 0; k < 15; k++) {
-      let s = "";
-      const len = Math.floor(rnd() * 7);
-      for (let j = 0; j < len; j++) s += pick(alphabet);
+    for (const s of inputs) {
       assertEquals(re2.test(s), js.test(s), `${p} on ${JSON.stringify(s)}`);
-      // JS refuses empty iterations of a quantified group where Go keeps them ("" vs unset
-      // submatch), so submatches agree only where the RegExp is used: on safe patterns
+      // JS resets captures per iteration and refuses empty iterations where Go does not, so
+      // submatches agree only where the RegExp is used: on safe patterns
       if (safe) assertEquals(re2.exec(s), js.exec(s), `${p} groups on ${JSON.stringify(s)}`);
       compared++;
     }
@@ -122,3 +136,53 @@ Deno.test("the two engines agree on random patterns and inputs (matches and subm
   assertEquals(compared, 6000);
   assert(safeCount > 20, `only ${safeCount} safe patterns`);
 });
+
+e2eTest(
+  "label_replace submatches agree with a real Prometheus 2.42 on random patterns",
+  { peers: [PROMETHEUS] },
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "re2_submatch_oracle_" });
+    const prom = await startPrometheus({ dataDir: `${dir}/data`, config: "global: {}\n" });
+    try {
+      const corpus: [string, string[]][] = [
+        // JS would reset (a) on the second iteration, Go keeps the last value it took
+        ["(?:(a)|b)+", ["ab", "ba", "bb"]],
+        ["((a)|(b))*", ["ab", "aab", ""]],
+        ["(a?)?", ["", "a"]],
+        ["(a+)+$", ["aaaa", "aaa!"]],
+        ...randomCorpus(11, 120, 8),
+      ];
+      const diffs: string[] = [];
+      const tpl = "<$0|$1|$2|$3|$4>";
+      for (const [pattern, inputs] of corpus) {
+        const query = inputs.map((input, i) =>
+          `label_replace(label_replace(label_replace(vector(1), "i", "${i}", "", ""), ` +
+          `"src", ${goQuote(input)}, "", ""), "out", "${tpl}", "src", ${goQuote(pattern)})`
+        ).join(" or ");
+        const body = new URLSearchParams({ query, time: "1" });
+        const res = await fetch(`${prom.url}/api/v1/query`, { method: "POST", body });
+        const j = await res.json();
+        assertEquals(j.status, "success", `${pattern}: ${JSON.stringify(j)}`);
+        const theirs = new Map<string, string | undefined>();
+        for (const r of j.data.result as { metric: Record<string, string> }[]) {
+          theirs.set(r.metric.i, r.metric.out);
+        }
+        const re = Re2Regex.compile(pattern);
+        inputs.forEach((input, i) => {
+          const m = re.exec(input);
+          const ours = m === null ? undefined : expandTemplate(tpl, m, re.groupNames);
+          if (ours !== theirs.get(String(i))) {
+            diffs.push(
+              `${pattern} (${re.engine}) on ${JSON.stringify(input)}: ours=${ours} ` +
+                `prometheus=${theirs.get(String(i))}`,
+            );
+          }
+        });
+      }
+      assertEquals(diffs, []);
+    } finally {
+      await prom.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
