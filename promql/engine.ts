@@ -30,7 +30,7 @@ import type {
   VectorSelector,
 } from "./ast.ts";
 import { typeOf } from "./ast.ts";
-import { ParseError, parseExpr } from "./parser.ts";
+import { checkEvalDepth, ParseError, parseExpr } from "./parser.ts";
 import {
   PromQLError,
   queryCanceledError,
@@ -174,6 +174,8 @@ export class Engine {
     let expr: Expr;
     try {
       expr = parseExpr(query);
+      // evaluation recurses per level: refuse what would overflow the stack (400, not 500)
+      checkEvalDepth(query, expr);
     } catch (e) {
       if (e instanceof ParseError) throw new PromQLError("bad_data", e.message, { cause: e });
       throw e;
@@ -1421,11 +1423,13 @@ class Evaluator {
       return out.series;
     }
     const agg = new ColumnAggregator(op, e.grouping, e.without, n);
-    await this.stream(e.expr, (s) => {
-      agg.add(s);
-      this.ctx.cur -= countPoints(s);
-    });
+    // Prometheus evaluates the whole operand before aggregating, so its samples all count
+    // against --query.max-samples at once (a range `sum(x)` over N series holds N × steps)
+    // even though they are folded in as they stream here; released once aggregated.
+    const base = this.ctx.cur;
+    await this.stream(e.expr, (s) => agg.add(s));
     const res = agg.finish();
+    this.ctx.cur = base;
     for (const s of res) this.ctx.add(countPoints(s));
     return res;
   }

@@ -6,7 +6,7 @@
 
 import { compareLabels, compareStrings } from "../tsdb/labels.ts";
 import type { Matcher } from "../tsdb/matchers.ts";
-import { goQuote } from "../strconv/quote.ts";
+import { goQuote, goQuoteBytes } from "../strconv/quote.ts";
 import { goJSONString, labelsJSON } from "../strconv/json.ts";
 import type { Labels } from "../tsdb/series.ts";
 import { Engine } from "../promql/engine.ts";
@@ -18,7 +18,7 @@ import type { StoreProxy } from "../storeapi/proxy.ts";
 import { ProxyQueryable } from "./queryable.ts";
 import { requestReplicaLabels } from "./replica_labels.ts";
 import { InvalidDurationError, parseDuration } from "../tsdb/duration.ts";
-import type { Route } from "../server/http.ts";
+import { HttpError, percentDecodeBytes, type RequestInfo, type Route } from "../server/http.ts";
 import type { Logger } from "../logging/log.ts";
 import type { Counter, Registry } from "../metrics/registry.ts";
 import type { EndpointStatus } from "./endpoints.ts";
@@ -51,10 +51,20 @@ export const API_MAX_TIME = 9223309901257974000;
 const MIN_TIME_STRING = "-292273086-05-16T16:47:06Z";
 const MAX_TIME_STRING = "292277025-08-18T07:12:54.999999999Z";
 
+/**
+ * Go's `strconv.ParseFloat` succeeds on this decimal number: it is finite in float64 (`1e400`
+ * is out of range there, an error, so Prometheus goes on to its other formats and refuses it).
+ */
+function goFloat(s: string): number | null {
+  if (s.trim() === "" || !/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s.trim())) return null;
+  const v = Number(s);
+  return Number.isFinite(v) ? v : null;
+}
+
 /** Prometheus `parseTime`: float Unix seconds (ms rounded) or RFC 3339. Throws ApiError text. */
 export function parseApiTime(s: string): number {
-  if (s.trim() !== "" && /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s.trim())) {
-    const t = Number(s);
+  const t = goFloat(s);
+  if (t !== null) {
     const sec = Math.trunc(t);
     const ms = sec * 1000 + Math.round((t - sec) * 1000);
     return Math.max(API_MIN_TIME, Math.min(API_MAX_TIME, ms));
@@ -73,8 +83,9 @@ export function parseApiTime(s: string): number {
 
 /** Prometheus `parseDuration`: float seconds or a duration string; returns ms. */
 export function parseApiDuration(s: string): number {
-  if (s.trim() !== "" && /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s.trim())) {
-    const ms = Number(s) * 1000;
+  const f = goFloat(s);
+  if (f !== null) {
+    const ms = f * 1000;
     if (Math.abs(ms) * 1e6 > 9.223372036854775807e18) {
       throw new Error(`cannot parse ${goQuote(s)} to a valid duration. It overflows int64`);
     }
@@ -90,17 +101,34 @@ export function parseApiDuration(s: string): number {
   }
 }
 
+/** Go's cap on a form body (net/http `maxFormSize`, 10 MiB: https://pkg.go.dev/net/http#Request.ParseForm). */
+export const MAX_FORM_BYTES = 10 << 20;
+
 /** Request parameters: form body values first, then the URL query (Go's `r.FormValue`). */
 export class ApiParams {
   constructor(private readonly body: URLSearchParams, private readonly query: URLSearchParams) {}
 
-  /** Reads GET query and, for form POSTs, the body. */
-  static async from(req: Request): Promise<ApiParams> {
+  /**
+   * Reads GET query and, for form POSTs, the body: at most {@link MAX_FORM_BYTES}, read as it
+   * arrives. A larger form is refused as Prometheus's `/api/v1/series` refuses it (400 "error
+   * parsing form values: http: POST too large"; its other endpoints silently drop such a body);
+   * a body slower than the server's read timeout gets 408.
+   */
+  static async from(req: Request, info: Pick<RequestInfo, "readBody">): Promise<ApiParams> {
     const url = new URL(req.url);
     let body = new URLSearchParams();
     const ct = req.headers.get("content-type") ?? "";
     if (req.method === "POST" && ct.includes("application/x-www-form-urlencoded")) {
-      body = new URLSearchParams(await req.text());
+      let bytes: Uint8Array;
+      try {
+        bytes = await info.readBody(MAX_FORM_BYTES);
+      } catch (e) {
+        if (e instanceof HttpError && e.status === 413) {
+          throw new ApiError("bad_data", "error parsing form values: http: POST too large");
+        }
+        throw e;
+      }
+      body = new URLSearchParams(new TextDecoder().decode(bytes));
     }
     return new ApiParams(body, url.searchParams);
   }
@@ -189,9 +217,9 @@ export class QueryApi {
       method,
       path: `/api/v1${path}`,
       handler: async (req, params, info) => {
-        const p = await ApiParams.from(req);
         let res: Response;
         try {
+          const p = await ApiParams.from(req, info);
           res = this.respond(await fn(p, params, info.signal));
         } catch (e) {
           res = this.respondError(e);
@@ -204,7 +232,18 @@ export class QueryApi {
       r(both, "/query_range", (p, _, s) => this.queryRange(p, s)),
       r(both, "/series", (p, _, s) => this.series(p, s)),
       r(both, "/labels", (p) => this.labels(p)),
-      r("GET", "/label/:name/values", (p, params) => this.labelValues(p, params.name)),
+      {
+        method: "GET",
+        path: "/api/v1/label/:name/values",
+        handler: async (req, params, info) => {
+          try {
+            const p = await ApiParams.from(req, info);
+            return this.respond(await this.labelValues(p, params.name, info.rawParams.name));
+          } catch (e) {
+            return this.respondError(e);
+          }
+        },
+      },
       r("GET", "/metadata", () => Promise.resolve({ data: "{}" })),
       r(both, "/query_exemplars", (p) => this.exemplars(p)),
       r("GET", "/status/buildinfo", () => Promise.resolve({ data: this.buildInfo() })),
@@ -219,13 +258,15 @@ export class QueryApi {
     ];
   }
 
+  // Thanos's CORS headers, on every API answer unless --web.disable-cors
+  // (https://github.com/thanos-io/thanos/blob/main/pkg/api/api.go, `corsHeaders`)
   private corsHeaders(): Record<string, string> {
     if (!this.o.enableCors) return {};
     return {
       "Access-Control-Allow-Origin": "*",
       "Access-Control-Allow-Headers":
         "Accept, Accept-Encoding, Authorization, Content-Type, Origin",
-      "Access-Control-Allow-Methods": "GET, OPTIONS",
+      "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
       "Access-Control-Expose-Headers": "Date",
     };
   }
@@ -247,6 +288,13 @@ export class QueryApi {
   private respondError(e: unknown): Response {
     let type: ApiErrorType;
     let msg: string;
+    if (e instanceof HttpError) {
+      // a body that could not be read (408 too slow, 400 broken): plain text, like the server
+      return new Response(e.message + "\n", {
+        status: e.status,
+        headers: { "content-type": "text/plain; charset=utf-8", ...this.corsHeaders() },
+      });
+    }
     if (e instanceof ApiError || e instanceof PromQLError) {
       type = e.type;
       msg = e.message;
@@ -287,6 +335,21 @@ export class QueryApi {
       "bad_data",
       `invalid parameter "${name}": cannot parse ${goQuote(v)} as bool`,
     );
+  }
+
+  /**
+   * `match[]` selectors of series, labels and label values: each needs a matcher that does not
+   * match the empty string, or it would select every series (Prometheus `parseMatchersParam`).
+   */
+  private seriesSelectors(p: ApiParams, prefixed: boolean): Matcher[][] {
+    const sets = this.selectors(p, "match[]", prefixed);
+    for (const ms of sets) {
+      if (!ms.some((m) => !m.matches(""))) {
+        const msg = "match[] must contain at least one non-empty matcher";
+        throw new ApiError("bad_data", prefixed ? `invalid parameter "match[]": ${msg}` : msg);
+      }
+    }
+    return sets;
   }
 
   private selectors(p: ApiParams, name: string, prefixed: boolean): Matcher[][] {
@@ -342,8 +405,9 @@ export class QueryApi {
     });
   }
 
-  private engine(p: ApiParams): { engine: Engine; timeout: number } {
+  private engine(p: ApiParams): { engine: Engine; timeout: number; expired: boolean } {
     let timeout = this.o.queryTimeoutMs;
+    let expired = false;
     const t = p.get("timeout");
     if (t !== "") {
       let ms: number;
@@ -352,7 +416,10 @@ export class QueryApi {
       } catch (e) {
         throw new ApiError("bad_data", `invalid parameter "timeout": ${(e as Error).message}`);
       }
-      if (ms > 0 && ms < timeout) timeout = ms;
+      // a zero or negative timeout has expired before the query could start (Prometheus's
+      // context deadline: "query timed out in query queue")
+      if (ms <= 0) expired = true;
+      else if (ms < timeout) timeout = ms;
     }
     let lookback = this.o.lookbackDeltaMs;
     const lb = p.get("lookback_delta");
@@ -374,7 +441,24 @@ export class QueryApi {
         defaultEvaluationInterval: this.o.defaultEvaluationIntervalMs,
       }),
       timeout,
+      expired,
     };
+  }
+
+  /**
+   * A zero or negative `timeout` has expired before the query starts: Prometheus still reports
+   * a query that does not parse, else 503 "query timed out in query queue".
+   */
+  private expiredQuery(expr: string, instant: boolean): never {
+    try {
+      parseExpr(expr);
+    } catch (e) {
+      if (e instanceof ParseError) {
+        throw queryError(new PromQLError("bad_data", e.message, { cause: e }), instant);
+      }
+      throw e;
+    }
+    throw new ApiError("timeout", "query timed out in query queue");
   }
 
   private gate<T>(fn: () => Promise<T>): Promise<T> {
@@ -386,9 +470,10 @@ export class QueryApi {
 
   private async query(p: ApiParams, signal: AbortSignal): Promise<Body> {
     const time = this.timeParam(p, "time", this.now(), true);
-    const { engine } = this.engine(p);
+    const { engine, expired } = this.engine(p);
     const q = this.queryable(p);
     const expr = p.get("query");
+    if (expired) this.expiredQuery(expr, true);
     try {
       const res = await this.gate(() => engine.instantQuery(q, expr, time, signal));
       this.queries.inc({ handler: "query", result: "success" });
@@ -447,9 +532,10 @@ export class QueryApi {
         "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
       );
     }
-    const { engine } = this.engine(p);
+    const { engine, expired } = this.engine(p);
     const q = this.queryable(p, step);
     const expr = p.get("query");
+    if (expired) this.expiredQuery(expr, false);
     try {
       const res = await this.gate(() => engine.rangeQuery(q, expr, start, end, step, signal));
       this.queries.inc({ handler: "query_range", result: "success" });
@@ -466,7 +552,7 @@ export class QueryApi {
     }
     const start = this.timeParam(p, "start", API_MIN_TIME, true);
     const end = this.timeParam(p, "end", API_MAX_TIME, true);
-    const sets = this.selectors(p, "match[]", true);
+    const sets = this.seriesSelectors(p, true);
     const q = this.queryable(p);
     const seen = new Map<string, Labels>();
     try {
@@ -487,7 +573,7 @@ export class QueryApi {
   private async labels(p: ApiParams): Promise<Body> {
     const start = this.timeParam(p, "start", API_MIN_TIME, true);
     const end = this.timeParam(p, "end", API_MAX_TIME, true);
-    const sets = this.selectors(p, "match[]", false);
+    const sets = this.seriesSelectors(p, false);
     const q = this.queryable(p);
     const names = new Set<string>();
     try {
@@ -500,13 +586,17 @@ export class QueryApi {
     return { data: `[${list.map(goJSONString).join(",")}]`, warnings: q.warnings };
   }
 
-  private async labelValues(p: ApiParams, name: string): Promise<Body> {
+  private async labelValues(p: ApiParams, name: string, rawName = name): Promise<Body> {
     if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name)) {
-      throw new ApiError("bad_data", `invalid label name: ${goQuote(name)}`);
+      // quoted from the bytes sent: `%FF%FE` reads "\xff\xfe" as in Prometheus
+      throw new ApiError(
+        "bad_data",
+        `invalid label name: ${goQuoteBytes(percentDecodeBytes(rawName))}`,
+      );
     }
     const start = this.timeParam(p, "start", API_MIN_TIME, true);
     const end = this.timeParam(p, "end", API_MAX_TIME, true);
-    const sets = this.selectors(p, "match[]", false);
+    const sets = this.seriesSelectors(p, false);
     const q = this.queryable(p);
     const values = new Set<string>();
     try {

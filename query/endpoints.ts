@@ -82,9 +82,14 @@ const DNS_ADDRESS = /^(dns|dnssrv|dnssrvnoa|dnsdualstack)\+(.*)$/;
 /**
  * Resolves one address: plain `host:port` is returned as is; `dns+host:port` → every A/AAAA
  * address with the port; `dnssrv+name` → SRV targets resolved to addresses (SRV port unless the
- * name carries one); `dnssrvnoa+name` → SRV `target:port` as is.
+ * name carries one); `dnssrvnoa+name` → SRV `target:port` as is. A lookup that finds nothing is
+ * logged at error level as Thanos's resolver logs it (pkg/discovery/dns/resolver.go).
  */
-async function resolveAddress(address: string, dns: DnsResolver): Promise<string[]> {
+async function resolveAddress(
+  address: string,
+  dns: DnsResolver,
+  logger?: Logger,
+): Promise<string[]> {
   const m = DNS_ADDRESS.exec(address);
   if (!m) return [address];
   const [, kind, rest] = m;
@@ -92,12 +97,21 @@ async function resolveAddress(address: string, dns: DnsResolver): Promise<string
     const { host, port } = splitHostPort(rest, "DNS address");
     if (/^[\d.]+$/.test(host) || host.includes(":")) return [joinHostPort(host, port)];
     const ips = [...await dns.a(host), ...await dns.aaaa(host)];
+    if (ips.length === 0) {
+      logger?.error("failed to lookup IP addresses", { host, err: `lookup ${host}: no such host` });
+    }
     return ips.map((ip) => joinHostPort(ip, port));
   }
   const pm = /^(.*):(\d+)$/.exec(rest);
   const name = pm ? pm[1] : rest;
   const fixedPort = pm ? pm[2] : undefined;
   const records = await dns.srv(name);
+  if (records.length === 0) {
+    logger?.error("failed to lookup SRV records", {
+      host: name,
+      err: `lookup ${name}: no such host`,
+    });
+  }
   const out: string[] = [];
   for (const r of records) {
     const target = r.target.replace(/\.$/, "");
@@ -106,9 +120,15 @@ async function resolveAddress(address: string, dns: DnsResolver): Promise<string
       out.push(joinHostPort(target, port));
       continue;
     }
-    for (const ip of [...await dns.a(target), ...await dns.aaaa(target)]) {
-      out.push(joinHostPort(ip, port));
+    const ips = [...await dns.a(target), ...await dns.aaaa(target)];
+    if (ips.length === 0) {
+      logger?.error("failed to lookup IP addresses", {
+        srv: name,
+        a: target,
+        err: `lookup ${target}: no such host`,
+      });
     }
+    for (const ip of ips) out.push(joinHostPort(ip, port));
   }
   return out;
 }
@@ -245,11 +265,11 @@ export class EndpointSet {
         continue;
       }
       try {
-        for (const a of await resolveAddress(s.address, dns)) {
+        for (const a of await resolveAddress(s.address, dns, this.opts.logger)) {
           fresh.push({ address: a, strict: s.strict, from: s.address });
         }
       } catch (e) {
-        this.opts.logger.warn("failed to resolve endpoint address", {
+        this.opts.logger.error("failed to resolve addresses for endpoints", {
           address: s.address,
           err: e,
         });

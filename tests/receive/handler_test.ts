@@ -6,6 +6,7 @@
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { Logger } from "../../logging/log.ts";
 import { Registry } from "../../metrics/registry.ts";
+import { directRequestInfo } from "../../server/http.ts";
 import { GrpcError, GrpcServer, GrpcStatus } from "../../storeapi/grpc.ts";
 import { snappyBlockCompress } from "../../storeapi/snappy.ts";
 import { type Hashring, newHashring, parseHashrings } from "../../receive/hashring.ts";
@@ -152,15 +153,12 @@ async function post(
 ): Promise<{ status: number; text: string }> {
   const b = payload instanceof Uint8Array ? payload : body(payload);
   const route = node.h.routes()[0];
-  const res = await route.handler(
-    new Request("http://x/api/v1/receive", {
-      method: "POST",
-      body: b as Uint8Array<ArrayBuffer>,
-      headers: { "content-type": "application/x-protobuf", ...headers },
-    }),
-    {},
-    { signal: new AbortController().signal, remoteAddr: "127.0.0.1:1" },
-  );
+  const req = new Request("http://x/api/v1/receive", {
+    method: "POST",
+    body: b as Uint8Array<ArrayBuffer>,
+    headers: { "content-type": "application/x-protobuf", ...headers },
+  });
+  const res = await route.handler(req, {}, directRequestInfo(req));
   return { status: res.status, text: await res.text() };
 }
 
