@@ -3,6 +3,7 @@
 // the command in a Worker holding exactly those permissions (docs/architecture.md, "Single
 // executable and permissions").
 
+import { lookup } from "node:dns/promises";
 import denoConfig from "./deno.json" with { type: "json" };
 import { commandKey, COMMANDS, findCommand, GROUP_HELP } from "./components/commands.ts";
 import {
@@ -15,6 +16,7 @@ import {
 import {
   derivePermissions,
   formatPermissions,
+  listenHostnames,
   type PermissionSet,
   workerPermissions,
 } from "./components/permissions.ts";
@@ -166,11 +168,21 @@ async function readFlagFiles(spec: CommandSpec, raw: RawFlags): Promise<void> {
 }
 
 function runInWorker(spec: CommandSpec, raw: RawFlags, perms: PermissionSet): Promise<number> {
-  const worker = new Worker(new URL("./components/worker.ts", import.meta.url), {
-    type: "module",
-    name: commandKey(spec.path),
-    deno: { permissions: workerPermissions(perms) },
-  });
+  let worker: Worker;
+  try {
+    worker = new Worker(new URL("./components/worker.ts", import.meta.url), {
+      type: "module",
+      name: commandKey(spec.path),
+      deno: { permissions: workerPermissions(perms) },
+    });
+  } catch (e) {
+    // a grant Deno refuses is a bug in the derivation; say so on one line, never a stack
+    console.error(
+      `${PROGRAM} ${spec.path.join(" ")}: error: cannot start the role with its permissions ` +
+        `(${formatPermissions(perms).replaceAll("\n", "; ")}): ${(e as Error).message}`,
+    );
+    return Promise.resolve(1);
+  }
   return new Promise((resolve) => {
     let signals = 0;
     let ready = false;
@@ -212,6 +224,25 @@ function runInWorker(spec: CommandSpec, raw: RawFlags, perms: PermissionSet): Pr
   });
 }
 
+/**
+ * Addresses of the hostnames the role listens on (`localhost:10902`), looked up as the
+ * system resolver does (/etc/hosts included). A name that does not resolve is a usage error,
+ * as Go's listen would fail on it.
+ */
+async function resolveListenHosts(hosts: string[]): Promise<Record<string, string[]>> {
+  const out: Record<string, string[]> = {};
+  for (const h of hosts) {
+    try {
+      out[h] = (await lookup(h, { all: true })).map((a) => a.address);
+    } catch (e) {
+      throw new UsageError(
+        `cannot resolve listen host ${JSON.stringify(h)}: ${(e as Error).message}`,
+      );
+    }
+  }
+  return out;
+}
+
 /** A command ready to run: its table, parsed flags, and the permissions its role gets. */
 export interface PreparedRole {
   spec: CommandSpec;
@@ -231,7 +262,8 @@ export async function prepareRole(
   if (r.kind === "print") return r;
   try {
     await readFlagFiles(r.spec, r.raw);
-    const permissions = derivePermissions(r.spec, r.raw, objstoreLauncherPermissions);
+    const resolved = await resolveListenHosts(listenHostnames(r.spec, r.raw));
+    const permissions = derivePermissions(r.spec, r.raw, objstoreLauncherPermissions, resolved);
     return { spec: r.spec, raw: r.raw, permissions, printPermissions: r.printPermissions };
   } catch (e) {
     return {
