@@ -459,7 +459,11 @@ export function formatHelp(spec: CommandSpec, programName = "thanos"): string {
     `usage: ${programName} ${spec.path.join(" ")} [<flags>] ${argsUsage.join(" ")}`.trimEnd(),
   );
   lines.push("", spec.help, "", "Flags:");
-  const rows: [string, string][] = [["-h, --help", "Show context-sensitive help."]];
+  const rows: [string, string][] = [
+    ["-h, --help", "Show context-sensitive help."],
+    ["    --help-long", "Generate long help."],
+    ["    --version", "Show application version."],
+  ];
   for (const f of spec.flags) {
     if (f.hidden) continue;
     const short = f.short ? `-${f.short}, ` : "    ";
