@@ -11,6 +11,7 @@ import {
   formatHelp,
   parseFlags,
   type RawFlags,
+  refuseUnsupported,
   UsageError,
 } from "./components/flags.ts";
 import {
@@ -299,6 +300,7 @@ export async function prepareRole(
   if (r.kind === "print") return r;
   try {
     await readFlagFiles(r.spec, r.raw);
+    refuseUnsupported(r.spec, r.raw);
     const resolved = await resolveListenHosts(listenHostnames(r.spec, r.raw));
     const permissions = derivePermissions(r.spec, r.raw, objstoreLauncherPermissions, resolved);
     return { spec: r.spec, raw: r.raw, permissions, printPermissions: r.printPermissions };
