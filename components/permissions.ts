@@ -2,7 +2,7 @@
 // read and write exactly what its flags name; nothing else (no subprocesses, no FFI).
 
 import type { CommandSpec, Grant, RawFlags } from "./flags.ts";
-import { UsageError } from "./flags.ts";
+import { parseListenAddress, UsageError } from "./flags.ts";
 
 /** The permission set of one role, before it is turned into Deno's worker options. */
 export interface PermissionSet {
@@ -64,6 +64,48 @@ export function netTarget(value: string): string {
   return srv ? v.replace(/:\d+$/, "") : v;
 }
 
+/** True for an IPv4 or IPv6 address literal (no brackets). */
+function isIpLiteral(host: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(":");
+}
+
+/** `host:port` as Deno's net permission spells it: IPv6 literals in brackets. */
+function hostPort(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/**
+ * The net grants a listen address needs, for every form Go accepts: `:port` (all interfaces,
+ * bound as 0.0.0.0), `0.0.0.0:port`, `[::]:port`, `[::1]:port`, `host:port`. A hostname is
+ * granted as written (Deno.listen checks the name) and as each address it resolves to
+ * (`resolved`, looked up by the launcher: node's listen resolves the name, then binds the
+ * address). Throws UsageError on a malformed address.
+ */
+export function listenTargets(value: string, resolved?: Record<string, string[]>): string[] {
+  const { hostname, port } = parseListenAddress(value);
+  const out = [hostPort(hostname, port)];
+  if (!isIpLiteral(hostname)) {
+    for (const ip of resolved?.[hostname] ?? []) out.push(hostPort(ip, port));
+  }
+  return out;
+}
+
+/** Hostnames (not address literals) among the listen addresses of a parsed command. */
+export function listenHostnames(spec: CommandSpec, raw: RawFlags): string[] {
+  const out = new Set<string>();
+  for (const f of spec.flags) {
+    if (f.grants !== "listen") continue;
+    for (const v of raw.values[f.name] ?? (f.default ? [f.default] : [])) {
+      if (v === "") continue;
+      try {
+        const { hostname } = parseListenAddress(v);
+        if (!isIpLiteral(hostname)) out.add(hostname);
+      } catch { /* reported by derivePermissions */ }
+    }
+  }
+  return [...out];
+}
+
 function addNet(set: PermissionSet, target: string): void {
   if (set.net !== true) set.net.add(target);
 }
@@ -75,11 +117,12 @@ export function applyGrant(
   value: string,
   files: Record<string, string>,
   objstore?: ObjstorePermissions,
+  resolved?: Record<string, string[]>,
 ): void {
   if (value === "") return;
   switch (grant) {
     case "listen":
-      addNet(set, netTarget(value));
+      for (const t of listenTargets(value, resolved)) addNet(set, t);
       break;
     case "connect":
       // DNS discovery yields addresses only known at run time.
@@ -139,21 +182,23 @@ export function applyGrant(
 /**
  * Derives the permission set of a command from its parsed flags: every flag and argument
  * with a `grants` entry contributes, using the user's value or the flag's default.
+ * `resolved` maps listen hostnames to their addresses (see {@link listenTargets}).
  */
 export function derivePermissions(
   spec: CommandSpec,
   raw: RawFlags,
   objstore?: ObjstorePermissions,
+  resolved?: Record<string, string[]>,
 ): PermissionSet {
   const set = emptyPermissions();
   for (const f of spec.flags) {
     if (!f.grants) continue;
     const values = raw.values[f.name] ?? (f.default ? [f.default] : []);
-    for (const v of values) applyGrant(set, f.grants, v, raw.files, objstore);
+    for (const v of values) applyGrant(set, f.grants, v, raw.files, objstore, resolved);
   }
   (spec.args ?? []).forEach((a, i) => {
     if (a.grants && raw.args[i] !== undefined) {
-      applyGrant(set, a.grants, raw.args[i], raw.files, objstore);
+      applyGrant(set, a.grants, raw.args[i], raw.files, objstore, resolved);
     }
   });
   return set;

@@ -3,7 +3,7 @@
 // {type:"stop"}; out: {type:"exit", code}.
 
 import { commandKey, findCommand } from "./commands.ts";
-import { Flags, logConfig, type RawFlags } from "./flags.ts";
+import { Flags, logConfig, noEffectNotes, type RawFlags } from "./flags.ts";
 import { Logger } from "../logging/log.ts";
 import { RUN_TABLE } from "./run_table.ts";
 
@@ -36,6 +36,7 @@ async function run(raw: RawFlags): Promise<number> {
   const hasLog = spec.flags.some((f) => f.name === "log.level");
   const log = hasLog ? logConfig(flags) : { level: "info" as const, format: "logfmt" as const };
   const logger = new Logger(log.level, log.format);
+  for (const note of noEffectNotes(spec, raw)) logger.warn(note);
   try {
     return await fn(flags, { signal: controller.signal, logger, stdout });
   } catch (e) {

@@ -35,7 +35,7 @@ import type { BlockMeta } from "../tsdb/meta.ts";
 import { mergeSeriesSets } from "../tsdb/querier.ts";
 import { ChunkEncoding, type Labels, type SeriesWithChunks } from "../tsdb/series.ts";
 import type { Logger } from "../logging/log.ts";
-import { IndexCache } from "./index_cache.ts";
+import { IndexCache, type IndexCacheOptions } from "./index_cache.ts";
 import { type IndexHeaderSource, openIndexHeader } from "../block/index_header.ts";
 import type { MetaSyncer } from "../block/fetcher.ts";
 import { forEachConcurrent, Gate } from "../runutil/gate.ts";
@@ -209,6 +209,8 @@ export interface BucketStoreOptions {
   cacheIndexHeader?: boolean;
   /** In-memory index cache size in bytes (`--index-cache-size`); 0 disables it. */
   indexCacheBytes?: number;
+  /** Item size limit and cached item types of the index cache (`--index-cache.config`). */
+  indexCache?: Omit<IndexCacheOptions, "registry">;
   /** Blocks loaded concurrently (`--block-sync-concurrency`). */
   blockSyncConcurrency?: number;
   /** Served time range (`--min-time`/`--max-time`), inclusive ms. */
@@ -236,6 +238,7 @@ export class BucketStore implements StoreBackend {
   constructor(private readonly bucket: Bucket, private readonly opts: BucketStoreOptions) {
     this.log = opts.logger;
     this.cache = new IndexCache(opts.indexCacheBytes ?? 250 * 1024 * 1024, {
+      ...opts.indexCache,
       registry: opts.registry,
     });
     this.metrics = opts.registry ? storeMetrics(opts.registry) : undefined;

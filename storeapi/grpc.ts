@@ -256,6 +256,8 @@ export interface ClientTlsOptions {
   serverName?: string;
   /** Do not verify the server certificate. */
   skipVerify?: boolean;
+  /** Lowest TLS version offered (Thanos's `--grpc-client-tls-min-version`); the runtime's default when absent. */
+  minVersion?: "TLSv1" | "TLSv1.1" | "TLSv1.2" | "TLSv1.3";
 }
 
 function readPem(path: string, what: string): string {
@@ -728,6 +730,7 @@ export class GrpcChannel {
         key: t.keyFile ? readPem(t.keyFile, "key") : undefined,
         servername: t.serverName || undefined,
         rejectUnauthorized: !t.skipVerify,
+        minVersion: t.minVersion,
         ALPNProtocols: ["h2"],
       };
     }

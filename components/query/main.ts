@@ -30,7 +30,7 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
     name: "thanos_store_nodes_grpc_connections",
     help: "Number of gRPC connection to Store APIs. Opened connection means healthy store APIs " +
       "available for Querier.",
-    labelNames: ["external_labels", "store_type"],
+    labelNames: cfg.connMetricLabels,
   });
   const endpointUp = registry.gauge({
     name: "thanos_query_endpoint_healthy",
@@ -51,7 +51,8 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
         endpointUp.set({ address: s.name }, s.healthy ? 1 : 0);
         if (!s.healthy) continue;
         const ext = (s.info?.labelSets ?? []).map((ls) => `{${ls.join(",")}}`).join(",");
-        healthGauge.inc({ external_labels: ext, store_type: s.info?.componentType ?? "" });
+        const all = { external_labels: ext, store_type: s.info?.componentType ?? "" };
+        healthGauge.inc(Object.fromEntries(cfg.connMetricLabels.map((l) => [l, all[l]])));
       }
     },
   });
@@ -93,7 +94,7 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
   http.add(uiRoutes({ routePrefix: cfg.routePrefix, externalPrefix: cfg.externalPrefix }));
   probe.setNotReady("waiting for the first endpoint discovery round");
 
-  const grpc = new StoreServer(proxy, { registry, tls: cfg.grpc.tls });
+  const grpc = new StoreServer(proxy, { registry, tls: cfg.grpc.tls, limits: cfg.limits });
 
   return serveUntilStopped({
     http,

@@ -92,11 +92,6 @@ const LABEL_NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
  * is a usage error naming it (left unset or at the default, they parse and do nothing).
  */
 const NOT_SUPPORTED: readonly ReceiveFlag[] = [
-  "tracing.config-file",
-  "tracing.config",
-  "http.config",
-  "grpc-server-tls-ciphers",
-  "grpc-server-tls-curves",
   "remote-write.server-tls-cert",
   "remote-write.server-tls-key",
   "remote-write.server-tls-client-ca",
@@ -119,8 +114,6 @@ const NOT_SUPPORTED: readonly ReceiveFlag[] = [
   "hash-func",
   "shipper.allow-out-of-order-uploads",
   "shipper.skip-corrupted-blocks",
-  "request.logging-config-file",
-  "request.logging-config",
   "receive.otlp-promote-resource-attributes",
   "enable-feature",
 ];

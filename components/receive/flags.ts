@@ -6,14 +6,23 @@
 // addresses, its bucket, its TLS and config files, and (with a hashring) any address: the peers
 // are only known from the hashring, which is reloaded at run time.
 
-import { defineCommand, type FlagName, httpFlags, LOG_FLAGS, OBJSTORE_FLAGS } from "../flags.ts";
-import { grpcServerFlags, STORE_LIMITS_FLAGS } from "../grpc.ts";
+import {
+  defineCommand,
+  type FlagName,
+  GOMEMLIMIT_FLAGS,
+  HTTP_CONFIG_FLAGS,
+  httpFlags,
+  LOG_FLAGS,
+  OBJSTORE_FLAGS,
+  REQUEST_LOGGING_FLAGS,
+  TRACING_FLAGS,
+} from "../flags.ts";
+import { grpcServerFlags, STORE_LIMITS_FLAGS, TLS_VERSIONS } from "../grpc.ts";
 
 /** The values of `--receive.hashrings-algorithm`. */
 export const HASHRING_ALGORITHMS = ["hashmod", "ketama"] as const;
 
-/** TLS versions Thanos accepts for its `*-tls-min-version` flags. */
-export const TLS_VERSIONS = ["1.0", "1.1", "1.2", "1.3"] as const;
+export { TLS_VERSIONS };
 
 /** The values of `--receive.tenant-certificate-field`. */
 export const TENANT_CERTIFICATE_FIELDS = [
@@ -35,53 +44,12 @@ export const RECEIVE_COMMAND = defineCommand({
   help: "Accept Prometheus remote write API requests and write to local tsdb.",
   flags: [
     ...LOG_FLAGS,
-    {
-      name: "tracing.config-file",
-      kind: "string",
-      help: "Path to YAML file with tracing configuration. Not supported yet.",
-    },
-    {
-      name: "tracing.config",
-      kind: "string",
-      help: "Alternative to 'tracing.config-file' flag (mutually exclusive). Content of YAML " +
-        "file with tracing configuration. Not supported yet.",
-    },
-    {
-      name: "enable-auto-gomemlimit",
-      kind: "bool",
-      default: "false",
-      help: "Enable go runtime to automatically limit memory consumption. Accepted for " +
-        "compatibility (no Go runtime here).",
-    },
-    {
-      name: "auto-gomemlimit.ratio",
-      kind: "float",
-      default: "0.9",
-      help: "The ratio of reserved GOMEMLIMIT memory to the detected maximum container or " +
-        "system memory. Accepted for compatibility.",
-    },
+    ...TRACING_FLAGS,
+    ...GOMEMLIMIT_FLAGS,
     ...httpFlags(),
-    {
-      name: "http.config",
-      kind: "string",
-      default: "",
-      help: "[EXPERIMENTAL] Path to the configuration file that can enable TLS or " +
-        "authentication for all HTTP endpoints. Not supported yet.",
-    },
+    ...HTTP_CONFIG_FLAGS,
     ...grpcServerFlags(),
     ...STORE_LIMITS_FLAGS,
-    {
-      name: "grpc-server-tls-ciphers",
-      kind: "string",
-      repeatable: true,
-      help: "TLS cipher suites for gRPC server. Not supported yet.",
-    },
-    {
-      name: "grpc-server-tls-curves",
-      kind: "string",
-      repeatable: true,
-      help: "TLS curves for gRPC server. Not supported yet.",
-    },
     {
       name: "remote-write.address",
       kind: "string",
@@ -189,6 +157,7 @@ export const RECEIVE_COMMAND = defineCommand({
       help: 'External labels to announce (key="value"). At least one is required.',
     },
     ...OBJSTORE_FLAGS,
+    ...REQUEST_LOGGING_FLAGS,
     {
       name: "tsdb.retention",
       kind: "duration",
@@ -517,17 +486,6 @@ export const RECEIVE_COMMAND = defineCommand({
       help: "Minimum amount of time to pass for the limit configuration to be reloaded. " +
         "(The limits file is read once at start-up here.)",
       hidden: true,
-    },
-    {
-      name: "request.logging-config-file",
-      kind: "string",
-      help: "Path to YAML file with request logging configuration. Not supported yet.",
-    },
-    {
-      name: "request.logging-config",
-      kind: "string",
-      help: "Alternative to 'request.logging-config-file' flag (mutually exclusive). Content " +
-        "of YAML file with request logging configuration. Not supported yet.",
     },
     {
       name: "receive.otlp-enable-target-info",

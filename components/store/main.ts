@@ -53,6 +53,7 @@ export async function runStore(cfg: StoreConfig, ctx: RunContext): Promise<numbe
     dataDir,
     cacheIndexHeader: cfg.cacheIndexHeader,
     indexCacheBytes: cfg.indexCacheBytes,
+    indexCache: cfg.indexCache,
     blockSyncConcurrency: cfg.blockSyncConcurrency,
     minTime: cfg.minTime,
     maxTime: cfg.maxTime,

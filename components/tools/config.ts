@@ -6,6 +6,8 @@ import type { Matcher } from "../../tsdb/matchers.ts";
 import { ParseError, parseMetricSelector } from "../../promql/parser.ts";
 import { type Flags, parseLabelFlag, UsageError } from "../flags.ts";
 import { objstoreConfigText } from "../objstore.ts";
+import { selectorRelabelerFromFlags } from "../selector.ts";
+import type { Relabeler } from "../../relabel/relabel.ts";
 import {
   type BucketInspectFlag,
   type BucketLsFlag,
@@ -22,6 +24,11 @@ export interface BucketLsConfig {
   output: BucketLsOptions["output"];
   excludeDelete: boolean;
   timeoutMs: number;
+  /** Listed time range (ms, inclusive; blocks overlapping it). */
+  minTime: number;
+  maxTime: number;
+  /** `--selector.relabel-config(-file)`. */
+  relabel: Relabeler;
 }
 
 /** `tools bucket inspect` */
@@ -57,6 +64,9 @@ export function bucketLsConfig(flags: Flags<BucketLsFlag>): BucketLsConfig {
     output: out === "" ? "text" : out,
     excludeDelete: flags.bool("exclude-delete"),
     timeoutMs: flags.duration("timeout"),
+    minTime: flags.time("min-time"),
+    maxTime: flags.time("max-time"),
+    relabel: selectorRelabelerFromFlags(flags),
   };
 }
 

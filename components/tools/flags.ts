@@ -5,8 +5,10 @@ import {
   type CommandSpec,
   defineCommand,
   type FlagName,
+  GOMEMLIMIT_FLAGS,
   LOG_FLAGS,
   OBJSTORE_FLAGS,
+  TRACING_FLAGS,
 } from "../flags.ts";
 import type { BucketInspectOptions, BucketLsOptions } from "../../block/inspect.ts";
 
@@ -69,7 +71,36 @@ export const BUCKET_LS = defineCommand({
   help: "List all blocks in the bucket.",
   flags: [
     ...LOG_FLAGS,
+    ...TRACING_FLAGS,
+    ...GOMEMLIMIT_FLAGS,
     ...OBJSTORE_FLAGS,
+    {
+      name: "selector.relabel-config-file",
+      kind: "string",
+      help: "Path to YAML file with relabeling configuration that allows selecting blocks to " +
+        "act on based on their external labels (https://thanos.io/tip/thanos/sharding.md/#relabelling).",
+      grants: "read-file",
+    },
+    {
+      name: "selector.relabel-config",
+      kind: "string",
+      help: "Alternative to 'selector.relabel-config-file' flag (mutually exclusive). Content " +
+        "of YAML file with relabeling configuration.",
+    },
+    {
+      name: "min-time",
+      kind: "time",
+      default: "0000-01-01T00:00:00Z",
+      help: "Start of time range limit to list blocks: RFC3339 or a duration relative to now " +
+        "(-1d, 2h45m).",
+    },
+    {
+      name: "max-time",
+      kind: "time",
+      default: "9999-12-31T23:59:59Z",
+      help: "End of time range limit to list blocks: RFC3339 or a duration relative to now " +
+        "(-1d, 2h45m).",
+    },
     {
       name: "output",
       short: "o",
@@ -94,6 +125,8 @@ export const BUCKET_INSPECT = defineCommand({
   help: "Inspect all blocks in the bucket in detailed, table-like way.",
   flags: [
     ...LOG_FLAGS,
+    ...TRACING_FLAGS,
+    ...GOMEMLIMIT_FLAGS,
     ...OBJSTORE_FLAGS,
     {
       name: "selector",
@@ -106,8 +139,9 @@ export const BUCKET_INSPECT = defineCommand({
       name: "sort-by",
       kind: "string",
       repeatable: true,
+      defaults: ["FROM", "UNTIL"],
       help: "Sort by columns. It's also possible to sort by multiple columns, e.g. " +
-        "'--sort-by FROM --sort-by UNTIL'. (default: FROM, UNTIL)",
+        "'--sort-by FROM --sort-by UNTIL'.",
     },
     {
       name: "output",

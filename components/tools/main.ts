@@ -26,6 +26,9 @@ export async function runBucketLs(cfg: BucketLsConfig, ctx: RunContext): Promise
     await bucketLs(bucket, {
       output: cfg.output,
       excludeDelete: cfg.excludeDelete,
+      minTime: cfg.minTime,
+      maxTime: cfg.maxTime,
+      relabel: cfg.relabel,
       signal: timeoutSignal(ctx, cfg.timeoutMs),
       logger: (msg, fields) => ctx.logger.info(msg, fields),
     }, (line) => ctx.stdout(line + "\n"));

@@ -171,6 +171,8 @@ Deno.test("query config: set values", () => {
       caFile: "/ca.pem",
       serverName: undefined,
       skipVerify: false,
+      // Thanos's --grpc-client-tls-min-version default
+      minVersion: "TLSv1.3",
     },
   });
   assertEquals(c.infoTimeoutMs, 2000);
@@ -400,16 +402,34 @@ Deno.test("sidecar config: validation errors", () => {
 });
 
 Deno.test("tools configs: defaults, set values and errors", () => {
-  assertEquals(bucketLsConfig(parse(BUCKET_LS, [])), {
+  const { relabel: noRelabel, minTime, maxTime, ...ls } = bucketLsConfig(parse(BUCKET_LS, []));
+  assertEquals(ls, {
     objstoreConfig: "",
     output: "text",
     excludeDelete: false,
     timeoutMs: 300_000,
   });
-  assertEquals(
-    bucketLsConfig(parse(BUCKET_LS, ["-o", "json", "--exclude-delete", "--objstore.config=x"])),
-    { objstoreConfig: "x", output: "json", excludeDelete: true, timeoutMs: 300_000 },
-  );
+  assert(noRelabel.empty);
+  assertEquals(new Date(minTime).toISOString(), "0000-01-01T00:00:00.000Z");
+  assert(maxTime > Date.UTC(9999, 0, 1));
+  const { relabel, ...set } = bucketLsConfig(parse(BUCKET_LS, [
+    "-o",
+    "json",
+    "--exclude-delete",
+    "--objstore.config=x",
+    "--min-time=2024-01-01T00:00:00Z",
+    "--max-time=2024-02-01T00:00:00Z",
+    "--selector.relabel-config=- action: keep\n  source_labels: [cluster]\n  regex: eu1\n",
+  ]));
+  assertEquals(set, {
+    objstoreConfig: "x",
+    output: "json",
+    excludeDelete: true,
+    timeoutMs: 300_000,
+    minTime: Date.UTC(2024, 0, 1),
+    maxTime: Date.UTC(2024, 1, 1),
+  });
+  assert(!relabel.empty);
   assertThrows(
     () => parseFlags(BUCKET_LS, ["--output=yaml"]),
     UsageError,
@@ -418,7 +438,8 @@ Deno.test("tools configs: defaults, set values and errors", () => {
   assertEquals(bucketInspectConfig(parse(BUCKET_INSPECT, [])), {
     objstoreConfig: "",
     selector: {},
-    sortBy: [],
+    // Thanos's default: --sort-by FROM --sort-by UNTIL
+    sortBy: ["FROM", "UNTIL"],
     output: "table",
     timeoutMs: 300_000,
   });
