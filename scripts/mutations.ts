@@ -749,4 +749,21 @@ export const MUTATIONS: Mutation[] = [
     replace: "if (now >= maxTimeMs + keep) {",
     tests: ["tests/compact/retention_test.ts"],
   },
+  // ---------------------------------------------------------------- store: contained failures
+  {
+    name: "store-corrupt-block-fails-whole-call",
+    file: "store/bucket_store.ts",
+    find: "      if (signal.aborted || e instanceof GrpcError) throw e;",
+    replace: "      if (signal.aborted || !(e instanceof RangeError)) throw e;",
+    tests: ["tests/store/bucket_store_test.ts"],
+  },
+  {
+    name: "store-failed-block-silently-missing",
+    file: "store/bucket_store.ts",
+    find: "      for (const w of stats.blockWarnings) yield { warning: w };\n" +
+      "      for (const w of this.failedBlockWarnings(r.minTime, r.maxTime, r.matchers)) {",
+    replace: "      for (const w of stats.blockWarnings) yield { warning: w };\n" +
+      "      for (const w of this.failedBlockWarnings(r.minTime, r.maxTime, []).slice(1)) {",
+    tests: ["tests/store/bucket_store_test.ts"],
+  },
 ];
