@@ -7,7 +7,8 @@
 
 import { parse as parseYaml } from "yaml";
 import type { StoreInfo } from "../storeapi/codec.ts";
-import type { ProxyEndpoint, ProxyStoreClient } from "../storeapi/proxy.ts";
+import type { ProxyEndpoint, ProxyStoreClient, UnavailableEndpoint } from "../storeapi/proxy.ts";
+import { loopTimeout } from "../runutil/loop_clock.ts";
 import type { Logger } from "../logging/log.ts";
 import { expandGlob, hasGlobMeta } from "../runutil/glob.ts";
 
@@ -318,9 +319,11 @@ export class EndpointSet {
   }
 
   private async check(st: EndpointState): Promise<void> {
-    const timeout = this.opts.infoTimeoutMs ?? 5000;
+    // the timeout counts only time our event loop was free: a stall of our own (a heavy query
+    // on this thread) must not mark a store unhealthy whose answer is waiting to be read
+    const timeout = loopTimeout(this.opts.infoTimeoutMs ?? 5000);
     try {
-      const info = await st.client.info(AbortSignal.timeout(timeout));
+      const info = await st.client.info(timeout.signal);
       if (!st.healthy) {
         this.opts.logger.info("endpoint is healthy", { address: st.name });
       }
@@ -334,6 +337,8 @@ export class EndpointSet {
       }
       st.healthy = false;
       st.lastError = e instanceof Error ? e.message : String(e);
+    } finally {
+      timeout.clear();
     }
     st.lastCheck = new Date();
   }
@@ -343,6 +348,19 @@ export class EndpointSet {
     const out: ProxyEndpoint[] = [];
     for (const st of this.states.values()) {
       if (st.healthy || st.strict) out.push({ name: st.name, client: st.client, info: st.info });
+    }
+    return out;
+  }
+
+  /**
+   * Endpoints left out of queries because they are unhealthy (not strict): the proxy names
+   * those that could have answered a request in its warnings (or fails under ABORT).
+   */
+  unavailable(): UnavailableEndpoint[] {
+    const out: UnavailableEndpoint[] = [];
+    for (const st of this.states.values()) {
+      if (st.healthy || st.strict) continue;
+      out.push({ name: st.name, info: st.info, error: st.lastError ?? "no Info answer yet" });
     }
     return out;
   }

@@ -781,4 +781,55 @@ export const MUTATIONS: Mutation[] = [
     replace: "if (now >= maxTimeMs + keep) {",
     tests: ["tests/compact/retention_test.ts"],
   },
+  // ---------------------------------------------------------------- store: contained failures
+  {
+    name: "store-corrupt-block-fails-whole-call",
+    file: "store/bucket_store.ts",
+    find: "      if (signal.aborted || e instanceof GrpcError) throw e;",
+    replace: "      if (signal.aborted || !(e instanceof RangeError)) throw e;",
+    tests: ["tests/store/bucket_store_test.ts"],
+  },
+  {
+    name: "store-failed-block-silently-missing",
+    file: "store/bucket_store.ts",
+    find: "      for (const w of stats.blockWarnings) yield { warning: w };\n" +
+      "      for (const w of this.failedBlockWarnings(r.minTime, r.maxTime, r.matchers)) {",
+    replace: "      for (const w of stats.blockWarnings) yield { warning: w };\n" +
+      "      for (const w of this.failedBlockWarnings(r.minTime, r.maxTime, []).slice(1)) {",
+    tests: ["tests/store/bucket_store_test.ts"],
+  },
+  // ---------------------------------------------------------------- query: store health
+  {
+    name: "endpoints-info-timeout-counts-own-stalls",
+    file: "query/endpoints.ts",
+    find: "const timeout = loopTimeout(this.opts.infoTimeoutMs ?? 5000);",
+    replace: "const timeout = { signal: AbortSignal.timeout(this.opts.infoTimeoutMs ?? 5000), " +
+      "clear: () => {} };",
+    tests: ["tests/query/endpoints_test.ts"],
+  },
+  {
+    name: "loop-timeout-fires-on-late-tick",
+    file: "runutil/loop_clock.ts",
+    find: "if (late) return schedule(Math.min(GRACE_MS, tickMs));",
+    replace: "if (late && credited < 0) return schedule(Math.min(GRACE_MS, tickMs));",
+    tests: ["tests/runutil/loop_clock_test.ts", "tests/query/endpoints_test.ts"],
+  },
+  {
+    name: "proxy-unhealthy-store-silently-missing",
+    file: "storeapi/proxy.ts",
+    find: "      if (!mayAnswer(ep.name, ep.info, mint, maxt, matchers, call)) continue;",
+    replace:
+      "      if (ep.info === null || !mayAnswer(ep.name, ep.info, mint, maxt, matchers, call)) {\n" +
+      "        continue;\n      }",
+    tests: ["tests/storeapi/proxy_test.ts"],
+  },
+  {
+    name: "proxy-pruned-unhealthy-store-warned",
+    file: "storeapi/proxy.ts",
+    find: "  if (info && (info.maxTime < mint || info.minTime > maxt)) return false;\n" +
+      "  if (info && !labelSetsMatch",
+    replace: "  if (info && (info.maxTime < mint && info.minTime > maxt)) return false;\n" +
+      "  if (info && !labelSetsMatch",
+    tests: ["tests/storeapi/proxy_test.ts"],
+  },
 ];

@@ -18,9 +18,11 @@ import type {
 } from "../storeapi/codec.ts";
 import { Aggr, INT64_MAX, INT64_MIN } from "../storeapi/codec.ts";
 import { withExternalLabels } from "../storeapi/external_labels.ts";
+import { labelSetsMatch } from "../storeapi/proxy.ts";
 import { GrpcError, GrpcStatus } from "../storeapi/grpc.ts";
 import type { SeriesItem, StoreBackend } from "../storeapi/server.ts";
 import type { ByteSource } from "../tsdb/bytesource.ts";
+import { CorruptionError } from "../tsdb/errors.ts";
 import { chunkRecordLength, parseChunkRecord, segmentFileName } from "../tsdb/chunks/segment.ts";
 import { AggrType, CHUNK_ENC_AGGR, parseAggrChunk } from "../tsdb/chunkenc/aggr.ts";
 import {
@@ -63,6 +65,8 @@ export class RequestStats {
   chunkBytes = 0;
   chunkRequests = 0;
   seriesTouched = 0;
+  /** Blocks this request could not read (corrupt or failing), each named once. */
+  readonly blockWarnings: string[] = [];
   constructor(readonly bytesLimit = 0) {}
 
   /** Adds fetched chunk bytes; throws ResourceExhausted past the limit. */
@@ -90,6 +94,7 @@ interface StoreMetrics {
   blocksQueried: Counter;
   headerOpens: Counter;
   seriesRequests: Counter;
+  blockReadFailures: Counter;
 }
 
 function storeMetrics(reg: Registry): StoreMetrics {
@@ -141,6 +146,13 @@ function storeMetrics(reg: Registry): StoreMetrics {
     seriesRequests: reg.counter({
       name: "thanos_bucket_store_series_requests_total",
       help: "Series calls served.",
+    }),
+    blockReadFailures: reg.counter({
+      name: "thanos_bucket_store_block_read_failures_total",
+      help: "Reads of one block that failed inside a Series call (the block is left out of the " +
+        "answer with a warning naming it; other blocks are served), by reason: corruption " +
+        "(CRC or format error) or error.",
+      labelNames: ["reason"],
     }),
   };
 }
@@ -227,6 +239,8 @@ export class BucketStore implements StoreBackend {
   private readonly blocks = new Map<string, BucketBlock>();
   /** Blocks that failed to load, with the error (retried at the next sync). */
   readonly failed = new Map<string, Error>();
+  /** Metas of the blocks in `failed` (so answers over their range can name them). */
+  private readonly failedMetas = new Map<string, BlockMeta>();
   readonly cache: IndexCache;
   private readonly metrics?: StoreMetrics;
   /** Series calls beyond the limit wait for a slot (0: unlimited). */
@@ -285,10 +299,12 @@ export class BucketStore implements StoreBackend {
         }
         this.blocks.set(meta.ulid, b);
         this.failed.delete(meta.ulid);
+        this.failedMetas.delete(meta.ulid);
       } catch (e) {
         if (signal?.aborted) throw e;
         this.metrics?.blockLoadFailures.inc();
         this.failed.set(meta.ulid, e as Error);
+        this.failedMetas.set(meta.ulid, meta);
         this.log.warn("loading block failed; skipping it until the next sync", {
           id: meta.ulid,
           err: e as Error,
@@ -303,7 +319,11 @@ export class BucketStore implements StoreBackend {
       await b.index.close();
       this.log.info("dropped outdated block", { block: id });
     }
-    for (const id of [...this.failed.keys()]) if (!wanted.has(id)) this.failed.delete(id);
+    for (const id of [...this.failed.keys()]) {
+      if (wanted.has(id)) continue;
+      this.failed.delete(id);
+      this.failedMetas.delete(id);
+    }
     await this.removeStaleLocalDirs(wanted);
   }
 
@@ -447,6 +467,10 @@ export class BucketStore implements StoreBackend {
         this.metrics?.chunksFetched.inc(chunks);
       }
       for (const w of warnings) yield { warning: w };
+      for (const w of stats.blockWarnings) yield { warning: w };
+      for (const w of this.failedBlockWarnings(r.minTime, r.maxTime, r.matchers)) {
+        yield { warning: w };
+      }
     } finally {
       this.gate.release();
     }
@@ -461,7 +485,10 @@ export class BucketStore implements StoreBackend {
     const parts = await Promise.all(this.setBackends().map((b) => b.labelNames(r, signal)));
     return {
       names: unionSorted(parts.map((p) => p.names)),
-      warnings: parts.flatMap((p) => p.warnings),
+      warnings: [
+        ...parts.flatMap((p) => p.warnings),
+        ...this.failedBlockWarnings(r.start, r.end, r.matchers),
+      ],
     };
   }
 
@@ -474,8 +501,56 @@ export class BucketStore implements StoreBackend {
     const parts = await Promise.all(this.setBackends().map((b) => b.labelValues(r, signal)));
     return {
       values: unionSorted(parts.map((p) => p.values)),
-      warnings: parts.flatMap((p) => p.warnings),
+      warnings: [
+        ...parts.flatMap((p) => p.warnings),
+        ...this.failedBlockWarnings(r.start, r.end, r.matchers),
+      ],
     };
+  }
+
+  /**
+   * Warnings naming the blocks that failed to load (e.g. a corrupt symbol table) and could
+   * hold data for [mint, maxt] and `matchers`: their data is missing from the answer, which
+   * must say so rather than look complete.
+   */
+  private failedBlockWarnings(mint: number, maxt: number, matchers: readonly Matcher[]): string[] {
+    const out: string[] = [];
+    for (const [id, meta] of this.failedMetas) {
+      if (meta.minTime > maxt || mint >= meta.maxTime) continue;
+      const ext = labelsFromObject(meta.thanos?.labels ?? {});
+      if (!labelSetsMatch([ext], matchers)) continue;
+      const err = this.failed.get(id);
+      out.push(`block ${id} is not served: loading it failed: ${err?.message ?? "unknown error"}`);
+    }
+    return out;
+  }
+
+  /**
+   * One block's series with its failures contained: a corrupt or unreadable block ends its own
+   * stream with a warning naming it (counted in thanos_bucket_store_block_read_failures_total)
+   * while the other blocks are still served, as Prometheus fails only queries touching the
+   * block. Cancellation and request limits still fail the whole call.
+   */
+  async *guardBlock(
+    block: BucketBlock,
+    series: AsyncIterable<SeriesWithChunks>,
+    stats: RequestStats,
+    signal: AbortSignal,
+  ): AsyncGenerator<SeriesWithChunks> {
+    try {
+      yield* series;
+    } catch (e) {
+      if (signal.aborted || e instanceof GrpcError) throw e;
+      const reason = e instanceof CorruptionError ? "corruption" : "error";
+      this.metrics?.blockReadFailures.inc({ reason });
+      const msg = e instanceof Error ? e.message : String(e);
+      this.log.warn("reading block failed; answering without it", {
+        block: block.id,
+        reason,
+        err: e as Error,
+      });
+      stats.blockWarnings.push(`block ${block.id} left out of the answer (${reason}): ${msg}`);
+    }
   }
 
   // ---- per-block reading (used by BlockSetBackend) ----
@@ -796,11 +871,16 @@ class BlockSetBackend implements StoreBackend {
     if (blocks.length === 0) return emptyItems();
     const stats = (req as StatsSeriesRequest).stats ?? new RequestStats();
     const sets = blocks.map((b) =>
-      this.store.blockSeries(b, req.matchers, req.minTime, req.maxTime, {
-        skipChunks: req.skipChunks === true,
-        aggregates: req.aggregates ?? [],
+      this.store.guardBlock(
+        b,
+        this.store.blockSeries(b, req.matchers, req.minTime, req.maxTime, {
+          skipChunks: req.skipChunks === true,
+          aggregates: req.aggregates ?? [],
+          stats,
+        }, signal),
         stats,
-      }, signal)
+        signal,
+      )
     );
     const merged = sets.length === 1 ? sets[0] : mergeSeriesSets(sets);
     const limit = req.limit ?? 0;

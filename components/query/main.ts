@@ -59,6 +59,7 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
 
   const proxy = new StoreProxy({
     endpoints: () => endpoints.queryable(),
+    unavailable: () => endpoints.unavailable(),
     responseTimeoutMs: cfg.responseTimeoutMs,
     selectorLabels: cfg.selectorLabels,
   });

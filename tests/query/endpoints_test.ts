@@ -1,6 +1,6 @@
 import { assertEquals } from "../helpers/assert.ts";
 import { withTempDir } from "../helpers/tmp.ts";
-import { endpointSpecSource } from "../../query/endpoints.ts";
+import { EndpointSet, endpointSpecSource } from "../../query/endpoints.ts";
 import { Logger } from "../../logging/log.ts";
 
 Deno.test("endpoint sources re-read files each round and keep the last good targets", async () => {
@@ -46,4 +46,52 @@ Deno.test("--store.sd-files globs are expanded every round", async () => {
     await Deno.writeTextFile(`${dir}/ignored.yaml`, "- targets: ['c:10901']\n");
     assertEquals(await addrs(), ["a:10901", "b:10901"]);
   });
+});
+
+Deno.test("a stall of our own longer than the Info timeout does not mark a store unhealthy", async () => {
+  let calls = 0;
+  const set = new EndpointSet({
+    specs: () => [{ address: "store:1", strict: false }],
+    logger: new Logger("error", "logfmt", {}, () => {}),
+    infoTimeoutMs: 100,
+    newClient: () => ({
+      // the store answers in 150 ms of wall time, an answer that lands during our stall
+      info: (signal?: AbortSignal) =>
+        new Promise((resolve, reject) => {
+          calls++;
+          const t = setTimeout(() =>
+            resolve({
+              componentType: "store",
+              labelSets: [],
+              minTime: 0,
+              maxTime: 1,
+            }), 150);
+          signal?.addEventListener("abort", () => {
+            clearTimeout(t);
+            reject(signal.reason);
+          }, { once: true });
+        }),
+      series: () => (async function* () {})(),
+      labelNames: () => Promise.resolve({ names: [], warnings: [] }),
+      labelValues: () => Promise.resolve({ values: [], warnings: [] }),
+      close: () => {},
+    }),
+  });
+  try {
+    const round = set.update();
+    // let the round reach the Info call
+    for (let i = 0; i < 100 && calls === 0; i++) await Promise.resolve();
+    assertEquals(calls, 1);
+    // our own thread is busy for 10× the Info timeout (a heavy evaluation)
+    const end = performance.now() + 1000;
+    while (performance.now() < end) { /* stall */ }
+    await round;
+    assertEquals(calls, 1);
+    const st = set.statuses()[0];
+    assertEquals(st.lastError, null);
+    assertEquals(st.healthy, true);
+    assertEquals(set.unavailable(), []);
+  } finally {
+    await set.close();
+  }
 });
