@@ -757,6 +757,13 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/e2e/compact_dedup_test.ts"],
   },
   {
+    name: "compact-delete-block-keeps-meta",
+    file: "compact/compactor.ts",
+    find: "  await del(`${id}/meta.json`);\n  const names: string[] = [];",
+    replace: "  const names: string[] = [];",
+    tests: ["tests/e2e/compact_crash_test.ts"],
+  },
+  {
     name: "retention-inclusive-boundary",
     file: "compact/retention.ts",
     find: "if (now > maxTimeMs + keep) {",
