@@ -775,6 +775,27 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/compact/downsample_test.ts"],
   },
   {
+    name: "compact-penalty-dedup-func-ignored",
+    file: "compact/merge.ts",
+    find: 'return dedupSeries(s, { func: func === "penalty" ? "penalty" : "chain" });',
+    replace: 'return dedupSeries(s, { func: "chain" });',
+    tests: ["tests/e2e/compact_dedup_test.ts"],
+  },
+  {
+    name: "compact-group-keeps-replica-label",
+    file: "compact/group.ts",
+    find: "if (!replicaLabels.includes(k)) out[k] = src[k];",
+    replace: "out[k] = src[k];",
+    tests: ["tests/e2e/compact_dedup_test.ts"],
+  },
+  {
+    name: "compact-delete-block-keeps-meta",
+    file: "compact/compactor.ts",
+    find: "  await del(`${id}/meta.json`);\n  const names: string[] = [];",
+    replace: "  const names: string[] = [];",
+    tests: ["tests/e2e/compact_crash_test.ts"],
+  },
+  {
     name: "retention-inclusive-boundary",
     file: "compact/retention.ts",
     find: "if (now > maxTimeMs + keep) {",
