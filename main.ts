@@ -189,7 +189,10 @@ async function readFlagFiles(spec: CommandSpec, raw: RawFlags): Promise<void> {
     if (f.grants === "objstore" && raw.values[f.name]) {
       raw.values[f.name] = raw.values[f.name].map(substituteObjstoreEnv);
     }
-    if (f.grants !== "read-file" && f.grants !== "objstore-file" && f.grants !== "discover-file") {
+    if (
+      f.grants !== "read-file" && f.grants !== "objstore-file" && f.grants !== "discover-file" &&
+      f.grants !== "cache-file"
+    ) {
       continue;
     }
     for (const path of raw.values[f.name] ?? []) {

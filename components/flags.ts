@@ -30,7 +30,9 @@ export type FlagKind =
  * - `discover`: a service-discovery source (inline config) whose targets are only known at run
  *   time: the role may connect anywhere (Deno has no address-range grants);
  *   `discover-file`: the same, from a config file the launcher reads (the role may re-read it);
- *   `discover-glob`: the same, from files matching a glob the role reads (its directory).
+ *   `discover-glob`: the same, from files matching a glob the role reads (its directory);
+ * - `cache`: a cache configuration (inline YAML, cache/config.ts): the role may connect to its
+ *   servers and read its TLS files; `cache-file`: a path to one (read by the launcher too).
  */
 export type Grant =
   | "listen"
@@ -43,7 +45,9 @@ export type Grant =
   | "objstore-file"
   | "discover"
   | "discover-file"
-  | "discover-glob";
+  | "discover-glob"
+  | "cache"
+  | "cache-file";
 
 /** One flag of a command; `N` is its name as a string literal type. */
 export interface FlagSpec<N extends string = string> {
@@ -593,6 +597,9 @@ function grantText(g: Grant): string {
     case "discover-file":
     case "discover-glob":
       return "net: any address (discovered targets are only known at run time)";
+    case "cache":
+    case "cache-file":
+      return "net/read: the cache servers and TLS files the cache config names";
   }
 }
 

@@ -3,6 +3,7 @@
 
 import type { CommandSpec, Grant, RawFlags } from "./flags.ts";
 import { parseListenAddress, UsageError } from "./flags.ts";
+import { cachePermissions } from "../cache/config.ts";
 
 /** The permission set of one role, before it is turned into Deno's worker options. */
 export interface PermissionSet {
@@ -158,6 +159,21 @@ export function applyGrant(
       set.read.add(value);
       set.write.add(value);
       break;
+    case "cache-file":
+    case "cache": {
+      const yaml = grant === "cache" ? value : files[value];
+      if (grant === "cache-file") set.read.add(value);
+      if (yaml === undefined) return;
+      let p: { net: string[]; read: string[] };
+      try {
+        p = cachePermissions(yaml);
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+      for (const n of p.net) addNet(set, n);
+      for (const r of p.read) set.read.add(r);
+      break;
+    }
     case "objstore-file":
     case "objstore": {
       const yaml = grant === "objstore" ? value : files[value];

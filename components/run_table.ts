@@ -26,6 +26,9 @@ import { runReceive } from "./receive/main.ts";
 import { COMPACT_COMMAND } from "./compact/flags.ts";
 import { compactConfig } from "./compact/config.ts";
 import { runCompact } from "./compact/main.ts";
+import { QUERY_FRONTEND_COMMAND } from "./query-frontend/flags.ts";
+import { queryFrontendConfig } from "./query-frontend/config.ts";
+import { runQueryFrontend } from "./query-frontend/main.ts";
 
 /** Run function of every command, keyed by `commandKey(path)`. */
 export const RUN_TABLE: Record<string, RunFunction> = {
@@ -38,4 +41,5 @@ export const RUN_TABLE: Record<string, RunFunction> = {
   sidecar: roleRun(SIDECAR_COMMAND, sidecarConfig, runSidecar),
   receive: roleRun(RECEIVE_COMMAND, receiveConfig, runReceive),
   compact: roleRun(COMPACT_COMMAND, compactConfig, runCompact),
+  "query-frontend": roleRun(QUERY_FRONTEND_COMMAND, queryFrontendConfig, runQueryFrontend),
 };

@@ -46,6 +46,10 @@ Deno.test("each role gets exactly the permissions its flags grant (table)", asyn
     await Deno.writeTextFile(`${d}/sd/stores.yml`, `- targets: ["127.0.0.1:1"]\n`);
     await Deno.writeTextFile(`${d}/endpoints.yml`, `endpoints: []\n`);
     await Deno.writeTextFile(`${d}/relabel.yml`, `[]\n`);
+    await Deno.writeTextFile(
+      `${d}/memcached.yml`,
+      `type: MEMCACHED\nconfig:\n  addresses: [mc1.example:11211, "dns+mc2.example:11212"]\n`,
+    );
     await Deno.writeTextFile(`${d}/prom.yml.tmpl`, `global: {}\n`);
     const listen = ["--http-address=127.0.0.1:18001", "--grpc-address=127.0.0.1:18002"];
     const listenNet = ["127.0.0.1:18001", "127.0.0.1:18002"];
@@ -176,6 +180,29 @@ Deno.test("each role gets exactly the permissions its flags grant (table)", asyn
         "tools tsdb analyze of a block",
         ["tools", "tsdb", "analyze", `${d}/block`],
         { net: false, read: [`${d}/block`], write: false, env: LIBRARY_ENV },
+      ],
+      [
+        "query-frontend with a memcached cache file and an inline redis TLS cache config",
+        [
+          "query-frontend",
+          "--http-address=127.0.0.1:18001",
+          "--query-frontend.downstream-url=http://querier.example:10902/prefix",
+          `--query-range.response-cache-config-file=${d}/memcached.yml`,
+          "--labels.response-cache-config=type: REDIS\nconfig:\n  addr: redis.example:6380\n" +
+          `  tls_enabled: true\n  tls_config:\n    ca_file: ${d}/ca.pem\n`,
+        ],
+        {
+          net: [
+            "127.0.0.1:18001",
+            "querier.example:10902",
+            "mc1.example:11211",
+            "mc2.example:11212",
+            "redis.example:6380",
+          ],
+          read: [`${d}/memcached.yml`, `${d}/ca.pem`],
+          write: false,
+          env: LIBRARY_ENV,
+        },
       ],
     ];
     // workerPermissions lists are sorted
