@@ -8,6 +8,7 @@ import { QUERY_COMMAND } from "./query/flags.ts";
 import { SIDECAR_COMMAND } from "./sidecar/flags.ts";
 import { RECEIVE_COMMAND } from "./receive/flags.ts";
 import { COMPACT_COMMAND } from "./compact/flags.ts";
+import { RULE_COMMAND } from "./rule/flags.ts";
 
 /** Every runnable command. */
 export const COMMANDS: readonly CommandSpec[] = [
@@ -15,6 +16,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   SIDECAR_COMMAND,
   RECEIVE_COMMAND,
   COMPACT_COMMAND,
+  RULE_COMMAND,
   ...STORE_COMMANDS,
   ...TOOLS_COMMANDS,
 ];

@@ -29,7 +29,8 @@ export type FlagKind =
  * - `discover`: a service-discovery source (inline config) whose targets are only known at run
  *   time: the role may connect anywhere (Deno has no address-range grants);
  *   `discover-file`: the same, from a config file the launcher reads (the role may re-read it);
- *   `discover-glob`: the same, from files matching a glob the role reads (its directory).
+ *   `discover-glob`: the same, from files matching a glob the role reads (its directory);
+ * - `read-glob`: files matching a glob the role reads (their directory), no network.
  */
 export type Grant =
   | "listen"
@@ -42,7 +43,8 @@ export type Grant =
   | "objstore-file"
   | "discover"
   | "discover-file"
-  | "discover-glob";
+  | "discover-glob"
+  | "read-glob";
 
 /** One flag of a command; `N` is its name as a string literal type. */
 export interface FlagSpec<N extends string = string> {
@@ -82,6 +84,8 @@ export interface CommandSpec<N extends string = string> {
   help: string;
   flags: readonly FlagSpec<N>[];
   args?: readonly ArgSpec[];
+  /** SIGHUP reloads the role's configuration instead of terminating the process. */
+  reloadOnSighup?: boolean;
 }
 
 /** The flag-name union of a command table. */
@@ -518,6 +522,8 @@ function grantText(g: Grant): string {
       return "read: this path; env: all (for $(VAR) substitution)";
     case "read-file":
       return "read: this file";
+    case "read-glob":
+      return "read: the files matching this glob (their directory)";
     case "objstore":
     case "objstore-file":
       return "net/read/write/env: what the bucket config needs";

@@ -175,7 +175,7 @@ function validateRule(raw: unknown, where: string): RelabelConfig {
 }
 
 /** Go `regexp.Expand`: `$1`, `${1}`, `$name`, `${name}`, `$$`; unknown groups expand to "". */
-function expand(
+export function expand(
   template: string,
   m: RegExpExecArray,
   groupNames: readonly string[],
