@@ -242,8 +242,16 @@ function runInWorker(spec: CommandSpec, raw: RawFlags, perms: PermissionSet): Pr
     };
     const sigs: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
     for (const s of sigs) Deno.addSignalListener(s, onSignal);
+    // SIGHUP asks a role that reloads its configuration (spec.reloadOnSighup) to do so; other
+    // roles keep the default action (terminate).
+    const hup = spec.reloadOnSighup === true && Deno.build.os !== "windows";
+    const onHup = () => {
+      if (ready) worker.postMessage({ type: "reload" });
+    };
+    if (hup) Deno.addSignalListener("SIGHUP", onHup);
     const done = (code: number) => {
       for (const s of sigs) Deno.removeSignalListener(s, onSignal);
+      if (hup) Deno.removeSignalListener("SIGHUP", onHup);
       worker.terminate();
       resolve(code);
     };

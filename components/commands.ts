@@ -9,6 +9,7 @@ import { SIDECAR_COMMAND } from "./sidecar/flags.ts";
 import { RECEIVE_COMMAND } from "./receive/flags.ts";
 import { COMPACT_COMMAND } from "./compact/flags.ts";
 import { QUERY_FRONTEND_COMMAND } from "./query-frontend/flags.ts";
+import { RULE_COMMAND } from "./rule/flags.ts";
 
 /** Every runnable command. */
 export const COMMANDS: readonly CommandSpec[] = [
@@ -17,6 +18,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   RECEIVE_COMMAND,
   COMPACT_COMMAND,
   QUERY_FRONTEND_COMMAND,
+  RULE_COMMAND,
   ...STORE_COMMANDS,
   ...TOOLS_COMMANDS,
 ];

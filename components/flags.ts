@@ -33,6 +33,7 @@ export type FlagKind =
  *   `discover-glob`: the same, from files matching a glob the role reads (its directory);
  * - `cache`: a cache configuration (inline YAML, cache/config.ts): the role may connect to its
  *   servers and read its TLS files; `cache-file`: a path to one (read by the launcher too).
+ * - `read-glob`: files matching a glob the role reads (their directory), no network.
  */
 export type Grant =
   | "listen"
@@ -47,7 +48,8 @@ export type Grant =
   | "discover-file"
   | "discover-glob"
   | "cache"
-  | "cache-file";
+  | "cache-file"
+  | "read-glob";
 
 /** One flag of a command; `N` is its name as a string literal type. */
 export interface FlagSpec<N extends string = string> {
@@ -100,6 +102,8 @@ export interface CommandSpec<N extends string = string> {
   help: string;
   flags: readonly FlagSpec<N>[];
   args?: readonly ArgSpec[];
+  /** SIGHUP reloads the role's configuration instead of terminating the process. */
+  reloadOnSighup?: boolean;
 }
 
 /** The flag-name union of a command table. */
@@ -590,6 +594,8 @@ function grantText(g: Grant): string {
       return "read: this path; env: all (for $(VAR) substitution)";
     case "read-file":
       return "read: this file";
+    case "read-glob":
+      return "read: the files matching this glob (their directory)";
     case "objstore":
     case "objstore-file":
       return "net/read/write/env: what the bucket config needs";

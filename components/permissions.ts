@@ -137,8 +137,9 @@ export function applyGrant(
       set.net = true;
       set.read.add(value);
       break;
+    case "read-glob":
     case "discover-glob": {
-      set.net = true;
+      if (grant === "discover-glob") set.net = true;
       const cut = value.search(/[*?[{]/);
       if (cut < 0) set.read.add(value);
       else {

@@ -6,14 +6,21 @@ import { roleRun, type RunFunction } from "./runtime.ts";
 import { STORE_COMMAND } from "./store/flags.ts";
 import { storeConfig } from "./store/config.ts";
 import { runStore } from "./store/main.ts";
-import { BUCKET_INSPECT, BUCKET_LS, TSDB_ANALYZE, TSDB_DUMP } from "./tools/flags.ts";
+import { BUCKET_INSPECT, BUCKET_LS, RULES_CHECK, TSDB_ANALYZE, TSDB_DUMP } from "./tools/flags.ts";
 import {
   bucketInspectConfig,
   bucketLsConfig,
+  rulesCheckConfig,
   tsdbAnalyzeConfig,
   tsdbDumpConfig,
 } from "./tools/config.ts";
-import { runBucketInspect, runBucketLs, runTsdbAnalyze, runTsdbDump } from "./tools/main.ts";
+import {
+  runBucketInspect,
+  runBucketLs,
+  runRulesCheck,
+  runTsdbAnalyze,
+  runTsdbDump,
+} from "./tools/main.ts";
 import { QUERY_COMMAND } from "./query/flags.ts";
 import { queryConfig } from "./query/config.ts";
 import { runQuery } from "./query/main.ts";
@@ -29,6 +36,9 @@ import { runCompact } from "./compact/main.ts";
 import { QUERY_FRONTEND_COMMAND } from "./query-frontend/flags.ts";
 import { queryFrontendConfig } from "./query-frontend/config.ts";
 import { runQueryFrontend } from "./query-frontend/main.ts";
+import { RULE_COMMAND } from "./rule/flags.ts";
+import { ruleConfig } from "./rule/config.ts";
+import { runRule } from "./rule/main.ts";
 
 /** Run function of every command, keyed by `commandKey(path)`. */
 export const RUN_TABLE: Record<string, RunFunction> = {
@@ -37,9 +47,11 @@ export const RUN_TABLE: Record<string, RunFunction> = {
   "tools bucket inspect": roleRun(BUCKET_INSPECT, bucketInspectConfig, runBucketInspect),
   "tools tsdb dump": roleRun(TSDB_DUMP, tsdbDumpConfig, runTsdbDump),
   "tools tsdb analyze": roleRun(TSDB_ANALYZE, tsdbAnalyzeConfig, runTsdbAnalyze),
+  "tools rules-check": roleRun(RULES_CHECK, rulesCheckConfig, runRulesCheck),
   store: roleRun(STORE_COMMAND, storeConfig, runStore),
   sidecar: roleRun(SIDECAR_COMMAND, sidecarConfig, runSidecar),
   receive: roleRun(RECEIVE_COMMAND, receiveConfig, runReceive),
   compact: roleRun(COMPACT_COMMAND, compactConfig, runCompact),
   "query-frontend": roleRun(QUERY_FRONTEND_COMMAND, queryFrontendConfig, runQueryFrontend),
+  rule: roleRun(RULE_COMMAND, ruleConfig, runRule),
 };

@@ -10,6 +10,8 @@ export interface RunContext {
   logger: Logger;
   /** Writes text to stdout (buffered; flushed before the command returns). */
   stdout: (text: string) => void;
+  /** Registers a handler for SIGHUP (only sent to commands with `reloadOnSighup`). */
+  onReload?: (handler: () => void) => void;
 }
 
 /** A command's entry point; resolves to the process exit code. */

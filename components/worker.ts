@@ -9,6 +9,7 @@ import { RUN_TABLE } from "./run_table.ts";
 
 const encoder = new TextEncoder();
 const controller = new AbortController();
+const reloadHandlers: (() => void)[] = [];
 let outBuf: string[] = [];
 let outLen = 0;
 
@@ -38,7 +39,12 @@ async function run(raw: RawFlags): Promise<number> {
   const logger = new Logger(log.level, log.format);
   for (const note of noEffectNotes(spec, raw)) logger.warn(note);
   try {
-    return await fn(flags, { signal: controller.signal, logger, stdout });
+    return await fn(flags, {
+      signal: controller.signal,
+      logger,
+      stdout,
+      onReload: (h) => reloadHandlers.push(h),
+    });
   } catch (e) {
     logger.error("command failed", { err: (e as Error).message });
     return 1;
@@ -56,6 +62,7 @@ const scope = self as unknown as {
 scope.onmessage = async (e: MessageEvent) => {
   const msg = e.data as { type: string; raw?: RawFlags };
   if (msg.type === "stop") controller.abort(new Error("received termination signal"));
+  else if (msg.type === "reload") { for (const h of reloadHandlers) h(); }
   else if (msg.type === "run") {
     const code = await run(msg.raw!);
     scope.postMessage({ type: "exit", code });

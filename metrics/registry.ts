@@ -152,6 +152,12 @@ abstract class Family<C> {
     return this.labels(...values);
   }
 
+  /** Drops the child series with these label values (client_golang's DeleteLabelValues). */
+  remove(...values: string[]): void {
+    if (values.length === 0) this.noLabelChild = undefined;
+    this.children.delete(values.join("\xff"));
+  }
+
   /** Drops every child series. */
   reset(): void {
     this.children.clear();

@@ -382,6 +382,75 @@ export class PrometheusClient {
     return (d ?? []).slice().sort(compareStrings);
   }
 
+  /**
+   * `/api/v1/query` at `time` (ms) with GET or POST (form body), as Thanos's
+   * `promclient.QueryInstant` (https://prometheus.io/docs/prometheus/latest/querying/api/#instant-queries):
+   * `extra` adds parameters (Thanos's `dedup`, `partial_response`). A vector comes back as its
+   * samples, a scalar as one sample without labels (Prometheus's rules `EngineQueryFunc`); any
+   * other result type, a non-200 answer or an error status throws PrometheusRequestError.
+   */
+  async queryInstant(
+    query: string,
+    time: number,
+    opts: { method?: "GET" | "POST"; extra?: [string, string][]; signal?: AbortSignal } = {},
+  ): Promise<{ samples: { labels: Labels; t: number; v: number }[]; warnings: string[] }> {
+    const params: [string, string][] = [
+      ["query", query],
+      ["time", (time / 1000).toFixed(3)],
+      ...(opts.extra ?? []),
+    ];
+    const post = opts.method === "POST";
+    const res = await this.request("/api/v1/query", {
+      method: post ? "POST" : "GET",
+      params: post ? [] : params,
+      body: post ? new URLSearchParams(params).toString() : undefined,
+      headers: post ? { "content-type": "application/x-www-form-urlencoded" } : undefined,
+      signal: opts.signal,
+    });
+    const text = await res.text();
+    let body: {
+      status?: string;
+      error?: string;
+      warnings?: string[];
+      data?: { resultType?: string; result?: unknown };
+    } | undefined;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    if (res.status !== 200 || body?.status !== "success") {
+      throw new PrometheusRequestError(
+        "/api/v1/query",
+        res.status,
+        `HTTP ${res.status}: ${body?.error ?? text.slice(0, 300).trim()}`,
+      );
+    }
+    const num = (s: string) => s === "+Inf" ? Infinity : s === "-Inf" ? -Infinity : Number(s);
+    const d = body.data ?? {};
+    const warnings = body.warnings ?? [];
+    if (d.resultType === "vector") {
+      const r = (d.result ?? []) as { metric: Record<string, string>; value: [number, string] }[];
+      return {
+        samples: r.map((e) => ({
+          labels: labelsFromObject(e.metric),
+          t: Math.round(e.value[0] * 1000),
+          v: num(e.value[1]),
+        })),
+        warnings,
+      };
+    }
+    if (d.resultType === "scalar") {
+      const r = d.result as [number, string];
+      return { samples: [{ labels: [], t: Math.round(r[0] * 1000), v: num(r[1]) }], warnings };
+    }
+    throw new PrometheusRequestError(
+      "/api/v1/query",
+      200,
+      `rule result is not a vector or scalar: ${d.resultType}`,
+    );
+  }
+
   /** `POST /-/reload`; throws unless Prometheus answers 200 (needs `--web.enable-lifecycle`). */
   async reload(signal?: AbortSignal): Promise<void> {
     const res = await this.request("/-/reload", { method: "POST", signal });

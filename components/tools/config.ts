@@ -13,6 +13,7 @@ import {
   type BucketLsFlag,
   INSPECT_OUTPUTS,
   LS_OUTPUTS,
+  type RulesCheckFlag,
   type TsdbAnalyzeFlag,
   type TsdbDumpFlag,
 } from "./flags.ts";
@@ -106,4 +107,15 @@ export function tsdbDumpConfig(flags: Flags<TsdbDumpFlag>): TsdbDumpConfig {
 /** Reads the flags of `tools tsdb analyze`. */
 export function tsdbAnalyzeConfig(flags: Flags<TsdbAnalyzeFlag>): TsdbAnalyzeConfig {
   return { blockDir: flags.arg(0), limit: flags.int("limit") };
+}
+
+/** `tools rules-check` */
+export interface RulesCheckConfig {
+  /** `--rules` patterns. */
+  rules: string[];
+}
+
+/** `tools rules-check` settings. */
+export function rulesCheckConfig(flags: Flags<RulesCheckFlag>): RulesCheckConfig {
+  return { rules: flags.strings("rules") };
 }

@@ -154,11 +154,29 @@ export const BUCKET_INSPECT = defineCommand({
   ],
 });
 
+/** `thanos tools rules-check` */
+export const RULES_CHECK = defineCommand({
+  path: ["tools", "rules-check"],
+  help: "Check if the rule files are valid or not.",
+  flags: [
+    ...LOG_FLAGS,
+    {
+      name: "rules",
+      kind: "string",
+      repeatable: true,
+      required: true,
+      help: "The rule files glob to check (repeated).",
+      grants: "read-glob",
+    },
+  ],
+});
+
 /** Flag names of each `tools` command. */
 export type TsdbDumpFlag = FlagName<typeof TSDB_DUMP>;
 export type TsdbAnalyzeFlag = FlagName<typeof TSDB_ANALYZE>;
 export type BucketLsFlag = FlagName<typeof BUCKET_LS>;
 export type BucketInspectFlag = FlagName<typeof BUCKET_INSPECT>;
+export type RulesCheckFlag = FlagName<typeof RULES_CHECK>;
 
 /** Every `tools` command. */
 export const TOOLS_COMMANDS: readonly CommandSpec[] = [
@@ -166,4 +184,5 @@ export const TOOLS_COMMANDS: readonly CommandSpec[] = [
   TSDB_ANALYZE,
   BUCKET_LS,
   BUCKET_INSPECT,
+  RULES_CHECK,
 ];

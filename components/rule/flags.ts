@@ -1,0 +1,229 @@
+// Flag table of `thanos rule` (https://thanos.io/tip/components/rule.md/#flags, v0.42 names and
+// defaults). Flags this implementation does not support yet parse, and are refused by config.ts
+// when set. Grants: the data dir (write), the rule files (read; a glob grants its directory),
+// the listen addresses, the queriers and Alertmanagers (connect), the bucket.
+
+import { defineCommand, type FlagName, httpFlags, LOG_FLAGS, OBJSTORE_FLAGS } from "../flags.ts";
+import { grpcServerFlags } from "../grpc.ts";
+
+/** `thanos rule` */
+export const RULE_COMMAND = defineCommand({
+  path: ["rule"],
+  help: "Ruler evaluating Prometheus rules against given Query nodes, exposing Store API and " +
+    "storing old blocks in bucket.",
+  reloadOnSighup: true,
+  flags: [
+    ...LOG_FLAGS,
+    ...httpFlags(),
+    ...grpcServerFlags(),
+    {
+      name: "label",
+      kind: "string",
+      repeatable: true,
+      help: "Labels to be applied to all generated metrics (repeated). Similar to external " +
+        "labels for Prometheus, used to identify ruler and its blocks as unique source.",
+    },
+    {
+      name: "data-dir",
+      kind: "string",
+      default: "data/",
+      help: "data directory",
+      grants: "write",
+    },
+    {
+      name: "rule-file",
+      kind: "string",
+      repeatable: true,
+      help: "Rule files that should be used by rule manager. Can be in glob format " +
+        "(repeated).",
+      grants: "read-glob",
+    },
+    {
+      name: "resend-delay",
+      kind: "duration",
+      default: "1m",
+      help: "Minimum amount of time to wait before resending an alert to Alertmanager.",
+    },
+    {
+      name: "eval-interval",
+      kind: "duration",
+      default: "1m",
+      help: "The default evaluation interval to use.",
+    },
+    {
+      name: "for-outage-tolerance",
+      kind: "duration",
+      default: "1h",
+      help: 'Max time to tolerate prometheus outage for restoring "for" state of alert. ' +
+        "Not supported yet (the for state is not restored).",
+    },
+    {
+      name: "for-grace-period",
+      kind: "duration",
+      default: "10m",
+      help: 'Minimum duration between alert and restored "for" state. This is maintained ' +
+        'only for alerts with configured "for" time greater than grace period. Not ' +
+        "supported yet.",
+    },
+    {
+      name: "restore-ignored-label",
+      kind: "string",
+      repeatable: true,
+      help: "Label names to be ignored when restoring alerts from the remote storage. " +
+        "Not supported yet.",
+    },
+    {
+      name: "tsdb.block-duration",
+      kind: "duration",
+      default: "2h",
+      help: "Block duration for TSDB block.",
+    },
+    {
+      name: "tsdb.retention",
+      kind: "duration",
+      default: "48h",
+      help: "Block retention time on local disk.",
+    },
+    {
+      name: "tsdb.no-lockfile",
+      kind: "bool",
+      default: "false",
+      help: "Do not create lockfile in TSDB data directory. (No lockfile is created here.)",
+    },
+    {
+      name: "tsdb.wal-compression",
+      kind: "bool",
+      default: "false",
+      help: "Compress the tsdb WAL.",
+    },
+    {
+      name: "alertmanagers.url",
+      kind: "string",
+      repeatable: true,
+      help: "Alertmanager replica URLs to push firing alerts. Ruler claims success if push to " +
+        "at least one alertmanager from discovered succeeds. The scheme should not be empty " +
+        "e.g `http` might be used. The port defaults to 9093. The URL path is used as a " +
+        "prefix for the regular Alertmanager API path. (dns+/dnssrv+ discovery is not " +
+        "supported yet.)",
+      grants: "connect",
+    },
+    {
+      name: "alertmanagers.send-timeout",
+      kind: "duration",
+      default: "10s",
+      help: "Timeout for sending alerts to Alertmanager",
+    },
+    {
+      name: "alertmanagers.config-file",
+      kind: "string",
+      help: "Path to YAML file that contains alerting configuration. Not supported yet.",
+    },
+    {
+      name: "alertmanagers.config",
+      kind: "string",
+      help: "Alternative to 'alertmanagers.config-file' flag. Not supported yet.",
+    },
+    {
+      name: "alertmanagers.sd-dns-interval",
+      kind: "duration",
+      default: "30s",
+      help: "Interval between DNS resolutions of Alertmanager hosts.",
+    },
+    {
+      name: "alert.query-url",
+      kind: "string",
+      default: "",
+      help: "The external Thanos Query URL that would be set in all alerts 'Source' field",
+    },
+    {
+      name: "alert.label-drop",
+      kind: "string",
+      repeatable: true,
+      help: "Labels by name to drop before sending to alertmanager. This allows alert to be " +
+        "deduplicated on replica label (repeated). Similar Prometheus alert relabelling",
+    },
+    {
+      name: "alert.relabel-config-file",
+      kind: "string",
+      help: "Path to YAML file that contains alert relabelling configuration. Not supported " +
+        "yet.",
+    },
+    {
+      name: "alert.relabel-config",
+      kind: "string",
+      help: "Alternative to 'alert.relabel-config-file' flag. Not supported yet.",
+    },
+    {
+      name: "web.external-prefix",
+      kind: "string",
+      default: "",
+      help: "Static prefix for all HTML links and redirect URLs in the UI query web interface.",
+    },
+    ...OBJSTORE_FLAGS,
+    {
+      name: "query",
+      kind: "string",
+      repeatable: true,
+      help: "Addresses of statically configured query API servers (repeatable): host:port " +
+        "or an http(s) URL (dns+/dnssrv+ discovery is not supported yet).",
+      grants: "connect",
+    },
+    {
+      name: "query.config-file",
+      kind: "string",
+      help: "Path to YAML file that contains query API servers configuration. Not supported " +
+        "yet.",
+    },
+    {
+      name: "query.config",
+      kind: "string",
+      help: "Alternative to 'query.config-file' flag. Not supported yet.",
+    },
+    {
+      name: "query.sd-files",
+      kind: "string",
+      repeatable: true,
+      help: "Path to file that contains addresses of query API servers. Not supported yet.",
+    },
+    {
+      name: "query.sd-interval",
+      kind: "duration",
+      default: "5m",
+      help: "Refresh interval to re-read file SD files. (used as a fallback)",
+    },
+    {
+      name: "query.sd-dns-interval",
+      kind: "duration",
+      default: "30s",
+      help: "Interval between DNS resolutions.",
+    },
+    {
+      name: "query.http-method",
+      kind: "enum",
+      choices: ["GET", "POST"],
+      default: "POST",
+      help: "HTTP method to use when sending queries. Possible options: [GET, POST]",
+    },
+    {
+      name: "query.default-step",
+      kind: "duration",
+      default: "1s",
+      help: "Default range query step to use. This is only used in stateless Ruler and alert " +
+        "state restoration.",
+    },
+    {
+      name: "remote-write.config-file",
+      kind: "string",
+      help: "Path to YAML config for the remote-write configurations (stateless mode). Not " +
+        "supported yet.",
+    },
+    {
+      name: "remote-write.config",
+      kind: "string",
+      help: "Alternative to 'remote-write.config-file' flag. Not supported yet.",
+    },
+  ],
+});
+
+/** Flag names of `thanos rule`. */
+export type RuleFlag = FlagName<typeof RULE_COMMAND>;

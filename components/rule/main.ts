@@ -1,0 +1,262 @@
+// `thanos rule`: evaluates Prometheus rule files over the global view through queriers' HTTP API
+// (rules/), stores the results in a local TSDB with WAL under `--data-dir` (tsdb/db.ts), serves
+// them over the StoreAPI (store/tsdb_store.ts) and ships cut blocks to the bucket
+// (block/shipper.ts), sends alerts to Alertmanagers (rules/notifier.ts), and serves
+// `/api/v1/rules`, `/api/v1/alerts`, `POST /-/reload` and `/metrics` on `--http-address`.
+// A bad rule file at start is fatal (exit 1, the error names file and line); on reload (SIGHUP
+// or `POST /-/reload`) it keeps the old rules, logs the error and sets
+// `thanos_rule_config_last_reload_successful` to 0 (https://thanos.io/tip/components/rule.md/).
+
+import { Registry } from "../../metrics/registry.ts";
+import { HttpServer, Probe, type Route } from "../../server/http.ts";
+import { serveUntilStopped } from "../../server/lifecycle.ts";
+import { sleepUnlessAborted } from "../../runutil/sleep.ts";
+import { StoreServer } from "../../storeapi/server.ts";
+import { dbMinTime, TsdbStore } from "../../store/tsdb_store.ts";
+import { DB } from "../../tsdb/db.ts";
+import { labelsToObject } from "../../tsdb/labels.ts";
+import { Shipper } from "../../block/shipper.ts";
+import { PrometheusClient } from "../../promclient/client.ts";
+import type { QueryFunc } from "../../rules/alerting.ts";
+import { RuleManager } from "../../rules/manager.ts";
+import { loadRuleFiles, RuleLoadError } from "../../rules/loader.ts";
+import { Notifier } from "../../rules/notifier.ts";
+import { rulesRoutes } from "../../rules/api.ts";
+import type { PartialResponseStrategy } from "../../rules/rulefmt.ts";
+import type { Bucket } from "../../objstore/bucket.ts";
+import { openBucket } from "../objstore.ts";
+import type { RunContext } from "../runtime.ts";
+import type { RuleConfig } from "./config.ts";
+
+/** Interval of block uploads (Thanos's ruler ships every 30 s). */
+const SHIP_INTERVAL_MS = 30_000;
+
+/** `thanos rule` */
+export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number> {
+  const log = ctx.logger.with({ component: "rules" });
+  const signal = ctx.signal;
+  const registry = new Registry();
+  const probe = new Probe();
+  probe.setNotReady("starting");
+
+  const reloadOk = registry.gauge({
+    name: "thanos_rule_config_last_reload_successful",
+    help: "Whether the last configuration reload attempt was successful.",
+  });
+  const reloadTime = registry.gauge({
+    name: "thanos_rule_config_last_reload_success_timestamp_seconds",
+    help: "Timestamp of the last successful configuration reload.",
+  });
+  const loadedRules = registry.gauge({
+    name: "thanos_rule_loaded_rules",
+    help: "Loaded rules partitioned by file and group.",
+    labelNames: ["strategy", "file", "group"],
+  });
+  const withWarnings = registry.counter({
+    name: "thanos_rule_evaluation_with_warnings_total",
+    help: "The total number of rule evaluation that were successful but had warnings which " +
+      "can indicate partial error.",
+    labelNames: ["strategy"],
+  });
+
+  // Rule files first: a bad file at start is fatal, naming file and line.
+  let files;
+  try {
+    files = await loadRuleFiles(cfg.ruleFiles);
+  } catch (e) {
+    const errs = e instanceof RuleLoadError ? e.errors : [(e as Error).message];
+    for (const err of errs) log.error("loading rule files failed", { err });
+    return 1;
+  }
+
+  const clients = cfg.queryURLs.map((u) =>
+    new PrometheusClient(u, { userAgent: "thanos-ts-rule" })
+  );
+  const queryFor = (strategy: PartialResponseStrategy): QueryFunc => async (expr, t, sig) => {
+    // every querier in random order until one answers (Thanos's ruler)
+    const order = clients.map((c) => c).sort(() => Math.random() - 0.5);
+    let last: Error | null = null;
+    for (const c of order) {
+      try {
+        const r = await c.queryInstant(expr, t, {
+          method: cfg.queryMethod,
+          extra: [
+            ["dedup", "true"],
+            ["partial_response", strategy === "WARN" ? "true" : "false"],
+          ],
+          signal: sig,
+        });
+        if (r.warnings.length > 0) {
+          withWarnings.labels(strategy.toLowerCase()).inc();
+          log.warn("rule evaluation returned warnings", {
+            strategy: strategy.toLowerCase(),
+            query: expr,
+            warnings: r.warnings.join("; "),
+          });
+        }
+        return r.samples.map((s) => ({ labels: s.labels, v: s.v }));
+      } catch (e) {
+        if (sig?.aborted) throw e;
+        last = e as Error;
+      }
+    }
+    throw new Error(`no query API server reachable: ${last?.message ?? "none configured"}`);
+  };
+  withWarnings.labels("warn");
+  withWarnings.labels("abort");
+
+  let bucket: Bucket | undefined;
+  if (cfg.objstoreConfig.trim() !== "") {
+    bucket = await openBucket(cfg.objstoreConfig, { registry, logger: log, component: "rule" });
+  } else {
+    log.info("no supported bucket was configured, uploads will be disabled");
+  }
+
+  const thanosMeta = {
+    labels: labelsToObject(cfg.externalLabels),
+    downsample: { resolution: 0 },
+    source: "ruler",
+  };
+  const db = await DB.open(cfg.dataDir, {
+    chunkRangeMs: cfg.blockDurationMs,
+    retentionMs: cfg.retentionMs,
+    walCompression: cfg.walCompression,
+    blockThanosMeta: thanosMeta,
+    logger: log.with({ component: "tsdb" }),
+  });
+  const shipper = bucket
+    ? new Shipper({
+      dir: cfg.dataDir,
+      bucket,
+      labels: () => labelsToObject(cfg.externalLabels),
+      source: "ruler",
+      registry,
+      logger: log.with({ component: "shipper" }),
+    })
+    : null;
+  const store = new TsdbStore(db.querier(), {
+    externalLabels: cfg.externalLabels,
+    minTime: () => dbMinTime(db),
+    componentType: "rule",
+  });
+  const server = new StoreServer(store, { registry, tls: cfg.grpc.tls });
+
+  const notifier = new Notifier({
+    urls: cfg.alertmanagers,
+    sendTimeoutMs: cfg.sendTimeoutMs,
+    externalLabels: cfg.externalLabels,
+    labelDrop: cfg.alertLabelDrop,
+    queryURL: cfg.alertQueryURL,
+    logger: log.with({ component: "alert-sender" }),
+    registry,
+  });
+  const manager = new RuleManager({
+    query: queryFor,
+    appendable: db,
+    notify: (expr, alerts) => notifier.send(expr, alerts),
+    evalIntervalMs: cfg.evalIntervalMs,
+    resendDelayMs: cfg.resendDelayMs,
+    externalLabels: cfg.externalLabels,
+    externalURL: cfg.alertQueryURL,
+    logger: log,
+    registry,
+  });
+
+  const setLoaded = () => {
+    loadedRules.reset();
+    for (const g of manager.groups) {
+      loadedRules.labels(g.strategy.toLowerCase(), g.file, g.name).set(g.rules.length);
+    }
+  };
+  // one reload at a time
+  let reloading: Promise<string | null> = Promise.resolve(null);
+  const reload = (): Promise<string | null> => {
+    reloading = reloading.then(async () => {
+      try {
+        const next = await loadRuleFiles(cfg.ruleFiles);
+        await manager.update(next);
+        setLoaded();
+        reloadOk.set(1);
+        reloadTime.set(Date.now() / 1000);
+        log.info("reloaded rule files", { groups: manager.groups.length });
+        return null;
+      } catch (e) {
+        reloadOk.set(0);
+        const msg = e instanceof RuleLoadError ? e.errors.join("\n") : (e as Error).message;
+        log.error("reloading rule files failed; keeping the previous rules", { err: msg });
+        return msg;
+      }
+    });
+    return reloading;
+  };
+  ctx.onReload?.(() => void reload());
+
+  const http = new HttpServer({ address: cfg.http.address, logger: log, registry, probe });
+  const reloadRoute: Route = {
+    method: "POST",
+    path: "/-/reload",
+    name: "reload",
+    handler: async () => {
+      const err = await reload();
+      return err === null
+        ? new Response("", { status: 200 })
+        : new Response(`failed to reload config: ${err}\n`, {
+          status: 500,
+          headers: { "content-type": "text/plain; charset=utf-8" },
+        });
+    },
+  };
+  http.add([...rulesRoutes(() => manager), reloadRoute]);
+
+  const loops = new AbortController();
+  const running: Promise<void>[] = [];
+
+  return await serveUntilStopped({
+    http,
+    httpGracePeriodMs: cfg.http.gracePeriodMs,
+    grpc: server,
+    grpcAddress: cfg.grpc.address,
+    grpcGracePeriodMs: cfg.grpc.gracePeriodMs,
+    probe,
+    logger: log,
+    signal,
+    listenFields: { component: "rule" },
+    shutdownLog: {
+      message: "shutting down the ruler",
+      fields: () => ({ reason: String(signal.reason ?? "") }),
+    },
+    onStop: () => loops.abort(),
+    beforeClose: async () => {
+      await manager.stop();
+      await Promise.allSettled(running);
+    },
+    afterClose: async () => {
+      await db.close();
+      for (const c of clients) c.close();
+      await bucket?.close();
+    },
+    stoppedMessage: "ruler stopped",
+  }, async () => {
+    await manager.update(files);
+    setLoaded();
+    reloadOk.set(1);
+    reloadTime.set(Date.now() / 1000);
+    server.setServing(true);
+    probe.setReady();
+    log.info("ruler started", { groups: manager.groups.length });
+    running.push(notifier.run(loops.signal));
+    if (shipper) {
+      running.push((async () => {
+        while (!loops.signal.aborted) {
+          await sleepUnlessAborted(SHIP_INTERVAL_MS, loops.signal);
+          if (loops.signal.aborted) break;
+          try {
+            await shipper.sync();
+          } catch (e) {
+            log.error("uploading blocks failed", { err: (e as Error).message });
+          }
+        }
+      })());
+    }
+  });
+}

@@ -1,0 +1,240 @@
+// Sending alerts to Alertmanagers, as Thanos's ruler does
+// (https://thanos.io/tip/components/rule.md/, pkg/alert in thanos-io/thanos):
+// - each alert gets the ruler's external labels (they win over the alert's own labels), then
+//   the `--alert.label-drop` labels are removed; the generator URL is `--alert.query-url` +
+//   Prometheus's table link of the rule's expression; endsAt is the resolve time of a resolved
+//   alert, else its validUntil;
+// - alerts wait in a bounded queue (oldest dropped when full, counted) and go out in batches of
+//   at most 100 as one `POST <alertmanager URL>/api/v2/alerts` (Alertmanager's v2 API,
+//   https://github.com/prometheus/alertmanager/blob/v0.25.0/api/v2/openapi.yaml) to every
+//   configured Alertmanager concurrently, each bounded by `--alertmanagers.send-timeout`;
+//   a batch counts as sent when at least one Alertmanager accepted it, else it is dropped (the
+//   rules resend firing alerts every `--resend-delay`).
+// `--alertmanagers.url` takes static http(s) URLs; the URL path is the API prefix. DNS discovery
+// (`dns+`, `dnssrv+`) is refused with a clear error until a resolver exists below this layer.
+
+import { rfc3339Nano } from "../block/shipper.ts";
+import type { Logger } from "../logging/log.ts";
+import type { Counter, Gauge, Histogram, Registry } from "../metrics/registry.ts";
+import { dropLabels, labelsToObject, mergeLabels } from "../tsdb/labels.ts";
+import type { Labels } from "../tsdb/series.ts";
+import type { Alert } from "./alerting.ts";
+import { tableLinkForExpression } from "./template.ts";
+
+/** An Alertmanager URL that cannot be used. */
+export class AlertmanagerConfigError extends Error {
+  override name = "AlertmanagerConfigError";
+}
+
+/** The alert as the v2 API takes it. */
+export interface PostableAlert {
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  startsAt: string;
+  endsAt: string;
+  generatorURL: string;
+}
+
+/** Options of {@link Notifier}. */
+export interface NotifierOptions {
+  /** `--alertmanagers.url` values. */
+  urls: string[];
+  /** `--alertmanagers.send-timeout` in ms. */
+  sendTimeoutMs: number;
+  externalLabels: Labels;
+  /** `--alert.label-drop`. */
+  labelDrop: string[];
+  /** `--alert.query-url`. */
+  queryURL: string;
+  logger: Logger;
+  registry: Registry;
+  /** Queue capacity (default 10000, Thanos's). */
+  capacity?: number;
+  /** Alerts per request (default 100). */
+  maxBatch?: number;
+}
+
+/** Validates and normalizes `--alertmanagers.url` values (no trailing slash). */
+export function parseAlertmanagerURLs(urls: readonly string[]): string[] {
+  return urls.map((raw) => {
+    const v = raw.trim();
+    if (/^(dns|dnssrv|dnssrvnoa)\+/.test(v)) {
+      throw new AlertmanagerConfigError(
+        `--alertmanagers.url ${JSON.stringify(raw)}: DNS discovery (dns+, dnssrv+) of ` +
+          "Alertmanagers is not supported yet; give static http(s) URLs",
+      );
+    }
+    let u: URL;
+    try {
+      u = new URL(v);
+    } catch {
+      throw new AlertmanagerConfigError(
+        `--alertmanagers.url ${JSON.stringify(raw)}: not a URL (the scheme must be given, ` +
+          "e.g. http://alertmanager:9093)",
+      );
+    }
+    if (u.protocol !== "http:" && u.protocol !== "https:") {
+      throw new AlertmanagerConfigError(
+        `--alertmanagers.url ${JSON.stringify(raw)}: scheme must be http or https`,
+      );
+    }
+    if (u.port === "" && !/:\d+/.test(u.host)) u.port = "9093";
+    return u.toString().replace(/\/+$/, "");
+  });
+}
+
+function rfc3339(ms: number): string {
+  return rfc3339Nano(new Date(ms));
+}
+
+/** Queue + sender of alerts to Alertmanagers. */
+export class Notifier {
+  private queue: PostableAlert[] = [];
+  private readonly urls: string[];
+  private wake: (() => void) | null = null;
+  private readonly m: {
+    dropped: Counter;
+    pushed: Counter;
+    queueLen: Gauge;
+    sent: Counter;
+    errors: Counter;
+    senderDropped: Counter;
+    latency: Histogram;
+  };
+
+  constructor(private readonly opts: NotifierOptions) {
+    this.urls = parseAlertmanagerURLs(opts.urls);
+    const r = opts.registry;
+    this.m = {
+      dropped: r.counter({
+        name: "thanos_alert_queue_alerts_dropped_total",
+        help: "Total number of alerts that were dropped from the queue.",
+      }),
+      pushed: r.counter({
+        name: "thanos_alert_queue_alerts_pushed_total",
+        help: "Total number of alerts pushed to the queue.",
+      }),
+      queueLen: r.gauge({
+        name: "thanos_alert_queue_length",
+        help: "The number of alerts in the queue.",
+      }),
+      sent: r.counter({
+        name: "thanos_alert_sender_alerts_sent_total",
+        help: "Total number of alerts sent by alertmanager.",
+        labelNames: ["alertmanager"],
+      }),
+      errors: r.counter({
+        name: "thanos_alert_sender_errors_total",
+        help: "Total number of errors while sending alerts to alertmanager.",
+        labelNames: ["alertmanager"],
+      }),
+      senderDropped: r.counter({
+        name: "thanos_alert_sender_alerts_dropped_total",
+        help: "Total number of alerts dropped in case of all sends to alertmanagers failed.",
+      }),
+      latency: r.histogram({
+        name: "thanos_alert_sender_latency_seconds",
+        help: "Latency for sending alert notifications (not including dropped notifications).",
+        labelNames: ["alertmanager"],
+      }),
+    };
+    this.m.dropped.labels();
+    this.m.senderDropped.labels();
+    this.m.queueLen.set(0);
+  }
+
+  /** The alerts as they will be posted (external labels, label drop, generator URL). */
+  toPostable(expr: string, alerts: readonly Alert[]): PostableAlert[] {
+    return alerts.map((a) => {
+      let ls = mergeLabels(a.labels, this.opts.externalLabels, true);
+      if (this.opts.labelDrop.length > 0) ls = dropLabels(ls, this.opts.labelDrop);
+      return {
+        labels: labelsToObject(ls),
+        annotations: labelsToObject(a.annotations),
+        startsAt: rfc3339(a.firedAt),
+        endsAt: rfc3339(a.resolvedAt !== 0 ? a.resolvedAt : a.validUntil),
+        generatorURL: this.opts.queryURL.replace(/\/+$/, "") + tableLinkForExpression(expr),
+      };
+    });
+  }
+
+  /** Queues alerts of one rule (the NotifyFunc of the rule manager). */
+  send(expr: string, alerts: readonly Alert[]): void {
+    if (this.urls.length === 0 || alerts.length === 0) return;
+    const cap = this.opts.capacity ?? 10_000;
+    this.queue.push(...this.toPostable(expr, alerts));
+    this.m.pushed.inc(alerts.length);
+    if (this.queue.length > cap) {
+      const n = this.queue.length - cap;
+      this.queue.splice(0, n);
+      this.m.dropped.inc(n);
+    }
+    this.m.queueLen.set(this.queue.length);
+    this.wake?.();
+  }
+
+  /** Posts one batch to every Alertmanager; true when one accepted it. */
+  async post(batch: PostableAlert[], signal?: AbortSignal): Promise<boolean> {
+    const body = JSON.stringify(batch);
+    const results = await Promise.all(this.urls.map(async (u) => {
+      const t0 = performance.now();
+      const timeout = AbortSignal.timeout(this.opts.sendTimeoutMs);
+      const sig = signal ? AbortSignal.any([signal, timeout]) : timeout;
+      try {
+        const res = await fetch(`${u}/api/v2/alerts`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body,
+          signal: sig,
+        });
+        const text = await res.text();
+        if (res.status < 200 || res.status >= 300) {
+          throw new Error(`bad response status ${res.status}: ${text.slice(0, 200).trim()}`);
+        }
+        this.m.sent.labels(u).inc(batch.length);
+        this.m.latency.labels(u).observe((performance.now() - t0) / 1000);
+        return true;
+      } catch (e) {
+        this.m.errors.labels(u).inc();
+        this.opts.logger.warn("sending alerts failed", {
+          alertmanager: u,
+          alerts: batch.length,
+          err: (e as Error).message,
+        });
+        return false;
+      }
+    }));
+    if (!results.some((r) => r)) {
+      this.m.senderDropped.inc(batch.length);
+      return false;
+    }
+    return true;
+  }
+
+  /** Sends queued alerts until `signal`; then sends what is left once. */
+  async run(signal: AbortSignal): Promise<void> {
+    const max = this.opts.maxBatch ?? 100;
+    while (!signal.aborted) {
+      if (this.queue.length === 0) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            this.wake = null;
+            signal.removeEventListener("abort", done);
+            resolve();
+          };
+          this.wake = done;
+          signal.addEventListener("abort", done, { once: true });
+        });
+        continue;
+      }
+      const batch = this.queue.splice(0, max);
+      this.m.queueLen.set(this.queue.length);
+      await this.post(batch);
+    }
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, max);
+      this.m.queueLen.set(this.queue.length);
+      await this.post(batch);
+    }
+  }
+}
