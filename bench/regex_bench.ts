@@ -42,7 +42,8 @@ function median(xs: number[]): number {
 function time(f: () => void): number {
   f(); // warm up
   let reps = 1;
-  for (let t0 = performance.now(); performance.now() - t0 < 20; reps++) f();
+  const warm = performance.now();
+  for (; performance.now() - warm < 20; reps++) f();
   const ts: number[] = [];
   for (let r = 0; r < RUNS; r++) {
     const t0 = performance.now();
@@ -188,7 +189,8 @@ console.log(
     } h`,
 );
 
-// --- 3. ReDoS through the PromQL engine over blocks, vs Prometheus 2.42 -------------------------
+// --- 3. PromQL over blocks: realistic regexes over N series and the ReDoS inputs, vs main (with
+// --baseline, skipping its ReDoS queries) and vs Prometheus 2.42 --------------------------------
 
 const START = 1_699_999_200_000;
 const EVAL = START + 60_000;
@@ -196,6 +198,7 @@ const root = await Deno.makeTempDir({ prefix: "thanos-ts-regex-bench-" });
 let prom: Awaited<ReturnType<typeof startPrometheus>> | undefined;
 try {
   const series = [];
+  const sample = { ts: Float64Array.of(START, START + 30_000, EVAL), vs: Float64Array.of(1, 1, 1) };
   for (let i = 0; i < 200; i++) {
     const tail = i % 2 === 0 ? "a" : "!"; // odd: the non-matching, exponential case
     series.push({
@@ -205,18 +208,33 @@ try {
         l: "a".repeat(27) + tail,
         l40: "a".repeat(39) + tail,
       }),
-      ts: Float64Array.of(START, START + 30_000, EVAL),
-      vs: Float64Array.of(1, 1, 1),
+      ...sample,
     });
   }
+  values.forEach((v, i) => {
+    series.push({ labels: labelsFromObject({ __name__: "v", i: String(i), l: v }), ...sample });
+  });
   await createBlocksFromSeries(`${root}/blocks`, series);
   const querier = new BlocksQuerier(await openBlocks(`${root}/blocks`));
   const engine = new Engine();
-  const queries = [
-    'label_replace(x, "y", "$1", "l", "(a+)+$")',
-    'x{l40=~"(a+)+$"}',
-    'count(x{l40!~"(a|aa)+"})',
-    'label_replace(x, "y", "$2", "l40", "((a|aa)+)(!)")',
+  let runMain: ((q: string) => Promise<string>) | null = null;
+  if (baseline) {
+    const base = `file://${Deno.realPathSync(baseline)}`;
+    const { Engine: MainEngine } = await import(`${base}/promql/engine.ts`);
+    const { BlocksQuerier: MainQuerier } = await import(`${base}/tsdb/querier.ts`);
+    const { openBlocks: mainOpen } = await import(`${base}/tsdb/block.ts`);
+    const { resultToJSONText: mainJSON } = await import(`${base}/promql/value.ts`);
+    const mq = new MainQuerier(await mainOpen(`${root}/blocks`));
+    const me = new MainEngine();
+    runMain = async (q) => mainJSON((await me.instantQuery(mq, q, EVAL)).value);
+  }
+  const queries: [string, boolean][] = [
+    ...PATTERNS.map((p): [string, boolean] => [`count(v{l=~${JSON.stringify(p)}})`, false]),
+    ['count(label_replace(v, "host", "$1", "l", "(.+):(\\\\d+)"))', false],
+    ['label_replace(x, "y", "$1", "l", "(a+)+$")', true],
+    ['x{l40=~"(a+)+$"}', true],
+    ['count(x{l40!~"(a|aa)+"})', true],
+    ['label_replace(x, "y", "$2", "l40", "((a|aa)+)(!)")', true],
   ];
   if (!Deno.args.includes("--no-prometheus")) {
     await copyDir(`${root}/blocks`, `${root}/prometheus`);
@@ -224,20 +242,48 @@ try {
       dataDir: `${root}/prometheus`,
       config: "global: {}\n",
       extraFlags: ["--storage.tsdb.retention.time=100y", "--log.level=warn"],
-      readyTimeoutMs: 60_000,
+      readyTimeoutMs: 120_000,
     });
   }
-  console.log("\n# ReDoS queries, 200 series with 28/40-char values (median ms)");
-  const out: string[][] = [["query", "series", "ours ms", "prometheus ms", "ours/prometheus"]];
-  for (const q of queries) {
-    const ours: number[] = [];
-    let n = 0;
+  console.log(
+    `\n# PromQL instant queries over ${N} + 200 series (median of ${RUNS} runs, ms); ` +
+      "x: 200 series with 28/40-char values, half of them the exponential non-match",
+  );
+  const out: string[][] = [[
+    "query",
+    "result",
+    "main ms",
+    "now ms",
+    "prometheus ms",
+    "now/main",
+    "now/prometheus",
+  ]];
+  const median3 = async (f: () => Promise<string>): Promise<[number, string]> => {
+    const ts: number[] = [];
+    let text = "";
     for (let r = 0; r < RUNS; r++) {
       const t0 = performance.now();
-      const res = await engine.instantQuery(querier, q, EVAL);
-      const text = resultToJSONText(res.value);
-      ours.push(performance.now() - t0);
-      n = (text.match(/"metric"/g) ?? []).length;
+      text = await f();
+      ts.push(performance.now() - t0);
+    }
+    return [median(ts), text];
+  };
+  const summary = (text: string): string => {
+    const j = JSON.parse(text);
+    const r = j.result as { value: [number, string] }[];
+    return r.length === 1 && j.resultType === "vector" && text.includes('"metric":{}')
+      ? `=${r[0].value[1]}`
+      : `${r.length} series`;
+  };
+  for (const [q, hostile] of queries) {
+    const [o, text] = await median3(async () =>
+      resultToJSONText((await engine.instantQuery(querier, q, EVAL)).value)
+    );
+    let mainMs = NaN;
+    if (runMain && !hostile) {
+      const [m, mainText] = await median3(() => runMain!(q));
+      if (summary(mainText) !== summary(text)) throw new Error(`main disagrees on ${q}`);
+      mainMs = m;
     }
     let promMs = NaN;
     if (prom) {
@@ -248,19 +294,21 @@ try {
         const res = await fetch(`${prom.url}/api/v1/query`, { method: "POST", body });
         const j = await res.json();
         ts.push(performance.now() - t0);
-        if (j.status !== "success" || j.data.result.length !== n) {
+        if (j.status !== "success" || summary(JSON.stringify(j.data)) !== summary(text)) {
           throw new Error(`prometheus disagrees on ${q}: ${JSON.stringify(j).slice(0, 300)}`);
         }
       }
       promMs = median(ts);
     }
-    const o = median(ours);
+    const ratio = (a: number, b: number) => Number.isNaN(a / b) ? "-" : (a / b).toFixed(2);
     out.push([
       q,
-      String(n),
+      summary(text),
+      hostile && runMain ? "not run" : mainMs.toFixed(1),
       o.toFixed(1),
       promMs.toFixed(1),
-      Number.isNaN(promMs) ? "-" : (o / promMs).toFixed(2),
+      ratio(o, mainMs),
+      ratio(o, promMs),
     ]);
   }
   table(out);

@@ -174,6 +174,16 @@ Deno.test("store gateway returns what the local block querier reads, with extern
         { matchers: [new Matcher(MatchType.Equal, "__name__", "m3")], mint: 0, maxt: 4 * H },
         { matchers: [new Matcher(MatchType.Regexp, "id", "00000(1|2).")], mint: H, maxt: 3 * H },
         {
+          // nested repetition (ReDoS shape): served by the RE2 automaton, on series and on
+          // external labels
+          matchers: [
+            new Matcher(MatchType.Regexp, "id", "(0+)+1[0-4]"),
+            new Matcher(MatchType.Regexp, "cluster", "(e|eu)+1"),
+          ],
+          mint: 0,
+          maxt: 4 * H,
+        },
+        {
           matchers: [
             new Matcher(MatchType.Equal, "job", "api"),
             new Matcher(MatchType.NotEqual, "__name__", "m1"),
