@@ -1,6 +1,6 @@
-import { assertEquals } from "../helpers/assert.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
 import { withTempDir } from "../helpers/tmp.ts";
-import { endpointSpecSource } from "../../query/endpoints.ts";
+import { EndpointSet, endpointSpecSource } from "../../query/endpoints.ts";
 import { Logger } from "../../logging/log.ts";
 
 Deno.test("endpoint sources re-read files each round and keep the last good targets", async () => {
@@ -46,4 +46,37 @@ Deno.test("--store.sd-files globs are expanded every round", async () => {
     await Deno.writeTextFile(`${dir}/ignored.yaml`, "- targets: ['c:10901']\n");
     assertEquals(await addrs(), ["a:10901", "b:10901"]);
   });
+});
+
+Deno.test("DNS lookups that find nothing are logged at error level, as Thanos's resolver", async () => {
+  const lines: string[] = [];
+  const logger = new Logger("warn", "logfmt", {}, (l) => lines.push(l));
+  const set = new EndpointSet({
+    specs: () => [
+      { address: "dnssrv+_grpc._tcp.missing.example", strict: false },
+      { address: "dns+gone.example:10901", strict: false },
+      { address: "dnssrv+_grpc._tcp.broken.example", strict: false },
+    ],
+    newClient: () => ({ info: () => Promise.reject(new Error("unused")) }) as never,
+    logger,
+    dns: {
+      a: () => Promise.resolve([]),
+      aaaa: () => Promise.resolve([]),
+      srv: (n) =>
+        n.includes("broken")
+          ? Promise.reject(new Error("server misbehaving"))
+          : Promise.resolve([]),
+    },
+  });
+  await set.update();
+  const has = (...parts: string[]) => lines.some((l) => parts.every((p) => l.includes(p)));
+  assert(
+    has("level=error", "failed to lookup SRV records", "_grpc._tcp.missing.example"),
+    lines.join("\n"),
+  );
+  assert(has("level=error", "failed to lookup IP addresses", "gone.example"), lines.join("\n"));
+  assert(
+    has("level=error", "failed to resolve addresses for endpoints", "server misbehaving"),
+    lines.join("\n"),
+  );
 });
