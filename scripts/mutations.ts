@@ -755,7 +755,7 @@ export const MUTATIONS: Mutation[] = [
     file: "query/api.ts",
     find: "bytes = await info.readBody(MAX_FORM_BYTES);",
     replace: "bytes = new Uint8Array(await req.arrayBuffer());",
-    tests: ["tests/query/api_limits_test.ts", "tests/e2e/abuse_http_test.ts"],
+    tests: ["tests/e2e/abuse_http_test.ts", "tests/query/api_limits_test.ts"],
   },
   {
     name: "http-read-body-streamed-without-cap",
