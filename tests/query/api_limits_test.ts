@@ -307,7 +307,14 @@ Deno.test("a form body slower than the body read timeout is cut off with 408", a
         ),
       );
       const buf = new Uint8Array(4096);
-      const n = await conn.read(buf);
+      // bounded wait: a server that never times the body out fails the test instead of hanging it
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const n = await Promise.race([
+        conn.read(buf),
+        new Promise<"no answer">((r) => timer = setTimeout(() => r("no answer"), 20_000)),
+      ]);
+      clearTimeout(timer);
+      assert(n !== "no answer", "no answer to a body that never completes");
       const head = new TextDecoder().decode(buf.subarray(0, n ?? 0));
       assert(head.startsWith("HTTP/1.1 408"), head);
     } finally {

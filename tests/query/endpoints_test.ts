@@ -1,4 +1,4 @@
-import { assertEquals } from "../helpers/assert.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
 import { withTempDir } from "../helpers/tmp.ts";
 import { EndpointSet, endpointSpecSource } from "../../query/endpoints.ts";
 import { Logger } from "../../logging/log.ts";
@@ -94,4 +94,35 @@ Deno.test("a stall of our own longer than the Info timeout does not mark a store
   } finally {
     await set.close();
   }
+Deno.test("DNS lookups that find nothing are logged at error level, as Thanos's resolver", async () => {
+  const lines: string[] = [];
+  const logger = new Logger("warn", "logfmt", {}, (l) => lines.push(l));
+  const set = new EndpointSet({
+    specs: () => [
+      { address: "dnssrv+_grpc._tcp.missing.example", strict: false },
+      { address: "dns+gone.example:10901", strict: false },
+      { address: "dnssrv+_grpc._tcp.broken.example", strict: false },
+    ],
+    newClient: () => ({ info: () => Promise.reject(new Error("unused")) }) as never,
+    logger,
+    dns: {
+      a: () => Promise.resolve([]),
+      aaaa: () => Promise.resolve([]),
+      srv: (n) =>
+        n.includes("broken")
+          ? Promise.reject(new Error("server misbehaving"))
+          : Promise.resolve([]),
+    },
+  });
+  await set.update();
+  const has = (...parts: string[]) => lines.some((l) => parts.every((p) => l.includes(p)));
+  assert(
+    has("level=error", "failed to lookup SRV records", "_grpc._tcp.missing.example"),
+    lines.join("\n"),
+  );
+  assert(has("level=error", "failed to lookup IP addresses", "gone.example"), lines.join("\n"));
+  assert(
+    has("level=error", "failed to resolve addresses for endpoints", "server misbehaving"),
+    lines.join("\n"),
+  );
 });
