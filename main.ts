@@ -186,11 +186,12 @@ export function resolveArgs(argv: readonly string[]): Resolved {
  */
 async function readFlagFiles(spec: CommandSpec, raw: RawFlags): Promise<void> {
   for (const f of spec.flags) {
-    if (f.grants === "objstore" && raw.values[f.name]) {
+    const objstoreFile = f.grants === "objstore-file" || f.grants === "objstore-file-read";
+    if ((f.grants === "objstore" || f.grants === "objstore-read") && raw.values[f.name]) {
       raw.values[f.name] = raw.values[f.name].map(substituteObjstoreEnv);
     }
     if (
-      f.grants !== "read-file" && f.grants !== "objstore-file" && f.grants !== "discover-file" &&
+      f.grants !== "read-file" && !objstoreFile && f.grants !== "discover-file" &&
       f.grants !== "cache-file"
     ) {
       continue;
@@ -203,7 +204,7 @@ async function readFlagFiles(spec: CommandSpec, raw: RawFlags): Promise<void> {
       } catch (e) {
         throw new UsageError(`cannot read --${f.name}=${path}: ${(e as Error).message}`);
       }
-      raw.files[path] = f.grants === "objstore-file" ? substituteObjstoreEnv(text) : text;
+      raw.files[path] = objstoreFile ? substituteObjstoreEnv(text) : text;
     }
   }
 }

@@ -27,6 +27,8 @@ export type FlagKind =
  * - `read-file`: a config file the launcher reads and passes in (the role gets read access
  *   too, so it can reload it);
  * - `objstore`: a bucket configuration (inline YAML); `objstore-file`: a path to one;
+ *   `objstore-read`, `objstore-file-read`: the same for a role that only reads the bucket (no
+ *   write access to a FILESYSTEM bucket's directory);
  * - `discover`: a service-discovery source (inline config) whose targets are only known at run
  *   time: the role may connect anywhere (Deno has no address-range grants);
  *   `discover-file`: the same, from a config file the launcher reads (the role may re-read it);
@@ -44,6 +46,8 @@ export type Grant =
   | "read-file"
   | "objstore"
   | "objstore-file"
+  | "objstore-read"
+  | "objstore-file-read"
   | "discover"
   | "discover-file"
   | "discover-glob"
@@ -104,7 +108,18 @@ export interface CommandSpec<N extends string = string> {
   args?: readonly ArgSpec[];
   /** SIGHUP reloads the role's configuration instead of terminating the process. */
   reloadOnSighup?: boolean;
+  /**
+   * Environment variables the command's libraries read whatever the flags say (granted to
+   * its role); e.g. {@link YAML_ENV} for commands that read YAML configs.
+   */
+  env?: readonly string[];
 }
+
+/**
+ * What the YAML parser (npm `yaml`) reads from the environment on every parse (its debug
+ * switches): granted to the commands that read YAML configs, and to no other.
+ */
+export const YAML_ENV: readonly string[] = ["LOG_STREAM", "LOG_TOKENS"];
 
 /** The flag-name union of a command table. */
 export type FlagName<C> = C extends CommandSpec<infer N> ? N : never;
@@ -599,6 +614,9 @@ function grantText(g: Grant): string {
     case "objstore":
     case "objstore-file":
       return "net/read/write/env: what the bucket config needs";
+    case "objstore-read":
+    case "objstore-file-read":
+      return "net/read/env: what the bucket config needs to be read (no write)";
     case "discover":
     case "discover-file":
     case "discover-glob":
@@ -648,6 +666,14 @@ export const OBJSTORE_FLAGS = defineFlags([
     grants: "objstore",
   },
 ]);
+
+/** `--objstore.config-file`, `--objstore.config` of a role that only reads the bucket. */
+export const OBJSTORE_READ_FLAGS = defineFlags(
+  OBJSTORE_FLAGS.map((f) => ({
+    ...f,
+    grants: f.grants === "objstore-file" ? "objstore-file-read" as const : "objstore-read" as const,
+  })),
+);
 
 /** `--http-address`, `--http-grace-period`. */
 export function httpFlags(defaultAddress = "0.0.0.0:10902") {

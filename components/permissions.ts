@@ -25,21 +25,13 @@ export type ObjstorePermissions = (yaml: string) => {
   sys: string[];
 };
 
-/** Environment variables read by npm libraries every role loads (YAML parser). */
-const LIBRARY_ENV = [
-  "LOG_TOKENS",
-  "LOG_STREAM",
-  "AWS_LAMBDA_NODEJS_NO_GLOBAL_AWSLAMBDA",
-  "AWS_LAMBDA_BENCHMARK_MODE",
-];
-
 /** An empty permission set. */
 export function emptyPermissions(): PermissionSet {
   return {
     net: new Set(),
     read: new Set(),
     write: new Set(),
-    env: new Set(LIBRARY_ENV),
+    env: new Set(),
     sys: new Set(),
   };
 }
@@ -176,17 +168,22 @@ export function applyGrant(
       break;
     }
     case "objstore-file":
-    case "objstore": {
-      const yaml = grant === "objstore" ? value : files[value];
-      if (grant === "objstore-file") set.read.add(value);
+    case "objstore":
+    case "objstore-file-read":
+    case "objstore-read": {
+      const file = grant === "objstore-file" || grant === "objstore-file-read";
+      const yaml = file ? files[value] : value;
+      if (file) set.read.add(value);
       if (yaml === undefined) return;
       if (!objstore) throw new UsageError("object storage is not available in this build");
+      // a role that only reads its bucket gets no write access to it (a FILESYSTEM directory)
+      const readOnly = grant === "objstore-read" || grant === "objstore-file-read";
       const p = objstore(yaml);
       for (const n of p.net) addNet(set, n);
       for (const r of p.read) set.read.add(r);
       for (const w of p.write) {
         set.read.add(w);
-        set.write.add(w);
+        if (!readOnly) set.write.add(w);
       }
       if (p.env === true) set.env = true;
       else if (set.env !== true) { for (const e of p.env) set.env.add(e); }
@@ -208,6 +205,8 @@ export function derivePermissions(
   resolved?: Record<string, string[]>,
 ): PermissionSet {
   const set = emptyPermissions();
+  // what the command's libraries read (the YAML parser); a bucket's needs come with its config
+  if (set.env !== true) { for (const e of spec.env ?? []) set.env.add(e); }
   for (const f of spec.flags) {
     if (!f.grants) continue;
     const values = raw.values[f.name] ?? (f.default ? [f.default] : []);

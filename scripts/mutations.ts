@@ -572,8 +572,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "permissions-objstore-file-grants-directory",
     file: "components/permissions.ts",
-    find: 'if (grant === "objstore-file") set.read.add(value);',
-    replace: 'if (grant === "objstore-file") set.read.add(value.replace(/[^/]*$/, "") || ".");',
+    find: "if (file) set.read.add(value);",
+    replace: 'if (file) set.read.add(value.replace(/[^/]*$/, "") || ".");',
     tests: ["tests/components/permissions_test.ts"],
     planted: 7,
   },

@@ -12,6 +12,7 @@ import {
   LOG_FLAGS,
   OBJSTORE_FLAGS,
   TRACING_FLAGS,
+  YAML_ENV,
 } from "../flags.ts";
 
 /** The values of `--deduplication.func`. */
@@ -21,6 +22,7 @@ export const COMPACT_DEDUP_FUNCS = ["", "penalty"] as const;
 export const COMPACT_COMMAND = defineCommand({
   path: ["compact"],
   help: "Continuously compacts blocks in an object store bucket.",
+  env: YAML_ENV,
   flags: [
     ...LOG_FLAGS,
     ...TRACING_FLAGS,

@@ -11,6 +11,7 @@ import {
   LOG_FLAGS,
   REQUEST_LOGGING_FLAGS,
   TRACING_FLAGS,
+  YAML_ENV,
 } from "../flags.ts";
 import { grpcServerFlags, STORE_LIMITS_FLAGS, TLS_VERSIONS } from "../grpc.ts";
 import type { DedupFunc } from "../../storeapi/dedup.ts";
@@ -91,6 +92,7 @@ export const QUERY_COMMAND = defineCommand({
   path: ["query"],
   help:
     "Query node exposing PromQL enabled Query API with data retrieved from multiple store nodes.",
+  env: YAML_ENV,
   flags: [
     ...LOG_FLAGS,
     ...TRACING_FLAGS,

@@ -16,6 +16,7 @@ import {
   OBJSTORE_FLAGS,
   REQUEST_LOGGING_FLAGS,
   TRACING_FLAGS,
+  YAML_ENV,
 } from "../flags.ts";
 import { grpcServerFlags, STORE_LIMITS_FLAGS, TLS_VERSIONS } from "../grpc.ts";
 
@@ -42,6 +43,7 @@ export const REPLICATION_PROTOCOLS = ["protobuf", "capnproto"] as const;
 export const RECEIVE_COMMAND = defineCommand({
   path: ["receive"],
   help: "Accept Prometheus remote write API requests and write to local tsdb.",
+  env: YAML_ENV,
   flags: [
     ...LOG_FLAGS,
     ...TRACING_FLAGS,

@@ -13,6 +13,7 @@ import {
   OBJSTORE_FLAGS,
   REQUEST_LOGGING_FLAGS,
   TRACING_FLAGS,
+  YAML_ENV,
 } from "../flags.ts";
 import { grpcServerFlags, STORE_LIMITS_FLAGS } from "../grpc.ts";
 
@@ -26,6 +27,7 @@ export const RELOADER_METHODS = ["http"] as const;
 export const SIDECAR_COMMAND = defineCommand({
   path: ["sidecar"],
   help: "Sidecar for Prometheus server.",
+  env: YAML_ENV,
   flags: [
     ...LOG_FLAGS,
     ...TRACING_FLAGS,

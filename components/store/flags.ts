@@ -11,9 +11,10 @@ import {
   HTTP_CONFIG_FLAGS,
   httpFlags,
   LOG_FLAGS,
-  OBJSTORE_FLAGS,
+  OBJSTORE_READ_FLAGS,
   REQUEST_LOGGING_FLAGS,
   TRACING_FLAGS,
+  YAML_ENV,
 } from "../flags.ts";
 import { grpcServerFlags, STORE_LIMITS_FLAGS } from "../grpc.ts";
 import type { MetaSyncerOptions } from "../../block/fetcher.ts";
@@ -28,11 +29,12 @@ export const BLOCK_DISCOVERY_STRATEGIES = [
 export const STORE_COMMAND = defineCommand({
   path: ["store"],
   help: "Store node giving access to blocks in a bucket provider (S3 and FILESYSTEM buckets).",
+  env: YAML_ENV,
   flags: [
     ...LOG_FLAGS,
     ...TRACING_FLAGS,
     ...GOMEMLIMIT_FLAGS,
-    ...OBJSTORE_FLAGS,
+    ...OBJSTORE_READ_FLAGS,
     ...httpFlags(),
     ...HTTP_CONFIG_FLAGS,
     ...grpcServerFlags(),

@@ -7,8 +7,9 @@ import {
   type FlagName,
   GOMEMLIMIT_FLAGS,
   LOG_FLAGS,
-  OBJSTORE_FLAGS,
+  OBJSTORE_READ_FLAGS,
   TRACING_FLAGS,
+  YAML_ENV,
 } from "../flags.ts";
 import type { BucketInspectOptions, BucketLsOptions } from "../../block/inspect.ts";
 
@@ -69,11 +70,12 @@ export const TSDB_ANALYZE = defineCommand({
 export const BUCKET_LS = defineCommand({
   path: ["tools", "bucket", "ls"],
   help: "List all blocks in the bucket.",
+  env: YAML_ENV,
   flags: [
     ...LOG_FLAGS,
     ...TRACING_FLAGS,
     ...GOMEMLIMIT_FLAGS,
-    ...OBJSTORE_FLAGS,
+    ...OBJSTORE_READ_FLAGS,
     {
       name: "selector.relabel-config-file",
       kind: "string",
@@ -123,11 +125,12 @@ export const BUCKET_LS = defineCommand({
 export const BUCKET_INSPECT = defineCommand({
   path: ["tools", "bucket", "inspect"],
   help: "Inspect all blocks in the bucket in detailed, table-like way.",
+  env: YAML_ENV,
   flags: [
     ...LOG_FLAGS,
     ...TRACING_FLAGS,
     ...GOMEMLIMIT_FLAGS,
-    ...OBJSTORE_FLAGS,
+    ...OBJSTORE_READ_FLAGS,
     {
       name: "selector",
       short: "l",

@@ -289,6 +289,58 @@ Deno.test("store config: defaults and set values", () => {
   assertEquals(c.samplesLimit, 7);
 });
 
+Deno.test("store config: --index-cache.config (IN-MEMORY) replaces --index-cache-size", () => {
+  const yaml = "type: IN-MEMORY\nconfig:\n  max_size: 64MB\n  max_item_size: 8MB\n" +
+    "  enabled_items: [Postings]\n";
+  for (
+    const flags of [
+      parse(STORE_COMMAND, ["--index-cache-size=1GB", `--index-cache.config=${yaml}`]),
+      parse(STORE_COMMAND, ["--index-cache.config-file=/c.yml"], { "/c.yml": yaml }),
+    ]
+  ) {
+    const c = storeConfig(flags);
+    assertEquals(c.indexCacheBytes, 64 * 1024 * 1024);
+    assertEquals(c.indexCache, { maxItemBytes: 8 * 1024 * 1024, enabledItems: ["Postings"] });
+  }
+  assertEquals(storeConfig(parse(STORE_COMMAND, [])).indexCache, undefined);
+  const e = assertThrows(
+    () =>
+      storeConfig(
+        parse(STORE_COMMAND, ["--index-cache.config=type: MEMCACHED\nconfig:\n  addresses: [m:1]"]),
+      ),
+    UsageError,
+    "--index-cache.config: index cache type MEMCACHED is not in this build yet",
+  );
+  assert(!e.message.includes("\n"));
+  assertThrows(
+    () =>
+      storeConfig(
+        parse(STORE_COMMAND, [
+          "--index-cache.config-file=/c.yml",
+          `--index-cache.config=${yaml}`,
+        ], { "/c.yml": yaml }),
+      ),
+    UsageError,
+    "mutually exclusive",
+  );
+});
+
+Deno.test("query config: --store.limits.* and --query.conn-metric.label", () => {
+  const d = queryConfig(parse(QUERY_COMMAND, []));
+  assertEquals(d.limits, { seriesLimit: 0, samplesLimit: 0 });
+  assertEquals(d.connMetricLabels, ["external_labels", "store_type"]);
+  assertEquals(d.lookbackDeltaMs, 5 * 60_000);
+  const c = queryConfig(parse(QUERY_COMMAND, [
+    "--store.limits.request-series=10",
+    "--store.limits.request-samples=20",
+    "--query.conn-metric.label=store_type",
+    "--query.lookback-delta=15m",
+  ]));
+  assertEquals(c.limits, { seriesLimit: 10, samplesLimit: 20 });
+  assertEquals(c.connMetricLabels, ["store_type"]);
+  assertEquals(c.lookbackDeltaMs, 15 * 60_000);
+});
+
 Deno.test("store config: validation errors", () => {
   assertThrows(
     () =>

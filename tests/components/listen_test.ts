@@ -65,8 +65,15 @@ e2eTest(
         `--objstore.config=${bucket}`,
         `--data-dir=${root}/store`,
         "--log.level=warn",
+        "--index-cache.config=type: IN-MEMORY\nconfig:\n  max_size: 64MB\n  max_item_size: 8MB\n",
       ], { listenHost: "", timeoutMs: 60_000 });
       procs.push(store);
+      // the IN-MEMORY index cache config took effect
+      const storeMetrics = await (await fetch(`${store.http}/metrics`)).text();
+      const gauge = (name: string) =>
+        Number(new RegExp(`^${name} (\\S+)$`, "m").exec(storeMetrics)?.[1]);
+      assertEquals(gauge("thanos_store_index_cache_max_size_bytes"), 64 * 1024 * 1024);
+      assertEquals(gauge("thanos_store_index_cache_max_item_size_bytes"), 8 * 1024 * 1024);
 
       // receive: `0.0.0.0:port` for HTTP and gRPC, `:port` for remote write
       const rw = freePort();

@@ -94,6 +94,8 @@ Deno.test("a stall of our own longer than the Info timeout does not mark a store
   } finally {
     await set.close();
   }
+});
+
 Deno.test("DNS lookups that find nothing are logged at error level, as Thanos's resolver", async () => {
   const lines: string[] = [];
   const logger = new Logger("warn", "logfmt", {}, (l) => lines.push(l));
