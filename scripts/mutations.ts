@@ -815,4 +815,11 @@ export const MUTATIONS: Mutation[] = [
     replace: "      if (!signal.aborted) this.metrics?.seriesInFlight.dec();",
     tests: ["tests/e2e/query_starvation_test.ts"],
   },
+  {
+    name: "querier-unhealthy-stores-not-reported",
+    file: "components/query/main.ts",
+    find: "    unavailable: () => endpoints.unavailable(),\n",
+    replace: "",
+    tests: ["tests/e2e/query_store_restart_test.ts"],
+  },
 ];
