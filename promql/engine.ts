@@ -233,6 +233,24 @@ interface ContextOptions {
 
 class TimeoutReason extends Error {}
 
+/**
+ * Longest stretch (ms) one query evaluates before giving the event loop a turn: probes,
+ * `/metrics`, Info checks and other queries on the same thread wait at most about this long
+ * (issue 20: a heavy query must not starve the role). Each turn costs a few ms (below).
+ */
+const YIELD_EVERY_MS = 20;
+
+/**
+ * Resolves after the event loop had a turn in which network I/O is read (new requests,
+ * store answers). A timer, although nested timers are clamped to 4 ms
+ * (https://html.spec.whatwg.org/multipage/timers-and-user-prompts.html#timers): measured in the
+ * querier under a heavy query, setImmediate and MessageChannel turns run timers but left
+ * `/-/ready` waiting up to 5 s, a timer turn kept it under 250 ms.
+ */
+function yieldToLoop(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 class QueryContext {
   readonly lookback: number;
   readonly maxSamples: number;
@@ -252,6 +270,7 @@ class QueryContext {
   private readonly timer: ReturnType<typeof setTimeout>;
   private readonly outer?: AbortSignal;
   private readonly onOuterAbort = () => this.controller.abort(this.outer?.reason);
+  private lastYield = performance.now();
 
   constructor(readonly q: Queryable, o: ContextOptions) {
     this.lookback = o.lookback;
@@ -281,6 +300,21 @@ class QueryContext {
       this.controller.abort(new TimeoutReason());
       throw queryTimeoutError();
     }
+  }
+
+  /**
+   * Call between units of work (a series, a step block): when this query has held the thread
+   * for {@link YIELD_EVERY_MS}, lets the event loop run, then throws timeout/canceled if the
+   * query must stop. Cheap when no turn is due.
+   */
+  async pause(): Promise<void> {
+    if (performance.now() - this.lastYield < YIELD_EVERY_MS) {
+      if (this.signal.aborted) this.check();
+      return;
+    }
+    await yieldToLoop();
+    this.lastYield = performance.now();
+    this.check();
   }
 
   private abortError(): PromQLError {
@@ -460,7 +494,7 @@ class QueryContext {
     maxt: number,
     step: number,
     range: number,
-    fn: (labels: Labels, buf: SeriesBuffer) => void,
+    fn: (labels: Labels, buf: SeriesBuffer) => void | Promise<void>,
   ): Promise<void> {
     const info = this.selectors.get(vs) ?? { func: "", by: false, grouping: [] };
     if (mint < this.dataMin) mint = this.dataMin;
@@ -477,10 +511,11 @@ class QueryContext {
     try {
       for await (const s of set) {
         if ((++k & 63) === 0) this.check();
-        else if (this.signal.aborted) this.check();
+        await this.pause();
         this.buf.load(s.labels, s.chunks, mint, maxt);
         if (this.buf.len === 0) continue;
-        fn(s.labels, this.buf);
+        const r = fn(s.labels, this.buf);
+        if (r !== undefined) await r;
       }
     } catch (e) {
       if (this.signal.aborted && !(e instanceof PromQLError)) throw this.abortError();
@@ -794,7 +829,12 @@ interface RangeSource {
   range: number;
   /** Streams the operand's series. */
   forEach(
-    fn: (labels: Labels, ts: Float64Array, vs: Float64Array, len: number) => void,
+    fn: (
+      labels: Labels,
+      ts: Float64Array,
+      vs: Float64Array,
+      len: number,
+    ) => void | Promise<void>,
   ): Promise<void>;
 }
 
@@ -1019,7 +1059,7 @@ class Evaluator {
           await this.ctx.forEachSeries(vs, mint, maxt, this.hintStep, range, (labels, b) => {
             b.compact();
             if (b.clen === 0) return;
-            fn(labels, b.cts, b.cvs, b.clen);
+            return fn(labels, b.cts, b.cvs, b.clen);
           });
         },
       };
@@ -1034,6 +1074,7 @@ class Evaluator {
         if (this.n === 0) return;
         const { inner, series } = await this.evalSubquery(sq, windowEnd(0), windowEnd(this.n - 1));
         for (const s of series) {
+          await this.ctx.pause();
           const c = countPoints(s);
           if (c === 0) continue;
           const ts = new Float64Array(c);
@@ -1045,7 +1086,7 @@ class Evaluator {
             vs[j] = s.vals[i];
             j++;
           }
-          fn(s.labels, ts, vs, c);
+          await fn(s.labels, ts, vs, c);
         }
       },
     };
@@ -1294,13 +1335,15 @@ class Evaluator {
     const check = keepName || singleName(arg) || absent ? null : new StepCollector("strict");
     const max = this.ctx.maxSamples;
 
-    await src.forEach((labels, ts, vs, len) => {
+    await src.forEach(async (labels, ts, vs, len) => {
       let vals: Float64Array | null = null;
       let has: Uint8Array | null = null;
       let count = 0;
       let from = 0;
       let to = 0;
       for (let i = 0; i < n; i++) {
+        // one series over many steps of wide windows can take long: give the loop its turns
+        if ((i & 63) === 63) await this.ctx.pause();
         const we = ends[i];
         const ws = we - range;
         while (to < len && ts[to] <= we) to++;

@@ -946,4 +946,26 @@ export const MUTATIONS: Mutation[] = [
     replace: "  if (records.length < 0) {\n    logger?.error(",
     tests: ["tests/query/endpoints_test.ts"],
   },
+  // ---------------------------------------------------------------- promql: no starvation
+  {
+    name: "engine-never-yields-to-the-loop",
+    file: "promql/engine.ts",
+    find: "    await yieldToLoop();\n    this.lastYield = performance.now();",
+    replace: "    await Promise.resolve();\n    this.lastYield = performance.now();",
+    tests: ["tests/e2e/query_starvation_test.ts"],
+  },
+  {
+    name: "store-series-in-flight-not-released",
+    file: "store/bucket_store.ts",
+    find: "      this.metrics?.seriesInFlight.dec();",
+    replace: "      if (!signal.aborted) this.metrics?.seriesInFlight.dec();",
+    tests: ["tests/e2e/query_starvation_test.ts"],
+  },
+  {
+    name: "querier-unhealthy-stores-not-reported",
+    file: "components/query/main.ts",
+    find: "    unavailable: () => endpoints.unavailable(),\n",
+    replace: "",
+    tests: ["tests/e2e/query_store_restart_test.ts"],
+  },
 ];

@@ -95,6 +95,8 @@ interface StoreMetrics {
   headerOpens: Counter;
   seriesRequests: Counter;
   blockReadFailures: Counter;
+  seriesInFlight: Gauge;
+  seriesCanceled: Counter;
 }
 
 function storeMetrics(reg: Registry): StoreMetrics {
@@ -146,6 +148,16 @@ function storeMetrics(reg: Registry): StoreMetrics {
     seriesRequests: reg.counter({
       name: "thanos_bucket_store_series_requests_total",
       help: "Series calls served.",
+    }),
+    // Thanos's series gate gauge (pkg/gate, prefix thanos_bucket_store_series_)
+    seriesInFlight: reg.gauge({
+      name: "thanos_bucket_store_series_gate_queries_in_flight",
+      help: "Number of Series calls currently being served (holding a gate slot).",
+    }),
+    seriesCanceled: reg.counter({
+      name: "thanos_bucket_store_series_canceled_total",
+      help: "Series calls that stopped reading blocks because the client cancelled them (or " +
+        "their deadline passed).",
     }),
     blockReadFailures: reg.counter({
       name: "thanos_bucket_store_block_read_failures_total",
@@ -440,6 +452,7 @@ export class BucketStore implements StoreBackend {
    */
   async *series(req: SeriesRequest, signal: AbortSignal): AsyncGenerator<SeriesItem> {
     await this.gate.acquire(signal);
+    this.metrics?.seriesInFlight.inc();
     try {
       this.metrics?.seriesRequests.inc();
       const r: SeriesRequest = {
@@ -472,6 +485,8 @@ export class BucketStore implements StoreBackend {
         yield { warning: w };
       }
     } finally {
+      if (signal.aborted) this.metrics?.seriesCanceled.inc();
+      this.metrics?.seriesInFlight.dec();
       this.gate.release();
     }
   }
