@@ -536,15 +536,16 @@ export class BucketCompactor {
   /**
    * The blocks cleaner: deletes blocks marked for deletion longer than `--delete-delay` ago, and
    * partial uploads (no meta.json, no deletion mark) whose ULID is older than
-   * max(consistency delay, 48h). Resolves to the number of blocks deleted.
+   * max(consistency delay, 48h). Blocks in `exclude` (e.g. outside a selector) are left alone.
+   * Resolves to the number of blocks deleted.
    */
-  async cleanup(signal?: AbortSignal): Promise<number> {
+  async cleanup(signal?: AbortSignal, exclude?: ReadonlySet<string>): Promise<number> {
     const files = new Map<string, Set<string>>();
     for await (const n of this.o.bucket.iter("", { recursive: true, signal })) {
       const slash = n.indexOf("/");
       if (slash < 0) continue;
       const id = n.slice(0, slash);
-      if (!isULID(id)) continue;
+      if (!isULID(id) || exclude?.has(id)) continue;
       let s = files.get(id);
       if (!s) files.set(id, s = new Set());
       s.add(n.slice(slash + 1));
