@@ -266,9 +266,13 @@ export class BucketCompactor {
     });
   }
 
+  /** The blocks of the last sync and their no-compact marks (`--compact.progress-interval`). */
+  lastSync: { metas: Map<string, BlockMeta>; noCompact: Set<string> } | null = null;
+
   /** Blocks the compactor works on now (after the filters), by ULID. */
   async syncMetas(signal?: AbortSignal): Promise<Map<string, BlockMeta>> {
     const res = await this.syncer.sync(signal);
+    this.lastSync = { metas: res.metas, noCompact: this.lastSync?.noCompact ?? new Set() };
     await this.garbageCollect(
       [...res.filtered].filter(([, r]) => r === "duplicate").map(([id]) => id),
       signal,
@@ -318,6 +322,7 @@ export class BucketCompactor {
       signal?.throwIfAborted();
       const metas = await this.syncMetas(signal);
       const noCompact = await this.noCompactMarked([...metas.keys()], signal);
+      this.lastSync = { metas, noCompact };
       const groups = groupBlocks(metas.values(), this.o.replicaLabels ?? []);
       const plans: { g: Group; p: BlockMeta[] }[] = [];
       for (const g of groups) {

@@ -799,6 +799,13 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/e2e/tools_bucket_compact_cli_test.ts"],
   },
   {
+    name: "compact-progress-forgets-merged-block",
+    file: "compact/progress.ts",
+    find: "      ms.push(simulatedMerge(p, n++));\n",
+    replace: "",
+    tests: ["tests/compact/progress_test.ts"],
+  },
+  {
     name: "retention-inclusive-boundary",
     file: "compact/retention.ts",
     find: "if (now > maxTimeMs + keep) {",
