@@ -6,17 +6,38 @@ import { roleRun, type RunFunction } from "./runtime.ts";
 import { STORE_COMMAND } from "./store/flags.ts";
 import { storeConfig } from "./store/config.ts";
 import { runStore } from "./store/main.ts";
-import { BUCKET_INSPECT, BUCKET_LS, RULES_CHECK, TSDB_ANALYZE, TSDB_DUMP } from "./tools/flags.ts";
 import {
+  BUCKET_CLEANUP,
+  BUCKET_DOWNSAMPLE,
+  BUCKET_INSPECT,
+  BUCKET_LS,
+  BUCKET_MARK,
+  BUCKET_RETENTION,
+  BUCKET_VERIFY,
+  RULES_CHECK,
+  TSDB_ANALYZE,
+  TSDB_DUMP,
+} from "./tools/flags.ts";
+import {
+  bucketCleanupConfig,
+  bucketDownsampleConfig,
   bucketInspectConfig,
   bucketLsConfig,
+  bucketMarkConfig,
+  bucketRetentionConfig,
+  bucketVerifyConfig,
   rulesCheckConfig,
   tsdbAnalyzeConfig,
   tsdbDumpConfig,
 } from "./tools/config.ts";
 import {
+  runBucketCleanup,
+  runBucketDownsample,
   runBucketInspect,
   runBucketLs,
+  runBucketMark,
+  runBucketRetention,
+  runBucketVerify,
   runRulesCheck,
   runTsdbAnalyze,
   runTsdbDump,
@@ -45,6 +66,15 @@ export const RUN_TABLE: Record<string, RunFunction> = {
   query: roleRun(QUERY_COMMAND, queryConfig, runQuery),
   "tools bucket ls": roleRun(BUCKET_LS, bucketLsConfig, runBucketLs),
   "tools bucket inspect": roleRun(BUCKET_INSPECT, bucketInspectConfig, runBucketInspect),
+  "tools bucket verify": roleRun(BUCKET_VERIFY, bucketVerifyConfig, runBucketVerify),
+  "tools bucket mark": roleRun(BUCKET_MARK, bucketMarkConfig, runBucketMark),
+  "tools bucket cleanup": roleRun(BUCKET_CLEANUP, bucketCleanupConfig, runBucketCleanup),
+  "tools bucket retention": roleRun(BUCKET_RETENTION, bucketRetentionConfig, runBucketRetention),
+  "tools bucket downsample": roleRun(
+    BUCKET_DOWNSAMPLE,
+    bucketDownsampleConfig,
+    runBucketDownsample,
+  ),
   "tools tsdb dump": roleRun(TSDB_DUMP, tsdbDumpConfig, runTsdbDump),
   "tools tsdb analyze": roleRun(TSDB_ANALYZE, tsdbAnalyzeConfig, runTsdbAnalyze),
   "tools rules-check": roleRun(RULES_CHECK, rulesCheckConfig, runRulesCheck),

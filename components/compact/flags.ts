@@ -152,6 +152,20 @@ export const COMPACT_COMMAND = defineCommand({
         "- the cleaning will only happen at the end of an iteration.",
     },
     {
+      name: "compact.progress-interval",
+      kind: "duration",
+      default: "5m",
+      help: "Frequency of calculating the compaction progress in the background when --wait " +
+        'has been enabled. Setting it to "0s" disables it. Now compaction, downsampling and ' +
+        "retention progress are supported.",
+    },
+    {
+      name: "downsample.concurrency",
+      kind: "int",
+      default: "1",
+      help: "Number of goroutines to use when downsampling blocks.",
+    },
+    {
       name: "compact.concurrency",
       kind: "int",
       default: "1",
