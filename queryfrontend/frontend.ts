@@ -327,25 +327,9 @@ export class QueryFrontend {
     );
     const failed = answers.find((a) => a.error !== undefined);
     if (failed?.error) return this.#relay(failed.error);
-    let matrix = mergeMatrices(answers.map((a) => a.matrix ?? []));
+    const matrix = mergeMatrices(answers.map((a) => a.matrix ?? []));
     const warnings = [...new Set(answers.flatMap((a) => a.warnings))];
 
-    if (this.#o.requestDownsampled && matrix.length === 0 && !p.has("max_source_resolution")) {
-      // https://thanos.io/tip/components/query-frontend.md/ (--query-range.request-downsampled):
-      // ask again for downsampled data when the raw answer is empty
-      for (const res of RESOLUTIONS.slice(1)) {
-        this.#downsampledExtra.inc();
-        const more = new URLSearchParams(rest);
-        more.set("max_source_resolution", `${res / 1000}s`);
-        const a = await this.#fetchPart(range, step, at.query, more, headers, signal);
-        if (a.error) return this.#relay(a.error);
-        warnings.push(...a.warnings);
-        if (a.matrix && a.matrix.length > 0) {
-          matrix = a.matrix;
-          break;
-        }
-      }
-    }
     const extra: Record<string, string> = warnings.length > 0
       ? { "cache-control": "no-store" }
       : {};
@@ -381,6 +365,17 @@ export class QueryFrontend {
     }
     const matrix = parseMatrix(body.data);
     if (body.status !== "success" || matrix === null) return { warnings: [], error: a };
+    if (this.#o.requestDownsampled && matrix.length === 0 && !rest.has("max_source_resolution")) {
+      // --query-range.request-downsampled: an empty raw answer is asked again for downsampled
+      // data (5m, then 1h), below the results cache like Thanos' downsampled middleware
+      for (const res of RESOLUTIONS.slice(1)) {
+        this.#downsampledExtra.inc();
+        const more = new URLSearchParams(rest);
+        more.set("max_source_resolution", `${res / 1000}s`);
+        const d = await this.#fetchPart(part, step, query, more, headers, signal);
+        if (d.error || (d.matrix && d.matrix.length > 0)) return d;
+      }
+    }
     return {
       matrix,
       warnings: body.warnings ?? [],
