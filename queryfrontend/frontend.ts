@@ -45,6 +45,8 @@ export interface FrontendOptions {
   maxQueryLengthMs: number;
   maxQueryParallelism: number;
   maxRetries: number;
+  /** `--query.max-retries-per-request`: attempts of passed-through instant queries. */
+  instantMaxRetries: number;
   requestDownsampled: boolean;
   /** `--query-range.response-cache-max-freshness`. */
   maxFreshnessMs: number;
@@ -170,7 +172,7 @@ export class QueryFrontend {
         path: "/api/v1/query",
         handler: wrap("query", (req, _, s) => {
           this.#queries.inc({ op: "query" });
-          return this.#down.proxy(req, "/api/v1/query", s);
+          return this.#down.proxy(req, "/api/v1/query", s, this.#o.instantMaxRetries);
         }),
       },
       {

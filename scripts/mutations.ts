@@ -820,4 +820,11 @@ export const MUTATIONS: Mutation[] = [
     replace: "return last;",
     tests: ["tests/e2e/query_frontend_faults_test.ts"],
   },
+  {
+    name: "queryfrontend-labels-cache-partial-interval",
+    file: "queryfrontend/frontend.ts",
+    find: "part.end === part.start + interval - 1 && part.end <= freshBefore;",
+    replace: "part.end <= part.start + interval - 1 && part.end <= freshBefore;",
+    tests: ["tests/e2e/query_frontend_faults_test.ts"],
+  },
 ];

@@ -85,6 +85,7 @@ e2eTest("query-frontend: cache killed, querier 5xx and down, bad input", {
         `--query-frontend.downstream-url=${px.url}`,
         "--query-range.max-retries-per-request=3",
         "--labels.max-retries-per-request=3",
+        "--query.max-retries-per-request=3",
         "--query-range.max-query-length=30d",
       ]);
       procs.push(fe);
@@ -102,6 +103,10 @@ e2eTest("query-frontend: cache killed, querier 5xx and down, bad input", {
         const labels = await get(`${fe.http}/api/v1/labels?start=${secs(S)}&end=${secs(E)}`);
         assertEquals(labels.status, 200, labels.text);
         assert(labels.text.includes('"__name__"'), labels.text);
+        // instant queries are passed through with retries too (--query.max-retries-per-request)
+        px.failNext(2, 502);
+        const inst = `/api/v1/query?query=up&time=${secs(S + H)}`;
+        assertEquals(await get(fe.http + inst), await get(env.querier + inst));
         // a 4xx is not retried
         px.failNext(1, 422);
         const before4 = px.seen.length;
@@ -161,6 +166,46 @@ e2eTest("query-frontend: cache killed, querier 5xx and down, bad input", {
         );
         assertEquals(got.status, 200);
         assert(got.text === want.text, got.text.slice(0, 300));
+      });
+
+      await t.step("labels, label values and series split by day equal the querier's", async () => {
+        // S + 2h is a UTC midnight: two parts at the default 24h labels split interval
+        const range = `start=${secs(S)}&end=${secs(E)}`;
+        const before = px.seen.length;
+        for (
+          const path of [
+            `/api/v1/labels?${range}`,
+            `/api/v1/label/job/values?${range}`,
+            `/api/v1/series?match[]=up&${range}`,
+            `/api/v1/series?match[]=${
+              encodeURIComponent('http_requests_total{code="500"}')
+            }&${range}`,
+          ]
+        ) {
+          const want = await get(env.querier + path);
+          const got = await get(fe.http + path);
+          assertEquals(got.status, 200, got.text.slice(0, 300));
+          assert(got.text === want.text, `${path}: ${got.text.slice(0, 300)}`);
+        }
+        assertEquals(px.seen.length - before, 8, "two parts per request");
+      });
+
+      await t.step("whole past label intervals come from the labels cache", async () => {
+        const lf = await startFrontend([
+          `--query-frontend.downstream-url=${px.url}`,
+          "--labels.split-interval=1h",
+          "--labels.response-cache-config=type: IN-MEMORY\nconfig:\n  max_size_items: 100\n",
+        ]);
+        procs.push(lf);
+        const path = `/api/v1/label/job/values?start=${secs(S)}&end=${secs(E)}`;
+        const want = await get(env.querier + path);
+        const b0 = px.seen.length;
+        assertEquals(await get(lf.http + path), want);
+        assertEquals(px.seen.length - b0, 7, "6 whole hours and the instant at the end");
+        const b1 = px.seen.length;
+        assertEquals(await get(lf.http + path), want);
+        assertEquals(px.seen.length - b1, 1, "only the partial interval again");
+        await lf.stop();
       });
 
       await t.step("the query UI and instant queries pass through", async () => {

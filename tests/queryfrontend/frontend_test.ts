@@ -61,6 +61,7 @@ function frontend(url: string, now: () => number): QueryFrontend {
     maxQueryLengthMs: 0,
     maxQueryParallelism: 4,
     maxRetries: 1,
+    instantMaxRetries: 1,
     requestDownsampled: false,
     maxFreshnessMs: 60_000,
     partialResponse: true,
