@@ -470,12 +470,15 @@ export class QueryFrontend {
         // only whole past intervals are cached: their answer cannot change
         const whole = interval > 0 && part.start % interval === 0 &&
           part.end === part.start + interval - 1 && part.end <= freshBefore;
-        const key = ExtentCache.hashKey(`${keyBase}:${Math.floor(part.start / (interval || 1))}`);
+        const fullKey = `${keyBase}:${Math.floor(part.start / (interval || 1))}`;
+        const key = ExtentCache.hashKey(fullKey);
         if (whole && this.#labelsCache) {
           const hit = (await this.#labelsCache.fetch([key])).get(key);
           if (hit !== undefined) {
             try {
-              return { data: JSON.parse(new TextDecoder().decode(hit)), warnings: [] };
+              // the full key is stored with the data: a hash collision is a miss
+              const v = JSON.parse(new TextDecoder().decode(hit)) as { k: string; d: unknown[] };
+              if (v.k === fullKey) return { data: v.d, warnings: [] };
             } catch { /* a miss */ }
           }
         }
@@ -496,7 +499,10 @@ export class QueryFrontend {
         const warnings = body.warnings ?? [];
         if (whole && this.#labelsCache && warnings.length === 0) {
           await this.#labelsCache.store(
-            new Map([[key, new TextEncoder().encode(JSON.stringify(body.data))]]),
+            new Map([[
+              key,
+              new TextEncoder().encode(JSON.stringify({ k: fullKey, d: body.data })),
+            ]]),
             this.#o.cacheTtlMs ?? 0,
           );
         }
