@@ -356,6 +356,19 @@ export function parseCacheConfig(
     }
     for (const a of addresses) checkAddress("config.addr", a);
     const t = c.tls_config as Record<string, unknown>;
+    // Deno's TLS client verifies against the address it connects to and cannot skip verification
+    if (t.server_name !== "") {
+      throw new CacheConfigError(
+        "cache config: config.tls_config.server_name is not supported; use the name the " +
+          "certificate is for in config.addr",
+      );
+    }
+    if (t.insecure_skip_verify === true) {
+      throw new CacheConfigError(
+        "cache config: config.tls_config.insecure_skip_verify is not supported; give the CA in " +
+          "config.tls_config.ca_file",
+      );
+    }
     return {
       type: "REDIS",
       ttlMs,

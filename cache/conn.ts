@@ -21,7 +21,7 @@ export interface DialOptions {
   hostname: string;
   port: number;
   dialTimeoutMs: number;
-  tls?: { caCerts?: string[]; certChain?: string; privateKey?: string; serverName?: string };
+  tls?: { caCerts?: string[]; certChain?: string; privateKey?: string };
 }
 
 /** One connection to a cache server. */

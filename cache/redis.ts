@@ -83,7 +83,6 @@ export class RedisCache implements Cache {
         caCerts: cfg.tls.caFile ? [Deno.readTextFileSync(cfg.tls.caFile)] : undefined,
         certChain: cfg.tls.certFile ? Deno.readTextFileSync(cfg.tls.certFile) : undefined,
         privateKey: cfg.tls.keyFile ? Deno.readTextFileSync(cfg.tls.keyFile) : undefined,
-        serverName: cfg.tls.serverName || undefined,
       };
     }
     this.#pool = new ConnPool(async () => {

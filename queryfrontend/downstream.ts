@@ -109,35 +109,49 @@ export class Downstream {
     return signals.length === 0 ? undefined : AbortSignal.any(signals);
   }
 
-  /** Forwards `req` unchanged (path, query, method, headers, body) and relays the answer. */
-  async proxy(req: Request, path: string, signal?: AbortSignal): Promise<Response> {
+  /**
+   * Forwards `req` unchanged (path, query, method, headers, body) and relays the answer; up to
+   * `maxTries` attempts while the querier answers 5xx or cannot be reached.
+   */
+  async proxy(req: Request, path: string, signal?: AbortSignal, maxTries = 1): Promise<Response> {
     const src = new URL(req.url);
     const headers = new Headers();
     for (const [k, v] of req.headers) if (!HOP_BY_HOP.has(k.toLowerCase())) headers.set(k, v);
     // the body is decompressed by fetch; never ask for an encoding we would relay wrongly
     headers.delete("accept-encoding");
-    try {
-      const body = req.method === "GET" || req.method === "HEAD"
-        ? undefined
-        : await req.arrayBuffer();
-      const r = await fetch(this.url(path, src.search), {
-        method: req.method,
-        headers,
-        body,
-        redirect: "manual",
-        signal: this.#signal(signal),
-      });
-      const out = new Headers();
-      for (const [k, v] of r.headers) {
-        if (!HOP_BY_HOP.has(k.toLowerCase()) && k.toLowerCase() !== "content-encoding") {
-          out.set(k, v);
+    const body = req.method === "GET" || req.method === "HEAD"
+      ? undefined
+      : await req.arrayBuffer().catch(() => undefined);
+    const tries = Math.max(1, maxTries);
+    let lastError = "";
+    for (let attempt = 0; attempt < tries; attempt++) {
+      if (attempt > 0) this.#retries.observe(attempt);
+      try {
+        const r = await fetch(this.url(path, src.search), {
+          method: req.method,
+          headers,
+          body,
+          redirect: "manual",
+          signal: this.#signal(signal),
+        });
+        if (Math.floor(r.status / 100) === 5 && attempt + 1 < tries) {
+          await r.body?.cancel();
+          continue;
         }
+        const out = new Headers();
+        for (const [k, v] of r.headers) {
+          if (!HOP_BY_HOP.has(k.toLowerCase()) && k.toLowerCase() !== "content-encoding") {
+            out.set(k, v);
+          }
+        }
+        return new Response(r.body, { status: r.status, statusText: r.statusText, headers: out });
+      } catch (e) {
+        lastError = (e as Error)?.message ?? String(e);
+        if (signal?.aborted) break;
       }
-      return new Response(r.body, { status: r.status, statusText: r.statusText, headers: out });
-    } catch (e) {
-      const a = unavailable(`downstream ${this.#base.origin}: ${(e as Error)?.message ?? e}`);
-      return new Response(a.text, { status: a.status, headers: a.headers });
     }
+    const a = unavailable(`downstream ${this.#base.origin}: ${lastError}`);
+    return new Response(a.text, { status: a.status, headers: a.headers });
   }
 }
 

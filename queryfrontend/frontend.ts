@@ -45,6 +45,8 @@ export interface FrontendOptions {
   maxQueryLengthMs: number;
   maxQueryParallelism: number;
   maxRetries: number;
+  /** `--query.max-retries-per-request`: attempts of passed-through instant queries. */
+  instantMaxRetries: number;
   requestDownsampled: boolean;
   /** `--query-range.response-cache-max-freshness`. */
   maxFreshnessMs: number;
@@ -170,7 +172,7 @@ export class QueryFrontend {
         path: "/api/v1/query",
         handler: wrap("query", (req, _, s) => {
           this.#queries.inc({ op: "query" });
-          return this.#down.proxy(req, "/api/v1/query", s);
+          return this.#down.proxy(req, "/api/v1/query", s, this.#o.instantMaxRetries);
         }),
       },
       {
@@ -327,25 +329,9 @@ export class QueryFrontend {
     );
     const failed = answers.find((a) => a.error !== undefined);
     if (failed?.error) return this.#relay(failed.error);
-    let matrix = mergeMatrices(answers.map((a) => a.matrix ?? []));
+    const matrix = mergeMatrices(answers.map((a) => a.matrix ?? []));
     const warnings = [...new Set(answers.flatMap((a) => a.warnings))];
 
-    if (this.#o.requestDownsampled && matrix.length === 0 && !p.has("max_source_resolution")) {
-      // https://thanos.io/tip/components/query-frontend.md/ (--query-range.request-downsampled):
-      // ask again for downsampled data when the raw answer is empty
-      for (const res of RESOLUTIONS.slice(1)) {
-        this.#downsampledExtra.inc();
-        const more = new URLSearchParams(rest);
-        more.set("max_source_resolution", `${res / 1000}s`);
-        const a = await this.#fetchPart(range, step, at.query, more, headers, signal);
-        if (a.error) return this.#relay(a.error);
-        warnings.push(...a.warnings);
-        if (a.matrix && a.matrix.length > 0) {
-          matrix = a.matrix;
-          break;
-        }
-      }
-    }
     const extra: Record<string, string> = warnings.length > 0
       ? { "cache-control": "no-store" }
       : {};
@@ -381,6 +367,17 @@ export class QueryFrontend {
     }
     const matrix = parseMatrix(body.data);
     if (body.status !== "success" || matrix === null) return { warnings: [], error: a };
+    if (this.#o.requestDownsampled && matrix.length === 0 && !rest.has("max_source_resolution")) {
+      // --query-range.request-downsampled: an empty raw answer is asked again for downsampled
+      // data (5m, then 1h), below the results cache like Thanos' downsampled middleware
+      for (const res of RESOLUTIONS.slice(1)) {
+        this.#downsampledExtra.inc();
+        const more = new URLSearchParams(rest);
+        more.set("max_source_resolution", `${res / 1000}s`);
+        const d = await this.#fetchPart(part, step, query, more, headers, signal);
+        if (d.error || (d.matrix && d.matrix.length > 0)) return d;
+      }
+    }
     return {
       matrix,
       warnings: body.warnings ?? [],
@@ -473,12 +470,15 @@ export class QueryFrontend {
         // only whole past intervals are cached: their answer cannot change
         const whole = interval > 0 && part.start % interval === 0 &&
           part.end === part.start + interval - 1 && part.end <= freshBefore;
-        const key = ExtentCache.hashKey(`${keyBase}:${Math.floor(part.start / (interval || 1))}`);
+        const fullKey = `${keyBase}:${Math.floor(part.start / (interval || 1))}`;
+        const key = ExtentCache.hashKey(fullKey);
         if (whole && this.#labelsCache) {
           const hit = (await this.#labelsCache.fetch([key])).get(key);
           if (hit !== undefined) {
             try {
-              return { data: JSON.parse(new TextDecoder().decode(hit)), warnings: [] };
+              // the full key is stored with the data: a hash collision is a miss
+              const v = JSON.parse(new TextDecoder().decode(hit)) as { k: string; d: unknown[] };
+              if (v.k === fullKey) return { data: v.d, warnings: [] };
             } catch { /* a miss */ }
           }
         }
@@ -499,7 +499,10 @@ export class QueryFrontend {
         const warnings = body.warnings ?? [];
         if (whole && this.#labelsCache && warnings.length === 0) {
           await this.#labelsCache.store(
-            new Map([[key, new TextEncoder().encode(JSON.stringify(body.data))]]),
+            new Map([[
+              key,
+              new TextEncoder().encode(JSON.stringify({ k: fullKey, d: body.data })),
+            ]]),
             this.#o.cacheTtlMs ?? 0,
           );
         }

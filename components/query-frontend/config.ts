@@ -23,6 +23,7 @@ export interface QueryFrontendConfig {
   requestDownsampled: boolean;
   splitIntervalMs: number;
   maxRetries: number;
+  instantMaxRetries: number;
   maxQueryLengthMs: number;
   maxQueryParallelism: number;
   maxFreshnessMs: number;
@@ -148,6 +149,7 @@ export function queryFrontendConfig(flags: Flags<QueryFrontendFlag>): QueryFront
     requestDownsampled: flags.bool("query-range.request-downsampled"),
     splitIntervalMs,
     maxRetries: flags.int("query-range.max-retries-per-request"),
+    instantMaxRetries: flags.int("query.max-retries-per-request"),
     maxQueryLengthMs: flags.duration("query-range.max-query-length"),
     maxQueryParallelism: Math.max(1, flags.int("query-range.max-query-parallelism")),
     maxFreshnessMs: flags.duration("query-range.response-cache-max-freshness"),

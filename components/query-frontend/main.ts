@@ -34,6 +34,7 @@ export function runQueryFrontend(cfg: QueryFrontendConfig, ctx: RunContext): Pro
     maxQueryLengthMs: cfg.maxQueryLengthMs,
     maxQueryParallelism: cfg.maxQueryParallelism,
     maxRetries: cfg.maxRetries,
+    instantMaxRetries: cfg.instantMaxRetries,
     requestDownsampled: cfg.requestDownsampled,
     maxFreshnessMs: cfg.maxFreshnessMs,
     partialResponse: cfg.partialResponse,

@@ -3,7 +3,14 @@
 
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { e2eTest } from "../helpers/peers.ts";
-import { MEMCACHED, REDIS, startMemcached, startRedis } from "../helpers/cache_servers.ts";
+import {
+  type CacheServer,
+  MEMCACHED,
+  REDIS,
+  startMemcached,
+  startRedis,
+} from "../helpers/cache_servers.ts";
+import { freePort } from "../helpers/ports.ts";
 import { Registry } from "../../metrics/registry.ts";
 import { parseCacheConfig } from "../../cache/config.ts";
 import { newCache } from "../../cache/factory.ts";
@@ -79,6 +86,10 @@ config:
     ],
     ["type: REDIS\nconfig:\n  addr: nohostport", /is not host:port/],
     ["type: IN-MEMORY\nconfig:\n  max_size: lots", /max_size: expected a byte size/],
+    [
+      "type: REDIS\nconfig:\n  addr: x:1\n  tls_config:\n    insecure_skip_verify: true",
+      /insecure_skip_verify is not supported/,
+    ],
   ];
   for (const [y, re] of bad) {
     let msg = "";
@@ -231,5 +242,130 @@ ${extra}`),
     other.close();
     wrongPass.close();
     await s.stop();
+  }
+});
+
+/** A CA and a server certificate for 127.0.0.1, made with openssl in `dir`. */
+async function makeCerts(dir: string): Promise<void> {
+  const run = async (args: string[]) => {
+    const out = await new Deno.Command("openssl", {
+      args,
+      cwd: dir,
+      stdout: "null",
+      stderr: "piped",
+    })
+      .output();
+    if (!out.success) {
+      throw new Error(`openssl ${args[0]}: ${new TextDecoder().decode(out.stderr)}`);
+    }
+  };
+  await run([
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.pem",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=test-ca",
+  ]);
+  await run([
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "server.key",
+    "-out",
+    "server.csr",
+    "-subj",
+    "/CN=localhost",
+  ]);
+  await Deno.writeTextFile(`${dir}/ext.cnf`, "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+  await run([
+    "x509",
+    "-req",
+    "-in",
+    "server.csr",
+    "-CA",
+    "ca.pem",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    "server.pem",
+    "-days",
+    "2",
+    "-extfile",
+    "ext.cnf",
+  ]);
+}
+
+e2eTest("cache: redis over TLS (tls_enabled, tls_config.ca_file)", {
+  peers: [REDIS, "openssl"],
+}, async () => {
+  const dir = await Deno.makeTempDir({ prefix: "thanos-ts-redis-tls-" });
+  const port = freePort();
+  let s: CacheServer | undefined;
+  const reg = new Registry();
+  let c: Cache | undefined;
+  let plain: Cache | undefined;
+  let untrusted: Cache | undefined;
+  try {
+    await makeCerts(dir);
+    s = await startRedis(port, [
+      "--port",
+      "0",
+      "--tls-port",
+      String(port),
+      "--tls-cert-file",
+      `${dir}/server.pem`,
+      "--tls-key-file",
+      `${dir}/server.key`,
+      "--tls-ca-cert-file",
+      `${dir}/ca.pem`,
+      "--tls-auth-clients",
+      "no",
+    ]);
+    c = newCache(
+      parseCacheConfig(`type: REDIS
+config:
+  addr: 127.0.0.1:${port}
+  tls_enabled: true
+  tls_config:
+    ca_file: ${dir}/ca.pem
+`),
+      { name: "tls", registry: reg },
+    );
+    await roundTrip(c);
+    // without TLS the server answers nothing usable: misses, counted
+    plain = newCache(
+      parseCacheConfig(`type: REDIS\nconfig:\n  addr: 127.0.0.1:${port}\n  read_timeout: 300ms\n`),
+      { name: "plain", registry: reg },
+    );
+    assertEquals((await plain.fetch(["k1"])).size, 0);
+    // the server's certificate is verified: without the CA it is not trusted
+    untrusted = newCache(
+      parseCacheConfig(`type: REDIS\nconfig:\n  addr: 127.0.0.1:${port}\n  tls_enabled: true\n`),
+      { name: "untrusted", registry: reg },
+    );
+    assertEquals((await untrusted.fetch(["k1"])).size, 0);
+    assert(
+      metric(await reg.expose(), "thanos_redis_operation_failures_total", 'name="untrusted"') >= 1,
+    );
+    assert(
+      metric(await reg.expose(), "thanos_redis_operation_failures_total", 'name="plain"') >= 1,
+    );
+  } finally {
+    c?.close();
+    plain?.close();
+    untrusted?.close();
+    await s?.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });

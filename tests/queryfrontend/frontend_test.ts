@@ -1,0 +1,145 @@
+// The frontend in process against a fake querier (every series point is t/1000 at each step):
+// what is newer than the max-freshness window is asked again, answers with warnings, dedup=false
+// and storeMatch[] are not cached, split answers merge to the unsplit one.
+
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { freePort } from "../helpers/ports.ts";
+import { Registry } from "../../metrics/registry.ts";
+import { Logger } from "../../logging/log.ts";
+import { InMemoryCache } from "../../cache/inmemory.ts";
+import { QueryFrontend } from "../../queryfrontend/frontend.ts";
+
+interface Fake {
+  url: string;
+  seen: URLSearchParams[];
+  close(): Promise<void>;
+}
+
+function fakeQuerier(): Fake {
+  const seen: URLSearchParams[] = [];
+  const ac = new AbortController();
+  const port = freePort();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port, signal: ac.signal, onListen() {} },
+    (req) => {
+      const p = new URL(req.url).searchParams;
+      seen.push(p);
+      const start = Number(p.get("start")) * 1000;
+      const end = Number(p.get("end")) * 1000;
+      const step = Number(p.get("step")) * 1000;
+      const pts: string[] = [];
+      for (let t = start; t <= end; t += step) pts.push(`[${t / 1000},"${t / 1000}"]`);
+      const warn = p.get("query")!.includes("warn") ? `,"warnings":["store down"]` : "";
+      return new Response(
+        `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"a":"1"},"values":[${
+          pts.join(",")
+        }]}]}${warn}}`,
+        { headers: { "content-type": "application/json" } },
+      );
+    },
+  );
+  return {
+    url: `http://127.0.0.1:${port}`,
+    seen,
+    async close() {
+      ac.abort();
+      await server.finished;
+    },
+  };
+}
+
+const NOW = 1_700_000_000_000;
+
+function frontend(url: string, now: () => number): QueryFrontend {
+  const registry = new Registry();
+  return new QueryFrontend({
+    downstreamUrl: url,
+    logger: new Logger("error"),
+    registry,
+    splitIntervalMs: 3600_000,
+    alignRangeWithStep: false,
+    maxQueryLengthMs: 0,
+    maxQueryParallelism: 4,
+    maxRetries: 1,
+    instantMaxRetries: 1,
+    requestDownsampled: false,
+    maxFreshnessMs: 60_000,
+    partialResponse: true,
+    labelsPartialResponse: true,
+    rangeCache: new InMemoryCache({
+      name: "t",
+      config: { maxSizeBytes: 0, maxSizeItems: 100, validityMs: 0 },
+      registry,
+    }),
+    labelsSplitIntervalMs: 0,
+    labelsMaxRetries: 1,
+    labelsMaxQueryParallelism: 1,
+    labelsMaxFreshnessMs: 60_000,
+    labelsDefaultTimeRangeMs: 3600_000,
+    snappy: true,
+    compressResponses: false,
+    logQueriesLongerThanMs: 0,
+    forwardHeaders: [],
+    downstreamTimeoutMs: 0,
+    enableCors: false,
+    now,
+  });
+}
+
+async function queryRange(f: QueryFrontend, qs: string): Promise<string> {
+  const route = f.routes().find((r) => r.path === "/api/v1/query_range")!;
+  const res = await route.handler(
+    new Request(`http://fe/api/v1/query_range?${qs}`),
+    {},
+    { signal: new AbortController().signal, remoteAddr: "test" },
+  );
+  assertEquals(res.status, 200);
+  return await res.text();
+}
+
+Deno.test("frontend: results newer than the freshness window are asked again", async () => {
+  const fake = fakeQuerier();
+  try {
+    const f = frontend(fake.url, () => NOW);
+    const qs = `query=up&start=${(NOW - 600_000) / 1000}&end=${NOW / 1000}&step=10`;
+    const first = await queryRange(f, qs);
+    assertEquals(fake.seen.length, 1);
+    const second = await queryRange(f, qs);
+    assertEquals(second, first);
+    assertEquals(fake.seen.length, 2, "the fresh minute is asked again");
+    // only after the last cached point (now - 1m)
+    assertEquals(fake.seen[1].get("start"), String((NOW - 50_000) / 1000));
+    // split answers merge to the unsplit answer: a 3h range crosses 1h boundaries
+    const long = `query=up&start=${(NOW - 3 * 3600_000 - 7_000) / 1000}&end=${
+      (NOW - 3_000) / 1000
+    }&step=97`;
+    const before = fake.seen.length;
+    const merged = await queryRange(f, long);
+    assert(fake.seen.length - before >= 3, "split in parts");
+    const direct = await (await fetch(`${fake.url}/api/v1/query_range?${long}`)).text();
+    assertEquals(merged, direct);
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("frontend: warnings, dedup=false and storeMatch[] are never cached", async () => {
+  const fake = fakeQuerier();
+  try {
+    const f = frontend(fake.url, () => NOW);
+    const range = `&start=${(NOW - 7200_000) / 1000}&end=${(NOW - 3600_000) / 1000}&step=60`;
+    for (const qs of ["query=warn_me", "query=up&dedup=false", "query=up&storeMatch[]=x"]) {
+      const before = fake.seen.length;
+      const a = await queryRange(f, qs + range);
+      const b = await queryRange(f, qs + range);
+      assertEquals(a, b);
+      assertEquals(fake.seen.length - before, 4, `${qs}: asked both times (2 parts each)`);
+    }
+    const before = fake.seen.length;
+    await queryRange(f, "query=up" + range);
+    await queryRange(f, "query=up" + range);
+    assertEquals(fake.seen.length - before, 2, "a plain query is cached");
+  } finally {
+    await fake.close();
+  }
+});
