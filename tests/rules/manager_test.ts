@@ -229,7 +229,7 @@ Deno.test("group: evaluation times are interval-aligned plus a stable per-group 
   const { m } = manager(t, new MemAppendable(), []);
   const [g] = m.build(new Map([["f.yml", parseRuleFile("f.yml", FILE)]]));
   const off = g.offsetMs();
-  assert(off >= 0 && off < 10_000, String(off));
+  assert(Number.isInteger(off) && off >= 0 && off < 10_000, String(off));
   for (const now of [1_700_000_000_123, 1_700_000_004_999, 1_700_000_009_999]) {
     const ts = g.evalTimestamp(now);
     assert(ts <= now && now - ts < 10_000, `${ts} ${now}`);
