@@ -95,7 +95,8 @@ const ALERT_FILE = `groups:
       severity: page
       sensor_upper: '{{ $labels.sensor | toUpper }}'
     annotations:
-      summary: 'Sensor {{ $labels.sensor }} on {{ $labels.instance }} is {{ printf "%.1f" $value }} degrees'
+      summary: 'Sensor {{ $labels.sensor }} on {{ $labels.instance }} is too hot'
+      value: '{{ printf "%.1f" $value }} degrees'
       cluster: '{{ $externalLabels.cluster }}'
       up_series: '{{ with query "count(up)" }}{{ . | first | value | humanize }}{{ end }}'
   - alert: SlowBurn
@@ -169,6 +170,7 @@ e2eTest(
       const storeDir = await dirs.make();
       const promDir = await dirs.make();
       const amDir = await dirs.make();
+      const am2Dir = await dirs.make();
       const rulesDir = await dirs.make();
       const dataDir = await dirs.make();
       await writeBlocks(storeDir, withLabels(ds, {}));
@@ -176,16 +178,30 @@ e2eTest(
       await Deno.writeTextFile(`${rulesDir}/rec.yml`, REC_FILE);
       await Deno.writeTextFile(`${rulesDir}/alerts.yml`, ALERT_FILE);
 
-      const [store, prom, am] = await Promise.all([
+      // Prometheus evaluates the same alerting rules over its own copy of the data and sends
+      // to a second Alertmanager; its generator URL base is the ruler's --alert.query-url
+      const [store, am, am2] = await Promise.all([
         startStore(storeDir, { region: "east" }),
-        startPrometheus({
-          dataDir: promDir,
-          config: "global:\n  scrape_interval: 1h\n",
-          extraFlags: ["--storage.tsdb.retention.time=100y", "--log.level=warn"],
-        }),
         startAlertmanager(amDir),
+        startAlertmanager(am2Dir),
       ]);
-      procs.push(store, prom, am);
+      procs.push(store, am, am2);
+      const prom = await startPrometheus({
+        dataDir: promDir,
+        config: "global:\n  scrape_interval: 1h\n  evaluation_interval: 1s\n" +
+          "  external_labels:\n    cluster: eu\n" +
+          `rule_files:\n- ${rulesDir}/alerts.yml\n` +
+          "alerting:\n  alertmanagers:\n  - static_configs:\n" +
+          `    - targets: ["${new URL(am2.url).host}"]\n`,
+        extraFlags: [
+          "--storage.tsdb.retention.time=100y",
+          "--log.level=warn",
+          `--web.external-url=${QUERY_URL}`,
+          // alerts sent before Prometheus discovered the Alertmanager are dropped; resend soon
+          "--rules.alert.resend-delay=2s",
+        ],
+      });
+      procs.push(prom);
       const queryPort = freePort();
       const ruler = await startComponent("rule", [
         `--data-dir=${dataDir}`,
@@ -296,10 +312,11 @@ e2eTest(
             severity: "page",
           });
           assert(!("replica" in a.labels), "--alert.label-drop=replica");
-          const summary = new RegExp(
-            `^Sensor ${sensor} on ${a.labels.instance} is -?\\d+\\.\\d degrees$`,
+          assertEquals(
+            a.annotations.summary,
+            `Sensor ${sensor} on ${a.labels.instance} is too hot`,
           );
-          assert(summary.test(a.annotations.summary), a.annotations.summary);
+          assert(/^-?\d+\.\d degrees$/.test(a.annotations.value), a.annotations.value);
           assertEquals(a.annotations.cluster, "eu");
           assertEquals(a.annotations.up_series, ups);
           assertEquals(
@@ -310,6 +327,21 @@ e2eTest(
         }
         const pending = (await amAlerts(am.url)).filter((a) => a.labels.alertname === "SlowBurn");
         assertEquals(pending, [], "pending alerts are not sent");
+
+        // the same rules in Prometheus: the same alerts, labels, annotations and generator URL
+        const fromProm = await until("Prometheus's alerts in the second Alertmanager", async () => {
+          const all = await amAlerts(am2.url);
+          return all.filter((a) => a.labels.alertname === "HighTemperature").length === temps.length
+            ? all
+            : null;
+        });
+        const shape = (as: AmAlert[]) =>
+          as.map((a) => {
+            const ann = { ...a.annotations };
+            delete ann.value; // $value depends on the evaluation time
+            return JSON.stringify([a.labels, ann, a.generatorURL, a.status.state]);
+          }).sort();
+        assertEquals(shape(await amAlerts(am.url)), shape(fromProm));
       });
 
       await t.step("/api/v1/alerts, /api/v1/rules and ALERTS series", async () => {
