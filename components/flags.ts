@@ -30,7 +30,8 @@ export type FlagKind =
  *   time: the role may connect anywhere (Deno has no address-range grants);
  *   `discover-file`: the same, from a config file the launcher reads (the role may re-read it);
  *   `discover-glob`: the same, from files matching a glob the role reads (its directory);
- * - `read-glob`: files matching a glob the role reads (their directory), no network.
+ * - `read-glob`: files matching a glob the role reads (their directory), no network;
+ * - `connect-alertmanager`: an Alertmanager URL; without a port, Alertmanager's 9093.
  */
 export type Grant =
   | "listen"
@@ -44,7 +45,8 @@ export type Grant =
   | "discover"
   | "discover-file"
   | "discover-glob"
-  | "read-glob";
+  | "read-glob"
+  | "connect-alertmanager";
 
 /** One flag of a command; `N` is its name as a string literal type. */
 export interface FlagSpec<N extends string = string> {
@@ -524,6 +526,8 @@ function grantText(g: Grant): string {
       return "read: this file";
     case "read-glob":
       return "read: the files matching this glob (their directory)";
+    case "connect-alertmanager":
+      return "net: connect to this Alertmanager (port 9093 unless given)";
     case "objstore":
     case "objstore-file":
       return "net/read/write/env: what the bucket config needs";
