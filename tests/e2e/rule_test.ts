@@ -22,7 +22,7 @@ import {
 } from "../helpers/alertmanager.ts";
 import { TempDirs } from "../helpers/tmp.ts";
 import { freePort } from "../helpers/ports.ts";
-import { startComponent } from "../helpers/thanos.ts";
+import { spawnMain, startComponent } from "../helpers/thanos.ts";
 import { getJSON, startStore, withLabels, writeBlocks } from "../helpers/query_e2e.ts";
 import { generateDataset } from "../../scripts/dataset.ts";
 import { queryEscape } from "../../rules/template.ts";
@@ -398,6 +398,41 @@ e2eTest(
         assertEquals(f2, f1);
       });
 
+      await t.step("/api/v1/rules of the alerting group equals Prometheus's", async () => {
+        type Api = { data: { groups: Record<string, unknown>[] } };
+        const norm = (body: Api) => {
+          const g = body.data.groups.find((x) => x.name === "alerts")!;
+          const rules = (g.rules as Record<string, unknown>[]).map((r) => {
+            const alerts = ((r.alerts ?? []) as Record<string, unknown>[]).map((a) =>
+              JSON.stringify([a.labels, a.state, Object.keys(a).sort()])
+            ).sort();
+            const o: Record<string, unknown> = { ...r, alerts };
+            // Prometheus cannot append its ALERTS series here (its head starts after the copied
+            // blocks), so its rules report "out of bounds"; health is checked above
+            for (const k of ["evaluationTime", "lastEvaluation", "health", "lastError"]) {
+              delete o[k];
+            }
+            return o;
+          });
+          return {
+            name: g.name,
+            interval: g.interval,
+            limit: g.limit,
+            rules,
+            keys: Object.keys(g).sort(),
+          };
+        };
+        const ours = norm((await getJSON(`${ruler.http}/api/v1/rules`)).body as unknown as Api);
+        const theirs = await until("Prometheus firing HighTemperature", async () => {
+          const b = (await getJSON(`${prom.url}/api/v1/rules`)).body as unknown as Api;
+          const n = norm(b);
+          return n.rules[0]?.state === "firing" ? n : null;
+        });
+        // Thanos's ruler adds the group's partial response strategy
+        assertEquals(ours.keys, [...theirs.keys, "partialResponseStrategy"].sort());
+        assertEquals({ ...ours, keys: [] }, { ...theirs, keys: [] });
+      });
+
       await t.step("reload: a bad file keeps the old rules; SIGHUP loads a good one", async () => {
         await Deno.writeTextFile(
           `${rulesDir}/rec.yml`,
@@ -432,8 +467,89 @@ e2eTest(
         assertEquals(await metricValue(ruler.http, "thanos_rule_config_last_reload_successful"), 1);
         assert(ruler.alive, "SIGHUP must not stop the ruler");
       });
+
+      await t.step("a resolved alert leaves Alertmanager", async () => {
+        await Deno.writeTextFile(
+          `${rulesDir}/alerts.yml`,
+          ALERT_FILE.replace(ALERT_EXPR, "node_temperature_celsius < -1000"),
+        );
+        const res = await fetch(`${ruler.http}/-/reload`, { method: "POST" });
+        assertEquals(res.status, 200, await res.text());
+        await until("HighTemperature resolved in Alertmanager", async () => {
+          const all = await amAlerts(am.url);
+          return all.some((a) => a.labels.alertname === "HighTemperature") ? null : true;
+        }, 30_000);
+        const r = await getJSON(`${ruler.http}/api/v1/alerts`);
+        const names = (r.body.data as { alerts: { labels: Record<string, string> }[] }).alerts
+          .map((a) => a.labels.alertname);
+        assertEquals(names, ["SlowBurn"], "the pending alert kept its state across the reload");
+      });
+
+      await t.step(
+        "querier down: evaluations fail and are counted, alerts keep their state",
+        async () => {
+          const group = `{rule_group="${rulesDir}/alerts.yml;alerts"}`;
+          const before = await metricValue(
+            ruler.http,
+            `prometheus_rule_evaluation_failures_total${group}`,
+          );
+          const alertsBefore = (await getJSON(`${ruler.http}/api/v1/alerts`)).text;
+          await q.stop();
+          await until("failed evaluations", async () => {
+            const n = await metricValue(
+              ruler.http,
+              `prometheus_rule_evaluation_failures_total${group}`,
+            );
+            return n! >= before! + 2 ? n : null;
+          }, 20_000);
+          const rules = await getJSON(`${ruler.http}/api/v1/rules`);
+          const g = (rules.body.data as {
+            groups: { name: string; rules: { health: string; lastError?: string }[] }[];
+          }).groups.find((x) => x.name === "alerts")!;
+          assert(g.rules.every((r) => r.health === "err" && r.lastError), JSON.stringify(g.rules));
+          assertEquals((await getJSON(`${ruler.http}/api/v1/alerts`)).text, alertsBefore);
+        },
+      );
     } finally {
       for (const p of procs.reverse()) await p.stop();
     }
+  },
+);
+
+e2eTest(
+  "thanos rule: a bad rule file at start exits 1 naming file and line",
+  { peers: [] },
+  async () => {
+    await using dirs = new TempDirs();
+    const dir = await dirs.make();
+    await Deno.writeTextFile(
+      `${dir}/bad.yml`,
+      "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up ==\n",
+    );
+    const p = spawnMain(
+      [
+        "rule",
+        `--http-address=127.0.0.1:${freePort()}`,
+        `--grpc-address=127.0.0.1:${freePort()}`,
+        `--data-dir=${dir}/data`,
+        `--rule-file=${dir}/*.yml`,
+        "--query=127.0.0.1:1",
+      ],
+      0,
+      "ruler",
+    );
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const status = await Promise.race([
+      p.status,
+      new Promise<null>((r) => timer = setTimeout(() => r(null), 30_000)),
+    ]);
+    clearTimeout(timer);
+    if (status === null) await p.stop();
+    assert(status !== null, "the ruler kept running");
+    assertEquals(status.code, 1, p.logs());
+    assert(
+      p.logs().includes(`${dir}/bad.yml: 5:11: group \\"g\\", rule 1, \\"A\\": could not parse`),
+      p.logs(),
+    );
   },
 );
