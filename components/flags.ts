@@ -35,7 +35,8 @@ export type FlagKind =
  *   `discover-glob`: the same, from files matching a glob the role reads (its directory);
  * - `cache`: a cache configuration (inline YAML, cache/config.ts): the role may connect to its
  *   servers and read its TLS files; `cache-file`: a path to one (read by the launcher too).
- * - `read-glob`: files matching a glob the role reads (their directory), no network.
+ * - `read-glob`: files matching a glob the role reads (their directory), no network;
+ * - `connect-alertmanager`: an Alertmanager URL; without a port, Alertmanager's 9093.
  */
 export type Grant =
   | "listen"
@@ -53,7 +54,8 @@ export type Grant =
   | "discover-glob"
   | "cache"
   | "cache-file"
-  | "read-glob";
+  | "read-glob"
+  | "connect-alertmanager";
 
 /** One flag of a command; `N` is its name as a string literal type. */
 export interface FlagSpec<N extends string = string> {
@@ -611,6 +613,8 @@ function grantText(g: Grant): string {
       return "read: this file";
     case "read-glob":
       return "read: the files matching this glob (their directory)";
+    case "connect-alertmanager":
+      return "net: connect to this Alertmanager (port 9093 unless given)";
     case "objstore":
     case "objstore-file":
       return "net/read/write/env: what the bucket config needs";

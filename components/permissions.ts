@@ -122,6 +122,16 @@ export function applyGrant(
       if (/^(dns|dnssrv|dnssrvnoa)\+/.test(value.trim())) set.net = true;
       else addNet(set, netTarget(value));
       break;
+    case "connect-alertmanager": {
+      // Thanos's ruler: the port defaults to 9093 (rules/notifier.ts parseAlertmanagerURLs)
+      const v = value.trim();
+      if (/^(dns|dnssrv|dnssrvnoa)\+/.test(v)) set.net = true;
+      else if (/^https?:\/\/[^/]+$|^https?:\/\/[^/]+\//i.test(v)) {
+        const u = new URL(v);
+        addNet(set, `${u.hostname}:${u.port || "9093"}`);
+      } else addNet(set, netTarget(v));
+      break;
+    }
     case "discover":
       set.net = true;
       break;

@@ -98,7 +98,7 @@ export class Group {
     return `${this.file};${this.name}`;
   }
 
-  /** Prometheus's per-group offset within the interval (ms). */
+  /** Prometheus's per-group offset within the interval (whole ms). */
   offsetMs(): number {
     const enc = new TextEncoder();
     const parts = [
@@ -117,7 +117,9 @@ export class Group {
     }
     const h = BigInt.asUintN(64, h64Raw(buf));
     const intervalNs = BigInt(this.intervalMs) * 1_000_000n;
-    return Number(h % intervalNs) / 1e6;
+    // Prometheus keeps nanoseconds and truncates to ms when appending; the interval is whole
+    // ms, so whole ms of the offset give the same sample timestamps
+    return Number((h % intervalNs) / 1_000_000n);
   }
 
   /** The evaluation time at or before `now` (ms): aligned to the interval plus the offset. */

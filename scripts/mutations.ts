@@ -1088,4 +1088,79 @@ export const MUTATIONS: Mutation[] = [
     replace: "part.end <= part.start + interval - 1 && part.end <= freshBefore;",
     tests: ["tests/e2e/query_frontend_faults_test.ts"],
   },
+  // ---------------------------------------------------------------- rules: the ruler's library
+  {
+    name: "rules-alert-for-exclusive",
+    file: "rules/alerting.ts",
+    find: 'if (a.state === "pending" && ts - a.activeAt >= this.holdDurationMs) {',
+    replace: 'if (a.state === "pending" && ts - a.activeAt > this.holdDurationMs) {',
+    tests: ["tests/rules/manager_test.ts"],
+  },
+  {
+    name: "rules-keep-firing-for-inclusive",
+    file: "rules/alerting.ts",
+    find: "if (ts - a.keepFiringSince < this.keepFiringForMs) keepFiring = true;",
+    replace: "if (ts - a.keepFiringSince <= this.keepFiringForMs) keepFiring = true;",
+    tests: ["tests/rules/manager_test.ts"],
+  },
+  {
+    name: "rules-first-send-skipped",
+    file: "rules/alerting.ts",
+    find: "const due = a.lastSentAt === 0 || a.resolvedAt > a.lastSentAt ||",
+    replace: "const due = a.resolvedAt > a.lastSentAt ||",
+    tests: ["tests/rules/manager_test.ts"],
+  },
+  {
+    name: "rules-no-stale-markers",
+    file: "rules/manager.ts",
+    find:
+      "        if (returned.has(k)) continue;\n        try {\n          app.appendStale(ls, ts);",
+    replace:
+      "        if (returned.size >= 0) continue;\n        try {\n          app.appendStale(ls, ts);",
+    tests: ["tests/rules/manager_test.ts"],
+  },
+  {
+    name: "rules-group-offset-ignored",
+    file: "rules/manager.ts",
+    find: "    return base + offset;",
+    replace: "    return base;",
+    tests: ["tests/rules/manager_test.ts"],
+  },
+  {
+    name: "rules-empty-rule-label-kept",
+    file: "rules/alerting.ts",
+    find: '        if (this.labels[i + 1] === "") delete o[this.labels[i]];\n        else o[',
+    replace: '        if (this.labels[i + 1] === "") o[this.labels[i]] = "x";\n        else o[',
+    tests: ["tests/rules/manager_test.ts"],
+  },
+  {
+    name: "rules-humanize-prefix-boundary",
+    file: "rules/template.ts",
+    find:
+      '    for (const p of ["k", "M", "G", "T", "P", "E", "Z", "Y"]) {\n      if (Math.abs(v) < 1000) break;',
+    replace:
+      '    for (const p of ["k", "M", "G", "T", "P", "E", "Z", "Y"]) {\n      if (Math.abs(v) <= 1000) break;',
+    tests: ["tests/rules/template_test.ts"],
+  },
+  {
+    name: "rules-rulefmt-expr-error-at-record",
+    file: "rules/rulefmt.ts",
+    find: 'out.push({ msg: `could not parse expression: ${(e as Error).message}`, node: "expr" });',
+    replace: "rec(`could not parse expression: ${(e as Error).message}`);",
+    tests: ["tests/rules/rulefmt_test.ts"],
+  },
+  {
+    name: "rules-alert-label-drop-ignored",
+    file: "rules/notifier.ts",
+    find: "if (this.opts.labelDrop.length > 0) ls = dropLabels(ls, this.opts.labelDrop);",
+    replace: "if (this.opts.labelDrop.length < 0) ls = dropLabels(ls, this.opts.labelDrop);",
+    tests: ["tests/e2e/rule_test.ts"],
+  },
+  {
+    name: "rules-reload-replaces-on-error",
+    file: "rules/loader.ts",
+    find: "  if (errors.length > 0) throw new RuleLoadError(errors);",
+    replace: "  if (errors.length > 1) throw new RuleLoadError(errors);",
+    tests: ["tests/e2e/rule_test.ts"],
+  },
 ];

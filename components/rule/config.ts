@@ -6,7 +6,12 @@ import type { Labels } from "../../tsdb/series.ts";
 import { labelsFromPairs } from "../../tsdb/labels.ts";
 import { parseAlertmanagerURLs } from "../../rules/notifier.ts";
 import { type Flags, type HttpConfig, httpConfig, parseLabelFlag, UsageError } from "../flags.ts";
-import { type GrpcServerConfig, grpcServerConfig } from "../grpc.ts";
+import {
+  type GrpcServerConfig,
+  grpcServerConfig,
+  type StoreLimitsConfig,
+  storeLimitsConfig,
+} from "../grpc.ts";
 import { objstoreConfigText } from "../objstore.ts";
 import type { RuleFlag } from "./flags.ts";
 
@@ -14,6 +19,10 @@ import type { RuleFlag } from "./flags.ts";
 export interface RuleConfig {
   http: HttpConfig;
   grpc: GrpcServerConfig;
+  /** `--store.limits.request-series/-samples` (0: none). */
+  storeLimits: StoreLimitsConfig;
+  /** `--shipper.upload-compacted`. */
+  uploadCompacted: boolean;
   /** `--label`s, sorted. */
   externalLabels: Labels;
   dataDir: string;
@@ -38,6 +47,10 @@ export interface RuleConfig {
 
 /** Flags not supported yet: setting one is a usage error naming it. */
 const NOT_SUPPORTED: readonly RuleFlag[] = [
+  "tracing.config-file",
+  "tracing.config",
+  "http.config",
+  "hash-func",
   "alertmanagers.config-file",
   "alertmanagers.config",
   "alert.relabel-config-file",
@@ -116,6 +129,8 @@ export function ruleConfig(flags: Flags<RuleFlag>): RuleConfig {
   return {
     http: httpConfig(flags),
     grpc: grpcServerConfig(flags),
+    storeLimits: storeLimitsConfig(flags),
+    uploadCompacted: flags.bool("shipper.upload-compacted"),
     externalLabels: labelsFromPairs(pairs),
     dataDir: flags.string("data-dir"),
     ruleFiles: flags.strings("rule-file"),

@@ -4,7 +4,7 @@
 // the listen addresses, the queriers and Alertmanagers (connect), the bucket.
 
 import { defineCommand, type FlagName, httpFlags, LOG_FLAGS, OBJSTORE_FLAGS } from "../flags.ts";
-import { grpcServerFlags } from "../grpc.ts";
+import { grpcServerFlags, STORE_LIMITS_FLAGS } from "../grpc.ts";
 
 /** `thanos rule` */
 export const RULE_COMMAND = defineCommand({
@@ -16,6 +16,37 @@ export const RULE_COMMAND = defineCommand({
     ...LOG_FLAGS,
     ...httpFlags(),
     ...grpcServerFlags(),
+    ...STORE_LIMITS_FLAGS,
+    {
+      name: "tracing.config-file",
+      kind: "string",
+      help: "Path to YAML file with tracing configuration. Not supported yet.",
+    },
+    {
+      name: "tracing.config",
+      kind: "string",
+      help: "Alternative to 'tracing.config-file' flag. Not supported yet.",
+    },
+    {
+      name: "http.config",
+      kind: "string",
+      default: "",
+      help: "[EXPERIMENTAL] Path to the configuration file that can enable TLS or " +
+        "authentication for all HTTP endpoints. Not supported yet.",
+    },
+    {
+      name: "hash-func",
+      kind: "string",
+      default: "",
+      help: "Specify which hash function to use when calculating the hashes of produced " +
+        "files. Not supported yet.",
+    },
+    {
+      name: "shipper.upload-compacted",
+      kind: "bool",
+      default: "false",
+      help: "If true shipper will try to upload compacted blocks as well.",
+    },
     {
       name: "label",
       kind: "string",
@@ -105,7 +136,7 @@ export const RULE_COMMAND = defineCommand({
         "e.g `http` might be used. The port defaults to 9093. The URL path is used as a " +
         "prefix for the regular Alertmanager API path. (dns+/dnssrv+ discovery is not " +
         "supported yet.)",
-      grants: "connect",
+      grants: "connect-alertmanager",
     },
     {
       name: "alertmanagers.send-timeout",

@@ -130,6 +130,7 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
       bucket,
       labels: () => labelsToObject(cfg.externalLabels),
       source: "ruler",
+      uploadCompacted: cfg.uploadCompacted,
       registry,
       logger: log.with({ component: "shipper" }),
     })
@@ -139,7 +140,11 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
     minTime: () => dbMinTime(db),
     componentType: "rule",
   });
-  const server = new StoreServer(store, { registry, tls: cfg.grpc.tls });
+  const server = new StoreServer(store, {
+    registry,
+    tls: cfg.grpc.tls,
+    limits: cfg.storeLimits,
+  });
 
   const notifier = new Notifier({
     urls: cfg.alertmanagers,

@@ -94,6 +94,36 @@ Deno.test("each role gets exactly the permissions its flags grant (table)", asyn
         },
       ],
       [
+        "rule: data dir, rule-file glob directory, queriers and Alertmanagers (9093 by default)",
+        [
+          "rule",
+          ...listen,
+          `--data-dir=${d}/rule`,
+          `--rule-file=${d}/sd/*.yml`,
+          "--query=10.0.0.1:10902",
+          "--query=http://query.example/prefix",
+          "--alertmanagers.url=http://am.example",
+          "--alertmanagers.url=https://am2.example:9443/am",
+        ],
+        {
+          net: [
+            ...listenNet,
+            "10.0.0.1:10902",
+            "am.example:9093",
+            "am2.example:9443",
+            "query.example:80",
+          ].sort(),
+          read: [`${d}/rule`, `${d}/sd/`],
+          write: [`${d}/rule`],
+          env: LIBRARY_ENV,
+        },
+      ],
+      [
+        "tools rules-check: the glob's directory only",
+        ["tools", "rules-check", `--rules=${d}/sd/*.yml`],
+        { net: false, read: [`${d}/sd/`], write: false, env: LIBRARY_ENV },
+      ],
+      [
         "query with static stores",
         ["query", ...listen, "--store=10.0.0.1:10901", "--endpoint=store-2:10901"],
         {

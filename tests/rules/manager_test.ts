@@ -74,6 +74,14 @@ Deno.test("recording rule: name and labels set, duplicates and limit refused", a
   const r = new RecordingRule("job:x:sum", "sum by (job) (x)", rulePairs({ team: "t", job: "" }));
   // an empty rule label removes the label (job), so both samples collide
   await assertRejects(() => r.eval(1000, ctx(t)), Error, "same labelset");
+  const one = new Map<string, RuleSample[] | Error>([["q", [{
+    labels: L({ job: "a", k: "1" }),
+    v: 3,
+  }]]]);
+  const r1 = new RecordingRule("one", "q", rulePairs({ job: "", team: "t" }));
+  assertEquals((await r1.eval(1000, ctx(one))).map((s) => [labelsToObject(s.labels), s.v]), [
+    [{ __name__: "one", k: "1", team: "t" }, 3],
+  ]);
   const r2 = new RecordingRule("y", "x", L({ team: "t" }));
   assertEquals((await r2.eval(1000, ctx(t))).map((s) => labelsToObject(s.labels)), [
     { __name__: "y", i: "1", team: "t" },
@@ -229,7 +237,7 @@ Deno.test("group: evaluation times are interval-aligned plus a stable per-group 
   const { m } = manager(t, new MemAppendable(), []);
   const [g] = m.build(new Map([["f.yml", parseRuleFile("f.yml", FILE)]]));
   const off = g.offsetMs();
-  assert(off >= 0 && off < 10_000, String(off));
+  assert(Number.isInteger(off) && off >= 0 && off < 10_000, String(off));
   for (const now of [1_700_000_000_123, 1_700_000_004_999, 1_700_000_009_999]) {
     const ts = g.evalTimestamp(now);
     assert(ts <= now && now - ts < 10_000, `${ts} ${now}`);
