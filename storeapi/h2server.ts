@@ -188,6 +188,8 @@ export class H2Connection {
   private controlQueue: Uint8Array[] = [];
   private controlBytes = 0;
   private pumping = false;
+  /** Set by `pump` calls during a round: run another before stopping. */
+  private pumpWanted = false;
   private closed = false;
   private goawaySent = false;
   private peerGoaway = false;
@@ -234,9 +236,20 @@ export class H2Connection {
       this.control(frameOf(T_WINDOW, 0, 0, u32(CONN_WINDOW - 65535)));
       await this.readLoop();
     } catch (e) {
-      if (e instanceof ConnectionError) this.goaway(e.code, e.message);
+      if (e instanceof ConnectionError) {
+        this.goaway(e.code, e.message);
+        await this.flush(200);
+      }
     } finally {
       this.teardown();
+    }
+  }
+
+  /** Waits (bounded) until queued frames are written. */
+  private async flush(ms: number): Promise<void> {
+    const end = Date.now() + ms;
+    while ((this.pumping || this.controlQueue.length > 0) && !this.closed && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 5));
     }
   }
 
@@ -573,13 +586,25 @@ export class H2Connection {
 
   /** @internal Starts the write pump if idle. */
   pump(): void {
+    this.pumpWanted = true;
     if (this.pumping || this.closed) return;
     this.pumping = true;
-    this.pumpLoop().finally(() => this.pumping = false);
+    this.pumpLoop();
   }
 
   private async pumpLoop(): Promise<void> {
-    while (!this.closed) {
+    try {
+      await this.pumpRounds();
+    } catch {
+      this.closeNow(); // a bug here must cost this connection only
+    }
+  }
+
+  /** Writes rounds of frames; clears `pumping` in the same turn as its last check. */
+  private async pumpRounds(): Promise<void> {
+    while (true) {
+      if (this.closed) break;
+      this.pumpWanted = false;
       const out: Uint8Array[] = [];
       let size = 0;
       while (this.controlQueue.length > 0 && size < WRITE_BATCH) {
@@ -620,11 +645,15 @@ export class H2Connection {
         }
         this.rr = this.rr.filter((s) => s.queued > 0 || s.trailers);
       }
-      if (out.length === 0) return;
+      if (out.length === 0) {
+        if (this.pumpWanted) continue;
+        break;
+      }
       const ok = await this.writeAll(concat(out, size));
-      if (!ok) return;
+      if (!ok) break;
       for (const s of touched) s.drained();
     }
+    this.pumping = false;
   }
 
   private async writeAll(b: Uint8Array): Promise<boolean> {
@@ -644,13 +673,7 @@ export class H2Connection {
   private maybeFinish(): void {
     if ((this.peerGoaway || this.goawaySent) && this.streams.size === 0 && !this.closed) {
       // let queued frames go out, then close
-      const flush = async () => {
-        for (let i = 0; i < 100 && (this.pumping || this.controlQueue.length > 0); i++) {
-          await new Promise((r) => setTimeout(r, 10));
-        }
-        this.closeNow();
-      };
-      flush();
+      this.flush(1000).then(() => this.closeNow());
     }
   }
 
