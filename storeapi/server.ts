@@ -304,7 +304,11 @@ function decodeRequest<T>(fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    if (e instanceof ProtoDecodeError || e instanceof InvalidRegexError) {
+    // grpc-go fails a request its codec cannot unmarshal with Internal, before any handler
+    if (e instanceof ProtoDecodeError) {
+      throw new GrpcError(GrpcStatus.INTERNAL, `grpc: error unmarshalling request: ${e.message}`);
+    }
+    if (e instanceof InvalidRegexError) {
       throw new GrpcError(GrpcStatus.INVALID_ARGUMENT, e.message);
     }
     throw e;
