@@ -1,7 +1,7 @@
 // Flag table of `thanos query-frontend`
 // (https://thanos.io/tip/components/query-frontend.md/#flags): Thanos names and defaults.
 
-import { defineCommand, type FlagName, httpFlags, LOG_FLAGS } from "../flags.ts";
+import { defineCommand, type FlagName, httpFlags, LOG_FLAGS, YAML_ENV } from "../flags.ts";
 
 /** The values of `--cache-compression-type`. */
 export const CACHE_COMPRESSIONS = ["", "snappy"] as const;
@@ -9,6 +9,7 @@ export const CACHE_COMPRESSIONS = ["", "snappy"] as const;
 /** `thanos query-frontend` */
 export const QUERY_FRONTEND_COMMAND = defineCommand({
   path: ["query-frontend"],
+  env: YAML_ENV,
   help: "Query frontend command implements a service deployed in front of queriers to improve " +
     "query parallelization and caching.",
   flags: [

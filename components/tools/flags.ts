@@ -164,6 +164,7 @@ export const BUCKET_INSPECT = defineCommand({
 /** `thanos tools rules-check` */
 export const RULES_CHECK = defineCommand({
   path: ["tools", "rules-check"],
+  env: YAML_ENV,
   help: "Check if the rule files are valid or not.",
   flags: [
     ...LOG_FLAGS,
@@ -226,6 +227,7 @@ const SYNC_FLAGS = defineFlags([
 /** `thanos tools bucket verify` */
 export const BUCKET_VERIFY = defineCommand({
   path: ["tools", "bucket", "verify"],
+  env: YAML_ENV,
   help: "Verify all blocks in the bucket against specified issues. Reports only: --repair is " +
     "not supported.",
   flags: [
@@ -283,6 +285,7 @@ export const MARKERS = [
 /** `thanos tools bucket mark` */
 export const BUCKET_MARK = defineCommand({
   path: ["tools", "bucket", "mark"],
+  env: YAML_ENV,
   help: "Mark block for deletion or no-compact in a safe way. NOTE: If the compactor is " +
     "currently running compacting same block, this operation would be potentially a noop.",
   flags: [
@@ -310,6 +313,7 @@ export const BUCKET_MARK = defineCommand({
 /** `thanos tools bucket cleanup` */
 export const BUCKET_CLEANUP = defineCommand({
   path: ["tools", "bucket", "cleanup"],
+  env: YAML_ENV,
   help: "Cleans up all blocks marked for deletion.",
   flags: [...LOG_FLAGS, ...OBJSTORE_FLAGS, ...SYNC_FLAGS, ...SELECTOR_FLAGS],
 });
@@ -317,6 +321,7 @@ export const BUCKET_CLEANUP = defineCommand({
 /** `thanos tools bucket retention` */
 export const BUCKET_RETENTION = defineCommand({
   path: ["tools", "bucket", "retention"],
+  env: YAML_ENV,
   help: "Retention applies retention policies on the given bucket. Please make sure no " +
     "compactor is running on the same bucket at the same time.",
   flags: [
@@ -351,6 +356,7 @@ export const BUCKET_RETENTION = defineCommand({
 /** `thanos tools bucket downsample` */
 export const BUCKET_DOWNSAMPLE = defineCommand({
   path: ["tools", "bucket", "downsample"],
+  env: YAML_ENV,
   help: "Continuously downsamples blocks in an object store bucket.",
   flags: [
     ...LOG_FLAGS,

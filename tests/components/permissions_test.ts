@@ -115,13 +115,13 @@ Deno.test("each role gets exactly the permissions its flags grant (table)", asyn
           ].sort(),
           read: [`${d}/rule`, `${d}/sd/`],
           write: [`${d}/rule`],
-          env: LIBRARY_ENV,
+          env: YAML_ENV,
         },
       ],
       [
         "tools rules-check: the glob's directory only",
         ["tools", "rules-check", `--rules=${d}/sd/*.yml`],
-        { net: false, read: [`${d}/sd/`], write: false, env: LIBRARY_ENV },
+        { net: false, read: [`${d}/sd/`], write: false, env: YAML_ENV },
       ],
       [
         "query with static stores",
@@ -246,7 +246,7 @@ Deno.test("each role gets exactly the permissions its flags grant (table)", asyn
           ],
           read: [`${d}/memcached.yml`, `${d}/ca.pem`],
           write: false,
-          env: LIBRARY_ENV,
+          env: YAML_ENV,
         },
       ],
     ];

@@ -8,6 +8,7 @@ import { Registry } from "../../metrics/registry.ts";
 import { Logger } from "../../logging/log.ts";
 import { InMemoryCache } from "../../cache/inmemory.ts";
 import { QueryFrontend } from "../../queryfrontend/frontend.ts";
+import { directRequestInfo } from "../../server/http.ts";
 
 interface Fake {
   url: string;
@@ -88,11 +89,8 @@ function frontend(url: string, now: () => number): QueryFrontend {
 
 async function queryRange(f: QueryFrontend, qs: string): Promise<string> {
   const route = f.routes().find((r) => r.path === "/api/v1/query_range")!;
-  const res = await route.handler(
-    new Request(`http://fe/api/v1/query_range?${qs}`),
-    {},
-    { signal: new AbortController().signal, remoteAddr: "test" },
-  );
+  const req = new Request(`http://fe/api/v1/query_range?${qs}`);
+  const res = await route.handler(req, {}, directRequestInfo(req));
   assertEquals(res.status, 200);
   return await res.text();
 }
