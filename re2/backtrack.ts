@@ -144,6 +144,15 @@ function items(n: ReNode): Item[] | null {
   }
 }
 
+function pairwiseDisjoint(sets: CharSet[]): boolean {
+  let seen: CharSet = [];
+  for (const s of sets) {
+    if (overlaps(seen, s)) return false;
+    seen = union(seen, s);
+  }
+  return true;
+}
+
 function first(it: Item): CharSet {
   if (it.k === "rep") return it.set;
   let s: CharSet = [];
@@ -159,14 +168,16 @@ export function backtrackSafe(ast: ReNode): boolean {
   const seq = items(ast);
   if (seq === null) return false;
   let ambiguous = -1;
+  let boundedOutcomes = false;
   for (let i = 0; i < seq.length; i++) {
     const it = seq[i];
     if (it.k === "alt") {
-      // only one alternative may start with any given character
-      for (let a = 0; a < it.alts.length; a++) {
-        for (let b = a + 1; b < it.alts.length; b++) {
-          if (overlaps(it.alts[a][0], it.alts[b][0])) return false;
-        }
+      // Alternatives that start alike (host1|host2|…) are an ambiguous choice with a bounded
+      // number of outcomes: each is followed by one deterministic attempt at the rest.
+      if (!pairwiseDisjoint(it.alts.map((a) => a[0]))) {
+        if (ambiguous >= 0) return false;
+        ambiguous = i;
+        boundedOutcomes = true;
       }
       continue;
     }
@@ -182,7 +193,7 @@ export function backtrackSafe(ast: ReNode): boolean {
     if (ambiguous >= 0) return false;
     ambiguous = i;
   }
-  if (ambiguous < 0) return true;
+  if (ambiguous < 0 || boundedOutcomes) return true;
   // One ambiguous choice: its outcomes start the rest (the tail) at up to input-length places,
   // each where the input holds a character of the tail's first set F. A tail attempt can only
   // run past another such place inside a bounded item, when every unbounded repetition in the

@@ -7,7 +7,7 @@
 // same pattern text, already validated with Go's error messages by ./parser.ts.
 
 import { RE2JS } from "re2js";
-import { InvalidRegexError, parseRe2, type ReNode } from "./parser.ts";
+import { guardDepth, InvalidRegexError, parseRe2, type ReNode } from "./parser.ts";
 import { backtrackSafe } from "./backtrack.ts";
 import { compileAnchoredNode } from "./translate.ts";
 
@@ -55,20 +55,35 @@ export class Re2Regex {
     groupNames: string[],
     opts: { captures: boolean; force?: Re2Engine },
   ): Re2Regex {
-    const engine = opts.force ?? (backtrackSafe(ast) ? "regexp" : "re2js");
-    if (engine === "regexp") {
-      const js = compileAnchoredNode(ast, pattern, opts.captures);
-      return new Re2Regex(pattern, groupNames, "regexp", js, null);
-    }
-    let re2: RE2JS;
-    try {
-      re2 = RE2JS.compile(`^(?:${pattern})$`);
-    } catch (e) {
-      throw new InvalidRegexError(
-        `error parsing regexp: cannot compile ${JSON.stringify(pattern)}: ${(e as Error).message}`,
-      );
-    }
-    return new Re2Regex(pattern, groupNames, "re2js", null, re2);
+    return guardDepth(pattern, () => {
+      const engine = opts.force ?? (backtrackSafe(ast) ? "regexp" : "re2js");
+      if (engine === "regexp") {
+        const js = compileAnchoredNode(ast, pattern, opts.captures);
+        return new Re2Regex(pattern, groupNames, "regexp", js, null);
+      }
+      // re2js compiles ~10 µs per instruction: bound the program (Go allows 3.3M instructions,
+      // which would block the role for most of a minute)
+      const size = programSize(ast);
+      if (size > MAX_PROGRAM) {
+        throw new InvalidRegexError(
+          `error parsing regexp: expression too large: \`${pattern}\` compiles to about ${size} ` +
+            `instructions, more than the ${MAX_PROGRAM} allowed here`,
+        );
+      }
+      let re2: RE2JS;
+      try {
+        re2 = RE2JS.compile(`^(?:${pattern})$`);
+      } catch (e) {
+        const msg = (e as Error).message;
+        // re2js reports Go's own errors (`error parsing regexp: …`) for what ./parser.ts let by
+        throw new InvalidRegexError(
+          msg.startsWith("error parsing regexp: ")
+            ? msg
+            : `error parsing regexp: cannot compile ${JSON.stringify(pattern)}: ${msg}`,
+        );
+      }
+      return new Re2Regex(pattern, groupNames, "re2js", null, re2);
+    });
   }
 
   /** The capture groups when the whole of `s` matches, else null. */
@@ -82,6 +97,30 @@ export class Re2Regex {
     const out: Re2Groups = [];
     for (let i = 0; i <= m.groupCount(); i++) out.push(m.group(i) ?? undefined);
     return out;
+  }
+}
+
+/** Largest RE2 program (instructions, as estimated by programSize) compiled for the automaton. */
+export const MAX_PROGRAM = 50_000;
+
+/** About how many instructions Go's compiler (and re2js's port of it) emits for `n`. */
+export function programSize(n: ReNode): number {
+  switch (n.k) {
+    case "lit":
+      return n.cps.length;
+    case "group":
+      return programSize(n.sub) + (n.cap > 0 ? 2 : 0);
+    case "concat":
+      return n.subs.reduce((a, s) => a + programSize(s), 0);
+    case "alt":
+      return n.subs.reduce((a, s) => a + programSize(s) + 1, 0);
+    case "rep": {
+      const sub = programSize(n.sub);
+      if (n.max === -1) return sub * Math.max(n.min, 1) + 1;
+      return sub * n.max + (n.max - n.min) + 1;
+    }
+    default:
+      return 1;
   }
 }
 

@@ -159,9 +159,24 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "re2-backtrack-two-ambiguous-choices-safe",
     file: "re2/backtrack.ts",
-    find: "if (ambiguous >= 0) return false;",
-    replace: "if (ambiguous >= 0) continue;",
+    find: "    if (!overlaps(it.set, follow)) continue;\n    if (ambiguous >= 0) return false;",
+    replace: "    if (!overlaps(it.set, follow)) continue;\n    if (ambiguous >= 0) continue;",
     tests: ["tests/re2/backtrack_test.ts"],
+  },
+  {
+    name: "re2-backtrack-ambiguous-alternation-then-repetition-safe",
+    file: "re2/backtrack.ts",
+    find:
+      "        if (ambiguous >= 0) return false;\n        ambiguous = i;\n        boundedOutcomes = true;",
+    replace: "        ambiguous = i;\n        boundedOutcomes = true;",
+    tests: ["tests/re2/backtrack_test.ts"],
+  },
+  {
+    name: "re2-nested-repeat-product-unchecked",
+    file: "re2/parser.ts",
+    find: "    if (m > 0) n = Math.trunc(n / m);",
+    replace: "",
+    tests: ["tests/re2/translate_test.ts"],
   },
   {
     name: "matcher-required-literal-check-inverted",

@@ -3,7 +3,7 @@
 // `.*lit.*` get fast paths here, from the parsed RE2 tree; a literal prefix rejects early.
 
 import { goQuote } from "../strconv/quote.ts";
-import { parseRe2, type ReNode } from "../re2/parser.ts";
+import { guardDepth, parseRe2, type ReNode } from "../re2/parser.ts";
 import { Re2Regex } from "../re2/regex.ts";
 import { simplify } from "../re2/translate.ts";
 
@@ -91,7 +91,7 @@ export class Matcher {
   constructor(readonly type: MatchType, readonly name: string, readonly value: string) {
     if (type !== MatchType.Regexp && type !== MatchType.NotRegexp) return;
     const parsed = parseRe2(value);
-    const ast = stripTextAnchors(simplify(parsed.ast));
+    const ast = guardDepth(value, () => stripTextAnchors(simplify(parsed.ast)));
     const re = Re2Regex.fromTree(ast, value, parsed.groupNames, { captures: false });
     this.re = re;
     this.pre = literalPrefix(ast);
@@ -107,7 +107,9 @@ export class Matcher {
         return re.test(v);
       };
     }
-    const set = ast.k === "concat" && ast.subs.length === 0 ? [""] : literalSet(ast);
+    const set = ast.k === "concat" && ast.subs.length === 0
+      ? [""]
+      : guardDepth(value, () => literalSet(ast));
     if (set !== null) {
       this.strategy = Strategy.Set;
       this.setList = set;

@@ -40,7 +40,11 @@ Deno.test("one ambiguous repetition is safe only when what follows cannot re-rea
   assert(!safe(".*[0-9]*"));
   assert(!safe(".*foo.*bar"));
   assert(!safe("x?.*y"));
-  assert(!safe("(ab|ac)"));
+  assert(safe("(ab|ac)"));
+  assert(safe("host-1|host-2|host-10|web-1")); // literal alternatives sharing a prefix
+  assert(safe("(ab|a)b*c"));
+  assert(!safe("(ab|a)(bc|b)"));
+  assert(!safe("(ab|a).*b"));
   assert(safe("a\\bb"));
   assert(safe("(?m)^a+$"));
   assert(!safe("(?:^a|b)*"));

@@ -1,7 +1,8 @@
 // The engine of every user regex: which engine it picks, capture groups and Go's Expand
 // templates through both engines, and correct answers on ReDoS patterns.
 
-import { assert, assertEquals } from "../helpers/assert.ts";
+import { assert, assertEquals, assertThrows } from "../helpers/assert.ts";
+import { InvalidRegexError } from "../../re2/parser.ts";
 import { expandTemplate, Re2Regex } from "../../re2/regex.ts";
 import { HOSTILE } from "../helpers/re2_cases.ts";
 import { e2eTest } from "../helpers/peers.ts";
@@ -56,6 +57,20 @@ Deno.test("both engines return the same capture groups (Go's leftmost-first subm
   }
   assertEquals(Re2Regex.compile("(a)|(b)", "re2js").exec("b"), ["b", undefined, "b"]);
   assertEquals(Re2Regex.compile("(a)|(b)").exec("c"), null);
+});
+
+Deno.test("the automaton refuses programs too large to compile quickly, with a clear error", () => {
+  const unit = "(?:[a-z]{1000}|x)"; // ~1000 instructions, and not safe for backtracking
+  const ok = Re2Regex.compile(unit.repeat(20));
+  assertEquals(ok.engine, "re2js");
+  assert(ok.test("x".repeat(20)));
+  assertThrows(
+    () => Re2Regex.compile(unit.repeat(60)),
+    InvalidRegexError,
+    "error parsing regexp: expression too large",
+  );
+  // as long as backtracking is provably linear the RegExp takes it, whatever its size
+  assertEquals(Re2Regex.compile("[a-z]{1000}".repeat(60)).engine, "regexp");
 });
 
 Deno.test("expandTemplate follows Go's Regexp.Expand", () => {

@@ -9,7 +9,8 @@ import { translateRe2 } from "../../re2/translate.ts";
 import { Re2Regex } from "../../re2/regex.ts";
 import { goQuote } from "../../strconv/quote.ts";
 import { Matcher, MatchType } from "../../tsdb/matchers.ts";
-import { REGEX_CASES, REJECTED_CASES } from "../helpers/re2_cases.ts";
+import { LIMIT_CASES, REGEX_CASES, REJECTED_CASES } from "../helpers/re2_cases.ts";
+import { parseExpr } from "../../promql/parser.ts";
 import { e2eTest } from "../helpers/peers.ts";
 import { PROMETHEUS, startPrometheus } from "../helpers/prometheus.ts";
 
@@ -89,6 +90,53 @@ e2eTest(
             diffs.push(`${pattern} on ${JSON.stringify(input)}: prometheus=${theirs} (translated)`);
           }
         });
+      }
+      assertEquals(diffs, []);
+    } finally {
+      await prom.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+Deno.test("patterns at Go's repetition and nesting limits compile; deeper nesting is refused", () => {
+  for (const p of LIMIT_CASES) Re2Regex.compile(p);
+  for (const n of [1200, 5000, 100_000]) {
+    for (const open of ["(", "(?:", "(?:a|"]) {
+      const p = open.repeat(n) + "a" + ")".repeat(n);
+      assertThrows(() => Re2Regex.compile(p), InvalidRegexError, "expression nests too deeply");
+      assertThrows(
+        () => new Matcher(MatchType.Regexp, "l", p),
+        InvalidRegexError,
+        "expression nests too deeply",
+      );
+    }
+  }
+});
+
+e2eTest(
+  "invalid patterns and Go's limits give Prometheus 2.42's parse errors in matchers",
+  { peers: [PROMETHEUS] },
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "re2_reject_oracle_" });
+    const prom = await startPrometheus({ dataDir: `${dir}/data`, config: "global: {}\n" });
+    try {
+      const diffs: string[] = [];
+      const patterns = [...REJECTED_CASES.map(([p]) => p), ...LIMIT_CASES];
+      for (const p of patterns) {
+        const q = `{__name__=~${goQuote(p)}}`;
+        const body = new URLSearchParams({ query: q, time: "1" });
+        const j = await (await fetch(`${prom.url}/api/v1/query`, { method: "POST", body })).json();
+        const theirs = j.status === "success"
+          ? "ok"
+          : String(j.error ?? "").replace(/^invalid parameter "query": /, "");
+        let mine = "ok";
+        try {
+          parseExpr(q);
+        } catch (e) {
+          mine = (e as Error).message;
+        }
+        if (mine !== theirs) diffs.push(`${p.slice(0, 40)}: ours ${mine} / theirs ${theirs}`);
       }
       assertEquals(diffs, []);
     } finally {
