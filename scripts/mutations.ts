@@ -827,4 +827,11 @@ export const MUTATIONS: Mutation[] = [
     replace: "part.end <= part.start + interval - 1 && part.end <= freshBefore;",
     tests: ["tests/e2e/query_frontend_faults_test.ts"],
   },
+  {
+    name: "queryfrontend-forward-header-dropped",
+    file: "queryfrontend/downstream.ts",
+    find: "for (const name of this.o.forwardHeaders) {",
+    replace: "for (const name of [] as string[]) {",
+    tests: ["tests/e2e/query_frontend_faults_test.ts"],
+  },
 ];
