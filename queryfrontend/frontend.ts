@@ -16,8 +16,13 @@ import { ApiParams, parseApiDuration, parseApiTime } from "../query/api.ts";
 import { parseExpr } from "../promql/parser.ts";
 import { compareLabels, compareStrings } from "../tsdb/labels.ts";
 import { Downstream, type DownstreamAnswer } from "./downstream.ts";
-import { type Matrix, matrixResponseText, mergeMatrices, parseMatrix } from "./matrix.ts";
-import { cutMatrix } from "./matrix.ts";
+import {
+  cutMatrix,
+  type Matrix,
+  matrixResponseText,
+  mergeMatrices,
+  parseMatrix,
+} from "./matrix.ts";
 import {
   type Extent,
   ExtentCache,
@@ -246,7 +251,7 @@ export class QueryFrontend {
     this.#o.logger.info("slow query detected", fields);
   }
 
-  async #compress(req: Request, res: Response): Promise<Response> {
+  #compress(req: Request, res: Response): Response {
     if (
       !this.#o.compressResponses || res.body === null || res.headers.has("content-encoding") ||
       !/\bgzip\b/.test(req.headers.get("accept-encoding") ?? "")
@@ -256,7 +261,7 @@ export class QueryFrontend {
     headers.append("vary", "Accept-Encoding");
     headers.delete("content-length");
     const body = res.body.pipeThrough(new CompressionStream("gzip"));
-    return await Promise.resolve(new Response(body, { status: res.status, headers }));
+    return new Response(body, { status: res.status, headers });
   }
 
   // ---- range queries

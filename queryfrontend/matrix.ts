@@ -3,8 +3,7 @@
 // labels as the querier sorts them), cut to a time range, and written back byte for byte in
 // the querier's format (https://prometheus.io/docs/prometheus/latest/querying/api/#range-vectors).
 
-import { labelsJSON } from "../strconv/json.ts";
-import { goJSONString } from "../strconv/json.ts";
+import { goJSONString, labelsJSON } from "../strconv/json.ts";
 import { formatSampleTimestamp } from "../promql/value.ts";
 import { compareLabels } from "../tsdb/labels.ts";
 

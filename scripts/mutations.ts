@@ -1178,4 +1178,19 @@ export const MUTATIONS: Mutation[] = [
     replace: "  if (errors.length > 1) throw new RuleLoadError(errors);",
     tests: ["tests/e2e/rule_test.ts"],
   },
+  {
+    name: "queryfrontend-forward-header-dropped",
+    file: "queryfrontend/downstream.ts",
+    find: "for (const name of this.o.forwardHeaders) {",
+    replace: "for (const name of [] as string[]) {",
+    tests: ["tests/e2e/query_frontend_faults_test.ts"],
+  },
+  {
+    name: "queryfrontend-inmemory-without-size-created",
+    file: "components/query-frontend/config.ts",
+    find:
+      'if (cfg.type === "IN-MEMORY" && cfg.config.maxSizeBytes === 0 && cfg.config.maxSizeItems === 0) {',
+    replace: "if (false) {",
+    tests: ["tests/components/query-frontend/config_test.ts"],
+  },
 ];

@@ -54,11 +54,18 @@ function cacheConfig(
   }
   const yaml = file !== "" ? flags.fileContents(fileFlag) : inline;
   if (yaml === "") return undefined;
+  let cfg: CacheConfig;
   try {
-    return parseCacheConfig(yaml);
+    cfg = parseCacheConfig(yaml);
   } catch (e) {
     throw new UsageError(`--${file !== "" ? fileFlag : inlineFlag}: ${(e as Error).message}`);
   }
+  // "If both max_size and max_size_items are not set, then the cache would not be created"
+  // (https://thanos.io/tip/components/query-frontend.md/#in-memory)
+  if (cfg.type === "IN-MEMORY" && cfg.config.maxSizeBytes === 0 && cfg.config.maxSizeItems === 0) {
+    return undefined;
+  }
+  return cfg;
 }
 
 const TRIPPER_KEYS = [

@@ -87,6 +87,7 @@ e2eTest("query-frontend: cache killed, querier 5xx and down, bad input", {
         "--labels.max-retries-per-request=3",
         "--query.max-retries-per-request=3",
         "--query-range.max-query-length=30d",
+        "--query-frontend.forward-header=Authorization",
       ]);
       procs.push(fe);
 
@@ -119,6 +120,24 @@ e2eTest("query-frontend: cache killed, querier 5xx and down, bad input", {
         assertEquals(r500.status, 500);
         assert(r500.text.includes("injected 500"), r500.text);
       });
+
+      await t.step(
+        "only --query-frontend.forward-header headers reach split requests",
+        async () => {
+          const before = px.seen.length;
+          const r = await fetch(fe.http + queries[3], {
+            headers: { Authorization: "Bearer t0k", "X-Other": "no" },
+          });
+          assertEquals(r.status, 200);
+          await r.body?.cancel();
+          const asked = px.seen.slice(before);
+          assert(asked.length > 0);
+          for (const a of asked) {
+            assertEquals(a.headers.get("authorization"), "Bearer t0k");
+            assertEquals(a.headers.get("x-other"), null);
+          }
+        },
+      );
 
       await t.step("bad input gets the querier's status and body", async () => {
         const bad = [

@@ -105,6 +105,7 @@ export async function startFrontend(flags: string[], name = "query-frontend"): P
 export interface SeenRequest {
   path: string;
   params: URLSearchParams;
+  headers: Headers;
 }
 
 /** A recording proxy in front of the querier. */
@@ -134,7 +135,7 @@ export function startRecordingProxy(target: string): RecordingProxy {
         params = new URLSearchParams([...u.searchParams, ...new URLSearchParams(body)]);
       }
       if (u.pathname.startsWith("/api/")) {
-        seen.push({ path: u.pathname, params });
+        seen.push({ path: u.pathname, params, headers: new Headers(req.headers) });
         if (failing > 0) {
           failing--;
           return new Response(

@@ -51,11 +51,15 @@ function fakeQuerier(): Fake {
 
 const NOW = 1_700_000_000_000;
 
-function frontend(url: string, now: () => number): QueryFrontend {
+function frontend(
+  url: string,
+  now: () => number,
+  extra: { logger?: Logger; logQueriesLongerThanMs?: number } = {},
+): QueryFrontend {
   const registry = new Registry();
   return new QueryFrontend({
     downstreamUrl: url,
-    logger: new Logger("error"),
+    logger: extra.logger ?? new Logger("error"),
     registry,
     splitIntervalMs: 3600_000,
     alignRangeWithStep: false,
@@ -79,7 +83,7 @@ function frontend(url: string, now: () => number): QueryFrontend {
     labelsDefaultTimeRangeMs: 3600_000,
     snappy: true,
     compressResponses: false,
-    logQueriesLongerThanMs: 0,
+    logQueriesLongerThanMs: extra.logQueriesLongerThanMs ?? 0,
     forwardHeaders: [],
     downstreamTimeoutMs: 0,
     enableCors: false,
@@ -87,9 +91,15 @@ function frontend(url: string, now: () => number): QueryFrontend {
   });
 }
 
-async function queryRange(f: QueryFrontend, qs: string): Promise<string> {
+async function queryRange(f: QueryFrontend, qs: string, post = false): Promise<string> {
   const route = f.routes().find((r) => r.path === "/api/v1/query_range")!;
-  const req = new Request(`http://fe/api/v1/query_range?${qs}`);
+  const req = post
+    ? new Request("http://fe/api/v1/query_range", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: qs,
+    })
+    : new Request(`http://fe/api/v1/query_range?${qs}`);
   const res = await route.handler(req, {}, directRequestInfo(req));
   assertEquals(res.status, 200);
   return await res.text();
@@ -137,6 +147,43 @@ Deno.test("frontend: warnings, dedup=false and storeMatch[] are never cached", a
     await queryRange(f, "query=up" + range);
     await queryRange(f, "query=up" + range);
     assertEquals(fake.seen.length - before, 2, "a plain query is cached");
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("frontend: a form POST (Grafana's default) is answered like a GET", async () => {
+  const fake = fakeQuerier();
+  try {
+    const f = frontend(fake.url, () => NOW);
+    const qs = `query=up&start=${(NOW - 3 * 3600_000) / 1000}&end=${
+      (NOW - 7200_000) / 1000
+    }&step=30`;
+    const post = await queryRange(f, qs, true);
+    assertEquals(fake.seen.at(-1)!.get("query"), "up");
+    const before = fake.seen.length;
+    const get = await queryRange(f, qs);
+    assertEquals(get, post);
+    assertEquals(fake.seen.length, before, "the POST filled the same cache entries");
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("frontend: --query-frontend.log-queries-longer-than < 0 logs every query", async () => {
+  const fake = fakeQuerier();
+  const lines: string[] = [];
+  try {
+    const logger = new Logger("info", "logfmt", {}, (l) => lines.push(l));
+    const f = frontend(fake.url, () => NOW, { logger, logQueriesLongerThanMs: -1 });
+    await queryRange(f, `query=up&start=${(NOW - 3600_000) / 1000}&end=${NOW / 1000}&step=60`);
+    const slow = lines.filter((l) => l.includes("slow query detected"));
+    assertEquals(slow.length, 1, lines.join("\n"));
+    assert(slow[0].includes("param_query=up") && slow[0].includes("time_taken="), slow[0]);
+    lines.length = 0;
+    const quiet = frontend(fake.url, () => NOW, { logger, logQueriesLongerThanMs: 60_000 });
+    await queryRange(quiet, `query=up&start=${(NOW - 3600_000) / 1000}&end=${NOW / 1000}&step=60`);
+    assertEquals(lines.filter((l) => l.includes("slow query detected")).length, 0);
   } finally {
     await fake.close();
   }
