@@ -12,7 +12,7 @@ import type { Route } from "../server/http.ts";
 import { mapConcurrent } from "../runutil/gate.ts";
 import { goJSONString, labelsJSON } from "../strconv/json.ts";
 import { formatGoDuration } from "../strconv/duration.ts";
-import { ApiParams, parseApiDuration, parseApiTime } from "../query/api.ts";
+import { ApiParams, MAX_FORM_BYTES, parseApiDuration, parseApiTime } from "../query/api.ts";
 import { parseExpr } from "../promql/parser.ts";
 import { compareLabels, compareStrings } from "../tsdb/labels.ts";
 import { Downstream, type DownstreamAnswer } from "./downstream.ts";
@@ -155,6 +155,12 @@ export class QueryFrontend {
     ): Route["handler"] =>
     async (req, params, info) => {
       const start = performance.now();
+      if (req.body !== null) {
+        // bodies are read with the querier's cap (10 MiB, Prometheus's form limit) and the
+        // server's read timeout, never from the announced length; HttpError answers 413/408
+        const body = await info.readBody(MAX_FORM_BYTES);
+        req = new Request(req, { body: body as Uint8Array<ArrayBuffer> });
+      }
       const res = await fn(req, params, info.signal);
       const took = performance.now() - start;
       this.#logSlow(req, took, res.status);

@@ -1193,4 +1193,11 @@ export const MUTATIONS: Mutation[] = [
     replace: "if (false) {",
     tests: ["tests/components/query-frontend/config_test.ts"],
   },
+  {
+    name: "queryfrontend-body-uncapped",
+    file: "queryfrontend/frontend.ts",
+    find: "const body = await info.readBody(MAX_FORM_BYTES);",
+    replace: "const body = new Uint8Array(await req.arrayBuffer());",
+    tests: ["tests/queryfrontend/frontend_test.ts"],
+  },
 ];

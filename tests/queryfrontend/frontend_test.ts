@@ -8,7 +8,7 @@ import { Registry } from "../../metrics/registry.ts";
 import { Logger } from "../../logging/log.ts";
 import { InMemoryCache } from "../../cache/inmemory.ts";
 import { QueryFrontend } from "../../queryfrontend/frontend.ts";
-import { directRequestInfo } from "../../server/http.ts";
+import { directRequestInfo, HttpError } from "../../server/http.ts";
 
 interface Fake {
   url: string;
@@ -186,5 +186,51 @@ Deno.test("frontend: --query-frontend.log-queries-longer-than < 0 logs every que
     assertEquals(lines.filter((l) => l.includes("slow query detected")).length, 0);
   } finally {
     await fake.close();
+  }
+});
+
+Deno.test("frontend: request bodies are read with the 10 MiB form cap, not as announced", async () => {
+  // no querier at all: a request that got past the cap fails fast with 503 instead of 413
+  const closed = await freePort();
+  {
+    const f = frontend(`http://127.0.0.1:${closed}`, () => NOW);
+    for (const path of ["/api/v1/query_range", "/api/v1/query", "/api/v1/series"]) {
+      const route = f.routes().find((r) => r.path === path)!;
+      // a body larger than the cap, sent without a Content-Length (chunked)
+      const big = new ReadableStream<Uint8Array>({
+        start(c) {
+          for (let i = 0; i < 11; i++) c.enqueue(new Uint8Array(1 << 20).fill(0x61));
+          c.close();
+        },
+      });
+      const req = new Request(`http://fe${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: big,
+      });
+      const err = await Promise.resolve().then(() => route.handler(req, {}, directRequestInfo(req)))
+        .then(
+          () => null,
+          (e: unknown) => e as HttpError,
+        );
+      assert(err instanceof HttpError, `${path}: ${err}`);
+      assertEquals(err.status, 413, path);
+      // an announced length over the cap is refused before any byte is read
+      const announced = new Request(`http://fe${path}`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/x-www-form-urlencoded",
+          "content-length": String(100 << 20),
+        },
+        body: "query=up",
+      });
+      const err2 = await Promise.resolve().then(() =>
+        route.handler(announced, {}, directRequestInfo(announced))
+      ).then(
+        () => null,
+        (e: unknown) => e as HttpError,
+      );
+      assertEquals(err2?.status, 413, path);
+    }
   }
 });
