@@ -10,7 +10,8 @@
 //   the served raw blocks equals the dump of the uploaded source blocks, and their sample counts
 //   add up to the sources';
 // - the 2d blocks got their 5m downsampled copy; the group under retention is gone;
-// - every other object belongs to a partial upload (no meta.json), which readers ignore.
+// - every other object belongs to a partial upload (no meta.json), which readers ignore;
+// - `tools bucket verify`'s checks (compact/verify.ts) find no issue.
 // The kill count per backend is COMPACT_CRASH_KILLS (default 20, about 20 s per backend); longer
 // runs: `COMPACT_CRASH_KILLS=100 deno test -A tests/e2e/compact_crash_test.ts`.
 
@@ -33,6 +34,7 @@ import { downloadBlock } from "../../block/download.ts";
 import type { BlockMeta } from "../../tsdb/meta.ts";
 import { tsdbDump } from "../../tsdb/promtool.ts";
 import { Block } from "../../tsdb/block.ts";
+import { VERIFY_ISSUES, verifyBucket } from "../../compact/verify.ts";
 import type { RawSeries } from "../../tsdb/block_writer.ts";
 
 const H = 3600_000;
@@ -248,6 +250,9 @@ export async function crashRun(
         `group ${g}: no 5m block for ${big.ulid}`,
       );
     }
+    // `tools bucket verify` finds nothing (overlaps, index health, duplicated compactions)
+    const issues = await verifyBucket(bucket, { issues: VERIFY_ISSUES });
+    assertEquals(issues.map((f) => `${f.issue}: ${f.message}`), []);
     // retention removed the old group entirely
     assert(!byGroup.has("old/0"), "retention left old blocks");
     for (const m of oldMetas) assert(!objects.has(m.ulid), `old block ${m.ulid} not deleted`);
