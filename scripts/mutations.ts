@@ -853,6 +853,13 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/compact/progress_test.ts"],
   },
   {
+    name: "compact-cleanup-ignores-delete-delay",
+    file: "compact/compactor.ts",
+    find: "const delay = this.o.deleteDelayMs ?? 48 * 3600_000;",
+    replace: "const delay = 0;",
+    tests: ["tests/e2e/compact_crash_test.ts"],
+  },
+  {
     name: "retention-inclusive-boundary",
     file: "compact/retention.ts",
     find: "if (now > maxTimeMs + keep) {",
