@@ -1407,7 +1407,9 @@ class Evaluator {
       re = compileAnchoredRe2(regexStr);
       names = translateRe2(regexStr).groupNames;
     } catch (err) {
-      if (err instanceof InvalidRegexError) {
+      // a RangeError is the translator's recursion overflowing on deeply nested groups, which
+      // Go's regexp refuses too (more than 1000 levels)
+      if (err instanceof InvalidRegexError || err instanceof RangeError) {
         throw new PromQLError(
           "execution",
           `invalid regular expression in label_replace(): ${regexStr}`,

@@ -322,3 +322,39 @@ Deno.test("a form body slower than the body read timeout is cut off with 408", a
     }
   }, 300);
 });
+
+Deno.test("regexes nested 10k deep are refused like Go's regexp refuses them, not a 500", async () => {
+  await withApi([], async (base) => {
+    const deep = "(".repeat(10_000) + "a" + ")".repeat(10_000);
+    // Prometheus 2.42: 400 `… error parsing regexp: expression nests too deeply: …`
+    const [s1, b1] = await get(`${base}/api/v1/series`, {
+      method: "POST",
+      body: new URLSearchParams({ "match[]": `{i=~"${deep}"}` }),
+    });
+    assertEquals(s1, 400, b1.slice(0, 300));
+    assert(
+      b1.startsWith(
+        '{"status":"error","errorType":"bad_data","error":"invalid parameter \\"match[]\\": 1:2: parse error: error parsing regexp: expression nests too deeply: `^(?:(((',
+      ),
+      b1.slice(0, 300),
+    );
+    const [s2, b2] = await get(`${base}/api/v1/query`, {
+      method: "POST",
+      body: new URLSearchParams({ query: `up{i=~"${deep}"}` }),
+    });
+    assertEquals(s2, 400, b2.slice(0, 300));
+    assert(b2.includes("expression nests too deeply"), b2.slice(0, 300));
+    // Prometheus 2.42: 422 `invalid regular expression in label_replace(): (((…`
+    const [s3, b3] = await get(`${base}/api/v1/query`, {
+      method: "POST",
+      body: new URLSearchParams({ query: `label_replace(up, "a", "$1", "i", "${deep}")` }),
+    });
+    assertEquals(s3, 422, b3.slice(0, 300));
+    assert(
+      b3.startsWith(
+        '{"status":"error","errorType":"execution","error":"invalid regular expression in label_replace(): (((',
+      ),
+      b3.slice(0, 300),
+    );
+  });
+});
