@@ -830,9 +830,9 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "promql-aggregation-releases-operand-samples",
     file: "promql/engine.ts",
-    find: "await this.stream(e.expr, (s) => agg.add(s));",
+    find: "      agg.add(s);\n      for (let i = 0; i < n; i++) inputs[i] += s.has[i];",
     replace:
-      "await this.stream(e.expr, (s) => {\n      agg.add(s);\n      this.ctx.cur -= countPoints(s);\n    });",
+      "      agg.add(s);\n      this.ctx.cur -= countPoints(s);\n      for (let i = 0; i < n; i++) inputs[i] += s.has[i];",
     tests: ["tests/query/api_limits_test.ts"],
   },
   {
@@ -855,6 +855,13 @@ export const MUTATIONS: Mutation[] = [
     file: "promql/engine.ts",
     find: "if (err instanceof InvalidRegexError || err instanceof RangeError) {",
     replace: "if (err instanceof InvalidRegexError) {",
+    tests: ["tests/query/api_limits_test.ts"],
+  },
+  {
+    name: "promql-aggregation-param-not-counted",
+    file: "promql/engine.ts",
+    find: "const param = numericParam ? 1 : 0;",
+    replace: "const param = 0;",
     tests: ["tests/query/api_limits_test.ts"],
   },
 ];

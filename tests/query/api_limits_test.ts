@@ -201,8 +201,11 @@ Deno.test("nesting deeper than the engine can recurse is a 400, not a stack over
 });
 
 Deno.test("range sum() counts its operand's samples against --query.max-samples", async () => {
-  // 10 series × 41 steps = 410 samples in the operand; Prometheus 2.42 stops at 422
-  await withApi(["--query.max-samples=400"], async (base) => {
+  // Prometheus 2.42's rangeEval holds the operand (10 series × 41 steps = 410 samples) and, at
+  // the last step, that step's 10 inputs and the 41 results: 461 is needed, 460 fails with 422
+  // (the same arithmetic checked on a real Prometheus 2.42: 5 series × 15 steps pass a limit of
+  // 100, 16 steps do not)
+  await withApi(["--query.max-samples=460"], async (base) => {
     assertEquals(
       await get(`${base}/api/v1/query_range?query=sum(up)&start=0&end=600&step=15`),
       [
@@ -214,11 +217,24 @@ Deno.test("range sum() counts its operand's samples against --query.max-samples"
       ],
     );
   });
-  await withApi(["--query.max-samples=410"], async (base) => {
+  await withApi(["--query.max-samples=461"], async (base) => {
     assertEquals(
       (await get(`${base}/api/v1/query_range?query=sum(up)&start=0&end=600&step=15`))[0],
       200,
     );
+    // topk: its k is an operand too (41 samples); at the last step 451 held, 400 earlier
+    // results, 1 + 10 inputs and 10 results: 872 (a real Prometheus 2.42: topk(2, x) over 5
+    // series passes a limit of 100 at 11 steps, 8 × 11 + 6 = 94, and fails at 12, 102)
+    const topk = `${base}/api/v1/query_range?query=topk(10,up)&start=0&end=600&step=15`;
+    assertEquals((await get(topk))[0], 422);
+  });
+  await withApi(["--query.max-samples=872"], async (base) => {
+    const topk = `${base}/api/v1/query_range?query=topk(10,up)&start=0&end=600&step=15`;
+    assertEquals((await get(topk))[0], 200);
+  });
+  await withApi(["--query.max-samples=871"], async (base) => {
+    const topk = `${base}/api/v1/query_range?query=topk(10,up)&start=0&end=600&step=15`;
+    assertEquals((await get(topk))[0], 422);
   });
 });
 
