@@ -864,4 +864,11 @@ export const MUTATIONS: Mutation[] = [
     replace: "const param = 0;",
     tests: ["tests/query/api_limits_test.ts"],
   },
+  {
+    name: "receive-size-limit-not-applied-while-reading",
+    file: "receive/handler.ts",
+    find: "    const cap = sizeBytesLimit > 0\n      ? sizeBytesLimit\n",
+    replace: "    const cap = sizeBytesLimit > 0\n      ? sizeBytesLimit * 4\n",
+    tests: ["tests/receive/handler_test.ts"],
+  },
 ];
