@@ -1393,7 +1393,9 @@ class Evaluator {
     try {
       re = Re2Regex.compile(regexStr);
     } catch (err) {
-      if (err instanceof InvalidRegexError) {
+      // a RangeError is the translator's recursion overflowing on deeply nested groups, which
+      // Go's regexp refuses too (more than 1000 levels)
+      if (err instanceof InvalidRegexError || err instanceof RangeError) {
         throw new PromQLError(
           "execution",
           `invalid regular expression in label_replace(): ${regexStr}`,
@@ -1441,6 +1443,31 @@ class Evaluator {
 
   // --- aggregation ----------------------------------------------------------------------------
 
+  /**
+   * Prometheus's rangeEval peak for an aggregation (its `--query.max-samples` check): the whole
+   * operand (already counted in `ctx.cur`) stays in memory while, step by step, that step's
+   * input samples are gathered next to the results of the steps before and this step's own.
+   * A numeric parameter (topk's k, quantile's φ) is one more operand: one sample per step.
+   * https://github.com/prometheus/prometheus/blob/v2.42.0/promql/engine.go (`rangeEval`)
+   */
+  private checkAggregationPeak(
+    inputs: Uint32Array,
+    out: readonly StepSeries[],
+    numericParam = false,
+  ): void {
+    const n = inputs.length;
+    const param = numericParam ? 1 : 0;
+    const results = new Uint32Array(n);
+    for (const s of out) for (let i = 0; i < n; i++) results[i] += s.has[i];
+    const max = this.ctx.maxSamples;
+    const held = this.ctx.cur + param * n;
+    let before = 0;
+    for (let i = 0; i < n; i++) {
+      if (held + before + param + inputs[i] + results[i] > max) throw tooManySamplesError();
+      before += results[i];
+    }
+  }
+
   private async aggregate(e: AggregateExpr): Promise<StepSeries[]> {
     const n = this.n;
     const op = e.op;
@@ -1450,6 +1477,8 @@ class Evaluator {
       if (op === "count_values") label = stringArg(e.param!);
       else params = await this.evalScalar(e.param!);
       const m = await this.evalVector(e.expr);
+      const inputs = new Uint32Array(n);
+      for (const s of m) for (let i = 0; i < n; i++) inputs[i] += s.has[i];
       const out = new PerStepCollector(n);
       const samples: VectorSample[] = [];
       for (let i = 0; i < n; i++) {
@@ -1463,6 +1492,7 @@ class Evaluator {
         });
         for (const x of r) out.add(x.labels, i, x.value);
       }
+      this.checkAggregationPeak(inputs, out.series, op !== "count_values");
       return out.series;
     }
     const agg = new ColumnAggregator(op, e.grouping, e.without, n);
@@ -1470,8 +1500,13 @@ class Evaluator {
     // against --query.max-samples at once (a range `sum(x)` over N series holds N × steps)
     // even though they are folded in as they stream here; released once aggregated.
     const base = this.ctx.cur;
-    await this.stream(e.expr, (s) => agg.add(s));
+    const inputs = new Uint32Array(n);
+    await this.stream(e.expr, (s) => {
+      agg.add(s);
+      for (let i = 0; i < n; i++) inputs[i] += s.has[i];
+    });
     const res = agg.finish();
+    this.checkAggregationPeak(inputs, res);
     this.ctx.cur = base;
     for (const s of res) this.ctx.add(countPoints(s));
     return res;

@@ -620,6 +620,15 @@ class Parser {
     try {
       return new Matcher(type, label.val, v);
     } catch (e) {
+      if (e instanceof RangeError && (type === MatchType.Regexp || type === MatchType.NotRegexp)) {
+        // the regex compiler recurses per nesting level: 10k nested groups overflow the stack;
+        // Go's regexp/syntax refuses more than 1000 levels with this message (a 400 either way)
+        this.addErr(
+          { start: label.pos, end: value.end },
+          `error parsing regexp: expression nests too deeply: \`^(?:${v})$\``,
+        );
+        return null;
+      }
       if (!(e instanceof InvalidRegexError)) throw e;
       this.addErr({ start: label.pos, end: value.end }, e.message);
       return null;

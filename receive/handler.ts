@@ -413,11 +413,12 @@ export class ReceiveHandler {
     } catch (e) {
       if (e instanceof HttpError) {
         const announced = req.headers.get("content-length");
-        const msg = e.status === 413 && sizeBytesLimit > 0
-          ? `write request too large: ${
-            announced ?? `more than ${cap}`
-          } bytes exceeds the size_bytes_limit of ${sizeBytesLimit} for tenant ${tenant}`
-          : e.message;
+        // Thanos's message when the length is announced; the rest of the body is never read
+        const msg = e.status !== 413 || sizeBytesLimit <= 0
+          ? e.message
+          : announced !== null
+          ? `write request too large: ${announced} bytes exceeds the size_bytes_limit of ${sizeBytesLimit} for tenant ${tenant}`
+          : `write request too large: over the size_bytes_limit of ${sizeBytesLimit} for tenant ${tenant}`;
         log.debug("write request rejected", { status: e.status, err: msg });
         return textResponse(e.status, msg);
       }

@@ -998,9 +998,9 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "promql-aggregation-releases-operand-samples",
     file: "promql/engine.ts",
-    find: "await this.stream(e.expr, (s) => agg.add(s));",
+    find: "      agg.add(s);\n      for (let i = 0; i < n; i++) inputs[i] += s.has[i];",
     replace:
-      "await this.stream(e.expr, (s) => {\n      agg.add(s);\n      this.ctx.cur -= countPoints(s);\n    });",
+      "      agg.add(s);\n      this.ctx.cur -= countPoints(s);\n      for (let i = 0; i < n; i++) inputs[i] += s.has[i];",
     tests: ["tests/query/api_limits_test.ts"],
   },
   {
@@ -1206,5 +1206,34 @@ export const MUTATIONS: Mutation[] = [
     find: "const body = await info.readBody(MAX_FORM_BYTES);",
     replace: "const body = new Uint8Array(await req.arrayBuffer());",
     tests: ["tests/queryfrontend/frontend_test.ts"],
+  },
+  {
+    name: "promql-regex-nesting-overflow-escapes",
+    file: "promql/parser.ts",
+    find:
+      "if (e instanceof RangeError && (type === MatchType.Regexp || type === MatchType.NotRegexp)) {",
+    replace: "if (e instanceof RangeError && type === MatchType.Equal) {",
+    tests: ["tests/query/api_limits_test.ts"],
+  },
+  {
+    name: "promql-label-replace-regex-overflow-escapes",
+    file: "promql/engine.ts",
+    find: "if (err instanceof InvalidRegexError || err instanceof RangeError) {",
+    replace: "if (err instanceof InvalidRegexError) {",
+    tests: ["tests/query/api_limits_test.ts"],
+  },
+  {
+    name: "promql-aggregation-param-not-counted",
+    file: "promql/engine.ts",
+    find: "const param = numericParam ? 1 : 0;",
+    replace: "const param = 0;",
+    tests: ["tests/query/api_limits_test.ts"],
+  },
+  {
+    name: "receive-size-limit-not-applied-while-reading",
+    file: "receive/handler.ts",
+    find: "    const cap = sizeBytesLimit > 0\n      ? sizeBytesLimit\n",
+    replace: "    const cap = sizeBytesLimit > 0\n      ? sizeBytesLimit * 4\n",
+    tests: ["tests/receive/handler_test.ts"],
   },
 ];

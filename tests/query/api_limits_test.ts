@@ -201,8 +201,11 @@ Deno.test("nesting deeper than the engine can recurse is a 400, not a stack over
 });
 
 Deno.test("range sum() counts its operand's samples against --query.max-samples", async () => {
-  // 10 series × 41 steps = 410 samples in the operand; Prometheus 2.42 stops at 422
-  await withApi(["--query.max-samples=400"], async (base) => {
+  // Prometheus 2.42's rangeEval holds the operand (10 series × 41 steps = 410 samples) and, at
+  // the last step, that step's 10 inputs and the 41 results: 461 is needed, 460 fails with 422
+  // (the same arithmetic checked on a real Prometheus 2.42: 5 series × 15 steps pass a limit of
+  // 100, 16 steps do not)
+  await withApi(["--query.max-samples=460"], async (base) => {
     assertEquals(
       await get(`${base}/api/v1/query_range?query=sum(up)&start=0&end=600&step=15`),
       [
@@ -214,11 +217,24 @@ Deno.test("range sum() counts its operand's samples against --query.max-samples"
       ],
     );
   });
-  await withApi(["--query.max-samples=410"], async (base) => {
+  await withApi(["--query.max-samples=461"], async (base) => {
     assertEquals(
       (await get(`${base}/api/v1/query_range?query=sum(up)&start=0&end=600&step=15`))[0],
       200,
     );
+    // topk: its k is an operand too (41 samples); at the last step 451 held, 400 earlier
+    // results, 1 + 10 inputs and 10 results: 872 (a real Prometheus 2.42: topk(2, x) over 5
+    // series passes a limit of 100 at 11 steps, 8 × 11 + 6 = 94, and fails at 12, 102)
+    const topk = `${base}/api/v1/query_range?query=topk(10,up)&start=0&end=600&step=15`;
+    assertEquals((await get(topk))[0], 422);
+  });
+  await withApi(["--query.max-samples=872"], async (base) => {
+    const topk = `${base}/api/v1/query_range?query=topk(10,up)&start=0&end=600&step=15`;
+    assertEquals((await get(topk))[0], 200);
+  });
+  await withApi(["--query.max-samples=871"], async (base) => {
+    const topk = `${base}/api/v1/query_range?query=topk(10,up)&start=0&end=600&step=15`;
+    assertEquals((await get(topk))[0], 422);
   });
 });
 
@@ -321,4 +337,40 @@ Deno.test("a form body slower than the body read timeout is cut off with 408", a
       conn.close();
     }
   }, 300);
+});
+
+Deno.test("regexes nested 10k deep are refused like Go's regexp refuses them, not a 500", async () => {
+  await withApi([], async (base) => {
+    const deep = "(".repeat(10_000) + "a" + ")".repeat(10_000);
+    // Prometheus 2.42: 400 `… error parsing regexp: expression nests too deeply: …`
+    const [s1, b1] = await get(`${base}/api/v1/series`, {
+      method: "POST",
+      body: new URLSearchParams({ "match[]": `{i=~"${deep}"}` }),
+    });
+    assertEquals(s1, 400, b1.slice(0, 300));
+    assert(
+      b1.startsWith(
+        '{"status":"error","errorType":"bad_data","error":"invalid parameter \\"match[]\\": 1:2: parse error: error parsing regexp: expression nests too deeply: `^(?:(((',
+      ),
+      b1.slice(0, 300),
+    );
+    const [s2, b2] = await get(`${base}/api/v1/query`, {
+      method: "POST",
+      body: new URLSearchParams({ query: `up{i=~"${deep}"}` }),
+    });
+    assertEquals(s2, 400, b2.slice(0, 300));
+    assert(b2.includes("expression nests too deeply"), b2.slice(0, 300));
+    // Prometheus 2.42: 422 `invalid regular expression in label_replace(): (((…`
+    const [s3, b3] = await get(`${base}/api/v1/query`, {
+      method: "POST",
+      body: new URLSearchParams({ query: `label_replace(up, "a", "$1", "i", "${deep}")` }),
+    });
+    assertEquals(s3, 422, b3.slice(0, 300));
+    assert(
+      b3.startsWith(
+        '{"status":"error","errorType":"execution","error":"invalid regular expression in label_replace(): (((',
+      ),
+      b3.slice(0, 300),
+    );
+  });
 });

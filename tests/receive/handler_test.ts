@@ -307,6 +307,30 @@ Deno.test("tenants, bad input, limits, readiness", opts, async () => {
   assertEquals(lr.status, 413, lr.text);
   assertEquals(limited[0].db.count(), 0);
 
+  // size_bytes_limit: a larger body is refused while it is read (Thanos's message), a body
+  // within it is written
+  const sized = cluster(1, {
+    n: 1,
+    limits: parseLimitsConfig(`write:\n  default:\n    request:\n      size_bytes_limit: 200\n`),
+  });
+  const big = body(mkSeries(20, 1000));
+  assert(big.length > 200, String(big.length));
+  const sr = await post(sized[0], big, { "content-length": String(big.length) });
+  assertEquals(
+    [sr.status, sr.text.trim()],
+    [
+      413,
+      `write request too large: ${big.length} bytes exceeds the size_bytes_limit of 200 for tenant default-tenant`,
+    ],
+  );
+  const chunked = await post(sized[0], big);
+  assertEquals(
+    [chunked.status, chunked.text.trim()],
+    [413, "write request too large: over the size_bytes_limit of 200 for tenant default-tenant"],
+  );
+  assertEquals(sized[0].db.count(), 0);
+  assertEquals((await post(sized[0], mkSeries(1, 1000))).status, 200);
+
   // no hashring yet → 503
   const h = new ReceiveHandler({
     hashring: () => null,
