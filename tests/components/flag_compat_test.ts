@@ -202,17 +202,23 @@ Deno.test("a flag without effect in this build is named in a log line when set",
 });
 
 Deno.test("the thanos process refuses an unsupported tracing config with one line and code 2", async () => {
-  const out = await new Deno.Command(Deno.execPath(), {
+  const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "-A",
       `${ROOT}main.ts`,
       "query",
+      "--http-address=127.0.0.1:0",
+      "--grpc-address=127.0.0.1:0",
       '--tracing.config="config":\n  "service_name": "q"\n"type": "JAEGER"',
     ],
     stdout: "piped",
     stderr: "piped",
-  }).output();
+  }).spawn();
+  // bounded: a querier that started instead of refusing is killed after 20 s
+  const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+  const out = await child.output();
+  clearTimeout(timer);
   assertEquals(out.code, 2);
   const err = new TextDecoder().decode(out.stderr).trim();
   assertEquals(err.split("\n").length, 1, err);
