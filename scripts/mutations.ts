@@ -499,10 +499,11 @@ export const MUTATIONS: Mutation[] = [
   // ---------------------------------------------------------------- launcher
   {
     name: "flags-kb-decimal",
-    file: "components/flags.ts",
+    file: "strconv/bytes.ts",
     find: "  kb: 1024,",
     replace: "  kb: 1000,",
     tests: [
+      "tests/strconv/bytes_test.ts",
       "tests/components/flags_mutation_gaps_test.ts",
       "tests/components/launcher_test.ts",
       "tests/components/config_test.ts",
@@ -866,8 +867,9 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "permissions-yaml-env-for-every-command",
     file: "components/permissions.ts",
-    find: "if (set.env !== true) for (const e of spec.env ?? []) set.env.add(e);",
-    replace: 'if (set.env !== true) for (const e of ["LOG_STREAM", "LOG_TOKENS"]) set.env.add(e);',
+    find: "if (set.env !== true) { for (const e of spec.env ?? []) set.env.add(e); }",
+    replace:
+      'if (set.env !== true) { for (const e of ["LOG_STREAM", "LOG_TOKENS"]) set.env.add(e); }',
     tests: ["tests/components/permissions_test.ts"],
   },
 ];
