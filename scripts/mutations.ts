@@ -872,4 +872,11 @@ export const MUTATIONS: Mutation[] = [
       'if (set.env !== true) { for (const e of ["LOG_STREAM", "LOG_TOKENS"]) set.env.add(e); }',
     tests: ["tests/components/permissions_test.ts"],
   },
+  {
+    name: "query-store-limits-not-wired",
+    file: "components/query/main.ts",
+    find: "tls: cfg.grpc.tls, limits: cfg.limits",
+    replace: "tls: cfg.grpc.tls",
+    tests: ["tests/components/listen_test.ts"],
+  },
 ];
