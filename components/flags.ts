@@ -560,7 +560,10 @@ export function formatHelp(spec: CommandSpec, programName = "thanos"): string {
       ? ""
       : `=${f.kind === "enum" ? f.choices!.join("|") : placeholder(f)}`;
     let help = f.help;
-    if (f.default !== undefined && f.default !== "") help += ` (default: ${f.default})`;
+    if (f.defaults) help += ` (default: ${f.defaults.join(", ")})`;
+    else if (f.default !== undefined && f.default !== "") help += ` (default: ${f.default})`;
+    if (f.unsupported) help += ` [refused unless at its default: ${f.unsupported}]`;
+    if (f.noEffect) help += ` [no effect: ${f.noEffect}]`;
     if (f.repeatable) help += " Repeatable.";
     if (f.grants) help += ` [grants ${grantText(f.grants)}]`;
     rows.push([`${short}--${f.name}${val}`, help]);

@@ -39,6 +39,9 @@ export const GRPC_COMPRESSIONS = ["snappy", "none"] as const;
 /** The values of `--receive.replication-protocol`. */
 export const REPLICATION_PROTOCOLS = ["protobuf", "capnproto"] as const;
 
+/** Why a receive flag is refused at any value but its default. */
+const NOT_YET = "not in this build's receive yet";
+
 /** `thanos receive` */
 export const RECEIVE_COMMAND = defineCommand({
   path: ["receive"],
@@ -61,18 +64,21 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "remote-write.server-tls-cert",
+      unsupported: NOT_YET,
       kind: "string",
       default: "",
       help: "TLS Certificate for HTTP server, leave blank to disable TLS. Not supported yet.",
     },
     {
       name: "remote-write.server-tls-key",
+      unsupported: NOT_YET,
       kind: "string",
       default: "",
       help: "TLS Key for the HTTP server, leave blank to disable TLS. Not supported yet.",
     },
     {
       name: "remote-write.server-tls-client-ca",
+      unsupported: NOT_YET,
       kind: "string",
       default: "",
       help: "TLS CA to verify clients against. If no client CA is specified, there is no " +
@@ -87,12 +93,14 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "remote-write.server-tls-ciphers",
+      unsupported: NOT_YET,
       kind: "string",
       repeatable: true,
       help: "TLS cipher suites for the HTTP server. Not supported yet.",
     },
     {
       name: "remote-write.server-tls-curves",
+      unsupported: NOT_YET,
       kind: "string",
       repeatable: true,
       help: "TLS curves for the HTTP server. Not supported yet.",
@@ -211,6 +219,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "receive.artificial-max-delay",
+      unsupported: NOT_YET,
       kind: "duration",
       default: "0s",
       help: "Maximum artificial delay for the 2nd peer.",
@@ -218,6 +227,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "receive.tenant-certificate-field",
+      unsupported: NOT_YET,
       kind: "enum",
       choices: TENANT_CERTIFICATE_FIELDS,
       default: "",
@@ -232,6 +242,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "receive.split-tenant-label-name",
+      unsupported: NOT_YET,
       kind: "string",
       default: "",
       help: "Label name through which the request will be split into multiple tenants. This " +
@@ -271,6 +282,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "receive.replication-protocol",
+      unsupported: NOT_YET,
       kind: "enum",
       choices: REPLICATION_PROTOCOLS,
       default: "protobuf",
@@ -286,6 +298,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "receive.grpc-service-config",
+      unsupported: NOT_YET,
       kind: "string",
       default: "",
       help: "gRPC service configuration file or content in JSON format. Not supported yet.",
@@ -306,11 +319,13 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "receive.relabel-config-file",
+      unsupported: NOT_YET,
       kind: "string",
       help: "Path to YAML file that contains relabeling configuration. Not supported yet.",
     },
     {
       name: "receive.relabel-config",
+      unsupported: NOT_YET,
       kind: "string",
       help: "Alternative to 'receive.relabel-config-file' flag (mutually exclusive). Content " +
         "of YAML file that contains relabeling configuration. Not supported yet.",
@@ -331,6 +346,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "tsdb.too-far-in-future.time-window",
+      unsupported: NOT_YET,
       kind: "duration",
       default: "0s",
       help: "Configures the allowed time window for ingesting samples too far in the future. " +
@@ -338,6 +354,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "tsdb.out-of-order.time-window",
+      unsupported: NOT_YET,
       kind: "duration",
       default: "0s",
       help: "[EXPERIMENTAL] Configures the allowed time window for ingestion of out-of-order " +
@@ -359,6 +376,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "tsdb.max-retention-bytes",
+      unsupported: NOT_YET,
       kind: "bytes",
       default: "0",
       help: "Maximum number of bytes that can be stored for blocks. Not supported yet.",
@@ -378,6 +396,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "tsdb.head.expanded-postings-cache-size",
+      unsupported: NOT_YET,
       kind: "int",
       default: "0",
       help: "[EXPERIMENTAL] If non-zero, enables expanded postings cache for the head block. " +
@@ -385,6 +404,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "tsdb.block.expanded-postings-cache-size",
+      unsupported: NOT_YET,
       kind: "int",
       default: "0",
       help: "[EXPERIMENTAL] If non-zero, enables expanded postings cache for compacted " +
@@ -392,6 +412,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "tsdb.max-exemplars",
+      unsupported: NOT_YET,
       kind: "int",
       default: "0",
       help: "Enables support for ingesting exemplars and sets the maximum number of exemplars " +
@@ -408,6 +429,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "tsdb.memory-snapshot-on-shutdown",
+      unsupported: NOT_YET,
       kind: "bool",
       default: "false",
       help: "[EXPERIMENTAL] Enables feature to snapshot in-memory chunks on shutdown for " +
@@ -431,6 +453,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "hash-func",
+      unsupported: NOT_YET,
       kind: "enum",
       choices: ["", "SHA256"],
       default: "",
@@ -439,6 +462,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "shipper.allow-out-of-order-uploads",
+      unsupported: NOT_YET,
       kind: "bool",
       default: "false",
       help: "If true, shipper will skip failed block uploads in the given iteration and " +
@@ -447,6 +471,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "shipper.skip-corrupted-blocks",
+      unsupported: NOT_YET,
       kind: "bool",
       default: "false",
       help: "If true, shipper will skip corrupted blocks in the given iteration and retry " +
@@ -498,6 +523,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "receive.otlp-promote-resource-attributes",
+      unsupported: NOT_YET,
       kind: "string",
       repeatable: true,
       help: "(Repeatable) Resource attributes to include in OTLP metrics ingested by Receive. " +
@@ -505,6 +531,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "enable-feature",
+      unsupported: NOT_YET,
       kind: "string",
       repeatable: true,
       help: "Comma separated experimental feature names to enable. The current list of " +

@@ -164,6 +164,8 @@ Deno.test("a flag this build cannot serve is refused on one line naming it, unle
       [["store", "--grpc-server-tls-ciphers=TLS_AES_128_GCM_SHA256"], "tls-ciphers"],
       [["store", "--store.caching-bucket.config=type: IN-MEMORY"], "caching-bucket"],
       [["compact", "--downsample.concurrency=2"], "--downsample.concurrency="],
+      [["receive", "--receive.replication-protocol=capnproto"], "replication-protocol"],
+      [["receive", "--tsdb.max-exemplars=10"], "--tsdb.max-exemplars="],
       [["sidecar", "--enable-auto-gomemlimit"], "--enable-auto-gomemlimit="],
       [["tools", "bucket", "ls", "--auto-gomemlimit.ratio=0.5"], "gomemlimit.ratio"],
     ];
@@ -178,6 +180,7 @@ Deno.test("a flag this build cannot serve is refused on one line naming it, unle
       ["query", "--query.promql-engine=prometheus"],
       ["store", "--chunk-pool-size=2048MiB"],
       ["compact", "--downsample.concurrency=1"],
+      ["receive", "--receive.replication-protocol=protobuf", "--tsdb.max-exemplars=0"],
       ["query", "--query.conn-metric.label=store_type"],
       ["query", "--alert.query-url=http://thanos-query.monitoring.svc:9090"],
       ["store", "--web.disable", "--bucket-web-label=cluster"],
@@ -202,17 +205,23 @@ Deno.test("a flag without effect in this build is named in a log line when set",
 });
 
 Deno.test("the thanos process refuses an unsupported tracing config with one line and code 2", async () => {
-  const out = await new Deno.Command(Deno.execPath(), {
+  const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "-A",
       `${ROOT}main.ts`,
       "query",
+      "--http-address=127.0.0.1:0",
+      "--grpc-address=127.0.0.1:0",
       '--tracing.config="config":\n  "service_name": "q"\n"type": "JAEGER"',
     ],
     stdout: "piped",
     stderr: "piped",
-  }).output();
+  }).spawn();
+  // bounded: a querier that started instead of refusing is killed after 20 s
+  const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+  const out = await child.output();
+  clearTimeout(timer);
   assertEquals(out.code, 2);
   const err = new TextDecoder().decode(out.stderr).trim();
   assertEquals(err.split("\n").length, 1, err);

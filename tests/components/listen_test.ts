@@ -13,6 +13,9 @@ import { eventually, LabPrometheus } from "../helpers/sidecar_lab.ts";
 import { answers200, type Proc, spawnMain, startComponent } from "../helpers/thanos.ts";
 import { TempDirs } from "../helpers/tmp.ts";
 import { listenTargets } from "../../components/permissions.ts";
+import { StoreClient } from "../../storeapi/client.ts";
+import { GrpcError, GrpcStatus } from "../../storeapi/grpc.ts";
+import { Matcher, MatchType } from "../../tsdb/matchers.ts";
 
 Deno.test("listen addresses in every Go form become grants Deno accepts", () => {
   assertEquals(listenTargets(":10902"), ["0.0.0.0:10902"]);
@@ -133,6 +136,36 @@ e2eTest(
 
       const fromStore = await instant(query, 'count({__name__=~".+"})', T0 + 3600_000);
       assertEquals(fromStore.length, 1, "the store's block answers through the querier");
+
+      // the querier's own StoreAPI (on `:port`) enforces --store.limits.request-series
+      const limited = await startComponent("query", [
+        `--endpoint=${store.grpc}`,
+        "--store.limits.request-series=2",
+        "--log.level=warn",
+      ], { listenHost: "", name: "limited querier" });
+      procs.push(limited);
+      const client = new StoreClient(limited.grpc);
+      try {
+        let err: unknown;
+        await eventually("the limited querier sees the store", async () => {
+          try {
+            for await (
+              const _ of client.series({
+                minTime: T0,
+                maxTime: T0 + 3 * 3600_000,
+                matchers: [new Matcher(MatchType.Regexp, "__name__", ".+")],
+              })
+            ) { /* drain */ }
+            return false;
+          } catch (e) {
+            err = e;
+            return e instanceof GrpcError && e.code === GrpcStatus.RESOURCE_EXHAUSTED;
+          }
+        });
+        assert(String((err as GrpcError).details).includes("series limit"), String(err));
+      } finally {
+        client.close();
+      }
       await eventually("receive's sample through the querier", async () => {
         return (await instant(query, "listen_probe", now)).length === 1;
       });

@@ -26,9 +26,13 @@ Deno.test("a FILESYSTEM bucket follows no symlink out of its root", async () => 
     await Deno.symlink(`${outside}/secret.json`, `${root}/01BLOCK/meta.json`);
     await Deno.symlink(outside, `${root}/02LINKED`);
     await Deno.symlink(`${root}/01BLOCK/index`, `${root}/01BLOCK/index-alias`);
+    // a sibling whose name only starts like the root is outside too
+    await Deno.mkdir(`${root}-other`);
+    await Deno.writeTextFile(`${root}-other/chunks`, "not in the bucket");
+    await Deno.symlink(`${root}-other/chunks`, `${root}/01BLOCK/chunks`);
 
     const b = new FilesystemBucket(root);
-    for (const name of ["01BLOCK/meta.json", "02LINKED/secret.json"]) {
+    for (const name of ["01BLOCK/meta.json", "02LINKED/secret.json", "01BLOCK/chunks"]) {
       const e = await assertRejects(() => b.get(name), ObjectNotFoundError);
       assert(e instanceof ObjectOutsideRootError, `${name}: ${e}`);
       await assertRejects(() => b.getRange(name, 0, 4), ObjectOutsideRootError);
