@@ -815,7 +815,14 @@ export const MUTATIONS: Mutation[] = [
     file: "rules/notifier.ts",
     find: "if (this.opts.labelDrop.length > 0) ls = dropLabels(ls, this.opts.labelDrop);",
     replace: "if (this.opts.labelDrop.length < 0) ls = dropLabels(ls, this.opts.labelDrop);",
-    tests: ["tests/e2e/rule_test.ts"],
+    tests: ["tests/rules/notifier_test.ts", "tests/e2e/rule_test.ts"],
+  },
+  {
+    name: "rules-alert-external-labels-lose",
+    file: "rules/notifier.ts",
+    find: "let ls = mergeLabels(a.labels, this.opts.externalLabels, true);",
+    replace: "let ls = mergeLabels(a.labels, this.opts.externalLabels, false);",
+    tests: ["tests/rules/notifier_test.ts"],
   },
   {
     name: "rules-reload-replaces-on-error",
