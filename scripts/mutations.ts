@@ -825,6 +825,20 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/rules/notifier_test.ts"],
   },
   {
+    name: "rules-for-state-not-restored",
+    file: "rules/manager.ts",
+    find: "if (!r || rule.holdDurationMs < r.forGracePeriodMs) {",
+    replace: "if (!r || rule.holdDurationMs >= 0) {",
+    tests: ["tests/rules/manager_test.ts", "tests/e2e/rule_test.ts"],
+  },
+  {
+    name: "rules-for-state-restored-from-stale",
+    file: "rules/manager.ts",
+    find: "if (last === null || last.stale) {",
+    replace: "if (last === null) {",
+    tests: ["tests/rules/manager_test.ts"],
+  },
+  {
     name: "rules-reload-replaces-on-error",
     file: "rules/loader.ts",
     find: "  if (errors.length > 0) throw new RuleLoadError(errors);",

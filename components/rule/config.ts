@@ -29,6 +29,9 @@ export interface RuleConfig {
   /** `--rule-file` patterns. */
   ruleFiles: string[];
   resendDelayMs: number;
+  /** `--for-outage-tolerance`, `--for-grace-period`. */
+  forOutageToleranceMs: number;
+  forGracePeriodMs: number;
   evalIntervalMs: number;
   blockDurationMs: number;
   retentionMs: number;
@@ -135,6 +138,8 @@ export function ruleConfig(flags: Flags<RuleFlag>): RuleConfig {
     dataDir: flags.string("data-dir"),
     ruleFiles: flags.strings("rule-file"),
     resendDelayMs: flags.duration("resend-delay"),
+    forOutageToleranceMs: flags.duration("for-outage-tolerance"),
+    forGracePeriodMs: flags.duration("for-grace-period"),
     evalIntervalMs,
     blockDurationMs,
     retentionMs: flags.duration("tsdb.retention"),

@@ -165,6 +165,11 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
     externalURL: cfg.alertQueryURL,
     logger: log,
     registry,
+    restore: {
+      queryable: db.querier(),
+      outageToleranceMs: cfg.forOutageToleranceMs,
+      forGracePeriodMs: cfg.forGracePeriodMs,
+    },
   });
 
   const setLoaded = () => {
