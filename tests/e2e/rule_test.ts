@@ -7,9 +7,15 @@
 // - alerting rules: the firing alerts reach Alertmanager with the rule's labels, the templated
 //   annotations, the ruler's external labels minus `--alert.label-drop`, and the generator URL;
 //   a pending alert is not sent but is listed by `/api/v1/alerts` and as an `ALERTS` series;
+// - the same alerting rules in Prometheus (sending to a second Alertmanager) give the same alerts,
+//   and the same `/api/v1/rules` for the group;
 // - reload: a bad rule file (POST /-/reload) keeps the old rules, answers 500 naming the file
 //   and line and sets thanos_rule_config_last_reload_successful to 0; SIGHUP with a good file
-//   loads it.
+//   loads it;
+// - faults: Alertmanager down (sends counted as failed, alerts resent once it is back), an alert
+//   resolved by a reload leaves Alertmanager, a restart restores the `for` state of a pending
+//   alert, the querier down makes evaluations fail (counted) while alerts keep their state, and
+//   a bad rule file at start-up exits 1 naming file and line.
 
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { e2eTest } from "../helpers/peers.ts";
@@ -188,12 +194,13 @@ e2eTest(
 
       // Prometheus evaluates the same alerting rules over its own copy of the data and sends
       // to a second Alertmanager; its generator URL base is the ruler's --alert.query-url
-      const [store, am, am2] = await Promise.all([
+      const [store, am0, am2] = await Promise.all([
         startStore(storeDir, { region: "east" }),
         startAlertmanager(amDir),
         startAlertmanager(am2Dir),
       ]);
-      procs.push(store, am, am2);
+      procs.push(store, am0, am2);
+      let am = am0;
       const prom = await startPrometheus({
         dataDir: promDir,
         config: "global:\n  scrape_interval: 1h\n  evaluation_interval: 1s\n" +
@@ -222,6 +229,7 @@ e2eTest(
         '--label=cluster="eu"',
         '--label=replica="A"',
         "--eval-interval=1s",
+        "--resend-delay=2s",
         "--log.level=warn",
       ];
       let ruler = await startComponent("rule", rulerArgs, { name: "ruler" });
@@ -477,6 +485,28 @@ e2eTest(
         assertEquals(await metricValue(ruler.http, "thanos_rule_config_last_reload_successful"), 1);
         assert(ruler.alive, "SIGHUP must not stop the ruler");
       });
+
+      await t.step(
+        "Alertmanager down: sends fail and are counted, alerts resent after it returns",
+        async () => {
+          const port = Number(new URL(am.url).port);
+          await am.stop();
+          const errs = `thanos_alert_sender_errors_total{alertmanager="${am.url}"}`;
+          await until("failed sends", async () => {
+            const n = await metricValue(ruler.http, errs);
+            return n !== null && n >= 1 ? n : null;
+          }, 20_000);
+          // a new Alertmanager (empty state) on the same address gets the firing alerts again
+          am = await startAlertmanager(await dirs.make(), undefined, port);
+          procs.push(am);
+          await until("the firing alerts in the new Alertmanager", async () => {
+            const all = await amAlerts(am.url);
+            return all.filter((a) => a.labels.alertname === "HighTemperature").length >= 1
+              ? all
+              : null;
+          }, 20_000);
+        },
+      );
 
       await t.step("a resolved alert leaves Alertmanager", async () => {
         await Deno.writeTextFile(
