@@ -174,13 +174,14 @@ export const RULE_COMMAND = defineCommand({
     {
       name: "alert.relabel-config-file",
       kind: "string",
-      help: "Path to YAML file that contains alert relabelling configuration. Not supported " +
-        "yet.",
+      help: "Path to YAML file that contains alert relabelling configuration.",
+      grants: "read-file",
     },
     {
       name: "alert.relabel-config",
       kind: "string",
-      help: "Alternative to 'alert.relabel-config-file' flag. Not supported yet.",
+      help: "Alternative to 'alert.relabel-config-file' flag (mutually exclusive). Content of " +
+        "YAML file that contains alert relabelling configuration.",
     },
     {
       name: "web.external-prefix",

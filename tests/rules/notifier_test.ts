@@ -6,6 +6,7 @@ import { assert, assertEquals, assertThrows } from "../helpers/assert.ts";
 import { Logger } from "../../logging/log.ts";
 import { Registry } from "../../metrics/registry.ts";
 import { labelsFromObject } from "../../tsdb/labels.ts";
+import { parseRelabelConfigs, Relabeler } from "../../relabel/relabel.ts";
 import type { Alert } from "../../rules/alerting.ts";
 import {
   AlertmanagerConfigError,
@@ -103,4 +104,33 @@ Deno.test("notifier: posts v2 alerts with external labels, label drop, generator
     ac.abort();
     await server.finished;
   }
+});
+
+Deno.test("notifier: --alert.relabel-config runs after the label drop; dropped alerts are not sent", () => {
+  const n = new Notifier({
+    urls: ["http://127.0.0.1:1"],
+    sendTimeoutMs: 1000,
+    externalLabels: labelsFromObject({ cluster: "eu", replica: "A" }),
+    labelDrop: ["replica"],
+    queryURL: "",
+    relabel: new Relabeler(parseRelabelConfigs(`
+- source_labels: [i]
+  regex: "2"
+  action: drop
+- source_labels: [cluster]
+  target_label: team
+  replacement: team-$1
+- regex: replica
+  action: labeldrop
+`)),
+    logger: quiet,
+    registry: new Registry(),
+  });
+  const out = n.toPostable("x", [
+    alert(),
+    alert({ labels: labelsFromObject({ alertname: "A", i: "2" }) }),
+  ]);
+  assertEquals(out.map((a) => a.labels), [
+    { alertname: "A", cluster: "eu", i: "1", team: "team-eu" },
+  ]);
 });
