@@ -820,8 +820,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "rules-alert-external-labels-lose",
     file: "rules/notifier.ts",
-    find: "let ls = mergeLabels(a.labels, this.opts.externalLabels, true);",
-    replace: "let ls = mergeLabels(a.labels, this.opts.externalLabels, false);",
+    find: "let ls: Labels | null = mergeLabels(a.labels, this.opts.externalLabels, true);",
+    replace: "let ls: Labels | null = mergeLabels(a.labels, this.opts.externalLabels, false);",
     tests: ["tests/rules/notifier_test.ts"],
   },
   {
