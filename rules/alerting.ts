@@ -139,6 +139,11 @@ export class AlertingRule extends RuleBase {
   readonly kind = "alerting";
   /** Active alerts by label-set key. */
   active = new Map<string, Alert>();
+  /**
+   * False until the `for` state was restored after a start: until then no ALERTS /
+   * ALERTS_FOR_STATE samples are written (Prometheus's `restored`).
+   */
+  restored = true;
 
   constructor(
     name: string,
@@ -261,6 +266,7 @@ export class AlertingRule extends RuleBase {
         a.state = "firing";
         a.firedAt = ts;
       }
+      if (!this.restored) continue;
       out.push({
         labels: labelsFromObject({
           ...labelsToObject(a.labels),

@@ -18,7 +18,11 @@ import type { Logger } from "../logging/log.ts";
 import type { Counter, Gauge, Registry } from "../metrics/registry.ts";
 import { sleepUnlessAborted } from "../runutil/sleep.ts";
 import { labelsKey } from "../tsdb/labels.ts";
-import type { Labels } from "../tsdb/series.ts";
+import type { Labels, Queryable } from "../tsdb/series.ts";
+import { Matcher, MatchType } from "../tsdb/matchers.ts";
+import { ChunkEncoding } from "../tsdb/series.ts";
+import { decodeXorSamples } from "../tsdb/chunkenc/xor.ts";
+import { isStaleAt } from "../tsdb/value.ts";
 import {
   type Alert,
   AlertingRule,
@@ -47,6 +51,16 @@ export interface RuleAppendable {
   };
 }
 
+/** Restoring the `for` state of alerts from the `ALERTS_FOR_STATE` series after a start. */
+export interface ForStateRestore {
+  /** Where the ALERTS_FOR_STATE series were written (the local TSDB). */
+  queryable: Queryable;
+  /** `--for-outage-tolerance`: how far back the series is looked up. */
+  outageToleranceMs: number;
+  /** `--for-grace-period`: the least time left before a restored alert fires. */
+  forGracePeriodMs: number;
+}
+
 /** Receives the alerts to send, with the rule's expression (for the generator URL). */
 export type NotifyFunc = (expr: string, alerts: Alert[]) => void;
 
@@ -66,6 +80,8 @@ export interface RuleManagerOptions {
   registry: Registry;
   /** Clock (ms); tests may drive it. */
   now?: () => number;
+  /** Restore the `for` state of alerts on the first load (none: alerts start afresh). */
+  restore?: ForStateRestore;
 }
 
 /** One loaded rule group. */
@@ -77,6 +93,8 @@ export class Group {
   evaluationTime = 0;
   lastEvaluation = 0;
   private lastEvalTimestamp = 0;
+  /** Restore the `for` state after the second evaluation (first load after a start). */
+  shouldRestore = false;
   private readonly stop = new AbortController();
   private loop: Promise<void> | null = null;
 
@@ -133,6 +151,7 @@ export class Group {
   /** Copies alert states and written series from the same group before a reload. */
   copyState(from: Group): void {
     this.lastEvalTimestamp = from.lastEvalTimestamp;
+    this.shouldRestore = from.shouldRestore;
     this.evaluationTime = from.evaluationTime;
     this.lastEvaluation = from.lastEvaluation;
     const byKey = new Map<string, number>();
@@ -144,12 +163,87 @@ export class Group {
       const old = from.rules[j];
       if (r instanceof AlertingRule && old instanceof AlertingRule) {
         r.active = old.active;
+        r.restored = old.restored;
       }
       r.health = old.health;
       r.lastError = old.lastError;
       r.evaluationTime = old.evaluationTime;
       r.lastEvaluation = old.lastEvaluation;
     });
+  }
+
+  /**
+   * Prometheus's `RestoreForState` (rules/manager.go): for each alerting rule whose `for` is
+   * at least the grace period, each active alert looks up its ALERTS_FOR_STATE series in
+   * [ts - outage tolerance, ts]; from the last sample (its time = when the ruler went down, its
+   * value = the alert's activeAt) the pending time already served is kept: an alert that had
+   * fired fires again at once, one with less than the grace period left gets the grace period,
+   * any other has its activeAt moved forward by the downtime. A stale last sample (the alert
+   * had resolved) restores nothing.
+   */
+  async restoreForState(ts: number): Promise<void> {
+    const r = this.m.opts.restore;
+    for (const rule of this.rules) {
+      if (!(rule instanceof AlertingRule)) continue;
+      if (!r || rule.holdDurationMs < r.forGracePeriodMs) {
+        rule.restored = true;
+        continue;
+      }
+      const mint = ts - r.outageToleranceMs;
+      for (const a of rule.active.values()) {
+        const matchers = [new Matcher(MatchType.Equal, "__name__", "ALERTS_FOR_STATE")];
+        for (let i = 0; i < a.labels.length; i += 2) {
+          matchers.push(new Matcher(MatchType.Equal, a.labels[i], a.labels[i + 1]));
+        }
+        let last: { t: number; v: number; stale: boolean } | null = null;
+        try {
+          for await (const s of r.queryable.select(matchers, { start: mint, end: ts })) {
+            for (const c of s.chunks) {
+              if (c.encoding !== ChunkEncoding.XOR) continue;
+              const { ts: tt, vs } = decodeXorSamples(c.data);
+              for (let i = 0; i < tt.length; i++) {
+                if (tt[i] < mint || tt[i] > ts) continue;
+                if (last === null || tt[i] >= last.t) {
+                  last = { t: tt[i], v: vs[i], stale: isStaleAt(vs, i) };
+                }
+              }
+            }
+            break; // the first series, as Prometheus
+          }
+        } catch (e) {
+          this.m.log.error("Failed to restore 'for' state", {
+            group: this.name,
+            alert: rule.name,
+            err: (e as Error).message,
+          });
+          continue;
+        }
+        if (last === null || last.stale) {
+          this.m.log.debug("no 'for' state to restore", {
+            alert: rule.name,
+            labels: labelsKey(a.labels),
+            found: last === null ? "none" : "stale",
+          });
+          continue;
+        }
+        const downAt = Math.floor(last.t / 1000) * 1000;
+        let activeAt = Math.trunc(last.v) * 1000;
+        const remaining = rule.holdDurationMs - (downAt - activeAt);
+        if (remaining <= 0) {
+          // it had fired: it fires again at the next evaluation if still active
+        } else if (remaining < r.forGracePeriodMs) {
+          activeAt = ts + r.forGracePeriodMs - rule.holdDurationMs;
+        } else {
+          activeAt += ts - downAt;
+        }
+        a.activeAt = activeAt;
+        this.m.log.debug("'for' state restored", {
+          alert: rule.name,
+          activeAt: new Date(activeAt).toISOString(),
+        });
+      }
+      rule.restored = true;
+    }
   }
 
   /** Evaluates every rule at `ts` and appends the results (Prometheus's Group.Eval). */
@@ -259,6 +353,11 @@ export class Group {
           m.log.error("rule group evaluation failed", { group: this.name, err: String(e) });
         }
         if (signal.aborted) break;
+        if (this.shouldRestore && iter === 1) {
+          // after the second evaluation, as Prometheus: recording rules had a chance to run
+          await this.restoreForState(m.now());
+          this.shouldRestore = false;
+        }
         let next = evalTs + this.intervalMs;
         const now = m.now();
         if (now >= next + this.intervalMs) {
@@ -395,9 +494,19 @@ export class RuleManager {
     return out;
   }
 
+  private loaded = false;
+
   /** Replaces the running groups by those of `files` (see the file comment). */
   async update(files: Map<string, RuleGroupNode[]>): Promise<void> {
     const next = this.build(files);
+    if (!this.loaded && this.opts.restore) {
+      // the first load after a start restores the `for` state (later reloads copy it)
+      for (const g of next) {
+        g.shouldRestore = true;
+        for (const r of g.rules) if (r instanceof AlertingRule) r.restored = false;
+      }
+    }
+    this.loaded = true;
     const old = new Map(this.groups.map((g) => [g.key(), g]));
     for (const g of next) {
       const o = old.get(g.key());

@@ -1,7 +1,8 @@
 // Sending alerts to Alertmanagers, as Thanos's ruler does
 // (https://thanos.io/tip/components/rule.md/, pkg/alert in thanos-io/thanos):
 // - each alert gets the ruler's external labels (they win over the alert's own labels), then
-//   the `--alert.label-drop` labels are removed; the generator URL is `--alert.query-url` +
+//   the `--alert.label-drop` labels are removed and `--alert.relabel-config` applied (an alert
+//   it drops is not sent); the generator URL is `--alert.query-url` +
 //   Prometheus's table link of the rule's expression; endsAt is the resolve time of a resolved
 //   alert, else its validUntil;
 // - alerts wait in a bounded queue (oldest dropped when full, counted) and go out in batches of
@@ -19,6 +20,7 @@ import type { Counter, Gauge, Histogram, Registry } from "../metrics/registry.ts
 import { dropLabels, labelsToObject, mergeLabels } from "../tsdb/labels.ts";
 import type { Labels } from "../tsdb/series.ts";
 import type { Alert } from "./alerting.ts";
+import type { Relabeler } from "../relabel/relabel.ts";
 import { tableLinkForExpression } from "./template.ts";
 
 /** An Alertmanager URL that cannot be used. */
@@ -46,6 +48,8 @@ export interface NotifierOptions {
   labelDrop: string[];
   /** `--alert.query-url`. */
   queryURL: string;
+  /** `--alert.relabel-config(-file)`, applied last; an alert it drops is not sent. */
+  relabel?: Relabeler;
   logger: Logger;
   registry: Registry;
   /** Queue capacity (default 10000, Thanos's). */
@@ -145,25 +149,31 @@ export class Notifier {
 
   /** The alerts as they will be posted (external labels, label drop, generator URL). */
   toPostable(expr: string, alerts: readonly Alert[]): PostableAlert[] {
-    return alerts.map((a) => {
-      let ls = mergeLabels(a.labels, this.opts.externalLabels, true);
+    const out: PostableAlert[] = [];
+    for (const a of alerts) {
+      let ls: Labels | null = mergeLabels(a.labels, this.opts.externalLabels, true);
       if (this.opts.labelDrop.length > 0) ls = dropLabels(ls, this.opts.labelDrop);
-      return {
+      if (this.opts.relabel) ls = this.opts.relabel.process(ls);
+      if (ls === null || ls.length === 0) continue; // dropped by the relabel rules
+      out.push({
         labels: labelsToObject(ls),
         annotations: labelsToObject(a.annotations),
         startsAt: rfc3339(a.firedAt),
         endsAt: rfc3339(a.resolvedAt !== 0 ? a.resolvedAt : a.validUntil),
         generatorURL: this.opts.queryURL.replace(/\/+$/, "") + tableLinkForExpression(expr),
-      };
-    });
+      });
+    }
+    return out;
   }
 
   /** Queues alerts of one rule (the NotifyFunc of the rule manager). */
   send(expr: string, alerts: readonly Alert[]): void {
     if (this.urls.length === 0 || alerts.length === 0) return;
     const cap = this.opts.capacity ?? 10_000;
-    this.queue.push(...this.toPostable(expr, alerts));
-    this.m.pushed.inc(alerts.length);
+    const postable = this.toPostable(expr, alerts);
+    if (postable.length === 0) return;
+    this.queue.push(...postable);
+    this.m.pushed.inc(postable.length);
     if (this.queue.length > cap) {
       const n = this.queue.length - cap;
       this.queue.splice(0, n);

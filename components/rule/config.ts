@@ -5,6 +5,7 @@
 import type { Labels } from "../../tsdb/series.ts";
 import { labelsFromPairs } from "../../tsdb/labels.ts";
 import { parseAlertmanagerURLs } from "../../rules/notifier.ts";
+import { parseRelabelConfigs, type RelabelConfig } from "../../relabel/relabel.ts";
 import { type Flags, type HttpConfig, httpConfig, parseLabelFlag, UsageError } from "../flags.ts";
 import {
   type GrpcServerConfig,
@@ -29,6 +30,9 @@ export interface RuleConfig {
   /** `--rule-file` patterns. */
   ruleFiles: string[];
   resendDelayMs: number;
+  /** `--for-outage-tolerance`, `--for-grace-period`. */
+  forOutageToleranceMs: number;
+  forGracePeriodMs: number;
   evalIntervalMs: number;
   blockDurationMs: number;
   retentionMs: number;
@@ -38,6 +42,8 @@ export interface RuleConfig {
   sendTimeoutMs: number;
   alertQueryURL: string;
   alertLabelDrop: string[];
+  /** `--alert.relabel-config(-file)`: applied to alerts after the label drop. */
+  alertRelabelConfigs: RelabelConfig[];
   /** Base URLs of the queriers' HTTP APIs. */
   queryURLs: string[];
   queryMethod: "GET" | "POST";
@@ -53,8 +59,6 @@ const NOT_SUPPORTED: readonly RuleFlag[] = [
   "hash-func",
   "alertmanagers.config-file",
   "alertmanagers.config",
-  "alert.relabel-config-file",
-  "alert.relabel-config",
   "query.config-file",
   "query.config",
   "query.sd-files",
@@ -126,6 +130,19 @@ export function ruleConfig(flags: Flags<RuleFlag>): RuleConfig {
       throw new UsageError(`--alert.query-url ${JSON.stringify(alertQueryURL)}: not a URL`);
     }
   }
+  const relabelFile = flags.fileContents("alert.relabel-config-file");
+  const relabelInline = flags.string("alert.relabel-config");
+  if (relabelFile !== "" && relabelInline !== "") {
+    throw new UsageError(
+      "--alert.relabel-config-file and --alert.relabel-config are mutually exclusive",
+    );
+  }
+  let alertRelabelConfigs: RelabelConfig[];
+  try {
+    alertRelabelConfigs = parseRelabelConfigs(relabelFile || relabelInline);
+  } catch (e) {
+    throw new UsageError(`alert relabel config: ${(e as Error).message}`);
+  }
   return {
     http: httpConfig(flags),
     grpc: grpcServerConfig(flags),
@@ -135,6 +152,8 @@ export function ruleConfig(flags: Flags<RuleFlag>): RuleConfig {
     dataDir: flags.string("data-dir"),
     ruleFiles: flags.strings("rule-file"),
     resendDelayMs: flags.duration("resend-delay"),
+    forOutageToleranceMs: flags.duration("for-outage-tolerance"),
+    forGracePeriodMs: flags.duration("for-grace-period"),
     evalIntervalMs,
     blockDurationMs,
     retentionMs: flags.duration("tsdb.retention"),
@@ -143,6 +162,7 @@ export function ruleConfig(flags: Flags<RuleFlag>): RuleConfig {
     sendTimeoutMs: flags.duration("alertmanagers.send-timeout"),
     alertQueryURL,
     alertLabelDrop: flags.strings("alert.label-drop"),
+    alertRelabelConfigs,
     queryURLs,
     queryMethod: flags.enum("query.http-method", ["GET", "POST"]),
     objstoreConfig: objstoreConfigText(flags),

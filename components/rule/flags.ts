@@ -93,16 +93,14 @@ export const RULE_COMMAND = defineCommand({
       name: "for-outage-tolerance",
       kind: "duration",
       default: "1h",
-      help: 'Max time to tolerate prometheus outage for restoring "for" state of alert. ' +
-        "Not supported yet (the for state is not restored).",
+      help: 'Max time to tolerate prometheus outage for restoring "for" state of alert.',
     },
     {
       name: "for-grace-period",
       kind: "duration",
       default: "10m",
       help: 'Minimum duration between alert and restored "for" state. This is maintained ' +
-        'only for alerts with configured "for" time greater than grace period. Not ' +
-        "supported yet.",
+        'only for alerts with configured "for" time greater than grace period.',
     },
     {
       name: "restore-ignored-label",
@@ -184,13 +182,14 @@ export const RULE_COMMAND = defineCommand({
     {
       name: "alert.relabel-config-file",
       kind: "string",
-      help: "Path to YAML file that contains alert relabelling configuration. Not supported " +
-        "yet.",
+      help: "Path to YAML file that contains alert relabelling configuration.",
+      grants: "read-file",
     },
     {
       name: "alert.relabel-config",
       kind: "string",
-      help: "Alternative to 'alert.relabel-config-file' flag. Not supported yet.",
+      help: "Alternative to 'alert.relabel-config-file' flag (mutually exclusive). Content of " +
+        "YAML file that contains alert relabelling configuration.",
     },
     {
       name: "web.external-prefix",

@@ -24,6 +24,7 @@ import { Notifier } from "../../rules/notifier.ts";
 import { rulesRoutes } from "../../rules/api.ts";
 import type { PartialResponseStrategy } from "../../rules/rulefmt.ts";
 import type { Bucket } from "../../objstore/bucket.ts";
+import { Relabeler } from "../../relabel/relabel.ts";
 import { openBucket } from "../objstore.ts";
 import type { RunContext } from "../runtime.ts";
 import type { RuleConfig } from "./config.ts";
@@ -152,6 +153,9 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
     externalLabels: cfg.externalLabels,
     labelDrop: cfg.alertLabelDrop,
     queryURL: cfg.alertQueryURL,
+    relabel: cfg.alertRelabelConfigs.length > 0
+      ? new Relabeler(cfg.alertRelabelConfigs)
+      : undefined,
     logger: log.with({ component: "alert-sender" }),
     registry,
   });
@@ -165,6 +169,11 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
     externalURL: cfg.alertQueryURL,
     logger: log,
     registry,
+    restore: {
+      queryable: db.querier(),
+      outageToleranceMs: cfg.forOutageToleranceMs,
+      forGracePeriodMs: cfg.forGracePeriodMs,
+    },
   });
 
   const setLoaded = () => {

@@ -34,13 +34,16 @@ export interface AmAlert {
   status: { state: string };
 }
 
-/** Starts Alertmanager with `config` in `dir`; resolves once `/-/ready` answers 200. */
+/**
+ * Starts Alertmanager with `config` in `dir` (on `port`, default a free one); resolves once
+ * `/-/ready` answers 200.
+ */
 export async function startAlertmanager(
   dir: string,
   config = DISCARD_CONFIG,
+  port = freePort(),
 ): Promise<RunningAlertmanager> {
   await Deno.writeTextFile(`${dir}/alertmanager.yml`, config);
-  const port = freePort();
   const child = new Deno.Command(ALERTMANAGER, {
     args: [
       `--config.file=${dir}/alertmanager.yml`,

@@ -18,6 +18,8 @@ import {
 } from "../../rules/alerting.ts";
 import { RuleManager, rulePairs } from "../../rules/manager.ts";
 import { parseRuleFile } from "../../rules/rulefmt.ts";
+import { DB } from "../../tsdb/db.ts";
+import { TempDirs } from "../helpers/tmp.ts";
 
 const L = labelsFromObject;
 
@@ -267,4 +269,75 @@ Deno.test("manager: update keeps alert state of the same rule and stops old grou
     "removed group marks stale",
   );
   await m.stop();
+});
+
+Deno.test("for state restored from ALERTS_FOR_STATE after a start (outage, grace period)", async () => {
+  await using dirs = new TempDirs();
+  const db = await DB.open(await dirs.make());
+  try {
+    const T = 1_700_000_000_000;
+    const M = 60_000;
+    const app = db.appender();
+    const fs = (i: string) => L({ __name__: "ALERTS_FOR_STATE", alertname: "Long", i });
+    // a: pending 3m of 10m when the ruler went down 5m ago; b: pending 9m; c: had fired;
+    // d: resolved before the outage (stale marker last)
+    for (const [i, activeAt] of [["a", T - 8 * M], ["b", T - 14 * M], ["c", T - 20 * M]] as const) {
+      app.append(fs(i), T - 6 * M, activeAt / 1000);
+      app.append(fs(i), T - 5 * M, activeAt / 1000);
+    }
+    app.append(fs("d"), T - 7 * M, (T - 8 * M) / 1000);
+    app.appendStale(fs("d"), T - 6 * M);
+    await app.commit();
+
+    const t = new Map<string, RuleSample[] | Error>();
+    t.set("e", ["a", "b", "c", "d"].map((i) => ({ labels: L({ i }), v: 1 })));
+    const out = new MemAppendable();
+    const m = new RuleManager({
+      query: () => scripted(t),
+      appendable: out,
+      notify: () => {},
+      evalIntervalMs: 3600_000,
+      resendDelayMs: 60_000,
+      externalLabels: [],
+      externalURL: "",
+      logger: quiet,
+      registry: new Registry(),
+      now: () => T,
+      restore: { queryable: db.querier(), outageToleranceMs: 3600_000, forGracePeriodMs: 2 * M },
+    });
+    await m.update(
+      new Map([[
+        "f.yml",
+        parseRuleFile(
+          "f.yml",
+          "groups:\n- name: g\n  rules:\n  - alert: Long\n    expr: e\n    for: 10m\n",
+        ),
+      ]]),
+    );
+    const g = m.groups[0];
+    assert(g.shouldRestore);
+    await g.eval(T - 1000);
+    await g.eval(T);
+    assertEquals(out.samples.length, 0, "no ALERTS samples before the for state is restored");
+    await g.restoreForState(T);
+    const rule = g.rules[0] as AlertingRule;
+    const activeAt = Object.fromEntries(
+      rule.activeAlerts().map((a) => [labelsToObject(a.labels).i, a.activeAt]),
+    );
+    assertEquals(activeAt, {
+      a: T - 8 * M + 5 * M, // moved forward by the downtime
+      b: T + 2 * M - 10 * M, // the grace period left
+      c: T - 20 * M, // had fired: unchanged
+      d: T - 1000, // resolved before: nothing restored
+    });
+    await g.eval(T + 1000);
+    const states = Object.fromEntries(
+      rule.activeAlerts().map((a) => [labelsToObject(a.labels).i, a.state]),
+    );
+    assertEquals(states, { a: "pending", b: "pending", c: "firing", d: "pending" });
+    assert(out.samples.some((s) => s.labels.__name__ === "ALERTS"), "ALERTS written once restored");
+    await m.stop();
+  } finally {
+    await db.close();
+  }
 });

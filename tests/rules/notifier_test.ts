@@ -1,0 +1,136 @@
+// The Alertmanager notifier (rules/notifier.ts) against a local HTTP server standing in for
+// Alertmanager's v2 API: the posted body (external labels win, label drop, generator URL, times),
+// batching, the port default, refusing DNS discovery, and failures counted as dropped.
+
+import { assert, assertEquals, assertThrows } from "../helpers/assert.ts";
+import { Logger } from "../../logging/log.ts";
+import { Registry } from "../../metrics/registry.ts";
+import { labelsFromObject } from "../../tsdb/labels.ts";
+import { parseRelabelConfigs, Relabeler } from "../../relabel/relabel.ts";
+import type { Alert } from "../../rules/alerting.ts";
+import {
+  AlertmanagerConfigError,
+  Notifier,
+  parseAlertmanagerURLs,
+  type PostableAlert,
+} from "../../rules/notifier.ts";
+
+const quiet = new Logger("error", "logfmt", {}, () => {});
+
+function alert(over: Partial<Alert> = {}): Alert {
+  return {
+    state: "firing",
+    labels: labelsFromObject({ alertname: "A", cluster: "mine", replica: "x", i: "1" }),
+    annotations: labelsFromObject({ summary: "s" }),
+    value: 1,
+    activeAt: 1_700_000_000_000,
+    firedAt: 1_700_000_010_000,
+    resolvedAt: 0,
+    lastSentAt: 0,
+    validUntil: 1_700_000_250_500,
+    keepFiringSince: 0,
+    ...over,
+  };
+}
+
+Deno.test("notifier: URLs get port 9093, DNS discovery is refused clearly", () => {
+  assertEquals(parseAlertmanagerURLs(["http://am", "https://am2:9443/prefix/"]), [
+    "http://am:9093",
+    "https://am2:9443/prefix",
+  ]);
+  assertThrows(
+    () => parseAlertmanagerURLs(["dns+http://am:9093"]),
+    AlertmanagerConfigError,
+    "not supported yet",
+  );
+  assertThrows(() => parseAlertmanagerURLs(["am:9093"]), AlertmanagerConfigError, "scheme");
+});
+
+Deno.test("notifier: posts v2 alerts with external labels, label drop, generator URL", async () => {
+  const got: { path: string; body: PostableAlert[] }[] = [];
+  let fail = false;
+  const ac = new AbortController();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen() {} },
+    async (req) => {
+      got.push({ path: new URL(req.url).pathname, body: await req.json() });
+      return new Response("", { status: fail ? 500 : 200 });
+    },
+  );
+  const registry = new Registry();
+  const n = new Notifier({
+    urls: [`http://127.0.0.1:${server.addr.port}/am`],
+    sendTimeoutMs: 5000,
+    externalLabels: labelsFromObject({ cluster: "eu", replica: "A" }),
+    labelDrop: ["replica"],
+    queryURL: "http://q.example/",
+    logger: quiet,
+    registry,
+    maxBatch: 2,
+  });
+  const stop = new AbortController();
+  const run = n.run(stop.signal);
+  try {
+    n.send("up == 0", [alert(), alert({ labels: labelsFromObject({ alertname: "A", i: "2" }) })]);
+    n.send("up == 0", [alert({ resolvedAt: 1_700_000_020_000 })]);
+    for (let i = 0; i < 100 && got.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    assertEquals(got.map((g) => [g.path, g.body.length]), [["/am/api/v2/alerts", 2], [
+      "/am/api/v2/alerts",
+      1,
+    ]]);
+    assertEquals(got[0].body[0], {
+      labels: { alertname: "A", cluster: "eu", i: "1" },
+      annotations: { summary: "s" },
+      startsAt: "2023-11-14T22:13:30Z",
+      endsAt: "2023-11-14T22:17:30.5Z",
+      generatorURL: "http://q.example/graph?g0.expr=up+%3D%3D+0&g0.tab=1",
+    });
+    assertEquals(got[1].body[0].endsAt, "2023-11-14T22:13:40Z", "resolved: endsAt = resolvedAt");
+    fail = true;
+    n.send("x", [alert()]);
+    for (let i = 0; i < 100 && got.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
+    let text = "";
+    for (let i = 0; i < 100; i++) {
+      text = await registry.expose();
+      if (text.includes("thanos_alert_sender_alerts_dropped_total 1")) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert(text.includes("thanos_alert_sender_alerts_dropped_total 1"), text);
+    assert(/thanos_alert_sender_errors_total\{alertmanager="[^"]+"\} 1/.test(text), text);
+    assert(/thanos_alert_sender_alerts_sent_total\{alertmanager="[^"]+"\} 3/.test(text), text);
+  } finally {
+    stop.abort();
+    await run;
+    ac.abort();
+    await server.finished;
+  }
+});
+
+Deno.test("notifier: --alert.relabel-config runs after the label drop; dropped alerts are not sent", () => {
+  const n = new Notifier({
+    urls: ["http://127.0.0.1:1"],
+    sendTimeoutMs: 1000,
+    externalLabels: labelsFromObject({ cluster: "eu", replica: "A" }),
+    labelDrop: ["replica"],
+    queryURL: "",
+    relabel: new Relabeler(parseRelabelConfigs(`
+- source_labels: [i]
+  regex: "2"
+  action: drop
+- source_labels: [cluster]
+  target_label: team
+  replacement: team-$1
+- regex: replica
+  action: labeldrop
+`)),
+    logger: quiet,
+    registry: new Registry(),
+  });
+  const out = n.toPostable("x", [
+    alert(),
+    alert({ labels: labelsFromObject({ alertname: "A", i: "2" }) }),
+  ]);
+  assertEquals(out.map((a) => a.labels), [
+    { alertname: "A", cluster: "eu", i: "1", team: "team-eu" },
+  ]);
+});
