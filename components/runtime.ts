@@ -10,6 +10,8 @@ export interface RunContext {
   logger: Logger;
   /** Writes text to stdout (buffered; flushed before the command returns). */
   stdout: (text: string) => void;
+  /** Ports to the launcher's PromQL evaluation Workers (query role, `--query.eval-workers`). */
+  evalPorts?: MessagePort[];
 }
 
 /** A command's entry point; resolves to the process exit code. */

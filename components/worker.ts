@@ -27,7 +27,7 @@ function stdout(text: string): void {
   if (outLen > 1 << 16) flushStdout();
 }
 
-async function run(raw: RawFlags): Promise<number> {
+async function run(raw: RawFlags, evalPorts: MessagePort[]): Promise<number> {
   const key = commandKey(raw.command);
   const spec = findCommand(raw.command);
   const fn = RUN_TABLE[key];
@@ -37,7 +37,7 @@ async function run(raw: RawFlags): Promise<number> {
   const log = hasLog ? logConfig(flags) : { level: "info" as const, format: "logfmt" as const };
   const logger = new Logger(log.level, log.format);
   try {
-    return await fn(flags, { signal: controller.signal, logger, stdout });
+    return await fn(flags, { signal: controller.signal, logger, stdout, evalPorts });
   } catch (e) {
     logger.error("command failed", { err: (e as Error).message });
     return 1;
@@ -53,10 +53,10 @@ const scope = self as unknown as {
 };
 
 scope.onmessage = async (e: MessageEvent) => {
-  const msg = e.data as { type: string; raw?: RawFlags };
+  const msg = e.data as { type: string; raw?: RawFlags; evalPorts?: MessagePort[] };
   if (msg.type === "stop") controller.abort(new Error("received termination signal"));
   else if (msg.type === "run") {
-    const code = await run(msg.raw!);
+    const code = await run(msg.raw!, msg.evalPorts ?? []);
     scope.postMessage({ type: "exit", code });
   }
 };
