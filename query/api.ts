@@ -389,6 +389,15 @@ export class QueryApi {
     signal: AbortSignal,
   ): Promise<{ value: QueryValue; warnings: string[] }> {
     if (this.o.evalPool) {
+      // parse errors are answered here, with the ParseError the API's messages depend on
+      try {
+        parseExpr(t.expr);
+      } catch (err) {
+        if (err instanceof ParseError) {
+          throw new PromQLError("bad_data", err.message, { cause: err });
+        }
+        throw err;
+      }
       return await this.o.evalPool.evaluate(
         { ...t, engine: e.opts, queryable: q.describe() },
         signal,
