@@ -209,9 +209,52 @@ async function readFlagFiles(spec: CommandSpec, raw: RawFlags): Promise<void> {
   }
 }
 
-function runInWorker(spec: CommandSpec, raw: RawFlags, perms: PermissionSet): Promise<number> {
+/**
+ * The query role's PromQL evaluation Workers (query/eval_worker.ts, `--query.eval-workers`),
+ * started here with the role's own permissions because a role's Worker may not load modules;
+ * the role gets one end of a MessageChannel to each. Resolves once each has loaded.
+ */
+async function startEvalWorkers(
+  spec: CommandSpec,
+  raw: RawFlags,
+  perms: PermissionSet,
+): Promise<{ workers: Worker[]; ports: MessagePort[] }> {
+  const workers: Worker[] = [];
+  const ports: MessagePort[] = [];
+  if (commandKey(spec.path) !== "query") return { workers, ports };
+  const n = Number(raw.values["query.eval-workers"]?.at(-1) ?? "2");
+  for (let i = 0; i < (Number.isInteger(n) ? Math.min(n, 64) : 0); i++) {
+    const w = new Worker(new URL("./query/eval_worker.ts", import.meta.url), {
+      type: "module",
+      name: `query-eval-${i}`,
+      deno: { permissions: workerPermissions(perms) },
+    });
+    w.onerror = (e: ErrorEvent) => {
+      e.preventDefault();
+      console.error(`${PROGRAM} query: evaluation worker ${i}: error: ${e.message}`);
+    };
+    await new Promise<void>((resolve) => {
+      w.onmessage = (e: MessageEvent) => {
+        if ((e.data as { type: string }).type === "ready") resolve();
+      };
+    });
+    const ch = new MessageChannel();
+    w.postMessage({ type: "port", port: ch.port1 }, [ch.port1]);
+    workers.push(w);
+    ports.push(ch.port2);
+  }
+  return { workers, ports };
+}
+
+async function runInWorker(
+  spec: CommandSpec,
+  raw: RawFlags,
+  perms: PermissionSet,
+): Promise<number> {
   let worker: Worker;
+  let evals: { workers: Worker[]; ports: MessagePort[] };
   try {
+    evals = await startEvalWorkers(spec, raw, perms);
     worker = new Worker(new URL("./components/worker.ts", import.meta.url), {
       type: "module",
       name: commandKey(spec.path),
@@ -223,7 +266,7 @@ function runInWorker(spec: CommandSpec, raw: RawFlags, perms: PermissionSet): Pr
       `${PROGRAM} ${spec.path.join(" ")}: error: cannot start the role with its permissions ` +
         `(${formatPermissions(perms).replaceAll("\n", "; ")}): ${(e as Error).message}`,
     );
-    return Promise.resolve(1);
+    return 1;
   }
   return new Promise((resolve) => {
     let signals = 0;
@@ -253,6 +296,7 @@ function runInWorker(spec: CommandSpec, raw: RawFlags, perms: PermissionSet): Pr
     const done = (code: number) => {
       for (const s of sigs) Deno.removeSignalListener(s, onSignal);
       if (hup) Deno.removeSignalListener("SIGHUP", onHup);
+      for (const w of evals.workers) w.terminate();
       worker.terminate();
       resolve(code);
     };
@@ -262,7 +306,7 @@ function runInWorker(spec: CommandSpec, raw: RawFlags, perms: PermissionSet): Pr
       const type = (e.data as { type: string }).type;
       if (type === "ready") {
         ready = true;
-        worker.postMessage({ type: "run", raw });
+        worker.postMessage({ type: "run", raw, evalPorts: evals.ports }, evals.ports);
         if (stopWhenReady) worker.postMessage({ type: "stop" });
       } else if (type === "exit") done((e.data as { code: number }).code);
     };

@@ -3,7 +3,7 @@
 // (2) range-query throughput, one at a time versus 4 concurrent; (3) a heavy query with
 // `timeout=5s`: when it returns, and when the store's in-flight Series gauge is back to 0.
 // Prints figures and ratios; never asserts. The machine is shared: compare ratios of one run.
-// Usage: deno run -A bench/starvation_bench.ts [series=600] [heavyStep=15] [probes=60]
+// Usage: deno run -A bench/starvation_bench.ts [series=600] [heavyStep=15] [probes=60] [evalWorkers=2]
 
 import { TempDirs } from "../tests/helpers/tmp.ts";
 import { startComponent, type ThanosProc } from "../tests/helpers/thanos.ts";
@@ -18,12 +18,14 @@ import {
 const SERIES = Number(Deno.args[0] ?? 600);
 const HEAVY_STEP = Number(Deno.args[1] ?? 15);
 const PROBES = Number(Deno.args[2] ?? 60);
+const EVAL_WORKERS = Number(Deno.args[3] ?? 2);
 const S = T0 / 1000;
 const END = S + 3 * 3600;
 
 /** The heavy query (a range query): a 3 h subquery at 1 s under a quantile, at every step. */
 const HEAVY = `quantile_over_time(0.5, rate(http_requests_total[5m])[3h:1s])`;
-const RANGE = `sum by (region, job) (rate(http_requests_total[5m]))`;
+/** The throughput query: a range query of about a second. */
+const RANGE = `quantile_over_time(0.5, rate(http_requests_total[5m])[30m:10s])`;
 
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -73,14 +75,19 @@ try {
     "--log.level=warn",
   ]);
   procs.push(store);
-  const q = await startQuerier([`--store=${store.grpc}`, "--query.timeout=10m"]);
+  const q = await startQuerier([
+    `--store=${store.grpc}`,
+    "--query.timeout=10m",
+    `--query.eval-workers=${EVAL_WORKERS}`,
+  ]);
+  console.log(`querier --query.eval-workers=${EVAL_WORKERS}, ${SERIES} generated series`);
   procs.push(q);
   const heavyUrl = `${q.url}/api/v1/query_range?query=${
     encodeURIComponent(HEAVY)
   }&start=${S}&end=${END}&step=${HEAVY_STEP}`;
   const rangeUrl = `${q.url}/api/v1/query_range?query=${
     encodeURIComponent(RANGE)
-  }&start=${S}&end=${END}&step=15`;
+  }&start=${S}&end=${END}&step=60`;
   await timed(rangeUrl); // warm caches
 
   // (1) probes idle, then during the heavy query
@@ -120,8 +127,8 @@ try {
     );
   }
 
-  // (2) throughput: 8 range queries one at a time versus 4 concurrent clients
-  const N = 8;
+  // (2) throughput: N range queries one at a time versus 4 concurrent clients
+  const N = 12;
   let t = performance.now();
   for (let i = 0; i < N; i++) await timed(rangeUrl);
   const seqRate = N / ((performance.now() - t) / 1000);
@@ -134,9 +141,9 @@ try {
   );
   const parRate = N / ((performance.now() - t) / 1000);
   console.log(
-    `range throughput: sequential ${parRate > 0 ? seqRate.toFixed(2) : "?"} q/s, 4 clients ${
-      parRate.toFixed(2)
-    } q/s, ratio ${(parRate / seqRate).toFixed(2)}`,
+    `range throughput (${RANGE}, 3h step 60s, ${N} queries): sequential ${
+      seqRate.toFixed(2)
+    } q/s, 4 clients ${parRate.toFixed(2)} q/s, ratio ${(parRate / seqRate).toFixed(2)}`,
   );
 
   // (3) timeout=5s: when it answers, and when the store stops working for it

@@ -28,7 +28,7 @@ function stdout(text: string): void {
   if (outLen > 1 << 16) flushStdout();
 }
 
-async function run(raw: RawFlags): Promise<number> {
+async function run(raw: RawFlags, evalPorts: MessagePort[]): Promise<number> {
   const key = commandKey(raw.command);
   const spec = findCommand(raw.command);
   const fn = RUN_TABLE[key];
@@ -44,6 +44,7 @@ async function run(raw: RawFlags): Promise<number> {
       logger,
       stdout,
       onReload: (h) => reloadHandlers.push(h),
+      evalPorts,
     });
   } catch (e) {
     logger.error("command failed", { err: (e as Error).message });
@@ -60,11 +61,11 @@ const scope = self as unknown as {
 };
 
 scope.onmessage = async (e: MessageEvent) => {
-  const msg = e.data as { type: string; raw?: RawFlags };
+  const msg = e.data as { type: string; raw?: RawFlags; evalPorts?: MessagePort[] };
   if (msg.type === "stop") controller.abort(new Error("received termination signal"));
   else if (msg.type === "reload") { for (const h of reloadHandlers) h(); }
   else if (msg.type === "run") {
-    const code = await run(msg.raw!);
+    const code = await run(msg.raw!, msg.evalPorts ?? []);
     scope.postMessage({ type: "exit", code });
   }
 };

@@ -9,13 +9,14 @@ import type { Matcher } from "../tsdb/matchers.ts";
 import { goQuote, goQuoteBytes } from "../strconv/quote.ts";
 import { goJSONString, labelsJSON } from "../strconv/json.ts";
 import type { Labels } from "../tsdb/series.ts";
-import { Engine } from "../promql/engine.ts";
+import { Engine, type EngineOptions } from "../promql/engine.ts";
 import { PromQLError, type PromQLErrorType } from "../promql/errors.ts";
 import { ParseError, parseExpr, parseMetricSelector } from "../promql/parser.ts";
-import { resultToJSONText } from "../promql/value.ts";
+import { type QueryValue, resultToJSONText } from "../promql/value.ts";
 import { type DedupFunc } from "../storeapi/dedup.ts";
 import type { StoreProxy } from "../storeapi/proxy.ts";
 import { ProxyQueryable } from "./queryable.ts";
+import type { EvalPool, EvalTask } from "./eval_pool.ts";
 import { requestReplicaLabels } from "./replica_labels.ts";
 import { InvalidDurationError, parseDuration } from "../tsdb/duration.ts";
 import { HttpError, percentDecodeBytes, type RequestInfo, type Route } from "../server/http.ts";
@@ -152,6 +153,8 @@ export class ApiParams {
 /** Static configuration of the API. */
 export interface QueryApiOptions {
   proxy: StoreProxy;
+  /** Evaluates queries off this thread (query/eval_pool.ts); absent: evaluated here. */
+  evalPool?: Pick<EvalPool, "evaluate">;
   logger: Logger;
   registry: Registry;
   /** Endpoint statuses for `/api/v1/stores`. */
@@ -405,7 +408,9 @@ export class QueryApi {
     });
   }
 
-  private engine(p: ApiParams): { engine: Engine; timeout: number; expired: boolean } {
+  private engine(
+    p: ApiParams,
+  ): { engine: Engine; timeout: number; expired: boolean; opts: EngineOptions } {
     let timeout = this.o.queryTimeoutMs;
     let expired = false;
     const t = p.get("timeout");
@@ -433,16 +438,44 @@ export class QueryApi {
         );
       }
     }
-    return {
-      engine: new Engine({
-        lookbackDelta: lookback,
-        maxSamples: this.o.maxSamples,
-        timeout,
-        defaultEvaluationInterval: this.o.defaultEvaluationIntervalMs,
-      }),
+    const opts: EngineOptions = {
+      lookbackDelta: lookback,
+      maxSamples: this.o.maxSamples,
       timeout,
-      expired,
+      defaultEvaluationInterval: this.o.defaultEvaluationIntervalMs,
     };
+    return { engine: new Engine(opts), timeout, expired, opts };
+  }
+
+  /**
+   * Evaluates one query: in the evaluation pool when there is one (off the HTTP thread), else
+   * here. Warnings are the engine's and the stores'.
+   */
+  private async evaluate(
+    e: { engine: Engine; opts: EngineOptions },
+    q: ProxyQueryable,
+    t: Pick<EvalTask, "kind" | "expr" | "start" | "end" | "step">,
+    signal: AbortSignal,
+  ): Promise<{ value: QueryValue; warnings: string[] }> {
+    if (this.o.evalPool) {
+      // parse errors are answered here, with the ParseError the API's messages depend on
+      try {
+        parseExpr(t.expr);
+      } catch (err) {
+        if (err instanceof ParseError) {
+          throw new PromQLError("bad_data", err.message, { cause: err });
+        }
+        throw err;
+      }
+      return await this.o.evalPool.evaluate(
+        { ...t, engine: e.opts, queryable: q.describe() },
+        signal,
+      );
+    }
+    const res = t.kind === "instant"
+      ? await e.engine.instantQuery(q, t.expr, t.start, signal)
+      : await e.engine.rangeQuery(q, t.expr, t.start, t.end, t.step, signal);
+    return { value: res.value, warnings: [...res.warnings, ...q.warnings] };
   }
 
   /**
@@ -470,14 +503,17 @@ export class QueryApi {
 
   private async query(p: ApiParams, signal: AbortSignal): Promise<Body> {
     const time = this.timeParam(p, "time", this.now(), true);
-    const { engine, expired } = this.engine(p);
+    const e = this.engine(p);
+    const expired = e.expired;
     const q = this.queryable(p);
     const expr = p.get("query");
     if (expired) this.expiredQuery(expr, true);
     try {
-      const res = await this.gate(() => engine.instantQuery(q, expr, time, signal));
+      const res = await this.gate(() =>
+        this.evaluate(e, q, { kind: "instant", expr, start: time, end: time, step: 0 }, signal)
+      );
       this.queries.inc({ handler: "query", result: "success" });
-      return { data: resultToJSONText(res.value), warnings: [...res.warnings, ...q.warnings] };
+      return { data: resultToJSONText(res.value), warnings: res.warnings };
     } catch (e) {
       this.queries.inc({ handler: "query", result: "error" });
       throw queryError(e, true);
@@ -532,14 +568,17 @@ export class QueryApi {
         "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
       );
     }
-    const { engine, expired } = this.engine(p);
+    const e = this.engine(p);
+    const expired = e.expired;
     const q = this.queryable(p, step);
     const expr = p.get("query");
     if (expired) this.expiredQuery(expr, false);
     try {
-      const res = await this.gate(() => engine.rangeQuery(q, expr, start, end, step, signal));
+      const res = await this.gate(() =>
+        this.evaluate(e, q, { kind: "range", expr, start, end, step }, signal)
+      );
       this.queries.inc({ handler: "query_range", result: "success" });
-      return { data: resultToJSONText(res.value), warnings: [...res.warnings, ...q.warnings] };
+      return { data: resultToJSONText(res.value), warnings: res.warnings };
     } catch (e) {
       this.queries.inc({ handler: "query_range", result: "error" });
       throw queryError(e);

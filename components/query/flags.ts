@@ -311,6 +311,15 @@ export const QUERY_COMMAND = defineCommand({
       help: "Maximum number of queries processed concurrently by query node.",
     },
     {
+      // ours (no Thanos equivalent): Thanos evaluates on goroutines over every core
+      name: "query.eval-workers",
+      kind: "int",
+      default: "2",
+      help: "Worker threads evaluating PromQL queries off the HTTP thread, so probes, " +
+        "/metrics and store health checks stay responsive and concurrent queries use several " +
+        "cores. 0 evaluates on the HTTP thread.",
+    },
+    {
       name: "query.max-concurrent-select",
       kind: "int",
       default: "4",

@@ -12,6 +12,7 @@ import type { RunContext } from "../runtime.ts";
 import { QueryApi } from "../../query/api.ts";
 import { type EndpointClient, EndpointSet, endpointSpecSource } from "../../query/endpoints.ts";
 import { uiRoutes } from "../../ui/routes.ts";
+import { EvalPool } from "../../query/eval_pool.ts";
 import type { QueryConfig } from "./config.ts";
 
 /** `thanos query` */
@@ -63,8 +64,22 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
     responseTimeoutMs: cfg.responseTimeoutMs,
     selectorLabels: cfg.selectorLabels,
   });
+  // the launcher started the workers (`--query.eval-workers`); none: evaluate on this thread
+  const evalPool = (ctx.evalPorts?.length ?? 0) > 0
+    ? new EvalPool({
+      ports: ctx.evalPorts!,
+      client: cfg.client,
+      environment: () => ({
+        endpoints: endpoints.queryable().map((e) => ({ name: e.name, info: e.info })),
+        unavailable: endpoints.unavailable(),
+        responseTimeoutMs: cfg.responseTimeoutMs,
+        selectorLabels: cfg.selectorLabels,
+      }),
+    })
+    : undefined;
   const api = new QueryApi({
     proxy,
+    evalPool,
     logger,
     registry,
     endpoints: () => endpoints.statuses(),
@@ -110,7 +125,10 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
       message: "shutting down",
       fields: () => ({ reason: String(ctx.signal.reason?.message ?? "signal") }),
     },
-    beforeClose: () => endpoints.close(),
+    beforeClose: async () => {
+      evalPool?.close();
+      await endpoints.close();
+    },
   }, async () => {
     const discovery = endpoints.start().then(() => {
       probe.setReady();
