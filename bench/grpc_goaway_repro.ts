@@ -2,12 +2,16 @@
 // must never take the store down. Starts a store (FILESYSTEM bucket of ~5k series × 8 h) and,
 // per round, a querier that runs four concurrent query_range calls over every series, then
 // SIGTERMs the querier mid-answer and checks the store is alive. Prints the death count.
-//   deno run -A bench/grpc_goaway_repro.ts [--rounds=200] [--series=5000] [--kill-after-ms=...]
+//   deno run -A bench/grpc_goaway_repro.ts [--rounds=200] [--series=5000] [--client=querier|node]
 
 import { parseArgs } from "node:util";
 import { generateDataset } from "../scripts/dataset.ts";
 import { T0, withLabels, writeBlocks } from "../tests/helpers/query_e2e.ts";
 import { startComponent, type ThanosProc } from "../tests/helpers/thanos.ts";
+import { grpcMessage } from "../tests/helpers/h2_raw.ts";
+import { encodeSeriesRequest } from "../storeapi/codec.ts";
+import { Matcher, MatchType } from "../tsdb/matchers.ts";
+import http2 from "node:http2";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -16,6 +20,9 @@ const { values } = parseArgs({
     series: { type: "string", default: "5000" },
     "kill-after-ms": { type: "string", default: "" },
     dir: { type: "string", default: "" },
+    // "querier": SIGTERM a querier mid-answer; "node": a plain node:http2 client reads one or
+    // more whole ~20 MB Series answers, then closes its session (GOAWAY) or sends GOAWAY mid-call
+    client: { type: "string", default: "querier" },
   },
 });
 const rounds = Number(values.rounds);
@@ -42,6 +49,71 @@ async function startStore(): Promise<ThanosProc> {
     `--data-dir=${dir}/store`,
     "--log.level=warn",
   ], { name: "store", timeoutMs: 60_000 });
+}
+
+if (values.client === "node") {
+  await nodeRounds();
+  Deno.exit(0);
+}
+
+/** The issue's second reproducer: node:http2 sessions that close after large Series calls. */
+async function nodeRounds(): Promise<void> {
+  let store = await startStore();
+  let deaths = 0;
+  const t0 = Date.now();
+  const body = grpcMessage(encodeSeriesRequest({
+    minTime: T0,
+    maxTime: T0 + 8 * 3600_000,
+    matchers: [new Matcher(MatchType.Regexp, "__name__", ".+")],
+  }));
+  let bytes = 0;
+  for (let r = 0; r < rounds; r++) {
+    const s = http2.connect(`http://${store.grpc}`);
+    s.on("error", () => {});
+    const calls = 1 + (r % 3);
+    const midCall = r % 2 === 1; // odd rounds: GOAWAY while the last answer streams
+    for (let c = 0; c < calls; c++) {
+      const last = c === calls - 1;
+      await new Promise<void>((resolve) => {
+        const req = s.request({
+          ":method": "POST",
+          ":path": "/thanos.Store/Series",
+          "content-type": "application/grpc",
+          te: "trailers",
+        });
+        req.on("error", () => resolve());
+        let got = 0;
+        req.on("data", (b: Uint8Array) => {
+          got += b.length;
+          bytes += b.length;
+          if (last && midCall && got > 2_000_000) {
+            s.goaway(0);
+            s.close();
+            resolve();
+          }
+        });
+        req.on("close", () => resolve());
+        req.end(body);
+      });
+    }
+    s.close();
+    await new Promise((ok) => setTimeout(ok, 200));
+    const alive = await fetch(`${store.http}/-/healthy`).then((x) =>
+      x.body?.cancel().then(() => x.ok)
+    ).catch(() => false);
+    if (!alive || !store.alive) {
+      deaths++;
+      console.log(`round ${r}: STORE DIED\n${store.logs().slice(-2000)}`);
+      await store.stop(2000, "SIGKILL").catch(() => {});
+      store = await startStore();
+    }
+    if ((r + 1) % 20 === 0) console.log(`round ${r + 1}/${rounds}: deaths=${deaths}`);
+  }
+  await store.stop(5000, "SIGTERM");
+  console.log(
+    `node:http2 GOAWAY reproducer: ${rounds} rounds, ${deaths} store deaths, ` +
+      `${Math.round(bytes / 1e6)} MB received, ${(Date.now() - t0) / 1000}s`,
+  );
 }
 
 const query = encodeURIComponent(`{__name__=~".+"}`);

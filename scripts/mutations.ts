@@ -1387,4 +1387,19 @@ export const MUTATIONS: Mutation[] = [
     replace: "tls: cfg.grpc.tls",
     tests: ["tests/components/listen_test.ts"],
   },
+  // ---------------------------------------------------------------- storeapi: gRPC transport
+  {
+    name: "grpc-no-send-stall-timeout",
+    file: "storeapi/grpc.ts",
+    find: 'stallTimer = setTimeout(() => this.stall("send"), this.server.stallTimeoutMs);',
+    replace: "stallTimer = undefined;",
+    tests: ["tests/storeapi/grpc_hostile_test.ts"],
+  },
+  {
+    name: "grpc-allocates-announced-length",
+    file: "storeapi/grpc.ts",
+    find: "    this.parts = [];",
+    replace: "    this.parts = [new Uint8Array(len).subarray(0, 0)];",
+    tests: ["tests/storeapi/grpc_hostile_test.ts"],
+  },
 ];

@@ -5,6 +5,7 @@
 
 import { SAMPLES_PER_CHUNK } from "../tsdb/chunkenc/xor.ts";
 import type { Registry } from "../metrics/registry.ts";
+import type { Logger } from "../logging/log.ts";
 import { InvalidRegexError } from "../re2/parser.ts";
 import type { Labels, SeriesWithChunks } from "../tsdb/series.ts";
 import {
@@ -81,6 +82,10 @@ export interface StoreServerOptions {
   healthServices?: string[];
   /** Registry for the gRPC server metrics (`grpc_server_handled_total`…). */
   registry?: Registry;
+  /** Cancel calls whose client stalls this long (see GrpcServerOptions.stallTimeoutMs). */
+  stallTimeoutMs?: number;
+  /** Where stalled calls are logged. */
+  logger?: Logger;
 }
 
 /** Full method paths served. */
@@ -133,7 +138,12 @@ export class StoreServer {
       "",
       ...(opts.healthServices ?? ["thanos.Store", "thanos.info.Info"]),
     ]);
-    this.grpc = new GrpcServer({ tls: opts.tls, registry: opts.registry });
+    this.grpc = new GrpcServer({
+      tls: opts.tls,
+      registry: opts.registry,
+      stallTimeoutMs: opts.stallTimeoutMs,
+      logger: opts.logger,
+    });
     this.grpc
       .serverStream(STORE_METHODS.series, (req, ctx, out) => this.handleSeries(req, ctx, out))
       .unary(STORE_METHODS.labelNames, (req, ctx) => this.handleLabelNames(req, ctx))

@@ -110,7 +110,12 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
   http.add(uiRoutes({ routePrefix: cfg.routePrefix, externalPrefix: cfg.externalPrefix }));
   probe.setNotReady("waiting for the first endpoint discovery round");
 
-  const grpc = new StoreServer(proxy, { registry, tls: cfg.grpc.tls, limits: cfg.limits });
+  const grpc = new StoreServer(proxy, {
+    registry,
+    logger,
+    tls: cfg.grpc.tls,
+    limits: cfg.limits,
+  });
 
   return serveUntilStopped({
     http,

@@ -34,6 +34,14 @@ export interface RawStreamResult {
   headers: Record<string, string>[];
   data: number;
   reset?: number;
+  /** DATA bytes not yet credited back with WINDOW_UPDATE. */
+  unacked?: number;
+}
+
+function u32(v: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, v);
+  return b;
 }
 
 /** A raw client connection. */
@@ -210,15 +218,24 @@ export class RawH2 {
 
   private async onFrame(type: number, flags: number, id: number, p: Uint8Array): Promise<void> {
     const s = this.streams.get(id);
-    if (type === 0x0 && s) {
-      s.data += p.length;
+    if (type === 0x0) {
+      // flow control: credit the connection and the stream separately once half-used
       this.unacked += p.length;
-      if (this.autoWindow && this.unacked > 32 << 10) {
-        const inc = new Uint8Array(4);
-        new DataView(inc.buffer).setUint32(0, this.unacked);
-        this.unacked = 0;
-        await this.write(h2Frame(0x8, 0, 0, inc), h2Frame(0x8, 0, id, inc));
+      if (s) {
+        s.data += p.length;
+        s.unacked = (s.unacked ?? 0) + p.length;
       }
+      if (!this.autoWindow) return;
+      const frames: Uint8Array[] = [];
+      if (this.unacked > 32 << 10) {
+        frames.push(h2Frame(0x8, 0, 0, u32(this.unacked)));
+        this.unacked = 0;
+      }
+      if (s && s.unacked! > 32 << 10) {
+        frames.push(h2Frame(0x8, 0, id, u32(s.unacked!)));
+        s.unacked = 0;
+      }
+      if (frames.length > 0) await this.write(...frames);
     } else if (type === 0x1) {
       const h = Object.fromEntries(this.dec.decode(p));
       s?.headers.push(h);
