@@ -1383,8 +1383,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "query-store-limits-not-wired",
     file: "components/query/main.ts",
-    find: "tls: cfg.grpc.tls, limits: cfg.limits",
-    replace: "tls: cfg.grpc.tls",
+    find: "    limits: cfg.limits,\n  });",
+    replace: "  });",
     tests: ["tests/components/listen_test.ts"],
   },
   // ---------------------------------------------------------------- storeapi: gRPC transport
