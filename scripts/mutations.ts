@@ -822,4 +822,12 @@ export const MUTATIONS: Mutation[] = [
     replace: "",
     tests: ["tests/e2e/query_store_restart_test.ts"],
   },
+  {
+    name: "eval-pool-cancel-not-forwarded",
+    file: "query/eval_pool.ts",
+    find:
+      '    const onAbort = () => slot.port.postMessage({ type: "cancel", id } satisfies ToWorker);',
+    replace: "    const onAbort = () => {};",
+    tests: ["tests/e2e/query_starvation_test.ts"],
+  },
 ];
