@@ -55,7 +55,8 @@ async function probeRound(q: string): Promise<{ ready: number[]; up: number[] }>
 async function gauge(url: string, name: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const line = text.split("\n").find((l) => l.startsWith(name + " "));
-  return line ? Number(line.slice(name.length + 1)) : NaN;
+  // a counter never incremented is not exposed yet: 0
+  return line ? Number(line.slice(name.length + 1)) : 0;
 }
 
 const fmt = (x: number) => x.toFixed(1);
@@ -168,7 +169,7 @@ try {
       fmt(storeIdle / 1000)
     } s; store Series calls cancelled: ${
       (await gauge(store.http, "thanos_bucket_store_series_canceled_total")) -
-      (Number.isNaN(canceledBefore) ? 0 : canceledBefore)
+      canceledBefore
     }`,
   );
 } finally {
