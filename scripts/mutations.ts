@@ -1402,4 +1402,12 @@ export const MUTATIONS: Mutation[] = [
     replace: "    this.parts = [new Uint8Array(len).subarray(0, 0)];",
     tests: ["tests/storeapi/grpc_hostile_test.ts"],
   },
+  {
+    name: "eval-pool-cancel-not-forwarded",
+    file: "query/eval_pool.ts",
+    find:
+      '    const onAbort = () => slot.port.postMessage({ type: "cancel", id } satisfies ToWorker);',
+    replace: "    const onAbort = () => {};",
+    tests: ["tests/e2e/query_starvation_test.ts"],
+  },
 ];
