@@ -51,7 +51,7 @@ const MAX_WINDOW = 0x7fffffff;
 /** Control frames (acks, resets, window updates) queued beyond this close the connection. */
 const MAX_CONTROL_BACKLOG = 1 << 20;
 /** Response bytes buffered per stream before `write` waits. */
-const STREAM_HIGH_WATER = 256 << 10;
+const STREAM_HIGH_WATER = 64 << 10;
 /** Bytes handed to one socket write. */
 const WRITE_BATCH = 256 << 10;
 
