@@ -43,7 +43,7 @@ export interface DnsResolver {
 }
 
 /** Deno.resolveDns as a {@link DnsResolver}; a missing record type is an empty answer. */
-const denoResolver: DnsResolver = {
+export const denoResolver: DnsResolver = {
   a: (h) => resolveOrEmpty(() => Deno.resolveDns(h, "A")),
   aaaa: (h) => resolveOrEmpty(() => Deno.resolveDns(h, "AAAA")),
   srv: (n) => resolveOrEmpty(() => Deno.resolveDns(n, "SRV")),
@@ -84,7 +84,10 @@ const DNS_ADDRESS = /^(dns|dnssrv|dnssrvnoa|dnsdualstack)\+(.*)$/;
  * address with the port; `dnssrv+name` → SRV targets resolved to addresses (SRV port unless the
  * name carries one); `dnssrvnoa+name` → SRV `target:port` as is.
  */
-async function resolveAddress(address: string, dns: DnsResolver): Promise<string[]> {
+export async function resolveAddress(
+  address: string,
+  dns: DnsResolver,
+): Promise<string[]> {
   const m = DNS_ADDRESS.exec(address);
   if (!m) return [address];
   const [, kind, rest] = m;

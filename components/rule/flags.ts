@@ -195,7 +195,8 @@ export const RULE_COMMAND = defineCommand({
       kind: "string",
       repeatable: true,
       help: "Addresses of statically configured query API servers (repeatable): host:port " +
-        "or an http(s) URL (dns+/dnssrv+ discovery is not supported yet).",
+        "or an http(s) URL. The address may be prefixed with 'dns+' or 'dnssrv+' to detect " +
+        "query API servers through respective DNS lookups.",
       grants: "connect",
     },
     {
@@ -213,7 +214,9 @@ export const RULE_COMMAND = defineCommand({
       name: "query.sd-files",
       kind: "string",
       repeatable: true,
-      help: "Path to file that contains addresses of query API servers. Not supported yet.",
+      help: "Path to file that contains addresses of query API servers. The path can be a " +
+        "glob pattern (repeatable).",
+      grants: "discover-glob",
     },
     {
       name: "query.sd-interval",
