@@ -40,6 +40,8 @@ export interface RuleConfig {
   /** Normalized Alertmanager base URLs. */
   alertmanagers: string[];
   sendTimeoutMs: number;
+  /** `--alertmanagers.sd-dns-interval`: how often dns+/dnssrv+ Alertmanager URLs are resolved. */
+  alertmanagersDnsIntervalMs: number;
   alertQueryURL: string;
   alertLabelDrop: string[];
   /** `--alert.relabel-config(-file)`: applied to alerts after the label drop. */
@@ -178,6 +180,7 @@ export function ruleConfig(flags: Flags<RuleFlag>): RuleConfig {
     walCompression: flags.bool("tsdb.wal-compression"),
     alertmanagers,
     sendTimeoutMs: flags.duration("alertmanagers.send-timeout"),
+    alertmanagersDnsIntervalMs: Math.max(1000, flags.duration("alertmanagers.sd-dns-interval")),
     alertQueryURL,
     alertLabelDrop: flags.strings("alert.label-drop"),
     alertRelabelConfigs,

@@ -131,9 +131,10 @@ export const RULE_COMMAND = defineCommand({
       repeatable: true,
       help: "Alertmanager replica URLs to push firing alerts. Ruler claims success if push to " +
         "at least one alertmanager from discovered succeeds. The scheme should not be empty " +
-        "e.g `http` might be used. The port defaults to 9093. The URL path is used as a " +
-        "prefix for the regular Alertmanager API path. (dns+/dnssrv+ discovery is not " +
-        "supported yet.)",
+        "e.g `http` might be used. The scheme may be prefixed with 'dns+' or 'dnssrv+' to " +
+        "detect Alertmanager IPs through respective DNS lookups. The port defaults to 9093 or " +
+        "the SRV record's value. The URL path is used as a prefix for the regular " +
+        "Alertmanager API path.",
       grants: "connect-alertmanager",
     },
     {

@@ -299,6 +299,18 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
     probe.setReady();
     log.info("ruler started", { groups: manager.groups.length });
     running.push(notifier.run(loops.signal));
+    if (cfg.alertmanagers.some((u) => !/^https?:/.test(u))) {
+      // dns+/dnssrv+ Alertmanagers: resolved now and every --alertmanagers.sd-dns-interval
+      const resolve = (a: string) => resolveAddress(a, denoResolver);
+      await notifier.refresh(resolve);
+      running.push((async () => {
+        while (!loops.signal.aborted) {
+          await sleepUnlessAborted(cfg.alertmanagersDnsIntervalMs, loops.signal);
+          if (loops.signal.aborted) break;
+          await notifier.refresh(resolve);
+        }
+      })());
+    }
     if (cfg.querySdFiles.length > 0 || cfg.queryAddresses.some((a) => !/^https?:/.test(a))) {
       running.push((async () => {
         while (!loops.signal.aborted) {

@@ -476,18 +476,19 @@ Deno.test("rule config: defaults, queriers, Alertmanagers and errors", () => {
     "--query=https://q.example/prefix/",
     "--query=dnssrv+_http._tcp.q.example",
     "--alertmanagers.url=http://am",
+    "--alertmanagers.url=dns+https://am.example/prefix",
     '--label=replica="A"',
     "--alert.relabel-config=- action: labeldrop\n  regex: x\n",
   ]));
   assertEquals(set.queryAddresses, ["https://q.example/prefix", "dnssrv+_http._tcp.q.example"]);
-  assertEquals(set.alertmanagers, ["http://am:9093"]);
+  assertEquals(set.alertmanagers, ["http://am:9093", "dns+https://am.example:9093/prefix"]);
   assertEquals(set.externalLabels, ["replica", "A"]);
   assertEquals(set.alertRelabelConfigs.length, 1);
   for (
     const [argv, msg] of [
       [[], "no --query parameter"],
       [["--query=dns+http://q:1/"], "without scheme or path"],
-      [["--query=q:1", "--alertmanagers.url=dns+am:9093"], "not supported yet"],
+      [["--query=q:1", "--alertmanagers.url=am:9093"], "scheme must be http or https"],
       [["--query=q:1", "--query.config=x"], "not supported yet"],
       [["--query=q:1", "--eval-interval=0s"], "--eval-interval"],
     ] as const
