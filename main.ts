@@ -3,6 +3,7 @@
 // the command in a Worker holding exactly those permissions (docs/architecture.md, "Single
 // executable and permissions").
 
+import { lookup } from "node:dns/promises";
 import denoConfig from "./deno.json" with { type: "json" };
 import { commandKey, COMMANDS, findCommand, GROUP_HELP } from "./components/commands.ts";
 import {
@@ -10,11 +11,13 @@ import {
   formatHelp,
   parseFlags,
   type RawFlags,
+  refuseUnsupported,
   UsageError,
 } from "./components/flags.ts";
 import {
   derivePermissions,
   formatPermissions,
+  listenHostnames,
   type PermissionSet,
   workerPermissions,
 } from "./components/permissions.ts";
@@ -25,13 +28,29 @@ export const VERSION: string = denoConfig.version;
 
 const PROGRAM = "thanos";
 
-function versionText(): string {
+/** The Thanos release whose flags and behaviour this build follows. */
+export const THANOS_COMPAT_VERSION = "0.42.4";
+
+/** Go's GOARCH names of Deno's architectures, as Thanos's `platform:` line spells them. */
+const GO_ARCH: Record<string, string> = { x86_64: "amd64", aarch64: "arm64" };
+
+/**
+ * `--version` text in the layout of prometheus/common's version.Print, which Thanos's kingpin
+ * app prints (https://github.com/prometheus/common/blob/main/version/info.go): the first line
+ * `thanos, version X (branch: B, revision: R)`, then indented `key:   value` lines.
+ */
+export function versionText(): string {
+  // no build stamping yet: branch, revision, user and date are not recorded in the binary
   return [
-    `${PROGRAM}, version ${VERSION} (Thanos-TS)`,
+    `${PROGRAM}, version ${VERSION} (branch: unknown, revision: unknown)`,
+    `  build user:       unknown`,
+    `  build date:       unknown`,
+    `  go version:       none (Thanos-TS, TypeScript ${Deno.version.typescript})`,
+    `  platform:         ${Deno.build.os}/${GO_ARCH[Deno.build.arch] ?? Deno.build.arch}`,
+    `  tags:             thanos-ts`,
+    `  thanos flags:     v${THANOS_COMPAT_VERSION}`,
     `  deno version:     ${Deno.version.deno}`,
     `  v8 version:       ${Deno.version.v8}`,
-    `  typescript:       ${Deno.version.typescript}`,
-    `  platform:         ${Deno.build.os}/${Deno.build.arch}`,
   ].join("\n");
 }
 
@@ -49,7 +68,11 @@ function childrenOf(prefix: readonly string[]): Map<string, string> {
   return out;
 }
 
-function groupHelp(prefix: readonly string[]): string {
+/**
+ * Help of a command group; `long` (kingpin's `--help-long`) appends the full help of every
+ * command below it.
+ */
+function groupHelp(prefix: readonly string[], long = false): string {
   const lines = [
     `usage: ${[PROGRAM, ...prefix].join(" ")} <command> [<flags>]`,
     "",
@@ -62,6 +85,7 @@ function groupHelp(prefix: readonly string[]): string {
     "  -h, --help            Show context-sensitive help.",
   ];
   if (prefix.length === 0) {
+    lines.push("      --help-long       Generate long help.");
     lines.push("      --version         Show application version.");
     lines.push("      --print-permissions  (after a command) Print the permissions the role gets.");
   }
@@ -69,6 +93,12 @@ function groupHelp(prefix: readonly string[]): string {
   const children = childrenOf(prefix);
   const width = Math.max(...[...children.keys()].map((k) => k.length)) + 2;
   for (const [word, help] of children) lines.push(`  ${word.padEnd(width)}${help}`);
+  if (long) {
+    for (const c of COMMANDS) {
+      if (prefix.some((w, i) => c.path[i] !== w)) continue;
+      lines.push("", formatHelp(c, PROGRAM));
+    }
+  }
   return lines.join("\n");
 }
 
@@ -83,10 +113,20 @@ type Resolved =
  */
 export function resolveArgs(argv: readonly string[]): Resolved {
   const words = [...argv];
-  const wantHelp = words.some((w) => w === "--help" || w === "-h");
-  const printPermissions = words.includes("--print-permissions");
-  const rest = words.filter((w) => w !== "--help" && w !== "-h" && w !== "--print-permissions");
-  if (rest[0] === "--version" || rest[0] === "-v") {
+  // kingpin's app-level flags, accepted before or after the command words (`thanos query
+  // --version` prints the version as `thanos --version` does); words after `--` are arguments
+  const end = words.indexOf("--");
+  const flagWords = end < 0 ? words : words.slice(0, end);
+  const has = (...names: string[]) => flagWords.some((w) => names.includes(w));
+  const wantHelpLong = has("--help-long");
+  const wantHelp = wantHelpLong || has("--help", "-h");
+  const printPermissions = has("--print-permissions");
+  const appFlags = ["--help", "-h", "--help-long", "--print-permissions", "--version"];
+  const rest = [
+    ...flagWords.filter((w) => !appFlags.includes(w)),
+    ...(end < 0 ? [] : words.slice(end)),
+  ];
+  if (has("--version") || rest[0] === "-v") {
     return { kind: "print", text: versionText(), code: 0 };
   }
   const path: string[] = [];
@@ -109,7 +149,7 @@ export function resolveArgs(argv: readonly string[]): Resolved {
   }
   if (!spec) {
     if (wantHelp || path.length === 0 && rest.length === 0) {
-      return { kind: "print", text: groupHelp(path), code: 0 };
+      return { kind: "print", text: groupHelp(path, wantHelpLong), code: 0 };
     }
     if (rest.length > 0) {
       return {
@@ -146,10 +186,14 @@ export function resolveArgs(argv: readonly string[]): Resolved {
  */
 async function readFlagFiles(spec: CommandSpec, raw: RawFlags): Promise<void> {
   for (const f of spec.flags) {
-    if (f.grants === "objstore" && raw.values[f.name]) {
+    const objstoreFile = f.grants === "objstore-file" || f.grants === "objstore-file-read";
+    if ((f.grants === "objstore" || f.grants === "objstore-read") && raw.values[f.name]) {
       raw.values[f.name] = raw.values[f.name].map(substituteObjstoreEnv);
     }
-    if (f.grants !== "read-file" && f.grants !== "objstore-file" && f.grants !== "discover-file") {
+    if (
+      f.grants !== "read-file" && !objstoreFile && f.grants !== "discover-file" &&
+      f.grants !== "cache-file"
+    ) {
       continue;
     }
     for (const path of raw.values[f.name] ?? []) {
@@ -160,17 +204,70 @@ async function readFlagFiles(spec: CommandSpec, raw: RawFlags): Promise<void> {
       } catch (e) {
         throw new UsageError(`cannot read --${f.name}=${path}: ${(e as Error).message}`);
       }
-      raw.files[path] = f.grants === "objstore-file" ? substituteObjstoreEnv(text) : text;
+      raw.files[path] = objstoreFile ? substituteObjstoreEnv(text) : text;
     }
   }
 }
 
-function runInWorker(spec: CommandSpec, raw: RawFlags, perms: PermissionSet): Promise<number> {
-  const worker = new Worker(new URL("./components/worker.ts", import.meta.url), {
-    type: "module",
-    name: commandKey(spec.path),
-    deno: { permissions: workerPermissions(perms) },
-  });
+/**
+ * The query role's PromQL evaluation Workers (query/eval_worker.ts, `--query.eval-workers`),
+ * started here with the role's own permissions because a role's Worker may not load modules;
+ * the role gets one end of a MessageChannel to each. Resolves once each has loaded.
+ */
+async function startEvalWorkers(
+  spec: CommandSpec,
+  raw: RawFlags,
+  perms: PermissionSet,
+): Promise<{ workers: Worker[]; ports: MessagePort[] }> {
+  const workers: Worker[] = [];
+  const ports: MessagePort[] = [];
+  if (commandKey(spec.path) !== "query") return { workers, ports };
+  const n = Number(raw.values["query.eval-workers"]?.at(-1) ?? "2");
+  for (let i = 0; i < (Number.isInteger(n) ? Math.min(n, 64) : 0); i++) {
+    const w = new Worker(new URL("./query/eval_worker.ts", import.meta.url), {
+      type: "module",
+      name: `query-eval-${i}`,
+      deno: { permissions: workerPermissions(perms) },
+    });
+    w.onerror = (e: ErrorEvent) => {
+      e.preventDefault();
+      console.error(`${PROGRAM} query: evaluation worker ${i}: error: ${e.message}`);
+    };
+    await new Promise<void>((resolve) => {
+      w.onmessage = (e: MessageEvent) => {
+        if ((e.data as { type: string }).type === "ready") resolve();
+      };
+    });
+    const ch = new MessageChannel();
+    w.postMessage({ type: "port", port: ch.port1 }, [ch.port1]);
+    workers.push(w);
+    ports.push(ch.port2);
+  }
+  return { workers, ports };
+}
+
+async function runInWorker(
+  spec: CommandSpec,
+  raw: RawFlags,
+  perms: PermissionSet,
+): Promise<number> {
+  let worker: Worker;
+  let evals: { workers: Worker[]; ports: MessagePort[] };
+  try {
+    evals = await startEvalWorkers(spec, raw, perms);
+    worker = new Worker(new URL("./components/worker.ts", import.meta.url), {
+      type: "module",
+      name: commandKey(spec.path),
+      deno: { permissions: workerPermissions(perms) },
+    });
+  } catch (e) {
+    // a grant Deno refuses is a bug in the derivation; say so on one line, never a stack
+    console.error(
+      `${PROGRAM} ${spec.path.join(" ")}: error: cannot start the role with its permissions ` +
+        `(${formatPermissions(perms).replaceAll("\n", "; ")}): ${(e as Error).message}`,
+    );
+    return 1;
+  }
   return new Promise((resolve) => {
     let signals = 0;
     let ready = false;
@@ -199,6 +296,7 @@ function runInWorker(spec: CommandSpec, raw: RawFlags, perms: PermissionSet): Pr
     const done = (code: number) => {
       for (const s of sigs) Deno.removeSignalListener(s, onSignal);
       if (hup) Deno.removeSignalListener("SIGHUP", onHup);
+      for (const w of evals.workers) w.terminate();
       worker.terminate();
       resolve(code);
     };
@@ -208,7 +306,7 @@ function runInWorker(spec: CommandSpec, raw: RawFlags, perms: PermissionSet): Pr
       const type = (e.data as { type: string }).type;
       if (type === "ready") {
         ready = true;
-        worker.postMessage({ type: "run", raw });
+        worker.postMessage({ type: "run", raw, evalPorts: evals.ports }, evals.ports);
         if (stopWhenReady) worker.postMessage({ type: "stop" });
       } else if (type === "exit") done((e.data as { code: number }).code);
     };
@@ -218,6 +316,25 @@ function runInWorker(spec: CommandSpec, raw: RawFlags, perms: PermissionSet): Pr
       done(1);
     };
   });
+}
+
+/**
+ * Addresses of the hostnames the role listens on (`localhost:10902`), looked up as the
+ * system resolver does (/etc/hosts included). A name that does not resolve is a usage error,
+ * as Go's listen would fail on it.
+ */
+async function resolveListenHosts(hosts: string[]): Promise<Record<string, string[]>> {
+  const out: Record<string, string[]> = {};
+  for (const h of hosts) {
+    try {
+      out[h] = (await lookup(h, { all: true })).map((a) => a.address);
+    } catch (e) {
+      throw new UsageError(
+        `cannot resolve listen host ${JSON.stringify(h)}: ${(e as Error).message}`,
+      );
+    }
+  }
+  return out;
 }
 
 /** A command ready to run: its table, parsed flags, and the permissions its role gets. */
@@ -239,7 +356,9 @@ export async function prepareRole(
   if (r.kind === "print") return r;
   try {
     await readFlagFiles(r.spec, r.raw);
-    const permissions = derivePermissions(r.spec, r.raw, objstoreLauncherPermissions);
+    refuseUnsupported(r.spec, r.raw);
+    const resolved = await resolveListenHosts(listenHostnames(r.spec, r.raw));
+    const permissions = derivePermissions(r.spec, r.raw, objstoreLauncherPermissions, resolved);
     return { spec: r.spec, raw: r.raw, permissions, printPermissions: r.printPermissions };
   } catch (e) {
     return {

@@ -8,6 +8,9 @@ import { type BlockMeta, encodeBlockMeta, parseBlockMeta } from "../tsdb/meta.ts
 import { isULID } from "../tsdb/ulid.ts";
 import { mapConcurrent } from "../runutil/gate.ts";
 import { formatGoDuration } from "../strconv/duration.ts";
+import { labelsFromObject } from "../tsdb/labels.ts";
+import type { Relabeler } from "../relabel/relabel.ts";
+import { BLOCK_ID_LABEL } from "./fetcher.ts";
 
 /** Receives one output line (without its trailing newline). */
 export type LineWriter = (line: string) => void;
@@ -100,6 +103,8 @@ export interface BucketLsOptions {
   /** Only blocks overlapping [minTime, maxTime] in ms (`--min-time`, `--max-time`). */
   minTime?: number;
   maxTime?: number;
+  /** Only blocks whose external labels (+ `__block_id`) it keeps (`--selector.relabel-config`). */
+  relabel?: Relabeler;
   signal?: AbortSignal;
   logger?: ToolsLogger;
 }
@@ -140,6 +145,14 @@ export async function bucketLs(
   const minT = opts.minTime ?? -Infinity;
   const maxT = opts.maxTime ?? Infinity;
   metas = metas.filter((m) => m.maxTime >= minT && m.minTime <= maxT);
+  const relabel = opts.relabel;
+  if (relabel && !relabel.empty) {
+    metas = metas.filter((m) =>
+      relabel.process(
+        labelsFromObject({ ...(m.thanos?.labels ?? {}), [BLOCK_ID_LABEL]: m.ulid }),
+      ) !== null
+    );
+  }
   if (opts.excludeDelete) {
     const keep: BlockMeta[] = [];
     for (const m of metas) {

@@ -266,9 +266,13 @@ export class BucketCompactor {
     });
   }
 
+  /** The blocks of the last sync and their no-compact marks (`--compact.progress-interval`). */
+  lastSync: { metas: Map<string, BlockMeta>; noCompact: Set<string> } | null = null;
+
   /** Blocks the compactor works on now (after the filters), by ULID. */
   async syncMetas(signal?: AbortSignal): Promise<Map<string, BlockMeta>> {
     const res = await this.syncer.sync(signal);
+    this.lastSync = { metas: res.metas, noCompact: this.lastSync?.noCompact ?? new Set() };
     await this.garbageCollect(
       [...res.filtered].filter(([, r]) => r === "duplicate").map(([id]) => id),
       signal,
@@ -318,6 +322,7 @@ export class BucketCompactor {
       signal?.throwIfAborted();
       const metas = await this.syncMetas(signal);
       const noCompact = await this.noCompactMarked([...metas.keys()], signal);
+      this.lastSync = { metas, noCompact };
       const groups = groupBlocks(metas.values(), this.o.replicaLabels ?? []);
       const plans: { g: Group; p: BlockMeta[] }[] = [];
       for (const g of groups) {
@@ -536,15 +541,16 @@ export class BucketCompactor {
   /**
    * The blocks cleaner: deletes blocks marked for deletion longer than `--delete-delay` ago, and
    * partial uploads (no meta.json, no deletion mark) whose ULID is older than
-   * max(consistency delay, 48h). Resolves to the number of blocks deleted.
+   * max(consistency delay, 48h). Blocks in `exclude` (e.g. outside a selector) are left alone.
+   * Resolves to the number of blocks deleted.
    */
-  async cleanup(signal?: AbortSignal): Promise<number> {
+  async cleanup(signal?: AbortSignal, exclude?: ReadonlySet<string>): Promise<number> {
     const files = new Map<string, Set<string>>();
     for await (const n of this.o.bucket.iter("", { recursive: true, signal })) {
       const slash = n.indexOf("/");
       if (slash < 0) continue;
       const id = n.slice(0, slash);
-      if (!isULID(id)) continue;
+      if (!isULID(id) || exclude?.has(id)) continue;
       let s = files.get(id);
       if (!s) files.set(id, s = new Set());
       s.add(n.slice(slash + 1));

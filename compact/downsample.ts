@@ -30,6 +30,7 @@ import { MetaSyncer } from "../block/fetcher.ts";
 import { uploadBlock } from "../block/shipper.ts";
 import { downloadBlock } from "../block/download.ts";
 import { NO_DOWNSAMPLE_MARK_FILENAME } from "../block/markers.ts";
+import { forEachConcurrent } from "../runutil/gate.ts";
 
 /** Raw data. */
 export const RES_RAW = 0;
@@ -485,6 +486,8 @@ export interface DownsampleBucketOptions {
   hashFunc?: string;
   /** Files up/downloaded in parallel per block (`--block-files-concurrency`). */
   blockFilesConcurrency?: number;
+  /** Blocks downsampled at a time (`--downsample.concurrency`); default 1. */
+  concurrency?: number;
   signal?: AbortSignal;
 }
 
@@ -564,7 +567,8 @@ export function downsampleCandidates(metas: ReadonlyMap<string, BlockMeta>): Blo
  * blocks with a no-downsample-mark.json), downloads each, downsamples it (raw → 5m, 5m → 1h) and
  * uploads the result with the upload protocol (files, then meta.json last). Runs until no
  * candidate is left, so a fresh 5m block spanning 10 days is turned into 1h in the same call.
- * A failed block is logged and counted; the error of the first failure is thrown at the end.
+ * `concurrency` blocks are handled at a time. A failed block is logged and counted; the error of
+ * the first failure is thrown at the end.
  */
 export async function downsampleBucket(
   bucket: Bucket,
@@ -595,7 +599,7 @@ export async function downsampleBucket(
     }
     if (todo.length === 0) break;
     log?.info("downsampling bucket", { blocks: todo.length });
-    for (const [i, m] of todo.entries()) {
+    await forEachConcurrent(todo, Math.max(1, opts.concurrency ?? 1), async (m, i) => {
       opts.signal?.throwIfAborted();
       const inRes = m.thanos?.downsample.resolution ?? 0;
       const outRes = inRes === 0 ? RES_5M : RES_1H;
@@ -647,7 +651,7 @@ export async function downsampleBucket(
         await Deno.remove(src, { recursive: true }).catch(() => undefined);
         if (outDir) await Deno.remove(outDir, { recursive: true }).catch(() => undefined);
       }
-    }
+    });
   }
   if (firstErr !== undefined) throw firstErr;
   return { created };

@@ -8,6 +8,7 @@ import { QUERY_COMMAND } from "./query/flags.ts";
 import { SIDECAR_COMMAND } from "./sidecar/flags.ts";
 import { RECEIVE_COMMAND } from "./receive/flags.ts";
 import { COMPACT_COMMAND } from "./compact/flags.ts";
+import { QUERY_FRONTEND_COMMAND } from "./query-frontend/flags.ts";
 import { RULE_COMMAND } from "./rule/flags.ts";
 
 /** Every runnable command. */
@@ -16,6 +17,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   SIDECAR_COMMAND,
   RECEIVE_COMMAND,
   COMPACT_COMMAND,
+  QUERY_FRONTEND_COMMAND,
   RULE_COMMAND,
   ...STORE_COMMANDS,
   ...TOOLS_COMMANDS,

@@ -4,6 +4,7 @@
 
 import { DurationOutOfRangeError, InvalidDurationError, parseDuration } from "../tsdb/duration.ts";
 import type { LogLevel } from "../logging/log.ts";
+import { parseBase2Bytes } from "../strconv/bytes.ts";
 
 /** How a flag's value is read. */
 export type FlagKind =
@@ -26,10 +27,14 @@ export type FlagKind =
  * - `read-file`: a config file the launcher reads and passes in (the role gets read access
  *   too, so it can reload it);
  * - `objstore`: a bucket configuration (inline YAML); `objstore-file`: a path to one;
+ *   `objstore-read`, `objstore-file-read`: the same for a role that only reads the bucket (no
+ *   write access to a FILESYSTEM bucket's directory);
  * - `discover`: a service-discovery source (inline config) whose targets are only known at run
  *   time: the role may connect anywhere (Deno has no address-range grants);
  *   `discover-file`: the same, from a config file the launcher reads (the role may re-read it);
  *   `discover-glob`: the same, from files matching a glob the role reads (its directory);
+ * - `cache`: a cache configuration (inline YAML, cache/config.ts): the role may connect to its
+ *   servers and read its TLS files; `cache-file`: a path to one (read by the launcher too).
  * - `read-glob`: files matching a glob the role reads (their directory), no network;
  * - `connect-alertmanager`: an Alertmanager URL; without a port, Alertmanager's 9093.
  */
@@ -42,9 +47,13 @@ export type Grant =
   | "read-file"
   | "objstore"
   | "objstore-file"
+  | "objstore-read"
+  | "objstore-file-read"
   | "discover"
   | "discover-file"
   | "discover-glob"
+  | "cache"
+  | "cache-file"
   | "read-glob"
   | "connect-alertmanager";
 
@@ -57,6 +66,8 @@ export interface FlagSpec<N extends string = string> {
   kind: FlagKind;
   /** Default in its textual form, as `--help` shows it; repeatable flags default to none. */
   default?: string;
+  /** Defaults of a repeatable flag whose default is a list (Thanos's `--sort-by=FROM...`). */
+  defaults?: readonly string[];
   help: string;
   repeatable?: boolean;
   /** Allowed values for `enum` flags. */
@@ -65,6 +76,17 @@ export interface FlagSpec<N extends string = string> {
   required?: boolean;
   /** Not shown in `--help` (Thanos's hidden flags). */
   hidden?: boolean;
+  /**
+   * Why this build cannot serve the flag: the launcher refuses any value but the default at
+   * start, with this reason (for a `read-file` flag: a file that is not blank). Thanos's flag
+   * is accepted at its default so that argument lists written for Thanos keep working.
+   */
+  unsupported?: string;
+  /**
+   * Why the flag changes nothing in this build (it configures something this build does not
+   * have, e.g. the bucket web UI): any value is accepted and the role logs this at start.
+   */
+  noEffect?: string;
 }
 
 /** A positional argument. */
@@ -88,7 +110,18 @@ export interface CommandSpec<N extends string = string> {
   args?: readonly ArgSpec[];
   /** SIGHUP reloads the role's configuration instead of terminating the process. */
   reloadOnSighup?: boolean;
+  /**
+   * Environment variables the command's libraries read whatever the flags say (granted to
+   * its role); e.g. {@link YAML_ENV} for commands that read YAML configs.
+   */
+  env?: readonly string[];
 }
+
+/**
+ * What the YAML parser (npm `yaml`) reads from the environment on every parse (its debug
+ * switches): granted to the commands that read YAML configs, and to no other.
+ */
+export const YAML_ENV: readonly string[] = ["LOG_STREAM", "LOG_TOKENS"];
 
 /** The flag-name union of a command table. */
 export type FlagName<C> = C extends CommandSpec<infer N> ? N : never;
@@ -157,25 +190,11 @@ export function parseDurationFlag(s: string, allowSign = false): number {
   }
 }
 
-const BYTE_UNITS: Record<string, number> = {
-  "": 1,
-  b: 1,
-  kb: 1024,
-  kib: 1024,
-  mb: 1024 ** 2,
-  mib: 1024 ** 2,
-  gb: 1024 ** 3,
-  gib: 1024 ** 3,
-  tb: 1024 ** 4,
-  tib: 1024 ** 4,
-};
-
 /** Parses a byte size like Thanos (`250MB`, `1GiB`, `512`; units are powers of 1024). */
 export function parseBytesFlag(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([a-zA-Z]*)$/.exec(s.trim());
-  const unit = m ? BYTE_UNITS[m[2].toLowerCase()] : undefined;
-  if (!m || unit === undefined) throw new UsageError(`invalid byte size ${JSON.stringify(s)}`);
-  return Math.round(Number(m[1]) * unit);
+  const n = parseBase2Bytes(s);
+  if (n === undefined) throw new UsageError(`invalid byte size ${JSON.stringify(s)}`);
+  return n;
 }
 
 /**
@@ -366,7 +385,9 @@ export class Flags<in N extends string = string> {
 
   private all(f: FlagSpec): string[] {
     const v = this.raw.values[f.name];
-    return v && v.length > 0 ? v : f.default ? [f.default] : [];
+    if (v && v.length > 0) return v;
+    if (f.defaults) return [...f.defaults];
+    return f.default ? [f.default] : [];
   }
 
   bool(name: N): boolean {
@@ -426,6 +447,68 @@ export class Flags<in N extends string = string> {
   }
 }
 
+/** A flag value in a comparable form (`0s` and `0` are the same duration). */
+function comparable(f: FlagSpec, v: string): string {
+  const t = v.trim();
+  if (t === "") return "";
+  try {
+    switch (f.kind) {
+      case "duration":
+        return String(parseDurationFlag(t));
+      case "bytes":
+        return String(parseBytesFlag(t));
+      case "int":
+      case "float":
+        return String(Number(t));
+      default:
+        return t;
+    }
+  } catch {
+    return t;
+  }
+}
+
+/** True when the values the user gave for `f` mean the same as leaving it unset. */
+function givenAtDefault(f: FlagSpec, raw: RawFlags): boolean {
+  const given = raw.values[f.name];
+  if (given === undefined) return true;
+  if (f.grants === "read-file") {
+    return given.every((path) => path.trim() === "" || (raw.files[path] ?? "").trim() === "");
+  }
+  const want = (f.defaults ?? (f.default ? [f.default] : [])).map((v) => comparable(f, v));
+  const got = given.map((v) => comparable(f, v)).filter((v) => !(f.repeatable && v === ""));
+  if (f.repeatable) return got.length === 0 || got.join("\n") === want.join("\n");
+  return got[got.length - 1] === (want[0] ?? (f.kind === "bool" ? "false" : ""));
+}
+
+/** A flag's given values on one line, shortened (configs may be long YAML documents). */
+function shownValue(f: FlagSpec, raw: RawFlags): string {
+  const v = (raw.values[f.name] ?? []).join(",");
+  const one = JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
+  return `--${f.name}=${one}`;
+}
+
+/**
+ * Refuses a flag this build cannot serve when it is set to anything but its default (the
+ * flag's `unsupported` reason). Runs in the launcher after the flag files are read. Throws
+ * UsageError on one line naming the flag and why.
+ */
+export function refuseUnsupported(spec: CommandSpec, raw: RawFlags): void {
+  for (const f of spec.flags) {
+    if (!f.unsupported || givenAtDefault(f, raw)) continue;
+    throw new UsageError(
+      `${shownValue(f, raw)} is not supported by this build: ${f.unsupported}`,
+    );
+  }
+}
+
+/** One line per flag set to a non-default value that has no effect in this build. */
+export function noEffectNotes(spec: CommandSpec, raw: RawFlags): string[] {
+  return spec.flags.filter((f) => f.noEffect && !givenAtDefault(f, raw)).map((f) =>
+    `${shownValue(f, raw)} has no effect in this build: ${f.noEffect}`
+  );
+}
+
 /** A parsed listen address. */
 export interface ListenAddress {
   hostname: string;
@@ -465,7 +548,11 @@ export function formatHelp(spec: CommandSpec, programName = "thanos"): string {
     `usage: ${programName} ${spec.path.join(" ")} [<flags>] ${argsUsage.join(" ")}`.trimEnd(),
   );
   lines.push("", spec.help, "", "Flags:");
-  const rows: [string, string][] = [["-h, --help", "Show context-sensitive help."]];
+  const rows: [string, string][] = [
+    ["-h, --help", "Show context-sensitive help."],
+    ["    --help-long", "Generate long help."],
+    ["    --version", "Show application version."],
+  ];
   for (const f of spec.flags) {
     if (f.hidden) continue;
     const short = f.short ? `-${f.short}, ` : "    ";
@@ -473,7 +560,10 @@ export function formatHelp(spec: CommandSpec, programName = "thanos"): string {
       ? ""
       : `=${f.kind === "enum" ? f.choices!.join("|") : placeholder(f)}`;
     let help = f.help;
-    if (f.default !== undefined && f.default !== "") help += ` (default: ${f.default})`;
+    if (f.defaults) help += ` (default: ${f.defaults.join(", ")})`;
+    else if (f.default !== undefined && f.default !== "") help += ` (default: ${f.default})`;
+    if (f.unsupported) help += ` [refused unless at its default: ${f.unsupported}]`;
+    if (f.noEffect) help += ` [no effect: ${f.noEffect}]`;
     if (f.repeatable) help += " Repeatable.";
     if (f.grants) help += ` [grants ${grantText(f.grants)}]`;
     rows.push([`${short}--${f.name}${val}`, help]);
@@ -531,10 +621,16 @@ function grantText(g: Grant): string {
     case "objstore":
     case "objstore-file":
       return "net/read/write/env: what the bucket config needs";
+    case "objstore-read":
+    case "objstore-file-read":
+      return "net/read/env: what the bucket config needs to be read (no write)";
     case "discover":
     case "discover-file":
     case "discover-glob":
       return "net: any address (discovered targets are only known at run time)";
+    case "cache":
+    case "cache-file":
+      return "net/read: the cache servers and TLS files the cache config names";
   }
 }
 
@@ -577,6 +673,14 @@ export const OBJSTORE_FLAGS = defineFlags([
     grants: "objstore",
   },
 ]);
+
+/** `--objstore.config-file`, `--objstore.config` of a role that only reads the bucket. */
+export const OBJSTORE_READ_FLAGS = defineFlags(
+  OBJSTORE_FLAGS.map((f) => ({
+    ...f,
+    grants: f.grants === "objstore-file" ? "objstore-file-read" as const : "objstore-read" as const,
+  })),
+);
 
 /** `--http-address`, `--http-grace-period`. */
 export function httpFlags(defaultAddress = "0.0.0.0:10902") {
@@ -625,3 +729,139 @@ export function logConfig(
     format: flags.enum("log.format", ["logfmt", "json"]),
   };
 }
+
+/** `--tracing.config-file`, `--tracing.config` (https://thanos.io/tip/thanos/tracing.md/). */
+export const TRACING_FLAGS = defineFlags([
+  {
+    name: "tracing.config-file",
+    kind: "string",
+    help: "Path to YAML file with tracing configuration. Not in this build yet: an empty file " +
+      "is accepted.",
+    grants: "read-file",
+    unsupported: "tracing (OpenTelemetry over OTLP) is not in this build yet; leave it unset " +
+      "or empty",
+  },
+  {
+    name: "tracing.config",
+    kind: "string",
+    help: "Alternative to 'tracing.config-file' flag (mutually exclusive). Content of YAML " +
+      "file with tracing configuration. Not in this build yet: empty is accepted.",
+    unsupported: "tracing (OpenTelemetry over OTLP) is not in this build yet; leave it unset " +
+      "or empty",
+  },
+]);
+
+const GOMEMLIMIT =
+  "a Go runtime memory limit; this build has no Go runtime (size the JavaScript heap with " +
+  "--v8-flags=--max-old-space-size=<MiB> at compile time instead)";
+
+/** `--enable-auto-gomemlimit`, `--auto-gomemlimit.ratio`: accepted at their defaults only. */
+export const GOMEMLIMIT_FLAGS = defineFlags([
+  {
+    name: "enable-auto-gomemlimit",
+    kind: "bool",
+    default: "false",
+    help: "Enable go runtime to automatically limit memory consumption. Not in this build.",
+    unsupported: GOMEMLIMIT,
+  },
+  {
+    name: "auto-gomemlimit.ratio",
+    kind: "float",
+    default: "0.9",
+    help: "The ratio of reserved GOMEMLIMIT memory to the detected maximum container or " +
+      "system memory. Not in this build.",
+    unsupported: GOMEMLIMIT,
+  },
+]);
+
+/** `--http.config` (Prometheus web config: TLS and basic auth on the HTTP server). */
+export const HTTP_CONFIG_FLAGS = defineFlags([
+  {
+    name: "http.config",
+    kind: "string",
+    default: "",
+    help: "[EXPERIMENTAL] Path to the configuration file that can enable TLS or " +
+      "authentication for all HTTP endpoints. Not in this build yet.",
+    unsupported: "TLS and basic auth on the HTTP server (web config) are not in this build yet",
+  },
+]);
+
+/** `--request.logging-config-file`, `--request.logging-config`. */
+export const REQUEST_LOGGING_FLAGS = defineFlags([
+  {
+    name: "request.logging-config-file",
+    kind: "string",
+    help: "Path to a YAML file with request logging configuration. Not in this build yet.",
+    grants: "read-file",
+    unsupported: "request logging configuration is not in this build yet",
+  },
+  {
+    name: "request.logging-config",
+    kind: "string",
+    help: "Alternative to 'request.logging-config-file' flag (mutually exclusive). Content of " +
+      "YAML file with request logging configuration. Not in this build yet.",
+    unsupported: "request logging configuration is not in this build yet",
+  },
+]);
+
+const NO_BUCKET_UI = "this build serves no bucket web UI";
+
+/**
+ * The bucket web UI flags of `store` and `compact` (https://thanos.io/tip/components/store.md/):
+ * accepted with any value, without effect (this build has no bucket UI; the role logs so).
+ */
+export const BUCKET_WEB_FLAGS = defineFlags([
+  {
+    name: "web.disable",
+    kind: "bool",
+    default: "false",
+    help: "Disable Block Viewer UI. (This build has no bucket UI.)",
+    noEffect: NO_BUCKET_UI,
+  },
+  {
+    name: "web.route-prefix",
+    kind: "string",
+    default: "",
+    help: "Prefix for API and UI endpoints of the Block Viewer UI. (No effect: no bucket UI.)",
+    noEffect: NO_BUCKET_UI,
+  },
+  {
+    name: "web.external-prefix",
+    kind: "string",
+    default: "",
+    help: "Static prefix for all HTML links and redirect URLs in the bucket web UI. " +
+      "(No effect: no bucket UI.)",
+    noEffect: NO_BUCKET_UI,
+  },
+  {
+    name: "web.prefix-header",
+    kind: "string",
+    default: "",
+    help: "Name of HTTP request header used for dynamic prefixing of UI links and redirects. " +
+      "(No effect: no bucket UI.)",
+    noEffect: NO_BUCKET_UI,
+  },
+  {
+    name: "web.disable-cors",
+    kind: "bool",
+    default: "false",
+    help: "Whether to disable CORS headers to be set by Thanos. (No effect: no bucket UI.)",
+    noEffect: NO_BUCKET_UI,
+  },
+  {
+    name: "bucket-web-label",
+    kind: "string",
+    default: "",
+    help: "External block label to use as group title in the bucket web UI. " +
+      "(No effect: no bucket UI.)",
+    noEffect: NO_BUCKET_UI,
+  },
+  {
+    name: "disable-admin-operations",
+    kind: "bool",
+    default: "false",
+    help: "Disable UI/API admin operations like marking blocks for deletion and no " +
+      "compaction. (No effect: no bucket UI.)",
+    noEffect: NO_BUCKET_UI,
+  },
+]);

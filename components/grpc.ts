@@ -11,6 +11,9 @@ import {
   UsageError,
 } from "./flags.ts";
 
+/** TLS versions Thanos accepts for its `*-tls-min-version` flags. */
+export const TLS_VERSIONS = ["1.0", "1.1", "1.2", "1.3"] as const;
+
 /** `--grpc-address`, `--grpc-grace-period`, `--grpc-server-tls-*`, max connection age. */
 export function grpcServerFlags(defaultAddress = "0.0.0.0:10901") {
   return defineFlags([
@@ -56,6 +59,23 @@ export function grpcServerFlags(defaultAddress = "0.0.0.0:10901") {
       choices: ["1.2", "1.3"],
       default: "1.3",
       help: "TLS supported minimum version for gRPC server.",
+    },
+    {
+      name: "grpc-server-tls-ciphers",
+      kind: "string",
+      repeatable: true,
+      help: "TLS cipher suites for gRPC server. Not in this build: the runtime's defaults are " +
+        "used.",
+      unsupported: "choosing gRPC TLS cipher suites is not in this build (the runtime's " +
+        "defaults are used)",
+    },
+    {
+      name: "grpc-server-tls-curves",
+      kind: "string",
+      repeatable: true,
+      help: "TLS curves for gRPC server. Not in this build: the runtime's defaults are used.",
+      unsupported: "choosing gRPC TLS curves is not in this build (the runtime's defaults " +
+        "are used)",
     },
     {
       name: "grpc-server-max-connection-age",

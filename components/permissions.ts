@@ -2,7 +2,8 @@
 // read and write exactly what its flags name; nothing else (no subprocesses, no FFI).
 
 import type { CommandSpec, Grant, RawFlags } from "./flags.ts";
-import { UsageError } from "./flags.ts";
+import { parseListenAddress, UsageError } from "./flags.ts";
+import { cachePermissions } from "../cache/config.ts";
 
 /** The permission set of one role, before it is turned into Deno's worker options. */
 export interface PermissionSet {
@@ -24,21 +25,13 @@ export type ObjstorePermissions = (yaml: string) => {
   sys: string[];
 };
 
-/** Environment variables read by npm libraries every role loads (YAML parser). */
-const LIBRARY_ENV = [
-  "LOG_TOKENS",
-  "LOG_STREAM",
-  "AWS_LAMBDA_NODEJS_NO_GLOBAL_AWSLAMBDA",
-  "AWS_LAMBDA_BENCHMARK_MODE",
-];
-
 /** An empty permission set. */
 export function emptyPermissions(): PermissionSet {
   return {
     net: new Set(),
     read: new Set(),
     write: new Set(),
-    env: new Set(LIBRARY_ENV),
+    env: new Set(),
     sys: new Set(),
   };
 }
@@ -64,6 +57,48 @@ export function netTarget(value: string): string {
   return srv ? v.replace(/:\d+$/, "") : v;
 }
 
+/** True for an IPv4 or IPv6 address literal (no brackets). */
+function isIpLiteral(host: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(":");
+}
+
+/** `host:port` as Deno's net permission spells it: IPv6 literals in brackets. */
+function hostPort(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/**
+ * The net grants a listen address needs, for every form Go accepts: `:port` (all interfaces,
+ * bound as 0.0.0.0), `0.0.0.0:port`, `[::]:port`, `[::1]:port`, `host:port`. A hostname is
+ * granted as written (Deno.listen checks the name) and as each address it resolves to
+ * (`resolved`, looked up by the launcher: node's listen resolves the name, then binds the
+ * address). Throws UsageError on a malformed address.
+ */
+export function listenTargets(value: string, resolved?: Record<string, string[]>): string[] {
+  const { hostname, port } = parseListenAddress(value);
+  const out = [hostPort(hostname, port)];
+  if (!isIpLiteral(hostname)) {
+    for (const ip of resolved?.[hostname] ?? []) out.push(hostPort(ip, port));
+  }
+  return out;
+}
+
+/** Hostnames (not address literals) among the listen addresses of a parsed command. */
+export function listenHostnames(spec: CommandSpec, raw: RawFlags): string[] {
+  const out = new Set<string>();
+  for (const f of spec.flags) {
+    if (f.grants !== "listen") continue;
+    for (const v of raw.values[f.name] ?? (f.default ? [f.default] : [])) {
+      if (v === "") continue;
+      try {
+        const { hostname } = parseListenAddress(v);
+        if (!isIpLiteral(hostname)) out.add(hostname);
+      } catch { /* reported by derivePermissions */ }
+    }
+  }
+  return [...out];
+}
+
 function addNet(set: PermissionSet, target: string): void {
   if (set.net !== true) set.net.add(target);
 }
@@ -75,11 +110,12 @@ export function applyGrant(
   value: string,
   files: Record<string, string>,
   objstore?: ObjstorePermissions,
+  resolved?: Record<string, string[]>,
 ): void {
   if (value === "") return;
   switch (grant) {
     case "listen":
-      addNet(set, netTarget(value));
+      for (const t of listenTargets(value, resolved)) addNet(set, t);
       break;
     case "connect":
       // DNS discovery yields addresses only known at run time.
@@ -126,18 +162,38 @@ export function applyGrant(
       set.read.add(value);
       set.write.add(value);
       break;
+    case "cache-file":
+    case "cache": {
+      const yaml = grant === "cache" ? value : files[value];
+      if (grant === "cache-file") set.read.add(value);
+      if (yaml === undefined) return;
+      let p: { net: string[]; read: string[] };
+      try {
+        p = cachePermissions(yaml);
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+      for (const n of p.net) addNet(set, n);
+      for (const r of p.read) set.read.add(r);
+      break;
+    }
     case "objstore-file":
-    case "objstore": {
-      const yaml = grant === "objstore" ? value : files[value];
-      if (grant === "objstore-file") set.read.add(value);
+    case "objstore":
+    case "objstore-file-read":
+    case "objstore-read": {
+      const file = grant === "objstore-file" || grant === "objstore-file-read";
+      const yaml = file ? files[value] : value;
+      if (file) set.read.add(value);
       if (yaml === undefined) return;
       if (!objstore) throw new UsageError("object storage is not available in this build");
+      // a role that only reads its bucket gets no write access to it (a FILESYSTEM directory)
+      const readOnly = grant === "objstore-read" || grant === "objstore-file-read";
       const p = objstore(yaml);
       for (const n of p.net) addNet(set, n);
       for (const r of p.read) set.read.add(r);
       for (const w of p.write) {
         set.read.add(w);
-        set.write.add(w);
+        if (!readOnly) set.write.add(w);
       }
       if (p.env === true) set.env = true;
       else if (set.env !== true) { for (const e of p.env) set.env.add(e); }
@@ -150,21 +206,25 @@ export function applyGrant(
 /**
  * Derives the permission set of a command from its parsed flags: every flag and argument
  * with a `grants` entry contributes, using the user's value or the flag's default.
+ * `resolved` maps listen hostnames to their addresses (see {@link listenTargets}).
  */
 export function derivePermissions(
   spec: CommandSpec,
   raw: RawFlags,
   objstore?: ObjstorePermissions,
+  resolved?: Record<string, string[]>,
 ): PermissionSet {
   const set = emptyPermissions();
+  // what the command's libraries read (the YAML parser); a bucket's needs come with its config
+  if (set.env !== true) { for (const e of spec.env ?? []) set.env.add(e); }
   for (const f of spec.flags) {
     if (!f.grants) continue;
     const values = raw.values[f.name] ?? (f.default ? [f.default] : []);
-    for (const v of values) applyGrant(set, f.grants, v, raw.files, objstore);
+    for (const v of values) applyGrant(set, f.grants, v, raw.files, objstore, resolved);
   }
   (spec.args ?? []).forEach((a, i) => {
     if (a.grants && raw.args[i] !== undefined) {
-      applyGrant(set, a.grants, raw.args[i], raw.files, objstore);
+      applyGrant(set, a.grants, raw.args[i], raw.files, objstore, resolved);
     }
   });
   return set;

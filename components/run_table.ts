@@ -6,17 +6,38 @@ import { roleRun, type RunFunction } from "./runtime.ts";
 import { STORE_COMMAND } from "./store/flags.ts";
 import { storeConfig } from "./store/config.ts";
 import { runStore } from "./store/main.ts";
-import { BUCKET_INSPECT, BUCKET_LS, RULES_CHECK, TSDB_ANALYZE, TSDB_DUMP } from "./tools/flags.ts";
 import {
+  BUCKET_CLEANUP,
+  BUCKET_DOWNSAMPLE,
+  BUCKET_INSPECT,
+  BUCKET_LS,
+  BUCKET_MARK,
+  BUCKET_RETENTION,
+  BUCKET_VERIFY,
+  RULES_CHECK,
+  TSDB_ANALYZE,
+  TSDB_DUMP,
+} from "./tools/flags.ts";
+import {
+  bucketCleanupConfig,
+  bucketDownsampleConfig,
   bucketInspectConfig,
   bucketLsConfig,
+  bucketMarkConfig,
+  bucketRetentionConfig,
+  bucketVerifyConfig,
   rulesCheckConfig,
   tsdbAnalyzeConfig,
   tsdbDumpConfig,
 } from "./tools/config.ts";
 import {
+  runBucketCleanup,
+  runBucketDownsample,
   runBucketInspect,
   runBucketLs,
+  runBucketMark,
+  runBucketRetention,
+  runBucketVerify,
   runRulesCheck,
   runTsdbAnalyze,
   runTsdbDump,
@@ -33,6 +54,9 @@ import { runReceive } from "./receive/main.ts";
 import { COMPACT_COMMAND } from "./compact/flags.ts";
 import { compactConfig } from "./compact/config.ts";
 import { runCompact } from "./compact/main.ts";
+import { QUERY_FRONTEND_COMMAND } from "./query-frontend/flags.ts";
+import { queryFrontendConfig } from "./query-frontend/config.ts";
+import { runQueryFrontend } from "./query-frontend/main.ts";
 import { RULE_COMMAND } from "./rule/flags.ts";
 import { ruleConfig } from "./rule/config.ts";
 import { runRule } from "./rule/main.ts";
@@ -42,6 +66,15 @@ export const RUN_TABLE: Record<string, RunFunction> = {
   query: roleRun(QUERY_COMMAND, queryConfig, runQuery),
   "tools bucket ls": roleRun(BUCKET_LS, bucketLsConfig, runBucketLs),
   "tools bucket inspect": roleRun(BUCKET_INSPECT, bucketInspectConfig, runBucketInspect),
+  "tools bucket verify": roleRun(BUCKET_VERIFY, bucketVerifyConfig, runBucketVerify),
+  "tools bucket mark": roleRun(BUCKET_MARK, bucketMarkConfig, runBucketMark),
+  "tools bucket cleanup": roleRun(BUCKET_CLEANUP, bucketCleanupConfig, runBucketCleanup),
+  "tools bucket retention": roleRun(BUCKET_RETENTION, bucketRetentionConfig, runBucketRetention),
+  "tools bucket downsample": roleRun(
+    BUCKET_DOWNSAMPLE,
+    bucketDownsampleConfig,
+    runBucketDownsample,
+  ),
   "tools tsdb dump": roleRun(TSDB_DUMP, tsdbDumpConfig, runTsdbDump),
   "tools tsdb analyze": roleRun(TSDB_ANALYZE, tsdbAnalyzeConfig, runTsdbAnalyze),
   "tools rules-check": roleRun(RULES_CHECK, rulesCheckConfig, runRulesCheck),
@@ -49,5 +82,6 @@ export const RUN_TABLE: Record<string, RunFunction> = {
   sidecar: roleRun(SIDECAR_COMMAND, sidecarConfig, runSidecar),
   receive: roleRun(RECEIVE_COMMAND, receiveConfig, runReceive),
   compact: roleRun(COMPACT_COMMAND, compactConfig, runCompact),
+  "query-frontend": roleRun(QUERY_FRONTEND_COMMAND, queryFrontendConfig, runQueryFrontend),
   rule: roleRun(RULE_COMMAND, ruleConfig, runRule),
 };

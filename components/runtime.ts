@@ -12,6 +12,8 @@ export interface RunContext {
   stdout: (text: string) => void;
   /** Registers a handler for SIGHUP (only sent to commands with `reloadOnSighup`). */
   onReload?: (handler: () => void) => void;
+  /** Ports to the launcher's PromQL evaluation Workers (query role, `--query.eval-workers`). */
+  evalPorts?: MessagePort[];
 }
 
 /** A command's entry point; resolves to the process exit code. */

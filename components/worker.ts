@@ -3,7 +3,7 @@
 // {type:"stop"}; out: {type:"exit", code}.
 
 import { commandKey, findCommand } from "./commands.ts";
-import { Flags, logConfig, type RawFlags } from "./flags.ts";
+import { Flags, logConfig, noEffectNotes, type RawFlags } from "./flags.ts";
 import { Logger } from "../logging/log.ts";
 import { RUN_TABLE } from "./run_table.ts";
 
@@ -28,7 +28,7 @@ function stdout(text: string): void {
   if (outLen > 1 << 16) flushStdout();
 }
 
-async function run(raw: RawFlags): Promise<number> {
+async function run(raw: RawFlags, evalPorts: MessagePort[]): Promise<number> {
   const key = commandKey(raw.command);
   const spec = findCommand(raw.command);
   const fn = RUN_TABLE[key];
@@ -37,12 +37,14 @@ async function run(raw: RawFlags): Promise<number> {
   const hasLog = spec.flags.some((f) => f.name === "log.level");
   const log = hasLog ? logConfig(flags) : { level: "info" as const, format: "logfmt" as const };
   const logger = new Logger(log.level, log.format);
+  for (const note of noEffectNotes(spec, raw)) logger.warn(note);
   try {
     return await fn(flags, {
       signal: controller.signal,
       logger,
       stdout,
       onReload: (h) => reloadHandlers.push(h),
+      evalPorts,
     });
   } catch (e) {
     logger.error("command failed", { err: (e as Error).message });
@@ -59,11 +61,11 @@ const scope = self as unknown as {
 };
 
 scope.onmessage = async (e: MessageEvent) => {
-  const msg = e.data as { type: string; raw?: RawFlags };
+  const msg = e.data as { type: string; raw?: RawFlags; evalPorts?: MessagePort[] };
   if (msg.type === "stop") controller.abort(new Error("received termination signal"));
   else if (msg.type === "reload") { for (const h of reloadHandlers) h(); }
   else if (msg.type === "run") {
-    const code = await run(msg.raw!);
+    const code = await run(msg.raw!, msg.evalPorts ?? []);
     scope.postMessage({ type: "exit", code });
   }
 };

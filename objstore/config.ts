@@ -7,7 +7,7 @@ import type { Registry } from "../metrics/registry.ts";
 import { type Bucket, normalizePrefix, PrefixedBucket } from "./bucket.ts";
 import { FilesystemBucket } from "./filesystem.ts";
 import { type BucketLogger, InstrumentedBucket } from "./instrumented.ts";
-import { S3Bucket } from "./s3.ts";
+import { s3RegionFor, s3UsesVirtualHost } from "./s3_address.ts";
 import { InvalidDurationError, parseDuration } from "../tsdb/duration.ts";
 
 /** The configuration is invalid; the message is one line naming the field and the problem. */
@@ -441,6 +441,9 @@ export async function createBucket(
   if (cfg.type === "FILESYSTEM") {
     inner = new FilesystemBucket(cfg.config.directory);
   } else {
+    // loaded only for an S3 bucket: the AWS SDK reads AWS_* variables as it loads, and a role
+    // without an S3 bucket gets no environment grants for it
+    const { S3Bucket } = await import("./s3.ts");
     inner = await S3Bucket.create(cfg.config, { logger: opts.logger, component: opts.component });
     if (maxRetries === undefined && cfg.config.max_retries > 0) maxRetries = cfg.config.max_retries;
   }
@@ -483,7 +486,7 @@ export function bucketPermissions(
   const hasPort = /:\d+$/.test(c.endpoint);
   const host = hasPort ? c.endpoint : `${c.endpoint}:${c.insecure ? 80 : 443}`;
   const net = [host];
-  if (S3Bucket.usesVirtualHost(c)) net.push(`${c.bucket}.${host}`);
+  if (s3UsesVirtualHost(c)) net.push(`${c.bucket}.${host}`);
   const read: string[] = [];
   const tls = c.http_config.tls_config;
   for (const f of [tls.ca_file, tls.cert_file, tls.key_file, c.sse_config.encryption_key]) {
@@ -492,7 +495,7 @@ export function bucketPermissions(
   if (opts.homeDir) read.push(`${opts.homeDir}/.aws`);
   if (c.access_key === "") {
     // Credential chain: instance metadata (EC2, ECS) and STS for web identity.
-    const region = S3Bucket.regionFor(c);
+    const region = s3RegionFor(c);
     net.push("169.254.169.254:80", "169.254.170.2:80", "sts.amazonaws.com:443");
     net.push(`sts.${region}.amazonaws.com:443`);
   }

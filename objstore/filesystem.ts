@@ -1,6 +1,11 @@
 // FILESYSTEM bucket: objects are files under one directory. Uploads write a temporary file in the
 // target directory and rename it into place, so a crash never leaves a half-written object under
 // its final name (temporary files are invisible to listings).
+//
+// The bucket never reaches outside its root: object names with `..` are refused, and a symlink
+// (to a file or a directory) whose target resolves outside the root is neither read, written
+// through nor listed — its object does not exist. Deno's permissions check the path as written,
+// so a link inside a granted directory would otherwise expose whatever it points to.
 
 import {
   type Bucket,
@@ -33,6 +38,17 @@ function dirname(p: string): string {
   return i <= 0 ? "/" : p.slice(0, i);
 }
 
+/** An object whose path resolves outside the bucket root (a symlink): treated as absent. */
+export class ObjectOutsideRootError extends ObjectNotFoundError {
+  override name = "ObjectOutsideRootError";
+  constructor(bucket: string, object: string) {
+    super(
+      `object ${JSON.stringify(object)} resolves outside the root of bucket ${bucket} (a ` +
+        "symlink); not followed",
+    );
+  }
+}
+
 function abortIf(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw signal.reason ?? new DOMException("aborted", "AbortError");
 }
@@ -43,11 +59,49 @@ export class FilesystemBucket implements Bucket {
   /** Absolute root directory. */
   readonly root: string;
 
+  /** The root with symlinks resolved, once it exists. */
+  private realRoot?: string;
+
   constructor(directory: string) {
     let root = directory.startsWith("/") ? directory : joinPath(Deno.cwd(), directory);
     root = root.replace(/\/+$/, "") || "/";
     this.root = root;
     this.name = `fs: ${root}`;
+  }
+
+  /** The resolved root, or undefined while it does not exist. */
+  private async resolvedRoot(): Promise<string | undefined> {
+    if (this.realRoot !== undefined) return this.realRoot;
+    try {
+      this.realRoot = await Deno.realPath(this.root);
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+    return this.realRoot;
+  }
+
+  /** True when `real` (a resolved path) is the root or below it. */
+  private inside(real: string, root: string): boolean {
+    return real === root || real.startsWith(root === "/" ? "/" : root + "/");
+  }
+
+  /**
+   * Checks that the existing path `p` (of object `name`) resolves inside the root; a missing
+   * path passes (reading it fails as not found, creating it is checked by its directory).
+   */
+  private async confine(p: string, name: string): Promise<void> {
+    let real: string;
+    try {
+      real = await Deno.realPath(p);
+    } catch (e) {
+      if (isNotFound(e) || e instanceof Deno.errors.NotADirectory) return;
+      throw e;
+    }
+    const root = await this.resolvedRoot();
+    if (root === undefined || !this.inside(real, root)) {
+      throw new ObjectOutsideRootError(this.name, name);
+    }
   }
 
   private path(name: string): string {
@@ -63,6 +117,7 @@ export class FilesystemBucket implements Bucket {
   async get(name: string, signal?: AbortSignal): Promise<Uint8Array> {
     const p = this.path(name);
     abortIf(signal);
+    await this.confine(p, name);
     try {
       return await Deno.readFile(p, { signal });
     } catch (e) {
@@ -80,6 +135,7 @@ export class FilesystemBucket implements Bucket {
     const p = this.path(name);
     if (offset < 0) throw new RangeError(`getRange ${name}: negative offset ${offset}`);
     abortIf(signal);
+    await this.confine(p, name);
     let f: Deno.FsFile;
     try {
       f = await Deno.open(p, { read: true });
@@ -111,7 +167,10 @@ export class FilesystemBucket implements Bucket {
   private async prepare(name: string, signal?: AbortSignal): Promise<string> {
     const p = this.path(name);
     abortIf(signal);
+    // a symlinked directory on the way must not lead the write (or mkdir) outside the root
+    await this.confineDir(dirname(p), name);
     await Deno.mkdir(dirname(p), { recursive: true });
+    await this.confine(dirname(p), name);
     return p;
   }
 
@@ -136,6 +195,7 @@ export class FilesystemBucket implements Bucket {
   async delete(name: string, signal?: AbortSignal): Promise<void> {
     const p = this.path(name);
     abortIf(signal);
+    await this.confine(p, name);
     try {
       const st = await Deno.stat(p);
       if (!st.isFile) throw new ObjectNotFoundError(this.name, name);
@@ -160,6 +220,12 @@ export class FilesystemBucket implements Bucket {
     const p = this.path(name);
     abortIf(signal);
     try {
+      await this.confine(p, name);
+    } catch (e) {
+      if (e instanceof ObjectOutsideRootError) return false;
+      throw e;
+    }
+    try {
       return (await Deno.stat(p)).isFile;
     } catch (e) {
       if (isNotFound(e)) return false;
@@ -170,6 +236,7 @@ export class FilesystemBucket implements Bucket {
   async attributes(name: string, signal?: AbortSignal): Promise<ObjectAttributes> {
     const p = this.path(name);
     abortIf(signal);
+    await this.confine(p, name);
     try {
       const st = await Deno.stat(p);
       if (!st.isFile) throw new ObjectNotFoundError(this.name, name);
@@ -195,12 +262,16 @@ export class FilesystemBucket implements Bucket {
   ): AsyncIterable<string> {
     abortIf(signal);
     const abs = prefix === "" ? this.root : joinPath(this.root, prefix.slice(0, -1));
+    // a directory reached through a symlink that leads outside the root lists nothing
+    if (prefix !== "" && !(await this.resolvesInside(abs))) return;
     const entries: { name: string; dir: boolean }[] = [];
     try {
       for await (const e of Deno.readDir(abs)) {
         if (e.name.includes(TMP_MARKER)) continue;
         let isDir = e.isDirectory;
         if (e.isSymlink) {
+          // listed only when its target is inside the root
+          if (!(await this.resolvesInside(joinPath(abs, e.name)))) continue;
           const st = await Deno.stat(joinPath(abs, e.name)).catch(() => null);
           if (st === null) continue;
           isDir = st.isDirectory;
@@ -224,6 +295,36 @@ export class FilesystemBucket implements Bucket {
       } else {
         yield prefix + e.name;
       }
+    }
+  }
+
+  /** True when the existing path `p` resolves inside the root. */
+  private async resolvesInside(p: string): Promise<boolean> {
+    const root = await this.resolvedRoot();
+    if (root === undefined) return false;
+    try {
+      return this.inside(await Deno.realPath(p), root);
+    } catch {
+      return false;
+    }
+  }
+
+  /** Checks the deepest existing ancestor of directory `d` resolves inside the root. */
+  private async confineDir(d: string, name: string): Promise<void> {
+    let cur = d;
+    for (let i = 0; i < 4096 && cur.length >= this.root.length; i++) {
+      try {
+        await Deno.lstat(cur);
+      } catch (e) {
+        if (isNotFound(e)) {
+          cur = dirname(cur);
+          continue;
+        }
+        throw e;
+      }
+      if (cur.length < this.root.length) return;
+      await this.confine(cur, name);
+      return;
     }
   }
 

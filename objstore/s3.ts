@@ -30,6 +30,7 @@ import {
   TransientBucketError,
 } from "./bucket.ts";
 import type { S3Config } from "./config.ts";
+import { s3RegionFor, s3UsesVirtualHost } from "./s3_address.ts";
 import type { BucketLogger } from "./instrumented.ts";
 
 /** Part size used when `part_size` is 0 (minio-go's minimum part size). */
@@ -136,19 +137,12 @@ export class S3Bucket implements Bucket {
 
   /** Whether requests address the bucket as `<bucket>.<endpoint>` rather than `<endpoint>/<bucket>`. */
   static usesVirtualHost(cfg: S3Config): boolean {
-    if (cfg.bucket_lookup_type === "path") return false;
-    if (cfg.bucket_lookup_type === "virtual-hosted") return true;
-    // auto, like minio-go: virtual-host style for AWS (and bucket names valid as DNS labels).
-    const host = cfg.endpoint.replace(/:\d+$/, "");
-    return /(^|\.)amazonaws\.com(\.cn)?$/.test(host) && !cfg.bucket.includes(".");
+    return s3UsesVirtualHost(cfg);
   }
 
   /** The signing region: configured, else taken from an AWS endpoint, else us-east-1. */
   static regionFor(cfg: S3Config): string {
-    if (cfg.region !== "") return cfg.region;
-    const m = /^s3[.-](?:dualstack\.)?([a-z0-9-]+)\.amazonaws\.com/.exec(cfg.endpoint);
-    if (m && m[1] !== "external-1") return m[1];
-    return "us-east-1";
+    return s3RegionFor(cfg);
   }
 
   /** Creates the client (reads TLS and SSE-C key files). */

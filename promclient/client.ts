@@ -32,7 +32,14 @@ export interface HttpClientConfig {
   /** Value of the `Authorization: Bearer` header. */
   bearerToken?: string;
   proxyUrl?: string;
-  tls?: { caPem?: string; certPem?: string; keyPem?: string; serverName?: string };
+  tls?: {
+    caPem?: string;
+    certPem?: string;
+    keyPem?: string;
+    serverName?: string;
+    /** `insecure_skip_verify: true`: refused for an https URL (see PrometheusClient). */
+    insecureSkipVerify?: boolean;
+  };
 }
 
 /**
@@ -100,12 +107,6 @@ export async function parseHttpClientConfig(
   if (proxy !== "") cfg.proxyUrl = proxy;
   const t = o.tls_config as Record<string, unknown> | undefined;
   if (t && typeof t === "object") {
-    if (t.insecure_skip_verify === true) {
-      throw new HttpClientConfigError(
-        "prometheus http client config: tls_config.insecure_skip_verify is not supported by " +
-          "Thanos-TS; give the CA that signed Prometheus's certificate in tls_config.ca_file",
-      );
-    }
     const pem = async (inline: string, fileField: string): Promise<string | undefined> => {
       const v = str(t[inline], `tls_config.${inline}`);
       if (v !== "") return v;
@@ -118,6 +119,7 @@ export async function parseHttpClientConfig(
       keyPem: await pem("key", "key_file"),
       serverName: str(t.server_name, "tls_config.server_name") || undefined,
     };
+    if (t.insecure_skip_verify === true) cfg.tls.insecureSkipVerify = true;
     if ((cfg.tls.certPem === undefined) !== (cfg.tls.keyPem === undefined)) {
       throw new HttpClientConfigError(
         "prometheus http client config: tls_config needs both a client certificate and its key",
@@ -192,6 +194,15 @@ export class PrometheusClient {
     }
     this.baseUrl = url.replace(/\/+$/, "");
     const h = opts.http ?? {};
+    // The Prometheus Operator always passes `insecure_skip_verify: true`, also for plain
+    // http, where no certificate is checked anyway; only an https URL needs it honoured.
+    if (h.tls?.insecureSkipVerify && u.protocol === "https:") {
+      throw new HttpClientConfigError(
+        "prometheus http client config: tls_config.insecure_skip_verify is not supported by " +
+          "Thanos-TS for an https --prometheus.url; give the CA that signed Prometheus's " +
+          "certificate in tls_config.ca_file",
+      );
+    }
     if (opts.userAgent) this.headers["user-agent"] = opts.userAgent;
     if (h.basicAuth) {
       this.headers.authorization = `Basic ${

@@ -7,7 +7,7 @@
 import { MatchType } from "../tsdb/matchers.ts";
 import type { Matcher } from "../tsdb/matchers.ts";
 import { InvalidRegexError } from "../re2/parser.ts";
-import { compileAnchoredRe2, translateRe2 } from "../re2/translate.ts";
+import { expandTemplate, Re2Regex } from "../re2/regex.ts";
 import {
   compareLabels,
   getLabel,
@@ -30,7 +30,7 @@ import type {
   VectorSelector,
 } from "./ast.ts";
 import { typeOf } from "./ast.ts";
-import { ParseError, parseExpr } from "./parser.ts";
+import { checkEvalDepth, ParseError, parseExpr } from "./parser.ts";
 import {
   PromQLError,
   queryCanceledError,
@@ -174,6 +174,8 @@ export class Engine {
     let expr: Expr;
     try {
       expr = parseExpr(query);
+      // evaluation recurses per level: refuse what would overflow the stack (400, not 500)
+      checkEvalDepth(query, expr);
     } catch (e) {
       if (e instanceof ParseError) throw new PromQLError("bad_data", e.message, { cause: e });
       throw e;
@@ -231,6 +233,24 @@ interface ContextOptions {
 
 class TimeoutReason extends Error {}
 
+/**
+ * Longest stretch (ms) one query evaluates before giving the event loop a turn: probes,
+ * `/metrics`, Info checks and other queries on the same thread wait at most about this long
+ * (issue 20: a heavy query must not starve the role). Each turn costs a few ms (below).
+ */
+const YIELD_EVERY_MS = 20;
+
+/**
+ * Resolves after the event loop had a turn in which network I/O is read (new requests,
+ * store answers). A timer, although nested timers are clamped to 4 ms
+ * (https://html.spec.whatwg.org/multipage/timers-and-user-prompts.html#timers): measured in the
+ * querier under a heavy query, setImmediate and MessageChannel turns run timers but left
+ * `/-/ready` waiting up to 5 s, a timer turn kept it under 250 ms.
+ */
+function yieldToLoop(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 class QueryContext {
   readonly lookback: number;
   readonly maxSamples: number;
@@ -250,6 +270,7 @@ class QueryContext {
   private readonly timer: ReturnType<typeof setTimeout>;
   private readonly outer?: AbortSignal;
   private readonly onOuterAbort = () => this.controller.abort(this.outer?.reason);
+  private lastYield = performance.now();
 
   constructor(readonly q: Queryable, o: ContextOptions) {
     this.lookback = o.lookback;
@@ -279,6 +300,21 @@ class QueryContext {
       this.controller.abort(new TimeoutReason());
       throw queryTimeoutError();
     }
+  }
+
+  /**
+   * Call between units of work (a series, a step block): when this query has held the thread
+   * for {@link YIELD_EVERY_MS}, lets the event loop run, then throws timeout/canceled if the
+   * query must stop. Cheap when no turn is due.
+   */
+  async pause(): Promise<void> {
+    if (performance.now() - this.lastYield < YIELD_EVERY_MS) {
+      if (this.signal.aborted) this.check();
+      return;
+    }
+    await yieldToLoop();
+    this.lastYield = performance.now();
+    this.check();
   }
 
   private abortError(): PromQLError {
@@ -458,7 +494,7 @@ class QueryContext {
     maxt: number,
     step: number,
     range: number,
-    fn: (labels: Labels, buf: SeriesBuffer) => void,
+    fn: (labels: Labels, buf: SeriesBuffer) => void | Promise<void>,
   ): Promise<void> {
     const info = this.selectors.get(vs) ?? { func: "", by: false, grouping: [] };
     if (mint < this.dataMin) mint = this.dataMin;
@@ -475,10 +511,11 @@ class QueryContext {
     try {
       for await (const s of set) {
         if ((++k & 63) === 0) this.check();
-        else if (this.signal.aborted) this.check();
+        await this.pause();
         this.buf.load(s.labels, s.chunks, mint, maxt);
         if (this.buf.len === 0) continue;
-        fn(s.labels, this.buf);
+        const r = fn(s.labels, this.buf);
+        if (r !== undefined) await r;
       }
     } catch (e) {
       if (this.signal.aborted && !(e instanceof PromQLError)) throw this.abortError();
@@ -698,61 +735,6 @@ function countPoints(s: StepSeries): number {
   return c;
 }
 
-/** Go's `Regexp.Expand` template: `$1`, `${1}`, `$name`, `${name}`, `$$`. */
-function expandTemplate(
-  tpl: string,
-  m: RegExpExecArray,
-  names: string[],
-): string {
-  let out = "";
-  const group = (key: string): string => {
-    if (/^[0-9]+$/.test(key)) {
-      const i = Number(key);
-      return i < m.length ? (m[i] ?? "") : "";
-    }
-    const i = names.indexOf(key);
-    return i > 0 && i < m.length ? (m[i] ?? "") : "";
-  };
-  let i = 0;
-  while (i < tpl.length) {
-    const c = tpl[i];
-    if (c !== "$" || i + 1 >= tpl.length) {
-      out += c;
-      i++;
-      continue;
-    }
-    const nx = tpl[i + 1];
-    if (nx === "$") {
-      out += "$";
-      i += 2;
-      continue;
-    }
-    if (nx === "{") {
-      const close = tpl.indexOf("}", i + 2);
-      const name = close < 0 ? "" : tpl.slice(i + 2, close);
-      if (close < 0 || !/^[A-Za-z0-9_]+$/.test(name)) {
-        // malformed: Go copies the '$' literally
-        out += "$";
-        i++;
-        continue;
-      }
-      out += group(name);
-      i = close + 1;
-      continue;
-    }
-    let j = i + 1;
-    while (j < tpl.length && /[A-Za-z0-9_]/.test(tpl[j])) j++;
-    if (j === i + 1) {
-      out += "$";
-      i++;
-      continue;
-    }
-    out += group(tpl.slice(i + 1, j));
-    i = j;
-  }
-  return out;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Top level.
 
@@ -847,7 +829,12 @@ interface RangeSource {
   range: number;
   /** Streams the operand's series. */
   forEach(
-    fn: (labels: Labels, ts: Float64Array, vs: Float64Array, len: number) => void,
+    fn: (
+      labels: Labels,
+      ts: Float64Array,
+      vs: Float64Array,
+      len: number,
+    ) => void | Promise<void>,
   ): Promise<void>;
 }
 
@@ -1072,7 +1059,7 @@ class Evaluator {
           await this.ctx.forEachSeries(vs, mint, maxt, this.hintStep, range, (labels, b) => {
             b.compact();
             if (b.clen === 0) return;
-            fn(labels, b.cts, b.cvs, b.clen);
+            return fn(labels, b.cts, b.cvs, b.clen);
           });
         },
       };
@@ -1087,6 +1074,7 @@ class Evaluator {
         if (this.n === 0) return;
         const { inner, series } = await this.evalSubquery(sq, windowEnd(0), windowEnd(this.n - 1));
         for (const s of series) {
+          await this.ctx.pause();
           const c = countPoints(s);
           if (c === 0) continue;
           const ts = new Float64Array(c);
@@ -1098,7 +1086,7 @@ class Evaluator {
             vs[j] = s.vals[i];
             j++;
           }
-          fn(s.labels, ts, vs, c);
+          await fn(s.labels, ts, vs, c);
         }
       },
     };
@@ -1347,13 +1335,15 @@ class Evaluator {
     const check = keepName || singleName(arg) || absent ? null : new StepCollector("strict");
     const max = this.ctx.maxSamples;
 
-    await src.forEach((labels, ts, vs, len) => {
+    await src.forEach(async (labels, ts, vs, len) => {
       let vals: Float64Array | null = null;
       let has: Uint8Array | null = null;
       let count = 0;
       let from = 0;
       let to = 0;
       for (let i = 0; i < n; i++) {
+        // one series over many steps of wide windows can take long: give the loop its turns
+        if ((i & 63) === 63) await this.ctx.pause();
         const we = ends[i];
         const ws = we - range;
         while (to < len && ts[to] <= we) to++;
@@ -1399,13 +1389,13 @@ class Evaluator {
     const repl = stringArg(e.args[2]);
     const src = stringArg(e.args[3]);
     const regexStr = stringArg(e.args[4]);
-    let re: RegExp;
-    let names: string[];
+    let re: Re2Regex;
     try {
-      re = compileAnchoredRe2(regexStr);
-      names = translateRe2(regexStr).groupNames;
+      re = Re2Regex.compile(regexStr);
     } catch (err) {
-      if (err instanceof InvalidRegexError) {
+      // a RangeError is the translator's recursion overflowing on deeply nested groups, which
+      // Go's regexp refuses too (more than 1000 levels)
+      if (err instanceof InvalidRegexError || err instanceof RangeError) {
         throw new PromQLError(
           "execution",
           `invalid regular expression in label_replace(): ${regexStr}`,
@@ -1423,7 +1413,7 @@ class Evaluator {
     await this.stream(e.args[0], (s) => {
       const m = re.exec(getLabel(s.labels, src));
       let labels = s.labels;
-      if (m !== null) labels = setLabel(s.labels, dst, expandTemplate(repl, m, names));
+      if (m !== null) labels = setLabel(s.labels, dst, expandTemplate(repl, m, re.groupNames));
       out.add({ labels, vals: s.vals, has: s.has });
     });
     for (const s of out.series) sink(s);
@@ -1453,6 +1443,31 @@ class Evaluator {
 
   // --- aggregation ----------------------------------------------------------------------------
 
+  /**
+   * Prometheus's rangeEval peak for an aggregation (its `--query.max-samples` check): the whole
+   * operand (already counted in `ctx.cur`) stays in memory while, step by step, that step's
+   * input samples are gathered next to the results of the steps before and this step's own.
+   * A numeric parameter (topk's k, quantile's φ) is one more operand: one sample per step.
+   * https://github.com/prometheus/prometheus/blob/v2.42.0/promql/engine.go (`rangeEval`)
+   */
+  private checkAggregationPeak(
+    inputs: Uint32Array,
+    out: readonly StepSeries[],
+    numericParam = false,
+  ): void {
+    const n = inputs.length;
+    const param = numericParam ? 1 : 0;
+    const results = new Uint32Array(n);
+    for (const s of out) for (let i = 0; i < n; i++) results[i] += s.has[i];
+    const max = this.ctx.maxSamples;
+    const held = this.ctx.cur + param * n;
+    let before = 0;
+    for (let i = 0; i < n; i++) {
+      if (held + before + param + inputs[i] + results[i] > max) throw tooManySamplesError();
+      before += results[i];
+    }
+  }
+
   private async aggregate(e: AggregateExpr): Promise<StepSeries[]> {
     const n = this.n;
     const op = e.op;
@@ -1462,6 +1477,8 @@ class Evaluator {
       if (op === "count_values") label = stringArg(e.param!);
       else params = await this.evalScalar(e.param!);
       const m = await this.evalVector(e.expr);
+      const inputs = new Uint32Array(n);
+      for (const s of m) for (let i = 0; i < n; i++) inputs[i] += s.has[i];
       const out = new PerStepCollector(n);
       const samples: VectorSample[] = [];
       for (let i = 0; i < n; i++) {
@@ -1475,14 +1492,22 @@ class Evaluator {
         });
         for (const x of r) out.add(x.labels, i, x.value);
       }
+      this.checkAggregationPeak(inputs, out.series, op !== "count_values");
       return out.series;
     }
     const agg = new ColumnAggregator(op, e.grouping, e.without, n);
+    // Prometheus evaluates the whole operand before aggregating, so its samples all count
+    // against --query.max-samples at once (a range `sum(x)` over N series holds N × steps)
+    // even though they are folded in as they stream here; released once aggregated.
+    const base = this.ctx.cur;
+    const inputs = new Uint32Array(n);
     await this.stream(e.expr, (s) => {
       agg.add(s);
-      this.ctx.cur -= countPoints(s);
+      for (let i = 0; i < n; i++) inputs[i] += s.has[i];
     });
     const res = agg.finish();
+    this.checkAggregationPeak(inputs, res);
+    this.ctx.cur = base;
     for (const s of res) this.ctx.add(countPoints(s));
     return res;
   }

@@ -12,6 +12,7 @@ import {
   type BinaryExpr,
   type BinaryOp,
   type Call,
+  children,
   documentedType,
   type Expr,
   getFunction,
@@ -207,6 +208,48 @@ function goFormatF(v: number): string {
 /** Thrown internally to stop at the first syntax error (errors are in `Parser.errors`). */
 class Abort {}
 
+/**
+ * Deepest nesting accepted. Prometheus has no limit (Go stacks grow), but here the parser, type
+ * checker, engine and printer recurse per level on a fixed JS stack: 10k nested parentheses gave
+ * "Maximum call stack size exceeded" (HTTP 500). The parser refuses deeper nesting (parentheses,
+ * unary operators, calls, aggregations) as a parse error, HTTP 400. Operator chains (`a or b or
+ * …`) parse, type-check and print at any length without recursion; the engine, which recurses
+ * along them, refuses a tree deeper than this with {@link checkEvalDepth}.
+ */
+export const MAX_EXPR_DEPTH = 1000;
+
+function depthError(position: PosRange): ParseErrorDetail {
+  return {
+    position,
+    message: `expression nested too deeply: more than ${MAX_EXPR_DEPTH} levels of sub-expressions`,
+  };
+}
+
+/**
+ * Throws ParseError (`expression nested too deeply…`) when `expr`'s tree is deeper than
+ * {@link MAX_EXPR_DEPTH}, as a long operator chain is; measured without recursion.
+ */
+export function checkEvalDepth(input: string, expr: Expr): void {
+  const { depth, deepest } = exprDepth(expr);
+  if (depth > MAX_EXPR_DEPTH) throw new ParseError(input, [depthError(deepest.posRange)]);
+}
+
+/** Depth of the expression tree, measured without recursion; the deepest node comes with it. */
+function exprDepth(root: Expr): { depth: number; deepest: Expr } {
+  let depth = 0;
+  let deepest = root;
+  const stack: [Expr, number][] = [[root, 1]];
+  while (stack.length > 0) {
+    const [n, d] = stack.pop()!;
+    if (d >= depth) {
+      depth = d;
+      deepest = n;
+    }
+    for (const c of children(n)) stack.push([c, d + 1]);
+  }
+  return { depth, deepest };
+}
+
 const PRECEDENCE: Partial<Record<ItemType, number>> = {
   LOR: 1,
   LAND: 2,
@@ -286,6 +329,8 @@ class Parser {
   private lastClosing = 0;
   /** Nesting depth of aggregations, for yacc's "… in aggregation" error context. */
   private aggDepth = 0;
+  /** Recursion depth of parseBinary, bounded by MAX_EXPR_DEPTH. */
+  private depth = 0;
 
   constructor(readonly input: string) {
     this.lexer = new Lexer(input);
@@ -379,6 +424,19 @@ class Parser {
   // --- expressions ------------------------------------------------------------------------
 
   private parseBinary(minPrec: number): Expr {
+    if (this.depth >= MAX_EXPR_DEPTH) {
+      this.errors.push(depthError(this.range(this.tok)));
+      throw new Abort();
+    }
+    this.depth++;
+    try {
+      return this.parseBinaryLevel(minPrec);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private parseBinaryLevel(minPrec: number): Expr {
     let lhs = this.parseUnary();
     for (;;) {
       const prec = PRECEDENCE[this.tok.type];
@@ -562,6 +620,15 @@ class Parser {
     try {
       return new Matcher(type, label.val, v);
     } catch (e) {
+      if (e instanceof RangeError && (type === MatchType.Regexp || type === MatchType.NotRegexp)) {
+        // the regex compiler recurses per nesting level: 10k nested groups overflow the stack;
+        // Go's regexp/syntax refuses more than 1000 levels with this message (a 400 either way)
+        this.addErr(
+          { start: label.pos, end: value.end },
+          `error parsing regexp: expression nests too deeply: \`^(?:${v})$\``,
+        );
+        return null;
+      }
       if (!(e instanceof InvalidRegexError)) throw e;
       this.addErr({ start: label.pos, end: value.end }, e.message);
       return null;

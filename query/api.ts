@@ -6,19 +6,20 @@
 
 import { compareLabels, compareStrings } from "../tsdb/labels.ts";
 import type { Matcher } from "../tsdb/matchers.ts";
-import { goQuote } from "../strconv/quote.ts";
+import { goQuote, goQuoteBytes } from "../strconv/quote.ts";
 import { goJSONString, labelsJSON } from "../strconv/json.ts";
 import type { Labels } from "../tsdb/series.ts";
-import { Engine } from "../promql/engine.ts";
+import { Engine, type EngineOptions } from "../promql/engine.ts";
 import { PromQLError, type PromQLErrorType } from "../promql/errors.ts";
 import { ParseError, parseExpr, parseMetricSelector } from "../promql/parser.ts";
-import { resultToJSONText } from "../promql/value.ts";
+import { type QueryValue, resultToJSONText } from "../promql/value.ts";
 import { type DedupFunc } from "../storeapi/dedup.ts";
 import type { StoreProxy } from "../storeapi/proxy.ts";
 import { ProxyQueryable } from "./queryable.ts";
+import type { EvalPool, EvalTask } from "./eval_pool.ts";
 import { requestReplicaLabels } from "./replica_labels.ts";
 import { InvalidDurationError, parseDuration } from "../tsdb/duration.ts";
-import type { Route } from "../server/http.ts";
+import { HttpError, percentDecodeBytes, type RequestInfo, type Route } from "../server/http.ts";
 import type { Logger } from "../logging/log.ts";
 import type { Counter, Registry } from "../metrics/registry.ts";
 import type { EndpointStatus } from "./endpoints.ts";
@@ -51,10 +52,20 @@ export const API_MAX_TIME = 9223309901257974000;
 const MIN_TIME_STRING = "-292273086-05-16T16:47:06Z";
 const MAX_TIME_STRING = "292277025-08-18T07:12:54.999999999Z";
 
+/**
+ * Go's `strconv.ParseFloat` succeeds on this decimal number: it is finite in float64 (`1e400`
+ * is out of range there, an error, so Prometheus goes on to its other formats and refuses it).
+ */
+function goFloat(s: string): number | null {
+  if (s.trim() === "" || !/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s.trim())) return null;
+  const v = Number(s);
+  return Number.isFinite(v) ? v : null;
+}
+
 /** Prometheus `parseTime`: float Unix seconds (ms rounded) or RFC 3339. Throws ApiError text. */
 export function parseApiTime(s: string): number {
-  if (s.trim() !== "" && /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s.trim())) {
-    const t = Number(s);
+  const t = goFloat(s);
+  if (t !== null) {
     const sec = Math.trunc(t);
     const ms = sec * 1000 + Math.round((t - sec) * 1000);
     return Math.max(API_MIN_TIME, Math.min(API_MAX_TIME, ms));
@@ -73,8 +84,9 @@ export function parseApiTime(s: string): number {
 
 /** Prometheus `parseDuration`: float seconds or a duration string; returns ms. */
 export function parseApiDuration(s: string): number {
-  if (s.trim() !== "" && /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s.trim())) {
-    const ms = Number(s) * 1000;
+  const f = goFloat(s);
+  if (f !== null) {
+    const ms = f * 1000;
     if (Math.abs(ms) * 1e6 > 9.223372036854775807e18) {
       throw new Error(`cannot parse ${goQuote(s)} to a valid duration. It overflows int64`);
     }
@@ -90,17 +102,34 @@ export function parseApiDuration(s: string): number {
   }
 }
 
+/** Go's cap on a form body (net/http `maxFormSize`, 10 MiB: https://pkg.go.dev/net/http#Request.ParseForm). */
+export const MAX_FORM_BYTES = 10 << 20;
+
 /** Request parameters: form body values first, then the URL query (Go's `r.FormValue`). */
 export class ApiParams {
   constructor(private readonly body: URLSearchParams, private readonly query: URLSearchParams) {}
 
-  /** Reads GET query and, for form POSTs, the body. */
-  static async from(req: Request): Promise<ApiParams> {
+  /**
+   * Reads GET query and, for form POSTs, the body: at most {@link MAX_FORM_BYTES}, read as it
+   * arrives. A larger form is refused as Prometheus's `/api/v1/series` refuses it (400 "error
+   * parsing form values: http: POST too large"; its other endpoints silently drop such a body);
+   * a body slower than the server's read timeout gets 408.
+   */
+  static async from(req: Request, info: Pick<RequestInfo, "readBody">): Promise<ApiParams> {
     const url = new URL(req.url);
     let body = new URLSearchParams();
     const ct = req.headers.get("content-type") ?? "";
     if (req.method === "POST" && ct.includes("application/x-www-form-urlencoded")) {
-      body = new URLSearchParams(await req.text());
+      let bytes: Uint8Array;
+      try {
+        bytes = await info.readBody(MAX_FORM_BYTES);
+      } catch (e) {
+        if (e instanceof HttpError && e.status === 413) {
+          throw new ApiError("bad_data", "error parsing form values: http: POST too large");
+        }
+        throw e;
+      }
+      body = new URLSearchParams(new TextDecoder().decode(bytes));
     }
     return new ApiParams(body, url.searchParams);
   }
@@ -124,6 +153,8 @@ export class ApiParams {
 /** Static configuration of the API. */
 export interface QueryApiOptions {
   proxy: StoreProxy;
+  /** Evaluates queries off this thread (query/eval_pool.ts); absent: evaluated here. */
+  evalPool?: Pick<EvalPool, "evaluate">;
   logger: Logger;
   registry: Registry;
   /** Endpoint statuses for `/api/v1/stores`. */
@@ -189,9 +220,9 @@ export class QueryApi {
       method,
       path: `/api/v1${path}`,
       handler: async (req, params, info) => {
-        const p = await ApiParams.from(req);
         let res: Response;
         try {
+          const p = await ApiParams.from(req, info);
           res = this.respond(await fn(p, params, info.signal));
         } catch (e) {
           res = this.respondError(e);
@@ -204,7 +235,18 @@ export class QueryApi {
       r(both, "/query_range", (p, _, s) => this.queryRange(p, s)),
       r(both, "/series", (p, _, s) => this.series(p, s)),
       r(both, "/labels", (p) => this.labels(p)),
-      r("GET", "/label/:name/values", (p, params) => this.labelValues(p, params.name)),
+      {
+        method: "GET",
+        path: "/api/v1/label/:name/values",
+        handler: async (req, params, info) => {
+          try {
+            const p = await ApiParams.from(req, info);
+            return this.respond(await this.labelValues(p, params.name, info.rawParams.name));
+          } catch (e) {
+            return this.respondError(e);
+          }
+        },
+      },
       r("GET", "/metadata", () => Promise.resolve({ data: "{}" })),
       r(both, "/query_exemplars", (p) => this.exemplars(p)),
       r("GET", "/status/buildinfo", () => Promise.resolve({ data: this.buildInfo() })),
@@ -219,13 +261,15 @@ export class QueryApi {
     ];
   }
 
+  // Thanos's CORS headers, on every API answer unless --web.disable-cors
+  // (https://github.com/thanos-io/thanos/blob/main/pkg/api/api.go, `corsHeaders`)
   private corsHeaders(): Record<string, string> {
     if (!this.o.enableCors) return {};
     return {
       "Access-Control-Allow-Origin": "*",
       "Access-Control-Allow-Headers":
         "Accept, Accept-Encoding, Authorization, Content-Type, Origin",
-      "Access-Control-Allow-Methods": "GET, OPTIONS",
+      "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
       "Access-Control-Expose-Headers": "Date",
     };
   }
@@ -247,6 +291,13 @@ export class QueryApi {
   private respondError(e: unknown): Response {
     let type: ApiErrorType;
     let msg: string;
+    if (e instanceof HttpError) {
+      // a body that could not be read (408 too slow, 400 broken): plain text, like the server
+      return new Response(e.message + "\n", {
+        status: e.status,
+        headers: { "content-type": "text/plain; charset=utf-8", ...this.corsHeaders() },
+      });
+    }
     if (e instanceof ApiError || e instanceof PromQLError) {
       type = e.type;
       msg = e.message;
@@ -287,6 +338,21 @@ export class QueryApi {
       "bad_data",
       `invalid parameter "${name}": cannot parse ${goQuote(v)} as bool`,
     );
+  }
+
+  /**
+   * `match[]` selectors of series, labels and label values: each needs a matcher that does not
+   * match the empty string, or it would select every series (Prometheus `parseMatchersParam`).
+   */
+  private seriesSelectors(p: ApiParams, prefixed: boolean): Matcher[][] {
+    const sets = this.selectors(p, "match[]", prefixed);
+    for (const ms of sets) {
+      if (!ms.some((m) => !m.matches(""))) {
+        const msg = "match[] must contain at least one non-empty matcher";
+        throw new ApiError("bad_data", prefixed ? `invalid parameter "match[]": ${msg}` : msg);
+      }
+    }
+    return sets;
   }
 
   private selectors(p: ApiParams, name: string, prefixed: boolean): Matcher[][] {
@@ -342,8 +408,11 @@ export class QueryApi {
     });
   }
 
-  private engine(p: ApiParams): { engine: Engine; timeout: number } {
+  private engine(
+    p: ApiParams,
+  ): { engine: Engine; timeout: number; expired: boolean; opts: EngineOptions } {
     let timeout = this.o.queryTimeoutMs;
+    let expired = false;
     const t = p.get("timeout");
     if (t !== "") {
       let ms: number;
@@ -352,7 +421,10 @@ export class QueryApi {
       } catch (e) {
         throw new ApiError("bad_data", `invalid parameter "timeout": ${(e as Error).message}`);
       }
-      if (ms > 0 && ms < timeout) timeout = ms;
+      // a zero or negative timeout has expired before the query could start (Prometheus's
+      // context deadline: "query timed out in query queue")
+      if (ms <= 0) expired = true;
+      else if (ms < timeout) timeout = ms;
     }
     let lookback = this.o.lookbackDeltaMs;
     const lb = p.get("lookback_delta");
@@ -366,15 +438,60 @@ export class QueryApi {
         );
       }
     }
-    return {
-      engine: new Engine({
-        lookbackDelta: lookback,
-        maxSamples: this.o.maxSamples,
-        timeout,
-        defaultEvaluationInterval: this.o.defaultEvaluationIntervalMs,
-      }),
+    const opts: EngineOptions = {
+      lookbackDelta: lookback,
+      maxSamples: this.o.maxSamples,
       timeout,
+      defaultEvaluationInterval: this.o.defaultEvaluationIntervalMs,
     };
+    return { engine: new Engine(opts), timeout, expired, opts };
+  }
+
+  /**
+   * Evaluates one query: in the evaluation pool when there is one (off the HTTP thread), else
+   * here. Warnings are the engine's and the stores'.
+   */
+  private async evaluate(
+    e: { engine: Engine; opts: EngineOptions },
+    q: ProxyQueryable,
+    t: Pick<EvalTask, "kind" | "expr" | "start" | "end" | "step">,
+    signal: AbortSignal,
+  ): Promise<{ value: QueryValue; warnings: string[] }> {
+    if (this.o.evalPool) {
+      // parse errors are answered here, with the ParseError the API's messages depend on
+      try {
+        parseExpr(t.expr);
+      } catch (err) {
+        if (err instanceof ParseError) {
+          throw new PromQLError("bad_data", err.message, { cause: err });
+        }
+        throw err;
+      }
+      return await this.o.evalPool.evaluate(
+        { ...t, engine: e.opts, queryable: q.describe() },
+        signal,
+      );
+    }
+    const res = t.kind === "instant"
+      ? await e.engine.instantQuery(q, t.expr, t.start, signal)
+      : await e.engine.rangeQuery(q, t.expr, t.start, t.end, t.step, signal);
+    return { value: res.value, warnings: [...res.warnings, ...q.warnings] };
+  }
+
+  /**
+   * A zero or negative `timeout` has expired before the query starts: Prometheus still reports
+   * a query that does not parse, else 503 "query timed out in query queue".
+   */
+  private expiredQuery(expr: string, instant: boolean): never {
+    try {
+      parseExpr(expr);
+    } catch (e) {
+      if (e instanceof ParseError) {
+        throw queryError(new PromQLError("bad_data", e.message, { cause: e }), instant);
+      }
+      throw e;
+    }
+    throw new ApiError("timeout", "query timed out in query queue");
   }
 
   private gate<T>(fn: () => Promise<T>): Promise<T> {
@@ -386,13 +503,17 @@ export class QueryApi {
 
   private async query(p: ApiParams, signal: AbortSignal): Promise<Body> {
     const time = this.timeParam(p, "time", this.now(), true);
-    const { engine } = this.engine(p);
+    const e = this.engine(p);
+    const expired = e.expired;
     const q = this.queryable(p);
     const expr = p.get("query");
+    if (expired) this.expiredQuery(expr, true);
     try {
-      const res = await this.gate(() => engine.instantQuery(q, expr, time, signal));
+      const res = await this.gate(() =>
+        this.evaluate(e, q, { kind: "instant", expr, start: time, end: time, step: 0 }, signal)
+      );
       this.queries.inc({ handler: "query", result: "success" });
-      return { data: resultToJSONText(res.value), warnings: [...res.warnings, ...q.warnings] };
+      return { data: resultToJSONText(res.value), warnings: res.warnings };
     } catch (e) {
       this.queries.inc({ handler: "query", result: "error" });
       throw queryError(e, true);
@@ -447,13 +568,17 @@ export class QueryApi {
         "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
       );
     }
-    const { engine } = this.engine(p);
+    const e = this.engine(p);
+    const expired = e.expired;
     const q = this.queryable(p, step);
     const expr = p.get("query");
+    if (expired) this.expiredQuery(expr, false);
     try {
-      const res = await this.gate(() => engine.rangeQuery(q, expr, start, end, step, signal));
+      const res = await this.gate(() =>
+        this.evaluate(e, q, { kind: "range", expr, start, end, step }, signal)
+      );
       this.queries.inc({ handler: "query_range", result: "success" });
-      return { data: resultToJSONText(res.value), warnings: [...res.warnings, ...q.warnings] };
+      return { data: resultToJSONText(res.value), warnings: res.warnings };
     } catch (e) {
       this.queries.inc({ handler: "query_range", result: "error" });
       throw queryError(e);
@@ -466,7 +591,7 @@ export class QueryApi {
     }
     const start = this.timeParam(p, "start", API_MIN_TIME, true);
     const end = this.timeParam(p, "end", API_MAX_TIME, true);
-    const sets = this.selectors(p, "match[]", true);
+    const sets = this.seriesSelectors(p, true);
     const q = this.queryable(p);
     const seen = new Map<string, Labels>();
     try {
@@ -487,7 +612,7 @@ export class QueryApi {
   private async labels(p: ApiParams): Promise<Body> {
     const start = this.timeParam(p, "start", API_MIN_TIME, true);
     const end = this.timeParam(p, "end", API_MAX_TIME, true);
-    const sets = this.selectors(p, "match[]", false);
+    const sets = this.seriesSelectors(p, false);
     const q = this.queryable(p);
     const names = new Set<string>();
     try {
@@ -500,13 +625,17 @@ export class QueryApi {
     return { data: `[${list.map(goJSONString).join(",")}]`, warnings: q.warnings };
   }
 
-  private async labelValues(p: ApiParams, name: string): Promise<Body> {
+  private async labelValues(p: ApiParams, name: string, rawName = name): Promise<Body> {
     if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name)) {
-      throw new ApiError("bad_data", `invalid label name: ${goQuote(name)}`);
+      // quoted from the bytes sent: `%FF%FE` reads "\xff\xfe" as in Prometheus
+      throw new ApiError(
+        "bad_data",
+        `invalid label name: ${goQuoteBytes(percentDecodeBytes(rawName))}`,
+      );
     }
     const start = this.timeParam(p, "start", API_MIN_TIME, true);
     const end = this.timeParam(p, "end", API_MAX_TIME, true);
-    const sets = this.selectors(p, "match[]", false);
+    const sets = this.seriesSelectors(p, false);
     const q = this.queryable(p);
     const values = new Set<string>();
     try {

@@ -7,7 +7,8 @@
 
 import { parse as parseYaml } from "yaml";
 import type { StoreInfo } from "../storeapi/codec.ts";
-import type { ProxyEndpoint, ProxyStoreClient } from "../storeapi/proxy.ts";
+import type { ProxyEndpoint, ProxyStoreClient, UnavailableEndpoint } from "../storeapi/proxy.ts";
+import { loopTimeout } from "../runutil/loop_clock.ts";
 import type { Logger } from "../logging/log.ts";
 import { expandGlob, hasGlobMeta } from "../runutil/glob.ts";
 
@@ -82,11 +83,13 @@ const DNS_ADDRESS = /^(dns|dnssrv|dnssrvnoa|dnsdualstack)\+(.*)$/;
 /**
  * Resolves one address: plain `host:port` is returned as is; `dns+host:port` → every A/AAAA
  * address with the port; `dnssrv+name` → SRV targets resolved to addresses (SRV port unless the
- * name carries one); `dnssrvnoa+name` → SRV `target:port` as is.
+ * name carries one); `dnssrvnoa+name` → SRV `target:port` as is. A lookup that finds nothing is
+ * logged at error level as Thanos's resolver logs it (pkg/discovery/dns/resolver.go).
  */
 export async function resolveAddress(
   address: string,
   dns: DnsResolver,
+  logger?: Logger,
 ): Promise<string[]> {
   const m = DNS_ADDRESS.exec(address);
   if (!m) return [address];
@@ -95,12 +98,21 @@ export async function resolveAddress(
     const { host, port } = splitHostPort(rest, "DNS address");
     if (/^[\d.]+$/.test(host) || host.includes(":")) return [joinHostPort(host, port)];
     const ips = [...await dns.a(host), ...await dns.aaaa(host)];
+    if (ips.length === 0) {
+      logger?.error("failed to lookup IP addresses", { host, err: `lookup ${host}: no such host` });
+    }
     return ips.map((ip) => joinHostPort(ip, port));
   }
   const pm = /^(.*):(\d+)$/.exec(rest);
   const name = pm ? pm[1] : rest;
   const fixedPort = pm ? pm[2] : undefined;
   const records = await dns.srv(name);
+  if (records.length === 0) {
+    logger?.error("failed to lookup SRV records", {
+      host: name,
+      err: `lookup ${name}: no such host`,
+    });
+  }
   const out: string[] = [];
   for (const r of records) {
     const target = r.target.replace(/\.$/, "");
@@ -109,9 +121,15 @@ export async function resolveAddress(
       out.push(joinHostPort(target, port));
       continue;
     }
-    for (const ip of [...await dns.a(target), ...await dns.aaaa(target)]) {
-      out.push(joinHostPort(ip, port));
+    const ips = [...await dns.a(target), ...await dns.aaaa(target)];
+    if (ips.length === 0) {
+      logger?.error("failed to lookup IP addresses", {
+        srv: name,
+        a: target,
+        err: `lookup ${target}: no such host`,
+      });
     }
+    for (const ip of ips) out.push(joinHostPort(ip, port));
   }
   return out;
 }
@@ -248,11 +266,11 @@ export class EndpointSet {
         continue;
       }
       try {
-        for (const a of await resolveAddress(s.address, dns)) {
+        for (const a of await resolveAddress(s.address, dns, this.opts.logger)) {
           fresh.push({ address: a, strict: s.strict, from: s.address });
         }
       } catch (e) {
-        this.opts.logger.warn("failed to resolve endpoint address", {
+        this.opts.logger.error("failed to resolve addresses for endpoints", {
           address: s.address,
           err: e,
         });
@@ -301,9 +319,11 @@ export class EndpointSet {
   }
 
   private async check(st: EndpointState): Promise<void> {
-    const timeout = this.opts.infoTimeoutMs ?? 5000;
+    // the timeout counts only time our event loop was free: a stall of our own (a heavy query
+    // on this thread) must not mark a store unhealthy whose answer is waiting to be read
+    const timeout = loopTimeout(this.opts.infoTimeoutMs ?? 5000);
     try {
-      const info = await st.client.info(AbortSignal.timeout(timeout));
+      const info = await st.client.info(timeout.signal);
       if (!st.healthy) {
         this.opts.logger.info("endpoint is healthy", { address: st.name });
       }
@@ -317,6 +337,8 @@ export class EndpointSet {
       }
       st.healthy = false;
       st.lastError = e instanceof Error ? e.message : String(e);
+    } finally {
+      timeout.clear();
     }
     st.lastCheck = new Date();
   }
@@ -326,6 +348,19 @@ export class EndpointSet {
     const out: ProxyEndpoint[] = [];
     for (const st of this.states.values()) {
       if (st.healthy || st.strict) out.push({ name: st.name, client: st.client, info: st.info });
+    }
+    return out;
+  }
+
+  /**
+   * Endpoints left out of queries because they are unhealthy (not strict): the proxy names
+   * those that could have answered a request in its warnings (or fails under ABORT).
+   */
+  unavailable(): UnavailableEndpoint[] {
+    const out: UnavailableEndpoint[] = [];
+    for (const st of this.states.values()) {
+      if (st.healthy || st.strict) continue;
+      out.push({ name: st.name, info: st.info, error: st.lastError ?? "no Info answer yet" });
     }
     return out;
   }

@@ -28,6 +28,7 @@ import {
 import { type StoreProxy, StoreRequestError } from "../storeapi/proxy.ts";
 import { Gate } from "../runutil/gate.ts";
 import { applyCounterResets } from "../compact/downsample.ts";
+import type { EvalTask, MatcherData } from "./eval_pool.ts";
 
 /** Per-query options of {@link ProxyQueryable} (the HTTP API's Thanos parameters). */
 export interface ProxyQueryOptions {
@@ -57,6 +58,22 @@ export class ProxyQueryable implements Queryable {
 
   constructor(private readonly proxy: StoreProxy, private readonly opts: ProxyQueryOptions) {
     this.selectGate = new Gate(Math.max(1, opts.maxConcurrentSelect ?? 4));
+  }
+
+  /** The options as plain data (for an evaluation worker, query/eval_pool.ts). */
+  describe(): EvalTask["queryable"] {
+    const o = this.opts;
+    return {
+      partialResponse: o.partialResponse,
+      dedup: o.dedup,
+      replicaLabels: [...o.replicaLabels],
+      dedupFunc: o.dedupFunc,
+      storeMatchers: o.storeMatchers?.map((set) =>
+        set.map((m): MatcherData => [m.type, m.name, m.value])
+      ),
+      maxSourceResolutionMs: o.maxSourceResolutionMs,
+      maxConcurrentSelect: o.maxConcurrentSelect,
+    };
   }
 
   private get dedupOn(): boolean {

@@ -205,7 +205,12 @@ class Re2Parser {
     if (min > MAX_REPEAT || max > MAX_REPEAT || (max >= 0 && min > max)) {
       throw this.err("invalid repeat count", opText);
     }
-    items.push({ k: "rep", sub: prev, min, max, greedy });
+    const rep: ReNode = { k: "rep", sub: prev, min, max, greedy };
+    // Go also bounds nested counted repetition: (a{2}){501} repeats `a` 1002 times
+    if ((min >= 2 || max >= 2) && !repeatIsValid(rep, MAX_REPEAT)) {
+      throw this.err("invalid repeat count", opText);
+    }
+    items.push(rep);
   }
 
   /** `{n}`, `{n,}`, `{n,m}` at pos → [min, max] and advances; null (pos unchanged) otherwise. */
@@ -322,6 +327,9 @@ class Re2Parser {
       cap = ++this.capCount;
       this.names.push("");
     }
+    // Go's parser is iterative and limits the tree's height instead (see parseRe2); a depth
+    // bound keeps this recursive one (and the tree walkers after it) off the stack limit
+    if (depth >= MAX_DEPTH) throw nestingError(this.pattern);
     const sub = this.parseAlt(inner, depth + 1);
     if (this.pos >= this.cps.length || this.cps[this.pos] !== 0x29) {
       throw this.err("missing closing )", this.wrapped());
@@ -583,7 +591,82 @@ export interface Re2Parse {
 
 /** Parses a Go RE2 pattern. Throws InvalidRegexError with Go's message when it is not valid. */
 export function parseRe2(pattern: string): Re2Parse {
-  const p = new Re2Parser(pattern);
-  const ast = p.parse();
-  return { ast, groupNames: p.names };
+  return guardDepth(pattern, () => {
+    const p = new Re2Parser(pattern);
+    const ast = p.parse();
+    // Go rejects trees higher than 1000 nodes (regexp/syntax maxHeight), counted on the
+    // `^(?:…)$` it compiles: a nested capture group, repetition, concatenation or alternation
+    // is one level; a non-capturing group is none
+    if (1 + heightIn(ast, "concat") > MAX_HEIGHT) throw nestingError(pattern);
+    return { ast, groupNames: p.names };
+  });
+}
+
+const MAX_HEIGHT = 1000;
+// Group nesting accepted by our recursive parser and tree walkers; Go takes deeper nesting of
+// non-capturing groups (it limits height, above), which is the one difference.
+const MAX_DEPTH = 1000;
+
+/** Go's error for a too deeply nested pattern (the text is the anchored form Go compiles). */
+export function nestingError(pattern: string): InvalidRegexError {
+  return new InvalidRegexError(
+    `error parsing regexp: expression nests too deeply: \`^(?:${pattern})$\``,
+  );
+}
+
+/**
+ * Runs `f` (parsing or walking the tree of `pattern`), turning a stack overflow into Go's
+ * nesting error: a clear 4xx for any input, never a crash.
+ */
+export function guardDepth<T>(pattern: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof RangeError) throw nestingError(pattern);
+    throw e;
+  }
+}
+
+/** Go's `repeatIsValid`: the product of nested counted repetitions stays within `n`. */
+function repeatIsValid(re: ReNode, n: number): boolean {
+  if (re.k === "rep") {
+    let m = re.max;
+    if (m === 0) return true;
+    if (m < 0) m = re.min;
+    if (m > n) return false;
+    if (m > 0) n = Math.trunc(n / m);
+  }
+  switch (re.k) {
+    case "rep":
+    case "group":
+      return repeatIsValid(re.sub, n);
+    case "concat":
+    case "alt":
+      return re.subs.every((s) => repeatIsValid(s, n));
+    default:
+      return true;
+  }
+}
+
+/**
+ * Height of `n` as Go's regexp/syntax builds it: non-capturing groups vanish, a concatenation
+ * or alternation inside one of the same kind (`parent`) is merged into it, a run of literals is
+ * one node.
+ */
+function heightIn(n: ReNode, parent: "concat" | "alt" | null): number {
+  switch (n.k) {
+    case "group":
+      return n.cap === 0 ? heightIn(n.sub, parent) : 1 + heightIn(n.sub, null);
+    case "rep":
+      return 1 + heightIn(n.sub, null);
+    case "concat":
+    case "alt": {
+      if (n.k === "concat" && n.subs.every((s) => s.k === "lit")) return 1;
+      let h = 0;
+      for (const s of n.subs) h = Math.max(h, heightIn(s, n.k));
+      return n.k === parent ? h : 1 + h;
+    }
+    default:
+      return 1;
+  }
 }

@@ -1,6 +1,7 @@
 // RE2 → JavaScript regex translation: the tree of ./parser.ts emitted as RegExp source for the
-// `u` flag. RE2-only syntax is rewritten, JS-only syntax (backreferences, lookaround) was
-// already rejected by the parser, and `.` does not match `\n` unless `(?s)`, as in Go.
+// `u` flag, which ./regex.ts runs only for patterns a backtracking engine matches in linear time.
+// RE2-only syntax is rewritten, JS-only syntax (backreferences, lookaround) was already rejected
+// by the parser, and `.` does not match `\n` unless `(?s)`, as in Go.
 
 import { InvalidRegexError, isAlnumCode, parseRe2, type ReNode } from "./parser.ts";
 
@@ -109,25 +110,13 @@ export function translateRe2(pattern: string): Re2Translation {
 }
 
 /**
- * Compiles `pattern` as Prometheus does for regex matchers and label_replace: `^(?:re)$`.
- * Throws InvalidRegexError when the pattern is not valid RE2.
+ * Compiles a parsed pattern as the JS RegExp `^(?:re)$` (`u` flag), with or without capture
+ * groups. Backtracking: only ./regex.ts calls this, for patterns ./backtrack.ts proves safe.
+ * `pattern` is the original text, for the error message.
  */
-export function compileAnchoredRe2(pattern: string): RegExp {
-  const { source } = translateRe2(pattern);
-  return compileJs(`^(?:${source})$`, pattern);
-}
-
-/**
- * Compiles a parsed pattern as `^(?:re)$` without capture groups (for matchers, which only
- * test). `pattern` is the original text, for the error message.
- */
-export function compileAnchoredNode(ast: ReNode, pattern: string): RegExp {
-  return compileJs(`^(?:${emit(ast, false)})$`, pattern);
-}
-
-function compileJs(source: string, pattern: string): RegExp {
+export function compileAnchoredNode(ast: ReNode, pattern: string, captures: boolean): RegExp {
   try {
-    return new RegExp(source, "u");
+    return new RegExp(`^(?:${emit(ast, captures)})$`, "u");
   } catch (e) {
     throw new InvalidRegexError(
       `error parsing regexp: cannot translate ${JSON.stringify(pattern)}: ${(e as Error).message}`,

@@ -21,7 +21,7 @@
 import type { Logger } from "../logging/log.ts";
 import type { Counter, Gauge, Histogram, Registry } from "../metrics/registry.ts";
 import { Gate } from "../runutil/gate.ts";
-import type { Route } from "../server/http.ts";
+import { HttpError, type RequestInfo, type Route } from "../server/http.ts";
 import { type ClientTlsOptions, GrpcError, GrpcStatus } from "../storeapi/grpc.ts";
 import type { Hashring } from "./hashring.ts";
 import { checkRequestLimits, limitsFor, type ReceiveLimits } from "./limits.ts";
@@ -199,6 +199,9 @@ function requestCause(causes: readonly (WriteErrorCause | null)[]): WriteErrorCa
   return causes.find((c) => c !== null) ?? "internal";
 }
 
+/** Reads the request body with a byte cap (the server's `RequestInfo.readBody`). */
+type BodyReader = RequestInfo["readBody"];
+
 /** HTTP status of a failed write (Thanos receiveHTTP). */
 export function httpStatusOf(reason: WriteErrorCause): number {
   switch (reason) {
@@ -326,7 +329,7 @@ export class ReceiveHandler {
       method: "POST",
       path: "/api/v1/receive",
       name: "receive",
-      handler: (req) => this.receiveHTTP(req),
+      handler: (req, _params, info) => this.receiveHTTP(req, info.readBody),
     }];
   }
 
@@ -367,7 +370,7 @@ export class ReceiveHandler {
   // -------------------------------------------------------------------------------------------
   // HTTP
 
-  private async receiveHTTP(req: Request): Promise<Response> {
+  private async receiveHTTP(req: Request, read: BodyReader): Promise<Response> {
     if (!this.isReady()) return new Response("Service Unavailable", { status: 503 });
     const tenant = req.headers.get(this.opts.tenantHeader) ||
       req.headers.get(DEFAULT_TENANT_HEADER) || this.opts.defaultTenant;
@@ -385,17 +388,40 @@ export class ReceiveHandler {
       }
     }
     try {
-      return await this.receiveGated(req, tenant, log);
+      return await this.receiveGated(req, read, tenant, log);
     } finally {
       this.writeGate?.release();
     }
   }
 
-  private async receiveGated(req: Request, tenant: string, log: Logger): Promise<Response> {
+  private async receiveGated(
+    req: Request,
+    read: BodyReader,
+    tenant: string,
+    log: Logger,
+  ): Promise<Response> {
+    // read as it arrives, never more than a body that could pass the limits: size_bytes_limit
+    // when set, else the largest snappy encoding of the decompressed bound (32 + n + n/6)
+    const sizeBytesLimit = limitsFor(this.opts.limits, tenant).request.sizeBytesLimit;
+    const decompressed = this.opts.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES;
+    const cap = sizeBytesLimit > 0
+      ? sizeBytesLimit
+      : 32 + decompressed + Math.floor(decompressed / 6);
     let body: Uint8Array;
     try {
-      body = new Uint8Array(await req.arrayBuffer());
+      body = await read(cap);
     } catch (e) {
+      if (e instanceof HttpError) {
+        const announced = req.headers.get("content-length");
+        // Thanos's message when the length is announced; the rest of the body is never read
+        const msg = e.status !== 413 || sizeBytesLimit <= 0
+          ? e.message
+          : announced !== null
+          ? `write request too large: ${announced} bytes exceeds the size_bytes_limit of ${sizeBytesLimit} for tenant ${tenant}`
+          : `write request too large: over the size_bytes_limit of ${sizeBytesLimit} for tenant ${tenant}`;
+        log.debug("write request rejected", { status: e.status, err: msg });
+        return textResponse(e.status, msg);
+      }
       return textResponse(500, `read compressed request body: ${(e as Error).message}`);
     }
     let series: PromSeries[];

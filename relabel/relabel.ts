@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { parse as parseYaml } from "yaml";
 import { InvalidRegexError } from "../re2/parser.ts";
-import { translateRe2 } from "../re2/translate.ts";
+import { expandTemplate, Re2Regex } from "../re2/regex.ts";
 import { compareStrings } from "../tsdb/labels.ts";
 import type { Labels } from "../tsdb/series.ts";
 
@@ -57,18 +57,16 @@ export class RelabelConfigError extends Error {
 
 /** A compiled rule. */
 interface CompiledRule extends RelabelConfig {
-  re: RegExp;
-  groupNames: string[];
+  re: Re2Regex;
 }
 
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
-function compile(pattern: string, where: string): { re: RegExp; groupNames: string[] } {
+function compile(pattern: string, where: string): { re: Re2Regex } {
   try {
-    const { source, groupNames } = translateRe2(pattern);
-    return { re: new RegExp(`^(?:${source})$`, "u"), groupNames };
+    return { re: Re2Regex.compile(pattern) };
   } catch (e) {
-    if (e instanceof InvalidRegexError || e instanceof SyntaxError) {
+    if (e instanceof InvalidRegexError) {
       throw new RelabelConfigError(
         `${where}: invalid regex ${JSON.stringify(pattern)}: ${e.message}`,
       );
@@ -174,57 +172,6 @@ function validateRule(raw: unknown, where: string): RelabelConfig {
   return cfg;
 }
 
-/** Go `regexp.Expand`: `$1`, `${1}`, `$name`, `${name}`, `$$`; unknown groups expand to "". */
-export function expand(
-  template: string,
-  m: RegExpExecArray,
-  groupNames: readonly string[],
-): string {
-  let out = "";
-  let i = 0;
-  while (i < template.length) {
-    const c = template[i];
-    if (c !== "$" || i + 1 >= template.length) {
-      out += c;
-      i++;
-      continue;
-    }
-    if (template[i + 1] === "$") {
-      out += "$";
-      i += 2;
-      continue;
-    }
-    let name: string;
-    let next: number;
-    if (template[i + 1] === "{") {
-      const close = template.indexOf("}", i + 2);
-      name = close < 0 ? "" : template.slice(i + 2, close);
-      if (close < 0 || !/^[A-Za-z0-9_]+$/.test(name)) {
-        // Go copies a malformed reference through unchanged
-        out += c;
-        i++;
-        continue;
-      }
-      next = close + 1;
-    } else {
-      const mm = /^[A-Za-z0-9_]+/.exec(template.slice(i + 1));
-      if (!mm) {
-        out += c;
-        i++;
-        continue;
-      }
-      name = mm[0];
-      next = i + 1 + name.length;
-    }
-    let group = -1;
-    if (/^\d+$/.test(name)) group = Number(name);
-    else group = groupNames.indexOf(name);
-    if (group >= 0 && group < m.length && m[group] !== undefined) out += m[group];
-    i = next;
-  }
-  return out;
-}
-
 /** Labels as a mutable map (small: external labels of a block). */
 function toMap(ls: Labels): Map<string, string> {
   const m = new Map<string, string>();
@@ -285,9 +232,9 @@ function applyRule(lb: Map<string, string>, r: CompiledRule): boolean {
     case "replace": {
       const m = r.re.exec(val);
       if (!m) return true;
-      const target = expand(r.targetLabel, m, r.groupNames);
+      const target = expandTemplate(r.targetLabel, m, r.re.groupNames);
       if (!LABEL_NAME.test(target)) return true;
-      const res = expand(r.replacement, m, r.groupNames);
+      const res = expandTemplate(r.replacement, m, r.re.groupNames);
       if (res === "") lb.delete(target);
       else lb.set(target, res);
       return true;
@@ -304,7 +251,7 @@ function applyRule(lb: Map<string, string>, r: CompiledRule): boolean {
     case "labelmap":
       for (const [name, value] of [...lb]) {
         const m = r.re.exec(name);
-        if (m) lb.set(expand(r.replacement, m, r.groupNames), value);
+        if (m) lb.set(expandTemplate(r.replacement, m, r.re.groupNames), value);
       }
       return true;
     case "labeldrop":

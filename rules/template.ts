@@ -12,7 +12,7 @@
 import { formatG, formatValue, sprintf } from "./gofmt.ts";
 import { parseDuration } from "../tsdb/duration.ts";
 import { translateRe2 } from "../re2/translate.ts";
-import { expand } from "../relabel/relabel.ts";
+import { expandTemplate } from "../re2/regex.ts";
 
 /** A template could not be parsed or executed; the message follows Go's `template: …`. */
 export class TemplateError extends Error {
@@ -822,7 +822,7 @@ const FUNCS: Record<string, Fn> = {
     for (let i = 0; i < 1_000_000; i++) {
       const m = re.exec(text);
       if (m === null) break;
-      out += text.slice(last, m.index) + expand(String(a[1]), m, groupNames);
+      out += text.slice(last, m.index) + expandTemplate(String(a[1]), Array.from(m), groupNames);
       last = m.index + m[0].length;
       if (m[0].length === 0) re.lastIndex++;
     }

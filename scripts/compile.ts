@@ -53,6 +53,8 @@ export async function compileTarget(target: string, outDir: string): Promise<str
     "--frozen",
     "--include",
     "components/worker.ts",
+    "--include",
+    "query/eval_worker.ts",
     "--target",
     target,
     "--output",

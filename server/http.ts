@@ -1,5 +1,12 @@
 // The HTTP server every role has: `/metrics`, `/-/healthy`, `/-/ready`, plus the role's own
 // routes declared as one table; request metrics; graceful shutdown within a grace period.
+//
+// Request bodies are never read by the runtime's `req.text()`/`arrayBuffer()`: those reserve the
+// announced Content-Length up front (500 connections announcing 10 MiB held gigabytes). Handlers
+// read bodies with `info.readBody(limit)` (or {@link readBody}): chunk by chunk, refused with 413
+// once past the limit (at once when the announced length is already past it), and cut off with
+// 408 when the sender is slower than the body read timeout (Prometheus's `--web.read-timeout`
+// default, 5m: https://prometheus.io/docs/prometheus/latest/command-line/prometheus/).
 
 import { type Histogram, METRICS_CONTENT_TYPE, Registry } from "../metrics/registry.ts";
 import type { Logger } from "../logging/log.ts";
@@ -23,6 +30,107 @@ export interface RequestInfo {
   /** Aborted when the client goes away or the server shuts down. */
   signal: AbortSignal;
   remoteAddr: string;
+  /** Path parameters as sent, still percent-encoded (for messages about undecodable bytes). */
+  rawParams: Record<string, string>;
+  /** Reads the request body, at most `limit` bytes, within the server's body read timeout. */
+  readBody(limit: number): Promise<Uint8Array>;
+}
+
+/** A RequestInfo for calling a route handler directly (tests, in-process callers). */
+export function directRequestInfo(
+  req: Request,
+  rawParams: Record<string, string> = {},
+  remoteAddr = "127.0.0.1:1",
+): RequestInfo {
+  return { signal: req.signal, remoteAddr, rawParams, readBody: (limit) => readBody(req, limit) };
+}
+
+/** Default bound on reading one request body (Prometheus's `--web.read-timeout`). */
+export const DEFAULT_BODY_READ_TIMEOUT_MS = 5 * 60_000;
+
+/** A request the server refuses before its handler could use it: 413, 408 or 400. */
+export class HttpError extends Error {
+  override name = "HttpError";
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+/**
+ * Reads `req`'s body incrementally: never more than `limit` bytes are kept (HttpError 413 past
+ * it, before reading anything when Content-Length already says so), and the whole body must
+ * arrive within `timeoutMs` (HttpError 408). Memory grows with the bytes received, never with
+ * the length a client announces.
+ */
+export async function readBody(
+  req: Request,
+  limit: number,
+  timeoutMs = DEFAULT_BODY_READ_TIMEOUT_MS,
+): Promise<Uint8Array> {
+  const announced = req.headers.get("content-length");
+  if (announced !== null && /^\d+$/.test(announced.trim()) && Number(announced) > limit) {
+    await req.body?.cancel().catch(() => {});
+    throw new HttpError(
+      413,
+      `request body too large: ${announced} bytes exceeds the limit of ${limit}`,
+    );
+  }
+  if (req.body === null) return new Uint8Array(0);
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), timeoutMs));
+  try {
+    for (;;) {
+      const next = await Promise.race([reader.read(), expired]);
+      if (next === "timeout") {
+        throw new HttpError(408, `request body not received within ${timeoutMs / 1000}s`);
+      }
+      if (next.done) break;
+      size += next.value.byteLength;
+      if (size > limit) {
+        throw new HttpError(413, `request body too large: more than the limit of ${limit} bytes`);
+      }
+      chunks.push(next.value);
+    }
+  } catch (e) {
+    reader.cancel().catch(() => {});
+    if (e instanceof HttpError) throw e;
+    throw new HttpError(400, `reading request body: ${(e as Error).message}`);
+  } finally {
+    clearTimeout(timer);
+  }
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(size);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.byteLength;
+  }
+  return out;
+}
+
+/** Percent-decodes a URL path segment into bytes (Go's unescaping: invalid escapes kept as is). */
+export function percentDecodeBytes(s: string): Uint8Array {
+  const raw = new TextEncoder().encode(s);
+  const out = new Uint8Array(raw.length);
+  let n = 0;
+  const hex = (c: number) =>
+    c >= 0x30 && c <= 0x39
+      ? c - 0x30
+      : (c | 0x20) >= 0x61 && (c | 0x20) <= 0x66
+      ? (c | 0x20) - 0x57
+      : -1;
+  for (let i = 0; i < raw.length; i++) {
+    if (raw[i] === 0x25 && i + 2 < raw.length && hex(raw[i + 1]) >= 0 && hex(raw[i + 2]) >= 0) {
+      out[n++] = hex(raw[i + 1]) * 16 + hex(raw[i + 2]);
+      i += 2;
+    } else {
+      out[n++] = raw[i];
+    }
+  }
+  return out.subarray(0, n);
 }
 
 /** The role's readiness and health, flipped by the component as it starts and stops. */
@@ -59,6 +167,8 @@ export class HttpServer {
       probe: Probe;
       /** Prefix under which the role's routes are served (`--web.route-prefix`). */
       routePrefix?: string;
+      /** Bound on reading one request body (default {@link DEFAULT_BODY_READ_TIMEOUT_MS}). */
+      bodyReadTimeoutMs?: number;
     },
   ) {
     this.duration = opts.registry.histogram({
@@ -136,41 +246,59 @@ export class HttpServer {
     let name = "not-found";
     let res: Response;
     try {
-      let allowed: string[] = [];
-      let found: { route: Route; params: Record<string, string> } | undefined;
+      // httprouter's rules (Prometheus's and Thanos's router): 405 only when the path has a
+      // route for another method, the catch-all OPTIONS route never makes it a 405
+      // (https://github.com/julienschmidt/httprouter, `allowed`)
+      const allowed = new Set<string>();
+      let found:
+        | { route: Route; params: Record<string, string>; raw: Record<string, string> }
+        | undefined;
       for (const r of this.routes) {
         const m = r.pattern.exec({ pathname: url.pathname });
         if (!m) continue;
         if (!r.methods.has(req.method)) {
-          allowed = allowed.concat([...r.methods]);
+          for (const x of r.methods) if (x !== "OPTIONS") allowed.add(x);
           continue;
         }
         const params: Record<string, string> = {};
+        const raw: Record<string, string> = {};
         for (const [k, v] of Object.entries(m.pathname.groups)) {
-          if (v !== undefined) params[k] = decodeURIComponent(v);
+          if (v === undefined) continue;
+          raw[k] = v;
+          params[k] = new TextDecoder().decode(percentDecodeBytes(v));
         }
-        found = { route: r.route, params };
+        found = { route: r.route, params, raw };
         break;
       }
       if (found) {
         name = found.route.name ?? found.route.path;
+        const timeoutMs = this.opts.bodyReadTimeoutMs ?? DEFAULT_BODY_READ_TIMEOUT_MS;
         res = await found.route.handler(req, found.params, {
           // Aborted when the client disconnects (deno.json opts in to "no-legacy-abort", so a
           // successful response does not abort it too).
           signal: req.signal,
           remoteAddr: `${info.remoteAddr.hostname}:${info.remoteAddr.port}`,
+          rawParams: found.raw,
+          readBody: (limit) => readBody(req, limit, timeoutMs),
         });
-      } else if (allowed.length > 0) {
-        res = new Response("method not allowed\n", {
+      } else if (allowed.size > 0) {
+        res = new Response("Method Not Allowed\n", {
           status: 405,
-          headers: { allow: allowed.join(", ") },
+          headers: {
+            allow: [...allowed, "OPTIONS"].sort().join(", "),
+            "content-type": "text/plain; charset=utf-8",
+          },
         });
       } else {
         res = text(404, "404 page not found");
       }
     } catch (e) {
-      this.opts.logger.error("HTTP handler failed", { path: url.pathname, err: e });
-      res = text(500, `internal server error: ${(e as Error).message}`);
+      if (e instanceof HttpError) {
+        res = text(e.status, e.message);
+      } else {
+        this.opts.logger.error("HTTP handler failed", { path: url.pathname, err: e });
+        res = text(500, `internal server error: ${(e as Error).message}`);
+      }
     }
     this.duration.observe(
       { code: String(res.status), handler: name, method: req.method.toLowerCase() },

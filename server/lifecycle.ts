@@ -17,9 +17,10 @@ export interface GrpcServing {
 export interface ServeOptions {
   http: HttpServer;
   httpGracePeriodMs: number;
-  grpc: GrpcServing;
-  grpcAddress: { hostname: string; port: number };
-  grpcGracePeriodMs: number;
+  /** The role's gRPC server, when it has one (the query frontend serves HTTP only). */
+  grpc?: GrpcServing;
+  grpcAddress?: { hostname: string; port: number };
+  grpcGracePeriodMs?: number;
   probe: Probe;
   logger: Logger;
   /** Stop signal (the launcher's SIGINT/SIGTERM). */
@@ -54,13 +55,15 @@ export async function serveUntilStopped(
   let failed = false;
   try {
     await o.http.start();
-    const addr = await o.grpc.listen(o.grpcAddress.hostname, o.grpcAddress.port);
+    if (o.grpc && o.grpcAddress) {
+      const addr = await o.grpc.listen(o.grpcAddress.hostname, o.grpcAddress.port);
+      o.logger.info("listening for serving gRPC", {
+        service: "gRPC/server",
+        ...o.listenFields,
+        address: `${addr.hostname}:${addr.port}`,
+      });
+    }
     listening = true;
-    o.logger.info("listening for serving gRPC", {
-      service: "gRPC/server",
-      ...o.listenFields,
-      address: `${addr.hostname}:${addr.port}`,
-    });
     await body();
     await new Promise<void>((resolve) => {
       if (o.signal.aborted) return resolve();
@@ -74,8 +77,10 @@ export async function serveUntilStopped(
     o.probe.setNotReady("shutting down");
     o.logger.info(o.shutdownLog.message, o.shutdownLog.fields());
     await o.beforeClose?.();
-    if (listening && !failed) await o.grpc.close(o.grpcGracePeriodMs);
-    else await o.grpc.close(0).catch(() => undefined);
+    if (o.grpc) {
+      if (listening && !failed) await o.grpc.close(o.grpcGracePeriodMs ?? 0);
+      else await o.grpc.close(0).catch(() => undefined);
+    }
     await o.http.shutdown(failed ? 0 : o.httpGracePeriodMs);
     await o.afterClose?.();
   }

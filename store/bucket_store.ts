@@ -18,9 +18,11 @@ import type {
 } from "../storeapi/codec.ts";
 import { Aggr, INT64_MAX, INT64_MIN } from "../storeapi/codec.ts";
 import { withExternalLabels } from "../storeapi/external_labels.ts";
+import { labelSetsMatch } from "../storeapi/proxy.ts";
 import { GrpcError, GrpcStatus } from "../storeapi/grpc.ts";
 import type { SeriesItem, StoreBackend } from "../storeapi/server.ts";
 import type { ByteSource } from "../tsdb/bytesource.ts";
+import { CorruptionError } from "../tsdb/errors.ts";
 import { chunkRecordLength, parseChunkRecord, segmentFileName } from "../tsdb/chunks/segment.ts";
 import { AggrType, CHUNK_ENC_AGGR, parseAggrChunk } from "../tsdb/chunkenc/aggr.ts";
 import {
@@ -35,7 +37,7 @@ import type { BlockMeta } from "../tsdb/meta.ts";
 import { mergeSeriesSets } from "../tsdb/querier.ts";
 import { ChunkEncoding, type Labels, type SeriesWithChunks } from "../tsdb/series.ts";
 import type { Logger } from "../logging/log.ts";
-import { IndexCache } from "./index_cache.ts";
+import { IndexCache, type IndexCacheOptions } from "./index_cache.ts";
 import { type IndexHeaderSource, openIndexHeader } from "../block/index_header.ts";
 import type { MetaSyncer } from "../block/fetcher.ts";
 import { forEachConcurrent, Gate } from "../runutil/gate.ts";
@@ -63,6 +65,8 @@ export class RequestStats {
   chunkBytes = 0;
   chunkRequests = 0;
   seriesTouched = 0;
+  /** Blocks this request could not read (corrupt or failing), each named once. */
+  readonly blockWarnings: string[] = [];
   constructor(readonly bytesLimit = 0) {}
 
   /** Adds fetched chunk bytes; throws ResourceExhausted past the limit. */
@@ -90,6 +94,9 @@ interface StoreMetrics {
   blocksQueried: Counter;
   headerOpens: Counter;
   seriesRequests: Counter;
+  blockReadFailures: Counter;
+  seriesInFlight: Gauge;
+  seriesCanceled: Counter;
 }
 
 function storeMetrics(reg: Registry): StoreMetrics {
@@ -141,6 +148,23 @@ function storeMetrics(reg: Registry): StoreMetrics {
     seriesRequests: reg.counter({
       name: "thanos_bucket_store_series_requests_total",
       help: "Series calls served.",
+    }),
+    // Thanos's series gate gauge (pkg/gate, prefix thanos_bucket_store_series_)
+    seriesInFlight: reg.gauge({
+      name: "thanos_bucket_store_series_gate_queries_in_flight",
+      help: "Number of Series calls currently being served (holding a gate slot).",
+    }),
+    seriesCanceled: reg.counter({
+      name: "thanos_bucket_store_series_canceled_total",
+      help: "Series calls that stopped reading blocks because the client cancelled them (or " +
+        "their deadline passed).",
+    }),
+    blockReadFailures: reg.counter({
+      name: "thanos_bucket_store_block_read_failures_total",
+      help: "Reads of one block that failed inside a Series call (the block is left out of the " +
+        "answer with a warning naming it; other blocks are served), by reason: corruption " +
+        "(CRC or format error) or error.",
+      labelNames: ["reason"],
     }),
   };
 }
@@ -209,6 +233,8 @@ export interface BucketStoreOptions {
   cacheIndexHeader?: boolean;
   /** In-memory index cache size in bytes (`--index-cache-size`); 0 disables it. */
   indexCacheBytes?: number;
+  /** Item size limit and cached item types of the index cache (`--index-cache.config`). */
+  indexCache?: Omit<IndexCacheOptions, "registry">;
   /** Blocks loaded concurrently (`--block-sync-concurrency`). */
   blockSyncConcurrency?: number;
   /** Served time range (`--min-time`/`--max-time`), inclusive ms. */
@@ -225,6 +251,8 @@ export class BucketStore implements StoreBackend {
   private readonly blocks = new Map<string, BucketBlock>();
   /** Blocks that failed to load, with the error (retried at the next sync). */
   readonly failed = new Map<string, Error>();
+  /** Metas of the blocks in `failed` (so answers over their range can name them). */
+  private readonly failedMetas = new Map<string, BlockMeta>();
   readonly cache: IndexCache;
   private readonly metrics?: StoreMetrics;
   /** Series calls beyond the limit wait for a slot (0: unlimited). */
@@ -236,6 +264,7 @@ export class BucketStore implements StoreBackend {
   constructor(private readonly bucket: Bucket, private readonly opts: BucketStoreOptions) {
     this.log = opts.logger;
     this.cache = new IndexCache(opts.indexCacheBytes ?? 250 * 1024 * 1024, {
+      ...opts.indexCache,
       registry: opts.registry,
     });
     this.metrics = opts.registry ? storeMetrics(opts.registry) : undefined;
@@ -282,10 +311,12 @@ export class BucketStore implements StoreBackend {
         }
         this.blocks.set(meta.ulid, b);
         this.failed.delete(meta.ulid);
+        this.failedMetas.delete(meta.ulid);
       } catch (e) {
         if (signal?.aborted) throw e;
         this.metrics?.blockLoadFailures.inc();
         this.failed.set(meta.ulid, e as Error);
+        this.failedMetas.set(meta.ulid, meta);
         this.log.warn("loading block failed; skipping it until the next sync", {
           id: meta.ulid,
           err: e as Error,
@@ -300,7 +331,11 @@ export class BucketStore implements StoreBackend {
       await b.index.close();
       this.log.info("dropped outdated block", { block: id });
     }
-    for (const id of [...this.failed.keys()]) if (!wanted.has(id)) this.failed.delete(id);
+    for (const id of [...this.failed.keys()]) {
+      if (wanted.has(id)) continue;
+      this.failed.delete(id);
+      this.failedMetas.delete(id);
+    }
     await this.removeStaleLocalDirs(wanted);
   }
 
@@ -417,6 +452,7 @@ export class BucketStore implements StoreBackend {
    */
   async *series(req: SeriesRequest, signal: AbortSignal): AsyncGenerator<SeriesItem> {
     await this.gate.acquire(signal);
+    this.metrics?.seriesInFlight.inc();
     try {
       this.metrics?.seriesRequests.inc();
       const r: SeriesRequest = {
@@ -444,7 +480,13 @@ export class BucketStore implements StoreBackend {
         this.metrics?.chunksFetched.inc(chunks);
       }
       for (const w of warnings) yield { warning: w };
+      for (const w of stats.blockWarnings) yield { warning: w };
+      for (const w of this.failedBlockWarnings(r.minTime, r.maxTime, r.matchers)) {
+        yield { warning: w };
+      }
     } finally {
+      if (signal.aborted) this.metrics?.seriesCanceled.inc();
+      this.metrics?.seriesInFlight.dec();
       this.gate.release();
     }
   }
@@ -458,7 +500,10 @@ export class BucketStore implements StoreBackend {
     const parts = await Promise.all(this.setBackends().map((b) => b.labelNames(r, signal)));
     return {
       names: unionSorted(parts.map((p) => p.names)),
-      warnings: parts.flatMap((p) => p.warnings),
+      warnings: [
+        ...parts.flatMap((p) => p.warnings),
+        ...this.failedBlockWarnings(r.start, r.end, r.matchers),
+      ],
     };
   }
 
@@ -471,8 +516,56 @@ export class BucketStore implements StoreBackend {
     const parts = await Promise.all(this.setBackends().map((b) => b.labelValues(r, signal)));
     return {
       values: unionSorted(parts.map((p) => p.values)),
-      warnings: parts.flatMap((p) => p.warnings),
+      warnings: [
+        ...parts.flatMap((p) => p.warnings),
+        ...this.failedBlockWarnings(r.start, r.end, r.matchers),
+      ],
     };
+  }
+
+  /**
+   * Warnings naming the blocks that failed to load (e.g. a corrupt symbol table) and could
+   * hold data for [mint, maxt] and `matchers`: their data is missing from the answer, which
+   * must say so rather than look complete.
+   */
+  private failedBlockWarnings(mint: number, maxt: number, matchers: readonly Matcher[]): string[] {
+    const out: string[] = [];
+    for (const [id, meta] of this.failedMetas) {
+      if (meta.minTime > maxt || mint >= meta.maxTime) continue;
+      const ext = labelsFromObject(meta.thanos?.labels ?? {});
+      if (!labelSetsMatch([ext], matchers)) continue;
+      const err = this.failed.get(id);
+      out.push(`block ${id} is not served: loading it failed: ${err?.message ?? "unknown error"}`);
+    }
+    return out;
+  }
+
+  /**
+   * One block's series with its failures contained: a corrupt or unreadable block ends its own
+   * stream with a warning naming it (counted in thanos_bucket_store_block_read_failures_total)
+   * while the other blocks are still served, as Prometheus fails only queries touching the
+   * block. Cancellation and request limits still fail the whole call.
+   */
+  async *guardBlock(
+    block: BucketBlock,
+    series: AsyncIterable<SeriesWithChunks>,
+    stats: RequestStats,
+    signal: AbortSignal,
+  ): AsyncGenerator<SeriesWithChunks> {
+    try {
+      yield* series;
+    } catch (e) {
+      if (signal.aborted || e instanceof GrpcError) throw e;
+      const reason = e instanceof CorruptionError ? "corruption" : "error";
+      this.metrics?.blockReadFailures.inc({ reason });
+      const msg = e instanceof Error ? e.message : String(e);
+      this.log.warn("reading block failed; answering without it", {
+        block: block.id,
+        reason,
+        err: e as Error,
+      });
+      stats.blockWarnings.push(`block ${block.id} left out of the answer (${reason}): ${msg}`);
+    }
   }
 
   // ---- per-block reading (used by BlockSetBackend) ----
@@ -793,11 +886,16 @@ class BlockSetBackend implements StoreBackend {
     if (blocks.length === 0) return emptyItems();
     const stats = (req as StatsSeriesRequest).stats ?? new RequestStats();
     const sets = blocks.map((b) =>
-      this.store.blockSeries(b, req.matchers, req.minTime, req.maxTime, {
-        skipChunks: req.skipChunks === true,
-        aggregates: req.aggregates ?? [],
+      this.store.guardBlock(
+        b,
+        this.store.blockSeries(b, req.matchers, req.minTime, req.maxTime, {
+          skipChunks: req.skipChunks === true,
+          aggregates: req.aggregates ?? [],
+          stats,
+        }, signal),
         stats,
-      }, signal)
+        signal,
+      )
     );
     const merged = sets.length === 1 ? sets[0] : mergeSeriesSets(sets);
     const limit = req.limit ?? 0;

@@ -4,6 +4,8 @@
 // block and matcher, and decoded series entries per block and ref, bounded by their estimated size
 // in bytes. Metric names follow Thanos's `thanos_store_index_cache_*`.
 
+import { parse as parseYaml } from "yaml";
+import { parseBase2Bytes } from "../strconv/bytes.ts";
 import type { Counter, Gauge, Registry } from "../metrics/registry.ts";
 import type { IndexSeries } from "../tsdb/index/reader.ts";
 
@@ -35,16 +37,27 @@ interface CacheMetrics {
   size: Gauge;
 }
 
+/** Options of an {@link IndexCache}, as Thanos's IN-MEMORY index cache config names them. */
+export interface IndexCacheOptions {
+  registry?: Registry;
+  /** Largest single item (`max_item_size`); default half of `maxBytes`. */
+  maxItemBytes?: number;
+  /** Item types cached (`enabled_items`); default all. */
+  enabledItems?: readonly CacheItemType[];
+}
+
 /** An LRU cache bounded by bytes. `maxBytes` 0 disables it (every get misses, sets are dropped). */
 export class IndexCache {
   private readonly entries = new Map<string, Entry>();
   private bytes = 0;
   private readonly maxItemBytes: number;
+  private readonly enabled?: ReadonlySet<CacheItemType>;
   private readonly metrics?: CacheMetrics;
 
-  constructor(readonly maxBytes: number, opts: { registry?: Registry } = {}) {
+  constructor(readonly maxBytes: number, opts: IndexCacheOptions = {}) {
     // one item may not take more than half the cache, so a huge list cannot flush everything
-    this.maxItemBytes = Math.floor(maxBytes / 2);
+    this.maxItemBytes = opts.maxItemBytes ?? Math.floor(maxBytes / 2);
+    if (opts.enabledItems) this.enabled = new Set(opts.enabledItems);
     const reg = opts.registry;
     if (reg) {
       const lbl = ["item_type"];
@@ -84,6 +97,10 @@ export class IndexCache {
         name: "thanos_store_index_cache_max_size_bytes",
         help: "Maximum number of bytes to be held in the index cache.",
       }).set(maxBytes);
+      reg.gauge({
+        name: "thanos_store_index_cache_max_item_size_bytes",
+        help: "Maximum number of bytes for single entry to be held in the index cache.",
+      }).set(this.maxItemBytes);
       for (const t of ["Postings", "Series"]) {
         this.metrics.items.set({ item_type: t }, 0);
         this.metrics.size.set({ item_type: t }, 0);
@@ -105,7 +122,7 @@ export class IndexCache {
     type: CacheItemType,
     key: string,
   ): T | undefined {
-    if (this.maxBytes <= 0) return undefined;
+    if (this.maxBytes <= 0 || (this.enabled && !this.enabled.has(type))) return undefined;
     this.metrics?.requests.inc({ item_type: type });
     const e = this.entries.get(key);
     if (!e) return undefined;
@@ -117,7 +134,7 @@ export class IndexCache {
   }
 
   private set(type: CacheItemType, key: string, value: Uint32Array | IndexSeries, size: number) {
-    if (this.maxBytes <= 0) return;
+    if (this.maxBytes <= 0 || (this.enabled && !this.enabled.has(type))) return;
     const total = size + ENTRY_OVERHEAD + 2 * key.length;
     if (total > this.maxItemBytes) return;
     const old = this.entries.get(key);
@@ -168,4 +185,103 @@ export class IndexCache {
       if (k.startsWith("P" + infix) || k.startsWith("S" + infix)) this.remove(k, e, false);
     }
   }
+}
+
+/** An index cache configuration as `--index-cache.config` gives it, for the IN-MEMORY type. */
+export interface InMemoryIndexCacheConfig {
+  maxBytes: number;
+  maxItemBytes: number;
+  /** Undefined: every item type. */
+  enabledItems?: CacheItemType[];
+}
+
+/** An `--index-cache.config` this build cannot serve or that is malformed. */
+export class IndexCacheConfigError extends Error {
+  override name = "IndexCacheConfigError";
+}
+
+const MIB = 1024 * 1024;
+
+/**
+ * Reads Thanos's index cache configuration (https://thanos.io/tip/components/store.md/#index-cache):
+ * `type` (case-insensitive) and `config`. IN-MEMORY: `max_size` (default 250MiB),
+ * `max_item_size` (default 125MiB, at most `max_size`), `enabled_items` (`Postings`, `Series`,
+ * `ExpandedPostings`; this build caches no expanded postings), `ttl` (no effect, as in Thanos).
+ * MEMCACHED and REDIS are refused until the cache clients are in this build.
+ */
+export function parseIndexCacheConfig(text: string): InMemoryIndexCacheConfig {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw new IndexCacheConfigError(`parsing index cache config YAML: ${(e as Error).message}`);
+  }
+  if (doc === null || typeof doc !== "object" || Array.isArray(doc)) {
+    throw new IndexCacheConfigError("index cache config: want a mapping with type and config");
+  }
+  const { type, config = {}, ...rest } = doc as Record<string, unknown>;
+  const unknownTop = Object.keys(rest);
+  if (unknownTop.length > 0) {
+    throw new IndexCacheConfigError(`index cache config: unknown field ${unknownTop[0]}`);
+  }
+  const kind = String(type ?? "").toUpperCase();
+  if (kind === "MEMCACHED" || kind === "REDIS") {
+    throw new IndexCacheConfigError(
+      `index cache type ${kind} is not in this build yet; use type IN-MEMORY`,
+    );
+  }
+  if (kind !== "IN-MEMORY") {
+    throw new IndexCacheConfigError(
+      `unsupported index cache type ${JSON.stringify(type ?? "")}: want IN-MEMORY, MEMCACHED ` +
+        "or REDIS",
+    );
+  }
+  if (config === null || typeof config !== "object" || Array.isArray(config)) {
+    throw new IndexCacheConfigError("index cache config: config must be a mapping");
+  }
+  const c = config as Record<string, unknown>;
+  for (const k of Object.keys(c)) {
+    if (!["max_size", "max_item_size", "enabled_items", "ttl"].includes(k)) {
+      throw new IndexCacheConfigError(`index cache config: unknown field config.${k}`);
+    }
+  }
+  const bytes = (field: string, def: number): number => {
+    const v = c[field];
+    if (v === undefined || v === null) return def;
+    const n = typeof v === "number" ? v : parseBase2Bytes(String(v));
+    if (n === undefined || !Number.isInteger(n) || n < 0) {
+      throw new IndexCacheConfigError(
+        `index cache config: invalid ${field} ${JSON.stringify(v)}: want a byte size like 250MB`,
+      );
+    }
+    return n;
+  };
+  // unset or 0 fields keep Thanos's defaults (DefaultInMemoryIndexCacheConfig)
+  const maxBytes = bytes("max_size", 0) || 250 * MIB;
+  const maxItemBytes = bytes("max_item_size", 0) || 125 * MIB;
+  if (maxItemBytes > maxBytes) {
+    throw new IndexCacheConfigError(
+      `index cache config: max_item_size (${maxItemBytes}) must not exceed max_size (${maxBytes})`,
+    );
+  }
+  const out: InMemoryIndexCacheConfig = { maxBytes, maxItemBytes };
+  const items = c.enabled_items;
+  if (items !== undefined && items !== null) {
+    if (!Array.isArray(items)) {
+      throw new IndexCacheConfigError("index cache config: enabled_items must be a list");
+    }
+    if (items.length > 0) {
+      out.enabledItems = [];
+      for (const it of items) {
+        if (it === "Postings" || it === "Series") out.enabledItems.push(it);
+        else if (it !== "ExpandedPostings") {
+          throw new IndexCacheConfigError(
+            `index cache config: unsupported item type ${JSON.stringify(it)}: want Postings, ` +
+              "Series or ExpandedPostings",
+          );
+        }
+      }
+    }
+  }
+  return out;
 }

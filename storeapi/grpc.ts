@@ -6,9 +6,11 @@
 // Messages are opaque bytes here; the StoreAPI codecs live in codec.ts.
 
 import type { Counter, Registry } from "../metrics/registry.ts";
+import type { Logger } from "../logging/log.ts";
 import http2 from "node:http2";
 import zlib from "node:zlib";
 import { snappyFrameDecode, snappyFrameEncode } from "./snappy.ts";
+import { H2Server } from "./h2server.ts";
 
 /** gRPC status codes. */
 export enum GrpcStatus {
@@ -85,7 +87,11 @@ function decompressMessage(enc: string, data: Uint8Array, max: number): Uint8Arr
       break;
     case "identity":
     case "":
-      return data;
+      // grpc-go: a message flagged compressed on a call without a compression is an error
+      throw new GrpcError(
+        GrpcStatus.INTERNAL,
+        "grpc: compressed flag set with identity or empty encoding",
+      );
     default:
       throw new GrpcError(
         GrpcStatus.UNIMPLEMENTED,
@@ -151,7 +157,9 @@ function frame(msg: Uint8Array, compressed: boolean): Uint8Array {
 class FrameParser {
   private header = new Uint8Array(5);
   private headerLen = 0;
-  private msg: Uint8Array | null = null;
+  /** Parts of the message being assembled; memory follows the bytes received, never the
+   * announced length (a 4 GiB announcement with a few bytes costs a few bytes). */
+  private parts: Uint8Array[] | null = null;
   private msgLen = 0;
   private msgFill = 0;
   private msgCompressed = false;
@@ -163,14 +171,25 @@ class FrameParser {
     let p = 0;
     const n = chunk.length;
     while (p < n) {
-      if (this.msg !== null) {
+      if (this.parts !== null) {
         const take = Math.min(this.msgLen - this.msgFill, n - p);
-        this.msg.set(chunk.subarray(p, p + take), this.msgFill);
+        // a copy: the caller may reuse its chunk
+        this.parts.push(chunk.slice(p, p + take));
         this.msgFill += take;
         p += take;
         if (this.msgFill === this.msgLen) {
-          const m = this.msg;
-          this.msg = null;
+          const parts = this.parts;
+          this.parts = null;
+          let m: Uint8Array;
+          if (parts.length === 1) m = parts[0];
+          else {
+            m = new Uint8Array(this.msgLen);
+            let o = 0;
+            for (const x of parts) {
+              m.set(x, o);
+              o += x.length;
+            }
+          }
           emit(m, this.msgCompressed);
         }
         continue;
@@ -196,11 +215,8 @@ class FrameParser {
         const len = ((h[1] << 24) | (h[2] << 16) | (h[3] << 8) | h[4]) >>> 0;
         this.checkLen(len, h[0]);
         this.headerLen = 0;
-        this.startMessage(len, h[0] === 1);
-        if (len === 0) {
-          this.msg = null;
-          emit(new Uint8Array(0), h[0] === 1);
-        }
+        if (len === 0) emit(new Uint8Array(0), h[0] === 1);
+        else this.startMessage(len, h[0] === 1);
       }
     }
   }
@@ -218,7 +234,7 @@ class FrameParser {
   }
 
   private startMessage(len: number, compressed: boolean): void {
-    this.msg = new Uint8Array(len);
+    this.parts = [];
     this.msgLen = len;
     this.msgFill = 0;
     this.msgCompressed = compressed;
@@ -226,7 +242,7 @@ class FrameParser {
 
   /** True when no partial message is pending. */
   idle(): boolean {
-    return this.msg === null && this.headerLen === 0;
+    return this.parts === null && this.headerLen === 0;
   }
 }
 
@@ -256,6 +272,8 @@ export interface ClientTlsOptions {
   serverName?: string;
   /** Do not verify the server certificate. */
   skipVerify?: boolean;
+  /** Lowest TLS version offered (Thanos's `--grpc-client-tls-min-version`); the runtime's default when absent. */
+  minVersion?: "TLSv1" | "TLSv1.1" | "TLSv1.2" | "TLSv1.3";
 }
 
 function readPem(path: string, what: string): string {
@@ -306,10 +324,27 @@ export interface GrpcServerOptions {
   maxRequestBytes?: number;
   /**
    * Where `grpc_server_started_total` / `grpc_server_handled_total` are recorded (the names and
-   * labels of go-grpc-prometheus, as Thanos exposes them); none when absent.
+   * labels of go-grpc-prometheus, as Thanos exposes them), and
+   * `thanos_grpc_server_stalled_calls_total`; none when absent.
    */
   registry?: Registry;
+  /**
+   * A call whose client reads nothing (flow control closed) or sends nothing of its request for
+   * this long is cancelled, freeing what it holds (default {@link DEFAULT_STALL_TIMEOUT_MS}).
+   */
+  stallTimeoutMs?: number;
+  /** Where stalled calls are logged (warn); none when absent. */
+  logger?: Logger;
 }
+
+/**
+ * Default stall timeout. A querier reads its store streams continuously; one pauses only while
+ * its merge waits on another, slower store, which the querier's own timeouts (Thanos
+ * `--query.timeout`, default 2m) bound. 30 s is far above that pause for a healthy querier and
+ * frees a `--store.grpc.series-max-concurrency` slot four times sooner than the default query
+ * timeout would end the query holding it.
+ */
+export const DEFAULT_STALL_TIMEOUT_MS = 30_000;
 
 type Route =
   | { kind: "unary"; handler: UnaryHandler }
@@ -321,19 +356,117 @@ export interface ListenAddress {
   port: number;
 }
 
+/**
+ * What a call needs from its HTTP/2 stream: h2server.ts for plaintext, node:http2 for TLS.
+ * Methods never throw; `write` rejects once the stream is gone.
+ */
+interface CallStream {
+  readonly headers: Readonly<Record<string, string>>;
+  readonly closed: boolean;
+  onData: (chunk: Uint8Array) => void;
+  onEnd: () => void;
+  onClose: () => void;
+  respond(headers: Record<string, string>, endStream: boolean): void;
+  /** Resolves when the stream can take more; rejects when it closed. */
+  write(data: Uint8Array): Promise<void>;
+  end(trailers: Record<string, string>): void;
+  /** RST_STREAM(CANCEL): the client sees the call cancelled. */
+  reset(): void;
+}
+
+/** A node:http2 server stream as a {@link CallStream} (the TLS path). */
+class NodeCallStream implements CallStream {
+  readonly headers: Record<string, string> = {};
+  onData: (chunk: Uint8Array) => void = () => {};
+  onEnd: () => void = () => {};
+  onClose: () => void = () => {};
+  private trailers: Record<string, string> = {};
+
+  constructor(private readonly stream: http2.ServerHttp2Stream, h: http2.IncomingHttpHeaders) {
+    for (const [k, v] of Object.entries(h)) {
+      if (v !== undefined) this.headers[k] = Array.isArray(v) ? v.join(",") : String(v);
+    }
+    stream.on("error", () => {}); // reported through 'close'
+    stream.on("data", (c: Uint8Array) => this.onData(c));
+    stream.on("end", () => this.onEnd());
+    stream.on("close", () => this.onClose());
+  }
+
+  get closed(): boolean {
+    return this.stream.destroyed || this.stream.closed;
+  }
+
+  respond(headers: Record<string, string>, endStream: boolean): void {
+    if (this.closed) return;
+    try {
+      if (endStream) {
+        this.stream.respond(headers, { endStream: true });
+        return;
+      }
+      this.stream.respond(headers, { waitForTrailers: true });
+      this.stream.on("wantTrailers", () => {
+        try {
+          this.stream.sendTrailers(this.trailers);
+        } catch { /* the client went away */ }
+      });
+    } catch { /* the client went away */ }
+  }
+
+  async write(data: Uint8Array): Promise<void> {
+    if (this.closed) throw new Error("stream closed");
+    if (this.stream.write(data)) return;
+    await new Promise<void>((resolve, reject) => {
+      const done = (err?: Error) => {
+        this.stream.off("drain", onDrain);
+        this.stream.off("close", onClose);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onDrain = () => done();
+      const onClose = () => done(new Error("stream closed"));
+      this.stream.on("drain", onDrain);
+      this.stream.on("close", onClose);
+    });
+  }
+
+  end(trailers: Record<string, string>): void {
+    if (this.closed) return;
+    this.trailers = trailers;
+    try {
+      this.stream.end();
+    } catch { /* the client went away */ }
+  }
+
+  reset(): void {
+    if (this.closed) return;
+    try {
+      this.stream.close(http2.constants.NGHTTP2_CANCEL);
+    } catch { /* gone */ }
+  }
+}
+
 /** A gRPC server: register routes by full method path, then `listen`. */
 export class GrpcServer {
   private readonly routes = new Map<string, Route>();
-  private readonly server: http2.Http2Server | http2.Http2SecureServer;
+  private readonly services = new Set<string>();
+  /** node:http2, only for TLS (h2server.ts serves plaintext). */
+  private readonly tlsServer?: http2.Http2SecureServer;
+  private readonly h2: H2Server;
   private readonly sessions = new Set<http2.ServerHttp2Session>();
   private readonly calls = new Set<AbortController>();
   private readonly maxRequestBytes: number;
   private closed = false;
   private readonly started?: Counter;
   private readonly handled?: Counter;
+  private readonly stalled?: Counter;
+  private readonly logger?: Logger;
+  /** @internal */
+  readonly stallTimeoutMs: number;
 
   constructor(opts: GrpcServerOptions = {}) {
     this.maxRequestBytes = opts.maxRequestBytes ?? 64 << 20;
+    this.stallTimeoutMs = opts.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+    this.logger = opts.logger;
     const labelNames = ["grpc_type", "grpc_service", "grpc_method"];
     this.started = opts.registry?.counter({
       name: "grpc_server_started_total",
@@ -345,10 +478,17 @@ export class GrpcServer {
       help: "Total number of RPCs completed on the server, regardless of success or failure.",
       labelNames: [...labelNames, "grpc_code"],
     });
+    this.stalled = opts.registry?.counter({
+      name: "thanos_grpc_server_stalled_calls_total",
+      help: "Calls cancelled because the client read nothing of the response (or sent nothing " +
+        "of the request) for the stall timeout.",
+      labelNames: [...labelNames, "direction"],
+    });
+    this.h2 = new H2Server((s) => this.onStream(s));
     if (opts.tls) {
       const t = opts.tls;
       const mutual = t.clientCaFile !== undefined && t.clientCaFile !== "";
-      this.server = http2.createSecureServer({
+      this.tlsServer = http2.createSecureServer({
         cert: readPem(t.certFile, "certificate"),
         key: readPem(t.keyFile, "key"),
         ca: mutual ? readPem(t.clientCaFile!, "client CA") : undefined,
@@ -358,37 +498,47 @@ export class GrpcServer {
         ALPNProtocols: ["h2"],
         allowHTTP1: false,
       });
-    } else {
-      this.server = http2.createServer();
+      this.tlsServer.on("session", (s: http2.ServerHttp2Session) => {
+        this.sessions.add(s);
+        s.on("close", () => this.sessions.delete(s));
+        s.on("error", () => {}); // the session closes; calls see their streams close
+      });
+      this.tlsServer.on("stream", (stream, headers) => {
+        this.onStream(new NodeCallStream(stream, headers));
+      });
     }
-    this.server.on("session", (s: http2.ServerHttp2Session) => {
-      this.sessions.add(s);
-      s.on("close", () => this.sessions.delete(s));
-      s.on("error", () => {}); // the session closes; calls see their streams close
-    });
-    this.server.on("stream", (stream, headers) => this.onStream(stream, headers));
   }
 
   /** Registers a unary method, e.g. `/thanos.Store/LabelNames`. */
   unary(path: string, handler: UnaryHandler): this {
     this.routes.set(path, { kind: "unary", handler });
+    this.services.add(path.slice(1, path.lastIndexOf("/")));
     return this;
   }
 
   /** Registers a server-streaming method, e.g. `/thanos.Store/Series`. */
   serverStream(path: string, handler: ServerStreamHandler): this {
     this.routes.set(path, { kind: "stream", handler });
+    this.services.add(path.slice(1, path.lastIndexOf("/")));
     return this;
   }
 
   /** Starts listening on `hostname:port` (port 0 picks a free one); returns the bound address. */
   listen(hostname: string, port: number): Promise<ListenAddress> {
+    const srv = this.tlsServer;
+    if (srv === undefined) {
+      try {
+        return Promise.resolve({ hostname, port: this.h2.listen(hostname, port) });
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
     return new Promise((resolve, reject) => {
       const onError = (e: Error) => reject(e);
-      this.server.once("error", onError);
-      this.server.listen(port, hostname, () => {
-        this.server.off("error", onError);
-        const a = this.server.address();
+      srv.once("error", onError);
+      srv.listen(port, hostname, () => {
+        srv.off("error", onError);
+        const a = srv.address();
         if (a === null || typeof a === "string") {
           reject(new Error(`gRPC server bound to an unexpected address ${a}`));
           return;
@@ -405,8 +555,10 @@ export class GrpcServer {
   async close(graceMs = 0): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const closedServer = new Promise<void>((r) => this.server.close(() => r()));
+    const srv = this.tlsServer;
+    const closedServer = srv ? new Promise<void>((r) => srv.close(() => r())) : Promise.resolve();
     for (const s of this.sessions) s.close();
+    await this.h2.shutdown();
     const deadline = Date.now() + graceMs;
     while (this.calls.size > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - Date.now()))));
@@ -414,36 +566,52 @@ export class GrpcServer {
     for (const c of this.calls) {
       c.abort(new GrpcError(GrpcStatus.UNAVAILABLE, "server shutting down"));
     }
+    // let the cancelled calls' trailers go out before the connections drop
+    await new Promise((r) => setTimeout(r, 20));
     for (const s of this.sessions) s.destroy();
+    this.h2.destroy();
     await closedServer;
   }
 
-  private onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
-    stream.on("error", () => {}); // reported through 'close' and the call's abort signal
-    const ct = String(headers["content-type"] ?? "");
-    if (headers[":method"] !== "POST" || !ct.startsWith("application/grpc")) {
-      stream.respond({ ":status": 415, "content-type": "text/plain" }, { endStream: true });
+  private onStream(stream: CallStream): void {
+    const headers = stream.headers;
+    const ct = headers["content-type"] ?? "";
+    // grpc-go answers a request that is not gRPC with HTTP 415
+    // (https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md)
+    if (headers[":method"] !== "POST" || !/^application\/grpc($|[+;])/.test(ct)) {
+      stream.respond({ ":status": "415", "content-type": "text/plain" }, true);
       return;
     }
-    const path = String(headers[":path"] ?? "");
+    const path = headers[":path"] ?? "";
     const route = this.routes.get(path);
     if (!route) {
-      trailersOnly(stream, GrpcStatus.UNIMPLEMENTED, `unknown method ${path}`);
+      // grpc-go's messages for an unknown service and an unknown method of a known one
+      const slash = path.lastIndexOf("/");
+      const service = path.slice(1, Math.max(1, slash));
+      const msg = this.services.has(service)
+        ? `unknown method ${path.slice(slash + 1)} for service ${service}`
+        : `unknown service ${service}`;
+      trailersOnly(stream, GrpcStatus.UNIMPLEMENTED, msg);
       return;
     }
-    new ServerCall(this, stream, headers, route).run();
+    new ServerCall(this, stream, route).run();
   }
 
   /** @internal Records the start (code undefined) or the end of a call in the metrics. */
   record(path: string, kind: "unary" | "stream", code?: GrpcStatus): void {
-    const slash = path.lastIndexOf("/");
-    const labels = {
-      grpc_type: kind === "unary" ? "unary" : "server_stream",
-      grpc_service: path.slice(1, slash),
-      grpc_method: path.slice(slash + 1),
-    };
+    const labels = callLabels(path, kind);
     if (code === undefined) this.started?.inc(labels);
     else this.handled?.inc({ ...labels, grpc_code: statusName(code) });
+  }
+
+  /** @internal A call was cancelled for stalling. */
+  recordStall(path: string, kind: "unary" | "stream", direction: "send" | "receive"): void {
+    this.stalled?.inc({ ...callLabels(path, kind), direction });
+    this.logger?.warn("gRPC call cancelled: the client stalled", {
+      method: path,
+      direction,
+      stall_timeout: `${this.stallTimeoutMs}ms`,
+    });
   }
 
   /** @internal */
@@ -458,18 +626,22 @@ export class GrpcServer {
   }
 }
 
-function trailersOnly(stream: http2.ServerHttp2Stream, code: GrpcStatus, msg: string): void {
-  if (stream.destroyed || stream.closed) return;
-  try {
-    stream.respond({
-      ":status": 200,
-      "content-type": "application/grpc",
-      "grpc-status": String(code),
-      "grpc-message": encodeGrpcMessage(msg),
-    }, { endStream: true });
-  } catch {
-    // the client went away; nothing to report to
-  }
+function callLabels(path: string, kind: "unary" | "stream") {
+  const slash = path.lastIndexOf("/");
+  return {
+    grpc_type: kind === "unary" ? "unary" : "server_stream",
+    grpc_service: path.slice(1, slash),
+    grpc_method: path.slice(slash + 1),
+  };
+}
+
+function trailersOnly(stream: CallStream, code: GrpcStatus, msg: string): void {
+  stream.respond({
+    ":status": "200",
+    "content-type": "application/grpc",
+    "grpc-status": String(code),
+    "grpc-message": encodeGrpcMessage(msg),
+  }, true);
 }
 
 const RESERVED_HEADERS = new Set([
@@ -485,15 +657,12 @@ class ServerCall implements ServerStreamWriter {
   private readonly ac = new AbortController();
   private headersSent = false;
   private finished = false;
-  private status = GrpcStatus.OK;
-  private statusMessage = "";
   private responseEncoding: Compression = "identity";
   private timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly server: GrpcServer,
-    private readonly stream: http2.ServerHttp2Stream,
-    private readonly headers: http2.IncomingHttpHeaders,
+    private readonly stream: CallStream,
     private readonly route: Route,
   ) {}
 
@@ -502,18 +671,19 @@ class ServerCall implements ServerStreamWriter {
   }
 
   private get path(): string {
-    return String(this.headers[":path"] ?? "");
+    return this.stream.headers[":path"] ?? "";
   }
 
   async run(): Promise<void> {
-    const { stream, headers } = this;
+    const { stream } = this;
+    const headers = stream.headers;
     this.server.track(this.ac, true);
     this.server.record(this.path, this.route.kind);
-    stream.on("close", () => {
+    stream.onClose = () => {
       if (!this.finished) this.ac.abort(new GrpcError(GrpcStatus.CANCELLED, "call cancelled"));
       this.cleanup();
-    });
-    const timeout = parseGrpcTimeout(headers["grpc-timeout"] as string | undefined);
+    };
+    const timeout = parseGrpcTimeout(headers["grpc-timeout"]);
     if (timeout !== undefined) {
       this.timer = setTimeout(() => {
         const err = new GrpcError(GrpcStatus.DEADLINE_EXCEEDED, "context deadline exceeded");
@@ -521,8 +691,8 @@ class ServerCall implements ServerStreamWriter {
         this.finish(err.code, err.details);
       }, timeout);
     }
-    const reqEncoding = String(headers["grpc-encoding"] ?? "identity");
-    const accept = String(headers["grpc-accept-encoding"] ?? "").split(",").map((s) => s.trim());
+    const reqEncoding = headers["grpc-encoding"] ?? "identity";
+    const accept = (headers["grpc-accept-encoding"] ?? "").split(",").map((s) => s.trim());
     // like grpc-go: answer in the request's compression when the client accepts it
     if (
       reqEncoding !== "identity" && isSupportedEncoding(reqEncoding) && accept.includes(reqEncoding)
@@ -531,11 +701,18 @@ class ServerCall implements ServerStreamWriter {
     }
     const metadata: Record<string, string> = {};
     for (const [k, v] of Object.entries(headers)) {
-      if (k.startsWith(":") || RESERVED_HEADERS.has(k) || v === undefined) continue;
-      metadata[k] = Array.isArray(v) ? v.join(",") : String(v);
+      if (k.startsWith(":") || RESERVED_HEADERS.has(k)) continue;
+      metadata[k] = v;
     }
     const ctx: CallContext = { signal: this.ac.signal, metadata };
     try {
+      // grpc-go refuses an unknown grpc-encoding before reading the message
+      if (reqEncoding !== "identity" && !isSupportedEncoding(reqEncoding)) {
+        throw new GrpcError(
+          GrpcStatus.UNIMPLEMENTED,
+          `grpc: Decompressor is not installed for grpc-encoding "${reqEncoding}"`,
+        );
+      }
       const request = await this.readRequest(reqEncoding);
       if (this.route.kind === "unary") {
         const res = await this.route.handler(request, ctx);
@@ -560,49 +737,87 @@ class ServerCall implements ServerStreamWriter {
     this.server.track(this.ac, false);
   }
 
+  /** Cancels a call whose client stopped reading (send) or sending (receive). */
+  private stall(direction: "send" | "receive"): void {
+    if (this.finished || this.ac.signal.aborted) return;
+    this.server.recordStall(this.path, this.route.kind, direction);
+    const err = new GrpcError(
+      GrpcStatus.RESOURCE_EXHAUSTED,
+      `client ${
+        direction === "send" ? "read" : "sent"
+      } nothing for ${this.server.stallTimeoutMs}ms`,
+    );
+    this.ac.abort(err);
+    // the client is not reading: a status cannot reach it, the reset frees the stream now
+    this.finished = true;
+    this.server.record(this.path, this.route.kind, err.code);
+    this.stream.reset();
+    this.cleanup();
+  }
+
   private readRequest(encoding: string): Promise<Uint8Array> {
     return new Promise((resolve, reject) => {
       const parser = new FrameParser(this.server.requestLimit);
-      const msgs: Uint8Array[] = [];
+      let msg: Uint8Array | undefined;
       let compressedFlag = false;
-      const onAbort = () => reject(this.ac.signal.reason);
+      let failed = false;
+      const fail = (e: unknown) => {
+        if (failed) return;
+        failed = true;
+        clearTimeout(stallTimer);
+        this.ac.signal.removeEventListener("abort", onAbort);
+        this.stream.onData = () => {};
+        reject(e);
+      };
+      const onAbort = () => fail(this.ac.signal.reason);
       this.ac.signal.addEventListener("abort", onAbort, { once: true });
-      this.stream.on("data", (chunk: Uint8Array) => {
+      // the whole request must arrive within the stall timeout
+      const stallTimer = setTimeout(() => this.stall("receive"), this.server.stallTimeoutMs);
+      this.stream.onData = (chunk) => {
         try {
           parser.push(chunk, (m, c) => {
-            msgs.push(m);
+            if (msg !== undefined) {
+              // grpc-go: a second request message of a unary/server-streaming call
+              throw new GrpcError(
+                GrpcStatus.INTERNAL,
+                "grpc: client streaming protocol violation: get <nil>, want <EOF>",
+              );
+            }
+            msg = m;
             compressedFlag = c;
           });
         } catch (e) {
-          reject(e);
-          this.stream.pause();
+          fail(e);
         }
-      });
-      this.stream.on("end", () => {
+      };
+      this.stream.onEnd = () => {
+        if (failed) return;
+        failed = true;
+        clearTimeout(stallTimer);
         this.ac.signal.removeEventListener("abort", onAbort);
-        if (msgs.length !== 1 || !parser.idle()) {
+        if (msg === undefined || !parser.idle()) {
           reject(
             new GrpcError(
               GrpcStatus.INTERNAL,
-              `expected exactly one request message, got ${msgs.length}`,
+              msg === undefined && parser.idle()
+                ? "grpc: request ended without a message"
+                : "grpc: request ended inside a message (unexpected EOF)",
             ),
           );
           return;
         }
         try {
           resolve(
-            compressedFlag
-              ? decompressMessage(encoding, msgs[0], this.server.requestLimit)
-              : msgs[0],
+            compressedFlag ? decompressMessage(encoding, msg, this.server.requestLimit) : msg,
           );
         } catch (e) {
           reject(
             e instanceof GrpcError
               ? e
-              : new GrpcError(GrpcStatus.INTERNAL, `cannot decompress request: ${e}`),
+              : new GrpcError(GrpcStatus.INTERNAL, `grpc: failed to decompress the message: ${e}`),
           );
         }
-      });
+      };
     });
   }
 
@@ -615,13 +830,7 @@ class ServerCall implements ServerStreamWriter {
       "grpc-accept-encoding": ACCEPT_ENCODING,
     };
     if (this.responseEncoding !== "identity") h["grpc-encoding"] = this.responseEncoding;
-    this.stream.respond(h, { waitForTrailers: true });
-    this.stream.on("wantTrailers", () => {
-      this.stream.sendTrailers({
-        "grpc-status": String(this.status),
-        "grpc-message": encodeGrpcMessage(this.statusMessage),
-      });
-    });
+    this.stream.respond(h, false);
   }
 
   send(message: Uint8Array): Promise<void> {
@@ -634,44 +843,44 @@ class ServerCall implements ServerStreamWriter {
   async sendFramed(frames: Uint8Array): Promise<void> {
     const signal = this.ac.signal;
     if (signal.aborted) throw signal.reason;
-    if (this.finished || this.stream.destroyed) {
+    if (this.finished || this.stream.closed) {
       throw new GrpcError(GrpcStatus.CANCELLED, "stream already closed");
     }
     this.sendHeaders();
-    if (this.stream.write(frames)) return;
-    // backpressure: the HTTP/2 stream's buffer is full; wait until it drains or the call dies
-    await new Promise<void>((resolve, reject) => {
-      const done = (err?: unknown) => {
-        this.stream.off("drain", onDrain);
-        this.stream.off("close", onClose);
-        signal.removeEventListener("abort", onAbort);
-        if (err) reject(err);
-        else resolve();
-      };
-      const onDrain = () => done();
-      const onClose = () => done(new GrpcError(GrpcStatus.CANCELLED, "stream closed"));
-      const onAbort = () => done(signal.reason);
-      this.stream.on("drain", onDrain);
-      this.stream.on("close", onClose);
-      signal.addEventListener("abort", onAbort);
-    });
+    // Backpressure: wait until the stream takes more, the call dies, or the client has read
+    // nothing for the stall timeout (then the call is cancelled and its slot freed).
+    let stallTimer: ReturnType<typeof setTimeout> | undefined;
+    let onAbort: (() => void) | undefined;
+    try {
+      await Promise.race([
+        this.stream.write(frames),
+        new Promise<never>((_, reject) => {
+          onAbort = () => reject(signal.reason);
+          signal.addEventListener("abort", onAbort, { once: true });
+          stallTimer = setTimeout(() => this.stall("send"), this.server.stallTimeoutMs);
+        }),
+      ]);
+    } catch (e) {
+      if (signal.aborted) throw signal.reason;
+      throw new GrpcError(GrpcStatus.CANCELLED, `stream closed: ${(e as Error).message}`);
+    } finally {
+      clearTimeout(stallTimer);
+      if (onAbort) signal.removeEventListener("abort", onAbort);
+    }
   }
 
   private finish(code: GrpcStatus, message: string): void {
     if (this.finished) return;
     this.finished = true;
     this.server.record(this.path, this.route.kind, code);
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.cleanup();
     const stream = this.stream;
-    if (stream.destroyed || stream.closed) return;
+    if (stream.closed) return;
     if (!this.headersSent) {
       trailersOnly(stream, code, message);
       return;
     }
-    this.status = code;
-    this.statusMessage = message;
-    stream.end();
+    stream.end({ "grpc-status": String(code), "grpc-message": encodeGrpcMessage(message) });
   }
 }
 
@@ -728,6 +937,7 @@ export class GrpcChannel {
         key: t.keyFile ? readPem(t.keyFile, "key") : undefined,
         servername: t.serverName || undefined,
         rejectUnauthorized: !t.skipVerify,
+        minVersion: t.minVersion,
         ALPNProtocols: ["h2"],
       };
     }

@@ -29,6 +29,7 @@ import {
 } from "./codec.ts";
 import { sortAndDropIdenticalChunks } from "./dedup.ts";
 import type { SeriesItem, StoreBackend } from "./server.ts";
+import { withLoopTimeout } from "../runutil/loop_clock.ts";
 
 /** The calls the proxy makes on an endpoint (a StoreClient, or any StoreBackend in tests). */
 export type ProxyStoreClient = Pick<StoreBackend, "series" | "labelNames" | "labelValues">;
@@ -42,10 +43,23 @@ export interface ProxyEndpoint {
   info: StoreInfo | null;
 }
 
+/** An endpoint that is not queried (unhealthy): its last Info answer and its last error. */
+export interface UnavailableEndpoint {
+  name: string;
+  info: StoreInfo | null;
+  error: string;
+}
+
 /** Options of {@link StoreProxy}. */
 export interface StoreProxyOptions {
   /** The endpoints currently queryable (healthy or strict). Called per request. */
   endpoints: () => readonly ProxyEndpoint[];
+  /**
+   * Endpoints known but not queried (unhealthy). An answer that lacks the data of one of them
+   * that could have matched carries a warning naming it (an error under ABORT): an empty
+   * success must never hide a store that is down. Called per request.
+   */
+  unavailable?: () => readonly UnavailableEndpoint[];
   /** Cancel a store that sends nothing for this long (ms); 0 = never (`--store.response-timeout`). */
   responseTimeoutMs?: number;
   /** `--selector-label`s: requests contradicting them get nothing; advertised in Info. */
@@ -96,6 +110,21 @@ export function labelSetsMatch(sets: readonly Labels[], matchers: readonly Match
 function hasLabel(ls: Labels, name: string): boolean {
   for (let i = 0; i < ls.length; i += 2) if (ls[i] === name) return true;
   return false;
+}
+
+/** False when an endpoint's Info (if any) or `storeMatch[]` rule it out for a request. */
+function mayAnswer(
+  name: string,
+  info: StoreInfo | null,
+  mint: number,
+  maxt: number,
+  matchers: readonly Matcher[],
+  call?: ProxyCallOptions,
+): boolean {
+  if (info && info.storeApi === false) return false;
+  if (info && (info.maxTime < mint || info.minTime > maxt)) return false;
+  if (info && !labelSetsMatch(info.labelSets, matchers)) return false;
+  return matchesStoreMatchers(name, call?.storeMatchers);
 }
 
 function matchesStoreMatchers(address: string, sets: Matcher[][] | undefined): boolean {
@@ -197,17 +226,12 @@ class StoreStream {
 
   private withTimeout<T>(p: Promise<T>): Promise<T> {
     if (this.timeoutMs <= 0) return p;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const t = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new Error(`failed to receive any data in ${this.timeoutMs / 1000}s (response timeout)`),
-          ),
-        this.timeoutMs,
-      );
-    });
-    return Promise.race([p, t]).finally(() => clearTimeout(timer));
+    // counted in event-loop time: our own stalls are not the store's silence
+    return withLoopTimeout(
+      p,
+      this.timeoutMs,
+      () => new Error(`failed to receive any data in ${this.timeoutMs / 1000}s (response timeout)`),
+    );
   }
 
   private fail(e: unknown): never | void {
@@ -247,13 +271,31 @@ export class StoreProxy implements StoreBackend {
     matchers: readonly Matcher[],
     call?: ProxyCallOptions,
   ): ProxyEndpoint[] {
-    return this.opts.endpoints().filter((ep) => {
-      const info = ep.info;
-      if (info && info.storeApi === false) return false;
-      if (info && (info.maxTime < mint || info.minTime > maxt)) return false;
-      if (info && !labelSetsMatch(info.labelSets, matchers)) return false;
-      return matchesStoreMatchers(ep.name, call?.storeMatchers);
-    });
+    return this.opts.endpoints().filter((ep) =>
+      mayAnswer(ep.name, ep.info, mint, maxt, matchers, call)
+    );
+  }
+
+  /**
+   * What to say about the unhealthy endpoints that could have answered (pruned by the same
+   * rules as queried ones: time range, external labels, `storeMatch[]`; one that never answered
+   * Info cannot be pruned). Under ABORT the first one fails the request.
+   */
+  private unavailableWarnings(
+    mint: number,
+    maxt: number,
+    matchers: readonly Matcher[],
+    abort: boolean,
+    call?: ProxyCallOptions,
+  ): string[] {
+    const out: string[] = [];
+    for (const ep of this.opts.unavailable?.() ?? []) {
+      if (!mayAnswer(ep.name, ep.info, mint, maxt, matchers, call)) continue;
+      const msg = `store ${ep.name} is unhealthy and was not queried: ${ep.error}`;
+      if (abort) throw new StoreRequestError(ep.name, msg);
+      out.push(msg);
+    }
+    return out;
   }
 
   /** Union of the endpoints' label sets and time ranges (the querier as a StoreAPI). */
@@ -309,12 +351,15 @@ export class StoreProxy implements StoreBackend {
   ): AsyncGenerator<SeriesItem> {
     const abort = isAbort(req);
     if (this.contradictsSelector(req.matchers)) return;
+    const warnings = this.unavailableWarnings(req.minTime, req.maxTime, req.matchers, abort, call);
     if (abort && this.opts.endpoints().length === 0) {
       throw new StoreRequestError("", "No StoreAPIs available");
     }
     const eps = this.selectEndpoints(req.minTime, req.maxTime, req.matchers, call);
-    if (eps.length === 0) return;
-    const warnings: string[] = [];
+    if (eps.length === 0) {
+      for (const w of warnings) yield { warning: w };
+      return;
+    }
     const down: SeriesRequest = { ...req, partialResponseStrategy: req.partialResponseStrategy };
     const streams = eps.map((ep) =>
       new StoreStream(
@@ -415,13 +460,13 @@ export class StoreProxy implements StoreBackend {
     what: string,
     fn: (c: ProxyStoreClient) => Promise<{ list: string[]; warnings: string[] }>,
   ): Promise<{ list: string[]; warnings: string[] }> {
+    const warnings = this.unavailableWarnings(mint, maxt, matchers, abort, call);
     if (abort && this.opts.endpoints().length === 0) {
       throw new StoreRequestError("", "No StoreAPIs available");
     }
     const eps = this.selectEndpoints(mint, maxt, matchers, call);
     const results = await Promise.allSettled(eps.map((ep) => fn(ep.client)));
     const set = new Set<string>();
-    const warnings: string[] = [];
     results.forEach((r, i) => {
       if (r.status === "fulfilled") {
         for (const v of r.value.list) set.add(v);

@@ -5,6 +5,7 @@
 
 import { SAMPLES_PER_CHUNK } from "../tsdb/chunkenc/xor.ts";
 import type { Registry } from "../metrics/registry.ts";
+import type { Logger } from "../logging/log.ts";
 import { InvalidRegexError } from "../re2/parser.ts";
 import type { Labels, SeriesWithChunks } from "../tsdb/series.ts";
 import {
@@ -81,6 +82,10 @@ export interface StoreServerOptions {
   healthServices?: string[];
   /** Registry for the gRPC server metrics (`grpc_server_handled_total`…). */
   registry?: Registry;
+  /** Cancel calls whose client stalls this long (see GrpcServerOptions.stallTimeoutMs). */
+  stallTimeoutMs?: number;
+  /** Where stalled calls are logged. */
+  logger?: Logger;
 }
 
 /** Full method paths served. */
@@ -133,7 +138,12 @@ export class StoreServer {
       "",
       ...(opts.healthServices ?? ["thanos.Store", "thanos.info.Info"]),
     ]);
-    this.grpc = new GrpcServer({ tls: opts.tls, registry: opts.registry });
+    this.grpc = new GrpcServer({
+      tls: opts.tls,
+      registry: opts.registry,
+      stallTimeoutMs: opts.stallTimeoutMs,
+      logger: opts.logger,
+    });
     this.grpc
       .serverStream(STORE_METHODS.series, (req, ctx, out) => this.handleSeries(req, ctx, out))
       .unary(STORE_METHODS.labelNames, (req, ctx) => this.handleLabelNames(req, ctx))
@@ -304,7 +314,11 @@ function decodeRequest<T>(fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    if (e instanceof ProtoDecodeError || e instanceof InvalidRegexError) {
+    // grpc-go fails a request its codec cannot unmarshal with Internal, before any handler
+    if (e instanceof ProtoDecodeError) {
+      throw new GrpcError(GrpcStatus.INTERNAL, `grpc: error unmarshalling request: ${e.message}`);
+    }
+    if (e instanceof InvalidRegexError) {
       throw new GrpcError(GrpcStatus.INVALID_ARGUMENT, e.message);
     }
     throw e;

@@ -23,3 +23,40 @@ export function formatGoDuration(ms: number): string {
   }
   return neg ? "-" + out : out;
 }
+
+const GO_DURATION_UNITS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  "µs": 1e-3,
+  "μs": 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+};
+
+/**
+ * Parses Go's `time.ParseDuration` text (`500ms`, `1h30m`, `24h0m0s`, `-1.5s`, `0`) into
+ * milliseconds (https://pkg.go.dev/time#ParseDuration); returns null when it is not one.
+ */
+export function parseGoDuration(text: string): number | null {
+  let s = text.trim();
+  let sign = 1;
+  if (s.startsWith("-") || s.startsWith("+")) {
+    if (s[0] === "-") sign = -1;
+    s = s.slice(1);
+  }
+  if (s === "0") return 0;
+  if (s === "") return null;
+  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
+  let total = 0;
+  let pos = 0;
+  while (pos < s.length) {
+    re.lastIndex = pos;
+    const m = re.exec(s);
+    if (m === null) return null;
+    total += Number(m[1]) * GO_DURATION_UNITS[m[2]];
+    pos = re.lastIndex;
+  }
+  return sign * total;
+}

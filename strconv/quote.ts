@@ -52,3 +52,44 @@ export function goQuoteRune(cp: number): string {
   if (cp < 0 || cp > 0x10ffff) cp = 0xfffd;
   return "'" + escapeRune(cp, 0x27) + "'";
 }
+
+/**
+ * Go `strconv.Quote` of a byte string: valid UTF-8 runs print as {@link goQuote} does, each
+ * byte that starts no valid UTF-8 sequence prints as `\xNN` (as Go quotes invalid bytes).
+ */
+export function goQuoteBytes(b: Uint8Array): string {
+  let out = '"';
+  let i = 0;
+  while (i < b.length) {
+    const n = utf8SeqLength(b, i);
+    if (n === 0) {
+      out += "\\x" + b[i].toString(16).padStart(2, "0");
+      i++;
+      continue;
+    }
+    const ch = new TextDecoder().decode(b.subarray(i, i + n));
+    out += escapeRune(ch.codePointAt(0)!, 0x22);
+    i += n;
+  }
+  return out + '"';
+}
+
+/** Length of the valid UTF-8 sequence at `b[i]`, or 0 when it is not one (Go's rules). */
+function utf8SeqLength(b: Uint8Array, i: number): number {
+  const c = b[i];
+  if (c < 0x80) return 1;
+  const cont = (k: number, lo = 0x80, hi = 0xbf) =>
+    i + k < b.length && b[i + k] >= lo && b[i + k] <= hi;
+  if (c >= 0xc2 && c <= 0xdf) return cont(1) ? 2 : 0;
+  if (c >= 0xe0 && c <= 0xef) {
+    const lo = c === 0xe0 ? 0xa0 : 0x80;
+    const hi = c === 0xed ? 0x9f : 0xbf; // no surrogates
+    return cont(1, lo, hi) && cont(2) ? 3 : 0;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    const lo = c === 0xf0 ? 0x90 : 0x80;
+    const hi = c === 0xf4 ? 0x8f : 0xbf;
+    return cont(1, lo, hi) && cont(2) && cont(3) ? 4 : 0;
+  }
+  return 0;
+}

@@ -1,10 +1,11 @@
 // Label matchers with Prometheus 2.42 semantics: `=`, `!=`, `=~`, `!~`. Regexes are Go RE2
-// syntax, fully anchored; re2/ parses and translates them to an equivalent JS RegExp (`u` flag).
-// Literal sets, `.*`, `.+` and `.*lit.*` get fast paths here, from the parsed RE2 tree.
+// syntax, fully anchored, matched in linear time by re2/regex.ts. Literal sets, `.*`, `.+` and
+// `.*lit.*` get fast paths here, from the parsed RE2 tree; a literal prefix rejects early.
 
 import { goQuote } from "../strconv/quote.ts";
-import { parseRe2, type ReNode } from "../re2/parser.ts";
-import { compileAnchoredNode, simplify } from "../re2/translate.ts";
+import { guardDepth, parseRe2, type ReNode } from "../re2/parser.ts";
+import { Re2Regex } from "../re2/regex.ts";
+import { simplify } from "../re2/translate.ts";
 
 /** Matcher operator. */
 export enum MatchType {
@@ -76,7 +77,9 @@ const enum Strategy {
 
 /** One label matcher. `matches("")` is how a missing label is tested, as in Prometheus. */
 export class Matcher {
-  private readonly re?: RegExp;
+  private readonly re?: Re2Regex;
+  /** The regex test behind the fast paths (with the literal-prefix check for the automaton). */
+  private readonly reTest: (v: string) => boolean = () => false;
   private readonly strategy: Strategy = Strategy.Regex;
   private readonly set: Set<string> | null = null;
   private readonly setList: string[] | null = null;
@@ -87,10 +90,26 @@ export class Matcher {
   /** Throws InvalidRegexError when a regex matcher's value is not valid RE2. */
   constructor(readonly type: MatchType, readonly name: string, readonly value: string) {
     if (type !== MatchType.Regexp && type !== MatchType.NotRegexp) return;
-    const ast = stripTextAnchors(simplify(parseRe2(value).ast));
-    this.re = compileAnchoredNode(ast, value);
+    const parsed = parseRe2(value);
+    const ast = guardDepth(value, () => stripTextAnchors(simplify(parsed.ast)));
+    const re = Re2Regex.fromTree(ast, value, parsed.groupNames, { captures: false });
+    this.re = re;
     this.pre = literalPrefix(ast);
-    const set = ast.k === "concat" && ast.subs.length === 0 ? [""] : literalSet(ast);
+    // irregexp already fails fast on an anchored literal; the RE2 automaton does not: values
+    // that lack the prefix or a literal the pattern requires are rejected before it
+    const pre = this.pre;
+    const lits = requiredLiterals(ast).filter((l) => !pre.startsWith(l));
+    if (re.engine === "regexp" || (pre === "" && lits.length === 0)) this.reTest = re.test;
+    else {
+      this.reTest = (v) => {
+        if (!v.startsWith(pre)) return false;
+        for (const l of lits) if (!v.includes(l)) return false;
+        return re.test(v);
+      };
+    }
+    const set = ast.k === "concat" && ast.subs.length === 0
+      ? [""]
+      : guardDepth(value, () => literalSet(ast));
     if (set !== null) {
       this.strategy = Strategy.Set;
       this.setList = set;
@@ -141,12 +160,11 @@ export class Matcher {
       case Strategy.Contains:
         return v.includes(this.lit) && (this.dotNL || !v.includes("\n"));
       default:
-        // no literal-prefix pre-check: irregexp already fails fast on an anchored literal
-        return this.re!.test(v);
+        return this.reTest(v);
     }
   }
 
-  /** Matches through the compiled RegExp only (no fast path): for tests of the fast paths. */
+  /** Matches through the compiled regex only (no fast path): for tests of the fast paths. */
   matchesSlow(v: string): boolean {
     if (this.re === undefined) return this.matches(v);
     const m = this.re.test(v);
@@ -161,6 +179,16 @@ export class Matcher {
     if (this.type === MatchType.Equal) return [this.value];
     if (this.type !== MatchType.Regexp || this.setList === null) return null;
     return this.setList.slice();
+  }
+
+  /**
+   * How a `=~`/`!~` matcher tests values (undefined for `=`/`!=`): a fast path ("set", "any",
+   * "nonempty", "contains") or the regex engine ("regexp", "re2js"). For tests and benchmarks.
+   */
+  get regexPath(): string | undefined {
+    if (this.re === undefined) return undefined;
+    const paths = ["", "set", "any", "nonempty", "contains"];
+    return this.strategy === Strategy.Regex ? this.re.engine : paths[this.strategy];
   }
 
   /** The literal prefix every matching value of a `=~` matcher starts with ("" if none). */
@@ -197,6 +225,14 @@ function stripTextAnchors(n: ReNode): ReNode {
 }
 
 const EMPTY: ReNode = { k: "concat", subs: [] };
+
+/** Case-sensitive literals of a top-level concatenation: every match contains each of them. */
+function requiredLiterals(n: ReNode): string[] {
+  if (n.k !== "concat") return [];
+  const out: string[] = [];
+  for (const s of n.subs) if (s.k === "lit" && !s.fold) out.push(String.fromCodePoint(...s.cps));
+  return out;
+}
 
 function literalPrefix(n: ReNode): string {
   if (n.k === "lit") return n.fold ? "" : String.fromCodePoint(...n.cps);

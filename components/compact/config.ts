@@ -23,6 +23,8 @@ export interface CompactConfig {
   metaFetchConcurrency: number;
   blockFilesConcurrency: number;
   cleanupIntervalMs: number;
+  progressIntervalMs: number;
+  downsampleConcurrency: number;
   concurrency: number;
   blocksFetchConcurrency: number;
   deleteDelayMs: number;
@@ -79,6 +81,8 @@ export function compactConfig(flags: Flags<CompactFlag>): CompactConfig {
     metaFetchConcurrency: atLeastOne(flags, "block-meta-fetch-concurrency"),
     blockFilesConcurrency: atLeastOne(flags, "block-files-concurrency"),
     cleanupIntervalMs: flags.duration("compact.cleanup-interval"),
+    progressIntervalMs: flags.duration("compact.progress-interval"),
+    downsampleConcurrency: atLeastOne(flags, "downsample.concurrency"),
     concurrency: atLeastOne(flags, "compact.concurrency"),
     blocksFetchConcurrency: atLeastOne(flags, "compact.blocks-fetch-concurrency"),
     deleteDelayMs: flags.duration("delete-delay"),

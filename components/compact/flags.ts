@@ -2,7 +2,18 @@
 // v0.42's names and defaults. The grants give the role its data dir, its listen address, its
 // bucket and its selector file.
 
-import { defineCommand, type FlagName, httpFlags, LOG_FLAGS, OBJSTORE_FLAGS } from "../flags.ts";
+import {
+  BUCKET_WEB_FLAGS,
+  defineCommand,
+  type FlagName,
+  GOMEMLIMIT_FLAGS,
+  HTTP_CONFIG_FLAGS,
+  httpFlags,
+  LOG_FLAGS,
+  OBJSTORE_FLAGS,
+  TRACING_FLAGS,
+  YAML_ENV,
+} from "../flags.ts";
 
 /** The values of `--deduplication.func`. */
 export const COMPACT_DEDUP_FUNCS = ["", "penalty"] as const;
@@ -11,10 +22,46 @@ export const COMPACT_DEDUP_FUNCS = ["", "penalty"] as const;
 export const COMPACT_COMMAND = defineCommand({
   path: ["compact"],
   help: "Continuously compacts blocks in an object store bucket.",
+  env: YAML_ENV,
   flags: [
     ...LOG_FLAGS,
+    ...TRACING_FLAGS,
+    ...GOMEMLIMIT_FLAGS,
     ...httpFlags("0.0.0.0:10902"),
+    ...HTTP_CONFIG_FLAGS,
     ...OBJSTORE_FLAGS,
+    ...BUCKET_WEB_FLAGS,
+    {
+      name: "block-viewer.global.sync-block-interval",
+      kind: "duration",
+      default: "1m",
+      help: "Repeat interval for syncing the blocks between local and remote view for /global " +
+        "Block Viewer UI. (No effect: no bucket UI.)",
+      noEffect: "this build serves no bucket web UI",
+    },
+    {
+      name: "block-viewer.global.sync-block-timeout",
+      kind: "duration",
+      default: "5m",
+      help: "Maximum time for syncing the blocks between local and remote view for /global " +
+        "Block Viewer UI. (No effect: no bucket UI.)",
+      noEffect: "this build serves no bucket web UI",
+    },
+    {
+      name: "compact.progress-interval",
+      kind: "duration",
+      default: "5m",
+      help: "Frequency of calculating the compaction progress in the background when --wait " +
+        "has been enabled. Only the default in this build (no progress metrics).",
+      unsupported: "the compaction progress metrics (thanos_compact_todo_*) are not in this build",
+    },
+    {
+      name: "downsample.concurrency",
+      kind: "int",
+      default: "1",
+      help: "Number of goroutines to use when downsampling blocks. Only 1 in this build.",
+      unsupported: "blocks are downsampled one at a time in this build",
+    },
     {
       name: "data-dir",
       kind: "string",
@@ -103,6 +150,20 @@ export const COMPACT_COMMAND = defineCommand({
       help: "How often we should clean up partially uploaded blocks and blocks with deletion " +
         'mark in the background when --wait has been enabled. Setting it to "0s" disables it ' +
         "- the cleaning will only happen at the end of an iteration.",
+    },
+    {
+      name: "compact.progress-interval",
+      kind: "duration",
+      default: "5m",
+      help: "Frequency of calculating the compaction progress in the background when --wait " +
+        'has been enabled. Setting it to "0s" disables it. Now compaction, downsampling and ' +
+        "retention progress are supported.",
+    },
+    {
+      name: "downsample.concurrency",
+      kind: "int",
+      default: "1",
+      help: "Number of goroutines to use when downsampling blocks.",
     },
     {
       name: "compact.concurrency",

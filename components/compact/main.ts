@@ -17,6 +17,11 @@ import { BucketCompactor, HaltError } from "../../compact/compactor.ts";
 import { compactionRanges } from "../../compact/planner.ts";
 import { downsampleBucket, downsampleMetrics } from "../../compact/downsample.ts";
 import { applyRetention } from "../../compact/retention.ts";
+import {
+  computeProgress,
+  progressGauges as registerProgressGauges,
+  setProgress,
+} from "../../compact/progress.ts";
 import { DELETION_MARK_FILENAME } from "../../block/markers.ts";
 import type { CompactConfig } from "./config.ts";
 
@@ -122,6 +127,7 @@ export async function runCompact(cfg: CompactConfig, ctx: RunContext): Promise<n
         metrics: dsMetrics,
         hashFunc: cfg.hashFunc,
         blockFilesConcurrency: cfg.blockFilesConcurrency,
+        concurrency: cfg.downsampleConcurrency,
         signal,
       });
       log.info("downsampling iterations done");
@@ -141,13 +147,48 @@ export async function runCompact(cfg: CompactConfig, ctx: RunContext): Promise<n
     }
     await cleanup();
     iterations.inc();
+    if (cfg.wait && cfg.progressIntervalMs > 0) {
+      // what is left after this iteration's retention and cleanup
+      await compactor.syncMetas(signal);
+      progress();
+    }
+  };
+
+  // --compact.progress-interval: work left, from the last synced metas (no bucket access)
+  const progressGauges = registerProgressGauges(registry, compactor.metrics.todoCompactions);
+  const progress = () => {
+    const last = compactor.lastSync;
+    if (last === null) return;
+    try {
+      const p = computeProgress(last.metas, {
+        ranges: compactionRanges(cfg.maxCompactionLevel),
+        replicaLabels: cfg.replicaLabels,
+        noCompact: last.noCompact,
+        downsampling: !cfg.downsamplingDisabled,
+        retention: cfg.retention,
+        now: Date.now(),
+      });
+      setProgress(progressGauges, p);
+      log.info("progress calculated", {
+        todo_compactions: p.compactions,
+        todo_compaction_blocks: p.compactionBlocks,
+        todo_downsample_blocks: p.downsampleBlocks,
+        todo_deletion_blocks: p.deletionBlocks,
+      });
+    } catch (e) {
+      log.error("could not calculate progress", { err: (e as Error).message });
+    }
   };
 
   let code = 0;
   let cleanupTimer: ReturnType<typeof setInterval> | undefined;
+  let progressTimer: ReturnType<typeof setInterval> | undefined;
   try {
     if (cfg.wait && cfg.cleanupIntervalMs > 0) {
       cleanupTimer = setInterval(() => void cleanup(), cfg.cleanupIntervalMs);
+    }
+    if (cfg.wait && cfg.progressIntervalMs > 0) {
+      progressTimer = setInterval(progress, cfg.progressIntervalMs);
     }
     while (!signal.aborted) {
       try {
@@ -159,6 +200,7 @@ export async function runCompact(cfg: CompactConfig, ctx: RunContext): Promise<n
           log.error("critical error detected; halting", { err: e.message });
           halted.set(1);
           if (cleanupTimer !== undefined) clearInterval(cleanupTimer);
+          if (progressTimer !== undefined) clearInterval(progressTimer);
           // like Thanos: stay up (for /metrics and alerting) until stopped
           await sleepUnlessAborted(2 ** 31 - 1, signal);
           break;
@@ -174,6 +216,7 @@ export async function runCompact(cfg: CompactConfig, ctx: RunContext): Promise<n
     }
   } finally {
     if (cleanupTimer !== undefined) clearInterval(cleanupTimer);
+    if (progressTimer !== undefined) clearInterval(progressTimer);
     await cleaning.catch(() => undefined);
     probe.setNotReady("shutting down");
     if (signal.aborted) {

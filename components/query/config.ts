@@ -10,9 +10,21 @@ import {
   type EndpointSpec,
   parseEndpointConfig,
 } from "../../query/endpoints.ts";
-import { type Flags, type HttpConfig, httpConfig, parseLabelFlag } from "../flags.ts";
-import { type GrpcServerConfig, grpcServerConfig } from "../grpc.ts";
-import { DEDUP_FUNCS, GRPC_COMPRESSIONS, type QueryFlag } from "./flags.ts";
+import { type Flags, type HttpConfig, httpConfig, parseLabelFlag, UsageError } from "../flags.ts";
+import {
+  type GrpcServerConfig,
+  grpcServerConfig,
+  type StoreLimitsConfig,
+  storeLimitsConfig,
+  TLS_VERSIONS,
+} from "../grpc.ts";
+import {
+  CONN_METRIC_LABELS,
+  type ConnMetricLabel,
+  DEDUP_FUNCS,
+  GRPC_COMPRESSIONS,
+  type QueryFlag,
+} from "./flags.ts";
 
 /** Everything `thanos query` is configured with. */
 export interface QueryConfig {
@@ -53,9 +65,24 @@ export interface QueryConfig {
   unhealthyTimeoutMs: number;
   /** 0 disables it. */
   responseTimeoutMs: number;
+  /** `--store.limits.*` of the querier's own StoreAPI server (0: none). */
+  limits: StoreLimitsConfig;
+  /** Labels of `thanos_store_nodes_grpc_connections` (`--query.conn-metric.label`). */
+  connMetricLabels: ConnMetricLabel[];
   /** Every flag's value as text, for `/api/v1/status/flags`. */
   flagValues: Record<string, string>;
 }
+
+/** Prometheus's default lookback delta, when `--query.lookback-delta` is unset. */
+const DEFAULT_LOOKBACK_DELTA_MS = 5 * 60_000;
+
+/** Node's names of the TLS versions of `--grpc-client-tls-min-version`. */
+const TLS_MIN_VERSIONS = {
+  "1.0": "TLSv1",
+  "1.1": "TLSv1.1",
+  "1.2": "TLSv1.2",
+  "1.3": "TLSv1.3",
+} as const satisfies Record<typeof TLS_VERSIONS[number], string>;
 
 /** The StoreAPI client options from the `--grpc-client-*` flags. */
 function clientOptions(flags: Flags<QueryFlag>): StoreClientOptions {
@@ -69,6 +96,7 @@ function clientOptions(flags: Flags<QueryFlag>): StoreClientOptions {
       caFile: flags.string("grpc-client-tls-ca") || undefined,
       serverName: flags.string("grpc-client-server-name") || undefined,
       skipVerify: flags.bool("grpc-client-tls-skip-verify"),
+      minVersion: TLS_MIN_VERSIONS[flags.enum("grpc-client-tls-min-version", TLS_VERSIONS)],
     };
   }
   return opts;
@@ -116,7 +144,10 @@ export function queryConfig(flags: Flags<QueryFlag>): QueryConfig {
     queryTimeoutMs: flags.duration("query.timeout"),
     maxConcurrent: Math.max(1, flags.int("query.max-concurrent")),
     maxConcurrentSelect: Math.max(1, flags.int("query.max-concurrent-select")),
-    lookbackDeltaMs: flags.duration("query.lookback-delta"),
+    // unset: Prometheus's 5m (https://prometheus.io/docs/prometheus/latest/querying/basics/)
+    lookbackDeltaMs: flags.isSet("query.lookback-delta")
+      ? flags.duration("query.lookback-delta")
+      : DEFAULT_LOOKBACK_DELTA_MS,
     maxSamples: flags.int("query.max-samples"),
     defaultStepMs: flags.duration("query.default-step"),
     defaultEvaluationIntervalMs: flags.duration("query.default-evaluation-interval"),
@@ -133,6 +164,16 @@ export function queryConfig(flags: Flags<QueryFlag>): QueryConfig {
     dnsIntervalMs: flags.duration("store.sd-dns-interval"),
     unhealthyTimeoutMs: flags.duration("store.unhealthy-timeout"),
     responseTimeoutMs: flags.duration("store.response-timeout"),
+    limits: storeLimitsConfig(flags),
+    connMetricLabels: [...new Set(flags.strings("query.conn-metric.label"))].map((l) => {
+      if (!(CONN_METRIC_LABELS as readonly string[]).includes(l)) {
+        throw new UsageError(
+          `invalid --query.conn-metric.label ${JSON.stringify(l)}: want one of ` +
+            CONN_METRIC_LABELS.join(", "),
+        );
+      }
+      return l as ConnMetricLabel;
+    }),
     flagValues: flags.textValues(),
   };
 }

@@ -1,12 +1,31 @@
 // Flag table of `thanos query` (https://thanos.io/tip/components/query.md/#flags): Thanos names
 // and defaults.
 
-import { defineCommand, defineFlags, type FlagName, httpFlags, LOG_FLAGS } from "../flags.ts";
-import { grpcServerFlags } from "../grpc.ts";
+import {
+  defineCommand,
+  defineFlags,
+  type FlagName,
+  GOMEMLIMIT_FLAGS,
+  HTTP_CONFIG_FLAGS,
+  httpFlags,
+  LOG_FLAGS,
+  REQUEST_LOGGING_FLAGS,
+  TRACING_FLAGS,
+  YAML_ENV,
+} from "../flags.ts";
+import { grpcServerFlags, STORE_LIMITS_FLAGS, TLS_VERSIONS } from "../grpc.ts";
 import type { DedupFunc } from "../../storeapi/dedup.ts";
 
 /** The values of `--deduplication.func`. */
 export const DEDUP_FUNCS = ["penalty", "chain"] as const satisfies readonly DedupFunc[];
+
+/** The values of `--query.conn-metric.label`. */
+export const CONN_METRIC_LABELS = ["external_labels", "store_type"] as const;
+/** One label of `thanos_store_nodes_grpc_connections`. */
+export type ConnMetricLabel = typeof CONN_METRIC_LABELS[number];
+
+const NO_TENANCY = "tenancy (per-tenant query enforcement) is not in this build yet";
+const NOT_YET_HTTP = "not in this build yet (the querier's HTTP API)";
 
 /** The values of `--grpc-compression`. */
 export const GRPC_COMPRESSIONS = ["none", "snappy"] as const;
@@ -59,6 +78,13 @@ const GRPC_CLIENT_FLAGS = defineFlags([
     default: "none",
     help: "Compression algorithm to use for gRPC requests to other clients.",
   },
+  {
+    name: "grpc-client-tls-min-version",
+    kind: "enum",
+    choices: TLS_VERSIONS,
+    default: "1.3",
+    help: "TLS version for the gRPC client, leave blank to default to TLS 1.3.",
+  },
 ]);
 
 /** `thanos query` */
@@ -66,11 +92,193 @@ export const QUERY_COMMAND = defineCommand({
   path: ["query"],
   help:
     "Query node exposing PromQL enabled Query API with data retrieved from multiple store nodes.",
+  env: YAML_ENV,
   flags: [
     ...LOG_FLAGS,
+    ...TRACING_FLAGS,
+    ...GOMEMLIMIT_FLAGS,
     ...httpFlags(),
+    ...HTTP_CONFIG_FLAGS,
     ...grpcServerFlags(),
     ...GRPC_CLIENT_FLAGS,
+    ...STORE_LIMITS_FLAGS,
+    ...REQUEST_LOGGING_FLAGS,
+    {
+      name: "web.prefix-header",
+      kind: "string",
+      default: "",
+      help: "Name of HTTP request header used for dynamic prefixing of UI links and " +
+        "redirects. Not in this build yet.",
+      unsupported: NOT_YET_HTTP,
+    },
+    {
+      name: "query.promql-engine",
+      kind: "enum",
+      choices: ["prometheus", "thanos"],
+      default: "prometheus",
+      help: "Default PromQL engine to use. This build evaluates with its own implementation " +
+        "of Prometheus's engine semantics ('prometheus'); Thanos's distributed engine " +
+        "('thanos') is not in this build.",
+      unsupported: "the 'thanos' PromQL engine (thanos-io/promql-engine) is not in this " +
+        "build; queries are evaluated with Prometheus's engine semantics ('prometheus')",
+    },
+    {
+      name: "query.enable-x-functions",
+      kind: "bool",
+      default: "false",
+      help: "Whether to enable extended rate functions (xrate, xincrease and xdelta). Not in " +
+        "this build.",
+      unsupported: "the extended rate functions (xrate, xincrease, xdelta) are not in this build",
+    },
+    {
+      name: "query.mode",
+      kind: "enum",
+      choices: ["local", "distributed"],
+      default: "local",
+      help: "PromQL query mode. Only 'local' in this build.",
+      unsupported: "distributed query mode is not in this build; 'local' is",
+    },
+    {
+      name: "query.conn-metric.label",
+      kind: "enum",
+      choices: CONN_METRIC_LABELS,
+      repeatable: true,
+      defaults: CONN_METRIC_LABELS,
+      help: "Optional selection of query connection metric labels to be collected from " +
+        "endpoint set.",
+    },
+    {
+      name: "query.partition-label",
+      kind: "string",
+      repeatable: true,
+      help: "Labels that partition the leaf queriers (distributed mode). Not in this build.",
+      unsupported: "partition labels belong to the distributed query mode, not in this build",
+    },
+    {
+      name: "query.metadata.default-time-range",
+      kind: "duration",
+      default: "0s",
+      help: "The default metadata time range duration for retrieving labels through Labels " +
+        "and Series API when the range parameters are not specified. Not in this build yet.",
+      unsupported: NOT_YET_HTTP,
+    },
+    {
+      name: "query.active-query-path",
+      kind: "string",
+      default: "",
+      help: "Directory to log currently active queries in the queries.active file. Not in " +
+        "this build.",
+      unsupported: "the active query log is not in this build",
+    },
+    {
+      name: "enable-feature",
+      kind: "string",
+      repeatable: true,
+      help: "Comma separated feature names to enable. None are in this build.",
+      unsupported: "none of Thanos's experimental query features are in this build",
+    },
+    {
+      name: "selector.relabel-config-file",
+      kind: "string",
+      help: "Path to YAML file with relabeling configuration that allows selecting blocks " +
+        "to query based on their external labels. Not in this build yet.",
+      grants: "read-file",
+      unsupported: "selecting store data by relabeling is not in the querier of this build yet",
+    },
+    {
+      name: "selector.relabel-config",
+      kind: "string",
+      help: "Alternative to 'selector.relabel-config-file' flag (mutually exclusive). Not in " +
+        "this build yet.",
+      unsupported: "selecting store data by relabeling is not in the querier of this build yet",
+    },
+    {
+      name: "alert.query-url",
+      kind: "string",
+      help: "The external Thanos Query URL that would be set in all alerts 'Source' field.",
+      noEffect: "this build's querier serves no alerts or rules pages to link from",
+    },
+    {
+      name: "query.telemetry.request-duration-seconds-quantiles",
+      kind: "float",
+      repeatable: true,
+      defaults: ["0.1", "0.25", "0.75", "1.25", "1.75", "2.5", "3", "5", "10"],
+      help: "The quantiles for exporting metrics about the request duration quantiles. Only " +
+        "the defaults in this build.",
+      unsupported: "the query telemetry histograms are not in this build",
+    },
+    {
+      name: "query.telemetry.request-samples-quantiles",
+      kind: "float",
+      repeatable: true,
+      defaults: ["100", "1000", "10000", "100000", "1000000"],
+      help: "The quantiles for exporting metrics about the samples count quantiles. Only the " +
+        "defaults in this build.",
+      unsupported: "the query telemetry histograms are not in this build",
+    },
+    {
+      name: "query.telemetry.request-series-seconds-quantiles",
+      kind: "float",
+      repeatable: true,
+      defaults: ["10", "100", "1000", "10000", "100000"],
+      help: "The quantiles for exporting metrics about the series count quantiles. Only the " +
+        "defaults in this build.",
+      unsupported: "the query telemetry histograms are not in this build",
+    },
+    {
+      name: "query.tenant-header",
+      kind: "string",
+      default: "THANOS-TENANT",
+      help: "HTTP header to determine tenant. Not in this build yet.",
+      unsupported: NO_TENANCY,
+    },
+    {
+      name: "query.default-tenant-id",
+      kind: "string",
+      default: "default-tenant",
+      help: "Default tenant ID to use if tenant header is not present. Not in this build yet.",
+      unsupported: NO_TENANCY,
+    },
+    {
+      name: "query.tenant-certificate-field",
+      kind: "enum",
+      choices: ["", "organization", "organizationalUnit", "commonName"],
+      default: "",
+      help: "Use TLS client's certificate field to determine tenant for write requests. Not " +
+        "in this build yet.",
+      unsupported: NO_TENANCY,
+    },
+    {
+      name: "query.enforce-tenancy",
+      kind: "bool",
+      default: "false",
+      help: "Enforce tenancy on Query APIs. Not in this build yet.",
+      unsupported: NO_TENANCY,
+    },
+    {
+      name: "query.tenant-label-name",
+      kind: "string",
+      default: "tenant_id",
+      help: "Label name to use when enforcing tenancy. Not in this build yet.",
+      unsupported: NO_TENANCY,
+    },
+    {
+      name: "endpoint-group",
+      kind: "string",
+      repeatable: true,
+      help: "DNS name of statically configured Thanos API server groups (gRPC load " +
+        "balancing). Not in this build yet: use --endpoint with dns+ or dnssrv+.",
+      unsupported: "endpoint groups (gRPC load-balanced endpoints) are not in this build yet; " +
+        "use --endpoint with dns+ or dnssrv+",
+    },
+    {
+      name: "endpoint-group-strict",
+      kind: "string",
+      repeatable: true,
+      help: "The strict variant of --endpoint-group. Not in this build yet.",
+      unsupported: "endpoint groups (gRPC load-balanced endpoints) are not in this build yet; " +
+        "use --endpoint-strict",
+    },
     {
       name: "web.route-prefix",
       kind: "string",
@@ -103,6 +311,15 @@ export const QUERY_COMMAND = defineCommand({
       help: "Maximum number of queries processed concurrently by query node.",
     },
     {
+      // ours (no Thanos equivalent): Thanos evaluates on goroutines over every core
+      name: "query.eval-workers",
+      kind: "int",
+      default: "2",
+      help: "Worker threads evaluating PromQL queries off the HTTP thread, so probes, " +
+        "/metrics and store health checks stay responsive and concurrent queries use several " +
+        "cores. 0 evaluates on the HTTP thread.",
+    },
+    {
       name: "query.max-concurrent-select",
       kind: "int",
       default: "4",
@@ -111,8 +328,8 @@ export const QUERY_COMMAND = defineCommand({
     {
       name: "query.lookback-delta",
       kind: "duration",
-      default: "5m",
-      help: "The maximum lookback duration for retrieving metrics during expression evaluations.",
+      help: "The maximum lookback duration for retrieving metrics during expression " +
+        "evaluations. Unset: 5m, as Prometheus.",
     },
     {
       name: "query.max-samples",

@@ -12,6 +12,7 @@ import type { RunContext } from "../runtime.ts";
 import { QueryApi } from "../../query/api.ts";
 import { type EndpointClient, EndpointSet, endpointSpecSource } from "../../query/endpoints.ts";
 import { uiRoutes } from "../../ui/routes.ts";
+import { EvalPool } from "../../query/eval_pool.ts";
 import type { QueryConfig } from "./config.ts";
 
 /** `thanos query` */
@@ -30,7 +31,7 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
     name: "thanos_store_nodes_grpc_connections",
     help: "Number of gRPC connection to Store APIs. Opened connection means healthy store APIs " +
       "available for Querier.",
-    labelNames: ["external_labels", "store_type"],
+    labelNames: cfg.connMetricLabels,
   });
   const endpointUp = registry.gauge({
     name: "thanos_query_endpoint_healthy",
@@ -51,18 +52,34 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
         endpointUp.set({ address: s.name }, s.healthy ? 1 : 0);
         if (!s.healthy) continue;
         const ext = (s.info?.labelSets ?? []).map((ls) => `{${ls.join(",")}}`).join(",");
-        healthGauge.inc({ external_labels: ext, store_type: s.info?.componentType ?? "" });
+        const all = { external_labels: ext, store_type: s.info?.componentType ?? "" };
+        healthGauge.inc(Object.fromEntries(cfg.connMetricLabels.map((l) => [l, all[l]])));
       }
     },
   });
 
   const proxy = new StoreProxy({
     endpoints: () => endpoints.queryable(),
+    unavailable: () => endpoints.unavailable(),
     responseTimeoutMs: cfg.responseTimeoutMs,
     selectorLabels: cfg.selectorLabels,
   });
+  // the launcher started the workers (`--query.eval-workers`); none: evaluate on this thread
+  const evalPool = (ctx.evalPorts?.length ?? 0) > 0
+    ? new EvalPool({
+      ports: ctx.evalPorts!,
+      client: cfg.client,
+      environment: () => ({
+        endpoints: endpoints.queryable().map((e) => ({ name: e.name, info: e.info })),
+        unavailable: endpoints.unavailable(),
+        responseTimeoutMs: cfg.responseTimeoutMs,
+        selectorLabels: cfg.selectorLabels,
+      }),
+    })
+    : undefined;
   const api = new QueryApi({
     proxy,
+    evalPool,
     logger,
     registry,
     endpoints: () => endpoints.statuses(),
@@ -93,7 +110,12 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
   http.add(uiRoutes({ routePrefix: cfg.routePrefix, externalPrefix: cfg.externalPrefix }));
   probe.setNotReady("waiting for the first endpoint discovery round");
 
-  const grpc = new StoreServer(proxy, { registry, tls: cfg.grpc.tls });
+  const grpc = new StoreServer(proxy, {
+    registry,
+    logger,
+    tls: cfg.grpc.tls,
+    limits: cfg.limits,
+  });
 
   return serveUntilStopped({
     http,
@@ -108,7 +130,10 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
       message: "shutting down",
       fields: () => ({ reason: String(ctx.signal.reason?.message ?? "signal") }),
     },
-    beforeClose: () => endpoints.close(),
+    beforeClose: async () => {
+      evalPool?.close();
+      await endpoints.close();
+    },
   }, async () => {
     const discovery = endpoints.start().then(() => {
       probe.setReady();

@@ -14,8 +14,6 @@ import {
   type HttpConfig,
   httpConfig,
   type ListenAddress,
-  parseBytesFlag,
-  parseDurationFlag,
   parseLabelFlag,
   parseListenAddress,
   UsageError,
@@ -27,7 +25,7 @@ import {
   storeLimitsConfig,
 } from "../grpc.ts";
 import { objstoreConfigText } from "../objstore.ts";
-import { HASHRING_ALGORITHMS, RECEIVE_COMMAND, type ReceiveFlag } from "./flags.ts";
+import { HASHRING_ALGORITHMS, type ReceiveFlag } from "./flags.ts";
 
 /** How this receiver handles writes (Thanos's `receive.ReceiverMode`). */
 export type ReceiveMode = "RouterIngestor" | "RouterOnly" | "IngestorOnly";
@@ -86,77 +84,6 @@ export interface ReceiveConfig {
 
 /** Label names Prometheus accepts (the legacy charset Thanos validates the tenant label with). */
 const LABEL_NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-
-/**
- * Flags this implementation does not support yet: setting one to anything but its default
- * is a usage error naming it (left unset or at the default, they parse and do nothing).
- */
-const NOT_SUPPORTED: readonly ReceiveFlag[] = [
-  "tracing.config-file",
-  "tracing.config",
-  "http.config",
-  "grpc-server-tls-ciphers",
-  "grpc-server-tls-curves",
-  "remote-write.server-tls-cert",
-  "remote-write.server-tls-key",
-  "remote-write.server-tls-client-ca",
-  "remote-write.server-tls-ciphers",
-  "remote-write.server-tls-curves",
-  "receive.tenant-certificate-field",
-  "receive.split-tenant-label-name",
-  "receive.replication-protocol",
-  "receive.grpc-service-config",
-  "receive.artificial-max-delay",
-  "receive.relabel-config-file",
-  "receive.relabel-config",
-  "tsdb.too-far-in-future.time-window",
-  "tsdb.out-of-order.time-window",
-  "tsdb.max-retention-bytes",
-  "tsdb.head.expanded-postings-cache-size",
-  "tsdb.block.expanded-postings-cache-size",
-  "tsdb.max-exemplars",
-  "tsdb.memory-snapshot-on-shutdown",
-  "hash-func",
-  "shipper.allow-out-of-order-uploads",
-  "shipper.skip-corrupted-blocks",
-  "request.logging-config-file",
-  "request.logging-config",
-  "receive.otlp-promote-resource-attributes",
-  "enable-feature",
-];
-
-/** A flag value in a comparable form (`0s` and `0` are the same duration). */
-function normalized(kind: string, v: string): string {
-  if (v.trim() === "") return "";
-  switch (kind) {
-    case "duration":
-      return String(parseDurationFlag(v));
-    case "bytes":
-      return String(parseBytesFlag(v));
-    case "int":
-      return String(parseInt(v, 10));
-    default:
-      return v.trim();
-  }
-}
-
-/** Throws UsageError for a not-yet-supported flag set to a non-default value. */
-function rejectUnsupported(flags: Flags<ReceiveFlag>): void {
-  for (const name of NOT_SUPPORTED) {
-    if (!flags.isSet(name)) continue;
-    const spec = RECEIVE_COMMAND.flags.find((f) => f.name === name)!;
-    const values = flags.raw.values[name] ?? [];
-    const nonDefault = spec.repeatable
-      ? values.some((v) => v.trim() !== "")
-      : normalized(spec.kind, flags.string(name)) !== normalized(spec.kind, spec.default ?? "");
-    if (nonDefault) {
-      throw new UsageError(
-        `--${name}=${JSON.stringify(values.join(","))} is not supported yet by thanos-ts ` +
-          `receive (leave it unset or at its default ${JSON.stringify(spec.default ?? "")})`,
-      );
-    }
-  }
-}
 
 /** The `--label` flags as sorted labels; at least one, names unique. */
 function externalLabelsFrom(flags: Flags<ReceiveFlag>): Labels {
@@ -232,7 +159,6 @@ export function determineMode(hashringGiven: boolean, localEndpoint: string): Re
 
 /** Reads and validates the flags of `thanos receive`; throws UsageError on bad values. */
 export function receiveConfig(flags: Flags<ReceiveFlag>): ReceiveConfig {
-  rejectUnsupported(flags);
   const externalLabels = externalLabelsFrom(flags);
   const tenantLabelName = flags.string("receive.tenant-label-name");
   if (!LABEL_NAME_RE.test(tenantLabelName)) {

@@ -6,14 +6,24 @@
 // addresses, its bucket, its TLS and config files, and (with a hashring) any address: the peers
 // are only known from the hashring, which is reloaded at run time.
 
-import { defineCommand, type FlagName, httpFlags, LOG_FLAGS, OBJSTORE_FLAGS } from "../flags.ts";
-import { grpcServerFlags, STORE_LIMITS_FLAGS } from "../grpc.ts";
+import {
+  defineCommand,
+  type FlagName,
+  GOMEMLIMIT_FLAGS,
+  HTTP_CONFIG_FLAGS,
+  httpFlags,
+  LOG_FLAGS,
+  OBJSTORE_FLAGS,
+  REQUEST_LOGGING_FLAGS,
+  TRACING_FLAGS,
+  YAML_ENV,
+} from "../flags.ts";
+import { grpcServerFlags, STORE_LIMITS_FLAGS, TLS_VERSIONS } from "../grpc.ts";
 
 /** The values of `--receive.hashrings-algorithm`. */
 export const HASHRING_ALGORITHMS = ["hashmod", "ketama"] as const;
 
-/** TLS versions Thanos accepts for its `*-tls-min-version` flags. */
-export const TLS_VERSIONS = ["1.0", "1.1", "1.2", "1.3"] as const;
+export { TLS_VERSIONS };
 
 /** The values of `--receive.tenant-certificate-field`. */
 export const TENANT_CERTIFICATE_FIELDS = [
@@ -29,59 +39,22 @@ export const GRPC_COMPRESSIONS = ["snappy", "none"] as const;
 /** The values of `--receive.replication-protocol`. */
 export const REPLICATION_PROTOCOLS = ["protobuf", "capnproto"] as const;
 
+/** Why a receive flag is refused at any value but its default. */
+const NOT_YET = "not in this build's receive yet";
+
 /** `thanos receive` */
 export const RECEIVE_COMMAND = defineCommand({
   path: ["receive"],
   help: "Accept Prometheus remote write API requests and write to local tsdb.",
+  env: YAML_ENV,
   flags: [
     ...LOG_FLAGS,
-    {
-      name: "tracing.config-file",
-      kind: "string",
-      help: "Path to YAML file with tracing configuration. Not supported yet.",
-    },
-    {
-      name: "tracing.config",
-      kind: "string",
-      help: "Alternative to 'tracing.config-file' flag (mutually exclusive). Content of YAML " +
-        "file with tracing configuration. Not supported yet.",
-    },
-    {
-      name: "enable-auto-gomemlimit",
-      kind: "bool",
-      default: "false",
-      help: "Enable go runtime to automatically limit memory consumption. Accepted for " +
-        "compatibility (no Go runtime here).",
-    },
-    {
-      name: "auto-gomemlimit.ratio",
-      kind: "float",
-      default: "0.9",
-      help: "The ratio of reserved GOMEMLIMIT memory to the detected maximum container or " +
-        "system memory. Accepted for compatibility.",
-    },
+    ...TRACING_FLAGS,
+    ...GOMEMLIMIT_FLAGS,
     ...httpFlags(),
-    {
-      name: "http.config",
-      kind: "string",
-      default: "",
-      help: "[EXPERIMENTAL] Path to the configuration file that can enable TLS or " +
-        "authentication for all HTTP endpoints. Not supported yet.",
-    },
+    ...HTTP_CONFIG_FLAGS,
     ...grpcServerFlags(),
     ...STORE_LIMITS_FLAGS,
-    {
-      name: "grpc-server-tls-ciphers",
-      kind: "string",
-      repeatable: true,
-      help: "TLS cipher suites for gRPC server. Not supported yet.",
-    },
-    {
-      name: "grpc-server-tls-curves",
-      kind: "string",
-      repeatable: true,
-      help: "TLS curves for gRPC server. Not supported yet.",
-    },
     {
       name: "remote-write.address",
       kind: "string",
@@ -91,18 +64,21 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "remote-write.server-tls-cert",
+      unsupported: NOT_YET,
       kind: "string",
       default: "",
       help: "TLS Certificate for HTTP server, leave blank to disable TLS. Not supported yet.",
     },
     {
       name: "remote-write.server-tls-key",
+      unsupported: NOT_YET,
       kind: "string",
       default: "",
       help: "TLS Key for the HTTP server, leave blank to disable TLS. Not supported yet.",
     },
     {
       name: "remote-write.server-tls-client-ca",
+      unsupported: NOT_YET,
       kind: "string",
       default: "",
       help: "TLS CA to verify clients against. If no client CA is specified, there is no " +
@@ -117,12 +93,14 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "remote-write.server-tls-ciphers",
+      unsupported: NOT_YET,
       kind: "string",
       repeatable: true,
       help: "TLS cipher suites for the HTTP server. Not supported yet.",
     },
     {
       name: "remote-write.server-tls-curves",
+      unsupported: NOT_YET,
       kind: "string",
       repeatable: true,
       help: "TLS curves for the HTTP server. Not supported yet.",
@@ -189,6 +167,7 @@ export const RECEIVE_COMMAND = defineCommand({
       help: 'External labels to announce (key="value"). At least one is required.',
     },
     ...OBJSTORE_FLAGS,
+    ...REQUEST_LOGGING_FLAGS,
     {
       name: "tsdb.retention",
       kind: "duration",
@@ -240,6 +219,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "receive.artificial-max-delay",
+      unsupported: NOT_YET,
       kind: "duration",
       default: "0s",
       help: "Maximum artificial delay for the 2nd peer.",
@@ -247,6 +227,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "receive.tenant-certificate-field",
+      unsupported: NOT_YET,
       kind: "enum",
       choices: TENANT_CERTIFICATE_FIELDS,
       default: "",
@@ -261,6 +242,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "receive.split-tenant-label-name",
+      unsupported: NOT_YET,
       kind: "string",
       default: "",
       help: "Label name through which the request will be split into multiple tenants. This " +
@@ -300,6 +282,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "receive.replication-protocol",
+      unsupported: NOT_YET,
       kind: "enum",
       choices: REPLICATION_PROTOCOLS,
       default: "protobuf",
@@ -315,6 +298,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "receive.grpc-service-config",
+      unsupported: NOT_YET,
       kind: "string",
       default: "",
       help: "gRPC service configuration file or content in JSON format. Not supported yet.",
@@ -335,11 +319,13 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "receive.relabel-config-file",
+      unsupported: NOT_YET,
       kind: "string",
       help: "Path to YAML file that contains relabeling configuration. Not supported yet.",
     },
     {
       name: "receive.relabel-config",
+      unsupported: NOT_YET,
       kind: "string",
       help: "Alternative to 'receive.relabel-config-file' flag (mutually exclusive). Content " +
         "of YAML file that contains relabeling configuration. Not supported yet.",
@@ -360,6 +346,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "tsdb.too-far-in-future.time-window",
+      unsupported: NOT_YET,
       kind: "duration",
       default: "0s",
       help: "Configures the allowed time window for ingesting samples too far in the future. " +
@@ -367,6 +354,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "tsdb.out-of-order.time-window",
+      unsupported: NOT_YET,
       kind: "duration",
       default: "0s",
       help: "[EXPERIMENTAL] Configures the allowed time window for ingestion of out-of-order " +
@@ -388,6 +376,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "tsdb.max-retention-bytes",
+      unsupported: NOT_YET,
       kind: "bytes",
       default: "0",
       help: "Maximum number of bytes that can be stored for blocks. Not supported yet.",
@@ -407,6 +396,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "tsdb.head.expanded-postings-cache-size",
+      unsupported: NOT_YET,
       kind: "int",
       default: "0",
       help: "[EXPERIMENTAL] If non-zero, enables expanded postings cache for the head block. " +
@@ -414,6 +404,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "tsdb.block.expanded-postings-cache-size",
+      unsupported: NOT_YET,
       kind: "int",
       default: "0",
       help: "[EXPERIMENTAL] If non-zero, enables expanded postings cache for compacted " +
@@ -421,6 +412,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "tsdb.max-exemplars",
+      unsupported: NOT_YET,
       kind: "int",
       default: "0",
       help: "Enables support for ingesting exemplars and sets the maximum number of exemplars " +
@@ -437,6 +429,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "tsdb.memory-snapshot-on-shutdown",
+      unsupported: NOT_YET,
       kind: "bool",
       default: "false",
       help: "[EXPERIMENTAL] Enables feature to snapshot in-memory chunks on shutdown for " +
@@ -460,6 +453,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "hash-func",
+      unsupported: NOT_YET,
       kind: "enum",
       choices: ["", "SHA256"],
       default: "",
@@ -468,6 +462,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "shipper.allow-out-of-order-uploads",
+      unsupported: NOT_YET,
       kind: "bool",
       default: "false",
       help: "If true, shipper will skip failed block uploads in the given iteration and " +
@@ -476,6 +471,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "shipper.skip-corrupted-blocks",
+      unsupported: NOT_YET,
       kind: "bool",
       default: "false",
       help: "If true, shipper will skip corrupted blocks in the given iteration and retry " +
@@ -519,17 +515,6 @@ export const RECEIVE_COMMAND = defineCommand({
       hidden: true,
     },
     {
-      name: "request.logging-config-file",
-      kind: "string",
-      help: "Path to YAML file with request logging configuration. Not supported yet.",
-    },
-    {
-      name: "request.logging-config",
-      kind: "string",
-      help: "Alternative to 'request.logging-config-file' flag (mutually exclusive). Content " +
-        "of YAML file with request logging configuration. Not supported yet.",
-    },
-    {
       name: "receive.otlp-enable-target-info",
       kind: "bool",
       default: "true",
@@ -538,6 +523,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "receive.otlp-promote-resource-attributes",
+      unsupported: NOT_YET,
       kind: "string",
       repeatable: true,
       help: "(Repeatable) Resource attributes to include in OTLP metrics ingested by Receive. " +
@@ -545,6 +531,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "enable-feature",
+      unsupported: NOT_YET,
       kind: "string",
       repeatable: true,
       help: "Comma separated experimental feature names to enable. The current list of " +

@@ -277,6 +277,7 @@ export async function runReceive(cfg: ReceiveConfig, ctx: RunContext): Promise<n
   );
   const server = new StoreServer(lateStore, {
     registry,
+    logger: log,
     tls: cfg.grpc.tls,
     limits: cfg.storeLimits,
     healthServices: ["thanos.Store", "thanos.info.Info", writeable.service],

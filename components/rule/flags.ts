@@ -3,12 +3,20 @@
 // when set. Grants: the data dir (write), the rule files (read; a glob grants its directory),
 // the listen addresses, the queriers and Alertmanagers (connect), the bucket.
 
-import { defineCommand, type FlagName, httpFlags, LOG_FLAGS, OBJSTORE_FLAGS } from "../flags.ts";
+import {
+  defineCommand,
+  type FlagName,
+  httpFlags,
+  LOG_FLAGS,
+  OBJSTORE_FLAGS,
+  YAML_ENV,
+} from "../flags.ts";
 import { grpcServerFlags, STORE_LIMITS_FLAGS } from "../grpc.ts";
 
 /** `thanos rule` */
 export const RULE_COMMAND = defineCommand({
   path: ["rule"],
+  env: YAML_ENV,
   help: "Ruler evaluating Prometheus rules against given Query nodes, exposing Store API and " +
     "storing old blocks in bucket.",
   reloadOnSighup: true,

@@ -3,7 +3,18 @@
 // directory (read, plus write for the shipper's state file and upload staging dir) and the
 // reloader's files.
 
-import { defineCommand, type FlagName, httpFlags, LOG_FLAGS, OBJSTORE_FLAGS } from "../flags.ts";
+import {
+  defineCommand,
+  type FlagName,
+  GOMEMLIMIT_FLAGS,
+  HTTP_CONFIG_FLAGS,
+  httpFlags,
+  LOG_FLAGS,
+  OBJSTORE_FLAGS,
+  REQUEST_LOGGING_FLAGS,
+  TRACING_FLAGS,
+  YAML_ENV,
+} from "../flags.ts";
 import { grpcServerFlags, STORE_LIMITS_FLAGS } from "../grpc.ts";
 
 /** The values of `--hash-func`. */
@@ -16,11 +27,25 @@ export const RELOADER_METHODS = ["http"] as const;
 export const SIDECAR_COMMAND = defineCommand({
   path: ["sidecar"],
   help: "Sidecar for Prometheus server.",
+  env: YAML_ENV,
   flags: [
     ...LOG_FLAGS,
+    ...TRACING_FLAGS,
+    ...GOMEMLIMIT_FLAGS,
     ...OBJSTORE_FLAGS,
     ...httpFlags(),
+    ...HTTP_CONFIG_FLAGS,
     ...grpcServerFlags(),
+    ...REQUEST_LOGGING_FLAGS,
+    {
+      name: "reloader.process-name",
+      kind: "string",
+      default: "prometheus",
+      help: "Executable name used to match the process being reloaded when using the signal " +
+        "method. (No effect: this build has no signal method.)",
+      noEffect: "it names the process for --reloader.method=signal, which this build does not " +
+        "have (the role may not send signals)",
+    },
     ...STORE_LIMITS_FLAGS,
     {
       name: "prometheus.url",

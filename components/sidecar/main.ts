@@ -84,6 +84,7 @@ export async function runSidecar(cfg: SidecarConfig, ctx: RunContext): Promise<n
   };
   const server = new StoreServer(backend, {
     registry,
+    logger: log,
     tls: cfg.grpc.tls,
     limits: { seriesLimit: cfg.seriesLimit, samplesLimit: cfg.samplesLimit },
   });

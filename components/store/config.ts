@@ -7,6 +7,11 @@ import { type Flags, type HttpConfig, httpConfig, UsageError } from "../flags.ts
 import { type GrpcServerConfig, grpcServerConfig } from "../grpc.ts";
 import { objstoreConfigText } from "../objstore.ts";
 import { BLOCK_DISCOVERY_STRATEGIES, type StoreFlag } from "./flags.ts";
+import {
+  type CacheItemType,
+  IndexCacheConfigError,
+  parseIndexCacheConfig,
+} from "../../store/index_cache.ts";
 
 /** Everything `thanos store` is configured with. */
 export interface StoreConfig {
@@ -17,6 +22,8 @@ export interface StoreConfig {
   dataDir: string;
   cacheIndexHeader: boolean;
   indexCacheBytes: number;
+  /** From `--index-cache.config(-file)` (IN-MEMORY); absent: `--index-cache-size` alone. */
+  indexCache?: { maxItemBytes: number; enabledItems?: CacheItemType[] };
   syncIntervalMs: number;
   /** At least 1. */
   blockSyncConcurrency: number;
@@ -43,8 +50,36 @@ function minPositive(...vs: number[]): number {
   return pos.length === 0 ? 0 : Math.min(...pos);
 }
 
+/** `--index-cache.config-file` or `--index-cache.config` (mutually exclusive), "" when neither. */
+function indexCacheText(flags: Flags<StoreFlag>): string {
+  const file = flags.string("index-cache.config-file");
+  const inline = flags.string("index-cache.config");
+  if (file !== "" && inline !== "") {
+    throw new UsageError(
+      "--index-cache.config-file and --index-cache.config are mutually exclusive",
+    );
+  }
+  return file !== "" ? flags.fileContents("index-cache.config-file") : inline;
+}
+
 /** Reads and validates the flags of `thanos store`; throws UsageError on bad values. */
 export function storeConfig(flags: Flags<StoreFlag>): StoreConfig {
+  let indexCacheBytes = flags.bytes("index-cache-size");
+  let indexCache: StoreConfig["indexCache"];
+  const cacheText = indexCacheText(flags);
+  if (cacheText.trim() !== "") {
+    try {
+      const c = parseIndexCacheConfig(cacheText);
+      // as Thanos: the config replaces --index-cache-size
+      indexCacheBytes = c.maxBytes;
+      indexCache = { maxItemBytes: c.maxItemBytes, enabledItems: c.enabledItems };
+    } catch (e) {
+      if (e instanceof IndexCacheConfigError) {
+        throw new UsageError(`--index-cache.config: ${e.message}`);
+      }
+      throw e;
+    }
+  }
   const relabel = selectorRelabelerFromFlags(flags);
   const grpc = grpcServerConfig(flags);
   const minTime = flags.time("min-time");
@@ -66,7 +101,8 @@ export function storeConfig(flags: Flags<StoreFlag>): StoreConfig {
     objstoreConfig: objstoreConfigText(flags),
     dataDir: flags.string("data-dir"),
     cacheIndexHeader: flags.bool("cache-index-header"),
-    indexCacheBytes: flags.bytes("index-cache-size"),
+    indexCacheBytes,
+    indexCache,
     syncIntervalMs: flags.duration("sync-block-duration"),
     blockSyncConcurrency,
     metaFetchConcurrency: flags.int("block-meta-fetch-concurrency"),

@@ -3,12 +3,18 @@
 // and TLS files.
 
 import {
+  BUCKET_WEB_FLAGS,
   type CommandSpec,
   defineCommand,
   type FlagName,
+  GOMEMLIMIT_FLAGS,
+  HTTP_CONFIG_FLAGS,
   httpFlags,
   LOG_FLAGS,
-  OBJSTORE_FLAGS,
+  OBJSTORE_READ_FLAGS,
+  REQUEST_LOGGING_FLAGS,
+  TRACING_FLAGS,
+  YAML_ENV,
 } from "../flags.ts";
 import { grpcServerFlags, STORE_LIMITS_FLAGS } from "../grpc.ts";
 import type { MetaSyncerOptions } from "../../block/fetcher.ts";
@@ -23,12 +29,108 @@ export const BLOCK_DISCOVERY_STRATEGIES = [
 export const STORE_COMMAND = defineCommand({
   path: ["store"],
   help: "Store node giving access to blocks in a bucket provider (S3 and FILESYSTEM buckets).",
+  env: YAML_ENV,
   flags: [
     ...LOG_FLAGS,
-    ...OBJSTORE_FLAGS,
+    ...TRACING_FLAGS,
+    ...GOMEMLIMIT_FLAGS,
+    ...OBJSTORE_READ_FLAGS,
     ...httpFlags(),
+    ...HTTP_CONFIG_FLAGS,
     ...grpcServerFlags(),
     ...STORE_LIMITS_FLAGS,
+    // Thanos's store has no --web.route-prefix
+    ...BUCKET_WEB_FLAGS.filter((f) => f.name !== "web.route-prefix"),
+    ...REQUEST_LOGGING_FLAGS,
+    {
+      name: "index-cache.config-file",
+      kind: "string",
+      help: "Path to YAML file that contains index cache configuration " +
+        "(https://thanos.io/tip/components/store.md/#index-cache). Type IN-MEMORY in this " +
+        "build; MEMCACHED and REDIS not yet.",
+      grants: "read-file",
+    },
+    {
+      name: "index-cache.config",
+      kind: "string",
+      help: "Alternative to 'index-cache.config-file' flag (mutually exclusive). Content of " +
+        "YAML file that contains index cache configuration.",
+    },
+    {
+      name: "store.caching-bucket.config-file",
+      kind: "string",
+      help: "Path to YAML file that contains configuration for caching bucket. Not in this " +
+        "build yet.",
+      hidden: true,
+      unsupported: "the caching bucket is not in this build yet",
+    },
+    {
+      name: "store.caching-bucket.config",
+      kind: "string",
+      help: "YAML that contains configuration for caching bucket. Not in this build yet.",
+      hidden: true,
+      unsupported: "the caching bucket is not in this build yet",
+    },
+    {
+      name: "chunk-pool-size",
+      kind: "bytes",
+      default: "2GB",
+      help: "Maximum size of concurrently allocatable bytes reserved strictly to reuse for " +
+        "chunks in memory. Only the default in this build (chunks are not pooled).",
+      unsupported: "chunks are not pooled in this build, so there is no pool to size",
+    },
+    {
+      name: "objstore-parquet.config-file",
+      kind: "string",
+      help: "Path to YAML file that contains object store-parquet configuration. Not in this " +
+        "build.",
+      unsupported: "parquet blocks are not in this build",
+    },
+    {
+      name: "objstore-parquet.config",
+      kind: "string",
+      help: "Alternative to 'objstore-parquet.config-file' flag. Not in this build.",
+      unsupported: "parquet blocks are not in this build",
+    },
+    {
+      name: "store.enable-index-header-lazy-reader",
+      kind: "bool",
+      default: "false",
+      help: "If true, Store Gateway will lazy memory map index-header only once the block is " +
+        "required by a query. Not in this build.",
+      unsupported: "the lazy index-header reader is not in this build",
+    },
+    {
+      name: "store.enable-lazy-expanded-postings",
+      kind: "bool",
+      default: "false",
+      help: "If true, Store Gateway will estimate postings size and try to lazily expand " +
+        "postings if it downloads less data than expanding all postings. Not in this build.",
+      unsupported: "lazy expanded postings are not in this build",
+    },
+    {
+      name: "store.posting-group-max-key-series-ratio",
+      kind: "float",
+      default: "100",
+      help: "Mark posting group as lazy if it fetches more keys than R * max series the " +
+        "query should fetch. Only valid with lazy expanded postings (not in this build).",
+      unsupported: "lazy expanded postings are not in this build",
+    },
+    {
+      name: "store.index-header-lazy-download-strategy",
+      kind: "enum",
+      choices: ["eager", "lazy"],
+      default: "eager",
+      help: "Strategy of how to download index headers lazily. Only eager in this build.",
+      unsupported: "lazy index-header download is not in this build; headers are built eagerly",
+    },
+    {
+      name: "matcher-cache-size",
+      kind: "int",
+      default: "0",
+      help: "Max number of cached matchers items. Using 0 disables caching. Not in this build.",
+      unsupported: "the matcher cache is not in this build",
+    },
     {
       name: "data-dir",
       kind: "string",
@@ -52,7 +154,8 @@ export const STORE_COMMAND = defineCommand({
       kind: "bytes",
       default: "250MB",
       help: "Maximum size of items held in the in-memory index cache (postings and series). " +
-        "0 disables the cache.",
+        "0 disables the cache. Ignored if --index-cache.config or --index-cache.config-file " +
+        "option is specified.",
     },
     {
       name: "sync-block-duration",

@@ -53,6 +53,7 @@ export async function runStore(cfg: StoreConfig, ctx: RunContext): Promise<numbe
     dataDir,
     cacheIndexHeader: cfg.cacheIndexHeader,
     indexCacheBytes: cfg.indexCacheBytes,
+    indexCache: cfg.indexCache,
     blockSyncConcurrency: cfg.blockSyncConcurrency,
     minTime: cfg.minTime,
     maxTime: cfg.maxTime,
@@ -61,6 +62,7 @@ export async function runStore(cfg: StoreConfig, ctx: RunContext): Promise<numbe
   });
   const server = new StoreServer(store, {
     registry,
+    logger: log,
     tls: cfg.grpc.tls,
     limits: { seriesLimit: cfg.seriesLimit, samplesLimit: cfg.samplesLimit },
   });

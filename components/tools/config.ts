@@ -4,13 +4,24 @@
 import type { BucketInspectOptions, BucketLsOptions } from "../../block/inspect.ts";
 import type { Matcher } from "../../tsdb/matchers.ts";
 import { ParseError, parseMetricSelector } from "../../promql/parser.ts";
-import { type Flags, parseLabelFlag, UsageError } from "../flags.ts";
+import { type Flags, type HttpConfig, httpConfig, parseLabelFlag, UsageError } from "../flags.ts";
 import { objstoreConfigText } from "../objstore.ts";
+import { selectorRelabelerFromFlags, type SelectorRelabelFlag } from "../selector.ts";
+import type { Relabeler } from "../../relabel/relabel.ts";
+import type { RetentionByResolution } from "../../compact/retention.ts";
+import { VERIFY_ISSUES, type VerifyIssue } from "../../compact/verify.ts";
+import { isULID } from "../../tsdb/ulid.ts";
 import {
+  type BucketCleanupFlag,
+  type BucketDownsampleFlag,
   type BucketInspectFlag,
   type BucketLsFlag,
+  type BucketMarkFlag,
+  type BucketRetentionFlag,
+  type BucketVerifyFlag,
   INSPECT_OUTPUTS,
   LS_OUTPUTS,
+  MARKERS,
   type RulesCheckFlag,
   type TsdbAnalyzeFlag,
   type TsdbDumpFlag,
@@ -23,6 +34,11 @@ export interface BucketLsConfig {
   output: BucketLsOptions["output"];
   excludeDelete: boolean;
   timeoutMs: number;
+  /** Listed time range (ms, inclusive; blocks overlapping it). */
+  minTime: number;
+  maxTime: number;
+  /** `--selector.relabel-config(-file)`. */
+  relabel: Relabeler;
 }
 
 /** `tools bucket inspect` */
@@ -58,6 +74,9 @@ export function bucketLsConfig(flags: Flags<BucketLsFlag>): BucketLsConfig {
     output: out === "" ? "text" : out,
     excludeDelete: flags.bool("exclude-delete"),
     timeoutMs: flags.duration("timeout"),
+    minTime: flags.time("min-time"),
+    maxTime: flags.time("max-time"),
+    relabel: selectorRelabelerFromFlags(flags),
   };
 }
 
@@ -108,4 +127,150 @@ export interface RulesCheckConfig {
 /** `tools rules-check` settings. */
 export function rulesCheckConfig(flags: Flags<RulesCheckFlag>): RulesCheckConfig {
   return { rules: flags.strings("rules") };
+}
+
+// ---------------------------------------------------------------------------------------------
+// `tools bucket verify|mark|cleanup|retention|downsample`
+
+/** `tools bucket verify` */
+export interface BucketVerifyConfig {
+  objstoreConfig: string;
+  issues: VerifyIssue[];
+  ids: string[];
+}
+
+/** Reads the flags of `tools bucket verify`; UsageError on --repair, bad issues or IDs. */
+export function bucketVerifyConfig(flags: Flags<BucketVerifyFlag>): BucketVerifyConfig {
+  if (flags.bool("repair")) {
+    throw new UsageError(
+      "--repair is not supported: tools bucket verify only reports issues (mark blocks with " +
+        "`tools bucket mark` instead)",
+    );
+  }
+  const issues: VerifyIssue[] = [];
+  for (const s of flags.strings("issues").flatMap((x) => x.split(","))) {
+    const i = s.trim();
+    if (i === "") continue;
+    if (!(VERIFY_ISSUES as readonly string[]).includes(i)) {
+      throw new UsageError(
+        `unknown issue ${JSON.stringify(i)} in --issues (one of ${VERIFY_ISSUES.join(", ")})`,
+      );
+    }
+    if (!issues.includes(i as VerifyIssue)) issues.push(i as VerifyIssue);
+  }
+  const ids = flags.strings("id");
+  for (const id of ids) {
+    if (!isULID(id)) throw new UsageError(`invalid ULID found in --id flag: ${JSON.stringify(id)}`);
+  }
+  return { objstoreConfig: objstoreConfigText(flags), issues, ids };
+}
+
+/** `tools bucket mark` */
+export interface BucketMarkConfig {
+  objstoreConfig: string;
+  ids: string[];
+  marker: typeof MARKERS[number];
+  details: string;
+  remove: boolean;
+}
+
+/** Reads the flags of `tools bucket mark`; UsageError on a bad ID or missing --details. */
+export function bucketMarkConfig(flags: Flags<BucketMarkFlag>): BucketMarkConfig {
+  const ids = flags.strings("id");
+  for (const id of ids) {
+    if (!isULID(id)) throw new UsageError(`block.id is not a valid UUID, got: ${id}`);
+  }
+  const remove = flags.bool("remove");
+  const details = flags.string("details");
+  if (!remove && details === "") throw new UsageError("required flag --details not provided");
+  return {
+    objstoreConfig: objstoreConfigText(flags),
+    ids,
+    marker: flags.enum("marker", MARKERS),
+    details,
+    remove,
+  };
+}
+
+/** `tools bucket cleanup` and `tools bucket retention` */
+export interface BucketSyncConfig {
+  objstoreConfig: string;
+  deleteDelayMs: number;
+  consistencyDelayMs: number;
+  blockSyncConcurrency: number;
+  relabel: Relabeler;
+}
+
+function bucketSyncConfig(
+  flags: Flags<
+    | "delete-delay"
+    | "consistency-delay"
+    | "block-sync-concurrency"
+    | SelectorRelabelFlag
+    | "objstore.config"
+    | "objstore.config-file"
+  >,
+): BucketSyncConfig {
+  const n = flags.int("block-sync-concurrency");
+  if (!(n >= 1)) throw new UsageError("--block-sync-concurrency must be at least 1");
+  return {
+    objstoreConfig: objstoreConfigText(flags),
+    deleteDelayMs: flags.duration("delete-delay"),
+    consistencyDelayMs: flags.duration("consistency-delay"),
+    blockSyncConcurrency: n,
+    relabel: selectorRelabelerFromFlags(flags),
+  };
+}
+
+/** Reads the flags of `tools bucket cleanup`. */
+export function bucketCleanupConfig(flags: Flags<BucketCleanupFlag>): BucketSyncConfig {
+  return bucketSyncConfig(flags);
+}
+
+/** `tools bucket retention` */
+export interface BucketRetentionConfig extends BucketSyncConfig {
+  retention: RetentionByResolution;
+}
+
+/** Reads the flags of `tools bucket retention`. */
+export function bucketRetentionConfig(flags: Flags<BucketRetentionFlag>): BucketRetentionConfig {
+  return {
+    ...bucketSyncConfig(flags),
+    retention: {
+      raw: flags.duration("retention.resolution-raw"),
+      fiveMin: flags.duration("retention.resolution-5m"),
+      oneHour: flags.duration("retention.resolution-1h"),
+    },
+  };
+}
+
+/** `tools bucket downsample` */
+export interface BucketDownsampleConfig {
+  objstoreConfig: string;
+  http: HttpConfig;
+  waitIntervalMs: number;
+  concurrency: number;
+  blockFilesConcurrency: number;
+  dataDir: string;
+  hashFunc: string;
+}
+
+/** Reads the flags of `tools bucket downsample`. */
+export function bucketDownsampleConfig(
+  flags: Flags<BucketDownsampleFlag>,
+): BucketDownsampleConfig {
+  const atLeastOne = (name: "downsample.concurrency" | "block-files-concurrency") => {
+    const v = flags.int(name);
+    if (!(v >= 1)) throw new UsageError(`--${name} must be at least 1`);
+    return v;
+  };
+  return {
+    objstoreConfig: objstoreConfigText(flags),
+    http: httpConfig(flags),
+    waitIntervalMs: flags.duration("wait-interval"),
+    concurrency: atLeastOne("downsample.concurrency"),
+    blockFilesConcurrency: atLeastOne("block-files-concurrency"),
+    dataDir: flags.string("data-dir"),
+    hashFunc: flags.enum("hash-func", ["", "SHA256"]),
+  };
 }

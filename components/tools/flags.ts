@@ -4,11 +4,18 @@
 import {
   type CommandSpec,
   defineCommand,
+  defineFlags,
   type FlagName,
+  GOMEMLIMIT_FLAGS,
+  httpFlags,
   LOG_FLAGS,
   OBJSTORE_FLAGS,
+  OBJSTORE_READ_FLAGS,
+  TRACING_FLAGS,
+  YAML_ENV,
 } from "../flags.ts";
 import type { BucketInspectOptions, BucketLsOptions } from "../../block/inspect.ts";
+import { VERIFY_ISSUES } from "../../compact/verify.ts";
 
 /** The values of `tools bucket ls --output` ("" is the default, text). */
 export const LS_OUTPUTS = ["", "text", "json", "wide"] as const satisfies readonly (
@@ -67,9 +74,39 @@ export const TSDB_ANALYZE = defineCommand({
 export const BUCKET_LS = defineCommand({
   path: ["tools", "bucket", "ls"],
   help: "List all blocks in the bucket.",
+  env: YAML_ENV,
   flags: [
     ...LOG_FLAGS,
-    ...OBJSTORE_FLAGS,
+    ...TRACING_FLAGS,
+    ...GOMEMLIMIT_FLAGS,
+    ...OBJSTORE_READ_FLAGS,
+    {
+      name: "selector.relabel-config-file",
+      kind: "string",
+      help: "Path to YAML file with relabeling configuration that allows selecting blocks to " +
+        "act on based on their external labels (https://thanos.io/tip/thanos/sharding.md/#relabelling).",
+      grants: "read-file",
+    },
+    {
+      name: "selector.relabel-config",
+      kind: "string",
+      help: "Alternative to 'selector.relabel-config-file' flag (mutually exclusive). Content " +
+        "of YAML file with relabeling configuration.",
+    },
+    {
+      name: "min-time",
+      kind: "time",
+      default: "0000-01-01T00:00:00Z",
+      help: "Start of time range limit to list blocks: RFC3339 or a duration relative to now " +
+        "(-1d, 2h45m).",
+    },
+    {
+      name: "max-time",
+      kind: "time",
+      default: "9999-12-31T23:59:59Z",
+      help: "End of time range limit to list blocks: RFC3339 or a duration relative to now " +
+        "(-1d, 2h45m).",
+    },
     {
       name: "output",
       short: "o",
@@ -92,9 +129,12 @@ export const BUCKET_LS = defineCommand({
 export const BUCKET_INSPECT = defineCommand({
   path: ["tools", "bucket", "inspect"],
   help: "Inspect all blocks in the bucket in detailed, table-like way.",
+  env: YAML_ENV,
   flags: [
     ...LOG_FLAGS,
-    ...OBJSTORE_FLAGS,
+    ...TRACING_FLAGS,
+    ...GOMEMLIMIT_FLAGS,
+    ...OBJSTORE_READ_FLAGS,
     {
       name: "selector",
       short: "l",
@@ -106,8 +146,9 @@ export const BUCKET_INSPECT = defineCommand({
       name: "sort-by",
       kind: "string",
       repeatable: true,
+      defaults: ["FROM", "UNTIL"],
       help: "Sort by columns. It's also possible to sort by multiple columns, e.g. " +
-        "'--sort-by FROM --sort-by UNTIL'. (default: FROM, UNTIL)",
+        "'--sort-by FROM --sort-by UNTIL'.",
     },
     {
       name: "output",
@@ -123,6 +164,7 @@ export const BUCKET_INSPECT = defineCommand({
 /** `thanos tools rules-check` */
 export const RULES_CHECK = defineCommand({
   path: ["tools", "rules-check"],
+  env: YAML_ENV,
   help: "Check if the rule files are valid or not.",
   flags: [
     ...LOG_FLAGS,
@@ -137,12 +179,237 @@ export const RULES_CHECK = defineCommand({
   ],
 });
 
+// ---------------------------------------------------------------------------------------------
+// `tools bucket verify|mark|cleanup|retention|downsample`: the compactor's code (compact/) run by
+// hand (https://thanos.io/tip/components/tools.md/#bucket, Thanos v0.42 flags and defaults).
+
+/** `--selector.relabel-config-file`, `--selector.relabel-config` (cleanup, retention). */
+const SELECTOR_FLAGS = defineFlags([
+  {
+    name: "selector.relabel-config-file",
+    kind: "string",
+    help: "Path to YAML file with relabeling configuration that allows selecting blocks to act " +
+      "on based on their external labels. It follows thanos sharding relabel-config syntax.",
+    grants: "read-file",
+  },
+  {
+    name: "selector.relabel-config",
+    kind: "string",
+    help: "Alternative to 'selector.relabel-config-file' flag (mutually exclusive). Content of " +
+      "YAML file with relabeling configuration that allows selecting blocks to act on based on " +
+      "their external labels.",
+  },
+]);
+
+/** `--delete-delay`, `--consistency-delay`, `--block-sync-concurrency` (cleanup, retention). */
+const SYNC_FLAGS = defineFlags([
+  {
+    name: "delete-delay",
+    kind: "duration",
+    default: "48h",
+    help: "Time before a block marked for deletion is deleted from bucket.",
+  },
+  {
+    name: "consistency-delay",
+    kind: "duration",
+    default: "30m",
+    help: "Minimum age of fresh (non-compacted) blocks before they are being processed. " +
+      "Malformed blocks older than the maximum of consistency-delay and 48h0m0s will be removed.",
+  },
+  {
+    name: "block-sync-concurrency",
+    kind: "int",
+    default: "20",
+    help: "Number of goroutines to use when syncing block metadata from object storage.",
+  },
+]);
+
+/** `thanos tools bucket verify` */
+export const BUCKET_VERIFY = defineCommand({
+  path: ["tools", "bucket", "verify"],
+  env: YAML_ENV,
+  help: "Verify all blocks in the bucket against specified issues. Reports only: --repair is " +
+    "not supported.",
+  flags: [
+    ...LOG_FLAGS,
+    ...OBJSTORE_FLAGS,
+    {
+      name: "objstore-backup.config-file",
+      kind: "string",
+      help: "Path to YAML file that contains object store-backup configuration. Used for " +
+        "repair logic to backup blocks before removal (repair is not supported).",
+    },
+    {
+      name: "objstore-backup.config",
+      kind: "string",
+      help: "Alternative to 'objstore-backup.config-file' flag (mutually exclusive).",
+    },
+    {
+      name: "repair",
+      short: "r",
+      kind: "bool",
+      default: "false",
+      help: "Attempt to repair blocks for which issues were detected (not supported: refused).",
+    },
+    {
+      name: "issues",
+      short: "i",
+      kind: "string",
+      repeatable: true,
+      default: "index_known_issues,overlapped_blocks",
+      help: `Issues to verify. Possible issues: ${VERIFY_ISSUES.join(", ")}.`,
+    },
+    {
+      name: "id",
+      kind: "string",
+      repeatable: true,
+      help: "Block IDs to verify only. If none is specified, all blocks will be verified.",
+    },
+    {
+      name: "delete-delay",
+      kind: "duration",
+      default: "0s",
+      help: "Duration after which blocks marked for deletion would be deleted permanently by " +
+        "the repair (repair is not supported).",
+    },
+  ],
+});
+
+/** The values of `tools bucket mark --marker`. */
+export const MARKERS = [
+  "deletion-mark.json",
+  "no-compact-mark.json",
+  "no-downsample-mark.json",
+] as const;
+
+/** `thanos tools bucket mark` */
+export const BUCKET_MARK = defineCommand({
+  path: ["tools", "bucket", "mark"],
+  env: YAML_ENV,
+  help: "Mark block for deletion or no-compact in a safe way. NOTE: If the compactor is " +
+    "currently running compacting same block, this operation would be potentially a noop.",
+  flags: [
+    ...LOG_FLAGS,
+    ...OBJSTORE_FLAGS,
+    {
+      name: "id",
+      kind: "string",
+      repeatable: true,
+      required: true,
+      help: "ID (ULID) of the blocks to be marked for deletion (repeated flag).",
+    },
+    {
+      name: "marker",
+      kind: "enum",
+      choices: MARKERS,
+      required: true,
+      help: "Marker to be put.",
+    },
+    { name: "details", kind: "string", help: "Human readable details to be put into marker." },
+    { name: "remove", kind: "bool", default: "false", help: "Remove the marker." },
+  ],
+});
+
+/** `thanos tools bucket cleanup` */
+export const BUCKET_CLEANUP = defineCommand({
+  path: ["tools", "bucket", "cleanup"],
+  env: YAML_ENV,
+  help: "Cleans up all blocks marked for deletion.",
+  flags: [...LOG_FLAGS, ...OBJSTORE_FLAGS, ...SYNC_FLAGS, ...SELECTOR_FLAGS],
+});
+
+/** `thanos tools bucket retention` */
+export const BUCKET_RETENTION = defineCommand({
+  path: ["tools", "bucket", "retention"],
+  env: YAML_ENV,
+  help: "Retention applies retention policies on the given bucket. Please make sure no " +
+    "compactor is running on the same bucket at the same time.",
+  flags: [
+    ...LOG_FLAGS,
+    ...OBJSTORE_FLAGS,
+    ...SYNC_FLAGS,
+    ...SELECTOR_FLAGS,
+    {
+      name: "retention.resolution-raw",
+      kind: "duration",
+      default: "0d",
+      help: "How long to retain raw samples in bucket. Setting this to 0d will retain samples " +
+        "of this resolution forever",
+    },
+    {
+      name: "retention.resolution-5m",
+      kind: "duration",
+      default: "0d",
+      help: "How long to retain samples of resolution 1 (5 minutes) in bucket. Setting this to " +
+        "0d will retain samples of this resolution forever",
+    },
+    {
+      name: "retention.resolution-1h",
+      kind: "duration",
+      default: "0d",
+      help: "How long to retain samples of resolution 2 (1 hour) in bucket. Setting this to 0d " +
+        "will retain samples of this resolution forever",
+    },
+  ],
+});
+
+/** `thanos tools bucket downsample` */
+export const BUCKET_DOWNSAMPLE = defineCommand({
+  path: ["tools", "bucket", "downsample"],
+  env: YAML_ENV,
+  help: "Continuously downsamples blocks in an object store bucket.",
+  flags: [
+    ...LOG_FLAGS,
+    ...OBJSTORE_FLAGS,
+    ...httpFlags("0.0.0.0:10902"),
+    {
+      name: "wait-interval",
+      kind: "duration",
+      default: "5m",
+      help: "Wait interval between downsample runs.",
+    },
+    {
+      name: "downsample.concurrency",
+      kind: "int",
+      default: "1",
+      help: "Number of goroutines to use when downsampling blocks.",
+    },
+    {
+      name: "block-files-concurrency",
+      kind: "int",
+      default: "1",
+      help: "Number of goroutines to use when fetching/uploading block files from object storage.",
+    },
+    {
+      name: "data-dir",
+      kind: "string",
+      default: "./data",
+      help: "Data directory in which to cache blocks and process downsamplings.",
+      grants: "write",
+    },
+    {
+      name: "hash-func",
+      kind: "enum",
+      choices: ["", "SHA256"],
+      default: "",
+      help: "Specify which hash function to use when calculating the hashes of produced files. " +
+        'If no function has been specified, it does not happen. Possible values are: "", ' +
+        '"SHA256".',
+    },
+  ],
+});
+
 /** Flag names of each `tools` command. */
 export type TsdbDumpFlag = FlagName<typeof TSDB_DUMP>;
 export type TsdbAnalyzeFlag = FlagName<typeof TSDB_ANALYZE>;
 export type BucketLsFlag = FlagName<typeof BUCKET_LS>;
 export type BucketInspectFlag = FlagName<typeof BUCKET_INSPECT>;
 export type RulesCheckFlag = FlagName<typeof RULES_CHECK>;
+export type BucketVerifyFlag = FlagName<typeof BUCKET_VERIFY>;
+export type BucketMarkFlag = FlagName<typeof BUCKET_MARK>;
+export type BucketCleanupFlag = FlagName<typeof BUCKET_CLEANUP>;
+export type BucketRetentionFlag = FlagName<typeof BUCKET_RETENTION>;
+export type BucketDownsampleFlag = FlagName<typeof BUCKET_DOWNSAMPLE>;
 
 /** Every `tools` command. */
 export const TOOLS_COMMANDS: readonly CommandSpec[] = [
@@ -151,4 +418,9 @@ export const TOOLS_COMMANDS: readonly CommandSpec[] = [
   BUCKET_LS,
   BUCKET_INSPECT,
   RULES_CHECK,
+  BUCKET_VERIFY,
+  BUCKET_MARK,
+  BUCKET_CLEANUP,
+  BUCKET_RETENTION,
+  BUCKET_DOWNSAMPLE,
 ];

@@ -7,9 +7,31 @@ import { bucketInspect, bucketLs, InspectUsageError } from "../../block/inspect.
 import { tsdbAnalyze, tsdbDump } from "../../tsdb/promtool.ts";
 import { ruleFiles } from "../../rules/loader.ts";
 import { parseRuleFile, RuleFileError } from "../../rules/rulefmt.ts";
+import { Registry } from "../../metrics/registry.ts";
+import { HttpServer, Probe } from "../../server/http.ts";
+import { sleepUnlessAborted } from "../../runutil/sleep.ts";
+import { formatGoDuration } from "../../strconv/duration.ts";
+import { MetaSyncer } from "../../block/fetcher.ts";
+import {
+  DELETION_MARK_FILENAME,
+  markForDeletion,
+  markForNoCompact,
+  markForNoDownsample,
+  NO_COMPACT_MARK_FILENAME,
+  NO_COMPACT_REASON,
+} from "../../block/markers.ts";
+import { BucketCompactor } from "../../compact/compactor.ts";
+import { downsampleBucket, downsampleMetrics } from "../../compact/downsample.ts";
+import { applyRetention } from "../../compact/retention.ts";
+import { verifyBucket } from "../../compact/verify.ts";
 import type {
+  BucketDownsampleConfig,
   BucketInspectConfig,
   BucketLsConfig,
+  BucketMarkConfig,
+  BucketRetentionConfig,
+  BucketSyncConfig,
+  BucketVerifyConfig,
   RulesCheckConfig,
   TsdbAnalyzeConfig,
   TsdbDumpConfig,
@@ -29,6 +51,9 @@ export async function runBucketLs(cfg: BucketLsConfig, ctx: RunContext): Promise
     await bucketLs(bucket, {
       output: cfg.output,
       excludeDelete: cfg.excludeDelete,
+      minTime: cfg.minTime,
+      maxTime: cfg.maxTime,
+      relabel: cfg.relabel,
       signal: timeoutSignal(ctx, cfg.timeoutMs),
       logger: (msg, fields) => ctx.logger.info(msg, fields),
     }, (line) => ctx.stdout(line + "\n"));
@@ -109,6 +134,197 @@ export async function runRulesCheck(cfg: RulesCheckConfig, ctx: RunContext): Pro
   if (failed) {
     log.error("Checking rules failure");
     return 1;
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// `tools bucket verify|mark|cleanup|retention|downsample`: the compactor's code run by hand.
+
+/** `thanos tools bucket verify`: logs every issue found (a warning each); exit code 0. */
+export async function runBucketVerify(cfg: BucketVerifyConfig, ctx: RunContext): Promise<number> {
+  const bucket = await openBucket(cfg.objstoreConfig, { logger: ctx.logger, component: "bucket" });
+  try {
+    const found = await verifyBucket(bucket, {
+      issues: cfg.issues,
+      ids: cfg.ids,
+      logger: ctx.logger,
+      signal: ctx.signal,
+    });
+    ctx.logger.info("verify completed", { issues: cfg.issues.join(","), found: found.length });
+  } finally {
+    await bucket.close();
+  }
+  return 0;
+}
+
+/** `thanos tools bucket mark` */
+export async function runBucketMark(cfg: BucketMarkConfig, ctx: RunContext): Promise<number> {
+  const log = ctx.logger;
+  const bucket = await openBucket(cfg.objstoreConfig, { logger: log, component: "mark" });
+  const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(120_000)]);
+  try {
+    for (const id of cfg.ids) {
+      let exists = false;
+      for await (const _ of bucket.iter(`${id}/`, { signal })) {
+        exists = true;
+        break;
+      }
+      if (!exists) throw new UsageError(`block ${id} does not exist in the bucket`);
+      const name = `${id}/${cfg.marker}`;
+      if (cfg.remove) {
+        if (await bucket.exists(name, signal)) {
+          await bucket.delete(name, signal);
+          log.info("removed marker", { block: id, marker: cfg.marker });
+        } else {
+          log.warn("requested to remove marker, but file does not exist", {
+            block: id,
+            marker: cfg.marker,
+          });
+        }
+        continue;
+      }
+      const o = { signal };
+      const done = cfg.marker === DELETION_MARK_FILENAME
+        ? await markForDeletion(bucket, id, cfg.details, o)
+        : cfg.marker === NO_COMPACT_MARK_FILENAME
+        ? await markForNoCompact(bucket, id, NO_COMPACT_REASON.manual, cfg.details, o)
+        : await markForNoDownsample(bucket, id, "manual", cfg.details, o);
+      if (done) log.info("block has been marked", { block: id, marker: cfg.marker });
+      else {
+        log.warn("requested to mark block, but the marker already exists; kept it", {
+          block: id,
+          marker: cfg.marker,
+        });
+      }
+    }
+    log.info("marking done", { marker: cfg.marker, IDs: cfg.ids.join(",") });
+  } finally {
+    await bucket.close();
+  }
+  return 0;
+}
+
+/** `thanos tools bucket cleanup`: deletes blocks marked long enough ago, and old partial uploads. */
+export async function runBucketCleanup(cfg: BucketSyncConfig, ctx: RunContext): Promise<number> {
+  const log = ctx.logger;
+  const registry = new Registry();
+  const bucket = await openBucket(cfg.objstoreConfig, { logger: log, component: "cleanup" });
+  try {
+    log.info("syncing blocks metadata");
+    // blocks outside the selector are left alone (the label filter runs before the others)
+    const synced = await new MetaSyncer(bucket, {
+      concurrency: cfg.blockSyncConcurrency,
+      relabel: cfg.relabel,
+    }).sync(ctx.signal);
+    const exclude = new Set(
+      [...synced.filtered].filter(([, why]) => why === "label-excluded").map(([id]) => id),
+    );
+    log.info("synced blocks done");
+    // the compactor's cleaner; it never touches a data directory
+    const cleaner = new BucketCompactor({
+      bucket,
+      dataDir: "",
+      logger: log,
+      registry,
+      consistencyDelayMs: cfg.consistencyDelayMs,
+      deleteDelayMs: cfg.deleteDelayMs,
+    });
+    const n = await cleaner.cleanup(ctx.signal, exclude);
+    log.info("cleanup done", { deleted: n });
+  } finally {
+    await bucket.close();
+  }
+  return 0;
+}
+
+/** `thanos tools bucket retention`: marks blocks past their resolution's retention. */
+export async function runBucketRetention(
+  cfg: BucketRetentionConfig,
+  ctx: RunContext,
+): Promise<number> {
+  const log = ctx.logger;
+  const r = cfg.retention;
+  for (
+    const [what, ms] of [
+      ["raw samples", r.raw],
+      ["5 min aggregated samples", r.fiveMin],
+      ["1 hour aggregated samples", r.oneHour],
+    ] as const
+  ) {
+    if (ms > 0) {
+      log.info(`retention policy of ${what} is enabled`, { duration: formatGoDuration(ms) });
+    }
+  }
+  const bucket = await openBucket(cfg.objstoreConfig, { logger: log, component: "retention" });
+  try {
+    log.info("syncing blocks metadata");
+    const synced = await new MetaSyncer(bucket, {
+      concurrency: cfg.blockSyncConcurrency,
+      relabel: cfg.relabel,
+      consistencyDelayMs: cfg.consistencyDelayMs,
+      ignoreDeletionMarksDelayMs: cfg.deleteDelayMs / 2,
+    }).sync(ctx.signal);
+    log.info("synced blocks done");
+    log.warn("GLOBAL COMPACTOR SHOULD __NOT__ BE RUNNING ON THE SAME BUCKET");
+    await applyRetention(bucket, synced.metas, r, { logger: log, signal: ctx.signal });
+  } finally {
+    await bucket.close();
+  }
+  return 0;
+}
+
+/**
+ * `thanos tools bucket downsample`: downsamples every `--wait-interval` until stopped, serving
+ * `/metrics` (thanos_compact_downsample_*) and the probes.
+ */
+export async function runBucketDownsample(
+  cfg: BucketDownsampleConfig,
+  ctx: RunContext,
+): Promise<number> {
+  const log = ctx.logger;
+  const signal = ctx.signal;
+  const registry = new Registry();
+  const probe = new Probe();
+  await Deno.mkdir(cfg.dataDir, { recursive: true });
+  const bucket = await openBucket(cfg.objstoreConfig, {
+    registry,
+    logger: log,
+    component: "downsample",
+  });
+  const metrics = downsampleMetrics(registry);
+  const syncer = new MetaSyncer(bucket, { ignoreDeletionMarksDelayMs: 0, registry });
+  const http = new HttpServer({ address: cfg.http.address, logger: log, registry, probe });
+  await http.start();
+  probe.setReady();
+  try {
+    while (!signal.aborted) {
+      try {
+        const { metas } = await syncer.sync(signal);
+        log.info("start of a downsampling pass", { blocks: metas.size });
+        const { created } = await downsampleBucket(bucket, {
+          dir: cfg.dataDir,
+          metas,
+          logger: log,
+          metrics,
+          hashFunc: cfg.hashFunc,
+          blockFilesConcurrency: cfg.blockFilesConcurrency,
+          concurrency: cfg.concurrency,
+          signal,
+        });
+        log.info("downsampling pass done", { created: created.length });
+      } catch (e) {
+        if (signal.aborted) break;
+        log.error("downsampling pass failed; retrying after the wait interval", {
+          err: (e as Error).message,
+        });
+      }
+      await sleepUnlessAborted(cfg.waitIntervalMs, signal);
+    }
+  } finally {
+    probe.setNotReady("shutting down");
+    await http.shutdown(signal.aborted ? cfg.http.gracePeriodMs : 0);
+    await bucket.close();
   }
   return 0;
 }

@@ -5,6 +5,7 @@ import { assert, assertEquals, assertRejects } from "../helpers/assert.ts";
 import { createBucket, parseBucketConfig } from "../../objstore/config.ts";
 import type { Bucket } from "../../objstore/bucket.ts";
 import { bucketInspect, bucketLs, InspectUsageError } from "../../block/inspect.ts";
+import { parseRelabelConfigs, Relabeler } from "../../relabel/relabel.ts";
 
 const A = "01J0000000000000000000000A";
 const B = "01J0000000000000000000000B";
@@ -192,5 +193,30 @@ Deno.test("bucket ls --exclude-delete leaves out blocks marked for deletion", as
     assertEquals(lines, [A, C]);
     const all = await run((bk, w) => bucketLs(bk, { output: "text" }, w), b);
     assertEquals(all, [A, B, C]);
+  });
+});
+
+Deno.test("bucket ls --selector.relabel-config keeps the blocks whose external labels it keeps", async () => {
+  await withBlocks(async (b) => {
+    const keep = (yaml: string) => new Relabeler(parseRelabelConfigs(yaml));
+    const eu = await run(
+      (bk, w) =>
+        bucketLs(bk, {
+          output: "text",
+          relabel: keep("- action: keep\n  source_labels: [cluster]\n  regex: eu1\n"),
+        }, w),
+      b,
+    );
+    assertEquals(eu, [A, C]);
+    // the block ID is a label too, as in Thanos's selector relabeling
+    const byId = await run(
+      (bk, w) =>
+        bucketLs(bk, {
+          output: "text",
+          relabel: keep(`- action: drop\n  source_labels: [__block_id]\n  regex: ${A}\n`),
+        }, w),
+      b,
+    );
+    assertEquals(byId, [B, C]);
   });
 });

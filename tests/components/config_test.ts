@@ -173,6 +173,8 @@ Deno.test("query config: set values", () => {
       caFile: "/ca.pem",
       serverName: undefined,
       skipVerify: false,
+      // Thanos's --grpc-client-tls-min-version default
+      minVersion: "TLSv1.3",
     },
   });
   assertEquals(c.infoTimeoutMs, 2000);
@@ -289,6 +291,58 @@ Deno.test("store config: defaults and set values", () => {
   assertEquals(c.samplesLimit, 7);
 });
 
+Deno.test("store config: --index-cache.config (IN-MEMORY) replaces --index-cache-size", () => {
+  const yaml = "type: IN-MEMORY\nconfig:\n  max_size: 64MB\n  max_item_size: 8MB\n" +
+    "  enabled_items: [Postings]\n";
+  for (
+    const flags of [
+      parse(STORE_COMMAND, ["--index-cache-size=1GB", `--index-cache.config=${yaml}`]),
+      parse(STORE_COMMAND, ["--index-cache.config-file=/c.yml"], { "/c.yml": yaml }),
+    ]
+  ) {
+    const c = storeConfig(flags);
+    assertEquals(c.indexCacheBytes, 64 * 1024 * 1024);
+    assertEquals(c.indexCache, { maxItemBytes: 8 * 1024 * 1024, enabledItems: ["Postings"] });
+  }
+  assertEquals(storeConfig(parse(STORE_COMMAND, [])).indexCache, undefined);
+  const e = assertThrows(
+    () =>
+      storeConfig(
+        parse(STORE_COMMAND, ["--index-cache.config=type: MEMCACHED\nconfig:\n  addresses: [m:1]"]),
+      ),
+    UsageError,
+    "--index-cache.config: index cache type MEMCACHED is not in this build yet",
+  );
+  assert(!e.message.includes("\n"));
+  assertThrows(
+    () =>
+      storeConfig(
+        parse(STORE_COMMAND, [
+          "--index-cache.config-file=/c.yml",
+          `--index-cache.config=${yaml}`,
+        ], { "/c.yml": yaml }),
+      ),
+    UsageError,
+    "mutually exclusive",
+  );
+});
+
+Deno.test("query config: --store.limits.* and --query.conn-metric.label", () => {
+  const d = queryConfig(parse(QUERY_COMMAND, []));
+  assertEquals(d.limits, { seriesLimit: 0, samplesLimit: 0 });
+  assertEquals(d.connMetricLabels, ["external_labels", "store_type"]);
+  assertEquals(d.lookbackDeltaMs, 5 * 60_000);
+  const c = queryConfig(parse(QUERY_COMMAND, [
+    "--store.limits.request-series=10",
+    "--store.limits.request-samples=20",
+    "--query.conn-metric.label=store_type",
+    "--query.lookback-delta=15m",
+  ]));
+  assertEquals(c.limits, { seriesLimit: 10, samplesLimit: 20 });
+  assertEquals(c.connMetricLabels, ["store_type"]);
+  assertEquals(c.lookbackDeltaMs, 15 * 60_000);
+});
+
 Deno.test("store config: validation errors", () => {
   assertThrows(
     () =>
@@ -402,16 +456,34 @@ Deno.test("sidecar config: validation errors", () => {
 });
 
 Deno.test("tools configs: defaults, set values and errors", () => {
-  assertEquals(bucketLsConfig(parse(BUCKET_LS, [])), {
+  const { relabel: noRelabel, minTime, maxTime, ...ls } = bucketLsConfig(parse(BUCKET_LS, []));
+  assertEquals(ls, {
     objstoreConfig: "",
     output: "text",
     excludeDelete: false,
     timeoutMs: 300_000,
   });
-  assertEquals(
-    bucketLsConfig(parse(BUCKET_LS, ["-o", "json", "--exclude-delete", "--objstore.config=x"])),
-    { objstoreConfig: "x", output: "json", excludeDelete: true, timeoutMs: 300_000 },
-  );
+  assert(noRelabel.empty);
+  assertEquals(new Date(minTime).toISOString(), "0000-01-01T00:00:00.000Z");
+  assert(maxTime > Date.UTC(9999, 0, 1));
+  const { relabel, ...set } = bucketLsConfig(parse(BUCKET_LS, [
+    "-o",
+    "json",
+    "--exclude-delete",
+    "--objstore.config=x",
+    "--min-time=2024-01-01T00:00:00Z",
+    "--max-time=2024-02-01T00:00:00Z",
+    "--selector.relabel-config=- action: keep\n  source_labels: [cluster]\n  regex: eu1\n",
+  ]));
+  assertEquals(set, {
+    objstoreConfig: "x",
+    output: "json",
+    excludeDelete: true,
+    timeoutMs: 300_000,
+    minTime: Date.UTC(2024, 0, 1),
+    maxTime: Date.UTC(2024, 1, 1),
+  });
+  assert(!relabel.empty);
   assertThrows(
     () => parseFlags(BUCKET_LS, ["--output=yaml"]),
     UsageError,
@@ -420,7 +492,8 @@ Deno.test("tools configs: defaults, set values and errors", () => {
   assertEquals(bucketInspectConfig(parse(BUCKET_INSPECT, [])), {
     objstoreConfig: "",
     selector: {},
-    sortBy: [],
+    // Thanos's default: --sort-by FROM --sort-by UNTIL
+    sortBy: ["FROM", "UNTIL"],
     output: "table",
     timeoutMs: 300_000,
   });

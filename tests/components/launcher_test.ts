@@ -86,6 +86,34 @@ Deno.test("launcher prints help and version, and exits 2 on unknown commands", (
   assert(top.kind === "print" && top.code === 0 && top.text.includes("tools"));
   const ver = resolveArgs(["--version"]);
   assert(ver.kind === "print" && ver.text.includes("deno version:"));
+  // kingpin accepts the app's --version after a command too; prometheus/common's layout
+  for (
+    const argv of [["--version"], ["query", "--version"], ["tools", "bucket", "ls", "--version"]]
+  ) {
+    const v = resolveArgs(argv);
+    assert(v.kind === "print" && v.code === 0, argv.join(" "));
+    const lines = v.text.split("\n");
+    assert(
+      /^thanos, version \d+\.\d+\.\d+\S* \(branch: \S+, revision: \S+\)$/.test(lines[0]),
+      lines[0],
+    );
+    for (const key of ["build user", "build date", "go version", "platform", "tags"]) {
+      assert(lines.some((l) => l.startsWith(`  ${key}:`)), `${key} in ${v.text}`);
+    }
+  }
+  // --help-long: a command's help, or a group's with every command's flags below it
+  const long = resolveArgs(["--help-long"]);
+  assert(long.kind === "print" && long.code === 0);
+  for (const c of ["query", "store", "tools bucket inspect"]) {
+    assert(long.text.includes(`usage: thanos ${c} [<flags>]`), c);
+  }
+  assert(long.text.includes("--objstore.config-file"));
+  const toolsLong = resolveArgs(["tools", "bucket", "--help-long"]);
+  assert(toolsLong.kind === "print" && toolsLong.text.includes("usage: thanos tools bucket ls"));
+  assert(!toolsLong.text.includes("usage: thanos query"));
+  const queryLong = resolveArgs(["query", "--help-long"]);
+  assert(queryLong.kind === "print" && queryLong.code === 0);
+  assert(queryLong.text.includes("--http-address") && queryLong.text.includes("--version"));
   const bad = resolveArgs(["frobnicate"]);
   assert(bad.kind === "print" && bad.code === 2 && bad.text.includes('"frobnicate"'));
   assert(!bad.text.includes("\n"));

@@ -14,19 +14,18 @@ import { assert, assertEquals } from "../helpers/assert.ts";
 import { type PreparedRole, prepareRole } from "../../main.ts";
 import { workerPermissions } from "../../components/permissions.ts";
 
-/** What every role may read from the environment (npm libraries it loads). */
-const LIBRARY_ENV = [
-  "AWS_LAMBDA_BENCHMARK_MODE",
-  "AWS_LAMBDA_NODEJS_NO_GLOBAL_AWSLAMBDA",
-  "LOG_STREAM",
-  "LOG_TOKENS",
-];
+/**
+ * What a role that reads YAML configs may read from the environment (the YAML parser's debug
+ * switches); a role without YAML configs gets no environment at all, and the AWS SDK's
+ * variables come only with an S3 bucket (its config grants them).
+ */
+const YAML_ENV = ["LOG_STREAM", "LOG_TOKENS"];
 
 interface Expected {
   net: string[] | true | false;
   read: string[] | false;
   write: string[] | false;
-  env: string[] | true;
+  env: string[] | true | false;
 }
 
 async function permissionsOf(argv: string[]): Promise<Deno.PermissionOptionsObject> {
@@ -46,6 +45,10 @@ Deno.test("each role gets exactly the permissions its flags grant (table)", asyn
     await Deno.writeTextFile(`${d}/sd/stores.yml`, `- targets: ["127.0.0.1:1"]\n`);
     await Deno.writeTextFile(`${d}/endpoints.yml`, `endpoints: []\n`);
     await Deno.writeTextFile(`${d}/relabel.yml`, `[]\n`);
+    await Deno.writeTextFile(
+      `${d}/memcached.yml`,
+      `type: MEMCACHED\nconfig:\n  addresses: [mc1.example:11211, "dns+mc2.example:11212"]\n`,
+    );
     await Deno.writeTextFile(`${d}/prom.yml.tmpl`, `global: {}\n`);
     const listen = ["--http-address=127.0.0.1:18001", "--grpc-address=127.0.0.1:18002"];
     const listenNet = ["127.0.0.1:18001", "127.0.0.1:18002"];
@@ -56,8 +59,9 @@ Deno.test("each role gets exactly the permissions its flags grant (table)", asyn
         {
           net: listenNet,
           read: [`${d}/bucket`, `${d}/bucket.yml`, `${d}/data`],
-          write: [`${d}/bucket`, `${d}/data`],
-          env: LIBRARY_ENV,
+          // the store only reads its bucket
+          write: [`${d}/data`],
+          env: YAML_ENV,
         },
       ],
       [
@@ -70,8 +74,8 @@ Deno.test("each role gets exactly the permissions its flags grant (table)", asyn
         {
           net: ["0.0.0.0:10901", "0.0.0.0:10902"],
           read: ["./data", `${d}/bucket`, `${d}/bucket.yml`, `${d}/relabel.yml`],
-          write: ["./data", `${d}/bucket`],
-          env: LIBRARY_ENV,
+          write: ["./data"],
+          env: YAML_ENV,
         },
       ],
       [
@@ -85,8 +89,8 @@ Deno.test("each role gets exactly the permissions its flags grant (table)", asyn
         {
           net: listenNet,
           read: [`${d}/b2`, `${d}/data`],
-          write: [`${d}/b2`, `${d}/data`],
-          env: LIBRARY_ENV,
+          write: [`${d}/data`],
+          env: YAML_ENV,
         },
       ],
       [
@@ -111,7 +115,7 @@ Deno.test("each role gets exactly the permissions its flags grant (table)", asyn
           ].sort(),
           read: [`${d}/rule`, `${d}/sd/`],
           write: [`${d}/rule`],
-          env: LIBRARY_ENV,
+          env: YAML_ENV,
         },
       ],
       [
@@ -123,12 +127,12 @@ Deno.test("each role gets exactly the permissions its flags grant (table)", asyn
           `--query.sd-files=${d}/sd/*.yml`,
           "--query=dns+query.example:10902",
         ],
-        { net: true, read: [`${d}/rule`, `${d}/sd/`], write: [`${d}/rule`], env: LIBRARY_ENV },
+        { net: true, read: [`${d}/rule`, `${d}/sd/`], write: [`${d}/rule`], env: YAML_ENV },
       ],
       [
         "tools rules-check: the glob's directory only",
         ["tools", "rules-check", `--rules=${d}/sd/*.yml`],
-        { net: false, read: [`${d}/sd/`], write: false, env: LIBRARY_ENV },
+        { net: false, read: [`${d}/sd/`], write: false, env: YAML_ENV },
       ],
       [
         "query with static stores",
@@ -137,28 +141,28 @@ Deno.test("each role gets exactly the permissions its flags grant (table)", asyn
           net: [...listenNet, "10.0.0.1:10901", "store-2:10901"],
           read: false,
           write: false,
-          env: LIBRARY_ENV,
+          env: YAML_ENV,
         },
       ],
       [
         "query with --store.sd-files as a glob: the glob's directory",
         ["query", ...listen, `--store.sd-files=${d}/sd/*.yml`],
-        { net: true, read: [`${d}/sd/`], write: false, env: LIBRARY_ENV },
+        { net: true, read: [`${d}/sd/`], write: false, env: YAML_ENV },
       ],
       [
         "query with --store.sd-files naming one file: that file",
         ["query", ...listen, `--store.sd-files=${d}/sd/stores.yml`],
-        { net: true, read: [`${d}/sd/stores.yml`], write: false, env: LIBRARY_ENV },
+        { net: true, read: [`${d}/sd/stores.yml`], write: false, env: YAML_ENV },
       ],
       [
         "query with DNS discovery",
         ["query", ...listen, "--endpoint=dns+store.example:10901"],
-        { net: true, read: false, write: false, env: LIBRARY_ENV },
+        { net: true, read: false, write: false, env: YAML_ENV },
       ],
       [
         "query with an endpoint SD config file",
         ["query", ...listen, `--endpoint.sd-config-file=${d}/endpoints.yml`],
-        { net: true, read: [`${d}/endpoints.yml`], write: false, env: LIBRARY_ENV },
+        { net: true, read: [`${d}/endpoints.yml`], write: false, env: YAML_ENV },
       ],
       [
         "sidecar with reloader files and a bucket",
@@ -200,7 +204,7 @@ Deno.test("each role gets exactly the permissions its flags grant (table)", asyn
           net: [...listenNet, "prom.example:9090"],
           read: [`${d}/prom`],
           write: [`${d}/prom`],
-          env: LIBRARY_ENV,
+          env: YAML_ENV,
         },
       ],
       [
@@ -209,14 +213,52 @@ Deno.test("each role gets exactly the permissions its flags grant (table)", asyn
         {
           net: false,
           read: [`${d}/bucket`, `${d}/bucket.yml`],
-          write: [`${d}/bucket`],
-          env: LIBRARY_ENV,
+          write: false,
+          env: YAML_ENV,
         },
       ],
       [
-        "tools tsdb analyze of a block",
+        "compact writes its bucket",
+        ["compact", "--http-address=:18003", `--objstore.config-file=${d}/bucket.yml`],
+        {
+          net: ["0.0.0.0:18003"],
+          read: ["./data", `${d}/bucket`, `${d}/bucket.yml`],
+          write: ["./data", `${d}/bucket`],
+          env: YAML_ENV,
+        },
+      ],
+      [
+        "query on :port (all interfaces, bound as 0.0.0.0) and [::]:port",
+        ["query", "--http-address=:18004", "--grpc-address=[::]:18005"],
+        { net: ["0.0.0.0:18004", "[::]:18005"], read: false, write: false, env: YAML_ENV },
+      ],
+      [
+        "tools tsdb analyze of a block: no YAML, no environment",
         ["tools", "tsdb", "analyze", `${d}/block`],
-        { net: false, read: [`${d}/block`], write: false, env: LIBRARY_ENV },
+        { net: false, read: [`${d}/block`], write: false, env: false },
+      ],
+      [
+        "query-frontend with a memcached cache file and an inline redis TLS cache config",
+        [
+          "query-frontend",
+          "--http-address=127.0.0.1:18001",
+          "--query-frontend.downstream-url=http://querier.example:10902/prefix",
+          `--query-range.response-cache-config-file=${d}/memcached.yml`,
+          "--labels.response-cache-config=type: REDIS\nconfig:\n  addr: redis.example:6380\n" +
+          `  tls_enabled: true\n  tls_config:\n    ca_file: ${d}/ca.pem\n`,
+        ],
+        {
+          net: [
+            "127.0.0.1:18001",
+            "querier.example:10902",
+            "mc1.example:11211",
+            "mc2.example:11212",
+            "redis.example:6380",
+          ],
+          read: [`${d}/memcached.yml`, `${d}/ca.pem`],
+          write: false,
+          env: YAML_ENV,
+        },
       ],
     ];
     // workerPermissions lists are sorted

@@ -30,9 +30,10 @@ Deno.test("tools bucket ls reads its bucket and nothing else", async () => {
       `${dir}/bucket.yml`,
       `type: FILESYSTEM\nconfig:\n  directory: ${dir}/bucket\n`,
     );
-    // next to the grants (bucket.yml: read; bucket/: read+write): a sibling of the config
-    // file, the directory holding both, a name that only starts like the bucket directory,
-    // and writing the config file or a new file beside it
+    // next to the grants (bucket.yml: read; bucket/: read only, the tool never writes it): a
+    // sibling of the config file, the directory holding both, a name that only starts like the
+    // bucket directory, writing the config file or a new file beside it, and writing into the
+    // bucket
     await Deno.writeTextFile(`${dir}/sibling.txt`, "not for the tool");
     await Deno.writeTextFile(`${dir}/bucket-other.txt`, "not for the tool");
     const neighbours: NeighbourProbe[] = [
@@ -41,6 +42,7 @@ Deno.test("tools bucket ls reads its bucket and nothing else", async () => {
       { op: "read", path: `${dir}/bucket-other.txt` },
       { op: "write", path: `${dir}/bucket.yml` },
       { op: "write", path: `${dir}/new.txt` },
+      { op: "write", path: `${dir}/bucket/new.txt` },
     ];
     const r = await runSandboxed(
       ["tools", "bucket", "ls", `--objstore.config-file=${dir}/bucket.yml`],

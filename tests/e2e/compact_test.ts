@@ -8,9 +8,13 @@
 
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { TempDirs } from "../helpers/tmp.ts";
-import { freePort } from "../helpers/ports.ts";
-import { spawnMain } from "../helpers/thanos.ts";
-import { downloadBlocks, servedBlocks, uploadSeriesBlocks } from "../helpers/compact_bucket.ts";
+import {
+  downloadBlocks,
+  fsConfig,
+  runCompactor,
+  servedBlocks,
+  uploadSeriesBlocks,
+} from "../helpers/compact_bucket.ts";
 import { analyze, dumpToFile } from "../helpers/promtool.ts";
 import { queryRange, startPrometheus } from "../helpers/prometheus.ts";
 import { generateDataset } from "../../scripts/dataset.ts";
@@ -21,50 +25,6 @@ import { readMarker } from "../../block/markers.ts";
 const H = 3600_000;
 /** Start of the data: a multiple of 2d, so 24 blocks fill one 2d range. */
 const T0 = 1_699_920_000_000 - (1_699_920_000_000 % (48 * H));
-
-function fsConfig(dir: string): string {
-  return `type: FILESYSTEM\nconfig:\n  directory: ${dir}\n`;
-}
-
-/** Runs one compactor iteration; resolves to its exit code, logs and final /metrics. */
-async function runCompactor(
-  bucketDir: string,
-  dataDir: string,
-  extra: string[] = [],
-): Promise<{ code: number; logs: string; metrics: string }> {
-  const port = freePort();
-  const p = spawnMain(
-    [
-      "compact",
-      `--http-address=127.0.0.1:${port}`,
-      `--objstore.config=${fsConfig(bucketDir)}`,
-      `--data-dir=${dataDir}`,
-      "--consistency-delay=0s",
-      "--delete-delay=0s",
-      "--downsampling.disable",
-      "--http-grace-period=0s",
-      ...extra,
-    ],
-    port,
-    "compact",
-  );
-  let metrics = "";
-  // poll /metrics while it runs: the last successful scrape is what it exposed at the end
-  const poll = (async () => {
-    while (p.alive) {
-      try {
-        const r = await fetch(`http://127.0.0.1:${port}/metrics`);
-        metrics = await r.text();
-      } catch { /* not up yet or gone */ }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  })();
-  const timer = setTimeout(() => p.stop(1000, "SIGKILL"), 180_000);
-  const st = await p.status;
-  clearTimeout(timer);
-  await poll;
-  return { code: st.code, logs: p.logs(), metrics };
-}
 
 async function sha256File(path: string): Promise<string> {
   const { createHash } = await import("node:crypto");
@@ -104,7 +64,7 @@ Deno.test({
     const genSecs = (performance.now() - began) / 1000;
 
     const t1 = performance.now();
-    const run = await runCompactor(bucketDir, await dirs.make());
+    const run = await runCompactor(fsConfig(bucketDir), await dirs.make());
     const compactSecs = (performance.now() - t1) / 1000;
     assertEquals(run.code, 0, run.logs.slice(-3000));
     assert(
@@ -223,7 +183,7 @@ Deno.test({
     for (let i = 5; i < 200; i++) idx[i] ^= 0x5a;
     await bucket.upload(`${bad[0].ulid}/index`, idx);
 
-    const run = await runCompactor(bucketDir, await dirs.make());
+    const run = await runCompactor(fsConfig(bucketDir), await dirs.make());
     assertEquals(run.code, 0, run.logs.slice(-3000));
     const problems = run.logs.split("\n").filter((l) =>
       l.includes("compaction group has a problem")

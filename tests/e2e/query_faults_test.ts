@@ -72,13 +72,10 @@ Deno.test({
         r = await getJSON(query);
         assertEquals(r.status, 200, r.text);
         const res = (r.body.data as { result: unknown[] }).result;
-        // the endpoint may already be excluded as unhealthy (then no warning is needed)
         if (res.length === 3) throw new Error("dead store still answered");
-        const st = await storeStatus(q.url, dead);
-        if (st?.lastError === null) {
-          const warnings = r.body.warnings as string[] | undefined;
-          assert(warnings?.some((w) => w.includes(dead)), r.text);
-        }
+        // failing in the call or already excluded as unhealthy: either way the answer names it
+        const warnings = r.body.warnings as string[] | undefined;
+        assert(warnings?.some((w) => w.includes(dead)), r.text);
         assertEquals(res.length, 2);
       });
 
@@ -88,6 +85,19 @@ Deno.test({
           async () => (await storeStatus(q.url, dead))?.lastError != null,
         );
       });
+
+      await t.step(
+        "once unhealthy, answers still name it; partial_response=false fails",
+        async () => {
+          const w = await getJSON(query);
+          assertEquals(w.status, 200, w.text);
+          assertEquals((w.body.data as { result: unknown[] }).result.length, 2, w.text);
+          assert((w.body.warnings as string[]).some((x) => x.includes(dead)), w.text);
+          const e = await getJSON(query + "&partial_response=false");
+          assertEquals(e.status, 422, e.text);
+          assert(String(e.body.error).includes(dead), e.text);
+        },
+      );
 
       await t.step("partial_response=false fails with a clear error while it is down", async () => {
         // a strict endpoint is queried even when unhealthy: use a fresh querier with it strict

@@ -32,6 +32,12 @@ const INSTANT = [
   'http_requests_total{region="east", job="api"}',
   "vector(1)",
   "scalar(count(up))",
+  // ReDoS shapes (issue 20): in the querier's label_replace, and pushed down to the stores as
+  // matchers on series and external labels
+  `label_replace(label_replace(up, "l", "${"a".repeat(27)}!", "", ""), "y", "$1", "l", "(a+)+$")`,
+  `label_replace(label_replace(up, "l", "${"a".repeat(28)}", "", ""), "y", "$1", "l", "(a+)+$")`,
+  'up{region=~"(e|ea)+st", instance=~"(h|ho)+st-(0+)+1.*"}',
+  'count(up{instance!~"((h|ho)+st-(0|00)+[1-4]+)+:.*"})',
 ];
 
 const RANGE = [

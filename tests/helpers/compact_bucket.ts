@@ -1,6 +1,7 @@
 // Buckets of 2h blocks for compactor tests: series written as blocks (tsdb/block_writer.ts) with a
 // `thanos` section, uploaded with the shipper's upload protocol, plus readers of what a bucket
-// holds after compaction (the blocks a store would serve, downloaded into one directory).
+// holds after compaction (the blocks a store would serve, downloaded into one directory), and the
+// compactor started as a process.
 
 import type { Bucket } from "../../objstore/bucket.ts";
 import { downloadBlock } from "../../block/download.ts";
@@ -8,6 +9,8 @@ import { type RawSeries, writeBlock } from "../../tsdb/block_writer.ts";
 import type { BlockMeta } from "../../tsdb/meta.ts";
 import { uploadBlock } from "../../block/shipper.ts";
 import { MetaSyncer } from "../../block/fetcher.ts";
+import { freePort } from "./ports.ts";
+import { type Proc, spawnMain } from "./thanos.ts";
 
 const TWO_HOURS = 7_200_000;
 
@@ -69,4 +72,61 @@ export async function servedBlocks(bucket: Bucket): Promise<Map<string, BlockMet
 /** Downloads the given blocks (index, chunks, meta.json) into `dir/<ulid>/`. */
 export async function downloadBlocks(bucket: Bucket, ids: Iterable<string>, dir: string) {
   for (const id of ids) await downloadBlock(bucket, id, `${dir}/${id}`);
+}
+
+/** Bucket config YAML of a FILESYSTEM bucket in `dir`. */
+export function fsConfig(dir: string): string {
+  return `type: FILESYSTEM\nconfig:\n  directory: ${dir}\n`;
+}
+
+/**
+ * Starts `thanos compact` (one iteration, no --wait) over the bucket of `objstoreConfig` with no
+ * consistency or deletion delay and downsampling off, plus `extra` flags (later flags win).
+ */
+export function spawnCompactor(
+  objstoreConfig: string,
+  dataDir: string,
+  extra: string[] = [],
+): Proc {
+  const port = freePort();
+  return spawnMain(
+    [
+      "compact",
+      `--http-address=127.0.0.1:${port}`,
+      `--objstore.config=${objstoreConfig}`,
+      `--data-dir=${dataDir}`,
+      "--consistency-delay=0s",
+      "--delete-delay=0s",
+      "--downsampling.disable",
+      "--http-grace-period=0s",
+      ...extra,
+    ],
+    port,
+    "compact",
+  );
+}
+
+/** Runs one compactor iteration; resolves to its exit code, logs and final /metrics. */
+export async function runCompactor(
+  objstoreConfig: string,
+  dataDir: string,
+  extra: string[] = [],
+): Promise<{ code: number; logs: string; metrics: string }> {
+  const p = spawnCompactor(objstoreConfig, dataDir, extra);
+  let metrics = "";
+  // poll /metrics while it runs: the last successful scrape is what it exposed at the end
+  const poll = (async () => {
+    while (p.alive) {
+      try {
+        const r = await fetch(`http://127.0.0.1:${p.port}/metrics`);
+        metrics = await r.text();
+      } catch { /* not up yet or gone */ }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  const timer = setTimeout(() => p.stop(1000, "SIGKILL"), 180_000);
+  const st = await p.status;
+  clearTimeout(timer);
+  await poll;
+  return { code: st.code, logs: p.logs(), metrics };
 }

@@ -116,4 +116,51 @@ export const REJECTED_CASES: [string, string][] = [
   ["\\8", "invalid escape sequence: `\\8`"],
   ["(?x)a", "invalid or unsupported Perl syntax: `(?x`"],
   ["(?P<1-2>a)", "invalid named capture: `(?P<1-2>`"],
+  // Go bounds nested counted repetition and the tree's height (regexp/syntax)
+  ["(a{2}){501}", "invalid repeat count: `{501}`"],
+  ["(?:(?:a{10}){10}x){11}", "invalid repeat count: `{11}`"],
+  ["(a{1000}){1000}", "invalid repeat count: `{1000}`"],
+  [
+    "(".repeat(999) + "a" + ")".repeat(999),
+    `expression nests too deeply: \`^(?:${"(".repeat(999)}a${")".repeat(999)})$\``,
+  ],
+  [
+    "(?:a*".repeat(499) + "b" + ")*".repeat(499),
+    `expression nests too deeply: \`^(?:${"(?:a*".repeat(499)}b${")*".repeat(499)})$\``,
+  ],
+];
+
+/**
+ * Patterns at Go's limits that are still valid: nested repetition up to 1000, capture groups
+ * nested 998 deep (the tree Go compiles is then exactly 1000 high), deep non-capturing groups.
+ */
+export const LIMIT_CASES: string[] = [
+  "(a{2}){500}",
+  "(?:(?:a{10}){10}x){10}",
+  "(".repeat(998) + "a" + ")".repeat(998),
+  "(?:".repeat(999) + "a" + ")".repeat(999),
+  "(?:a*".repeat(498) + "b" + ")*".repeat(498), // each level is a repetition and a concatenation
+  "(?:a|".repeat(900) + "b" + ")".repeat(900),
+];
+
+/** Patterns whose backtracking is exponential or polynomial in the input length. */
+export const HOSTILE = [
+  "(a+)+$",
+  "(a+)+",
+  "(a|a)+",
+  "(a|aa)+",
+  "(a*)*b",
+  "(.*)*x",
+  "(?:a?){30}a{30}",
+  "a?".repeat(25) + "a".repeat(25), // ambiguous choices without nesting
+  "[ab]?[bc]?[ac]?".repeat(8) + "x",
+  ".*a.*a.*a.*b",
+  "(\\w+\\s?)+$",
+  "([a-z]+)*[0-9]",
+  "^(a+)+$",
+  "(x+x+)+y",
+  "a*a*a*a*a*b",
+  "(?s).*.*=.*",
+  "\\d+\\d+\\d+x",
+  "(?i)(k|K|\u212a)+!",
 ];

@@ -116,6 +116,11 @@ export interface StartComponentOptions {
   /** HTTP path that must answer 200 before the start counts as done; default `/-/ready`. */
   readyPath?: string;
   timeoutMs?: number;
+  /**
+   * Host part of the listen flags, as a user writes it: "" gives `:port`, "[::]" gives
+   * `[::]:port`; default "127.0.0.1". The returned URLs still connect via 127.0.0.1.
+   */
+  listenHost?: string;
 }
 
 /**
@@ -129,11 +134,12 @@ export async function startComponent(
 ): Promise<ThanosProc> {
   const http = opts.httpPort ?? freePort();
   const grpc = opts.grpcPort ?? freePort();
+  const host = opts.listenHost ?? "127.0.0.1";
   const p = spawnMain(
     [
       role,
-      `--http-address=127.0.0.1:${http}`,
-      `--grpc-address=127.0.0.1:${grpc}`,
+      `--http-address=${host}:${http}`,
+      `--grpc-address=${host}:${grpc}`,
       "--http-grace-period=1s",
       "--grpc-grace-period=1s",
       ...flags,

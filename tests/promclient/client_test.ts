@@ -100,10 +100,18 @@ Deno.test("basic auth is sent; files the sandbox refuses give an actionable erro
     HttpClientConfigError,
     "put the value inline",
   );
-  await assertRejects(
-    () =>
-      parseHttpClientConfig("tls_config:\n  insecure_skip_verify: true\n", () => Promise.reject()),
+  // insecure_skip_verify (the Prometheus Operator always passes it): no effect on http, refused
+  // for https, where it would mean an unverified connection
+  const skip = await parseHttpClientConfig(
+    '{"tls_config": {"insecure_skip_verify":true}}',
+    () => Promise.reject(),
+  );
+  assertEquals(skip.tls?.insecureSkipVerify, true);
+  new PrometheusClient("http://localhost:9090/", { http: skip }).close();
+  assertThrows(
+    () => new PrometheusClient("https://prometheus:9090", { http: skip }),
     HttpClientConfigError,
+    "insecure_skip_verify is not supported by Thanos-TS for an https --prometheus.url",
   );
 });
 

@@ -451,3 +451,29 @@ Deno.test("overlapping chunks of one series (several blocks) are merged, first s
   assertEquals(vecValues(await instant(q, "x", 7 * M)), [1]);
   assertEquals(vecValues(await instant(q, "x", 12 * M)), [2]);
 });
+
+Deno.test("hostile regexes (ReDoS) in label_replace and matchers give Prometheus's answers", async () => {
+  // 28 and 40 `a`s with a non-matching last character: exponential for a backtracking engine
+  const defs: MemSeries[] = [];
+  for (const n of [28, 40]) {
+    for (const tail of ["", "!"]) {
+      defs.push({ labels: { __name__: "x", l: "a".repeat(n) + tail }, points: [[0, 1]] });
+    }
+  }
+  const q = new MemQueryable(defs);
+  const rows = vec(await instant(q, 'label_replace(x, "y", "$1", "l", "(a+)+$")', 0));
+  const want: Record<string, number> = {};
+  for (const n of [28, 40]) {
+    const a = "a".repeat(n);
+    want[JSON.stringify({ __name__: "x", l: a, y: a })] = 1;
+    want[JSON.stringify({ __name__: "x", l: a + "!" })] = 1;
+  }
+  assertEquals(rows, want);
+  const sel = vec(await instant(q, 'x{l=~"(a+)+$"}', 0));
+  assertEquals(Object.keys(sel).map((k) => JSON.parse(k).l.length).sort(), [28, 40]);
+  const neg = vec(await instant(q, 'x{l!~"(a|aa)+"}', 0));
+  assertEquals(Object.keys(neg).map((k) => JSON.parse(k).l.length).sort(), [29, 41]);
+  const groups = vec(await instant(q, 'label_replace(x, "y", "${2}-$1", "l", "((a|aa)+)(!)")', 0));
+  assertEquals(Object.keys(groups).filter((k) => k.includes('"y"')).length, 2);
+  assert(Object.keys(groups).some((k) => k.includes(`"y":"a-${"a".repeat(28)}"`)));
+});

@@ -8,7 +8,7 @@ import { QueryApi } from "../../query/api.ts";
 import { type ProxyEndpoint, StoreProxy } from "../../storeapi/proxy.ts";
 import { Registry } from "../../metrics/registry.ts";
 import { Logger } from "../../logging/log.ts";
-import type { Route } from "../../server/http.ts";
+import { directRequestInfo, type Route } from "../../server/http.ts";
 
 function goodStore(): ProxyEndpoint {
   return {
@@ -76,10 +76,9 @@ async function call(
     if (!methods.includes("GET")) continue;
     const m = new URLPattern({ pathname: r.path }).exec(url);
     if (!m) continue;
-    const res = await r.handler(new Request(url), m.pathname.groups as Record<string, string>, {
-      signal: new AbortController().signal,
-      remoteAddr: "127.0.0.1",
-    });
+    const groups = m.pathname.groups as Record<string, string>;
+    const req = new Request(url);
+    const res = await r.handler(req, groups, directRequestInfo(req, groups));
     return { status: res.status, cache: res.headers.get("cache-control"), body: await res.text() };
   }
   throw new Error(`no route for ${path}`);

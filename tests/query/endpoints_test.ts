@@ -1,6 +1,6 @@
-import { assertEquals } from "../helpers/assert.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
 import { withTempDir } from "../helpers/tmp.ts";
-import { endpointSpecSource } from "../../query/endpoints.ts";
+import { EndpointSet, endpointSpecSource } from "../../query/endpoints.ts";
 import { Logger } from "../../logging/log.ts";
 
 Deno.test("endpoint sources re-read files each round and keep the last good targets", async () => {
@@ -46,4 +46,85 @@ Deno.test("--store.sd-files globs are expanded every round", async () => {
     await Deno.writeTextFile(`${dir}/ignored.yaml`, "- targets: ['c:10901']\n");
     assertEquals(await addrs(), ["a:10901", "b:10901"]);
   });
+});
+
+Deno.test("a stall of our own longer than the Info timeout does not mark a store unhealthy", async () => {
+  let calls = 0;
+  const set = new EndpointSet({
+    specs: () => [{ address: "store:1", strict: false }],
+    logger: new Logger("error", "logfmt", {}, () => {}),
+    infoTimeoutMs: 100,
+    newClient: () => ({
+      // the store answers in 150 ms of wall time, an answer that lands during our stall
+      info: (signal?: AbortSignal) =>
+        new Promise((resolve, reject) => {
+          calls++;
+          const t = setTimeout(() =>
+            resolve({
+              componentType: "store",
+              labelSets: [],
+              minTime: 0,
+              maxTime: 1,
+            }), 150);
+          signal?.addEventListener("abort", () => {
+            clearTimeout(t);
+            reject(signal.reason);
+          }, { once: true });
+        }),
+      series: () => (async function* () {})(),
+      labelNames: () => Promise.resolve({ names: [], warnings: [] }),
+      labelValues: () => Promise.resolve({ values: [], warnings: [] }),
+      close: () => {},
+    }),
+  });
+  try {
+    const round = set.update();
+    // let the round reach the Info call
+    for (let i = 0; i < 100 && calls === 0; i++) await Promise.resolve();
+    assertEquals(calls, 1);
+    // our own thread is busy for 10× the Info timeout (a heavy evaluation)
+    const end = performance.now() + 1000;
+    while (performance.now() < end) { /* stall */ }
+    await round;
+    assertEquals(calls, 1);
+    const st = set.statuses()[0];
+    assertEquals(st.lastError, null);
+    assertEquals(st.healthy, true);
+    assertEquals(set.unavailable(), []);
+  } finally {
+    await set.close();
+  }
+});
+
+Deno.test("DNS lookups that find nothing are logged at error level, as Thanos's resolver", async () => {
+  const lines: string[] = [];
+  const logger = new Logger("warn", "logfmt", {}, (l) => lines.push(l));
+  const set = new EndpointSet({
+    specs: () => [
+      { address: "dnssrv+_grpc._tcp.missing.example", strict: false },
+      { address: "dns+gone.example:10901", strict: false },
+      { address: "dnssrv+_grpc._tcp.broken.example", strict: false },
+    ],
+    newClient: () => ({ info: () => Promise.reject(new Error("unused")) }) as never,
+    logger,
+    dns: {
+      a: () => Promise.resolve([]),
+      aaaa: () => Promise.resolve([]),
+      srv: (n) =>
+        n.includes("broken")
+          ? Promise.reject(new Error("server misbehaving"))
+          : Promise.resolve([]),
+    },
+  });
+  await set.update();
+  const has = (...parts: string[]) => lines.some((l) => parts.every((p) => l.includes(p)));
+  assert(
+    has("level=error", "failed to lookup SRV records", "_grpc._tcp.missing.example"),
+    lines.join("\n"),
+  );
+  assert(has("level=error", "failed to lookup IP addresses", "gone.example"), lines.join("\n"));
+  assert(
+    has("level=error", "failed to resolve addresses for endpoints", "server misbehaving"),
+    lines.join("\n"),
+  );
 });

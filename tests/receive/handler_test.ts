@@ -6,6 +6,7 @@
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { Logger } from "../../logging/log.ts";
 import { Registry } from "../../metrics/registry.ts";
+import { directRequestInfo } from "../../server/http.ts";
 import { GrpcError, GrpcServer, GrpcStatus } from "../../storeapi/grpc.ts";
 import { snappyBlockCompress } from "../../storeapi/snappy.ts";
 import { type Hashring, newHashring, parseHashrings } from "../../receive/hashring.ts";
@@ -152,15 +153,12 @@ async function post(
 ): Promise<{ status: number; text: string }> {
   const b = payload instanceof Uint8Array ? payload : body(payload);
   const route = node.h.routes()[0];
-  const res = await route.handler(
-    new Request("http://x/api/v1/receive", {
-      method: "POST",
-      body: b as Uint8Array<ArrayBuffer>,
-      headers: { "content-type": "application/x-protobuf", ...headers },
-    }),
-    {},
-    { signal: new AbortController().signal, remoteAddr: "127.0.0.1:1" },
-  );
+  const req = new Request("http://x/api/v1/receive", {
+    method: "POST",
+    body: b as Uint8Array<ArrayBuffer>,
+    headers: { "content-type": "application/x-protobuf", ...headers },
+  });
+  const res = await route.handler(req, {}, directRequestInfo(req));
   return { status: res.status, text: await res.text() };
 }
 
@@ -308,6 +306,30 @@ Deno.test("tenants, bad input, limits, readiness", opts, async () => {
   const lr = await post(limited[0], mkSeries(4, 1000));
   assertEquals(lr.status, 413, lr.text);
   assertEquals(limited[0].db.count(), 0);
+
+  // size_bytes_limit: a larger body is refused while it is read (Thanos's message), a body
+  // within it is written
+  const sized = cluster(1, {
+    n: 1,
+    limits: parseLimitsConfig(`write:\n  default:\n    request:\n      size_bytes_limit: 200\n`),
+  });
+  const big = body(mkSeries(20, 1000));
+  assert(big.length > 200, String(big.length));
+  const sr = await post(sized[0], big, { "content-length": String(big.length) });
+  assertEquals(
+    [sr.status, sr.text.trim()],
+    [
+      413,
+      `write request too large: ${big.length} bytes exceeds the size_bytes_limit of 200 for tenant default-tenant`,
+    ],
+  );
+  const chunked = await post(sized[0], big);
+  assertEquals(
+    [chunked.status, chunked.text.trim()],
+    [413, "write request too large: over the size_bytes_limit of 200 for tenant default-tenant"],
+  );
+  assertEquals(sized[0].db.count(), 0);
+  assertEquals((await post(sized[0], mkSeries(1, 1000))).status, 200);
 
   // no hashring yet → 503
   const h = new ReceiveHandler({

@@ -174,6 +174,16 @@ Deno.test("store gateway returns what the local block querier reads, with extern
         { matchers: [new Matcher(MatchType.Equal, "__name__", "m3")], mint: 0, maxt: 4 * H },
         { matchers: [new Matcher(MatchType.Regexp, "id", "00000(1|2).")], mint: H, maxt: 3 * H },
         {
+          // nested repetition (ReDoS shape): served by the RE2 automaton, on series and on
+          // external labels
+          matchers: [
+            new Matcher(MatchType.Regexp, "id", "(0+)+1[0-4]"),
+            new Matcher(MatchType.Regexp, "cluster", "(e|eu)+1"),
+          ],
+          mint: 0,
+          maxt: 4 * H,
+        },
+        {
           matchers: [
             new Matcher(MatchType.Equal, "job", "api"),
             new Matcher(MatchType.NotEqual, "__name__", "m1"),
@@ -562,6 +572,103 @@ Deno.test("a corrupt block is skipped with a log line naming it; others are serv
         matchers: [new Matcher(MatchType.Equal, "__name__", "m0")],
       }, new AbortController().signal));
       assertEquals(got.length, 2);
+      // the skipped block's range is named in the answer's warnings (its data is missing)
+      const warnings = await warningsOf(store.series({
+        minTime: 0,
+        maxTime: 6 * H,
+        matchers: [new Matcher(MatchType.Equal, "__name__", "m0")],
+      }, new AbortController().signal));
+      assert(warnings.some((w) => w.includes(badIndex.ulid)), warnings.join("\n"));
+      // a request outside its time range, or for other external labels, is not warned about
+      const outside = await warningsOf(store.series({
+        minTime: 0,
+        maxTime: 2 * H - 1,
+        matchers: [new Matcher(MatchType.Equal, "__name__", "m0")],
+      }, new AbortController().signal));
+      assertEquals(outside, []);
+      const otherLabels = await warningsOf(store.series({
+        minTime: 0,
+        maxTime: 6 * H,
+        matchers: [
+          new Matcher(MatchType.Equal, "__name__", "m0"),
+          new Matcher(MatchType.Equal, "a", "1"),
+        ],
+      }, new AbortController().signal));
+      assertEquals(otherLabels, []);
+      const names = await store.labelNames(
+        { start: 0, end: 6 * H, matchers: [] },
+        new AbortController().signal,
+      );
+      assert(names.warnings.some((w) => w.includes(badIndex.ulid)), names.warnings.join("\n"));
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await f.dirs.cleanup();
+  }
+});
+
+async function warningsOf(it: AsyncIterable<SeriesItem>): Promise<string[]> {
+  const out: string[] = [];
+  for await (const s of it) if ("warning" in s) out.push(s.warning);
+  return out;
+}
+
+Deno.test("a corrupt chunk leaves only its block out, with a warning naming it and a metric", async () => {
+  const f = await fixture();
+  try {
+    const good = await writeBlock(f.bucketDir, makeSeries(20, { samples: 10 }), {
+      minTime: 0,
+      maxTime: 2 * H,
+      thanos: thanos({ a: "1" }),
+    });
+    const bad = await writeBlock(f.bucketDir, makeSeries(20, { samples: 10, start: 2 * H }), {
+      minTime: 2 * H,
+      maxTime: 4 * H,
+      thanos: thanos({ a: "1" }),
+    });
+    // flip one data byte of the first chunk record: its CRC no longer matches
+    const seg = `${f.bucketDir}/${bad.ulid}/chunks/000001`;
+    const bytes = await Deno.readFile(seg);
+    bytes[8 + 3] ^= 0xff;
+    await Deno.writeFile(seg, bytes);
+    const store = f.open();
+    try {
+      await store.syncBlocks();
+      const items: SeriesItem[] = [];
+      for await (
+        const it of store.series({
+          minTime: 0,
+          maxTime: 4 * H,
+          matchers: [new Matcher(MatchType.Equal, "__name__", "m0")],
+        }, new AbortController().signal)
+      ) items.push(it);
+      const series = items.filter((i): i is SeriesWithChunks => !("warning" in i));
+      const warnings = items.flatMap((i) => "warning" in i ? [i.warning] : []);
+      // the good block's two m0 series are all there, with their chunks
+      assertEquals(series.length, 2);
+      for (const s of series) {
+        assert(s.chunks.length > 0 && s.chunks.every((c) => c.maxTime < 2 * H));
+      }
+      assertEquals(warnings.length, 1, warnings.join("\n"));
+      assert(warnings[0].includes(bad.ulid) && !warnings[0].includes(good.ulid), warnings[0]);
+      assert(warnings[0].includes("corruption"), warnings[0]);
+      const text = await f.registry.expose();
+      assertEquals(
+        metric(
+          f.registry,
+          text,
+          'thanos_bucket_store_block_read_failures_total{reason="corruption"}',
+        ),
+        1,
+      );
+      // a query touching only the good block has no warning
+      const clean = await warningsOf(store.series({
+        minTime: 0,
+        maxTime: 2 * H - 1,
+        matchers: [new Matcher(MatchType.Equal, "__name__", "m0")],
+      }, new AbortController().signal));
+      assertEquals(clean, []);
     } finally {
       await store.close();
     }

@@ -157,3 +157,51 @@ Deno.test("a store's gRPC error appears once in the partial-response warning", a
     res.warnings[0],
   );
 });
+
+Deno.test("an unhealthy store that could answer is named in a warning (an error under ABORT)", async () => {
+  const down = [
+    // could hold the data: warned about
+    { name: "down:1", info: null, error: "connection refused" },
+    // its external labels cannot match: pruned, no warning
+    {
+      name: "west:1",
+      info: { componentType: "store", labelSets: [["region", "west"]], minTime: 0, maxTime: 1000 },
+      error: "connection refused",
+    },
+    // its time range cannot match: pruned, no warning
+    {
+      name: "old:1",
+      info: { componentType: "store", labelSets: [], minTime: 5000, maxTime: 6000 },
+      error: "deadline exceeded",
+    },
+  ];
+  const p = new StoreProxy({
+    endpoints: () => [endpoint("east:1", [["a", "1", "region", "east"]], ["region", "east"])],
+    unavailable: () => down,
+  });
+  const req = { ...all, matchers: [new Matcher(MatchType.Equal, "region", "east")] };
+  const r = await collect(p.series(req, new AbortController().signal));
+  assertEquals(r.series, ["a,1,region,east"]);
+  assertEquals(r.warnings.length, 1, r.warnings.join("\n"));
+  assert(r.warnings[0].includes("down:1") && r.warnings[0].includes("connection refused"));
+  const names = await p.labelNames(
+    { start: 0, end: 100, matchers: req.matchers },
+    new AbortController().signal,
+  );
+  assertEquals(names.warnings.length, 1);
+  assert(names.warnings[0].includes("down:1"));
+  // with no healthy store at all the answer is still not a silent empty success
+  const none = new StoreProxy({ endpoints: () => [], unavailable: () => down });
+  const e = await collect(none.series(req, new AbortController().signal));
+  assertEquals(e.series, []);
+  assert(e.warnings.some((w) => w.includes("down:1")), e.warnings.join("\n"));
+  await assertRejects(
+    () =>
+      collect(p.series(
+        { ...req, partialResponseStrategy: PartialResponseStrategy.ABORT },
+        new AbortController().signal,
+      )),
+    StoreRequestError,
+    "down:1",
+  );
+});

@@ -5,7 +5,7 @@
 import { assert, assertEquals, assertThrows } from "../helpers/assert.ts";
 import { Matcher, MatchType } from "../../tsdb/matchers.ts";
 import { InvalidRegexError } from "../../re2/parser.ts";
-import { REGEX_CASES, REJECTED_CASES } from "../helpers/re2_cases.ts";
+import { HOSTILE, REGEX_CASES, REJECTED_CASES } from "../helpers/re2_cases.ts";
 
 Deno.test("regex matchers follow Prometheus 2.42 RE2 semantics on a table of cases", () => {
   for (const [pattern, input, want] of REGEX_CASES) {
@@ -64,7 +64,7 @@ Deno.test("prefix() gives the literal prefix of =~ matchers", () => {
   assertEquals(new Matcher(MatchType.NotRegexp, "l", "foo.*").prefix(), "");
 });
 
-Deno.test("fast paths (set, .*, .+, prefix, contains) agree with the RegExp on random inputs", () => {
+Deno.test("fast paths (set, .*, .+, contains, literal checks) agree with the regex on random inputs", () => {
   const patterns = [
     "a|b|c",
     "foo|bar|",
@@ -81,6 +81,12 @@ Deno.test("fast paths (set, .*, .+, prefix, contains) agree with the RegExp on r
     "abc",
     "",
     "ab+",
+    // on the RE2 automaton, behind the prefix / required-literal checks
+    "(a|ab)+c",
+    ".*ab.*c",
+    "ab(a+)+c.*",
+    "(?i)ab(a|b)+c",
+    "a.*b.*ab",
   ];
   const alphabet = ["a", "b", "c", "\n", "é", "x"];
   // deterministic PRNG (mulberry32) so failures reproduce
@@ -103,6 +109,29 @@ Deno.test("fast paths (set, .*, .+, prefix, contains) agree with the RegExp on r
       }
     }
   }
+});
+
+Deno.test("hostile regex matchers run on the RE2 automaton and answer correctly", () => {
+  for (const p of HOSTILE) {
+    assertEquals(new Matcher(MatchType.Regexp, "l", p).regexPath, "re2js", p);
+  }
+  assertEquals(new Matcher(MatchType.Regexp, "l", "10\\.0\\..*").regexPath, "regexp");
+  assertEquals(new Matcher(MatchType.Equal, "l", "(a+)+$").regexPath, undefined);
+  const a40 = "a".repeat(40);
+  const re = new Matcher(MatchType.Regexp, "l40", "(a+)+$");
+  assert(re.matches(a40));
+  assert(!re.matches(a40 + "!"));
+  const nre = new Matcher(MatchType.NotRegexp, "l40", "(a+)+$");
+  assert(nre.matches(a40 + "!"));
+  assert(!nre.matches(a40));
+  // with a literal prefix checked before the automaton
+  const pre = new Matcher(MatchType.Regexp, "l", "pre(a|aa)+x");
+  assertEquals(pre.prefix(), "pre");
+  for (const v of ["pre" + "a".repeat(30) + "x", "pre" + "a".repeat(30), "pr", "xpreax", "preax"]) {
+    assertEquals(pre.matches(v), pre.matchesSlow(v), v);
+  }
+  assert(pre.matches("preaaax"));
+  assert(!pre.matches("Preaaax"));
 });
 
 Deno.test("toString prints matchers with Go %q quoting", () => {

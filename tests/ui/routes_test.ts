@@ -6,7 +6,7 @@ import { acceptsGzip, normalizePrefix, UI_PAGES, uiRoutes } from "../../ui/route
 import { sourceHash, type UiManifest } from "../../ui/build.ts";
 import { defaultPanel, panelsFromSearch, panelsToSearch } from "../../ui/src/url_state.ts";
 import { formatDuration, formatTime, parseDuration, parseTime } from "../../ui/src/time.ts";
-import { HttpServer, Probe, type Route } from "../../server/http.ts";
+import { directRequestInfo, HttpServer, Probe, type Route } from "../../server/http.ts";
 import { Logger } from "../../logging/log.ts";
 import { Registry } from "../../metrics/registry.ts";
 
@@ -24,10 +24,8 @@ async function call(
     if (!m) continue;
     const params: Record<string, string> = {};
     for (const [k, v] of Object.entries(m.pathname.groups)) if (v) params[k] = v;
-    return await r.handler(new Request(url, init), params, {
-      signal: new AbortController().signal,
-      remoteAddr: "127.0.0.1:1",
-    });
+    const req = new Request(url, init);
+    return await r.handler(req, params, directRequestInfo(req, params));
   }
   return new Response("no route", { status: 404 });
 }

@@ -5,6 +5,7 @@
 export { writeRegionPair } from "../../scripts/demo.ts";
 import { uiRoutes } from "../../ui/routes.ts";
 import { freePort } from "../helpers/ports.ts";
+import { directRequestInfo } from "../../server/http.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -194,7 +195,7 @@ export function startUiFront(
         if (!m) continue;
         const params: Record<string, string> = {};
         for (const [k, v] of Object.entries(m.pathname.groups)) if (v) params[k] = v;
-        return await r.handler(req, params, { signal: req.signal, remoteAddr: "" });
+        return await r.handler(req, params, directRequestInfo(req, params, ""));
       }
       return await fallback(req);
     },

@@ -34,6 +34,31 @@ Deno.test("store serves its bucket within the permissions its flags grant", asyn
       `${root}/bucket.yml`,
       `type: FILESYSTEM\nconfig:\n  directory: ${root}/bucket\n`,
     );
+    // blocks whose meta.json is a symlink out of the bucket: to a valid meta.json with its own
+    // labels, and to a text file (as /etc/passwd would be); neither is read nor logged
+    const outside = await dirs.make();
+    await Deno.writeTextFile(
+      `${outside}/meta.json`,
+      JSON.stringify({
+        ulid: "01HZZZZZZZZZZZZZZZZZZZZZZZ",
+        minTime: 0,
+        maxTime: 7_200_000,
+        stats: {},
+        compaction: { level: 1, sources: ["01HZZZZZZZZZZZZZZZZZZZZZZZ"] },
+        version: 1,
+        thanos: { labels: { leaked: "outside-label" }, downsample: { resolution: 0 } },
+      }),
+    );
+    await Deno.writeTextFile(`${outside}/passwd`, "root:x:0:0:outside-secret-line\n");
+    for (
+      const [id, target] of [
+        ["01HZZZZZZZZZZZZZZZZZZZZZZZ", `${outside}/meta.json`],
+        ["01HYYYYYYYYYYYYYYYYYYYYYYY", `${outside}/passwd`],
+      ]
+    ) {
+      await Deno.mkdir(`${root}/bucket/${id}`);
+      await Deno.symlink(target, `${root}/bucket/${id}/meta.json`);
+    }
     const http = `127.0.0.1:${freePort()}`;
     const grpc = `127.0.0.1:${freePort()}`;
     // next to the grants (bucket.yml: read; bucket/ and data/: read+write): a sibling of the
@@ -49,6 +74,8 @@ Deno.test("store serves its bucket within the permissions its flags grant", asyn
       { op: "read", path: `${root}/bucket-other.txt` },
       { op: "write", path: `${root}/bucket.yml` },
       { op: "write", path: `${root}/new.txt` },
+      // the store only reads its bucket: no write grant for it
+      { op: "write", path: `${root}/bucket/new.txt` },
     ];
     // the test client connects from inside the worker: granted exactly the store's addresses
     const r = await runSandboxed(
@@ -67,6 +94,11 @@ Deno.test("store serves its bucket within the permissions its flags grant", asyn
     );
     assert(r.ready, r.logs.join("\n"));
     assertEquals(r.series, 2, r.logs.join("\n"));
+    const logs = r.logs.join("\n");
+    // (read, the text file's first bytes would be quoted in a parse error, and the other block
+    // would be loaded with its index looked up)
+    assert(!logs.includes("root:x:0:0") && !logs.includes("outside-secret-line"), logs);
+    assert(!logs.includes("loading block failed"), logs);
     assertEquals(r.code, 0, r.logs.join("\n"));
     assertDenied("read outside the data dir and bucket", r.read);
     assertDenied("connection to an unnamed address", r.connect);

@@ -1,0 +1,177 @@
+// Settings of `thanos query-frontend`, read once from its flags
+// (https://thanos.io/tip/components/query-frontend.md/#flags).
+
+import { parseAllDocuments } from "yaml";
+import { type CacheConfig, parseCacheConfig } from "../../cache/config.ts";
+import {
+  type Flags,
+  type HttpConfig,
+  httpConfig,
+  parseDurationFlag,
+  UsageError,
+} from "../flags.ts";
+import { CACHE_COMPRESSIONS, type QueryFrontendFlag } from "./flags.ts";
+
+/** Everything `thanos query-frontend` is configured with. */
+export interface QueryFrontendConfig {
+  http: HttpConfig;
+  enableCors: boolean;
+  downstreamUrl: string;
+  /** `response_header_timeout` of the tripper config (0: none). */
+  downstreamTimeoutMs: number;
+  alignRangeWithStep: boolean;
+  requestDownsampled: boolean;
+  splitIntervalMs: number;
+  maxRetries: number;
+  instantMaxRetries: number;
+  maxQueryLengthMs: number;
+  maxQueryParallelism: number;
+  maxFreshnessMs: number;
+  partialResponse: boolean;
+  rangeCache?: CacheConfig;
+  labelsSplitIntervalMs: number;
+  labelsMaxRetries: number;
+  labelsMaxQueryParallelism: number;
+  labelsMaxFreshnessMs: number;
+  labelsPartialResponse: boolean;
+  labelsDefaultTimeRangeMs: number;
+  labelsCache?: CacheConfig;
+  snappy: boolean;
+  compressResponses: boolean;
+  logQueriesLongerThanMs: number;
+  forwardHeaders: string[];
+}
+
+function cacheConfig(
+  flags: Flags<QueryFrontendFlag>,
+  fileFlag: QueryFrontendFlag,
+  inlineFlag: QueryFrontendFlag,
+): CacheConfig | undefined {
+  const file = flags.string(fileFlag);
+  const inline = flags.string(inlineFlag);
+  if (file !== "" && inline !== "") {
+    throw new UsageError(`--${fileFlag} and --${inlineFlag} are mutually exclusive`);
+  }
+  const yaml = file !== "" ? flags.fileContents(fileFlag) : inline;
+  if (yaml === "") return undefined;
+  let cfg: CacheConfig;
+  try {
+    cfg = parseCacheConfig(yaml);
+  } catch (e) {
+    throw new UsageError(`--${file !== "" ? fileFlag : inlineFlag}: ${(e as Error).message}`);
+  }
+  // "If both max_size and max_size_items are not set, then the cache would not be created"
+  // (https://thanos.io/tip/components/query-frontend.md/#in-memory)
+  if (cfg.type === "IN-MEMORY" && cfg.config.maxSizeBytes === 0 && cfg.config.maxSizeItems === 0) {
+    return undefined;
+  }
+  return cfg;
+}
+
+const TRIPPER_KEYS = [
+  "idle_conn_timeout",
+  "response_header_timeout",
+  "tls_handshake_timeout",
+  "expect_continue_timeout",
+  "max_idle_conns",
+  "max_idle_conns_per_host",
+  "max_conns_per_host",
+];
+
+/** `response_header_timeout` of a downstream tripper config (the other keys are accepted). */
+function tripperTimeout(yaml: string): number {
+  if (yaml.trim() === "") return 0;
+  const doc = parseAllDocuments(yaml)[0];
+  const v = (doc?.toJS() ?? {}) as Record<string, unknown>;
+  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+    throw new UsageError("downstream tripper config: expected a mapping");
+  }
+  for (const k of Object.keys(v)) {
+    if (!TRIPPER_KEYS.includes(k)) {
+      throw new UsageError(`downstream tripper config: unknown field ${k}`);
+    }
+  }
+  const t = v.response_header_timeout;
+  return t === undefined || t === null ? 0 : parseDurationFlag(String(t));
+}
+
+/** Reads and validates the flags of `thanos query-frontend`; throws UsageError on bad values. */
+export function queryFrontendConfig(flags: Flags<QueryFrontendFlag>): QueryFrontendConfig {
+  const shards = flags.int("query-frontend.vertical-shards");
+  if (shards > 1) {
+    throw new UsageError(
+      "--query-frontend.vertical-shards: vertical query sharding is not supported (use 0 or 1)",
+    );
+  }
+  const rangeCache = cacheConfig(
+    flags,
+    "query-range.response-cache-config-file",
+    "query-range.response-cache-config",
+  );
+  const labelsCache = cacheConfig(
+    flags,
+    "labels.response-cache-config-file",
+    "labels.response-cache-config",
+  );
+  const splitIntervalMs = flags.duration("query-range.split-interval");
+  if (rangeCache && splitIntervalMs <= 0) {
+    throw new UsageError(
+      "--query-range.split-interval must be greater than 0 when a response cache is configured",
+    );
+  }
+  const labelsSplitIntervalMs = flags.duration("labels.split-interval");
+  if (labelsCache && labelsSplitIntervalMs <= 0) {
+    throw new UsageError(
+      "--labels.split-interval must be greater than 0 when a response cache is configured",
+    );
+  }
+  const url = flags.string("query-frontend.downstream-url");
+  try {
+    const u = new URL(url);
+    if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error("not http(s)");
+  } catch {
+    throw new UsageError(
+      `--query-frontend.downstream-url: ${JSON.stringify(url)} is not an http(s) URL`,
+    );
+  }
+  const tripperFile = flags.string("query-frontend.downstream-tripper-config-file");
+  const tripperInline = flags.string("query-frontend.downstream-tripper-config");
+  if (tripperFile !== "" && tripperInline !== "") {
+    throw new UsageError(
+      "--query-frontend.downstream-tripper-config-file and " +
+        "--query-frontend.downstream-tripper-config are mutually exclusive",
+    );
+  }
+  const slow = flags.string("query-frontend.log-queries-longer-than");
+  return {
+    http: httpConfig(flags),
+    enableCors: !flags.bool("web.disable-cors"),
+    downstreamUrl: url,
+    downstreamTimeoutMs: tripperTimeout(
+      tripperFile !== ""
+        ? flags.fileContents("query-frontend.downstream-tripper-config-file")
+        : tripperInline,
+    ),
+    alignRangeWithStep: flags.bool("query-range.align-range-with-step"),
+    requestDownsampled: flags.bool("query-range.request-downsampled"),
+    splitIntervalMs,
+    maxRetries: flags.int("query-range.max-retries-per-request"),
+    instantMaxRetries: flags.int("query.max-retries-per-request"),
+    maxQueryLengthMs: flags.duration("query-range.max-query-length"),
+    maxQueryParallelism: Math.max(1, flags.int("query-range.max-query-parallelism")),
+    maxFreshnessMs: flags.duration("query-range.response-cache-max-freshness"),
+    partialResponse: flags.bool("query-range.partial-response"),
+    rangeCache,
+    labelsSplitIntervalMs,
+    labelsMaxRetries: flags.int("labels.max-retries-per-request"),
+    labelsMaxQueryParallelism: Math.max(1, flags.int("labels.max-query-parallelism")),
+    labelsMaxFreshnessMs: flags.duration("labels.response-cache-max-freshness"),
+    labelsPartialResponse: flags.bool("labels.partial-response"),
+    labelsDefaultTimeRangeMs: flags.duration("labels.default-time-range"),
+    labelsCache,
+    snappy: flags.enum("cache-compression-type", CACHE_COMPRESSIONS) === "snappy",
+    compressResponses: flags.bool("query-frontend.compress-responses"),
+    logQueriesLongerThanMs: slow === "" || slow === "0" ? 0 : parseDurationFlag(slow, true),
+    forwardHeaders: flags.strings("query-frontend.forward-header"),
+  };
+}

@@ -1,0 +1,158 @@
+// PromQL evaluation off the querier's HTTP thread (issue 20): a pool of Workers (started by the
+// launcher, reached through MessagePorts), each with its own StoreAPI clients, proxy and engine. The role's thread keeps serving probes, `/metrics`,
+// Info checks and the HTTP API while queries evaluate, and concurrent queries use every core.
+// A task carries everything one query needs as plain data (the query, the engine options, the
+// per-request proxy options and a snapshot of the endpoints with their last Info); the worker
+// answers with the value and warnings, or the PromQL error. Aborting the caller's signal cancels
+// the evaluation and its store calls in the worker.
+
+import type { StoreInfo } from "../storeapi/codec.ts";
+import type { UnavailableEndpoint } from "../storeapi/proxy.ts";
+import type { StoreClientOptions } from "../storeapi/client.ts";
+import type { DedupFunc } from "../storeapi/dedup.ts";
+import type { MatchType } from "../tsdb/matchers.ts";
+import type { Labels } from "../tsdb/series.ts";
+import { PromQLError, type PromQLErrorType } from "../promql/errors.ts";
+import type { EngineOptions } from "../promql/engine.ts";
+import type { QueryValue } from "../promql/value.ts";
+
+/** A matcher as data: [type, name, value]. */
+export type MatcherData = [MatchType, string, string];
+
+/** One query's evaluation, as data. */
+export interface EvalTask {
+  kind: "instant" | "range";
+  expr: string;
+  /** ms; an instant query's time is `start`. */
+  start: number;
+  end: number;
+  step: number;
+  engine: EngineOptions;
+  queryable: {
+    partialResponse: boolean;
+    dedup: boolean;
+    replicaLabels: string[];
+    dedupFunc: DedupFunc;
+    storeMatchers?: MatcherData[][];
+    maxSourceResolutionMs?: number;
+    maxConcurrentSelect?: number;
+  };
+}
+
+/** What the pool adds to a task: the endpoints as the role's thread sees them now. */
+export interface EvalEnvironment {
+  endpoints: { name: string; info: StoreInfo | null }[];
+  unavailable: UnavailableEndpoint[];
+  responseTimeoutMs: number;
+  selectorLabels?: Labels;
+}
+
+/** Messages to a worker (over its port; the launcher sends `{type: "port", port}` first). */
+export type ToWorker =
+  | { type: "init"; client: StoreClientOptions }
+  | { type: "eval"; id: number; task: EvalTask; env: EvalEnvironment }
+  | { type: "cancel"; id: number };
+
+/** Messages from a worker. */
+export type FromWorker =
+  | { type: "ready" }
+  | { type: "result"; id: number; value: QueryValue; warnings: string[] }
+  | { type: "error"; id: number; errorType: PromQLErrorType; message: string };
+
+/** Options of {@link EvalPool}. */
+export interface EvalPoolOptions {
+  /**
+   * One port per evaluation Worker (query/eval_worker.ts). The launcher starts those Workers
+   * with the role's permissions (a role's Worker may not load modules itself) and hands the
+   * role the other end of a MessageChannel to each.
+   */
+  ports: MessagePort[];
+  client: StoreClientOptions;
+  /** The endpoint snapshot for each task. */
+  environment: () => EvalEnvironment;
+}
+
+interface Slot {
+  port: MessagePort;
+  busy: number;
+}
+
+interface Pending {
+  resolve: (r: { value: QueryValue; warnings: string[] }) => void;
+  reject: (e: unknown) => void;
+}
+
+/** Extra time past the query timeout before a silent worker fails the query (ms). */
+const WORKER_GRACE_MS = 10_000;
+
+/** A fixed set of evaluation Workers; each task goes to the least busy one. */
+export class EvalPool {
+  private readonly slots: Slot[] = [];
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private closed = false;
+
+  constructor(private readonly opts: EvalPoolOptions) {
+    for (const port of opts.ports) {
+      port.onmessage = (e: MessageEvent) => this.onMessage(e.data as FromWorker);
+      port.postMessage({ type: "init", client: opts.client } satisfies ToWorker);
+      this.slots.push({ port, busy: 0 });
+    }
+  }
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  private onMessage(m: FromWorker): void {
+    if (m.type === "ready") return;
+    const p = this.pending.get(m.id);
+    if (!p) return;
+    this.pending.delete(m.id);
+    if (m.type === "result") p.resolve({ value: m.value, warnings: m.warnings });
+    else p.reject(new PromQLError(m.errorType, m.message));
+  }
+
+  /** Evaluates `task` in a worker; rejects with the PromQLError the engine raised. */
+  async evaluate(
+    task: EvalTask,
+    signal?: AbortSignal,
+  ): Promise<{ value: QueryValue; warnings: string[] }> {
+    if (this.closed || this.slots.length === 0) {
+      throw new PromQLError("internal", "query evaluation pool is closed");
+    }
+    let slot = this.slots[0];
+    for (const s of this.slots) if (s.busy < slot.busy) slot = s;
+    slot.busy++;
+    const id = this.nextId++;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const onAbort = () => slot.port.postMessage({ type: "cancel", id } satisfies ToWorker);
+    try {
+      return await new Promise((resolve, reject) => {
+        this.pending.set(id, { resolve, reject });
+        // a worker that died never answers: fail the query rather than hang it
+        timer = setTimeout(() => {
+          if (!this.pending.delete(id)) return;
+          reject(new PromQLError("internal", "query evaluation worker did not answer"));
+        }, (task.engine.timeout ?? 120_000) + WORKER_GRACE_MS);
+        signal?.addEventListener("abort", onAbort, { once: true });
+        const env = this.opts.environment();
+        slot.port.postMessage({ type: "eval", id, task, env } satisfies ToWorker);
+      });
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      slot.busy--;
+    }
+  }
+
+  /** Fails queries still running; the launcher stops the workers with the role. */
+  close(): void {
+    this.closed = true;
+    for (const [id, p] of this.pending) {
+      this.pending.delete(id);
+      p.reject(new PromQLError("internal", "query evaluation pool closed"));
+    }
+    for (const s of this.slots) s.port.close();
+  }
+}

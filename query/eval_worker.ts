@@ -1,0 +1,99 @@
+// One evaluation Worker of query/eval_pool.ts, started by the launcher with the query role's
+// permissions: its own StoreAPI clients (one per address, kept across queries), and per task a
+// proxy over the endpoint snapshot, the query's Queryable and an engine. The launcher sends it a
+// MessagePort whose other end the role's EvalPool holds; the pool's ToWorker / FromWorker
+// messages go over that port. Out to the launcher: {type:"ready"} once the modules are loaded.
+
+import { StoreClient, type StoreClientOptions } from "../storeapi/client.ts";
+import { StoreProxy } from "../storeapi/proxy.ts";
+import { Matcher } from "../tsdb/matchers.ts";
+import { Engine } from "../promql/engine.ts";
+import { PromQLError } from "../promql/errors.ts";
+import { ProxyQueryable } from "./queryable.ts";
+import type { EvalEnvironment, EvalTask, FromWorker, ToWorker } from "./eval_pool.ts";
+
+/** The worker global scope (typed locally: the project's lib is the main-thread one). */
+const scope = self as unknown as {
+  onmessage: (e: MessageEvent) => void;
+  postMessage(msg: unknown): void;
+};
+let port: MessagePort | null = null;
+
+function send(m: FromWorker): void {
+  port?.postMessage(m);
+}
+
+let clientOpts: StoreClientOptions = {};
+const clients = new Map<string, StoreClient>();
+const running = new Map<number, AbortController>();
+
+function client(address: string): StoreClient {
+  let c = clients.get(address);
+  if (!c) clients.set(address, c = new StoreClient(address, clientOpts));
+  return c;
+}
+
+async function evaluate(id: number, task: EvalTask, env: EvalEnvironment): Promise<void> {
+  const ctrl = new AbortController();
+  running.set(id, ctrl);
+  try {
+    // clients of endpoints no longer known are closed
+    const known = new Set(env.endpoints.map((e) => e.name));
+    for (const [a, c] of clients) {
+      if (!known.has(a) && running.size === 1) {
+        c.close();
+        clients.delete(a);
+      }
+    }
+    const proxy = new StoreProxy({
+      endpoints: () =>
+        env.endpoints.map((e) => ({ name: e.name, info: e.info, client: client(e.name) })),
+      unavailable: () => env.unavailable,
+      responseTimeoutMs: env.responseTimeoutMs,
+      selectorLabels: env.selectorLabels,
+    });
+    const qo = task.queryable;
+    const q = new ProxyQueryable(proxy, {
+      ...qo,
+      storeMatchers: qo.storeMatchers?.map((set) =>
+        set.map(([type, name, value]) => new Matcher(type, name, value))
+      ),
+    });
+    const engine = new Engine(task.engine);
+    const res = task.kind === "instant"
+      ? await engine.instantQuery(q, task.expr, task.start, ctrl.signal)
+      : await engine.rangeQuery(q, task.expr, task.start, task.end, task.step, ctrl.signal);
+    send({
+      type: "result",
+      id,
+      value: res.value,
+      warnings: [...res.warnings, ...q.warnings],
+    });
+  } catch (e) {
+    const err = e instanceof PromQLError
+      ? e
+      : new PromQLError("internal", e instanceof Error ? e.message : String(e));
+    send({ type: "error", id, errorType: err.type, message: err.message });
+  } finally {
+    running.delete(id);
+  }
+}
+
+function onTask(e: MessageEvent): void {
+  const m = e.data as ToWorker;
+  if (m.type === "init") clientOpts = m.client;
+  else if (m.type === "eval") void evaluate(m.id, m.task, m.env);
+  else if (m.type === "cancel") {
+    running.get(m.id)?.abort(new DOMException("query canceled", "AbortError"));
+  }
+}
+
+scope.onmessage = (e: MessageEvent) => {
+  const m = e.data as { type: string; port?: MessagePort };
+  if (m.type === "port" && m.port) {
+    port = m.port;
+    port.onmessage = onTask;
+  }
+};
+
+scope.postMessage({ type: "ready" });

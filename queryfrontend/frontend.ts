@@ -1,0 +1,578 @@
+// `thanos query-frontend`'s HTTP handler (https://thanos.io/tip/components/query-frontend.md/):
+// range queries are aligned, split by interval, answered from the results cache where it can
+// and from the querier for the rest (in parallel, retried), and merged; label and series
+// requests are split and merged the same way; everything else (instant queries, the UI) is
+// passed through. A request the frontend cannot read is passed through unchanged, so the
+// querier's own validation answers it with its exact status and body.
+
+import type { Cache } from "../cache/cache.ts";
+import type { Counter, Histogram, Registry } from "../metrics/registry.ts";
+import type { Logger } from "../logging/log.ts";
+import type { Route } from "../server/http.ts";
+import { mapConcurrent } from "../runutil/gate.ts";
+import { goJSONString, labelsJSON } from "../strconv/json.ts";
+import { formatGoDuration } from "../strconv/duration.ts";
+import { ApiParams, MAX_FORM_BYTES, parseApiDuration, parseApiTime } from "../query/api.ts";
+import { parseExpr } from "../promql/parser.ts";
+import { compareLabels, compareStrings } from "../tsdb/labels.ts";
+import { Downstream, type DownstreamAnswer } from "./downstream.ts";
+import {
+  cutMatrix,
+  type Matrix,
+  matrixResponseText,
+  mergeMatrices,
+  parseMatrix,
+} from "./matrix.ts";
+import {
+  type Extent,
+  ExtentCache,
+  mergeExtents,
+  partition,
+  resultsCacheMetrics,
+} from "./results_cache.ts";
+import {
+  alignToStep,
+  resolveAtModifiers,
+  splitLabelsRange,
+  splitRange,
+  type TimeRange,
+} from "./split.ts";
+
+/** Settings of the frontend (the flags of `thanos query-frontend`). */
+export interface FrontendOptions {
+  downstreamUrl: string;
+  logger: Logger;
+  registry: Registry;
+  /** `--query-range.split-interval` (ms; 0 = no splitting). */
+  splitIntervalMs: number;
+  alignRangeWithStep: boolean;
+  /** 0 = no limit. */
+  maxQueryLengthMs: number;
+  maxQueryParallelism: number;
+  maxRetries: number;
+  /** `--query.max-retries-per-request`: attempts of passed-through instant queries. */
+  instantMaxRetries: number;
+  requestDownsampled: boolean;
+  /** `--query-range.response-cache-max-freshness`. */
+  maxFreshnessMs: number;
+  /** `partial_response` sent when a range request has none (`--query-range.partial-response`). */
+  partialResponse: boolean;
+  /** The same for label and series requests (`--labels.partial-response`). */
+  labelsPartialResponse: boolean;
+  /** Results cache of range queries, or undefined. */
+  rangeCache?: Cache;
+  labelsSplitIntervalMs: number;
+  labelsMaxRetries: number;
+  labelsMaxQueryParallelism: number;
+  labelsMaxFreshnessMs: number;
+  labelsDefaultTimeRangeMs: number;
+  labelsCache?: Cache;
+  /** `--cache-compression-type=snappy`. */
+  snappy: boolean;
+  /** TTL of cached results (0: the backend's expiration). */
+  cacheTtlMs?: number;
+  compressResponses: boolean;
+  /** 0 disables; < 0 logs every query. */
+  logQueriesLongerThanMs: number;
+  forwardHeaders: readonly string[];
+  /** Per-attempt downstream timeout (0: none). */
+  downstreamTimeoutMs: number;
+  enableCors: boolean;
+  /** Clock (ms) for the freshness window. */
+  now?: () => number;
+}
+
+/** Thanos' downsampling resolutions (ms), lowest first. */
+const RESOLUTIONS = [0, 5 * 60_000, 3600_000];
+
+/** Range query parameters the frontend sets itself; every other one is passed on. */
+const RANGE_OWN = new Set(["query", "start", "end", "step"]);
+
+interface PartAnswer {
+  matrix?: Matrix;
+  warnings: string[];
+  /** A downstream error to return as is. */
+  error?: DownstreamAnswer;
+}
+
+/** The frontend's HTTP routes and their state. */
+export class QueryFrontend {
+  readonly #o: FrontendOptions;
+  readonly #down: Downstream;
+  readonly #now: () => number;
+  readonly #queries: Counter;
+  readonly #splits: Counter;
+  readonly #downsampledExtra: Counter;
+  readonly #duration: Histogram;
+  readonly #rangeCache?: ExtentCache;
+  readonly #labelsCache?: Cache;
+
+  constructor(o: FrontendOptions) {
+    this.#o = o;
+    this.#now = o.now ?? Date.now;
+    this.#down = new Downstream({
+      url: o.downstreamUrl,
+      forwardHeaders: o.forwardHeaders,
+      timeoutMs: o.downstreamTimeoutMs,
+      registry: o.registry,
+    });
+    this.#queries = o.registry.counter({
+      name: "thanos_query_frontend_queries_total",
+      help: "Total queries passing through query frontend",
+      labelNames: ["op"],
+    });
+    for (const op of ["query_range", "query", "label_names", "label_values", "series"]) {
+      this.#queries.inc({ op }, 0);
+    }
+    this.#splits = o.registry.counter({
+      name: "thanos_frontend_split_queries_total",
+      help: "Total number of underlying query requests after the split by interval is applied.",
+    });
+    this.#splits.inc(0);
+    this.#downsampledExtra = o.registry.counter({
+      name: "thanos_frontend_downsampled_extra_queries_total",
+      help: "Total number of additional queries for downsampled data.",
+    });
+    this.#downsampledExtra.inc(0);
+    this.#duration = o.registry.histogram({
+      name: "cortex_frontend_query_range_duration_seconds",
+      help: "Total time spent in seconds doing query range requests.",
+      labelNames: ["method", "status_code"],
+    });
+    const m = resultsCacheMetrics(o.registry);
+    if (o.rangeCache) {
+      this.#rangeCache = new ExtentCache(o.rangeCache, "frontend.query-range", o.snappy, m);
+    }
+    this.#labelsCache = o.labelsCache;
+  }
+
+  /** The routes: the API paths the frontend handles, then a pass-through for everything. */
+  routes(): Route[] {
+    const both = ["GET", "POST"];
+    const wrap = (
+      name: string,
+      fn: (req: Request, params: Record<string, string>, signal: AbortSignal) => Promise<Response>,
+    ): Route["handler"] =>
+    async (req, params, info) => {
+      const start = performance.now();
+      if (req.body !== null) {
+        // bodies are read with the querier's cap (10 MiB, Prometheus's form limit) and the
+        // server's read timeout, never from the announced length; HttpError answers 413/408
+        const body = await info.readBody(MAX_FORM_BYTES);
+        req = new Request(req, { body: body as Uint8Array<ArrayBuffer> });
+      }
+      const res = await fn(req, params, info.signal);
+      const took = performance.now() - start;
+      this.#logSlow(req, took, res.status);
+      if (name === "query_range") {
+        this.#duration.observe(
+          { method: req.method, status_code: String(res.status) },
+          took / 1000,
+        );
+      }
+      return this.#compress(req, res);
+    };
+    return [
+      {
+        method: both,
+        path: "/api/v1/query_range",
+        handler: wrap("query_range", (req, _, s) => this.#queryRange(req, s)),
+      },
+      {
+        method: both,
+        path: "/api/v1/query",
+        handler: wrap("query", (req, _, s) => {
+          this.#queries.inc({ op: "query" });
+          return this.#down.proxy(req, "/api/v1/query", s, this.#o.instantMaxRetries);
+        }),
+      },
+      {
+        method: both,
+        path: "/api/v1/labels",
+        handler: wrap(
+          "labels",
+          (req, _, s) => this.#labels(req, "label_names", "/api/v1/labels", s),
+        ),
+      },
+      {
+        method: "GET",
+        path: "/api/v1/label/:name/values",
+        handler: wrap("label_values", (req, _, s) => {
+          const path = new URL(req.url).pathname;
+          return this.#labels(req, "label_values", path, s);
+        }),
+      },
+      {
+        method: both,
+        path: "/api/v1/series",
+        handler: wrap("series", (req, _, s) => this.#labels(req, "series", "/api/v1/series", s)),
+      },
+      {
+        method: ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH"],
+        path: "/*",
+        name: "proxy",
+        handler: wrap("proxy", (req, _, s) => this.#down.proxy(req, new URL(req.url).pathname, s)),
+      },
+    ];
+  }
+
+  #cors(): Record<string, string> {
+    if (!this.#o.enableCors) return {};
+    return {
+      "Access-Control-Allow-Origin": "*",
+      "Access-Control-Allow-Headers":
+        "Accept, Accept-Encoding, Authorization, Content-Type, Origin",
+      "Access-Control-Allow-Methods": "GET, OPTIONS",
+      "Access-Control-Expose-Headers": "Date",
+    };
+  }
+
+  #json(status: number, text: string, extra: Record<string, string> = {}): Response {
+    return new Response(text, {
+      status,
+      headers: { "content-type": "application/json", ...this.#cors(), ...extra },
+    });
+  }
+
+  #relay(a: DownstreamAnswer): Response {
+    const h: Record<string, string> = {};
+    const ct = a.headers.get("content-type");
+    if (ct !== null) h["content-type"] = ct;
+    const cc = a.headers.get("cache-control");
+    if (cc !== null) h["cache-control"] = cc;
+    return new Response(a.text, { status: a.status, headers: { ...this.#cors(), ...h } });
+  }
+
+  #logSlow(req: Request, tookMs: number, status: number): void {
+    const limit = this.#o.logQueriesLongerThanMs;
+    if (limit === 0 || (limit > 0 && tookMs <= limit)) return;
+    const url = new URL(req.url);
+    const fields: Record<string, unknown> = {
+      method: req.method,
+      path: url.pathname,
+      status,
+      time_taken: formatGoDuration(Math.round(tookMs)),
+    };
+    for (const [k, v] of url.searchParams) fields[`param_${k}`] = v;
+    this.#o.logger.info("slow query detected", fields);
+  }
+
+  #compress(req: Request, res: Response): Response {
+    if (
+      !this.#o.compressResponses || res.body === null || res.headers.has("content-encoding") ||
+      !/\bgzip\b/.test(req.headers.get("accept-encoding") ?? "")
+    ) return res;
+    const headers = new Headers(res.headers);
+    headers.set("content-encoding", "gzip");
+    headers.append("vary", "Accept-Encoding");
+    headers.delete("content-length");
+    const body = res.body.pipeThrough(new CompressionStream("gzip"));
+    return new Response(body, { status: res.status, headers });
+  }
+
+  // ---- range queries
+
+  async #queryRange(req: Request, signal: AbortSignal): Promise<Response> {
+    this.#queries.inc({ op: "query_range" });
+    const original = req.clone();
+    const { p, pairs } = await requestParams(req);
+    const query = p.get("query");
+    let start: number, end: number, step: number;
+    try {
+      start = parseApiTime(p.get("start"));
+      end = parseApiTime(p.get("end"));
+      step = parseApiDuration(p.get("step"));
+      parseExpr(query);
+    } catch {
+      // the querier reports it, with its own status and message
+      return this.#down.proxy(original, "/api/v1/query_range", signal);
+    }
+    if (end < start || step <= 0 || Math.trunc((end - start) / step) > 11000) {
+      return this.#down.proxy(original, "/api/v1/query_range", signal);
+    }
+    if (this.#o.maxQueryLengthMs > 0 && end - start > this.#o.maxQueryLengthMs) {
+      return this.#json(
+        400,
+        `{"status":"error","errorType":"bad_data","error":${
+          goJSONString(
+            `the query time range exceeds the limit (query length: ${
+              formatGoDuration(end - start)
+            }, limit: ${formatGoDuration(this.#o.maxQueryLengthMs)})`,
+          )
+        }}`,
+      );
+    }
+    let range: TimeRange = { start, end };
+    if (this.#o.alignRangeWithStep) range = alignToStep(range, step);
+    const at = resolveAtModifiers(query, range.start, range.end);
+
+    // parameters passed on to every part, and the options that make a different answer
+    const rest = new URLSearchParams();
+    for (const [k, v] of pairs) if (!RANGE_OWN.has(k)) rest.append(k, v);
+    if (!p.has("partial_response")) rest.set("partial_response", String(this.#o.partialResponse));
+    const now = this.#now();
+    const dedupOff = p.get("dedup") === "false";
+    const cacheable = this.#rangeCache !== undefined && !dedupOff &&
+      p.all("storeMatch[]").length === 0 &&
+      (at.maxAt === null || at.maxAt <= now - this.#o.maxFreshnessMs);
+    const keyBase = [
+      at.query,
+      step,
+      this.#o.splitIntervalMs,
+      ((range.start % step) + step) % step,
+      resolutionIndex(p.get("max_source_resolution")),
+      rest.get("partial_response"),
+      p.all("replicaLabels[]").sort().join(","),
+      p.get("engine"),
+    ].join(":");
+    const headers = this.#down.forwarded(req);
+    const parts = splitRange(range, step, this.#o.splitIntervalMs);
+    this.#splits.inc(parts.length);
+    const maxCacheTime = Math.floor((now - this.#o.maxFreshnessMs) / step) * step;
+
+    const answers = await mapConcurrent(
+      parts,
+      Math.max(1, this.#o.maxQueryParallelism),
+      (part) =>
+        cacheable && part.start <= maxCacheTime
+          ? this.#cachedPart(part, step, at.query, rest, headers, keyBase, maxCacheTime, signal)
+          : this.#fetchPart(part, step, at.query, rest, headers, signal),
+    );
+    const failed = answers.find((a) => a.error !== undefined);
+    if (failed?.error) return this.#relay(failed.error);
+    const matrix = mergeMatrices(answers.map((a) => a.matrix ?? []));
+    const warnings = [...new Set(answers.flatMap((a) => a.warnings))];
+
+    const extra: Record<string, string> = warnings.length > 0
+      ? { "cache-control": "no-store" }
+      : {};
+    return this.#json(200, matrixResponseText(matrix, warnings), extra);
+  }
+
+  async #fetchPart(
+    part: TimeRange,
+    step: number,
+    query: string,
+    rest: URLSearchParams,
+    headers: Headers,
+    signal: AbortSignal,
+  ): Promise<PartAnswer & { noStore?: boolean }> {
+    const params = new URLSearchParams(rest);
+    params.set("query", query);
+    params.set("start", formatSeconds(part.start));
+    params.set("end", formatSeconds(part.end));
+    params.set("step", formatSeconds(step));
+    const a = await this.#down.get(
+      "/api/v1/query_range",
+      params,
+      headers,
+      this.#o.maxRetries,
+      signal,
+    );
+    if (a.status !== 200) return { warnings: [], error: a };
+    let body: { status?: string; data?: unknown; warnings?: string[] };
+    try {
+      body = JSON.parse(a.text);
+    } catch {
+      return { warnings: [], error: a };
+    }
+    const matrix = parseMatrix(body.data);
+    if (body.status !== "success" || matrix === null) return { warnings: [], error: a };
+    if (this.#o.requestDownsampled && matrix.length === 0 && !rest.has("max_source_resolution")) {
+      // --query-range.request-downsampled: an empty raw answer is asked again for downsampled
+      // data (5m, then 1h), below the results cache like Thanos' downsampled middleware
+      for (const res of RESOLUTIONS.slice(1)) {
+        this.#downsampledExtra.inc();
+        const more = new URLSearchParams(rest);
+        more.set("max_source_resolution", `${res / 1000}s`);
+        const d = await this.#fetchPart(part, step, query, more, headers, signal);
+        if (d.error || (d.matrix && d.matrix.length > 0)) return d;
+      }
+    }
+    return {
+      matrix,
+      warnings: body.warnings ?? [],
+      noStore: /no-store/.test(a.headers.get("cache-control") ?? "") ||
+        (body.warnings ?? []).length > 0,
+    };
+  }
+
+  async #cachedPart(
+    part: TimeRange,
+    step: number,
+    query: string,
+    rest: URLSearchParams,
+    headers: Headers,
+    keyBase: string,
+    maxCacheTime: number,
+    signal: AbortSignal,
+  ): Promise<PartAnswer> {
+    const cache = this.#rangeCache!;
+    const index = Math.floor(part.start / Math.max(1, this.#o.splitIntervalMs || Infinity));
+    const key = `${keyBase}:${Number.isFinite(index) ? index : 0}`;
+    const extents = await cache.get(key);
+    const { missing, cached } = partition(part, step, extents);
+    const fetched = await Promise.all(
+      missing.map((m) => this.#fetchPart(m, step, query, rest, headers, signal)),
+    );
+    const failed = fetched.find((f) => f.error !== undefined);
+    if (failed) return failed;
+    const warnings = fetched.flatMap((f) => f.warnings);
+    const noStore = fetched.some((f) => f.noStore);
+    if (missing.length > 0 && !noStore) {
+      const added: Extent[] = [];
+      missing.forEach((m, i) => {
+        // never cache what is newer than the freshness window
+        const end = Math.min(m.end, maxCacheTime);
+        if (end < m.start) return;
+        added.push({ start: m.start, end, matrix: cutMatrix(fetched[i].matrix!, m.start, end) });
+      });
+      if (added.length > 0) {
+        await cache.put(key, mergeExtents([...extents, ...added], step), this.#o.cacheTtlMs ?? 0);
+      }
+    }
+    return {
+      matrix: mergeMatrices([...cached, ...fetched.map((f) => f.matrix!)]),
+      warnings,
+    };
+  }
+
+  // ---- labels and series
+
+  async #labels(
+    req: Request,
+    op: "label_names" | "label_values" | "series",
+    path: string,
+    signal: AbortSignal,
+  ): Promise<Response> {
+    this.#queries.inc({ op });
+    const original = req.clone();
+    const { p, pairs } = await requestParams(req);
+    const now = this.#now();
+    let start: number, end: number;
+    try {
+      end = p.get("end") === "" ? now : parseApiTime(p.get("end"));
+      start = p.get("start") === ""
+        ? end - this.#o.labelsDefaultTimeRangeMs
+        : parseApiTime(p.get("start"));
+    } catch {
+      return this.#down.proxy(original, path, signal);
+    }
+    if (end < start || (op === "series" && p.all("match[]").length === 0)) {
+      return this.#down.proxy(original, path, signal);
+    }
+    const rest = new URLSearchParams();
+    for (const [k, v] of pairs) if (k !== "start" && k !== "end") rest.append(k, v);
+    if (!p.has("partial_response")) {
+      rest.set("partial_response", String(this.#o.labelsPartialResponse));
+    }
+    const headers = this.#down.forwarded(req);
+    const interval = this.#o.labelsSplitIntervalMs;
+    const parts = splitLabelsRange({ start, end }, interval);
+    this.#splits.inc(parts.length);
+    const keyBase = `${path}:${
+      [...rest].sort().map(([k, v]) => `${k}=${v}`).join("&")
+    }:${interval}`;
+    const freshBefore = now - this.#o.labelsMaxFreshnessMs;
+    const answers = await mapConcurrent(
+      parts,
+      Math.max(1, this.#o.labelsMaxQueryParallelism),
+      async (part): Promise<{ data?: unknown[]; warnings: string[]; error?: DownstreamAnswer }> => {
+        // only whole past intervals are cached: their answer cannot change
+        const whole = interval > 0 && part.start % interval === 0 &&
+          part.end === part.start + interval - 1 && part.end <= freshBefore;
+        const fullKey = `${keyBase}:${Math.floor(part.start / (interval || 1))}`;
+        const key = ExtentCache.hashKey(fullKey);
+        if (whole && this.#labelsCache) {
+          const hit = (await this.#labelsCache.fetch([key])).get(key);
+          if (hit !== undefined) {
+            try {
+              // the full key is stored with the data: a hash collision is a miss
+              const v = JSON.parse(new TextDecoder().decode(hit)) as { k: string; d: unknown[] };
+              if (v.k === fullKey) return { data: v.d, warnings: [] };
+            } catch { /* a miss */ }
+          }
+        }
+        const params = new URLSearchParams(rest);
+        params.set("start", formatSeconds(part.start));
+        params.set("end", formatSeconds(part.end));
+        const a = await this.#down.get(path, params, headers, this.#o.labelsMaxRetries, signal);
+        if (a.status !== 200) return { warnings: [], error: a };
+        let body: { status?: string; data?: unknown; warnings?: string[] };
+        try {
+          body = JSON.parse(a.text);
+        } catch {
+          return { warnings: [], error: a };
+        }
+        if (body.status !== "success" || !Array.isArray(body.data)) {
+          return { warnings: [], error: a };
+        }
+        const warnings = body.warnings ?? [];
+        if (whole && this.#labelsCache && warnings.length === 0) {
+          await this.#labelsCache.store(
+            new Map([[
+              key,
+              new TextEncoder().encode(JSON.stringify({ k: fullKey, d: body.data })),
+            ]]),
+            this.#o.cacheTtlMs ?? 0,
+          );
+        }
+        return { data: body.data, warnings };
+      },
+    );
+    const failed = answers.find((a) => a.error !== undefined);
+    if (failed?.error) return this.#relay(failed.error);
+    const warnings = [...new Set(answers.flatMap((a) => a.warnings))];
+    let data: string;
+    if (op === "series") {
+      const seen = new Map<string, string[]>();
+      for (const a of answers) {
+        for (const m of a.data as Record<string, string>[]) {
+          const ls = Object.entries(m).flat();
+          seen.set(ls.join("\xff"), ls);
+        }
+      }
+      data = `[${[...seen.values()].sort(compareLabels).map(labelsJSON).join(",")}]`;
+    } else {
+      const all = new Set<string>();
+      for (const a of answers) for (const v of a.data as string[]) all.add(v);
+      data = `[${[...all].sort(compareStrings).map(goJSONString).join(",")}]`;
+    }
+    let text = `{"status":"success","data":${data}`;
+    if (warnings.length > 0) text += `,"warnings":[${warnings.map(goJSONString).join(",")}]`;
+    return this.#json(200, text + "}", warnings.length > 0 ? { "cache-control": "no-store" } : {});
+  }
+}
+
+/** The parameters of a request (form body, then URL query) and all of them as pairs. */
+async function requestParams(req: Request): Promise<{ p: ApiParams; pairs: [string, string][] }> {
+  const url = new URL(req.url);
+  let body = new URLSearchParams();
+  const ct = req.headers.get("content-type") ?? "";
+  if (req.method === "POST" && ct.includes("application/x-www-form-urlencoded")) {
+    body = new URLSearchParams(await req.text());
+  }
+  return { p: new ApiParams(body, url.searchParams), pairs: [...body, ...url.searchParams] };
+}
+
+/** ms as the API's float seconds. */
+export function formatSeconds(ms: number): string {
+  const a = Math.abs(ms);
+  const sec = Math.floor(a / 1000);
+  const rem = a - sec * 1000;
+  return (ms < 0 ? "-" : "") + (rem === 0 ? String(sec) : `${sec}.${String(rem).padStart(3, "0")}`);
+}
+
+/** Index of the downsampling level a `max_source_resolution` allows (part of the cache key). */
+function resolutionIndex(v: string): number {
+  if (v === "" || v === "auto") return 0;
+  let ms: number;
+  try {
+    ms = parseApiDuration(v);
+  } catch {
+    return 0;
+  }
+  let i = 0;
+  while (i + 1 < RESOLUTIONS.length && RESOLUTIONS[i + 1] <= ms) i++;
+  return i;
+}

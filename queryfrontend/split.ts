@@ -1,0 +1,93 @@
+// Time arithmetic of the frontend: step alignment and splitting a range query at interval
+// boundaries so every part stays on the original step grid (Cortex's split_by_interval.go and
+// step_align.go, which Thanos' query frontend embeds:
+// https://thanos.io/tip/components/query-frontend.md/#splitting), splitting label/series
+// requests by interval, and rewriting `@ start()`/`@ end()` to the original times before a
+// query is split.
+
+import { parseExpr } from "../promql/parser.ts";
+import { exprToString } from "../promql/printer.ts";
+import { inspect } from "../promql/ast.ts";
+
+/** A time range in ms, both ends inclusive. */
+export interface TimeRange {
+  start: number;
+  end: number;
+}
+
+/** `--query-range.align-range-with-step`: start and end moved down to multiples of step. */
+export function alignToStep(r: TimeRange, step: number): TimeRange {
+  return { start: r.start - mod(r.start, step), end: r.end - mod(r.end, step) };
+}
+
+function mod(a: number, b: number): number {
+  return ((a % b) + b) % b;
+}
+
+/** The last grid point (start + k·step) before the boundary that follows `t`. */
+export function nextIntervalBoundary(t: number, step: number, interval: number): number {
+  const target = (Math.floor(t / interval) + 1) * interval - 1;
+  // the last point of t's grid at or before target
+  return t + Math.floor((target - t) / step) * step;
+}
+
+/**
+ * Splits a range query at multiples of `interval`. Each part starts on the original grid (the
+ * step after the previous part's end), so the union of the parts' points is the original's.
+ */
+export function splitRange(r: TimeRange, step: number, interval: number): TimeRange[] {
+  if (interval <= 0 || r.start === r.end) return [r];
+  const out: TimeRange[] = [];
+  for (let s = r.start, guard = 0; s < r.end && guard < 1_000_000; guard++) {
+    let e = nextIntervalBoundary(s, step, interval);
+    if (e + step >= r.end) e = r.end;
+    out.push({ start: s, end: e });
+    s = e + step;
+  }
+  return out;
+}
+
+/** Splits a labels/series range at multiples of `interval` (no step: contiguous ms ranges). */
+export function splitLabelsRange(r: TimeRange, interval: number): TimeRange[] {
+  if (interval <= 0) return [r];
+  const out: TimeRange[] = [];
+  for (let s = r.start, guard = 0; s <= r.end && guard < 100_000; guard++) {
+    const e = Math.min(r.end, (Math.floor(s / interval) + 1) * interval - 1);
+    out.push({ start: s, end: e });
+    s = e + 1;
+  }
+  return out;
+}
+
+/**
+ * Replaces `@ start()` / `@ end()` with the original query's times, so every split part keeps
+ * the whole query's meaning. Returns the query text to send (unchanged when it has none or does
+ * not parse; the querier then reports the error) and the latest `@` time in it (or null).
+ */
+export function resolveAtModifiers(
+  query: string,
+  start: number,
+  end: number,
+): { query: string; maxAt: number | null } {
+  if (!query.includes("@")) return { query, maxAt: null };
+  let expr;
+  try {
+    expr = parseExpr(query);
+  } catch {
+    return { query, maxAt: null };
+  }
+  let changed = false;
+  let maxAt: number | null = null;
+  inspect(expr, (node) => {
+    if (node.kind === "VectorSelector" || node.kind === "SubqueryExpr") {
+      if (node.startOrEnd === "start" || node.startOrEnd === "end") {
+        node.timestamp = node.startOrEnd === "start" ? start : end;
+        node.startOrEnd = null;
+        changed = true;
+      }
+      if (node.timestamp !== null) maxAt = Math.max(maxAt ?? -Infinity, node.timestamp);
+    }
+    return true;
+  });
+  return { query: changed ? exprToString(expr) : query, maxAt };
+}

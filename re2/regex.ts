@@ -1,0 +1,182 @@
+// The one way user regexes are compiled (matchers, label_replace, relabel configs): Go RE2
+// semantics, fully anchored as Prometheus compiles them (`^(?:re)$`), matched in time linear in
+// the input. Patterns that ./backtrack.ts proves safe for a backtracking engine run as the
+// translated JavaScript RegExp (./translate.ts: fastest for the common shapes, `10\.0\..*`,
+// `(\w+)-(\d+)`); every other pattern runs on `re2js`, a pure-JS port of Go's regexp
+// (DFA + NFA, https://github.com/le0pard/re2js), which cannot blow up on `(a+)+$`. Both see the
+// same pattern text, already validated with Go's error messages by ./parser.ts.
+
+import { RE2JS } from "re2js";
+import { guardDepth, InvalidRegexError, parseRe2, type ReNode } from "./parser.ts";
+import { backtrackSafe } from "./backtrack.ts";
+import { compileAnchoredNode } from "./translate.ts";
+
+/** Which engine runs a compiled regex. */
+export type Re2Engine = "regexp" | "re2js";
+
+/** Capture groups of a match: index 0 is the whole match; undefined when a group took no part. */
+export type Re2Groups = (string | undefined)[];
+
+/** A user regex compiled with RE2 semantics, anchored at both ends. */
+export class Re2Regex {
+  private constructor(
+    /** The pattern as the user wrote it. */
+    readonly pattern: string,
+    /** Capture group names by index (index 0 = whole match, "" when unnamed), as Go's SubexpNames. */
+    readonly groupNames: string[],
+    /** "regexp" only for patterns proven safe for backtracking. */
+    readonly engine: Re2Engine,
+    private readonly js: RegExp | null,
+    private readonly re2: RE2JS | null,
+  ) {
+    this.test = js !== null ? (s) => js.test(s) : (s) => re2!.testExact(s);
+  }
+
+  /** True when the whole of `s` matches. */
+  readonly test: (s: string) => boolean;
+
+  /**
+   * Compiles `pattern` as Prometheus does (`^(?:pattern)$`). Throws InvalidRegexError with Go's
+   * message when it is not valid RE2. `force` picks the engine regardless of the pattern: for
+   * tests and benchmarks only (a forced "regexp" can backtrack exponentially).
+   */
+  static compile(pattern: string, force?: Re2Engine): Re2Regex {
+    const { ast, groupNames } = parseRe2(pattern);
+    return Re2Regex.fromTree(ast, pattern, groupNames, { captures: true, force });
+  }
+
+  /**
+   * Compiles an already parsed tree of `pattern` (possibly simplified, but equivalent).
+   * `captures` false drops capture groups (matchers only test); `force` as in compile().
+   */
+  static fromTree(
+    ast: ReNode,
+    pattern: string,
+    groupNames: string[],
+    opts: { captures: boolean; force?: Re2Engine },
+  ): Re2Regex {
+    return guardDepth(pattern, () => {
+      const engine = opts.force ?? (backtrackSafe(ast) ? "regexp" : "re2js");
+      if (engine === "regexp") {
+        const js = compileAnchoredNode(ast, pattern, opts.captures);
+        return new Re2Regex(pattern, groupNames, "regexp", js, null);
+      }
+      // re2js compiles ~10 µs per instruction: bound the program (Go allows 3.3M instructions,
+      // which would block the role for most of a minute)
+      const size = programSize(ast);
+      if (size > MAX_PROGRAM) {
+        throw new InvalidRegexError(
+          `error parsing regexp: expression too large: \`${pattern}\` compiles to about ${size} ` +
+            `instructions, more than the ${MAX_PROGRAM} allowed here`,
+        );
+      }
+      let re2: RE2JS;
+      try {
+        re2 = RE2JS.compile(`^(?:${pattern})$`);
+      } catch (e) {
+        const msg = (e as Error).message;
+        // re2js reports Go's own errors (`error parsing regexp: …`) for what ./parser.ts let by
+        throw new InvalidRegexError(
+          msg.startsWith("error parsing regexp: ")
+            ? msg
+            : `error parsing regexp: cannot compile ${JSON.stringify(pattern)}: ${msg}`,
+        );
+      }
+      return new Re2Regex(pattern, groupNames, "re2js", null, re2);
+    });
+  }
+
+  /** The capture groups when the whole of `s` matches, else null. */
+  exec(s: string): Re2Groups | null {
+    if (this.js !== null) {
+      const m = this.js.exec(s);
+      return m === null ? null : Array.from(m);
+    }
+    const m = this.re2!.matcher(s);
+    if (!m.matches()) return null;
+    const out: Re2Groups = [];
+    for (let i = 0; i <= m.groupCount(); i++) out.push(m.group(i) ?? undefined);
+    return out;
+  }
+}
+
+/** Largest RE2 program (instructions, as estimated by programSize) compiled for the automaton. */
+export const MAX_PROGRAM = 50_000;
+
+/** About how many instructions Go's compiler (and re2js's port of it) emits for `n`. */
+export function programSize(n: ReNode): number {
+  switch (n.k) {
+    case "lit":
+      return n.cps.length;
+    case "group":
+      return programSize(n.sub) + (n.cap > 0 ? 2 : 0);
+    case "concat":
+      return n.subs.reduce((a, s) => a + programSize(s), 0);
+    case "alt":
+      return n.subs.reduce((a, s) => a + programSize(s) + 1, 0);
+    case "rep": {
+      const sub = programSize(n.sub);
+      if (n.max === -1) return sub * Math.max(n.min, 1) + 1;
+      return sub * n.max + (n.max - n.min) + 1;
+    }
+    default:
+      return 1;
+  }
+}
+
+/**
+ * Go's `Regexp.Expand` template (https://pkg.go.dev/regexp#Regexp.Expand), as label_replace
+ * and relabel `replacement` use it: `$1`, `${1}`, `$name`, `${name}`, `$$`. A reference to a
+ * group that does not exist or took no part expands to ""; the longest run of name characters
+ * after `$` is the name (`$1x` names group "1x"); a malformed `${` copies the `$`.
+ */
+export function expandTemplate(
+  template: string,
+  groups: Re2Groups,
+  groupNames: readonly string[],
+): string {
+  let out = "";
+  let i = 0;
+  const value = (name: string): string => {
+    let g: number;
+    if (/^[0-9]+$/.test(name)) g = Number(name);
+    else g = groupNames.indexOf(name);
+    return g >= 0 && g < groups.length ? groups[g] ?? "" : "";
+  };
+  while (i < template.length) {
+    const c = template[i];
+    if (c !== "$" || i + 1 >= template.length) {
+      out += c;
+      i++;
+      continue;
+    }
+    const nx = template[i + 1];
+    if (nx === "$") {
+      out += "$";
+      i += 2;
+      continue;
+    }
+    if (nx === "{") {
+      const close = template.indexOf("}", i + 2);
+      const name = close < 0 ? "" : template.slice(i + 2, close);
+      if (close < 0 || !/^[A-Za-z0-9_]+$/.test(name)) {
+        out += "$";
+        i++;
+        continue;
+      }
+      out += value(name);
+      i = close + 1;
+      continue;
+    }
+    let j = i + 1;
+    while (j < template.length && /[A-Za-z0-9_]/.test(template[j])) j++;
+    if (j === i + 1) {
+      out += "$";
+      i++;
+      continue;
+    }
+    out += value(template.slice(i + 1, j));
+    i = j;
+  }
+  return out;
+}

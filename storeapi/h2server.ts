@@ -1,0 +1,834 @@
+// The gRPC server's own HTTP/2 (RFC 9113, https://www.rfc-editor.org/rfc/rfc9113) over plaintext
+// TCP (h2c with prior knowledge, what gRPC clients speak without TLS). Written in TypeScript over
+// Deno.listen instead of node:http2 because Deno 2.9.6's node:http2 server aborts the whole
+// process inside nghttp2 when a peer's GOAWAY arrives after large streams (issue 20; Deno
+// issue https://github.com/denoland/deno/issues/36788). Here every peer frame is parsed by
+// code that can only fail one stream or one connection, never the process.
+//
+// Scope: what gRPC needs. Client-initiated streams only (no push), literal header encoding, no
+// priorities. Bounded per connection: one frame (16 KiB), one header block (64 KiB), the
+// control-frame backlog, the request of each stream (the gRPC layer's limit), and the response
+// bytes buffered per stream (`write` waits below a high-water mark).
+
+import { HpackDecoder, hpackEncode, HpackError } from "./hpack.ts";
+
+/** HTTP/2 error codes (RFC 9113 §7). */
+export const H2Error = {
+  NO_ERROR: 0x0,
+  PROTOCOL_ERROR: 0x1,
+  INTERNAL_ERROR: 0x2,
+  FLOW_CONTROL_ERROR: 0x3,
+  STREAM_CLOSED: 0x5,
+  FRAME_SIZE_ERROR: 0x6,
+  REFUSED_STREAM: 0x7,
+  CANCEL: 0x8,
+  COMPRESSION_ERROR: 0x9,
+  ENHANCE_YOUR_CALM: 0xb,
+} as const;
+
+const PREFACE = new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+const T_DATA = 0x0;
+const T_HEADERS = 0x1;
+const T_PRIORITY = 0x2;
+const T_RST = 0x3;
+const T_SETTINGS = 0x4;
+const T_PUSH = 0x5;
+const T_PING = 0x6;
+const T_GOAWAY = 0x7;
+const T_WINDOW = 0x8;
+const T_CONT = 0x9;
+const F_END_STREAM = 0x1;
+const F_ACK = 0x1;
+const F_END_HEADERS = 0x4;
+const F_PADDED = 0x8;
+const F_PRIORITY = 0x20;
+
+const MAX_FRAME = 16384; // what we accept (the default SETTINGS_MAX_FRAME_SIZE)
+const MAX_HEADER_BLOCK = 64 << 10;
+const STREAM_WINDOW = 1 << 20; // our SETTINGS_INITIAL_WINDOW_SIZE
+const CONN_WINDOW = 16 << 20;
+const MAX_WINDOW = 0x7fffffff;
+/** Control frames (acks, resets, window updates) queued beyond this close the connection. */
+const MAX_CONTROL_BACKLOG = 1 << 20;
+/** Response bytes buffered per stream before `write` waits. */
+const STREAM_HIGH_WATER = 256 << 10;
+/** Bytes handed to one socket write. */
+const WRITE_BATCH = 256 << 10;
+
+/** Options of {@link H2Server}. */
+export interface H2ServerOptions {
+  /** SETTINGS_MAX_CONCURRENT_STREAMS per connection (default 1000). */
+  maxConcurrentStreams?: number;
+}
+
+/** One request stream; the gRPC layer answers it. Methods never throw. */
+export class H2Stream {
+  /** Request headers (lower-case names; repeated names joined with ","). */
+  readonly headers: Record<string, string> = {};
+  /** Request body bytes (called synchronously from the read loop). */
+  onData: (chunk: Uint8Array) => void = () => {};
+  /** The request is complete (END_STREAM). */
+  onEnd: () => void = () => {};
+  /** The stream is gone (peer reset, connection lost) before the server finished it. */
+  onClose: () => void = () => {};
+
+  /** @internal */ sendWindow: number;
+  /** @internal */ recvWindow = STREAM_WINDOW;
+  /** @internal */ recvUnacked = 0;
+  /** @internal */ remoteEnded = false;
+  /** @internal */ queue: Uint8Array[] = [];
+  /** @internal */ queued = 0;
+  /** @internal */ trailers: Uint8Array | null = null;
+  /** @internal */ done = false;
+  private waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  private headersSent = false;
+
+  constructor(readonly id: number, private readonly conn: H2Connection, sendWindow: number) {
+    this.sendWindow = sendWindow;
+  }
+
+  /** True once the stream can take no more output. */
+  get closed(): boolean {
+    return this.done;
+  }
+
+  /** Sends the response headers; `endStream` makes it a headers-only (trailers-only) answer. */
+  respond(headers: Record<string, string>, endStream = false): void {
+    if (this.done || this.headersSent) return;
+    this.headersSent = true;
+    const block = hpackEncode(Object.entries(headers));
+    if (endStream) {
+      this.done = true;
+      this.conn.streamFinished(this, block);
+      return;
+    }
+    this.conn.control(this.conn.headersFrames(this.id, block, false), true);
+  }
+
+  /** Queues response bytes; resolves once this stream's buffer is below the high-water mark. */
+  write(data: Uint8Array): Promise<void> {
+    if (this.done) return Promise.reject(new Error("stream closed"));
+    if (data.length > 0) {
+      this.queue.push(data);
+      this.queued += data.length;
+      this.conn.pump();
+    }
+    if (this.queued < STREAM_HIGH_WATER) return Promise.resolve();
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  /** Ends the response with trailers, after the queued data. */
+  end(trailers: Record<string, string>): void {
+    if (this.done) return;
+    this.done = true;
+    this.trailers = hpackEncode(Object.entries(trailers));
+    this.conn.pump();
+  }
+
+  /** Abandons the stream: RST_STREAM(code), buffered output dropped. */
+  reset(code: number = H2Error.CANCEL): void {
+    if (this.conn.forget(this)) this.conn.control(frameOf(T_RST, 0, this.id, u32(code)));
+    this.fail(new Error("stream reset"));
+  }
+
+  /** @internal Output drained below the mark: wake writers. */
+  drained(): void {
+    if (this.queued >= STREAM_HIGH_WATER) return;
+    const w = this.waiters;
+    this.waiters = [];
+    for (const x of w) x.resolve();
+  }
+
+  /** @internal The stream is gone: fail writers, drop buffers. */
+  fail(e: Error): void {
+    this.done = true;
+    this.queue = [];
+    this.queued = 0;
+    this.trailers = null;
+    const w = this.waiters;
+    this.waiters = [];
+    for (const x of w) x.reject(e);
+  }
+}
+
+function u32(v: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, v >>> 0);
+  return b;
+}
+
+function frameOf(type: number, flags: number, id: number, payload: Uint8Array): Uint8Array {
+  const f = new Uint8Array(9 + payload.length);
+  const len = payload.length;
+  f[0] = (len >>> 16) & 0xff;
+  f[1] = (len >>> 8) & 0xff;
+  f[2] = len & 0xff;
+  f[3] = type;
+  f[4] = flags;
+  new DataView(f.buffer).setUint32(5, id & MAX_WINDOW);
+  f.set(payload, 9);
+  return f;
+}
+
+class ConnectionError extends Error {
+  constructor(readonly code: number, msg: string) {
+    super(msg);
+  }
+}
+
+/** One HTTP/2 connection: the read loop, flow control and the write pump. */
+export class H2Connection {
+  private readonly streams = new Map<number, H2Stream>();
+  private readonly decoder = new HpackDecoder();
+  private lastStreamId = 0;
+  private sendWindow = 65535;
+  private peerInitialWindow = 65535;
+  private peerMaxFrame = 16384;
+  private recvUnacked = 0;
+  private controlQueue: Uint8Array[] = [];
+  private controlBytes = 0;
+  private pumping = false;
+  /** Set by `pump` calls during a round: run another before stopping. */
+  private pumpWanted = false;
+  private closed = false;
+  private goawaySent = false;
+  private peerGoaway = false;
+  /** Round-robin cursor over streams with data. */
+  private rr: H2Stream[] = [];
+  /** Header block being assembled from HEADERS + CONTINUATION. */
+  private pendingBlock: { id: number; parts: Uint8Array[]; size: number; end: boolean } | null =
+    null;
+  private writeStartedAt = 0;
+  private readonly maxStreams: number;
+
+  constructor(
+    private readonly conn: Deno.Conn,
+    private readonly onStream: (s: H2Stream) => void,
+    opts: H2ServerOptions,
+    private readonly onGone: (c: H2Connection) => void,
+  ) {
+    this.maxStreams = opts.maxConcurrentStreams ?? 1000;
+  }
+
+  /** Milliseconds the current socket write has been pending (0 when none). */
+  get writeBlockedMs(): number {
+    return this.writeStartedAt === 0 ? 0 : Date.now() - this.writeStartedAt;
+  }
+
+  /** Number of open streams. */
+  get activeStreams(): number {
+    return this.streams.size;
+  }
+
+  /** Serves the connection until it closes; never rejects. */
+  async run(): Promise<void> {
+    try {
+      // our SETTINGS, then a larger connection window
+      const s = new Uint8Array(18);
+      const dv = new DataView(s.buffer);
+      dv.setUint16(0, 0x3); // MAX_CONCURRENT_STREAMS
+      dv.setUint32(2, this.maxStreams);
+      dv.setUint16(6, 0x4); // INITIAL_WINDOW_SIZE
+      dv.setUint32(8, STREAM_WINDOW);
+      dv.setUint16(12, 0x6); // MAX_HEADER_LIST_SIZE
+      dv.setUint32(14, MAX_HEADER_BLOCK);
+      this.control(frameOf(T_SETTINGS, 0, 0, s));
+      this.control(frameOf(T_WINDOW, 0, 0, u32(CONN_WINDOW - 65535)));
+      await this.readLoop();
+    } catch (e) {
+      if (e instanceof ConnectionError) {
+        this.goaway(e.code, e.message);
+        await this.flush(200);
+      }
+    } finally {
+      this.teardown();
+    }
+  }
+
+  /** Waits (bounded) until queued frames are written. */
+  private async flush(ms: number): Promise<void> {
+    const end = Date.now() + ms;
+    while ((this.pumping || this.controlQueue.length > 0) && !this.closed && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  private async readLoop(): Promise<void> {
+    let buf = new Uint8Array(64 << 10);
+    let start = 0;
+    let end = 0;
+    let prefaceSeen = false;
+    const chunk = new Uint8Array(64 << 10);
+    while (!this.closed) {
+      let n: number | null;
+      try {
+        n = await this.conn.read(chunk);
+      } catch {
+        return;
+      }
+      if (n === null) return;
+      if (end + n > buf.length) {
+        // compact, grow only up to one frame plus a read
+        const live = end - start;
+        const nb = live + n > buf.length ? new Uint8Array(live + n) : buf;
+        nb.set(buf.subarray(start, end), 0);
+        buf = nb;
+        start = 0;
+        end = live;
+      }
+      buf.set(chunk.subarray(0, n), end);
+      end += n;
+      if (!prefaceSeen) {
+        if (end - start < PREFACE.length) {
+          for (let i = 0; i < end - start; i++) {
+            if (buf[start + i] !== PREFACE[i]) throw new ConnectionError(1, "bad preface");
+          }
+          continue;
+        }
+        for (let i = 0; i < PREFACE.length; i++) {
+          if (buf[start + i] !== PREFACE[i]) {
+            throw new ConnectionError(H2Error.PROTOCOL_ERROR, "not an HTTP/2 preface");
+          }
+        }
+        start += PREFACE.length;
+        prefaceSeen = true;
+      }
+      while (end - start >= 9) {
+        const len = (buf[start] << 16) | (buf[start + 1] << 8) | buf[start + 2];
+        if (len > MAX_FRAME) {
+          throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, `frame of ${len} bytes`);
+        }
+        if (end - start < 9 + len) break;
+        const type = buf[start + 3];
+        const flags = buf[start + 4];
+        const id = ((buf[start + 5] << 24) | (buf[start + 6] << 16) | (buf[start + 7] << 8) |
+          buf[start + 8]) & MAX_WINDOW;
+        // copy: the payload may be kept (request bytes) beyond this buffer's reuse
+        const payload = buf.slice(start + 9, start + 9 + len);
+        start += 9 + len;
+        this.onFrame(type, flags, id, payload);
+        if (this.closed) return;
+      }
+      if (start === end) start = end = 0;
+    }
+  }
+
+  private onFrame(type: number, flags: number, id: number, p: Uint8Array): void {
+    if (this.pendingBlock !== null && type !== T_CONT) {
+      throw new ConnectionError(H2Error.PROTOCOL_ERROR, "expected CONTINUATION");
+    }
+    switch (type) {
+      case T_DATA:
+        return this.onData(flags, id, p);
+      case T_HEADERS:
+        return this.onHeaders(flags, id, p);
+      case T_CONT: {
+        const b = this.pendingBlock;
+        if (b === null || b.id !== id) {
+          throw new ConnectionError(H2Error.PROTOCOL_ERROR, "unexpected CONTINUATION");
+        }
+        b.parts.push(p);
+        b.size += p.length;
+        if (b.size > MAX_HEADER_BLOCK) {
+          throw new ConnectionError(H2Error.ENHANCE_YOUR_CALM, "header block too large");
+        }
+        if (flags & F_END_HEADERS) {
+          this.pendingBlock = null;
+          this.headerBlock(id, concat(b.parts, b.size), b.end);
+        }
+        return;
+      }
+      case T_PRIORITY:
+        if (id === 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "PRIORITY on stream 0");
+        if (p.length !== 5) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, "PRIORITY size");
+        return;
+      case T_RST: {
+        if (id === 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "RST_STREAM on stream 0");
+        if (p.length !== 4) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, "RST size");
+        if (id > this.lastStreamId) {
+          throw new ConnectionError(H2Error.PROTOCOL_ERROR, "RST_STREAM on an idle stream");
+        }
+        const s = this.streams.get(id);
+        if (s) {
+          this.forget(s);
+          s.fail(new Error("stream reset by the client"));
+          safe(() => s.onClose());
+        }
+        return;
+      }
+      case T_SETTINGS:
+        return this.onSettings(flags, id, p);
+      case T_PUSH:
+        throw new ConnectionError(H2Error.PROTOCOL_ERROR, "PUSH_PROMISE from a client");
+      case T_PING:
+        if (id !== 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "PING on a stream");
+        if (p.length !== 8) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, "PING size");
+        if ((flags & F_ACK) === 0) this.control(frameOf(T_PING, F_ACK, 0, p));
+        return;
+      case T_GOAWAY:
+        if (id !== 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "GOAWAY on a stream");
+        if (p.length < 8) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, "GOAWAY size");
+        // the peer opens no new streams; running ones finish, then we close
+        this.peerGoaway = true;
+        this.maybeFinish();
+        return;
+      case T_WINDOW: {
+        if (p.length !== 4) {
+          throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, "WINDOW_UPDATE size");
+        }
+        const inc = new DataView(p.buffer, p.byteOffset).getUint32(0) & MAX_WINDOW;
+        if (id === 0) {
+          if (inc === 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "window increment 0");
+          this.sendWindow += inc;
+          if (this.sendWindow > MAX_WINDOW) {
+            throw new ConnectionError(H2Error.FLOW_CONTROL_ERROR, "connection window overflow");
+          }
+        } else {
+          const s = this.streams.get(id);
+          if (s === undefined) return;
+          if (inc === 0 || s.sendWindow + inc > MAX_WINDOW) {
+            s.reset(inc === 0 ? H2Error.PROTOCOL_ERROR : H2Error.FLOW_CONTROL_ERROR);
+            safe(() => s.onClose());
+            return;
+          }
+          s.sendWindow += inc;
+        }
+        this.pump();
+        return;
+      }
+      default:
+        return; // unknown frame types are ignored
+    }
+  }
+
+  private onSettings(flags: number, id: number, p: Uint8Array): void {
+    if (id !== 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "SETTINGS on a stream");
+    if (flags & F_ACK) {
+      if (p.length !== 0) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, "SETTINGS ack size");
+      return;
+    }
+    if (p.length % 6 !== 0) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, "SETTINGS size");
+    const dv = new DataView(p.buffer, p.byteOffset, p.length);
+    for (let o = 0; o < p.length; o += 6) {
+      const key = dv.getUint16(o);
+      const v = dv.getUint32(o + 2);
+      if (key === 0x4) {
+        if (v > MAX_WINDOW) throw new ConnectionError(H2Error.FLOW_CONTROL_ERROR, "window size");
+        const delta = v - this.peerInitialWindow;
+        this.peerInitialWindow = v;
+        for (const s of this.streams.values()) s.sendWindow += delta;
+      } else if (key === 0x5) {
+        if (v < 16384 || v > 0xffffff) {
+          throw new ConnectionError(H2Error.PROTOCOL_ERROR, "max frame size out of range");
+        }
+        this.peerMaxFrame = v;
+      } else if (key === 0x2 && v > 1) {
+        throw new ConnectionError(H2Error.PROTOCOL_ERROR, "ENABLE_PUSH out of range");
+      }
+    }
+    this.control(frameOf(T_SETTINGS, F_ACK, 0, new Uint8Array(0)));
+    this.pump();
+  }
+
+  private onHeaders(flags: number, id: number, p: Uint8Array): void {
+    if (id === 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "HEADERS on stream 0");
+    let off = 0;
+    let end = p.length;
+    if (flags & F_PADDED) {
+      if (p.length < 1) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "padding");
+      end -= p[0];
+      off = 1;
+    }
+    if (flags & F_PRIORITY) off += 5;
+    if (off > end) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "padding exceeds payload");
+    const frag = p.subarray(off, end);
+    const endStream = (flags & F_END_STREAM) !== 0;
+    if (flags & F_END_HEADERS) {
+      this.headerBlock(id, frag, endStream);
+    } else {
+      this.pendingBlock = { id, parts: [frag], size: frag.length, end: endStream };
+    }
+  }
+
+  private headerBlock(id: number, block: Uint8Array, endStream: boolean): void {
+    let fields: [string, string][];
+    try {
+      // always decoded: the dynamic table must follow every block
+      fields = this.decoder.decode(block);
+    } catch (e) {
+      if (e instanceof HpackError) {
+        throw new ConnectionError(H2Error.COMPRESSION_ERROR, e.message);
+      }
+      throw e;
+    }
+    const existing = this.streams.get(id);
+    if (existing) {
+      // trailers from the client end its request
+      if (!endStream) {
+        throw new ConnectionError(H2Error.PROTOCOL_ERROR, "HEADERS without END_STREAM");
+      }
+      this.remoteEnd(existing);
+      return;
+    }
+    if (id % 2 === 0 || id <= this.lastStreamId) {
+      throw new ConnectionError(H2Error.PROTOCOL_ERROR, `HEADERS opening stream ${id}`);
+    }
+    this.lastStreamId = id;
+    if (this.goawaySent || this.streams.size >= this.maxStreams) {
+      this.control(frameOf(T_RST, 0, id, u32(H2Error.REFUSED_STREAM)));
+      return;
+    }
+    const s = new H2Stream(id, this, this.peerInitialWindow);
+    for (const [k, v] of fields) {
+      s.headers[k] = s.headers[k] === undefined ? v : `${s.headers[k]},${v}`;
+    }
+    this.streams.set(id, s);
+    safe(() => this.onStream(s));
+    if (endStream) this.remoteEnd(s);
+  }
+
+  private onData(flags: number, id: number, p: Uint8Array): void {
+    if (id === 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "DATA on stream 0");
+    // all DATA counts against the connection window, even for streams already gone
+    this.recvUnacked += p.length;
+    if (this.recvUnacked > CONN_WINDOW) {
+      throw new ConnectionError(H2Error.FLOW_CONTROL_ERROR, "connection window exceeded");
+    }
+    if (this.recvUnacked >= CONN_WINDOW / 2) {
+      this.control(frameOf(T_WINDOW, 0, 0, u32(this.recvUnacked)));
+      this.recvUnacked = 0;
+    }
+    let off = 0;
+    let end = p.length;
+    if (flags & F_PADDED) {
+      if (p.length < 1 || p[0] >= p.length) {
+        throw new ConnectionError(H2Error.PROTOCOL_ERROR, "DATA padding");
+      }
+      end -= p[0];
+      off = 1;
+    }
+    const s = this.streams.get(id);
+    if (s === undefined) {
+      if (id > this.lastStreamId) {
+        throw new ConnectionError(H2Error.PROTOCOL_ERROR, "DATA on an idle stream");
+      }
+      return; // a stream we already finished or reset
+    }
+    if (s.remoteEnded) {
+      s.reset(H2Error.STREAM_CLOSED);
+      safe(() => s.onClose());
+      return;
+    }
+    s.recvUnacked += p.length;
+    if (s.recvUnacked > STREAM_WINDOW) {
+      s.reset(H2Error.FLOW_CONTROL_ERROR);
+      safe(() => s.onClose());
+      return;
+    }
+    if (s.recvUnacked >= STREAM_WINDOW / 2) {
+      this.control(frameOf(T_WINDOW, 0, id, u32(s.recvUnacked)));
+      s.recvUnacked = 0;
+    }
+    if (end > off) safe(() => s.onData(p.subarray(off, end)));
+    if (flags & F_END_STREAM) this.remoteEnd(s);
+  }
+
+  private remoteEnd(s: H2Stream): void {
+    if (s.remoteEnded) return;
+    s.remoteEnded = true;
+    safe(() => s.onEnd());
+  }
+
+  /** @internal Queues a control frame (written before stream data). */
+  control(f: Uint8Array, _ordered = false): void {
+    if (this.closed) return;
+    this.controlQueue.push(f);
+    this.controlBytes += f.length;
+    if (this.controlBytes > MAX_CONTROL_BACKLOG) {
+      // the peer provokes frames but does not read them
+      this.closeNow();
+      return;
+    }
+    this.pump();
+  }
+
+  /** @internal HEADERS (+ CONTINUATION) frames for a header block. */
+  headersFrames(id: number, block: Uint8Array, endStream: boolean): Uint8Array {
+    const max = this.peerMaxFrame;
+    if (block.length <= max) {
+      return frameOf(T_HEADERS, F_END_HEADERS | (endStream ? F_END_STREAM : 0), id, block);
+    }
+    const parts: Uint8Array[] = [];
+    for (let o = 0; o < block.length; o += max) {
+      const last = o + max >= block.length;
+      const frag = block.subarray(o, Math.min(block.length, o + max));
+      if (o === 0) parts.push(frameOf(T_HEADERS, endStream ? F_END_STREAM : 0, id, frag));
+      else parts.push(frameOf(T_CONT, last ? F_END_HEADERS : 0, id, frag));
+    }
+    return concat(parts, parts.reduce((n, x) => n + x.length, 0));
+  }
+
+  /** @internal A trailers-only answer: headers with END_STREAM; the stream is done. */
+  streamFinished(s: H2Stream, block: Uint8Array): void {
+    this.forget(s);
+    this.control(this.headersFrames(s.id, block, true));
+    this.maybeFinish();
+  }
+
+  /** @internal Removes a stream from the table; false when it was not there. */
+  forget(s: H2Stream): boolean {
+    const had = this.streams.delete(s.id);
+    const i = this.rr.indexOf(s);
+    if (i >= 0) this.rr.splice(i, 1);
+    if (had) queueMicrotask(() => this.maybeFinish());
+    return had;
+  }
+
+  /** @internal Starts the write pump if idle. */
+  pump(): void {
+    this.pumpWanted = true;
+    if (this.pumping || this.closed) return;
+    this.pumping = true;
+    this.pumpLoop();
+  }
+
+  private async pumpLoop(): Promise<void> {
+    try {
+      await this.pumpRounds();
+    } catch {
+      this.closeNow(); // a bug here must cost this connection only
+    }
+  }
+
+  /** Writes rounds of frames; clears `pumping` in the same turn as its last check. */
+  private async pumpRounds(): Promise<void> {
+    while (true) {
+      if (this.closed) break;
+      this.pumpWanted = false;
+      const out: Uint8Array[] = [];
+      let size = 0;
+      while (this.controlQueue.length > 0 && size < WRITE_BATCH) {
+        const f = this.controlQueue.shift()!;
+        out.push(f);
+        size += f.length;
+        this.controlBytes -= f.length;
+      }
+      const touched: H2Stream[] = [];
+      // round robin over streams with output
+      for (const s of this.streams.values()) {
+        if ((s.queued > 0 || s.trailers) && !this.rr.includes(s)) this.rr.push(s);
+      }
+      let progress = true;
+      while (size < WRITE_BATCH && progress) {
+        progress = false;
+        for (let k = 0; k < this.rr.length && size < WRITE_BATCH; k++) {
+          const s = this.rr[k];
+          if (s.queued > 0) {
+            const n = Math.min(s.queued, s.sendWindow, this.sendWindow, this.peerMaxFrame);
+            if (n <= 0) continue;
+            const payload = take(s, n);
+            s.sendWindow -= n;
+            this.sendWindow -= n;
+            out.push(dataHeader(s.id, n), payload);
+            size += 9 + n;
+            touched.push(s);
+            progress = true;
+          }
+          if (s.queued === 0 && s.trailers) {
+            out.push(this.headersFrames(s.id, s.trailers, true));
+            size += s.trailers.length + 9;
+            s.trailers = null;
+            this.forget(s);
+            k--;
+            progress = true;
+          }
+        }
+        this.rr = this.rr.filter((s) => s.queued > 0 || s.trailers);
+      }
+      if (out.length === 0) {
+        if (this.pumpWanted) continue;
+        break;
+      }
+      const ok = await this.writeAll(concat(out, size));
+      if (!ok) break;
+      for (const s of touched) s.drained();
+    }
+    this.pumping = false;
+  }
+
+  private async writeAll(b: Uint8Array): Promise<boolean> {
+    this.writeStartedAt = Date.now();
+    try {
+      let o = 0;
+      while (o < b.length) o += await this.conn.write(b.subarray(o));
+      return true;
+    } catch {
+      this.closeNow();
+      return false;
+    } finally {
+      this.writeStartedAt = 0;
+    }
+  }
+
+  private maybeFinish(): void {
+    if ((this.peerGoaway || this.goawaySent) && this.streams.size === 0 && !this.closed) {
+      // let queued frames go out, then close
+      this.flush(1000).then(() => this.closeNow());
+    }
+  }
+
+  /** Sends GOAWAY: no new streams; the connection closes once running streams finish. */
+  goaway(code: number = H2Error.NO_ERROR, debug = ""): void {
+    if (this.goawaySent || this.closed) return;
+    this.goawaySent = true;
+    const dbg = new TextEncoder().encode(debug.slice(0, 256));
+    const p = new Uint8Array(8 + dbg.length);
+    const dv = new DataView(p.buffer);
+    dv.setUint32(0, this.lastStreamId);
+    dv.setUint32(4, code);
+    p.set(dbg, 8);
+    this.control(frameOf(T_GOAWAY, 0, 0, p));
+    if (code !== H2Error.NO_ERROR) {
+      // a connection error: flush what we can, then drop the connection
+      setTimeout(() => this.closeNow(), 50);
+    }
+    this.maybeFinish();
+  }
+
+  /** Closes the socket at once; open streams see onClose("connection"). */
+  closeNow(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.conn.close();
+    } catch { /* already closed */ }
+    this.teardown();
+  }
+
+  private teardown(): void {
+    this.closed = true;
+    try {
+      this.conn.close();
+    } catch { /* already closed */ }
+    const streams = [...this.streams.values()];
+    this.streams.clear();
+    this.rr = [];
+    this.controlQueue = [];
+    this.controlBytes = 0;
+    for (const s of streams) {
+      s.fail(new Error("connection closed"));
+      safe(() => s.onClose());
+    }
+    this.onGone(this);
+  }
+}
+
+function dataHeader(id: number, len: number): Uint8Array {
+  const f = new Uint8Array(9);
+  f[0] = (len >>> 16) & 0xff;
+  f[1] = (len >>> 8) & 0xff;
+  f[2] = len & 0xff;
+  f[3] = T_DATA;
+  new DataView(f.buffer).setUint32(5, id & MAX_WINDOW);
+  return f;
+}
+
+function take(s: H2Stream, n: number): Uint8Array {
+  const head = s.queue[0];
+  let out: Uint8Array;
+  if (head.length === n) {
+    s.queue.shift();
+    out = head;
+  } else if (head.length > n) {
+    out = head.subarray(0, n);
+    s.queue[0] = head.subarray(n);
+  } else {
+    out = new Uint8Array(n);
+    let o = 0;
+    while (o < n) {
+      const h = s.queue[0];
+      const k = Math.min(h.length, n - o);
+      out.set(h.subarray(0, k), o);
+      o += k;
+      if (k === h.length) s.queue.shift();
+      else s.queue[0] = h.subarray(k);
+    }
+  }
+  s.queued -= n;
+  return out;
+}
+
+function concat(parts: Uint8Array[], size: number): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(size);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** Runs a callback of the layer above; its failure must not break the connection. */
+function safe(fn: () => void): void {
+  try {
+    fn();
+  } catch { /* the gRPC layer reports its own errors */ }
+}
+
+/** Accepts plaintext HTTP/2 connections and hands their streams to `onStream`. */
+export class H2Server {
+  private listener: Deno.Listener | null = null;
+  private readonly conns = new Set<H2Connection>();
+  private accepting: Promise<void> | null = null;
+
+  constructor(
+    private readonly onStream: (s: H2Stream) => void,
+    private readonly opts: H2ServerOptions = {},
+  ) {}
+
+  /** Listens on `hostname:port` (0 = a free port); returns the bound port. */
+  listen(hostname: string, port: number): number {
+    const l = Deno.listen({ hostname, port, transport: "tcp" });
+    this.listener = l;
+    this.accepting = this.acceptLoop(l);
+    return (l.addr as Deno.NetAddr).port;
+  }
+
+  private async acceptLoop(l: Deno.Listener): Promise<void> {
+    while (true) {
+      let c: Deno.Conn;
+      try {
+        c = await l.accept();
+      } catch {
+        return; // listener closed
+      }
+      try {
+        (c as Deno.TcpConn).setNoDelay(true);
+      } catch { /* not TCP */ }
+      const h = new H2Connection(c, this.onStream, this.opts, (x) => this.conns.delete(x));
+      this.conns.add(h);
+      h.run();
+    }
+  }
+
+  /** Open connections. */
+  get connections(): ReadonlySet<H2Connection> {
+    return this.conns;
+  }
+
+  /** Stops accepting and sends GOAWAY on every connection. */
+  async shutdown(): Promise<void> {
+    try {
+      this.listener?.close();
+    } catch { /* closed */ }
+    this.listener = null;
+    await this.accepting;
+    for (const c of this.conns) c.goaway(H2Error.NO_ERROR, "server shutting down");
+  }
+
+  /** Closes every connection at once. */
+  destroy(): void {
+    for (const c of [...this.conns]) c.closeNow();
+  }
+}

@@ -1,0 +1,204 @@
+// HPACK (RFC 7541, https://www.rfc-editor.org/rfc/rfc7541) for the gRPC server's own HTTP/2
+// layer (h2server.ts): a decoder with the dynamic table and Huffman strings, bounded by the
+// header list size, and an encoder that writes literals without indexing (no encoder state,
+// so the peer's SETTINGS_HEADER_TABLE_SIZE never matters).
+
+import { HUFFMAN_CODES, HUFFMAN_LENGTHS, STATIC_TABLE } from "./hpack_tables.ts";
+
+/** A header block the decoder cannot accept: a COMPRESSION_ERROR of the connection. */
+export class HpackError extends Error {
+  override name = "HpackError";
+}
+
+// Huffman decoding trie: node i has children at [2i] (bit 0) and [2i+1] (bit 1); a value
+// >= 0 is a child node index, -1 - sym a leaf, and -1 - 257 "no such code".
+const NONE = -1 - 257;
+const trie: Int32Array = (() => {
+  const nodes: number[] = [NONE, NONE];
+  for (let sym = 0; sym < 257; sym++) {
+    const code = HUFFMAN_CODES[sym];
+    const len = HUFFMAN_LENGTHS[sym];
+    let node = 0;
+    for (let b = len - 1; b >= 0; b--) {
+      const bit = Math.floor(code / 2 ** b) & 1;
+      const slot = 2 * node + bit;
+      if (b === 0) {
+        nodes[slot] = -1 - sym;
+      } else {
+        if (nodes[slot] === NONE) {
+          nodes[slot] = nodes.length / 2;
+          nodes.push(NONE, NONE);
+        }
+        node = nodes[slot];
+      }
+    }
+  }
+  return Int32Array.from(nodes);
+})();
+
+function huffmanDecode(src: Uint8Array, start: number, end: number): Uint8Array {
+  const out = new Uint8Array(Math.ceil(((end - start) * 8) / 5));
+  let n = 0;
+  let node = 0;
+  let depth = 0; // bits consumed since the last symbol
+  let allOnes = true;
+  for (let i = start; i < end; i++) {
+    const byte = src[i];
+    for (let b = 7; b >= 0; b--) {
+      const bit = (byte >> b) & 1;
+      const next = trie[2 * node + bit];
+      depth++;
+      allOnes = allOnes && bit === 1;
+      if (next >= 0) {
+        node = next;
+        continue;
+      }
+      if (next === NONE || next === -1 - 256) {
+        throw new HpackError("invalid Huffman code");
+      }
+      out[n++] = -1 - next;
+      node = 0;
+      depth = 0;
+      allOnes = true;
+    }
+  }
+  // padding: at most 7 bits, all ones (a prefix of EOS)
+  if (depth > 7 || !allOnes) throw new HpackError("invalid Huffman padding");
+  return out.subarray(0, n);
+}
+
+const latin1 = new TextDecoder("latin1");
+
+/** Decodes header blocks of one connection (its dynamic table persists across blocks). */
+export class HpackDecoder {
+  private dyn: [string, string][] = []; // newest first
+  private dynSize = 0;
+  private maxSize: number;
+
+  /** `maxTableSize` is our SETTINGS_HEADER_TABLE_SIZE; `maxListSize` bounds a decoded block. */
+  constructor(private readonly maxTableSize = 4096, private readonly maxListSize = 64 << 10) {
+    this.maxSize = maxTableSize;
+  }
+
+  /** Decodes one complete header block into [name, value] pairs. */
+  decode(block: Uint8Array): [string, string][] {
+    const out: [string, string][] = [];
+    let listSize = 0;
+    let p = 0;
+    const int = (prefixBits: number): number => {
+      const mask = (1 << prefixBits) - 1;
+      let v = block[p++] & mask;
+      if (v < mask) return v;
+      let m = 0;
+      while (true) {
+        if (p >= block.length) throw new HpackError("truncated integer");
+        const b = block[p++];
+        v += (b & 0x7f) * 2 ** m;
+        m += 7;
+        if (v > 0x7fffffff) throw new HpackError("integer overflow");
+        if ((b & 0x80) === 0) return v;
+      }
+    };
+    const str = (): string => {
+      if (p >= block.length) throw new HpackError("truncated string");
+      const huff = (block[p] & 0x80) !== 0;
+      const len = int(7);
+      if (len > this.maxListSize || p + len > block.length) {
+        throw new HpackError("string longer than the header block");
+      }
+      const s = huff
+        ? latin1.decode(huffmanDecode(block, p, p + len))
+        : latin1.decode(block.subarray(p, p + len));
+      p += len;
+      return s;
+    };
+    const add = (name: string, value: string) => {
+      listSize += name.length + value.length + 32;
+      if (listSize > this.maxListSize) {
+        throw new HpackError(`header list larger than ${this.maxListSize} bytes`);
+      }
+      out.push([name, value]);
+    };
+    let first = true;
+    while (p < block.length) {
+      const b = block[p];
+      if (b & 0x80) { // indexed
+        const [n, v] = this.entry(int(7));
+        add(n, v);
+      } else if (b & 0x40) { // literal with incremental indexing
+        const idx = int(6);
+        const name = idx === 0 ? str() : this.entry(idx)[0];
+        const value = str();
+        this.insert(name, value);
+        add(name, value);
+      } else if (b & 0x20) { // dynamic table size update (only at the start of a block)
+        if (!first) throw new HpackError("table size update after a header field");
+        const size = int(5);
+        if (size > this.maxTableSize) throw new HpackError("table size update too large");
+        this.maxSize = size;
+        this.evict(0);
+      } else { // literal without indexing / never indexed
+        const idx = int(4);
+        const name = idx === 0 ? str() : this.entry(idx)[0];
+        add(name, str());
+      }
+      first = false;
+    }
+    return out;
+  }
+
+  private entry(idx: number): readonly [string, string] {
+    if (idx >= 1 && idx <= STATIC_TABLE.length) return STATIC_TABLE[idx - 1];
+    const d = this.dyn[idx - STATIC_TABLE.length - 1];
+    if (d === undefined) throw new HpackError(`invalid header index ${idx}`);
+    return d;
+  }
+
+  private insert(name: string, value: string): void {
+    const size = name.length + value.length + 32;
+    this.evict(size);
+    if (size <= this.maxSize) {
+      this.dyn.unshift([name, value]);
+      this.dynSize += size;
+    }
+  }
+
+  private evict(room: number): void {
+    while (this.dyn.length > 0 && this.dynSize + room > this.maxSize) {
+      const [n, v] = this.dyn.pop()!;
+      this.dynSize -= n.length + v.length + 32;
+    }
+  }
+}
+
+const utf8 = new TextEncoder();
+
+function putInt(out: number[], prefix: number, prefixBits: number, v: number): void {
+  const mask = (1 << prefixBits) - 1;
+  if (v < mask) {
+    out.push(prefix | v);
+    return;
+  }
+  out.push(prefix | mask);
+  v -= mask;
+  while (v >= 0x80) {
+    out.push((v & 0x7f) | 0x80);
+    v = Math.floor(v / 128);
+  }
+  out.push(v);
+}
+
+/** Encodes headers as literals without indexing (names must be lower case). */
+export function hpackEncode(headers: Iterable<readonly [string, string]>): Uint8Array {
+  const out: number[] = [];
+  for (const [name, value] of headers) {
+    out.push(0x00);
+    const n = utf8.encode(name);
+    putInt(out, 0, 7, n.length);
+    for (const b of n) out.push(b);
+    const v = utf8.encode(value);
+    putInt(out, 0, 7, v.length);
+    for (const b of v) out.push(b);
+  }
+  return Uint8Array.from(out);
+}

@@ -1,0 +1,87 @@
+// `thanos query-frontend`'s flags read into its config: Thanos defaults, cache configs from a
+// file or inline, and the refusals (vertical sharding, both cache flags, no split interval with a
+// cache, a downstream URL that is not http(s)).
+
+import { assert, assertEquals, assertThrows } from "../../helpers/assert.ts";
+import { Flags, parseFlags, UsageError } from "../../../components/flags.ts";
+import { QUERY_FRONTEND_COMMAND } from "../../../components/query-frontend/flags.ts";
+import { queryFrontendConfig } from "../../../components/query-frontend/config.ts";
+
+function config(argv: string[], files: Record<string, string> = {}) {
+  const raw = parseFlags(QUERY_FRONTEND_COMMAND, argv);
+  raw.files = files;
+  return queryFrontendConfig(new Flags(QUERY_FRONTEND_COMMAND, raw));
+}
+
+Deno.test("query-frontend config: Thanos defaults", () => {
+  const c = config([]);
+  assertEquals(c.downstreamUrl, "http://localhost:9090");
+  assertEquals(c.splitIntervalMs, 24 * 3600_000);
+  assertEquals(c.labelsSplitIntervalMs, 24 * 3600_000);
+  assertEquals(c.labelsDefaultTimeRangeMs, 24 * 3600_000);
+  assertEquals(c.maxRetries, 5);
+  assertEquals(c.instantMaxRetries, 5);
+  assertEquals(c.labelsMaxRetries, 5);
+  assertEquals(c.maxQueryParallelism, 14);
+  assertEquals(c.maxQueryLengthMs, 0);
+  assertEquals(c.maxFreshnessMs, 60_000);
+  assertEquals(c.alignRangeWithStep, true);
+  assertEquals(c.requestDownsampled, true);
+  assertEquals(c.partialResponse, true);
+  assertEquals(c.snappy, false);
+  assertEquals(c.compressResponses, false);
+  assertEquals(c.logQueriesLongerThanMs, 0);
+  assertEquals(c.rangeCache, undefined);
+  assertEquals(c.http.address, { hostname: "0.0.0.0", port: 10902 });
+});
+
+Deno.test("query-frontend config: caches, flags and refusals", () => {
+  const c = config([
+    "--query-range.response-cache-config-file=/etc/cache.yml",
+    "--labels.response-cache-config=type: REDIS\nconfig:\n  addr: r:6379\n",
+    "--cache-compression-type=snappy",
+    "--no-query-range.align-range-with-step",
+    "--query-frontend.log-queries-longer-than=-1s",
+    "--query-frontend.forward-header=Authorization",
+    "--query-frontend.forward-header=X-Scope-OrgID",
+    "--query-frontend.downstream-tripper-config=response_header_timeout: 2s\nmax_idle_conns: 10\n",
+  ], { "/etc/cache.yml": "type: MEMCACHED\nconfig:\n  addresses: [m:11211]\n" });
+  assertEquals(c.rangeCache?.type, "MEMCACHED");
+  assertEquals(c.labelsCache?.type, "REDIS");
+  assert(c.snappy);
+  assertEquals(c.alignRangeWithStep, false);
+  assertEquals(c.logQueriesLongerThanMs, -1000);
+  assertEquals(c.forwardHeaders, ["Authorization", "X-Scope-OrgID"]);
+  assertEquals(c.downstreamTimeoutMs, 2000);
+  // an IN-MEMORY cache with no size is not created (Thanos)
+  assertEquals(
+    config(["--query-range.response-cache-config=type: IN-MEMORY\nconfig:\n  validity: 1m"])
+      .rangeCache,
+    undefined,
+  );
+  const refused: [string[], string][] = [
+    [["--query-frontend.vertical-shards=2"], "vertical query sharding is not supported"],
+    [
+      [
+        "--query-range.response-cache-config=type: IN-MEMORY\nconfig:\n  max_size: 1MB",
+        "--query-range.response-cache-config-file=/x.yml",
+      ],
+      "mutually exclusive",
+    ],
+    [
+      [
+        "--query-range.response-cache-config=type: IN-MEMORY\nconfig:\n  max_size: 1MB",
+        "--query-range.split-interval=0s",
+      ],
+      "must be greater than 0",
+    ],
+    [["--query-range.response-cache-config=type: NOPE"], "unsupported cache type"],
+    [["--query-frontend.downstream-url=querier:9090"], "is not an http(s) URL"],
+    [["--query-frontend.downstream-tripper-config=idle_timeout: 1s"], "unknown field"],
+  ];
+  for (const [argv, msg] of refused) {
+    assertThrows(() => config(argv, { "/x.yml": "type: IN-MEMORY" }), UsageError, msg);
+  }
+  // vertical sharding off (0 or 1) is fine
+  config(["--query-frontend.vertical-shards=1"]);
+});

@@ -1,0 +1,250 @@
+// A raw HTTP/2 client for hostile-peer tests of the gRPC server: frames written by hand over a
+// TCP socket, so a test can reset, GOAWAY, stop reading, or send malformed frames and gRPC
+// messages at exactly the point it wants. Responses are parsed just enough to read gRPC
+// statuses (HPACK through storeapi/hpack.ts).
+
+import { HpackDecoder, hpackEncode } from "../../storeapi/hpack.ts";
+
+export const PREFACE = new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+/** One HTTP/2 frame. */
+export function h2Frame(type: number, flags: number, id: number, payload: Uint8Array): Uint8Array {
+  const f = new Uint8Array(9 + payload.length);
+  f[0] = (payload.length >>> 16) & 0xff;
+  f[1] = (payload.length >>> 8) & 0xff;
+  f[2] = payload.length & 0xff;
+  f[3] = type;
+  f[4] = flags;
+  new DataView(f.buffer).setUint32(5, id);
+  f.set(payload, 9);
+  return f;
+}
+
+/** A gRPC length-prefixed message with an announced length (default: the real one). */
+export function grpcMessage(body: Uint8Array, announced = body.length, flag = 0): Uint8Array {
+  const m = new Uint8Array(5 + body.length);
+  m[0] = flag;
+  new DataView(m.buffer).setUint32(1, announced >>> 0);
+  m.set(body, 5);
+  return m;
+}
+
+/** What came back on one stream. */
+export interface RawStreamResult {
+  headers: Record<string, string>[];
+  data: number;
+  reset?: number;
+  /** DATA bytes not yet credited back with WINDOW_UPDATE. */
+  unacked?: number;
+}
+
+function u32(v: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, v);
+  return b;
+}
+
+/** A raw client connection. */
+export class RawH2 {
+  readonly streams = new Map<number, RawStreamResult>();
+  private readonly dec = new HpackDecoder();
+  private nextId = 1;
+  /** GOAWAY received (error code), if any. */
+  goaway?: number;
+  /** The server closed the connection. */
+  eof = false;
+  private reading = true;
+  private pending: Uint8Array = new Uint8Array(0);
+  private readLoop: Promise<void>;
+  private unacked = 0;
+
+  private constructor(readonly conn: Deno.Conn, readonly autoWindow: boolean) {
+    this.readLoop = this.read();
+  }
+
+  /** Connects and sends the preface and SETTINGS (optionally a stream window). */
+  static async connect(
+    port: number,
+    opts: { initialWindow?: number; autoWindow?: boolean } = {},
+  ): Promise<RawH2> {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    const c = new RawH2(conn, opts.autoWindow ?? true);
+    const settings = new Uint8Array(opts.initialWindow === undefined ? 0 : 6);
+    if (opts.initialWindow !== undefined) {
+      const dv = new DataView(settings.buffer);
+      dv.setUint16(0, 0x4);
+      dv.setUint32(2, opts.initialWindow);
+    }
+    await c.write(PREFACE, h2Frame(0x4, 0, 0, settings));
+    return c;
+  }
+
+  /** Writes bytes; false when the socket is gone. */
+  async write(...parts: Uint8Array[]): Promise<boolean> {
+    try {
+      for (const p of parts) {
+        let o = 0;
+        while (o < p.length) o += await this.conn.write(p.subarray(o));
+      }
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Opens a gRPC call: HEADERS for `path` (+ extra headers), then optional DATA. */
+  async call(
+    path: string,
+    body?: Uint8Array,
+    extra: Record<string, string> = {},
+    endStream = true,
+  ): Promise<number> {
+    const id = this.nextId;
+    this.nextId += 2;
+    this.streams.set(id, { headers: [], data: 0 });
+    const block = hpackEncode(Object.entries({
+      ":method": "POST",
+      ":scheme": "http",
+      ":path": path,
+      ":authority": "127.0.0.1",
+      "content-type": "application/grpc",
+      te: "trailers",
+      ...extra,
+    }));
+    const frames = [h2Frame(0x1, 0x4 | (body === undefined && endStream ? 1 : 0), id, block)];
+    if (body !== undefined) frames.push(h2Frame(0x0, endStream ? 1 : 0, id, body));
+    await this.write(...frames);
+    return id;
+  }
+
+  /** RST_STREAM(CANCEL) on a stream. */
+  rst(id: number, code = 0x8): Promise<boolean> {
+    const p = new Uint8Array(4);
+    new DataView(p.buffer).setUint32(0, code);
+    return this.write(h2Frame(0x3, 0, id, p));
+  }
+
+  /** Sends GOAWAY(NO_ERROR) naming the last stream opened. */
+  sendGoaway(code = 0): Promise<boolean> {
+    const p = new Uint8Array(8);
+    new DataView(p.buffer).setUint32(0, Math.max(0, this.nextId - 2));
+    new DataView(p.buffer).setUint32(4, code);
+    return this.write(h2Frame(0x7, 0, 0, p));
+  }
+
+  /** Stops reading the socket (the server's writes back up). */
+  stopReading(): void {
+    this.reading = false;
+  }
+
+  /** Bytes of DATA received on all streams. */
+  get dataBytes(): number {
+    let n = 0;
+    for (const s of this.streams.values()) n += s.data;
+    return n;
+  }
+
+  /** The grpc-status a stream ended with (trailers or trailers-only), if any. */
+  status(id: number): { code: number; message: string; http?: string } | undefined {
+    const s = this.streams.get(id);
+    if (!s) return undefined;
+    for (const h of s.headers) {
+      if (h["grpc-status"] !== undefined) {
+        return {
+          code: Number(h["grpc-status"]),
+          message: decodeURIComponent(h["grpc-message"] ?? ""),
+          http: s.headers[0]?.[":status"],
+        };
+      }
+    }
+    if (s.headers[0]?.[":status"] && s.headers[0][":status"] !== "200") {
+      return { code: -1, message: "", http: s.headers[0][":status"] };
+    }
+    return undefined;
+  }
+
+  /** Waits (bounded) until `pred` holds; returns whether it did. */
+  async until(pred: () => boolean, ms = 5000): Promise<boolean> {
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+      if (pred()) return true;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return pred();
+  }
+
+  close(): void {
+    try {
+      this.conn.close();
+    } catch { /* closed */ }
+  }
+
+  /** Resolves when the read loop ended (socket closed). */
+  closed(): Promise<void> {
+    return this.readLoop;
+  }
+
+  private async read(): Promise<void> {
+    const buf = new Uint8Array(64 << 10);
+    while (true) {
+      while (!this.reading) await new Promise((r) => setTimeout(r, 20));
+      let n: number | null;
+      try {
+        n = await this.conn.read(buf);
+      } catch {
+        n = null;
+      }
+      if (n === null) {
+        this.eof = true;
+        return;
+      }
+      const all = new Uint8Array(this.pending.length + n);
+      all.set(this.pending);
+      all.set(buf.subarray(0, n), this.pending.length);
+      let p = 0;
+      while (all.length - p >= 9) {
+        const len = (all[p] << 16) | (all[p + 1] << 8) | all[p + 2];
+        if (all.length - p < 9 + len) break;
+        const type = all[p + 3];
+        const flags = all[p + 4];
+        const id = new DataView(all.buffer, all.byteOffset + p + 5, 4).getUint32(0) & 0x7fffffff;
+        const payload = all.subarray(p + 9, p + 9 + len);
+        p += 9 + len;
+        await this.onFrame(type, flags, id, payload);
+      }
+      this.pending = all.slice(p);
+    }
+  }
+
+  private async onFrame(type: number, flags: number, id: number, p: Uint8Array): Promise<void> {
+    const s = this.streams.get(id);
+    if (type === 0x0) {
+      // flow control: credit the connection and the stream separately once half-used
+      this.unacked += p.length;
+      if (s) {
+        s.data += p.length;
+        s.unacked = (s.unacked ?? 0) + p.length;
+      }
+      if (!this.autoWindow) return;
+      const frames: Uint8Array[] = [];
+      if (this.unacked > 32 << 10) {
+        frames.push(h2Frame(0x8, 0, 0, u32(this.unacked)));
+        this.unacked = 0;
+      }
+      if (s && s.unacked! > 32 << 10) {
+        frames.push(h2Frame(0x8, 0, id, u32(s.unacked!)));
+        s.unacked = 0;
+      }
+      if (frames.length > 0) await this.write(...frames);
+    } else if (type === 0x1) {
+      const h = Object.fromEntries(this.dec.decode(p));
+      s?.headers.push(h);
+    } else if (type === 0x3 && s) {
+      s.reset = new DataView(p.buffer, p.byteOffset, 4).getUint32(0);
+    } else if (type === 0x4 && (flags & 1) === 0) {
+      await this.write(h2Frame(0x4, 1, 0, new Uint8Array(0)));
+    } else if (type === 0x7) {
+      this.goaway = new DataView(p.buffer, p.byteOffset + 4, 4).getUint32(0);
+    }
+  }
+}

@@ -1,0 +1,78 @@
+// A FILESYSTEM bucket never reaches outside its root (issue 20, requirement 6): a symlinked
+// file or directory whose target is outside is not read, listed, written through or deleted
+// through, and object names with `..` are refused; links that stay inside the root still work.
+
+import { assert, assertEquals, assertRejects } from "../helpers/assert.ts";
+import { FilesystemBucket, ObjectOutsideRootError } from "../../objstore/filesystem.ts";
+import { InvalidObjectNameError, ObjectNotFoundError } from "../../objstore/bucket.ts";
+
+async function listAll(b: FilesystemBucket, dir = ""): Promise<string[]> {
+  const out: string[] = [];
+  for await (const n of b.iter(dir, { recursive: true })) out.push(n);
+  return out;
+}
+
+Deno.test("a FILESYSTEM bucket follows no symlink out of its root", async () => {
+  const top = await Deno.realPath(await Deno.makeTempDir());
+  try {
+    const root = `${top}/bucket`;
+    const outside = `${top}/outside`;
+    await Deno.mkdir(`${root}/01BLOCK`, { recursive: true });
+    await Deno.mkdir(outside);
+    await Deno.writeTextFile(`${outside}/secret.json`, '{"secret":true}');
+    await Deno.writeTextFile(`${outside}/other`, "x");
+    await Deno.writeTextFile(`${root}/01BLOCK/index`, "index");
+    // a file link and a directory link out of the root, and one link that stays inside
+    await Deno.symlink(`${outside}/secret.json`, `${root}/01BLOCK/meta.json`);
+    await Deno.symlink(outside, `${root}/02LINKED`);
+    await Deno.symlink(`${root}/01BLOCK/index`, `${root}/01BLOCK/index-alias`);
+    // a sibling whose name only starts like the root is outside too
+    await Deno.mkdir(`${root}-other`);
+    await Deno.writeTextFile(`${root}-other/chunks`, "not in the bucket");
+    await Deno.symlink(`${root}-other/chunks`, `${root}/01BLOCK/chunks`);
+
+    const b = new FilesystemBucket(root);
+    for (const name of ["01BLOCK/meta.json", "02LINKED/secret.json", "01BLOCK/chunks"]) {
+      const e = await assertRejects(() => b.get(name), ObjectNotFoundError);
+      assert(e instanceof ObjectOutsideRootError, `${name}: ${e}`);
+      await assertRejects(() => b.getRange(name, 0, 4), ObjectOutsideRootError);
+      await assertRejects(() => b.attributes(name), ObjectOutsideRootError);
+      assertEquals(await b.exists(name), false, name);
+    }
+    // not listed (neither the file link nor anything under the directory link)
+    assertEquals(await listAll(b), ["01BLOCK/index", "01BLOCK/index-alias"]);
+    assertEquals(await listAll(b, "02LINKED/"), []);
+    const top1: string[] = [];
+    for await (const n of b.iter("")) top1.push(n);
+    assertEquals(top1, ["01BLOCK/"]);
+    // no write or delete through the directory link; the outside stays untouched
+    await assertRejects(
+      () => b.upload("02LINKED/new.txt", new TextEncoder().encode("w")),
+      ObjectOutsideRootError,
+    );
+    await assertRejects(
+      () => b.upload("02LINKED/deeper/new.txt", new TextEncoder().encode("w")),
+      ObjectOutsideRootError,
+    );
+    await assertRejects(() => b.delete("02LINKED/other"), ObjectOutsideRootError);
+    assertEquals(
+      [...Deno.readDirSync(outside)].map((e) => e.name).sort(),
+      ["other", "secret.json"],
+    );
+    // `..` in a name is refused before any file is touched
+    for (const name of ["../outside/secret.json", "01BLOCK/../../outside/other"]) {
+      await assertRejects(() => b.get(name), InvalidObjectNameError);
+      await assertRejects(() => b.upload(name, new Uint8Array(1)), InvalidObjectNameError);
+    }
+    await assertRejects(() => listAll(b, "../outside/"), InvalidObjectNameError);
+    // a link inside the root works as the object it points to
+    assertEquals(new TextDecoder().decode(await b.get("01BLOCK/index-alias")), "index");
+    // a root that is itself a symlink is fine: its objects resolve inside its target
+    await Deno.symlink(root, `${top}/bucket-link`);
+    const viaLink = new FilesystemBucket(`${top}/bucket-link`);
+    assertEquals(new TextDecoder().decode(await viaLink.get("01BLOCK/index")), "index");
+    await assertRejects(() => viaLink.get("01BLOCK/meta.json"), ObjectOutsideRootError);
+  } finally {
+    await Deno.remove(top, { recursive: true });
+  }
+});

@@ -1,0 +1,236 @@
+// The frontend in process against a fake querier (every series point is t/1000 at each step):
+// what is newer than the max-freshness window is asked again, answers with warnings, dedup=false
+// and storeMatch[] are not cached, split answers merge to the unsplit one.
+
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { freePort } from "../helpers/ports.ts";
+import { Registry } from "../../metrics/registry.ts";
+import { Logger } from "../../logging/log.ts";
+import { InMemoryCache } from "../../cache/inmemory.ts";
+import { QueryFrontend } from "../../queryfrontend/frontend.ts";
+import { directRequestInfo, HttpError } from "../../server/http.ts";
+
+interface Fake {
+  url: string;
+  seen: URLSearchParams[];
+  close(): Promise<void>;
+}
+
+function fakeQuerier(): Fake {
+  const seen: URLSearchParams[] = [];
+  const ac = new AbortController();
+  const port = freePort();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port, signal: ac.signal, onListen() {} },
+    (req) => {
+      const p = new URL(req.url).searchParams;
+      seen.push(p);
+      const start = Number(p.get("start")) * 1000;
+      const end = Number(p.get("end")) * 1000;
+      const step = Number(p.get("step")) * 1000;
+      const pts: string[] = [];
+      for (let t = start; t <= end; t += step) pts.push(`[${t / 1000},"${t / 1000}"]`);
+      const warn = p.get("query")!.includes("warn") ? `,"warnings":["store down"]` : "";
+      return new Response(
+        `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"a":"1"},"values":[${
+          pts.join(",")
+        }]}]}${warn}}`,
+        { headers: { "content-type": "application/json" } },
+      );
+    },
+  );
+  return {
+    url: `http://127.0.0.1:${port}`,
+    seen,
+    async close() {
+      ac.abort();
+      await server.finished;
+    },
+  };
+}
+
+const NOW = 1_700_000_000_000;
+
+function frontend(
+  url: string,
+  now: () => number,
+  extra: { logger?: Logger; logQueriesLongerThanMs?: number } = {},
+): QueryFrontend {
+  const registry = new Registry();
+  return new QueryFrontend({
+    downstreamUrl: url,
+    logger: extra.logger ?? new Logger("error"),
+    registry,
+    splitIntervalMs: 3600_000,
+    alignRangeWithStep: false,
+    maxQueryLengthMs: 0,
+    maxQueryParallelism: 4,
+    maxRetries: 1,
+    instantMaxRetries: 1,
+    requestDownsampled: false,
+    maxFreshnessMs: 60_000,
+    partialResponse: true,
+    labelsPartialResponse: true,
+    rangeCache: new InMemoryCache({
+      name: "t",
+      config: { maxSizeBytes: 0, maxSizeItems: 100, validityMs: 0 },
+      registry,
+    }),
+    labelsSplitIntervalMs: 0,
+    labelsMaxRetries: 1,
+    labelsMaxQueryParallelism: 1,
+    labelsMaxFreshnessMs: 60_000,
+    labelsDefaultTimeRangeMs: 3600_000,
+    snappy: true,
+    compressResponses: false,
+    logQueriesLongerThanMs: extra.logQueriesLongerThanMs ?? 0,
+    forwardHeaders: [],
+    downstreamTimeoutMs: 0,
+    enableCors: false,
+    now,
+  });
+}
+
+async function queryRange(f: QueryFrontend, qs: string, post = false): Promise<string> {
+  const route = f.routes().find((r) => r.path === "/api/v1/query_range")!;
+  const req = post
+    ? new Request("http://fe/api/v1/query_range", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: qs,
+    })
+    : new Request(`http://fe/api/v1/query_range?${qs}`);
+  const res = await route.handler(req, {}, directRequestInfo(req));
+  assertEquals(res.status, 200);
+  return await res.text();
+}
+
+Deno.test("frontend: results newer than the freshness window are asked again", async () => {
+  const fake = fakeQuerier();
+  try {
+    const f = frontend(fake.url, () => NOW);
+    const qs = `query=up&start=${(NOW - 600_000) / 1000}&end=${NOW / 1000}&step=10`;
+    const first = await queryRange(f, qs);
+    assertEquals(fake.seen.length, 1);
+    const second = await queryRange(f, qs);
+    assertEquals(second, first);
+    assertEquals(fake.seen.length, 2, "the fresh minute is asked again");
+    // only after the last cached point (now - 1m)
+    assertEquals(fake.seen[1].get("start"), String((NOW - 50_000) / 1000));
+    // split answers merge to the unsplit answer: a 3h range crosses 1h boundaries
+    const long = `query=up&start=${(NOW - 3 * 3600_000 - 7_000) / 1000}&end=${
+      (NOW - 3_000) / 1000
+    }&step=97`;
+    const before = fake.seen.length;
+    const merged = await queryRange(f, long);
+    assert(fake.seen.length - before >= 3, "split in parts");
+    const direct = await (await fetch(`${fake.url}/api/v1/query_range?${long}`)).text();
+    assertEquals(merged, direct);
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("frontend: warnings, dedup=false and storeMatch[] are never cached", async () => {
+  const fake = fakeQuerier();
+  try {
+    const f = frontend(fake.url, () => NOW);
+    const range = `&start=${(NOW - 7200_000) / 1000}&end=${(NOW - 3600_000) / 1000}&step=60`;
+    for (const qs of ["query=warn_me", "query=up&dedup=false", "query=up&storeMatch[]=x"]) {
+      const before = fake.seen.length;
+      const a = await queryRange(f, qs + range);
+      const b = await queryRange(f, qs + range);
+      assertEquals(a, b);
+      assertEquals(fake.seen.length - before, 4, `${qs}: asked both times (2 parts each)`);
+    }
+    const before = fake.seen.length;
+    await queryRange(f, "query=up" + range);
+    await queryRange(f, "query=up" + range);
+    assertEquals(fake.seen.length - before, 2, "a plain query is cached");
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("frontend: a form POST (Grafana's default) is answered like a GET", async () => {
+  const fake = fakeQuerier();
+  try {
+    const f = frontend(fake.url, () => NOW);
+    const qs = `query=up&start=${(NOW - 3 * 3600_000) / 1000}&end=${
+      (NOW - 7200_000) / 1000
+    }&step=30`;
+    const post = await queryRange(f, qs, true);
+    assertEquals(fake.seen.at(-1)!.get("query"), "up");
+    const before = fake.seen.length;
+    const get = await queryRange(f, qs);
+    assertEquals(get, post);
+    assertEquals(fake.seen.length, before, "the POST filled the same cache entries");
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("frontend: --query-frontend.log-queries-longer-than < 0 logs every query", async () => {
+  const fake = fakeQuerier();
+  const lines: string[] = [];
+  try {
+    const logger = new Logger("info", "logfmt", {}, (l) => lines.push(l));
+    const f = frontend(fake.url, () => NOW, { logger, logQueriesLongerThanMs: -1 });
+    await queryRange(f, `query=up&start=${(NOW - 3600_000) / 1000}&end=${NOW / 1000}&step=60`);
+    const slow = lines.filter((l) => l.includes("slow query detected"));
+    assertEquals(slow.length, 1, lines.join("\n"));
+    assert(slow[0].includes("param_query=up") && slow[0].includes("time_taken="), slow[0]);
+    lines.length = 0;
+    const quiet = frontend(fake.url, () => NOW, { logger, logQueriesLongerThanMs: 60_000 });
+    await queryRange(quiet, `query=up&start=${(NOW - 3600_000) / 1000}&end=${NOW / 1000}&step=60`);
+    assertEquals(lines.filter((l) => l.includes("slow query detected")).length, 0);
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("frontend: request bodies are read with the 10 MiB form cap, not as announced", async () => {
+  // no querier at all: a request that got past the cap fails fast with 503 instead of 413
+  const closed = await freePort();
+  {
+    const f = frontend(`http://127.0.0.1:${closed}`, () => NOW);
+    for (const path of ["/api/v1/query_range", "/api/v1/query", "/api/v1/series"]) {
+      const route = f.routes().find((r) => r.path === path)!;
+      // a body larger than the cap, sent without a Content-Length (chunked)
+      const big = new ReadableStream<Uint8Array>({
+        start(c) {
+          for (let i = 0; i < 11; i++) c.enqueue(new Uint8Array(1 << 20).fill(0x61));
+          c.close();
+        },
+      });
+      const req = new Request(`http://fe${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: big,
+      });
+      const err = await Promise.resolve().then(() => route.handler(req, {}, directRequestInfo(req)))
+        .then(
+          () => null,
+          (e: unknown) => e as HttpError,
+        );
+      assert(err instanceof HttpError, `${path}: ${err}`);
+      assertEquals(err.status, 413, path);
+      // an announced length over the cap is refused before any byte is read
+      const announced = new Request(`http://fe${path}`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/x-www-form-urlencoded",
+          "content-length": String(100 << 20),
+        },
+        body: "query=up",
+      });
+      const err2 = await Promise.resolve().then(() =>
+        route.handler(announced, {}, directRequestInfo(announced))
+      ).then(
+        () => null,
+        (e: unknown) => e as HttpError,
+      );
+      assertEquals(err2?.status, 413, path);
+    }
+  }
+});
