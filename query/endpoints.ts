@@ -44,7 +44,7 @@ export interface DnsResolver {
 }
 
 /** Deno.resolveDns as a {@link DnsResolver}; a missing record type is an empty answer. */
-const denoResolver: DnsResolver = {
+export const denoResolver: DnsResolver = {
   a: (h) => resolveOrEmpty(() => Deno.resolveDns(h, "A")),
   aaaa: (h) => resolveOrEmpty(() => Deno.resolveDns(h, "AAAA")),
   srv: (n) => resolveOrEmpty(() => Deno.resolveDns(n, "SRV")),
@@ -86,7 +86,7 @@ const DNS_ADDRESS = /^(dns|dnssrv|dnssrvnoa|dnsdualstack)\+(.*)$/;
  * name carries one); `dnssrvnoa+name` → SRV `target:port` as is. A lookup that finds nothing is
  * logged at error level as Thanos's resolver logs it (pkg/discovery/dns/resolver.go).
  */
-async function resolveAddress(
+export async function resolveAddress(
   address: string,
   dns: DnsResolver,
   logger?: Logger,

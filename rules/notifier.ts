@@ -11,8 +11,9 @@
 //   configured Alertmanager concurrently, each bounded by `--alertmanagers.send-timeout`;
 //   a batch counts as sent when at least one Alertmanager accepted it, else it is dropped (the
 //   rules resend firing alerts every `--resend-delay`).
-// `--alertmanagers.url` takes static http(s) URLs; the URL path is the API prefix. DNS discovery
-// (`dns+`, `dnssrv+`) is refused with a clear error until a resolver exists below this layer.
+// `--alertmanagers.url` takes http(s) URLs; the URL path is the API prefix. With a `dns+` or
+// `dnssrv+` prefix the host is looked up by the resolver the caller passes to `refresh` (the DNS
+// discovery lives above this layer, in query/endpoints.ts).
 
 import { rfc3339Nano } from "../block/shipper.ts";
 import type { Logger } from "../logging/log.ts";
@@ -58,19 +59,20 @@ export interface NotifierOptions {
   maxBatch?: number;
 }
 
-/** Validates and normalizes `--alertmanagers.url` values (no trailing slash). */
+const DNS_PREFIX = /^(dns|dnssrv|dnssrvnoa)\+/;
+
+/**
+ * Validates and normalizes `--alertmanagers.url` values (no trailing slash; port 9093 unless
+ * given, except for `dnssrv+`, whose port comes from the SRV records). A `dns+`/`dnssrv+`
+ * prefix is kept: such URLs are resolved at run time (see {@link Notifier.refresh}).
+ */
 export function parseAlertmanagerURLs(urls: readonly string[]): string[] {
   return urls.map((raw) => {
     const v = raw.trim();
-    if (/^(dns|dnssrv|dnssrvnoa)\+/.test(v)) {
-      throw new AlertmanagerConfigError(
-        `--alertmanagers.url ${JSON.stringify(raw)}: DNS discovery (dns+, dnssrv+) of ` +
-          "Alertmanagers is not supported yet; give static http(s) URLs",
-      );
-    }
+    const prefix = DNS_PREFIX.exec(v)?.[0] ?? "";
     let u: URL;
     try {
-      u = new URL(v);
+      u = new URL(v.slice(prefix.length));
     } catch {
       throw new AlertmanagerConfigError(
         `--alertmanagers.url ${JSON.stringify(raw)}: not a URL (the scheme must be given, ` +
@@ -82,10 +84,13 @@ export function parseAlertmanagerURLs(urls: readonly string[]): string[] {
         `--alertmanagers.url ${JSON.stringify(raw)}: scheme must be http or https`,
       );
     }
-    if (u.port === "" && !/:\d+/.test(u.host)) u.port = "9093";
-    return u.toString().replace(/\/+$/, "");
+    if (u.port === "" && !/:\d+/.test(u.host) && !prefix.startsWith("dnssrv")) u.port = "9093";
+    return prefix + u.toString().replace(/\/+$/, "");
   });
 }
+
+/** Resolves a `dns+host:port` / `dnssrv+name` address to `host:port` targets. */
+export type AddressResolver = (address: string) => Promise<string[]>;
 
 function rfc3339(ms: number): string {
   return rfc3339Nano(new Date(ms));
@@ -95,6 +100,8 @@ function rfc3339(ms: number): string {
 export class Notifier {
   private queue: PostableAlert[] = [];
   private readonly urls: string[];
+  /** The URLs posted to: static ones plus the current resolution of the DNS ones. */
+  private targets: string[];
   private wake: (() => void) | null = null;
   private readonly m: {
     dropped: Counter;
@@ -108,6 +115,7 @@ export class Notifier {
 
   constructor(private readonly opts: NotifierOptions) {
     this.urls = parseAlertmanagerURLs(opts.urls);
+    this.targets = this.urls.filter((u) => !DNS_PREFIX.test(u));
     const r = opts.registry;
     this.m = {
       dropped: r.counter({
@@ -186,7 +194,12 @@ export class Notifier {
   /** Posts one batch to every Alertmanager; true when one accepted it. */
   async post(batch: PostableAlert[], signal?: AbortSignal): Promise<boolean> {
     const body = JSON.stringify(batch);
-    const results = await Promise.all(this.urls.map(async (u) => {
+    if (this.targets.length === 0) {
+      this.opts.logger.warn("no Alertmanager discovered; alerts dropped", { alerts: batch.length });
+      this.m.senderDropped.inc(batch.length);
+      return false;
+    }
+    const results = await Promise.all(this.targets.map(async (u) => {
       const t0 = performance.now();
       const timeout = AbortSignal.timeout(this.opts.sendTimeoutMs);
       const sig = signal ? AbortSignal.any([signal, timeout]) : timeout;
@@ -219,6 +232,44 @@ export class Notifier {
       return false;
     }
     return true;
+  }
+
+  /**
+   * Resolves the `dns+`/`dnssrv+` URLs again (Thanos re-resolves every
+   * `--alertmanagers.sd-dns-interval`); a lookup that fails keeps that URL's previous targets.
+   */
+  async refresh(resolve: AddressResolver): Promise<void> {
+    const next: string[] = [];
+    for (const raw of this.urls) {
+      const prefix = DNS_PREFIX.exec(raw)?.[0];
+      if (!prefix) {
+        next.push(raw);
+        continue;
+      }
+      const u = new URL(raw.slice(prefix.length));
+      const base = `${u.protocol}//`;
+      const path = u.pathname.replace(/\/+$/, "");
+      let resolved: string[];
+      try {
+        resolved = (await resolve(prefix + u.host)).map((a) => base + a + path);
+        this.previous.set(raw, resolved);
+      } catch (e) {
+        this.opts.logger.warn("cannot resolve Alertmanager address; keeping the previous ones", {
+          url: raw,
+          err: (e as Error).message,
+        });
+        resolved = this.previous.get(raw) ?? [];
+      }
+      next.push(...resolved);
+    }
+    this.targets = [...new Set(next)];
+  }
+
+  private readonly previous = new Map<string, string[]>();
+
+  /** The Alertmanager URLs alerts are currently posted to. */
+  currentTargets(): readonly string[] {
+    return this.targets;
   }
 
   /** Sends queued alerts until `signal`; then sends what is left once. */

@@ -40,12 +40,21 @@ export interface RuleConfig {
   /** Normalized Alertmanager base URLs. */
   alertmanagers: string[];
   sendTimeoutMs: number;
+  /** `--alertmanagers.sd-dns-interval`: how often dns+/dnssrv+ Alertmanager URLs are resolved. */
+  alertmanagersDnsIntervalMs: number;
   alertQueryURL: string;
   alertLabelDrop: string[];
   /** `--alert.relabel-config(-file)`: applied to alerts after the label drop. */
   alertRelabelConfigs: RelabelConfig[];
-  /** Base URLs of the queriers' HTTP APIs. */
-  queryURLs: string[];
+  /**
+   * `--query` values: base URLs of queriers' HTTP APIs (`host:port` → `http://host:port`), or
+   * `dns+host:port` / `dnssrv+name` resolved at run time.
+   */
+  queryAddresses: string[];
+  /** `--query.sd-files` patterns (Prometheus file_sd files of `host:port` targets). */
+  querySdFiles: string[];
+  /** Re-read the SD files and re-resolve DNS this often (the shorter of the two intervals). */
+  queryRefreshMs: number;
   queryMethod: "GET" | "POST";
   /** Bucket config YAML; "" when uploads are off. */
   objstoreConfig: string;
@@ -61,33 +70,42 @@ const NOT_SUPPORTED: readonly RuleFlag[] = [
   "alertmanagers.config",
   "query.config-file",
   "query.config",
-  "query.sd-files",
   "remote-write.config-file",
   "remote-write.config",
   "restore-ignored-label",
 ];
 
-/** `--query` values as base URLs: `host:port` means `http://host:port`. */
-export function queryURLsFrom(values: readonly string[]): string[] {
+/** A querier address as a base URL: `host:port` means `http://host:port`. */
+export function queryBaseURL(raw: string): string {
+  const v = raw.trim();
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(v) ? v : `http://${v}`;
+  let u: URL;
+  try {
+    u = new URL(withScheme);
+  } catch {
+    throw new UsageError(`--query ${JSON.stringify(raw)}: not a host:port or URL`);
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") {
+    throw new UsageError(`--query ${JSON.stringify(raw)}: scheme must be http or https`);
+  }
+  return u.toString().replace(/\/+$/, "");
+}
+
+/** `--query` values: DNS discovery addresses kept as given, the others as base URLs. */
+export function queryAddressesFrom(values: readonly string[]): string[] {
   return values.map((raw) => {
     const v = raw.trim();
-    if (/^(dns|dnssrv|dnssrvnoa)\+/.test(v)) {
-      throw new UsageError(
-        `--query ${JSON.stringify(raw)}: DNS discovery (dns+, dnssrv+) of queriers is not ` +
-          "supported yet; give host:port or http(s) URLs",
-      );
+    const dns = /^(dns|dnssrv|dnssrvnoa)\+(.*)$/.exec(v);
+    if (dns) {
+      if (dns[2].includes("/")) {
+        throw new UsageError(
+          `--query ${JSON.stringify(raw)}: with DNS discovery give host:port (dns+) or a ` +
+            "SRV name (dnssrv+), without scheme or path",
+        );
+      }
+      return v;
     }
-    const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(v) ? v : `http://${v}`;
-    let u: URL;
-    try {
-      u = new URL(withScheme);
-    } catch {
-      throw new UsageError(`--query ${JSON.stringify(raw)}: not a host:port or URL`);
-    }
-    if (u.protocol !== "http:" && u.protocol !== "https:") {
-      throw new UsageError(`--query ${JSON.stringify(raw)}: scheme must be http or https`);
-    }
-    return u.toString().replace(/\/+$/, "");
+    return queryBaseURL(v);
   });
 }
 
@@ -116,10 +134,12 @@ export function ruleConfig(flags: Flags<RuleFlag>): RuleConfig {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const queryURLs = queryURLsFrom(flags.strings("query"));
-  if (queryURLs.length === 0) {
+  const queryAddresses = queryAddressesFrom(flags.strings("query"));
+  const querySdFiles = flags.strings("query.sd-files");
+  if (queryAddresses.length === 0 && querySdFiles.length === 0) {
     throw new UsageError(
-      "no --query parameter was given: the ruler needs a querier to evaluate rules",
+      "no --query parameter was given: the ruler needs a querier to evaluate rules " +
+        "(--query or --query.sd-files)",
     );
   }
   const alertQueryURL = flags.string("alert.query-url");
@@ -160,10 +180,16 @@ export function ruleConfig(flags: Flags<RuleFlag>): RuleConfig {
     walCompression: flags.bool("tsdb.wal-compression"),
     alertmanagers,
     sendTimeoutMs: flags.duration("alertmanagers.send-timeout"),
+    alertmanagersDnsIntervalMs: Math.max(1000, flags.duration("alertmanagers.sd-dns-interval")),
     alertQueryURL,
     alertLabelDrop: flags.strings("alert.label-drop"),
     alertRelabelConfigs,
-    queryURLs,
+    queryAddresses,
+    querySdFiles,
+    queryRefreshMs: Math.max(
+      1000,
+      Math.min(flags.duration("query.sd-interval"), flags.duration("query.sd-dns-interval")),
+    ),
     queryMethod: flags.enum("query.http-method", ["GET", "POST"]),
     objstoreConfig: objstoreConfigText(flags),
   };

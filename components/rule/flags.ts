@@ -139,9 +139,10 @@ export const RULE_COMMAND = defineCommand({
       repeatable: true,
       help: "Alertmanager replica URLs to push firing alerts. Ruler claims success if push to " +
         "at least one alertmanager from discovered succeeds. The scheme should not be empty " +
-        "e.g `http` might be used. The port defaults to 9093. The URL path is used as a " +
-        "prefix for the regular Alertmanager API path. (dns+/dnssrv+ discovery is not " +
-        "supported yet.)",
+        "e.g `http` might be used. The scheme may be prefixed with 'dns+' or 'dnssrv+' to " +
+        "detect Alertmanager IPs through respective DNS lookups. The port defaults to 9093 or " +
+        "the SRV record's value. The URL path is used as a prefix for the regular " +
+        "Alertmanager API path.",
       grants: "connect-alertmanager",
     },
     {
@@ -203,7 +204,8 @@ export const RULE_COMMAND = defineCommand({
       kind: "string",
       repeatable: true,
       help: "Addresses of statically configured query API servers (repeatable): host:port " +
-        "or an http(s) URL (dns+/dnssrv+ discovery is not supported yet).",
+        "or an http(s) URL. The address may be prefixed with 'dns+' or 'dnssrv+' to detect " +
+        "query API servers through respective DNS lookups.",
       grants: "connect",
     },
     {
@@ -221,7 +223,9 @@ export const RULE_COMMAND = defineCommand({
       name: "query.sd-files",
       kind: "string",
       repeatable: true,
-      help: "Path to file that contains addresses of query API servers. Not supported yet.",
+      help: "Path to file that contains addresses of query API servers. The path can be a " +
+        "glob pattern (repeatable).",
+      grants: "discover-glob",
     },
     {
       name: "query.sd-interval",

@@ -17,6 +17,7 @@ import { DB } from "../../tsdb/db.ts";
 import { labelsToObject } from "../../tsdb/labels.ts";
 import { Shipper } from "../../block/shipper.ts";
 import { PrometheusClient } from "../../promclient/client.ts";
+import { denoResolver, endpointSpecSource, resolveAddress } from "../../query/endpoints.ts";
 import type { QueryFunc } from "../../rules/alerting.ts";
 import { RuleManager } from "../../rules/manager.ts";
 import { loadRuleFiles, RuleLoadError } from "../../rules/loader.ts";
@@ -27,7 +28,7 @@ import type { Bucket } from "../../objstore/bucket.ts";
 import { Relabeler } from "../../relabel/relabel.ts";
 import { openBucket } from "../objstore.ts";
 import type { RunContext } from "../runtime.ts";
-import type { RuleConfig } from "./config.ts";
+import { queryBaseURL, type RuleConfig } from "./config.ts";
 
 /** Interval of block uploads (Thanos's ruler ships every 30 s). */
 const SHIP_INTERVAL_MS = 30_000;
@@ -70,9 +71,48 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
     return 1;
   }
 
-  const clients = cfg.queryURLs.map((u) =>
-    new PrometheusClient(u, { userAgent: "thanos-ts-rule" })
-  );
+  // The queriers: static --query URLs, dns+/dnssrv+ addresses and --query.sd-files targets,
+  // re-read and re-resolved every refresh interval (query/endpoints.ts does the same for the
+  // querier's own endpoints).
+  const clientsByURL = new Map<string, PrometheusClient>();
+  let clients: PrometheusClient[] = [];
+  const specSource = endpointSpecSource({
+    staticSpecs: cfg.queryAddresses.map((address) => ({ address, strict: false })),
+    sdFiles: cfg.querySdFiles,
+    logger: log.with({ component: "query-discovery" }),
+  });
+  const refreshQueriers = async (): Promise<void> => {
+    const urls = new Set<string>();
+    for (const spec of await specSource()) {
+      if (/^https?:\/\//.test(spec.address)) {
+        urls.add(spec.address);
+        continue;
+      }
+      try {
+        for (const a of await resolveAddress(spec.address, denoResolver)) {
+          urls.add(queryBaseURL(a));
+        }
+      } catch (e) {
+        log.warn("cannot resolve query API address", {
+          address: spec.address,
+          err: (e as Error).message,
+        });
+      }
+    }
+    for (const [u, c] of clientsByURL) {
+      if (!urls.has(u)) {
+        c.close();
+        clientsByURL.delete(u);
+      }
+    }
+    for (const u of urls) {
+      if (!clientsByURL.has(u)) {
+        clientsByURL.set(u, new PrometheusClient(u, { userAgent: "thanos-ts-rule" }));
+      }
+    }
+    clients = [...clientsByURL.values()];
+  };
+  await refreshQueriers();
   const queryFor = (strategy: PartialResponseStrategy): QueryFunc => async (expr, t, sig) => {
     // every querier in random order until one answers (Thanos's ruler)
     const order = clients.map((c) => c).sort(() => Math.random() - 0.5);
@@ -101,7 +141,7 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
         last = e as Error;
       }
     }
-    throw new Error(`no query API server reachable: ${last?.message ?? "none configured"}`);
+    throw new Error(`no query API server reachable: ${last?.message ?? "none discovered"}`);
   };
   withWarnings.labels("warn");
   withWarnings.labels("abort");
@@ -246,7 +286,7 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
     },
     afterClose: async () => {
       await db.close();
-      for (const c of clients) c.close();
+      for (const c of clientsByURL.values()) c.close();
       await bucket?.close();
     },
     stoppedMessage: "ruler stopped",
@@ -259,6 +299,29 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
     probe.setReady();
     log.info("ruler started", { groups: manager.groups.length });
     running.push(notifier.run(loops.signal));
+    if (cfg.alertmanagers.some((u) => !/^https?:/.test(u))) {
+      // dns+/dnssrv+ Alertmanagers: resolved now and every --alertmanagers.sd-dns-interval
+      const resolve = (a: string) => resolveAddress(a, denoResolver);
+      await notifier.refresh(resolve);
+      running.push((async () => {
+        while (!loops.signal.aborted) {
+          await sleepUnlessAborted(cfg.alertmanagersDnsIntervalMs, loops.signal);
+          if (loops.signal.aborted) break;
+          await notifier.refresh(resolve);
+        }
+      })());
+    }
+    if (cfg.querySdFiles.length > 0 || cfg.queryAddresses.some((a) => !/^https?:/.test(a))) {
+      running.push((async () => {
+        while (!loops.signal.aborted) {
+          await sleepUnlessAborted(cfg.queryRefreshMs, loops.signal);
+          if (loops.signal.aborted) break;
+          await refreshQueriers().catch((e) =>
+            log.warn("refreshing query API servers failed", { err: (e as Error).message })
+          );
+        }
+      })());
+    }
     if (shipper) {
       running.push((async () => {
         while (!loops.signal.aborted) {

@@ -32,6 +32,8 @@ import {
   tsdbDumpConfig,
 } from "../../components/tools/config.ts";
 import { RUN_TABLE } from "../../components/run_table.ts";
+import { RULE_COMMAND } from "../../components/rule/flags.ts";
+import { ruleConfig } from "../../components/rule/config.ts";
 import { Logger } from "../../logging/log.ts";
 import { labelsFromPairs } from "../../tsdb/labels.ts";
 
@@ -532,4 +534,38 @@ Deno.test("a config error fails the run function (a rejected promise), before an
   assert(err instanceof UsageError);
   assertEquals((err as Error).message, "--block-sync-concurrency must be at least 1");
   assertEquals(logs, []);
+});
+
+Deno.test("rule config: defaults, queriers, Alertmanagers and errors", () => {
+  const cfg = ruleConfig(parse(RULE_COMMAND, ["--query=q:10902"]));
+  assertEquals(
+    [cfg.dataDir, cfg.evalIntervalMs, cfg.resendDelayMs, cfg.retentionMs, cfg.blockDurationMs],
+    ["data/", 60_000, 60_000, 48 * 3600_000, 2 * 3600_000],
+  );
+  assertEquals([cfg.forOutageToleranceMs, cfg.forGracePeriodMs], [3600_000, 600_000]);
+  assertEquals([cfg.queryMethod, cfg.sendTimeoutMs, cfg.queryRefreshMs], ["POST", 10_000, 30_000]);
+  assertEquals(cfg.queryAddresses, ["http://q:10902"]);
+  const set = ruleConfig(parse(RULE_COMMAND, [
+    "--query=https://q.example/prefix/",
+    "--query=dnssrv+_http._tcp.q.example",
+    "--alertmanagers.url=http://am",
+    "--alertmanagers.url=dns+https://am.example/prefix",
+    '--label=replica="A"',
+    "--alert.relabel-config=- action: labeldrop\n  regex: x\n",
+  ]));
+  assertEquals(set.queryAddresses, ["https://q.example/prefix", "dnssrv+_http._tcp.q.example"]);
+  assertEquals(set.alertmanagers, ["http://am:9093", "dns+https://am.example:9093/prefix"]);
+  assertEquals(set.externalLabels, ["replica", "A"]);
+  assertEquals(set.alertRelabelConfigs.length, 1);
+  for (
+    const [argv, msg] of [
+      [[], "no --query parameter"],
+      [["--query=dns+http://q:1/"], "without scheme or path"],
+      [["--query=q:1", "--alertmanagers.url=am:9093"], "scheme must be http or https"],
+      [["--query=q:1", "--query.config=x"], "not supported yet"],
+      [["--query=q:1", "--eval-interval=0s"], "--eval-interval"],
+    ] as const
+  ) {
+    assertThrows(() => ruleConfig(parse(RULE_COMMAND, [...argv])), UsageError, msg);
+  }
 });

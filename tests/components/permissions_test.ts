@@ -119,6 +119,17 @@ Deno.test("each role gets exactly the permissions its flags grant (table)", asyn
         },
       ],
       [
+        "rule with --query.sd-files (a glob) and dns+ queriers: any address",
+        [
+          "rule",
+          ...listen,
+          `--data-dir=${d}/rule`,
+          `--query.sd-files=${d}/sd/*.yml`,
+          "--query=dns+query.example:10902",
+        ],
+        { net: true, read: [`${d}/rule`, `${d}/sd/`], write: [`${d}/rule`], env: YAML_ENV },
+      ],
+      [
         "tools rules-check: the glob's directory only",
         ["tools", "rules-check", `--rules=${d}/sd/*.yml`],
         { net: false, read: [`${d}/sd/`], write: false, env: YAML_ENV },

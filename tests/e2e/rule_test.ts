@@ -525,51 +525,63 @@ e2eTest(
         assertEquals(names, ["SlowBurn"], "the pending alert kept its state across the reload");
       });
 
-      await t.step("restart: the for state of a pending alert is restored", async () => {
-        const activeAt = async () => {
-          const r = await getJSON(`${ruler.http}/api/v1/alerts`);
-          const a =
-            (r.body.data as { alerts: { labels: Record<string, string>; activeAt: string }[] })
-              .alerts.find((x) => x.labels.alertname === "SlowBurn");
-          return a ? Date.parse(a.activeAt) : null;
-        };
-        const before = await activeAt();
-        assert(before !== null);
-        const grpcPort = Number(ruler.grpc.split(":")[1]);
-        await ruler.stop();
-        // The querier is restarted too, before the ruler, so the ruler's first evaluations (the
-        // for state is restored after the second) can reach it. (Our querier has been seen to
-        // crash natively, "free(): invalid pointer", when a StoreAPI peer goes away.)
-        await q.stop();
-        q = await startComponent("query", queryArgs, {
-          name: "querier (restarted)",
-          httpPort: queryPort,
-        });
-        procs.push(q);
-        const restartedAt = Date.now();
-        ruler = await startComponent("rule", rulerArgs, {
-          name: "ruler (restarted)",
-          httpPort: Number(new URL(ruler.http).port),
-          grpcPort,
-        });
-        procs.push(ruler);
-        // restored after the second evaluation: activeAt moves back before the restart,
-        // shifted forward by the downtime (a fresh alert would be active since the restart)
-        let seen: number | null = null;
-        const restored = await until("the restored activeAt", async () => {
-          const t = await activeAt();
-          seen = t;
-          return t !== null && t < restartedAt ? t : null;
-        }, 20_000).catch(async (e) => {
-          const rules = (await getJSON(`${ruler.http}/api/v1/rules`)).text;
-          throw new Error(
-            `before=${before} restartedAt=${restartedAt} seen=${seen}: ${e}\nrules: ${rules}\n` +
-              `querier alive=${q.alive} logs: ${q.logs().slice(-2000)}`,
+      await t.step(
+        "restart (querier from --query.sd-files): the for state of a pending alert is restored",
+        async () => {
+          const activeAt = async () => {
+            const r = await getJSON(`${ruler.http}/api/v1/alerts`);
+            const a =
+              (r.body.data as { alerts: { labels: Record<string, string>; activeAt: string }[] })
+                .alerts.find((x) => x.labels.alertname === "SlowBurn");
+            return a ? Date.parse(a.activeAt) : null;
+          };
+          const before = await activeAt();
+          assert(before !== null);
+          const grpcPort = Number(ruler.grpc.split(":")[1]);
+          await ruler.stop();
+          // The querier is restarted too, before the ruler, so the ruler's first evaluations (the
+          // for state is restored after the second) can reach it. (Our querier has been seen to
+          // crash natively, "free(): invalid pointer", when a StoreAPI peer goes away.)
+          await q.stop();
+          q = await startComponent("query", queryArgs, {
+            name: "querier (restarted)",
+            httpPort: queryPort,
+          });
+          procs.push(q);
+          const restartedAt = Date.now();
+          // restarted with the querier from a file SD (--query.sd-files) instead of --query
+          const sdDir = await dirs.make();
+          await Deno.writeTextFile(
+            `${sdDir}/queriers.yml`,
+            `- targets: ["127.0.0.1:${queryPort}"]\n`,
           );
-        });
-        assert(restored > before, `${restored} > ${before}`);
-        assert(restored - before >= 1000, "shifted by the downtime");
-      });
+          const sdArgs = rulerArgs.map((a) =>
+            a.startsWith("--query=") ? `--query.sd-files=${sdDir}/*.yml` : a
+          );
+          ruler = await startComponent("rule", sdArgs, {
+            name: "ruler (restarted)",
+            httpPort: Number(new URL(ruler.http).port),
+            grpcPort,
+          });
+          procs.push(ruler);
+          // restored after the second evaluation: activeAt moves back before the restart,
+          // shifted forward by the downtime (a fresh alert would be active since the restart)
+          let seen: number | null = null;
+          const restored = await until("the restored activeAt", async () => {
+            const t = await activeAt();
+            seen = t;
+            return t !== null && t < restartedAt ? t : null;
+          }, 20_000).catch(async (e) => {
+            const rules = (await getJSON(`${ruler.http}/api/v1/rules`)).text;
+            throw new Error(
+              `before=${before} restartedAt=${restartedAt} seen=${seen}: ${e}\nrules: ${rules}\n` +
+                `querier alive=${q.alive} logs: ${q.logs().slice(-2000)}`,
+            );
+          });
+          assert(restored > before, `${restored} > ${before}`);
+          assert(restored - before >= 1000, "shifted by the downtime");
+        },
+      );
 
       await t.step(
         "querier down: evaluations fail and are counted, alerts keep their state",

@@ -33,15 +33,20 @@ function alert(over: Partial<Alert> = {}): Alert {
   };
 }
 
-Deno.test("notifier: URLs get port 9093, DNS discovery is refused clearly", () => {
-  assertEquals(parseAlertmanagerURLs(["http://am", "https://am2:9443/prefix/"]), [
-    "http://am:9093",
-    "https://am2:9443/prefix",
-  ]);
-  assertThrows(
-    () => parseAlertmanagerURLs(["dns+http://am:9093"]),
-    AlertmanagerConfigError,
-    "not supported yet",
+Deno.test("notifier: URLs get port 9093 (not dnssrv+), DNS prefixes are kept", () => {
+  assertEquals(
+    parseAlertmanagerURLs([
+      "http://am",
+      "https://am2:9443/prefix/",
+      "dns+http://am3",
+      "dnssrv+http://_am._tcp.example",
+    ]),
+    [
+      "http://am:9093",
+      "https://am2:9443/prefix",
+      "dns+http://am3:9093",
+      "dnssrv+http://_am._tcp.example",
+    ],
   );
   assertThrows(() => parseAlertmanagerURLs(["am:9093"]), AlertmanagerConfigError, "scheme");
 });
@@ -133,4 +138,43 @@ Deno.test("notifier: --alert.relabel-config runs after the label drop; dropped a
   assertEquals(out.map((a) => a.labels), [
     { alertname: "A", cluster: "eu", i: "1", team: "team-eu" },
   ]);
+});
+
+Deno.test("notifier: dns+ Alertmanager URLs post to the resolved addresses", async () => {
+  const got: string[] = [];
+  const ac = new AbortController();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen() {} },
+    async (req) => {
+      await req.body?.cancel();
+      got.push(new URL(req.url).pathname);
+      return new Response("", { status: 200 });
+    },
+  );
+  const n = new Notifier({
+    urls: ["dns+http://am.example/am/"],
+    sendTimeoutMs: 5000,
+    externalLabels: [],
+    labelDrop: [],
+    queryURL: "",
+    logger: quiet,
+    registry: new Registry(),
+  });
+  try {
+    assertEquals(await n.post(n.toPostable("x", [alert()])), false, "nothing resolved yet");
+    const asked: string[] = [];
+    await n.refresh((a) => {
+      asked.push(a);
+      return Promise.resolve([`127.0.0.1:${server.addr.port}`]);
+    });
+    assertEquals(asked, ["dns+am.example:9093"]);
+    assertEquals(n.currentTargets(), [`http://127.0.0.1:${server.addr.port}/am`]);
+    assertEquals(await n.post(n.toPostable("x", [alert()])), true);
+    assertEquals(got, ["/am/api/v2/alerts"]);
+    await n.refresh(() => Promise.reject(new Error("SERVFAIL")));
+    assertEquals(n.currentTargets().length, 1, "a failed lookup keeps the previous targets");
+  } finally {
+    ac.abort();
+    await server.finished;
+  }
 });
