@@ -847,6 +847,28 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/e2e/tools_bucket_compact_cli_test.ts"],
   },
   {
+    name: "replicate-ignores-compaction-level",
+    file: "compact/replicate.ts",
+    find: "    if (!o.compactionLevels.includes(m.compaction.level)) continue;\n",
+    replace: "",
+    tests: ["tests/e2e/tools_bucket_rewrite_cli_test.ts"],
+  },
+  {
+    name: "replicate-forgets-index",
+    file: "compact/replicate.ts",
+    find: "    objects.push(`${id}/index`);\n",
+    replace: "",
+    tests: ["tests/e2e/tools_bucket_rewrite_cli_test.ts"],
+  },
+  {
+    name: "replicate-id-does-not-override-selectors",
+    file: "compact/replicate.ts",
+    find:
+      "    if (o.ids.length > 0) {\n      if (o.ids.includes(id)) selected.push(id);\n      continue;\n    }\n",
+    replace: "    if (o.ids.length > 0 && !o.ids.includes(id)) continue;\n",
+    tests: ["tests/e2e/tools_bucket_rewrite_cli_test.ts"],
+  },
+  {
     name: "compact-progress-forgets-merged-block",
     file: "compact/progress.ts",
     find: "      ms.push(simulatedMerge(p, n++));\n",

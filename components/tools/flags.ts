@@ -399,6 +399,100 @@ export const BUCKET_DOWNSAMPLE = defineCommand({
   ],
 });
 
+/** `thanos tools bucket replicate` */
+export const BUCKET_REPLICATE = defineCommand({
+  path: ["tools", "bucket", "replicate"],
+  env: YAML_ENV,
+  help: "Replicate data from one object storage to another. NOTE: Currently it works only " +
+    "with Thanos blocks (meta.json has to have Thanos metadata).",
+  flags: [
+    ...LOG_FLAGS,
+    ...OBJSTORE_READ_FLAGS,
+    ...httpFlags("0.0.0.0:10902"),
+    {
+      name: "objstore-to.config-file",
+      kind: "string",
+      help: "Path to YAML file that contains object store-to configuration. The object " +
+        "storage which replicate data to.",
+      grants: "objstore-file",
+    },
+    {
+      name: "objstore-to.config",
+      kind: "string",
+      help: "Alternative to 'objstore-to.config-file' flag (mutually exclusive). Content of " +
+        "YAML file that contains object store-to configuration.",
+      grants: "objstore",
+    },
+    {
+      name: "resolution",
+      kind: "string",
+      repeatable: true,
+      defaults: ["0s", "5m", "1h"],
+      help: "Only blocks with these resolutions will be replicated. Repeated flag.",
+    },
+    {
+      name: "compaction-min",
+      kind: "int",
+      default: "1",
+      help: "Only blocks with at least this compaction level will be replicated.",
+    },
+    {
+      name: "compaction-max",
+      kind: "int",
+      default: "4",
+      help: "Only blocks up to a maximum of this compaction level will be replicated.",
+    },
+    {
+      name: "compaction",
+      kind: "string",
+      repeatable: true,
+      help: "Only blocks with these compaction levels will be replicated. Repeated flag. " +
+        "Overrides compaction-min and compaction-max if set.",
+    },
+    {
+      name: "matcher",
+      kind: "string",
+      repeatable: true,
+      help: "blocks whose external labels match this matcher will be replicated. All " +
+        "Prometheus matchers are supported, including =, !=, =~ and !~.",
+    },
+    {
+      name: "single-run",
+      kind: "bool",
+      default: "false",
+      help: "Run replication only one time, then exit.",
+    },
+    {
+      name: "min-time",
+      kind: "time",
+      default: "0000-01-01T00:00:00Z",
+      help: "Start of time range limit to replicate: RFC3339 or a duration relative to now " +
+        "(-1d, 2h45m).",
+    },
+    {
+      name: "max-time",
+      kind: "time",
+      default: "9999-12-31T23:59:59Z",
+      help: "End of time range limit to replicate: RFC3339 or a duration relative to now " +
+        "(-1d, 2h45m).",
+    },
+    {
+      name: "id",
+      kind: "string",
+      repeatable: true,
+      help: "Block to be replicated to the destination bucket. IDs will be used to match " +
+        "blocks and other matchers will be ignored. When specified, this command will be run " +
+        "only once after successful replication. Repeated field",
+    },
+    {
+      name: "ignore-marked-for-deletion",
+      kind: "bool",
+      default: "false",
+      help: "Do not replicate blocks that have deletion mark.",
+    },
+  ],
+});
+
 /** Flag names of each `tools` command. */
 export type TsdbDumpFlag = FlagName<typeof TSDB_DUMP>;
 export type TsdbAnalyzeFlag = FlagName<typeof TSDB_ANALYZE>;
@@ -410,6 +504,7 @@ export type BucketMarkFlag = FlagName<typeof BUCKET_MARK>;
 export type BucketCleanupFlag = FlagName<typeof BUCKET_CLEANUP>;
 export type BucketRetentionFlag = FlagName<typeof BUCKET_RETENTION>;
 export type BucketDownsampleFlag = FlagName<typeof BUCKET_DOWNSAMPLE>;
+export type BucketReplicateFlag = FlagName<typeof BUCKET_REPLICATE>;
 
 /** Every `tools` command. */
 export const TOOLS_COMMANDS: readonly CommandSpec[] = [
@@ -423,4 +518,5 @@ export const TOOLS_COMMANDS: readonly CommandSpec[] = [
   BUCKET_CLEANUP,
   BUCKET_RETENTION,
   BUCKET_DOWNSAMPLE,
+  BUCKET_REPLICATE,
 ];
