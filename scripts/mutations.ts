@@ -869,6 +869,27 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/e2e/tools_bucket_rewrite_cli_test.ts"],
   },
   {
+    name: "rewrite-interval-deletes-whole-series",
+    file: "compact/rewrite.ts",
+    find: "if (del.intervals.length === 0) {",
+    replace: "if (del.intervals.length >= 0) {",
+    tests: ["tests/e2e/tools_bucket_rewrite_cli_test.ts"],
+  },
+  {
+    name: "rewrite-merge-keeps-duplicate-timestamps",
+    file: "compact/rewrite.ts",
+    find: "    if (n > 0 && t[n - 1] === ts[i]) continue;\n",
+    replace: "",
+    tests: ["tests/e2e/tools_bucket_rewrite_cli_test.ts"],
+  },
+  {
+    name: "rewrite-delete-blocks-ignored",
+    file: "compact/rewrite.ts",
+    find: 'await markForDeletion(bucket, id, "block rewritten", { signal: o.signal });',
+    replace: "void markForDeletion;",
+    tests: ["tests/e2e/tools_bucket_rewrite_cli_test.ts"],
+  },
+  {
     name: "compact-progress-forgets-merged-block",
     file: "compact/progress.ts",
     find: "      ms.push(simulatedMerge(p, n++));\n",

@@ -14,7 +14,17 @@ import {
 } from "../flags.ts";
 import { objstoreConfigText } from "../objstore.ts";
 import { selectorRelabelerFromFlags, type SelectorRelabelFlag } from "../selector.ts";
-import type { Relabeler } from "../../relabel/relabel.ts";
+import {
+  parseRelabelConfigs,
+  type RelabelConfig,
+  RelabelConfigError,
+  type Relabeler,
+} from "../../relabel/relabel.ts";
+import {
+  DeletionConfigError,
+  type DeletionRequest,
+  parseDeletionRequests,
+} from "../../compact/rewrite.ts";
 import type { RetentionByResolution } from "../../compact/retention.ts";
 import { VERIFY_ISSUES, type VerifyIssue } from "../../compact/verify.ts";
 import { isULID } from "../../tsdb/ulid.ts";
@@ -26,6 +36,7 @@ import {
   type BucketMarkFlag,
   type BucketReplicateFlag,
   type BucketRetentionFlag,
+  type BucketRewriteFlag,
   type BucketVerifyFlag,
   INSPECT_OUTPUTS,
   LS_OUTPUTS,
@@ -373,5 +384,58 @@ export function bucketReplicateConfig(flags: Flags<BucketReplicateFlag>): Bucket
     maxTime: flags.time("max-time"),
     ids,
     ignoreMarkedForDeletion: flags.bool("ignore-marked-for-deletion"),
+  };
+}
+
+/** `tools bucket rewrite` */
+export interface BucketRewriteConfig {
+  objstoreConfig: string;
+  ids: string[];
+  tmpDir: string;
+  dryRun: boolean;
+  deleteBlocks: boolean;
+  hashFunc: string;
+  deletions: DeletionRequest[];
+  relabelConfigs: RelabelConfig[];
+}
+
+/** Reads the flags of `tools bucket rewrite`; UsageError on bad configs or IDs. */
+export function bucketRewriteConfig(flags: Flags<BucketRewriteFlag>): BucketRewriteConfig {
+  const text = (file: "rewrite.to-delete-config" | "rewrite.to-relabel-config") =>
+    (flags.fileContents(`${file}-file`) || flags.string(file)) ?? "";
+  let deletions: DeletionRequest[];
+  try {
+    deletions = parseDeletionRequests(text("rewrite.to-delete-config"));
+  } catch (e) {
+    if (e instanceof DeletionConfigError) {
+      throw new UsageError(`invalid --rewrite.to-delete-config: ${e.message}`);
+    }
+    throw e;
+  }
+  let relabelConfigs: RelabelConfig[];
+  try {
+    relabelConfigs = parseRelabelConfigs(text("rewrite.to-relabel-config"));
+  } catch (e) {
+    if (e instanceof RelabelConfigError) {
+      throw new UsageError(`invalid --rewrite.to-relabel-config: ${e.message}`);
+    }
+    throw e;
+  }
+  if (deletions.length === 0 && relabelConfigs.length === 0) {
+    throw new UsageError("rewrite configuration should be provided");
+  }
+  const ids = flags.strings("id");
+  for (const id of ids) {
+    if (!isULID(id)) throw new UsageError(`id is not a valid block ULID, got: ${id}`);
+  }
+  return {
+    objstoreConfig: objstoreConfigText(flags),
+    ids,
+    tmpDir: flags.string("tmp.dir"),
+    dryRun: flags.bool("dry-run"),
+    deleteBlocks: flags.bool("delete-blocks"),
+    hashFunc: flags.enum("hash-func", ["", "SHA256"]),
+    deletions,
+    relabelConfigs,
   };
 }

@@ -493,6 +493,99 @@ export const BUCKET_REPLICATE = defineCommand({
   ],
 });
 
+/** `thanos tools bucket rewrite` */
+export const BUCKET_REWRITE = defineCommand({
+  path: ["tools", "bucket", "rewrite"],
+  env: YAML_ENV,
+  help: "Rewrite chosen blocks in the bucket, while deleting or modifying series. Resulted " +
+    "block has modified stats in meta.json. Additionally compaction.sources are altered to not " +
+    "confuse readers of meta.json. Instead thanos.rewrite section is added with useful info " +
+    "like old sources and deletion requests. NOTE: It's recommended to turn off compactor " +
+    "while doing this operation.",
+  flags: [
+    ...LOG_FLAGS,
+    ...OBJSTORE_FLAGS,
+    {
+      name: "id",
+      kind: "string",
+      repeatable: true,
+      required: true,
+      help: "ID (ULID) of the blocks for rewrite (repeated flag).",
+    },
+    {
+      name: "tmp.dir",
+      kind: "string",
+      default: "/tmp/thanos-rewrite",
+      help: "Working directory for temporary files",
+      grants: "write",
+    },
+    {
+      name: "dry-run",
+      kind: "bool",
+      default: "true",
+      help: "Prints the series changes instead of doing them. Defaults to true, for user to " +
+        "double check. (: Pass --no-dry-run to skip this.",
+    },
+    {
+      name: "delete-blocks",
+      kind: "bool",
+      default: "false",
+      help: "Whether to delete the original blocks after rewriting blocks successfully. " +
+        "Available in non dry-run mode only.",
+    },
+    {
+      name: "hash-func",
+      kind: "enum",
+      choices: ["", "SHA256"],
+      default: "",
+      help: "Specify which hash function to use when calculating the hashes of produced files. " +
+        'If no function has been specified, it does not happen. Possible values are: "", ' +
+        '"SHA256".',
+    },
+    {
+      name: "prom-blocks",
+      kind: "bool",
+      default: "false",
+      help: "If specified, we assume the blocks to be uploaded are only used with Prometheus so " +
+        "we don't check external labels in this case.",
+      unsupported: "rewritten blocks are always uploaded as Thanos blocks",
+    },
+    {
+      name: "rewrite.add-change-log",
+      kind: "bool",
+      default: "true",
+      help: "If specified, all modifications are written to new block directory. Disable if " +
+        "latency is to high.",
+      noEffect: "no change.log is written; changes are logged at debug level",
+    },
+    {
+      name: "rewrite.to-delete-config-file",
+      kind: "string",
+      help: "Path to YAML file that contains []metadata.DeletionRequest that will be applied " +
+        "to blocks",
+      grants: "read-file",
+    },
+    {
+      name: "rewrite.to-delete-config",
+      kind: "string",
+      help: "Alternative to 'rewrite.to-delete-config-file' flag (mutually exclusive). Content " +
+        "of YAML file that contains []metadata.DeletionRequest that will be applied to blocks",
+    },
+    {
+      name: "rewrite.to-relabel-config-file",
+      kind: "string",
+      help: "Path to YAML file that contains relabel configs that will be applied to blocks",
+      grants: "read-file",
+    },
+    {
+      name: "rewrite.to-relabel-config",
+      kind: "string",
+      help: "Alternative to 'rewrite.to-relabel-config-file' flag (mutually exclusive). " +
+        "Content of YAML file that contains relabel configs that will be applied to blocks",
+    },
+  ],
+});
+
 /** Flag names of each `tools` command. */
 export type TsdbDumpFlag = FlagName<typeof TSDB_DUMP>;
 export type TsdbAnalyzeFlag = FlagName<typeof TSDB_ANALYZE>;
@@ -505,6 +598,7 @@ export type BucketCleanupFlag = FlagName<typeof BUCKET_CLEANUP>;
 export type BucketRetentionFlag = FlagName<typeof BUCKET_RETENTION>;
 export type BucketDownsampleFlag = FlagName<typeof BUCKET_DOWNSAMPLE>;
 export type BucketReplicateFlag = FlagName<typeof BUCKET_REPLICATE>;
+export type BucketRewriteFlag = FlagName<typeof BUCKET_REWRITE>;
 
 /** Every `tools` command. */
 export const TOOLS_COMMANDS: readonly CommandSpec[] = [
@@ -519,4 +613,5 @@ export const TOOLS_COMMANDS: readonly CommandSpec[] = [
   BUCKET_RETENTION,
   BUCKET_DOWNSAMPLE,
   BUCKET_REPLICATE,
+  BUCKET_REWRITE,
 ];

@@ -25,6 +25,8 @@ import { downsampleBucket, downsampleMetrics } from "../../compact/downsample.ts
 import { applyRetention } from "../../compact/retention.ts";
 import { verifyBucket } from "../../compact/verify.ts";
 import { replicateBlocks } from "../../compact/replicate.ts";
+import { rewriteBlock } from "../../compact/rewrite.ts";
+import { Relabeler } from "../../relabel/relabel.ts";
 import type {
   BucketDownsampleConfig,
   BucketInspectConfig,
@@ -32,6 +34,7 @@ import type {
   BucketMarkConfig,
   BucketReplicateConfig,
   BucketRetentionConfig,
+  BucketRewriteConfig,
   BucketSyncConfig,
   BucketVerifyConfig,
   RulesCheckConfig,
@@ -392,6 +395,44 @@ export async function runBucketReplicate(
     await http.shutdown(signal.aborted ? cfg.http.gracePeriodMs : 0);
     await from.close();
     await to.close();
+  }
+  return 0;
+}
+
+/**
+ * `thanos tools bucket rewrite`: each `--id` block rewritten into a new block (deletions, then
+ * relabelling); with `--dry-run` (the default) only the planned changes are logged.
+ */
+export async function runBucketRewrite(cfg: BucketRewriteConfig, ctx: RunContext): Promise<number> {
+  const log = ctx.logger;
+  const bucket = await openBucket(cfg.objstoreConfig, { logger: log, component: "rewrite" });
+  try {
+    await Deno.remove(cfg.tmpDir, { recursive: true }).catch((e) => {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    });
+    await Deno.mkdir(cfg.tmpDir, { recursive: true });
+    const relabel = new Relabeler(cfg.relabelConfigs);
+    for (const id of cfg.ids) {
+      if (!(await bucket.exists(`${id}/meta.json`, ctx.signal))) {
+        log.error("block does not exist in the bucket", { block: id });
+        return 1;
+      }
+      const r = await rewriteBlock(bucket, id, {
+        deletions: cfg.deletions,
+        relabel,
+        relabelConfigs: cfg.relabelConfigs,
+        tmpDir: cfg.tmpDir,
+        dryRun: cfg.dryRun,
+        deleteBlocks: cfg.deleteBlocks && !cfg.dryRun,
+        hashFunc: cfg.hashFunc,
+        logger: log,
+        signal: ctx.signal,
+      });
+      if (!cfg.dryRun) log.info("wrote new block", { source: id, new: r.newId });
+    }
+    log.info("rewrite done", { IDs: cfg.ids.join(",") });
+  } finally {
+    await bucket.close();
   }
   return 0;
 }

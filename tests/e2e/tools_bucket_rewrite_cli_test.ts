@@ -1,4 +1,4 @@
-// `thanos tools bucket replicate` run as a user would (`main.ts tools bucket …`) on FILESYSTEM
+// `thanos tools bucket replicate|rewrite` run as a user would (`main.ts tools bucket …`) on FILESYSTEM
 // buckets holding blocks written by our block writer; each check reads the target bucket
 // afterwards rather than trusting the command's output.
 
@@ -6,7 +6,8 @@ import { assert, assertEquals } from "../helpers/assert.ts";
 import { TempDirs } from "../helpers/tmp.ts";
 import { freePort } from "../helpers/ports.ts";
 import { answers200, spawnMain } from "../helpers/thanos.ts";
-import { fsConfig, uploadSeriesBlocks } from "../helpers/compact_bucket.ts";
+import { downloadBlocks, fsConfig, uploadSeriesBlocks } from "../helpers/compact_bucket.ts";
+import { dump as promtoolDump } from "../helpers/promtool.ts";
 import { generateDataset } from "../../scripts/dataset.ts";
 import { FilesystemBucket } from "../../objstore/filesystem.ts";
 import type { RawSeries } from "../../tsdb/block_writer.ts";
@@ -238,5 +239,174 @@ Deno.test({
       assert(r.err.includes("invalid --compaction"), r.err);
     }
     assertEquals(await blocks(new FilesystemBucket(dstDir)), []);
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
+// `tools bucket rewrite`, checked with the real promtool's dump of the source and new blocks.
+
+/** promtool's dump of block `id` of `bucket`, as lines. */
+async function dumpBlock(bucket: FilesystemBucket, id: string, dir: string): Promise<string[]> {
+  await downloadBlocks(bucket, [id], dir);
+  return (await promtoolDump(dir)).split("\n").filter((l) => l !== "");
+}
+
+/** The timestamp (ms) of a dump line `{…} value ts`. */
+function lineTs(l: string): number {
+  return Number(l.slice(l.lastIndexOf(" ") + 1));
+}
+
+async function metaOf(bucket: FilesystemBucket, id: string): Promise<BlockMeta> {
+  return JSON.parse(new TextDecoder().decode(await bucket.get(`${id}/meta.json`)));
+}
+
+Deno.test({
+  name: "tools bucket rewrite deletes series and samples, relabels and merges (promtool dump)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await using dirs = new TempDirs();
+    const dir = await dirs.make();
+    const bucket = new FilesystemBucket(dir);
+    const [src] = await uploadSeriesBlocks(bucket, await dirs.make(), series(2, 7, 20), { c: "a" });
+    const srcDump = await dumpBlock(bucket, src.ulid, await dirs.make());
+    assert(srcDump.length > 100);
+    const base = [
+      "tools",
+      "bucket",
+      "rewrite",
+      `--objstore.config=${fsConfig(dir)}`,
+      `--tmp.dir=${await dirs.make()}/rw`,
+      `--id=${src.ulid}`,
+    ];
+    const toDelete = `--rewrite.to-delete-config=
+- matchers: '{method="POST"}'
+- matchers: '{le="+Inf"}'
+  intervals:
+  - mint: ${T0}
+    maxt: ${T0 + H - 1}
+`;
+    // the default is a dry run: nothing is written
+    const before = await objects(bucket);
+    const dry = await thanos([...base, toDelete]);
+    assertEquals(dry.code, 0, dry.err);
+    assert(dry.err.includes("dry run"), dry.err);
+    assertEquals(await objects(bucket), before);
+
+    const del = await thanos([...base, toDelete, "--no-dry-run"]);
+    assertEquals(del.code, 0, del.err);
+    const ids1 = (await blocks(bucket)).filter((id) => id !== src.ulid);
+    assertEquals(ids1.length, 1, del.err);
+    const [n1] = ids1;
+    assert(!(await bucket.exists(`${src.ulid}/deletion-mark.json`)), "marked without the flag");
+    const want1 = srcDump.filter((l) =>
+      !l.includes('method="POST"') &&
+      !(l.includes('le="+Inf"') && lineTs(l) >= T0 && lineTs(l) <= T0 + H - 1)
+    );
+    // both deletions remove something and leave something
+    const post = srcDump.filter((l) => l.includes('method="POST"')).length;
+    assert(
+      post > 0 && want1.length > 10 && want1.length < srcDump.length - post,
+      `${want1.length}`,
+    );
+    assertEquals(await dumpBlock(bucket, n1, await dirs.make()), want1);
+    const m1 = await metaOf(bucket, n1);
+    assertEquals([m1.minTime, m1.maxTime], [src.minTime, src.maxTime]);
+    assertEquals(m1.compaction.sources, [n1]);
+    assertEquals(m1.compaction.level, src.compaction.level);
+    assertEquals(m1.thanos?.source, "bucket.rewrite");
+    assertEquals(m1.thanos?.labels, { c: "a" });
+    assertEquals(m1.stats.numSamples, want1.length);
+    assertEquals(m1.thanos?.rewrites, [{
+      sources: [src.ulid],
+      deletions_applied: [
+        { matchers: [{ Type: 0, Name: "method", Value: "POST" }] },
+        {
+          matchers: [{ Type: 0, Name: "le", Value: "+Inf" }],
+          intervals: [{ Mint: T0, Maxt: T0 + H - 1 }],
+        },
+      ],
+    }]);
+
+    // relabelling: dropping `method` makes the GET and POST series equal; they are merged
+    // (the first series' sample per timestamp) and the source is marked with --delete-blocks
+    const rel = await thanos([
+      ...base,
+      "--no-dry-run",
+      "--delete-blocks",
+      "--rewrite.to-relabel-config=- action: labeldrop\n  regex: method\n",
+    ]);
+    assertEquals(rel.code, 0, rel.err);
+    const [n2] = (await blocks(bucket)).filter((id) => id !== src.ulid && id !== n1);
+    assert(n2, rel.err);
+    // per merged series and timestamp the sample of the first source series in label order
+    // (promtool dumps series in label order) wins
+    const seen = new Set<string>();
+    const want2: string[] = [];
+    for (const l of srcDump) {
+      const m = l.replace(/, method="[A-Z]+"/, "");
+      const key = `${m.slice(0, m.indexOf("} ") + 1)} ${lineTs(m)}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      want2.push(m);
+    }
+    want2.sort();
+    assert(want2.length < srcDump.length && srcDump.some((l) => l.includes("method=")));
+    assertEquals((await dumpBlock(bucket, n2, await dirs.make())).sort(), want2);
+    assert(await bucket.exists(`${src.ulid}/deletion-mark.json`), "not marked with the flag");
+    const m2 = await metaOf(bucket, n2);
+    assertEquals(m2.thanos?.rewrites?.[0].relabels_applied, [{
+      regex: "method",
+      separator: ";",
+      replacement: "$1",
+      action: "labeldrop",
+    }]);
+  },
+});
+
+Deno.test({
+  name: "tools bucket rewrite refuses bad configs with a usage error and writes nothing",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await using dirs = new TempDirs();
+    const dir = await dirs.make();
+    const bucket = new FilesystemBucket(dir);
+    const [src] = await uploadSeriesBlocks(bucket, await dirs.make(), series(2, 1), { c: "a" });
+    const before = await objects(bucket);
+    const base = [
+      "tools",
+      "bucket",
+      "rewrite",
+      "--no-dry-run",
+      `--objstore.config=${fsConfig(dir)}`,
+      `--tmp.dir=${await dirs.make()}/rw`,
+    ];
+    const id = `--id=${src.ulid}`;
+    const usage = await thanos(["tools", "bucket", "verify", "--id=nope", base[4]]);
+    for (
+      const [args, want] of [
+        [[...base, id], "rewrite configuration should be provided"],
+        [[...base, id, "--rewrite.to-delete-config=matchers: x"], "expected a list"],
+        [[...base, id, "--rewrite.to-delete-config=- matchers: '{a=~\"(\"}'"], "invalid matchers"],
+        [[...base, id, "--rewrite.to-delete-config=- match: '{a=\"b\"}'"], "unknown field"],
+        [[...base, id, "--rewrite.to-relabel-config=- action: bogus"], "to-relabel-config"],
+        [[...base, "--id=nope", "--rewrite.to-relabel-config=- action: drop"], "not a valid"],
+      ] as const
+    ) {
+      const r = await thanos([...args]);
+      assertEquals(r.code, usage.code, `${args.join(" ")}: ${r.err}`);
+      assert(r.err.includes(want), `${args.join(" ")}: ${r.err}`);
+    }
+    // --id is required; a block that is not in the bucket fails the run
+    const noId = await thanos([...base, "--rewrite.to-relabel-config=- action: drop"]);
+    assert(noId.code !== 0 && noId.err.includes("--id"), noId.err);
+    const missing = await thanos([
+      ...base,
+      `--id=${src.ulid.slice(0, -1)}${src.ulid.endsWith("0") ? "1" : "0"}`,
+      "--rewrite.to-delete-config=- matchers: '{a=\"b\"}'",
+    ]);
+    assert(missing.code !== 0 && missing.err.includes("does not exist"), missing.err);
+    assertEquals(await objects(bucket), before);
   },
 });
