@@ -49,6 +49,9 @@ export async function replicateBlocks(
     maxTime: o.maxTime,
     // marked blocks are dropped only on request (any mark age)
     ignoreDeletionMarksDelayMs: o.ignoreMarkedForDeletion ? -Infinity : Infinity,
+    // every selected block is copied, duplicates included (Thanos's replicator has no
+    // deduplication filter)
+    filterDuplicates: false,
   }).sync(signal);
   const selected: string[] = [];
   for (const [id, m] of metas) {

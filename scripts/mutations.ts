@@ -869,6 +869,13 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/e2e/tools_bucket_rewrite_cli_test.ts"],
   },
   {
+    name: "replicate-drops-duplicates",
+    file: "compact/replicate.ts",
+    find: "    filterDuplicates: false,\n",
+    replace: "",
+    tests: ["tests/e2e/tools_bucket_rewrite_cli_test.ts"],
+  },
+  {
     name: "rewrite-interval-deletes-whole-series",
     file: "compact/rewrite.ts",
     find: "if (del.intervals.length === 0) {",

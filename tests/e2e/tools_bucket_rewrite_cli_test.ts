@@ -13,6 +13,7 @@ import { FilesystemBucket } from "../../objstore/filesystem.ts";
 import type { RawSeries } from "../../tsdb/block_writer.ts";
 import { markForDeletion } from "../../block/markers.ts";
 import { type BlockMeta, encodeBlockMeta } from "../../tsdb/meta.ts";
+import { newULID } from "../../tsdb/ulid.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const H = 3600_000;
@@ -74,6 +75,15 @@ Deno.test({
     const dst = new FilesystemBucket(dstDir);
     const a = await uploadSeriesBlocks(src, await dirs.make(), series(4, 1), { c: "a" });
     const [b] = await uploadSeriesBlocks(src, await dirs.make(), series(2, 2), { c: "b" });
+    // a compaction done twice: same sources under another ULID (a reader would drop one)
+    const dup = newULID();
+    for await (const n of src.iter(`${b.ulid}/`, { recursive: true })) {
+      if (!n.endsWith("/meta.json")) await src.upload(n.replace(b.ulid, dup), await src.get(n));
+    }
+    await src.upload(
+      `${dup}/meta.json`,
+      new TextEncoder().encode(encodeBlockMeta({ ...b, ulid: dup })),
+    );
     const [lvl3] = await uploadSeriesBlocks(src, await dirs.make(), series(2, 3), { c: "a" });
     await patchMeta(src, lvl3, { compaction: { ...lvl3.compaction, level: 3 } });
     const [ds] = await uploadSeriesBlocks(src, await dirs.make(), series(2, 4), { c: "a" });
@@ -136,11 +146,14 @@ Deno.test({
     const r4 = await thanos([...base, `--id=${b.ulid}`, '--matcher=c="a"']);
     assertEquals(r4.code, 0, r4.err);
     assertEquals(await blocks(dst), [...want, b.ulid].sort());
+    const r4b = await thanos([...base, `--id=${dup}`]);
+    assertEquals(r4b.code, 0, r4b.err);
+    assertEquals(await blocks(dst), [...want, b.ulid, dup].sort());
     const r5 = await thanos([...base, "--single-run"]);
     assertEquals(r5.code, 0, r5.err);
     assertEquals(
       await blocks(dst),
-      [...a.map((m) => m.ulid), b.ulid, lvl3.ulid, ds.ulid, marked.ulid].sort(),
+      [...a.map((m) => m.ulid), b.ulid, dup, lvl3.ulid, ds.ulid, marked.ulid].sort(),
     );
     assert(!(await dst.exists(`${marked.ulid}/deletion-mark.json`)));
     const r6 = await thanos([...base, "--single-run", "--compaction-min=3"]);
