@@ -49,6 +49,8 @@ export interface MetaSyncerOptions {
   relabel?: Relabeler;
   consistencyDelayMs?: number;
   ignoreDeletionMarksDelayMs?: number;
+  /** Drop blocks whose sources another block of their group covers (default true). */
+  filterDuplicates?: boolean;
   registry?: Registry;
   /** Current time in ms (tests). */
   now?: () => number;
@@ -206,7 +208,9 @@ export class MetaSyncer {
       if (this.now() - mark.deletion_time * 1000 > markDelay) drop(id, "marked-for-deletion");
     });
     // duplicates: a block whose sources are a subset of another block's in its group
-    for (const id of findDuplicates(metas)) drop(id, "duplicate");
+    if (o.filterDuplicates !== false) {
+      for (const id of findDuplicates(metas)) drop(id, "duplicate");
+    }
 
     return { metas, filtered, corrupt };
 

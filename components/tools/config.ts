@@ -4,10 +4,27 @@
 import type { BucketInspectOptions, BucketLsOptions } from "../../block/inspect.ts";
 import type { Matcher } from "../../tsdb/matchers.ts";
 import { ParseError, parseMetricSelector } from "../../promql/parser.ts";
-import { type Flags, type HttpConfig, httpConfig, parseLabelFlag, UsageError } from "../flags.ts";
+import {
+  type Flags,
+  type HttpConfig,
+  httpConfig,
+  parseDurationFlag,
+  parseLabelFlag,
+  UsageError,
+} from "../flags.ts";
 import { objstoreConfigText } from "../objstore.ts";
 import { selectorRelabelerFromFlags, type SelectorRelabelFlag } from "../selector.ts";
-import type { Relabeler } from "../../relabel/relabel.ts";
+import {
+  parseRelabelConfigs,
+  type RelabelConfig,
+  RelabelConfigError,
+  type Relabeler,
+} from "../../relabel/relabel.ts";
+import {
+  DeletionConfigError,
+  type DeletionRequest,
+  parseDeletionRequests,
+} from "../../compact/rewrite.ts";
 import type { RetentionByResolution } from "../../compact/retention.ts";
 import { VERIFY_ISSUES, type VerifyIssue } from "../../compact/verify.ts";
 import { isULID } from "../../tsdb/ulid.ts";
@@ -17,7 +34,9 @@ import {
   type BucketInspectFlag,
   type BucketLsFlag,
   type BucketMarkFlag,
+  type BucketReplicateFlag,
   type BucketRetentionFlag,
+  type BucketRewriteFlag,
   type BucketVerifyFlag,
   INSPECT_OUTPUTS,
   LS_OUTPUTS,
@@ -272,5 +291,151 @@ export function bucketDownsampleConfig(
     blockFilesConcurrency: atLeastOne("block-files-concurrency"),
     dataDir: flags.string("data-dir"),
     hashFunc: flags.enum("hash-func", ["", "SHA256"]),
+  };
+}
+
+/** `tools bucket replicate` */
+export interface BucketReplicateConfig {
+  /** Source bucket (YAML). */
+  objstoreConfig: string;
+  /** Target bucket (YAML). */
+  objstoreToConfig: string;
+  http: HttpConfig;
+  /** Allowed resolutions, ms. */
+  resolutions: number[];
+  compactionLevels: number[];
+  /** External-label matchers. */
+  matchers: Matcher[];
+  singleRun: boolean;
+  minTime: number;
+  maxTime: number;
+  ids: string[];
+  ignoreMarkedForDeletion: boolean;
+}
+
+/** Resolutions a block can have (ms): raw, 5m, 1h. */
+const RESOLUTIONS = [0, 300_000, 3_600_000];
+
+/** Reads the flags of `tools bucket replicate`; UsageError on bad values or a missing target. */
+export function bucketReplicateConfig(flags: Flags<BucketReplicateFlag>): BucketReplicateConfig {
+  const objstoreToConfig = (flags.fileContents("objstore-to.config-file") ||
+    flags.string("objstore-to.config")) ?? "";
+  if (objstoreToConfig.trim() === "") {
+    throw new UsageError(
+      "no target object storage configured: set --objstore-to.config-file or " +
+        "--objstore-to.config",
+    );
+  }
+  const resolutions: number[] = [];
+  for (const r of flags.strings("resolution")) {
+    let ms;
+    try {
+      ms = parseDurationFlag(r);
+    } catch (e) {
+      throw new UsageError(`invalid --resolution ${JSON.stringify(r)}: ${(e as Error).message}`);
+    }
+    if (!RESOLUTIONS.includes(ms)) {
+      throw new UsageError(`invalid --resolution ${JSON.stringify(r)}: one of 0s, 5m, 1h`);
+    }
+    resolutions.push(ms);
+  }
+  let compactionLevels: number[];
+  const levels = flags.strings("compaction");
+  if (levels.length > 0) {
+    compactionLevels = levels.map((l) => {
+      const n = Number(l);
+      if (!/^[0-9]+$/.test(l) || n < 1) {
+        throw new UsageError(`invalid --compaction ${JSON.stringify(l)}: a level >= 1`);
+      }
+      return n;
+    });
+  } else {
+    const lo = flags.int("compaction-min"), hi = flags.int("compaction-max");
+    if (!(lo >= 1) || !(hi >= lo)) {
+      throw new UsageError("--compaction-min must be at least 1 and at most --compaction-max");
+    }
+    compactionLevels = [];
+    for (let l = lo; l <= hi; l++) compactionLevels.push(l);
+  }
+  const matchers: Matcher[] = [];
+  for (const m of flags.strings("matcher")) {
+    try {
+      matchers.push(...parseMetricSelector(m.trim().startsWith("{") ? m : `{${m}}`));
+    } catch (e) {
+      if (e instanceof ParseError) {
+        throw new UsageError(`invalid --matcher ${JSON.stringify(m)}: ${e.message}`);
+      }
+      throw e;
+    }
+  }
+  const ids = flags.strings("id");
+  for (const id of ids) {
+    if (!isULID(id)) throw new UsageError(`invalid ULID found in --id flag: ${JSON.stringify(id)}`);
+  }
+  return {
+    objstoreConfig: objstoreConfigText(flags),
+    objstoreToConfig,
+    http: httpConfig(flags),
+    resolutions,
+    compactionLevels,
+    matchers,
+    singleRun: flags.bool("single-run"),
+    minTime: flags.time("min-time"),
+    maxTime: flags.time("max-time"),
+    ids,
+    ignoreMarkedForDeletion: flags.bool("ignore-marked-for-deletion"),
+  };
+}
+
+/** `tools bucket rewrite` */
+export interface BucketRewriteConfig {
+  objstoreConfig: string;
+  ids: string[];
+  tmpDir: string;
+  dryRun: boolean;
+  deleteBlocks: boolean;
+  hashFunc: string;
+  deletions: DeletionRequest[];
+  relabelConfigs: RelabelConfig[];
+}
+
+/** Reads the flags of `tools bucket rewrite`; UsageError on bad configs or IDs. */
+export function bucketRewriteConfig(flags: Flags<BucketRewriteFlag>): BucketRewriteConfig {
+  const text = (file: "rewrite.to-delete-config" | "rewrite.to-relabel-config") =>
+    (flags.fileContents(`${file}-file`) || flags.string(file)) ?? "";
+  let deletions: DeletionRequest[];
+  try {
+    deletions = parseDeletionRequests(text("rewrite.to-delete-config"));
+  } catch (e) {
+    if (e instanceof DeletionConfigError) {
+      throw new UsageError(`invalid --rewrite.to-delete-config: ${e.message}`);
+    }
+    throw e;
+  }
+  let relabelConfigs: RelabelConfig[];
+  try {
+    relabelConfigs = parseRelabelConfigs(text("rewrite.to-relabel-config"));
+  } catch (e) {
+    if (e instanceof RelabelConfigError) {
+      throw new UsageError(`invalid --rewrite.to-relabel-config: ${e.message}`);
+    }
+    throw e;
+  }
+  if (deletions.length === 0 && relabelConfigs.length === 0) {
+    throw new UsageError("rewrite configuration should be provided");
+  }
+  const ids = flags.strings("id");
+  for (const id of ids) {
+    if (!isULID(id)) throw new UsageError(`id is not a valid block ULID, got: ${id}`);
+  }
+  return {
+    objstoreConfig: objstoreConfigText(flags),
+    ids,
+    tmpDir: flags.string("tmp.dir"),
+    dryRun: flags.bool("dry-run"),
+    deleteBlocks: flags.bool("delete-blocks"),
+    hashFunc: flags.enum("hash-func", ["", "SHA256"]),
+    deletions,
+    relabelConfigs,
   };
 }

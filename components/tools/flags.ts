@@ -399,6 +399,193 @@ export const BUCKET_DOWNSAMPLE = defineCommand({
   ],
 });
 
+/** `thanos tools bucket replicate` */
+export const BUCKET_REPLICATE = defineCommand({
+  path: ["tools", "bucket", "replicate"],
+  env: YAML_ENV,
+  help: "Replicate data from one object storage to another. NOTE: Currently it works only " +
+    "with Thanos blocks (meta.json has to have Thanos metadata).",
+  flags: [
+    ...LOG_FLAGS,
+    ...OBJSTORE_READ_FLAGS,
+    ...httpFlags("0.0.0.0:10902"),
+    {
+      name: "objstore-to.config-file",
+      kind: "string",
+      help: "Path to YAML file that contains object store-to configuration. The object " +
+        "storage which replicate data to.",
+      grants: "objstore-file",
+    },
+    {
+      name: "objstore-to.config",
+      kind: "string",
+      help: "Alternative to 'objstore-to.config-file' flag (mutually exclusive). Content of " +
+        "YAML file that contains object store-to configuration.",
+      grants: "objstore",
+    },
+    {
+      name: "resolution",
+      kind: "string",
+      repeatable: true,
+      defaults: ["0s", "5m", "1h"],
+      help: "Only blocks with these resolutions will be replicated. Repeated flag.",
+    },
+    {
+      name: "compaction-min",
+      kind: "int",
+      default: "1",
+      help: "Only blocks with at least this compaction level will be replicated.",
+    },
+    {
+      name: "compaction-max",
+      kind: "int",
+      default: "4",
+      help: "Only blocks up to a maximum of this compaction level will be replicated.",
+    },
+    {
+      name: "compaction",
+      kind: "string",
+      repeatable: true,
+      help: "Only blocks with these compaction levels will be replicated. Repeated flag. " +
+        "Overrides compaction-min and compaction-max if set.",
+    },
+    {
+      name: "matcher",
+      kind: "string",
+      repeatable: true,
+      help: "blocks whose external labels match this matcher will be replicated. All " +
+        "Prometheus matchers are supported, including =, !=, =~ and !~.",
+    },
+    {
+      name: "single-run",
+      kind: "bool",
+      default: "false",
+      help: "Run replication only one time, then exit.",
+    },
+    {
+      name: "min-time",
+      kind: "time",
+      default: "0000-01-01T00:00:00Z",
+      help: "Start of time range limit to replicate: RFC3339 or a duration relative to now " +
+        "(-1d, 2h45m).",
+    },
+    {
+      name: "max-time",
+      kind: "time",
+      default: "9999-12-31T23:59:59Z",
+      help: "End of time range limit to replicate: RFC3339 or a duration relative to now " +
+        "(-1d, 2h45m).",
+    },
+    {
+      name: "id",
+      kind: "string",
+      repeatable: true,
+      help: "Block to be replicated to the destination bucket. IDs will be used to match " +
+        "blocks and other matchers will be ignored. When specified, this command will be run " +
+        "only once after successful replication. Repeated field",
+    },
+    {
+      name: "ignore-marked-for-deletion",
+      kind: "bool",
+      default: "false",
+      help: "Do not replicate blocks that have deletion mark.",
+    },
+  ],
+});
+
+/** `thanos tools bucket rewrite` */
+export const BUCKET_REWRITE = defineCommand({
+  path: ["tools", "bucket", "rewrite"],
+  env: YAML_ENV,
+  help: "Rewrite chosen blocks in the bucket, while deleting or modifying series. Resulted " +
+    "block has modified stats in meta.json. Additionally compaction.sources are altered to not " +
+    "confuse readers of meta.json. Instead thanos.rewrite section is added with useful info " +
+    "like old sources and deletion requests. NOTE: It's recommended to turn off compactor " +
+    "while doing this operation.",
+  flags: [
+    ...LOG_FLAGS,
+    ...OBJSTORE_FLAGS,
+    {
+      name: "id",
+      kind: "string",
+      repeatable: true,
+      required: true,
+      help: "ID (ULID) of the blocks for rewrite (repeated flag).",
+    },
+    {
+      name: "tmp.dir",
+      kind: "string",
+      default: "/tmp/thanos-rewrite",
+      help: "Working directory for temporary files",
+      grants: "write",
+    },
+    {
+      name: "dry-run",
+      kind: "bool",
+      default: "true",
+      help: "Prints the series changes instead of doing them. Defaults to true, for user to " +
+        "double check. (: Pass --no-dry-run to skip this.",
+    },
+    {
+      name: "delete-blocks",
+      kind: "bool",
+      default: "false",
+      help: "Whether to delete the original blocks after rewriting blocks successfully. " +
+        "Available in non dry-run mode only.",
+    },
+    {
+      name: "hash-func",
+      kind: "enum",
+      choices: ["", "SHA256"],
+      default: "",
+      help: "Specify which hash function to use when calculating the hashes of produced files. " +
+        'If no function has been specified, it does not happen. Possible values are: "", ' +
+        '"SHA256".',
+    },
+    {
+      name: "prom-blocks",
+      kind: "bool",
+      default: "false",
+      help: "If specified, we assume the blocks to be uploaded are only used with Prometheus so " +
+        "we don't check external labels in this case.",
+      unsupported: "rewritten blocks are always uploaded as Thanos blocks",
+    },
+    {
+      name: "rewrite.add-change-log",
+      kind: "bool",
+      default: "true",
+      help: "If specified, all modifications are written to new block directory. Disable if " +
+        "latency is to high.",
+      noEffect: "no change.log is written; changes are logged at debug level",
+    },
+    {
+      name: "rewrite.to-delete-config-file",
+      kind: "string",
+      help: "Path to YAML file that contains []metadata.DeletionRequest that will be applied " +
+        "to blocks",
+      grants: "read-file",
+    },
+    {
+      name: "rewrite.to-delete-config",
+      kind: "string",
+      help: "Alternative to 'rewrite.to-delete-config-file' flag (mutually exclusive). Content " +
+        "of YAML file that contains []metadata.DeletionRequest that will be applied to blocks",
+    },
+    {
+      name: "rewrite.to-relabel-config-file",
+      kind: "string",
+      help: "Path to YAML file that contains relabel configs that will be applied to blocks",
+      grants: "read-file",
+    },
+    {
+      name: "rewrite.to-relabel-config",
+      kind: "string",
+      help: "Alternative to 'rewrite.to-relabel-config-file' flag (mutually exclusive). " +
+        "Content of YAML file that contains relabel configs that will be applied to blocks",
+    },
+  ],
+});
+
 /** Flag names of each `tools` command. */
 export type TsdbDumpFlag = FlagName<typeof TSDB_DUMP>;
 export type TsdbAnalyzeFlag = FlagName<typeof TSDB_ANALYZE>;
@@ -410,6 +597,8 @@ export type BucketMarkFlag = FlagName<typeof BUCKET_MARK>;
 export type BucketCleanupFlag = FlagName<typeof BUCKET_CLEANUP>;
 export type BucketRetentionFlag = FlagName<typeof BUCKET_RETENTION>;
 export type BucketDownsampleFlag = FlagName<typeof BUCKET_DOWNSAMPLE>;
+export type BucketReplicateFlag = FlagName<typeof BUCKET_REPLICATE>;
+export type BucketRewriteFlag = FlagName<typeof BUCKET_REWRITE>;
 
 /** Every `tools` command. */
 export const TOOLS_COMMANDS: readonly CommandSpec[] = [
@@ -423,4 +612,6 @@ export const TOOLS_COMMANDS: readonly CommandSpec[] = [
   BUCKET_CLEANUP,
   BUCKET_RETENTION,
   BUCKET_DOWNSAMPLE,
+  BUCKET_REPLICATE,
+  BUCKET_REWRITE,
 ];

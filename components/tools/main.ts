@@ -24,12 +24,17 @@ import { BucketCompactor } from "../../compact/compactor.ts";
 import { downsampleBucket, downsampleMetrics } from "../../compact/downsample.ts";
 import { applyRetention } from "../../compact/retention.ts";
 import { verifyBucket } from "../../compact/verify.ts";
+import { replicateBlocks } from "../../compact/replicate.ts";
+import { rewriteBlock } from "../../compact/rewrite.ts";
+import { Relabeler } from "../../relabel/relabel.ts";
 import type {
   BucketDownsampleConfig,
   BucketInspectConfig,
   BucketLsConfig,
   BucketMarkConfig,
+  BucketReplicateConfig,
   BucketRetentionConfig,
+  BucketRewriteConfig,
   BucketSyncConfig,
   BucketVerifyConfig,
   RulesCheckConfig,
@@ -324,6 +329,109 @@ export async function runBucketDownsample(
   } finally {
     probe.setNotReady("shutting down");
     await http.shutdown(signal.aborted ? cfg.http.gracePeriodMs : 0);
+    await bucket.close();
+  }
+  return 0;
+}
+
+/** Thanos repeats replication every minute unless `--single-run` or `--id` is given. */
+const REPLICATE_INTERVAL_MS = 60_000;
+
+/**
+ * `thanos tools bucket replicate`: copies the selected blocks from the `--objstore.config`
+ * bucket to the `--objstore-to.config` one, once (`--single-run`, `--id`: a failed pass exits
+ * 1) or every minute until stopped, serving `/metrics` and the probes meanwhile.
+ */
+export async function runBucketReplicate(
+  cfg: BucketReplicateConfig,
+  ctx: RunContext,
+): Promise<number> {
+  const log = ctx.logger;
+  const signal = ctx.signal;
+  const registry = new Registry();
+  const probe = new Probe();
+  const from = await openBucket(cfg.objstoreConfig, { registry, logger: log, component: "from" });
+  let to;
+  try {
+    to = await openBucket(cfg.objstoreToConfig, { logger: log, component: "to" });
+  } catch (e) {
+    await from.close();
+    throw e;
+  }
+  const http = new HttpServer({ address: cfg.http.address, logger: log, registry, probe });
+  await http.start();
+  probe.setReady();
+  const once = cfg.singleRun || cfg.ids.length > 0;
+  try {
+    log.info("starting replication");
+    while (!signal.aborted) {
+      try {
+        log.info("running replication attempt");
+        const r = await replicateBlocks(from, to, {
+          ids: cfg.ids,
+          matchers: cfg.matchers,
+          resolutions: cfg.resolutions,
+          compactionLevels: cfg.compactionLevels,
+          minTime: cfg.minTime,
+          maxTime: cfg.maxTime,
+          ignoreMarkedForDeletion: cfg.ignoreMarkedForDeletion,
+          logger: log,
+          signal,
+        });
+        log.info("ran replication successfully", {
+          replicated: r.copied.length,
+          already_replicated: r.skipped.length,
+        });
+      } catch (e) {
+        if (signal.aborted) break;
+        log.error("running replication failed", { err: (e as Error).message });
+        if (once) return 1;
+      }
+      if (once) break;
+      await sleepUnlessAborted(REPLICATE_INTERVAL_MS, signal);
+    }
+  } finally {
+    probe.setNotReady("shutting down");
+    await http.shutdown(signal.aborted ? cfg.http.gracePeriodMs : 0);
+    await from.close();
+    await to.close();
+  }
+  return 0;
+}
+
+/**
+ * `thanos tools bucket rewrite`: each `--id` block rewritten into a new block (deletions, then
+ * relabelling); with `--dry-run` (the default) only the planned changes are logged.
+ */
+export async function runBucketRewrite(cfg: BucketRewriteConfig, ctx: RunContext): Promise<number> {
+  const log = ctx.logger;
+  const bucket = await openBucket(cfg.objstoreConfig, { logger: log, component: "rewrite" });
+  try {
+    await Deno.remove(cfg.tmpDir, { recursive: true }).catch((e) => {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    });
+    await Deno.mkdir(cfg.tmpDir, { recursive: true });
+    const relabel = new Relabeler(cfg.relabelConfigs);
+    for (const id of cfg.ids) {
+      if (!(await bucket.exists(`${id}/meta.json`, ctx.signal))) {
+        log.error("block does not exist in the bucket", { block: id });
+        return 1;
+      }
+      const r = await rewriteBlock(bucket, id, {
+        deletions: cfg.deletions,
+        relabel,
+        relabelConfigs: cfg.relabelConfigs,
+        tmpDir: cfg.tmpDir,
+        dryRun: cfg.dryRun,
+        deleteBlocks: cfg.deleteBlocks && !cfg.dryRun,
+        hashFunc: cfg.hashFunc,
+        logger: log,
+        signal: ctx.signal,
+      });
+      if (!cfg.dryRun) log.info("wrote new block", { source: id, new: r.newId });
+    }
+    log.info("rewrite done", { IDs: cfg.ids.join(",") });
+  } finally {
     await bucket.close();
   }
   return 0;
