@@ -1280,21 +1280,6 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/queryfrontend/frontend_test.ts"],
   },
   {
-    name: "promql-regex-nesting-overflow-escapes",
-    file: "promql/parser.ts",
-    find:
-      "if (e instanceof RangeError && (type === MatchType.Regexp || type === MatchType.NotRegexp)) {",
-    replace: "if (e instanceof RangeError && type === MatchType.Equal) {",
-    tests: ["tests/query/api_limits_test.ts"],
-  },
-  {
-    name: "promql-label-replace-regex-overflow-escapes",
-    file: "promql/engine.ts",
-    find: "if (err instanceof InvalidRegexError || err instanceof RangeError) {",
-    replace: "if (err instanceof InvalidRegexError) {",
-    tests: ["tests/query/api_limits_test.ts"],
-  },
-  {
     name: "promql-aggregation-param-not-counted",
     file: "promql/engine.ts",
     find: "const param = numericParam ? 1 : 0;",

@@ -52,6 +52,8 @@ const MAX_WINDOW = 0x7fffffff;
 const MAX_CONTROL_BACKLOG = 1 << 20;
 /** Response bytes buffered per stream before `write` waits. */
 const STREAM_HIGH_WATER = 64 << 10;
+/** A connection must send the HTTP/2 preface within this (ms). */
+const PREFACE_TIMEOUT_MS = 10_000;
 /** Bytes handed to one socket write. */
 const WRITE_BATCH = 256 << 10;
 
@@ -129,6 +131,8 @@ export class H2Stream {
   reset(code: number = H2Error.CANCEL): void {
     if (this.conn.forget(this)) this.conn.control(frameOf(T_RST, 0, this.id, u32(code)));
     this.fail(new Error("stream reset"));
+    // a socket that has not taken a write for a while carries no stream forward: drop it
+    if (this.conn.writeBlockedMs > 1000) this.conn.closeNow();
   }
 
   /** @internal Output drained below the mark: wake writers. */
@@ -199,6 +203,7 @@ export class H2Connection {
   private pendingBlock: { id: number; parts: Uint8Array[]; size: number; end: boolean } | null =
     null;
   private writeStartedAt = 0;
+  private prefaceSeen = false;
   private readonly maxStreams: number;
 
   constructor(
@@ -254,11 +259,23 @@ export class H2Connection {
   }
 
   private async readLoop(): Promise<void> {
-    let buf = new Uint8Array(64 << 10);
+    // a peer that does not even send the connection preface in time is dropped
+    const prefaceTimer = setTimeout(() => {
+      if (!this.prefaceSeen) this.closeNow();
+    }, PREFACE_TIMEOUT_MS);
+    try {
+      await this.readFrames();
+    } finally {
+      clearTimeout(prefaceTimer);
+    }
+  }
+
+  private async readFrames(): Promise<void> {
+    // small buffers: an idle connection costs little; `buf` grows to one frame when needed
+    let buf = new Uint8Array(16 << 10);
     let start = 0;
     let end = 0;
-    let prefaceSeen = false;
-    const chunk = new Uint8Array(64 << 10);
+    const chunk = new Uint8Array(16 << 10);
     while (!this.closed) {
       let n: number | null;
       try {
@@ -278,20 +295,16 @@ export class H2Connection {
       }
       buf.set(chunk.subarray(0, n), end);
       end += n;
-      if (!prefaceSeen) {
-        if (end - start < PREFACE.length) {
-          for (let i = 0; i < end - start; i++) {
-            if (buf[start + i] !== PREFACE[i]) throw new ConnectionError(1, "bad preface");
-          }
-          continue;
-        }
-        for (let i = 0; i < PREFACE.length; i++) {
+      if (!this.prefaceSeen) {
+        const have = Math.min(end - start, PREFACE.length);
+        for (let i = 0; i < have; i++) {
           if (buf[start + i] !== PREFACE[i]) {
             throw new ConnectionError(H2Error.PROTOCOL_ERROR, "not an HTTP/2 preface");
           }
         }
+        if (have < PREFACE.length) continue;
         start += PREFACE.length;
-        prefaceSeen = true;
+        this.prefaceSeen = true;
       }
       while (end - start >= 9) {
         const len = (buf[start] << 16) | (buf[start + 1] << 8) | buf[start + 2];
