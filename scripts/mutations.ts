@@ -1067,7 +1067,7 @@ export const MUTATIONS: Mutation[] = [
     file: "promql/engine.ts",
     find: "    await yieldToLoop();\n    this.lastYield = performance.now();",
     replace: "    await Promise.resolve();\n    this.lastYield = performance.now();",
-    tests: ["tests/e2e/query_starvation_test.ts"],
+    tests: ["tests/promql/engine_test.ts", "tests/e2e/query_starvation_test.ts"],
   },
   {
     name: "store-series-in-flight-not-released",
@@ -1079,8 +1079,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "querier-unhealthy-stores-not-reported",
     file: "components/query/main.ts",
-    find: "    unavailable: () => endpoints.unavailable(),\n",
-    replace: "",
+    find: "        unavailable: endpoints.unavailable(),\n",
+    replace: "        unavailable: [],\n",
     tests: ["tests/e2e/query_store_restart_test.ts"],
   },
   // ---------------------------------------------------------------- cache/ and queryfrontend/
