@@ -5,6 +5,7 @@
 import { DurationOutOfRangeError, InvalidDurationError, parseDuration } from "../tsdb/duration.ts";
 import type { LogLevel } from "../logging/log.ts";
 import { parseBase2Bytes } from "../strconv/bytes.ts";
+import type { RetentionByResolution } from "../compact/retention.ts";
 
 /** How a flag's value is read. */
 export type FlagKind =
@@ -681,6 +682,42 @@ export const OBJSTORE_READ_FLAGS = defineFlags(
     grants: f.grants === "objstore-file" ? "objstore-file-read" as const : "objstore-read" as const,
   })),
 );
+
+/** `--retention.resolution-raw`, `-5m`, `-1h` (compact, tools bucket retention). */
+export const RETENTION_FLAGS = defineFlags([
+  {
+    name: "retention.resolution-raw",
+    kind: "duration",
+    default: "0d",
+    help: "How long to retain raw samples in bucket. Setting this to 0d will retain samples " +
+      "of this resolution forever",
+  },
+  {
+    name: "retention.resolution-5m",
+    kind: "duration",
+    default: "0d",
+    help: "How long to retain samples of resolution 1 (5 minutes) in bucket. Setting this to " +
+      "0d will retain samples of this resolution forever",
+  },
+  {
+    name: "retention.resolution-1h",
+    kind: "duration",
+    default: "0d",
+    help: "How long to retain samples of resolution 2 (1 hour) in bucket. Setting this to 0d " +
+      "will retain samples of this resolution forever",
+  },
+]);
+
+/** The retention per resolution the {@link RETENTION_FLAGS} set (0 keeps forever). */
+export function retentionConfig(
+  flags: Flags<"retention.resolution-raw" | "retention.resolution-5m" | "retention.resolution-1h">,
+): RetentionByResolution {
+  return {
+    raw: flags.duration("retention.resolution-raw"),
+    fiveMin: flags.duration("retention.resolution-5m"),
+    oneHour: flags.duration("retention.resolution-1h"),
+  };
+}
 
 /** `--http-address`, `--http-grace-period`. */
 export function httpFlags(defaultAddress = "0.0.0.0:10902") {

@@ -3,7 +3,7 @@
 
 import type { Relabeler } from "../../relabel/relabel.ts";
 import { selectorRelabelerFromFlags } from "../selector.ts";
-import { type Flags, type HttpConfig, httpConfig, UsageError } from "../flags.ts";
+import { type Flags, type HttpConfig, httpConfig, retentionConfig, UsageError } from "../flags.ts";
 import { objstoreConfigText } from "../objstore.ts";
 import { COMPACT_DEDUP_FUNCS, type CompactFlag } from "./flags.ts";
 import type { CompactDedupFunc } from "../../compact/merge.ts";
@@ -69,11 +69,7 @@ export function compactConfig(flags: Flags<CompactFlag>): CompactConfig {
     objstoreConfig: objstoreConfigText(flags),
     dataDir: flags.string("data-dir"),
     consistencyDelayMs: flags.duration("consistency-delay"),
-    retention: {
-      raw: flags.duration("retention.resolution-raw"),
-      fiveMin: flags.duration("retention.resolution-5m"),
-      oneHour: flags.duration("retention.resolution-1h"),
-    },
+    retention: retentionConfig(flags),
     wait: flags.bool("wait"),
     waitIntervalMs: flags.duration("wait-interval"),
     downsamplingDisabled: flags.bool("downsampling.disable"),

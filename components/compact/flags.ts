@@ -11,6 +11,7 @@ import {
   httpFlags,
   LOG_FLAGS,
   OBJSTORE_FLAGS,
+  RETENTION_FLAGS,
   TRACING_FLAGS,
   YAML_ENV,
 } from "../flags.ts";
@@ -76,27 +77,7 @@ export const COMPACT_COMMAND = defineCommand({
       help: "Minimum age of fresh (non-compacted) blocks before they are being processed. " +
         "Malformed blocks older than the maximum of consistency-delay and 48h0m0s will be removed.",
     },
-    {
-      name: "retention.resolution-raw",
-      kind: "duration",
-      default: "0d",
-      help: "How long to retain raw samples in bucket. Setting this to 0d will retain samples " +
-        "of this resolution forever",
-    },
-    {
-      name: "retention.resolution-5m",
-      kind: "duration",
-      default: "0d",
-      help: "How long to retain samples of resolution 1 (5 minutes) in bucket. Setting this to " +
-        "0d will retain samples of this resolution forever",
-    },
-    {
-      name: "retention.resolution-1h",
-      kind: "duration",
-      default: "0d",
-      help: "How long to retain samples of resolution 2 (1 hour) in bucket. Setting this to 0d " +
-        "will retain samples of this resolution forever",
-    },
+    ...RETENTION_FLAGS,
     {
       name: "wait",
       short: "w",

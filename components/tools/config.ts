@@ -10,6 +10,7 @@ import {
   httpConfig,
   parseDurationFlag,
   parseLabelFlag,
+  retentionConfig,
   UsageError,
 } from "../flags.ts";
 import { objstoreConfigText } from "../objstore.ts";
@@ -255,11 +256,7 @@ export interface BucketRetentionConfig extends BucketSyncConfig {
 export function bucketRetentionConfig(flags: Flags<BucketRetentionFlag>): BucketRetentionConfig {
   return {
     ...bucketSyncConfig(flags),
-    retention: {
-      raw: flags.duration("retention.resolution-raw"),
-      fiveMin: flags.duration("retention.resolution-5m"),
-      oneHour: flags.duration("retention.resolution-1h"),
-    },
+    retention: retentionConfig(flags),
   };
 }
 

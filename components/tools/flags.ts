@@ -11,6 +11,7 @@ import {
   LOG_FLAGS,
   OBJSTORE_FLAGS,
   OBJSTORE_READ_FLAGS,
+  RETENTION_FLAGS,
   TRACING_FLAGS,
   YAML_ENV,
 } from "../flags.ts";
@@ -329,27 +330,7 @@ export const BUCKET_RETENTION = defineCommand({
     ...OBJSTORE_FLAGS,
     ...SYNC_FLAGS,
     ...SELECTOR_FLAGS,
-    {
-      name: "retention.resolution-raw",
-      kind: "duration",
-      default: "0d",
-      help: "How long to retain raw samples in bucket. Setting this to 0d will retain samples " +
-        "of this resolution forever",
-    },
-    {
-      name: "retention.resolution-5m",
-      kind: "duration",
-      default: "0d",
-      help: "How long to retain samples of resolution 1 (5 minutes) in bucket. Setting this to " +
-        "0d will retain samples of this resolution forever",
-    },
-    {
-      name: "retention.resolution-1h",
-      kind: "duration",
-      default: "0d",
-      help: "How long to retain samples of resolution 2 (1 hour) in bucket. Setting this to 0d " +
-        "will retain samples of this resolution forever",
-    },
+    ...RETENTION_FLAGS,
   ],
 });
 
