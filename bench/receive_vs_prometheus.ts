@@ -24,6 +24,9 @@
 //   (/proc/<pid>/stat; ours is the deno process, which runs the role in a Worker thread);
 // - RSS per active series: (VmRSS after the level − VmRSS once ready) / series;
 // - p99 request latency of the level.
+// Environment: BENCH_ONLY_OURS=1 skips the Prometheus runs (its column repeats ours), and
+// BENCH_DENO_FLAGS adds `deno run` flags to our receiver (e.g. `--v8-flags=--prof`); the
+// per-stage CPU breakdown of a request is bench/receive_profile.ts.
 
 import { encodeWriteRequest, type PromSeries } from "../receive/remote_write.ts";
 import { snappyBlockCompress } from "../storeapi/snappy.ts";
@@ -41,6 +44,8 @@ const ROUNDS = 240;
 const PROMETHEUS = "/usr/bin/prometheus";
 const CLK_TCK = 100;
 const START_TIMEOUT_MS = 60_000;
+/** BENCH_ONLY_OURS=1: skip the Prometheus runs (profiling; its column then repeats ours). */
+const ONLY_OURS = Deno.env.get("BENCH_ONLY_OURS") === "1";
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
 /** utime + stime of a process in seconds (fields 14 and 15 of /proc/<pid>/stat). */
@@ -136,6 +141,7 @@ async function startOurs(dir: string): Promise<Server> {
   const { proc, log } = spawn(Deno.execPath(), [
     "run",
     "-A",
+    ...(Deno.env.get("BENCH_DENO_FLAGS") ?? "").split(" ").filter((x) => x !== ""),
     MAIN,
     "receive",
     `--http-address=${http}`,
@@ -277,7 +283,7 @@ try {
   for (const [li, c] of LEVELS.entries()) {
     const bodies = encodeLevel(labels, base + li * ROUNDS * 15_000);
     const o = await runLevel(ours, bodies, c);
-    const p = await runLevel(prom, bodies, c);
+    const p = ONLY_OURS ? o : await runLevel(prom, bodies, c);
     for (const [n, r] of [["ours", o], ["prometheus", p]] as const) {
       if (r.rejected) console.log(`# ${n} c=${c}: ${r.rejected} samples rejected: ${r.firstError}`);
     }
