@@ -991,6 +991,13 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/query/api_limits_test.ts"],
   },
   {
+    name: "http-static-route-prefix-match",
+    file: "server/http.ts",
+    find: "          if (r.exact !== pathname) continue;",
+    replace: "          if (!pathname.startsWith(r.exact)) continue;",
+    tests: ["tests/server/http_test.ts"],
+  },
+  {
     name: "http-receive-body-uncapped",
     file: "receive/handler.ts",
     find: "body = await read(cap);",

@@ -151,7 +151,13 @@ export class Probe {
 
 /** HTTP server of one role. */
 export class HttpServer {
-  private readonly routes: { methods: Set<string>; pattern: URLPattern; route: Route }[] = [];
+  private readonly routes: {
+    methods: Set<string>;
+    pattern: URLPattern;
+    /** The pathname itself when the pattern has no parameters or wildcards (matched by ===). */
+    exact: string | null;
+    route: Route;
+  }[] = [];
   private server?: Deno.HttpServer<Deno.NetAddr>;
   private readonly duration: Histogram;
   private readonly shutdownController = new AbortController();
@@ -204,9 +210,12 @@ export class HttpServer {
     const prefix = prefixed ? (this.opts.routePrefix ?? "").replace(/\/$/, "") : "";
     for (const r of routes) {
       const methods = new Set(typeof r.method === "string" ? [r.method] : r.method);
+      const pathname = prefix + r.path;
       this.routes.push({
         methods,
-        pattern: new URLPattern({ pathname: prefix + r.path }),
+        pattern: new URLPattern({ pathname }),
+        // only characters URLPattern takes literally and URL pathnames keep as they are
+        exact: /^\/[A-Za-z0-9/_.~-]*$/.test(pathname) && !pathname.includes("/.") ? pathname : null,
         route: r,
       });
     }
@@ -253,16 +262,25 @@ export class HttpServer {
       let found:
         | { route: Route; params: Record<string, string>; raw: Record<string, string> }
         | undefined;
+      const pathname = url.pathname;
       for (const r of this.routes) {
-        const m = r.pattern.exec({ pathname: url.pathname });
-        if (!m) continue;
+        // a static route matches its own pathname only, without parameters: no URLPattern call
+        let groups: Record<string, string | undefined>;
+        if (r.exact !== null) {
+          if (r.exact !== pathname) continue;
+          groups = {};
+        } else {
+          const m = r.pattern.exec({ pathname });
+          if (!m) continue;
+          groups = m.pathname.groups;
+        }
         if (!r.methods.has(req.method)) {
           for (const x of r.methods) if (x !== "OPTIONS") allowed.add(x);
           continue;
         }
         const params: Record<string, string> = {};
         const raw: Record<string, string> = {};
-        for (const [k, v] of Object.entries(m.pathname.groups)) {
+        for (const [k, v] of Object.entries(groups)) {
           if (v === undefined) continue;
           raw[k] = v;
           params[k] = new TextDecoder().decode(percentDecodeBytes(v));

@@ -51,3 +51,50 @@ Deno.test("every role serves /metrics, /-/healthy and /-/ready, and routes by ta
     await srv.shutdown(1000);
   }
 });
+
+Deno.test("static routes match their exact path only; parameterised ones still use the pattern", async () => {
+  const probe = new Probe();
+  const srv = new HttpServer({
+    address: { hostname: "127.0.0.1", port: 0 },
+    logger: quiet,
+    registry: new Registry(),
+    probe,
+    routePrefix: "/p",
+  });
+  srv.add([
+    { method: "POST", path: "/api/v1/receive", handler: () => new Response("receive") },
+    { method: "GET", path: "/a.b/c~d_e-f", handler: () => new Response("literal") },
+    { method: "GET", path: "/api/v1/label/:name/values", handler: (_r, p) => new Response(p.name) },
+  ]);
+  await srv.start();
+  const base = `http://127.0.0.1:${srv.addr!.port}`;
+  const get = async (path: string, method = "GET") => {
+    const r = await fetch(`${base}${path}`, { method });
+    return `${r.status} ${(await r.text()).trim()}`;
+  };
+  try {
+    assertEquals(await get("/p/api/v1/receive", "POST"), "200 receive");
+    // dot segments are resolved by the URL parser, as before
+    assertEquals(await get("/p/api/v1/./x/../receive", "POST"), "200 receive");
+    assertEquals(await get("/p/a.b/c~d_e-f"), "200 literal");
+    assertEquals(await get("/p/api/v1/label/job/values"), "200 job");
+    for (
+      const path of [
+        "/p/api/v1/receive/",
+        "/p/api/v1/receivex",
+        "/p/api/v1/Receive",
+        "/p/api/v1/%72eceive",
+        "/api/v1/receive",
+        "/p/api/v1",
+      ]
+    ) {
+      assertEquals((await get(path, "POST")).slice(0, 3), "404", path);
+    }
+    assertEquals((await get("/p/api/v1/receive")).slice(0, 3), "405");
+    assertEquals((await get("/metrics/")).slice(0, 3), "404");
+    assertEquals((await get("/metricsx")).slice(0, 3), "404");
+    assertEquals((await get("/-/healthy")).slice(0, 3), "200");
+  } finally {
+    await srv.shutdown(1000);
+  }
+});
