@@ -545,6 +545,16 @@ export class ReceiveHandler {
   private distribute(tenant: string, series: PromSeries[], replicas: number[]): Batch[] {
     const ring = this.ring();
     if (ring === null) throw new ReceiveWriteError("notReady", "target not ready");
+    if (ring.soleOwner !== undefined && replicas.length === 1 && replicas[0] === 0) {
+      // one owner for everything (ingestor-only): one batch, without a lookup per series
+      if (series.length === 0) return [];
+      return [{
+        endpoint: ring.soleOwner,
+        replica: 0,
+        ids: Array.from({ length: series.length }, (_, i) => i),
+        series,
+      }];
+    }
     const batches = new Map<string, Batch>();
     for (let i = 0; i < series.length; i++) {
       const s = series[i];

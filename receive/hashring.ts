@@ -249,6 +249,11 @@ export interface Hashring {
   get(tenant: string, labels: Labels, replica: number): string;
   /** Every endpoint address of every ring, sorted, each once. */
   endpoints(): string[];
+  /**
+   * Set when replica 0 of every series of every tenant goes to this one address (the
+   * single-node ring): routing need not look at the series.
+   */
+  readonly soleOwner?: string;
 }
 
 /** Thrown when a ring cannot provide the requested replica, as Thanos's insufficientNodesError. */
@@ -507,6 +512,7 @@ export function newHashring(
  */
 export function singleNodeHashring(address: string): Hashring {
   return {
+    soleOwner: address,
     get(_tenant: string, _labels: Labels, replica: number): string {
       if (replica > 0) throw new InsufficientNodesError(1, replica + 1);
       return address;

@@ -662,6 +662,13 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/receive/handler_test.ts"],
   },
   {
+    name: "receive-sole-owner-takes-every-replica",
+    file: "receive/handler.ts",
+    find: "if (ring.soleOwner !== undefined && replicas.length === 1 && replicas[0] === 0) {",
+    replace: "if (ring.soleOwner !== undefined) {",
+    tests: ["tests/receive/handler_test.ts"],
+  },
+  {
     name: "receive-validate-skips-first-label-pair",
     file: "receive/remote_write.ts",
     find: "    if (i > 0) {\n      const c = compareStrings(ls[i], ls[i - 2]);",

@@ -9,7 +9,12 @@ import { Registry } from "../../metrics/registry.ts";
 import { directRequestInfo } from "../../server/http.ts";
 import { GrpcError, GrpcServer, GrpcStatus } from "../../storeapi/grpc.ts";
 import { snappyBlockCompress } from "../../storeapi/snappy.ts";
-import { type Hashring, newHashring, parseHashrings } from "../../receive/hashring.ts";
+import {
+  type Hashring,
+  newHashring,
+  parseHashrings,
+  singleNodeHashring,
+} from "../../receive/hashring.ts";
 import { noLimits, parseLimitsConfig, type ReceiveLimits } from "../../receive/limits.ts";
 import { encodeWriteRequest, type PromSeries } from "../../receive/remote_write.ts";
 import {
@@ -428,3 +433,41 @@ Deno.test("three receivers forwarding over real gRPC (RF=3, snappy)", opts, asyn
     await Promise.all(servers.map((s) => s.close()));
   }
 });
+
+Deno.test(
+  "single-node ring (ingestor only): one local write of every series; RF=2 still fails",
+  opts,
+  async () => {
+    for (const rf of [1, 2]) {
+      const db = new FakeDB();
+      const h = new ReceiveHandler({
+        hashring: () => singleNodeHashring("local"),
+        localEndpoint: "",
+        replicationFactor: rf,
+        tenantHeader: "THANOS-TENANT",
+        defaultTenant: "default-tenant",
+        replicaHeader: "THANOS-REPLICA",
+        db,
+        limits: noLimits(),
+        forwardTimeoutMs: 2000,
+        logger: quiet,
+        registry: new Registry(),
+        mode: "IngestorOnly",
+      });
+      const node: Node = { addr: "local", db, h, reg: new Registry(), state: "up", sent: [] };
+      const r = await post(node, mkSeries(40, 1000));
+      if (rf === 1) {
+        assertEquals(r, { status: 200, text: "" });
+        assertEquals([db.writes, db.count()], [1, 40]);
+        for (let i = 0; i < 40; i++) assert(db.has(`__name__,m,id,s${i}`), `s${i}`);
+        // an out-of-order sample is a conflict, as before
+        const o = await post(node, mkSeries(1, 500));
+        assertEquals(o.status, 409, o.text);
+      } else {
+        // the ring has no second node for replica 1 (Thanos's insufficient nodes error)
+        assertEquals(r.status, 500, r.text);
+        assert(r.text.includes("insufficient nodes"), r.text);
+      }
+    }
+  },
+);
