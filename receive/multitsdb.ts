@@ -320,19 +320,29 @@ export class MultiTSDB {
         throw new RemoteWriteError(429, "tenant is above active series limit");
       }
       const out: WriteOutcome = { appended: 0, outOfOrder: 0, outOfBounds: 0, duplicate: 0 };
-      const app = t.db.appender();
+      let samples = 0;
+      for (const s of series) samples += s.timestamps.length;
+      const app = t.db.appender(samples);
       try {
+        // the value words: one view per buffer (a decoded request keeps all its samples in one)
+        let buf: ArrayBufferLike | null = null;
+        let words: Uint32Array = new Uint32Array(0);
         for (const s of series) {
           const ts = s.timestamps;
-          const words = new Uint32Array(s.values.buffer, s.values.byteOffset, s.values.length * 2);
+          const vs = s.values;
+          if (vs.buffer !== buf) {
+            buf = vs.buffer;
+            words = new Uint32Array(buf, 0, buf.byteLength >>> 2);
+          }
+          const w0 = vs.byteOffset >>> 2;
           let ref = 0;
           for (let i = 0; i < ts.length; i++) {
             try {
               ref = app.appendBits(
                 s.labels,
                 ts[i],
-                words[2 * i + HI_WORD],
-                words[2 * i + LO_WORD],
+                words[w0 + 2 * i + HI_WORD],
+                words[w0 + 2 * i + LO_WORD],
                 ref,
               );
             } catch (e) {

@@ -669,6 +669,13 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/receive/handler_test.ts"],
   },
   {
+    name: "receive-write-value-words-ignore-offset",
+    file: "receive/multitsdb.ts",
+    find: "          const w0 = vs.byteOffset >>> 2;",
+    replace: "          const w0 = 0;",
+    tests: ["tests/receive/multitsdb_test.ts"],
+  },
+  {
     name: "receive-validate-skips-first-label-pair",
     file: "receive/remote_write.ts",
     find: "    if (i > 0) {\n      const c = compareStrings(ls[i], ls[i - 2]);",

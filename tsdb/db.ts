@@ -86,9 +86,12 @@ export class DB {
     return this.blocksList;
   }
 
-  /** An appender whose commit triggers compaction when the head became compactable. */
-  appender(): DBAppender {
-    return new DBAppender(this, this.head.appender());
+  /**
+   * An appender whose commit triggers compaction when the head became compactable; `capacity`:
+   * samples expected (sizes its buffers, no limit).
+   */
+  appender(capacity?: number): DBAppender {
+    return new DBAppender(this, this.head.appender(capacity));
   }
 
   /** @internal */

@@ -496,9 +496,16 @@ export class Head {
     return this._maxTime - this._minTime > (this.chunkRange / 2) * 3;
   }
 
-  /** A new appender (Prometheus `Head.Appender`). */
-  appender(): HeadAppender {
-    return new HeadAppender(this, this._minTime === MAX ? null : this.appendableMinValidTime());
+  /**
+   * A new appender (Prometheus `Head.Appender`); `capacity`: samples expected (sizes its
+   * buffers, no limit).
+   */
+  appender(capacity?: number): HeadAppender {
+    return new HeadAppender(
+      this,
+      this._minTime === MAX ? null : this.appendableMinValidTime(),
+      capacity,
+    );
   }
 
   /** A Queryable over the head, optionally clamped to [mint, maxt]. */
@@ -1034,16 +1041,29 @@ export class Head {
 /** Buffers samples until commit (Prometheus `headAppender`). Not reusable after commit/rollback. */
 export class HeadAppender {
   private n = 0;
-  private refs = new Float64Array(64);
-  private ts = new Float64Array(64);
-  private vs = new Float64Array(64);
-  private words = new Uint32Array(this.vs.buffer);
+  private refs: Float64Array;
+  private ts: Float64Array;
+  private vs: Float64Array;
+  private words: Uint32Array;
   private series: MemSeries[] = [];
   private created: MemSeries[] = [];
   private closed = false;
 
-  /** `minValidTime` null: fresh head, set by the first sample (Prometheus initAppender). */
-  constructor(private readonly head: Head, private minValidTime: number | null) {}
+  /**
+   * `minValidTime` null: fresh head, set by the first sample (Prometheus initAppender);
+   * `capacity`: samples expected (initial buffer size, they grow beyond it).
+   */
+  constructor(
+    private readonly head: Head,
+    private minValidTime: number | null,
+    capacity = 64,
+  ) {
+    const cap = Math.max(1, Math.min(Math.floor(capacity) || 64, 1 << 20));
+    this.refs = new Float64Array(cap);
+    this.ts = new Float64Array(cap);
+    this.vs = new Float64Array(cap);
+    this.words = new Uint32Array(this.vs.buffer);
+  }
 
   /** Samples buffered. */
   get pending(): number {

@@ -5,7 +5,13 @@
 import { assert, assertEquals, assertRejects } from "../helpers/assert.ts";
 import { withTempDir } from "../helpers/tmp.ts";
 import { MultiTSDB, type MultiTSDBOptions } from "../../receive/multitsdb.ts";
-import { type PromSeries, RemoteWriteError } from "../../receive/remote_write.ts";
+import {
+  decodeWriteRequest,
+  encodeWriteRequest,
+  type PromSeries,
+  RemoteWriteError,
+} from "../../receive/remote_write.ts";
+import { snappyBlockCompress } from "../../storeapi/snappy.ts";
 import { Logger } from "../../logging/log.ts";
 import { Registry } from "../../metrics/registry.ts";
 import { MemoryBucket } from "../../objstore/memory.ts";
@@ -282,5 +288,34 @@ Deno.test("concurrent writes to one tenant open it once", async () => {
       await m.close();
     }
     await assertRejects(() => m.write("t", []), RemoteWriteError);
+  });
+});
+
+Deno.test("a decoded request's series share one sample buffer: each keeps its own values", async () => {
+  await withTempDir(async (dir) => {
+    const m = await MultiTSDB.open(opts(dir));
+    try {
+      // a request as the decoder hands it over: views into one buffer per request, at offsets
+      const req: PromSeries[] = Array.from(
+        { length: 20 },
+        (_, i) =>
+          ser(["__name__", "up", "i", String(i).padStart(2, "0")], [[1000, i * 1.5], [2000, -i]]),
+      );
+      const body = snappyBlockCompress(encodeWriteRequest({ series: req }));
+      const decoded = decodeWriteRequest(body).series;
+      assert(
+        decoded[1].values.byteOffset > 0 && decoded[1].values.buffer === decoded[0].values.buffer,
+      );
+      const out = await m.write("default-tenant", decoded);
+      assertEquals(out.appended, 40);
+      const got = await query(m.store(), eq("__name__", "up"));
+      assertEquals(got.length, 20);
+      for (const [i, g] of got.entries()) {
+        assertEquals(g.ts, [1000, 2000]);
+        assertEquals([...g.vs], [i * 1.5, -i], `series ${i}`);
+      }
+    } finally {
+      await m.close();
+    }
   });
 });
