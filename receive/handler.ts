@@ -548,12 +548,9 @@ export class ReceiveHandler {
     if (ring.soleOwner !== undefined && replicas.length === 1 && replicas[0] === 0) {
       // one owner for everything (ingestor-only): one batch, without a lookup per series
       if (series.length === 0) return [];
-      return [{
-        endpoint: ring.soleOwner,
-        replica: 0,
-        ids: Array.from({ length: series.length }, (_, i) => i),
-        series,
-      }];
+      const ids: number[] = new Array(series.length);
+      for (let i = 0; i < ids.length; i++) ids[i] = i;
+      return [{ endpoint: ring.soleOwner, replica: 0, ids, series }];
     }
     const batches = new Map<string, Batch>();
     for (let i = 0; i < series.length; i++) {
