@@ -214,7 +214,7 @@ export class IndexCache implements StoreIndexCache {
   }
 
   fetchSeries(block: string, refs: ArrayLike<number>): Promise<(IndexSeries | undefined)[]> {
-    const out = new Array<IndexSeries | undefined>(refs.length);
+    const out = new Array<IndexSeries | undefined>(refs.length).fill(undefined);
     for (let i = 0; i < refs.length; i++) out[i] = this.getSeries(block, refs[i]);
     return Promise.resolve(out);
   }
@@ -409,7 +409,7 @@ export class RemoteIndexCache implements StoreIndexCache {
   }
 
   async fetchSeries(block: string, refs: ArrayLike<number>): Promise<(IndexSeries | undefined)[]> {
-    const out = new Array<IndexSeries | undefined>(refs.length);
+    const out = new Array<IndexSeries | undefined>(refs.length).fill(undefined);
     if (!this.on("Series") || refs.length === 0) return out;
     this.requests?.inc({ item_type: "Series" }, refs.length);
     const keys: string[] = [];
