@@ -342,7 +342,7 @@ export class RemoteIndexCache implements StoreIndexCache {
   private readonly ttlMs: number;
 
   constructor(readonly cache: Cache, opts: RemoteIndexCacheOptions = {}) {
-    if (opts.enabledItems) this.enabled = new Set(opts.enabledItems);
+    this.enabled = opts.enabledItems ? new Set(opts.enabledItems) : undefined;
     this.ttlMs = opts.ttlMs ?? 0;
     const reg = opts.registry;
     if (reg) {
