@@ -533,6 +533,11 @@ export class CachingBucket implements Bucket {
     return this.inner.delete(name, signal);
   }
 
+  /** Resolves once the cache writes started so far are done (or dropped). */
+  async flush(): Promise<void> {
+    await Promise.all([...this.pending]);
+  }
+
   /** Waits for pending cache writes, closes the cache, then the bucket. */
   async close(): Promise<void> {
     await Promise.all([...this.pending]);

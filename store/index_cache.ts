@@ -443,6 +443,11 @@ export class RemoteIndexCache implements StoreIndexCache {
     // remote items expire with their TTL, as in Thanos
   }
 
+  /** Resolves once the cache writes started so far are done (or dropped). */
+  async flush(): Promise<void> {
+    await Promise.all([...this.pending]);
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.pending]);
     this.cache.close();
