@@ -443,12 +443,25 @@ export const CACHING_BUCKET_FIELDS = [
   "metafile_max_size",
 ] as const;
 
+/** Whether the first YAML document's `type` is IN-MEMORY (malformed text: false). */
+function isInMemory(yamlText: string): boolean {
+  try {
+    const root = parseAllDocuments(yamlText, { version: "1.1" });
+    const first = Array.isArray(root) ? root[0] : undefined;
+    const doc = first?.toJS({ maxAliasCount: 100 }) as unknown;
+    if (typeof doc !== "object" || doc === null || Array.isArray(doc)) return false;
+    const type = (doc as Record<string, unknown>).type;
+    return typeof type === "string" && ["IN-MEMORY", "INMEMORY"].includes(type.toUpperCase());
+  } catch {
+    return false;
+  }
+}
+
 /** What a cache configuration needs from the role's sandbox: hosts to reach, files to read. */
 export function cachePermissions(yamlText: string): { net: string[]; read: string[] } {
   // an in-memory cache reaches nothing; its config fields differ per user (the store's index
   // cache and caching bucket take max_item_size), so its own parser checks them
-  const type = /^\s*type\s*:\s*["']?([A-Za-z-]+)/m.exec(yamlText)?.[1]?.toUpperCase();
-  if (type === "IN-MEMORY" || type === "INMEMORY") return { net: [], read: [] };
+  if (isInMemory(yamlText)) return { net: [], read: [] };
   const c = parseCacheConfig(yamlText, [...INDEX_CACHE_FIELDS, ...CACHING_BUCKET_FIELDS]);
   if (c.type === "IN-MEMORY") return { net: [], read: [] };
   const net = c.config.addresses.map((a) => a.replace(/^dns\+/, ""));
