@@ -578,10 +578,16 @@ export class BucketStore implements StoreBackend {
   // ---- per-block reading (used by BlockSetBackend) ----
 
   /** Sorted refs of the series of `block` matching `matchers` (all series when none). */
-  postings(block: BucketBlock, matchers: readonly Matcher[]): Promise<Uint32Array> {
+  async postings(block: BucketBlock, matchers: readonly Matcher[]): Promise<Uint32Array> {
     const reader = this.postingsReader(block);
     if (matchers.length === 0) return allPostings(reader);
-    return postingsForMatchers(reader, matchers);
+    // Thanos's ExpandedPostings item: the refs of the whole matcher set, order-independent
+    const key = JSON.stringify(matchers.map((m) => [m.name, m.type, m.value]).sort());
+    const cached = await this.cache.fetchExpandedPostings(block.id, key);
+    if (cached) return cached;
+    const refs = await postingsForMatchers(reader, matchers);
+    this.cache.storeExpandedPostings(block.id, key, refs);
+    return refs;
   }
 
   /**

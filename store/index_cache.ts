@@ -18,7 +18,7 @@ import {
 } from "../cache/config.ts";
 
 /** Kinds of cached items, as Thanos's `item_type` label. */
-export type CacheItemType = "Postings" | "Series";
+export type CacheItemType = "Postings" | "Series" | "ExpandedPostings";
 
 /**
  * The index cache as the bucket store uses it: lookups are asynchronous (a remote backend answers
@@ -29,6 +29,10 @@ export interface StoreIndexCache {
   fetchPostings(block: string, key: string): Promise<Uint32Array | undefined>;
   /** Caches postings of `block` for `key`. */
   storePostings(block: string, key: string, postings: Uint32Array): void;
+  /** Cached series refs of `block` matching a whole matcher set (`key`, its canonical form). */
+  fetchExpandedPostings(block: string, key: string): Promise<Uint32Array | undefined>;
+  /** Caches the series refs of `block` matching the matcher set `key`. */
+  storeExpandedPostings(block: string, key: string, postings: Uint32Array): void;
   /** Cached series entries of `block` for `refs`, undefined where missing. */
   fetchSeries(block: string, refs: ArrayLike<number>): Promise<(IndexSeries | undefined)[]>;
   /** Caches series entries of `block`. */
@@ -128,7 +132,7 @@ export class IndexCache implements StoreIndexCache {
         name: "thanos_store_index_cache_max_item_size_bytes",
         help: "Maximum number of bytes for single entry to be held in the index cache.",
       }).set(this.maxItemBytes);
-      for (const t of ["Postings", "Series"]) {
+      for (const t of ["Postings", "Series", "ExpandedPostings"]) {
         this.metrics.items.set({ item_type: t }, 0);
         this.metrics.size.set({ item_type: t }, 0);
       }
@@ -213,6 +217,14 @@ export class IndexCache implements StoreIndexCache {
     this.setPostings(block, key, postings);
   }
 
+  fetchExpandedPostings(block: string, key: string): Promise<Uint32Array | undefined> {
+    return Promise.resolve(this.get<Uint32Array>("ExpandedPostings", `E:${block}:${key}`));
+  }
+
+  storeExpandedPostings(block: string, key: string, postings: Uint32Array): void {
+    this.set("ExpandedPostings", `E:${block}:${key}`, postings, postings.byteLength);
+  }
+
   fetchSeries(block: string, refs: ArrayLike<number>): Promise<(IndexSeries | undefined)[]> {
     const out = new Array<IndexSeries | undefined>(refs.length).fill(undefined);
     for (let i = 0; i < refs.length; i++) out[i] = this.getSeries(block, refs[i]);
@@ -231,7 +243,9 @@ export class IndexCache implements StoreIndexCache {
   dropBlock(block: string): void {
     const infix = `:${block}:`;
     for (const [k, e] of [...this.entries]) {
-      if (k.startsWith("P" + infix) || k.startsWith("S" + infix)) this.remove(k, e, false);
+      if (k.startsWith("P" + infix) || k.startsWith("S" + infix) || k.startsWith("E" + infix)) {
+        this.remove(k, e, false);
+      }
     }
   }
 }
@@ -330,7 +344,8 @@ const textEncoder = new TextEncoder();
 
 /**
  * The index cache over a remote {@link Cache} (memcached, redis): items encoded to bytes,
- * keyed per block ULID (`P:<ulid>:<sha256 of the matcher>`, `S:<ulid>:<ref>`). The backend
+ * keyed per block ULID (`P:<ulid>:<sha256 of the matcher>`, `E:<ulid>:<sha256 of the matcher
+ * set>`, `S:<ulid>:<ref>`). The backend
  * never throws; a failure or an undecodable item is a miss, so a query only ever gets slower.
  * Writes run in the background; {@link close} waits for them.
  */
@@ -357,7 +372,7 @@ export class RemoteIndexCache implements StoreIndexCache {
         help: "Total number of items requests to the cache that were a hit.",
         labelNames: lbl,
       });
-      for (const t of ["Postings", "Series"]) {
+      for (const t of ["Postings", "Series", "ExpandedPostings"]) {
         this.requests.inc({ item_type: t }, 0);
         this.hits.inc({ item_type: t }, 0);
       }
@@ -368,12 +383,12 @@ export class RemoteIndexCache implements StoreIndexCache {
     return !this.enabled || this.enabled.has(type);
   }
 
-  private static async postingsKey(block: string, key: string): Promise<string> {
+  private static async postingsKey(prefix: string, block: string, key: string): Promise<string> {
     // a matcher can be long and hold spaces: memcached keys are at most 250 bytes, no spaces
     const h = new Uint8Array(await crypto.subtle.digest("SHA-256", textEncoder.encode(key)));
     let hex = "";
     for (const x of h) hex += x.toString(16).padStart(2, "0");
-    return `P:${block}:${hex}`;
+    return `${prefix}:${block}:${hex}`;
   }
 
   private track(work: Promise<void>): void {
@@ -382,10 +397,31 @@ export class RemoteIndexCache implements StoreIndexCache {
     p.finally(() => this.pending.delete(p));
   }
 
-  async fetchPostings(block: string, key: string): Promise<Uint32Array | undefined> {
-    if (!this.on("Postings")) return undefined;
-    this.requests?.inc({ item_type: "Postings" });
-    const k = await RemoteIndexCache.postingsKey(block, key);
+  fetchPostings(block: string, key: string): Promise<Uint32Array | undefined> {
+    return this.fetchList("Postings", "P", block, key);
+  }
+
+  storePostings(block: string, key: string, postings: Uint32Array): void {
+    this.storeList("Postings", "P", block, key, postings);
+  }
+
+  fetchExpandedPostings(block: string, key: string): Promise<Uint32Array | undefined> {
+    return this.fetchList("ExpandedPostings", "E", block, key);
+  }
+
+  storeExpandedPostings(block: string, key: string, postings: Uint32Array): void {
+    this.storeList("ExpandedPostings", "E", block, key, postings);
+  }
+
+  private async fetchList(
+    type: CacheItemType,
+    prefix: string,
+    block: string,
+    key: string,
+  ): Promise<Uint32Array | undefined> {
+    if (!this.on(type)) return undefined;
+    this.requests?.inc({ item_type: type });
+    const k = await RemoteIndexCache.postingsKey(prefix, block, key);
     const b = (await this.cache.fetch([k])).get(k);
     if (b === undefined) return undefined;
     let p: Uint32Array;
@@ -394,15 +430,21 @@ export class RemoteIndexCache implements StoreIndexCache {
     } catch {
       return undefined;
     }
-    this.hits?.inc({ item_type: "Postings" });
+    this.hits?.inc({ item_type: type });
     return p;
   }
 
-  storePostings(block: string, key: string, postings: Uint32Array): void {
-    if (!this.on("Postings")) return;
+  private storeList(
+    type: CacheItemType,
+    prefix: string,
+    block: string,
+    key: string,
+    postings: Uint32Array,
+  ): void {
+    if (!this.on(type)) return;
     const bytes = encodePostings(postings);
     this.track(
-      RemoteIndexCache.postingsKey(block, key).then((k) =>
+      RemoteIndexCache.postingsKey(prefix, block, key).then((k) =>
         this.cache.store(new Map([[k, bytes]]), this.ttlMs)
       ),
     );
@@ -482,7 +524,7 @@ const MIB = 1024 * 1024;
  * Reads Thanos's index cache configuration (https://thanos.io/tip/components/store.md/#index-cache):
  * `type` (case-insensitive) and `config`. IN-MEMORY: `max_size` (default 250MiB),
  * `max_item_size` (default 125MiB, at most `max_size`), `enabled_items` (`Postings`, `Series`,
- * `ExpandedPostings`; this build caches no expanded postings), `ttl` (no effect, as in Thanos).
+ * `ExpandedPostings`: the series of a whole matcher set), `ttl` (no effect, as in Thanos).
  * MEMCACHED and REDIS: the backend's `config` (cache/config.ts, Thanos's fields and defaults),
  * and beside it `enabled_items` and `ttl` (expiration of stored items).
  */
@@ -557,8 +599,8 @@ function parseEnabledItems(items: unknown): CacheItemType[] | undefined {
   if (items.length === 0) return undefined;
   const out: CacheItemType[] = [];
   for (const it of items) {
-    if (it === "Postings" || it === "Series") out.push(it);
-    else if (it !== "ExpandedPostings") {
+    if (it === "Postings" || it === "Series" || it === "ExpandedPostings") out.push(it);
+    else {
       throw new IndexCacheConfigError(
         `index cache config: unsupported item type ${JSON.stringify(it)}: want Postings, ` +
           "Series or ExpandedPostings",

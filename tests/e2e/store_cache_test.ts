@@ -143,7 +143,10 @@ for (const backend of ["memcached", "redis"] as const) {
         store = await startComponent("store", [
           `--objstore.config=type: FILESYSTEM\nconfig:\n  directory: ${root}/bucket\n`,
           `--data-dir=${root}/data`,
-          `--index-cache.config=${conf}enabled_items: [Postings, Series]\n`,
+          // memcached: per-matcher postings and series; redis: every item type (whole matcher
+          // sets too)
+          `--index-cache.config=${conf}` +
+          (backend === "memcached" ? "enabled_items: [Postings, Series]\n" : ""),
           `--store.caching-bucket.config-file=${root}/bucket-cache.yml`,
         ], { timeoutMs: 60_000 });
 
@@ -167,7 +170,8 @@ for (const backend of ["memcached", "redis"] as const) {
         }
         t = await metrics(store);
         assertEquals(bucketBytes(t), cold, "a warm query read bytes from the bucket");
-        assert(sum(t, "thanos_store_index_cache_hits_total", { item_type: "Postings" }) > 0);
+        const postingsItem = backend === "memcached" ? "Postings" : "ExpandedPostings";
+        assert(sum(t, "thanos_store_index_cache_hits_total", { item_type: postingsItem }) > 0);
         assert(sum(t, "thanos_store_index_cache_hits_total", { item_type: "Series" }) >= 201);
         assert(
           sum(t, "thanos_store_bucket_cache_operation_hits_total", { operation: "get_range" }) > 0,

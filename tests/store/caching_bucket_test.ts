@@ -283,6 +283,11 @@ Deno.test("remote index cache: items round-trip through their byte encoding, key
   await settle();
   assertEquals(await ic.fetchPostings("blockA", 'pos:job="x y"'), p);
   assertEquals(await ic.fetchPostings("blockB", 'pos:job="x y"'), undefined);
+  // a whole matcher set is its own item
+  assertEquals(await ic.fetchExpandedPostings("blockA", 'pos:job="x y"'), undefined);
+  ic.storeExpandedPostings("blockA", "[[job,=,x]]", p.subarray(0, 2));
+  await settle();
+  assertEquals(await ic.fetchExpandedPostings("blockA", "[[job,=,x]]"), p.subarray(0, 2));
   assertEquals(await ic.fetchSeries("blockA", [123456, 5]), [s, undefined]);
   assertEquals(await ic.fetchSeries("blockB", [123456]), [undefined]);
   // an undecodable item is a miss

@@ -1,7 +1,6 @@
 // The in-memory index cache as Thanos's `--index-cache.config` configures it
 // (https://thanos.io/tip/components/store.md/#in-memory-index-cache): the IN-MEMORY type with its
-// defaults, sizes and item types; MEMCACHED and REDIS refused with one line until their clients
-// are in this build.
+// defaults, sizes and item types; MEMCACHED and REDIS with the cache clients' fields.
 
 import { assert, assertEquals, assertThrows } from "../helpers/assert.ts";
 import {
@@ -30,7 +29,7 @@ Deno.test("IN-MEMORY index cache config: Thanos's defaults, sizes and item types
       "type: IN-MEMORY\nconfig:\n  max_size: 1GB\n  max_item_size: 64MiB\n" +
         "  enabled_items: [Series, ExpandedPostings]\n",
     ),
-    { maxBytes: 1024 ** 3, maxItemBytes: 64 * MIB, enabledItems: ["Series"] },
+    { maxBytes: 1024 ** 3, maxItemBytes: 64 * MIB, enabledItems: ["Series", "ExpandedPostings"] },
   );
   assertEquals(
     parseIndexCacheConfig(
@@ -57,7 +56,7 @@ Deno.test("index cache config: MEMCACHED and REDIS with Thanos's fields; bad con
   assertEquals(m.backend.config.timeoutMs, 1000);
   assertEquals(m.backend.config.maxItemSize, 2 * MIB);
   assertEquals(m.backend.config.maxGetMultiBatchSize, 64);
-  assertEquals(m.enabledItems, ["Postings"]);
+  assertEquals(m.enabledItems, ["Postings", "ExpandedPostings"]);
   assertEquals(m.ttlMs, 3600_000);
   const r = parseIndexCacheConfig(
     "type: REDIS\nconfig:\n  addr: 127.0.0.1:6379\n  username: u\n  password: p\n  db: 2\n",
