@@ -424,9 +424,45 @@ export function connectTarget(address: string): { hostname: string; port: number
   return { hostname: a.slice(0, i).replace(/^\[|\]$/g, ""), port: Number(a.slice(i + 1)) };
 }
 
+/** Top-level fields of the store's `--index-cache.config` beside `type` and `config`. */
+export const INDEX_CACHE_FIELDS = ["ttl", "enabled_items"] as const;
+
+/**
+ * Top-level fields of the store's `--store.caching-bucket.config` beside `type` and `config`
+ * (https://thanos.io/tip/components/store.md/#caching-bucket).
+ */
+export const CACHING_BUCKET_FIELDS = [
+  "chunk_subrange_size",
+  "max_chunks_get_range_requests",
+  "chunk_object_attrs_ttl",
+  "chunk_subrange_ttl",
+  "blocks_iter_ttl",
+  "metafile_exists_ttl",
+  "metafile_doesnt_exist_ttl",
+  "metafile_content_ttl",
+  "metafile_max_size",
+] as const;
+
+/** Whether the first YAML document's `type` is IN-MEMORY (malformed text: false). */
+function isInMemory(yamlText: string): boolean {
+  try {
+    const root = parseAllDocuments(yamlText, { version: "1.1" });
+    const first = Array.isArray(root) ? root[0] : undefined;
+    const doc = first?.toJS({ maxAliasCount: 100 }) as unknown;
+    if (typeof doc !== "object" || doc === null || Array.isArray(doc)) return false;
+    const type = (doc as Record<string, unknown>).type;
+    return typeof type === "string" && ["IN-MEMORY", "INMEMORY"].includes(type.toUpperCase());
+  } catch {
+    return false;
+  }
+}
+
 /** What a cache configuration needs from the role's sandbox: hosts to reach, files to read. */
 export function cachePermissions(yamlText: string): { net: string[]; read: string[] } {
-  const c = parseCacheConfig(yamlText, ["ttl", "enabled_items"]);
+  // an in-memory cache reaches nothing; its config fields differ per user (the store's index
+  // cache and caching bucket take max_item_size), so its own parser checks them
+  if (isInMemory(yamlText)) return { net: [], read: [] };
+  const c = parseCacheConfig(yamlText, [...INDEX_CACHE_FIELDS, ...CACHING_BUCKET_FIELDS]);
   if (c.type === "IN-MEMORY") return { net: [], read: [] };
   const net = c.config.addresses.map((a) => a.replace(/^dns\+/, ""));
   const read: string[] = [];

@@ -57,6 +57,7 @@ const DURATION_BUCKETS = [0.001, 0.01, 0.1, 0.3, 0.6, 1, 3, 6, 9, 20, 30, 60, 90
 
 interface BucketMetrics {
   ops: Counter;
+  fetchedBytes: Counter;
   failures: Counter;
   duration: Histogram;
   lastUpload: Gauge;
@@ -67,6 +68,12 @@ function bucketMetrics(reg: Registry): BucketMetrics {
     ops: reg.counter({
       name: "thanos_objstore_bucket_operations_total",
       help: "Total number of all attempted operations against a bucket.",
+      labelNames: ["bucket", "operation"],
+    }),
+    // thanos-io/objstore's objstore.go: bytes of get and get_range answers
+    fetchedBytes: reg.counter({
+      name: "thanos_objstore_bucket_operation_fetched_bytes_total",
+      help: "Total number of bytes fetched from bucket, per operation.",
       labelNames: ["bucket", "operation"],
     }),
     failures: reg.counter({
@@ -135,6 +142,7 @@ export class InstrumentedBucket implements Bucket {
       for (const op of BUCKET_OPERATIONS) {
         this.m.ops.labels(inner.name, op);
         this.m.failures.labels(inner.name, op);
+        if (op === "get" || op === "get_range") this.m.fetchedBytes.labels(inner.name, op);
       }
     }
   }
@@ -256,23 +264,27 @@ export class InstrumentedBucket implements Bucket {
     }
   }
 
-  get(name: string, signal?: AbortSignal): Promise<Uint8Array> {
-    return this.run("get", name, signal, true, (s) => this.inner.get(name, s));
+  async get(name: string, signal?: AbortSignal): Promise<Uint8Array> {
+    const b = await this.run("get", name, signal, true, (s) => this.inner.get(name, s));
+    this.m?.fetchedBytes.labels(this.inner.name, "get").inc(b.length);
+    return b;
   }
 
-  getRange(
+  async getRange(
     name: string,
     offset: number,
     length: number,
     signal?: AbortSignal,
   ): Promise<Uint8Array> {
-    return this.run(
+    const b = await this.run(
       "get_range",
       name,
       signal,
       true,
       (s) => this.inner.getRange(name, offset, length, s),
     );
+    this.m?.fetchedBytes.labels(this.inner.name, "get_range").inc(b.length);
+    return b;
   }
 
   async upload(

@@ -1394,6 +1394,35 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/store/index_cache_test.ts"],
   },
   {
+    name: "store-caching-bucket-subrange-hit-ignored",
+    file: "store/caching_bucket.ts",
+    find: "if (d !== undefined && d.length === s.end - s.start) {",
+    replace: "if (d !== undefined && d.length === s.end - s.start && d.length < 0) {",
+    tests: ["tests/e2e/store_cache_test.ts", "tests/store/caching_bucket_test.ts"],
+  },
+  {
+    name: "store-remote-index-cache-series-hit-ignored",
+    file: "store/index_cache.ts",
+    find: "if (s.ref !== refs[i]) continue;",
+    replace: "continue;",
+    tests: ["tests/e2e/store_cache_test.ts", "tests/store/caching_bucket_test.ts"],
+  },
+  {
+    name: "store-cache-error-fails-query",
+    file: "cache/metrics.ts",
+    find: "      return false;",
+    replace: "      throw e;",
+    tests: ["tests/store/caching_bucket_test.ts", "tests/e2e/store_cache_test.ts"],
+  },
+  {
+    name: "store-remote-index-cache-undecodable-item-fails",
+    file: "store/index_cache.ts",
+    find:
+      "        // an undecodable item is a miss; the entry is read from the bucket and stored again\n",
+    replace: '        throw new Error("undecodable");\n',
+    tests: ["tests/store/caching_bucket_test.ts"],
+  },
+  {
     name: "bucket-ls-relabel-ignored",
     file: "block/inspect.ts",
     find: "if (relabel && !relabel.empty) {",

@@ -37,7 +37,7 @@ import type { BlockMeta } from "../tsdb/meta.ts";
 import { mergeSeriesSets } from "../tsdb/querier.ts";
 import { ChunkEncoding, type Labels, type SeriesWithChunks } from "../tsdb/series.ts";
 import type { Logger } from "../logging/log.ts";
-import { IndexCache, type IndexCacheOptions } from "./index_cache.ts";
+import { IndexCache, type IndexCacheOptions, type StoreIndexCache } from "./index_cache.ts";
 import { type IndexHeaderSource, openIndexHeader } from "../block/index_header.ts";
 import type { MetaSyncer } from "../block/fetcher.ts";
 import { forEachConcurrent, Gate } from "../runutil/gate.ts";
@@ -235,6 +235,11 @@ export interface BucketStoreOptions {
   indexCacheBytes?: number;
   /** Item size limit and cached item types of the index cache (`--index-cache.config`). */
   indexCache?: Omit<IndexCacheOptions, "registry">;
+  /**
+   * A remote index cache (`--index-cache.config` MEMCACHED or REDIS) used instead of the
+   * in-memory one; the store closes it.
+   */
+  remoteIndexCache?: StoreIndexCache;
   /** Blocks loaded concurrently (`--block-sync-concurrency`). */
   blockSyncConcurrency?: number;
   /** Served time range (`--min-time`/`--max-time`), inclusive ms. */
@@ -253,7 +258,7 @@ export class BucketStore implements StoreBackend {
   readonly failed = new Map<string, Error>();
   /** Metas of the blocks in `failed` (so answers over their range can name them). */
   private readonly failedMetas = new Map<string, BlockMeta>();
-  readonly cache: IndexCache;
+  readonly cache: StoreIndexCache;
   private readonly metrics?: StoreMetrics;
   /** Series calls beyond the limit wait for a slot (0: unlimited). */
   private readonly gate: Gate;
@@ -263,10 +268,11 @@ export class BucketStore implements StoreBackend {
 
   constructor(private readonly bucket: Bucket, private readonly opts: BucketStoreOptions) {
     this.log = opts.logger;
-    this.cache = new IndexCache(opts.indexCacheBytes ?? 250 * 1024 * 1024, {
-      ...opts.indexCache,
-      registry: opts.registry,
-    });
+    this.cache = opts.remoteIndexCache ??
+      new IndexCache(opts.indexCacheBytes ?? 250 * 1024 * 1024, {
+        ...opts.indexCache,
+        registry: opts.registry,
+      });
     this.metrics = opts.registry ? storeMetrics(opts.registry) : undefined;
     this.gate = new Gate(opts.seriesMaxConcurrency ?? 20);
     opts.registry?.onCollect(() => this.metrics?.blocksLoaded.set(this.blocks.size));
@@ -378,12 +384,13 @@ export class BucketStore implements StoreBackend {
     return new BucketBlock(meta, opened.index, opened.source);
   }
 
-  /** Closes every block. */
+  /** Closes every block, then the index cache (after its pending writes). */
   async close(): Promise<void> {
     this.closed = true;
     await this.syncing?.catch(() => undefined);
     for (const b of this.blocks.values()) await b.index.close();
     this.blocks.clear();
+    await this.cache.close();
   }
 
   /** Blocks grouped by external labels. */
@@ -571,10 +578,16 @@ export class BucketStore implements StoreBackend {
   // ---- per-block reading (used by BlockSetBackend) ----
 
   /** Sorted refs of the series of `block` matching `matchers` (all series when none). */
-  postings(block: BucketBlock, matchers: readonly Matcher[]): Promise<Uint32Array> {
+  async postings(block: BucketBlock, matchers: readonly Matcher[]): Promise<Uint32Array> {
     const reader = this.postingsReader(block);
     if (matchers.length === 0) return allPostings(reader);
-    return postingsForMatchers(reader, matchers);
+    // Thanos's ExpandedPostings item: the refs of the whole matcher set, order-independent
+    const key = JSON.stringify(matchers.map((m) => [m.name, m.type, m.value]).sort());
+    const cached = await this.cache.fetchExpandedPostings(block.id, key);
+    if (cached) return cached;
+    const refs = await postingsForMatchers(reader, matchers);
+    this.cache.storeExpandedPostings(block.id, key, refs);
+    return refs;
   }
 
   /**
@@ -590,10 +603,10 @@ export class BucketStore implements StoreBackend {
       postingsForLabelMatching: (name, pred) => ix.postingsForLabelMatching(name, pred),
       allPostings: () => ix.allPostings(),
       memo: async (key, fetch) => {
-        const cached = cache.getPostings(block.id, key);
+        const cached = await cache.fetchPostings(block.id, key);
         if (cached) return cached;
         const p = await fetch();
-        cache.setPostings(block.id, key, p);
+        cache.storePostings(block.id, key, p);
         return p;
       },
     };
@@ -608,8 +621,9 @@ export class BucketStore implements StoreBackend {
     const out = new Array<IndexSeries>(refs.length);
     const missing: number[] = [];
     const missingAt: number[] = [];
+    const cached = await this.cache.fetchSeries(block.id, refs);
     for (let i = 0; i < refs.length; i++) {
-      const c = this.cache.getSeries(block.id, refs[i]);
+      const c = cached[i];
       if (c) out[i] = c;
       else {
         missing.push(refs[i]);
@@ -618,10 +632,12 @@ export class BucketStore implements StoreBackend {
     }
     if (missing.length > 0) {
       let k = 0;
+      const read: IndexSeries[] = [];
       for await (const s of block.index.seriesMany(missing, { signal })) {
         out[missingAt[k++]] = s;
-        this.cache.setSeries(block.id, s.ref, s);
+        read.push(s);
       }
+      this.cache.storeSeries(block.id, read);
     }
     return out;
   }

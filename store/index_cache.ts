@@ -8,9 +8,40 @@ import { parse as parseYaml } from "yaml";
 import { parseBase2Bytes } from "../strconv/bytes.ts";
 import type { Counter, Gauge, Registry } from "../metrics/registry.ts";
 import type { IndexSeries } from "../tsdb/index/reader.ts";
+import { Decbuf, Encbuf } from "../tsdb/encoding.ts";
+import type { Cache } from "../cache/cache.ts";
+import {
+  type CacheConfig,
+  CacheConfigError,
+  INDEX_CACHE_FIELDS,
+  parseCacheConfig,
+} from "../cache/config.ts";
 
 /** Kinds of cached items, as Thanos's `item_type` label. */
-export type CacheItemType = "Postings" | "Series";
+export type CacheItemType = "Postings" | "Series" | "ExpandedPostings";
+
+/**
+ * The index cache as the bucket store uses it: lookups are asynchronous (a remote backend answers
+ * over the network), writes are fire-and-forget, and a failing backend is a miss, never an error.
+ */
+export interface StoreIndexCache {
+  /** Cached postings of `block` for `key` (a matcher's canonical form). */
+  fetchPostings(block: string, key: string): Promise<Uint32Array | undefined>;
+  /** Caches postings of `block` for `key`. */
+  storePostings(block: string, key: string, postings: Uint32Array): void;
+  /** Cached series refs of `block` matching a whole matcher set (`key`, its canonical form). */
+  fetchExpandedPostings(block: string, key: string): Promise<Uint32Array | undefined>;
+  /** Caches the series refs of `block` matching the matcher set `key`. */
+  storeExpandedPostings(block: string, key: string, postings: Uint32Array): void;
+  /** Cached series entries of `block` for `refs`, undefined where missing. */
+  fetchSeries(block: string, refs: ArrayLike<number>): Promise<(IndexSeries | undefined)[]>;
+  /** Caches series entries of `block`. */
+  storeSeries(block: string, series: readonly IndexSeries[]): void;
+  /** Forgets what it can of `block` (after the block was unloaded). */
+  dropBlock(block: string): void;
+  /** Waits for pending writes, then closes connections. */
+  close(): Promise<void>;
+}
 
 interface Entry {
   type: CacheItemType;
@@ -47,7 +78,7 @@ export interface IndexCacheOptions {
 }
 
 /** An LRU cache bounded by bytes. `maxBytes` 0 disables it (every get misses, sets are dropped). */
-export class IndexCache {
+export class IndexCache implements StoreIndexCache {
   private readonly entries = new Map<string, Entry>();
   private bytes = 0;
   private readonly maxItemBytes: number;
@@ -101,7 +132,7 @@ export class IndexCache {
         name: "thanos_store_index_cache_max_item_size_bytes",
         help: "Maximum number of bytes for single entry to be held in the index cache.",
       }).set(this.maxItemBytes);
-      for (const t of ["Postings", "Series"]) {
+      for (const t of ["Postings", "Series", "ExpandedPostings"]) {
         this.metrics.items.set({ item_type: t }, 0);
         this.metrics.size.set({ item_type: t }, 0);
       }
@@ -178,12 +209,290 @@ export class IndexCache {
     this.set("Series", `S:${block}:${ref}`, s, seriesSize(s));
   }
 
+  fetchPostings(block: string, key: string): Promise<Uint32Array | undefined> {
+    return Promise.resolve(this.getPostings(block, key));
+  }
+
+  storePostings(block: string, key: string, postings: Uint32Array): void {
+    this.setPostings(block, key, postings);
+  }
+
+  fetchExpandedPostings(block: string, key: string): Promise<Uint32Array | undefined> {
+    return Promise.resolve(this.get<Uint32Array>("ExpandedPostings", `E:${block}:${key}`));
+  }
+
+  storeExpandedPostings(block: string, key: string, postings: Uint32Array): void {
+    this.set("ExpandedPostings", `E:${block}:${key}`, postings, postings.byteLength);
+  }
+
+  fetchSeries(block: string, refs: ArrayLike<number>): Promise<(IndexSeries | undefined)[]> {
+    const out = new Array<IndexSeries | undefined>(refs.length).fill(undefined);
+    for (let i = 0; i < refs.length; i++) out[i] = this.getSeries(block, refs[i]);
+    return Promise.resolve(out);
+  }
+
+  storeSeries(block: string, series: readonly IndexSeries[]): void {
+    for (const s of series) this.setSeries(block, s.ref, s);
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
   /** Drops every item of `block` (after the block was unloaded). */
   dropBlock(block: string): void {
     const infix = `:${block}:`;
     for (const [k, e] of [...this.entries]) {
-      if (k.startsWith("P" + infix) || k.startsWith("S" + infix)) this.remove(k, e, false);
+      if (k.startsWith("P" + infix) || k.startsWith("S" + infix) || k.startsWith("E" + infix)) {
+        this.remove(k, e, false);
+      }
     }
+  }
+}
+
+// ---- remote backends (MEMCACHED, REDIS): Thanos's RemoteIndexCache
+// (https://thanos.io/tip/components/store.md/#memcached-index-cache), over the cache/ clients.
+
+/**
+ * Postings as bytes: the uvarint count, then the first ref and the gaps between sorted refs as
+ * uvarints (a dense list takes about one byte per series).
+ */
+export function encodePostings(p: Uint32Array): Uint8Array {
+  const e = new Encbuf(8 + p.length * 2);
+  e.putUvarint(p.length);
+  let prev = 0;
+  for (let i = 0; i < p.length; i++) {
+    e.putUvarint(p[i] - prev);
+    prev = p[i];
+  }
+  return e.bytes().slice();
+}
+
+/** Inverse of {@link encodePostings}; throws on malformed bytes. */
+export function decodePostings(b: Uint8Array): Uint32Array {
+  const d = new Decbuf(b, "postings cache item");
+  const n = d.uvarint();
+  if (n > b.length) d.fail("postings count exceeds item size");
+  const out = new Uint32Array(n);
+  let v = 0;
+  for (let i = 0; i < n; i++) {
+    v += d.uvarint();
+    if (v > 0xffffffff) d.fail("postings ref out of range");
+    out[i] = v;
+  }
+  if (d.remaining !== 0) d.fail("trailing bytes after postings");
+  return out;
+}
+
+/**
+ * A series entry as bytes: its ref, its label pairs as uvarint-prefixed strings, then its chunk
+ * metas as gaps (minTime from the previous maxTime, maxTime from minTime, ref from the previous
+ * ref), like the index's own series encoding.
+ */
+export function encodeSeries(s: IndexSeries): Uint8Array {
+  const e = new Encbuf(32 + s.labels.length * 16 + s.chunks.length * 8);
+  e.putUvarint(s.ref);
+  e.putUvarint(s.labels.length);
+  for (const l of s.labels) e.putUvarintStr(l);
+  e.putUvarint(s.chunks.length);
+  let t = 0;
+  let ref = 0;
+  for (const c of s.chunks) {
+    e.putVarint(c.minTime - t);
+    e.putUvarint(c.maxTime - c.minTime);
+    e.putVarint(c.ref - ref);
+    t = c.maxTime;
+    ref = c.ref;
+  }
+  return e.bytes().slice();
+}
+
+/** Inverse of {@link encodeSeries}; throws on malformed bytes. */
+export function decodeSeries(b: Uint8Array): IndexSeries {
+  const d = new Decbuf(b, "series cache item");
+  const ref = d.uvarint();
+  const nl = d.uvarint();
+  if (nl > b.length) d.fail("label count exceeds item size");
+  const labels: string[] = [];
+  for (let i = 0; i < nl; i++) labels.push(d.uvarintStr());
+  const nc = d.uvarint();
+  if (nc > b.length) d.fail("chunk count exceeds item size");
+  const chunks = [];
+  let t = 0;
+  let cref = 0;
+  for (let i = 0; i < nc; i++) {
+    const minTime = t + d.varint();
+    const maxTime = minTime + d.uvarint();
+    cref += d.varint();
+    chunks.push({ minTime, maxTime, ref: cref });
+    t = maxTime;
+  }
+  if (d.remaining !== 0) d.fail("trailing bytes after series");
+  return { ref, labels, chunks };
+}
+
+/** Options of {@link RemoteIndexCache}. */
+export interface RemoteIndexCacheOptions {
+  registry?: Registry;
+  /** Item types cached (`enabled_items`); default all. */
+  enabledItems?: readonly CacheItemType[];
+  /** Expiration of stored items (`ttl`, 0: the backend's `expiration`, default 24h). */
+  ttlMs?: number;
+}
+
+const textEncoder = new TextEncoder();
+
+/**
+ * The index cache over a remote {@link Cache} (memcached, redis): items encoded to bytes,
+ * keyed per block ULID (`P:<ulid>:<sha256 of the matcher>`, `E:<ulid>:<sha256 of the matcher
+ * set>`, `S:<ulid>:<ref>`). The backend
+ * never throws; a failure or an undecodable item is a miss, so a query only ever gets slower.
+ * Writes run in the background; {@link close} waits for them.
+ */
+export class RemoteIndexCache implements StoreIndexCache {
+  private readonly enabled?: ReadonlySet<CacheItemType>;
+  private readonly requests?: Counter;
+  private readonly hits?: Counter;
+  private readonly pending = new Set<Promise<void>>();
+  private readonly ttlMs: number;
+
+  constructor(readonly cache: Cache, opts: RemoteIndexCacheOptions = {}) {
+    this.enabled = opts.enabledItems ? new Set(opts.enabledItems) : undefined;
+    this.ttlMs = opts.ttlMs ?? 0;
+    const reg = opts.registry;
+    if (reg) {
+      const lbl = ["item_type"];
+      this.requests = reg.counter({
+        name: "thanos_store_index_cache_requests_total",
+        help: "Total number of items requests to the cache.",
+        labelNames: lbl,
+      });
+      this.hits = reg.counter({
+        name: "thanos_store_index_cache_hits_total",
+        help: "Total number of items requests to the cache that were a hit.",
+        labelNames: lbl,
+      });
+      for (const t of ["Postings", "Series", "ExpandedPostings"]) {
+        this.requests.inc({ item_type: t }, 0);
+        this.hits.inc({ item_type: t }, 0);
+      }
+    }
+  }
+
+  private on(type: CacheItemType): boolean {
+    return !this.enabled || this.enabled.has(type);
+  }
+
+  private static async postingsKey(prefix: string, block: string, key: string): Promise<string> {
+    // a matcher can be long and hold spaces: memcached keys are at most 250 bytes, no spaces
+    const h = new Uint8Array(await crypto.subtle.digest("SHA-256", textEncoder.encode(key)));
+    let hex = "";
+    for (const x of h) hex += x.toString(16).padStart(2, "0");
+    return `${prefix}:${block}:${hex}`;
+  }
+
+  private track(work: Promise<void>): void {
+    const p = work.catch(() => {});
+    this.pending.add(p);
+    p.finally(() => this.pending.delete(p));
+  }
+
+  fetchPostings(block: string, key: string): Promise<Uint32Array | undefined> {
+    return this.fetchList("Postings", "P", block, key);
+  }
+
+  storePostings(block: string, key: string, postings: Uint32Array): void {
+    this.storeList("Postings", "P", block, key, postings);
+  }
+
+  fetchExpandedPostings(block: string, key: string): Promise<Uint32Array | undefined> {
+    return this.fetchList("ExpandedPostings", "E", block, key);
+  }
+
+  storeExpandedPostings(block: string, key: string, postings: Uint32Array): void {
+    this.storeList("ExpandedPostings", "E", block, key, postings);
+  }
+
+  private async fetchList(
+    type: CacheItemType,
+    prefix: string,
+    block: string,
+    key: string,
+  ): Promise<Uint32Array | undefined> {
+    if (!this.on(type)) return undefined;
+    this.requests?.inc({ item_type: type });
+    const k = await RemoteIndexCache.postingsKey(prefix, block, key);
+    const b = (await this.cache.fetch([k])).get(k);
+    if (b === undefined) return undefined;
+    let p: Uint32Array;
+    try {
+      p = decodePostings(b);
+    } catch {
+      return undefined;
+    }
+    this.hits?.inc({ item_type: type });
+    return p;
+  }
+
+  private storeList(
+    type: CacheItemType,
+    prefix: string,
+    block: string,
+    key: string,
+    postings: Uint32Array,
+  ): void {
+    if (!this.on(type)) return;
+    const bytes = encodePostings(postings);
+    this.track(
+      RemoteIndexCache.postingsKey(prefix, block, key).then((k) =>
+        this.cache.store(new Map([[k, bytes]]), this.ttlMs)
+      ),
+    );
+  }
+
+  async fetchSeries(block: string, refs: ArrayLike<number>): Promise<(IndexSeries | undefined)[]> {
+    const out = new Array<IndexSeries | undefined>(refs.length).fill(undefined);
+    if (!this.on("Series") || refs.length === 0) return out;
+    this.requests?.inc({ item_type: "Series" }, refs.length);
+    const keys: string[] = [];
+    for (let i = 0; i < refs.length; i++) keys.push(`S:${block}:${refs[i]}`);
+    const got = await this.cache.fetch(keys);
+    let n = 0;
+    for (let i = 0; i < refs.length; i++) {
+      const b = got.get(keys[i]);
+      if (b === undefined) continue;
+      try {
+        const s = decodeSeries(b);
+        if (s.ref !== refs[i]) continue;
+        out[i] = s;
+        n++;
+      } catch {
+        // an undecodable item is a miss; the entry is read from the bucket and stored again
+      }
+    }
+    this.hits?.inc({ item_type: "Series" }, n);
+    return out;
+  }
+
+  storeSeries(block: string, series: readonly IndexSeries[]): void {
+    if (!this.on("Series") || series.length === 0) return;
+    const m = new Map<string, Uint8Array>();
+    for (const s of series) m.set(`S:${block}:${s.ref}`, encodeSeries(s));
+    this.track(this.cache.store(m, this.ttlMs));
+  }
+
+  dropBlock(_block: string): void {
+    // remote items expire with their TTL, as in Thanos
+  }
+
+  /** Resolves once the cache writes started so far are done (or dropped). */
+  async flush(): Promise<void> {
+    await Promise.all([...this.pending]);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.pending]);
+    this.cache.close();
   }
 }
 
@@ -193,6 +502,15 @@ export interface InMemoryIndexCacheConfig {
   maxItemBytes: number;
   /** Undefined: every item type. */
   enabledItems?: CacheItemType[];
+}
+
+/** An index cache configuration of type MEMCACHED or REDIS. */
+export interface RemoteIndexCacheConfig {
+  backend: Extract<CacheConfig, { type: "MEMCACHED" | "REDIS" }>;
+  /** Undefined: every item type. */
+  enabledItems?: CacheItemType[];
+  /** Expiration of stored items; 0: the backend's `expiration` (default 24h). */
+  ttlMs: number;
 }
 
 /** An `--index-cache.config` this build cannot serve or that is malformed. */
@@ -206,10 +524,13 @@ const MIB = 1024 * 1024;
  * Reads Thanos's index cache configuration (https://thanos.io/tip/components/store.md/#index-cache):
  * `type` (case-insensitive) and `config`. IN-MEMORY: `max_size` (default 250MiB),
  * `max_item_size` (default 125MiB, at most `max_size`), `enabled_items` (`Postings`, `Series`,
- * `ExpandedPostings`; this build caches no expanded postings), `ttl` (no effect, as in Thanos).
- * MEMCACHED and REDIS are refused until the cache clients are in this build.
+ * `ExpandedPostings`: the series of a whole matcher set), `ttl` (no effect, as in Thanos).
+ * MEMCACHED and REDIS: the backend's `config` (cache/config.ts, Thanos's fields and defaults),
+ * and beside it `enabled_items` and `ttl` (expiration of stored items).
  */
-export function parseIndexCacheConfig(text: string): InMemoryIndexCacheConfig {
+export function parseIndexCacheConfig(
+  text: string,
+): InMemoryIndexCacheConfig | RemoteIndexCacheConfig {
   let doc: unknown;
   try {
     doc = parseYaml(text);
@@ -220,16 +541,14 @@ export function parseIndexCacheConfig(text: string): InMemoryIndexCacheConfig {
     throw new IndexCacheConfigError("index cache config: want a mapping with type and config");
   }
   const { type, config = {}, ...rest } = doc as Record<string, unknown>;
-  const unknownTop = Object.keys(rest);
+  const unknownTop = Object.keys(rest).filter((k) =>
+    !(INDEX_CACHE_FIELDS as readonly string[]).includes(k)
+  );
   if (unknownTop.length > 0) {
     throw new IndexCacheConfigError(`index cache config: unknown field ${unknownTop[0]}`);
   }
   const kind = String(type ?? "").toUpperCase();
-  if (kind === "MEMCACHED" || kind === "REDIS") {
-    throw new IndexCacheConfigError(
-      `index cache type ${kind} is not in this build yet; use type IN-MEMORY`,
-    );
-  }
+  if (kind === "MEMCACHED" || kind === "REDIS") return parseRemote(text, rest);
   if (kind !== "IN-MEMORY") {
     throw new IndexCacheConfigError(
       `unsupported index cache type ${JSON.stringify(type ?? "")}: want IN-MEMORY, MEMCACHED ` +
@@ -265,23 +584,46 @@ export function parseIndexCacheConfig(text: string): InMemoryIndexCacheConfig {
     );
   }
   const out: InMemoryIndexCacheConfig = { maxBytes, maxItemBytes };
-  const items = c.enabled_items;
-  if (items !== undefined && items !== null) {
-    if (!Array.isArray(items)) {
-      throw new IndexCacheConfigError("index cache config: enabled_items must be a list");
-    }
-    if (items.length > 0) {
-      out.enabledItems = [];
-      for (const it of items) {
-        if (it === "Postings" || it === "Series") out.enabledItems.push(it);
-        else if (it !== "ExpandedPostings") {
-          throw new IndexCacheConfigError(
-            `index cache config: unsupported item type ${JSON.stringify(it)}: want Postings, ` +
-              "Series or ExpandedPostings",
-          );
-        }
-      }
+  // Thanos reads enabled_items beside config; earlier builds read it inside config: take either
+  const enabledItems = parseEnabledItems(c.enabled_items ?? rest.enabled_items);
+  if (enabledItems) out.enabledItems = enabledItems;
+  return out;
+}
+
+/** `enabled_items`: undefined for every type (unset or empty). */
+function parseEnabledItems(items: unknown): CacheItemType[] | undefined {
+  if (items === undefined || items === null) return undefined;
+  if (!Array.isArray(items)) {
+    throw new IndexCacheConfigError("index cache config: enabled_items must be a list");
+  }
+  if (items.length === 0) return undefined;
+  const out: CacheItemType[] = [];
+  for (const it of items) {
+    if (it === "Postings" || it === "Series" || it === "ExpandedPostings") out.push(it);
+    else {
+      throw new IndexCacheConfigError(
+        `index cache config: unsupported item type ${JSON.stringify(it)}: want Postings, ` +
+          "Series or ExpandedPostings",
+      );
     }
   }
+  return out;
+}
+
+/** MEMCACHED or REDIS: `config` as the cache clients read it, `enabled_items` and `ttl` beside. */
+function parseRemote(text: string, top: Record<string, unknown>): RemoteIndexCacheConfig {
+  let backend: CacheConfig;
+  try {
+    backend = parseCacheConfig(text, INDEX_CACHE_FIELDS);
+  } catch (e) {
+    if (e instanceof CacheConfigError) {
+      throw new IndexCacheConfigError(e.message.replace(/^cache config: /, "index cache config: "));
+    }
+    throw e;
+  }
+  if (backend.type === "IN-MEMORY") throw new IndexCacheConfigError("unreachable");
+  const out: RemoteIndexCacheConfig = { backend, ttlMs: backend.ttlMs };
+  const enabledItems = parseEnabledItems(top.enabled_items);
+  if (enabledItems) out.enabledItems = enabledItems;
   return out;
 }

@@ -11,7 +11,13 @@ import {
   type CacheItemType,
   IndexCacheConfigError,
   parseIndexCacheConfig,
+  type RemoteIndexCacheConfig,
 } from "../../store/index_cache.ts";
+import {
+  type CachingBucketConfig,
+  CachingBucketConfigError,
+  parseCachingBucketConfig,
+} from "../../store/caching_bucket.ts";
 
 /** Everything `thanos store` is configured with. */
 export interface StoreConfig {
@@ -24,6 +30,10 @@ export interface StoreConfig {
   indexCacheBytes: number;
   /** From `--index-cache.config(-file)` (IN-MEMORY); absent: `--index-cache-size` alone. */
   indexCache?: { maxItemBytes: number; enabledItems?: CacheItemType[] };
+  /** From `--index-cache.config(-file)` of type MEMCACHED or REDIS (replaces the in-memory one). */
+  remoteIndexCache?: RemoteIndexCacheConfig;
+  /** From `--store.caching-bucket.config(-file)`; absent: chunks and metas read uncached. */
+  cachingBucket?: CachingBucketConfig;
   syncIntervalMs: number;
   /** At least 1. */
   blockSyncConcurrency: number;
@@ -50,32 +60,50 @@ function minPositive(...vs: number[]): number {
   return pos.length === 0 ? 0 : Math.min(...pos);
 }
 
-/** `--index-cache.config-file` or `--index-cache.config` (mutually exclusive), "" when neither. */
-function indexCacheText(flags: Flags<StoreFlag>): string {
-  const file = flags.string("index-cache.config-file");
-  const inline = flags.string("index-cache.config");
+/** `--<name>-file` or `--<name>` (mutually exclusive), "" when neither. */
+function configText(
+  flags: Flags<StoreFlag>,
+  name: "index-cache.config" | "store.caching-bucket.config",
+): string {
+  const fileFlag = `${name}-file` as const;
+  const file = flags.string(fileFlag);
+  const inline = flags.string(name);
   if (file !== "" && inline !== "") {
-    throw new UsageError(
-      "--index-cache.config-file and --index-cache.config are mutually exclusive",
-    );
+    throw new UsageError(`--${fileFlag} and --${name} are mutually exclusive`);
   }
-  return file !== "" ? flags.fileContents("index-cache.config-file") : inline;
+  return file !== "" ? flags.fileContents(fileFlag) : inline;
 }
 
 /** Reads and validates the flags of `thanos store`; throws UsageError on bad values. */
 export function storeConfig(flags: Flags<StoreFlag>): StoreConfig {
   let indexCacheBytes = flags.bytes("index-cache-size");
   let indexCache: StoreConfig["indexCache"];
-  const cacheText = indexCacheText(flags);
+  let remoteIndexCache: StoreConfig["remoteIndexCache"];
+  const cacheText = configText(flags, "index-cache.config");
   if (cacheText.trim() !== "") {
     try {
       const c = parseIndexCacheConfig(cacheText);
-      // as Thanos: the config replaces --index-cache-size
-      indexCacheBytes = c.maxBytes;
-      indexCache = { maxItemBytes: c.maxItemBytes, enabledItems: c.enabledItems };
+      if ("backend" in c) remoteIndexCache = c;
+      else {
+        // as Thanos: the config replaces --index-cache-size
+        indexCacheBytes = c.maxBytes;
+        indexCache = { maxItemBytes: c.maxItemBytes, enabledItems: c.enabledItems };
+      }
     } catch (e) {
       if (e instanceof IndexCacheConfigError) {
         throw new UsageError(`--index-cache.config: ${e.message}`);
+      }
+      throw e;
+    }
+  }
+  let cachingBucket: CachingBucketConfig | undefined;
+  const bucketCacheText = configText(flags, "store.caching-bucket.config");
+  if (bucketCacheText.trim() !== "") {
+    try {
+      cachingBucket = parseCachingBucketConfig(bucketCacheText);
+    } catch (e) {
+      if (e instanceof CachingBucketConfigError) {
+        throw new UsageError(`--store.caching-bucket.config: ${e.message}`);
       }
       throw e;
     }
@@ -103,6 +131,8 @@ export function storeConfig(flags: Flags<StoreFlag>): StoreConfig {
     cacheIndexHeader: flags.bool("cache-index-header"),
     indexCacheBytes,
     indexCache,
+    remoteIndexCache,
+    cachingBucket,
     syncIntervalMs: flags.duration("sync-block-duration"),
     blockSyncConcurrency,
     metaFetchConcurrency: flags.int("block-meta-fetch-concurrency"),

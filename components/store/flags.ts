@@ -46,38 +46,42 @@ export const STORE_COMMAND = defineCommand({
       name: "index-cache.config-file",
       kind: "string",
       help: "Path to YAML file that contains index cache configuration " +
-        "(https://thanos.io/tip/components/store.md/#index-cache). Type IN-MEMORY in this " +
-        "build; MEMCACHED and REDIS not yet.",
-      grants: "read-file",
+        "(https://thanos.io/tip/components/store.md/#index-cache): type IN-MEMORY, MEMCACHED " +
+        "or REDIS.",
+      grants: "cache-file",
     },
     {
       name: "index-cache.config",
       kind: "string",
       help: "Alternative to 'index-cache.config-file' flag (mutually exclusive). Content of " +
         "YAML file that contains index cache configuration.",
+      grants: "cache",
     },
     {
       name: "store.caching-bucket.config-file",
       kind: "string",
-      help: "Path to YAML file that contains configuration for caching bucket. Not in this " +
-        "build yet.",
+      help: "Path to YAML file that contains configuration for caching bucket " +
+        "(https://thanos.io/tip/components/store.md/#caching-bucket): type IN-MEMORY, " +
+        "MEMCACHED or REDIS.",
       hidden: true,
-      unsupported: "the caching bucket is not in this build yet",
+      grants: "cache-file",
     },
     {
       name: "store.caching-bucket.config",
       kind: "string",
-      help: "YAML that contains configuration for caching bucket. Not in this build yet.",
+      help: "Alternative to 'store.caching-bucket.config-file' flag (mutually exclusive). " +
+        "Content of YAML file that contains configuration for caching bucket.",
       hidden: true,
-      unsupported: "the caching bucket is not in this build yet",
+      grants: "cache",
     },
     {
       name: "chunk-pool-size",
       kind: "bytes",
       default: "2GB",
       help: "Maximum size of concurrently allocatable bytes reserved strictly to reuse for " +
-        "chunks in memory. Only the default in this build (chunks are not pooled).",
-      unsupported: "chunks are not pooled in this build, so there is no pool to size",
+        "chunks in memory.",
+      noEffect: "chunks are not pooled in this build (each Series call reads its chunks into " +
+        "its own buffers), so there is no pool to size",
     },
     {
       name: "objstore-parquet.config-file",

@@ -12,6 +12,10 @@ import type { RunContext } from "../runtime.ts";
 import { sleepUnlessAborted } from "../../runutil/sleep.ts";
 import { BucketStore } from "../../store/bucket_store.ts";
 import { MetaSyncer } from "../../block/fetcher.ts";
+import { newCache } from "../../cache/factory.ts";
+import { RemoteIndexCache } from "../../store/index_cache.ts";
+import { CachingBucket } from "../../store/caching_bucket.ts";
+import type { Bucket } from "../../objstore/bucket.ts";
 import type { StoreConfig } from "./config.ts";
 
 /** Delay between attempts of the initial sync while the bucket is unreachable. */
@@ -28,11 +32,36 @@ export async function runStore(cfg: StoreConfig, ctx: RunContext): Promise<numbe
   const dataDir = cfg.dataDir;
   await Deno.mkdir(dataDir, { recursive: true });
 
-  const bucket = await openBucket(cfg.objstoreConfig, {
+  let bucket: Bucket = await openBucket(cfg.objstoreConfig, {
     registry,
     logger: log,
     component: "store",
   });
+  if (cfg.cachingBucket) {
+    // Thanos names the caches' clients "caching-bucket" and "index-cache" (the `name` label)
+    const cache = newCache(cfg.cachingBucket.backend, {
+      name: "caching-bucket",
+      registry,
+      logger: log,
+    });
+    const id = new Uint8Array(
+      await crypto.subtle.digest("SHA-256", new TextEncoder().encode(cfg.objstoreConfig)),
+    );
+    bucket = new CachingBucket(bucket, cache, cfg.cachingBucket, {
+      registry,
+      bucketId: [...id.subarray(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join(""),
+    });
+  }
+  const remoteIndexCache = cfg.remoteIndexCache
+    ? new RemoteIndexCache(
+      newCache(cfg.remoteIndexCache.backend, { name: "index-cache", registry, logger: log }),
+      {
+        registry,
+        enabledItems: cfg.remoteIndexCache.enabledItems,
+        ttlMs: cfg.remoteIndexCache.ttlMs,
+      },
+    )
+    : undefined;
   const syncer = new MetaSyncer(bucket, {
     cacheDir: `${dataDir}/meta-syncer`,
     concurrency: cfg.metaFetchConcurrency,
@@ -54,6 +83,7 @@ export async function runStore(cfg: StoreConfig, ctx: RunContext): Promise<numbe
     cacheIndexHeader: cfg.cacheIndexHeader,
     indexCacheBytes: cfg.indexCacheBytes,
     indexCache: cfg.indexCache,
+    remoteIndexCache,
     blockSyncConcurrency: cfg.blockSyncConcurrency,
     minTime: cfg.minTime,
     maxTime: cfg.maxTime,

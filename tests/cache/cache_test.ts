@@ -12,7 +12,7 @@ import {
 } from "../helpers/cache_servers.ts";
 import { freePort } from "../helpers/ports.ts";
 import { Registry } from "../../metrics/registry.ts";
-import { parseCacheConfig } from "../../cache/config.ts";
+import { cachePermissions, parseCacheConfig } from "../../cache/config.ts";
 import { newCache } from "../../cache/factory.ts";
 import type { Cache } from "../../cache/cache.ts";
 import { fnv64a, jumpHash } from "../../cache/memcached.ts";
@@ -368,4 +368,27 @@ config:
     await s?.stop();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+});
+
+Deno.test("cache permissions of the store's cache configs: servers for remote types, none in memory", () => {
+  // the store's in-memory fields (max_item_size) are its own parser's business, in any YAML form
+  for (
+    const text of [
+      "type: IN-MEMORY\nconfig:\n  max_size: 1GB\n  max_item_size: 1MB\nenabled_items: [Series]\n",
+      '{"type": "in-memory", "config": {"max_item_size": 1024}, "chunk_subrange_size": 8000}',
+    ]
+  ) assertEquals(cachePermissions(text), { net: [], read: [] });
+  // the caching bucket's and the index cache's fields beside config
+  assertEquals(
+    cachePermissions(
+      "type: MEMCACHED\nconfig:\n  addresses: [mc-1:11211, dns+mc-2:11211]\n" +
+        "chunk_subrange_size: 16000\nmax_chunks_get_range_requests: 3\nblocks_iter_ttl: 5m\n",
+    ).net,
+    ["mc-1:11211", "mc-2:11211"],
+  );
+  assertEquals(
+    cachePermissions("type: REDIS\nconfig:\n  addr: r:6379\nenabled_items: [Postings]\nttl: 1h\n")
+      .net,
+    ["r:6379"],
+  );
 });

@@ -305,13 +305,23 @@ Deno.test("store config: --index-cache.config (IN-MEMORY) replaces --index-cache
     assertEquals(c.indexCache, { maxItemBytes: 8 * 1024 * 1024, enabledItems: ["Postings"] });
   }
   assertEquals(storeConfig(parse(STORE_COMMAND, [])).indexCache, undefined);
+  // MEMCACHED / REDIS: a remote index cache; --index-cache-size stays as given
+  const m = storeConfig(
+    parse(STORE_COMMAND, [
+      "--index-cache-size=1GB",
+      "--index-cache.config=type: MEMCACHED\nconfig:\n  addresses: [m:1]\nenabled_items: [Series]",
+    ]),
+  );
+  assertEquals(m.indexCache, undefined);
+  assertEquals(m.remoteIndexCache?.backend.type, "MEMCACHED");
+  assertEquals(m.remoteIndexCache?.enabledItems, ["Series"]);
   const e = assertThrows(
     () =>
       storeConfig(
-        parse(STORE_COMMAND, ["--index-cache.config=type: MEMCACHED\nconfig:\n  addresses: [m:1]"]),
+        parse(STORE_COMMAND, ["--index-cache.config=type: MEMCACHED\nconfig:\n  addresses: []"]),
       ),
     UsageError,
-    "--index-cache.config: index cache type MEMCACHED is not in this build yet",
+    "--index-cache.config: index cache config: config.addresses: no memcached addresses",
   );
   assert(!e.message.includes("\n"));
   assertThrows(

@@ -429,9 +429,37 @@ Deno.test("postings looked up once are served from the index cache", async () =>
           first.map((s) => labelsToString(s.labels)),
         );
       }
-      const text = await f.registry.expose();
+      let text = await f.registry.expose();
+      // a repeated matcher set is served whole (Thanos's ExpandedPostings item)
       assert(
-        metric(f.registry, text, `thanos_store_index_cache_hits_total{item_type="Postings"}`) >= 3,
+        metric(
+          f.registry,
+          text,
+          `thanos_store_index_cache_hits_total{item_type="ExpandedPostings"}`,
+        ) >=
+          2,
+      );
+      // a new set sharing a matcher reads only the other matcher's postings
+      const shared = [
+        new Matcher(MatchType.Regexp, "__name__", "m3|m4"),
+        new Matcher(MatchType.Equal, "job", "api"),
+      ];
+      const hits0 = metric(
+        f.registry,
+        text,
+        `thanos_store_index_cache_hits_total{item_type="Postings"}`,
+      );
+      const got = await collect(
+        store.series(
+          { minTime: 0, maxTime: 2 * H, matchers: shared, skipChunks: true },
+          new AbortController().signal,
+        ),
+      );
+      assert(got.length > 0);
+      text = await f.registry.expose();
+      assert(
+        metric(f.registry, text, `thanos_store_index_cache_hits_total{item_type="Postings"}`) >=
+          hits0 + 1,
       );
     } finally {
       await store.close();

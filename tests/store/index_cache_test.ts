@@ -1,7 +1,6 @@
 // The in-memory index cache as Thanos's `--index-cache.config` configures it
 // (https://thanos.io/tip/components/store.md/#in-memory-index-cache): the IN-MEMORY type with its
-// defaults, sizes and item types; MEMCACHED and REDIS refused with one line until their clients
-// are in this build.
+// defaults, sizes and item types; MEMCACHED and REDIS with the cache clients' fields.
 
 import { assert, assertEquals, assertThrows } from "../helpers/assert.ts";
 import {
@@ -30,7 +29,7 @@ Deno.test("IN-MEMORY index cache config: Thanos's defaults, sizes and item types
       "type: IN-MEMORY\nconfig:\n  max_size: 1GB\n  max_item_size: 64MiB\n" +
         "  enabled_items: [Series, ExpandedPostings]\n",
     ),
-    { maxBytes: 1024 ** 3, maxItemBytes: 64 * MIB, enabledItems: ["Series"] },
+    { maxBytes: 1024 ** 3, maxItemBytes: 64 * MIB, enabledItems: ["Series", "ExpandedPostings"] },
   );
   assertEquals(
     parseIndexCacheConfig(
@@ -46,14 +45,36 @@ Deno.test("IN-MEMORY index cache config: Thanos's defaults, sizes and item types
   );
 });
 
-Deno.test("index cache config: MEMCACHED and REDIS refused until their clients land; bad configs named", () => {
-  for (const type of ["MEMCACHED", "memcached", "REDIS"]) {
-    const e = assertThrows(
-      () => parseIndexCacheConfig(`type: ${type}\nconfig:\n  addresses: [127.0.0.1:11211]\n`),
-      IndexCacheConfigError,
-      "is not in this build yet; use type IN-MEMORY",
-    );
-    assert(!e.message.includes("\n"));
+Deno.test("index cache config: MEMCACHED and REDIS with Thanos's fields; bad configs named", () => {
+  const m = parseIndexCacheConfig(
+    "type: memcached\nconfig:\n  addresses: [127.0.0.1:11211]\n  timeout: 1s\n" +
+      "  max_item_size: 2MiB\n  max_get_multi_batch_size: 64\n" +
+      "enabled_items: [Postings, ExpandedPostings]\nttl: 1h\n",
+  );
+  assert("backend" in m && m.backend.type === "MEMCACHED");
+  assertEquals(m.backend.config.addresses, ["127.0.0.1:11211"]);
+  assertEquals(m.backend.config.timeoutMs, 1000);
+  assertEquals(m.backend.config.maxItemSize, 2 * MIB);
+  assertEquals(m.backend.config.maxGetMultiBatchSize, 64);
+  assertEquals(m.enabledItems, ["Postings", "ExpandedPostings"]);
+  assertEquals(m.ttlMs, 3600_000);
+  const r = parseIndexCacheConfig(
+    "type: REDIS\nconfig:\n  addr: 127.0.0.1:6379\n  username: u\n  password: p\n  db: 2\n",
+  );
+  assert("backend" in r && r.backend.type === "REDIS");
+  assertEquals(r.backend.config.addresses, ["127.0.0.1:6379"]);
+  assertEquals([r.backend.config.username, r.backend.config.password], ["u", "p"]);
+  assertEquals(r.backend.config.db, 2);
+  assertEquals(r.enabledItems, undefined);
+  for (
+    const [text, want] of [
+      ["type: MEMCACHED\nconfig:\n  addresses: []\n", "no memcached addresses"],
+      ["type: REDIS\nconfig:\n  addr: 127.0.0.1:6379\n  nope: 1\n", "unknown field config.nope"],
+      ["type: REDIS\nconfig:\n  addr: x:1\nenabled_items: [Chunks]\n", '"Chunks"'],
+    ]
+  ) {
+    const e = assertThrows(() => parseIndexCacheConfig(text), IndexCacheConfigError, want);
+    assert(!e.message.includes("\n"), e.message);
   }
   const bad: [string, string][] = [
     ["type: DISK\n", 'unsupported index cache type "DISK"'],
