@@ -99,7 +99,7 @@ Deno.test("bad configs give one line naming the problem", () => {
   const gcs = configError("type: GCS\nconfig:\n  bucket: b\n");
   assertEquals(
     gcs,
-    "objstore config: type GCS is not supported by this build; supported types: FILESYSTEM, S3",
+    "objstore config: type GCS is not supported by this build; supported types: FILESYSTEM, S3, AZURE",
   );
   assert(configError("type: FTP\nconfig: {}\n").includes("supported types: FILESYSTEM, S3"));
   assert(configError("config:\n  directory: d\n").includes("missing field type"));
