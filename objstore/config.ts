@@ -695,5 +695,9 @@ function azurePermissions(c: AzureConfig): BucketPermissions {
   const read: string[] = [];
   const tls = c.http_config.tls_config;
   for (const f of [tls.ca_file, tls.cert_file, tls.key_file]) if (f !== "") read.push(f);
-  return { net: [`${u.hostname}:${port}`], read, write: [], env: [], sys: [] };
+  // The SDK reads its log level and the standard proxy variables (a proxy host itself is not
+  // granted), and its proxy agents load npm `debug`, which enumerates the whole environment as
+  // it loads; the user agent names the OS release.
+  const env = true;
+  return { net: [`${u.hostname}:${port}`], read, write: [], env, sys: ["osRelease"] };
 }

@@ -116,7 +116,6 @@ Deno.test("AZURE permissions: the blob service host of the account or connection
     ),
   );
   assertEquals(key.net, ["acct.blob.core.windows.net:443"]);
-  assertEquals(key.env, [], "no environment is read");
   const sovereign = bucketPermissions(parseBucketConfig(
     "type: AZURE\nconfig:\n  storage_account: acct\n  storage_account_key: k\n  container: c\n" +
       "  endpoint: blob.core.chinacloudapi.cn\n  http_config:\n    tls_config:\n" +
