@@ -1400,6 +1400,57 @@ export const MUTATIONS: Mutation[] = [
     replace: "return real.startsWith(root);",
     tests: ["tests/objstore/filesystem_test.ts"],
   },
+  // ---------------------------------------------------------------- objstore: AZURE
+  {
+    name: "azure-blob-not-found-not-mapped",
+    file: "objstore/azure.ts",
+    find: 'const NOT_FOUND_CODES = new Set(["BlobNotFound", "InvalidURI"]);',
+    replace: 'const NOT_FOUND_CODES = new Set(["InvalidURI"]);',
+    tests: ["tests/objstore/azure_test.ts"],
+  },
+  {
+    name: "azure-503-not-transient",
+    file: "objstore/azure.ts",
+    find: "if (s !== undefined && (s >= 500 || s === 429 || s === 408)) return true;",
+    replace: "if (s !== undefined && (s > 503 || s === 429 || s === 408)) return true;",
+    tests: ["tests/objstore/azure_test.ts"],
+  },
+  {
+    name: "azure-range-past-end-throws",
+    file: "objstore/azure.ts",
+    find:
+      'if (err.statusCode === 416 || errorCode(err) === "InvalidRange") return new Uint8Array(0);',
+    replace: "",
+    tests: ["tests/objstore/azure_test.ts"],
+  },
+  {
+    name: "azure-iter-drops-directories",
+    file: "objstore/azure.ts",
+    find: "...(seg.blobPrefixes ?? []).map((p) => p.name),",
+    replace: "",
+    tests: ["tests/objstore/azure_test.ts"],
+  },
+  {
+    name: "azure-http-config-agent-unused",
+    file: "objstore/azure.ts",
+    find: 'req.agent = req.url.startsWith("https:") ? httpsAgent : httpAgent;',
+    replace: "",
+    tests: ["tests/objstore/azure_test.ts"],
+  },
+  {
+    name: "azure-max-retries-not-fallback",
+    file: "objstore/config.ts",
+    find: "config.pipeline_config.max_tries = config.max_retries;",
+    replace: "config.pipeline_config.max_tries = 0;",
+    tests: ["tests/objstore/azure_test.ts"],
+  },
+  {
+    name: "azure-permissions-wrong-host",
+    file: "objstore/config.ts",
+    find: "net: [`${u.hostname}:${port}`]",
+    replace: "net: [`${u.hostname}:443`]",
+    tests: ["tests/objstore/azure_test.ts", "tests/e2e/azure_bucket_test.ts"],
+  },
   {
     name: "permissions-store-bucket-writable",
     file: "components/permissions.ts",

@@ -61,8 +61,18 @@ export async function azuriteTestGate(): Promise<{ ignore: boolean }> {
   return { ignore: reason !== null };
 }
 
-/** Starts Azurite's blob service on a free port with a fresh data directory. */
-export async function startAzurite(): Promise<AzuriteServer> {
+/** Test-only CA and the 127.0.0.1 server certificate it signed (tests/testdata/tls/). */
+export const TEST_TLS = {
+  ca: new URL("../testdata/tls/ca.pem", import.meta.url).pathname,
+  cert: new URL("../testdata/tls/server.pem", import.meta.url).pathname,
+  key: new URL("../testdata/tls/server-key.pem", import.meta.url).pathname,
+};
+
+/**
+ * Starts Azurite's blob service on a free port with a fresh data directory; with `tls` it
+ * serves HTTPS with TEST_TLS's server certificate.
+ */
+export async function startAzurite(opts: { tls?: boolean } = {}): Promise<AzuriteServer> {
   const dir = await Deno.makeTempDir({ prefix: "thanos-azurite-" });
   const port = freePort();
   const child = new Deno.Command(Deno.execPath(), {
@@ -80,6 +90,7 @@ export async function startAzurite(): Promise<AzuriteServer> {
       "--skipApiVersionCheck",
       "--disableTelemetry",
       "--loose",
+      ...(opts.tls ? ["--cert", TEST_TLS.cert, "--key", TEST_TLS.key] : []),
     ],
     cwd: dir,
     stdout: "piped",
@@ -132,17 +143,20 @@ export async function startAzurite(): Promise<AzuriteServer> {
 }
 
 /** The connection string of Azurite at `endpoint` (`host:port`; a fault proxy's works too). */
-export function azuriteConnectionString(endpoint: string): string {
-  return `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};` +
-    `AccountKey=${AZURITE_KEY};BlobEndpoint=http://${endpoint}/${AZURITE_ACCOUNT};`;
+export function azuriteConnectionString(endpoint: string, scheme = "http"): string {
+  return `DefaultEndpointsProtocol=${scheme};AccountName=${AZURITE_ACCOUNT};` +
+    `AccountKey=${AZURITE_KEY};BlobEndpoint=${scheme}://${endpoint}/${AZURITE_ACCOUNT};`;
 }
 
-/** YAML of an AZURE bucket config for the test server; `extra` is appended verbatim. */
-export function azureConfigYaml(endpoint: string, extra = ""): string {
+/**
+ * YAML of an AZURE bucket config for the test server; `extra` is appended verbatim (inside
+ * `config:` when indented by two spaces). `scheme` "https" for a server started with `tls`.
+ */
+export function azureConfigYaml(endpoint: string, extra = "", scheme = "http"): string {
   return `type: AZURE
 config:
   storage_account: ${AZURITE_ACCOUNT}
   container: ${TEST_CONTAINER}
-  storage_connection_string: "${azuriteConnectionString(endpoint)}"
+  storage_connection_string: "${azuriteConnectionString(endpoint, scheme)}"
 ${extra}`;
 }

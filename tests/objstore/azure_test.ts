@@ -21,6 +21,7 @@ import {
   azuriteTestGate,
   startAzurite,
   TEST_CONTAINER,
+  TEST_TLS,
 } from "../helpers/azurite.ts";
 import { startFaultProxy } from "../helpers/s3.ts";
 import { collect, conformance } from "../helpers/bucket_conformance.ts";
@@ -310,6 +311,37 @@ Deno.test({
       const e = await assertRejects(() => createBucket(parseBucketConfig(bad)));
       assert(!(e instanceof TransientBucketError), String(e));
       assert(/403|AuthorizationFailure|Authentication/i.test(e.message), e.message);
+    } finally {
+      await srv.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "AZURE over HTTPS: http_config.tls_config.ca_file or insecure_skip_verify, else refused",
+  ignore: gate.ignore,
+  async fn() {
+    const srv = await startAzurite({ tls: true });
+    try {
+      const yaml = (extra: string) =>
+        parseBucketConfig(azureConfigYaml(srv.endpoint, extra, "https"));
+      const trusted = await createBucket(
+        yaml(`  http_config:\n    tls_config:\n      ca_file: ${TEST_TLS.ca}\n`),
+        { maxRetries: 0 },
+      );
+      await trusted.upload("tls/obj", enc.encode("over tls"));
+      assertEquals(dec.decode(await trusted.get("tls/obj")), "over tls");
+      await trusted.close();
+      const skip = await createBucket(
+        yaml("  http_config:\n    insecure_skip_verify: true\n"),
+        { maxRetries: 0 },
+      );
+      assertEquals(await collect(skip.iter("tls")), ["tls/obj"]);
+      await skip.close();
+      // An unknown CA: a clear, non-transient error at start (creating the container).
+      const e = await assertRejects(() => createBucket(yaml(""), { maxRetries: 0 }));
+      assert(!(e instanceof TransientBucketError), String(e));
+      assert(/certificate|self.signed|issuer/i.test(e.message), e.message);
     } finally {
       await srv.stop();
     }
