@@ -21,8 +21,9 @@ import {
   ObjectNotFoundError,
   TransientBucketError,
 } from "./bucket.ts";
-import type { AzureConfig } from "./config.ts";
+import { type AzureConfig, azureConnectionEndpoint } from "./config.ts";
 import type { BucketLogger } from "./instrumented.ts";
+import { SYSTEM_CA_FILES, systemCaBundle } from "./tls.ts";
 
 /** Block size of staged uploads (Thanos uses 3 MiB blocks, 4 in flight). */
 export const AZURE_BLOCK_SIZE = 3 * 1024 * 1024;
@@ -107,6 +108,19 @@ export class AzureBucket implements Bucket {
     const h = cfg.http_config;
     const tls = h.tls_config;
     const readText = async (p: string) => p === "" ? undefined : await Deno.readTextFile(p);
+    const endpoint = cfg.storage_connection_string !== ""
+      ? azureConnectionEndpoint(cfg.storage_connection_string)
+      : new URL(`https://${cfg.storage_account}.${cfg.endpoint}`);
+    let ca = await readText(tls.ca_file);
+    if (ca === undefined && endpoint.protocol === "https:") {
+      ca = await systemCaBundle();
+      if (ca === undefined) {
+        throw new Error(
+          `azure: no system CA bundle found (${SYSTEM_CA_FILES.join(", ")}); set ` +
+            "config.http_config.tls_config.ca_file",
+        );
+      }
+    }
     const agentOpts = {
       keepAlive: true,
       maxSockets: h.max_conns_per_host > 0 ? h.max_conns_per_host : Infinity,
@@ -117,7 +131,7 @@ export class AzureBucket implements Bucket {
     const httpsAgent = new https.Agent({
       ...agentOpts,
       rejectUnauthorized: !(h.insecure_skip_verify || tls.insecure_skip_verify),
-      ca: await readText(tls.ca_file),
+      ca,
       cert: await readText(tls.cert_file),
       key: await readText(tls.key_file),
       servername: tls.server_name !== "" ? tls.server_name : undefined,

@@ -8,6 +8,7 @@ import { type Bucket, normalizePrefix, PrefixedBucket } from "./bucket.ts";
 import { FilesystemBucket } from "./filesystem.ts";
 import { type BucketLogger, InstrumentedBucket } from "./instrumented.ts";
 import { s3RegionFor, s3UsesVirtualHost } from "./s3_address.ts";
+import { SYSTEM_CA_FILES } from "./tls.ts";
 import { InvalidDurationError, parseDuration } from "../tsdb/duration.ts";
 
 /** The configuration is invalid; the message is one line naming the field and the problem. */
@@ -695,6 +696,8 @@ function azurePermissions(c: AzureConfig): BucketPermissions {
   const read: string[] = [];
   const tls = c.http_config.tls_config;
   for (const f of [tls.ca_file, tls.cert_file, tls.key_file]) if (f !== "") read.push(f);
+  // without a CA file, HTTPS trusts the system bundle (see objstore/tls.ts)
+  if (tls.ca_file === "" && u.protocol === "https:") read.push(...SYSTEM_CA_FILES);
   // The SDK reads its log level and the standard proxy variables (a proxy host itself is not
   // granted), and its proxy agents load npm `debug`, which enumerates the whole environment as
   // it loads; the user agent names the OS release.

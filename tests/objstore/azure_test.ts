@@ -117,6 +117,8 @@ Deno.test("AZURE permissions: the blob service host of the account or connection
     ),
   );
   assertEquals(key.net, ["acct.blob.core.windows.net:443"]);
+  // no ca_file: HTTPS trusts the system bundle, read from the distribution's usual places
+  assert(key.read.includes("/etc/ssl/certs/ca-certificates.crt"), key.read.join());
   const sovereign = bucketPermissions(parseBucketConfig(
     "type: AZURE\nconfig:\n  storage_account: acct\n  storage_account_key: k\n  container: c\n" +
       "  endpoint: blob.core.chinacloudapi.cn\n  http_config:\n    tls_config:\n" +
