@@ -137,13 +137,9 @@ export class AzureBucket implements Bucket {
       servername: tls.server_name !== "" ? tls.server_name : undefined,
     });
     const options: StoragePipelineOptions = {
-      // one try: InstrumentedBucket retries every provider the same way
-      retryOptions: {
-        maxTries: 1,
-        tryTimeoutInMs: cfg.pipeline_config.try_timeout > 0
-          ? cfg.pipeline_config.try_timeout
-          : undefined,
-      },
+      // one try: InstrumentedBucket retries every provider the same way (the SDK's
+      // tryTimeoutInMs only asks the server for a timeout; try_timeout is applied below)
+      retryOptions: { maxTries: 1 },
       userAgentOptions: { userAgentPrefix: `Thanos thanos-${opts.component ?? "tools"}` },
     };
     const client = cfg.storage_connection_string !== ""
@@ -163,7 +159,7 @@ export class AzureBucket implements Bucket {
           addPolicy(p: {
             name: string;
             sendRequest(
-              req: { url: string; agent?: unknown },
+              req: { url: string; agent?: unknown; abortSignal?: AbortSignal },
               next: (r: unknown) => Promise<unknown>,
             ): Promise<unknown>;
           }): void;
@@ -173,12 +169,29 @@ export class AzureBucket implements Bucket {
     if (core === undefined) {
       throw new Error("azure: the storage SDK has no core pipeline to configure");
     }
+    const tryMs = cfg.pipeline_config.try_timeout;
     core.addPolicy({
       name: "thanosConnection",
-      sendRequest(req, next) {
+      async sendRequest(req, next) {
         b.requests++;
         req.agent = req.url.startsWith("https:") ? httpsAgent : httpAgent;
-        return next(req);
+        if (tryMs <= 0) return next(req);
+        // pipeline_config.try_timeout: the deadline of one HTTP request (until its headers; a
+        // body still streaming when it fires is cut, which getRange reports as transient)
+        const timer = AbortSignal.timeout(tryMs);
+        const caller = req.abortSignal;
+        req.abortSignal = caller ? AbortSignal.any([caller, timer]) : timer;
+        try {
+          return await next(req);
+        } catch (e) {
+          if (timer.aborted && !caller?.aborted) {
+            throw Object.assign(
+              new Error(`request timed out after ${tryMs}ms (pipeline_config.try_timeout)`),
+              { code: "ETIMEDOUT", cause: e },
+            );
+          }
+          throw e;
+        }
       },
     });
     if (cfg.storage_create_container) await b.ensureContainer();
@@ -195,8 +208,16 @@ export class AzureBucket implements Bucket {
   }
 
   // Maps an SDK error to the objstore error classes, naming the operation and object.
-  private mapError(op: string, name: string, e: unknown): Error {
-    if (isAbort(e)) return e as Error;
+  private mapError(op: string, name: string, e: unknown, signal?: AbortSignal): Error {
+    if (isAbort(e)) {
+      if (signal?.aborted || this.cfg.pipeline_config.try_timeout <= 0) return e as Error;
+      // not the caller's signal: try_timeout cut a response body
+      return new TransientBucketError(
+        `azure ${op} ${this.cfg.container}/${name} at ${this.where}: request timed out after ` +
+          `${this.cfg.pipeline_config.try_timeout}ms (pipeline_config.try_timeout)`,
+        { cause: e },
+      );
+    }
     const err = (e ?? {}) as RestErrorShape;
     const code = errorCode(err);
     if (code === "ContainerNotFound") {
@@ -216,11 +237,16 @@ export class AzureBucket implements Bucket {
     return new Error(msg, { cause: e });
   }
 
-  private async send<T>(op: string, name: string, fn: () => Promise<T>): Promise<T> {
+  private async send<T>(
+    op: string,
+    name: string,
+    fn: () => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T> {
     try {
       return await fn();
     } catch (e) {
-      throw this.mapError(op, name, e);
+      throw this.mapError(op, name, e, signal);
     }
   }
 
@@ -266,7 +292,7 @@ export class AzureBucket implements Bucket {
       const err = e as RestErrorShape;
       // Reading past the end: an empty read, like the other providers.
       if (err.statusCode === 416 || errorCode(err) === "InvalidRange") return new Uint8Array(0);
-      throw this.mapError("get", name, e);
+      throw this.mapError("get", name, e, signal);
     }
   }
 
@@ -285,7 +311,7 @@ export class AzureBucket implements Bucket {
           blockSize: AZURE_BLOCK_SIZE,
           maxSingleShotSize: AZURE_BLOCK_SIZE,
           concurrency: UPLOAD_CONCURRENCY,
-        })).then(() => undefined);
+        }), signal).then(() => undefined);
     }
     // deno-lint-ignore no-explicit-any
     const readable = Readable.fromWeb(data as any);
@@ -296,6 +322,7 @@ export class AzureBucket implements Bucket {
         blob.uploadStream(readable, AZURE_BLOCK_SIZE, UPLOAD_CONCURRENCY, {
           abortSignal: signal,
         }),
+      signal,
     ).then(() => undefined).finally(() => readable.destroy());
   }
 
@@ -320,6 +347,7 @@ export class AzureBucket implements Bucket {
       name,
       () =>
         this.client.getBlobClient(name).delete({ abortSignal: signal, deleteSnapshots: "include" }),
+      signal,
     );
   }
 
@@ -339,6 +367,7 @@ export class AzureBucket implements Bucket {
       "attributes",
       name,
       () => this.client.getBlobClient(name).getProperties({ abortSignal: signal }),
+      signal,
     );
     return { size: p.contentLength ?? 0, lastModified: p.lastModified ?? new Date(0) };
   }
@@ -352,7 +381,7 @@ export class AzureBucket implements Bucket {
         .byPage();
     const it = pages[Symbol.asyncIterator]();
     for (let page = 0; page < 10_000_000; page++) {
-      const r = await this.send("iter", prefix, () => it.next());
+      const r = await this.send("iter", prefix, () => it.next(), signal);
       if (r.done) return;
       const seg = r.value.segment as {
         blobItems?: { name: string }[];

@@ -1438,6 +1438,13 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/objstore/azure_test.ts"],
   },
   {
+    name: "azure-try-timeout-ignored",
+    file: "objstore/azure.ts",
+    find: "if (tryMs <= 0) return next(req);",
+    replace: "return next(req);",
+    tests: ["tests/objstore/azure_test.ts"],
+  },
+  {
     name: "azure-max-retries-not-fallback",
     file: "objstore/config.ts",
     find: "config.pipeline_config.max_tries = config.max_retries;",

@@ -349,3 +349,48 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "AZURE pipeline_config.try_timeout cuts a hung request; the try is retried per max_tries",
+  ignore: gate.ignore,
+  async fn() {
+    const srv = await startAzurite();
+    const proxy = startFaultProxy(srv.endpoint);
+    try {
+      const reg = new Registry();
+      const logs: string[] = [];
+      const b = await createBucket(
+        parseBucketConfig(
+          azureConfigYaml(
+            proxy.endpoint,
+            "  pipeline_config:\n    try_timeout: 300ms\n    max_tries: 2\n    retry_delay: 10ms\n",
+          ),
+        ),
+        { registry: reg, timeoutMs: 60_000, logger: (m) => logs.push(m) },
+      );
+      await b.upload("blk/meta.json", enc.encode("{}"));
+      const before = proxy.requests.length;
+      proxy.fault = () => "hang";
+      // Not the 60s operation deadline: each try gives up on its own, 3 tries in all.
+      const e = await assertRejects(() => b.attributes("blk/meta.json"), TransientBucketError);
+      assert(/3 attempts/.test(e.message), e.message);
+      assert(e.message.includes("try_timeout"), e.message);
+      assertEquals(logs.length, 2, "two retries logged");
+      // (≥: Node's HTTP client in Deno may resend a request whose reused socket it gave up on)
+      assert(proxy.requests.length - before >= 3, `${proxy.requests.length - before} requests`);
+      // A hung request that answers in time on a retry succeeds.
+      let hung = 0;
+      proxy.fault = () => hung++ < 1 ? "hang" : "forward";
+      assertEquals(await b.exists("blk/meta.json"), true);
+      assert(
+        (await reg.expose()).includes(
+          `failures_total{bucket="${TEST_CONTAINER}",operation="exists"} 0`,
+        ),
+      );
+      await b.close();
+    } finally {
+      await proxy.close();
+      await srv.stop();
+    }
+  },
+});
