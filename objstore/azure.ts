@@ -159,7 +159,7 @@ export class AzureBucket implements Bucket {
           addPolicy(p: {
             name: string;
             sendRequest(
-              req: { url: string; agent?: unknown; abortSignal?: AbortSignal },
+              req: { url: string; agent?: unknown; abortSignal?: AbortSignal; timeout: number },
               next: (r: unknown) => Promise<unknown>,
             ): Promise<unknown>;
           }): void;
@@ -175,6 +175,9 @@ export class AzureBucket implements Bucket {
       async sendRequest(req, next) {
         b.requests++;
         req.agent = req.url.startsWith("https:") ? httpsAgent : httpAgent;
+        // http_config.response_header_timeout: the SDK's request timeout ends when the headers
+        // arrive (from the start of the request, where Go counts from its end)
+        if (h.response_header_timeout > 0) req.timeout = h.response_header_timeout;
         if (tryMs <= 0) return next(req);
         // pipeline_config.try_timeout: the deadline of one HTTP request (until its headers; a
         // body still streaming when it fires is cut, which getRange reports as transient)
@@ -210,11 +213,12 @@ export class AzureBucket implements Bucket {
   // Maps an SDK error to the objstore error classes, naming the operation and object.
   private mapError(op: string, name: string, e: unknown, signal?: AbortSignal): Error {
     if (isAbort(e)) {
-      if (signal?.aborted || this.cfg.pipeline_config.try_timeout <= 0) return e as Error;
-      // not the caller's signal: try_timeout cut a response body
+      if (signal === undefined || signal.aborted) return e as Error;
+      // not the caller's signal: the SDK's request timeout (response_header_timeout) or
+      // try_timeout cutting a response body
       return new TransientBucketError(
-        `azure ${op} ${this.cfg.container}/${name} at ${this.where}: request timed out after ` +
-          `${this.cfg.pipeline_config.try_timeout}ms (pipeline_config.try_timeout)`,
+        `azure ${op} ${this.cfg.container}/${name} at ${this.where}: request timed out ` +
+          "(http_config.response_header_timeout or pipeline_config.try_timeout)",
         { cause: e },
       );
     }

@@ -1440,8 +1440,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "azure-try-timeout-ignored",
     file: "objstore/azure.ts",
-    find: "if (tryMs <= 0) return next(req);",
-    replace: "return next(req);",
+    find: "req.abortSignal = caller ? AbortSignal.any([caller, timer]) : timer;",
+    replace: "req.abortSignal = caller;",
     tests: ["tests/objstore/azure_test.ts"],
   },
   {

@@ -351,7 +351,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "AZURE pipeline_config.try_timeout cuts a hung request; the try is retried per max_tries",
+  name: "AZURE try_timeout and response_header_timeout cut a hung request; retried per max_tries",
   ignore: gate.ignore,
   async fn() {
     const srv = await startAzurite();
@@ -366,12 +366,12 @@ Deno.test({
             "  pipeline_config:\n    try_timeout: 300ms\n    max_tries: 2\n    retry_delay: 10ms\n",
           ),
         ),
-        { registry: reg, timeoutMs: 60_000, logger: (m) => logs.push(m) },
+        { registry: reg, timeoutMs: 20_000, logger: (m) => logs.push(m) },
       );
       await b.upload("blk/meta.json", enc.encode("{}"));
       const before = proxy.requests.length;
       proxy.fault = () => "hang";
-      // Not the 60s operation deadline: each try gives up on its own, 3 tries in all.
+      // Not the 20s operation deadline: each try gives up on its own, 3 tries in all.
       const e = await assertRejects(() => b.attributes("blk/meta.json"), TransientBucketError);
       assert(/3 attempts/.test(e.message), e.message);
       assert(e.message.includes("try_timeout"), e.message);
@@ -388,6 +388,21 @@ Deno.test({
         ),
       );
       await b.close();
+      // http_config.response_header_timeout bounds the wait for headers the same way.
+      const h = await createBucket(
+        parseBucketConfig(
+          azureConfigYaml(
+            proxy.endpoint,
+            "  max_retries: 1\n  http_config:\n    response_header_timeout: 300ms\n",
+          ),
+        ),
+        { timeoutMs: 20_000, initialBackoffMs: 10 },
+      );
+      proxy.fault = () => "hang";
+      const e2 = await assertRejects(() => h.get("blk/meta.json"), TransientBucketError);
+      assert(/2 attempts/.test(e2.message), e2.message);
+      assert(e2.message.includes("response_header_timeout"), e2.message);
+      await h.close();
     } finally {
       await proxy.close();
       await srv.stop();
