@@ -674,6 +674,7 @@ export function bucketPermissions(
   for (const f of [tls.ca_file, tls.cert_file, tls.key_file, c.sse_config.encryption_key]) {
     if (f !== "") read.push(f);
   }
+  if (tls.ca_file === "" && !c.insecure) read.push(...SYSTEM_CA_FILES);
   if (opts.homeDir) read.push(`${opts.homeDir}/.aws`);
   if (c.access_key === "") {
     // Credential chain: instance metadata (EC2, ECS) and STS for web identity.

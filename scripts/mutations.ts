@@ -1459,6 +1459,13 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/objstore/azure_test.ts", "tests/e2e/azure_bucket_test.ts"],
   },
   {
+    name: "s3-https-system-cas-not-loaded",
+    file: "objstore/s3.ts",
+    find: ": await systemCaBundle(),",
+    replace: ": undefined,",
+    tests: ["tests/e2e/bucket_tls_cli_test.ts"],
+  },
+  {
     name: "permissions-store-bucket-writable",
     file: "components/permissions.ts",
     find: "if (!readOnly) set.write.add(w);",

@@ -177,6 +177,7 @@ Deno.test("bucketPermissions names exactly what a bucket needs", () => {
   assert(chain.net.includes("b.s3.eu-west-1.amazonaws.com:443"), "virtual-host name");
   assert(chain.net.includes("169.254.169.254:80"), "instance metadata for the credential chain");
   assert(chain.read.includes("/home/u/.aws"));
+  assert(chain.read.includes("/etc/ssl/certs/ca-certificates.crt"), "system CAs for HTTPS");
   assertEquals(chain.env, true);
 });
 
