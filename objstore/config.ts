@@ -8,6 +8,7 @@ import { type Bucket, normalizePrefix, PrefixedBucket } from "./bucket.ts";
 import { FilesystemBucket } from "./filesystem.ts";
 import { type BucketLogger, InstrumentedBucket } from "./instrumented.ts";
 import { s3RegionFor, s3UsesVirtualHost } from "./s3_address.ts";
+import { SYSTEM_CA_FILES } from "./tls.ts";
 import { InvalidDurationError, parseDuration } from "../tsdb/duration.ts";
 
 /** The configuration is invalid; the message is one line naming the field and the problem. */
@@ -16,12 +17,11 @@ export class BucketConfigError extends Error {
 }
 
 /** Types this implementation can talk to. */
-export const SUPPORTED_BUCKET_TYPES = ["FILESYSTEM", "S3"] as const;
+export const SUPPORTED_BUCKET_TYPES = ["FILESYSTEM", "S3", "AZURE"] as const;
 
 // Types Thanos knows but this implementation does not provide.
 const KNOWN_UNSUPPORTED = [
   "GCS",
-  "AZURE",
   "SWIFT",
   "COS",
   "ALIYUNOSS",
@@ -98,10 +98,41 @@ export interface S3Config {
   max_retries: number;
 }
 
+/**
+ * `config` of `type: AZURE`, with the field names and defaults of Thanos' Azure provider
+ * (https://thanos.io/tip/thanos/storage.md/#azure, github.com/thanos-io/objstore
+ * providers/azure). Durations in milliseconds.
+ */
+export interface AzureConfig {
+  az_tenant_id: string;
+  client_id: string;
+  client_secret: string;
+  storage_account: string;
+  storage_account_key: string;
+  storage_connection_string: string;
+  storage_create_container: boolean;
+  container: string;
+  /** Blob service domain; the container URL is `https://<storage_account>.<endpoint>/<container>`. */
+  endpoint: string;
+  user_assigned_id: string;
+  max_retries: number;
+  reader_config: { max_retry_requests: number };
+  pipeline_config: {
+    max_tries: number;
+    try_timeout: number;
+    retry_delay: number;
+    max_retry_delay: number;
+  };
+  http_config: Omit<HttpConfig, "force_attempt_http2">;
+  /** Deprecated in Thanos (ignored with a warning). */
+  msi_resource: string;
+}
+
 /** A parsed, validated `--objstore.config`. */
 export type BucketConfig =
   | { type: "FILESYSTEM"; prefix: string; config: FilesystemConfig }
-  | { type: "S3"; prefix: string; config: S3Config };
+  | { type: "S3"; prefix: string; config: S3Config }
+  | { type: "AZURE"; prefix: string; config: AzureConfig };
 
 // ---- strict schema decoding -------------------------------------------------------------
 
@@ -188,6 +219,41 @@ const S3_SCHEMA: Schema = {
 };
 
 const FS_SCHEMA: Schema = { directory: str() };
+
+// Thanos' exthttp.HTTPConfig (Azure has no force_attempt_http2).
+const { force_attempt_http2: _h2, ...AZURE_HTTP_SCHEMA } = HTTP_SCHEMA;
+
+const AZURE_SCHEMA: Schema = {
+  az_tenant_id: str(),
+  client_id: str(),
+  client_secret: str(),
+  storage_account: str(),
+  storage_account_key: str(),
+  storage_connection_string: str(),
+  storage_create_container: bool(true),
+  container: str(),
+  endpoint: str("blob.core.windows.net"),
+  user_assigned_id: str(),
+  max_retries: int(0),
+  reader_config: {
+    field: { kind: "object", fields: { max_retry_requests: int(0) } },
+    def: undefined,
+  },
+  pipeline_config: {
+    field: {
+      kind: "object",
+      fields: {
+        max_tries: int(0),
+        try_timeout: dur(0),
+        retry_delay: dur(0),
+        max_retry_delay: dur(0),
+      },
+    },
+    def: undefined,
+  },
+  http_config: { field: { kind: "object", fields: AZURE_HTTP_SCHEMA }, def: undefined },
+  msi_resource: str(),
+};
 
 function typeName(v: unknown): string {
   if (v === null) return "null";
@@ -363,6 +429,20 @@ export function parseBucketConfig(
     validateS3(config);
     return { type, prefix, config };
   }
+  if (type === "AZURE") {
+    const config = decodeObject("config", AZURE_SCHEMA, env.config) as unknown as AzureConfig;
+    // Like Thanos: max_retries stands in for the two specific retry settings left at 0.
+    if (config.max_retries > 0) {
+      if (config.pipeline_config.max_tries === 0) {
+        config.pipeline_config.max_tries = config.max_retries;
+      }
+      if (config.reader_config.max_retry_requests === 0) {
+        config.reader_config.max_retry_requests = config.max_retries;
+      }
+    }
+    validateAzure(config);
+    return { type, prefix, config };
+  }
   if (KNOWN_UNSUPPORTED.includes(type)) {
     throw new BucketConfigError(
       `objstore config: type ${rawType} is not supported by this build; supported types: ${supported}`,
@@ -417,6 +497,86 @@ function validateS3(c: S3Config): void {
   }
 }
 
+// Thanos' checks (providers/azure Config.validate), then what this build cannot do.
+function validateAzure(c: AzureConfig): void {
+  const e = (msg: string): never => {
+    throw new BucketConfigError(`objstore config: AZURE: ${msg}`);
+  };
+  if (c.user_assigned_id !== "" && c.storage_account_key !== "") {
+    e("user_assigned_id cannot be set when using storage_account_key authentication");
+  }
+  if (c.user_assigned_id !== "" && c.storage_connection_string !== "") {
+    e("user_assigned_id cannot be set when using storage_connection_string authentication");
+  }
+  if (c.user_assigned_id !== "" && c.client_id !== "") {
+    e("user_assigned_id cannot be set when using client_id authentication");
+  }
+  const sp = [c.az_tenant_id, c.client_id, c.client_secret].filter((x) => x !== "").length;
+  if (sp > 0 && sp < 3) e("az_tenant_id, client_id, and client_secret must be set together");
+  if (c.storage_account_key !== "" && c.storage_connection_string !== "") {
+    e("storage_account_key and storage_connection_string cannot both be set");
+  }
+  if (c.storage_account === "") e("missing field config.storage_account");
+  if (c.container === "") e("missing field config.container");
+  if (c.endpoint === "" || /[/:]/.test(c.endpoint.replace(/:\d+$/, ""))) {
+    e(
+      `config.endpoint ${JSON.stringify(c.endpoint)} must be the blob service domain ` +
+        '(e.g. "blob.core.windows.net"), without scheme or path',
+    );
+  }
+  if (c.storage_connection_string !== "") azureConnectionEndpoint(c.storage_connection_string);
+  if (c.storage_account_key === "" && c.storage_connection_string === "") {
+    // Token credentials need @azure/identity (MSAL, not small), which this build leaves out.
+    const field = c.user_assigned_id !== ""
+      ? "config.user_assigned_id (managed identity)"
+      : c.client_id !== ""
+      ? "config.client_id/client_secret (service principal)"
+      : "no storage_account_key (managed or workload identity)";
+    e(
+      `${field} is not supported by this build; authenticate with config.storage_account_key ` +
+        "or config.storage_connection_string",
+    );
+  }
+}
+
+/**
+ * The blob service URL of an Azure storage connection string (`BlobEndpoint=…`, or
+ * `DefaultEndpointsProtocol` + `AccountName` + `EndpointSuffix`, or
+ * `UseDevelopmentStorage=true`), see
+ * https://learn.microsoft.com/en-us/azure/storage/common/storage-configure-connection-string.
+ */
+export function azureConnectionEndpoint(cs: string): URL {
+  const kv = new Map<string, string>();
+  for (const part of cs.split(";")) {
+    const i = part.indexOf("=");
+    if (i > 0) kv.set(part.slice(0, i).trim().toLowerCase(), part.slice(i + 1).trim());
+  }
+  const fail = (msg: string): never => {
+    throw new BucketConfigError(`objstore config: AZURE: config.storage_connection_string: ${msg}`);
+  };
+  if (kv.get("usedevelopmentstorage")?.toLowerCase() === "true") {
+    return new URL("http://127.0.0.1:10000/devstoreaccount1");
+  }
+  const blob = kv.get("blobendpoint");
+  if (blob !== undefined) {
+    try {
+      const u = new URL(blob);
+      if (u.protocol === "http:" || u.protocol === "https:") return u;
+    } catch {
+      // reported below
+    }
+    return fail(`BlobEndpoint ${JSON.stringify(blob)} is not an http(s) URL`);
+  }
+  const account = kv.get("accountname");
+  if (account === undefined) return fail("has neither BlobEndpoint nor AccountName");
+  const proto = (kv.get("defaultendpointsprotocol") ?? "https").toLowerCase();
+  if (proto !== "http" && proto !== "https") {
+    return fail(`DefaultEndpointsProtocol ${JSON.stringify(proto)} is not http or https`);
+  }
+  const suffix = kv.get("endpointsuffix") ?? "core.windows.net";
+  return new URL(`${proto}://${account}.blob.${suffix}`);
+}
+
 /** Options of createBucket. */
 export interface CreateBucketOptions {
   /** Registry of the `thanos_objstore_bucket_*` metrics. */
@@ -429,6 +589,10 @@ export interface CreateBucketOptions {
   maxRetries?: number;
   /** Component name for the S3 user agent (`thanos-<component>`). */
   component?: string;
+  /** First retry backoff (ms); default: the provider's config, else InstrumentedBucket's. */
+  initialBackoffMs?: number;
+  /** Largest retry backoff (ms); default: the provider's config, else InstrumentedBucket's. */
+  maxBackoffMs?: number;
 }
 
 /** Builds the bucket: provider → prefix → shared retry/timeout/metrics layer. */
@@ -438,8 +602,23 @@ export async function createBucket(
 ): Promise<Bucket> {
   let inner: Bucket;
   let maxRetries = opts.maxRetries;
+  let initialBackoffMs = opts.initialBackoffMs;
+  let maxBackoffMs = opts.maxBackoffMs;
   if (cfg.type === "FILESYSTEM") {
     inner = new FilesystemBucket(cfg.config.directory);
+  } else if (cfg.type === "AZURE") {
+    // loaded only for an Azure bucket, like the AWS SDK below
+    const { AzureBucket } = await import("./azure.ts");
+    inner = await AzureBucket.create(cfg.config, {
+      logger: opts.logger,
+      component: opts.component,
+    });
+    const p = cfg.config.pipeline_config;
+    // pipeline_config.max_tries is the retry count (Thanos passes it as the SDK's MaxRetries,
+    // whose default is 3); retries happen once, here, for every provider.
+    maxRetries ??= p.max_tries > 0 ? p.max_tries : 3;
+    if (p.retry_delay > 0) initialBackoffMs ??= p.retry_delay;
+    if (p.max_retry_delay > 0) maxBackoffMs ??= p.max_retry_delay;
   } else {
     // loaded only for an S3 bucket: the AWS SDK reads AWS_* variables as it loads, and a role
     // without an S3 bucket gets no environment grants for it
@@ -453,6 +632,8 @@ export async function createBucket(
     logger: opts.logger,
     timeoutMs: opts.timeoutMs,
     maxRetries,
+    initialBackoffMs,
+    maxBackoffMs,
   });
 }
 
@@ -482,6 +663,7 @@ export function bucketPermissions(
       sys: [],
     };
   }
+  if (cfg.type === "AZURE") return azurePermissions(cfg.config);
   const c = cfg.config;
   const hasPort = /:\d+$/.test(c.endpoint);
   const host = hasPort ? c.endpoint : `${c.endpoint}:${c.insecure ? 80 : 443}`;
@@ -492,6 +674,7 @@ export function bucketPermissions(
   for (const f of [tls.ca_file, tls.cert_file, tls.key_file, c.sse_config.encryption_key]) {
     if (f !== "") read.push(f);
   }
+  if (tls.ca_file === "" && !c.insecure) read.push(...SYSTEM_CA_FILES);
   if (opts.homeDir) read.push(`${opts.homeDir}/.aws`);
   if (c.access_key === "") {
     // Credential chain: instance metadata (EC2, ECS) and STS for web identity.
@@ -502,4 +685,23 @@ export function bucketPermissions(
   // The AWS SDK reads AWS_* variables for settings and credentials, and the OS release for its
   // user agent.
   return { net, read, write: [], env: true, sys: ["osRelease", "homedir"] };
+}
+
+// The blob service host (from the connection string, else `<account>.<endpoint>` over https)
+// and the files of http_config.tls_config.
+function azurePermissions(c: AzureConfig): BucketPermissions {
+  const u = c.storage_connection_string !== ""
+    ? azureConnectionEndpoint(c.storage_connection_string)
+    : new URL(`https://${c.storage_account}.${c.endpoint}`);
+  const port = u.port !== "" ? u.port : u.protocol === "http:" ? "80" : "443";
+  const read: string[] = [];
+  const tls = c.http_config.tls_config;
+  for (const f of [tls.ca_file, tls.cert_file, tls.key_file]) if (f !== "") read.push(f);
+  // without a CA file, HTTPS trusts the system bundle (see objstore/tls.ts)
+  if (tls.ca_file === "" && u.protocol === "https:") read.push(...SYSTEM_CA_FILES);
+  // The SDK reads its log level and the standard proxy variables (a proxy host itself is not
+  // granted), and its proxy agents load npm `debug`, which enumerates the whole environment as
+  // it loads; the user agent names the OS release.
+  const env = true;
+  return { net: [`${u.hostname}:${port}`], read, write: [], env, sys: ["osRelease"] };
 }

@@ -32,6 +32,7 @@ import {
 import type { S3Config } from "./config.ts";
 import { s3RegionFor, s3UsesVirtualHost } from "./s3_address.ts";
 import type { BucketLogger } from "./instrumented.ts";
+import { systemCaBundle } from "./tls.ts";
 
 /** Part size used when `part_size` is 0 (minio-go's minimum part size). */
 const DEFAULT_PART_SIZE = 16 * 1024 * 1024;
@@ -159,7 +160,13 @@ export class S3Bucket implements Bucket {
     const httpsAgent = new https.Agent({
       ...agentOpts,
       rejectUnauthorized: !(h.insecure_skip_verify || tls.insecure_skip_verify),
-      ca: await readText(tls.ca_file),
+      // without a CA file, HTTPS trusts the system bundle read from its usual paths: the
+      // sandbox cannot grant what node:https's default CAs ask for (see objstore/tls.ts)
+      ca: tls.ca_file !== ""
+        ? await readText(tls.ca_file)
+        : cfg.insecure
+        ? undefined
+        : await systemCaBundle(),
       cert: await readText(tls.cert_file),
       key: await readText(tls.key_file),
       servername: tls.server_name !== "" ? tls.server_name : undefined,

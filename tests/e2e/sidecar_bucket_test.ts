@@ -1,5 +1,5 @@
 // Long-term storage through the sidecar: Prometheus (2h blocks, history backfilled with promtool)
-// and a sidecar with a bucket (FILESYSTEM, and S3 on a real S3 server). Blocks appear in the
+// and a sidecar with a bucket (FILESYSTEM, S3 on a real S3 server, AZURE on Azurite). Blocks appear in the
 // bucket with a correct meta.json; after Prometheus's local copy is deleted, a store gateway over
 // the bucket plus the querier answer over the uploaded history exactly as Prometheus did.
 
@@ -9,6 +9,7 @@ import { PROMETHEUS } from "../helpers/prometheus.ts";
 import { createBlocksFromOpenMetrics, PROMTOOL } from "../helpers/promtool.ts";
 import { TempDirs } from "../helpers/tmp.ts";
 import { s3ConfigYaml, s3rverMissing, startS3Server } from "../helpers/s3.ts";
+import { azureConfigYaml, azuriteMissing, startAzurite } from "../helpers/azurite.ts";
 import { createBucket, parseBucketConfig } from "../../objstore/config.ts";
 import { parseBlockMeta } from "../../tsdb/meta.ts";
 import { isULID } from "../../tsdb/ulid.ts";
@@ -24,6 +25,7 @@ import {
 } from "../helpers/sidecar_lab.ts";
 
 const s3Missing = await s3rverMissing();
+const azMissing = await azuriteMissing();
 
 function canon(series: ApiSeries[], extra: Record<string, string> = {}): string[] {
   return series.map((s) =>
@@ -145,6 +147,19 @@ e2eTest(
     const server = await startS3Server();
     try {
       await longTermStorage(() => Promise.resolve(s3ConfigYaml(server.endpoint)));
+    } finally {
+      await server.stop();
+    }
+  },
+);
+
+e2eTest(
+  "long-term storage: sidecar uploads to AZURE (Azurite); store gateway serves the history",
+  { peers: [PROMETHEUS, PROMTOOL], missing: () => azMissing },
+  async () => {
+    const server = await startAzurite();
+    try {
+      await longTermStorage(() => Promise.resolve(azureConfigYaml(server.endpoint)));
     } finally {
       await server.stop();
     }

@@ -99,7 +99,7 @@ Deno.test("bad configs give one line naming the problem", () => {
   const gcs = configError("type: GCS\nconfig:\n  bucket: b\n");
   assertEquals(
     gcs,
-    "objstore config: type GCS is not supported by this build; supported types: FILESYSTEM, S3",
+    "objstore config: type GCS is not supported by this build; supported types: FILESYSTEM, S3, AZURE",
   );
   assert(configError("type: FTP\nconfig: {}\n").includes("supported types: FILESYSTEM, S3"));
   assert(configError("config:\n  directory: d\n").includes("missing field type"));
@@ -177,6 +177,7 @@ Deno.test("bucketPermissions names exactly what a bucket needs", () => {
   assert(chain.net.includes("b.s3.eu-west-1.amazonaws.com:443"), "virtual-host name");
   assert(chain.net.includes("169.254.169.254:80"), "instance metadata for the credential chain");
   assert(chain.read.includes("/home/u/.aws"));
+  assert(chain.read.includes("/etc/ssl/certs/ca-certificates.crt"), "system CAs for HTTPS");
   assertEquals(chain.env, true);
 });
 
