@@ -178,6 +178,10 @@ export function initTracing(cfg: OtlpConfig, opts: TracingOptions): TracingHandl
     sampler: sampler(cfg.sampler, cfg.samplerParam),
     spanProcessors: [bounded],
   });
+  // a second start in the same thread (tests) replaces the first: the API registers once
+  trace.disable();
+  context.disable();
+  propagation.disable();
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   trace.setGlobalTracerProvider(provider);

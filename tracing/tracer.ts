@@ -65,10 +65,13 @@ export function endSpan(span: Span, err?: unknown): void {
   span.end();
 }
 
-/** Runs `fn` with `span` as the active span (its async continuations included). */
-export function withSpan<T>(span: Span, fn: () => T): T {
+/**
+ * Runs `fn` with `span` as the active span (its async continuations included), in `base` (default:
+ * the active context).
+ */
+export function withSpan<T>(span: Span, fn: () => T, base?: Context): T {
   if (!enabled) return fn();
-  return context.with(trace.setSpan(context.active(), span), fn);
+  return context.with(trace.setSpan(base ?? context.active(), span), fn);
 }
 
 /**
@@ -92,7 +95,40 @@ export function inSpan<T>(
       endSpan(span, e);
       throw e;
     }
-  });
+  }, parent);
+}
+
+/**
+ * Runs an HTTP handler inside a server span named `route`, continuing the trace of the
+ * request's `traceparent` header (a new trace without one); records method, route and status.
+ */
+export async function traceHttpRequest(
+  req: Request,
+  route: string,
+  fn: () => Response | Promise<Response>,
+): Promise<Response> {
+  if (!enabled) return await fn();
+  const parent = contextFromHeaders(req.headers);
+  const span = startSpan(
+    route,
+    {
+      "http.request.method": req.method,
+      "http.route": route,
+      "url.path": new URL(req.url).pathname,
+    },
+    SpanKind.SERVER,
+    parent,
+  );
+  let res: Response;
+  try {
+    res = await context.with(trace.setSpan(parent, span), fn);
+  } catch (e) {
+    endSpan(span, e);
+    throw e;
+  }
+  span.setAttribute("http.response.status_code", res.status);
+  endSpan(span, res.status >= 500 ? `HTTP ${res.status}` : undefined);
+  return res;
 }
 
 /**
@@ -124,7 +160,7 @@ export function activeTraceparent(): string {
  * lower-case names), or the root context when they carry none (or tracing is off).
  */
 export function contextFromHeaders(
-  headers: Readonly<Record<string, string>> | Headers,
+  headers: Readonly<Record<string, string | undefined>> | Headers,
 ): Context {
   if (!enabled) return ROOT_CONTEXT;
   const get = headers instanceof Headers
@@ -137,4 +173,18 @@ export function contextFromHeaders(
   }
   if (carrier.traceparent === undefined) return ROOT_CONTEXT;
   return propagation.extract(ROOT_CONTEXT, carrier);
+}
+
+/**
+ * Runs a server-side call (a gRPC method) inside a server span named `name` that continues the
+ * trace of the incoming `traceparent` in `metadata`; the span fails when `fn` rejects.
+ */
+export function traceServerCall<T>(
+  name: string,
+  metadata: Readonly<Record<string, string>>,
+  attributes: Attributes | undefined,
+  fn: () => Promise<T>,
+): Promise<T> {
+  if (!enabled) return fn();
+  return inSpan(name, attributes, () => fn(), SpanKind.SERVER, contextFromHeaders(metadata));
 }
