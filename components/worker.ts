@@ -8,6 +8,7 @@ import { Logger } from "../logging/log.ts";
 import { RUN_TABLE } from "./run_table.ts";
 import { tracingConfig } from "./tracing.ts";
 import { initTracing, type TracingHandle } from "../tracing/setup.ts";
+import { otlpGrpcChannel } from "../storeapi/otlp_channel.ts";
 
 const encoder = new TextEncoder();
 const controller = new AbortController();
@@ -44,7 +45,11 @@ async function run(raw: RawFlags, evalPorts: MessagePort[]): Promise<number> {
   try {
     const tc = tracingConfig(raw);
     if (tc !== null) {
-      tracing = initTracing(tc, { defaultServiceName: `thanos-${key}`, logger });
+      tracing = initTracing(tc, {
+        defaultServiceName: `thanos-${key}`,
+        logger,
+        grpcChannel: otlpGrpcChannel,
+      });
       logger.info("tracing spans to an OTLP collector", { url: tc.url });
     }
     return await fn(flags, {

@@ -19,6 +19,7 @@ import {
 } from "./eval_pool.ts";
 import { contextFromHeaders, inSpan } from "../tracing/tracer.ts";
 import { initTracing } from "../tracing/setup.ts";
+import { otlpGrpcChannel } from "../storeapi/otlp_channel.ts";
 
 /** The worker global scope (typed locally: the project's lib is the main-thread one). */
 const scope = self as unknown as {
@@ -102,7 +103,7 @@ function onTask(e: MessageEvent): void {
     clientOpts = m.client;
     if (m.tracing && !tracingStarted) {
       tracingStarted = true;
-      initTracing(m.tracing, { defaultServiceName: "thanos-query" });
+      initTracing(m.tracing, { defaultServiceName: "thanos-query", grpcChannel: otlpGrpcChannel });
     }
   } else if (m.type === "eval") void evaluate(m.id, m.task, m.env);
   else if (m.type === "cancel") {

@@ -1482,4 +1482,11 @@ export const MUTATIONS: Mutation[] = [
     replace: "    if (this.queued < 0) {",
     tests: ["tests/tracing/setup_test.ts"],
   },
+  {
+    name: "tracing-grpc-export-wrong-method",
+    file: "tracing/grpc_exporter.ts",
+    find: '  "/opentelemetry.proto.collector.trace.v1.TraceService/Export";',
+    replace: '  "/opentelemetry.proto.collector.trace.v1.TraceService/Push";',
+    tests: ["tests/e2e/tracing_test.ts"],
+  },
 ];

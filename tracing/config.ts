@@ -1,8 +1,8 @@
 // `--tracing.config(-file)`: Thanos's tracing YAML (https://thanos.io/tip/thanos/tracing.md/),
-// `type` and `config`. This build exports OpenTelemetry spans over OTLP/HTTP (protobuf); the
-// other tracers Thanos ships (JAEGER, GOOGLE_CLOUD/STACKDRIVER, ELASTIC_APM, LIGHTSTEP,
-// DATADOG) are refused, and so is OTLP over gRPC (see `parseTracingConfig`). The field names
-// and meanings are Thanos's `pkg/tracing/otlp` Config.
+// `type` and `config`. This build exports OpenTelemetry spans over OTLP, gRPC (Thanos's default
+// client_type) or HTTP (protobuf); the other tracers Thanos ships (JAEGER, GOOGLE_CLOUD/
+// STACKDRIVER, ELASTIC_APM, LIGHTSTEP, DATADOG) are refused. The field names and meanings are
+// Thanos's `pkg/tracing/otlp` Config.
 
 import { parseAllDocuments } from "yaml";
 import { parseGoDuration } from "../strconv/duration.ts";
@@ -25,11 +25,14 @@ export type SamplerType = typeof SAMPLER_TYPES[number];
 
 /** An OTLP exporter configuration (plain data: it crosses into the evaluation Workers). */
 export interface OtlpConfig {
-  clientType: "http";
+  /** `grpc`: TraceService/Export over the project's gRPC client; `http`: POST of protobuf. */
+  clientType: "grpc" | "http";
   /** The `service.name` resource attribute ("" = the role's name, `thanos-<role>`). */
   serviceName: string;
-  /** `scheme://host:port/path` the spans are POSTed to. */
+  /** http: `scheme://host:port/path` the spans are POSTed to; grpc: `host:port`. */
   url: string;
+  /** grpc: TLS unless `insecure` (with the tls_config files, else the system roots). */
+  tlsEnabled: boolean;
   /** `host:port` of the collector (what the role must be allowed to connect to). */
   hostPort: string;
   /** `compression: gzip`, else none. */
@@ -149,13 +152,7 @@ export function parseTracingConfig(yamlText: string): OtlpConfig | null {
   }
   const c = mapping("config", top.config, OTLP_FIELDS);
   const clientType = str("config.client_type", c.client_type).toLowerCase() || "grpc";
-  if (clientType === "grpc") {
-    fail(
-      "client_type grpc (the default) is not supported by this build: set client_type: http " +
-        "(OTLP/HTTP protobuf, the collector's port 4318)",
-    );
-  }
-  if (clientType !== "http") {
+  if (clientType !== "http" && clientType !== "grpc") {
     fail(`config.client_type ${JSON.stringify(clientType)}: only 'http' and 'grpc' are accepted`);
   }
   const compression = str("config.compression", c.compression);
@@ -175,16 +172,19 @@ export function parseTracingConfig(yamlText: string): OtlpConfig | null {
     fail("config.tls_config.insecure_skip_verify is not supported by this build");
   }
   const insecure = bool("config.insecure", c.insecure);
-  const endpoint = str("config.endpoint", c.endpoint).trim() || "localhost:4318";
+  const grpc = clientType === "grpc";
+  const endpoint = str("config.endpoint", c.endpoint).trim() ||
+    (grpc ? "localhost:4317" : "localhost:4318");
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(endpoint) || endpoint.includes("/")) {
     fail(`config.endpoint ${JSON.stringify(endpoint)}: want host:port (no scheme, no path)`);
   }
-  const hostPort = /:\d+$/.test(endpoint) ? endpoint : `${endpoint}:${insecure ? 80 : 443}`;
+  const defaultPort = grpc ? 4317 : insecure ? 80 : 443;
+  const hostPort = /:\d+$/.test(endpoint) ? endpoint : `${endpoint}:${defaultPort}`;
   let urlPath = str("config.url_path", c.url_path).trim() || "/v1/traces";
   if (!urlPath.startsWith("/")) urlPath = `/${urlPath}`;
-  const url = `${insecure ? "http" : "https"}://${hostPort}${urlPath}`;
+  const url = grpc ? hostPort : `${insecure ? "http" : "https"}://${hostPort}${urlPath}`;
   try {
-    new URL(url);
+    new URL(`http://${hostPort}${urlPath}`);
   } catch {
     fail(`config.endpoint ${JSON.stringify(endpoint)}: not a valid host:port`);
   }
@@ -202,9 +202,10 @@ export function parseTracingConfig(yamlText: string): OtlpConfig | null {
     fail(`config.sampler_param ${JSON.stringify(paramText)}: want a ratio between 0 and 1`);
   }
   return {
-    clientType: "http",
+    clientType,
     serviceName: str("config.service_name", c.service_name),
     url,
+    tlsEnabled: !insecure,
     hostPort,
     gzip: compression === "gzip",
     timeoutMs,

@@ -27,6 +27,7 @@ import {
 import type { Logger } from "../logging/log.ts";
 import type { Registry } from "../metrics/registry.ts";
 import type { OtlpConfig, SamplerType } from "./config.ts";
+import { type ChannelFactory, OtlpGrpcExporter } from "./grpc_exporter.ts";
 import { setTracingEnabled } from "./tracer.ts";
 
 /** Spans waiting for export, at most (past it, new spans are dropped and counted). */
@@ -129,22 +130,9 @@ class BoundedProcessor implements SpanProcessor {
   }
 }
 
-/** Options of {@link initTracing}. */
-export interface TracingOptions {
-  /** `service.name` when the config names none (Thanos uses the binary's name). */
-  defaultServiceName: string;
-  logger?: Logger;
-  /** How long export batches wait (ms; default 1s). */
-  batchDelayMs?: number;
-}
-
-/**
- * Starts exporting this thread's spans per `cfg` and makes the tracer functions of
- * tracing/tracer.ts record. Throws when a TLS file cannot be read.
- */
-export function initTracing(cfg: OtlpConfig, opts: TracingOptions): TracingHandle {
-  const readFile = (p: string) => p === "" ? undefined : Deno.readTextFileSync(p);
-  const exporter = new OTLPTraceExporter({
+/** OTLP/HTTP: POSTs of protobuf, by the OpenTelemetry exporter. */
+function httpExporter(cfg: OtlpConfig, readFile: (p: string) => string | undefined): SpanExporter {
+  return new OTLPTraceExporter({
     url: cfg.url,
     headers: cfg.headers,
     timeoutMillis: cfg.timeoutMs,
@@ -157,6 +145,38 @@ export function initTracing(cfg: OtlpConfig, opts: TracingOptions): TracingHandl
       }
       : {},
   });
+}
+
+/** OTLP/gRPC: unary Export calls over the channel the caller opens. */
+function grpcExporter(cfg: OtlpConfig, opts: TracingOptions): SpanExporter {
+  if (!opts.grpcChannel) throw new Error("bug: OTLP over gRPC needs a gRPC channel factory");
+  const f = (p: string) => p === "" ? undefined : p;
+  const tls = cfg.tlsEnabled
+    ? { caFile: f(cfg.tls.caFile), certFile: f(cfg.tls.certFile), keyFile: f(cfg.tls.keyFile) }
+    : undefined;
+  return new OtlpGrpcExporter(opts.grpcChannel(cfg.url, tls, cfg.gzip), cfg.timeoutMs, cfg.headers);
+}
+
+/** Options of {@link initTracing}. */
+export interface TracingOptions {
+  /** `service.name` when the config names none (Thanos uses the binary's name). */
+  defaultServiceName: string;
+  logger?: Logger;
+  /** How long export batches wait (ms; default 1s). */
+  batchDelayMs?: number;
+  /** Opens the gRPC channel of `client_type: grpc` (the project's client, storeapi/grpc.ts). */
+  grpcChannel?: ChannelFactory;
+}
+
+/**
+ * Starts exporting this thread's spans per `cfg` and makes the tracer functions of
+ * tracing/tracer.ts record. Throws when a TLS file cannot be read.
+ */
+export function initTracing(cfg: OtlpConfig, opts: TracingOptions): TracingHandle {
+  const readFile = (p: string) => p === "" ? undefined : Deno.readTextFileSync(p);
+  const exporter: SpanExporter = cfg.clientType === "grpc"
+    ? grpcExporter(cfg, opts)
+    : httpExporter(cfg, readFile);
   let bounded: BoundedProcessor | null = null;
   const counting = new CountingExporter(exporter, (n) => {
     if (bounded) bounded.queued = Math.max(0, bounded.queued - n);

@@ -1,10 +1,11 @@
-// A small OTLP/HTTP trace receiver for tests: accepts `POST /v1/traces` with protobuf
-// (`application/x-protobuf`) ExportTraceServiceRequests on 127.0.0.1 and keeps the spans (other
-// bodies are answered 400 and counted). The protobuf is decoded here with a minimal wire reader,
+// Small OTLP trace receivers for tests, on 127.0.0.1: OTLP/HTTP (`POST /v1/traces` with protobuf
+// `application/x-protobuf` ExportTraceServiceRequests; other bodies are answered 400 and counted)
+// and OTLP/gRPC (`TraceService/Export` served by the project's gRPC server, the transport only). The protobuf is decoded here with a minimal wire reader,
 // independently of the exporter under test (https://opentelemetry.io/docs/specs/otlp/, messages
 // of opentelemetry/proto/trace/v1/trace.proto).
 
 import { freePort } from "./ports.ts";
+import { GrpcServer } from "../../storeapi/grpc.ts";
 
 /** One received span, flattened with its resource's `service.name`. */
 export interface ReceivedSpan {
@@ -172,17 +173,8 @@ export class OtlpReceiver implements AsyncDisposable {
   }
 
   /** Waits (bounded) until `pred` holds for the spans received so far. */
-  async waitFor(pred: (spans: ReceivedSpan[]) => boolean, timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (let i = 0; i < 600 && Date.now() < deadline; i++) {
-      if (pred(this.spans)) return;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(
-      `spans never arrived; got ${this.spans.length}: ${
-        JSON.stringify(this.spans.map((s) => `${s.service}/${s.name}`))
-      }`,
-    );
+  waitFor(pred: (spans: ReceivedSpan[]) => boolean, timeoutMs = 30_000): Promise<void> {
+    return waitForSpans(this.spans, pred, timeoutMs);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -190,11 +182,73 @@ export class OtlpReceiver implements AsyncDisposable {
   }
 }
 
-/** The tracing config a test role gets: OTLP over HTTP to `endpoint`, named `service`. */
-export function otlpConfig(endpoint: string, service: string, extra = ""): string {
+/** An OTLP/gRPC receiver: the same span list, filled by unary Export calls. */
+export class OtlpGrpcReceiver implements AsyncDisposable {
+  readonly spans: ReceivedSpan[] = [];
+  requests = 0;
+  badRequests = 0;
+  private constructor(private readonly server: GrpcServer, readonly port: number) {}
+
+  static async start(port = freePort()): Promise<OtlpGrpcReceiver> {
+    const server = new GrpcServer();
+    const r = new OtlpGrpcReceiver(server, port);
+    server.unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export", (req) => {
+      r.requests++;
+      try {
+        r.spans.push(...decodeTraceRequest(req));
+      } catch (e) {
+        r.badRequests++;
+        throw e;
+      }
+      return Promise.resolve(new Uint8Array(0)); // an empty ExportTraceServiceResponse
+    });
+    await server.listen("127.0.0.1", port);
+    return r;
+  }
+
+  get endpoint(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  waitFor(pred: (spans: ReceivedSpan[]) => boolean, timeoutMs = 30_000): Promise<void> {
+    return waitForSpans(this.spans, pred, timeoutMs);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.server.close(0);
+  }
+}
+
+async function waitForSpans(
+  spans: ReceivedSpan[],
+  pred: (spans: ReceivedSpan[]) => boolean,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let i = 0; i < 600 && Date.now() < deadline; i++) {
+    if (pred(spans)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(
+    `spans never arrived; got ${spans.length}: ${
+      JSON.stringify(spans.map((s) => `${s.service}/${s.name}`))
+    }`,
+  );
+}
+
+/**
+ * The tracing config a test role gets: OTLP (over `client`, default http) to `endpoint`,
+ * plaintext, named `service`.
+ */
+export function otlpConfig(
+  endpoint: string,
+  service: string,
+  extra = "",
+  client: "http" | "grpc" = "http",
+): string {
   return `type: OTLP
 config:
-  client_type: http
+  client_type: ${client}
   endpoint: ${endpoint}
   insecure: true
   service_name: ${service}

@@ -47,7 +47,20 @@ config:
   assertEquals(p.url, "http://c:9/x/y");
 });
 
-Deno.test("other tracers, gRPC and bad values are refused on one line naming them", () => {
+Deno.test("OTLP over gRPC: Thanos's default client_type", () => {
+  const c = parseTracingConfig("type: OTLP\nconfig: {endpoint: 'c:4317', insecure: true}")!;
+  assertEquals(c.clientType, "grpc");
+  assertEquals(c.url, "c:4317");
+  assertEquals(c.tlsEnabled, false);
+  const d = parseTracingConfig("type: OTLP\nconfig: {client_type: grpc}")!;
+  assertEquals(d.url, "localhost:4317");
+  assertEquals(d.tlsEnabled, true);
+  assertEquals(tracingPermissions("type: OTLP\nconfig: {endpoint: 'otel:4317'}").net, [
+    "otel:4317",
+  ]);
+});
+
+Deno.test("other tracers and bad values are refused on one line naming them", () => {
   const cases: [string, RegExp][] = [
     ["type: JAEGER\nconfig: {}", /type JAEGER is not supported by this build; only OTLP/],
     ["type: DATADOG", /type DATADOG is not supported.*OTLP/],
@@ -56,8 +69,6 @@ Deno.test("other tracers, gRPC and bad values are refused on one line naming the
     ["type: GOOGLE_CLOUD", /GOOGLE_CLOUD/],
     ["type: ZIPKIN2", /unknown type "ZIPKIN2"/],
     ["config: {}", /type is missing/],
-    ["type: OTLP\nconfig: {endpoint: c:4317}", /client_type grpc \(the default\) is not supported/],
-    ["type: OTLP\nconfig: {client_type: grpc}", /client_type grpc/],
     ["type: OTLP\nconfig: {client_type: udp}", /only 'http' and 'grpc'/],
     ["type: OTLP\nconfig: {client_type: http, endpoint: 'http://c:1'}", /want host:port/],
     ["type: OTLP\nconfig: {client_type: http, timeout: soon}", /config.timeout/],
