@@ -224,7 +224,7 @@ export function parseTracingConfig(yamlText: string): OtlpConfig | null {
 /**
  * Environment variables the OpenTelemetry exporter reads when it is created (its `OTEL_*`
  * settings, https://opentelemetry.io/docs/specs/otel/protocol/exporter/): granted to a role
- * only when tracing is configured, so reading them does not fail in the sandbox.
+ * only when it exports over OTLP/HTTP, so reading them does not fail in the sandbox.
  */
 export const OTEL_ENV: readonly string[] = [
   "OTEL_SERVICE_NAME",
@@ -250,5 +250,6 @@ export function tracingPermissions(
   const c = parseTracingConfig(yamlText);
   if (c === null) return { net: [], read: [], env: [] };
   const read = [c.tls.caFile, c.tls.certFile, c.tls.keyFile].filter((f) => f !== "");
-  return { net: [c.hostPort], read, env: [...OTEL_ENV] };
+  // only the OTLP/HTTP exporter reads them (grpc_exporter.ts reads no environment)
+  return { net: [c.hostPort], read, env: c.clientType === "http" ? [...OTEL_ENV] : [] };
 }

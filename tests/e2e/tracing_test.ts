@@ -80,10 +80,16 @@ async function traceOneQuery(client: "http" | "grpc"): Promise<void> {
     assertEquals(body.data.result.length, 1, JSON.stringify(body));
 
     const inTrace = (s: ReceivedSpan[]) => s.filter((x) => x.traceId === TRACE);
-    await rx.waitFor((s) =>
-      inTrace(s).some((x) => x.service === "store-gw" && x.name === "/thanos.Store/Series") &&
-      inTrace(s).some((x) => x.name === "/api/v1/query")
-    );
+    // each process, and each evaluation Worker, exports on its own schedule: wait for all
+    const want = [
+      "/api/v1/query",
+      "promql_instant_query",
+      "proxy_series",
+      "store_series",
+      "/thanos.Store/Series",
+      "bucket_store_block_series",
+    ];
+    await rx.waitFor((s) => want.every((n) => inTrace(s).some((x) => x.name === n)));
     const spans = inTrace(rx.spans);
     const http = one(spans, "querier", "/api/v1/query");
     const evalSpan = one(spans, "querier", "promql_instant_query");
@@ -103,7 +109,7 @@ async function traceOneQuery(client: "http" | "grpc"): Promise<void> {
     assertEquals(server.parentSpanId, call.spanId);
     assertEquals(server.kind, 2);
     // inside the store gateway: a span per block read, each with its postings lookup
-    await rx.waitFor((s) => inTrace(s).some((x) => x.name === "bucket_store_postings"));
+    // (block and postings spans end before the Series span: exported with it or before)
     const blocks = inTrace(rx.spans).filter((x) => x.name === "bucket_store_block_series");
     assert(blocks.length >= 1, "no block spans");
     for (const b of blocks) {
@@ -121,7 +127,13 @@ async function traceOneQuery(client: "http" | "grpc"): Promise<void> {
     const lr = await fetch(`${q.url}/api/v1/labels`);
     assertEquals(lr.status, 200);
     await lr.body?.cancel();
-    await rx.waitFor((s) => s.some((x) => x.name === "/thanos.Store/LabelNames"));
+    const labelSpans = [
+      "/api/v1/labels",
+      "proxy_label_names",
+      "store_label_names",
+      "/thanos.Store/LabelNames",
+    ];
+    await rx.waitFor((s) => labelSpans.every((n) => s.some((x) => x.name === n)));
     const ln = rx.spans.find((x) => x.name === "/thanos.Store/LabelNames")!;
     const lt = rx.spans.filter((x) => x.traceId === ln.traceId);
     assert(ln.traceId !== TRACE);

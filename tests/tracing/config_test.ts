@@ -55,9 +55,11 @@ Deno.test("OTLP over gRPC: Thanos's default client_type", () => {
   const d = parseTracingConfig("type: OTLP\nconfig: {client_type: grpc}")!;
   assertEquals(d.url, "localhost:4317");
   assertEquals(d.tlsEnabled, true);
-  assertEquals(tracingPermissions("type: OTLP\nconfig: {endpoint: 'otel:4317'}").net, [
-    "otel:4317",
-  ]);
+  assertEquals(tracingPermissions("type: OTLP\nconfig: {endpoint: 'otel:4317'}"), {
+    net: ["otel:4317"],
+    read: [],
+    env: [],
+  });
 });
 
 Deno.test("other tracers and bad values are refused on one line naming them", () => {
