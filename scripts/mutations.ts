@@ -1489,4 +1489,11 @@ export const MUTATIONS: Mutation[] = [
     replace: '  "/opentelemetry.proto.collector.trace.v1.TraceService/Push";',
     tests: ["tests/e2e/tracing_test.ts"],
   },
+  {
+    name: "tracing-config-file-grants-no-collector",
+    file: "components/permissions.ts",
+    find: '      const yaml = grant === "tracing" ? value : files[value];',
+    replace: '      const yaml = grant === "tracing" ? value : undefined;',
+    tests: ["tests/components/tracing_test.ts"],
+  },
 ];
