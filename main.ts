@@ -22,6 +22,7 @@ import {
   workerPermissions,
 } from "./components/permissions.ts";
 import { objstoreLauncherPermissions, substituteObjstoreEnv } from "./components/objstore.ts";
+import { tracingConfig } from "./components/tracing.ts";
 
 /** The program version (from deno.json). */
 export const VERSION: string = denoConfig.version;
@@ -192,7 +193,7 @@ async function readFlagFiles(spec: CommandSpec, raw: RawFlags): Promise<void> {
     }
     if (
       f.grants !== "read-file" && !objstoreFile && f.grants !== "discover-file" &&
-      f.grants !== "cache-file"
+      f.grants !== "cache-file" && f.grants !== "tracing-file"
     ) {
       continue;
     }
@@ -357,6 +358,7 @@ export async function prepareRole(
   try {
     await readFlagFiles(r.spec, r.raw);
     refuseUnsupported(r.spec, r.raw);
+    tracingConfig(r.raw); // both tracing flags set, or a config this build refuses: exit 2
     const resolved = await resolveListenHosts(listenHostnames(r.spec, r.raw));
     const permissions = derivePermissions(r.spec, r.raw, objstoreLauncherPermissions, resolved);
     return { spec: r.spec, raw: r.raw, permissions, printPermissions: r.printPermissions };

@@ -38,6 +38,9 @@ export type FlagKind =
  *   servers and read its TLS files; `cache-file`: a path to one (read by the launcher too).
  * - `read-glob`: files matching a glob the role reads (their directory), no network;
  * - `connect-alertmanager`: an Alertmanager URL; without a port, Alertmanager's 9093.
+ * - `tracing`: a tracing configuration (inline YAML, tracing/config.ts): the role may connect
+ *   to its collector, read its TLS files and the `OTEL_*` exporter variables;
+ *   `tracing-file`: a path to one (read by the launcher too).
  */
 export type Grant =
   | "listen"
@@ -56,7 +59,9 @@ export type Grant =
   | "cache"
   | "cache-file"
   | "read-glob"
-  | "connect-alertmanager";
+  | "connect-alertmanager"
+  | "tracing"
+  | "tracing-file";
 
 /** One flag of a command; `N` is its name as a string literal type. */
 export interface FlagSpec<N extends string = string> {
@@ -632,6 +637,9 @@ function grantText(g: Grant): string {
     case "cache":
     case "cache-file":
       return "net/read: the cache servers and TLS files the cache config names";
+    case "tracing":
+    case "tracing-file":
+      return "net/read/env: the OTLP collector and TLS files the tracing config names";
   }
 }
 
@@ -767,24 +775,23 @@ export function logConfig(
   };
 }
 
-/** `--tracing.config-file`, `--tracing.config` (https://thanos.io/tip/thanos/tracing.md/). */
+/**
+ * `--tracing.config-file`, `--tracing.config` (https://thanos.io/tip/thanos/tracing.md/):
+ * `type: OTLP` with `client_type: http` (tracing/config.ts); the launcher refuses other types.
+ */
 export const TRACING_FLAGS = defineFlags([
   {
     name: "tracing.config-file",
     kind: "string",
-    help: "Path to YAML file with tracing configuration. Not in this build yet: an empty file " +
-      "is accepted.",
-    grants: "read-file",
-    unsupported: "tracing (OpenTelemetry over OTLP) is not in this build yet; leave it unset " +
-      "or empty",
+    help: "Path to YAML file with tracing configuration (type: OTLP, client_type: http).",
+    grants: "tracing-file",
   },
   {
     name: "tracing.config",
     kind: "string",
     help: "Alternative to 'tracing.config-file' flag (mutually exclusive). Content of YAML " +
-      "file with tracing configuration. Not in this build yet: empty is accepted.",
-    unsupported: "tracing (OpenTelemetry over OTLP) is not in this build yet; leave it unset " +
-      "or empty",
+      "file with tracing configuration (type: OTLP, client_type: http).",
+    grants: "tracing",
   },
 ]);
 

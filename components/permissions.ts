@@ -4,6 +4,7 @@
 import type { CommandSpec, Grant, RawFlags } from "./flags.ts";
 import { parseListenAddress, UsageError } from "./flags.ts";
 import { cachePermissions } from "../cache/config.ts";
+import { tracingPermissions } from "../tracing/config.ts";
 
 /** The permission set of one role, before it is turned into Deno's worker options. */
 export interface PermissionSet {
@@ -175,6 +176,22 @@ export function applyGrant(
       }
       for (const n of p.net) addNet(set, n);
       for (const r of p.read) set.read.add(r);
+      break;
+    }
+    case "tracing-file":
+    case "tracing": {
+      const yaml = grant === "tracing" ? value : files[value];
+      if (grant === "tracing-file") set.read.add(value);
+      if (yaml === undefined) return;
+      let p: { net: string[]; read: string[]; env: string[] };
+      try {
+        p = tracingPermissions(yaml);
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+      for (const n of p.net) addNet(set, n);
+      for (const r of p.read) set.read.add(r);
+      if (set.env !== true) { for (const e of p.env) set.env.add(e); }
       break;
     }
     case "objstore-file":

@@ -6,6 +6,9 @@ import { commandKey, findCommand } from "./commands.ts";
 import { Flags, logConfig, noEffectNotes, type RawFlags } from "./flags.ts";
 import { Logger } from "../logging/log.ts";
 import { RUN_TABLE } from "./run_table.ts";
+import { tracingConfig } from "./tracing.ts";
+import { initTracing, type TracingHandle } from "../tracing/setup.ts";
+import { otlpGrpcChannel } from "../storeapi/otlp_channel.ts";
 
 const encoder = new TextEncoder();
 const controller = new AbortController();
@@ -38,7 +41,17 @@ async function run(raw: RawFlags, evalPorts: MessagePort[]): Promise<number> {
   const log = hasLog ? logConfig(flags) : { level: "info" as const, format: "logfmt" as const };
   const logger = new Logger(log.level, log.format);
   for (const note of noEffectNotes(spec, raw)) logger.warn(note);
+  let tracing: TracingHandle | null = null;
   try {
+    const tc = tracingConfig(raw);
+    if (tc !== null) {
+      tracing = initTracing(tc, {
+        defaultServiceName: `thanos-${key}`,
+        logger,
+        grpcChannel: otlpGrpcChannel,
+      });
+      logger.info("tracing spans to an OTLP collector", { url: tc.url });
+    }
     return await fn(flags, {
       signal: controller.signal,
       logger,
@@ -50,6 +63,15 @@ async function run(raw: RawFlags, evalPorts: MessagePort[]): Promise<number> {
     logger.error("command failed", { err: (e as Error).message });
     return 1;
   } finally {
+    // what is still queued gets a short flush; a collector that is down cannot hold the exit
+    if (tracing) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        tracing.shutdown(),
+        new Promise((r) => timer = setTimeout(r, 2000)),
+      ]);
+      clearTimeout(timer);
+    }
     flushStdout();
   }
 }

@@ -16,7 +16,7 @@ import { type QueryValue, resultToJSONText } from "../promql/value.ts";
 import { type DedupFunc } from "../storeapi/dedup.ts";
 import type { StoreProxy } from "../storeapi/proxy.ts";
 import { ProxyQueryable } from "./queryable.ts";
-import type { EvalPool, EvalTask } from "./eval_pool.ts";
+import { type EvalPool, evalSpanName, type EvalTask } from "./eval_pool.ts";
 import { requestReplicaLabels } from "./replica_labels.ts";
 import { InvalidDurationError, parseDuration } from "../tsdb/duration.ts";
 import { HttpError, percentDecodeBytes, type RequestInfo, type Route } from "../server/http.ts";
@@ -24,6 +24,7 @@ import type { Logger } from "../logging/log.ts";
 import type { Counter, Registry } from "../metrics/registry.ts";
 import type { EndpointStatus } from "./endpoints.ts";
 import { Gate } from "../runutil/gate.ts";
+import { activeTraceparent, inSpan } from "../tracing/tracer.ts";
 
 /** API error types and their HTTP status codes (Prometheus 2.42 `returnAPIError`). */
 export type ApiErrorType = PromQLErrorType | "not_found" | "unavailable";
@@ -467,14 +468,20 @@ export class QueryApi {
         }
         throw err;
       }
+      // the worker's evaluation span continues this request's trace
       return await this.o.evalPool.evaluate(
-        { ...t, engine: e.opts, queryable: q.describe() },
+        { ...t, engine: e.opts, queryable: q.describe(), traceparent: activeTraceparent() },
         signal,
       );
     }
-    const res = t.kind === "instant"
-      ? await e.engine.instantQuery(q, t.expr, t.start, signal)
-      : await e.engine.rangeQuery(q, t.expr, t.start, t.end, t.step, signal);
+    const res = await inSpan(
+      evalSpanName(t.kind),
+      { "promql.query": t.expr },
+      () =>
+        t.kind === "instant"
+          ? e.engine.instantQuery(q, t.expr, t.start, signal)
+          : e.engine.rangeQuery(q, t.expr, t.start, t.end, t.step, signal),
+    );
     return { value: res.value, warnings: [...res.warnings, ...q.warnings] };
   }
 

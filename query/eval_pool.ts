@@ -15,6 +15,7 @@ import type { Labels } from "../tsdb/series.ts";
 import { PromQLError, type PromQLErrorType } from "../promql/errors.ts";
 import type { EngineOptions } from "../promql/engine.ts";
 import type { QueryValue } from "../promql/value.ts";
+import type { OtlpConfig } from "../tracing/config.ts";
 
 /** A matcher as data: [type, name, value]. */
 export type MatcherData = [MatchType, string, string];
@@ -28,6 +29,8 @@ export interface EvalTask {
   end: number;
   step: number;
   engine: EngineOptions;
+  /** The W3C `traceparent` of the query's span on the role's thread ("" when untraced). */
+  traceparent?: string;
   queryable: {
     partialResponse: boolean;
     dedup: boolean;
@@ -49,7 +52,7 @@ export interface EvalEnvironment {
 
 /** Messages to a worker (over its port; the launcher sends `{type: "port", port}` first). */
 export type ToWorker =
-  | { type: "init"; client: StoreClientOptions }
+  | { type: "init"; client: StoreClientOptions; tracing?: OtlpConfig | null }
   | { type: "eval"; id: number; task: EvalTask; env: EvalEnvironment }
   | { type: "cancel"; id: number };
 
@@ -58,6 +61,11 @@ export type FromWorker =
   | { type: "ready" }
   | { type: "result"; id: number; value: QueryValue; warnings: string[] }
   | { type: "error"; id: number; errorType: PromQLErrorType; message: string };
+
+/** The name of a query's PromQL evaluation span (in a Worker or on the role's thread). */
+export function evalSpanName(kind: EvalTask["kind"]): string {
+  return kind === "instant" ? "promql_instant_query" : "promql_range_query";
+}
 
 /** Options of {@link EvalPool}. */
 export interface EvalPoolOptions {
@@ -68,6 +76,8 @@ export interface EvalPoolOptions {
    */
   ports: MessagePort[];
   client: StoreClientOptions;
+  /** The role's tracing config: each Worker exports its own spans (null: untraced). */
+  tracing?: OtlpConfig | null;
   /** The endpoint snapshot for each task. */
   environment: () => EvalEnvironment;
 }
@@ -95,7 +105,9 @@ export class EvalPool {
   constructor(private readonly opts: EvalPoolOptions) {
     for (const port of opts.ports) {
       port.onmessage = (e: MessageEvent) => this.onMessage(e.data as FromWorker);
-      port.postMessage({ type: "init", client: opts.client } satisfies ToWorker);
+      port.postMessage(
+        { type: "init", client: opts.client, tracing: opts.tracing } satisfies ToWorker,
+      );
       this.slots.push({ port, busy: 0 });
     }
   }

@@ -10,7 +10,16 @@ import { Matcher } from "../tsdb/matchers.ts";
 import { Engine } from "../promql/engine.ts";
 import { PromQLError } from "../promql/errors.ts";
 import { ProxyQueryable } from "./queryable.ts";
-import type { EvalEnvironment, EvalTask, FromWorker, ToWorker } from "./eval_pool.ts";
+import {
+  type EvalEnvironment,
+  evalSpanName,
+  type EvalTask,
+  type FromWorker,
+  type ToWorker,
+} from "./eval_pool.ts";
+import { contextFromHeaders, inSpan } from "../tracing/tracer.ts";
+import { initTracing } from "../tracing/setup.ts";
+import { otlpGrpcChannel } from "../storeapi/otlp_channel.ts";
 
 /** The worker global scope (typed locally: the project's lib is the main-thread one). */
 const scope = self as unknown as {
@@ -26,6 +35,7 @@ function send(m: FromWorker): void {
 let clientOpts: StoreClientOptions = {};
 const clients = new Map<string, StoreClient>();
 const running = new Map<number, AbortController>();
+let tracingStarted = false;
 
 function client(address: string): StoreClient {
   let c = clients.get(address);
@@ -60,9 +70,17 @@ async function evaluate(id: number, task: EvalTask, env: EvalEnvironment): Promi
       ),
     });
     const engine = new Engine(task.engine);
-    const res = task.kind === "instant"
-      ? await engine.instantQuery(q, task.expr, task.start, ctrl.signal)
-      : await engine.rangeQuery(q, task.expr, task.start, task.end, task.step, ctrl.signal);
+    // the evaluation continues the trace of the query's HTTP span on the role's thread
+    const res = await inSpan(
+      evalSpanName(task.kind),
+      { "promql.query": task.expr },
+      () =>
+        task.kind === "instant"
+          ? engine.instantQuery(q, task.expr, task.start, ctrl.signal)
+          : engine.rangeQuery(q, task.expr, task.start, task.end, task.step, ctrl.signal),
+      undefined,
+      contextFromHeaders({ traceparent: task.traceparent || undefined }),
+    );
     send({
       type: "result",
       id,
@@ -81,8 +99,13 @@ async function evaluate(id: number, task: EvalTask, env: EvalEnvironment): Promi
 
 function onTask(e: MessageEvent): void {
   const m = e.data as ToWorker;
-  if (m.type === "init") clientOpts = m.client;
-  else if (m.type === "eval") void evaluate(m.id, m.task, m.env);
+  if (m.type === "init") {
+    clientOpts = m.client;
+    if (m.tracing && !tracingStarted) {
+      tracingStarted = true;
+      initTracing(m.tracing, { defaultServiceName: "thanos-query", grpcChannel: otlpGrpcChannel });
+    }
+  } else if (m.type === "eval") void evaluate(m.id, m.task, m.env);
   else if (m.type === "cancel") {
     running.get(m.id)?.abort(new DOMException("query canceled", "AbortError"));
   }

@@ -1560,4 +1560,55 @@ export const MUTATIONS: Mutation[] = [
     replace: "    const onAbort = () => {};",
     tests: ["tests/e2e/query_starvation_test.ts"],
   },
+  // ---------------------------------------------------------------- tracing: context propagation
+  {
+    name: "tracing-grpc-client-drops-traceparent",
+    file: "storeapi/client.ts",
+    find: "      metadata: withTraceContext(this.opts.metadata),",
+    replace: "      metadata: this.opts.metadata,",
+    tests: ["tests/e2e/tracing_test.ts"],
+  },
+  {
+    name: "tracing-incoming-traceparent-ignored",
+    file: "tracing/tracer.ts",
+    find: "  return propagation.extract(ROOT_CONTEXT, carrier);",
+    replace: "  return ROOT_CONTEXT;",
+    tests: ["tests/tracing/setup_test.ts", "tests/e2e/tracing_test.ts"],
+  },
+  {
+    name: "tracing-eval-worker-loses-trace",
+    file: "query/api.ts",
+    find: "queryable: q.describe(), traceparent: activeTraceparent() },",
+    replace: 'queryable: q.describe(), traceparent: "" },',
+    tests: ["tests/e2e/tracing_test.ts"],
+  },
+  {
+    name: "tracing-store-call-not-under-its-span",
+    file: "storeapi/proxy.ts",
+    find:
+      "    this.it = withSpan(this.span, () => ep.client.series(req, signal)[Symbol.asyncIterator]());",
+    replace: "    this.it = ep.client.series(req, signal)[Symbol.asyncIterator]();",
+    tests: ["tests/e2e/tracing_test.ts"],
+  },
+  {
+    name: "tracing-export-queue-unbounded",
+    file: "tracing/setup.ts",
+    find: "    if (this.queued >= this.max) {",
+    replace: "    if (this.queued < 0) {",
+    tests: ["tests/tracing/setup_test.ts"],
+  },
+  {
+    name: "tracing-grpc-export-wrong-method",
+    file: "tracing/grpc_exporter.ts",
+    find: '  "/opentelemetry.proto.collector.trace.v1.TraceService/Export";',
+    replace: '  "/opentelemetry.proto.collector.trace.v1.TraceService/Push";',
+    tests: ["tests/e2e/tracing_test.ts"],
+  },
+  {
+    name: "tracing-config-file-grants-no-collector",
+    file: "components/permissions.ts",
+    find: '      const yaml = grant === "tracing" ? value : files[value];',
+    replace: '      const yaml = grant === "tracing" ? value : undefined;',
+    tests: ["tests/components/tracing_test.ts"],
+  },
 ];

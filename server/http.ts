@@ -10,6 +10,10 @@
 
 import { type Histogram, METRICS_CONTENT_TYPE, Registry } from "../metrics/registry.ts";
 import type { Logger } from "../logging/log.ts";
+import { traceHttpRequest } from "../tracing/tracer.ts";
+
+/** Paths whose requests get no trace span: probes and the metrics scrape. */
+const UNTRACED = /^\/(-\/|metrics$)/;
 
 /** One route: method(s), a URLPattern pathname, and its handler. */
 export interface Route {
@@ -291,14 +295,18 @@ export class HttpServer {
       if (found) {
         name = found.route.name ?? found.route.path;
         const timeoutMs = this.opts.bodyReadTimeoutMs ?? DEFAULT_BODY_READ_TIMEOUT_MS;
-        res = await found.route.handler(req, found.params, {
-          // Aborted when the client disconnects (deno.json opts in to "no-legacy-abort", so a
-          // successful response does not abort it too).
-          signal: req.signal,
-          remoteAddr: `${info.remoteAddr.hostname}:${info.remoteAddr.port}`,
-          rawParams: found.raw,
-          readBody: (limit) => readBody(req, limit, timeoutMs),
-        });
+        const { route, params, raw } = found;
+        const call = () =>
+          route.handler(req, params, {
+            // Aborted when the client disconnects (deno.json opts in to "no-legacy-abort", so a
+            // successful response does not abort it too).
+            signal: req.signal,
+            remoteAddr: `${info.remoteAddr.hostname}:${info.remoteAddr.port}`,
+            rawParams: raw,
+            readBody: (limit) => readBody(req, limit, timeoutMs),
+          });
+        // a server span per request (not for probes and /metrics), continuing a `traceparent`
+        res = UNTRACED.test(url.pathname) ? await call() : await traceHttpRequest(req, name, call);
       } else if (allowed.size > 0) {
         res = new Response("Method Not Allowed\n", {
           status: 405,

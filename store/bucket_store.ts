@@ -4,6 +4,7 @@
 // merge nearby ranges; blocks grouped by external labels, merged per group and across groups;
 // resolution chosen per request like Thanos's `getFor`.
 
+import { endSpan, inSpan, startSpan, withSpan } from "../tracing/tracer.ts";
 import type { Bucket } from "../objstore/bucket.ts";
 import { bucketByteSource } from "../objstore/bytesource.ts";
 import type { Counter, Gauge, Registry } from "../metrics/registry.ts";
@@ -655,7 +656,39 @@ export class BucketStore implements StoreBackend {
     signal: AbortSignal,
   ): AsyncGenerator<SeriesWithChunks> {
     this.metrics?.blocksQueried.inc();
-    const refs = await this.postings(block, matchers);
+    // a span per block read, child of the Series call's, with the postings lookup as its child
+    const span = startSpan("bucket_store_block_series", { "block.id": block.id });
+    let failure: unknown = undefined;
+    let seriesFetched = 0;
+    let chunksFetched = 0;
+    try {
+      const refs = await withSpan(
+        span,
+        () => inSpan("bucket_store_postings", undefined, () => this.postings(block, matchers)),
+      );
+      span.setAttribute("postings", refs.length);
+      yield* this.blockSeriesBatches(block, refs, mint, maxt, opts, signal, (n, c) => {
+        seriesFetched += n;
+        chunksFetched += c;
+      });
+    } catch (e) {
+      failure = e;
+      throw e;
+    } finally {
+      span.setAttributes({ "series.fetched": seriesFetched, "chunks.fetched": chunksFetched });
+      endSpan(span, failure);
+    }
+  }
+
+  private async *blockSeriesBatches(
+    block: BucketBlock,
+    refs: Uint32Array,
+    mint: number,
+    maxt: number,
+    opts: { skipChunks: boolean; aggregates: readonly Aggr[]; stats: RequestStats },
+    signal: AbortSignal,
+    fetched: (series: number, chunks: number) => void,
+  ): AsyncGenerator<SeriesWithChunks> {
     for (let from = 0; from < refs.length; from += SERIES_BATCH) {
       signal.throwIfAborted();
       const batchRefs = refs.subarray(from, Math.min(refs.length, from + SERIES_BATCH));
@@ -685,6 +718,7 @@ export class BucketStore implements StoreBackend {
       if (wants.length > 0) {
         await this.fetchChunks(block, wants, opts.aggregates, opts.stats, signal);
       }
+      fetched(entries.length, wants.length);
       for (const s of out) yield s;
     }
   }

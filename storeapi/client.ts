@@ -33,6 +33,7 @@ import {
 } from "./grpc.ts";
 import { ProtoDecodeError } from "./wire.ts";
 import { type SeriesItem, STORE_METHODS, type StoreBackend } from "./server.ts";
+import { withTraceContext } from "../tracing/tracer.ts";
 
 /** Options of {@link StoreClient}. */
 export interface StoreClientOptions {
@@ -63,8 +64,13 @@ export class StoreClient implements StoreBackend {
     this.channel = new GrpcChannel(address, { tls: opts.tls, compression: opts.compression });
   }
 
+  /** Options of one call; its metadata carries the caller's active trace context (W3C). */
   private callOpts(signal?: AbortSignal): CallOptions {
-    return { signal, timeoutMs: this.opts.timeoutMs, metadata: this.opts.metadata };
+    return {
+      signal,
+      timeoutMs: this.opts.timeoutMs,
+      metadata: withTraceContext(this.opts.metadata),
+    };
   }
 
   /**
@@ -106,13 +112,14 @@ export class StoreClient implements StoreBackend {
    * Streams series (merged across frames with equal labels) and warnings. Aborting `signal` or
    * leaving the loop cancels the gRPC call. Throws GrpcError with the server's status.
    */
-  async *series(req: SeriesRequest, signal?: AbortSignal): AsyncGenerator<SeriesItem> {
+  series(req: SeriesRequest, signal?: AbortSignal): AsyncGenerator<SeriesItem> {
+    // the options (and trace context) of the caller's context now, not of the first next()
+    return this.seriesStream(req, this.callOpts(signal));
+  }
+
+  private async *seriesStream(req: SeriesRequest, opts: CallOptions): AsyncGenerator<SeriesItem> {
     let pending: SeriesWithChunks | null = null;
-    const frames = this.channel.serverStream(
-      STORE_METHODS.series,
-      encodeSeriesRequest(req),
-      this.callOpts(signal),
-    );
+    const frames = this.channel.serverStream(STORE_METHODS.series, encodeSeriesRequest(req), opts);
     for await (const msg of frames) {
       const res = decodeOrFail(() => decodeSeriesResponse(msg));
       if (res === null || "hints" in res) continue;

@@ -30,6 +30,7 @@ import {
 import { sortAndDropIdenticalChunks } from "./dedup.ts";
 import type { SeriesItem, StoreBackend } from "./server.ts";
 import { withLoopTimeout } from "../runutil/loop_clock.ts";
+import { endSpan, inSpan, type Span, SpanKind, startSpan, withSpan } from "../tracing/tracer.ts";
 
 /** The calls the proxy makes on an endpoint (a StoreClient, or any StoreBackend in tests). */
 export type ProxyStoreClient = Pick<StoreBackend, "series" | "labelNames" | "labelValues">;
@@ -144,6 +145,9 @@ class StoreStream {
   private readonly strip: ReadonlySet<string> | null;
   private eager: SeriesWithChunks[] | null = null;
   private eagerPos = 0;
+  /** A child span of the fan-out per store call (its client sends it as the call's parent). */
+  private readonly span: Span;
+  private spanEnded = false;
   done = false;
 
   constructor(
@@ -160,7 +164,14 @@ class StoreStream {
       ? new Set(replicas)
       : null;
     const signal = AbortSignal.any([parent, this.ctrl.signal]);
-    this.it = ep.client.series(req, signal)[Symbol.asyncIterator]();
+    this.span = startSpan("store_series", { "store.address": ep.name }, SpanKind.CLIENT);
+    this.it = withSpan(this.span, () => ep.client.series(req, signal)[Symbol.asyncIterator]());
+  }
+
+  private endSpan(err?: unknown): void {
+    if (this.spanEnded) return;
+    this.spanEnded = true;
+    endSpan(this.span, err);
   }
 
   /** Next series, or null at the end (after a failure in WARN mode, too). */
@@ -235,6 +246,7 @@ class StoreStream {
   }
 
   private fail(e: unknown): never | void {
+    this.endSpan(e);
     this.done = true;
     this.close();
     const i = this.ep.info;
@@ -248,6 +260,7 @@ class StoreStream {
 
   /** Cancels the store call (idempotent). */
   close(): void {
+    this.endSpan();
     this.done = true;
     if (!this.ctrl.signal.aborted) this.ctrl.abort(new DOMException("proxy done", "AbortError"));
     // the generator may be mid-await: let it finish unwinding in the background
@@ -361,16 +374,20 @@ export class StoreProxy implements StoreBackend {
       return;
     }
     const down: SeriesRequest = { ...req, partialResponseStrategy: req.partialResponseStrategy };
-    const streams = eps.map((ep) =>
-      new StoreStream(
-        ep,
-        down,
-        signal,
-        this.opts.responseTimeoutMs ?? 0,
-        abort,
-        (w) => warnings.push(w),
-      )
-    );
+    // the fan-out span, parent of one span per store call
+    const span = startSpan("proxy_series", { "proxy.stores": eps.length });
+    let failure: unknown = undefined;
+    const streams = withSpan(span, () =>
+      eps.map((ep) =>
+        new StoreStream(
+          ep,
+          down,
+          signal,
+          this.opts.responseTimeoutMs ?? 0,
+          abort,
+          (w) => warnings.push(w),
+        )
+      ));
     try {
       const heap = new MinHeap<HeapItem>((a, b) => compareLabels(a.s.labels, b.s.labels) < 0);
       // prime all streams concurrently so the stores work in parallel
@@ -400,8 +417,12 @@ export class StoreProxy implements StoreBackend {
         yield out;
       }
       while (warnings.length > 0) yield { warning: warnings.shift()! };
+    } catch (e) {
+      failure = e;
+      throw e;
     } finally {
       for (const s of streams) s.close();
+      endSpan(span, failure);
     }
   }
 
@@ -465,7 +486,20 @@ export class StoreProxy implements StoreBackend {
       throw new StoreRequestError("", "No StoreAPIs available");
     }
     const eps = this.selectEndpoints(mint, maxt, matchers, call);
-    const results = await Promise.allSettled(eps.map((ep) => fn(ep.client)));
+    const op = what.replace(/^fetch /, "").replace(/ /g, "_"); // label_names, label_values
+    const results = await inSpan(
+      `proxy_${op}`,
+      { "proxy.stores": eps.length },
+      () =>
+        Promise.allSettled(eps.map((ep) =>
+          inSpan(
+            `store_${op}`,
+            { "store.address": ep.name },
+            () => fn(ep.client),
+            SpanKind.CLIENT,
+          )
+        )),
+    );
     const set = new Set<string>();
     results.forEach((r, i) => {
       if (r.status === "fulfilled") {

@@ -41,6 +41,7 @@ import {
   type ServerTlsOptions,
 } from "./grpc.ts";
 import { ProtoDecodeError, ProtoWriter, varintSize } from "./wire.ts";
+import { traceServerCall } from "../tracing/tracer.ts";
 
 /** One item of a backend's series stream: a series or a non-fatal warning. */
 export type SeriesItem = SeriesWithChunks | { warning: string };
@@ -115,6 +116,8 @@ export function toGrpcError(e: unknown): GrpcError {
   return new GrpcError(GrpcStatus.UNKNOWN, e instanceof Error ? e.message : String(e));
 }
 
+const RPC_ATTRS = { "rpc.system": "grpc", "rpc.service": "thanos.Store" } as const;
+
 /** A StoreAPI gRPC server over one backend. */
 export class StoreServer {
   /** The underlying gRPC server, for registering further services (Rules, Exemplars…). */
@@ -145,9 +148,28 @@ export class StoreServer {
       logger: opts.logger,
     });
     this.grpc
-      .serverStream(STORE_METHODS.series, (req, ctx, out) => this.handleSeries(req, ctx, out))
-      .unary(STORE_METHODS.labelNames, (req, ctx) => this.handleLabelNames(req, ctx))
-      .unary(STORE_METHODS.labelValues, (req, ctx) => this.handleLabelValues(req, ctx))
+      // a server span per data call, continuing the caller's trace (W3C `traceparent` metadata)
+      .serverStream(STORE_METHODS.series, (req, ctx, out) =>
+        traceServerCall(
+          STORE_METHODS.series,
+          ctx.metadata,
+          RPC_ATTRS,
+          () => this.handleSeries(req, ctx, out),
+        ))
+      .unary(STORE_METHODS.labelNames, (req, ctx) =>
+        traceServerCall(
+          STORE_METHODS.labelNames,
+          ctx.metadata,
+          RPC_ATTRS,
+          () => this.handleLabelNames(req, ctx),
+        ))
+      .unary(STORE_METHODS.labelValues, (req, ctx) =>
+        traceServerCall(
+          STORE_METHODS.labelValues,
+          ctx.metadata,
+          RPC_ATTRS,
+          () => this.handleLabelValues(req, ctx),
+        ))
       .unary(STORE_METHODS.legacyInfo, async () => encodeLegacyInfoResponse(await this.readyInfo()))
       .unary(STORE_METHODS.info, async () => encodeInfoResponse(await this.readyInfo()))
       .unary(STORE_METHODS.healthCheck, (req) => this.handleHealthCheck(req))

@@ -1,5 +1,7 @@
 // Settings of `thanos query`, read once from its flags (https://thanos.io/tip/components/query.md/).
 
+import { tracingConfig } from "../tracing.ts";
+import type { OtlpConfig } from "../../tracing/config.ts";
 import type { DedupFunc } from "../../storeapi/dedup.ts";
 import type { StoreClientOptions } from "../../storeapi/client.ts";
 import type { Labels } from "../../tsdb/series.ts";
@@ -29,6 +31,8 @@ import {
 /** Everything `thanos query` is configured with. */
 export interface QueryConfig {
   http: HttpConfig;
+  /** `--tracing.config(-file)`: the OTLP exporter, null when tracing is off. */
+  tracing: OtlpConfig | null;
   grpc: GrpcServerConfig;
   /** Options of the StoreAPI clients (`--grpc-client-*`, `--grpc-compression`). */
   client: StoreClientOptions;
@@ -136,6 +140,7 @@ export function queryConfig(flags: Flags<QueryFlag>): QueryConfig {
   const prefixFlag = flags.string("web.route-prefix") || flags.string("web.external-prefix");
   return {
     http: httpConfig(flags),
+    tracing: tracingConfig(flags.raw),
     grpc: grpcServerConfig(flags),
     client: clientOptions(flags),
     routePrefix: prefixFlag === "" ? "" : "/" + prefixFlag.replace(/^\/+|\/+$/g, ""),

@@ -6,6 +6,7 @@ import { StoreClient } from "../../storeapi/client.ts";
 import { StoreProxy } from "../../storeapi/proxy.ts";
 import { StoreServer } from "../../storeapi/server.ts";
 import { Registry } from "../../metrics/registry.ts";
+import { registerTracingMetrics } from "../../tracing/setup.ts";
 import { HttpServer, Probe } from "../../server/http.ts";
 import { serveUntilStopped } from "../../server/lifecycle.ts";
 import type { RunContext } from "../runtime.ts";
@@ -19,6 +20,7 @@ import type { QueryConfig } from "./config.ts";
 export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
   const logger = ctx.logger.with({ component: "query" });
   const registry = new Registry();
+  if (cfg.tracing) registerTracingMetrics(registry);
   const probe = new Probe();
   const specs = endpointSpecSource({
     staticSpecs: [...cfg.staticEndpoints, ...cfg.inlineEndpoints],
@@ -69,6 +71,7 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
     ? new EvalPool({
       ports: ctx.evalPorts!,
       client: cfg.client,
+      tracing: cfg.tracing,
       environment: () => ({
         endpoints: endpoints.queryable().map((e) => ({ name: e.name, info: e.info })),
         unavailable: endpoints.unavailable(),

@@ -62,8 +62,6 @@ export interface RuleConfig {
 
 /** Flags not supported yet: setting one is a usage error naming it. */
 const NOT_SUPPORTED: readonly RuleFlag[] = [
-  "tracing.config-file",
-  "tracing.config",
   "http.config",
   "hash-func",
   "alertmanagers.config-file",

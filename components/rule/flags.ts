@@ -9,6 +9,7 @@ import {
   httpFlags,
   LOG_FLAGS,
   OBJSTORE_FLAGS,
+  TRACING_FLAGS,
   YAML_ENV,
 } from "../flags.ts";
 import { grpcServerFlags, STORE_LIMITS_FLAGS } from "../grpc.ts";
@@ -25,16 +26,7 @@ export const RULE_COMMAND = defineCommand({
     ...httpFlags(),
     ...grpcServerFlags(),
     ...STORE_LIMITS_FLAGS,
-    {
-      name: "tracing.config-file",
-      kind: "string",
-      help: "Path to YAML file with tracing configuration. Not supported yet.",
-    },
-    {
-      name: "tracing.config",
-      kind: "string",
-      help: "Alternative to 'tracing.config-file' flag. Not supported yet.",
-    },
+    ...TRACING_FLAGS,
     {
       name: "http.config",
       kind: "string",

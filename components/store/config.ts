@@ -1,5 +1,7 @@
 // Settings of `thanos store`, read once from its flags (https://thanos.io/tip/components/store.md/).
 
+import { tracingConfig } from "../tracing.ts";
+import type { OtlpConfig } from "../../tracing/config.ts";
 import type { Relabeler } from "../../relabel/relabel.ts";
 import { selectorRelabelerFromFlags } from "../selector.ts";
 import type { MetaSyncerOptions } from "../../block/fetcher.ts";
@@ -22,6 +24,8 @@ import {
 /** Everything `thanos store` is configured with. */
 export interface StoreConfig {
   http: HttpConfig;
+  /** `--tracing.config(-file)`: the OTLP exporter, null when tracing is off. */
+  tracing: OtlpConfig | null;
   grpc: GrpcServerConfig;
   /** The bucket configuration (YAML), "" when none was given. */
   objstoreConfig: string;
@@ -125,6 +129,7 @@ export function storeConfig(flags: Flags<StoreFlag>): StoreConfig {
   }
   return {
     http: httpConfig(flags),
+    tracing: tracingConfig(flags.raw),
     grpc,
     objstoreConfig: objstoreConfigText(flags),
     dataDir: flags.string("data-dir"),

@@ -4,6 +4,7 @@
 // accepting calls, lets in-flight ones finish within the grace periods and returns 0.
 
 import { Registry } from "../../metrics/registry.ts";
+import { registerTracingMetrics } from "../../tracing/setup.ts";
 import { StoreServer } from "../../storeapi/server.ts";
 import { HttpServer, Probe } from "../../server/http.ts";
 import { serveUntilStopped } from "../../server/lifecycle.ts";
@@ -26,6 +27,7 @@ export async function runStore(cfg: StoreConfig, ctx: RunContext): Promise<numbe
   const log = ctx.logger;
   const signal = ctx.signal;
   const registry = new Registry();
+  if (cfg.tracing) registerTracingMetrics(registry);
   const probe = new Probe();
   probe.setNotReady("initial block sync not completed");
 

@@ -175,6 +175,7 @@ Deno.test("a flag this build cannot serve is refused on one line naming it, unle
     const accepted: string[][] = [
       ["query", "--tracing.config="],
       ["store", `--tracing.config-file=${dir}/empty.yml`],
+      ["query", `--request.logging-config-file=${dir}/empty.yml`],
       ["query", "--query.promql-engine=prometheus"],
       ["store", "--chunk-pool-size=2048MiB"],
       ["store", "--chunk-pool-size=1GB"],

@@ -1,0 +1,114 @@
+// tracing/setup.ts + tracing/tracer.ts in one thread: spans reach an OTLP receiver with their
+// parent links, W3C trace context goes out and comes back in, tracing off costs a no-op span,
+// and a collector that is down drops spans past the queue bound, counted, without blocking.
+
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { OtlpReceiver } from "../helpers/otlp_receiver.ts";
+import { freePort } from "../helpers/ports.ts";
+import { parseTracingConfig } from "../../tracing/config.ts";
+import { initTracing, MAX_QUEUED_SPANS, tracingStats } from "../../tracing/setup.ts";
+import {
+  activeTraceparent,
+  contextFromHeaders,
+  inSpan,
+  SpanKind,
+  startSpan,
+  traceHttpRequest,
+  tracingEnabled,
+  withTraceContext,
+} from "../../tracing/tracer.ts";
+
+const cfg = (port: number) =>
+  parseTracingConfig(
+    `type: OTLP\nconfig: {client_type: http, endpoint: "127.0.0.1:${port}", insecure: true, ` +
+      `service_name: unit, timeout: 1s}`,
+  )!;
+
+Deno.test({
+  name: "tracing off: no-op spans, no trace context sent",
+  fn: () => {
+    assert(!tracingEnabled());
+    const s = startSpan("x");
+    assertEquals(s.isRecording(), false);
+    assertEquals(withTraceContext(undefined), undefined);
+    const md = { "thanos-tenant": "a" };
+    assert(withTraceContext(md) === md);
+    assertEquals(activeTraceparent(), "");
+  },
+});
+
+Deno.test({
+  name: "spans reach the collector with parents; traceparent out and back in",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await using rx = OtlpReceiver.start();
+    const h = initTracing(cfg(rx.port), { defaultServiceName: "t", batchDelayMs: 50 });
+    try {
+      const incoming = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+      let sent: Record<string, string> | undefined;
+      let handed = "";
+      const res = await traceHttpRequest(
+        new Request("http://x/api/v1/query", { headers: { traceparent: incoming } }),
+        "/api/v1/query",
+        () =>
+          inSpan("child", undefined, () => {
+            sent = withTraceContext({ "thanos-tenant": "a" });
+            handed = activeTraceparent();
+            return Promise.resolve(new Response("ok"));
+          }),
+      );
+      assertEquals(res.status, 200);
+      assertEquals(sent!["thanos-tenant"], "a");
+      assert(/^00-0af7651916cd43dd8448eb211c80319c-[0-9a-f]{16}-01$/.test(sent!.traceparent));
+      assertEquals(handed, sent!.traceparent);
+      // the receiving side continues that trace
+      await inSpan(
+        "server",
+        undefined,
+        () => Promise.resolve(),
+        SpanKind.SERVER,
+        contextFromHeaders(sent!),
+      );
+      await rx.waitFor((s) => s.length >= 3, 10_000);
+      const by = Object.fromEntries(rx.spans.map((s) => [s.name, s]));
+      assertEquals(by["/api/v1/query"].parentSpanId, "b7ad6b7169203331");
+      assertEquals(by["/api/v1/query"].kind, 2);
+      assertEquals(by["/api/v1/query"].attributes["http.response.status_code"], 200);
+      assertEquals(by.child.parentSpanId, by["/api/v1/query"].spanId);
+      assertEquals(by.server.parentSpanId, by.child.spanId);
+      for (const s of rx.spans) {
+        assertEquals(s.traceId, "0af7651916cd43dd8448eb211c80319c");
+        assertEquals(s.service, "unit");
+      }
+      assertEquals(rx.badRequests, 0);
+    } finally {
+      await h.shutdown();
+    }
+  },
+});
+
+Deno.test({
+  name: "collector down: spans past the bound are dropped and counted, nothing blocks",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const h = initTracing(cfg(freePort()), { defaultServiceName: "t", batchDelayMs: 10 });
+    try {
+      const before = tracingStats.droppedSpans;
+      const n = MAX_QUEUED_SPANS * 3;
+      for (let i = 0; i < n; i++) startSpan(`s${i}`).end();
+      assert(
+        tracingStats.droppedSpans - before >= n - 2 * MAX_QUEUED_SPANS,
+        `dropped ${tracingStats.droppedSpans - before}`,
+      );
+      // failed exports are counted once the exporter gives up (bounded wait)
+      for (let i = 0; i < 100 && tracingStats.failedExports === 0; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert(tracingStats.failedExports > 0, "no failed export counted");
+    } finally {
+      await h.shutdown();
+    }
+  },
+});
