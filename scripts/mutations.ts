@@ -1431,6 +1431,42 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/storeapi/grpc_hostile_test.ts"],
   },
   {
+    name: "grpc-client-credits-window-on-receipt",
+    file: "storeapi/h2client.ts",
+    find: "    if (data.length > 0) s.pushData(data);",
+    replace:
+      "    if (data.length > 0) {\n      s.pushData(data);\n      s.consumed(data.length);\n    }",
+    tests: ["tests/storeapi/h2client_test.ts"],
+  },
+  {
+    name: "grpc-client-no-stream-window-check",
+    file: "storeapi/h2client.ts",
+    find: "    if (s.windowUsed > CLIENT_STREAM_WINDOW) {",
+    replace: "    if (s.windowUsed > CLIENT_STREAM_WINDOW * 64) {",
+    tests: ["tests/storeapi/h2client_test.ts"],
+  },
+  {
+    name: "grpc-client-ignores-max-concurrent-streams",
+    file: "storeapi/h2client.ts",
+    find: "        this.peerMaxStreams = v;",
+    replace: "        this.peerMaxStreams = Math.max(v, 1000);",
+    tests: ["tests/storeapi/h2client_test.ts"],
+  },
+  {
+    name: "grpc-client-goaway-ignores-last-stream-id",
+    file: "storeapi/h2client.ts",
+    find: "      if (s.id > last) {",
+    replace: "      if (s.id > last + 2) {",
+    tests: ["tests/storeapi/h2client_test.ts"],
+  },
+  {
+    name: "grpc-client-no-retry-of-unprocessed",
+    file: "storeapi/grpc.ts",
+    find: "e instanceof H2StreamError && e.unprocessed && attempt < MAX_UNPROCESSED_ATTEMPTS",
+    replace: "e instanceof H2StreamError && e.unprocessed && attempt < 1",
+    tests: ["tests/storeapi/h2client_test.ts"],
+  },
+  {
     name: "grpc-allocates-announced-length",
     file: "storeapi/grpc.ts",
     find: "    this.parts = [];",
