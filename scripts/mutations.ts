@@ -1467,6 +1467,13 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/storeapi/h2client_test.ts"],
   },
   {
+    name: "grpc-client-keeps-a-connection-the-server-stopped-reading",
+    file: "storeapi/h2client.ts",
+    find: "Date.now() - this.writeStartedAt > WRITE_STALL_MS",
+    replace: "Date.now() - this.writeStartedAt > WRITE_STALL_MS * 1000",
+    tests: ["tests/storeapi/h2client_test.ts"],
+  },
+  {
     name: "grpc-allocates-announced-length",
     file: "storeapi/grpc.ts",
     find: "    this.parts = [];",

@@ -56,6 +56,8 @@ export const CLIENT_STREAM_WINDOW = 1 << 20;
 const CONN_WINDOW = 16 << 20;
 /** Control frames (acks, resets, window updates) waiting for the socket beyond this end it. */
 const MAX_CONTROL_BACKLOG = 1 << 20;
+/** A socket write pending this long when a call gives up ends the connection (ms). */
+const WRITE_STALL_MS = 1000;
 /** Streams allowed before the server's SETTINGS say otherwise. */
 const DEFAULT_MAX_STREAMS = 100;
 
@@ -188,6 +190,8 @@ export class H2ClientConnection {
   private windowWaiters = new Set<H2ClientStream>();
   private writeChain: Promise<void> = Promise.resolve();
   private controlPending = 0;
+  /** When the socket write in progress started (0 when none). */
+  private writeStartedAt = 0;
   /** Resolves when the connection is gone. */
   readonly done: Promise<void>;
 
@@ -338,9 +342,14 @@ export class H2ClientConnection {
       if (this.closed && parts[0] !== undefined && parts[0][3] !== T_GOAWAY) {
         throw new Error("connection closed");
       }
-      for (const b of parts) {
-        let o = 0;
-        while (o < b.length) o += await this.conn.write(b.subarray(o));
+      this.writeStartedAt = Date.now();
+      try {
+        for (const b of parts) {
+          let o = 0;
+          while (o < b.length) o += await this.conn.write(b.subarray(o));
+        }
+      } finally {
+        this.writeStartedAt = 0;
       }
     });
     this.writeChain = p.catch(() => {
@@ -351,6 +360,10 @@ export class H2ClientConnection {
 
   /** @internal */ resetStream(s: H2ClientStream, code: number): void {
     if (this.forget(s)) this.control(frameOf(T_RST, 0, s.id, u32(code)));
+    // a server that has not taken a write for a while would hold every later call too
+    if (this.writeStartedAt !== 0 && Date.now() - this.writeStartedAt > WRITE_STALL_MS) {
+      this.fatal("the server stopped reading the connection");
+    }
   }
 
   private forget(s: H2ClientStream): boolean {

@@ -275,6 +275,8 @@ export class RawServerConn {
   /** WINDOW_UPDATE increments received, per stream id (0 = connection). */
   readonly credits = new Map<number, number>();
   closed = false;
+  /** False: the socket is not read (the client's writes back up). */
+  reading = true;
   private waiters: (() => void)[] = [];
 
   constructor(
@@ -393,6 +395,7 @@ export class RawServerConn {
     let pending = new Uint8Array(0);
     let prefaceLeft = PREFACE.length;
     while (!this.closed) {
+      while (!this.reading && !this.closed) await new Promise((r) => setTimeout(r, 20));
       let n: number | null;
       try {
         n = await this.conn.read(buf);

@@ -7,6 +7,7 @@ import http2 from "node:http2";
 import { assert, assertEquals, assertRejects } from "../helpers/assert.ts";
 import {
   grpcMessage,
+  h2Frame,
   RawH2Server,
   type RawServerConn,
   type RawServerStream,
@@ -275,6 +276,41 @@ Deno.test(
         await waitFor(() => [...c.streams.values()].filter((s) => s.reset === 0x8).length === 2),
         "RST_STREAM(CANCEL) for both calls",
       );
+    } finally {
+      ch.close();
+      srv.close();
+    }
+  },
+);
+
+Deno.test(
+  "h2 client: a server that stops reading its connection costs the calls on it, not later ones",
+  opts,
+  async () => {
+    let dialled = 0;
+    const srv = RawH2Server.listen(freePort(), (c, s) => {
+      answer(c, s, ["ok"]);
+    }, (c) => {
+      // the first connection grants large windows, then never reads again
+      if (dialled++ === 0) {
+        c.settings([[0x4, 64 << 20]]);
+        c.write(h2Frame(0x8, 0, 0, new Uint8Array([0x03, 0xff, 0, 0])));
+        c.reading = false;
+      } else c.settings([]);
+    });
+    const ch = new GrpcChannel(`127.0.0.1:${srv.port}`);
+    try {
+      const big = new Uint8Array(32 << 20);
+      const e1 = await assertRejects(() => ch.unary("/t.T/Big", big, { timeoutMs: 300 }));
+      assertEquals(grpcCode(e1), GrpcStatus.DEADLINE_EXCEEDED);
+      const e2 = await assertRejects(() => ch.unary("/t.T/Big", big, { timeoutMs: 1500 }));
+      assertEquals(grpcCode(e2), GrpcStatus.DEADLINE_EXCEEDED);
+      // the stuck connection was dropped: the next call dials a new one and is answered
+      assertEquals(
+        dec.decode(await ch.unary("/t.T/Small", enc.encode("x"), { timeoutMs: 3000 })),
+        "ok",
+      );
+      assertEquals(srv.conns.length, 2);
     } finally {
       ch.close();
       srv.close();
