@@ -52,7 +52,7 @@ import {
 } from "./h2frame.ts";
 
 /** Our SETTINGS_INITIAL_WINDOW_SIZE: response bytes one stream may have unread. */
-export const CLIENT_STREAM_WINDOW = 1 << 20;
+export const CLIENT_STREAM_WINDOW = 256 << 10;
 const CONN_WINDOW = 16 << 20;
 /** Control frames (acks, resets, window updates) waiting for the socket beyond this end it. */
 const MAX_CONTROL_BACKLOG = 1 << 20;
