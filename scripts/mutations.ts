@@ -1481,6 +1481,20 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/storeapi/grpc_hostile_test.ts"],
   },
   {
+    name: "eval-pool-restart-keeps-dead-queries",
+    file: "query/eval_pool.ts",
+    find: "      if (p.slot !== slot) continue;",
+    replace: "      continue;",
+    tests: ["tests/components/eval_workers_test.ts"],
+  },
+  {
+    name: "eval-workers-not-restarted",
+    file: "components/eval_workers.ts",
+    find: "      if (this.workers[i] === w) this.restart(i, e.message);",
+    replace: "      void w;",
+    tests: ["tests/components/eval_workers_test.ts"],
+  },
+  {
     name: "eval-pool-cancel-not-forwarded",
     file: "query/eval_pool.ts",
     find:

@@ -33,9 +33,13 @@ Deno.test("a crashed evaluation Worker is restarted and its new port handed over
     report: (i, m) => reports.push(`${i}: ${m}`),
   });
   try {
-    const restarted = new Promise<{ i: number; port: MessagePort; cause: string }>((resolve) => {
-      set.onRestart = (i, port, cause) => resolve({ i, port, cause });
-    });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const restarted = new Promise<{ i: number; port: MessagePort; cause: string }>(
+      (resolve, reject) => {
+        set.onRestart = (i, port, cause) => resolve({ i, port, cause });
+        timer = setTimeout(() => reject(new Error("no restart within 10 s")), 10_000);
+      },
+    ).finally(() => clearTimeout(timer));
     const first = set.ports[1];
     let pong = reply(first);
     first.postMessage("ping");
@@ -68,7 +72,8 @@ const TASK: EvalTask = {
   start: 0,
   end: 0,
   step: 0,
-  engine: {},
+  // a worker that never answers fails the query after this + 10 s, not 2 min
+  engine: { timeout: 100 },
   queryable: { partialResponse: false, dedup: false, replicaLabels: [], dedupFunc: "penalty" },
 } as unknown as EvalTask;
 
