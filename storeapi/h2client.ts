@@ -221,13 +221,12 @@ export class H2ClientConnection {
         host: opts.hostname,
         port: opts.port,
         ALPNProtocols: ["h2"],
-      }, () => {
-        s.off("error", reject);
-        resolve(s);
-      });
-      s.once("error", reject);
+      }, () => resolve(s));
+      // registered for the socket's whole life, at once: an error event without a listener
+      // (e.g. the server's alert refusing our certificate, right after the handshake) would be
+      // thrown out of the event loop and end the process
+      s.on("error", reject);
     });
-    sock.on("error", () => {}); // reported through the connection's reads
     try {
       sock.setNoDelay(true);
     } catch { /* not TCP */ }

@@ -13,7 +13,7 @@ import {
   type RawServerStream,
 } from "../helpers/h2_raw.ts";
 import { freePort } from "../helpers/ports.ts";
-import { GrpcChannel, GrpcError, GrpcStatus } from "../../storeapi/grpc.ts";
+import { GrpcChannel, GrpcError, GrpcServer, GrpcStatus } from "../../storeapi/grpc.ts";
 import { CLIENT_STREAM_WINDOW } from "../../storeapi/h2client.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -382,6 +382,53 @@ Deno.test(
     } finally {
       ch.close();
       await new Promise<void>((r) => server.close(() => r()));
+    }
+  },
+);
+
+Deno.test(
+  "h2 client TLS: a server refusing our certificate fails each call, never the process",
+  opts,
+  async () => {
+    const certs = new URL("./testdata/", import.meta.url).pathname;
+    const server = new GrpcServer({
+      tls: {
+        certFile: `${certs}server.crt`,
+        keyFile: `${certs}server.key`,
+        clientCaFile: `${certs}ca.crt`,
+      },
+    });
+    server.unary("/t.T/U", () => Promise.resolve(enc.encode("ok")));
+    const { port } = await server.listen("127.0.0.1", 0);
+    try {
+      // the refusal (an alert right after the handshake) races the connection's set-up: many
+      // fresh connections, so an unhandled error event would surface here
+      for (let i = 0; i < 40; i++) {
+        const ch = new GrpcChannel(`127.0.0.1:${port}`, {
+          tls: { caFile: `${certs}ca.crt`, serverName: "localhost" },
+        });
+        try {
+          const err = await assertRejects(() => ch.unary("/t.T/U", new Uint8Array(0)));
+          assertEquals(grpcCode(err), GrpcStatus.UNAVAILABLE, String(err));
+        } finally {
+          ch.close();
+        }
+      }
+      const good = new GrpcChannel(`127.0.0.1:${port}`, {
+        tls: {
+          caFile: `${certs}ca.crt`,
+          certFile: `${certs}client.crt`,
+          keyFile: `${certs}client.key`,
+          serverName: "localhost",
+        },
+      });
+      try {
+        assertEquals(dec.decode(await good.unary("/t.T/U", new Uint8Array(0))), "ok");
+      } finally {
+        good.close();
+      }
+    } finally {
+      await server.close();
     }
   },
 );
