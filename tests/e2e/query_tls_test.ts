@@ -66,6 +66,8 @@ Deno.test({
           anonymous.close();
         }
       }
+      // the refused handshakes cost the store nothing
+      assert(store.alive, `the store died:\n${store.logs()}`);
     } finally {
       for (const p of procs.reverse()) await p.stop();
       await dirs.cleanup();
