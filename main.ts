@@ -23,6 +23,7 @@ import {
 } from "./components/permissions.ts";
 import { objstoreLauncherPermissions, substituteObjstoreEnv } from "./components/objstore.ts";
 import { tracingConfig } from "./components/tracing.ts";
+import { EvalWorkers } from "./components/eval_workers.ts";
 
 /** The program version (from deno.json). */
 export const VERSION: string = denoConfig.version;
@@ -219,32 +220,15 @@ async function startEvalWorkers(
   spec: CommandSpec,
   raw: RawFlags,
   perms: PermissionSet,
-): Promise<{ workers: Worker[]; ports: MessagePort[] }> {
-  const workers: Worker[] = [];
-  const ports: MessagePort[] = [];
-  if (commandKey(spec.path) !== "query") return { workers, ports };
+): Promise<EvalWorkers> {
   const n = Number(raw.values["query.eval-workers"]?.at(-1) ?? "2");
-  for (let i = 0; i < (Number.isInteger(n) ? Math.min(n, 64) : 0); i++) {
-    const w = new Worker(new URL("./query/eval_worker.ts", import.meta.url), {
-      type: "module",
-      name: `query-eval-${i}`,
-      deno: { permissions: workerPermissions(perms) },
-    });
-    w.onerror = (e: ErrorEvent) => {
-      e.preventDefault();
-      console.error(`${PROGRAM} query: evaluation worker ${i}: error: ${e.message}`);
-    };
-    await new Promise<void>((resolve) => {
-      w.onmessage = (e: MessageEvent) => {
-        if ((e.data as { type: string }).type === "ready") resolve();
-      };
-    });
-    const ch = new MessageChannel();
-    w.postMessage({ type: "port", port: ch.port1 }, [ch.port1]);
-    workers.push(w);
-    ports.push(ch.port2);
-  }
-  return { workers, ports };
+  const query = commandKey(spec.path) === "query";
+  return await EvalWorkers.start({
+    url: new URL("./query/eval_worker.ts", import.meta.url),
+    count: query && Number.isInteger(n) ? Math.min(n, 64) : 0,
+    permissions: workerPermissions(perms),
+    report: (i, msg) => console.error(`${PROGRAM} query: evaluation worker ${i}: error: ${msg}`),
+  });
 }
 
 async function runInWorker(
@@ -253,7 +237,7 @@ async function runInWorker(
   perms: PermissionSet,
 ): Promise<number> {
   let worker: Worker;
-  let evals: { workers: Worker[]; ports: MessagePort[] };
+  let evals: EvalWorkers;
   try {
     evals = await startEvalWorkers(spec, raw, perms);
     worker = new Worker(new URL("./components/worker.ts", import.meta.url), {
@@ -297,7 +281,7 @@ async function runInWorker(
     const done = (code: number) => {
       for (const s of sigs) Deno.removeSignalListener(s, onSignal);
       if (hup) Deno.removeSignalListener("SIGHUP", onHup);
-      for (const w of evals.workers) w.terminate();
+      evals.terminate();
       worker.terminate();
       resolve(code);
     };
@@ -308,6 +292,9 @@ async function runInWorker(
       if (type === "ready") {
         ready = true;
         worker.postMessage({ type: "run", raw, evalPorts: evals.ports }, evals.ports);
+        // a crashed evaluation Worker's replacement goes to the role's pool
+        evals.onRestart = (index, port, cause) =>
+          worker.postMessage({ type: "evalRestart", index, port, cause }, [port]);
         if (stopWhenReady) worker.postMessage({ type: "stop" });
       } else if (type === "exit") done((e.data as { code: number }).code);
     };

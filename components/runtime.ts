@@ -14,6 +14,10 @@ export interface RunContext {
   onReload?: (handler: () => void) => void;
   /** Ports to the launcher's PromQL evaluation Workers (query role, `--query.eval-workers`). */
   evalPorts?: MessagePort[];
+  /** Registers a handler for an evaluation Worker the launcher restarted after a crash. */
+  onEvalWorkerRestart?: (
+    handler: (index: number, port: MessagePort, cause: string) => void,
+  ) => void;
 }
 
 /** A command's entry point; resolves to the process exit code. */

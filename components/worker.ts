@@ -1,6 +1,7 @@
 // Worker entry: runs one command with the permissions the launcher derived from its flags.
 // Out: {type:"ready"} once its modules are evaluated; in: {type:"run", raw}, then optionally
-// {type:"stop"}; out: {type:"exit", code}.
+// {type:"stop"}, and {type:"evalRestart", index, port} when the launcher restarted a crashed
+// evaluation Worker; out: {type:"exit", code}.
 
 import { commandKey, findCommand } from "./commands.ts";
 import { Flags, logConfig, noEffectNotes, type RawFlags } from "./flags.ts";
@@ -13,6 +14,8 @@ import { otlpGrpcChannel } from "../storeapi/otlp_channel.ts";
 const encoder = new TextEncoder();
 const controller = new AbortController();
 const reloadHandlers: (() => void)[] = [];
+const evalRestartHandlers: ((index: number, port: MessagePort, cause: string) => void)[] = [];
+let runningEvalPorts: MessagePort[] = [];
 let outBuf: string[] = [];
 let outLen = 0;
 
@@ -58,6 +61,7 @@ async function run(raw: RawFlags, evalPorts: MessagePort[]): Promise<number> {
       stdout,
       onReload: (h) => reloadHandlers.push(h),
       evalPorts,
+      onEvalWorkerRestart: (h) => evalRestartHandlers.push(h),
     });
   } catch (e) {
     logger.error("command failed", { err: (e as Error).message });
@@ -83,11 +87,23 @@ const scope = self as unknown as {
 };
 
 scope.onmessage = async (e: MessageEvent) => {
-  const msg = e.data as { type: string; raw?: RawFlags; evalPorts?: MessagePort[] };
+  const msg = e.data as {
+    type: string;
+    raw?: RawFlags;
+    evalPorts?: MessagePort[];
+    index?: number;
+    port?: MessagePort;
+    cause?: string;
+  };
   if (msg.type === "stop") controller.abort(new Error("received termination signal"));
-  else if (msg.type === "reload") { for (const h of reloadHandlers) h(); }
+  else if (msg.type === "evalRestart") {
+    // a role not yet holding its pool picks the new port up from the array
+    runningEvalPorts[msg.index!] = msg.port!;
+    for (const h of evalRestartHandlers) h(msg.index!, msg.port!, msg.cause ?? "crashed");
+  } else if (msg.type === "reload") { for (const h of reloadHandlers) h(); }
   else if (msg.type === "run") {
-    const code = await run(msg.raw!, msg.evalPorts ?? []);
+    runningEvalPorts = msg.evalPorts ?? [];
+    const code = await run(msg.raw!, runningEvalPorts);
     scope.postMessage({ type: "exit", code });
   }
 };

@@ -90,6 +90,8 @@ interface Slot {
 interface Pending {
   resolve: (r: { value: QueryValue; warnings: string[] }) => void;
   reject: (e: unknown) => void;
+  /** The worker evaluating it. */
+  slot: Slot;
 }
 
 /** Extra time past the query timeout before a silent worker fails the query (ms). */
@@ -104,12 +106,44 @@ export class EvalPool {
 
   constructor(private readonly opts: EvalPoolOptions) {
     for (const port of opts.ports) {
-      port.onmessage = (e: MessageEvent) => this.onMessage(e.data as FromWorker);
-      port.postMessage(
-        { type: "init", client: opts.client, tracing: opts.tracing } satisfies ToWorker,
-      );
-      this.slots.push({ port, busy: 0 });
+      const slot = { port, busy: 0 };
+      this.attach(slot);
+      this.slots.push(slot);
     }
+  }
+
+  private attach(slot: Slot): void {
+    slot.port.onmessage = (e: MessageEvent) => this.onMessage(e.data as FromWorker);
+    slot.port.postMessage(
+      { type: "init", client: this.opts.client, tracing: this.opts.tracing } satisfies ToWorker,
+    );
+  }
+
+  /**
+   * The launcher restarted worker `index` after it crashed: the queries it was evaluating fail
+   * with a clear error (their answers died with it) and new ones go to its replacement.
+   */
+  replaceWorker(index: number, port: MessagePort, cause = "crashed"): void {
+    const slot = this.slots[index];
+    if (slot === undefined || this.closed) {
+      port.close();
+      return;
+    }
+    for (const [id, p] of this.pending) {
+      if (p.slot !== slot) continue;
+      this.pending.delete(id);
+      p.reject(
+        new PromQLError(
+          "internal",
+          `query evaluation worker ${index} ${cause} during the query; it was restarted`,
+        ),
+      );
+    }
+    try {
+      slot.port.close();
+    } catch { /* already closed */ }
+    slot.port = port;
+    this.attach(slot);
   }
 
   get size(): number {
@@ -141,7 +175,7 @@ export class EvalPool {
     const onAbort = () => slot.port.postMessage({ type: "cancel", id } satisfies ToWorker);
     try {
       return await new Promise((resolve, reject) => {
-        this.pending.set(id, { resolve, reject });
+        this.pending.set(id, { resolve, reject, slot });
         // a worker that died never answers: fail the query rather than hang it
         timer = setTimeout(() => {
           if (!this.pending.delete(id)) return;

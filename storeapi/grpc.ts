@@ -1,4 +1,4 @@
-// A small gRPC-over-HTTP/2 transport on node:http2: unary and server-streaming calls, status
+// A small gRPC-over-HTTP/2 transport on our own HTTP/2 (h2server.ts, h2client.ts): unary and server-streaming calls, status
 // trailers, deadlines, cancellation, TLS/mTLS and per-message compression including the
 // Thanos "snappy" compressor (snappy framing format). We own the transport instead of using
 // @grpc/grpc-js because grpc-js hard-codes its compressors (identity/deflate/gzip) and answers
@@ -7,10 +7,12 @@
 
 import type { Counter, Registry } from "../metrics/registry.ts";
 import type { Logger } from "../logging/log.ts";
-import http2 from "node:http2";
+import type tls from "node:tls";
 import zlib from "node:zlib";
 import { snappyFrameDecode, snappyFrameEncode } from "./snappy.ts";
 import { H2Server } from "./h2server.ts";
+import { H2ClientConnection, type H2ClientStream, H2StreamError } from "./h2client.ts";
+import { H2Error } from "./h2frame.ts";
 
 /** gRPC status codes. */
 export enum GrpcStatus {
@@ -357,7 +359,7 @@ export interface ListenAddress {
 }
 
 /**
- * What a call needs from its HTTP/2 stream: h2server.ts for plaintext, node:http2 for TLS.
+ * What a call needs from its HTTP/2 stream (h2server.ts's H2Stream, plaintext and TLS).
  * Methods never throw; `write` rejects once the stream is gone.
  */
 interface CallStream {
@@ -374,85 +376,12 @@ interface CallStream {
   reset(): void;
 }
 
-/** A node:http2 server stream as a {@link CallStream} (the TLS path). */
-class NodeCallStream implements CallStream {
-  readonly headers: Record<string, string> = {};
-  onData: (chunk: Uint8Array) => void = () => {};
-  onEnd: () => void = () => {};
-  onClose: () => void = () => {};
-  private trailers: Record<string, string> = {};
-
-  constructor(private readonly stream: http2.ServerHttp2Stream, h: http2.IncomingHttpHeaders) {
-    for (const [k, v] of Object.entries(h)) {
-      if (v !== undefined) this.headers[k] = Array.isArray(v) ? v.join(",") : String(v);
-    }
-    stream.on("error", () => {}); // reported through 'close'
-    stream.on("data", (c: Uint8Array) => this.onData(c));
-    stream.on("end", () => this.onEnd());
-    stream.on("close", () => this.onClose());
-  }
-
-  get closed(): boolean {
-    return this.stream.destroyed || this.stream.closed;
-  }
-
-  respond(headers: Record<string, string>, endStream: boolean): void {
-    if (this.closed) return;
-    try {
-      if (endStream) {
-        this.stream.respond(headers, { endStream: true });
-        return;
-      }
-      this.stream.respond(headers, { waitForTrailers: true });
-      this.stream.on("wantTrailers", () => {
-        try {
-          this.stream.sendTrailers(this.trailers);
-        } catch { /* the client went away */ }
-      });
-    } catch { /* the client went away */ }
-  }
-
-  async write(data: Uint8Array): Promise<void> {
-    if (this.closed) throw new Error("stream closed");
-    if (this.stream.write(data)) return;
-    await new Promise<void>((resolve, reject) => {
-      const done = (err?: Error) => {
-        this.stream.off("drain", onDrain);
-        this.stream.off("close", onClose);
-        if (err) reject(err);
-        else resolve();
-      };
-      const onDrain = () => done();
-      const onClose = () => done(new Error("stream closed"));
-      this.stream.on("drain", onDrain);
-      this.stream.on("close", onClose);
-    });
-  }
-
-  end(trailers: Record<string, string>): void {
-    if (this.closed) return;
-    this.trailers = trailers;
-    try {
-      this.stream.end();
-    } catch { /* the client went away */ }
-  }
-
-  reset(): void {
-    if (this.closed) return;
-    try {
-      this.stream.close(http2.constants.NGHTTP2_CANCEL);
-    } catch { /* gone */ }
-  }
-}
-
 /** A gRPC server: register routes by full method path, then `listen`. */
 export class GrpcServer {
   private readonly routes = new Map<string, Route>();
   private readonly services = new Set<string>();
-  /** node:http2, only for TLS (h2server.ts serves plaintext). */
-  private readonly tlsServer?: http2.Http2SecureServer;
   private readonly h2: H2Server;
-  private readonly sessions = new Set<http2.ServerHttp2Session>();
+  private readonly tls?: ServerTlsOptions;
   private readonly calls = new Set<AbortController>();
   private readonly maxRequestBytes: number;
   private closed = false;
@@ -485,28 +414,7 @@ export class GrpcServer {
       labelNames: [...labelNames, "direction"],
     });
     this.h2 = new H2Server((s) => this.onStream(s));
-    if (opts.tls) {
-      const t = opts.tls;
-      const mutual = t.clientCaFile !== undefined && t.clientCaFile !== "";
-      this.tlsServer = http2.createSecureServer({
-        cert: readPem(t.certFile, "certificate"),
-        key: readPem(t.keyFile, "key"),
-        ca: mutual ? readPem(t.clientCaFile!, "client CA") : undefined,
-        requestCert: mutual,
-        rejectUnauthorized: mutual,
-        minVersion: t.minVersion ?? "TLSv1.3",
-        ALPNProtocols: ["h2"],
-        allowHTTP1: false,
-      });
-      this.tlsServer.on("session", (s: http2.ServerHttp2Session) => {
-        this.sessions.add(s);
-        s.on("close", () => this.sessions.delete(s));
-        s.on("error", () => {}); // the session closes; calls see their streams close
-      });
-      this.tlsServer.on("stream", (stream, headers) => {
-        this.onStream(new NodeCallStream(stream, headers));
-      });
-    }
+    this.tls = opts.tls;
   }
 
   /** Registers a unary method, e.g. `/thanos.Store/LabelNames`. */
@@ -524,28 +432,19 @@ export class GrpcServer {
   }
 
   /** Starts listening on `hostname:port` (port 0 picks a free one); returns the bound address. */
-  listen(hostname: string, port: number): Promise<ListenAddress> {
-    const srv = this.tlsServer;
-    if (srv === undefined) {
-      try {
-        return Promise.resolve({ hostname, port: this.h2.listen(hostname, port) });
-      } catch (e) {
-        return Promise.reject(e);
-      }
-    }
-    return new Promise((resolve, reject) => {
-      const onError = (e: Error) => reject(e);
-      srv.once("error", onError);
-      srv.listen(port, hostname, () => {
-        srv.off("error", onError);
-        const a = srv.address();
-        if (a === null || typeof a === "string") {
-          reject(new Error(`gRPC server bound to an unexpected address ${a}`));
-          return;
-        }
-        resolve({ hostname, port: a.port });
-      });
+  async listen(hostname: string, port: number): Promise<ListenAddress> {
+    const t = this.tls;
+    if (t === undefined) return { hostname, port: this.h2.listen(hostname, port) };
+    const mutual = t.clientCaFile !== undefined && t.clientCaFile !== "";
+    const bound = await this.h2.listenTls(hostname, port, {
+      cert: readPem(t.certFile, "certificate"),
+      key: readPem(t.keyFile, "key"),
+      ca: mutual ? readPem(t.clientCaFile!, "client CA") : undefined,
+      requestCert: mutual,
+      rejectUnauthorized: mutual,
+      minVersion: t.minVersion ?? "TLSv1.3",
     });
+    return { hostname, port: bound };
   }
 
   /**
@@ -555,9 +454,6 @@ export class GrpcServer {
   async close(graceMs = 0): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const srv = this.tlsServer;
-    const closedServer = srv ? new Promise<void>((r) => srv.close(() => r())) : Promise.resolve();
-    for (const s of this.sessions) s.close();
     await this.h2.shutdown();
     const deadline = Date.now() + graceMs;
     while (this.calls.size > 0 && Date.now() < deadline) {
@@ -568,9 +464,7 @@ export class GrpcServer {
     }
     // let the cancelled calls' trailers go out before the connections drop
     await new Promise((r) => setTimeout(r, 20));
-    for (const s of this.sessions) s.destroy();
     this.h2.destroy();
-    await closedServer;
   }
 
   private onStream(stream: CallStream): void {
@@ -917,28 +811,76 @@ const HTTP_TO_GRPC: Record<number, GrpcStatus> = {
   504: GrpcStatus.UNAVAILABLE,
 };
 
-/** One HTTP/2 connection (re-established on demand) to a gRPC server at `host:port`. */
+/** Attempts of a call the server never processed (REFUSED_STREAM, above a GOAWAY's last id). */
+const MAX_UNPROCESSED_ATTEMPTS = 3;
+
+/** Splits `host:port` / `[v6]:port`. */
+function splitHostPort(address: string): { hostname: string; port: number } {
+  const i = address.lastIndexOf(":");
+  const port = Number(address.slice(i + 1));
+  let host = i < 0 ? address : address.slice(0, i);
+  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
+  if (i < 0 || !Number.isInteger(port) || port <= 0 || port > 65535) {
+    throw new GrpcError(GrpcStatus.UNAVAILABLE, `invalid gRPC address ${JSON.stringify(address)}`);
+  }
+  return { hostname: host || "localhost", port };
+}
+
+/** Resolves with `p` unless `signal` aborts first (then rejects with its reason). */
+function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+/** gRPC status of a stream that failed in HTTP/2 (as grpc-go maps RST_STREAM codes). */
+function streamError(path: string, e: H2StreamError): GrpcError {
+  if (e.kind === "connection" || e.kind === "goaway" || e.unprocessed) {
+    return new GrpcError(GrpcStatus.UNAVAILABLE, `${path}: ${e.message}`);
+  }
+  const code = e.h2Code === H2Error.CANCEL
+    ? GrpcStatus.CANCELLED
+    : e.h2Code === H2Error.ENHANCE_YOUR_CALM
+    ? GrpcStatus.RESOURCE_EXHAUSTED
+    : e.h2Code === H2Error.INADEQUATE_SECURITY
+    ? GrpcStatus.PERMISSION_DENIED
+    : GrpcStatus.INTERNAL;
+  return new GrpcError(code, `${path}: ${e.message}`);
+}
+
+/**
+ * Connections (re-established on demand) to a gRPC server at `host:port`, on our own HTTP/2
+ * client (h2client.ts). Calls share one connection up to the server's concurrent-stream limit;
+ * after a GOAWAY or a lost connection the next call opens a new one.
+ */
 export class GrpcChannel {
-  private session: http2.ClientHttp2Session | null = null;
-  private readonly url: string;
-  private readonly connectOpts: http2.SecureClientSessionOptions;
+  private conn: H2ClientConnection | null = null;
+  private connecting: Promise<H2ClientConnection> | null = null;
+  /** Where to dial, or why the address cannot be dialled (each call fails with it). */
+  private readonly target: { hostname: string; port: number } | GrpcError;
+  private readonly tls?: tls.ConnectionOptions;
   private readonly compression: Compression;
   private readonly maxMessageBytes: number;
   private closed = false;
 
   constructor(readonly address: string, opts: GrpcChannelOptions = {}) {
     const t = opts.tls;
-    this.url = `${t ? "https" : "http"}://${address}`;
-    this.connectOpts = {};
+    try {
+      this.target = splitHostPort(address);
+    } catch (e) {
+      this.target = e as GrpcError;
+    }
     if (t) {
-      this.connectOpts = {
+      this.tls = {
         ca: t.caFile ? readPem(t.caFile, "CA") : undefined,
         cert: t.certFile ? readPem(t.certFile, "certificate") : undefined,
         key: t.keyFile ? readPem(t.keyFile, "key") : undefined,
         servername: t.serverName || undefined,
         rejectUnauthorized: !t.skipVerify,
         minVersion: t.minVersion,
-        ALPNProtocols: ["h2"],
       };
     }
     this.compression = !opts.compression || opts.compression === "none"
@@ -947,27 +889,39 @@ export class GrpcChannel {
     this.maxMessageBytes = opts.maxMessageBytes ?? 0x7fffffff;
   }
 
-  private getSession(): http2.ClientHttp2Session {
-    if (this.closed) throw new GrpcError(GrpcStatus.CANCELLED, "channel closed");
-    const s = this.session;
-    if (s && !s.closed && !s.destroyed) return s;
-    const ns = http2.connect(this.url, this.connectOpts);
-    const drop = () => {
-      if (this.session === ns) this.session = null;
-    };
-    ns.on("error", drop);
-    ns.on("close", drop);
-    ns.on("goaway", drop);
-    this.session = ns;
-    return ns;
+  /** A usable connection: the current one, or a new one (one dial shared by waiting calls). */
+  private connection(signal: AbortSignal): Promise<H2ClientConnection> {
+    if (this.closed) {
+      return Promise.reject(new GrpcError(GrpcStatus.CANCELLED, "channel closed"));
+    }
+    const target = this.target;
+    if (target instanceof GrpcError) return Promise.reject(target);
+    const c = this.conn;
+    if (c !== null && c.usable) return Promise.resolve(c);
+    if (this.connecting === null) {
+      const dial = H2ClientConnection.connect({ ...target, tls: this.tls }).then((nc) => {
+        if (this.closed) {
+          nc.close();
+          throw new GrpcError(GrpcStatus.CANCELLED, "channel closed");
+        }
+        this.conn = nc;
+        return nc;
+      });
+      this.connecting = dial;
+      // a dial nobody waits for any more must not surface as an unhandled rejection
+      dial.catch(() => {}).finally(() => {
+        if (this.connecting === dial) this.connecting = null;
+      });
+    }
+    return abortable(this.connecting, signal);
   }
 
   /** Closes the connection; running calls are cancelled. */
   close(): void {
     this.closed = true;
-    const s = this.session;
-    this.session = null;
-    s?.destroy();
+    const c = this.conn;
+    this.conn = null;
+    c?.close();
   }
 
   /** Unary call; resolves with the response bytes or throws GrpcError. */
@@ -986,8 +940,9 @@ export class GrpcChannel {
   }
 
   /**
-   * Server-streaming call: yields response messages as they arrive (pulled, so a slow consumer
-   * applies HTTP/2 flow control to the server). Breaking out of the loop cancels the call.
+   * Server-streaming call: yields response messages as they arrive (pulled: the stream's HTTP/2
+   * window is credited only as the consumer reads, so a slow consumer stops the server).
+   * Breaking out of the loop cancels the call (RST_STREAM).
    */
   async *serverStream(
     path: string,
@@ -1001,133 +956,69 @@ export class GrpcChannel {
     if (outer?.aborted) onOuterAbort();
     outer?.addEventListener("abort", onOuterAbort, { once: true });
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const headers: http2.OutgoingHttpHeaders = {
-      ":method": "POST",
-      ":path": path,
-      "content-type": "application/grpc",
-      te: "trailers",
-      "grpc-accept-encoding": ACCEPT_ENCODING,
-      "user-agent": "thanos-ts-grpc/1",
-    };
+    const headers: [string, string][] = [
+      [":method", "POST"],
+      [":scheme", this.tls ? "https" : "http"],
+      [":path", path],
+      [":authority", this.address],
+      ["content-type", "application/grpc"],
+      ["te", "trailers"],
+      ["grpc-accept-encoding", ACCEPT_ENCODING],
+      ["user-agent", "thanos-ts-grpc/1"],
+    ];
     if (opts.timeoutMs !== undefined) {
-      headers["grpc-timeout"] = formatGrpcTimeout(opts.timeoutMs);
+      headers.push(["grpc-timeout", formatGrpcTimeout(opts.timeoutMs)]);
       timer = setTimeout(
         () => ac.abort(new GrpcError(GrpcStatus.DEADLINE_EXCEEDED, `${path}: deadline exceeded`)),
         opts.timeoutMs,
       );
     }
-    if (this.compression !== "identity") headers["grpc-encoding"] = this.compression;
-    for (const [k, v] of Object.entries(opts.metadata ?? {})) headers[k.toLowerCase()] = v;
+    if (this.compression !== "identity") headers.push(["grpc-encoding", this.compression]);
+    for (const [k, v] of Object.entries(opts.metadata ?? {})) headers.push([k.toLowerCase(), v]);
 
-    let req: http2.ClientHttp2Stream | undefined;
-    const onAbort = () => {
-      if (req && !req.closed) req.close(http2.constants.NGHTTP2_CANCEL);
-    };
+    let stream: H2ClientStream | undefined;
+    const onAbort = () => stream?.cancel();
     ac.signal.addEventListener("abort", onAbort, { once: true });
     try {
-      if (ac.signal.aborted) throw ac.signal.reason;
-      req = this.getSession().request(headers);
-      const stream = req;
-      let responseHeaders: http2.IncomingHttpHeaders | undefined;
-      let trailers: http2.IncomingHttpHeaders | undefined;
-      stream.on("trailers", (t) => trailers = t);
       const body = this.compression === "identity"
         ? frame(request, false)
         : frame(compressMessage(this.compression, request), true);
-      stream.end(body);
-      // the compression of response messages is only known from the response headers, which
-      // node:http2 may report after the first data chunk is readable: wait for them first
-      await new Promise<void>((resolve, reject) => {
-        const done = (err?: unknown) => {
-          stream.off("response", onResponse);
-          stream.off("error", done);
-          stream.off("close", onClose);
-          if (err) reject(err);
-          else resolve();
-        };
-        const onResponse = (h: http2.IncomingHttpHeaders) => {
-          responseHeaders = h;
-          done();
-        };
-        const onClose = () => done();
-        stream.on("response", onResponse);
-        stream.on("error", done);
-        stream.on("close", onClose);
-      });
-      if (ac.signal.aborted) throw ac.signal.reason;
-      const enc = String(responseHeaders?.["grpc-encoding"] ?? "identity");
-
+      for (let attempt = 1;; attempt++) {
+        if (ac.signal.aborted) throw ac.signal.reason;
+        try {
+          const conn = await this.connection(ac.signal);
+          stream = await conn.request(headers, body, ac.signal);
+          await stream.waitHeaders();
+          break;
+        } catch (e) {
+          // never processed by the server: try again on a (new) connection
+          if (
+            e instanceof H2StreamError && e.unprocessed && attempt < MAX_UNPROCESSED_ATTEMPTS &&
+            !ac.signal.aborted
+          ) continue;
+          throw e;
+        }
+      }
+      const s = stream;
+      const responseHeaders = s.headers ?? {};
+      const enc = responseHeaders["grpc-encoding"] ?? "identity";
       const parser = new FrameParser(this.maxMessageBytes);
       const ready: { m: Uint8Array; compressed: boolean }[] = [];
-      // Data is collected from events rather than the stream's async iterator: with the
-      // consumer suspended at a yield, the iterator could see the HTTP/2 stream close before
-      // its buffered data was read and fail with "Premature close", losing the last frames.
-      // Backpressure: pause the stream while many messages wait, resume once drained.
-      const HIGH_WATER = 256;
-      let ended = false;
-      let streamError: unknown;
-      let wake: (() => void) | undefined;
-      const notify = () => {
-        const w = wake;
-        wake = undefined;
-        w?.();
-      };
-      const onData = (chunk: Uint8Array) => {
-        try {
-          parser.push(chunk, (m, c) => ready.push({ m, compressed: c }));
-        } catch (e) {
-          streamError = e;
-          stream.close(http2.constants.NGHTTP2_CANCEL);
+      while (true) {
+        const chunk = await s.read();
+        if (chunk === null) break;
+        parser.push(chunk, (m, c) => ready.push({ m, compressed: c }));
+        for (let i = 0; i < ready.length; i++) {
+          const { m, compressed } = ready[i];
+          yield compressed ? decompressMessage(enc, m, this.maxMessageBytes) : m;
         }
-        if (ready.length >= HIGH_WATER) stream.pause();
-        notify();
-      };
-      const onEnd = () => {
-        ended = true;
-        notify();
-      };
-      const onError = (e: unknown) => {
-        streamError ??= e;
-        ended = true;
-        notify();
-      };
-      stream.on("data", onData);
-      stream.on("end", onEnd);
-      stream.on("close", onEnd);
-      stream.on("error", onError);
-      // The stream may have finished while we waited for the response headers.
-      if (stream.readableEnded || (stream.destroyed && stream.readableLength === 0)) ended = true;
-      try {
-        let next = 0;
-        while (true) {
-          if (next < ready.length) {
-            const { m, compressed } = ready[next++];
-            if (next === ready.length) {
-              ready.length = 0;
-              next = 0;
-              if (stream.isPaused()) stream.resume();
-            }
-            yield compressed ? decompressMessage(enc, m, this.maxMessageBytes) : m;
-            continue;
-          }
-          if (streamError !== undefined) throw streamError;
-          if (ended) break;
-          await new Promise<void>((r) => wake = r);
-        }
-      } catch (e) {
-        if (ac.signal.aborted) throw ac.signal.reason;
-        if (e instanceof GrpcError) throw e;
-        throw transportError(path, e);
-      } finally {
-        stream.off("data", onData);
-        stream.off("end", onEnd);
-        stream.off("close", onEnd);
-        stream.off("error", onError);
+        ready.length = 0;
       }
       if (ac.signal.aborted) throw ac.signal.reason;
-      const st = trailers?.["grpc-status"] ?? responseHeaders?.["grpc-status"];
+      const trailers = s.trailers;
+      const st = trailers?.["grpc-status"] ?? responseHeaders["grpc-status"];
       if (st === undefined) {
-        const http = Number(responseHeaders?.[":status"] ?? 0);
+        const http = Number(responseHeaders[":status"] ?? 0);
         if (http !== 200 && http !== 0) {
           throw new GrpcError(
             HTTP_TO_GRPC[http] ?? GrpcStatus.UNKNOWN,
@@ -1138,21 +1029,25 @@ export class GrpcChannel {
       }
       const code = Number(st);
       if (code !== GrpcStatus.OK) {
-        const msg = trailers?.["grpc-message"] ?? responseHeaders?.["grpc-message"] ?? "";
-        throw new GrpcError(code, decodeGrpcMessage(String(msg)));
+        const msg = trailers?.["grpc-message"] ?? responseHeaders["grpc-message"] ?? "";
+        throw new GrpcError(
+          Number.isInteger(code) && code >= 0 ? code : GrpcStatus.UNKNOWN,
+          decodeGrpcMessage(String(msg)),
+        );
       }
       if (!parser.idle()) {
         throw new GrpcError(GrpcStatus.INTERNAL, `${path}: stream ended inside a message`);
       }
     } catch (e) {
-      if (ac.signal.aborted && !(e instanceof GrpcError)) throw ac.signal.reason;
+      if (ac.signal.aborted) throw ac.signal.reason;
+      if (e instanceof H2StreamError) throw streamError(path, e);
       throw e instanceof GrpcError ? e : transportError(path, e);
     } finally {
       if (timer !== undefined) clearTimeout(timer);
       outer?.removeEventListener("abort", onOuterAbort);
       ac.signal.removeEventListener("abort", onAbort);
       // early exit by the consumer: tell the server to stop
-      if (req && !req.closed) req.close(http2.constants.NGHTTP2_CANCEL);
+      stream?.cancel();
     }
   }
 }

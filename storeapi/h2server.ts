@@ -10,44 +10,49 @@
 // control-frame backlog, the request of each stream (the gRPC layer's limit), and the response
 // bytes buffered per stream (`write` waits below a high-water mark).
 
+import tls from "node:tls";
 import { HpackDecoder, hpackEncode, HpackError } from "./hpack.ts";
+import {
+  type ByteConn,
+  concat,
+  ConnectionError,
+  dataHeader,
+  dataPayload,
+  F_ACK,
+  F_END_STREAM,
+  frameOf,
+  goawayFrame,
+  H2Error,
+  HeaderBlockAssembler,
+  headersFrames,
+  MAX_HEADER_BLOCK,
+  MAX_WINDOW,
+  nodeSocketConn,
+  parseSettings,
+  readFrames,
+  S_INITIAL_WINDOW_SIZE,
+  S_MAX_CONCURRENT_STREAMS,
+  S_MAX_FRAME_SIZE,
+  S_MAX_HEADER_LIST_SIZE,
+  settingsFrame,
+  T_CONT,
+  T_DATA,
+  T_GOAWAY,
+  T_HEADERS,
+  T_PING,
+  T_PRIORITY,
+  T_PUSH,
+  T_RST,
+  T_SETTINGS,
+  T_WINDOW,
+  u32,
+  windowIncrement,
+} from "./h2frame.ts";
 
-/** HTTP/2 error codes (RFC 9113 §7). */
-export const H2Error = {
-  NO_ERROR: 0x0,
-  PROTOCOL_ERROR: 0x1,
-  INTERNAL_ERROR: 0x2,
-  FLOW_CONTROL_ERROR: 0x3,
-  STREAM_CLOSED: 0x5,
-  FRAME_SIZE_ERROR: 0x6,
-  REFUSED_STREAM: 0x7,
-  CANCEL: 0x8,
-  COMPRESSION_ERROR: 0x9,
-  ENHANCE_YOUR_CALM: 0xb,
-} as const;
+export { H2Error };
 
-const PREFACE = new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
-const T_DATA = 0x0;
-const T_HEADERS = 0x1;
-const T_PRIORITY = 0x2;
-const T_RST = 0x3;
-const T_SETTINGS = 0x4;
-const T_PUSH = 0x5;
-const T_PING = 0x6;
-const T_GOAWAY = 0x7;
-const T_WINDOW = 0x8;
-const T_CONT = 0x9;
-const F_END_STREAM = 0x1;
-const F_ACK = 0x1;
-const F_END_HEADERS = 0x4;
-const F_PADDED = 0x8;
-const F_PRIORITY = 0x20;
-
-const MAX_FRAME = 16384; // what we accept (the default SETTINGS_MAX_FRAME_SIZE)
-const MAX_HEADER_BLOCK = 64 << 10;
 const STREAM_WINDOW = 1 << 20; // our SETTINGS_INITIAL_WINDOW_SIZE
 const CONN_WINDOW = 16 << 20;
-const MAX_WINDOW = 0x7fffffff;
 /** Control frames (acks, resets, window updates) queued beyond this close the connection. */
 const MAX_CONTROL_BACKLOG = 1 << 20;
 /** Response bytes buffered per stream before `write` waits. */
@@ -155,31 +160,6 @@ export class H2Stream {
   }
 }
 
-function u32(v: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, v >>> 0);
-  return b;
-}
-
-function frameOf(type: number, flags: number, id: number, payload: Uint8Array): Uint8Array {
-  const f = new Uint8Array(9 + payload.length);
-  const len = payload.length;
-  f[0] = (len >>> 16) & 0xff;
-  f[1] = (len >>> 8) & 0xff;
-  f[2] = len & 0xff;
-  f[3] = type;
-  f[4] = flags;
-  new DataView(f.buffer).setUint32(5, id & MAX_WINDOW);
-  f.set(payload, 9);
-  return f;
-}
-
-class ConnectionError extends Error {
-  constructor(readonly code: number, msg: string) {
-    super(msg);
-  }
-}
-
 /** One HTTP/2 connection: the read loop, flow control and the write pump. */
 export class H2Connection {
   private readonly streams = new Map<number, H2Stream>();
@@ -200,14 +180,13 @@ export class H2Connection {
   /** Round-robin cursor over streams with data. */
   private rr: H2Stream[] = [];
   /** Header block being assembled from HEADERS + CONTINUATION. */
-  private pendingBlock: { id: number; parts: Uint8Array[]; size: number; end: boolean } | null =
-    null;
+  private readonly blocks = new HeaderBlockAssembler();
   private writeStartedAt = 0;
   private prefaceSeen = false;
   private readonly maxStreams: number;
 
   constructor(
-    private readonly conn: Deno.Conn,
+    private readonly conn: ByteConn,
     private readonly onStream: (s: H2Stream) => void,
     opts: H2ServerOptions,
     private readonly onGone: (c: H2Connection) => void,
@@ -229,15 +208,11 @@ export class H2Connection {
   async run(): Promise<void> {
     try {
       // our SETTINGS, then a larger connection window
-      const s = new Uint8Array(18);
-      const dv = new DataView(s.buffer);
-      dv.setUint16(0, 0x3); // MAX_CONCURRENT_STREAMS
-      dv.setUint32(2, this.maxStreams);
-      dv.setUint16(6, 0x4); // INITIAL_WINDOW_SIZE
-      dv.setUint32(8, STREAM_WINDOW);
-      dv.setUint16(12, 0x6); // MAX_HEADER_LIST_SIZE
-      dv.setUint32(14, MAX_HEADER_BLOCK);
-      this.control(frameOf(T_SETTINGS, 0, 0, s));
+      this.control(settingsFrame([
+        [S_MAX_CONCURRENT_STREAMS, this.maxStreams],
+        [S_INITIAL_WINDOW_SIZE, STREAM_WINDOW],
+        [S_MAX_HEADER_LIST_SIZE, MAX_HEADER_BLOCK],
+      ]));
       this.control(frameOf(T_WINDOW, 0, 0, u32(CONN_WINDOW - 65535)));
       await this.readLoop();
     } catch (e) {
@@ -270,64 +245,17 @@ export class H2Connection {
     }
   }
 
-  private async readFrames(): Promise<void> {
-    // small buffers: an idle connection costs little; `buf` grows to one frame when needed
-    let buf = new Uint8Array(16 << 10);
-    let start = 0;
-    let end = 0;
-    const chunk = new Uint8Array(16 << 10);
-    while (!this.closed) {
-      let n: number | null;
-      try {
-        n = await this.conn.read(chunk);
-      } catch {
-        return;
-      }
-      if (n === null) return;
-      if (end + n > buf.length) {
-        // compact, grow only up to one frame plus a read
-        const live = end - start;
-        const nb = live + n > buf.length ? new Uint8Array(live + n) : buf;
-        nb.set(buf.subarray(start, end), 0);
-        buf = nb;
-        start = 0;
-        end = live;
-      }
-      buf.set(chunk.subarray(0, n), end);
-      end += n;
-      if (!this.prefaceSeen) {
-        const have = Math.min(end - start, PREFACE.length);
-        for (let i = 0; i < have; i++) {
-          if (buf[start + i] !== PREFACE[i]) {
-            throw new ConnectionError(H2Error.PROTOCOL_ERROR, "not an HTTP/2 preface");
-          }
-        }
-        if (have < PREFACE.length) continue;
-        start += PREFACE.length;
-        this.prefaceSeen = true;
-      }
-      while (end - start >= 9) {
-        const len = (buf[start] << 16) | (buf[start + 1] << 8) | buf[start + 2];
-        if (len > MAX_FRAME) {
-          throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, `frame of ${len} bytes`);
-        }
-        if (end - start < 9 + len) break;
-        const type = buf[start + 3];
-        const flags = buf[start + 4];
-        const id = ((buf[start + 5] << 24) | (buf[start + 6] << 16) | (buf[start + 7] << 8) |
-          buf[start + 8]) & MAX_WINDOW;
-        // copy: the payload may be kept (request bytes) beyond this buffer's reuse
-        const payload = buf.slice(start + 9, start + 9 + len);
-        start += 9 + len;
-        this.onFrame(type, flags, id, payload);
-        if (this.closed) return;
-      }
-      if (start === end) start = end = 0;
-    }
+  private readFrames(): Promise<void> {
+    return readFrames(
+      this.conn,
+      (type, flags, id, p) => this.onFrame(type, flags, id, p),
+      () => this.closed,
+      { preface: true, onPreface: () => this.prefaceSeen = true },
+    );
   }
 
   private onFrame(type: number, flags: number, id: number, p: Uint8Array): void {
-    if (this.pendingBlock !== null && type !== T_CONT) {
+    if (this.blocks.open && type !== T_CONT) {
       throw new ConnectionError(H2Error.PROTOCOL_ERROR, "expected CONTINUATION");
     }
     switch (type) {
@@ -336,19 +264,8 @@ export class H2Connection {
       case T_HEADERS:
         return this.onHeaders(flags, id, p);
       case T_CONT: {
-        const b = this.pendingBlock;
-        if (b === null || b.id !== id) {
-          throw new ConnectionError(H2Error.PROTOCOL_ERROR, "unexpected CONTINUATION");
-        }
-        b.parts.push(p);
-        b.size += p.length;
-        if (b.size > MAX_HEADER_BLOCK) {
-          throw new ConnectionError(H2Error.ENHANCE_YOUR_CALM, "header block too large");
-        }
-        if (flags & F_END_HEADERS) {
-          this.pendingBlock = null;
-          this.headerBlock(id, concat(b.parts, b.size), b.end);
-        }
+        const b = this.blocks.continuation(flags, id, p);
+        if (b !== null) this.headerBlock(b.id, b.block, b.end);
         return;
       }
       case T_PRIORITY:
@@ -386,10 +303,7 @@ export class H2Connection {
         this.maybeFinish();
         return;
       case T_WINDOW: {
-        if (p.length !== 4) {
-          throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, "WINDOW_UPDATE size");
-        }
-        const inc = new DataView(p.buffer, p.byteOffset).getUint32(0) & MAX_WINDOW;
+        const inc = windowIncrement(p);
         if (id === 0) {
           if (inc === 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "window increment 0");
           this.sendWindow += inc;
@@ -415,28 +329,15 @@ export class H2Connection {
   }
 
   private onSettings(flags: number, id: number, p: Uint8Array): void {
-    if (id !== 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "SETTINGS on a stream");
-    if (flags & F_ACK) {
-      if (p.length !== 0) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, "SETTINGS ack size");
-      return;
-    }
-    if (p.length % 6 !== 0) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, "SETTINGS size");
-    const dv = new DataView(p.buffer, p.byteOffset, p.length);
-    for (let o = 0; o < p.length; o += 6) {
-      const key = dv.getUint16(o);
-      const v = dv.getUint32(o + 2);
-      if (key === 0x4) {
-        if (v > MAX_WINDOW) throw new ConnectionError(H2Error.FLOW_CONTROL_ERROR, "window size");
+    const settings = parseSettings(flags, id, p);
+    if (settings === null) return;
+    for (const [key, v] of settings) {
+      if (key === S_INITIAL_WINDOW_SIZE) {
         const delta = v - this.peerInitialWindow;
         this.peerInitialWindow = v;
         for (const s of this.streams.values()) s.sendWindow += delta;
-      } else if (key === 0x5) {
-        if (v < 16384 || v > 0xffffff) {
-          throw new ConnectionError(H2Error.PROTOCOL_ERROR, "max frame size out of range");
-        }
+      } else if (key === S_MAX_FRAME_SIZE) {
         this.peerMaxFrame = v;
-      } else if (key === 0x2 && v > 1) {
-        throw new ConnectionError(H2Error.PROTOCOL_ERROR, "ENABLE_PUSH out of range");
       }
     }
     this.control(frameOf(T_SETTINGS, F_ACK, 0, new Uint8Array(0)));
@@ -445,22 +346,8 @@ export class H2Connection {
 
   private onHeaders(flags: number, id: number, p: Uint8Array): void {
     if (id === 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "HEADERS on stream 0");
-    let off = 0;
-    let end = p.length;
-    if (flags & F_PADDED) {
-      if (p.length < 1) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "padding");
-      end -= p[0];
-      off = 1;
-    }
-    if (flags & F_PRIORITY) off += 5;
-    if (off > end) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "padding exceeds payload");
-    const frag = p.subarray(off, end);
-    const endStream = (flags & F_END_STREAM) !== 0;
-    if (flags & F_END_HEADERS) {
-      this.headerBlock(id, frag, endStream);
-    } else {
-      this.pendingBlock = { id, parts: [frag], size: frag.length, end: endStream };
-    }
+    const b = this.blocks.headers(flags, id, p);
+    if (b !== null) this.headerBlock(id, b.block, b.end);
   }
 
   private headerBlock(id: number, block: Uint8Array, endStream: boolean): void {
@@ -511,15 +398,7 @@ export class H2Connection {
       this.control(frameOf(T_WINDOW, 0, 0, u32(this.recvUnacked)));
       this.recvUnacked = 0;
     }
-    let off = 0;
-    let end = p.length;
-    if (flags & F_PADDED) {
-      if (p.length < 1 || p[0] >= p.length) {
-        throw new ConnectionError(H2Error.PROTOCOL_ERROR, "DATA padding");
-      }
-      end -= p[0];
-      off = 1;
-    }
+    const data = dataPayload(flags, p);
     const s = this.streams.get(id);
     if (s === undefined) {
       if (id > this.lastStreamId) {
@@ -542,7 +421,7 @@ export class H2Connection {
       this.control(frameOf(T_WINDOW, 0, id, u32(s.recvUnacked)));
       s.recvUnacked = 0;
     }
-    if (end > off) safe(() => s.onData(p.subarray(off, end)));
+    if (data.length > 0) safe(() => s.onData(data));
     if (flags & F_END_STREAM) this.remoteEnd(s);
   }
 
@@ -567,18 +446,7 @@ export class H2Connection {
 
   /** @internal HEADERS (+ CONTINUATION) frames for a header block. */
   headersFrames(id: number, block: Uint8Array, endStream: boolean): Uint8Array {
-    const max = this.peerMaxFrame;
-    if (block.length <= max) {
-      return frameOf(T_HEADERS, F_END_HEADERS | (endStream ? F_END_STREAM : 0), id, block);
-    }
-    const parts: Uint8Array[] = [];
-    for (let o = 0; o < block.length; o += max) {
-      const last = o + max >= block.length;
-      const frag = block.subarray(o, Math.min(block.length, o + max));
-      if (o === 0) parts.push(frameOf(T_HEADERS, endStream ? F_END_STREAM : 0, id, frag));
-      else parts.push(frameOf(T_CONT, last ? F_END_HEADERS : 0, id, frag));
-    }
-    return concat(parts, parts.reduce((n, x) => n + x.length, 0));
+    return headersFrames(id, block, endStream, this.peerMaxFrame);
   }
 
   /** @internal A trailers-only answer: headers with END_STREAM; the stream is done. */
@@ -694,13 +562,7 @@ export class H2Connection {
   goaway(code: number = H2Error.NO_ERROR, debug = ""): void {
     if (this.goawaySent || this.closed) return;
     this.goawaySent = true;
-    const dbg = new TextEncoder().encode(debug.slice(0, 256));
-    const p = new Uint8Array(8 + dbg.length);
-    const dv = new DataView(p.buffer);
-    dv.setUint32(0, this.lastStreamId);
-    dv.setUint32(4, code);
-    p.set(dbg, 8);
-    this.control(frameOf(T_GOAWAY, 0, 0, p));
+    this.control(goawayFrame(this.lastStreamId, code, debug));
     if (code !== H2Error.NO_ERROR) {
       // a connection error: flush what we can, then drop the connection
       setTimeout(() => this.closeNow(), 50);
@@ -736,16 +598,6 @@ export class H2Connection {
   }
 }
 
-function dataHeader(id: number, len: number): Uint8Array {
-  const f = new Uint8Array(9);
-  f[0] = (len >>> 16) & 0xff;
-  f[1] = (len >>> 8) & 0xff;
-  f[2] = len & 0xff;
-  f[3] = T_DATA;
-  new DataView(f.buffer).setUint32(5, id & MAX_WINDOW);
-  return f;
-}
-
 function take(s: H2Stream, n: number): Uint8Array {
   const head = s.queue[0];
   let out: Uint8Array;
@@ -771,17 +623,6 @@ function take(s: H2Stream, n: number): Uint8Array {
   return out;
 }
 
-function concat(parts: Uint8Array[], size: number): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(size);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
 /** Runs a callback of the layer above; its failure must not break the connection. */
 function safe(fn: () => void): void {
   try {
@@ -792,6 +633,7 @@ function safe(fn: () => void): void {
 /** Accepts plaintext HTTP/2 connections and hands their streams to `onStream`. */
 export class H2Server {
   private listener: Deno.Listener | null = null;
+  private tlsServer: tls.Server | null = null;
   private readonly conns = new Set<H2Connection>();
   private accepting: Promise<void> | null = null;
 
@@ -819,10 +661,45 @@ export class H2Server {
       try {
         (c as Deno.TcpConn).setNoDelay(true);
       } catch { /* not TCP */ }
-      const h = new H2Connection(c, this.onStream, this.opts, (x) => this.conns.delete(x));
-      this.conns.add(h);
-      h.run();
+      this.serve(c);
     }
+  }
+
+  /** Serves one connection already accepted (a TLS socket, see {@link listenTls}). */
+  serve(c: ByteConn): void {
+    const h = new H2Connection(c, this.onStream, this.opts, (x) => this.conns.delete(x));
+    this.conns.add(h);
+    h.run();
+  }
+
+  /**
+   * Listens for TLS connections negotiating `h2` by ALPN (gRPC over TLS) on `hostname:port`;
+   * resolves with the bound port. TLS runs on node:tls (client-certificate verification and a
+   * minimum version, which Deno.listenTls lacks), HTTP/2 on {@link H2Connection}.
+   */
+  listenTls(hostname: string, port: number, opts: tls.TlsOptions): Promise<number> {
+    const srv = tls.createServer({ ...opts, ALPNProtocols: ["h2"] }, (sock) => {
+      sock.on("error", () => {}); // reported to the connection through its reads
+      try {
+        sock.setNoDelay(true);
+      } catch { /* not TCP */ }
+      this.serve(nodeSocketConn(sock));
+    });
+    srv.on("tlsClientError", () => {}); // a failed handshake costs that connection only
+    this.tlsServer = srv;
+    return new Promise((resolve, reject) => {
+      const onError = (e: Error) => reject(e);
+      srv.once("error", onError);
+      srv.listen(port, hostname, () => {
+        srv.off("error", onError);
+        const a = srv.address();
+        if (a === null || typeof a === "string") {
+          reject(new Error(`TLS server bound to an unexpected address ${a}`));
+          return;
+        }
+        resolve(a.port);
+      });
+    });
   }
 
   /** Open connections. */
@@ -836,6 +713,10 @@ export class H2Server {
       this.listener?.close();
     } catch { /* closed */ }
     this.listener = null;
+    const t = this.tlsServer;
+    this.tlsServer = null;
+    // stops accepting; its callback waits for open connections, which GOAWAY/destroy end
+    t?.close();
     await this.accepting;
     for (const c of this.conns) c.goaway(H2Error.NO_ERROR, "server shutting down");
   }

@@ -80,6 +80,14 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
       }),
     })
     : undefined;
+  ctx.onEvalWorkerRestart?.((i, port, cause) => {
+    if (evalPool === undefined) return port.close();
+    logger.warn("query evaluation worker restarted; its running queries failed", {
+      worker: i,
+      cause,
+    });
+    evalPool.replaceWorker(i, port, cause);
+  });
   const api = new QueryApi({
     proxy,
     evalPool,

@@ -248,3 +248,261 @@ export class RawH2 {
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// A raw HTTP/2 server for hostile-peer tests of the gRPC client: the test decides, stream by
+// stream, which frames go out (and whether windows are respected).
+
+/** One request stream a {@link RawH2Server} received. */
+export interface RawServerStream {
+  id: number;
+  headers: Record<string, string>;
+  /** Request body bytes. */
+  body: number;
+  /** RST_STREAM code received from the client, if any. */
+  reset?: number;
+  /** Window the client granted this stream (initial + WINDOW_UPDATEs - DATA sent). */
+  window: number;
+}
+
+/** One connection of a {@link RawH2Server}. */
+export class RawServerConn {
+  readonly streams = new Map<number, RawServerStream>();
+  private readonly dec = new HpackDecoder();
+  private initialWindow = 65535;
+  /** Connection window the client granted. */
+  window = 65535;
+  /** WINDOW_UPDATE increments received, per stream id (0 = connection). */
+  readonly credits = new Map<number, number>();
+  closed = false;
+  /** False: the socket is not read (the client's writes back up). */
+  reading = true;
+  private waiters: (() => void)[] = [];
+
+  constructor(
+    readonly conn: Deno.Conn,
+    private readonly onRequest: (c: RawServerConn, s: RawServerStream) => void,
+  ) {}
+
+  /** Writes bytes; false when the socket is gone. */
+  async write(...parts: Uint8Array[]): Promise<boolean> {
+    try {
+      for (const p of parts) {
+        let o = 0;
+        while (o < p.length) o += await this.conn.write(p.subarray(o));
+      }
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** HEADERS (one frame, END_HEADERS) with the given fields. */
+  headers(id: number, fields: Record<string, string>, endStream = false): Promise<boolean> {
+    return this.write(
+      h2Frame(0x1, 0x4 | (endStream ? 1 : 0), id, hpackEncode(Object.entries(fields))),
+    );
+  }
+
+  /** Response headers of a gRPC answer. */
+  respond(id: number): Promise<boolean> {
+    return this.headers(id, { ":status": "200", "content-type": "application/grpc" });
+  }
+
+  /** gRPC trailers. */
+  trailers(id: number, code = 0, message = ""): Promise<boolean> {
+    return this.headers(id, { "grpc-status": String(code), "grpc-message": message }, true);
+  }
+
+  /** DATA frames (16 KiB each) ignoring flow control. */
+  async data(id: number, bytes: Uint8Array, endStream = false): Promise<boolean> {
+    for (let o = 0; o < bytes.length || (o === 0 && bytes.length === 0); o += 16384) {
+      const last = o + 16384 >= bytes.length;
+      const ok = await this.write(
+        h2Frame(0x0, last && endStream ? 1 : 0, id, bytes.subarray(o, o + 16384)),
+      );
+      if (!ok) return false;
+      if (bytes.length === 0) break;
+    }
+    return true;
+  }
+
+  /**
+   * DATA within the client's windows: waits (up to `maxWaitMs` per frame) for credit; returns
+   * the bytes sent.
+   */
+  async dataInWindow(id: number, bytes: Uint8Array, maxWaitMs = 2000): Promise<number> {
+    let o = 0;
+    while (o < bytes.length && !this.closed) {
+      const s = this.streams.get(id);
+      if (!s || s.reset !== undefined) break;
+      const n = Math.min(16384, bytes.length - o, s.window, this.window);
+      if (n <= 0) {
+        const woke = await Promise.race([
+          new Promise<boolean>((r) => this.waiters.push(() => r(true))),
+          new Promise<boolean>((r) => setTimeout(() => r(false), maxWaitMs)),
+        ]);
+        if (!woke) break;
+        continue;
+      }
+      s.window -= n;
+      this.window -= n;
+      if (!await this.write(h2Frame(0x0, 0, id, bytes.subarray(o, o + n)))) break;
+      o += n;
+    }
+    return o;
+  }
+
+  rst(id: number, code = 0x8): Promise<boolean> {
+    return this.write(h2Frame(0x3, 0, id, u32(code)));
+  }
+
+  goaway(lastStreamId: number, code = 0): Promise<boolean> {
+    const p = new Uint8Array(8);
+    new DataView(p.buffer).setUint32(0, lastStreamId);
+    new DataView(p.buffer).setUint32(4, code);
+    return this.write(h2Frame(0x7, 0, 0, p));
+  }
+
+  /** SETTINGS with (identifier, value) pairs. */
+  settings(pairs: [number, number][]): Promise<boolean> {
+    const p = new Uint8Array(6 * pairs.length);
+    const dv = new DataView(p.buffer);
+    pairs.forEach(([k, v], i) => {
+      dv.setUint16(i * 6, k);
+      dv.setUint32(i * 6 + 2, v);
+    });
+    return this.write(h2Frame(0x4, 0, 0, p));
+  }
+
+  close(): void {
+    this.closed = true;
+    try {
+      this.conn.close();
+    } catch { /* closed */ }
+    this.wake();
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const x of w) x();
+  }
+
+  /** @internal Reads the client's preface and frames until the socket closes. */
+  async run(): Promise<void> {
+    const buf = new Uint8Array(64 << 10);
+    let pending = new Uint8Array(0);
+    let prefaceLeft = PREFACE.length;
+    while (!this.closed) {
+      while (!this.reading && !this.closed) await new Promise((r) => setTimeout(r, 20));
+      let n: number | null;
+      try {
+        n = await this.conn.read(buf);
+      } catch {
+        n = null;
+      }
+      if (n === null) break;
+      const all = new Uint8Array(pending.length + n);
+      all.set(pending);
+      all.set(buf.subarray(0, n), pending.length);
+      let p = 0;
+      if (prefaceLeft > 0) {
+        const k = Math.min(prefaceLeft, all.length);
+        prefaceLeft -= k;
+        p = k;
+      }
+      while (all.length - p >= 9) {
+        const len = (all[p] << 16) | (all[p + 1] << 8) | all[p + 2];
+        if (all.length - p < 9 + len) break;
+        const type = all[p + 3];
+        const flags = all[p + 4];
+        const id = new DataView(all.buffer, all.byteOffset + p + 5, 4).getUint32(0) & 0x7fffffff;
+        const payload = all.slice(p + 9, p + 9 + len);
+        p += 9 + len;
+        this.onFrame(type, flags, id, payload);
+      }
+      pending = all.slice(p);
+    }
+    this.closed = true;
+    this.wake();
+  }
+
+  private onFrame(type: number, flags: number, id: number, p: Uint8Array): void {
+    const s = this.streams.get(id);
+    if (type === 0x1) {
+      const h = Object.fromEntries(this.dec.decode(p));
+      if (!s) {
+        const ns: RawServerStream = { id, headers: h, body: 0, window: this.initialWindow };
+        this.streams.set(id, ns);
+        if (flags & 1) this.onRequest(this, ns);
+      }
+    } else if (type === 0x0 && s) {
+      s.body += p.length;
+      if (flags & 1) this.onRequest(this, s);
+    } else if (type === 0x3 && s) {
+      s.reset = new DataView(p.buffer, p.byteOffset, 4).getUint32(0);
+      this.wake();
+    } else if (type === 0x4 && (flags & 1) === 0) {
+      const dv = new DataView(p.buffer, p.byteOffset, p.length);
+      for (let o = 0; o + 6 <= p.length; o += 6) {
+        if (dv.getUint16(o) === 0x4) {
+          const v = dv.getUint32(o + 2);
+          for (const x of this.streams.values()) x.window += v - this.initialWindow;
+          this.initialWindow = v;
+        }
+      }
+      this.write(h2Frame(0x4, 1, 0, new Uint8Array(0)));
+    } else if (type === 0x6 && (flags & 1) === 0) {
+      this.write(h2Frame(0x6, 1, 0, p));
+    } else if (type === 0x8) {
+      const inc = new DataView(p.buffer, p.byteOffset, 4).getUint32(0) & 0x7fffffff;
+      this.credits.set(id, (this.credits.get(id) ?? 0) + inc);
+      if (id === 0) this.window += inc;
+      else if (s) s.window += inc;
+      this.wake();
+    }
+  }
+}
+
+/** A raw HTTP/2 server: `onRequest` runs once a stream's request is complete. */
+export class RawH2Server {
+  readonly conns: RawServerConn[] = [];
+  private constructor(
+    private readonly listener: Deno.Listener,
+    readonly port: number,
+  ) {}
+
+  static listen(
+    port: number,
+    onRequest: (c: RawServerConn, s: RawServerStream) => void,
+    onConnect: (c: RawServerConn) => void = (c) => {
+      c.settings([]);
+    },
+  ): RawH2Server {
+    const l = Deno.listen({ hostname: "127.0.0.1", port });
+    const srv = new RawH2Server(l, (l.addr as Deno.NetAddr).port);
+    (async () => {
+      while (true) {
+        let c: Deno.Conn;
+        try {
+          c = await l.accept();
+        } catch {
+          return;
+        }
+        const rc = new RawServerConn(c, onRequest);
+        srv.conns.push(rc);
+        onConnect(rc);
+        rc.run();
+      }
+    })();
+    return srv;
+  }
+
+  close(): void {
+    try {
+      this.listener.close();
+    } catch { /* closed */ }
+    for (const c of this.conns) c.close();
+  }
+}

@@ -1,0 +1,647 @@
+// The gRPC client's own HTTP/2 (RFC 9113, https://www.rfc-editor.org/rfc/rfc9113): one
+// connection to a server, over plaintext TCP (Deno.connect, h2c with prior knowledge) or TLS
+// (node:tls with ALPN "h2"). Written instead of using node:http2 because Deno 2.9.6's nghttp2 can
+// abort the whole process when a GOAWAY arrives on a connection that carried large streams and
+// then sat idle (issue 20; https://github.com/denoland/deno/issues/36788). Every frame the
+// server sends is parsed by code that can fail one stream or this connection, never the process.
+//
+// Flow control (RFC 9113 §5.2): a stream's receive window is credited back only as its consumer
+// reads, so a slow consumer stops the server instead of buffering without bound (at most one
+// stream window per stream); the connection window is credited as data arrives. Request bodies
+// are sent within the server's stream and connection windows. GOAWAY: streams above the
+// server's last stream id fail as unprocessed (the channel retries them on a new connection);
+// the others finish, and no new stream opens on this connection.
+
+import tls from "node:tls";
+import { HpackDecoder, hpackEncode, HpackError } from "./hpack.ts";
+import {
+  type ByteConn,
+  ConnectionError,
+  dataHeader,
+  dataPayload,
+  F_ACK,
+  frameOf,
+  goawayFrame,
+  H2Error,
+  HeaderBlockAssembler,
+  headersFrames,
+  MAX_HEADER_BLOCK,
+  MAX_WINDOW,
+  nodeSocketConn,
+  parseSettings,
+  PREFACE,
+  readFrames,
+  S_ENABLE_PUSH,
+  S_INITIAL_WINDOW_SIZE,
+  S_MAX_CONCURRENT_STREAMS,
+  S_MAX_FRAME_SIZE,
+  S_MAX_HEADER_LIST_SIZE,
+  settingsFrame,
+  T_CONT,
+  T_DATA,
+  T_GOAWAY,
+  T_HEADERS,
+  T_PING,
+  T_PRIORITY,
+  T_PUSH,
+  T_RST,
+  T_SETTINGS,
+  T_WINDOW,
+  u32,
+  windowIncrement,
+} from "./h2frame.ts";
+
+/** Our SETTINGS_INITIAL_WINDOW_SIZE: response bytes one stream may have unread. */
+export const CLIENT_STREAM_WINDOW = 256 << 10;
+const CONN_WINDOW = 16 << 20;
+/** Control frames (acks, resets, window updates) waiting for the socket beyond this end it. */
+const MAX_CONTROL_BACKLOG = 1 << 20;
+/** A socket write pending this long when a call gives up ends the connection (ms). */
+const WRITE_STALL_MS = 1000;
+/** Streams allowed before the server's SETTINGS say otherwise. */
+const DEFAULT_MAX_STREAMS = 100;
+
+/** Why a stream failed. `unprocessed`: the server never handled it (safe to retry). */
+export class H2StreamError extends Error {
+  override name = "H2StreamError";
+  constructor(
+    readonly kind: "reset" | "goaway" | "connection" | "cancelled",
+    readonly h2Code: number,
+    message: string,
+    readonly unprocessed = false,
+  ) {
+    super(message);
+  }
+}
+
+/** Where and how to connect. */
+export interface H2ConnectOptions {
+  hostname: string;
+  port: number;
+  /** TLS (node:tls options; ALPN "h2" is added); plaintext when absent. */
+  tls?: tls.ConnectionOptions;
+}
+
+/** One request stream as its caller sees it. */
+export class H2ClientStream {
+  /** Response headers, once received. */
+  headers?: Record<string, string>;
+  /** Trailers, once received. */
+  trailers?: Record<string, string>;
+  /** @internal */ sendWindow: number;
+  /** @internal bytes received and not yet credited back */ windowUsed = 0;
+  /** @internal */ remoteEnded = false;
+  /** @internal */ error?: H2StreamError;
+  private chunks: Uint8Array[] = [];
+  private consumedUnacked = 0;
+  private wake?: () => void;
+  private windowWake?: () => void;
+  /** @internal */ finished = false;
+
+  constructor(readonly id: number, private readonly conn: H2ClientConnection, sendWindow: number) {
+    this.sendWindow = sendWindow;
+  }
+
+  /** @internal */ notify(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+    this.notifyWindow();
+  }
+
+  /** @internal */ notifyWindow(): void {
+    const w = this.windowWake;
+    this.windowWake = undefined;
+    w?.();
+  }
+
+  /** @internal */ pushData(d: Uint8Array): void {
+    this.chunks.push(d);
+    this.notify();
+  }
+
+  /** @internal */ waitWindow(): Promise<void> {
+    return new Promise((r) => this.windowWake = r);
+  }
+
+  /** Resolves once the response headers arrived (or the stream ended); throws its failure. */
+  async waitHeaders(): Promise<void> {
+    while (this.headers === undefined) {
+      if (this.error) throw this.error;
+      if (this.remoteEnded) return;
+      await new Promise<void>((r) => this.wake = r);
+    }
+  }
+
+  /** The next chunk of the response body; null at its end. Throws the stream's failure. */
+  async read(): Promise<Uint8Array | null> {
+    while (true) {
+      if (this.error) throw this.error;
+      const c = this.chunks.shift();
+      if (c !== undefined) {
+        this.consumed(c.length);
+        return c;
+      }
+      if (this.remoteEnded) return null;
+      await new Promise<void>((r) => this.wake = r);
+    }
+  }
+
+  /** @internal Credits `n` bytes (read by the consumer, or padding) back to the server. */
+  consumed(n: number): void {
+    this.consumedUnacked += n;
+    if (this.remoteEnded || this.error) return;
+    if (this.consumedUnacked >= CLIENT_STREAM_WINDOW / 2) {
+      this.windowUsed -= this.consumedUnacked;
+      this.conn.control(frameOf(T_WINDOW, 0, this.id, u32(this.consumedUnacked)));
+      this.consumedUnacked = 0;
+    }
+  }
+
+  /** Abandons the stream: RST_STREAM(code) unless it already ended; readers see `cancelled`. */
+  cancel(code: number = H2Error.CANCEL): void {
+    if (this.finished) return;
+    this.conn.resetStream(this, code);
+    this.fail(new H2StreamError("cancelled", code, "stream cancelled"));
+  }
+
+  /** @internal */ fail(e: H2StreamError): void {
+    if (this.error === undefined && !this.finished) this.error = e;
+    this.finished = true;
+    this.chunks = [];
+    this.notify();
+  }
+}
+
+/** One HTTP/2 client connection. */
+export class H2ClientConnection {
+  private readonly streams = new Map<number, H2ClientStream>();
+  private readonly decoder = new HpackDecoder();
+  private readonly blocks = new HeaderBlockAssembler();
+  private nextId = 1;
+  private sendWindow = 65535;
+  private peerInitialWindow = 65535;
+  private peerMaxFrame = 16384;
+  private peerMaxStreams = DEFAULT_MAX_STREAMS;
+  private recvUnacked = 0;
+  private closed = false;
+  private goawayReceived = false;
+  private slotWaiters: (() => void)[] = [];
+  private windowWaiters = new Set<H2ClientStream>();
+  private writeChain: Promise<void> = Promise.resolve();
+  private controlPending = 0;
+  /** When the socket write in progress started (0 when none). */
+  private writeStartedAt = 0;
+  /** Resolves when the connection is gone. */
+  readonly done: Promise<void>;
+
+  private constructor(private readonly conn: ByteConn) {
+    this.control(PREFACE);
+    this.control(settingsFrame([
+      [S_ENABLE_PUSH, 0],
+      [S_INITIAL_WINDOW_SIZE, CLIENT_STREAM_WINDOW],
+      [S_MAX_HEADER_LIST_SIZE, MAX_HEADER_BLOCK],
+    ]));
+    this.control(frameOf(T_WINDOW, 0, 0, u32(CONN_WINDOW - 65535)));
+    this.done = this.run();
+  }
+
+  /** Connects (plaintext or TLS) and sends the preface; rejects when the socket cannot open. */
+  static async connect(opts: H2ConnectOptions): Promise<H2ClientConnection> {
+    if (opts.tls === undefined) {
+      const c = await Deno.connect({ hostname: opts.hostname, port: opts.port });
+      try {
+        c.setNoDelay(true);
+      } catch { /* not TCP */ }
+      return new H2ClientConnection(c);
+    }
+    const sock = await new Promise<tls.TLSSocket>((resolve, reject) => {
+      const s = tls.connect({
+        ...opts.tls,
+        host: opts.hostname,
+        port: opts.port,
+        ALPNProtocols: ["h2"],
+      }, () => resolve(s));
+      // registered for the socket's whole life, at once: an error event without a listener
+      // (e.g. the server's alert refusing our certificate, right after the handshake) would be
+      // thrown out of the event loop and end the process
+      s.on("error", reject);
+    });
+    try {
+      sock.setNoDelay(true);
+    } catch { /* not TCP */ }
+    return new H2ClientConnection(nodeSocketConn(sock));
+  }
+
+  /** True while new streams may open here (not closed, no GOAWAY, ids left). */
+  get usable(): boolean {
+    return !this.closed && !this.goawayReceived && this.nextId < MAX_WINDOW - 2;
+  }
+
+  /** Open streams. */
+  get activeStreams(): number {
+    return this.streams.size;
+  }
+
+  /**
+   * Opens a stream: waits for a slot under the server's SETTINGS_MAX_CONCURRENT_STREAMS, sends
+   * the header block, then `body` (END_STREAM after it) within the flow-control windows.
+   * Rejects with an unprocessed H2StreamError when this connection can take no new stream.
+   */
+  async request(
+    headers: [string, string][],
+    body: Uint8Array,
+    signal: AbortSignal,
+  ): Promise<H2ClientStream> {
+    while (this.usable && this.streams.size >= this.peerMaxStreams) {
+      if (signal.aborted) throw signal.reason;
+      const wait = new Promise<void>((r) => this.slotWaiters.push(r));
+      const onAbort = () => this.wakeSlots();
+      signal.addEventListener("abort", onAbort, { once: true });
+      await wait;
+      signal.removeEventListener("abort", onAbort);
+    }
+    if (signal.aborted) throw signal.reason;
+    if (!this.usable) {
+      throw new H2StreamError(
+        this.closed ? "connection" : "goaway",
+        H2Error.REFUSED_STREAM,
+        "connection is going away",
+        true,
+      );
+    }
+    const id = this.nextId;
+    this.nextId += 2;
+    const s = new H2ClientStream(id, this, this.peerInitialWindow);
+    this.streams.set(id, s);
+    this.control(headersFrames(id, hpackEncode(headers), false, this.peerMaxFrame));
+    this.sendBody(s, body).catch(() => {}); // failures reach the stream itself
+    return s;
+  }
+
+  /** Sends a request body as DATA frames within the windows; the last carries END_STREAM. */
+  private async sendBody(s: H2ClientStream, body: Uint8Array): Promise<void> {
+    let o = 0;
+    do {
+      if (s.finished || this.closed || s.remoteEnded) return;
+      const n = Math.min(body.length - o, s.sendWindow, this.sendWindow, this.peerMaxFrame);
+      if (n <= 0 && body.length > o) {
+        this.windowWaiters.add(s);
+        await s.waitWindow();
+        this.windowWaiters.delete(s);
+        continue;
+      }
+      const end = o + n >= body.length;
+      s.sendWindow -= n;
+      this.sendWindow -= n;
+      const chunk = body.subarray(o, o + n);
+      o += n;
+      await this.write(dataHeader(s.id, n, end), chunk);
+    } while (o < body.length);
+  }
+
+  /** Sends GOAWAY and closes once open streams finished (or at once with `now`). */
+  close(now = true): void {
+    if (this.closed) return;
+    if (!now && this.streams.size > 0) {
+      this.goawayReceived = true; // no new streams; the last one to finish closes
+      return;
+    }
+    this.control(goawayFrame(0, H2Error.NO_ERROR));
+    this.closed = true;
+    // let the GOAWAY go out, bounded
+    const t = setTimeout(() => this.closeSocket(), 100);
+    this.writeChain.finally(() => {
+      clearTimeout(t);
+      this.closeSocket();
+    });
+    this.teardown(new H2StreamError("connection", H2Error.CANCEL, "connection closed"));
+  }
+
+  private closeSocket(): void {
+    try {
+      this.conn.close();
+    } catch { /* closed */ }
+  }
+
+  /** @internal Queues a control frame; a server that provokes frames it does not read is dropped. */
+  control(f: Uint8Array): void {
+    if (this.closed) return;
+    this.controlPending += f.length;
+    if (this.controlPending > MAX_CONTROL_BACKLOG) {
+      this.fatal("the server does not read its connection");
+      return;
+    }
+    this.write(f).finally(() => this.controlPending -= f.length).catch(() => {});
+  }
+
+  /** Writes frames in order; rejects (and the connection ends) when the socket fails. */
+  private write(...parts: Uint8Array[]): Promise<void> {
+    const p = this.writeChain.then(async () => {
+      if (this.closed && parts[0] !== undefined && parts[0][3] !== T_GOAWAY) {
+        throw new Error("connection closed");
+      }
+      this.writeStartedAt = Date.now();
+      try {
+        for (const b of parts) {
+          let o = 0;
+          while (o < b.length) o += await this.conn.write(b.subarray(o));
+        }
+      } finally {
+        this.writeStartedAt = 0;
+      }
+    });
+    this.writeChain = p.catch(() => {
+      this.fatal("write failed");
+    });
+    return p;
+  }
+
+  /** @internal */ resetStream(s: H2ClientStream, code: number): void {
+    if (this.forget(s)) this.control(frameOf(T_RST, 0, s.id, u32(code)));
+    // a server that has not taken a write for a while would hold every later call too
+    if (this.writeStartedAt !== 0 && Date.now() - this.writeStartedAt > WRITE_STALL_MS) {
+      this.fatal("the server stopped reading the connection");
+    }
+  }
+
+  private forget(s: H2ClientStream): boolean {
+    const had = this.streams.delete(s.id);
+    if (!had) return false;
+    this.windowWaiters.delete(s);
+    this.wakeSlots();
+    if (this.goawayReceived && this.streams.size === 0) {
+      // a draining connection closes with its last stream
+      queueMicrotask(() => this.close());
+    }
+    return true;
+  }
+
+  private wakeSlots(): void {
+    const w = this.slotWaiters;
+    this.slotWaiters = [];
+    for (const r of w) r();
+  }
+
+  private async run(): Promise<void> {
+    let reason = new H2StreamError("connection", H2Error.INTERNAL_ERROR, "connection lost");
+    try {
+      await readFrames(
+        this.conn,
+        (type, flags, id, p) => this.onFrame(type, flags, id, p),
+        () => this.closed,
+      );
+    } catch (e) {
+      if (e instanceof ConnectionError) {
+        this.control(goawayFrame(0, e.code, e.message));
+        reason = new H2StreamError(
+          "connection",
+          e.code,
+          `connection error from the server's frames: ${e.message}`,
+        );
+      } else {
+        reason = new H2StreamError("connection", H2Error.INTERNAL_ERROR, String(e));
+      }
+    }
+    this.fatal(reason.message, reason);
+  }
+
+  /** Ends the connection; its streams fail with `reason`. */
+  private fatal(msg: string, reason?: H2StreamError): void {
+    if (this.closed && this.streams.size === 0 && this.slotWaiters.length === 0) {
+      this.closeSocket();
+      return;
+    }
+    this.closed = true;
+    const t = setTimeout(() => this.closeSocket(), 100);
+    this.writeChain.finally(() => {
+      clearTimeout(t);
+      this.closeSocket();
+    });
+    this.teardown(reason ?? new H2StreamError("connection", H2Error.INTERNAL_ERROR, msg));
+  }
+
+  private teardown(reason: H2StreamError): void {
+    const streams = [...this.streams.values()];
+    this.streams.clear();
+    this.windowWaiters.clear();
+    for (const s of streams) s.fail(reason);
+    this.wakeSlots();
+  }
+
+  private onFrame(type: number, flags: number, id: number, p: Uint8Array): void {
+    if (this.blocks.open && type !== T_CONT) {
+      throw new ConnectionError(H2Error.PROTOCOL_ERROR, "expected CONTINUATION");
+    }
+    switch (type) {
+      case T_DATA:
+        return this.onData(flags, id, p);
+      case T_HEADERS: {
+        if (id === 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "HEADERS on stream 0");
+        const b = this.blocks.headers(flags, id, p);
+        if (b !== null) this.headerBlock(id, b.block, b.end);
+        return;
+      }
+      case T_CONT: {
+        const b = this.blocks.continuation(flags, id, p);
+        if (b !== null) this.headerBlock(b.id, b.block, b.end);
+        return;
+      }
+      case T_PRIORITY:
+        if (id === 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "PRIORITY on stream 0");
+        if (p.length !== 5) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, "PRIORITY size");
+        return;
+      case T_RST: {
+        if (id === 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "RST_STREAM on stream 0");
+        if (p.length !== 4) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, "RST size");
+        if (id >= this.nextId) {
+          throw new ConnectionError(H2Error.PROTOCOL_ERROR, "RST_STREAM on an idle stream");
+        }
+        const s = this.streams.get(id);
+        if (s) {
+          const code = new DataView(p.buffer, p.byteOffset).getUint32(0);
+          this.forget(s);
+          s.fail(
+            new H2StreamError(
+              "reset",
+              code,
+              `stream reset by the server (HTTP/2 error code ${code})`,
+              code === H2Error.REFUSED_STREAM,
+            ),
+          );
+        }
+        return;
+      }
+      case T_SETTINGS:
+        return this.onSettings(flags, id, p);
+      case T_PUSH:
+        // we sent SETTINGS_ENABLE_PUSH = 0
+        throw new ConnectionError(H2Error.PROTOCOL_ERROR, "PUSH_PROMISE with push disabled");
+      case T_PING:
+        if (id !== 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "PING on a stream");
+        if (p.length !== 8) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, "PING size");
+        if ((flags & F_ACK) === 0) this.control(frameOf(T_PING, F_ACK, 0, p));
+        return;
+      case T_GOAWAY:
+        return this.onGoaway(id, p);
+      case T_WINDOW:
+        return this.onWindowUpdate(id, p);
+      default:
+        return; // unknown frame types are ignored
+    }
+  }
+
+  private onGoaway(id: number, p: Uint8Array): void {
+    if (id !== 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "GOAWAY on a stream");
+    if (p.length < 8) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, "GOAWAY size");
+    const dv = new DataView(p.buffer, p.byteOffset, p.length);
+    const last = dv.getUint32(0) & MAX_WINDOW;
+    const code = dv.getUint32(4);
+    this.goawayReceived = true;
+    // streams the server never saw: unprocessed, the channel retries them elsewhere
+    for (const s of [...this.streams.values()]) {
+      if (s.id > last) {
+        this.forget(s);
+        s.fail(
+          new H2StreamError(
+            "goaway",
+            code,
+            `server sent GOAWAY (code ${code}) before handling the stream`,
+            true,
+          ),
+        );
+      }
+    }
+    this.wakeSlots();
+    if (this.streams.size === 0) this.close();
+  }
+
+  private onWindowUpdate(id: number, p: Uint8Array): void {
+    const inc = windowIncrement(p);
+    if (id === 0) {
+      if (inc === 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "window increment 0");
+      this.sendWindow += inc;
+      if (this.sendWindow > MAX_WINDOW) {
+        throw new ConnectionError(H2Error.FLOW_CONTROL_ERROR, "connection window overflow");
+      }
+      for (const s of this.windowWaiters) s.notifyWindow();
+      return;
+    }
+    const s = this.streams.get(id);
+    if (s === undefined) return;
+    if (inc === 0 || s.sendWindow + inc > MAX_WINDOW) {
+      const code = inc === 0 ? H2Error.PROTOCOL_ERROR : H2Error.FLOW_CONTROL_ERROR;
+      this.resetStream(s, code);
+      s.fail(new H2StreamError("reset", code, "invalid WINDOW_UPDATE from the server"));
+      return;
+    }
+    s.sendWindow += inc;
+    s.notifyWindow();
+  }
+
+  private onSettings(flags: number, id: number, p: Uint8Array): void {
+    const settings = parseSettings(flags, id, p);
+    if (settings === null) return;
+    for (const [key, v] of settings) {
+      if (key === S_INITIAL_WINDOW_SIZE) {
+        const delta = v - this.peerInitialWindow;
+        this.peerInitialWindow = v;
+        for (const s of this.streams.values()) {
+          s.sendWindow += delta;
+          if (s.sendWindow > MAX_WINDOW) {
+            throw new ConnectionError(H2Error.FLOW_CONTROL_ERROR, "stream window overflow");
+          }
+          s.notifyWindow();
+        }
+      } else if (key === S_MAX_FRAME_SIZE) {
+        this.peerMaxFrame = v;
+      } else if (key === S_MAX_CONCURRENT_STREAMS) {
+        this.peerMaxStreams = v;
+        this.wakeSlots();
+      }
+    }
+    this.control(frameOf(T_SETTINGS, F_ACK, 0, new Uint8Array(0)));
+  }
+
+  private headerBlock(id: number, block: Uint8Array, endStream: boolean): void {
+    let fields: [string, string][];
+    try {
+      // always decoded: the dynamic table must follow every block
+      fields = this.decoder.decode(block);
+    } catch (e) {
+      if (e instanceof HpackError) {
+        throw new ConnectionError(H2Error.COMPRESSION_ERROR, e.message);
+      }
+      throw e;
+    }
+    if (id % 2 === 0 || id >= this.nextId) {
+      throw new ConnectionError(H2Error.PROTOCOL_ERROR, `HEADERS on stream ${id} we did not open`);
+    }
+    const s = this.streams.get(id);
+    if (s === undefined) return; // a stream we already reset
+    const h: Record<string, string> = {};
+    for (const [k, v] of fields) h[k] = h[k] === undefined ? v : `${h[k]},${v}`;
+    if (s.headers === undefined) {
+      const status = h[":status"] ?? "";
+      if (/^1\d\d$/.test(status) && !endStream) return; // informational: the answer follows
+      s.headers = h;
+    } else if (s.trailers === undefined && endStream) {
+      s.trailers = h;
+    } else {
+      // a second header block must be the trailers (END_STREAM)
+      this.resetStream(s, H2Error.PROTOCOL_ERROR);
+      s.fail(new H2StreamError("reset", H2Error.PROTOCOL_ERROR, "malformed response headers"));
+      return;
+    }
+    if (endStream) this.remoteEnd(s);
+    else s.notify();
+  }
+
+  private onData(flags: number, id: number, p: Uint8Array): void {
+    if (id === 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "DATA on stream 0");
+    // all DATA counts against the connection window, even for streams already gone
+    this.recvUnacked += p.length;
+    if (this.recvUnacked > CONN_WINDOW) {
+      throw new ConnectionError(H2Error.FLOW_CONTROL_ERROR, "connection window exceeded");
+    }
+    if (this.recvUnacked >= CONN_WINDOW / 2) {
+      this.control(frameOf(T_WINDOW, 0, 0, u32(this.recvUnacked)));
+      this.recvUnacked = 0;
+    }
+    const data = dataPayload(flags, p);
+    const s = this.streams.get(id);
+    if (s === undefined) {
+      if (id >= this.nextId || id % 2 === 0) {
+        throw new ConnectionError(H2Error.PROTOCOL_ERROR, "DATA on an idle stream");
+      }
+      return; // a stream we already finished or reset
+    }
+    if (s.remoteEnded || s.headers === undefined) {
+      const code = s.remoteEnded ? H2Error.STREAM_CLOSED : H2Error.PROTOCOL_ERROR;
+      this.resetStream(s, code);
+      s.fail(new H2StreamError("reset", code, "DATA outside the response body"));
+      return;
+    }
+    // the stream window: the server may not send more than we credited
+    s.windowUsed += p.length;
+    if (s.windowUsed > CLIENT_STREAM_WINDOW) {
+      this.resetStream(s, H2Error.FLOW_CONTROL_ERROR);
+      s.fail(
+        new H2StreamError("reset", H2Error.FLOW_CONTROL_ERROR, "server overran the stream window"),
+      );
+      return;
+    }
+    if (p.length > data.length) s.consumed(p.length - data.length); // padding
+    if (data.length > 0) s.pushData(data);
+    if (flags & 0x1) this.remoteEnd(s);
+  }
+
+  private remoteEnd(s: H2ClientStream): void {
+    if (s.remoteEnded) return;
+    s.remoteEnded = true;
+    // our request half may still be sending (an early answer): the stream is done either way
+    this.forget(s);
+    s.finished = true;
+    s.notify();
+  }
+}
