@@ -192,7 +192,7 @@ async function readFlagFiles(spec: CommandSpec, raw: RawFlags): Promise<void> {
     }
     if (
       f.grants !== "read-file" && !objstoreFile && f.grants !== "discover-file" &&
-      f.grants !== "cache-file"
+      f.grants !== "cache-file" && f.grants !== "web-config-file"
     ) {
       continue;
     }

@@ -2,7 +2,8 @@
 // read and write exactly what its flags name; nothing else (no subprocesses, no FFI).
 
 import type { CommandSpec, Grant, RawFlags } from "./flags.ts";
-import { parseListenAddress, UsageError } from "./flags.ts";
+import { parseListenAddress, UsageError, webConfig } from "./flags.ts";
+import { webConfigFiles } from "../server/web_config.ts";
 import { cachePermissions } from "../cache/config.ts";
 
 /** The permission set of one role, before it is turned into Deno's worker options. */
@@ -162,6 +163,14 @@ export function applyGrant(
       set.read.add(value);
       set.write.add(value);
       break;
+    case "web-config-file": {
+      // checked here, in the launcher: a config this build cannot serve is refused at start
+      set.read.add(value);
+      const text = files[value];
+      if (text === undefined) return;
+      for (const f of webConfigFiles(webConfig(text, value))) set.read.add(f);
+      break;
+    }
     case "cache-file":
     case "cache": {
       const yaml = grant === "cache" ? value : files[value];

@@ -64,7 +64,6 @@ export interface RuleConfig {
 const NOT_SUPPORTED: readonly RuleFlag[] = [
   "tracing.config-file",
   "tracing.config",
-  "http.config",
   "hash-func",
   "alertmanagers.config-file",
   "alertmanagers.config",

@@ -36,13 +36,6 @@ export const RULE_COMMAND = defineCommand({
       help: "Alternative to 'tracing.config-file' flag. Not supported yet.",
     },
     {
-      name: "http.config",
-      kind: "string",
-      default: "",
-      help: "[EXPERIMENTAL] Path to the configuration file that can enable TLS or " +
-        "authentication for all HTTP endpoints. Not supported yet.",
-    },
-    {
       name: "hash-func",
       kind: "string",
       default: "",

@@ -245,7 +245,13 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
   };
   ctx.onReload?.(() => void reload());
 
-  const http = new HttpServer({ address: cfg.http.address, logger: log, registry, probe });
+  const http = new HttpServer({
+    address: cfg.http.address,
+    web: cfg.http.web,
+    logger: log,
+    registry,
+    probe,
+  });
   const reloadRoute: Route = {
     method: "POST",
     path: "/-/reload",

@@ -153,12 +153,17 @@ Deno.test("a flag this build cannot serve is refused on one line naming it, unle
   try {
     await Deno.writeTextFile(`${dir}/empty.yml`, "\n");
     await Deno.writeTextFile(`${dir}/jaeger.yml`, "type: JAEGER\nconfig:\n  service_name: q\n");
+    await Deno.writeTextFile(
+      `${dir}/web_mtls.yml`,
+      "tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n  client_ca_file: ca.pem\n" +
+        "  client_auth_type: RequireAndVerifyClientCert\n",
+    );
     const refused: [string[], string][] = [
       [["query", "--tracing.config=type: JAEGER\nconfig: {}\n"], "--tracing.config="],
       [["store", `--tracing.config-file=${dir}/jaeger.yml`], "--tracing.config-file="],
       [["query", "--query.promql-engine=thanos"], "--query.promql-engine="],
       [["query", "--endpoint-group=store.svc:10901"], "--endpoint-group="],
-      [["query", "--http.config=/etc/web.yml"], "--http.config="],
+      [["query", `--http.config=${dir}/web_mtls.yml`], "--http.config="],
       [["query", "--query.telemetry.request-samples-quantiles=5"], "request-samples-quantiles"],
       [["store", "--chunk-pool-size=1GB"], "--chunk-pool-size="],
       [["store", "--grpc-server-tls-ciphers=TLS_AES_128_GCM_SHA256"], "tls-ciphers"],
