@@ -228,7 +228,7 @@ export function derivePermissions(
   if (set.env !== true) { for (const e of spec.env ?? []) set.env.add(e); }
   for (const f of spec.flags) {
     if (!f.grants) continue;
-    const values = raw.values[f.name] ?? (f.default ? [f.default] : []);
+    const values = raw.values[f.name] ?? f.defaults ?? (f.default ? [f.default] : []);
     for (const v of values) applyGrant(set, f.grants, v, raw.files, objstore, resolved);
   }
   (spec.args ?? []).forEach((a, i) => {

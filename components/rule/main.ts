@@ -172,6 +172,8 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
       labels: () => labelsToObject(cfg.externalLabels),
       source: "ruler",
       uploadCompacted: cfg.uploadCompacted,
+      metaFileName: cfg.shipperMetaFileName,
+      uploadConcurrency: cfg.uploadConcurrency,
       registry,
       logger: log.with({ component: "shipper" }),
     })

@@ -127,7 +127,13 @@ Deno.test("each role gets exactly the permissions its flags grant (table)", asyn
           `--query.sd-files=${d}/sd/*.yml`,
           "--query=dns+query.example:10902",
         ],
-        { net: true, read: [`${d}/rule`, `${d}/sd/`], write: [`${d}/rule`], env: YAML_ENV },
+        // `rules/`: the default of --rule-file (Thanos's), a list default
+        {
+          net: true,
+          read: [`${d}/rule`, `${d}/sd/`, "rules/"],
+          write: [`${d}/rule`],
+          env: YAML_ENV,
+        },
       ],
       [
         "tools rules-check: the glob's directory only",
