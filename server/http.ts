@@ -237,13 +237,13 @@ export class HttpServer {
             this.addr = addr as Deno.NetAddr;
             this.opts.logger.info("listening for requests and metrics", {
               service: "http/server",
-              address: `${addr.hostname}:${addr.port}`,
+              address: hostPort(addr.hostname, addr.port),
             });
             // the toolkit's line (https://github.com/prometheus/exporter-toolkit, web.Serve)
             if (this.opts.web) {
               this.opts.logger.info(tls ? "TLS is enabled." : "TLS is disabled.", {
                 http2: tls !== undefined,
-                address: `${addr.hostname}:${addr.port}`,
+                address: hostPort(addr.hostname, addr.port),
               });
             }
             resolve();
@@ -380,6 +380,11 @@ export class HttpServer {
     }
     this.opts.logger.info("internal server is shutdown gracefully", { service: "http/server" });
   }
+}
+
+/** `host:port` as Go prints it: an IPv6 address in brackets (`[::]:10902`). */
+export function hostPort(hostname: string, port: number): string {
+  return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
 }
 
 function text(status: number, body: string): Response {
