@@ -1017,7 +1017,7 @@ export const MUTATIONS: Mutation[] = [
     file: "components/permissions.ts",
     find: "for (const f of webConfigFiles(webConfig(text, value))) set.read.add(f);",
     replace: "webConfig(text, value);",
-    tests: ["tests/e2e/web_config_test.ts"],
+    tests: ["tests/components/permissions_test.ts", "tests/e2e/web_config_test.ts"],
   },
   {
     name: "http-receive-body-uncapped",

@@ -50,6 +50,10 @@ Deno.test("each role gets exactly the permissions its flags grant (table)", asyn
       `type: MEMCACHED\nconfig:\n  addresses: [mc1.example:11211, "dns+mc2.example:11212"]\n`,
     );
     await Deno.writeTextFile(`${d}/prom.yml.tmpl`, `global: {}\n`);
+    await Deno.writeTextFile(
+      `${d}/web.yml`,
+      "tls_server_config:\n  cert_file: tls/server.pem\n  key_file: /etc/tls/server.key\n",
+    );
     const listen = ["--http-address=127.0.0.1:18001", "--grpc-address=127.0.0.1:18002"];
     const listenNet = ["127.0.0.1:18001", "127.0.0.1:18002"];
     // `:port`: all interfaces, dual-stack `[::]` where this machine allows it, else IPv4
@@ -239,6 +243,28 @@ Deno.test("each role gets exactly the permissions its flags grant (table)", asyn
         "query on :port (all interfaces: [::] dual-stack, else 0.0.0.0) and [::]:port",
         ["query", "--http-address=:18004", "--grpc-address=[::]:18005"],
         { net: [`${any}:18004`, "[::]:18005"].sort(), read: false, write: false, env: YAML_ENV },
+      ],
+      [
+        "store with --http.config: the file, and its certificate and key (relative to the file)",
+        [
+          "store",
+          ...listen,
+          `--http.config=${d}/web.yml`,
+          `--objstore.config-file=${d}/bucket.yml`,
+        ],
+        {
+          net: listenNet,
+          read: [
+            "./data",
+            "/etc/tls/server.key",
+            `${d}/bucket`,
+            `${d}/bucket.yml`,
+            `${d}/tls/server.pem`,
+            `${d}/web.yml`,
+          ],
+          write: ["./data"],
+          env: YAML_ENV,
+        },
       ],
       [
         "tools tsdb analyze of a block: no YAML, no environment",
