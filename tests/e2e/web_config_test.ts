@@ -276,3 +276,17 @@ roleTest("sidecar", [PROMETHEUS], async (root, web) => {
     throw e;
   }
 });
+
+roleTest("tools bucket replicate", [], async (root, web) => {
+  await Deno.mkdir(`${root}/bucket`);
+  await Deno.mkdir(`${root}/to`);
+  return await startWeb(
+    ["tools", "bucket", "replicate"],
+    [
+      `--objstore.config=${bucketOf(root)}`,
+      `--objstore-to.config=type: FILESYSTEM\nconfig:\n  directory: ${root}/to\n`,
+    ],
+    web,
+    false,
+  );
+});
