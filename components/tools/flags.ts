@@ -322,7 +322,14 @@ export const BUCKET_CLEANUP = defineCommand({
   path: ["tools", "bucket", "cleanup"],
   env: YAML_ENV,
   help: "Cleans up all blocks marked for deletion.",
-  flags: [...LOG_FLAGS, ...OBJSTORE_FLAGS, ...SYNC_FLAGS, ...SELECTOR_FLAGS],
+  flags: [
+    ...LOG_FLAGS,
+    ...TRACING_FLAGS,
+    ...GOMEMLIMIT_FLAGS,
+    ...OBJSTORE_FLAGS,
+    ...SYNC_FLAGS,
+    ...SELECTOR_FLAGS,
+  ],
 });
 
 /** `thanos tools bucket retention` */
@@ -333,6 +340,8 @@ export const BUCKET_RETENTION = defineCommand({
     "compactor is running on the same bucket at the same time.",
   flags: [
     ...LOG_FLAGS,
+    ...TRACING_FLAGS,
+    ...GOMEMLIMIT_FLAGS,
     ...OBJSTORE_FLAGS,
     ...SYNC_FLAGS,
     ...SELECTOR_FLAGS,

@@ -200,6 +200,9 @@ Deno.test("a flag this build cannot serve is refused on one line naming it, unle
       [["query-frontend", "--query-range.horizontal-shards=4"], "horizontal-shards"],
       [["query-frontend", "--query-frontend.org-id-header=X-Org"], "org-id-header"],
       [["tools", "bucket", "verify", "--enable-auto-gomemlimit"], "--enable-auto-gomemlimit="],
+      // cleanup and retention (no published help): Thanos's app-wide flags too
+      [["tools", "bucket", "cleanup", "--tracing.config=type: JAEGER"], "--tracing.config="],
+      [["tools", "bucket", "retention", "--enable-auto-gomemlimit"], "--enable-auto-gomemlimit="],
     ];
     for (const [argv, name] of refused) {
       const text = await refusal(argv);
