@@ -1013,6 +1013,13 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/server/web_config_test.ts", "tests/e2e/web_config_test.ts"],
   },
   {
+    name: "permissions-list-default-not-granted",
+    file: "components/permissions.ts",
+    find: "raw.values[f.name] ?? f.defaults ?? (f.default ? [f.default] : []);",
+    replace: "raw.values[f.name] ?? (f.default ? [f.default] : []);",
+    tests: ["tests/components/permissions_test.ts"],
+  },
+  {
     name: "web-config-cert-files-not-granted",
     file: "components/permissions.ts",
     find: "for (const f of webConfigFiles(webConfig(text, value))) set.read.add(f);",
