@@ -194,7 +194,8 @@ async function readFlagFiles(spec: CommandSpec, raw: RawFlags): Promise<void> {
     }
     if (
       f.grants !== "read-file" && !objstoreFile && f.grants !== "discover-file" &&
-      f.grants !== "cache-file" && f.grants !== "tracing-file"
+      f.grants !== "cache-file" && f.grants !== "tracing-file" &&
+      f.grants !== "web-config-file"
     ) {
       continue;
     }
@@ -325,6 +326,46 @@ async function resolveListenHosts(hosts: string[]): Promise<Record<string, strin
   return out;
 }
 
+/**
+ * True when a socket bound to `[::]` also takes IPv4 connections here (a dual-stack wildcard:
+ * IPv6 present and Linux's `net.ipv6.bindv6only` off, its default). Probed once with a listener
+ * on an ephemeral port that a connection to 127.0.0.1 must reach; any failure means no.
+ */
+export async function dualStackWildcard(): Promise<boolean> {
+  let listener: Deno.Listener | undefined;
+  let conn: Deno.Conn | undefined;
+  try {
+    listener = Deno.listen({ hostname: "::", port: 0 });
+    const port = (listener.addr as Deno.NetAddr).port;
+    const accepted = listener.accept();
+    conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    (await accepted).close();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    conn?.close();
+    listener?.close();
+  }
+}
+
+/**
+ * `:port` means every interface to Go, IPv6 included (it listens on a dual-stack `[::]`
+ * socket). Deno binds `[::]` dual-stack where the system allows it, so there `:port` listen
+ * flags become `[::]:port`; elsewhere they stay IPv4 only (`0.0.0.0`, parseListenAddress).
+ */
+async function listenDualStack(spec: CommandSpec, raw: RawFlags): Promise<void> {
+  const flags = spec.flags.filter((f) =>
+    f.grants === "listen" && (raw.values[f.name] ?? []).some((v) => /^:\d+$/.test(v.trim()))
+  );
+  if (flags.length === 0 || !(await dualStackWildcard())) return;
+  for (const f of flags) {
+    raw.values[f.name] = raw.values[f.name].map((v) =>
+      /^:\d+$/.test(v.trim()) ? `[::]${v.trim()}` : v
+    );
+  }
+}
+
 /** A command ready to run: its table, parsed flags, and the permissions its role gets. */
 export interface PreparedRole {
   spec: CommandSpec;
@@ -346,6 +387,7 @@ export async function prepareRole(
     await readFlagFiles(r.spec, r.raw);
     refuseUnsupported(r.spec, r.raw);
     tracingConfig(r.raw); // both tracing flags set, or a config this build refuses: exit 2
+    await listenDualStack(r.spec, r.raw);
     const resolved = await resolveListenHosts(listenHostnames(r.spec, r.raw));
     const permissions = derivePermissions(r.spec, r.raw, objstoreLauncherPermissions, resolved);
     return { spec: r.spec, raw: r.raw, permissions, printPermissions: r.printPermissions };

@@ -6,6 +6,7 @@ import { DurationOutOfRangeError, InvalidDurationError, parseDuration } from "..
 import type { LogLevel } from "../logging/log.ts";
 import { parseBase2Bytes } from "../strconv/bytes.ts";
 import type { RetentionByResolution } from "../compact/retention.ts";
+import { parseWebConfig, type WebConfig, WebConfigError } from "../server/web_config.ts";
 
 /** How a flag's value is read. */
 export type FlagKind =
@@ -40,7 +41,9 @@ export type FlagKind =
  * - `connect-alertmanager`: an Alertmanager URL; without a port, Alertmanager's 9093.
  * - `tracing`: a tracing configuration (inline YAML, tracing/config.ts): the role may connect
  *   to its collector, read its TLS files and the `OTEL_*` exporter variables;
- *   `tracing-file`: a path to one (read by the launcher too).
+ *   `tracing-file`: a path to one (read by the launcher too);
+ * - `web-config-file`: a web config (`--http.config`, server/web_config.ts) the launcher reads
+ *   and checks; the role may read it and the certificate and key files it names.
  */
 export type Grant =
   | "listen"
@@ -61,7 +64,8 @@ export type Grant =
   | "read-glob"
   | "connect-alertmanager"
   | "tracing"
-  | "tracing-file";
+  | "tracing-file"
+  | "web-config-file";
 
 /** One flag of a command; `N` is its name as a string literal type. */
 export interface FlagSpec<N extends string = string> {
@@ -624,6 +628,8 @@ function grantText(g: Grant): string {
       return "read: the files matching this glob (their directory)";
     case "connect-alertmanager":
       return "net: connect to this Alertmanager (port 9093 unless given)";
+    case "web-config-file":
+      return "read: this file and the certificate and key it names";
     case "objstore":
     case "objstore-file":
       return "net/read/write/env: what the bucket config needs";
@@ -743,6 +749,7 @@ export function httpFlags(defaultAddress = "0.0.0.0:10902") {
       default: "2m",
       help: "Time to wait after an interrupt received for HTTP Server.",
     },
+    ...HTTP_CONFIG_FLAGS,
   ]);
 }
 
@@ -753,16 +760,32 @@ export type GroupName<G extends readonly FlagSpec[]> = G[number]["name"];
 export interface HttpConfig {
   address: ListenAddress;
   gracePeriodMs: number;
+  /** `--http.config`: TLS, headers, basic auth (absent when the flag is unset). */
+  web?: WebConfig;
 }
 
 /** `--http-address`, `--http-grace-period` as settings. */
 export function httpConfig(
   flags: Flags<GroupName<ReturnType<typeof httpFlags>>>,
 ): HttpConfig {
+  const webPath = flags.string("http.config");
   return {
     address: parseListenAddress(flags.string("http-address")),
     gracePeriodMs: flags.duration("http-grace-period"),
+    ...(webPath === "" ? {} : { web: webConfig(flags.fileContents("http.config"), webPath) }),
   };
+}
+
+/** A `--http.config` file's text as a web config; UsageError naming the flag when invalid. */
+export function webConfig(text: string, path: string): WebConfig {
+  try {
+    return parseWebConfig(text, path);
+  } catch (e) {
+    if (e instanceof WebConfigError) {
+      throw new UsageError(`--http.config=${path}: ${e.message}`);
+    }
+    throw e;
+  }
 }
 
 /** The logger settings from `--log.level`, `--log.format`. */
@@ -818,15 +841,18 @@ export const GOMEMLIMIT_FLAGS = defineFlags([
   },
 ]);
 
-/** `--http.config` (Prometheus web config: TLS and basic auth on the HTTP server). */
+/**
+ * `--http.config` (Prometheus web config: TLS, headers, basic auth on the HTTP server; Thanos
+ * applies it to the HTTP server only, never to receive's remote-write listener).
+ */
 export const HTTP_CONFIG_FLAGS = defineFlags([
   {
     name: "http.config",
     kind: "string",
     default: "",
     help: "[EXPERIMENTAL] Path to the configuration file that can enable TLS or " +
-      "authentication for all HTTP endpoints. Not in this build yet.",
-    unsupported: "TLS and basic auth on the HTTP server (web config) are not in this build yet",
+      "authentication for all HTTP endpoints.",
+    grants: "web-config-file",
   },
 ]);
 

@@ -2,7 +2,8 @@
 // read and write exactly what its flags name; nothing else (no subprocesses, no FFI).
 
 import type { CommandSpec, Grant, RawFlags } from "./flags.ts";
-import { parseListenAddress, UsageError } from "./flags.ts";
+import { parseListenAddress, UsageError, webConfig } from "./flags.ts";
+import { webConfigFiles } from "../server/web_config.ts";
 import { cachePermissions } from "../cache/config.ts";
 import { tracingPermissions } from "../tracing/config.ts";
 
@@ -163,6 +164,14 @@ export function applyGrant(
       set.read.add(value);
       set.write.add(value);
       break;
+    case "web-config-file": {
+      // checked here, in the launcher: a config this build cannot serve is refused at start
+      set.read.add(value);
+      const text = files[value];
+      if (text === undefined) return;
+      for (const f of webConfigFiles(webConfig(text, value))) set.read.add(f);
+      break;
+    }
     case "cache-file":
     case "cache": {
       const yaml = grant === "cache" ? value : files[value];
@@ -236,7 +245,7 @@ export function derivePermissions(
   if (set.env !== true) { for (const e of spec.env ?? []) set.env.add(e); }
   for (const f of spec.flags) {
     if (!f.grants) continue;
-    const values = raw.values[f.name] ?? (f.default ? [f.default] : []);
+    const values = raw.values[f.name] ?? f.defaults ?? (f.default ? [f.default] : []);
     for (const v of values) applyGrant(set, f.grants, v, raw.files, objstore, resolved);
   }
   (spec.args ?? []).forEach((a, i) => {

@@ -1004,6 +1004,42 @@ export const MUTATIONS: Mutation[] = [
     replace: "for (const x of r.methods) allowed.add(x);",
     tests: ["tests/query/api_limits_test.ts"],
   },
+  // ---------------------------------------------------------------- server: --http.config
+  {
+    name: "web-basic-auth-not-checked",
+    file: "server/http.ts",
+    find: "else if (this.auth && !(await this.auth.allows(req))) {",
+    replace: "else if (this.auth && false) {",
+    tests: ["tests/server/web_config_test.ts", "tests/e2e/web_config_test.ts"],
+  },
+  {
+    name: "web-auth-cache-ignores-password",
+    file: "server/web_config.ts",
+    find: "encode(`${creds.user.length}:${creds.user}${h}${creds.pass}`)",
+    replace: "encode(`${creds.user.length}:${creds.user}${h}`)",
+    tests: ["tests/server/web_config_test.ts"],
+  },
+  {
+    name: "web-tls-not-wired",
+    file: "server/http.ts",
+    find: "          ...tls,\n",
+    replace: "",
+    tests: ["tests/server/web_config_test.ts", "tests/e2e/web_config_test.ts"],
+  },
+  {
+    name: "permissions-list-default-not-granted",
+    file: "components/permissions.ts",
+    find: "raw.values[f.name] ?? f.defaults ?? (f.default ? [f.default] : []);",
+    replace: "raw.values[f.name] ?? (f.default ? [f.default] : []);",
+    tests: ["tests/components/permissions_test.ts"],
+  },
+  {
+    name: "web-config-cert-files-not-granted",
+    file: "components/permissions.ts",
+    find: "for (const f of webConfigFiles(webConfig(text, value))) set.read.add(f);",
+    replace: "webConfig(text, value);",
+    tests: ["tests/components/permissions_test.ts", "tests/e2e/web_config_test.ts"],
+  },
   {
     name: "http-static-route-prefix-match",
     file: "server/http.ts",

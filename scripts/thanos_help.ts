@@ -12,7 +12,10 @@
 // It writes tests/testdata/thanos_help/<command words joined by _>.txt, bool_true.txt (one
 // flag name a line) and VERSION.
 
-/** The commands whose help is kept, and the docs page that embeds it. */
+/**
+ * The commands whose help is kept, and the docs page that embeds it. (`tools bucket cleanup`
+ * and `retention` are left out: Thanos's docs embed no `--help` block for them.)
+ */
 export const HELP_PAGES: readonly { command: string; page: string }[] = [
   { command: "query", page: "components/query.md" },
   { command: "store", page: "components/store.md" },
@@ -21,6 +24,14 @@ export const HELP_PAGES: readonly { command: string; page: string }[] = [
   { command: "compact", page: "components/compact.md" },
   { command: "tools bucket ls", page: "components/tools.md" },
   { command: "tools bucket inspect", page: "components/tools.md" },
+  { command: "rule", page: "components/rule.md" },
+  { command: "query-frontend", page: "components/query-frontend.md" },
+  { command: "tools rules-check", page: "components/tools.md" },
+  { command: "tools bucket verify", page: "components/tools.md" },
+  { command: "tools bucket mark", page: "components/tools.md" },
+  { command: "tools bucket downsample", page: "components/tools.md" },
+  { command: "tools bucket replicate", page: "components/tools.md" },
+  { command: "tools bucket rewrite", page: "components/tools.md" },
 ];
 
 /** Test-data directory, relative to the repository root. */

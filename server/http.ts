@@ -14,6 +14,7 @@ import { traceHttpRequest } from "../tracing/tracer.ts";
 
 /** Paths whose requests get no trace span: probes and the metrics scrape. */
 const UNTRACED = /^\/(-\/|metrics$)/;
+import { BasicAuth, loadTlsPem, RateLimiter, unauthorized, type WebConfig } from "./web_config.ts";
 
 /** One route: method(s), a URLPattern pathname, and its handler. */
 export interface Route {
@@ -167,6 +168,8 @@ export class HttpServer {
   private readonly shutdownController = new AbortController();
   /** Address actually bound (port resolved when 0 was asked for). */
   addr?: Deno.NetAddr;
+  private readonly auth?: BasicAuth;
+  private readonly limiter?: RateLimiter;
 
   constructor(
     private readonly opts: {
@@ -179,8 +182,15 @@ export class HttpServer {
       routePrefix?: string;
       /** Bound on reading one request body (default {@link DEFAULT_BODY_READ_TIMEOUT_MS}). */
       bodyReadTimeoutMs?: number;
+      /** `--http.config`: TLS, headers, basic auth, rate limit (server/web_config.ts). */
+      web?: WebConfig;
     },
   ) {
+    const web = opts.web;
+    if (web && web.users.size > 0) this.auth = new BasicAuth(web.users);
+    if (web?.rateLimit) {
+      this.limiter = new RateLimiter(web.rateLimit.intervalMs, web.rateLimit.burst);
+    }
     this.duration = opts.registry.histogram({
       name: "http_request_duration_seconds",
       help: "Tracks the latencies for HTTP requests.",
@@ -226,31 +236,69 @@ export class HttpServer {
   }
 
   /** Starts listening; resolves once bound. */
-  start(): Promise<void> {
+  async start(): Promise<void> {
     const { hostname, port } = this.opts.address;
+    const tls = this.opts.web?.tls ? await loadTlsPem(this.opts.web.tls) : undefined;
     return new Promise((resolve, reject) => {
       try {
         this.server = Deno.serve({
           hostname,
           port,
+          ...tls,
           signal: this.shutdownController.signal,
           onListen: (addr) => {
             this.addr = addr as Deno.NetAddr;
             this.opts.logger.info("listening for requests and metrics", {
               service: "http/server",
-              address: `${addr.hostname}:${addr.port}`,
+              address: hostPort(addr.hostname, addr.port),
             });
+            // the toolkit's line (https://github.com/prometheus/exporter-toolkit, web.Serve)
+            if (this.opts.web) {
+              this.opts.logger.info(tls ? "TLS is enabled." : "TLS is disabled.", {
+                http2: tls !== undefined,
+                address: hostPort(addr.hostname, addr.port),
+              });
+            }
             resolve();
           },
           onError: (e) => {
             this.opts.logger.error("HTTP handler failed", { err: e });
             return text(500, "internal server error");
           },
-        }, (req, info) => this.handle(req, info));
+        }, (req, info) => this.serveWeb(req, info));
       } catch (e) {
         reject(e);
       }
     });
+  }
+
+  /**
+   * The `--http.config` layer in front of every route, in the toolkit's order: rate limit (429),
+   * configured headers, then basic auth (401 with `WWW-Authenticate: Basic`).
+   */
+  private async serveWeb(
+    req: Request,
+    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+  ): Promise<Response> {
+    const web = this.opts.web;
+    if (!web) return this.handle(req, info);
+    let res: Response;
+    if (this.limiter && !this.limiter.allow()) res = text(429, "Too Many Requests");
+    else if (this.auth && !(await this.auth.allows(req))) {
+      await req.body?.cancel().catch(() => {});
+      res = unauthorized();
+    } else res = await this.handle(req, info);
+    const headers = Object.entries(web.headers);
+    if (headers.length === 0) return res;
+    try {
+      for (const [k, v] of headers) res.headers.set(k, v);
+      return res;
+    } catch {
+      // immutable headers (a Response from fetch): answer with a copy
+      const h = new Headers(res.headers);
+      for (const [k, v] of headers) h.set(k, v);
+      return new Response(res.body, { status: res.status, statusText: res.statusText, headers: h });
+    }
   }
 
   private async handle(req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Promise<Response> {
@@ -358,6 +406,11 @@ export class HttpServer {
     }
     this.opts.logger.info("internal server is shutdown gracefully", { service: "http/server" });
   }
+}
+
+/** `host:port` as Go prints it: an IPv6 address in brackets (`[::]:10902`). */
+export function hostPort(hostname: string, port: number): string {
+  return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
 }
 
 function text(status: number, body: string): Response {

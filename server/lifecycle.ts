@@ -4,7 +4,7 @@
 // https://thanos.io/tip/components/store.md/#flags).
 
 import type { Logger } from "../logging/log.ts";
-import type { HttpServer, Probe } from "./http.ts";
+import { hostPort, type HttpServer, type Probe } from "./http.ts";
 
 /** The gRPC server a role serves on (structural: the StoreAPI server lives in a higher layer). */
 export interface GrpcServing {
@@ -60,7 +60,7 @@ export async function serveUntilStopped(
       o.logger.info("listening for serving gRPC", {
         service: "gRPC/server",
         ...o.listenFields,
-        address: `${addr.hostname}:${addr.port}`,
+        address: hostPort(addr.hostname, addr.port),
       });
     }
     listening = true;

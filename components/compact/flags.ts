@@ -7,7 +7,6 @@ import {
   defineCommand,
   type FlagName,
   GOMEMLIMIT_FLAGS,
-  HTTP_CONFIG_FLAGS,
   httpFlags,
   LOG_FLAGS,
   OBJSTORE_FLAGS,
@@ -29,7 +28,6 @@ export const COMPACT_COMMAND = defineCommand({
     ...TRACING_FLAGS,
     ...GOMEMLIMIT_FLAGS,
     ...httpFlags("0.0.0.0:10902"),
-    ...HTTP_CONFIG_FLAGS,
     ...OBJSTORE_FLAGS,
     ...BUCKET_WEB_FLAGS,
     {

@@ -87,7 +87,13 @@ export async function runCompact(cfg: CompactConfig, ctx: RunContext): Promise<n
     hashFunc: cfg.hashFunc,
   });
   const dsMetrics = downsampleMetrics(registry);
-  const http = new HttpServer({ address: cfg.http.address, logger: log, registry, probe });
+  const http = new HttpServer({
+    address: cfg.http.address,
+    web: cfg.http.web,
+    logger: log,
+    registry,
+    probe,
+  });
   await http.start();
   probe.setReady();
   log.info("starting compact node", {

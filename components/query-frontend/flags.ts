@@ -1,7 +1,20 @@
 // Flag table of `thanos query-frontend`
 // (https://thanos.io/tip/components/query-frontend.md/#flags): Thanos names and defaults.
 
-import { defineCommand, type FlagName, httpFlags, LOG_FLAGS, YAML_ENV } from "../flags.ts";
+import {
+  defineCommand,
+  type FlagName,
+  GOMEMLIMIT_FLAGS,
+  httpFlags,
+  LOG_FLAGS,
+  REQUEST_LOGGING_FLAGS,
+  TRACING_FLAGS,
+  YAML_ENV,
+} from "../flags.ts";
+
+const NO_DYNAMIC_SPLIT = "dynamic horizontal splitting is not in this build; use " +
+  "--query-range.split-interval";
+const NO_SLOW_LOG_FIELD = "the slow query log of this build has no org_id/remote_user fields";
 
 /** The values of `--cache-compression-type`. */
 export const CACHE_COMPRESSIONS = ["", "snappy"] as const;
@@ -207,10 +220,73 @@ export const QUERY_FRONTEND_COMMAND = defineCommand({
       help: "List of headers forwarded by the query-frontend to downstream queriers, default is " +
         "empty",
     },
+    ...TRACING_FLAGS,
+    ...GOMEMLIMIT_FLAGS,
+    ...REQUEST_LOGGING_FLAGS,
+    {
+      name: "query-range.min-split-interval",
+      kind: "duration",
+      default: "0",
+      help: "Split query range requests above this interval in query-range.horizontal-shards " +
+        "requests of equal range. Not in this build.",
+      unsupported: NO_DYNAMIC_SPLIT,
+    },
+    {
+      name: "query-range.max-split-interval",
+      kind: "duration",
+      default: "0",
+      help: "Split query range below this interval in query-range.horizontal-shards. Not in " +
+        "this build.",
+      unsupported: NO_DYNAMIC_SPLIT,
+    },
+    {
+      name: "query-range.horizontal-shards",
+      kind: "int",
+      default: "0",
+      help: "Split queries in this many requests when query duration is below " +
+        "query-range.max-split-interval. Not in this build.",
+      unsupported: NO_DYNAMIC_SPLIT,
+    },
+    {
+      name: "query-frontend.enable-x-functions",
+      kind: "bool",
+      default: "false",
+      help: "Enable experimental x-functions in query-frontend. Not in this build.",
+      unsupported: "the extended rate functions (xrate, xincrease, xdelta) are not in this build",
+    },
+    {
+      name: "enable-feature",
+      kind: "string",
+      repeatable: true,
+      help: "Comma separated feature names to enable. None are in this build.",
+      unsupported: "promql-experimental-functions is not in this build",
+    },
+    {
+      name: "query-frontend.force-query-stats",
+      kind: "bool",
+      default: "false",
+      help: "Enables query statistics for all queries and will export statistics as logs and " +
+        "service headers. Not in this build.",
+      unsupported: "query statistics are not in this build",
+    },
+    {
+      name: "query-frontend.org-id-header",
+      kind: "string",
+      repeatable: true,
+      help: "Request header names used to identify the source of slow queries (repeated " +
+        "flag). Not in this build.",
+      unsupported: NO_SLOW_LOG_FIELD,
+    },
+    {
+      name: "query-frontend.slow-query-logs-user-header",
+      kind: "string",
+      help: "Set the value of the field remote_user in the slow query logs to the value of the " +
+        "given HTTP header. Not in this build.",
+      unsupported: NO_SLOW_LOG_FIELD,
+    },
     {
       name: "query-frontend.vertical-shards",
       kind: "int",
-      default: "0",
       help: "Number of shards to use when distributing shardable PromQL queries. Only 0 or 1 " +
         "(no vertical sharding) is supported here.",
     },

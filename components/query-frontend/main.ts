@@ -53,7 +53,13 @@ export function runQueryFrontend(cfg: QueryFrontendConfig, ctx: RunContext): Pro
     downstreamTimeoutMs: cfg.downstreamTimeoutMs,
     enableCors: cfg.enableCors,
   });
-  const http = new HttpServer({ address: cfg.http.address, logger, registry, probe });
+  const http = new HttpServer({
+    address: cfg.http.address,
+    web: cfg.http.web,
+    logger,
+    registry,
+    probe,
+  });
   http.add(frontend.routes());
   probe.setReady();
   logger.info("starting query frontend", { downstream: cfg.downstreamUrl });

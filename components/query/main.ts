@@ -112,6 +112,7 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
 
   const http = new HttpServer({
     address: cfg.http.address,
+    web: cfg.http.web,
     logger,
     registry,
     probe,

@@ -10,7 +10,6 @@ import {
   defineCommand,
   type FlagName,
   GOMEMLIMIT_FLAGS,
-  HTTP_CONFIG_FLAGS,
   httpFlags,
   LOG_FLAGS,
   OBJSTORE_FLAGS,
@@ -52,7 +51,6 @@ export const RECEIVE_COMMAND = defineCommand({
     ...TRACING_FLAGS,
     ...GOMEMLIMIT_FLAGS,
     ...httpFlags(),
-    ...HTTP_CONFIG_FLAGS,
     ...grpcServerFlags(),
     ...STORE_LIMITS_FLAGS,
     {

@@ -284,7 +284,13 @@ export async function runReceive(cfg: ReceiveConfig, ctx: RunContext): Promise<n
   });
   writeable.register(server.grpc);
 
-  const http = new HttpServer({ address: cfg.http.address, logger: log, registry, probe });
+  const http = new HttpServer({
+    address: cfg.http.address,
+    web: cfg.http.web,
+    logger: log,
+    registry,
+    probe,
+  });
   const rwProbe = new Probe();
   const rwServer = new HttpServer({
     address: cfg.remoteWriteAddress,

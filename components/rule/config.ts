@@ -24,6 +24,10 @@ export interface RuleConfig {
   storeLimits: StoreLimitsConfig;
   /** `--shipper.upload-compacted`. */
   uploadCompacted: boolean;
+  /** `--shipper.meta-file-name`. */
+  shipperMetaFileName: string;
+  /** `--shipper.upload-concurrency` (0: one file at a time). */
+  uploadConcurrency: number;
   /** `--label`s, sorted. */
   externalLabels: Labels;
   dataDir: string;
@@ -62,7 +66,6 @@ export interface RuleConfig {
 
 /** Flags not supported yet: setting one is a usage error naming it. */
 const NOT_SUPPORTED: readonly RuleFlag[] = [
-  "http.config",
   "hash-func",
   "alertmanagers.config-file",
   "alertmanagers.config",
@@ -166,9 +169,13 @@ export function ruleConfig(flags: Flags<RuleFlag>): RuleConfig {
     grpc: grpcServerConfig(flags),
     storeLimits: storeLimitsConfig(flags),
     uploadCompacted: flags.bool("shipper.upload-compacted"),
+    shipperMetaFileName: flags.string("shipper.meta-file-name"),
+    uploadConcurrency: flags.int("shipper.upload-concurrency"),
     externalLabels: labelsFromPairs(pairs),
     dataDir: flags.string("data-dir"),
-    ruleFiles: flags.strings("rule-file"),
+    // Thanos globs each --rule-file (filepath.Glob); its default `rules/` (a directory, never
+    // a rule file) matches nothing to load where it does not exist, so unset means no files
+    ruleFiles: flags.isSet("rule-file") ? flags.strings("rule-file") : [],
     resendDelayMs: flags.duration("resend-delay"),
     forOutageToleranceMs: flags.duration("for-outage-tolerance"),
     forGracePeriodMs: flags.duration("for-grace-period"),

@@ -6,9 +6,11 @@
 import {
   defineCommand,
   type FlagName,
+  GOMEMLIMIT_FLAGS,
   httpFlags,
   LOG_FLAGS,
   OBJSTORE_FLAGS,
+  REQUEST_LOGGING_FLAGS,
   TRACING_FLAGS,
   YAML_ENV,
 } from "../flags.ts";
@@ -27,12 +29,96 @@ export const RULE_COMMAND = defineCommand({
     ...grpcServerFlags(),
     ...STORE_LIMITS_FLAGS,
     ...TRACING_FLAGS,
+    ...GOMEMLIMIT_FLAGS,
+    ...REQUEST_LOGGING_FLAGS,
     {
-      name: "http.config",
+      name: "web.route-prefix",
       kind: "string",
       default: "",
-      help: "[EXPERIMENTAL] Path to the configuration file that can enable TLS or " +
-        "authentication for all HTTP endpoints. Not supported yet.",
+      help: "Prefix for API and UI endpoints. Not in this build (the ruler serves at /).",
+      unsupported: "the ruler serves its API at /; a route prefix is not in this build",
+    },
+    {
+      name: "web.prefix-header",
+      kind: "string",
+      default: "",
+      help: "Name of HTTP request header used for dynamic prefixing of UI links and " +
+        "redirects. Not in this build (the ruler has no UI).",
+      unsupported: "the ruler has no UI whose links a prefix header could change",
+    },
+    {
+      name: "web.disable-cors",
+      kind: "bool",
+      default: "false",
+      help: "Whether to disable CORS headers to be set by Thanos. (This build's ruler sets " +
+        "none either way.)",
+    },
+    {
+      name: "shipper.meta-file-name",
+      kind: "string",
+      default: "thanos.shipper.json",
+      help: "the file to store shipper metadata in",
+    },
+    {
+      name: "shipper.upload-concurrency",
+      kind: "int",
+      default: "0",
+      help: "Number of goroutines to use when uploading block files to object storage. 0 " +
+        "uploads them one by one.",
+    },
+    {
+      name: "alert.query-template",
+      kind: "string",
+      default: "/graph?g0.expr={{.Expr}}&g0.tab=1",
+      help: "Template to use in alerts source field. Need only include {{.Expr}} parameter",
+      unsupported:
+        "alerts' source field is always <alert.query-url>/graph?g0.expr=<expr>&g0.tab=1 " +
+        "in this build",
+    },
+    {
+      name: "rule-query-offset",
+      kind: "duration",
+      default: "0s",
+      help: "The default rule group query_offset duration to use. Not in this build.",
+      unsupported: "rule groups are evaluated without a query offset in this build",
+    },
+    {
+      name: "rule-concurrent-evaluation",
+      kind: "int",
+      default: "1",
+      help: "How many rules can be evaluated concurrently. (This build evaluates a group's " +
+        "rules one at a time.)",
+      noEffect: "this build evaluates a group's rules one at a time",
+    },
+    {
+      name: "grpc-query-endpoint",
+      kind: "string",
+      repeatable: true,
+      help: "Addresses of Thanos gRPC query API servers (repeatable). Not in this build: use " +
+        "--query (HTTP).",
+      unsupported: "the ruler queries over HTTP only (--query) in this build",
+    },
+    {
+      name: "query.enable-x-functions",
+      kind: "bool",
+      default: "false",
+      help: "Whether to enable extended rate functions (xrate, xincrease and xdelta). Not in " +
+        "this build.",
+      unsupported: "the extended rate functions (xrate, xincrease, xdelta) are not in this build",
+    },
+    {
+      name: "enable-feature",
+      kind: "string",
+      repeatable: true,
+      help: "Comma separated feature names to enable. None are in this build.",
+      unsupported: "promql-experimental-functions is not in this build",
+    },
+    {
+      name: "tsdb.enable-native-histograms",
+      kind: "bool",
+      default: "true",
+      help: "(Deprecated) Enables the ingestion of native histograms. A no-op in Thanos too.",
+      noEffect: "deprecated; a no-op in Thanos v0.42 as well",
     },
     {
       name: "hash-func",
@@ -65,6 +151,7 @@ export const RULE_COMMAND = defineCommand({
       name: "rule-file",
       kind: "string",
       repeatable: true,
+      defaults: ["rules/"],
       help: "Rule files that should be used by rule manager. Can be in glob format " +
         "(repeated).",
       grants: "read-glob",
@@ -122,7 +209,7 @@ export const RULE_COMMAND = defineCommand({
     {
       name: "tsdb.wal-compression",
       kind: "bool",
-      default: "false",
+      default: "true",
       help: "Compress the tsdb WAL.",
     },
     {

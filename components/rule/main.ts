@@ -172,6 +172,8 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
       labels: () => labelsToObject(cfg.externalLabels),
       source: "ruler",
       uploadCompacted: cfg.uploadCompacted,
+      metaFileName: cfg.shipperMetaFileName,
+      uploadConcurrency: cfg.uploadConcurrency,
       registry,
       logger: log.with({ component: "shipper" }),
     })
@@ -245,7 +247,13 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
   };
   ctx.onReload?.(() => void reload());
 
-  const http = new HttpServer({ address: cfg.http.address, logger: log, registry, probe });
+  const http = new HttpServer({
+    address: cfg.http.address,
+    web: cfg.http.web,
+    logger: log,
+    registry,
+    probe,
+  });
   const reloadRoute: Route = {
     method: "POST",
     path: "/-/reload",

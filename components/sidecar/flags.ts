@@ -7,7 +7,6 @@ import {
   defineCommand,
   type FlagName,
   GOMEMLIMIT_FLAGS,
-  HTTP_CONFIG_FLAGS,
   httpFlags,
   LOG_FLAGS,
   OBJSTORE_FLAGS,
@@ -34,7 +33,6 @@ export const SIDECAR_COMMAND = defineCommand({
     ...GOMEMLIMIT_FLAGS,
     ...OBJSTORE_FLAGS,
     ...httpFlags(),
-    ...HTTP_CONFIG_FLAGS,
     ...grpcServerFlags(),
     ...REQUEST_LOGGING_FLAGS,
     {

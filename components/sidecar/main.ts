@@ -88,7 +88,13 @@ export async function runSidecar(cfg: SidecarConfig, ctx: RunContext): Promise<n
     tls: cfg.grpc.tls,
     limits: { seriesLimit: cfg.seriesLimit, samplesLimit: cfg.samplesLimit },
   });
-  const http = new HttpServer({ address: cfg.http.address, logger: log, registry, probe });
+  const http = new HttpServer({
+    address: cfg.http.address,
+    web: cfg.http.web,
+    logger: log,
+    registry,
+    probe,
+  });
 
   const bucket = uploads
     ? await openBucket(cfg.objstoreConfig, { registry, logger: log, component: "sidecar" })

@@ -8,7 +8,6 @@ import {
   defineCommand,
   type FlagName,
   GOMEMLIMIT_FLAGS,
-  HTTP_CONFIG_FLAGS,
   httpFlags,
   LOG_FLAGS,
   OBJSTORE_READ_FLAGS,
@@ -36,7 +35,6 @@ export const STORE_COMMAND = defineCommand({
     ...GOMEMLIMIT_FLAGS,
     ...OBJSTORE_READ_FLAGS,
     ...httpFlags(),
-    ...HTTP_CONFIG_FLAGS,
     ...grpcServerFlags(),
     ...STORE_LIMITS_FLAGS,
     // Thanos's store has no --web.route-prefix

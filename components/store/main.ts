@@ -98,7 +98,13 @@ export async function runStore(cfg: StoreConfig, ctx: RunContext): Promise<numbe
     tls: cfg.grpc.tls,
     limits: { seriesLimit: cfg.seriesLimit, samplesLimit: cfg.samplesLimit },
   });
-  const http = new HttpServer({ address: cfg.http.address, logger: log, registry, probe });
+  const http = new HttpServer({
+    address: cfg.http.address,
+    web: cfg.http.web,
+    logger: log,
+    registry,
+    probe,
+  });
 
   return await serveUntilStopped({
     http,

@@ -355,7 +355,7 @@ export function bucketReplicateConfig(flags: Flags<BucketReplicateFlag>): Bucket
     for (let l = lo; l <= hi; l++) compactionLevels.push(l);
   }
   const matchers: Matcher[] = [];
-  for (const m of flags.strings("matcher")) {
+  for (const m of [flags.string("matcher")].filter((v) => v !== "")) {
     try {
       matchers.push(...parseMetricSelector(m.trim().startsWith("{") ? m : `{${m}}`));
     } catch (e) {

@@ -169,6 +169,8 @@ export const RULES_CHECK = defineCommand({
   help: "Check if the rule files are valid or not.",
   flags: [
     ...LOG_FLAGS,
+    ...TRACING_FLAGS,
+    ...GOMEMLIMIT_FLAGS,
     {
       name: "rules",
       kind: "string",
@@ -233,6 +235,8 @@ export const BUCKET_VERIFY = defineCommand({
     "not supported.",
   flags: [
     ...LOG_FLAGS,
+    ...TRACING_FLAGS,
+    ...GOMEMLIMIT_FLAGS,
     ...OBJSTORE_FLAGS,
     {
       name: "objstore-backup.config-file",
@@ -257,7 +261,7 @@ export const BUCKET_VERIFY = defineCommand({
       short: "i",
       kind: "string",
       repeatable: true,
-      default: "index_known_issues,overlapped_blocks",
+      defaults: ["index_known_issues", "overlapped_blocks"],
       help: `Issues to verify. Possible issues: ${VERIFY_ISSUES.join(", ")}.`,
     },
     {
@@ -291,6 +295,8 @@ export const BUCKET_MARK = defineCommand({
     "currently running compacting same block, this operation would be potentially a noop.",
   flags: [
     ...LOG_FLAGS,
+    ...TRACING_FLAGS,
+    ...GOMEMLIMIT_FLAGS,
     ...OBJSTORE_FLAGS,
     {
       name: "id",
@@ -316,7 +322,14 @@ export const BUCKET_CLEANUP = defineCommand({
   path: ["tools", "bucket", "cleanup"],
   env: YAML_ENV,
   help: "Cleans up all blocks marked for deletion.",
-  flags: [...LOG_FLAGS, ...OBJSTORE_FLAGS, ...SYNC_FLAGS, ...SELECTOR_FLAGS],
+  flags: [
+    ...LOG_FLAGS,
+    ...TRACING_FLAGS,
+    ...GOMEMLIMIT_FLAGS,
+    ...OBJSTORE_FLAGS,
+    ...SYNC_FLAGS,
+    ...SELECTOR_FLAGS,
+  ],
 });
 
 /** `thanos tools bucket retention` */
@@ -327,6 +340,8 @@ export const BUCKET_RETENTION = defineCommand({
     "compactor is running on the same bucket at the same time.",
   flags: [
     ...LOG_FLAGS,
+    ...TRACING_FLAGS,
+    ...GOMEMLIMIT_FLAGS,
     ...OBJSTORE_FLAGS,
     ...SYNC_FLAGS,
     ...SELECTOR_FLAGS,
@@ -341,6 +356,8 @@ export const BUCKET_DOWNSAMPLE = defineCommand({
   help: "Continuously downsamples blocks in an object store bucket.",
   flags: [
     ...LOG_FLAGS,
+    ...TRACING_FLAGS,
+    ...GOMEMLIMIT_FLAGS,
     ...OBJSTORE_FLAGS,
     ...httpFlags("0.0.0.0:10902"),
     {
@@ -388,6 +405,8 @@ export const BUCKET_REPLICATE = defineCommand({
     "with Thanos blocks (meta.json has to have Thanos metadata).",
   flags: [
     ...LOG_FLAGS,
+    ...TRACING_FLAGS,
+    ...GOMEMLIMIT_FLAGS,
     ...OBJSTORE_READ_FLAGS,
     ...httpFlags("0.0.0.0:10902"),
     {
@@ -433,7 +452,6 @@ export const BUCKET_REPLICATE = defineCommand({
     {
       name: "matcher",
       kind: "string",
-      repeatable: true,
       help: "blocks whose external labels match this matcher will be replicated. All " +
         "Prometheus matchers are supported, including =, !=, =~ and !~.",
     },
@@ -485,6 +503,8 @@ export const BUCKET_REWRITE = defineCommand({
     "while doing this operation.",
   flags: [
     ...LOG_FLAGS,
+    ...TRACING_FLAGS,
+    ...GOMEMLIMIT_FLAGS,
     ...OBJSTORE_FLAGS,
     {
       name: "id",

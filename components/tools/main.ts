@@ -299,7 +299,13 @@ export async function runBucketDownsample(
   });
   const metrics = downsampleMetrics(registry);
   const syncer = new MetaSyncer(bucket, { ignoreDeletionMarksDelayMs: 0, registry });
-  const http = new HttpServer({ address: cfg.http.address, logger: log, registry, probe });
+  const http = new HttpServer({
+    address: cfg.http.address,
+    web: cfg.http.web,
+    logger: log,
+    registry,
+    probe,
+  });
   await http.start();
   probe.setReady();
   try {
@@ -358,7 +364,13 @@ export async function runBucketReplicate(
     await from.close();
     throw e;
   }
-  const http = new HttpServer({ address: cfg.http.address, logger: log, registry, probe });
+  const http = new HttpServer({
+    address: cfg.http.address,
+    web: cfg.http.web,
+    logger: log,
+    registry,
+    probe,
+  });
   await http.start();
   probe.setReady();
   const once = cfg.singleRun || cfg.ids.length > 0;

@@ -11,6 +11,7 @@ import {
   startRedis,
 } from "../helpers/cache_servers.ts";
 import { freePort } from "../helpers/ports.ts";
+import { makeCerts } from "../helpers/certs.ts";
 import { Registry } from "../../metrics/registry.ts";
 import { cachePermissions, parseCacheConfig } from "../../cache/config.ts";
 import { newCache } from "../../cache/factory.ts";
@@ -244,67 +245,6 @@ ${extra}`),
     await s.stop();
   }
 });
-
-/** A CA and a server certificate for 127.0.0.1, made with openssl in `dir`. */
-async function makeCerts(dir: string): Promise<void> {
-  const run = async (args: string[]) => {
-    const out = await new Deno.Command("openssl", {
-      args,
-      cwd: dir,
-      stdout: "null",
-      stderr: "piped",
-    })
-      .output();
-    if (!out.success) {
-      throw new Error(`openssl ${args[0]}: ${new TextDecoder().decode(out.stderr)}`);
-    }
-  };
-  await run([
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.pem",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=test-ca",
-  ]);
-  await run([
-    "req",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    "server.key",
-    "-out",
-    "server.csr",
-    "-subj",
-    "/CN=localhost",
-  ]);
-  await Deno.writeTextFile(`${dir}/ext.cnf`, "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
-  await run([
-    "x509",
-    "-req",
-    "-in",
-    "server.csr",
-    "-CA",
-    "ca.pem",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    "server.pem",
-    "-days",
-    "2",
-    "-extfile",
-    "ext.cnf",
-  ]);
-}
 
 e2eTest("cache: redis over TLS (tls_enabled, tls_config.ca_file)", {
   peers: [REDIS, "openssl"],

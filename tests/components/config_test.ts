@@ -555,6 +555,17 @@ Deno.test("rule config: defaults, queriers, Alertmanagers and errors", () => {
   assertEquals([cfg.forOutageToleranceMs, cfg.forGracePeriodMs], [3600_000, 600_000]);
   assertEquals([cfg.queryMethod, cfg.sendTimeoutMs, cfg.queryRefreshMs], ["POST", 10_000, 30_000]);
   assertEquals(cfg.queryAddresses, ["http://q:10902"]);
+  // Thanos's defaults: WAL compression on; the default --rule-file `rules/` loads nothing
+  assertEquals([cfg.walCompression, cfg.ruleFiles], [true, []]);
+  assertEquals([cfg.shipperMetaFileName, cfg.uploadConcurrency], ["thanos.shipper.json", 0]);
+  const shipper = ruleConfig(parse(RULE_COMMAND, [
+    "--query=q:1",
+    "--shipper.meta-file-name=ruler.json",
+    "--shipper.upload-concurrency=3",
+    "--rule-file=rules/*.yml",
+  ]));
+  assertEquals([shipper.shipperMetaFileName, shipper.uploadConcurrency], ["ruler.json", 3]);
+  assertEquals(shipper.ruleFiles, ["rules/*.yml"]);
   const set = ruleConfig(parse(RULE_COMMAND, [
     "--query=https://q.example/prefix/",
     "--query=dnssrv+_http._tcp.q.example",

@@ -117,11 +117,27 @@ Deno.test("the kept help text parses into Thanos's flag lists", () => {
   assertEquals(ls.get("min-time")?.default, "0000-01-01T00:00:00Z");
 });
 
-Deno.test("every Thanos v0.42 flag of query, store, sidecar, receive, compact and tools bucket ls/inspect is ours, with its default", () => {
+Deno.test("every Thanos v0.42 flag of every command with published help is ours, with its default", () => {
   const { lines, problems } = report();
   console.log(lines.join("\n"));
   assertEquals(problems, []);
 });
+
+/** Values for the flags a command requires, so that it can be prepared with one flag at a time. */
+const REQUIRED_VALUES: Record<string, string> = {
+  rules: "rules/*.yml",
+  id: "01ARZ3NDEKTSV4RRFFQ69G5FAV",
+  marker: "deletion-mark.json",
+};
+
+function requiredArgs(command: string, except: string): string[] {
+  const spec = findCommand(command.split(" "));
+  return (spec?.flags ?? []).filter((f) => f.required && f.name !== except).map((f) => {
+    const v = REQUIRED_VALUES[f.name];
+    assert(v !== undefined, `${command}: no test value for required --${f.name}`);
+    return `--${f.name}=${v}`;
+  });
+}
 
 Deno.test("every Thanos v0.42 flag is accepted by the launcher at its default value", async () => {
   for (const { command } of HELP_PAGES) {
@@ -132,7 +148,11 @@ Deno.test("every Thanos v0.42 flag is accepted by the launcher at its default va
       // above to start with Thanos's)
       const ours = findCommand(command.split(" "))?.flags.find((f) => f.name === t.name);
       const values = t.listDefault && ours?.defaults ? ours.defaults : [value];
-      const argv = [...command.split(" "), ...values.map((v) => `--${t.name}=${v}`)];
+      const argv = [
+        ...command.split(" "),
+        ...requiredArgs(command, t.name),
+        ...values.map((v) => `--${t.name}=${v}`),
+      ];
       const r = await prepareRole(argv);
       assert(!("kind" in r), `${argv.join(" ")}: ${"kind" in r ? r.text : ""}`);
     }
@@ -153,12 +173,17 @@ Deno.test("a flag this build cannot serve is refused on one line naming it, unle
   try {
     await Deno.writeTextFile(`${dir}/empty.yml`, "\n");
     await Deno.writeTextFile(`${dir}/jaeger.yml`, "type: JAEGER\nconfig:\n  service_name: q\n");
+    await Deno.writeTextFile(
+      `${dir}/web_mtls.yml`,
+      "tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n  client_ca_file: ca.pem\n" +
+        "  client_auth_type: RequireAndVerifyClientCert\n",
+    );
     const refused: [string[], string][] = [
       [["query", "--tracing.config=type: JAEGER\nconfig: {}\n"], "--tracing.config="],
       [["store", `--tracing.config-file=${dir}/jaeger.yml`], "--tracing.config-file="],
       [["query", "--query.promql-engine=thanos"], "--query.promql-engine="],
       [["query", "--endpoint-group=store.svc:10901"], "--endpoint-group="],
-      [["query", "--http.config=/etc/web.yml"], "--http.config="],
+      [["query", `--http.config=${dir}/web_mtls.yml`], "--http.config="],
       [["query", "--query.telemetry.request-samples-quantiles=5"], "request-samples-quantiles"],
       [["store", "--grpc-server-tls-ciphers=TLS_AES_128_GCM_SHA256"], "tls-ciphers"],
       [["compact", "--downsample.concurrency=2"], "--downsample.concurrency="],
@@ -166,6 +191,16 @@ Deno.test("a flag this build cannot serve is refused on one line naming it, unle
       [["receive", "--tsdb.max-exemplars=10"], "--tsdb.max-exemplars="],
       [["sidecar", "--enable-auto-gomemlimit"], "--enable-auto-gomemlimit="],
       [["tools", "bucket", "ls", "--auto-gomemlimit.ratio=0.5"], "gomemlimit.ratio"],
+      [["rule", "--grpc-query-endpoint=query:10901"], "--grpc-query-endpoint="],
+      [["rule", "--rule-query-offset=1m"], "--rule-query-offset="],
+      [["rule", "--alert.query-template=/q?{{.Expr}}"], "--alert.query-template="],
+      [["rule", "--tracing.config=type: JAEGER"], "--tracing.config="],
+      [["query-frontend", "--query-range.horizontal-shards=4"], "horizontal-shards"],
+      [["query-frontend", "--query-frontend.org-id-header=X-Org"], "org-id-header"],
+      [["tools", "bucket", "verify", "--enable-auto-gomemlimit"], "--enable-auto-gomemlimit="],
+      // cleanup and retention (no published help): Thanos's app-wide flags too
+      [["tools", "bucket", "cleanup", "--tracing.config=type: JAEGER"], "--tracing.config="],
+      [["tools", "bucket", "retention", "--enable-auto-gomemlimit"], "--enable-auto-gomemlimit="],
     ];
     for (const [argv, name] of refused) {
       const text = await refusal(argv);
@@ -187,6 +222,9 @@ Deno.test("a flag this build cannot serve is refused on one line naming it, unle
       ["query", "--alert.query-url=http://thanos-query.monitoring.svc:9090"],
       ["store", "--web.disable", "--bucket-web-label=cluster"],
       ["sidecar", "--reloader.process-name=prometheus-2"],
+      ["rule", "--shipper.upload-concurrency=4", "--web.disable-cors", "--tracing.config="],
+      ["rule", "--shipper.meta-file-name=ruler.shipper.json", "--no-tsdb.wal-compression"],
+      ["query-frontend", "--query-range.horizontal-shards=0", "--request.logging-config="],
     ];
     for (const argv of accepted) {
       assertEquals(await refusal(argv), null, argv.join(" "));

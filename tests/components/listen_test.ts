@@ -13,6 +13,7 @@ import { eventually, LabPrometheus } from "../helpers/sidecar_lab.ts";
 import { answers200, type Proc, spawnMain, startComponent } from "../helpers/thanos.ts";
 import { TempDirs } from "../helpers/tmp.ts";
 import { listenTargets } from "../../components/permissions.ts";
+import { dualStackWildcard } from "../../main.ts";
 import { StoreClient } from "../../storeapi/client.ts";
 import { GrpcError, GrpcStatus } from "../../storeapi/grpc.ts";
 import { Matcher, MatchType } from "../../tsdb/matchers.ts";
@@ -184,3 +185,25 @@ e2eTest(
     }
   },
 );
+
+Deno.test({
+  name: "`:port` listens on IPv6 too where the system has dual-stack sockets, as Go does",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const dual = await dualStackWildcard();
+    const q = await startComponent("query", ["--log.level=warn"], { listenHost: "", name: "q" });
+    try {
+      const port = new URL(q.http).port;
+      assert(await answers200(`http://127.0.0.1:${port}/-/ready`), "IPv4 loopback");
+      let v6 = false;
+      try {
+        v6 = await answers200(`http://[::1]:${port}/-/ready`);
+      } catch { /* refused: IPv4 only */ }
+      // where `[::]` is dual-stack (IPv6 present, bindv6only off), Go's `:port` takes IPv6 too
+      assertEquals(v6, dual, dual ? "no answer on [::1]" : "answered on [::1] without dual-stack");
+    } finally {
+      await q.stop();
+    }
+  },
+});

@@ -11,7 +11,7 @@
 //   grants read of the file and the whole environment (for `$(VAR)` substitution).
 
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { type PreparedRole, prepareRole } from "../../main.ts";
+import { dualStackWildcard, type PreparedRole, prepareRole } from "../../main.ts";
 import { workerPermissions } from "../../components/permissions.ts";
 
 /**
@@ -50,8 +50,14 @@ Deno.test("each role gets exactly the permissions its flags grant (table)", asyn
       `type: MEMCACHED\nconfig:\n  addresses: [mc1.example:11211, "dns+mc2.example:11212"]\n`,
     );
     await Deno.writeTextFile(`${d}/prom.yml.tmpl`, `global: {}\n`);
+    await Deno.writeTextFile(
+      `${d}/web.yml`,
+      "tls_server_config:\n  cert_file: tls/server.pem\n  key_file: /etc/tls/server.key\n",
+    );
     const listen = ["--http-address=127.0.0.1:18001", "--grpc-address=127.0.0.1:18002"];
     const listenNet = ["127.0.0.1:18001", "127.0.0.1:18002"];
+    // `:port`: all interfaces, dual-stack `[::]` where this machine allows it, else IPv4
+    const any = (await dualStackWildcard()) ? "[::]" : "0.0.0.0";
     const cases: [string, string[], Expected][] = [
       [
         "store with a FILESYSTEM bucket config file",
@@ -127,7 +133,13 @@ Deno.test("each role gets exactly the permissions its flags grant (table)", asyn
           `--query.sd-files=${d}/sd/*.yml`,
           "--query=dns+query.example:10902",
         ],
-        { net: true, read: [`${d}/rule`, `${d}/sd/`], write: [`${d}/rule`], env: YAML_ENV },
+        // `rules/`: the default of --rule-file (Thanos's), a list default
+        {
+          net: true,
+          read: [`${d}/rule`, `${d}/sd/`, "rules/"],
+          write: [`${d}/rule`],
+          env: YAML_ENV,
+        },
       ],
       [
         "tools rules-check: the glob's directory only",
@@ -221,16 +233,38 @@ Deno.test("each role gets exactly the permissions its flags grant (table)", asyn
         "compact writes its bucket",
         ["compact", "--http-address=:18003", `--objstore.config-file=${d}/bucket.yml`],
         {
-          net: ["0.0.0.0:18003"],
+          net: [`${any}:18003`],
           read: ["./data", `${d}/bucket`, `${d}/bucket.yml`],
           write: ["./data", `${d}/bucket`],
           env: YAML_ENV,
         },
       ],
       [
-        "query on :port (all interfaces, bound as 0.0.0.0) and [::]:port",
+        "query on :port (all interfaces: [::] dual-stack, else 0.0.0.0) and [::]:port",
         ["query", "--http-address=:18004", "--grpc-address=[::]:18005"],
-        { net: ["0.0.0.0:18004", "[::]:18005"], read: false, write: false, env: YAML_ENV },
+        { net: [`${any}:18004`, "[::]:18005"].sort(), read: false, write: false, env: YAML_ENV },
+      ],
+      [
+        "store with --http.config: the file, and its certificate and key (relative to the file)",
+        [
+          "store",
+          ...listen,
+          `--http.config=${d}/web.yml`,
+          `--objstore.config-file=${d}/bucket.yml`,
+        ],
+        {
+          net: listenNet,
+          read: [
+            "./data",
+            "/etc/tls/server.key",
+            `${d}/bucket`,
+            `${d}/bucket.yml`,
+            `${d}/tls/server.pem`,
+            `${d}/web.yml`,
+          ],
+          write: ["./data"],
+          env: YAML_ENV,
+        },
       ],
       [
         "tools tsdb analyze of a block: no YAML, no environment",
