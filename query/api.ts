@@ -247,7 +247,6 @@ export class QueryApi {
           }
         },
       },
-      r("GET", "/metadata", () => Promise.resolve({ data: "{}" })),
       r(both, "/query_exemplars", (p) => this.exemplars(p)),
       r("GET", "/status/buildinfo", () => Promise.resolve({ data: this.buildInfo() })),
       r("GET", "/status/flags", () => Promise.resolve({ data: this.flagsJSON() })),
@@ -263,7 +262,7 @@ export class QueryApi {
 
   // Thanos's CORS headers, on every API answer unless --web.disable-cors
   // (https://github.com/thanos-io/thanos/blob/main/pkg/api/api.go, `corsHeaders`)
-  private corsHeaders(): Record<string, string> {
+  corsHeaders(): Record<string, string> {
     if (!this.o.enableCors) return {};
     return {
       "Access-Control-Allow-Origin": "*",

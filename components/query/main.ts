@@ -10,6 +10,7 @@ import { HttpServer, Probe } from "../../server/http.ts";
 import { serveUntilStopped } from "../../server/lifecycle.ts";
 import type { RunContext } from "../runtime.ts";
 import { QueryApi } from "../../query/api.ts";
+import { rulesApiRoutes } from "../../query/rules_api.ts";
 import { type EndpointClient, EndpointSet, endpointSpecSource } from "../../query/endpoints.ts";
 import { uiRoutes } from "../../ui/routes.ts";
 import { EvalPool } from "../../query/eval_pool.ts";
@@ -107,6 +108,13 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
     routePrefix: cfg.routePrefix === "" ? undefined : cfg.routePrefix,
   });
   http.add(api.routes());
+  http.add(rulesApiRoutes({
+    endpoints: (which) => endpoints.withApi(which),
+    replicaLabels: cfg.replicaLabels,
+    partialResponse: cfg.partialResponse,
+    responseTimeoutMs: cfg.responseTimeoutMs,
+    headers: () => api.corsHeaders(),
+  }));
   http.add(uiRoutes({ routePrefix: cfg.routePrefix, externalPrefix: cfg.externalPrefix }));
   probe.setNotReady("waiting for the first endpoint discovery round");
 

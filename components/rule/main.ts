@@ -22,7 +22,8 @@ import type { QueryFunc } from "../../rules/alerting.ts";
 import { RuleManager } from "../../rules/manager.ts";
 import { loadRuleFiles, RuleLoadError } from "../../rules/loader.ts";
 import { Notifier } from "../../rules/notifier.ts";
-import { rulesRoutes } from "../../rules/api.ts";
+import { managerRulesBackend, rulesRoutes } from "../../rules/api.ts";
+import { serveRules } from "../../storeapi/rules.ts";
 import type { PartialResponseStrategy } from "../../rules/rulefmt.ts";
 import type { Bucket } from "../../objstore/bucket.ts";
 import { Relabeler } from "../../relabel/relabel.ts";
@@ -181,7 +182,13 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
     minTime: () => dbMinTime(db),
     componentType: "rule",
   });
-  const server = new StoreServer(store, {
+  // the ruler serves its rules over gRPC too, advertised in Info (Thanos's ruler)
+  const server = new StoreServer({
+    info: async () => ({ ...await store.info(), rules: true }),
+    series: (req, s) => store.series(req, s),
+    labelNames: (req, s) => store.labelNames(req, s),
+    labelValues: (req, s) => store.labelValues(req, s),
+  }, {
     registry,
     tls: cfg.grpc.tls,
     limits: cfg.storeLimits,
@@ -260,6 +267,7 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
         });
     },
   };
+  serveRules(server.grpc, managerRulesBackend(() => manager, cfg.externalLabels));
   http.add([...rulesRoutes(() => manager), reloadRoute]);
 
   const loops = new AbortController();

@@ -23,6 +23,10 @@ import {
   PrometheusClient,
 } from "../../promclient/client.ts";
 import { type PrometheusState, PrometheusStore } from "../../store/prometheus_store.ts";
+import { PrometheusApis } from "../../store/prometheus_apis.ts";
+import { serveRules } from "../../storeapi/rules.ts";
+import { serveTargets } from "../../storeapi/targets.ts";
+import { serveMetadata } from "../../storeapi/metadata.ts";
 import { Reloader } from "../../promclient/reloader.ts";
 import { Shipper } from "../../block/shipper.ts";
 import {
@@ -77,7 +81,13 @@ export async function runSidecar(cfg: SidecarConfig, ctx: RunContext): Promise<n
   const store = new PrometheusStore(client, { state: () => state, minTimeFlag });
   let wrapped: StoreBackend = withExternalLabels(store, extLabels, { resort: true });
   const backend: StoreBackend = {
-    info: () => wrapped.info(),
+    // the sidecar also serves Prometheus's rules, targets and metadata (Thanos's sidecar)
+    info: async () => ({
+      ...await wrapped.info(),
+      rules: true,
+      targets: true,
+      metricMetadata: true,
+    }),
     series: (req, s) => wrapped.series(req, s),
     labelNames: (req, s) => wrapped.labelNames(req, s),
     labelValues: (req, s) => wrapped.labelValues(req, s),
@@ -88,6 +98,10 @@ export async function runSidecar(cfg: SidecarConfig, ctx: RunContext): Promise<n
     tls: cfg.grpc.tls,
     limits: { seriesLimit: cfg.seriesLimit, samplesLimit: cfg.samplesLimit },
   });
+  const apis = new PrometheusApis(client, () => extLabels);
+  serveRules(server.grpc, apis);
+  serveTargets(server.grpc, apis);
+  serveMetadata(server.grpc, apis);
   const http = new HttpServer({ address: cfg.http.address, logger: log, registry, probe });
 
   const bucket = uploads
