@@ -1,0 +1,238 @@
+// Rules, alerts, targets and metadata through the querier: an HA pair of real Prometheus 2.42
+// servers (external labels replica="a" / "b", the same rule file with alerting and recording
+// rules, both scraping both), a sidecar each, and our ruler (its own rule file, querying through
+// the querier). The querier (`--query.replica-label=replica`) lists each rule and alert once,
+// each scraped target once, and Prometheus's metric metadata.
+
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { e2eTest } from "../helpers/peers.ts";
+import { PROMETHEUS } from "../helpers/prometheus.ts";
+import { freePort } from "../helpers/ports.ts";
+import { TempDirs } from "../helpers/tmp.ts";
+import {
+  api,
+  eventually,
+  type LabProc,
+  LabPrometheus,
+  startSidecar,
+} from "../helpers/sidecar_lab.ts";
+import { startComponent } from "../helpers/thanos.ts";
+
+const PROM_RULES = `groups:
+- name: ha
+  interval: 1s
+  rules:
+  - alert: AlwaysFiring
+    expr: vector(1)
+    labels:
+      severity: page
+    annotations:
+      summary: always firing
+  - alert: NeverFiring
+    expr: vector(1) == 0
+  - record: job:up:sum
+    expr: sum by (job) (up)
+`;
+
+const RULER_RULES = `groups:
+- name: ruler
+  rules:
+  - alert: RulerFiring
+    expr: vector(1)
+  - record: ruler:up:count
+    expr: count(up)
+`;
+
+interface Rule {
+  name: string;
+  type: string;
+  state?: string;
+  labels: Record<string, string>;
+  alerts?: { labels: Record<string, string>; state: string }[];
+}
+interface Group {
+  name: string;
+  file: string;
+  rules: Rule[];
+}
+interface Target {
+  labels: Record<string, string>;
+  scrapeUrl: string;
+  scrapePool: string;
+  health: string;
+}
+
+e2eTest(
+  "querier: rules, alerts, targets and metadata of an HA pair and a ruler, deduplicated",
+  { peers: [PROMETHEUS] },
+  async (t) => {
+    const dirs = new TempDirs();
+    const procs: { stop(): Promise<void> }[] = [];
+    const proms: LabPrometheus[] = [];
+    try {
+      const base = await dirs.make();
+      const promRules = `${base}/prom-rules.yml`;
+      await Deno.writeTextFile(promRules, PROM_RULES);
+      await Deno.mkdir(`${base}/ruler-rules`);
+      await Deno.writeTextFile(`${base}/ruler-rules/r.yml`, RULER_RULES);
+      for (const replica of ["a", "b"]) {
+        proms.push(
+          new LabPrometheus({
+            dataDir: `${base}/prom-${replica}`,
+            externalLabels: { cluster: "lab", replica },
+            extraFlags: ["--log.level=warn"],
+          }),
+        );
+      }
+      const targets = proms.map((p) => `'127.0.0.1:${p.port}'`).join(", ");
+      for (const p of proms) {
+        const ext = p.opts.externalLabels;
+        await Deno.writeTextFile(
+          p.configFile,
+          `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n` +
+            `  external_labels:\n    cluster: ${ext.cluster}\n    replica: ${ext.replica}\n` +
+            `rule_files:\n- ${promRules}\n` +
+            `scrape_configs:\n- job_name: prometheus\n  static_configs:\n  - targets: [${targets}]\n`,
+        );
+        await p.start(true);
+      }
+      const sidecars: LabProc[] = [];
+      for (const p of proms) {
+        const s = await startSidecar(p.url, [`--tsdb.path=${p.opts.dataDir}`, "--log.level=warn"]);
+        sidecars.push(s);
+        procs.push(s);
+      }
+      const queryPort = freePort();
+      const ruler = await startComponent("rule", [
+        `--data-dir=${base}/ruler-data`,
+        `--rule-file=${base}/ruler-rules/*.yml`,
+        `--query=127.0.0.1:${queryPort}`,
+        '--label=cluster="lab"',
+        '--label=ruler="r1"',
+        "--eval-interval=1s",
+        "--log.level=warn",
+      ], { name: "ruler" });
+      procs.push(ruler);
+      const q = await startComponent("query", [
+        "--endpoint.info-timeout=1s",
+        "--log.level=warn",
+        "--query.replica-label=replica",
+        ...sidecars.map((s) => `--store=${s.grpc}`),
+        `--store=${ruler.grpc}`,
+      ], { name: "querier", httpPort: queryPort });
+      procs.push(q);
+
+      const rules = () => api<{ groups: Group[] }>(q.http, "rules");
+      await eventually("both alerts firing through the querier", async () => {
+        const gs = (await rules()).groups;
+        const states = gs.flatMap((g) => g.rules).filter((r) => r.type === "alerting")
+          .map((r) => `${r.name}=${r.state}`).sort();
+        return states.join(",") === "AlwaysFiring=firing,NeverFiring=inactive,RulerFiring=firing";
+      }, 60_000);
+
+      await t.step("/api/v1/rules: each rule once, replica label removed", async () => {
+        const gs = (await rules()).groups;
+        assertEquals(gs.map((g) => g.name).sort(), ["ha", "ruler"]);
+        const ha = gs.find((g) => g.name === "ha")!;
+        assertEquals(ha.file, promRules);
+        assertEquals(ha.rules.map((r) => r.name), ["AlwaysFiring", "NeverFiring", "job:up:sum"]);
+        for (const r of ha.rules) {
+          assertEquals(r.labels.replica, undefined, JSON.stringify(r));
+          assertEquals(r.labels.cluster, "lab", JSON.stringify(r));
+        }
+        assertEquals(ha.rules[0].labels.severity, "page");
+        const ruler = gs.find((g) => g.name === "ruler")!;
+        assertEquals(ruler.rules.map((r) => r.name), ["RulerFiring", "ruler:up:count"]);
+        assertEquals(ruler.rules[0].labels, { cluster: "lab", ruler: "r1" });
+        // without the dedup, both replicas' rules are there
+        const sidecarA = await api<{ groups: Group[] }>(proms[0].url, "rules");
+        assertEquals(sidecarA.groups[0].rules.length, 3);
+      });
+
+      await t.step("/api/v1/rules filters: type, rule_name[], rule_group[], file[]", async () => {
+        const rec = await api<{ groups: Group[] }>(q.http, "rules", { type: "record" });
+        assertEquals(
+          rec.groups.flatMap((g) => g.rules.map((r) => r.name)).sort(),
+          ["job:up:sum", "ruler:up:count"],
+        );
+        const byName = await api<{ groups: Group[] }>(q.http, "rules", {
+          "rule_name[]": "AlwaysFiring",
+        });
+        assertEquals(byName.groups.map((g) => g.rules.map((r) => r.name)), [["AlwaysFiring"]]);
+        const byGroup = await api<{ groups: Group[] }>(q.http, "rules", {
+          "rule_group[]": "ruler",
+        });
+        assertEquals(byGroup.groups.map((g) => g.name), ["ruler"]);
+        const byFile = await api<{ groups: Group[] }>(q.http, "rules", { "file[]": promRules });
+        assertEquals(byFile.groups.map((g) => g.name), ["ha"]);
+      });
+
+      await t.step("/api/v1/alerts: each firing alert once", async () => {
+        const d = await api<{ alerts: { labels: Record<string, string>; state: string }[] }>(
+          q.http,
+          "alerts",
+        );
+        const names = d.alerts.map((a) => a.labels.alertname).sort();
+        assertEquals(names, ["AlwaysFiring", "RulerFiring"]);
+        for (const a of d.alerts) assertEquals(a.state, "firing");
+      });
+
+      await t.step("/api/v1/targets: the pair's two targets once each", async () => {
+        await eventually("targets scraped", async () => {
+          const d = await api<{ activeTargets: Target[] }>(q.http, "targets");
+          // Prometheus's discovery delivers its first targets after a few seconds
+          return d.activeTargets.length >= 2 && d.activeTargets.every((x) => x.health === "up");
+        });
+        const d = await api<{ activeTargets: Target[]; droppedTargets: unknown[] }>(
+          q.http,
+          "targets",
+        );
+        assertEquals(
+          d.activeTargets.map((x) => x.scrapeUrl).sort(),
+          proms.map((p) => `http://127.0.0.1:${p.port}/metrics`).sort(),
+        );
+        for (const x of d.activeTargets) {
+          assertEquals(x.scrapePool, "prometheus");
+          assertEquals(x.labels.replica, undefined);
+          assertEquals(x.labels.cluster, "lab");
+        }
+        const dropped = await api<{ activeTargets: Target[] }>(q.http, "targets", {
+          state: "dropped",
+        });
+        assertEquals(dropped.activeTargets, []);
+      });
+
+      await t.step("/api/v1/metadata: Prometheus's metric metadata, limit", async () => {
+        type Md = Record<string, { type: string; help: string; unit: string }[]>;
+        await eventually("metadata scraped", async () => {
+          const d = await api<Md>(q.http, "metadata");
+          return d["prometheus_build_info"] !== undefined;
+        });
+        const d = await api<Md>(q.http, "metadata", { metric: "prometheus_build_info" });
+        assertEquals(Object.keys(d), ["prometheus_build_info"]);
+        // both replicas report the same entry: once
+        assertEquals(d["prometheus_build_info"].length, 1);
+        assertEquals(d["prometheus_build_info"][0].type, "gauge");
+        const one = await api<Md>(q.http, "metadata", { limit: 1 });
+        assertEquals(Object.keys(one).length, 1);
+        const direct = await api<Md>(proms[0].url, "metadata");
+        const all = await api<Md>(q.http, "metadata");
+        assert(Object.keys(all).length >= Object.keys(direct).length);
+      });
+
+      await t.step("a Prometheus that stops becomes a warning (partial response)", async () => {
+        await proms[1].stop();
+        const r = await fetch(`${q.http}/api/v1/rules?partial_response=true`);
+        const body = await r.json();
+        assertEquals(r.status, 200);
+        assertEquals(body.data.groups.length, 2);
+        // the sidecar keeps serving Info until its heartbeat notices: a warning, or gone
+        if (body.warnings) assert(String(body.warnings).includes("rules"), body.warnings);
+      });
+    } finally {
+      for (const p of procs.reverse()) await p.stop();
+      for (const p of proms) await p.dispose();
+      await dirs.cleanup();
+    }
+  },
+);
