@@ -24,6 +24,7 @@ import { loadRuleFiles, RuleLoadError } from "../../rules/loader.ts";
 import { Notifier } from "../../rules/notifier.ts";
 import { managerRulesBackend, rulesRoutes } from "../../rules/api.ts";
 import { serveRules } from "../../storeapi/rules.ts";
+import { uiRoutes } from "../../ui/routes.ts";
 import type { PartialResponseStrategy } from "../../rules/rulefmt.ts";
 import type { Bucket } from "../../objstore/bucket.ts";
 import { Relabeler } from "../../relabel/relabel.ts";
@@ -269,6 +270,7 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
   };
   serveRules(server.grpc, managerRulesBackend(() => manager, cfg.externalLabels));
   http.add([...rulesRoutes(() => manager), reloadRoute]);
+  http.add(uiRoutes({ routePrefix: "", component: "rule" }));
 
   const loops = new AbortController();
   const running: Promise<void>[] = [];
