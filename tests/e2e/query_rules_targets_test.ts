@@ -7,41 +7,9 @@
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { e2eTest } from "../helpers/peers.ts";
 import { PROMETHEUS } from "../helpers/prometheus.ts";
-import { freePort } from "../helpers/ports.ts";
 import { TempDirs } from "../helpers/tmp.ts";
-import {
-  api,
-  eventually,
-  type LabProc,
-  LabPrometheus,
-  startSidecar,
-} from "../helpers/sidecar_lab.ts";
-import { startComponent } from "../helpers/thanos.ts";
-
-const PROM_RULES = `groups:
-- name: ha
-  interval: 1s
-  rules:
-  - alert: AlwaysFiring
-    expr: vector(1)
-    labels:
-      severity: page
-    annotations:
-      summary: always firing
-  - alert: NeverFiring
-    expr: vector(1) == 0
-  - record: job:up:sum
-    expr: sum by (job) (up)
-`;
-
-const RULER_RULES = `groups:
-- name: ruler
-  rules:
-  - alert: RulerFiring
-    expr: vector(1)
-  - record: ruler:up:count
-    expr: count(up)
-`;
+import { api, eventually } from "../helpers/sidecar_lab.ts";
+import { type RulesLab, startRulesLab } from "../helpers/rules_lab.ts";
 
 interface Rule {
   name: string;
@@ -67,61 +35,10 @@ e2eTest(
   { peers: [PROMETHEUS] },
   async (t) => {
     const dirs = new TempDirs();
-    const procs: { stop(): Promise<void> }[] = [];
-    const proms: LabPrometheus[] = [];
+    let lab: RulesLab | undefined;
     try {
-      const base = await dirs.make();
-      const promRules = `${base}/prom-rules.yml`;
-      await Deno.writeTextFile(promRules, PROM_RULES);
-      await Deno.mkdir(`${base}/ruler-rules`);
-      await Deno.writeTextFile(`${base}/ruler-rules/r.yml`, RULER_RULES);
-      for (const replica of ["a", "b"]) {
-        proms.push(
-          new LabPrometheus({
-            dataDir: `${base}/prom-${replica}`,
-            externalLabels: { cluster: "lab", replica },
-            extraFlags: ["--log.level=warn"],
-          }),
-        );
-      }
-      const targets = proms.map((p) => `'127.0.0.1:${p.port}'`).join(", ");
-      for (const p of proms) {
-        const ext = p.opts.externalLabels;
-        await Deno.writeTextFile(
-          p.configFile,
-          `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n` +
-            `  external_labels:\n    cluster: ${ext.cluster}\n    replica: ${ext.replica}\n` +
-            `rule_files:\n- ${promRules}\n` +
-            `scrape_configs:\n- job_name: prometheus\n  static_configs:\n  - targets: [${targets}]\n`,
-        );
-        await p.start(true);
-      }
-      const sidecars: LabProc[] = [];
-      for (const p of proms) {
-        const s = await startSidecar(p.url, [`--tsdb.path=${p.opts.dataDir}`, "--log.level=warn"]);
-        sidecars.push(s);
-        procs.push(s);
-      }
-      const queryPort = freePort();
-      const ruler = await startComponent("rule", [
-        `--data-dir=${base}/ruler-data`,
-        `--rule-file=${base}/ruler-rules/*.yml`,
-        `--query=127.0.0.1:${queryPort}`,
-        '--label=cluster="lab"',
-        '--label=ruler="r1"',
-        "--eval-interval=1s",
-        "--log.level=warn",
-      ], { name: "ruler" });
-      procs.push(ruler);
-      const q = await startComponent("query", [
-        "--endpoint.info-timeout=1s",
-        "--log.level=warn",
-        "--query.replica-label=replica",
-        ...sidecars.map((s) => `--store=${s.grpc}`),
-        `--store=${ruler.grpc}`,
-      ], { name: "querier", httpPort: queryPort });
-      procs.push(q);
-
+      lab = await startRulesLab(dirs);
+      const { proms, querier: q, promRulesFile: promRules } = lab;
       const rules = () => api<{ groups: Group[] }>(q.http, "rules");
       await eventually("both alerts firing through the querier", async () => {
         const gs = (await rules()).groups;
@@ -230,8 +147,7 @@ e2eTest(
         if (body.warnings) assert(String(body.warnings).includes("rules"), body.warnings);
       });
     } finally {
-      for (const p of procs.reverse()) await p.stop();
-      for (const p of proms) await p.dispose();
+      await lab?.stop();
       await dirs.cleanup();
     }
   },
