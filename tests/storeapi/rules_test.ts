@@ -189,6 +189,12 @@ Deno.test("mergeRuleGroups: an HA pair's groups become one, each rule once witho
   assertEquals(g.rules[1].lastEvaluation, T2);
   // without replica labels nothing is merged
   assertEquals(mergeRuleGroups([a, b], [])[0].rules.length, 4);
+  // a group of the same name in another file stays apart (Thanos's key: file;name)
+  const elsewhere = group("g", "other.yaml", [rec("r", { replica: "a" })]);
+  assertEquals(mergeRuleGroups([a, elsewhere], ["replica"]).map((g) => g.file), [
+    "f",
+    "other.yaml",
+  ]);
   // rules that differ in another label are kept apart
   const c = group("g", "f", [alert("A", { replica: "b", sev: "2" })]);
   assertEquals(mergeRuleGroups([a, c], ["replica"])[0].rules.length, 3);
