@@ -19,6 +19,8 @@ import {
 } from "../storeapi/rules.ts";
 import { callTargets, dedupTargets, filterTargets, type TargetState } from "../storeapi/targets.ts";
 import { callMetadata, mergeMetadata, type MetricMetadata } from "../storeapi/metadata.ts";
+import { ParseError, parseMetricSelector } from "../promql/parser.ts";
+import type { Matcher } from "../tsdb/matchers.ts";
 import { ApiError, ApiParams } from "./api.ts";
 import type { AdvertisedApi, ApiEndpoint } from "./endpoints.ts";
 
@@ -98,7 +100,38 @@ export async function fetchMergedRules(
   );
   // filters again here: an endpoint may ignore the filters it does not know
   const groups = filterRuleGroups(results.flatMap((r) => r.groups), req);
-  return { groups: mergeRuleGroups(groups, o.replicaLabels), warnings };
+  const merged = mergeRuleGroups(groups, o.replicaLabels);
+  return { groups: matchRuleLabels(merged, parseSelectors(req.matchers ?? [])), warnings };
+}
+
+function parseSelectors(exprs: readonly string[]): Matcher[][] {
+  return exprs.map((e) => {
+    try {
+      return parseMetricSelector(e);
+    } catch (err) {
+      if (err instanceof ParseError) {
+        throw new ApiError("bad_data", `invalid parameter "match[]": ${err.message}`);
+      }
+      throw err;
+    }
+  });
+}
+
+/**
+ * `match[]` as Prometheus applies it to `/api/v1/rules` (from v2.48; 2.42 ignores it, so the
+ * querier applies it to the merged answer): rules whose labels satisfy any selector; groups
+ * left without rules are dropped.
+ */
+export function matchRuleLabels(groups: RuleGroup[], sets: Matcher[][]): RuleGroup[] {
+  if (sets.length === 0) return groups;
+  const out: RuleGroup[] = [];
+  for (const g of groups) {
+    const rules = g.rules.filter((r) =>
+      sets.some((ms) => ms.every((m) => m.matches(r.labels?.[m.name] ?? "")))
+    );
+    if (rules.length > 0) out.push({ ...g, rules });
+  }
+  return out;
 }
 
 function rulesRequest(p: ApiParams, o: RulesApiOptions, type: RuleTypeFilter): RulesRequest {
@@ -156,6 +189,7 @@ export function rulesApiRoutes(o: RulesApiOptions): Route[] {
         throw new ApiError("bad_data", `invalid rules parameter type='${t}'`);
       }
       const req = rulesRequest(p, o, t === "" ? "all" : t as RuleTypeFilter);
+      parseSelectors(req.matchers ?? []); // a bad selector is bad_data before any fan-out
       const r = await fetchMergedRules(o, req, signal);
       return ok({ groups: r.groups.map(ruleGroupJSON) }, r.warnings);
     }),

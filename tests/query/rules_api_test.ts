@@ -193,3 +193,24 @@ Deno.test("/api/v1/metadata: merged, limit passed on and applied; bad limit is b
   const none = await get(api([]), "/api/v1/metadata");
   assertEquals(none.body.data, {});
 });
+
+Deno.test("/api/v1/rules: match[] keeps rules whose labels match; a bad selector is bad_data", async () => {
+  const r = await get(
+    api(PAIR()),
+    `/api/v1/rules?match[]=${encodeURIComponent('{severity="page"}')}`,
+  );
+  assertEquals(
+    r.body.data.groups.map((g: { rules: { name: string }[] }) => g.rules.map((x) => x.name)),
+    [[
+      "AlwaysFiring",
+    ]],
+  );
+  const none = await get(
+    api(PAIR()),
+    `/api/v1/rules?match[]=${encodeURIComponent('{severity="x"}')}`,
+  );
+  assertEquals(none.body.data.groups, []);
+  const bad = await get(api(PAIR()), `/api/v1/rules?match[]=${encodeURIComponent("{a=")}`);
+  assertEquals(bad.status, 400);
+  assertEquals(bad.body.errorType, "bad_data");
+});
