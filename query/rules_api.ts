@@ -14,11 +14,23 @@ import {
   mergeRuleGroups,
   type RuleGroup,
   ruleGroupJSON,
+  type RulesBackend,
   type RulesRequest,
   type RuleTypeFilter,
 } from "../storeapi/rules.ts";
-import { callTargets, dedupTargets, filterTargets, type TargetState } from "../storeapi/targets.ts";
-import { callMetadata, mergeMetadata, type MetricMetadata } from "../storeapi/metadata.ts";
+import {
+  callTargets,
+  dedupTargets,
+  filterTargets,
+  type TargetsBackend,
+  type TargetState,
+} from "../storeapi/targets.ts";
+import {
+  callMetadata,
+  mergeMetadata,
+  type MetadataBackend,
+  type MetricMetadata,
+} from "../storeapi/metadata.ts";
 import { ParseError, parseMetricSelector } from "../promql/parser.ts";
 import type { Matcher } from "../tsdb/matchers.ts";
 import { ApiError, ApiParams } from "./api.ts";
@@ -256,4 +268,59 @@ export function rulesApiRoutes(o: RulesApiOptions): Route[] {
       return ok(sorted, warnings);
     }),
   ];
+}
+
+/**
+ * The querier's own Rules, Targets and Metadata gRPC services, so queriers stack as in Thanos
+ * (its querier serves those proxies too): the request goes to every endpoint advertising the
+ * API and the answers are passed on as they are; deduplication is the HTTP API's, at the top.
+ */
+export function proxyBackends(
+  o: RulesApiOptions,
+): RulesBackend & TargetsBackend & MetadataBackend {
+  const partialOf = (s: PartialResponseStrategy) => s !== PartialResponseStrategy.ABORT;
+  return {
+    rules: async (req, signal) => {
+      const r = await fanOut(
+        o.endpoints("rules"),
+        "rules",
+        partialOf(req.partialResponseStrategy),
+        signal,
+        o.responseTimeoutMs ?? 0,
+        (ep, s) => callRules(ep.client, req, s),
+      );
+      return { groups: r.results.flatMap((x) => x.groups), warnings: r.warnings };
+    },
+    targets: async (req, signal) => {
+      const r = await fanOut(
+        o.endpoints("targets"),
+        "targets",
+        partialOf(req.partialResponseStrategy),
+        signal,
+        o.responseTimeoutMs ?? 0,
+        (ep, s) => callTargets(ep.client, req, s),
+      );
+      return {
+        targets: {
+          activeTargets: r.results.flatMap((x) => x.targets.activeTargets),
+          droppedTargets: r.results.flatMap((x) => x.targets.droppedTargets),
+        },
+        warnings: r.warnings,
+      };
+    },
+    metricMetadata: async (req, signal) => {
+      const r = await fanOut(
+        o.endpoints("metricMetadata"),
+        "metricMetadata",
+        partialOf(req.partialResponseStrategy),
+        signal,
+        o.responseTimeoutMs ?? 0,
+        (ep, s) => callMetadata(ep.client, req, s),
+      );
+      return {
+        metadata: mergeMetadata(r.results.flatMap((x) => x.metadata), req.limit),
+        warnings: r.warnings,
+      };
+    },
+  };
 }

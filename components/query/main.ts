@@ -10,8 +10,16 @@ import { HttpServer, Probe } from "../../server/http.ts";
 import { serveUntilStopped } from "../../server/lifecycle.ts";
 import type { RunContext } from "../runtime.ts";
 import { QueryApi } from "../../query/api.ts";
-import { rulesApiRoutes } from "../../query/rules_api.ts";
-import { type EndpointClient, EndpointSet, endpointSpecSource } from "../../query/endpoints.ts";
+import { proxyBackends, rulesApiRoutes } from "../../query/rules_api.ts";
+import { serveRules } from "../../storeapi/rules.ts";
+import { serveTargets } from "../../storeapi/targets.ts";
+import { serveMetadata } from "../../storeapi/metadata.ts";
+import {
+  type AdvertisedApi,
+  type EndpointClient,
+  EndpointSet,
+  endpointSpecSource,
+} from "../../query/endpoints.ts";
 import { uiRoutes } from "../../ui/routes.ts";
 import { EvalPool } from "../../query/eval_pool.ts";
 import type { QueryConfig } from "./config.ts";
@@ -108,22 +116,34 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
     routePrefix: cfg.routePrefix === "" ? undefined : cfg.routePrefix,
   });
   http.add(api.routes());
-  http.add(rulesApiRoutes({
-    endpoints: (which) => endpoints.withApi(which),
+  const apisOpts = {
+    endpoints: (which: AdvertisedApi) => endpoints.withApi(which),
     replicaLabels: cfg.replicaLabels,
     partialResponse: cfg.partialResponse,
     responseTimeoutMs: cfg.responseTimeoutMs,
     headers: () => api.corsHeaders(),
-  }));
+  };
+  http.add(rulesApiRoutes(apisOpts));
   http.add(uiRoutes({ routePrefix: cfg.routePrefix, externalPrefix: cfg.externalPrefix }));
   probe.setNotReady("waiting for the first endpoint discovery round");
 
-  const grpc = new StoreServer(proxy, {
+  // the querier serves the Rules, Targets and Metadata proxies too, so queriers stack (Thanos)
+  const grpc = new StoreServer({
+    info: async () => ({ ...await proxy.info(), rules: true, targets: true, metricMetadata: true }),
+    series: (req, s) => proxy.series(req, s),
+    labelNames: (req, s) => proxy.labelNames(req, s),
+    labelValues: (req, s) => proxy.labelValues(req, s),
+  }, {
     registry,
     logger,
     tls: cfg.grpc.tls,
     limits: cfg.limits,
   });
+
+  const proxies = proxyBackends(apisOpts);
+  serveRules(grpc.grpc, proxies);
+  serveTargets(grpc.grpc, proxies);
+  serveMetadata(grpc.grpc, proxies);
 
   return serveUntilStopped({
     http,

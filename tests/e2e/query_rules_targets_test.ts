@@ -10,6 +10,7 @@ import { PROMETHEUS } from "../helpers/prometheus.ts";
 import { TempDirs } from "../helpers/tmp.ts";
 import { api, eventually } from "../helpers/sidecar_lab.ts";
 import { type RulesLab, startRulesLab } from "../helpers/rules_lab.ts";
+import { startComponent } from "../helpers/thanos.ts";
 
 interface Rule {
   name: string;
@@ -135,6 +136,34 @@ e2eTest(
         const direct = await api<Md>(proms[0].url, "metadata");
         const all = await api<Md>(q.http, "metadata");
         assert(Object.keys(all).length >= Object.keys(direct).length);
+      });
+
+      await t.step("a querier over this querier (stacked) lists the same", async () => {
+        const top = await startComponent("query", [
+          "--endpoint.info-timeout=1s",
+          "--log.level=warn",
+          "--query.replica-label=replica",
+          `--store=${q.grpc}`,
+        ], { name: "top-querier" });
+        try {
+          const names = (gs: Group[]) => gs.map((g) => `${g.name}:${g.rules.map((r) => r.name)}`);
+          await eventually("the top querier sees the rules", async () => {
+            const d = await api<{ groups: Group[] }>(top.http, "rules");
+            return d.groups.length === 2;
+          });
+          assertEquals(
+            names((await api<{ groups: Group[] }>(top.http, "rules")).groups),
+            names((await rules()).groups),
+          );
+          const tg = await api<{ activeTargets: Target[] }>(top.http, "targets");
+          assertEquals(tg.activeTargets.length, 2);
+          const md = await api<Record<string, unknown>>(top.http, "metadata", {
+            metric: "prometheus_build_info",
+          });
+          assertEquals(Object.keys(md), ["prometheus_build_info"]);
+        } finally {
+          await top.stop();
+        }
       });
 
       await t.step("with one replica's Prometheus stopped, the other still answers", async () => {
