@@ -29,7 +29,7 @@ export interface EndpointClient extends ProxyStoreClient {
 }
 
 /** The non-StoreAPI services an endpoint may advertise in its Info answer. */
-export type AdvertisedApi = "rules" | "targets" | "metricMetadata";
+export type AdvertisedApi = "rules" | "targets" | "metricMetadata" | "exemplars";
 
 /** A healthy endpoint that serves one of the {@link AdvertisedApi}s. */
 export interface ApiEndpoint {

@@ -32,6 +32,13 @@ import {
   type MetricMetadata,
 } from "../storeapi/metadata.ts";
 import { ParseError, parseMetricSelector } from "../promql/parser.ts";
+import {
+  callExemplars,
+  dedupExemplars,
+  type ExemplarData,
+  type ExemplarsBackend,
+  type ExemplarsRequest,
+} from "../storeapi/exemplars.ts";
 import type { Matcher } from "../tsdb/matchers.ts";
 import { ApiError, ApiParams } from "./api.ts";
 import type { AdvertisedApi, ApiEndpoint } from "./endpoints.ts";
@@ -54,6 +61,7 @@ const KIND: Record<AdvertisedApi, string> = {
   rules: "rules",
   targets: "targets",
   metricMetadata: "metadata",
+  exemplars: "exemplars",
 };
 
 /**
@@ -271,13 +279,36 @@ export function rulesApiRoutes(o: RulesApiOptions): Route[] {
 }
 
 /**
+ * `/api/v1/query_exemplars` behind the querier: every endpoint advertising Exemplars, series
+ * equal once replica labels are removed kept once. `start`/`end` in ms.
+ */
+export async function fetchExemplars(
+  o: RulesApiOptions,
+  req: ExemplarsRequest,
+  signal: AbortSignal,
+): Promise<{ data: ExemplarData[]; warnings: string[] }> {
+  const r = await fanOut(
+    o.endpoints("exemplars"),
+    "exemplars",
+    req.partialResponseStrategy !== PartialResponseStrategy.ABORT,
+    signal,
+    o.responseTimeoutMs ?? 0,
+    (ep, s) => callExemplars(ep.client, req, s),
+  );
+  return {
+    data: dedupExemplars(r.results.flatMap((x) => x.data), o.replicaLabels),
+    warnings: r.warnings,
+  };
+}
+
+/**
  * The querier's own Rules, Targets and Metadata gRPC services, so queriers stack as in Thanos
  * (its querier serves those proxies too): the request goes to every endpoint advertising the
  * API and the answers are passed on as they are; deduplication is the HTTP API's, at the top.
  */
 export function proxyBackends(
   o: RulesApiOptions,
-): RulesBackend & TargetsBackend & MetadataBackend {
+): RulesBackend & TargetsBackend & MetadataBackend & ExemplarsBackend {
   const partialOf = (s: PartialResponseStrategy) => s !== PartialResponseStrategy.ABORT;
   return {
     rules: async (req, signal) => {
@@ -307,6 +338,17 @@ export function proxyBackends(
         },
         warnings: r.warnings,
       };
+    },
+    exemplars: async (req, signal) => {
+      const r = await fanOut(
+        o.endpoints("exemplars"),
+        "exemplars",
+        partialOf(req.partialResponseStrategy),
+        signal,
+        o.responseTimeoutMs ?? 0,
+        (ep, s) => callExemplars(ep.client, req, s),
+      );
+      return { data: r.results.flatMap((x) => x.data), warnings: r.warnings };
     },
     metricMetadata: async (req, signal) => {
       const r = await fanOut(

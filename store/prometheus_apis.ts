@@ -23,9 +23,18 @@ import {
   withExternalLabelsOnTargets,
 } from "../storeapi/targets.ts";
 import type { MetadataBackend, MetadataRequest, MetricMetadata } from "../storeapi/metadata.ts";
+import {
+  type ExemplarData,
+  type ExemplarsBackend,
+  type ExemplarsRequest,
+  fromPromExemplars,
+  type PromExemplarJSON,
+  withExternalLabelsOnExemplars,
+} from "../storeapi/exemplars.ts";
 
-/** Rules, Targets and Metadata of one Prometheus, with its current external labels. */
-export class PrometheusApis implements RulesBackend, TargetsBackend, MetadataBackend {
+/** Rules, Targets, Metadata and Exemplars of one Prometheus, with its current external labels. */
+export class PrometheusApis
+  implements RulesBackend, TargetsBackend, MetadataBackend, ExemplarsBackend {
   constructor(
     private readonly client: PrometheusClient,
     private readonly externalLabels: () => Labels,
@@ -57,6 +66,19 @@ export class PrometheusApis implements RulesBackend, TargetsBackend, MetadataBac
       droppedTargets: data?.droppedTargets ?? [],
     }, req.state);
     return { targets: withExternalLabelsOnTargets(d, this.externalLabels()), warnings: [] };
+  }
+
+  async exemplars(req: ExemplarsRequest, signal: AbortSignal) {
+    const params: [string, string][] = [
+      ["query", req.query],
+      ["start", String(req.start / 1000)],
+      ["end", String(req.end / 1000)],
+    ];
+    const data = await this.client.apiData("/api/v1/query_exemplars", params, signal) as
+      | PromExemplarJSON[]
+      | null;
+    const out: ExemplarData[] = fromPromExemplars(data ?? []);
+    return { data: withExternalLabelsOnExemplars(out, this.externalLabels()), warnings: [] };
   }
 
   async metricMetadata(req: MetadataRequest, signal: AbortSignal) {

@@ -10,7 +10,9 @@ import { HttpServer, Probe } from "../../server/http.ts";
 import { serveUntilStopped } from "../../server/lifecycle.ts";
 import type { RunContext } from "../runtime.ts";
 import { QueryApi } from "../../query/api.ts";
-import { proxyBackends, rulesApiRoutes } from "../../query/rules_api.ts";
+import { fetchExemplars, proxyBackends, rulesApiRoutes } from "../../query/rules_api.ts";
+import { exemplarsJSON, serveExemplars } from "../../storeapi/exemplars.ts";
+import { INT64_MAX, INT64_MIN, PartialResponseStrategy } from "../../storeapi/codec.ts";
 import { serveRules } from "../../storeapi/rules.ts";
 import { serveTargets } from "../../storeapi/targets.ts";
 import { serveMetadata } from "../../storeapi/metadata.ts";
@@ -104,6 +106,15 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
     defaultEvaluationIntervalMs: cfg.defaultEvaluationIntervalMs,
     autoDownsampling: cfg.autoDownsampling,
     enableCors: cfg.enableCors,
+    exemplars: async (req, signal) => {
+      const r = await fetchExemplars(apisOpts, {
+        query: req.query,
+        start: req.start,
+        end: req.end,
+        partialResponseStrategy: req.partialResponse ? 0 : PartialResponseStrategy.ABORT,
+      }, signal);
+      return { data: exemplarsJSON(r.data), warnings: r.warnings };
+    },
     flags: cfg.flagValues,
     version: denoConfig.version,
   });
@@ -129,7 +140,13 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
 
   // the querier serves the Rules, Targets and Metadata proxies too, so queriers stack (Thanos)
   const grpc = new StoreServer({
-    info: async () => ({ ...await proxy.info(), rules: true, targets: true, metricMetadata: true }),
+    info: async () => ({
+      ...await proxy.info(),
+      rules: true,
+      targets: true,
+      metricMetadata: true,
+      exemplars: { minTime: INT64_MIN, maxTime: INT64_MAX },
+    }),
     series: (req, s) => proxy.series(req, s),
     labelNames: (req, s) => proxy.labelNames(req, s),
     labelValues: (req, s) => proxy.labelValues(req, s),
@@ -144,6 +161,7 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
   serveRules(grpc.grpc, proxies);
   serveTargets(grpc.grpc, proxies);
   serveMetadata(grpc.grpc, proxies);
+  serveExemplars(grpc.grpc, proxies);
 
   return serveUntilStopped({
     http,

@@ -27,6 +27,8 @@ import { PrometheusApis } from "../../store/prometheus_apis.ts";
 import { serveRules } from "../../storeapi/rules.ts";
 import { serveTargets } from "../../storeapi/targets.ts";
 import { serveMetadata } from "../../storeapi/metadata.ts";
+import { serveExemplars } from "../../storeapi/exemplars.ts";
+import { INT64_MAX, INT64_MIN } from "../../storeapi/codec.ts";
 import { Reloader } from "../../promclient/reloader.ts";
 import { Shipper } from "../../block/shipper.ts";
 import {
@@ -87,6 +89,7 @@ export async function runSidecar(cfg: SidecarConfig, ctx: RunContext): Promise<n
       rules: true,
       targets: true,
       metricMetadata: true,
+      exemplars: { minTime: INT64_MIN, maxTime: INT64_MAX },
     }),
     series: (req, s) => wrapped.series(req, s),
     labelNames: (req, s) => wrapped.labelNames(req, s),
@@ -102,6 +105,7 @@ export async function runSidecar(cfg: SidecarConfig, ctx: RunContext): Promise<n
   serveRules(server.grpc, apis);
   serveTargets(server.grpc, apis);
   serveMetadata(server.grpc, apis);
+  serveExemplars(server.grpc, apis);
   const http = new HttpServer({ address: cfg.http.address, logger: log, registry, probe });
 
   const bucket = uploads

@@ -38,7 +38,7 @@ e2eTest(
     const dirs = new TempDirs();
     let lab: RulesLab | undefined;
     try {
-      lab = await startRulesLab(dirs);
+      lab = await startRulesLab(dirs, { exemplars: true });
       const { proms, querier: q, promRulesFile: promRules } = lab;
       const rules = () => api<{ groups: Group[] }>(q.http, "rules");
       await eventually("both alerts firing through the querier", async () => {
@@ -95,22 +95,24 @@ e2eTest(
         for (const a of d.alerts) assertEquals(a.state, "firing");
       });
 
-      await t.step("/api/v1/targets: the pair's two targets once each", async () => {
+      await t.step("/api/v1/targets: the pair's three targets once each", async () => {
         await eventually("targets scraped", async () => {
           const d = await api<{ activeTargets: Target[] }>(q.http, "targets");
           // Prometheus's discovery delivers its first targets after a few seconds
-          return d.activeTargets.length >= 2 && d.activeTargets.every((x) => x.health === "up");
+          return d.activeTargets.length >= 3 && d.activeTargets.every((x) => x.health === "up");
         });
         const d = await api<{ activeTargets: Target[]; droppedTargets: unknown[] }>(
           q.http,
           "targets",
         );
         assertEquals(
-          d.activeTargets.map((x) => x.scrapeUrl).sort(),
-          proms.map((p) => `http://127.0.0.1:${p.port}/metrics`).sort(),
+          d.activeTargets.map((x) => `${x.scrapePool} ${x.scrapeUrl}`).sort(),
+          [
+            `exemplars http://${lab!.exemplarTarget}/metrics`,
+            ...proms.map((p) => `prometheus http://127.0.0.1:${p.port}/metrics`).sort(),
+          ],
         );
         for (const x of d.activeTargets) {
-          assertEquals(x.scrapePool, "prometheus");
           assertEquals(x.labels.replica, undefined);
           assertEquals(x.labels.cluster, "lab");
         }
@@ -118,6 +120,40 @@ e2eTest(
           state: "dropped",
         });
         assertEquals(dropped.activeTargets, []);
+      });
+
+      await t.step("/api/v1/query_exemplars: the pair's exemplars, one series", async () => {
+        type Ex = {
+          seriesLabels: Record<string, string>;
+          exemplars: { labels: Record<string, string>; value: string; timestamp: number }[];
+        }[];
+        const params = () => ({
+          query: "lab_jobs_total",
+          start: Date.now() / 1000 - 120,
+          end: Date.now() / 1000 + 5,
+        });
+        await eventually("exemplars stored", async () => {
+          const d = await api<Ex>(q.http, "query_exemplars", params());
+          return d.length > 0 && d[0].exemplars.length > 0;
+        });
+        const d = await api<Ex>(q.http, "query_exemplars", params());
+        assertEquals(d.length, 1, JSON.stringify(d));
+        assertEquals(d[0].seriesLabels, {
+          __name__: "lab_jobs_total",
+          cluster: "lab",
+          instance: lab!.exemplarTarget!,
+          job: "exemplars",
+          path: "/a",
+        });
+        const e = d[0].exemplars[0];
+        assertEquals([e.labels, e.value], [{ trace_id: "abc123" }, "1"]);
+        assert(e.timestamp > Date.now() / 1000 - 300, String(e.timestamp));
+        // each replica alone has the series with its replica label
+        const a = await api<Ex>(proms[0].url, "query_exemplars", params());
+        assertEquals(a.length, 1);
+        const bad = await fetch(`${q.http}/api/v1/query_exemplars?query=sum(`);
+        assertEquals(bad.status, 400);
+        await bad.body?.cancel();
       });
 
       await t.step("/api/v1/metadata: Prometheus's metric metadata, limit", async () => {
@@ -156,7 +192,7 @@ e2eTest(
             names((await rules()).groups),
           );
           const tg = await api<{ activeTargets: Target[] }>(top.http, "targets");
-          assertEquals(tg.activeTargets.length, 2);
+          assertEquals(tg.activeTargets.length, 3);
           const md = await api<Record<string, unknown>>(top.http, "metadata", {
             metric: "prometheus_build_info",
           });

@@ -35,6 +35,38 @@ export const RULER_RULES = `groups:
     expr: count(up)
 `;
 
+/**
+ * A scrape target in the OpenMetrics format whose counter carries an exemplar
+ * (`trace_id="abc123"`), for Prometheus's exemplar storage.
+ */
+export function startExemplarExporter(): { target: string; stop(): Promise<void> } {
+  const ac = new AbortController();
+  let n = 0;
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen: () => {} },
+    () => {
+      n++;
+      const body = [
+        "# TYPE lab_jobs counter",
+        "# HELP lab_jobs Jobs done.",
+        `lab_jobs_total{path="/a"} ${n} # {trace_id="abc123"} 1.0`,
+        "# EOF",
+        "",
+      ].join("\n");
+      return new Response(body, {
+        headers: { "content-type": "application/openmetrics-text; version=1.0.0; charset=utf-8" },
+      });
+    },
+  );
+  return {
+    target: `127.0.0.1:${server.addr.port}`,
+    stop: async () => {
+      ac.abort();
+      await server.finished;
+    },
+  };
+}
+
 /** The started lab. */
 export interface RulesLab {
   proms: LabPrometheus[];
@@ -43,16 +75,26 @@ export interface RulesLab {
   querier: LabProc;
   /** Path of the pair's shared rule file (the `file` of its group). */
   promRulesFile: string;
+  /** The OpenMetrics exporter both Prometheus scrape (job `exemplars`), when asked for. */
+  exemplarTarget?: string;
   stop(): Promise<void>;
 }
 
-/** Starts the lab; on a failed start, stops what it started before rethrowing. */
-export async function startRulesLab(dirs: TempDirs): Promise<RulesLab> {
+/**
+ * Starts the lab; on a failed start, stops what it started before rethrowing. With `exemplars`,
+ * both Prometheus also store exemplars and scrape an OpenMetrics exporter that has one.
+ */
+export async function startRulesLab(
+  dirs: TempDirs,
+  opts: { exemplars?: boolean } = {},
+): Promise<RulesLab> {
   const procs: LabProc[] = [];
   const proms: LabPrometheus[] = [];
+  const exporter = opts.exemplars ? startExemplarExporter() : undefined;
   const stop = async () => {
     for (const p of [...procs].reverse()) await p.stop();
     for (const p of proms) await p.dispose();
+    await exporter?.stop();
   };
   try {
     const base = await dirs.make();
@@ -65,7 +107,10 @@ export async function startRulesLab(dirs: TempDirs): Promise<RulesLab> {
         new LabPrometheus({
           dataDir: `${base}/prom-${replica}`,
           externalLabels: { cluster: "lab", replica },
-          extraFlags: ["--log.level=warn"],
+          extraFlags: [
+            "--log.level=warn",
+            ...(exporter ? ["--enable-feature=exemplar-storage"] : []),
+          ],
         }),
       );
     }
@@ -78,7 +123,10 @@ export async function startRulesLab(dirs: TempDirs): Promise<RulesLab> {
         `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n` +
           `  external_labels:\n    cluster: ${ext.cluster}\n    replica: ${ext.replica}\n` +
           `rule_files:\n- ${promRulesFile}\n` +
-          `scrape_configs:\n- job_name: prometheus\n  static_configs:\n  - targets: [${targets}]\n`,
+          `scrape_configs:\n- job_name: prometheus\n  static_configs:\n  - targets: [${targets}]\n` +
+          (exporter
+            ? `- job_name: exemplars\n  static_configs:\n  - targets: ['${exporter.target}']\n`
+            : ""),
       );
       await p.start(true);
     }
@@ -107,7 +155,15 @@ export async function startRulesLab(dirs: TempDirs): Promise<RulesLab> {
       `--store=${ruler.grpc}`,
     ], { name: "querier", httpPort: queryPort });
     procs.push(querier);
-    return { proms, sidecars, ruler, querier, promRulesFile, stop };
+    return {
+      proms,
+      sidecars,
+      ruler,
+      querier,
+      promRulesFile,
+      exemplarTarget: exporter?.target,
+      stop,
+    };
   } catch (e) {
     await stop();
     throw e;
