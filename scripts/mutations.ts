@@ -1517,4 +1517,11 @@ export const MUTATIONS: Mutation[] = [
     replace: "if ((start > 0",
     tests: ["tests/re2/search_test.ts"],
   },
+  {
+    name: "exemplars-dedup-keeps-replica-labels",
+    file: "storeapi/exemplars.ts",
+    find: "seriesLabels: withoutLabels(d.seriesLabels, drop)",
+    replace: "seriesLabels: d.seriesLabels",
+    tests: ["tests/storeapi/exemplars_test.ts"],
+  },
 ];
