@@ -1,5 +1,5 @@
-// Wire compatibility of the Rules, Targets and Metadata codecs with an independent protobuf
-// implementation: protobufjs compiling storeapi/proto/{rules,targets,metadata}.proto (Thanos's
+// Wire compatibility of the Rules, Targets, Metadata and Exemplars codecs with an independent protobuf
+// implementation: protobufjs compiling storeapi/proto/{rules,targets,metadata,exemplars}.proto (Thanos's
 // definitions) decodes what we encode, and we decode what it encodes, field by field.
 
 // deno-lint-ignore-file no-explicit-any
@@ -19,6 +19,11 @@ import {
   type TargetDiscovery,
 } from "../../storeapi/targets.ts";
 import {
+  decodeExemplarsRequest,
+  decodeExemplarsResponse,
+  encodeExemplarsResponse,
+} from "../../storeapi/exemplars.ts";
+import {
   decodeMetadataRequest,
   decodeMetadataResponse,
   encodeMetadataResponse,
@@ -29,7 +34,7 @@ const PROTOBUFJS = "npm:protobufjs@7.6.6";
 const protobuf: any = (await import(PROTOBUFJS)).default;
 const PROTO_DIR = new URL("../../storeapi/proto/", import.meta.url).pathname;
 const root: any = protobuf.loadSync(
-  ["rules.proto", "targets.proto", "metadata.proto"].map((f) => PROTO_DIR + f),
+  ["rules.proto", "targets.proto", "metadata.proto", "exemplars.proto"].map((f) => PROTO_DIR + f),
 );
 const T = {
   RulesRequest: root.lookupType("thanos.RulesRequest"),
@@ -38,6 +43,8 @@ const T = {
   TargetsResponse: root.lookupType("thanos.TargetsResponse"),
   MetadataRequest: root.lookupType("thanos.MetricMetadataRequest"),
   MetadataResponse: root.lookupType("thanos.MetricMetadataResponse"),
+  ExemplarsRequest: root.lookupType("thanos.ExemplarsRequest"),
+  ExemplarsResponse: root.lookupType("thanos.ExemplarsResponse"),
 };
 const OBJ = { longs: Number, enums: String, defaults: false };
 
@@ -248,4 +255,36 @@ Deno.test("Metadata: the map and the int32 limit agree both ways", () => {
   });
   const req = decodeMetadataRequest(pb(T.MetadataRequest, { metric: "up", limit: -1 }));
   assertEquals([req.metric, req.limit], ["up", -1]);
+});
+
+Deno.test("Exemplars: both directions agree (negative int64 start too)", () => {
+  const m = T.ExemplarsResponse.toObject(
+    T.ExemplarsResponse.decode(encodeExemplarsResponse({
+      seriesLabels: { __name__: "x", job: "j" },
+      exemplars: [{ labels: { trace_id: "t" }, value: 2.5, ts: 1700000000123 }],
+    })),
+    OBJ,
+  );
+  assertEquals(m.data.seriesLabels.labels, [{ name: "__name__", value: "x" }, {
+    name: "job",
+    value: "j",
+  }]);
+  assertEquals(m.data.exemplars[0].value, 2.5);
+  assertEquals(m.data.exemplars[0].ts, 1700000000123);
+  const ours = decodeExemplarsResponse(pb(T.ExemplarsResponse, {
+    data: {
+      seriesLabels: { labels: [{ name: "a", value: "b" }] },
+      exemplars: [{ value: 1, ts: 5 }],
+    },
+  }));
+  assertEquals(ours, {
+    data: { seriesLabels: { a: "b" }, exemplars: [{ labels: {}, value: 1, ts: 5 }] },
+  });
+  const req = decodeExemplarsRequest(pb(T.ExemplarsRequest, {
+    query: "up",
+    start: -1000,
+    end: 2000,
+    partialResponseStrategy: "ABORT",
+  }));
+  assertEquals(req, { query: "up", start: -1000, end: 2000, partialResponseStrategy: 1 });
 });
