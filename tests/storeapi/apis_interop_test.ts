@@ -1,6 +1,7 @@
-// Wire compatibility of the Rules, Targets, Metadata and Exemplars codecs with an independent protobuf
-// implementation: protobufjs compiling storeapi/proto/{rules,targets,metadata,exemplars}.proto (Thanos's
-// definitions) decodes what we encode, and we decode what it encodes, field by field.
+// Wire compatibility of the Rules, Targets, Metadata and Exemplars codecs with an independent
+// protobuf implementation: protobufjs compiling storeapi/proto/{rules,targets,metadata,exemplars}
+// .proto (Thanos's definitions) decodes what we encode, and we decode what it encodes, field by
+// field.
 
 // deno-lint-ignore-file no-explicit-any
 import { assertEquals } from "../helpers/assert.ts";
