@@ -37,6 +37,7 @@ import {
   dedupExemplars,
   type ExemplarData,
   type ExemplarsBackend,
+  exemplarsJSON,
   type ExemplarsRequest,
 } from "../storeapi/exemplars.ts";
 import type { Matcher } from "../tsdb/matchers.ts";
@@ -299,6 +300,23 @@ export async function fetchExemplars(
     data: dedupExemplars(r.results.flatMap((x) => x.data), o.replicaLabels),
     warnings: r.warnings,
   };
+}
+
+/** `fetchExemplars` for the query API's `/api/v1/query_exemplars`, in Prometheus's JSON. */
+export async function exemplarsAnswer(
+  o: RulesApiOptions,
+  req: { query: string; start: number; end: number; partialResponse: boolean },
+  signal: AbortSignal,
+): Promise<{ data: unknown; warnings: string[] }> {
+  const r = await fetchExemplars(o, {
+    query: req.query,
+    start: req.start,
+    end: req.end,
+    partialResponseStrategy: req.partialResponse
+      ? PartialResponseStrategy.WARN
+      : PartialResponseStrategy.ABORT,
+  }, signal);
+  return { data: exemplarsJSON(r.data), warnings: r.warnings };
 }
 
 /**

@@ -1506,8 +1506,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "sidecar-rules-api-not-advertised",
     file: "components/sidecar/main.ts",
-    find: "      rules: true,\n      targets: true,\n",
-    replace: "      targets: true,\n",
+    find: "}, { rules: true, targets: true, metricMetadata: true, exemplars: true });",
+    replace: "}, { targets: true, metricMetadata: true, exemplars: true });",
     tests: ["tests/e2e/query_rules_targets_test.ts"],
   },
   {

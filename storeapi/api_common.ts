@@ -5,7 +5,8 @@
 
 import { labelsToObject } from "../tsdb/labels.ts";
 import type { Labels } from "../tsdb/series.ts";
-import { readLabelSet, writeLabelSet } from "./codec.ts";
+import { INT64_MAX, INT64_MIN, readLabelSet, type StoreInfo, writeLabelSet } from "./codec.ts";
+import type { StoreBackend } from "./server.ts";
 import { GrpcError, type GrpcServer, GrpcStatus } from "./grpc.ts";
 import { ProtoDecodeError, type ProtoReader, type ProtoWriter, WireType } from "./wire.ts";
 
@@ -125,6 +126,31 @@ export function readTimestamp(r: ProtoReader): string {
     throw new ProtoDecodeError("Timestamp", r.pos, `nanos ${nanos} out of range`);
   }
   return formatRfc3339Nano(seconds, nanos);
+}
+
+/** The Info sections of the APIs a component serves besides the StoreAPI. */
+export interface AdvertisedApis {
+  rules?: boolean;
+  targets?: boolean;
+  metricMetadata?: boolean;
+  /** Exemplars over all time (Thanos's sidecar advertises the whole int64 range). */
+  exemplars?: boolean;
+}
+
+/** `backend` whose Info answer also advertises `apis` (the rest is passed through). */
+export function advertising(backend: StoreBackend, apis: AdvertisedApis): StoreBackend {
+  const extra: Partial<StoreInfo> = {
+    rules: apis.rules,
+    targets: apis.targets,
+    metricMetadata: apis.metricMetadata,
+    exemplars: apis.exemplars ? { minTime: INT64_MIN, maxTime: INT64_MAX } : undefined,
+  };
+  return {
+    info: async () => ({ ...await backend.info(), ...extra }),
+    series: (req, s) => backend.series(req, s),
+    labelNames: (req, s) => backend.labelNames(req, s),
+    labelValues: (req, s) => backend.labelValues(req, s),
+  };
 }
 
 /** Anything that can make a server-streaming call (the StoreAPI client's channel). */

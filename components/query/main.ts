@@ -10,9 +10,14 @@ import { HttpServer, Probe } from "../../server/http.ts";
 import { serveUntilStopped } from "../../server/lifecycle.ts";
 import type { RunContext } from "../runtime.ts";
 import { QueryApi } from "../../query/api.ts";
-import { fetchExemplars, proxyBackends, rulesApiRoutes } from "../../query/rules_api.ts";
-import { exemplarsJSON, serveExemplars } from "../../storeapi/exemplars.ts";
-import { INT64_MAX, INT64_MIN, PartialResponseStrategy } from "../../storeapi/codec.ts";
+import {
+  exemplarsAnswer,
+  proxyBackends,
+  type RulesApiOptions,
+  rulesApiRoutes,
+} from "../../query/rules_api.ts";
+import { serveExemplars } from "../../storeapi/exemplars.ts";
+import { advertising } from "../../storeapi/api_common.ts";
 import { serveRules } from "../../storeapi/rules.ts";
 import { serveTargets } from "../../storeapi/targets.ts";
 import { serveMetadata } from "../../storeapi/metadata.ts";
@@ -106,15 +111,7 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
     defaultEvaluationIntervalMs: cfg.defaultEvaluationIntervalMs,
     autoDownsampling: cfg.autoDownsampling,
     enableCors: cfg.enableCors,
-    exemplars: async (req, signal) => {
-      const r = await fetchExemplars(apisOpts, {
-        query: req.query,
-        start: req.start,
-        end: req.end,
-        partialResponseStrategy: req.partialResponse ? 0 : PartialResponseStrategy.ABORT,
-      }, signal);
-      return { data: exemplarsJSON(r.data), warnings: r.warnings };
-    },
+    exemplars: (req, signal) => exemplarsAnswer(apisOpts, req, signal),
     flags: cfg.flagValues,
     version: denoConfig.version,
   });
@@ -127,7 +124,7 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
     routePrefix: cfg.routePrefix === "" ? undefined : cfg.routePrefix,
   });
   http.add(api.routes());
-  const apisOpts = {
+  const apisOpts: RulesApiOptions = {
     endpoints: (which: AdvertisedApi) => endpoints.withApi(which),
     replicaLabels: cfg.replicaLabels,
     partialResponse: cfg.partialResponse,
@@ -138,19 +135,9 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
   http.add(uiRoutes({ routePrefix: cfg.routePrefix, externalPrefix: cfg.externalPrefix }));
   probe.setNotReady("waiting for the first endpoint discovery round");
 
-  // the querier serves the Rules, Targets and Metadata proxies too, so queriers stack (Thanos)
-  const grpc = new StoreServer({
-    info: async () => ({
-      ...await proxy.info(),
-      rules: true,
-      targets: true,
-      metricMetadata: true,
-      exemplars: { minTime: INT64_MIN, maxTime: INT64_MAX },
-    }),
-    series: (req, s) => proxy.series(req, s),
-    labelNames: (req, s) => proxy.labelNames(req, s),
-    labelValues: (req, s) => proxy.labelValues(req, s),
-  }, {
+  // the querier serves the Rules, Targets, Metadata and Exemplars proxies too, so queriers stack
+  const advertised = { rules: true, targets: true, metricMetadata: true, exemplars: true };
+  const grpc = new StoreServer(advertising(proxy, advertised), {
     registry,
     logger,
     tls: cfg.grpc.tls,

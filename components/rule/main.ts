@@ -24,6 +24,7 @@ import { loadRuleFiles, RuleLoadError } from "../../rules/loader.ts";
 import { Notifier } from "../../rules/notifier.ts";
 import { managerRulesBackend, rulesRoutes } from "../../rules/api.ts";
 import { serveRules } from "../../storeapi/rules.ts";
+import { advertising } from "../../storeapi/api_common.ts";
 import { uiRoutes } from "../../ui/routes.ts";
 import type { PartialResponseStrategy } from "../../rules/rulefmt.ts";
 import type { Bucket } from "../../objstore/bucket.ts";
@@ -184,12 +185,7 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
     componentType: "rule",
   });
   // the ruler serves its rules over gRPC too, advertised in Info (Thanos's ruler)
-  const server = new StoreServer({
-    info: async () => ({ ...await store.info(), rules: true }),
-    series: (req, s) => store.series(req, s),
-    labelNames: (req, s) => store.labelNames(req, s),
-    labelValues: (req, s) => store.labelValues(req, s),
-  }, {
+  const server = new StoreServer(advertising(store, { rules: true }), {
     registry,
     tls: cfg.grpc.tls,
     limits: cfg.storeLimits,

@@ -28,7 +28,7 @@ import { serveRules } from "../../storeapi/rules.ts";
 import { serveTargets } from "../../storeapi/targets.ts";
 import { serveMetadata } from "../../storeapi/metadata.ts";
 import { serveExemplars } from "../../storeapi/exemplars.ts";
-import { INT64_MAX, INT64_MIN } from "../../storeapi/codec.ts";
+import { advertising } from "../../storeapi/api_common.ts";
 import { Reloader } from "../../promclient/reloader.ts";
 import { Shipper } from "../../block/shipper.ts";
 import {
@@ -82,19 +82,13 @@ export async function runSidecar(cfg: SidecarConfig, ctx: RunContext): Promise<n
   let extLabels: Labels = [];
   const store = new PrometheusStore(client, { state: () => state, minTimeFlag });
   let wrapped: StoreBackend = withExternalLabels(store, extLabels, { resort: true });
-  const backend: StoreBackend = {
-    // the sidecar also serves Prometheus's rules, targets and metadata (Thanos's sidecar)
-    info: async () => ({
-      ...await wrapped.info(),
-      rules: true,
-      targets: true,
-      metricMetadata: true,
-      exemplars: { minTime: INT64_MIN, maxTime: INT64_MAX },
-    }),
+  // the sidecar also serves Prometheus's rules, targets, metadata and exemplars (Thanos's sidecar)
+  const backend: StoreBackend = advertising({
+    info: () => wrapped.info(),
     series: (req, s) => wrapped.series(req, s),
     labelNames: (req, s) => wrapped.labelNames(req, s),
     labelValues: (req, s) => wrapped.labelValues(req, s),
-  };
+  }, { rules: true, targets: true, metricMetadata: true, exemplars: true });
   const server = new StoreServer(backend, {
     registry,
     logger: log,
