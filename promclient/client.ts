@@ -255,7 +255,7 @@ export class PrometheusClient {
   }
 
   /** GETs an `/api/v1` endpoint and returns `data`; null on 404 when `allow404`. */
-  private async apiData(
+  async apiData(
     path: string,
     params: [string, string][],
     signal?: AbortSignal,

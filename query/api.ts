@@ -172,6 +172,14 @@ export interface QueryApiOptions {
   defaultEvaluationIntervalMs: number;
   autoDownsampling: boolean;
   enableCors: boolean;
+  /**
+   * Exemplars of the endpoints serving them (query/rules_api.ts `fetchExemplars`); absent: none.
+   * `start`/`end` in ms; the answer in Prometheus's JSON.
+   */
+  exemplars?: (
+    req: { query: string; start: number; end: number; partialResponse: boolean },
+    signal: AbortSignal,
+  ) => Promise<{ data: unknown; warnings: string[] }>;
   /** Every flag with its value, for `/api/v1/status/flags`. */
   flags: Record<string, string>;
   version: string;
@@ -248,8 +256,7 @@ export class QueryApi {
           }
         },
       },
-      r("GET", "/metadata", () => Promise.resolve({ data: "{}" })),
-      r(both, "/query_exemplars", (p) => this.exemplars(p)),
+      r(both, "/query_exemplars", (p, _, s) => this.exemplars(p, s)),
       r("GET", "/status/buildinfo", () => Promise.resolve({ data: this.buildInfo() })),
       r("GET", "/status/flags", () => Promise.resolve({ data: this.flagsJSON() })),
       r("GET", "/status/runtimeinfo", () => Promise.resolve({ data: this.runtimeInfo() })),
@@ -264,7 +271,7 @@ export class QueryApi {
 
   // Thanos's CORS headers, on every API answer unless --web.disable-cors
   // (https://github.com/thanos-io/thanos/blob/main/pkg/api/api.go, `corsHeaders`)
-  private corsHeaders(): Record<string, string> {
+  corsHeaders(): Record<string, string> {
     if (!this.o.enableCors) return {};
     return {
       "Access-Control-Allow-Origin": "*",
@@ -659,17 +666,23 @@ export class QueryApi {
     return { data: `[${list.map(goJSONString).join(",")}]`, warnings: q.warnings };
   }
 
-  private exemplars(p: ApiParams): Promise<Body> {
-    this.timeParam(p, "start", API_MIN_TIME, false);
-    this.timeParam(p, "end", API_MAX_TIME, false);
-    // validate the query like Prometheus; no component behind this querier stores exemplars
+  private async exemplars(p: ApiParams, signal: AbortSignal): Promise<Body> {
+    const start = this.timeParam(p, "start", API_MIN_TIME, false);
+    const end = this.timeParam(p, "end", API_MAX_TIME, false);
+    // validated like Prometheus before any endpoint is asked
     try {
       parseExpr(p.get("query"));
     } catch (e) {
       if (e instanceof ParseError) throw new ApiError("bad_data", e.message);
       throw e;
     }
-    return Promise.resolve({ data: "[]" });
+    if (!this.o.exemplars) return { data: "[]" };
+    const partialResponse = this.boolParam(p, "partial_response", this.o.partialResponse);
+    const r = await this.o.exemplars(
+      { query: p.get("query"), start, end, partialResponse },
+      signal,
+    );
+    return { data: JSON.stringify(r.data), warnings: r.warnings };
   }
 
   private buildInfo(): string {

@@ -23,7 +23,18 @@ export interface EndpointSpec {
 /** A client of one resolved endpoint address. */
 export interface EndpointClient extends ProxyStoreClient {
   info(signal?: AbortSignal): Promise<StoreInfo>;
+  /** Server-streaming calls of the other APIs (Rules, Targets, Metadata). */
+  stream?(path: string, request: Uint8Array, signal?: AbortSignal): AsyncIterable<Uint8Array>;
   close(): void;
+}
+
+/** The non-StoreAPI services an endpoint may advertise in its Info answer. */
+export type AdvertisedApi = "rules" | "targets" | "metricMetadata" | "exemplars";
+
+/** A healthy endpoint that serves one of the {@link AdvertisedApi}s. */
+export interface ApiEndpoint {
+  name: string;
+  client: Required<Pick<EndpointClient, "stream">>;
 }
 
 /** Status of one endpoint, as `/api/v1/stores` shows it. */
@@ -348,6 +359,16 @@ export class EndpointSet {
     const out: ProxyEndpoint[] = [];
     for (const st of this.states.values()) {
       if (st.healthy || st.strict) out.push({ name: st.name, client: st.client, info: st.info });
+    }
+    return out;
+  }
+
+  /** Healthy endpoints whose last Info answer advertises `api` (Thanos's endpoint set). */
+  withApi(api: AdvertisedApi): ApiEndpoint[] {
+    const out: ApiEndpoint[] = [];
+    for (const st of this.states.values()) {
+      const stream = st.client.stream?.bind(st.client);
+      if (st.healthy && st.info?.[api] && stream) out.push({ name: st.name, client: { stream } });
     }
     return out;
   }

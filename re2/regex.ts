@@ -28,12 +28,32 @@ export class Re2Regex {
     readonly engine: Re2Engine,
     private readonly js: RegExp | null,
     private readonly re2: RE2JS | null,
+    /** False for a search regex ({@link Re2Regex.compileSearch}): matches anywhere in the text. */
+    readonly anchored = true,
   ) {
-    this.test = js !== null ? (s) => js.test(s) : (s) => re2!.testExact(s);
+    this.test = js !== null
+      ? (s) => js.test(s)
+      : anchored
+      ? (s) => re2!.testExact(s)
+      : (s) => re2!.matcher(s).find();
   }
 
-  /** True when the whole of `s` matches. */
+  /** True when the whole of `s` matches (a search regex: when some part of `s` matches). */
   readonly test: (s: string) => boolean;
+
+  /**
+   * Compiles `pattern` unanchored, as Go's `regexp.MustCompile` (text/template's `match` and
+   * `reReplaceAll` in alert templates). Always the RE2 automaton: a backtracking engine searching
+   * from every start position is quadratic even for patterns that are linear when anchored, so
+   * search keeps the guarantee of linear time per scanned position range as Go's does.
+   */
+  static compileSearch(pattern: string): Re2Regex {
+    const { ast, groupNames } = parseRe2(pattern);
+    return guardDepth(pattern, () => {
+      const re2 = compileRe2js(ast, pattern, pattern);
+      return new Re2Regex(pattern, groupNames, "re2js", null, re2, false);
+    });
+  }
 
   /**
    * Compiles `pattern` as Prometheus does (`^(?:pattern)$`). Throws InvalidRegexError with Go's
@@ -61,42 +81,98 @@ export class Re2Regex {
         const js = compileAnchoredNode(ast, pattern, opts.captures);
         return new Re2Regex(pattern, groupNames, "regexp", js, null);
       }
-      // re2js compiles ~10 µs per instruction: bound the program (Go allows 3.3M instructions,
-      // which would block the role for most of a minute)
-      const size = programSize(ast);
-      if (size > MAX_PROGRAM) {
-        throw new InvalidRegexError(
-          `error parsing regexp: expression too large: \`${pattern}\` compiles to about ${size} ` +
-            `instructions, more than the ${MAX_PROGRAM} allowed here`,
-        );
-      }
-      let re2: RE2JS;
-      try {
-        re2 = RE2JS.compile(`^(?:${pattern})$`);
-      } catch (e) {
-        const msg = (e as Error).message;
-        // re2js reports Go's own errors (`error parsing regexp: …`) for what ./parser.ts let by
-        throw new InvalidRegexError(
-          msg.startsWith("error parsing regexp: ")
-            ? msg
-            : `error parsing regexp: cannot compile ${JSON.stringify(pattern)}: ${msg}`,
-        );
-      }
+      const re2 = compileRe2js(ast, pattern, `^(?:${pattern})$`);
       return new Re2Regex(pattern, groupNames, "re2js", null, re2);
     });
   }
 
-  /** The capture groups when the whole of `s` matches, else null. */
+  /**
+   * The capture groups when the whole of `s` matches, else null (a search regex: the groups of
+   * the leftmost match).
+   */
   exec(s: string): Re2Groups | null {
     if (this.js !== null) {
       const m = this.js.exec(s);
       return m === null ? null : Array.from(m);
     }
     const m = this.re2!.matcher(s);
-    if (!m.matches()) return null;
-    const out: Re2Groups = [];
-    for (let i = 0; i <= m.groupCount(); i++) out.push(m.group(i) ?? undefined);
-    return out;
+    if (!(this.anchored ? m.matches() : m.find())) return null;
+    return groupsOf(m);
+  }
+
+  /**
+   * Every successive non-overlapping match of a search regex, leftmost-first, as Go's
+   * `FindAllStringSubmatchIndex`: an empty match right after the previous match is skipped, and
+   * the search moves on by one character (code point) after an empty match. `index`/`end` are
+   * UTF-16 offsets into `s`. At most `limit` matches.
+   */
+  *matchAll(
+    s: string,
+    limit = Infinity,
+  ): Generator<{ index: number; end: number; groups: Re2Groups }> {
+    if (this.anchored || this.re2 === null) {
+      throw new Error("matchAll needs a search regex (Re2Regex.compileSearch)");
+    }
+    const m = this.re2.matcher(s);
+    let prevEnd = -1;
+    let n = 0;
+    while (n < limit && m.find()) {
+      const start = m.start();
+      const end = m.end();
+      if (start === end) {
+        // Go: "Empty matches abutting a preceding match are ignored"; and no empty match
+        // between the two halves of a surrogate pair (Go steps over whole runes)
+        const c = s.charCodeAt(start - 1);
+        if (start === prevEnd || (start > 0 && c >= 0xd800 && c <= 0xdbff)) continue;
+      }
+      n++;
+      prevEnd = end;
+      yield { index: start, end, groups: groupsOf(m) };
+    }
+  }
+
+  /**
+   * Go's `Regexp.ReplaceAllString`: every match of a search regex replaced by `template`
+   * expanded as `Regexp.Expand` does (`$1`, `${name}`, `$$`).
+   */
+  replaceAll(s: string, template: string): string {
+    let out = "";
+    let last = 0;
+    for (const m of this.matchAll(s)) {
+      out += s.slice(last, m.index) + expandTemplate(template, m.groups, this.groupNames);
+      last = m.end;
+    }
+    return out + s.slice(last);
+  }
+}
+
+function groupsOf(m: ReturnType<RE2JS["matcher"]>): Re2Groups {
+  const out: Re2Groups = [];
+  for (let i = 0; i <= m.groupCount(); i++) out.push(m.group(i) ?? undefined);
+  return out;
+}
+
+/** Compiles `source` (the pattern, possibly anchored) on re2js, with the program size bounded. */
+function compileRe2js(ast: ReNode, pattern: string, source: string): RE2JS {
+  // re2js compiles ~10 µs per instruction: bound the program (Go allows 3.3M instructions,
+  // which would block the role for most of a minute)
+  const size = programSize(ast);
+  if (size > MAX_PROGRAM) {
+    throw new InvalidRegexError(
+      `error parsing regexp: expression too large: \`${pattern}\` compiles to about ${size} ` +
+        `instructions, more than the ${MAX_PROGRAM} allowed here`,
+    );
+  }
+  try {
+    return RE2JS.compile(source);
+  } catch (e) {
+    const msg = (e as Error).message;
+    // re2js reports Go's own errors (`error parsing regexp: …`) for what ./parser.ts let by
+    throw new InvalidRegexError(
+      msg.startsWith("error parsing regexp: ")
+        ? msg
+        : `error parsing regexp: cannot compile ${JSON.stringify(pattern)}: ${msg}`,
+    );
   }
 }
 

@@ -12,6 +12,13 @@ import { formatFloatGoExp } from "../strconv/float.ts";
 import { labelsToObject } from "../tsdb/labels.ts";
 import { type Alert, AlertingRule, type Rule } from "./alerting.ts";
 import type { Group, RuleManager } from "./manager.ts";
+import type { Labels } from "../tsdb/series.ts";
+import {
+  filterRuleGroups,
+  type RuleGroup,
+  type RulesBackend,
+  withExternalLabelsOnRules,
+} from "../storeapi/rules.ts";
 
 const ZERO_TIME = "0001-01-01T00:00:00Z";
 
@@ -116,4 +123,21 @@ export function rulesRoutes(manager: () => RuleManager): Route[] {
         }),
     },
   ];
+}
+
+/**
+ * The ruler's `thanos.Rules/Rules` backend: the manager's groups as `/api/v1/rules` shows them,
+ * filtered by the request, with the ruler's external labels on rules and alerts (Thanos's ruler
+ * answers so: https://github.com/thanos-io/thanos/blob/main/pkg/rules/manager.go).
+ */
+export function managerRulesBackend(manager: () => RuleManager, ext: Labels): RulesBackend {
+  return {
+    rules: (req) => {
+      const groups = rulesData(manager().groups).groups as RuleGroup[];
+      return Promise.resolve({
+        groups: withExternalLabelsOnRules(filterRuleGroups(groups, req), ext),
+        warnings: [],
+      });
+    },
+  };
 }

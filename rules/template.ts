@@ -11,8 +11,7 @@
 
 import { formatG, formatValue, sprintf } from "./gofmt.ts";
 import { parseDuration } from "../tsdb/duration.ts";
-import { translateRe2 } from "../re2/translate.ts";
-import { expandTemplate } from "../re2/regex.ts";
+import { Re2Regex } from "../re2/regex.ts";
 
 /** A template could not be parsed or executed; the message follows Go's `template: …`. */
 export class TemplateError extends Error {
@@ -721,12 +720,6 @@ export function graphLinkForExpression(expr: string): string {
   return `/graph?g0.expr=${queryEscape(expr)}&g0.tab=0`;
 }
 
-/** Go's regexp (unanchored) as a JS RegExp with capture groups in Go's numbering. */
-function regex(pattern: string, flags = "u"): { re: RegExp; groupNames: string[] } {
-  const { source, groupNames } = translateRe2(pattern);
-  return { re: new RegExp(source, flags), groupNames };
-}
-
 function cmpArgs(name: string, a: unknown, b: unknown): number {
   if (typeof a !== typeof b) throw new Error(`incompatible types for comparison`);
   if (typeof a === "number" || typeof a === "string") {
@@ -815,23 +808,12 @@ const FUNCS: Record<string, Fn> = {
   reReplaceAll: (a) => {
     // Go's Regexp.ReplaceAllString: every non-overlapping match, `$1`/`${name}` expanded
     arity("reReplaceAll", a, 3);
-    const { re, groupNames } = regex(String(a[0]), "gu");
-    const text = String(a[2]);
-    let out = "";
-    let last = 0;
-    for (let i = 0; i < 1_000_000; i++) {
-      const m = re.exec(text);
-      if (m === null) break;
-      out += text.slice(last, m.index) + expandTemplate(String(a[1]), Array.from(m), groupNames);
-      last = m.index + m[0].length;
-      if (m[0].length === 0) re.lastIndex++;
-    }
-    return out + text.slice(last);
+    return Re2Regex.compileSearch(String(a[0])).replaceAll(String(a[2]), String(a[1]));
   },
   safeHtml: (a) => String(a[0]),
   match: (a) => {
     arity("match", a, 2);
-    return regex(String(a[0])).re.test(String(a[1]));
+    return Re2Regex.compileSearch(String(a[0])).test(String(a[1]));
   },
   title: (a) =>
     String(a[0]).replace(/(^|[^\p{L}\p{N}_'])(\p{L})/gu, (_m, p, c) => p + c.toUpperCase()),

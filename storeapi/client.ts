@@ -160,6 +160,14 @@ export class StoreClient implements StoreBackend {
     return decodeOrFail(() => decodeLabelValuesResponse(res));
   }
 
+  /**
+   * Any server-streaming call on this endpoint's connection (Rules, Targets, Metadata), with the
+   * client's deadline and metadata.
+   */
+  stream(path: string, request: Uint8Array, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+    return this.channel.serverStream(path, request, this.callOpts(signal));
+  }
+
   /** Calls `grpc.health.v1.Health/Check` for `service` ("" = the whole server). */
   async health(service = "", signal?: AbortSignal): Promise<ServingStatus> {
     const res = await this.channel.unary(

@@ -287,7 +287,7 @@ function writeLabels(w: ProtoWriter, field: number, ls: Labels): void {
   }
 }
 
-function writeLabelSet(w: ProtoWriter, field: number, ls: Labels): void {
+export function writeLabelSet(w: ProtoWriter, field: number, ls: Labels): void {
   w.message(field, (m) => writeLabels(m, 1, ls));
 }
 
@@ -329,7 +329,7 @@ export function readLabel(r: ProtoReader, out: string[]): void {
   out.push(name, value);
 }
 
-function readLabelSet(r: ProtoReader): Labels {
+export function readLabelSet(r: ProtoReader): Labels {
   const out: string[] = [];
   while (!r.eof()) {
     const t = r.tag();

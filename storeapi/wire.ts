@@ -187,6 +187,15 @@ export class ProtoWriter {
     this.int64(v);
   }
 
+  /** double field (fixed64, little-endian), omitted when 0 (proto3). */
+  doubleField(field: number, v: number): void {
+    if (v === 0 && !Object.is(v, -0)) return;
+    this.tag(field, WireType.Fixed64);
+    this.ensure(8);
+    new DataView(this.buf.buffer, this.buf.byteOffset + this.pos, 8).setFloat64(0, v, true);
+    this.pos += 8;
+  }
+
   /** uint32/enum field, omitted when 0. */
   uintField(field: number, v: number): void {
     if (v === 0) return;

@@ -22,10 +22,28 @@ export interface UiRoutesOptions {
   externalPrefix?: string;
   /** Page title (default `Thanos | Query`). */
   title?: string;
+  /**
+   * `query` (default): every page; `rule`: the ruler's Alerts and Rules pages over its own
+   * `/api/v1/rules` and `/api/v1/alerts`, `/` redirecting to `/alerts`.
+   */
+  component?: "query" | "rule";
 }
 
 /** Client-side pages; each answers with the single-page app's HTML. */
-export const UI_PAGES = ["/graph", "/stores", "/status", "/runtime", "/buildinfo", "/flags"];
+export const UI_PAGES = [
+  "/graph",
+  "/alerts",
+  "/rules",
+  "/targets",
+  "/stores",
+  "/status",
+  "/runtime",
+  "/buildinfo",
+  "/flags",
+];
+
+/** The ruler's pages. */
+export const RULER_UI_PAGES = ["/alerts", "/rules"];
 
 /** Normalises a prefix to `` or `/a/b` (leading slash, no trailing slash). */
 export function normalizePrefix(p: string | undefined): string {
@@ -63,24 +81,35 @@ export function acceptsGzip(header: string | null): boolean {
 }
 
 /** The page's HTML with prefix, title and asset version filled in. */
-export function renderIndex(externalPrefix: string, title: string): string {
+export function renderIndex(externalPrefix: string, title: string, component = "query"): string {
   const vals: Record<string, string> = {
     PREFIX: escapeHtml(externalPrefix),
     TITLE: escapeHtml(title),
     VERSION: manifest.version,
+    COMPONENT: escapeHtml(component),
   };
-  return indexTemplate.replace(/%(PREFIX|TITLE|VERSION)%/g, (_, k: string) => vals[k]);
+  return indexTemplate.replace(
+    /%(PREFIX|TITLE|VERSION|COMPONENT)%/g,
+    (_, k: string) => vals[k],
+  );
 }
 
 /**
- * Routes serving the UI: `/` redirects to `/graph`; the pages in {@link UI_PAGES} return the
+ * Routes serving the UI: `/` redirects to `/graph` (the ruler's: `/alerts`); the pages in {@link UI_PAGES} return the
  * app's HTML; `/static/*` the embedded assets (immutable, versioned by content hash).
  * Paths are relative to the route prefix (the HTTP server adds it).
  */
 export function uiRoutes(opts: UiRoutesOptions): Route[] {
   const external = normalizePrefix(opts.externalPrefix ?? opts.routePrefix);
   const gzipped = gzippedAssets();
-  const html = renderIndex(external, opts.title ?? "Thanos | Query");
+  const component = opts.component ?? "query";
+  const html = renderIndex(
+    external,
+    opts.title ?? (component === "rule" ? "Thanos | Rule" : "Thanos | Query"),
+    component,
+  );
+  const home = component === "rule" ? "/alerts" : "/graph";
+  const pages = component === "rule" ? RULER_UI_PAGES : UI_PAGES;
   const page = (): Response =>
     new Response(html, {
       headers: {
@@ -103,11 +132,11 @@ export function uiRoutes(opts: UiRoutesOptions): Route[] {
         const search = new URL(req.url).search;
         return new Response(null, {
           status: 302,
-          headers: { location: `${external}/graph${search}` },
+          headers: { location: `${external}${home}${search}` },
         });
       },
     },
-    ...UI_PAGES.map((p): Route => ({ method: ["GET", "HEAD"], path: p, name: p, handler: page })),
+    ...pages.map((p): Route => ({ method: ["GET", "HEAD"], path: p, name: p, handler: page })),
     {
       method: ["GET", "HEAD"],
       path: "/static/:file",

@@ -11,7 +11,23 @@ import { HttpServer, Probe } from "../../server/http.ts";
 import { serveUntilStopped } from "../../server/lifecycle.ts";
 import type { RunContext } from "../runtime.ts";
 import { QueryApi } from "../../query/api.ts";
-import { type EndpointClient, EndpointSet, endpointSpecSource } from "../../query/endpoints.ts";
+import {
+  exemplarsAnswer,
+  proxyBackends,
+  type RulesApiOptions,
+  rulesApiRoutes,
+} from "../../query/rules_api.ts";
+import { serveExemplars } from "../../storeapi/exemplars.ts";
+import { advertising } from "../../storeapi/api_common.ts";
+import { serveRules } from "../../storeapi/rules.ts";
+import { serveTargets } from "../../storeapi/targets.ts";
+import { serveMetadata } from "../../storeapi/metadata.ts";
+import {
+  type AdvertisedApi,
+  type EndpointClient,
+  EndpointSet,
+  endpointSpecSource,
+} from "../../query/endpoints.ts";
 import { uiRoutes } from "../../ui/routes.ts";
 import { EvalPool } from "../../query/eval_pool.ts";
 import type { QueryConfig } from "./config.ts";
@@ -106,6 +122,7 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
     defaultEvaluationIntervalMs: cfg.defaultEvaluationIntervalMs,
     autoDownsampling: cfg.autoDownsampling,
     enableCors: cfg.enableCors,
+    exemplars: (req, signal) => exemplarsAnswer(apisOpts, req, signal),
     flags: cfg.flagValues,
     version: denoConfig.version,
   });
@@ -119,15 +136,31 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
     routePrefix: cfg.routePrefix === "" ? undefined : cfg.routePrefix,
   });
   http.add(api.routes());
+  const apisOpts: RulesApiOptions = {
+    endpoints: (which: AdvertisedApi) => endpoints.withApi(which),
+    replicaLabels: cfg.replicaLabels,
+    partialResponse: cfg.partialResponse,
+    responseTimeoutMs: cfg.responseTimeoutMs,
+    headers: () => api.corsHeaders(),
+  };
+  http.add(rulesApiRoutes(apisOpts));
   http.add(uiRoutes({ routePrefix: cfg.routePrefix, externalPrefix: cfg.externalPrefix }));
   probe.setNotReady("waiting for the first endpoint discovery round");
 
-  const grpc = new StoreServer(proxy, {
+  // the querier serves the Rules, Targets, Metadata and Exemplars proxies too, so queriers stack
+  const advertised = { rules: true, targets: true, metricMetadata: true, exemplars: true };
+  const grpc = new StoreServer(advertising(proxy, advertised), {
     registry,
     logger,
     tls: cfg.grpc.tls,
     limits: cfg.limits,
   });
+
+  const proxies = proxyBackends(apisOpts);
+  serveRules(grpc.grpc, proxies);
+  serveTargets(grpc.grpc, proxies);
+  serveMetadata(grpc.grpc, proxies);
+  serveExemplars(grpc.grpc, proxies);
 
   return serveUntilStopped({
     http,

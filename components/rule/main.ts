@@ -22,7 +22,10 @@ import type { QueryFunc } from "../../rules/alerting.ts";
 import { RuleManager } from "../../rules/manager.ts";
 import { loadRuleFiles, RuleLoadError } from "../../rules/loader.ts";
 import { Notifier } from "../../rules/notifier.ts";
-import { rulesRoutes } from "../../rules/api.ts";
+import { managerRulesBackend, rulesRoutes } from "../../rules/api.ts";
+import { serveRules } from "../../storeapi/rules.ts";
+import { advertising } from "../../storeapi/api_common.ts";
+import { uiRoutes } from "../../ui/routes.ts";
 import type { PartialResponseStrategy } from "../../rules/rulefmt.ts";
 import type { Bucket } from "../../objstore/bucket.ts";
 import { Relabeler } from "../../relabel/relabel.ts";
@@ -183,7 +186,8 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
     minTime: () => dbMinTime(db),
     componentType: "rule",
   });
-  const server = new StoreServer(store, {
+  // the ruler serves its rules over gRPC too, advertised in Info (Thanos's ruler)
+  const server = new StoreServer(advertising(store, { rules: true }), {
     registry,
     tls: cfg.grpc.tls,
     limits: cfg.storeLimits,
@@ -268,7 +272,9 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
         });
     },
   };
+  serveRules(server.grpc, managerRulesBackend(() => manager, cfg.externalLabels));
   http.add([...rulesRoutes(() => manager), reloadRoute]);
+  http.add(uiRoutes({ routePrefix: "", component: "rule" }));
 
   const loops = new AbortController();
   const running: Promise<void>[] = [];

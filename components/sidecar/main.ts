@@ -23,6 +23,12 @@ import {
   PrometheusClient,
 } from "../../promclient/client.ts";
 import { type PrometheusState, PrometheusStore } from "../../store/prometheus_store.ts";
+import { PrometheusApis } from "../../store/prometheus_apis.ts";
+import { serveRules } from "../../storeapi/rules.ts";
+import { serveTargets } from "../../storeapi/targets.ts";
+import { serveMetadata } from "../../storeapi/metadata.ts";
+import { serveExemplars } from "../../storeapi/exemplars.ts";
+import { advertising } from "../../storeapi/api_common.ts";
 import { Reloader } from "../../promclient/reloader.ts";
 import { Shipper } from "../../block/shipper.ts";
 import {
@@ -76,18 +82,24 @@ export async function runSidecar(cfg: SidecarConfig, ctx: RunContext): Promise<n
   let extLabels: Labels = [];
   const store = new PrometheusStore(client, { state: () => state, minTimeFlag });
   let wrapped: StoreBackend = withExternalLabels(store, extLabels, { resort: true });
-  const backend: StoreBackend = {
+  // the sidecar also serves Prometheus's rules, targets, metadata and exemplars (Thanos's sidecar)
+  const backend: StoreBackend = advertising({
     info: () => wrapped.info(),
     series: (req, s) => wrapped.series(req, s),
     labelNames: (req, s) => wrapped.labelNames(req, s),
     labelValues: (req, s) => wrapped.labelValues(req, s),
-  };
+  }, { rules: true, targets: true, metricMetadata: true, exemplars: true });
   const server = new StoreServer(backend, {
     registry,
     logger: log,
     tls: cfg.grpc.tls,
     limits: { seriesLimit: cfg.seriesLimit, samplesLimit: cfg.samplesLimit },
   });
+  const apis = new PrometheusApis(client, () => extLabels);
+  serveRules(server.grpc, apis);
+  serveTargets(server.grpc, apis);
+  serveMetadata(server.grpc, apis);
+  serveExemplars(server.grpc, apis);
   const http = new HttpServer({
     address: cfg.http.address,
     web: cfg.http.web,

@@ -205,3 +205,20 @@ Deno.test("durations and UTC times parse and format like the Prometheus UI", () 
   assertEquals(parseTime(String(t / 1000)), t);
   assertEquals(parseTime("yesterday"), null);
 });
+
+Deno.test("the ruler's UI: Alerts and Rules pages only, / redirects to /alerts", async () => {
+  const routes = uiRoutes({ routePrefix: "", component: "rule" });
+  const root = await call(routes, "/");
+  assertEquals(root.status, 302);
+  assertEquals(root.headers.get("location"), "/alerts");
+  for (const p of ["/alerts", "/rules"]) {
+    const r = await call(routes, p);
+    assertEquals(r.status, 200, p);
+    const html = await r.text();
+    assert(html.includes('<meta name="thanos-component" content="rule">'), html);
+    assert(html.includes("<title>Thanos | Rule</title>"), html);
+  }
+  assertEquals((await call(routes, "/graph")).status, 404);
+  const q = await (await call(uiRoutes({ routePrefix: "" }), "/targets")).text();
+  assert(q.includes('<meta name="thanos-component" content="query">'), q);
+});

@@ -1,6 +1,7 @@
 /// <reference lib="dom" />
 // deno-lint-ignore-file no-import-prefix -- browser bundle deps are pinned inline (ui/build.ts)
-// Entry point of the query UI: a small router over the pages (query, stores, status, flags),
+// Entry point of the query UI: a small router over the pages (query, alerts, rules, targets,
+// stores, status, flags; the ruler's page: alerts and rules),
 // all served by `thanos query` under its prefix and talking to its API with relative URLs.
 
 import "npm:uplot@1.6.32/dist/uPlot.min.css";
@@ -9,16 +10,21 @@ import { apiGet, pathPrefix } from "./api.ts";
 import { h, replaceChildren } from "./dom.ts";
 import { Panel } from "./panel.ts";
 import { renderFlags, renderStatus, renderStores } from "./pages.ts";
+import { renderAlerts, renderRules, renderTargets } from "./rules_pages.ts";
 import { defaultPanel, panelsFromSearch, panelsToSearch } from "./url_state.ts";
 
 const prefix = pathPrefix();
+/** `query` (every page) or `rule` (the ruler: Alerts and Rules only). */
+const component = document.querySelector<HTMLMetaElement>('meta[name="thanos-component"]')
+  ?.content ?? "query";
+const homePage = component === "rule" ? "/alerts" : "/graph";
 
 /** Page path relative to the prefix (`/graph`, `/stores`, …). */
 function currentPage(): string {
   let p = location.pathname;
   if (prefix !== "" && p.startsWith(prefix)) p = p.slice(prefix.length);
   p = p.replace(/\/+$/, "");
-  return p === "" ? "/graph" : p;
+  return p === "" ? homePage : p;
 }
 
 let pageAbort = new AbortController();
@@ -44,15 +50,25 @@ function renderNav(): void {
   const nav = document.getElementById("nav")!;
   replaceChildren(
     nav,
-    h("a", { class: "brand", href: `${prefix}/graph` }, document.title || "Thanos"),
-    h(
-      "div",
-      { class: "links" },
-      navLink("/graph", "Query", ["/graph"]),
-      navLink("/stores", "Stores", ["/stores"]),
-      navLink("/status", "Status", ["/status", "/runtime", "/buildinfo"]),
-      navLink("/flags", "Flags", ["/flags"]),
-    ),
+    h("a", { class: "brand", href: `${prefix}${homePage}` }, document.title || "Thanos"),
+    component === "rule"
+      ? h(
+        "div",
+        { class: "links" },
+        navLink("/alerts", "Alerts", ["/alerts"]),
+        navLink("/rules", "Rules", ["/rules"]),
+      )
+      : h(
+        "div",
+        { class: "links" },
+        navLink("/graph", "Query", ["/graph"]),
+        navLink("/alerts", "Alerts", ["/alerts"]),
+        navLink("/rules", "Rules", ["/rules"]),
+        navLink("/targets", "Targets", ["/targets"]),
+        navLink("/stores", "Stores", ["/stores"]),
+        navLink("/status", "Status", ["/status", "/runtime", "/buildinfo"]),
+        navLink("/flags", "Flags", ["/flags"]),
+      ),
   );
 }
 
@@ -139,6 +155,15 @@ function route(): void {
     case "/stores":
       void renderStores(root, pageAbort.signal);
       break;
+    case "/alerts":
+      void renderAlerts(root, pageAbort.signal);
+      break;
+    case "/rules":
+      void renderRules(root, pageAbort.signal);
+      break;
+    case "/targets":
+      void renderTargets(root, pageAbort.signal);
+      break;
     case "/status":
     case "/runtime":
     case "/buildinfo":
@@ -158,8 +183,8 @@ function route(): void {
           h("code", null, location.pathname),
           ". ",
           h("a", {
-            href: `${prefix}/graph`,
-          }, "Go to the query page."),
+            href: `${prefix}${homePage}`,
+          }, "Go to the start page."),
         ),
       );
   }

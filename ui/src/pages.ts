@@ -13,11 +13,13 @@ function formatBound(ms: number): string {
   return formatTime(ms);
 }
 
-function errorBox(e: unknown): HTMLElement {
+/** An error message box. */
+export function errorBox(e: unknown): HTMLElement {
   return h("div", { class: "alert error", role: "alert" }, `Error: ${(e as Error).message}`);
 }
 
-function labelChips(ls: Record<string, string>): HTMLElement {
+/** A label set as chips, names sorted. */
+export function labelChips(ls: Record<string, string>): HTMLElement {
   return h(
     "div",
     { class: "labelset" },

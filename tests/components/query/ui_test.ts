@@ -12,7 +12,7 @@ async function expectedPage(prefix: string): Promise<string> {
   const template = await Deno.readTextFile(`${DIST}index.html`);
   const version = JSON.parse(await Deno.readTextFile(`${DIST}manifest.json`)).version as string;
   return template.replaceAll("%PREFIX%", prefix).replaceAll("%TITLE%", "Thanos | Query")
-    .replaceAll("%VERSION%", version);
+    .replaceAll("%VERSION%", version).replaceAll("%COMPONENT%", "query");
 }
 
 async function get(url: string, init?: RequestInit) {
@@ -34,7 +34,7 @@ async function checkUi(q: ThanosProc, prefix: string): Promise<void> {
     `${prefix}/graph`,
   );
   assert(page.body.includes(`<script type="module" src="${prefix}/static/app.js?v=`));
-  for (const p of ["/stores", "/status"]) {
+  for (const p of ["/stores", "/status", "/alerts", "/rules", "/targets"]) {
     assertEquals((await get(`${base}${p}`)).body, page.body, `${prefix}${p}`);
   }
   const root = await get(`${base}/`);
