@@ -21,6 +21,8 @@ export const HELP_PAGES: readonly { command: string; page: string }[] = [
   { command: "compact", page: "components/compact.md" },
   { command: "tools bucket ls", page: "components/tools.md" },
   { command: "tools bucket inspect", page: "components/tools.md" },
+  { command: "tools bucket web", page: "components/tools.md" },
+  { command: "tools bucket upload-blocks", page: "components/tools.md" },
 ];
 
 /** Test-data directory, relative to the repository root. */

@@ -1,6 +1,8 @@
-// Serves the query UI from assets embedded at build time (import attributes): no file is read at
-// run time, so the compiled binary carries the UI. `thanos query` adds these routes under its
-// `--web.route-prefix`; links and API calls in the page use the external prefix.
+// Serves the UI from assets embedded at build time (import attributes): no file is read at run
+// time, so the compiled binary carries the UI. `thanos query` adds these routes under its
+// `--web.route-prefix`, the bucket UI (`thanos compact`, `tools bucket web`) with
+// `component: "compact"|"bucket"` (its one page: `/blocks`); links and API calls in the page
+// use the external prefix.
 
 import type { Route } from "../server/http.ts";
 import appJs from "./dist/app.js" with { type: "text" };
@@ -22,10 +24,23 @@ export interface UiRoutesOptions {
   externalPrefix?: string;
   /** Page title (default `Thanos | Query`). */
   title?: string;
+  /**
+   * The serving role: `query` (default) serves {@link UI_PAGES}; any other (`compact`,
+   * `bucket`) the bucket UI's {@link BUCKET_UI_PAGES}.
+   */
+  component?: string;
+  /**
+   * `--web.prefix-header`: a request header whose value is the prefix the browser sees (set by
+   * a path-stripping proxy); ignored when `externalPrefix` is set.
+   */
+  prefixHeader?: string;
 }
 
 /** Client-side pages; each answers with the single-page app's HTML. */
 export const UI_PAGES = ["/graph", "/stores", "/status", "/runtime", "/buildinfo", "/flags"];
+
+/** Pages of the bucket UI (the compactor's and `tools bucket web`'s). */
+export const BUCKET_UI_PAGES = ["/blocks"];
 
 /** Normalises a prefix to `` or `/a/b` (leading slash, no trailing slash). */
 export function normalizePrefix(p: string | undefined): string {
@@ -63,26 +78,33 @@ export function acceptsGzip(header: string | null): boolean {
 }
 
 /** The page's HTML with prefix, title and asset version filled in. */
-export function renderIndex(externalPrefix: string, title: string): string {
+export function renderIndex(externalPrefix: string, title: string, component = "query"): string {
   const vals: Record<string, string> = {
     PREFIX: escapeHtml(externalPrefix),
     TITLE: escapeHtml(title),
     VERSION: manifest.version,
+    COMPONENT: escapeHtml(component),
   };
-  return indexTemplate.replace(/%(PREFIX|TITLE|VERSION)%/g, (_, k: string) => vals[k]);
+  return indexTemplate.replace(/%(PREFIX|TITLE|VERSION|COMPONENT)%/g, (_, k: string) => vals[k]);
 }
 
 /**
- * Routes serving the UI: `/` redirects to `/graph`; the pages in {@link UI_PAGES} return the
+ * Routes serving the UI: `/` redirects to the first page (`/graph`, `/blocks`); the pages return the
  * app's HTML; `/static/*` the embedded assets (immutable, versioned by content hash).
  * Paths are relative to the route prefix (the HTTP server adds it).
  */
 export function uiRoutes(opts: UiRoutesOptions): Route[] {
   const external = normalizePrefix(opts.externalPrefix ?? opts.routePrefix);
   const gzipped = gzippedAssets();
-  const html = renderIndex(external, opts.title ?? "Thanos | Query");
-  const page = (): Response =>
-    new Response(html, {
+  const component = opts.component ?? "query";
+  const pages = component === "query" ? UI_PAGES : BUCKET_UI_PAGES;
+  const title = opts.title ?? "Thanos | Query";
+  const html = renderIndex(external, title, component);
+  const dynamic = opts.externalPrefix === undefined && (opts.prefixHeader ?? "") !== "";
+  const prefixOf = (req: Request): string =>
+    dynamic ? normalizePrefix(req.headers.get(opts.prefixHeader!) ?? "") || external : external;
+  const page = (req: Request): Response =>
+    new Response(dynamic ? renderIndex(prefixOf(req), title, component) : html, {
       headers: {
         "content-type": "text/html; charset=utf-8",
         "cache-control": "no-cache",
@@ -103,11 +125,11 @@ export function uiRoutes(opts: UiRoutesOptions): Route[] {
         const search = new URL(req.url).search;
         return new Response(null, {
           status: 302,
-          headers: { location: `${external}/graph${search}` },
+          headers: { location: `${prefixOf(req)}${pages[0]}${search}` },
         });
       },
     },
-    ...UI_PAGES.map((p): Route => ({ method: ["GET", "HEAD"], path: p, name: p, handler: page })),
+    ...pages.map((p): Route => ({ method: ["GET", "HEAD"], path: p, name: p, handler: page })),
     {
       method: ["GET", "HEAD"],
       path: "/static/:file",

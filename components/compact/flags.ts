@@ -3,7 +3,7 @@
 // bucket and its selector file.
 
 import {
-  BUCKET_WEB_FLAGS,
+  COMPACT_WEB_FLAGS,
   defineCommand,
   type FlagName,
   GOMEMLIMIT_FLAGS,
@@ -31,37 +31,20 @@ export const COMPACT_COMMAND = defineCommand({
     ...httpFlags("0.0.0.0:10902"),
     ...HTTP_CONFIG_FLAGS,
     ...OBJSTORE_FLAGS,
-    ...BUCKET_WEB_FLAGS,
+    ...COMPACT_WEB_FLAGS,
     {
       name: "block-viewer.global.sync-block-interval",
       kind: "duration",
       default: "1m",
       help: "Repeat interval for syncing the blocks between local and remote view for /global " +
-        "Block Viewer UI. (No effect: no bucket UI.)",
-      noEffect: "this build serves no bucket web UI",
+        "Block Viewer UI.",
     },
     {
       name: "block-viewer.global.sync-block-timeout",
       kind: "duration",
       default: "5m",
       help: "Maximum time for syncing the blocks between local and remote view for /global " +
-        "Block Viewer UI. (No effect: no bucket UI.)",
-      noEffect: "this build serves no bucket web UI",
-    },
-    {
-      name: "compact.progress-interval",
-      kind: "duration",
-      default: "5m",
-      help: "Frequency of calculating the compaction progress in the background when --wait " +
-        "has been enabled. Only the default in this build (no progress metrics).",
-      unsupported: "the compaction progress metrics (thanos_compact_todo_*) are not in this build",
-    },
-    {
-      name: "downsample.concurrency",
-      kind: "int",
-      default: "1",
-      help: "Number of goroutines to use when downsampling blocks. Only 1 in this build.",
-      unsupported: "blocks are downsampled one at a time in this build",
+        "Block Viewer UI.",
     },
     {
       name: "data-dir",

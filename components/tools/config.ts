@@ -5,6 +5,8 @@ import type { BucketInspectOptions, BucketLsOptions } from "../../block/inspect.
 import type { Matcher } from "../../tsdb/matchers.ts";
 import { ParseError, parseMetricSelector } from "../../promql/parser.ts";
 import {
+  type BucketWebConfig,
+  bucketWebConfig,
   type Flags,
   type HttpConfig,
   httpConfig,
@@ -38,7 +40,9 @@ import {
   type BucketReplicateFlag,
   type BucketRetentionFlag,
   type BucketRewriteFlag,
+  type BucketUploadBlocksFlag,
   type BucketVerifyFlag,
+  type BucketWebFlag,
   INSPECT_OUTPUTS,
   LS_OUTPUTS,
   MARKERS,
@@ -434,5 +438,76 @@ export function bucketRewriteConfig(flags: Flags<BucketRewriteFlag>): BucketRewr
     hashFunc: flags.enum("hash-func", ["", "SHA256"]),
     deletions,
     relabelConfigs,
+  };
+}
+
+/** `tools bucket web` */
+export interface BucketWebToolConfig {
+  objstoreConfig: string;
+  http: HttpConfig;
+  web: BucketWebConfig;
+  refreshMs: number;
+  timeoutMs: number;
+  label: string;
+  minTime: number;
+  maxTime: number;
+  relabel: Relabeler;
+}
+
+/** Reads the flags of `tools bucket web`; UsageError on bad values. */
+export function bucketWebToolConfig(flags: Flags<BucketWebFlag>): BucketWebToolConfig {
+  const minTime = flags.time("min-time");
+  const maxTime = flags.time("max-time");
+  if (minTime > maxTime) throw new UsageError("--min-time is after --max-time");
+  const refreshMs = flags.duration("refresh");
+  const timeoutMs = flags.duration("timeout");
+  if (refreshMs <= 0) throw new UsageError("--refresh must be positive");
+  if (timeoutMs <= 0) throw new UsageError("--timeout must be positive");
+  return {
+    objstoreConfig: objstoreConfigText(flags),
+    http: httpConfig(flags),
+    web: bucketWebConfig(flags),
+    refreshMs,
+    timeoutMs,
+    label: flags.string("label"),
+    minTime,
+    maxTime,
+    relabel: selectorRelabelerFromFlags(flags),
+  };
+}
+
+/** `tools bucket upload-blocks` */
+export interface BucketUploadBlocksConfig {
+  objstoreConfig: string;
+  path: string;
+  labels: Record<string, string>;
+  uploadCompacted: boolean;
+  uploadConcurrency: number;
+}
+
+/** Reads the flags of `tools bucket upload-blocks`; UsageError without labels. */
+export function bucketUploadBlocksConfig(
+  flags: Flags<BucketUploadBlocksFlag>,
+): BucketUploadBlocksConfig {
+  const labels: Record<string, string> = {};
+  for (const l of flags.strings("label")) {
+    const [k, v] = parseLabelFlag("label", l);
+    labels[k] = v;
+  }
+  if (Object.keys(labels).length === 0) {
+    // Thanos's message (cmd/thanos/tools_bucket.go)
+    throw new UsageError(
+      "no external labels configured, uniquely identifying external labels must be " +
+        "configured; see https://thanos.io/tip/thanos/storage.md#external-labels for details.",
+    );
+  }
+  const n = flags.int("shipper.upload-concurrency");
+  if (!(n >= 1)) throw new UsageError("--shipper.upload-concurrency must be at least 1");
+  return {
+    objstoreConfig: objstoreConfigText(flags),
+    path: flags.string("path"),
+    labels,
+    uploadCompacted: flags.bool("shipper.upload-compacted"),
+    uploadConcurrency: n,
   };
 }

@@ -2,11 +2,13 @@
 // follows promtool's, https://prometheus.io/docs/prometheus/latest/command-line/promtool/).
 
 import {
+  BUCKET_UI_PREFIX_FLAGS,
   type CommandSpec,
   defineCommand,
   defineFlags,
   type FlagName,
   GOMEMLIMIT_FLAGS,
+  HTTP_CONFIG_FLAGS,
   httpFlags,
   LOG_FLAGS,
   OBJSTORE_FLAGS,
@@ -567,6 +569,98 @@ export const BUCKET_REWRITE = defineCommand({
   ],
 });
 
+/** `thanos tools bucket web` (https://thanos.io/tip/components/tools.md/#bucket-web) */
+export const BUCKET_WEB = defineCommand({
+  path: ["tools", "bucket", "web"],
+  env: YAML_ENV,
+  help: "Web interface for remote storage bucket.",
+  flags: [
+    ...LOG_FLAGS,
+    ...TRACING_FLAGS,
+    ...GOMEMLIMIT_FLAGS,
+    ...OBJSTORE_FLAGS,
+    ...httpFlags("0.0.0.0:10902"),
+    ...HTTP_CONFIG_FLAGS,
+    ...BUCKET_UI_PREFIX_FLAGS,
+    {
+      name: "refresh",
+      kind: "duration",
+      default: "30m",
+      help: "Refresh interval to download metadata from remote storage",
+    },
+    {
+      name: "timeout",
+      kind: "duration",
+      default: "5m",
+      help: "Timeout to download metadata from remote storage",
+    },
+    {
+      name: "label",
+      kind: "string",
+      default: "",
+      help: "External block label to use as group title",
+    },
+    {
+      name: "min-time",
+      kind: "time",
+      default: "0000-01-01T00:00:00Z",
+      help: "Start of time range limit to serve. Thanos tool bucket web will serve only blocks, " +
+        "which happened later than this value. Option can be a constant time in RFC3339 format " +
+        "or time duration relative to current time, such as -1d or 2h45m. Valid duration units " +
+        "are ms, s, m, h, d, w, y.",
+    },
+    {
+      name: "max-time",
+      kind: "time",
+      default: "9999-12-31T23:59:59Z",
+      help: "End of time range limit to serve. Thanos tool bucket web will serve only blocks, " +
+        "which happened earlier than this value. Option can be a constant time in RFC3339 " +
+        "format or time duration relative to current time, such as -1d or 2h45m. Valid " +
+        "duration units are ms, s, m, h, d, w, y.",
+    },
+    ...SELECTOR_FLAGS,
+  ],
+});
+
+/** `thanos tools bucket upload-blocks` (https://thanos.io/tip/components/tools.md/#bucket-upload-blocks) */
+export const BUCKET_UPLOAD_BLOCKS = defineCommand({
+  path: ["tools", "bucket", "upload-blocks"],
+  env: YAML_ENV,
+  help: "Upload blocks push blocks from the provided path to the object storage.",
+  flags: [
+    ...LOG_FLAGS,
+    ...TRACING_FLAGS,
+    ...GOMEMLIMIT_FLAGS,
+    ...OBJSTORE_FLAGS,
+    {
+      name: "path",
+      kind: "string",
+      default: "./data",
+      help: "Path to the directory containing blocks to upload.",
+      // the shipper records what it uploaded in <path>/thanos.shipper.json
+      grants: "write",
+    },
+    {
+      name: "label",
+      kind: "string",
+      repeatable: true,
+      help: 'External labels to add to the uploaded blocks (repeated), key="value".',
+    },
+    {
+      name: "shipper.upload-compacted",
+      kind: "bool",
+      default: "false",
+      help: "If true shipper will try to upload compacted blocks as well.",
+    },
+    {
+      name: "shipper.upload-concurrency",
+      kind: "int",
+      default: "5",
+      help: "Number of goroutines to use when uploading block files to object storage.",
+    },
+  ],
+});
+
 /** Flag names of each `tools` command. */
 export type TsdbDumpFlag = FlagName<typeof TSDB_DUMP>;
 export type TsdbAnalyzeFlag = FlagName<typeof TSDB_ANALYZE>;
@@ -580,6 +674,8 @@ export type BucketRetentionFlag = FlagName<typeof BUCKET_RETENTION>;
 export type BucketDownsampleFlag = FlagName<typeof BUCKET_DOWNSAMPLE>;
 export type BucketReplicateFlag = FlagName<typeof BUCKET_REPLICATE>;
 export type BucketRewriteFlag = FlagName<typeof BUCKET_REWRITE>;
+export type BucketWebFlag = FlagName<typeof BUCKET_WEB>;
+export type BucketUploadBlocksFlag = FlagName<typeof BUCKET_UPLOAD_BLOCKS>;
 
 /** Every `tools` command. */
 export const TOOLS_COMMANDS: readonly CommandSpec[] = [
@@ -595,4 +691,6 @@ export const TOOLS_COMMANDS: readonly CommandSpec[] = [
   BUCKET_DOWNSAMPLE,
   BUCKET_REPLICATE,
   BUCKET_REWRITE,
+  BUCKET_WEB,
+  BUCKET_UPLOAD_BLOCKS,
 ];

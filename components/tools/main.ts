@@ -28,6 +28,9 @@ import { replicateBlocks } from "../../compact/replicate.ts";
 import { rewriteBlock } from "../../compact/rewrite.ts";
 import { Relabeler } from "../../relabel/relabel.ts";
 import type { Bucket } from "../../objstore/bucket.ts";
+import { Shipper } from "../../block/shipper.ts";
+import { GlobalBlocksView } from "../../block/blocks_view.ts";
+import { bucketUiRoutes } from "../../ui/bucket_ui.ts";
 import type {
   BucketDownsampleConfig,
   BucketInspectConfig,
@@ -37,7 +40,9 @@ import type {
   BucketRetentionConfig,
   BucketRewriteConfig,
   BucketSyncConfig,
+  BucketUploadBlocksConfig,
   BucketVerifyConfig,
+  BucketWebToolConfig,
   RulesCheckConfig,
   TsdbAnalyzeConfig,
   TsdbDumpConfig,
@@ -430,4 +435,93 @@ export async function runBucketRewrite(cfg: BucketRewriteConfig, ctx: RunContext
       return 0;
     },
   );
+}
+
+/**
+ * `thanos tools bucket web`: the bucket UI (`/blocks`, `/api/v1/blocks`) over the blocks of
+ * the bucket (time range and selector applied, duplicates filtered as in Thanos), refreshed
+ * every `--refresh` (each refresh bounded by `--timeout`) until stopped.
+ */
+export async function runBucketWeb(cfg: BucketWebToolConfig, ctx: RunContext): Promise<number> {
+  const log = ctx.logger;
+  const signal = ctx.signal;
+  const registry = new Registry();
+  const probe = new Probe();
+  // Thanos's advice on the settings (cmd/thanos/tools_bucket.go)
+  if (cfg.refreshMs < 5 * 60_000) {
+    log.warn("Refreshing more often than 5m could lead to large data transfers");
+  }
+  if (cfg.timeoutMs < 60_000) log.warn("Timeout less than 1m could lead to frequent failures");
+  if (cfg.refreshMs < cfg.timeoutMs * 2) {
+    log.warn("Refresh interval should be at least 2 times the timeout");
+  }
+  const opts = { registry, logger: log, component: "bucket" };
+  return await withBucket(cfg.objstoreConfig, opts, async (bucket) => {
+    const view = new GlobalBlocksView(bucket, {
+      label: cfg.label,
+      logger: log,
+      minTime: cfg.minTime,
+      maxTime: cfg.maxTime,
+      relabel: cfg.relabel,
+      filterDuplicates: true,
+      cors: cfg.web.cors,
+      disableAdminOperations: cfg.web.disableAdminOperations,
+    });
+    const http = new HttpServer({
+      address: cfg.http.address,
+      logger: log,
+      registry,
+      probe,
+      routePrefix: cfg.web.routePrefix,
+    });
+    http.add(bucketUiRoutes(view, { ...cfg.web, component: "bucket" }));
+    await http.start();
+    probe.setReady();
+    try {
+      await view.run(cfg.refreshMs, cfg.timeoutMs, signal);
+    } finally {
+      probe.setNotReady("shutting down");
+      await http.shutdown(signal.aborted ? cfg.http.gracePeriodMs : 0);
+    }
+    return 0;
+  });
+}
+
+/**
+ * `thanos tools bucket upload-blocks`: one shipper pass over `--path` (blocks not yet in the
+ * bucket uploaded, chunks and index first, meta.json last; `thanos.source` = `bucket.upload`,
+ * `--label`s as external labels); exit 1 when a block failed.
+ */
+export async function runBucketUploadBlocks(
+  cfg: BucketUploadBlocksConfig,
+  ctx: RunContext,
+): Promise<number> {
+  const log = ctx.logger;
+  try {
+    if (!(await Deno.stat(cfg.path)).isDirectory) {
+      throw new UsageError(`unable to access path '${cfg.path}': not a directory`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`unable to access path '${cfg.path}': ${(e as Error).message}`);
+  }
+  return await withBucket(cfg.objstoreConfig, { logger: log, component: "upload" }, async (b) => {
+    const shipper = new Shipper({
+      dir: cfg.path,
+      bucket: b,
+      labels: () => cfg.labels,
+      source: "bucket.upload",
+      uploadCompacted: cfg.uploadCompacted,
+      uploadConcurrency: cfg.uploadConcurrency,
+      logger: log,
+    });
+    try {
+      const n = await shipper.sync(ctx.signal);
+      log.info("synced blocks", { uploaded: n });
+      return 0;
+    } catch (e) {
+      log.error("unable to sync blocks", { err: (e as Error).message });
+      return 1;
+    }
+  });
 }

@@ -1,7 +1,8 @@
 /// <reference lib="dom" />
 // deno-lint-ignore-file no-import-prefix -- browser bundle deps are pinned inline (ui/build.ts)
-// Entry point of the query UI: a small router over the pages (query, stores, status, flags),
-// all served by `thanos query` under its prefix and talking to its API with relative URLs.
+// Entry point of the UI: a small router over the pages, all served under the role's prefix and
+// talking to its API with relative URLs. `thanos query` serves the query, stores, status and
+// flags pages; the bucket UI (`thanos compact`, `tools bucket web`) serves the blocks page.
 
 import "npm:uplot@1.6.32/dist/uPlot.min.css";
 import "./style.css";
@@ -9,16 +10,22 @@ import { apiGet, pathPrefix } from "./api.ts";
 import { h, replaceChildren } from "./dom.ts";
 import { Panel } from "./panel.ts";
 import { renderFlags, renderStatus, renderStores } from "./pages.ts";
+import { renderBlocks } from "./blocks.ts";
 import { defaultPanel, panelsFromSearch, panelsToSearch } from "./url_state.ts";
 
 const prefix = pathPrefix();
+/** The serving role (`query`, or `compact`/`bucket` for the bucket UI). */
+const component = document.querySelector<HTMLMetaElement>('meta[name="thanos-component"]')
+  ?.content ?? "query";
+const bucketUi = component !== "query" && component !== "" && !component.startsWith("%");
+const home = bucketUi ? "/blocks" : "/graph";
 
 /** Page path relative to the prefix (`/graph`, `/stores`, …). */
 function currentPage(): string {
   let p = location.pathname;
   if (prefix !== "" && p.startsWith(prefix)) p = p.slice(prefix.length);
   p = p.replace(/\/+$/, "");
-  return p === "" ? "/graph" : p;
+  return p === "" ? home : p;
 }
 
 let pageAbort = new AbortController();
@@ -44,8 +51,8 @@ function renderNav(): void {
   const nav = document.getElementById("nav")!;
   replaceChildren(
     nav,
-    h("a", { class: "brand", href: `${prefix}/graph` }, document.title || "Thanos"),
-    h(
+    h("a", { class: "brand", href: `${prefix}${home}` }, document.title || "Thanos"),
+    bucketUi ? h("div", { class: "links" }, navLink("/blocks", "Blocks", ["/blocks"])) : h(
       "div",
       { class: "links" },
       navLink("/graph", "Query", ["/graph"]),
@@ -132,7 +139,14 @@ function route(): void {
   const root = document.getElementById("page")!;
   const page = currentPage();
   document.body.dataset.page = page.slice(1);
+  if (bucketUi && page !== "/blocks") {
+    notFound(root);
+    return;
+  }
   switch (page) {
+    case "/blocks":
+      void renderBlocks(root, pageAbort.signal);
+      break;
     case "/graph":
       void renderGraphPage(root);
       break;
@@ -148,21 +162,27 @@ function route(): void {
       void renderFlags(root, pageAbort.signal);
       break;
     default:
-      replaceChildren(
-        root,
-        h("h1", null, "Not found"),
-        h(
-          "p",
-          null,
-          "No page at ",
-          h("code", null, location.pathname),
-          ". ",
-          h("a", {
-            href: `${prefix}/graph`,
-          }, "Go to the query page."),
-        ),
-      );
+      notFound(root);
   }
+}
+
+function notFound(root: HTMLElement): void {
+  replaceChildren(
+    root,
+    h("h1", null, "Not found"),
+    h(
+      "p",
+      null,
+      "No page at ",
+      h("code", null, location.pathname),
+      ". ",
+      h(
+        "a",
+        { href: `${prefix}${home}` },
+        bucketUi ? "Go to the blocks." : "Go to the query page.",
+      ),
+    ),
+  );
 }
 
 addEventListener("popstate", route);
