@@ -12,7 +12,7 @@ async function expectedPage(prefix: string): Promise<string> {
   const template = await Deno.readTextFile(`${DIST}index.html`);
   const version = JSON.parse(await Deno.readTextFile(`${DIST}manifest.json`)).version as string;
   return template.replaceAll("%PREFIX%", prefix).replaceAll("%TITLE%", "Thanos | Query")
-    .replaceAll("%VERSION%", version);
+    .replaceAll("%VERSION%", version).replaceAll("%COMPONENT%", "query");
 }
 
 async function get(url: string, init?: RequestInit) {
