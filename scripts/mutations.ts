@@ -917,6 +917,49 @@ export const MUTATIONS: Mutation[] = [
     replace: "if (now >= maxTimeMs + keep) {",
     tests: ["tests/compact/retention_test.ts"],
   },
+  // ---------------------------------------------------------------- verify --repair
+  {
+    name: "repair-keeps-near-outsiders",
+    file: "compact/repair.ts",
+    find: "    if (c.minTime === maxt) continue; // near outsider",
+    replace: "    if (c.minTime === maxt && false) continue; // near outsider",
+    tests: ["tests/compact/repair_test.ts"],
+  },
+  {
+    name: "repair-accepts-unequal-overlap",
+    file: "compact/repair.ts",
+    find: "        !sameBytes(c.data, last.data) || c.encoding !== last.encoding",
+    replace: "        c.encoding !== last.encoding",
+    tests: ["tests/compact/repair_test.ts"],
+  },
+  {
+    name: "repair-keeps-newest-copy",
+    file: "compact/repair.ts",
+    find: "      kill.push(...ids.slice(1));",
+    replace: "      kill.push(...ids.slice(0, -1));",
+    tests: ["tests/compact/repair_test.ts", "tests/e2e/tools_bucket_repair_test.ts"],
+  },
+  {
+    name: "repair-deletes-despite-delete-delay",
+    file: "compact/repair.ts",
+    find: "  if (opts.deleteDelayMs === 0) {",
+    replace: "  if (opts.deleteDelayMs >= 0) {",
+    tests: ["tests/e2e/tools_bucket_repair_test.ts"],
+  },
+  {
+    name: "repair-skips-backup",
+    file: "compact/repair.ts",
+    find: "  await uploadBlock(opts.backup, local, { signal: opts.signal });",
+    replace: "",
+    tests: ["tests/e2e/tools_bucket_repair_test.ts"],
+  },
+  {
+    name: "verify-repair-without-backup",
+    file: "components/tools/config.ts",
+    find: '      throw new UsageError("repair is specified, so backup client is required");',
+    replace: "",
+    tests: ["tests/e2e/tools_bucket_compact_cli_test.ts"],
+  },
   // ---------------------------------------------------------------- bucket web UI
   {
     name: "bucket-web-hides-marked-blocks",

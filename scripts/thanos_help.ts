@@ -22,6 +22,7 @@ export const HELP_PAGES: readonly { command: string; page: string }[] = [
   { command: "tools bucket ls", page: "components/tools.md" },
   { command: "tools bucket inspect", page: "components/tools.md" },
   { command: "tools bucket web", page: "components/tools.md" },
+  { command: "tools bucket verify", page: "components/tools.md" },
   { command: "tools bucket upload-blocks", page: "components/tools.md" },
 ];
 

@@ -29,7 +29,7 @@ import {
   parseDeletionRequests,
 } from "../../compact/rewrite.ts";
 import type { RetentionByResolution } from "../../compact/retention.ts";
-import { VERIFY_ISSUES, type VerifyIssue } from "../../compact/verify.ts";
+import { REPAIRABLE_ISSUES, VERIFY_ISSUES, type VerifyIssue } from "../../compact/verify.ts";
 import { isULID } from "../../tsdb/ulid.ts";
 import {
   type BucketCleanupFlag,
@@ -161,16 +161,15 @@ export interface BucketVerifyConfig {
   objstoreConfig: string;
   issues: VerifyIssue[];
   ids: string[];
+  /** `--repair`: the backup bucket (YAML) and the other repair settings. */
+  repair: { backupConfig: string; deleteDelayMs: number; tmpDir: string } | null;
 }
 
-/** Reads the flags of `tools bucket verify`; UsageError on --repair, bad issues or IDs. */
+/**
+ * Reads the flags of `tools bucket verify`; UsageError on bad issues or IDs, and (as Thanos)
+ * on `--repair` without a backup bucket or with an issue it cannot repair.
+ */
 export function bucketVerifyConfig(flags: Flags<BucketVerifyFlag>): BucketVerifyConfig {
-  if (flags.bool("repair")) {
-    throw new UsageError(
-      "--repair is not supported: tools bucket verify only reports issues (mark blocks with " +
-        "`tools bucket mark` instead)",
-    );
-  }
   const issues: VerifyIssue[] = [];
   for (const s of flags.strings("issues").flatMap((x) => x.split(","))) {
     const i = s.trim();
@@ -186,7 +185,32 @@ export function bucketVerifyConfig(flags: Flags<BucketVerifyFlag>): BucketVerify
   for (const id of ids) {
     if (!isULID(id)) throw new UsageError(`invalid ULID found in --id flag: ${JSON.stringify(id)}`);
   }
-  return { objstoreConfig: objstoreConfigText(flags), issues, ids };
+  let repair: BucketVerifyConfig["repair"] = null;
+  if (flags.bool("repair")) {
+    const backupConfig = (flags.fileContents("objstore-backup.config-file") ||
+      flags.string("objstore-backup.config")) ?? "";
+    // Thanos's messages (cmd/thanos/tools_bucket.go, pkg/verifier)
+    if (backupConfig.trim() === "") {
+      throw new UsageError("repair is specified, so backup client is required");
+    }
+    for (const i of issues) {
+      if (!REPAIRABLE_ISSUES.includes(i)) {
+        throw new UsageError(
+          `no such issue ID ${i} (--repair repairs only ${REPAIRABLE_ISSUES.join(", ")}; ` +
+            "pass -i with those)",
+        );
+      }
+    }
+    if (ids.length > 0 && issues.includes("duplicated_compaction")) {
+      throw new UsageError("id matching is not supported (duplicated_compaction with --id)");
+    }
+    repair = {
+      backupConfig,
+      deleteDelayMs: flags.duration("delete-delay"),
+      tmpDir: flags.string("repair.tmp-dir"),
+    };
+  }
+  return { objstoreConfig: objstoreConfigText(flags), issues, ids, repair };
 }
 
 /** `tools bucket mark` */

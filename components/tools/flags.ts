@@ -18,7 +18,6 @@ import {
   YAML_ENV,
 } from "../flags.ts";
 import type { BucketInspectOptions, BucketLsOptions } from "../../block/inspect.ts";
-import { VERIFY_ISSUES } from "../../compact/verify.ts";
 
 /** The values of `tools bucket ls --output` ("" is the default, text). */
 export const LS_OUTPUTS = ["", "text", "json", "wide"] as const satisfies readonly (
@@ -231,49 +230,69 @@ const SYNC_FLAGS = defineFlags([
 export const BUCKET_VERIFY = defineCommand({
   path: ["tools", "bucket", "verify"],
   env: YAML_ENV,
-  help: "Verify all blocks in the bucket against specified issues. Reports only: --repair is " +
-    "not supported.",
+  help: "Verify all blocks in the bucket against specified issues. NOTE: Depending on issue " +
+    "this might take time and will need downloading all specified blocks to disk.",
   flags: [
     ...LOG_FLAGS,
+    ...TRACING_FLAGS,
+    ...GOMEMLIMIT_FLAGS,
     ...OBJSTORE_FLAGS,
     {
       name: "objstore-backup.config-file",
       kind: "string",
       help: "Path to YAML file that contains object store-backup configuration. Used for " +
-        "repair logic to backup blocks before removal (repair is not supported).",
+        "repair logic to backup blocks before removal.",
+      grants: "objstore-file",
     },
     {
       name: "objstore-backup.config",
       kind: "string",
-      help: "Alternative to 'objstore-backup.config-file' flag (mutually exclusive).",
+      help: "Alternative to 'objstore-backup.config-file' flag (mutually exclusive). Content " +
+        "of YAML file that contains object store-backup configuration. Used for repair logic " +
+        "to backup blocks before removal.",
+      grants: "objstore",
     },
     {
       name: "repair",
       short: "r",
       kind: "bool",
       default: "false",
-      help: "Attempt to repair blocks for which issues were detected (not supported: refused).",
+      help: "Attempt to repair blocks for which issues were detected",
     },
     {
       name: "issues",
       short: "i",
       kind: "string",
       repeatable: true,
-      default: "index_known_issues,overlapped_blocks",
-      help: `Issues to verify. Possible issues: ${VERIFY_ISSUES.join(", ")}.`,
+      defaults: ["index_known_issues", "overlapped_blocks"],
+      help: "Issues to verify (and optionally repair). Possible issue to verify, without " +
+        "repair: [overlapped_blocks]; Possible issue to verify and repair: " +
+        "[index_known_issues duplicated_compaction]",
     },
     {
       name: "id",
       kind: "string",
       repeatable: true,
-      help: "Block IDs to verify only. If none is specified, all blocks will be verified.",
+      help: "Block IDs to verify (and optionally repair) only. If none is specified, all " +
+        "blocks will be verified. Repeated field",
     },
     {
       name: "delete-delay",
       kind: "duration",
       default: "0s",
-      help: "Duration after which blocks marked for deletion would be deleted permanently by " +
-        "the repair (repair is not supported).",
+      help: "Duration after which blocks marked for deletion would be deleted permanently from " +
+        "source bucket by compactor component. If delete-delay is non zero, blocks will be " +
+        "marked for deletion and compactor component is required to delete blocks from source " +
+        "bucket. If delete-delay is 0, blocks will be deleted straight away.",
+    },
+    {
+      name: "repair.tmp-dir",
+      kind: "string",
+      default: "/tmp/thanos-verify-repair",
+      hidden: true,
+      help: "Working directory of --repair (blocks are downloaded and rewritten there; emptied " +
+        "at start). Not a Thanos flag (Thanos uses the system's temp directory).",
+      grants: "write",
     },
   ],
 });

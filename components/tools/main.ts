@@ -23,7 +23,8 @@ import {
 import { BucketCompactor } from "../../compact/compactor.ts";
 import { downsampleBucket, downsampleMetrics } from "../../compact/downsample.ts";
 import { applyRetention } from "../../compact/retention.ts";
-import { verifyBucket } from "../../compact/verify.ts";
+import { verifyAndRepair } from "../../compact/verify.ts";
+import type { RepairOptions } from "../../compact/repair.ts";
 import { replicateBlocks } from "../../compact/replicate.ts";
 import { rewriteBlock } from "../../compact/rewrite.ts";
 import { Relabeler } from "../../relabel/relabel.ts";
@@ -148,22 +149,55 @@ export async function runRulesCheck(cfg: RulesCheckConfig, ctx: RunContext): Pro
 // ---------------------------------------------------------------------------------------------
 // `tools bucket verify|mark|cleanup|retention|downsample`: the compactor's code run by hand.
 
-/** `thanos tools bucket verify`: logs every issue found (a warning each); exit code 0. */
+/**
+ * `thanos tools bucket verify`: logs every issue found (a warning each); with `--repair` repairs
+ * them (compact/repair.ts) and exits 1 when a repair failed, else 0.
+ */
 export async function runBucketVerify(cfg: BucketVerifyConfig, ctx: RunContext): Promise<number> {
-  await withBucket(
-    cfg.objstoreConfig,
-    { logger: ctx.logger, component: "bucket" },
-    async (bucket) => {
-      const found = await verifyBucket(bucket, {
-        issues: cfg.issues,
-        ids: cfg.ids,
-        logger: ctx.logger,
-        signal: ctx.signal,
-      });
-      ctx.logger.info("verify completed", { issues: cfg.issues.join(","), found: found.length });
-    },
-  );
-  return 0;
+  const log = ctx.logger;
+  const opts = { logger: log, component: "bucket" };
+  const verify = async (bucket: Bucket, repair?: RepairOptions): Promise<number> => {
+    const r = await verifyAndRepair(bucket, {
+      issues: cfg.issues,
+      ids: cfg.ids,
+      logger: log,
+      signal: ctx.signal,
+      repair,
+    });
+    log.info("verify completed", {
+      issues: cfg.issues.join(","),
+      found: r.findings.length,
+      ...(repair ? { repaired: r.repaired.size, repair_failed: r.repairFailed.size } : {}),
+    });
+    return r.repairFailed.size > 0 ? 1 : 0;
+  };
+  const rep = cfg.repair;
+  if (rep === null) return await withBucket(cfg.objstoreConfig, opts, (b) => verify(b));
+  await Deno.remove(rep.tmpDir, { recursive: true }).catch((e) => {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  });
+  await Deno.mkdir(rep.tmpDir, { recursive: true });
+  try {
+    return await withBucket(
+      cfg.objstoreConfig,
+      opts,
+      (bucket) =>
+        withBucket(
+          rep.backupConfig,
+          { logger: log, component: "backup" },
+          (backup) =>
+            verify(bucket, {
+              backup,
+              deleteDelayMs: rep.deleteDelayMs,
+              tmpDir: rep.tmpDir,
+              logger: log,
+              signal: ctx.signal,
+            }),
+        ),
+    );
+  } finally {
+    await Deno.remove(rep.tmpDir, { recursive: true }).catch(() => undefined);
+  }
 }
 
 /** `thanos tools bucket mark` */
