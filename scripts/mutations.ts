@@ -917,6 +917,28 @@ export const MUTATIONS: Mutation[] = [
     replace: "if (now >= maxTimeMs + keep) {",
     tests: ["tests/compact/retention_test.ts"],
   },
+  // ---------------------------------------------------------------- compact: hidden Thanos flags
+  {
+    name: "compact-skip-ooo-chunks-still-halts",
+    file: "compact/compactor.ts",
+    find: "            if (!e.skip) haltingProblems.push(g.key);",
+    replace: "            haltingProblems.push(g.key);",
+    tests: ["tests/compact/compactor_test.ts"],
+  },
+  {
+    name: "compact-index-size-headroom-ignored",
+    file: "compact/compactor.ts",
+    find: "        if (total >= limit * 0.85) {",
+    replace: "        if (total >= limit) {",
+    tests: ["tests/compact/compactor_test.ts"],
+  },
+  {
+    name: "compact-index-size-marks-last-block",
+    file: "compact/compactor.ts",
+    find: "          const id = p[biggest].ulid;",
+    replace: "          const id = p[i].ulid;",
+    tests: ["tests/compact/compactor_test.ts"],
+  },
   // ---------------------------------------------------------------- verify --repair
   {
     name: "repair-keeps-near-outsiders",

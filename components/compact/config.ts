@@ -45,6 +45,10 @@ export interface CompactConfig {
   minTime: number;
   maxTime: number;
   relabel: Relabeler;
+  /** `--compact.block-max-index-size` in bytes. */
+  maxBlockIndexSize: number;
+  /** `--compact.skip-block-with-out-of-order-chunks` */
+  skipOutOfOrderChunks: boolean;
   /** The bucket web UI (served with `--wait` unless `--web.disable`). */
   web: BucketWebConfig & {
     disabled: boolean;
@@ -108,6 +112,8 @@ export function compactConfig(flags: Flags<CompactFlag>): CompactConfig {
     minTime,
     maxTime,
     relabel: selectorRelabelerFromFlags(flags),
+    maxBlockIndexSize: flags.bytes("compact.block-max-index-size"),
+    skipOutOfOrderChunks: flags.bool("compact.skip-block-with-out-of-order-chunks"),
     web: {
       ...bucketWebConfig(flags),
       disabled: flags.bool("web.disable"),

@@ -191,6 +191,35 @@ export const COMPACT_COMMAND = defineCommand({
         "reported, its blocks get no-compact marks and the other groups continue.",
     },
     {
+      name: "debug.accept-malformed-index",
+      kind: "bool",
+      default: "false",
+      hidden: true,
+      help: "Compaction and downsampling index verification will ignore out of order label names.",
+      noEffect: "this build's compactor does not check the order of label names in a series " +
+        "(as Thanos with this flag true); out-of-order series or chunks are reported as a " +
+        "corrupt block either way",
+    },
+    {
+      name: "compact.block-max-index-size",
+      kind: "bytes",
+      default: "64GB",
+      hidden: true,
+      help: "Maximum index size for the resulted block during any compaction. Note that total " +
+        "size is approximated in worst case. If the block that would be resulted from " +
+        "compaction is estimated to exceed this number, biggest source block is marked for no " +
+        "compaction (no-compact-mark.json is uploaded) which causes this block to be excluded " +
+        "from any compaction.",
+    },
+    {
+      name: "compact.skip-block-with-out-of-order-chunks",
+      kind: "bool",
+      default: "false",
+      hidden: true,
+      help: "When set to true, mark blocks containing index with out-of-order chunks for no " +
+        "compact instead of halting the compaction",
+    },
+    {
       name: "debug.max-compaction-level",
       kind: "int",
       default: "4",

@@ -102,6 +102,8 @@ async function compactWith(
     haltOnError: cfg.haltOnError,
     deleteDelayMs: cfg.deleteDelayMs,
     hashFunc: cfg.hashFunc,
+    maxBlockIndexSize: cfg.maxBlockIndexSize,
+    skipOutOfOrderChunks: cfg.skipOutOfOrderChunks,
   });
   const dsMetrics = downsampleMetrics(registry);
   const http = new HttpServer({

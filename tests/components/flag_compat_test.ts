@@ -179,6 +179,12 @@ Deno.test("a flag this build cannot serve is refused on one line naming it, unle
       ["query", "--query.promql-engine=prometheus"],
       ["store", "--chunk-pool-size=2048MiB"],
       ["compact", "--downsample.concurrency=2", "--compact.progress-interval=1m"],
+      [
+        "compact",
+        "--compact.block-max-index-size=1GB",
+        "--compact.skip-block-with-out-of-order-chunks",
+        "--debug.accept-malformed-index",
+      ],
       ["receive", "--receive.replication-protocol=protobuf", "--tsdb.max-exemplars=0"],
       ["query", "--query.conn-metric.label=store_type"],
       ["query", "--alert.query-url=http://thanos-query.monitoring.svc:9090"],
