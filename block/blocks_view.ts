@@ -3,7 +3,9 @@
 // view. Every block with a meta.json is listed as synced from the bucket (no consistency delay,
 // no deletion-mark filter; `tools bucket web` applies `--min-time`/`--max-time`, its selector
 // relabel rules and the duplicate filter, as Thanos's), refreshed every interval; a failed
-// refresh keeps the last view and records the error. Routes:
+// refresh keeps the last view and records the error. A refresh is one recursive listing of the
+// bucket: meta.json (immutable for a ULID) and markers are fetched once and kept in memory, so
+// an unchanged bucket costs no per-block request. Routes:
 //
 // - `GET /api/v1/blocks` → `{"status":"success","data":{"blocks":[meta…],"label":…,
 //   "refreshedAt":…,"err":…}}` (Thanos's `BlocksInfo`; `err` is the last refresh's error
@@ -13,7 +15,7 @@
 // - `POST /api/v1/blocks/mark` with form values `id`, `action` (`DELETION`, `NO_COMPACTION`),
 //   `detail` (Thanos's admin operation; refused with `--disable-admin-operations`).
 
-import type { Bucket } from "../objstore/bucket.ts";
+import { type Bucket, isObjectNotFound } from "../objstore/bucket.ts";
 import type { Logger } from "../logging/log.ts";
 import type { Registry } from "../metrics/registry.ts";
 import type { Relabeler } from "../relabel/relabel.ts";
@@ -21,9 +23,11 @@ import type { Route } from "../server/http.ts";
 import { sleepUnlessAborted } from "../runutil/sleep.ts";
 import { forEachConcurrent } from "../runutil/gate.ts";
 import { goJSONString } from "../strconv/json.ts";
-import { type BlockMeta, encodeBlockMeta } from "../tsdb/meta.ts";
+import { type BlockMeta, encodeBlockMeta, parseBlockMeta } from "../tsdb/meta.ts";
+import { InvalidMetaError } from "../tsdb/errors.ts";
+import { labelsFromObject } from "../tsdb/labels.ts";
 import { isULID } from "../tsdb/ulid.ts";
-import { MetaSyncer } from "./fetcher.ts";
+import { BLOCK_ID_LABEL, findDuplicates } from "./fetcher.ts";
 import {
   DELETION_MARK_FILENAME,
   type DeletionMark,
@@ -81,40 +85,117 @@ export class GlobalBlocksView {
   private marks = new Map<string, BlockMarks>();
   private refreshedAt: number | null = null;
   private err: string | null = null;
-  private readonly syncer: MetaSyncer;
   private readonly now: () => number;
+  /** meta.json by ULID (immutable once uploaded), kept across refreshes. */
+  private metaCache = new Map<string, BlockMeta>();
+  /** Markers by `<ulid>/<file>`, kept while the bucket lists them. */
+  private markerCache = new Map<string, DeletionMark | NoCompactMark>();
+  /** Requests the last refresh made besides the listing (tests, logs). */
+  lastRefreshFetches = 0;
 
   constructor(private readonly bucket: Bucket, private readonly opts: BlocksViewOptions) {
     this.now = opts.now ?? Date.now;
-    this.syncer = new MetaSyncer(bucket, {
-      concurrency: opts.concurrency,
-      minTime: opts.minTime,
-      maxTime: opts.maxTime,
-      relabel: opts.relabel,
-      // every block with a meta.json, marked or duplicated included (Thanos's global fetcher
-      // has no filters)
-      ignoreDeletionMarksDelayMs: Infinity,
-      filterDuplicates: opts.filterDuplicates ?? false,
-      onCorrupt: (id, err) =>
-        opts.logger.warn("bucket UI: skipping block with a corrupt meta.json", {
-          block: id,
-          err: err.message,
-        }),
+  }
+
+  /** Lists the bucket once and fills in metas and marks; the view as of now, unfiltered. */
+  private async fetchAll(
+    signal?: AbortSignal,
+  ): Promise<{ metas: Map<string, BlockMeta>; marks: Map<string, BlockMarks> }> {
+    const withMeta = new Set<string>();
+    const markers: string[] = [];
+    for await (const name of this.bucket.iter("", { recursive: true, signal })) {
+      const slash = name.indexOf("/");
+      if (slash < 0) continue;
+      const id = name.slice(0, slash);
+      if (!isULID(id)) continue;
+      const rest = name.slice(slash + 1);
+      if (rest === "meta.json") withMeta.add(id);
+      else if (rest === DELETION_MARK_FILENAME || rest === NO_COMPACT_MARK_FILENAME) {
+        markers.push(name);
+      }
+    }
+    let fetches = 0;
+    const metas = new Map<string, BlockMeta>();
+    const metaCache = new Map<string, BlockMeta>();
+    const concurrency = this.opts.concurrency ?? 32;
+    await forEachConcurrent([...withMeta], concurrency, async (id) => {
+      let m = this.metaCache.get(id);
+      if (m === undefined) {
+        fetches++;
+        let bytes: Uint8Array;
+        try {
+          bytes = await this.bucket.get(`${id}/meta.json`, signal);
+        } catch (e) {
+          if (isObjectNotFound(e)) return; // deleted since the listing
+          throw e;
+        }
+        try {
+          m = parseBlockMeta(
+            new TextDecoder().decode(bytes),
+            `${this.bucket.name}/${id}/meta.json`,
+          );
+          if (m.ulid !== id) throw new InvalidMetaError(`${id}/meta.json`, `names ${m.ulid}`);
+        } catch (e) {
+          if (!(e instanceof InvalidMetaError)) throw e;
+          this.opts.logger.warn("bucket UI: skipping block with a corrupt meta.json", {
+            block: id,
+            err: e.message,
+          });
+          return;
+        }
+      }
+      metaCache.set(id, m);
+      metas.set(id, m);
     });
+    const marks = new Map<string, BlockMarks>();
+    const markerCache = new Map<string, DeletionMark | NoCompactMark>();
+    await forEachConcurrent(markers, concurrency, async (name) => {
+      const [id, file] = name.split("/") as [string, string];
+      if (!metas.has(id)) return;
+      let mk = this.markerCache.get(name);
+      if (mk === undefined) {
+        fetches++;
+        const f = file === DELETION_MARK_FILENAME
+          ? DELETION_MARK_FILENAME
+          : NO_COMPACT_MARK_FILENAME;
+        mk = (await readMarker(this.bucket, id, f, signal)) ?? undefined;
+        if (mk === undefined) return;
+      }
+      markerCache.set(name, mk);
+      const e = marks.get(id) ?? {};
+      if (file === DELETION_MARK_FILENAME) e.deletion = mk as DeletionMark;
+      else e.noCompact = mk as NoCompactMark;
+      marks.set(id, e);
+    });
+    this.metaCache = metaCache;
+    this.markerCache = markerCache;
+    this.lastRefreshFetches = fetches;
+    return { metas, marks };
+  }
+
+  /** The blocks the view serves: time range, selector, duplicates (when asked). */
+  private filter(metas: Map<string, BlockMeta>): void {
+    const o = this.opts;
+    const minT = o.minTime ?? -Infinity;
+    const maxT = o.maxTime ?? Infinity;
+    for (const [id, m] of metas) {
+      if (!(m.maxTime >= minT && m.minTime <= maxT)) metas.delete(id);
+    }
+    if (o.relabel && !o.relabel.empty) {
+      for (const [id, m] of metas) {
+        const ls = labelsFromObject({ ...(m.thanos?.labels ?? {}), [BLOCK_ID_LABEL]: id });
+        if (o.relabel.process(ls) === null) metas.delete(id);
+      }
+    }
+    if (o.filterDuplicates) { for (const id of findDuplicates(metas)) metas.delete(id); }
   }
 
   /** Syncs the metas and marks once; on failure the last view stays and `err` is set. */
   async refresh(signal?: AbortSignal): Promise<boolean> {
     try {
-      const { metas } = await this.syncer.sync(signal);
-      const marks = new Map<string, BlockMarks>();
-      await forEachConcurrent([...metas.keys()], this.opts.concurrency ?? 32, async (id) => {
-        const deletion = await readMarker(this.bucket, id, DELETION_MARK_FILENAME, signal);
-        const noCompact = await readMarker(this.bucket, id, NO_COMPACT_MARK_FILENAME, signal);
-        if (deletion || noCompact) {
-          marks.set(id, { ...(deletion && { deletion }), ...(noCompact && { noCompact }) });
-        }
-      });
+      const { metas, marks } = await this.fetchAll(signal);
+      this.filter(metas);
+      for (const id of marks.keys()) if (!metas.has(id)) marks.delete(id);
       this.blocks = [...metas.values()].sort((a, b) =>
         a.minTime - b.minTime || (a.ulid < b.ulid ? -1 : a.ulid > b.ulid ? 1 : 0)
       );
@@ -212,10 +293,16 @@ export class GlobalBlocksView {
     const m = this.marks.get(id) ?? {};
     if (action === "DELETION") {
       const d = await readMarker(this.bucket, id, DELETION_MARK_FILENAME, req.signal);
-      if (d) m.deletion = d;
+      if (d) {
+        m.deletion = d;
+        this.markerCache.set(`${id}/${DELETION_MARK_FILENAME}`, d);
+      }
     } else {
       const n = await readMarker(this.bucket, id, NO_COMPACT_MARK_FILENAME, req.signal);
-      if (n) m.noCompact = n;
+      if (n) {
+        m.noCompact = n;
+        this.markerCache.set(`${id}/${NO_COMPACT_MARK_FILENAME}`, n);
+      }
     }
     this.marks.set(id, m);
     return this.ok(null);

@@ -984,11 +984,18 @@ export const MUTATIONS: Mutation[] = [
   },
   // ---------------------------------------------------------------- bucket web UI
   {
-    name: "bucket-web-hides-marked-blocks",
+    name: "bucket-web-misses-deletion-marks",
     file: "block/blocks_view.ts",
-    find: "      ignoreDeletionMarksDelayMs: Infinity,",
-    replace: "      ignoreDeletionMarksDelayMs: 0,",
-    tests: ["tests/e2e/bucket_web_test.ts"],
+    find: "      else if (rest === DELETION_MARK_FILENAME || rest === NO_COMPACT_MARK_FILENAME) {",
+    replace: "      else if (rest === NO_COMPACT_MARK_FILENAME) {",
+    tests: ["tests/block/blocks_view_test.ts", "tests/e2e/bucket_web_test.ts"],
+  },
+  {
+    name: "bucket-web-refetches-every-meta",
+    file: "block/blocks_view.ts",
+    find: "      let m = this.metaCache.get(id);",
+    replace: "      let m: BlockMeta | undefined;",
+    tests: ["tests/block/blocks_view_test.ts"],
   },
   {
     name: "bucket-web-admin-disable-ignored",
