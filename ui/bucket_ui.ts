@@ -16,6 +16,21 @@ export interface BucketUiOptions {
   component: "compact" | "bucket";
 }
 
+/**
+ * Routes outside the route prefix: `/` redirects to `<prefix>/` (as Thanos's `tools bucket
+ * web`); none without a prefix.
+ */
+export function bucketUiRootRedirect(routePrefix: string): Route[] {
+  if (routePrefix === "") return [];
+  const to = `${routePrefix}/`;
+  return [{
+    method: ["GET", "HEAD"],
+    path: "/",
+    name: "/",
+    handler: () => new Response(null, { status: 302, headers: { location: to } }),
+  }];
+}
+
 /** The API and UI routes of the bucket UI, relative to the route prefix. */
 export function bucketUiRoutes(view: GlobalBlocksView, opts: BucketUiOptions): Route[] {
   return [

@@ -31,7 +31,7 @@ import { Relabeler } from "../../relabel/relabel.ts";
 import type { Bucket } from "../../objstore/bucket.ts";
 import { Shipper } from "../../block/shipper.ts";
 import { GlobalBlocksView } from "../../block/blocks_view.ts";
-import { bucketUiRoutes } from "../../ui/bucket_ui.ts";
+import { bucketUiRootRedirect, bucketUiRoutes } from "../../ui/bucket_ui.ts";
 import type {
   BucketDownsampleConfig,
   BucketInspectConfig,
@@ -509,6 +509,7 @@ export async function runBucketWeb(cfg: BucketWebToolConfig, ctx: RunContext): P
       routePrefix: cfg.web.routePrefix,
     });
     http.add(bucketUiRoutes(view, { ...cfg.web, component: "bucket" }));
+    http.add(bucketUiRootRedirect(cfg.web.routePrefix), false);
     await http.start();
     probe.setReady();
     try {

@@ -134,6 +134,12 @@ Deno.test({
       );
       const page = await (await fetch(`${url}/bkt/blocks`)).text();
       assert(page.includes('name="thanos-prefix" content="/bkt"'), page);
+      const root = await fetch(`${url}/`, { redirect: "manual" });
+      assertEquals([root.status, root.headers.get("location")], [302, "/bkt/"]);
+      await root.body?.cancel();
+      const home = await fetch(`${url}/bkt/`, { redirect: "manual" });
+      assertEquals([home.status, home.headers.get("location")], [302, "/bkt/blocks"]);
+      await home.body?.cancel();
       const unprefixed = await fetch(`${url}/api/v1/blocks`);
       assertEquals(unprefixed.status, 404);
       await unprefixed.body?.cancel();
