@@ -116,8 +116,9 @@ async function compactWith(
   // the bucket UI, "global" view (Thanos serves it only with --wait)
   const webAbort = new AbortController();
   let viewer: Promise<void> = Promise.resolve();
+  let view: GlobalBlocksView | undefined;
   if (cfg.wait && !cfg.web.disabled) {
-    const view = new GlobalBlocksView(bucket, {
+    view = new GlobalBlocksView(bucket, {
       label: cfg.web.label,
       logger: log,
       concurrency: cfg.metaFetchConcurrency,
@@ -125,10 +126,13 @@ async function compactWith(
       disableAdminOperations: cfg.web.disableAdminOperations,
     });
     http.add(bucketUiRoutes(view, { ...cfg.web, component: "compact" }));
+  }
+  await http.start();
+  if (view) {
+    // started once the server is up, stopped with it (finally below)
     const stop = AbortSignal.any([signal, webAbort.signal]);
     viewer = view.run(cfg.web.syncIntervalMs, cfg.web.syncTimeoutMs, stop);
   }
-  await http.start();
   probe.setReady();
   log.info("starting compact node", {
     http_address: `${cfg.http.address.hostname}:${cfg.http.address.port}`,
