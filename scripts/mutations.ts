@@ -1005,6 +1005,20 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/e2e/bucket_web_test.ts"],
   },
   {
+    name: "bucket-ui-groups-ignore-resolution",
+    file: "ui/src/blocks.ts",
+    find: "    const key = `${res}@${labelsText(ls)}`;",
+    replace: "    const key = labelsText(ls);",
+    tests: ["tests/ui/blocks_test.ts"],
+  },
+  {
+    name: "bucket-ui-timeline-adjacent-split",
+    file: "ui/src/blocks.ts",
+    find: "r[r.length - 1].maxTime <= b.minTime",
+    replace: "r[r.length - 1].maxTime < b.minTime",
+    tests: ["tests/ui/blocks_test.ts"],
+  },
+  {
     name: "bucket-ui-serves-query-pages",
     file: "ui/routes.ts",
     find: 'const pages = component === "query" ? UI_PAGES : BUCKET_UI_PAGES;',
