@@ -841,7 +841,8 @@ export const REQUEST_LOGGING_FLAGS = defineFlags([
   },
 ]);
 
-const NO_BUCKET_UI = "this build serves no bucket web UI";
+const NO_BUCKET_UI =
+  "the store gateway serves no bucket web UI in this build (thanos compact --wait and tools bucket web do)";
 
 /**
  * `--web.route-prefix`, `--web.external-prefix`, `--web.prefix-header`, `--web.disable-cors` of
