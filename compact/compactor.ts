@@ -48,6 +48,10 @@ export class GroupProblem extends Error {
     readonly reason: string,
     message: string,
     options?: ErrorOptions,
+    /**
+     * Marked and skipped even with `haltOnError` (`--compact.skip-block-with-out-of-order-chunks`).
+     */
+    readonly skip = false,
   ) {
     super(message, options);
   }
@@ -91,6 +95,17 @@ export interface CompactorOptions {
   deleteDelayMs?: number;
   /** `--hash-func` */
   hashFunc?: string;
+  /**
+   * `--compact.block-max-index-size` (bytes; 0: no limit): a plan whose summed source index
+   * sizes reach 85% of it gets its biggest block marked no-compact and is planned again.
+   */
+  maxBlockIndexSize?: number;
+  /**
+   * `--compact.skip-block-with-out-of-order-chunks`: a block whose index has out-of-order
+   * chunks is marked no-compact (reason `block-index-out-of-order-chunk`) without halting,
+   * even with `haltOnError`.
+   */
+  skipOutOfOrderChunks?: boolean;
   now?: () => number;
 }
 
@@ -195,6 +210,14 @@ function compactMetrics(r: Registry): CompactMetrics {
   }
   m.blocksMarked.with({ marker: NO_COMPACT_MARK_FILENAME, reason: NO_COMPACT_REASON.overlap });
   m.blocksMarked.with({ marker: NO_COMPACT_MARK_FILENAME, reason: NO_COMPACT_REASON.corrupt });
+  m.blocksMarked.with({
+    marker: NO_COMPACT_MARK_FILENAME,
+    reason: NO_COMPACT_REASON.outOfOrderChunks,
+  });
+  m.blocksMarked.with({
+    marker: NO_COMPACT_MARK_FILENAME,
+    reason: NO_COMPACT_REASON.indexSizeExceeding,
+  });
   m.blocksMarked.with({ marker: DELETION_MARK_FILENAME, reason: "" });
   for (const x of [m.gcBlocks, m.gcRuns, m.gcFailures, m.blocksCleaned, m.cleanupFailures]) {
     x.labels();
@@ -299,6 +322,74 @@ export class BucketCompactor {
     }
   }
 
+  /**
+   * The group's plan, kept under `--compact.block-max-index-size` as Thanos's
+   * largeTotalIndexSizeFilter does (pkg/compact/planner.go): source index sizes (meta.json's
+   * `thanos.files`, else the object's size) are summed in plan order; once the sum reaches 85%
+   * of the limit, the biggest block so far is marked no-compact (`index-size-exceeding`) and
+   * the group is planned again. `noCompact` gains the marked blocks.
+   */
+  private async planWithinIndexSize(
+    g: Group,
+    noCompact: Set<string>,
+    signal?: AbortSignal,
+  ): Promise<BlockMeta[]> {
+    const limit = this.o.maxBlockIndexSize ?? 0;
+    for (let round = 0; round <= g.metas.length; round++) {
+      const p = plan(this.ranges, g.metas, noCompact);
+      if (limit <= 0 || p.length === 0) return p;
+      let total = 0;
+      let biggest = -1;
+      let biggestSize = -Infinity;
+      let marked = false;
+      for (let i = 0; i < p.length; i++) {
+        const size = await this.indexSize(p[i], signal);
+        if (size > biggestSize) {
+          biggestSize = size;
+          biggest = i;
+        }
+        total += size;
+        if (total >= limit * 0.85) {
+          const id = p[biggest].ulid;
+          const why = `largeTotalIndexSizeFilter: Total compacted block's index size could ` +
+            `exceed: ${limit} with this block. See https://github.com/thanos-io/thanos/issues/1424`;
+          if (
+            await markForNoCompact(
+              this.o.bucket,
+              id,
+              NO_COMPACT_REASON.indexSizeExceeding,
+              why,
+              { now: this.now(), signal },
+            )
+          ) {
+            this.metrics.blocksMarked.inc({
+              marker: NO_COMPACT_MARK_FILENAME,
+              reason: NO_COMPACT_REASON.indexSizeExceeding,
+            });
+          }
+          this.log.warn("block marked no-compact: the compacted index could be too big", {
+            group: g.key,
+            block: id,
+            total_index_bytes: total,
+            limit,
+          });
+          noCompact.add(id);
+          marked = true;
+          break;
+        }
+      }
+      if (!marked) return p;
+    }
+    return [];
+  }
+
+  /** Size of a block's index: from meta.json's file list, else asked from the bucket. */
+  private async indexSize(m: BlockMeta, signal?: AbortSignal): Promise<number> {
+    const f = m.thanos?.files?.find((x) => x.rel_path === "index");
+    if (f?.size_bytes !== undefined && f.size_bytes > 0) return f.size_bytes;
+    return (await this.o.bucket.attributes(`${m.ulid}/index`, signal)).size;
+  }
+
   /** ULIDs among `ids` carrying a no-compact mark. */
   private async noCompactMarked(ids: string[], signal?: AbortSignal): Promise<Set<string>> {
     const out = new Set<string>();
@@ -326,12 +417,13 @@ export class BucketCompactor {
       const groups = groupBlocks(metas.values(), this.o.replicaLabels ?? []);
       const plans: { g: Group; p: BlockMeta[] }[] = [];
       for (const g of groups) {
-        const p = plan(this.ranges, g.metas, noCompact);
+        const p = await this.planWithinIndexSize(g, noCompact, signal);
         if (p.length > 0) plans.push({ g, p });
       }
       this.metrics.todoCompactions.set(plans.length);
       if (plans.length === 0) break;
       const errors: Error[] = [];
+      const haltingProblems: string[] = [];
       let progress = false;
       await forEachConcurrent(plans, Math.max(1, this.o.concurrency ?? 1), async ({ g, p }) => {
         const planKey = p.map((m) => m.ulid).join(",");
@@ -352,6 +444,7 @@ export class BucketCompactor {
           if (e instanceof GroupProblem) {
             await this.reportProblem(g, e, signal).catch((err) => errors.push(err as Error));
             result.problemGroups.push(g.key);
+            if (!e.skip) haltingProblems.push(g.key);
             progress = true;
           } else {
             errors.push(e as Error);
@@ -359,9 +452,9 @@ export class BucketCompactor {
         }
       });
       signal?.throwIfAborted();
-      if (this.o.haltOnError && result.problemGroups.length > 0) {
+      if (this.o.haltOnError && haltingProblems.length > 0) {
         throw new HaltError(
-          `compaction of group(s) ${result.problemGroups.join(", ")} failed; halting ` +
+          `compaction of group(s) ${haltingProblems.join(", ")} failed; halting ` +
             `(--debug.halt-on-error)`,
         );
       }
@@ -390,7 +483,7 @@ export class BucketCompactor {
         err: e.message,
       },
     );
-    if (this.o.haltOnError) return;
+    if (this.o.haltOnError && !e.skip) return;
     for (const id of e.blocks) {
       if (
         await markForNoCompact(this.o.bucket, id, e.reason, e.message, { now: this.now(), signal })
@@ -488,6 +581,15 @@ export class BucketCompactor {
           signal,
         });
       } catch (e) {
+        if (e instanceof BlockReadError && e.outOfOrderChunks && this.o.skipOutOfOrderChunks) {
+          throw new GroupProblem(
+            [e.ulid],
+            NO_COMPACT_REASON.outOfOrderChunks,
+            e.message,
+            { cause: e },
+            true,
+          );
+        }
         if (e instanceof BlockReadError) {
           throw new GroupProblem([e.ulid], NO_COMPACT_REASON.corrupt, e.message, { cause: e });
         }

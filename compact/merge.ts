@@ -24,7 +24,13 @@ export type CompactDedupFunc = "" | "penalty";
 /** Reading a source block failed: the block (by ULID) and what went wrong. */
 export class BlockReadError extends Error {
   override name = "BlockReadError";
-  constructor(readonly ulid: string, readonly reason: string, options?: ErrorOptions) {
+  constructor(
+    readonly ulid: string,
+    readonly reason: string,
+    options?: ErrorOptions,
+    /** The index lists a series' chunks out of order or overlapping (Thanos's OutOfOrderChunks). */
+    readonly outOfOrderChunks = false,
+  ) {
     super(`block ${ulid}: ${reason}`, options);
   }
 }
@@ -55,6 +61,8 @@ export async function* blockSeries(
           throw new BlockReadError(
             id,
             `index: out-of-order or overlapping chunks in series ${labelsToString(s.labels)}`,
+            undefined,
+            true,
           );
         }
       }

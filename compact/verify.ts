@@ -1,5 +1,6 @@
 // `thanos tools bucket verify` (https://thanos.io/tip/components/tools.md/#bucket-verify): checks
-// the blocks of a bucket for Thanos's known issues and reports them; it never changes the bucket.
+// the blocks of a bucket for Thanos's known issues and reports them; with `repair` options it
+// repairs the issues Thanos repairs (compact/repair.ts): index_known_issues, duplicated_compaction.
 // - `overlapped_blocks`: blocks of one compaction group (external labels + resolution) whose time
 //   ranges overlap (Thanos's OverlappedBlocksIssue).
 // - `index_known_issues`: each block's index read from the bucket (range reads, no download):
@@ -13,11 +14,13 @@
 import type { Bucket } from "../objstore/bucket.ts";
 import type { Logger } from "../logging/log.ts";
 import { bucketByteSource } from "../objstore/bytesource.ts";
+import type { ByteSource } from "../tsdb/bytesource.ts";
 import { IndexReader } from "../tsdb/index/reader.ts";
 import { type BlockMeta, parseBlockMeta } from "../tsdb/meta.ts";
 import { compareStrings } from "../tsdb/labels.ts";
 import { MetaSyncer } from "../block/fetcher.ts";
 import { groupBlocks, labelsString } from "./group.ts";
+import { backupAndDelete, duplicatedCopies, repairIndex, type RepairOptions } from "./repair.ts";
 
 /** Thanos's issue IDs, in `--issues` order. */
 export const VERIFY_ISSUES = [
@@ -45,6 +48,23 @@ export interface VerifyOptions {
   ids?: readonly string[];
   logger?: Logger;
   signal?: AbortSignal;
+  /** Repair what can be repaired (`--repair`); only the repairable issues may be asked. */
+  repair?: RepairOptions;
+}
+
+/** Issues `--repair` can repair (Thanos's VerifierRepairers). */
+export const REPAIRABLE_ISSUES: readonly VerifyIssue[] = [
+  "index_known_issues",
+  "duplicated_compaction",
+];
+
+/** What a verify run found and repaired. */
+export interface VerifyResult {
+  findings: VerifyFinding[];
+  /** Old block → new block (index repairs), or old block → "" (removed copies). */
+  repaired: Map<string, string>;
+  /** Blocks whose repair failed, with why. */
+  repairFailed: Map<string, string>;
 }
 
 /** Overlapping pairs among blocks sorted by minTime. */
@@ -78,10 +98,19 @@ export async function indexIssues(
   m: BlockMeta,
   signal?: AbortSignal,
 ): Promise<string[]> {
+  return await indexSourceIssues(() => bucketByteSource(bucket, `${m.ulid}/index`), m, signal);
+}
+
+/** {@link indexIssues} of an index read from `open()` (a bucket object or a local file). */
+export async function indexSourceIssues(
+  open: () => Promise<ByteSource>,
+  m: Pick<BlockMeta, "minTime" | "maxTime">,
+  signal?: AbortSignal,
+): Promise<string[]> {
   const problems: string[] = [];
   let reader: IndexReader;
   try {
-    reader = await IndexReader.open(await bucketByteSource(bucket, `${m.ulid}/index`));
+    reader = await IndexReader.open(await open());
   } catch (e) {
     return [`index cannot be opened: ${(e as Error).message}`];
   }
@@ -151,6 +180,19 @@ export async function verifyBucket(
   bucket: Bucket,
   opts: VerifyOptions,
 ): Promise<VerifyFinding[]> {
+  return (await verifyAndRepair(bucket, opts)).findings;
+}
+
+/**
+ * Verifies the bucket for `opts.issues` and, with `opts.repair`, repairs the findings of the
+ * repairable issues (a failed repair is logged and recorded; the run goes on).
+ */
+export async function verifyAndRepair(
+  bucket: Bucket,
+  opts: VerifyOptions,
+): Promise<VerifyResult> {
+  const repaired = new Map<string, string>();
+  const repairFailed = new Map<string, string>();
   const log = opts.logger;
   // like Thanos's verifier: only blocks with a meta.json and without a deletion mark
   const res = await new MetaSyncer(bucket, { ignoreDeletionMarksDelayMs: 0 }).sync(opts.signal);
@@ -207,6 +249,29 @@ export async function verifyBucket(
             blocks: ms.map((m) => m.ulid),
             message: `${ms.length} blocks with the same compaction sources (${k})`,
           });
+          if (!opts.repair) continue;
+          const kill = duplicatedCopies(ms);
+          if (kill.length === 0) {
+            log?.warn(
+              "found blocks with the same sources, but they are not copies (range, level or " +
+                "stats differ); not repaired",
+              { group: g.key, blocks: ms.map((m) => m.ulid).join(",") },
+            );
+          }
+          for (const id of kill) {
+            try {
+              await backupAndDelete(bucket, id, opts.repair);
+              repaired.set(id, "");
+              log?.info("Removed duplicated block", { id });
+            } catch (e) {
+              if (opts.signal?.aborted) throw e;
+              repairFailed.set(id, (e as Error).message);
+              log?.error("could not remove duplicated block", {
+                id,
+                err: (e as Error).message,
+              });
+            }
+          }
         }
       } else {
         for (const m of g.metas) {
@@ -215,6 +280,16 @@ export async function verifyBucket(
           const problems = await indexIssues(bucket, m, opts.signal);
           if (problems.length === 0) continue;
           report({ issue, group: g.key, labels, blocks: [m.ulid], message: problems.join("; ") });
+          if (!opts.repair) continue;
+          try {
+            const fixed = await repairIndex(bucket, m, opts.repair);
+            repaired.set(m.ulid, fixed.ulid);
+            log?.info("all good, continuing", { id: m.ulid, newID: fixed.ulid });
+          } catch (e) {
+            if (opts.signal?.aborted) throw e;
+            repairFailed.set(m.ulid, (e as Error).message);
+            log?.error("could not repair index", { id: m.ulid, err: (e as Error).message });
+          }
         }
       }
     }
@@ -223,5 +298,5 @@ export async function verifyBucket(
       found: findings.filter((f) => f.issue === issue).length,
     });
   }
-  return findings;
+  return { findings, repaired, repairFailed };
 }

@@ -874,64 +874,117 @@ export const REQUEST_LOGGING_FLAGS = defineFlags([
   },
 ]);
 
-const NO_BUCKET_UI = "this build serves no bucket web UI";
+const NO_BUCKET_UI =
+  "the store gateway serves no bucket web UI in this build (thanos compact --wait and tools bucket web do)";
 
 /**
- * The bucket web UI flags of `store` and `compact` (https://thanos.io/tip/components/store.md/):
- * accepted with any value, without effect (this build has no bucket UI; the role logs so).
+ * `--web.route-prefix`, `--web.external-prefix`, `--web.prefix-header`, `--web.disable-cors` of
+ * the bucket web UI (https://thanos.io/tip/components/tools.md/#bucket-web); `noEffect` when
+ * the role serves no bucket UI.
  */
-export const BUCKET_WEB_FLAGS = defineFlags([
-  {
-    name: "web.disable",
-    kind: "bool",
-    default: "false",
-    help: "Disable Block Viewer UI. (This build has no bucket UI.)",
-    noEffect: NO_BUCKET_UI,
-  },
-  {
-    name: "web.route-prefix",
-    kind: "string",
-    default: "",
-    help: "Prefix for API and UI endpoints of the Block Viewer UI. (No effect: no bucket UI.)",
-    noEffect: NO_BUCKET_UI,
-  },
-  {
-    name: "web.external-prefix",
-    kind: "string",
-    default: "",
-    help: "Static prefix for all HTML links and redirect URLs in the bucket web UI. " +
-      "(No effect: no bucket UI.)",
-    noEffect: NO_BUCKET_UI,
-  },
-  {
-    name: "web.prefix-header",
-    kind: "string",
-    default: "",
-    help: "Name of HTTP request header used for dynamic prefixing of UI links and redirects. " +
-      "(No effect: no bucket UI.)",
-    noEffect: NO_BUCKET_UI,
-  },
-  {
-    name: "web.disable-cors",
-    kind: "bool",
-    default: "false",
-    help: "Whether to disable CORS headers to be set by Thanos. (No effect: no bucket UI.)",
-    noEffect: NO_BUCKET_UI,
-  },
-  {
-    name: "bucket-web-label",
-    kind: "string",
-    default: "",
-    help: "External block label to use as group title in the bucket web UI. " +
-      "(No effect: no bucket UI.)",
-    noEffect: NO_BUCKET_UI,
-  },
-  {
-    name: "disable-admin-operations",
-    kind: "bool",
-    default: "false",
-    help: "Disable UI/API admin operations like marking blocks for deletion and no " +
-      "compaction. (No effect: no bucket UI.)",
-    noEffect: NO_BUCKET_UI,
-  },
-]);
+function bucketWebPrefixFlags(noEffect?: string) {
+  const note = noEffect ? " (No effect: no bucket UI.)" : "";
+  return defineFlags([
+    {
+      name: "web.route-prefix",
+      kind: "string",
+      default: "",
+      help: "Prefix for API and UI endpoints. This allows thanos UI to be served on a " +
+        "sub-path. Defaults to the value of --web.external-prefix." + note,
+      noEffect,
+    },
+    {
+      name: "web.external-prefix",
+      kind: "string",
+      default: "",
+      help: "Static prefix for all HTML links and redirect URLs in the bucket web UI " +
+        "interface. Actual endpoints are still served on / or the web.route-prefix." + note,
+      noEffect,
+    },
+    {
+      name: "web.prefix-header",
+      kind: "string",
+      default: "",
+      help: "Name of HTTP request header used for dynamic prefixing of UI links and " +
+        "redirects. This option is ignored if web.external-prefix argument is set." + note,
+      noEffect,
+    },
+    {
+      name: "web.disable-cors",
+      kind: "bool",
+      default: "false",
+      help: "Whether to disable CORS headers to be set by Thanos. By default Thanos sets " +
+        "CORS headers to be allowed by all." + note,
+      noEffect,
+    },
+    {
+      name: "disable-admin-operations",
+      kind: "bool",
+      default: "false",
+      help: "Disable UI/API admin operations like marking blocks for deletion and no " +
+        "compaction." + note,
+      noEffect,
+    },
+  ]);
+}
+
+/** The bucket web UI's flags of `tools bucket web` (besides `--refresh`, `--label`, …). */
+export const BUCKET_UI_PREFIX_FLAGS = bucketWebPrefixFlags();
+
+function bucketWebFlags(noEffect?: string) {
+  const note = noEffect ? " (No effect: no bucket UI.)" : "";
+  return defineFlags([
+    {
+      name: "web.disable",
+      kind: "bool",
+      default: "false",
+      help: "Disable Block Viewer UI." + note,
+      noEffect,
+    },
+    ...bucketWebPrefixFlags(noEffect),
+    {
+      name: "bucket-web-label",
+      kind: "string",
+      default: "",
+      help: "External block label to use as group title in the bucket web UI" + note,
+      noEffect,
+    },
+  ]);
+}
+
+/**
+ * The bucket web UI flags of `store` (https://thanos.io/tip/components/store.md/): accepted
+ * with any value, without effect (the store's "loaded" view is not in this build; the role logs
+ * so).
+ */
+export const BUCKET_WEB_FLAGS = bucketWebFlags(NO_BUCKET_UI);
+
+/** The bucket web UI flags of `compact`, served (https://thanos.io/tip/components/compact.md/). */
+export const COMPACT_WEB_FLAGS = bucketWebFlags();
+
+/** The bucket web UI's prefix and API settings. */
+export interface BucketWebConfig {
+  /** `--web.route-prefix` (or `--web.external-prefix`) as `/prefix`, or "". */
+  routePrefix: string;
+  /** `--web.external-prefix`, or undefined. */
+  externalPrefix?: string;
+  /** `--web.prefix-header`, or "" for none. */
+  prefixHeader: string;
+  cors: boolean;
+  disableAdminOperations: boolean;
+}
+
+/** Reads {@link BUCKET_UI_PREFIX_FLAGS}. */
+export function bucketWebConfig(
+  flags: Flags<GroupName<typeof BUCKET_UI_PREFIX_FLAGS>>,
+): BucketWebConfig {
+  const prefix = flags.string("web.route-prefix") || flags.string("web.external-prefix");
+  const norm = prefix.replace(/^\/+|\/+$/g, "");
+  return {
+    routePrefix: norm === "" ? "" : `/${norm}`,
+    externalPrefix: flags.string("web.external-prefix") || undefined,
+    prefixHeader: flags.string("web.prefix-header"),
+    cors: !flags.bool("web.disable-cors"),
+    disableAdminOperations: flags.bool("disable-admin-operations"),
+  };
+}

@@ -43,14 +43,17 @@ export function objstoreConfigText(flags: Flags<GroupName<typeof OBJSTORE_FLAGS>
   return (flags.fileContents("objstore.config-file") || flags.string("objstore.config")) ?? "";
 }
 
+export interface OpenBucketOptions {
+  registry?: Registry;
+  logger?: Logger;
+  component?: string;
+}
+
 /**
  * Opens the bucket configured by `text` (from `objstoreConfigText`; worker side). UsageError
  * when none is configured.
  */
-export async function openBucket(
-  text: string,
-  opts: { registry?: Registry; logger?: Logger; component?: string },
-): Promise<Bucket> {
+export async function openBucket(text: string, opts: OpenBucketOptions): Promise<Bucket> {
   if (text.trim() === "") {
     throw new UsageError(
       "no object storage configured: set --objstore.config-file or --objstore.config",
@@ -68,4 +71,21 @@ export async function openBucket(
     component: opts.component,
     logger: log ? (msg, fields) => log.debug(msg, fields) : undefined,
   });
+}
+
+/**
+ * Opens the bucket configured by `text`, runs `fn` with it and closes it however `fn` ends
+ * (worker side): the one open/try/finally-close of the roles and tools.
+ */
+export async function withBucket<T>(
+  text: string,
+  opts: OpenBucketOptions,
+  fn: (bucket: Bucket) => Promise<T>,
+): Promise<T> {
+  const bucket = await openBucket(text, opts);
+  try {
+    return await fn(bucket);
+  } finally {
+    await bucket.close();
+  }
 }

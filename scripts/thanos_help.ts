@@ -32,6 +32,8 @@ export const HELP_PAGES: readonly { command: string; page: string }[] = [
   { command: "tools bucket downsample", page: "components/tools.md" },
   { command: "tools bucket replicate", page: "components/tools.md" },
   { command: "tools bucket rewrite", page: "components/tools.md" },
+  { command: "tools bucket web", page: "components/tools.md" },
+  { command: "tools bucket upload-blocks", page: "components/tools.md" },
 ];
 
 /** Test-data directory, relative to the repository root. */

@@ -1,6 +1,8 @@
-// Serves the query UI from assets embedded at build time (import attributes): no file is read at
-// run time, so the compiled binary carries the UI. `thanos query` adds these routes under its
-// `--web.route-prefix`; links and API calls in the page use the external prefix.
+// Serves the UI from assets embedded at build time (import attributes): no file is read at run
+// time, so the compiled binary carries the UI. `thanos query` adds these routes under its
+// `--web.route-prefix`, the bucket UI (`thanos compact`, `tools bucket web`) with
+// `component: "compact"|"bucket"` (its one page: `/blocks`); links and API calls in the page
+// use the external prefix.
 
 import type { Route } from "../server/http.ts";
 import appJs from "./dist/app.js" with { type: "text" };
@@ -23,10 +25,16 @@ export interface UiRoutesOptions {
   /** Page title (default `Thanos | Query`). */
   title?: string;
   /**
-   * `query` (default): every page; `rule`: the ruler's Alerts and Rules pages over its own
-   * `/api/v1/rules` and `/api/v1/alerts`, `/` redirecting to `/alerts`.
+   * The serving role: `query` (default) serves {@link UI_PAGES}; `rule` the ruler's Alerts and
+   * Rules pages over its own `/api/v1/rules` and `/api/v1/alerts` ({@link RULER_UI_PAGES}, `/`
+   * redirecting to `/alerts`); `compact` and `bucket` the bucket UI's {@link BUCKET_UI_PAGES}.
    */
-  component?: "query" | "rule";
+  component?: string;
+  /**
+   * `--web.prefix-header`: a request header whose value is the prefix the browser sees (set by
+   * a path-stripping proxy); ignored when `externalPrefix` is set.
+   */
+  prefixHeader?: string;
 }
 
 /** Client-side pages; each answers with the single-page app's HTML. */
@@ -44,6 +52,9 @@ export const UI_PAGES = [
 
 /** The ruler's pages. */
 export const RULER_UI_PAGES = ["/alerts", "/rules"];
+
+/** Pages of the bucket UI (the compactor's and `tools bucket web`'s). */
+export const BUCKET_UI_PAGES = ["/blocks"];
 
 /** Normalises a prefix to `` or `/a/b` (leading slash, no trailing slash). */
 export function normalizePrefix(p: string | undefined): string {
@@ -88,14 +99,11 @@ export function renderIndex(externalPrefix: string, title: string, component = "
     VERSION: manifest.version,
     COMPONENT: escapeHtml(component),
   };
-  return indexTemplate.replace(
-    /%(PREFIX|TITLE|VERSION|COMPONENT)%/g,
-    (_, k: string) => vals[k],
-  );
+  return indexTemplate.replace(/%(PREFIX|TITLE|VERSION|COMPONENT)%/g, (_, k: string) => vals[k]);
 }
 
 /**
- * Routes serving the UI: `/` redirects to `/graph` (the ruler's: `/alerts`); the pages in {@link UI_PAGES} return the
+ * Routes serving the UI: `/` redirects to the first page (`/graph`, the ruler's `/alerts`, `/blocks`); the pages return the
  * app's HTML; `/static/*` the embedded assets (immutable, versioned by content hash).
  * Paths are relative to the route prefix (the HTTP server adds it).
  */
@@ -103,15 +111,18 @@ export function uiRoutes(opts: UiRoutesOptions): Route[] {
   const external = normalizePrefix(opts.externalPrefix ?? opts.routePrefix);
   const gzipped = gzippedAssets();
   const component = opts.component ?? "query";
-  const html = renderIndex(
-    external,
-    opts.title ?? (component === "rule" ? "Thanos | Rule" : "Thanos | Query"),
-    component,
-  );
-  const home = component === "rule" ? "/alerts" : "/graph";
-  const pages = component === "rule" ? RULER_UI_PAGES : UI_PAGES;
-  const page = (): Response =>
-    new Response(html, {
+  const pages = component === "query"
+    ? UI_PAGES
+    : component === "rule"
+    ? RULER_UI_PAGES
+    : BUCKET_UI_PAGES;
+  const title = opts.title ?? (component === "rule" ? "Thanos | Rule" : "Thanos | Query");
+  const html = renderIndex(external, title, component);
+  const dynamic = opts.externalPrefix === undefined && (opts.prefixHeader ?? "") !== "";
+  const prefixOf = (req: Request): string =>
+    dynamic ? normalizePrefix(req.headers.get(opts.prefixHeader!) ?? "") || external : external;
+  const page = (req: Request): Response =>
+    new Response(dynamic ? renderIndex(prefixOf(req), title, component) : html, {
       headers: {
         "content-type": "text/html; charset=utf-8",
         "cache-control": "no-cache",
@@ -132,7 +143,7 @@ export function uiRoutes(opts: UiRoutesOptions): Route[] {
         const search = new URL(req.url).search;
         return new Response(null, {
           status: 302,
-          headers: { location: `${external}${home}${search}` },
+          headers: { location: `${prefixOf(req)}${pages[0]}${search}` },
         });
       },
     },

@@ -3,7 +3,15 @@
 
 import type { Relabeler } from "../../relabel/relabel.ts";
 import { selectorRelabelerFromFlags } from "../selector.ts";
-import { type Flags, type HttpConfig, httpConfig, retentionConfig, UsageError } from "../flags.ts";
+import {
+  type BucketWebConfig,
+  bucketWebConfig,
+  type Flags,
+  type HttpConfig,
+  httpConfig,
+  retentionConfig,
+  UsageError,
+} from "../flags.ts";
 import { objstoreConfigText } from "../objstore.ts";
 import { COMPACT_DEDUP_FUNCS, type CompactFlag } from "./flags.ts";
 import type { CompactDedupFunc } from "../../compact/merge.ts";
@@ -37,6 +45,17 @@ export interface CompactConfig {
   minTime: number;
   maxTime: number;
   relabel: Relabeler;
+  /** `--compact.block-max-index-size` in bytes. */
+  maxBlockIndexSize: number;
+  /** `--compact.skip-block-with-out-of-order-chunks` */
+  skipOutOfOrderChunks: boolean;
+  /** The bucket web UI (served with `--wait` unless `--web.disable`). */
+  web: BucketWebConfig & {
+    disabled: boolean;
+    label: string;
+    syncIntervalMs: number;
+    syncTimeoutMs: number;
+  };
 }
 
 function atLeastOne(flags: Flags<CompactFlag>, name: CompactFlag): number {
@@ -93,5 +112,14 @@ export function compactConfig(flags: Flags<CompactFlag>): CompactConfig {
     minTime,
     maxTime,
     relabel: selectorRelabelerFromFlags(flags),
+    maxBlockIndexSize: flags.bytes("compact.block-max-index-size"),
+    skipOutOfOrderChunks: flags.bool("compact.skip-block-with-out-of-order-chunks"),
+    web: {
+      ...bucketWebConfig(flags),
+      disabled: flags.bool("web.disable"),
+      label: flags.string("bucket-web-label"),
+      syncIntervalMs: flags.duration("block-viewer.global.sync-block-interval"),
+      syncTimeoutMs: flags.duration("block-viewer.global.sync-block-timeout"),
+    },
   };
 }

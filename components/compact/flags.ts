@@ -3,7 +3,7 @@
 // bucket and its selector file.
 
 import {
-  BUCKET_WEB_FLAGS,
+  COMPACT_WEB_FLAGS,
   defineCommand,
   type FlagName,
   GOMEMLIMIT_FLAGS,
@@ -29,37 +29,20 @@ export const COMPACT_COMMAND = defineCommand({
     ...GOMEMLIMIT_FLAGS,
     ...httpFlags("0.0.0.0:10902"),
     ...OBJSTORE_FLAGS,
-    ...BUCKET_WEB_FLAGS,
+    ...COMPACT_WEB_FLAGS,
     {
       name: "block-viewer.global.sync-block-interval",
       kind: "duration",
       default: "1m",
       help: "Repeat interval for syncing the blocks between local and remote view for /global " +
-        "Block Viewer UI. (No effect: no bucket UI.)",
-      noEffect: "this build serves no bucket web UI",
+        "Block Viewer UI.",
     },
     {
       name: "block-viewer.global.sync-block-timeout",
       kind: "duration",
       default: "5m",
       help: "Maximum time for syncing the blocks between local and remote view for /global " +
-        "Block Viewer UI. (No effect: no bucket UI.)",
-      noEffect: "this build serves no bucket web UI",
-    },
-    {
-      name: "compact.progress-interval",
-      kind: "duration",
-      default: "5m",
-      help: "Frequency of calculating the compaction progress in the background when --wait " +
-        "has been enabled. Only the default in this build (no progress metrics).",
-      unsupported: "the compaction progress metrics (thanos_compact_todo_*) are not in this build",
-    },
-    {
-      name: "downsample.concurrency",
-      kind: "int",
-      default: "1",
-      help: "Number of goroutines to use when downsampling blocks. Only 1 in this build.",
-      unsupported: "blocks are downsampled one at a time in this build",
+        "Block Viewer UI.",
     },
     {
       name: "data-dir",
@@ -204,6 +187,35 @@ export const COMPACT_COMMAND = defineCommand({
       help: "Halt the process if a critical compaction error is detected (Thanos's default: " +
         "true). Thanos-TS defaults to false: a group with overlapping or corrupt blocks is " +
         "reported, its blocks get no-compact marks and the other groups continue.",
+    },
+    {
+      name: "debug.accept-malformed-index",
+      kind: "bool",
+      default: "false",
+      hidden: true,
+      help: "Compaction and downsampling index verification will ignore out of order label names.",
+      noEffect: "this build's compactor does not check the order of label names in a series " +
+        "(as Thanos with this flag true); out-of-order series or chunks are reported as a " +
+        "corrupt block either way",
+    },
+    {
+      name: "compact.block-max-index-size",
+      kind: "bytes",
+      default: "64GB",
+      hidden: true,
+      help: "Maximum index size for the resulted block during any compaction. Note that total " +
+        "size is approximated in worst case. If the block that would be resulted from " +
+        "compaction is estimated to exceed this number, biggest source block is marked for no " +
+        "compaction (no-compact-mark.json is uploaded) which causes this block to be excluded " +
+        "from any compaction.",
+    },
+    {
+      name: "compact.skip-block-with-out-of-order-chunks",
+      kind: "bool",
+      default: "false",
+      hidden: true,
+      help: "When set to true, mark blocks containing index with out-of-order chunks for no " +
+        "compact instead of halting the compaction",
     },
     {
       name: "debug.max-compaction-level",

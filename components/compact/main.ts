@@ -6,12 +6,17 @@
 // iteration; with it, it repeats every `--wait-interval` and cleans up every
 // `--compact.cleanup-interval`. A failed iteration is retried after the wait interval. On a group
 // problem with `--debug.halt-on-error` it halts like Thanos (thanos_compact_halted 1, keeps
-// serving until stopped). SIGTERM aborts the running step and exits 0.
+// serving until stopped). SIGTERM aborts the running step and exits 0. With `--wait` (as in
+// Thanos) it also serves the bucket web UI (`/blocks`, `/api/v1/blocks`: every block of the
+// bucket, refreshed every `--block-viewer.global.sync-block-interval`) unless `--web.disable`.
 
-import { Registry } from "../../metrics/registry.ts";
+import { type Counter, type Gauge, Registry } from "../../metrics/registry.ts";
 import { HttpServer, Probe } from "../../server/http.ts";
 import { sleepUnlessAborted } from "../../runutil/sleep.ts";
-import { openBucket } from "../objstore.ts";
+import { withBucket } from "../objstore.ts";
+import type { Bucket } from "../../objstore/bucket.ts";
+import { GlobalBlocksView } from "../../block/blocks_view.ts";
+import { bucketUiRoutes } from "../../ui/bucket_ui.ts";
 import type { RunContext } from "../runtime.ts";
 import { BucketCompactor, HaltError } from "../../compact/compactor.ts";
 import { compactionRanges } from "../../compact/planner.ts";
@@ -28,9 +33,7 @@ import type { CompactConfig } from "./config.ts";
 /** `thanos compact` */
 export async function runCompact(cfg: CompactConfig, ctx: RunContext): Promise<number> {
   const log = ctx.logger;
-  const signal = ctx.signal;
   const registry = new Registry();
-  const probe = new Probe();
   const halted = registry.gauge({
     name: "thanos_compact_halted",
     help: "Set to 1 if the compactor halted due to an unexpected error.",
@@ -59,11 +62,25 @@ export async function runCompact(cfg: CompactConfig, ctx: RunContext): Promise<n
     .set(cfg.deleteDelayMs / 1000);
 
   await Deno.mkdir(cfg.dataDir, { recursive: true });
-  const bucket = await openBucket(cfg.objstoreConfig, {
-    registry,
-    logger: log,
-    component: "compact",
-  });
+  const opts = { registry, logger: log, component: "compact" };
+  return await withBucket(
+    cfg.objstoreConfig,
+    opts,
+    (bucket) => compactWith(cfg, ctx, registry, bucket, { halted, retried, iterations, cleanups }),
+  );
+}
+
+async function compactWith(
+  cfg: CompactConfig,
+  ctx: RunContext,
+  registry: Registry,
+  bucket: Bucket,
+  m: { halted: Gauge; retried: Counter; iterations: Counter; cleanups: Counter },
+): Promise<number> {
+  const log = ctx.logger;
+  const signal = ctx.signal;
+  const probe = new Probe();
+  const { halted, retried, iterations, cleanups } = m;
   const compactor = new BucketCompactor({
     bucket,
     dataDir: cfg.dataDir,
@@ -85,6 +102,8 @@ export async function runCompact(cfg: CompactConfig, ctx: RunContext): Promise<n
     haltOnError: cfg.haltOnError,
     deleteDelayMs: cfg.deleteDelayMs,
     hashFunc: cfg.hashFunc,
+    maxBlockIndexSize: cfg.maxBlockIndexSize,
+    skipOutOfOrderChunks: cfg.skipOutOfOrderChunks,
   });
   const dsMetrics = downsampleMetrics(registry);
   const http = new HttpServer({
@@ -93,8 +112,28 @@ export async function runCompact(cfg: CompactConfig, ctx: RunContext): Promise<n
     logger: log,
     registry,
     probe,
+    routePrefix: cfg.web.routePrefix,
   });
+  // the bucket UI, "global" view (Thanos serves it only with --wait)
+  const webAbort = new AbortController();
+  let viewer: Promise<void> = Promise.resolve();
+  let view: GlobalBlocksView | undefined;
+  if (cfg.wait && !cfg.web.disabled) {
+    view = new GlobalBlocksView(bucket, {
+      label: cfg.web.label,
+      logger: log,
+      concurrency: cfg.metaFetchConcurrency,
+      cors: cfg.web.cors,
+      disableAdminOperations: cfg.web.disableAdminOperations,
+    });
+    http.add(bucketUiRoutes(view, { ...cfg.web, component: "compact" }));
+  }
   await http.start();
+  if (view) {
+    // started once the server is up, stopped with it (finally below)
+    const stop = AbortSignal.any([signal, webAbort.signal]);
+    viewer = view.run(cfg.web.syncIntervalMs, cfg.web.syncTimeoutMs, stop);
+  }
   probe.setReady();
   log.info("starting compact node", {
     http_address: `${cfg.http.address.hostname}:${cfg.http.address.port}`,
@@ -228,8 +267,9 @@ export async function runCompact(cfg: CompactConfig, ctx: RunContext): Promise<n
     if (signal.aborted) {
       log.info("shutting down the compactor", { reason: String(signal.reason ?? "") });
     }
+    webAbort.abort();
+    await viewer.catch(() => undefined);
     await http.shutdown(signal.aborted ? cfg.http.gracePeriodMs : 0);
-    await bucket.close();
   }
   log.info("compactor stopped", { exit_code: code });
   return code;

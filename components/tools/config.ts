@@ -5,6 +5,8 @@ import type { BucketInspectOptions, BucketLsOptions } from "../../block/inspect.
 import type { Matcher } from "../../tsdb/matchers.ts";
 import { ParseError, parseMetricSelector } from "../../promql/parser.ts";
 import {
+  type BucketWebConfig,
+  bucketWebConfig,
   type Flags,
   type HttpConfig,
   httpConfig,
@@ -27,7 +29,7 @@ import {
   parseDeletionRequests,
 } from "../../compact/rewrite.ts";
 import type { RetentionByResolution } from "../../compact/retention.ts";
-import { VERIFY_ISSUES, type VerifyIssue } from "../../compact/verify.ts";
+import { REPAIRABLE_ISSUES, VERIFY_ISSUES, type VerifyIssue } from "../../compact/verify.ts";
 import { isULID } from "../../tsdb/ulid.ts";
 import {
   type BucketCleanupFlag,
@@ -38,7 +40,9 @@ import {
   type BucketReplicateFlag,
   type BucketRetentionFlag,
   type BucketRewriteFlag,
+  type BucketUploadBlocksFlag,
   type BucketVerifyFlag,
+  type BucketWebFlag,
   INSPECT_OUTPUTS,
   LS_OUTPUTS,
   MARKERS,
@@ -157,16 +161,15 @@ export interface BucketVerifyConfig {
   objstoreConfig: string;
   issues: VerifyIssue[];
   ids: string[];
+  /** `--repair`: the backup bucket (YAML) and the other repair settings. */
+  repair: { backupConfig: string; deleteDelayMs: number; tmpDir: string } | null;
 }
 
-/** Reads the flags of `tools bucket verify`; UsageError on --repair, bad issues or IDs. */
+/**
+ * Reads the flags of `tools bucket verify`; UsageError on bad issues or IDs, and (as Thanos)
+ * on `--repair` without a backup bucket or with an issue it cannot repair.
+ */
 export function bucketVerifyConfig(flags: Flags<BucketVerifyFlag>): BucketVerifyConfig {
-  if (flags.bool("repair")) {
-    throw new UsageError(
-      "--repair is not supported: tools bucket verify only reports issues (mark blocks with " +
-        "`tools bucket mark` instead)",
-    );
-  }
   const issues: VerifyIssue[] = [];
   for (const s of flags.strings("issues").flatMap((x) => x.split(","))) {
     const i = s.trim();
@@ -182,7 +185,32 @@ export function bucketVerifyConfig(flags: Flags<BucketVerifyFlag>): BucketVerify
   for (const id of ids) {
     if (!isULID(id)) throw new UsageError(`invalid ULID found in --id flag: ${JSON.stringify(id)}`);
   }
-  return { objstoreConfig: objstoreConfigText(flags), issues, ids };
+  let repair: BucketVerifyConfig["repair"] = null;
+  if (flags.bool("repair")) {
+    const backupConfig = (flags.fileContents("objstore-backup.config-file") ||
+      flags.string("objstore-backup.config")) ?? "";
+    // Thanos's messages (cmd/thanos/tools_bucket.go, pkg/verifier)
+    if (backupConfig.trim() === "") {
+      throw new UsageError("repair is specified, so backup client is required");
+    }
+    for (const i of issues) {
+      if (!REPAIRABLE_ISSUES.includes(i)) {
+        throw new UsageError(
+          `no such issue ID ${i} (--repair repairs only ${REPAIRABLE_ISSUES.join(", ")}; ` +
+            "pass -i with those)",
+        );
+      }
+    }
+    if (ids.length > 0 && issues.includes("duplicated_compaction")) {
+      throw new UsageError("id matching is not supported (duplicated_compaction with --id)");
+    }
+    repair = {
+      backupConfig,
+      deleteDelayMs: flags.duration("delete-delay"),
+      tmpDir: flags.string("repair.tmp-dir"),
+    };
+  }
+  return { objstoreConfig: objstoreConfigText(flags), issues, ids, repair };
 }
 
 /** `tools bucket mark` */
@@ -434,5 +462,76 @@ export function bucketRewriteConfig(flags: Flags<BucketRewriteFlag>): BucketRewr
     hashFunc: flags.enum("hash-func", ["", "SHA256"]),
     deletions,
     relabelConfigs,
+  };
+}
+
+/** `tools bucket web` */
+export interface BucketWebToolConfig {
+  objstoreConfig: string;
+  http: HttpConfig;
+  web: BucketWebConfig;
+  refreshMs: number;
+  timeoutMs: number;
+  label: string;
+  minTime: number;
+  maxTime: number;
+  relabel: Relabeler;
+}
+
+/** Reads the flags of `tools bucket web`; UsageError on bad values. */
+export function bucketWebToolConfig(flags: Flags<BucketWebFlag>): BucketWebToolConfig {
+  const minTime = flags.time("min-time");
+  const maxTime = flags.time("max-time");
+  if (minTime > maxTime) throw new UsageError("--min-time is after --max-time");
+  const refreshMs = flags.duration("refresh");
+  const timeoutMs = flags.duration("timeout");
+  if (refreshMs <= 0) throw new UsageError("--refresh must be positive");
+  if (timeoutMs <= 0) throw new UsageError("--timeout must be positive");
+  return {
+    objstoreConfig: objstoreConfigText(flags),
+    http: httpConfig(flags),
+    web: bucketWebConfig(flags),
+    refreshMs,
+    timeoutMs,
+    label: flags.string("label"),
+    minTime,
+    maxTime,
+    relabel: selectorRelabelerFromFlags(flags),
+  };
+}
+
+/** `tools bucket upload-blocks` */
+export interface BucketUploadBlocksConfig {
+  objstoreConfig: string;
+  path: string;
+  labels: Record<string, string>;
+  uploadCompacted: boolean;
+  uploadConcurrency: number;
+}
+
+/** Reads the flags of `tools bucket upload-blocks`; UsageError without labels. */
+export function bucketUploadBlocksConfig(
+  flags: Flags<BucketUploadBlocksFlag>,
+): BucketUploadBlocksConfig {
+  const labels: Record<string, string> = {};
+  for (const l of flags.strings("label")) {
+    const [k, v] = parseLabelFlag("label", l);
+    labels[k] = v;
+  }
+  if (Object.keys(labels).length === 0) {
+    // Thanos's message (cmd/thanos/tools_bucket.go)
+    throw new UsageError(
+      "no external labels configured, uniquely identifying external labels must be " +
+        "configured; see https://thanos.io/tip/thanos/storage.md#external-labels for details.",
+    );
+  }
+  const n = flags.int("shipper.upload-concurrency");
+  if (!(n >= 1)) throw new UsageError("--shipper.upload-concurrency must be at least 1");
+  return {
+    objstoreConfig: objstoreConfigText(flags),
+    path: flags.string("path"),
+    labels,
+    uploadCompacted: flags.bool("shipper.upload-compacted"),
+    uploadConcurrency: n,
   };
 }

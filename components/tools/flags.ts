@@ -2,11 +2,13 @@
 // follows promtool's, https://prometheus.io/docs/prometheus/latest/command-line/promtool/).
 
 import {
+  BUCKET_UI_PREFIX_FLAGS,
   type CommandSpec,
   defineCommand,
   defineFlags,
   type FlagName,
   GOMEMLIMIT_FLAGS,
+  HTTP_CONFIG_FLAGS,
   httpFlags,
   LOG_FLAGS,
   OBJSTORE_FLAGS,
@@ -16,7 +18,6 @@ import {
   YAML_ENV,
 } from "../flags.ts";
 import type { BucketInspectOptions, BucketLsOptions } from "../../block/inspect.ts";
-import { VERIFY_ISSUES } from "../../compact/verify.ts";
 
 /** The values of `tools bucket ls --output` ("" is the default, text). */
 export const LS_OUTPUTS = ["", "text", "json", "wide"] as const satisfies readonly (
@@ -231,8 +232,8 @@ const SYNC_FLAGS = defineFlags([
 export const BUCKET_VERIFY = defineCommand({
   path: ["tools", "bucket", "verify"],
   env: YAML_ENV,
-  help: "Verify all blocks in the bucket against specified issues. Reports only: --repair is " +
-    "not supported.",
+  help: "Verify all blocks in the bucket against specified issues. NOTE: Depending on issue " +
+    "this might take time and will need downloading all specified blocks to disk.",
   flags: [
     ...LOG_FLAGS,
     ...TRACING_FLAGS,
@@ -242,19 +243,23 @@ export const BUCKET_VERIFY = defineCommand({
       name: "objstore-backup.config-file",
       kind: "string",
       help: "Path to YAML file that contains object store-backup configuration. Used for " +
-        "repair logic to backup blocks before removal (repair is not supported).",
+        "repair logic to backup blocks before removal.",
+      grants: "objstore-file",
     },
     {
       name: "objstore-backup.config",
       kind: "string",
-      help: "Alternative to 'objstore-backup.config-file' flag (mutually exclusive).",
+      help: "Alternative to 'objstore-backup.config-file' flag (mutually exclusive). Content " +
+        "of YAML file that contains object store-backup configuration. Used for repair logic " +
+        "to backup blocks before removal.",
+      grants: "objstore",
     },
     {
       name: "repair",
       short: "r",
       kind: "bool",
       default: "false",
-      help: "Attempt to repair blocks for which issues were detected (not supported: refused).",
+      help: "Attempt to repair blocks for which issues were detected",
     },
     {
       name: "issues",
@@ -262,20 +267,34 @@ export const BUCKET_VERIFY = defineCommand({
       kind: "string",
       repeatable: true,
       defaults: ["index_known_issues", "overlapped_blocks"],
-      help: `Issues to verify. Possible issues: ${VERIFY_ISSUES.join(", ")}.`,
+      help: "Issues to verify (and optionally repair). Possible issue to verify, without " +
+        "repair: [overlapped_blocks]; Possible issue to verify and repair: " +
+        "[index_known_issues duplicated_compaction]",
     },
     {
       name: "id",
       kind: "string",
       repeatable: true,
-      help: "Block IDs to verify only. If none is specified, all blocks will be verified.",
+      help: "Block IDs to verify (and optionally repair) only. If none is specified, all " +
+        "blocks will be verified. Repeated field",
     },
     {
       name: "delete-delay",
       kind: "duration",
       default: "0s",
-      help: "Duration after which blocks marked for deletion would be deleted permanently by " +
-        "the repair (repair is not supported).",
+      help: "Duration after which blocks marked for deletion would be deleted permanently from " +
+        "source bucket by compactor component. If delete-delay is non zero, blocks will be " +
+        "marked for deletion and compactor component is required to delete blocks from source " +
+        "bucket. If delete-delay is 0, blocks will be deleted straight away.",
+    },
+    {
+      name: "repair.tmp-dir",
+      kind: "string",
+      default: "/tmp/thanos-verify-repair",
+      hidden: true,
+      help: "Working directory of --repair (blocks are downloaded and rewritten there; emptied " +
+        "at start). Not a Thanos flag (Thanos uses the system's temp directory).",
+      grants: "write",
     },
   ],
 });
@@ -587,6 +606,98 @@ export const BUCKET_REWRITE = defineCommand({
   ],
 });
 
+/** `thanos tools bucket web` (https://thanos.io/tip/components/tools.md/#bucket-web) */
+export const BUCKET_WEB = defineCommand({
+  path: ["tools", "bucket", "web"],
+  env: YAML_ENV,
+  help: "Web interface for remote storage bucket.",
+  flags: [
+    ...LOG_FLAGS,
+    ...TRACING_FLAGS,
+    ...GOMEMLIMIT_FLAGS,
+    ...OBJSTORE_FLAGS,
+    ...httpFlags("0.0.0.0:10902"),
+    ...HTTP_CONFIG_FLAGS,
+    ...BUCKET_UI_PREFIX_FLAGS,
+    {
+      name: "refresh",
+      kind: "duration",
+      default: "30m",
+      help: "Refresh interval to download metadata from remote storage",
+    },
+    {
+      name: "timeout",
+      kind: "duration",
+      default: "5m",
+      help: "Timeout to download metadata from remote storage",
+    },
+    {
+      name: "label",
+      kind: "string",
+      default: "",
+      help: "External block label to use as group title",
+    },
+    {
+      name: "min-time",
+      kind: "time",
+      default: "0000-01-01T00:00:00Z",
+      help: "Start of time range limit to serve. Thanos tool bucket web will serve only blocks, " +
+        "which happened later than this value. Option can be a constant time in RFC3339 format " +
+        "or time duration relative to current time, such as -1d or 2h45m. Valid duration units " +
+        "are ms, s, m, h, d, w, y.",
+    },
+    {
+      name: "max-time",
+      kind: "time",
+      default: "9999-12-31T23:59:59Z",
+      help: "End of time range limit to serve. Thanos tool bucket web will serve only blocks, " +
+        "which happened earlier than this value. Option can be a constant time in RFC3339 " +
+        "format or time duration relative to current time, such as -1d or 2h45m. Valid " +
+        "duration units are ms, s, m, h, d, w, y.",
+    },
+    ...SELECTOR_FLAGS,
+  ],
+});
+
+/** `thanos tools bucket upload-blocks` (https://thanos.io/tip/components/tools.md/#bucket-upload-blocks) */
+export const BUCKET_UPLOAD_BLOCKS = defineCommand({
+  path: ["tools", "bucket", "upload-blocks"],
+  env: YAML_ENV,
+  help: "Upload blocks push blocks from the provided path to the object storage.",
+  flags: [
+    ...LOG_FLAGS,
+    ...TRACING_FLAGS,
+    ...GOMEMLIMIT_FLAGS,
+    ...OBJSTORE_FLAGS,
+    {
+      name: "path",
+      kind: "string",
+      default: "./data",
+      help: "Path to the directory containing blocks to upload.",
+      // the shipper records what it uploaded in <path>/thanos.shipper.json
+      grants: "write",
+    },
+    {
+      name: "label",
+      kind: "string",
+      repeatable: true,
+      help: 'External labels to add to the uploaded blocks (repeated), key="value".',
+    },
+    {
+      name: "shipper.upload-compacted",
+      kind: "bool",
+      default: "false",
+      help: "If true shipper will try to upload compacted blocks as well.",
+    },
+    {
+      name: "shipper.upload-concurrency",
+      kind: "int",
+      default: "5",
+      help: "Number of goroutines to use when uploading block files to object storage.",
+    },
+  ],
+});
+
 /** Flag names of each `tools` command. */
 export type TsdbDumpFlag = FlagName<typeof TSDB_DUMP>;
 export type TsdbAnalyzeFlag = FlagName<typeof TSDB_ANALYZE>;
@@ -600,6 +711,8 @@ export type BucketRetentionFlag = FlagName<typeof BUCKET_RETENTION>;
 export type BucketDownsampleFlag = FlagName<typeof BUCKET_DOWNSAMPLE>;
 export type BucketReplicateFlag = FlagName<typeof BUCKET_REPLICATE>;
 export type BucketRewriteFlag = FlagName<typeof BUCKET_REWRITE>;
+export type BucketWebFlag = FlagName<typeof BUCKET_WEB>;
+export type BucketUploadBlocksFlag = FlagName<typeof BUCKET_UPLOAD_BLOCKS>;
 
 /** Every `tools` command. */
 export const TOOLS_COMMANDS: readonly CommandSpec[] = [
@@ -615,4 +728,6 @@ export const TOOLS_COMMANDS: readonly CommandSpec[] = [
   BUCKET_DOWNSAMPLE,
   BUCKET_REPLICATE,
   BUCKET_REWRITE,
+  BUCKET_WEB,
+  BUCKET_UPLOAD_BLOCKS,
 ];

@@ -1,7 +1,7 @@
 // Run functions of `thanos tools …`.
 
 import { UsageError } from "../flags.ts";
-import { openBucket } from "../objstore.ts";
+import { withBucket } from "../objstore.ts";
 import type { RunContext } from "../runtime.ts";
 import { bucketInspect, bucketLs, InspectUsageError } from "../../block/inspect.ts";
 import { tsdbAnalyze, tsdbDump } from "../../tsdb/promtool.ts";
@@ -23,10 +23,15 @@ import {
 import { BucketCompactor } from "../../compact/compactor.ts";
 import { downsampleBucket, downsampleMetrics } from "../../compact/downsample.ts";
 import { applyRetention } from "../../compact/retention.ts";
-import { verifyBucket } from "../../compact/verify.ts";
+import { verifyAndRepair } from "../../compact/verify.ts";
+import type { RepairOptions } from "../../compact/repair.ts";
 import { replicateBlocks } from "../../compact/replicate.ts";
 import { rewriteBlock } from "../../compact/rewrite.ts";
 import { Relabeler } from "../../relabel/relabel.ts";
+import type { Bucket } from "../../objstore/bucket.ts";
+import { Shipper } from "../../block/shipper.ts";
+import { GlobalBlocksView } from "../../block/blocks_view.ts";
+import { bucketUiRootRedirect, bucketUiRoutes } from "../../ui/bucket_ui.ts";
 import type {
   BucketDownsampleConfig,
   BucketInspectConfig,
@@ -36,7 +41,9 @@ import type {
   BucketRetentionConfig,
   BucketRewriteConfig,
   BucketSyncConfig,
+  BucketUploadBlocksConfig,
   BucketVerifyConfig,
+  BucketWebToolConfig,
   RulesCheckConfig,
   TsdbAnalyzeConfig,
   TsdbDumpConfig,
@@ -48,23 +55,20 @@ function timeoutSignal(ctx: RunContext, ms: number): AbortSignal {
 
 /** `thanos tools bucket ls` */
 export async function runBucketLs(cfg: BucketLsConfig, ctx: RunContext): Promise<number> {
-  const bucket = await openBucket(cfg.objstoreConfig, {
-    logger: ctx.logger,
-    component: "bucket",
-  });
-  try {
-    await bucketLs(bucket, {
-      output: cfg.output,
-      excludeDelete: cfg.excludeDelete,
-      minTime: cfg.minTime,
-      maxTime: cfg.maxTime,
-      relabel: cfg.relabel,
-      signal: timeoutSignal(ctx, cfg.timeoutMs),
-      logger: (msg, fields) => ctx.logger.info(msg, fields),
-    }, (line) => ctx.stdout(line + "\n"));
-  } finally {
-    await bucket.close();
-  }
+  await withBucket(
+    cfg.objstoreConfig,
+    { logger: ctx.logger, component: "bucket" },
+    (bucket) =>
+      bucketLs(bucket, {
+        output: cfg.output,
+        excludeDelete: cfg.excludeDelete,
+        minTime: cfg.minTime,
+        maxTime: cfg.maxTime,
+        relabel: cfg.relabel,
+        signal: timeoutSignal(ctx, cfg.timeoutMs),
+        logger: (msg, fields) => ctx.logger.info(msg, fields),
+      }, (line) => ctx.stdout(line + "\n")),
+  );
   return 0;
 }
 
@@ -73,23 +77,22 @@ export async function runBucketInspect(
   cfg: BucketInspectConfig,
   ctx: RunContext,
 ): Promise<number> {
-  const bucket = await openBucket(cfg.objstoreConfig, {
-    logger: ctx.logger,
-    component: "bucket",
-  });
   try {
-    await bucketInspect(bucket, {
-      selector: cfg.selector,
-      sortBy: cfg.sortBy,
-      output: cfg.output,
-      signal: timeoutSignal(ctx, cfg.timeoutMs),
-      logger: (msg, fields) => ctx.logger.info(msg, fields),
-    }, (line) => ctx.stdout(line + "\n"));
+    await withBucket(
+      cfg.objstoreConfig,
+      { logger: ctx.logger, component: "bucket" },
+      (bucket) =>
+        bucketInspect(bucket, {
+          selector: cfg.selector,
+          sortBy: cfg.sortBy,
+          output: cfg.output,
+          signal: timeoutSignal(ctx, cfg.timeoutMs),
+          logger: (msg, fields) => ctx.logger.info(msg, fields),
+        }, (line) => ctx.stdout(line + "\n")),
+    );
   } catch (e) {
     if (e instanceof InspectUsageError) throw new UsageError(e.message);
     throw e;
-  } finally {
-    await bucket.close();
   }
   return 0;
 }
@@ -146,29 +149,62 @@ export async function runRulesCheck(cfg: RulesCheckConfig, ctx: RunContext): Pro
 // ---------------------------------------------------------------------------------------------
 // `tools bucket verify|mark|cleanup|retention|downsample`: the compactor's code run by hand.
 
-/** `thanos tools bucket verify`: logs every issue found (a warning each); exit code 0. */
+/**
+ * `thanos tools bucket verify`: logs every issue found (a warning each); with `--repair` repairs
+ * them (compact/repair.ts) and exits 1 when a repair failed, else 0.
+ */
 export async function runBucketVerify(cfg: BucketVerifyConfig, ctx: RunContext): Promise<number> {
-  const bucket = await openBucket(cfg.objstoreConfig, { logger: ctx.logger, component: "bucket" });
-  try {
-    const found = await verifyBucket(bucket, {
+  const log = ctx.logger;
+  const opts = { logger: log, component: "bucket" };
+  const verify = async (bucket: Bucket, repair?: RepairOptions): Promise<number> => {
+    const r = await verifyAndRepair(bucket, {
       issues: cfg.issues,
       ids: cfg.ids,
-      logger: ctx.logger,
+      logger: log,
       signal: ctx.signal,
+      repair,
     });
-    ctx.logger.info("verify completed", { issues: cfg.issues.join(","), found: found.length });
+    log.info("verify completed", {
+      issues: cfg.issues.join(","),
+      found: r.findings.length,
+      ...(repair ? { repaired: r.repaired.size, repair_failed: r.repairFailed.size } : {}),
+    });
+    return r.repairFailed.size > 0 ? 1 : 0;
+  };
+  const rep = cfg.repair;
+  if (rep === null) return await withBucket(cfg.objstoreConfig, opts, (b) => verify(b));
+  await Deno.remove(rep.tmpDir, { recursive: true }).catch((e) => {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  });
+  await Deno.mkdir(rep.tmpDir, { recursive: true });
+  try {
+    return await withBucket(
+      cfg.objstoreConfig,
+      opts,
+      (bucket) =>
+        withBucket(
+          rep.backupConfig,
+          { logger: log, component: "backup" },
+          (backup) =>
+            verify(bucket, {
+              backup,
+              deleteDelayMs: rep.deleteDelayMs,
+              tmpDir: rep.tmpDir,
+              logger: log,
+              signal: ctx.signal,
+            }),
+        ),
+    );
   } finally {
-    await bucket.close();
+    await Deno.remove(rep.tmpDir, { recursive: true }).catch(() => undefined);
   }
-  return 0;
 }
 
 /** `thanos tools bucket mark` */
 export async function runBucketMark(cfg: BucketMarkConfig, ctx: RunContext): Promise<number> {
   const log = ctx.logger;
-  const bucket = await openBucket(cfg.objstoreConfig, { logger: log, component: "mark" });
   const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(120_000)]);
-  try {
+  await withBucket(cfg.objstoreConfig, { logger: log, component: "mark" }, async (bucket) => {
     for (const id of cfg.ids) {
       let exists = false;
       for await (const _ of bucket.iter(`${id}/`, { signal })) {
@@ -204,9 +240,7 @@ export async function runBucketMark(cfg: BucketMarkConfig, ctx: RunContext): Pro
       }
     }
     log.info("marking done", { marker: cfg.marker, IDs: cfg.ids.join(",") });
-  } finally {
-    await bucket.close();
-  }
+  });
   return 0;
 }
 
@@ -214,8 +248,7 @@ export async function runBucketMark(cfg: BucketMarkConfig, ctx: RunContext): Pro
 export async function runBucketCleanup(cfg: BucketSyncConfig, ctx: RunContext): Promise<number> {
   const log = ctx.logger;
   const registry = new Registry();
-  const bucket = await openBucket(cfg.objstoreConfig, { logger: log, component: "cleanup" });
-  try {
+  await withBucket(cfg.objstoreConfig, { logger: log, component: "cleanup" }, async (bucket) => {
     log.info("syncing blocks metadata");
     // blocks outside the selector are left alone (the label filter runs before the others)
     const synced = await new MetaSyncer(bucket, {
@@ -237,9 +270,7 @@ export async function runBucketCleanup(cfg: BucketSyncConfig, ctx: RunContext): 
     });
     const n = await cleaner.cleanup(ctx.signal, exclude);
     log.info("cleanup done", { deleted: n });
-  } finally {
-    await bucket.close();
-  }
+  });
   return 0;
 }
 
@@ -261,8 +292,7 @@ export async function runBucketRetention(
       log.info(`retention policy of ${what} is enabled`, { duration: formatGoDuration(ms) });
     }
   }
-  const bucket = await openBucket(cfg.objstoreConfig, { logger: log, component: "retention" });
-  try {
+  await withBucket(cfg.objstoreConfig, { logger: log, component: "retention" }, async (bucket) => {
     log.info("syncing blocks metadata");
     const synced = await new MetaSyncer(bucket, {
       concurrency: cfg.blockSyncConcurrency,
@@ -273,9 +303,7 @@ export async function runBucketRetention(
     log.info("synced blocks done");
     log.warn("GLOBAL COMPACTOR SHOULD __NOT__ BE RUNNING ON THE SAME BUCKET");
     await applyRetention(bucket, synced.metas, r, { logger: log, signal: ctx.signal });
-  } finally {
-    await bucket.close();
-  }
+  });
   return 0;
 }
 
@@ -292,51 +320,48 @@ export async function runBucketDownsample(
   const registry = new Registry();
   const probe = new Probe();
   await Deno.mkdir(cfg.dataDir, { recursive: true });
-  const bucket = await openBucket(cfg.objstoreConfig, {
-    registry,
-    logger: log,
-    component: "downsample",
-  });
-  const metrics = downsampleMetrics(registry);
-  const syncer = new MetaSyncer(bucket, { ignoreDeletionMarksDelayMs: 0, registry });
-  const http = new HttpServer({
-    address: cfg.http.address,
-    web: cfg.http.web,
-    logger: log,
-    registry,
-    probe,
-  });
-  await http.start();
-  probe.setReady();
-  try {
-    while (!signal.aborted) {
-      try {
-        const { metas } = await syncer.sync(signal);
-        log.info("start of a downsampling pass", { blocks: metas.size });
-        const { created } = await downsampleBucket(bucket, {
-          dir: cfg.dataDir,
-          metas,
-          logger: log,
-          metrics,
-          hashFunc: cfg.hashFunc,
-          blockFilesConcurrency: cfg.blockFilesConcurrency,
-          concurrency: cfg.concurrency,
-          signal,
-        });
-        log.info("downsampling pass done", { created: created.length });
-      } catch (e) {
-        if (signal.aborted) break;
-        log.error("downsampling pass failed; retrying after the wait interval", {
-          err: (e as Error).message,
-        });
+  const opts = { registry, logger: log, component: "downsample" };
+  await withBucket(cfg.objstoreConfig, opts, async (bucket) => {
+    const metrics = downsampleMetrics(registry);
+    const syncer = new MetaSyncer(bucket, { ignoreDeletionMarksDelayMs: 0, registry });
+    const http = new HttpServer({
+      address: cfg.http.address,
+      web: cfg.http.web,
+      logger: log,
+      registry,
+      probe,
+    });
+    await http.start();
+    probe.setReady();
+    try {
+      while (!signal.aborted) {
+        try {
+          const { metas } = await syncer.sync(signal);
+          log.info("start of a downsampling pass", { blocks: metas.size });
+          const { created } = await downsampleBucket(bucket, {
+            dir: cfg.dataDir,
+            metas,
+            logger: log,
+            metrics,
+            hashFunc: cfg.hashFunc,
+            blockFilesConcurrency: cfg.blockFilesConcurrency,
+            concurrency: cfg.concurrency,
+            signal,
+          });
+          log.info("downsampling pass done", { created: created.length });
+        } catch (e) {
+          if (signal.aborted) break;
+          log.error("downsampling pass failed; retrying after the wait interval", {
+            err: (e as Error).message,
+          });
+        }
+        await sleepUnlessAborted(cfg.waitIntervalMs, signal);
       }
-      await sleepUnlessAborted(cfg.waitIntervalMs, signal);
+    } finally {
+      probe.setNotReady("shutting down");
+      await http.shutdown(signal.aborted ? cfg.http.gracePeriodMs : 0);
     }
-  } finally {
-    probe.setNotReady("shutting down");
-    await http.shutdown(signal.aborted ? cfg.http.gracePeriodMs : 0);
-    await bucket.close();
-  }
+  });
   return 0;
 }
 
@@ -353,17 +378,27 @@ export async function runBucketReplicate(
   ctx: RunContext,
 ): Promise<number> {
   const log = ctx.logger;
-  const signal = ctx.signal;
   const registry = new Registry();
+  const fromOpts = { registry, logger: log, component: "from" };
+  const toOpts = { logger: log, component: "to" };
+  return await withBucket(
+    cfg.objstoreConfig,
+    fromOpts,
+    (from) =>
+      withBucket(cfg.objstoreToConfig, toOpts, (to) => replicate(cfg, ctx, registry, from, to)),
+  );
+}
+
+async function replicate(
+  cfg: BucketReplicateConfig,
+  ctx: RunContext,
+  registry: Registry,
+  from: Bucket,
+  to: Bucket,
+): Promise<number> {
+  const log = ctx.logger;
+  const signal = ctx.signal;
   const probe = new Probe();
-  const from = await openBucket(cfg.objstoreConfig, { registry, logger: log, component: "from" });
-  let to;
-  try {
-    to = await openBucket(cfg.objstoreToConfig, { logger: log, component: "to" });
-  } catch (e) {
-    await from.close();
-    throw e;
-  }
   const http = new HttpServer({
     address: cfg.http.address,
     web: cfg.http.web,
@@ -405,8 +440,6 @@ export async function runBucketReplicate(
   } finally {
     probe.setNotReady("shutting down");
     await http.shutdown(signal.aborted ? cfg.http.gracePeriodMs : 0);
-    await from.close();
-    await to.close();
   }
   return 0;
 }
@@ -417,34 +450,126 @@ export async function runBucketReplicate(
  */
 export async function runBucketRewrite(cfg: BucketRewriteConfig, ctx: RunContext): Promise<number> {
   const log = ctx.logger;
-  const bucket = await openBucket(cfg.objstoreConfig, { logger: log, component: "rewrite" });
-  try {
-    await Deno.remove(cfg.tmpDir, { recursive: true }).catch((e) => {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    });
-    await Deno.mkdir(cfg.tmpDir, { recursive: true });
-    const relabel = new Relabeler(cfg.relabelConfigs);
-    for (const id of cfg.ids) {
-      if (!(await bucket.exists(`${id}/meta.json`, ctx.signal))) {
-        log.error("block does not exist in the bucket", { block: id });
-        return 1;
-      }
-      const r = await rewriteBlock(bucket, id, {
-        deletions: cfg.deletions,
-        relabel,
-        relabelConfigs: cfg.relabelConfigs,
-        tmpDir: cfg.tmpDir,
-        dryRun: cfg.dryRun,
-        deleteBlocks: cfg.deleteBlocks && !cfg.dryRun,
-        hashFunc: cfg.hashFunc,
-        logger: log,
-        signal: ctx.signal,
+  return await withBucket(
+    cfg.objstoreConfig,
+    { logger: log, component: "rewrite" },
+    async (bucket) => {
+      await Deno.remove(cfg.tmpDir, { recursive: true }).catch((e) => {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
       });
-      if (!cfg.dryRun) log.info("wrote new block", { source: id, new: r.newId });
-    }
-    log.info("rewrite done", { IDs: cfg.ids.join(",") });
-  } finally {
-    await bucket.close();
+      await Deno.mkdir(cfg.tmpDir, { recursive: true });
+      const relabel = new Relabeler(cfg.relabelConfigs);
+      for (const id of cfg.ids) {
+        if (!(await bucket.exists(`${id}/meta.json`, ctx.signal))) {
+          log.error("block does not exist in the bucket", { block: id });
+          return 1;
+        }
+        const r = await rewriteBlock(bucket, id, {
+          deletions: cfg.deletions,
+          relabel,
+          relabelConfigs: cfg.relabelConfigs,
+          tmpDir: cfg.tmpDir,
+          dryRun: cfg.dryRun,
+          deleteBlocks: cfg.deleteBlocks && !cfg.dryRun,
+          hashFunc: cfg.hashFunc,
+          logger: log,
+          signal: ctx.signal,
+        });
+        if (!cfg.dryRun) log.info("wrote new block", { source: id, new: r.newId });
+      }
+      log.info("rewrite done", { IDs: cfg.ids.join(",") });
+      return 0;
+    },
+  );
+}
+
+/**
+ * `thanos tools bucket web`: the bucket UI (`/blocks`, `/api/v1/blocks`) over the blocks of
+ * the bucket (time range and selector applied, duplicates filtered as in Thanos), refreshed
+ * every `--refresh` (each refresh bounded by `--timeout`) until stopped.
+ */
+export async function runBucketWeb(cfg: BucketWebToolConfig, ctx: RunContext): Promise<number> {
+  const log = ctx.logger;
+  const signal = ctx.signal;
+  const registry = new Registry();
+  const probe = new Probe();
+  // Thanos's advice on the settings (cmd/thanos/tools_bucket.go)
+  if (cfg.refreshMs < 5 * 60_000) {
+    log.warn("Refreshing more often than 5m could lead to large data transfers");
   }
-  return 0;
+  if (cfg.timeoutMs < 60_000) log.warn("Timeout less than 1m could lead to frequent failures");
+  if (cfg.refreshMs < cfg.timeoutMs * 2) {
+    log.warn("Refresh interval should be at least 2 times the timeout");
+  }
+  const opts = { registry, logger: log, component: "bucket" };
+  return await withBucket(cfg.objstoreConfig, opts, async (bucket) => {
+    const view = new GlobalBlocksView(bucket, {
+      label: cfg.label,
+      logger: log,
+      minTime: cfg.minTime,
+      maxTime: cfg.maxTime,
+      relabel: cfg.relabel,
+      filterDuplicates: true,
+      cors: cfg.web.cors,
+      disableAdminOperations: cfg.web.disableAdminOperations,
+    });
+    const http = new HttpServer({
+      address: cfg.http.address,
+      web: cfg.http.web,
+      logger: log,
+      registry,
+      probe,
+      routePrefix: cfg.web.routePrefix,
+    });
+    http.add(bucketUiRoutes(view, { ...cfg.web, component: "bucket" }));
+    http.add(bucketUiRootRedirect(cfg.web.routePrefix), false);
+    await http.start();
+    probe.setReady();
+    try {
+      await view.run(cfg.refreshMs, cfg.timeoutMs, signal);
+    } finally {
+      probe.setNotReady("shutting down");
+      await http.shutdown(signal.aborted ? cfg.http.gracePeriodMs : 0);
+    }
+    return 0;
+  });
+}
+
+/**
+ * `thanos tools bucket upload-blocks`: one shipper pass over `--path` (blocks not yet in the
+ * bucket uploaded, chunks and index first, meta.json last; `thanos.source` = `bucket.upload`,
+ * `--label`s as external labels); exit 1 when a block failed.
+ */
+export async function runBucketUploadBlocks(
+  cfg: BucketUploadBlocksConfig,
+  ctx: RunContext,
+): Promise<number> {
+  const log = ctx.logger;
+  try {
+    if (!(await Deno.stat(cfg.path)).isDirectory) {
+      throw new UsageError(`unable to access path '${cfg.path}': not a directory`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`unable to access path '${cfg.path}': ${(e as Error).message}`);
+  }
+  return await withBucket(cfg.objstoreConfig, { logger: log, component: "upload" }, async (b) => {
+    const shipper = new Shipper({
+      dir: cfg.path,
+      bucket: b,
+      labels: () => cfg.labels,
+      source: "bucket.upload",
+      uploadCompacted: cfg.uploadCompacted,
+      uploadConcurrency: cfg.uploadConcurrency,
+      logger: log,
+    });
+    try {
+      const n = await shipper.sync(ctx.signal);
+      log.info("synced blocks", { uploaded: n });
+      return 0;
+    } catch (e) {
+      log.error("unable to sync blocks", { err: (e as Error).message });
+      return 1;
+    }
+  });
 }

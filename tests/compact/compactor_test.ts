@@ -17,6 +17,7 @@ import { openBlocks } from "../../tsdb/block.ts";
 import { mergeSeriesSets } from "../../tsdb/querier.ts";
 import { blockSeries } from "../../compact/merge.ts";
 import { decodeXorSamples } from "../../tsdb/chunkenc/xor.ts";
+import { crc32c } from "../../tsdb/crc32c.ts";
 
 const H = 3600_000;
 const T0 = 1_699_920_000_000 - (1_699_920_000_000 % (48 * H)); // aligned to 2d
@@ -197,6 +198,140 @@ Deno.test("vertical compaction with replica labels merges replicas into one bloc
   assert(
     (await reg.expose()).includes(
       'thanos_compact_group_vertical_compactions_total{resolution="0"} 1',
+    ),
+  );
+});
+
+/** Reads a uvarint at `at`; returns [value, next offset]. */
+function uvarint(b: Uint8Array, at: number): [number, number] {
+  let v = 0;
+  let mul = 1;
+  for (;;) {
+    const x = b[at++];
+    v += (x & 0x7f) * mul;
+    if (x < 0x80) return [v, at];
+    mul *= 128;
+  }
+}
+
+/**
+ * Rewrites the index of a one-series block so its second chunk starts at the first chunk's
+ * maxTime (Thanos's "out-of-order chunks"): the delta is written as a non-minimal 0 of the same
+ * width and the series CRC recomputed, so the file keeps its size and layout.
+ */
+function outOfOrderIndex(idx: Uint8Array): Uint8Array {
+  const b = idx.slice();
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  // the first series entry: the section start rounded up to 16 (series refs are offset / 16)
+  const seriesAt = Math.ceil(Number(view.getBigUint64(b.length - 52 + 8)) / 16) * 16;
+  const [len, bodyStart] = uvarint(b, seriesAt);
+  let at = bodyStart;
+  let n;
+  [n, at] = uvarint(b, at); // label pairs
+  for (let i = 0; i < 2 * n; i++) at = uvarint(b, at)[1];
+  let chunks;
+  [chunks, at] = uvarint(b, at);
+  assert(chunks >= 2, `need two chunks, have ${chunks}`);
+  for (let i = 0; i < 3; i++) at = uvarint(b, at)[1]; // minTime, maxTime delta, ref
+  const [delta, end] = uvarint(b, at);
+  assert(delta > 0 && end - at >= 2, `delta ${delta} over ${end - at} bytes`);
+  for (let i = at; i < end - 1; i++) b[i] = 0x80;
+  b[end - 1] = 0x00;
+  view.setUint32(bodyStart + len, crc32c(b, bodyStart, bodyStart + len));
+  return b;
+}
+
+Deno.test("--compact.skip-block-with-out-of-order-chunks marks the block and does not halt", async () => {
+  await using dirs = new TempDirs();
+  const bucket = new MemoryBucket();
+  const blocks = await uploadSeriesBlocks(bucket, await dirs.make(), series(1, 0, 10, 15_000), {
+    c: "ooo",
+  });
+  const bad = blocks[1].ulid;
+  await bucket.upload(`${bad}/index`, outOfOrderIndex(await bucket.get(`${bad}/index`)));
+  const opts = { bucket, registry: new Registry(), haltOnError: true, deleteDelayMs: 0 };
+  // without the flag: a corrupt block, and halt-on-error halts
+  const halting = new BucketCompactor({ ...opts, dataDir: await dirs.make(), logger: logger([]) });
+  let halted = false;
+  try {
+    await halting.compact();
+  } catch (e) {
+    halted = e instanceof HaltError;
+  }
+  assert(halted, "expected a HaltError");
+  assertEquals(await readMarker(bucket, bad, "no-compact-mark.json"), null);
+  // with it: marked block-index-out-of-order-chunk, and no halt
+  const lines: string[] = [];
+  const reg = new Registry();
+  const c = new BucketCompactor({
+    ...opts,
+    registry: reg,
+    dataDir: await dirs.make(),
+    logger: logger(lines),
+    skipOutOfOrderChunks: true,
+  });
+  await c.compact();
+  assertEquals(
+    (await readMarker(bucket, bad, "no-compact-mark.json"))?.reason,
+    "block-index-out-of-order-chunk",
+  );
+  const text = await reg.expose();
+  assert(
+    text.includes(
+      'thanos_compact_blocks_marked_total{marker="no-compact-mark.json",reason="block-index-out-of-order-chunk"} 1',
+    ),
+    text,
+  );
+});
+
+Deno.test("--compact.block-max-index-size marks the biggest block of a too-big plan no-compact", async () => {
+  await using dirs = new TempDirs();
+  const bucket = new MemoryBucket();
+  // four 2h blocks in the plan (a fifth, the newest, is left alone); the first is the biggest
+  const parts = [
+    series(60, 0, 2),
+    series(2, 2, 4),
+    series(2, 4, 6),
+    series(2, 6, 8),
+    series(2, 8, 10),
+  ];
+  const metas = [];
+  for (const p of parts) {
+    metas.push(...await uploadSeriesBlocks(bucket, await dirs.make(), p, { c: "big" }));
+  }
+  const sizes = await Promise.all(
+    metas.map(async (m) => (await bucket.get(`${m.ulid}/index`)).length),
+  );
+  // a limit whose 85% the first three indexes reach and the first two do not, and which all
+  // four stay under (so the headroom decides)
+  const limit = Math.floor((sizes[0] + sizes[1] + sizes[2]) / 0.85);
+  assert(sizes[0] + sizes[1] < limit * 0.85, `${sizes} ${limit}`);
+  assert(sizes[0] + sizes[1] + sizes[2] + sizes[3] < limit, `${sizes} ${limit}`);
+  const reg = new Registry();
+  const c = new BucketCompactor({
+    bucket,
+    dataDir: await dirs.make(),
+    logger: logger([]),
+    registry: reg,
+    deleteDelayMs: 0,
+    maxBlockIndexSize: limit,
+  });
+  await c.compact();
+  // the biggest block so far when the sum reached 85%: the first
+  const mark = await readMarker(bucket, metas[0].ulid, "no-compact-mark.json");
+  assertEquals(mark?.reason, "index-size-exceeding");
+  assert((mark?.details ?? "").includes("largeTotalIndexSizeFilter"), mark?.details);
+  for (const i of [1, 2, 3, 4]) {
+    assertEquals(await readMarker(bucket, metas[i].ulid, "no-compact-mark.json"), null);
+  }
+  // nothing compacted with the marked block
+  const served = await servedBlocks(bucket);
+  for (const m of served.values()) {
+    if (m.compaction.level > 1) assert(!m.compaction.sources?.includes(metas[0].ulid));
+  }
+  assert(
+    (await reg.expose()).includes(
+      'thanos_compact_blocks_marked_total{marker="no-compact-mark.json",reason="index-size-exceeding"} 1',
     ),
   );
 });

@@ -123,10 +123,17 @@ Deno.test({
     const dflt = await thanos(["tools", "bucket", "verify", cfg]);
     assert(dflt.err.includes("found=3") && !dflt.err.includes("duplicated_compaction"), dflt.err);
 
-    // a report-only tool: --repair and unknown issues are refused, the bucket is untouched
+    // refused as in Thanos, the bucket untouched: --repair without a backup bucket or with an
+    // issue it cannot repair (the default issues include overlapped_blocks), unknown issues
     const before = (await objectsOf(bucket, bad[0].ulid)).length;
     const rep = await thanos(["tools", "bucket", "verify", cfg, "--repair"]);
-    assert(rep.code !== 0 && rep.err.includes("--repair is not supported"), rep.err);
+    assert(rep.code !== 0 && rep.err.includes("backup client is required"), rep.err);
+    const backupCfg = `--objstore-backup.config=${fsConfig(await dirs.make())}`;
+    const ovlRep = await thanos(["tools", "bucket", "verify", cfg, backupCfg, "--repair"]);
+    assert(
+      ovlRep.code !== 0 && ovlRep.err.includes("no such issue ID overlapped_blocks"),
+      ovlRep.err,
+    );
     const unk = await thanos(["tools", "bucket", "verify", cfg, "-i", "bogus"]);
     assert(
       unk.code !== 0 && unk.err.includes("unknown issue") && unk.err.includes("bogus"),

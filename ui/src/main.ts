@@ -1,8 +1,9 @@
 /// <reference lib="dom" />
 // deno-lint-ignore-file no-import-prefix -- browser bundle deps are pinned inline (ui/build.ts)
-// Entry point of the query UI: a small router over the pages (query, alerts, rules, targets,
-// stores, status, flags; the ruler's page: alerts and rules),
-// all served by `thanos query` under its prefix and talking to its API with relative URLs.
+// Entry point of the UI: a small router over the pages, all served under the role's prefix and
+// talking to its API with relative URLs. `thanos query` serves the query, alerts, rules, targets,
+// stores, status and flags pages; the ruler its alerts and rules pages; the bucket UI
+// (`thanos compact`, `tools bucket web`) the blocks page.
 
 import "npm:uplot@1.6.32/dist/uPlot.min.css";
 import "./style.css";
@@ -11,20 +12,24 @@ import { h, replaceChildren } from "./dom.ts";
 import { Panel } from "./panel.ts";
 import { renderFlags, renderStatus, renderStores } from "./pages.ts";
 import { renderAlerts, renderRules, renderTargets } from "./rules_pages.ts";
+import { renderBlocks } from "./blocks.ts";
 import { defaultPanel, panelsFromSearch, panelsToSearch } from "./url_state.ts";
 
 const prefix = pathPrefix();
-/** `query` (every page) or `rule` (the ruler: Alerts and Rules only). */
+/** The serving role: `query` (every query page), `rule` (Alerts and Rules), `compact`/`bucket`
+ * (the bucket UI). */
 const component = document.querySelector<HTMLMetaElement>('meta[name="thanos-component"]')
   ?.content ?? "query";
-const homePage = component === "rule" ? "/alerts" : "/graph";
+const bucketUi = component === "compact" || component === "bucket";
+const ruleUi = component === "rule";
+const home = bucketUi ? "/blocks" : ruleUi ? "/alerts" : "/graph";
 
 /** Page path relative to the prefix (`/graph`, `/stores`, …). */
 function currentPage(): string {
   let p = location.pathname;
   if (prefix !== "" && p.startsWith(prefix)) p = p.slice(prefix.length);
   p = p.replace(/\/+$/, "");
-  return p === "" ? homePage : p;
+  return p === "" ? home : p;
 }
 
 let pageAbort = new AbortController();
@@ -50,8 +55,8 @@ function renderNav(): void {
   const nav = document.getElementById("nav")!;
   replaceChildren(
     nav,
-    h("a", { class: "brand", href: `${prefix}${homePage}` }, document.title || "Thanos"),
-    component === "rule"
+    h("a", { class: "brand", href: `${prefix}${home}` }, document.title || "Thanos"),
+    bucketUi ? h("div", { class: "links" }, navLink("/blocks", "Blocks", ["/blocks"])) : ruleUi
       ? h(
         "div",
         { class: "links" },
@@ -148,7 +153,17 @@ function route(): void {
   const root = document.getElementById("page")!;
   const page = currentPage();
   document.body.dataset.page = page.slice(1);
+  if (
+    (bucketUi && page !== "/blocks") || (ruleUi && page !== "/alerts" && page !== "/rules") ||
+    (!bucketUi && page === "/blocks")
+  ) {
+    notFound(root);
+    return;
+  }
   switch (page) {
+    case "/blocks":
+      void renderBlocks(root, pageAbort.signal);
+      break;
     case "/graph":
       void renderGraphPage(root);
       break;
@@ -173,21 +188,27 @@ function route(): void {
       void renderFlags(root, pageAbort.signal);
       break;
     default:
-      replaceChildren(
-        root,
-        h("h1", null, "Not found"),
-        h(
-          "p",
-          null,
-          "No page at ",
-          h("code", null, location.pathname),
-          ". ",
-          h("a", {
-            href: `${prefix}${homePage}`,
-          }, "Go to the start page."),
-        ),
-      );
+      notFound(root);
   }
+}
+
+function notFound(root: HTMLElement): void {
+  replaceChildren(
+    root,
+    h("h1", null, "Not found"),
+    h(
+      "p",
+      null,
+      "No page at ",
+      h("code", null, location.pathname),
+      ". ",
+      h(
+        "a",
+        { href: `${prefix}${home}` },
+        bucketUi ? "Go to the blocks." : ruleUi ? "Go to the alerts." : "Go to the query page.",
+      ),
+    ),
+  );
 }
 
 addEventListener("popstate", route);
