@@ -1035,8 +1035,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "bucket-ui-serves-query-pages",
     file: "ui/routes.ts",
-    find: 'const pages = component === "query" ? UI_PAGES : BUCKET_UI_PAGES;',
-    replace: "const pages = UI_PAGES;",
+    find: ': component === "rule"\n    ? RULER_UI_PAGES\n    : BUCKET_UI_PAGES;',
+    replace: ': component === "rule"\n    ? RULER_UI_PAGES\n    : UI_PAGES;',
     tests: ["tests/e2e/bucket_web_test.ts"],
   },
   {
