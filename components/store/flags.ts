@@ -27,7 +27,8 @@ export const BLOCK_DISCOVERY_STRATEGIES = [
 /** `thanos store` */
 export const STORE_COMMAND = defineCommand({
   path: ["store"],
-  help: "Store node giving access to blocks in a bucket provider (S3 and FILESYSTEM buckets).",
+  help:
+    "Store node giving access to blocks in a bucket provider (FILESYSTEM, S3 and AZURE buckets).",
   env: YAML_ENV,
   flags: [
     ...LOG_FLAGS,
