@@ -15,7 +15,8 @@ import https from "node:https";
 import { Readable } from "node:stream";
 import {
   type Bucket,
-  InvalidObjectNameError,
+  checkObjectName,
+  checkRangeArgs,
   type IterOptions,
   type ObjectAttributes,
   ObjectNotFoundError,
@@ -254,10 +255,6 @@ export class AzureBucket implements Bucket {
     }
   }
 
-  private checkName(name: string): void {
-    if (name === "") throw new InvalidObjectNameError(name, "object name is empty");
-  }
-
   get(name: string, signal?: AbortSignal): Promise<Uint8Array> {
     return this.getRange(name, 0, -1, signal);
   }
@@ -268,8 +265,7 @@ export class AzureBucket implements Bucket {
     length: number,
     signal?: AbortSignal,
   ): Promise<Uint8Array> {
-    this.checkName(name);
-    if (offset < 0) throw new RangeError(`getRange ${name}: negative offset ${offset}`);
+    checkRangeArgs(name, offset);
     if (length === 0) return new Uint8Array(0);
     try {
       const res = await this.client.getBlobClient(name).download(
@@ -305,7 +301,7 @@ export class AzureBucket implements Bucket {
     data: Uint8Array | ReadableStream<Uint8Array>,
     signal?: AbortSignal,
   ): Promise<void> {
-    this.checkName(name);
+    checkObjectName(name);
     const blob = this.client.getBlockBlobClient(name);
     if (data instanceof Uint8Array) {
       // one Put Blob up to a block, else staged blocks and a final Put Block List
@@ -331,7 +327,7 @@ export class AzureBucket implements Bucket {
   }
 
   async uploadFile(name: string, path: string, signal?: AbortSignal): Promise<void> {
-    this.checkName(name);
+    checkObjectName(name);
     const f = await Deno.open(path, { read: true });
     try {
       await this.upload(name, f.readable, signal);
@@ -345,7 +341,7 @@ export class AzureBucket implements Bucket {
   }
 
   async delete(name: string, signal?: AbortSignal): Promise<void> {
-    this.checkName(name);
+    checkObjectName(name);
     await this.send(
       "delete",
       name,
@@ -366,7 +362,7 @@ export class AzureBucket implements Bucket {
   }
 
   async attributes(name: string, signal?: AbortSignal): Promise<ObjectAttributes> {
-    this.checkName(name);
+    checkObjectName(name);
     const p = await this.send(
       "attributes",
       name,

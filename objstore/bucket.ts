@@ -85,6 +85,17 @@ export class InvalidObjectNameError extends Error {
   }
 }
 
+/** The check every provider makes of an object name: it must not be empty. */
+export function checkObjectName(name: string): void {
+  if (name === "") throw new InvalidObjectNameError(name, "object name is empty");
+}
+
+/** The arguments of `getRange` every provider checks: a valid name and a non-negative offset. */
+export function checkRangeArgs(name: string, offset: number): void {
+  checkObjectName(name);
+  if (offset < 0) throw new RangeError(`getRange ${name}: negative offset ${offset}`);
+}
+
 /**
  * A failure that may succeed when tried again: HTTP 5xx, throttling, timeouts, connection
  * resets or refusals. Providers throw it; the shared retry layer retries only these.

@@ -9,6 +9,7 @@
 
 import {
   type Bucket,
+  checkObjectName,
   InvalidObjectNameError,
   type IterOptions,
   type ObjectAttributes,
@@ -105,7 +106,7 @@ export class FilesystemBucket implements Bucket {
   }
 
   private path(name: string): string {
-    if (name === "") throw new InvalidObjectNameError(name, "object name is empty");
+    checkObjectName(name);
     if (name.startsWith("/")) throw new InvalidObjectNameError(name, "must not start with /");
     if (name.includes("\0")) throw new InvalidObjectNameError(name, "contains a NUL byte");
     for (const seg of name.split("/")) {

@@ -2,7 +2,7 @@
 
 import {
   type Bucket,
-  InvalidObjectNameError,
+  checkObjectName,
   type IterOptions,
   type ObjectAttributes,
   ObjectNotFoundError,
@@ -17,7 +17,7 @@ export class MemoryBucket implements Bucket {
   constructor(readonly name = "memory") {}
 
   private obj(name: string) {
-    if (name === "") throw new InvalidObjectNameError(name, "object name is empty");
+    checkObjectName(name);
     const o = this.objects.get(name);
     if (o === undefined) throw new ObjectNotFoundError(this.name, name);
     return o;
@@ -42,7 +42,7 @@ export class MemoryBucket implements Bucket {
   }
 
   async upload(name: string, data: Uint8Array | ReadableStream<Uint8Array>): Promise<void> {
-    if (name === "") throw new InvalidObjectNameError(name, "object name is empty");
+    checkObjectName(name);
     const bytes = data instanceof Uint8Array ? data.slice() : await readAllBytes(data);
     this.objects.set(name, { data: bytes, lastModified: new Date() });
   }

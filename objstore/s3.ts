@@ -23,7 +23,8 @@ import https from "node:https";
 import { createHash } from "node:crypto";
 import {
   type Bucket,
-  InvalidObjectNameError,
+  checkObjectName,
+  checkRangeArgs,
   type IterOptions,
   type ObjectAttributes,
   ObjectNotFoundError,
@@ -246,10 +247,6 @@ export class S3Bucket implements Bucket {
     }
   }
 
-  private checkName(name: string): void {
-    if (name === "") throw new InvalidObjectNameError(name, "object name is empty");
-  }
-
   get(name: string, signal?: AbortSignal): Promise<Uint8Array> {
     return this.getRange(name, 0, -1, signal);
   }
@@ -260,8 +257,7 @@ export class S3Bucket implements Bucket {
     length: number,
     signal?: AbortSignal,
   ): Promise<Uint8Array> {
-    this.checkName(name);
-    if (offset < 0) throw new RangeError(`getRange ${name}: negative offset ${offset}`);
+    checkRangeArgs(name, offset);
     if (length === 0) return new Uint8Array(0);
     let range: string | undefined;
     if (length > 0) range = `bytes=${offset}-${offset + length - 1}`;
@@ -400,7 +396,7 @@ export class S3Bucket implements Bucket {
     signal?: AbortSignal,
   ): Promise<void> {
     try {
-      this.checkName(name);
+      checkObjectName(name);
       if (this.cfg.disable_multipart) {
         const all = await reader.read(Infinity, signal);
         return await this.putObject(name, all ?? new Uint8Array(0), signal);
@@ -440,7 +436,7 @@ export class S3Bucket implements Bucket {
   }
 
   async delete(name: string, signal?: AbortSignal): Promise<void> {
-    this.checkName(name);
+    checkObjectName(name);
     // S3 deletes silently succeed on missing keys; Thanos' contract is an error.
     await this.head(name, signal);
     await this.send(
@@ -454,7 +450,7 @@ export class S3Bucket implements Bucket {
   }
 
   private head(name: string, signal?: AbortSignal) {
-    this.checkName(name);
+    checkObjectName(name);
     return this.send(
       "attributes",
       name,
