@@ -1740,14 +1740,6 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/storeapi/h2client_test.ts"],
   },
   {
-    name: "grpc-client-tls-no-error-listener-after-handshake",
-    file: "storeapi/h2client.ts",
-    find: "      }, () => resolve(s));",
-    replace:
-      '      }, () => {\n        s.removeAllListeners("error");\n        resolve(s);\n      });',
-    tests: ["tests/e2e/query_tls_test.ts"],
-  },
-  {
     name: "grpc-allocates-announced-length",
     file: "storeapi/grpc.ts",
     find: "    this.parts = [];",
