@@ -3,7 +3,7 @@
 // YAML pointing at it. The peer of tests/helpers/s3.ts (whose fault proxy works in front of it
 // too). Used by the objstore and e2e tests.
 
-import { requireE2E } from "./peers.ts";
+import { npmPeerMissing, peerGate, startChildPeer } from "./child_peer.ts";
 import { freePort } from "./ports.ts";
 
 /** Pinned version of the Azurite server used by the tests. */
@@ -30,21 +30,12 @@ let missing: Promise<string | null> | undefined;
 
 /** Null when azurite can be loaded (downloaded once from the npm registry), else why not. */
 export function azuriteMissing(): Promise<string | null> {
-  missing ??= (async () => {
-    const reason = `azurite@${AZURITE_VERSION} cannot be loaded (npm registry unreachable?)`;
-    try {
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", SPEC, "--version"],
-        stdout: "piped",
-        stderr: "null",
-        signal: AbortSignal.timeout(180_000),
-      }).output();
-      const v = new TextDecoder().decode(out.stdout);
-      return out.success && v.includes(AZURITE_VERSION) ? null : reason;
-    } catch {
-      return reason;
-    }
-  })();
+  missing ??= npmPeerMissing(
+    ["run", "-A", SPEC, "--version"],
+    AZURITE_VERSION,
+    `azurite@${AZURITE_VERSION} cannot be loaded (npm registry unreachable?)`,
+    180_000,
+  );
   return missing;
 }
 
@@ -53,12 +44,7 @@ export function azuriteMissing(): Promise<string | null> {
  * REQUIRE_E2E=1; otherwise warns and returns `ignore: true`.
  */
 export async function azuriteTestGate(): Promise<{ ignore: boolean }> {
-  const reason = await azuriteMissing();
-  if (reason !== null) {
-    if (requireE2E()) throw new Error(`${reason} and REQUIRE_E2E=1`);
-    console.warn(`${reason}: Azure tests are ignored`);
-  }
-  return { ignore: reason !== null };
+  return peerGate(await azuriteMissing(), "Azure");
 }
 
 /** Test-only CA and the 127.0.0.1 server certificate it signed (tests/testdata/tls/). */
@@ -75,7 +61,8 @@ export const TEST_TLS = {
 export async function startAzurite(opts: { tls?: boolean } = {}): Promise<AzuriteServer> {
   const dir = await Deno.makeTempDir({ prefix: "thanos-azurite-" });
   const port = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
+  const peer = await startChildPeer({
+    name: "azurite",
     args: [
       "run",
       "-A",
@@ -92,54 +79,12 @@ export async function startAzurite(opts: { tls?: boolean } = {}): Promise<Azurit
       "--loose",
       ...(opts.tls ? ["--cert", TEST_TLS.cert, "--key", TEST_TLS.key] : []),
     ],
+    dir,
     cwd: dir,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // already exited
-    }
-    await child.status;
-    await child.stderr.cancel().catch(() => undefined);
-    await Deno.remove(dir, { recursive: true }).catch(() => undefined);
-  };
-  try {
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let buf = "";
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, rej) => {
-      timer = setTimeout(() => rej(new Error("azurite did not start within 90s")), 90_000);
-    });
-    try {
-      while (!buf.includes("successfully listens")) {
-        const r = await Promise.race([reader.read(), timeout]);
-        if (r.done) throw new Error(`azurite exited before listening: ${buf.slice(-1000)}`);
-        buf += r.value;
-        if (buf.length > 100_000) buf = buf.slice(-10_000);
-      }
-    } finally {
-      clearTimeout(timer);
-    }
-    // Keep draining stdout (the access log) so the child never blocks on a full pipe.
-    (async () => {
-      try {
-        while (!(await reader.read()).done) { /* drain */ }
-      } catch {
-        // closed
-      }
-    })();
-    return { endpoint: `127.0.0.1:${port}`, port, stop };
-  } catch (e) {
-    const err = await new Response(child.stderr).text().catch(() => "");
-    await stop();
-    throw new Error(`${(e as Error).message}\n${err.slice(-2000)}`);
-  }
+    ready: (out) => out.includes("successfully listens"),
+    timeoutMs: 90_000,
+  });
+  return { endpoint: `127.0.0.1:${port}`, port, stop: peer.stop };
 }
 
 /** The connection string of Azurite at `endpoint` (`host:port`; a fault proxy's works too). */

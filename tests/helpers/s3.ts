@@ -2,7 +2,7 @@
 // the bucket config YAML pointing at it, and a fault-injecting HTTP proxy to put in front of it.
 // Shared by the objstore, store, sidecar tests and the objstore benchmark.
 
-import { requireE2E } from "./peers.ts";
+import { npmPeerMissing, peerGate, startChildPeer } from "./child_peer.ts";
 
 /** Pinned version of the S3 server used by the tests. */
 export const S3RVER_VERSION = "3.7.1";
@@ -39,20 +39,12 @@ let missing: Promise<string | null> | undefined;
  * sentence saying it cannot. Probed once per process.
  */
 export function s3rverMissing(): Promise<string | null> {
-  missing ??= (async () => {
-    const reason = `s3rver@${S3RVER_VERSION} cannot be loaded (npm registry unreachable?)`;
-    try {
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: ["eval", `await import("npm:s3rver@${S3RVER_VERSION}"); console.log("ok");`],
-        stdout: "piped",
-        stderr: "null",
-        signal: AbortSignal.timeout(120_000),
-      }).output();
-      return out.success && new TextDecoder().decode(out.stdout).includes("ok") ? null : reason;
-    } catch {
-      return reason;
-    }
-  })();
+  missing ??= npmPeerMissing(
+    ["eval", `await import("npm:s3rver@${S3RVER_VERSION}"); console.log("ok");`],
+    "ok",
+    `s3rver@${S3RVER_VERSION} cannot be loaded (npm registry unreachable?)`,
+    120_000,
+  );
   return missing;
 }
 
@@ -61,12 +53,7 @@ export function s3rverMissing(): Promise<string | null> {
  * (absence must not pass silently there); otherwise warns and returns `ignore: true`.
  */
 export async function s3TestGate(): Promise<{ ignore: boolean }> {
-  const reason = await s3rverMissing();
-  if (reason !== null) {
-    if (requireE2E()) throw new Error(`${reason} and REQUIRE_E2E=1`);
-    console.warn(`${reason}: S3 tests are ignored`);
-  }
-  return { ignore: reason !== null };
+  return peerGate(await s3rverMissing(), "S3");
 }
 
 /** Starts s3rver on a free port with a fresh data directory; `stop()` it in `finally`. */
@@ -76,55 +63,15 @@ export async function startS3Server(): Promise<S3Server> {
   const data = `${dir}/data`;
   await Deno.mkdir(data);
   await Deno.writeTextFile(script, SERVER_SCRIPT);
-  const child = new Deno.Command(Deno.execPath(), {
+  const peer = await startChildPeer({
+    name: "s3rver",
     args: ["run", "-A", "--unsafe-proto", script, data],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // already exited
-    }
-    await child.status;
-    await child.stderr.cancel().catch(() => undefined);
-    await Deno.remove(dir, { recursive: true }).catch(() => undefined);
-  };
-  try {
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let buf = "";
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, rej) => {
-      timer = setTimeout(() => rej(new Error("s3rver did not start within 60s")), 60_000);
-    });
-    try {
-      while (!buf.includes("\n")) {
-        const r = await Promise.race([reader.read(), timeout]);
-        if (r.done) throw new Error("s3rver exited before printing its port");
-        buf += r.value;
-      }
-    } finally {
-      clearTimeout(timer);
-    }
-    // Keep draining stdout so the child never blocks on a full pipe.
-    (async () => {
-      try {
-        while (!(await reader.read()).done) { /* drain */ }
-      } catch {
-        // closed
-      }
-    })();
-    const { port } = JSON.parse(buf.split("\n")[0]) as { port: number };
-    return { endpoint: `127.0.0.1:${port}`, port, stop };
-  } catch (e) {
-    const err = await new Response(child.stderr).text().catch(() => "");
-    await stop();
-    throw new Error(`${(e as Error).message}\n${err.slice(0, 2000)}`);
-  }
+    dir,
+    ready: (out) => out.includes("\n"),
+    timeoutMs: 60_000,
+  });
+  const { port } = JSON.parse(peer.banner.split("\n")[0]) as { port: number };
+  return { endpoint: `127.0.0.1:${port}`, port, stop: peer.stop };
 }
 
 /** YAML of an S3 bucket config for the test server; `extra` is appended verbatim. */
