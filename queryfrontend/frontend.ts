@@ -33,6 +33,7 @@ import {
 import {
   alignToStep,
   resolveAtModifiers,
+  splitIntervalFor,
   splitLabelsRange,
   splitRange,
   type TimeRange,
@@ -43,8 +44,14 @@ export interface FrontendOptions {
   downstreamUrl: string;
   logger: Logger;
   registry: Registry;
-  /** `--query-range.split-interval` (ms; 0 = no splitting). */
+  /** `--query-range.split-interval` (ms; 0 = no static splitting). */
   splitIntervalMs: number;
+  /** Dynamic horizontal splitting (`--query-range.min-split-interval`, …; 0: off). */
+  minSplitIntervalMs?: number;
+  maxSplitIntervalMs?: number;
+  horizontalShards?: number;
+  /** `--query-frontend.vertical-shards` (0 or 1: no vertical sharding). */
+  verticalShards?: number;
   alignRangeWithStep: boolean;
   /** 0 = no limit. */
   maxQueryLengthMs: number;
@@ -305,6 +312,7 @@ export class QueryFrontend {
     let range: TimeRange = { start, end };
     if (this.#o.alignRangeWithStep) range = alignToStep(range, step);
     const at = resolveAtModifiers(query, range.start, range.end);
+    const interval = splitIntervalFor(this.#o, range);
 
     // parameters passed on to every part, and the options that make a different answer
     const rest = new URLSearchParams();
@@ -318,7 +326,7 @@ export class QueryFrontend {
     const keyBase = [
       at.query,
       step,
-      this.#o.splitIntervalMs,
+      interval,
       ((range.start % step) + step) % step,
       resolutionIndex(p.get("max_source_resolution")),
       rest.get("partial_response"),
@@ -326,7 +334,7 @@ export class QueryFrontend {
       p.get("engine"),
     ].join(":");
     const headers = this.#down.forwarded(req);
-    const parts = splitRange(range, step, this.#o.splitIntervalMs);
+    const parts = splitRange(range, step, interval);
     this.#splits.inc(parts.length);
     const maxCacheTime = Math.floor((now - this.#o.maxFreshnessMs) / step) * step;
 
@@ -335,7 +343,17 @@ export class QueryFrontend {
       Math.max(1, this.#o.maxQueryParallelism),
       (part) =>
         cacheable && part.start <= maxCacheTime
-          ? this.#cachedPart(part, step, at.query, rest, headers, keyBase, maxCacheTime, signal)
+          ? this.#cachedPart(
+            part,
+            step,
+            at.query,
+            rest,
+            headers,
+            keyBase,
+            interval,
+            maxCacheTime,
+            signal,
+          )
           : this.#fetchPart(part, step, at.query, rest, headers, signal),
     );
     const failed = answers.find((a) => a.error !== undefined);
@@ -404,11 +422,12 @@ export class QueryFrontend {
     rest: URLSearchParams,
     headers: Headers,
     keyBase: string,
+    interval: number,
     maxCacheTime: number,
     signal: AbortSignal,
   ): Promise<PartAnswer> {
     const cache = this.#rangeCache!;
-    const index = Math.floor(part.start / Math.max(1, this.#o.splitIntervalMs || Infinity));
+    const index = Math.floor(part.start / Math.max(1, interval || Infinity));
     const key = `${keyBase}:${Number.isFinite(index) ? index : 0}`;
     const extents = await cache.get(key);
     const { missing, cached } = partition(part, step, extents);

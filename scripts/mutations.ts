@@ -1898,4 +1898,11 @@ export const MUTATIONS: Mutation[] = [
     replace: "seriesLabels: d.seriesLabels",
     tests: ["tests/storeapi/exemplars_test.ts"],
   },
+  {
+    name: "queryfrontend-dynamic-split-ignores-horizontal-shards",
+    file: "queryfrontend/split.ts",
+    find: "if (length > min) return Math.max(1, Math.trunc(length / shards));",
+    replace: "if (length > min) return min;",
+    tests: ["tests/queryfrontend/split_test.ts", "tests/queryfrontend/frontend_test.ts"],
+  },
 ];

@@ -7,7 +7,7 @@ import { freePort } from "../helpers/ports.ts";
 import { Registry } from "../../metrics/registry.ts";
 import { Logger } from "../../logging/log.ts";
 import { InMemoryCache } from "../../cache/inmemory.ts";
-import { QueryFrontend } from "../../queryfrontend/frontend.ts";
+import { type FrontendOptions, QueryFrontend } from "../../queryfrontend/frontend.ts";
 import { directRequestInfo, HttpError } from "../../server/http.ts";
 
 interface Fake {
@@ -54,7 +54,11 @@ const NOW = 1_700_000_000_000;
 function frontend(
   url: string,
   now: () => number,
-  extra: { logger?: Logger; logQueriesLongerThanMs?: number } = {},
+  extra: {
+    logger?: Logger;
+    logQueriesLongerThanMs?: number;
+    opts?: Partial<FrontendOptions>;
+  } = {},
 ): QueryFrontend {
   const registry = new Registry();
   return new QueryFrontend({
@@ -88,6 +92,7 @@ function frontend(
     downstreamTimeoutMs: 0,
     enableCors: false,
     now,
+    ...extra.opts,
   });
 }
 
@@ -232,5 +237,43 @@ Deno.test("frontend: request bodies are read with the 10 MiB form cap, not as an
       );
       assertEquals(err2?.status, 413, path);
     }
+  }
+});
+
+Deno.test("frontend: dynamic horizontal splitting (min/max split interval, horizontal shards)", async () => {
+  const fake = fakeQuerier();
+  try {
+    const H = 3600_000;
+    const f = frontend(fake.url, () => NOW, {
+      opts: {
+        splitIntervalMs: 0,
+        minSplitIntervalMs: H,
+        maxSplitIntervalMs: 24 * H,
+        horizontalShards: 4,
+        rangeCache: undefined,
+      },
+    });
+    const unsplit = frontend(fake.url, () => NOW, {
+      opts: { splitIntervalMs: 0, rangeCache: undefined },
+    });
+    // a start on a multiple of 3h is on the 45m and on the 1h grid
+    const s = Math.floor(NOW / (3 * H)) * 3 * H - 30 * H;
+    const cases: [number, number, number][] = [
+      // 3h (between min and 2×max): 4 equal parts of 45m
+      [s, s + 3 * H, 4],
+      // 30m (below min): split by min (1h), one part here
+      [s, s + H / 2, 1],
+      // 5 days (at least 2×max): parts of max (1 day), cut at UTC midnights
+      [s - 5 * 24 * H, s, 6],
+    ];
+    for (const [start, end, parts] of cases) {
+      const qs = `query=up&start=${start / 1000}&end=${end / 1000}&step=60`;
+      const before = fake.seen.length;
+      const got = await queryRange(f, qs);
+      assertEquals(fake.seen.length - before, parts, `${(end - start) / H}h`);
+      assertEquals(got, await queryRange(unsplit, qs), "split answer equals the unsplit one");
+    }
+  } finally {
+    await fake.close();
   }
 });
