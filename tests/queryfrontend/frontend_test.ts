@@ -27,7 +27,8 @@ function fakeQuerier(): Fake {
       seen.push(p);
       const start = Number(p.get("start")) * 1000;
       const end = Number(p.get("end")) * 1000;
-      const step = Number(p.get("step")) * 1000;
+      // an instant query (no step) gets one point
+      const step = Number(p.get("step")) * 1000 || 1;
       const pts: string[] = [];
       for (let t = start; t <= end; t += step) pts.push(`[${t / 1000},"${t / 1000}"]`);
       const warn = p.get("query")!.includes("warn") ? `,"warnings":["store down"]` : "";
@@ -272,6 +273,41 @@ Deno.test("frontend: dynamic horizontal splitting (min/max split interval, horiz
       const got = await queryRange(f, qs);
       assertEquals(fake.seen.length - before, parts, `${(end - start) / H}h`);
       assertEquals(got, await queryRange(unsplit, qs), "split answer equals the unsplit one");
+    }
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("frontend: vertical shards ask once per shard with shard_info, else once", async () => {
+  const fake = fakeQuerier();
+  try {
+    const f = frontend(fake.url, () => NOW, {
+      opts: { splitIntervalMs: 0, verticalShards: 3, rangeCache: undefined },
+    });
+    const range = `start=${(NOW - 3600_000) / 1000}&end=${NOW / 1000}&step=60`;
+    const cases: [string, number][] = [["sum by (a) (x)", 3], ["sum(x)", 1], ["up", 1]];
+    for (const [q, n] of cases) {
+      for (const kind of ["range", "instant"]) {
+        const before = fake.seen.length;
+        const path = kind === "range" ? "/api/v1/query_range" : "/api/v1/query";
+        const qs = `query=${encodeURIComponent(q)}&${kind === "range" ? range : "time=5"}`;
+        const route = f.routes().find((r) => r.path === path)!;
+        const req = new Request(`http://fe${path}?${qs}`);
+        const res = await route.handler(req, {}, directRequestInfo(req));
+        assertEquals(res.status, 200, await res.text());
+        const seen = fake.seen.slice(before);
+        assertEquals(seen.length, n, `${kind} ${q}`);
+        const infos = seen.map((p) => p.get("shard_info"));
+        if (n === 1) assertEquals(infos, [null]);
+        else {
+          assertEquals(infos.sort(), [
+            `{"shard_index":1,"total_shards":3,"by":true,"labels":["a"]}`,
+            `{"shard_index":2,"total_shards":3,"by":true,"labels":["a"]}`,
+            `{"total_shards":3,"by":true,"labels":["a"]}`,
+          ]);
+        }
+      }
     }
   } finally {
     await fake.close();

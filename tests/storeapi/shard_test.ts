@@ -6,7 +6,11 @@
 
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { shardHash, shardMatcher } from "../../storeapi/shard.ts";
-import type { ShardInfo } from "../../storeapi/codec.ts";
+import type { SeriesRequest, ShardInfo } from "../../storeapi/codec.ts";
+import type { SeriesItem, StoreBackend } from "../../storeapi/server.ts";
+import { withExternalLabels } from "../../storeapi/external_labels.ts";
+import { StoreProxy } from "../../storeapi/proxy.ts";
+import { Matcher, MatchType } from "../../tsdb/matchers.ts";
 
 const SERIES = ["container", "nginx", "node", "node-1", "pod", "nginx"];
 
@@ -54,5 +58,78 @@ Deno.test("shards partition series: every series in exactly one of n shards", ()
       counts[hits[0]]++;
     }
     assertEquals(counts.reduce((a, b) => a + b, 0), 300);
+  }
+});
+
+function fakeStore(series: string[][], sharding: boolean): StoreBackend {
+  return {
+    info: () =>
+      Promise.resolve({
+        componentType: "store",
+        labelSets: [],
+        minTime: 0,
+        maxTime: 1000,
+        supportsSharding: sharding,
+      }),
+    async *series(): AsyncIterable<SeriesItem> {
+      for (const labels of series) yield { labels, chunks: [] };
+    },
+    labelNames: () => Promise.resolve({ names: [], warnings: [] }),
+    labelValues: () => Promise.resolve({ values: [], warnings: [] }),
+  };
+}
+
+async function labelsOf(it: AsyncIterable<SeriesItem>): Promise<string[]> {
+  const out: string[] = [];
+  for await (const x of it) if (!("warning" in x)) out.push(x.labels.join(","));
+  return out;
+}
+
+const SERIES_SET = Array.from({ length: 40 }, (_, i) => ["i", `h${i}`, "job", `j${i % 9}`]);
+
+Deno.test("stores behind withExternalLabels and the proxy's fallback answer one shard", async () => {
+  const req = (info?: ShardInfo): SeriesRequest => ({
+    minTime: 0,
+    maxTime: 1000,
+    matchers: [new Matcher(MatchType.Regexp, "job", ".+")],
+    shardInfo: info,
+  });
+  for (const by of [true, false]) {
+    const n = 3;
+    const infos = [0, 1, 2].map((i) => ({ shardIndex: i, totalShards: n, by, labels: ["i"] }));
+    // a store with external labels: hashed on the labels it sends (external labels included),
+    // and it says it shards
+    const store = withExternalLabels(fakeStore(SERIES_SET, false), ["region", "eu"]);
+    assert((await store.info()).supportsSharding);
+    const whole = await labelsOf(store.series(req(), new AbortController().signal));
+    const parts = [];
+    for (const info of infos) {
+      const got = await labelsOf(store.series(req(info), new AbortController().signal));
+      const m = shardMatcher(info)!;
+      assertEquals(got, whole.filter((s) => m(s.split(","))), `by=${by} shard ${info.shardIndex}`);
+      assert(got.length > 0 && got.length < whole.length);
+      parts.push(...got);
+    }
+    assertEquals(parts.sort(), [...whole].sort());
+    // the proxy shards for a store that does not (and trusts one that does)
+    for (const sharding of [false, true]) {
+      const proxy = new StoreProxy({
+        endpoints: () => [{
+          name: "s",
+          info: {
+            componentType: "store",
+            labelSets: [],
+            minTime: 0,
+            maxTime: 1000,
+            supportsSharding: sharding,
+          },
+          client: fakeStore(SERIES_SET, sharding),
+        }],
+      });
+      const got = await labelsOf(proxy.series(req(infos[1]), new AbortController().signal));
+      const m = shardMatcher(infos[1])!;
+      const want = SERIES_SET.filter((s) => sharding || m(s)).map((s) => s.join(","));
+      assertEquals(got, want, `proxy, store shards itself: ${sharding}`);
+    }
   }
 });
