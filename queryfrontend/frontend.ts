@@ -355,7 +355,7 @@ export class QueryFrontend {
     const maxCacheTime = Math.floor((now - this.#o.maxFreshnessMs) / step) * step;
     // vertical sharding after the split, before the cache (Thanos' middleware order): every
     // part is asked once per shard, each shard's answer cached under its own key
-    const shards = this.#shards(at.query);
+    const shards = this.#shards(at.query, parts.length);
     const tasks = parts.flatMap((part) => shards.map((shard) => ({ part, shard })));
 
     const answers = await mapConcurrent(
@@ -391,14 +391,15 @@ export class QueryFrontend {
 
   /**
    * The shards a query is run in: one per `--query-frontend.vertical-shards` when the query is
-   * shardable (counted), else one unsharded run ([undefined]).
+   * shardable, else one unsharded run ([undefined]). Counted once per request the sharding
+   * middleware sees (`requests`: a range query's split parts, as in Thanos).
    */
-  #shards(query: string): (ShardInfo | undefined)[] {
+  #shards(query: string, requests = 1): (ShardInfo | undefined)[] {
     const n = this.#o.verticalShards ?? 0;
     if (n <= 0) return [undefined];
     const a = analyzeQuery(query);
     const ok = isShardable(a);
-    this.#shardable.inc({ shardable: String(ok) });
+    this.#shardable.inc({ shardable: String(ok) }, requests);
     return ok ? shardInfos(a, n) : [undefined];
   }
 
