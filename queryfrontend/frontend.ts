@@ -380,8 +380,34 @@ export class QueryFrontend {
     );
     const failed = answers.find((a) => a.error !== undefined);
     if (failed?.error) return this.#relay(failed.error);
-    const matrix = mergeMatrices(answers.map((a) => a.matrix ?? []));
+    let matrix = mergeMatrices(answers.map((a) => a.matrix ?? []));
     const warnings = [...new Set(answers.flatMap((a) => a.warnings))];
+    if (
+      shards[0] !== undefined && this.#o.requestDownsampled && matrix.length === 0 &&
+      !rest.has("max_source_resolution")
+    ) {
+      // --query-range.request-downsampled with vertical shards: an empty shard is normal, so
+      // only an empty merged answer is asked again for downsampled data (5m, then 1h), every
+      // part and shard of it (Thanos' downsampled middleware sees the whole answer)
+      for (const res of RESOLUTIONS.slice(1)) {
+        this.#downsampledExtra.inc();
+        const more = new URLSearchParams(rest);
+        more.set("max_source_resolution", `${res / 1000}s`);
+        const again = await mapConcurrent(
+          tasks,
+          Math.max(1, this.#o.maxQueryParallelism),
+          ({ part, shard }) =>
+            this.#fetchPart(part, step, at.query, withShard(more, shard!), headers, signal),
+        );
+        const bad = again.find((a) => a.error !== undefined);
+        if (bad?.error) return this.#relay(bad.error);
+        for (const w of again.flatMap((a) => a.warnings)) {
+          if (!warnings.includes(w)) warnings.push(w);
+        }
+        matrix = mergeMatrices(again.map((a) => a.matrix ?? []));
+        if (matrix.length > 0) break;
+      }
+    }
 
     const extra: Record<string, string> = warnings.length > 0
       ? { "cache-control": "no-store" }
@@ -493,9 +519,13 @@ export class QueryFrontend {
     }
     const matrix = parseMatrix(body.data);
     if (body.status !== "success" || matrix === null) return { warnings: [], error: a };
-    if (this.#o.requestDownsampled && matrix.length === 0 && !rest.has("max_source_resolution")) {
+    if (
+      this.#o.requestDownsampled && matrix.length === 0 && !rest.has("max_source_resolution") &&
+      !rest.has("shard_info")
+    ) {
       // --query-range.request-downsampled: an empty raw answer is asked again for downsampled
-      // data (5m, then 1h), below the results cache like Thanos' downsampled middleware
+      // data (5m, then 1h), below the results cache like Thanos' downsampled middleware (a
+      // shard's part is not: the merged answer of all shards is, in #queryRange)
       for (const res of RESOLUTIONS.slice(1)) {
         this.#downsampledExtra.inc();
         const more = new URLSearchParams(rest);

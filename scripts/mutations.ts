@@ -1954,4 +1954,11 @@ export const MUTATIONS: Mutation[] = [
     replace: "headers,",
     tests: ["tests/e2e/query_frontend_tracing_test.ts"],
   },
+  {
+    name: "queryfrontend-downsampled-retry-per-shard",
+    file: "queryfrontend/frontend.ts",
+    find: '!rest.has("max_source_resolution") &&\n      !rest.has("shard_info")',
+    replace: '!rest.has("max_source_resolution")',
+    tests: ["tests/queryfrontend/frontend_test.ts"],
+  },
 ];

@@ -32,10 +32,16 @@ function fakeQuerier(): Fake {
       const pts: string[] = [];
       for (let t = start; t <= end; t += step) pts.push(`[${t / 1000},"${t / 1000}"]`);
       const warn = p.get("query")!.includes("warn") ? `,"warnings":["store down"]` : "";
+      // "raw_empty": data only at the 1h resolution; "shard1_only": only in shard 1
+      const q = p.get("query")!;
+      if (
+        (q.includes("raw_empty") && p.get("max_source_resolution") !== "3600s") ||
+        (q.includes("shard1_only") && !(p.get("shard_info") ?? "").includes(`"shard_index":1`))
+      ) pts.length = 0;
       return new Response(
-        `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"a":"1"},"values":[${
-          pts.join(",")
-        }]}]}${warn}}`,
+        `{"status":"success","data":{"resultType":"matrix","result":[${
+          pts.length === 0 ? "" : `{"metric":{"a":"1"},"values":[${pts.join(",")}]}`
+        }]}${warn}}`,
         { headers: { "content-type": "application/json" } },
       );
     },
@@ -309,6 +315,41 @@ Deno.test("frontend: vertical shards ask once per shard with shard_info, else on
         }
       }
     }
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("frontend: with vertical shards, only an empty merged answer asks for downsampled data", async () => {
+  const fake = fakeQuerier();
+  try {
+    const f = frontend(fake.url, () => NOW, {
+      opts: {
+        splitIntervalMs: 0,
+        verticalShards: 3,
+        rangeCache: undefined,
+        requestDownsampled: true,
+      },
+    });
+    const range = `start=${(NOW - 3600_000) / 1000}&end=${NOW / 1000}&step=60`;
+    // two shards empty, one not: no downsampled requests
+    let before = fake.seen.length;
+    let body = await queryRange(
+      f,
+      `query=${encodeURIComponent("sum by (a) (shard1_only)")}&${range}`,
+    );
+    assertEquals(fake.seen.length - before, 3);
+    assert(body.includes(`"metric":{"a":"1"}`), body);
+    // all shards empty at raw resolution: every shard asked at 5m, then at 1h
+    before = fake.seen.length;
+    body = await queryRange(f, `query=${encodeURIComponent("sum by (a) (raw_empty)")}&${range}`);
+    const asked = fake.seen.slice(before);
+    assertEquals(
+      asked.map((p) => p.get("max_source_resolution")),
+      [null, null, null, "300s", "300s", "300s", "3600s", "3600s", "3600s"],
+    );
+    for (const p of asked) assert(p.get("shard_info") !== null);
+    assert(body.includes(`"metric":{"a":"1"}`), body);
   } finally {
     await fake.close();
   }
