@@ -339,16 +339,18 @@ export class QueryFrontend {
     const cacheable = this.#rangeCache !== undefined && !dedupOff &&
       p.all("storeMatch[]").length === 0 &&
       (at.maxAt === null || at.maxAt <= now - this.#o.maxFreshnessMs);
-    const keyBase = [
-      at.query,
-      step,
-      interval,
-      ((range.start % step) + step) % step,
-      resolutionIndex(p.get("max_source_resolution")),
-      rest.get("partial_response"),
-      p.all("replicaLabels[]").sort().join(","),
-      p.get("engine"),
-    ].join(":");
+    // the cache key's parts but the downsampling level (which the downsampled retry changes)
+    const keyOf = (msr: string) =>
+      [
+        at.query,
+        step,
+        interval,
+        ((range.start % step) + step) % step,
+        resolutionIndex(msr),
+        rest.get("partial_response"),
+        p.all("replicaLabels[]").sort().join(","),
+        p.get("engine"),
+      ].join(":");
     const headers = this.#down.forwarded(req);
     const parts = splitRange(range, step, interval);
     this.#splits.inc(parts.length);
@@ -357,27 +359,31 @@ export class QueryFrontend {
     // part is asked once per shard, each shard's answer cached under its own key
     const shards = this.#shards(at.query, parts.length);
     const tasks = parts.flatMap((part) => shards.map((shard) => ({ part, shard })));
+    const run = (base: URLSearchParams) => {
+      const keyBase = keyOf(base.get("max_source_resolution") ?? "");
+      return mapConcurrent(
+        tasks,
+        Math.max(1, this.#o.maxQueryParallelism),
+        ({ part, shard }) => {
+          const params = shard ? withShard(base, shard) : base;
+          return cacheable && part.start <= maxCacheTime
+            ? this.#cachedPart(
+              part,
+              step,
+              at.query,
+              params,
+              headers,
+              shard ? `${keyBase}:${shard.totalShards}:${shard.shardIndex}` : keyBase,
+              interval,
+              maxCacheTime,
+              signal,
+            )
+            : this.#fetchPart(part, step, at.query, params, headers, signal);
+        },
+      );
+    };
 
-    const answers = await mapConcurrent(
-      tasks,
-      Math.max(1, this.#o.maxQueryParallelism),
-      ({ part, shard }) => {
-        const params = shard ? withShard(rest, shard) : rest;
-        return cacheable && part.start <= maxCacheTime
-          ? this.#cachedPart(
-            part,
-            step,
-            at.query,
-            params,
-            headers,
-            shard ? `${keyBase}:${shard.totalShards}:${shard.shardIndex}` : keyBase,
-            interval,
-            maxCacheTime,
-            signal,
-          )
-          : this.#fetchPart(part, step, at.query, params, headers, signal);
-      },
-    );
+    const answers = await run(rest);
     const failed = answers.find((a) => a.error !== undefined);
     if (failed?.error) return this.#relay(failed.error);
     let matrix = mergeMatrices(answers.map((a) => a.matrix ?? []));
@@ -388,17 +394,13 @@ export class QueryFrontend {
     ) {
       // --query-range.request-downsampled with vertical shards: an empty shard is normal, so
       // only an empty merged answer is asked again for downsampled data (5m, then 1h), every
-      // part and shard of it (Thanos' downsampled middleware sees the whole answer)
+      // part and shard of it, through the cache under that resolution's key (Thanos'
+      // downsampled middleware sees the whole answer, above split, shards and cache)
       for (const res of RESOLUTIONS.slice(1)) {
         this.#downsampledExtra.inc();
         const more = new URLSearchParams(rest);
         more.set("max_source_resolution", `${res / 1000}s`);
-        const again = await mapConcurrent(
-          tasks,
-          Math.max(1, this.#o.maxQueryParallelism),
-          ({ part, shard }) =>
-            this.#fetchPart(part, step, at.query, withShard(more, shard!), headers, signal),
-        );
+        const again = await run(more);
         const bad = again.find((a) => a.error !== undefined);
         if (bad?.error) return this.#relay(bad.error);
         for (const w of again.flatMap((a) => a.warnings)) {

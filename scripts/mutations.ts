@@ -1936,8 +1936,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "queryfrontend-shard-info-not-sent",
     file: "queryfrontend/frontend.ts",
-    find: "const params = shard ? withShard(rest, shard) : rest;",
-    replace: "const params = rest;",
+    find: "const params = shard ? withShard(base, shard) : base;",
+    replace: "const params = base;",
     tests: ["tests/queryfrontend/frontend_test.ts"],
   },
   {
