@@ -15,6 +15,7 @@ import { ParseError, parseExpr, parseMetricSelector } from "../promql/parser.ts"
 import { type QueryValue, resultToJSONText } from "../promql/value.ts";
 import { type DedupFunc } from "../storeapi/dedup.ts";
 import type { StoreProxy } from "../storeapi/proxy.ts";
+import type { ShardInfo } from "../storeapi/codec.ts";
 import { ProxyQueryable } from "./queryable.ts";
 import { type EvalPool, evalSpanName, type EvalTask } from "./eval_pool.ts";
 import { requestReplicaLabels } from "./replica_labels.ts";
@@ -382,7 +383,7 @@ export class QueryApi {
   }
 
   /** The per-request proxy view from Thanos's parameters. */
-  private queryable(p: ApiParams, step = 0): ProxyQueryable {
+  private queryable(p: ApiParams, step = 0, sharded = false): ProxyQueryable {
     const replicaLabels = requestReplicaLabels(p.all("replicaLabels[]"), this.o.replicaLabels);
     let maxSourceResolutionMs = 0;
     const msr = p.get("max_source_resolution");
@@ -413,6 +414,7 @@ export class QueryApi {
       storeMatchers: storeMatchers.length > 0 ? storeMatchers : undefined,
       maxSourceResolutionMs,
       maxConcurrentSelect: this.o.maxConcurrentSelect,
+      shardInfo: sharded ? parseShardInfo(p.get("shard_info")) : undefined,
     });
   }
 
@@ -519,7 +521,7 @@ export class QueryApi {
     const time = this.timeParam(p, "time", this.now(), true);
     const e = this.engine(p);
     const expired = e.expired;
-    const q = this.queryable(p);
+    const q = this.queryable(p, 0, true);
     const expr = p.get("query");
     if (expired) this.expiredQuery(expr, true);
     try {
@@ -584,7 +586,7 @@ export class QueryApi {
     }
     const e = this.engine(p);
     const expired = e.expired;
-    const q = this.queryable(p, step);
+    const q = this.queryable(p, step, true);
     const expr = p.get("query");
     if (expired) this.expiredQuery(expr, false);
     try {
@@ -753,4 +755,47 @@ function queryError(e: unknown, instant = false): Error {
   if (e instanceof ApiError) return e;
   if (e instanceof ParseError) return new ApiError("bad_data", e.message);
   return new ApiError("internal", e instanceof Error ? e.message : String(e));
+}
+
+/**
+ * The `shard_info` parameter of query and query_range (vertical sharding by the query frontend,
+ * https://thanos.io/tip/proposals-accepted/202205-vertical-query-sharding.md): the JSON of
+ * Thanos' storepb.ShardInfo (`shard_index`, `total_shards`, `by`, `labels`), passed on to the
+ * stores in every Series request. Empty: not sharded.
+ */
+export function parseShardInfo(text: string): ShardInfo | undefined {
+  if (text === "") return undefined;
+  const bad = (why: string) =>
+    new ApiError("bad_data", `could not unmarshal parameter shard_info: ${why}`);
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw bad((e as Error).message);
+  }
+  if (v === null) return undefined;
+  if (typeof v !== "object" || Array.isArray(v)) throw bad("not a JSON object");
+  const o = v as Record<string, unknown>;
+  const int = (k: string): number => {
+    const x = o[k];
+    if (x === undefined || x === null) return 0;
+    if (typeof x !== "number" || !Number.isSafeInteger(x)) throw bad(`${k} is not an integer`);
+    return x;
+  };
+  const by = o.by ?? false;
+  if (typeof by !== "boolean") throw bad("by is not a boolean");
+  const labels = o.labels ?? [];
+  if (!Array.isArray(labels) || labels.some((l) => typeof l !== "string")) {
+    throw bad("labels is not a list of strings");
+  }
+  const info: ShardInfo = {
+    shardIndex: int("shard_index"),
+    totalShards: int("total_shards"),
+    by,
+    labels: labels as string[],
+  };
+  if (info.totalShards > 0 && (info.shardIndex < 0 || info.shardIndex >= info.totalShards)) {
+    throw bad(`shard_index ${info.shardIndex} is not below total_shards ${info.totalShards}`);
+  }
+  return info;
 }

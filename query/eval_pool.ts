@@ -10,6 +10,7 @@ import type { StoreInfo } from "../storeapi/codec.ts";
 import type { UnavailableEndpoint } from "../storeapi/proxy.ts";
 import type { StoreClientOptions } from "../storeapi/client.ts";
 import type { DedupFunc } from "../storeapi/dedup.ts";
+import type { ShardInfo } from "../storeapi/codec.ts";
 import type { MatchType } from "../tsdb/matchers.ts";
 import type { Labels } from "../tsdb/series.ts";
 import { PromQLError, type PromQLErrorType } from "../promql/errors.ts";
@@ -39,6 +40,7 @@ export interface EvalTask {
     storeMatchers?: MatcherData[][];
     maxSourceResolutionMs?: number;
     maxConcurrentSelect?: number;
+    shardInfo?: ShardInfo;
   };
 }
 

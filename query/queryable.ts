@@ -16,6 +16,7 @@ import {
   Aggr,
   PartialResponseStrategy,
   type SeriesRequest,
+  type ShardInfo,
   type StoreChunk,
 } from "../storeapi/codec.ts";
 import {
@@ -43,6 +44,8 @@ export interface ProxyQueryOptions {
   maxSourceResolutionMs?: number;
   /** Concurrent Series fan-outs of one query (`--query.max-concurrent-select`, default 4). */
   maxConcurrentSelect?: number;
+  /** Vertical sharding (`shard_info` from the query frontend), passed on to every store. */
+  shardInfo?: ShardInfo;
 }
 
 /**
@@ -73,6 +76,7 @@ export class ProxyQueryable implements Queryable {
       ),
       maxSourceResolutionMs: o.maxSourceResolutionMs,
       maxConcurrentSelect: o.maxConcurrentSelect,
+      shardInfo: o.shardInfo,
     };
   }
 
@@ -118,6 +122,7 @@ export class ProxyQueryable implements Queryable {
         rangeMillis: hints.range,
       },
       withoutReplicaLabels: this.dedupOn ? [...this.opts.replicaLabels] : undefined,
+      shardInfo: this.opts.shardInfo,
     };
     // a select still waiting when the query is cancelled or times out gives up its place
     await this.selectGate.acquire(signal);

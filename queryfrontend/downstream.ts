@@ -5,6 +5,7 @@
 // UI, status pages).
 
 import type { Histogram, Registry } from "../metrics/registry.ts";
+import { inSpan, type Span, SpanKind, withTraceContext } from "../tracing/tracer.ts";
 import { goJSONString } from "../strconv/json.ts";
 
 /** A downstream answer, body read. */
@@ -81,25 +82,32 @@ export class Downstream {
     signal?: AbortSignal,
   ): Promise<DownstreamAnswer> {
     const url = this.url(path, params.toString());
-    let last: DownstreamAnswer | undefined;
-    let lastError = "";
-    const tries = Math.max(1, maxTries);
-    for (let attempt = 0; attempt < tries; attempt++) {
-      if (signal?.aborted) break;
-      if (attempt > 0) this.#retries.observe(attempt);
-      try {
-        const r = await fetch(url, { headers, signal: this.#signal(signal) });
-        const text = await r.text();
-        last = { status: r.status, text, headers: r.headers };
-        if (Math.floor(r.status / 100) !== 5) return last;
-      } catch (e) {
-        last = undefined;
-        lastError = (e as Error)?.message ?? String(e);
+    // one client span per downstream request (its attempts included); the querier continues
+    // the trace from the `traceparent` sent with each attempt
+    return await inSpan("query_frontend_downstream", spanAttributes("GET", path), async (span) => {
+      let last: DownstreamAnswer | undefined;
+      let lastError = "";
+      const tries = Math.max(1, maxTries);
+      for (let attempt = 0; attempt < tries; attempt++) {
+        if (signal?.aborted) break;
+        if (attempt > 0) this.#retries.observe(attempt);
+        try {
+          const r = await fetch(url, {
+            headers: withTraceHeaders(headers),
+            signal: this.#signal(signal),
+          });
+          const text = await r.text();
+          last = { status: r.status, text, headers: r.headers };
+          if (Math.floor(r.status / 100) !== 5) return answered(span, last, attempt);
+        } catch (e) {
+          last = undefined;
+          lastError = (e as Error)?.message ?? String(e);
+        }
       }
-    }
-    if (last !== undefined) return last;
-    if (signal?.aborted) lastError = "request canceled";
-    return unavailable(`downstream ${this.#base.origin}: ${lastError}`);
+      if (last !== undefined) return answered(span, last, tries - 1);
+      if (signal?.aborted) lastError = "request canceled";
+      return answered(span, unavailable(`downstream ${this.#base.origin}: ${lastError}`), tries);
+    }, SpanKind.CLIENT);
   }
 
   #signal(outer?: AbortSignal): AbortSignal | undefined {
@@ -113,12 +121,32 @@ export class Downstream {
    * Forwards `req` unchanged (path, query, method, headers, body) and relays the answer; up to
    * `maxTries` attempts while the querier answers 5xx or cannot be reached.
    */
-  async proxy(req: Request, path: string, signal?: AbortSignal, maxTries = 1): Promise<Response> {
+  proxy(req: Request, path: string, signal?: AbortSignal, maxTries = 1): Promise<Response> {
+    return inSpan(
+      "query_frontend_downstream",
+      spanAttributes(req.method, path),
+      async (span) => {
+        const res = await this.#proxy(req, path, signal, maxTries);
+        span.setAttribute("http.response.status_code", res.status);
+        return res;
+      },
+      SpanKind.CLIENT,
+    );
+  }
+
+  async #proxy(req: Request, path: string, signal?: AbortSignal, maxTries = 1): Promise<Response> {
     const src = new URL(req.url);
     const headers = new Headers();
     for (const [k, v] of req.headers) if (!HOP_BY_HOP.has(k.toLowerCase())) headers.set(k, v);
     // the body is decompressed by fetch; never ask for an encoding we would relay wrongly
     headers.delete("accept-encoding");
+    const traced = withTraceContext(undefined);
+    if (traced !== undefined) {
+      // traced: the querier continues this frontend's trace, not the caller's directly
+      headers.delete("traceparent");
+      headers.delete("tracestate");
+      for (const [k, v] of Object.entries(traced)) headers.set(k, v);
+    }
     const body = req.method === "GET" || req.method === "HEAD"
       ? undefined
       : await req.arrayBuffer().catch(() => undefined);
@@ -153,6 +181,26 @@ export class Downstream {
     const a = unavailable(`downstream ${this.#base.origin}: ${lastError}`);
     return new Response(a.text, { status: a.status, headers: a.headers });
   }
+}
+
+function spanAttributes(method: string, path: string): Record<string, string> {
+  return { "http.request.method": method, "url.path": path };
+}
+
+/** `headers` plus the active trace context (the same object when there is none). */
+function withTraceHeaders(headers: Headers): Headers {
+  const t = withTraceContext(undefined);
+  if (t === undefined) return headers;
+  const out = new Headers(headers);
+  for (const [k, v] of Object.entries(t)) out.set(k, v);
+  return out;
+}
+
+/** Records a downstream answer on its span. */
+function answered(span: Span, a: DownstreamAnswer, retries: number): DownstreamAnswer {
+  span.setAttribute("http.response.status_code", a.status);
+  if (retries > 0) span.setAttribute("retries", retries);
+  return a;
 }
 
 /** A 503 in Prometheus' error envelope. */

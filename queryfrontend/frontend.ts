@@ -22,7 +22,18 @@ import {
   matrixResponseText,
   mergeMatrices,
   parseMatrix,
+  parseVector,
+  vectorResponseText,
+  type VectorSample,
 } from "./matrix.ts";
+import {
+  analyzeQuery,
+  isShardable,
+  shardInfoParam,
+  shardInfos,
+  sortPlanForQuery,
+} from "./sharding.ts";
+import type { ShardInfo } from "../storeapi/codec.ts";
 import {
   type Extent,
   ExtentCache,
@@ -33,6 +44,7 @@ import {
 import {
   alignToStep,
   resolveAtModifiers,
+  splitIntervalFor,
   splitLabelsRange,
   splitRange,
   type TimeRange,
@@ -43,8 +55,14 @@ export interface FrontendOptions {
   downstreamUrl: string;
   logger: Logger;
   registry: Registry;
-  /** `--query-range.split-interval` (ms; 0 = no splitting). */
+  /** `--query-range.split-interval` (ms; 0 = no static splitting). */
   splitIntervalMs: number;
+  /** Dynamic horizontal splitting (`--query-range.min-split-interval`, …; 0: off). */
+  minSplitIntervalMs?: number;
+  maxSplitIntervalMs?: number;
+  horizontalShards?: number;
+  /** `--query-frontend.vertical-shards` (0 or 1: no vertical sharding). */
+  verticalShards?: number;
   alignRangeWithStep: boolean;
   /** 0 = no limit. */
   maxQueryLengthMs: number;
@@ -104,6 +122,7 @@ export class QueryFrontend {
   readonly #splits: Counter;
   readonly #downsampledExtra: Counter;
   readonly #duration: Histogram;
+  readonly #shardable: Counter;
   readonly #rangeCache?: ExtentCache;
   readonly #labelsCache?: Cache;
 
@@ -139,6 +158,13 @@ export class QueryFrontend {
       help: "Total time spent in seconds doing query range requests.",
       labelNames: ["method", "status_code"],
     });
+    this.#shardable = o.registry.counter({
+      name: "thanos_frontend_sharding_middleware_queries_total",
+      help: "Total number of queries analyzed by the sharding middleware",
+      labelNames: ["shardable"],
+    });
+    this.#shardable.inc({ shardable: "true" }, 0);
+    this.#shardable.inc({ shardable: "false" }, 0);
     const m = resultsCacheMetrics(o.registry);
     if (o.rangeCache) {
       this.#rangeCache = new ExtentCache(o.rangeCache, "frontend.query-range", o.snappy, m);
@@ -181,10 +207,7 @@ export class QueryFrontend {
       {
         method: both,
         path: "/api/v1/query",
-        handler: wrap("query", (req, _, s) => {
-          this.#queries.inc({ op: "query" });
-          return this.#down.proxy(req, "/api/v1/query", s, this.#o.instantMaxRetries);
-        }),
+        handler: wrap("query", (req, _, s) => this.#instantQuery(req, s)),
       },
       {
         method: both,
@@ -305,6 +328,7 @@ export class QueryFrontend {
     let range: TimeRange = { start, end };
     if (this.#o.alignRangeWithStep) range = alignToStep(range, step);
     const at = resolveAtModifiers(query, range.start, range.end);
+    const interval = splitIntervalFor(this.#o, range);
 
     // parameters passed on to every part, and the options that make a different answer
     const rest = new URLSearchParams();
@@ -315,38 +339,157 @@ export class QueryFrontend {
     const cacheable = this.#rangeCache !== undefined && !dedupOff &&
       p.all("storeMatch[]").length === 0 &&
       (at.maxAt === null || at.maxAt <= now - this.#o.maxFreshnessMs);
-    const keyBase = [
-      at.query,
-      step,
-      this.#o.splitIntervalMs,
-      ((range.start % step) + step) % step,
-      resolutionIndex(p.get("max_source_resolution")),
-      rest.get("partial_response"),
-      p.all("replicaLabels[]").sort().join(","),
-      p.get("engine"),
-    ].join(":");
+    // the cache key's parts but the downsampling level (which the downsampled retry changes)
+    const keyOf = (msr: string) =>
+      [
+        at.query,
+        step,
+        interval,
+        ((range.start % step) + step) % step,
+        resolutionIndex(msr),
+        rest.get("partial_response"),
+        p.all("replicaLabels[]").sort().join(","),
+        p.get("engine"),
+      ].join(":");
     const headers = this.#down.forwarded(req);
-    const parts = splitRange(range, step, this.#o.splitIntervalMs);
+    const parts = splitRange(range, step, interval);
     this.#splits.inc(parts.length);
     const maxCacheTime = Math.floor((now - this.#o.maxFreshnessMs) / step) * step;
+    // vertical sharding after the split, before the cache (Thanos' middleware order): every
+    // part is asked once per shard, each shard's answer cached under its own key
+    const shards = this.#shards(at.query, parts.length);
+    const tasks = parts.flatMap((part) => shards.map((shard) => ({ part, shard })));
+    const run = (base: URLSearchParams) => {
+      const keyBase = keyOf(base.get("max_source_resolution") ?? "");
+      return mapConcurrent(
+        tasks,
+        Math.max(1, this.#o.maxQueryParallelism),
+        ({ part, shard }) => {
+          const params = shard ? withShard(base, shard) : base;
+          return cacheable && part.start <= maxCacheTime
+            ? this.#cachedPart(
+              part,
+              step,
+              at.query,
+              params,
+              headers,
+              shard ? `${keyBase}:${shard.totalShards}:${shard.shardIndex}` : keyBase,
+              interval,
+              maxCacheTime,
+              signal,
+            )
+            : this.#fetchPart(part, step, at.query, params, headers, signal);
+        },
+      );
+    };
 
-    const answers = await mapConcurrent(
-      parts,
-      Math.max(1, this.#o.maxQueryParallelism),
-      (part) =>
-        cacheable && part.start <= maxCacheTime
-          ? this.#cachedPart(part, step, at.query, rest, headers, keyBase, maxCacheTime, signal)
-          : this.#fetchPart(part, step, at.query, rest, headers, signal),
-    );
+    const answers = await run(rest);
     const failed = answers.find((a) => a.error !== undefined);
     if (failed?.error) return this.#relay(failed.error);
-    const matrix = mergeMatrices(answers.map((a) => a.matrix ?? []));
+    let matrix = mergeMatrices(answers.map((a) => a.matrix ?? []));
     const warnings = [...new Set(answers.flatMap((a) => a.warnings))];
+    if (
+      shards[0] !== undefined && this.#o.requestDownsampled && matrix.length === 0 &&
+      !rest.has("max_source_resolution")
+    ) {
+      // --query-range.request-downsampled with vertical shards: an empty shard is normal, so
+      // only an empty merged answer is asked again for downsampled data (5m, then 1h), every
+      // part and shard of it, through the cache under that resolution's key (Thanos'
+      // downsampled middleware sees the whole answer, above split, shards and cache)
+      for (const res of RESOLUTIONS.slice(1)) {
+        this.#downsampledExtra.inc();
+        const more = new URLSearchParams(rest);
+        more.set("max_source_resolution", `${res / 1000}s`);
+        const again = await run(more);
+        const bad = again.find((a) => a.error !== undefined);
+        if (bad?.error) return this.#relay(bad.error);
+        for (const w of again.flatMap((a) => a.warnings)) {
+          if (!warnings.includes(w)) warnings.push(w);
+        }
+        matrix = mergeMatrices(again.map((a) => a.matrix ?? []));
+        if (matrix.length > 0) break;
+      }
+    }
 
     const extra: Record<string, string> = warnings.length > 0
       ? { "cache-control": "no-store" }
       : {};
     return this.#json(200, matrixResponseText(matrix, warnings), extra);
+  }
+
+  /**
+   * The shards a query is run in: one per `--query-frontend.vertical-shards` when the query is
+   * shardable, else one unsharded run ([undefined]). Counted once per request the sharding
+   * middleware sees (`requests`: a range query's split parts, as in Thanos).
+   */
+  #shards(query: string, requests = 1): (ShardInfo | undefined)[] {
+    const n = this.#o.verticalShards ?? 0;
+    if (n <= 0) return [undefined];
+    const a = analyzeQuery(query);
+    const ok = isShardable(a);
+    this.#shardable.inc({ shardable: String(ok) }, requests);
+    return ok ? shardInfos(a, n) : [undefined];
+  }
+
+  // ---- instant queries
+
+  /**
+   * Instant queries pass through, except shardable ones with vertical sharding: one request per
+   * shard, their vectors merged (Thanos' instant-query codec: deduplicated by labels, ordered by
+   * labels, or by value under `sort`/`sort_desc`, or as they come under `topk`/`bottomk`). A
+   * missing `time` is set to now, so every shard evaluates at the same instant.
+   */
+  async #instantQuery(req: Request, signal: AbortSignal): Promise<Response> {
+    this.#queries.inc({ op: "query" });
+    const tries = this.#o.instantMaxRetries;
+    if ((this.#o.verticalShards ?? 0) <= 0) {
+      return this.#down.proxy(req, "/api/v1/query", signal, tries);
+    }
+    const original = req.clone();
+    const { p, pairs } = await requestParams(req);
+    const query = p.get("query");
+    const shards = this.#shards(query);
+    if (shards[0] === undefined) {
+      return this.#down.proxy(original, "/api/v1/query", signal, tries);
+    }
+    const rest = new URLSearchParams();
+    for (const [k, v] of pairs) if (k !== "shard_info") rest.append(k, v);
+    if (!p.has("time")) rest.set("time", formatSeconds(this.#now()));
+    const headers = this.#down.forwarded(req);
+    const answers = await mapConcurrent(
+      shards,
+      Math.max(1, this.#o.maxQueryParallelism),
+      (shard) => this.#down.get("/api/v1/query", withShard(rest, shard!), headers, tries, signal),
+    );
+    const vectors: VectorSample[][] = [];
+    const matrices: Matrix[] = [];
+    const warnings = new Set<string>();
+    for (const a of answers) {
+      if (a.status !== 200) return this.#relay(a);
+      let body: { status?: string; data?: { resultType?: string }; warnings?: string[] };
+      try {
+        body = JSON.parse(a.text);
+      } catch {
+        return this.#relay(a);
+      }
+      if (body.status !== "success") return this.#relay(a);
+      for (const w of body.warnings ?? []) warnings.add(w);
+      const v = parseVector(body.data);
+      const m = v === null ? parseMatrix(body.data) : null;
+      // scalars and strings are never sharded; anything else: the first shard's answer
+      if (v === null && m === null) return this.#relay(answers[0]);
+      if (v !== null) vectors.push(v);
+      if (m !== null) matrices.push(m);
+    }
+    const extra: Record<string, string> = warnings.size > 0 ? { "cache-control": "no-store" } : {};
+    if (matrices.length > 0) {
+      return this.#json(200, matrixResponseText(mergeMatrices(matrices), [...warnings]), extra);
+    }
+    return this.#json(
+      200,
+      vectorResponseText(mergeVectors(vectors, sortPlanForQuery(query)), [...warnings]),
+      extra,
+    );
   }
 
   async #fetchPart(
@@ -378,9 +521,13 @@ export class QueryFrontend {
     }
     const matrix = parseMatrix(body.data);
     if (body.status !== "success" || matrix === null) return { warnings: [], error: a };
-    if (this.#o.requestDownsampled && matrix.length === 0 && !rest.has("max_source_resolution")) {
+    if (
+      this.#o.requestDownsampled && matrix.length === 0 && !rest.has("max_source_resolution") &&
+      !rest.has("shard_info")
+    ) {
       // --query-range.request-downsampled: an empty raw answer is asked again for downsampled
-      // data (5m, then 1h), below the results cache like Thanos' downsampled middleware
+      // data (5m, then 1h), below the results cache like Thanos' downsampled middleware (a
+      // shard's part is not: the merged answer of all shards is, in #queryRange)
       for (const res of RESOLUTIONS.slice(1)) {
         this.#downsampledExtra.inc();
         const more = new URLSearchParams(rest);
@@ -404,11 +551,12 @@ export class QueryFrontend {
     rest: URLSearchParams,
     headers: Headers,
     keyBase: string,
+    interval: number,
     maxCacheTime: number,
     signal: AbortSignal,
   ): Promise<PartAnswer> {
     const cache = this.#rangeCache!;
-    const index = Math.floor(part.start / Math.max(1, this.#o.splitIntervalMs || Infinity));
+    const index = Math.floor(part.start / Math.max(1, interval || Infinity));
     const key = `${keyBase}:${Number.isFinite(index) ? index : 0}`;
     const extents = await cache.get(key);
     const { missing, cached } = partition(part, step, extents);
@@ -553,6 +701,47 @@ async function requestParams(req: Request): Promise<{ p: ApiParams; pairs: [stri
     body = new URLSearchParams(await req.text());
   }
   return { p: new ApiParams(body, url.searchParams), pairs: [...body, ...url.searchParams] };
+}
+
+/** `params` plus the `shard_info` of `shard`. */
+function withShard(params: URLSearchParams, shard: ShardInfo): URLSearchParams {
+  const out = new URLSearchParams(params);
+  out.set("shard_info", shardInfoParam(shard));
+  return out;
+}
+
+/** A sample value's text as a number (the API writes `+Inf`, `-Inf`, `NaN`). */
+function sampleNumber(v: string): number {
+  return v === "+Inf" ? Infinity : v === "-Inf" ? -Infinity : Number(v);
+}
+
+/**
+ * The shards' vectors as one (Thanos' vectorMerge): a series answered twice keeps its later
+ * sample; ordered per the query's sort plan (labels in the querier's label order).
+ */
+export function mergeVectors(
+  parts: readonly VectorSample[][],
+  plan: ReturnType<typeof sortPlanForQuery>,
+): VectorSample[] {
+  const byKey = new Map<string, VectorSample>();
+  for (const v of parts) {
+    for (const s of v) {
+      const key = s.labels.join("\xff");
+      const had = byKey.get(key);
+      if (had === undefined || had.point[0] <= s.point[0]) byKey.set(key, s);
+    }
+  }
+  const out = [...byKey.values()];
+  if (plan === "merge-only") return out;
+  if (plan === "values-asc" || plan === "values-desc") {
+    const sign = plan === "values-asc" ? 1 : -1;
+    return out.sort((a, b) => {
+      const x = sampleNumber(a.point[1]);
+      const y = sampleNumber(b.point[1]);
+      return x < y ? -sign : x > y ? sign : 0;
+    });
+  }
+  return out.sort((a, b) => compareLabels(a.labels, b.labels));
 }
 
 /** ms as the API's float seconds. */

@@ -76,3 +76,38 @@ export function matrixResponseText(m: Matrix, warnings: readonly string[]): stri
   if (warnings.length > 0) text += `,"warnings":[${warnings.map(goJSONString).join(",")}]`;
   return text + "}";
 }
+
+/** One sample of an instant vector: labels as name/value pairs, [ms, value text]. */
+export interface VectorSample {
+  labels: string[];
+  point: [number, string];
+}
+
+/** Reads the `data.result` of a vector answer; null when the body is not one. */
+export function parseVector(data: unknown): VectorSample[] | null {
+  const d = data as { resultType?: string; result?: unknown };
+  if (d?.resultType !== "vector" || !Array.isArray(d.result)) return null;
+  const out: VectorSample[] = [];
+  for (const s of d.result as { metric?: Record<string, string>; value?: [number, string] }[]) {
+    const labels: string[] = [];
+    for (const [k, v] of Object.entries(s.metric ?? {})) labels.push(k, v);
+    const p = s.value ?? [0, ""];
+    out.push({ labels, point: [Math.round(p[0] * 1000), p[1]] });
+  }
+  return out;
+}
+
+/** The API body of a vector answer, as the querier writes it. */
+export function vectorResponseText(
+  v: readonly VectorSample[],
+  warnings: readonly string[],
+): string {
+  const samples = v.map((s) =>
+    `{"metric":${labelsJSON(s.labels)},"value":[${formatSampleTimestamp(s.point[0])},"${
+      s.point[1]
+    }"]}`
+  );
+  let text = `{"status":"success","data":{"resultType":"vector","result":[${samples.join(",")}]}`;
+  if (warnings.length > 0) text += `,"warnings":[${warnings.map(goJSONString).join(",")}]`;
+  return text + "}";
+}

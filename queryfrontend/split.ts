@@ -15,6 +15,38 @@ export interface TimeRange {
   end: number;
 }
 
+/** The split interval settings: a static interval, or dynamic horizontal splitting. */
+export interface SplitSettings {
+  /** `--query-range.split-interval` (ms; 0: not static). */
+  splitIntervalMs: number;
+  /** `--query-range.min-split-interval` (ms; 0 with the two others: no dynamic splitting). */
+  minSplitIntervalMs?: number;
+  /** `--query-range.max-split-interval` (ms). */
+  maxSplitIntervalMs?: number;
+  /** `--query-range.horizontal-shards`. */
+  horizontalShards?: number;
+}
+
+/**
+ * The interval a range query is split by (Thanos' dynamicIntervalFn,
+ * https://thanos.io/tip/components/query-frontend.md/#flags): the static interval when set;
+ * else a range at least twice `max-split-interval` is cut into `max-split-interval` pieces, a
+ * range longer than `min-split-interval` into `horizontal-shards` equal pieces, and anything
+ * shorter by `min-split-interval` (i.e. not split). 0: no splitting.
+ */
+export function splitIntervalFor(o: SplitSettings, r: TimeRange): number {
+  if (o.splitIntervalMs !== 0) return o.splitIntervalMs;
+  const min = o.minSplitIntervalMs ?? 0;
+  const max = o.maxSplitIntervalMs ?? 0;
+  const shards = o.horizontalShards ?? 0;
+  if (min <= 0 || max <= 0 || shards <= 0) return 0;
+  const length = r.end - r.start;
+  // Go's integer division of durations
+  if (Math.trunc(length / max) >= 2) return max;
+  if (length > min) return Math.max(1, Math.trunc(length / shards));
+  return min;
+}
+
 /** `--query-range.align-range-with-step`: start and end moved down to multiples of step. */
 export function alignToStep(r: TimeRange, step: number): TimeRange {
   return { start: r.start - mod(r.start, step), end: r.end - mod(r.end, step) };

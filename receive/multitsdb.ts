@@ -529,7 +529,7 @@ class MultiTenantStore implements StoreBackend {
       minTime: mint,
       maxTime: maxt,
       storeApi: true,
-      supportsSharding: false,
+      supportsSharding: true,
       supportsWithoutReplicaLabels: true,
       tsdbInfos: infos,
     });

@@ -440,7 +440,7 @@ export class BucketStore implements StoreBackend {
       minTime: mint,
       maxTime: maxt,
       storeApi: true,
-      supportsSharding: false,
+      supportsSharding: true,
       supportsWithoutReplicaLabels: true,
       tsdbInfos,
     });

@@ -111,7 +111,7 @@ export class TsdbStore implements StoreBackend {
       minTime,
       maxTime,
       storeApi: true,
-      supportsSharding: false,
+      supportsSharding: true,
       supportsWithoutReplicaLabels: true,
       tsdbInfos: ext.length > 0 ? [{ labels: ext, minTime, maxTime }] : [],
     });

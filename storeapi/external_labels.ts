@@ -7,6 +7,7 @@
 // the output stays sorted.
 // Shared by sidecar, store gateway, receive and rule.
 
+import { shardMatcher } from "./shard.ts";
 import { compareLabels, compareStrings, getLabel } from "../tsdb/labels.ts";
 import type { Matcher } from "../tsdb/matchers.ts";
 import type { Labels, SeriesWithChunks } from "../tsdb/series.ts";
@@ -137,9 +138,13 @@ export function withExternalLabels(
     const replicas = req.withoutReplicaLabels ?? [];
     const outExt = extWithout(replicas);
     const drop = new Set(replicas);
-    const inner = backend.series({ ...req, matchers: rest }, signal);
+    // vertical sharding: only the series of the request's shard, hashed on the labels as sent
+    const inShard = shardMatcher(req.shardInfo);
+    const inner = backend.series({ ...req, matchers: rest, shardInfo: undefined }, signal);
     if (outExt.length === 0 && drop.size === 0) {
-      yield* inner;
+      for await (const item of inner) {
+        if (inShard === null || "warning" in item || inShard(item.labels)) yield item;
+      }
       return;
     }
     let sortAll = opts.resort === true;
@@ -153,6 +158,7 @@ export function withExternalLabels(
         continue;
       }
       const { labels, conflict } = attachExternalLabels(item.labels, outExt, drop);
+      if (inShard !== null && !inShard(labels)) continue;
       const s: SeriesWithChunks = { labels, chunks: item.chunks };
       if (sortAll || conflict) {
         sortAll = true;
@@ -185,7 +191,12 @@ export function withExternalLabels(
       const sets = info.labelSets.length > 0
         ? info.labelSets.map((ls) => attachExternalLabels(ls, ext, new Set()).labels)
         : [ext];
-      return { ...info, labelSets: sets, supportsWithoutReplicaLabels: true };
+      return {
+        ...info,
+        labelSets: sets,
+        supportsWithoutReplicaLabels: true,
+        supportsSharding: true,
+      };
     },
 
     series,

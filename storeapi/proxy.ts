@@ -7,6 +7,7 @@
 // query error (abort). Leaving the merged stream early, aborting the caller's signal or a per-store
 // response timeout cancels the store calls.
 
+import { type ShardMatcher, shardMatcher } from "./shard.ts";
 import { MinHeap } from "../tsdb/heap.ts";
 import {
   compareLabels,
@@ -143,6 +144,8 @@ class StoreStream {
   private readonly it: AsyncIterator<SeriesItem>;
   private readonly ctrl = new AbortController();
   private readonly strip: ReadonlySet<string> | null;
+  /** Vertical sharding done here for a store that does not shard itself (as Thanos' proxy). */
+  private readonly inShard: ShardMatcher | null;
   private eager: SeriesWithChunks[] | null = null;
   private eagerPos = 0;
   /** A child span of the fan-out per store call (its client sends it as the call's parent). */
@@ -163,6 +166,7 @@ class StoreStream {
     this.strip = replicas.length > 0 && ep.info?.supportsWithoutReplicaLabels !== true
       ? new Set(replicas)
       : null;
+    this.inShard = ep.info?.supportsSharding === true ? null : shardMatcher(req.shardInfo);
     const signal = AbortSignal.any([parent, this.ctrl.signal]);
     this.span = startSpan("store_series", { "store.address": ep.name }, SpanKind.CLIENT);
     this.it = withSpan(this.span, () => ep.client.series(req, signal)[Symbol.asyncIterator]());
@@ -183,7 +187,10 @@ class StoreStream {
       this.done = true;
       return null;
     }
-    return await this.pull();
+    for (;;) {
+      const s = await this.pull();
+      if (s === null || this.inShard === null || this.inShard(s.labels)) return s;
+    }
   }
 
   private async pull(): Promise<SeriesWithChunks | null> {
@@ -221,7 +228,8 @@ class StoreStream {
     for (;;) {
       const s = await this.pull();
       if (s === null) break;
-      all.push({ labels: dropLabels(s.labels, this.strip!), chunks: s.chunks });
+      const labels = dropLabels(s.labels, this.strip!);
+      if (this.inShard === null || this.inShard(labels)) all.push({ labels, chunks: s.chunks });
     }
     all.sort((a, b) => compareLabels(a.labels, b.labels));
     const merged: SeriesWithChunks[] = [];
@@ -341,7 +349,7 @@ export class StoreProxy implements StoreBackend {
       minTime,
       maxTime,
       storeApi: true,
-      supportsSharding: false,
+      supportsSharding: true,
       supportsWithoutReplicaLabels: true,
     });
   }

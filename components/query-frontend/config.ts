@@ -22,6 +22,12 @@ export interface QueryFrontendConfig {
   alignRangeWithStep: boolean;
   requestDownsampled: boolean;
   splitIntervalMs: number;
+  /** Dynamic horizontal splitting (all three > 0, or all 0 when split-interval is set). */
+  minSplitIntervalMs: number;
+  maxSplitIntervalMs: number;
+  horizontalShards: number;
+  /** `--query-frontend.vertical-shards` (0 or 1: no vertical sharding). */
+  verticalShards: number;
   maxRetries: number;
   instantMaxRetries: number;
   maxQueryLengthMs: number;
@@ -97,11 +103,9 @@ function tripperTimeout(yaml: string): number {
 
 /** Reads and validates the flags of `thanos query-frontend`; throws UsageError on bad values. */
 export function queryFrontendConfig(flags: Flags<QueryFrontendFlag>): QueryFrontendConfig {
-  const shards = flags.int("query-frontend.vertical-shards");
-  if (shards > 1) {
-    throw new UsageError(
-      "--query-frontend.vertical-shards: vertical query sharding is not supported (use 0 or 1)",
-    );
+  const verticalShards = flags.int("query-frontend.vertical-shards");
+  if (verticalShards < 0) {
+    throw new UsageError("--query-frontend.vertical-shards must not be negative");
   }
   const rangeCache = cacheConfig(
     flags,
@@ -114,10 +118,44 @@ export function queryFrontendConfig(flags: Flags<QueryFrontendFlag>): QueryFront
     "labels.response-cache-config",
   );
   const splitIntervalMs = flags.duration("query-range.split-interval");
-  if (rangeCache && splitIntervalMs <= 0) {
+  const minSplitIntervalMs = flags.duration("query-range.min-split-interval");
+  const maxSplitIntervalMs = flags.duration("query-range.max-split-interval");
+  const horizontalShards = flags.int("query-range.horizontal-shards");
+  // Thanos' Config.Validate (pkg/queryfrontend/config.go): dynamic splitting is on when any of
+  // its three flags is set, excludes the static interval and needs all three
+  const dynamicSplit = minSplitIntervalMs > 0 || maxSplitIntervalMs > 0 || horizontalShards > 0;
+  if (rangeCache && splitIntervalMs <= 0 && !dynamicSplit) {
     throw new UsageError(
-      "--query-range.split-interval must be greater than 0 when a response cache is configured",
+      "split queries or split threshold interval should be greater than 0 when caching is " +
+        "enabled (--query-range.split-interval or --query-range.min-split-interval)",
     );
+  }
+  if (dynamicSplit) {
+    if (splitIntervalMs !== 0) {
+      throw new UsageError(
+        "split queries interval and dynamic query split interval cannot be set at the same " +
+          "time (set --query-range.split-interval=0 with --query-range.min-split-interval, " +
+          "--query-range.max-split-interval and --query-range.horizontal-shards)",
+      );
+    }
+    if (horizontalShards <= 0) {
+      throw new UsageError(
+        "min horizontal shards should be greater than 0 when query split threshold is enabled " +
+          "(--query-range.horizontal-shards)",
+      );
+    }
+    if (maxSplitIntervalMs <= 0) {
+      throw new UsageError(
+        "max query split interval should be greater than 0 when query split threshold is " +
+          "enabled (--query-range.max-split-interval)",
+      );
+    }
+    if (minSplitIntervalMs <= 0) {
+      throw new UsageError(
+        "min query split interval should be greater than 0 when query split threshold is " +
+          "enabled (--query-range.min-split-interval)",
+      );
+    }
   }
   const labelsSplitIntervalMs = flags.duration("labels.split-interval");
   if (labelsCache && labelsSplitIntervalMs <= 0) {
@@ -155,6 +193,10 @@ export function queryFrontendConfig(flags: Flags<QueryFrontendFlag>): QueryFront
     alignRangeWithStep: flags.bool("query-range.align-range-with-step"),
     requestDownsampled: flags.bool("query-range.request-downsampled"),
     splitIntervalMs,
+    minSplitIntervalMs,
+    maxSplitIntervalMs,
+    horizontalShards,
+    verticalShards,
     maxRetries: flags.int("query-range.max-retries-per-request"),
     instantMaxRetries: flags.int("query.max-retries-per-request"),
     maxQueryLengthMs: flags.duration("query-range.max-query-length"),

@@ -12,8 +12,6 @@ import {
   YAML_ENV,
 } from "../flags.ts";
 
-const NO_DYNAMIC_SPLIT = "dynamic horizontal splitting is not in this build; use " +
-  "--query-range.split-interval";
 const NO_SLOW_LOG_FIELD = "the slow query log of this build has no org_id/remote_user fields";
 
 /** The values of `--cache-compression-type`. */
@@ -228,24 +226,23 @@ export const QUERY_FRONTEND_COMMAND = defineCommand({
       kind: "duration",
       default: "0",
       help: "Split query range requests above this interval in query-range.horizontal-shards " +
-        "requests of equal range. Not in this build.",
-      unsupported: NO_DYNAMIC_SPLIT,
+        "requests of equal range. Using this parameter is not allowed with " +
+        "query-range.split-interval. One should also set " +
+        "query-range.split-min-horizontal-shards to a value greater than 1 to enable splitting.",
     },
     {
       name: "query-range.max-split-interval",
       kind: "duration",
       default: "0",
-      help: "Split query range below this interval in query-range.horizontal-shards. Not in " +
-        "this build.",
-      unsupported: NO_DYNAMIC_SPLIT,
+      help: "Split query range below this interval in query-range.horizontal-shards. Queries " +
+        "with a range longer than this value will be split in multiple requests of this length.",
     },
     {
       name: "query-range.horizontal-shards",
       kind: "int",
       default: "0",
       help: "Split queries in this many requests when query duration is below " +
-        "query-range.max-split-interval. Not in this build.",
-      unsupported: NO_DYNAMIC_SPLIT,
+        "query-range.max-split-interval.",
     },
     {
       name: "query-frontend.enable-x-functions",
@@ -287,8 +284,9 @@ export const QUERY_FRONTEND_COMMAND = defineCommand({
     {
       name: "query-frontend.vertical-shards",
       kind: "int",
-      help: "Number of shards to use when distributing shardable PromQL queries. Only 0 or 1 " +
-        "(no vertical sharding) is supported here.",
+      help: "Number of shards to use when distributing shardable PromQL queries. For more " +
+        "details, you can refer to the Vertical query sharding proposal: " +
+        "https://thanos.io/tip/proposals-accepted/202205-vertical-query-sharding.md",
     },
   ],
 });

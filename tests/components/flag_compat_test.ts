@@ -194,7 +194,7 @@ Deno.test("a flag this build cannot serve is refused on one line naming it, unle
       [["rule", "--rule-query-offset=1m"], "--rule-query-offset="],
       [["rule", "--alert.query-template=/q?{{.Expr}}"], "--alert.query-template="],
       [["rule", "--tracing.config=type: JAEGER"], "--tracing.config="],
-      [["query-frontend", "--query-range.horizontal-shards=4"], "horizontal-shards"],
+      [["query-frontend", "--query-frontend.enable-x-functions"], "enable-x-functions"],
       [["query-frontend", "--query-frontend.org-id-header=X-Org"], "org-id-header"],
       [["tools", "bucket", "verify", "--enable-auto-gomemlimit"], "--enable-auto-gomemlimit="],
       // cleanup and retention (no published help): Thanos's app-wide flags too

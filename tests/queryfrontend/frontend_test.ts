@@ -7,7 +7,7 @@ import { freePort } from "../helpers/ports.ts";
 import { Registry } from "../../metrics/registry.ts";
 import { Logger } from "../../logging/log.ts";
 import { InMemoryCache } from "../../cache/inmemory.ts";
-import { QueryFrontend } from "../../queryfrontend/frontend.ts";
+import { type FrontendOptions, QueryFrontend } from "../../queryfrontend/frontend.ts";
 import { directRequestInfo, HttpError } from "../../server/http.ts";
 
 interface Fake {
@@ -27,14 +27,21 @@ function fakeQuerier(): Fake {
       seen.push(p);
       const start = Number(p.get("start")) * 1000;
       const end = Number(p.get("end")) * 1000;
-      const step = Number(p.get("step")) * 1000;
+      // an instant query (no step) gets one point
+      const step = Number(p.get("step")) * 1000 || 1;
       const pts: string[] = [];
       for (let t = start; t <= end; t += step) pts.push(`[${t / 1000},"${t / 1000}"]`);
       const warn = p.get("query")!.includes("warn") ? `,"warnings":["store down"]` : "";
+      // "raw_empty": data only at the 1h resolution; "shard1_only": only in shard 1
+      const q = p.get("query")!;
+      if (
+        (q.includes("raw_empty") && p.get("max_source_resolution") !== "3600s") ||
+        (q.includes("shard1_only") && !(p.get("shard_info") ?? "").includes(`"shard_index":1`))
+      ) pts.length = 0;
       return new Response(
-        `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"a":"1"},"values":[${
-          pts.join(",")
-        }]}]}${warn}}`,
+        `{"status":"success","data":{"resultType":"matrix","result":[${
+          pts.length === 0 ? "" : `{"metric":{"a":"1"},"values":[${pts.join(",")}]}`
+        }]}${warn}}`,
         { headers: { "content-type": "application/json" } },
       );
     },
@@ -54,7 +61,11 @@ const NOW = 1_700_000_000_000;
 function frontend(
   url: string,
   now: () => number,
-  extra: { logger?: Logger; logQueriesLongerThanMs?: number } = {},
+  extra: {
+    logger?: Logger;
+    logQueriesLongerThanMs?: number;
+    opts?: Partial<FrontendOptions>;
+  } = {},
 ): QueryFrontend {
   const registry = new Registry();
   return new QueryFrontend({
@@ -88,6 +99,7 @@ function frontend(
     downstreamTimeoutMs: 0,
     enableCors: false,
     now,
+    ...extra.opts,
   });
 }
 
@@ -232,5 +244,113 @@ Deno.test("frontend: request bodies are read with the 10 MiB form cap, not as an
       );
       assertEquals(err2?.status, 413, path);
     }
+  }
+});
+
+Deno.test("frontend: dynamic horizontal splitting (min/max split interval, horizontal shards)", async () => {
+  const fake = fakeQuerier();
+  try {
+    const H = 3600_000;
+    const f = frontend(fake.url, () => NOW, {
+      opts: {
+        splitIntervalMs: 0,
+        minSplitIntervalMs: H,
+        maxSplitIntervalMs: 24 * H,
+        horizontalShards: 4,
+        rangeCache: undefined,
+      },
+    });
+    const unsplit = frontend(fake.url, () => NOW, {
+      opts: { splitIntervalMs: 0, rangeCache: undefined },
+    });
+    // a start on a multiple of 3h is on the 45m and on the 1h grid
+    const s = Math.floor(NOW / (3 * H)) * 3 * H - 30 * H;
+    const cases: [number, number, number][] = [
+      // 3h (between min and 2×max): 4 equal parts of 45m
+      [s, s + 3 * H, 4],
+      // 30m (below min): split by min (1h), one part here
+      [s, s + H / 2, 1],
+      // 5 days (at least 2×max): parts of max (1 day), cut at UTC midnights
+      [s - 5 * 24 * H, s, 6],
+    ];
+    for (const [start, end, parts] of cases) {
+      const qs = `query=up&start=${start / 1000}&end=${end / 1000}&step=60`;
+      const before = fake.seen.length;
+      const got = await queryRange(f, qs);
+      assertEquals(fake.seen.length - before, parts, `${(end - start) / H}h`);
+      assertEquals(got, await queryRange(unsplit, qs), "split answer equals the unsplit one");
+    }
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("frontend: vertical shards ask once per shard with shard_info, else once", async () => {
+  const fake = fakeQuerier();
+  try {
+    const f = frontend(fake.url, () => NOW, {
+      opts: { splitIntervalMs: 0, verticalShards: 3, rangeCache: undefined },
+    });
+    const range = `start=${(NOW - 3600_000) / 1000}&end=${NOW / 1000}&step=60`;
+    const cases: [string, number][] = [["sum by (a) (x)", 3], ["sum(x)", 1], ["up", 1]];
+    for (const [q, n] of cases) {
+      for (const kind of ["range", "instant"]) {
+        const before = fake.seen.length;
+        const path = kind === "range" ? "/api/v1/query_range" : "/api/v1/query";
+        const qs = `query=${encodeURIComponent(q)}&${kind === "range" ? range : "time=5"}`;
+        const route = f.routes().find((r) => r.path === path)!;
+        const req = new Request(`http://fe${path}?${qs}`);
+        const res = await route.handler(req, {}, directRequestInfo(req));
+        assertEquals(res.status, 200, await res.text());
+        const seen = fake.seen.slice(before);
+        assertEquals(seen.length, n, `${kind} ${q}`);
+        const infos = seen.map((p) => p.get("shard_info"));
+        if (n === 1) assertEquals(infos, [null]);
+        else {
+          assertEquals(infos.sort(), [
+            `{"shard_index":1,"total_shards":3,"by":true,"labels":["a"]}`,
+            `{"shard_index":2,"total_shards":3,"by":true,"labels":["a"]}`,
+            `{"total_shards":3,"by":true,"labels":["a"]}`,
+          ]);
+        }
+      }
+    }
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("frontend: with vertical shards, only an empty merged answer asks for downsampled data", async () => {
+  const fake = fakeQuerier();
+  try {
+    const f = frontend(fake.url, () => NOW, {
+      opts: {
+        splitIntervalMs: 0,
+        verticalShards: 3,
+        rangeCache: undefined,
+        requestDownsampled: true,
+      },
+    });
+    const range = `start=${(NOW - 3600_000) / 1000}&end=${NOW / 1000}&step=60`;
+    // two shards empty, one not: no downsampled requests
+    let before = fake.seen.length;
+    let body = await queryRange(
+      f,
+      `query=${encodeURIComponent("sum by (a) (shard1_only)")}&${range}`,
+    );
+    assertEquals(fake.seen.length - before, 3);
+    assert(body.includes(`"metric":{"a":"1"}`), body);
+    // all shards empty at raw resolution: every shard asked at 5m, then at 1h
+    before = fake.seen.length;
+    body = await queryRange(f, `query=${encodeURIComponent("sum by (a) (raw_empty)")}&${range}`);
+    const asked = fake.seen.slice(before);
+    assertEquals(
+      asked.map((p) => p.get("max_source_resolution")),
+      [null, null, null, "300s", "300s", "300s", "3600s", "3600s", "3600s"],
+    );
+    for (const p of asked) assert(p.get("shard_info") !== null);
+    assert(body.includes(`"metric":{"a":"1"}`), body);
+  } finally {
+    await fake.close();
   }
 });

@@ -6,6 +6,7 @@ import {
   alignToStep,
   nextIntervalBoundary,
   resolveAtModifiers,
+  splitIntervalFor,
   splitLabelsRange,
   splitRange,
 } from "../../queryfrontend/split.ts";
@@ -67,4 +68,30 @@ Deno.test("resolveAtModifiers pins start() and end() and reports the latest @ ti
   assertEquals(resolveAtModifiers("up", 0, 1).query, "up");
   assertEquals(resolveAtModifiers("up @ 100", 0, 1), { query: "up @ 100", maxAt: 100_000 });
   assertEquals(resolveAtModifiers("sum(", 0, 1).query, "sum(");
+});
+
+Deno.test("splitIntervalFor: static interval, or Thanos' dynamic horizontal splitting", () => {
+  const H = 3600_000;
+  const dyn = {
+    splitIntervalMs: 0,
+    minSplitIntervalMs: H,
+    maxSplitIntervalMs: 24 * H,
+    horizontalShards: 4,
+  };
+  // the static interval wins
+  assertEquals(
+    splitIntervalFor({ ...dyn, splitIntervalMs: 2 * H }, { start: 0, end: 99 * H }),
+    2 * H,
+  );
+  // at least twice max: max
+  assertEquals(splitIntervalFor(dyn, { start: 0, end: 48 * H }), 24 * H);
+  assertEquals(splitIntervalFor(dyn, { start: 0, end: 100 * H }), 24 * H);
+  // below twice max but above min: range / shards (integer ms)
+  assertEquals(splitIntervalFor(dyn, { start: 0, end: 47 * H }), 47 * H / 4);
+  assertEquals(splitIntervalFor(dyn, { start: 0, end: 3 * H + 3 }), (3 * H) / 4);
+  // at most min: min
+  assertEquals(splitIntervalFor(dyn, { start: 0, end: H }), H);
+  assertEquals(splitIntervalFor(dyn, { start: 5, end: 5 }), H);
+  // nothing set: no splitting
+  assertEquals(splitIntervalFor({ splitIntervalMs: 0 }, { start: 0, end: 99 * H }), 0);
 });

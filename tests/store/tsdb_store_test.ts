@@ -12,6 +12,7 @@ import { Matcher, MatchType } from "../../tsdb/matchers.ts";
 import { decodeXorSamples } from "../../tsdb/chunkenc/xor.ts";
 import type { SeriesWithChunks } from "../../tsdb/series.ts";
 import { withTempDir } from "../helpers/tmp.ts";
+import { shardMatcher } from "../../storeapi/shard.ts";
 
 const eq = (n: string, v: string) => new Matcher(MatchType.Equal, n, v);
 const re = (n: string, v: string) => new Matcher(MatchType.Regexp, n, v);
@@ -170,4 +171,34 @@ Deno.test("dbMinTime: oldest block, else head, INT64_MAX when empty", async () =
       await db.close();
     }
   });
+});
+
+Deno.test("TsdbStore Series (receive, rule): vertical shards on the labels as sent", async () => {
+  const head = await Head.open(null);
+  const app = head.appender();
+  for (let i = 0; i < 30; i++) app.append(["__name__", "up", "job", `j${i}`], 1000, i);
+  await app.commit();
+  const st = new TsdbStore(head.querier(), { externalLabels: ["replica", "r1"] });
+  assert((await st.info()).supportsSharding);
+  const all = [re("__name__", ".+")];
+  for (const withoutReplica of [false, true]) {
+    const base = req({
+      matchers: all,
+      withoutReplicaLabels: withoutReplica ? ["replica"] : undefined,
+    });
+    const whole = (await collect(st.series(base, signal))).map((s) => s.labels);
+    const parts: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const info = { shardIndex: i, totalShards: 3, by: false, labels: ["__name__"] };
+      const got = (await collect(st.series({ ...base, shardInfo: info }, signal))).map((s) =>
+        s.labels
+      );
+      // hashed over the labels it answers with: the replica label only when it is sent
+      const m = shardMatcher(info)!;
+      assertEquals(got, whole.filter(m), `shard ${i}, without replica ${withoutReplica}`);
+      assert(got.length > 0 && got.length < whole.length);
+      parts.push(...got.map((l) => l.join(",")));
+    }
+    assertEquals(parts.sort(), whole.map((l) => l.join(",")).sort());
+  }
 });

@@ -1,6 +1,7 @@
 // `thanos query-frontend`'s flags read into its config: Thanos defaults, cache configs from a
-// file or inline, and the refusals (vertical sharding, both cache flags, no split interval with a
-// cache, a downstream URL that is not http(s)).
+// file or inline, dynamic horizontal splitting and vertical shards, and the refusals (both cache
+// flags, no split interval with a cache, incomplete or mixed dynamic splitting, a
+// downstream URL that is not http(s)).
 
 import { assert, assertEquals, assertThrows } from "../../helpers/assert.ts";
 import { Flags, parseFlags, UsageError } from "../../../components/flags.ts";
@@ -60,7 +61,31 @@ Deno.test("query-frontend config: caches, flags and refusals", () => {
     undefined,
   );
   const refused: [string[], string][] = [
-    [["--query-frontend.vertical-shards=2"], "vertical query sharding is not supported"],
+    [["--query-frontend.vertical-shards=-1"], "must not be negative"],
+    [
+      ["--query-range.min-split-interval=1h", "--query-range.max-split-interval=1d"],
+      "cannot be set at the same time",
+    ],
+    [
+      ["--query-range.split-interval=0", "--query-range.min-split-interval=1h"],
+      "min horizontal shards should be greater than 0",
+    ],
+    [
+      [
+        "--query-range.split-interval=0",
+        "--query-range.min-split-interval=1h",
+        "--query-range.horizontal-shards=3",
+      ],
+      "max query split interval should be greater than 0",
+    ],
+    [
+      [
+        "--query-range.split-interval=0",
+        "--query-range.max-split-interval=1d",
+        "--query-range.horizontal-shards=3",
+      ],
+      "min query split interval should be greater than 0",
+    ],
     [
       [
         "--query-range.response-cache-config=type: IN-MEMORY\nconfig:\n  max_size: 1MB",
@@ -73,7 +98,7 @@ Deno.test("query-frontend config: caches, flags and refusals", () => {
         "--query-range.response-cache-config=type: IN-MEMORY\nconfig:\n  max_size: 1MB",
         "--query-range.split-interval=0s",
       ],
-      "must be greater than 0",
+      "should be greater than 0 when caching is enabled",
     ],
     [["--query-range.response-cache-config=type: NOPE"], "unsupported cache type"],
     [["--query-frontend.downstream-url=querier:9090"], "is not an http(s) URL"],
@@ -82,6 +107,17 @@ Deno.test("query-frontend config: caches, flags and refusals", () => {
   for (const [argv, msg] of refused) {
     assertThrows(() => config(argv, { "/x.yml": "type: IN-MEMORY" }), UsageError, msg);
   }
-  // vertical sharding off (0 or 1) is fine
-  config(["--query-frontend.vertical-shards=1"]);
+  assertEquals(config(["--query-frontend.vertical-shards=3"]).verticalShards, 3);
+  // dynamic splitting: the three flags with the static interval off, a cache allowed
+  const d = config([
+    "--query-range.split-interval=0",
+    "--query-range.min-split-interval=1h",
+    "--query-range.max-split-interval=1d",
+    "--query-range.horizontal-shards=4",
+    "--query-range.response-cache-config=type: IN-MEMORY\nconfig:\n  max_size: 1MB",
+  ]);
+  assertEquals(
+    [d.splitIntervalMs, d.minSplitIntervalMs, d.maxSplitIntervalMs, d.horizontalShards],
+    [0, 3600_000, 24 * 3600_000, 4],
+  );
 });
