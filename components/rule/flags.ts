@@ -233,12 +233,17 @@ export const RULE_COMMAND = defineCommand({
     {
       name: "alertmanagers.config-file",
       kind: "string",
-      help: "Path to YAML file that contains alerting configuration. Not supported yet.",
+      help: "Path to YAML file that contains alerting configuration. See format details: " +
+        "https://thanos.io/tip/components/rule.md/#configuration. If defined, it takes " +
+        "precedence over the '--alertmanagers.url' and '--alertmanagers.send-timeout' flags.",
+      grants: "endpoints-file",
     },
     {
       name: "alertmanagers.config",
       kind: "string",
-      help: "Alternative to 'alertmanagers.config-file' flag. Not supported yet.",
+      help: "Alternative to 'alertmanagers.config-file' flag (mutually exclusive). Content " +
+        "of YAML file that contains alerting configuration.",
+      grants: "endpoints",
     },
     {
       name: "alertmanagers.sd-dns-interval",
@@ -290,13 +295,17 @@ export const RULE_COMMAND = defineCommand({
     {
       name: "query.config-file",
       kind: "string",
-      help: "Path to YAML file that contains query API servers configuration. Not supported " +
-        "yet.",
+      help: "Path to YAML file that contains query API servers configuration. See format " +
+        "details: https://thanos.io/tip/components/rule.md/#configuration. If defined, it " +
+        "takes precedence over the '--query' and '--query.sd-files' flags.",
+      grants: "endpoints-file",
     },
     {
       name: "query.config",
       kind: "string",
-      help: "Alternative to 'query.config-file' flag. Not supported yet.",
+      help: "Alternative to 'query.config-file' flag (mutually exclusive). Content of YAML " +
+        "file that contains query API servers configuration.",
+      grants: "endpoints",
     },
     {
       name: "query.sd-files",
@@ -335,13 +344,19 @@ export const RULE_COMMAND = defineCommand({
     {
       name: "remote-write.config-file",
       kind: "string",
-      help: "Path to YAML config for the remote-write configurations (stateless mode). Not " +
-        "supported yet.",
+      help: "Path to YAML config for the remote-write configurations, that specify servers " +
+        "where samples should be sent to (see https://prometheus.io/docs/prometheus/latest/" +
+        "configuration/configuration/#remote_write). This automatically enables stateless " +
+        "mode for ruler and no series will be stored in the ruler's TSDB. If an empty config " +
+        "(or file) is provided, the flag is ignored and ruler is run with its own TSDB.",
+      grants: "endpoints-file",
     },
     {
       name: "remote-write.config",
       kind: "string",
-      help: "Alternative to 'remote-write.config-file' flag. Not supported yet.",
+      help: "Alternative to 'remote-write.config-file' flag (mutually exclusive). Content of " +
+        "YAML config for the remote-write configurations.",
+      grants: "endpoints",
     },
   ],
 });
