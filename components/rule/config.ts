@@ -74,6 +74,12 @@ export interface RuleConfig {
   queryGroups: EndpointsGroup[];
   /** `--alertmanagers.config(-file)` groups; empty when `--alertmanagers.url` is used. */
   alertmanagerGroups: AlertmanagersGroup[];
+  /** `--web.route-prefix` as `/prefix`, or "" for none. */
+  routePrefix: string;
+  /** `--web.external-prefix` as given, or undefined. */
+  externalPrefix?: string;
+  /** `--web.prefix-header` ("" for none). */
+  prefixHeader: string;
   /** `--remote-write.config(-file)`: non-empty means stateless mode (WAL + remote write). */
   remoteWrite: RemoteWriteConfig[];
 }
@@ -185,6 +191,7 @@ export function ruleConfig(flags: Flags<RuleFlag>): RuleConfig {
         "same time",
     );
   }
+  const routePrefix = flags.string("web.route-prefix").replace(/^\/+|\/+$/g, "");
   const rwYaml = pathOrContent(flags, "remote-write.config-file", "remote-write.config");
   const remoteWrite = parsed("--remote-write.config", () => parseRemoteWriteConfig(rwYaml));
   const alertQueryURL = flags.string("alert.query-url");
@@ -244,5 +251,8 @@ export function ruleConfig(flags: Flags<RuleFlag>): RuleConfig {
     queryGroups,
     alertmanagerGroups,
     remoteWrite,
+    routePrefix: routePrefix === "" ? "" : "/" + routePrefix,
+    externalPrefix: flags.string("web.external-prefix") || undefined,
+    prefixHeader: flags.string("web.prefix-header"),
   };
 }

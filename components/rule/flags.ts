@@ -35,16 +35,15 @@ export const RULE_COMMAND = defineCommand({
       name: "web.route-prefix",
       kind: "string",
       default: "",
-      help: "Prefix for API and UI endpoints. Not in this build (the ruler serves at /).",
-      unsupported: "the ruler serves its API at /; a route prefix is not in this build",
+      help: "Prefix for API and UI endpoints. This allows thanos UI to be served on a sub-path. " +
+        "This option is analogous to --web.route-prefix of Prometheus.",
     },
     {
       name: "web.prefix-header",
       kind: "string",
       default: "",
       help: "Name of HTTP request header used for dynamic prefixing of UI links and " +
-        "redirects. Not in this build (the ruler has no UI).",
-      unsupported: "the ruler has no UI whose links a prefix header could change",
+        "redirects. This option is ignored if web.external-prefix argument is set.",
     },
     {
       name: "web.disable-cors",
@@ -280,7 +279,8 @@ export const RULE_COMMAND = defineCommand({
       name: "web.external-prefix",
       kind: "string",
       default: "",
-      help: "Static prefix for all HTML links and redirect URLs in the UI query web interface.",
+      help: "Static prefix for all HTML links and redirect URLs in the UI web interface. " +
+        "Actual endpoints are still served on / or the web.route-prefix.",
     },
     ...OBJSTORE_FLAGS,
     {

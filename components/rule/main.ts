@@ -360,6 +360,7 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
     logger: log,
     registry,
     probe,
+    routePrefix: cfg.routePrefix === "" ? undefined : cfg.routePrefix,
   });
   const reloadRoute: Route = {
     method: "POST",
@@ -377,7 +378,21 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
   };
   serveRules(server.grpc, managerRulesBackend(() => manager, cfg.externalLabels));
   http.add([...rulesRoutes(() => manager), reloadRoute]);
-  http.add(uiRoutes({ routePrefix: "", component: "rule" }));
+  http.add(uiRoutes({
+    routePrefix: cfg.routePrefix,
+    externalPrefix: cfg.externalPrefix,
+    prefixHeader: cfg.prefixHeader,
+    component: "rule",
+  }));
+  if (cfg.routePrefix !== "") {
+    // `/` redirects to the route prefix (Thanos's ruler)
+    http.add([{
+      method: ["GET", "HEAD"],
+      path: "/",
+      name: "/",
+      handler: () => new Response(null, { status: 302, headers: { location: cfg.routePrefix } }),
+    }], false);
+  }
 
   const loops = new AbortController();
   const running: Promise<void>[] = [];

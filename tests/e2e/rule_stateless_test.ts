@@ -8,7 +8,8 @@
 //   second apart (gaps only where no ruler ran), nothing lost;
 // - `--query.config`: a querier reached through `path_prefix` with basic auth from
 //   `http_config`; `--alertmanagers.config`: an Alertmanager found by `file_sd_configs` under a
-//   `timeout` receives the firing alert (the querier is a real Prometheus behind a proxy that
+//   `timeout` receives the firing alert; `--web.route-prefix` / `--web.external-prefix` move the
+//   API, UI and reload under the prefix (the querier is a real Prometheus behind a proxy that
 //   serves it under /prom/ only with the ruler's basic auth).
 
 import { assert, assertEquals } from "../helpers/assert.ts";
@@ -136,72 +137,93 @@ e2eTest("rule: stateless remote write survives kill -9 and an unreachable remote
   }
 });
 
-e2eTest("rule: --query.config (path_prefix, basic auth) and --alertmanagers.config (file SD)", {
-  peers: [PROMETHEUS, ALERTMANAGER],
-}, async () => {
-  const tmp = new TempDirs();
-  const dir = await tmp.make("cfg");
-  const prom = await startPrometheus({
-    dataDir: await tmp.make("prom"),
-    config: "global:\n  scrape_interval: 1s\n",
-  });
-  // in front of Prometheus: its API under /prom, only with the ruler's basic auth
-  const want = `Basic ${btoa("ruler:s3cret")}`;
-  let proxied = 0;
-  const proxyPort = freePort();
-  const proxy = Deno.serve({ hostname: "127.0.0.1", port: proxyPort, onListen() {} }, (req) => {
-    const u = new URL(req.url);
-    if (req.headers.get("authorization") !== want) return new Response("no", { status: 401 });
-    if (!u.pathname.startsWith("/prom/")) return new Response("no", { status: 404 });
-    proxied++;
-    return fetch(prom.url + u.pathname.slice(5) + u.search, {
-      method: req.method,
-      headers: { "content-type": req.headers.get("content-type") ?? "text/plain" },
-      body: req.body,
+e2eTest(
+  "rule: --query.config (path_prefix, basic auth), --alertmanagers.config (file SD), --web.route-prefix",
+  {
+    peers: [PROMETHEUS, ALERTMANAGER],
+  },
+  async () => {
+    const tmp = new TempDirs();
+    const dir = await tmp.make("cfg");
+    const prom = await startPrometheus({
+      dataDir: await tmp.make("prom"),
+      config: "global:\n  scrape_interval: 1s\n",
     });
-  });
-  const am = await startAlertmanager(await tmp.make("am"));
-  let ruler: ThanosProc | undefined;
-  try {
-    await Deno.writeTextFile(
-      `${dir}/rules.yaml`,
-      "groups:\n- name: a\n  interval: 1s\n  rules:\n  - alert: AlwaysOn\n" +
-        "    expr: vector(1)\n    labels:\n      severity: page\n",
-    );
-    await Deno.writeTextFile(`${dir}/password`, "s3cret\n");
-    const promHost = `127.0.0.1:${proxyPort}`;
-    const query = `- static_configs: ["${promHost}"]\n  path_prefix: /prom/\n` +
-      `  http_config:\n    basic_auth:\n      username: ruler\n` +
-      `      password_file: ${dir}/password\n`;
-    await Deno.writeTextFile(`${dir}/query.yaml`, query);
-    await Deno.writeTextFile(
-      `${dir}/am_sd.json`,
-      JSON.stringify([{ targets: [new URL(am.url).host] }]),
-    );
-    const alerting = `alertmanagers:\n- file_sd_configs:\n  - files: ["${dir}/am_sd.json"]\n` +
-      "  timeout: 5s\n  api_version: v2\n";
-    ruler = await startComponent("rule", [
-      `--data-dir=${dir}/data`,
-      `--rule-file=${dir}/rules.yaml`,
-      `--query.config-file=${dir}/query.yaml`,
-      `--alertmanagers.config=${alerting}`,
-      '--label=replica="A"',
-    ]);
-    await until(
-      "the alert in Alertmanager",
-      async () =>
-        (await amAlerts(am.url)).some((a) =>
-          a.labels.alertname === "AlwaysOn" && a.labels.replica === "A"
-        ),
-    );
-    const r = ruler;
-    assertEquals(await metric(r.http, "prometheus_rule_evaluation_failures_total"), 0);
-    assert(proxied > 0);
-  } finally {
-    await ruler?.stop();
-    await proxy.shutdown();
-    await am.stop();
-    await prom.stop();
-    await tmp.cleanup();
-  }
-});
+    // in front of Prometheus: its API under /prom, only with the ruler's basic auth
+    const want = `Basic ${btoa("ruler:s3cret")}`;
+    let proxied = 0;
+    const proxyPort = freePort();
+    const proxy = Deno.serve({ hostname: "127.0.0.1", port: proxyPort, onListen() {} }, (req) => {
+      const u = new URL(req.url);
+      if (req.headers.get("authorization") !== want) return new Response("no", { status: 401 });
+      if (!u.pathname.startsWith("/prom/")) return new Response("no", { status: 404 });
+      proxied++;
+      return fetch(prom.url + u.pathname.slice(5) + u.search, {
+        method: req.method,
+        headers: { "content-type": req.headers.get("content-type") ?? "text/plain" },
+        body: req.body,
+      });
+    });
+    const am = await startAlertmanager(await tmp.make("am"));
+    let ruler: ThanosProc | undefined;
+    try {
+      await Deno.writeTextFile(
+        `${dir}/rules.yaml`,
+        "groups:\n- name: a\n  interval: 1s\n  rules:\n  - alert: AlwaysOn\n" +
+          "    expr: vector(1)\n    labels:\n      severity: page\n",
+      );
+      await Deno.writeTextFile(`${dir}/password`, "s3cret\n");
+      const promHost = `127.0.0.1:${proxyPort}`;
+      const query = `- static_configs: ["${promHost}"]\n  path_prefix: /prom/\n` +
+        `  http_config:\n    basic_auth:\n      username: ruler\n` +
+        `      password_file: ${dir}/password\n`;
+      await Deno.writeTextFile(`${dir}/query.yaml`, query);
+      await Deno.writeTextFile(
+        `${dir}/am_sd.json`,
+        JSON.stringify([{ targets: [new URL(am.url).host] }]),
+      );
+      const alerting = `alertmanagers:\n- file_sd_configs:\n  - files: ["${dir}/am_sd.json"]\n` +
+        "  timeout: 5s\n  api_version: v2\n";
+      ruler = await startComponent("rule", [
+        `--data-dir=${dir}/data`,
+        `--rule-file=${dir}/rules.yaml`,
+        `--query.config-file=${dir}/query.yaml`,
+        `--alertmanagers.config=${alerting}`,
+        '--label=replica="A"',
+        "--web.route-prefix=/ruler/",
+        "--web.external-prefix=/ext",
+      ]);
+      // --web.route-prefix: API, UI and reload under /ruler; / redirects there; probes and
+      // /metrics stay at the root. The UI's links use --web.external-prefix.
+      const root = await fetch(`${ruler.http}/`, { redirect: "manual" });
+      await root.body?.cancel();
+      assertEquals([root.status, root.headers.get("location")], [302, "/ruler"]);
+      const api = await fetch(`${ruler.http}/ruler/api/v1/rules`);
+      assertEquals((await api.json()).data.groups[0].name, "a");
+      const unprefixed = await fetch(`${ruler.http}/api/v1/rules`);
+      await unprefixed.body?.cancel();
+      assertEquals(unprefixed.status, 404);
+      const page = await (await fetch(`${ruler.http}/ruler/alerts`)).text();
+      assert(page.includes('content="/ext"'), page.slice(0, 500));
+      const reload = await fetch(`${ruler.http}/ruler/-/reload`, { method: "POST" });
+      await reload.body?.cancel();
+      assertEquals(reload.status, 200);
+      await until(
+        "the alert in Alertmanager",
+        async () =>
+          (await amAlerts(am.url)).some((a) =>
+            a.labels.alertname === "AlwaysOn" && a.labels.replica === "A"
+          ),
+      );
+      const r = ruler;
+      assertEquals(await metric(r.http, "prometheus_rule_evaluation_failures_total"), 0);
+      assert(proxied > 0);
+    } finally {
+      await ruler?.stop();
+      await proxy.shutdown();
+      await am.stop();
+      await prom.stop();
+      await tmp.cleanup();
+    }
+  },
+);
