@@ -435,33 +435,7 @@ export class PrometheusClient {
       ["time", (time / 1000).toFixed(3)],
       ...(opts.extra ?? []),
     ];
-    const post = opts.method === "POST";
-    const res = await this.request("/api/v1/query", {
-      method: post ? "POST" : "GET",
-      params: post ? [] : params,
-      body: post ? new URLSearchParams(params).toString() : undefined,
-      headers: post ? { "content-type": "application/x-www-form-urlencoded" } : undefined,
-      signal: opts.signal,
-    });
-    const text = await res.text();
-    let body: {
-      status?: string;
-      error?: string;
-      warnings?: string[];
-      data?: { resultType?: string; result?: unknown };
-    } | undefined;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      body = undefined;
-    }
-    if (res.status !== 200 || body?.status !== "success") {
-      throw new PrometheusRequestError(
-        "/api/v1/query",
-        res.status,
-        `HTTP ${res.status}: ${body?.error ?? text.slice(0, 300).trim()}`,
-      );
-    }
+    const body = await this.queryApi("/api/v1/query", params, opts);
     const num = (s: string) => s === "+Inf" ? Infinity : s === "-Inf" ? -Infinity : Number(s);
     const d = body.data ?? {};
     const warnings = body.warnings ?? [];
@@ -485,6 +459,82 @@ export class PrometheusClient {
       200,
       `rule result is not a vector or scalar: ${d.resultType}`,
     );
+  }
+
+  /**
+   * `/api/v1/query_range` over [start, end] (ms) every `step` ms, as Thanos's
+   * `promclient.QueryRange` (the stateless ruler restores alerts' `for` state with it): the
+   * matrix's series with their samples.
+   */
+  async queryRange(
+    query: string,
+    start: number,
+    end: number,
+    step: number,
+    opts: { method?: "GET" | "POST"; extra?: [string, string][]; signal?: AbortSignal } = {},
+  ): Promise<{ series: { labels: Labels; ts: number[]; vs: number[] }[]; warnings: string[] }> {
+    const params: [string, string][] = [
+      ["query", query],
+      ["start", (start / 1000).toFixed(3)],
+      ["end", (end / 1000).toFixed(3)],
+      ["step", String(step / 1000)],
+      ...(opts.extra ?? []),
+    ];
+    const body = await this.queryApi("/api/v1/query_range", params, opts);
+    const d = body.data ?? {};
+    if (d.resultType !== "matrix") {
+      throw new PrometheusRequestError(
+        "/api/v1/query_range",
+        200,
+        `result is not a matrix: ${d.resultType}`,
+      );
+    }
+    const num = (s: string) => s === "+Inf" ? Infinity : s === "-Inf" ? -Infinity : Number(s);
+    const r = (d.result ?? []) as { metric: Record<string, string>; values: [number, string][] }[];
+    return {
+      series: r.map((e) => ({
+        labels: labelsFromObject(e.metric),
+        ts: e.values.map((v) => Math.round(v[0] * 1000)),
+        vs: e.values.map((v) => num(v[1])),
+      })),
+      warnings: body.warnings ?? [],
+    };
+  }
+
+  /** A query API call (GET, or POST with a form body) and its success envelope. */
+  private async queryApi(
+    path: string,
+    params: [string, string][],
+    opts: { method?: "GET" | "POST"; signal?: AbortSignal },
+  ): Promise<{ warnings?: string[]; data?: { resultType?: string; result?: unknown } }> {
+    const post = opts.method === "POST";
+    const res = await this.request(path, {
+      method: post ? "POST" : "GET",
+      params: post ? [] : params,
+      body: post ? new URLSearchParams(params).toString() : undefined,
+      headers: post ? { "content-type": "application/x-www-form-urlencoded" } : undefined,
+      signal: opts.signal,
+    });
+    const text = await res.text();
+    let body: {
+      status?: string;
+      error?: string;
+      warnings?: string[];
+      data?: { resultType?: string; result?: unknown };
+    } | undefined;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    if (res.status !== 200 || body?.status !== "success") {
+      throw new PrometheusRequestError(
+        path,
+        res.status,
+        `HTTP ${res.status}: ${body?.error ?? text.slice(0, 300).trim()}`,
+      );
+    }
+    return body;
   }
 
   /** `POST /-/reload`; throws unless Prometheus answers 200 (needs `--web.enable-lifecycle`). */

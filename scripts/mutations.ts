@@ -1963,4 +1963,11 @@ export const MUTATIONS: Mutation[] = [
     replace: "routePrefix: undefined,",
     tests: ["tests/e2e/rule_stateless_test.ts"],
   },
+  {
+    name: "rule-stateless-for-state-not-restored",
+    file: "rules/range_queryable.ts",
+    find: "if (s.ts.length === 0) continue;",
+    replace: "continue;",
+    tests: ["tests/e2e/rule_stateless_test.ts"],
+  },
 ];

@@ -74,6 +74,10 @@ export interface RuleConfig {
   queryGroups: EndpointsGroup[];
   /** `--alertmanagers.config(-file)` groups; empty when `--alertmanagers.url` is used. */
   alertmanagerGroups: AlertmanagersGroup[];
+  /** `--query.default-step`: the step of the stateless ruler's `for` state range queries. */
+  queryDefaultStepMs: number;
+  /** `--restore-ignored-label`: left out of those queries' matchers. */
+  restoreIgnoredLabels: string[];
   /** `--web.route-prefix` as `/prefix`, or "" for none. */
   routePrefix: string;
   /** `--web.external-prefix` as given, or undefined. */
@@ -87,7 +91,6 @@ export interface RuleConfig {
 /** Flags not supported yet: setting one is a usage error naming it. */
 const NOT_SUPPORTED: readonly RuleFlag[] = [
   "hash-func",
-  "restore-ignored-label",
 ];
 
 /** A querier address as a base URL: `host:port` means `http://host:port`. */
@@ -251,6 +254,8 @@ export function ruleConfig(flags: Flags<RuleFlag>): RuleConfig {
     queryGroups,
     alertmanagerGroups,
     remoteWrite,
+    queryDefaultStepMs: Math.max(1, flags.duration("query.default-step")),
+    restoreIgnoredLabels: flags.strings("restore-ignored-label"),
     routePrefix: routePrefix === "" ? "" : "/" + routePrefix,
     externalPrefix: flags.string("web.external-prefix") || undefined,
     prefixHeader: flags.string("web.prefix-header"),

@@ -184,8 +184,8 @@ export const RULE_COMMAND = defineCommand({
       name: "restore-ignored-label",
       kind: "string",
       repeatable: true,
-      help: "Label names to be ignored when restoring alerts from the remote storage. " +
-        "Not supported yet.",
+      help: "Label names to be ignored when restoring alerts from the remote storage. This " +
+        "is only used in stateless mode.",
     },
     {
       name: "tsdb.block-duration",

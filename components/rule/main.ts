@@ -28,6 +28,7 @@ import type { StoreBackend } from "../../storeapi/server.ts";
 import { denoResolver, endpointSpecSource, resolveAddress } from "../../query/endpoints.ts";
 import type { QueryFunc } from "../../rules/alerting.ts";
 import { RuleManager } from "../../rules/manager.ts";
+import { rangeQueryable } from "../../rules/range_queryable.ts";
 import { loadRuleFiles, RuleLoadError } from "../../rules/loader.ts";
 import { type AlertmanagerTargets, Notifier } from "../../rules/notifier.ts";
 import { managerRulesBackend, rulesRoutes } from "../../rules/api.ts";
@@ -315,14 +316,28 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
     externalURL: cfg.alertQueryURL,
     logger: log,
     registry,
-    // stateless: no local series to restore `for` state from (not in this build)
-    restore: db
-      ? {
-        queryable: db.querier(),
-        outageToleranceMs: cfg.forOutageToleranceMs,
-        forGracePeriodMs: cfg.forGracePeriodMs,
-      }
-      : undefined,
+    // stateless: the `for` state is read back from the queriers (Thanos's ruler)
+    restore: {
+      queryable: db ? db.querier() : rangeQueryable(async (expr, start, end, step, sig) => {
+        let last: Error | null = null;
+        for (const c of clients.map((c) => c).sort(() => Math.random() - 0.5)) {
+          try {
+            const r = await c.queryRange(expr, start, end, step, {
+              method: cfg.queryMethod,
+              extra: [["dedup", "true"], ["partial_response", "false"]],
+              signal: sig,
+            });
+            return r.series;
+          } catch (e) {
+            if (sig?.aborted) throw e;
+            last = e as Error;
+          }
+        }
+        throw new Error(`no query API server reachable: ${last?.message ?? "none discovered"}`);
+      }, { stepMs: cfg.queryDefaultStepMs, ignoredLabels: cfg.restoreIgnoredLabels }),
+      outageToleranceMs: cfg.forOutageToleranceMs,
+      forGracePeriodMs: cfg.forGracePeriodMs,
+    },
   });
 
   const setLoaded = () => {

@@ -205,9 +205,6 @@ e2eTest(
       assertEquals(unprefixed.status, 404);
       const page = await (await fetch(`${ruler.http}/ruler/alerts`)).text();
       assert(page.includes('content="/ext"'), page.slice(0, 500));
-      const reload = await fetch(`${ruler.http}/ruler/-/reload`, { method: "POST" });
-      await reload.body?.cancel();
-      assertEquals(reload.status, 200);
       await until(
         "the alert in Alertmanager",
         async () =>
@@ -216,8 +213,13 @@ e2eTest(
           ),
       );
       const r = ruler;
-      assertEquals(await metric(r.http, "prometheus_rule_evaluation_failures_total"), 0);
+      const failures = await metric(r.http, "prometheus_rule_evaluation_failures_total");
+      assertEquals(failures, 0, r.logs().slice(-3000));
       assert(proxied > 0);
+      // (after the failure count: a reload may cut an evaluation in flight short)
+      const reload = await fetch(`${r.http}/ruler/-/reload`, { method: "POST" });
+      await reload.body?.cancel();
+      assertEquals(reload.status, 200);
     } finally {
       await ruler?.stop();
       await proxy.shutdown();
@@ -227,3 +229,64 @@ e2eTest(
     }
   },
 );
+
+e2eTest("rule: stateless mode restores the for state from the queriers", {
+  peers: [PROMETHEUS],
+}, async () => {
+  const tmp = new TempDirs();
+  const prom = await startPrometheus({
+    dataDir: await tmp.make("prom"),
+    config: "global:\n  scrape_interval: 1s\n",
+    extraFlags: ["--web.enable-remote-write-receiver"],
+  });
+  let ruler: ThanosProc | undefined;
+  try {
+    const dir = await tmp.make("rule");
+    await Deno.writeTextFile(
+      `${dir}/rules.yaml`,
+      "groups:\n- name: p\n  interval: 1s\n  rules:\n  - alert: Pending\n    expr: vector(1)\n" +
+        "    for: 10m\n",
+    );
+    const rw = `remote_write:\n- url: ${prom.url}/api/v1/write\n  name: main\n` +
+      "  queue_config:\n    batch_send_deadline: 1s\n";
+    const start = () =>
+      startComponent("rule", [
+        `--data-dir=${dir}/data`,
+        `--rule-file=${dir}/rules.yaml`,
+        `--query=${prom.url}`,
+        '--label=replica="A"',
+        "--for-grace-period=1m",
+        // the replica label is not on the alert: ignoring it must not change the lookup
+        "--restore-ignored-label=replica",
+        `--remote-write.config=${rw}`,
+      ]);
+    const activeAt = async (r: ThanosProc): Promise<number | null> => {
+      const body = await (await fetch(`${r.http}/api/v1/alerts`)).json();
+      const a = body.data.alerts[0];
+      return a ? Date.parse(a.activeAt) : null;
+    };
+    ruler = await start();
+    const r1 = ruler;
+    await until("a pending alert", async () => (await activeAt(r1)) !== null);
+    const first = (await activeAt(r1))!;
+    await until(
+      "5 ALERTS_FOR_STATE samples in Prometheus",
+      async () => (await samples(prom.url, 'ALERTS_FOR_STATE{alertname="Pending"}')).length >= 5,
+    );
+    await ruler.stop();
+    const restartedAt = Date.now();
+    ruler = await start();
+    const r2 = ruler;
+    // restored after the second evaluation: activeAt moves back by the pending time served
+    await until("the restored activeAt", async () => {
+      const a = await activeAt(r2);
+      return a !== null && a < restartedAt - 3000;
+    });
+    const restored = (await activeAt(r2))!;
+    assert(restored >= first, `restored ${restored} before the first activeAt ${first}`);
+  } finally {
+    await ruler?.stop();
+    await prom.stop();
+    await tmp.cleanup();
+  }
+});
