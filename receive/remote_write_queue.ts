@@ -17,6 +17,8 @@
 //   kill -9 loses nothing that was committed (a batch sent but not yet recorded is sent twice;
 //   receivers accept identical duplicates). A queue seen for the first time starts at the end of
 //   the WAL.
+// - A queue holds at most `maxPendingSamples` in memory; past that, records stay in the WAL
+//   and are read back (from finished segments) as the queue drains.
 // - Every `truncateIntervalMs`, when all queues have sent everything, the WAL moves to a new
 //   segment; segments every queue is past are folded into a checkpoint of series records and
 //   deleted (tsdb/wal/checkpoint.ts).
@@ -78,6 +80,11 @@ export interface RemoteWriteStorageOptions {
   walCompression: boolean;
   logger: Logger;
   registry: Registry;
+  /**
+   * Samples a queue holds in memory (default 1,000,000); the rest wait in the WAL and are read
+   * back as the queue drains (a long outage of the remote costs disk, not memory).
+   */
+  maxPendingSamples?: number;
   /** How often the WAL is checkpointed and truncated (default 2h, Prometheus agent's). */
   truncateIntervalMs?: number;
   userAgent?: string;
@@ -139,7 +146,20 @@ class Queue {
     };
   }
 
+  /**
+   * The first record left in the WAL only (the queue held `maxPendingSamples` already); null
+   * when every record after the position is in memory.
+   */
+  overflowFrom: Position | null = null;
+
   push(r: PendingRecord): void {
+    if (this.overflowFrom !== null) return;
+    if (
+      this.pendingSamples + r.refs.length > this.store.maxPendingSamples && this.records.length > 0
+    ) {
+      this.overflowFrom = { segment: r.next.segment, record: r.next.record - 1 };
+      return;
+    }
     if (this.records.length === 0) this.oldestAt = performance.now();
     this.records.push(r);
     this.pendingSamples += r.refs.length;
@@ -184,6 +204,10 @@ class Queue {
   async run(signal: AbortSignal): Promise<void> {
     const q = this.cfg.queue;
     while (!signal.aborted) {
+      if (this.records.length === 0 && this.overflowFrom !== null) {
+        await this.store.reread(this); // the records that did not fit in memory
+        continue;
+      }
       if (this.records.length === 0) {
         await this.waitForData(Infinity, signal);
         continue;
@@ -333,6 +357,47 @@ export class RemoteWriteStorage {
   ) {
     this.externalLabels = opts.externalLabels;
     this.logger = opts.logger;
+  }
+
+  get maxPendingSamples(): number {
+    return this.opts.maxPendingSamples ?? 1_000_000;
+  }
+
+  /**
+   * Reads a queue's records from its `overflowFrom` on back into memory (up to the bound). A
+   * non-empty active segment is closed first, so only finished segments are read (commits wait
+   * for the lock meanwhile).
+   */
+  reread(q: Queue): Promise<void> {
+    const p = this.lock.then(async () => {
+      const from = q.overflowFrom;
+      if (from === null) return;
+      q.overflowFrom = null;
+      if ((this.segmentRecords.get(this.wal.currentSegment) ?? 0) > 0) {
+        await this.wal.nextSegment();
+        this.segmentRecords.set(this.wal.currentSegment, 0);
+      }
+      const cur = this.wal.currentSegment;
+      for (const seg of await listSegments(this.wal.dir)) {
+        if (seg < from.segment || seg >= cur) continue;
+        let idx = 0;
+        for await (const rec of readRecords(this.wal.dir, seg, seg)) {
+          const at = { segment: seg, record: idx };
+          idx++;
+          if (before(at, from) || recordType(rec) !== RecordType.Samples) continue;
+          const b = decodeSamples(rec);
+          q.push({
+            next: { segment: seg, record: idx },
+            refs: b.refs.subarray(0, b.n),
+            ts: b.ts.subarray(0, b.n),
+            vs: b.vs.subarray(0, b.n),
+          });
+          if (q.overflowFrom !== null) return; // full again: the rest stays in the WAL
+        }
+      }
+    });
+    this.lock = p.catch(() => {});
+    return p;
   }
 
   /** Labels of a WAL series ref. */

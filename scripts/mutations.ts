@@ -1970,4 +1970,18 @@ export const MUTATIONS: Mutation[] = [
     replace: "continue;",
     tests: ["tests/e2e/rule_stateless_test.ts"],
   },
+  {
+    name: "remote-write-overflow-reread-skips-records",
+    file: "receive/remote_write_queue.ts",
+    find: "if (before(at, from) || recordType(rec) !== RecordType.Samples) continue;",
+    replace: "if (!before(at, from) || recordType(rec) !== RecordType.Samples) continue;",
+    tests: ["tests/receive/remote_write_queue_test.ts"],
+  },
+  {
+    name: "remote-write-overflow-active-segment-not-read",
+    file: "receive/remote_write_queue.ts",
+    find: "if ((this.segmentRecords.get(this.wal.currentSegment) ?? 0) > 0) {",
+    replace: "if ((this.segmentRecords.get(this.wal.currentSegment) ?? 0) < 0) {",
+    tests: ["tests/receive/remote_write_queue_test.ts"],
+  },
 ];

@@ -222,3 +222,70 @@ Deno.test("remote write queue: truncation checkpoints the series and deletes sen
     await rx.server.shutdown();
   }
 });
+
+Deno.test("remote write queue: past the in-memory bound, records wait in the WAL and all arrive in order", async () => {
+  await using tmp = new TempDirs();
+  let up = false;
+  const rx = receiver(() => up ? 200 : 503);
+  const s = await RemoteWriteStorage.open(await tmp.make("d"), {
+    configs: config(rx.url),
+    httpConfigs: [{}],
+    externalLabels: [],
+    walCompression: false,
+    logger: quiet,
+    registry: new Registry(),
+    maxPendingSamples: 3,
+  });
+  const stop = new AbortController();
+  const running = s.run(stop.signal);
+  try {
+    // 20 commits while the remote is down: at most 3 samples are held in memory
+    for (let i = 1; i <= 10; i++) await commit(s, "m", i * 1000, i);
+    await until("retries", () => rx.requests() > 2);
+    up = true;
+    for (let i = 11; i <= 20; i++) await commit(s, "m", i * 1000, i);
+    await until("all samples", () => rx.got.length >= 20);
+    await commit(s, "m", 21_000, 21);
+    await until("the last sample", () => rx.got.length >= 21);
+    assertEquals(rx.got.map((g) => g.v), Array.from({ length: 21 }, (_, i) => i + 1));
+  } finally {
+    stop.abort();
+    await running;
+    await s.close();
+    await rx.server.shutdown();
+  }
+});
+
+Deno.test("remote write queue: past the bound after a reopen, new commits in the active segment are read back too", async () => {
+  await using tmp = new TempDirs();
+  const dir = await tmp.make("d");
+  let up = false;
+  const rx = receiver(() => up ? 200 : 503);
+  const opts = {
+    configs: config(rx.url),
+    httpConfigs: [{}],
+    externalLabels: [],
+    walCompression: false,
+    logger: quiet,
+    registry: new Registry(),
+    maxPendingSamples: 3,
+  };
+  try {
+    const s1 = await RemoteWriteStorage.open(dir, opts);
+    for (let i = 1; i <= 8; i++) await commit(s1, "m", i * 1000, i);
+    await s1.close();
+    // replay overflows in the old segment; commits 9…16 land in the new active one
+    const s2 = await RemoteWriteStorage.open(dir, { ...opts, registry: new Registry() });
+    const stop = new AbortController();
+    const running = s2.run(stop.signal);
+    for (let i = 9; i <= 16; i++) await commit(s2, "m", i * 1000, i);
+    up = true;
+    await until("all samples", () => rx.got.length >= 16);
+    stop.abort();
+    await running;
+    await s2.close();
+    assertEquals(rx.got.map((g) => g.v), Array.from({ length: 16 }, (_, i) => i + 1));
+  } finally {
+    await rx.server.shutdown();
+  }
+});
