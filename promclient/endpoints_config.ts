@@ -95,6 +95,17 @@ function duration(v: unknown, where: string): number {
   }
 }
 
+/** `insecure_skip_verify: true` cannot be honoured for https (Deno's fetch verifies always). */
+function refuseSkipVerify(http: Record<string, unknown> | null, https: boolean, where: string) {
+  const tls = http?.tls_config;
+  if (https && isMap(tls) && tls.insecure_skip_verify === true) {
+    throw new EndpointsConfigError(
+      `${where}: tls_config.insecure_skip_verify is not supported for https in this build; ` +
+        "give the CA that signed the server's certificate in tls_config.ca_file",
+    );
+  }
+}
+
 function endpointsGroup(o: Record<string, unknown>, where: string): EndpointsGroup {
   const scheme = o.scheme ?? "http";
   if (scheme !== "http" && scheme !== "https") {
@@ -114,6 +125,7 @@ function endpointsGroup(o: Record<string, unknown>, where: string): EndpointsGro
     strictFields(o.http_config, HTTP_CONFIG_FIELDS, `${where}.http_config`);
     httpConfig = o.http_config;
   }
+  refuseSkipVerify(httpConfig, scheme === "https", `${where}.http_config`);
   const staticAddresses = strings(o.static_configs, `${where}.static_configs`);
   for (const a of staticAddresses) {
     if (a.trim() === "" || a.includes("/")) {
@@ -420,6 +432,7 @@ export function parseRemoteWriteConfig(yaml: string): RemoteWriteConfig[] {
       if (a.credentials !== undefined) http.bearer_token = a.credentials;
       if (a.credentials_file !== undefined) http.bearer_token_file = a.credentials_file;
     }
+    refuseSkipVerify(http, u.protocol === "https:", where);
     const q = c.queue_config ?? {};
     if (!isMap(q)) throw new EndpointsConfigError(`${where}.queue_config: want a mapping`);
     strictFields(q, QUEUE_FIELDS, `${where}.queue_config`);

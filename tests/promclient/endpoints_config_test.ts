@@ -37,6 +37,11 @@ Deno.test("query config: groups with defaults, path prefix, file SD", () => {
       ["- static_configs: [http://q:1]\n", "not a host:port"],
       ["- path_prefix: /x\n", "no static_configs or file_sd_configs"],
       ["- static_configs: [q:1]\n  http_config: {oauth2: {}}\n", "field oauth2 not found"],
+      [
+        "- scheme: https\n  static_configs: [q:1]\n  http_config:\n" +
+        "    tls_config: {insecure_skip_verify: true}\n",
+        "insecure_skip_verify is not supported",
+      ],
       ["static_configs: [q:1]\n", "want a list"],
     ]
   ) assertThrows(() => parseQueryConfig(yaml), EndpointsConfigError, msg);
@@ -99,6 +104,10 @@ Deno.test("remote write config: Prometheus's defaults, auth, refusals", () => {
       ["remote_write:\n- {url: http://a, name: n}\n- {url: http://b, name: n}\n", "multiple"],
       ["remote_write:\n- url: http://a\n  queue_config: {max_samples_per_send: 0}\n", "positive"],
       ["remote_write:\n- url: http://a\n  unknown: 1\n", "field unknown not found"],
+      [
+        "remote_write:\n- url: https://a\n  tls_config: {insecure_skip_verify: true}\n",
+        "insecure_skip_verify is not supported",
+      ],
     ]
   ) assertThrows(() => parseRemoteWriteConfig(yaml), EndpointsConfigError, msg);
 });
