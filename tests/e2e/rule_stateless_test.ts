@@ -8,8 +8,8 @@
 //   second apart (gaps only where no ruler ran), nothing lost; `for` state restored from the
 //   queriers after a restart; our own `thanos receive` as the remote (tenant from a header): the
 //   receiver killed (-9) and restarted, the evaluations made meanwhile arrive;
-// - `--query.config`: a querier reached through `path_prefix` with basic auth from
-//   `http_config`; `--alertmanagers.config`: an Alertmanager found by `file_sd_configs` under a
+// - `--query.config`: a querier reached over https (`tls_config.ca_file`) through `path_prefix`
+//   with basic auth from `http_config`; `--alertmanagers.config`: an Alertmanager found by `file_sd_configs` under a
 //   `timeout` receives the firing alert; `--web.route-prefix` / `--web.external-prefix` move the
 //   API, UI and reload under the prefix (the querier is a real Prometheus behind a proxy that
 //   serves it under /prom/ only with the ruler's basic auth).
@@ -22,6 +22,7 @@ import { TempDirs } from "../helpers/tmp.ts";
 import { freePort } from "../helpers/ports.ts";
 import { startComponent, type ThanosProc } from "../helpers/thanos.ts";
 import { startReceivers } from "../helpers/receive_lab.ts";
+import { makeCerts } from "../helpers/certs.ts";
 
 const RULES = `groups:
 - name: rw
@@ -147,9 +148,9 @@ e2eTest("rule: stateless remote write survives kill -9 and an unreachable remote
 });
 
 e2eTest(
-  "rule: --query.config (path_prefix, basic auth), --alertmanagers.config (file SD), --web.route-prefix",
+  "rule: --query.config (https, path_prefix, basic auth), --alertmanagers.config (file SD), --web.route-prefix",
   {
-    peers: [PROMETHEUS, ALERTMANAGER],
+    peers: [PROMETHEUS, ALERTMANAGER, "openssl"],
   },
   async () => {
     const tmp = new TempDirs();
@@ -162,7 +163,14 @@ e2eTest(
     const want = `Basic ${btoa("ruler:s3cret")}`;
     let proxied = 0;
     const proxyPort = freePort();
-    const proxy = Deno.serve({ hostname: "127.0.0.1", port: proxyPort, onListen() {} }, (req) => {
+    await makeCerts(dir);
+    const proxy = Deno.serve({
+      hostname: "127.0.0.1",
+      port: proxyPort,
+      cert: await Deno.readTextFile(`${dir}/server.pem`),
+      key: await Deno.readTextFile(`${dir}/server.key`),
+      onListen() {},
+    }, (req) => {
       const u = new URL(req.url);
       if (req.headers.get("authorization") !== want) return new Response("no", { status: 401 });
       if (!u.pathname.startsWith("/prom/")) return new Response("no", { status: 404 });
@@ -183,9 +191,9 @@ e2eTest(
       );
       await Deno.writeTextFile(`${dir}/password`, "s3cret\n");
       const promHost = `127.0.0.1:${proxyPort}`;
-      const query = `- static_configs: ["${promHost}"]\n  path_prefix: /prom/\n` +
+      const query = `- static_configs: ["${promHost}"]\n  scheme: https\n  path_prefix: /prom/\n` +
         `  http_config:\n    basic_auth:\n      username: ruler\n` +
-        `      password_file: ${dir}/password\n`;
+        `      password_file: ${dir}/password\n    tls_config:\n      ca_file: ${dir}/ca.pem\n`;
       await Deno.writeTextFile(`${dir}/query.yaml`, query);
       await Deno.writeTextFile(
         `${dir}/am_sd.json`,
