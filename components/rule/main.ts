@@ -435,6 +435,7 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
       await db?.close();
       await remote?.close();
       for (const c of clientsByURL.values()) c.close();
+      for (const g of alertGroups) g.targets.client?.close();
       await bucket?.close();
     },
     stoppedMessage: "ruler stopped",
