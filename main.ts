@@ -195,7 +195,7 @@ async function readFlagFiles(spec: CommandSpec, raw: RawFlags): Promise<void> {
     if (
       f.grants !== "read-file" && !objstoreFile && f.grants !== "discover-file" &&
       f.grants !== "cache-file" && f.grants !== "tracing-file" &&
-      f.grants !== "web-config-file"
+      f.grants !== "web-config-file" && f.grants !== "endpoints-file"
     ) {
       continue;
     }

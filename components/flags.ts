@@ -44,6 +44,9 @@ export type FlagKind =
  *   `tracing-file`: a path to one (read by the launcher too);
  * - `web-config-file`: a web config (`--http.config`, server/web_config.ts) the launcher reads
  *   and checks; the role may read it and the certificate and key files it names.
+ * - `endpoints`: Thanos's query / Alertmanager endpoint config or a `remote_write:` config
+ *   (promclient/endpoints_config.ts): the role may connect to its hosts (any, for DNS or file
+ *   discovery) and read the files it names; `endpoints-file`: a path to one.
  */
 export type Grant =
   | "listen"
@@ -65,7 +68,9 @@ export type Grant =
   | "connect-alertmanager"
   | "tracing"
   | "tracing-file"
-  | "web-config-file";
+  | "web-config-file"
+  | "endpoints"
+  | "endpoints-file";
 
 /** One flag of a command; `N` is its name as a string literal type. */
 export interface FlagSpec<N extends string = string> {
@@ -630,6 +635,9 @@ function grantText(g: Grant): string {
       return "net: connect to this Alertmanager (port 9093 unless given)";
     case "web-config-file":
       return "read: this file and the certificate and key it names";
+    case "endpoints":
+    case "endpoints-file":
+      return "net/read: the endpoints (any address with DNS or file discovery) and files it names";
     case "objstore":
     case "objstore-file":
       return "net/read/write/env: what the bucket config needs";

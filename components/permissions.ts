@@ -6,6 +6,7 @@ import { parseListenAddress, UsageError, webConfig } from "./flags.ts";
 import { webConfigFiles } from "../server/web_config.ts";
 import { cachePermissions } from "../cache/config.ts";
 import { tracingPermissions } from "../tracing/config.ts";
+import { endpointsConfigPermissions } from "../promclient/endpoints_config.ts";
 
 /** The permission set of one role, before it is turned into Deno's worker options. */
 export interface PermissionSet {
@@ -201,6 +202,22 @@ export function applyGrant(
       for (const n of p.net) addNet(set, n);
       for (const r of p.read) set.read.add(r);
       if (set.env !== true) { for (const e of p.env) set.env.add(e); }
+      break;
+    }
+    case "endpoints-file":
+    case "endpoints": {
+      const yaml = grant === "endpoints" ? value : files[value];
+      if (grant === "endpoints-file") set.read.add(value);
+      if (yaml === undefined) return;
+      let p: { net: string[] | true; read: string[] };
+      try {
+        p = endpointsConfigPermissions(yaml);
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+      if (p.net === true) set.net = true;
+      else for (const n of p.net) addNet(set, n);
+      for (const r of p.read) set.read.add(r);
       break;
     }
     case "objstore-file":

@@ -58,15 +58,27 @@ export async function parseHttpClientConfig(
   } catch (e) {
     throw new HttpClientConfigError(`prometheus http client config: ${(e as Error).message}`);
   }
+  return await httpClientConfigFrom(doc, readFile);
+}
+
+/**
+ * The same config already parsed from YAML (e.g. the `http_config` of Thanos's query and
+ * Alertmanager configs, or a Prometheus `remote_write` entry); `what` prefixes errors.
+ */
+export async function httpClientConfigFrom(
+  doc: unknown,
+  readFile: (path: string) => Promise<string>,
+  what = "prometheus http client config",
+): Promise<HttpClientConfig> {
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== "object" || Array.isArray(doc)) {
-    throw new HttpClientConfigError("prometheus http client config: want a YAML mapping");
+    throw new HttpClientConfigError(`${what}: want a YAML mapping`);
   }
   const o = doc as Record<string, unknown>;
   const str = (v: unknown, field: string): string => {
     if (v === undefined || v === null) return "";
     if (typeof v !== "string") {
-      throw new HttpClientConfigError(`prometheus http client config: ${field} must be a string`);
+      throw new HttpClientConfigError(`${what}: ${field} must be a string`);
     }
     return v;
   };
@@ -77,9 +89,9 @@ export async function parseHttpClientConfig(
       const denied = (e as Error).name === "NotCapable" ||
         e instanceof Deno.errors.PermissionDenied;
       throw new HttpClientConfigError(
-        `prometheus http client config: cannot read ${field} ${JSON.stringify(path)}: ` +
+        `${what}: cannot read ${field} ${JSON.stringify(path)}: ` +
           (denied
-            ? "the sidecar may only read files named by its flags; put the value inline " +
+            ? "the role may only read files named by its flags; put the value inline " +
               "(password, bearer_token, tls_config ca/cert/key) instead"
             : (e as Error).message),
       );
@@ -100,7 +112,7 @@ export async function parseHttpClientConfig(
   if (token !== "") cfg.bearerToken = token;
   if (cfg.bearerToken && cfg.basicAuth) {
     throw new HttpClientConfigError(
-      "prometheus http client config: at most one of basic_auth and bearer_token may be set",
+      `${what}: at most one of basic_auth and bearer_token may be set`,
     );
   }
   const proxy = str(o.proxy_url, "proxy_url");
@@ -122,11 +134,38 @@ export async function parseHttpClientConfig(
     if (t.insecure_skip_verify === true) cfg.tls.insecureSkipVerify = true;
     if ((cfg.tls.certPem === undefined) !== (cfg.tls.keyPem === undefined)) {
       throw new HttpClientConfigError(
-        "prometheus http client config: tls_config needs both a client certificate and its key",
+        `${what}: tls_config needs both a client certificate and its key`,
       );
     }
   }
   return cfg;
+}
+
+/**
+ * What a request made with an http client config carries: its headers (user agent, basic auth
+ * or bearer token) and, for TLS settings or a proxy, a Deno HTTP client (close it when done).
+ */
+export function httpClientFor(
+  h: HttpClientConfig,
+  userAgent?: string,
+): { headers: Record<string, string>; client?: Deno.HttpClient } {
+  const headers: Record<string, string> = {};
+  if (userAgent) headers["user-agent"] = userAgent;
+  if (h.basicAuth) {
+    headers.authorization = `Basic ${
+      btoa(unescape(encodeURIComponent(`${h.basicAuth.username}:${h.basicAuth.password}`)))
+    }`;
+  }
+  if (h.bearerToken) headers.authorization = `Bearer ${h.bearerToken}`;
+  if (!h.tls && !h.proxyUrl) return { headers };
+  const o: Deno.CreateHttpClientOptions = {};
+  if (h.tls?.caPem) o.caCerts = [h.tls.caPem];
+  if (h.tls?.certPem && h.tls.keyPem) {
+    (o as { cert?: string; key?: string }).cert = h.tls.certPem;
+    (o as { cert?: string; key?: string }).key = h.tls.keyPem;
+  }
+  if (h.proxyUrl) o.proxy = { url: h.proxyUrl };
+  return { headers, client: Deno.createHttpClient(o) };
 }
 
 /** Options of {@link PrometheusClient}. */
@@ -175,7 +214,7 @@ const NO_DATA_SECONDS = 9223372036854775807 / 1000;
 /** Client of one Prometheus server. */
 export class PrometheusClient {
   readonly baseUrl: string;
-  private readonly headers: Record<string, string> = {};
+  private readonly headers: Record<string, string>;
   private readonly client?: Deno.HttpClient;
 
   constructor(url: string, opts: PrometheusClientOptions = {}) {
@@ -203,23 +242,9 @@ export class PrometheusClient {
           "certificate in tls_config.ca_file",
       );
     }
-    if (opts.userAgent) this.headers["user-agent"] = opts.userAgent;
-    if (h.basicAuth) {
-      this.headers.authorization = `Basic ${
-        btoa(unescape(encodeURIComponent(`${h.basicAuth.username}:${h.basicAuth.password}`)))
-      }`;
-    }
-    if (h.bearerToken) this.headers.authorization = `Bearer ${h.bearerToken}`;
-    if (h.tls || h.proxyUrl) {
-      const o: Deno.CreateHttpClientOptions = {};
-      if (h.tls?.caPem) o.caCerts = [h.tls.caPem];
-      if (h.tls?.certPem && h.tls.keyPem) {
-        (o as { cert?: string; key?: string }).cert = h.tls.certPem;
-        (o as { cert?: string; key?: string }).key = h.tls.keyPem;
-      }
-      if (h.proxyUrl) o.proxy = { url: h.proxyUrl };
-      this.client = Deno.createHttpClient(o);
-    }
+    const c = httpClientFor(h, opts.userAgent);
+    this.headers = c.headers;
+    this.client = c.client;
   }
 
   /** Releases the TLS/proxy client. */
@@ -410,33 +435,7 @@ export class PrometheusClient {
       ["time", (time / 1000).toFixed(3)],
       ...(opts.extra ?? []),
     ];
-    const post = opts.method === "POST";
-    const res = await this.request("/api/v1/query", {
-      method: post ? "POST" : "GET",
-      params: post ? [] : params,
-      body: post ? new URLSearchParams(params).toString() : undefined,
-      headers: post ? { "content-type": "application/x-www-form-urlencoded" } : undefined,
-      signal: opts.signal,
-    });
-    const text = await res.text();
-    let body: {
-      status?: string;
-      error?: string;
-      warnings?: string[];
-      data?: { resultType?: string; result?: unknown };
-    } | undefined;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      body = undefined;
-    }
-    if (res.status !== 200 || body?.status !== "success") {
-      throw new PrometheusRequestError(
-        "/api/v1/query",
-        res.status,
-        `HTTP ${res.status}: ${body?.error ?? text.slice(0, 300).trim()}`,
-      );
-    }
+    const body = await this.queryApi("/api/v1/query", params, opts);
     const num = (s: string) => s === "+Inf" ? Infinity : s === "-Inf" ? -Infinity : Number(s);
     const d = body.data ?? {};
     const warnings = body.warnings ?? [];
@@ -460,6 +459,82 @@ export class PrometheusClient {
       200,
       `rule result is not a vector or scalar: ${d.resultType}`,
     );
+  }
+
+  /**
+   * `/api/v1/query_range` over [start, end] (ms) every `step` ms, as Thanos's
+   * `promclient.QueryRange` (the stateless ruler restores alerts' `for` state with it): the
+   * matrix's series with their samples.
+   */
+  async queryRange(
+    query: string,
+    start: number,
+    end: number,
+    step: number,
+    opts: { method?: "GET" | "POST"; extra?: [string, string][]; signal?: AbortSignal } = {},
+  ): Promise<{ series: { labels: Labels; ts: number[]; vs: number[] }[]; warnings: string[] }> {
+    const params: [string, string][] = [
+      ["query", query],
+      ["start", (start / 1000).toFixed(3)],
+      ["end", (end / 1000).toFixed(3)],
+      ["step", String(step / 1000)],
+      ...(opts.extra ?? []),
+    ];
+    const body = await this.queryApi("/api/v1/query_range", params, opts);
+    const d = body.data ?? {};
+    if (d.resultType !== "matrix") {
+      throw new PrometheusRequestError(
+        "/api/v1/query_range",
+        200,
+        `result is not a matrix: ${d.resultType}`,
+      );
+    }
+    const num = (s: string) => s === "+Inf" ? Infinity : s === "-Inf" ? -Infinity : Number(s);
+    const r = (d.result ?? []) as { metric: Record<string, string>; values: [number, string][] }[];
+    return {
+      series: r.map((e) => ({
+        labels: labelsFromObject(e.metric),
+        ts: e.values.map((v) => Math.round(v[0] * 1000)),
+        vs: e.values.map((v) => num(v[1])),
+      })),
+      warnings: body.warnings ?? [],
+    };
+  }
+
+  /** A query API call (GET, or POST with a form body) and its success envelope. */
+  private async queryApi(
+    path: string,
+    params: [string, string][],
+    opts: { method?: "GET" | "POST"; signal?: AbortSignal },
+  ): Promise<{ warnings?: string[]; data?: { resultType?: string; result?: unknown } }> {
+    const post = opts.method === "POST";
+    const res = await this.request(path, {
+      method: post ? "POST" : "GET",
+      params: post ? [] : params,
+      body: post ? new URLSearchParams(params).toString() : undefined,
+      headers: post ? { "content-type": "application/x-www-form-urlencoded" } : undefined,
+      signal: opts.signal,
+    });
+    const text = await res.text();
+    let body: {
+      status?: string;
+      error?: string;
+      warnings?: string[];
+      data?: { resultType?: string; result?: unknown };
+    } | undefined;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    if (res.status !== 200 || body?.status !== "success") {
+      throw new PrometheusRequestError(
+        path,
+        res.status,
+        `HTTP ${res.status}: ${body?.error ?? text.slice(0, 300).trim()}`,
+      );
+    }
+    return body;
   }
 
   /** `POST /-/reload`; throws unless Prometheus answers 200 (needs `--web.enable-lifecycle`). */

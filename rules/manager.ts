@@ -274,6 +274,8 @@ export class Group {
             }),
         });
       } catch (e) {
+        // stopped mid-evaluation (reload, shutdown): not a failure of the rule
+        if (signal?.aborted) return;
         rule.health = "err";
         rule.lastError = (e as Error).message;
         rule.evaluationTime = (performance.now() - t0) / 1000;

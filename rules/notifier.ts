@@ -89,6 +89,18 @@ export function parseAlertmanagerURLs(urls: readonly string[]): string[] {
   });
 }
 
+/**
+ * Alertmanagers of one `--alertmanagers.config` group, as discovered: their base URLs, the
+ * request headers and Deno client of the group's `http_config` (promclient's `httpClientFor`),
+ * and its `timeout`.
+ */
+export interface AlertmanagerTargets {
+  urls: string[];
+  headers: Record<string, string>;
+  client?: Deno.HttpClient;
+  timeoutMs: number;
+}
+
 /** Resolves a `dns+host:port` / `dnssrv+name` address to `host:port` targets. */
 export type AddressResolver = (address: string) => Promise<string[]>;
 
@@ -102,6 +114,8 @@ export class Notifier {
   private readonly urls: string[];
   /** The URLs posted to: static ones plus the current resolution of the DNS ones. */
   private targets: string[];
+  /** `--alertmanagers.config` groups (set by {@link setConfigTargets}); replace `targets`. */
+  private configTargets: AlertmanagerTargets[] | null = null;
   private wake: (() => void) | null = null;
   private readonly m: {
     dropped: Counter;
@@ -176,7 +190,7 @@ export class Notifier {
 
   /** Queues alerts of one rule (the NotifyFunc of the rule manager). */
   send(expr: string, alerts: readonly Alert[]): void {
-    if (this.urls.length === 0 || alerts.length === 0) return;
+    if ((this.urls.length === 0 && this.configTargets === null) || alerts.length === 0) return;
     const cap = this.opts.capacity ?? 10_000;
     const postable = this.toPostable(expr, alerts);
     if (postable.length === 0) return;
@@ -194,22 +208,26 @@ export class Notifier {
   /** Posts one batch to every Alertmanager; true when one accepted it. */
   async post(batch: PostableAlert[], signal?: AbortSignal): Promise<boolean> {
     const body = JSON.stringify(batch);
-    if (this.targets.length === 0) {
+    const targets: { url: string; group?: AlertmanagerTargets }[] = this.configTargets === null
+      ? this.targets.map((url) => ({ url }))
+      : this.configTargets.flatMap((group) => group.urls.map((url) => ({ url, group })));
+    if (targets.length === 0) {
       this.opts.logger.warn("no Alertmanager discovered; alerts dropped", { alerts: batch.length });
       this.m.senderDropped.inc(batch.length);
       return false;
     }
-    const results = await Promise.all(this.targets.map(async (u) => {
+    const results = await Promise.all(targets.map(async ({ url: u, group }) => {
       const t0 = performance.now();
-      const timeout = AbortSignal.timeout(this.opts.sendTimeoutMs);
+      const timeout = AbortSignal.timeout(group?.timeoutMs ?? this.opts.sendTimeoutMs);
       const sig = signal ? AbortSignal.any([signal, timeout]) : timeout;
       try {
         const res = await fetch(`${u}/api/v2/alerts`, {
           method: "POST",
-          headers: { "content-type": "application/json" },
+          headers: { ...group?.headers, "content-type": "application/json" },
           body,
           signal: sig,
-        });
+          client: group?.client,
+        } as RequestInit);
         const text = await res.text();
         if (res.status < 200 || res.status >= 300) {
           throw new Error(`bad response status ${res.status}: ${text.slice(0, 200).trim()}`);
@@ -267,8 +285,14 @@ export class Notifier {
 
   private readonly previous = new Map<string, string[]>();
 
+  /** The Alertmanagers of `--alertmanagers.config`, as last discovered (replaces the URLs). */
+  setConfigTargets(groups: AlertmanagerTargets[]): void {
+    this.configTargets = groups;
+  }
+
   /** The Alertmanager URLs alerts are currently posted to. */
   currentTargets(): readonly string[] {
+    if (this.configTargets !== null) return this.configTargets.flatMap((g) => g.urls);
     return this.targets;
   }
 

@@ -14,6 +14,14 @@ import {
   storeLimitsConfig,
 } from "../grpc.ts";
 import { objstoreConfigText } from "../objstore.ts";
+import {
+  type AlertmanagersGroup,
+  type EndpointsGroup,
+  parseAlertingConfig,
+  parseQueryConfig,
+  parseRemoteWriteConfig,
+  type RemoteWriteConfig,
+} from "../../promclient/endpoints_config.ts";
 import type { RuleFlag } from "./flags.ts";
 
 /** Everything `thanos rule` is configured with. */
@@ -62,18 +70,27 @@ export interface RuleConfig {
   queryMethod: "GET" | "POST";
   /** Bucket config YAML; "" when uploads are off. */
   objstoreConfig: string;
+  /** `--query.config(-file)` groups; empty when the `--query*` flags are used. */
+  queryGroups: EndpointsGroup[];
+  /** `--alertmanagers.config(-file)` groups; empty when `--alertmanagers.url` is used. */
+  alertmanagerGroups: AlertmanagersGroup[];
+  /** `--query.default-step`: the step of the stateless ruler's `for` state range queries. */
+  queryDefaultStepMs: number;
+  /** `--restore-ignored-label`: left out of those queries' matchers. */
+  restoreIgnoredLabels: string[];
+  /** `--web.route-prefix` as `/prefix`, or "" for none. */
+  routePrefix: string;
+  /** `--web.external-prefix` as given, or undefined. */
+  externalPrefix?: string;
+  /** `--web.prefix-header` ("" for none). */
+  prefixHeader: string;
+  /** `--remote-write.config(-file)`: non-empty means stateless mode (WAL + remote write). */
+  remoteWrite: RemoteWriteConfig[];
 }
 
 /** Flags not supported yet: setting one is a usage error naming it. */
 const NOT_SUPPORTED: readonly RuleFlag[] = [
   "hash-func",
-  "alertmanagers.config-file",
-  "alertmanagers.config",
-  "query.config-file",
-  "query.config",
-  "remote-write.config-file",
-  "remote-write.config",
-  "restore-ignored-label",
 ];
 
 /** A querier address as a base URL: `host:port` means `http://host:port`. */
@@ -110,6 +127,24 @@ export function queryAddressesFrom(values: readonly string[]): string[] {
   });
 }
 
+/** The YAML of a `--x-file` / `--x` pair (mutually exclusive), "" when neither is set. */
+function pathOrContent(flags: Flags<RuleFlag>, file: RuleFlag, inline: RuleFlag): string {
+  const a = flags.fileContents(file);
+  const b = flags.string(inline);
+  if (a.trim() !== "" && b.trim() !== "") {
+    throw new UsageError(`--${file} and --${inline} are mutually exclusive`);
+  }
+  return a.trim() !== "" ? a : b;
+}
+
+function parsed<T>(what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    throw new UsageError(`${what}: ${(e as Error).message}`);
+  }
+}
+
 /** The typed settings; throws UsageError on bad values. */
 export function ruleConfig(flags: Flags<RuleFlag>): RuleConfig {
   for (const name of NOT_SUPPORTED) {
@@ -137,12 +172,31 @@ export function ruleConfig(flags: Flags<RuleFlag>): RuleConfig {
   }
   const queryAddresses = queryAddressesFrom(flags.strings("query"));
   const querySdFiles = flags.strings("query.sd-files");
-  if (queryAddresses.length === 0 && querySdFiles.length === 0) {
+  const queryYaml = pathOrContent(flags, "query.config-file", "query.config");
+  const queryGroups = parsed("--query.config", () => parseQueryConfig(queryYaml));
+  if (queryAddresses.length === 0 && querySdFiles.length === 0 && queryGroups.length === 0) {
     throw new UsageError(
       "no --query parameter was given: the ruler needs a querier to evaluate rules " +
-        "(--query or --query.sd-files)",
+        "(--query, --query.sd-files or --query.config)",
     );
   }
+  if (queryYaml.trim() !== "" && (queryAddresses.length > 0 || querySdFiles.length > 0)) {
+    throw new UsageError(
+      "--query/--query.sd-files/--grpc-query-endpoint and --query.config* parameters cannot " +
+        "be defined at the same time",
+    );
+  }
+  const amYaml = pathOrContent(flags, "alertmanagers.config-file", "alertmanagers.config");
+  const alertmanagerGroups = parsed("--alertmanagers.config", () => parseAlertingConfig(amYaml));
+  if (amYaml.trim() !== "" && alertmanagers.length > 0) {
+    throw new UsageError(
+      "--alertmanagers.url and --alertmanagers.config* parameters cannot be defined at the " +
+        "same time",
+    );
+  }
+  const routePrefix = flags.string("web.route-prefix").replace(/^\/+|\/+$/g, "");
+  const rwYaml = pathOrContent(flags, "remote-write.config-file", "remote-write.config");
+  const remoteWrite = parsed("--remote-write.config", () => parseRemoteWriteConfig(rwYaml));
   const alertQueryURL = flags.string("alert.query-url");
   if (alertQueryURL !== "") {
     try {
@@ -197,5 +251,13 @@ export function ruleConfig(flags: Flags<RuleFlag>): RuleConfig {
     ),
     queryMethod: flags.enum("query.http-method", ["GET", "POST"]),
     objstoreConfig: objstoreConfigText(flags),
+    queryGroups,
+    alertmanagerGroups,
+    remoteWrite,
+    queryDefaultStepMs: Math.max(1, flags.duration("query.default-step")),
+    restoreIgnoredLabels: flags.strings("restore-ignored-label"),
+    routePrefix: routePrefix === "" ? "" : "/" + routePrefix,
+    externalPrefix: flags.string("web.external-prefix") || undefined,
+    prefixHeader: flags.string("web.prefix-header"),
   };
 }

@@ -35,16 +35,15 @@ export const RULE_COMMAND = defineCommand({
       name: "web.route-prefix",
       kind: "string",
       default: "",
-      help: "Prefix for API and UI endpoints. Not in this build (the ruler serves at /).",
-      unsupported: "the ruler serves its API at /; a route prefix is not in this build",
+      help: "Prefix for API and UI endpoints. This allows thanos UI to be served on a sub-path. " +
+        "This option is analogous to --web.route-prefix of Prometheus.",
     },
     {
       name: "web.prefix-header",
       kind: "string",
       default: "",
       help: "Name of HTTP request header used for dynamic prefixing of UI links and " +
-        "redirects. Not in this build (the ruler has no UI).",
-      unsupported: "the ruler has no UI whose links a prefix header could change",
+        "redirects. This option is ignored if web.external-prefix argument is set.",
     },
     {
       name: "web.disable-cors",
@@ -185,8 +184,8 @@ export const RULE_COMMAND = defineCommand({
       name: "restore-ignored-label",
       kind: "string",
       repeatable: true,
-      help: "Label names to be ignored when restoring alerts from the remote storage. " +
-        "Not supported yet.",
+      help: "Label names to be ignored when restoring alerts from the remote storage. This " +
+        "is only used in stateless mode.",
     },
     {
       name: "tsdb.block-duration",
@@ -233,12 +232,17 @@ export const RULE_COMMAND = defineCommand({
     {
       name: "alertmanagers.config-file",
       kind: "string",
-      help: "Path to YAML file that contains alerting configuration. Not supported yet.",
+      help: "Path to YAML file that contains alerting configuration. See format details: " +
+        "https://thanos.io/tip/components/rule.md/#configuration. If defined, it takes " +
+        "precedence over the '--alertmanagers.url' and '--alertmanagers.send-timeout' flags.",
+      grants: "endpoints-file",
     },
     {
       name: "alertmanagers.config",
       kind: "string",
-      help: "Alternative to 'alertmanagers.config-file' flag. Not supported yet.",
+      help: "Alternative to 'alertmanagers.config-file' flag (mutually exclusive). Content " +
+        "of YAML file that contains alerting configuration.",
+      grants: "endpoints",
     },
     {
       name: "alertmanagers.sd-dns-interval",
@@ -275,7 +279,8 @@ export const RULE_COMMAND = defineCommand({
       name: "web.external-prefix",
       kind: "string",
       default: "",
-      help: "Static prefix for all HTML links and redirect URLs in the UI query web interface.",
+      help: "Static prefix for all HTML links and redirect URLs in the UI web interface. " +
+        "Actual endpoints are still served on / or the web.route-prefix.",
     },
     ...OBJSTORE_FLAGS,
     {
@@ -290,13 +295,17 @@ export const RULE_COMMAND = defineCommand({
     {
       name: "query.config-file",
       kind: "string",
-      help: "Path to YAML file that contains query API servers configuration. Not supported " +
-        "yet.",
+      help: "Path to YAML file that contains query API servers configuration. See format " +
+        "details: https://thanos.io/tip/components/rule.md/#configuration. If defined, it " +
+        "takes precedence over the '--query' and '--query.sd-files' flags.",
+      grants: "endpoints-file",
     },
     {
       name: "query.config",
       kind: "string",
-      help: "Alternative to 'query.config-file' flag. Not supported yet.",
+      help: "Alternative to 'query.config-file' flag (mutually exclusive). Content of YAML " +
+        "file that contains query API servers configuration.",
+      grants: "endpoints",
     },
     {
       name: "query.sd-files",
@@ -335,13 +344,19 @@ export const RULE_COMMAND = defineCommand({
     {
       name: "remote-write.config-file",
       kind: "string",
-      help: "Path to YAML config for the remote-write configurations (stateless mode). Not " +
-        "supported yet.",
+      help: "Path to YAML config for the remote-write configurations, that specify servers " +
+        "where samples should be sent to (see https://prometheus.io/docs/prometheus/latest/" +
+        "configuration/configuration/#remote_write). This automatically enables stateless " +
+        "mode for ruler and no series will be stored in the ruler's TSDB. If an empty config " +
+        "(or file) is provided, the flag is ignored and ruler is run with its own TSDB.",
+      grants: "endpoints-file",
     },
     {
       name: "remote-write.config",
       kind: "string",
-      help: "Alternative to 'remote-write.config-file' flag. Not supported yet.",
+      help: "Alternative to 'remote-write.config-file' flag (mutually exclusive). Content of " +
+        "YAML config for the remote-write configurations.",
+      grants: "endpoints",
     },
   ],
 });

@@ -16,12 +16,21 @@ import { dbMinTime, TsdbStore } from "../../store/tsdb_store.ts";
 import { DB } from "../../tsdb/db.ts";
 import { labelsToObject } from "../../tsdb/labels.ts";
 import { Shipper } from "../../block/shipper.ts";
-import { PrometheusClient } from "../../promclient/client.ts";
+import {
+  type HttpClientConfig,
+  httpClientConfigFrom,
+  httpClientFor,
+  PrometheusClient,
+} from "../../promclient/client.ts";
+import { endpointURL } from "../../promclient/endpoints_config.ts";
+import { RemoteWriteStorage } from "../../receive/remote_write_queue.ts";
+import type { StoreBackend } from "../../storeapi/server.ts";
 import { denoResolver, endpointSpecSource, resolveAddress } from "../../query/endpoints.ts";
 import type { QueryFunc } from "../../rules/alerting.ts";
 import { RuleManager } from "../../rules/manager.ts";
+import { rangeQueryable } from "../../rules/range_queryable.ts";
 import { loadRuleFiles, RuleLoadError } from "../../rules/loader.ts";
-import { Notifier } from "../../rules/notifier.ts";
+import { type AlertmanagerTargets, Notifier } from "../../rules/notifier.ts";
 import { managerRulesBackend, rulesRoutes } from "../../rules/api.ts";
 import { serveRules } from "../../storeapi/rules.ts";
 import { advertising } from "../../storeapi/api_common.ts";
@@ -74,43 +83,93 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
     return 1;
   }
 
-  // The queriers: static --query URLs, dns+/dnssrv+ addresses and --query.sd-files targets,
-  // re-read and re-resolved every refresh interval (query/endpoints.ts does the same for the
-  // querier's own endpoints).
-  const clientsByURL = new Map<string, PrometheusClient>();
-  let clients: PrometheusClient[] = [];
-  const specSource = endpointSpecSource({
-    staticSpecs: cfg.queryAddresses.map((address) => ({ address, strict: false })),
-    sdFiles: cfg.querySdFiles,
-    logger: log.with({ component: "query-discovery" }),
-  });
-  const refreshQueriers = async (): Promise<void> => {
-    const urls = new Set<string>();
-    for (const spec of await specSource()) {
+  // The queriers: static --query URLs, dns+/dnssrv+ addresses and --query.sd-files targets, or
+  // the groups of --query.config (each with its scheme, path prefix and http_config), re-read
+  // and re-resolved every refresh interval (query/endpoints.ts does the same for the querier's
+  // own endpoints).
+  const readFile = (p: string) => Deno.readTextFile(p);
+  let queryGroups: {
+    source: () => Promise<{ address: string }[]>;
+    toURL: (hostPort: string) => string;
+    http: HttpClientConfig;
+  }[];
+  let alertGroups: {
+    source: () => Promise<{ address: string }[]>;
+    toURL: (hostPort: string) => string;
+    targets: Omit<AlertmanagerTargets, "urls">;
+  }[];
+  try {
+    queryGroups = cfg.queryGroups.length === 0
+      ? [{
+        source: endpointSpecSource({
+          staticSpecs: cfg.queryAddresses.map((address) => ({ address, strict: false })),
+          sdFiles: cfg.querySdFiles,
+          logger: log.with({ component: "query-discovery" }),
+        }),
+        toURL: queryBaseURL,
+        http: {},
+      }]
+      : await Promise.all(cfg.queryGroups.map(async (g, i) => ({
+        source: endpointSpecSource({
+          staticSpecs: g.staticAddresses.map((address) => ({ address, strict: false })),
+          sdFiles: g.sdFiles,
+          logger: log.with({ component: "query-discovery" }),
+        }),
+        toURL: (a: string) => endpointURL(g, a),
+        http: await httpClientConfigFrom(g.httpConfig, readFile, `query config [${i}] http_config`),
+      })));
+    alertGroups = await Promise.all(cfg.alertmanagerGroups.map(async (g, i) => {
+      const http = await httpClientConfigFrom(
+        g.httpConfig,
+        readFile,
+        `alertmanagers[${i}].http_config`,
+      );
+      return {
+        source: endpointSpecSource({
+          staticSpecs: g.staticAddresses.map((address) => ({ address, strict: false })),
+          sdFiles: g.sdFiles,
+          logger: log.with({ component: "alertmanager-discovery" }),
+        }),
+        toURL: (a: string) => endpointURL(g, a),
+        targets: { ...httpClientFor(http, "thanos-ts-rule"), timeoutMs: g.timeoutMs },
+      };
+    }));
+  } catch (e) {
+    log.error("bad query or alertmanagers configuration", { err: (e as Error).message });
+    return 1;
+  }
+  /** Base URLs of one group's current targets (DNS resolved; a failed lookup is logged). */
+  const discover = async (
+    g: { source: () => Promise<{ address: string }[]>; toURL: (a: string) => string },
+  ): Promise<string[]> => {
+    const urls: string[] = [];
+    for (const spec of await g.source()) {
       if (/^https?:\/\//.test(spec.address)) {
-        urls.add(spec.address);
+        urls.push(spec.address);
         continue;
       }
       try {
-        for (const a of await resolveAddress(spec.address, denoResolver)) {
-          urls.add(queryBaseURL(a));
-        }
+        for (const a of await resolveAddress(spec.address, denoResolver)) urls.push(g.toURL(a));
       } catch (e) {
-        log.warn("cannot resolve query API address", {
-          address: spec.address,
-          err: (e as Error).message,
-        });
+        log.warn("cannot resolve address", { address: spec.address, err: (e as Error).message });
       }
     }
+    return urls;
+  };
+  const clientsByURL = new Map<string, PrometheusClient>();
+  let clients: PrometheusClient[] = [];
+  const refreshQueriers = async (): Promise<void> => {
+    const urls = new Map<string, HttpClientConfig>();
+    for (const g of queryGroups) for (const u of await discover(g)) urls.set(u, g.http);
     for (const [u, c] of clientsByURL) {
       if (!urls.has(u)) {
         c.close();
         clientsByURL.delete(u);
       }
     }
-    for (const u of urls) {
+    for (const [u, http] of urls) {
       if (!clientsByURL.has(u)) {
-        clientsByURL.set(u, new PrometheusClient(u, { userAgent: "thanos-ts-rule" }));
+        clientsByURL.set(u, new PrometheusClient(u, { userAgent: "thanos-ts-rule", http }));
       }
     }
     clients = [...clientsByURL.values()];
@@ -161,14 +220,40 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
     downsample: { resolution: 0 },
     source: "ruler",
   };
-  const db = await DB.open(cfg.dataDir, {
-    chunkRangeMs: cfg.blockDurationMs,
-    retentionMs: cfg.retentionMs,
-    walCompression: cfg.walCompression,
-    blockThanosMeta: thanosMeta,
-    logger: log.with({ component: "tsdb" }),
-  });
-  const shipper = bucket
+  // Stateless mode (--remote-write.config): a WAL only, sent by remote write; no StoreAPI.
+  let remote: RemoteWriteStorage | null = null;
+  let db: DB | null = null;
+  if (cfg.remoteWrite.length > 0) {
+    try {
+      remote = await RemoteWriteStorage.open(cfg.dataDir, {
+        configs: cfg.remoteWrite,
+        httpConfigs: await Promise.all(
+          cfg.remoteWrite.map((c) =>
+            httpClientConfigFrom(c.httpConfig, readFile, `remote_write ${c.name}`)
+          ),
+        ),
+        externalLabels: cfg.externalLabels,
+        walCompression: cfg.walCompression,
+        logger: log.with({ component: "remote-write" }),
+        registry,
+      });
+    } catch (e) {
+      log.error("opening the remote write WAL failed", { err: (e as Error).message });
+      return 1;
+    }
+    log.info("stateless mode: rule results are sent by remote write", {
+      remote_write: cfg.remoteWrite.map((c) => c.url).join(","),
+    });
+  } else {
+    db = await DB.open(cfg.dataDir, {
+      chunkRangeMs: cfg.blockDurationMs,
+      retentionMs: cfg.retentionMs,
+      walCompression: cfg.walCompression,
+      blockThanosMeta: thanosMeta,
+      logger: log.with({ component: "tsdb" }),
+    });
+  }
+  const shipper = bucket && db
     ? new Shipper({
       dir: cfg.dataDir,
       bucket,
@@ -181,11 +266,27 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
       logger: log.with({ component: "shipper" }),
     })
     : null;
-  const store = new TsdbStore(db.querier(), {
-    externalLabels: cfg.externalLabels,
-    minTime: () => dbMinTime(db),
-    componentType: "rule",
-  });
+  const tsdb = db;
+  const store: StoreBackend = tsdb
+    ? new TsdbStore(tsdb.querier(), {
+      externalLabels: cfg.externalLabels,
+      minTime: () => dbMinTime(tsdb),
+      componentType: "rule",
+    })
+    : {
+      // stateless: Info advertises the rules API only (Thanos's ruler serves no StoreAPI then)
+      info: () =>
+        Promise.resolve({
+          componentType: "rule",
+          labelSets: [cfg.externalLabels],
+          minTime: 0,
+          maxTime: 0,
+          storeApi: false,
+        }),
+      series: async function* () {},
+      labelNames: () => Promise.resolve({ names: [], warnings: [] }),
+      labelValues: () => Promise.resolve({ values: [], warnings: [] }),
+    };
   // the ruler serves its rules over gRPC too, advertised in Info (Thanos's ruler)
   const server = new StoreServer(advertising(store, { rules: true }), {
     registry,
@@ -207,7 +308,7 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
   });
   const manager = new RuleManager({
     query: queryFor,
-    appendable: db,
+    appendable: remote ?? db!,
     notify: (expr, alerts) => notifier.send(expr, alerts),
     evalIntervalMs: cfg.evalIntervalMs,
     resendDelayMs: cfg.resendDelayMs,
@@ -215,8 +316,25 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
     externalURL: cfg.alertQueryURL,
     logger: log,
     registry,
+    // stateless: the `for` state is read back from the queriers (Thanos's ruler)
     restore: {
-      queryable: db.querier(),
+      queryable: db ? db.querier() : rangeQueryable(async (expr, start, end, step, sig) => {
+        let last: Error | null = null;
+        for (const c of clients.map((c) => c).sort(() => Math.random() - 0.5)) {
+          try {
+            const r = await c.queryRange(expr, start, end, step, {
+              method: cfg.queryMethod,
+              extra: [["dedup", "true"], ["partial_response", "false"]],
+              signal: sig,
+            });
+            return r.series;
+          } catch (e) {
+            if (sig?.aborted) throw e;
+            last = e as Error;
+          }
+        }
+        throw new Error(`no query API server reachable: ${last?.message ?? "none discovered"}`);
+      }, { stepMs: cfg.queryDefaultStepMs, ignoredLabels: cfg.restoreIgnoredLabels }),
       outageToleranceMs: cfg.forOutageToleranceMs,
       forGracePeriodMs: cfg.forGracePeriodMs,
     },
@@ -257,6 +375,7 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
     logger: log,
     registry,
     probe,
+    routePrefix: cfg.routePrefix === "" ? undefined : cfg.routePrefix,
   });
   const reloadRoute: Route = {
     method: "POST",
@@ -274,7 +393,21 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
   };
   serveRules(server.grpc, managerRulesBackend(() => manager, cfg.externalLabels));
   http.add([...rulesRoutes(() => manager), reloadRoute]);
-  http.add(uiRoutes({ routePrefix: "", component: "rule" }));
+  http.add(uiRoutes({
+    routePrefix: cfg.routePrefix,
+    externalPrefix: cfg.externalPrefix,
+    prefixHeader: cfg.prefixHeader,
+    component: "rule",
+  }));
+  if (cfg.routePrefix !== "") {
+    // `/` redirects to the route prefix (Thanos's ruler)
+    http.add([{
+      method: ["GET", "HEAD"],
+      path: "/",
+      name: "/",
+      handler: () => new Response(null, { status: 302, headers: { location: cfg.routePrefix } }),
+    }], false);
+  }
 
   const loops = new AbortController();
   const running: Promise<void>[] = [];
@@ -299,8 +432,10 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
       await Promise.allSettled(running);
     },
     afterClose: async () => {
-      await db.close();
+      await db?.close();
+      await remote?.close();
       for (const c of clientsByURL.values()) c.close();
+      for (const g of alertGroups) g.targets.client?.close();
       await bucket?.close();
     },
     stoppedMessage: "ruler stopped",
@@ -313,6 +448,26 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
     probe.setReady();
     log.info("ruler started", { groups: manager.groups.length });
     running.push(notifier.run(loops.signal));
+    if (remote) running.push(remote.run(loops.signal));
+    if (alertGroups.length > 0) {
+      // --alertmanagers.config: static, file SD and DNS targets, re-discovered every
+      // --alertmanagers.sd-dns-interval
+      const refreshAlertmanagers = async () => {
+        const groups: AlertmanagerTargets[] = [];
+        for (const g of alertGroups) groups.push({ ...g.targets, urls: await discover(g) });
+        notifier.setConfigTargets(groups);
+      };
+      await refreshAlertmanagers();
+      running.push((async () => {
+        while (!loops.signal.aborted) {
+          await sleepUnlessAborted(cfg.alertmanagersDnsIntervalMs, loops.signal);
+          if (loops.signal.aborted) break;
+          await refreshAlertmanagers().catch((e) =>
+            log.warn("refreshing Alertmanagers failed", { err: (e as Error).message })
+          );
+        }
+      })());
+    }
     if (cfg.alertmanagers.some((u) => !/^https?:/.test(u))) {
       // dns+/dnssrv+ Alertmanagers: resolved now and every --alertmanagers.sd-dns-interval
       const resolve = (a: string) => resolveAddress(a, denoResolver);
@@ -325,7 +480,12 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
         }
       })());
     }
-    if (cfg.querySdFiles.length > 0 || cfg.queryAddresses.some((a) => !/^https?:/.test(a))) {
+    if (
+      cfg.querySdFiles.length > 0 || cfg.queryAddresses.some((a) => !/^https?:/.test(a)) ||
+      cfg.queryGroups.some((g) =>
+        g.sdFiles.length > 0 || g.staticAddresses.some((a) => a.includes("+"))
+      )
+    ) {
       running.push((async () => {
         while (!loops.signal.aborted) {
           await sleepUnlessAborted(cfg.queryRefreshMs, loops.signal);

@@ -583,7 +583,23 @@ Deno.test("rule config: defaults, queriers, Alertmanagers and errors", () => {
       [[], "no --query parameter"],
       [["--query=dns+http://q:1/"], "without scheme or path"],
       [["--query=q:1", "--alertmanagers.url=am:9093"], "scheme must be http or https"],
-      [["--query=q:1", "--query.config=x"], "not supported yet"],
+      [["--query=q:1", "--query.config=- static_configs: [q:2]"], "at the same time"],
+      [["--query.config=x"], "want a list"],
+      [["--query.config=- grpc_config: {endpoint_addresses: [q:1]}"], "not in this build"],
+      [
+        ["--query=q:1", "--alertmanagers.url=http://a", "--alertmanagers.config=alertmanagers: []"],
+        "at the same time",
+      ],
+      [[
+        "--query=q:1",
+        "--alertmanagers.config=alertmanagers: [{static_configs: [a:1], api_version: v1}]",
+      ], "v1 is not in this build"],
+      [["--query=q:1", "--remote-write.config=remote_write: [{url: ftp://x}]"], "http or https"],
+      [
+        ["--query=q:1", "--remote-write.config=remote_write: [{url: http://x, sigv4: {}}]"],
+        "not in this build",
+      ],
+      [["--query=q:1", "--hash-func=SHA256"], "not supported yet"],
       [["--query=q:1", "--eval-interval=0s"], "--eval-interval"],
     ] as const
   ) {

@@ -46,6 +46,11 @@ Deno.test("each role gets exactly the permissions its flags grant (table)", asyn
     await Deno.writeTextFile(`${d}/endpoints.yml`, `endpoints: []\n`);
     await Deno.writeTextFile(`${d}/relabel.yml`, `[]\n`);
     await Deno.writeTextFile(
+      `${d}/query.yml`,
+      "- static_configs: [q1.example:9090]\n  http_config:\n" +
+        "    basic_auth: {username: u, password_file: /etc/q-password}\n",
+    );
+    await Deno.writeTextFile(
       `${d}/memcached.yml`,
       `type: MEMCACHED\nconfig:\n  addresses: [mc1.example:11211, "dns+mc2.example:11212"]\n`,
     );
@@ -137,6 +142,31 @@ Deno.test("each role gets exactly the permissions its flags grant (table)", asyn
         {
           net: true,
           read: [`${d}/rule`, `${d}/sd/`, "rules/"],
+          write: [`${d}/rule`],
+          env: YAML_ENV,
+        },
+      ],
+      [
+        "rule with --query.config-file, --alertmanagers.config and --remote-write.config",
+        [
+          "rule",
+          ...listen,
+          `--data-dir=${d}/rule`,
+          `--rule-file=${d}/sd/*.yml`,
+          `--query.config-file=${d}/query.yml`,
+          "--alertmanagers.config=alertmanagers: [{static_configs: [am.example:9093]}]",
+          "--remote-write.config=remote_write: [{url: https://recv.example/api/v1/receive, " +
+          "bearer_token_file: /etc/rw-token}]",
+        ],
+        {
+          net: [
+            ...listenNet,
+            "am.example:9093",
+            "q1.example:9090",
+            "recv.example:443",
+          ].sort(),
+          read: [`${d}/query.yml`, `${d}/rule`, `${d}/sd/`, "/etc/q-password", "/etc/rw-token"]
+            .sort(),
           write: [`${d}/rule`],
           env: YAML_ENV,
         },
