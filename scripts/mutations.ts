@@ -1898,4 +1898,18 @@ export const MUTATIONS: Mutation[] = [
     replace: "seriesLabels: d.seriesLabels",
     tests: ["tests/storeapi/exemplars_test.ts"],
   },
+  {
+    name: "query-prefix-header-keeps-scheme-host",
+    file: "ui/routes.ts",
+    find: '.replace(/^\\/\\/[^/?#]*/, "")',
+    replace: "",
+    tests: ["tests/ui/routes_test.ts"],
+  },
+  {
+    name: "query-prefix-header-not-wired",
+    file: "components/query/main.ts",
+    find: "    prefixHeader: cfg.prefixHeader,\n",
+    replace: "",
+    tests: ["tests/components/query/ui_test.ts"],
+  },
 ];

@@ -40,6 +40,8 @@ export interface QueryConfig {
   routePrefix: string;
   /** `--web.external-prefix` as given, or undefined. */
   externalPrefix?: string;
+  /** `--web.prefix-header`, or "" for none. */
+  prefixHeader: string;
   enableCors: boolean;
   queryTimeoutMs: number;
   /** At least 1. */
@@ -145,6 +147,7 @@ export function queryConfig(flags: Flags<QueryFlag>): QueryConfig {
     client: clientOptions(flags),
     routePrefix: prefixFlag === "" ? "" : "/" + prefixFlag.replace(/^\/+|\/+$/g, ""),
     externalPrefix: flags.string("web.external-prefix") || undefined,
+    prefixHeader: flags.string("web.prefix-header"),
     enableCors: !flags.bool("web.disable-cors"),
     queryTimeoutMs: flags.duration("query.timeout"),
     maxConcurrent: Math.max(1, flags.int("query.max-concurrent")),

@@ -106,8 +106,9 @@ export const QUERY_COMMAND = defineCommand({
       kind: "string",
       default: "",
       help: "Name of HTTP request header used for dynamic prefixing of UI links and " +
-        "redirects. Not in this build yet.",
-      unsupported: NOT_YET_HTTP,
+        "redirects. This option is ignored if web.external-prefix argument is set. Security " +
+        "risk: enable this option only if a reverse proxy in front of thanos is resetting the " +
+        "header.",
     },
     {
       name: "query.promql-engine",

@@ -144,7 +144,11 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
     headers: () => api.corsHeaders(),
   };
   http.add(rulesApiRoutes(apisOpts));
-  http.add(uiRoutes({ routePrefix: cfg.routePrefix, externalPrefix: cfg.externalPrefix }));
+  http.add(uiRoutes({
+    routePrefix: cfg.routePrefix,
+    externalPrefix: cfg.externalPrefix,
+    prefixHeader: cfg.prefixHeader,
+  }));
   probe.setNotReady("waiting for the first endpoint discovery round");
 
   // the querier serves the Rules, Targets, Metadata and Exemplars proxies too, so queriers stack
