@@ -97,7 +97,12 @@ export interface FlagSpec<N extends string = string> {
    * have, e.g. the bucket web UI): any value is accepted and the role logs this at start.
    */
   noEffect?: string;
+  /** Checks the given values (e.g. `--enable-feature` names): refuses some, notes others. */
+  check?: FlagValueCheck;
 }
+
+/** A per-value check of a flag: `refuse` exits 2 at start; `notes` are logged at start. */
+export type FlagValueCheck = (values: readonly string[]) => { refuse?: string; notes?: string[] };
 
 /** A positional argument. */
 export interface ArgSpec {
@@ -505,6 +510,10 @@ function shownValue(f: FlagSpec, raw: RawFlags): string {
  */
 export function refuseUnsupported(spec: CommandSpec, raw: RawFlags): void {
   for (const f of spec.flags) {
+    const refuse = f.check && raw.values[f.name] ? f.check(raw.values[f.name]).refuse : undefined;
+    if (refuse) {
+      throw new UsageError(`${shownValue(f, raw)} is not supported by this build: ${refuse}`);
+    }
     if (!f.unsupported || givenAtDefault(f, raw)) continue;
     throw new UsageError(
       `${shownValue(f, raw)} is not supported by this build: ${f.unsupported}`,
@@ -516,6 +525,10 @@ export function refuseUnsupported(spec: CommandSpec, raw: RawFlags): void {
 export function noEffectNotes(spec: CommandSpec, raw: RawFlags): string[] {
   return spec.flags.filter((f) => f.noEffect && !givenAtDefault(f, raw)).map((f) =>
     `${shownValue(f, raw)} has no effect in this build: ${f.noEffect}`
+  ).concat(
+    spec.flags.flatMap((f) =>
+      f.check && raw.values[f.name] ? f.check(raw.values[f.name]).notes ?? [] : []
+    ),
   );
 }
 

@@ -1912,4 +1912,18 @@ export const MUTATIONS: Mutation[] = [
     replace: "",
     tests: ["tests/components/query/ui_test.ts"],
   },
+  {
+    name: "enable-feature-refusal-ignored",
+    file: "components/flags.ts",
+    find: "    if (refuse) {\n      throw new UsageError(",
+    replace: "    if (refuse && !refuse) {\n      throw new UsageError(",
+    tests: ["tests/components/features_test.ts"],
+  },
+  {
+    name: "enable-feature-names-not-split",
+    file: "components/features.ts",
+    find: 'values.flatMap((v) => v.split(","))',
+    replace: "values.flatMap((v) => [v])",
+    tests: ["tests/components/features_test.ts"],
+  },
 ];

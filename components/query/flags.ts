@@ -12,6 +12,7 @@ import {
   TRACING_FLAGS,
   YAML_ENV,
 } from "../flags.ts";
+import { featureCheck, QUERY_FEATURES } from "../features.ts";
 import { grpcServerFlags, STORE_LIMITS_FLAGS, TLS_VERSIONS } from "../grpc.ts";
 import type { DedupFunc } from "../../storeapi/dedup.ts";
 
@@ -173,8 +174,11 @@ export const QUERY_COMMAND = defineCommand({
       name: "enable-feature",
       kind: "string",
       repeatable: true,
-      help: "Comma separated feature names to enable. None are in this build.",
-      unsupported: "none of Thanos's experimental query features are in this build",
+      help: "Comma separated feature names to enable. Valid options for now: " +
+        "promql-experimental-functions (enables promql experimental functions in query; " +
+        "refused: not in this build's engine); promql-at-modifier, promql-negative-offset " +
+        "(always on, no-ops) and query-pushdown (ignored) are accepted.",
+      check: featureCheck(QUERY_FEATURES),
     },
     {
       name: "selector.relabel-config-file",

@@ -3,6 +3,7 @@
 // when set. Grants: the data dir (write), the rule files (read; a glob grants its directory),
 // the listen addresses, the queriers and Alertmanagers (connect), the bucket.
 
+import { featureCheck, PROMQL_FEATURES } from "../features.ts";
 import {
   defineCommand,
   type FlagName,
@@ -110,8 +111,9 @@ export const RULE_COMMAND = defineCommand({
       name: "enable-feature",
       kind: "string",
       repeatable: true,
-      help: "Comma separated feature names to enable. None are in this build.",
-      unsupported: "promql-experimental-functions is not in this build",
+      help: "Comma separated feature names to enable. Valid options for now: " +
+        "promql-experimental-functions (refused: not in this build's engine).",
+      check: featureCheck(PROMQL_FEATURES),
     },
     {
       name: "tsdb.enable-native-histograms",
