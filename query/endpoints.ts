@@ -5,6 +5,7 @@
 // Info on every endpoint. Healthy (or strict) endpoints are what the proxy queries; the rest are
 // listed with their last error until `--store.unhealthy-timeout` passes.
 
+import { type LabelSetSelector, selectedLabelSets } from "../storeapi/tsdb_selector.ts";
 import { parse as parseYaml } from "yaml";
 import type { StoreInfo } from "../storeapi/codec.ts";
 import type { ProxyEndpoint, ProxyStoreClient, UnavailableEndpoint } from "../storeapi/proxy.ts";
@@ -45,6 +46,23 @@ export interface EndpointStatus {
   info: StoreInfo | null;
   healthy: boolean;
   strict: boolean;
+}
+
+/**
+ * `/api/v1/stores` under `--selector.relabel-config` (Thanos's stores handler in
+ * pkg/api/query/v1.go): an endpoint the rules keep none of the label sets of is left out, the
+ * others show only their kept label sets.
+ */
+export function selectedStatuses(
+  statuses: EndpointStatus[],
+  selector: LabelSetSelector | undefined,
+): EndpointStatus[] {
+  if (!selector) return statuses;
+  return statuses.flatMap((s) => {
+    if (!s.info) return [s];
+    const sets = selectedLabelSets(selector, s.info.labelSets);
+    return sets === null ? [] : [{ ...s, info: { ...s.info, labelSets: [...sets] } }];
+  });
 }
 
 /** DNS lookups used by discovery (Deno.resolveDns in production, a fake in tests). */

@@ -6,6 +6,7 @@
 // answers with the value and warnings, or the PromQL error. Aborting the caller's signal cancels
 // the evaluation and its store calls in the worker.
 
+import type { RelabelConfig } from "../relabel/relabel.ts";
 import type { StoreInfo } from "../storeapi/codec.ts";
 import type { UnavailableEndpoint } from "../storeapi/proxy.ts";
 import type { StoreClientOptions } from "../storeapi/client.ts";
@@ -52,7 +53,13 @@ export interface EvalEnvironment {
 
 /** Messages to a worker (over its port; the launcher sends `{type: "port", port}` first). */
 export type ToWorker =
-  | { type: "init"; client: StoreClientOptions; tracing?: OtlpConfig | null }
+  | {
+    type: "init";
+    client: StoreClientOptions;
+    tracing?: OtlpConfig | null;
+    /** `--selector.relabel-config` rules (storeapi/tsdb_selector.ts), if any. */
+    tsdbSelector?: RelabelConfig[];
+  }
   | { type: "eval"; id: number; task: EvalTask; env: EvalEnvironment }
   | { type: "cancel"; id: number };
 
@@ -80,6 +87,8 @@ export interface EvalPoolOptions {
   tracing?: OtlpConfig | null;
   /** The endpoint snapshot for each task. */
   environment: () => EvalEnvironment;
+  /** `--selector.relabel-config` rules, handed to each Worker's proxy. */
+  tsdbSelector?: RelabelConfig[];
 }
 
 interface Slot {
@@ -115,7 +124,12 @@ export class EvalPool {
   private attach(slot: Slot): void {
     slot.port.onmessage = (e: MessageEvent) => this.onMessage(e.data as FromWorker);
     slot.port.postMessage(
-      { type: "init", client: this.opts.client, tracing: this.opts.tracing } satisfies ToWorker,
+      {
+        type: "init",
+        client: this.opts.client,
+        tracing: this.opts.tracing,
+        tsdbSelector: this.opts.tsdbSelector,
+      } satisfies ToWorker,
     );
   }
 

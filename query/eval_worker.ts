@@ -6,6 +6,7 @@
 
 import { StoreClient, type StoreClientOptions } from "../storeapi/client.ts";
 import { StoreProxy } from "../storeapi/proxy.ts";
+import { Relabeler } from "../relabel/relabel.ts";
 import { Matcher } from "../tsdb/matchers.ts";
 import { Engine } from "../promql/engine.ts";
 import { PromQLError } from "../promql/errors.ts";
@@ -36,6 +37,7 @@ let clientOpts: StoreClientOptions = {};
 const clients = new Map<string, StoreClient>();
 const running = new Map<number, AbortController>();
 let tracingStarted = false;
+let tsdbSelector: Relabeler | undefined;
 
 function client(address: string): StoreClient {
   let c = clients.get(address);
@@ -61,6 +63,7 @@ async function evaluate(id: number, task: EvalTask, env: EvalEnvironment): Promi
       unavailable: () => env.unavailable,
       responseTimeoutMs: env.responseTimeoutMs,
       selectorLabels: env.selectorLabels,
+      tsdbSelector,
     });
     const qo = task.queryable;
     const q = new ProxyQueryable(proxy, {
@@ -101,6 +104,7 @@ function onTask(e: MessageEvent): void {
   const m = e.data as ToWorker;
   if (m.type === "init") {
     clientOpts = m.client;
+    tsdbSelector = m.tsdbSelector?.length ? new Relabeler(m.tsdbSelector) : undefined;
     if (m.tracing && !tracingStarted) {
       tracingStarted = true;
       initTracing(m.tracing, { defaultServiceName: "thanos-query", grpcChannel: otlpGrpcChannel });

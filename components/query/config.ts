@@ -1,6 +1,8 @@
 // Settings of `thanos query`, read once from its flags (https://thanos.io/tip/components/query.md/).
 
 import { tracingConfig } from "../tracing.ts";
+import { selectorRelabelConfigsFromFlags } from "../selector.ts";
+import type { RelabelConfig } from "../../relabel/relabel.ts";
 import type { OtlpConfig } from "../../tracing/config.ts";
 import type { DedupFunc } from "../../storeapi/dedup.ts";
 import type { StoreClientOptions } from "../../storeapi/client.ts";
@@ -77,6 +79,8 @@ export interface QueryConfig {
   connMetricLabels: ConnMetricLabel[];
   /** Every flag's value as text, for `/api/v1/status/flags`. */
   flagValues: Record<string, string>;
+  /** `--selector.relabel-config(-file)` rules (empty: every label set is queried). */
+  tsdbSelector: RelabelConfig[];
 }
 
 /** Prometheus's default lookback delta, when `--query.lookback-delta` is unset. */
@@ -183,5 +187,6 @@ export function queryConfig(flags: Flags<QueryFlag>): QueryConfig {
       return l as ConnMetricLabel;
     }),
     flagValues: flags.textValues(),
+    tsdbSelector: selectorRelabelConfigsFromFlags(flags),
   };
 }

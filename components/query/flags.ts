@@ -184,16 +184,18 @@ export const QUERY_COMMAND = defineCommand({
       name: "selector.relabel-config-file",
       kind: "string",
       help: "Path to YAML file with relabeling configuration that allows selecting blocks " +
-        "to query based on their external labels. Not in this build yet.",
+        "to query based on their external labels. It follows the Thanos sharding " +
+        "relabel-config syntax. For format details see: " +
+        "https://thanos.io/tip/thanos/sharding.md/#relabelling",
       grants: "read-file",
-      unsupported: "selecting store data by relabeling is not in the querier of this build yet",
     },
     {
       name: "selector.relabel-config",
       kind: "string",
-      help: "Alternative to 'selector.relabel-config-file' flag (mutually exclusive). Not in " +
-        "this build yet.",
-      unsupported: "selecting store data by relabeling is not in the querier of this build yet",
+      help: "Alternative to 'selector.relabel-config-file' flag (mutually exclusive). Content " +
+        "of YAML file with relabeling configuration that allows selecting blocks to query " +
+        "based on their external labels. It follows the Thanos sharding relabel-config " +
+        "syntax. For format details see: https://thanos.io/tip/thanos/sharding.md/#relabelling",
     },
     {
       name: "alert.query-url",

@@ -27,7 +27,9 @@ import {
   type EndpointClient,
   EndpointSet,
   endpointSpecSource,
+  selectedStatuses,
 } from "../../query/endpoints.ts";
+import { Relabeler } from "../../relabel/relabel.ts";
 import { uiRoutes } from "../../ui/routes.ts";
 import { EvalPool } from "../../query/eval_pool.ts";
 import type { QueryConfig } from "./config.ts";
@@ -76,11 +78,13 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
     },
   });
 
+  const tsdbSelector = cfg.tsdbSelector.length > 0 ? new Relabeler(cfg.tsdbSelector) : undefined;
   const proxy = new StoreProxy({
     endpoints: () => endpoints.queryable(),
     unavailable: () => endpoints.unavailable(),
     responseTimeoutMs: cfg.responseTimeoutMs,
     selectorLabels: cfg.selectorLabels,
+    tsdbSelector,
   });
   // the launcher started the workers (`--query.eval-workers`); none: evaluate on this thread
   const evalPool = (ctx.evalPorts?.length ?? 0) > 0
@@ -88,6 +92,7 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
       ports: ctx.evalPorts!,
       client: cfg.client,
       tracing: cfg.tracing,
+      tsdbSelector: cfg.tsdbSelector,
       environment: () => ({
         endpoints: endpoints.queryable().map((e) => ({ name: e.name, info: e.info })),
         unavailable: endpoints.unavailable(),
@@ -109,7 +114,7 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
     evalPool,
     logger,
     registry,
-    endpoints: () => endpoints.statuses(),
+    endpoints: () => selectedStatuses(endpoints.statuses(), tsdbSelector),
     replicaLabels: cfg.replicaLabels,
     dedupFunc: cfg.dedupFunc,
     partialResponse: cfg.partialResponse,
