@@ -874,16 +874,16 @@ export const REQUEST_LOGGING_FLAGS = defineFlags([
   {
     name: "request.logging-config-file",
     kind: "string",
-    help: "Path to a YAML file with request logging configuration. Not in this build yet.",
+    help: "Path to YAML file with request logging configuration. See format details: " +
+      "https://thanos.io/tip/thanos/logging.md/#configuration",
     grants: "read-file",
-    unsupported: "request logging configuration is not in this build yet",
   },
   {
     name: "request.logging-config",
     kind: "string",
     help: "Alternative to 'request.logging-config-file' flag (mutually exclusive). Content of " +
-      "YAML file with request logging configuration. Not in this build yet.",
-    unsupported: "request logging configuration is not in this build yet",
+      "YAML file with request logging configuration. See format details: " +
+      "https://thanos.io/tip/thanos/logging.md/#configuration",
   },
 ]);
 

@@ -480,9 +480,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "query-ui-routes-removed",
     file: "components/query/main.ts",
-    find:
-      "  http.add(uiRoutes({ routePrefix: cfg.routePrefix, externalPrefix: cfg.externalPrefix }));\n",
-    replace: "",
+    find: "  http.add(uiRoutes({\n    routePrefix: cfg.routePrefix,\n",
+    replace: "  void (uiRoutes)({\n    routePrefix: cfg.routePrefix,\n",
     tests: ["tests/components/query/ui_test.ts"],
     planted: 1,
   },
@@ -1082,10 +1081,10 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "proxy-unhealthy-store-silently-missing",
     file: "storeapi/proxy.ts",
-    find: "      if (!mayAnswer(ep.name, ep.info, mint, maxt, matchers, call)) continue;",
+    find:
+      "      if (!this.selected(ep.info) || !mayAnswer(ep.name, ep.info, mint, maxt, matchers, call)) {",
     replace:
-      "      if (ep.info === null || !mayAnswer(ep.name, ep.info, mint, maxt, matchers, call)) {\n" +
-      "        continue;\n      }",
+      "      if (ep.info === null || !mayAnswer(ep.name, ep.info, mint, maxt, matchers, call)) {",
     tests: ["tests/storeapi/proxy_test.ts"],
   },
   {
@@ -1960,5 +1959,33 @@ export const MUTATIONS: Mutation[] = [
     find: "if (!SELECTOR_ACTIONS.includes(c.action)) {",
     replace: "if (!SELECTOR_ACTIONS.includes(c.action) && false) {",
     tests: ["tests/e2e/query_selector_test.ts"],
+  },
+  {
+    name: "request-log-http-finish-level-from-status-ignored",
+    file: "server/request_log.ts",
+    find: 'const level: LogLevel = status >= 200 && status < 500 ? "debug" : "error";',
+    replace: 'const level: LogLevel = "debug";',
+    tests: ["tests/server/request_log_test.ts"],
+  },
+  {
+    name: "request-log-http-allowlist-ignored",
+    file: "server/request_log.ts",
+    find: 'return this.settings.allow.has(port === "" ? url.pathname : `${url.pathname}:${port}`);',
+    replace: "return port === port;",
+    tests: ["tests/server/request_log_test.ts"],
+  },
+  {
+    name: "request-log-grpc-not-installed",
+    file: "components/worker.ts",
+    find: "    setRequestLogConfig(requestLogForRole(key, requestLogFromFlags(raw)));",
+    replace: "    requestLogForRole(key, requestLogFromFlags(raw));",
+    tests: ["tests/components/request_logging_test.ts"],
+  },
+  {
+    name: "request-log-protocol-override-ignored",
+    file: "server/request_log.ts",
+    find: "const eff = (own: Options | null): Options =>\n    own ?? global ??",
+    replace: "const eff = (own: Options | null): Options =>\n    global ?? own ??",
+    tests: ["tests/server/request_log_test.ts"],
   },
 ];
