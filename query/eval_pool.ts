@@ -45,7 +45,8 @@ export interface EvalTask {
 
 /** What the pool adds to a task: the endpoints as the role's thread sees them now. */
 export interface EvalEnvironment {
-  endpoints: { name: string; info: StoreInfo | null }[];
+  /** `members`: an endpoint group's member addresses (query/endpoint_group.ts). */
+  endpoints: { name: string; info: StoreInfo | null; members?: string[] }[];
   unavailable: UnavailableEndpoint[];
   responseTimeoutMs: number;
   selectorLabels?: Labels;

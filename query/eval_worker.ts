@@ -7,6 +7,8 @@
 import { StoreClient, type StoreClientOptions } from "../storeapi/client.ts";
 import { StoreProxy } from "../storeapi/proxy.ts";
 import { Relabeler } from "../relabel/relabel.ts";
+import { EndpointGroupClient } from "./endpoint_group.ts";
+import type { EndpointClient } from "./endpoints.ts";
 import { Matcher } from "../tsdb/matchers.ts";
 import { Engine } from "../promql/engine.ts";
 import { PromQLError } from "../promql/errors.ts";
@@ -34,14 +36,24 @@ function send(m: FromWorker): void {
 }
 
 let clientOpts: StoreClientOptions = {};
-const clients = new Map<string, StoreClient>();
+const clients = new Map<string, EndpointClient>();
 const running = new Map<number, AbortController>();
 let tracingStarted = false;
 let tsdbSelector: Relabeler | undefined;
 
-function client(address: string): StoreClient {
+/** The client of an endpoint: a StoreClient, or for an endpoint group its round-robin client. */
+function client(address: string, members?: string[]): EndpointClient {
   let c = clients.get(address);
-  if (!c) clients.set(address, c = new StoreClient(address, clientOpts));
+  if (!c) {
+    c = members
+      ? new EndpointGroupClient(
+        address.slice("thanos:///".length),
+        (a) => new StoreClient(a, clientOpts),
+      )
+      : new StoreClient(address, clientOpts);
+    clients.set(address, c);
+  }
+  if (members && c instanceof EndpointGroupClient) c.setMembers(members);
   return c;
 }
 
@@ -59,7 +71,11 @@ async function evaluate(id: number, task: EvalTask, env: EvalEnvironment): Promi
     }
     const proxy = new StoreProxy({
       endpoints: () =>
-        env.endpoints.map((e) => ({ name: e.name, info: e.info, client: client(e.name) })),
+        env.endpoints.map((e) => ({
+          name: e.name,
+          info: e.info,
+          client: client(e.name, e.members),
+        })),
       unavailable: () => env.unavailable,
       responseTimeoutMs: env.responseTimeoutMs,
       selectorLabels: env.selectorLabels,

@@ -1988,4 +1988,33 @@ export const MUTATIONS: Mutation[] = [
     replace: "const eff = (own: Options | null): Options =>\n    global ?? own ??",
     tests: ["tests/server/request_log_test.ts"],
   },
+  {
+    name: "endpoint-group-no-round-robin",
+    file: "query/endpoint_group.ts",
+    find: "    this.next = (this.next + 1) % this.members.length;",
+    replace: "    this.next = this.next % this.members.length;",
+    tests: ["tests/query/endpoint_group_test.ts"],
+  },
+  {
+    name: "endpoint-group-unary-not-retried",
+    file: "query/endpoint_group.ts",
+    find: "if (!retryable(e) || attempt >= MAX_ATTEMPTS || this.members.length === 0) throw e;",
+    replace: "throw e;",
+    tests: ["tests/query/endpoint_group_test.ts"],
+  },
+  {
+    name: "endpoint-group-not-built-in-eval-workers",
+    file: "query/eval_worker.ts",
+    find: "    c = members\n      ? new EndpointGroupClient(",
+    replace: "    c = members && false\n      ? new EndpointGroupClient(",
+    tests: ["tests/e2e/query_endpoint_group_test.ts"],
+  },
+  {
+    name: "endpoint-group-flag-as-plain-endpoint",
+    file: "components/query/config.ts",
+    find:
+      '...flags.strings("endpoint-group").map((address) => ({ address, strict: false, group: true })),',
+    replace: '...flags.strings("endpoint-group").map((address) => ({ address, strict: false })),',
+    tests: ["tests/e2e/query_endpoint_group_test.ts"],
+  },
 ];

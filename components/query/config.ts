@@ -124,6 +124,17 @@ export function queryConfig(flags: Flags<QueryFlag>): QueryConfig {
     ...flags.strings("store").map((address) => ({ address, strict: false })),
     ...flags.strings("endpoint").map((address) => ({ address, strict: false })),
     ...flags.strings("endpoint-strict").map((address) => ({ address, strict: true })),
+    ...flags.strings("endpoint-group").map((address) => ({ address, strict: false, group: true })),
+    ...flags.strings("endpoint-group-strict").map((address) => {
+      // Thanos's validateEndpointConfig (cmd/thanos/endpointset.go)
+      if (/^(dns|dnssrv|dnssrvnoa|dnsdualstack)\+/.test(address)) {
+        throw new UsageError(
+          `${address} is a dynamically specified endpoint i.e. it uses SD and that is not ` +
+            "permitted under strict mode.",
+        );
+      }
+      return { address, strict: true, group: true };
+    }),
   ];
   const sdConfigFile = flags.string("endpoint.sd-config-file");
   const sdConfigInline = flags.string("endpoint.sd-config");

@@ -271,18 +271,19 @@ export const QUERY_COMMAND = defineCommand({
       name: "endpoint-group",
       kind: "string",
       repeatable: true,
-      help: "DNS name of statically configured Thanos API server groups (gRPC load " +
-        "balancing). Not in this build yet: use --endpoint with dns+ or dnssrv+.",
-      unsupported: "endpoint groups (gRPC load-balanced endpoints) are not in this build yet; " +
-        "use --endpoint with dns+ or dnssrv+",
+      help: "(Deprecated, Experimental): DNS name of statically configured Thanos API " +
+        "server groups (repeatable). Targets resolved from the DNS name will be queried in a " +
+        "round-robin, instead of a fanout manner. This flag should be used when connecting a " +
+        "Thanos Query to HA groups of Thanos components.",
+      grants: "connect",
     },
     {
       name: "endpoint-group-strict",
       kind: "string",
       repeatable: true,
-      help: "The strict variant of --endpoint-group. Not in this build yet.",
-      unsupported: "endpoint groups (gRPC load-balanced endpoints) are not in this build yet; " +
-        "use --endpoint-strict",
+      help: "(Deprecated, Experimental): DNS name of statically configured Thanos API " +
+        "server groups (repeatable) that are always used, even if the health check fails.",
+      grants: "connect",
     },
     {
       name: "web.route-prefix",

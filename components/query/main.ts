@@ -94,7 +94,11 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
       tracing: cfg.tracing,
       tsdbSelector: cfg.tsdbSelector,
       environment: () => ({
-        endpoints: endpoints.queryable().map((e) => ({ name: e.name, info: e.info })),
+        endpoints: endpoints.queryable().map((e) => ({
+          name: e.name,
+          info: e.info,
+          members: endpoints.groupMembers(e.name),
+        })),
         unavailable: endpoints.unavailable(),
         responseTimeoutMs: cfg.responseTimeoutMs,
         selectorLabels: cfg.selectorLabels,
