@@ -2017,4 +2017,11 @@ export const MUTATIONS: Mutation[] = [
     replace: '...flags.strings("endpoint-group").map((address) => ({ address, strict: false })),',
     tests: ["tests/e2e/query_endpoint_group_test.ts"],
   },
+  {
+    name: "rule-prefix-header-not-wired",
+    file: "components/rule/main.ts",
+    find: "    prefixHeader: cfg.prefixHeader,\n",
+    replace: "",
+    tests: ["tests/components/rule/ui_test.ts"],
+  },
 ];

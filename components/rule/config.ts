@@ -19,6 +19,10 @@ import type { RuleFlag } from "./flags.ts";
 /** Everything `thanos rule` is configured with. */
 export interface RuleConfig {
   http: HttpConfig;
+  /** `--web.external-prefix` (links of the Alerts and Rules pages), or undefined. */
+  externalPrefix?: string;
+  /** `--web.prefix-header`, or "" for none. */
+  prefixHeader: string;
   grpc: GrpcServerConfig;
   /** `--store.limits.request-series/-samples` (0: none). */
   storeLimits: StoreLimitsConfig;
@@ -166,6 +170,8 @@ export function ruleConfig(flags: Flags<RuleFlag>): RuleConfig {
   }
   return {
     http: httpConfig(flags),
+    externalPrefix: flags.string("web.external-prefix") || undefined,
+    prefixHeader: flags.string("web.prefix-header"),
     grpc: grpcServerConfig(flags),
     storeLimits: storeLimitsConfig(flags),
     uploadCompacted: flags.bool("shipper.upload-compacted"),

@@ -44,8 +44,9 @@ export const RULE_COMMAND = defineCommand({
       kind: "string",
       default: "",
       help: "Name of HTTP request header used for dynamic prefixing of UI links and " +
-        "redirects. Not in this build (the ruler has no UI).",
-      unsupported: "the ruler has no UI whose links a prefix header could change",
+        "redirects. This option is ignored if web.external-prefix argument is set. Security " +
+        "risk: enable this option only if a reverse proxy in front of thanos is resetting the " +
+        "header.",
     },
     {
       name: "web.disable-cors",

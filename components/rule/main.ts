@@ -274,7 +274,12 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
   };
   serveRules(server.grpc, managerRulesBackend(() => manager, cfg.externalLabels));
   http.add([...rulesRoutes(() => manager), reloadRoute]);
-  http.add(uiRoutes({ routePrefix: "", component: "rule" }));
+  http.add(uiRoutes({
+    routePrefix: "",
+    component: "rule",
+    externalPrefix: cfg.externalPrefix,
+    prefixHeader: cfg.prefixHeader,
+  }));
 
   const loops = new AbortController();
   const running: Promise<void>[] = [];
