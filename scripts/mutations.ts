@@ -2024,4 +2024,11 @@ export const MUTATIONS: Mutation[] = [
     replace: "",
     tests: ["tests/components/rule/ui_test.ts"],
   },
+  {
+    name: "rule-grpc-server-without-logger",
+    file: "components/rule/main.ts",
+    find: "    registry,\n    logger: log,\n    tls: cfg.grpc.tls,",
+    replace: "    registry,\n    tls: cfg.grpc.tls,",
+    tests: ["tests/components/request_logging_test.ts"],
+  },
 ];

@@ -52,7 +52,7 @@ Deno.test("each role logs the protocols Thanos wires request logging into", () =
 });
 
 Deno.test({
-  name: "thanos query and store log requests per --request.logging-config(-file)",
+  name: "thanos query, store and rule log requests per --request.logging-config(-file)",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
@@ -109,6 +109,29 @@ Deno.test({
         sl.join("\n"),
       );
       assert(!sl.some((l) => l.includes("protocol=http")), sl.join("\n"));
+
+      // the ruler logs both protocols
+      const r = await startComponent("rule", [
+        "--log.level=debug",
+        `--data-dir=${dir}/rule`,
+        `--rule-file=${dir}/*.rules.yml`,
+        "--query=127.0.0.1:1",
+        `--request.logging-config=${DEBUG_ALL}`,
+      ], { name: "rule-reqlog" });
+      try {
+        await (await fetch(`${r.http}/api/v1/rules`)).body?.cancel();
+        const c = new StoreClient(r.grpc);
+        try {
+          await c.info();
+        } finally {
+          c.close();
+        }
+      } finally {
+        await r.stop();
+      }
+      const rl = r.logs().split("\n").filter((l) => l.includes('msg="finished call"'));
+      assert(rl.some((l) => l.includes('http.method="GET /api/v1/rules"')), rl.join("\n"));
+      assert(rl.some((l) => l.includes("grpc.method=Info")), rl.join("\n"));
     } finally {
       await dirs.cleanup();
     }
