@@ -23,6 +23,7 @@ import {
 } from "./components/permissions.ts";
 import { objstoreLauncherPermissions, substituteObjstoreEnv } from "./components/objstore.ts";
 import { tracingConfig } from "./components/tracing.ts";
+import { requestLogFromFlags } from "./components/request_logging.ts";
 import { EvalWorkers } from "./components/eval_workers.ts";
 
 /** The program version (from deno.json). */
@@ -387,6 +388,7 @@ export async function prepareRole(
     await readFlagFiles(r.spec, r.raw);
     refuseUnsupported(r.spec, r.raw);
     tracingConfig(r.raw); // both tracing flags set, or a config this build refuses: exit 2
+    if (r.spec.flags.some((f) => f.name === "request.logging-config")) requestLogFromFlags(r.raw);
     await listenDualStack(r.spec, r.raw);
     const resolved = await resolveListenHosts(listenHostnames(r.spec, r.raw));
     const permissions = derivePermissions(r.spec, r.raw, objstoreLauncherPermissions, resolved);

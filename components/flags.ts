@@ -102,7 +102,12 @@ export interface FlagSpec<N extends string = string> {
    * have, e.g. the bucket web UI): any value is accepted and the role logs this at start.
    */
   noEffect?: string;
+  /** Checks the given values (e.g. `--enable-feature` names): refuses some, notes others. */
+  check?: FlagValueCheck;
 }
+
+/** A per-value check of a flag: `refuse` exits 2 at start; `notes` are logged at start. */
+export type FlagValueCheck = (values: readonly string[]) => { refuse?: string; notes?: string[] };
 
 /** A positional argument. */
 export interface ArgSpec {
@@ -510,6 +515,10 @@ function shownValue(f: FlagSpec, raw: RawFlags): string {
  */
 export function refuseUnsupported(spec: CommandSpec, raw: RawFlags): void {
   for (const f of spec.flags) {
+    const refuse = f.check && raw.values[f.name] ? f.check(raw.values[f.name]).refuse : undefined;
+    if (refuse) {
+      throw new UsageError(`${shownValue(f, raw)} is not supported by this build: ${refuse}`);
+    }
     if (!f.unsupported || givenAtDefault(f, raw)) continue;
     throw new UsageError(
       `${shownValue(f, raw)} is not supported by this build: ${f.unsupported}`,
@@ -521,6 +530,10 @@ export function refuseUnsupported(spec: CommandSpec, raw: RawFlags): void {
 export function noEffectNotes(spec: CommandSpec, raw: RawFlags): string[] {
   return spec.flags.filter((f) => f.noEffect && !givenAtDefault(f, raw)).map((f) =>
     `${shownValue(f, raw)} has no effect in this build: ${f.noEffect}`
+  ).concat(
+    spec.flags.flatMap((f) =>
+      f.check && raw.values[f.name] ? f.check(raw.values[f.name]).notes ?? [] : []
+    ),
   );
 }
 
@@ -869,16 +882,16 @@ export const REQUEST_LOGGING_FLAGS = defineFlags([
   {
     name: "request.logging-config-file",
     kind: "string",
-    help: "Path to a YAML file with request logging configuration. Not in this build yet.",
+    help: "Path to YAML file with request logging configuration. See format details: " +
+      "https://thanos.io/tip/thanos/logging.md/#configuration",
     grants: "read-file",
-    unsupported: "request logging configuration is not in this build yet",
   },
   {
     name: "request.logging-config",
     kind: "string",
     help: "Alternative to 'request.logging-config-file' flag (mutually exclusive). Content of " +
-      "YAML file with request logging configuration. Not in this build yet.",
-    unsupported: "request logging configuration is not in this build yet",
+      "YAML file with request logging configuration. See format details: " +
+      "https://thanos.io/tip/thanos/logging.md/#configuration",
   },
 ]);
 

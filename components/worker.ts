@@ -4,6 +4,8 @@
 // evaluation Worker; out: {type:"exit", code}.
 
 import { commandKey, findCommand } from "./commands.ts";
+import { requestLogForRole, requestLogFromFlags } from "./request_logging.ts";
+import { setRequestLogConfig } from "../server/request_log.ts";
 import { Flags, logConfig, noEffectNotes, type RawFlags } from "./flags.ts";
 import { Logger } from "../logging/log.ts";
 import { RUN_TABLE } from "./run_table.ts";
@@ -44,6 +46,9 @@ async function run(raw: RawFlags, evalPorts: MessagePort[]): Promise<number> {
   const log = hasLog ? logConfig(flags) : { level: "info" as const, format: "logfmt" as const };
   const logger = new Logger(log.level, log.format);
   for (const note of noEffectNotes(spec, raw)) logger.warn(note);
+  if (spec.flags.some((f) => f.name === "request.logging-config")) {
+    setRequestLogConfig(requestLogForRole(key, requestLogFromFlags(raw)));
+  }
   let tracing: TracingHandle | null = null;
   try {
     const tc = tracingConfig(raw);

@@ -5,12 +5,14 @@
 // Info on every endpoint. Healthy (or strict) endpoints are what the proxy queries; the rest are
 // listed with their last error until `--store.unhealthy-timeout` passes.
 
+import { type LabelSetSelector, selectedLabelSets } from "../storeapi/tsdb_selector.ts";
 import { parse as parseYaml } from "yaml";
 import type { StoreInfo } from "../storeapi/codec.ts";
 import type { ProxyEndpoint, ProxyStoreClient, UnavailableEndpoint } from "../storeapi/proxy.ts";
 import { loopTimeout } from "../runutil/loop_clock.ts";
 import type { Logger } from "../logging/log.ts";
 import { expandGlob, hasGlobMeta } from "../runutil/glob.ts";
+import { EndpointGroupClient, groupEndpointName } from "./endpoint_group.ts";
 
 /** One configured endpoint (before DNS resolution). */
 export interface EndpointSpec {
@@ -18,6 +20,11 @@ export interface EndpointSpec {
   address: string;
   /** Always queried, even when its Info call fails. */
   strict: boolean;
+  /**
+   * An endpoint group (`--endpoint-group`): one endpoint, named `thanos:///<address>`, whose
+   * calls go round-robin over the addresses `address` resolves to (query/endpoint_group.ts).
+   */
+  group?: boolean;
 }
 
 /** A client of one resolved endpoint address. */
@@ -45,6 +52,23 @@ export interface EndpointStatus {
   info: StoreInfo | null;
   healthy: boolean;
   strict: boolean;
+}
+
+/**
+ * `/api/v1/stores` under `--selector.relabel-config` (Thanos's stores handler in
+ * pkg/api/query/v1.go): an endpoint the rules keep none of the label sets of is left out, the
+ * others show only their kept label sets.
+ */
+export function selectedStatuses(
+  statuses: EndpointStatus[],
+  selector: LabelSetSelector | undefined,
+): EndpointStatus[] {
+  if (!selector) return statuses;
+  return statuses.flatMap((s) => {
+    if (!s.info) return [s];
+    const sets = selectedLabelSets(selector, s.info.labelSets);
+    return sets === null ? [] : [{ ...s, info: { ...s.info, labelSets: [...sets] } }];
+  });
 }
 
 /** DNS lookups used by discovery (Deno.resolveDns in production, a fake in tests). */
@@ -191,7 +215,12 @@ export function parseEndpointConfig(text: string, source: string): EndpointSpec[
     if (typeof address !== "string" || address === "") {
       throw new EndpointConfigError(`endpoint config ${source}: endpoint ${i} has no address`);
     }
-    return { address, strict: (e as { strict?: unknown }).strict === true };
+    const group = (e as { group?: unknown }).group === true;
+    return {
+      address,
+      strict: (e as { strict?: unknown }).strict === true,
+      ...(group ? { group } : {}),
+    };
   });
 }
 
@@ -217,6 +246,8 @@ interface ResolvedEndpoint {
   address: string;
   strict: boolean;
   from: string;
+  /** An endpoint group's member addresses (its `address` is the group's name). */
+  members?: string[];
 }
 
 interface EndpointState extends EndpointStatus {
@@ -271,6 +302,25 @@ export class EndpointSet {
     const fresh: ResolvedEndpoint[] = [];
     const dns = this.opts.dns ?? denoResolver;
     for (const s of specs) {
+      if (s.group) {
+        const name = groupEndpointName(s.address);
+        const prev = this.resolvedFrom(name);
+        if (!dnsDue && prev.length > 0) {
+          fresh.push(...prev);
+          continue;
+        }
+        let members = prev[0]?.members ?? [];
+        try {
+          members = await resolveAddress(s.address, dns, this.opts.logger);
+        } catch (e) {
+          this.opts.logger.error("failed to resolve addresses for endpoint group", {
+            address: s.address,
+            err: e,
+          });
+        }
+        fresh.push({ address: name, strict: s.strict, from: name, members });
+        continue;
+      }
       if (!dnsDue && DNS_ADDRESS.test(s.address)) {
         // keep the previous resolution until the DNS interval passes
         for (const r of this.resolvedFrom(s.address)) fresh.push(r);
@@ -291,7 +341,11 @@ export class EndpointSet {
     if (dnsDue) this.lastDns = now;
     this.resolved = fresh;
     const wanted = new Map<string, boolean>();
-    for (const r of fresh) wanted.set(r.address, (wanted.get(r.address) ?? false) || r.strict);
+    const groups = new Map<string, string[]>();
+    for (const r of fresh) {
+      wanted.set(r.address, (wanted.get(r.address) ?? false) || r.strict);
+      if (r.members) groups.set(r.address, r.members);
+    }
     for (const [address, strict] of wanted) {
       let st = this.states.get(address);
       if (!st) {
@@ -302,7 +356,9 @@ export class EndpointSet {
           info: null,
           healthy: false,
           strict,
-          client: this.opts.newClient(address),
+          client: groups.has(address)
+            ? new EndpointGroupClient(address.slice("thanos:///".length), this.opts.newClient)
+            : this.opts.newClient(address),
           lastSeen: now,
           lastOk: now,
         };
@@ -311,6 +367,8 @@ export class EndpointSet {
       }
       st.strict = strict;
       st.lastSeen = now;
+      const members = groups.get(address);
+      if (members && st.client instanceof EndpointGroupClient) st.client.setMembers(members);
     }
     await Promise.all([...wanted.keys()].map((a) => this.check(this.states.get(a)!)));
     const unhealthyTimeout = this.opts.unhealthyTimeoutMs ?? 300_000;
@@ -384,6 +442,12 @@ export class EndpointSet {
       out.push({ name: st.name, info: st.info, error: st.lastError ?? "no Info answer yet" });
     }
     return out;
+  }
+
+  /** The member addresses of an endpoint group, or undefined for a plain endpoint. */
+  groupMembers(name: string): string[] | undefined {
+    const c = this.states.get(name)?.client;
+    return c instanceof EndpointGroupClient ? c.memberAddresses() : undefined;
   }
 
   /** Every known endpoint's status. */

@@ -6,6 +6,7 @@
 // answers with the value and warnings, or the PromQL error. Aborting the caller's signal cancels
 // the evaluation and its store calls in the worker.
 
+import type { RelabelConfig } from "../relabel/relabel.ts";
 import type { StoreInfo } from "../storeapi/codec.ts";
 import type { UnavailableEndpoint } from "../storeapi/proxy.ts";
 import type { StoreClientOptions } from "../storeapi/client.ts";
@@ -46,7 +47,8 @@ export interface EvalTask {
 
 /** What the pool adds to a task: the endpoints as the role's thread sees them now. */
 export interface EvalEnvironment {
-  endpoints: { name: string; info: StoreInfo | null }[];
+  /** `members`: an endpoint group's member addresses (query/endpoint_group.ts). */
+  endpoints: { name: string; info: StoreInfo | null; members?: string[] }[];
   unavailable: UnavailableEndpoint[];
   responseTimeoutMs: number;
   selectorLabels?: Labels;
@@ -54,7 +56,13 @@ export interface EvalEnvironment {
 
 /** Messages to a worker (over its port; the launcher sends `{type: "port", port}` first). */
 export type ToWorker =
-  | { type: "init"; client: StoreClientOptions; tracing?: OtlpConfig | null }
+  | {
+    type: "init";
+    client: StoreClientOptions;
+    tracing?: OtlpConfig | null;
+    /** `--selector.relabel-config` rules (storeapi/tsdb_selector.ts), if any. */
+    tsdbSelector?: RelabelConfig[];
+  }
   | { type: "eval"; id: number; task: EvalTask; env: EvalEnvironment }
   | { type: "cancel"; id: number };
 
@@ -82,6 +90,8 @@ export interface EvalPoolOptions {
   tracing?: OtlpConfig | null;
   /** The endpoint snapshot for each task. */
   environment: () => EvalEnvironment;
+  /** `--selector.relabel-config` rules, handed to each Worker's proxy. */
+  tsdbSelector?: RelabelConfig[];
 }
 
 interface Slot {
@@ -117,7 +127,12 @@ export class EvalPool {
   private attach(slot: Slot): void {
     slot.port.onmessage = (e: MessageEvent) => this.onMessage(e.data as FromWorker);
     slot.port.postMessage(
-      { type: "init", client: this.opts.client, tracing: this.opts.tracing } satisfies ToWorker,
+      {
+        type: "init",
+        client: this.opts.client,
+        tracing: this.opts.tracing,
+        tsdbSelector: this.opts.tsdbSelector,
+      } satisfies ToWorker,
     );
   }
 

@@ -6,6 +6,9 @@
 
 import { StoreClient, type StoreClientOptions } from "../storeapi/client.ts";
 import { StoreProxy } from "../storeapi/proxy.ts";
+import { Relabeler } from "../relabel/relabel.ts";
+import { EndpointGroupClient } from "./endpoint_group.ts";
+import type { EndpointClient } from "./endpoints.ts";
 import { Matcher } from "../tsdb/matchers.ts";
 import { Engine } from "../promql/engine.ts";
 import { PromQLError } from "../promql/errors.ts";
@@ -33,13 +36,24 @@ function send(m: FromWorker): void {
 }
 
 let clientOpts: StoreClientOptions = {};
-const clients = new Map<string, StoreClient>();
+const clients = new Map<string, EndpointClient>();
 const running = new Map<number, AbortController>();
 let tracingStarted = false;
+let tsdbSelector: Relabeler | undefined;
 
-function client(address: string): StoreClient {
+/** The client of an endpoint: a StoreClient, or for an endpoint group its round-robin client. */
+function client(address: string, members?: string[]): EndpointClient {
   let c = clients.get(address);
-  if (!c) clients.set(address, c = new StoreClient(address, clientOpts));
+  if (!c) {
+    c = members
+      ? new EndpointGroupClient(
+        address.slice("thanos:///".length),
+        (a) => new StoreClient(a, clientOpts),
+      )
+      : new StoreClient(address, clientOpts);
+    clients.set(address, c);
+  }
+  if (members && c instanceof EndpointGroupClient) c.setMembers(members);
   return c;
 }
 
@@ -57,10 +71,15 @@ async function evaluate(id: number, task: EvalTask, env: EvalEnvironment): Promi
     }
     const proxy = new StoreProxy({
       endpoints: () =>
-        env.endpoints.map((e) => ({ name: e.name, info: e.info, client: client(e.name) })),
+        env.endpoints.map((e) => ({
+          name: e.name,
+          info: e.info,
+          client: client(e.name, e.members),
+        })),
       unavailable: () => env.unavailable,
       responseTimeoutMs: env.responseTimeoutMs,
       selectorLabels: env.selectorLabels,
+      tsdbSelector,
     });
     const qo = task.queryable;
     const q = new ProxyQueryable(proxy, {
@@ -101,6 +120,7 @@ function onTask(e: MessageEvent): void {
   const m = e.data as ToWorker;
   if (m.type === "init") {
     clientOpts = m.client;
+    tsdbSelector = m.tsdbSelector?.length ? new Relabeler(m.tsdbSelector) : undefined;
     if (m.tracing && !tracingStarted) {
       tracingStarted = true;
       initTracing(m.tracing, { defaultServiceName: "thanos-query", grpcChannel: otlpGrpcChannel });

@@ -14,6 +14,12 @@ import { traceHttpRequest } from "../tracing/tracer.ts";
 
 /** Paths whose requests get no trace span: probes and the metrics scrape. */
 const UNTRACED = /^\/(-\/|metrics$)/;
+import {
+  type HttpLogSettings,
+  type HttpRequestFacts,
+  HttpRequestLogger,
+  requestLogConfig,
+} from "./request_log.ts";
 import { BasicAuth, loadTlsPem, RateLimiter, unauthorized, type WebConfig } from "./web_config.ts";
 
 /** One route: method(s), a URLPattern pathname, and its handler. */
@@ -170,6 +176,7 @@ export class HttpServer {
   addr?: Deno.NetAddr;
   private readonly auth?: BasicAuth;
   private readonly limiter?: RateLimiter;
+  private readonly requestLog?: HttpRequestLogger;
 
   constructor(
     private readonly opts: {
@@ -184,8 +191,12 @@ export class HttpServer {
       bodyReadTimeoutMs?: number;
       /** `--http.config`: TLS, headers, basic auth, rate limit (server/web_config.ts). */
       web?: WebConfig;
+      /** Request logging (server/request_log.ts); default the role's installed config. */
+      requestLog?: HttpLogSettings | null;
     },
   ) {
+    const rl = opts.requestLog !== undefined ? opts.requestLog : requestLogConfig().http;
+    if (rl) this.requestLog = new HttpRequestLogger(rl, opts.logger);
     const web = opts.web;
     if (web && web.users.size > 0) this.auth = new BasicAuth(web.users);
     if (web?.rateLimit) {
@@ -306,6 +317,7 @@ export class HttpServer {
     const url = new URL(req.url);
     let name = "not-found";
     let res: Response;
+    let logged: HttpRequestFacts | undefined;
     try {
       // httprouter's rules (Prometheus's and Thanos's router): 405 only when the path has a
       // route for another method, the catch-all OPTIONS route never makes it a 405
@@ -344,12 +356,21 @@ export class HttpServer {
         name = found.route.name ?? found.route.path;
         const timeoutMs = this.opts.bodyReadTimeoutMs ?? DEFAULT_BODY_READ_TIMEOUT_MS;
         const { route, params, raw } = found;
+        const remoteAddr = `${info.remoteAddr.hostname}:${info.remoteAddr.port}`;
+        // Thanos's request logging, for the role's own routes (not probes and /metrics)
+        if (
+          this.requestLog && !UNTRACED.test(pathname) &&
+          this.requestLog.decides(url, req.headers.get("host"))
+        ) {
+          logged = { req, url, name, remoteAddr };
+          this.requestLog.start(logged);
+        }
         const call = () =>
           route.handler(req, params, {
             // Aborted when the client disconnects (deno.json opts in to "no-legacy-abort", so a
             // successful response does not abort it too).
             signal: req.signal,
-            remoteAddr: `${info.remoteAddr.hostname}:${info.remoteAddr.port}`,
+            remoteAddr,
             rawParams: raw,
             readBody: (limit) => readBody(req, limit, timeoutMs),
           });
@@ -378,6 +399,7 @@ export class HttpServer {
       { code: String(res.status), handler: name, method: req.method.toLowerCase() },
       (performance.now() - start) / 1000,
     );
+    if (logged) this.requestLog!.finish(logged, res.status, performance.now() - start);
     return res;
   }
 

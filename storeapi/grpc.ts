@@ -7,6 +7,13 @@
 
 import type { Counter, Registry } from "../metrics/registry.ts";
 import type { Logger } from "../logging/log.ts";
+import {
+  type GrpcCallFacts,
+  type GrpcLogSettings,
+  GrpcRequestLogger,
+  requestLogConfig,
+} from "../server/request_log.ts";
+import { newULID } from "../tsdb/ulid.ts";
 import type tls from "node:tls";
 import zlib from "node:zlib";
 import { snappyFrameDecode, snappyFrameEncode } from "./snappy.ts";
@@ -335,8 +342,10 @@ export interface GrpcServerOptions {
    * this long is cancelled, freeing what it holds (default {@link DEFAULT_STALL_TIMEOUT_MS}).
    */
   stallTimeoutMs?: number;
-  /** Where stalled calls are logged (warn); none when absent. */
+  /** Where stalled calls are logged (warn), and requests (`requestLog`); none when absent. */
   logger?: Logger;
+  /** Request logging (server/request_log.ts); default the role's installed config. */
+  requestLog?: GrpcLogSettings | null;
 }
 
 /**
@@ -389,6 +398,8 @@ export class GrpcServer {
   private readonly handled?: Counter;
   private readonly stalled?: Counter;
   private readonly logger?: Logger;
+  /** @internal Thanos's request logging of calls, when configured. */
+  readonly requestLog?: GrpcRequestLogger;
   /** @internal */
   readonly stallTimeoutMs: number;
 
@@ -396,6 +407,8 @@ export class GrpcServer {
     this.maxRequestBytes = opts.maxRequestBytes ?? 64 << 20;
     this.stallTimeoutMs = opts.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
     this.logger = opts.logger;
+    const rl = opts.requestLog !== undefined ? opts.requestLog : requestLogConfig().grpc;
+    if (rl && opts.logger) this.requestLog = new GrpcRequestLogger(rl, opts.logger);
     const labelNames = ["grpc_type", "grpc_service", "grpc_method"];
     this.started = opts.registry?.counter({
       name: "grpc_server_started_total",
@@ -553,6 +566,9 @@ class ServerCall implements ServerStreamWriter {
   private finished = false;
   private responseEncoding: Compression = "identity";
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** Set when the call is request-logged. */
+  private logged: GrpcCallFacts | undefined;
+  private readonly startedAt = performance.now();
 
   constructor(
     private readonly server: GrpcServer,
@@ -573,6 +589,18 @@ class ServerCall implements ServerStreamWriter {
     const headers = stream.headers;
     this.server.track(this.ac, true);
     this.server.record(this.path, this.route.kind);
+    const rl = this.server.requestLog;
+    if (rl?.decides(this.path)) {
+      const t = parseGrpcTimeout(headers["grpc-timeout"]);
+      this.logged = {
+        path: this.path,
+        kind: this.route.kind,
+        requestId: headers["x-request-id"] || newULID(),
+        startTime: new Date(),
+        deadline: t === undefined ? undefined : new Date(Date.now() + t),
+      };
+      rl.start(this.logged);
+    }
     stream.onClose = () => {
       if (!this.finished) this.ac.abort(new GrpcError(GrpcStatus.CANCELLED, "call cancelled"));
       this.cleanup();
@@ -625,6 +653,12 @@ class ServerCall implements ServerStreamWriter {
     }
   }
 
+  private logFinish(code: GrpcStatus, message: string): void {
+    if (!this.logged) return;
+    const ms = performance.now() - this.startedAt;
+    this.server.requestLog!.finish(this.logged, code, statusName(code), message, ms);
+  }
+
   private cleanup(): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
@@ -645,6 +679,7 @@ class ServerCall implements ServerStreamWriter {
     // the client is not reading: a status cannot reach it, the reset frees the stream now
     this.finished = true;
     this.server.record(this.path, this.route.kind, err.code);
+    this.logFinish(err.code, err.details);
     this.stream.reset();
     this.cleanup();
   }
@@ -767,6 +802,7 @@ class ServerCall implements ServerStreamWriter {
     if (this.finished) return;
     this.finished = true;
     this.server.record(this.path, this.route.kind, code);
+    this.logFinish(code, message);
     this.cleanup();
     const stream = this.stream;
     if (stream.closed) return;

@@ -29,6 +29,7 @@ import {
   type StoreInfo,
 } from "./codec.ts";
 import { sortAndDropIdenticalChunks } from "./dedup.ts";
+import { type LabelSetSelector, matchersForLabelSets, selectedLabelSets } from "./tsdb_selector.ts";
 import type { SeriesItem, StoreBackend } from "./server.ts";
 import { withLoopTimeout } from "../runutil/loop_clock.ts";
 import { endSpan, inSpan, type Span, SpanKind, startSpan, withSpan } from "../tracing/tracer.ts";
@@ -68,6 +69,11 @@ export interface StoreProxyOptions {
   selectorLabels?: Labels;
   /** Component type advertised in Info (default `query`). */
   componentType?: string;
+  /**
+   * `--selector.relabel-config`: which endpoints' label sets (TSDBs) are queried and announced
+   * (storeapi/tsdb_selector.ts).
+   */
+  tsdbSelector?: LabelSetSelector;
 }
 
 /** Per-request options beyond the StoreAPI request. */
@@ -293,8 +299,23 @@ export class StoreProxy implements StoreBackend {
     call?: ProxyCallOptions,
   ): ProxyEndpoint[] {
     return this.opts.endpoints().filter((ep) =>
-      mayAnswer(ep.name, ep.info, mint, maxt, matchers, call)
+      this.selected(ep.info) && mayAnswer(ep.name, ep.info, mint, maxt, matchers, call)
     );
+  }
+
+  /** False when the TSDB selector keeps none of the endpoint's label sets. */
+  private selected(info: StoreInfo | null): boolean {
+    return !info || selectedLabelSets(this.opts.tsdbSelector, info.labelSets) !== null;
+  }
+
+  /**
+   * The matchers added to an endpoint's requests when the TSDB selector dropped some of its
+   * label sets (only the kept ones are asked for); none otherwise.
+   */
+  private extraMatchers(info: StoreInfo | null): Matcher[] {
+    if (!info || !this.opts.tsdbSelector) return [];
+    const kept = selectedLabelSets(this.opts.tsdbSelector, info.labelSets);
+    return kept && kept.length < info.labelSets.length ? matchersForLabelSets(kept) : [];
   }
 
   /**
@@ -311,7 +332,9 @@ export class StoreProxy implements StoreBackend {
   ): string[] {
     const out: string[] = [];
     for (const ep of this.opts.unavailable?.() ?? []) {
-      if (!mayAnswer(ep.name, ep.info, mint, maxt, matchers, call)) continue;
+      if (!this.selected(ep.info) || !mayAnswer(ep.name, ep.info, mint, maxt, matchers, call)) {
+        continue;
+      }
       const msg = `store ${ep.name} is unhealthy and was not queried: ${ep.error}`;
       if (abort) throw new StoreRequestError(ep.name, msg);
       out.push(msg);
@@ -328,9 +351,11 @@ export class StoreProxy implements StoreBackend {
     for (const ep of eps) {
       const i = ep.info;
       if (!i || i.storeApi === false) continue;
+      const sets = selectedLabelSets(this.opts.tsdbSelector, i.labelSets);
+      if (sets === null) continue;
       if (i.minTime < minTime) minTime = i.minTime;
       if (i.maxTime > maxTime) maxTime = i.maxTime;
-      for (const ls of i.labelSets) {
+      for (const ls of sets) {
         const full = this.opts.selectorLabels ? mergeLabels(ls, this.opts.selectorLabels) : ls;
         seen.set(full.join("\xff"), full);
       }
@@ -386,16 +411,17 @@ export class StoreProxy implements StoreBackend {
     const span = startSpan("proxy_series", { "proxy.stores": eps.length });
     let failure: unknown = undefined;
     const streams = withSpan(span, () =>
-      eps.map((ep) =>
-        new StoreStream(
+      eps.map((ep) => {
+        const extra = this.extraMatchers(ep.info);
+        return new StoreStream(
           ep,
-          down,
+          extra.length === 0 ? down : { ...down, matchers: [...down.matchers, ...extra] },
           signal,
           this.opts.responseTimeoutMs ?? 0,
           abort,
           (w) => warnings.push(w),
-        )
-      ));
+        );
+      }));
     try {
       const heap = new MinHeap<HeapItem>((a, b) => compareLabels(a.s.labels, b.s.labels) < 0);
       // prime all streams concurrently so the stores work in parallel
@@ -448,8 +474,8 @@ export class StoreProxy implements StoreBackend {
       isAbort(req),
       call,
       "fetch label names",
-      async (c) => {
-        const r = await c.labelNames(req, signal);
+      async (c, extra) => {
+        const r = await c.labelNames(withMatchers(req, extra), signal);
         return { list: r.names, warnings: r.warnings };
       },
     );
@@ -472,8 +498,8 @@ export class StoreProxy implements StoreBackend {
       isAbort(req),
       call,
       "fetch label values",
-      async (c) => {
-        const r = await c.labelValues(req, signal);
+      async (c, extra) => {
+        const r = await c.labelValues(withMatchers(req, extra), signal);
         return { list: r.values, warnings: r.warnings };
       },
     );
@@ -487,7 +513,7 @@ export class StoreProxy implements StoreBackend {
     abort: boolean,
     call: ProxyCallOptions | undefined,
     what: string,
-    fn: (c: ProxyStoreClient) => Promise<{ list: string[]; warnings: string[] }>,
+    fn: (c: ProxyStoreClient, extra: Matcher[]) => Promise<{ list: string[]; warnings: string[] }>,
   ): Promise<{ list: string[]; warnings: string[] }> {
     const warnings = this.unavailableWarnings(mint, maxt, matchers, abort, call);
     if (abort && this.opts.endpoints().length === 0) {
@@ -503,7 +529,7 @@ export class StoreProxy implements StoreBackend {
           inSpan(
             `store_${op}`,
             { "store.address": ep.name },
-            () => fn(ep.client),
+            () => fn(ep.client, this.extraMatchers(ep.info)),
             SpanKind.CLIENT,
           )
         )),
@@ -524,6 +550,11 @@ export class StoreProxy implements StoreBackend {
     });
     return { list: [...set].sort(compareStrings), warnings };
   }
+}
+
+/** `req` with `extra` matchers appended (the TSDB selector's), or `req` itself. */
+function withMatchers<R extends { matchers: Matcher[] }>(req: R, extra: Matcher[]): R {
+  return extra.length === 0 ? req : { ...req, matchers: [...req.matchers, ...extra] };
 }
 
 function isAbort(

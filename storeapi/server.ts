@@ -42,6 +42,7 @@ import {
 } from "./grpc.ts";
 import { ProtoDecodeError, ProtoWriter, varintSize } from "./wire.ts";
 import { traceServerCall } from "../tracing/tracer.ts";
+import type { GrpcLogSettings } from "../server/request_log.ts";
 
 /** One item of a backend's series stream: a series or a non-fatal warning. */
 export type SeriesItem = SeriesWithChunks | { warning: string };
@@ -85,8 +86,10 @@ export interface StoreServerOptions {
   registry?: Registry;
   /** Cancel calls whose client stalls this long (see GrpcServerOptions.stallTimeoutMs). */
   stallTimeoutMs?: number;
-  /** Where stalled calls are logged. */
+  /** Where stalled calls are logged, and requests (`requestLog`). */
   logger?: Logger;
+  /** Request logging (server/request_log.ts); default the role's installed config. */
+  requestLog?: GrpcLogSettings | null;
 }
 
 /** Full method paths served. */
@@ -146,6 +149,7 @@ export class StoreServer {
       registry: opts.registry,
       stallTimeoutMs: opts.stallTimeoutMs,
       logger: opts.logger,
+      requestLog: opts.requestLog,
     });
     this.grpc
       // a server span per data call, continuing the caller's trace (W3C `traceparent` metadata)

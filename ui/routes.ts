@@ -62,6 +62,24 @@ export function normalizePrefix(p: string | undefined): string {
   return t === "" ? "" : `/${t}`;
 }
 
+/**
+ * The prefix a `--web.prefix-header` value names, sanitised as Thanos's `SanitizePrefix`
+ * (https://github.com/thanos-io/thanos/blob/v0.42.4/pkg/ui/ui.go): only the URL's path counts
+ * (a scheme and host, a query or a fragment are dropped, so a forged header cannot redirect
+ * elsewhere), cleaned of `.`, `..` and repeated slashes.
+ */
+export function headerPrefix(value: string): string {
+  const path = value.trim().replace(/^[a-zA-Z][a-zA-Z0-9+.-]*:(\/\/[^/?#]*)?/, "")
+    .replace(/^\/\/[^/?#]*/, "").replace(/[?#].*$/s, "");
+  const out: string[] = [];
+  for (const seg of path.split("/")) {
+    if (seg === "" || seg === ".") continue;
+    if (seg === "..") out.pop();
+    else out.push(seg);
+  }
+  return out.length === 0 ? "" : `/${out.join("/")}`;
+}
+
 function fromBase64(b64: string): Uint8Array {
   const bin = atob(b64.trim());
   const out = new Uint8Array(bin.length);
@@ -120,7 +138,7 @@ export function uiRoutes(opts: UiRoutesOptions): Route[] {
   const html = renderIndex(external, title, component);
   const dynamic = opts.externalPrefix === undefined && (opts.prefixHeader ?? "") !== "";
   const prefixOf = (req: Request): string =>
-    dynamic ? normalizePrefix(req.headers.get(opts.prefixHeader!) ?? "") || external : external;
+    dynamic ? headerPrefix(req.headers.get(opts.prefixHeader!) ?? "") || external : external;
   const page = (req: Request): Response =>
     new Response(dynamic ? renderIndex(prefixOf(req), title, component) : html, {
       headers: {

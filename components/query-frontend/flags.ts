@@ -1,6 +1,7 @@
 // Flag table of `thanos query-frontend`
 // (https://thanos.io/tip/components/query-frontend.md/#flags): Thanos names and defaults.
 
+import { featureCheck, PROMQL_FEATURES } from "../features.ts";
 import {
   defineCommand,
   type FlagName,
@@ -255,8 +256,9 @@ export const QUERY_FRONTEND_COMMAND = defineCommand({
       name: "enable-feature",
       kind: "string",
       repeatable: true,
-      help: "Comma separated feature names to enable. None are in this build.",
-      unsupported: "promql-experimental-functions is not in this build",
+      help: "Comma separated feature names to enable. Valid options for now: " +
+        "promql-experimental-functions (refused: not in this build's engine).",
+      check: featureCheck(PROMQL_FEATURES),
     },
     {
       name: "query-frontend.force-query-stats",

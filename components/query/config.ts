@@ -1,6 +1,8 @@
 // Settings of `thanos query`, read once from its flags (https://thanos.io/tip/components/query.md/).
 
 import { tracingConfig } from "../tracing.ts";
+import { selectorRelabelConfigsFromFlags } from "../selector.ts";
+import type { RelabelConfig } from "../../relabel/relabel.ts";
 import type { OtlpConfig } from "../../tracing/config.ts";
 import type { DedupFunc } from "../../storeapi/dedup.ts";
 import type { StoreClientOptions } from "../../storeapi/client.ts";
@@ -40,6 +42,8 @@ export interface QueryConfig {
   routePrefix: string;
   /** `--web.external-prefix` as given, or undefined. */
   externalPrefix?: string;
+  /** `--web.prefix-header`, or "" for none. */
+  prefixHeader: string;
   enableCors: boolean;
   queryTimeoutMs: number;
   /** At least 1. */
@@ -75,6 +79,8 @@ export interface QueryConfig {
   connMetricLabels: ConnMetricLabel[];
   /** Every flag's value as text, for `/api/v1/status/flags`. */
   flagValues: Record<string, string>;
+  /** `--selector.relabel-config(-file)` rules (empty: every label set is queried). */
+  tsdbSelector: RelabelConfig[];
 }
 
 /** Prometheus's default lookback delta, when `--query.lookback-delta` is unset. */
@@ -118,6 +124,17 @@ export function queryConfig(flags: Flags<QueryFlag>): QueryConfig {
     ...flags.strings("store").map((address) => ({ address, strict: false })),
     ...flags.strings("endpoint").map((address) => ({ address, strict: false })),
     ...flags.strings("endpoint-strict").map((address) => ({ address, strict: true })),
+    ...flags.strings("endpoint-group").map((address) => ({ address, strict: false, group: true })),
+    ...flags.strings("endpoint-group-strict").map((address) => {
+      // Thanos's validateEndpointConfig (cmd/thanos/endpointset.go)
+      if (/^(dns|dnssrv|dnssrvnoa|dnsdualstack)\+/.test(address)) {
+        throw new UsageError(
+          `${address} is a dynamically specified endpoint i.e. it uses SD and that is not ` +
+            "permitted under strict mode.",
+        );
+      }
+      return { address, strict: true, group: true };
+    }),
   ];
   const sdConfigFile = flags.string("endpoint.sd-config-file");
   const sdConfigInline = flags.string("endpoint.sd-config");
@@ -145,6 +162,7 @@ export function queryConfig(flags: Flags<QueryFlag>): QueryConfig {
     client: clientOptions(flags),
     routePrefix: prefixFlag === "" ? "" : "/" + prefixFlag.replace(/^\/+|\/+$/g, ""),
     externalPrefix: flags.string("web.external-prefix") || undefined,
+    prefixHeader: flags.string("web.prefix-header"),
     enableCors: !flags.bool("web.disable-cors"),
     queryTimeoutMs: flags.duration("query.timeout"),
     maxConcurrent: Math.max(1, flags.int("query.max-concurrent")),
@@ -180,5 +198,6 @@ export function queryConfig(flags: Flags<QueryFlag>): QueryConfig {
       return l as ConnMetricLabel;
     }),
     flagValues: flags.textValues(),
+    tsdbSelector: selectorRelabelConfigsFromFlags(flags),
   };
 }

@@ -12,6 +12,7 @@ import {
   TRACING_FLAGS,
   YAML_ENV,
 } from "../flags.ts";
+import { featureCheck, QUERY_FEATURES } from "../features.ts";
 import { grpcServerFlags, STORE_LIMITS_FLAGS, TLS_VERSIONS } from "../grpc.ts";
 import type { DedupFunc } from "../../storeapi/dedup.ts";
 
@@ -106,8 +107,9 @@ export const QUERY_COMMAND = defineCommand({
       kind: "string",
       default: "",
       help: "Name of HTTP request header used for dynamic prefixing of UI links and " +
-        "redirects. Not in this build yet.",
-      unsupported: NOT_YET_HTTP,
+        "redirects. This option is ignored if web.external-prefix argument is set. Security " +
+        "risk: enable this option only if a reverse proxy in front of thanos is resetting the " +
+        "header.",
     },
     {
       name: "query.promql-engine",
@@ -172,23 +174,28 @@ export const QUERY_COMMAND = defineCommand({
       name: "enable-feature",
       kind: "string",
       repeatable: true,
-      help: "Comma separated feature names to enable. None are in this build.",
-      unsupported: "none of Thanos's experimental query features are in this build",
+      help: "Comma separated feature names to enable. Valid options for now: " +
+        "promql-experimental-functions (enables promql experimental functions in query; " +
+        "refused: not in this build's engine); promql-at-modifier, promql-negative-offset " +
+        "(always on, no-ops) and query-pushdown (ignored) are accepted.",
+      check: featureCheck(QUERY_FEATURES),
     },
     {
       name: "selector.relabel-config-file",
       kind: "string",
       help: "Path to YAML file with relabeling configuration that allows selecting blocks " +
-        "to query based on their external labels. Not in this build yet.",
+        "to query based on their external labels. It follows the Thanos sharding " +
+        "relabel-config syntax. For format details see: " +
+        "https://thanos.io/tip/thanos/sharding.md/#relabelling",
       grants: "read-file",
-      unsupported: "selecting store data by relabeling is not in the querier of this build yet",
     },
     {
       name: "selector.relabel-config",
       kind: "string",
-      help: "Alternative to 'selector.relabel-config-file' flag (mutually exclusive). Not in " +
-        "this build yet.",
-      unsupported: "selecting store data by relabeling is not in the querier of this build yet",
+      help: "Alternative to 'selector.relabel-config-file' flag (mutually exclusive). Content " +
+        "of YAML file with relabeling configuration that allows selecting blocks to query " +
+        "based on their external labels. It follows the Thanos sharding relabel-config " +
+        "syntax. For format details see: https://thanos.io/tip/thanos/sharding.md/#relabelling",
     },
     {
       name: "alert.query-url",
@@ -264,18 +271,19 @@ export const QUERY_COMMAND = defineCommand({
       name: "endpoint-group",
       kind: "string",
       repeatable: true,
-      help: "DNS name of statically configured Thanos API server groups (gRPC load " +
-        "balancing). Not in this build yet: use --endpoint with dns+ or dnssrv+.",
-      unsupported: "endpoint groups (gRPC load-balanced endpoints) are not in this build yet; " +
-        "use --endpoint with dns+ or dnssrv+",
+      help: "(Deprecated, Experimental): DNS name of statically configured Thanos API " +
+        "server groups (repeatable). Targets resolved from the DNS name will be queried in a " +
+        "round-robin, instead of a fanout manner. This flag should be used when connecting a " +
+        "Thanos Query to HA groups of Thanos components.",
+      grants: "connect",
     },
     {
       name: "endpoint-group-strict",
       kind: "string",
       repeatable: true,
-      help: "The strict variant of --endpoint-group. Not in this build yet.",
-      unsupported: "endpoint groups (gRPC load-balanced endpoints) are not in this build yet; " +
-        "use --endpoint-strict",
+      help: "(Deprecated, Experimental): DNS name of statically configured Thanos API " +
+        "server groups (repeatable) that are always used, even if the health check fails.",
+      grants: "connect",
     },
     {
       name: "web.route-prefix",

@@ -27,7 +27,9 @@ import {
   type EndpointClient,
   EndpointSet,
   endpointSpecSource,
+  selectedStatuses,
 } from "../../query/endpoints.ts";
+import { Relabeler } from "../../relabel/relabel.ts";
 import { uiRoutes } from "../../ui/routes.ts";
 import { EvalPool } from "../../query/eval_pool.ts";
 import type { QueryConfig } from "./config.ts";
@@ -76,11 +78,13 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
     },
   });
 
+  const tsdbSelector = cfg.tsdbSelector.length > 0 ? new Relabeler(cfg.tsdbSelector) : undefined;
   const proxy = new StoreProxy({
     endpoints: () => endpoints.queryable(),
     unavailable: () => endpoints.unavailable(),
     responseTimeoutMs: cfg.responseTimeoutMs,
     selectorLabels: cfg.selectorLabels,
+    tsdbSelector,
   });
   // the launcher started the workers (`--query.eval-workers`); none: evaluate on this thread
   const evalPool = (ctx.evalPorts?.length ?? 0) > 0
@@ -88,8 +92,13 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
       ports: ctx.evalPorts!,
       client: cfg.client,
       tracing: cfg.tracing,
+      tsdbSelector: cfg.tsdbSelector,
       environment: () => ({
-        endpoints: endpoints.queryable().map((e) => ({ name: e.name, info: e.info })),
+        endpoints: endpoints.queryable().map((e) => ({
+          name: e.name,
+          info: e.info,
+          members: endpoints.groupMembers(e.name),
+        })),
         unavailable: endpoints.unavailable(),
         responseTimeoutMs: cfg.responseTimeoutMs,
         selectorLabels: cfg.selectorLabels,
@@ -109,7 +118,7 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
     evalPool,
     logger,
     registry,
-    endpoints: () => endpoints.statuses(),
+    endpoints: () => selectedStatuses(endpoints.statuses(), tsdbSelector),
     replicaLabels: cfg.replicaLabels,
     dedupFunc: cfg.dedupFunc,
     partialResponse: cfg.partialResponse,
@@ -144,7 +153,11 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
     headers: () => api.corsHeaders(),
   };
   http.add(rulesApiRoutes(apisOpts));
-  http.add(uiRoutes({ routePrefix: cfg.routePrefix, externalPrefix: cfg.externalPrefix }));
+  http.add(uiRoutes({
+    routePrefix: cfg.routePrefix,
+    externalPrefix: cfg.externalPrefix,
+    prefixHeader: cfg.prefixHeader,
+  }));
   probe.setNotReady("waiting for the first endpoint discovery round");
 
   // the querier serves the Rules, Targets, Metadata and Exemplars proxies too, so queriers stack

@@ -6,6 +6,7 @@
 // addresses, its bucket, its TLS and config files, and (with a hashring) any address: the peers
 // are only known from the hashring, which is reloaded at run time.
 
+import { featureCheck, RECEIVE_FEATURES } from "../features.ts";
 import {
   defineCommand,
   type FlagName,
@@ -529,11 +530,11 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "enable-feature",
-      unsupported: NOT_YET,
+      check: featureCheck(RECEIVE_FEATURES),
       kind: "string",
       repeatable: true,
       help: "Comma separated experimental feature names to enable. The current list of " +
-        "features is metric-names-filter (not supported yet).",
+        "features is metric-names-filter (refused: not in this build).",
     },
     {
       name: "receive.lazy-retrieval-max-buffered-responses",

@@ -3,6 +3,7 @@
 // when set. Grants: the data dir (write), the rule files (read; a glob grants its directory),
 // the listen addresses, the queriers and Alertmanagers (connect), the bucket.
 
+import { featureCheck, PROMQL_FEATURES } from "../features.ts";
 import {
   defineCommand,
   type FlagName,
@@ -43,7 +44,9 @@ export const RULE_COMMAND = defineCommand({
       kind: "string",
       default: "",
       help: "Name of HTTP request header used for dynamic prefixing of UI links and " +
-        "redirects. This option is ignored if web.external-prefix argument is set.",
+        "redirects. This option is ignored if web.external-prefix argument is set. Security " +
+        "risk: enable this option only if a reverse proxy in front of thanos is resetting the " +
+        "header.",
     },
     {
       name: "web.disable-cors",
@@ -109,8 +112,9 @@ export const RULE_COMMAND = defineCommand({
       name: "enable-feature",
       kind: "string",
       repeatable: true,
-      help: "Comma separated feature names to enable. None are in this build.",
-      unsupported: "promql-experimental-functions is not in this build",
+      help: "Comma separated feature names to enable. Valid options for now: " +
+        "promql-experimental-functions (refused: not in this build's engine).",
+      check: featureCheck(PROMQL_FEATURES),
     },
     {
       name: "tsdb.enable-native-histograms",

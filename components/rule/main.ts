@@ -290,6 +290,7 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
   // the ruler serves its rules over gRPC too, advertised in Info (Thanos's ruler)
   const server = new StoreServer(advertising(store, { rules: true }), {
     registry,
+    logger: log,
     tls: cfg.grpc.tls,
     limits: cfg.storeLimits,
   });

@@ -2,7 +2,7 @@
 // compression and caching, ui/dist matches its sources, URL state and time parsing round-trip.
 
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { acceptsGzip, normalizePrefix, UI_PAGES, uiRoutes } from "../../ui/routes.ts";
+import { acceptsGzip, headerPrefix, normalizePrefix, UI_PAGES, uiRoutes } from "../../ui/routes.ts";
 import { sourceHash, type UiManifest } from "../../ui/build.ts";
 import { defaultPanel, panelsFromSearch, panelsToSearch } from "../../ui/src/url_state.ts";
 import { formatDuration, formatTime, parseDuration, parseTime } from "../../ui/src/time.ts";
@@ -221,4 +221,30 @@ Deno.test("the ruler's UI: Alerts and Rules pages only, / redirects to /alerts",
   assertEquals((await call(routes, "/graph")).status, 404);
   const q = await (await call(uiRoutes({ routePrefix: "" }), "/targets")).text();
   assert(q.includes('<meta name="thanos-component" content="query">'), q);
+});
+
+Deno.test("a --web.prefix-header value is sanitised to a path, as Thanos's SanitizePrefix", () => {
+  assertEquals(headerPrefix("/some-path"), "/some-path");
+  assertEquals(headerPrefix("/some-path/"), "/some-path");
+  assertEquals(headerPrefix("some-path"), "/some-path");
+  assertEquals(headerPrefix("https://evil.example/p?x=1#f"), "/p");
+  assertEquals(headerPrefix("//evil.example/p"), "/p");
+  assertEquals(headerPrefix("/a//b/./c/../d"), "/a/b/d");
+  assertEquals(headerPrefix(""), "");
+  assertEquals(headerPrefix("https://evil.example"), "");
+});
+
+Deno.test("UI routes with a prefix header: links and redirects follow the header", async () => {
+  const routes = uiRoutes({ routePrefix: "", prefixHeader: "X-Forwarded-Prefix" });
+  const h = { headers: { "x-forwarded-prefix": "/proxied/thanos" } };
+  const root = await call(routes, "/", h);
+  assertEquals([root.status, root.headers.get("location")], [302, "/proxied/thanos/graph"]);
+  const page = await (await call(routes, "/graph", h)).text();
+  assert(page.includes('src="/proxied/thanos/static/app.js?v='), page);
+  const bare = await call(routes, "/");
+  assertEquals(bare.headers.get("location"), "/graph");
+  // --web.external-prefix wins over the header
+  const fixed = uiRoutes({ routePrefix: "", externalPrefix: "/ext", prefixHeader: "X-P" });
+  const r = await call(fixed, "/", { headers: { "x-p": "/other" } });
+  assertEquals(r.headers.get("location"), "/ext/graph");
 });

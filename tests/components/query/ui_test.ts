@@ -70,3 +70,29 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "thanos query --web.prefix-header: the UI's links and redirects take the header's prefix",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const q = await startComponent("query", ["--web.prefix-header=X-Forwarded-Prefix"], {
+      name: "query-ui-prefix-header",
+    });
+    try {
+      const h = { headers: { "X-Forwarded-Prefix": "/some-path" } };
+      const page = await get(`${q.http}/graph`, h);
+      assertEquals([page.status, page.body], [200, await expectedPage("/some-path")]);
+      const root = await get(`${q.http}/`, h);
+      assertEquals([root.status, root.location], [302, "/some-path/graph"]);
+      // without the header: no prefix; a forged scheme and host are dropped
+      assertEquals((await get(`${q.http}/graph`)).body, await expectedPage(""));
+      const forged = await get(`${q.http}/`, {
+        headers: { "X-Forwarded-Prefix": "https://evil.example/p" },
+      });
+      assertEquals(forged.location, "/p/graph");
+    } finally {
+      await q.stop();
+    }
+  },
+});
