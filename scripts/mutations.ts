@@ -1898,4 +1898,18 @@ export const MUTATIONS: Mutation[] = [
     replace: "seriesLabels: d.seriesLabels",
     tests: ["tests/storeapi/exemplars_test.ts"],
   },
+  {
+    name: "h2client-batch-takes-one-frame",
+    file: "storeapi/h2client.ts",
+    find: "      let groups = this.outQueue;\n      this.outQueue = [];",
+    replace: "      let groups = this.outQueue.splice(0, 1);",
+    tests: ["tests/storeapi/h2_batching_test.ts"],
+  },
+  {
+    name: "h2server-writes-response-headers-alone",
+    file: "storeapi/h2server.ts",
+    find: "    queueMicrotask(() => this.pumpLoop());",
+    replace: "    this.pumpLoop();",
+    tests: ["tests/storeapi/h2_batching_test.ts"],
+  },
 ];

@@ -149,6 +149,8 @@ class StoreStream {
   private readonly span: Span;
   private spanEnded = false;
   done = false;
+  /** The store's stream ended normally (its call is over). */
+  private ended = false;
 
   constructor(
     readonly ep: ProxyEndpoint,
@@ -200,6 +202,7 @@ class StoreStream {
       }
       if (r.done) {
         this.done = true;
+        this.ended = true;
         return null;
       }
       const item = r.value;
@@ -262,6 +265,8 @@ class StoreStream {
   close(): void {
     this.endSpan();
     this.done = true;
+    // a call that ended is over: nothing to cancel (and no exception to build per query)
+    if (this.ended) return;
     if (!this.ctrl.signal.aborted) this.ctrl.abort(new DOMException("proxy done", "AbortError"));
     // the generator may be mid-await: let it finish unwinding in the background
     this.it.return?.().catch(() => {});
