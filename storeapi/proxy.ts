@@ -142,6 +142,8 @@ function matchesStoreMatchers(address: string, sets: Matcher[][] | undefined): b
 class StoreStream {
   private readonly it: AsyncIterator<SeriesItem>;
   private readonly ctrl = new AbortController();
+  private readonly parent: AbortSignal;
+  private readonly onParentAbort = () => this.ctrl.abort(this.parent.reason);
   private readonly strip: ReadonlySet<string> | null;
   private eager: SeriesWithChunks[] | null = null;
   private eagerPos = 0;
@@ -165,7 +167,11 @@ class StoreStream {
     this.strip = replicas.length > 0 && ep.info?.supportsWithoutReplicaLabels !== true
       ? new Set(replicas)
       : null;
-    const signal = AbortSignal.any([parent, this.ctrl.signal]);
+    // the caller's abort reaches this call (a listener: cheaper per call than AbortSignal.any)
+    this.parent = parent;
+    if (parent.aborted) this.ctrl.abort(parent.reason);
+    else parent.addEventListener("abort", this.onParentAbort, { once: true });
+    const signal = this.ctrl.signal;
     this.span = startSpan("store_series", { "store.address": ep.name }, SpanKind.CLIENT);
     this.it = withSpan(this.span, () => ep.client.series(req, signal)[Symbol.asyncIterator]());
   }
@@ -265,6 +271,7 @@ class StoreStream {
   close(): void {
     this.endSpan();
     this.done = true;
+    this.parent.removeEventListener("abort", this.onParentAbort);
     // a call that ended is over: nothing to cancel (and no exception to build per query)
     if (this.ended) return;
     if (!this.ctrl.signal.aborted) this.ctrl.abort(new DOMException("proxy done", "AbortError"));
@@ -394,6 +401,17 @@ export class StoreProxy implements StoreBackend {
         )
       ));
     try {
+      if (streams.length === 1) {
+        // one store: its stream is already sorted and unique; no heap, no per-series compare
+        const only = streams[0];
+        for (;;) {
+          const s = await only.next();
+          while (warnings.length > 0) yield { warning: warnings.shift()! };
+          if (s === null) break;
+          yield s;
+        }
+        return;
+      }
       const heap = new MinHeap<HeapItem>((a, b) => compareLabels(a.s.labels, b.s.labels) < 0);
       // prime all streams concurrently so the stores work in parallel
       const firsts = await Promise.all(streams.map((s) => s.next()));
@@ -414,9 +432,14 @@ export class StoreProxy implements StoreBackend {
           for (const g of group) for (const c of g.s.chunks) chunks.push(c);
           out = { labels: top.s.labels, chunks: sortAndDropIdenticalChunks(chunks) };
         }
-        const nexts = await Promise.all(group.map((g) => g.stream.next()));
-        for (let i = 0; i < group.length; i++) {
-          if (nexts[i] !== null) heap.push({ s: nexts[i]!, stream: group[i].stream });
+        if (group.length === 1) {
+          const next = await top.stream.next();
+          if (next !== null) heap.push({ s: next, stream: top.stream });
+        } else {
+          const nexts = await Promise.all(group.map((g) => g.stream.next()));
+          for (let i = 0; i < group.length; i++) {
+            if (nexts[i] !== null) heap.push({ s: nexts[i]!, stream: group[i].stream });
+          }
         }
         while (warnings.length > 0) yield { warning: warnings.shift()! };
         yield out;
