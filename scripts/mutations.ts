@@ -1908,8 +1908,15 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "h2server-writes-response-headers-alone",
     file: "storeapi/h2server.ts",
-    find: "    queueMicrotask(() => this.pumpLoop());",
+    find: "    deferMicrotasks(PUMP_DEFER_TICKS, () => this.pumpLoop());",
     replace: "    this.pumpLoop();",
+    tests: ["tests/storeapi/h2_batching_test.ts"],
+  },
+  {
+    name: "h2server-writes-trailers-alone",
+    file: "storeapi/h2server.ts",
+    find: "const PUMP_DEFER_TICKS = 12;",
+    replace: "const PUMP_DEFER_TICKS = 1;",
     tests: ["tests/storeapi/h2_batching_test.ts"],
   },
 ];

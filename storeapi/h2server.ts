@@ -62,6 +62,18 @@ const STREAM_HIGH_WATER = 64 << 10;
  * may compare against it and skip arming its own backpressure timers.
  */
 export const WRITE_TAKEN: Promise<void> = Promise.resolve();
+/**
+ * Microtask turns the writer waits before a round: a gRPC handler's last message, its return
+ * through a few async frames and its trailers take about this many, so a short answer's DATA and
+ * trailers usually leave in the same write (one wake-up of the client instead of two). Costs
+ * nothing measurable: no timer, no I/O turn.
+ */
+const PUMP_DEFER_TICKS = 12;
+
+function deferMicrotasks(n: number, fn: () => void): void {
+  if (n <= 0) fn();
+  else queueMicrotask(() => deferMicrotasks(n - 1, fn));
+}
 /** A connection must send the HTTP/2 preface within this (ms). */
 const PREFACE_TIMEOUT_MS = 10_000;
 /** Bytes handed to one socket write. */
@@ -479,7 +491,7 @@ export class H2Connection {
     this.pumpWanted = true;
     if (this.pumping || this.closed) return;
     this.pumping = true;
-    queueMicrotask(() => this.pumpLoop());
+    deferMicrotasks(PUMP_DEFER_TICKS, () => this.pumpLoop());
   }
 
   private async pumpLoop(): Promise<void> {

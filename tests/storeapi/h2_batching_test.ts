@@ -1,7 +1,8 @@
 // Fewer socket writes per call (issue 19: the fixed cost of an instant query). Over a byte
 // stream that records every write: our HTTP/2 client sends a request's HEADERS and its DATA in
 // one write, and our HTTP/2 server sends a short answer's HEADERS, DATA and trailers in one
-// write, instead of one write (one syscall, one wake-up of the peer) per frame.
+// write (also when the trailers follow a few async returns later, as a gRPC handler's do),
+// instead of one write (one syscall, one wake-up of the peer) per frame.
 
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { h2Frame, PREFACE } from "../helpers/h2_raw.ts";
@@ -119,6 +120,49 @@ Deno.test("server: a short answer's HEADERS, DATA and trailers leave in one sock
     conn.feed(PREFACE);
     conn.feed(h2Frame(0x4, 0, 0, new Uint8Array(0)));
     await settle(); // the SETTINGS exchange is written: the connection's writer is idle
+    conn.feed(h2Frame(0x1, 0x4 | 0x1, 1, block));
+    await settle();
+    const withStream = conn.writes.filter((w) => frames(w).some((f) => f.id === 1));
+    assertEquals(
+      withStream.map((w) => frames(w).filter((f) => f.id === 1).map((f) => f.type)),
+      [[T_HEADERS, T_DATA, T_HEADERS]],
+    );
+  } finally {
+    conn.close();
+    server.destroy();
+  }
+});
+
+Deno.test("server: trailers sent a few async returns after the last DATA join it in one write", async () => {
+  const server = new H2Server((s: H2Stream) => {
+    // the shape of a gRPC call: send() in a helper, the handler returns through async frames,
+    // then the call sends its trailers
+    const send = async (b: Uint8Array) => {
+      s.respond({ ":status": "200", "content-type": "application/grpc" });
+      await s.write(b);
+    };
+    const handler = async () => {
+      await send(new Uint8Array([0, 0, 0, 0, 1, 42]));
+    };
+    s.onEnd = () => {
+      void (async () => {
+        await handler();
+        s.end({ "grpc-status": "0" });
+      })();
+    };
+  });
+  const conn = new RecordingConn();
+  server.serve(conn);
+  try {
+    const block = hpackEncode([
+      [":method", "POST"],
+      [":scheme", "http"],
+      [":path", "/x"],
+      [":authority", "x"],
+    ]);
+    conn.feed(PREFACE);
+    conn.feed(h2Frame(0x4, 0, 0, new Uint8Array(0)));
+    await settle();
     conn.feed(h2Frame(0x1, 0x4 | 0x1, 1, block));
     await settle();
     const withStream = conn.writes.filter((w) => frames(w).some((f) => f.id === 1));
