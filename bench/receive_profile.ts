@@ -128,6 +128,7 @@ const child = new Deno.Command(Deno.execPath(), {
     `--inspect=${inspect}`,
     new URL(import.meta.url).pathname,
     "--role-in-main-isolate",
+    "receive",
     `--http-address=${http}`,
     `--grpc-address=127.0.0.1:${freePort()}`,
     `--remote-write.address=${rw}`,
