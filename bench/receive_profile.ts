@@ -15,29 +15,19 @@
 import { encodeWriteRequest, type PromSeries } from "../receive/remote_write.ts";
 import { snappyBlockCompress } from "../storeapi/snappy.ts";
 import { labelsFromObject } from "../tsdb/labels.ts";
+import {
+  breakdown,
+  byFunction,
+  Cdp,
+  cpuSeconds,
+  type Profile,
+  runRoleInMainIsolate,
+  type Stage,
+} from "./cpu_profile.ts";
 
 const CHILD = Deno.args[0] === "--role-in-main-isolate";
 
-if (CHILD) {
-  // the child: the receive role in this isolate, stopped on SIGTERM
-  const { RUN_TABLE } = await import("../components/run_table.ts");
-  const { findCommand } = await import("../components/commands.ts");
-  const { Flags, parseFlags } = await import("../components/flags.ts");
-  const { Logger } = await import("../logging/log.ts");
-  const argv = Deno.args.slice(1);
-  const spec = findCommand(["receive"])!;
-  const raw = parseFlags(spec, argv);
-  const ac = new AbortController();
-  Deno.addSignalListener("SIGTERM", () => ac.abort(new Error("stop")));
-  const code = await RUN_TABLE["receive"](new Flags(spec, raw), {
-    signal: ac.signal,
-    logger: new Logger("warn"),
-    stdout: (t: string) => void Deno.stdout.writeSync(new TextEncoder().encode(t)),
-    onReload: () => {},
-    evalPorts: [],
-  });
-  Deno.exit(code);
-}
+if (CHILD) await runRoleInMainIsolate(1);
 
 const SERIES = Number(Deno.args[0] ?? 10_000);
 const PER_REQUEST = Math.min(Number(Deno.args[1] ?? 500), SERIES);
@@ -81,52 +71,8 @@ function bodies(t0: number): Uint8Array<ArrayBuffer>[][] {
   return out;
 }
 
-/** A minimal CDP client over the inspector's WebSocket. */
-class Cdp {
-  private id = 0;
-  private readonly waiting = new Map<number, (r: unknown) => void>();
-  private constructor(private readonly ws: WebSocket) {
-    ws.onmessage = (e) => {
-      const m = JSON.parse(e.data as string) as { id?: number; result?: unknown; error?: unknown };
-      if (m.id !== undefined) {
-        this.waiting.get(m.id)?.(m.error ? Promise.reject(m.error) : m.result);
-        this.waiting.delete(m.id);
-      }
-    };
-  }
-  static async connect(url: string): Promise<Cdp> {
-    const ws = new WebSocket(url);
-    await new Promise((r, j) => {
-      ws.onopen = r;
-      ws.onerror = j;
-    });
-    return new Cdp(ws);
-  }
-  send<T>(method: string, params: Record<string, unknown> = {}): Promise<T> {
-    const id = ++this.id;
-    return new Promise<T>((r) => {
-      this.waiting.set(id, r as (x: unknown) => void);
-      this.ws.send(JSON.stringify({ id, method, params }));
-    });
-  }
-  close(): void {
-    this.ws.close();
-  }
-}
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-interface Profile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-}
-
 /** Stage of a profile node from its function and file (first match wins). */
-const STAGES: [string, (fn: string, url: string) => boolean][] = [
+const STAGES: Stage[] = [
   ["(idle)", (fn) => fn === "(idle)"],
   ["GC", (fn) => fn === "(garbage collector)"],
   ["snappy decode", (fn, u) => u.endsWith("receive/remote_write.ts") && fn === "snappyDecode"],
@@ -171,56 +117,6 @@ const STAGES: [string, (fn: string, url: string) => boolean][] = [
   ["(program: native, unattributed)", (fn) => fn === "(program)"],
 ];
 
-/** Self time per function (`name file:line`), for the top list. */
-function byFunction(p: Profile): Map<string, number> {
-  const byId = new Map<number, ProfileNode>();
-  for (const n of p.nodes) byId.set(n.id, n);
-  const out = new Map<string, number>();
-  for (let i = 0; i < p.samples.length; i++) {
-    const { functionName: fn, url, lineNumber } = byId.get(p.samples[i])!.callFrame;
-    const k = `${fn || "(anonymous)"} ${
-      url.replace(/^.*\/rxperf\//, "").replace(/^file:\/\/.*?\/(?=[a-z]+\/[a-z_0-9]+\.ts$)/, "")
-    }:${lineNumber + 1}`;
-    out.set(k, (out.get(k) ?? 0) + (p.timeDeltas[i] ?? 0) / 1000);
-  }
-  return out;
-}
-
-function breakdown(p: Profile): Map<string, number> {
-  const byId = new Map<number, ProfileNode>();
-  for (const n of p.nodes) byId.set(n.id, n);
-  const parent = new Map<number, number>();
-  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const stageOf = new Map<number, string>();
-  const resolve = (id: number): string => {
-    const hit = stageOf.get(id);
-    if (hit !== undefined) return hit;
-    const n = byId.get(id)!;
-    const { functionName: fn, url } = n.callFrame;
-    let s = STAGES.find(([, f]) => f(fn, url))?.[0];
-    // builtins and native frames count for the stage of their nearest attributed caller
-    if (s === undefined) {
-      const up = parent.get(id);
-      s = up === undefined ? "other" : resolve(up);
-      if (s === "(idle)" || s === "GC" || s.startsWith("(program")) s = "other";
-    }
-    stageOf.set(id, s);
-    return s;
-  };
-  const out = new Map<string, number>();
-  for (let i = 0; i < p.samples.length; i++) {
-    const s = resolve(p.samples[i]);
-    out.set(s, (out.get(s) ?? 0) + (p.timeDeltas[i] ?? 0) / 1000);
-  }
-  return out;
-}
-
-function cpuSeconds(pid: number): number {
-  const s = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
-
 const tmp = await Deno.makeTempDir({ dir: DATA_ROOT, prefix: "receive-profile-" });
 const http = `127.0.0.1:${freePort()}`;
 const rw = `127.0.0.1:${freePort()}`;
@@ -232,6 +128,7 @@ const child = new Deno.Command(Deno.execPath(), {
     `--inspect=${inspect}`,
     new URL(import.meta.url).pathname,
     "--role-in-main-isolate",
+    "receive",
     `--http-address=${http}`,
     `--grpc-address=127.0.0.1:${freePort()}`,
     `--remote-write.address=${rw}`,
@@ -257,10 +154,7 @@ try {
     } catch { /* not yet */ }
     await new Promise((r) => setTimeout(r, 100));
   }
-  const list = await (await fetch(`http://${inspect}/json/list`)).json() as {
-    webSocketDebuggerUrl: string;
-  }[];
-  const cdp = await Cdp.connect(list[0].webSocketDebuggerUrl);
+  const cdp = await Cdp.connectInspector(inspect);
   await cdp.send("Profiler.enable");
   await cdp.send("Profiler.setSamplingInterval", { interval: 200 });
   const reqs = bodies(Math.floor((Date.now() - ROUNDS * 15_000 - 60_000) / 1000) * 1000);
@@ -306,7 +200,7 @@ try {
   const cpu = cpuSeconds(child.pid) - cpu0;
   const { profile } = await cdp.send<{ profile: Profile }>("Profiler.stop");
   cdp.close();
-  const stages = breakdown(profile);
+  const stages = breakdown(profile, STAGES);
   const busy = [...stages].filter(([k]) => k !== "(idle)").reduce((a, [, v]) => a + v, 0);
   console.log(
     `# ${requests} requests (${failed} failed) × ${PER_REQUEST} series, ${WRITERS} writers, ` +

@@ -55,6 +55,9 @@ function abortIf(signal: AbortSignal | undefined): void {
 }
 
 /** A bucket backed by a local directory (`type: FILESYSTEM`, `directory: ...`). */
+/** getRange reads up to this many bytes with synchronous calls (see there). */
+const SYNC_READ_MAX = 1 << 20;
+
 export class FilesystemBucket implements Bucket {
   readonly name: string;
   /** Absolute root directory. */
@@ -99,10 +102,27 @@ export class FilesystemBucket implements Bucket {
       if (isNotFound(e) || e instanceof Deno.errors.NotADirectory) return;
       throw e;
     }
-    const root = await this.resolvedRoot();
+    this.checkInside(real, await this.resolvedRoot(), name);
+  }
+
+  /** Throws unless `real` (a resolved path of object `name`) is inside the resolved root. */
+  private checkInside(real: string, root: string | undefined, name: string): void {
     if (root === undefined || !this.inside(real, root)) {
       throw new ObjectOutsideRootError(this.name, name);
     }
+  }
+
+  /** {@link confine} without leaving the thread (see getRange). */
+  private confineSync(p: string, name: string): void {
+    let real: string;
+    try {
+      real = Deno.realPathSync(p);
+    } catch (e) {
+      if (isNotFound(e) || e instanceof Deno.errors.NotADirectory) return;
+      throw e;
+    }
+    if (this.realRoot === undefined) this.realRoot = Deno.realPathSync(this.root);
+    this.checkInside(real, this.realRoot, name);
   }
 
   private path(name: string): string {
@@ -127,7 +147,70 @@ export class FilesystemBucket implements Bucket {
     }
   }
 
-  async getRange(
+  /**
+   * A range of an object, read with synchronous calls: the store gateway reads many small
+   * ranges per query (postings, series, chunks), and each asynchronous file call (resolve,
+   * open, stat, seek, read, close) is a hop to Deno's blocking thread pool and back — six per
+   * range, which cost more than the reads themselves from the page cache and add a thread
+   * wake-up each on a loaded machine (issue 19). A local filesystem answers these in
+   * microseconds; an object store, not a filesystem, is what a slow remote bucket should be.
+   * Reads longer than {@link SYNC_READ_MAX} (or to the end) stay asynchronous.
+   */
+  getRange(
+    name: string,
+    offset: number,
+    length: number,
+    signal?: AbortSignal,
+  ): Promise<Uint8Array> {
+    // big reads (whole files, large chunk ranges) stay off the thread
+    if (length < 0 || length > SYNC_READ_MAX) {
+      return this.readRangeAsync(name, offset, length, signal);
+    }
+    try {
+      return Promise.resolve(this.readRangeSync(name, offset, length, signal));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  private readRangeSync(
+    name: string,
+    offset: number,
+    length: number,
+    signal?: AbortSignal,
+  ): Uint8Array {
+    const p = this.path(name);
+    if (offset < 0) throw new RangeError(`getRange ${name}: negative offset ${offset}`);
+    abortIf(signal);
+    this.confineSync(p, name);
+    let f: Deno.FsFile;
+    try {
+      f = Deno.openSync(p, { read: true });
+    } catch (e) {
+      if (isNotFound(e)) throw new ObjectNotFoundError(this.name, name);
+      throw e;
+    }
+    try {
+      const st = f.statSync();
+      if (!st.isFile) throw new ObjectNotFoundError(this.name, name);
+      const end = length < 0 ? st.size : Math.min(st.size, offset + length);
+      const n = Math.max(0, end - offset);
+      const out = new Uint8Array(n);
+      if (n === 0) return out;
+      f.seekSync(offset, Deno.SeekMode.Start);
+      let got = 0;
+      while (got < n) {
+        const r = f.readSync(out.subarray(got));
+        if (r === null) break;
+        got += r;
+      }
+      return got === n ? out : out.subarray(0, got);
+    } finally {
+      f.close();
+    }
+  }
+
+  private async readRangeAsync(
     name: string,
     offset: number,
     length: number,

@@ -56,6 +56,13 @@ export interface DatasetOptions {
   gapProbability?: number;
   /** Include the `weird_values` (NaN, ±Inf, -0, extremes) and `label_escapes` series. Default true. */
   specialValues?: boolean;
+  /**
+   * Add node-exporter-like families per group (`node_cpu_seconds_total{cpu,mode}`,
+   * `node_memory_MemAvailable_bytes`, `node_memory_MemTotal_bytes`,
+   * `node_filesystem_avail_bytes{mountpoint}`, `node_network_receive_bytes_total{device}`,
+   * `node_load1`: 15 series). Default false (existing data sets stay as they were).
+   */
+  nodeExporter?: boolean;
 }
 
 /** Upper bounds of the classic histograms. */
@@ -322,6 +329,8 @@ export function generateDataset(opts: DatasetOptions): Dataset {
       add(up, { labels: labelsFromObject({ ...base, __name__: "up" }), ts, vs });
     }
 
+    if (opts.nodeExporter) nodeExporterSeries(family, add, rngFor, key, base, opts, gapP);
+
     if (g === 0 && opts.specialValues !== false) {
       const weird = family("weird_values", "gauge", "Special float values.");
       for (const kind of ["nan", "inf", "extreme"]) {
@@ -351,6 +360,87 @@ export function generateDataset(opts: DatasetOptions): Dataset {
     compareLabels(a.labels, b.labels)
   );
   return { start: opts.start, end: opts.end, stepMs: opts.stepMs, families, series };
+}
+
+/** The node-exporter-like series of one (job, instance) group (see `nodeExporter`). */
+function nodeExporterSeries(
+  family: (name: string, kind: MetricKind, help: string) => MetricFamily,
+  add: (f: MetricFamily, s: DatasetSeries) => void,
+  rngFor: (key: string) => Rng,
+  key: string,
+  base: Record<string, string>,
+  opts: DatasetOptions,
+  gapP: number,
+): void {
+  const cpu = family("node_cpu_seconds", "counter", "Seconds the CPUs spent in each mode.");
+  const share: Record<string, number> = { idle: 0.7, system: 0.08, user: 0.2, iowait: 0.02 };
+  for (const c of ["0", "1"]) {
+    for (const mode of Object.keys(share)) {
+      const r = rngFor(`${key}/cpu/${c}/${mode}`);
+      const ts = timeGrid(opts, r, r.next() < gapP);
+      // a counter of seconds: fractional increments (stepMs of wall time split between modes)
+      const vs = new Float64Array(ts.length);
+      let v = r.next() * 1e6;
+      for (let i = 0; i < ts.length; i++) {
+        v += (opts.stepMs / 1000) * share[mode] * (0.6 + 0.8 * r.next());
+        vs[i] = Math.round(v * 100) / 100;
+      }
+      add(cpu, {
+        labels: labelsFromObject({ ...base, __name__: "node_cpu_seconds_total", cpu: c, mode }),
+        ts,
+        vs,
+      });
+    }
+  }
+  const total = 8 * 2 ** 30;
+  const memTotal = family("node_memory_MemTotal_bytes", "gauge", "Memory total in bytes.");
+  const memAvail = family("node_memory_MemAvailable_bytes", "gauge", "Memory available.");
+  {
+    const r = rngFor(`${key}/memavail`);
+    const ts = timeGrid(opts, r, r.next() < gapP);
+    add(memTotal, {
+      labels: labelsFromObject({ ...base, __name__: "node_memory_MemTotal_bytes" }),
+      ts,
+      vs: new Float64Array(ts.length).fill(total),
+    });
+    add(memAvail, {
+      labels: labelsFromObject({ ...base, __name__: "node_memory_MemAvailable_bytes" }),
+      ts,
+      vs: gaugeValues(ts, r, total * 0.4, total * 0.2, 2 ** 24, 7_200_000, true),
+    });
+  }
+  const fs = family("node_filesystem_avail_bytes", "gauge", "Filesystem space available.");
+  for (const mountpoint of ["/", "/data"]) {
+    const r = rngFor(`${key}/fs/${mountpoint}`);
+    const ts = timeGrid(opts, r, r.next() < gapP);
+    add(fs, {
+      labels: labelsFromObject({ ...base, __name__: "node_filesystem_avail_bytes", mountpoint }),
+      ts,
+      vs: gaugeValues(ts, r, 5e10, 1e10, 1e7, 86_400_000, true),
+    });
+  }
+  const net = family("node_network_receive_bytes", "counter", "Network bytes received.");
+  for (const device of ["eth0", "lo"]) {
+    const r = rngFor(`${key}/net/${device}`);
+    const ts = timeGrid(opts, r, r.next() < gapP);
+    add(net, {
+      labels: labelsFromObject({
+        ...base,
+        __name__: "node_network_receive_bytes_total",
+        device,
+      }),
+      ts,
+      vs: counterValues(ts, r, r.next() * 1e9, 5e5),
+    });
+  }
+  const load = family("node_load1", "gauge", "1m load average.");
+  {
+    const r = rngFor(`${key}/load1`);
+    const ts = timeGrid(opts, r, r.next() < gapP);
+    const vs = gaugeValues(ts, r, 1.2, 0.8, 0.2, 3_600_000, false);
+    for (let i = 0; i < vs.length; i++) vs[i] = Math.max(0, Math.round(vs[i] * 100) / 100);
+    add(load, { labels: labelsFromObject({ ...base, __name__: "node_load1" }), ts, vs });
+  }
 }
 
 /** Total number of samples of a data set. */

@@ -2180,4 +2180,25 @@ export const MUTATIONS: Mutation[] = [
     replace: "    registry,\n    tls: cfg.grpc.tls,",
     tests: ["tests/components/request_logging_test.ts"],
   },
+  {
+    name: "h2client-batch-takes-one-frame",
+    file: "storeapi/h2client.ts",
+    find: "      let groups = this.outQueue;\n      this.outQueue = [];",
+    replace: "      let groups = this.outQueue.splice(0, 1);",
+    tests: ["tests/storeapi/h2_batching_test.ts"],
+  },
+  {
+    name: "h2server-writes-response-headers-alone",
+    file: "storeapi/h2server.ts",
+    find: "    deferMicrotasks(PUMP_DEFER_TICKS, () => this.pumpLoop());",
+    replace: "    this.pumpLoop();",
+    tests: ["tests/storeapi/h2_batching_test.ts"],
+  },
+  {
+    name: "h2server-writes-trailers-alone",
+    file: "storeapi/h2server.ts",
+    find: "const PUMP_DEFER_TICKS = 12;",
+    replace: "const PUMP_DEFER_TICKS = 1;",
+    tests: ["tests/storeapi/h2_batching_test.ts"],
+  },
 ];

@@ -17,7 +17,7 @@ import { newULID } from "../tsdb/ulid.ts";
 import type tls from "node:tls";
 import zlib from "node:zlib";
 import { snappyFrameDecode, snappyFrameEncode } from "./snappy.ts";
-import { H2Server } from "./h2server.ts";
+import { H2Server, WRITE_TAKEN } from "./h2server.ts";
 import { H2ClientConnection, type H2ClientStream, H2StreamError } from "./h2client.ts";
 import { H2Error } from "./h2frame.ts";
 
@@ -776,13 +776,16 @@ class ServerCall implements ServerStreamWriter {
       throw new GrpcError(GrpcStatus.CANCELLED, "stream already closed");
     }
     this.sendHeaders();
+    const written = this.stream.write(frames);
+    // taken below the high-water mark: no wait, so no stall timer to arm
+    if (written === WRITE_TAKEN) return;
     // Backpressure: wait until the stream takes more, the call dies, or the client has read
     // nothing for the stall timeout (then the call is cancelled and its slot freed).
     let stallTimer: ReturnType<typeof setTimeout> | undefined;
     let onAbort: (() => void) | undefined;
     try {
       await Promise.race([
-        this.stream.write(frames),
+        written,
         new Promise<never>((_, reject) => {
           onAbort = () => reject(signal.reason);
           signal.addEventListener("abort", onAbort, { once: true });

@@ -189,6 +189,9 @@ export class H2ClientConnection {
   private slotWaiters: (() => void)[] = [];
   private windowWaiters = new Set<H2ClientStream>();
   private writeChain: Promise<void> = Promise.resolve();
+  /** Frames (groups of parts) waiting for the next socket write, and that write's promise. */
+  private outQueue: Uint8Array[][] = [];
+  private outBatch: Promise<void> | null = null;
   private controlPending = 0;
   /** When the socket write in progress started (0 when none). */
   private writeStartedAt = 0;
@@ -207,6 +210,11 @@ export class H2ClientConnection {
   }
 
   /** Connects (plaintext or TLS) and sends the preface; rejects when the socket cannot open. */
+  /** @internal A connection over any byte stream (tests count its socket writes). */
+  static over(conn: ByteConn): H2ClientConnection {
+    return new H2ClientConnection(conn);
+  }
+
   static async connect(opts: H2ConnectOptions): Promise<H2ClientConnection> {
     if (opts.tls === undefined) {
       const c = await Deno.connect({ hostname: opts.hostname, port: opts.port });
@@ -335,22 +343,49 @@ export class H2ClientConnection {
     this.write(f).finally(() => this.controlPending -= f.length).catch(() => {});
   }
 
-  /** Writes frames in order; rejects (and the connection ends) when the socket fails. */
+  /**
+   * Writes frames in order; rejects (and the connection ends) when the socket fails. Frames
+   * queued before the previous write finished (a request's HEADERS and DATA, window updates)
+   * go out together in one socket write: one syscall instead of one per frame.
+   */
   private write(...parts: Uint8Array[]): Promise<void> {
+    this.outQueue.push(parts);
+    if (this.outBatch !== null) return this.outBatch;
     const p = this.writeChain.then(async () => {
-      if (this.closed && parts[0] !== undefined && parts[0][3] !== T_GOAWAY) {
-        throw new Error("connection closed");
+      this.outBatch = null; // later frames make the next batch
+      let groups = this.outQueue;
+      this.outQueue = [];
+      let refused = false;
+      if (this.closed) {
+        // after close only the GOAWAY goes out
+        const n = groups.length;
+        groups = groups.filter((g) => g[0] !== undefined && g[0][3] === T_GOAWAY);
+        refused = groups.length < n;
       }
       this.writeStartedAt = Date.now();
       try {
-        for (const b of parts) {
+        let size = 0;
+        for (const g of groups) for (const b of g) size += b.length;
+        let buf: Uint8Array;
+        if (groups.length === 1 && groups[0].length === 1) buf = groups[0][0];
+        else {
+          buf = new Uint8Array(size);
           let o = 0;
-          while (o < b.length) o += await this.conn.write(b.subarray(o));
+          for (const g of groups) {
+            for (const b of g) {
+              buf.set(b, o);
+              o += b.length;
+            }
+          }
         }
+        let o = 0;
+        while (o < buf.length) o += await this.conn.write(buf.subarray(o));
       } finally {
         this.writeStartedAt = 0;
       }
+      if (refused) throw new Error("connection closed");
     });
+    this.outBatch = p;
     this.writeChain = p.catch(() => {
       this.fatal("write failed");
     });

@@ -149,6 +149,8 @@ function matchesStoreMatchers(address: string, sets: Matcher[][] | undefined): b
 class StoreStream {
   private readonly it: AsyncIterator<SeriesItem>;
   private readonly ctrl = new AbortController();
+  private readonly parent: AbortSignal;
+  private readonly onParentAbort = () => this.ctrl.abort(this.parent.reason);
   private readonly strip: ReadonlySet<string> | null;
   /** Vertical sharding done here for a store that does not shard itself (as Thanos' proxy). */
   private readonly inShard: ShardMatcher | null;
@@ -158,6 +160,8 @@ class StoreStream {
   private readonly span: Span;
   private spanEnded = false;
   done = false;
+  /** The store's stream ended normally (its call is over). */
+  private ended = false;
 
   constructor(
     readonly ep: ProxyEndpoint,
@@ -173,7 +177,11 @@ class StoreStream {
       ? new Set(replicas)
       : null;
     this.inShard = ep.info?.supportsSharding === true ? null : shardMatcher(req.shardInfo);
-    const signal = AbortSignal.any([parent, this.ctrl.signal]);
+    // the caller's abort reaches this call (a listener: cheaper per call than AbortSignal.any)
+    this.parent = parent;
+    if (parent.aborted) this.ctrl.abort(parent.reason);
+    else parent.addEventListener("abort", this.onParentAbort, { once: true });
+    const signal = this.ctrl.signal;
     this.span = startSpan("store_series", { "store.address": ep.name }, SpanKind.CLIENT);
     this.it = withSpan(this.span, () => ep.client.series(req, signal)[Symbol.asyncIterator]());
   }
@@ -213,6 +221,7 @@ class StoreStream {
       }
       if (r.done) {
         this.done = true;
+        this.ended = true;
         return null;
       }
       const item = r.value;
@@ -276,6 +285,9 @@ class StoreStream {
   close(): void {
     this.endSpan();
     this.done = true;
+    this.parent.removeEventListener("abort", this.onParentAbort);
+    // a call that ended is over: nothing to cancel (and no exception to build per query)
+    if (this.ended) return;
     if (!this.ctrl.signal.aborted) this.ctrl.abort(new DOMException("proxy done", "AbortError"));
     // the generator may be mid-await: let it finish unwinding in the background
     this.it.return?.().catch(() => {});
@@ -423,6 +435,17 @@ export class StoreProxy implements StoreBackend {
         );
       }));
     try {
+      if (streams.length === 1) {
+        // one store: its stream is already sorted and unique; no heap, no per-series compare
+        const only = streams[0];
+        for (;;) {
+          const s = await only.next();
+          while (warnings.length > 0) yield { warning: warnings.shift()! };
+          if (s === null) break;
+          yield s;
+        }
+        return;
+      }
       const heap = new MinHeap<HeapItem>((a, b) => compareLabels(a.s.labels, b.s.labels) < 0);
       // prime all streams concurrently so the stores work in parallel
       const firsts = await Promise.all(streams.map((s) => s.next()));
@@ -443,9 +466,14 @@ export class StoreProxy implements StoreBackend {
           for (const g of group) for (const c of g.s.chunks) chunks.push(c);
           out = { labels: top.s.labels, chunks: sortAndDropIdenticalChunks(chunks) };
         }
-        const nexts = await Promise.all(group.map((g) => g.stream.next()));
-        for (let i = 0; i < group.length; i++) {
-          if (nexts[i] !== null) heap.push({ s: nexts[i]!, stream: group[i].stream });
+        if (group.length === 1) {
+          const next = await top.stream.next();
+          if (next !== null) heap.push({ s: next, stream: top.stream });
+        } else {
+          const nexts = await Promise.all(group.map((g) => g.stream.next()));
+          for (let i = 0; i < group.length; i++) {
+            if (nexts[i] !== null) heap.push({ s: nexts[i]!, stream: group[i].stream });
+          }
         }
         while (warnings.length > 0) yield { warning: warnings.shift()! };
         yield out;
