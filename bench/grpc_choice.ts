@@ -217,8 +217,9 @@ async function serveGrpcJs(port: number, data: SeriesWithChunks[]): Promise<void
 /** The lines of a byte stream. */
 async function* lines(r: ReadableStream<Uint8Array>): AsyncGenerator<string> {
   let buf = "";
-  for await (const t of r.pipeThrough(new TextDecoderStream())) {
-    buf += t;
+  const td = new TextDecoder();
+  for await (const b of r) {
+    buf += td.decode(b, { stream: true });
     let i;
     while ((i = buf.indexOf("\n")) >= 0) {
       yield buf.slice(0, i);

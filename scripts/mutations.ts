@@ -1898,4 +1898,40 @@ export const MUTATIONS: Mutation[] = [
     replace: "seriesLabels: d.seriesLabels",
     tests: ["tests/storeapi/exemplars_test.ts"],
   },
+  // ---------------------------------------------------------------- gRPC keepalive (issue 20)
+  {
+    name: "grpc-client-keepalive-sends-no-ping",
+    file: "storeapi/h2client.ts",
+    find: "      this.control(frameOf(T_PING, 0, 0, KEEPALIVE_PING));",
+    replace: "",
+    tests: ["tests/storeapi/keepalive_test.ts"],
+  },
+  {
+    name: "grpc-client-keepalive-ignores-missing-ack",
+    file: "storeapi/h2client.ts",
+    find: "    if (this.kaPingOutstanding && this.kaTimeoutLeft <= 0) {",
+    replace: "    if (this.kaPingOutstanding && this.kaTimeoutLeft < -1e12) {",
+    tests: ["tests/storeapi/keepalive_test.ts"],
+  },
+  {
+    name: "grpc-client-keepalive-pings-idle-connections",
+    file: "storeapi/h2client.ts",
+    find: "    if (this.streams.size === 0 && !ka.permitWithoutStream) {",
+    replace: "    if (this.streams.size < 0 && !ka.permitWithoutStream) {",
+    tests: ["tests/storeapi/keepalive_test.ts"],
+  },
+  {
+    name: "grpc-server-no-ping-strikes",
+    file: "storeapi/h2server.ts",
+    find: "    if (prev !== 0 && now - prev < min) this.pingStrikes++;",
+    replace: "",
+    tests: ["tests/storeapi/keepalive_test.ts"],
+  },
+  {
+    name: "grpc-server-ping-strikes-never-forgiven",
+    file: "storeapi/h2server.ts",
+    find: "    if (this.pingStrikesForgiven) {",
+    replace: "    if (this.pingStrikesForgiven && Number.isNaN(0)) {",
+    tests: ["tests/storeapi/keepalive_test.ts"],
+  },
 ];
