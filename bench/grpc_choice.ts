@@ -281,9 +281,21 @@ class ServerProc {
     return Number(String(l.value).slice(4)) / 1000;
   }
 
-  async stop(): Promise<void> {
+  /** Whether the child still answers (false once it died). */
+  async alive(): Promise<boolean> {
+    try {
+      await this.writer.write(new TextEncoder().encode("cpu\n"));
+      return !(await this.lines.next()).done;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Ends the child; says how it ended. */
+  async stop(): Promise<string> {
     await this.writer.close().catch(() => {});
-    await this.proc.status;
+    const st = await this.proc.status;
+    return st.signal !== null ? `killed by ${st.signal}` : `exit code ${st.code}`;
   }
 }
 
@@ -500,7 +512,16 @@ async function main(): Promise<void> {
     }
   } finally {
     for (const c of clients.values()) c.close();
-    await Promise.all(Object.values(servers).map((s) => s.stop()));
+    // the clients closed their connections (GOAWAY): do the servers survive it?
+    await new Promise((r) => setTimeout(r, 1000));
+    for (const s of Object.values(servers)) {
+      const alive = await s.alive();
+      const end = await s.stop();
+      if (!alive) Deno.exitCode = 1;
+      console.log(
+        `${s.kind} server process: ${alive ? "alive" : "DIED"} after the clients closed (${end})`,
+      );
+    }
   }
 
   console.log(

@@ -1902,15 +1902,15 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "grpc-client-keepalive-sends-no-ping",
     file: "storeapi/h2client.ts",
-    find: "      this.control(frameOf(T_PING, 0, 0, KEEPALIVE_PING));",
+    find: "    this.control(frameOf(T_PING, 0, 0, KEEPALIVE_PING));",
     replace: "",
     tests: ["tests/storeapi/keepalive_test.ts"],
   },
   {
     name: "grpc-client-keepalive-ignores-missing-ack",
     file: "storeapi/h2client.ts",
-    find: "    if (this.kaPingOutstanding && this.kaTimeoutLeft <= 0) {",
-    replace: "    if (this.kaPingOutstanding && this.kaTimeoutLeft < -1e12) {",
+    find: "      if (!this.closed && this.framesRead === mark) {",
+    replace: "      if (!this.closed && this.framesRead === mark && Number.isNaN(0)) {",
     tests: ["tests/storeapi/keepalive_test.ts"],
   },
   {

@@ -24,6 +24,7 @@
 
 import tls from "node:tls";
 import { HpackDecoder, hpackEncode, HpackError } from "./hpack.ts";
+import { type LoopTimeout, loopTimeout } from "../runutil/loop_clock.ts";
 import {
   type ByteConn,
   ConnectionError,
@@ -220,11 +221,13 @@ export class H2ClientConnection {
   private writeStartedAt = 0;
   /** When the last frame was read (ms). */
   private lastReadAt = Date.now();
+  /** Frames read so far (the keepalive ACK check compares it). */
+  private framesRead = 0;
   private kaTimer?: ReturnType<typeof setTimeout>;
   /** `lastReadAt` seen by the previous keepalive check. */
   private kaPrevRead = this.lastReadAt;
-  private kaPingOutstanding = false;
-  private kaTimeoutLeft = 0;
+  /** The wait for anything after our PING (event-loop time: a stall of ours is not counted). */
+  private kaAckWait?: LoopTimeout;
   /** No open calls: the keepalive timer waits for the next one. */
   private kaDormant = false;
   /** The server ended the connection with GOAWAY ENHANCE_YOUR_CALM "too_many_pings". */
@@ -250,41 +253,44 @@ export class H2ClientConnection {
     this.kaTimer = t;
   }
 
-  /** The keepalive timer (grpc-go's http2Client.keepalive loop, one turn per firing). */
+  /** The keepalive timer: a PING once `timeMs` passed without reads while calls are open. */
   private keepaliveCheck(): void {
     this.kaTimer = undefined;
     const ka = this.ka!;
     if (this.closed) return;
     if (this.lastReadAt > this.kaPrevRead) {
       // the server was heard from: next check `timeMs` after that
-      this.kaPingOutstanding = false;
       this.kaPrevRead = this.lastReadAt;
       this.armKeepalive(this.lastReadAt + ka.timeMs - Date.now());
       return;
     }
-    if (this.kaPingOutstanding && this.kaTimeoutLeft <= 0) {
-      this.fatal(`keepalive ping not acknowledged within ${ka.timeoutMs}ms`);
-      return;
-    }
     if (this.streams.size === 0 && !ka.permitWithoutStream) {
-      this.kaPingOutstanding = false;
       this.kaDormant = true; // woken by the next request
       return;
     }
     this.keepalivePing();
   }
 
-  /** Sends the PING (unless one is outstanding) and sleeps until the next check. */
+  /**
+   * Sends a PING unless one is waiting for its answer; the connection fails when nothing at all
+   * is read within `timeoutMs` of loop time. The wait counts only time this thread was free to
+   * read (runutil/loop_clock.ts), so a stall of our own (a long evaluation, GC) does not blame the
+   * server for an answer that is already in the socket buffer.
+   */
   private keepalivePing(): void {
     const ka = this.ka!;
-    if (!this.kaPingOutstanding) {
-      this.control(frameOf(T_PING, 0, 0, KEEPALIVE_PING));
-      this.kaPingOutstanding = true;
-      this.kaTimeoutLeft = ka.timeoutMs;
-    }
-    const sleep = Math.min(ka.timeMs, this.kaTimeoutLeft);
-    this.kaTimeoutLeft -= sleep;
-    this.armKeepalive(sleep);
+    this.armKeepalive(ka.timeMs);
+    if (this.kaAckWait !== undefined) return;
+    this.control(frameOf(T_PING, 0, 0, KEEPALIVE_PING));
+    const mark = this.framesRead;
+    const wait = loopTimeout(ka.timeoutMs);
+    this.kaAckWait = wait;
+    wait.signal.addEventListener("abort", () => {
+      this.kaAckWait = undefined;
+      if (!this.closed && this.framesRead === mark) {
+        this.fatal(`keepalive ping not acknowledged within ${ka.timeoutMs}ms`);
+      }
+    }, { once: true });
   }
 
   /** Connects (plaintext or TLS) and sends the preface; rejects when the socket cannot open. */
@@ -406,6 +412,7 @@ export class H2ClientConnection {
 
   private closeSocket(): void {
     clearTimeout(this.kaTimer);
+    this.kaAckWait?.clear();
     try {
       this.conn.close();
     } catch { /* closed */ }
@@ -510,6 +517,7 @@ export class H2ClientConnection {
 
   private teardown(reason: H2StreamError): void {
     clearTimeout(this.kaTimer);
+    this.kaAckWait?.clear();
     const streams = [...this.streams.values()];
     this.streams.clear();
     this.windowWaiters.clear();
@@ -519,6 +527,7 @@ export class H2ClientConnection {
 
   private onFrame(type: number, flags: number, id: number, p: Uint8Array): void {
     this.lastReadAt = Date.now();
+    this.framesRead++;
     if (this.blocks.open && type !== T_CONT) {
       throw new ConnectionError(H2Error.PROTOCOL_ERROR, "expected CONTINUATION");
     }
