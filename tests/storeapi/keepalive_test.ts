@@ -181,3 +181,57 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "keepalive: a stall of our own event loop while the PING's ACK is on its way keeps the connection",
+  opts,
+  async () => {
+    // the server process acknowledges PINGs 100 ms late; we stall 1.5 s right after it saw one
+    const port = freePort();
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("../helpers/lazy_ping_server.ts", import.meta.url).pathname,
+        String(port),
+        "100",
+      ],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const lines = child.stdout.getReader();
+    const td = new TextDecoder();
+    let text = "";
+    /** Waits (bounded) until the child printed `word` `count` times in all. */
+    const printed = async (word: string, count: number) => {
+      const end = Date.now() + DEADLINE_MS;
+      while (text.split(word).length - 1 < count && Date.now() < end) {
+        const r = await lines.read();
+        if (r.done) break;
+        text += td.decode(r.value, { stream: true });
+      }
+      return text.split(word).length - 1 >= count;
+    };
+    const ch = new GrpcChannel(`127.0.0.1:${port}`, {
+      keepalive: { timeMs: 100, timeoutMs: 400 },
+    });
+    let failed: unknown;
+    try {
+      assert(await printed("READY", 1), "server process started");
+      // a call the server never answers: keepalive PINGs while it is open
+      const call = ch.unary("/t.T/Never", new Uint8Array(0), { timeoutMs: DEADLINE_MS });
+      call.catch((e) => failed = e);
+      assert(await printed("PING", 1), "first PING");
+      const end = Date.now() + 1500;
+      while (Date.now() < end) { /* our stall: the ACK arrives meanwhile, unread */ }
+      // the connection outlives the stall: the next PING comes on it
+      assert(await printed("PING", 2), `second PING (call failed: ${failed})`);
+      assertEquals(failed, undefined);
+    } finally {
+      ch.close();
+      child.kill();
+      await lines.cancel().catch(() => {});
+      await child.status;
+    }
+  },
+);
