@@ -1921,6 +1921,13 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/storeapi/keepalive_test.ts"],
   },
   {
+    name: "grpc-client-keepalive-ack-wait-counts-our-own-stall",
+    file: "storeapi/h2client.ts",
+    find: "    const wait = loopTimeout(ka.timeoutMs);",
+    replace: "    const wait = { signal: AbortSignal.timeout(ka.timeoutMs), clear() {} };",
+    tests: ["tests/storeapi/keepalive_test.ts"],
+  },
+  {
     name: "grpc-server-no-ping-strikes",
     file: "storeapi/h2server.ts",
     find: "    if (prev !== 0 && now - prev < min) this.pingStrikes++;",

@@ -206,8 +206,13 @@ Deno.test(
     const printed = async (word: string, count: number) => {
       const end = Date.now() + DEADLINE_MS;
       while (text.split(word).length - 1 < count && Date.now() < end) {
-        const r = await lines.read();
-        if (r.done) break;
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const r = await Promise.race([
+          lines.read(),
+          new Promise<null>((res) => timer = setTimeout(() => res(null), end - Date.now())),
+        ]);
+        clearTimeout(timer);
+        if (r === null || r.done) break;
         text += td.decode(r.value, { stream: true });
       }
       return text.split(word).length - 1 >= count;
