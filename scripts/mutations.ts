@@ -2201,4 +2201,47 @@ export const MUTATIONS: Mutation[] = [
     replace: "const PUMP_DEFER_TICKS = 1;",
     tests: ["tests/storeapi/h2_batching_test.ts"],
   },
+  // ---------------------------------------------------------------- gRPC keepalive (issue 20)
+  {
+    name: "grpc-client-keepalive-sends-no-ping",
+    file: "storeapi/h2client.ts",
+    find: "    this.control(frameOf(T_PING, 0, 0, KEEPALIVE_PING));",
+    replace: "",
+    tests: ["tests/storeapi/keepalive_test.ts"],
+  },
+  {
+    name: "grpc-client-keepalive-ignores-missing-ack",
+    file: "storeapi/h2client.ts",
+    find: "      if (!this.closed && this.framesRead === mark) {",
+    replace: "      if (!this.closed && this.framesRead === mark && Number.isNaN(0)) {",
+    tests: ["tests/storeapi/keepalive_test.ts"],
+  },
+  {
+    name: "grpc-client-keepalive-pings-idle-connections",
+    file: "storeapi/h2client.ts",
+    find: "    if (this.streams.size === 0 && !ka.permitWithoutStream) {",
+    replace: "    if (this.streams.size < 0 && !ka.permitWithoutStream) {",
+    tests: ["tests/storeapi/keepalive_test.ts"],
+  },
+  {
+    name: "grpc-client-keepalive-ack-wait-counts-our-own-stall",
+    file: "storeapi/h2client.ts",
+    find: "    const wait = loopTimeout(ka.timeoutMs);",
+    replace: "    const wait = { signal: AbortSignal.timeout(ka.timeoutMs), clear() {} };",
+    tests: ["tests/storeapi/keepalive_test.ts"],
+  },
+  {
+    name: "grpc-server-no-ping-strikes",
+    file: "storeapi/h2server.ts",
+    find: "    if (prev !== 0 && now - prev < min) this.pingStrikes++;",
+    replace: "",
+    tests: ["tests/storeapi/keepalive_test.ts"],
+  },
+  {
+    name: "grpc-server-ping-strikes-never-forgiven",
+    file: "storeapi/h2server.ts",
+    find: "    if (this.pingStrikesForgiven) {",
+    replace: "    if (this.pingStrikesForgiven && Number.isNaN(0)) {",
+    tests: ["tests/storeapi/keepalive_test.ts"],
+  },
 ];

@@ -18,7 +18,13 @@ import type tls from "node:tls";
 import zlib from "node:zlib";
 import { snappyFrameDecode, snappyFrameEncode } from "./snappy.ts";
 import { H2Server, WRITE_TAKEN } from "./h2server.ts";
-import { H2ClientConnection, type H2ClientStream, H2StreamError } from "./h2client.ts";
+import {
+  H2ClientConnection,
+  type H2ClientStream,
+  H2StreamError,
+  type KeepaliveOptions,
+  THANOS_CLIENT_KEEPALIVE,
+} from "./h2client.ts";
 import { H2Error } from "./h2frame.ts";
 
 /** gRPC status codes. */
@@ -346,6 +352,8 @@ export interface GrpcServerOptions {
   logger?: Logger;
   /** Request logging (server/request_log.ts); default the role's installed config. */
   requestLog?: GrpcLogSettings | null;
+  /** Shortest interval between a client's keepalive PINGs tolerated (default 10 s, as Thanos). */
+  keepaliveMinTimeMs?: number;
 }
 
 /**
@@ -426,7 +434,9 @@ export class GrpcServer {
         "of the request) for the stall timeout.",
       labelNames: [...labelNames, "direction"],
     });
-    this.h2 = new H2Server((s) => this.onStream(s));
+    this.h2 = new H2Server((s) => this.onStream(s), {
+      keepaliveMinTimeMs: opts.keepaliveMinTimeMs,
+    });
     this.tls = opts.tls;
   }
 
@@ -828,6 +838,8 @@ export interface GrpcChannelOptions {
   compression?: "none" | Compression;
   /** Largest response message accepted (default 2 GiB - 1, as Thanos). */
   maxMessageBytes?: number;
+  /** Keepalive PINGs (default Thanos's, {@link THANOS_CLIENT_KEEPALIVE}); `null`: none. */
+  keepalive?: KeepaliveOptions | null;
 }
 
 /** Per-call options. */
@@ -903,9 +915,13 @@ export class GrpcChannel {
   private readonly tls?: tls.ConnectionOptions;
   private readonly compression: Compression;
   private readonly maxMessageBytes: number;
+  private keepalive?: KeepaliveOptions;
   private closed = false;
 
   constructor(readonly address: string, opts: GrpcChannelOptions = {}) {
+    this.keepalive = opts.keepalive === null
+      ? undefined
+      : { ...(opts.keepalive ?? THANOS_CLIENT_KEEPALIVE) };
     const t = opts.tls;
     try {
       this.target = splitHostPort(address);
@@ -938,7 +954,15 @@ export class GrpcChannel {
     const c = this.conn;
     if (c !== null && c.usable) return Promise.resolve(c);
     if (this.connecting === null) {
-      const dial = H2ClientConnection.connect({ ...target, tls: this.tls }).then((nc) => {
+      if (c?.tooManyPings && this.keepalive) {
+        // the server found our PINGs too frequent: halve their rate, as grpc-go does (gRPC A8)
+        this.keepalive.timeMs *= 2;
+      }
+      const dial = H2ClientConnection.connect({
+        ...target,
+        tls: this.tls,
+        keepalive: this.keepalive,
+      }).then((nc) => {
         if (this.closed) {
           nc.close();
           throw new GrpcError(GrpcStatus.CANCELLED, "channel closed");
@@ -953,6 +977,11 @@ export class GrpcChannel {
       });
     }
     return abortable(this.connecting, signal);
+  }
+
+  /** Idle time before a keepalive PING (doubled after each "too_many_pings"); none: undefined. */
+  get keepaliveTimeMs(): number | undefined {
+    return this.keepalive?.timeMs;
   }
 
   /** Closes the connection; running calls are cancelled. */

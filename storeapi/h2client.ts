@@ -11,9 +11,20 @@
 // are sent within the server's stream and connection windows. GOAWAY: streams above the
 // server's last stream id fail as unprocessed (the channel retries them on a new connection);
 // the others finish, and no new stream opens on this connection.
+//
+// Keepalive, as Thanos v0.42 dials its stores (pkg/extgrpc/client.go:
+// `keepalive.ClientParameters{Time: 10s, Timeout: 5s}`, PermitWithoutStream false) with grpc-go's
+// semantics (https://github.com/grpc/grpc-go/blob/master/Documentation/keepalive.md, gRPC A8
+// https://github.com/grpc/proposal/blob/master/A8-client-side-keepalive.md): after `timeMs` with
+// nothing read from the server while calls are open, a PING goes out; when nothing at all arrives
+// within `timeoutMs` after it, the connection is closed and its calls fail as a lost connection
+// (gRPC UNAVAILABLE; the next call dials anew). A dead peer (a proxy that stops forwarding, a
+// black-holed route) is so detected in time + timeout instead of at the call's deadline. Without
+// open calls no PINGs are sent; the first call after such a pause sends one at once.
 
 import tls from "node:tls";
 import { HpackDecoder, hpackEncode, HpackError } from "./hpack.ts";
+import { type LoopTimeout, loopTimeout } from "../runutil/loop_clock.ts";
 import {
   type ByteConn,
   ConnectionError,
@@ -61,6 +72,20 @@ const WRITE_STALL_MS = 1000;
 /** Streams allowed before the server's SETTINGS say otherwise. */
 const DEFAULT_MAX_STREAMS = 100;
 
+/** Client keepalive (see the top of this file). */
+export interface KeepaliveOptions {
+  /** Idle time (nothing read) after which a PING is sent (ms). */
+  timeMs: number;
+  /** Time to wait for anything from the server after that PING before closing (ms). */
+  timeoutMs: number;
+  /** Also ping while no call is open (grpc-go's PermitWithoutStream; default false). */
+  permitWithoutStream?: boolean;
+}
+
+/** Thanos v0.42's client keepalive (pkg/extgrpc/client.go): PING after 10 s idle, 5 s for the ACK. */
+export const THANOS_CLIENT_KEEPALIVE: KeepaliveOptions = { timeMs: 10_000, timeoutMs: 5_000 };
+const KEEPALIVE_PING = new Uint8Array(8);
+
 /** Why a stream failed. `unprocessed`: the server never handled it (safe to retry). */
 export class H2StreamError extends Error {
   override name = "H2StreamError";
@@ -80,6 +105,8 @@ export interface H2ConnectOptions {
   port: number;
   /** TLS (node:tls options; ALPN "h2" is added); plaintext when absent. */
   tls?: tls.ConnectionOptions;
+  /** Keepalive PINGs; none when absent. */
+  keepalive?: KeepaliveOptions;
 }
 
 /** One request stream as its caller sees it. */
@@ -195,10 +222,23 @@ export class H2ClientConnection {
   private controlPending = 0;
   /** When the socket write in progress started (0 when none). */
   private writeStartedAt = 0;
+  /** When the last frame was read (ms). */
+  private lastReadAt = Date.now();
+  /** Frames read so far (the keepalive ACK check compares it). */
+  private framesRead = 0;
+  private kaTimer?: ReturnType<typeof setTimeout>;
+  /** `lastReadAt` seen by the previous keepalive check. */
+  private kaPrevRead = this.lastReadAt;
+  /** The wait for anything after our PING (event-loop time: a stall of ours is not counted). */
+  private kaAckWait?: LoopTimeout;
+  /** No open calls: the keepalive timer waits for the next one. */
+  private kaDormant = false;
+  /** The server ended the connection with GOAWAY ENHANCE_YOUR_CALM "too_many_pings". */
+  tooManyPings = false;
   /** Resolves when the connection is gone. */
   readonly done: Promise<void>;
 
-  private constructor(private readonly conn: ByteConn) {
+  private constructor(private readonly conn: ByteConn, private readonly ka?: KeepaliveOptions) {
     this.control(PREFACE);
     this.control(settingsFrame([
       [S_ENABLE_PUSH, 0],
@@ -206,7 +246,54 @@ export class H2ClientConnection {
       [S_MAX_HEADER_LIST_SIZE, MAX_HEADER_BLOCK],
     ]));
     this.control(frameOf(T_WINDOW, 0, 0, u32(CONN_WINDOW - 65535)));
+    if (ka) this.armKeepalive(ka.timeMs);
     this.done = this.run();
+  }
+
+  private armKeepalive(ms: number): void {
+    const t = setTimeout(() => this.keepaliveCheck(), Math.max(0, ms));
+    Deno.unrefTimer(t); // an idle connection does not keep the process alive
+    this.kaTimer = t;
+  }
+
+  /** The keepalive timer: a PING once `timeMs` passed without reads while calls are open. */
+  private keepaliveCheck(): void {
+    this.kaTimer = undefined;
+    const ka = this.ka!;
+    if (this.closed) return;
+    if (this.lastReadAt > this.kaPrevRead) {
+      // the server was heard from: next check `timeMs` after that
+      this.kaPrevRead = this.lastReadAt;
+      this.armKeepalive(this.lastReadAt + ka.timeMs - Date.now());
+      return;
+    }
+    if (this.streams.size === 0 && !ka.permitWithoutStream) {
+      this.kaDormant = true; // woken by the next request
+      return;
+    }
+    this.keepalivePing();
+  }
+
+  /**
+   * Sends a PING unless one is waiting for its answer; the connection fails when nothing at all
+   * is read within `timeoutMs` of loop time. The wait counts only time this thread was free to
+   * read (runutil/loop_clock.ts), so a stall of our own (a long evaluation, GC) does not blame the
+   * server for an answer that is already in the socket buffer.
+   */
+  private keepalivePing(): void {
+    const ka = this.ka!;
+    this.armKeepalive(ka.timeMs);
+    if (this.kaAckWait !== undefined) return;
+    this.control(frameOf(T_PING, 0, 0, KEEPALIVE_PING));
+    const mark = this.framesRead;
+    const wait = loopTimeout(ka.timeoutMs);
+    this.kaAckWait = wait;
+    wait.signal.addEventListener("abort", () => {
+      this.kaAckWait = undefined;
+      if (!this.closed && this.framesRead === mark) {
+        this.fatal(`keepalive ping not acknowledged within ${ka.timeoutMs}ms`);
+      }
+    }, { once: true });
   }
 
   /** Connects (plaintext or TLS) and sends the preface; rejects when the socket cannot open. */
@@ -221,7 +308,7 @@ export class H2ClientConnection {
       try {
         c.setNoDelay(true);
       } catch { /* not TCP */ }
-      return new H2ClientConnection(c);
+      return new H2ClientConnection(c, opts.keepalive);
     }
     const sock = await new Promise<tls.TLSSocket>((resolve, reject) => {
       const s = tls.connect({
@@ -238,7 +325,7 @@ export class H2ClientConnection {
     try {
       sock.setNoDelay(true);
     } catch { /* not TCP */ }
-    return new H2ClientConnection(nodeSocketConn(sock));
+    return new H2ClientConnection(nodeSocketConn(sock), opts.keepalive);
   }
 
   /** True while new streams may open here (not closed, no GOAWAY, ids left). */
@@ -283,6 +370,11 @@ export class H2ClientConnection {
     const s = new H2ClientStream(id, this, this.peerInitialWindow);
     this.streams.set(id, s);
     this.control(headersFrames(id, hpackEncode(headers), false, this.peerMaxFrame));
+    if (this.kaDormant) {
+      // the first call after a pause: is the server still there?
+      this.kaDormant = false;
+      this.keepalivePing();
+    }
     this.sendBody(s, body).catch(() => {}); // failures reach the stream itself
     return s;
   }
@@ -327,6 +419,8 @@ export class H2ClientConnection {
   }
 
   private closeSocket(): void {
+    clearTimeout(this.kaTimer);
+    this.kaAckWait?.clear();
     try {
       this.conn.close();
     } catch { /* closed */ }
@@ -457,6 +551,8 @@ export class H2ClientConnection {
   }
 
   private teardown(reason: H2StreamError): void {
+    clearTimeout(this.kaTimer);
+    this.kaAckWait?.clear();
     const streams = [...this.streams.values()];
     this.streams.clear();
     this.windowWaiters.clear();
@@ -465,6 +561,8 @@ export class H2ClientConnection {
   }
 
   private onFrame(type: number, flags: number, id: number, p: Uint8Array): void {
+    this.lastReadAt = Date.now();
+    this.framesRead++;
     if (this.blocks.open && type !== T_CONT) {
       throw new ConnectionError(H2Error.PROTOCOL_ERROR, "expected CONTINUATION");
     }
@@ -533,6 +631,8 @@ export class H2ClientConnection {
     const last = dv.getUint32(0) & MAX_WINDOW;
     const code = dv.getUint32(4);
     this.goawayReceived = true;
+    this.tooManyPings = code === H2Error.ENHANCE_YOUR_CALM &&
+      new TextDecoder().decode(p.subarray(8)) === "too_many_pings";
     // streams the server never saw: unprocessed, the channel retries them elsewhere
     for (const s of [...this.streams.values()]) {
       if (s.id > last) {

@@ -78,11 +78,24 @@ function deferMicrotasks(n: number, fn: () => void): void {
 const PREFACE_TIMEOUT_MS = 10_000;
 /** Bytes handed to one socket write. */
 const WRITE_BATCH = 256 << 10;
+/**
+ * Client PINGs: Thanos v0.42's gRPC server enforces `keepalive.EnforcementPolicy{MinTime: 10s}`
+ * (pkg/server/grpc/grpc.go; PermitWithoutStream false) with grpc-go's rules
+ * (https://github.com/grpc/grpc-go/blob/master/Documentation/keepalive.md): a PING sooner than
+ * MinTime after the previous one (2 h when no call is open) is a strike, sending response headers
+ * or data forgives them, and more than 2 strikes end the connection with GOAWAY
+ * ENHANCE_YOUR_CALM "too_many_pings".
+ */
+export const KEEPALIVE_MIN_TIME_MS = 10_000;
+const PING_WITHOUT_STREAM_MIN_MS = 2 * 3600_000;
+const MAX_PING_STRIKES = 2;
 
 /** Options of {@link H2Server}. */
 export interface H2ServerOptions {
   /** SETTINGS_MAX_CONCURRENT_STREAMS per connection (default 1000). */
   maxConcurrentStreams?: number;
+  /** Shortest interval between client PINGs tolerated (default {@link KEEPALIVE_MIN_TIME_MS}). */
+  keepaliveMinTimeMs?: number;
 }
 
 /** One request stream; the gRPC layer answers it. Methods never throw. */
@@ -121,6 +134,7 @@ export class H2Stream {
     if (this.done || this.headersSent) return;
     this.headersSent = true;
     const block = hpackEncode(Object.entries(headers));
+    this.conn.pingStrikesForgiven = true;
     if (endStream) {
       this.done = true;
       this.conn.streamFinished(this, block);
@@ -201,6 +215,11 @@ export class H2Connection {
   private writeStartedAt = 0;
   private prefaceSeen = false;
   private readonly maxStreams: number;
+  private readonly pingMinMs: number;
+  private lastPingAt = 0;
+  private pingStrikes = 0;
+  /** @internal Set when response headers or data go out: the next PING clears the strikes. */
+  pingStrikesForgiven = false;
 
   constructor(
     private readonly conn: ByteConn,
@@ -209,6 +228,7 @@ export class H2Connection {
     private readonly onGone: (c: H2Connection) => void,
   ) {
     this.maxStreams = opts.maxConcurrentStreams ?? 1000;
+    this.pingMinMs = opts.keepaliveMinTimeMs ?? KEEPALIVE_MIN_TIME_MS;
   }
 
   /** Milliseconds the current socket write has been pending (0 when none). */
@@ -310,7 +330,7 @@ export class H2Connection {
       case T_PING:
         if (id !== 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "PING on a stream");
         if (p.length !== 8) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, "PING size");
-        if ((flags & F_ACK) === 0) this.control(frameOf(T_PING, F_ACK, 0, p));
+        if ((flags & F_ACK) === 0) this.onPing(p);
         return;
       case T_GOAWAY:
         if (id !== 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "GOAWAY on a stream");
@@ -342,6 +362,24 @@ export class H2Connection {
       }
       default:
         return; // unknown frame types are ignored
+    }
+  }
+
+  /** Answers a client PING and counts it against the keepalive policy (see MAX_PING_STRIKES). */
+  private onPing(p: Uint8Array): void {
+    this.control(frameOf(T_PING, F_ACK, 0, p));
+    const now = Date.now();
+    const prev = this.lastPingAt;
+    this.lastPingAt = now;
+    if (this.pingStrikesForgiven) {
+      this.pingStrikesForgiven = false;
+      this.pingStrikes = 0;
+      return;
+    }
+    const min = this.streams.size === 0 ? PING_WITHOUT_STREAM_MIN_MS : this.pingMinMs;
+    if (prev !== 0 && now - prev < min) this.pingStrikes++;
+    if (this.pingStrikes > MAX_PING_STRIKES) {
+      this.goaway(H2Error.ENHANCE_YOUR_CALM, "too_many_pings");
     }
   }
 
@@ -551,6 +589,7 @@ export class H2Connection {
         if (this.pumpWanted) continue;
         break;
       }
+      if (touched.length > 0) this.pingStrikesForgiven = true;
       const ok = await this.writeAll(concat(out, size));
       if (!ok) break;
       for (const s of touched) s.drained();

@@ -51,6 +51,10 @@ export class RawH2 {
   private nextId = 1;
   /** GOAWAY received (error code), if any. */
   goaway?: number;
+  /** The debug text of that GOAWAY. */
+  goawayDebug?: string;
+  /** PING ACKs received. */
+  pingAcks = 0;
   /** The server closed the connection. */
   eof = false;
   private reading = true;
@@ -245,6 +249,9 @@ export class RawH2 {
       await this.write(h2Frame(0x4, 1, 0, new Uint8Array(0)));
     } else if (type === 0x7) {
       this.goaway = new DataView(p.buffer, p.byteOffset + 4, 4).getUint32(0);
+      this.goawayDebug = new TextDecoder().decode(p.subarray(8));
+    } else if (type === 0x6 && (flags & 1) === 1) {
+      this.pingAcks++;
     }
   }
 }

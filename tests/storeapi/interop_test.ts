@@ -18,7 +18,7 @@ import {
 import { type SeriesItem, type StoreBackend, StoreServer } from "../../storeapi/server.ts";
 import { StoreClient } from "../../storeapi/client.ts";
 import { withExternalLabels } from "../../storeapi/external_labels.ts";
-import { GrpcError, GrpcStatus } from "../../storeapi/grpc.ts";
+import { GrpcChannel, GrpcError, GrpcStatus } from "../../storeapi/grpc.ts";
 
 // Loaded through computed specifiers so that the @types/node protobufjs depends on stays out of
 // type checking: it replaces Deno's node types for every file checked in the same run.
@@ -304,6 +304,64 @@ Deno.test(
       assertEquals(caught.code, GrpcStatus.RESOURCE_EXHAUSTED);
       assertEquals(caught.details, "limit 5 violated");
     } finally {
+      client.close();
+      server.forceShutdown();
+    }
+  },
+);
+
+Deno.test(
+  "our client reads Info from a grpc-js server, and its keepalive PINGs keep a slow call alive",
+  opts,
+  async () => {
+    const server = new grpc.Server();
+    const id = (b: Buffer) => b;
+    const unary = (path: string) => ({
+      path,
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: id,
+      requestDeserialize: id,
+      responseSerialize: id,
+      responseDeserialize: id,
+    });
+    server.addService({ Info: unary("/thanos.info.Info/Info"), Slow: unary("/t.T/Slow") }, {
+      Info: (_call: any, cb: any) =>
+        cb(
+          null,
+          raw(
+            T.InfoResponse.encode(T.InfoResponse.fromObject({
+              ComponentType: "sidecar",
+              labelSets: [{ labels: [{ name: "replica", value: "a" }] }],
+              store: { minTime: -7, maxTime: "9223372036854775807" },
+              rules: {},
+            })).finish(),
+          ),
+        ),
+      // silent for many keepalive periods of the client below: only its PINGs are answered
+      Slow: (call: any, cb: any) => setTimeout(() => cb(null, call.request), 700),
+    });
+    const port = await new Promise<number>((res, rej) =>
+      server.bindAsync(
+        "127.0.0.1:0",
+        grpc.ServerCredentials.createInsecure(),
+        (e: Error | null, p: number) => e ? rej(e) : res(p),
+      )
+    );
+    const client = new StoreClient(`127.0.0.1:${port}`, { timeoutMs: 5000 });
+    const ch = new GrpcChannel(`127.0.0.1:${port}`, {
+      keepalive: { timeMs: 100, timeoutMs: 300 },
+    });
+    try {
+      const info = await client.info();
+      assertEquals(info.componentType, "sidecar");
+      assertEquals(info.labelSets, [["replica", "a"]]);
+      assertEquals([info.minTime, info.maxTime], [-7, INT64_MAX]);
+      assertEquals(info.rules, true);
+      const res = await ch.unary("/t.T/Slow", new Uint8Array([1, 2, 3]), { timeoutMs: 10_000 });
+      assertEquals([...res], [1, 2, 3]);
+    } finally {
+      ch.close();
       client.close();
       server.forceShutdown();
     }
