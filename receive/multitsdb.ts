@@ -335,6 +335,7 @@ export class MultiTSDB {
             words = new Uint32Array(buf, 0, buf.byteLength >>> 2);
           }
           const w0 = vs.byteOffset >>> 2;
+          const hint = s.hint;
           let ref = 0;
           for (let i = 0; i < ts.length; i++) {
             try {
@@ -344,6 +345,7 @@ export class MultiTSDB {
                 words[w0 + 2 * i + HI_WORD],
                 words[w0 + 2 * i + LO_WORD],
                 ref,
+                hint,
               );
             } catch (e) {
               if (!(e instanceof AppendError)) throw e;

@@ -17,6 +17,7 @@
 // because the head stores float samples only.
 
 import { utf8Length } from "../strconv/utf8.ts";
+import { type CachedLabels, LabelCache } from "./label_cache.ts";
 import { compareStrings, labelsToString } from "../tsdb/labels.ts";
 import type { Labels } from "../tsdb/series.ts";
 import { HI_WORD, LO_WORD } from "../tsdb/value.ts";
@@ -28,11 +29,16 @@ import {
   WireType,
 } from "../storeapi/wire.ts";
 
-/** One series of a write request; `values` hold raw float bits (stale markers included). */
+/**
+ * One series of a write request; `values` hold raw float bits (stale markers included). A
+ * decoded series whose labels came from (or went into) the label cache carries the cache
+ * entry as `hint` (the head's memo of its series; its labels are shared: never modify them).
+ */
 export interface PromSeries {
   labels: Labels;
   timestamps: Float64Array;
   values: Float64Array;
+  hint?: CachedLabels;
 }
 
 /** A decoded remote write request. */
@@ -153,7 +159,12 @@ export function snappyDecode(src: Uint8Array, maxLength: number): Uint8Array {
  * RemoteWriteError naming the problem and the series (`index` in the request).
  */
 export function validateSeries(s: PromSeries, index: number): void {
-  const ls = s.labels;
+  validateLabels(s.labels, index);
+  validateSamples(s, index);
+}
+
+/** The label part of {@link validateSeries}. */
+function validateLabels(ls: Labels, index: number): void {
   const where = () => `series ${index} ${labelsToString(ls)}`;
   if (ls.length === 0 || ls.length % 2 !== 0) {
     throw new RemoteWriteError(409, `${LABEL_ERRORS.empty}: series ${index} has no labels`);
@@ -180,6 +191,11 @@ export function validateSeries(s: PromSeries, index: number): void {
       }
     }
   }
+}
+
+/** The sample part of {@link validateSeries}. */
+function validateSamples(s: PromSeries, index: number): void {
+  const where = () => `series ${index} ${labelsToString(s.labels)}`;
   const ts = s.timestamps;
   for (let i = 0; i < ts.length; i++) {
     if (!Number.isSafeInteger(ts[i])) {
@@ -273,17 +289,55 @@ function countSeriesSamples(r: ProtoReader, end: number): number {
   return count;
 }
 
-/** Decodes one TimeSeries in r.buf[r.pos, end) (r.end is set to `end` meanwhile). */
-function readTimeSeries(r: ProtoReader, end: number, index: number, arena: Arena): PromSeries {
+/** The process's cache of decoded label sets (see receive/label_cache.ts). */
+export const LABEL_CACHE = new LabelCache();
+
+/**
+ * Decodes one TimeSeries in r.buf[r.pos, end) (r.end is set to `end` meanwhile). The label
+ * fields leading the message are first looked up in `cache` by their raw bytes.
+ */
+function readTimeSeries(
+  r: ProtoReader,
+  end: number,
+  index: number,
+  arena: Arena,
+  cache: LabelCache | null,
+): PromSeries {
   const outerEnd = r.end;
   r.end = end;
-  const labels: string[] = [];
   const base = arena.used;
   const ts = arena.ts;
   const words = arena.words;
   const b = r.buf;
   let k = base;
+  // the run of label fields (tag 0x0a) the message starts with: the cache key
+  const keyStart = r.pos;
+  while (r.pos < end && b[r.pos] === 0x0a) {
+    r.pos++;
+    const n = r.length(); // (not `r.pos += r.length()`: that reads r.pos before the varint)
+    r.pos += n;
+  }
+  const keyEnd = r.pos;
+  let keyHash = 0;
+  /** The labels are exactly those of the key run (no label field after it). */
+  let keyed = keyEnd > keyStart;
+  let hint: CachedLabels | undefined = undefined;
+  /** Labels from the cache (shared, already valid) until a label field follows the key run. */
+  let cached = false;
+  let labels: string[];
+  if (cache !== null && keyed) {
+    keyHash = cache.hash(b, keyStart, keyEnd);
+    hint = cache.get(b, keyStart, keyEnd, keyHash);
+  }
+  if (hint !== undefined) {
+    labels = hint.labels as string[];
+    cached = true;
+  } else {
+    labels = [];
+    r.pos = keyStart;
+  }
   while (r.pos < end) {
+    const tagAt = r.pos;
     const t = r.tag();
     const field = Math.floor(t / 8);
     const wt = t & 7;
@@ -296,6 +350,13 @@ function readTimeSeries(r: ProtoReader, end: number, index: number, arena: Arena
     }
     if (t === 0x0a) {
       // Label
+      if (tagAt >= keyEnd) {
+        // a label field after the samples: these labels are not the cache key's alone
+        if (cached) labels = labels.slice();
+        cached = false;
+        hint = undefined;
+        keyed = false;
+      }
       const n = r.length();
       const le = r.pos + n;
       r.end = le;
@@ -366,12 +427,19 @@ function readTimeSeries(r: ProtoReader, end: number, index: number, arena: Arena
   }
   r.end = outerEnd;
   arena.used = k;
+  if (!cached) {
+    validateLabels(labels, index);
+    if (cache !== null && keyed) {
+      hint = cache.set(b, keyStart, keyEnd, keyHash, labels);
+    }
+  }
   const s: PromSeries = {
     labels,
     timestamps: new Float64Array(ts.buffer, base * 8, k - base),
     values: new Float64Array(arena.vs.buffer, base * 8, k - base),
+    hint,
   };
-  validateSeries(s, index);
+  validateSamples(s, index);
   return s;
 }
 
@@ -385,8 +453,14 @@ function protoError(what: string, e: unknown): unknown {
   return e;
 }
 
-/** Decodes an uncompressed `prometheus.WriteRequest` and validates it (RemoteWriteError). */
-export function decodeWriteRequestProto(buf: Uint8Array): WriteRequest {
+/**
+ * Decodes an uncompressed `prometheus.WriteRequest` and validates it (RemoteWriteError).
+ * `cache`: where decoded label sets are looked up and kept (null: decode every label).
+ */
+export function decodeWriteRequestProto(
+  buf: Uint8Array,
+  cache: LabelCache | null = LABEL_CACHE,
+): WriteRequest {
   const r = new ProtoReader(buf, "prometheus.WriteRequest");
   const series: PromSeries[] = [];
   try {
@@ -411,7 +485,7 @@ export function decodeWriteRequestProto(buf: Uint8Array): WriteRequest {
       if (t === 0x0a) {
         const n = r.length();
         const end = r.pos + n;
-        series.push(readTimeSeries(r, end, series.length, arena));
+        series.push(readTimeSeries(r, end, series.length, arena, cache));
         r.pos = end;
       } else {
         r.skip(t & 7);
@@ -429,17 +503,29 @@ export function decodeWriteRequestProto(buf: Uint8Array): WriteRequest {
  */
 export function decodeWriteRequest(
   body: Uint8Array,
-  opts: { maxDecompressedBytes?: number } = {},
+  opts: { maxDecompressedBytes?: number; labelCache?: LabelCache | null } = {},
 ): WriteRequest {
   const raw = snappyDecode(body, opts.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES);
-  return decodeWriteRequestProto(raw);
+  return decodeWriteRequestProto(
+    raw,
+    opts.labelCache === undefined ? LABEL_CACHE : opts.labelCache,
+  );
 }
 
 /** Decodes (and validates) one `prometheus.TimeSeries` message. Throws RemoteWriteError. */
-export function decodeTimeSeries(bytes: Uint8Array): PromSeries {
+export function decodeTimeSeries(
+  bytes: Uint8Array,
+  cache: LabelCache | null = LABEL_CACHE,
+): PromSeries {
   const r = new ProtoReader(bytes, "prometheus.TimeSeries");
   try {
-    return readTimeSeries(r, bytes.length, 0, newArena(countSeriesSamples(r, bytes.length)));
+    return readTimeSeries(
+      r,
+      bytes.length,
+      0,
+      newArena(countSeriesSamples(r, bytes.length)),
+      cache,
+    );
   } catch (e) {
     throw protoError("prometheus.TimeSeries", e);
   }
