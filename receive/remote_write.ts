@@ -273,6 +273,25 @@ function newArena(n: number): Arena {
   return { ts: new Float64Array(n), vs, words: new Uint32Array(vs.buffer), used: 0 };
 }
 
+/**
+ * Replaces the arena's arrays by larger ones holding the samples [base, k) of the series being
+ * decoded at their start (the series decoded before keep their views of the old arrays).
+ */
+function growArena(a: Arena, base: number, k: number): void {
+  const n = k - base;
+  const cap = Math.max(64, 2 * n, 2 * a.ts.length);
+  const ts = new Float64Array(cap);
+  ts.set(a.ts.subarray(base, k));
+  const vs = new Float64Array(cap);
+  const words = new Uint32Array(vs.buffer);
+  // copied as words: a Float64Array copy may canonicalise NaN payloads (stale markers)
+  words.set(a.words.subarray(2 * base, 2 * k));
+  a.ts = ts;
+  a.vs = vs;
+  a.words = words;
+  a.used = 0;
+}
+
 /** Samples (field 2 entries) of the TimeSeries in r.buf[r.pos, end); r.pos is restored. */
 function countSeriesSamples(r: ProtoReader, end: number): number {
   const start = r.pos;
@@ -305,9 +324,9 @@ function readTimeSeries(
 ): PromSeries {
   const outerEnd = r.end;
   r.end = end;
-  const base = arena.used;
-  const ts = arena.ts;
-  const words = arena.words;
+  let base = arena.used;
+  let ts = arena.ts;
+  let words = arena.words;
   const b = r.buf;
   let k = base;
   // the run of label fields (tag 0x0a) the message starts with: the cache key
@@ -411,6 +430,13 @@ function readTimeSeries(
         } else r.skip(st & 7);
       }
       r.end = end;
+      if (k === ts.length) {
+        growArena(arena, base, k);
+        k -= base;
+        base = 0;
+        ts = arena.ts;
+        words = arena.words;
+      }
       ts[k] = tsv;
       words[2 * k + LO_WORD] = lo;
       words[2 * k + HI_WORD] = hi;
@@ -464,22 +490,9 @@ export function decodeWriteRequestProto(
   const r = new ProtoReader(buf, "prometheus.WriteRequest");
   const series: PromSeries[] = [];
   try {
-    // pass 1: samples of the whole request, so that one arena holds them all
-    let total = 0;
-    while (!r.eof()) {
-      const t = r.tag();
-      if (t === 0x0a) {
-        const n = r.length();
-        total += countSeriesSamples(r, r.pos + n);
-        r.pos += n;
-      } else if ((t >> 3) === 1) {
-        throw wrongWire("WriteRequest field 1 (timeseries)", t & 7, "length-delimited");
-      } else {
-        r.skip(t & 7); // metadata (3) and unknown fields
-      }
-    }
-    r.pos = 0;
-    const arena = newArena(total);
+    // one arena for the samples of the whole request, sized from the body (a sample takes at
+    // least ~13 bytes, labels most of the rest), grown when a request is mostly samples
+    const arena = newArena(16 + (buf.length >>> 6));
     while (!r.eof()) {
       const t = r.tag();
       if (t === 0x0a) {
@@ -487,8 +500,10 @@ export function decodeWriteRequestProto(
         const end = r.pos + n;
         series.push(readTimeSeries(r, end, series.length, arena, cache));
         r.pos = end;
+      } else if ((t >> 3) === 1) {
+        throw wrongWire("WriteRequest field 1 (timeseries)", t & 7, "length-delimited");
       } else {
-        r.skip(t & 7);
+        r.skip(t & 7); // metadata (3) and unknown fields
       }
     }
   } catch (e) {

@@ -106,6 +106,27 @@ Deno.test("round trip keeps stale markers, negative/zero timestamps, -0 and UTF-
   assertEquals(one.labels, b.labels);
 });
 
+Deno.test("series with more samples than the body-sized arena keep every sample and stale marker", () => {
+  // the decoder sizes its sample arena from the body and grows it mid-series: a short series,
+  // then one of 3000 samples (stale markers on both sides of each growth), then a short one
+  const n = 3000;
+  const long = series(["__name__", "long"], Array.from({ length: n }, (_, i) => [i * 15, i / 3]));
+  for (let i = 0; i < n; i += 7) setStaleAt(long.values, i);
+  const a = series(["__name__", "a"], [[1, 1], [2, 2]]);
+  const z = series(["__name__", "z"], [[5, 7]]);
+  const out = decodeWriteRequestProto(encodeWriteRequest({ series: [a, long, z] }), null).series;
+  assertEquals([...out[0].timestamps], [1, 2]);
+  assertEquals([...out[0].values], [1, 2]);
+  assertEquals(out[1].timestamps.length, n);
+  for (let i = 0; i < n; i++) {
+    assertEquals(out[1].timestamps[i], i * 15);
+    if (i % 7 === 0) assert(isStaleAt(out[1].values, i), `stale marker ${i} kept`);
+    else assertEquals(out[1].values[i], i / 3);
+  }
+  assertEquals([...out[2].timestamps], [5]);
+  assertEquals([...out[2].values], [7]);
+});
+
 Deno.test("decoder skips metadata, exemplars and unknown fields", () => {
   const exemplar = ld(0x1a, cat(label("trace_id", "abc"), bytes([0x09, 0, 0, 0, 0, 0, 0, 0, 0])));
   const ts = cat(UP_SERIES, exemplar, bytes([0x78, 0x05])); // field 15 varint
