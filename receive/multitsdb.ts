@@ -38,7 +38,7 @@ import type { BlockThanosMeta } from "../tsdb/block_writer.ts";
 import { mergeSeriesSets } from "../tsdb/querier.ts";
 import type { Labels, SeriesSet, SeriesWithChunks } from "../tsdb/series.ts";
 import { HI_WORD, LO_WORD } from "../tsdb/value.ts";
-import { type PromSeries, RemoteWriteError } from "./remote_write.ts";
+import { countSamples, DecodedSeries, type PromSeries, RemoteWriteError } from "./remote_write.ts";
 
 /** Options of {@link MultiTSDB.open}. */
 export interface MultiTSDBOptions {
@@ -320,24 +320,38 @@ export class MultiTSDB {
         throw new RemoteWriteError(429, "tenant is above active series limit");
       }
       const out: WriteOutcome = { appended: 0, outOfOrder: 0, outOfBounds: 0, duplicate: 0 };
-      let samples = 0;
-      for (const s of series) samples += s.timestamps.length;
-      const app = t.db.appender(samples);
+      const app = t.db.appender(countSamples(series));
       try {
-        // the value words: one view per buffer (a decoded request keeps all its samples in one)
+        // the value words: one view per buffer (a decoded request keeps all its samples in one
+        // arena, read in place)
         let buf: ArrayBufferLike | null = null;
         let words: Uint32Array = new Uint32Array(0);
         for (const s of series) {
-          const ts = s.timestamps;
-          const vs = s.values;
-          if (vs.buffer !== buf) {
-            buf = vs.buffer;
-            words = new Uint32Array(buf, 0, buf.byteLength >>> 2);
+          let ts: Float64Array;
+          let i0: number;
+          let n: number;
+          let w0: number;
+          if (s instanceof DecodedSeries) {
+            ts = s.arenaTs;
+            i0 = s.off;
+            n = s.n;
+            words = s.arenaWords;
+            w0 = 0;
+            buf = null;
+          } else {
+            const vs = s.values;
+            ts = s.timestamps;
+            i0 = 0;
+            n = ts.length;
+            if (vs.buffer !== buf) {
+              buf = vs.buffer;
+              words = new Uint32Array(buf, 0, buf.byteLength >>> 2);
+            }
+            w0 = vs.byteOffset >>> 2;
           }
-          const w0 = vs.byteOffset >>> 2;
           const hint = s.hint;
           let ref = 0;
-          for (let i = 0; i < ts.length; i++) {
+          for (let i = i0; i < i0 + n; i++) {
             try {
               ref = app.appendBits(
                 s.labels,

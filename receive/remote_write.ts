@@ -41,6 +41,39 @@ export interface PromSeries {
   hint?: CachedLabels;
 }
 
+/**
+ * A decoded series: its samples stay in the request's arena (`off`, `n`); the typed-array views
+ * `timestamps` and `values` are made on first use (two views per series cost more than the
+ * rest of decoding a one-sample series). The ingest path reads the arena directly.
+ */
+export class DecodedSeries implements PromSeries {
+  private ts: Float64Array | undefined = undefined;
+  private vs: Float64Array | undefined = undefined;
+  constructor(
+    readonly labels: Labels,
+    readonly hint: CachedLabels | undefined,
+    /** The arena's timestamps and value words (two per sample, see tsdb/value.ts). */
+    readonly arenaTs: Float64Array,
+    readonly arenaWords: Uint32Array,
+    /** Index of the first sample in the arena and number of samples. */
+    readonly off: number,
+    readonly n: number,
+  ) {}
+
+  get timestamps(): Float64Array {
+    return this.ts ??= new Float64Array(this.arenaTs.buffer, this.off * 8, this.n);
+  }
+
+  get values(): Float64Array {
+    return this.vs ??= new Float64Array(this.arenaWords.buffer, this.off * 8, this.n);
+  }
+}
+
+/** Samples of one series (without making a decoded series' views). */
+export function sampleCount(s: PromSeries): number {
+  return s instanceof DecodedSeries ? s.n : s.timestamps.length;
+}
+
 /** A decoded remote write request. */
 export interface WriteRequest {
   series: PromSeries[];
@@ -196,17 +229,22 @@ function validateLabels(ls: Labels, index: number): void {
 /** The sample part of {@link validateSeries}. */
 function validateSamples(s: PromSeries, index: number): void {
   const where = () => `series ${index} ${labelsToString(s.labels)}`;
-  const ts = s.timestamps;
-  for (let i = 0; i < ts.length; i++) {
+  // a decoded series is checked in its arena (its views are not made for this)
+  const d = s instanceof DecodedSeries;
+  const ts = d ? s.arenaTs : s.timestamps;
+  const from = d ? s.off : 0;
+  const to = d ? s.off + s.n : ts.length;
+  for (let i = from; i < to; i++) {
     if (!Number.isSafeInteger(ts[i])) {
       throw new RemoteWriteError(
         400,
-        `invalid sample timestamp ${
-          ts[i]
-        } (sample ${i} of ${where()}): not an int64 of ms within ±2^53`,
+        `invalid sample timestamp ${ts[i]} (sample ${
+          i - from
+        } of ${where()}): not an int64 of ms within ±2^53`,
       );
     }
   }
+  if (d) return; // values and timestamps come in pairs
   if (s.values.length !== ts.length) {
     throw new RemoteWriteError(
       400,
@@ -459,12 +497,7 @@ function readTimeSeries(
       hint = cache.set(b, keyStart, keyEnd, keyHash, labels);
     }
   }
-  const s: PromSeries = {
-    labels,
-    timestamps: new Float64Array(ts.buffer, base * 8, k - base),
-    values: new Float64Array(arena.vs.buffer, base * 8, k - base),
-    hint,
-  };
+  const s = new DecodedSeries(labels, hint, ts, words, base, k - base);
   validateSamples(s, index);
   return s;
 }
@@ -666,6 +699,6 @@ export function encodeWriteRequest(req: WriteRequest): Uint8Array {
 /** Total samples of a request (for limits and metrics). */
 export function countSamples(series: readonly PromSeries[]): number {
   let n = 0;
-  for (const s of series) n += s.timestamps.length;
+  for (const s of series) n += sampleCount(s);
   return n;
 }
