@@ -338,7 +338,18 @@ Deno.test("decoded series in several arena buffers (grown mid-request) and plain
       );
       const decoded = decodeWriteRequest(body).series;
       assert(decoded[0].values.buffer !== decoded[2].values.buffer, "the arena grew");
-      const out = await m.write("default-tenant", [short("p", 7), ...decoded, short("q", 8)]);
+      // plain series as views at offsets of one shared buffer
+      const shared = new Float64Array(8);
+      const view = (name: string, v: number, at: number): PromSeries => {
+        shared.set([1000, 2000], at);
+        shared.set([v, -v], at + 2);
+        return {
+          labels: ["__name__", name],
+          timestamps: shared.subarray(at, at + 2),
+          values: shared.subarray(at + 2, at + 4),
+        };
+      };
+      const out = await m.write("default-tenant", [view("p", 7, 0), ...decoded, view("q", 8, 4)]);
       assertEquals(out.appended, n + 8);
       const got = await query(m.store(), new Matcher(MatchType.Regexp, "__name__", ".+"));
       assertEquals(got.map((g) => g.labels[1]), ["a", "long", "p", "q", "z"]);
