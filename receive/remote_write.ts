@@ -494,7 +494,10 @@ function readTimeSeries(
   if (!cached) {
     validateLabels(labels, index);
     if (cache !== null && keyed) {
-      hint = cache.set(b, keyStart, keyEnd, keyHash, labels);
+      // the cache (and the head, which keeps a hint's labels) get an exact-size copy: a pushed
+      // array keeps spare capacity
+      hint = cache.set(b, keyStart, keyEnd, keyHash, labels.slice());
+      if (hint !== undefined) labels = hint.labels as string[];
     }
   }
   const s = new DecodedSeries(labels, hint, ts, words, base, k - base);
