@@ -6,11 +6,10 @@
 // default one) and `/usr/bin/prometheus --web.enable-remote-write-receiver`
 // (https://prometheus.io/docs/prometheus/2.42/feature_flags/ and
 // https://prometheus.io/docs/concepts/remote_write_spec/), both listening on 127.0.0.1 only.
-// Durability: Prometheus never fsyncs its WAL per write (records reach the OS; segments are
-// fsynced when closed). Our receiver has no flag to lower its WAL durability: every commit is
-// fsynced (group commit, tsdb/head.ts "per-commit"), so its figures include that cost. (A tmpfs
-// dataRoot would make fsync nearly free, but /dev/shm cannot be used: the launcher's sandbox
-// refuses paths under /dev unless given all permissions.)
+// Durability: the same on both sides — neither fsyncs its WAL per write (records reach the OS;
+// segments are fsynced when complete): Prometheus's TSDB behaviour, which Thanos receive inherits
+// and ours follows (receive/multitsdb.ts RECEIVE_FSYNC; until issue 14's tuning ours fsynced
+// every commit).
 // Load: requests are pre-encoded (receive/remote_write.ts encodeWriteRequest + storeapi/snappy.ts
 // block compression) before each measured level, `seriesPerRequest` series with one sample each;
 // a round sends every series once, rounds 15 s apart in sample time. Writer w of c sends the
