@@ -441,6 +441,27 @@ function readTimeSeries(
       let lo = 0;
       let hi = 0;
       let tsv = 0;
+      const p0 = r.pos;
+      if (n >= 11 && n <= 17 && b[p0] === 0x09 && b[p0 + 9] === 0x10) {
+        // the usual encoding (value, then a timestamp of at most 7 varint bytes) read inline;
+        // anything else (negative or zero timestamps, other field orders) by the loop below
+        let p = p0 + 10;
+        let v = 0;
+        let mul = 1;
+        let c = 0x80;
+        while (p < se) {
+          c = b[p++];
+          v += (c & 0x7f) * mul;
+          mul *= 128;
+          if (c < 0x80) break;
+        }
+        if (c < 0x80 && p === se) {
+          lo = b[p0 + 1] | (b[p0 + 2] << 8) | (b[p0 + 3] << 16) | (b[p0 + 4] << 24);
+          hi = b[p0 + 5] | (b[p0 + 6] << 8) | (b[p0 + 7] << 16) | (b[p0 + 8] << 24);
+          tsv = v;
+          r.pos = se;
+        }
+      }
       while (r.pos < se) {
         const st = r.tag();
         if (st === 0x09) {

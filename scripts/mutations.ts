@@ -1935,6 +1935,13 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/receive/remote_write_test.ts"],
   },
   {
+    name: "receive-sample-fast-path-ignores-rest-of-sample",
+    file: "receive/remote_write.ts",
+    find: "        if (c < 0x80 && p === se) {",
+    replace: "        if (c < 0x80) {",
+    tests: ["tests/receive/remote_write_test.ts"],
+  },
+  {
     name: "receive-decoded-series-read-from-arena-start",
     file: "receive/multitsdb.ts",
     find: "            i0 = s.off;",

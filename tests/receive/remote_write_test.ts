@@ -127,6 +127,35 @@ Deno.test("series with more samples than the body-sized arena keep every sample 
   assertEquals([...out[2].values], [7]);
 });
 
+Deno.test("sample encodings: usual, non-minimal varints, 7-byte timestamps, other orders and extra fields agree", () => {
+  // value 2.5 (0x4004000000000000), little-endian
+  const v = [0, 0, 0, 0, 0, 0, 0x04, 0x40];
+  const lbl = [0x0a, 7, 0x0a, 1, ...enc.encode("a"), 0x12, 2, ...enc.encode("bb")];
+  const cases: [number[], number][] = [
+    [[0x09, ...v, 0x10, 0x90, 0x4e], 10_000], // the usual encoding
+    [[0x09, ...v, 0x10, 0x81, 0x80, 0x80, 0x00], 1], // non-minimal varint
+    [[0x09, ...v, 0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f], 2 ** 49 - 1], // 7 bytes
+    [[0x09, ...v, 0x10, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01], 2 ** 49], // 8 bytes
+    [[0x10, 0x90, 0x4e, 0x09, ...v], 10_000], // timestamp first
+    [[0x09, ...v, 0x10, 0x90, 0x4e, 0x18, 0x05], 10_000], // an unknown field after
+    [[0x09, ...v, 0x10, 0x90, 0x4e, 0x10, 0x05], 5], // a repeated timestamp: the last wins
+    [[0x09, ...v, 0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01], -1],
+  ];
+  for (const [sample, t] of cases) {
+    const series = [...lbl, 0x12, sample.length, ...sample];
+    const out = decodeWriteRequestProto(new Uint8Array([0x0a, series.length, ...series]), null);
+    assertEquals([...out.series[0].timestamps], [t], `sample bytes ${sample}`);
+    assertEquals([...out.series[0].values], [2.5], `sample bytes ${sample}`);
+  }
+  // a timestamp varint cut short by the sample's length
+  const cut = [0x09, ...v, 0x10, 0x90];
+  const series = [...lbl, 0x12, cut.length, ...cut];
+  assertThrows(
+    () => decodeWriteRequestProto(new Uint8Array([0x0a, series.length, ...series]), null),
+    RemoteWriteError,
+  );
+});
+
 Deno.test("decoder skips metadata, exemplars and unknown fields", () => {
   const exemplar = ld(0x1a, cat(label("trace_id", "abc"), bytes([0x09, 0, 0, 0, 0, 0, 0, 0, 0])));
   const ts = cat(UP_SERIES, exemplar, bytes([0x78, 0x05])); // field 15 varint
