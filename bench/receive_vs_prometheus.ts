@@ -6,20 +6,21 @@
 // default one) and `/usr/bin/prometheus --web.enable-remote-write-receiver`
 // (https://prometheus.io/docs/prometheus/2.42/feature_flags/ and
 // https://prometheus.io/docs/concepts/remote_write_spec/), both listening on 127.0.0.1 only.
-// Durability: Prometheus never fsyncs its WAL per write (records reach the OS; segments are
-// fsynced when closed). Our receiver has no flag to lower its WAL durability: every commit is
-// fsynced (group commit, tsdb/head.ts "per-commit"), so its figures include that cost. (A tmpfs
-// dataRoot would make fsync nearly free, but /dev/shm cannot be used: the launcher's sandbox
-// refuses paths under /dev unless given all permissions.)
+// Durability: the same on both sides — neither fsyncs its WAL per write (records reach the OS;
+// segments are fsynced when complete): Prometheus's TSDB behaviour, which Thanos receive inherits
+// and ours follows (receive/multitsdb.ts RECEIVE_FSYNC; until issue 14's tuning ours fsynced
+// every commit).
 // Load: requests are pre-encoded (receive/remote_write.ts encodeWriteRequest + storeapi/snappy.ts
 // block compression) before each measured level, `seriesPerRequest` series with one sample each;
 // a round sends every series once, rounds 15 s apart in sample time. Writer w of c sends the
 // request chunks k with k mod c = w, round after round, so each series stays in order. Every
-// level is bounded in time (`secondsPerLevel`) and in count (the pre-encoded rounds). Levels 1, 2
-// and 4 concurrent writers run against ours, then against Prometheus (never both at once), with
-// fresh sample timestamps per level.
-// Measured per server and level:
-// - accepted samples/s: samples of 2xx answers / wall time of the level;
+// level is bounded in time (`secondsPerLevel` per server) and in count (the pre-encoded rounds).
+// Levels 1, 2 and 4 concurrent writers, with fresh sample timestamps per level; within a level
+// the two servers take turns in slices (BENCH_SLICES, default 6 per server: ours, Prometheus,
+// Prometheus, ours, …; never both at once), so that a machine shared with other work loads
+// both alike.
+// Measured per server and level (summed over its slices):
+// - accepted samples/s: samples of 2xx answers / wall time of its slices;
 // - CPU seconds per million accepted samples: utime+stime delta of the server process
 //   (/proc/<pid>/stat; ours is the deno process, which runs the role in a Worker thread);
 // - RSS per active series: (VmRSS after the level − VmRSS once ready) / series;
@@ -38,6 +39,8 @@ const PER_REQUEST = Math.min(Number(Deno.args[1] ?? 500), SERIES);
 const SECONDS = Number(Deno.args[2] ?? 15);
 const DATA_ROOT = Deno.args[3];
 const LEVELS = [1, 2, 4];
+/** Slices per level and server, interleaved between the two servers. */
+const SLICES = Math.max(1, Number(Deno.env.get("BENCH_SLICES") ?? 6));
 const CHUNKS = Math.ceil(SERIES / PER_REQUEST);
 /** Rounds pre-encoded per level: the count bound (at most this many requests per level). */
 const ROUNDS = 240;
@@ -194,52 +197,87 @@ interface Result {
   firstError: string;
 }
 
-async function runLevel(
+/** A server's progress through one level's pre-encoded rounds and what it measured so far. */
+interface LevelState {
+  /** Next (round, chunk) of each writer. */
+  cursor: { r: number; k: number }[];
+  lat: number[];
+  accepted: number;
+  rejected: number;
+  firstError: string;
+  cpu: number;
+  wall: number;
+}
+
+function newLevelState(writers: number): LevelState {
+  return {
+    cursor: Array.from({ length: writers }, (_, w) => ({ r: 0, k: w })),
+    lat: [],
+    accepted: 0,
+    rejected: 0,
+    firstError: "",
+    cpu: 0,
+    wall: 0,
+  };
+}
+
+/**
+ * One slice of a level: `writers` concurrent writers send the server's next requests for
+ * `seconds` (or until the pre-encoded rounds are used up), adding to `st`.
+ */
+async function runSlice(
   s: Server,
   bodies: Uint8Array<ArrayBuffer>[][],
   writers: number,
-): Promise<Result> {
+  st: LevelState,
+  seconds: number,
+): Promise<void> {
   const headers = {
     "Content-Type": "application/x-protobuf",
     "Content-Encoding": "snappy",
     "X-Prometheus-Remote-Write-Version": "0.1.0",
   };
-  const lat: number[] = [];
-  let accepted = 0;
-  let rejected = 0;
-  let firstError = "";
   const cpu0 = cpuSeconds(s.proc.pid);
   const t0 = performance.now();
-  const deadline = t0 + SECONDS * 1000;
+  const deadline = t0 + seconds * 1000;
   const writer = async (w: number) => {
-    for (let r = 0; r < bodies.length; r++) {
-      for (let k = w; k < CHUNKS; k += writers) {
-        if (performance.now() >= deadline) return;
-        const n = Math.min(SERIES, (k + 1) * PER_REQUEST) - k * PER_REQUEST;
-        const b = performance.now();
-        const res = await fetch(s.url, { method: "POST", headers, body: bodies[r][k] });
-        const text = await res.text();
-        lat.push(performance.now() - b);
-        if (res.status >= 200 && res.status < 300) accepted += n;
-        else {
-          rejected += n;
-          if (!firstError) firstError = `${res.status} ${text.slice(0, 200)}`;
-        }
+    const c = st.cursor[w];
+    while (c.r < bodies.length) {
+      if (performance.now() >= deadline) return;
+      const k = c.k;
+      const n = Math.min(SERIES, (k + 1) * PER_REQUEST) - k * PER_REQUEST;
+      const b = performance.now();
+      const res = await fetch(s.url, { method: "POST", headers, body: bodies[c.r][k] });
+      const text = await res.text();
+      st.lat.push(performance.now() - b);
+      if (res.status >= 200 && res.status < 300) st.accepted += n;
+      else {
+        st.rejected += n;
+        if (!st.firstError) st.firstError = `${res.status} ${text.slice(0, 200)}`;
+      }
+      c.k += writers;
+      if (c.k >= CHUNKS) {
+        c.k = w;
+        c.r++;
       }
     }
   };
   await Promise.all(Array.from({ length: writers }, (_, w) => writer(w)));
-  const wall = (performance.now() - t0) / 1000;
-  const cpu = cpuSeconds(s.proc.pid) - cpu0;
-  lat.sort((a, b) => a - b);
+  st.wall += (performance.now() - t0) / 1000;
+  st.cpu += cpuSeconds(s.proc.pid) - cpu0;
+}
+
+function result(s: Server, st: LevelState): Result {
+  st.lat.sort((a, b) => a - b);
+  const lat = st.lat;
   return {
-    samplesPerSec: accepted / wall,
-    cpuPerMillion: cpu / accepted * 1e6,
+    samplesPerSec: st.accepted / st.wall,
+    cpuPerMillion: st.cpu / st.accepted * 1e6,
     rssPerSeries: (rss(s.proc.pid) - s.baseRss) / SERIES,
     p99Ms: lat.length ? lat[Math.min(lat.length - 1, Math.floor(lat.length * 0.99))] : NaN,
-    accepted,
-    rejected,
-    firstError,
+    accepted: st.accepted,
+    rejected: st.rejected,
+    firstError: st.firstError,
   };
 }
 
@@ -282,8 +320,20 @@ try {
   const rows: string[][] = [];
   for (const [li, c] of LEVELS.entries()) {
     const bodies = encodeLevel(labels, base + li * ROUNDS * 15_000);
-    const o = await runLevel(ours, bodies, c);
-    const p = ONLY_OURS ? o : await runLevel(prom, bodies, c);
+    // the level in SLICES slices per server, alternating (ours, prom, prom, ours, …), so that
+    // both see the same load of the (shared) machine
+    const so = newLevelState(c);
+    const sp = newLevelState(c);
+    for (let i = 0; i < SLICES; i++) {
+      const order = ONLY_OURS
+        ? [[ours, so]] as const
+        : i % 2 === 0
+        ? [[ours, so], [prom, sp]] as const
+        : [[prom, sp], [ours, so]] as const;
+      for (const [srv, st] of order) await runSlice(srv, bodies, c, st, SECONDS / SLICES);
+    }
+    const o = result(ours, so);
+    const p = ONLY_OURS ? o : result(prom, sp);
     for (const [n, r] of [["ours", o], ["prometheus", p]] as const) {
       if (r.rejected) console.log(`# ${n} c=${c}: ${r.rejected} samples rejected: ${r.firstError}`);
     }

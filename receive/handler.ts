@@ -26,6 +26,7 @@ import { type ClientTlsOptions, GrpcError, GrpcStatus } from "../storeapi/grpc.t
 import type { Hashring } from "./hashring.ts";
 import { checkRequestLimits, limitsFor, type ReceiveLimits } from "./limits.ts";
 import {
+  countSamples,
   decodeWriteRequest,
   DEFAULT_MAX_DECOMPRESSED_BYTES,
   type PromSeries,
@@ -466,8 +467,7 @@ export class ReceiveHandler {
       else log.debug("failed to handle request", { err: f.message });
       response = textResponse(status, f.message);
     }
-    let samples = 0;
-    for (const s of series) samples += s.timestamps.length;
+    const samples = countSamples(series);
     const labels = { code: String(status), tenant };
     this.writeTimeseries.observe(labels, series.length);
     this.writeSamples.observe(labels, samples);

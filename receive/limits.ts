@@ -16,7 +16,7 @@
 // the tenant's series in this receiver's head (see MultiTSDB.write), with or without that URL.
 
 import { parseAllDocuments } from "yaml";
-import { RemoteWriteError, type WriteRequest } from "./remote_write.ts";
+import { countSamples, RemoteWriteError, type WriteRequest } from "./remote_write.ts";
 
 /** Per-request limits; 0 = unlimited. */
 export interface RequestLimits {
@@ -262,8 +262,7 @@ export function checkRequestLimits(
     );
   }
   if (l.samplesLimit > 0) {
-    let n = 0;
-    for (const s of req.series) n += s.timestamps.length;
+    const n = countSamples(req.series);
     if (n > l.samplesLimit) {
       throw new RemoteWriteError(
         413,

@@ -7,7 +7,7 @@
 //   StoreAPI, advertised in Info, and stamped as `thanos.labels` (source "receive") on its blocks
 //   when shipped;
 // - a write appends every sample it can and commits once (acknowledged = the commit's WAL
-//   records are written, see tsdb/head.ts); out-of-order, out-of-bounds and duplicate samples
+//   records are written to the OS, see tsdb/head.ts); out-of-order, out-of-bounds and duplicate samples
 //   are counted in the outcome, not thrown (the handler answers 409 for them, as Thanos's
 //   `isConflict`); label validation happened at decode time (receive/remote_write.ts);
 // - `pruneIdle` follows Thanos v0.41's `pruneTSDB`: a tenant whose newest sample is older than
@@ -15,6 +15,12 @@
 //   its blocks shipped (when a bucket is configured), and its directory removed; if shipping
 //   fails the tenant is reopened (the WAL's samples already in blocks are skipped on replay);
 // - `sync` cuts due blocks and runs each tenant's shipper.
+// Durability is Thanos's (RECEIVE_FSYNC): Thanos receive appends through Prometheus's TSDB,
+// whose WAL hands each commit's records to the OS and fsyncs a segment only when it is complete
+// (https://github.com/prometheus/prometheus/blob/v2.42.0/tsdb/wlog/wlog.go `Log`/`flushPage`,
+// `nextSegment`): an acknowledged write survives the receiver being killed (SIGKILL, OOM, a
+// crash), not the machine losing power before the kernel writes it back — that is covered by
+// replication to other receivers (`--receive.replication-factor`), as in Thanos.
 
 import type { Logger } from "../logging/log.ts";
 import type { Counter, Gauge, Registry } from "../metrics/registry.ts";
@@ -38,7 +44,7 @@ import type { BlockThanosMeta } from "../tsdb/block_writer.ts";
 import { mergeSeriesSets } from "../tsdb/querier.ts";
 import type { Labels, SeriesSet, SeriesWithChunks } from "../tsdb/series.ts";
 import { HI_WORD, LO_WORD } from "../tsdb/value.ts";
-import { type PromSeries, RemoteWriteError } from "./remote_write.ts";
+import { countSamples, DecodedSeries, type PromSeries, RemoteWriteError } from "./remote_write.ts";
 
 /** Options of {@link MultiTSDB.open}. */
 export interface MultiTSDBOptions {
@@ -64,11 +70,17 @@ export interface MultiTSDBOptions {
   registry: Registry;
   /** Head series limit of a tenant (0 = none); see receive/limits.ts headSeriesLimitFor. */
   headSeriesLimit?: (tenant: string) => number;
-  /** WAL durability of commits (default: the head's default, fsync per commit; group commit). */
+  /** WAL durability of commits (default {@link RECEIVE_FSYNC}, Thanos's). */
   fsync?: FsyncPolicy;
   /** Tenants replayed concurrently by `open` (default 4). */
   openConcurrency?: number;
 }
+
+/**
+ * The receiver's WAL durability: Prometheus's and so Thanos receive's (see the file comment) —
+ * no fsync per commit; segments are fsynced when complete.
+ */
+export const RECEIVE_FSYNC: FsyncPolicy = { mode: "none" };
 
 /** What one write did: samples appended and conflicts (samples refused by the head). */
 export interface WriteOutcome {
@@ -238,7 +250,7 @@ export class MultiTSDB {
       chunkRangeMs: this.opts.blockRangeMs,
       retentionMs: this.opts.retentionMs,
       walCompression: this.opts.walCompression,
-      fsync: this.opts.fsync,
+      fsync: this.opts.fsync ?? RECEIVE_FSYNC,
       blockThanosMeta: thanos,
       logger: log,
     });
@@ -320,23 +332,38 @@ export class MultiTSDB {
         throw new RemoteWriteError(429, "tenant is above active series limit");
       }
       const out: WriteOutcome = { appended: 0, outOfOrder: 0, outOfBounds: 0, duplicate: 0 };
-      let samples = 0;
-      for (const s of series) samples += s.timestamps.length;
-      const app = t.db.appender(samples);
+      const app = t.db.appender(countSamples(series));
       try {
-        // the value words: one view per buffer (a decoded request keeps all its samples in one)
+        // the value words: one view per buffer (a decoded request keeps all its samples in one
+        // arena, read in place)
         let buf: ArrayBufferLike | null = null;
         let words: Uint32Array = new Uint32Array(0);
         for (const s of series) {
-          const ts = s.timestamps;
-          const vs = s.values;
-          if (vs.buffer !== buf) {
-            buf = vs.buffer;
-            words = new Uint32Array(buf, 0, buf.byteLength >>> 2);
+          let ts: Float64Array;
+          let i0: number;
+          let n: number;
+          let w0: number;
+          if (s instanceof DecodedSeries) {
+            ts = s.arenaTs;
+            i0 = s.off;
+            n = s.n;
+            words = s.arenaWords;
+            w0 = 0;
+            buf = null;
+          } else {
+            const vs = s.values;
+            ts = s.timestamps;
+            i0 = 0;
+            n = ts.length;
+            if (vs.buffer !== buf) {
+              buf = vs.buffer;
+              words = new Uint32Array(buf, 0, buf.byteLength >>> 2);
+            }
+            w0 = vs.byteOffset >>> 2;
           }
-          const w0 = vs.byteOffset >>> 2;
+          const hint = s.hint;
           let ref = 0;
-          for (let i = 0; i < ts.length; i++) {
+          for (let i = i0; i < i0 + n; i++) {
             try {
               ref = app.appendBits(
                 s.labels,
@@ -344,6 +371,7 @@ export class MultiTSDB {
                 words[w0 + 2 * i + HI_WORD],
                 words[w0 + 2 * i + LO_WORD],
                 ref,
+                hint,
               );
             } catch (e) {
               if (!(e instanceof AppendError)) throw e;

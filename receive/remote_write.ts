@@ -17,6 +17,7 @@
 // because the head stores float samples only.
 
 import { utf8Length } from "../strconv/utf8.ts";
+import { type CachedLabels, LabelCache } from "./label_cache.ts";
 import { compareStrings, labelsToString } from "../tsdb/labels.ts";
 import type { Labels } from "../tsdb/series.ts";
 import { HI_WORD, LO_WORD } from "../tsdb/value.ts";
@@ -28,11 +29,49 @@ import {
   WireType,
 } from "../storeapi/wire.ts";
 
-/** One series of a write request; `values` hold raw float bits (stale markers included). */
+/**
+ * One series of a write request; `values` hold raw float bits (stale markers included). A
+ * decoded series whose labels came from (or went into) the label cache carries the cache
+ * entry as `hint` (the head's memo of its series; its labels are shared: never modify them).
+ */
 export interface PromSeries {
   labels: Labels;
   timestamps: Float64Array;
   values: Float64Array;
+  hint?: CachedLabels;
+}
+
+/**
+ * A decoded series: its samples stay in the request's arena (`off`, `n`); the typed-array views
+ * `timestamps` and `values` are made on first use (two views per series cost more than the
+ * rest of decoding a one-sample series). The ingest path reads the arena directly.
+ */
+export class DecodedSeries implements PromSeries {
+  private ts: Float64Array | undefined = undefined;
+  private vs: Float64Array | undefined = undefined;
+  constructor(
+    readonly labels: Labels,
+    readonly hint: CachedLabels | undefined,
+    /** The arena's timestamps and value words (two per sample, see tsdb/value.ts). */
+    readonly arenaTs: Float64Array,
+    readonly arenaWords: Uint32Array,
+    /** Index of the first sample in the arena and number of samples. */
+    readonly off: number,
+    readonly n: number,
+  ) {}
+
+  get timestamps(): Float64Array {
+    return this.ts ??= new Float64Array(this.arenaTs.buffer, this.off * 8, this.n);
+  }
+
+  get values(): Float64Array {
+    return this.vs ??= new Float64Array(this.arenaWords.buffer, this.off * 8, this.n);
+  }
+}
+
+/** Samples of one series (without making a decoded series' views). */
+export function sampleCount(s: PromSeries): number {
+  return s instanceof DecodedSeries ? s.n : s.timestamps.length;
 }
 
 /** A decoded remote write request. */
@@ -153,7 +192,12 @@ export function snappyDecode(src: Uint8Array, maxLength: number): Uint8Array {
  * RemoteWriteError naming the problem and the series (`index` in the request).
  */
 export function validateSeries(s: PromSeries, index: number): void {
-  const ls = s.labels;
+  validateLabels(s.labels, index);
+  validateSamples(s, index);
+}
+
+/** The label part of {@link validateSeries}. */
+function validateLabels(ls: Labels, index: number): void {
   const where = () => `series ${index} ${labelsToString(ls)}`;
   if (ls.length === 0 || ls.length % 2 !== 0) {
     throw new RemoteWriteError(409, `${LABEL_ERRORS.empty}: series ${index} has no labels`);
@@ -180,17 +224,27 @@ export function validateSeries(s: PromSeries, index: number): void {
       }
     }
   }
-  const ts = s.timestamps;
-  for (let i = 0; i < ts.length; i++) {
+}
+
+/** The sample part of {@link validateSeries}. */
+function validateSamples(s: PromSeries, index: number): void {
+  const where = () => `series ${index} ${labelsToString(s.labels)}`;
+  // a decoded series is checked in its arena (its views are not made for this)
+  const d = s instanceof DecodedSeries;
+  const ts = d ? s.arenaTs : s.timestamps;
+  const from = d ? s.off : 0;
+  const to = d ? s.off + s.n : ts.length;
+  for (let i = from; i < to; i++) {
     if (!Number.isSafeInteger(ts[i])) {
       throw new RemoteWriteError(
         400,
-        `invalid sample timestamp ${
-          ts[i]
-        } (sample ${i} of ${where()}): not an int64 of ms within ±2^53`,
+        `invalid sample timestamp ${ts[i]} (sample ${
+          i - from
+        } of ${where()}): not an int64 of ms within ±2^53`,
       );
     }
   }
+  if (d) return; // values and timestamps come in pairs
   if (s.values.length !== ts.length) {
     throw new RemoteWriteError(
       400,
@@ -257,6 +311,25 @@ function newArena(n: number): Arena {
   return { ts: new Float64Array(n), vs, words: new Uint32Array(vs.buffer), used: 0 };
 }
 
+/**
+ * Replaces the arena's arrays by larger ones holding the samples [base, k) of the series being
+ * decoded at their start (the series decoded before keep their views of the old arrays).
+ */
+function growArena(a: Arena, base: number, k: number): void {
+  const n = k - base;
+  const cap = Math.max(64, 2 * n, 2 * a.ts.length);
+  const ts = new Float64Array(cap);
+  ts.set(a.ts.subarray(base, k));
+  const vs = new Float64Array(cap);
+  const words = new Uint32Array(vs.buffer);
+  // copied as words: a Float64Array copy may canonicalise NaN payloads (stale markers)
+  words.set(a.words.subarray(2 * base, 2 * k));
+  a.ts = ts;
+  a.vs = vs;
+  a.words = words;
+  a.used = 0;
+}
+
 /** Samples (field 2 entries) of the TimeSeries in r.buf[r.pos, end); r.pos is restored. */
 function countSeriesSamples(r: ProtoReader, end: number): number {
   const start = r.pos;
@@ -273,17 +346,55 @@ function countSeriesSamples(r: ProtoReader, end: number): number {
   return count;
 }
 
-/** Decodes one TimeSeries in r.buf[r.pos, end) (r.end is set to `end` meanwhile). */
-function readTimeSeries(r: ProtoReader, end: number, index: number, arena: Arena): PromSeries {
+/** The process's cache of decoded label sets (see receive/label_cache.ts). */
+export const LABEL_CACHE = new LabelCache();
+
+/**
+ * Decodes one TimeSeries in r.buf[r.pos, end) (r.end is set to `end` meanwhile). The label
+ * fields leading the message are first looked up in `cache` by their raw bytes.
+ */
+function readTimeSeries(
+  r: ProtoReader,
+  end: number,
+  index: number,
+  arena: Arena,
+  cache: LabelCache | null,
+): PromSeries {
   const outerEnd = r.end;
   r.end = end;
-  const labels: string[] = [];
-  const base = arena.used;
-  const ts = arena.ts;
-  const words = arena.words;
+  let base = arena.used;
+  let ts = arena.ts;
+  let words = arena.words;
   const b = r.buf;
   let k = base;
+  // the run of label fields (tag 0x0a) the message starts with: the cache key
+  const keyStart = r.pos;
+  while (r.pos < end && b[r.pos] === 0x0a) {
+    r.pos++;
+    const n = r.length(); // (not `r.pos += r.length()`: that reads r.pos before the varint)
+    r.pos += n;
+  }
+  const keyEnd = r.pos;
+  let keyHash = 0;
+  /** The labels are exactly those of the key run (no label field after it). */
+  let keyed = keyEnd > keyStart;
+  let hint: CachedLabels | undefined = undefined;
+  /** Labels from the cache (shared, already valid) until a label field follows the key run. */
+  let cached = false;
+  let labels: string[];
+  if (cache !== null && keyed) {
+    keyHash = cache.hash(b, keyStart, keyEnd);
+    hint = cache.get(b, keyStart, keyEnd, keyHash);
+  }
+  if (hint !== undefined) {
+    labels = hint.labels as string[];
+    cached = true;
+  } else {
+    labels = [];
+    r.pos = keyStart;
+  }
   while (r.pos < end) {
+    const tagAt = r.pos;
     const t = r.tag();
     const field = Math.floor(t / 8);
     const wt = t & 7;
@@ -296,6 +407,13 @@ function readTimeSeries(r: ProtoReader, end: number, index: number, arena: Arena
     }
     if (t === 0x0a) {
       // Label
+      if (tagAt >= keyEnd) {
+        // a label field after the samples: these labels are not the cache key's alone
+        if (cached) labels = labels.slice();
+        cached = false;
+        hint = undefined;
+        keyed = false;
+      }
       const n = r.length();
       const le = r.pos + n;
       r.end = le;
@@ -323,6 +441,27 @@ function readTimeSeries(r: ProtoReader, end: number, index: number, arena: Arena
       let lo = 0;
       let hi = 0;
       let tsv = 0;
+      const p0 = r.pos;
+      if (n >= 11 && n <= 17 && b[p0] === 0x09 && b[p0 + 9] === 0x10) {
+        // the usual encoding (value, then a timestamp of at most 7 varint bytes) read inline;
+        // anything else (negative or zero timestamps, other field orders) by the loop below
+        let p = p0 + 10;
+        let v = 0;
+        let mul = 1;
+        let c = 0x80;
+        while (p < se) {
+          c = b[p++];
+          v += (c & 0x7f) * mul;
+          mul *= 128;
+          if (c < 0x80) break;
+        }
+        if (c < 0x80 && p === se) {
+          lo = b[p0 + 1] | (b[p0 + 2] << 8) | (b[p0 + 3] << 16) | (b[p0 + 4] << 24);
+          hi = b[p0 + 5] | (b[p0 + 6] << 8) | (b[p0 + 7] << 16) | (b[p0 + 8] << 24);
+          tsv = v;
+          r.pos = se;
+        }
+      }
       while (r.pos < se) {
         const st = r.tag();
         if (st === 0x09) {
@@ -350,6 +489,13 @@ function readTimeSeries(r: ProtoReader, end: number, index: number, arena: Arena
         } else r.skip(st & 7);
       }
       r.end = end;
+      if (k === ts.length) {
+        growArena(arena, base, k);
+        k -= base;
+        base = 0;
+        ts = arena.ts;
+        words = arena.words;
+      }
       ts[k] = tsv;
       words[2 * k + LO_WORD] = lo;
       words[2 * k + HI_WORD] = hi;
@@ -366,12 +512,17 @@ function readTimeSeries(r: ProtoReader, end: number, index: number, arena: Arena
   }
   r.end = outerEnd;
   arena.used = k;
-  const s: PromSeries = {
-    labels,
-    timestamps: new Float64Array(ts.buffer, base * 8, k - base),
-    values: new Float64Array(arena.vs.buffer, base * 8, k - base),
-  };
-  validateSeries(s, index);
+  if (!cached) {
+    validateLabels(labels, index);
+    if (cache !== null && keyed) {
+      // the cache (and the head, which keeps a hint's labels) get an exact-size copy: a pushed
+      // array keeps spare capacity
+      hint = cache.set(b, keyStart, keyEnd, keyHash, labels.slice());
+      if (hint !== undefined) labels = hint.labels as string[];
+    }
+  }
+  const s = new DecodedSeries(labels, hint, ts, words, base, k - base);
+  validateSamples(s, index);
   return s;
 }
 
@@ -385,36 +536,31 @@ function protoError(what: string, e: unknown): unknown {
   return e;
 }
 
-/** Decodes an uncompressed `prometheus.WriteRequest` and validates it (RemoteWriteError). */
-export function decodeWriteRequestProto(buf: Uint8Array): WriteRequest {
+/**
+ * Decodes an uncompressed `prometheus.WriteRequest` and validates it (RemoteWriteError).
+ * `cache`: where decoded label sets are looked up and kept (null: decode every label).
+ */
+export function decodeWriteRequestProto(
+  buf: Uint8Array,
+  cache: LabelCache | null = LABEL_CACHE,
+): WriteRequest {
   const r = new ProtoReader(buf, "prometheus.WriteRequest");
   const series: PromSeries[] = [];
   try {
-    // pass 1: samples of the whole request, so that one arena holds them all
-    let total = 0;
-    while (!r.eof()) {
-      const t = r.tag();
-      if (t === 0x0a) {
-        const n = r.length();
-        total += countSeriesSamples(r, r.pos + n);
-        r.pos += n;
-      } else if ((t >> 3) === 1) {
-        throw wrongWire("WriteRequest field 1 (timeseries)", t & 7, "length-delimited");
-      } else {
-        r.skip(t & 7); // metadata (3) and unknown fields
-      }
-    }
-    r.pos = 0;
-    const arena = newArena(total);
+    // one arena for the samples of the whole request, sized from the body (a sample takes at
+    // least ~13 bytes, labels most of the rest), grown when a request is mostly samples
+    const arena = newArena(16 + (buf.length >>> 6));
     while (!r.eof()) {
       const t = r.tag();
       if (t === 0x0a) {
         const n = r.length();
         const end = r.pos + n;
-        series.push(readTimeSeries(r, end, series.length, arena));
+        series.push(readTimeSeries(r, end, series.length, arena, cache));
         r.pos = end;
+      } else if ((t >> 3) === 1) {
+        throw wrongWire("WriteRequest field 1 (timeseries)", t & 7, "length-delimited");
       } else {
-        r.skip(t & 7);
+        r.skip(t & 7); // metadata (3) and unknown fields
       }
     }
   } catch (e) {
@@ -429,17 +575,29 @@ export function decodeWriteRequestProto(buf: Uint8Array): WriteRequest {
  */
 export function decodeWriteRequest(
   body: Uint8Array,
-  opts: { maxDecompressedBytes?: number } = {},
+  opts: { maxDecompressedBytes?: number; labelCache?: LabelCache | null } = {},
 ): WriteRequest {
   const raw = snappyDecode(body, opts.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES);
-  return decodeWriteRequestProto(raw);
+  return decodeWriteRequestProto(
+    raw,
+    opts.labelCache === undefined ? LABEL_CACHE : opts.labelCache,
+  );
 }
 
 /** Decodes (and validates) one `prometheus.TimeSeries` message. Throws RemoteWriteError. */
-export function decodeTimeSeries(bytes: Uint8Array): PromSeries {
+export function decodeTimeSeries(
+  bytes: Uint8Array,
+  cache: LabelCache | null = LABEL_CACHE,
+): PromSeries {
   const r = new ProtoReader(bytes, "prometheus.TimeSeries");
   try {
-    return readTimeSeries(r, bytes.length, 0, newArena(countSeriesSamples(r, bytes.length)));
+    return readTimeSeries(
+      r,
+      bytes.length,
+      0,
+      newArena(countSeriesSamples(r, bytes.length)),
+      cache,
+    );
   } catch (e) {
     throw protoError("prometheus.TimeSeries", e);
   }
@@ -565,6 +723,6 @@ export function encodeWriteRequest(req: WriteRequest): Uint8Array {
 /** Total samples of a request (for limits and metrics). */
 export function countSamples(series: readonly PromSeries[]): number {
   let n = 0;
-  for (const s of series) n += s.timestamps.length;
+  for (const s of series) n += sampleCount(s);
   return n;
 }

@@ -670,8 +670,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "receive-write-value-words-ignore-offset",
     file: "receive/multitsdb.ts",
-    find: "          const w0 = vs.byteOffset >>> 2;",
-    replace: "          const w0 = 0;",
+    find: "            w0 = vs.byteOffset >>> 2;",
+    replace: "            w0 = 0;",
     tests: ["tests/receive/multitsdb_test.ts"],
   },
   {
@@ -2243,5 +2243,55 @@ export const MUTATIONS: Mutation[] = [
     find: "    if (this.pingStrikesForgiven) {",
     replace: "    if (this.pingStrikesForgiven && Number.isNaN(0)) {",
     tests: ["tests/storeapi/keepalive_test.ts"],
+  },
+  // ------------------------------------- receive: label cache, series memo, decode arena (issue 14)
+  {
+    name: "receive-label-cache-compare-skips-last-byte",
+    file: "receive/label_cache.ts",
+    find: "      while (i < e && slab[o + i] === b[i]) i++;",
+    replace: "      while (i < e - 1 && slab[o + i] === b[i]) i++;",
+    tests: ["tests/receive/label_cache_test.ts"],
+  },
+  {
+    name: "receive-label-cache-never-evicts",
+    file: "receive/label_cache.ts",
+    find: "    if (g.count >= this.maxEntries) g = this.rotate();",
+    replace: "",
+    tests: ["tests/receive/label_cache_test.ts"],
+  },
+  {
+    name: "receive-label-cache-keeps-trailing-label-key",
+    file: "receive/remote_write.ts",
+    find: "        hint = undefined;\n        keyed = false;",
+    replace: "        hint = undefined;",
+    tests: ["tests/receive/label_cache_test.ts"],
+  },
+  {
+    name: "head-series-memo-of-another-head",
+    file: "tsdb/head.ts",
+    find: "if (s === undefined && hint !== undefined && hint.headId === head.id) {",
+    replace: "if (s === undefined && hint !== undefined && hint.ref !== 0) {",
+    tests: ["tests/receive/label_cache_test.ts"],
+  },
+  {
+    name: "receive-arena-growth-drops-series-start",
+    file: "receive/remote_write.ts",
+    find: "  words.set(a.words.subarray(2 * base, 2 * k));",
+    replace: "",
+    tests: ["tests/receive/remote_write_test.ts"],
+  },
+  {
+    name: "receive-sample-fast-path-ignores-rest-of-sample",
+    file: "receive/remote_write.ts",
+    find: "        if (c < 0x80 && p === se) {",
+    replace: "        if (c < 0x80) {",
+    tests: ["tests/receive/remote_write_test.ts"],
+  },
+  {
+    name: "receive-decoded-series-read-from-arena-start",
+    file: "receive/multitsdb.ts",
+    find: "            i0 = s.off;",
+    replace: "            i0 = 0;",
+    tests: ["tests/receive/multitsdb_test.ts"],
   },
 ];

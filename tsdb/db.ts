@@ -20,6 +20,7 @@ import {
   type HeadOptions,
   HeadQuerier,
   rangeForTimestamp,
+  type SeriesHint,
 } from "./head.ts";
 import type { Matcher } from "./matchers.ts";
 import type { BlockMeta } from "./meta.ts";
@@ -227,8 +228,16 @@ export class DBAppender {
     return this.inner.appendStale(labels, t, ref);
   }
 
-  appendBits(labels: Labels, t: number, hi: number, lo: number, ref = 0): number {
-    return this.inner.appendBits(labels, t, hi, lo, ref);
+  /** See {@link HeadAppender.appendBits} (`hint`: a {@link SeriesHint} memo). */
+  appendBits(
+    labels: Labels,
+    t: number,
+    hi: number,
+    lo: number,
+    ref = 0,
+    hint?: SeriesHint,
+  ): number {
+    return this.inner.appendBits(labels, t, hi, lo, ref, hint);
   }
 
   async commit(): Promise<CommitStats> {

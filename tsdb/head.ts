@@ -148,6 +148,22 @@ export interface HeadLimits {
   beforeSample?: (labels: Labels, pending: number) => boolean;
 }
 
+/**
+ * A caller's memo of the head series of one label set (receive/label_cache.ts keeps one per
+ * cached label set). The head fills it when it first resolves the labels and afterwards finds
+ * the series by `ref`, without hashing or comparing labels; a memo of another head, or of a
+ * series since removed, is simply resolved again. Labels appended with a hint are kept by the
+ * head as they are (not copied): the caller must never modify them.
+ */
+export interface SeriesHint {
+  /** {@link Head.id} of the head that filled the memo (0: none). */
+  headId: number;
+  /** The series' ref in that head. */
+  ref: number;
+}
+
+let lastHeadId = 0;
+
 /** Options of {@link Head.open}. */
 export interface HeadOptions {
   /** Chunk range = block range (default 2h). */
@@ -411,6 +427,8 @@ const scratchU32 = new Uint32Array(scratchF64.buffer);
 
 /** In-memory head of a TSDB with an optional WAL. */
 export class Head {
+  /** Unique per head of this process (the key of {@link SeriesHint} memos). */
+  readonly id = ++lastHeadId;
   readonly chunkRange: number;
   private readonly byRef = new Map<number, MemSeries>();
   private readonly byHash = new Map<number, MemSeries | MemSeries[]>();
@@ -532,7 +550,7 @@ export class Head {
    * @internal Finds or creates the series of `ls`; `created` tells whether it is new.
    * Applies the series limit hooks.
    */
-  getOrCreate(ls: Labels): { s: MemSeries; created: boolean } {
+  getOrCreate(ls: Labels, shared = false): { s: MemSeries; created: boolean } {
     let hash = hashLabels(ls);
     let s = this.getByLabels(ls, hash);
     if (s !== undefined) return { s, created: false };
@@ -555,13 +573,14 @@ export class Head {
         `series limit hook refused ${labelsToString(norm)}`,
       );
     }
-    s = this.create(++this.lastSeriesID, norm, hash);
+    s = this.create(++this.lastSeriesID, norm, hash, shared && norm === ls);
     return { s, created: true };
   }
 
-  private create(ref: number, ls: Labels, hash: number): MemSeries {
-    // copy so that callers' arrays are never shared
-    const s = new MemSeries(ref, ls.slice(), hash);
+  /** `shared`: `ls` is immutable (a {@link SeriesHint}'s labels) and kept as it is. */
+  private create(ref: number, ls: Labels, hash: number, shared = false): MemSeries {
+    // copy so that callers' arrays are never shared (unless they promise never to modify them)
+    const s = new MemSeries(ref, shared ? ls : ls.slice(), hash);
     this.byRef.set(ref, s);
     const e = this.byHash.get(hash);
     if (e === undefined) this.byHash.set(hash, s);
@@ -1075,9 +1094,9 @@ export class HeadAppender {
    * {@link appendBits} for stale markers coming from typed arrays). Returns the series ref.
    * Throws an {@link AppendError} when the sample is rejected.
    */
-  append(labels: Labels, t: number, v: number, ref = 0): number {
+  append(labels: Labels, t: number, v: number, ref = 0, hint?: SeriesHint): number {
     scratchF64[0] = v;
-    return this.appendBits(labels, t, scratchU32[HI_WORD], scratchU32[LO_WORD], ref);
+    return this.appendBits(labels, t, scratchU32[HI_WORD], scratchU32[LO_WORD], ref, hint);
   }
 
   /** Adds a stale marker (exact bits 0x7FF0000000000002). */
@@ -1085,8 +1104,19 @@ export class HeadAppender {
     return this.appendBits(labels, t, STALE_NAN_HI, STALE_NAN_LO, ref);
   }
 
-  /** Adds a sample whose value is given as the high/low words of its IEEE-754 bits. */
-  appendBits(labels: Labels, t: number, hi: number, lo: number, ref = 0): number {
+  /**
+   * Adds a sample whose value is given as the high/low words of its IEEE-754 bits. `ref`: the
+   * series' ref when known (0: look the labels up); `hint`: the caller's memo of the series of
+   * `labels` (see {@link SeriesHint}; the labels are then kept unmodified, never copied).
+   */
+  appendBits(
+    labels: Labels,
+    t: number,
+    hi: number,
+    lo: number,
+    ref = 0,
+    hint?: SeriesHint,
+  ): number {
     if (this.closed) throw new AppenderClosedError();
     if (!Number.isSafeInteger(t)) {
       throw new InvalidSampleError(`timestamp ${t} is not an integer number of ms`);
@@ -1098,10 +1128,17 @@ export class HeadAppender {
     }
     if (t < this.minValidTime) throw new OutOfBoundsError();
     let s = ref !== 0 ? head.getByRef(ref) : undefined;
+    if (s === undefined && hint !== undefined && hint.headId === head.id) {
+      s = head.getByRef(hint.ref);
+    }
     if (s === undefined) {
-      const r = head.getOrCreate(labels);
+      const r = head.getOrCreate(labels, hint !== undefined);
       s = r.s;
       if (r.created) this.created.push(s);
+      if (hint !== undefined) {
+        hint.headId = head.id;
+        hint.ref = s.ref;
+      }
     }
     hi >>>= 0;
     lo >>>= 0;

@@ -319,3 +319,54 @@ Deno.test("a decoded request's series share one sample buffer: each keeps its ow
     }
   });
 });
+
+Deno.test("decoded series in several arena buffers (grown mid-request) and plain series, mixed in one write", async () => {
+  await withTempDir(async (dir) => {
+    const m = await MultiTSDB.open(opts(dir));
+    try {
+      const n = 3000;
+      const long = ser(
+        ["__name__", "long"],
+        Array.from({ length: n }, (_, i) => [1000 + i * 15, i / 4] as [number, number]),
+      );
+      for (let i = 0; i < n; i += 11) setStaleAt(long.values, i);
+      const short = (name: string, v: number) => ser(["__name__", name], [[1000, v], [2000, -v]]);
+      // the decoder's arena is sized from the body: the long series makes it grow, so "a" and
+      // "long"/"z" live in different buffers
+      const body = snappyBlockCompress(
+        encodeWriteRequest({ series: [short("a", 1), long, short("z", 26)] }),
+      );
+      const decoded = decodeWriteRequest(body).series;
+      assert(decoded[0].values.buffer !== decoded[2].values.buffer, "the arena grew");
+      // plain series as views at offsets of one shared buffer
+      const shared = new Float64Array(8);
+      const view = (name: string, v: number, at: number): PromSeries => {
+        shared.set([1000, 2000], at);
+        shared.set([v, -v], at + 2);
+        return {
+          labels: ["__name__", name],
+          timestamps: shared.subarray(at, at + 2),
+          values: shared.subarray(at + 2, at + 4),
+        };
+      };
+      const out = await m.write("default-tenant", [view("p", 7, 0), ...decoded, view("q", 8, 4)]);
+      assertEquals(out.appended, n + 8);
+      const got = await query(m.store(), new Matcher(MatchType.Regexp, "__name__", ".+"));
+      assertEquals(got.map((g) => g.labels[1]), ["a", "long", "p", "q", "z"]);
+      for (const [name, v] of [["a", 1], ["p", 7], ["q", 8], ["z", 26]] as const) {
+        const g = got.find((x) => x.labels[1] === name)!;
+        assertEquals(g.ts, [1000, 2000]);
+        assertEquals([...g.vs], [v, -v], name);
+      }
+      const g = got.find((x) => x.labels[1] === "long")!;
+      assertEquals(g.ts.length, n);
+      for (let i = 0; i < n; i++) {
+        assertEquals(g.ts[i], 1000 + i * 15);
+        if (i % 11 === 0) assert(isStaleAt(g.vs, i), `stale marker ${i}`);
+        else assertEquals(g.vs[i], i / 4);
+      }
+    } finally {
+      await m.close();
+    }
+  });
+});

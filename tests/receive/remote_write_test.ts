@@ -106,6 +106,56 @@ Deno.test("round trip keeps stale markers, negative/zero timestamps, -0 and UTF-
   assertEquals(one.labels, b.labels);
 });
 
+Deno.test("series with more samples than the body-sized arena keep every sample and stale marker", () => {
+  // the decoder sizes its sample arena from the body and grows it mid-series: a short series,
+  // then one of 3000 samples (stale markers on both sides of each growth), then a short one
+  const n = 3000;
+  const long = series(["__name__", "long"], Array.from({ length: n }, (_, i) => [i * 15, i / 3]));
+  for (let i = 0; i < n; i += 7) setStaleAt(long.values, i);
+  const a = series(["__name__", "a"], [[1, 1], [2, 2]]);
+  const z = series(["__name__", "z"], [[5, 7]]);
+  const out = decodeWriteRequestProto(encodeWriteRequest({ series: [a, long, z] }), null).series;
+  assertEquals([...out[0].timestamps], [1, 2]);
+  assertEquals([...out[0].values], [1, 2]);
+  assertEquals(out[1].timestamps.length, n);
+  for (let i = 0; i < n; i++) {
+    assertEquals(out[1].timestamps[i], i * 15);
+    if (i % 7 === 0) assert(isStaleAt(out[1].values, i), `stale marker ${i} kept`);
+    else assertEquals(out[1].values[i], i / 3);
+  }
+  assertEquals([...out[2].timestamps], [5]);
+  assertEquals([...out[2].values], [7]);
+});
+
+Deno.test("sample encodings: usual, non-minimal varints, 7-byte timestamps, other orders and extra fields agree", () => {
+  // value 2.5 (0x4004000000000000), little-endian
+  const v = [0, 0, 0, 0, 0, 0, 0x04, 0x40];
+  const lbl = [0x0a, 7, 0x0a, 1, ...enc.encode("a"), 0x12, 2, ...enc.encode("bb")];
+  const cases: [number[], number][] = [
+    [[0x09, ...v, 0x10, 0x90, 0x4e], 10_000], // the usual encoding
+    [[0x09, ...v, 0x10, 0x81, 0x80, 0x80, 0x00], 1], // non-minimal varint
+    [[0x09, ...v, 0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f], 2 ** 49 - 1], // 7 bytes
+    [[0x09, ...v, 0x10, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01], 2 ** 49], // 8 bytes
+    [[0x10, 0x90, 0x4e, 0x09, ...v], 10_000], // timestamp first
+    [[0x09, ...v, 0x10, 0x90, 0x4e, 0x18, 0x05], 10_000], // an unknown field after
+    [[0x09, ...v, 0x10, 0x90, 0x4e, 0x10, 0x05], 5], // a repeated timestamp: the last wins
+    [[0x09, ...v, 0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01], -1],
+  ];
+  for (const [sample, t] of cases) {
+    const series = [...lbl, 0x12, sample.length, ...sample];
+    const out = decodeWriteRequestProto(new Uint8Array([0x0a, series.length, ...series]), null);
+    assertEquals([...out.series[0].timestamps], [t], `sample bytes ${sample}`);
+    assertEquals([...out.series[0].values], [2.5], `sample bytes ${sample}`);
+  }
+  // a timestamp varint cut short by the sample's length
+  const cut = [0x09, ...v, 0x10, 0x90];
+  const series = [...lbl, 0x12, cut.length, ...cut];
+  assertThrows(
+    () => decodeWriteRequestProto(new Uint8Array([0x0a, series.length, ...series]), null),
+    RemoteWriteError,
+  );
+});
+
 Deno.test("decoder skips metadata, exemplars and unknown fields", () => {
   const exemplar = ld(0x1a, cat(label("trace_id", "abc"), bytes([0x09, 0, 0, 0, 0, 0, 0, 0, 0])));
   const ts = cat(UP_SERIES, exemplar, bytes([0x78, 0x05])); // field 15 varint
