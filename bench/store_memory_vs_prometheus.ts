@@ -35,6 +35,11 @@ const { values } = parseArgs({
     repeats: { type: "string", default: "1" },
     big: { type: "string", default: "0" },
     days30: { type: "string", default: "0" },
+    // extra flags (space-separated) for the two roles, to compare settings
+    "store-flags": { type: "string", default: "" },
+    "querier-flags": { type: "string", default: "" },
+    // keep the written buckets under this directory and reuse them on the next run
+    data: { type: "string", default: "" },
   },
 });
 const SERIES = Number(values.series);
@@ -58,6 +63,28 @@ async function dirBytes(dir: string): Promise<number> {
     else if (e.isFile) n += (await Deno.stat(p)).size;
   }
   return n;
+}
+
+/**
+ * A bucket directory named `name`: under --data (kept; reused when `write` ran there before,
+ * marked by a `.done` file), else a temporary one. `write` fills it.
+ */
+async function bucketDir(name: string, write: (dir: string) => Promise<void>): Promise<string> {
+  if (!values.data) {
+    const dir = await dirs.make();
+    await write(dir);
+    return dir;
+  }
+  const dir = `${values.data}/${name}`;
+  try {
+    await Deno.stat(`${dir}.done`);
+    return dir;
+  } catch { /* not written yet */ }
+  await Deno.remove(dir, { recursive: true }).catch(() => undefined);
+  await Deno.mkdir(dir, { recursive: true });
+  await write(dir);
+  await Deno.writeTextFile(`${dir}.done`, "");
+  return dir;
 }
 
 /** Answer with result rows sorted, so two engines' answers compare as text. */
@@ -127,8 +154,12 @@ async function startStack(dirs: TempDirs, bucketDir: string): Promise<Stack> {
     `--objstore.config=${fsConfig(bucketDir)}`,
     `--data-dir=${await dirs.make()}`,
     "--log.level=warn",
+    ...values["store-flags"].split(" ").filter(Boolean),
   ], { timeoutMs: 600_000 });
-  const querier = await startQuerier([`--store=${store.grpc}`]);
+  const querier = await startQuerier([
+    `--store=${store.grpc}`,
+    ...values["querier-flags"].split(" ").filter(Boolean),
+  ]);
   // the querier has the store once a selector answers with data
   for (let i = 0; i < 300; i++) {
     const r = await (await fetch(`${querier.url}/api/v1/labels`)).json();
@@ -236,21 +267,22 @@ const dirs = new TempDirs();
 try {
   // ---- goal 3: the suite over scale 1 and scale k buckets
   for (const scale of values.scales.split(",").filter(Boolean).map(Number)) {
-    const bucket = await dirs.make();
     const t0 = performance.now();
-    // one data set per `hours` window, oldest first; the suite reads the newest window
-    for (let k = scale - 1; k >= 0; k--) {
-      const start = T0 - k * HOURS * H;
-      const ds = generateDataset({
-        series: SERIES,
-        start,
-        end: start + HOURS * H,
-        stepMs: 15_000,
-        seed: 1,
-        specialValues: false,
-      });
-      await createBlocksFromSeries(bucket, ds.series, { thanos: BLOCK_META });
-    }
+    const bucket = await bucketDir(`scale${scale}-${SERIES}x${HOURS}h`, async (bucket) => {
+      // one data set per `hours` window, oldest first; the suite reads the newest window
+      for (let k = scale - 1; k >= 0; k--) {
+        const start = T0 - k * HOURS * H;
+        const ds = generateDataset({
+          series: SERIES,
+          start,
+          end: start + HOURS * H,
+          stepMs: 15_000,
+          seed: 1,
+          specialValues: false,
+        });
+        await createBlocksFromSeries(bucket, ds.series, { thanos: BLOCK_META });
+      }
+    });
     const size = await dirBytes(bucket);
     console.log(
       `\nscale ${scale}: ${SERIES} series × ${scale * HOURS} h, bucket ${
@@ -277,12 +309,13 @@ try {
   // ---- goal 4a: one series out of a big block
   const big = Number(values.big);
   if (big > 0) {
-    const bucket = await dirs.make();
     const t0 = performance.now();
-    await writeBlock(bucket, bigSeries(big), {
-      minTime: T0,
-      maxTime: T0 + 2 * H,
-      thanos: BLOCK_META,
+    const bucket = await bucketDir(`big-${big}`, async (bucket) => {
+      await writeBlock(bucket, bigSeries(big), {
+        minTime: T0,
+        maxTime: T0 + 2 * H,
+        thanos: BLOCK_META,
+      });
     });
     console.log(
       `\nbig block: ${big} series, ${f0((await dirBytes(bucket)) / 1048576)} MiB, written in ${
@@ -326,20 +359,21 @@ try {
   // ---- goal 4b: 30 days of two-hour blocks
   const n30 = Number(values.days30);
   if (n30 > 0) {
-    const bucket = await dirs.make();
     const t0 = performance.now();
-    for (let d = 29; d >= 0; d--) {
-      const start = T0 - d * 24 * H;
-      const ds = generateDataset({
-        series: n30,
-        start,
-        end: start + 24 * H,
-        stepMs: 60_000,
-        seed: 1,
-        specialValues: false,
-      });
-      await createBlocksFromSeries(bucket, ds.series, { thanos: BLOCK_META });
-    }
+    const bucket = await bucketDir(`days30-${n30}`, async (bucket) => {
+      for (let d = 29; d >= 0; d--) {
+        const start = T0 - d * 24 * H;
+        const ds = generateDataset({
+          series: n30,
+          start,
+          end: start + 24 * H,
+          stepMs: 60_000,
+          seed: 1,
+          specialValues: false,
+        });
+        await createBlocksFromSeries(bucket, ds.series, { thanos: BLOCK_META });
+      }
+    });
     let blocks = 0;
     for await (const _ of Deno.readDir(bucket)) blocks++;
     console.log(

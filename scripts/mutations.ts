@@ -1898,4 +1898,32 @@ export const MUTATIONS: Mutation[] = [
     replace: "seriesLabels: d.seriesLabels",
     tests: ["tests/storeapi/exemplars_test.ts"],
   },
+  {
+    name: "index-reader-series-body-offset",
+    file: "tsdb/index/reader.ts",
+    find: "onBody?.(ref, b.subarray(bodyStart, bodyEnd));",
+    replace: "onBody?.(ref, b.subarray(bodyStart - 1, bodyEnd));",
+    tests: ["tests/tsdb/index_test.ts"],
+  },
+  {
+    name: "store-index-cache-series-body-not-kept",
+    file: "store/bucket_store.ts",
+    find: "const onBody = (ref: number, body: Uint8Array) => bodies.set(ref, body.slice());",
+    replace: "const onBody = (_ref: number, _body: Uint8Array) => {};",
+    tests: ["tests/store/bucket_store_test.ts"],
+  },
+  {
+    name: "store-index-cache-series-body-hit-ignored",
+    file: "store/index_cache.ts",
+    find: "    return decodeBody?.(ref, stringBytes(v));",
+    replace: "    return undefined;",
+    tests: ["tests/store/index_cache_test.ts", "tests/store/bucket_store_test.ts"],
+  },
+  {
+    name: "store-index-cache-block-key-reused",
+    file: "store/index_cache.ts",
+    find: "this.blockKeys.set(block, k = (this.nextBlockKey++).toString(36));",
+    replace: "this.blockKeys.set(block, k = this.blockKeys.size.toString(36));",
+    tests: ["tests/store/index_cache_test.ts"],
+  },
 ];

@@ -622,7 +622,11 @@ export class BucketStore implements StoreBackend {
     const out = new Array<IndexSeries>(refs.length);
     const missing: number[] = [];
     const missingAt: number[] = [];
-    const cached = await this.cache.fetchSeries(block.id, refs);
+    const cached = await this.cache.fetchSeries(
+      block.id,
+      refs,
+      (ref, body) => block.index.decodeSeriesBody(ref, body),
+    );
     for (let i = 0; i < refs.length; i++) {
       const c = cached[i];
       if (c) out[i] = c;
@@ -634,11 +638,14 @@ export class BucketStore implements StoreBackend {
     if (missing.length > 0) {
       let k = 0;
       const read: IndexSeries[] = [];
-      for await (const s of block.index.seriesMany(missing, { signal })) {
+      // the cache keeps each entry's bytes (a copy: the view is into the read buffer)
+      const bodies = new Map<number, Uint8Array>();
+      const onBody = (ref: number, body: Uint8Array) => bodies.set(ref, body.slice());
+      for await (const s of block.index.seriesMany(missing, { signal, onBody })) {
         out[missingAt[k++]] = s;
         read.push(s);
       }
-      this.cache.storeSeries(block.id, read);
+      this.cache.storeSeries(block.id, read, bodies);
     }
     return out;
   }

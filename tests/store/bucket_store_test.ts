@@ -5,6 +5,7 @@
 import { assert, assertEquals, assertRejects } from "../helpers/assert.ts";
 import { TempDirs } from "../helpers/tmp.ts";
 import { BucketStore } from "../../store/bucket_store.ts";
+import { IndexCache } from "../../store/index_cache.ts";
 import { MetaSyncer } from "../../block/fetcher.ts";
 import { Logger } from "../../logging/log.ts";
 import { Registry } from "../../metrics/registry.ts";
@@ -461,6 +462,48 @@ Deno.test("postings looked up once are served from the index cache", async () =>
         metric(f.registry, text, `thanos_store_index_cache_hits_total{item_type="Postings"}`) >=
           hits0 + 1,
       );
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await f.dirs.cleanup();
+  }
+});
+
+Deno.test("series entries served from the index cache give the same answer without series reads", async () => {
+  const f = await fixture();
+  try {
+    await writeBlock(f.bucketDir, makeSeries(2000, { groups: 20, samples: 60 }), {
+      minTime: 0,
+      maxTime: 2 * H,
+      thanos: thanos({ cluster: "eu1" }),
+    });
+    const store = f.open();
+    try {
+      await store.syncBlocks();
+      const seriesBytes = async () =>
+        metric(
+          f.registry,
+          await f.registry.expose(),
+          `thanos_bucket_store_data_fetched_bytes_total{data_type="series"}`,
+        );
+      const req = {
+        minTime: 0,
+        maxTime: 2 * H,
+        matchers: [new Matcher(MatchType.Regexp, "__name__", "m1|m2|m3")],
+      };
+      const b0 = await seriesBytes();
+      const cold = await collect(store.series(req, new AbortController().signal));
+      const b1 = await seriesBytes();
+      assert(b1 > b0 && cold.length === 300, `${cold.length} series, ${b1 - b0} series bytes`);
+      const warm = await collect(store.series(req, new AbortController().signal));
+      assertEquals(await seriesBytes(), b1, "the second call reads no series entries");
+      assertEquals(warm, cold);
+      // the cache holds the entries' index bytes: a few dozen bytes each, not decoded objects
+      const perItem = store.cache instanceof IndexCache
+        ? store.cache.sizeBytes / store.cache.itemCount
+        : NaN;
+      assert(perItem < 160, `${perItem} bytes per cached item`);
     } finally {
       await store.close();
     }
