@@ -40,6 +40,8 @@ const { values } = parseArgs({
     "querier-flags": { type: "string", default: "" },
     // keep the written buckets under this directory and reuse them on the next run
     data: { type: "string", default: "" },
+    // print each query's peak RSS per process (VmHWM reset through /proc/<pid>/clear_refs)
+    "per-query": { type: "boolean", default: false },
   },
 });
 const SERIES = Number(values.series);
@@ -51,6 +53,10 @@ function rss(pid: number): { now: number; peak: number } {
   const s = Deno.readTextFileSync(`/proc/${pid}/status`);
   const kib = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? NaN);
   return { now: kib("VmRSS") / 1024, peak: kib("VmHWM") / 1024 };
+}
+/** Resets a process's VmHWM to its current RSS (Linux: "5" > /proc/<pid>/clear_refs). */
+function resetPeak(pid: number): void {
+  Deno.writeTextFileSync(`/proc/${pid}/clear_refs`, "5");
 }
 const f0 = (n: number) => n.toFixed(0);
 const f2 = (n: number) => n.toFixed(2);
@@ -226,9 +232,17 @@ async function runSuite(s: Stack, queries: { name: string; path: string }[], ver
   let ours = 0;
   let theirs = 0;
   let diffs = 0;
+  const perQuery = values["per-query"];
   for (const { name, path } of queries) {
+    if (perQuery) { for (const p of [s.store, s.querier, s.prom]) resetPeak(p.pid); }
     const a = await timed(`${s.querier.url}/api/v1/${path}`);
     const b = await timed(`${s.prom.url}/api/v1/${path}`);
+    if (perQuery) {
+      const [st, q, p] = [s.store, s.querier, s.prom].map((x) => rss(x.pid).peak);
+      console.log(
+        `  peak MiB store ${f0(st)} querier ${f0(q)} prometheus ${f0(p)}: ${name.slice(0, 80)}`,
+      );
+    }
     ours += a.ms;
     theirs += b.ms;
     const same = canonical(a.body) === canonical(b.body);
