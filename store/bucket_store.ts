@@ -51,8 +51,12 @@ const CHUNK_RANGE_MAX_GAP = 512 * 1024;
 const CHUNK_RANGE_MAX_BYTES = 16 * 1024 * 1024;
 /** Concurrent chunk range requests per batch. */
 const CHUNK_FETCH_CONCURRENCY = 8;
-/** Series decoded and chunk-loaded together. */
-const SERIES_BATCH = 1024;
+/**
+ * Series decoded and chunk-loaded together. Every block of a Series call holds one batch while
+ * the blocks are merged, so this bounds the call's memory: 1024 took a fifth more peak RSS than
+ * 512 on a 5,400-series × 12-block read, and smaller batches mean more bucket requests.
+ */
+const SERIES_BATCH = 512;
 /** Coarsest first, as Thanos's bucketBlockSet.resolutions. */
 const RESOLUTIONS = [3_600_000, 300_000, 0];
 
