@@ -1940,4 +1940,11 @@ export const MUTATIONS: Mutation[] = [
     replace: "",
     tests: ["tests/query/api_test.ts"],
   },
+  {
+    name: "store-series-batch-ignores-block-count",
+    file: "store/bucket_store.ts",
+    find: "const batchSize = seriesBatchSize(blocks.length);",
+    replace: "const batchSize = SERIES_BATCH;",
+    tests: ["tests/store/bucket_store_test.ts"],
+  },
 ];

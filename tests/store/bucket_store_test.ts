@@ -4,7 +4,7 @@
 
 import { assert, assertEquals, assertRejects } from "../helpers/assert.ts";
 import { TempDirs } from "../helpers/tmp.ts";
-import { BucketStore } from "../../store/bucket_store.ts";
+import { BucketStore, seriesBatchSize } from "../../store/bucket_store.ts";
 import { IndexCache } from "../../store/index_cache.ts";
 import { MetaSyncer } from "../../block/fetcher.ts";
 import { Logger } from "../../logging/log.ts";
@@ -504,6 +504,58 @@ Deno.test("series entries served from the index cache give the same answer witho
         ? store.cache.sizeBytes / store.cache.itemCount
         : NaN;
       assert(perItem < 160, `${perItem} bytes per cached item`);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await f.dirs.cleanup();
+  }
+});
+
+Deno.test("a Series call over many blocks reads smaller batches per block, same answer", async () => {
+  // the per-block batch shrinks with the blocks a call spans, bounded below
+  assertEquals(seriesBatchSize(1), 512);
+  assertEquals(seriesBatchSize(16), 512);
+  assertEquals(seriesBatchSize(64), 128);
+  assertEquals(seriesBatchSize(390), 32);
+  const f = await fixture();
+  try {
+    // 64 two-hour blocks of 300 series: 128 series a batch, three batches per block
+    const blocks = 64;
+    for (let b = 0; b < blocks; b++) {
+      await writeBlock(f.bucketDir, makeSeries(300, { samples: 8, start: b * 2 * H }), {
+        minTime: b * 2 * H,
+        maxTime: (b + 1) * 2 * H,
+        thanos: thanos({ cluster: "eu1" }),
+      });
+    }
+    const store = f.open();
+    try {
+      await store.syncBlocks();
+      const seriesRequests = async () =>
+        metric(
+          f.registry,
+          await f.registry.expose(),
+          `thanos_bucket_store_data_fetched_requests_total{data_type="series"}`,
+        );
+      const r0 = await seriesRequests();
+      const got = await collect(
+        store.series({
+          minTime: 0,
+          maxTime: blocks * 2 * H,
+          matchers: [new Matcher(MatchType.Regexp, "job", "api|db")],
+        }, new AbortController().signal),
+      );
+      assertEquals(got.length, 300);
+      assertEquals(got.map((s) => s.chunks.length), new Array(300).fill(blocks));
+      const want = makeSeries(300, { samples: 8 }).map((s) =>
+        withExt(s.labels, { cluster: "eu1" })
+      );
+      assertEquals(got.map((s) => s.labels), want);
+      // each block read its series entries in three batches
+      assertEquals(await seriesRequests() - r0, 3 * blocks);
+      const samples = await samplesText(got, 0, blocks * 2 * H);
+      assertEquals(samples.length, 300 * 8 * blocks);
     } finally {
       await store.close();
     }
