@@ -374,9 +374,11 @@ try {
   const n30 = Number(values.days30);
   if (n30 > 0) {
     const t0 = performance.now();
-    const bucket = await bucketDir(`days30-${n30}`, async (bucket) => {
+    // days start on a 2-hour boundary: 12 whole blocks a day, 360 in all
+    const base = Math.floor(T0 / (2 * H)) * 2 * H;
+    const bucket = await bucketDir(`days30-${n30}-aligned`, async (bucket) => {
       for (let d = 29; d >= 0; d--) {
-        const start = T0 - d * 24 * H;
+        const start = base - d * 24 * H;
         const ds = generateDataset({
           series: n30,
           start,
@@ -398,7 +400,7 @@ try {
     const s = await startStack(dirs, bucket);
     try {
       printRss("idle", s);
-      const end = (T0 + 24 * H) / 1000 - 60;
+      const end = (base + 24 * H) / 1000 - 60;
       const start = end - 30 * 24 * 3600 + 120;
       const res = await runSuite(
         s,
