@@ -1947,4 +1947,11 @@ export const MUTATIONS: Mutation[] = [
     replace: "const batchSize = SERIES_BATCH;",
     tests: ["tests/store/bucket_store_test.ts"],
   },
+  {
+    name: "index-header-piece-range-not-extended",
+    file: "block/index_header.ts",
+    find: "        last.length = rEnd - last.offset;\n",
+    replace: "",
+    tests: ["tests/block/index_header_test.ts"],
+  },
 ];
