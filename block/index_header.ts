@@ -19,7 +19,7 @@ import { Decbuf, Encbuf } from "../tsdb/encoding.ts";
 import { CorruptionError } from "../tsdb/errors.ts";
 import { type ByteSource, FileByteSource, MemoryByteSource } from "../tsdb/bytesource.ts";
 import { IndexReader } from "../tsdb/index/reader.ts";
-import { writeFileAtomic } from "../runutil/atomic_file.ts";
+import { writeFileAtomicWith } from "../runutil/atomic_file.ts";
 
 /** Magic of an index-header ranges file. */
 export const INDEX_HEADER_MAGIC = 0x54534948;
@@ -126,11 +126,37 @@ function mergeReads(
   });
 }
 
-/** Encodes the header file for `ranges` of an index object of `indexSize` bytes. */
-export function encodeIndexHeader(
-  indexSize: number,
-  ranges: readonly { range: HeaderRange; bytes: Uint8Array }[],
-): Uint8Array {
+/**
+ * The recorded reads as sorted, non-overlapping ranges, each with the pieces of the reads that
+ * hold its bytes (views, in order, no overlap): what {@link mergeReads} copies into one buffer,
+ * without the copy.
+ */
+function rangePieces(
+  reads: readonly { offset: number; bytes: Uint8Array }[],
+): { ranges: HeaderRange[]; pieces: Uint8Array[] } {
+  const sorted = reads.filter((r) => r.bytes.length > 0).sort((a, b) => a.offset - b.offset);
+  const ranges: HeaderRange[] = [];
+  const pieces: Uint8Array[] = [];
+  for (const r of sorted) {
+    const last = ranges[ranges.length - 1];
+    const end = last ? last.offset + last.length : -1;
+    const rEnd = r.offset + r.bytes.length;
+    if (last && r.offset <= end) {
+      // the bytes past the range's end (the overlap holds the same bytes of the same object)
+      if (rEnd > end) {
+        pieces.push(r.bytes.subarray(end - r.offset));
+        last.length = rEnd - last.offset;
+      }
+    } else {
+      ranges.push({ offset: r.offset, length: r.bytes.length });
+      pieces.push(r.bytes);
+    }
+  }
+  return { ranges, pieces };
+}
+
+/** The fixed part of a header file (magic, sizes, range table, CRC) for `ranges`. */
+function encodeHeaderHead(indexSize: number, ranges: readonly HeaderRange[]): Uint8Array {
   const e = new Encbuf(FIXED_HEADER + 16 * ranges.length + 4);
   e.putBE32(INDEX_HEADER_MAGIC);
   e.putByte(1);
@@ -140,16 +166,27 @@ export function encodeIndexHeader(
   e.putBE64(indexSize);
   e.putBE32(ranges.length);
   for (const r of ranges) {
-    e.putBE64(r.range.offset);
-    e.putBE64(r.range.length);
+    e.putBE64(r.offset);
+    e.putBE64(r.length);
   }
   const head = e.bytes();
-  let total = head.length + 4;
+  const out = new Uint8Array(head.length + 4);
+  out.set(head, 0);
+  new DataView(out.buffer).setUint32(head.length, crc32c(head));
+  return out;
+}
+
+/** Encodes the header file for `ranges` of an index object of `indexSize` bytes. */
+export function encodeIndexHeader(
+  indexSize: number,
+  ranges: readonly { range: HeaderRange; bytes: Uint8Array }[],
+): Uint8Array {
+  const head = encodeHeaderHead(indexSize, ranges.map((r) => r.range));
+  let total = head.length;
   for (const r of ranges) total += r.bytes.length;
   const out = new Uint8Array(total);
   out.set(head, 0);
-  new DataView(out.buffer).setUint32(head.length, crc32c(head));
-  let at = head.length + 4;
+  let at = head.length;
   for (const r of ranges) {
     out.set(r.bytes, at);
     at += r.bytes.length;
@@ -283,15 +320,22 @@ export async function openIndexHeader(
   const rec = new RecordingSource(remote);
   // Opening reads exactly the header, TOC, symbol table and postings offset table.
   const probe = await IndexReader.open(rec, { keepPostingsTable: false });
-  const merged = mergeReads(rec.reads);
-  const bytes = encodeIndexHeader(remote.size, merged);
   if (path) {
+    // written piece by piece from the reads: no merged or encoded copy of a header that is tens
+    // of MiB for a block of millions of series
+    const { ranges, pieces } = rangePieces(rec.reads);
     await Deno.mkdir(opts.blockDir!, { recursive: true });
-    await writeFileAtomic(path, bytes);
+    await writeFileAtomicWith(path, async (f) => {
+      for (const b of [encodeHeaderHead(remote.size, ranges), ...pieces]) {
+        for (let off = 0; off < b.length;) off += await f.write(b.subarray(off));
+      }
+    });
     // the recorder's reader holds the same tables; reopen over the file so memory is not doubled
+    rec.reads.length = 0;
     await probe.close();
     return { ...(await openFromFile(path, remote)), origin: "built" };
   }
+  const bytes = encodeIndexHeader(remote.size, mergeReads(rec.reads));
   await probe.close();
   const mem = new MemoryByteSource(bytes, "<index-header>");
   const parsed = decodeIndexHeader(bytes, "<index-header>", bytes.length);

@@ -144,33 +144,66 @@ function scalarTimestamp(ms: number): string {
  * HTTP API page), label maps in label order.
  */
 export function resultToJSONText(value: QueryValue): string {
+  let out = "";
+  for (const c of resultToJSONChunks(value)) out += c;
+  return out;
+}
+
+/** Size of the pieces {@link resultToJSONChunks} yields (UTF-16 code units, about bytes). */
+const JSON_CHUNK = 64 * 1024;
+
+/**
+ * The text of {@link resultToJSONText} in pieces of about 64 KiB, produced as they are pulled:
+ * a large answer is written out without ever being one string (as Prometheus encodes straight
+ * into the response), so its memory is the result plus one piece, not several copies of the text.
+ */
+export function* resultToJSONChunks(value: QueryValue): Generator<string> {
   switch (value.type) {
     case "vector": {
-      const parts = value.samples.map((s) =>
-        `{"metric":${labelsJSON(s.labels)},"value":[${formatSampleTimestamp(s.t)},"${
+      let buf = `{"resultType":"vector","result":[`;
+      for (let k = 0; k < value.samples.length; k++) {
+        const s = value.samples[k];
+        if (k > 0) buf += ",";
+        buf += `{"metric":${labelsJSON(s.labels)},"value":[${formatSampleTimestamp(s.t)},"${
           formatSampleValue(s.v)
-        }"]}`
-      );
-      return `{"resultType":"vector","result":[${parts.join(",")}]}`;
+        }"]}`;
+        if (buf.length >= JSON_CHUNK) {
+          yield buf;
+          buf = "";
+        }
+      }
+      yield buf + "]}";
+      return;
     }
     case "matrix": {
-      const parts = value.series.map((s) => {
-        const pts: string[] = new Array(s.ts.length);
+      let buf = `{"resultType":"matrix","result":[`;
+      for (let k = 0; k < value.series.length; k++) {
+        const s = value.series[k];
+        buf += `${k > 0 ? "," : ""}{"metric":${labelsJSON(s.labels)},"values":[`;
         for (let i = 0; i < s.ts.length; i++) {
-          pts[i] = `[${formatSampleTimestamp(s.ts[i])},"${formatSampleValue(s.vs[i])}"]`;
+          buf += `${i > 0 ? "," : ""}[${formatSampleTimestamp(s.ts[i])},"${
+            formatSampleValue(s.vs[i])
+          }"]`;
+          if (buf.length >= JSON_CHUNK) {
+            yield buf;
+            buf = "";
+          }
         }
-        return `{"metric":${labelsJSON(s.labels)},"values":[${pts.join(",")}]}`;
-      });
-      return `{"resultType":"matrix","result":[${parts.join(",")}]}`;
+        buf += "]}";
+      }
+      yield buf + "]}";
+      return;
     }
     case "scalar":
-      return `{"resultType":"scalar","result":[${scalarTimestamp(value.t)},"${
+      yield `{"resultType":"scalar","result":[${scalarTimestamp(value.t)},"${
         formatFloatGo(value.v)
       }"]}`;
+      return;
     case "string":
-      return `{"resultType":"string","result":[${scalarTimestamp(value.t)},${
+      yield `{"resultType":"string","result":[${scalarTimestamp(value.t)},${
         goJSONString(value.v)
       }]}`;
+      return;
   }
 }
 

@@ -12,7 +12,7 @@ import type { Labels } from "../tsdb/series.ts";
 import { Engine, type EngineOptions } from "../promql/engine.ts";
 import { PromQLError, type PromQLErrorType } from "../promql/errors.ts";
 import { ParseError, parseExpr, parseMetricSelector } from "../promql/parser.ts";
-import { type QueryValue, resultToJSONText } from "../promql/value.ts";
+import { type QueryValue, resultToJSONChunks } from "../promql/value.ts";
 import { type DedupFunc } from "../storeapi/dedup.ts";
 import type { StoreProxy } from "../storeapi/proxy.ts";
 import type { ShardInfo } from "../storeapi/codec.ts";
@@ -284,17 +284,19 @@ export class QueryApi {
   }
 
   private respond(b: Body): Response {
-    let text = `{"status":"success","data":${b.data}`;
     const headers: Record<string, string> = {
       "content-type": "application/json",
       ...this.corsHeaders(),
     };
+    let tail = "}";
     if (b.warnings && b.warnings.length > 0) {
-      text += `,"warnings":[${b.warnings.map(goJSONString).join(",")}]`;
+      tail = `,"warnings":[${b.warnings.map(goJSONString).join(",")}]}`;
       // partial answers must not be cached (Thanos)
       headers["cache-control"] = "no-store";
     }
-    return new Response(text + "}", { status: 200, headers });
+    const head = `{"status":"success","data":`;
+    const body = typeof b.data === "string" ? head + b.data + tail : textBody(head, b.data, tail);
+    return new Response(body, { status: 200, headers });
   }
 
   private respondError(e: unknown): Response {
@@ -529,7 +531,7 @@ export class QueryApi {
         this.evaluate(e, q, { kind: "instant", expr, start: time, end: time, step: 0 }, signal)
       );
       this.queries.inc({ handler: "query", result: "success" });
-      return { data: resultToJSONText(res.value), warnings: res.warnings };
+      return { data: resultToJSONChunks(res.value), warnings: res.warnings };
     } catch (e) {
       this.queries.inc({ handler: "query", result: "error" });
       throw queryError(e, true);
@@ -594,7 +596,7 @@ export class QueryApi {
         this.evaluate(e, q, { kind: "range", expr, start, end, step }, signal)
       );
       this.queries.inc({ handler: "query_range", result: "success" });
-      return { data: resultToJSONText(res.value), warnings: res.warnings };
+      return { data: resultToJSONChunks(res.value), warnings: res.warnings };
     } catch (e) {
       this.queries.inc({ handler: "query_range", result: "error" });
       throw queryError(e);
@@ -739,8 +741,39 @@ export class QueryApi {
 
 /** A handler's success: pre-rendered `data` JSON and warnings. */
 interface Body {
-  data: string;
+  /** The `data` JSON text, or its pieces (a query result, written out as they are made). */
+  data: string | Iterator<string>;
   warnings?: string[];
+}
+
+/**
+ * `head`, the pieces and `tail` as one string when the pieces are one (a small answer keeps its
+ * Content-Length), else as a byte stream that makes each piece when the client takes it: a large
+ * answer never exists as one string, nor as its UTF-8 bytes.
+ */
+function textBody(
+  head: string,
+  pieces: Iterator<string>,
+  tail: string,
+): string | ReadableStream<Uint8Array> {
+  const first = pieces.next();
+  if (first.done) return head + tail;
+  const second = pieces.next();
+  if (second.done) return head + first.value + tail;
+  const all = (function* () {
+    yield head + first.value;
+    yield second.value;
+    for (let n = pieces.next(); !n.done; n = pieces.next()) yield n.value;
+    yield tail;
+  })();
+  const enc = new TextEncoder();
+  return new ReadableStream<Uint8Array>({
+    pull(ctrl) {
+      const n = all.next();
+      if (n.done) ctrl.close();
+      else ctrl.enqueue(enc.encode(n.value));
+    },
+  });
 }
 
 /** Maps engine and proxy failures to API errors. */

@@ -12,6 +12,7 @@ import type { EndpointClient } from "./endpoints.ts";
 import { Matcher } from "../tsdb/matchers.ts";
 import { Engine } from "../promql/engine.ts";
 import { PromQLError } from "../promql/errors.ts";
+import type { QueryValue } from "../promql/value.ts";
 import { ProxyQueryable } from "./queryable.ts";
 import {
   type EvalEnvironment,
@@ -32,7 +33,20 @@ const scope = self as unknown as {
 let port: MessagePort | null = null;
 
 function send(m: FromWorker): void {
-  port?.postMessage(m);
+  port?.postMessage(m, m.type === "result" ? resultBuffers(m.value) : []);
+}
+
+/**
+ * The buffers of a matrix answer's samples, moved to the role's thread rather than copied: the
+ * evaluation is done with them, and a large range answer would otherwise exist twice.
+ */
+function resultBuffers(v: QueryValue): ArrayBuffer[] {
+  if (v.type !== "matrix") return [];
+  const out = new Set<ArrayBuffer>();
+  for (const s of v.series) {
+    for (const a of [s.ts, s.vs]) if (a.buffer instanceof ArrayBuffer) out.add(a.buffer);
+  }
+  return [...out];
 }
 
 let clientOpts: StoreClientOptions = {};

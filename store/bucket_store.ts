@@ -51,8 +51,25 @@ const CHUNK_RANGE_MAX_GAP = 512 * 1024;
 const CHUNK_RANGE_MAX_BYTES = 16 * 1024 * 1024;
 /** Concurrent chunk range requests per batch. */
 const CHUNK_FETCH_CONCURRENCY = 8;
-/** Series decoded and chunk-loaded together. */
-const SERIES_BATCH = 1024;
+/**
+ * Series decoded and chunk-loaded together. Every block of a Series call holds one batch while
+ * the blocks are merged, so this bounds the call's memory: 1024 took a fifth more peak RSS than
+ * 512 on a 5,400-series × 12-block read, and smaller batches mean more bucket requests.
+ */
+const SERIES_BATCH = 512;
+/**
+ * Series held in batches across all blocks of one Series call: a call merging many blocks (a
+ * 30-day range over 2-hour blocks) reads smaller batches per block, down to
+ * {@link MIN_SERIES_BATCH}, so its memory does not grow with the number of blocks it spans.
+ */
+const CALL_SERIES_BATCH = 8192;
+const MIN_SERIES_BATCH = 32;
+
+/** Batch size per block for a Series call over `blocks` blocks. */
+export function seriesBatchSize(blocks: number): number {
+  const share = Math.floor(CALL_SERIES_BATCH / Math.max(1, blocks));
+  return Math.max(MIN_SERIES_BATCH, Math.min(SERIES_BATCH, share));
+}
 /** Coarsest first, as Thanos's bucketBlockSet.resolutions. */
 const RESOLUTIONS = [3_600_000, 300_000, 0];
 
@@ -622,7 +639,11 @@ export class BucketStore implements StoreBackend {
     const out = new Array<IndexSeries>(refs.length);
     const missing: number[] = [];
     const missingAt: number[] = [];
-    const cached = await this.cache.fetchSeries(block.id, refs);
+    const cached = await this.cache.fetchSeries(
+      block.id,
+      refs,
+      (ref, body) => block.index.decodeSeriesBody(ref, body),
+    );
     for (let i = 0; i < refs.length; i++) {
       const c = cached[i];
       if (c) out[i] = c;
@@ -634,11 +655,14 @@ export class BucketStore implements StoreBackend {
     if (missing.length > 0) {
       let k = 0;
       const read: IndexSeries[] = [];
-      for await (const s of block.index.seriesMany(missing, { signal })) {
+      // the cache keeps each entry's bytes (a copy: the view is into the read buffer)
+      const bodies = new Map<number, Uint8Array>();
+      const onBody = (ref: number, body: Uint8Array) => bodies.set(ref, body.slice());
+      for await (const s of block.index.seriesMany(missing, { signal, onBody })) {
         out[missingAt[k++]] = s;
         read.push(s);
       }
-      this.cache.storeSeries(block.id, read);
+      this.cache.storeSeries(block.id, read, bodies);
     }
     return out;
   }
@@ -652,7 +676,12 @@ export class BucketStore implements StoreBackend {
     matchers: readonly Matcher[],
     mint: number,
     maxt: number,
-    opts: { skipChunks: boolean; aggregates: readonly Aggr[]; stats: RequestStats },
+    opts: {
+      skipChunks: boolean;
+      aggregates: readonly Aggr[];
+      stats: RequestStats;
+      batchSize?: number;
+    },
     signal: AbortSignal,
   ): AsyncGenerator<SeriesWithChunks> {
     this.metrics?.blocksQueried.inc();
@@ -685,13 +714,19 @@ export class BucketStore implements StoreBackend {
     refs: Uint32Array,
     mint: number,
     maxt: number,
-    opts: { skipChunks: boolean; aggregates: readonly Aggr[]; stats: RequestStats },
+    opts: {
+      skipChunks: boolean;
+      aggregates: readonly Aggr[];
+      stats: RequestStats;
+      batchSize?: number;
+    },
     signal: AbortSignal,
     fetched: (series: number, chunks: number) => void,
   ): AsyncGenerator<SeriesWithChunks> {
-    for (let from = 0; from < refs.length; from += SERIES_BATCH) {
+    const batch = opts.batchSize ?? SERIES_BATCH;
+    for (let from = 0; from < refs.length; from += batch) {
       signal.throwIfAborted();
-      const batchRefs = refs.subarray(from, Math.min(refs.length, from + SERIES_BATCH));
+      const batchRefs = refs.subarray(from, Math.min(refs.length, from + batch));
       const entries = await this.seriesEntries(block, batchRefs, signal);
       opts.stats.seriesTouched += entries.length;
       const out: SeriesWithChunks[] = [];
@@ -935,6 +970,7 @@ class BlockSetBackend implements StoreBackend {
     const blocks = blocksFor(this.byRes, req.minTime, req.maxTime, req.maxResolutionWindow ?? 0);
     if (blocks.length === 0) return emptyItems();
     const stats = (req as StatsSeriesRequest).stats ?? new RequestStats();
+    const batchSize = seriesBatchSize(blocks.length);
     const sets = blocks.map((b) =>
       this.store.guardBlock(
         b,
@@ -942,6 +978,7 @@ class BlockSetBackend implements StoreBackend {
           skipChunks: req.skipChunks === true,
           aggregates: req.aggregates ?? [],
           stats,
+          batchSize,
         }, signal),
         stats,
         signal,

@@ -5,7 +5,7 @@ import { assert, assertAlmostEquals, assertEquals, assertRejects } from "../help
 import { Engine } from "../../promql/engine.ts";
 import { PromQLError } from "../../promql/errors.ts";
 import type { Matrix, QueryValue, Scalar, Vector } from "../../promql/value.ts";
-import { resultToJSON, resultToJSONText } from "../../promql/value.ts";
+import { resultToJSON, resultToJSONChunks, resultToJSONText } from "../../promql/value.ts";
 import { XorAppender } from "../../tsdb/chunkenc/xor.ts";
 import { labelsFromObject, labelsToObject } from "../../tsdb/labels.ts";
 import type { Matcher } from "../../tsdb/matchers.ts";
@@ -501,4 +501,38 @@ Deno.test("a long evaluation gives the event loop turns (timers run while it wor
   assertEquals(r.series.length, 20);
   // without the engine's yields no timer callback could run before the query finished
   assert(ticks >= 2, `timers ran ${ticks} times during the evaluation`);
+});
+
+Deno.test("a large result's JSON text comes in bounded pieces, made as they are pulled", () => {
+  const n = 2000;
+  const m: Matrix = {
+    type: "matrix",
+    series: Array.from({ length: 30 }, (_, k) => ({
+      labels: labelsOf({ __name__: "x", id: String(k) }),
+      ts: Float64Array.from({ length: n }, (_, i) => 1_700_000_000_000 + i * 60_000),
+      vs: Float64Array.from({ length: n }, (_, i) => i * 0.25 + k),
+    })),
+  };
+  const it = resultToJSONChunks(m);
+  const first = it.next();
+  assert(!first.done && first.value.length < 70_000, "the first piece comes alone");
+  const pieces = [first.value];
+  for (let p = it.next(); !p.done; p = it.next()) pieces.push(p.value);
+  assert(pieces.length > 10, `${pieces.length} pieces`);
+  for (const p of pieces) assert(p.length < 70_000, `a piece of ${p.length} chars`);
+  const text = pieces.join("");
+  assertEquals(text, resultToJSONText(m));
+  // whole-second timestamps and plain labels: the same text as the JSON values' stringification
+  assertEquals(text, JSON.stringify(resultToJSON(m)));
+  const v: Vector = {
+    type: "vector",
+    samples: Array.from({ length: 5000 }, (_, k) => ({
+      labels: labelsOf({ __name__: "y", id: String(k) }),
+      t: 1_700_000_000_000,
+      v: k / 8,
+    })),
+  };
+  const vp = [...resultToJSONChunks(v)];
+  assert(vp.length > 2, `${vp.length} pieces`);
+  assertEquals(vp.join(""), JSON.stringify(resultToJSON(v)));
 });

@@ -3,12 +3,15 @@
 // request fails. Same contract as Thanos's querier
 // (https://thanos.io/tip/components/query.md/#partial-response).
 
-import { assertEquals } from "../helpers/assert.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
 import { QueryApi } from "../../query/api.ts";
 import { type ProxyEndpoint, StoreProxy } from "../../storeapi/proxy.ts";
 import { Registry } from "../../metrics/registry.ts";
 import { Logger } from "../../logging/log.ts";
 import { directRequestInfo, type Route } from "../../server/http.ts";
+import { XorAppender } from "../../tsdb/chunkenc/xor.ts";
+import { labelsFromObject } from "../../tsdb/labels.ts";
+import { ChunkEncoding } from "../../tsdb/series.ts";
 
 function goodStore(): ProxyEndpoint {
   return {
@@ -41,8 +44,38 @@ function failingStore(): ProxyEndpoint {
   };
 }
 
-function api(partialResponse: boolean): Route[] {
-  const proxy = new StoreProxy({ endpoints: () => [goodStore(), failingStore()] });
+/** A store of `n` series `x{id="<k>"}`, one sample a minute over [0, 10 h], value k + minute. */
+function manySeriesStore(n: number): ProxyEndpoint {
+  return {
+    name: "many:10901",
+    info: { componentType: "store", labelSets: [], minTime: 0, maxTime: 10 ** 13 },
+    client: {
+      async *series() {
+        for (let k = 0; k < n; k++) {
+          const app = new XorAppender();
+          for (let i = 0; i <= 600; i++) app.append(i * 60_000, k + i);
+          const labels = labelsFromObject({ __name__: "x", id: String(k).padStart(4, "0") });
+          yield {
+            labels,
+            chunks: [{
+              minTime: 0,
+              maxTime: 600 * 60_000,
+              encoding: ChunkEncoding.XOR,
+              data: app.bytes().slice(),
+            }],
+          };
+        }
+      },
+      labelNames: () => Promise.resolve({ names: [], warnings: [] }),
+      labelValues: () => Promise.resolve({ values: [], warnings: [] }),
+    },
+  };
+}
+
+function api(partialResponse: boolean, endpoints?: ProxyEndpoint[]): Route[] {
+  const proxy = new StoreProxy({
+    endpoints: () => endpoints ?? [goodStore(), failingStore()],
+  });
   return new QueryApi({
     proxy,
     logger: new Logger("error", "logfmt", {}, () => {}),
@@ -118,4 +151,43 @@ for (
       );
     }
   });
+}
+
+Deno.test("a large query answer is streamed in pieces with the same text; a small one is one string", async () => {
+  const routes = api(true, [manySeriesStore(200)]);
+  const route = routes.find((r) => r.path === "/api/v1/query_range")!;
+  const url = "http://querier/api/v1/query_range?query=x&start=0&end=36000&step=60";
+  const req = new Request(url);
+  const res = await route.handler(req, {}, directRequestInfo(req, {}));
+  assertEquals(res.status, 200);
+  // pulled piece by piece: several reads, none near the whole answer
+  const reader = res.body!.getReader();
+  const parts: Uint8Array[] = [];
+  for (let r = await reader.read(); !r.done; r = await reader.read()) parts.push(r.value);
+  const total = parts.reduce((n, p) => n + p.length, 0);
+  assert(parts.length > 10, `${parts.length} pieces of ${total} bytes`);
+  assert(Math.max(...parts.map((p) => p.length)) < 80_000, "pieces are bounded");
+  const body = JSON.parse(new TextDecoder().decode(concat(parts)));
+  assertEquals(body.status, "success");
+  assertEquals(body.data.result.length, 200);
+  assertEquals(body.data.result[7].metric, { __name__: "x", id: "0007" });
+  assertEquals(body.data.result[7].values.length, 601);
+  assertEquals(body.data.result[7].values[600], [36000, "607"]);
+  // a small answer: the same format, in one piece
+  const small = await call(api(true, [manySeriesStore(1)]), "/api/v1/query", "query=x&time=60");
+  assertEquals(
+    small.body,
+    '{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"x",' +
+      '"id":"0000"},"value":[60,"1"]}]}}',
+  );
+});
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }

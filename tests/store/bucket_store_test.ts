@@ -4,7 +4,8 @@
 
 import { assert, assertEquals, assertRejects } from "../helpers/assert.ts";
 import { TempDirs } from "../helpers/tmp.ts";
-import { BucketStore } from "../../store/bucket_store.ts";
+import { BucketStore, seriesBatchSize } from "../../store/bucket_store.ts";
+import { INDEX_CACHE_ENTRY_OVERHEAD, IndexCache } from "../../store/index_cache.ts";
 import { MetaSyncer } from "../../block/fetcher.ts";
 import { Logger } from "../../logging/log.ts";
 import { Registry } from "../../metrics/registry.ts";
@@ -461,6 +462,100 @@ Deno.test("postings looked up once are served from the index cache", async () =>
         metric(f.registry, text, `thanos_store_index_cache_hits_total{item_type="Postings"}`) >=
           hits0 + 1,
       );
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await f.dirs.cleanup();
+  }
+});
+
+Deno.test("series entries served from the index cache give the same answer without series reads", async () => {
+  const f = await fixture();
+  try {
+    await writeBlock(f.bucketDir, makeSeries(2000, { groups: 20, samples: 60 }), {
+      minTime: 0,
+      maxTime: 2 * H,
+      thanos: thanos({ cluster: "eu1" }),
+    });
+    const store = f.open();
+    try {
+      await store.syncBlocks();
+      const seriesBytes = async () =>
+        metric(
+          f.registry,
+          await f.registry.expose(),
+          `thanos_bucket_store_data_fetched_bytes_total{data_type="series"}`,
+        );
+      const req = {
+        minTime: 0,
+        maxTime: 2 * H,
+        matchers: [new Matcher(MatchType.Regexp, "__name__", "m1|m2|m3")],
+      };
+      const b0 = await seriesBytes();
+      const cold = await collect(store.series(req, new AbortController().signal));
+      const b1 = await seriesBytes();
+      assert(b1 > b0 && cold.length === 300, `${cold.length} series, ${b1 - b0} series bytes`);
+      const warm = await collect(store.series(req, new AbortController().signal));
+      assertEquals(await seriesBytes(), b1, "the second call reads no series entries");
+      assertEquals(warm, cold);
+      // the cache holds the entries' index bytes: a few dozen bytes each, not decoded objects
+      const perItem = store.cache instanceof IndexCache
+        ? store.cache.sizeBytes / store.cache.itemCount - INDEX_CACHE_ENTRY_OVERHEAD
+        : NaN;
+      assert(perItem < 64, `${perItem} bytes per cached item besides the fixed overhead`);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await f.dirs.cleanup();
+  }
+});
+
+Deno.test("a Series call over many blocks reads smaller batches per block, same answer", async () => {
+  // the per-block batch shrinks with the blocks a call spans, bounded below
+  assertEquals(seriesBatchSize(1), 512);
+  assertEquals(seriesBatchSize(16), 512);
+  assertEquals(seriesBatchSize(64), 128);
+  assertEquals(seriesBatchSize(390), 32);
+  const f = await fixture();
+  try {
+    // 64 two-hour blocks of 300 series: 128 series a batch, three batches per block
+    const blocks = 64;
+    for (let b = 0; b < blocks; b++) {
+      await writeBlock(f.bucketDir, makeSeries(300, { samples: 8, start: b * 2 * H }), {
+        minTime: b * 2 * H,
+        maxTime: (b + 1) * 2 * H,
+        thanos: thanos({ cluster: "eu1" }),
+      });
+    }
+    const store = f.open();
+    try {
+      await store.syncBlocks();
+      const seriesRequests = async () =>
+        metric(
+          f.registry,
+          await f.registry.expose(),
+          `thanos_bucket_store_data_fetched_requests_total{data_type="series"}`,
+        );
+      const r0 = await seriesRequests();
+      const got = await collect(
+        store.series({
+          minTime: 0,
+          maxTime: blocks * 2 * H,
+          matchers: [new Matcher(MatchType.Regexp, "job", "api|db")],
+        }, new AbortController().signal),
+      );
+      assertEquals(got.length, 300);
+      assertEquals(got.map((s) => s.chunks.length), new Array(300).fill(blocks));
+      const want = makeSeries(300, { samples: 8 }).map((s) =>
+        withExt(s.labels, { cluster: "eu1" })
+      );
+      assertEquals(got.map((s) => s.labels), want);
+      // each block read its series entries in three batches
+      assertEquals(await seriesRequests() - r0, 3 * blocks);
+      const samples = await samplesText(got, 0, blocks * 2 * H);
+      assertEquals(samples.length, 300 * 8 * blocks);
     } finally {
       await store.close();
     }

@@ -4,6 +4,7 @@
 
 import { assert, assertEquals, assertThrows } from "../helpers/assert.ts";
 import {
+  INDEX_CACHE_ENTRY_OVERHEAD,
   IndexCache,
   IndexCacheConfigError,
   parseIndexCacheConfig,
@@ -101,4 +102,63 @@ Deno.test("the cache honours max_item_size and enabled_items", () => {
   const half = new IndexCache(16 * 1024);
   half.setPostings("b", "k", new Uint32Array(2048 + 16));
   assertEquals(half.getPostings("b", "k"), undefined);
+});
+
+Deno.test("series entries are kept as bytes: the index's body with its reader, else encoded", () => {
+  const s = {
+    ref: 77,
+    labels: ["__name__", "up", "instance", "host-1:9100", "job", "node"],
+    chunks: [
+      { minTime: 1_700_000_000_000, maxTime: 1_700_000_119_000, ref: 8 },
+      { minTime: 1_700_000_120_000, maxTime: 1_700_000_239_000, ref: 200 },
+    ],
+  };
+  const c = new IndexCache(MIB);
+  // a body (symbol references) is decoded by the block's reader, given to the lookup
+  const body = Uint8Array.of(3, 1, 2, 3, 4, 5, 6, 2, 9, 9, 9);
+  const seen: [number, number[]][] = [];
+  const decode = (ref: number, b: Uint8Array) => {
+    seen.push([ref, [...b]]);
+    return s;
+  };
+  c.storeSeries("blockA", [s], new Map([[77, body]]));
+  assertEquals(c.getSeries("blockA", 77), undefined, "a body without its reader is a miss");
+  assertEquals(c.getSeries("blockA", 77, decode), s);
+  assertEquals(seen, [[77, [...body]]]);
+  // the bound counts the bytes kept: the body, not a decoded object
+  assert(
+    c.sizeBytes < body.length + INDEX_CACHE_ENTRY_OVERHEAD + 32,
+    `${c.sizeBytes} bytes for an ${body.length}-byte body`,
+  );
+  // without a body the entry is encoded whole and needs no reader
+  c.storeSeries("blockB", [s]);
+  assertEquals(c.getSeries("blockB", 77), s);
+  // dropping a block forgets only its items
+  c.dropBlock("blockA");
+  assertEquals(c.getSeries("blockA", 77, decode), undefined);
+  assertEquals(c.getSeries("blockB", 77), s);
+  assertEquals(c.itemCount, 1);
+  // a dropped block that comes back does not see the old items
+  c.storeSeries("blockA", [s], new Map([[77, body]]));
+  assertEquals(c.itemCount, 2);
+});
+
+Deno.test("the in-memory cache evicts the least recently used series past its byte bound", () => {
+  const c = new IndexCache(4096);
+  const entry = (ref: number) => ({
+    ref,
+    labels: ["__name__", "m", "id", String(ref).padStart(6, "0")],
+    chunks: [{ minTime: 0, maxTime: 7_199_000, ref: 8 + ref * 100 }],
+  });
+  for (let r = 0; r < 100; r++) c.storeSeries("b", [entry(r)]);
+  assert(c.sizeBytes <= 4096, `${c.sizeBytes} bytes held`);
+  assert(c.itemCount > 5 && c.itemCount < 100, `${c.itemCount} items held`);
+  assertEquals(c.getSeries("b", 0), undefined, "the oldest was evicted");
+  assertEquals(c.getSeries("b", 99), entry(99));
+  // a hit makes an item recent: it survives the next evictions
+  const kept = 100 - c.itemCount;
+  assertEquals(c.getSeries("b", kept), entry(kept));
+  for (let r = 100; r < 110; r++) c.storeSeries("b", [entry(r)]);
+  assertEquals(c.getSeries("b", kept), entry(kept));
+  assertEquals(c.getSeries("b", kept + 1), undefined);
 });

@@ -208,6 +208,17 @@ async function checkRoundTrip(reader: IndexReader, fx: Fixture, refs: number[]):
   const sparse = refs.filter((_, i) => i % 7 === 3);
   const few = await collect(reader.seriesMany(sparse));
   assertEquals(few.map((s) => s.ref), sparse);
+  // each entry's body (what the store's index cache keeps) decodes to the same series
+  const bodies = new Map<number, Uint8Array>();
+  const withBodies = await collect(
+    reader.seriesMany(Uint32Array.from(refs), {
+      maxReadBytes: 4096,
+      onBody: (ref, body) => bodies.set(ref, body.slice()),
+    }),
+  );
+  assertEquals(withBodies, many);
+  assertEquals(bodies.size, refs.length);
+  for (const s of many) assertEquals(reader.decodeSeriesBody(s.ref, bodies.get(s.ref)!), s);
 
   const wantSymbols = [...new Set(["", ...fx.symbols])].sort(compareStrings);
   assertEquals([...reader.symbols()], wantSymbols);

@@ -62,6 +62,13 @@ export interface SeriesManyOptions {
   maxReadBytes?: number;
   /** Stops the iteration between batches. */
   signal?: AbortSignal;
+  /**
+   * Called with each entry's body (labels and chunk metas as symbol references, between its
+   * length and its CRC; a view of the read buffer valid only during the call) before the
+   * series is yielded: {@link IndexReader.decodeSeriesBody} decodes it again, so a cache can
+   * keep these few bytes instead of the decoded objects.
+   */
+  onBody?: (ref: number, body: Uint8Array) => void;
 }
 
 /** Every this many symbols / values one offset is kept in memory (Prometheus uses 32 too). */
@@ -408,8 +415,8 @@ export class IndexReader {
       for (let k = i; k < j; k++) {
         const ref = refs[k];
         const off = this.seriesOffset(ref);
-        yield this.decodeSeriesAt(ref, buf, start, off - start) ??
-          await this.readSeriesExact(ref, off);
+        yield this.decodeSeriesAt(ref, buf, start, off - start, opts.onBody) ??
+          await this.readSeriesExact(ref, off, opts.onBody);
       }
       i = j;
     }
@@ -437,13 +444,17 @@ export class IndexReader {
     return off;
   }
 
-  private async readSeriesExact(ref: number, off: number): Promise<IndexSeries> {
+  private async readSeriesExact(
+    ref: number,
+    off: number,
+    onBody?: (ref: number, body: Uint8Array) => void,
+  ): Promise<IndexSeries> {
     const head = await this.src.read(off, Math.min(10, this.seriesEnd - off));
     const d = new Decbuf(head, this.src.name, off);
     const len = d.uvarint();
     const total = d.pos + len + 4;
     const b = await readExact(this.src, off, total, `series ${ref}`);
-    const s = this.decodeSeriesAt(ref, b, off, 0);
+    const s = this.decodeSeriesAt(ref, b, off, 0, onBody);
     if (s === null) throw new CorruptionError(this.src.name, off, `truncated series ${ref}`);
     return s;
   }
@@ -452,7 +463,13 @@ export class IndexReader {
    * Decodes the series entry at `b[at]` (file offset `base + at`). Returns null when `b` does
    * not hold the whole entry, so the caller can read it exactly.
    */
-  private decodeSeriesAt(ref: number, b: Uint8Array, base: number, at: number): IndexSeries | null {
+  private decodeSeriesAt(
+    ref: number,
+    b: Uint8Array,
+    base: number,
+    at: number,
+    onBody?: (ref: number, body: Uint8Array) => void,
+  ): IndexSeries | null {
     const name = this.src.name;
     // The length uvarint may itself be cut off by a short read.
     let p = at;
@@ -491,7 +508,19 @@ export class IndexReader {
         `CRC mismatch in series ${ref}: stored 0x${hex32(want)}, computed 0x${hex32(got)}`,
       );
     }
-    const d = new Decbuf(b.subarray(0, bodyEnd), name, base, bodyStart);
+    onBody?.(ref, b.subarray(bodyStart, bodyEnd));
+    return this.decodeBody(ref, new Decbuf(b.subarray(0, bodyEnd), name, base, bodyStart));
+  }
+
+  /**
+   * Decodes a series entry's body as {@link SeriesManyOptions.onBody} gave it (no CRC: the
+   * bytes were checked when read). Throws {@link CorruptionError} on malformed bytes.
+   */
+  decodeSeriesBody(ref: number, body: Uint8Array): IndexSeries {
+    return this.decodeBody(ref, new Decbuf(body, `${this.src.name} (cached series ${ref})`));
+  }
+
+  private decodeBody(ref: number, d: Decbuf): IndexSeries {
     const nLabels = d.uvarint();
     if (nLabels * 2 > d.remaining) d.fail(`series ${ref} claims ${nLabels} labels`);
     const labels: string[] = new Array(nLabels * 2);

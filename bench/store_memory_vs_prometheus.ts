@@ -1,0 +1,452 @@
+// Memory and scale of the store gateway + querier against Prometheus 2.42 on the same blocks
+// (issue 19, goals 3 and 4). Every figure comes from separate processes measured side by side in
+// one run: RSS from /proc/<pid>/status (VmRSS idle after start, VmHWM peak after the suite), query
+// latency as medians, answers compared with Prometheus's. Never asserts a time.
+//
+//   deno run -A bench/store_memory_vs_prometheus.ts [--series=2500] [--hours=24] [--scales=1,4]
+//       [--repeats=1] [--big=0] [--days30=0]
+//
+// --series/--hours: the data set of scale 1 (scripts/dataset.ts: counters, gauges, classic
+//   histograms at 15 s; the issue's workload is --series=9910 --hours=24). Scale k holds k times
+//   the hours (k × blocks); the query suite always reads the last `hours`, so the store's
+//   working set is the same at every scale and only the bucket grows.
+// --big=N: a block of N series (1000000 for the issue's figure): bucket bytes read by a
+//   one-series selector (thanos_objstore_bucket_operation_fetched_bytes_total) and its latency.
+// --days30=N: 360 two-hour blocks (30 days) of N series at 60 s: a 30-day range query, latency
+//   and peak RSS against Prometheus.
+
+import { parseArgs } from "node:util";
+import { generateDataset } from "../scripts/dataset.ts";
+import { startPrometheus } from "../tests/helpers/prometheus.ts";
+import { TempDirs } from "../tests/helpers/tmp.ts";
+import { startQuerier, T0 } from "../tests/helpers/query_e2e.ts";
+import { startComponent } from "../tests/helpers/thanos.ts";
+import { fsConfig } from "../tests/helpers/compact_bucket.ts";
+import { createBlocksFromSeries, type RawSeries, writeBlock } from "../tsdb/block_writer.ts";
+import { compareLabels, labelsFromObject } from "../tsdb/labels.ts";
+
+const H = 3_600_000;
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    series: { type: "string", default: "2500" },
+    hours: { type: "string", default: "24" },
+    scales: { type: "string", default: "1,4" },
+    repeats: { type: "string", default: "1" },
+    big: { type: "string", default: "0" },
+    days30: { type: "string", default: "0" },
+    // extra flags (space-separated) for the two roles, to compare settings
+    "store-flags": { type: "string", default: "" },
+    "querier-flags": { type: "string", default: "" },
+    // keep the written buckets under this directory and reuse them on the next run
+    data: { type: "string", default: "" },
+    // print each query's peak RSS per process (VmHWM reset through /proc/<pid>/clear_refs)
+    "per-query": { type: "boolean", default: false },
+  },
+});
+const SERIES = Number(values.series);
+const HOURS = Number(values.hours);
+const REPEATS = Number(values.repeats);
+
+/** VmRSS and VmHWM of a process in MiB. */
+function rss(pid: number): { now: number; peak: number } {
+  const s = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const kib = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? NaN);
+  return { now: kib("VmRSS") / 1024, peak: kib("VmHWM") / 1024 };
+}
+/** Resets a process's VmHWM to its current RSS (Linux: "5" > /proc/<pid>/clear_refs). */
+function resetPeak(pid: number): void {
+  Deno.writeTextFileSync(`/proc/${pid}/clear_refs`, "5");
+}
+const f0 = (n: number) => n.toFixed(0);
+const f2 = (n: number) => n.toFixed(2);
+
+async function dirBytes(dir: string): Promise<number> {
+  let n = 0;
+  for await (const e of Deno.readDir(dir)) {
+    const p = `${dir}/${e.name}`;
+    if (e.isDirectory) n += await dirBytes(p);
+    else if (e.isFile) n += (await Deno.stat(p)).size;
+  }
+  return n;
+}
+
+/**
+ * A bucket directory named `name`: under --data (kept; reused when `write` ran there before,
+ * marked by a `.done` file), else a temporary one. `write` fills it.
+ */
+async function bucketDir(name: string, write: (dir: string) => Promise<void>): Promise<string> {
+  if (!values.data) {
+    const dir = await dirs.make();
+    await write(dir);
+    return dir;
+  }
+  const dir = `${values.data}/${name}`;
+  try {
+    await Deno.stat(`${dir}.done`);
+    return dir;
+  } catch { /* not written yet */ }
+  await Deno.remove(dir, { recursive: true }).catch(() => undefined);
+  await Deno.mkdir(dir, { recursive: true });
+  await write(dir);
+  await Deno.writeTextFile(`${dir}.done`, "");
+  return dir;
+}
+
+/** Answer with result rows sorted, so two engines' answers compare as text. */
+function canonical(text: string): string {
+  const j = JSON.parse(text);
+  const r = j?.data?.result;
+  if (Array.isArray(r)) {
+    r.sort((a: { metric: unknown }, b: { metric: unknown }) =>
+      JSON.stringify(a.metric) < JSON.stringify(b.metric) ? -1 : 1
+    );
+  }
+  return JSON.stringify({ status: j.status, data: j.data });
+}
+
+async function timed(url: string): Promise<{ ms: number; body: string }> {
+  const times: number[] = [];
+  let body = "";
+  for (let i = 0; i < REPEATS; i++) {
+    const t = performance.now();
+    const r = await fetch(url);
+    body = await r.text();
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  return { ms: times[Math.floor(times.length / 2)], body };
+}
+
+/** Metric value of `line` (name plus labels as exposed) on a /metrics page; 0 when absent. */
+async function metricSum(url: string, prefix: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  let n = 0;
+  for (const l of text.split("\n")) if (l.startsWith(prefix)) n += Number(l.split(" ").pop());
+  return n;
+}
+
+interface Side {
+  name: string;
+  pid: number;
+  url: string;
+}
+
+interface Stack {
+  prom: Side;
+  store: Side & { stop(): Promise<void> };
+  querier: Side;
+  stop(): Promise<void>;
+}
+
+/** Prometheus over a copy of `bucketDir`, and store gateway + querier over the bucket itself. */
+async function startStack(dirs: TempDirs, bucketDir: string): Promise<Stack> {
+  const promDir = await dirs.make();
+  await new Deno.Command("cp", { args: ["-r", `${bucketDir}/.`, promDir] }).output();
+  const prom = await startPrometheus({
+    dataDir: promDir,
+    config: "global:\n  scrape_interval: 1h\n",
+    // 2h min = max block duration: no compaction of the copied blocks (as under a sidecar)
+    extraFlags: [
+      "--storage.tsdb.retention.time=100y",
+      "--storage.tsdb.min-block-duration=2h",
+      "--storage.tsdb.max-block-duration=2h",
+      "--query.max-samples=500000000",
+      "--log.level=warn",
+    ],
+    readyTimeoutMs: 300_000,
+  });
+  const store = await startComponent("store", [
+    `--objstore.config=${fsConfig(bucketDir)}`,
+    `--data-dir=${await dirs.make()}`,
+    "--log.level=warn",
+    ...values["store-flags"].split(" ").filter(Boolean),
+  ], { timeoutMs: 600_000 });
+  const querier = await startQuerier([
+    `--store=${store.grpc}`,
+    ...values["querier-flags"].split(" ").filter(Boolean),
+  ]);
+  // the querier has the store once a selector answers with data
+  for (let i = 0; i < 300; i++) {
+    const r = await (await fetch(`${querier.url}/api/v1/labels`)).json();
+    if (r.data?.length) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const promPid = Number(
+    new TextDecoder().decode(
+      (await new Deno.Command("pgrep", {
+        args: ["-f", `web.listen-address=127.0.0.1:${prom.port}`],
+        stdout: "piped",
+      }).output()).stdout,
+    ).trim().split("\n")[0],
+  );
+  return {
+    prom: { name: "prometheus", pid: promPid, url: prom.url },
+    store: { name: "store", pid: store.child.pid, url: store.http, stop: () => store.stop() },
+    querier: { name: "querier", pid: querier.child.pid, url: querier.url },
+    stop: async () => {
+      await querier.stop();
+      await store.stop();
+      await prom.stop();
+    },
+  };
+}
+
+/** The dashboard-style suite at `end` (s): instant, `range`-second range queries. */
+function suite(end: number, rangeHours: number[]): { name: string; path: string }[] {
+  const exprs = [
+    "up",
+    "absent(nonexistent)",
+    "process_resident_memory_bytes",
+    "sum by (job) (rate(http_requests_total[5m]))",
+    "sum without (instance) (irate(http_requests_total[5m]))",
+    "topk(5, increase(http_requests_total[1h]))",
+    "count by (code) (http_requests_total)",
+    "histogram_quantile(0.9, sum by (le, job) (rate(http_request_duration_seconds_bucket[5m])))",
+    "avg_over_time(node_temperature_celsius[30m])",
+    "max_over_time(process_resident_memory_bytes[1h])",
+    "rate(http_request_duration_seconds_sum[5m]) / rate(http_request_duration_seconds_count[5m])",
+    "http_requests_total * on (job, instance) group_left up",
+    "max_over_time(rate(http_requests_total[5m])[30m:1m])",
+    'label_replace(up, "host", "$1", "instance", "(.*):.*")',
+  ];
+  const out: { name: string; path: string }[] = [];
+  const q = encodeURIComponent;
+  for (const e of exprs) {
+    out.push({ name: `instant ${e}`, path: `query?query=${q(e)}&time=${end}` });
+  }
+  for (const h of rangeHours) {
+    const step = Math.max(15, Math.round(h * 3600 / 720));
+    for (const e of exprs) {
+      out.push({
+        name: `range ${h}h ${e}`,
+        path: `query_range?query=${q(e)}&start=${end - h * 3600}&end=${end}&step=${step}`,
+      });
+    }
+  }
+  return out;
+}
+
+/** Runs `queries` on both sides; returns sums and the number of differing answers. */
+async function runSuite(s: Stack, queries: { name: string; path: string }[], verbose: boolean) {
+  let ours = 0;
+  let theirs = 0;
+  let diffs = 0;
+  const perQuery = values["per-query"];
+  for (const { name, path } of queries) {
+    if (perQuery) { for (const p of [s.store, s.querier, s.prom]) resetPeak(p.pid); }
+    const a = await timed(`${s.querier.url}/api/v1/${path}`);
+    const b = await timed(`${s.prom.url}/api/v1/${path}`);
+    if (perQuery) {
+      const [st, q, p] = [s.store, s.querier, s.prom].map((x) => rss(x.pid).peak);
+      console.log(
+        `  peak MiB store ${f0(st)} querier ${f0(q)} prometheus ${f0(p)}: ${name.slice(0, 80)}`,
+      );
+    }
+    ours += a.ms;
+    theirs += b.ms;
+    const same = canonical(a.body) === canonical(b.body);
+    if (!same) diffs++;
+    if (verbose || !same) {
+      console.log(
+        `  ${name.slice(0, 90).padEnd(90)} ${f0(a.ms).padStart(6)} ms ${f0(b.ms).padStart(6)} ms ${
+          f2(a.ms / b.ms)
+        }×${same ? "" : "  DIFFERENT"}`,
+      );
+      if (!same) {
+        console.log(`    ours: ${a.body.slice(0, 300)}\n    prom: ${b.body.slice(0, 300)}`);
+      }
+    }
+  }
+  return { ours, theirs, diffs };
+}
+
+function printRss(label: string, s: Stack) {
+  const st = rss(s.store.pid);
+  const q = rss(s.querier.pid);
+  const p = rss(s.prom.pid);
+  console.log(
+    `  ${label}: store ${f0(st.now)} MiB (peak ${f0(st.peak)}), querier ${f0(q.now)} MiB (peak ${
+      f0(q.peak)
+    }), store+querier ${f0(st.now + q.now)} (peak ${f0(st.peak + q.peak)}) | prometheus ${
+      f0(p.now)
+    } MiB (peak ${f0(p.peak)}) | peak ratio ${f2((st.peak + q.peak) / p.peak)}×`,
+  );
+  return { store: st, querier: q, prom: p };
+}
+
+const BLOCK_META = { labels: {}, downsample: { resolution: 0 }, source: "test" };
+
+const dirs = new TempDirs();
+try {
+  // ---- goal 3: the suite over scale 1 and scale k buckets
+  for (const scale of values.scales.split(",").filter(Boolean).map(Number)) {
+    const t0 = performance.now();
+    const bucket = await bucketDir(`scale${scale}-${SERIES}x${HOURS}h`, async (bucket) => {
+      // one data set per `hours` window, oldest first; the suite reads the newest window
+      for (let k = scale - 1; k >= 0; k--) {
+        const start = T0 - k * HOURS * H;
+        const ds = generateDataset({
+          series: SERIES,
+          start,
+          end: start + HOURS * H,
+          stepMs: 15_000,
+          seed: 1,
+          specialValues: false,
+        });
+        await createBlocksFromSeries(bucket, ds.series, { thanos: BLOCK_META });
+      }
+    });
+    const size = await dirBytes(bucket);
+    console.log(
+      `\nscale ${scale}: ${SERIES} series × ${scale * HOURS} h, bucket ${
+        f0(size / 1048576)
+      } MiB, written in ${f0((performance.now() - t0) / 1000)} s`,
+    );
+    const s = await startStack(dirs, bucket);
+    try {
+      await new Promise((r) => setTimeout(r, 2000));
+      printRss("idle", s);
+      const end = (T0 + HOURS * H) / 1000 - 60;
+      const res = await runSuite(s, suite(end, [6, HOURS]), scale === 1 && REPEATS > 1);
+      console.log(
+        `  suite: ${f0(res.ours)} ms vs prometheus ${f0(res.theirs)} ms (${
+          f2(res.ours / res.theirs)
+        }×), ${res.diffs} answers differ`,
+      );
+      printRss("after suite", s);
+    } finally {
+      await s.stop();
+    }
+  }
+
+  // ---- goal 4a: one series out of a big block
+  const big = Number(values.big);
+  if (big > 0) {
+    const t0 = performance.now();
+    const bucket = await bucketDir(`big-${big}`, async (bucket) => {
+      await writeBlock(bucket, bigSeries(big), {
+        minTime: T0,
+        maxTime: T0 + 2 * H,
+        thanos: BLOCK_META,
+      });
+    });
+    console.log(
+      `\nbig block: ${big} series, ${f0((await dirBytes(bucket)) / 1048576)} MiB, written in ${
+        f0((performance.now() - t0) / 1000)
+      } s`,
+    );
+    const s = await startStack(dirs, bucket);
+    try {
+      printRss("idle", s);
+      const id = String(Math.floor(big * 0.6123)).padStart(7, "0");
+      const sel = `bench_metric_${Number(id) % 100}{id="${id}"}`;
+      const end = (T0 + 2 * H) / 1000 - 60;
+      const objBytes = "thanos_objstore_bucket_operation_fetched_bytes_total";
+      for (
+        const [name, path] of [
+          ["instant", `query?query=${encodeURIComponent(sel)}&time=${end}`],
+          [
+            "range 2h",
+            `query_range?query=${encodeURIComponent(sel)}&start=${T0 / 1000}&end=${end}&step=60`,
+          ],
+        ]
+      ) {
+        const before = await metricSum(s.store.url, objBytes);
+        const a = await timed(`${s.querier.url}/api/v1/${path}`);
+        const read = (await metricSum(s.store.url, objBytes)) - before;
+        const b = await timed(`${s.prom.url}/api/v1/${path}`);
+        console.log(
+          `  one-series selector ${name}: bucket bytes ${read} (${(read / 1024).toFixed(1)} KiB), ${
+            f0(a.ms)
+          } ms vs prometheus ${f0(b.ms)} ms (${f2(a.ms / b.ms)}×), answers ${
+            canonical(a.body) === canonical(b.body) ? "identical" : "DIFFERENT"
+          }`,
+        );
+      }
+      printRss("after", s);
+    } finally {
+      await s.stop();
+    }
+  }
+
+  // ---- goal 4b: 30 days of two-hour blocks
+  const n30 = Number(values.days30);
+  if (n30 > 0) {
+    const t0 = performance.now();
+    // days start on a 2-hour boundary: 12 whole blocks a day, 360 in all
+    const base = Math.floor(T0 / (2 * H)) * 2 * H;
+    const bucket = await bucketDir(`days30-${n30}-aligned`, async (bucket) => {
+      for (let d = 29; d >= 0; d--) {
+        const start = base - d * 24 * H;
+        const ds = generateDataset({
+          series: n30,
+          start,
+          end: start + 24 * H,
+          stepMs: 60_000,
+          seed: 1,
+          specialValues: false,
+        });
+        await createBlocksFromSeries(bucket, ds.series, { thanos: BLOCK_META });
+      }
+    });
+    let blocks = 0;
+    for await (const _ of Deno.readDir(bucket)) blocks++;
+    console.log(
+      `\n30 days: ${n30} series, ${blocks} blocks, ${
+        f0((await dirBytes(bucket)) / 1048576)
+      } MiB, written in ${f0((performance.now() - t0) / 1000)} s`,
+    );
+    const s = await startStack(dirs, bucket);
+    try {
+      printRss("idle", s);
+      const end = (base + 24 * H) / 1000 - 60;
+      const start = end - 30 * 24 * 3600 + 120;
+      const res = await runSuite(
+        s,
+        [
+          "sum by (job) (rate(http_requests_total[1h]))",
+          "max_over_time(process_resident_memory_bytes[1h])",
+          "histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[1h])))",
+        ].map((e) => ({
+          name: `30d range ${e}`,
+          path: `query_range?query=${encodeURIComponent(e)}&start=${start}&end=${end}&step=3600`,
+        })),
+        true,
+      );
+      console.log(
+        `  30-day suite: ${f0(res.ours)} ms vs prometheus ${f0(res.theirs)} ms (${
+          f2(res.ours / res.theirs)
+        }×), ${res.diffs} answers differ`,
+      );
+      printRss("after", s);
+    } finally {
+      await s.stop();
+    }
+  }
+} finally {
+  await dirs.cleanup();
+}
+
+/** `n` series of 120 samples (60 s) sorted by labels, generated as they are written. */
+function* bigSeries(n: number): Generator<RawSeries> {
+  const all = [];
+  for (let i = 0; i < n; i++) {
+    all.push(labelsFromObject({
+      __name__: `bench_metric_${i % 100}`,
+      id: String(i).padStart(7, "0"),
+      job: "big",
+    }));
+  }
+  all.sort(compareLabels);
+  for (const labels of all) {
+    const ts = new Float64Array(120);
+    const vs = new Float64Array(120);
+    const seed = Number(labels[3]);
+    for (let k = 0; k < 120; k++) {
+      ts[k] = T0 + k * 60_000;
+      vs[k] = (seed * 31 + k * 7) % 1000;
+    }
+    yield { labels, ts, vs };
+  }
+}
