@@ -144,7 +144,12 @@ export class ProxyQueryable implements Queryable {
   }
 
   /** Label names over the selected stores (replica labels removed when deduplicating). */
-  async labelNames(matchers: Matcher[], start: number, end: number): Promise<string[]> {
+  async labelNames(
+    matchers: Matcher[],
+    start: number,
+    end: number,
+    signal?: AbortSignal,
+  ): Promise<string[]> {
     const res = await this.wrap(() =>
       this.proxy.labelNames(
         {
@@ -155,7 +160,7 @@ export class ProxyQueryable implements Queryable {
           partialResponseDisabled: !this.opts.partialResponse,
           withoutReplicaLabels: this.dedupOn ? [...this.opts.replicaLabels] : undefined,
         },
-        new AbortController().signal,
+        signal ?? new AbortController().signal,
         { storeMatchers: this.opts.storeMatchers },
       )
     );
@@ -169,6 +174,7 @@ export class ProxyQueryable implements Queryable {
     matchers: Matcher[],
     start: number,
     end: number,
+    signal?: AbortSignal,
   ): Promise<string[]> {
     const res = await this.wrap(() =>
       this.proxy.labelValues(
@@ -181,7 +187,7 @@ export class ProxyQueryable implements Queryable {
           partialResponseDisabled: !this.opts.partialResponse,
           withoutReplicaLabels: this.dedupOn ? [...this.opts.replicaLabels] : undefined,
         },
-        new AbortController().signal,
+        signal ?? new AbortController().signal,
         { storeMatchers: this.opts.storeMatchers },
       )
     );
