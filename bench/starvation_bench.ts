@@ -1,11 +1,14 @@
 // Issue 20 (3): does a heavy query starve the role? A store gateway over generated blocks and a
 // querier, then: (1) `/-/ready` and an `up` query, p50/p99 idle (before and after) and while a
 // heavy query (≥ 30 s by default) runs, probing until it has answered, so its result's hand-over
-// is covered too; ratios busy/idle; (2) range-query throughput, one at a time versus 4
-// concurrent clients, and the CPU each querier thread spent per query (Linux /proc); (3) a heavy
-// query with `timeout=5s`: when it returns, and when the store's in-flight Series gauge is back to
-// 0; (4) `/-/ready` during a heavy `/api/v1/series` call. Prints figures and ratios; never
-// asserts. The machine is shared: compare ratios of one run, and run it several times.
+// is covered too (NO_FULL=1 skips it); (1b) the same probes in alternating windows, 5 s with the
+// heavy query running and 5 s idle, CYCLES=6 times, so a shared machine's drifting load weighs on
+// both alike; ratios busy/idle; (2) range-query throughput, one at a time versus 4 concurrent
+// clients, the CPU each querier thread spent per query and the cores the querier and store kept
+// busy (Linux /proc); (3) a heavy query with `timeout=5s`: when it returns, and when the store's
+// in-flight Series gauge is back to 0; (4) `/-/ready` during heavy `/api/v1/series` calls
+// (LABEL_SERIES=60000 series). Prints figures and ratios; never asserts. The machine is shared:
+// compare ratios of one run, and run it several times.
 // Usage: deno run -A bench/starvation_bench.ts [series=600] [heavyStep=5] [probes=300] [evalWorkers=2]
 
 import { TempDirs } from "../tests/helpers/tmp.ts";
@@ -27,6 +30,9 @@ const S = T0 / 1000;
 const END = S + 3 * 3600;
 /** Pause between two probe pairs (ms). */
 const PROBE_GAP_MS = 20;
+/** Alternating busy/idle windows of (1b): how many, and how long each window is (ms). */
+const CYCLES = Number(Deno.env.get("CYCLES") ?? 6);
+const WINDOW_MS = 5000;
 /** Series of the metric that `/api/v1/series` lists in (4): one sample each. */
 const LABEL_SERIES = Number(Deno.env.get("LABEL_SERIES") ?? 60_000);
 
@@ -177,21 +183,24 @@ try {
   }&start=${S}&end=${END}&step=60`;
   await timed(rangeUrl); // warm caches
 
-  // (1) probes idle, during the heavy query (until it answered), idle again
-  const idleBefore = await probeRound(q.url, PROBES);
+  // (1) probes idle, during the heavy query (until it answered), idle again (NO_FULL=1: skip)
+  const full = !Deno.env.get("NO_FULL");
+  const idleBefore = await probeRound(q.url, full ? PROBES : 1);
   const t0 = performance.now();
   let heavyMs = NaN;
   let heavyStatus = 0;
   let heavyBytes = 0;
-  const heavy = timed(heavyUrl).then((r) => {
-    heavyMs = r.ms;
-    heavyStatus = r.status;
-    heavyBytes = r.body.length;
-  });
+  const heavy = (full ? timed(heavyUrl) : Promise.resolve({ ms: 0, status: 0, body: "" })).then(
+    (r) => {
+      heavyMs = r.ms;
+      heavyStatus = r.status;
+      heavyBytes = r.body.length;
+    },
+  );
   await new Promise((r) => setTimeout(r, 500));
   const busy = await probeRound(q.url, PROBES, () => !Number.isNaN(heavyMs), 20 * PROBES);
   await heavy;
-  const idleAfter = await probeRound(q.url, PROBES);
+  const idleAfter = await probeRound(q.url, full ? PROBES : 1);
   console.log(
     `heavy range query ${HEAVY} step ${HEAVY_STEP}s: ${
       fmt(heavyMs / 1000)
@@ -227,19 +236,67 @@ try {
     );
   }
 
+  // (1b) the same probes in alternating windows, so other load on a shared machine weighs on
+  // idle and busy alike: the heavy query runs for WINDOW_MS (then its client disconnects, which
+  // cancels it), the querier idles for WINDOW_MS; CYCLES times
+  {
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const merge = (into: Round, r: Round) => {
+      into.ready.push(...r.ready);
+      into.up.push(...r.up);
+    };
+    const window = async () => {
+      const end = performance.now() + WINDOW_MS;
+      return await probeRound(q.url, 1, () => performance.now() >= end, 20 * PROBES);
+    };
+    const altBusy: Round = { ready: [], up: [], at: [] };
+    const altIdle: Round = { ready: [], up: [], at: [] };
+    for (let c = 0; c < CYCLES; c++) {
+      const ac = new AbortController();
+      const h = fetch(heavyUrl, { signal: ac.signal }).then((r) => r.text()).catch(() => "");
+      await sleep(500);
+      merge(altBusy, await window());
+      ac.abort();
+      await h;
+      await sleep(1000); // the cancel reaches the worker and the store
+      merge(altIdle, await window());
+    }
+    console.log(
+      `alternating ${CYCLES} × (${WINDOW_MS / 1000} s with the heavy query running, ${
+        WINDOW_MS / 1000
+      } s idle): ${altBusy.ready.length} busy and ${altIdle.ready.length} idle probe pairs (load average ${load()})`,
+    );
+    for (const k of ["ready", "up"] as const) {
+      const [i50, i99, b50, b99] = [
+        pct(altIdle[k], 0.5),
+        pct(altIdle[k], 0.99),
+        pct(altBusy[k], 0.5),
+        pct(altBusy[k], 0.99),
+      ];
+      console.log(
+        `  ${k.padEnd(5)} idle p50 ${fmt(i50)} p99 ${fmt(i99)} ms | busy p50 ${fmt(b50)} p99 ${
+          fmt(b99)
+        } ms | ratio p50 ${(b50 / i50).toFixed(2)} p99 ${(b99 / i99).toFixed(2)}`,
+      );
+    }
+  }
+
   // (2) throughput: N range queries one at a time versus 4 concurrent clients
   const N = 12;
   let cpu = threadCpu(q.child.pid);
   let scpu = threadCpu(store.child.pid);
   let t = performance.now();
   for (let i = 0; i < N; i++) await timed(rangeUrl);
-  const seqRate = N / ((performance.now() - t) / 1000);
+  let wall = performance.now() - t;
+  const seqRate = N / (wall / 1000);
   let cpu2 = threadCpu(q.child.pid);
   let scpu2 = threadCpu(store.child.pid);
   console.log(
     `  CPU per query one at a time: ${querierCpu(cpu, cpu2, N)}; store ${
       fmt(cpuTotal(scpu, scpu2) / N)
-    } ms`,
+    } ms; querier and store busy ${
+      ((cpuTotal(cpu, cpu2) + cpuTotal(scpu, scpu2)) / wall).toFixed(2)
+    } cores`,
   );
   cpu = cpu2;
   scpu = scpu2;
@@ -250,13 +307,16 @@ try {
       while (next.i++ < N) await timed(rangeUrl);
     }),
   );
-  const parRate = N / ((performance.now() - t) / 1000);
+  wall = performance.now() - t;
+  const parRate = N / (wall / 1000);
   cpu2 = threadCpu(q.child.pid);
   scpu2 = threadCpu(store.child.pid);
   console.log(
     `  CPU per query with 4 clients: ${querierCpu(cpu, cpu2, N)}; store ${
       fmt(cpuTotal(scpu, scpu2) / N)
-    } ms`,
+    } ms; querier and store busy ${
+      ((cpuTotal(cpu, cpu2) + cpuTotal(scpu, scpu2)) / wall).toFixed(2)
+    } cores (load average ${load()})`,
   );
   console.log(
     `range throughput (${RANGE}, 3h step 60s, ${N} queries): sequential ${
