@@ -24,9 +24,6 @@ export interface LabelApiRequest {
   end: number;
 }
 
-/** Series of a selector set are read this many at a time between turns of the event loop. */
-const SERIES_PER_TURN = 4096;
-
 /** The request's `data` JSON (warnings are in `q.warnings`). */
 export async function labelApiData(
   q: ProxyQueryable,
@@ -35,7 +32,6 @@ export async function labelApiData(
 ): Promise<string> {
   if (r.kind === "series") {
     const seen = new Map<string, Labels>();
-    let n = 0;
     for (const ms of r.matchers) {
       for await (
         const s of q.select(
@@ -45,8 +41,6 @@ export async function labelApiData(
         )
       ) {
         seen.set(s.labels.join("\xff"), s.labels);
-        // a long answer from a local store gives timers and cancellation a turn
-        if (++n % SERIES_PER_TURN === 0) await new Promise((res) => setTimeout(res, 0));
       }
     }
     const all = [...seen.values()].sort(compareLabels);
