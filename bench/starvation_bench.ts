@@ -1,12 +1,19 @@
 // Issue 20 (3): does a heavy query starve the role? A store gateway over generated blocks and a
-// querier, then: (1) `/-/ready` and an `up` query, p50/p99 idle and while a heavy query runs;
-// (2) range-query throughput, one at a time versus 4 concurrent; (3) a heavy query with
-// `timeout=5s`: when it returns, and when the store's in-flight Series gauge is back to 0.
-// Prints figures and ratios; never asserts. The machine is shared: compare ratios of one run.
-// Usage: deno run -A bench/starvation_bench.ts [series=600] [heavyStep=15] [probes=60] [evalWorkers=2]
+// querier, then: (1) `/-/ready` and an `up` query, p50/p99 idle (before and after) and while a
+// heavy query (≥ 30 s by default) runs, probing until it has answered, so its result's hand-over
+// is covered too (NO_FULL=1 skips it); (1b) the same probes in alternating windows, 5 s with the
+// heavy query running and 5 s idle, CYCLES=6 times, so a shared machine's drifting load weighs on
+// both alike; ratios busy/idle; (2) range-query throughput, one at a time versus 4 concurrent
+// clients, the CPU each querier thread spent per query and the cores the querier and store kept
+// busy (Linux /proc); (3) a heavy query with `timeout=5s`: when it returns, and when the store's
+// in-flight Series gauge is back to 0; (4) `/-/ready` during heavy `/api/v1/series` calls
+// (LABEL_SERIES=60000 series). Prints figures and ratios; never asserts. The machine is shared:
+// compare ratios of one run, and run it several times.
+// Usage: deno run -A bench/starvation_bench.ts [series=600] [heavyStep=5] [probes=300] [evalWorkers=2]
 
 import { TempDirs } from "../tests/helpers/tmp.ts";
 import { startComponent, type ThanosProc } from "../tests/helpers/thanos.ts";
+import { labelsFromObject } from "../tsdb/labels.ts";
 import {
   smallDataset,
   startQuerier,
@@ -16,11 +23,18 @@ import {
 } from "../tests/helpers/query_e2e.ts";
 
 const SERIES = Number(Deno.args[0] ?? 600);
-const HEAVY_STEP = Number(Deno.args[1] ?? 15);
-const PROBES = Number(Deno.args[2] ?? 60);
+const HEAVY_STEP = Number(Deno.args[1] ?? 5);
+const PROBES = Number(Deno.args[2] ?? 300);
 const EVAL_WORKERS = Number(Deno.args[3] ?? 2);
 const S = T0 / 1000;
 const END = S + 3 * 3600;
+/** Pause between two probe pairs (ms). */
+const PROBE_GAP_MS = 20;
+/** Alternating busy/idle windows of (1b): how many, and how long each window is (ms). */
+const CYCLES = Number(Deno.env.get("CYCLES") ?? 6);
+const WINDOW_MS = 5000;
+/** Series of the metric that `/api/v1/series` lists in (4): one sample each. */
+const LABEL_SERIES = Number(Deno.env.get("LABEL_SERIES") ?? 60_000);
 
 /** The heavy query (a range query): a 3 h subquery at 1 s under a quantile, at every step. */
 const HEAVY = `quantile_over_time(0.5, rate(http_requests_total[5m])[3h:1s])`;
@@ -32,24 +46,52 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor(p * s.length))];
 }
 
-async function timed(url: string): Promise<{ ms: number; status: number; body: string }> {
+async function timed(
+  url: string,
+  init?: RequestInit,
+): Promise<{ ms: number; status: number; body: string }> {
   const t = performance.now();
-  const r = await fetch(url);
+  const r = await fetch(url, init);
   const body = await r.text();
   return { ms: performance.now() - t, status: r.status, body };
 }
 
-async function probeRound(q: string): Promise<{ ready: number[]; up: number[] }> {
-  const ready: number[] = [];
-  const up: number[] = [];
-  for (let i = 0; i < PROBES; i++) {
-    ready.push((await timed(`${q}/-/ready`)).ms);
-    const r = await timed(`${q}/api/v1/query?query=up&time=${END}`);
-    if (r.status !== 200) throw new Error(`up: ${r.status} ${r.body.slice(0, 200)}`);
-    up.push(r.ms);
-    await new Promise((res) => setTimeout(res, 50));
+/**
+ * Like {@link timed}, but counts the body's bytes instead of decoding it: decoding a result of
+ * megabytes would hold this process's event loop and show up in its own probes' latency.
+ */
+async function timedBytes(url: string): Promise<{ ms: number; status: number; bytes: number }> {
+  const t = performance.now();
+  const r = await fetch(url);
+  let bytes = 0;
+  for await (const chunk of r.body ?? []) bytes += chunk.length;
+  return { ms: performance.now() - t, status: r.status, bytes };
+}
+
+interface Round {
+  ready: number[];
+  up: number[];
+  /** When each probe pair started (ms, performance.now()). */
+  at: number[];
+}
+
+/** Probe pairs (`/-/ready`, then `up`): `count` of them, or until `until()` (at most `max`). */
+async function probeRound(
+  q: string,
+  count: number,
+  until?: () => boolean,
+  max = count,
+): Promise<Round> {
+  const r: Round = { ready: [], up: [], at: [] };
+  for (let i = 0; i < max && (until ? !until() || i < count : i < count); i++) {
+    r.at.push(performance.now());
+    r.ready.push((await timed(`${q}/-/ready`)).ms);
+    const u = await timed(`${q}/api/v1/query?query=up&time=${END}`);
+    if (u.status !== 200) throw new Error(`up: ${u.status} ${u.body.slice(0, 200)}`);
+    r.up.push(u.ms);
+    await new Promise((res) => setTimeout(res, PROBE_GAP_MS));
   }
-  return { ready, up };
+  return r;
 }
 
 async function gauge(url: string, name: string): Promise<number> {
@@ -59,6 +101,52 @@ async function gauge(url: string, name: string): Promise<number> {
   return line ? Number(line.slice(name.length + 1)) : 0;
 }
 
+/** CPU ms per thread of process `pid` (Linux /proc; empty elsewhere), by `name#tid`. */
+function threadCpu(pid: number): Map<string, number> {
+  const m = new Map<string, number>();
+  try {
+    for (const e of Deno.readDirSync(`/proc/${pid}/task`)) {
+      try {
+        const comm = Deno.readTextFileSync(`/proc/${pid}/task/${e.name}/comm`).trim();
+        const st = Deno.readTextFileSync(`/proc/${pid}/task/${e.name}/stat`);
+        const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
+        // utime + stime, in clock ticks (100 Hz on Linux)
+        m.set(`${comm}#${e.name}`, (Number(f[11]) + Number(f[12])) * 10);
+      } catch { /* thread gone */ }
+    }
+  } catch { /* no /proc */ }
+  return m;
+}
+
+/**
+ * The querier's CPU per query between two samples, by role: Deno names Web Worker threads
+ * `worker-<n>` in start order; the launcher starts the evaluation Workers, then the role's.
+ */
+function querierCpu(before: Map<string, number>, after: Map<string, number>, n: number): string {
+  const workers = [...after.keys()].filter((k) => k.startsWith("worker-"))
+    .sort((a, b) => Number(a.split(/[-#]/)[1]) - Number(b.split(/[-#]/)[1]));
+  const sum = { role: 0, eval: 0, v8: 0, other: 0 };
+  for (const [k, v] of after) {
+    const d = v - (before.get(k) ?? 0);
+    const i = workers.indexOf(k);
+    if (i >= 0 && i < EVAL_WORKERS) sum.eval += d;
+    else if (i === EVAL_WORKERS) sum.role += d;
+    else if (k.startsWith("V8 ")) sum.v8 += d;
+    else sum.other += d;
+  }
+  if (after.size === 0) return "(no /proc)";
+  const f = (x: number) => (x / n).toFixed(0);
+  return `role thread ${f(sum.role)} ms, eval workers ${f(sum.eval)} ms, V8 helpers ${
+    f(sum.v8)
+  } ms, other ${f(sum.other)} ms`;
+}
+
+function cpuTotal(before: Map<string, number>, after: Map<string, number>): number {
+  let t = 0;
+  for (const [k, v] of after) t += v - (before.get(k) ?? 0);
+  return t;
+}
+
 const fmt = (x: number) => x.toFixed(1);
 
 const dirs = new TempDirs();
@@ -66,6 +154,18 @@ const procs: ThanosProc[] = [];
 try {
   const root = await dirs.make();
   await writeBlocks(`${root}/bucket`, withLabels(smallDataset(7, SERIES), { region: "east" }));
+  await writeBlocks(
+    `${root}/bucket`,
+    Array.from({ length: LABEL_SERIES }, (_, i) => ({
+      labels: labelsFromObject({
+        __name__: "many_series",
+        idx: String(i).padStart(6, "0"),
+        pad: `padding-${"x".repeat(40)}-${i % 1000}`,
+      }),
+      ts: Float64Array.of(T0 + 60_000),
+      vs: Float64Array.of(i),
+    })),
+  );
   await Deno.writeTextFile(
     `${root}/bucket.yml`,
     `type: FILESYSTEM\nconfig:\n  directory: ${root}/bucket\n`,
@@ -81,7 +181,11 @@ try {
     "--query.timeout=10m",
     `--query.eval-workers=${EVAL_WORKERS}`,
   ]);
-  console.log(`querier --query.eval-workers=${EVAL_WORKERS}, ${SERIES} generated series`);
+  const load = () => Deno.loadavg().map((x) => x.toFixed(1)).join(" ");
+  console.log(
+    `querier --query.eval-workers=${EVAL_WORKERS}, ${SERIES} generated series, ` +
+      `${navigator.hardwareConcurrency} cores, load average ${load()}`,
+  );
   procs.push(q);
   const heavyUrl = `${q.url}/api/v1/query_range?query=${
     encodeURIComponent(HEAVY)
@@ -91,48 +195,122 @@ try {
   }&start=${S}&end=${END}&step=60`;
   await timed(rangeUrl); // warm caches
 
-  // (1) probes idle, then during the heavy query
-  const idle = await probeRound(q.url);
+  // (1) probes idle, during the heavy query (until it answered), idle again (NO_FULL=1: skip)
+  const full = !Deno.env.get("NO_FULL");
+  const idleBefore = await probeRound(q.url, full ? PROBES : 1);
   const t0 = performance.now();
   let heavyMs = NaN;
   let heavyStatus = 0;
-  const heavy = timed(heavyUrl).then((r) => {
-    heavyMs = r.ms;
-    heavyStatus = r.status;
-  });
+  let heavyBytes = 0;
+  const heavy = (full ? timedBytes(heavyUrl) : Promise.resolve({ ms: 0, status: 0, bytes: 0 }))
+    .then((r) => {
+      heavyMs = r.ms;
+      heavyStatus = r.status;
+      heavyBytes = r.bytes;
+    });
   await new Promise((r) => setTimeout(r, 500));
-  const busy = await probeRound(q.url);
-  const stillRunning = Number.isNaN(heavyMs);
-  if (Deno.env.get("DEBUG")) {
-    const top = (xs: number[]) =>
-      xs.map((x, i) => [i, Math.round(x)]).sort((a, b) => b[1] - a[1]).slice(0, 5);
-    console.log("slowest ready", top(busy.ready), "slowest up", top(busy.up));
-  }
+  const busy = await probeRound(q.url, PROBES, () => !Number.isNaN(heavyMs), 20 * PROBES);
   await heavy;
+  const idleAfter = await probeRound(q.url, full ? PROBES : 1);
   console.log(
     `heavy range query ${HEAVY} step ${HEAVY_STEP}s: ${
       fmt(heavyMs / 1000)
-    } s (status ${heavyStatus})`,
+    } s (status ${heavyStatus}, ${(heavyBytes / 1e6).toFixed(1)} MB)${
+      heavyMs < 30_000 ? " — under 30 s" : ""
+    }`,
   );
+  if (Deno.env.get("DEBUG")) {
+    const top = (r: Round, k: "ready" | "up") =>
+      r[k].map((x, i) => `${Math.round(x)}ms@${fmt((r.at[i] - t0) / 1000)}s`)
+        .sort((a, b) => parseInt(b) - parseInt(a)).slice(0, 6).join(" ");
+    console.log(
+      `  slowest busy ready: ${top(busy, "ready")}\n  slowest busy up: ${top(busy, "up")}`,
+    );
+  }
   console.log(
-    `probes during it (${PROBES} each, heavy still running at the end: ${stillRunning}; ` +
-      `probing took ${fmt((performance.now() - t0) / 1000)} s)`,
+    `probes: ${PROBES} pairs idle before, ${busy.ready.length} during the heavy query, ${PROBES} idle after (load average ${load()})`,
   );
   for (const k of ["ready", "up"] as const) {
-    const i99 = pct(idle[k], 0.99);
-    const b99 = pct(busy[k], 0.99);
+    const idle = [...idleBefore[k], ...idleAfter[k]];
+    const [i50, i99, b50, b99] = [
+      pct(idle, 0.5),
+      pct(idle, 0.99),
+      pct(busy[k], 0.5),
+      pct(busy[k], 0.99),
+    ];
     console.log(
-      `  ${k.padEnd(5)} idle p50 ${fmt(pct(idle[k], 0.5))} p99 ${fmt(i99)} ms | busy p50 ${
-        fmt(pct(busy[k], 0.5))
-      } p99 ${fmt(b99)} ms | p99 ratio ${(b99 / i99).toFixed(2)}`,
+      `  ${k.padEnd(5)} idle p50 ${fmt(i50)} p99 ${fmt(i99)} ms (before p99 ${
+        fmt(pct(idleBefore[k], 0.99))
+      }, after p99 ${fmt(pct(idleAfter[k], 0.99))}) | busy p50 ${fmt(b50)} p99 ${
+        fmt(b99)
+      } ms | ratio p50 ${(b50 / i50).toFixed(2)} p99 ${(b99 / i99).toFixed(2)}`,
     );
+  }
+
+  // (1b) the same probes in alternating windows, so other load on a shared machine weighs on
+  // idle and busy alike: the heavy query runs for WINDOW_MS (then its client disconnects, which
+  // cancels it), the querier idles for WINDOW_MS; CYCLES times
+  {
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const merge = (into: Round, r: Round) => {
+      into.ready.push(...r.ready);
+      into.up.push(...r.up);
+    };
+    const window = async () => {
+      const end = performance.now() + WINDOW_MS;
+      return await probeRound(q.url, 1, () => performance.now() >= end, 20 * PROBES);
+    };
+    const altBusy: Round = { ready: [], up: [], at: [] };
+    const altIdle: Round = { ready: [], up: [], at: [] };
+    for (let c = 0; c < CYCLES; c++) {
+      const ac = new AbortController();
+      const h = fetch(heavyUrl, { signal: ac.signal }).then((r) => r.text()).catch(() => "");
+      await sleep(500);
+      merge(altBusy, await window());
+      ac.abort();
+      await h;
+      await sleep(1000); // the cancel reaches the worker and the store
+      merge(altIdle, await window());
+    }
+    console.log(
+      `alternating ${CYCLES} × (${WINDOW_MS / 1000} s with the heavy query running, ${
+        WINDOW_MS / 1000
+      } s idle): ${altBusy.ready.length} busy and ${altIdle.ready.length} idle probe pairs (load average ${load()})`,
+    );
+    for (const k of ["ready", "up"] as const) {
+      const [i50, i99, b50, b99] = [
+        pct(altIdle[k], 0.5),
+        pct(altIdle[k], 0.99),
+        pct(altBusy[k], 0.5),
+        pct(altBusy[k], 0.99),
+      ];
+      console.log(
+        `  ${k.padEnd(5)} idle p50 ${fmt(i50)} p99 ${fmt(i99)} ms | busy p50 ${fmt(b50)} p99 ${
+          fmt(b99)
+        } ms | ratio p50 ${(b50 / i50).toFixed(2)} p99 ${(b99 / i99).toFixed(2)}`,
+      );
+    }
   }
 
   // (2) throughput: N range queries one at a time versus 4 concurrent clients
   const N = 12;
+  let cpu = threadCpu(q.child.pid);
+  let scpu = threadCpu(store.child.pid);
   let t = performance.now();
   for (let i = 0; i < N; i++) await timed(rangeUrl);
-  const seqRate = N / ((performance.now() - t) / 1000);
+  let wall = performance.now() - t;
+  const seqRate = N / (wall / 1000);
+  let cpu2 = threadCpu(q.child.pid);
+  let scpu2 = threadCpu(store.child.pid);
+  console.log(
+    `  CPU per query one at a time: ${querierCpu(cpu, cpu2, N)}; store ${
+      fmt(cpuTotal(scpu, scpu2) / N)
+    } ms; querier and store busy ${
+      ((cpuTotal(cpu, cpu2) + cpuTotal(scpu, scpu2)) / wall).toFixed(2)
+    } cores`,
+  );
+  cpu = cpu2;
+  scpu = scpu2;
   t = performance.now();
   const next = { i: 0 };
   await Promise.all(
@@ -140,12 +318,50 @@ try {
       while (next.i++ < N) await timed(rangeUrl);
     }),
   );
-  const parRate = N / ((performance.now() - t) / 1000);
+  wall = performance.now() - t;
+  const parRate = N / (wall / 1000);
+  cpu2 = threadCpu(q.child.pid);
+  scpu2 = threadCpu(store.child.pid);
+  console.log(
+    `  CPU per query with 4 clients: ${querierCpu(cpu, cpu2, N)}; store ${
+      fmt(cpuTotal(scpu, scpu2) / N)
+    } ms; querier and store busy ${
+      ((cpuTotal(cpu, cpu2) + cpuTotal(scpu, scpu2)) / wall).toFixed(2)
+    } cores (load average ${load()})`,
+  );
   console.log(
     `range throughput (${RANGE}, 3h step 60s, ${N} queries): sequential ${
       seqRate.toFixed(2)
     } q/s, 4 clients ${parRate.toFixed(2)} q/s, ratio ${(parRate / seqRate).toFixed(2)}`,
   );
+
+  // (4) `/-/ready` while heavy `/api/v1/series` calls run back to back
+  {
+    const seriesUrl = `${q.url}/api/v1/series?match[]=many_series`;
+    const ready = (r: Round) => r.ready;
+    const idle = [...ready(idleBefore), ...ready(idleAfter)];
+    const calls: number[] = [];
+    let done = false;
+    const caller = (async () => {
+      for (let i = 0; i < 5; i++) calls.push((await timedBytes(seriesUrl)).ms);
+      done = true;
+    })();
+    const during: number[] = [];
+    for (let i = 0; i < 20 * PROBES && !done; i++) {
+      during.push((await timed(`${q.url}/-/ready`)).ms);
+      await new Promise((res) => setTimeout(res, PROBE_GAP_MS));
+    }
+    await caller;
+    console.log(
+      `ready during 5 /api/v1/series calls of ${LABEL_SERIES} series (${
+        calls.map((x) => fmt(x / 1000)).join(", ")
+      } s): ${during.length} probes, p50 ${fmt(pct(during, 0.5))} p99 ${
+        fmt(pct(during, 0.99))
+      } ms | idle p99 ${fmt(pct(idle, 0.99))} ms | p99 ratio ${
+        (pct(during, 0.99) / pct(idle, 0.99)).toFixed(2)
+      }`,
+    );
+  }
 
   // (3) timeout=5s: when it answers, and when the store stops working for it. The query reads
   // its series lazily, so the store's Series call is still open when the timeout strikes.

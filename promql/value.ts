@@ -149,6 +149,28 @@ export function resultToJSONText(value: QueryValue): string {
   return out;
 }
 
+/**
+ * The UTF-8 bytes of {@link resultToJSONText}, encoded piece by piece into one growing buffer: a
+ * large answer never exists as one string next to its bytes. The result is a view of its buffer
+ * (which may be longer), ready to be transferred.
+ */
+export function resultToJSONBytes(value: QueryValue): Uint8Array {
+  let buf = new Uint8Array(JSON_CHUNK);
+  let n = 0;
+  for (const c of resultToJSONChunks(value)) {
+    // UTF-8 needs at most 3 bytes per UTF-16 code unit
+    if (buf.length - n < c.length * 3) {
+      const bigger = new Uint8Array(Math.max(buf.length * 2, n + c.length * 3));
+      bigger.set(buf.subarray(0, n));
+      buf = bigger;
+    }
+    n += textEncoder.encodeInto(c, buf.subarray(n)).written;
+  }
+  return buf.subarray(0, n);
+}
+
+const textEncoder = new TextEncoder();
+
 /** Size of the pieces {@link resultToJSONChunks} yields (UTF-16 code units, about bytes). */
 const JSON_CHUNK = 64 * 1024;
 

@@ -4,20 +4,20 @@
 // `partial_response`, `replicaLabels[]`, `storeMatch[]`, `max_source_resolution`) and
 // `/api/v1/stores`. Routes are one table; every handler reads GET query and form POST bodies.
 
-import { compareLabels, compareStrings } from "../tsdb/labels.ts";
+import { compareStrings } from "../tsdb/labels.ts";
 import type { Matcher } from "../tsdb/matchers.ts";
 import { goQuote, goQuoteBytes } from "../strconv/quote.ts";
 import { goJSONString, labelsJSON } from "../strconv/json.ts";
-import type { Labels } from "../tsdb/series.ts";
 import { Engine, type EngineOptions } from "../promql/engine.ts";
 import { PromQLError, type PromQLErrorType } from "../promql/errors.ts";
 import { ParseError, parseExpr, parseMetricSelector } from "../promql/parser.ts";
-import { type QueryValue, resultToJSONChunks } from "../promql/value.ts";
+import { resultToJSONChunks } from "../promql/value.ts";
 import { type DedupFunc } from "../storeapi/dedup.ts";
 import type { StoreProxy } from "../storeapi/proxy.ts";
 import type { ShardInfo } from "../storeapi/codec.ts";
 import { ProxyQueryable } from "./queryable.ts";
-import { type EvalPool, evalSpanName, type EvalTask } from "./eval_pool.ts";
+import { type EvalPool, evalSpanName, type EvalTask, type MatcherData } from "./eval_pool.ts";
+import { labelApiData, type LabelApiRequest } from "./label_api.ts";
 import { requestReplicaLabels } from "./replica_labels.ts";
 import { InvalidDurationError, parseDuration } from "../tsdb/duration.ts";
 import { HttpError, percentDecodeBytes, type RequestInfo, type Route } from "../server/http.ts";
@@ -244,14 +244,16 @@ export class QueryApi {
       r(both, "/query", (p, _, s) => this.query(p, s)),
       r(both, "/query_range", (p, _, s) => this.queryRange(p, s)),
       r(both, "/series", (p, _, s) => this.series(p, s)),
-      r(both, "/labels", (p) => this.labels(p)),
+      r(both, "/labels", (p, _, s) => this.labels(p, s)),
       {
         method: "GET",
         path: "/api/v1/label/:name/values",
         handler: async (req, params, info) => {
           try {
             const p = await ApiParams.from(req, info);
-            return this.respond(await this.labelValues(p, params.name, info.rawParams.name));
+            return this.respond(
+              await this.labelValues(p, params.name, info.signal, info.rawParams.name),
+            );
           } catch (e) {
             return this.respondError(e);
           }
@@ -295,7 +297,28 @@ export class QueryApi {
       headers["cache-control"] = "no-store";
     }
     const head = `{"status":"success","data":`;
-    const body = typeof b.data === "string" ? head + b.data + tail : textBody(head, b.data, tail);
+    let body: string | Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>;
+    if (typeof b.data === "string") body = head + b.data + tail;
+    else if (b.data instanceof Uint8Array && b.data.length < FRAME_COPY_LIMIT) {
+      // an evaluation worker's encoded data, small: one body with a Content-Length
+      const h = utf8.encode(head);
+      const t = utf8.encode(tail);
+      const all = new Uint8Array(h.length + b.data.length + t.length);
+      all.set(h);
+      all.set(b.data, h.length);
+      all.set(t, h.length + b.data.length);
+      body = all;
+    } else if (b.data instanceof Uint8Array) {
+      // large: framed without decoding or copying it (a copy would stall this thread)
+      const parts = [utf8.encode(head), b.data, utf8.encode(tail)];
+      body = new ReadableStream<Uint8Array>({
+        pull(ctrl) {
+          const p = parts.shift();
+          if (p === undefined) ctrl.close();
+          else ctrl.enqueue(p);
+        },
+      });
+    } else body = textBody(head, b.data, tail);
     return new Response(body, { status: 200, headers });
   }
 
@@ -468,7 +491,7 @@ export class QueryApi {
     q: ProxyQueryable,
     t: Pick<EvalTask, "kind" | "expr" | "start" | "end" | "step">,
     signal: AbortSignal,
-  ): Promise<{ value: QueryValue; warnings: string[] }> {
+  ): Promise<{ data: Uint8Array | Iterator<string>; warnings: string[] }> {
     if (this.o.evalPool) {
       // parse errors are answered here, with the ParseError the API's messages depend on
       try {
@@ -493,7 +516,36 @@ export class QueryApi {
           ? e.engine.instantQuery(q, t.expr, t.start, signal)
           : e.engine.rangeQuery(q, t.expr, t.start, t.end, t.step, signal),
     );
-    return { value: res.value, warnings: [...res.warnings, ...q.warnings] };
+    return { data: resultToJSONChunks(res.value), warnings: [...res.warnings, ...q.warnings] };
+  }
+
+  /**
+   * A `/api/v1/series`, `labels` or `label/<name>/values` request's fan-out and merge: in the
+   * evaluation pool when there is one (off the HTTP thread), else here.
+   */
+  private async labelApi(
+    q: ProxyQueryable,
+    r: LabelApiRequest,
+    signal: AbortSignal,
+  ): Promise<Body> {
+    try {
+      if (!this.o.evalPool) {
+        const data = await inSpan(`query_${r.kind}`, undefined, () => labelApiData(q, r, signal));
+        return { data, warnings: q.warnings };
+      }
+      // the worker's span continues this request's trace
+      return await this.o.evalPool.evaluate({
+        kind: r.kind,
+        matchers: r.matchers.map((set) => set.map((m): MatcherData => [m.type, m.name, m.value])),
+        name: r.name,
+        start: r.start,
+        end: r.end,
+        traceparent: activeTraceparent(),
+        queryable: q.describe(),
+      }, signal);
+    } catch (e) {
+      throw queryError(e);
+    }
   }
 
   /**
@@ -531,7 +583,7 @@ export class QueryApi {
         this.evaluate(e, q, { kind: "instant", expr, start: time, end: time, step: 0 }, signal)
       );
       this.queries.inc({ handler: "query", result: "success" });
-      return { data: resultToJSONChunks(res.value), warnings: res.warnings };
+      return res;
     } catch (e) {
       this.queries.inc({ handler: "query", result: "error" });
       throw queryError(e, true);
@@ -596,7 +648,7 @@ export class QueryApi {
         this.evaluate(e, q, { kind: "range", expr, start, end, step }, signal)
       );
       this.queries.inc({ handler: "query_range", result: "success" });
-      return { data: resultToJSONChunks(res.value), warnings: res.warnings };
+      return res;
     } catch (e) {
       this.queries.inc({ handler: "query_range", result: "error" });
       throw queryError(e);
@@ -609,41 +661,23 @@ export class QueryApi {
     }
     const start = this.timeParam(p, "start", API_MIN_TIME, true);
     const end = this.timeParam(p, "end", API_MAX_TIME, true);
-    const sets = this.seriesSelectors(p, true);
-    const q = this.queryable(p);
-    const seen = new Map<string, Labels>();
-    try {
-      for (const ms of sets) {
-        for await (
-          const s of q.select(ms, { start, end, skipChunks: true, func: "series" }, signal)
-        ) {
-          seen.set(s.labels.join("\xff"), s.labels);
-        }
-      }
-    } catch (e) {
-      throw queryError(e);
-    }
-    const all = [...seen.values()].sort(compareLabels);
-    return { data: `[${all.map(labelsJSON).join(",")}]`, warnings: q.warnings };
+    const matchers = this.seriesSelectors(p, true);
+    return await this.labelApi(this.queryable(p), { kind: "series", matchers, start, end }, signal);
   }
 
-  private async labels(p: ApiParams): Promise<Body> {
+  private async labels(p: ApiParams, signal: AbortSignal): Promise<Body> {
     const start = this.timeParam(p, "start", API_MIN_TIME, true);
     const end = this.timeParam(p, "end", API_MAX_TIME, true);
-    const sets = this.seriesSelectors(p, false);
-    const q = this.queryable(p);
-    const names = new Set<string>();
-    try {
-      if (sets.length === 0) { for (const n of await q.labelNames([], start, end)) names.add(n); }
-      for (const ms of sets) for (const n of await q.labelNames(ms, start, end)) names.add(n);
-    } catch (e) {
-      throw queryError(e);
-    }
-    const list = [...names].sort(compareStrings);
-    return { data: `[${list.map(goJSONString).join(",")}]`, warnings: q.warnings };
+    const matchers = this.seriesSelectors(p, false);
+    return await this.labelApi(this.queryable(p), { kind: "labels", matchers, start, end }, signal);
   }
 
-  private async labelValues(p: ApiParams, name: string, rawName = name): Promise<Body> {
+  private async labelValues(
+    p: ApiParams,
+    name: string,
+    signal: AbortSignal,
+    rawName = name,
+  ): Promise<Body> {
     if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name)) {
       // quoted from the bytes sent: `%FF%FE` reads "\xff\xfe" as in Prometheus
       throw new ApiError(
@@ -653,21 +687,9 @@ export class QueryApi {
     }
     const start = this.timeParam(p, "start", API_MIN_TIME, true);
     const end = this.timeParam(p, "end", API_MAX_TIME, true);
-    const sets = this.seriesSelectors(p, false);
+    const matchers = this.seriesSelectors(p, false);
     const q = this.queryable(p);
-    const values = new Set<string>();
-    try {
-      if (sets.length === 0) {
-        for (const v of await q.labelValues(name, [], start, end)) values.add(v);
-      }
-      for (const ms of sets) {
-        for (const v of await q.labelValues(name, ms, start, end)) values.add(v);
-      }
-    } catch (e) {
-      throw queryError(e);
-    }
-    const list = [...values].sort(compareStrings);
-    return { data: `[${list.map(goJSONString).join(",")}]`, warnings: q.warnings };
+    return await this.labelApi(q, { kind: "label_values", matchers, name, start, end }, signal);
   }
 
   private async exemplars(p: ApiParams, signal: AbortSignal): Promise<Body> {
@@ -739,10 +761,13 @@ export class QueryApi {
   }
 }
 
-/** A handler's success: pre-rendered `data` JSON and warnings. */
+/** A handler's success: pre-rendered `data` JSON (text, or UTF-8 bytes) and warnings. */
 interface Body {
-  /** The `data` JSON text, or its pieces (a query result, written out as they are made). */
-  data: string | Iterator<string>;
+  /**
+   * The `data` JSON: text, an evaluation worker's UTF-8 bytes, or pieces of text (a query result
+   * evaluated here, written out as they are made).
+   */
+  data: string | Uint8Array | Iterator<string>;
   warnings?: string[];
 }
 
@@ -775,6 +800,10 @@ function textBody(
     },
   });
 }
+
+const utf8 = new TextEncoder();
+/** Worker answers up to this size are copied into one body (with a Content-Length). */
+const FRAME_COPY_LIMIT = 1 << 20;
 
 /** Maps engine and proxy failures to API errors. */
 function queryError(e: unknown, instant = false): Error {

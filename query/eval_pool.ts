@@ -3,8 +3,11 @@
 // Info checks and the HTTP API while queries evaluate, and concurrent queries use every core.
 // A task carries everything one query needs as plain data (the query, the engine options, the
 // per-request proxy options and a snapshot of the endpoints with their last Info); the worker
-// answers with the value and warnings, or the PromQL error. Aborting the caller's signal cancels
-// the evaluation and its store calls in the worker.
+// answers with the result's `data` JSON already encoded (UTF-8 bytes, transferred, not cloned, so
+// a large result costs the role's thread no encoding and no copy) and the warnings, or the PromQL
+// error. `/api/v1/series`, `labels` and `label/<name>/values` go the same way ({@link LabelTask}:
+// their fan-out and merge, query/label_api.ts). Aborting the caller's signal cancels the work and
+// its store calls in the worker.
 
 import type { RelabelConfig } from "../relabel/relabel.ts";
 import type { StoreInfo } from "../storeapi/codec.ts";
@@ -16,7 +19,7 @@ import type { MatchType } from "../tsdb/matchers.ts";
 import type { Labels } from "../tsdb/series.ts";
 import { PromQLError, type PromQLErrorType } from "../promql/errors.ts";
 import type { EngineOptions } from "../promql/engine.ts";
-import type { QueryValue } from "../promql/value.ts";
+import type { LabelApiKind } from "./label_api.ts";
 import type { OtlpConfig } from "../tracing/config.ts";
 
 /** A matcher as data: [type, name, value]. */
@@ -45,6 +48,26 @@ export interface EvalTask {
   };
 }
 
+/** A metadata request (`/api/v1/series`, `labels`, `label/<name>/values`) as data. */
+export interface LabelTask {
+  kind: LabelApiKind;
+  /** The `match[]` selector sets (none: every series). */
+  matchers: MatcherData[][];
+  /** label_values: the label. */
+  name?: string;
+  /** ms */
+  start: number;
+  end: number;
+  traceparent?: string;
+  queryable: EvalTask["queryable"];
+}
+
+/** A worker's answer: the `data` JSON as UTF-8 bytes, and the warnings. */
+export interface EvalAnswer {
+  data: Uint8Array;
+  warnings: string[];
+}
+
 /** What the pool adds to a task: the endpoints as the role's thread sees them now. */
 export interface EvalEnvironment {
   /** `members`: an endpoint group's member addresses (query/endpoint_group.ts). */
@@ -63,13 +86,13 @@ export type ToWorker =
     /** `--selector.relabel-config` rules (storeapi/tsdb_selector.ts), if any. */
     tsdbSelector?: RelabelConfig[];
   }
-  | { type: "eval"; id: number; task: EvalTask; env: EvalEnvironment }
+  | { type: "eval"; id: number; task: EvalTask | LabelTask; env: EvalEnvironment }
   | { type: "cancel"; id: number };
 
 /** Messages from a worker. */
 export type FromWorker =
   | { type: "ready" }
-  | { type: "result"; id: number; value: QueryValue; warnings: string[] }
+  | { type: "result"; id: number; data: Uint8Array; warnings: string[] }
   | { type: "error"; id: number; errorType: PromQLErrorType; message: string };
 
 /** The name of a query's PromQL evaluation span (in a Worker or on the role's thread). */
@@ -100,7 +123,7 @@ interface Slot {
 }
 
 interface Pending {
-  resolve: (r: { value: QueryValue; warnings: string[] }) => void;
+  resolve: (r: EvalAnswer) => void;
   reject: (e: unknown) => void;
   /** The worker evaluating it. */
   slot: Slot;
@@ -172,15 +195,12 @@ export class EvalPool {
     const p = this.pending.get(m.id);
     if (!p) return;
     this.pending.delete(m.id);
-    if (m.type === "result") p.resolve({ value: m.value, warnings: m.warnings });
+    if (m.type === "result") p.resolve({ data: m.data, warnings: m.warnings });
     else p.reject(new PromQLError(m.errorType, m.message));
   }
 
-  /** Evaluates `task` in a worker; rejects with the PromQLError the engine raised. */
-  async evaluate(
-    task: EvalTask,
-    signal?: AbortSignal,
-  ): Promise<{ value: QueryValue; warnings: string[] }> {
+  /** Runs `task` in a worker; rejects with the PromQLError the engine (or a store) raised. */
+  async evaluate(task: EvalTask | LabelTask, signal?: AbortSignal): Promise<EvalAnswer> {
     if (this.closed || this.slots.length === 0) {
       throw new PromQLError("internal", "query evaluation pool is closed");
     }
@@ -193,11 +213,14 @@ export class EvalPool {
     try {
       return await new Promise((resolve, reject) => {
         this.pending.set(id, { resolve, reject, slot });
-        // a worker that died never answers: fail the query rather than hang it
-        timer = setTimeout(() => {
-          if (!this.pending.delete(id)) return;
-          reject(new PromQLError("internal", "query evaluation worker did not answer"));
-        }, (task.engine.timeout ?? 120_000) + WORKER_GRACE_MS);
+        // a worker that died never answers: fail the query rather than hang it (metadata
+        // requests have no timeout of their own, as in Thanos; a crashed worker fails them)
+        if ("engine" in task) {
+          timer = setTimeout(() => {
+            if (!this.pending.delete(id)) return;
+            reject(new PromQLError("internal", "query evaluation worker did not answer"));
+          }, (task.engine.timeout ?? 120_000) + WORKER_GRACE_MS);
+        }
         signal?.addEventListener("abort", onAbort, { once: true });
         const env = this.opts.environment();
         slot.port.postMessage({ type: "eval", id, task, env } satisfies ToWorker);

@@ -3,6 +3,8 @@
 // proxy over the endpoint snapshot, the query's Queryable and an engine. The launcher sends it a
 // MessagePort whose other end the role's EvalPool holds; the pool's ToWorker / FromWorker
 // messages go over that port. Out to the launcher: {type:"ready"} once the modules are loaded.
+// Results leave as the `data` JSON in UTF-8 bytes whose buffer is transferred, so the role's
+// thread neither encodes nor copies a large answer.
 
 import { StoreClient, type StoreClientOptions } from "../storeapi/client.ts";
 import { StoreProxy } from "../storeapi/proxy.ts";
@@ -12,13 +14,15 @@ import type { EndpointClient } from "./endpoints.ts";
 import { Matcher } from "../tsdb/matchers.ts";
 import { Engine } from "../promql/engine.ts";
 import { PromQLError } from "../promql/errors.ts";
-import type { QueryValue } from "../promql/value.ts";
+import { resultToJSONBytes } from "../promql/value.ts";
 import { ProxyQueryable } from "./queryable.ts";
+import { labelApiData } from "./label_api.ts";
 import {
   type EvalEnvironment,
   evalSpanName,
   type EvalTask,
   type FromWorker,
+  type LabelTask,
   type ToWorker,
 } from "./eval_pool.ts";
 import { contextFromHeaders, inSpan } from "../tracing/tracer.ts";
@@ -33,21 +37,11 @@ const scope = self as unknown as {
 let port: MessagePort | null = null;
 
 function send(m: FromWorker): void {
-  port?.postMessage(m, m.type === "result" ? resultBuffers(m.value) : []);
+  if (m.type === "result") port?.postMessage(m, [m.data.buffer]);
+  else port?.postMessage(m);
 }
 
-/**
- * The buffers of a matrix answer's samples, moved to the role's thread rather than copied: the
- * evaluation is done with them, and a large range answer would otherwise exist twice.
- */
-function resultBuffers(v: QueryValue): ArrayBuffer[] {
-  if (v.type !== "matrix") return [];
-  const out = new Set<ArrayBuffer>();
-  for (const s of v.series) {
-    for (const a of [s.ts, s.vs]) if (a.buffer instanceof ArrayBuffer) out.add(a.buffer);
-  }
-  return [...out];
-}
+const utf8 = new TextEncoder();
 
 let clientOpts: StoreClientOptions = {};
 const clients = new Map<string, EndpointClient>();
@@ -71,7 +65,11 @@ function client(address: string, members?: string[]): EndpointClient {
   return c;
 }
 
-async function evaluate(id: number, task: EvalTask, env: EvalEnvironment): Promise<void> {
+async function evaluate(
+  id: number,
+  task: EvalTask | LabelTask,
+  env: EvalEnvironment,
+): Promise<void> {
   const ctrl = new AbortController();
   running.set(id, ctrl);
   try {
@@ -102,8 +100,29 @@ async function evaluate(id: number, task: EvalTask, env: EvalEnvironment): Promi
         set.map(([type, name, value]) => new Matcher(type, name, value))
       ),
     });
+    // the work continues the trace of the request's HTTP span on the role's thread
+    const parent = contextFromHeaders({ traceparent: task.traceparent || undefined });
+    if (!("engine" in task)) {
+      const data = await inSpan(
+        `query_${task.kind}`,
+        undefined,
+        () =>
+          labelApiData(q, {
+            kind: task.kind,
+            matchers: task.matchers.map((set) =>
+              set.map(([type, name, value]) => new Matcher(type, name, value))
+            ),
+            name: task.name,
+            start: task.start,
+            end: task.end,
+          }, ctrl.signal),
+        undefined,
+        parent,
+      );
+      send({ type: "result", id, data: utf8.encode(data), warnings: q.warnings });
+      return;
+    }
     const engine = new Engine(task.engine);
-    // the evaluation continues the trace of the query's HTTP span on the role's thread
     const res = await inSpan(
       evalSpanName(task.kind),
       { "promql.query": task.expr },
@@ -112,12 +131,12 @@ async function evaluate(id: number, task: EvalTask, env: EvalEnvironment): Promi
           ? engine.instantQuery(q, task.expr, task.start, ctrl.signal)
           : engine.rangeQuery(q, task.expr, task.start, task.end, task.step, ctrl.signal),
       undefined,
-      contextFromHeaders({ traceparent: task.traceparent || undefined }),
+      parent,
     );
     send({
       type: "result",
       id,
-      value: res.value,
+      data: resultToJSONBytes(res.value),
       warnings: [...res.warnings, ...q.warnings],
     });
   } catch (e) {

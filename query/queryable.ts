@@ -149,7 +149,12 @@ export class ProxyQueryable implements Queryable {
   }
 
   /** Label names over the selected stores (replica labels removed when deduplicating). */
-  async labelNames(matchers: Matcher[], start: number, end: number): Promise<string[]> {
+  async labelNames(
+    matchers: Matcher[],
+    start: number,
+    end: number,
+    signal?: AbortSignal,
+  ): Promise<string[]> {
     const res = await this.wrap(() =>
       this.proxy.labelNames(
         {
@@ -160,7 +165,7 @@ export class ProxyQueryable implements Queryable {
           partialResponseDisabled: !this.opts.partialResponse,
           withoutReplicaLabels: this.dedupOn ? [...this.opts.replicaLabels] : undefined,
         },
-        new AbortController().signal,
+        signal ?? new AbortController().signal,
         { storeMatchers: this.opts.storeMatchers },
       )
     );
@@ -174,6 +179,7 @@ export class ProxyQueryable implements Queryable {
     matchers: Matcher[],
     start: number,
     end: number,
+    signal?: AbortSignal,
   ): Promise<string[]> {
     const res = await this.wrap(() =>
       this.proxy.labelValues(
@@ -186,7 +192,7 @@ export class ProxyQueryable implements Queryable {
           partialResponseDisabled: !this.opts.partialResponse,
           withoutReplicaLabels: this.dedupOn ? [...this.opts.replicaLabels] : undefined,
         },
-        new AbortController().signal,
+        signal ?? new AbortController().signal,
         { storeMatchers: this.opts.storeMatchers },
       )
     );

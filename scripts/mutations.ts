@@ -439,21 +439,17 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "api-label-names-drop-partial-warnings",
     file: "query/api.ts",
-    find: "const list = [...names].sort(compareStrings);\n" +
-      '    return { data: `[${list.map(goJSONString).join(",")}]`, warnings: q.warnings };',
-    replace: "const list = [...names].sort(compareStrings);\n" +
-      '    return { data: `[${list.map(goJSONString).join(",")}]` };',
+    find: "        return { data, warnings: q.warnings };",
+    replace: "        return { data };",
     tests: ["tests/query/api_test.ts"],
     planted: 6,
   },
   {
     name: "api-label-values-drop-partial-warnings",
-    file: "query/api.ts",
-    find: "const list = [...values].sort(compareStrings);\n" +
-      '    return { data: `[${list.map(goJSONString).join(",")}]`, warnings: q.warnings };',
-    replace: "const list = [...values].sort(compareStrings);\n" +
-      '    return { data: `[${list.map(goJSONString).join(",")}]` };',
-    tests: ["tests/query/api_test.ts"],
+    file: "query/eval_worker.ts",
+    find: 'send({ type: "result", id, data: utf8.encode(data), warnings: q.warnings });',
+    replace: 'send({ type: "result", id, data: utf8.encode(data), warnings: [] });',
+    tests: ["tests/e2e/query_label_api_test.ts"],
     planted: 6,
   },
   {
@@ -2349,5 +2345,39 @@ export const MUTATIONS: Mutation[] = [
     find: "        last.length = rEnd - last.offset;\n",
     replace: "",
     tests: ["tests/block/index_header_test.ts"],
+  },
+  // ------------------------------------------- query: label APIs in the evaluation Workers
+  {
+    name: "label-api-on-http-thread",
+    file: "query/api.ts",
+    find: "      if (!this.o.evalPool) {\n        const data = await inSpan(",
+    replace:
+      "      if (!this.o.evalPool || r.start === r.start) {\n        const data = await inSpan(",
+    tests: ["tests/query/label_api_test.ts"],
+  },
+  {
+    name: "label-api-cancel-not-forwarded",
+    file: "query/api.ts",
+    find: "        queryable: q.describe(),\n      }, signal);",
+    replace: "        queryable: q.describe(),\n      });",
+    tests: ["tests/query/label_api_test.ts"],
+  },
+  {
+    name: "label-names-store-calls-ignore-signal",
+    file: "query/queryable.ts",
+    find: "        signal ?? new AbortController().signal,\n" +
+      "        { storeMatchers: this.opts.storeMatchers },\n      )\n    );\n" +
+      "    for (const w of res.warnings) this.addWarning(w);\n    return res.names;",
+    replace: "        new AbortController().signal,\n" +
+      "        { storeMatchers: this.opts.storeMatchers },\n      )\n    );\n" +
+      "    for (const w of res.warnings) this.addWarning(w);\n    return res.names;",
+    tests: ["tests/query/label_api_test.ts"],
+  },
+  {
+    name: "eval-worker-label-task-loses-matchers",
+    file: "query/eval_worker.ts",
+    find: "          matchers: task.matchers.map((set) =>",
+    replace: "          matchers: task.matchers.slice(0, 1).map((set) =>",
+    tests: ["tests/e2e/query_label_api_test.ts"],
   },
 ];

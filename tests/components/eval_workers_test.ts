@@ -93,7 +93,7 @@ function fakeWorker() {
         {
           type: "result",
           id,
-          value: { type: "scalar", value: [0, "1"] },
+          data: new TextEncoder().encode('{"resultType":"scalar","result":[0,"1"]}'),
           warnings: [],
         } as unknown as FromWorker,
       );

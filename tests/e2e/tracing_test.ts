@@ -122,13 +122,15 @@ async function traceOneQuery(client: "http" | "grpc"): Promise<void> {
     for (const p of postings) assert(blockIds.has(p.parentSpanId), JSON.stringify(p));
     assertEquals(rx.badRequests, 0);
 
-    // labels: HTTP → proxy_label_names → store_label_names → the store's LabelNames, and a
-    // request without traceparent starts its own trace
+    // labels: HTTP → its work (in an evaluation Worker) → proxy_label_names →
+    // store_label_names → the store's LabelNames, and a request without traceparent starts its
+    // own trace
     const lr = await fetch(`${q.url}/api/v1/labels`);
     assertEquals(lr.status, 200);
     await lr.body?.cancel();
     const labelSpans = [
       "/api/v1/labels",
+      "query_labels",
       "proxy_label_names",
       "store_label_names",
       "/thanos.Store/LabelNames",
@@ -139,9 +141,11 @@ async function traceOneQuery(client: "http" | "grpc"): Promise<void> {
     assert(ln.traceId !== TRACE);
     const lh = one(lt, "querier", "/api/v1/labels");
     assertEquals(lh.parentSpanId, "");
+    const lw = one(lt, "querier", "query_labels");
     const lp = one(lt, "querier", "proxy_label_names");
     const lc = one(lt, "querier", "store_label_names");
-    assertEquals(lp.parentSpanId, lh.spanId);
+    assertEquals(lw.parentSpanId, lh.spanId);
+    assertEquals(lp.parentSpanId, lw.spanId);
     assertEquals(lc.parentSpanId, lp.spanId);
     assertEquals(ln.parentSpanId, lc.spanId);
   } finally {
