@@ -5,7 +5,12 @@ import { assert, assertAlmostEquals, assertEquals, assertRejects } from "../help
 import { Engine } from "../../promql/engine.ts";
 import { PromQLError } from "../../promql/errors.ts";
 import type { Matrix, QueryValue, Scalar, Vector } from "../../promql/value.ts";
-import { resultToJSON, resultToJSONChunks, resultToJSONText } from "../../promql/value.ts";
+import {
+  resultToJSON,
+  resultToJSONBytes,
+  resultToJSONChunks,
+  resultToJSONText,
+} from "../../promql/value.ts";
 import { XorAppender } from "../../tsdb/chunkenc/xor.ts";
 import { labelsFromObject, labelsToObject } from "../../tsdb/labels.ts";
 import type { Matcher } from "../../tsdb/matchers.ts";
@@ -535,4 +540,21 @@ Deno.test("a large result's JSON text comes in bounded pieces, made as they are 
   const vp = [...resultToJSONChunks(v)];
   assert(vp.length > 2, `${vp.length} pieces`);
   assertEquals(vp.join(""), JSON.stringify(resultToJSON(v)));
+});
+
+Deno.test("a result's JSON bytes, encoded piece by piece, are the UTF-8 of its text", () => {
+  // multi-byte label values across many pieces: the buffer grows and nothing is cut
+  const m: Matrix = {
+    type: "matrix",
+    series: Array.from({ length: 40 }, (_, k) => ({
+      labels: labelsOf({ __name__: "x", city: `Zürich-東京-${"é".repeat(k * 50)}`, id: String(k) }),
+      ts: Float64Array.from({ length: 1500 }, (_, i) => 1_700_000_000_123 + i * 60_000),
+      vs: Float64Array.from({ length: 1500 }, (_, i) => i / 3 + k),
+    })),
+  };
+  const bytes = resultToJSONBytes(m);
+  assert(bytes.length > 1 << 20, `${bytes.length} bytes`);
+  assertEquals(new TextDecoder().decode(bytes), resultToJSONText(m));
+  const empty: Vector = { type: "vector", samples: [] };
+  assertEquals(new TextDecoder().decode(resultToJSONBytes(empty)), resultToJSONText(empty));
 });
