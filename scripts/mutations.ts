@@ -1792,9 +1792,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "tracing-store-call-not-under-its-span",
     file: "storeapi/proxy.ts",
-    find:
-      "    this.it = withSpan(this.span, () => ep.client.series(req, signal)[Symbol.asyncIterator]());",
-    replace: "    this.it = ep.client.series(req, signal)[Symbol.asyncIterator]();",
+    find: "    this.it = withSpan(this.span, open);",
+    replace: "    this.it = open();",
     tests: ["tests/e2e/tracing_test.ts"],
   },
   {
@@ -2200,5 +2199,26 @@ export const MUTATIONS: Mutation[] = [
     find: "const PUMP_DEFER_TICKS = 12;",
     replace: "const PUMP_DEFER_TICKS = 1;",
     tests: ["tests/storeapi/h2_batching_test.ts"],
+  },
+  {
+    name: "grpc-stream-batches-never-reset",
+    file: "storeapi/grpc.ts",
+    find: "        const batch = ready;\n        ready = [];",
+    replace: "        const batch = ready.slice();",
+    tests: ["tests/storeapi/series_batches_test.ts"],
+  },
+  {
+    name: "client-series-batches-drop-last-series",
+    file: "storeapi/client.ts",
+    find: "    if (pending !== null) yield [pending];",
+    replace: "",
+    tests: ["tests/storeapi/series_batches_test.ts"],
+  },
+  {
+    name: "proxy-single-store-batch-keeps-first",
+    file: "storeapi/proxy.ts",
+    find: "          if (b === null) break;\n          yield b;",
+    replace: "          if (b === null) break;\n          yield [b[0]];",
+    tests: ["tests/storeapi/series_batches_test.ts"],
   },
 ];
