@@ -573,10 +573,12 @@ class SeriesBuffer {
       const count = d.length >= 2 ? (d[0] << 8) | d[1] : 0;
       this.grow(this.len + count);
       const base = this.len;
+      // samples after maxt are dropped below: not decoded at all
       const out = decodeXorSamples(
         d,
         this.ts.subarray(base),
         this.vs.subarray(base),
+        maxt,
       );
       const n = out.ts.length;
       if (out.ts.buffer !== this.ts.buffer) {

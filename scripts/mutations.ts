@@ -2221,4 +2221,11 @@ export const MUTATIONS: Mutation[] = [
     replace: "          if (b === null) break;\n          yield [b[0]];",
     tests: ["tests/storeapi/series_batches_test.ts"],
   },
+  {
+    name: "xor-decode-stops-at-maxt-exclusive",
+    file: "tsdb/chunkenc/xor.ts",
+    find: "      t += tDelta;\n      if (t > maxt) {",
+    replace: "      t += tDelta;\n      if (t >= maxt) {",
+    tests: ["tests/tsdb/xor_test.ts"],
+  },
 ];
