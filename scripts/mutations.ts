@@ -2228,4 +2228,11 @@ export const MUTATIONS: Mutation[] = [
     replace: "      t += tDelta;\n      if (t >= maxt) {",
     tests: ["tests/tsdb/xor_test.ts"],
   },
+  {
+    name: "proxy-merge-never-takes-buffered",
+    file: "storeapi/proxy.ts",
+    find: "    if (this.done || this.bufPos >= this.buf.length) return undefined;",
+    replace: "    return undefined;",
+    tests: ["tests/storeapi/series_batches_test.ts"],
+  },
 ];

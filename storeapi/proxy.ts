@@ -214,6 +214,12 @@ class StoreStream {
     return b[0];
   }
 
+  /** The next series if it already arrived (nothing to await), else undefined. */
+  takeBuffered(): SeriesWithChunks | undefined {
+    if (this.done || this.bufPos >= this.buf.length) return undefined;
+    return this.buf[this.bufPos++];
+  }
+
   /** The next series in order, as many as already arrived (never empty), or null at the end. */
   async nextBatch(): Promise<SeriesWithChunks[] | null> {
     if (this.done) return null;
@@ -512,6 +518,8 @@ export class StoreProxy implements StoreBackend {
         if (firsts[i] !== null) heap.push({ s: firsts[i]!, stream: streams[i] });
       }
       if (warnings.length > 0) yield warnings.splice(0).map((w) => ({ warning: w }));
+      // merged series go out in batches: one yield per await on a store, not one per series
+      let batch: SeriesItem[] = [];
       for (;;) {
         const top = heap.pop();
         if (!top) break;
@@ -526,17 +534,32 @@ export class StoreProxy implements StoreBackend {
           out = { labels: top.s.labels, chunks: sortAndDropIdenticalChunks(chunks) };
         }
         if (group.length === 1) {
-          const next = await top.stream.next();
+          let next: SeriesWithChunks | null | undefined = top.stream.takeBuffered();
+          if (next === undefined) {
+            if (batch.length > 0) yield batch;
+            batch = [];
+            next = await top.stream.next();
+          }
           if (next !== null) heap.push({ s: next, stream: top.stream });
         } else {
-          const nexts = await Promise.all(group.map((g) => g.stream.next()));
+          const nexts: (SeriesWithChunks | null | undefined)[] = group.map((g) =>
+            g.stream.takeBuffered()
+          );
+          if (nexts.includes(undefined)) {
+            if (batch.length > 0) yield batch;
+            batch = [];
+            await Promise.all(group.map(async (g, i) => {
+              if (nexts[i] === undefined) nexts[i] = await g.stream.next();
+            }));
+          }
           for (let i = 0; i < group.length; i++) {
             if (nexts[i] !== null) heap.push({ s: nexts[i]!, stream: group[i].stream });
           }
         }
-        if (warnings.length > 0) yield warnings.splice(0).map((w) => ({ warning: w }));
-        yield [out];
+        for (const w of warnings.splice(0)) batch.push({ warning: w });
+        batch.push(out);
       }
+      if (batch.length > 0) yield batch;
       if (warnings.length > 0) yield warnings.splice(0).map((w) => ({ warning: w }));
     } catch (e) {
       failure = e;

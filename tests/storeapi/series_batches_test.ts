@@ -174,3 +174,53 @@ Deno.test(
     });
   },
 );
+
+Deno.test(
+  "StoreProxy.seriesBatches merges two stores in order, joins equal series, batches the merge",
+  opts,
+  async () => {
+    const a = fixture(200);
+    // store b: every other series of a with a later chunk, and series of its own
+    const b = fixture(300).filter((_, i) => i % 2 === 0 || i >= 200).map((s) => ({
+      labels: s.labels,
+      chunks: s.chunks.map((c) => ({ ...c, minTime: c.minTime + 5000, maxTime: c.maxTime + 5000 })),
+    }));
+    await withServer(a, (addrA) =>
+      withServer(b, async (addrB) => {
+        const ca = new StoreClient(addrA, { timeoutMs: 10_000 });
+        const cb = new StoreClient(addrB, { timeoutMs: 10_000 });
+        const infoA = await ca.info();
+        const infoB = await cb.info();
+        const proxy = new StoreProxy({
+          endpoints: () => [
+            { name: addrA, client: ca, info: infoA },
+            { name: addrB, client: cb, info: infoB },
+          ],
+        });
+        try {
+          const ac = new AbortController();
+          let batches = 0;
+          const got: SeriesItem[] = [];
+          for await (const batch of proxy.seriesBatches(REQ, ac.signal)) {
+            assert(batch.length > 0, "no empty batch");
+            batches++;
+            got.push(...batch);
+          }
+          const series = got.filter((x): x is SeriesWithChunks => !("warning" in x));
+          assertEquals(got.length - series.length, 2, "one warning per store");
+          const want = fixture(300).map((s, i) =>
+            `${s.labels.join(",")} ${i < 200 && i % 2 === 0 ? 2 : 1}`
+          );
+          assertEquals(summary(series), want);
+          assert(batches < 300 / 4, `${batches} batches for 300 series`);
+          const flat: SeriesItem[] = [];
+          for await (const x of proxy.series(REQ, ac.signal)) flat.push(x);
+          // where a store's warning lands depends on when its reads arrive: compare as sets
+          assertEquals(summary(flat).sort(), summary(got).sort());
+        } finally {
+          ca.close();
+          cb.close();
+        }
+      }));
+  },
+);
