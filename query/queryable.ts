@@ -127,16 +127,26 @@ export class ProxyQueryable implements Queryable {
     // a select still waiting when the query is cancelled or times out gives up its place
     await this.selectGate.acquire(signal);
     try {
-      const items = this.proxy.series(req, signal, { storeMatchers: this.opts.storeMatchers });
+      const batches = this.proxy.seriesBatches(req, signal, {
+        storeMatchers: this.opts.storeMatchers,
+      });
       const dedupOpts: DedupOptions = { func: this.opts.dedupFunc, selectFunc: hints.func };
-      for await (const item of items) {
-        if ("warning" in item) {
-          this.addWarning(item.warning);
-          continue;
+      const dedup = this.dedupOn && !req.skipChunks;
+      // one await per batch of the store's stream; one generator step per series for the engine
+      for await (const batch of batches) {
+        for (let i = 0; i < batch.length; i++) {
+          const item = batch[i];
+          if ("warning" in item) {
+            this.addWarning(item.warning);
+            continue;
+          }
+          let s: SeriesWithChunks = {
+            labels: item.labels,
+            chunks: toEngineChunks(item, hints.func),
+          };
+          if (dedup) s = dedupSeries(s, dedupOpts);
+          yield s;
         }
-        let s: SeriesWithChunks = { labels: item.labels, chunks: toEngineChunks(item, hints.func) };
-        if (this.dedupOn && !req.skipChunks) s = dedupSeries(s, dedupOpts);
-        yield s;
       }
     } catch (e) {
       if (e instanceof StoreRequestError) {

@@ -1788,9 +1788,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "tracing-store-call-not-under-its-span",
     file: "storeapi/proxy.ts",
-    find:
-      "    this.it = withSpan(this.span, () => ep.client.series(req, signal)[Symbol.asyncIterator]());",
-    replace: "    this.it = ep.client.series(req, signal)[Symbol.asyncIterator]();",
+    find: "    this.it = withSpan(this.span, open);",
+    replace: "    this.it = open();",
     tests: ["tests/e2e/tracing_test.ts"],
   },
   {
@@ -2386,5 +2385,40 @@ export const MUTATIONS: Mutation[] = [
     find: "      bigger.set(buf.subarray(0, n));\n",
     replace: "",
     tests: ["tests/promql/engine_test.ts"],
+  },
+  {
+    name: "grpc-stream-batches-never-reset",
+    file: "storeapi/grpc.ts",
+    find: "        const batch = ready;\n        ready = [];",
+    replace: "        const batch = ready.slice();",
+    tests: ["tests/storeapi/series_batches_test.ts"],
+  },
+  {
+    name: "client-series-batches-drop-last-series",
+    file: "storeapi/client.ts",
+    find: "    if (pending !== null) yield [pending];",
+    replace: "",
+    tests: ["tests/storeapi/series_batches_test.ts"],
+  },
+  {
+    name: "proxy-single-store-batch-keeps-first",
+    file: "storeapi/proxy.ts",
+    find: "          if (b === null) break;\n          yield b;",
+    replace: "          if (b === null) break;\n          yield [b[0]];",
+    tests: ["tests/storeapi/series_batches_test.ts"],
+  },
+  {
+    name: "xor-decode-stops-at-maxt-exclusive",
+    file: "tsdb/chunkenc/xor.ts",
+    find: "      t += tDelta;\n      if (t > maxt) {",
+    replace: "      t += tDelta;\n      if (t >= maxt) {",
+    tests: ["tests/tsdb/xor_test.ts"],
+  },
+  {
+    name: "proxy-merge-never-takes-buffered",
+    file: "storeapi/proxy.ts",
+    find: "    if (this.done || this.bufPos >= this.buf.length) return undefined;",
+    replace: "    return undefined;",
+    tests: ["tests/storeapi/series_batches_test.ts"],
   },
 ];

@@ -114,30 +114,49 @@ export class StoreClient implements StoreBackend {
    */
   series(req: SeriesRequest, signal?: AbortSignal): AsyncGenerator<SeriesItem> {
     // the options (and trace context) of the caller's context now, not of the first next()
-    return this.seriesStream(req, this.callOpts(signal));
+    return flatten(this.seriesBatchStream(req, this.callOpts(signal)));
   }
 
-  private async *seriesStream(req: SeriesRequest, opts: CallOptions): AsyncGenerator<SeriesItem> {
+  /**
+   * {@link series} by the batch: the items decoded from one read of the stream (never empty), in
+   * stream order. A series whose frames span two reads is held back and merged.
+   */
+  seriesBatches(req: SeriesRequest, signal?: AbortSignal): AsyncGenerator<SeriesItem[]> {
+    return this.seriesBatchStream(req, this.callOpts(signal));
+  }
+
+  private async *seriesBatchStream(
+    req: SeriesRequest,
+    opts: CallOptions,
+  ): AsyncGenerator<SeriesItem[]> {
     let pending: SeriesWithChunks | null = null;
-    const frames = this.channel.serverStream(STORE_METHODS.series, encodeSeriesRequest(req), opts);
-    for await (const msg of frames) {
-      const res = decodeOrFail(() => decodeSeriesResponse(msg));
-      if (res === null || "hints" in res) continue;
-      if ("warning" in res) {
-        yield { warning: res.warning };
-        continue;
-      }
-      const list = "series" in res ? [res.series] : res.batch;
-      for (const s of list) {
-        if (pending !== null && labelsEqual(pending.labels, s.labels)) {
-          for (const c of s.chunks) pending.chunks.push(c);
+    const reads = this.channel.serverStreamBatches(
+      STORE_METHODS.series,
+      encodeSeriesRequest(req),
+      opts,
+    );
+    for await (const msgs of reads) {
+      const out: SeriesItem[] = [];
+      for (const msg of msgs) {
+        const res = decodeOrFail(() => decodeSeriesResponse(msg));
+        if (res === null || "hints" in res) continue;
+        if ("warning" in res) {
+          out.push({ warning: res.warning });
           continue;
         }
-        if (pending !== null) yield pending;
-        pending = s;
+        const list = "series" in res ? [res.series] : res.batch;
+        for (const s of list) {
+          if (pending !== null && labelsEqual(pending.labels, s.labels)) {
+            for (const c of s.chunks) pending.chunks.push(c);
+            continue;
+          }
+          if (pending !== null) out.push(pending);
+          pending = s;
+        }
       }
+      if (out.length > 0) yield out;
     }
-    if (pending !== null) yield pending;
+    if (pending !== null) yield [pending];
   }
 
   /** Calls `thanos.Store/LabelNames`. */
@@ -181,6 +200,13 @@ export class StoreClient implements StoreBackend {
   /** Closes the connection. */
   close(): void {
     this.channel.close();
+  }
+}
+
+/** One item at a time from a stream of batches. */
+async function* flatten<T>(batches: AsyncIterable<T[]>): AsyncGenerator<T> {
+  for await (const b of batches) {
+    for (let i = 0; i < b.length; i++) yield b[i];
   }
 }
 

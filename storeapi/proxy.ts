@@ -35,7 +35,10 @@ import { withLoopTimeout } from "../runutil/loop_clock.ts";
 import { endSpan, inSpan, type Span, SpanKind, startSpan, withSpan } from "../tracing/tracer.ts";
 
 /** The calls the proxy makes on an endpoint (a StoreClient, or any StoreBackend in tests). */
-export type ProxyStoreClient = Pick<StoreBackend, "series" | "labelNames" | "labelValues">;
+export type ProxyStoreClient = Pick<StoreBackend, "series" | "labelNames" | "labelValues"> & {
+  /** The series stream by the batch (a StoreClient: one batch per network read); optional. */
+  seriesBatches?(req: SeriesRequest, signal: AbortSignal): AsyncIterable<SeriesItem[]>;
+};
 
 /** One endpoint the proxy may query. */
 export interface ProxyEndpoint {
@@ -147,7 +150,10 @@ function matchesStoreMatchers(address: string, sets: Matcher[][] | undefined): b
  * parallel while the merge waits on one of them, and a suspended stream is not torn down.
  */
 class StoreStream {
-  private readonly it: AsyncIterator<SeriesItem>;
+  private readonly it: AsyncIterator<SeriesItem[]>;
+  /** Series pulled but not handed out yet: `buf[bufPos..]`. */
+  private buf: SeriesWithChunks[] = [];
+  private bufPos = 0;
   private readonly ctrl = new AbortController();
   private readonly parent: AbortSignal;
   private readonly onParentAbort = () => this.ctrl.abort(this.parent.reason);
@@ -183,7 +189,12 @@ class StoreStream {
     else parent.addEventListener("abort", this.onParentAbort, { once: true });
     const signal = this.ctrl.signal;
     this.span = startSpan("store_series", { "store.address": ep.name }, SpanKind.CLIENT);
-    this.it = withSpan(this.span, () => ep.client.series(req, signal)[Symbol.asyncIterator]());
+    const c = ep.client;
+    const open = () =>
+      (c.seriesBatches ? c.seriesBatches(req, signal) : singles(c.series(req, signal)))[
+        Symbol.asyncIterator
+      ]();
+    this.it = withSpan(this.span, open);
   }
 
   private endSpan(err?: unknown): void {
@@ -195,22 +206,52 @@ class StoreStream {
   /** Next series, or null at the end (after a failure in WARN mode, too). */
   async next(): Promise<SeriesWithChunks | null> {
     if (this.done) return null;
+    if (this.bufPos < this.buf.length) return this.buf[this.bufPos++];
+    const b = await this.nextBatch();
+    if (b === null) return null;
+    this.buf = b;
+    this.bufPos = 1;
+    return b[0];
+  }
+
+  /** The next series if it already arrived (nothing to await), else undefined. */
+  takeBuffered(): SeriesWithChunks | undefined {
+    if (this.done || this.bufPos >= this.buf.length) return undefined;
+    return this.buf[this.bufPos++];
+  }
+
+  /** The next series in order, as many as already arrived (never empty), or null at the end. */
+  async nextBatch(): Promise<SeriesWithChunks[] | null> {
+    if (this.done) return null;
+    if (this.bufPos < this.buf.length) {
+      const rest = this.bufPos === 0 ? this.buf : this.buf.slice(this.bufPos);
+      this.buf = [];
+      this.bufPos = 0;
+      return rest;
+    }
     if (this.strip !== null && this.eager === null) await this.readAll();
     if (this.eager !== null) {
-      if (this.eagerPos < this.eager.length) return this.eager[this.eagerPos++];
+      if (this.eagerPos < this.eager.length) {
+        const rest = this.eager.slice(this.eagerPos);
+        this.eagerPos = this.eager.length;
+        return rest;
+      }
       this.done = true;
       return null;
     }
     for (;;) {
-      const s = await this.pull();
-      if (s === null || this.inShard === null || this.inShard(s.labels)) return s;
+      const b = await this.pull();
+      if (b === null || this.inShard === null) return b;
+      const kept = b.filter((s) => this.inShard!(s.labels));
+      if (kept.length > 0) return kept;
     }
   }
 
-  private async pull(): Promise<SeriesWithChunks | null> {
+  /** The series of the next read that holds any (warnings handled), or null at the end. */
+  private async pull(): Promise<SeriesWithChunks[] | null> {
     for (;;) {
       if (this.done) return null;
-      let r: IteratorResult<SeriesItem>;
+      let r: IteratorResult<SeriesItem[]>;
       try {
         r = await this.withTimeout(this.it.next());
       } catch (e) {
@@ -224,27 +265,32 @@ class StoreStream {
         this.ended = true;
         return null;
       }
-      const item = r.value;
-      if ("warning" in item) {
-        const w = `warning from ${this.ep.name}: ${item.warning}`;
-        if (this.abort) {
-          this.close();
-          throw new StoreRequestError(this.ep.name, w);
+      let out: SeriesWithChunks[] | null = null;
+      for (const item of r.value) {
+        if ("warning" in item) {
+          const w = `warning from ${this.ep.name}: ${item.warning}`;
+          if (this.abort) {
+            this.close();
+            throw new StoreRequestError(this.ep.name, w);
+          }
+          this.warn(w);
+          continue;
         }
-        this.warn(w);
-        continue;
+        (out ??= []).push(item);
       }
-      return item;
+      if (out !== null) return out;
     }
   }
 
   private async readAll(): Promise<void> {
     const all: SeriesWithChunks[] = [];
     for (;;) {
-      const s = await this.pull();
-      if (s === null) break;
-      const labels = dropLabels(s.labels, this.strip!);
-      if (this.inShard === null || this.inShard(labels)) all.push({ labels, chunks: s.chunks });
+      const b = await this.pull();
+      if (b === null) break;
+      for (const s of b) {
+        const labels = dropLabels(s.labels, this.strip!);
+        if (this.inShard === null || this.inShard(labels)) all.push({ labels, chunks: s.chunks });
+      }
     }
     all.sort((a, b) => compareLabels(a.labels, b.labels));
     const merged: SeriesWithChunks[] = [];
@@ -292,6 +338,11 @@ class StoreStream {
     // the generator may be mid-await: let it finish unwinding in the background
     this.it.return?.().catch(() => {});
   }
+}
+
+/** A per-series stream as batches of one (a client without `seriesBatches`). */
+async function* singles<T>(items: AsyncIterable<T>): AsyncGenerator<T[]> {
+  for await (const x of items) yield [x];
 }
 
 interface HeapItem {
@@ -407,6 +458,20 @@ export class StoreProxy implements StoreBackend {
     signal: AbortSignal,
     call?: ProxyCallOptions,
   ): AsyncGenerator<SeriesItem> {
+    for await (const b of this.seriesBatches(req, signal, call)) {
+      for (let i = 0; i < b.length; i++) yield b[i];
+    }
+  }
+
+  /**
+   * {@link series} by the batch (never empty): with one store, as many series as arrived in one
+   * read of its stream, so a consumer awaits once per read rather than once per series.
+   */
+  async *seriesBatches(
+    req: SeriesRequest,
+    signal: AbortSignal,
+    call?: ProxyCallOptions,
+  ): AsyncGenerator<SeriesItem[]> {
     const abort = isAbort(req);
     if (this.contradictsSelector(req.matchers)) return;
     const warnings = this.unavailableWarnings(req.minTime, req.maxTime, req.matchers, abort, call);
@@ -415,7 +480,7 @@ export class StoreProxy implements StoreBackend {
     }
     const eps = this.selectEndpoints(req.minTime, req.maxTime, req.matchers, call);
     if (eps.length === 0) {
-      for (const w of warnings) yield { warning: w };
+      if (warnings.length > 0) yield warnings.map((w) => ({ warning: w }));
       return;
     }
     const down: SeriesRequest = { ...req, partialResponseStrategy: req.partialResponseStrategy };
@@ -439,10 +504,10 @@ export class StoreProxy implements StoreBackend {
         // one store: its stream is already sorted and unique; no heap, no per-series compare
         const only = streams[0];
         for (;;) {
-          const s = await only.next();
-          while (warnings.length > 0) yield { warning: warnings.shift()! };
-          if (s === null) break;
-          yield s;
+          const b = await only.nextBatch();
+          if (warnings.length > 0) yield warnings.splice(0).map((w) => ({ warning: w }));
+          if (b === null) break;
+          yield b;
         }
         return;
       }
@@ -452,7 +517,9 @@ export class StoreProxy implements StoreBackend {
       for (let i = 0; i < streams.length; i++) {
         if (firsts[i] !== null) heap.push({ s: firsts[i]!, stream: streams[i] });
       }
-      while (warnings.length > 0) yield { warning: warnings.shift()! };
+      if (warnings.length > 0) yield warnings.splice(0).map((w) => ({ warning: w }));
+      // merged series go out in batches: one yield per await on a store, not one per series
+      let batch: SeriesItem[] = [];
       for (;;) {
         const top = heap.pop();
         if (!top) break;
@@ -467,18 +534,33 @@ export class StoreProxy implements StoreBackend {
           out = { labels: top.s.labels, chunks: sortAndDropIdenticalChunks(chunks) };
         }
         if (group.length === 1) {
-          const next = await top.stream.next();
+          let next: SeriesWithChunks | null | undefined = top.stream.takeBuffered();
+          if (next === undefined) {
+            if (batch.length > 0) yield batch;
+            batch = [];
+            next = await top.stream.next();
+          }
           if (next !== null) heap.push({ s: next, stream: top.stream });
         } else {
-          const nexts = await Promise.all(group.map((g) => g.stream.next()));
+          const nexts: (SeriesWithChunks | null | undefined)[] = group.map((g) =>
+            g.stream.takeBuffered()
+          );
+          if (nexts.includes(undefined)) {
+            if (batch.length > 0) yield batch;
+            batch = [];
+            await Promise.all(group.map(async (g, i) => {
+              if (nexts[i] === undefined) nexts[i] = await g.stream.next();
+            }));
+          }
           for (let i = 0; i < group.length; i++) {
             if (nexts[i] !== null) heap.push({ s: nexts[i]!, stream: group[i].stream });
           }
         }
-        while (warnings.length > 0) yield { warning: warnings.shift()! };
-        yield out;
+        for (const w of warnings.splice(0)) batch.push({ warning: w });
+        batch.push(out);
       }
-      while (warnings.length > 0) yield { warning: warnings.shift()! };
+      if (batch.length > 0) yield batch;
+      if (warnings.length > 0) yield warnings.splice(0).map((w) => ({ warning: w }));
     } catch (e) {
       failure = e;
       throw e;

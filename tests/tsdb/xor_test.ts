@@ -503,3 +503,25 @@ Deno.test("XOR: varied values next to bucket-edge timestamps decode exactly in b
   assertEquals(Array.from(bulk.ts), ts);
   assertEquals(Array.from(bulk.vs), samples.map(([, v]) => v));
 });
+
+Deno.test("decodeXorSamples with maxt stops at the last sample at or before it", () => {
+  const samples: [number, number][] = [];
+  for (let i = 0; i < 120; i++) samples.push([60000 * i, i * 1.5]);
+  const data = encode(samples);
+  const all = decodeXorSamples(data);
+  const cases: [number, number][] = [[-1, 0], [0, 1], [59999, 1], [60000, 2], [90000, 2]];
+  cases.push([60000 * 70 + 5, 71], [60000 * 119, 120], [Infinity, 120]);
+  for (const [maxt, want] of cases) {
+    const ts = new Float64Array(120);
+    const vs = new Float64Array(120);
+    const got = decodeXorSamples(data, ts, vs, maxt);
+    assertEquals(got.ts.length, want, `maxt ${maxt}`);
+    assertEquals([...got.ts], [...all.ts.subarray(0, want)]);
+    assertEquals([...got.vs], [...all.vs.subarray(0, want)]);
+  }
+  // a chunk cut inside a timestamp past maxt is still reported as truncated
+  assertThrows(
+    () => decodeXorSamples(data.subarray(0, data.length - 40), undefined, undefined, 60000 * 118),
+    CorruptionError,
+  );
+});

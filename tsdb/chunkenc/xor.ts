@@ -448,9 +448,15 @@ export class XorIterator {
    * Decodes all remaining samples into `tOut[k…]` and the value words into `words` (two per
    * sample, in the platform's Float64Array word order), returning the new sample count `k`.
    * Same algorithm as {@link XorIterator.next} with the state in locals: the bulk path.
+   * Stops before the first sample after `maxt` (the iterator is then exhausted): a reader of
+   * [mint, maxt] skips decoding the tail of the last chunk it needs, as Prometheus' lazy iterators.
    */
-  decodeRest(tOut: Float64Array, words: Uint32Array, k: number): number {
+  decodeRest(tOut: Float64Array, words: Uint32Array, k: number, maxt = Infinity): number {
     while (this.i < 2 && this.next()) {
+      if (this.t > maxt) {
+        this.i = this.n;
+        return k;
+      }
       tOut[k] = this.t;
       words[2 * k + HI] = this.vw[0];
       words[2 * k + LO] = this.vw[1];
@@ -502,6 +508,11 @@ export class XorIterator {
         tDelta += dod;
       }
       t += tDelta;
+      if (t > maxt) {
+        if (p > nbits) this.truncated(i);
+        this.i = n;
+        return k;
+      }
 
       w = peek(b, p);
       if (w >= 0) {
@@ -606,11 +617,14 @@ const sharedIterator = new XorIterator();
  * Decodes all samples of an XOR chunk. When `ts`/`vs` are given and large enough they are
  * filled and returned as subarrays; otherwise new arrays are allocated. Value bits are written
  * as words into `vs`'s memory, so stale markers survive. Throws CorruptionError on bad data.
+ * With `maxt`, decoding stops at the first sample after it (later samples are not returned, and
+ * a corruption past it goes unnoticed).
  */
 export function decodeXorSamples(
   data: Uint8Array,
   ts?: Float64Array,
   vs?: Float64Array,
+  maxt = Infinity,
 ): XorSamples {
   const it = sharedIterator;
   it.reset(data);
@@ -618,6 +632,6 @@ export function decodeXorSamples(
   const tOut = ts && ts.length >= n ? ts : new Float64Array(n);
   const vOut = vs && vs.length >= n ? vs : new Float64Array(n);
   const words = new Uint32Array(vOut.buffer, vOut.byteOffset, vOut.length * 2);
-  it.decodeRest(tOut, words, 0);
-  return { ts: tOut.subarray(0, n), vs: vOut.subarray(0, n) };
+  const k = it.decodeRest(tOut, words, 0, maxt);
+  return { ts: tOut.subarray(0, k), vs: vOut.subarray(0, k) };
 }
