@@ -34,6 +34,8 @@ export interface RuleConfig {
   uploadCompacted: boolean;
   /** `--shipper.meta-file-name`. */
   shipperMetaFileName: string;
+  /** `--hash-func`: "SHA256" records each uploaded file's hash in meta.json ("" = none). */
+  hashFunc: string;
   /** `--shipper.upload-concurrency` (0: one file at a time). */
   uploadConcurrency: number;
   /** `--label`s, sorted. */
@@ -89,9 +91,7 @@ export interface RuleConfig {
 }
 
 /** Flags not supported yet: setting one is a usage error naming it. */
-const NOT_SUPPORTED: readonly RuleFlag[] = [
-  "hash-func",
-];
+const NOT_SUPPORTED: readonly RuleFlag[] = [];
 
 /** A querier address as a base URL: `host:port` means `http://host:port`. */
 export function queryBaseURL(raw: string): string {
@@ -224,6 +224,7 @@ export function ruleConfig(flags: Flags<RuleFlag>): RuleConfig {
     storeLimits: storeLimitsConfig(flags),
     uploadCompacted: flags.bool("shipper.upload-compacted"),
     shipperMetaFileName: flags.string("shipper.meta-file-name"),
+    hashFunc: flags.enum("hash-func", ["", "SHA256"]),
     uploadConcurrency: flags.int("shipper.upload-concurrency"),
     externalLabels: labelsFromPairs(pairs),
     dataDir: flags.string("data-dir"),
