@@ -598,7 +598,7 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "permissions-dns-srv-keeps-port",
     file: "components/permissions.ts",
-    find: 'srv = sd[1] !== "dns";',
+    find: 'srv = sd[1].startsWith("dnssrv");',
     replace: 'srv = sd[1] === "dnssrvnoa";',
     tests: ["tests/components/flags_mutation_gaps_test.ts", "tests/components/launcher_test.ts"],
   },
@@ -2420,5 +2420,33 @@ export const MUTATIONS: Mutation[] = [
     find: "    if (this.done || this.bufPos >= this.buf.length) return undefined;",
     replace: "    return undefined;",
     tests: ["tests/storeapi/series_batches_test.ts"],
+  },
+  {
+    name: "permissions-dnsdualstack-not-granted",
+    file: "components/permissions.ts",
+    find: "      if (DNS_SD_PREFIX.test(value.trim())) set.net = true;",
+    replace: "      if (/^(dns|dnssrv|dnssrvnoa)\\+/.test(value.trim())) set.net = true;",
+    tests: ["tests/e2e/dnsdualstack_test.ts"],
+  },
+  {
+    name: "query-endpoint-strict-dns-accepted",
+    file: "components/query/config.ts",
+    find: "      address: staticStrict(address),\n      strict: true,\n    })),",
+    replace: "      address,\n      strict: true,\n    })),",
+    tests: ["tests/e2e/dnsdualstack_test.ts"],
+  },
+  {
+    name: "rule-hash-func-not-passed-to-shipper",
+    file: "components/rule/main.ts",
+    find: "      hashFunc: cfg.hashFunc,\n      uploadConcurrency: cfg.uploadConcurrency,",
+    replace: "      uploadConcurrency: cfg.uploadConcurrency,",
+    tests: ["tests/components/rule/hash_func_test.ts"],
+  },
+  {
+    name: "receive-hash-func-not-passed-to-shipper",
+    file: "receive/multitsdb.ts",
+    find: "        hashFunc: this.opts.hashFunc,\n",
+    replace: "",
+    tests: ["tests/receive/multitsdb_test.ts"],
   },
 ];

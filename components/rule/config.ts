@@ -5,6 +5,7 @@
 import type { Labels } from "../../tsdb/series.ts";
 import { labelsFromPairs } from "../../tsdb/labels.ts";
 import { parseAlertmanagerURLs } from "../../rules/notifier.ts";
+import { DNS_SD_PREFIX } from "../../promclient/endpoints_config.ts";
 import { parseRelabelConfigs, type RelabelConfig } from "../../relabel/relabel.ts";
 import { type Flags, type HttpConfig, httpConfig, parseLabelFlag, UsageError } from "../flags.ts";
 import {
@@ -113,9 +114,9 @@ export function queryBaseURL(raw: string): string {
 export function queryAddressesFrom(values: readonly string[]): string[] {
   return values.map((raw) => {
     const v = raw.trim();
-    const dns = /^(dns|dnssrv|dnssrvnoa)\+(.*)$/.exec(v);
+    const dns = DNS_SD_PREFIX.exec(v);
     if (dns) {
-      if (dns[2].includes("/")) {
+      if (v.slice(dns[0].length).includes("/")) {
         throw new UsageError(
           `--query ${JSON.stringify(raw)}: with DNS discovery give host:port (dns+) or a ` +
             "SRV name (dnssrv+), without scheme or path",
