@@ -600,6 +600,7 @@ Deno.test("rule config: defaults, queriers, Alertmanagers and errors", () => {
         "not in this build",
       ],
       [["--query=q:1", "--hash-func=MD5"], "want one of , SHA256"],
+      [["--query=dnsdualstack+q:1/api"], "without scheme or path"],
       [["--query=q:1", "--eval-interval=0s"], "--eval-interval"],
     ] as const
   ) {
