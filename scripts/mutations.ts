@@ -2449,4 +2449,11 @@ export const MUTATIONS: Mutation[] = [
     replace: "",
     tests: ["tests/receive/multitsdb_test.ts"],
   },
+  {
+    name: "resolver-dnsdualstack-as-dns",
+    file: "query/endpoints.ts",
+    find: "      ? [...new Set([...await dns.aaaa(host), ...await dns.a(host)])]",
+    replace: "      ? [...await dns.a(host), ...await dns.aaaa(host)]",
+    tests: ["tests/query/endpoints_test.ts"],
+  },
 ];
