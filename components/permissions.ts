@@ -6,7 +6,7 @@ import { parseListenAddress, UsageError, webConfig } from "./flags.ts";
 import { webConfigFiles } from "../server/web_config.ts";
 import { cachePermissions } from "../cache/config.ts";
 import { tracingPermissions } from "../tracing/config.ts";
-import { endpointsConfigPermissions } from "../promclient/endpoints_config.ts";
+import { DNS_SD_PREFIX, endpointsConfigPermissions } from "../promclient/endpoints_config.ts";
 
 /** The permission set of one role, before it is turned into Deno's worker options. */
 export interface PermissionSet {
@@ -41,15 +41,15 @@ export function emptyPermissions(): PermissionSet {
 
 /**
  * Turns an address or URL into the `host:port` Deno's net permission expects.
- * Discovery prefixes (`dns+`, `dnssrv+`, `dnssrvnoa+`) grant the host itself; for SRV
+ * Discovery prefixes (`dns+`, `dnsdualstack+`, `dnssrv+`, `dnssrvnoa+`) grant the host itself; for SRV
  * records the port is unknown, so the whole host is granted.
  */
 export function netTarget(value: string): string {
   let v = value.trim();
   let srv = false;
-  const sd = /^(dns|dnssrv|dnssrvnoa)\+/.exec(v);
+  const sd = DNS_SD_PREFIX.exec(v);
   if (sd) {
-    srv = sd[1] !== "dns";
+    srv = sd[1].startsWith("dnssrv");
     v = v.slice(sd[0].length);
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) {
@@ -122,13 +122,13 @@ export function applyGrant(
       break;
     case "connect":
       // DNS discovery yields addresses only known at run time.
-      if (/^(dns|dnssrv|dnssrvnoa)\+/.test(value.trim())) set.net = true;
+      if (DNS_SD_PREFIX.test(value.trim())) set.net = true;
       else addNet(set, netTarget(value));
       break;
     case "connect-alertmanager": {
       // Thanos's ruler: the port defaults to 9093 (rules/notifier.ts parseAlertmanagerURLs)
       const v = value.trim();
-      if (/^(dns|dnssrv|dnssrvnoa)\+/.test(v)) set.net = true;
+      if (DNS_SD_PREFIX.test(v)) set.net = true;
       else if (/^https?:\/\/[^/]+$|^https?:\/\/[^/]+\//i.test(v)) {
         const u = new URL(v);
         addNet(set, `${u.hostname}:${u.port || "9093"}`);

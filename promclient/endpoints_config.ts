@@ -250,6 +250,13 @@ export function httpConfigFiles(h: Record<string, unknown> | null): string[] {
 }
 
 /**
+ * The DNS discovery prefixes of an address (Thanos's pkg/discovery/dns): `dns+` (A/AAAA),
+ * `dnsdualstack+` (A and AAAA), `dnssrv+`, `dnssrvnoa+`. Addresses with one are only known at
+ * run time. https://thanos.io/tip/thanos/service-discovery.md/#dns-service-discovery
+ */
+export const DNS_SD_PREFIX = /^(dns|dnssrv|dnssrvnoa|dnsdualstack)\+/;
+
+/**
  * What a role needs from its sandbox for these groups: the static hosts (any address when one
  * is discovered through DNS or files), the files of their http configs and the file SD globs
  * (a glob grants its directory).
@@ -267,7 +274,7 @@ export function endpointsPermissions(
       net = true;
     }
     for (const a of g.staticAddresses) {
-      if (/^(dns|dnssrv|dnssrvnoa)\+/.test(a)) net = true;
+      if (DNS_SD_PREFIX.test(a)) net = true;
       else if (net !== true) {
         net.push(/:\d+$/.test(a) ? a : `${a}:${g.scheme === "https" ? 443 : 80}`);
       }

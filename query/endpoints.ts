@@ -117,7 +117,7 @@ const DNS_ADDRESS = /^(dns|dnssrv|dnssrvnoa|dnsdualstack)\+(.*)$/;
 
 /**
  * Resolves one address: plain `host:port` is returned as is; `dns+host:port` → every A/AAAA
- * address with the port; `dnssrv+name` → SRV targets resolved to addresses (SRV port unless the
+ * address with the port (`dnsdualstack+`: AAAA first, then A, each address once); `dnssrv+name` → SRV targets resolved to addresses (SRV port unless the
  * name carries one); `dnssrvnoa+name` → SRV `target:port` as is. A lookup that finds nothing is
  * logged at error level as Thanos's resolver logs it (pkg/discovery/dns/resolver.go).
  */
@@ -132,7 +132,11 @@ export async function resolveAddress(
   if (kind === "dns" || kind === "dnsdualstack") {
     const { host, port } = splitHostPort(rest, "DNS address");
     if (/^[\d.]+$/.test(host) || host.includes(":")) return [joinHostPort(host, port)];
-    const ips = [...await dns.a(host), ...await dns.aaaa(host)];
+    // dnsdualstack+: Thanos's LookupIPAddrDualStack asks for IPv6 then IPv4 and drops repeats
+    // (pkg/discovery/dns/godns/resolver.go)
+    const ips = kind === "dnsdualstack"
+      ? [...new Set([...await dns.aaaa(host), ...await dns.a(host)])]
+      : [...await dns.a(host), ...await dns.aaaa(host)];
     if (ips.length === 0) {
       logger?.error("failed to lookup IP addresses", { host, err: `lookup ${host}: no such host` });
     }

@@ -66,6 +66,8 @@ export interface MultiTSDBOptions {
   bucket?: Bucket;
   /** `--shipper.upload-compacted`. */
   shipperUploadCompacted?: boolean;
+  /** `--hash-func`: "SHA256" records each shipped file's hash in meta.json (default none). */
+  hashFunc?: string;
   logger: Logger;
   registry: Registry;
   /** Head series limit of a tenant (0 = none); see receive/limits.ts headSeriesLimitFor. */
@@ -261,6 +263,7 @@ export class MultiTSDB {
         labels: () => labelsToObject(ext),
         source: "receive",
         uploadCompacted: this.opts.shipperUploadCompacted,
+        hashFunc: this.opts.hashFunc,
         registry: this.opts.registry,
         logger: log,
       })

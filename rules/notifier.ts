@@ -23,6 +23,7 @@ import type { Labels } from "../tsdb/series.ts";
 import type { Alert } from "./alerting.ts";
 import type { Relabeler } from "../relabel/relabel.ts";
 import { tableLinkForExpression } from "./template.ts";
+import { DNS_SD_PREFIX } from "../promclient/endpoints_config.ts";
 
 /** An Alertmanager URL that cannot be used. */
 export class AlertmanagerConfigError extends Error {
@@ -59,7 +60,7 @@ export interface NotifierOptions {
   maxBatch?: number;
 }
 
-const DNS_PREFIX = /^(dns|dnssrv|dnssrvnoa)\+/;
+const DNS_PREFIX = DNS_SD_PREFIX;
 
 /**
  * Validates and normalizes `--alertmanagers.url` values (no trailing slash; port 9093 unless

@@ -1,5 +1,6 @@
 // Settings of `thanos query`, read once from its flags (https://thanos.io/tip/components/query.md/).
 
+import { DNS_SD_PREFIX } from "../../promclient/endpoints_config.ts";
 import { tracingConfig } from "../tracing.ts";
 import { selectorRelabelConfigsFromFlags } from "../selector.ts";
 import type { RelabelConfig } from "../../relabel/relabel.ts";
@@ -112,6 +113,20 @@ function clientOptions(flags: Flags<QueryFlag>): StoreClientOptions {
   return opts;
 }
 
+/**
+ * A strict endpoint (group) address: DNS discovery is refused, as Thanos's validateEndpointConfig
+ * refuses it (cmd/thanos/endpointset.go; exit 1).
+ */
+function staticStrict(address: string): string {
+  if (DNS_SD_PREFIX.test(address)) {
+    throw new UsageError(
+      `${address} is a dynamically specified endpoint i.e. it uses SD and that is not ` +
+        "permitted under strict mode.",
+    );
+  }
+  return address;
+}
+
 /** Reads and validates the flags of `thanos query`; throws UsageError on bad values. */
 export function queryConfig(flags: Flags<QueryFlag>): QueryConfig {
   const replicaLabels = parseReplicaLabels(flags.strings("query.replica-label"));
@@ -123,18 +138,16 @@ export function queryConfig(flags: Flags<QueryFlag>): QueryConfig {
   const staticEndpoints: EndpointSpec[] = [
     ...flags.strings("store").map((address) => ({ address, strict: false })),
     ...flags.strings("endpoint").map((address) => ({ address, strict: false })),
-    ...flags.strings("endpoint-strict").map((address) => ({ address, strict: true })),
+    ...flags.strings("endpoint-strict").map((address) => ({
+      address: staticStrict(address),
+      strict: true,
+    })),
     ...flags.strings("endpoint-group").map((address) => ({ address, strict: false, group: true })),
-    ...flags.strings("endpoint-group-strict").map((address) => {
-      // Thanos's validateEndpointConfig (cmd/thanos/endpointset.go)
-      if (/^(dns|dnssrv|dnssrvnoa|dnsdualstack)\+/.test(address)) {
-        throw new UsageError(
-          `${address} is a dynamically specified endpoint i.e. it uses SD and that is not ` +
-            "permitted under strict mode.",
-        );
-      }
-      return { address, strict: true, group: true };
-    }),
+    ...flags.strings("endpoint-group-strict").map((address) => ({
+      address: staticStrict(address),
+      strict: true,
+      group: true,
+    })),
   ];
   const sdConfigFile = flags.string("endpoint.sd-config-file");
   const sdConfigInline = flags.string("endpoint.sd-config");

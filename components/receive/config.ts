@@ -61,6 +61,8 @@ export interface ReceiveConfig {
   externalLabels: Labels;
   /** Bucket config YAML; "" when uploads are off. */
   objstoreConfig: string;
+  /** `--hash-func`: "SHA256" records each shipped file's hash in meta.json ("" = none). */
+  hashFunc: string;
   retentionMs: number;
   /** Block range of every tenant's TSDB (`--tsdb.min-block-duration`). */
   blockRangeMs: number;
@@ -229,6 +231,7 @@ export function receiveConfig(flags: Flags<ReceiveFlag>): ReceiveConfig {
     dataDir: flags.string("tsdb.path"),
     externalLabels,
     objstoreConfig: objstoreConfigText(flags),
+    hashFunc: flags.enum("hash-func", ["", "SHA256"]),
     retentionMs: flags.duration("tsdb.retention"),
     blockRangeMs: minBlock,
     maxBlockDurationMs: maxBlock,

@@ -452,12 +452,13 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "hash-func",
-      unsupported: NOT_YET,
       kind: "enum",
       choices: ["", "SHA256"],
       default: "",
       help: "Specify which hash function to use when calculating the hashes of produced " +
-        'files. Possible values are: "", "SHA256". Not supported yet.',
+        "files. If no function has been specified, it does not happen. This permits avoiding " +
+        'downloading some files twice albeit at some performance cost. Possible values are: "", ' +
+        '"SHA256".',
     },
     {
       name: "shipper.allow-out-of-order-uploads",

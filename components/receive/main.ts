@@ -352,6 +352,7 @@ export async function runReceive(cfg: ReceiveConfig, ctx: RunContext): Promise<n
         blockRangeMs: cfg.blockRangeMs,
         walCompression: cfg.walCompression,
         bucket,
+        hashFunc: cfg.hashFunc,
         headSeriesLimit: (tenant) => headSeriesLimitFor(cfg.limits, tenant),
         logger: log.with({ component: "multi-tsdb" }),
         registry,

@@ -5,6 +5,7 @@
 import type { Labels } from "../../tsdb/series.ts";
 import { labelsFromPairs } from "../../tsdb/labels.ts";
 import { parseAlertmanagerURLs } from "../../rules/notifier.ts";
+import { DNS_SD_PREFIX } from "../../promclient/endpoints_config.ts";
 import { parseRelabelConfigs, type RelabelConfig } from "../../relabel/relabel.ts";
 import { type Flags, type HttpConfig, httpConfig, parseLabelFlag, UsageError } from "../flags.ts";
 import {
@@ -34,6 +35,8 @@ export interface RuleConfig {
   uploadCompacted: boolean;
   /** `--shipper.meta-file-name`. */
   shipperMetaFileName: string;
+  /** `--hash-func`: "SHA256" records each uploaded file's hash in meta.json ("" = none). */
+  hashFunc: string;
   /** `--shipper.upload-concurrency` (0: one file at a time). */
   uploadConcurrency: number;
   /** `--label`s, sorted. */
@@ -89,9 +92,7 @@ export interface RuleConfig {
 }
 
 /** Flags not supported yet: setting one is a usage error naming it. */
-const NOT_SUPPORTED: readonly RuleFlag[] = [
-  "hash-func",
-];
+const NOT_SUPPORTED: readonly RuleFlag[] = [];
 
 /** A querier address as a base URL: `host:port` means `http://host:port`. */
 export function queryBaseURL(raw: string): string {
@@ -113,9 +114,9 @@ export function queryBaseURL(raw: string): string {
 export function queryAddressesFrom(values: readonly string[]): string[] {
   return values.map((raw) => {
     const v = raw.trim();
-    const dns = /^(dns|dnssrv|dnssrvnoa)\+(.*)$/.exec(v);
+    const dns = DNS_SD_PREFIX.exec(v);
     if (dns) {
-      if (dns[2].includes("/")) {
+      if (v.slice(dns[0].length).includes("/")) {
         throw new UsageError(
           `--query ${JSON.stringify(raw)}: with DNS discovery give host:port (dns+) or a ` +
             "SRV name (dnssrv+), without scheme or path",
@@ -224,6 +225,7 @@ export function ruleConfig(flags: Flags<RuleFlag>): RuleConfig {
     storeLimits: storeLimitsConfig(flags),
     uploadCompacted: flags.bool("shipper.upload-compacted"),
     shipperMetaFileName: flags.string("shipper.meta-file-name"),
+    hashFunc: flags.enum("hash-func", ["", "SHA256"]),
     uploadConcurrency: flags.int("shipper.upload-concurrency"),
     externalLabels: labelsFromPairs(pairs),
     dataDir: flags.string("data-dir"),

@@ -125,10 +125,13 @@ export const RULE_COMMAND = defineCommand({
     },
     {
       name: "hash-func",
-      kind: "string",
+      kind: "enum",
+      choices: ["", "SHA256"],
       default: "",
       help: "Specify which hash function to use when calculating the hashes of produced " +
-        "files. Not supported yet.",
+        "files. If no function has been specified, it does not happen. This permits avoiding " +
+        "downloading some files twice albeit at some performance cost. Possible values are: " +
+        '"", "SHA256".',
     },
     {
       name: "shipper.upload-compacted",

@@ -261,6 +261,7 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
       source: "ruler",
       uploadCompacted: cfg.uploadCompacted,
       metaFileName: cfg.shipperMetaFileName,
+      hashFunc: cfg.hashFunc,
       uploadConcurrency: cfg.uploadConcurrency,
       registry,
       logger: log.with({ component: "shipper" }),
@@ -499,14 +500,14 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
     }
     if (shipper) {
       running.push((async () => {
+        // Thanos's runutil.Repeat: a sync at start, then every 30 s
         while (!loops.signal.aborted) {
-          await sleepUnlessAborted(SHIP_INTERVAL_MS, loops.signal);
-          if (loops.signal.aborted) break;
           try {
             await shipper.sync();
           } catch (e) {
             log.error("uploading blocks failed", { err: (e as Error).message });
           }
+          await sleepUnlessAborted(SHIP_INTERVAL_MS, loops.signal);
         }
       })());
     }

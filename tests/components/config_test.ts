@@ -599,7 +599,8 @@ Deno.test("rule config: defaults, queriers, Alertmanagers and errors", () => {
         ["--query=q:1", "--remote-write.config=remote_write: [{url: http://x, sigv4: {}}]"],
         "not in this build",
       ],
-      [["--query=q:1", "--hash-func=SHA256"], "not supported yet"],
+      [["--query=q:1", "--hash-func=MD5"], "want one of , SHA256"],
+      [["--query=dnsdualstack+q:1/api"], "without scheme or path"],
       [["--query=q:1", "--eval-interval=0s"], "--eval-interval"],
     ] as const
   ) {

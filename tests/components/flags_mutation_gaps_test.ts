@@ -19,6 +19,7 @@ Deno.test("byte sizes: every unit is a power of 1024, case-insensitive", () => {
 
 Deno.test("net grants: dns+ keeps the port, SRV lookups grant the whole host", () => {
   assertEquals(netTarget("dns+store.example.com:10901"), "store.example.com:10901");
+  assertEquals(netTarget("dnsdualstack+store.example.com:10901"), "store.example.com:10901");
   assertEquals(netTarget("dnssrv+_grpc._tcp.example.com:10901"), "_grpc._tcp.example.com");
   assertEquals(netTarget("dnssrvnoa+_grpc._tcp.example.com:10901"), "_grpc._tcp.example.com");
   assertEquals(netTarget("http://prom:9090/"), "prom:9090");

@@ -202,6 +202,11 @@ Deno.test("each role gets exactly the permissions its flags grant (table)", asyn
         { net: true, read: false, write: false, env: YAML_ENV },
       ],
       [
+        "query with dnsdualstack+ discovery (A and AAAA at run time)",
+        ["query", ...listen, "--endpoint=dnsdualstack+store.example:10901"],
+        { net: true, read: false, write: false, env: YAML_ENV },
+      ],
+      [
         "query with an endpoint SD config file",
         ["query", ...listen, `--endpoint.sd-config-file=${d}/endpoints.yml`],
         { net: true, read: [`${d}/endpoints.yml`], write: false, env: YAML_ENV },

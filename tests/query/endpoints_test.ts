@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { withTempDir } from "../helpers/tmp.ts";
-import { EndpointSet, endpointSpecSource } from "../../query/endpoints.ts";
+import { EndpointSet, endpointSpecSource, resolveAddress } from "../../query/endpoints.ts";
 import { Logger } from "../../logging/log.ts";
 
 Deno.test("endpoint sources re-read files each round and keep the last good targets", async () => {
@@ -127,4 +127,23 @@ Deno.test("DNS lookups that find nothing are logged at error level, as Thanos's 
     has("level=error", "failed to resolve addresses for endpoints", "server misbehaving"),
     lines.join("\n"),
   );
+});
+
+Deno.test("dns+ and dnsdualstack+ resolve A and AAAA records (dual stack: IPv6 first, once each)", async () => {
+  const dns = {
+    a: (h: string) => Promise.resolve(h === "s.example" ? ["10.0.0.1", "10.0.0.2"] : []),
+    aaaa: (h: string) => Promise.resolve(h === "s.example" ? ["fd00::1", "fd00::1"] : []),
+    srv: () => Promise.resolve([]),
+  };
+  assertEquals([...new Set(await resolveAddress("dns+s.example:10901", dns))], [
+    "10.0.0.1:10901",
+    "10.0.0.2:10901",
+    "[fd00::1]:10901",
+  ]);
+  assertEquals(await resolveAddress("dnsdualstack+s.example:10901", dns), [
+    "[fd00::1]:10901",
+    "10.0.0.1:10901",
+    "10.0.0.2:10901",
+  ]);
+  assertEquals(await resolveAddress("dnsdualstack+127.0.0.1:9", dns), ["127.0.0.1:9"]);
 });

@@ -233,6 +233,39 @@ Deno.test("sync cuts due blocks and ships them with thanos labels + tenant, sour
   });
 });
 
+Deno.test("--hash-func=SHA256: shipped blocks' meta.json records each file's SHA-256", async () => {
+  await withTempDir(async (dir) => {
+    const bucket = new MemoryBucket();
+    const m = await MultiTSDB.open(opts(dir, { blockRangeMs: 10_000, bucket, hashFunc: "SHA256" }));
+    try {
+      const samples: [number, number][] = [];
+      for (let t = 0; t <= 40_000; t += 1000) samples.push([t, t]);
+      await m.write("acme", [ser(["__name__", "m"], samples)]);
+      await m.sync();
+      const metas = [...bucket.objects.keys()].filter((k) => k.endsWith("/meta.json"));
+      assert(metas.length >= 1, `blocks shipped: ${[...bucket.objects.keys()]}`);
+      for (const k of metas) {
+        const meta = JSON.parse(new TextDecoder().decode(bucket.objects.get(k)!.data));
+        const block = k.slice(0, -"meta.json".length);
+        for (const f of meta.thanos.files) {
+          if (f.rel_path === "meta.json") {
+            assertEquals(f.hash, undefined);
+            continue;
+          }
+          const d = await crypto.subtle.digest(
+            "SHA-256",
+            new Uint8Array(bucket.objects.get(block + f.rel_path)!.data),
+          );
+          const hex = [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0")).join("");
+          assertEquals(f.hash, { hashFunc: "SHA256", value: hex }, f.rel_path);
+        }
+      }
+    } finally {
+      await m.close();
+    }
+  });
+});
+
 Deno.test("pruneIdle flushes, ships and removes idle tenants only", async () => {
   await withTempDir(async (dir) => {
     const bucket = new MemoryBucket();
