@@ -1232,8 +1232,10 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "engine-never-yields-to-the-loop",
     file: "promql/engine.ts",
-    find: "    await yieldToLoop();\n    this.lastYield = performance.now();",
-    replace: "    await Promise.resolve();\n    this.lastYield = performance.now();",
+    find:
+      "      await timerTurn();\n      this.lastIo = performance.now();\n    } else await messageTurn();",
+    replace:
+      "      await Promise.resolve();\n      this.lastIo = performance.now();\n    } else await Promise.resolve();",
     tests: ["tests/promql/engine_test.ts", "tests/e2e/query_starvation_test.ts"],
   },
   {
@@ -2420,5 +2422,12 @@ export const MUTATIONS: Mutation[] = [
     find: "    if (this.done || this.bufPos >= this.buf.length) return undefined;",
     replace: "    return undefined;",
     tests: ["tests/storeapi/series_batches_test.ts"],
+  },
+  {
+    name: "engine-cheap-turn-is-a-microtask",
+    file: "promql/engine.ts",
+    find: "    } else await messageTurn();",
+    replace: "    } else await Promise.resolve();",
+    tests: ["tests/promql/engine_test.ts"],
   },
 ];
