@@ -2430,4 +2430,11 @@ export const MUTATIONS: Mutation[] = [
     replace: "    } else await Promise.resolve();",
     tests: ["tests/promql/engine_test.ts"],
   },
+  {
+    name: "querier-series-not-batched",
+    file: "query/queryable.ts",
+    find: "      responseBatchSize: SERIES_RESPONSE_BATCH_SIZE,\n",
+    replace: "",
+    tests: ["tests/query/queryable_test.ts"],
+  },
 ];
