@@ -73,6 +73,7 @@ import {
   vectorUnless,
 } from "./binary.ts";
 import { StepCollector, type StepSeries } from "./value.ts";
+import { messageTurn, timerTurn } from "../runutil/loop_turn.ts";
 import type { Matrix, QueryResult, QueryValue, Sample, Series } from "./value.ts";
 
 export type { QueryResult, QueryValue } from "./value.ts";
@@ -88,6 +89,13 @@ export interface EngineOptions {
   timeout?: number;
   /** Subquery step when none is written (`x[5m:]`): the global evaluation interval, default 1m. */
   defaultEvaluationInterval?: number;
+  /**
+   * At most this long (ms) between turns in which network I/O is read (runutil/loop_turn.ts:
+   * a timer turn, ≈2 ms); the turns in between are cheap message turns (timers, MessagePort
+   * messages such as a worker's cancel). Default 20 ms: every turn reads I/O (a role's own
+   * thread: probes, `/metrics`); the eval workers use a longer one.
+   */
+  ioTurnEvery?: number;
 }
 
 /** Date functions: with no argument they read the evaluation time (`vector(time())`). */
@@ -113,12 +121,14 @@ export class Engine {
   private readonly maxSamples: number;
   private readonly timeout: number;
   private readonly defaultEvaluationInterval: number;
+  private readonly ioTurnEvery: number;
 
   constructor(opts: EngineOptions = {}) {
     this.lookbackDelta = opts.lookbackDelta ?? 5 * 60_000;
     this.maxSamples = opts.maxSamples ?? 50_000_000;
     this.timeout = opts.timeout ?? 120_000;
     this.defaultEvaluationInterval = opts.defaultEvaluationInterval ?? 60_000;
+    this.ioTurnEvery = opts.ioTurnEvery ?? IO_TURN_EVERY_MS;
   }
 
   /**
@@ -196,6 +206,7 @@ export class Engine {
       defaultStep: this.defaultEvaluationInterval,
       qStart: start,
       qEnd: end,
+      ioTurnEvery: this.ioTurnEvery,
       signal,
     });
     try {
@@ -228,6 +239,7 @@ interface ContextOptions {
   defaultStep: number;
   qStart: number;
   qEnd: number;
+  ioTurnEvery: number;
   signal?: AbortSignal;
 }
 
@@ -240,16 +252,8 @@ class TimeoutReason extends Error {}
  */
 const YIELD_EVERY_MS = 20;
 
-/**
- * Resolves after the event loop had a turn in which network I/O is read (new requests,
- * store answers). A timer, although nested timers are clamped to 4 ms
- * (https://html.spec.whatwg.org/multipage/timers-and-user-prompts.html#timers): measured in the
- * querier under a heavy query, setImmediate and MessageChannel turns run timers but left
- * `/-/ready` waiting up to 5 s, a timer turn kept it under 250 ms.
- */
-function yieldToLoop(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
-}
+/** Default of {@link EngineOptions.ioTurnEvery}: every turn reads I/O. */
+const IO_TURN_EVERY_MS = YIELD_EVERY_MS;
 
 class QueryContext {
   readonly lookback: number;
@@ -271,6 +275,8 @@ class QueryContext {
   private readonly outer?: AbortSignal;
   private readonly onOuterAbort = () => this.controller.abort(this.outer?.reason);
   private lastYield = performance.now();
+  private lastIo = performance.now();
+  private readonly ioTurnEvery: number;
 
   constructor(readonly q: Queryable, o: ContextOptions) {
     this.lookback = o.lookback;
@@ -279,6 +285,7 @@ class QueryContext {
     this.qStart = o.qStart;
     this.qEnd = o.qEnd;
     this.deadline = o.deadline;
+    this.ioTurnEvery = o.ioTurnEvery;
     this.signal = this.controller.signal;
     this.timer = setTimeout(() => this.controller.abort(new TimeoutReason()), o.timeoutMs);
     this.outer = o.signal;
@@ -317,7 +324,10 @@ class QueryContext {
   }
 
   private async takeTurn(): Promise<void> {
-    await yieldToLoop();
+    if (performance.now() - this.lastIo >= this.ioTurnEvery) {
+      await timerTurn();
+      this.lastIo = performance.now();
+    } else await messageTurn();
     this.lastYield = performance.now();
     this.check();
   }

@@ -43,6 +43,9 @@ function send(m: FromWorker): void {
 
 const utf8 = new TextEncoder();
 
+/** Longest evaluation stretch (ms) between socket-reading turns in a worker (engine ioTurnEvery). */
+const EVAL_WORKER_IO_TURN_MS = 100;
+
 let clientOpts: StoreClientOptions = {};
 const clients = new Map<string, EndpointClient>();
 const running = new Map<number, AbortController>();
@@ -122,7 +125,9 @@ async function evaluate(
       send({ type: "result", id, data: utf8.encode(data), warnings: q.warnings });
       return;
     }
-    const engine = new Engine(task.engine);
+    // no probes on this thread: socket reads (other queries' store answers) every 100 ms of
+    // evaluation, cheap message turns (the pool's cancel, timers) every 20 ms in between
+    const engine = new Engine({ ...task.engine, ioTurnEvery: EVAL_WORKER_IO_TURN_MS });
     const res = await inSpan(
       evalSpanName(task.kind),
       { "promql.query": task.expr },

@@ -31,6 +31,13 @@ import { Gate } from "../runutil/gate.ts";
 import { applyCounterResets } from "../compact/downsample.ts";
 import type { EvalTask, MatcherData } from "./eval_pool.ts";
 
+/**
+ * Series per `SeriesResponse` asked of the stores (`response_batch_size`, v0.41+): Thanos's
+ * `store.DefaultResponseBatchSize` (64, pkg/store), which its querier sends; stores that predate
+ * the field ignore it and answer one series per message, which the client reads as well.
+ */
+export const SERIES_RESPONSE_BATCH_SIZE = 64;
+
 /** Per-query options of {@link ProxyQueryable} (the HTTP API's Thanos parameters). */
 export interface ProxyQueryOptions {
   /** WARN (true) or ABORT (false). */
@@ -123,6 +130,7 @@ export class ProxyQueryable implements Queryable {
       },
       withoutReplicaLabels: this.dedupOn ? [...this.opts.replicaLabels] : undefined,
       shardInfo: this.opts.shardInfo,
+      responseBatchSize: SERIES_RESPONSE_BATCH_SIZE,
     };
     // a select still waiting when the query is cancelled or times out gives up its place
     await this.selectGate.acquire(signal);

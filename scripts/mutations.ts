@@ -1232,8 +1232,10 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "engine-never-yields-to-the-loop",
     file: "promql/engine.ts",
-    find: "    await yieldToLoop();\n    this.lastYield = performance.now();",
-    replace: "    await Promise.resolve();\n    this.lastYield = performance.now();",
+    find:
+      "      await timerTurn();\n      this.lastIo = performance.now();\n    } else await messageTurn();",
+    replace:
+      "      await Promise.resolve();\n      this.lastIo = performance.now();\n    } else await Promise.resolve();",
     tests: ["tests/promql/engine_test.ts", "tests/e2e/query_starvation_test.ts"],
   },
   {
@@ -2455,5 +2457,19 @@ export const MUTATIONS: Mutation[] = [
     find: "      ? [...new Set([...await dns.aaaa(host), ...await dns.a(host)])]",
     replace: "      ? [...await dns.a(host), ...await dns.aaaa(host)]",
     tests: ["tests/query/endpoints_test.ts"],
+  },
+  {
+    name: "engine-cheap-turn-is-a-microtask",
+    file: "promql/engine.ts",
+    find: "    } else await messageTurn();",
+    replace: "    } else await Promise.resolve();",
+    tests: ["tests/promql/engine_test.ts"],
+  },
+  {
+    name: "querier-series-not-batched",
+    file: "query/queryable.ts",
+    find: "      responseBatchSize: SERIES_RESPONSE_BATCH_SIZE,\n",
+    replace: "",
+    tests: ["tests/query/queryable_test.ts"],
   },
 ];

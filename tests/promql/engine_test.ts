@@ -558,3 +558,35 @@ Deno.test("a result's JSON bytes, encoded piece by piece, are the UTF-8 of its t
   const empty: Vector = { type: "vector", samples: [] };
   assertEquals(new TextDecoder().decode(resultToJSONBytes(empty)), resultToJSONText(empty));
 });
+
+Deno.test("between I/O turns, the engine's cheap turns deliver a MessagePort cancel (eval workers)", async () => {
+  // as in an eval worker: the pool's cancel arrives on a MessagePort; no socket-reading turn is
+  // due for the whole query (ioTurnEvery 1 h), so only the message turns can let it in
+  const defs: MemSeries[] = [];
+  for (let s = 0; s < 20; s++) {
+    const points: Point[] = [];
+    for (let t = 0; t < 3600; t++) points.push([t * 1000, (t * 7919 + s * 104729) % 1000]);
+    defs.push({ labels: { __name__: "busy", s: String(s) }, points });
+  }
+  const q = new MemQueryable(defs);
+  const e = new Engine({ ioTurnEvery: 3_600_000 });
+  const ch = new MessageChannel();
+  const ctrl = new AbortController();
+  ch.port2.onmessage = () => ctrl.abort(new DOMException("query canceled", "AbortError"));
+  const p = e.rangeQuery(
+    q,
+    "quantile_over_time(0.5, busy[30m])",
+    30 * M,
+    60 * M,
+    1000,
+    ctrl.signal,
+  );
+  // sent once the evaluation holds the thread: delivered only at one of its turns
+  setTimeout(() => ch.port1.postMessage("cancel"), 1);
+  try {
+    await rejects(p, "canceled", "query was canceled in expression evaluation");
+  } finally {
+    ch.port1.close();
+    ch.port2.close();
+  }
+});
