@@ -1939,8 +1939,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "querier-shard-info-not-passed-to-stores",
     file: "query/queryable.ts",
-    find: "      shardInfo: this.opts.shardInfo,\n    };",
-    replace: "    };",
+    find: "      shardInfo: this.opts.shardInfo,\n",
+    replace: "",
     tests: ["tests/e2e/query_frontend_sharding_test.ts"],
   },
   {
