@@ -21,29 +21,20 @@
 // occupied zone; replica n of a series is replicas[n] of the first section whose hash ≥ the
 // series hash (wrapping to section 0).
 
-import xxhash from "xxhash-wasm";
+import { separatedHash, xxhash64 } from "../tsdb/label_hash.ts";
 import type { Labels } from "../tsdb/series.ts";
 import { compileGlob, type GlobPattern, matchGlob } from "../runutil/glob.ts";
 
 // ---------------------------------------------------------------------------------------------
-// xxHash64 (seed 0; https://github.com/Cyan4973/xxHash/blob/dev/doc/xxhash_spec.md) from the
-// xxhash-wasm package: a WebAssembly build, ~10× faster than 64-bit arithmetic on 32-bit halves in
-// JavaScript. Hot-path results land in R (high, low 32 bits) to compare without BigInt.
+// Hashes: xxHash64 of separated strings (tsdb/label_hash.ts). Hot-path results land in R (high,
+// low 32 bits) to compare without BigInt.
 
-const { h64Raw } = await xxhash();
 const R = new Uint32Array(2);
 const U32 = 0xffffffffn;
 
-function xxh64Into(data: Uint8Array, len: number): void {
-  const h = BigInt.asUintN(64, h64Raw(len === data.length ? data : data.subarray(0, len)));
+function toR(h: bigint): void {
   R[0] = Number(h >> 32n);
   R[1] = Number(h & U32);
-}
-
-/** xxHash64 (seed 0) of `data` as an unsigned BigInt. */
-export function xxhash64(data: Uint8Array | string): bigint {
-  const b = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  return BigInt.asUintN(64, h64Raw(b));
 }
 
 /** (ah:al) + (0:b) mod 2^64 → R, for b < 2^32. */
@@ -53,45 +44,12 @@ function addSmall(ah: number, al: number, b: number): void {
   R[0] = (ah + (lo > 0xffffffff ? 1 : 0)) >>> 0;
 }
 
-// ---------------------------------------------------------------------------------------------
-// The series hash
-
-const ENCODER = new TextEncoder();
-let scratch = new Uint8Array(1024);
-
-function putString(s: string, p: number): number {
-  // ASCII fast path; anything else through the encoder (UTF-8, as Go's string bytes)
-  const n = s.length;
-  if (p + n * 3 + 1 > scratch.length) grow(p + n * 3 + 1);
-  const b = scratch;
-  for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0x80) return p + i + ENCODER.encodeInto(s.slice(i), b.subarray(p + i)).written;
-    b[p + i] = c;
-  }
-  return p + n;
-}
-
-function grow(need: number): void {
-  let cap = scratch.length * 2;
-  while (cap < need) cap *= 2;
-  const nb = new Uint8Array(cap);
-  nb.set(scratch);
-  scratch = nb;
-}
-
 /** Computes Thanos's `HashWithPrefix(tenant, labels)` into R[0]/R[1]. */
 function seriesHashInto(tenant: string, labels: Labels): void {
-  let p = putString(tenant, 0);
-  if (p + 1 > scratch.length) grow(p + 1);
-  scratch[p++] = 0xff;
-  for (let i = 0; i < labels.length; i++) {
-    p = putString(labels[i], p);
-    if (p + 1 > scratch.length) grow(p + 1);
-    scratch[p++] = 0xff;
-  }
-  xxh64Into(scratch, p);
+  toR(separatedHash(tenant, labels));
 }
+
+export { xxhash64 };
 
 /** Thanos's series hash `labelpb.HashWithPrefix(tenant, labels)` as an unsigned BigInt. */
 export function seriesHash(tenant: string, labels: Labels): bigint {
@@ -347,8 +305,7 @@ class KetamaRing implements SingleRing {
     let k = 0;
     for (let e = 0; e < eps.length; e++) {
       for (let i = 1; i <= sectionsPerNode; i++) {
-        const b = ENCODER.encode(`${eps[e].address}:${i}`);
-        xxh64Into(b, b.length);
+        toR(xxhash64(`${eps[e].address}:${i}`));
         sh[k] = R[0];
         sl[k] = R[1];
         se[k] = e;

@@ -13,7 +13,7 @@
 //   over to the rule with the same name and labels in the group with the same file and name;
 //   groups that disappear get stale markers for what they wrote.
 
-import xxhash from "xxhash-wasm";
+import { separatedHash } from "../tsdb/label_hash.ts";
 import type { Logger } from "../logging/log.ts";
 import type { Counter, Gauge, Registry } from "../metrics/registry.ts";
 import { sleepUnlessAborted } from "../runutil/sleep.ts";
@@ -38,8 +38,6 @@ import { compareStrings } from "../tsdb/labels.ts";
 export function rulePairs(o: Record<string, string>): Labels {
   return Object.keys(o).sort(compareStrings).flatMap((k) => [k, o[k]]);
 }
-
-const { h64Raw } = await xxhash();
 
 /** Where rule results go (the local TSDB's appender). */
 export interface RuleAppendable {
@@ -118,22 +116,8 @@ export class Group {
 
   /** Prometheus's per-group offset within the interval (whole ms). */
   offsetMs(): number {
-    const enc = new TextEncoder();
-    const parts = [
-      enc.encode("file"),
-      enc.encode(this.file),
-      enc.encode("name"),
-      enc.encode(this.name),
-    ];
-    const len = parts.reduce((n, p) => n + p.length + 1, 0);
-    const buf = new Uint8Array(len);
-    let o = 0;
-    for (const p of parts) {
-      buf.set(p, o);
-      o += p.length;
-      buf[o++] = 0xff;
-    }
-    const h = BigInt.asUintN(64, h64Raw(buf));
+    // Prometheus: labels.FromStrings("file", file, "name", name).Hash()
+    const h = separatedHash(null, ["file", this.file, "name", this.name]);
     const intervalNs = BigInt(this.intervalMs) * 1_000_000n;
     // Prometheus keeps nanoseconds and truncates to ms when appending; the interval is whole
     // ms, so whole ms of the offset give the same sample timestamps

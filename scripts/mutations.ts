@@ -1910,10 +1910,10 @@ export const MUTATIONS: Mutation[] = [
   },
   {
     name: "storeapi-shard-hash-separator",
-    file: "storeapi/shard.ts",
-    find: "buf[n++] = 0xff;",
-    replace: "buf[n++] = 0xfe;",
-    tests: ["tests/storeapi/shard_test.ts"],
+    file: "tsdb/label_hash.ts",
+    find: "  b[end] = 0xff;",
+    replace: "  b[end] = 0xfe;",
+    tests: ["tests/storeapi/shard_test.ts", "tests/receive/hashring_test.ts"],
   },
   {
     name: "storeapi-proxy-never-shards-for-a-store",

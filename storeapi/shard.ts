@@ -8,36 +8,16 @@
 // (`without`), in label order; the series belongs to shard `hash mod totalShards`. Go and
 // TypeScript stores of one fleet thus split a query the same way.
 
-import xxhash from "xxhash-wasm";
+import { separatedHash } from "../tsdb/label_hash.ts";
 import type { Labels } from "../tsdb/series.ts";
 import type { ShardInfo } from "./codec.ts";
-
-const { h64Raw } = await xxhash();
-const encoder = new TextEncoder();
-/** Reused hash input (grown as needed; one thread, no await while in use). */
-let buf = new Uint8Array(1024);
 
 /** Tests whether a series (its complete label set) belongs to the request's shard. */
 export type ShardMatcher = (labels: Labels) => boolean;
 
 /** The hash Thanos shards series by (an unsigned 64-bit BigInt). */
 export function shardHash(labels: Labels, by: boolean, names: ReadonlySet<string>): bigint {
-  let n = 0;
-  for (let i = 0; i < labels.length; i += 2) {
-    if (names.has(labels[i]) !== by) continue;
-    for (const s of [labels[i], labels[i + 1]]) {
-      // UTF-8 is at most 3 bytes per UTF-16 unit; the separator is one 0xff byte
-      const need = n + s.length * 3 + 1;
-      if (need > buf.length) {
-        const bigger = new Uint8Array(Math.max(need, buf.length * 2));
-        bigger.set(buf.subarray(0, n));
-        buf = bigger;
-      }
-      n += encoder.encodeInto(s, buf.subarray(n)).written;
-      buf[n++] = 0xff;
-    }
-  }
-  return BigInt.asUintN(64, h64Raw(buf.subarray(0, n)));
+  return separatedHash(null, labels, (name) => names.has(name) === by);
 }
 
 /** The matcher of `info`, or null when the request is not sharded (no info, < 1 shard). */
