@@ -17,6 +17,8 @@ import { writeTombstones } from "../tsdb/tombstones.ts";
 import { newULID } from "../tsdb/ulid.ts";
 import { renameDirAtomic } from "../runutil/atomic_file.ts";
 import { dedupSeries } from "../storeapi/dedup.ts";
+import { CHUNK_ENC_AGGR } from "../tsdb/chunkenc/aggr.ts";
+import { aggrChunkSamples } from "./downsample.ts";
 
 /** `--deduplication.func`: `""` one-to-one merge of identical samples, or `penalty`. */
 export type CompactDedupFunc = "" | "penalty";
@@ -97,9 +99,16 @@ export function chunksOverlap(chunks: readonly Chunk[]): boolean {
   return false;
 }
 
-/** Samples in a chunk (XOR and histogram chunks carry the count in their first two bytes). */
+/**
+ * Samples in a chunk: XOR and native histogram chunks carry the count in their first two bytes;
+ * an aggregated chunk counts its windows (Thanos's `AggrChunk.NumSamples`).
+ */
 export function chunkSamples(c: Chunk): number {
-  if (c.encoding === ChunkEncoding.XOR && c.data.length >= 2) return (c.data[0] << 8) | c.data[1];
+  if ((c.encoding as number) === CHUNK_ENC_AGGR) return aggrChunkSamples(c);
+  if (
+    (c.encoding === ChunkEncoding.XOR || c.encoding === ChunkEncoding.Histogram ||
+      c.encoding === ChunkEncoding.FloatHistogram) && c.data.length >= 2
+  ) return (c.data[0] << 8) | c.data[1];
   return 0;
 }
 

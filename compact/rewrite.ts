@@ -7,11 +7,12 @@ import type { Bucket } from "../objstore/bucket.ts";
 import type { Logger } from "../logging/log.ts";
 import { Matcher, MatchType } from "../tsdb/matchers.ts";
 import { compareLabels, getLabel, labelsKey, labelsToString } from "../tsdb/labels.ts";
-import { ChunkEncoding, type Labels } from "../tsdb/series.ts";
+import { type Chunk, ChunkEncoding, type Labels } from "../tsdb/series.ts";
 import { decodeXorSamples } from "../tsdb/chunkenc/xor.ts";
 import { Block } from "../tsdb/block.ts";
-import { BlockQuerier } from "../tsdb/querier.ts";
-import { type RawSeries, writeBlock } from "../tsdb/block_writer.ts";
+import { removeDeletedSamples } from "../tsdb/querier.ts";
+import { addInterval, type Interval } from "../tsdb/tombstones.ts";
+import { type EncodedSeries, type RawSeries, writeBlock } from "../tsdb/block_writer.ts";
 import type { BlockMeta } from "../tsdb/meta.ts";
 import { newULID } from "../tsdb/ulid.ts";
 import { ParseError, parseMetricSelector } from "../promql/parser.ts";
@@ -19,6 +20,7 @@ import type { RelabelConfig, Relabeler } from "../relabel/relabel.ts";
 import { downloadBlock } from "../block/download.ts";
 import { uploadBlock } from "../block/shipper.ts";
 import { markForDeletion } from "../block/markers.ts";
+import { blockSeries, chunkSamples, chunksOverlap } from "./merge.ts";
 
 /** Thanos's `metadata.BucketRewriteSource`. */
 export const REWRITE_SOURCE = "bucket.rewrite";
@@ -156,15 +158,70 @@ export interface RewriteResult {
   meta?: BlockMeta;
 }
 
+/**
+ * True when every matcher matches `ls`. As Thanos's deletion modifier, a matcher only matches a
+ * label the series has: `{a!="x"}` does not delete series without `a`.
+ */
 function matchesAll(ms: readonly Matcher[], ls: Labels): boolean {
-  return ms.every((m) => m.matches(getLabel(ls, m.name)));
+  return ms.every((m) => {
+    const v = getLabel(ls, m.name);
+    return v !== "" && m.matches(v);
+  });
+}
+
+function isHistogramChunk(c: Chunk): boolean {
+  return c.encoding === ChunkEncoding.Histogram || c.encoding === ChunkEncoding.FloatHistogram;
+}
+
+/**
+ * The chunks of one series without the samples inside `intervals` (merged, sorted), as
+ * Thanos's deletion modifier: a chunk inside an interval is dropped, a chunk no interval touches
+ * is kept byte for byte (any encoding), a chunk partly inside is re-encoded — XOR chunks sample
+ * by sample, aggregated (downsampled) chunks aggregate by aggregate
+ * (tsdb/querier.ts `removeDeletedSamples`). A native histogram chunk partly inside an interval
+ * is refused (Thanos's re-encoder panics on it). Adds the samples removed to `res`.
+ */
+function deleteIntervals(
+  id: string,
+  labels: Labels,
+  chunks: readonly Chunk[],
+  intervals: readonly Interval[],
+  res: RewriteResult,
+): Chunk[] {
+  const out: Chunk[] = [];
+  for (const c of chunks) {
+    const touched = intervals.filter((iv) => iv.mint <= c.maxTime && c.minTime <= iv.maxt);
+    if (touched.length === 0) {
+      out.push(c);
+      continue;
+    }
+    if (touched.some((iv) => iv.mint <= c.minTime && c.maxTime <= iv.maxt)) {
+      res.samplesDeleted += chunkSamples(c);
+      continue;
+    }
+    if (isHistogramChunk(c)) {
+      throw new Error(
+        `block ${id}: series ${labelsToString(labels)} has a native histogram chunk ` +
+          `[${c.minTime}, ${c.maxTime}] partly inside a deletion interval; re-encoding ` +
+          `histogram chunks is not supported (delete whole chunks or the whole series)`,
+      );
+    }
+    const r = removeDeletedSamples(c, touched);
+    res.samplesDeleted += chunkSamples(c) - (r ? chunkSamples(r) : 0);
+    if (r) out.push(r);
+  }
+  return out;
 }
 
 /**
  * Rewrites block `id` of `bucket`: downloads it under `tmpDir`, applies the deletions then the
- * relabelling to every series (series made equal by relabelling are merged, a sample per
- * timestamp), writes the result as a new block and uploads it (unless `dryRun`). The whole
- * block's samples are held in memory. Only float (XOR) chunks are supported.
+ * relabelling to every series, writes the result as a new block and uploads it (unless
+ * `dryRun`). Chunks of any encoding (float XOR, native histogram, aggregated downsampled) are
+ * copied as they are unless a deletion interval cuts them (see {@link deleteIntervals}). Series
+ * made equal by relabelling are merged: their chunks are concatenated when they do not overlap
+ * in time; overlapping float chunks are merged sample by sample (a sample per timestamp, the
+ * first series' in label order wins); overlapping histogram or aggregated chunks are refused.
+ * The chunks of the whole block are held in memory.
  */
 export async function rewriteBlock(
   bucket: Bucket,
@@ -178,49 +235,30 @@ export async function rewriteBlock(
   const block = await Block.open(srcDir);
   const newId = newULID();
   const res: RewriteResult = { newId, deleted: 0, relabelled: 0, samplesDeleted: 0 };
-  // samples stay in Float64Arrays: a JS number array may canonicalize NaN payloads (stale markers)
-  const out = new Map<string, { labels: Labels; ts: Float64Array[]; vs: Float64Array[] }>();
+  // output series by label key: the chunks of each source series mapped to it, in label order
+  const out = new Map<string, { labels: Labels; parts: Chunk[][] }>();
   let srcMeta: BlockMeta;
   try {
     srcMeta = block.meta;
-    const all = [new Matcher(MatchType.Regexp, "__name__", ".*")];
-    const q = new BlockQuerier(block);
-    const set = q.select(all, { start: -Infinity, end: Infinity }, o.signal);
-    for await (const s of set) {
-      const tsParts: Float64Array[] = [];
-      const vsParts: Float64Array[] = [];
-      for (const c of s.chunks) {
-        if (c.encoding !== ChunkEncoding.XOR) {
-          throw new Error(
-            `block ${id}: series ${labelsToString(s.labels)} has a chunk of encoding ` +
-              `${c.encoding}; only float (XOR) chunks can be rewritten`,
-          );
-        }
-        const d = decodeXorSamples(c.data);
-        tsParts.push(d.ts);
-        vsParts.push(d.vs);
-      }
-      let ts = concat(tsParts);
-      let vs = concat(vsParts);
-      let gone = false;
+    for await (const s of blockSeries(block, o.signal)) {
+      let intervals: Interval[] = [];
+      let whole = false;
       for (const del of o.deletions) {
         if (!matchesAll(del.matchers, s.labels)) continue;
         if (del.intervals.length === 0) {
-          gone = true;
+          whole = true;
           break;
         }
-        const keepTs = new Float64Array(ts.length), keepVs = new Float64Array(ts.length);
-        let n = 0;
-        for (let i = 0; i < ts.length; i++) {
-          if (del.intervals.some((iv) => ts[i] >= iv.mint && ts[i] <= iv.maxt)) continue;
-          keepTs[n] = ts[i];
-          keepVs[n++] = vs[i];
-        }
-        res.samplesDeleted += ts.length - n;
-        ts = keepTs.subarray(0, n);
-        vs = keepVs.subarray(0, n);
+        for (const iv of del.intervals) intervals = addInterval(intervals, { ...iv });
       }
-      if (gone || ts.length === 0) {
+      let chunks: Chunk[] = s.chunks;
+      if (whole) {
+        for (const c of chunks) res.samplesDeleted += chunkSamples(c);
+        chunks = [];
+      } else if (intervals.length > 0) {
+        chunks = deleteIntervals(id, s.labels, chunks, intervals, res);
+      }
+      if (chunks.length === 0) {
         res.deleted++;
         log.debug("series deleted", { series: labelsToString(s.labels) });
         continue;
@@ -244,11 +282,8 @@ export async function rewriteBlock(
       }
       const k = labelsKey(ls);
       const prev = out.get(k);
-      if (!prev) out.set(k, { labels: ls, ts: [ts], vs: [vs] });
-      else {
-        prev.ts.push(ts);
-        prev.vs.push(vs);
-      }
+      if (!prev) out.set(k, { labels: ls, parts: [chunks] });
+      else prev.parts.push(chunks);
     }
   } finally {
     await block.close();
@@ -260,13 +295,13 @@ export async function rewriteBlock(
     series_relabelled: res.relabelled,
     samples_deleted: res.samplesDeleted,
   });
+  const series = [...out.values()].sort((a, b) => compareLabels(a.labels, b.labels))
+    .map((s) => mergedSeries(id, s.labels, s.parts));
   if (o.dryRun) {
     log.info("dry run finished; nothing written", { block: id });
     await Deno.remove(srcDir, { recursive: true });
     return res;
   }
-  const series: RawSeries[] = [...out.values()].sort((a, b) => compareLabels(a.labels, b.labels))
-    .map((s) => mergedSamples(s.labels, concat(s.ts), concat(s.vs)));
   const thanos = srcMeta.thanos ?? { labels: {}, downsample: { resolution: 0 }, source: "" };
   await writeBlock(o.tmpDir, series, {
     ulid: newId,
@@ -300,6 +335,39 @@ export async function rewriteBlock(
   await Deno.remove(srcDir, { recursive: true });
   await Deno.remove(`${o.tmpDir}/${newId}`, { recursive: true });
   return res;
+}
+
+/**
+ * One output series from the chunks of the source series relabelled into it (in label order):
+ * one source, or sources whose chunks do not overlap in time, keep their chunks as they are;
+ * overlapping float chunks are merged sample by sample; overlapping histogram or aggregated
+ * chunks are refused.
+ */
+function mergedSeries(id: string, labels: Labels, parts: Chunk[][]): EncodedSeries | RawSeries {
+  const encoded = (chunks: Chunk[]): EncodedSeries => ({
+    labels,
+    chunks,
+    numSamples: chunks.reduce((n, c) => n + chunkSamples(c), 0),
+  });
+  if (parts.length === 1) return encoded(parts[0]);
+  const all = parts.flat().sort((a, b) => a.minTime - b.minTime);
+  if (!chunksOverlap(all)) return encoded(all);
+  if (all.some((c) => c.encoding !== ChunkEncoding.XOR)) {
+    throw new Error(
+      `block ${id}: relabelling merges series into ${labelsToString(labels)} whose ` +
+        `non-float (histogram or aggregated) chunks overlap in time; they cannot be merged`,
+    );
+  }
+  const ts: Float64Array[] = [];
+  const vs: Float64Array[] = [];
+  for (const part of parts) {
+    for (const c of part) {
+      const d = decodeXorSamples(c.data);
+      ts.push(d.ts);
+      vs.push(d.vs);
+    }
+  }
+  return mergedSamples(labels, concat(ts), concat(vs));
 }
 
 function concat(parts: Float64Array[]): Float64Array {

@@ -6,6 +6,8 @@
 import { MinHeap } from "./heap.ts";
 import type { Block } from "./block.ts";
 import { XorAppender } from "./chunkenc/xor.ts";
+import { AggrType, CHUNK_ENC_AGGR, encodeAggrChunk, parseAggrChunk } from "./chunkenc/aggr.ts";
+import { CorruptionError } from "./errors.ts";
 import { decodeXorSamples } from "./chunkenc/xor.ts";
 import { intersectPostings } from "./index/postings.ts";
 import { postingsForMatchers } from "./index/postings_for_matchers.ts";
@@ -40,15 +42,28 @@ const HI = LITTLE_ENDIAN ? 1 : 0;
 const LO = LITTLE_ENDIAN ? 0 : 1;
 
 /**
- * Re-encodes an XOR chunk without the samples inside `intervals` (value bits kept exactly, so
- * stale markers survive). Returns null when nothing is left. Other encodings are returned
- * unchanged: partial deletion inside histogram chunks is not supported yet.
+ * Re-encodes a chunk without the samples inside `intervals` (value bits kept exactly, so stale
+ * markers survive). Returns null when nothing is left. XOR chunks are re-encoded; aggregated
+ * (downsampled, encoding 0xff) chunks have each aggregate's XOR sub-chunk filtered the same way
+ * ({@link removeDeletedAggrSamples}). Native histogram chunks are returned unchanged: partial
+ * deletion inside them is not supported yet.
  */
 export function removeDeletedSamples(chk: Chunk, intervals: readonly Interval[]): Chunk | null {
+  if ((chk.encoding as number) === CHUNK_ENC_AGGR) return removeDeletedAggrSamples(chk, intervals);
   if (chk.encoding !== ChunkEncoding.XOR) return chk;
-  const { ts, vs } = decodeXorSamples(chk.data);
+  const r = filterXorSamples(chk.data, intervals, false);
+  return r && { minTime: r.minTime, maxTime: r.maxTime, encoding: ChunkEncoding.XOR, data: r.data };
+}
+
+/** An XOR chunk's samples outside `intervals`, re-encoded; null when none is left. */
+function filterXorSamples(
+  data: Uint8Array,
+  intervals: readonly Interval[],
+  allowEqualTimestamps: boolean,
+): { minTime: number; maxTime: number; data: Uint8Array } | null {
+  const { ts, vs } = decodeXorSamples(data);
   const words = new Uint32Array(vs.buffer, vs.byteOffset, vs.length * 2);
-  const app = new XorAppender();
+  const app = new XorAppender(allowEqualTimestamps);
   let minTime = 0;
   let maxTime = 0;
   for (let i = 0; i < ts.length; i++) {
@@ -59,7 +74,46 @@ export function removeDeletedSamples(chk: Chunk, intervals: readonly Interval[])
     app.appendBits(t, words[2 * i + HI], words[2 * i + LO]);
   }
   if (app.numSamples === 0) return null;
-  return { minTime, maxTime, encoding: ChunkEncoding.XOR, data: app.bytes().slice() };
+  return { minTime, maxTime, data: app.bytes().slice() };
+}
+
+/**
+ * An aggregated chunk (Thanos's AggrChunk, tsdb/chunkenc/aggr.ts) without the samples inside
+ * `intervals`: every aggregate (count, sum, min, max, counter) is filtered alone, so each
+ * remaining window keeps all its aggregates; an aggregate left empty becomes absent. The
+ * chunk's range is that of the windows left (the counter's extra first raw sample is not a
+ * window, as the downsampler stamps chunks). Returns the chunk itself when no interval touches
+ * its range, null when nothing is left. Throws CorruptionError on a bad chunk.
+ */
+export function removeDeletedAggrSamples(
+  chk: Chunk,
+  intervals: readonly Interval[],
+): Chunk | null {
+  if (!intervals.some((iv) => iv.mint <= chk.maxTime && chk.minTime <= iv.maxt)) return chk;
+  const parts = parseAggrChunk(chk.data);
+  let minTime = Infinity;
+  let maxTime = -Infinity;
+  let counterMin = Infinity;
+  let counterMax = -Infinity;
+  const out = parts.map((p, i) => {
+    if (p === null) return null;
+    if (p.encoding !== ChunkEncoding.XOR) {
+      throw new CorruptionError("", -1, `aggregate ${i} has chunk encoding ${p.encoding}, not XOR`);
+    }
+    const r = filterXorSamples(p.data, intervals, i === AggrType.Counter);
+    if (r === null) return null;
+    if (i === AggrType.Counter) {
+      counterMin = r.minTime;
+      counterMax = r.maxTime;
+    } else {
+      minTime = Math.min(minTime, r.minTime);
+      maxTime = Math.max(maxTime, r.maxTime);
+    }
+    return { encoding: ChunkEncoding.XOR, data: r.data };
+  });
+  if (out.every((p) => p === null)) return null;
+  if (minTime === Infinity) [minTime, maxTime] = [counterMin, counterMax];
+  return { minTime, maxTime, encoding: chk.encoding, data: encodeAggrChunk(out) };
 }
 
 /** Options of {@link BlockQuerier}. */
