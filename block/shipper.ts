@@ -111,6 +111,11 @@ export interface UploadBlockOptions {
   signal?: AbortSignal;
   /** Time stamped into `thanos.upload_time` (default now). */
   now?: () => Date;
+  /**
+   * Accept a block without external labels (Thanos's `block.UploadPromBlock`, for blocks only
+   * used with Prometheus: `tools bucket rewrite --prom-blocks`).
+   */
+  allowEmptyLabels?: boolean;
 }
 
 /**
@@ -129,7 +134,9 @@ export async function uploadBlock(
   if (meta.ulid !== id) {
     throw new UploadError(`${blockDir}/meta.json names block ${meta.ulid}, not ${id}`);
   }
-  if (!meta.thanos || Object.keys(meta.thanos.labels ?? {}).length === 0) {
+  if (
+    !opts.allowEmptyLabels && (!meta.thanos || Object.keys(meta.thanos.labels ?? {}).length === 0)
+  ) {
     throw new UploadError(
       `block ${id}: empty external labels are not allowed for Thanos block (meta.json thanos.labels)`,
     );
@@ -164,7 +171,11 @@ export async function uploadBlock(
   await put(`${id}/index`, indexPath);
   const out: BlockMeta = {
     ...meta,
-    thanos: { ...meta.thanos, files, upload_time: rfc3339Nano((opts.now ?? (() => new Date()))()) },
+    thanos: {
+      ...(meta.thanos ?? { labels: {}, downsample: { resolution: 0 }, source: "" }),
+      files,
+      upload_time: rfc3339Nano((opts.now ?? (() => new Date()))()),
+    },
   };
   // meta.json last: a block whose meta.json is in the bucket is complete
   await bucket.upload(

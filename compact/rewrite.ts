@@ -6,7 +6,13 @@ import { parse as parseYaml } from "yaml";
 import type { Bucket } from "../objstore/bucket.ts";
 import type { Logger } from "../logging/log.ts";
 import { Matcher, MatchType } from "../tsdb/matchers.ts";
-import { compareLabels, getLabel, labelsKey, labelsToString } from "../tsdb/labels.ts";
+import {
+  compareLabels,
+  getLabel,
+  labelsGoString,
+  labelsKey,
+  labelsToString,
+} from "../tsdb/labels.ts";
 import { type Chunk, ChunkEncoding, type Labels } from "../tsdb/series.ts";
 import { decodeXorSamples } from "../tsdb/chunkenc/xor.ts";
 import { Block } from "../tsdb/block.ts";
@@ -141,6 +147,13 @@ export interface RewriteOptions {
   /** Mark the source block for deletion once the new one is uploaded. */
   deleteBlocks: boolean;
   hashFunc: string;
+  /**
+   * Write `<tmpDir>/<new ULID>/change.log` (Thanos's `--rewrite.add-change-log`, also in a dry
+   * run): a line per deleted or relabelled series, kept after the upload.
+   */
+  changeLog?: boolean;
+  /** Upload without external labels (Thanos's `--prom-blocks`: blocks used with Prometheus). */
+  promBlocks?: boolean;
   logger: Logger;
   signal?: AbortSignal;
 }
@@ -173,13 +186,19 @@ function isHistogramChunk(c: Chunk): boolean {
   return c.encoding === ChunkEncoding.Histogram || c.encoding === ChunkEncoding.FloatHistogram;
 }
 
+/** Go's `%v` of Prometheus's `tombstones.Intervals`: `[{1 2} {5 9}]`. */
+function intervalsGo(ivs: readonly Interval[]): string {
+  return `[${ivs.map((iv) => `{${iv.mint} ${iv.maxt}}`).join(" ")}]`;
+}
+
 /**
  * The chunks of one series without the samples inside `intervals` (merged, sorted), as
  * Thanos's deletion modifier: a chunk inside an interval is dropped, a chunk no interval touches
  * is kept byte for byte (any encoding), a chunk partly inside is re-encoded — XOR chunks sample
  * by sample, aggregated (downsampled) chunks aggregate by aggregate
  * (tsdb/querier.ts `removeDeletedSamples`). A native histogram chunk partly inside an interval
- * is refused (Thanos's re-encoder panics on it). Adds the samples removed to `res`.
+ * is refused (Thanos's re-encoder panics on it). Adds the samples removed to `res` and the
+ * deleted ranges (chunk ranges intersected with the intervals) to `deleted`.
  */
 function deleteIntervals(
   id: string,
@@ -187,6 +206,7 @@ function deleteIntervals(
   chunks: readonly Chunk[],
   intervals: readonly Interval[],
   res: RewriteResult,
+  deleted: Interval[],
 ): Chunk[] {
   const out: Chunk[] = [];
   for (const c of chunks) {
@@ -197,6 +217,7 @@ function deleteIntervals(
     }
     if (touched.some((iv) => iv.mint <= c.minTime && c.maxTime <= iv.maxt)) {
       res.samplesDeleted += chunkSamples(c);
+      addInterval(deleted, { mint: c.minTime, maxt: c.maxTime });
       continue;
     }
     if (isHistogramChunk(c)) {
@@ -206,6 +227,12 @@ function deleteIntervals(
           `histogram chunks is not supported (delete whole chunks or the whole series)`,
       );
     }
+    for (const iv of touched) {
+      addInterval(deleted, {
+        mint: Math.max(iv.mint, c.minTime),
+        maxt: Math.min(iv.maxt, c.maxTime),
+      });
+    }
     const r = removeDeletedSamples(c, touched);
     res.samplesDeleted += chunkSamples(c) - (r ? chunkSamples(r) : 0);
     if (r) out.push(r);
@@ -214,14 +241,16 @@ function deleteIntervals(
 }
 
 /**
- * Rewrites block `id` of `bucket`: downloads it under `tmpDir`, applies the deletions then the
- * relabelling to every series, writes the result as a new block and uploads it (unless
- * `dryRun`). Chunks of any encoding (float XOR, native histogram, aggregated downsampled) are
- * copied as they are unless a deletion interval cuts them (see {@link deleteIntervals}). Series
- * made equal by relabelling are merged: their chunks are concatenated when they do not overlap
- * in time; overlapping float chunks are merged sample by sample (a sample per timestamp, the
- * first series' in label order wins); overlapping histogram or aggregated chunks are refused.
- * The chunks of the whole block are held in memory.
+ * Rewrites block `id` of `bucket`: downloads it under `tmpDir`, applies the relabelling then the
+ * deletions to every series — in Thanos's order (`tools bucket rewrite` chains the relabel
+ * modifier before the deletion modifier, so deletion matchers see relabelled series) — writes
+ * the result as a new block and uploads it (unless `dryRun`). Chunks of any encoding (float
+ * XOR, native histogram, aggregated downsampled) are copied as they are unless a deletion
+ * interval cuts them (see {@link deleteIntervals}). Series made equal by relabelling are merged:
+ * their chunks are concatenated when they do not overlap in time; overlapping float chunks are
+ * merged sample by sample (a sample per timestamp, the first series' in label order wins);
+ * overlapping histogram or aggregated chunks are refused. The chunks of the whole block are held
+ * in memory.
  */
 export async function rewriteBlock(
   bucket: Bucket,
@@ -235,59 +264,83 @@ export async function rewriteBlock(
   const block = await Block.open(srcDir);
   const newId = newULID();
   const res: RewriteResult = { newId, deleted: 0, relabelled: 0, samplesDeleted: 0 };
+  // Thanos's change.log lines (compactv2 ChangeLogger)
+  const changes: string[] = [];
+  const wholeRange = (chunks: readonly Chunk[]) =>
+    chunks.length === 0
+      ? []
+      : [{ mint: chunks[0].minTime, maxt: chunks[chunks.length - 1].maxTime }];
   // output series by label key: the chunks of each source series mapped to it, in label order
   const out = new Map<string, { labels: Labels; parts: Chunk[][] }>();
   let srcMeta: BlockMeta;
   try {
     srcMeta = block.meta;
     for await (const s of blockSeries(block, o.signal)) {
-      let intervals: Interval[] = [];
-      let whole = false;
-      for (const del of o.deletions) {
-        if (!matchesAll(del.matchers, s.labels)) continue;
-        if (del.intervals.length === 0) {
-          whole = true;
-          break;
-        }
-        for (const iv of del.intervals) intervals = addInterval(intervals, { ...iv });
-      }
-      let chunks: Chunk[] = s.chunks;
-      if (whole) {
-        for (const c of chunks) res.samplesDeleted += chunkSamples(c);
-        chunks = [];
-      } else if (intervals.length > 0) {
-        chunks = deleteIntervals(id, s.labels, chunks, intervals, res);
-      }
-      if (chunks.length === 0) {
-        res.deleted++;
-        log.debug("series deleted", { series: labelsToString(s.labels) });
-        continue;
-      }
       let ls = s.labels;
       if (!o.relabel.empty) {
         const r = o.relabel.process(ls);
         if (r === null || r.length === 0) {
           res.deleted++;
-          log.debug("series dropped by relabelling", { series: labelsToString(s.labels) });
+          changes.push(`Deleted ${labelsGoString(ls)} ${intervalsGo(wholeRange(s.chunks))}`);
           continue;
         }
         if (labelsKey(r) !== labelsKey(ls)) {
           res.relabelled++;
-          log.debug("series relabelled", {
-            from: labelsToString(ls),
-            to: labelsToString(r),
-          });
+          changes.push(`Relabelled ${labelsGoString(ls)} ${labelsGoString(r)}`);
         }
         ls = r;
       }
       const k = labelsKey(ls);
       const prev = out.get(k);
-      if (!prev) out.set(k, { labels: ls, parts: [chunks] });
-      else prev.parts.push(chunks);
+      if (!prev) out.set(k, { labels: ls, parts: [s.chunks] });
+      else prev.parts.push(s.chunks);
     }
   } finally {
     await block.close();
   }
+  const kept: { labels: Labels; parts: Chunk[][] }[] = [];
+  for (const s of [...out.values()].sort((a, b) => compareLabels(a.labels, b.labels))) {
+    let intervals: Interval[] = [];
+    let whole = false;
+    for (const del of o.deletions) {
+      if (!matchesAll(del.matchers, s.labels)) continue;
+      if (del.intervals.length === 0) {
+        whole = true;
+        break;
+      }
+      for (const iv of del.intervals) intervals = addInterval(intervals, { ...iv });
+    }
+    if (whole) {
+      const all = s.parts.flat().sort((a, b) => a.minTime - b.minTime);
+      for (const c of all) res.samplesDeleted += chunkSamples(c);
+      res.deleted++;
+      changes.push(
+        `Deleted ${labelsGoString(s.labels)} ${
+          intervalsGo(
+            all.length === 0 ? [] : [{
+              mint: all[0].minTime,
+              maxt: Math.max(...all.map((c) => c.maxTime)),
+            }],
+          )
+        }`,
+      );
+      continue;
+    }
+    if (intervals.length > 0) {
+      const deleted: Interval[] = [];
+      s.parts = s.parts.map((p) => deleteIntervals(id, s.labels, p, intervals, res, deleted))
+        .filter((p) => p.length > 0);
+      if (deleted.length > 0) {
+        changes.push(`Deleted ${labelsGoString(s.labels)} ${intervalsGo(deleted)}`);
+      }
+      if (s.parts.length === 0) {
+        res.deleted++;
+        continue;
+      }
+    }
+    kept.push(s);
+  }
+  for (const c of changes) log.debug("rewrite change", { change: c });
   log.info("rewrite of block planned", {
     source: id,
     new: newId,
@@ -295,9 +348,17 @@ export async function rewriteBlock(
     series_relabelled: res.relabelled,
     samples_deleted: res.samplesDeleted,
   });
-  const series = [...out.values()].sort((a, b) => compareLabels(a.labels, b.labels))
-    .map((s) => mergedSeries(id, s.labels, s.parts));
+  const series = kept.map((s) => mergedSeries(id, s.labels, s.parts));
+  const changeLogDir = `${o.tmpDir}/${newId}`;
+  const writeChangeLog = async () => {
+    if (!o.changeLog) return;
+    await Deno.mkdir(changeLogDir, { recursive: true });
+    const f = `${changeLogDir}/change.log`;
+    await Deno.writeTextFile(f, changes.map((c) => `${c}\n`).join(""));
+    log.info("changelog will be available", { file: f });
+  };
   if (o.dryRun) {
+    await writeChangeLog();
     log.info("dry run finished; nothing written", { block: id });
     await Deno.remove(srcDir, { recursive: true });
     return res;
@@ -326,6 +387,7 @@ export async function rewriteBlock(
   res.meta = await uploadBlock(bucket, `${o.tmpDir}/${newId}`, {
     hashFunc: o.hashFunc,
     signal: o.signal,
+    allowEmptyLabels: o.promBlocks,
   });
   log.info("uploaded", { source: id, new: newId });
   if (o.deleteBlocks) {
@@ -334,6 +396,7 @@ export async function rewriteBlock(
   }
   await Deno.remove(srcDir, { recursive: true });
   await Deno.remove(`${o.tmpDir}/${newId}`, { recursive: true });
+  await writeChangeLog();
   return res;
 }
 

@@ -2472,4 +2472,56 @@ export const MUTATIONS: Mutation[] = [
     replace: "",
     tests: ["tests/query/queryable_test.ts"],
   },
+  {
+    name: "rewrite-aggr-counter-keeps-deleted-windows",
+    file: "tsdb/querier.ts",
+    find: "    const r = filterXorSamples(p.data, intervals, i === AggrType.Counter);",
+    replace:
+      "    const r = i === AggrType.Counter\n      ? { minTime: 0, maxTime: 0, data: p.data }\n      : filterXorSamples(p.data, intervals, false);",
+    tests: ["tests/compact/rewrite_test.ts"],
+  },
+  {
+    name: "rewrite-aggr-chunk-not-cut",
+    file: "tsdb/querier.ts",
+    find:
+      "  if ((chk.encoding as number) === CHUNK_ENC_AGGR) return removeDeletedAggrSamples(chk, intervals);",
+    replace: "",
+    tests: ["tests/compact/rewrite_test.ts"],
+  },
+  {
+    name: "rewrite-histogram-chunk-cut-not-refused",
+    file: "compact/rewrite.ts",
+    find: "    if (isHistogramChunk(c)) {",
+    replace: "    if (isHistogramChunk(c) && c.data.length < 0) {",
+    tests: ["tests/e2e/tools_bucket_rewrite_histogram_test.ts"],
+  },
+  {
+    name: "rewrite-whole-chunk-deletion-kept",
+    file: "compact/rewrite.ts",
+    find: "    if (touched.some((iv) => iv.mint <= c.minTime && c.maxTime <= iv.maxt)) {",
+    replace:
+      "    if (touched.some((iv) => iv.mint <= c.minTime && c.maxTime <= iv.maxt) && !isHistogramChunk(c)) {",
+    tests: ["tests/e2e/tools_bucket_rewrite_histogram_test.ts"],
+  },
+  {
+    name: "rewrite-deletion-matches-missing-label",
+    file: "compact/rewrite.ts",
+    find: '    return v !== "" && m.matches(v);',
+    replace: "    return m.matches(v);",
+    tests: ["tests/e2e/tools_bucket_rewrite_cli_test.ts"],
+  },
+  {
+    name: "rewrite-change-log-ignored",
+    file: "compact/rewrite.ts",
+    find: "    if (!o.changeLog) return;",
+    replace: "    return;",
+    tests: ["tests/e2e/tools_bucket_rewrite_cli_test.ts"],
+  },
+  {
+    name: "rewrite-prom-blocks-ignored",
+    file: "compact/rewrite.ts",
+    find: "    allowEmptyLabels: o.promBlocks,\n",
+    replace: "",
+    tests: ["tests/e2e/tools_bucket_rewrite_cli_test.ts"],
+  },
 ];

@@ -422,6 +422,10 @@ export interface BucketRewriteConfig {
   hashFunc: string;
   deletions: DeletionRequest[];
   relabelConfigs: RelabelConfig[];
+  /** `--rewrite.add-change-log`: `<tmp.dir>/<new ULID>/change.log`. */
+  changeLog: boolean;
+  /** `--prom-blocks`: upload without external labels. */
+  promBlocks: boolean;
 }
 
 /** Reads the flags of `tools bucket rewrite`; UsageError on bad configs or IDs. */
@@ -462,6 +466,8 @@ export function bucketRewriteConfig(flags: Flags<BucketRewriteFlag>): BucketRewr
     hashFunc: flags.enum("hash-func", ["", "SHA256"]),
     deletions,
     relabelConfigs,
+    changeLog: flags.bool("rewrite.add-change-log"),
+    promBlocks: flags.bool("prom-blocks"),
   };
 }
 

@@ -568,7 +568,6 @@ export const BUCKET_REWRITE = defineCommand({
       default: "false",
       help: "If specified, we assume the blocks to be uploaded are only used with Prometheus so " +
         "we don't check external labels in this case.",
-      unsupported: "rewritten blocks are always uploaded as Thanos blocks",
     },
     {
       name: "rewrite.add-change-log",
@@ -576,7 +575,6 @@ export const BUCKET_REWRITE = defineCommand({
       default: "true",
       help: "If specified, all modifications are written to new block directory. Disable if " +
         "latency is to high.",
-      noEffect: "no change.log is written; changes are logged at debug level",
     },
     {
       name: "rewrite.to-delete-config-file",

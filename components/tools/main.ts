@@ -445,8 +445,9 @@ async function replicate(
 }
 
 /**
- * `thanos tools bucket rewrite`: each `--id` block rewritten into a new block (deletions, then
- * relabelling); with `--dry-run` (the default) only the planned changes are logged.
+ * `thanos tools bucket rewrite`: each `--id` block rewritten into a new block (relabelling, then
+ * deletions, as Thanos chains them); with `--dry-run` (the default) only the planned changes are
+ * logged (and written to change.log with `--rewrite.add-change-log`).
  */
 export async function runBucketRewrite(cfg: BucketRewriteConfig, ctx: RunContext): Promise<number> {
   const log = ctx.logger;
@@ -472,6 +473,8 @@ export async function runBucketRewrite(cfg: BucketRewriteConfig, ctx: RunContext
           dryRun: cfg.dryRun,
           deleteBlocks: cfg.deleteBlocks && !cfg.dryRun,
           hashFunc: cfg.hashFunc,
+          changeLog: cfg.changeLog,
+          promBlocks: cfg.promBlocks,
           logger: log,
           signal: ctx.signal,
         });

@@ -10,7 +10,8 @@ import { downloadBlocks, fsConfig, uploadSeriesBlocks } from "../helpers/compact
 import { dump as promtoolDump } from "../helpers/promtool.ts";
 import { generateDataset } from "../../scripts/dataset.ts";
 import { FilesystemBucket } from "../../objstore/filesystem.ts";
-import type { RawSeries } from "../../tsdb/block_writer.ts";
+import { type RawSeries, writeBlock } from "../../tsdb/block_writer.ts";
+import { uploadBlock } from "../../block/shipper.ts";
 import { markForDeletion } from "../../block/markers.ts";
 import { type BlockMeta, encodeBlockMeta } from "../../tsdb/meta.ts";
 import { newULID } from "../../tsdb/ulid.ts";
@@ -421,5 +422,94 @@ Deno.test({
     ]);
     assert(missing.code !== 0 && missing.err.includes("does not exist"), missing.err);
     assertEquals(await objects(bucket), before);
+  },
+});
+
+Deno.test({
+  name: "tools bucket rewrite relabels before deleting, writes change.log, --prom-blocks uploads",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await using dirs = new TempDirs();
+    const dir = await dirs.make();
+    const bucket = new FilesystemBucket(dir);
+    const [src] = await uploadSeriesBlocks(bucket, await dirs.make(), series(2, 5, 20), { c: "a" });
+    const srcDump = await dumpBlock(bucket, src.ulid, await dirs.make());
+    const tmp = `${await dirs.make()}/rw`;
+    const base = [
+      "tools",
+      "bucket",
+      "rewrite",
+      `--objstore.config=${fsConfig(dir)}`,
+      `--tmp.dir=${tmp}`,
+      `--id=${src.ulid}`,
+    ];
+    // Thanos chains relabelling before deletion: the deletion matcher sees `verb`, the label
+    // the relabel rule made from `method`; `{verb!="GET"}` does not match series without `verb`
+    const relabel = "--rewrite.to-relabel-config=" +
+      "- source_labels: [method]\n  regex: (.+)\n  target_label: verb\n" +
+      "- action: labeldrop\n  regex: method\n";
+    const del = `--rewrite.to-delete-config=- matchers: '{verb!="GET"}'\n`;
+    const dry = await thanos([...base, relabel, del]);
+    assertEquals(dry.code, 0, dry.err);
+    // the dry run leaves its change.log (Thanos's --rewrite.add-change-log, default true)
+    const logs = [...Deno.readDirSync(tmp)].filter((e) => e.isDirectory);
+    assertEquals(logs.length, 1);
+    const dryLog = Deno.readTextFileSync(`${tmp}/${logs[0].name}/change.log`).split("\n");
+    const isNonGet = (l: string) => /, method="(?!GET")[A-Z]+"/.test(l);
+    const post = srcDump.filter(isNonGet);
+    const postSeries = new Set(post.map((l) => l.slice(0, l.indexOf("} ") + 1)));
+    const withMethod = new Set(
+      srcDump.filter((l) => l.includes("method=")).map((l) => l.slice(0, l.indexOf("} ") + 1)),
+    );
+    assert(postSeries.size > 0 && withMethod.size > postSeries.size);
+    assertEquals(dryLog.filter((l) => l.startsWith("Relabelled ")).length, withMethod.size);
+    const deletedLines = dryLog.filter((l) => l.startsWith("Deleted "));
+    assertEquals(deletedLines.length, postSeries.size);
+    assert(
+      deletedLines.every((l) => /verb="(?!GET")/.test(l) && /\[\{\d+ \d+\}\]$/.test(l)),
+      deletedLines.join("\n"),
+    );
+    assert(
+      dryLog.some((l) => /^Relabelled \{.*method="GET".*\} \{.*verb="GET".*\}$/.test(l)),
+      dryLog.slice(0, 5).join("\n"),
+    );
+    assertEquals(await blocks(bucket), [src.ulid]);
+
+    const r = await thanos([
+      ...base,
+      relabel,
+      del,
+      "--no-dry-run",
+      "--rewrite.add-change-log=false",
+    ]);
+    assertEquals(r.code, 0, r.err);
+    const [n1] = (await blocks(bucket)).filter((id) => id !== src.ulid);
+    // without the change log nothing stays in --tmp.dir
+    assertEquals([...Deno.readDirSync(tmp)].length, 0);
+    const want = srcDump.filter((l) => !isNonGet(l)).map((l) => {
+      const m = /, method="([A-Z]+)"/.exec(l);
+      if (!m) return l;
+      // labels in Prometheus's order: verb sorts after the others of these series
+      const rest = l.replace(m[0], "");
+      const close = rest.indexOf("} ");
+      return `${rest.slice(0, close)}, verb="${m[1]}"${rest.slice(close)}`;
+    }).sort();
+    assertEquals((await dumpBlock(bucket, n1, await dirs.make())).sort(), want);
+
+    // a block without external labels (Prometheus-only): refused unless --prom-blocks
+    const local = await dirs.make();
+    const plain = await writeBlock(local, series(2, 9, 5), { minTime: T0, maxTime: T0 + 2 * H });
+    await uploadBlock(bucket, `${local}/${plain.ulid}`, { allowEmptyLabels: true });
+    const promBase = [...base.slice(0, -1), `--id=${plain.ulid}`, "--no-dry-run", del, relabel];
+    const refused = await thanos(promBase);
+    assert(refused.code !== 0 && refused.err.includes("external labels"), refused.err);
+    const before = await blocks(bucket);
+    const ok = await thanos([...promBase, "--prom-blocks"]);
+    assertEquals(ok.code, 0, ok.err);
+    const [n2] = (await blocks(bucket)).filter((id) => !before.includes(id));
+    assert(n2, ok.err);
+    assertEquals((await metaOf(bucket, n2)).thanos?.labels, {});
+    assert((await dumpBlock(bucket, n2, await dirs.make())).length > 10);
   },
 });
