@@ -2524,4 +2524,18 @@ export const MUTATIONS: Mutation[] = [
     replace: "",
     tests: ["tests/e2e/tools_bucket_rewrite_cli_test.ts"],
   },
+  {
+    name: "compact-max-time-ignored",
+    file: "components/compact/main.ts",
+    find: "    maxTime: cfg.maxTime,\n",
+    replace: "",
+    tests: ["tests/e2e/compact_flags_test.ts"],
+  },
+  {
+    name: "retention-1h-keeps-forever",
+    file: "compact/retention.ts",
+    find: "  if (res === 3_600_000) return r.oneHour;",
+    replace: "  if (res === 3_600_000) return 0;",
+    tests: ["tests/e2e/compact_flags_test.ts"],
+  },
 ];
