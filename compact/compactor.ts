@@ -33,7 +33,12 @@ import {
 } from "../block/markers.ts";
 import { type Group, groupBlocks, labelsString } from "./group.ts";
 import { compactionRanges, plan } from "./planner.ts";
-import { BlockReadError, type CompactDedupFunc, writeCompactedBlock } from "./merge.ts";
+import {
+  BlockReadError,
+  type CompactDedupFunc,
+  UnmergeableChunksError,
+  writeCompactedBlock,
+} from "./merge.ts";
 
 /** Partial uploads younger than this are never deleted (Thanos's `PartialUploadThresholdAge`). */
 export const PARTIAL_UPLOAD_THRESHOLD_AGE_MS = 48 * 3600_000;
@@ -592,6 +597,14 @@ export class BucketCompactor {
         }
         if (e instanceof BlockReadError) {
           throw new GroupProblem([e.ulid], NO_COMPACT_REASON.corrupt, e.message, { cause: e });
+        }
+        if (e instanceof UnmergeableChunksError) {
+          throw new GroupProblem(
+            ids,
+            NO_COMPACT_REASON.overlap,
+            `blocks ${ids.join(", ")} of group ${g.key} ${labels}: ${e.message}`,
+            { cause: e },
+          );
         }
         throw e;
       }

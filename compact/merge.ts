@@ -112,6 +112,15 @@ export function chunkSamples(c: Chunk): number {
   return 0;
 }
 
+/**
+ * A series' chunks still overlap after the merge: native histogram or aggregated chunks of
+ * different replicas cannot be merged sample by sample here (the compactor reports the group
+ * instead of writing a block whose series has overlapping chunks).
+ */
+export class UnmergeableChunksError extends Error {
+  override name = "UnmergeableChunksError";
+}
+
 /** Merges the overlapping chunks of one series with `func`. */
 export function mergeSeriesChunks(s: SeriesWithChunks, func: CompactDedupFunc): SeriesWithChunks {
   if (!chunksOverlap(s.chunks)) return s;
@@ -165,6 +174,12 @@ export async function writeCompactedBlock(
     for await (const raw of mergeSeriesSets(sets)) {
       const s = mergeSeriesChunks(raw, opts.dedupFunc ?? "");
       if (s !== raw) mergedSeries++;
+      if (s !== raw && chunksOverlap(s.chunks)) {
+        throw new UnmergeableChunksError(
+          `series ${labelsToString(s.labels)} has overlapping non-float (native histogram or ` +
+            `aggregated) chunks in different blocks; they cannot be merged`,
+        );
+      }
       const metas: ChunkMeta[] = [];
       for (const c of s.chunks) {
         const ref = await cw.writeChunk(c.encoding, c.data);

@@ -2538,4 +2538,11 @@ export const MUTATIONS: Mutation[] = [
     replace: "  if (res === 3_600_000) return 0;",
     tests: ["tests/e2e/compact_flags_test.ts"],
   },
+  {
+    name: "compact-writes-overlapping-histogram-chunks",
+    file: "compact/merge.ts",
+    find: "      if (s !== raw && chunksOverlap(s.chunks)) {",
+    replace: "      if (s !== raw && chunksOverlap(s.chunks) && s.chunks.length < 0) {",
+    tests: ["tests/compact/compactor_test.ts"],
+  },
 ];

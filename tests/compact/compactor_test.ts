@@ -12,7 +12,9 @@ import { Logger } from "../../logging/log.ts";
 import { BucketCompactor, HaltError } from "../../compact/compactor.ts";
 import { readMarker } from "../../block/markers.ts";
 import { labelsFromObject } from "../../tsdb/labels.ts";
-import type { RawSeries } from "../../tsdb/block_writer.ts";
+import { type RawSeries, writeBlock } from "../../tsdb/block_writer.ts";
+import { uploadBlock } from "../../block/shipper.ts";
+import { ChunkEncoding } from "../../tsdb/series.ts";
 import { openBlocks } from "../../tsdb/block.ts";
 import { mergeSeriesSets } from "../../tsdb/querier.ts";
 import { blockSeries } from "../../compact/merge.ts";
@@ -334,4 +336,60 @@ Deno.test("--compact.block-max-index-size marks the biggest block of a too-big p
       'thanos_compact_blocks_marked_total{marker="no-compact-mark.json",reason="index-size-exceeding"} 1',
     ),
   );
+});
+
+Deno.test("overlapping replicas whose native histogram chunks differ: group reported, not merged", async () => {
+  await using dirs = new TempDirs();
+  const bucket = new MemoryBucket();
+  // two replicas of one histogram series whose chunks overlap but differ (the compactor cannot
+  // merge histogram samples), next to a healthy group
+  const hist = (fill: number) => ({
+    labels: labelsFromObject({ __name__: "h", i: "0" }),
+    chunks: [{
+      minTime: T0,
+      maxTime: T0 + H,
+      encoding: ChunkEncoding.Histogram,
+      data: Uint8Array.from([0, 2, fill, fill, fill]),
+    }],
+    numSamples: 2,
+  });
+  const local = await dirs.make();
+  const ids: string[] = [];
+  for (const [r, fill] of [["A", 1], ["B", 2]] as const) {
+    const m = await writeBlock(local, [hist(fill)], {
+      minTime: T0,
+      maxTime: T0 + 2 * H,
+      thanos: { labels: { c: "x", r }, downsample: { resolution: 0 }, source: "receive" },
+    });
+    await uploadBlock(bucket, `${local}/${m.ulid}`);
+    ids.push(m.ulid);
+  }
+  const good = await uploadSeriesBlocks(bucket, await dirs.make(), series(3, 0, 10), { c: "y" });
+  const lines: string[] = [];
+  const c = new BucketCompactor({
+    bucket,
+    dataDir: await dirs.make(),
+    logger: logger(lines),
+    registry: new Registry(),
+    replicaLabels: ["r"],
+  });
+  const res = await c.compact();
+  assertEquals(res.problemGroups.length, 1);
+  const problem = lines.find((l) => l.includes("compaction group has a problem"));
+  assert(problem && ids.every((id) => problem.includes(id)), lines.join("\n"));
+  assert(problem.includes("native histogram"), problem);
+  for (const id of ids) {
+    assertEquals(
+      (await readMarker(bucket, id, "no-compact-mark.json"))?.reason,
+      "overlapping-blocks",
+    );
+  }
+  const served = [...(await servedBlocks(bucket)).values()];
+  // the replicas stay as they were; the healthy group compacted
+  assertEquals(
+    served.filter((m) => m.thanos?.labels.c === "x").map((m) => m.ulid).sort(),
+    ids.sort(),
+  );
+  assert(served.some((m) => m.thanos?.labels.c === "y" && m.compaction.level === 2));
+  assert(good.length === 5);
 });
