@@ -13,7 +13,7 @@
 // `haltOnError` (Thanos's behaviour) the pass throws a HaltError instead.
 
 import { type Bucket, isObjectNotFound } from "../objstore/bucket.ts";
-import type { Counter, Gauge, Registry } from "../metrics/registry.ts";
+import type { Counter, Gauge, Histogram, Registry } from "../metrics/registry.ts";
 import type { Logger } from "../logging/log.ts";
 import type { Relabeler } from "../relabel/relabel.ts";
 import { forEachConcurrent } from "../runutil/gate.ts";
@@ -131,6 +131,7 @@ interface CompactMetrics {
   gcBlocks: Counter;
   gcRuns: Counter;
   gcFailures: Counter;
+  gcDuration: Histogram;
   blocksMarked: Counter;
   groupProblem: Gauge;
   todoCompactions: Gauge;
@@ -180,6 +181,11 @@ function compactMetrics(r: Registry): CompactMetrics {
       "thanos_compact_garbage_collection_failures_total",
       "Total number of failed garbage collection operations.",
     ),
+    gcDuration: r.histogram({
+      name: "thanos_compact_garbage_collection_duration_seconds",
+      help: "Time it took to perform garbage collection iteration.",
+      buckets: [0.01, 0.1, 0.3, 0.6, 1, 3, 6, 9, 20, 30, 60, 90, 120, 240, 360, 720],
+    }),
     blocksMarked: c(
       "thanos_compact_blocks_marked_total",
       "Total number of blocks marked in compactor.",
@@ -310,6 +316,7 @@ export class BucketCompactor {
 
   /** Marks blocks whose data another block holds (a finished compaction) for deletion. */
   private async garbageCollect(ids: string[], signal?: AbortSignal): Promise<void> {
+    const began = performance.now();
     this.metrics.gcRuns.inc();
     try {
       for (const id of ids) {
@@ -325,6 +332,7 @@ export class BucketCompactor {
       this.metrics.gcFailures.inc();
       throw e;
     }
+    this.metrics.gcDuration.observe((performance.now() - began) / 1000);
   }
 
   /**

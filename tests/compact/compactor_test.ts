@@ -197,10 +197,14 @@ Deno.test("vertical compaction with replica labels merges replicas into one bloc
   assertEquals(served[0].compaction.sources, [a[0].ulid, b[0].ulid].sort());
   // identical replicas: one-to-one merge keeps each sample once
   assertEquals(served[0].stats.numSamples, a[0].stats.numSamples);
+  const exposed = await reg.expose();
+  assert(exposed.includes('thanos_compact_group_vertical_compactions_total{resolution="0"} 1'));
+  // Thanos's garbage-collection metrics: one observation per collection run
+  const runs = /\nthanos_compact_garbage_collection_total (\d+)/.exec(exposed)?.[1];
+  assert(runs !== undefined && Number(runs) >= 1, exposed);
   assert(
-    (await reg.expose()).includes(
-      'thanos_compact_group_vertical_compactions_total{resolution="0"} 1',
-    ),
+    exposed.includes(`\nthanos_compact_garbage_collection_duration_seconds_count ${runs}\n`),
+    exposed,
   );
 });
 
