@@ -2545,4 +2545,11 @@ export const MUTATIONS: Mutation[] = [
     replace: "      if (s !== raw && chunksOverlap(s.chunks) && s.chunks.length < 0) {",
     tests: ["tests/compact/compactor_test.ts"],
   },
+  {
+    name: "compact-cleanup-interval-ignored",
+    file: "components/compact/main.ts",
+    find: "      cleanupTimer = setInterval(() => void cleanup(), cfg.cleanupIntervalMs);\n",
+    replace: "",
+    tests: ["tests/e2e/compact_flags_test.ts"],
+  },
 ];

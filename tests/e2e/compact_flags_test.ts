@@ -1,7 +1,7 @@
 // `thanos compact` (`main.ts compact …`, one iteration) against a FILESYSTEM bucket: the flags
 // that limit what a run touches — `--selector.relabel-config`, `--min-time`/`--max-time`,
 // `--debug.max-compaction-level` — and `--retention.resolution-1h`, each checked on the bucket
-// afterwards (blocks served, levels, parents).
+// afterwards (blocks served, levels, parents); and `--compact.cleanup-interval` under `--wait`.
 
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { TempDirs } from "../helpers/tmp.ts";
@@ -9,8 +9,11 @@ import {
   fsConfig,
   runCompactor,
   servedBlocks,
+  spawnCompactor,
   uploadSeriesBlocks,
 } from "../helpers/compact_bucket.ts";
+import { answers200 } from "../helpers/thanos.ts";
+import { markForDeletion } from "../../block/markers.ts";
 import { generateDataset } from "../../scripts/dataset.ts";
 import { FilesystemBucket } from "../../objstore/filesystem.ts";
 import type { RawSeries } from "../../tsdb/block_writer.ts";
@@ -96,5 +99,50 @@ Deno.test({
     assert(await level2("b").then((l) => l.length === 1), r4.logs.slice(-3000));
     assert(after4.has(a8.ulid) && after4.has(a[4].ulid) && after4.has(b[4].ulid));
     assertEquals(all0.size, 15);
+  },
+});
+
+Deno.test({
+  name: "compact --wait: --compact.cleanup-interval deletes blocks marked while it waits",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await using dirs = new TempDirs();
+    const ds = generateDataset({
+      series: 5,
+      start: T0,
+      end: T0 + 4 * H,
+      stepMs: 600_000,
+      seed: 2,
+      specialValues: false,
+    });
+    const series: RawSeries[] = ds.series.map((s) => ({ labels: s.labels, ts: s.ts, vs: s.vs }));
+    const bucketDir = await dirs.make();
+    const bucket = new FilesystemBucket(bucketDir);
+    const [b1, b2] = await uploadSeriesBlocks(bucket, await dirs.make(), series, { c: "a" });
+    const p = spawnCompactor(fsConfig(bucketDir), await dirs.make(), [
+      "--wait",
+      "--wait-interval=1h",
+      "--compact.cleanup-interval=1s",
+    ]);
+    try {
+      await p.waitFor(() => answers200(`http://127.0.0.1:${p.port}/-/ready`), "ready");
+      // the first iteration (its own cleanup included) is over: then mark a block while it waits
+      await p.waitFor(async () => {
+        const r = await fetch(`http://127.0.0.1:${p.port}/metrics`);
+        return /\nthanos_compact_iterations_total 1\n/.test(await r.text());
+      }, "first iteration");
+      await markForDeletion(bucket, b1.ulid, "test");
+      let gone = false;
+      for (let i = 0; i < 100 && !gone; i++) {
+        gone = !(await bucket.exists(`${b1.ulid}/meta.json`));
+        if (!gone) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert(gone, `marked block not deleted by the cleanup loop; logs:\n${p.logs().slice(-3000)}`);
+      assert(await bucket.exists(`${b2.ulid}/meta.json`));
+      assert(p.alive, "the compactor exited");
+    } finally {
+      await p.stop();
+    }
   },
 });
