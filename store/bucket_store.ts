@@ -39,7 +39,14 @@ import { mergeSeriesSets } from "../tsdb/querier.ts";
 import { ChunkEncoding, type Labels, type SeriesWithChunks } from "../tsdb/series.ts";
 import type { Logger } from "../logging/log.ts";
 import { IndexCache, type IndexCacheOptions, type StoreIndexCache } from "./index_cache.ts";
-import { type IndexHeaderSource, openIndexHeader } from "../block/index_header.ts";
+import { ensureIndexHeaderFile, openIndexHeader } from "../block/index_header.ts";
+import {
+  type BlockIndexHandle,
+  DEFAULT_LAZY_READER_IDLE_TIMEOUT_MS,
+  EagerIndexHandle,
+  lazyReaderMetrics,
+  ReaderPool,
+} from "../block/lazy_index_header.ts";
 import type { MetaSyncer } from "../block/fetcher.ts";
 import { forEachConcurrent, Gate } from "../runutil/gate.ts";
 
@@ -226,12 +233,29 @@ export class BucketBlock {
 
   constructor(
     readonly meta: BlockMeta,
-    readonly index: IndexReader,
-    readonly header: IndexHeaderSource,
+    /** Its index: open from load on (default), or opened on use (lazy reader). */
+    readonly handle: BlockIndexHandle,
   ) {
     this.id = meta.ulid;
     this.extLabels = labelsFromObject(meta.thanos?.labels ?? {});
     this.resolution = meta.thanos?.downsample.resolution ?? 0;
+  }
+
+  /** The block's index; only while it is acquired ({@link withIndex}) when lazily loaded. */
+  get index(): IndexReader {
+    const ix = this.handle.current;
+    if (ix === null) throw new Error(`index-header of block ${this.id} is not loaded`);
+    return ix;
+  }
+
+  /** Runs `fn` with the block's index held open (loaded first if lazy). */
+  async withIndex<T>(fn: (ix: IndexReader) => Promise<T> | T): Promise<T> {
+    const ix = await this.handle.acquire();
+    try {
+      return await fn(ix);
+    } finally {
+      this.handle.release();
+    }
   }
 
   /** True when [minTime, maxTime) overlaps the closed range [mint, maxt]. */
@@ -267,6 +291,17 @@ export interface BucketStoreOptions {
   seriesMaxConcurrency?: number;
   /** Chunk bytes one Series call may download (`--store.grpc.downloaded-bytes-limit`). */
   bytesLimit?: number;
+  /**
+   * `--store.enable-index-header-lazy-reader`: index-headers opened when a query needs the
+   * block and closed after `idleTimeoutMs` unused (0: never); with `downloadStrategy` "lazy"
+   * (`--store.index-header-lazy-download-strategy`) not even built before the first use.
+   */
+  lazyReader?: {
+    idleTimeoutMs?: number;
+    downloadStrategy?: "eager" | "lazy";
+    /** The pool's clock (tests). */
+    now?: () => number;
+  };
 }
 
 /** The store gateway's StoreBackend over a bucket. */
@@ -283,6 +318,8 @@ export class BucketStore implements StoreBackend {
   private readonly log: Logger;
   private syncing: Promise<void> | null = null;
   private closed = false;
+  /** Lazy index-header readers (absent: headers open from block load on). */
+  readonly readerPool?: ReaderPool;
 
   constructor(private readonly bucket: Bucket, private readonly opts: BucketStoreOptions) {
     this.log = opts.logger;
@@ -294,6 +331,15 @@ export class BucketStore implements StoreBackend {
     this.metrics = opts.registry ? storeMetrics(opts.registry) : undefined;
     this.gate = new Gate(opts.seriesMaxConcurrency ?? 20);
     opts.registry?.onCollect(() => this.metrics?.blocksLoaded.set(this.blocks.size));
+    if (opts.lazyReader) {
+      this.readerPool = new ReaderPool({
+        idleTimeoutMs: opts.lazyReader.idleTimeoutMs ?? DEFAULT_LAZY_READER_IDLE_TIMEOUT_MS,
+        metrics: opts.registry ? lazyReaderMetrics(opts.registry) : undefined,
+        now: opts.lazyReader.now,
+        onUnloadError: (err) => this.log.warn("failed to close idle index-header reader", { err }),
+      });
+      this.readerPool.start();
+    }
   }
 
   /** Loaded blocks, sorted by minTime. */
@@ -330,7 +376,7 @@ export class BucketStore implements StoreBackend {
       try {
         const b = await this.loadBlock(meta);
         if (this.closed) {
-          await b.index.close();
+          await b.handle.close();
           return;
         }
         this.blocks.set(meta.ulid, b);
@@ -352,7 +398,7 @@ export class BucketStore implements StoreBackend {
       this.blocks.delete(id);
       this.metrics?.blockDrops.inc();
       this.cache.dropBlock(id);
-      await b.index.close();
+      await b.handle.close();
       this.log.info("dropped outdated block", { block: id });
     }
     for (const id of [...this.failed.keys()]) {
@@ -380,33 +426,50 @@ export class BucketStore implements StoreBackend {
   private async loadBlock(meta: BlockMeta): Promise<BucketBlock> {
     const name = `${meta.ulid}/index`;
     const known = meta.thanos?.files?.find((f) => f.rel_path === "index")?.size_bytes;
-    const remote = new CountingIndexSource(
-      await bucketByteSource(this.bucket, name, known && known > 0 ? known : undefined),
-      (type, bytes) => this.countFetch(type, bytes),
-    );
+    let remote: CountingIndexSource | undefined;
+    const indexSource = async () =>
+      remote ??= new CountingIndexSource(
+        await bucketByteSource(this.bucket, name, known && known > 0 ? known : undefined),
+        (type, bytes) => this.countFetch(type, bytes),
+      );
     const keep = this.opts.cacheIndexHeader !== false && this.opts.dataDir !== undefined;
-    const opened = await openIndexHeader(remote, {
-      blockDir: keep ? `${this.opts.dataDir}/${meta.ulid}` : undefined,
-      onRebuild: (file, err) =>
-        this.log.warn("local index-header unusable, rebuilding it", { file, err }),
-    });
-    const toc = opened.index.toc;
-    remote.bounds = {
-      seriesStart: toc.series,
-      seriesEnd: toc.labelIndices > toc.series ? toc.labelIndices : toc.postings,
-      postingsStart: toc.postings,
-      postingsEnd: toc.postingsTable,
+    const blockDir = keep ? `${this.opts.dataDir}/${meta.ulid}` : undefined;
+    const open = async () => {
+      const src = await indexSource();
+      const opened = await openIndexHeader(src, {
+        blockDir,
+        onRebuild: (file, err) =>
+          this.log.warn("local index-header unusable, rebuilding it", { file, err }),
+      });
+      const toc = opened.index.toc;
+      src.bounds = {
+        seriesStart: toc.series,
+        seriesEnd: toc.labelIndices > toc.series ? toc.labelIndices : toc.postings,
+        postingsStart: toc.postings,
+        postingsEnd: toc.postingsTable,
+      };
+      this.metrics?.headerOpens.inc({ origin: opened.origin });
+      return opened;
     };
-    this.metrics?.headerOpens.inc({ origin: opened.origin });
-    this.log.debug("loaded block", { id: meta.ulid, index_header: opened.origin });
-    return new BucketBlock(meta, opened.index, opened.source);
+    if (!this.readerPool) {
+      const opened = await open();
+      this.log.debug("loaded block", { id: meta.ulid, index_header: opened.origin });
+      return new BucketBlock(meta, new EagerIndexHandle(opened.index));
+    }
+    // Thanos's eager download strategy: the header file is written at load, opened on use
+    if (this.opts.lazyReader?.downloadStrategy !== "lazy" && blockDir) {
+      await ensureIndexHeaderFile(await indexSource(), blockDir);
+    }
+    this.log.debug("loaded block with a lazy index-header reader", { id: meta.ulid });
+    return new BucketBlock(meta, this.readerPool.newHandle(open));
   }
 
   /** Closes every block, then the index cache (after its pending writes). */
   async close(): Promise<void> {
     this.closed = true;
     await this.syncing?.catch(() => undefined);
-    for (const b of this.blocks.values()) await b.index.close();
+    this.readerPool?.stop();
+    for (const b of this.blocks.values()) await b.handle.close();
     this.blocks.clear();
     await this.cache.close();
   }
@@ -690,7 +753,11 @@ export class BucketStore implements StoreBackend {
     let failure: unknown = undefined;
     let seriesFetched = 0;
     let chunksFetched = 0;
+    let held = false;
     try {
+      // held for the whole stream of this block: a lazy reader is not unloaded under it
+      await block.handle.acquire();
+      held = true;
       const refs = await withSpan(
         span,
         () => inSpan("bucket_store_postings", undefined, () => this.postings(block, matchers)),
@@ -704,6 +771,7 @@ export class BucketStore implements StoreBackend {
       failure = e;
       throw e;
     } finally {
+      if (held) block.handle.release();
       span.setAttributes({ "series.fetched": seriesFetched, "chunks.fetched": chunksFetched });
       endSpan(span, failure);
     }
@@ -1005,22 +1073,24 @@ class BlockSetBackend implements StoreBackend {
     signal: AbortSignal,
   ): Promise<{ names: string[]; warnings: string[] }> {
     const parts = await Promise.all(
-      this.overlapping(req.start, req.end).map(async (b) => {
-        if (req.matchers.length === 0) return b.index.labelNames();
-        const refs = await this.store.postings(b, req.matchers);
-        const names = new Set<string>();
-        for (let i = 0; i < refs.length; i += SERIES_BATCH) {
-          const batch = await this.store.seriesEntries(
-            b,
-            refs.subarray(i, i + SERIES_BATCH),
-            signal,
-          );
-          for (const s of batch) {
-            for (let k = 0; k < s.labels.length; k += 2) names.add(s.labels[k]);
+      this.overlapping(req.start, req.end).map((b) =>
+        b.withIndex(async (ix) => {
+          if (req.matchers.length === 0) return ix.labelNames();
+          const refs = await this.store.postings(b, req.matchers);
+          const names = new Set<string>();
+          for (let i = 0; i < refs.length; i += SERIES_BATCH) {
+            const batch = await this.store.seriesEntries(
+              b,
+              refs.subarray(i, i + SERIES_BATCH),
+              signal,
+            );
+            for (const s of batch) {
+              for (let k = 0; k < s.labels.length; k += 2) names.add(s.labels[k]);
+            }
           }
-        }
-        return [...names];
-      }),
+          return [...names];
+        })
+      ),
     );
     return { names: unionSorted(parts.map((p) => p.slice().sort(compareStrings))), warnings: [] };
   }
@@ -1030,24 +1100,26 @@ class BlockSetBackend implements StoreBackend {
     signal: AbortSignal,
   ): Promise<{ values: string[]; warnings: string[] }> {
     const parts = await Promise.all(
-      this.overlapping(req.start, req.end).map(async (b) => {
-        if (req.matchers.length === 0) return await b.index.labelValues(req.label);
-        const refs = await this.store.postings(b, req.matchers);
-        const values = new Set<string>();
-        for (let i = 0; i < refs.length; i += SERIES_BATCH) {
-          const batch = await this.store.seriesEntries(
-            b,
-            refs.subarray(i, i + SERIES_BATCH),
-            signal,
-          );
-          for (const s of batch) {
-            for (let k = 0; k < s.labels.length; k += 2) {
-              if (s.labels[k] === req.label) values.add(s.labels[k + 1]);
+      this.overlapping(req.start, req.end).map((b) =>
+        b.withIndex(async (ix) => {
+          if (req.matchers.length === 0) return await ix.labelValues(req.label);
+          const refs = await this.store.postings(b, req.matchers);
+          const values = new Set<string>();
+          for (let i = 0; i < refs.length; i += SERIES_BATCH) {
+            const batch = await this.store.seriesEntries(
+              b,
+              refs.subarray(i, i + SERIES_BATCH),
+              signal,
+            );
+            for (const s of batch) {
+              for (let k = 0; k < s.labels.length; k += 2) {
+                if (s.labels[k] === req.label) values.add(s.labels[k + 1]);
+              }
             }
           }
-        }
-        return [...values].sort(compareStrings);
-      }),
+          return [...values].sort(compareStrings);
+        })
+      ),
     );
     return { values: unionSorted(parts), warnings: [] };
   }

@@ -91,6 +91,7 @@ export async function runStore(cfg: StoreConfig, ctx: RunContext): Promise<numbe
     maxTime: cfg.maxTime,
     seriesMaxConcurrency: cfg.seriesMaxConcurrency,
     bytesLimit: cfg.bytesLimit,
+    lazyReader: cfg.lazyReader,
   });
   const server = new StoreServer(store, {
     registry,
