@@ -49,6 +49,13 @@ import {
 } from "../block/lazy_index_header.ts";
 import type { MetaSyncer } from "../block/fetcher.ts";
 import { forEachConcurrent, Gate } from "../runutil/gate.ts";
+import {
+  ESTIMATED_MAX_SERIES_SIZE,
+  labelsMatch,
+  type LazyPostingsMetrics,
+  lazyPostingsMetrics,
+  planLazyPostings,
+} from "./lazy_postings.ts";
 
 /** Read size assumed for a chunk whose end is unknown (Thanos's EstimatedMaxChunkSize). */
 const EST_MAX_CHUNK_SIZE = 16000;
@@ -81,6 +88,7 @@ export function seriesBatchSize(blocks: number): number {
 const RESOLUTIONS = [3_600_000, 300_000, 0];
 
 const NO_CHUNKS: StoreChunk[] = [];
+const NO_MATCHERS: readonly Matcher[] = [];
 
 /** Bytes read from the bucket by kind, as Thanos's `data_type` label. */
 export type FetchedDataType = "index-header" | "postings" | "series" | "chunks";
@@ -302,6 +310,12 @@ export interface BucketStoreOptions {
     /** The pool's clock (tests). */
     now?: () => number;
   };
+  /**
+   * `--store.enable-lazy-expanded-postings` with `--store.posting-group-max-key-series-ratio`:
+   * postings of label groups estimated to cost more than they save are not fetched; their
+   * matchers filter the series entries instead (store/lazy_postings.ts).
+   */
+  lazyExpandedPostings?: { maxKeySeriesRatio: number };
 }
 
 /** The store gateway's StoreBackend over a bucket. */
@@ -320,6 +334,7 @@ export class BucketStore implements StoreBackend {
   private closed = false;
   /** Lazy index-header readers (absent: headers open from block load on). */
   readonly readerPool?: ReaderPool;
+  private readonly lazyPostingsMetrics?: LazyPostingsMetrics;
 
   constructor(private readonly bucket: Bucket, private readonly opts: BucketStoreOptions) {
     this.log = opts.logger;
@@ -339,6 +354,9 @@ export class BucketStore implements StoreBackend {
         onUnloadError: (err) => this.log.warn("failed to close idle index-header reader", { err }),
       });
       this.readerPool.start();
+    }
+    if (opts.lazyExpandedPostings && opts.registry) {
+      this.lazyPostingsMetrics = lazyPostingsMetrics(opts.registry);
     }
   }
 
@@ -672,6 +690,46 @@ export class BucketStore implements StoreBackend {
   }
 
   /**
+   * Refs of `block`'s series for `matchers` and the matchers its series entries must still be
+   * checked against: none, unless lazy expanded postings left some label groups unfetched.
+   * `key` names the matcher set in the expanded postings cache, for the refs that passed.
+   */
+  async expandedPostings(
+    block: BucketBlock,
+    matchers: readonly Matcher[],
+  ): Promise<{ refs: Uint32Array; filter: readonly Matcher[]; key: string }> {
+    const lazy = this.opts.lazyExpandedPostings;
+    if (!lazy || matchers.length < 2) {
+      return { refs: await this.postings(block, matchers), filter: NO_MATCHERS, key: "" };
+    }
+    const key = JSON.stringify(matchers.map((m) => [m.name, m.type, m.value]).sort());
+    const cached = await this.cache.fetchExpandedPostings(block.id, key);
+    if (cached) return { refs: cached, filter: NO_MATCHERS, key };
+    const statsMax = block.meta.thanos?.index_stats?.series_max_size ?? 0;
+    const plan = await planLazyPostings(block.index, matchers, {
+      // as Thanos's store: the block's own bound when smaller than the estimate
+      seriesMaxSize: statsMax > 0 && statsMax < ESTIMATED_MAX_SERIES_SIZE
+        ? statsMax
+        : ESTIMATED_MAX_SERIES_SIZE,
+      maxKeySeriesRatio: lazy.maxKeySeriesRatio,
+    });
+    if (plan.kind === "empty") return { refs: new Uint32Array(0), filter: NO_MATCHERS, key };
+    if (plan.kind === "eager") {
+      const refs = await postingsForMatchers(this.postingsReader(block), matchers);
+      this.cache.storeExpandedPostings(block.id, key, refs);
+      return { refs, filter: NO_MATCHERS, key };
+    }
+    const m = this.lazyPostingsMetrics;
+    m?.applied.inc();
+    for (const g of plan.groups) {
+      m?.groups.inc({ reason: g.reason });
+      m?.sizeBytes.inc(4 * g.refs);
+    }
+    const refs = await postingsForMatchers(this.postingsReader(block), plan.fetch);
+    return { refs, filter: plan.filter, key };
+  }
+
+  /**
    * The block's index as postingsForMatchers reads it, each lookup (one matcher's postings,
    * or all series) cached per block in the index cache, so queries sharing a matcher share
    * the fetch.
@@ -758,15 +816,29 @@ export class BucketStore implements StoreBackend {
       // held for the whole stream of this block: a lazy reader is not unloaded under it
       await block.handle.acquire();
       held = true;
-      const refs = await withSpan(
+      const { refs, filter, key } = await withSpan(
         span,
-        () => inSpan("bucket_store_postings", undefined, () => this.postings(block, matchers)),
+        () =>
+          inSpan("bucket_store_postings", undefined, () => this.expandedPostings(block, matchers)),
       );
       span.setAttribute("postings", refs.length);
-      yield* this.blockSeriesBatches(block, refs, mint, maxt, opts, signal, (n, c) => {
-        seriesFetched += n;
-        chunksFetched += c;
-      });
+      // lazy expanded postings: the refs whose entries passed the filter, cached once all are seen
+      const kept: number[] | null = filter.length > 0 ? [] : null;
+      yield* this.blockSeriesBatches(
+        block,
+        refs,
+        mint,
+        maxt,
+        opts,
+        signal,
+        (n, c) => {
+          seriesFetched += n;
+          chunksFetched += c;
+        },
+        filter,
+        kept,
+      );
+      if (kept) this.cache.storeExpandedPostings(block.id, key, Uint32Array.from(kept));
     } catch (e) {
       failure = e;
       throw e;
@@ -790,6 +862,8 @@ export class BucketStore implements StoreBackend {
     },
     signal: AbortSignal,
     fetched: (series: number, chunks: number) => void,
+    filter: readonly Matcher[] = NO_MATCHERS,
+    kept: number[] | null = null,
   ): AsyncGenerator<SeriesWithChunks> {
     const batch = opts.batchSize ?? SERIES_BATCH;
     for (let from = 0; from < refs.length; from += batch) {
@@ -800,6 +874,10 @@ export class BucketStore implements StoreBackend {
       const out: SeriesWithChunks[] = [];
       const wants: ChunkWant[] = [];
       for (const s of entries) {
+        if (filter.length > 0) {
+          if (!labelsMatch(s.labels, filter)) continue;
+          kept?.push(s.ref);
+        }
         let chunks: StoreChunk[] | null = null;
         for (const c of s.chunks) {
           if (c.maxTime < mint || c.minTime > maxt) continue;
@@ -1076,7 +1154,7 @@ class BlockSetBackend implements StoreBackend {
       this.overlapping(req.start, req.end).map((b) =>
         b.withIndex(async (ix) => {
           if (req.matchers.length === 0) return ix.labelNames();
-          const refs = await this.store.postings(b, req.matchers);
+          const { refs, filter } = await this.store.expandedPostings(b, req.matchers);
           const names = new Set<string>();
           for (let i = 0; i < refs.length; i += SERIES_BATCH) {
             const batch = await this.store.seriesEntries(
@@ -1085,6 +1163,7 @@ class BlockSetBackend implements StoreBackend {
               signal,
             );
             for (const s of batch) {
+              if (filter.length > 0 && !labelsMatch(s.labels, filter)) continue;
               for (let k = 0; k < s.labels.length; k += 2) names.add(s.labels[k]);
             }
           }
@@ -1103,7 +1182,7 @@ class BlockSetBackend implements StoreBackend {
       this.overlapping(req.start, req.end).map((b) =>
         b.withIndex(async (ix) => {
           if (req.matchers.length === 0) return await ix.labelValues(req.label);
-          const refs = await this.store.postings(b, req.matchers);
+          const { refs, filter } = await this.store.expandedPostings(b, req.matchers);
           const values = new Set<string>();
           for (let i = 0; i < refs.length; i += SERIES_BATCH) {
             const batch = await this.store.seriesEntries(
@@ -1112,6 +1191,7 @@ class BlockSetBackend implements StoreBackend {
               signal,
             );
             for (const s of batch) {
+              if (filter.length > 0 && !labelsMatch(s.labels, filter)) continue;
               for (let k = 0; k < s.labels.length; k += 2) {
                 if (s.labels[k] === req.label) values.add(s.labels[k + 1]);
               }

@@ -120,7 +120,6 @@ export const STORE_COMMAND = defineCommand({
       default: "false",
       help: "If true, Store Gateway will estimate postings size and try to lazily expand " +
         "postings if it downloads less data than expanding all postings.",
-      unsupported: "lazy expanded postings are not in this build",
     },
     {
       name: "store.posting-group-max-key-series-ratio",
@@ -132,7 +131,6 @@ export const STORE_COMMAND = defineCommand({
         "thanos_bucket_store_lazy_expanded_posting_groups_total shows lazy expanded postings " +
         "groups with reasons and you can tune this config accordingly. This config is only " +
         "valid if lazy expanded posting is enabled. 0 disables the limit.",
-      unsupported: "lazy expanded postings are not in this build",
     },
     {
       name: "store.index-header-lazy-download-strategy",

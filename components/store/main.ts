@@ -92,6 +92,9 @@ export async function runStore(cfg: StoreConfig, ctx: RunContext): Promise<numbe
     seriesMaxConcurrency: cfg.seriesMaxConcurrency,
     bytesLimit: cfg.bytesLimit,
     lazyReader: cfg.lazyReader,
+    lazyExpandedPostings: cfg.lazyExpandedPostings
+      ? { maxKeySeriesRatio: cfg.postingGroupMaxKeySeriesRatio }
+      : undefined,
   });
   const server = new StoreServer(store, {
     registry,
