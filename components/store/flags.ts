@@ -146,7 +146,6 @@ export const STORE_COMMAND = defineCommand({
       kind: "int",
       default: "0",
       help: "Max number of cached matchers items. Using 0 disables caching.",
-      unsupported: "the matcher cache is not in this build",
     },
     {
       name: "data-dir",
