@@ -225,11 +225,11 @@ export class ReaderPool {
     this.now = opts.now ?? (() => performance.now());
   }
 
-  /** A lazy handle over `open`, tracked for idle unloads. */
+  /** A lazy handle over `open`, tracked (for idle unloads) until it closes. */
   newHandle(open: () => Promise<OpenedIndexHeader>): LazyIndexHandle {
     const h = new LazyIndexHandle(open, { metrics: this.opts.metrics, now: this.now });
     h.onClosed = (x) => this.handles.delete(x);
-    if (this.opts.idleTimeoutMs > 0) this.handles.add(h);
+    this.handles.add(h);
     return h;
   }
 
