@@ -136,7 +136,8 @@ export class LazyIndexHandle implements BlockIndexHandle {
     if (this.refs <= 0) throw new Error("index-header reader released more often than acquired");
     this.refs--;
     this.usedAt = this.now();
-    if (this.refs === 0 && this.closed) void this.unload();
+    // a failed close is counted in the unload failures metric; nothing else can act on it
+    if (this.refs === 0 && this.closed) this.unload().catch(() => undefined);
   }
 
   private async load(): Promise<IndexReader> {
