@@ -317,24 +317,14 @@ export async function openIndexHeader(
       }
     }
   }
+  if (path) {
+    await buildHeaderFile(remote, opts.blockDir!, path);
+    // reopened over the file, so the tables the build read are not held twice
+    return { ...(await openFromFile(path, remote)), origin: "built" };
+  }
   const rec = new RecordingSource(remote);
   // Opening reads exactly the header, TOC, symbol table and postings offset table.
   const probe = await IndexReader.open(rec, { keepPostingsTable: false });
-  if (path) {
-    // written piece by piece from the reads: no merged or encoded copy of a header that is tens
-    // of MiB for a block of millions of series
-    const { ranges, pieces } = rangePieces(rec.reads);
-    await Deno.mkdir(opts.blockDir!, { recursive: true });
-    await writeFileAtomicWith(path, async (f) => {
-      for (const b of [encodeHeaderHead(remote.size, ranges), ...pieces]) {
-        for (let off = 0; off < b.length;) off += await f.write(b.subarray(off));
-      }
-    });
-    // the recorder's reader holds the same tables; reopen over the file so memory is not doubled
-    rec.reads.length = 0;
-    await probe.close();
-    return { ...(await openFromFile(path, remote)), origin: "built" };
-  }
   const bytes = encodeIndexHeader(remote.size, mergeReads(rec.reads));
   await probe.close();
   const mem = new MemoryByteSource(bytes, "<index-header>");
@@ -342,4 +332,43 @@ export async function openIndexHeader(
   const source = new IndexHeaderSource(parsed.ranges, mem, parsed.dataStart, remote);
   const index = await IndexReader.open(source, { keepPostingsTable: false });
   return { index, source, origin: "built" };
+}
+
+/** Builds `<blockDir>/index-header.ranges` by range-reading the index object `remote`. */
+async function buildHeaderFile(remote: ByteSource, blockDir: string, path: string): Promise<void> {
+  const rec = new RecordingSource(remote);
+  // Opening reads exactly the header, TOC, symbol table and postings offset table.
+  const probe = await IndexReader.open(rec, { keepPostingsTable: false });
+  // written piece by piece from the reads: no merged or encoded copy of a header that is tens
+  // of MiB for a block of millions of series
+  const { ranges, pieces } = rangePieces(rec.reads);
+  await Deno.mkdir(blockDir, { recursive: true });
+  await writeFileAtomicWith(path, async (f) => {
+    for (const b of [encodeHeaderHead(remote.size, ranges), ...pieces]) {
+      for (let off = 0; off < b.length;) off += await f.write(b.subarray(off));
+    }
+  });
+  rec.reads.length = 0;
+  await probe.close();
+}
+
+/**
+ * Makes sure `<blockDir>/index-header.ranges` exists, building it from the bucket when it does
+ * not, without opening it: the lazy reader's eager download strategy (Thanos's
+ * NewLazyBinaryReader checks only that the file exists; a damaged one is rebuilt at open).
+ * Returns "disk" when the file was there, "built" when it was written now.
+ */
+export async function ensureIndexHeaderFile(
+  remote: ByteSource,
+  blockDir: string,
+): Promise<IndexHeaderOrigin> {
+  const path = `${blockDir}/${INDEX_HEADER_FILE}`;
+  try {
+    await Deno.stat(path);
+    return "disk";
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  await buildHeaderFile(remote, blockDir, path);
+  return "built";
 }

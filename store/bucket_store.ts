@@ -39,9 +39,23 @@ import { mergeSeriesSets } from "../tsdb/querier.ts";
 import { ChunkEncoding, type Labels, type SeriesWithChunks } from "../tsdb/series.ts";
 import type { Logger } from "../logging/log.ts";
 import { IndexCache, type IndexCacheOptions, type StoreIndexCache } from "./index_cache.ts";
-import { type IndexHeaderSource, openIndexHeader } from "../block/index_header.ts";
+import { ensureIndexHeaderFile, openIndexHeader } from "../block/index_header.ts";
+import {
+  type BlockIndexHandle,
+  DEFAULT_LAZY_READER_IDLE_TIMEOUT_MS,
+  EagerIndexHandle,
+  lazyReaderMetrics,
+  ReaderPool,
+} from "../block/lazy_index_header.ts";
 import type { MetaSyncer } from "../block/fetcher.ts";
 import { forEachConcurrent, Gate } from "../runutil/gate.ts";
+import {
+  ESTIMATED_MAX_SERIES_SIZE,
+  labelsMatch,
+  type LazyPostingsMetrics,
+  lazyPostingsMetrics,
+  planLazyPostings,
+} from "./lazy_postings.ts";
 
 /** Read size assumed for a chunk whose end is unknown (Thanos's EstimatedMaxChunkSize). */
 const EST_MAX_CHUNK_SIZE = 16000;
@@ -74,6 +88,7 @@ export function seriesBatchSize(blocks: number): number {
 const RESOLUTIONS = [3_600_000, 300_000, 0];
 
 const NO_CHUNKS: StoreChunk[] = [];
+const NO_MATCHERS: readonly Matcher[] = [];
 
 /** Bytes read from the bucket by kind, as Thanos's `data_type` label. */
 export type FetchedDataType = "index-header" | "postings" | "series" | "chunks";
@@ -226,12 +241,29 @@ export class BucketBlock {
 
   constructor(
     readonly meta: BlockMeta,
-    readonly index: IndexReader,
-    readonly header: IndexHeaderSource,
+    /** Its index: open from load on (default), or opened on use (lazy reader). */
+    readonly handle: BlockIndexHandle,
   ) {
     this.id = meta.ulid;
     this.extLabels = labelsFromObject(meta.thanos?.labels ?? {});
     this.resolution = meta.thanos?.downsample.resolution ?? 0;
+  }
+
+  /** The block's index; only while it is acquired ({@link withIndex}) when lazily loaded. */
+  get index(): IndexReader {
+    const ix = this.handle.current;
+    if (ix === null) throw new Error(`index-header of block ${this.id} is not loaded`);
+    return ix;
+  }
+
+  /** Runs `fn` with the block's index held open (loaded first if lazy). */
+  async withIndex<T>(fn: (ix: IndexReader) => Promise<T> | T): Promise<T> {
+    const ix = await this.handle.acquire();
+    try {
+      return await fn(ix);
+    } finally {
+      this.handle.release();
+    }
   }
 
   /** True when [minTime, maxTime) overlaps the closed range [mint, maxt]. */
@@ -267,6 +299,23 @@ export interface BucketStoreOptions {
   seriesMaxConcurrency?: number;
   /** Chunk bytes one Series call may download (`--store.grpc.downloaded-bytes-limit`). */
   bytesLimit?: number;
+  /**
+   * `--store.enable-index-header-lazy-reader`: index-headers opened when a query needs the
+   * block and closed after `idleTimeoutMs` unused (0: never); with `downloadStrategy` "lazy"
+   * (`--store.index-header-lazy-download-strategy`) not even built before the first use.
+   */
+  lazyReader?: {
+    idleTimeoutMs?: number;
+    downloadStrategy?: "eager" | "lazy";
+    /** The pool's clock (tests). */
+    now?: () => number;
+  };
+  /**
+   * `--store.enable-lazy-expanded-postings` with `--store.posting-group-max-key-series-ratio`:
+   * postings of label groups estimated to cost more than they save are not fetched; their
+   * matchers filter the series entries instead (store/lazy_postings.ts).
+   */
+  lazyExpandedPostings?: { maxKeySeriesRatio: number };
 }
 
 /** The store gateway's StoreBackend over a bucket. */
@@ -283,6 +332,9 @@ export class BucketStore implements StoreBackend {
   private readonly log: Logger;
   private syncing: Promise<void> | null = null;
   private closed = false;
+  /** Lazy index-header readers (absent: headers open from block load on). */
+  readonly readerPool?: ReaderPool;
+  private readonly lazyPostingsMetrics?: LazyPostingsMetrics;
 
   constructor(private readonly bucket: Bucket, private readonly opts: BucketStoreOptions) {
     this.log = opts.logger;
@@ -294,6 +346,18 @@ export class BucketStore implements StoreBackend {
     this.metrics = opts.registry ? storeMetrics(opts.registry) : undefined;
     this.gate = new Gate(opts.seriesMaxConcurrency ?? 20);
     opts.registry?.onCollect(() => this.metrics?.blocksLoaded.set(this.blocks.size));
+    if (opts.lazyReader) {
+      this.readerPool = new ReaderPool({
+        idleTimeoutMs: opts.lazyReader.idleTimeoutMs ?? DEFAULT_LAZY_READER_IDLE_TIMEOUT_MS,
+        metrics: opts.registry ? lazyReaderMetrics(opts.registry) : undefined,
+        now: opts.lazyReader.now,
+        onUnloadError: (err) => this.log.warn("failed to close idle index-header reader", { err }),
+      });
+      this.readerPool.start();
+    }
+    if (opts.lazyExpandedPostings && opts.registry) {
+      this.lazyPostingsMetrics = lazyPostingsMetrics(opts.registry);
+    }
   }
 
   /** Loaded blocks, sorted by minTime. */
@@ -330,7 +394,7 @@ export class BucketStore implements StoreBackend {
       try {
         const b = await this.loadBlock(meta);
         if (this.closed) {
-          await b.index.close();
+          await b.handle.close();
           return;
         }
         this.blocks.set(meta.ulid, b);
@@ -352,7 +416,7 @@ export class BucketStore implements StoreBackend {
       this.blocks.delete(id);
       this.metrics?.blockDrops.inc();
       this.cache.dropBlock(id);
-      await b.index.close();
+      await b.handle.close();
       this.log.info("dropped outdated block", { block: id });
     }
     for (const id of [...this.failed.keys()]) {
@@ -380,33 +444,50 @@ export class BucketStore implements StoreBackend {
   private async loadBlock(meta: BlockMeta): Promise<BucketBlock> {
     const name = `${meta.ulid}/index`;
     const known = meta.thanos?.files?.find((f) => f.rel_path === "index")?.size_bytes;
-    const remote = new CountingIndexSource(
-      await bucketByteSource(this.bucket, name, known && known > 0 ? known : undefined),
-      (type, bytes) => this.countFetch(type, bytes),
-    );
+    let remote: CountingIndexSource | undefined;
+    const indexSource = async () =>
+      remote ??= new CountingIndexSource(
+        await bucketByteSource(this.bucket, name, known && known > 0 ? known : undefined),
+        (type, bytes) => this.countFetch(type, bytes),
+      );
     const keep = this.opts.cacheIndexHeader !== false && this.opts.dataDir !== undefined;
-    const opened = await openIndexHeader(remote, {
-      blockDir: keep ? `${this.opts.dataDir}/${meta.ulid}` : undefined,
-      onRebuild: (file, err) =>
-        this.log.warn("local index-header unusable, rebuilding it", { file, err }),
-    });
-    const toc = opened.index.toc;
-    remote.bounds = {
-      seriesStart: toc.series,
-      seriesEnd: toc.labelIndices > toc.series ? toc.labelIndices : toc.postings,
-      postingsStart: toc.postings,
-      postingsEnd: toc.postingsTable,
+    const blockDir = keep ? `${this.opts.dataDir}/${meta.ulid}` : undefined;
+    const open = async () => {
+      const src = await indexSource();
+      const opened = await openIndexHeader(src, {
+        blockDir,
+        onRebuild: (file, err) =>
+          this.log.warn("local index-header unusable, rebuilding it", { file, err }),
+      });
+      const toc = opened.index.toc;
+      src.bounds = {
+        seriesStart: toc.series,
+        seriesEnd: toc.labelIndices > toc.series ? toc.labelIndices : toc.postings,
+        postingsStart: toc.postings,
+        postingsEnd: toc.postingsTable,
+      };
+      this.metrics?.headerOpens.inc({ origin: opened.origin });
+      return opened;
     };
-    this.metrics?.headerOpens.inc({ origin: opened.origin });
-    this.log.debug("loaded block", { id: meta.ulid, index_header: opened.origin });
-    return new BucketBlock(meta, opened.index, opened.source);
+    if (!this.readerPool) {
+      const opened = await open();
+      this.log.debug("loaded block", { id: meta.ulid, index_header: opened.origin });
+      return new BucketBlock(meta, new EagerIndexHandle(opened.index));
+    }
+    // Thanos's eager download strategy: the header file is written at load, opened on use
+    if (this.opts.lazyReader?.downloadStrategy !== "lazy" && blockDir) {
+      await ensureIndexHeaderFile(await indexSource(), blockDir);
+    }
+    this.log.debug("loaded block with a lazy index-header reader", { id: meta.ulid });
+    return new BucketBlock(meta, this.readerPool.newHandle(open));
   }
 
   /** Closes every block, then the index cache (after its pending writes). */
   async close(): Promise<void> {
     this.closed = true;
     await this.syncing?.catch(() => undefined);
-    for (const b of this.blocks.values()) await b.index.close();
+    this.readerPool?.stop();
+    for (const b of this.blocks.values()) await b.handle.close();
     this.blocks.clear();
     await this.cache.close();
   }
@@ -609,6 +690,46 @@ export class BucketStore implements StoreBackend {
   }
 
   /**
+   * Refs of `block`'s series for `matchers` and the matchers its series entries must still be
+   * checked against: none, unless lazy expanded postings left some label groups unfetched.
+   * `key` names the matcher set in the expanded postings cache, for the refs that passed.
+   */
+  async expandedPostings(
+    block: BucketBlock,
+    matchers: readonly Matcher[],
+  ): Promise<{ refs: Uint32Array; filter: readonly Matcher[]; key: string }> {
+    const lazy = this.opts.lazyExpandedPostings;
+    if (!lazy || matchers.length < 2) {
+      return { refs: await this.postings(block, matchers), filter: NO_MATCHERS, key: "" };
+    }
+    const key = JSON.stringify(matchers.map((m) => [m.name, m.type, m.value]).sort());
+    const cached = await this.cache.fetchExpandedPostings(block.id, key);
+    if (cached) return { refs: cached, filter: NO_MATCHERS, key };
+    const statsMax = block.meta.thanos?.index_stats?.series_max_size ?? 0;
+    const plan = await planLazyPostings(block.index, matchers, {
+      // as Thanos's store: the block's own bound when smaller than the estimate
+      seriesMaxSize: statsMax > 0 && statsMax < ESTIMATED_MAX_SERIES_SIZE
+        ? statsMax
+        : ESTIMATED_MAX_SERIES_SIZE,
+      maxKeySeriesRatio: lazy.maxKeySeriesRatio,
+    });
+    if (plan.kind === "empty") return { refs: new Uint32Array(0), filter: NO_MATCHERS, key };
+    if (plan.kind === "eager") {
+      const refs = await postingsForMatchers(this.postingsReader(block), matchers);
+      this.cache.storeExpandedPostings(block.id, key, refs);
+      return { refs, filter: NO_MATCHERS, key };
+    }
+    const m = this.lazyPostingsMetrics;
+    m?.applied.inc();
+    for (const g of plan.groups) {
+      m?.groups.inc({ reason: g.reason });
+      m?.sizeBytes.inc(4 * g.refs);
+    }
+    const refs = await postingsForMatchers(this.postingsReader(block), plan.fetch);
+    return { refs, filter: plan.filter, key };
+  }
+
+  /**
    * The block's index as postingsForMatchers reads it, each lookup (one matcher's postings,
    * or all series) cached per block in the index cache, so queries sharing a matcher share
    * the fetch.
@@ -690,20 +811,39 @@ export class BucketStore implements StoreBackend {
     let failure: unknown = undefined;
     let seriesFetched = 0;
     let chunksFetched = 0;
+    let held = false;
     try {
-      const refs = await withSpan(
+      // held for the whole stream of this block: a lazy reader is not unloaded under it
+      await block.handle.acquire();
+      held = true;
+      const { refs, filter, key } = await withSpan(
         span,
-        () => inSpan("bucket_store_postings", undefined, () => this.postings(block, matchers)),
+        () =>
+          inSpan("bucket_store_postings", undefined, () => this.expandedPostings(block, matchers)),
       );
       span.setAttribute("postings", refs.length);
-      yield* this.blockSeriesBatches(block, refs, mint, maxt, opts, signal, (n, c) => {
-        seriesFetched += n;
-        chunksFetched += c;
-      });
+      // lazy expanded postings: the refs whose entries passed the filter, cached once all are seen
+      const kept: number[] | null = filter.length > 0 ? [] : null;
+      yield* this.blockSeriesBatches(
+        block,
+        refs,
+        mint,
+        maxt,
+        opts,
+        signal,
+        (n, c) => {
+          seriesFetched += n;
+          chunksFetched += c;
+        },
+        filter,
+        kept,
+      );
+      if (kept) this.cache.storeExpandedPostings(block.id, key, Uint32Array.from(kept));
     } catch (e) {
       failure = e;
       throw e;
     } finally {
+      if (held) block.handle.release();
       span.setAttributes({ "series.fetched": seriesFetched, "chunks.fetched": chunksFetched });
       endSpan(span, failure);
     }
@@ -722,6 +862,8 @@ export class BucketStore implements StoreBackend {
     },
     signal: AbortSignal,
     fetched: (series: number, chunks: number) => void,
+    filter: readonly Matcher[] = NO_MATCHERS,
+    kept: number[] | null = null,
   ): AsyncGenerator<SeriesWithChunks> {
     const batch = opts.batchSize ?? SERIES_BATCH;
     for (let from = 0; from < refs.length; from += batch) {
@@ -732,6 +874,10 @@ export class BucketStore implements StoreBackend {
       const out: SeriesWithChunks[] = [];
       const wants: ChunkWant[] = [];
       for (const s of entries) {
+        if (filter.length > 0) {
+          if (!labelsMatch(s.labels, filter)) continue;
+          kept?.push(s.ref);
+        }
         let chunks: StoreChunk[] | null = null;
         for (const c of s.chunks) {
           if (c.maxTime < mint || c.minTime > maxt) continue;
@@ -1005,22 +1151,25 @@ class BlockSetBackend implements StoreBackend {
     signal: AbortSignal,
   ): Promise<{ names: string[]; warnings: string[] }> {
     const parts = await Promise.all(
-      this.overlapping(req.start, req.end).map(async (b) => {
-        if (req.matchers.length === 0) return b.index.labelNames();
-        const refs = await this.store.postings(b, req.matchers);
-        const names = new Set<string>();
-        for (let i = 0; i < refs.length; i += SERIES_BATCH) {
-          const batch = await this.store.seriesEntries(
-            b,
-            refs.subarray(i, i + SERIES_BATCH),
-            signal,
-          );
-          for (const s of batch) {
-            for (let k = 0; k < s.labels.length; k += 2) names.add(s.labels[k]);
+      this.overlapping(req.start, req.end).map((b) =>
+        b.withIndex(async (ix) => {
+          if (req.matchers.length === 0) return ix.labelNames();
+          const { refs, filter } = await this.store.expandedPostings(b, req.matchers);
+          const names = new Set<string>();
+          for (let i = 0; i < refs.length; i += SERIES_BATCH) {
+            const batch = await this.store.seriesEntries(
+              b,
+              refs.subarray(i, i + SERIES_BATCH),
+              signal,
+            );
+            for (const s of batch) {
+              if (filter.length > 0 && !labelsMatch(s.labels, filter)) continue;
+              for (let k = 0; k < s.labels.length; k += 2) names.add(s.labels[k]);
+            }
           }
-        }
-        return [...names];
-      }),
+          return [...names];
+        })
+      ),
     );
     return { names: unionSorted(parts.map((p) => p.slice().sort(compareStrings))), warnings: [] };
   }
@@ -1030,24 +1179,27 @@ class BlockSetBackend implements StoreBackend {
     signal: AbortSignal,
   ): Promise<{ values: string[]; warnings: string[] }> {
     const parts = await Promise.all(
-      this.overlapping(req.start, req.end).map(async (b) => {
-        if (req.matchers.length === 0) return await b.index.labelValues(req.label);
-        const refs = await this.store.postings(b, req.matchers);
-        const values = new Set<string>();
-        for (let i = 0; i < refs.length; i += SERIES_BATCH) {
-          const batch = await this.store.seriesEntries(
-            b,
-            refs.subarray(i, i + SERIES_BATCH),
-            signal,
-          );
-          for (const s of batch) {
-            for (let k = 0; k < s.labels.length; k += 2) {
-              if (s.labels[k] === req.label) values.add(s.labels[k + 1]);
+      this.overlapping(req.start, req.end).map((b) =>
+        b.withIndex(async (ix) => {
+          if (req.matchers.length === 0) return await ix.labelValues(req.label);
+          const { refs, filter } = await this.store.expandedPostings(b, req.matchers);
+          const values = new Set<string>();
+          for (let i = 0; i < refs.length; i += SERIES_BATCH) {
+            const batch = await this.store.seriesEntries(
+              b,
+              refs.subarray(i, i + SERIES_BATCH),
+              signal,
+            );
+            for (const s of batch) {
+              if (filter.length > 0 && !labelsMatch(s.labels, filter)) continue;
+              for (let k = 0; k < s.labels.length; k += 2) {
+                if (s.labels[k] === req.label) values.add(s.labels[k + 1]);
+              }
             }
           }
-        }
-        return [...values].sort(compareStrings);
-      }),
+          return [...values].sort(compareStrings);
+        })
+      ),
     );
     return { values: unionSorted(parts), warnings: [] };
   }

@@ -6,6 +6,7 @@
 
 import { Matcher, MatchType } from "../tsdb/matchers.ts";
 import { InvalidRegexError } from "../re2/parser.ts";
+import type { MatcherFactory } from "./matchers_cache.ts";
 import { utf8Length } from "../strconv/utf8.ts";
 import { type Chunk, ChunkEncoding, type Labels, type SeriesWithChunks } from "../tsdb/series.ts";
 import {
@@ -339,7 +340,7 @@ export function readLabelSet(r: ProtoReader): Labels {
   return out;
 }
 
-function readMatcher(r: ProtoReader): Matcher {
+function readMatcher(r: ProtoReader, make?: MatcherFactory): Matcher {
   let type = 0;
   let name = "";
   let value = "";
@@ -353,7 +354,7 @@ function readMatcher(r: ProtoReader): Matcher {
   }
   const mt = WIRE_TO_MATCH_TYPE[type];
   if (mt === undefined) throw new ProtoDecodeError("LabelMatcher", at, `unknown type ${type}`);
-  return new Matcher(mt, name, value);
+  return make ? make(mt, name, value) : new Matcher(mt, name, value);
 }
 
 function readAny(r: ProtoReader): AnyMessage {
@@ -488,8 +489,11 @@ function readQueryHints(r: ProtoReader): QueryHints {
   return qh;
 }
 
-/** Decodes a `SeriesRequest`. Throws ProtoDecodeError or InvalidRegexError (→ InvalidArgument). */
-export function decodeSeriesRequest(buf: Uint8Array): SeriesRequest {
+/**
+ * Decodes a `SeriesRequest`, its matchers built by `make` (e.g. a MatchersCache) when given.
+ * Throws ProtoDecodeError or InvalidRegexError (→ InvalidArgument).
+ */
+export function decodeSeriesRequest(buf: Uint8Array, make?: MatcherFactory): SeriesRequest {
   const r = new ProtoReader(buf, "SeriesRequest");
   const req: SeriesRequest = {
     minTime: 0,
@@ -518,7 +522,7 @@ export function decodeSeriesRequest(buf: Uint8Array): SeriesRequest {
         req.maxTime = r.int64();
         break;
       case 3:
-        req.matchers.push(readMatcher(r.sub("LabelMatcher")));
+        req.matchers.push(readMatcher(r.sub("LabelMatcher"), make));
         break;
       case 4:
         req.maxResolutionWindow = r.int64();
@@ -827,8 +831,8 @@ export function encodeLabelNamesRequest(req: LabelNamesRequest): Uint8Array {
   return w.finish();
 }
 
-/** Decodes a `LabelNamesRequest`. */
-export function decodeLabelNamesRequest(buf: Uint8Array): LabelNamesRequest {
+/** Decodes a `LabelNamesRequest`, its matchers built by `make` when given. */
+export function decodeLabelNamesRequest(buf: Uint8Array, make?: MatcherFactory): LabelNamesRequest {
   const r = new ProtoReader(buf, "LabelNamesRequest");
   const req: LabelNamesRequest = {
     start: 0,
@@ -858,7 +862,7 @@ export function decodeLabelNamesRequest(buf: Uint8Array): LabelNamesRequest {
         req.hints = readAny(r.sub("Any"));
         break;
       case 6:
-        req.matchers.push(readMatcher(r.sub("LabelMatcher")));
+        req.matchers.push(readMatcher(r.sub("LabelMatcher"), make));
         break;
       case 7:
         req.withoutReplicaLabels!.push(r.string());
@@ -911,8 +915,11 @@ export function encodeLabelValuesRequest(req: LabelValuesRequest): Uint8Array {
   return w.finish();
 }
 
-/** Decodes a `LabelValuesRequest`. */
-export function decodeLabelValuesRequest(buf: Uint8Array): LabelValuesRequest {
+/** Decodes a `LabelValuesRequest`, its matchers built by `make` when given. */
+export function decodeLabelValuesRequest(
+  buf: Uint8Array,
+  make?: MatcherFactory,
+): LabelValuesRequest {
   const r = new ProtoReader(buf, "LabelValuesRequest");
   const req: LabelValuesRequest = {
     label: "",
@@ -946,7 +953,7 @@ export function decodeLabelValuesRequest(buf: Uint8Array): LabelValuesRequest {
         req.hints = readAny(r.sub("Any"));
         break;
       case 7:
-        req.matchers.push(readMatcher(r.sub("LabelMatcher")));
+        req.matchers.push(readMatcher(r.sub("LabelMatcher"), make));
         break;
       case 8:
         req.withoutReplicaLabels!.push(r.string());

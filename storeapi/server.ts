@@ -43,6 +43,7 @@ import {
 import { ProtoDecodeError, ProtoWriter, varintSize } from "./wire.ts";
 import { traceServerCall } from "../tracing/tracer.ts";
 import type { GrpcLogSettings } from "../server/request_log.ts";
+import type { MatcherFactory, MatchersCache } from "./matchers_cache.ts";
 
 /** One item of a backend's series stream: a series or a non-fatal warning. */
 export type SeriesItem = SeriesWithChunks | { warning: string };
@@ -90,6 +91,8 @@ export interface StoreServerOptions {
   logger?: Logger;
   /** Request logging (server/request_log.ts); default the role's installed config. */
   requestLog?: GrpcLogSettings | null;
+  /** Compiled regex matchers reused across requests (`--matcher-cache-size`). */
+  matchersCache?: MatchersCache;
 }
 
 /** Full method paths served. */
@@ -132,7 +135,10 @@ export class StoreServer {
   private readonly maxFrameBytes: number;
   private readonly flushBytes: number;
 
+  /** How request matchers are built: through the matcher cache when configured. */
+  private readonly makeMatcher?: MatcherFactory;
   constructor(private readonly backend: StoreBackend, opts: StoreServerOptions = {}) {
+    this.makeMatcher = opts.matchersCache?.get;
     this.serving = opts.serving ?? false;
     this.limits = {
       seriesLimit: opts.limits?.seriesLimit ?? 0,
@@ -250,7 +256,7 @@ export class StoreServer {
   }
 
   private async handleLabelNames(buf: Uint8Array, ctx: CallContext): Promise<Uint8Array> {
-    const req = decodeRequest(() => decodeLabelNamesRequest(buf));
+    const req = decodeRequest(() => decodeLabelNamesRequest(buf, this.makeMatcher));
     let res;
     try {
       res = await this.backend.labelNames(req, ctx.signal);
@@ -263,7 +269,7 @@ export class StoreServer {
   }
 
   private async handleLabelValues(buf: Uint8Array, ctx: CallContext): Promise<Uint8Array> {
-    const req = decodeRequest(() => decodeLabelValuesRequest(buf));
+    const req = decodeRequest(() => decodeLabelValuesRequest(buf, this.makeMatcher));
     if (req.label === "") {
       throw new GrpcError(GrpcStatus.INVALID_ARGUMENT, "label name parameter cannot be empty");
     }
@@ -281,7 +287,7 @@ export class StoreServer {
   }
 
   private async handleSeries(buf: Uint8Array, ctx: CallContext, out: ServerStreamWriter) {
-    const req = decodeRequest(() => decodeSeriesRequest(buf));
+    const req = decodeRequest(() => decodeSeriesRequest(buf, this.makeMatcher));
     const { seriesLimit, samplesLimit } = this.limits;
     const sink = new SeriesFrameSink(out, this.flushBytes, this.maxFrameBytes);
     const batchSize = (req.responseBatchSize ?? 0) > 1 ? req.responseBatchSize! : 0;

@@ -8,7 +8,11 @@ import type { MetaSyncerOptions } from "../../block/fetcher.ts";
 import { type Flags, type HttpConfig, httpConfig, UsageError } from "../flags.ts";
 import { type GrpcServerConfig, grpcServerConfig } from "../grpc.ts";
 import { objstoreConfigText } from "../objstore.ts";
-import { BLOCK_DISCOVERY_STRATEGIES, type StoreFlag } from "./flags.ts";
+import {
+  BLOCK_DISCOVERY_STRATEGIES,
+  INDEX_HEADER_DOWNLOAD_STRATEGIES,
+  type StoreFlag,
+} from "./flags.ts";
 import {
   type CacheItemType,
   IndexCacheConfigError,
@@ -56,6 +60,14 @@ export interface StoreConfig {
   /** `--store.grpc.downloaded-bytes-limit` (0: none). */
   bytesLimit: number;
   seriesMaxConcurrency: number;
+  /** `--store.enable-index-header-lazy-reader` and its idle timeout / download strategy. */
+  lazyReader?: { idleTimeoutMs: number; downloadStrategy: "eager" | "lazy" };
+  /** `--store.enable-lazy-expanded-postings`. */
+  lazyExpandedPostings: boolean;
+  /** `--store.posting-group-max-key-series-ratio` (0: no limit). */
+  postingGroupMaxKeySeriesRatio: number;
+  /** `--matcher-cache-size` (0: no cache). */
+  matcherCacheSize: number;
 }
 
 /** The smallest positive value, or 0 when none is positive. */
@@ -123,6 +135,12 @@ export function storeConfig(flags: Flags<StoreFlag>): StoreConfig {
       })`,
     );
   }
+  const matcherCacheSize = flags.int("matcher-cache-size");
+  if (matcherCacheSize < 0) throw new UsageError("--matcher-cache-size must not be negative");
+  const keySeriesRatio = flags.float("store.posting-group-max-key-series-ratio");
+  if (!(keySeriesRatio >= 0)) {
+    throw new UsageError("--store.posting-group-max-key-series-ratio must not be negative");
+  }
   const blockSyncConcurrency = flags.int("block-sync-concurrency");
   if (blockSyncConcurrency < 1) {
     throw new UsageError("--block-sync-concurrency must be at least 1");
@@ -157,5 +175,17 @@ export function storeConfig(flags: Flags<StoreFlag>): StoreConfig {
     ),
     bytesLimit: flags.int("store.grpc.downloaded-bytes-limit"),
     seriesMaxConcurrency: flags.int("store.grpc.series-max-concurrency"),
+    lazyReader: flags.bool("store.enable-index-header-lazy-reader")
+      ? {
+        idleTimeoutMs: flags.duration("store.index-header-lazy-reader-idle-timeout"),
+        downloadStrategy: flags.enum(
+          "store.index-header-lazy-download-strategy",
+          INDEX_HEADER_DOWNLOAD_STRATEGIES,
+        ),
+      }
+      : undefined,
+    lazyExpandedPostings: flags.bool("store.enable-lazy-expanded-postings"),
+    postingGroupMaxKeySeriesRatio: keySeriesRatio,
+    matcherCacheSize,
   };
 }

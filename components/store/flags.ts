@@ -24,6 +24,9 @@ export const BLOCK_DISCOVERY_STRATEGIES = [
   "recursive",
 ] as const satisfies readonly NonNullable<MetaSyncerOptions["strategy"]>[];
 
+/** The values of `--store.index-header-lazy-download-strategy`. */
+export const INDEX_HEADER_DOWNLOAD_STRATEGIES = ["eager", "lazy"] as const;
+
 /** `thanos store` */
 export const STORE_COMMAND = defineCommand({
   path: ["store"],
@@ -100,39 +103,49 @@ export const STORE_COMMAND = defineCommand({
       kind: "bool",
       default: "false",
       help: "If true, Store Gateway will lazy memory map index-header only once the block is " +
-        "required by a query. Not in this build.",
-      unsupported: "the lazy index-header reader is not in this build",
+        "required by a query.",
+    },
+    {
+      name: "store.index-header-lazy-reader-idle-timeout",
+      kind: "duration",
+      default: "5m",
+      help: "If index-header lazy reader is enabled and this idle timeout setting is > 0, " +
+        "memory map-ed index-headers will be automatically released after 'idle timeout' " +
+        "inactivity.",
+      hidden: true,
     },
     {
       name: "store.enable-lazy-expanded-postings",
       kind: "bool",
       default: "false",
       help: "If true, Store Gateway will estimate postings size and try to lazily expand " +
-        "postings if it downloads less data than expanding all postings. Not in this build.",
-      unsupported: "lazy expanded postings are not in this build",
+        "postings if it downloads less data than expanding all postings.",
     },
     {
       name: "store.posting-group-max-key-series-ratio",
       kind: "float",
       default: "100",
       help: "Mark posting group as lazy if it fetches more keys than R * max series the " +
-        "query should fetch. Only valid with lazy expanded postings (not in this build).",
-      unsupported: "lazy expanded postings are not in this build",
+        "query should fetch. With R set to 100, a posting group which fetches 100K keys will " +
+        "be marked as lazy if the current query only fetches 1000 series. " +
+        "thanos_bucket_store_lazy_expanded_posting_groups_total shows lazy expanded postings " +
+        "groups with reasons and you can tune this config accordingly. This config is only " +
+        "valid if lazy expanded posting is enabled. 0 disables the limit.",
     },
     {
       name: "store.index-header-lazy-download-strategy",
       kind: "enum",
-      choices: ["eager", "lazy"],
+      choices: INDEX_HEADER_DOWNLOAD_STRATEGIES,
       default: "eager",
-      help: "Strategy of how to download index headers lazily. Only eager in this build.",
-      unsupported: "lazy index-header download is not in this build; headers are built eagerly",
+      help: "Strategy of how to download index headers lazily. Supported values: eager, " +
+        "lazy. If eager, always download index header during initial load. If lazy, download " +
+        "index header during query time.",
     },
     {
       name: "matcher-cache-size",
       kind: "int",
       default: "0",
-      help: "Max number of cached matchers items. Using 0 disables caching. Not in this build.",
-      unsupported: "the matcher cache is not in this build",
+      help: "Max number of cached matchers items. Using 0 disables caching.",
     },
     {
       name: "data-dir",

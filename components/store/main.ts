@@ -6,6 +6,7 @@
 import { Registry } from "../../metrics/registry.ts";
 import { registerTracingMetrics } from "../../tracing/setup.ts";
 import { StoreServer } from "../../storeapi/server.ts";
+import { MatchersCache } from "../../storeapi/matchers_cache.ts";
 import { HttpServer, Probe } from "../../server/http.ts";
 import { serveUntilStopped } from "../../server/lifecycle.ts";
 import { openBucket } from "../objstore.ts";
@@ -91,12 +92,19 @@ export async function runStore(cfg: StoreConfig, ctx: RunContext): Promise<numbe
     maxTime: cfg.maxTime,
     seriesMaxConcurrency: cfg.seriesMaxConcurrency,
     bytesLimit: cfg.bytesLimit,
+    lazyReader: cfg.lazyReader,
+    lazyExpandedPostings: cfg.lazyExpandedPostings
+      ? { maxKeySeriesRatio: cfg.postingGroupMaxKeySeriesRatio }
+      : undefined,
   });
   const server = new StoreServer(store, {
     registry,
     logger: log,
     tls: cfg.grpc.tls,
     limits: { seriesLimit: cfg.seriesLimit, samplesLimit: cfg.samplesLimit },
+    matchersCache: cfg.matcherCacheSize > 0
+      ? new MatchersCache(cfg.matcherCacheSize, registry)
+      : undefined,
   });
   const http = new HttpServer({
     address: cfg.http.address,

@@ -607,3 +607,41 @@ Deno.test("rule config: defaults, queriers, Alertmanagers and errors", () => {
     assertThrows(() => ruleConfig(parse(RULE_COMMAND, [...argv])), UsageError, msg);
   }
 });
+
+Deno.test("store config: lazy reader, lazy postings and matcher cache flags", () => {
+  const d = storeConfig(parse(STORE_COMMAND, []));
+  assertEquals(d.lazyReader, undefined);
+  assertEquals(d.lazyExpandedPostings, false);
+  assertEquals(d.postingGroupMaxKeySeriesRatio, 100);
+  assertEquals(d.matcherCacheSize, 0);
+  // the idle timeout defaults to Thanos's hidden 5m; the strategy to eager
+  assertEquals(
+    storeConfig(parse(STORE_COMMAND, ["--store.enable-index-header-lazy-reader"])).lazyReader,
+    { idleTimeoutMs: 300_000, downloadStrategy: "eager" },
+  );
+  const c = storeConfig(parse(STORE_COMMAND, [
+    "--store.enable-index-header-lazy-reader",
+    "--store.index-header-lazy-reader-idle-timeout=30s",
+    "--store.index-header-lazy-download-strategy=lazy",
+    "--store.enable-lazy-expanded-postings",
+    "--store.posting-group-max-key-series-ratio=0",
+    "--matcher-cache-size=200",
+  ]));
+  assertEquals(c.lazyReader, { idleTimeoutMs: 30_000, downloadStrategy: "lazy" });
+  assertEquals(c.lazyExpandedPostings, true);
+  assertEquals(c.postingGroupMaxKeySeriesRatio, 0);
+  assertEquals(c.matcherCacheSize, 200);
+  assertThrows(
+    () => parseFlags(STORE_COMMAND, ["--store.index-header-lazy-download-strategy=later"]),
+  );
+  assertThrows(
+    () => storeConfig(parse(STORE_COMMAND, ["--matcher-cache-size=-1"])),
+    UsageError,
+    "--matcher-cache-size",
+  );
+  assertThrows(
+    () => storeConfig(parse(STORE_COMMAND, ["--store.posting-group-max-key-series-ratio=-2"])),
+    UsageError,
+    "posting-group-max-key-series-ratio",
+  );
+});

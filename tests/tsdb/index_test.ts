@@ -851,3 +851,40 @@ Deno.test({
     });
   },
 });
+
+Deno.test("postings estimates from the offset table match the lists' lengths, with nothing fetched", async () => {
+  await withTempDir(async (dir) => {
+    const fx = makeFixture(3, 500);
+    const path = `${dir}/index`;
+    await writeFixture(path, fx);
+    const bytes = await Deno.readFile(path);
+    for (const keep of [true, false]) {
+      const mem = new MemoryByteSource(bytes, "mem/index");
+      const offsets: number[] = [];
+      const src: ByteSource = {
+        name: mem.name,
+        size: mem.size,
+        read: (offset, length) => {
+          offsets.push(offset);
+          return mem.read(offset, length);
+        },
+      };
+      const reader = await IndexReader.open(src, { keepPostingsTable: keep });
+      for (const name of reader.labelNames()) {
+        const values = await reader.labelValues(name);
+        const some = values.filter((_, i) => i % 3 === 0);
+        const reads = offsets.length;
+        const byValues = await reader.estimatePostings(name, [...some, "not-a-value"]);
+        const byPred = await reader.estimatePostings(name, (v) => some.includes(v));
+        // only the offset table is read (from memory, or from the source), never a list
+        for (const o of offsets.slice(reads)) assert(o >= reader.toc.postingsTable, name);
+        let want = 0;
+        for (const v of some) want += (await reader.postings(name, [v])).length;
+        assertEquals(byValues, { keys: some.length, refs: want }, name);
+        assertEquals(byPred, { keys: some.length, refs: want }, name);
+      }
+      assertEquals(await reader.estimatePostings("no-such-label", ["x"]), { keys: 0, refs: 0 });
+      await reader.close();
+    }
+  });
+});

@@ -299,15 +299,42 @@ export class IndexReader {
 
   /** Postings (sorted series refs) of series with `name` equal to any of `values`, merged. */
   async postings(name: string, values: readonly string[]): Promise<Uint32Array> {
+    return mergeFetched(await this.fetchPostingsLists(await this.rangesOf(name, values)));
+  }
+
+  /**
+   * Size of the postings of `name` for `values` (or, with `pred`, for every value satisfying
+   * it) from the postings offset table alone, nothing fetched: the number of values that exist
+   * and the estimated number of refs in their lists (from each list's byte range, as Thanos's
+   * lazy expanded postings estimate them). Null when a list's end is not known from the table.
+   */
+  async estimatePostings(
+    name: string,
+    values: readonly string[] | ((value: string) => boolean),
+  ): Promise<{ keys: number; refs: number } | null> {
+    const ranges = typeof values === "function"
+      ? await this.rangesMatching(name, values)
+      : await this.rangesOf(name, values);
+    let refs = 0;
+    for (const r of ranges) {
+      // len (4 B), count (4 B), 4 B per ref, CRC (4 B)
+      if (r.end <= r.start + 12) return null;
+      refs += Math.floor((r.end - r.start - 12) / 4);
+    }
+    return { keys: ranges.length, refs };
+  }
+
+  /** Byte ranges of the postings lists of `name` for `values` (those that exist). */
+  private async rangesOf(name: string, values: readonly string[]): Promise<PostingsRange[]> {
     const e = this.names.get(name);
-    if (e === undefined || values.length === 0) return EMPTY_POSTINGS;
+    if (e === undefined || values.length === 0) return [];
     const wanted = Array.from(new Set(values)).sort(compareStrings);
     // Drop values outside [first, last]: they cannot match.
     let lo = 0;
     while (lo < wanted.length && compareStrings(wanted[lo], e.sampleValues[0]) < 0) lo++;
     let hi = wanted.length;
     while (hi > lo && compareStrings(wanted[hi - 1], e.last) > 0) hi--;
-    if (lo >= hi) return EMPTY_POSTINGS;
+    if (lo >= hi) return [];
 
     const ranges: PostingsRange[] = [];
     // Group the wanted values by sample block; each group is one scan of the table.
@@ -343,7 +370,7 @@ export class IndexReader {
       }
       i = j;
     }
-    return mergeFetched(await this.fetchPostingsLists(ranges));
+    return ranges;
   }
 
   /**
@@ -354,15 +381,23 @@ export class IndexReader {
     name: string,
     pred: (value: string) => boolean,
   ): Promise<Uint32Array> {
+    return mergeFetched(await this.fetchPostingsLists(await this.rangesMatching(name, pred)));
+  }
+
+  /** Byte ranges of the postings lists of the values of `name` that satisfy `pred`. */
+  private async rangesMatching(
+    name: string,
+    pred: (value: string) => boolean,
+  ): Promise<PostingsRange[]> {
     const e = this.names.get(name);
-    if (e === undefined) return EMPTY_POSTINGS;
+    if (e === undefined) return [];
     const ranges: PostingsRange[] = [];
     await this.scanName(e, (d, vStart, vLen, offset) => {
       if (pred(decodeUtf8(d.b.subarray(vStart, vStart + vLen)))) {
         ranges.push({ start: offset, end: this.nextListStart(d) });
       }
     });
-    return mergeFetched(await this.fetchPostingsLists(ranges));
+    return ranges;
   }
 
   /** Refs of all series in the index (the postings list of the key `("", "")`). */
