@@ -39,7 +39,7 @@ import type { SeriesItem, StoreBackend } from "../storeapi/server.ts";
 import { dbMinTime, TsdbStore } from "../store/tsdb_store.ts";
 import { DB } from "../tsdb/db.ts";
 import { AppendError, type FsyncPolicy, rangeForTimestamp } from "../tsdb/head.ts";
-import { compareStrings, labelsToObject, mergeLabels } from "../tsdb/labels.ts";
+import { compareStrings, labelsToObject, labelsToString, mergeLabels } from "../tsdb/labels.ts";
 import type { BlockThanosMeta } from "../tsdb/block_writer.ts";
 import { mergeSeriesSets } from "../tsdb/querier.ts";
 import type { Labels, SeriesSet, SeriesWithChunks } from "../tsdb/series.ts";
@@ -76,6 +76,11 @@ export interface MultiTSDBOptions {
   fsync?: FsyncPolicy;
   /** Tenants replayed concurrently by `open` (default 4). */
   openConcurrency?: number;
+  /**
+   * `--tsdb.too-far-in-future.time-window` in ms (0 = off): a sample newer than now + window is
+   * refused as out of bounds (Thanos's ReceiveAppender), the rest of the request is stored.
+   */
+  tooFarInFutureMs?: number;
 }
 
 /**
@@ -335,6 +340,10 @@ export class MultiTSDB {
         throw new RemoteWriteError(429, "tenant is above active series limit");
       }
       const out: WriteOutcome = { appended: 0, outOfOrder: 0, outOfBounds: 0, duplicate: 0 };
+      const window = this.opts.tooFarInFutureMs ?? 0;
+      const tooFar = window > 0 ? Date.now() + window : Infinity;
+      let futureSamples = 0;
+      let futureExample: { lset: Labels; timestamp: number } | null = null;
       const app = t.db.appender(countSamples(series));
       try {
         // the value words: one view per buffer (a decoded request keeps all its samples in one
@@ -367,6 +376,12 @@ export class MultiTSDB {
           const hint = s.hint;
           let ref = 0;
           for (let i = i0; i < i0 + n; i++) {
+            if (ts[i] > tooFar) {
+              out.outOfBounds++;
+              futureSamples++;
+              futureExample ??= { lset: s.labels, timestamp: ts[i] };
+              continue;
+            }
             try {
               ref = app.appendBits(
                 s.labels,
@@ -395,6 +410,16 @@ export class MultiTSDB {
       }
       const st = await app.commit();
       out.appended = st.appended;
+      if (futureExample !== null) {
+        // Thanos logs each such sample; one line per write names the first and the count
+        this.log.warn("block metric too far in the future", {
+          tenant,
+          lset: labelsToString(futureExample.lset),
+          timestamp: futureExample.timestamp,
+          bound: tooFar,
+          samples: futureSamples,
+        });
+      }
       if (out.appended > 0) this.m.appended.labels(tenant).inc(out.appended);
       if (out.outOfOrder > 0) this.m.outOfOrder.labels(tenant).inc(out.outOfOrder);
       if (out.outOfBounds > 0) this.m.outOfBounds.labels(tenant).inc(out.outOfBounds);

@@ -69,6 +69,17 @@ export class DecodedSeries implements PromSeries {
   }
 }
 
+/**
+ * `s` with other labels and the same samples (a decoded series keeps reading its arena). The
+ * label-cache hint belongs to the old labels and is dropped.
+ */
+export function withLabels(s: PromSeries, labels: Labels): PromSeries {
+  if (s instanceof DecodedSeries) {
+    return new DecodedSeries(labels, undefined, s.arenaTs, s.arenaWords, s.off, s.n);
+  }
+  return { labels, timestamps: s.timestamps, values: s.values };
+}
+
 /** Samples of one series (without making a decoded series' views). */
 export function sampleCount(s: PromSeries): number {
   return s instanceof DecodedSeries ? s.n : s.timestamps.length;

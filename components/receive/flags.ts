@@ -42,6 +42,10 @@ export const REPLICATION_PROTOCOLS = ["protobuf", "capnproto"] as const;
 /** Why a receive flag is refused at any value but its default. */
 const NOT_YET = "not in this build's receive yet";
 
+/** Why the flags that need the remote-write client's certificate are refused. */
+const NO_CLIENT_CERTS = "the runtime's HTTPS server (Deno.serve) cannot request or verify " +
+  "client certificates; terminate mutual TLS in a proxy in front of the receiver";
+
 /** `thanos receive` */
 export const RECEIVE_COMMAND = defineCommand({
   path: ["receive"],
@@ -63,25 +67,26 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "remote-write.server-tls-cert",
-      unsupported: NOT_YET,
       kind: "string",
       default: "",
-      help: "TLS Certificate for HTTP server, leave blank to disable TLS. Not supported yet.",
+      help: "TLS Certificate for HTTP server, leave blank to disable TLS.",
+      grants: "read",
     },
     {
       name: "remote-write.server-tls-key",
-      unsupported: NOT_YET,
       kind: "string",
       default: "",
-      help: "TLS Key for the HTTP server, leave blank to disable TLS. Not supported yet.",
+      help: "TLS Key for the HTTP server, leave blank to disable TLS.",
+      grants: "read",
     },
     {
       name: "remote-write.server-tls-client-ca",
-      unsupported: NOT_YET,
+      unsupported: NO_CLIENT_CERTS,
       kind: "string",
       default: "",
       help: "TLS CA to verify clients against. If no client CA is specified, there is no " +
-        "client verification on server side. (tls.NoClientCert) Not supported yet.",
+        "client verification on server side. (tls.NoClientCert) Not in this build: the " +
+        "runtime's HTTPS server cannot verify client certificates.",
     },
     {
       name: "remote-write.server-tls-min-version",
@@ -92,17 +97,20 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "remote-write.server-tls-ciphers",
-      unsupported: NOT_YET,
+      unsupported: "choosing the remote-write TLS cipher suites is not in this build (the " +
+        "runtime's TLS, rustls, uses its own)",
       kind: "string",
       repeatable: true,
-      help: "TLS cipher suites for the HTTP server. Not supported yet.",
+      help: "TLS cipher suites for the HTTP server. Not in this build: the runtime's defaults " +
+        "are used.",
     },
     {
       name: "remote-write.server-tls-curves",
-      unsupported: NOT_YET,
+      unsupported: "choosing the remote-write TLS curves is not in this build (the runtime's " +
+        "TLS, rustls, uses its own)",
       kind: "string",
       repeatable: true,
-      help: "TLS curves for the HTTP server. Not supported yet.",
+      help: "TLS curves for the HTTP server. Not in this build: the runtime's defaults are used.",
     },
     {
       name: "remote-write.client-tls-cert",
@@ -218,7 +226,6 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "receive.artificial-max-delay",
-      unsupported: NOT_YET,
       kind: "duration",
       default: "0s",
       help: "Maximum artificial delay for the 2nd peer.",
@@ -226,7 +233,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "receive.tenant-certificate-field",
-      unsupported: NOT_YET,
+      unsupported: NO_CLIENT_CERTS,
       kind: "enum",
       choices: TENANT_CERTIFICATE_FIELDS,
       default: "",
@@ -241,11 +248,10 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "receive.split-tenant-label-name",
-      unsupported: NOT_YET,
       kind: "string",
       default: "",
       help: "Label name through which the request will be split into multiple tenants. This " +
-        "takes precedence over the HTTP header. Not supported yet.",
+        "takes precedence over the HTTP header.",
     },
     {
       name: "receive.tenant-label-name",
@@ -318,16 +324,15 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "receive.relabel-config-file",
-      unsupported: NOT_YET,
       kind: "string",
-      help: "Path to YAML file that contains relabeling configuration. Not supported yet.",
+      help: "Path to YAML file that contains relabeling configuration.",
+      grants: "read-file",
     },
     {
       name: "receive.relabel-config",
-      unsupported: NOT_YET,
       kind: "string",
       help: "Alternative to 'receive.relabel-config-file' flag (mutually exclusive). Content " +
-        "of YAML file that contains relabeling configuration. Not supported yet.",
+        "of YAML file that contains relabeling configuration.",
     },
     {
       name: "tsdb.min-block-duration",
@@ -345,11 +350,12 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "tsdb.too-far-in-future.time-window",
-      unsupported: NOT_YET,
       kind: "duration",
       default: "0s",
       help: "Configures the allowed time window for ingesting samples too far in the future. " +
-        "Disabled (0s) by default. Not supported yet.",
+        "Disabled (0s) by default. Please note enable this flag will reject samples in the " +
+        "future of receive local NTP time + configured duration due to clock skew in remote " +
+        "write clients.",
     },
     {
       name: "tsdb.out-of-order.time-window",

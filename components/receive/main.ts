@@ -35,6 +35,7 @@ import { ReceiveHandler } from "../../receive/handler.ts";
 import { writeableService } from "../../receive/writeable.ts";
 import { headSeriesLimitFor } from "../../receive/limits.ts";
 import type { PromSeries } from "../../receive/remote_write.ts";
+import { Relabeler } from "../../relabel/relabel.ts";
 import { openBucket } from "../objstore.ts";
 import type { RunContext } from "../runtime.ts";
 import type { ReceiveConfig } from "./config.ts";
@@ -292,11 +293,27 @@ export async function runReceive(cfg: ReceiveConfig, ctx: RunContext): Promise<n
     probe,
   });
   const rwProbe = new Probe();
+  const rwTls = cfg.remoteWriteTls;
+  if (rwTls && rwTls.minVersion !== "1.2") {
+    // Deno.serve (rustls) offers TLS 1.2 and 1.3 and takes no minimum
+    log.warn("the remote-write server accepts TLS 1.2 and 1.3 whatever the minimum version", {
+      "remote-write.server-tls-min-version": rwTls.minVersion,
+    });
+  }
   const rwServer = new HttpServer({
     address: cfg.remoteWriteAddress,
     logger: log.with({ service: "remote-write" }),
     registry,
     probe: rwProbe,
+    // `--remote-write.server-tls-cert/-key`: HTTPS through the `--http.config` TLS path
+    web: rwTls
+      ? {
+        path: "",
+        tls: { cert: { file: rwTls.certFile }, key: { file: rwTls.keyFile } },
+        headers: {},
+        users: new Map(),
+      }
+      : undefined,
   });
   let rwStarted = false;
   const loops = new AbortController();
@@ -354,6 +371,7 @@ export async function runReceive(cfg: ReceiveConfig, ctx: RunContext): Promise<n
         bucket,
         hashFunc: cfg.hashFunc,
         headSeriesLimit: (tenant) => headSeriesLimitFor(cfg.limits, tenant),
+        tooFarInFutureMs: cfg.tooFarInFutureMs,
         logger: log.with({ component: "multi-tsdb" }),
         registry,
       });
@@ -381,6 +399,9 @@ export async function runReceive(cfg: ReceiveConfig, ctx: RunContext): Promise<n
       clientTls: cfg.forwardTls,
       asyncForwardWorkers: cfg.forwardWorkers,
       maxBackoffMs: cfg.forwardMaxBackoffMs,
+      relabel: new Relabeler(cfg.relabelConfigs),
+      splitTenantLabelName: cfg.splitTenantLabelName,
+      maxArtificialDelayMs: cfg.maxArtificialDelayMs,
     });
     rwServer.add(handler.routes());
     await rwServer.start();

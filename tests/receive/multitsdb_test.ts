@@ -403,3 +403,34 @@ Deno.test("decoded series in several arena buffers (grown mid-request) and plain
     }
   });
 });
+
+Deno.test("--tsdb.too-far-in-future.time-window: future samples are out of bounds", async () => {
+  await withTempDir(async (dir) => {
+    const reg = new Registry();
+    const m = await MultiTSDB.open(opts(dir, { tooFarInFutureMs: 60_000, registry: reg }));
+    try {
+      const now = Date.now();
+      const out = await m.write("t", [
+        ser(["__name__", "near"], [[now, 1], [now + 30_000, 2]]), // within now + 1m
+        ser(["__name__", "far"], [[now + 3_600_000, 3]]), // an hour ahead: refused
+        ser(["__name__", "mixed"], [[now - 1000, 4], [now + 600_000, 5]]),
+      ]);
+      assertEquals(out, { appended: 3, outOfOrder: 0, outOfBounds: 2, duplicate: 0 });
+      assertEquals((await query(m.store(), eq("__name__", "near")))[0].ts, [now, now + 30_000]);
+      assertEquals(await query(m.store(), eq("__name__", "far")), []);
+      assertEquals((await query(m.store(), eq("__name__", "mixed")))[0].ts, [now - 1000]);
+      const text = await reg.expose();
+      assert(text.includes('prometheus_tsdb_out_of_bound_samples_total{tenant="t"} 2'), text);
+    } finally {
+      await m.close();
+    }
+    // without the window the same future sample is stored
+    const m2 = await MultiTSDB.open(opts(`${dir}/plain`));
+    try {
+      const out = await m2.write("t", [ser(["__name__", "far"], [[Date.now() + 3_600_000, 3]])]);
+      assertEquals(out.appended, 1);
+    } finally {
+      await m2.close();
+    }
+  });
+});

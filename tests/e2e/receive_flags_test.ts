@@ -1,0 +1,187 @@
+// The receive flags a Thanos v0.42 deployment carries, through the real CLI: one receiver with
+// `--remote-write.server-tls-cert/-key` (HTTPS), `--receive.relabel-config-file`,
+// `--receive.split-tenant-label-name` and `--tsdb.too-far-in-future.time-window`; a real
+// Prometheus 2.42 remote-writes to it over HTTPS (trusting the test CA), the project's client
+// posts hand-made requests, and a querier over the receiver reads back what was stored.
+
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { e2eTest } from "../helpers/peers.ts";
+import { PROMETHEUS } from "../helpers/prometheus.ts";
+import { freePort } from "../helpers/ports.ts";
+import { TempDirs } from "../helpers/tmp.ts";
+import { startComponent, type ThanosProc } from "../helpers/thanos.ts";
+import {
+  eventually,
+  instant,
+  type LabProc,
+  LabPrometheus,
+  type LabPrometheusOptions,
+  startLabQuerier,
+} from "../helpers/sidecar_lab.ts";
+import { series } from "../helpers/receive_lab.ts";
+import { encodeWriteRequest, type PromSeries } from "../../receive/remote_write.ts";
+import { snappyBlockCompress } from "../../storeapi/snappy.ts";
+
+const CERTS = new URL("../storeapi/testdata/", import.meta.url).pathname;
+
+/** A Prometheus remote-writing over HTTPS, verifying the receiver against the test CA. */
+class TlsWritingPrometheus extends LabPrometheus {
+  constructor(opts: LabPrometheusOptions, readonly writeUrl: string) {
+    super(opts);
+  }
+
+  override config(): string {
+    return super.config() + [
+      "remote_write:",
+      `  - url: ${this.writeUrl}`,
+      "    tls_config:",
+      `      ca_file: ${CERTS}ca.crt`,
+      "    queue_config:",
+      "      batch_send_deadline: 500ms",
+      "      min_backoff: 50ms",
+      "      max_backoff: 500ms",
+      "",
+    ].join("\n");
+  }
+}
+
+/** POSTs `series` over HTTPS with `client` (trusting the test CA). */
+async function postTls(
+  client: Deno.HttpClient,
+  url: string,
+  s: PromSeries[],
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
+  const r = await fetch(url, {
+    client,
+    method: "POST",
+    body: snappyBlockCompress(encodeWriteRequest({ series: s })) as Uint8Array<ArrayBuffer>,
+    headers: {
+      "content-type": "application/x-protobuf",
+      "content-encoding": "snappy",
+      "x-prometheus-remote-write-version": "0.1.0",
+      ...headers,
+    },
+    signal: AbortSignal.timeout(30_000),
+  });
+  return { status: r.status, body: await r.text() };
+}
+
+e2eTest(
+  "receive: remote write over TLS from Prometheus 2.42, relabel, split tenants, future window",
+  { peers: [PROMETHEUS] },
+  async () => {
+    const dirs = new TempDirs();
+    let receiver: ThanosProc | undefined;
+    let querier: LabProc | undefined;
+    let prom: TlsWritingPrometheus | undefined;
+    const client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(`${CERTS}ca.crt`)] });
+    try {
+      const root = await dirs.make("thanos-ts-receive-flags-");
+      // keep Prometheus's head-series gauge and the hand-written metrics; mark what was kept
+      await Deno.writeTextFile(
+        `${root}/relabel.yml`,
+        [
+          "- source_labels: [__name__]",
+          "  regex: prometheus_tsdb_head_series|hand_.*",
+          "  action: keep",
+          "- target_label: via",
+          "  replacement: relabel",
+          "",
+        ].join("\n"),
+      );
+      const rwPort = freePort();
+      const writeUrl = `https://127.0.0.1:${rwPort}/api/v1/receive`;
+      receiver = await startComponent("receive", [
+        `--remote-write.address=127.0.0.1:${rwPort}`,
+        `--remote-write.server-tls-cert=${CERTS}server.crt`,
+        `--remote-write.server-tls-key=${CERTS}server.key`,
+        `--tsdb.path=${root}/data`,
+        '--label=replica="r0"',
+        `--receive.relabel-config-file=${root}/relabel.yml`,
+        "--receive.split-tenant-label-name=team",
+        "--tsdb.too-far-in-future.time-window=5m",
+        "--log.level=info",
+      ], { name: "receive", timeoutMs: 60_000 });
+      querier = await startLabQuerier([receiver.grpc]);
+
+      // plain HTTP on the HTTPS address is not served
+      let plainAnswered = false;
+      try {
+        const r = await fetch(writeUrl.replace("https:", "http:"), {
+          method: "POST",
+          body: "x",
+          signal: AbortSignal.timeout(5000),
+        });
+        await r.body?.cancel();
+        plainAnswered = r.status === 200;
+      } catch { /* refused: expected */ }
+      assert(!plainAnswered, "the remote-write address answered plain HTTP with 200");
+
+      // split tenants: team=a and team=b go to their tenants without the label; the rest to
+      // the header's tenant
+      const now = Date.now();
+      const w = await postTls(client, writeUrl, [
+        series({ __name__: "hand_split", id: "1", team: "a" }, [[now, 1]]),
+        series({ __name__: "hand_split", id: "2", team: "b" }, [[now, 2]]),
+        series({ __name__: "hand_split", id: "3" }, [[now, 3]]),
+        series({ __name__: "dropped_by_relabel", id: "4" }, [[now, 4]]),
+      ], { "THANOS-TENANT": "hdr" });
+      assertEquals(w, { status: 200, body: "" });
+      await eventually("the split series through the querier", async () => {
+        const r = await instant(querier!.http, "hand_split", now / 1000);
+        return r.length === 3;
+      });
+      const got = (await instant(querier.http, "hand_split", now / 1000)).map((s) => s.metric)
+        .sort((a, b) => a.id.localeCompare(b.id));
+      assertEquals(got, [
+        { __name__: "hand_split", id: "1", replica: "r0", tenant_id: "a", via: "relabel" },
+        { __name__: "hand_split", id: "2", replica: "r0", tenant_id: "b", via: "relabel" },
+        { __name__: "hand_split", id: "3", replica: "r0", tenant_id: "hdr", via: "relabel" },
+      ]);
+      assertEquals(await instant(querier.http, "dropped_by_relabel", now / 1000), []);
+      // an invalid tenant in the split label: 400, nothing stored
+      const bad = await postTls(client, writeUrl, [
+        series({ __name__: "hand_bad", team: "../x" }, [[now, 1]]),
+      ]);
+      assertEquals(bad.status, 400, bad.body);
+
+      // too far in the future: the sample an hour ahead is refused (409, out of bounds), the
+      // one inside the 5m window of the same request is stored
+      const fut = await postTls(client, writeUrl, [
+        series({ __name__: "hand_future", id: "near" }, [[now + 60_000, 1]]),
+        series({ __name__: "hand_future", id: "far" }, [[now + 3_600_000, 2]]),
+      ]);
+      assertEquals(fut.status, 409, fut.body);
+      assert(fut.body.includes("out of bounds"), fut.body);
+      // every sample of the last 2h as of after the far one: only the near series has any
+      const futGot = await instant(querier.http, "hand_future[2h]", (now + 3_601_000) / 1000);
+      assertEquals(futGot.map((s) => s.metric.id), ["near"]);
+
+      // Prometheus 2.42 over HTTPS: its head-series gauge arrives relabeled, nothing else
+      prom = new TlsWritingPrometheus(
+        { dataDir: `${root}/prom`, externalLabels: { source: "prom" } },
+        writeUrl,
+      );
+      await prom.start();
+      await eventually("Prometheus's samples through TLS and relabeling", async () => {
+        const r = await instant(querier!.http, '{source="prom"}');
+        return r.length > 0;
+      }, 60_000);
+      const fromProm = await instant(querier.http, '{source="prom"}');
+      const names = [...new Set(fromProm.map((s) => s.metric.__name__))];
+      assertEquals(names, ["prometheus_tsdb_head_series"]);
+      for (const s of fromProm) {
+        assertEquals(s.metric.via, "relabel");
+        assertEquals(s.metric.tenant_id, "default-tenant");
+      }
+      assert(!prom.logs().includes("x509"), prom.logs().slice(-2000));
+    } finally {
+      await prom?.stop();
+      await querier?.stop();
+      await receiver?.stop();
+      client.close();
+      await dirs.cleanup();
+    }
+  },
+);
