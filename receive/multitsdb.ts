@@ -25,7 +25,7 @@
 import type { Logger } from "../logging/log.ts";
 import type { Counter, Gauge, Registry } from "../metrics/registry.ts";
 import type { Bucket } from "../objstore/bucket.ts";
-import { Shipper } from "../block/shipper.ts";
+import { DEFAULT_SHIPPER_META_FILE, readShipperMeta, Shipper } from "../block/shipper.ts";
 import { forEachConcurrent } from "../runutil/gate.ts";
 import type {
   LabelNamesRequest,
@@ -58,6 +58,11 @@ export interface MultiTSDBOptions {
   externalLabels: Labels;
   /** `--tsdb.retention` in ms (0 = keep everything). */
   retentionMs: number;
+  /**
+   * `--tsdb.max-retention-bytes` per tenant (0 = no limit): Prometheus's size retention over the
+   * tenant's blocks, WAL and head chunks.
+   */
+  maxBytes?: number;
   /** `--tsdb.min-block-duration` in ms. */
   blockRangeMs: number;
   /** `--tsdb.wal-compression`. */
@@ -253,9 +258,16 @@ export class MultiTSDB {
     };
     const t0 = performance.now();
     log.info("opening TSDB");
+    // Thanos's tenant.blocksToDelete: with a bucket, retention deletes only shipped blocks
+    const shipperMetaPath = this.opts.bucket ? `${dir}/${DEFAULT_SHIPPER_META_FILE}` : null;
     const db = await DB.open(dir, {
       chunkRangeMs: this.opts.blockRangeMs,
       retentionMs: this.opts.retentionMs,
+      maxBytes: this.opts.maxBytes,
+      blocksToDelete: shipperMetaPath === null ? undefined : async (deletable) => {
+        const shipped = new Set((await readShipperMeta(shipperMetaPath)).uploaded);
+        return deletable.filter((b) => shipped.has(b.meta.ulid));
+      },
       walCompression: this.opts.walCompression,
       fsync: this.opts.fsync ?? RECEIVE_FSYNC,
       blockThanosMeta: thanos,
@@ -447,6 +459,11 @@ export class MultiTSDB {
         if (t.shipper) {
           const n = await t.shipper.sync();
           if (n > 0) this.log.debug("uploaded blocks for tenant", { tenant: t.name, blocks: n });
+        }
+        // Prometheus re-checks retention every minute (DB.run → reloadBlocks); size retention
+        // also changes with the WAL, and blocks become deletable once shipped
+        if ((this.opts.maxBytes ?? 0) > 0 || (t.shipper && this.opts.retentionMs > 0)) {
+          await t.db.applyRetention();
         }
       } catch (e) {
         this.log.error("tenant sync failed", { tenant: t.name, err: e });

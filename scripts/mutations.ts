@@ -2521,4 +2521,18 @@ export const MUTATIONS: Mutation[] = [
     replace: "    web: undefined && rwTls\n",
     tests: ["tests/e2e/receive_flags_test.ts"],
   },
+  {
+    name: "tsdb-size-retention-ignores-head",
+    file: "tsdb/db.ts",
+    find: "  let sum = headBytes;",
+    replace: "  let sum = 0;",
+    tests: ["tests/receive/multitsdb_test.ts"],
+  },
+  {
+    name: "receive-retention-deletes-unshipped-blocks",
+    file: "receive/multitsdb.ts",
+    find: "        return deletable.filter((b) => shipped.has(b.meta.ulid));",
+    replace: "        return deletable.filter((b) => shipped.size >= 0 || b);",
+    tests: ["tests/receive/multitsdb_test.ts"],
+  },
 ];

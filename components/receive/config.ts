@@ -86,6 +86,8 @@ export interface ReceiveConfig {
   replicationFactor: number;
   /** Parsed `--receive.limits-config(-file)`; the empty config when none is given. */
   limits: ReceiveLimits;
+  /** `--tsdb.max-retention-bytes` per tenant (0 = no limit). */
+  maxRetentionBytes: number;
   /** `--receive.artificial-max-delay` in ms (0 = off). */
   maxArtificialDelayMs: number;
   /** `--tsdb.too-far-in-future.time-window` in ms (0 = off). */
@@ -295,5 +297,6 @@ export function receiveConfig(flags: Flags<ReceiveFlag>): ReceiveConfig {
     splitTenantLabelName: flags.string("receive.split-tenant-label-name"),
     tooFarInFutureMs: flags.duration("tsdb.too-far-in-future.time-window"),
     maxArtificialDelayMs: flags.duration("receive.artificial-max-delay"),
+    maxRetentionBytes: flags.bytes("tsdb.max-retention-bytes"),
   };
 }

@@ -381,10 +381,11 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "tsdb.max-retention-bytes",
-      unsupported: NOT_YET,
       kind: "bytes",
       default: "0",
-      help: "Maximum number of bytes that can be stored for blocks. Not supported yet.",
+      help: "Maximum number of bytes that can be stored for blocks. A unit is required, " +
+        'supported units: B, KB, MB, GB, TB, PB, EB. Ex: "512MB". Based on powers-of-2, so ' +
+        "1KB is 1024B.",
     },
     {
       name: "tsdb.wal-compression",

@@ -366,6 +366,7 @@ export async function runReceive(cfg: ReceiveConfig, ctx: RunContext): Promise<n
         defaultTenant: cfg.defaultTenant,
         externalLabels: cfg.externalLabels as Labels,
         retentionMs: cfg.retentionMs,
+        maxBytes: cfg.maxRetentionBytes,
         blockRangeMs: cfg.blockRangeMs,
         walCompression: cfg.walCompression,
         bucket,

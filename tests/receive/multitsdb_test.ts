@@ -20,6 +20,8 @@ import type { SeriesItem, StoreBackend } from "../../storeapi/server.ts";
 import { Matcher, MatchType } from "../../tsdb/matchers.ts";
 import { decodeXorSamples } from "../../tsdb/chunkenc/xor.ts";
 import { parseBlockMeta } from "../../tsdb/meta.ts";
+import type { Block } from "../../tsdb/block.ts";
+import { beyondSizeRetention } from "../../tsdb/db.ts";
 import type { Labels } from "../../tsdb/series.ts";
 import { isStaleAt, setStaleAt } from "../../tsdb/value.ts";
 
@@ -431,6 +433,76 @@ Deno.test("--tsdb.too-far-in-future.time-window: future samples are out of bound
       assertEquals(out.appended, 1);
     } finally {
       await m2.close();
+    }
+  });
+});
+
+/** ULID directories (blocks) of a tenant. */
+function blockDirs(dir: string): string[] {
+  return [...Deno.readDirSync(dir)].filter((e) => e.isDirectory && /^[0-9A-Z]{26}$/.test(e.name))
+    .map((e) => e.name).sort();
+}
+
+Deno.test("--tsdb.max-retention-bytes: Prometheus's size retention, newest block first", () => {
+  const b = (maxTime: number) => ({ meta: { maxTime } }) as unknown as Block;
+  const [b1, b2, b3] = [b(1000), b(2000), b(3000)];
+  const sized = [{ block: b1, bytes: 100 }, { block: b3, bytes: 100 }, { block: b2, bytes: 100 }];
+  // head 50: newest (b3) → 150, b2 → 250, b1 → 350
+  assertEquals(beyondSizeRetention(sized, 0, 50).size, 0);
+  assertEquals(beyondSizeRetention(sized, 350, 50).size, 0);
+  assertEquals([...beyondSizeRetention(sized, 349, 50)], [b1]);
+  assertEquals([...beyondSizeRetention(sized, 250, 50)], [b1]);
+  assertEquals(new Set(beyondSizeRetention(sized, 249, 50)), new Set([b2, b1]));
+  // the head alone over the limit: every block goes, the newest too
+  assertEquals(beyondSizeRetention(sized, 40, 50).size, 3);
+});
+
+Deno.test("--tsdb.max-retention-bytes: blocks over the size go, unshipped ones stay", async () => {
+  await withTempDir(async (dir) => {
+    const s = ["__name__", "m"];
+    const samples: [number, number][] = [];
+    for (let t = 0; t <= 60_000; t += 1000) samples.push([t, t]);
+    // no limit: blocks are cut and kept
+    const plain = await MultiTSDB.open(opts(`${dir}/plain`, { blockRangeMs: 10_000 }));
+    try {
+      await plain.write("t", [ser(s, samples)]);
+      await plain.sync();
+      assert(blockDirs(`${dir}/plain/t`).length >= 2, "blocks cut");
+    } finally {
+      await plain.close();
+    }
+    // a limit below the WAL's size: every block is deleted, the head's samples stay
+    const tiny = await MultiTSDB.open(opts(`${dir}/tiny`, { blockRangeMs: 10_000, maxBytes: 1 }));
+    try {
+      await tiny.write("t", [ser(s, samples)]);
+      await tiny.sync();
+      assertEquals(blockDirs(`${dir}/tiny/t`), []);
+      const got = (await query(tiny.store(), eq("__name__", "m")))[0].ts;
+      assert(got.length > 0 && got[0] > 0, `head samples only: ${got}`);
+      assertEquals(got[got.length - 1], 60_000);
+    } finally {
+      await tiny.close();
+    }
+    // with a bucket: shipped blocks are deleted, blocks whose upload fails are kept
+    for (const failing of [false, true]) {
+      const bucket = new MemoryBucket();
+      if (failing) bucket.upload = () => Promise.reject(new Error("bucket down"));
+      const d = `${dir}/bucket-${failing}`;
+      const m = await MultiTSDB.open(opts(d, { blockRangeMs: 10_000, maxBytes: 1, bucket }));
+      try {
+        await m.write("t", [ser(s, samples)]);
+        await m.sync().catch(() => {});
+        const shipped = [...bucket.objects.keys()].filter((k) => k.endsWith("/meta.json"));
+        if (failing) {
+          assertEquals(shipped, []);
+          assert(blockDirs(`${d}/t`).length >= 2, "unshipped blocks kept");
+        } else {
+          assert(shipped.length >= 2, `shipped: ${shipped}`);
+          assertEquals(blockDirs(`${d}/t`), []);
+        }
+      } finally {
+        await m.close();
+      }
     }
   });
 });

@@ -61,7 +61,10 @@ Deno.test("receive remote-write TLS, split tenant, future window, artificial del
     "--receive.split-tenant-label-name=team",
     "--tsdb.too-far-in-future.time-window=5m",
     "--receive.artificial-max-delay=3s",
+    "--tsdb.max-retention-bytes=512MB",
   ]);
+  assertEquals(c.maxRetentionBytes, 512 * 1024 * 1024);
+  assertEquals(plain.maxRetentionBytes, 0);
   assertEquals(c.remoteWriteTls, { certFile: "/c.pem", keyFile: "/k.pem", minVersion: "1.2" });
   assertEquals(c.splitTenantLabelName, "team");
   assertEquals(c.tooFarInFutureMs, 300_000);
