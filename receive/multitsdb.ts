@@ -71,6 +71,10 @@ export interface MultiTSDBOptions {
   bucket?: Bucket;
   /** `--shipper.upload-compacted`. */
   shipperUploadCompacted?: boolean;
+  /** `--shipper.skip-corrupted-blocks` (Shipper's `skipCorruptedBlocks`; Thanos's default false). */
+  shipperSkipCorruptedBlocks?: boolean;
+  /** `--shipper.allow-out-of-order-uploads`. */
+  shipperAllowOutOfOrderUploads?: boolean;
   /** `--hash-func`: "SHA256" records each shipped file's hash in meta.json (default none). */
   hashFunc?: string;
   logger: Logger;
@@ -280,6 +284,8 @@ export class MultiTSDB {
         labels: () => labelsToObject(ext),
         source: "receive",
         uploadCompacted: this.opts.shipperUploadCompacted,
+        skipCorruptedBlocks: this.opts.shipperSkipCorruptedBlocks ?? false,
+        allowOutOfOrderUploads: this.opts.shipperAllowOutOfOrderUploads,
         hashFunc: this.opts.hashFunc,
         registry: this.opts.registry,
         logger: log,

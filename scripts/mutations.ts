@@ -2535,4 +2535,20 @@ export const MUTATIONS: Mutation[] = [
     replace: "        return deletable.filter((b) => shipped.size >= 0 || b);",
     tests: ["tests/receive/multitsdb_test.ts"],
   },
+  {
+    name: "shipper-out-of-order-uploads-still-stop",
+    file: "block/shipper.ts",
+    find:
+      "          if (!this.opts.allowOutOfOrderUploads || signal?.aborted) throw new UploadError(msg);",
+    replace:
+      "          if (this.opts.allowOutOfOrderUploads || !signal?.aborted) throw new UploadError(msg);",
+    tests: ["tests/block/shipper_test.ts", "tests/receive/multitsdb_test.ts"],
+  },
+  {
+    name: "shipper-skipped-corrupted-blocks-not-reported",
+    file: "block/shipper.ts",
+    find: "    const skipped = this.opts.skipCorruptedBlocks ? corrupted : 0;",
+    replace: "    const skipped = 0;",
+    tests: ["tests/block/shipper_test.ts"],
+  },
 ];

@@ -86,6 +86,10 @@ export interface ReceiveConfig {
   replicationFactor: number;
   /** Parsed `--receive.limits-config(-file)`; the empty config when none is given. */
   limits: ReceiveLimits;
+  /** `--shipper.skip-corrupted-blocks`. */
+  shipperSkipCorruptedBlocks: boolean;
+  /** `--shipper.allow-out-of-order-uploads`. */
+  shipperAllowOutOfOrderUploads: boolean;
   /** `--tsdb.max-retention-bytes` per tenant (0 = no limit). */
   maxRetentionBytes: number;
   /** `--receive.artificial-max-delay` in ms (0 = off). */
@@ -298,5 +302,7 @@ export function receiveConfig(flags: Flags<ReceiveFlag>): ReceiveConfig {
     tooFarInFutureMs: flags.duration("tsdb.too-far-in-future.time-window"),
     maxArtificialDelayMs: flags.duration("receive.artificial-max-delay"),
     maxRetentionBytes: flags.bytes("tsdb.max-retention-bytes"),
+    shipperSkipCorruptedBlocks: flags.bool("shipper.skip-corrupted-blocks"),
+    shipperAllowOutOfOrderUploads: flags.bool("shipper.allow-out-of-order-uploads"),
   };
 }

@@ -469,20 +469,24 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "shipper.allow-out-of-order-uploads",
-      unsupported: NOT_YET,
       kind: "bool",
       default: "false",
       help: "If true, shipper will skip failed block uploads in the given iteration and " +
-        "retry later. Not supported yet.",
+        "retry later. This means that some newer blocks might be uploaded sooner than older " +
+        "blocks. This can trigger compaction without those blocks and as a result will create " +
+        "an overlap situation. Set it to true if you have vertical compaction enabled and wish " +
+        "to upload blocks as soon as possible without caring about order.",
       hidden: true,
     },
     {
       name: "shipper.skip-corrupted-blocks",
-      unsupported: NOT_YET,
       kind: "bool",
       default: "false",
       help: "If true, shipper will skip corrupted blocks in the given iteration and retry " +
-        "later. Not supported yet.",
+        "later. This means that some newer blocks might be uploaded sooner than older blocks. " +
+        "This can trigger compaction without those blocks and as a result will create an " +
+        "overlap situation. Set it to true if you have vertical compaction enabled and wish to " +
+        "upload blocks as soon as possible without caring about order.",
       hidden: true,
     },
     {

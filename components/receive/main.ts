@@ -371,6 +371,8 @@ export async function runReceive(cfg: ReceiveConfig, ctx: RunContext): Promise<n
         walCompression: cfg.walCompression,
         bucket,
         hashFunc: cfg.hashFunc,
+        shipperSkipCorruptedBlocks: cfg.shipperSkipCorruptedBlocks,
+        shipperAllowOutOfOrderUploads: cfg.shipperAllowOutOfOrderUploads,
         headSeriesLimit: (tenant) => headSeriesLimitFor(cfg.limits, tenant),
         tooFarInFutureMs: cfg.tooFarInFutureMs,
         logger: log.with({ component: "multi-tsdb" }),

@@ -506,3 +506,35 @@ Deno.test("--tsdb.max-retention-bytes: blocks over the size go, unshipped ones s
     }
   });
 });
+
+Deno.test("--shipper.allow-out-of-order-uploads: newer blocks ship past a failing one", async () => {
+  await withTempDir(async (dir) => {
+    const s = ["__name__", "m"];
+    const samples: [number, number][] = [];
+    for (let t = 0; t <= 60_000; t += 1000) samples.push([t, t]);
+    for (const allow of [false, true]) {
+      const bucket = new MemoryBucket();
+      const upload = bucket.upload.bind(bucket);
+      let failing: string | null = null;
+      bucket.upload = (name: string, data: Uint8Array | ReadableStream<Uint8Array>) => {
+        failing ??= name.slice(0, 26); // the first (oldest) block never gets through
+        if (name.startsWith(failing)) return Promise.reject(new Error("injected failure"));
+        return upload(name, data);
+      };
+      const m = await MultiTSDB.open(opts(`${dir}/${allow}`, {
+        blockRangeMs: 10_000,
+        bucket,
+        shipperAllowOutOfOrderUploads: allow,
+      }));
+      try {
+        await m.write("t", [ser(s, samples)]);
+        await assertRejects(() => m.sync());
+        const shipped = [...bucket.objects.keys()].filter((k) => k.endsWith("/meta.json"));
+        if (allow) assert(shipped.length >= 1, "newer blocks shipped");
+        else assertEquals(shipped, [], "uploads stop at the failing block");
+      } finally {
+        await m.close();
+      }
+    }
+  });
+});

@@ -62,6 +62,13 @@ Deno.test("receive remote-write TLS, split tenant, future window, artificial del
     "--tsdb.too-far-in-future.time-window=5m",
     "--receive.artificial-max-delay=3s",
     "--tsdb.max-retention-bytes=512MB",
+    "--shipper.skip-corrupted-blocks",
+    "--shipper.allow-out-of-order-uploads",
+  ]);
+  assertEquals([c.shipperSkipCorruptedBlocks, c.shipperAllowOutOfOrderUploads], [true, true]);
+  assertEquals([plain.shipperSkipCorruptedBlocks, plain.shipperAllowOutOfOrderUploads], [
+    false,
+    false,
   ]);
   assertEquals(c.maxRetentionBytes, 512 * 1024 * 1024);
   assertEquals(plain.maxRetentionBytes, 0);
