@@ -58,6 +58,8 @@ export interface LocalWriteOutcome {
   outOfBounds: number;
   duplicate: number;
   tooOld?: number;
+  exemplarsOutOfOrder?: number;
+  exemplarsLabelLength?: number;
 }
 
 /** The local storage (MultiTSDB). */
@@ -838,6 +840,16 @@ export class ReceiveHandler {
     }
     if (o.outOfBounds > 0) reasons.push(`add ${o.outOfBounds} samples: out of bounds`);
     if ((o.tooOld ?? 0) > 0) reasons.push(`add ${o.tooOld} samples: too old sample`);
+    // Prometheus's storage.ErrOutOfOrderExemplar and ErrExemplarLabelLength (conflicts in Thanos)
+    if ((o.exemplarsOutOfOrder ?? 0) > 0) {
+      reasons.push(`add ${o.exemplarsOutOfOrder} exemplars: out of order exemplar`);
+    }
+    if ((o.exemplarsLabelLength ?? 0) > 0) {
+      reasons.push(
+        `add ${o.exemplarsLabelLength} exemplars: label length for exemplar exceeds maximum ` +
+          "of 128 UTF-8 characters",
+      );
+    }
     if (reasons.length > 0) {
       this.log.warn("Error on ingesting samples", { tenant, err: joinReasons(reasons) });
       throw new ReceiveWriteError("conflict", joinReasons(reasons));

@@ -44,7 +44,15 @@ import type { BlockThanosMeta } from "../tsdb/block_writer.ts";
 import { mergeSeriesSets } from "../tsdb/querier.ts";
 import type { Labels, SeriesSet, SeriesWithChunks } from "../tsdb/series.ts";
 import { HI_WORD, LO_WORD } from "../tsdb/value.ts";
-import { countSamples, DecodedSeries, type PromSeries, RemoteWriteError } from "./remote_write.ts";
+import {
+  countSamples,
+  DecodedSeries,
+  type PromExemplar,
+  type PromSeries,
+  RemoteWriteError,
+} from "./remote_write.ts";
+import { CircularExemplars } from "./exemplars.ts";
+import type { Matcher } from "../tsdb/matchers.ts";
 
 /** Options of {@link MultiTSDB.open}. */
 export interface MultiTSDBOptions {
@@ -90,6 +98,11 @@ export interface MultiTSDBOptions {
    * refused as out of bounds (Thanos's ReceiveAppender), the rest of the request is stored.
    */
   tooFarInFutureMs?: number;
+  /**
+   * `--tsdb.max-exemplars` per tenant (0 = exemplars are not stored): the size of each tenant's
+   * circular exemplar storage (receive/exemplars.ts).
+   */
+  maxExemplars?: number;
 }
 
 /**
@@ -104,6 +117,9 @@ export interface WriteOutcome {
   outOfOrder: number;
   outOfBounds: number;
   duplicate: number;
+  /** Exemplars refused as out of order / for too long labels (only when stored at all). */
+  exemplarsOutOfOrder?: number;
+  exemplarsLabelLength?: number;
 }
 
 interface Tenant {
@@ -113,6 +129,8 @@ interface Tenant {
   db: DB;
   store: TsdbStore;
   shipper: Shipper | null;
+  /** `--tsdb.max-exemplars` > 0: the tenant's exemplars. */
+  exemplars: CircularExemplars | null;
   /** Writes and reads in progress (pruning waits for none). */
   busy: number;
   closed: boolean;
@@ -125,6 +143,7 @@ interface Metrics {
   outOfBounds: Counter;
   duplicate: Counter;
   tenants: Gauge;
+  exemplarsAppended: Counter;
 }
 
 /**
@@ -138,6 +157,29 @@ export function validateTenant(tenant: string): void {
   ) {
     throw new RemoteWriteError(400, `tenant name not valid: ${JSON.stringify(tenant)}`);
   }
+}
+
+/** An Exemplars query that cannot be answered (Thanos: InvalidArgument, wrapped per tenant). */
+export class ExemplarsQueryError extends Error {
+  override name = "ExemplarsQueryError";
+}
+
+/**
+ * `ms` without its matchers on external labels, or null when one of those does not match them
+ * (Thanos's `selectorsMatchesExternalLabels`).
+ */
+function externalLabelsMatch(ms: readonly Matcher[], ext: Labels): Matcher[] | null {
+  const rest: Matcher[] = [];
+  for (const m of ms) {
+    let found = false;
+    for (let i = 0; i < ext.length; i += 2) {
+      if (ext[i] !== m.name) continue;
+      found = true;
+      if (!m.matches(ext[i + 1])) return null;
+    }
+    if (!found) rest.push(m);
+  }
+  return rest;
 }
 
 /** Directory names under `--tsdb.path` that are not tenants. */
@@ -185,6 +227,11 @@ export class MultiTSDB {
       tenants: r.gauge({
         name: "thanos_receive_multitsdb_tenants",
         help: "Number of tenants with an open TSDB in this receiver.",
+      }),
+      exemplarsAppended: r.counter({
+        name: "prometheus_tsdb_exemplar_exemplars_appended_total",
+        help: "Total number of appended exemplars.",
+        labelNames: ["tenant"],
       }),
     };
     r.onCollect(() => {
@@ -303,7 +350,9 @@ export class MultiTSDB {
       samples: rs?.samples,
       blocks: db.blocks.length,
     });
-    return { name, dir, ext, db, store, shipper, busy: 0, closed: false };
+    const maxEx = this.opts.maxExemplars ?? 0;
+    const exemplars = maxEx > 0 ? new CircularExemplars(maxEx) : null;
+    return { name, dir, ext, db, store, shipper, exemplars, busy: 0, closed: false };
   }
 
   /** The open tenant `name` (opening or creating it), marked busy; call `release`. */
@@ -428,6 +477,7 @@ export class MultiTSDB {
       }
       const st = await app.commit();
       out.appended = st.appended;
+      if (t.exemplars !== null) this.addExemplars(t, series, out);
       if (futureExample !== null) {
         // Thanos logs each such sample; one line per write names the first and the count
         this.log.warn("block metric too far in the future", {
@@ -446,6 +496,58 @@ export class MultiTSDB {
     } finally {
       t.busy--;
     }
+  }
+
+  /**
+   * Stores the exemplars of `series` whose series the head has (Thanos's writer: exemplars of a
+   * series that does not exist are dropped); refusals are counted in `out`.
+   */
+  private addExemplars(t: Tenant, series: readonly PromSeries[], out: WriteOutcome): void {
+    for (const s of series) {
+      if (s.exemplars === undefined || s.exemplars.length === 0) continue;
+      if (!t.db.head.hasSeries(s.labels)) continue;
+      for (const e of s.exemplars) {
+        const r = t.exemplars!.add(s.labels, e);
+        if (r === "out_of_order") out.exemplarsOutOfOrder = (out.exemplarsOutOfOrder ?? 0) + 1;
+        else if (r === "label_length") {
+          out.exemplarsLabelLength = (out.exemplarsLabelLength ?? 0) + 1;
+        } else if (r === "ok") this.m.exemplarsAppended.labels(t.name).inc();
+      }
+    }
+  }
+
+  /**
+   * Exemplars of every tenant in [start, end] matching one of `matcherSets`, series labels
+   * extended with the tenant's external labels (Thanos's exemplars.TSDB over each tenant): a
+   * matcher on an external label selects tenants and is not passed on.
+   */
+  exemplars(
+    start: number,
+    end: number,
+    matcherSets: readonly Matcher[][],
+  ): { seriesLabels: Labels; exemplars: PromExemplar[] }[] {
+    const out: { seriesLabels: Labels; exemplars: PromExemplar[] }[] = [];
+    for (const t of this.openTenants()) {
+      if (t.exemplars === null) continue;
+      const sets: Matcher[][] = [];
+      let matched = false;
+      for (const ms of matcherSets) {
+        const rest = externalLabelsMatch(ms, t.ext);
+        if (rest === null) continue;
+        matched = true;
+        if (rest.length > 0) sets.push(rest);
+      }
+      if (!matched) continue;
+      if (sets.length === 0) {
+        throw new ExemplarsQueryError(
+          `get exemplars for tenant ${t.name}: no matchers specified (excluding external labels)`,
+        );
+      }
+      for (const r of t.exemplars.select(start, end, sets)) {
+        out.push({ seriesLabels: mergeLabels(r.seriesLabels, t.ext), exemplars: r.exemplars });
+      }
+    }
+    return out;
   }
 
   /** StoreAPI over every tenant (see MultiTenantStore). */

@@ -2551,4 +2551,33 @@ export const MUTATIONS: Mutation[] = [
     replace: "    const skipped = 0;",
     tests: ["tests/block/shipper_test.ts"],
   },
+  {
+    name: "receive-exemplars-not-decoded",
+    file: "receive/remote_write.ts",
+    find: "      (exemplars ??= []).push(readExemplar(r, index));",
+    replace: "      r.skip(wt);",
+    tests: ["tests/receive/remote_write_test.ts", "tests/receive/multitsdb_test.ts"],
+  },
+  {
+    name: "receive-exemplar-ring-eviction-drops-chain",
+    file: "receive/exemplars.ts",
+    find: "      else oi.oldest = old.next;",
+    replace: "      else this.index.delete(old.key);",
+    tests: ["tests/receive/exemplars_test.ts"],
+  },
+  {
+    name: "receive-exemplar-out-of-order-accepted",
+    file: "receive/exemplars.ts",
+    find: '      if (e.timestamp <= newest.timestamp) return "out_of_order";',
+    replace: '      if (e.timestamp < newest.timestamp) return "out_of_order";',
+    tests: ["tests/receive/exemplars_test.ts"],
+  },
+  {
+    name: "receive-exemplars-without-tenant-labels",
+    file: "receive/multitsdb.ts",
+    find:
+      "        out.push({ seriesLabels: mergeLabels(r.seriesLabels, t.ext), exemplars: r.exemplars });",
+    replace: "        out.push({ seriesLabels: r.seriesLabels, exemplars: r.exemplars });",
+    tests: ["tests/receive/multitsdb_test.ts"],
+  },
 ];

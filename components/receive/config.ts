@@ -90,6 +90,8 @@ export interface ReceiveConfig {
   shipperSkipCorruptedBlocks: boolean;
   /** `--shipper.allow-out-of-order-uploads`. */
   shipperAllowOutOfOrderUploads: boolean;
+  /** `--tsdb.max-exemplars` per tenant (≤ 0: exemplars not stored). */
+  maxExemplars: number;
   /** `--tsdb.max-retention-bytes` per tenant (0 = no limit). */
   maxRetentionBytes: number;
   /** `--receive.artificial-max-delay` in ms (0 = off). */
@@ -302,6 +304,7 @@ export function receiveConfig(flags: Flags<ReceiveFlag>): ReceiveConfig {
     tooFarInFutureMs: flags.duration("tsdb.too-far-in-future.time-window"),
     maxArtificialDelayMs: flags.duration("receive.artificial-max-delay"),
     maxRetentionBytes: flags.bytes("tsdb.max-retention-bytes"),
+    maxExemplars: Math.max(0, flags.int("tsdb.max-exemplars")),
     shipperSkipCorruptedBlocks: flags.bool("shipper.skip-corrupted-blocks"),
     shipperAllowOutOfOrderUploads: flags.bool("shipper.allow-out-of-order-uploads"),
   };

@@ -418,12 +418,13 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "tsdb.max-exemplars",
-      unsupported: NOT_YET,
       kind: "int",
       default: "0",
       help: "Enables support for ingesting exemplars and sets the maximum number of exemplars " +
-        "that will be stored per tenant. 0 (or less) value of this flag disables exemplars " +
-        "storage. Exemplar storage is not supported yet.",
+        "that will be stored per tenant. In case the exemplar storage becomes full (number of " +
+        "stored exemplars becomes equal to max-exemplars), ingesting a new exemplar will evict " +
+        "the oldest exemplar from storage. 0 (or less) value of this flag disables exemplars " +
+        "storage. (Exemplars are kept in memory only.)",
     },
     {
       name: "tsdb.write-queue-size",

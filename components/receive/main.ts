@@ -36,6 +36,9 @@ import { writeableService } from "../../receive/writeable.ts";
 import { headSeriesLimitFor } from "../../receive/limits.ts";
 import type { PromSeries } from "../../receive/remote_write.ts";
 import { Relabeler } from "../../relabel/relabel.ts";
+import { advertising } from "../../storeapi/api_common.ts";
+import { serveExemplars } from "../../storeapi/exemplars.ts";
+import { exemplarsBackend } from "../../receive/exemplars.ts";
 import { openBucket } from "../objstore.ts";
 import type { RunContext } from "../runtime.ts";
 import type { ReceiveConfig } from "./config.ts";
@@ -276,7 +279,9 @@ export async function runReceive(cfg: ReceiveConfig, ctx: RunContext): Promise<n
       return handler.onForward(tenant, series, replica, sig);
     },
   );
-  const server = new StoreServer(lateStore, {
+  // Thanos's receiver always advertises and serves the Exemplars API (empty without
+  // --tsdb.max-exemplars)
+  const server = new StoreServer(advertising(lateStore, { exemplars: true }), {
     registry,
     logger: log,
     tls: cfg.grpc.tls,
@@ -284,6 +289,7 @@ export async function runReceive(cfg: ReceiveConfig, ctx: RunContext): Promise<n
     healthServices: ["thanos.Store", "thanos.info.Info", writeable.service],
   });
   writeable.register(server.grpc);
+  serveExemplars(server.grpc, exemplarsBackend(() => db));
 
   const http = new HttpServer({
     address: cfg.http.address,
@@ -375,6 +381,7 @@ export async function runReceive(cfg: ReceiveConfig, ctx: RunContext): Promise<n
         shipperAllowOutOfOrderUploads: cfg.shipperAllowOutOfOrderUploads,
         headSeriesLimit: (tenant) => headSeriesLimitFor(cfg.limits, tenant),
         tooFarInFutureMs: cfg.tooFarInFutureMs,
+        maxExemplars: cfg.maxExemplars,
         logger: log.with({ component: "multi-tsdb" }),
         registry,
       });

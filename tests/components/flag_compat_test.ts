@@ -188,7 +188,7 @@ Deno.test("a flag this build cannot serve is refused on one line naming it, unle
       [["query", "--query.telemetry.request-samples-quantiles=5"], "request-samples-quantiles"],
       [["store", "--grpc-server-tls-ciphers=TLS_AES_128_GCM_SHA256"], "tls-ciphers"],
       [["receive", "--receive.replication-protocol=capnproto"], "replication-protocol"],
-      [["receive", "--tsdb.max-exemplars=10"], "--tsdb.max-exemplars="],
+      [["receive", "--tsdb.out-of-order.time-window=1h"], "--tsdb.out-of-order.time-window="],
       [["receive", "--remote-write.server-tls-client-ca=/ca.pem"], "server-tls-client-ca"],
       [["sidecar", "--enable-auto-gomemlimit"], "--enable-auto-gomemlimit="],
       [["tools", "bucket", "ls", "--auto-gomemlimit.ratio=0.5"], "gomemlimit.ratio"],

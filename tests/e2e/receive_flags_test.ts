@@ -34,6 +34,7 @@ class TlsWritingPrometheus extends LabPrometheus {
     return super.config() + [
       "remote_write:",
       `  - url: ${this.writeUrl}`,
+      "    send_exemplars: true",
       "    tls_config:",
       `      ca_file: ${CERTS}ca.crt`,
       "    queue_config:",
@@ -43,6 +44,22 @@ class TlsWritingPrometheus extends LabPrometheus {
       "",
     ].join("\n");
   }
+}
+
+interface ExemplarJSON {
+  seriesLabels: Record<string, string>;
+  exemplars: { labels: Record<string, string>; value: string; timestamp: number }[];
+}
+
+/** `/api/v1/query_exemplars` of the querier over the hour before `atMs` (and a minute after). */
+async function exemplarsVia(queryUrl: string, q: string, atMs: number): Promise<ExemplarJSON[]> {
+  const u = `${queryUrl}/api/v1/query_exemplars?query=${encodeURIComponent(q)}&start=${
+    (atMs - 3600_000) / 1000
+  }&end=${(atMs + 60_000) / 1000}`;
+  const r = await fetch(u, { signal: AbortSignal.timeout(10_000) });
+  const body = await r.json();
+  assertEquals(r.status, 200, JSON.stringify(body));
+  return body.data;
 }
 
 /** POSTs `series` over HTTPS with `client` (trusting the test CA). */
@@ -75,6 +92,7 @@ e2eTest(
     let receiver: ThanosProc | undefined;
     let querier: LabProc | undefined;
     let prom: TlsWritingPrometheus | undefined;
+    let exporter: Deno.HttpServer<Deno.NetAddr> | undefined;
     const client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(`${CERTS}ca.crt`)] });
     try {
       const root = await dirs.make("thanos-ts-receive-flags-");
@@ -101,6 +119,7 @@ e2eTest(
         `--receive.relabel-config-file=${root}/relabel.yml`,
         "--receive.split-tenant-label-name=team",
         "--tsdb.too-far-in-future.time-window=5m",
+        "--tsdb.max-exemplars=1000",
         "--log.level=info",
       ], { name: "receive", timeoutMs: 60_000 });
       querier = await startLabQuerier([receiver.grpc]);
@@ -158,9 +177,38 @@ e2eTest(
       const futGot = await instant(querier.http, "hand_future[2h]", (now + 3_601_000) / 1000);
       assertEquals(futGot.map((s) => s.metric.id), ["near"]);
 
-      // Prometheus 2.42 over HTTPS: its head-series gauge arrives relabeled, nothing else
+      // exemplars from the project's client: stored with the series, served by the Exemplars API
+      const exT = Date.now();
+      const exW = await postTls(client, writeUrl, [{
+        ...series({ __name__: "hand_ex", team: "a" }, [[exT, 1]]),
+        exemplars: [{ labels: ["trace_id", "abc123"], value: 1, timestamp: exT }],
+      }]);
+      assertEquals(exW, { status: 200, body: "" });
+      const exAnswer = await exemplarsVia(querier.http, "hand_ex", exT);
+      assertEquals(exAnswer, [{
+        seriesLabels: { __name__: "hand_ex", replica: "r0", tenant_id: "a", via: "relabel" },
+        exemplars: [{ labels: { trace_id: "abc123" }, value: "1", timestamp: exT / 1000 }],
+      }]);
+
+      // Prometheus 2.42 over HTTPS: its head-series gauge arrives relabeled, nothing else; the
+      // exemplars it scrapes (OpenMetrics, exemplar storage on) arrive with send_exemplars
+      exporter = Deno.serve(
+        { hostname: "127.0.0.1", port: freePort(), onListen: () => {} },
+        () =>
+          new Response(
+            "# TYPE hand_requests counter\n" +
+              `hand_requests_total 7 # {trace_id="prom-trace"} 0.5 ${Date.now() / 1000}\n` +
+              "# EOF\n",
+            { headers: { "content-type": "application/openmetrics-text; version=1.0.0" } },
+          ),
+      );
       prom = new TlsWritingPrometheus(
-        { dataDir: `${root}/prom`, externalLabels: { source: "prom" } },
+        {
+          dataDir: `${root}/prom`,
+          externalLabels: { source: "prom" },
+          targets: [`127.0.0.1:${exporter.addr.port}`],
+          extraFlags: ["--enable-feature=exemplar-storage"],
+        },
         writeUrl,
       );
       await prom.start();
@@ -170,14 +218,25 @@ e2eTest(
       }, 60_000);
       const fromProm = await instant(querier.http, '{source="prom"}');
       const names = [...new Set(fromProm.map((s) => s.metric.__name__))];
-      assertEquals(names, ["prometheus_tsdb_head_series"]);
+      // the relabel rules keep these two names only (Prometheus writes hundreds of others)
+      for (const n of names) {
+        assert(n === "prometheus_tsdb_head_series" || n === "hand_requests_total", n);
+      }
       for (const s of fromProm) {
         assertEquals(s.metric.via, "relabel");
         assertEquals(s.metric.tenant_id, "default-tenant");
       }
       assert(!prom.logs().includes("x509"), prom.logs().slice(-2000));
+      await eventually("Prometheus's exemplars through the receiver", async () => {
+        const r = await exemplarsVia(querier!.http, "hand_requests_total", Date.now());
+        return r.some((d) => d.exemplars.some((e) => e.labels.trace_id === "prom-trace"));
+      }, 60_000);
+      const promEx = await exemplarsVia(querier.http, "hand_requests_total", Date.now());
+      assertEquals(promEx[0].seriesLabels.source, "prom");
+      assertEquals(promEx[0].seriesLabels.via, "relabel");
     } finally {
       await prom?.stop();
+      await exporter?.shutdown();
       await querier?.stop();
       await receiver?.stop();
       client.close();

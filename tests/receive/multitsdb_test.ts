@@ -2,7 +2,7 @@
 // series, replay on open, conflicts counted, limits, nothing stored from a rejected write,
 // shipping with Thanos meta labels, idle-tenant pruning.
 
-import { assert, assertEquals, assertRejects } from "../helpers/assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../helpers/assert.ts";
 import { withTempDir } from "../helpers/tmp.ts";
 import { MultiTSDB, type MultiTSDBOptions } from "../../receive/multitsdb.ts";
 import {
@@ -23,6 +23,7 @@ import { parseBlockMeta } from "../../tsdb/meta.ts";
 import type { Block } from "../../tsdb/block.ts";
 import { beyondSizeRetention } from "../../tsdb/db.ts";
 import type { Labels } from "../../tsdb/series.ts";
+import { labelsToObject } from "../../tsdb/labels.ts";
 import { isStaleAt, setStaleAt } from "../../tsdb/value.ts";
 
 const signal = new AbortController().signal;
@@ -535,6 +536,56 @@ Deno.test("--shipper.allow-out-of-order-uploads: newer blocks ship past a failin
       } finally {
         await m.close();
       }
+    }
+  });
+});
+
+Deno.test("--tsdb.max-exemplars: exemplars of existing series stored per tenant, queried", async () => {
+  await withTempDir(async (dir) => {
+    const m = await MultiTSDB.open(opts(dir, { maxExemplars: 100 }));
+    try {
+      const s = ["__name__", "req", "path", "/a"];
+      const ex = (ts: number) => ({ labels: ["trace_id", `t${ts}`], value: 1, timestamp: ts });
+      // a sample and an exemplar; then, as Prometheus sends them, an exemplar-only series
+      await m.write("acme", [{ ...ser(s, [[1000, 1]]), exemplars: [ex(1000)] }]);
+      await m.write("acme", [{ ...ser(s, []), exemplars: [ex(2000)] }]);
+      // an exemplar of a series the head does not have is dropped (Thanos's writer)
+      await m.write("acme", [{ ...ser(["__name__", "nope"], []), exemplars: [ex(3000)] }]);
+      // out of order → counted as a conflict
+      const o = await m.write("acme", [{ ...ser(s, []), exemplars: [ex(1500)] }]);
+      assertEquals(o.exemplarsOutOfOrder, 1);
+      await m.write("other", [{ ...ser(s, [[1000, 1]]), exemplars: [ex(1000)] }]);
+      const all = m.exemplars(0, 10_000, [[eq("__name__", "req")]]);
+      assertEquals(
+        all.map((r) => [labelsToObject(r.seriesLabels), r.exemplars.map((e) => e.timestamp)]),
+        [
+          [{ __name__: "req", path: "/a", replica: "r0", tenant_id: "acme" }, [1000, 2000]],
+          [{ __name__: "req", path: "/a", replica: "r0", tenant_id: "other" }, [1000]],
+        ],
+      );
+      assertEquals(m.exemplars(0, 10_000, [[eq("__name__", "nope")]]), []);
+      // a matcher on an external label selects tenants
+      const acme = m.exemplars(0, 10_000, [[eq("tenant_id", "acme"), eq("path", "/a")]]);
+      assertEquals(acme.length, 1);
+      // only external-label matchers: refused as Thanos does
+      assertThrows(
+        () => m.exemplars(0, 10_000, [[eq("tenant_id", "acme")]]),
+        Error,
+        "no matchers specified",
+      );
+    } finally {
+      await m.close();
+    }
+    // without the flag nothing is stored
+    const off = await MultiTSDB.open(opts(`${dir}/off`));
+    try {
+      await off.write("t", [{
+        ...ser(["__name__", "x"], [[1000, 1]]),
+        exemplars: [{ labels: [], value: 1, timestamp: 1000 }],
+      }]);
+      assertEquals(off.exemplars(0, 10_000, [[eq("__name__", "x")]]), []);
+    } finally {
+      await off.close();
     }
   });
 });
