@@ -39,9 +39,6 @@ export const GRPC_COMPRESSIONS = ["snappy", "none"] as const;
 /** The values of `--receive.replication-protocol`. */
 export const REPLICATION_PROTOCOLS = ["protobuf", "capnproto"] as const;
 
-/** Why a receive flag is refused at any value but its default. */
-const NOT_YET = "not in this build's receive yet";
-
 /** Why the flags that need the remote-write client's certificate are refused. */
 const NO_CLIENT_CERTS = "the runtime's HTTPS server (Deno.serve) cannot request or verify " +
   "client certificates; terminate mutual TLS in a proxy in front of the receiver";
@@ -287,7 +284,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "receive.replication-protocol",
-      unsupported: NOT_YET,
+      unsupported: "Cap'n Proto replication is not in this build (forwards use protobuf over gRPC)",
       kind: "enum",
       choices: REPLICATION_PROTOCOLS,
       default: "protobuf",
@@ -303,7 +300,8 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "receive.grpc-service-config",
-      unsupported: NOT_YET,
+      unsupported: "gRPC service configs (retry and load-balancing policies of forwards) are not " +
+        "in this build",
       kind: "string",
       default: "",
       help: "gRPC service configuration file or content in JSON format. Not supported yet.",
@@ -359,7 +357,8 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "tsdb.out-of-order.time-window",
-      unsupported: NOT_YET,
+      unsupported: "the head accepts in-order samples only: no out-of-order head, write-behind " +
+        "log or out-of-order blocks in this build",
       kind: "duration",
       default: "0s",
       help: "[EXPERIMENTAL] Configures the allowed time window for ingestion of out-of-order " +
@@ -402,7 +401,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "tsdb.head.expanded-postings-cache-size",
-      unsupported: NOT_YET,
+      unsupported: "there is no expanded postings cache in this build",
       kind: "int",
       default: "0",
       help: "[EXPERIMENTAL] If non-zero, enables expanded postings cache for the head block. " +
@@ -410,7 +409,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "tsdb.block.expanded-postings-cache-size",
-      unsupported: NOT_YET,
+      unsupported: "there is no expanded postings cache in this build",
       kind: "int",
       default: "0",
       help: "[EXPERIMENTAL] If non-zero, enables expanded postings cache for compacted " +
@@ -436,7 +435,8 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "tsdb.memory-snapshot-on-shutdown",
-      unsupported: NOT_YET,
+      unsupported: "head chunk snapshots are not in this build (the head is rebuilt from the " +
+        "WAL on start)",
       kind: "bool",
       default: "false",
       help: "[EXPERIMENTAL] Enables feature to snapshot in-memory chunks on shutdown for " +
@@ -535,7 +535,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "receive.otlp-promote-resource-attributes",
-      unsupported: NOT_YET,
+      unsupported: "OTLP ingestion is not in this build",
       kind: "string",
       repeatable: true,
       help: "(Repeatable) Resource attributes to include in OTLP metrics ingested by Receive. " +
