@@ -401,19 +401,20 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "tsdb.head.expanded-postings-cache-size",
-      unsupported: "there is no expanded postings cache in this build",
+      noEffect: "there is no expanded postings cache (a query speed-up; results are the " +
+        "same without it)",
       kind: "int",
       default: "0",
-      help: "[EXPERIMENTAL] If non-zero, enables expanded postings cache for the head block. " +
-        "Not supported yet.",
+      help: "[EXPERIMENTAL] If non-zero, enables expanded postings cache for the head block.",
     },
     {
       name: "tsdb.block.expanded-postings-cache-size",
-      unsupported: "there is no expanded postings cache in this build",
+      noEffect: "there is no expanded postings cache (a query speed-up; results are the " +
+        "same without it)",
       kind: "int",
       default: "0",
       help: "[EXPERIMENTAL] If non-zero, enables expanded postings cache for compacted " +
-        "blocks. Not supported yet.",
+        "blocks.",
     },
     {
       name: "tsdb.max-exemplars",
@@ -435,12 +436,12 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "tsdb.memory-snapshot-on-shutdown",
-      unsupported: "head chunk snapshots are not in this build (the head is rebuilt from the " +
-        "WAL on start)",
+      noEffect: "head chunk snapshots are not in this build (a restart speed-up; the head is " +
+        "rebuilt from the WAL on start)",
       kind: "bool",
       default: "false",
       help: "[EXPERIMENTAL] Enables feature to snapshot in-memory chunks on shutdown for " +
-        "faster restarts. Not supported yet.",
+        "faster restarts.",
       hidden: true,
     },
     {

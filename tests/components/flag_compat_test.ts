@@ -225,6 +225,13 @@ Deno.test("a flag this build cannot serve is refused on one line naming it, unle
         "--debug.accept-malformed-index",
       ],
       ["receive", "--receive.replication-protocol=protobuf", "--tsdb.max-exemplars=0"],
+      [
+        "receive",
+        "--tsdb.head.expanded-postings-cache-size=1000",
+        "--tsdb.block.expanded-postings-cache-size=1000",
+        "--tsdb.memory-snapshot-on-shutdown",
+        "--tsdb.max-exemplars=100",
+      ],
       ["query", "--query.conn-metric.label=store_type"],
       ["query", "--endpoint-group=store.svc:10901", "--endpoint-group-strict=b.svc:10901"],
       ["query", "--alert.query-url=http://thanos-query.monitoring.svc:9090"],
