@@ -2580,4 +2580,18 @@ export const MUTATIONS: Mutation[] = [
     replace: "        out.push({ seriesLabels: r.seriesLabels, exemplars: r.exemplars });",
     tests: ["tests/receive/multitsdb_test.ts"],
   },
+  {
+    name: "mtls-client-certificate-not-verified",
+    file: "server/mtls.ts",
+    find: "      rejectUnauthorized: true,",
+    replace: "      rejectUnauthorized: false,",
+    tests: ["tests/e2e/receive_flags_test.ts"],
+  },
+  {
+    name: "receive-tenant-from-certificate-ignored",
+    file: "server/mtls.ts",
+    find: "      headers.set(ct.header, value);",
+    replace: "      headers.get(ct.header);",
+    tests: ["tests/e2e/receive_flags_test.ts"],
+  },
 ];

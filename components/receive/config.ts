@@ -27,7 +27,12 @@ import {
 import { objstoreConfigText } from "../objstore.ts";
 import { parseRelabelConfigs, type RelabelConfig } from "../../relabel/relabel.ts";
 import { substituteEnv } from "../../objstore/config.ts";
-import { HASHRING_ALGORITHMS, type ReceiveFlag, TLS_VERSIONS } from "./flags.ts";
+import {
+  HASHRING_ALGORITHMS,
+  type ReceiveFlag,
+  TENANT_CERTIFICATE_FIELDS,
+  TLS_VERSIONS,
+} from "./flags.ts";
 
 /** How this receiver handles writes (Thanos's `receive.ReceiverMode`). */
 export type ReceiveMode = "RouterIngestor" | "RouterOnly" | "IngestorOnly";
@@ -50,7 +55,15 @@ export interface ReceiveConfig {
   /** `--remote-write.address`. */
   remoteWriteAddress: ListenAddress;
   /** `--remote-write.server-tls-cert/-key`: HTTPS on the remote-write address; absent: HTTP. */
-  remoteWriteTls?: { certFile: string; keyFile: string; minVersion: string };
+  remoteWriteTls?: {
+    certFile: string;
+    keyFile: string;
+    minVersion: string;
+    /** `--remote-write.server-tls-client-ca`: mutual TLS (clients must present a certificate). */
+    clientCaFile?: string;
+  };
+  /** `--receive.tenant-certificate-field` ("" = the tenant header decides). */
+  tenantCertificateField: "" | "organization" | "organizationalUnit" | "commonName";
   /** TLS towards the other receivers (`--remote-write.client-tls-*`); undefined: plaintext. */
   forwardTls?: ClientTlsOptions;
   /** `--receive.grpc-compression`. */
@@ -263,10 +276,27 @@ export function receiveConfig(flags: Flags<ReceiveFlag>): ReceiveConfig {
     // Thanos's tls.NewServerConfig
     throw new UsageError("both server key and certificate must be provided");
   }
+  const rwCa = flags.string("remote-write.server-tls-client-ca");
+  if (rwCa !== "" && rwCert === "") {
+    throw new UsageError(
+      "when a client CA is used a server key and certificate must also be provided",
+    );
+  }
+  const tenantCertificateField = flags.enum(
+    "receive.tenant-certificate-field",
+    TENANT_CERTIFICATE_FIELDS,
+  );
+  if (tenantCertificateField !== "" && rwCa === "") {
+    // the field is read from a verified client certificate, which only mutual TLS provides
+    throw new UsageError(
+      "--receive.tenant-certificate-field needs --remote-write.server-tls-client-ca (mutual TLS)",
+    );
+  }
   const remoteWriteTls = rwCert === "" ? undefined : {
     certFile: rwCert,
     keyFile: rwKey,
     minVersion: flags.enum("remote-write.server-tls-min-version", TLS_VERSIONS),
+    ...(rwCa === "" ? {} : { clientCaFile: rwCa }),
   };
 
   return {
@@ -275,6 +305,7 @@ export function receiveConfig(flags: Flags<ReceiveFlag>): ReceiveConfig {
     storeLimits: storeLimitsConfig(flags),
     remoteWriteAddress: parseListenAddress(flags.string("remote-write.address")),
     remoteWriteTls,
+    tenantCertificateField,
     forwardTls,
     forwardCompression: flags.enum("receive.grpc-compression", ["snappy", "none"]),
     forwardTimeoutMs,

@@ -39,10 +39,6 @@ export const GRPC_COMPRESSIONS = ["snappy", "none"] as const;
 /** The values of `--receive.replication-protocol`. */
 export const REPLICATION_PROTOCOLS = ["protobuf", "capnproto"] as const;
 
-/** Why the flags that need the remote-write client's certificate are refused. */
-const NO_CLIENT_CERTS = "the runtime's HTTPS server (Deno.serve) cannot request or verify " +
-  "client certificates; terminate mutual TLS in a proxy in front of the receiver";
-
 /** `thanos receive` */
 export const RECEIVE_COMMAND = defineCommand({
   path: ["receive"],
@@ -78,12 +74,11 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "remote-write.server-tls-client-ca",
-      unsupported: NO_CLIENT_CERTS,
       kind: "string",
       default: "",
       help: "TLS CA to verify clients against. If no client CA is specified, there is no " +
-        "client verification on server side. (tls.NoClientCert) Not in this build: the " +
-        "runtime's HTTPS server cannot verify client certificates.",
+        "client verification on server side. (tls.NoClientCert)",
+      grants: "read",
     },
     {
       name: "remote-write.server-tls-min-version",
@@ -230,12 +225,12 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "receive.tenant-certificate-field",
-      unsupported: NO_CLIENT_CERTS,
       kind: "enum",
       choices: TENANT_CERTIFICATE_FIELDS,
       default: "",
       help: "Use TLS client's certificate field to determine tenant for write requests. Must " +
-        "be one of organization, organizationalUnit or commonName. Not supported yet.",
+        "be one of organization, organizationalUnit or commonName. This setting will cause the " +
+        "receive.tenant-header flag value to be ignored.",
     },
     {
       name: "receive.default-tenant-id",

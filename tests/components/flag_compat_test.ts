@@ -189,7 +189,7 @@ Deno.test("a flag this build cannot serve is refused on one line naming it, unle
       [["store", "--grpc-server-tls-ciphers=TLS_AES_128_GCM_SHA256"], "tls-ciphers"],
       [["receive", "--receive.replication-protocol=capnproto"], "replication-protocol"],
       [["receive", "--tsdb.out-of-order.time-window=1h"], "--tsdb.out-of-order.time-window="],
-      [["receive", "--remote-write.server-tls-client-ca=/ca.pem"], "server-tls-client-ca"],
+      [["receive", "--remote-write.server-tls-ciphers=TLS_AES_128_GCM_SHA256"], "tls-ciphers"],
       [["sidecar", "--enable-auto-gomemlimit"], "--enable-auto-gomemlimit="],
       [["tools", "bucket", "ls", "--auto-gomemlimit.ratio=0.5"], "gomemlimit.ratio"],
       [["rule", "--grpc-query-endpoint=query:10901"], "--grpc-query-endpoint="],

@@ -26,7 +26,11 @@ const CERTS = new URL("../storeapi/testdata/", import.meta.url).pathname;
 
 /** A Prometheus remote-writing over HTTPS, verifying the receiver against the test CA. */
 class TlsWritingPrometheus extends LabPrometheus {
-  constructor(opts: LabPrometheusOptions, readonly writeUrl: string) {
+  constructor(
+    opts: LabPrometheusOptions,
+    readonly writeUrl: string,
+    readonly clientCert = false,
+  ) {
     super(opts);
   }
 
@@ -37,6 +41,9 @@ class TlsWritingPrometheus extends LabPrometheus {
       "    send_exemplars: true",
       "    tls_config:",
       `      ca_file: ${CERTS}ca.crt`,
+      ...(this.clientCert
+        ? [`      cert_file: ${CERTS}client.crt`, `      key_file: ${CERTS}client.key`]
+        : []),
       "    queue_config:",
       "      batch_send_deadline: 500ms",
       "      min_backoff: 50ms",
@@ -240,6 +247,84 @@ e2eTest(
       await querier?.stop();
       await receiver?.stop();
       client.close();
+      await dirs.cleanup();
+    }
+  },
+);
+
+e2eTest(
+  "receive: --remote-write.server-tls-client-ca (mutual TLS), tenant from the certificate",
+  { peers: [PROMETHEUS] },
+  async () => {
+    const dirs = new TempDirs();
+    let receiver: ThanosProc | undefined;
+    let querier: LabProc | undefined;
+    let prom: TlsWritingPrometheus | undefined;
+    const ca = await Deno.readTextFile(`${CERTS}ca.crt`);
+    const anonymous = Deno.createHttpClient({ caCerts: [ca] });
+    const withCert = Deno.createHttpClient({
+      caCerts: [ca],
+      cert: await Deno.readTextFile(`${CERTS}client.crt`),
+      key: await Deno.readTextFile(`${CERTS}client.key`),
+    });
+    try {
+      const root = await dirs.make("thanos-ts-receive-mtls-");
+      const rwPort = freePort();
+      const writeUrl = `https://127.0.0.1:${rwPort}/api/v1/receive`;
+      receiver = await startComponent("receive", [
+        `--remote-write.address=127.0.0.1:${rwPort}`,
+        `--remote-write.server-tls-cert=${CERTS}server.crt`,
+        `--remote-write.server-tls-key=${CERTS}server.key`,
+        `--remote-write.server-tls-client-ca=${CERTS}ca.crt`,
+        "--receive.tenant-certificate-field=commonName",
+        `--tsdb.path=${root}/data`,
+        '--label=replica="r0"',
+      ], { name: "receive", timeoutMs: 60_000 });
+      querier = await startLabQuerier([receiver.grpc]);
+      const now = Date.now();
+      // no client certificate: the handshake fails, nothing is stored
+      let refused = false;
+      try {
+        await postTls(anonymous, writeUrl, [series({ __name__: "anon_metric" }, [[now, 1]])]);
+      } catch {
+        refused = true;
+      }
+      assert(refused, "a client without a certificate was served");
+      // the tenant is the certificate's common name, whatever the tenant header says
+      const ok = await postTls(withCert, writeUrl, [
+        series({ __name__: "mtls_metric" }, [[now, 1]]),
+      ], { "THANOS-TENANT": "from-header" });
+      assertEquals(ok, { status: 200, body: "" });
+      await eventually("the mTLS write through the querier", async () => {
+        return (await instant(querier!.http, "mtls_metric", now / 1000)).length === 1;
+      });
+      const got = await instant(querier.http, "mtls_metric", now / 1000);
+      assertEquals(got[0].metric.tenant_id, "thanos-ts test client");
+      assertEquals(await instant(querier.http, "anon_metric", now / 1000), []);
+      // the receiver's own answers still apply over mutual TLS (bad body → 400)
+      const bad = await fetch(writeUrl, {
+        client: withCert,
+        method: "POST",
+        body: "not snappy",
+        signal: AbortSignal.timeout(10_000),
+      });
+      assertEquals(bad.status, 400, await bad.text());
+      // Prometheus 2.42 with its client certificate
+      prom = new TlsWritingPrometheus(
+        { dataDir: `${root}/prom`, externalLabels: { source: "prom-mtls" } },
+        writeUrl,
+        true,
+      );
+      await prom.start();
+      await eventually("Prometheus's samples over mutual TLS", async () => {
+        return (await instant(querier!.http, '{source="prom-mtls"}')).length > 0;
+      }, 60_000);
+    } finally {
+      await prom?.stop();
+      await querier?.stop();
+      await receiver?.stop();
+      anonymous.close();
+      withCert.close();
       await dirs.cleanup();
     }
   },

@@ -76,6 +76,24 @@ Deno.test("receive remote-write TLS, split tenant, future window, artificial del
   assertEquals(c.splitTenantLabelName, "team");
   assertEquals(c.tooFarInFutureMs, 300_000);
   assertEquals(c.maxArtificialDelayMs, 3000);
+  const mtls = cfg([
+    "--remote-write.server-tls-cert=/c.pem",
+    "--remote-write.server-tls-key=/k.pem",
+    "--remote-write.server-tls-client-ca=/ca.pem",
+    "--receive.tenant-certificate-field=organization",
+  ]);
+  assertEquals(mtls.remoteWriteTls?.clientCaFile, "/ca.pem");
+  assertEquals(mtls.tenantCertificateField, "organization");
+  assertThrows(
+    () => cfg(["--remote-write.server-tls-client-ca=/ca.pem"]),
+    UsageError,
+    "server key and certificate must also be provided",
+  );
+  assertThrows(
+    () => cfg(["--receive.tenant-certificate-field=commonName"]),
+    UsageError,
+    "needs --remote-write.server-tls-client-ca",
+  );
   for (const one of ["--remote-write.server-tls-cert=/c.pem", "--remote-write.server-tls-key=/k"]) {
     const e = assertThrows(() => cfg([one]), UsageError);
     assert(e.message.includes("both server key and certificate"), e.message);
