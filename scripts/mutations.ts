@@ -2585,13 +2585,13 @@ export const MUTATIONS: Mutation[] = [
     file: "server/mtls.ts",
     find: "      rejectUnauthorized: true,",
     replace: "      rejectUnauthorized: false,",
-    tests: ["tests/e2e/receive_flags_test.ts"],
+    tests: ["tests/server/mtls_test.ts", "tests/e2e/receive_flags_test.ts"],
   },
   {
     name: "receive-tenant-from-certificate-ignored",
     file: "server/mtls.ts",
     find: "      headers.set(ct.header, value);",
     replace: "      headers.get(ct.header);",
-    tests: ["tests/e2e/receive_flags_test.ts"],
+    tests: ["tests/server/mtls_test.ts", "tests/e2e/receive_flags_test.ts"],
   },
 ];
