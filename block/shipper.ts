@@ -201,6 +201,20 @@ export interface ShipperOptions {
   metaFileName?: string;
   hashFunc?: string;
   uploadConcurrency?: number;
+  /**
+   * A block whose meta.json cannot be read (Thanos's `WithSkipCorruptedBlocks`): `false` fails
+   * the pass before any upload (Thanos's default); `true` skips it, uploads the others, then
+   * fails the pass naming the count; unset: skipped with a warning, the pass succeeds (the roles
+   * without Thanos's hidden flag).
+   */
+  skipCorruptedBlocks?: boolean;
+  /**
+   * Thanos's `WithAllowOutOfOrderUploads`: a failed upload is logged and the next blocks are
+   * still uploaded (the pass then fails naming the count; the failed block is retried on the
+   * next one), and compacted blocks are uploaded without the overlap check. Default: the pass
+   * stops at the first failure, so uploads stay in time order.
+   */
+  allowOutOfOrderUploads?: boolean;
   registry?: Registry;
   logger?: Logger;
 }
@@ -260,9 +274,13 @@ export class Shipper {
     return this.metaPath;
   }
 
-  /** Local blocks with a readable meta.json, oldest (by minTime) first. */
-  private async localBlocks(): Promise<LocalBlock[]> {
+  /**
+   * Local blocks with a readable meta.json, oldest (by minTime) first, and the number of blocks
+   * whose meta.json is unreadable (see `skipCorruptedBlocks`; throws when it is false).
+   */
+  private async localBlocks(): Promise<{ blocks: LocalBlock[]; corrupted: number }> {
     const out: LocalBlock[] = [];
+    let corrupted = 0;
     for await (const e of Deno.readDir(this.opts.dir)) {
       if (!e.isDirectory || !isULID(e.name)) continue;
       try {
@@ -270,15 +288,24 @@ export class Shipper {
         out.push({ id: e.name, meta });
       } catch (err) {
         if (err instanceof Deno.errors.NotFound) continue; // deleted meanwhile
+        const why = (err as Error).message;
+        if (this.opts.skipCorruptedBlocks === false) {
+          throw new UploadError(`read metadata for block ${this.opts.dir}/${e.name}: ${why}`);
+        }
         this.m.corrupted.inc();
-        this.opts.logger?.warn("skipping block with an unreadable meta.json", {
-          block: e.name,
-          err: (err as Error).message,
-        });
+        corrupted++;
+        if (this.opts.skipCorruptedBlocks) {
+          this.opts.logger?.error("read metadata for block", { block: e.name, err: why });
+        } else {
+          this.opts.logger?.warn("skipping block with an unreadable meta.json", {
+            block: e.name,
+            err: why,
+          });
+        }
       }
     }
     out.sort((a, b) => a.meta.minTime - b.meta.minTime || (a.id < b.id ? -1 : 1));
-    return out;
+    return { blocks: out, corrupted };
   }
 
   /**
@@ -302,9 +329,10 @@ export class Shipper {
       (why) => log?.warn("shipper state file is invalid, starting afresh", { err: why }),
     );
     const known = new Set(state.uploaded);
-    const blocks = await this.localBlocks();
+    const { blocks, corrupted } = await this.localBlocks();
     const uploaded: string[] = [];
     let count = 0;
+    let uploadErrs = 0;
     let bucketMetas: BlockMeta[] | null = null;
     let pendingCompacted = false;
     const save = () => writeShipperMeta(this.metaPath, { version: SHIPPER_META_VERSION, uploaded });
@@ -324,8 +352,8 @@ export class Shipper {
           uploaded.push(id);
           continue;
         }
-        if (meta.compaction.level > 1) {
-          pendingCompacted = true;
+        if (meta.compaction.level > 1) pendingCompacted = true;
+        if (meta.compaction.level > 1 && !this.opts.allowOutOfOrderUploads) {
           bucketMetas ??= await this.bucketMetas(signal);
           const over = overlapping(meta, bucketMetas, this.opts.labels());
           if (over !== null) {
@@ -340,7 +368,12 @@ export class Shipper {
           await this.upload(id, meta, signal);
         } catch (e) {
           this.m.uploadFailures.inc();
-          throw new UploadError(`upload of block ${id} failed: ${(e as Error).message}`);
+          const msg = `upload of block ${id} failed: ${(e as Error).message}`;
+          if (!this.opts.allowOutOfOrderUploads || signal?.aborted) throw new UploadError(msg);
+          // retried on the next pass; the later blocks go now
+          log?.error("shipping failed", { block: id, err: (e as Error).message });
+          uploadErrs++;
+          continue;
         }
         uploaded.push(id);
         count++;
@@ -352,6 +385,13 @@ export class Shipper {
     } finally {
       // keep only blocks still present locally (plus what this pass confirmed)
       await save();
+    }
+    const skipped = this.opts.skipCorruptedBlocks ? corrupted : 0;
+    if (uploadErrs > 0 || skipped > 0) {
+      // Thanos's message: failed uploads / corrupted blocks; what could go went
+      throw new UploadError(
+        `failed to sync ${uploadErrs}/${skipped} blocks (${count} uploaded)`,
+      );
     }
     return count;
   }

@@ -21,8 +21,12 @@
 import type { Logger } from "../logging/log.ts";
 import type { Counter, Gauge, Histogram, Registry } from "../metrics/registry.ts";
 import { Gate } from "../runutil/gate.ts";
+import { sleepUnlessAborted } from "../runutil/sleep.ts";
 import { HttpError, type RequestInfo, type Route } from "../server/http.ts";
 import { type ClientTlsOptions, GrpcError, GrpcStatus } from "../storeapi/grpc.ts";
+import type { Relabeler } from "../relabel/relabel.ts";
+import { labelsEqual } from "../tsdb/labels.ts";
+import type { Labels } from "../tsdb/series.ts";
 import type { Hashring } from "./hashring.ts";
 import { checkRequestLimits, limitsFor, type ReceiveLimits } from "./limits.ts";
 import {
@@ -31,6 +35,7 @@ import {
   DEFAULT_MAX_DECOMPRESSED_BYTES,
   type PromSeries,
   RemoteWriteError,
+  withLabels,
 } from "./remote_write.ts";
 import { ReceiveWriteError, WriteableClient, type WriteErrorCause } from "./writeable.ts";
 
@@ -53,6 +58,8 @@ export interface LocalWriteOutcome {
   outOfBounds: number;
   duplicate: number;
   tooOld?: number;
+  exemplarsOutOfOrder?: number;
+  exemplarsLabelLength?: number;
 }
 
 /** The local storage (MultiTSDB). */
@@ -107,6 +114,23 @@ export interface HandlerOptions {
   maxDecompressedBytes?: number;
   /** Extra readiness condition (e.g. WAL replay done); requests get 503 until true. */
   ready?: () => boolean;
+  /**
+   * `--receive.relabel-config(-file)`: applied to the series of each remote-write HTTP request
+   * after the request limits, before routing (Thanos's `Handler.relabel`); forwarded writes
+   * were relabeled by the receiver that took them.
+   */
+  relabel?: Relabeler;
+  /**
+   * `--receive.split-tenant-label-name` ("" = off): a series carrying this label is written to
+   * the tenant it names (the label removed), whatever the tenant header said.
+   */
+  splitTenantLabelName?: string;
+  /**
+   * `--receive.artificial-max-delay` in ms (hidden, for testing; 0 = off): every write to the
+   * second endpoint this receiver writes to (local or peer, in the order first used) waits a
+   * random time below it, at least 1 s, as Thanos's peer group.
+   */
+  maxArtificialDelayMs?: number;
   /** Builds the client of a peer (default WriteableClient); tests inject fakes. */
   forwarder?: (address: string) => Forwarder;
 }
@@ -237,6 +261,8 @@ function textResponse(status: number, body: string): Response {
 
 interface Batch {
   endpoint: string;
+  /** The tenant of every series (the request's, or the split tenant label's). */
+  tenant: string;
   /** 0-based replica. */
   replica: number;
   ids: number[];
@@ -265,6 +291,9 @@ export class ReceiveHandler {
   private readonly writeGate: Gate | null;
   private readonly rf: number;
   private pending = 0;
+  /** Endpoints written to so far, and the one delayed by `maxArtificialDelayMs`. */
+  private readonly usedEndpoints = new Set<string>();
+  private delayedEndpoint: string | null = null;
 
   private readonly forwardRequests: Counter;
   private readonly replications: Counter;
@@ -456,6 +485,13 @@ export class ReceiveHandler {
       log.debug("empty remote write request; skipping");
       return new Response(null, { status: 200 });
     }
+    if (this.opts.relabel && !this.opts.relabel.empty) {
+      series = relabelSeries(this.opts.relabel, series);
+      if (series.length === 0) {
+        log.debug("remote write request dropped due to relabeling.");
+        return new Response(null, { status: 200 });
+      }
+    }
     let status = 200;
     let response: Response = new Response(null, { status: 200 });
     try {
@@ -545,12 +581,14 @@ export class ReceiveHandler {
   private distribute(tenant: string, series: PromSeries[], replicas: number[]): Batch[] {
     const ring = this.ring();
     if (ring === null) throw new ReceiveWriteError("notReady", "target not ready");
+    const split = this.opts.splitTenantLabelName ?? "";
+    if (split !== "") return this.distributeSplit(ring, split, tenant, series, replicas);
     if (ring.soleOwner !== undefined && replicas.length === 1 && replicas[0] === 0) {
       // one owner for everything (ingestor-only): one batch, without a lookup per series
       if (series.length === 0) return [];
       const ids: number[] = new Array(series.length);
       for (let i = 0; i < ids.length; i++) ids[i] = i;
-      return [{ endpoint: ring.soleOwner, replica: 0, ids, series }];
+      return [{ endpoint: ring.soleOwner, tenant, replica: 0, ids, series }];
     }
     const batches = new Map<string, Batch>();
     for (let i = 0; i < series.length; i++) {
@@ -565,7 +603,53 @@ export class ReceiveHandler {
         const key = `${rn}\u0000${endpoint}`;
         let b = batches.get(key);
         if (!b) {
-          b = { endpoint, replica: rn, ids: [], series: [] };
+          b = { endpoint, tenant, replica: rn, ids: [], series: [] };
+          batches.set(key, b);
+        }
+        b.ids.push(i);
+        b.series.push(s);
+      }
+    }
+    return [...batches.values()];
+  }
+
+  /**
+   * `distribute` with `--receive.split-tenant-label-name` (Thanos's
+   * `distributeTimeseriesToReplicas`): a series whose label `split` is set goes to that tenant,
+   * without the label; the others stay with `tenant`. An invalid tenant name is a validation
+   * error (400) for the whole request.
+   */
+  private distributeSplit(
+    ring: Hashring,
+    split: string,
+    tenant: string,
+    series: PromSeries[],
+    replicas: number[],
+  ): Batch[] {
+    const batches = new Map<string, Batch>();
+    for (let i = 0; i < series.length; i++) {
+      let s = series[i];
+      let t = tenant;
+      const v = labelValue(s.labels, split);
+      if (v !== "") {
+        if (!isTenantValid(v)) {
+          throw new ReceiveWriteError("validation", `tenant name not valid: ${JSON.stringify(v)}`);
+        }
+        t = v;
+        s = withLabels(s, withoutLabel(s.labels, split));
+        series[i] = s;
+      }
+      for (const rn of replicas) {
+        let endpoint: string;
+        try {
+          endpoint = ring.get(t, s.labels, rn);
+        } catch (e) {
+          throw new ReceiveWriteError("internal", (e as Error).message);
+        }
+        const key = `${rn}\u0000${endpoint}\u0000${t}`;
+        let b = batches.get(key);
+        if (!b) {
+          b = { endpoint, tenant: t, replica: rn, ids: [], series: [] };
           batches.set(key, b);
         }
         b.ids.push(i);
@@ -603,7 +687,7 @@ export class ReceiveHandler {
     let outstanding = batches.length;
     let returned = false;
     for (const b of batches) {
-      this.sendBatch(tenant, b, alreadyReplicated, signal).then(
+      this.sendBatch(b, alreadyReplicated, signal).then(
         () => null,
         (e) => failureOf(e),
       ).then((f) => {
@@ -674,7 +758,6 @@ export class ReceiveHandler {
 
   /** Writes one batch locally or to its peer; throws on failure. Updates metrics. */
   private async sendBatch(
-    tenant: string,
     b: Batch,
     alreadyReplicated: boolean,
     signal: AbortSignal,
@@ -683,9 +766,11 @@ export class ReceiveHandler {
     const local = this.mode === "IngestorOnly" ||
       (this.opts.localEndpoint !== "" && b.endpoint === this.opts.localEndpoint);
     const where = `forwarding request to endpoint ${b.endpoint}`;
+    const delayed = this.artificiallyDelayed(b.endpoint);
     try {
       if (local) {
-        await raceAbort(this.writeLocal(tenant, b.series), signal);
+        if (delayed) await this.artificialDelay(signal);
+        await raceAbort(this.writeLocal(b.tenant, b.series), signal);
       } else {
         if (!this.isPeerUp(b.endpoint)) {
           throw new ReceiveWriteError(
@@ -696,8 +781,9 @@ export class ReceiveHandler {
         const peer = this.peer(b.endpoint);
         const queued = performance.now();
         await peer.gate.run(async () => {
+          if (delayed) await this.artificialDelay(signal);
           this.forwardDelay.observe({ worker: b.endpoint }, (performance.now() - queued) / 1000);
-          await peer.client.remoteWrite(tenant, b.series, b.replica + 1, signal);
+          await peer.client.remoteWrite(b.tenant, b.series, b.replica + 1, signal);
         }, signal);
       }
     } catch (e) {
@@ -715,6 +801,22 @@ export class ReceiveHandler {
     this.forwardRequests.inc({ result: "success" });
     if (!alreadyReplicated) this.replications.inc({ result: "success" });
     if (!local) this.backoff.delete(b.endpoint);
+  }
+
+  /** Whether writes to `endpoint` get the artificial delay (it is the second one used). */
+  private artificiallyDelayed(endpoint: string): boolean {
+    if (!((this.opts.maxArtificialDelayMs ?? 0) > 0)) return false;
+    if (!this.usedEndpoints.has(endpoint)) {
+      this.usedEndpoints.add(endpoint);
+      if (this.usedEndpoints.size === 2) this.delayedEndpoint = endpoint;
+    }
+    return endpoint === this.delayedEndpoint;
+  }
+
+  /** Waits a random time below the maximum artificial delay, at least 1 s (or until abort). */
+  private artificialDelay(signal: AbortSignal): Promise<void> {
+    const ms = Math.max(1000, Math.floor(Math.random() * this.opts.maxArtificialDelayMs!));
+    return sleepUnlessAborted(ms, signal);
   }
 
   /** Appends to the local TSDB; conflicts become a "conflict" error naming the counts. */
@@ -738,6 +840,16 @@ export class ReceiveHandler {
     }
     if (o.outOfBounds > 0) reasons.push(`add ${o.outOfBounds} samples: out of bounds`);
     if ((o.tooOld ?? 0) > 0) reasons.push(`add ${o.tooOld} samples: too old sample`);
+    // Prometheus's storage.ErrOutOfOrderExemplar and ErrExemplarLabelLength (conflicts in Thanos)
+    if ((o.exemplarsOutOfOrder ?? 0) > 0) {
+      reasons.push(`add ${o.exemplarsOutOfOrder} exemplars: out of order exemplar`);
+    }
+    if ((o.exemplarsLabelLength ?? 0) > 0) {
+      reasons.push(
+        `add ${o.exemplarsLabelLength} exemplars: label length for exemplar exceeds maximum ` +
+          "of 128 UTF-8 characters",
+      );
+    }
     if (reasons.length > 0) {
       this.log.warn("Error on ingesting samples", { tenant, err: joinReasons(reasons) });
       throw new ReceiveWriteError("conflict", joinReasons(reasons));
@@ -773,6 +885,30 @@ export class ReceiveHandler {
     s.nextAllowed = Date.now() + min + Math.random() * Math.max(0, d - min);
     this.backoff.set(address, s);
   }
+}
+
+/** The value of label `name` ("" when absent). */
+function labelValue(ls: Labels, name: string): string {
+  for (let i = 0; i < ls.length; i += 2) if (ls[i] === name) return ls[i + 1];
+  return "";
+}
+
+/** `ls` without label `name`. */
+function withoutLabel(ls: Labels, name: string): Labels {
+  const out: string[] = [];
+  for (let i = 0; i < ls.length; i += 2) if (ls[i] !== name) out.push(ls[i], ls[i + 1]);
+  return out;
+}
+
+/** The series the relabel rules keep, relabeled (Thanos's `Handler.relabel`). */
+function relabelSeries(r: Relabeler, series: PromSeries[]): PromSeries[] {
+  const out: PromSeries[] = [];
+  for (const s of series) {
+    const ls = r.process(s.labels);
+    if (ls === null) continue;
+    out.push(labelsEqual(ls, s.labels) ? s : withLabels(s, ls));
+  }
+  return out;
 }
 
 /** Thanos's canReturnEarly: every series reached quorum or can no longer reach it by conflicts. */

@@ -25,7 +25,7 @@
 import type { Logger } from "../logging/log.ts";
 import type { Counter, Gauge, Registry } from "../metrics/registry.ts";
 import type { Bucket } from "../objstore/bucket.ts";
-import { Shipper } from "../block/shipper.ts";
+import { DEFAULT_SHIPPER_META_FILE, readShipperMeta, Shipper } from "../block/shipper.ts";
 import { forEachConcurrent } from "../runutil/gate.ts";
 import type {
   LabelNamesRequest,
@@ -39,12 +39,20 @@ import type { SeriesItem, StoreBackend } from "../storeapi/server.ts";
 import { dbMinTime, TsdbStore } from "../store/tsdb_store.ts";
 import { DB } from "../tsdb/db.ts";
 import { AppendError, type FsyncPolicy, rangeForTimestamp } from "../tsdb/head.ts";
-import { compareStrings, labelsToObject, mergeLabels } from "../tsdb/labels.ts";
+import { compareStrings, labelsToObject, labelsToString, mergeLabels } from "../tsdb/labels.ts";
 import type { BlockThanosMeta } from "../tsdb/block_writer.ts";
 import { mergeSeriesSets } from "../tsdb/querier.ts";
 import type { Labels, SeriesSet, SeriesWithChunks } from "../tsdb/series.ts";
 import { HI_WORD, LO_WORD } from "../tsdb/value.ts";
-import { countSamples, DecodedSeries, type PromSeries, RemoteWriteError } from "./remote_write.ts";
+import {
+  countSamples,
+  DecodedSeries,
+  type PromExemplar,
+  type PromSeries,
+  RemoteWriteError,
+} from "./remote_write.ts";
+import { CircularExemplars } from "./exemplars.ts";
+import type { Matcher } from "../tsdb/matchers.ts";
 
 /** Options of {@link MultiTSDB.open}. */
 export interface MultiTSDBOptions {
@@ -58,6 +66,11 @@ export interface MultiTSDBOptions {
   externalLabels: Labels;
   /** `--tsdb.retention` in ms (0 = keep everything). */
   retentionMs: number;
+  /**
+   * `--tsdb.max-retention-bytes` per tenant (0 = no limit): Prometheus's size retention over the
+   * tenant's blocks, WAL and head chunks.
+   */
+  maxBytes?: number;
   /** `--tsdb.min-block-duration` in ms. */
   blockRangeMs: number;
   /** `--tsdb.wal-compression`. */
@@ -66,6 +79,10 @@ export interface MultiTSDBOptions {
   bucket?: Bucket;
   /** `--shipper.upload-compacted`. */
   shipperUploadCompacted?: boolean;
+  /** `--shipper.skip-corrupted-blocks` (Shipper's `skipCorruptedBlocks`; Thanos's default false). */
+  shipperSkipCorruptedBlocks?: boolean;
+  /** `--shipper.allow-out-of-order-uploads`. */
+  shipperAllowOutOfOrderUploads?: boolean;
   /** `--hash-func`: "SHA256" records each shipped file's hash in meta.json (default none). */
   hashFunc?: string;
   logger: Logger;
@@ -76,6 +93,16 @@ export interface MultiTSDBOptions {
   fsync?: FsyncPolicy;
   /** Tenants replayed concurrently by `open` (default 4). */
   openConcurrency?: number;
+  /**
+   * `--tsdb.too-far-in-future.time-window` in ms (0 = off): a sample newer than now + window is
+   * refused as out of bounds (Thanos's ReceiveAppender), the rest of the request is stored.
+   */
+  tooFarInFutureMs?: number;
+  /**
+   * `--tsdb.max-exemplars` per tenant (0 = exemplars are not stored): the size of each tenant's
+   * circular exemplar storage (receive/exemplars.ts).
+   */
+  maxExemplars?: number;
 }
 
 /**
@@ -90,6 +117,9 @@ export interface WriteOutcome {
   outOfOrder: number;
   outOfBounds: number;
   duplicate: number;
+  /** Exemplars refused as out of order / for too long labels (only when stored at all). */
+  exemplarsOutOfOrder?: number;
+  exemplarsLabelLength?: number;
 }
 
 interface Tenant {
@@ -99,6 +129,8 @@ interface Tenant {
   db: DB;
   store: TsdbStore;
   shipper: Shipper | null;
+  /** `--tsdb.max-exemplars` > 0: the tenant's exemplars. */
+  exemplars: CircularExemplars | null;
   /** Writes and reads in progress (pruning waits for none). */
   busy: number;
   closed: boolean;
@@ -111,6 +143,7 @@ interface Metrics {
   outOfBounds: Counter;
   duplicate: Counter;
   tenants: Gauge;
+  exemplarsAppended: Counter;
 }
 
 /**
@@ -124,6 +157,29 @@ export function validateTenant(tenant: string): void {
   ) {
     throw new RemoteWriteError(400, `tenant name not valid: ${JSON.stringify(tenant)}`);
   }
+}
+
+/** An Exemplars query that cannot be answered (Thanos: InvalidArgument, wrapped per tenant). */
+export class ExemplarsQueryError extends Error {
+  override name = "ExemplarsQueryError";
+}
+
+/**
+ * `ms` without its matchers on external labels, or null when one of those does not match them
+ * (Thanos's `selectorsMatchesExternalLabels`).
+ */
+function externalLabelsMatch(ms: readonly Matcher[], ext: Labels): Matcher[] | null {
+  const rest: Matcher[] = [];
+  for (const m of ms) {
+    let found = false;
+    for (let i = 0; i < ext.length; i += 2) {
+      if (ext[i] !== m.name) continue;
+      found = true;
+      if (!m.matches(ext[i + 1])) return null;
+    }
+    if (!found) rest.push(m);
+  }
+  return rest;
 }
 
 /** Directory names under `--tsdb.path` that are not tenants. */
@@ -171,6 +227,11 @@ export class MultiTSDB {
       tenants: r.gauge({
         name: "thanos_receive_multitsdb_tenants",
         help: "Number of tenants with an open TSDB in this receiver.",
+      }),
+      exemplarsAppended: r.counter({
+        name: "prometheus_tsdb_exemplar_exemplars_appended_total",
+        help: "Total number of appended exemplars.",
+        labelNames: ["tenant"],
       }),
     };
     r.onCollect(() => {
@@ -248,9 +309,16 @@ export class MultiTSDB {
     };
     const t0 = performance.now();
     log.info("opening TSDB");
+    // Thanos's tenant.blocksToDelete: with a bucket, retention deletes only shipped blocks
+    const shipperMetaPath = this.opts.bucket ? `${dir}/${DEFAULT_SHIPPER_META_FILE}` : null;
     const db = await DB.open(dir, {
       chunkRangeMs: this.opts.blockRangeMs,
       retentionMs: this.opts.retentionMs,
+      maxBytes: this.opts.maxBytes,
+      blocksToDelete: shipperMetaPath === null ? undefined : async (deletable) => {
+        const shipped = new Set((await readShipperMeta(shipperMetaPath)).uploaded);
+        return deletable.filter((b) => shipped.has(b.meta.ulid));
+      },
       walCompression: this.opts.walCompression,
       fsync: this.opts.fsync ?? RECEIVE_FSYNC,
       blockThanosMeta: thanos,
@@ -263,6 +331,8 @@ export class MultiTSDB {
         labels: () => labelsToObject(ext),
         source: "receive",
         uploadCompacted: this.opts.shipperUploadCompacted,
+        skipCorruptedBlocks: this.opts.shipperSkipCorruptedBlocks ?? false,
+        allowOutOfOrderUploads: this.opts.shipperAllowOutOfOrderUploads,
         hashFunc: this.opts.hashFunc,
         registry: this.opts.registry,
         logger: log,
@@ -280,7 +350,9 @@ export class MultiTSDB {
       samples: rs?.samples,
       blocks: db.blocks.length,
     });
-    return { name, dir, ext, db, store, shipper, busy: 0, closed: false };
+    const maxEx = this.opts.maxExemplars ?? 0;
+    const exemplars = maxEx > 0 ? new CircularExemplars(maxEx) : null;
+    return { name, dir, ext, db, store, shipper, exemplars, busy: 0, closed: false };
   }
 
   /** The open tenant `name` (opening or creating it), marked busy; call `release`. */
@@ -335,6 +407,10 @@ export class MultiTSDB {
         throw new RemoteWriteError(429, "tenant is above active series limit");
       }
       const out: WriteOutcome = { appended: 0, outOfOrder: 0, outOfBounds: 0, duplicate: 0 };
+      const window = this.opts.tooFarInFutureMs ?? 0;
+      const tooFar = window > 0 ? Date.now() + window : Infinity;
+      let futureSamples = 0;
+      let futureExample: { lset: Labels; timestamp: number } | null = null;
       const app = t.db.appender(countSamples(series));
       try {
         // the value words: one view per buffer (a decoded request keeps all its samples in one
@@ -367,6 +443,12 @@ export class MultiTSDB {
           const hint = s.hint;
           let ref = 0;
           for (let i = i0; i < i0 + n; i++) {
+            if (ts[i] > tooFar) {
+              out.outOfBounds++;
+              futureSamples++;
+              futureExample ??= { lset: s.labels, timestamp: ts[i] };
+              continue;
+            }
             try {
               ref = app.appendBits(
                 s.labels,
@@ -395,6 +477,17 @@ export class MultiTSDB {
       }
       const st = await app.commit();
       out.appended = st.appended;
+      if (t.exemplars !== null) this.addExemplars(t, series, out);
+      if (futureExample !== null) {
+        // Thanos logs each such sample; one line per write names the first and the count
+        this.log.warn("block metric too far in the future", {
+          tenant,
+          lset: labelsToString(futureExample.lset),
+          timestamp: futureExample.timestamp,
+          bound: tooFar,
+          samples: futureSamples,
+        });
+      }
       if (out.appended > 0) this.m.appended.labels(tenant).inc(out.appended);
       if (out.outOfOrder > 0) this.m.outOfOrder.labels(tenant).inc(out.outOfOrder);
       if (out.outOfBounds > 0) this.m.outOfBounds.labels(tenant).inc(out.outOfBounds);
@@ -403,6 +496,58 @@ export class MultiTSDB {
     } finally {
       t.busy--;
     }
+  }
+
+  /**
+   * Stores the exemplars of `series` whose series the head has (Thanos's writer: exemplars of a
+   * series that does not exist are dropped); refusals are counted in `out`.
+   */
+  private addExemplars(t: Tenant, series: readonly PromSeries[], out: WriteOutcome): void {
+    for (const s of series) {
+      if (s.exemplars === undefined || s.exemplars.length === 0) continue;
+      if (!t.db.head.hasSeries(s.labels)) continue;
+      for (const e of s.exemplars) {
+        const r = t.exemplars!.add(s.labels, e);
+        if (r === "out_of_order") out.exemplarsOutOfOrder = (out.exemplarsOutOfOrder ?? 0) + 1;
+        else if (r === "label_length") {
+          out.exemplarsLabelLength = (out.exemplarsLabelLength ?? 0) + 1;
+        } else if (r === "ok") this.m.exemplarsAppended.labels(t.name).inc();
+      }
+    }
+  }
+
+  /**
+   * Exemplars of every tenant in [start, end] matching one of `matcherSets`, series labels
+   * extended with the tenant's external labels (Thanos's exemplars.TSDB over each tenant): a
+   * matcher on an external label selects tenants and is not passed on.
+   */
+  exemplars(
+    start: number,
+    end: number,
+    matcherSets: readonly Matcher[][],
+  ): { seriesLabels: Labels; exemplars: PromExemplar[] }[] {
+    const out: { seriesLabels: Labels; exemplars: PromExemplar[] }[] = [];
+    for (const t of this.openTenants()) {
+      if (t.exemplars === null) continue;
+      const sets: Matcher[][] = [];
+      let matched = false;
+      for (const ms of matcherSets) {
+        const rest = externalLabelsMatch(ms, t.ext);
+        if (rest === null) continue;
+        matched = true;
+        if (rest.length > 0) sets.push(rest);
+      }
+      if (!matched) continue;
+      if (sets.length === 0) {
+        throw new ExemplarsQueryError(
+          `get exemplars for tenant ${t.name}: no matchers specified (excluding external labels)`,
+        );
+      }
+      for (const r of t.exemplars.select(start, end, sets)) {
+        out.push({ seriesLabels: mergeLabels(r.seriesLabels, t.ext), exemplars: r.exemplars });
+      }
+    }
+    return out;
   }
 
   /** StoreAPI over every tenant (see MultiTenantStore). */
@@ -422,6 +567,11 @@ export class MultiTSDB {
         if (t.shipper) {
           const n = await t.shipper.sync();
           if (n > 0) this.log.debug("uploaded blocks for tenant", { tenant: t.name, blocks: n });
+        }
+        // Prometheus re-checks retention every minute (DB.run → reloadBlocks); size retention
+        // also changes with the WAL, and blocks become deletable once shipped
+        if ((this.opts.maxBytes ?? 0) > 0 || (t.shipper && this.opts.retentionMs > 0)) {
+          await t.db.applyRetention();
         }
       } catch (e) {
         this.log.error("tenant sync failed", { tenant: t.name, err: e });

@@ -39,6 +39,15 @@ export interface PromSeries {
   timestamps: Float64Array;
   values: Float64Array;
   hint?: CachedLabels;
+  /** `prometheus.Exemplar`s of the series (absent when it has none). */
+  exemplars?: PromExemplar[];
+}
+
+/** A `prometheus.Exemplar`: its own labels (as sent), value, timestamp in ms. */
+export interface PromExemplar {
+  labels: Labels;
+  value: number;
+  timestamp: number;
 }
 
 /**
@@ -49,6 +58,7 @@ export interface PromSeries {
 export class DecodedSeries implements PromSeries {
   private ts: Float64Array | undefined = undefined;
   private vs: Float64Array | undefined = undefined;
+  exemplars?: PromExemplar[] = undefined;
   constructor(
     readonly labels: Labels,
     readonly hint: CachedLabels | undefined,
@@ -67,6 +77,19 @@ export class DecodedSeries implements PromSeries {
   get values(): Float64Array {
     return this.vs ??= new Float64Array(this.arenaWords.buffer, this.off * 8, this.n);
   }
+}
+
+/**
+ * `s` with other labels and the same samples (a decoded series keeps reading its arena). The
+ * label-cache hint belongs to the old labels and is dropped.
+ */
+export function withLabels(s: PromSeries, labels: Labels): PromSeries {
+  if (s instanceof DecodedSeries) {
+    const d = new DecodedSeries(labels, undefined, s.arenaTs, s.arenaWords, s.off, s.n);
+    d.exemplars = s.exemplars;
+    return d;
+  }
+  return { labels, timestamps: s.timestamps, values: s.values, exemplars: s.exemplars };
 }
 
 /** Samples of one series (without making a decoded series' views). */
@@ -379,6 +402,7 @@ function readTimeSeries(
   /** The labels are exactly those of the key run (no label field after it). */
   let keyed = keyEnd > keyStart;
   let hint: CachedLabels | undefined = undefined;
+  let exemplars: PromExemplar[] | undefined = undefined;
   /** Labels from the cache (shared, already valid) until a label field follows the key run. */
   let cached = false;
   let labels: string[];
@@ -505,8 +529,11 @@ function readTimeSeries(
         400,
         `timeseries ${index} carries native histogram samples, which this receiver does not support`,
       );
+    } else if (t === 0x1a) {
+      (exemplars ??= []).push(readExemplar(r, index));
+      r.end = end;
     } else {
-      // exemplars (3) and unknown fields are skipped
+      // unknown fields are skipped
       r.skip(wt);
     }
   }
@@ -523,7 +550,41 @@ function readTimeSeries(
   }
   const s = new DecodedSeries(labels, hint, ts, words, base, k - base);
   validateSamples(s, index);
+  if (exemplars !== undefined) s.exemplars = exemplars;
   return s;
+}
+
+/** One `prometheus.Exemplar` { repeated Label labels = 1; double value = 2; int64 timestamp = 3 }. */
+function readExemplar(r: ProtoReader, index: number): PromExemplar {
+  const n = r.length();
+  const ee = r.pos + n;
+  r.end = ee;
+  const e: PromExemplar = { labels: [], value: 0, timestamp: 0 };
+  const ls = e.labels as string[];
+  while (r.pos < ee) {
+    const t = r.tag();
+    if (t === 0x0a) {
+      const le = r.pos + r.length();
+      let name = "";
+      let value = "";
+      while (r.pos < le) {
+        const lt = r.tag();
+        if (lt === 0x0a || lt === 0x12) {
+          const sl = r.length();
+          const str = readString(r.buf, r.pos, sl);
+          r.pos += sl;
+          if (lt === 0x0a) name = str;
+          else value = str;
+        } else r.skip(lt & 7);
+      }
+      ls.push(name, value);
+    } else if (t === 0x11) e.value = r.double();
+    else if (t === 0x18) e.timestamp = r.int64();
+    else if ((t >> 3) >= 1 && (t >> 3) <= 3) {
+      throw wrongWire(`timeseries ${index} exemplar field ${t >> 3}`, t & 7, "its proto type");
+    } else r.skip(t & 7);
+  }
+  return e;
 }
 
 function protoError(what: string, e: unknown): unknown {
@@ -636,7 +697,25 @@ function seriesSize(s: PromSeries, lens: number[]): number {
     const m = sampleSize(ts[i], words, i);
     size += 1 + varintSize(m) + m;
   }
+  for (const e of s.exemplars ?? []) {
+    const m = exemplarBytes(e).length;
+    size += 1 + varintSize(m) + m;
+  }
   return size;
+}
+
+/** The body of one `prometheus.Exemplar` message. */
+function exemplarBytes(e: PromExemplar): Uint8Array {
+  const w = ProtoWriter.growable(64);
+  for (let i = 0; i < e.labels.length; i += 2) {
+    w.message(1, (x) => {
+      x.stringField(1, e.labels[i]);
+      x.stringField(2, e.labels[i + 1]);
+    });
+  }
+  if (e.value !== 0 || Object.is(e.value, -0)) w.doubleField(2, e.value);
+  if (e.timestamp !== 0) w.int64Field(3, e.timestamp);
+  return w.finish();
 }
 
 function sampleSize(t: number, words: Uint32Array, i: number): number {
@@ -687,6 +766,12 @@ function writeSeries(w: ProtoWriter, s: PromSeries, lens: number[]): void {
       w.byte(0x10);
       w.int64(t);
     }
+  }
+  for (const e of s.exemplars ?? []) {
+    const body = exemplarBytes(e);
+    w.byte(0x1a);
+    w.varint(body.length);
+    w.raw(body);
   }
 }
 

@@ -7,6 +7,10 @@
 //   is checkpointed and truncated (`Compact`, `compactHead`, `truncateWAL`);
 // - time retention deletes blocks whose maxTime is more than `retentionMs` behind the newest
 //   block's maxTime; the newest block is never deleted (`BeyondTimeRetention`);
+// - size retention (`maxBytes`): starting from the bytes of the WAL (with its checkpoints) and
+//   `chunks_head`, newest block first, the block whose size makes the sum exceed `maxBytes` and
+//   every older one are deleted, the newest included (`BeyondSizeRetention`); an optional
+//   `blocksToDelete` hook may keep some of them (Thanos receive keeps blocks not shipped yet);
 // - on open, leftover `*.tmp-for-creation` dirs are removed, blocks are opened, retention is
 //   applied and the head replays its WAL with the newest block's maxTime as min valid time.
 
@@ -32,6 +36,13 @@ import { compareStrings } from "./labels.ts";
 export interface DBOptions extends HeadOptions {
   /** Delete blocks more than this many ms behind the newest block (0 = keep all). */
   retentionMs?: number;
+  /** Size retention: blocks + WAL + head chunks above this many bytes (0 = no limit). */
+  maxBytes?: number;
+  /**
+   * Of the blocks retention would delete, those that may go (default: all); Thanos's
+   * `tsdb.Options.BlocksToDelete`.
+   */
+  blocksToDelete?: (deletable: Block[]) => Promise<Block[]>;
   /** Cut blocks automatically after commits that made the head compactable (default true). */
   autoCompact?: boolean;
   /** `thanos` section written into the meta.json of cut blocks. */
@@ -65,7 +76,7 @@ export class DB {
       }
     }
     let blocks = await openBlocks(dir);
-    const doomed = beyondRetention(blocks, opts.retentionMs ?? 0);
+    const doomed = await retentionDeletable(dir, blocks, opts);
     if (doomed.size > 0) {
       for (const b of blocks) if (doomed.has(b)) await deleteBlock(b, opts.logger);
       blocks = blocks.filter((b) => !doomed.has(b));
@@ -173,7 +184,7 @@ export class DB {
 
   /** Deletes blocks beyond the retention (see the file comment). */
   async applyRetention(): Promise<void> {
-    const doomed = beyondRetention(this.blocksList, this.opts.retentionMs ?? 0);
+    const doomed = await retentionDeletable(this.dir, this.blocksList, this.opts);
     if (doomed.size === 0) return;
     this.blocksList = this.blocksList.filter((b) => !doomed.has(b));
     for (const b of doomed) {
@@ -321,6 +332,76 @@ export function beyondRetention(blocks: readonly Block[], retentionMs: number): 
     }
   }
   return out;
+}
+
+/**
+ * Prometheus `BeyondSizeRetention`: `blocks` with their sizes in bytes; newest (largest maxTime)
+ * first, `headBytes` plus each block's size summed; from the block that makes the sum exceed
+ * `maxBytes`, that block and all older ones.
+ */
+export function beyondSizeRetention(
+  blocks: readonly { block: Block; bytes: number }[],
+  maxBytes: number,
+  headBytes: number,
+): Set<Block> {
+  const out = new Set<Block>();
+  if (blocks.length === 0 || !(maxBytes > 0)) return out;
+  const sorted = blocks.slice().sort((a, b) => b.block.meta.maxTime - a.block.meta.maxTime);
+  let sum = headBytes;
+  for (let i = 0; i < sorted.length; i++) {
+    sum += sorted[i].bytes;
+    if (sum > maxBytes) {
+      for (const x of sorted.slice(i)) out.add(x.block);
+      break;
+    }
+  }
+  return out;
+}
+
+/** Bytes of the files under `path` (0 when it does not exist). */
+export async function dirBytes(path: string): Promise<number> {
+  let n = 0;
+  try {
+    for await (const e of Deno.readDir(path)) {
+      const p = `${path}/${e.name}`;
+      if (e.isDirectory) n += await dirBytes(p);
+      else {
+        try {
+          n += (await Deno.stat(p)).size;
+        } catch (err) {
+          if (!(err instanceof Deno.errors.NotFound)) throw err; // removed meanwhile
+        }
+      }
+    }
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  return n;
+}
+
+/** The blocks time and size retention delete, after the `blocksToDelete` hook. */
+async function retentionDeletable(
+  dir: string,
+  blocks: readonly Block[],
+  opts: DBOptions,
+): Promise<Set<Block>> {
+  const doomed = beyondRetention(blocks, opts.retentionMs ?? 0);
+  const maxBytes = opts.maxBytes ?? 0;
+  if (maxBytes > 0 && blocks.length > 0) {
+    const head = await dirBytes(`${dir}/wal`) + await dirBytes(`${dir}/chunks_head`);
+    const sized = [];
+    for (const b of blocks) sized.push({ block: b, bytes: await dirBytes(b.name) });
+    const bySize = beyondSizeRetention(sized, maxBytes, head);
+    if (bySize.size > 0) {
+      opts.logger?.info("size retention: deleting blocks beyond --tsdb.max-retention-bytes", {
+        blocks: bySize.size,
+        max_bytes: maxBytes,
+      });
+    }
+    for (const b of bySize) doomed.add(b);
+  }
+  if (doomed.size === 0 || !opts.blocksToDelete) return doomed;
+  return new Set(await opts.blocksToDelete([...doomed]));
 }
 
 async function deleteBlock(b: Block, logger?: Logger): Promise<void> {

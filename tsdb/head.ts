@@ -538,6 +538,12 @@ export class Head {
     return this.byRef.get(ref);
   }
 
+  /** Whether the head has the series `ls` (Prometheus's appender `GetRef` finding it). */
+  hasSeries(ls: Labels): boolean {
+    return this.getByLabels(ls, hashLabels(ls)) !== undefined ||
+      this.getByLabels(normalizeLabels(ls), hashLabels(normalizeLabels(ls))) !== undefined;
+  }
+
   private getByLabels(ls: Labels, hash: number): MemSeries | undefined {
     const e = this.byHash.get(hash);
     if (e === undefined) return undefined;

@@ -25,7 +25,14 @@ import {
   storeLimitsConfig,
 } from "../grpc.ts";
 import { objstoreConfigText } from "../objstore.ts";
-import { HASHRING_ALGORITHMS, type ReceiveFlag } from "./flags.ts";
+import { parseRelabelConfigs, type RelabelConfig } from "../../relabel/relabel.ts";
+import { substituteEnv } from "../../objstore/config.ts";
+import {
+  HASHRING_ALGORITHMS,
+  type ReceiveFlag,
+  TENANT_CERTIFICATE_FIELDS,
+  TLS_VERSIONS,
+} from "./flags.ts";
 
 /** How this receiver handles writes (Thanos's `receive.ReceiverMode`). */
 export type ReceiveMode = "RouterIngestor" | "RouterOnly" | "IngestorOnly";
@@ -47,6 +54,16 @@ export interface ReceiveConfig {
   storeLimits: StoreLimitsConfig;
   /** `--remote-write.address`. */
   remoteWriteAddress: ListenAddress;
+  /** `--remote-write.server-tls-cert/-key`: HTTPS on the remote-write address; absent: HTTP. */
+  remoteWriteTls?: {
+    certFile: string;
+    keyFile: string;
+    minVersion: string;
+    /** `--remote-write.server-tls-client-ca`: mutual TLS (clients must present a certificate). */
+    clientCaFile?: string;
+  };
+  /** `--receive.tenant-certificate-field` ("" = the tenant header decides). */
+  tenantCertificateField: "" | "organization" | "organizationalUnit" | "commonName";
   /** TLS towards the other receivers (`--remote-write.client-tls-*`); undefined: plaintext. */
   forwardTls?: ClientTlsOptions;
   /** `--receive.grpc-compression`. */
@@ -82,6 +99,22 @@ export interface ReceiveConfig {
   replicationFactor: number;
   /** Parsed `--receive.limits-config(-file)`; the empty config when none is given. */
   limits: ReceiveLimits;
+  /** `--shipper.skip-corrupted-blocks`. */
+  shipperSkipCorruptedBlocks: boolean;
+  /** `--shipper.allow-out-of-order-uploads`. */
+  shipperAllowOutOfOrderUploads: boolean;
+  /** `--tsdb.max-exemplars` per tenant (≤ 0: exemplars not stored). */
+  maxExemplars: number;
+  /** `--tsdb.max-retention-bytes` per tenant (0 = no limit). */
+  maxRetentionBytes: number;
+  /** `--receive.artificial-max-delay` in ms (0 = off). */
+  maxArtificialDelayMs: number;
+  /** `--tsdb.too-far-in-future.time-window` in ms (0 = off). */
+  tooFarInFutureMs: number;
+  /** `--receive.split-tenant-label-name` ("" = off). */
+  splitTenantLabelName: string;
+  /** `--receive.relabel-config(-file)`: applied to each remote-written series (none: []). */
+  relabelConfigs: RelabelConfig[];
 }
 
 /** Label names Prometheus accepts (the legacy charset Thanos validates the tenant label with). */
@@ -152,6 +185,25 @@ function limitsFrom(flags: Flags<ReceiveFlag>): ReceiveLimits {
   }
 }
 
+/** The rules of `--receive.relabel-config(-file)` (Prometheus relabel_configs YAML). */
+function relabelConfigsFrom(flags: Flags<ReceiveFlag>): RelabelConfig[] {
+  const fromFile = flags.fileContents("receive.relabel-config-file");
+  const inline = flags.string("receive.relabel-config");
+  if (fromFile !== "" && inline !== "") {
+    throw new UsageError(
+      "--receive.relabel-config-file and --receive.relabel-config are mutually exclusive",
+    );
+  }
+  try {
+    // `$(VAR)` references are expanded, as Thanos's extflag.WithEnvSubstitution
+    const text = substituteEnv(fromFile || inline, (name) => Deno.env.get(name));
+    return parseRelabelConfigs(text);
+  } catch (e) {
+    const msg = (e as Error).message.replace(/^objstore config: /, "");
+    throw new UsageError(`get relabel configuration: ${msg}`);
+  }
+}
+
 /** The receive mode Thanos derives from the flags. */
 export function determineMode(hashringGiven: boolean, localEndpoint: string): ReceiveMode {
   if (hashringGiven && localEndpoint !== "") return "RouterIngestor";
@@ -218,11 +270,42 @@ export function receiveConfig(flags: Flags<ReceiveFlag>): ReceiveConfig {
     };
   }
 
+  const rwCert = flags.string("remote-write.server-tls-cert");
+  const rwKey = flags.string("remote-write.server-tls-key");
+  if ((rwCert === "") !== (rwKey === "")) {
+    // Thanos's tls.NewServerConfig
+    throw new UsageError("both server key and certificate must be provided");
+  }
+  const rwCa = flags.string("remote-write.server-tls-client-ca");
+  if (rwCa !== "" && rwCert === "") {
+    throw new UsageError(
+      "when a client CA is used a server key and certificate must also be provided",
+    );
+  }
+  const tenantCertificateField = flags.enum(
+    "receive.tenant-certificate-field",
+    TENANT_CERTIFICATE_FIELDS,
+  );
+  if (tenantCertificateField !== "" && rwCa === "") {
+    // the field is read from a verified client certificate, which only mutual TLS provides
+    throw new UsageError(
+      "--receive.tenant-certificate-field needs --remote-write.server-tls-client-ca (mutual TLS)",
+    );
+  }
+  const remoteWriteTls = rwCert === "" ? undefined : {
+    certFile: rwCert,
+    keyFile: rwKey,
+    minVersion: flags.enum("remote-write.server-tls-min-version", TLS_VERSIONS),
+    ...(rwCa === "" ? {} : { clientCaFile: rwCa }),
+  };
+
   return {
     http: httpConfig(flags),
     grpc: grpcServerConfig(flags),
     storeLimits: storeLimitsConfig(flags),
     remoteWriteAddress: parseListenAddress(flags.string("remote-write.address")),
+    remoteWriteTls,
+    tenantCertificateField,
     forwardTls,
     forwardCompression: flags.enum("receive.grpc-compression", ["snappy", "none"]),
     forwardTimeoutMs,
@@ -247,5 +330,13 @@ export function receiveConfig(flags: Flags<ReceiveFlag>): ReceiveConfig {
     replicaHeader: flags.string("receive.replica-header"),
     replicationFactor: rf,
     limits: limitsFrom(flags),
+    relabelConfigs: relabelConfigsFrom(flags),
+    splitTenantLabelName: flags.string("receive.split-tenant-label-name"),
+    tooFarInFutureMs: flags.duration("tsdb.too-far-in-future.time-window"),
+    maxArtificialDelayMs: flags.duration("receive.artificial-max-delay"),
+    maxRetentionBytes: flags.bytes("tsdb.max-retention-bytes"),
+    maxExemplars: Math.max(0, flags.int("tsdb.max-exemplars")),
+    shipperSkipCorruptedBlocks: flags.bool("shipper.skip-corrupted-blocks"),
+    shipperAllowOutOfOrderUploads: flags.bool("shipper.allow-out-of-order-uploads"),
   };
 }

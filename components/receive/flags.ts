@@ -39,9 +39,6 @@ export const GRPC_COMPRESSIONS = ["snappy", "none"] as const;
 /** The values of `--receive.replication-protocol`. */
 export const REPLICATION_PROTOCOLS = ["protobuf", "capnproto"] as const;
 
-/** Why a receive flag is refused at any value but its default. */
-const NOT_YET = "not in this build's receive yet";
-
 /** `thanos receive` */
 export const RECEIVE_COMMAND = defineCommand({
   path: ["receive"],
@@ -63,25 +60,25 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "remote-write.server-tls-cert",
-      unsupported: NOT_YET,
       kind: "string",
       default: "",
-      help: "TLS Certificate for HTTP server, leave blank to disable TLS. Not supported yet.",
+      help: "TLS Certificate for HTTP server, leave blank to disable TLS.",
+      grants: "read",
     },
     {
       name: "remote-write.server-tls-key",
-      unsupported: NOT_YET,
       kind: "string",
       default: "",
-      help: "TLS Key for the HTTP server, leave blank to disable TLS. Not supported yet.",
+      help: "TLS Key for the HTTP server, leave blank to disable TLS.",
+      grants: "read",
     },
     {
       name: "remote-write.server-tls-client-ca",
-      unsupported: NOT_YET,
       kind: "string",
       default: "",
       help: "TLS CA to verify clients against. If no client CA is specified, there is no " +
-        "client verification on server side. (tls.NoClientCert) Not supported yet.",
+        "client verification on server side. (tls.NoClientCert)",
+      grants: "read",
     },
     {
       name: "remote-write.server-tls-min-version",
@@ -92,17 +89,20 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "remote-write.server-tls-ciphers",
-      unsupported: NOT_YET,
+      unsupported: "choosing the remote-write TLS cipher suites is not in this build (the " +
+        "runtime's TLS, rustls, uses its own)",
       kind: "string",
       repeatable: true,
-      help: "TLS cipher suites for the HTTP server. Not supported yet.",
+      help: "TLS cipher suites for the HTTP server. Not in this build: the runtime's defaults " +
+        "are used.",
     },
     {
       name: "remote-write.server-tls-curves",
-      unsupported: NOT_YET,
+      unsupported: "choosing the remote-write TLS curves is not in this build (the runtime's " +
+        "TLS, rustls, uses its own)",
       kind: "string",
       repeatable: true,
-      help: "TLS curves for the HTTP server. Not supported yet.",
+      help: "TLS curves for the HTTP server. Not in this build: the runtime's defaults are used.",
     },
     {
       name: "remote-write.client-tls-cert",
@@ -218,7 +218,6 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "receive.artificial-max-delay",
-      unsupported: NOT_YET,
       kind: "duration",
       default: "0s",
       help: "Maximum artificial delay for the 2nd peer.",
@@ -226,12 +225,12 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "receive.tenant-certificate-field",
-      unsupported: NOT_YET,
       kind: "enum",
       choices: TENANT_CERTIFICATE_FIELDS,
       default: "",
       help: "Use TLS client's certificate field to determine tenant for write requests. Must " +
-        "be one of organization, organizationalUnit or commonName. Not supported yet.",
+        "be one of organization, organizationalUnit or commonName. This setting will cause the " +
+        "receive.tenant-header flag value to be ignored.",
     },
     {
       name: "receive.default-tenant-id",
@@ -241,11 +240,10 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "receive.split-tenant-label-name",
-      unsupported: NOT_YET,
       kind: "string",
       default: "",
       help: "Label name through which the request will be split into multiple tenants. This " +
-        "takes precedence over the HTTP header. Not supported yet.",
+        "takes precedence over the HTTP header.",
     },
     {
       name: "receive.tenant-label-name",
@@ -281,7 +279,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "receive.replication-protocol",
-      unsupported: NOT_YET,
+      unsupported: "Cap'n Proto replication is not in this build (forwards use protobuf over gRPC)",
       kind: "enum",
       choices: REPLICATION_PROTOCOLS,
       default: "protobuf",
@@ -297,7 +295,8 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "receive.grpc-service-config",
-      unsupported: NOT_YET,
+      unsupported: "gRPC service configs (retry and load-balancing policies of forwards) are not " +
+        "in this build",
       kind: "string",
       default: "",
       help: "gRPC service configuration file or content in JSON format. Not supported yet.",
@@ -318,16 +317,15 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "receive.relabel-config-file",
-      unsupported: NOT_YET,
       kind: "string",
-      help: "Path to YAML file that contains relabeling configuration. Not supported yet.",
+      help: "Path to YAML file that contains relabeling configuration.",
+      grants: "read-file",
     },
     {
       name: "receive.relabel-config",
-      unsupported: NOT_YET,
       kind: "string",
       help: "Alternative to 'receive.relabel-config-file' flag (mutually exclusive). Content " +
-        "of YAML file that contains relabeling configuration. Not supported yet.",
+        "of YAML file that contains relabeling configuration.",
     },
     {
       name: "tsdb.min-block-duration",
@@ -345,15 +343,17 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "tsdb.too-far-in-future.time-window",
-      unsupported: NOT_YET,
       kind: "duration",
       default: "0s",
       help: "Configures the allowed time window for ingesting samples too far in the future. " +
-        "Disabled (0s) by default. Not supported yet.",
+        "Disabled (0s) by default. Please note enable this flag will reject samples in the " +
+        "future of receive local NTP time + configured duration due to clock skew in remote " +
+        "write clients.",
     },
     {
       name: "tsdb.out-of-order.time-window",
-      unsupported: NOT_YET,
+      unsupported: "the head accepts in-order samples only: no out-of-order head, write-behind " +
+        "log or out-of-order blocks in this build",
       kind: "duration",
       default: "0s",
       help: "[EXPERIMENTAL] Configures the allowed time window for ingestion of out-of-order " +
@@ -375,10 +375,11 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "tsdb.max-retention-bytes",
-      unsupported: NOT_YET,
       kind: "bytes",
       default: "0",
-      help: "Maximum number of bytes that can be stored for blocks. Not supported yet.",
+      help: "Maximum number of bytes that can be stored for blocks. A unit is required, " +
+        'supported units: B, KB, MB, GB, TB, PB, EB. Ex: "512MB". Based on powers-of-2, so ' +
+        "1KB is 1024B.",
     },
     {
       name: "tsdb.wal-compression",
@@ -395,28 +396,30 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "tsdb.head.expanded-postings-cache-size",
-      unsupported: NOT_YET,
+      noEffect: "there is no expanded postings cache (a query speed-up; results are the " +
+        "same without it)",
       kind: "int",
       default: "0",
-      help: "[EXPERIMENTAL] If non-zero, enables expanded postings cache for the head block. " +
-        "Not supported yet.",
+      help: "[EXPERIMENTAL] If non-zero, enables expanded postings cache for the head block.",
     },
     {
       name: "tsdb.block.expanded-postings-cache-size",
-      unsupported: NOT_YET,
+      noEffect: "there is no expanded postings cache (a query speed-up; results are the " +
+        "same without it)",
       kind: "int",
       default: "0",
       help: "[EXPERIMENTAL] If non-zero, enables expanded postings cache for compacted " +
-        "blocks. Not supported yet.",
+        "blocks.",
     },
     {
       name: "tsdb.max-exemplars",
-      unsupported: NOT_YET,
       kind: "int",
       default: "0",
       help: "Enables support for ingesting exemplars and sets the maximum number of exemplars " +
-        "that will be stored per tenant. 0 (or less) value of this flag disables exemplars " +
-        "storage. Exemplar storage is not supported yet.",
+        "that will be stored per tenant. In case the exemplar storage becomes full (number of " +
+        "stored exemplars becomes equal to max-exemplars), ingesting a new exemplar will evict " +
+        "the oldest exemplar from storage. 0 (or less) value of this flag disables exemplars " +
+        "storage. (Exemplars are kept in memory only.)",
     },
     {
       name: "tsdb.write-queue-size",
@@ -428,11 +431,12 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "tsdb.memory-snapshot-on-shutdown",
-      unsupported: NOT_YET,
+      noEffect: "head chunk snapshots are not in this build (a restart speed-up; the head is " +
+        "rebuilt from the WAL on start)",
       kind: "bool",
       default: "false",
       help: "[EXPERIMENTAL] Enables feature to snapshot in-memory chunks on shutdown for " +
-        "faster restarts. Not supported yet.",
+        "faster restarts.",
       hidden: true,
     },
     {
@@ -462,20 +466,24 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "shipper.allow-out-of-order-uploads",
-      unsupported: NOT_YET,
       kind: "bool",
       default: "false",
       help: "If true, shipper will skip failed block uploads in the given iteration and " +
-        "retry later. Not supported yet.",
+        "retry later. This means that some newer blocks might be uploaded sooner than older " +
+        "blocks. This can trigger compaction without those blocks and as a result will create " +
+        "an overlap situation. Set it to true if you have vertical compaction enabled and wish " +
+        "to upload blocks as soon as possible without caring about order.",
       hidden: true,
     },
     {
       name: "shipper.skip-corrupted-blocks",
-      unsupported: NOT_YET,
       kind: "bool",
       default: "false",
       help: "If true, shipper will skip corrupted blocks in the given iteration and retry " +
-        "later. Not supported yet.",
+        "later. This means that some newer blocks might be uploaded sooner than older blocks. " +
+        "This can trigger compaction without those blocks and as a result will create an " +
+        "overlap situation. Set it to true if you have vertical compaction enabled and wish to " +
+        "upload blocks as soon as possible without caring about order.",
       hidden: true,
     },
     {
@@ -523,7 +531,7 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "receive.otlp-promote-resource-attributes",
-      unsupported: NOT_YET,
+      unsupported: "OTLP ingestion is not in this build",
       kind: "string",
       repeatable: true,
       help: "(Repeatable) Resource attributes to include in OTLP metrics ingested by Receive. " +

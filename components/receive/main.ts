@@ -35,9 +35,22 @@ import { ReceiveHandler } from "../../receive/handler.ts";
 import { writeableService } from "../../receive/writeable.ts";
 import { headSeriesLimitFor } from "../../receive/limits.ts";
 import type { PromSeries } from "../../receive/remote_write.ts";
+import { Relabeler } from "../../relabel/relabel.ts";
+import { MtlsServer } from "../../server/mtls.ts";
+import { advertising } from "../../storeapi/api_common.ts";
+import { serveExemplars } from "../../storeapi/exemplars.ts";
+import { exemplarsBackend } from "../../receive/exemplars.ts";
 import { openBucket } from "../objstore.ts";
 import type { RunContext } from "../runtime.ts";
 import type { ReceiveConfig } from "./config.ts";
+
+/** Thanos's TLS version names → node:tls's. */
+const NODE_TLS_VERSIONS: Record<string, "TLSv1" | "TLSv1.1" | "TLSv1.2" | "TLSv1.3"> = {
+  "1.0": "TLSv1",
+  "1.1": "TLSv1.1",
+  "1.2": "TLSv1.2",
+  "1.3": "TLSv1.3",
+};
 
 /** Upper bound of the interval between block cuts + uploads (Thanos's periodic uploader). */
 const MAX_SYNC_INTERVAL_MS = 30_000;
@@ -275,7 +288,9 @@ export async function runReceive(cfg: ReceiveConfig, ctx: RunContext): Promise<n
       return handler.onForward(tenant, series, replica, sig);
     },
   );
-  const server = new StoreServer(lateStore, {
+  // Thanos's receiver always advertises and serves the Exemplars API (empty without
+  // --tsdb.max-exemplars)
+  const server = new StoreServer(advertising(lateStore, { exemplars: true }), {
     registry,
     logger: log,
     tls: cfg.grpc.tls,
@@ -283,6 +298,7 @@ export async function runReceive(cfg: ReceiveConfig, ctx: RunContext): Promise<n
     healthServices: ["thanos.Store", "thanos.info.Info", writeable.service],
   });
   writeable.register(server.grpc);
+  serveExemplars(server.grpc, exemplarsBackend(() => db));
 
   const http = new HttpServer({
     address: cfg.http.address,
@@ -292,12 +308,46 @@ export async function runReceive(cfg: ReceiveConfig, ctx: RunContext): Promise<n
     probe,
   });
   const rwProbe = new Probe();
-  const rwServer = new HttpServer({
-    address: cfg.remoteWriteAddress,
-    logger: log.with({ service: "remote-write" }),
-    registry,
-    probe: rwProbe,
-  });
+  const rwTls = cfg.remoteWriteTls;
+  const rwLog = log.with({ service: "remote-write" });
+  // with a client CA: mutual TLS through node:https (server/mtls.ts); else Deno.serve, HTTPS
+  // with `--remote-write.server-tls-cert/-key` through the `--http.config` TLS path
+  let rwServer: Pick<HttpServer, "add" | "start" | "shutdown">;
+  if (rwTls?.clientCaFile !== undefined) {
+    rwServer = new MtlsServer({
+      hostname: cfg.remoteWriteAddress.hostname,
+      port: cfg.remoteWriteAddress.port,
+      certFile: rwTls.certFile,
+      keyFile: rwTls.keyFile,
+      clientCaFile: rwTls.clientCaFile,
+      minVersion: NODE_TLS_VERSIONS[rwTls.minVersion] ?? "TLSv1.3",
+      certificateTenant: cfg.tenantCertificateField === ""
+        ? undefined
+        : { field: cfg.tenantCertificateField, header: cfg.tenantHeader },
+      logger: rwLog,
+    });
+  } else {
+    if (rwTls && rwTls.minVersion !== "1.2") {
+      // Deno.serve (rustls) offers TLS 1.2 and 1.3 and takes no minimum
+      log.warn("the remote-write server accepts TLS 1.2 and 1.3 whatever the minimum version", {
+        "remote-write.server-tls-min-version": rwTls.minVersion,
+      });
+    }
+    rwServer = new HttpServer({
+      address: cfg.remoteWriteAddress,
+      logger: rwLog,
+      registry,
+      probe: rwProbe,
+      web: rwTls
+        ? {
+          path: "",
+          tls: { cert: { file: rwTls.certFile }, key: { file: rwTls.keyFile } },
+          headers: {},
+          users: new Map(),
+        }
+        : undefined,
+    });
+  }
   let rwStarted = false;
   const loops = new AbortController();
   const running: Promise<void>[] = [];
@@ -349,11 +399,16 @@ export async function runReceive(cfg: ReceiveConfig, ctx: RunContext): Promise<n
         defaultTenant: cfg.defaultTenant,
         externalLabels: cfg.externalLabels as Labels,
         retentionMs: cfg.retentionMs,
+        maxBytes: cfg.maxRetentionBytes,
         blockRangeMs: cfg.blockRangeMs,
         walCompression: cfg.walCompression,
         bucket,
         hashFunc: cfg.hashFunc,
+        shipperSkipCorruptedBlocks: cfg.shipperSkipCorruptedBlocks,
+        shipperAllowOutOfOrderUploads: cfg.shipperAllowOutOfOrderUploads,
         headSeriesLimit: (tenant) => headSeriesLimitFor(cfg.limits, tenant),
+        tooFarInFutureMs: cfg.tooFarInFutureMs,
+        maxExemplars: cfg.maxExemplars,
         logger: log.with({ component: "multi-tsdb" }),
         registry,
       });
@@ -381,6 +436,9 @@ export async function runReceive(cfg: ReceiveConfig, ctx: RunContext): Promise<n
       clientTls: cfg.forwardTls,
       asyncForwardWorkers: cfg.forwardWorkers,
       maxBackoffMs: cfg.forwardMaxBackoffMs,
+      relabel: new Relabeler(cfg.relabelConfigs),
+      splitTenantLabelName: cfg.splitTenantLabelName,
+      maxArtificialDelayMs: cfg.maxArtificialDelayMs,
     });
     rwServer.add(handler.routes());
     await rwServer.start();

@@ -273,3 +273,73 @@ Deno.test("uploadBlock with SHA256 hashes every file but meta.json", async () =>
   assert(files[0].hash !== undefined && /^[0-9a-f]{64}$/.test(files[0].hash.value));
   assertEquals(files[2], { rel_path: "meta.json" });
 });
+
+Deno.test("allowOutOfOrderUploads: a failed block does not hold back the newer ones", async () => {
+  await using dirs = new TempDirs();
+  const tsdb = await dirs.make();
+  const bdir = await dirs.make();
+  const metas = (await makeBlocks(tsdb, 5)).sort((x, y) => x.minTime - y.minTime); // 3 blocks
+  const rec = new RecordingBucket(new FilesystemBucket(bdir));
+  const shipper = new Shipper({
+    dir: tsdb,
+    bucket: rec.wrap(),
+    labels: () => ({ region: "east" }),
+    source: "receive",
+    allowOutOfOrderUploads: true,
+  });
+  rec.failOn = (n) => n === `${metas[0].ulid}/index`;
+  // the pass fails (naming the count), but the two newer blocks were uploaded
+  await assertRejects(() => shipper.sync(), UploadError, "failed to sync 1/0 blocks");
+  assertEquals(
+    (await readShipperMeta(`${tsdb}/thanos.shipper.json`)).uploaded,
+    [metas[1].ulid, metas[2].ulid],
+  );
+  // the failed one goes on the next pass
+  rec.failOn = null;
+  assertEquals(await shipper.sync(), 1);
+  assertEquals(
+    (await readShipperMeta(`${tsdb}/thanos.shipper.json`)).uploaded.sort(),
+    metas.map((m) => m.ulid).sort(),
+  );
+});
+
+Deno.test("skipCorruptedBlocks: false fails the pass, true uploads the rest and reports", async () => {
+  await using dirs = new TempDirs();
+  const tsdb = await dirs.make();
+  const metas = (await makeBlocks(tsdb, 5)).sort((x, y) => x.minTime - y.minTime); // 3 blocks
+  await Deno.writeTextFile(`${tsdb}/${metas[1].ulid}/meta.json`, "{not json");
+  const ship = async (skip: boolean | undefined) => {
+    const bdir = await dirs.make();
+    const rec = new RecordingBucket(new FilesystemBucket(bdir));
+    await Deno.remove(`${tsdb}/thanos.shipper.json`).catch(() => {});
+    const shipper = new Shipper({
+      dir: tsdb,
+      bucket: rec.wrap(),
+      labels: () => ({ region: "east" }),
+      source: "receive",
+      skipCorruptedBlocks: skip,
+    });
+    let err: unknown = null;
+    let n = -1;
+    try {
+      n = await shipper.sync();
+    } catch (e) {
+      err = e;
+    }
+    const uploaded = rec.uploads.filter((u) => u.endsWith("/meta.json")).map((u) => u.slice(0, 26));
+    return { err, n, uploaded };
+  };
+  // Thanos's default: nothing is uploaded, the error names the block
+  const strict = await ship(false);
+  assert(strict.err instanceof UploadError, String(strict.err));
+  assert(String(strict.err).includes(`read metadata for block ${tsdb}/${metas[1].ulid}`));
+  assertEquals(strict.uploaded, []);
+  // skip: the two readable blocks are uploaded, the pass reports the corrupted one
+  const skip = await ship(true);
+  assert(String(skip.err).includes("failed to sync 0/1 blocks"), String(skip.err));
+  assertEquals(skip.uploaded, [metas[0].ulid, metas[2].ulid]);
+  // unset (roles without the flag): skipped with a warning, the pass succeeds
+  const lenient = await ship(undefined);
+  assertEquals(lenient.err, null);
+  assertEquals(lenient.n, 2);
+});

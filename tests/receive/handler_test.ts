@@ -24,6 +24,7 @@ import {
   ReceiveHandler,
   type ReceiverMode,
 } from "../../receive/handler.ts";
+import { parseRelabelConfigs, Relabeler } from "../../relabel/relabel.ts";
 import { toWriteGrpcError, WriteableClient, writeableService } from "../../receive/writeable.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -86,6 +87,9 @@ function cluster(
     limits?: ReceiveLimits;
     forwardTimeoutMs?: number;
     mode?: ReceiverMode;
+    relabel?: Relabeler;
+    splitTenantLabelName?: string;
+    maxArtificialDelayMs?: number;
   } = {},
 ): Node[] {
   const addrs = Array.from({ length: o.n ?? 3 }, (_, i) => `receive-${i}:10901`);
@@ -112,6 +116,9 @@ function cluster(
       logger: quiet,
       registry: reg,
       mode: o.mode,
+      relabel: o.relabel,
+      splitTenantLabelName: o.splitTenantLabelName,
+      maxArtificialDelayMs: o.maxArtificialDelayMs,
       forwarder: (to): Forwarder => ({
         async remoteWrite(tenant, series, replica, signal) {
           sent.push([to, replica]);
@@ -469,5 +476,101 @@ Deno.test(
         assert(r.text.includes("insufficient nodes"), r.text);
       }
     }
+  },
+);
+
+Deno.test(
+  "--receive.relabel-config: series relabeled before routing, dropped ones not stored",
+  opts,
+  async () => {
+    const relabel = new Relabeler(parseRelabelConfigs(`
+- source_labels: [id]
+  regex: s1.*
+  action: drop
+- source_labels: [id]
+  regex: s(.*)
+  target_label: num
+  replacement: n$1
+- regex: id
+  action: labeldrop
+`));
+    const nodes = cluster(3, { relabel });
+    const r = await post(nodes[0], mkSeries(25, 1000));
+    assertEquals(r, { status: 200, text: "" });
+    await settle();
+    // s1, s10..s19 dropped: 25 - 11 left, on every replica, with the relabeled labels only
+    for (const n of nodes) {
+      assertEquals(n.db.count(), 14, n.addr);
+      assert(n.db.has("__name__,m,num,n0"), n.addr);
+      assert(n.db.has("__name__,m,num,n24"), n.addr);
+      assert(!n.db.has("__name__,m,num,n12"), n.addr);
+      assert(!n.db.has("__name__,m,id,s0"), n.addr);
+    }
+    // a request whose every series is dropped is accepted and stores nothing
+    const fresh = cluster(1, { relabel, n: 1 });
+    const all = await post(
+      fresh[0],
+      mkSeries(20, 1000).filter((s) => s.labels[3].startsWith("s1")),
+    );
+    assertEquals(all, { status: 200, text: "" });
+    assertEquals(fresh[0].db.writes, 0);
+  },
+);
+
+Deno.test(
+  "--receive.split-tenant-label-name: series go to the tenant their label names",
+  opts,
+  async () => {
+    const nodes = cluster(2, { n: 2, splitTenantLabelName: "team" });
+    const s = (team: string | null, id: string): PromSeries => ({
+      labels: team === null
+        ? ["__name__", "m", "id", id]
+        : ["__name__", "m", "id", id, "team", team],
+      timestamps: new Float64Array([1000]),
+      values: new Float64Array([1]),
+    });
+    const r = await post(nodes[0], [s("a", "1"), s("b", "2"), s(null, "3"), s("a", "4")], {
+      "THANOS-TENANT": "hdr",
+    });
+    assertEquals(r, { status: 200, text: "" });
+    await settle();
+    for (const n of nodes) {
+      // RF=2 over two nodes: every node has every series, in its split tenant, without the label
+      assertEquals(n.db.count("a"), 2, n.addr);
+      assert(n.db.has("__name__,m,id,1", "a"), n.addr);
+      assert(n.db.has("__name__,m,id,4", "a"), n.addr);
+      assert(n.db.has("__name__,m,id,2", "b"), n.addr);
+      assertEquals(n.db.count("b"), 1, n.addr);
+      assert(n.db.has("__name__,m,id,3", "hdr"), n.addr);
+      assertEquals(n.db.count("hdr"), 1, n.addr);
+    }
+    // an invalid tenant in the label: 400 for the request, nothing stored
+    const bad = await post(nodes[1], [s("x/y", "5"), s("c", "6")]);
+    assertEquals(bad.status, 400, bad.text);
+    assert(bad.text.includes("tenant name not valid"), bad.text);
+    await settle();
+    for (const n of nodes) assertEquals(n.db.count("c"), 0);
+  },
+);
+
+Deno.test(
+  "--receive.artificial-max-delay: the second endpoint gets its writes late",
+  opts,
+  async () => {
+    // RF=2 over two nodes, quorum 1: the answer comes from the writes to the first endpoint
+    // used while those to the second (local or peer) still wait their artificial delay (≥ 1 s)
+    const nodes = cluster(2, { n: 2, maxArtificialDelayMs: 3000 });
+    const r = await post(nodes[0], mkSeries(5, 1000));
+    assertEquals(r, { status: 200, text: "" });
+    assertEquals(nodes.map((n) => n.db.count()).sort(), [0, 5], "one endpoint is delayed");
+    for (let i = 0; i < 100 && nodes.some((n) => n.db.count() < 5); i++) {
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    assertEquals(nodes.map((n) => n.db.count()), [5, 5]);
+    // without the flag the peer has it as soon as the forwards settle
+    const plain = cluster(2, { n: 2 });
+    assertEquals((await post(plain[0], mkSeries(5, 1000))).status, 200);
+    await settle();
+    assertEquals(plain[1].db.count(), 5);
   },
 );

@@ -2,7 +2,7 @@
 // series, replay on open, conflicts counted, limits, nothing stored from a rejected write,
 // shipping with Thanos meta labels, idle-tenant pruning.
 
-import { assert, assertEquals, assertRejects } from "../helpers/assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../helpers/assert.ts";
 import { withTempDir } from "../helpers/tmp.ts";
 import { MultiTSDB, type MultiTSDBOptions } from "../../receive/multitsdb.ts";
 import {
@@ -20,7 +20,10 @@ import type { SeriesItem, StoreBackend } from "../../storeapi/server.ts";
 import { Matcher, MatchType } from "../../tsdb/matchers.ts";
 import { decodeXorSamples } from "../../tsdb/chunkenc/xor.ts";
 import { parseBlockMeta } from "../../tsdb/meta.ts";
+import type { Block } from "../../tsdb/block.ts";
+import { beyondSizeRetention } from "../../tsdb/db.ts";
 import type { Labels } from "../../tsdb/series.ts";
+import { labelsToObject } from "../../tsdb/labels.ts";
 import { isStaleAt, setStaleAt } from "../../tsdb/value.ts";
 
 const signal = new AbortController().signal;
@@ -400,6 +403,189 @@ Deno.test("decoded series in several arena buffers (grown mid-request) and plain
       }
     } finally {
       await m.close();
+    }
+  });
+});
+
+Deno.test("--tsdb.too-far-in-future.time-window: future samples are out of bounds", async () => {
+  await withTempDir(async (dir) => {
+    const reg = new Registry();
+    const m = await MultiTSDB.open(opts(dir, { tooFarInFutureMs: 60_000, registry: reg }));
+    try {
+      const now = Date.now();
+      const out = await m.write("t", [
+        ser(["__name__", "near"], [[now, 1], [now + 30_000, 2]]), // within now + 1m
+        ser(["__name__", "far"], [[now + 3_600_000, 3]]), // an hour ahead: refused
+        ser(["__name__", "mixed"], [[now - 1000, 4], [now + 600_000, 5]]),
+      ]);
+      assertEquals(out, { appended: 3, outOfOrder: 0, outOfBounds: 2, duplicate: 0 });
+      assertEquals((await query(m.store(), eq("__name__", "near")))[0].ts, [now, now + 30_000]);
+      assertEquals(await query(m.store(), eq("__name__", "far")), []);
+      assertEquals((await query(m.store(), eq("__name__", "mixed")))[0].ts, [now - 1000]);
+      const text = await reg.expose();
+      assert(text.includes('prometheus_tsdb_out_of_bound_samples_total{tenant="t"} 2'), text);
+    } finally {
+      await m.close();
+    }
+    // without the window the same future sample is stored
+    const m2 = await MultiTSDB.open(opts(`${dir}/plain`));
+    try {
+      const out = await m2.write("t", [ser(["__name__", "far"], [[Date.now() + 3_600_000, 3]])]);
+      assertEquals(out.appended, 1);
+    } finally {
+      await m2.close();
+    }
+  });
+});
+
+/** ULID directories (blocks) of a tenant. */
+function blockDirs(dir: string): string[] {
+  return [...Deno.readDirSync(dir)].filter((e) => e.isDirectory && /^[0-9A-Z]{26}$/.test(e.name))
+    .map((e) => e.name).sort();
+}
+
+Deno.test("--tsdb.max-retention-bytes: Prometheus's size retention, newest block first", () => {
+  const b = (maxTime: number) => ({ meta: { maxTime } }) as unknown as Block;
+  const [b1, b2, b3] = [b(1000), b(2000), b(3000)];
+  const sized = [{ block: b1, bytes: 100 }, { block: b3, bytes: 100 }, { block: b2, bytes: 100 }];
+  // head 50: newest (b3) → 150, b2 → 250, b1 → 350
+  assertEquals(beyondSizeRetention(sized, 0, 50).size, 0);
+  assertEquals(beyondSizeRetention(sized, 350, 50).size, 0);
+  assertEquals([...beyondSizeRetention(sized, 349, 50)], [b1]);
+  assertEquals([...beyondSizeRetention(sized, 250, 50)], [b1]);
+  assertEquals(new Set(beyondSizeRetention(sized, 249, 50)), new Set([b2, b1]));
+  // the head alone over the limit: every block goes, the newest too
+  assertEquals(beyondSizeRetention(sized, 40, 50).size, 3);
+});
+
+Deno.test("--tsdb.max-retention-bytes: blocks over the size go, unshipped ones stay", async () => {
+  await withTempDir(async (dir) => {
+    const s = ["__name__", "m"];
+    const samples: [number, number][] = [];
+    for (let t = 0; t <= 60_000; t += 1000) samples.push([t, t]);
+    // no limit: blocks are cut and kept
+    const plain = await MultiTSDB.open(opts(`${dir}/plain`, { blockRangeMs: 10_000 }));
+    try {
+      await plain.write("t", [ser(s, samples)]);
+      await plain.sync();
+      assert(blockDirs(`${dir}/plain/t`).length >= 2, "blocks cut");
+    } finally {
+      await plain.close();
+    }
+    // a limit below the WAL's size: every block is deleted, the head's samples stay
+    const tiny = await MultiTSDB.open(opts(`${dir}/tiny`, { blockRangeMs: 10_000, maxBytes: 1 }));
+    try {
+      await tiny.write("t", [ser(s, samples)]);
+      await tiny.sync();
+      assertEquals(blockDirs(`${dir}/tiny/t`), []);
+      const got = (await query(tiny.store(), eq("__name__", "m")))[0].ts;
+      assert(got.length > 0 && got[0] > 0, `head samples only: ${got}`);
+      assertEquals(got[got.length - 1], 60_000);
+    } finally {
+      await tiny.close();
+    }
+    // with a bucket: shipped blocks are deleted, blocks whose upload fails are kept
+    for (const failing of [false, true]) {
+      const bucket = new MemoryBucket();
+      if (failing) bucket.upload = () => Promise.reject(new Error("bucket down"));
+      const d = `${dir}/bucket-${failing}`;
+      const m = await MultiTSDB.open(opts(d, { blockRangeMs: 10_000, maxBytes: 1, bucket }));
+      try {
+        await m.write("t", [ser(s, samples)]);
+        await m.sync().catch(() => {});
+        const shipped = [...bucket.objects.keys()].filter((k) => k.endsWith("/meta.json"));
+        if (failing) {
+          assertEquals(shipped, []);
+          assert(blockDirs(`${d}/t`).length >= 2, "unshipped blocks kept");
+        } else {
+          assert(shipped.length >= 2, `shipped: ${shipped}`);
+          assertEquals(blockDirs(`${d}/t`), []);
+        }
+      } finally {
+        await m.close();
+      }
+    }
+  });
+});
+
+Deno.test("--shipper.allow-out-of-order-uploads: newer blocks ship past a failing one", async () => {
+  await withTempDir(async (dir) => {
+    const s = ["__name__", "m"];
+    const samples: [number, number][] = [];
+    for (let t = 0; t <= 60_000; t += 1000) samples.push([t, t]);
+    for (const allow of [false, true]) {
+      const bucket = new MemoryBucket();
+      const upload = bucket.upload.bind(bucket);
+      let failing: string | null = null;
+      bucket.upload = (name: string, data: Uint8Array | ReadableStream<Uint8Array>) => {
+        failing ??= name.slice(0, 26); // the first (oldest) block never gets through
+        if (name.startsWith(failing)) return Promise.reject(new Error("injected failure"));
+        return upload(name, data);
+      };
+      const m = await MultiTSDB.open(opts(`${dir}/${allow}`, {
+        blockRangeMs: 10_000,
+        bucket,
+        shipperAllowOutOfOrderUploads: allow,
+      }));
+      try {
+        await m.write("t", [ser(s, samples)]);
+        await assertRejects(() => m.sync());
+        const shipped = [...bucket.objects.keys()].filter((k) => k.endsWith("/meta.json"));
+        if (allow) assert(shipped.length >= 1, "newer blocks shipped");
+        else assertEquals(shipped, [], "uploads stop at the failing block");
+      } finally {
+        await m.close();
+      }
+    }
+  });
+});
+
+Deno.test("--tsdb.max-exemplars: exemplars of existing series stored per tenant, queried", async () => {
+  await withTempDir(async (dir) => {
+    const m = await MultiTSDB.open(opts(dir, { maxExemplars: 100 }));
+    try {
+      const s = ["__name__", "req", "path", "/a"];
+      const ex = (ts: number) => ({ labels: ["trace_id", `t${ts}`], value: 1, timestamp: ts });
+      // a sample and an exemplar; then, as Prometheus sends them, an exemplar-only series
+      await m.write("acme", [{ ...ser(s, [[1000, 1]]), exemplars: [ex(1000)] }]);
+      await m.write("acme", [{ ...ser(s, []), exemplars: [ex(2000)] }]);
+      // an exemplar of a series the head does not have is dropped (Thanos's writer)
+      await m.write("acme", [{ ...ser(["__name__", "nope"], []), exemplars: [ex(3000)] }]);
+      // out of order → counted as a conflict
+      const o = await m.write("acme", [{ ...ser(s, []), exemplars: [ex(1500)] }]);
+      assertEquals(o.exemplarsOutOfOrder, 1);
+      await m.write("other", [{ ...ser(s, [[1000, 1]]), exemplars: [ex(1000)] }]);
+      const all = m.exemplars(0, 10_000, [[eq("__name__", "req")]]);
+      assertEquals(
+        all.map((r) => [labelsToObject(r.seriesLabels), r.exemplars.map((e) => e.timestamp)]),
+        [
+          [{ __name__: "req", path: "/a", replica: "r0", tenant_id: "acme" }, [1000, 2000]],
+          [{ __name__: "req", path: "/a", replica: "r0", tenant_id: "other" }, [1000]],
+        ],
+      );
+      assertEquals(m.exemplars(0, 10_000, [[eq("__name__", "nope")]]), []);
+      // a matcher on an external label selects tenants
+      const acme = m.exemplars(0, 10_000, [[eq("tenant_id", "acme"), eq("path", "/a")]]);
+      assertEquals(acme.length, 1);
+      // only external-label matchers: refused as Thanos does
+      assertThrows(
+        () => m.exemplars(0, 10_000, [[eq("tenant_id", "acme")]]),
+        Error,
+        "no matchers specified",
+      );
+    } finally {
+      await m.close();
+    }
+    // without the flag nothing is stored
+    const off = await MultiTSDB.open(opts(`${dir}/off`));
+    try {
+      await off.write("t", [{
+        ...ser(["__name__", "x"], [[1000, 1]]),
+        exemplars: [{ labels: [], value: 1, timestamp: 1000 }],
+      }]);
+      assertEquals(off.exemplars(0, 10_000, [[eq("__name__", "x")]]), []);
+    } finally {
+      await off.close();
     }
   });
 });

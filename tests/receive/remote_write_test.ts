@@ -156,8 +156,17 @@ Deno.test("sample encodings: usual, non-minimal varints, 7-byte timestamps, othe
   );
 });
 
-Deno.test("decoder skips metadata, exemplars and unknown fields", () => {
-  const exemplar = ld(0x1a, cat(label("trace_id", "abc"), bytes([0x09, 0, 0, 0, 0, 0, 0, 0, 0])));
+Deno.test("decoder reads exemplars, skips metadata and unknown fields", () => {
+  // Exemplar { labels = 1; double value = 2 (1.5); int64 timestamp = 3 (1000) }
+  const exemplar = ld(
+    0x1a,
+    cat(
+      label("trace_id", "abc"),
+      bytes([0x11, 0, 0, 0, 0, 0, 0, 0xf8, 0x3f]),
+      bytes([0x18, 0xe8, 0x07]),
+      bytes([0x78, 0x05]), // an unknown field inside the exemplar
+    ),
+  );
   const ts = cat(UP_SERIES, exemplar, bytes([0x78, 0x05])); // field 15 varint
   const metadata = ld(0x1a, cat(bytes([0x08, 0x01]), ld(0x12, enc.encode("up"))));
   const req = cat(metadata, ld(0x0a, ts), bytes([0x29, 1, 2, 3, 4, 5, 6, 7, 8]));
@@ -165,6 +174,21 @@ Deno.test("decoder skips metadata, exemplars and unknown fields", () => {
   assertEquals(out.series.length, 1);
   assertEquals(out.series[0].labels, ["__name__", "up", "job", "x"]);
   assertEquals(out.series[0].timestamps.length, 1);
+  assertEquals(out.series[0].exemplars, [
+    { labels: ["trace_id", "abc"], value: 1.5, timestamp: 1000 },
+  ]);
+  // an exemplar-only series (as Prometheus sends them) and the round trip through the encoder
+  const only = { ...series(["__name__", "up"], []), exemplars: out.series[0].exemplars };
+  const back = decodeWriteRequestProto(encodeWriteRequest({ series: [out.series[0], only] }));
+  assertEquals(back.series.map((x) => [x.labels, x.timestamps.length, x.exemplars]), [
+    [["__name__", "up", "job", "x"], 1, out.series[0].exemplars],
+    [["__name__", "up"], 0, out.series[0].exemplars],
+  ]);
+  // a series without exemplars has none
+  assertEquals(decodeWriteRequestProto(UP_REQUEST).series[0].exemplars, undefined);
+  // an exemplar field of the wrong wire type → 400
+  const badEx = ld(0x1a, bytes([0x09, 0, 0, 0, 0, 0, 0, 0, 0]));
+  assertEquals(status(() => decodeWriteRequestProto(ld(0x0a, cat(UP_SERIES, badEx)))).status, 400);
 });
 
 Deno.test("empty request decodes to no series", () => {
