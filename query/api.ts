@@ -564,7 +564,8 @@ export class QueryApi {
     throw new ApiError("timeout", "query timed out in query queue");
   }
 
-  private gate<T>(fn: () => Promise<T>): Promise<T> {
+  /** Runs `fn` under `--query.max-concurrent` (the gRPC Query API shares it). */
+  gate<T>(fn: () => Promise<T>): Promise<T> {
     // not abortable while queued: a cancelled request fails in the engine once it runs
     return this.queryGate.run(fn);
   }

@@ -36,6 +36,11 @@ export interface EvalTask {
   engine: EngineOptions;
   /** The W3C `traceparent` of the query's span on the role's thread ("" when untraced). */
   traceparent?: string;
+  /**
+   * Set: answer with the gRPC Query API's series frames of this batch size (query/grpc_api.ts)
+   * instead of the HTTP API's `data` JSON.
+   */
+  grpcBatchSize?: number;
   queryable: {
     partialResponse: boolean;
     dedup: boolean;

@@ -17,6 +17,7 @@ import { PromQLError } from "../promql/errors.ts";
 import { resultToJSONBytes } from "../promql/value.ts";
 import { ProxyQueryable } from "./queryable.ts";
 import { labelApiData } from "./label_api.ts";
+import { queryValueFrames } from "./grpc_api.ts";
 import {
   type EvalEnvironment,
   evalSpanName,
@@ -141,7 +142,9 @@ async function evaluate(
     send({
       type: "result",
       id,
-      data: resultToJSONBytes(res.value),
+      data: task.grpcBatchSize === undefined
+        ? resultToJSONBytes(res.value)
+        : queryValueFrames(res.value, task.kind, task.grpcBatchSize),
       warnings: [...res.warnings, ...q.warnings],
     });
   } catch (e) {

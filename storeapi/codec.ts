@@ -339,7 +339,7 @@ export function readLabelSet(r: ProtoReader): Labels {
   return out;
 }
 
-function readMatcher(r: ProtoReader): Matcher {
+export function readMatcher(r: ProtoReader): Matcher {
   let type = 0;
   let name = "";
   let value = "";

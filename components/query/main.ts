@@ -32,6 +32,7 @@ import {
 import { Relabeler } from "../../relabel/relabel.ts";
 import { uiRoutes } from "../../ui/routes.ts";
 import { EvalPool } from "../../query/eval_pool.ts";
+import { QueryGrpcApi } from "../../query/grpc_api.ts";
 import type { QueryConfig } from "./config.ts";
 
 /** `thanos query` */
@@ -161,7 +162,14 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
   probe.setNotReady("waiting for the first endpoint discovery round");
 
   // the querier serves the Rules, Targets, Metadata and Exemplars proxies too, so queriers stack
-  const advertised = { rules: true, targets: true, metricMetadata: true, exemplars: true };
+  // and the gRPC Query API (query/grpc_api.ts), advertised in Info as Thanos's querier does
+  const advertised = {
+    rules: true,
+    targets: true,
+    metricMetadata: true,
+    exemplars: true,
+    query: true,
+  };
   const grpc = new StoreServer(advertising(proxy, advertised), {
     registry,
     logger,
@@ -174,6 +182,18 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
   serveTargets(grpc.grpc, proxies);
   serveMetadata(grpc.grpc, proxies);
   serveExemplars(grpc.grpc, proxies);
+  new QueryGrpcApi({
+    proxy,
+    evalPool,
+    replicaLabels: cfg.replicaLabels,
+    dedupFunc: cfg.dedupFunc,
+    queryTimeoutMs: cfg.queryTimeoutMs,
+    lookbackDeltaMs: cfg.lookbackDeltaMs,
+    maxSamples: cfg.maxSamples,
+    maxConcurrentSelect: cfg.maxConcurrentSelect,
+    defaultEvaluationIntervalMs: cfg.defaultEvaluationIntervalMs,
+    gate: (fn) => api.gate(fn),
+  }).register(grpc.grpc);
 
   return serveUntilStopped({
     http,
