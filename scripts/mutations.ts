@@ -2472,4 +2472,32 @@ export const MUTATIONS: Mutation[] = [
     replace: "",
     tests: ["tests/query/queryable_test.ts"],
   },
+  {
+    name: "query-grpc-range-batch-drops-last",
+    file: "storeapi/query.ts",
+    find: "    for (let i = 0; i < series.length; i += batchSize) {",
+    replace: "    for (let i = 0; i + batchSize <= series.length; i += batchSize) {",
+    tests: ["tests/storeapi/query_test.ts"],
+  },
+  {
+    name: "query-grpc-partial-error-not-a-warning",
+    file: "query/grpc_api.ts",
+    find: 'if (t.kind === "instant" && req.enablePartialResponse) {',
+    replace: 'if (t.kind === "instant" && !req.enablePartialResponse) {',
+    tests: ["tests/query/grpc_api_test.ts"],
+  },
+  {
+    name: "query-grpc-request-replica-labels-ignored",
+    file: "query/grpc_api.ts",
+    find: "        ? req.replicaLabels!\n",
+    replace: "        ? this.o.replicaLabels\n",
+    tests: ["tests/query/grpc_api_test.ts"],
+  },
+  {
+    name: "rule-grpc-query-endpoint-not-tried",
+    file: "components/rule/main.ts",
+    find: '    const apis = (grpcQueriers?.withApi("query") ?? [])',
+    replace: '    const apis = (grpcQueriers?.withApi("query").slice(1) ?? [])',
+    tests: ["tests/e2e/rule_grpc_query_test.ts"],
+  },
 ];
