@@ -18,6 +18,7 @@ import { resultToJSONBytes } from "../promql/value.ts";
 import { ProxyQueryable } from "./queryable.ts";
 import { labelApiData } from "./label_api.ts";
 import { queryValueFrames } from "./grpc_api.ts";
+import { evaluateDistributed, remoteCallOptions, remoteEngines } from "./distributed.ts";
 import {
   type EvalEnvironment,
   evalSpanName,
@@ -133,7 +134,20 @@ async function evaluate(
       evalSpanName(task.kind),
       { "promql.query": task.expr },
       () =>
-        task.kind === "instant"
+        task.distributed
+          ? evaluateDistributed(
+            engine,
+            q,
+            task,
+            remoteEngines(
+              env.endpoints.map((e) => ({ ...e, client: client(e.name, e.members) })),
+            ),
+            task.distributed,
+            remoteCallOptions(task),
+            q.warnings,
+            ctrl.signal,
+          )
+          : task.kind === "instant"
           ? engine.instantQuery(q, task.expr, task.start, ctrl.signal)
           : engine.rangeQuery(q, task.expr, task.start, task.end, task.step, ctrl.signal),
       undefined,

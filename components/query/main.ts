@@ -135,6 +135,10 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
     exemplars: (req, signal) => exemplarsAnswer(apisOpts, req, signal),
     flags: cfg.flagValues,
     version: denoConfig.version,
+    distributed: cfg.distributed && {
+      options: cfg.distributed,
+      endpoints: () => endpoints.queryable(),
+    },
   });
 
   const http = new HttpServer({
