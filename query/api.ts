@@ -514,13 +514,11 @@ export class QueryApi {
         throw err;
       }
       // the worker's evaluation span continues this request's trace
-      return await this.o.evalPool.evaluate({
-        ...t,
-        engine: e.opts,
-        queryable: q.describe(),
-        traceparent: activeTraceparent(),
-        distributed: this.o.distributed?.options,
-      }, signal);
+      const task = { ...t, distributed: this.o.distributed?.options };
+      return await this.o.evalPool.evaluate(
+        { ...task, engine: e.opts, queryable: q.describe(), traceparent: activeTraceparent() },
+        signal,
+      );
     }
     const res = await inSpan(
       evalSpanName(t.kind),

@@ -36,6 +36,8 @@ import {
 import { ProxyQueryable } from "./queryable.ts";
 import { type EvalPool, evalSpanName, type EvalTask } from "./eval_pool.ts";
 import { activeTraceparent, inSpan } from "../tracing/tracer.ts";
+import type { QueryApiOptions } from "./api.ts";
+import { evaluateDistributed, remoteCallOptions, remoteEngines } from "./distributed.ts";
 
 /** The series a result streams as (Thanos's grpc.go): a matrix of an instant query streams none. */
 export function queryValueSeries(value: QueryValue, kind: EvalTask["kind"]): QueryTimeSeries[] {
@@ -72,6 +74,8 @@ export interface QueryGrpcApiOptions {
   maxSamples: number;
   maxConcurrentSelect: number;
   defaultEvaluationIntervalMs: number;
+  /** `--query.mode=distributed`, as the HTTP API has it (query/distributed.ts). */
+  distributed?: QueryApiOptions["distributed"];
   /** The HTTP API's `--query.max-concurrent` gate, shared. */
   gate: <T>(fn: () => Promise<T>) => Promise<T>;
   now?: () => number;
@@ -195,6 +199,7 @@ export class QueryGrpcApi {
         queryable: q.describe(),
         traceparent: activeTraceparent(),
         grpcBatchSize: batchSize,
+        distributed: this.o.distributed?.options,
       }, signal);
     }
     const e = new Engine(engine);
@@ -202,7 +207,18 @@ export class QueryGrpcApi {
       evalSpanName(t.kind),
       { "promql.query": t.expr },
       () =>
-        t.kind === "instant"
+        this.o.distributed
+          ? evaluateDistributed(
+            e,
+            q,
+            t,
+            remoteEngines(this.o.distributed.endpoints()),
+            this.o.distributed.options,
+            remoteCallOptions({ engine, queryable: q.describe() }),
+            q.warnings,
+            signal,
+          )
+          : t.kind === "instant"
           ? e.instantQuery(q, t.expr, t.start, signal)
           : e.rangeQuery(q, t.expr, t.start, t.end, t.step, signal),
     );

@@ -197,6 +197,10 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
     maxConcurrentSelect: cfg.maxConcurrentSelect,
     defaultEvaluationIntervalMs: cfg.defaultEvaluationIntervalMs,
     gate: (fn) => api.gate(fn),
+    distributed: cfg.distributed && {
+      options: cfg.distributed,
+      endpoints: () => endpoints.queryable(),
+    },
   }).register(grpc.grpc);
 
   return serveUntilStopped({

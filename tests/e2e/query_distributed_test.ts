@@ -17,6 +17,9 @@ import {
   T0,
   writeBlocks,
 } from "../helpers/query_e2e.ts";
+import { StoreClient } from "../../storeapi/client.ts";
+import { callQuery, type QueryAnswer } from "../../storeapi/query.ts";
+import { labelsKey } from "../../tsdb/labels.ts";
 
 const CORPUS = [
   "sum(up)",
@@ -167,6 +170,26 @@ Deno.test({
           const after = await calls();
           // every leaf answered pushed-down parts over the Query API
           for (let i = 0; i < 2; i++) assert(after[i] - before[i] >= 20, `${before} → ${after}`);
+
+          // the central querier's own gRPC Query API distributes too
+          const [cc, lc] = [new StoreClient(central.grpc), new StoreClient(local.grpc)];
+          try {
+            for (const expr of CORPUS.slice(0, 6)) {
+              const req = { query: expr, timeSeconds: at, enableDedup: true };
+              const [got, want] = await Promise.all([callQuery(cc, req), callQuery(lc, req)]);
+              const rows = (a: QueryAnswer) =>
+                a.series.map((
+                  x,
+                ) => [labelsKey(x.labels), Array.from(x.ts), Array.from(x.vs, String)])
+                  .sort();
+              assertClose(rows(got), rows(want), `gRPC ${expr}`);
+            }
+          } finally {
+            cc.close();
+            lc.close();
+          }
+          const last = await calls();
+          for (let i = 0; i < 2; i++) assert(last[i] - after[i] >= 6, `${after} → ${last}`);
         });
       }
     } finally {
