@@ -139,6 +139,17 @@ export class QueryGrpcApi {
         "zero or negative query resolution step widths are not accepted. Try a positive integer",
       );
     }
+    // the HTTP API's bounds (Prometheus's), so a request cannot make the engine walk a huge grid
+    if (t.kind === "range" && t.end < t.start) {
+      throw new GrpcError(GrpcStatus.UNKNOWN, "end timestamp must not be before start time");
+    }
+    if (t.kind === "range" && Math.trunc((t.end - t.start) / t.step) > 11000) {
+      throw new GrpcError(
+        GrpcStatus.UNKNOWN,
+        "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query " +
+          "resolution (?step=XX)",
+      );
+    }
     const timeout = (req.timeoutSeconds ?? 0) > 0
       ? Math.min(this.o.queryTimeoutMs, req.timeoutSeconds! * 1000)
       : this.o.queryTimeoutMs;

@@ -205,4 +205,16 @@ Deno.test("gRPC Query: bad requests are InvalidArgument, bad queries Unknown", a
     GrpcError,
   );
   assertEquals((step as GrpcError).code, GrpcStatus.UNKNOWN);
+  for (
+    const r of [{ startTimeSeconds: 60, endTimeSeconds: 0 }, {
+      startTimeSeconds: 0,
+      endTimeSeconds: 10 ** 9,
+    }]
+  ) {
+    const e = await assertRejects(
+      () => range(h, { query: "x", ...r, intervalSeconds: 1 }),
+      GrpcError,
+    );
+    assertEquals((e as GrpcError).code, GrpcStatus.UNKNOWN);
+  }
 });
