@@ -113,6 +113,8 @@ export function remoteCallOptions(task: {
 const SYNTHETIC = "__thanos_ts_remote_";
 
 const DISTRIBUTIVE = new Set(["sum", "min", "max", "count", "group", "topk", "bottomk"]);
+/** Pushed down only whole, when the grouping keeps every partition label (distribute.go). */
+const WHOLE_ONLY = new Set(["avg", "quantile", "stddev", "stdvar", "count_values"]);
 
 /** A pushed-down sub-query and the synthetic metric name its merged results answer to. */
 interface RemotePart {
@@ -215,13 +217,14 @@ export function distribute(
 ): { expr: Expr; parts: RemotePart[] } {
   const parts: RemotePart[] = [];
   const visit = (e: Expr): Expr => {
+    const keeps = e.kind === "AggregateExpr" &&
+      [...partition].every((l) => e.grouping.includes(l) !== e.without);
     if (
-      e.kind === "AggregateExpr" && DISTRIBUTIVE.has(e.op) &&
-      (e.param === null || constantNumber(e.param)) &&
+      e.kind === "AggregateExpr" && (DISTRIBUTIVE.has(e.op) || (keeps && WHOLE_ONLY.has(e.op))) &&
+      (e.param === null || constantNumber(e.param) || e.param.kind === "StringLiteral") &&
       seriesWise(e.expr, partition) && hasSelector(e.expr)
     ) {
       const name = `${SYNTHETIC}${parts.length}`;
-      const keeps = [...partition].every((l) => e.grouping.includes(l) !== e.without);
       if (keeps) {
         parts.push({ name, query: exprToString(e) });
         return synthetic(name, e);

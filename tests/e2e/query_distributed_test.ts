@@ -47,6 +47,9 @@ const CORPUS = [
   "quantile(0.5, node_temperature_celsius)",
   "sum(http_requests_total offset 10m)",
   "-sum(abs(node_temperature_celsius - 20))",
+  "avg by (region, job) (process_resident_memory_bytes)",
+  "stddev without (instance) (node_temperature_celsius)",
+  'count_values by (region) ("v", up)',
 ];
 
 type Row = {

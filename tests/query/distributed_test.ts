@@ -57,6 +57,12 @@ Deno.test("distribute: aggregations pushed whole, in two levels, or kept central
     "sum(__thanos_ts_remote_0) / sum(__thanos_ts_remote_1)",
     ["sum by (region) (a)", "sum by (region) (b)"],
   ]);
+  // not distributive, but each engine's groups are its own: pushed whole
+  assertEquals(plan("avg by (region) (x)"), ["__thanos_ts_remote_0", ["avg by (region) (x)"]]);
+  assertEquals(plan('count_values without (instance) ("v", x)')[1], [
+    'count_values without (instance) ("v", x)',
+  ]);
+  assertEquals(plan("quantile by (region, job) (0.9, x)")[1].length, 1);
   // central: not distributive, no selector, vector-vector binary, partition label rewritten,
   // subquery, @ modifier, scalar()
   for (
