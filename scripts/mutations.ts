@@ -2535,4 +2535,11 @@ export const MUTATIONS: Mutation[] = [
     replace: "    if (!e.info?.query || !stream) continue;",
     tests: ["tests/query/distributed_test.ts"],
   },
+  {
+    name: "distributed-avg-across-partitions-pushed-down",
+    file: "query/distributed.ts",
+    find: "(keeps && WHOLE_ONLY.has(e.op))",
+    replace: "WHOLE_ONLY.has(e.op)",
+    tests: ["tests/query/distributed_test.ts"],
+  },
 ];
