@@ -140,7 +140,10 @@ async function evaluate(
             q,
             task,
             remoteEngines(
-              env.endpoints.map((e) => ({ ...e, client: client(e.name, e.members) })),
+              // an endpoint down: evaluated as local mode does (its warning or error)
+              env.unavailable.length > 0
+                ? []
+                : env.endpoints.map((e) => ({ ...e, client: client(e.name, e.members) })),
             ),
             task.distributed,
             remoteCallOptions(task),

@@ -114,6 +114,10 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
     });
     evalPool.replaceWorker(i, port, cause);
   });
+  // distributed mode: no remote engines while an endpoint is down, so the query is evaluated as
+  // local mode does, with its partial-response warning or error (query/distributed.ts)
+  const distributedEndpoints = () =>
+    endpoints.unavailable().length > 0 ? [] : endpoints.queryable();
   const api = new QueryApi({
     proxy,
     evalPool,
@@ -137,7 +141,7 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
     version: denoConfig.version,
     distributed: cfg.distributed && {
       options: cfg.distributed,
-      endpoints: () => endpoints.queryable(),
+      endpoints: distributedEndpoints,
     },
   });
 
@@ -199,7 +203,7 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
     gate: (fn) => api.gate(fn),
     distributed: cfg.distributed && {
       options: cfg.distributed,
-      endpoints: () => endpoints.queryable(),
+      endpoints: distributedEndpoints,
     },
   }).register(grpc.grpc);
 

@@ -195,6 +195,36 @@ Deno.test({
           for (let i = 0; i < 2; i++) assert(last[i] - after[i] >= 6, `${after} → ${last}`);
         });
       }
+
+      await t.step(
+        "a leaf down: evaluated as local mode, with its partial-response warning",
+        async () => {
+          const central = centrals["every external label partitions"];
+          await leafUs.stop();
+          const path = `/api/v1/query?query=${encodeURIComponent("sum(up)")}&time=${at}` +
+            "&partial_response=true";
+          // once the central querier's health check marked the leaf down
+          const down = `thanos_query_endpoint_healthy{address="${leafUs.grpc}"} 0`;
+          for (let i = 0; i < 80; i++) {
+            if ((await (await fetch(`${central.url}/metrics`)).text()).includes(down)) break;
+            await new Promise((ok) => setTimeout(ok, 250));
+          }
+          const queries = () => metric(leafEu.url, 'grpc_server_started_total{grpc_method="Query');
+          const before = await queries();
+          const r = await getJSON(central.url + path);
+          assertEquals(r.status, 200, r.text);
+          const warnings = r.body.warnings as string[];
+          assert(warnings?.some((w) => w.includes(leafUs.grpc)), r.text);
+          const euOnly = await getJSON(
+            `${leafEu.url}/api/v1/query?query=${encodeURIComponent("sum(up)")}&time=${at}`,
+          );
+          assertEquals(r.body.data, euOnly.body.data);
+          // not pushed down: leafEu served raw data only
+          assertEquals(await queries(), before);
+          const strict = await getJSON(central.url + path.replace("true", "false"));
+          assertEquals(strict.status >= 400, true, strict.text);
+        },
+      );
     } finally {
       for (const p of procs.reverse()) await p.stop();
       await dirs.cleanup();
