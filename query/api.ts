@@ -18,6 +18,12 @@ import type { ShardInfo } from "../storeapi/codec.ts";
 import { ProxyQueryable } from "./queryable.ts";
 import { type EvalPool, evalSpanName, type EvalTask, type MatcherData } from "./eval_pool.ts";
 import { labelApiData, type LabelApiRequest } from "./label_api.ts";
+import {
+  type DistributedOptions,
+  evaluateDistributed,
+  remoteCallOptions,
+  remoteEngines,
+} from "./distributed.ts";
 import { requestReplicaLabels } from "./replica_labels.ts";
 import { InvalidDurationError, parseDuration } from "../tsdb/duration.ts";
 import { HttpError, percentDecodeBytes, type RequestInfo, type Route } from "../server/http.ts";
@@ -181,6 +187,11 @@ export interface QueryApiOptions {
     req: { query: string; start: number; end: number; partialResponse: boolean },
     signal: AbortSignal,
   ) => Promise<{ data: unknown; warnings: string[] }>;
+  /** `--query.mode=distributed` (query/distributed.ts): its options and the endpoints now. */
+  distributed?: {
+    options: DistributedOptions;
+    endpoints: () => Parameters<typeof remoteEngines>[0];
+  };
   /** Every flag with its value, for `/api/v1/status/flags`. */
   flags: Record<string, string>;
   version: string;
@@ -503,8 +514,9 @@ export class QueryApi {
         throw err;
       }
       // the worker's evaluation span continues this request's trace
+      const task = { ...t, distributed: this.o.distributed?.options };
       return await this.o.evalPool.evaluate(
-        { ...t, engine: e.opts, queryable: q.describe(), traceparent: activeTraceparent() },
+        { ...task, engine: e.opts, queryable: q.describe(), traceparent: activeTraceparent() },
         signal,
       );
     }
@@ -512,7 +524,18 @@ export class QueryApi {
       evalSpanName(t.kind),
       { "promql.query": t.expr },
       () =>
-        t.kind === "instant"
+        this.o.distributed
+          ? evaluateDistributed(
+            e.engine,
+            q,
+            t,
+            remoteEngines(this.o.distributed.endpoints()),
+            this.o.distributed.options,
+            remoteCallOptions({ engine: e.opts, queryable: q.describe() }),
+            q.warnings,
+            signal,
+          )
+          : t.kind === "instant"
           ? e.engine.instantQuery(q, t.expr, t.start, signal)
           : e.engine.rangeQuery(q, t.expr, t.start, t.end, t.step, signal),
     );
@@ -564,7 +587,8 @@ export class QueryApi {
     throw new ApiError("timeout", "query timed out in query queue");
   }
 
-  private gate<T>(fn: () => Promise<T>): Promise<T> {
+  /** Runs `fn` under `--query.max-concurrent` (the gRPC Query API shares it). */
+  gate<T>(fn: () => Promise<T>): Promise<T> {
     // not abortable while queued: a cancelled request fails in the engine once it runs
     return this.queryGate.run(fn);
   }

@@ -426,7 +426,7 @@ export class EndpointSet {
   }
 
   /** Healthy endpoints whose last Info answer advertises `api` (Thanos's endpoint set). */
-  withApi(api: AdvertisedApi): ApiEndpoint[] {
+  withApi(api: AdvertisedApi | "query"): ApiEndpoint[] {
     const out: ApiEndpoint[] = [];
     for (const st of this.states.values()) {
       const stream = st.client.stream?.bind(st.client);

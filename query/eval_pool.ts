@@ -20,6 +20,7 @@ import type { Labels } from "../tsdb/series.ts";
 import { PromQLError, type PromQLErrorType } from "../promql/errors.ts";
 import type { EngineOptions } from "../promql/engine.ts";
 import type { LabelApiKind } from "./label_api.ts";
+import type { DistributedOptions } from "./distributed.ts";
 import type { OtlpConfig } from "../tracing/config.ts";
 
 /** A matcher as data: [type, name, value]. */
@@ -36,6 +37,13 @@ export interface EvalTask {
   engine: EngineOptions;
   /** The W3C `traceparent` of the query's span on the role's thread ("" when untraced). */
   traceparent?: string;
+  /**
+   * Set: answer with the gRPC Query API's series frames of this batch size (query/grpc_api.ts)
+   * instead of the HTTP API's `data` JSON.
+   */
+  grpcBatchSize?: number;
+  /** `--query.mode=distributed`: aggregations pushed down to leaf queriers (query/distributed.ts). */
+  distributed?: DistributedOptions;
   queryable: {
     partialResponse: boolean;
     dedup: boolean;

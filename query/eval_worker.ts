@@ -17,6 +17,8 @@ import { PromQLError } from "../promql/errors.ts";
 import { resultToJSONBytes } from "../promql/value.ts";
 import { ProxyQueryable } from "./queryable.ts";
 import { labelApiData } from "./label_api.ts";
+import { queryValueFrames } from "./grpc_api.ts";
+import { evaluateDistributed, remoteCallOptions, remoteEngines } from "./distributed.ts";
 import {
   type EvalEnvironment,
   evalSpanName,
@@ -132,7 +134,23 @@ async function evaluate(
       evalSpanName(task.kind),
       { "promql.query": task.expr },
       () =>
-        task.kind === "instant"
+        task.distributed
+          ? evaluateDistributed(
+            engine,
+            q,
+            task,
+            remoteEngines(
+              // an endpoint down: evaluated as local mode does (its warning or error)
+              env.unavailable.length > 0
+                ? []
+                : env.endpoints.map((e) => ({ ...e, client: client(e.name, e.members) })),
+            ),
+            task.distributed,
+            remoteCallOptions(task),
+            q.warnings,
+            ctrl.signal,
+          )
+          : task.kind === "instant"
           ? engine.instantQuery(q, task.expr, task.start, ctrl.signal)
           : engine.rangeQuery(q, task.expr, task.start, task.end, task.step, ctrl.signal),
       undefined,
@@ -141,7 +159,9 @@ async function evaluate(
     send({
       type: "result",
       id,
-      data: resultToJSONBytes(res.value),
+      data: task.grpcBatchSize === undefined
+        ? resultToJSONBytes(res.value)
+        : queryValueFrames(res.value, task.kind, task.grpcBatchSize),
       warnings: [...res.warnings, ...q.warnings],
     });
   } catch (e) {

@@ -135,6 +135,8 @@ export interface AdvertisedApis {
   metricMetadata?: boolean;
   /** Exemplars over all time (Thanos's sidecar advertises the whole int64 range). */
   exemplars?: boolean;
+  /** The gRPC Query API (`thanos.Query`, storeapi/query.ts): a querier. */
+  query?: boolean;
 }
 
 /** `backend` whose Info answer also advertises `apis` (the rest is passed through). */
@@ -144,6 +146,7 @@ export function advertising(backend: StoreBackend, apis: AdvertisedApis): StoreB
     targets: apis.targets,
     metricMetadata: apis.metricMetadata,
     exemplars: apis.exemplars ? { minTime: INT64_MIN, maxTime: INT64_MAX } : undefined,
+    query: apis.query,
   };
   return {
     info: async () => ({ ...await backend.info(), ...extra }),

@@ -340,7 +340,7 @@ export function readLabelSet(r: ProtoReader): Labels {
   return out;
 }
 
-function readMatcher(r: ProtoReader, make?: MatcherFactory): Matcher {
+export function readMatcher(r: ProtoReader, make?: MatcherFactory): Matcher {
   let type = 0;
   let name = "";
   let value = "";

@@ -82,6 +82,8 @@ export interface QueryConfig {
   flagValues: Record<string, string>;
   /** `--selector.relabel-config(-file)` rules (empty: every label set is queried). */
   tsdbSelector: RelabelConfig[];
+  /** `--query.mode=distributed` with its `--query.partition-label`s; undefined: local. */
+  distributed?: { partitionLabels: string[] };
 }
 
 /** Prometheus's default lookback delta, when `--query.lookback-delta` is unset. */
@@ -125,6 +127,19 @@ function staticStrict(address: string): string {
     );
   }
   return address;
+}
+
+/** `--query.partition-label`s; Thanos requires them apart from the replica labels. */
+function partitionLabels(labels: string[], replicaLabels: readonly string[]): string[] {
+  for (const l of labels) {
+    if (replicaLabels.includes(l)) {
+      throw new UsageError(
+        `--query.partition-label ${JSON.stringify(l)} is also a replica label: partition ` +
+          "labels must not intersect with replica labels",
+      );
+    }
+  }
+  return [...new Set(labels)];
 }
 
 /** Reads and validates the flags of `thanos query`; throws UsageError on bad values. */
@@ -212,5 +227,8 @@ export function queryConfig(flags: Flags<QueryFlag>): QueryConfig {
     }),
     flagValues: flags.textValues(),
     tsdbSelector: selectorRelabelConfigsFromFlags(flags),
+    distributed: flags.enum("query.mode", ["local", "distributed"]) === "distributed"
+      ? { partitionLabels: partitionLabels(flags.strings("query.partition-label"), replicaLabels) }
+      : undefined,
   };
 }

@@ -135,8 +135,9 @@ export const QUERY_COMMAND = defineCommand({
       kind: "enum",
       choices: ["local", "distributed"],
       default: "local",
-      help: "PromQL query mode. Only 'local' in this build.",
-      unsupported: "distributed query mode is not in this build; 'local' is",
+      help: "PromQL query mode. One of: local, distributed. Distributed: aggregations are " +
+        "pushed down to the endpoints serving the gRPC Query API (leaf queriers) and merged " +
+        "here; the rest is evaluated here over their raw data.",
     },
     {
       name: "query.conn-metric.label",
@@ -151,8 +152,11 @@ export const QUERY_COMMAND = defineCommand({
       name: "query.partition-label",
       kind: "string",
       repeatable: true,
-      help: "Labels that partition the leaf queriers (distributed mode). Not in this build.",
-      unsupported: "partition labels belong to the distributed query mode, not in this build",
+      help: "Labels that partition the leaf queriers. This is used to scope down the " +
+        "labelsets of leaf queriers when using the distributed query mode. If set, these labels " +
+        "must form a partition of the leaf queriers. Partition labels must not intersect with " +
+        "replica labels. Every TSDB of a leaf querier must have these labels. If this is empty " +
+        "then all labels are used as partition labels.",
     },
     {
       name: "query.metadata.default-time-range",

@@ -32,6 +32,7 @@ import {
 import { Relabeler } from "../../relabel/relabel.ts";
 import { uiRoutes } from "../../ui/routes.ts";
 import { EvalPool } from "../../query/eval_pool.ts";
+import { QueryGrpcApi } from "../../query/grpc_api.ts";
 import type { QueryConfig } from "./config.ts";
 
 /** `thanos query` */
@@ -113,6 +114,10 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
     });
     evalPool.replaceWorker(i, port, cause);
   });
+  // distributed mode: no remote engines while an endpoint is down, so the query is evaluated as
+  // local mode does, with its partial-response warning or error (query/distributed.ts)
+  const distributedEndpoints = () =>
+    endpoints.unavailable().length > 0 ? [] : endpoints.queryable();
   const api = new QueryApi({
     proxy,
     evalPool,
@@ -134,6 +139,10 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
     exemplars: (req, signal) => exemplarsAnswer(apisOpts, req, signal),
     flags: cfg.flagValues,
     version: denoConfig.version,
+    distributed: cfg.distributed && {
+      options: cfg.distributed,
+      endpoints: distributedEndpoints,
+    },
   });
 
   const http = new HttpServer({
@@ -161,7 +170,14 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
   probe.setNotReady("waiting for the first endpoint discovery round");
 
   // the querier serves the Rules, Targets, Metadata and Exemplars proxies too, so queriers stack
-  const advertised = { rules: true, targets: true, metricMetadata: true, exemplars: true };
+  // and the gRPC Query API (query/grpc_api.ts), advertised in Info as Thanos's querier does
+  const advertised = {
+    rules: true,
+    targets: true,
+    metricMetadata: true,
+    exemplars: true,
+    query: true,
+  };
   const grpc = new StoreServer(advertising(proxy, advertised), {
     registry,
     logger,
@@ -174,6 +190,22 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
   serveTargets(grpc.grpc, proxies);
   serveMetadata(grpc.grpc, proxies);
   serveExemplars(grpc.grpc, proxies);
+  new QueryGrpcApi({
+    proxy,
+    evalPool,
+    replicaLabels: cfg.replicaLabels,
+    dedupFunc: cfg.dedupFunc,
+    queryTimeoutMs: cfg.queryTimeoutMs,
+    lookbackDeltaMs: cfg.lookbackDeltaMs,
+    maxSamples: cfg.maxSamples,
+    maxConcurrentSelect: cfg.maxConcurrentSelect,
+    defaultEvaluationIntervalMs: cfg.defaultEvaluationIntervalMs,
+    gate: (fn) => api.gate(fn),
+    distributed: cfg.distributed && {
+      options: cfg.distributed,
+      endpoints: distributedEndpoints,
+    },
+  }).register(grpc.grpc);
 
   return serveUntilStopped({
     http,

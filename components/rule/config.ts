@@ -68,6 +68,11 @@ export interface RuleConfig {
   queryAddresses: string[];
   /** `--query.sd-files` patterns (Prometheus file_sd files of `host:port` targets). */
   querySdFiles: string[];
+  /**
+   * `--grpc-query-endpoint`: queriers whose gRPC Query API evaluates the rules when no HTTP
+   * querier answers (dns+/dnssrv+ resolved by the endpoint set).
+   */
+  grpcQueryEndpoints: string[];
   /** Re-read the SD files and re-resolve DNS this often (the shorter of the two intervals). */
   queryRefreshMs: number;
   queryMethod: "GET" | "POST";
@@ -175,13 +180,24 @@ export function ruleConfig(flags: Flags<RuleFlag>): RuleConfig {
   const querySdFiles = flags.strings("query.sd-files");
   const queryYaml = pathOrContent(flags, "query.config-file", "query.config");
   const queryGroups = parsed("--query.config", () => parseQueryConfig(queryYaml));
-  if (queryAddresses.length === 0 && querySdFiles.length === 0 && queryGroups.length === 0) {
+  const grpcQueryEndpoints = flags.strings("grpc-query-endpoint").map((a, i) => {
+    // Thanos's clientconfig.BuildConfigFromGRPCAddresses
+    if (a === "") throw new UsageError(`static address cannot be empty at index ${i}`);
+    return a;
+  });
+  if (
+    queryAddresses.length === 0 && querySdFiles.length === 0 && queryGroups.length === 0 &&
+    grpcQueryEndpoints.length === 0
+  ) {
     throw new UsageError(
       "no --query parameter was given: the ruler needs a querier to evaluate rules " +
-        "(--query, --query.sd-files or --query.config)",
+        "(--query, --query.sd-files, --query.config or --grpc-query-endpoint)",
     );
   }
-  if (queryYaml.trim() !== "" && (queryAddresses.length > 0 || querySdFiles.length > 0)) {
+  if (
+    queryYaml.trim() !== "" &&
+    (queryAddresses.length > 0 || querySdFiles.length > 0 || grpcQueryEndpoints.length > 0)
+  ) {
     throw new UsageError(
       "--query/--query.sd-files/--grpc-query-endpoint and --query.config* parameters cannot " +
         "be defined at the same time",
@@ -247,6 +263,7 @@ export function ruleConfig(flags: Flags<RuleFlag>): RuleConfig {
     alertRelabelConfigs,
     queryAddresses,
     querySdFiles,
+    grpcQueryEndpoints,
     queryRefreshMs: Math.max(
       1000,
       Math.min(flags.duration("query.sd-interval"), flags.duration("query.sd-dns-interval")),

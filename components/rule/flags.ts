@@ -96,9 +96,11 @@ export const RULE_COMMAND = defineCommand({
       name: "grpc-query-endpoint",
       kind: "string",
       repeatable: true,
-      help: "Addresses of Thanos gRPC query API servers (repeatable). Not in this build: use " +
-        "--query (HTTP).",
-      unsupported: "the ruler queries over HTTP only (--query) in this build",
+      help: "Addresses of Thanos gRPC query API servers (repeatable). The scheme may be " +
+        "prefixed with 'dns+' or 'dnssrv+' to detect Thanos API servers through respective DNS " +
+        "lookups. Rules are evaluated through their gRPC Query API when no --query querier " +
+        "answers.",
+      grants: "connect",
     },
     {
       name: "query.enable-x-functions",

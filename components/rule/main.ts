@@ -25,7 +25,14 @@ import {
 import { endpointURL } from "../../promclient/endpoints_config.ts";
 import { RemoteWriteStorage } from "../../receive/remote_write_queue.ts";
 import type { StoreBackend } from "../../storeapi/server.ts";
-import { denoResolver, endpointSpecSource, resolveAddress } from "../../query/endpoints.ts";
+import {
+  denoResolver,
+  EndpointSet,
+  endpointSpecSource,
+  resolveAddress,
+} from "../../query/endpoints.ts";
+import { StoreClient } from "../../storeapi/client.ts";
+import { callQuery } from "../../storeapi/query.ts";
 import type { QueryFunc } from "../../rules/alerting.ts";
 import { RuleManager } from "../../rules/manager.ts";
 import { rangeQueryable } from "../../rules/range_queryable.ts";
@@ -44,6 +51,9 @@ import { queryBaseURL, type RuleConfig } from "./config.ts";
 
 /** Interval of block uploads (Thanos's ruler ships every 30 s). */
 const SHIP_INTERVAL_MS = 30_000;
+
+/** Series per Query API response message the ruler asks for (Thanos's DefaultResponseBatchSize). */
+const QUERY_RESPONSE_BATCH_SIZE = 64;
 
 /** `thanos rule` */
 export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number> {
@@ -175,6 +185,19 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
     clients = [...clientsByURL.values()];
   };
   await refreshQueriers();
+  // --grpc-query-endpoint: an endpoint set (Info checks, dns+/dnssrv+ re-resolved) whose
+  // members advertising the Query API evaluate rules when no HTTP querier answers, as Thanos's
+  // ruler does (cmd/thanos/rule.go queryFuncCreator: the HTTP queriers first, then gRPC)
+  const grpcQueriers = cfg.grpcQueryEndpoints.length === 0 ? undefined : new EndpointSet({
+    specs: endpointSpecSource({
+      staticSpecs: cfg.grpcQueryEndpoints.map((address) => ({ address, strict: false })),
+      sdFiles: [],
+      logger: log.with({ component: "grpc-query-discovery" }),
+    }),
+    newClient: (address) => new StoreClient(address),
+    logger: log.with({ component: "grpc-query-discovery" }),
+    dnsIntervalMs: cfg.queryRefreshMs,
+  });
   const queryFor = (strategy: PartialResponseStrategy): QueryFunc => async (expr, t, sig) => {
     // every querier in random order until one answers (Thanos's ruler)
     const order = clients.map((c) => c).sort(() => Math.random() - 0.5);
@@ -201,6 +224,31 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
       } catch (e) {
         if (sig?.aborted) throw e;
         last = e as Error;
+      }
+    }
+    const apis = (grpcQueriers?.withApi("query") ?? []).sort(() => Math.random() - 0.5);
+    for (const e of apis) {
+      try {
+        // Thanos's remote engine: whole seconds, dedup on, partial response by the strategy
+        const r = await callQuery(e.client, {
+          query: expr,
+          timeSeconds: Math.floor(t / 1000),
+          enableDedup: true,
+          enablePartialResponse: strategy === "WARN",
+          responseBatchSize: QUERY_RESPONSE_BATCH_SIZE,
+        }, sig);
+        if (r.warnings.length > 0) {
+          withWarnings.labels(strategy.toLowerCase()).inc();
+          log.warn("rule evaluation returned warnings", {
+            strategy: strategy.toLowerCase(),
+            query: expr,
+            warnings: r.warnings.join("; "),
+          });
+        }
+        return r.series.map((s) => ({ labels: s.labels, v: s.vs[0] }));
+      } catch (err) {
+        if (sig?.aborted) throw err;
+        last = err as Error;
       }
     }
     throw new Error(`no query API server reachable: ${last?.message ?? "none discovered"}`);
@@ -432,6 +480,7 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
     beforeClose: async () => {
       await manager.stop();
       await Promise.allSettled(running);
+      await grpcQueriers?.close();
     },
     afterClose: async () => {
       await db?.close();
@@ -442,6 +491,8 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
     },
     stoppedMessage: "ruler stopped",
   }, async () => {
+    // the first Info round, so the first evaluations find the gRPC Query APIs
+    await grpcQueriers?.start();
     await manager.update(files);
     setLoaded();
     reloadOk.set(1);

@@ -192,7 +192,6 @@ Deno.test("a flag this build cannot serve is refused on one line naming it, unle
       [["receive", "--remote-write.server-tls-ciphers=TLS_AES_128_GCM_SHA256"], "tls-ciphers"],
       [["sidecar", "--enable-auto-gomemlimit"], "--enable-auto-gomemlimit="],
       [["tools", "bucket", "ls", "--auto-gomemlimit.ratio=0.5"], "gomemlimit.ratio"],
-      [["rule", "--grpc-query-endpoint=query:10901"], "--grpc-query-endpoint="],
       [["rule", "--rule-query-offset=1m"], "--rule-query-offset="],
       [["rule", "--alert.query-template=/q?{{.Expr}}"], "--alert.query-template="],
       [["rule", "--tracing.config=type: JAEGER"], "--tracing.config="],
@@ -239,6 +238,7 @@ Deno.test("a flag this build cannot serve is refused on one line naming it, unle
       ["sidecar", "--reloader.process-name=prometheus-2"],
       ["rule", "--shipper.upload-concurrency=4", "--web.disable-cors", "--tracing.config="],
       ["rule", "--shipper.meta-file-name=ruler.shipper.json", "--no-tsdb.wal-compression"],
+      ["rule", "--grpc-query-endpoint=query:10901", "--grpc-query-endpoint=dns+q:10901"],
       ["query-frontend", "--query-range.horizontal-shards=0", "--request.logging-config="],
     ];
     for (const argv of accepted) {
