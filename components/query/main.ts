@@ -131,6 +131,7 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
     defaultEvaluationIntervalMs: cfg.defaultEvaluationIntervalMs,
     autoDownsampling: cfg.autoDownsampling,
     enableCors: cfg.enableCors,
+    tenancy: cfg.tenancy,
     exemplars: (req, signal) => exemplarsAnswer(apisOpts, req, signal),
     flags: cfg.flagValues,
     version: denoConfig.version,
