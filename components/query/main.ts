@@ -144,6 +144,7 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
     registry,
     probe,
     routePrefix: cfg.routePrefix === "" ? undefined : cfg.routePrefix,
+    tenantLabel: { header: cfg.tenancy.header, defaultTenant: cfg.tenancy.defaultTenant },
   });
   http.add(api.routes());
   const apisOpts: RulesApiOptions = {

@@ -101,6 +101,17 @@ function tenantsOf(body: { data: unknown }): string[] {
 
 const enc = encodeURIComponent;
 
+/** `http_request_duration_seconds_count` of one handler and tenant (200 GETs), 0 when absent. */
+function requestCount(metrics: string, handler: string, tenant: string): number {
+  for (const line of metrics.split("\n")) {
+    if (!line.startsWith("http_request_duration_seconds_count{")) continue;
+    const labels = line.slice(line.indexOf("{") + 1, line.lastIndexOf("}")).split(",");
+    const want = ['code="200"', `handler="${handler}"`, 'method="get"', `tenant="${tenant}"`];
+    if (want.every((w) => labels.includes(w))) return Number(line.slice(line.lastIndexOf(" ")));
+  }
+  return 0;
+}
+
 Deno.test({
   name: "tenancy: an enforcing querier answers each tenant with its own series only",
   sanitizeOps: false,
@@ -183,6 +194,15 @@ Deno.test({
         ["labelNames", "labelValues", "series"],
       );
 
+      // the request metrics carry the tenant (Thanos's tenant instrumentation middleware)
+      const metrics = await (await fetch(`${q.http}/metrics`)).text();
+      assertEquals([
+        requestCount(metrics, "/api/v1/query", "team-a"),
+        requestCount(metrics, "/api/v1/query", "default-tenant"),
+        requestCount(metrics, "/api/v1/query_range", "team-b"),
+        requestCount(metrics, "/api/v1/query_range", "team-a"),
+      ], [2, 1, 1, 0]);
+
       // a custom header and default tenant, with enforcement; and a querier without it
       const q2 = await startQuerier([
         ...endpoints,
@@ -209,6 +229,11 @@ Deno.test({
         tenant: "team-a",
         matchers: ['__name__=~".+"'],
       }]);
+      const m2 = await (await fetch(`${q2.http}/metrics`)).text();
+      assertEquals(
+        [requestCount(m2, "/api/v1/query", "team-a"), requestCount(m2, "/api/v1/query", "team-b")],
+        [1, 1],
+      );
     } finally {
       for (const p of procs) await p.stop();
       await recorder.close();
