@@ -2552,4 +2552,18 @@ export const MUTATIONS: Mutation[] = [
     replace: "    if (tl) labels[TENANT_METRIC_LABEL] = tl.defaultTenant;",
     tests: ["tests/e2e/query_tenancy_test.ts"],
   },
+  {
+    name: "tenancy-advertising-drops-tenant",
+    file: "storeapi/api_common.ts",
+    find: "    series: (req, s, call) => backend.series(req, s, call),",
+    replace: "    series: (req, s) => backend.series(req, s),",
+    tests: ["tests/storeapi/tenancy_test.ts"],
+  },
+  {
+    name: "tenancy-endpoint-group-drops-tenant",
+    file: "query/endpoint_group.ts",
+    find: "    return this.unary(signal, (c) => c.labelNames(req, signal, call));",
+    replace: "    return this.unary(signal, (c) => c.labelNames(req, signal));",
+    tests: ["tests/storeapi/tenancy_test.ts"],
+  },
 ];

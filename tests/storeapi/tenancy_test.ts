@@ -13,6 +13,8 @@ import {
   StoreServer,
 } from "../../storeapi/server.ts";
 import { StoreProxy } from "../../storeapi/proxy.ts";
+import { advertising } from "../../storeapi/api_common.ts";
+import { EndpointGroupClient } from "../../query/endpoint_group.ts";
 import {
   type LabelNamesRequest,
   type LabelValuesRequest,
@@ -97,15 +99,28 @@ Deno.test("tenancy on the wire: client metadata → server → backend; the prox
       "team-c",
       "default-tenant",
     ]);
-    // a server over the proxy (a stacked querier) passes the tenant it receives on
+    // a server over the proxy as the querier serves it (a stacked querier) passes the tenant
+    // it receives on
     rec.tenants.length = 0;
-    const front = new StoreServer(proxy, { serving: true });
+    const front = new StoreServer(advertising(proxy, { rules: true }), { serving: true });
     const addr = await front.listen("127.0.0.1", 0);
     const upper = new StoreClient(`127.0.0.1:${addr.port}`);
     try {
       await drain(upper.series(SERIES, signal, { tenant: "team-z" }));
       await upper.labelNames(NAMES, signal);
       assertEquals(rec.tenants, ["team-z", "default-tenant"]);
+      // an endpoint group (`--endpoint-group`) passes the call's tenant to its member
+      rec.tenants.length = 0;
+      const group = new EndpointGroupClient("group", (a) => new StoreClient(a));
+      group.setMembers([`127.0.0.1:${port}`]);
+      try {
+        await drain(group.series(SERIES, signal, { tenant: "team-g" }));
+        await group.labelNames(NAMES, signal, { tenant: "team-h" });
+        await group.labelValues(VALUES, signal, { tenant: "team-i" });
+        assertEquals(rec.tenants, ["team-g", "team-h", "team-i"]);
+      } finally {
+        group.close();
+      }
     } finally {
       upper.close();
       await front.close();
