@@ -4,12 +4,19 @@
 // (`main.ts query`, evaluating in its Workers) with `--query.enforce-tenancy` answers query,
 // query_range, series, labels and label values with the asking tenant's series only, the default
 // tenant's without a header, and a custom `--query.tenant-header`; a StoreAPI server in this test
-// records the `thanos-tenant` gRPC metadata every call of the querier carries.
+// records the `thanos-tenant` gRPC metadata every call of the querier carries. A real query
+// frontend (`--query-frontend.tenant-header`, results cache) in front of an enforcing querier
+// gives each tenant its own answers, cached per tenant.
 
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { TempDirs } from "../helpers/tmp.ts";
 import { startComponent, type ThanosProc } from "../helpers/thanos.ts";
 import { smallDataset, startQuerier, T0, withLabels } from "../helpers/query_e2e.ts";
+import {
+  type RecordingProxy,
+  startFrontend,
+  startRecordingProxy,
+} from "../helpers/frontend_e2e.ts";
 import { createBlocksFromSeries } from "../../tsdb/block_writer.ts";
 import { type SeriesItem, type StoreBackend, StoreServer } from "../../storeapi/server.ts";
 import type { StoreInfo } from "../../storeapi/codec.ts";
@@ -237,6 +244,74 @@ Deno.test({
     } finally {
       for (const p of procs) await p.stop();
       await recorder.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "tenancy: through the query frontend, each tenant gets its own (cached) answers",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await using dirs = new TempDirs();
+    const procs: ThanosProc[] = [];
+    let px: RecordingProxy | undefined;
+    try {
+      const root = await bucket(dirs);
+      const store = await startComponent("store", [
+        `--objstore.config-file=${root}/bucket.yml`,
+        `--data-dir=${root}/store`,
+        "--log.level=warn",
+      ]);
+      procs.push(store);
+      const q = await startQuerier([`--endpoint=${store.grpc}`, "--query.enforce-tenancy"]);
+      procs.push(q);
+      await waitForStores(q, 1);
+      px = startRecordingProxy(q.http);
+      const fe = await startFrontend([
+        `--query-frontend.downstream-url=${px.url}`,
+        "--query-range.split-interval=1h",
+        "--query-range.response-cache-config=type: IN-MEMORY\nconfig:\n  max_size: 64MB\n",
+        "--labels.response-cache-config=type: IN-MEMORY\nconfig:\n  max_size: 64MB\n",
+        "--query-frontend.tenant-header=X-Scope-OrgID",
+      ]);
+      procs.push(fe);
+      const all = enc('count by (tenant_id) ({__name__=~".+"})');
+      const range = `${fe.http}/api/v1/query_range?query=${all}&start=${T0 / 1000}&end=${
+        T0 / 1000 + 3600
+      }&step=60`;
+      const asked = (tenant: string) =>
+        px!.seen.filter((s) =>
+          s.path === "/api/v1/query_range" && s.headers.get("thanos-tenant") === tenant
+        ).length;
+      // each tenant twice: the second answer comes from the frontend's cache, and is its own
+      for (const round of [1, 2]) {
+        for (const tenant of ["team-a", "team-b"]) {
+          const r = await get(range, { "X-Scope-OrgID": tenant });
+          assertEquals(r.status, 200, JSON.stringify(r.body));
+          assertEquals(tenantsOf(r.body), [tenant], `round ${round}`);
+        }
+        // no tenant header: the frontend sends THANOS-TENANT=default-tenant
+        const r = await get(range);
+        assertEquals(tenantsOf(r.body), ["default-tenant"], `round ${round}`);
+      }
+      const once = [asked("team-a"), asked("team-b"), asked("default-tenant")];
+      assert(once.every((n) => n > 0), JSON.stringify(once));
+      // the second round was answered from the cache (the range is in the past)
+      const r = await get(range, { "X-Scope-OrgID": "team-a" });
+      assertEquals(tenantsOf(r.body), ["team-a"]);
+      assertEquals(asked("team-a"), once[0]);
+      // the custom header is not passed on
+      assert(px.seen.every((s) => s.headers.get("x-scope-orgid") === null));
+      // label values through the frontend's labels path (the data's time range)
+      const span = `start=${T0 / 1000}&end=${END}`;
+      const lv = await get(`${fe.http}/api/v1/label/tenant_id/values?${span}`, {
+        "X-Scope-OrgID": "team-b",
+      });
+      assertEquals(lv.body.data, ["team-b"]);
+    } finally {
+      for (const p of procs) await p.stop();
+      await px?.close();
     }
   },
 });
