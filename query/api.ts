@@ -5,12 +5,13 @@
 // `/api/v1/stores`. Routes are one table; every handler reads GET query and form POST bodies.
 
 import { compareStrings } from "../tsdb/labels.ts";
-import type { Matcher } from "../tsdb/matchers.ts";
+import { Matcher, MatchType } from "../tsdb/matchers.ts";
 import { goQuote, goQuoteBytes } from "../strconv/quote.ts";
 import { goJSONString, labelsJSON } from "../strconv/json.ts";
 import { Engine, type EngineOptions } from "../promql/engine.ts";
 import { PromQLError, type PromQLErrorType } from "../promql/errors.ts";
 import { ParseError, parseExpr, parseMetricSelector } from "../promql/parser.ts";
+import { enforceMatchers, enforceQuery } from "../promql/enforce.ts";
 import { resultToJSONChunks } from "../promql/value.ts";
 import { type DedupFunc } from "../storeapi/dedup.ts";
 import type { StoreProxy } from "../storeapi/proxy.ts";
@@ -27,6 +28,13 @@ import {
 import { requestReplicaLabels } from "./replica_labels.ts";
 import { InvalidDurationError, parseDuration } from "../tsdb/duration.ts";
 import { HttpError, percentDecodeBytes, type RequestInfo, type Route } from "../server/http.ts";
+import {
+  DEFAULT_TENANT,
+  DEFAULT_TENANT_HEADER,
+  DEFAULT_TENANT_LABEL,
+  isTenantValid,
+  tenantFromHeaders,
+} from "../server/tenancy.ts";
 import type { Logger } from "../logging/log.ts";
 import type { Counter, Registry } from "../metrics/registry.ts";
 import type { EndpointStatus } from "./endpoints.ts";
@@ -196,7 +204,33 @@ export interface QueryApiOptions {
   flags: Record<string, string>;
   version: string;
   now?: () => number;
+  /** The tenancy flags; absent: Thanos's defaults (tenant from `THANOS-TENANT`, not enforced). */
+  tenancy?: QueryTenancy;
 }
+
+/**
+ * The querier's tenancy (https://thanos.io/tip/components/query.md/#tenancy): the tenant of a
+ * request (server/tenancy.ts) is sent to the stores; with `enforce`, every selector of a query,
+ * and every `match[]` of series, labels and label values, gets `labelName="<tenant>"`
+ * (promql/enforce.ts), as Thanos's `tenancy.RewritePromQL` / `RewriteLabelMatchers` do.
+ */
+export interface QueryTenancy {
+  /** `--query.tenant-header` */
+  header: string;
+  /** `--query.default-tenant-id` */
+  defaultTenant: string;
+  /** `--query.enforce-tenancy` */
+  enforce: boolean;
+  /** `--query.tenant-label-name` */
+  labelName: string;
+}
+
+const DEFAULT_QUERY_TENANCY: QueryTenancy = {
+  header: DEFAULT_TENANT_HEADER,
+  defaultTenant: DEFAULT_TENANT,
+  enforce: false,
+  labelName: DEFAULT_TENANT_LABEL,
+};
 
 /** The API: builds the route table. */
 export class QueryApi {
@@ -205,7 +239,10 @@ export class QueryApi {
   private readonly queryGate: Gate;
   private readonly queries: Counter;
 
+  private readonly tenancy: QueryTenancy;
+
   constructor(private readonly o: QueryApiOptions) {
+    this.tenancy = o.tenancy ?? DEFAULT_QUERY_TENANCY;
     this.queryGate = new Gate(Math.max(1, o.maxConcurrent));
     this.queries = o.registry.counter({
       name: "thanos_query_api_queries_total",
@@ -236,7 +273,12 @@ export class QueryApi {
     const r = (
       method: string | string[],
       path: string,
-      fn: (p: ApiParams, params: Record<string, string>, signal: AbortSignal) => Promise<Body>,
+      fn: (
+        p: ApiParams,
+        params: Record<string, string>,
+        signal: AbortSignal,
+        headers: Headers,
+      ) => Promise<Body>,
     ): Route => ({
       method,
       path: `/api/v1${path}`,
@@ -244,7 +286,7 @@ export class QueryApi {
         let res: Response;
         try {
           const p = await ApiParams.from(req, info);
-          res = this.respond(await fn(p, params, info.signal));
+          res = this.respond(await fn(p, params, info.signal, req.headers));
         } catch (e) {
           res = this.respondError(e);
         }
@@ -252,10 +294,10 @@ export class QueryApi {
       },
     });
     return [
-      r(both, "/query", (p, _, s) => this.query(p, s)),
-      r(both, "/query_range", (p, _, s) => this.queryRange(p, s)),
-      r(both, "/series", (p, _, s) => this.series(p, s)),
-      r(both, "/labels", (p, _, s) => this.labels(p, s)),
+      r(both, "/query", (p, _, s, h) => this.query(p, s, h)),
+      r(both, "/query_range", (p, _, s, h) => this.queryRange(p, s, h)),
+      r(both, "/series", (p, _, s, h) => this.series(p, s, h)),
+      r(both, "/labels", (p, _, s, h) => this.labels(p, s, h)),
       {
         method: "GET",
         path: "/api/v1/label/:name/values",
@@ -263,7 +305,7 @@ export class QueryApi {
           try {
             const p = await ApiParams.from(req, info);
             return this.respond(
-              await this.labelValues(p, params.name, info.signal, info.rawParams.name),
+              await this.labelValues(p, params.name, info.signal, req.headers, info.rawParams.name),
             );
           } catch (e) {
             return this.respondError(e);
@@ -418,8 +460,44 @@ export class QueryApi {
     return out;
   }
 
+  /** The request's tenant; an invalid one is refused (400, as Thanos's `GetTenantFromHTTP`). */
+  private tenant(headers: Headers): string {
+    const t = this.tenancy;
+    const tenant = tenantFromHeaders(headers, t.header, t.defaultTenant);
+    if (!isTenantValid(tenant)) throw new ApiError("bad_data", "tenant name not valid");
+    return tenant;
+  }
+
+  /** `expr` with the tenant enforced when `--query.enforce-tenancy` is on. */
+  private enforceQuery(expr: string, tenant: string): string {
+    if (!this.tenancy.enforce) return expr;
+    try {
+      return enforceQuery(expr, this.tenancy.labelName, tenant);
+    } catch (e) {
+      if (e instanceof ParseError) {
+        // Thanos's message, its spelling included (pkg/tenancy EnforceQueryTenancy)
+        throw new ApiError(
+          "bad_data",
+          `error parsing query string, when enforcing tenenacy: ${e.message}`,
+        );
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * `match[]` sets with the tenant enforced when `--query.enforce-tenancy` is on; no set at all
+   * becomes the tenant's matcher alone (Thanos's `getLabelMatchers`).
+   */
+  private enforceSelectors(sets: Matcher[][], tenant: string): Matcher[][] {
+    if (!this.tenancy.enforce) return sets;
+    const m = new Matcher(MatchType.Equal, this.tenancy.labelName, tenant);
+    if (sets.length === 0) return [[m]];
+    return sets.map((set) => enforceMatchers(set, m));
+  }
+
   /** The per-request proxy view from Thanos's parameters. */
-  private queryable(p: ApiParams, step = 0, sharded = false): ProxyQueryable {
+  private queryable(p: ApiParams, tenant: string, step = 0, sharded = false): ProxyQueryable {
     const replicaLabels = requestReplicaLabels(p.all("replicaLabels[]"), this.o.replicaLabels);
     let maxSourceResolutionMs = 0;
     const msr = p.get("max_source_resolution");
@@ -451,6 +529,7 @@ export class QueryApi {
       maxSourceResolutionMs,
       maxConcurrentSelect: this.o.maxConcurrentSelect,
       shardInfo: sharded ? parseShardInfo(p.get("shard_info")) : undefined,
+      tenant,
     });
   }
 
@@ -595,12 +674,13 @@ export class QueryApi {
 
   // ---- handlers
 
-  private async query(p: ApiParams, signal: AbortSignal): Promise<Body> {
+  private async query(p: ApiParams, signal: AbortSignal, headers: Headers): Promise<Body> {
     const time = this.timeParam(p, "time", this.now(), true);
     const e = this.engine(p);
     const expired = e.expired;
-    const q = this.queryable(p, 0, true);
-    const expr = p.get("query");
+    const tenant = this.tenant(headers);
+    const q = this.queryable(p, tenant, 0, true);
+    const expr = this.enforceQuery(p.get("query"), tenant);
     if (expired) this.expiredQuery(expr, true);
     try {
       const res = await this.gate(() =>
@@ -614,7 +694,7 @@ export class QueryApi {
     }
   }
 
-  private async queryRange(p: ApiParams, signal: AbortSignal): Promise<Body> {
+  private async queryRange(p: ApiParams, signal: AbortSignal, headers: Headers): Promise<Body> {
     const start = this.timeParam(p, "start", NaN, false);
     const end = this.timeParam(p, "end", NaN, false);
     if (Number.isNaN(start)) {
@@ -664,8 +744,9 @@ export class QueryApi {
     }
     const e = this.engine(p);
     const expired = e.expired;
-    const q = this.queryable(p, step, true);
-    const expr = p.get("query");
+    const tenant = this.tenant(headers);
+    const q = this.queryable(p, tenant, step, true);
+    const expr = this.enforceQuery(p.get("query"), tenant);
     if (expired) this.expiredQuery(expr, false);
     try {
       const res = await this.gate(() =>
@@ -679,27 +760,32 @@ export class QueryApi {
     }
   }
 
-  private async series(p: ApiParams, signal: AbortSignal): Promise<Body> {
+  private async series(p: ApiParams, signal: AbortSignal, headers: Headers): Promise<Body> {
     if (p.all("match[]").length === 0) {
       throw new ApiError("bad_data", "no match[] parameter provided");
     }
     const start = this.timeParam(p, "start", API_MIN_TIME, true);
     const end = this.timeParam(p, "end", API_MAX_TIME, true);
-    const matchers = this.seriesSelectors(p, true);
-    return await this.labelApi(this.queryable(p), { kind: "series", matchers, start, end }, signal);
+    const tenant = this.tenant(headers);
+    const matchers = this.enforceSelectors(this.seriesSelectors(p, true), tenant);
+    const q = this.queryable(p, tenant);
+    return await this.labelApi(q, { kind: "series", matchers, start, end }, signal);
   }
 
-  private async labels(p: ApiParams, signal: AbortSignal): Promise<Body> {
+  private async labels(p: ApiParams, signal: AbortSignal, headers: Headers): Promise<Body> {
     const start = this.timeParam(p, "start", API_MIN_TIME, true);
     const end = this.timeParam(p, "end", API_MAX_TIME, true);
-    const matchers = this.seriesSelectors(p, false);
-    return await this.labelApi(this.queryable(p), { kind: "labels", matchers, start, end }, signal);
+    const tenant = this.tenant(headers);
+    const matchers = this.enforceSelectors(this.seriesSelectors(p, false), tenant);
+    const q = this.queryable(p, tenant);
+    return await this.labelApi(q, { kind: "labels", matchers, start, end }, signal);
   }
 
   private async labelValues(
     p: ApiParams,
     name: string,
     signal: AbortSignal,
+    headers: Headers,
     rawName = name,
   ): Promise<Body> {
     if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name)) {
@@ -711,8 +797,9 @@ export class QueryApi {
     }
     const start = this.timeParam(p, "start", API_MIN_TIME, true);
     const end = this.timeParam(p, "end", API_MAX_TIME, true);
-    const matchers = this.seriesSelectors(p, false);
-    const q = this.queryable(p);
+    const tenant = this.tenant(headers);
+    const matchers = this.enforceSelectors(this.seriesSelectors(p, false), tenant);
+    const q = this.queryable(p, tenant);
     return await this.labelApi(q, { kind: "label_values", matchers, name, start, end }, signal);
   }
 

@@ -9,7 +9,7 @@
 
 import type { StoreInfo } from "../storeapi/codec.ts";
 import { GrpcError, GrpcStatus } from "../storeapi/grpc.ts";
-import type { SeriesItem } from "../storeapi/server.ts";
+import type { SeriesItem, StoreCallContext } from "../storeapi/server.ts";
 import type { LabelNamesRequest, LabelValuesRequest, SeriesRequest } from "../storeapi/codec.ts";
 import type { EndpointClient } from "./endpoints.ts";
 
@@ -121,22 +121,28 @@ export class EndpointGroupClient implements EndpointClient {
     return this.unary(signal, (c) => c.info(signal));
   }
 
-  series(req: SeriesRequest, signal: AbortSignal): AsyncIterable<SeriesItem> {
-    return this.retryStream(signal, (c) => c.series(req, signal));
+  series(
+    req: SeriesRequest,
+    signal: AbortSignal,
+    call?: StoreCallContext,
+  ): AsyncIterable<SeriesItem> {
+    return this.retryStream(signal, (c) => c.series(req, signal, call));
   }
 
   labelNames(
     req: LabelNamesRequest,
     signal: AbortSignal,
+    call?: StoreCallContext,
   ): Promise<{ names: string[]; warnings: string[] }> {
-    return this.unary(signal, (c) => c.labelNames(req, signal));
+    return this.unary(signal, (c) => c.labelNames(req, signal, call));
   }
 
   labelValues(
     req: LabelValuesRequest,
     signal: AbortSignal,
+    call?: StoreCallContext,
   ): Promise<{ values: string[]; warnings: string[] }> {
-    return this.unary(signal, (c) => c.labelValues(req, signal));
+    return this.unary(signal, (c) => c.labelValues(req, signal, call));
   }
 
   stream(path: string, request: Uint8Array, signal?: AbortSignal): AsyncIterable<Uint8Array> {

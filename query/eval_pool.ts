@@ -53,6 +53,8 @@ export interface EvalTask {
     maxSourceResolutionMs?: number;
     maxConcurrentSelect?: number;
     shardInfo?: ShardInfo;
+    /** The request's tenant, sent to the stores (query/queryable.ts). */
+    tenant?: string;
   };
 }
 

@@ -26,7 +26,7 @@ import {
   dedupSeries,
   encodeXorChunks,
 } from "../storeapi/dedup.ts";
-import { type StoreProxy, StoreRequestError } from "../storeapi/proxy.ts";
+import { type ProxyCallOptions, type StoreProxy, StoreRequestError } from "../storeapi/proxy.ts";
 import { Gate } from "../runutil/gate.ts";
 import { applyCounterResets } from "../compact/downsample.ts";
 import type { EvalTask, MatcherData } from "./eval_pool.ts";
@@ -53,6 +53,8 @@ export interface ProxyQueryOptions {
   maxConcurrentSelect?: number;
   /** Vertical sharding (`shard_info` from the query frontend), passed on to every store. */
   shardInfo?: ShardInfo;
+  /** The request's tenant (server/tenancy.ts), sent to every store; absent: the default. */
+  tenant?: string;
 }
 
 /**
@@ -84,7 +86,13 @@ export class ProxyQueryable implements Queryable {
       maxSourceResolutionMs: o.maxSourceResolutionMs,
       maxConcurrentSelect: o.maxConcurrentSelect,
       shardInfo: o.shardInfo,
+      tenant: o.tenant,
     };
+  }
+
+  /** The proxy call's `storeMatch[]` and tenant (sent to the stores as gRPC metadata). */
+  private callOptions(): ProxyCallOptions {
+    return { storeMatchers: this.opts.storeMatchers, tenant: this.opts.tenant };
   }
 
   private get dedupOn(): boolean {
@@ -135,9 +143,7 @@ export class ProxyQueryable implements Queryable {
     // a select still waiting when the query is cancelled or times out gives up its place
     await this.selectGate.acquire(signal);
     try {
-      const batches = this.proxy.seriesBatches(req, signal, {
-        storeMatchers: this.opts.storeMatchers,
-      });
+      const batches = this.proxy.seriesBatches(req, signal, this.callOptions());
       const dedupOpts: DedupOptions = { func: this.opts.dedupFunc, selectFunc: hints.func };
       const dedup = this.dedupOn && !req.skipChunks;
       // one await per batch of the store's stream; one generator step per series for the engine
@@ -184,7 +190,7 @@ export class ProxyQueryable implements Queryable {
           withoutReplicaLabels: this.dedupOn ? [...this.opts.replicaLabels] : undefined,
         },
         signal ?? new AbortController().signal,
-        { storeMatchers: this.opts.storeMatchers },
+        this.callOptions(),
       )
     );
     for (const w of res.warnings) this.addWarning(w);
@@ -211,7 +217,7 @@ export class ProxyQueryable implements Queryable {
           withoutReplicaLabels: this.dedupOn ? [...this.opts.replicaLabels] : undefined,
         },
         signal ?? new AbortController().signal,
-        { storeMatchers: this.opts.storeMatchers },
+        this.callOptions(),
       )
     );
     for (const w of res.warnings) this.addWarning(w);

@@ -34,6 +34,7 @@ import {
   sortPlanForQuery,
 } from "./sharding.ts";
 import type { ShardInfo } from "../storeapi/codec.ts";
+import { DEFAULT_TENANT, DEFAULT_TENANT_HEADER, tenantFromHeaders } from "../server/tenancy.ts";
 import {
   type Extent,
   ExtentCache,
@@ -93,6 +94,11 @@ export interface FrontendOptions {
   /** 0 disables; < 0 logs every query. */
   logQueriesLongerThanMs: number;
   forwardHeaders: readonly string[];
+  /**
+   * `--query-frontend.tenant-header` (default `THANOS-TENANT`): the tenant's header, passed on to
+   * the querier as `THANOS-TENANT` (server/tenancy.ts).
+   */
+  tenantHeader?: string;
   /** Per-attempt downstream timeout (0: none). */
   downstreamTimeoutMs: number;
   enableCors: boolean;
@@ -131,7 +137,8 @@ export class QueryFrontend {
     this.#now = o.now ?? Date.now;
     this.#down = new Downstream({
       url: o.downstreamUrl,
-      forwardHeaders: o.forwardHeaders,
+      // Thanos's frontend always forwards the tenant header (cmd/thanos/query_frontend.go)
+      forwardHeaders: [...o.forwardHeaders, DEFAULT_TENANT_HEADER],
       timeoutMs: o.downstreamTimeoutMs,
       registry: o.registry,
     });
@@ -172,6 +179,19 @@ export class QueryFrontend {
     this.#labelsCache = o.labelsCache;
   }
 
+  /**
+   * `headers` with the tenant in `THANOS-TENANT` as the querier reads it, the configured tenant
+   * header removed (Thanos's `InternalTenancyConversionTripper`, on every request it sends down:
+   * the tenant header's value, else `THANOS-TENANT`'s, else `default-tenant`).
+   */
+  #tenantHeaders(headers: Headers): Headers {
+    const custom = this.#o.tenantHeader ?? DEFAULT_TENANT_HEADER;
+    const out = new Headers(headers);
+    out.set(DEFAULT_TENANT_HEADER, tenantFromHeaders(headers, custom, DEFAULT_TENANT));
+    if (custom.toLowerCase() !== DEFAULT_TENANT_HEADER.toLowerCase()) out.delete(custom);
+    return out;
+  }
+
   /** The routes: the API paths the frontend handles, then a pass-through for everything. */
   routes(): Route[] {
     const both = ["GET", "POST"];
@@ -181,12 +201,13 @@ export class QueryFrontend {
     ): Route["handler"] =>
     async (req, params, info) => {
       const start = performance.now();
+      const headers = this.#tenantHeaders(req.headers);
       if (req.body !== null) {
         // bodies are read with the querier's cap (10 MiB, Prometheus's form limit) and the
         // server's read timeout, never from the announced length; HttpError answers 413/408
         const body = await info.readBody(MAX_FORM_BYTES);
-        req = new Request(req, { body: body as Uint8Array<ArrayBuffer> });
-      }
+        req = new Request(req, { body: body as Uint8Array<ArrayBuffer>, headers });
+      } else req = new Request(req, { headers });
       const res = await fn(req, params, info.signal);
       const took = performance.now() - start;
       this.#logSlow(req, took, res.status);
@@ -340,8 +361,11 @@ export class QueryFrontend {
       p.all("storeMatch[]").length === 0 &&
       (at.maxAt === null || at.maxAt <= now - this.#o.maxFreshnessMs);
     // the cache key's parts but the downsampling level (which the downsampled retry changes)
+    // the tenant first: tenants never share cached answers (Cortex keys by org ID)
+    const tenant = req.headers.get(DEFAULT_TENANT_HEADER) ?? "";
     const keyOf = (msr: string) =>
       [
+        tenant,
         at.query,
         step,
         interval,
@@ -618,7 +642,7 @@ export class QueryFrontend {
     const interval = this.#o.labelsSplitIntervalMs;
     const parts = splitLabelsRange({ start, end }, interval);
     this.#splits.inc(parts.length);
-    const keyBase = `${path}:${
+    const keyBase = `${req.headers.get(DEFAULT_TENANT_HEADER) ?? ""}:${path}:${
       [...rest].sort().map(([k, v]) => `${k}=${v}`).join("&")
     }:${interval}`;
     const freshBefore = now - this.#o.labelsMaxFreshnessMs;

@@ -23,6 +23,7 @@ import type { Counter, Gauge, Histogram, Registry } from "../metrics/registry.ts
 import { Gate } from "../runutil/gate.ts";
 import { sleepUnlessAborted } from "../runutil/sleep.ts";
 import { HttpError, type RequestInfo, type Route } from "../server/http.ts";
+import { isTenantValid, tenantFromHeaders } from "../server/tenancy.ts";
 import { type ClientTlsOptions, GrpcError, GrpcStatus } from "../storeapi/grpc.ts";
 import type { Relabeler } from "../relabel/relabel.ts";
 import { labelsEqual } from "../tsdb/labels.ts";
@@ -41,8 +42,6 @@ import { ReceiveWriteError, WriteableClient, type WriteErrorCause } from "./writ
 
 /** Thanos's default replica header. */
 export const DEFAULT_REPLICA_HEADER = "THANOS-REPLICA";
-/** Thanos's default (and fallback) tenant header. */
-export const DEFAULT_TENANT_HEADER = "THANOS-TENANT";
 
 /**
  * Thanos's receiver modes, derived from the flags: a hashrings configuration and a local endpoint
@@ -245,11 +244,6 @@ export function httpStatusOf(reason: WriteErrorCause): number {
   }
 }
 
-/** Thanos's `tenancy.IsTenantValid` (path.Base(t) == t), plus "", ".", ".." and "/". */
-export function isTenantValid(t: string): boolean {
-  return t !== "" && t !== "." && t !== ".." && !t.includes("/");
-}
-
 function textResponse(status: number, body: string): Response {
   return new Response(body + "\n", {
     status,
@@ -402,8 +396,7 @@ export class ReceiveHandler {
 
   private async receiveHTTP(req: Request, read: BodyReader): Promise<Response> {
     if (!this.isReady()) return new Response("Service Unavailable", { status: 503 });
-    const tenant = req.headers.get(this.opts.tenantHeader) ||
-      req.headers.get(DEFAULT_TENANT_HEADER) || this.opts.defaultTenant;
+    const tenant = tenantFromHeaders(req.headers, this.opts.tenantHeader, this.opts.defaultTenant);
     if (!isTenantValid(tenant)) {
       this.log.error("error getting tenant from HTTP", { tenant, err: "tenant name not valid" });
       return textResponse(400, "tenant name not valid");

@@ -1769,8 +1769,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "tracing-grpc-client-drops-traceparent",
     file: "storeapi/client.ts",
-    find: "      metadata: withTraceContext(this.opts.metadata),",
-    replace: "      metadata: this.opts.metadata,",
+    find: "metadata: withTraceContext(md) };",
+    replace: "metadata: md };",
     tests: ["tests/e2e/tracing_test.ts"],
   },
   {
@@ -2367,10 +2367,10 @@ export const MUTATIONS: Mutation[] = [
     name: "label-names-store-calls-ignore-signal",
     file: "query/queryable.ts",
     find: "        signal ?? new AbortController().signal,\n" +
-      "        { storeMatchers: this.opts.storeMatchers },\n      )\n    );\n" +
+      "        this.callOptions(),\n      )\n    );\n" +
       "    for (const w of res.warnings) this.addWarning(w);\n    return res.names;",
     replace: "        new AbortController().signal,\n" +
-      "        { storeMatchers: this.opts.storeMatchers },\n      )\n    );\n" +
+      "        this.callOptions(),\n      )\n    );\n" +
       "    for (const w of res.warnings) this.addWarning(w);\n    return res.names;",
     tests: ["tests/query/label_api_test.ts"],
   },
@@ -2808,5 +2808,99 @@ export const MUTATIONS: Mutation[] = [
     find: "(keeps && WHOLE_ONLY.has(e.op))",
     replace: "WHOLE_ONLY.has(e.op)",
     tests: ["tests/query/distributed_test.ts"],
+  },
+  // ---------------------------------------------------------------- tenancy (issue 18)
+  {
+    name: "tenancy-enforcement-ignored",
+    file: "query/api.ts",
+    find: "    if (!this.tenancy.enforce) return expr;",
+    replace: "    if (this.tenancy.enforce) return expr;",
+    tests: ["tests/query/tenancy_test.ts"],
+  },
+  {
+    name: "tenancy-labels-without-match-not-enforced",
+    file: "query/api.ts",
+    find: "    if (sets.length === 0) return [[m]];",
+    replace: "    if (sets.length === 0) return sets;",
+    tests: ["tests/query/tenancy_test.ts"],
+  },
+  {
+    name: "tenancy-enforce-keeps-conflicting-matcher",
+    file: "promql/enforce.ts",
+    find: "  const out = matchers.filter((m) => m.name !== enforced.name);",
+    replace: "  const out = [...matchers];",
+    tests: ["tests/promql/enforce_test.ts"],
+  },
+  {
+    name: "tenancy-custom-header-ignored",
+    file: "server/tenancy.ts",
+    find: "  return headers.get(header) || headers.get(DEFAULT_TENANT_HEADER) || defaultTenant;",
+    replace: "  return headers.get(DEFAULT_TENANT_HEADER) || defaultTenant;",
+    tests: ["tests/query/tenancy_test.ts"],
+  },
+  {
+    name: "tenancy-client-drops-tenant-metadata",
+    file: "storeapi/client.ts",
+    find: "      : { ...this.opts.metadata, [TENANT_METADATA_KEY]: call.tenant };",
+    replace: "      : this.opts.metadata;",
+    tests: ["tests/storeapi/tenancy_test.ts"],
+  },
+  {
+    name: "tenancy-proxy-no-default-tenant",
+    file: "storeapi/proxy.ts",
+    find: "  return { tenant: call?.tenant || DEFAULT_TENANT };",
+    replace: "  return { tenant: call?.tenant };",
+    tests: ["tests/storeapi/tenancy_test.ts"],
+  },
+  {
+    name: "tenancy-eval-worker-loses-tenant",
+    file: "query/queryable.ts",
+    find: "      tenant: o.tenant,\n",
+    replace: "",
+    tests: ["tests/e2e/query_tenancy_test.ts"],
+  },
+  {
+    name: "tenancy-frontend-cache-shared-by-tenants",
+    file: "queryfrontend/frontend.ts",
+    find: "        tenant,\n        at.query,",
+    replace: "        at.query,",
+    tests: ["tests/queryfrontend/tenancy_test.ts"],
+  },
+  {
+    name: "tenancy-frontend-custom-header-not-converted",
+    file: "queryfrontend/frontend.ts",
+    find: "    out.set(DEFAULT_TENANT_HEADER, tenantFromHeaders(headers, custom, DEFAULT_TENANT));",
+    replace:
+      "    out.set(\n      DEFAULT_TENANT_HEADER,\n      tenantFromHeaders(headers, DEFAULT_TENANT_HEADER, DEFAULT_TENANT),\n    );",
+    tests: ["tests/queryfrontend/tenancy_test.ts"],
+  },
+  {
+    name: "tenancy-frontend-labels-cache-shared-by-tenants",
+    file: "queryfrontend/frontend.ts",
+    find: '    const keyBase = `${req.headers.get(DEFAULT_TENANT_HEADER) ?? ""}:${path}:${',
+    replace: "    const keyBase = `${path}:${",
+    tests: ["tests/queryfrontend/tenancy_test.ts"],
+  },
+  {
+    name: "tenancy-request-metrics-tenant-from-default-only",
+    file: "server/http.ts",
+    find:
+      "    if (tl) labels[TENANT_METRIC_LABEL] = req.headers.get(tl.header) || tl.defaultTenant;",
+    replace: "    if (tl) labels[TENANT_METRIC_LABEL] = tl.defaultTenant;",
+    tests: ["tests/e2e/query_tenancy_test.ts"],
+  },
+  {
+    name: "tenancy-advertising-drops-tenant",
+    file: "storeapi/api_common.ts",
+    find: "    series: (req, s, call) => backend.series(req, s, call),",
+    replace: "    series: (req, s) => backend.series(req, s),",
+    tests: ["tests/storeapi/tenancy_test.ts"],
+  },
+  {
+    name: "tenancy-endpoint-group-drops-tenant",
+    file: "query/endpoint_group.ts",
+    find: "    return this.unary(signal, (c) => c.labelNames(req, signal, call));",
+    replace: "    return this.unary(signal, (c) => c.labelNames(req, signal));",
+    tests: ["tests/storeapi/tenancy_test.ts"],
   },
 ];

@@ -11,6 +11,7 @@
 import { type Histogram, METRICS_CONTENT_TYPE, Registry } from "../metrics/registry.ts";
 import type { Logger } from "../logging/log.ts";
 import { traceHttpRequest } from "../tracing/tracer.ts";
+import { TENANT_METRIC_LABEL } from "./tenancy.ts";
 
 /** Paths whose requests get no trace span: probes and the metrics scrape. */
 const UNTRACED = /^\/(-\/|metrics$)/;
@@ -193,6 +194,12 @@ export class HttpServer {
       web?: WebConfig;
       /** Request logging (server/request_log.ts); default the role's installed config. */
       requestLog?: HttpLogSettings | null;
+      /**
+       * A `tenant` label on the request metrics, as Thanos's querier and query frontend have
+       * (extprom `NewTenantInstrumentationMiddleware`): the value of `header`, else
+       * `defaultTenant`.
+       */
+      tenantLabel?: { header: string; defaultTenant: string };
     },
   ) {
     const rl = opts.requestLog !== undefined ? opts.requestLog : requestLogConfig().http;
@@ -205,7 +212,9 @@ export class HttpServer {
     this.duration = opts.registry.histogram({
       name: "http_request_duration_seconds",
       help: "Tracks the latencies for HTTP requests.",
-      labelNames: ["code", "handler", "method"],
+      labelNames: opts.tenantLabel
+        ? ["code", "handler", "method", TENANT_METRIC_LABEL]
+        : ["code", "handler", "method"],
     });
     this.add([
       {
@@ -395,10 +404,14 @@ export class HttpServer {
         res = text(500, `internal server error: ${(e as Error).message}`);
       }
     }
-    this.duration.observe(
-      { code: String(res.status), handler: name, method: req.method.toLowerCase() },
-      (performance.now() - start) / 1000,
-    );
+    const labels: Record<string, string> = {
+      code: String(res.status),
+      handler: name,
+      method: req.method.toLowerCase(),
+    };
+    const tl = this.opts.tenantLabel;
+    if (tl) labels[TENANT_METRIC_LABEL] = req.headers.get(tl.header) || tl.defaultTenant;
+    this.duration.observe(labels, (performance.now() - start) / 1000);
     if (logged) this.requestLog!.finish(logged, res.status, performance.now() - start);
     return res;
   }

@@ -150,9 +150,9 @@ export function advertising(backend: StoreBackend, apis: AdvertisedApis): StoreB
   };
   return {
     info: async () => ({ ...await backend.info(), ...extra }),
-    series: (req, s) => backend.series(req, s),
-    labelNames: (req, s) => backend.labelNames(req, s),
-    labelValues: (req, s) => backend.labelValues(req, s),
+    series: (req, s, call) => backend.series(req, s, call),
+    labelNames: (req, s, call) => backend.labelNames(req, s, call),
+    labelValues: (req, s, call) => backend.labelValues(req, s, call),
   };
 }
 

@@ -32,7 +32,13 @@ import {
   GrpcStatus,
 } from "./grpc.ts";
 import { ProtoDecodeError } from "./wire.ts";
-import { type SeriesItem, STORE_METHODS, type StoreBackend } from "./server.ts";
+import {
+  type SeriesItem,
+  STORE_METHODS,
+  type StoreBackend,
+  type StoreCallContext,
+} from "./server.ts";
+import { TENANT_METADATA_KEY } from "../server/tenancy.ts";
 import { withTraceContext } from "../tracing/tracer.ts";
 
 /** Options of {@link StoreClient}. */
@@ -64,13 +70,15 @@ export class StoreClient implements StoreBackend {
     this.channel = new GrpcChannel(address, { tls: opts.tls, compression: opts.compression });
   }
 
-  /** Options of one call; its metadata carries the caller's active trace context (W3C). */
-  private callOpts(signal?: AbortSignal): CallOptions {
-    return {
-      signal,
-      timeoutMs: this.opts.timeoutMs,
-      metadata: withTraceContext(this.opts.metadata),
-    };
+  /**
+   * Options of one call; its metadata carries the caller's active trace context (W3C) and the
+   * call's tenant (`thanos-tenant`).
+   */
+  private callOpts(signal?: AbortSignal, call?: StoreCallContext): CallOptions {
+    const md = call?.tenant === undefined
+      ? this.opts.metadata
+      : { ...this.opts.metadata, [TENANT_METADATA_KEY]: call.tenant };
+    return { signal, timeoutMs: this.opts.timeoutMs, metadata: withTraceContext(md) };
   }
 
   /**
@@ -112,17 +120,25 @@ export class StoreClient implements StoreBackend {
    * Streams series (merged across frames with equal labels) and warnings. Aborting `signal` or
    * leaving the loop cancels the gRPC call. Throws GrpcError with the server's status.
    */
-  series(req: SeriesRequest, signal?: AbortSignal): AsyncGenerator<SeriesItem> {
+  series(
+    req: SeriesRequest,
+    signal?: AbortSignal,
+    call?: StoreCallContext,
+  ): AsyncGenerator<SeriesItem> {
     // the options (and trace context) of the caller's context now, not of the first next()
-    return flatten(this.seriesBatchStream(req, this.callOpts(signal)));
+    return flatten(this.seriesBatchStream(req, this.callOpts(signal, call)));
   }
 
   /**
    * {@link series} by the batch: the items decoded from one read of the stream (never empty), in
    * stream order. A series whose frames span two reads is held back and merged.
    */
-  seriesBatches(req: SeriesRequest, signal?: AbortSignal): AsyncGenerator<SeriesItem[]> {
-    return this.seriesBatchStream(req, this.callOpts(signal));
+  seriesBatches(
+    req: SeriesRequest,
+    signal?: AbortSignal,
+    call?: StoreCallContext,
+  ): AsyncGenerator<SeriesItem[]> {
+    return this.seriesBatchStream(req, this.callOpts(signal, call));
   }
 
   private async *seriesBatchStream(
@@ -160,21 +176,29 @@ export class StoreClient implements StoreBackend {
   }
 
   /** Calls `thanos.Store/LabelNames`. */
-  async labelNames(req: LabelNamesRequest, signal?: AbortSignal): Promise<LabelNamesResponse> {
+  async labelNames(
+    req: LabelNamesRequest,
+    signal?: AbortSignal,
+    call?: StoreCallContext,
+  ): Promise<LabelNamesResponse> {
     const res = await this.channel.unary(
       STORE_METHODS.labelNames,
       encodeLabelNamesRequest(req),
-      this.callOpts(signal),
+      this.callOpts(signal, call),
     );
     return decodeOrFail(() => decodeLabelNamesResponse(res));
   }
 
   /** Calls `thanos.Store/LabelValues`. */
-  async labelValues(req: LabelValuesRequest, signal?: AbortSignal): Promise<LabelValuesResponse> {
+  async labelValues(
+    req: LabelValuesRequest,
+    signal?: AbortSignal,
+    call?: StoreCallContext,
+  ): Promise<LabelValuesResponse> {
     const res = await this.channel.unary(
       STORE_METHODS.labelValues,
       encodeLabelValuesRequest(req),
-      this.callOpts(signal),
+      this.callOpts(signal, call),
     );
     return decodeOrFail(() => decodeLabelValuesResponse(res));
   }

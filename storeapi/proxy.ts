@@ -30,14 +30,19 @@ import {
 } from "./codec.ts";
 import { sortAndDropIdenticalChunks } from "./dedup.ts";
 import { type LabelSetSelector, matchersForLabelSets, selectedLabelSets } from "./tsdb_selector.ts";
-import type { SeriesItem, StoreBackend } from "./server.ts";
+import type { SeriesItem, StoreBackend, StoreCallContext } from "./server.ts";
+import { DEFAULT_TENANT } from "../server/tenancy.ts";
 import { withLoopTimeout } from "../runutil/loop_clock.ts";
 import { endSpan, inSpan, type Span, SpanKind, startSpan, withSpan } from "../tracing/tracer.ts";
 
 /** The calls the proxy makes on an endpoint (a StoreClient, or any StoreBackend in tests). */
 export type ProxyStoreClient = Pick<StoreBackend, "series" | "labelNames" | "labelValues"> & {
   /** The series stream by the batch (a StoreClient: one batch per network read); optional. */
-  seriesBatches?(req: SeriesRequest, signal: AbortSignal): AsyncIterable<SeriesItem[]>;
+  seriesBatches?(
+    req: SeriesRequest,
+    signal: AbortSignal,
+    call?: StoreCallContext,
+  ): AsyncIterable<SeriesItem[]>;
 };
 
 /** One endpoint the proxy may query. */
@@ -80,9 +85,17 @@ export interface StoreProxyOptions {
 }
 
 /** Per-request options beyond the StoreAPI request. */
-export interface ProxyCallOptions {
+export interface ProxyCallOptions extends StoreCallContext {
   /** `storeMatch[]`: only endpoints whose `__address__` matches one of these sets are queried. */
   storeMatchers?: Matcher[][];
+}
+
+/**
+ * The call context every store call of the proxy carries: the caller's tenant, else the default
+ * tenant (Thanos's proxy always sets the tenant metadata on its calls).
+ */
+function downstreamCall(call: StoreCallContext | undefined): StoreCallContext {
+  return { tenant: call?.tenant || DEFAULT_TENANT };
 }
 
 /** A store failed and the request's strategy is ABORT. */
@@ -176,6 +189,7 @@ class StoreStream {
     private readonly timeoutMs: number,
     private readonly abort: boolean,
     private readonly warn: (w: string) => void,
+    call: StoreCallContext,
   ) {
     const replicas = req.withoutReplicaLabels ?? [];
     // stores that cannot drop replica labels: drop them here and re-sort (eager read)
@@ -191,7 +205,7 @@ class StoreStream {
     this.span = startSpan("store_series", { "store.address": ep.name }, SpanKind.CLIENT);
     const c = ep.client;
     const open = () =>
-      (c.seriesBatches ? c.seriesBatches(req, signal) : singles(c.series(req, signal)))[
+      (c.seriesBatches ? c.seriesBatches(req, signal, call) : singles(c.series(req, signal, call)))[
         Symbol.asyncIterator
       ]();
     this.it = withSpan(this.span, open);
@@ -484,6 +498,7 @@ export class StoreProxy implements StoreBackend {
       return;
     }
     const down: SeriesRequest = { ...req, partialResponseStrategy: req.partialResponseStrategy };
+    const downCall = downstreamCall(call);
     // the fan-out span, parent of one span per store call
     const span = startSpan("proxy_series", { "proxy.stores": eps.length });
     let failure: unknown = undefined;
@@ -497,6 +512,7 @@ export class StoreProxy implements StoreBackend {
           this.opts.responseTimeoutMs ?? 0,
           abort,
           (w) => warnings.push(w),
+          downCall,
         );
       }));
     try {
@@ -585,7 +601,7 @@ export class StoreProxy implements StoreBackend {
       call,
       "fetch label names",
       async (c, extra) => {
-        const r = await c.labelNames(withMatchers(req, extra), signal);
+        const r = await c.labelNames(withMatchers(req, extra), signal, downstreamCall(call));
         return { list: r.names, warnings: r.warnings };
       },
     );
@@ -609,7 +625,7 @@ export class StoreProxy implements StoreBackend {
       call,
       "fetch label values",
       async (c, extra) => {
-        const r = await c.labelValues(withMatchers(req, extra), signal);
+        const r = await c.labelValues(withMatchers(req, extra), signal, downstreamCall(call));
         return { list: r.values, warnings: r.warnings };
       },
     );

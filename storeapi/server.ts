@@ -44,6 +44,7 @@ import { ProtoDecodeError, ProtoWriter, varintSize } from "./wire.ts";
 import { traceServerCall } from "../tracing/tracer.ts";
 import type { GrpcLogSettings } from "../server/request_log.ts";
 import type { MatcherFactory, MatchersCache } from "./matchers_cache.ts";
+import { TENANT_METADATA_KEY } from "../server/tenancy.ts";
 
 /** One item of a backend's series stream: a series or a non-fatal warning. */
 export type SeriesItem = SeriesWithChunks | { warning: string };
@@ -53,15 +54,36 @@ export interface StoreBackend {
   /** Self-description for thanos.info.Info (label sets, time range, component type). */
   info(): Promise<StoreInfo>;
   /** Series sorted by labels; chunks may be `StoreChunk`s carrying downsampled aggregates. */
-  series(req: SeriesRequest, signal: AbortSignal): AsyncIterable<SeriesItem>;
+  series(
+    req: SeriesRequest,
+    signal: AbortSignal,
+    call?: StoreCallContext,
+  ): AsyncIterable<SeriesItem>;
   labelNames(
     req: LabelNamesRequest,
     signal: AbortSignal,
+    call?: StoreCallContext,
   ): Promise<{ names: string[]; warnings: string[] }>;
   labelValues(
     req: LabelValuesRequest,
     signal: AbortSignal,
+    call?: StoreCallContext,
   ): Promise<{ values: string[]; warnings: string[] }>;
+}
+
+/**
+ * What a StoreAPI call carries besides its request: the caller's tenant, gRPC metadata
+ * `thanos-tenant` (Thanos's proxy sets it on every call it makes:
+ * https://github.com/thanos-io/thanos/blob/main/pkg/store/proxy.go).
+ */
+export interface StoreCallContext {
+  tenant?: string;
+}
+
+/** The call context of incoming gRPC metadata. */
+export function storeCallContext(metadata: Readonly<Record<string, string>>): StoreCallContext {
+  const tenant = metadata[TENANT_METADATA_KEY];
+  return tenant === undefined || tenant === "" ? {} : { tenant };
 }
 
 /** Per-request Series limits (Thanos `--store.limits.request-series/-samples`); 0 = unlimited. */
@@ -259,7 +281,7 @@ export class StoreServer {
     const req = decodeRequest(() => decodeLabelNamesRequest(buf, this.makeMatcher));
     let res;
     try {
-      res = await this.backend.labelNames(req, ctx.signal);
+      res = await this.backend.labelNames(req, ctx.signal, storeCallContext(ctx.metadata));
     } catch (e) {
       throw toGrpcError(e);
     }
@@ -275,7 +297,7 @@ export class StoreServer {
     }
     let res;
     try {
-      res = await this.backend.labelValues(req, ctx.signal);
+      res = await this.backend.labelValues(req, ctx.signal, storeCallContext(ctx.metadata));
     } catch (e) {
       throw toGrpcError(e);
     }
@@ -297,7 +319,8 @@ export class StoreServer {
     let series = 0;
     let chunks = 0;
     try {
-      for await (const item of this.backend.series(req, ctx.signal)) {
+      const call = storeCallContext(ctx.metadata);
+      for await (const item of this.backend.series(req, ctx.signal, call)) {
         if (ctx.signal.aborted) throw ctx.signal.reason;
         if ("warning" in item) {
           await sink.message(encodeSeriesResponseWarning(item.warning));

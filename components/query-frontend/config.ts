@@ -46,6 +46,10 @@ export interface QueryFrontendConfig {
   compressResponses: boolean;
   logQueriesLongerThanMs: number;
   forwardHeaders: string[];
+  /** `--query-frontend.tenant-header` */
+  tenantHeader: string;
+  /** `--query-frontend.default-tenant-id`: the `tenant` label of requests without tenant. */
+  defaultTenant: string;
 }
 
 function cacheConfig(
@@ -215,5 +219,18 @@ export function queryFrontendConfig(flags: Flags<QueryFrontendFlag>): QueryFront
     compressResponses: flags.bool("query-frontend.compress-responses"),
     logQueriesLongerThanMs: slow === "" || slow === "0" ? 0 : parseDurationFlag(slow, true),
     forwardHeaders: flags.strings("query-frontend.forward-header"),
+    tenantHeader: tenantHeader(flags.string("query-frontend.tenant-header")),
+    defaultTenant: flags.string("query-frontend.default-tenant-id"),
   };
+}
+
+/** `--query-frontend.tenant-header`: an HTTP header name. */
+function tenantHeader(v: string): string {
+  const h = v.trim();
+  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(h)) {
+    throw new UsageError(
+      `invalid --query-frontend.tenant-header ${JSON.stringify(v)}: want an HTTP header name`,
+    );
+  }
+  return h;
 }

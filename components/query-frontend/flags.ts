@@ -284,6 +284,36 @@ export const QUERY_FRONTEND_COMMAND = defineCommand({
       unsupported: NO_SLOW_LOG_FIELD,
     },
     {
+      // hidden in Thanos v0.42 (cmd/thanos/query_frontend.go), as here
+      name: "query-frontend.tenant-header",
+      kind: "string",
+      default: "THANOS-TENANT",
+      help: "HTTP header to determine tenant. Its value is passed on to the querier in the " +
+        "THANOS-TENANT header.",
+      hidden: true,
+    },
+    {
+      name: "query-frontend.default-tenant-id",
+      kind: "string",
+      default: "default-tenant",
+      help: "Default tenant ID to use if tenant header is not present (the tenant label of " +
+        "the HTTP request metrics; the querier is sent THANOS-TENANT=default-tenant, as by " +
+        "Thanos's frontend).",
+      hidden: true,
+    },
+    {
+      name: "query-frontend.tenant-certificate-field",
+      kind: "enum",
+      choices: ["", "organization", "organizationalUnit", "commonName"],
+      default: "",
+      help: "Use TLS client's certificate field to determine tenant for requests. Not in " +
+        "this build.",
+      hidden: true,
+      unsupported: "this build's HTTP server (Deno.serve) cannot request TLS client " +
+        "certificates (as --http.config's client_auth_type); set the tenant header in a proxy " +
+        "instead",
+    },
+    {
       name: "query-frontend.vertical-shards",
       kind: "int",
       help: "Number of shards to use when distributing shardable PromQL queries. For more " +

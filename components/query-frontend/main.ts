@@ -54,6 +54,7 @@ export function runQueryFrontend(cfg: QueryFrontendConfig, ctx: RunContext): Pro
     compressResponses: cfg.compressResponses,
     logQueriesLongerThanMs: cfg.logQueriesLongerThanMs,
     forwardHeaders: cfg.forwardHeaders,
+    tenantHeader: cfg.tenantHeader,
     downstreamTimeoutMs: cfg.downstreamTimeoutMs,
     enableCors: cfg.enableCors,
   });
@@ -63,6 +64,7 @@ export function runQueryFrontend(cfg: QueryFrontendConfig, ctx: RunContext): Pro
     logger,
     registry,
     probe,
+    tenantLabel: { header: cfg.tenantHeader, defaultTenant: cfg.defaultTenant },
   });
   http.add(frontend.routes());
   probe.setReady();

@@ -10,6 +10,8 @@ import type { StoreClientOptions } from "../../storeapi/client.ts";
 import type { Labels } from "../../tsdb/series.ts";
 import { labelsFromPairs } from "../../tsdb/labels.ts";
 import { parseReplicaLabels } from "../../query/replica_labels.ts";
+import type { QueryTenancy } from "../../query/api.ts";
+import { isTenantValid } from "../../server/tenancy.ts";
 import {
   EndpointConfigError,
   type EndpointSpec,
@@ -84,6 +86,8 @@ export interface QueryConfig {
   tsdbSelector: RelabelConfig[];
   /** `--query.mode=distributed` with its `--query.partition-label`s; undefined: local. */
   distributed?: { partitionLabels: string[] };
+  /** `--query.tenant-header`, `--query.default-tenant-id`, `--query.enforce-tenancy`, … */
+  tenancy: QueryTenancy;
 }
 
 /** Prometheus's default lookback delta, when `--query.lookback-delta` is unset. */
@@ -230,5 +234,29 @@ export function queryConfig(flags: Flags<QueryFlag>): QueryConfig {
     distributed: flags.enum("query.mode", ["local", "distributed"]) === "distributed"
       ? { partitionLabels: partitionLabels(flags.strings("query.partition-label"), replicaLabels) }
       : undefined,
+    tenancy: tenancyConfig(flags),
   };
+}
+
+/** The tenancy flags, validated: a header and a default tenant the API can use. */
+function tenancyConfig(flags: Flags<QueryFlag>): QueryTenancy {
+  const header = flags.string("query.tenant-header").trim();
+  if (header === "" || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(header)) {
+    throw new UsageError(
+      `invalid --query.tenant-header ${JSON.stringify(header)}: want an HTTP header name`,
+    );
+  }
+  const defaultTenant = flags.string("query.default-tenant-id");
+  if (!isTenantValid(defaultTenant)) {
+    throw new UsageError(
+      `invalid --query.default-tenant-id ${JSON.stringify(defaultTenant)}: tenant name not valid`,
+    );
+  }
+  const labelName = flags.string("query.tenant-label-name");
+  if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(labelName)) {
+    throw new UsageError(
+      `invalid --query.tenant-label-name ${JSON.stringify(labelName)}: want a label name`,
+    );
+  }
+  return { header, defaultTenant, enforce: flags.bool("query.enforce-tenancy"), labelName };
 }

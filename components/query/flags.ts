@@ -24,7 +24,8 @@ export const CONN_METRIC_LABELS = ["external_labels", "store_type"] as const;
 /** One label of `thanos_store_nodes_grpc_connections`. */
 export type ConnMetricLabel = typeof CONN_METRIC_LABELS[number];
 
-const NO_TENANCY = "tenancy (per-tenant query enforcement) is not in this build yet";
+const NO_TENANT_CERT = "this build's HTTP server (Deno.serve) cannot request TLS client " +
+  "certificates (as --http.config's client_auth_type); set the tenant header in a proxy instead";
 const NOT_YET_HTTP = "not in this build yet (the querier's HTTP API)";
 
 /** The values of `--grpc-compression`. */
@@ -238,38 +239,36 @@ export const QUERY_COMMAND = defineCommand({
       name: "query.tenant-header",
       kind: "string",
       default: "THANOS-TENANT",
-      help: "HTTP header to determine tenant. Not in this build yet.",
-      unsupported: NO_TENANCY,
+      help: "HTTP header to determine tenant.",
     },
     {
       name: "query.default-tenant-id",
       kind: "string",
       default: "default-tenant",
-      help: "Default tenant ID to use if tenant header is not present. Not in this build yet.",
-      unsupported: NO_TENANCY,
+      help: "Default tenant ID to use if tenant header is not present",
     },
     {
       name: "query.tenant-certificate-field",
       kind: "enum",
       choices: ["", "organization", "organizationalUnit", "commonName"],
       default: "",
-      help: "Use TLS client's certificate field to determine tenant for write requests. Not " +
-        "in this build yet.",
-      unsupported: NO_TENANCY,
+      help: "Use TLS client's certificate field to determine tenant for write requests. Must be " +
+        "one of organization, organizationalUnit or commonName. This setting will cause the " +
+        "query.tenant-header flag value to be ignored. Not in this build.",
+      unsupported: NO_TENANT_CERT,
     },
     {
       name: "query.enforce-tenancy",
       kind: "bool",
       default: "false",
-      help: "Enforce tenancy on Query APIs. Not in this build yet.",
-      unsupported: NO_TENANCY,
+      help: "Enforce tenancy on Query APIs. Responses are returned only if the label value of " +
+        "the configured tenant-label-name and the value of the tenant header matches.",
     },
     {
       name: "query.tenant-label-name",
       kind: "string",
       default: "tenant_id",
-      help: "Label name to use when enforcing tenancy. Not in this build yet.",
-      unsupported: NO_TENANCY,
+      help: "Label name to use when enforcing tenancy (if --query.enforce-tenancy is enabled).",
     },
     {
       name: "endpoint-group",

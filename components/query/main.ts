@@ -136,6 +136,7 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
     defaultEvaluationIntervalMs: cfg.defaultEvaluationIntervalMs,
     autoDownsampling: cfg.autoDownsampling,
     enableCors: cfg.enableCors,
+    tenancy: cfg.tenancy,
     exemplars: (req, signal) => exemplarsAnswer(apisOpts, req, signal),
     flags: cfg.flagValues,
     version: denoConfig.version,
@@ -152,6 +153,7 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
     registry,
     probe,
     routePrefix: cfg.routePrefix === "" ? undefined : cfg.routePrefix,
+    tenantLabel: { header: cfg.tenancy.header, defaultTenant: cfg.tenancy.defaultTenant },
   });
   http.add(api.routes());
   const apisOpts: RulesApiOptions = {

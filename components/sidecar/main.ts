@@ -85,9 +85,9 @@ export async function runSidecar(cfg: SidecarConfig, ctx: RunContext): Promise<n
   // the sidecar also serves Prometheus's rules, targets, metadata and exemplars (Thanos's sidecar)
   const backend: StoreBackend = advertising({
     info: () => wrapped.info(),
-    series: (req, s) => wrapped.series(req, s),
-    labelNames: (req, s) => wrapped.labelNames(req, s),
-    labelValues: (req, s) => wrapped.labelValues(req, s),
+    series: (req, s, call) => wrapped.series(req, s, call),
+    labelNames: (req, s, call) => wrapped.labelNames(req, s, call),
+    labelValues: (req, s, call) => wrapped.labelValues(req, s, call),
   }, { rules: true, targets: true, metricMetadata: true, exemplars: true });
   const server = new StoreServer(backend, {
     registry,
