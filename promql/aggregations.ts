@@ -2,7 +2,7 @@
 // numerics and output order (promql/engine.go `aggregation`): plain summation, incremental
 // mean, Welford variance, container/heap selection for topk/bottomk.
 
-import { METRIC_NAME, setLabel } from "../tsdb/labels.ts";
+import { compareLabels, compareStrings, getLabel, METRIC_NAME, setLabel } from "../tsdb/labels.ts";
 import type { Labels } from "../tsdb/series.ts";
 import type { AggregateOp } from "./ast.ts";
 import { quantileOf } from "./functions.ts";
@@ -325,6 +325,61 @@ export function sortByValue(v: readonly VectorSample[], desc: boolean): VectorSa
     const bn = b.value !== b.value;
     if (an || bn) return an === bn ? 0 : an ? 1 : -1;
     const c = a.value < b.value ? -1 : a.value > b.value ? 1 : 0;
+    return desc ? -c : c;
+  });
+  return out;
+}
+
+/** Go's strconv.Atoi of an all-digit chunk: null when it overflows int64 (then compared as text). */
+function atoiDigits(s: string): bigint | null {
+  const v = BigInt(s);
+  return v > 9223372036854775807n ? null : v;
+}
+
+/**
+ * facette/natsort's Compare (https://github.com/facette/natsort/blob/master/natsort.go), which
+ * Prometheus's sort_by_label uses: true when `a` precedes `b`, comparing runs of digits as
+ * integers and other runs as byte strings.
+ */
+export function natLess(a: string, b: string): boolean {
+  const ca = a.match(/\d+|\D+/g) ?? [];
+  const cb = b.match(/\d+|\D+/g) ?? [];
+  for (let i = 0; i < ca.length; i++) {
+    if (i >= cb.length) return false;
+    const digits = /^\d/.test(ca[i]) && /^\d/.test(cb[i]);
+    const ai = digits ? atoiDigits(ca[i]) : null;
+    const bi = digits ? atoiDigits(cb[i]) : null;
+    const equal = ai !== null && bi !== null ? ai === bi : ca[i] === cb[i];
+    if (equal) {
+      if (i === ca.length - 1) return true;
+      if (i === cb.length - 1) return false;
+      continue;
+    }
+    if (ai !== null && bi !== null) return ai < bi;
+    return compareStrings(ca[i], cb[i]) < 0;
+  }
+  return false;
+}
+
+/**
+ * `sort_by_label(v, l…)` / `sort_by_label_desc`: by each label's value in natural order (equal
+ * values go on to the next label), then by the whole label set.
+ */
+export function sortByLabels<T extends { labels: Labels }>(
+  v: readonly T[],
+  names: readonly string[],
+  desc: boolean,
+): T[] {
+  const out = v.slice();
+  out.sort((a, b) => {
+    for (const n of names) {
+      const x = getLabel(a.labels, n);
+      const y = getLabel(b.labels, n);
+      if (x === y) continue;
+      const c = natLess(x, y) ? -1 : 1;
+      return desc ? -c : c;
+    }
+    const c = compareLabels(a.labels, b.labels);
     return desc ? -c : c;
   });
   return out;

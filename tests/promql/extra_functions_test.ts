@@ -1,0 +1,211 @@
+// Optional function sets: Prometheus's experimental functions
+// (`--enable-feature=promql-experimental-functions`) and Thanos promql-engine's xrate,
+// xincrease, xdelta (`--query.enable-x-functions`). Prometheus 2.42 (the differential peer) has
+// none of them, so each expected value is computed here from the function's definition
+// (https://prometheus.io/docs/prometheus/latest/querying/functions/ and promql-engine's
+// ringbuffer/functions.go `extendedRate`).
+
+import { assert, assertAlmostEquals, assertEquals, assertRejects } from "../helpers/assert.ts";
+import { Engine, type EngineOptions } from "../../promql/engine.ts";
+import { PromQLError } from "../../promql/errors.ts";
+import { parseExpr } from "../../promql/parser.ts";
+import { natLess } from "../../promql/aggregations.ts";
+import type { QueryValue, Vector } from "../../promql/value.ts";
+import { labelsToObject } from "../../tsdb/labels.ts";
+import { MemQueryable, type Point } from "../helpers/mem_queryable.ts";
+
+const S = 1000;
+const ALL: EngineOptions = { functions: { experimentalFunctions: true, xFunctions: true } };
+
+async function instant(q: MemQueryable, expr: string, t: number, o = ALL): Promise<Vector> {
+  const v: QueryValue = (await new Engine(o).instantQuery(q, expr, t)).value;
+  assertEquals(v.type, "vector");
+  return v as Vector;
+}
+
+async function one(q: MemQueryable, expr: string, t: number): Promise<number | undefined> {
+  const v = await instant(q, expr, t);
+  assert(v.samples.length <= 1, `${expr}: ${v.samples.length} samples`);
+  return v.samples[0]?.v;
+}
+
+const series = (points: Point[]) => new MemQueryable([{ labels: { __name__: "x" }, points }]);
+
+Deno.test("the optional functions are unknown unless enabled, with Prometheus v3's messages", () => {
+  const fail = (expr: string, opts: Parameters<typeof parseExpr>[1], text: string) => {
+    try {
+      parseExpr(expr, opts);
+    } catch (e) {
+      assert((e as Error).message.includes(text), (e as Error).message);
+      return;
+    }
+    throw new Error(`${expr} parsed`);
+  };
+  fail("xrate(x[5m])", {}, 'unknown function with name "xrate"');
+  fail(
+    "xincrease(x[5m])",
+    { experimentalFunctions: true },
+    'unknown function with name "xincrease"',
+  );
+  fail('sort_by_label(x, "a")', {}, 'function "sort_by_label" is not enabled');
+  fail("mad_over_time(x[5m])", { xFunctions: true }, 'function "mad_over_time" is not enabled');
+  fail("xdelta(x)", { xFunctions: true }, "expected type range vector");
+  parseExpr("xdelta(x[1m]) + mad_over_time(x[1m])", {
+    xFunctions: true,
+    experimentalFunctions: true,
+  });
+});
+
+Deno.test("the engine refuses a disabled function as a bad_data parse error", async () => {
+  const q = series([[0, 1]]);
+  const e = await assertRejects(
+    () => new Engine().instantQuery(q, "ts_of_last_over_time(x[1m])", 0),
+    PromQLError,
+  );
+  assertEquals((e as PromQLError).type, "bad_data");
+  assert(e.message.includes('function "ts_of_last_over_time" is not enabled'), e.message);
+});
+
+Deno.test("xrate/xincrease/xdelta use the sample before the window and correct resets", async () => {
+  // window (5s, 65s] holds 15s…60s; the sample at 0 precedes it by 5s, less than the 15s
+  // average gap, so it is the first point; the drop 60 → 5 is a counter reset
+  const q = series([[0, 0], [15 * S, 30], [30 * S, 60], [45 * S, 5], [60 * S, 35]]);
+  // increase = 35 − 0 + 60 (reset) = 95; the points cover the range (first ≤ start, last 5s
+  // before the end < 15s): scaled by 60s / 60s sampled; xrate divides by the 60s range
+  assertAlmostEquals((await one(q, "xrate(x[1m])", 65 * S))!, 95 / 60, 1e-12);
+  assertEquals(await one(q, "xincrease(x[1m])", 65 * S), 95);
+  // xdelta: no reset correction, 35 − 0
+  assertEquals(await one(q, "xdelta(x[1m])", 65 * S), 35);
+  // 2.42's rate over [5s, 65s] sees 15s…60s only: a different answer
+  const rate = await one(q, "rate(x[1m])", 65 * S);
+  assert(rate !== undefined && Math.abs(rate - 95 / 60) > 0.01, String(rate));
+});
+
+Deno.test("xrate drops a preceding sample farther than the average gap; xincrease keeps it", async () => {
+  const q = series([[0, 1], [58 * S, 2], [60 * S, 5]]);
+  // window (55s, 65s]: 58s, 60s and the preceding sample at 0; 55s before the start exceeds the
+  // 30s average gap: dropped; then 58s…60s (3 in 2s), first > start: no scaling; 3 / 10s
+  assertAlmostEquals((await one(q, "xrate(x[10s])", 65 * S))!, 0.3, 1e-12);
+  assertEquals(await one(q, "xdelta(x[10s])", 65 * S), 3);
+  // xincrease keeps every point and never extrapolates: 5 − 1
+  assertEquals(await one(q, "xincrease(x[10s])", 65 * S), 4);
+  // two points: the preceding one is within the average gap (60s); 5 − 1 scaled from the 60s
+  // sampled to the 10s range, per second
+  const two = series([[0, 1], [60 * S, 5]]);
+  assertAlmostEquals((await one(two, "xrate(x[10s])", 65 * S))!, (4 * 10 / 60) / 10, 1e-12);
+});
+
+Deno.test("xincrease of a series that just appeared with one value is that value", async () => {
+  const pts: Point[] = [];
+  for (let t = 0; t <= 300 * S; t += 15 * S) pts.push([t, 7]);
+  const q = series(pts);
+  // until `range` after the first sample read: the value itself (a "zero" series before it)
+  assertEquals(await one(q, "xincrease(x[1m])", 30 * S), 7);
+  assertEquals(await one(q, "xincrease(x[1m])", 60 * S), 7);
+  // later: the plain difference
+  assertEquals(await one(q, "xincrease(x[1m])", 300 * S), 0);
+  assertEquals(await one(q, "xrate(x[1m])", 300 * S), 0);
+});
+
+Deno.test("the preceding sample is looked for up to 1h before the window", async () => {
+  const q = series([[0, 1]]);
+  // window (1h − 30s, 1h + 30s] is empty; the sample at 0 is within 1h of its start
+  assertEquals(await one(q, "xincrease(x[1m])", 3630 * S), 0);
+  // 1s more and it is 1h + 1s before the start: nothing
+  assertEquals(await one(q, "xincrease(x[1m])", 3661 * S), undefined);
+  assertEquals(await one(q, "xrate(x[1m])", 3661 * S), undefined);
+});
+
+Deno.test("x-functions drop the metric name, work in range queries and refuse subqueries", async () => {
+  const pts: Point[] = [];
+  for (let t = 0; t <= 600 * S; t += 10 * S) pts.push([t, t / S]);
+  const q = new MemQueryable([{ labels: { __name__: "x", job: "a" }, points: pts }]);
+  const v = await instant(q, "xrate(x[1m])", 300 * S);
+  assertEquals(labelsToObject(v.samples[0].labels), { job: "a" });
+  assertAlmostEquals(v.samples[0].v, 1, 1e-12);
+  const r = await new Engine(ALL).rangeQuery(q, "xrate(x[1m])", 100 * S, 300 * S, 100 * S);
+  assertEquals(r.value.type, "matrix");
+  const m = r.value as { series: { vs: ArrayLike<number> }[] };
+  assertEquals(Array.from(m.series[0].vs).map((x) => Math.round(x * 1e9) / 1e9), [1, 1, 1]);
+  await assertRejects(
+    () => new Engine(ALL).instantQuery(q, "xrate(x[1m:10s])", 300 * S),
+    PromQLError,
+    "subquery",
+  );
+});
+
+Deno.test("mad_over_time, ts_of_*_over_time and first_over_time by their definitions", async () => {
+  const q = series([[10 * S, 5], [20 * S, 9], [30 * S, 9], [40 * S, 1], [50 * S, 100]]);
+  // values 5 9 9 1 100: median 9; |deviations| 4 0 0 8 91: median 4
+  assertEquals(await one(q, "mad_over_time(x[1m])", 50 * S), 4);
+  // the newest of equal extremes: max 100 at 50s; min 1 at 40s
+  assertEquals(await one(q, "ts_of_max_over_time(x[1m])", 50 * S), 50);
+  assertEquals(await one(q, "ts_of_max_over_time(x[1m])", 45 * S), 30);
+  assertEquals(await one(q, "ts_of_min_over_time(x[1m])", 50 * S), 40);
+  assertEquals(await one(q, "ts_of_first_over_time(x[1m])", 50 * S), 10);
+  assertEquals(await one(q, "ts_of_last_over_time(x[1m])", 45 * S), 40);
+  // first_over_time keeps the metric name, like last_over_time
+  const f = await instant(q, "first_over_time(x[25s])", 50 * S);
+  assertEquals(labelsToObject(f.samples[0].labels), { __name__: "x" });
+  assertEquals(f.samples[0].v, 9);
+});
+
+Deno.test("double_exponential_smoothing is holt_winters' recursion", async () => {
+  const vals = [3, 7, 4, 9, 12, 10];
+  const q = series(vals.map((v, i) => [i * 10 * S, v] as Point));
+  const sf = 0.3, tf = 0.6;
+  // level s, trend b: s_i = sf·x_i + (1 − sf)(s_{i−1} + b_{i−1}), b_i = tf(s_i − s_{i−1}) + (1 − tf)b_{i−1}
+  let s = vals[0], b = vals[1] - vals[0];
+  for (let i = 1; i < vals.length; i++) {
+    const next = sf * vals[i] + (1 - sf) * (s + b);
+    b = tf * (next - s) + (1 - tf) * b;
+    s = next;
+  }
+  const got = await one(q, `double_exponential_smoothing(x[1m], ${sf}, ${tf})`, 50 * S);
+  assertAlmostEquals(got!, s, 1e-9);
+  await assertRejects(
+    () => new Engine(ALL).instantQuery(q, "double_exponential_smoothing(x[1m], 1, 0.5)", 50 * S),
+    PromQLError,
+    "invalid smoothing factor",
+  );
+});
+
+Deno.test("sort_by_label orders instant results naturally by the labels, then the label set", async () => {
+  const q = new MemQueryable(
+    ["host10", "host9", "host1", "host9"].map((h, i) => ({
+      labels: { __name__: "x", instance: h, idx: String(i) },
+      points: [[0, i]] as Point[],
+    })),
+  );
+  const order = async (expr: string) =>
+    (await instant(q, expr, 0)).samples.map((s) => {
+      const o = labelsToObject(s.labels);
+      return `${o.instance}/${o.idx}`;
+    });
+  assertEquals(await order('sort_by_label(x, "instance")'), [
+    "host1/2",
+    "host9/1",
+    "host9/3",
+    "host10/0",
+  ]);
+  assertEquals(await order('sort_by_label_desc(x, "instance")'), [
+    "host10/0",
+    "host9/3",
+    "host9/1",
+    "host1/2",
+  ]);
+  // no label: the whole label set
+  assertEquals(await order("sort_by_label(x)"), ["host10/0", "host9/1", "host1/2", "host9/3"]);
+});
+
+Deno.test("natural order compares digit runs as integers", () => {
+  assert(natLess("a2", "a10"));
+  assert(!natLess("a10", "a2"));
+  assert(natLess("a", "b"));
+  // as in Go: an empty string precedes nothing (no chunks to compare)
+  assert(!natLess("", "a"));
+  assert(natLess("x1y", "x1z"));
+  // a digit run that overflows int64 compares as text
+  assert(natLess("10000000000000000000", "9"));
+  assert(!natLess("1000000000000000000", "9"));
+});
