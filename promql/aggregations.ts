@@ -4,6 +4,7 @@
 
 import { compareLabels, compareStrings, getLabel, METRIC_NAME, setLabel } from "../tsdb/labels.ts";
 import type { Labels } from "../tsdb/series.ts";
+import { separatedHash } from "../tsdb/label_hash.ts";
 import type { AggregateOp } from "./ast.ts";
 import { quantileOf } from "./functions.ts";
 import { formatFloatGo } from "../strconv/float.ts";
@@ -85,6 +86,9 @@ export function aggregate(
       throw new AggregationError(`invalid label name ${JSON.stringify(valueLabel)}`);
     }
     if (!without) grouping = [...grouping, valueLabel];
+  }
+  if (op === "limitk" || op === "limit_ratio") {
+    return limitAggregate(op, samples, opts, Number(opts.param));
   }
   const groupSet = new Set(grouping);
 
@@ -382,5 +386,52 @@ export function sortByLabels<T extends { labels: Labels }>(
     const c = compareLabels(a.labels, b.labels);
     return desc ? -c : c;
   });
+  return out;
+}
+
+/**
+ * `limitk(k, v)` and `limit_ratio(r, v)` (Prometheus v3, experimental): per group, the first k
+ * samples in the vector's order, or the samples whose label-set hash, as a fraction of 2⁶⁴,
+ * is below r (r < 0: at or above 1 + r; r is clamped to [−1, 1]). Each keeps its own labels.
+ * https://prometheus.io/docs/prometheus/latest/querying/operators/#aggregation-operators
+ */
+function limitAggregate(
+  op: "limitk" | "limit_ratio",
+  samples: readonly VectorSample[],
+  opts: AggregationOptions,
+  param: number,
+): VectorSample[] {
+  let k = 0;
+  let ratio = 0;
+  if (op === "limitk") {
+    if (param !== param) throw new AggregationError("Parameter value is NaN");
+    if (param <= MIN_INT64) {
+      throw new AggregationError(`Scalar value ${formatGoV(param)} underflows int64`);
+    }
+    if (param >= MAX_INT64) {
+      throw new AggregationError(`Scalar value ${formatGoV(param)} overflows int64`);
+    }
+    k = Math.min(Math.trunc(param), samples.length);
+    if (k < 1) return [];
+  } else {
+    if (param !== param) throw new AggregationError("Ratio value is NaN");
+    if (param === 0) return [];
+    ratio = Math.max(-1, Math.min(1, param));
+  }
+  const groupSet = new Set(opts.grouping);
+  const taken = new Map<string, number>();
+  const out: VectorSample[] = [];
+  for (const s of samples) {
+    const key = groupingKey(s.labels, groupSet, opts.without);
+    const n = taken.get(key) ?? 0;
+    if (op === "limitk") {
+      if (n >= k) continue;
+    } else {
+      const offset = Number(separatedHash(null, s.labels)) / 2 ** 64;
+      if (!(ratio >= 0 ? offset < ratio : offset >= 1 + ratio)) continue;
+    }
+    taken.set(key, n + 1);
+    out.push({ labels: s.labels, value: s.value });
+  }
   return out;
 }

@@ -723,7 +723,9 @@ function singleName(e: Expr): boolean {
     case "UnaryExpr":
       return e.op === "-" || singleName(e.expr);
     case "AggregateExpr":
-      if (e.op === "topk" || e.op === "bottomk") return singleName(e.expr);
+      if (e.op === "topk" || e.op === "bottomk" || e.op === "limitk" || e.op === "limit_ratio") {
+        return singleName(e.expr);
+      }
       if (!e.without && e.grouping.includes(METRIC_NAME)) return singleName(e.expr);
       return true;
     case "BinaryExpr":
@@ -1591,7 +1593,10 @@ class Evaluator {
   private async aggregate(e: AggregateExpr): Promise<StepSeries[]> {
     const n = this.n;
     const op = e.op;
-    if (op === "topk" || op === "bottomk" || op === "quantile" || op === "count_values") {
+    if (
+      op === "topk" || op === "bottomk" || op === "quantile" || op === "count_values" ||
+      op === "limitk" || op === "limit_ratio"
+    ) {
       let params: Float64Array | null = null;
       let label = "";
       if (op === "count_values") label = stringArg(e.param!);

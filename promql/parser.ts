@@ -848,8 +848,17 @@ class Parser {
       this.addErr(posRange, "no arguments for aggregate expression provided");
       return agg;
     }
+    const limit = op === "limitk" || op === "limit_ratio";
+    if (limit && !this.fnOpts.experimentalFunctions) {
+      // Prometheus v3's message (promql/parser/parse.go newAggregateExpr)
+      this.addErr(
+        posRange,
+        `${op}() is experimental and must be enabled with --enable-feature=promql-experimental-functions`,
+      );
+      return agg;
+    }
     const withParam = op === "topk" || op === "bottomk" || op === "count_values" ||
-      op === "quantile";
+      op === "quantile" || limit;
     const want = withParam ? 2 : 1;
     if (withParam) agg.param = args[0];
     if (args.length !== want) {
@@ -927,7 +936,10 @@ class Parser {
     switch (node.kind) {
       case "AggregateExpr":
         this.expectType(node.expr, "vector", "aggregation expression");
-        if (node.op === "topk" || node.op === "bottomk" || node.op === "quantile") {
+        if (
+          node.op === "topk" || node.op === "bottomk" || node.op === "quantile" ||
+          node.op === "limitk" || node.op === "limit_ratio"
+        ) {
           this.expectType(node.param!, "scalar", "aggregation parameter");
         }
         if (node.op === "count_values") {

@@ -12,6 +12,7 @@ import { parseExpr } from "../../promql/parser.ts";
 import { natLess } from "../../promql/aggregations.ts";
 import type { QueryValue, Vector } from "../../promql/value.ts";
 import { labelsToObject } from "../../tsdb/labels.ts";
+import { xxhash64 } from "../../tsdb/label_hash.ts";
 import { MemQueryable, type Point } from "../helpers/mem_queryable.ts";
 
 const S = 1000;
@@ -208,4 +209,64 @@ Deno.test("natural order compares digit runs as integers", () => {
   // a digit run that overflows int64 compares as text
   assert(natLess("10000000000000000000", "9"));
   assert(!natLess("1000000000000000000", "9"));
+});
+
+Deno.test("limitk and limit_ratio are refused unless enabled, as in Prometheus v3", () => {
+  for (const q of ["limitk(2, x)", "limit_ratio(0.5, x)"]) {
+    try {
+      parseExpr(q);
+      throw new Error(`${q} parsed`);
+    } catch (e) {
+      assert(
+        (e as Error).message.includes(
+          "() is experimental and must be enabled with --enable-feature=promql-experimental-functions",
+        ),
+        (e as Error).message,
+      );
+    }
+  }
+  // still a metric name
+  parseExpr("limitk");
+  parseExpr("limitk(2, x) by (job)", { experimentalFunctions: true });
+});
+
+Deno.test("limitk keeps the first k series of each group; limit_ratio samples by label hash", async () => {
+  const defs = [];
+  for (let i = 0; i < 40; i++) {
+    defs.push({
+      labels: { __name__: "x", job: i % 2 === 0 ? "a" : "b", i: String(i).padStart(2, "0") },
+      points: [[0, i]] as Point[],
+    });
+  }
+  const q = new MemQueryable(defs);
+  const ids = async (expr: string) =>
+    (await instant(q, expr, 0)).samples.map((s) => labelsToObject(s.labels).i).sort();
+  // series come sorted by labels: i=00…39; per job the first two
+  assertEquals(await ids("limitk(2, x) by (job)"), ["00", "01", "02", "03"]);
+  assertEquals(await ids("limitk(3, x)"), ["00", "01", "02"]);
+  assertEquals(await ids("limitk(0, x)"), []);
+  // limit_ratio(r): hash(labels) / 2^64 < r, computed here with xxHash64 of name\xffvalue\xff…
+  const offsets = new Map<string, number>();
+  for (const d of defs) {
+    const o = d.labels;
+    // each string's UTF-8 bytes followed by a raw 0xff byte
+    const bytes = ["__name__", o.__name__, "i", o.i, "job", o.job].flatMap((t) => [
+      ...new TextEncoder().encode(t),
+      0xff,
+    ]);
+    offsets.set(o.i, Number(xxhash64(new Uint8Array(bytes))) / 2 ** 64);
+  }
+  const below = [...offsets].filter(([, v]) => v < 0.3).map(([k]) => k).sort();
+  const atOrAbove = [...offsets].filter(([, v]) => v >= 0.3).map(([k]) => k).sort();
+  assert(below.length > 0 && atOrAbove.length > 0);
+  assertEquals(await ids("limit_ratio(0.3, x)"), below);
+  // the complement: r − 1 selects exactly the others
+  assertEquals(await ids("limit_ratio(-0.7, x)"), atOrAbove);
+  assertEquals((await ids("limit_ratio(1, x)")).length, 40);
+  assertEquals(await ids("limit_ratio(0, x)"), []);
+  await assertRejects(
+    () => new Engine(ALL).instantQuery(q, "limit_ratio(NaN, x)", 0),
+    PromQLError,
+    "Ratio value is NaN",
+  );
 });
