@@ -11,6 +11,7 @@ import { goJSONString, labelsJSON } from "../strconv/json.ts";
 import { Engine, type EngineOptions } from "../promql/engine.ts";
 import { PromQLError, type PromQLErrorType } from "../promql/errors.ts";
 import { ParseError, parseExpr, parseMetricSelector } from "../promql/parser.ts";
+import type { FunctionOptions } from "../promql/functions_table.ts";
 import { resultToJSONChunks } from "../promql/value.ts";
 import { type DedupFunc } from "../storeapi/dedup.ts";
 import type { StoreProxy } from "../storeapi/proxy.ts";
@@ -152,6 +153,9 @@ export class ApiParams {
   }
 }
 
+/** The values of `--query.promql-engine` and of the API's `engine` parameter. */
+export type PromqlEngine = "prometheus" | "thanos";
+
 /** Static configuration of the API. */
 export interface QueryApiOptions {
   proxy: StoreProxy;
@@ -173,6 +177,14 @@ export interface QueryApiOptions {
   defaultEvaluationIntervalMs: number;
   autoDownsampling: boolean;
   enableCors: boolean;
+  /**
+   * `--query.promql-engine` (the `engine` parameter's default) and the optional function sets
+   * (`--enable-feature=promql-experimental-functions`, `--query.enable-x-functions`; the
+   * x-functions only for queries whose engine is "thanos", as in Thanos). Absent: none.
+   */
+  promql?: { defaultEngine: PromqlEngine; experimentalFunctions: boolean; xFunctions: boolean };
+  /** `--query.metadata.default-time-range` (ms; 0 or absent: all time). */
+  metadataDefaultTimeRangeMs?: number;
   /**
    * Exemplars of the endpoints serving them (query/rules_api.ts `fetchExemplars`); absent: none.
    * `start`/`end` in ms; the answer in Prometheus's JSON.
@@ -362,6 +374,20 @@ export class QueryApi {
     }
   }
 
+  /**
+   * `start`/`end` of `/api/v1/series`, `labels` and `label/<name>/values`: when missing, the
+   * last `--query.metadata.default-time-range` before now, or all time when that is 0 (Thanos's
+   * parseMetadataTimeRange in pkg/api/query/v1.go).
+   */
+  private metadataRange(p: ApiParams): [number, number] {
+    const range = this.o.metadataDefaultTimeRangeMs ?? 0;
+    const now = range > 0 ? this.now() : 0;
+    const start = this.timeParam(p, "start", range > 0 ? now - range : API_MIN_TIME, true);
+    const end = this.timeParam(p, "end", range > 0 ? now : API_MAX_TIME, true);
+    if (end < start) throw new ApiError("bad_data", "end timestamp must not be before start time");
+    return [start, end];
+  }
+
   private boolParam(p: ApiParams, name: string, def: boolean): boolean {
     const v = p.get(name);
     if (v === "") return def;
@@ -443,6 +469,24 @@ export class QueryApi {
     });
   }
 
+  /**
+   * The functions a query may call: its engine is the `engine` parameter ("prometheus" or
+   * "thanos"; Thanos's pkg/api/query/v1.go parseEngineParam), else `--query.promql-engine`.
+   * This build evaluates both with its one engine (Prometheus's semantics); the engine only
+   * decides whether the x-functions are known, as Thanos's engines do.
+   */
+  private functions(p: ApiParams): FunctionOptions {
+    const o = this.o.promql;
+    const engine = p.get("engine") || (o?.defaultEngine ?? "prometheus");
+    if (engine !== "prometheus" && engine !== "thanos") {
+      throw new ApiError("bad_data", `'${engine}' bad engine`);
+    }
+    return {
+      experimentalFunctions: o?.experimentalFunctions ?? false,
+      xFunctions: (o?.xFunctions ?? false) && engine === "thanos",
+    };
+  }
+
   private engine(
     p: ApiParams,
   ): { engine: Engine; timeout: number; expired: boolean; opts: EngineOptions } {
@@ -478,6 +522,7 @@ export class QueryApi {
       maxSamples: this.o.maxSamples,
       timeout,
       defaultEvaluationInterval: this.o.defaultEvaluationIntervalMs,
+      functions: this.functions(p),
     };
     return { engine: new Engine(opts), timeout, expired, opts };
   }
@@ -495,7 +540,7 @@ export class QueryApi {
     if (this.o.evalPool) {
       // parse errors are answered here, with the ParseError the API's messages depend on
       try {
-        parseExpr(t.expr);
+        parseExpr(t.expr, e.opts.functions);
       } catch (err) {
         if (err instanceof ParseError) {
           throw new PromQLError("bad_data", err.message, { cause: err });
@@ -552,9 +597,9 @@ export class QueryApi {
    * A zero or negative `timeout` has expired before the query starts: Prometheus still reports
    * a query that does not parse, else 503 "query timed out in query queue".
    */
-  private expiredQuery(expr: string, instant: boolean): never {
+  private expiredQuery(expr: string, instant: boolean, functions?: FunctionOptions): never {
     try {
-      parseExpr(expr);
+      parseExpr(expr, functions);
     } catch (e) {
       if (e instanceof ParseError) {
         throw queryError(new PromQLError("bad_data", e.message, { cause: e }), instant);
@@ -577,7 +622,7 @@ export class QueryApi {
     const expired = e.expired;
     const q = this.queryable(p, 0, true);
     const expr = p.get("query");
-    if (expired) this.expiredQuery(expr, true);
+    if (expired) this.expiredQuery(expr, true, e.opts.functions);
     try {
       const res = await this.gate(() =>
         this.evaluate(e, q, { kind: "instant", expr, start: time, end: time, step: 0 }, signal)
@@ -642,7 +687,7 @@ export class QueryApi {
     const expired = e.expired;
     const q = this.queryable(p, step, true);
     const expr = p.get("query");
-    if (expired) this.expiredQuery(expr, false);
+    if (expired) this.expiredQuery(expr, false, e.opts.functions);
     try {
       const res = await this.gate(() =>
         this.evaluate(e, q, { kind: "range", expr, start, end, step }, signal)
@@ -659,15 +704,13 @@ export class QueryApi {
     if (p.all("match[]").length === 0) {
       throw new ApiError("bad_data", "no match[] parameter provided");
     }
-    const start = this.timeParam(p, "start", API_MIN_TIME, true);
-    const end = this.timeParam(p, "end", API_MAX_TIME, true);
+    const [start, end] = this.metadataRange(p);
     const matchers = this.seriesSelectors(p, true);
     return await this.labelApi(this.queryable(p), { kind: "series", matchers, start, end }, signal);
   }
 
   private async labels(p: ApiParams, signal: AbortSignal): Promise<Body> {
-    const start = this.timeParam(p, "start", API_MIN_TIME, true);
-    const end = this.timeParam(p, "end", API_MAX_TIME, true);
+    const [start, end] = this.metadataRange(p);
     const matchers = this.seriesSelectors(p, false);
     return await this.labelApi(this.queryable(p), { kind: "labels", matchers, start, end }, signal);
   }
@@ -685,8 +728,7 @@ export class QueryApi {
         `invalid label name: ${goQuoteBytes(percentDecodeBytes(rawName))}`,
       );
     }
-    const start = this.timeParam(p, "start", API_MIN_TIME, true);
-    const end = this.timeParam(p, "end", API_MAX_TIME, true);
+    const [start, end] = this.metadataRange(p);
     const matchers = this.seriesSelectors(p, false);
     const q = this.queryable(p);
     return await this.labelApi(q, { kind: "label_values", matchers, name, start, end }, signal);

@@ -56,6 +56,7 @@ export function runQueryFrontend(cfg: QueryFrontendConfig, ctx: RunContext): Pro
     forwardHeaders: cfg.forwardHeaders,
     downstreamTimeoutMs: cfg.downstreamTimeoutMs,
     enableCors: cfg.enableCors,
+    functions: cfg.functions,
   });
   const http = new HttpServer({
     address: cfg.http.address,

@@ -28,8 +28,11 @@ import {
   type ConnMetricLabel,
   DEDUP_FUNCS,
   GRPC_COMPRESSIONS,
+  PROMQL_ENGINES,
   type QueryFlag,
 } from "./flags.ts";
+import { experimentalFunctionsEnabled } from "../features.ts";
+import type { PromqlEngine } from "../../query/api.ts";
 
 /** Everything `thanos query` is configured with. */
 export interface QueryConfig {
@@ -82,6 +85,13 @@ export interface QueryConfig {
   flagValues: Record<string, string>;
   /** `--selector.relabel-config(-file)` rules (empty: every label set is queried). */
   tsdbSelector: RelabelConfig[];
+  /**
+   * `--query.promql-engine`, `--enable-feature=promql-experimental-functions`,
+   * `--query.enable-x-functions` (x-functions for queries whose engine is "thanos").
+   */
+  promql: { defaultEngine: PromqlEngine; experimentalFunctions: boolean; xFunctions: boolean };
+  /** `--query.metadata.default-time-range` (ms; 0: all time). */
+  metadataDefaultTimeRangeMs: number;
 }
 
 /** Prometheus's default lookback delta, when `--query.lookback-delta` is unset. */
@@ -212,5 +222,11 @@ export function queryConfig(flags: Flags<QueryFlag>): QueryConfig {
     }),
     flagValues: flags.textValues(),
     tsdbSelector: selectorRelabelConfigsFromFlags(flags),
+    promql: {
+      defaultEngine: flags.enum("query.promql-engine", PROMQL_ENGINES),
+      experimentalFunctions: experimentalFunctionsEnabled(flags.strings("enable-feature")),
+      xFunctions: flags.bool("query.enable-x-functions"),
+    },
+    metadataDefaultTimeRangeMs: flags.duration("query.metadata.default-time-range"),
   };
 }

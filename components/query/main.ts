@@ -134,7 +134,16 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
     exemplars: (req, signal) => exemplarsAnswer(apisOpts, req, signal),
     flags: cfg.flagValues,
     version: denoConfig.version,
+    promql: cfg.promql,
+    metadataDefaultTimeRangeMs: cfg.metadataDefaultTimeRangeMs,
   });
+  if (cfg.promql.defaultEngine === "thanos") {
+    logger.info(
+      "--query.promql-engine=thanos: this build evaluates every query with its own engine, " +
+        "which follows Prometheus's semantics; 'thanos' makes xrate, xincrease and xdelta " +
+        "known when --query.enable-x-functions is set",
+    );
+  }
 
   const http = new HttpServer({
     address: cfg.http.address,

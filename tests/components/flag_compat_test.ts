@@ -183,7 +183,6 @@ Deno.test("a flag this build cannot serve is refused on one line naming it, unle
     const refused: [string[], string][] = [
       [["query", "--tracing.config=type: JAEGER\nconfig: {}\n"], "--tracing.config="],
       [["store", `--tracing.config-file=${dir}/jaeger.yml`], "--tracing.config-file="],
-      [["query", "--query.promql-engine=thanos"], "--query.promql-engine="],
       [["query", `--http.config=${dir}/web_mtls.yml`], "--http.config="],
       [["query", "--query.telemetry.request-samples-quantiles=5"], "request-samples-quantiles"],
       [["store", "--grpc-server-tls-ciphers=TLS_AES_128_GCM_SHA256"], "tls-ciphers"],
@@ -195,7 +194,6 @@ Deno.test("a flag this build cannot serve is refused on one line naming it, unle
       [["rule", "--rule-query-offset=1m"], "--rule-query-offset="],
       [["rule", "--alert.query-template=/q?{{.Expr}}"], "--alert.query-template="],
       [["rule", "--tracing.config=type: JAEGER"], "--tracing.config="],
-      [["query-frontend", "--query-frontend.enable-x-functions"], "enable-x-functions"],
       [["query-frontend", "--query-frontend.org-id-header=X-Org"], "org-id-header"],
       [["tools", "bucket", "verify", "--enable-auto-gomemlimit"], "--enable-auto-gomemlimit="],
       // cleanup and retention (no published help): Thanos's app-wide flags too
@@ -212,6 +210,10 @@ Deno.test("a flag this build cannot serve is refused on one line naming it, unle
       ["store", `--tracing.config-file=${dir}/empty.yml`],
       ["query", `--request.logging-config-file=${dir}/empty.yml`],
       ["query", "--query.promql-engine=prometheus"],
+      ["query", "--query.promql-engine=thanos", "--query.enable-x-functions"],
+      ["query", "--query.metadata.default-time-range=1h"],
+      ["query-frontend", "--query-frontend.enable-x-functions"],
+      ["rule", "--query.enable-x-functions"],
       ["store", "--chunk-pool-size=2048MiB"],
       ["store", "--chunk-pool-size=1GB"],
       ["store", "--store.caching-bucket.config=type: IN-MEMORY"],
