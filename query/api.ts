@@ -12,6 +12,7 @@ import { Engine, type EngineOptions } from "../promql/engine.ts";
 import { PromQLError, type PromQLErrorType } from "../promql/errors.ts";
 import { ParseError, parseExpr, parseMetricSelector } from "../promql/parser.ts";
 import type { FunctionOptions } from "../promql/functions_table.ts";
+import type { QueryTelemetry, SeriesStats } from "./telemetry.ts";
 import { resultToJSONChunks } from "../promql/value.ts";
 import { type DedupFunc } from "../storeapi/dedup.ts";
 import type { StoreProxy } from "../storeapi/proxy.ts";
@@ -110,7 +111,11 @@ export const MAX_FORM_BYTES = 10 << 20;
 
 /** Request parameters: form body values first, then the URL query (Go's `r.FormValue`). */
 export class ApiParams {
-  constructor(private readonly body: URLSearchParams, private readonly query: URLSearchParams) {}
+  constructor(
+    private readonly body: URLSearchParams,
+    private readonly query: URLSearchParams,
+    readonly headers: Headers = new Headers(),
+  ) {}
 
   /**
    * Reads GET query and, for form POSTs, the body: at most {@link MAX_FORM_BYTES}, read as it
@@ -134,7 +139,7 @@ export class ApiParams {
       }
       body = new URLSearchParams(new TextDecoder().decode(bytes));
     }
-    return new ApiParams(body, url.searchParams);
+    return new ApiParams(body, url.searchParams, req.headers);
   }
 
   /** First value of `name` ("" when absent). */
@@ -183,6 +188,8 @@ export interface QueryApiOptions {
    * x-functions only for queries whose engine is "thanos", as in Thanos). Absent: none.
    */
   promql?: { defaultEngine: PromqlEngine; experimentalFunctions: boolean; xFunctions: boolean };
+  /** Query telemetry (`--query.telemetry.*`), absent: none recorded. */
+  telemetry?: { histogram: QueryTelemetry; tenantHeader: string; defaultTenant: string };
   /** `--query.metadata.default-time-range` (ms; 0 or absent: all time). */
   metadataDefaultTimeRangeMs?: number;
   /**
@@ -536,7 +543,9 @@ export class QueryApi {
     q: ProxyQueryable,
     t: Pick<EvalTask, "kind" | "expr" | "start" | "end" | "step">,
     signal: AbortSignal,
+    p?: ApiParams,
   ): Promise<{ data: Uint8Array | Iterator<string>; warnings: string[] }> {
+    const began = performance.now();
     if (this.o.evalPool) {
       // parse errors are answered here, with the ParseError the API's messages depend on
       try {
@@ -548,10 +557,12 @@ export class QueryApi {
         throw err;
       }
       // the worker's evaluation span continues this request's trace
-      return await this.o.evalPool.evaluate(
+      const answer = await this.o.evalPool.evaluate(
         { ...t, engine: e.opts, queryable: q.describe(), traceparent: activeTraceparent() },
         signal,
       );
+      this.observeQuery(p, answer.stats, began);
+      return answer;
     }
     const res = await inSpan(
       evalSpanName(t.kind),
@@ -561,7 +572,20 @@ export class QueryApi {
           ? e.engine.instantQuery(q, t.expr, t.start, signal)
           : e.engine.rangeQuery(q, t.expr, t.start, t.end, t.step, signal),
     );
+    this.observeQuery(p, q.stats, began);
     return { data: resultToJSONChunks(res.value), warnings: [...res.warnings, ...q.warnings] };
+  }
+
+  /**
+   * A successful query's duration in the telemetry histogram (query/telemetry.ts), labelled
+   * with the tenant of the request's tenant header (Thanos's defaults: THANOS-TENANT, else
+   * default-tenant).
+   */
+  private observeQuery(p: ApiParams | undefined, stats: SeriesStats | undefined, began: number) {
+    const t = this.o.telemetry;
+    if (!t || !stats) return;
+    const tenant = p?.headers.get(t.tenantHeader) || t.defaultTenant;
+    t.histogram.observe(tenant, stats, (performance.now() - began) / 1000);
   }
 
   /**
@@ -625,7 +649,7 @@ export class QueryApi {
     if (expired) this.expiredQuery(expr, true, e.opts.functions);
     try {
       const res = await this.gate(() =>
-        this.evaluate(e, q, { kind: "instant", expr, start: time, end: time, step: 0 }, signal)
+        this.evaluate(e, q, { kind: "instant", expr, start: time, end: time, step: 0 }, signal, p)
       );
       this.queries.inc({ handler: "query", result: "success" });
       return res;
@@ -690,7 +714,7 @@ export class QueryApi {
     if (expired) this.expiredQuery(expr, false, e.opts.functions);
     try {
       const res = await this.gate(() =>
-        this.evaluate(e, q, { kind: "range", expr, start, end, step }, signal)
+        this.evaluate(e, q, { kind: "range", expr, start, end, step }, signal, p)
       );
       this.queries.inc({ handler: "query_range", result: "success" });
       return res;

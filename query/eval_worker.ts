@@ -143,6 +143,7 @@ async function evaluate(
       id,
       data: resultToJSONBytes(res.value),
       warnings: [...res.warnings, ...q.warnings],
+      stats: q.stats,
     });
   } catch (e) {
     const err = e instanceof PromQLError

@@ -33,6 +33,7 @@ import {
 } from "./flags.ts";
 import { experimentalFunctionsEnabled } from "../features.ts";
 import type { PromqlEngine } from "../../query/api.ts";
+import type { TelemetryBuckets } from "../../query/telemetry.ts";
 
 /** Everything `thanos query` is configured with. */
 export interface QueryConfig {
@@ -92,6 +93,19 @@ export interface QueryConfig {
   promql: { defaultEngine: PromqlEngine; experimentalFunctions: boolean; xFunctions: boolean };
   /** `--query.metadata.default-time-range` (ms; 0: all time). */
   metadataDefaultTimeRangeMs: number;
+  /** `--query.telemetry.request-{duration-seconds,series-seconds,samples}-quantiles`. */
+  telemetry: TelemetryBuckets;
+}
+
+/** A telemetry flag's values: numbers in ascending order (histogram buckets). */
+function telemetryBuckets(flags: Flags<QueryFlag>, name: QueryFlag): number[] {
+  const vs = flags.strings(name).map(Number);
+  for (let i = 0; i < vs.length; i++) {
+    if (Number.isNaN(vs[i]) || (i > 0 && vs[i] <= vs[i - 1])) {
+      throw new UsageError(`--${name}: the values must be ascending numbers`);
+    }
+  }
+  return vs;
 }
 
 /** Prometheus's default lookback delta, when `--query.lookback-delta` is unset. */
@@ -228,5 +242,13 @@ export function queryConfig(flags: Flags<QueryFlag>): QueryConfig {
       xFunctions: flags.bool("query.enable-x-functions"),
     },
     metadataDefaultTimeRangeMs: flags.duration("query.metadata.default-time-range"),
+    telemetry: {
+      durationSeconds: telemetryBuckets(
+        flags,
+        "query.telemetry.request-duration-seconds-quantiles",
+      ),
+      series: telemetryBuckets(flags, "query.telemetry.request-series-seconds-quantiles"),
+      samples: telemetryBuckets(flags, "query.telemetry.request-samples-quantiles"),
+    },
   };
 }

@@ -208,27 +208,21 @@ export const QUERY_COMMAND = defineCommand({
       kind: "float",
       repeatable: true,
       defaults: ["0.1", "0.25", "0.75", "1.25", "1.75", "2.5", "3", "5", "10"],
-      help: "The quantiles for exporting metrics about the request duration quantiles. Only " +
-        "the defaults in this build.",
-      unsupported: "the query telemetry histograms are not in this build",
+      help: "The quantiles for exporting metrics about the request duration quantiles.",
     },
     {
       name: "query.telemetry.request-samples-quantiles",
       kind: "float",
       repeatable: true,
       defaults: ["100", "1000", "10000", "100000", "1000000"],
-      help: "The quantiles for exporting metrics about the samples count quantiles. Only the " +
-        "defaults in this build.",
-      unsupported: "the query telemetry histograms are not in this build",
+      help: "The quantiles for exporting metrics about the samples count quantiles.",
     },
     {
       name: "query.telemetry.request-series-seconds-quantiles",
       kind: "float",
       repeatable: true,
       defaults: ["10", "100", "1000", "10000", "100000"],
-      help: "The quantiles for exporting metrics about the series count quantiles. Only the " +
-        "defaults in this build.",
-      unsupported: "the query telemetry histograms are not in this build",
+      help: "The quantiles for exporting metrics about the series count quantiles.",
     },
     {
       name: "query.tenant-header",

@@ -32,6 +32,7 @@ import {
 import { Relabeler } from "../../relabel/relabel.ts";
 import { uiRoutes } from "../../ui/routes.ts";
 import { EvalPool } from "../../query/eval_pool.ts";
+import { QueryTelemetry } from "../../query/telemetry.ts";
 import type { QueryConfig } from "./config.ts";
 
 /** `thanos query` */
@@ -136,6 +137,12 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
     version: denoConfig.version,
     promql: cfg.promql,
     metadataDefaultTimeRangeMs: cfg.metadataDefaultTimeRangeMs,
+    telemetry: {
+      histogram: new QueryTelemetry(registry, cfg.telemetry),
+      // tenancy's flags, at their defaults until they are served
+      tenantHeader: cfg.flagValues["query.tenant-header"] || "THANOS-TENANT",
+      defaultTenant: cfg.flagValues["query.default-tenant-id"] || "default-tenant",
+    },
   });
   if (cfg.promql.defaultEngine === "thanos") {
     logger.info(

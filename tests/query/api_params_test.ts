@@ -15,6 +15,7 @@ import { directRequestInfo, type Route } from "../../server/http.ts";
 import { Flags, parseFlags } from "../../components/flags.ts";
 import { QUERY_COMMAND } from "../../components/query/flags.ts";
 import { queryConfig } from "../../components/query/config.ts";
+import { QueryTelemetry } from "../../query/telemetry.ts";
 import { XorAppender } from "../../tsdb/chunkenc/xor.ts";
 import { labelsFromObject } from "../../tsdb/labels.ts";
 import { ChunkEncoding } from "../../tsdb/series.ts";
@@ -61,12 +62,17 @@ function failingStore(): ProxyEndpoint {
 }
 
 /** The API routes of `thanos query <argv>` over `stores`. */
-function api(argv: string[], stores: ProxyEndpoint[], now?: () => number): Route[] {
+function api(
+  argv: string[],
+  stores: ProxyEndpoint[],
+  now?: () => number,
+  registry = new Registry(),
+): Route[] {
   const cfg = queryConfig(new Flags(QUERY_COMMAND, parseFlags(QUERY_COMMAND, argv)));
   return new QueryApi({
     proxy: new StoreProxy({ endpoints: () => stores }),
     logger: new Logger("error", "logfmt", {}, () => {}),
-    registry: new Registry(),
+    registry,
     endpoints: () => [],
     replicaLabels: cfg.replicaLabels,
     dedupFunc: cfg.dedupFunc,
@@ -84,6 +90,11 @@ function api(argv: string[], stores: ProxyEndpoint[], now?: () => number): Route
     version: "test",
     promql: cfg.promql,
     metadataDefaultTimeRangeMs: cfg.metadataDefaultTimeRangeMs,
+    telemetry: {
+      histogram: new QueryTelemetry(registry, cfg.telemetry),
+      tenantHeader: "THANOS-TENANT",
+      defaultTenant: "default-tenant",
+    },
     now,
   }).routes();
 }
@@ -92,6 +103,7 @@ async function call(
   routes: Route[],
   path: string,
   query: string,
+  headers: Record<string, string> = {},
 ): Promise<{ status: number; body: string }> {
   const url = `http://querier${path}?${query}`;
   for (const r of routes) {
@@ -100,7 +112,7 @@ async function call(
     const m = new URLPattern({ pathname: r.path }).exec(url);
     if (!m) continue;
     const groups = m.pathname.groups as Record<string, string>;
-    const req = new Request(url);
+    const req = new Request(url, { headers });
     const res = await r.handler(req, groups, directRequestInfo(req, groups));
     return { status: res.status, body: await res.text() };
   }
@@ -327,4 +339,69 @@ Deno.test("--query.metadata.default-time-range: series and labels without start/
     400,
     "end timestamp must not be before start time",
   ]);
+});
+
+Deno.test("query telemetry: each successful query's duration by series and samples bucket and tenant", async () => {
+  const registry = new Registry();
+  const routes = api(
+    [
+      "--query.telemetry.request-duration-seconds-quantiles=0.5",
+      "--query.telemetry.request-duration-seconds-quantiles=1000",
+      "--query.telemetry.request-series-seconds-quantiles=1",
+      "--query.telemetry.request-series-seconds-quantiles=5",
+      "--query.telemetry.request-samples-quantiles=40",
+      "--query.telemetry.request-samples-quantiles=50",
+    ],
+    [goodStore()],
+    undefined,
+    registry,
+  );
+  // one series of 41 samples in one chunk: series_le "1" (the first bound not below 1),
+  // samples_le "50"
+  assertEquals((await call(routes, "/api/v1/query", "query=up&time=300")).status, 200);
+  assertEquals(
+    (await call(routes, "/api/v1/query_range", "query=up&start=0&end=600&step=60", {
+      "THANOS-TENANT": "team-a",
+    })).status,
+    200,
+  );
+  // a failed query is not observed
+  await call(routes, "/api/v1/query", "query=rate(up[1m]&time=300");
+  const text = await registry.expose();
+  const lines = text.split("\n").filter((l) =>
+    l.startsWith("thanos_store_api_query_duration_seconds")
+  );
+  const count = lines.filter((l) => l.includes("_count{")).sort();
+  assertEquals(count, [
+    'thanos_store_api_query_duration_seconds_count{samples_le="50",series_le="1",tenant="default-tenant"} 1',
+    'thanos_store_api_query_duration_seconds_count{samples_le="50",series_le="1",tenant="team-a"} 1',
+  ]);
+  // the duration flag's values are the buckets
+  assertEquals(
+    lines.filter((l) => l.includes("_bucket{") && l.includes("default-tenant")).map((l) =>
+      /le="([^"]+)"} /.exec(l)![1]
+    ),
+    ["0.5", "1000", "+Inf"],
+  );
+});
+
+Deno.test("telemetry flags must be ascending numbers", () => {
+  let msg = "";
+  try {
+    queryConfig(
+      new Flags(
+        QUERY_COMMAND,
+        parseFlags(QUERY_COMMAND, [
+          "--query.telemetry.request-samples-quantiles=10",
+          "--query.telemetry.request-samples-quantiles=5",
+        ]),
+      ),
+    );
+  } catch (e) {
+    msg = (e as Error).message;
+  }
+  assertEquals(
+    msg,
+    "--query.telemetry.request-samples-quantiles: the values must be ascending numbers",
+  );
 });
