@@ -13,6 +13,7 @@ import { PromQLError, type PromQLErrorType } from "../promql/errors.ts";
 import { ParseError, parseExpr, parseMetricSelector } from "../promql/parser.ts";
 import type { FunctionOptions } from "../promql/functions_table.ts";
 import type { QueryTelemetry, SeriesStats } from "./telemetry.ts";
+import type { ActiveQueryTracker } from "./active_queries.ts";
 import { resultToJSONChunks } from "../promql/value.ts";
 import { type DedupFunc } from "../storeapi/dedup.ts";
 import type { StoreProxy } from "../storeapi/proxy.ts";
@@ -188,6 +189,8 @@ export interface QueryApiOptions {
    * x-functions only for queries whose engine is "thanos", as in Thanos). Absent: none.
    */
   promql?: { defaultEngine: PromqlEngine; experimentalFunctions: boolean; xFunctions: boolean };
+  /** `--query.active-query-path`'s log of running queries (query/active_queries.ts), if any. */
+  activeQueries?: Pick<ActiveQueryTracker, "track">;
   /** Query telemetry (`--query.telemetry.*`), absent: none recorded. */
   telemetry?: { histogram: QueryTelemetry; tenantHeader: string; defaultTenant: string };
   /** `--query.metadata.default-time-range` (ms; 0 or absent: all time). */
@@ -633,6 +636,11 @@ export class QueryApi {
     throw new ApiError("timeout", "query timed out in query queue");
   }
 
+  /** Runs a query's evaluation as an entry of the active query log, when there is one. */
+  private tracked<T>(expr: string, fn: () => Promise<T>): Promise<T> {
+    return this.o.activeQueries ? this.o.activeQueries.track(expr, fn) : fn();
+  }
+
   private gate<T>(fn: () => Promise<T>): Promise<T> {
     // not abortable while queued: a cancelled request fails in the engine once it runs
     return this.queryGate.run(fn);
@@ -649,7 +657,17 @@ export class QueryApi {
     if (expired) this.expiredQuery(expr, true, e.opts.functions);
     try {
       const res = await this.gate(() =>
-        this.evaluate(e, q, { kind: "instant", expr, start: time, end: time, step: 0 }, signal, p)
+        this.tracked(
+          expr,
+          () =>
+            this.evaluate(
+              e,
+              q,
+              { kind: "instant", expr, start: time, end: time, step: 0 },
+              signal,
+              p,
+            ),
+        )
       );
       this.queries.inc({ handler: "query", result: "success" });
       return res;
@@ -714,7 +732,10 @@ export class QueryApi {
     if (expired) this.expiredQuery(expr, false, e.opts.functions);
     try {
       const res = await this.gate(() =>
-        this.evaluate(e, q, { kind: "range", expr, start, end, step }, signal, p)
+        this.tracked(
+          expr,
+          () => this.evaluate(e, q, { kind: "range", expr, start, end, step }, signal, p),
+        )
       );
       this.queries.inc({ handler: "query_range", result: "success" });
       return res;

@@ -93,6 +93,8 @@ export interface QueryConfig {
   promql: { defaultEngine: PromqlEngine; experimentalFunctions: boolean; xFunctions: boolean };
   /** `--query.metadata.default-time-range` (ms; 0: all time). */
   metadataDefaultTimeRangeMs: number;
+  /** `--query.active-query-path`, or "" for no active query log. */
+  activeQueryPath: string;
   /** `--query.telemetry.request-{duration-seconds,series-seconds,samples}-quantiles`. */
   telemetry: TelemetryBuckets;
 }
@@ -242,6 +244,7 @@ export function queryConfig(flags: Flags<QueryFlag>): QueryConfig {
       xFunctions: flags.bool("query.enable-x-functions"),
     },
     metadataDefaultTimeRangeMs: flags.duration("query.metadata.default-time-range"),
+    activeQueryPath: flags.string("query.active-query-path"),
     telemetry: {
       durationSeconds: telemetryBuckets(
         flags,

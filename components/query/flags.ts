@@ -166,9 +166,8 @@ export const QUERY_COMMAND = defineCommand({
       name: "query.active-query-path",
       kind: "string",
       default: "",
-      help: "Directory to log currently active queries in the queries.active file. Not in " +
-        "this build.",
-      unsupported: "the active query log is not in this build",
+      help: "Directory to log currently active queries in the queries.active file.",
+      grants: "write",
     },
     {
       name: "enable-feature",

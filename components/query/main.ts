@@ -33,11 +33,16 @@ import { Relabeler } from "../../relabel/relabel.ts";
 import { uiRoutes } from "../../ui/routes.ts";
 import { EvalPool } from "../../query/eval_pool.ts";
 import { QueryTelemetry } from "../../query/telemetry.ts";
+import { ActiveQueryTracker } from "../../query/active_queries.ts";
 import type { QueryConfig } from "./config.ts";
 
 /** `thanos query` */
-export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
+export async function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
   const logger = ctx.logger.with({ component: "query" });
+  // Prometheus's active query tracker, sized by --query.max-concurrent (Thanos's query.go)
+  const activeQueries = cfg.activeQueryPath === ""
+    ? undefined
+    : await ActiveQueryTracker.open(cfg.activeQueryPath, cfg.maxConcurrent, logger);
   const registry = new Registry();
   if (cfg.tracing) registerTracingMetrics(registry);
   const probe = new Probe();
@@ -136,6 +141,7 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
     flags: cfg.flagValues,
     version: denoConfig.version,
     promql: cfg.promql,
+    activeQueries,
     metadataDefaultTimeRangeMs: cfg.metadataDefaultTimeRangeMs,
     telemetry: {
       histogram: new QueryTelemetry(registry, cfg.telemetry),
@@ -207,6 +213,7 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
     beforeClose: async () => {
       evalPool?.close();
       await endpoints.close();
+      await activeQueries?.close();
     },
   }, async () => {
     const discovery = endpoints.start().then(() => {

@@ -211,6 +211,7 @@ Deno.test("a flag this build cannot serve is refused on one line naming it, unle
       ["query", "--query.promql-engine=prometheus"],
       ["query", "--query.promql-engine=thanos", "--query.enable-x-functions"],
       ["query", "--query.metadata.default-time-range=1h"],
+      ["query", "--query.active-query-path=/tmp/thanos-active-queries"],
       ["query", "--query.telemetry.request-samples-quantiles=5"],
       ["query-frontend", "--query-frontend.enable-x-functions"],
       ["rule", "--query.enable-x-functions"],
