@@ -115,6 +115,13 @@ Deno.test("the preceding sample is looked for up to 1h before the window", async
   // 1s more and it is 1h + 1s before the start: nothing
   assertEquals(await one(q, "xincrease(x[1m])", 3661 * S), undefined);
   assertEquals(await one(q, "xrate(x[1m])", 3661 * S), undefined);
+  // in a range query the sample stays read from the first step on; still only 1h is looked back
+  const r = await new Engine(ALL).rangeQuery(q, "xincrease(x[1m])", 0, 7200 * S, 1800 * S);
+  const m = r.value as { series: { ts: ArrayLike<number>; vs: ArrayLike<number> }[] };
+  assertEquals(m.series.length, 1);
+  // at 0 the just-appeared value itself; at 30m and 1h the preceding sample alone: 0
+  assertEquals(Array.from(m.series[0].ts), [0, 1800 * S, 3600 * S]);
+  assertEquals(Array.from(m.series[0].vs), [1, 0, 0]);
 });
 
 Deno.test("x-functions drop the metric name, work in range queries and refuse subqueries", async () => {
