@@ -2592,4 +2592,11 @@ export const MUTATIONS: Mutation[] = [
     replace: '  if (s.length > 0) s = s + "]";',
     tests: ["tests/query/active_queries_test.ts"],
   },
+  {
+    name: "telemetry-worker-stats-dropped",
+    file: "query/eval_worker.ts",
+    find: "      stats: q.stats,\n",
+    replace: "",
+    tests: ["tests/e2e/query_telemetry_test.ts"],
+  },
 ];
