@@ -249,7 +249,7 @@ export const QUERY_FRONTEND_COMMAND = defineCommand({
       name: "query-frontend.enable-x-functions",
       kind: "bool",
       default: "false",
-      help: "Enable experimental x-functions in query-frontend. " +
+      help: "Enable experimental x- functions in query-frontend. " +
         "--no-query-frontend.enable-x-functions for disabling.",
     },
     {
