@@ -1480,14 +1480,41 @@ class Evaluator {
       for (let i = 0; i < n; i++) {
         const we = ends[i];
         const ws = we - range;
+        // the first sample after the previous step's window
+        const prevTo = to;
         while (to < len && ts[to] <= we) to++;
-        // the first sample after the window's start, then one back if it is recent enough
         while (from < to && ts[from] <= ws) from++;
+        // the sample before the window: the newest at or before its start, kept from the
+        // previous step's samples when less than the lookback older, or read since then (when
+        // the windows do not overlap, promql-engine's scanner holds the first sample after the
+        // previous window aside and never reads it into this one)
+        let c = from - 1;
+        let before = false;
+        if (c >= 0) {
+          if (i > 0 && ends[i - 1] < ws) {
+            if (c === prevTo) c--;
+            before = c >= 0 && (c > prevTo || ts[c] > ws - X_FUNCTIONS_LOOKBACK_MS);
+          } else before = ts[c] > ws - X_FUNCTIONS_LOOKBACK_MS;
+        }
+        let xs = ts;
+        let ys = values;
         let a = from;
-        if (a > 0 && a - 1 < to && ts[a - 1] > ws - X_FUNCTIONS_LOOKBACK_MS) a--;
-        if (to === a) continue;
-        if (this.ctx.cur + (to - a) > max) throw tooManySamplesError();
-        const r = extendedRate(ts, values, a, to, isCounter, isRate, we, range, appeared);
+        let b = to;
+        if (before && c === from - 1) a = c;
+        else if (before) {
+          // not adjacent to the window's samples: copied together
+          xs = new Float64Array(to - from + 1);
+          ys = new Float64Array(to - from + 1);
+          xs[0] = ts[c];
+          ys[0] = values[c];
+          xs.set(ts.subarray(from, to), 1);
+          ys.set(values.subarray(from, to), 1);
+          a = 0;
+          b = xs.length;
+        }
+        if (b === a) continue;
+        if (this.ctx.cur + (b - a) > max) throw tooManySamplesError();
+        const r = extendedRate(xs, ys, a, b, isCounter, isRate, we, range, appeared);
         if (r === undefined) continue;
         if (vals === null) {
           vals = new Float64Array(n);

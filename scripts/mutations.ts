@@ -2476,15 +2476,29 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "xfunc-no-preceding-sample",
     file: "promql/engine.ts",
-    find: "        if (a > 0 && a - 1 < to && ts[a - 1] > ws - X_FUNCTIONS_LOOKBACK_MS) a--;\n",
-    replace: "",
+    find: "          } else before = ts[c] > ws - X_FUNCTIONS_LOOKBACK_MS;\n",
+    replace: "          }\n",
     tests: ["tests/promql/extra_functions_test.ts"],
   },
   {
     name: "xfunc-lookback-unbounded",
     file: "promql/engine.ts",
-    find: "ts[a - 1] > ws - X_FUNCTIONS_LOOKBACK_MS) a--;",
-    replace: "ts[a - 1] > -Infinity) a--;",
+    find: "          } else before = ts[c] > ws - X_FUNCTIONS_LOOKBACK_MS;",
+    replace: "          } else before = true;",
+    tests: ["tests/promql/extra_functions_test.ts"],
+  },
+  {
+    name: "xfunc-fresh-sample-needs-lookback",
+    file: "promql/engine.ts",
+    find: "            before = c >= 0 && (c > prevTo || ts[c] > ws - X_FUNCTIONS_LOOKBACK_MS);",
+    replace: "            before = c >= 0 && ts[c] > ws - X_FUNCTIONS_LOOKBACK_MS;",
+    tests: ["tests/promql/extra_functions_test.ts"],
+  },
+  {
+    name: "xfunc-first-after-previous-window-read",
+    file: "promql/engine.ts",
+    find: "            if (c === prevTo) c--;\n",
+    replace: "",
     tests: ["tests/promql/extra_functions_test.ts"],
   },
   {

@@ -124,6 +124,41 @@ Deno.test("the preceding sample is looked for up to 1h before the window", async
   assertEquals(Array.from(m.series[0].vs), [1, 0, 0]);
 });
 
+Deno.test("steps wider than the range: promql-engine's scanner decides the sample before", async () => {
+  const range = async (q: MemQueryable, expr: string, end: number, step: number) => {
+    const r = await new Engine(ALL).rangeQuery(q, expr, 0, end, step);
+    const m = r.value as { series: { ts: ArrayLike<number>; vs: ArrayLike<number> }[] };
+    return m.series.length === 0 ? [] : Array.from(m.series[0].ts).map((t, i) => [
+      t / S,
+      m.series[0].vs[i],
+    ]);
+  };
+  // a sample read since the previous step counts however old: at 3h the newest sample at or
+  // before the window (20s) is 3h old, read in this step (after the first one after the previous
+  // window, 10s): xincrease of it alone is 0
+  const fresh = series([[0, 1], [10 * S, 1], [20 * S, 1]]);
+  assertEquals(await range(fresh, "xincrease(x[1m])", 10800 * S, 10800 * S), [[0, 1], [10800, 0]]);
+  // the first sample after the previous window (10s) is never read into the next one: at 30m
+  // the sample before the window is the one at 0, so xdelta is (7 − 1) scaled 60s / 1790s
+  // overlapping windows (step = range): the sample at 0 is kept while less than 1h older
+  // (until the range has passed since it appeared, xincrease answers its value)
+  const one = series([[0, 1]]);
+  assertEquals(await range(one, "xincrease(x[10m])", 7200 * S, 600 * S), [
+    [0, 1],
+    [600, 1],
+    [1200, 0],
+    [1800, 0],
+    [2400, 0],
+    [3000, 0],
+    [3600, 0],
+  ]);
+  const skipped = series([[0, 1], [10 * S, 5], [1790 * S, 7]]);
+  const got = await range(skipped, "xdelta(x[1m])", 1800 * S, 1800 * S);
+  assertEquals(got.length, 2);
+  assertEquals(got[1][0], 1800);
+  assertAlmostEquals(got[1][1], 6 * 60 / 1790, 1e-12);
+});
+
 Deno.test("x-functions drop the metric name, work in range queries and refuse subqueries", async () => {
   const pts: Point[] = [];
   for (let t = 0; t <= 600 * S; t += 10 * S) pts.push([t, t / S]);
