@@ -14,12 +14,14 @@ export type FeatureState =
   /** Refused at start: the feature is not in this build (the reason). */
   | { refused: string };
 
-const NO_EXPERIMENTAL_FUNCTIONS =
-  "the experimental PromQL functions (sort_by_label, limitk, limit_ratio, mad_over_time, " +
-  "double_exponential_smoothing, info, ts_of_*_over_time, …) are not in this build's engine";
+/** The feature name enabling Prometheus's experimental PromQL functions. */
+export const PROMQL_EXPERIMENTAL_FUNCTIONS = "promql-experimental-functions";
 
 const EXPERIMENTAL_FUNCTIONS: Record<string, FeatureState> = {
-  "promql-experimental-functions": { refused: NO_EXPERIMENTAL_FUNCTIONS },
+  // Thanos logs "Experimental PromQL functions enabled." (info); `info()` is not in this build
+  [PROMQL_EXPERIMENTAL_FUNCTIONS]: {
+    accepted: "Experimental PromQL functions enabled (all of Prometheus v3's but info())",
+  },
 };
 
 /** `thanos query --enable-feature` names (cmd/thanos/query.go's constants). */
@@ -46,6 +48,11 @@ export const RECEIVE_FEATURES: Record<string, FeatureState> = {
     refused: "the metric-name filter of the per-tenant TSDBs is not in this build",
   },
 };
+
+/** True when `--enable-feature` values name promql-experimental-functions. */
+export function experimentalFunctionsEnabled(values: readonly string[]): boolean {
+  return featureNames(values).includes(PROMQL_EXPERIMENTAL_FUNCTIONS);
+}
 
 /** The feature names of a flag's values: split at commas, trimmed, empty ones dropped. */
 export function featureNames(values: readonly string[]): string[] {

@@ -2,8 +2,9 @@
 // numerics and output order (promql/engine.go `aggregation`): plain summation, incremental
 // mean, Welford variance, container/heap selection for topk/bottomk.
 
-import { METRIC_NAME, setLabel } from "../tsdb/labels.ts";
+import { compareLabels, compareStrings, getLabel, METRIC_NAME, setLabel } from "../tsdb/labels.ts";
 import type { Labels } from "../tsdb/series.ts";
+import { separatedHash } from "../tsdb/label_hash.ts";
 import type { AggregateOp } from "./ast.ts";
 import { quantileOf } from "./functions.ts";
 import { formatFloatGo } from "../strconv/float.ts";
@@ -85,6 +86,9 @@ export function aggregate(
       throw new AggregationError(`invalid label name ${JSON.stringify(valueLabel)}`);
     }
     if (!without) grouping = [...grouping, valueLabel];
+  }
+  if (op === "limitk" || op === "limit_ratio") {
+    return limitAggregate(op, samples, opts, Number(opts.param));
   }
   const groupSet = new Set(grouping);
 
@@ -327,5 +331,107 @@ export function sortByValue(v: readonly VectorSample[], desc: boolean): VectorSa
     const c = a.value < b.value ? -1 : a.value > b.value ? 1 : 0;
     return desc ? -c : c;
   });
+  return out;
+}
+
+/** Go's strconv.Atoi of an all-digit chunk: null when it overflows int64 (then compared as text). */
+function atoiDigits(s: string): bigint | null {
+  const v = BigInt(s);
+  return v > 9223372036854775807n ? null : v;
+}
+
+/**
+ * facette/natsort's Compare (https://github.com/facette/natsort/blob/master/natsort.go), which
+ * Prometheus's sort_by_label uses: true when `a` precedes `b`, comparing runs of digits as
+ * integers and other runs as byte strings.
+ */
+export function natLess(a: string, b: string): boolean {
+  const ca = a.match(/\d+|\D+/g) ?? [];
+  const cb = b.match(/\d+|\D+/g) ?? [];
+  for (let i = 0; i < ca.length; i++) {
+    if (i >= cb.length) return false;
+    const digits = /^\d/.test(ca[i]) && /^\d/.test(cb[i]);
+    const ai = digits ? atoiDigits(ca[i]) : null;
+    const bi = digits ? atoiDigits(cb[i]) : null;
+    const equal = ai !== null && bi !== null ? ai === bi : ca[i] === cb[i];
+    if (equal) {
+      if (i === ca.length - 1) return true;
+      if (i === cb.length - 1) return false;
+      continue;
+    }
+    if (ai !== null && bi !== null) return ai < bi;
+    return compareStrings(ca[i], cb[i]) < 0;
+  }
+  return false;
+}
+
+/**
+ * `sort_by_label(v, l…)` / `sort_by_label_desc`: by each label's value in natural order (equal
+ * values go on to the next label), then by the whole label set.
+ */
+export function sortByLabels<T extends { labels: Labels }>(
+  v: readonly T[],
+  names: readonly string[],
+  desc: boolean,
+): T[] {
+  const out = v.slice();
+  out.sort((a, b) => {
+    for (const n of names) {
+      const x = getLabel(a.labels, n);
+      const y = getLabel(b.labels, n);
+      if (x === y) continue;
+      const c = natLess(x, y) ? -1 : 1;
+      return desc ? -c : c;
+    }
+    const c = compareLabels(a.labels, b.labels);
+    return desc ? -c : c;
+  });
+  return out;
+}
+
+/**
+ * `limitk(k, v)` and `limit_ratio(r, v)` (Prometheus v3, experimental): per group, the first k
+ * samples in the vector's order, or the samples whose label-set hash, as a fraction of 2⁶⁴,
+ * is below r (r < 0: at or above 1 + r; r is clamped to [−1, 1]). Each keeps its own labels.
+ * https://prometheus.io/docs/prometheus/latest/querying/operators/#aggregation-operators
+ */
+function limitAggregate(
+  op: "limitk" | "limit_ratio",
+  samples: readonly VectorSample[],
+  opts: AggregationOptions,
+  param: number,
+): VectorSample[] {
+  let k = 0;
+  let ratio = 0;
+  if (op === "limitk") {
+    if (param !== param) throw new AggregationError("Parameter value is NaN");
+    if (param <= MIN_INT64) {
+      throw new AggregationError(`Scalar value ${formatGoV(param)} underflows int64`);
+    }
+    if (param >= MAX_INT64) {
+      throw new AggregationError(`Scalar value ${formatGoV(param)} overflows int64`);
+    }
+    k = Math.min(Math.trunc(param), samples.length);
+    if (k < 1) return [];
+  } else {
+    if (param !== param) throw new AggregationError("Ratio value is NaN");
+    if (param === 0) return [];
+    ratio = Math.max(-1, Math.min(1, param));
+  }
+  const groupSet = new Set(opts.grouping);
+  const taken = new Map<string, number>();
+  const out: VectorSample[] = [];
+  for (const s of samples) {
+    const key = groupingKey(s.labels, groupSet, opts.without);
+    const n = taken.get(key) ?? 0;
+    if (op === "limitk") {
+      if (n >= k) continue;
+    } else {
+      const offset = Number(separatedHash(null, s.labels)) / 2 ** 64;
+      if (!(ratio >= 0 ? offset < ratio : offset >= 1 + ratio)) continue;
+    }
+    taken.set(key, n + 1);
+    out.push({ labels: s.labels, value: s.value });
+  }
   return out;
 }

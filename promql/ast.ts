@@ -26,7 +26,9 @@ export type AggregateOp =
   | "topk"
   | "bottomk"
   | "count_values"
-  | "quantile";
+  | "quantile"
+  | "limitk"
+  | "limit_ratio";
 
 /** Binary operators, in their canonical (lower-case) spelling. */
 export type BinaryOp =

@@ -30,6 +30,7 @@ import type {
   VectorSelector,
 } from "./ast.ts";
 import { typeOf } from "./ast.ts";
+import type { FunctionOptions } from "./functions_table.ts";
 import { checkEvalDepth, ParseError, parseExpr } from "./parser.ts";
 import {
   PromQLError,
@@ -43,6 +44,8 @@ import {
   clampMax,
   clampMin,
   delta,
+  EXPERIMENTAL_RANGE_FUNCTIONS,
+  extendedRate,
   FunctionArgumentError,
   holtWinters,
   increase,
@@ -58,6 +61,7 @@ import {
   AggregationError,
   groupingKey,
   groupLabels,
+  sortByLabels,
   sortByValue,
 } from "./aggregations.ts";
 import type { VectorSample } from "./aggregations.ts";
@@ -96,7 +100,18 @@ export interface EngineOptions {
    * thread: probes, `/metrics`); the eval workers use a longer one.
    */
   ioTurnEvery?: number;
+  /**
+   * Optional function sets: Prometheus's experimental functions and Thanos's xrate, xincrease,
+   * xdelta (unknown functions unless enabled, as in Thanos).
+   */
+  functions?: FunctionOptions;
 }
+
+/**
+ * How far before a window the extended range functions look for the sample preceding it:
+ * promql-engine's default `ExtLookbackDelta` (1h), which Thanos leaves unset.
+ */
+export const X_FUNCTIONS_LOOKBACK_MS = 3_600_000;
 
 /** Date functions: with no argument they read the evaluation time (`vector(time())`). */
 const DATE_FUNCTIONS = new Set([
@@ -122,8 +137,10 @@ export class Engine {
   private readonly timeout: number;
   private readonly defaultEvaluationInterval: number;
   private readonly ioTurnEvery: number;
+  private readonly functions: FunctionOptions;
 
   constructor(opts: EngineOptions = {}) {
+    this.functions = opts.functions ?? {};
     this.lookbackDelta = opts.lookbackDelta ?? 5 * 60_000;
     this.maxSamples = opts.maxSamples ?? 50_000_000;
     this.timeout = opts.timeout ?? 120_000;
@@ -183,7 +200,7 @@ export class Engine {
   ): Promise<QueryResult> {
     let expr: Expr;
     try {
-      expr = parseExpr(query);
+      expr = parseExpr(query, this.functions);
       // evaluation recurses per level: refuse what would overflow the stack (400, not 500)
       checkEvalDepth(query, expr);
     } catch (e) {
@@ -454,7 +471,10 @@ class QueryContext {
   private collectSelectors(e: Expr, path: Expr[]): void {
     if (e.kind === "VectorSelector") {
       const parentNode = path[path.length - 1];
-      this.selectorRange(e, path, parentNode?.kind === "MatrixSelector" ? parentNode.range : 0);
+      let evalRange = parentNode?.kind === "MatrixSelector" ? parentNode.range : 0;
+      // the extended range functions read the sample before each window too
+      if (evalRange > 0 && isXFunctionOperand(path)) evalRange += X_FUNCTIONS_LOOKBACK_MS;
+      this.selectorRange(e, path, evalRange);
       let func = "";
       for (let i = path.length - 1; i >= 0; i--) {
         const p = path[i];
@@ -703,7 +723,9 @@ function singleName(e: Expr): boolean {
     case "UnaryExpr":
       return e.op === "-" || singleName(e.expr);
     case "AggregateExpr":
-      if (e.op === "topk" || e.op === "bottomk") return singleName(e.expr);
+      if (e.op === "topk" || e.op === "bottomk" || e.op === "limitk" || e.op === "limit_ratio") {
+        return singleName(e.expr);
+      }
       if (!e.without && e.grouping.includes(METRIC_NAME)) return singleName(e.expr);
       return true;
     case "BinaryExpr":
@@ -1208,6 +1230,15 @@ class Evaluator {
         sink(out);
         return;
       }
+      case "sort_by_label":
+      case "sort_by_label_desc": {
+        // like sort(), an ordering of instant results only
+        const m = await this.evalVector(e.args[0]);
+        const names = e.args.slice(1).map(stringArg);
+        const sorted = n === 1 ? sortByLabels(m, names, name === "sort_by_label_desc") : m;
+        for (const s of sorted) sink(s);
+        return;
+      }
       case "sort":
       case "sort_desc": {
         const m = await this.evalVector(e.args[0]);
@@ -1310,6 +1341,7 @@ class Evaluator {
       scalars.push(k === mi ? new Float64Array(0) : await this.evalScalar(e.args[k]));
     }
     const arg = unwrapParens(e.args[mi]) as MatrixSelector | SubqueryExpr;
+    if (X_RATE_KINDS[name] !== undefined) return this.streamXFunction(e, arg, sink);
     const src = this.rangeSource(arg);
     const range = src.range;
 
@@ -1331,13 +1363,14 @@ class Evaluator {
         fn = (ts, vs, a, b, i, t) => predictLinear(ts, vs, a, b, t, scalars[1][i]);
         break;
       case "holt_winters":
+      case "double_exponential_smoothing":
         fn = (ts, vs, a, b, i) => holtWinters(ts, vs, a, b, scalars[1][i], scalars[2][i]);
         break;
       case "absent_over_time":
         fn = () => 1;
         break;
       default: {
-        const k = RANGE_FUNCTIONS[name];
+        const k = RANGE_FUNCTIONS[name] ?? EXPERIMENTAL_RANGE_FUNCTIONS[name];
         if (k === undefined) {
           throw new PromQLError("internal", `function ${name} is not implemented`);
         }
@@ -1347,7 +1380,7 @@ class Evaluator {
 
     const ends = new Float64Array(n);
     for (let i = 0; i < n; i++) ends[i] = src.windowEnd(i);
-    const keepName = name === "last_over_time";
+    const keepName = name === "last_over_time" || name === "first_over_time";
     const absent = name === "absent_over_time";
     const covered = absent ? new Uint8Array(n) : null;
     const check = keepName || singleName(arg) || absent ? null : new StepCollector("strict");
@@ -1400,6 +1433,104 @@ class Evaluator {
       }
       if (any) sink(out);
     }
+  }
+
+  /**
+   * xrate, xincrease, xdelta over a range selector (Thanos promql-engine's semantics): per step,
+   * the samples in (end − range, end] and the newest one at or before the window's start if it
+   * is less than {@link X_FUNCTIONS_LOOKBACK_MS} older, fed to {@link extendedRate}.
+   * promql-engine does not implement them over subqueries (nor does Prometheus's engine know
+   * them), so such a query is refused.
+   */
+  private async streamXFunction(
+    e: Call,
+    arg: MatrixSelector | SubqueryExpr,
+    sink: Sink,
+  ): Promise<void> {
+    const name = e.func.name;
+    if (arg.kind !== "MatrixSelector") {
+      throw new PromQLError(
+        "bad_data",
+        `${name}() over a subquery is not supported (Thanos's engine does not implement it)`,
+      );
+    }
+    const [isCounter, isRate] = X_RATE_KINDS[name];
+    const n = this.n;
+    const vs = arg.vectorSelector;
+    const windowEnd = this.windowEndFn(vs.offset, this.ctx.atOf(vs));
+    const range = arg.range;
+    const ends = new Float64Array(n);
+    for (let i = 0; i < n; i++) ends[i] = windowEnd(i);
+    const check = singleName(arg) ? null : new StepCollector("strict");
+    const max = this.ctx.maxSamples;
+    if (n === 0) return;
+    const mint = ends[0] - range - X_FUNCTIONS_LOOKBACK_MS;
+    await this.ctx.forEachSeries(vs, mint, ends[n - 1], this.hintStep, range, (labels, b) => {
+      b.compact();
+      const len = b.clen;
+      if (len === 0) return;
+      const ts = b.cts;
+      const values = b.cvs;
+      const appeared = ts[0];
+      let vals: Float64Array | null = null;
+      let has: Uint8Array | null = null;
+      let count = 0;
+      let from = 0;
+      let to = 0;
+      for (let i = 0; i < n; i++) {
+        const we = ends[i];
+        const ws = we - range;
+        // the first sample after the previous step's window
+        const prevTo = to;
+        while (to < len && ts[to] <= we) to++;
+        while (from < to && ts[from] <= ws) from++;
+        // the sample before the window: the newest at or before its start, kept from the
+        // previous step's samples when less than the lookback older, or read since then (when
+        // the windows do not overlap, promql-engine's scanner holds the first sample after the
+        // previous window aside and never reads it into this one)
+        let c = from - 1;
+        let before = false;
+        if (c >= 0) {
+          if (i > 0 && ends[i - 1] < ws) {
+            if (c === prevTo) c--;
+            before = c >= 0 && (c > prevTo || ts[c] > ws - X_FUNCTIONS_LOOKBACK_MS);
+          } else before = ts[c] > ws - X_FUNCTIONS_LOOKBACK_MS;
+        }
+        let xs = ts;
+        let ys = values;
+        let a = from;
+        let b = to;
+        if (before && c === from - 1) a = c;
+        else if (before) {
+          // not adjacent to the window's samples: copied together
+          xs = new Float64Array(to - from + 1);
+          ys = new Float64Array(to - from + 1);
+          xs[0] = ts[c];
+          ys[0] = values[c];
+          xs.set(ts.subarray(from, to), 1);
+          ys.set(values.subarray(from, to), 1);
+          a = 0;
+          b = xs.length;
+        }
+        if (b === a) continue;
+        if (this.ctx.cur + (b - a) > max) throw tooManySamplesError();
+        const r = extendedRate(xs, ys, a, b, isCounter, isRate, we, range, appeared);
+        if (r === undefined) continue;
+        if (vals === null) {
+          vals = new Float64Array(n);
+          has = new Uint8Array(n);
+        }
+        vals[i] = r;
+        has![i] = 1;
+        count++;
+      }
+      if (count === 0) return;
+      this.ctx.add(count);
+      const out = { labels: dropName(labels), vals: vals!, has: has! };
+      if (check) check.add(out);
+      else sink(out);
+    });
+    if (check) { for (const s of check.series) sink(s); }
   }
 
   private async labelReplace(e: Call, sink: Sink): Promise<void> {
@@ -1489,7 +1620,10 @@ class Evaluator {
   private async aggregate(e: AggregateExpr): Promise<StepSeries[]> {
     const n = this.n;
     const op = e.op;
-    if (op === "topk" || op === "bottomk" || op === "quantile" || op === "count_values") {
+    if (
+      op === "topk" || op === "bottomk" || op === "quantile" || op === "count_values" ||
+      op === "limitk" || op === "limit_ratio"
+    ) {
       let params: Float64Array | null = null;
       let label = "";
       if (op === "count_values") label = stringArg(e.param!);
@@ -1701,4 +1835,21 @@ class ColumnAggregator {
     }
     return out;
   }
+}
+
+/** xrate, xincrease, xdelta: [isCounter, isRate] of promql-engine's extendedRate. */
+const X_RATE_KINDS: Readonly<Record<string, readonly [boolean, boolean]>> = {
+  xrate: [true, true],
+  xincrease: [true, false],
+  xdelta: [false, false],
+};
+
+/** True when the matrix selector at the end of `path` is the operand of an x-function. */
+function isXFunctionOperand(path: readonly Expr[]): boolean {
+  for (let i = path.length - 2; i >= 0; i--) {
+    const p = path[i];
+    if (p.kind === "ParenExpr") continue;
+    return p.kind === "Call" && X_RATE_KINDS[p.func.name] !== undefined;
+  }
+  return false;
 }

@@ -470,6 +470,142 @@ export function quantileOverTime(
   return quantileOf(q, vs, from, to);
 }
 
+// Experimental range functions of Prometheus v3 (https://prometheus.io/docs/prometheus/latest/querying/functions/),
+// enabled by `--enable-feature=promql-experimental-functions`.
+
+/** `first_over_time`: the oldest value (the function keeps the metric name). */
+export function firstOverTime(
+  _ts: Float64Array,
+  vs: Float64Array,
+  from: number,
+  _to: number,
+): number {
+  return vs[from];
+}
+
+/** `mad_over_time`: the median of the absolute deviations from the median. */
+export function madOverTime(_ts: Float64Array, vs: Float64Array, from: number, to: number): number {
+  const median = quantileOf(0.5, vs, from, to);
+  const dev = new Float64Array(to - from);
+  for (let i = from; i < to; i++) dev[i - from] = Math.abs(vs[i] - median);
+  return quantileOf(0.5, dev, 0, dev.length);
+}
+
+/** `ts_of_first_over_time`: the oldest sample's timestamp in seconds. */
+export function tsOfFirstOverTime(
+  ts: Float64Array,
+  _vs: Float64Array,
+  from: number,
+  _to: number,
+): number {
+  return ts[from] / 1000;
+}
+
+/** `ts_of_last_over_time`: the newest sample's timestamp in seconds. */
+export function tsOfLastOverTime(
+  ts: Float64Array,
+  _vs: Float64Array,
+  _from: number,
+  to: number,
+): number {
+  return ts[to - 1] / 1000;
+}
+
+/**
+ * The timestamp (s) of the newest sample holding the window's maximum (`max`) or minimum: a
+ * later equal value wins, a NaN is replaced by any later value.
+ */
+function tsOfExtreme(
+  ts: Float64Array,
+  vs: Float64Array,
+  from: number,
+  to: number,
+  max: boolean,
+): number {
+  let m = vs[from];
+  let at = ts[from];
+  for (let i = from; i < to; i++) {
+    const v = vs[i];
+    if ((max ? v >= m : v <= m) || m !== m) {
+      m = v;
+      at = ts[i];
+    }
+  }
+  return at / 1000;
+}
+
+/** `ts_of_max_over_time`. */
+export function tsOfMaxOverTime(ts: Float64Array, vs: Float64Array, from: number, to: number) {
+  return tsOfExtreme(ts, vs, from, to, true);
+}
+
+/** `ts_of_min_over_time`. */
+export function tsOfMinOverTime(ts: Float64Array, vs: Float64Array, from: number, to: number) {
+  return tsOfExtreme(ts, vs, from, to, false);
+}
+
+/**
+ * Thanos promql-engine's extended rate (xrate, xincrease, xdelta; ringbuffer/functions.go
+ * `extendedRate` of https://github.com/thanos-io/promql-engine). `ts/vs[from..to)` are the
+ * window's samples, the first of which may be the newest one before the window (at most the
+ * extended lookback before it). `windowEnd` is the step time minus offset; `appeared` the
+ * timestamp of the series's first sample the query read. Counter resets are corrected for
+ * xrate and xincrease; xincrease does not extrapolate; a series that only just appeared with
+ * one repeated value gives xincrease that value. Ranges divide in whole seconds, as Go's integer
+ * division does there.
+ */
+export function extendedRate(
+  ts: Float64Array,
+  vs: Float64Array,
+  from: number,
+  to: number,
+  isCounter: boolean,
+  isRate: boolean,
+  windowEnd: number,
+  range: number,
+  appeared: number,
+): number | undefined {
+  const n = to - from;
+  if (n === 0) return undefined;
+  const rangeStart = windowEnd - range;
+  const isIncrease = isCounter && !isRate;
+  let sameVals = true;
+  for (let i = from + 1; i < to; i++) {
+    if (vs[i - 1] !== vs[i]) {
+      sameVals = false;
+      break;
+    }
+  }
+  if (isIncrease && sameVals && windowEnd <= range + appeared) return vs[from];
+
+  let sampled = ts[to - 1] - ts[from];
+  let avgGap = sampled / (n - 1);
+  let first = from;
+  if (!isIncrease && rangeStart - ts[from] > avgGap) {
+    // the sample before the window is too far from its start: drop it
+    if (n < 3) return 0;
+    first = from + 1;
+    sampled = ts[to - 1] - ts[first];
+    avgGap = sampled / (n - 2);
+  }
+  let correction = 0;
+  if (isCounter) {
+    let last = 0;
+    for (let i = first; i < to; i++) {
+      if (vs[i] < last) correction += last;
+      last = vs[i];
+    }
+  }
+  let result = vs[to - 1] - vs[first] + correction;
+  const toEnd = windowEnd - ts[to - 1];
+  const rangeSeconds = Math.trunc(range / 1000);
+  if (!isIncrease && ts[first] <= rangeStart && toEnd < avgGap) {
+    result = result * (rangeSeconds / (sampled / 1000));
+  }
+  if (isRate) result = result / rangeSeconds;
+  return result;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Instant-vector kernels: one value in, one value out (the evaluator drops `__name__`).
 
@@ -765,4 +901,14 @@ export const RANGE_FUNCTIONS: Readonly<Record<string, RangeKernel>> = {
   stdvar_over_time: stdvarOverTime,
   last_over_time: lastOverTime,
   present_over_time: presentOverTime,
+};
+
+/** Prometheus v3's experimental plain range-vector kernels, by PromQL name. */
+export const EXPERIMENTAL_RANGE_FUNCTIONS: Readonly<Record<string, RangeKernel>> = {
+  first_over_time: firstOverTime,
+  mad_over_time: madOverTime,
+  ts_of_first_over_time: tsOfFirstOverTime,
+  ts_of_last_over_time: tsOfLastOverTime,
+  ts_of_max_over_time: tsOfMaxOverTime,
+  ts_of_min_over_time: tsOfMinOverTime,
 };

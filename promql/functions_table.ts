@@ -12,6 +12,22 @@ export interface FunctionDef {
   /** 0: fixed arity; n > 0: up to n more/optional trailing args; -1: unbounded. */
   readonly variadic: number;
   readonly returnType: ValueType;
+  /**
+   * Prometheus's experimental functions (`Experimental: true` in
+   * https://github.com/prometheus/prometheus/blob/v0.309.1/promql/parser/functions.go, the
+   * version Thanos v0.42 vendors): known only with `--enable-feature=promql-experimental-functions`.
+   */
+  readonly experimental?: boolean;
+}
+
+/**
+ * Which optional function sets a parse accepts: Prometheus's experimental functions
+ * (`--enable-feature=promql-experimental-functions`) and Thanos promql-engine's extended range
+ * functions xrate, xincrease, xdelta (`--query.enable-x-functions`).
+ */
+export interface FunctionOptions {
+  experimentalFunctions?: boolean;
+  xFunctions?: boolean;
 }
 
 const V: ValueType = "vector";
@@ -24,8 +40,10 @@ function def(
   argTypes: ValueType[],
   returnType: ValueType = V,
   variadic = 0,
+  experimental = false,
 ): FunctionDef {
-  return Object.freeze({ name, argTypes: Object.freeze(argTypes), variadic, returnType });
+  const d: FunctionDef = { name, argTypes: Object.freeze(argTypes), variadic, returnType };
+  return Object.freeze(experimental ? { ...d, experimental } : d);
 }
 
 const DEFS: FunctionDef[] = [
@@ -104,7 +122,37 @@ const DEFS: FunctionDef[] = [
 /** All functions of Prometheus 2.42 by name (function names are case-sensitive). */
 export const FUNCTIONS: ReadonlyMap<string, FunctionDef> = new Map(DEFS.map((d) => [d.name, d]));
 
-/** The function named `name`, or undefined when PromQL 2.42 has none. */
-export function getFunction(name: string): FunctionDef | undefined {
-  return FUNCTIONS.get(name);
+/**
+ * The experimental functions of Prometheus v0.309.1 (Thanos v0.42's), with their signatures
+ * from its promql/parser/functions.go. `info` is left out: this build has no implementation.
+ */
+export const EXPERIMENTAL_FUNCTIONS: ReadonlyMap<string, FunctionDef> = new Map(
+  [
+    def("double_exponential_smoothing", [M, S, S], V, 0, true),
+    def("first_over_time", [M], V, 0, true),
+    def("mad_over_time", [M], V, 0, true),
+    def("sort_by_label", [V, Str], V, -1, true),
+    def("sort_by_label_desc", [V, Str], V, -1, true),
+    def("ts_of_first_over_time", [M], V, 0, true),
+    def("ts_of_last_over_time", [M], V, 0, true),
+    def("ts_of_max_over_time", [M], V, 0, true),
+    def("ts_of_min_over_time", [M], V, 0, true),
+  ].map((d) => [d.name, d]),
+);
+
+/**
+ * Thanos promql-engine's extended range functions (execution/parse/functions.go of
+ * https://github.com/thanos-io/promql-engine): one range-vector argument, like rate().
+ */
+export const X_FUNCTIONS: ReadonlyMap<string, FunctionDef> = new Map(
+  ["xdelta", "xincrease", "xrate"].map((n) => [n, def(n, [M])]),
+);
+
+/**
+ * The function named `name` among those `opts` enables, or undefined. An experimental function
+ * is returned even when not enabled (the parser reports it as not enabled, as Prometheus does).
+ */
+export function getFunction(name: string, opts: FunctionOptions = {}): FunctionDef | undefined {
+  return FUNCTIONS.get(name) ?? EXPERIMENTAL_FUNCTIONS.get(name) ??
+    (opts.xFunctions ? X_FUNCTIONS.get(name) : undefined);
 }

@@ -48,6 +48,8 @@ export type ItemType =
   | "COUNT"
   | "COUNT_VALUES"
   | "GROUP"
+  | "LIMITK"
+  | "LIMIT_RATIO"
   | "MAX"
   | "MIN"
   | "QUANTILE"
@@ -91,6 +93,9 @@ const KEYWORDS: Record<string, ItemType> = {
   stdvar: "STDVAR",
   topk: "TOPK",
   bottomk: "BOTTOMK",
+  // Prometheus v3's experimental aggregations (lexed always, refused unless enabled)
+  limitk: "LIMITK",
+  limit_ratio: "LIMIT_RATIO",
   count_values: "COUNT_VALUES",
   quantile: "QUANTILE",
   offset: "OFFSET",
@@ -163,6 +168,8 @@ export const AGGREGATORS: ReadonlySet<ItemType> = new Set<ItemType>([
   "COUNT",
   "COUNT_VALUES",
   "GROUP",
+  "LIMITK",
+  "LIMIT_RATIO",
   "MAX",
   "MIN",
   "QUANTILE",

@@ -26,6 +26,7 @@ import {
   type VectorMatching,
   type VectorSelector,
 } from "./ast.ts";
+import type { FunctionOptions } from "./functions_table.ts";
 import {
   AGGREGATORS,
   digitVal,
@@ -332,7 +333,7 @@ class Parser {
   /** Recursion depth of parseBinary, bounded by MAX_EXPR_DEPTH. */
   private depth = 0;
 
-  constructor(readonly input: string) {
+  constructor(readonly input: string, private readonly fnOpts: FunctionOptions = {}) {
     this.lexer = new Lexer(input);
     this.tok = this.lexNonComment();
   }
@@ -796,10 +797,13 @@ class Parser {
     const id = this.tok;
     this.advance();
     const args = this.parseCallBody();
-    let fn = getFunction(id.val);
+    let fn = getFunction(id.val, this.fnOpts);
     if (fn === undefined) {
       this.addErr(this.range(id), `unknown function with name ${goQuote(id.val)}`);
       fn = { name: id.val, argTypes: [], variadic: -1, returnType: "vector" };
+    } else if (fn.experimental && !this.fnOpts.experimentalFunctions) {
+      // Prometheus v3's message (promql/parser/generated_parser.y)
+      this.addErr(this.range(id), `function ${goQuote(id.val)} is not enabled`);
     }
     const call: Call = {
       kind: "Call",
@@ -844,8 +848,17 @@ class Parser {
       this.addErr(posRange, "no arguments for aggregate expression provided");
       return agg;
     }
+    const limit = op === "limitk" || op === "limit_ratio";
+    if (limit && !this.fnOpts.experimentalFunctions) {
+      // Prometheus v3's message (promql/parser/parse.go newAggregateExpr)
+      this.addErr(
+        posRange,
+        `${op}() is experimental and must be enabled with --enable-feature=promql-experimental-functions`,
+      );
+      return agg;
+    }
     const withParam = op === "topk" || op === "bottomk" || op === "count_values" ||
-      op === "quantile";
+      op === "quantile" || limit;
     const want = withParam ? 2 : 1;
     if (withParam) agg.param = args[0];
     if (args.length !== want) {
@@ -923,7 +936,10 @@ class Parser {
     switch (node.kind) {
       case "AggregateExpr":
         this.expectType(node.expr, "vector", "aggregation expression");
-        if (node.op === "topk" || node.op === "bottomk" || node.op === "quantile") {
+        if (
+          node.op === "topk" || node.op === "bottomk" || node.op === "quantile" ||
+          node.op === "limitk" || node.op === "limit_ratio"
+        ) {
           this.expectType(node.param!, "scalar", "aggregation parameter");
         }
         if (node.op === "count_values") {
@@ -1122,11 +1138,12 @@ class Parser {
 }
 
 /**
- * Parses and type-checks a PromQL expression as Prometheus 2.42 does.
- * Throws ParseError (message `line:col: parse error: …`) on the first problem.
+ * Parses and type-checks a PromQL expression as Prometheus 2.42 does; `opts` enables the
+ * experimental and the extended (x-) functions. Throws ParseError (message
+ * `line:col: parse error: …`) on the first problem.
  */
-export function parseExpr(input: string): Expr {
-  const p = new Parser(input);
+export function parseExpr(input: string, opts: FunctionOptions = {}): Expr {
+  const p = new Parser(input, opts);
   const expr = p.parseExpression();
   if (expr !== null && p.errors.length === 0) p.checkAST(expr);
   if (p.errors.length > 0 || expr === null) throw new ParseError(input, p.errors);

@@ -12,6 +12,9 @@ import { Engine, type EngineOptions } from "../promql/engine.ts";
 import { PromQLError, type PromQLErrorType } from "../promql/errors.ts";
 import { ParseError, parseExpr, parseMetricSelector } from "../promql/parser.ts";
 import { enforceMatchers, enforceQuery } from "../promql/enforce.ts";
+import type { FunctionOptions } from "../promql/functions_table.ts";
+import type { QueryTelemetry, SeriesStats } from "./telemetry.ts";
+import type { ActiveQueryTracker } from "./active_queries.ts";
 import { resultToJSONChunks } from "../promql/value.ts";
 import { type DedupFunc } from "../storeapi/dedup.ts";
 import type { StoreProxy } from "../storeapi/proxy.ts";
@@ -123,7 +126,11 @@ export const MAX_FORM_BYTES = 10 << 20;
 
 /** Request parameters: form body values first, then the URL query (Go's `r.FormValue`). */
 export class ApiParams {
-  constructor(private readonly body: URLSearchParams, private readonly query: URLSearchParams) {}
+  constructor(
+    private readonly body: URLSearchParams,
+    private readonly query: URLSearchParams,
+    readonly headers: Headers = new Headers(),
+  ) {}
 
   /**
    * Reads GET query and, for form POSTs, the body: at most {@link MAX_FORM_BYTES}, read as it
@@ -147,7 +154,7 @@ export class ApiParams {
       }
       body = new URLSearchParams(new TextDecoder().decode(bytes));
     }
-    return new ApiParams(body, url.searchParams);
+    return new ApiParams(body, url.searchParams, req.headers);
   }
 
   /** First value of `name` ("" when absent). */
@@ -165,6 +172,9 @@ export class ApiParams {
     return [...this.body.getAll(name), ...this.query.getAll(name)];
   }
 }
+
+/** The values of `--query.promql-engine` and of the API's `engine` parameter. */
+export type PromqlEngine = "prometheus" | "thanos";
 
 /** Static configuration of the API. */
 export interface QueryApiOptions {
@@ -187,6 +197,18 @@ export interface QueryApiOptions {
   defaultEvaluationIntervalMs: number;
   autoDownsampling: boolean;
   enableCors: boolean;
+  /**
+   * `--query.promql-engine` (the `engine` parameter's default) and the optional function sets
+   * (`--enable-feature=promql-experimental-functions`, `--query.enable-x-functions`; the
+   * x-functions only for queries whose engine is "thanos", as in Thanos). Absent: none.
+   */
+  promql?: { defaultEngine: PromqlEngine; experimentalFunctions: boolean; xFunctions: boolean };
+  /** `--query.active-query-path`'s log of running queries (query/active_queries.ts), if any. */
+  activeQueries?: Pick<ActiveQueryTracker, "track">;
+  /** Query telemetry (`--query.telemetry.*`), absent: none recorded. */
+  telemetry?: { histogram: QueryTelemetry; tenantHeader: string; defaultTenant: string };
+  /** `--query.metadata.default-time-range` (ms; 0 or absent: all time). */
+  metadataDefaultTimeRangeMs?: number;
   /**
    * Exemplars of the endpoints serving them (query/rules_api.ts `fetchExemplars`); absent: none.
    * `start`/`end` in ms; the answer in Prometheus's JSON.
@@ -415,6 +437,20 @@ export class QueryApi {
     }
   }
 
+  /**
+   * `start`/`end` of `/api/v1/series`, `labels` and `label/<name>/values`: when missing, the
+   * last `--query.metadata.default-time-range` before now, or all time when that is 0 (Thanos's
+   * parseMetadataTimeRange in pkg/api/query/v1.go).
+   */
+  private metadataRange(p: ApiParams): [number, number] {
+    const range = this.o.metadataDefaultTimeRangeMs ?? 0;
+    const now = range > 0 ? this.now() : 0;
+    const start = this.timeParam(p, "start", range > 0 ? now - range : API_MIN_TIME, true);
+    const end = this.timeParam(p, "end", range > 0 ? now : API_MAX_TIME, true);
+    if (end < start) throw new ApiError("bad_data", "end timestamp must not be before start time");
+    return [start, end];
+  }
+
   private boolParam(p: ApiParams, name: string, def: boolean): boolean {
     const v = p.get(name);
     if (v === "") return def;
@@ -533,6 +569,24 @@ export class QueryApi {
     });
   }
 
+  /**
+   * The functions a query may call: its engine is the `engine` parameter ("prometheus" or
+   * "thanos"; Thanos's pkg/api/query/v1.go parseEngineParam), else `--query.promql-engine`.
+   * This build evaluates both with its one engine (Prometheus's semantics); the engine only
+   * decides whether the x-functions are known, as Thanos's engines do.
+   */
+  private functions(p: ApiParams): FunctionOptions {
+    const o = this.o.promql;
+    const engine = p.get("engine") || (o?.defaultEngine ?? "prometheus");
+    if (engine !== "prometheus" && engine !== "thanos") {
+      throw new ApiError("bad_data", `'${engine}' bad engine`);
+    }
+    return {
+      experimentalFunctions: o?.experimentalFunctions ?? false,
+      xFunctions: (o?.xFunctions ?? false) && engine === "thanos",
+    };
+  }
+
   private engine(
     p: ApiParams,
   ): { engine: Engine; timeout: number; expired: boolean; opts: EngineOptions } {
@@ -568,6 +622,7 @@ export class QueryApi {
       maxSamples: this.o.maxSamples,
       timeout,
       defaultEvaluationInterval: this.o.defaultEvaluationIntervalMs,
+      functions: this.functions(p),
     };
     return { engine: new Engine(opts), timeout, expired, opts };
   }
@@ -581,11 +636,13 @@ export class QueryApi {
     q: ProxyQueryable,
     t: Pick<EvalTask, "kind" | "expr" | "start" | "end" | "step">,
     signal: AbortSignal,
+    p?: ApiParams,
   ): Promise<{ data: Uint8Array | Iterator<string>; warnings: string[] }> {
+    const began = performance.now();
     if (this.o.evalPool) {
       // parse errors are answered here, with the ParseError the API's messages depend on
       try {
-        parseExpr(t.expr);
+        parseExpr(t.expr, e.opts.functions);
       } catch (err) {
         if (err instanceof ParseError) {
           throw new PromQLError("bad_data", err.message, { cause: err });
@@ -594,10 +651,12 @@ export class QueryApi {
       }
       // the worker's evaluation span continues this request's trace
       const task = { ...t, distributed: this.o.distributed?.options };
-      return await this.o.evalPool.evaluate(
+      const answer = await this.o.evalPool.evaluate(
         { ...task, engine: e.opts, queryable: q.describe(), traceparent: activeTraceparent() },
         signal,
       );
+      this.observeQuery(p, answer.stats, began);
+      return answer;
     }
     const res = await inSpan(
       evalSpanName(t.kind),
@@ -618,7 +677,20 @@ export class QueryApi {
           ? e.engine.instantQuery(q, t.expr, t.start, signal)
           : e.engine.rangeQuery(q, t.expr, t.start, t.end, t.step, signal),
     );
+    this.observeQuery(p, q.stats, began);
     return { data: resultToJSONChunks(res.value), warnings: [...res.warnings, ...q.warnings] };
+  }
+
+  /**
+   * A successful query's duration in the telemetry histogram (query/telemetry.ts), labelled
+   * with the tenant of the request's tenant header (Thanos's defaults: THANOS-TENANT, else
+   * default-tenant).
+   */
+  private observeQuery(p: ApiParams | undefined, stats: SeriesStats | undefined, began: number) {
+    const t = this.o.telemetry;
+    if (!t || !stats) return;
+    const tenant = p?.headers.get(t.tenantHeader) || t.defaultTenant;
+    t.histogram.observe(tenant, stats, (performance.now() - began) / 1000);
   }
 
   /**
@@ -654,9 +726,9 @@ export class QueryApi {
    * A zero or negative `timeout` has expired before the query starts: Prometheus still reports
    * a query that does not parse, else 503 "query timed out in query queue".
    */
-  private expiredQuery(expr: string, instant: boolean): never {
+  private expiredQuery(expr: string, instant: boolean, functions?: FunctionOptions): never {
     try {
-      parseExpr(expr);
+      parseExpr(expr, functions);
     } catch (e) {
       if (e instanceof ParseError) {
         throw queryError(new PromQLError("bad_data", e.message, { cause: e }), instant);
@@ -664,6 +736,11 @@ export class QueryApi {
       throw e;
     }
     throw new ApiError("timeout", "query timed out in query queue");
+  }
+
+  /** Runs a query's evaluation as an entry of the active query log, when there is one. */
+  private tracked<T>(expr: string, fn: () => Promise<T>): Promise<T> {
+    return this.o.activeQueries ? this.o.activeQueries.track(expr, fn) : fn();
   }
 
   /** Runs `fn` under `--query.max-concurrent` (the gRPC Query API shares it). */
@@ -681,10 +758,20 @@ export class QueryApi {
     const tenant = this.tenant(headers);
     const q = this.queryable(p, tenant, 0, true);
     const expr = this.enforceQuery(p.get("query"), tenant);
-    if (expired) this.expiredQuery(expr, true);
+    if (expired) this.expiredQuery(expr, true, e.opts.functions);
     try {
       const res = await this.gate(() =>
-        this.evaluate(e, q, { kind: "instant", expr, start: time, end: time, step: 0 }, signal)
+        this.tracked(
+          expr,
+          () =>
+            this.evaluate(
+              e,
+              q,
+              { kind: "instant", expr, start: time, end: time, step: 0 },
+              signal,
+              p,
+            ),
+        )
       );
       this.queries.inc({ handler: "query", result: "success" });
       return res;
@@ -747,10 +834,13 @@ export class QueryApi {
     const tenant = this.tenant(headers);
     const q = this.queryable(p, tenant, step, true);
     const expr = this.enforceQuery(p.get("query"), tenant);
-    if (expired) this.expiredQuery(expr, false);
+    if (expired) this.expiredQuery(expr, false, e.opts.functions);
     try {
       const res = await this.gate(() =>
-        this.evaluate(e, q, { kind: "range", expr, start, end, step }, signal)
+        this.tracked(
+          expr,
+          () => this.evaluate(e, q, { kind: "range", expr, start, end, step }, signal, p),
+        )
       );
       this.queries.inc({ handler: "query_range", result: "success" });
       return res;
@@ -764,8 +854,7 @@ export class QueryApi {
     if (p.all("match[]").length === 0) {
       throw new ApiError("bad_data", "no match[] parameter provided");
     }
-    const start = this.timeParam(p, "start", API_MIN_TIME, true);
-    const end = this.timeParam(p, "end", API_MAX_TIME, true);
+    const [start, end] = this.metadataRange(p);
     const tenant = this.tenant(headers);
     const matchers = this.enforceSelectors(this.seriesSelectors(p, true), tenant);
     const q = this.queryable(p, tenant);
@@ -773,8 +862,7 @@ export class QueryApi {
   }
 
   private async labels(p: ApiParams, signal: AbortSignal, headers: Headers): Promise<Body> {
-    const start = this.timeParam(p, "start", API_MIN_TIME, true);
-    const end = this.timeParam(p, "end", API_MAX_TIME, true);
+    const [start, end] = this.metadataRange(p);
     const tenant = this.tenant(headers);
     const matchers = this.enforceSelectors(this.seriesSelectors(p, false), tenant);
     const q = this.queryable(p, tenant);
@@ -795,8 +883,7 @@ export class QueryApi {
         `invalid label name: ${goQuoteBytes(percentDecodeBytes(rawName))}`,
       );
     }
-    const start = this.timeParam(p, "start", API_MIN_TIME, true);
-    const end = this.timeParam(p, "end", API_MAX_TIME, true);
+    const [start, end] = this.metadataRange(p);
     const tenant = this.tenant(headers);
     const matchers = this.enforceSelectors(this.seriesSelectors(p, false), tenant);
     const q = this.queryable(p, tenant);

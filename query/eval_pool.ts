@@ -22,6 +22,7 @@ import type { EngineOptions } from "../promql/engine.ts";
 import type { LabelApiKind } from "./label_api.ts";
 import type { DistributedOptions } from "./distributed.ts";
 import type { OtlpConfig } from "../tracing/config.ts";
+import type { SeriesStats } from "./telemetry.ts";
 
 /** A matcher as data: [type, name, value]. */
 export type MatcherData = [MatchType, string, string];
@@ -76,6 +77,8 @@ export interface LabelTask {
 export interface EvalAnswer {
   data: Uint8Array;
   warnings: string[];
+  /** What the stores sent for it (query telemetry). */
+  stats?: SeriesStats;
 }
 
 /** What the pool adds to a task: the endpoints as the role's thread sees them now. */
@@ -102,7 +105,7 @@ export type ToWorker =
 /** Messages from a worker. */
 export type FromWorker =
   | { type: "ready" }
-  | { type: "result"; id: number; data: Uint8Array; warnings: string[] }
+  | { type: "result"; id: number; data: Uint8Array; warnings: string[]; stats?: SeriesStats }
   | { type: "error"; id: number; errorType: PromQLErrorType; message: string };
 
 /** The name of a query's PromQL evaluation span (in a Worker or on the role's thread). */
@@ -205,7 +208,7 @@ export class EvalPool {
     const p = this.pending.get(m.id);
     if (!p) return;
     this.pending.delete(m.id);
-    if (m.type === "result") p.resolve({ data: m.data, warnings: m.warnings });
+    if (m.type === "result") p.resolve({ data: m.data, warnings: m.warnings, stats: m.stats });
     else p.reject(new PromQLError(m.errorType, m.message));
   }
 

@@ -163,6 +163,7 @@ async function evaluate(
         ? resultToJSONBytes(res.value)
         : queryValueFrames(res.value, task.kind, task.grpcBatchSize),
       warnings: [...res.warnings, ...q.warnings],
+      stats: q.stats,
     });
   } catch (e) {
     const err = e instanceof PromQLError

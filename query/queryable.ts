@@ -2,6 +2,7 @@
 // StoreProxy, merge, and are deduplicated; downsampled (aggregated) chunks are turned into the
 // chunks the engine reads, picked by the function that reads them.
 
+import type { SeriesStats } from "./telemetry.ts";
 import type { Matcher } from "../tsdb/matchers.ts";
 import {
   type Chunk,
@@ -65,6 +66,8 @@ export interface ProxyQueryOptions {
 export class ProxyQueryable implements Queryable {
   /** Warnings of every call so far (partial responses), without duplicates. */
   readonly warnings: string[] = [];
+  /** Series, chunks and samples the stores sent (`--query.telemetry.*`, query/telemetry.ts). */
+  readonly stats: SeriesStats = { series: 0, chunks: 0, samples: 0 };
   /** Bounds this query's concurrent selects (at least one). */
   private readonly selectGate: Gate;
 
@@ -154,6 +157,7 @@ export class ProxyQueryable implements Queryable {
             this.addWarning(item.warning);
             continue;
           }
+          countSeries(this.stats, item);
           let s: SeriesWithChunks = {
             labels: item.labels,
             chunks: toEngineChunks(item, hints.func),
@@ -292,6 +296,29 @@ export function aggregatesFor(func: string | undefined): Aggr[] {
  * sub-chunk matching the function (counter / min / max / count / sum), else the average of each
  * window computed from sum and count.
  */
+/** XOR samples of a raw chunk: the count in its first two bytes. */
+function xorSamples(c: { encoding: ChunkEncoding; data: Uint8Array }): number {
+  return c.encoding === ChunkEncoding.XOR && c.data.length >= 2 ? (c.data[0] << 8) | c.data[1] : 0;
+}
+
+/** Thanos's SeriesStatsCounter.Count: one series, each raw chunk and each aggregate chunk. */
+function countSeries(stats: SeriesStats, s: SeriesWithChunks): void {
+  stats.series++;
+  for (const c of s.chunks) {
+    if (c.encoding !== ChunkEncoding.None) {
+      stats.chunks++;
+      stats.samples += xorSamples(c);
+    }
+    const a = (c as StoreChunk).aggr;
+    if (a === undefined) continue;
+    for (const part of [a.count, a.counter, a.max, a.min, a.sum]) {
+      if (part === undefined) continue;
+      stats.chunks++;
+      stats.samples += xorSamples(part);
+    }
+  }
+}
+
 function toEngineChunks(s: SeriesWithChunks, func: string | undefined): Chunk[] {
   let allRaw = true;
   for (const c of s.chunks) {

@@ -14,6 +14,7 @@ import { goJSONString, labelsJSON } from "../strconv/json.ts";
 import { formatGoDuration } from "../strconv/duration.ts";
 import { ApiParams, MAX_FORM_BYTES, parseApiDuration, parseApiTime } from "../query/api.ts";
 import { parseExpr } from "../promql/parser.ts";
+import type { FunctionOptions } from "../promql/functions_table.ts";
 import { compareLabels, compareStrings } from "../tsdb/labels.ts";
 import { Downstream, type DownstreamAnswer } from "./downstream.ts";
 import {
@@ -102,6 +103,12 @@ export interface FrontendOptions {
   /** Per-attempt downstream timeout (0: none). */
   downstreamTimeoutMs: number;
   enableCors: boolean;
+  /**
+   * Functions beyond Prometheus's stable ones the frontend parses (to split, shard and order
+   * answers): `--enable-feature=promql-experimental-functions`,
+   * `--query-frontend.enable-x-functions`. Absent: none; such a query goes to the querier whole.
+   */
+  functions?: FunctionOptions;
   /** Clock (ms) for the freshness window. */
   now?: () => number;
 }
@@ -326,7 +333,7 @@ export class QueryFrontend {
       start = parseApiTime(p.get("start"));
       end = parseApiTime(p.get("end"));
       step = parseApiDuration(p.get("step"));
-      parseExpr(query);
+      parseExpr(query, this.#o.functions);
     } catch {
       // the querier reports it, with its own status and message
       return this.#down.proxy(original, "/api/v1/query_range", signal);
@@ -348,7 +355,7 @@ export class QueryFrontend {
     }
     let range: TimeRange = { start, end };
     if (this.#o.alignRangeWithStep) range = alignToStep(range, step);
-    const at = resolveAtModifiers(query, range.start, range.end);
+    const at = resolveAtModifiers(query, range.start, range.end, this.#o.functions);
     const interval = splitIntervalFor(this.#o, range);
 
     // parameters passed on to every part, and the options that make a different answer
@@ -449,7 +456,7 @@ export class QueryFrontend {
   #shards(query: string, requests = 1): (ShardInfo | undefined)[] {
     const n = this.#o.verticalShards ?? 0;
     if (n <= 0) return [undefined];
-    const a = analyzeQuery(query);
+    const a = analyzeQuery(query, this.#o.functions);
     const ok = isShardable(a);
     this.#shardable.inc({ shardable: String(ok) }, requests);
     return ok ? shardInfos(a, n) : [undefined];
@@ -511,7 +518,9 @@ export class QueryFrontend {
     }
     return this.#json(
       200,
-      vectorResponseText(mergeVectors(vectors, sortPlanForQuery(query)), [...warnings]),
+      vectorResponseText(mergeVectors(vectors, sortPlanForQuery(query, this.#o.functions)), [
+        ...warnings,
+      ]),
       extra,
     );
   }

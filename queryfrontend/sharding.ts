@@ -7,6 +7,7 @@
 // shardable and by (or without) which labels.
 
 import { parseExpr } from "../promql/parser.ts";
+import type { FunctionOptions } from "../promql/functions_table.ts";
 import type { Expr } from "../promql/ast.ts";
 import { inspect } from "../promql/ast.ts";
 import type { ShardInfo } from "../storeapi/codec.ts";
@@ -44,10 +45,10 @@ const NOT_SHARDABLE: QueryAnalysis = { labels: null, by: false };
  * shards without `le`; labels written by `label_replace`/`label_join` are never sharded by.
  * Shardable when labels are left. A query that does not parse is not shardable.
  */
-export function analyzeQuery(query: string): QueryAnalysis {
+export function analyzeQuery(query: string, functions: FunctionOptions = {}): QueryAnalysis {
   let expr: Expr;
   try {
-    expr = parseExpr(query);
+    expr = parseExpr(query, functions);
   } catch {
     return NOT_SHARDABLE;
   }
@@ -127,10 +128,10 @@ export type SortPlan = "merge-only" | "values-asc" | "values-desc" | "labels";
  * `sort`/`sort_by_label` (or `_desc`) at the root or a root binary operation's side: by value;
  * otherwise by labels.
  */
-export function sortPlanForQuery(query: string): SortPlan {
+export function sortPlanForQuery(query: string, functions: FunctionOptions = {}): SortPlan {
   let expr: Expr;
   try {
-    expr = parseExpr(query);
+    expr = parseExpr(query, functions);
   } catch {
     return "labels";
   }

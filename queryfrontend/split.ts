@@ -6,6 +6,7 @@
 // query is split.
 
 import { parseExpr } from "../promql/parser.ts";
+import type { FunctionOptions } from "../promql/functions_table.ts";
 import { exprToString } from "../promql/printer.ts";
 import { inspect } from "../promql/ast.ts";
 
@@ -100,11 +101,12 @@ export function resolveAtModifiers(
   query: string,
   start: number,
   end: number,
+  functions: FunctionOptions = {},
 ): { query: string; maxAt: number | null } {
   if (!query.includes("@")) return { query, maxAt: null };
   let expr;
   try {
-    expr = parseExpr(query);
+    expr = parseExpr(query, functions);
   } catch {
     return { query, maxAt: null };
   }

@@ -28,7 +28,8 @@ function time(ms: number): string {
 
 function printed(expr: string): string {
   try {
-    return exprToString(parseExpr(expr));
+    // the rule files were validated with the ruler's function options; printing evaluates nothing
+    return exprToString(parseExpr(expr, { xFunctions: true, experimentalFunctions: true }));
   } catch {
     return expr;
   }

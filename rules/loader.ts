@@ -4,6 +4,7 @@
 
 import { expandGlob, hasGlobMeta } from "../runutil/glob.ts";
 import { parseRuleFile, RuleFileError, type RuleGroupNode } from "./rulefmt.ts";
+import type { FunctionOptions } from "../promql/functions_table.ts";
 
 /** Rule files could not be loaded; `errors` holds one line per problem. */
 export class RuleLoadError extends Error {
@@ -29,6 +30,7 @@ export async function ruleFiles(patterns: readonly string[]): Promise<string[]> 
 /** Reads and validates every file; throws RuleLoadError naming each bad one. */
 export async function loadRuleFiles(
   patterns: readonly string[],
+  functions: FunctionOptions = {},
 ): Promise<Map<string, RuleGroupNode[]>> {
   const files = await ruleFiles(patterns);
   const out = new Map<string, RuleGroupNode[]>();
@@ -42,7 +44,7 @@ export async function loadRuleFiles(
       continue;
     }
     try {
-      out.set(f, parseRuleFile(f, content));
+      out.set(f, parseRuleFile(f, content, functions));
     } catch (e) {
       if (e instanceof RuleFileError) errors.push(...e.errors);
       else errors.push(`${f}: ${(e as Error).message}`);

@@ -11,6 +11,7 @@
 
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type YAMLMap } from "yaml";
 import { parseExpr } from "../promql/parser.ts";
+import type { FunctionOptions } from "../promql/functions_table.ts";
 import { parseDuration } from "../tsdb/duration.ts";
 import { Template } from "./template.ts";
 
@@ -66,8 +67,16 @@ const RULE_FIELDS = new Set([
   "annotations",
 ]);
 
-/** Parses and validates one rule file's content; throws RuleFileError with every problem. */
-export function parseRuleFile(file: string, content: string): RuleGroupNode[] {
+/**
+ * Parses and validates one rule file's content; throws RuleFileError with every problem.
+ * `functions`: the optional PromQL functions the expressions may call (the ruler's
+ * `--query.enable-x-functions`, `--enable-feature=promql-experimental-functions`).
+ */
+export function parseRuleFile(
+  file: string,
+  content: string,
+  functions: FunctionOptions = {},
+): RuleGroupNode[] {
   const lc = new LineCounter();
   const doc = parseDocument(content, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
   const pos = (offset: number | undefined) => {
@@ -241,7 +250,7 @@ export function parseRuleFile(file: string, content: string): RuleGroupNode[] {
         return `${p.line}:${p.col}: `;
       };
       const ruleName = rule.alert !== "" ? rule.alert : rule.record;
-      for (const { msg, node } of validateRule(rule, r)) {
+      for (const { msg, node } of validateRule(rule, r, functions)) {
         const at = node === null ? "" : valuePos(node);
         errs.push(`${file}: ${at}group "${name}", rule ${i + 1}, "${ruleName}": ${msg}`);
       }
@@ -265,6 +274,7 @@ function has(m: YAMLMap, key: string): boolean {
 function validateRule(
   r: RuleNode,
   node: YAMLMap,
+  functions: FunctionOptions,
 ): { msg: string; node: "record" | "expr" | null }[] {
   const out: { msg: string; node: "record" | "expr" | null }[] = [];
   const rec = (msg: string) => out.push({ msg, node: "record" });
@@ -276,7 +286,7 @@ function validateRule(
   if (r.expr === "") out.push({ msg: "field 'expr' must be set in rule", node: "expr" });
   else {
     try {
-      parseExpr(r.expr);
+      parseExpr(r.expr, functions);
     } catch (e) {
       out.push({ msg: `could not parse expression: ${(e as Error).message}`, node: "expr" });
     }

@@ -140,7 +140,8 @@ function cannotSyncDir(e: unknown): boolean {
   return code === "EINVAL" || code === "ENOTSUP" || code === "EOPNOTSUPP";
 }
 
-async function writeAll(f: Deno.FsFile, data: Uint8Array): Promise<void> {
+/** Writes all of `data` at `f`'s current position (a write may take several calls). */
+export async function writeAll(f: Deno.FsFile, data: Uint8Array): Promise<void> {
   let off = 0;
   while (off < data.length) off += await f.write(data.subarray(off));
 }

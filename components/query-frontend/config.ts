@@ -11,11 +11,15 @@ import {
   UsageError,
 } from "../flags.ts";
 import { CACHE_COMPRESSIONS, type QueryFrontendFlag } from "./flags.ts";
+import { experimentalFunctionsEnabled } from "../features.ts";
+import type { FunctionOptions } from "../../promql/functions_table.ts";
 
 /** Everything `thanos query-frontend` is configured with. */
 export interface QueryFrontendConfig {
   http: HttpConfig;
   enableCors: boolean;
+  /** `--query-frontend.enable-x-functions`, `--enable-feature=promql-experimental-functions`. */
+  functions: FunctionOptions;
   downstreamUrl: string;
   /** `response_header_timeout` of the tripper config (0: none). */
   downstreamTimeoutMs: number;
@@ -188,6 +192,10 @@ export function queryFrontendConfig(flags: Flags<QueryFrontendFlag>): QueryFront
   return {
     http: httpConfig(flags),
     enableCors: !flags.bool("web.disable-cors"),
+    functions: {
+      xFunctions: flags.bool("query-frontend.enable-x-functions"),
+      experimentalFunctions: experimentalFunctionsEnabled(flags.strings("enable-feature")),
+    },
     downstreamUrl: url,
     downstreamTimeoutMs: tripperTimeout(
       tripperFile !== ""

@@ -249,15 +249,16 @@ export const QUERY_FRONTEND_COMMAND = defineCommand({
       name: "query-frontend.enable-x-functions",
       kind: "bool",
       default: "false",
-      help: "Enable experimental x-functions in query-frontend. Not in this build.",
-      unsupported: "the extended rate functions (xrate, xincrease, xdelta) are not in this build",
+      help: "Enable experimental x- functions in query-frontend. " +
+        "--no-query-frontend.enable-x-functions for disabling.",
     },
     {
       name: "enable-feature",
       kind: "string",
       repeatable: true,
       help: "Comma separated feature names to enable. Valid options for now: " +
-        "promql-experimental-functions (refused: not in this build's engine).",
+        "promql-experimental-functions (enables promql experimental functions in " +
+        "query-frontend).",
       check: featureCheck(PROMQL_FEATURES),
     },
     {

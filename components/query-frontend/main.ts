@@ -57,6 +57,7 @@ export function runQueryFrontend(cfg: QueryFrontendConfig, ctx: RunContext): Pro
     tenantHeader: cfg.tenantHeader,
     downstreamTimeoutMs: cfg.downstreamTimeoutMs,
     enableCors: cfg.enableCors,
+    functions: cfg.functions,
   });
   const http = new HttpServer({
     address: cfg.http.address,

@@ -30,8 +30,12 @@ import {
   type ConnMetricLabel,
   DEDUP_FUNCS,
   GRPC_COMPRESSIONS,
+  PROMQL_ENGINES,
   type QueryFlag,
 } from "./flags.ts";
+import { experimentalFunctionsEnabled } from "../features.ts";
+import type { PromqlEngine } from "../../query/api.ts";
+import type { TelemetryBuckets } from "../../query/telemetry.ts";
 
 /** Everything `thanos query` is configured with. */
 export interface QueryConfig {
@@ -88,6 +92,28 @@ export interface QueryConfig {
   distributed?: { partitionLabels: string[] };
   /** `--query.tenant-header`, `--query.default-tenant-id`, `--query.enforce-tenancy`, … */
   tenancy: QueryTenancy;
+  /**
+   * `--query.promql-engine`, `--enable-feature=promql-experimental-functions`,
+   * `--query.enable-x-functions` (x-functions for queries whose engine is "thanos").
+   */
+  promql: { defaultEngine: PromqlEngine; experimentalFunctions: boolean; xFunctions: boolean };
+  /** `--query.metadata.default-time-range` (ms; 0: all time). */
+  metadataDefaultTimeRangeMs: number;
+  /** `--query.active-query-path`, or "" for no active query log. */
+  activeQueryPath: string;
+  /** `--query.telemetry.request-{duration-seconds,series-seconds,samples}-quantiles`. */
+  telemetry: TelemetryBuckets;
+}
+
+/** A telemetry flag's values: numbers in ascending order (histogram buckets). */
+function telemetryBuckets(flags: Flags<QueryFlag>, name: QueryFlag): number[] {
+  const vs = flags.strings(name).map(Number);
+  for (let i = 0; i < vs.length; i++) {
+    if (Number.isNaN(vs[i]) || (i > 0 && vs[i] <= vs[i - 1])) {
+      throw new UsageError(`--${name}: the values must be ascending numbers`);
+    }
+  }
+  return vs;
 }
 
 /** Prometheus's default lookback delta, when `--query.lookback-delta` is unset. */
@@ -235,6 +261,21 @@ export function queryConfig(flags: Flags<QueryFlag>): QueryConfig {
       ? { partitionLabels: partitionLabels(flags.strings("query.partition-label"), replicaLabels) }
       : undefined,
     tenancy: tenancyConfig(flags),
+    promql: {
+      defaultEngine: flags.enum("query.promql-engine", PROMQL_ENGINES),
+      experimentalFunctions: experimentalFunctionsEnabled(flags.strings("enable-feature")),
+      xFunctions: flags.bool("query.enable-x-functions"),
+    },
+    metadataDefaultTimeRangeMs: flags.duration("query.metadata.default-time-range"),
+    activeQueryPath: flags.string("query.active-query-path"),
+    telemetry: {
+      durationSeconds: telemetryBuckets(
+        flags,
+        "query.telemetry.request-duration-seconds-quantiles",
+      ),
+      series: telemetryBuckets(flags, "query.telemetry.request-series-seconds-quantiles"),
+      samples: telemetryBuckets(flags, "query.telemetry.request-samples-quantiles"),
+    },
   };
 }
 

@@ -15,6 +15,7 @@ import {
 import { featureCheck, QUERY_FEATURES } from "../features.ts";
 import { grpcServerFlags, STORE_LIMITS_FLAGS, TLS_VERSIONS } from "../grpc.ts";
 import type { DedupFunc } from "../../storeapi/dedup.ts";
+import type { PromqlEngine } from "../../query/api.ts";
 
 /** The values of `--deduplication.func`. */
 export const DEDUP_FUNCS = ["penalty", "chain"] as const satisfies readonly DedupFunc[];
@@ -26,7 +27,8 @@ export type ConnMetricLabel = typeof CONN_METRIC_LABELS[number];
 
 const NO_TENANT_CERT = "this build's HTTP server (Deno.serve) cannot request TLS client " +
   "certificates (as --http.config's client_auth_type); set the tenant header in a proxy instead";
-const NOT_YET_HTTP = "not in this build yet (the querier's HTTP API)";
+/** The values of `--query.promql-engine`. */
+export const PROMQL_ENGINES = ["prometheus", "thanos"] as const satisfies readonly PromqlEngine[];
 
 /** The values of `--grpc-compression`. */
 export const GRPC_COMPRESSIONS = ["none", "snappy"] as const;
@@ -115,21 +117,18 @@ export const QUERY_COMMAND = defineCommand({
     {
       name: "query.promql-engine",
       kind: "enum",
-      choices: ["prometheus", "thanos"],
+      choices: PROMQL_ENGINES,
       default: "prometheus",
-      help: "Default PromQL engine to use. This build evaluates with its own implementation " +
-        "of Prometheus's engine semantics ('prometheus'); Thanos's distributed engine " +
-        "('thanos') is not in this build.",
-      unsupported: "the 'thanos' PromQL engine (thanos-io/promql-engine) is not in this " +
-        "build; queries are evaluated with Prometheus's engine semantics ('prometheus')",
+      help: "Default PromQL engine to use (the API's 'engine' parameter's default). This " +
+        "build evaluates every query with its own engine, which follows Prometheus's " +
+        "semantics; 'thanos' enables the x-functions of --query.enable-x-functions.",
     },
     {
       name: "query.enable-x-functions",
       kind: "bool",
       default: "false",
-      help: "Whether to enable extended rate functions (xrate, xincrease and xdelta). Not in " +
-        "this build.",
-      unsupported: "the extended rate functions (xrate, xincrease, xdelta) are not in this build",
+      help: "Whether to enable extended rate functions (xrate, xincrease and xdelta). Only " +
+        "has effect when used with Thanos engine.",
     },
     {
       name: "query.mode",
@@ -164,25 +163,24 @@ export const QUERY_COMMAND = defineCommand({
       kind: "duration",
       default: "0s",
       help: "The default metadata time range duration for retrieving labels through Labels " +
-        "and Series API when the range parameters are not specified. Not in this build yet.",
-      unsupported: NOT_YET_HTTP,
+        "and Series API when the range parameters are not specified. The zero value means " +
+        "range covers the time since the beginning.",
     },
     {
       name: "query.active-query-path",
       kind: "string",
       default: "",
-      help: "Directory to log currently active queries in the queries.active file. Not in " +
-        "this build.",
-      unsupported: "the active query log is not in this build",
+      help: "Directory to log currently active queries in the queries.active file.",
+      grants: "write",
     },
     {
       name: "enable-feature",
       kind: "string",
       repeatable: true,
       help: "Comma separated feature names to enable. Valid options for now: " +
-        "promql-experimental-functions (enables promql experimental functions in query; " +
-        "refused: not in this build's engine); promql-at-modifier, promql-negative-offset " +
-        "(always on, no-ops) and query-pushdown (ignored) are accepted.",
+        "promql-experimental-functions (enables promql experimental functions in query; all " +
+        "but info()); promql-at-modifier, promql-negative-offset (always on, no-ops) and " +
+        "query-pushdown (ignored) are accepted.",
       check: featureCheck(QUERY_FEATURES),
     },
     {
@@ -213,27 +211,21 @@ export const QUERY_COMMAND = defineCommand({
       kind: "float",
       repeatable: true,
       defaults: ["0.1", "0.25", "0.75", "1.25", "1.75", "2.5", "3", "5", "10"],
-      help: "The quantiles for exporting metrics about the request duration quantiles. Only " +
-        "the defaults in this build.",
-      unsupported: "the query telemetry histograms are not in this build",
+      help: "The quantiles for exporting metrics about the request duration quantiles.",
     },
     {
       name: "query.telemetry.request-samples-quantiles",
       kind: "float",
       repeatable: true,
       defaults: ["100", "1000", "10000", "100000", "1000000"],
-      help: "The quantiles for exporting metrics about the samples count quantiles. Only the " +
-        "defaults in this build.",
-      unsupported: "the query telemetry histograms are not in this build",
+      help: "The quantiles for exporting metrics about the samples count quantiles.",
     },
     {
       name: "query.telemetry.request-series-seconds-quantiles",
       kind: "float",
       repeatable: true,
       defaults: ["10", "100", "1000", "10000", "100000"],
-      help: "The quantiles for exporting metrics about the series count quantiles. Only the " +
-        "defaults in this build.",
-      unsupported: "the query telemetry histograms are not in this build",
+      help: "The quantiles for exporting metrics about the series count quantiles.",
     },
     {
       name: "query.tenant-header",

@@ -33,11 +33,17 @@ import { Relabeler } from "../../relabel/relabel.ts";
 import { uiRoutes } from "../../ui/routes.ts";
 import { EvalPool } from "../../query/eval_pool.ts";
 import { QueryGrpcApi } from "../../query/grpc_api.ts";
+import { QueryTelemetry } from "../../query/telemetry.ts";
+import { ActiveQueryTracker } from "../../query/active_queries.ts";
 import type { QueryConfig } from "./config.ts";
 
 /** `thanos query` */
-export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
+export async function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
   const logger = ctx.logger.with({ component: "query" });
+  // Prometheus's active query tracker, sized by --query.max-concurrent (Thanos's query.go)
+  const activeQueries = cfg.activeQueryPath === ""
+    ? undefined
+    : await ActiveQueryTracker.open(cfg.activeQueryPath, cfg.maxConcurrent, logger);
   const registry = new Registry();
   if (cfg.tracing) registerTracingMetrics(registry);
   const probe = new Probe();
@@ -144,7 +150,22 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
       options: cfg.distributed,
       endpoints: distributedEndpoints,
     },
+    promql: cfg.promql,
+    activeQueries,
+    metadataDefaultTimeRangeMs: cfg.metadataDefaultTimeRangeMs,
+    telemetry: {
+      histogram: new QueryTelemetry(registry, cfg.telemetry),
+      tenantHeader: cfg.tenancy.header,
+      defaultTenant: cfg.tenancy.defaultTenant,
+    },
   });
+  if (cfg.promql.defaultEngine === "thanos") {
+    logger.info(
+      "--query.promql-engine=thanos: this build evaluates every query with its own engine, " +
+        "which follows Prometheus's semantics; 'thanos' makes xrate, xincrease and xdelta " +
+        "known when --query.enable-x-functions is set",
+    );
+  }
 
   const http = new HttpServer({
     address: cfg.http.address,
@@ -225,6 +246,7 @@ export function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<number> {
     beforeClose: async () => {
       evalPool?.close();
       await endpoints.close();
+      await activeQueries?.close();
     },
   }, async () => {
     const discovery = endpoints.start().then(() => {

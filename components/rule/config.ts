@@ -24,6 +24,8 @@ import {
   type RemoteWriteConfig,
 } from "../../promclient/endpoints_config.ts";
 import type { RuleFlag } from "./flags.ts";
+import { experimentalFunctionsEnabled } from "../features.ts";
+import type { FunctionOptions } from "../../promql/functions_table.ts";
 
 /** Everything `thanos rule` is configured with. */
 export interface RuleConfig {
@@ -44,6 +46,11 @@ export interface RuleConfig {
   dataDir: string;
   /** `--rule-file` patterns. */
   ruleFiles: string[];
+  /**
+   * Optional PromQL functions rule expressions may call (`--query.enable-x-functions`,
+   * `--enable-feature=promql-experimental-functions`); the querier evaluates them.
+   */
+  functions: FunctionOptions;
   resendDelayMs: number;
   /** `--for-outage-tolerance`, `--for-grace-period`. */
   forOutageToleranceMs: number;
@@ -248,6 +255,10 @@ export function ruleConfig(flags: Flags<RuleFlag>): RuleConfig {
     // Thanos globs each --rule-file (filepath.Glob); its default `rules/` (a directory, never
     // a rule file) matches nothing to load where it does not exist, so unset means no files
     ruleFiles: flags.isSet("rule-file") ? flags.strings("rule-file") : [],
+    functions: {
+      xFunctions: flags.bool("query.enable-x-functions"),
+      experimentalFunctions: experimentalFunctionsEnabled(flags.strings("enable-feature")),
+    },
     resendDelayMs: flags.duration("resend-delay"),
     forOutageToleranceMs: flags.duration("for-outage-tolerance"),
     forGracePeriodMs: flags.duration("for-grace-period"),

@@ -106,16 +106,16 @@ export const RULE_COMMAND = defineCommand({
       name: "query.enable-x-functions",
       kind: "bool",
       default: "false",
-      help: "Whether to enable extended rate functions (xrate, xincrease and xdelta). Not in " +
-        "this build.",
-      unsupported: "the extended rate functions (xrate, xincrease, xdelta) are not in this build",
+      help: "Whether to enable extended rate functions (xrate, xincrease and xdelta). Only " +
+        "has effect when used with Thanos engine (rule expressions with them parse; the " +
+        "querier evaluates them).",
     },
     {
       name: "enable-feature",
       kind: "string",
       repeatable: true,
       help: "Comma separated feature names to enable. Valid options for now: " +
-        "promql-experimental-functions (refused: not in this build's engine).",
+        "promql-experimental-functions (enables promql experimental functions for ruler).",
       check: featureCheck(PROMQL_FEATURES),
     },
     {

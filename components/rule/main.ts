@@ -86,7 +86,7 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
   // Rule files first: a bad file at start is fatal, naming file and line.
   let files;
   try {
-    files = await loadRuleFiles(cfg.ruleFiles);
+    files = await loadRuleFiles(cfg.ruleFiles, cfg.functions);
   } catch (e) {
     const errs = e instanceof RuleLoadError ? e.errors : [(e as Error).message];
     for (const err of errs) log.error("loading rule files failed", { err });
@@ -401,7 +401,7 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
   const reload = (): Promise<string | null> => {
     reloading = reloading.then(async () => {
       try {
-        const next = await loadRuleFiles(cfg.ruleFiles);
+        const next = await loadRuleFiles(cfg.ruleFiles, cfg.functions);
         await manager.update(next);
         setLoaded();
         reloadOk.set(1);

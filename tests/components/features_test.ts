@@ -9,16 +9,15 @@ import { findCommand } from "../../components/commands.ts";
 import { noEffectNotes, parseFlags } from "../../components/flags.ts";
 import { startComponent } from "../helpers/thanos.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
-
 Deno.test("feature names are split at commas, trimmed, empty ones dropped", () => {
   assertEquals(featureNames(["a,b", " c ", "", "d,,"]), ["a", "b", "c", "d"]);
 });
 
-Deno.test("query's feature table: refuses experimental functions, notes no-ops and unknowns", () => {
+Deno.test("query's feature table: accepts experimental functions, notes no-ops and unknowns", () => {
   const check = featureCheck(QUERY_FEATURES);
   const r = check(["promql-at-modifier", "promql-experimental-functions"]);
-  assert(r.refuse?.includes("promql-experimental-functions"), JSON.stringify(r));
+  assertEquals(r.refuse, undefined);
+  assert(r.notes![1].includes("Experimental PromQL functions enabled"), JSON.stringify(r));
   const ok = check(["promql-at-modifier,promql-negative-offset", "query-pushdown", "bogus"]);
   assertEquals(ok.refuse, undefined);
   assertEquals(ok.notes?.length, 4);
@@ -30,11 +29,8 @@ Deno.test("query's feature table: refuses experimental functions, notes no-ops a
 
 Deno.test("the launcher refuses a feature not in this build on each role, one line, code 2", async () => {
   const cases: [string[], string][] = [
-    [["query", "--enable-feature=promql-experimental-functions"], "promql-experimental-functions"],
-    [["query", "--enable-feature=promql-at-modifier,promql-experimental-functions"], "promql-"],
-    [["rule", "--enable-feature=promql-experimental-functions"], "promql-experimental-functions"],
-    [["query-frontend", "--enable-feature=promql-experimental-functions"], "experimental"],
     [["receive", "--enable-feature=metric-names-filter"], "metric-names-filter"],
+    [["receive", "--enable-feature=x,metric-names-filter"], "metric-names-filter"],
   ];
   for (const [argv, want] of cases) {
     const r = await prepareRole(argv);
@@ -45,7 +41,13 @@ Deno.test("the launcher refuses a feature not in this build on each role, one li
     assert(r.text.includes("not supported by this build"), r.text);
   }
   for (
-    const argv of [["query", "--enable-feature=query-pushdown"], ["rule", "--enable-feature="]]
+    const argv of [
+      ["query", "--enable-feature=query-pushdown"],
+      ["rule", "--enable-feature="],
+      ["query", "--enable-feature=promql-at-modifier,promql-experimental-functions"],
+      ["rule", "--enable-feature=promql-experimental-functions"],
+      ["query-frontend", "--enable-feature=promql-experimental-functions"],
+    ]
   ) {
     const r = await prepareRole(argv);
     assert(!("kind" in r), `${argv.join(" ")}: ${"kind" in r ? r.text : ""}`);
@@ -55,7 +57,8 @@ Deno.test("the launcher refuses a feature not in this build on each role, one li
 });
 
 Deno.test({
-  name: "thanos query with accepted feature names starts and logs each; a refused one exits 2",
+  name:
+    "thanos query with accepted feature names starts and logs each; experimental and x-functions answer",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
@@ -78,25 +81,37 @@ Deno.test({
     assert(logs.includes("query-pushdown: this option"), logs);
     assert(logs.includes("--enable-feature=unknown-thing is not a feature name"), logs);
 
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        `${ROOT}main.ts`,
-        "query",
-        "--http-address=127.0.0.1:0",
-        "--grpc-address=127.0.0.1:0",
-        "--enable-feature=promql-experimental-functions",
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
-    const out = await child.output();
-    clearTimeout(timer);
-    assertEquals(out.code, 2);
-    const err = new TextDecoder().decode(out.stderr).trim();
-    assertEquals(err.split("\n").length, 1, err);
-    assert(err.includes("promql-experimental-functions") && err.includes("engine"), err);
+    // the experimental functions and the x-functions through the real CLI (and its workers)
+    const x = await startComponent("query", [
+      "--enable-feature=promql-experimental-functions",
+      "--query.enable-x-functions",
+      "--query.promql-engine=thanos",
+      "--log.level=info",
+    ], { name: "query-x-functions" });
+    try {
+      for (
+        const expr of [
+          'sort_by_label(vector(1), "a")',
+          "limitk(1, vector(2))",
+          "xrate(nothing[5m])",
+        ]
+      ) {
+        const r = await fetch(`${x.http}/api/v1/query?query=${encodeURIComponent(expr)}&time=100`);
+        assertEquals(r.status, 200, `${expr}: ${await r.text()}`);
+      }
+      const r = await fetch(
+        `${x.http}/api/v1/query?query=${
+          encodeURIComponent("xrate(nothing[5m])")
+        }&engine=prometheus`,
+      );
+      const body = await r.json();
+      assertEquals(r.status, 400);
+      assert(body.error.includes('unknown function with name "xrate"'), body.error);
+    } finally {
+      await x.stop();
+    }
+    const xlogs = x.logs();
+    assert(xlogs.includes("Experimental PromQL functions enabled"), xlogs);
+    assert(xlogs.includes("--query.promql-engine=thanos: this build evaluates every query"), xlogs);
   },
 });

@@ -15,6 +15,7 @@ import { directRequestInfo, type Route } from "../../server/http.ts";
 import { Flags, parseFlags } from "../../components/flags.ts";
 import { QUERY_COMMAND } from "../../components/query/flags.ts";
 import { queryConfig } from "../../components/query/config.ts";
+import { QueryTelemetry } from "../../query/telemetry.ts";
 import { XorAppender } from "../../tsdb/chunkenc/xor.ts";
 import { labelsFromObject } from "../../tsdb/labels.ts";
 import { ChunkEncoding } from "../../tsdb/series.ts";
@@ -61,12 +62,17 @@ function failingStore(): ProxyEndpoint {
 }
 
 /** The API routes of `thanos query <argv>` over `stores`. */
-function api(argv: string[], stores: ProxyEndpoint[]): Route[] {
+function api(
+  argv: string[],
+  stores: ProxyEndpoint[],
+  now?: () => number,
+  registry = new Registry(),
+): Route[] {
   const cfg = queryConfig(new Flags(QUERY_COMMAND, parseFlags(QUERY_COMMAND, argv)));
   return new QueryApi({
     proxy: new StoreProxy({ endpoints: () => stores }),
     logger: new Logger("error", "logfmt", {}, () => {}),
-    registry: new Registry(),
+    registry,
     endpoints: () => [],
     replicaLabels: cfg.replicaLabels,
     dedupFunc: cfg.dedupFunc,
@@ -82,6 +88,14 @@ function api(argv: string[], stores: ProxyEndpoint[]): Route[] {
     enableCors: cfg.enableCors,
     flags: cfg.flagValues,
     version: "test",
+    promql: cfg.promql,
+    metadataDefaultTimeRangeMs: cfg.metadataDefaultTimeRangeMs,
+    telemetry: {
+      histogram: new QueryTelemetry(registry, cfg.telemetry),
+      tenantHeader: "THANOS-TENANT",
+      defaultTenant: "default-tenant",
+    },
+    now,
   }).routes();
 }
 
@@ -89,6 +103,7 @@ async function call(
   routes: Route[],
   path: string,
   query: string,
+  headers: Record<string, string> = {},
 ): Promise<{ status: number; body: string }> {
   const url = `http://querier${path}?${query}`;
   for (const r of routes) {
@@ -97,7 +112,7 @@ async function call(
     const m = new URLPattern({ pathname: r.path }).exec(url);
     if (!m) continue;
     const groups = m.pathname.groups as Record<string, string>;
-    const req = new Request(url);
+    const req = new Request(url, { headers });
     const res = await r.handler(req, groups, directRequestInfo(req, groups));
     return { status: res.status, body: await res.text() };
   }
@@ -204,4 +219,189 @@ Deno.test("range queries: 11,000 steps are accepted, 11,001 rejected with Promet
   );
   assertEquals(truncated.status, 200);
   assertEquals(JSON.parse(truncated.body).data.result[0].values.length, 11_001);
+});
+
+Deno.test("x-functions: unknown by default and with the prometheus engine, known with thanos", async () => {
+  const q = "query=xrate(up[1m])&time=300";
+  const unknown = [400, {
+    status: "error",
+    errorType: "bad_data",
+    error: 'invalid parameter "query": 1:1: parse error: unknown function with name "xrate"',
+  }];
+  const answer = async (argv: string[], extra = "") => {
+    const r = await call(api(argv, [goodStore()]), "/api/v1/query", q + extra);
+    return [r.status, JSON.parse(r.body)];
+  };
+  assertEquals(await answer([]), unknown);
+  assertEquals(await answer([], "&engine=thanos"), unknown);
+  // Thanos: the flag "only has effect when used with Thanos engine"
+  assertEquals(await answer(["--query.enable-x-functions"]), unknown);
+  const ok = await answer(["--query.enable-x-functions"], "&engine=thanos");
+  assertEquals(ok[0], 200);
+  // a constant counter: xrate 0, without the metric name
+  assertEquals(ok[1].data.result, [{ metric: { job: "node" }, value: [300, "0"] }]);
+  const byDefault = await answer(["--query.enable-x-functions", "--query.promql-engine=thanos"]);
+  assertEquals(byDefault, ok);
+  assertEquals(
+    await answer(
+      ["--query.enable-x-functions", "--query.promql-engine=thanos"],
+      "&engine=prometheus",
+    ),
+    unknown,
+  );
+});
+
+Deno.test("the engine parameter: prometheus or thanos, else bad_data as Thanos answers", async () => {
+  const r = await call(api([], [goodStore()]), "/api/v1/query", "query=up&time=300&engine=foo");
+  assertEquals([r.status, JSON.parse(r.body)], [400, {
+    status: "error",
+    errorType: "bad_data",
+    error: "'foo' bad engine",
+  }]);
+  const ok = await call(
+    api([], [goodStore()]),
+    "/api/v1/query_range",
+    "query=up&start=0&end=600&step=300&engine=thanos",
+  );
+  assertEquals(ok.status, 200);
+});
+
+Deno.test("--enable-feature=promql-experimental-functions makes the experimental functions known", async () => {
+  const q = 'query=sort_by_label(up, "job")&time=300';
+  const off = await call(api([], [goodStore()]), "/api/v1/query", q);
+  assertEquals([off.status, JSON.parse(off.body).error], [
+    400,
+    'invalid parameter "query": 1:1: parse error: function "sort_by_label" is not enabled',
+  ]);
+  const on = await call(
+    api(["--enable-feature=promql-experimental-functions"], [goodStore()]),
+    "/api/v1/query",
+    q,
+  );
+  assertEquals(on.status, 200);
+  assertEquals(JSON.parse(on.body).data.result, [{
+    metric: { __name__: "up", job: "node" },
+    value: [300, "1"],
+  }]);
+  const mad = await call(
+    api(["--enable-feature=promql-experimental-functions"], [goodStore()]),
+    "/api/v1/query",
+    "query=mad_over_time(up[5m])&time=300",
+  );
+  assertEquals(JSON.parse(mad.body).data.result, [{ metric: { job: "node" }, value: [300, "0"] }]);
+});
+
+/** A store recording the time range of every Series and LabelNames request it gets. */
+function recordingStore(seen: [number, number][]): ProxyEndpoint {
+  const s = goodStore();
+  return {
+    ...s,
+    client: {
+      ...s.client,
+      series(req: { minTime: number; maxTime: number }, signal: AbortSignal) {
+        seen.push([req.minTime, req.maxTime]);
+        return s.client.series(req as never, signal);
+      },
+      labelNames(req: { start: number; end: number }, signal: AbortSignal) {
+        seen.push([req.start, req.end]);
+        return s.client.labelNames(req as never, signal);
+      },
+    },
+  } as ProxyEndpoint;
+}
+
+Deno.test("--query.metadata.default-time-range: series and labels without start/end ask for the last range", async () => {
+  const now = 10_000_000;
+  for (
+    const [argv, want] of [
+      [[], null],
+      [["--query.metadata.default-time-range=1h"], [now - 3_600_000, now]],
+    ] as const
+  ) {
+    for (const [path, query] of [["/api/v1/series", "match[]=up"], ["/api/v1/labels", ""]]) {
+      const seen: [number, number][] = [];
+      const r = await call(api([...argv], [recordingStore(seen)], () => now), path, query);
+      assertEquals(r.status, 200, `${path} ${argv}`);
+      assertEquals(seen.length, 1, `${path} ${argv}`);
+      if (want === null) {
+        // all time: far outside any data
+        assertEquals(seen[0][0] < -1e15 && seen[0][1] > 1e15, true, JSON.stringify(seen));
+      } else assertEquals(seen[0], want, `${path} ${argv}`);
+    }
+  }
+  // a given start or end is kept; the other one defaults
+  const seen: [number, number][] = [];
+  const routes = api(["--query.metadata.default-time-range=1h"], [recordingStore(seen)], () => now);
+  await call(routes, "/api/v1/series", `match[]=up&start=${(now - 60_000) / 1000}`);
+  assertEquals(seen[0], [now - 60_000, now]);
+  const bad = await call(routes, "/api/v1/series", `match[]=up&end=${(now - 7_200_000) / 1000}`);
+  assertEquals([bad.status, JSON.parse(bad.body).error], [
+    400,
+    "end timestamp must not be before start time",
+  ]);
+});
+
+Deno.test("query telemetry: each successful query's duration by series and samples bucket and tenant", async () => {
+  const registry = new Registry();
+  const routes = api(
+    [
+      "--query.telemetry.request-duration-seconds-quantiles=0.5",
+      "--query.telemetry.request-duration-seconds-quantiles=1000",
+      "--query.telemetry.request-series-seconds-quantiles=1",
+      "--query.telemetry.request-series-seconds-quantiles=5",
+      "--query.telemetry.request-samples-quantiles=40",
+      "--query.telemetry.request-samples-quantiles=50",
+    ],
+    [goodStore()],
+    undefined,
+    registry,
+  );
+  // one series of 41 samples in one chunk: series_le "1" (the first bound not below 1),
+  // samples_le "50"
+  assertEquals((await call(routes, "/api/v1/query", "query=up&time=300")).status, 200);
+  assertEquals(
+    (await call(routes, "/api/v1/query_range", "query=up&start=0&end=600&step=60", {
+      "THANOS-TENANT": "team-a",
+    })).status,
+    200,
+  );
+  // a failed query is not observed
+  await call(routes, "/api/v1/query", "query=rate(up[1m]&time=300");
+  const text = await registry.expose();
+  const lines = text.split("\n").filter((l) =>
+    l.startsWith("thanos_store_api_query_duration_seconds")
+  );
+  const count = lines.filter((l) => l.includes("_count{")).sort();
+  assertEquals(count, [
+    'thanos_store_api_query_duration_seconds_count{samples_le="50",series_le="1",tenant="default-tenant"} 1',
+    'thanos_store_api_query_duration_seconds_count{samples_le="50",series_le="1",tenant="team-a"} 1',
+  ]);
+  // the duration flag's values are the buckets
+  assertEquals(
+    lines.filter((l) => l.includes("_bucket{") && l.includes("default-tenant")).map((l) =>
+      /le="([^"]+)"} /.exec(l)![1]
+    ),
+    ["0.5", "1000", "+Inf"],
+  );
+});
+
+Deno.test("telemetry flags must be ascending numbers", () => {
+  let msg = "";
+  try {
+    queryConfig(
+      new Flags(
+        QUERY_COMMAND,
+        parseFlags(QUERY_COMMAND, [
+          "--query.telemetry.request-samples-quantiles=10",
+          "--query.telemetry.request-samples-quantiles=5",
+        ]),
+      ),
+    );
+  } catch (e) {
+    msg = (e as Error).message;
+  }
+  assertEquals(
+    msg,
+    "--query.telemetry.request-samples-quantiles: the values must be ascending numbers",
+  );
 });

@@ -133,3 +133,17 @@ Deno.test("sort plans and the merge of shard vectors", () => {
   ]);
   assertEquals(mergeVectors(parts, "merge-only").map((x) => x.labels[1]), ["2", "4", "1", "3"]);
 });
+
+Deno.test("with --query-frontend.enable-x-functions and experimental functions, such queries are analyzed", () => {
+  const fns = { xFunctions: true, experimentalFunctions: true };
+  // unknown without the options: not shardable (the querier answers them whole)
+  assert(!isShardable(analyzeQuery("sum by (pod) (xrate(x[5m]))")));
+  const a = analyzeQuery("sum by (pod) (xrate(x[5m]))", fns);
+  assert(isShardable(a), JSON.stringify(a));
+  assertEquals(a.by, true);
+  assertEquals(a.labels, ["pod"]);
+  // sort_by_label at the root orders merged instant answers; limitk concatenates them
+  assertEquals(sortPlanForQuery('sort_by_label(x, "a")'), "labels");
+  assertEquals(sortPlanForQuery('sort_by_label(x, "a")', fns), "values-asc");
+  assertEquals(sortPlanForQuery("limitk(2, x)", fns), "merge-only");
+});

@@ -143,3 +143,13 @@ e2eTest(
     assert(ok.success, new TextDecoder().decode(ok.stderr));
   },
 );
+
+Deno.test("rule expressions with x-functions or experimental functions load only when enabled", () => {
+  const file = "groups:\n- name: g\n  rules:\n  - record: r\n    expr: xrate(x[5m])\n" +
+    "  - record: s\n    expr: mad_over_time(x[5m])\n";
+  const e = assertThrows(() => parseRuleFile("r.yml", file), RuleFileError);
+  assert(e.message.includes('unknown function with name "xrate"'), e.message);
+  assert(e.message.includes('function "mad_over_time" is not enabled'), e.message);
+  const groups = parseRuleFile("r.yml", file, { xFunctions: true, experimentalFunctions: true });
+  assertEquals(groups[0].rules.map((r) => r.expr), ["xrate(x[5m])", "mad_over_time(x[5m])"]);
+});
