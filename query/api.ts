@@ -155,7 +155,10 @@ export class ApiParams {
 /** Static configuration of the API. */
 export interface QueryApiOptions {
   proxy: StoreProxy;
-  /** Evaluates queries off this thread (query/eval_pool.ts); absent: evaluated here. */
+  /**
+   * Evaluates queries off this thread (query/eval_pool.ts); absent: evaluated here. An instant
+   * query still evaluates here while no other one does (see {@link QueryApi.evaluate}).
+   */
   evalPool?: Pick<EvalPool, "evaluate">;
   logger: Logger;
   registry: Registry;
@@ -193,6 +196,8 @@ export class QueryApi {
   /** Concurrent queries (`--query.max-concurrent`, at least one); more wait in FIFO order. */
   private readonly queryGate: Gate;
   private readonly queries: Counter;
+  /** True while an instant query evaluates on this thread although there is a pool. */
+  private inlineBusy = false;
 
   constructor(private readonly o: QueryApiOptions) {
     this.queryGate = new Gate(Math.max(1, o.maxConcurrent));
@@ -484,7 +489,11 @@ export class QueryApi {
 
   /**
    * Evaluates one query: in the evaluation pool when there is one (off the HTTP thread), else
-   * here. Warnings are the engine's and the stores'.
+   * here. An instant query evaluates here while no other instant query does: most are a few
+   * milliseconds of work, and the hand-off to a Worker and back (two thread wake-ups and a copy
+   * of the endpoint snapshot) cost as much (issue 19); one at a time, so this thread stays as
+   * responsive as with `--query.eval-workers=0` (the engine reads I/O between series), and
+   * concurrent queries still use the pool. Warnings are the engine's and the stores'.
    */
   private async evaluate(
     e: { engine: Engine; opts: EngineOptions },
@@ -492,7 +501,7 @@ export class QueryApi {
     t: Pick<EvalTask, "kind" | "expr" | "start" | "end" | "step">,
     signal: AbortSignal,
   ): Promise<{ data: Uint8Array | Iterator<string>; warnings: string[] }> {
-    if (this.o.evalPool) {
+    if (this.o.evalPool && !(t.kind === "instant" && !this.inlineBusy)) {
       // parse errors are answered here, with the ParseError the API's messages depend on
       try {
         parseExpr(t.expr);
@@ -508,15 +517,21 @@ export class QueryApi {
         signal,
       );
     }
-    const res = await inSpan(
-      evalSpanName(t.kind),
-      { "promql.query": t.expr },
-      () =>
-        t.kind === "instant"
-          ? e.engine.instantQuery(q, t.expr, t.start, signal)
-          : e.engine.rangeQuery(q, t.expr, t.start, t.end, t.step, signal),
-    );
-    return { data: resultToJSONChunks(res.value), warnings: [...res.warnings, ...q.warnings] };
+    const inline = this.o.evalPool !== undefined;
+    if (inline) this.inlineBusy = true;
+    try {
+      const res = await inSpan(
+        evalSpanName(t.kind),
+        { "promql.query": t.expr },
+        () =>
+          t.kind === "instant"
+            ? e.engine.instantQuery(q, t.expr, t.start, signal)
+            : e.engine.rangeQuery(q, t.expr, t.start, t.end, t.step, signal),
+      );
+      return { data: resultToJSONChunks(res.value), warnings: [...res.warnings, ...q.warnings] };
+    } finally {
+      if (inline) this.inlineBusy = false;
+    }
   }
 
   /**

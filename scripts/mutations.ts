@@ -2472,4 +2472,11 @@ export const MUTATIONS: Mutation[] = [
     replace: "",
     tests: ["tests/query/queryable_test.ts"],
   },
+  {
+    name: "querier-inline-instant-not-exclusive",
+    file: "query/api.ts",
+    find: "    if (inline) this.inlineBusy = true;\n",
+    replace: "",
+    tests: ["tests/query/eval_inline_test.ts"],
+  },
 ];
