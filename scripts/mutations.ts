@@ -2479,4 +2479,11 @@ export const MUTATIONS: Mutation[] = [
     replace: "",
     tests: ["tests/query/eval_inline_test.ts"],
   },
+  {
+    name: "wire-interned-string-unchecked",
+    file: "storeapi/wire.ts",
+    find: "        if (i === n) return hit;\n",
+    replace: "        return hit;\n",
+    tests: ["tests/storeapi/wire_test.ts"],
+  },
 ];
