@@ -24,8 +24,7 @@ import { createBlocksFromSeries } from "../tsdb/block_writer.ts";
 import { startPrometheus } from "../tests/helpers/prometheus.ts";
 import * as promtool from "../tests/helpers/promtool.ts";
 import { TempDirs } from "../tests/helpers/tmp.ts";
-import { answers200, spawnDeno, startComponent, type ThanosProc } from "../tests/helpers/thanos.ts";
-import { freePort } from "../tests/helpers/ports.ts";
+import { startComponent, type ThanosProc } from "../tests/helpers/thanos.ts";
 import { startQuerier } from "../tests/helpers/query_e2e.ts";
 
 function flag(name: string, def: string): string {
@@ -200,29 +199,6 @@ if (generateInto) {
   Deno.exit(0);
 }
 
-/** A role of the baseline checkout, started like startComponent starts ours. */
-async function startBaseline(role: string, flags: string[]): Promise<ThanosProc> {
-  const http = freePort();
-  const grpc = freePort();
-  const p = spawnDeno(
-    [
-      "run",
-      "-A",
-      `${BASELINE}/main.ts`,
-      role,
-      `--http-address=127.0.0.1:${http}`,
-      `--grpc-address=127.0.0.1:${grpc}`,
-      "--log.level=warn",
-      ...flags,
-    ],
-    http,
-    `baseline ${role}`,
-  );
-  const tp = Object.assign(p, { http: `http://127.0.0.1:${http}`, grpc: `127.0.0.1:${grpc}` });
-  await p.waitFor(() => answers200(`${tp.http}/-/ready`), "start (/-/ready)", 300_000);
-  return tp;
-}
-
 const dirs = new TempDirs();
 const procs: { stop(): Promise<unknown> }[] = [];
 try {
@@ -288,12 +264,17 @@ try {
   procs.push(q);
   let base: ThanosProc | undefined;
   if (BASELINE !== "") {
-    const bstore = await startBaseline("store", [
+    const main = `${BASELINE}/main.ts`;
+    const bstore = await startComponent("store", [
       `--objstore.config-file=${root}/bucket.yml`,
       `--data-dir=${root}/store-data-baseline`,
-    ]);
+      "--log.level=warn",
+    ], { main, name: "baseline store", timeoutMs: 300_000 });
     procs.push(bstore);
-    base = await startBaseline("query", [`--store=${bstore.grpc}`]);
+    base = await startComponent("query", [`--store=${bstore.grpc}`, "--log.level=warn"], {
+      main,
+      name: "baseline querier",
+    });
     procs.push(base);
   }
   // the querier answers once it has the store's Info
