@@ -2,7 +2,7 @@
 // querier (issue 19), printed, never asserted:
 //
 //   deno run -A bench/instant_profile.ts --data=<dir> [--query=up] [--n=300]
-//     [--time=<unix s>] [--top=15]
+//     [--time=<unix s>] [--top=15] [--save=<dir>]
 //
 // `<dir>` is a data directory kept by `bench/instant_vs_prometheus.ts --keep=<dir>` (its
 // `bucket.yml` names a FILESYSTEM bucket). Starts `thanos store` over it and `thanos query`
@@ -36,6 +36,10 @@ const N = Number(flag("n", "300"));
 /** Default: the evaluation time of bench/instant_vs_prometheus.ts at 24 h. */
 const TIME = flag("time", "1700006339");
 const TOP = Number(flag("top", "15"));
+/** Writes each process's profile to `<dir>/{querier,store}.cpuprofile` (Chrome DevTools). */
+const SAVE = flag("save", "");
+/** Also samples allocations (V8 sampling heap profiler) and prints the top allocating functions. */
+const HEAP = Deno.args.includes("--heap");
 if (DATA === "") {
   console.error("usage: bench/instant_profile.ts --data=<dir kept by instant_vs_prometheus.ts>");
   Deno.exit(2);
@@ -92,6 +96,12 @@ const STAGES: Stage[] = [
   ["sockets, streams (Deno)", (_f, u) => u.startsWith("ext:")],
   ["(program: native, unattributed)", (fn) => fn === "(program)"],
 ];
+
+interface HeapNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: HeapNode[];
+}
 
 interface Child {
   child: Deno.ChildProcess;
@@ -177,6 +187,13 @@ try {
     await c.send("Profiler.enable");
     await c.send("Profiler.setSamplingInterval", { interval: 100 });
     await c.send("Profiler.start");
+    if (HEAP) {
+      await c.send("HeapProfiler.startSampling", {
+        samplingInterval: 1024,
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: true,
+      });
+    }
   }
   const calls0 = await grpcCalls(store.http);
   const wall: number[] = [];
@@ -190,6 +207,13 @@ try {
   const profiles = await Promise.all(
     cdps.map(async (c) => (await c.send<{ profile: Profile }>("Profiler.stop")).profile),
   );
+  const heaps = HEAP
+    ? await Promise.all(
+      cdps.map(async (c) =>
+        (await c.send<{ profile: { head: HeapNode } }>("HeapProfiler.stopSampling")).profile
+      ),
+    )
+    : [];
   for (const c of cdps) c.close();
   wall.sort((a, b) => a - b);
   console.log(
@@ -197,6 +221,31 @@ try {
       `${wall[N >> 1].toFixed(2)} ms (p10 ${wall[Math.floor(N / 10)].toFixed(2)}); store gRPC ` +
       `calls per query ${(calls / N).toFixed(2)} (profiler attached: times are inflated)`,
   );
+  if (SAVE !== "") {
+    await Deno.writeTextFile(`${SAVE}/querier.cpuprofile`, JSON.stringify(profiles[1]));
+    await Deno.writeTextFile(`${SAVE}/store.cpuprofile`, JSON.stringify(profiles[0]));
+  }
+  for (const [name, h] of [["querier", heaps[1]], ["store gateway", heaps[0]]] as const) {
+    if (!h) continue;
+    // allocated bytes by function (self), per query: what the garbage collector later sweeps
+    const by = new Map<string, number>();
+    const walk = (n: HeapNode) => {
+      const cf = n.callFrame;
+      const k = `${cf.functionName || "(anonymous)"} ${cf.url.split("/").slice(-2).join("/")}:${
+        cf.lineNumber + 1
+      }`;
+      by.set(k, (by.get(k) ?? 0) + n.selfSize);
+      for (const c of n.children) walk(c);
+    };
+    walk(h.head);
+    const top = [...by].sort((a, b) => b[1] - a[1]).slice(0, TOP || 15);
+    const total = [...by.values()].reduce((a, b) => a + b, 0);
+    console.log(
+      `\n## ${name}: sampled allocations ${(total / N / 1024).toFixed(1)} KiB per query\n`,
+    );
+    console.log("| function (self) | KiB / query |\n| --- | ---: |");
+    for (const [k, v] of top) console.log(`| ${k} | ${(v / N / 1024).toFixed(2)} |`);
+  }
   for (const [name, p] of [["querier", profiles[1]], ["store gateway", profiles[0]]] as const) {
     const stages = breakdown(p, STAGES);
     const busy = [...stages].filter(([k]) => k !== "(idle)").reduce((a, [, v]) => a + v, 0);

@@ -5,7 +5,7 @@
 //
 //   deno run -A bench/instant_vs_prometheus.ts [--series=1000] [--hours=24] [--scrape=60]
 //     [--runs=5] [--writer=promtool|ours] [--kinds=instant,6h,24h] [--only=<substring>]
-//     [--keep=<dir>]
+//     [--keep=<dir>] [--baseline=<checkout dir>] [--querier-flags=<f1,f2>]
 //
 // The issue's workload is `--series=10000 --scrape=15` (≈10k series × 24 h as twelve 2-hour
 // blocks, ≈56 M samples; `--writer=ours` writes them without the multi-GB OpenMetrics file).
@@ -14,7 +14,10 @@
 // itself would write). Prometheus serves a copy of the blocks; `thanos store` reads the same
 // blocks from a FILESYSTEM bucket and `thanos query` (separate processes, started the way a
 // user starts them) reads the store. Answers are compared with results sorted by series, values
-// as exact strings.
+// as exact strings. `--baseline=<dir>` also starts the store gateway and querier of another
+// checkout (`<dir>/main.ts`, e.g. `git worktree add /tmp/base main`) over the same bucket and
+// times it in the same alternation: its column and the ratio ours/baseline show a change's effect
+// side by side under the same load. `--querier-flags` adds flags to our querier (comma-separated).
 
 import { generateDataset, writeOpenMetricsFile } from "../scripts/dataset.ts";
 import { createBlocksFromSeries } from "../tsdb/block_writer.ts";
@@ -37,6 +40,8 @@ const WRITER = flag("writer", "promtool");
 const KINDS = flag("kinds", "instant,6h,24h").split(",");
 const ONLY = flag("only", "");
 const KEEP = flag("keep", "");
+const BASELINE = flag("baseline", "");
+const QUERIER_FLAGS = flag("querier-flags", "").split(",").filter((x) => x !== "");
 const H = 3_600_000;
 /** 2023-11-14T00:00:00Z: a 2-hour boundary, so blocks are whole. */
 const START = 1_699_920_000_000;
@@ -255,16 +260,33 @@ try {
     "--log.level=warn",
   ], { timeoutMs: 300_000 });
   procs.push(store);
-  const q = await startQuerier([`--store=${store.grpc}`]);
+  const q = await startQuerier([`--store=${store.grpc}`, ...QUERIER_FLAGS]);
   procs.push(q);
+  let base: ThanosProc | undefined;
+  if (BASELINE !== "") {
+    const main = `${BASELINE}/main.ts`;
+    const bstore = await startComponent("store", [
+      `--objstore.config-file=${root}/bucket.yml`,
+      `--data-dir=${root}/store-data-baseline`,
+      "--log.level=warn",
+    ], { main, name: "baseline store", timeoutMs: 300_000 });
+    procs.push(bstore);
+    base = await startComponent("query", [`--store=${bstore.grpc}`, "--log.level=warn"], {
+      main,
+      name: "baseline querier",
+    });
+    procs.push(base);
+  }
   // the querier answers once it has the store's Info
-  for (let i = 0; i < 300; i++) {
-    const r = await get(q.url, ALL_KINDS[0], "count(up)");
-    if (canonical(r.text) === canonical((await get(prom.url, ALL_KINDS[0], "count(up)")).text)) {
-      break;
+  for (const url of base ? [q.url, base.http] : [q.url]) {
+    for (let i = 0; i < 300; i++) {
+      const r = await get(url, ALL_KINDS[0], "count(up)");
+      if (canonical(r.text) === canonical((await get(prom.url, ALL_KINDS[0], "count(up)")).text)) {
+        break;
+      }
+      if (i === 299) throw new Error(`querier never saw the store: ${r.text}`);
+      await new Promise((res) => setTimeout(res, 100));
     }
-    if (i === 299) throw new Error(`querier never saw the store: ${r.text}`);
-    await new Promise((res) => setTimeout(res, 100));
   }
   console.log(`servers ready in ${Math.round(performance.now() - t0)} ms`);
   console.log(
@@ -278,9 +300,19 @@ try {
   let total = 0;
   for (const kind of ALL_KINDS.filter((k) => KINDS.includes(k.name))) {
     console.log(`\n## ${kind.name} (median of ${RUNS})\n`);
-    console.log("| query | ours ms | prometheus ms | ratio | identical |");
-    console.log("| --- | ---: | ---: | ---: | --- |");
+    if (base) {
+      console.log(
+        "| query | ours ms | baseline ms | prometheus ms | ratio | baseline ratio | " +
+          "ours/baseline | identical |",
+      );
+      console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+    } else {
+      console.log("| query | ours ms | prometheus ms | ratio | identical |");
+      console.log("| --- | ---: | ---: | ---: | --- |");
+    }
     const ratios: number[] = [];
+    const baseRatios: number[] = [];
+    let sumBase = 0;
     let sumOurs = 0;
     let sumProm = 0;
     for (const query of QUERIES.filter((x) => x.includes(ONLY))) {
@@ -290,8 +322,13 @@ try {
       const same = canonical(a0.text) === canonical(b0.text);
       const ours: number[] = [];
       const theirs: number[] = [];
+      const baseline: number[] = [];
+      if (base) await get(base.http, kind, query);
       for (let r = 0; r < RUNS; r++) {
+        // the order rotates, so neither side always runs right after Prometheus
+        if (base && r % 2 === 1) baseline.push((await get(base.http, kind, query)).ms);
         ours.push((await get(q.url, kind, query)).ms);
+        if (base && r % 2 === 0) baseline.push((await get(base.http, kind, query)).ms);
         theirs.push((await get(prom.url, kind, query)).ms);
       }
       const a = median(ours);
@@ -301,11 +338,23 @@ try {
       sumProm += b;
       total++;
       if (same) identical++;
-      console.log(
-        `| \`${query.replaceAll("|", "\\|")}\` | ${a.toFixed(1)} | ${b.toFixed(1)} | ${
-          (a / b).toFixed(2)
-        } | ${same ? "yes" : "NO"} |`,
-      );
+      const name = `\`${query.replaceAll("|", "\\|")}\``;
+      if (base) {
+        const c = median(baseline);
+        baseRatios.push(c / b);
+        sumBase += c;
+        console.log(
+          `| ${name} | ${a.toFixed(1)} | ${c.toFixed(1)} | ${b.toFixed(1)} | ${
+            (a / b).toFixed(2)
+          } | ${(c / b).toFixed(2)} | ${(a / c).toFixed(2)} | ${same ? "yes" : "NO"} |`,
+        );
+      } else {
+        console.log(
+          `| ${name} | ${a.toFixed(1)} | ${b.toFixed(1)} | ${(a / b).toFixed(2)} | ${
+            same ? "yes" : "NO"
+          } |`,
+        );
+      }
       if (!same) {
         console.log(`  ours: ${a0.text.slice(0, 300)}\n  prom: ${b0.text.slice(0, 300)}`);
       }
@@ -314,6 +363,13 @@ try {
       `| ${kind.name} | ${geomean(ratios).toFixed(2)} | ${Math.max(...ratios).toFixed(2)} | ` +
         `${sumOurs.toFixed(0)} | ${sumProm.toFixed(0)} | ${(sumOurs / sumProm).toFixed(2)} |`,
     );
+    if (base) {
+      summary.push(
+        `| ${kind.name} (baseline) | ${geomean(baseRatios).toFixed(2)} | ${
+          Math.max(...baseRatios).toFixed(2)
+        } | ${sumBase.toFixed(0)} | ${sumProm.toFixed(0)} | ${(sumBase / sumProm).toFixed(2)} |`,
+      );
+    }
   }
   console.log(
     "\n| kind | geomean ratio | max ratio | sum ours ms | sum prometheus ms | sum ratio |",

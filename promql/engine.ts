@@ -563,15 +563,22 @@ class QueryContext {
 // ---------------------------------------------------------------------------------------------
 // Decoding one series.
 
-/** Reusable decode buffers for one series: samples within [mint, maxt], stale flags. */
+/** First capacity (samples) of a {@link SeriesBuffer}: a 2-hour chunk at 60 s fits. */
+const SERIES_BUFFER_START = 128;
+
+/**
+ * Reusable decode buffers for one series: samples within [mint, maxt], stale flags. They start
+ * small and grow by doubling: one query makes one, and 41 KiB of zeroed buffers cost a short
+ * instant query more than its decoding.
+ */
 class SeriesBuffer {
-  ts = new Float64Array(1024);
-  vs = new Float64Array(1024);
-  stale = new Uint8Array(1024);
+  ts = new Float64Array(SERIES_BUFFER_START);
+  vs = new Float64Array(SERIES_BUFFER_START);
+  stale = new Uint8Array(SERIES_BUFFER_START);
   len = 0;
   /** Non-stale samples (range selectors drop stale markers). */
-  cts = new Float64Array(1024);
-  cvs = new Float64Array(1024);
+  cts = new Float64Array(SERIES_BUFFER_START);
+  cvs = new Float64Array(SERIES_BUFFER_START);
   clen = 0;
 
   private grow(need: number): void {
@@ -628,15 +635,11 @@ class SeriesBuffer {
       if (base > 0 && n > 0 && this.ts[base] <= this.ts[base - 1]) unordered = true;
       this.len = base + n;
     }
-    // stale flags from the raw bits, before any value goes through a JS number
-    const words = new Uint32Array(this.vs.buffer, 0, this.len * 2);
-    for (let i = 0; i < this.len; i++) {
-      this.stale[i] = words[2 * i + HI_WORD] === STALE_NAN_HI &&
-          words[2 * i + LO_WORD] === STALE_NAN_LO
-        ? 1
-        : 0;
+    if (unordered) {
+      // the stale flags travel with their samples through the sort
+      this.staleFlags(0, this.len);
+      this.sortDedupe();
     }
-    if (unordered) this.sortDedupe();
     // keep only [mint, maxt]
     let lo = 0;
     while (lo < this.len && this.ts[lo] < mint) lo++;
@@ -645,9 +648,22 @@ class SeriesBuffer {
     if (lo > 0) {
       this.ts.copyWithin(0, lo, hi);
       new Uint32Array(this.vs.buffer).copyWithin(0, lo * 2, hi * 2);
-      this.stale.copyWithin(0, lo, hi);
+      if (unordered) this.stale.copyWithin(0, lo, hi);
     }
     this.len = hi - lo;
+    // an instant query's window is the last few samples of a chunk: flag only those
+    if (!unordered) this.staleFlags(0, this.len);
+  }
+
+  /** Stale flags of samples [from, to) from the raw bits, before a value becomes a JS number. */
+  private staleFlags(from: number, to: number): void {
+    const words = new Uint32Array(this.vs.buffer, 0, to * 2);
+    for (let i = from; i < to; i++) {
+      this.stale[i] = words[2 * i + HI_WORD] === STALE_NAN_HI &&
+          words[2 * i + LO_WORD] === STALE_NAN_LO
+        ? 1
+        : 0;
+    }
   }
 
   /** Overlapping chunks (several blocks): sort by time, first sample wins on equal times. */

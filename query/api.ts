@@ -179,7 +179,10 @@ export type PromqlEngine = "prometheus" | "thanos";
 /** Static configuration of the API. */
 export interface QueryApiOptions {
   proxy: StoreProxy;
-  /** Evaluates queries off this thread (query/eval_pool.ts); absent: evaluated here. */
+  /**
+   * Evaluates queries off this thread (query/eval_pool.ts); absent: evaluated here. An instant
+   * query still evaluates here while no other one does (see {@link QueryApi.evaluate}).
+   */
   evalPool?: Pick<EvalPool, "evaluate">;
   logger: Logger;
   registry: Registry;
@@ -260,6 +263,8 @@ export class QueryApi {
   /** Concurrent queries (`--query.max-concurrent`, at least one); more wait in FIFO order. */
   private readonly queryGate: Gate;
   private readonly queries: Counter;
+  /** True while an instant query evaluates on this thread although there is a pool. */
+  private inlineBusy = false;
 
   private readonly tenancy: QueryTenancy;
 
@@ -629,7 +634,11 @@ export class QueryApi {
 
   /**
    * Evaluates one query: in the evaluation pool when there is one (off the HTTP thread), else
-   * here. Warnings are the engine's and the stores'.
+   * here. An instant query evaluates here while no other instant query does: most are a few
+   * milliseconds of work, and the hand-off to a Worker and back (two thread wake-ups and a copy
+   * of the endpoint snapshot) cost as much (issue 19); one at a time, so this thread stays as
+   * responsive as with `--query.eval-workers=0` (the engine reads I/O between series), and
+   * concurrent queries still use the pool. Warnings are the engine's and the stores'.
    */
   private async evaluate(
     e: { engine: Engine; opts: EngineOptions },
@@ -639,7 +648,7 @@ export class QueryApi {
     p?: ApiParams,
   ): Promise<{ data: Uint8Array | Iterator<string>; warnings: string[] }> {
     const began = performance.now();
-    if (this.o.evalPool) {
+    if (this.o.evalPool && !(t.kind === "instant" && !this.inlineBusy)) {
       // parse errors are answered here, with the ParseError the API's messages depend on
       try {
         parseExpr(t.expr, e.opts.functions);
@@ -658,27 +667,33 @@ export class QueryApi {
       this.observeQuery(p, answer.stats, began);
       return answer;
     }
-    const res = await inSpan(
-      evalSpanName(t.kind),
-      { "promql.query": t.expr },
-      () =>
-        this.o.distributed
-          ? evaluateDistributed(
-            e.engine,
-            q,
-            t,
-            remoteEngines(this.o.distributed.endpoints()),
-            this.o.distributed.options,
-            remoteCallOptions({ engine: e.opts, queryable: q.describe() }),
-            q.warnings,
-            signal,
-          )
-          : t.kind === "instant"
-          ? e.engine.instantQuery(q, t.expr, t.start, signal)
-          : e.engine.rangeQuery(q, t.expr, t.start, t.end, t.step, signal),
-    );
-    this.observeQuery(p, q.stats, began);
-    return { data: resultToJSONChunks(res.value), warnings: [...res.warnings, ...q.warnings] };
+    const inline = this.o.evalPool !== undefined;
+    if (inline) this.inlineBusy = true;
+    try {
+      const res = await inSpan(
+        evalSpanName(t.kind),
+        { "promql.query": t.expr },
+        () =>
+          this.o.distributed
+            ? evaluateDistributed(
+              e.engine,
+              q,
+              t,
+              remoteEngines(this.o.distributed.endpoints()),
+              this.o.distributed.options,
+              remoteCallOptions({ engine: e.opts, queryable: q.describe() }),
+              q.warnings,
+              signal,
+            )
+            : t.kind === "instant"
+            ? e.engine.instantQuery(q, t.expr, t.start, signal)
+            : e.engine.rangeQuery(q, t.expr, t.start, t.end, t.step, signal),
+      );
+      this.observeQuery(p, q.stats, began);
+      return { data: resultToJSONChunks(res.value), warnings: [...res.warnings, ...q.warnings] };
+    } finally {
+      if (inline) this.inlineBusy = false;
+    }
   }
 
   /**

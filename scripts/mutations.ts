@@ -3044,4 +3044,18 @@ export const MUTATIONS: Mutation[] = [
     replace: "",
     tests: ["tests/e2e/query_telemetry_test.ts"],
   },
+  {
+    name: "querier-inline-instant-not-exclusive",
+    file: "query/api.ts",
+    find: "    if (inline) this.inlineBusy = true;\n",
+    replace: "",
+    tests: ["tests/query/eval_inline_test.ts"],
+  },
+  {
+    name: "wire-interned-string-unchecked",
+    file: "storeapi/wire.ts",
+    find: "        if (i === n) return hit;\n",
+    replace: "        return hit;\n",
+    tests: ["tests/storeapi/wire_test.ts"],
+  },
 ];

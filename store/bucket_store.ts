@@ -571,12 +571,23 @@ export class BucketStore implements StoreBackend {
       const warnings: string[] = [];
       // the stats ride along on the request object (withExternalLabels copies its fields)
       const inner: StatsSeriesRequest = { ...r, hints: undefined, limit: 0, stats };
-      const sets = this.setBackends().map((b) => seriesOnly(b.series(inner, signal), warnings));
+      const backends = this.setBackends();
+      const merged = backends.length > 1;
+      // one label set (the usual case): its items as they come, warnings set aside here
+      const items: AsyncIterable<SeriesItem> = merged
+        ? mergeSeriesSets(backends.map((b) => seriesOnly(b.series(inner, signal), warnings)))
+        : backends.length === 1
+        ? backends[0].series(inner, signal)
+        : emptyItems();
       let n = 0;
       let chunks = 0;
       try {
-        for await (const s of sets.length === 1 ? sets[0] : mergeSeriesSets(sets)) {
-          if (sets.length > 1 && s.chunks.length > 1) s.chunks = dedupeChunks(s.chunks);
+        for await (const s of items) {
+          if ("warning" in s) {
+            warnings.push(s.warning);
+            continue;
+          }
+          if (merged && s.chunks.length > 1) s.chunks = dedupeChunks(s.chunks);
           n++;
           chunks += s.chunks.length;
           yield s;
@@ -654,12 +665,13 @@ export class BucketStore implements StoreBackend {
    */
   async *guardBlock(
     block: BucketBlock,
-    series: AsyncIterable<SeriesWithChunks>,
+    batches: AsyncIterable<SeriesWithChunks[]>,
     stats: RequestStats,
     signal: AbortSignal,
   ): AsyncGenerator<SeriesWithChunks> {
     try {
-      yield* series;
+      // the block's reader hands over batches: one generator step per series, not three
+      for await (const batch of batches) for (const s of batch) yield s;
     } catch (e) {
       if (signal.aborted || e instanceof GrpcError) throw e;
       const reason = e instanceof CorruptionError ? "corruption" : "error";
@@ -790,7 +802,8 @@ export class BucketStore implements StoreBackend {
 
   /**
    * Series of one block matching `matchers` with chunks overlapping [mint, maxt], sorted by
-   * labels (without external labels). Chunks are fetched per batch with merged range reads.
+   * labels (without external labels), in batches. Chunks are fetched per batch with merged range
+   * reads.
    */
   async *blockSeries(
     block: BucketBlock,
@@ -804,7 +817,7 @@ export class BucketStore implements StoreBackend {
       batchSize?: number;
     },
     signal: AbortSignal,
-  ): AsyncGenerator<SeriesWithChunks> {
+  ): AsyncGenerator<SeriesWithChunks[]> {
     this.metrics?.blocksQueried.inc();
     // a span per block read, child of the Series call's, with the postings lookup as its child
     const span = startSpan("bucket_store_block_series", { "block.id": block.id });
@@ -864,7 +877,7 @@ export class BucketStore implements StoreBackend {
     fetched: (series: number, chunks: number) => void,
     filter: readonly Matcher[] = NO_MATCHERS,
     kept: number[] | null = null,
-  ): AsyncGenerator<SeriesWithChunks> {
+  ): AsyncGenerator<SeriesWithChunks[]> {
     const batch = opts.batchSize ?? SERIES_BATCH;
     for (let from = 0; from < refs.length; from += batch) {
       signal.throwIfAborted();
@@ -900,7 +913,7 @@ export class BucketStore implements StoreBackend {
         await this.fetchChunks(block, wants, opts.aggregates, opts.stats, signal);
       }
       fetched(entries.length, wants.length);
-      for (const s of out) yield s;
+      if (out.length > 0) yield out;
     }
   }
 

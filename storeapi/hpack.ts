@@ -173,32 +173,58 @@ export class HpackDecoder {
 
 const utf8 = new TextEncoder();
 
-function putInt(out: number[], prefix: number, prefixBits: number, v: number): void {
+/** Writes an HPACK integer with a `prefixBits`-bit prefix at `o`; returns the end. */
+function putIntAt(out: Uint8Array, o: number, prefix: number, prefixBits: number, v: number) {
   const mask = (1 << prefixBits) - 1;
   if (v < mask) {
-    out.push(prefix | v);
-    return;
+    out[o++] = prefix | v;
+    return o;
   }
-  out.push(prefix | mask);
+  out[o++] = prefix | mask;
   v -= mask;
   while (v >= 0x80) {
-    out.push((v & 0x7f) | 0x80);
+    out[o++] = (v & 0x7f) | 0x80;
     v = Math.floor(v / 128);
   }
-  out.push(v);
+  out[o++] = v;
+  return o;
+}
+
+/** Writes a string literal (length-prefixed, not Huffman-coded) at `o`; returns the end. */
+function putString(out: Uint8Array, o: number, s: string): number {
+  let ascii = true;
+  for (let i = 0; i < s.length; i++) {
+    if (s.charCodeAt(i) > 0x7f) {
+      ascii = false;
+      break;
+    }
+  }
+  if (!ascii) {
+    const b = utf8.encode(s);
+    o = putIntAt(out, o, 0, 7, b.length);
+    out.set(b, o);
+    return o + b.length;
+  }
+  // header names and most values are ASCII: one byte per character, no encoder call
+  o = putIntAt(out, o, 0, 7, s.length);
+  for (let i = 0; i < s.length; i++) out[o++] = s.charCodeAt(i);
+  return o;
 }
 
 /** Encodes headers as literals without indexing (names must be lower case). */
 export function hpackEncode(headers: Iterable<readonly [string, string]>): Uint8Array {
-  const out: number[] = [];
-  for (const [name, value] of headers) {
-    out.push(0x00);
-    const n = utf8.encode(name);
-    putInt(out, 0, 7, n.length);
-    for (const b of n) out.push(b);
-    const v = utf8.encode(value);
-    putInt(out, 0, 7, v.length);
-    for (const b of v) out.push(b);
+  const list = Array.isArray(headers) ? headers as readonly (readonly [string, string])[] : [
+    ...headers,
+  ];
+  // at most 3 bytes of UTF-8 per UTF-16 unit, 6 bytes per length prefix
+  let cap = 0;
+  for (const [name, value] of list) cap += 13 + 3 * (name.length + value.length);
+  const out = new Uint8Array(cap);
+  let o = 0;
+  for (const [name, value] of list) {
+    out[o++] = 0x00;
+    o = putString(out, o, name);
+    o = putString(out, o, value);
   }
-  return Uint8Array.from(out);
+  return out.subarray(0, o);
 }

@@ -380,12 +380,21 @@ function decodeRequest<T>(fn: () => T): T {
   }
 }
 
+const NO_BYTES = new Uint8Array(0);
+/** First size of a {@link SeriesFrameSink} buffer. */
+const MIN_SINK_BYTES = 4096;
+
 /**
  * Packs SeriesResponse frames into buffers of about `flushBytes` and sends them; splits series
  * with more than `maxFrameBytes` of chunk data over several frames with the same labels.
  */
 class SeriesFrameSink {
-  private buf: Uint8Array;
+  /**
+   * Allocated on demand and grown by doubling up to `flushBytes`: most answers to instant
+   * queries are a few hundred bytes, and two 64 KiB buffers per call (zeroed, outside the V8
+   * heap) cost the store gateway more garbage collection than the rest of a small call.
+   */
+  private buf: Uint8Array = NO_BYTES;
   private pos = 0;
   private readonly enc = new SeriesEncoder();
 
@@ -393,8 +402,19 @@ class SeriesFrameSink {
     private readonly out: ServerStreamWriter,
     private readonly flushBytes: number,
     private readonly maxFrameBytes: number,
-  ) {
-    this.buf = new Uint8Array(flushBytes);
+  ) {}
+
+  /** Room for `total` more bytes: flushes first when they would pass `flushBytes`. */
+  private async reserve(total: number): Promise<void> {
+    if (this.pos + total <= this.buf.length) return;
+    if (this.pos > 0 && this.pos + total > this.flushBytes) await this.flush();
+    if (this.pos + total <= this.buf.length) return;
+    let size = Math.max(this.buf.length * 2, MIN_SINK_BYTES);
+    if (size > this.flushBytes) size = this.flushBytes;
+    if (size < this.pos + total) size = this.pos + total;
+    const grown = new Uint8Array(size);
+    grown.set(this.buf.subarray(0, this.pos));
+    this.buf = grown;
   }
 
   async series(labels: Labels, chunks: readonly StoreChunk[]): Promise<void> {
@@ -423,10 +443,7 @@ class SeriesFrameSink {
     const size = this.enc.measure(labels, chunks, from, to);
     const msgLen = 1 + varintSize(size) + size;
     const total = 5 + msgLen;
-    if (this.pos + total > this.buf.length) {
-      await this.flush();
-      if (total > this.buf.length) this.buf = new Uint8Array(total);
-    }
+    if (this.pos + total > this.buf.length) await this.reserve(total);
     putFrameHeader(this.buf, this.pos, false, msgLen);
     const w = new ProtoWriter(this.buf, this.pos + 5);
     w.byte(0x0a);
@@ -444,10 +461,7 @@ class SeriesFrameSink {
       return;
     }
     const total = 5 + msg.length;
-    if (this.pos + total > this.buf.length) {
-      await this.flush();
-      if (total > this.buf.length) this.buf = new Uint8Array(total);
-    }
+    if (this.pos + total > this.buf.length) await this.reserve(total);
     putFrameHeader(this.buf, this.pos, false, msg.length);
     this.buf.set(msg, this.pos + 5);
     this.pos += total;
@@ -457,8 +471,8 @@ class SeriesFrameSink {
   async flush(): Promise<void> {
     if (this.pos === 0) return;
     const full = this.buf.subarray(0, this.pos);
-    // the socket keeps the buffer until written, so the next batch needs a fresh one
-    this.buf = new Uint8Array(this.flushBytes);
+    // the socket keeps the buffer until written, so the next batch needs a fresh one (if any)
+    this.buf = NO_BYTES;
     this.pos = 0;
     await this.out.sendFramed(full);
   }

@@ -21,6 +21,10 @@ export const INT64_MIN = -9223372036854775808;
 
 const TWO32 = 4294967296;
 const TEXT_DECODER = new TextDecoder("utf-8");
+
+/** Slots of the short-string cache of {@link ProtoReader.string} (a prime: hash mod slots). */
+const INTERN_SLOTS = 4093;
+const INTERNED: string[] = new Array<string>(INTERN_SLOTS).fill("");
 const TEXT_ENCODER = new TextEncoder();
 
 /** Bytes do not form a valid protobuf message of the expected type. */
@@ -355,14 +359,27 @@ export class ProtoReader {
     const start = this.pos;
     this.pos += n;
     if (n < 24) {
-      // short ASCII strings (label names, most values) decode faster by hand
+      // short ASCII strings (label names, most values) decode faster by hand, and repeat from
+      // series to series: the last string seen per hash slot is handed out again when its
+      // characters are these bytes (no new string, and equal labels are the same string)
       const b = this.buf;
-      let s = "";
-      for (let i = start; i < start + n; i++) {
+      const stop = start + n;
+      let h = n;
+      for (let i = start; i < stop; i++) {
         const c = b[i];
-        if (c >= 0x80) return TEXT_DECODER.decode(b.subarray(start, start + n));
-        s += String.fromCharCode(c);
+        if (c >= 0x80) return TEXT_DECODER.decode(b.subarray(start, stop));
+        h = Math.imul(h ^ c, 0x01000193);
       }
+      const slot = (h >>> 0) % INTERN_SLOTS;
+      const hit = INTERNED[slot];
+      if (hit.length === n) {
+        let i = 0;
+        while (i < n && hit.charCodeAt(i) === b[start + i]) i++;
+        if (i === n) return hit;
+      }
+      let s = "";
+      for (let i = start; i < stop; i++) s += String.fromCharCode(b[i]);
+      INTERNED[slot] = s;
       return s;
     }
     return TEXT_DECODER.decode(this.buf.subarray(start, start + n));

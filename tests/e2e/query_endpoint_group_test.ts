@@ -58,6 +58,15 @@ Deno.test({
         assertEquals(result.map((x) => x.metric.cluster), ["a"], r.text);
         const warnings = (r.body.warnings ?? []) as string[];
         assert(warnings.some((w) => w.includes(strict)), r.text);
+        // a range query evaluates in an evaluation Worker (an instant query may run on the
+        // role's thread), which builds the group's client too
+        const range = await getJSON(
+          `${q.url}/api/v1/query_range?query=${expr}&start=${t - 60}&end=${t}&step=30`,
+        );
+        assertEquals(range.status, 200, range.text);
+        const matrix = (range.body.data as { result: { metric: Record<string, string> }[] })
+          .result;
+        assertEquals(matrix.map((x) => x.metric.cluster), ["a"], range.text);
       }
       const values = await getJSON(`${q.url}/api/v1/label/cluster/values`);
       assertEquals(values.body.data, ["a"], values.text);

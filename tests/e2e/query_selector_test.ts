@@ -1,7 +1,7 @@
 // `thanos query --selector.relabel-config(-file)` through the real CLI: two stores with
 // different external labels, the querier keeps only one of them by relabel rules (from a file,
-// so the launcher's read grant is exercised). Queries (evaluated in the querier's evaluation
-// Workers), label values (on the role's thread), /api/v1/stores and the querier's own Info
+// so the launcher's read grant is exercised). Queries (a range query evaluated in the querier's
+// evaluation Workers), label values (on the role's thread), /api/v1/stores and the querier's own Info
 // (a second querier stacked on it) see only the kept store. A rule with an action Thanos does not
 // allow for selectors stops the querier at start.
 
@@ -59,6 +59,14 @@ Deno.test({
         await new Promise((res) => setTimeout(res, 100));
       }
       assertEquals(result.map((s) => s.metric.region), ["eu-1"]);
+      // a range query evaluates in an evaluation Worker (an instant query may run on the
+      // role's thread): the Worker's proxy applies the selector too
+      const range = await getJSON(
+        `${q.url}/api/v1/query_range?query=${expr}&start=${t - 60}&end=${t}&step=30`,
+      );
+      assertEquals(range.status, 200, range.text);
+      const matrix = (range.body.data as { result: typeof result }).result;
+      assertEquals(matrix.map((s) => s.metric.region), ["eu-1"], range.text);
       const values = await getJSON(`${q.url}/api/v1/label/region/values`);
       assertEquals(values.body.data, ["eu-1"]);
       const stores = await getJSON(`${q.url}/api/v1/stores`);

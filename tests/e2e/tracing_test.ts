@@ -20,6 +20,7 @@ import { smallDataset, startQuerier, T0, withLabels, writeBlocks } from "../help
 const END = T0 / 1000 + 3 * 3600;
 const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN = "00f067aa0ba902b7";
+const RANGE_TRACE = "5ce0a1e84c1b4c7a9d2f6b3e8a7d9c10";
 
 async function bucket(dirs: TempDirs): Promise<string> {
   const root = await dirs.make();
@@ -96,7 +97,7 @@ async function traceOneQuery(client: "http" | "grpc"): Promise<void> {
     const proxy = one(spans, "querier", "proxy_series");
     const call = one(spans, "querier", "store_series");
     const server = one(spans, "store-gw", "/thanos.Store/Series");
-    // the caller's span → HTTP server span → evaluation (in an evaluation Worker) → fan-out
+    // the caller's span → HTTP server span → evaluation (on the role's thread) → fan-out
     // → one call per store → the store gateway's server span (another process)
     assertEquals(http.parentSpanId, CALLER_SPAN);
     assertEquals(http.kind, 2);
@@ -148,6 +149,26 @@ async function traceOneQuery(client: "http" | "grpc"): Promise<void> {
     assertEquals(lp.parentSpanId, lw.spanId);
     assertEquals(lc.parentSpanId, lp.spanId);
     assertEquals(ln.parentSpanId, lc.spanId);
+
+    // a range query evaluates in an evaluation Worker (an instant query may evaluate on the
+    // role's thread): the Worker's spans continue the request's trace too
+    const rr = await fetch(
+      `${q.url}/api/v1/query_range?query=${encodeURIComponent("sum(http_requests_total)")}&start=${
+        END - 600
+      }&end=${END}&step=60`,
+      { headers: { traceparent: `00-${RANGE_TRACE}-${CALLER_SPAN}-01` } },
+    );
+    assertEquals(rr.status, 200);
+    await rr.body?.cancel();
+    const inRange = (s: ReceivedSpan[]) => s.filter((x) => x.traceId === RANGE_TRACE);
+    const rangeSpans = ["/api/v1/query_range", "promql_range_query", "proxy_series"];
+    await rx.waitFor((s) => rangeSpans.every((n) => inRange(s).some((x) => x.name === n)));
+    const rh = one(inRange(rx.spans), "querier", "/api/v1/query_range");
+    const re = one(inRange(rx.spans), "querier", "promql_range_query");
+    const rp = one(inRange(rx.spans), "querier", "proxy_series");
+    assertEquals(rh.parentSpanId, CALLER_SPAN);
+    assertEquals(re.parentSpanId, rh.spanId);
+    assertEquals(rp.parentSpanId, re.spanId);
   } finally {
     for (const p of procs.reverse()) await p.stop();
   }

@@ -121,6 +121,8 @@ export interface StartComponentOptions {
    * `[::]:port`; default "127.0.0.1". The returned URLs still connect via 127.0.0.1.
    */
   listenHost?: string;
+  /** The `main.ts` to run (benchmarks: another checkout's); default this repository's. */
+  main?: string;
 }
 
 /**
@@ -135,18 +137,17 @@ export async function startComponent(
   const http = opts.httpPort ?? freePort();
   const grpc = opts.grpcPort ?? freePort();
   const host = opts.listenHost ?? "127.0.0.1";
-  const p = spawnMain(
-    [
-      role,
-      `--http-address=${host}:${http}`,
-      `--grpc-address=${host}:${grpc}`,
-      "--http-grace-period=1s",
-      "--grpc-grace-period=1s",
-      ...flags,
-    ],
-    http,
-    opts.name ?? role,
-  );
+  const args = [
+    role,
+    `--http-address=${host}:${http}`,
+    `--grpc-address=${host}:${grpc}`,
+    "--http-grace-period=1s",
+    "--grpc-grace-period=1s",
+    ...flags,
+  ];
+  const p = opts.main
+    ? spawnDeno(["run", "-A", opts.main, ...args], http, opts.name ?? role)
+    : spawnMain(args, http, opts.name ?? role);
   const tp = Object.assign(p, { http: `http://127.0.0.1:${http}`, grpc: `127.0.0.1:${grpc}` });
   const path = opts.readyPath ?? "/-/ready";
   await p.waitFor(() => answers200(`${tp.http}${path}`), `start (${path})`, opts.timeoutMs);

@@ -39,6 +39,7 @@ import {
   StoreType,
 } from "../../storeapi/codec.ts";
 import { maskedCrc32c, snappyFrameDecode, snappyFrameEncode } from "../../storeapi/snappy.ts";
+import { ProtoReader, ProtoWriter } from "../../storeapi/wire.ts";
 
 /** Minimal protobuf byte builder: tag = field<<3|wiretype, varints, length-delimited fields. */
 class PB {
@@ -424,4 +425,24 @@ Deno.test("snappy framing decodes a hand-built stream with stored and compressed
   assertEquals([...enc.subarray(0, 10)], id);
   assertEquals([...snappyFrameDecode(enc)], [...big]);
   assertThrows(() => snappyFrameDecode(enc, 1000), Error, "limit");
+});
+
+Deno.test("short strings decode to their exact text also when the reader hands out a cached one", () => {
+  // many distinct short strings (slot collisions certain), repeats, the empty string, same
+  // lengths with different bytes and non-ASCII ones: each decodes to exactly what was written
+  const words: string[] = ["", "a", "b", "job", "jab", "instance", "ü", "zürich", "x".repeat(23)];
+  for (let i = 0; i < 20_000; i++) words.push(`v${(i * 7919) % 15013}`);
+  for (let i = 0; i < 500; i++) words.push(words[(i * 31) % words.length]);
+  const w = ProtoWriter.growable();
+  for (const s of words) w.stringField(1, s === "" ? "\u0000" : s);
+  const r = new ProtoReader(w.finish(), "test");
+  for (const s of words) {
+    assertEquals(r.tag(), 0x0a);
+    assertEquals(r.string(), s === "" ? "\u0000" : s);
+  }
+  assert(r.eof());
+  // an empty field decodes to ""
+  const e = new ProtoReader(new Uint8Array([0x0a, 0x00]), "test");
+  e.tag();
+  assertEquals(e.string(), "");
 });

@@ -1,0 +1,144 @@
+// CPU per instant query of our querier and store gateway, and of Prometheus 2.42 over the same
+// blocks (issue 19): on a loaded machine wall times swing with the scheduler, CPU time per query
+// (user + system from /proc, all threads) much less. Optionally the same for another checkout's
+// store + querier (`--baseline=<dir>`, e.g. a `git archive` of main), timed in the same
+// alternation: blocks of 20 queries per side, the order of the sides turning every block.
+// Prints wall-time medians and CPU ms per query, never asserts.
+//
+//   deno run -A bench/instant_cpu.ts --data=<dir> [--baseline=<checkout dir>] [--n=200]
+//     [--time=<unix s>] [query …]
+//
+// `<dir>` is a data directory kept by `bench/instant_vs_prometheus.ts --keep=<dir>` (blocks, the
+// Prometheus copy and `bucket.yml`). /proc counts CPU in 10 ms ticks: use n ≥ 200.
+
+import { startPrometheus } from "../tests/helpers/prometheus.ts";
+import { startComponent, type ThanosProc } from "../tests/helpers/thanos.ts";
+import { cpuSeconds } from "./cpu_profile.ts";
+
+function flag(name: string, def: string): string {
+  const a = Deno.args.find((x) => x.startsWith(`--${name}=`));
+  return a ? a.slice(name.length + 3) : def;
+}
+
+const DATA = flag("data", "");
+const BASELINE = flag("baseline", "");
+const N = Math.max(20, Math.round(Number(flag("n", "200")) / 20) * 20);
+/** Default: the evaluation time of bench/instant_vs_prometheus.ts at 24 h. */
+const TIME = flag("time", "1700006339");
+const QUERIES = Deno.args.filter((a) => !a.startsWith("--"));
+if (QUERIES.length === 0) {
+  QUERIES.push(
+    "vector(1)",
+    "absent(nonexistent_metric)",
+    "up",
+    "sum by (job) (rate(http_requests_total[5m]))",
+    "histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))",
+  );
+}
+if (DATA === "") {
+  console.error("usage: bench/instant_cpu.ts --data=<dir kept by instant_vs_prometheus.ts>");
+  Deno.exit(2);
+}
+
+function promPid(port: number): number {
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const cmd = Deno.readTextFileSync(`/proc/${e.name}/cmdline`);
+      if (cmd.includes(`--web.listen-address=127.0.0.1:${port}`)) return Number(e.name);
+    } catch { /* gone */ }
+  }
+  throw new Error("prometheus process not found");
+}
+
+async function get(base: string, query: string): Promise<number> {
+  const t = performance.now();
+  const r = await fetch(`${base}/api/v1/query?${new URLSearchParams({ query, time: TIME })}`);
+  await r.text();
+  return performance.now() - t;
+}
+
+async function thanos(main: string | undefined, name: string): Promise<ThanosProc[]> {
+  const store = await startComponent("store", [
+    `--objstore.config-file=${DATA}/bucket.yml`,
+    `--data-dir=${DATA}/store-data-${name}`,
+    "--log.level=warn",
+  ], { main, name: `${name} store`, timeoutMs: 300_000 });
+  const q = await startComponent("query", [`--store=${store.grpc}`, "--log.level=warn"], {
+    main,
+    name: `${name} querier`,
+  });
+  // the querier answers once it has the store's Info
+  for (let i = 0; i < 300; i++) {
+    const r = await fetch(`${q.http}/api/v1/query?query=count(up)&time=${TIME}`);
+    if ((await r.text()).includes('"value"')) break;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  return [q, store];
+}
+
+interface Side {
+  name: string;
+  url: string;
+  pids: number[];
+  wall: number[];
+  cpu: number[];
+}
+
+const procs: { stop(): Promise<unknown> }[] = [];
+try {
+  const prom = await startPrometheus({
+    dataDir: `${DATA}/prometheus`,
+    config: "global:\n  scrape_interval: 1h\n",
+    extraFlags: ["--storage.tsdb.retention.time=100y", "--log.level=warn"],
+    readyTimeoutMs: 300_000,
+  });
+  procs.push(prom);
+  const ours = await thanos(undefined, "ours");
+  procs.push(...ours);
+  const base = BASELINE ? await thanos(`${BASELINE}/main.ts`, "baseline") : [];
+  procs.push(...base);
+  console.log(
+    `load ${Deno.loadavg().map((x) => x.toFixed(1)).join(" ")}, ${N} queries per side; wall ` +
+      "median ms, CPU ms per query (querier + store gateway; Prometheus: its process)\n",
+  );
+  const head = base.length > 0
+    ? "| query | ours wall | baseline wall | prometheus wall | ours CPU | baseline CPU | " +
+      "prometheus CPU |"
+    : "| query | ours wall | prometheus wall | ours CPU | prometheus CPU |";
+  console.log(head);
+  console.log(head.replace(/[^|]+/g, " --- "));
+  for (const query of QUERIES) {
+    const sides: Side[] = [
+      { name: "ours", url: ours[0].http, pids: ours.map((p) => p.child.pid), wall: [], cpu: [] },
+      ...(base.length > 0
+        ? [{
+          name: "baseline",
+          url: base[0].http,
+          pids: base.map((p) => p.child.pid),
+          wall: [],
+          cpu: [],
+        }]
+        : []),
+      { name: "prometheus", url: prom.url, pids: [promPid(prom.port)], wall: [], cpu: [] },
+    ];
+    for (const s of sides) s.cpu = s.pids.map(() => 0);
+    for (let i = 0; i < 20; i++) for (const s of sides) await get(s.url, query); // warm-up
+    for (let b = 0; b < N / 20; b++) {
+      for (const s of b % 2 === 0 ? sides : [...sides].reverse()) {
+        const c0 = s.pids.map(cpuSeconds);
+        for (let i = 0; i < 20; i++) s.wall.push(await get(s.url, query));
+        s.pids.forEach((p, k) => s.cpu[k] += cpuSeconds(p) - c0[k]);
+      }
+    }
+    const med = (x: number[]) => x.sort((a, b) => a - b)[x.length >> 1].toFixed(2);
+    const cpu = (s: Side) => s.cpu.map((c) => (c * 1000 / N).toFixed(2)).join(" + ");
+    console.log(
+      `| \`${query.replaceAll("|", "\\|")}\` | ${sides.map((s) => med(s.wall)).join(" | ")} | ${
+        sides.map(cpu).join(" | ")
+      } |`,
+    );
+  }
+} finally {
+  for (const p of procs.reverse()) await p.stop();
+}

@@ -1,0 +1,131 @@
+// With an evaluation pool, an instant query evaluates on the role's thread while no other
+// instant query does (the hand-off to a Worker and back costs as much as a short query, issue 19);
+// a second instant query arriving meanwhile, and every range query, go to the pool
+// (query/api.ts, QueryApi.evaluate). Both paths give the same answer.
+
+import { assertEquals } from "../helpers/assert.ts";
+import { QueryApi } from "../../query/api.ts";
+import type { EvalAnswer, EvalTask, LabelTask } from "../../query/eval_pool.ts";
+import { StoreProxy } from "../../storeapi/proxy.ts";
+import { Registry } from "../../metrics/registry.ts";
+import { Logger } from "../../logging/log.ts";
+import { directRequestInfo, type Route } from "../../server/http.ts";
+
+const EMPTY_VECTOR = '{"resultType":"vector","result":[]}';
+
+/** The API over a pool that records tasks, and one store whose Series calls can be held. */
+function setup() {
+  const pooled: (EvalTask | LabelTask)[] = [];
+  let storeCalls = 0;
+  let hold: Promise<void> = Promise.resolve();
+  let entered: () => void = () => {};
+  const proxy = new StoreProxy({
+    endpoints: () => [{
+      name: "store:10901",
+      info: { componentType: "store", labelSets: [], minTime: 0, maxTime: 10 ** 13 },
+      client: {
+        // deno-lint-ignore require-yield
+        async *series() {
+          storeCalls++;
+          entered();
+          await hold;
+        },
+        labelNames: () => Promise.resolve({ names: [], warnings: [] }),
+        labelValues: () => Promise.resolve({ values: [], warnings: [] }),
+      },
+    }],
+    unavailable: () => [],
+    responseTimeoutMs: 0,
+  });
+  const routes = new QueryApi({
+    proxy,
+    evalPool: {
+      evaluate: (task: EvalTask | LabelTask): Promise<EvalAnswer> => {
+        pooled.push(task);
+        const data = task.kind === "range" ? '{"resultType":"matrix","result":[]}' : EMPTY_VECTOR;
+        return Promise.resolve({ data: new TextEncoder().encode(data), warnings: [] });
+      },
+    },
+    logger: new Logger("error", "logfmt", {}, () => {}),
+    registry: new Registry(),
+    endpoints: () => [],
+    replicaLabels: [],
+    dedupFunc: "penalty",
+    partialResponse: true,
+    queryTimeoutMs: 10_000,
+    lookbackDeltaMs: 300_000,
+    maxSamples: 1_000_000,
+    maxConcurrent: 4,
+    maxConcurrentSelect: 4,
+    defaultStepMs: 1000,
+    defaultEvaluationIntervalMs: 60_000,
+    autoDownsampling: false,
+    enableCors: false,
+    flags: {},
+    version: "test",
+  }).routes();
+  return {
+    routes,
+    pooled,
+    storeCalls: () => storeCalls,
+    /** Holds the next Series calls until the returned release is called. */
+    holdStore(): { entered: Promise<void>; release: () => void } {
+      let release = () => {};
+      hold = new Promise((r) => release = r);
+      const e = new Promise<void>((r) => entered = r);
+      return { entered: e, release };
+    },
+  };
+}
+
+async function call(routes: Route[], pathAndQuery: string): Promise<string> {
+  const url = `http://querier${pathAndQuery}`;
+  for (const r of routes) {
+    const m = new URLPattern({ pathname: r.path }).exec(url);
+    if (!m) continue;
+    const groups = m.pathname.groups as Record<string, string>;
+    const req = new Request(url);
+    const res = await r.handler(req, groups, directRequestInfo(req, groups));
+    assertEquals(res.status, 200);
+    return await res.text();
+  }
+  throw new Error(`no route for ${pathAndQuery}`);
+}
+
+const body = (data: string) => `{"status":"success","data":${data}}`;
+
+Deno.test("an instant query evaluates on the role's thread while no other one does; more go to the pool", async () => {
+  const s = setup();
+  // alone: evaluated here (the store is asked through this thread's proxy), not in the pool
+  assertEquals(await call(s.routes, "/api/v1/query?query=up&time=100"), body(EMPTY_VECTOR));
+  assertEquals(s.storeCalls(), 1);
+  assertEquals(s.pooled.length, 0);
+
+  // while one evaluates here, the next instant query goes to the pool
+  const h = s.holdStore();
+  const first = call(s.routes, "/api/v1/query?query=up&time=100");
+  await h.entered;
+  assertEquals(await call(s.routes, "/api/v1/query?query=up&time=200"), body(EMPTY_VECTOR));
+  assertEquals(s.pooled.length, 1);
+  assertEquals((s.pooled[0] as EvalTask).kind, "instant");
+  assertEquals((s.pooled[0] as EvalTask).start, 200_000);
+  h.release();
+  assertEquals(await first, body(EMPTY_VECTOR));
+  assertEquals(s.storeCalls(), 2);
+
+  // once it finished, this thread takes the next one again
+  await call(s.routes, "/api/v1/query?query=up&time=300");
+  assertEquals(s.storeCalls(), 3);
+  assertEquals(s.pooled.length, 1);
+});
+
+Deno.test("range queries go to the evaluation pool, also when this thread is idle", async () => {
+  const s = setup();
+  assertEquals(
+    await call(s.routes, "/api/v1/query_range?query=up&start=0&end=100&step=10"),
+    body('{"resultType":"matrix","result":[]}'),
+  );
+  assertEquals(s.pooled.length, 1);
+  assertEquals((s.pooled[0] as EvalTask).kind, "range");
+  assertEquals(s.storeCalls(), 0);
+});
