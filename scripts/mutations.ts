@@ -2472,4 +2472,25 @@ export const MUTATIONS: Mutation[] = [
     replace: "",
     tests: ["tests/query/queryable_test.ts"],
   },
+  {
+    name: "json-pieces-drop-carried-text",
+    file: "promql/value.ts",
+    find: "        this.carry = c;\n        break;",
+    replace: "        break;",
+    tests: ["tests/promql/engine_test.ts"],
+  },
+  {
+    name: "eval-stream-tail-without-warnings",
+    file: "query/api.ts",
+    find: "            return ctrl.enqueue(utf8.encode(tail));",
+    replace: '            return ctrl.enqueue(utf8.encode("}"));',
+    tests: ["tests/query/label_api_test.ts"],
+  },
+  {
+    name: "eval-stream-cancel-not-told",
+    file: "query/eval_pool.ts",
+    find: '          slot.port.postMessage({ type: "cancel", id } satisfies ToWorker);\n',
+    replace: "",
+    tests: ["tests/query/eval_pool_test.ts"],
+  },
 ];
