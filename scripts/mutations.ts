@@ -2493,4 +2493,18 @@ export const MUTATIONS: Mutation[] = [
     replace: "",
     tests: ["tests/query/eval_pool_test.ts"],
   },
+  {
+    name: "merge-split-groups-out-of-set-order",
+    file: "tsdb/querier.ts",
+    find: "      if (merged) group.sort((a, b) => a.idx - b.idx);\n",
+    replace: "",
+    tests: ["tests/tsdb/querier_test.ts"],
+  },
+  {
+    name: "index-cache-hit-never-moves",
+    file: "store/index_cache.ts",
+    find: "    if (this.clock - e.seq > this.entries.size >> 1) {",
+    replace: "    if (this.clock < 0) {",
+    tests: ["tests/store/index_cache_test.ts"],
+  },
 ];
