@@ -2,7 +2,7 @@
 // querier (issue 19), printed, never asserted:
 //
 //   deno run -A bench/instant_profile.ts --data=<dir> [--query=up] [--n=300]
-//     [--time=<unix s>] [--top=15] [--save=<dir>]
+//     [--time=<unix s>] [--top=15] [--save=<dir>] [--range=<s> --step=<s>] [--warmup=50]
 //
 // `<dir>` is a data directory kept by `bench/instant_vs_prometheus.ts --keep=<dir>` (its
 // `bucket.yml` names a FILESYSTEM bucket). Starts `thanos store` over it and `thanos query`
@@ -11,7 +11,9 @@
 // a V8 CPU profile of both over the Chrome DevTools protocol and prints each process's self time
 // per stage (HTTP, API, PromQL parse, engine, JSON, proxy fan-out, gRPC + HTTP/2, protobuf,
 // store postings/series, bucket reads, chunk decode, …) per query, with the client's wall time
-// and the store's gRPC calls per query (its `grpc_server_started_total`).
+// and the store's gRPC calls per query (its `grpc_server_started_total`). With `--range`, a range
+// query over the `range` seconds before `time` at `step` instead (e.g. the 30-day query of
+// bench/store_memory_vs_prometheus.ts --days30 over its kept bucket).
 
 import {
   breakdown,
@@ -40,6 +42,9 @@ const TOP = Number(flag("top", "15"));
 const SAVE = flag("save", "");
 /** Also samples allocations (V8 sampling heap profiler) and prints the top allocating functions. */
 const HEAP = Deno.args.includes("--heap");
+const RANGE = Number(flag("range", "0"));
+const STEP = flag("step", "60");
+const WARMUP = Number(flag("warmup", "50"));
 if (DATA === "") {
   console.error("usage: bench/instant_profile.ts --data=<dir kept by instant_vs_prometheus.ts>");
   Deno.exit(2);
@@ -173,15 +178,19 @@ try {
   });
   const query = start("query", [`--store=${store.grpc}`, "--query.eval-workers=0"]);
   children.push(query);
-  const url = `http://${query.http}/api/v1/query?${new URLSearchParams({
-    query: QUERY,
-    time: TIME,
-  })}`;
+  const url = RANGE > 0
+    ? `http://${query.http}/api/v1/query_range?${new URLSearchParams({
+      query: QUERY,
+      start: String(Number(TIME) - RANGE),
+      end: TIME,
+      step: STEP,
+    })}`
+    : `http://${query.http}/api/v1/query?${new URLSearchParams({ query: QUERY, time: TIME })}`;
   await until("querier sees the store", async () => {
     const r = await fetch(`http://${query.http}/api/v1/query?query=count(up)&time=${TIME}`);
     return (await r.text()).includes('"value"');
   });
-  for (let i = 0; i < 50; i++) await (await fetch(url)).text(); // warm-up
+  for (let i = 0; i < WARMUP; i++) await (await fetch(url)).text();
   const cdps = await Promise.all(children.map((c) => Cdp.connectInspector(c.inspect)));
   for (const c of cdps) {
     await c.send("Profiler.enable");

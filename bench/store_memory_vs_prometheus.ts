@@ -14,6 +14,13 @@
 //   one-series selector (thanos_objstore_bucket_operation_fetched_bytes_total) and its latency.
 // --days30=N: 360 two-hour blocks (30 days) of N series at 60 s: a 30-day range query, latency
 //   and peak RSS against Prometheus.
+// --variants="A|B": run each section once per variant, side by side in one run (alternating when
+//   --rounds > 1). A variant is `name=value;...` settings of our two processes: `v8` (their V8
+//   flags, e.g. `v8=--max-semi-space-size=4`; the launcher's default when absent), `store` and
+//   `querier` (extra role flags, space-separated), `root` (another checkout of this repository
+//   whose main.ts runs our processes: code A/B, e.g. `git archive main | tar -x -C /tmp/base`).
+//   "|" alone compares the defaults with themselves
+//   (noise).
 
 import { parseArgs } from "node:util";
 import { generateDataset } from "../scripts/dataset.ts";
@@ -42,6 +49,8 @@ const { values } = parseArgs({
     data: { type: "string", default: "" },
     // print each query's peak RSS per process (VmHWM reset through /proc/<pid>/clear_refs)
     "per-query": { type: "boolean", default: false },
+    variants: { type: "string", default: "" },
+    rounds: { type: "string", default: "1" },
   },
 });
 const SERIES = Number(values.series);
@@ -132,6 +141,53 @@ interface Side {
   url: string;
 }
 
+/** Settings of our two processes in one A/B variant (--variants). */
+interface Variant {
+  label: string;
+  v8?: string;
+  root?: string;
+  store: string[];
+  querier: string[];
+}
+
+function parseVariants(text: string): Variant[] {
+  const words = (t: string | undefined) => (t ?? "").split(" ").filter(Boolean);
+  const base = { store: words(values["store-flags"]), querier: words(values["querier-flags"]) };
+  if (text === "") return [{ label: "", ...base }];
+  return text.split("|").map((v, i) => {
+    const kv = new Map(
+      v.split(";").filter(Boolean).map((
+        p,
+      ) => [p.slice(0, p.indexOf("=")), p.slice(p.indexOf("=") + 1)]),
+    );
+    return {
+      label: `[${String.fromCharCode(65 + i)}${v ? ` ${v}` : " defaults"}] `,
+      v8: kv.get("v8"),
+      root: kv.get("root"),
+      store: [...base.store, ...words(kv.get("store"))],
+      querier: [...base.querier, ...words(kv.get("querier"))],
+    };
+  });
+}
+const VARIANTS = parseVariants(values.variants);
+
+/**
+ * Runs `body` on a fresh stack per variant, `--rounds` times alternating, so variants compare
+ * side by side on the same (loaded) machine.
+ */
+async function eachVariant(bucket: string, body: (s: Stack, v: Variant) => Promise<void>) {
+  for (let r = 0; r < Number(values.rounds); r++) {
+    for (const v of VARIANTS) {
+      const s = await startStack(dirs, bucket, v);
+      try {
+        await body(s, v);
+      } finally {
+        await s.stop();
+      }
+    }
+  }
+}
+
 interface Stack {
   prom: Side;
   store: Side & { stop(): Promise<void> };
@@ -140,7 +196,7 @@ interface Stack {
 }
 
 /** Prometheus over a copy of `bucketDir`, and store gateway + querier over the bucket itself. */
-async function startStack(dirs: TempDirs, bucketDir: string): Promise<Stack> {
+async function startStack(dirs: TempDirs, bucketDir: string, v: Variant): Promise<Stack> {
   const promDir = await dirs.make();
   await new Deno.Command("cp", { args: ["-r", `${bucketDir}/.`, promDir] }).output();
   const prom = await startPrometheus({
@@ -156,16 +212,21 @@ async function startStack(dirs: TempDirs, bucketDir: string): Promise<Stack> {
     ],
     readyTimeoutMs: 300_000,
   });
-  const store = await startComponent("store", [
+  // our processes inherit the environment: DENO_V8_FLAGS replaces the launcher's V8 flags
+  if (v.v8 !== undefined) Deno.env.set("DENO_V8_FLAGS", v.v8);
+  else Deno.env.delete("DENO_V8_FLAGS");
+  // another checkout's helpers start its own main.ts
+  const helpers = v.root === undefined ? { startComponent, startQuerier } : {
+    startComponent: (await import(`${v.root}/tests/helpers/thanos.ts`)).startComponent,
+    startQuerier: (await import(`${v.root}/tests/helpers/query_e2e.ts`)).startQuerier,
+  } as { startComponent: typeof startComponent; startQuerier: typeof startQuerier };
+  const store = await helpers.startComponent("store", [
     `--objstore.config=${fsConfig(bucketDir)}`,
     `--data-dir=${await dirs.make()}`,
     "--log.level=warn",
-    ...values["store-flags"].split(" ").filter(Boolean),
+    ...v.store,
   ], { timeoutMs: 600_000 });
-  const querier = await startQuerier([
-    `--store=${store.grpc}`,
-    ...values["querier-flags"].split(" ").filter(Boolean),
-  ]);
+  const querier = await helpers.startQuerier([`--store=${store.grpc}`, ...v.querier]);
   // the querier has the store once a selector answers with data
   for (let i = 0; i < 300; i++) {
     const r = await (await fetch(`${querier.url}/api/v1/labels`)).json();
@@ -303,21 +364,18 @@ try {
         f0(size / 1048576)
       } MiB, written in ${f0((performance.now() - t0) / 1000)} s`,
     );
-    const s = await startStack(dirs, bucket);
-    try {
+    await eachVariant(bucket, async (s, v) => {
       await new Promise((r) => setTimeout(r, 2000));
-      printRss("idle", s);
+      printRss(`${v.label}idle`, s);
       const end = (T0 + HOURS * H) / 1000 - 60;
       const res = await runSuite(s, suite(end, [6, HOURS]), scale === 1 && REPEATS > 1);
       console.log(
-        `  suite: ${f0(res.ours)} ms vs prometheus ${f0(res.theirs)} ms (${
+        `  ${v.label}suite: ${f0(res.ours)} ms vs prometheus ${f0(res.theirs)} ms (${
           f2(res.ours / res.theirs)
         }×), ${res.diffs} answers differ`,
       );
-      printRss("after suite", s);
-    } finally {
-      await s.stop();
-    }
+      printRss(`${v.label}after suite`, s);
+    });
   }
 
   // ---- goal 4a: one series out of a big block
@@ -336,9 +394,8 @@ try {
         f0((performance.now() - t0) / 1000)
       } s`,
     );
-    const s = await startStack(dirs, bucket);
-    try {
-      printRss("idle", s);
+    await eachVariant(bucket, async (s, v) => {
+      printRss(`${v.label}idle`, s);
       const id = String(Math.floor(big * 0.6123)).padStart(7, "0");
       const sel = `bench_metric_${Number(id) % 100}{id="${id}"}`;
       const end = (T0 + 2 * H) / 1000 - 60;
@@ -357,17 +414,15 @@ try {
         const read = (await metricSum(s.store.url, objBytes)) - before;
         const b = await timed(`${s.prom.url}/api/v1/${path}`);
         console.log(
-          `  one-series selector ${name}: bucket bytes ${read} (${(read / 1024).toFixed(1)} KiB), ${
-            f0(a.ms)
-          } ms vs prometheus ${f0(b.ms)} ms (${f2(a.ms / b.ms)}×), answers ${
+          `  ${v.label}one-series selector ${name}: bucket bytes ${read} (${
+            (read / 1024).toFixed(1)
+          } KiB), ${f0(a.ms)} ms vs prometheus ${f0(b.ms)} ms (${f2(a.ms / b.ms)}×), answers ${
             canonical(a.body) === canonical(b.body) ? "identical" : "DIFFERENT"
           }`,
         );
       }
-      printRss("after", s);
-    } finally {
-      await s.stop();
-    }
+      printRss(`${v.label}after`, s);
+    });
   }
 
   // ---- goal 4b: 30 days of two-hour blocks
@@ -397,9 +452,8 @@ try {
         f0((await dirBytes(bucket)) / 1048576)
       } MiB, written in ${f0((performance.now() - t0) / 1000)} s`,
     );
-    const s = await startStack(dirs, bucket);
-    try {
-      printRss("idle", s);
+    await eachVariant(bucket, async (s, v) => {
+      printRss(`${v.label}idle`, s);
       const end = (base + 24 * H) / 1000 - 60;
       const start = end - 30 * 24 * 3600 + 120;
       const res = await runSuite(
@@ -415,14 +469,12 @@ try {
         true,
       );
       console.log(
-        `  30-day suite: ${f0(res.ours)} ms vs prometheus ${f0(res.theirs)} ms (${
+        `  ${v.label}30-day suite: ${f0(res.ours)} ms vs prometheus ${f0(res.theirs)} ms (${
           f2(res.ours / res.theirs)
         }×), ${res.diffs} answers differ`,
       );
-      printRss("after", s);
-    } finally {
-      await s.stop();
-    }
+      printRss(`${v.label}after`, s);
+    });
   }
 } finally {
   await dirs.cleanup();

@@ -171,6 +171,48 @@ export function resultToJSONBytes(value: QueryValue): Uint8Array {
 
 const textEncoder = new TextEncoder();
 
+/**
+ * A result's JSON as UTF-8 pieces of about `size` bytes each, encoded only when asked for (an
+ * evaluation Worker streams a large answer: the answer is never whole in memory, only the result
+ * and one piece). The pieces joined are the bytes of {@link resultToJSONText}.
+ */
+export class JSONPieces {
+  private readonly text: Generator<string>;
+  /** Text taken from the generator that did not fit the last piece. */
+  private carry: string | undefined;
+  private ended = false;
+
+  constructor(value: QueryValue, private readonly size = 1 << 20) {
+    this.text = resultToJSONChunks(value);
+  }
+
+  /** The next piece, and whether it is the last. */
+  next(): { data: Uint8Array; done: boolean } {
+    let buf: Uint8Array | undefined;
+    let n = 0;
+    while (!this.ended) {
+      let c = this.carry;
+      this.carry = undefined;
+      if (c === undefined) {
+        const r = this.text.next();
+        if (r.done) {
+          this.ended = true;
+          break;
+        }
+        c = r.value;
+      }
+      // UTF-8 needs at most 3 bytes per UTF-16 code unit
+      if (buf === undefined) buf = new Uint8Array(Math.max(this.size, c.length * 3));
+      else if (buf.length - n < c.length * 3) {
+        this.carry = c;
+        break;
+      }
+      n += textEncoder.encodeInto(c, buf.subarray(n)).written;
+    }
+    return { data: buf === undefined ? new Uint8Array(0) : buf.slice(0, n), done: this.ended };
+  }
+}
+
 /** Size of the pieces {@link resultToJSONChunks} yields (UTF-16 code units, about bytes). */
 const JSON_CHUNK = 64 * 1024;
 

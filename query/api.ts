@@ -398,6 +398,29 @@ export class QueryApi {
           else ctrl.enqueue(p);
         },
       });
+    } else if (b.data instanceof ReadableStream) {
+      // a worker's streamed answer: each piece is asked for when the client takes the previous
+      const pieces = b.data.getReader();
+      let stage = 0; // head, pieces, tail, end
+      body = new ReadableStream<Uint8Array>({
+        async pull(ctrl) {
+          if (stage === 0) {
+            stage = 1;
+            return ctrl.enqueue(utf8.encode(head));
+          }
+          if (stage === 1) {
+            const r = await pieces.read();
+            if (!r.done) return ctrl.enqueue(r.value);
+            stage = 2;
+          }
+          if (stage === 2) {
+            stage = 3;
+            return ctrl.enqueue(utf8.encode(tail));
+          }
+          ctrl.close();
+        },
+        cancel: (reason) => pieces.cancel(reason),
+      }, { highWaterMark: 0 });
     } else body = textBody(head, b.data, tail);
     return new Response(body, { status: 200, headers });
   }
@@ -646,7 +669,9 @@ export class QueryApi {
     t: Pick<EvalTask, "kind" | "expr" | "start" | "end" | "step">,
     signal: AbortSignal,
     p?: ApiParams,
-  ): Promise<{ data: Uint8Array | Iterator<string>; warnings: string[] }> {
+  ): Promise<
+    { data: Uint8Array | ReadableStream<Uint8Array> | Iterator<string>; warnings: string[] }
+  > {
     const began = performance.now();
     if (this.o.evalPool && !(t.kind === "instant" && !this.inlineBusy)) {
       // parse errors are answered here, with the ParseError the API's messages depend on
@@ -980,7 +1005,7 @@ interface Body {
    * The `data` JSON: text, an evaluation worker's UTF-8 bytes, or pieces of text (a query result
    * evaluated here, written out as they are made).
    */
-  data: string | Uint8Array | Iterator<string>;
+  data: string | Uint8Array | ReadableStream<Uint8Array> | Iterator<string>;
   warnings?: string[];
 }
 

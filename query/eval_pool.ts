@@ -73,9 +73,13 @@ export interface LabelTask {
   queryable: EvalTask["queryable"];
 }
 
-/** A worker's answer: the `data` JSON as UTF-8 bytes, and the warnings. */
+/**
+ * A worker's answer: the `data` JSON as UTF-8 bytes, or for a large one a byte stream whose
+ * pieces the worker encodes as they are read (its cancel stops the worker's encoding), and the
+ * warnings.
+ */
 export interface EvalAnswer {
-  data: Uint8Array;
+  data: Uint8Array | ReadableStream<Uint8Array>;
   warnings: string[];
   /** What the stores sent for it (query telemetry). */
   stats?: SeriesStats;
@@ -100,12 +104,25 @@ export type ToWorker =
     tsdbSelector?: RelabelConfig[];
   }
   | { type: "eval"; id: number; task: EvalTask | LabelTask; env: EvalEnvironment }
-  | { type: "cancel"; id: number };
+  /** Cancels a query, or drops the rest of a streamed answer. */
+  | { type: "cancel"; id: number }
+  /** The next piece of answer `id`'s streamed `data`. */
+  | { type: "more"; id: number };
 
 /** Messages from a worker. */
 export type FromWorker =
   | { type: "ready" }
-  | { type: "result"; id: number; data: Uint8Array; warnings: string[]; stats?: SeriesStats }
+  /** `more`: `data` is the first piece of a streamed answer, the rest comes on request. */
+  | {
+    type: "result";
+    id: number;
+    data: Uint8Array;
+    warnings: string[];
+    stats?: SeriesStats;
+    more?: boolean;
+  }
+  /** A piece of a streamed answer; `done` with the last one. */
+  | { type: "piece"; id: number; data: Uint8Array; done: boolean }
   | { type: "error"; id: number; errorType: PromQLErrorType; message: string };
 
 /** The name of a query's PromQL evaluation span (in a Worker or on the role's thread). */
@@ -142,6 +159,18 @@ interface Pending {
   slot: Slot;
 }
 
+/** A streamed answer waiting for its next piece from `slot`. */
+interface Streaming {
+  slot: Slot;
+  /** Set while a piece was asked for and has not come. */
+  wait?: {
+    resolve: (p: { data: Uint8Array; done: boolean }) => void;
+    reject: (e: unknown) => void;
+  };
+  /** Why the rest of the answer will never come (its worker died, the pool closed). */
+  failed?: Error;
+}
+
 /** Extra time past the query timeout before a silent worker fails the query (ms). */
 const WORKER_GRACE_MS = 10_000;
 
@@ -149,6 +178,7 @@ const WORKER_GRACE_MS = 10_000;
 export class EvalPool {
   private readonly slots: Slot[] = [];
   private readonly pending = new Map<number, Pending>();
+  private readonly streams = new Map<number, Streaming>();
   private nextId = 1;
   private closed = false;
 
@@ -192,6 +222,10 @@ export class EvalPool {
         ),
       );
     }
+    this.failStreams(
+      (st) => st.slot === slot,
+      `query evaluation worker ${index} ${cause} while its answer was being sent`,
+    );
     try {
       slot.port.close();
     } catch { /* already closed */ }
@@ -205,11 +239,68 @@ export class EvalPool {
 
   private onMessage(m: FromWorker): void {
     if (m.type === "ready") return;
+    if (m.type === "piece") {
+      const st = this.streams.get(m.id);
+      const w = st?.wait;
+      if (!st || !w) return;
+      st.wait = undefined;
+      if (m.done) this.streams.delete(m.id);
+      w.resolve(m);
+      return;
+    }
     const p = this.pending.get(m.id);
-    if (!p) return;
+    if (!p) {
+      if (m.type === "error") this.failStreams((_, id) => id === m.id, m.message);
+      return;
+    }
     this.pending.delete(m.id);
-    if (m.type === "result") p.resolve({ data: m.data, warnings: m.warnings, stats: m.stats });
-    else p.reject(new PromQLError(m.errorType, m.message));
+    if (m.type === "result") {
+      p.resolve({
+        data: m.more ? this.stream(m.id, p.slot, m.data) : m.data,
+        warnings: m.warnings,
+        stats: m.stats,
+      });
+    } else p.reject(new PromQLError(m.errorType, m.message));
+  }
+
+  /**
+   * A large answer as a byte stream: `first`, then each next piece asked of the worker only when
+   * the reader wants it, so neither thread ever holds the whole encoded answer (the worker keeps
+   * the evaluated result until the last piece, or until the stream is cancelled).
+   */
+  private stream(id: number, slot: Slot, first: Uint8Array): ReadableStream<Uint8Array> {
+    const st: Streaming = { slot };
+    this.streams.set(id, st);
+    return new ReadableStream<Uint8Array>({
+      start(ctrl) {
+        ctrl.enqueue(first);
+      },
+      pull: async (ctrl) => {
+        if (st.failed) throw st.failed;
+        const piece = await new Promise<{ data: Uint8Array; done: boolean }>((resolve, reject) => {
+          st.wait = { resolve, reject };
+          slot.port.postMessage({ type: "more", id } satisfies ToWorker);
+        });
+        if (piece.data.length > 0) ctrl.enqueue(piece.data);
+        if (piece.done) ctrl.close();
+      },
+      cancel: () => {
+        if (!this.streams.delete(id)) return;
+        try {
+          slot.port.postMessage({ type: "cancel", id } satisfies ToWorker);
+        } catch { /* port closed */ }
+      },
+    }, { highWaterMark: 0 });
+  }
+
+  /** Fails the streamed answers `which` selects with `message`. */
+  private failStreams(which: (st: Streaming, id: number) => boolean, message: string): void {
+    for (const [id, st] of this.streams) {
+      if (!which(st, id)) continue;
+      this.streams.delete(id);
+      st.failed = new PromQLError("internal", message);
+      st.wait?.reject(st.failed);
+    }
   }
 
   /** Runs `task` in a worker; rejects with the PromQLError the engine (or a store) raised. */
@@ -252,6 +343,7 @@ export class EvalPool {
       this.pending.delete(id);
       p.reject(new PromQLError("internal", "query evaluation pool closed"));
     }
+    this.failStreams(() => true, "query evaluation pool closed");
     for (const s of this.slots) s.port.close();
   }
 }

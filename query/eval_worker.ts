@@ -4,7 +4,8 @@
 // MessagePort whose other end the role's EvalPool holds; the pool's ToWorker / FromWorker
 // messages go over that port. Out to the launcher: {type:"ready"} once the modules are loaded.
 // Results leave as the `data` JSON in UTF-8 bytes whose buffer is transferred, so the role's
-// thread neither encodes nor copies a large answer.
+// thread neither encodes nor copies a large answer; an answer of more than one piece (1 MiB) is
+// streamed: the first piece with the result, each next one encoded when the role asks for it.
 
 import { StoreClient, type StoreClientOptions } from "../storeapi/client.ts";
 import { StoreProxy } from "../storeapi/proxy.ts";
@@ -14,7 +15,7 @@ import type { EndpointClient } from "./endpoints.ts";
 import { Matcher } from "../tsdb/matchers.ts";
 import { Engine } from "../promql/engine.ts";
 import { PromQLError } from "../promql/errors.ts";
-import { resultToJSONBytes } from "../promql/value.ts";
+import { JSONPieces } from "../promql/value.ts";
 import { ProxyQueryable } from "./queryable.ts";
 import { labelApiData } from "./label_api.ts";
 import { queryValueFrames } from "./grpc_api.ts";
@@ -39,8 +40,40 @@ const scope = self as unknown as {
 let port: MessagePort | null = null;
 
 function send(m: FromWorker): void {
-  if (m.type === "result") port?.postMessage(m, [m.data.buffer]);
-  else port?.postMessage(m);
+  if (m.type === "result" || m.type === "piece") {
+    port?.postMessage(m, [m.data.buffer as ArrayBuffer]);
+  } else port?.postMessage(m);
+}
+
+/** A streamed answer is dropped when the role asks for no piece for this long (ms). */
+const STREAM_IDLE_MS = 5 * 60_000;
+
+/** Streamed answers whose next pieces the role has yet to ask for. */
+const streams = new Map<number, { pieces: JSONPieces; idle: ReturnType<typeof setTimeout> }>();
+
+function dropStream(id: number): void {
+  const st = streams.get(id);
+  if (!st) return;
+  clearTimeout(st.idle);
+  streams.delete(id);
+}
+
+function keepStream(id: number, pieces: JSONPieces): void {
+  clearTimeout(streams.get(id)?.idle);
+  streams.set(id, { pieces, idle: setTimeout(() => streams.delete(id), STREAM_IDLE_MS) });
+}
+
+/** The next piece of streamed answer `id`; an error when it was dropped. */
+function nextPiece(id: number): void {
+  const st = streams.get(id);
+  if (!st) {
+    send({ type: "error", id, errorType: "internal", message: "query answer expired" });
+    return;
+  }
+  const p = st.pieces.next();
+  if (p.done) dropStream(id);
+  else keepStream(id, st.pieces);
+  send({ type: "piece", id, data: p.data, done: p.done });
 }
 
 const utf8 = new TextEncoder();
@@ -156,14 +189,26 @@ async function evaluate(
       undefined,
       parent,
     );
+    if (task.grpcBatchSize !== undefined) {
+      send({
+        type: "result",
+        id,
+        data: queryValueFrames(res.value, task.kind, task.grpcBatchSize),
+        warnings: [...res.warnings, ...q.warnings],
+        stats: q.stats,
+      });
+      return;
+    }
+    const pieces = new JSONPieces(res.value);
+    const first = pieces.next();
+    if (!first.done) keepStream(id, pieces);
     send({
       type: "result",
       id,
-      data: task.grpcBatchSize === undefined
-        ? resultToJSONBytes(res.value)
-        : queryValueFrames(res.value, task.kind, task.grpcBatchSize),
+      data: first.data,
       warnings: [...res.warnings, ...q.warnings],
       stats: q.stats,
+      more: !first.done,
     });
   } catch (e) {
     const err = e instanceof PromQLError
@@ -185,8 +230,10 @@ function onTask(e: MessageEvent): void {
       initTracing(m.tracing, { defaultServiceName: "thanos-query", grpcChannel: otlpGrpcChannel });
     }
   } else if (m.type === "eval") void evaluate(m.id, m.task, m.env);
+  else if (m.type === "more") nextPiece(m.id);
   else if (m.type === "cancel") {
     running.get(m.id)?.abort(new DOMException("query canceled", "AbortError"));
+    dropStream(m.id);
   }
 }
 

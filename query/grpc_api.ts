@@ -204,7 +204,7 @@ export class QueryGrpcApi {
     signal: AbortSignal,
   ): Promise<{ data: Uint8Array; warnings: string[] }> {
     if (this.o.evalPool) {
-      return await this.o.evalPool.evaluate({
+      const answer = await this.o.evalPool.evaluate({
         ...t,
         engine,
         queryable: q.describe(),
@@ -212,6 +212,11 @@ export class QueryGrpcApi {
         grpcBatchSize: batchSize,
         distributed: this.o.distributed?.options,
       }, signal);
+      // the worker streams only JSON answers; gRPC frames always come whole
+      if (!(answer.data instanceof Uint8Array)) {
+        throw new Error("the evaluation worker streamed a gRPC Query API answer");
+      }
+      return { data: answer.data, warnings: answer.warnings };
     }
     const e = new Engine(engine);
     const res = await inSpan(

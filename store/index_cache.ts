@@ -6,7 +6,7 @@
 
 import { parse as parseYaml } from "yaml";
 import { parseBase2Bytes } from "../strconv/bytes.ts";
-import type { Counter, Gauge, Registry } from "../metrics/registry.ts";
+import type { Counter, CounterChild, Gauge, Registry } from "../metrics/registry.ts";
 import type { IndexSeries } from "../tsdb/index/reader.ts";
 import { Decbuf, Encbuf } from "../tsdb/encoding.ts";
 import type { Cache } from "../cache/cache.ts";
@@ -62,6 +62,8 @@ interface Entry {
   /** Postings, or a series entry as a byte string ({@link bytesToString}). */
   value: Uint32Array | string;
   size: number;
+  /** The cache's clock when the entry was stored or last moved to the recent end. */
+  seq: number;
 }
 
 /** First char of a cached series string: the index's own entry body, or {@link encodeSeries}. */
@@ -127,6 +129,10 @@ export class IndexCache implements StoreIndexCache {
   private readonly blockKeys = new Map<string, string>();
   private nextBlockKey = 0;
   private bytes = 0;
+  /** Counts stores and moves (see {@link Entry.seq}). */
+  private clock = 0;
+  /** Request and hit counters per item type, resolved once (a hit is counted per lookup). */
+  private lookups?: Record<CacheItemType, { requests: CounterChild; hits: CounterChild }>;
   private readonly maxItemBytes: number;
   private readonly enabled?: ReadonlySet<CacheItemType>;
   private readonly metrics?: CacheMetrics;
@@ -182,6 +188,16 @@ export class IndexCache implements StoreIndexCache {
         this.metrics.items.set({ item_type: t }, 0);
         this.metrics.size.set({ item_type: t }, 0);
       }
+      const m = this.metrics;
+      const lookup = (t: CacheItemType) => ({
+        requests: m.requests.labels(t),
+        hits: m.hits.labels(t),
+      });
+      this.lookups = {
+        Postings: lookup("Postings"),
+        Series: lookup("Series"),
+        ExpandedPostings: lookup("ExpandedPostings"),
+      };
     }
   }
 
@@ -206,13 +222,21 @@ export class IndexCache implements StoreIndexCache {
     key: string,
   ): T | undefined {
     if (this.maxBytes <= 0 || (this.enabled && !this.enabled.has(type))) return undefined;
-    this.metrics?.requests.inc({ item_type: type });
+    const counts = this.lookups?.[type];
+    counts?.requests.inc();
     const e = this.entries.get(key);
     if (!e) return undefined;
-    // move to the most recently used end
-    this.entries.delete(key);
-    this.entries.set(key, e);
-    this.metrics?.hits.inc({ item_type: type });
+    // Move to the most recently used end, unless the entry is already in the recent half of the
+    // order (fewer stores and moves since its own than half the items): eviction order stays
+    // least recently used for every entry that could be evicted soon, while a query touching
+    // hundreds of thousands of cached entries does not reorder the whole map (a delete and an
+    // insert per hit, and the map's rehashing, cost more than the reads they save).
+    if (this.clock - e.seq > this.entries.size >> 1) {
+      this.entries.delete(key);
+      e.seq = ++this.clock;
+      this.entries.set(key, e);
+    }
+    counts?.hits.inc();
     return e.value as T;
   }
 
@@ -226,7 +250,7 @@ export class IndexCache implements StoreIndexCache {
       const [k, e] = this.entries.entries().next().value as [string, Entry];
       this.remove(k, e, true);
     }
-    this.entries.set(key, { type, value, size: total });
+    this.entries.set(key, { type, value, size: total, seq: ++this.clock });
     this.bytes += total;
     this.metrics?.added.inc({ item_type: type });
     this.metrics?.items.inc({ item_type: type });

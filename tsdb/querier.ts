@@ -11,7 +11,7 @@ import { CorruptionError } from "./errors.ts";
 import { decodeXorSamples } from "./chunkenc/xor.ts";
 import { intersectPostings } from "./index/postings.ts";
 import { postingsForMatchers } from "./index/postings_for_matchers.ts";
-import { compareLabels, compareStrings } from "./labels.ts";
+import { compareLabels, compareStrings, labelsEqual } from "./labels.ts";
 import type { Matcher } from "./matchers.ts";
 import {
   type Chunk,
@@ -241,6 +241,18 @@ export class BlockQuerier implements Queryable {
   }
 }
 
+/** The current series of set `idx` in {@link mergeSeriesSets}. */
+interface Head {
+  idx: number;
+  cur: SeriesWithChunks;
+}
+
+/** Heads of several sets with equal labels. */
+interface HeadGroup {
+  labels: Labels;
+  members: Head[];
+}
+
 /**
  * K-way merge of sorted series sets by labels. A series present in several sets is yielded once
  * with all its chunks sorted by minTime (ties keep set order); overlapping chunks from
@@ -253,36 +265,55 @@ export async function* mergeSeriesSets(sets: readonly SeriesSet[]): SeriesSet {
   }
   const its = sets.map((s) => s[Symbol.asyncIterator]());
   try {
-    // ordered by current labels, then by set index (so equal series keep the sets' order)
-    const heap = new MinHeap<{ idx: number; cur: SeriesWithChunks }>((x, y) => {
-      const c = compareLabels(x.cur.labels, y.cur.labels);
-      return c < 0 || (c === 0 && x.idx < y.idx);
+    // Heads with equal labels share one heap entry (a group, its members in set order), so a
+    // series present in many sets (the same series in each of 360 two-hour blocks) costs one
+    // heap operation and a label comparison per set, not a heap push and pop per set.
+    // Groups are ordered by labels, then by their first set (equal series keep the sets' order).
+    const heap = new MinHeap<HeadGroup>((x, y) => {
+      const c = compareLabels(x.labels, y.labels);
+      return c < 0 || (c === 0 && x.members[0].idx < y.members[0].idx);
     });
+    /** Adds heads (in set order) to the heap, runs of equal labels as one group. */
+    const add = (heads: Head[]) => {
+      let g: HeadGroup | undefined;
+      for (const h of heads) {
+        if (g !== undefined && labelsEqual(g.labels, h.cur.labels)) g.members.push(h);
+        else heap.push(g = { labels: h.cur.labels, members: [h] });
+      }
+    };
     // prime every set concurrently so their first reads overlap
     const firsts = await Promise.all(its.map((it) => it.next()));
+    const heads: Head[] = [];
     for (let i = 0; i < firsts.length; i++) {
-      if (!firsts[i].done) heap.push({ idx: i, cur: firsts[i].value });
+      if (!firsts[i].done) heads.push({ idx: i, cur: firsts[i].value });
     }
+    add(heads);
     for (;;) {
       const top = heap.pop();
       if (!top) return;
-      const group = [top];
-      while (heap.peek() && compareLabels(heap.peek()!.cur.labels, top.cur.labels) === 0) {
-        group.push(heap.pop()!);
+      let group = top.members;
+      let merged = false;
+      while (heap.peek() && labelsEqual(heap.peek()!.labels, top.labels)) {
+        if (!merged) group = [...group];
+        merged = true;
+        for (const m of heap.pop()!.members) group.push(m);
       }
+      if (merged) group.sort((a, b) => a.idx - b.idx);
       let out: SeriesWithChunks;
       if (group.length === 1) {
-        out = top.cur;
+        out = group[0].cur;
       } else {
         const chunks: Chunk[] = [];
         for (const g of group) for (const c of g.cur.chunks) chunks.push(c);
         chunks.sort((a, b) => a.minTime - b.minTime); // stable: set order kept on ties
-        out = { labels: top.cur.labels, chunks };
+        out = { labels: top.labels, chunks };
       }
       const nexts = await Promise.all(group.map((g) => its[g.idx].next()));
+      const more: Head[] = [];
       for (let i = 0; i < group.length; i++) {
-        if (!nexts[i].done) heap.push({ idx: group[i].idx, cur: nexts[i].value });
+        if (!nexts[i].done) more.push({ idx: group[i].idx, cur: nexts[i].value });
       }
+      add(more);
       yield out;
     }
   } finally {

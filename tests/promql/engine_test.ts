@@ -6,6 +6,7 @@ import { Engine } from "../../promql/engine.ts";
 import { PromQLError } from "../../promql/errors.ts";
 import type { Matrix, QueryValue, Scalar, Vector } from "../../promql/value.ts";
 import {
+  JSONPieces,
   resultToJSON,
   resultToJSONBytes,
   resultToJSONChunks,
@@ -512,4 +513,46 @@ Deno.test("between I/O turns, the engine's cheap turns deliver a MessagePort can
     ch.port1.close();
     ch.port2.close();
   }
+});
+
+Deno.test("a result's JSON in UTF-8 pieces: each within its size, joined the bytes of its text", () => {
+  // multi-byte label values, and one label value longer than a piece (a piece grows to hold it)
+  const m: Matrix = {
+    type: "matrix",
+    series: Array.from({ length: 30 }, (_, k) => ({
+      labels: labelsOf({
+        __name__: "x",
+        city: `Zürich-東京-${"é".repeat(k * 40)}`,
+        id: String(k),
+        ...(k === 7 ? { long: "ü".repeat(200_000) } : {}),
+      }),
+      ts: Float64Array.from({ length: 900 }, (_, i) => 1_700_000_000_123 + i * 60_000),
+      vs: Float64Array.from({ length: 900 }, (_, i) => i / 3 + k),
+    })),
+  };
+  const size = 256 * 1024;
+  const p = new JSONPieces(m, size);
+  const parts: Uint8Array[] = [];
+  for (let i = 0; i < 1000; i++) {
+    const { data, done } = p.next();
+    parts.push(data);
+    if (done) break;
+  }
+  assert(parts.length > 3, `${parts.length} pieces`);
+  // only the piece holding the long label goes past the size
+  assertEquals(parts.filter((x) => x.length > size).length, 1);
+  const all = new Uint8Array(parts.reduce((n, x) => n + x.length, 0));
+  let off = 0;
+  for (const x of parts) {
+    all.set(x, off);
+    off += x.length;
+  }
+  assertEquals(new TextDecoder().decode(all), resultToJSONText(m));
+  // a small result is one piece, and the last
+  const one = new JSONPieces({ type: "scalar", t: 1000, v: 2 } as Scalar).next();
+  assert(one.done);
+  assertEquals(
+    new TextDecoder().decode(one.data),
+    resultToJSONText({ type: "scalar", t: 1000, v: 2 } as Scalar),
+  );
 });

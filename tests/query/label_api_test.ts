@@ -201,3 +201,27 @@ Deno.test("label names and values: the store calls get the request's signal", as
   assertEquals(signals.length, 2);
   assert(signals.every((s) => s.aborted), "a store call did not get the request's signal");
 });
+
+Deno.test("a pool's streamed answer is framed piece by piece, with its warnings at the end", async () => {
+  const pieces = ['["a",', '"b",', '"c"]'];
+  let pulled = 0;
+  const { routes } = apiWithPool(() =>
+    Promise.resolve({
+      data: new ReadableStream<Uint8Array>({
+        pull(ctrl) {
+          const p = pieces[pulled++];
+          if (p === undefined) ctrl.close();
+          else ctrl.enqueue(bytes(p));
+        },
+      }, { highWaterMark: 0 }),
+      warnings: ["store x: slow"],
+    })
+  );
+  const l = await call(routes, "/api/v1/labels");
+  assertEquals(l.status, 200);
+  assertEquals(
+    l.body,
+    '{"status":"success","data":["a","b","c"],"warnings":["store x: slow"]}',
+  );
+  assertEquals(l.cache, "no-store");
+});

@@ -372,3 +372,28 @@ Deno.test("corrupt tombstones fail with CorruptionError naming the file", async 
     assert(e.message.includes("tombstones"), e.message);
   });
 });
+
+Deno.test("mergeSeriesSets: a series in many sets comes once, its chunks in set order on ties", async () => {
+  // set i holds series a (chunk at minTime 0, tagged i) unless i is 2, and b in every set; the
+  // sets holding a are not all adjacent, so equal heads are found in more than one run
+  const chunk = (tag: number) => ({
+    minTime: 0,
+    maxTime: 10,
+    encoding: 1,
+    data: new Uint8Array([tag]),
+  });
+  const a = labelsFromObject({ __name__: "a" });
+  const b = labelsFromObject({ __name__: "b" });
+  async function* set(i: number): AsyncGenerator<SeriesWithChunks> {
+    await Promise.resolve();
+    if (i !== 2) yield { labels: a, chunks: [chunk(i)] };
+    yield { labels: labelsFromObject({ __name__: i === 2 ? "a0" : "a1" }), chunks: [chunk(i)] };
+    yield { labels: b, chunks: [chunk(i)] };
+  }
+  const merged = await collect(mergeSeriesSets([0, 1, 2, 3, 4, 5].map(set)));
+  assertEquals(merged.map((s) => getLabel(s.labels, "__name__")), ["a", "a0", "a1", "b"]);
+  assertEquals(merged[0].chunks.map((c) => c.data[0]), [0, 1, 3, 4, 5]);
+  assertEquals(merged[1].chunks.map((c) => c.data[0]), [2]);
+  assertEquals(merged[2].chunks.map((c) => c.data[0]), [0, 1, 3, 4, 5]);
+  assertEquals(merged[3].chunks.map((c) => c.data[0]), [0, 1, 2, 3, 4, 5]);
+});
