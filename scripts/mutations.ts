@@ -3040,8 +3040,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "telemetry-worker-stats-dropped",
     file: "query/eval_worker.ts",
-    find: "      stats: q.stats,\n",
-    replace: "",
+    find: "      stats: q.stats,\n      more: !first.done,\n",
+    replace: "      more: !first.done,\n",
     tests: ["tests/e2e/query_telemetry_test.ts"],
   },
   {
