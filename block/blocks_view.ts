@@ -10,6 +10,10 @@
 // - `GET /api/v1/blocks` → `{"status":"success","data":{"blocks":[meta…],"label":…,
 //   "refreshedAt":…,"err":…}}` (Thanos's `BlocksInfo`; `err` is the last refresh's error
 //   message, or null; Go's encoder writes a non-nil error as `{}`, which says nothing).
+//   `?view=loaded` answers the "loaded" view instead: the blocks the serving role itself works
+//   on (the store gateway's loaded blocks, the compactor's synced ones), set by the role with
+//   `setLoaded` (Thanos's `BlocksAPI.SetLoaded`); a role that never sets it answers no blocks
+//   and `refreshedAt` zero, as Thanos's. The store gateway never refreshes the global view.
 // - `GET /api/v1/blocks/marks` (ours, for the details pane): deletion and no-compact marks by
 //   block ULID, as found by the last refresh.
 // - `POST /api/v1/blocks/mark` with form values `id`, `action` (`DELETION`, `NO_COMPACTION`),
@@ -63,6 +67,11 @@ export interface BlocksViewOptions {
   cors?: boolean;
   /** Refuse `POST /api/v1/blocks/mark` (`--disable-admin-operations`). */
   disableAdminOperations?: boolean;
+  /**
+   * Why this role cannot write marks although admin operations are enabled (the store gateway
+   * holds its bucket read-only): `POST /api/v1/blocks/mark` answers 400 with this reason.
+   */
+  readOnly?: string;
   now?: () => number;
 }
 
@@ -92,6 +101,12 @@ export class GlobalBlocksView {
   private markerCache = new Map<string, DeletionMark | NoCompactMark>();
   /** Requests the last refresh made besides the listing (tests, logs). */
   lastRefreshFetches = 0;
+  /** The "loaded" view (`?view=loaded`), as the role last set it. */
+  private loaded: { blocks: BlockMeta[]; refreshedAt: number | null; err: string | null } = {
+    blocks: [],
+    refreshedAt: null,
+    err: null,
+  };
 
   constructor(private readonly bucket: Bucket, private readonly opts: BlocksViewOptions) {
     this.now = opts.now ?? Date.now;
@@ -226,12 +241,28 @@ export class GlobalBlocksView {
     }
   }
 
-  /** `data` of `GET /api/v1/blocks` (Thanos's BlocksInfo, its field order). */
-  infoJSON(): string {
+  /**
+   * Sets the "loaded" view: the blocks the role works on now, or (with `err`) records that
+   * finding them failed, keeping the last list (Thanos's `BlocksInfo.set`).
+   */
+  setLoaded(blocks: readonly BlockMeta[], err: string | null = null): void {
+    this.loaded.refreshedAt = this.now();
+    this.loaded.err = err;
+    if (err !== null) return;
+    this.loaded.blocks = [...blocks].sort((a, b) =>
+      a.minTime - b.minTime || (a.ulid < b.ulid ? -1 : a.ulid > b.ulid ? 1 : 0)
+    );
+  }
+
+  /** `data` of `GET /api/v1/blocks` (Thanos's BlocksInfo, its field order); `loaded` view. */
+  infoJSON(view: "global" | "loaded" = "global"): string {
+    const v = view === "loaded"
+      ? this.loaded
+      : { blocks: this.blocks, refreshedAt: this.refreshedAt, err: this.err };
     return `{"label":${goJSONString(this.opts.label)},"blocks":[${
-      this.blocks.map(metaJSON).join(",")
-    }],"refreshedAt":${goTimeJSON(this.refreshedAt)},"err":${
-      this.err === null ? "null" : goJSONString(this.err)
+      v.blocks.map(metaJSON).join(",")
+    }],"refreshedAt":${goTimeJSON(v.refreshedAt)},"err":${
+      v.err === null ? "null" : goJSONString(v.err)
     }}`;
   }
 
@@ -266,6 +297,7 @@ export class GlobalBlocksView {
 
   private async mark(req: Request, readBody: (n: number) => Promise<Uint8Array>) {
     if (this.opts.disableAdminOperations) return this.badData("Admin operations are disabled");
+    if (this.opts.readOnly !== undefined) return this.badData(this.opts.readOnly);
     const form = new URLSearchParams(new URL(req.url).search);
     const type = req.headers.get("content-type") ?? "";
     if (type.startsWith("application/x-www-form-urlencoded")) {
@@ -314,7 +346,12 @@ export class GlobalBlocksView {
       {
         method: "GET",
         path: "/api/v1/blocks",
-        handler: () => this.ok(this.infoJSON()),
+        handler: (req) =>
+          this.ok(
+            this.infoJSON(
+              new URL(req.url).searchParams.get("view") === "loaded" ? "loaded" : "global",
+            ),
+          ),
       },
       {
         method: "GET",

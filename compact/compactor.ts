@@ -111,6 +111,11 @@ export interface CompactorOptions {
    * even with `haltOnError`.
    */
   skipOutOfOrderChunks?: boolean;
+  /**
+   * Called after each sync with the blocks the compactor works on (or the sync's error): the
+   * bucket UI's "loaded" view (Thanos's `BlocksAPI.SetLoaded`).
+   */
+  onSync?: (metas: BlockMeta[], err: string | null) => void;
   now?: () => number;
 }
 
@@ -305,7 +310,14 @@ export class BucketCompactor {
 
   /** Blocks the compactor works on now (after the filters), by ULID. */
   async syncMetas(signal?: AbortSignal): Promise<Map<string, BlockMeta>> {
-    const res = await this.syncer.sync(signal);
+    let res: Awaited<ReturnType<MetaSyncer["sync"]>>;
+    try {
+      res = await this.syncer.sync(signal);
+    } catch (e) {
+      this.o.onSync?.([], (e as Error).message);
+      throw e;
+    }
+    this.o.onSync?.([...res.metas.values()], null);
     this.lastSync = { metas: res.metas, noCompact: this.lastSync?.noCompact ?? new Set() };
     await this.garbageCollect(
       [...res.filtered].filter(([, r]) => r === "duplicate").map(([id]) => id),

@@ -895,56 +895,47 @@ export const REQUEST_LOGGING_FLAGS = defineFlags([
   },
 ]);
 
-const NO_BUCKET_UI =
-  "the store gateway serves no bucket web UI in this build (thanos compact --wait and tools bucket web do)";
-
 /**
- * `--web.route-prefix`, `--web.external-prefix`, `--web.prefix-header`, `--web.disable-cors` of
- * the bucket web UI (https://thanos.io/tip/components/tools.md/#bucket-web); `noEffect` when
- * the role serves no bucket UI.
+ * `--web.route-prefix`, `--web.external-prefix`, `--web.prefix-header`, `--web.disable-cors`,
+ * `--disable-admin-operations` of the bucket web UI
+ * (https://thanos.io/tip/components/tools.md/#bucket-web).
  */
-function bucketWebPrefixFlags(noEffect?: string) {
-  const note = noEffect ? " (No effect: no bucket UI.)" : "";
+function bucketWebPrefixFlags() {
   return defineFlags([
     {
       name: "web.route-prefix",
       kind: "string",
       default: "",
       help: "Prefix for API and UI endpoints. This allows thanos UI to be served on a " +
-        "sub-path. Defaults to the value of --web.external-prefix." + note,
-      noEffect,
+        "sub-path. Defaults to the value of --web.external-prefix.",
     },
     {
       name: "web.external-prefix",
       kind: "string",
       default: "",
       help: "Static prefix for all HTML links and redirect URLs in the bucket web UI " +
-        "interface. Actual endpoints are still served on / or the web.route-prefix." + note,
-      noEffect,
+        "interface. Actual endpoints are still served on / or the web.route-prefix.",
     },
     {
       name: "web.prefix-header",
       kind: "string",
       default: "",
       help: "Name of HTTP request header used for dynamic prefixing of UI links and " +
-        "redirects. This option is ignored if web.external-prefix argument is set." + note,
-      noEffect,
+        "redirects. This option is ignored if web.external-prefix argument is set.",
     },
     {
       name: "web.disable-cors",
       kind: "bool",
       default: "false",
       help: "Whether to disable CORS headers to be set by Thanos. By default Thanos sets " +
-        "CORS headers to be allowed by all." + note,
-      noEffect,
+        "CORS headers to be allowed by all.",
     },
     {
       name: "disable-admin-operations",
       kind: "bool",
       default: "false",
       help: "Disable UI/API admin operations like marking blocks for deletion and no " +
-        "compaction." + note,
-      noEffect,
+        "compaction.",
     },
   ]);
 }
@@ -952,36 +943,25 @@ function bucketWebPrefixFlags(noEffect?: string) {
 /** The bucket web UI's flags of `tools bucket web` (besides `--refresh`, `--label`, …). */
 export const BUCKET_UI_PREFIX_FLAGS = bucketWebPrefixFlags();
 
-function bucketWebFlags(noEffect?: string) {
-  const note = noEffect ? " (No effect: no bucket UI.)" : "";
-  return defineFlags([
-    {
-      name: "web.disable",
-      kind: "bool",
-      default: "false",
-      help: "Disable Block Viewer UI." + note,
-      noEffect,
-    },
-    ...bucketWebPrefixFlags(noEffect),
-    {
-      name: "bucket-web-label",
-      kind: "string",
-      default: "",
-      help: "External block label to use as group title in the bucket web UI" + note,
-      noEffect,
-    },
-  ]);
-}
-
 /**
- * The bucket web UI flags of `store` (https://thanos.io/tip/components/store.md/): accepted
- * with any value, without effect (the store's "loaded" view is not in this build; the role logs
- * so).
+ * The bucket web UI flags of `compact` and `store` (https://thanos.io/tip/components/compact.md/,
+ * https://thanos.io/tip/components/store.md/; the store has no `--web.route-prefix`).
  */
-export const BUCKET_WEB_FLAGS = bucketWebFlags(NO_BUCKET_UI);
-
-/** The bucket web UI flags of `compact`, served (https://thanos.io/tip/components/compact.md/). */
-export const COMPACT_WEB_FLAGS = bucketWebFlags();
+export const BUCKET_WEB_FLAGS = defineFlags([
+  {
+    name: "web.disable",
+    kind: "bool",
+    default: "false",
+    help: "Disable Block Viewer UI.",
+  },
+  ...BUCKET_UI_PREFIX_FLAGS,
+  {
+    name: "bucket-web-label",
+    kind: "string",
+    default: "",
+    help: "External block label to use as group title in the bucket web UI",
+  },
+]);
 
 /** The bucket web UI's prefix and API settings. */
 export interface BucketWebConfig {

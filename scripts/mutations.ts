@@ -1030,8 +1030,23 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "bucket-ui-serves-query-pages",
     file: "ui/routes.ts",
-    find: ': component === "rule"\n    ? RULER_UI_PAGES\n    : BUCKET_UI_PAGES;',
+    find:
+      ': component === "rule"\n    ? RULER_UI_PAGES\n    : BUCKET_UI_PAGES[component] ?? BUCKET_UI_PAGES.bucket;',
     replace: ': component === "rule"\n    ? RULER_UI_PAGES\n    : UI_PAGES;',
+    tests: ["tests/e2e/bucket_web_test.ts"],
+  },
+  {
+    name: "store-web-loaded-view-never-set",
+    file: "components/store/main.ts",
+    find: "        view?.setLoaded(store.loadedBlocks().map((b) => b.meta));\n",
+    replace: "",
+    tests: ["tests/e2e/bucket_web_test.ts"],
+  },
+  {
+    name: "bucket-ui-loaded-view-answers-global",
+    file: "block/blocks_view.ts",
+    find: 'searchParams.get("view") === "loaded" ? "loaded" : "global"',
+    replace: '"global"',
     tests: ["tests/e2e/bucket_web_test.ts"],
   },
   {

@@ -1,10 +1,14 @@
-// The bucket web UI of `thanos compact` and `thanos tools bucket web` (Thanos's block viewer,
-// https://thanos.io/tip/components/tools.md/#bucket-web): the blocks API of a
-// `GlobalBlocksView` (block/blocks_view.ts) and the embedded UI with its `/blocks` page.
+// The bucket web UI of `thanos compact`, `thanos store` and `thanos tools bucket web` (Thanos's
+// block viewer, https://thanos.io/tip/components/tools.md/#bucket-web): the blocks API of a
+// `GlobalBlocksView` (block/blocks_view.ts) and the embedded UI with its pages — `/blocks`
+// (the bucket's blocks) and `/loaded` (the role's own: the compactor's last sync, the store
+// gateway's loaded blocks), as Thanos's React app offers them per component.
 
 import type { Route } from "../server/http.ts";
 import type { GlobalBlocksView } from "../block/blocks_view.ts";
 import { uiRoutes } from "./routes.ts";
+
+const BUCKET_UI_TITLES = { compact: "Compact", store: "Store", bucket: "Bucket" };
 
 /** Options of {@link bucketUiRoutes}. */
 export interface BucketUiOptions {
@@ -12,8 +16,8 @@ export interface BucketUiOptions {
   routePrefix: string;
   externalPrefix?: string;
   prefixHeader?: string;
-  /** `compact` or `bucket` (page title and nav). */
-  component: "compact" | "bucket";
+  /** `compact`, `store` or `bucket` (`tools bucket web`): page title, pages and nav. */
+  component: "compact" | "store" | "bucket";
 }
 
 /**
@@ -40,7 +44,7 @@ export function bucketUiRoutes(view: GlobalBlocksView, opts: BucketUiOptions): R
       externalPrefix: opts.externalPrefix,
       prefixHeader: opts.prefixHeader,
       component: opts.component,
-      title: opts.component === "compact" ? "Thanos | Compact" : "Thanos | Bucket",
+      title: `Thanos | ${BUCKET_UI_TITLES[opts.component]}`,
     }),
   ];
 }

@@ -1,8 +1,8 @@
 // Serves the UI from assets embedded at build time (import attributes): no file is read at run
 // time, so the compiled binary carries the UI. `thanos query` adds these routes under its
-// `--web.route-prefix`, the bucket UI (`thanos compact`, `tools bucket web`) with
-// `component: "compact"|"bucket"` (its one page: `/blocks`); links and API calls in the page
-// use the external prefix.
+// `--web.route-prefix`, the bucket UI (`thanos compact`, `thanos store`, `tools bucket web`)
+// with `component: "compact"|"store"|"bucket"` (pages `/blocks`, `/loaded`); links and API
+// calls in the page use the external prefix.
 
 import type { Route } from "../server/http.ts";
 import appJs from "./dist/app.js" with { type: "text" };
@@ -27,7 +27,8 @@ export interface UiRoutesOptions {
   /**
    * The serving role: `query` (default) serves {@link UI_PAGES}; `rule` the ruler's Alerts and
    * Rules pages over its own `/api/v1/rules` and `/api/v1/alerts` ({@link RULER_UI_PAGES}, `/`
-   * redirecting to `/alerts`); `compact` and `bucket` the bucket UI's {@link BUCKET_UI_PAGES}.
+   * redirecting to `/alerts`); `compact`, `store` and `bucket` the bucket UI's
+   * {@link BUCKET_UI_PAGES}.
    */
   component?: string;
   /**
@@ -53,8 +54,15 @@ export const UI_PAGES = [
 /** The ruler's pages. */
 export const RULER_UI_PAGES = ["/alerts", "/rules"];
 
-/** Pages of the bucket UI (the compactor's and `tools bucket web`'s). */
-export const BUCKET_UI_PAGES = ["/blocks"];
+/**
+ * Pages of the bucket UI by component, the first one where `/` leads (Thanos's React app:
+ * `tools bucket web` Blocks; the compactor Loaded and Global Blocks; the store Loaded Blocks).
+ */
+export const BUCKET_UI_PAGES: Record<string, string[]> = {
+  bucket: ["/blocks"],
+  compact: ["/loaded", "/blocks"],
+  store: ["/loaded"],
+};
 
 /** Normalises a prefix to `` or `/a/b` (leading slash, no trailing slash). */
 export function normalizePrefix(p: string | undefined): string {
@@ -121,7 +129,8 @@ export function renderIndex(externalPrefix: string, title: string, component = "
 }
 
 /**
- * Routes serving the UI: `/` redirects to the first page (`/graph`, the ruler's `/alerts`, `/blocks`); the pages return the
+ * Routes serving the UI: `/` redirects to the first page (`/graph`, the ruler's `/alerts`, the
+ * bucket UI's `/blocks` or `/loaded`); the pages return the
  * app's HTML; `/static/*` the embedded assets (immutable, versioned by content hash).
  * Paths are relative to the route prefix (the HTTP server adds it).
  */
@@ -133,7 +142,7 @@ export function uiRoutes(opts: UiRoutesOptions): Route[] {
     ? UI_PAGES
     : component === "rule"
     ? RULER_UI_PAGES
-    : BUCKET_UI_PAGES;
+    : BUCKET_UI_PAGES[component] ?? BUCKET_UI_PAGES.bucket;
   const title = opts.title ?? (component === "rule" ? "Thanos | Rule" : "Thanos | Query");
   const html = renderIndex(external, title, component);
   const dynamic = opts.externalPrefix === undefined && (opts.prefixHeader ?? "") !== "";

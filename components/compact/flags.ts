@@ -3,7 +3,7 @@
 // bucket and its selector file.
 
 import {
-  COMPACT_WEB_FLAGS,
+  BUCKET_WEB_FLAGS,
   defineCommand,
   type FlagName,
   GOMEMLIMIT_FLAGS,
@@ -29,7 +29,7 @@ export const COMPACT_COMMAND = defineCommand({
     ...GOMEMLIMIT_FLAGS,
     ...httpFlags("0.0.0.0:10902"),
     ...OBJSTORE_FLAGS,
-    ...COMPACT_WEB_FLAGS,
+    ...BUCKET_WEB_FLAGS,
     {
       name: "block-viewer.global.sync-block-interval",
       kind: "duration",

@@ -8,7 +8,8 @@
 // problem with `--debug.halt-on-error` it halts like Thanos (thanos_compact_halted 1, keeps
 // serving until stopped). SIGTERM aborts the running step and exits 0. With `--wait` (as in
 // Thanos) it also serves the bucket web UI (`/blocks`, `/api/v1/blocks`: every block of the
-// bucket, refreshed every `--block-viewer.global.sync-block-interval`) unless `--web.disable`.
+// bucket, refreshed every `--block-viewer.global.sync-block-interval`; `/loaded`,
+// `/api/v1/blocks?view=loaded`: the blocks of the compactor's last sync) unless `--web.disable`.
 
 import { type Counter, type Gauge, Registry } from "../../metrics/registry.ts";
 import { HttpServer, Probe } from "../../server/http.ts";
@@ -81,7 +82,21 @@ async function compactWith(
   const signal = ctx.signal;
   const probe = new Probe();
   const { halted, retried, iterations, cleanups } = m;
+  // the bucket UI (Thanos serves it only with --wait): the "global" view, refreshed on its own
+  // interval, and the "loaded" view, the blocks of the compactor's last sync
+  const webAbort = new AbortController();
+  let viewer: Promise<void> = Promise.resolve();
+  const view = cfg.wait && !cfg.web.disabled
+    ? new GlobalBlocksView(bucket, {
+      label: cfg.web.label,
+      logger: log,
+      concurrency: cfg.metaFetchConcurrency,
+      cors: cfg.web.cors,
+      disableAdminOperations: cfg.web.disableAdminOperations,
+    })
+    : undefined;
   const compactor = new BucketCompactor({
+    onSync: view ? (metas, err) => view.setLoaded(metas, err) : undefined,
     bucket,
     dataDir: cfg.dataDir,
     logger: log,
@@ -114,20 +129,7 @@ async function compactWith(
     probe,
     routePrefix: cfg.web.routePrefix,
   });
-  // the bucket UI, "global" view (Thanos serves it only with --wait)
-  const webAbort = new AbortController();
-  let viewer: Promise<void> = Promise.resolve();
-  let view: GlobalBlocksView | undefined;
-  if (cfg.wait && !cfg.web.disabled) {
-    view = new GlobalBlocksView(bucket, {
-      label: cfg.web.label,
-      logger: log,
-      concurrency: cfg.metaFetchConcurrency,
-      cors: cfg.web.cors,
-      disableAdminOperations: cfg.web.disableAdminOperations,
-    });
-    http.add(bucketUiRoutes(view, { ...cfg.web, component: "compact" }));
-  }
+  if (view) http.add(bucketUiRoutes(view, { ...cfg.web, component: "compact" }));
   await http.start();
   if (view) {
     // started once the server is up, stopped with it (finally below)

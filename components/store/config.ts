@@ -5,7 +5,13 @@ import type { OtlpConfig } from "../../tracing/config.ts";
 import type { Relabeler } from "../../relabel/relabel.ts";
 import { selectorRelabelerFromFlags } from "../selector.ts";
 import type { MetaSyncerOptions } from "../../block/fetcher.ts";
-import { type Flags, type HttpConfig, httpConfig, UsageError } from "../flags.ts";
+import {
+  type BucketWebConfig,
+  type Flags,
+  type HttpConfig,
+  httpConfig,
+  UsageError,
+} from "../flags.ts";
 import { type GrpcServerConfig, grpcServerConfig } from "../grpc.ts";
 import { objstoreConfigText } from "../objstore.ts";
 import {
@@ -68,6 +74,11 @@ export interface StoreConfig {
   postingGroupMaxKeySeriesRatio: number;
   /** `--matcher-cache-size` (0: no cache). */
   matcherCacheSize: number;
+  /**
+   * The bucket web UI's "loaded" view (`--web.disable` off): served at the HTTP root (the
+   * store has no `--web.route-prefix`).
+   */
+  web: BucketWebConfig & { disabled: boolean; label: string };
 }
 
 /** The smallest positive value, or 0 when none is positive. */
@@ -145,7 +156,17 @@ export function storeConfig(flags: Flags<StoreFlag>): StoreConfig {
   if (blockSyncConcurrency < 1) {
     throw new UsageError("--block-sync-concurrency must be at least 1");
   }
+  const externalPrefix = flags.string("web.external-prefix");
   return {
+    web: {
+      disabled: flags.bool("web.disable"),
+      label: flags.string("bucket-web-label"),
+      routePrefix: "",
+      externalPrefix: externalPrefix === "" ? undefined : externalPrefix,
+      prefixHeader: flags.string("web.prefix-header"),
+      cors: !flags.bool("web.disable-cors"),
+      disableAdminOperations: flags.bool("disable-admin-operations"),
+    },
     http: httpConfig(flags),
     tracing: tracingConfig(flags.raw),
     grpc,

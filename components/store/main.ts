@@ -1,6 +1,7 @@
 // `thanos store`: the store gateway. Syncs blocks from the bucket every
 // `--sync-block-duration`, serves them over the StoreAPI (gRPC) and exposes `/metrics`,
-// `/-/healthy` and `/-/ready` (ready once the first sync completed). On the run signal it stops
+// `/-/healthy` and `/-/ready` (ready once the first sync completed), and, unless
+// `--web.disable`, the bucket web UI's "loaded" view (`/loaded`, `/api/v1/blocks?view=loaded`). On the run signal it stops
 // accepting calls, lets in-flight ones finish within the grace periods and returns 0.
 
 import { Registry } from "../../metrics/registry.ts";
@@ -18,6 +19,8 @@ import { newCache } from "../../cache/factory.ts";
 import { RemoteIndexCache } from "../../store/index_cache.ts";
 import { CachingBucket } from "../../store/caching_bucket.ts";
 import type { Bucket } from "../../objstore/bucket.ts";
+import { GlobalBlocksView } from "../../block/blocks_view.ts";
+import { bucketUiRoutes } from "../../ui/bucket_ui.ts";
 import type { StoreConfig } from "./config.ts";
 
 /** Delay between attempts of the initial sync while the bucket is unreachable. */
@@ -113,6 +116,17 @@ export async function runStore(cfg: StoreConfig, ctx: RunContext): Promise<numbe
     registry,
     probe,
   });
+  // the bucket web UI's "loaded" view: the blocks this store serves, set after every sync
+  // (Thanos's store: `BlocksAPI.SetLoaded`); the global view is never refreshed here
+  const view = cfg.web.disabled ? undefined : new GlobalBlocksView(bucket, {
+    label: cfg.web.label,
+    logger: log,
+    cors: cfg.web.cors,
+    disableAdminOperations: cfg.web.disableAdminOperations,
+    readOnly: "the store gateway reads its bucket read-only; mark blocks with " +
+      "`thanos tools bucket mark` or from the compactor's web UI",
+  });
+  if (view) http.add(bucketUiRoutes(view, { ...cfg.web, component: "store" }));
 
   return await serveUntilStopped({
     http,
@@ -140,6 +154,7 @@ export async function runStore(cfg: StoreConfig, ctx: RunContext): Promise<numbe
       const began = performance.now();
       try {
         await store.syncBlocks(signal);
+        view?.setLoaded(store.loadedBlocks().map((b) => b.meta));
         if (!ready) {
           ready = true;
           probe.setReady();
@@ -151,6 +166,7 @@ export async function runStore(cfg: StoreConfig, ctx: RunContext): Promise<numbe
         }
       } catch (e) {
         if (signal.aborted) break;
+        view?.setLoaded([], (e as Error).message);
         // keep serving what is loaded; before the first sync the store stays not ready
         log.warn("syncing blocks from the bucket failed", {
           err: (e as Error).message,

@@ -253,13 +253,30 @@ Deno.test("a flag this build cannot serve is refused on one line naming it, unle
 });
 
 Deno.test("a flag without effect in this build is named in a log line when set", () => {
-  const spec = findCommand(["store"])!;
-  const raw = parseFlags(spec, ["--web.disable", "--bucket-web-label=cluster"]);
+  const spec = findCommand(["receive"])!;
+  const raw = parseFlags(spec, [
+    "--tsdb.memory-snapshot-on-shutdown",
+    "--tsdb.head.expanded-postings-cache-size=10",
+  ]);
   const notes = noEffectNotes(spec, raw);
   assertEquals(notes.length, 2);
-  assert(notes[0].startsWith('--web.disable="true" has no effect in this build:'), notes[0]);
-  assert(notes[1].includes("--bucket-web-label"), notes[1]);
-  assertEquals(noEffectNotes(spec, parseFlags(spec, ["--web.disable=false"])), []);
+  assert(
+    notes.some((n) =>
+      n.startsWith('--tsdb.memory-snapshot-on-shutdown="true" has no effect in this build:')
+    ),
+    notes.join("\n"),
+  );
+  assert(notes.some((n) => n.includes("--tsdb.head.expanded-postings-cache-size")), notes[1]);
+  assertEquals(
+    noEffectNotes(spec, parseFlags(spec, ["--tsdb.memory-snapshot-on-shutdown=false"])),
+    [],
+  );
+  // the store's bucket web UI flags are served (its "loaded" view), no note
+  const store = findCommand(["store"])!;
+  assertEquals(
+    noEffectNotes(store, parseFlags(store, ["--web.disable", "--bucket-web-label=cluster"])),
+    [],
+  );
 });
 
 Deno.test("the thanos process refuses an unsupported tracing config with one line and code 2", async () => {

@@ -1,13 +1,15 @@
 // The bucket web UI's API and pages served by real processes (`main.ts tools bucket web`,
-// `main.ts compact --wait`) on a FILESYSTEM bucket of real blocks: `/api/v1/blocks` in Thanos's
+// `main.ts compact --wait`, `main.ts store`) on a FILESYSTEM bucket of real blocks: `/api/v1/blocks` in Thanos's
 // shape (pkg/api/blocks: label, blocks as meta.json, refreshedAt, err), the marks, the admin
-// mark operation and its refusal, route prefixes and `--web.disable`.
+// mark operation and its refusal, route prefixes and `--web.disable`; the "loaded" view of the
+// store gateway and the compactor (`?view=loaded`, the `/loaded` page).
 
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { TempDirs } from "../helpers/tmp.ts";
 import { refreshedBlocks, startWeb, writeWebBucket } from "../helpers/bucket_web.ts";
 import { FilesystemBucket } from "../../objstore/filesystem.ts";
 import { readMarker } from "../../block/markers.ts";
+import { freePort } from "../helpers/ports.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -186,6 +188,115 @@ Deno.test({
       await r.body?.cancel();
     } finally {
       await off.p.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "store serves the loaded blocks view and its page; marks are refused (read-only bucket)",
+  ...opts,
+  fn: async () => {
+    await using dirs = new TempDirs();
+    const b = await writeWebBucket(await dirs.make(), await dirs.make());
+    const base = [
+      "store",
+      `--objstore.config=${b.config}`,
+      `--grpc-address=127.0.0.1:${freePort()}`,
+      "--bucket-web-label=region",
+    ];
+    const { p, url } = await startWeb(
+      [...base, `--data-dir=${await dirs.make()}`, "--web.external-prefix=/st"],
+      "store-web",
+    );
+    try {
+      // ready means the first sync is done, so the loaded view is set
+      const loaded = await refreshedBlocks(url, "loaded");
+      assertEquals(loaded.label, "region");
+      assertEquals(loaded.err, null);
+      const ids = new Set(loaded.blocks.map((m) => m.ulid));
+      for (const m of [...b.east, ...b.west]) assert(ids.has(m.ulid), m.ulid);
+      // the blocks are meta.json as the bucket holds them
+      const east0 = loaded.blocks.find((m) => m.ulid === b.east[0].ulid)!;
+      assertEquals(east0.thanos?.labels, b.east[0].thanos?.labels);
+      assertEquals([east0.minTime, east0.maxTime], [b.east[0].minTime, b.east[0].maxTime]);
+      // the global view is never refreshed by a store (as Thanos's)
+      const global = (await (await fetch(`${url}/api/v1/blocks`)).json()).data;
+      assertEquals([global.blocks, global.refreshedAt], [[], "0001-01-01T00:00:00Z"]);
+      // the page: / → the external prefix's /loaded, the app's HTML naming the store
+      const root = await fetch(`${url}/`, { redirect: "manual" });
+      await root.body?.cancel();
+      assertEquals([root.status, root.headers.get("location")], [302, "/st/loaded"]);
+      const page = await (await fetch(`${url}/loaded`)).text();
+      assert(page.includes('content="store"'), page);
+      assert(page.includes("Thanos | Store"), page);
+      const blocksPage = await fetch(`${url}/blocks`);
+      await blocksPage.body?.cancel();
+      assertEquals(blocksPage.status, 404);
+      // marking: refused with the reason, nothing written
+      const r = await fetch(`${url}/api/v1/blocks/mark`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ id: b.east[0].ulid, action: "NO_COMPACTION" }),
+      });
+      const body = await r.json();
+      assertEquals([r.status, body.errorType], [400, "bad_data"]);
+      assert(String(body.error).includes("read-only"), body.error);
+      const bucket = new FilesystemBucket(b.dir);
+      assertEquals(await readMarker(bucket, b.east[0].ulid, "no-compact-mark.json"), null);
+    } finally {
+      await p.stop();
+    }
+    const off = await startWeb(
+      [...base.slice(0, 2), `--grpc-address=127.0.0.1:${freePort()}`, "--web.disable"].concat(
+        `--data-dir=${await dirs.make()}`,
+      ),
+      "store-noweb",
+    );
+    try {
+      const r = await fetch(`${off.url}/api/v1/blocks?view=loaded`);
+      assertEquals(r.status, 404);
+      await r.body?.cancel();
+    } finally {
+      await off.p.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "compact --wait serves the loaded view of its last sync; / leads to /loaded",
+  ...opts,
+  fn: async () => {
+    await using dirs = new TempDirs();
+    const b = await writeWebBucket(await dirs.make(), await dirs.make());
+    const { p, url } = await startWeb([
+      "compact",
+      `--objstore.config=${b.config}`,
+      "--wait",
+      "--wait-interval=1h",
+      "--downsampling.disable",
+      `--data-dir=${await dirs.make()}`,
+    ], "compact-loaded");
+    try {
+      const loaded = await refreshedBlocks(url, "loaded");
+      assertEquals(loaded.err, null);
+      assert(loaded.blocks.length > 0, JSON.stringify(loaded));
+      // every loaded block is one the bucket holds (or held: the compactor may have merged it)
+      const bucket = new FilesystemBucket(b.dir);
+      for (const m of loaded.blocks) {
+        const known = [...b.east, ...b.west, b.downsampled].some((x) => x.ulid === m.ulid) ||
+          (await bucket.exists(`${m.ulid}/meta.json`));
+        assert(known, m.ulid);
+      }
+      const root = await fetch(`${url}/`, { redirect: "manual" });
+      await root.body?.cancel();
+      assertEquals([root.status, root.headers.get("location")], [302, "/loaded"]);
+      for (const page of ["/loaded", "/blocks"]) {
+        const r = await fetch(`${url}${page}`);
+        assertEquals(r.status, 200, page);
+        assert((await r.text()).includes('content="compact"'), page);
+      }
+    } finally {
+      await p.stop();
     }
   },
 });

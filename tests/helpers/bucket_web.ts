@@ -74,15 +74,17 @@ export async function startWeb(args: string[], name: string): Promise<{ p: Proc;
   return { p, url };
 }
 
-/** Data of `/api/v1/blocks` once a refresh has happened (bounded wait). */
+/** Data of `/api/v1/blocks` (or its `loaded` view) once a refresh has happened (bounded wait). */
 export async function refreshedBlocks(
   url: string,
+  view: "global" | "loaded" = "global",
 ): Promise<{ label: string; blocks: BlockMeta[]; refreshedAt: string; err: unknown }> {
+  const q = view === "loaded" ? "?view=loaded" : "";
   for (let i = 0; i < 300; i++) {
-    const r = await fetch(`${url}/api/v1/blocks`, { signal: AbortSignal.timeout(5000) });
+    const r = await fetch(`${url}/api/v1/blocks${q}`, { signal: AbortSignal.timeout(5000) });
     const body = await r.json();
     if (!body.data.refreshedAt.startsWith("0001-")) return body.data;
     await new Promise((res) => setTimeout(res, 100));
   }
-  throw new Error(`${url}/api/v1/blocks never refreshed`);
+  throw new Error(`${url}/api/v1/blocks${q} never refreshed`);
 }

@@ -1,7 +1,8 @@
 // The bucket UI's Blocks page in headless Chromium (playwright-core) against a real
 // `thanos tools bucket web` on a bucket of real blocks: the groups (external labels +
 // resolution) and their timeline bars, details on click (ULID, range, stats, level, sources,
-// marks), and marking a block from the page. Screenshots go to tests/artifacts/ui/.
+// marks), and marking a block from the page; the store gateway's Loaded Blocks page. Screenshots
+// go to tests/artifacts/ui/.
 
 // deno-lint-ignore no-import-prefix -- dependencies are pinned inline until the lead merges them into deno.json
 import { type Browser, chromium } from "npm:playwright-core@1.65.1";
@@ -11,6 +12,7 @@ import { TempDirs } from "../helpers/tmp.ts";
 import { refreshedBlocks, startWeb, writeWebBucket } from "../helpers/bucket_web.ts";
 import { readMarker } from "../../block/markers.ts";
 import { FilesystemBucket } from "../../objstore/filesystem.ts";
+import { freePort } from "../helpers/ports.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = new URL("../artifacts/ui/", import.meta.url).pathname;
@@ -121,6 +123,55 @@ e2eTest(
       // the filter narrows the groups to matching ULIDs
       await page.fill("input.filter", b.downsampled.ulid);
       assertEquals(await page.$$eval(".block-span", (els) => els.length), 1);
+      assertEquals(errors, []);
+    } finally {
+      await browser?.close();
+      await p.stop();
+    }
+  },
+);
+
+e2eTest(
+  "store UI: / leads to Loaded Blocks, the store's loaded blocks drawn by group",
+  { peers: [CHROMIUM] },
+  async () => {
+    await using dirs = new TempDirs();
+    const b = await writeWebBucket(await dirs.make(), await dirs.make());
+    const { p, url } = await startWeb([
+      "store",
+      `--objstore.config=${b.config}`,
+      `--data-dir=${await dirs.make()}`,
+      `--grpc-address=127.0.0.1:${freePort()}`,
+      "--bucket-web-label=region",
+    ], "store-web-ui");
+    let browser: Browser | undefined;
+    try {
+      await Deno.mkdir(ARTIFACTS, { recursive: true });
+      const loaded = await refreshedBlocks(url, "loaded");
+      browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(String(e)));
+      await page.goto(`${url}/`);
+      await page.waitForSelector(".block-group");
+      assert(page.url().endsWith("/loaded"), page.url());
+      assertEquals(await page.textContent("h1"), "Loaded Blocks");
+      assertEquals(
+        await page.$$eval("#nav .links a", (els) => els.map((e) => e.textContent)),
+        ["Loaded Blocks"],
+      );
+      // every loaded block is drawn once, in the group titled by its region
+      const drawn = await page.$$eval(
+        ".block-span",
+        (els) => els.map((e) => e.getAttribute("data-ulid")),
+      );
+      assertEquals(drawn.sort(), loaded.blocks.map((m) => m.ulid).sort());
+      const west = await page.$$eval(
+        `.block-group:has([data-ulid="${b.west[0].ulid}"]) .block-span`,
+        (els) => els.length,
+      );
+      assertEquals(west, b.west.length);
+      await page.screenshot({ path: `${ARTIFACTS}store-loaded.png`, fullPage: true });
       assertEquals(errors, []);
     } finally {
       await browser?.close();

@@ -1,6 +1,8 @@
 /// <reference lib="dom" />
-// The bucket UI's Blocks page (`/blocks`, served by `thanos compact` and `tools bucket web`;
-// Thanos's block viewer, https://thanos.io/tip/components/tools.md/#bucket-web): blocks from
+// The bucket UI's Blocks pages (`/blocks`: the bucket's blocks, served by `thanos compact` and
+// `tools bucket web`; `/loaded`: the serving role's own blocks, `/api/v1/blocks?view=loaded`,
+// served by `thanos compact` and `thanos store`; Thanos's block viewer,
+// https://thanos.io/tip/components/tools.md/#bucket-web): blocks from
 // `/api/v1/blocks` grouped by compaction group (external labels + resolution), each group a
 // timeline of minTime–maxTime bars, one row per level of overlap; clicking a bar shows the
 // block's details (with its deletion and no-compact marks from `/api/v1/blocks/marks`).
@@ -197,20 +199,26 @@ function details(
   );
 }
 
-/** Renders the Blocks page into `root`. */
-export async function renderBlocks(root: HTMLElement, signal: AbortSignal): Promise<void> {
-  replaceChildren(root, h("h1", null, "Blocks"), h("p", { class: "muted" }, "Loading…"));
+/** Renders the Blocks page (`global`) or the Loaded Blocks page (`loaded`) into `root`. */
+export async function renderBlocks(
+  root: HTMLElement,
+  signal: AbortSignal,
+  view: "global" | "loaded" = "global",
+): Promise<void> {
+  const title = view === "loaded" ? "Loaded Blocks" : "Blocks";
+  replaceChildren(root, h("h1", null, title), h("p", { class: "muted" }, "Loading…"));
   let info: BlocksInfo;
   let marks: Marks = {};
   try {
-    info = (await apiGet<BlocksInfo>("/blocks", undefined, signal)).data;
+    const params = view === "loaded" ? new URLSearchParams({ view: "loaded" }) : undefined;
+    info = (await apiGet<BlocksInfo>("/blocks", params, signal)).data;
     marks = (await apiGet<Marks>("/blocks/marks", undefined, signal).catch(() => null))?.data ??
       {};
   } catch (e) {
     if (signal.aborted) return;
     replaceChildren(
       root,
-      h("h1", null, "Blocks"),
+      h("h1", null, title),
       h("div", { class: "alert error", role: "alert" }, `Error: ${(e as Error).message}`),
     );
     return;
@@ -312,7 +320,7 @@ export async function renderBlocks(root: HTMLElement, signal: AbortSignal): Prom
   filter.addEventListener("input", draw);
   replaceChildren(
     root,
-    h("h1", null, "Blocks"),
+    h("h1", null, title),
     h(
       "p",
       { class: "muted refreshed" },
@@ -325,7 +333,13 @@ export async function renderBlocks(root: HTMLElement, signal: AbortSignal): Prom
     h("div", { class: "blocks-layout" }, list, pane),
   );
   if (blocks.length === 0) {
-    list.appendChild(h("p", { class: "empty muted" }, "No blocks in the bucket."));
+    list.appendChild(
+      h(
+        "p",
+        { class: "empty muted" },
+        view === "loaded" ? "No blocks loaded." : "No blocks in the bucket.",
+      ),
+    );
   }
   draw();
 }

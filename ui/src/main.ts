@@ -2,8 +2,9 @@
 // deno-lint-ignore-file no-import-prefix -- browser bundle deps are pinned inline (ui/build.ts)
 // Entry point of the UI: a small router over the pages, all served under the role's prefix and
 // talking to its API with relative URLs. `thanos query` serves the query, alerts, rules, targets,
-// stores, status and flags pages; the ruler its alerts and rules pages; the bucket UI
-// (`thanos compact`, `tools bucket web`) the blocks page.
+// stores, status and flags pages; the ruler its alerts and rules pages; the bucket UI the blocks
+// pages (`tools bucket web`: Blocks; `thanos compact`: Loaded and Global Blocks; `thanos store`:
+// Loaded Blocks, as Thanos's React app).
 
 import "npm:uplot@1.6.32/dist/uPlot.min.css";
 import "./style.css";
@@ -16,13 +17,20 @@ import { renderBlocks } from "./blocks.ts";
 import { defaultPanel, panelsFromSearch, panelsToSearch } from "./url_state.ts";
 
 const prefix = pathPrefix();
-/** The serving role: `query` (every query page), `rule` (Alerts and Rules), `compact`/`bucket`
- * (the bucket UI). */
+/** The serving role: `query` (every query page), `rule` (Alerts and Rules), `compact`/`store`/
+ * `bucket` (the bucket UI). */
 const component = document.querySelector<HTMLMetaElement>('meta[name="thanos-component"]')
   ?.content ?? "query";
-const bucketUi = component === "compact" || component === "bucket";
+/** The bucket UI's pages of this role, home first ([path, nav label]). */
+const BLOCK_PAGES: Record<string, [string, string][]> = {
+  bucket: [["/blocks", "Blocks"]],
+  compact: [["/loaded", "Loaded Blocks"], ["/blocks", "Global Blocks"]],
+  store: [["/loaded", "Loaded Blocks"]],
+};
+const blockPages = BLOCK_PAGES[component];
+const bucketUi = blockPages !== undefined;
 const ruleUi = component === "rule";
-const home = bucketUi ? "/blocks" : ruleUi ? "/alerts" : "/graph";
+const home = bucketUi ? blockPages[0][0] : ruleUi ? "/alerts" : "/graph";
 
 /** Page path relative to the prefix (`/graph`, `/stores`, …). */
 function currentPage(): string {
@@ -56,7 +64,16 @@ function renderNav(): void {
   replaceChildren(
     nav,
     h("a", { class: "brand", href: `${prefix}${home}` }, document.title || "Thanos"),
-    bucketUi ? h("div", { class: "links" }, navLink("/blocks", "Blocks", ["/blocks"])) : ruleUi
+    bucketUi
+      ? h(
+        "div",
+        { class: "links" },
+        // Thanos's nav order: Global before Loaded
+        [...blockPages].sort((a, b) => a[0].localeCompare(b[0])).map(([p, label]) =>
+          navLink(p, label, [p])
+        ),
+      )
+      : ruleUi
       ? h(
         "div",
         { class: "links" },
@@ -154,15 +171,19 @@ function route(): void {
   const page = currentPage();
   document.body.dataset.page = page.slice(1);
   if (
-    (bucketUi && page !== "/blocks") || (ruleUi && page !== "/alerts" && page !== "/rules") ||
-    (!bucketUi && page === "/blocks")
+    (bucketUi && !blockPages.some(([p]) => p === page)) ||
+    (ruleUi && page !== "/alerts" && page !== "/rules") ||
+    (!bucketUi && (page === "/blocks" || page === "/loaded"))
   ) {
     notFound(root);
     return;
   }
   switch (page) {
     case "/blocks":
-      void renderBlocks(root, pageAbort.signal);
+      void renderBlocks(root, pageAbort.signal, "global");
+      break;
+    case "/loaded":
+      void renderBlocks(root, pageAbort.signal, "loaded");
       break;
     case "/graph":
       void renderGraphPage(root);
