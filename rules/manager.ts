@@ -60,7 +60,7 @@ export interface ForStateRestore {
 }
 
 /** Receives the alerts to send, with the rule's expression (for the generator URL). */
-export type NotifyFunc = (expr: string, alerts: Alert[]) => void;
+export type NotifyFunc = (expr: string, alerts: Alert[]) => void | Promise<void>;
 
 /** Options of {@link RuleManager}. */
 export interface RuleManagerOptions {
@@ -278,7 +278,7 @@ export class Group {
       samplesTotal += vector.length;
       if (rule instanceof AlertingRule) {
         const due = rule.alertsToSend(ts, m.opts.resendDelayMs, this.intervalMs);
-        if (due.length > 0) m.opts.notify(rule.expr, due);
+        if (due.length > 0) await m.opts.notify(rule.expr, due);
       }
       const app = m.opts.appendable.appender();
       const returned = new Map<string, Labels>();

@@ -65,6 +65,11 @@ export interface RuleConfig {
   /** `--alertmanagers.sd-dns-interval`: how often dns+/dnssrv+ Alertmanager URLs are resolved. */
   alertmanagersDnsIntervalMs: number;
   alertQueryURL: string;
+  /**
+   * `--alert.query-template`: the generator URL's path after `--alert.query-url`; checked by
+   * main.ts at start (`ExpressionLinkTemplate.parse`).
+   */
+  alertQueryTemplate: string;
   alertLabelDrop: string[];
   /** `--alert.relabel-config(-file)`: applied to alerts after the label drop. */
   alertRelabelConfigs: RelabelConfig[];
@@ -270,6 +275,7 @@ export function ruleConfig(flags: Flags<RuleFlag>): RuleConfig {
     sendTimeoutMs: flags.duration("alertmanagers.send-timeout"),
     alertmanagersDnsIntervalMs: Math.max(1000, flags.duration("alertmanagers.sd-dns-interval")),
     alertQueryURL,
+    alertQueryTemplate: flags.string("alert.query-template"),
     alertLabelDrop: flags.strings("alert.label-drop"),
     alertRelabelConfigs,
     queryAddresses,

@@ -73,9 +73,6 @@ export const RULE_COMMAND = defineCommand({
       kind: "string",
       default: "/graph?g0.expr={{.Expr}}&g0.tab=1",
       help: "Template to use in alerts source field. Need only include {{.Expr}} parameter",
-      unsupported:
-        "alerts' source field is always <alert.query-url>/graph?g0.expr=<expr>&g0.tab=1 " +
-        "in this build",
     },
     {
       name: "rule-query-offset",

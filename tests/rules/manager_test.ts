@@ -179,7 +179,9 @@ function manager(table: Map<string, RuleSample[] | Error>, app: MemAppendable, s
   const m = new RuleManager({
     query: () => scripted(table),
     appendable: app,
-    notify: (expr, alerts) => sent.push({ expr, alerts }),
+    notify: (expr, alerts) => {
+      sent.push({ expr, alerts });
+    },
     evalIntervalMs: 60_000,
     resendDelayMs: 60_000,
     externalLabels: L({ cluster: "eu" }),
