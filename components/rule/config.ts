@@ -56,6 +56,8 @@ export interface RuleConfig {
   forOutageToleranceMs: number;
   forGracePeriodMs: number;
   evalIntervalMs: number;
+  /** `--rule-query-offset`: the query offset of groups without their own `query_offset`. */
+  ruleQueryOffsetMs: number;
   blockDurationMs: number;
   retentionMs: number;
   walCompression: boolean;
@@ -268,6 +270,7 @@ export function ruleConfig(flags: Flags<RuleFlag>): RuleConfig {
     forOutageToleranceMs: flags.duration("for-outage-tolerance"),
     forGracePeriodMs: flags.duration("for-grace-period"),
     evalIntervalMs,
+    ruleQueryOffsetMs: flags.duration("rule-query-offset"),
     blockDurationMs,
     retentionMs: flags.duration("tsdb.retention"),
     walCompression: flags.bool("tsdb.wal-compression"),

@@ -78,8 +78,7 @@ export const RULE_COMMAND = defineCommand({
       name: "rule-query-offset",
       kind: "duration",
       default: "0s",
-      help: "The default rule group query_offset duration to use. Not in this build.",
-      unsupported: "rule groups are evaluated without a query offset in this build",
+      help: "The default rule group query_offset duration to use.",
     },
     {
       name: "rule-concurrent-evaluation",

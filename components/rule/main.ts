@@ -374,6 +374,7 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
     appendable: remote ?? db!,
     notify: (expr, alerts) => notifier.send(expr, alerts),
     evalIntervalMs: cfg.evalIntervalMs,
+    queryOffsetMs: cfg.ruleQueryOffsetMs,
     resendDelayMs: cfg.resendDelayMs,
     externalLabels: cfg.externalLabels,
     externalURL: cfg.alertQueryURL,
