@@ -1356,10 +1356,32 @@ export const MUTATIONS: Mutation[] = [
     name: "rules-no-stale-markers",
     file: "rules/manager.ts",
     find:
-      "        if (returned.has(k)) continue;\n        try {\n          app.appendStale(ls, ts);",
+      "        if (returned.has(k)) continue;\n        try {\n          app.appendStale(ls, sampleTs);",
     replace:
-      "        if (returned.size >= 0) continue;\n        try {\n          app.appendStale(ls, ts);",
+      "        if (returned.size >= 0) continue;\n        try {\n          app.appendStale(ls, sampleTs);",
     tests: ["tests/rules/manager_test.ts"],
+  },
+  {
+    name: "rules-query-offset-recording-queries-now",
+    file: "rules/alerting.ts",
+    find: "const res = await ctx.query(this.expr, ts - (ctx.queryOffsetMs ?? 0), ctx.signal);\n" +
+      "    const out: RuleSample[]",
+    replace: "const res = await ctx.query(this.expr, ts, ctx.signal);\n    const out: RuleSample[]",
+    tests: ["tests/rules/manager_test.ts", "tests/e2e/rule_flags_test.ts"],
+  },
+  {
+    name: "rules-group-query-offset-ignored",
+    file: "rules/manager.ts",
+    find: "return this.ownQueryOffsetMs ?? this.m.opts.queryOffsetMs ?? 0;",
+    replace: "return this.m.opts.queryOffsetMs ?? 0;",
+    tests: ["tests/rules/manager_test.ts", "tests/e2e/rule_flags_test.ts"],
+  },
+  {
+    name: "rules-alert-query-template-ignored",
+    file: "rules/notifier.ts",
+    find: "? await this.opts.queryTemplate.link(expr)",
+    replace: "? tableLinkForExpression(expr)",
+    tests: ["tests/rules/notifier_test.ts", "tests/e2e/rule_flags_test.ts"],
   },
   {
     name: "rules-group-offset-ignored",
