@@ -191,7 +191,6 @@ Deno.test("a flag this build cannot serve is refused on one line naming it, unle
       [["sidecar", "--enable-auto-gomemlimit"], "--enable-auto-gomemlimit="],
       [["tools", "bucket", "ls", "--auto-gomemlimit.ratio=0.5"], "gomemlimit.ratio"],
       [["rule", "--tracing.config=type: JAEGER"], "--tracing.config="],
-      [["query-frontend", "--query-frontend.org-id-header=X-Org"], "org-id-header"],
       [["tools", "bucket", "verify", "--enable-auto-gomemlimit"], "--enable-auto-gomemlimit="],
       // cleanup and retention (no published help): Thanos's app-wide flags too
       [["tools", "bucket", "cleanup", "--tracing.config=type: JAEGER"], "--tracing.config="],
@@ -212,6 +211,8 @@ Deno.test("a flag this build cannot serve is refused on one line naming it, unle
       ["query", "--query.active-query-path=/tmp/thanos-active-queries"],
       ["query", "--query.telemetry.request-samples-quantiles=5"],
       ["query-frontend", "--query-frontend.enable-x-functions"],
+      ["query-frontend", "--query-frontend.org-id-header=X-Org"],
+      ["query-frontend", "--query-frontend.slow-query-logs-user-header=X-User"],
       ["rule", "--query.enable-x-functions"],
       ["rule", "--alert.query-template=/q?{{.Expr}}"],
       ["rule", "--rule-query-offset=1m"],
