@@ -1330,6 +1330,27 @@ export const MUTATIONS: Mutation[] = [
     replace: "part.end <= part.start + interval - 1 && part.end <= freshBefore;",
     tests: ["tests/e2e/query_frontend_faults_test.ts"],
   },
+  {
+    name: "queryfrontend-org-id-headers-ignored",
+    file: "queryfrontend/frontend.ts",
+    find: "const names = [...(this.#o.orgIdHeaders ?? [])];",
+    replace: "const names: string[] = [];",
+    tests: ["tests/queryfrontend/frontend_test.ts", "tests/e2e/query_frontend_flags_test.ts"],
+  },
+  {
+    name: "queryfrontend-slow-log-user-header-ignored",
+    file: "queryfrontend/frontend.ts",
+    find: '? req.headers.get(this.#o.slowQueryLogsUserHeader) ?? ""',
+    replace: "? basicUser",
+    tests: ["tests/queryfrontend/frontend_test.ts", "tests/e2e/query_frontend_flags_test.ts"],
+  },
+  {
+    name: "queryfrontend-cache-shared-across-org-ids",
+    file: "queryfrontend/frontend.ts",
+    find: '((this.#o.orgIdHeaders ?? []).length > 0 ? `:${orgId}` : "");',
+    replace: '"";',
+    tests: ["tests/queryfrontend/frontend_test.ts"],
+  },
   // ---------------------------------------------------------------- rules: the ruler's library
   {
     name: "rules-alert-for-exclusive",
