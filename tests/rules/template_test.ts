@@ -180,3 +180,18 @@ Deno.test("--alert.query-template: Go text/template over .Expr (escaped); bad te
     assert(e.message.includes(msg), `${text}: ${e.message}`);
   }
 });
+
+Deno.test("template: match and reReplaceAll use Go's regexp semantics in linear time", async () => {
+  const t = (text: string) => Template.parse("t", text).execute({});
+  // a pattern a backtracking RegExp takes exponential time on: the RE2 automaton finishes
+  const input = "a".repeat(5000) + "b";
+  assertEquals(await t(`{{ match "(a+)+$" "${input}" }}`), "false");
+  assertEquals(await t(`{{ reReplaceAll "(a+)+$" "x" "${input}" | len }}`), "5001");
+  // Go's Expand: `$1x` names a group "1x" (empty); empty matches abutting a match are skipped
+  assertEquals(await t('{{ reReplaceAll "(a)" "$1x" "aa" }}'), "");
+  assertEquals(await t('{{ reReplaceAll "a*" "-" "baaac" }}'), "-b-c-");
+  assertEquals(
+    await t('{{ reReplaceAll "(?P<h>[a-z]+):(\\\\d+)" "${2}/${h}" "web:80" }}'),
+    "80/web",
+  );
+});
