@@ -1487,8 +1487,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "queryfrontend-body-uncapped",
     file: "queryfrontend/frontend.ts",
-    find: "const body = await info.readBody(MAX_FORM_BYTES);",
-    replace: "const body = new Uint8Array(await req.arrayBuffer());",
+    find: "body = await info.readBody(MAX_FORM_BYTES);",
+    replace: "body = new Uint8Array(await req.arrayBuffer());",
     tests: ["tests/queryfrontend/frontend_test.ts"],
   },
   {
@@ -2905,7 +2905,7 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "tenancy-frontend-cache-shared-by-tenants",
     file: "queryfrontend/frontend.ts",
-    find: "        tenant,\n        at.query,",
+    find: "        cacheUser,\n        at.query,",
     replace: "        at.query,",
     tests: ["tests/queryfrontend/tenancy_test.ts"],
   },
@@ -2920,7 +2920,7 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "tenancy-frontend-labels-cache-shared-by-tenants",
     file: "queryfrontend/frontend.ts",
-    find: '    const keyBase = `${req.headers.get(DEFAULT_TENANT_HEADER) ?? ""}:${path}:${',
+    find: "    const keyBase = `${cacheUser}:${path}:${",
     replace: "    const keyBase = `${path}:${",
     tests: ["tests/queryfrontend/tenancy_test.ts"],
   },
