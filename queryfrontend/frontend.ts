@@ -12,6 +12,7 @@ import type { Route } from "../server/http.ts";
 import { mapConcurrent } from "../runutil/gate.ts";
 import { goJSONString, labelsJSON } from "../strconv/json.ts";
 import { formatGoDuration } from "../strconv/duration.ts";
+import { activeTraceparent } from "../tracing/tracer.ts";
 import { ApiParams, MAX_FORM_BYTES, parseApiDuration, parseApiTime } from "../query/api.ts";
 import { parseExpr } from "../promql/parser.ts";
 import type { FunctionOptions } from "../promql/functions_table.ts";
@@ -100,6 +101,18 @@ export interface FrontendOptions {
    * the querier as `THANOS-TENANT` (server/tenancy.ts).
    */
   tenantHeader?: string;
+  /**
+   * `--query-frontend.org-id-header` (repeatable): headers naming the request's org ID for the
+   * slow-query log's `org_id` (the first one set wins; then the tenant header, `THANOS-TENANT`,
+   * else "anonymous", as Thanos's `extractOrgId`). When given, cached answers are keyed by the
+   * org ID too (Thanos keys its results cache by it), besides the tenant.
+   */
+  orgIdHeaders?: readonly string[];
+  /**
+   * `--query-frontend.slow-query-logs-user-header`: the header whose value is the slow-query
+   * log's `remote_user` ("" = the basic-auth user name, Thanos's default).
+   */
+  slowQueryLogsUserHeader?: string;
   /** Per-attempt downstream timeout (0: none). */
   downstreamTimeoutMs: number;
   enableCors: boolean;
@@ -111,6 +124,70 @@ export interface FrontendOptions {
   functions?: FunctionOptions;
   /** Clock (ms) for the freshness window. */
   now?: () => number;
+}
+
+/** Who asked, for the slow-query log. */
+interface SlowQueryWho {
+  orgId: string;
+  remoteUser: string;
+  remoteAddr: string;
+  /** The request body as read (a form POST's parameters), or null. */
+  body: Uint8Array | null;
+  res: Response;
+}
+
+/** The user name of a basic `Authorization` header, else "" (Go's `Request.BasicAuth`). */
+function basicAuthUser(headers: Headers): string {
+  const m = /^basic\s+(\S+)$/i.exec(headers.get("authorization") ?? "");
+  if (!m) return "";
+  let text: string;
+  try {
+    text = new TextDecoder().decode(Uint8Array.from(atob(m[1]), (c) => c.charCodeAt(0)));
+  } catch {
+    return "";
+  }
+  const colon = text.indexOf(":");
+  return colon < 0 ? "" : text.slice(0, colon);
+}
+
+/** The trace ID of the active span when it is sampled, else "". */
+function sampledTraceId(): string {
+  const parts = activeTraceparent().split("-");
+  return parts.length === 4 && (parseInt(parts[3], 16) & 1) === 1 ? parts[1] : "";
+}
+
+/**
+ * Go's `Request.ParseForm` values: a form body's parameters (POST, PUT, PATCH with
+ * `application/x-www-form-urlencoded`) first, then the query string's; by name, in order.
+ */
+function formValues(req: Request, body: Uint8Array | null): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  const add = (ps: URLSearchParams) => {
+    for (const [k, v] of ps) {
+      const vs = out.get(k);
+      if (vs) vs.push(v);
+      else out.set(k, [v]);
+    }
+  };
+  const ct = req.headers.get("content-type") ?? "";
+  if (
+    body !== null && ["POST", "PUT", "PATCH"].includes(req.method) &&
+    /^application\/x-www-form-urlencoded\b/i.test(ct)
+  ) add(new URLSearchParams(new TextDecoder().decode(body)));
+  add(new URL(req.url).searchParams);
+  return out;
+}
+
+/** `end - start` (ms) of the form's first `start` and `end`, 0 when either is absent or bad. */
+function queryRangeMs(form: Map<string, string[]>): number {
+  const start = form.get("start")?.[0] ?? "";
+  const end = form.get("end")?.[0] ?? "";
+  if (start === "" || end === "") return 0;
+  try {
+    return parseApiTime(end) - parseApiTime(start);
+  } catch {
+    return 0;
+  }
 }
 
 /** Thanos' downsampling resolutions (ms), lowest first. */
@@ -199,25 +276,62 @@ export class QueryFrontend {
     return out;
   }
 
+  /**
+   * The org ID of a request as Thanos's frontend reads it (cmd/thanos/query_frontend.go
+   * `extractOrgId`): the first of the org-ID headers, the custom tenant header and
+   * `THANOS-TENANT` with a value, else "anonymous".
+   */
+  orgId(headers: Headers): string {
+    const custom = this.#o.tenantHeader ?? DEFAULT_TENANT_HEADER;
+    const names = [...(this.#o.orgIdHeaders ?? [])];
+    if (custom.toLowerCase() !== DEFAULT_TENANT_HEADER.toLowerCase()) names.push(custom);
+    names.push(DEFAULT_TENANT_HEADER);
+    for (const h of names) {
+      const v = headers.get(h);
+      if (v) return v;
+    }
+    return "anonymous";
+  }
+
   /** The routes: the API paths the frontend handles, then a pass-through for everything. */
   routes(): Route[] {
     const both = ["GET", "POST"];
     const wrap = (
       name: string,
-      fn: (req: Request, params: Record<string, string>, signal: AbortSignal) => Promise<Response>,
+      fn: (
+        req: Request,
+        params: Record<string, string>,
+        signal: AbortSignal,
+        cacheUser: string,
+      ) => Promise<Response>,
     ): Route["handler"] =>
     async (req, params, info) => {
       const start = performance.now();
+      // read before the tenant conversion, as Thanos does ahead of its tripperware
+      const orgId = this.orgId(req.headers);
+      const basicUser = basicAuthUser(req.headers);
       const headers = this.#tenantHeaders(req.headers);
+      // tenants never share cached answers; with org-ID headers, org IDs do not either
+      const cacheUser = (headers.get(DEFAULT_TENANT_HEADER) ?? "") +
+        ((this.#o.orgIdHeaders ?? []).length > 0 ? `:${orgId}` : "");
+      let body: Uint8Array | null = null;
       if (req.body !== null) {
         // bodies are read with the querier's cap (10 MiB, Prometheus's form limit) and the
         // server's read timeout, never from the announced length; HttpError answers 413/408
-        const body = await info.readBody(MAX_FORM_BYTES);
+        body = await info.readBody(MAX_FORM_BYTES);
         req = new Request(req, { body: body as Uint8Array<ArrayBuffer>, headers });
       } else req = new Request(req, { headers });
-      const res = await fn(req, params, info.signal);
+      const res = await fn(req, params, info.signal, cacheUser);
       const took = performance.now() - start;
-      this.#logSlow(req, took, res.status);
+      this.#logSlow(req, took, {
+        orgId,
+        remoteUser: this.#o.slowQueryLogsUserHeader
+          ? req.headers.get(this.#o.slowQueryLogsUserHeader) ?? ""
+          : basicUser,
+        remoteAddr: info.remoteAddr,
+        body,
+        res,
+      });
       if (name === "query_range") {
         this.#duration.observe(
           { method: req.method, status_code: String(res.status) },
@@ -230,7 +344,7 @@ export class QueryFrontend {
       {
         method: both,
         path: "/api/v1/query_range",
-        handler: wrap("query_range", (req, _, s) => this.#queryRange(req, s)),
+        handler: wrap("query_range", (req, _, s, user) => this.#queryRange(req, s, user)),
       },
       {
         method: both,
@@ -242,21 +356,24 @@ export class QueryFrontend {
         path: "/api/v1/labels",
         handler: wrap(
           "labels",
-          (req, _, s) => this.#labels(req, "label_names", "/api/v1/labels", s),
+          (req, _, s, user) => this.#labels(req, "label_names", "/api/v1/labels", s, user),
         ),
       },
       {
         method: "GET",
         path: "/api/v1/label/:name/values",
-        handler: wrap("label_values", (req, _, s) => {
+        handler: wrap("label_values", (req, _, s, user) => {
           const path = new URL(req.url).pathname;
-          return this.#labels(req, "label_values", path, s);
+          return this.#labels(req, "label_values", path, s, user);
         }),
       },
       {
         method: both,
         path: "/api/v1/series",
-        handler: wrap("series", (req, _, s) => this.#labels(req, "series", "/api/v1/series", s)),
+        handler: wrap(
+          "series",
+          (req, _, s, user) => this.#labels(req, "series", "/api/v1/series", s, user),
+        ),
       },
       {
         method: ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH"],
@@ -294,17 +411,37 @@ export class QueryFrontend {
     return new Response(a.text, { status: a.status, headers: { ...this.#cors(), ...h } });
   }
 
-  #logSlow(req: Request, tookMs: number, status: number): void {
+  /**
+   * The `slow query detected` line of Thanos v0.42's frontend (internal/cortex/frontend/transport
+   * handler.go `reportSlowQuery`): requests to `/api/v1` paths slower than
+   * `--query-frontend.log-queries-longer-than` (all of them when it is < 0), with the org ID,
+   * the user, Grafana's dashboard and panel headers, the trace ID, every form parameter (query
+   * string and form body, repeated values joined by ",") and the queried range.
+   */
+  #logSlow(req: Request, tookMs: number, who: SlowQueryWho): void {
     const limit = this.#o.logQueriesLongerThanMs;
     if (limit === 0 || (limit > 0 && tookMs <= limit)) return;
     const url = new URL(req.url);
+    if (!url.pathname.includes("/api/v1")) return;
     const fields: Record<string, unknown> = {
+      org_id: who.orgId,
       method: req.method,
+      host: url.host,
       path: url.pathname,
-      status,
-      time_taken: formatGoDuration(Math.round(tookMs)),
+      remote_user: who.remoteUser,
+      remote_addr: who.remoteAddr,
+      time_taken_ms: Math.trunc(tookMs),
+      grafana_dashboard_uid: req.headers.get("X-Dashboard-Uid") || "-",
+      grafana_panel_id: req.headers.get("X-Panel-Id") || "-",
+      trace_id: who.res.headers.get("X-Thanos-Trace-Id") || sampledTraceId() || "-",
     };
-    for (const [k, v] of url.searchParams) fields[`param_${k}`] = v;
+    const form = formValues(req, who.body);
+    for (const [k, v] of form) fields[`param_${k}`] = v.join(",");
+    const range = queryRangeMs(form);
+    if (range !== 0) {
+      fields.query_range_hours = Math.trunc(range / 3600_000);
+      fields.query_range_human = formatGoDuration(range);
+    }
     this.#o.logger.info("slow query detected", fields);
   }
 
@@ -323,7 +460,7 @@ export class QueryFrontend {
 
   // ---- range queries
 
-  async #queryRange(req: Request, signal: AbortSignal): Promise<Response> {
+  async #queryRange(req: Request, signal: AbortSignal, cacheUser: string): Promise<Response> {
     this.#queries.inc({ op: "query_range" });
     const original = req.clone();
     const { p, pairs } = await requestParams(req);
@@ -368,11 +505,10 @@ export class QueryFrontend {
       p.all("storeMatch[]").length === 0 &&
       (at.maxAt === null || at.maxAt <= now - this.#o.maxFreshnessMs);
     // the cache key's parts but the downsampling level (which the downsampled retry changes)
-    // the tenant first: tenants never share cached answers (Cortex keys by org ID)
-    const tenant = req.headers.get(DEFAULT_TENANT_HEADER) ?? "";
+    // the tenant (and org ID) first: tenants never share cached answers (Cortex keys by org ID)
     const keyOf = (msr: string) =>
       [
-        tenant,
+        cacheUser,
         at.query,
         step,
         interval,
@@ -625,6 +761,7 @@ export class QueryFrontend {
     op: "label_names" | "label_values" | "series",
     path: string,
     signal: AbortSignal,
+    cacheUser: string,
   ): Promise<Response> {
     this.#queries.inc({ op });
     const original = req.clone();
@@ -651,7 +788,7 @@ export class QueryFrontend {
     const interval = this.#o.labelsSplitIntervalMs;
     const parts = splitLabelsRange({ start, end }, interval);
     this.#splits.inc(parts.length);
-    const keyBase = `${req.headers.get(DEFAULT_TENANT_HEADER) ?? ""}:${path}:${
+    const keyBase = `${cacheUser}:${path}:${
       [...rest].sort().map(([k, v]) => `${k}=${v}`).join("&")
     }:${interval}`;
     const freshBefore = now - this.#o.labelsMaxFreshnessMs;

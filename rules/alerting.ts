@@ -12,6 +12,10 @@
 //   (its activeAt in Unix seconds). More active alerts than the limit clears them all and fails.
 // - alerts that are firing or resolved since the last send are sent again every `resend-delay`,
 //   valid until 4 × max(resend-delay, group interval) (`sendAlerts`, `needsSending`).
+// - with a query offset (Prometheus 2.53+'s `rule_query_offset`, Thanos's `--rule-query-offset`)
+//   a rule's expression is evaluated at `ts - offset` and its samples (ALERTS too) carry that
+//   time, while alert states keep the evaluation time `ts` (activeAt, firedAt, resolvedAt) and
+//   template `query` calls run at `ts`, as Prometheus v3's rules/alerting.go does.
 
 import type { Labels } from "../tsdb/series.ts";
 import {
@@ -23,7 +27,7 @@ import {
 } from "../tsdb/labels.ts";
 import { expandAlertTemplate, type TemplateEnv } from "./template.ts";
 
-/** One sample of a rule's result (timestamp = the evaluation time). */
+/** One sample of a rule's result (timestamp = the evaluation time minus the query offset). */
 export interface RuleSample {
   labels: Labels;
   v: number;
@@ -59,6 +63,8 @@ export interface EvalContext {
   externalLabels: Labels;
   externalURL: string;
   limit: number;
+  /** The group's query offset (ms): expressions are evaluated this long before `ts`. */
+  queryOffsetMs?: number;
   signal?: AbortSignal;
   /** Called when a template fails to expand (Prometheus logs a warning). */
   onTemplateError?: (rule: string, err: Error) => void;
@@ -114,7 +120,7 @@ export class RecordingRule extends RuleBase {
   readonly kind = "recording";
 
   async eval(ts: number, ctx: EvalContext): Promise<RuleSample[]> {
-    const res = await ctx.query(this.expr, ts, ctx.signal);
+    const res = await ctx.query(this.expr, ts - (ctx.queryOffsetMs ?? 0), ctx.signal);
     const out: RuleSample[] = res.map((s) => {
       const o = labelsToObject(s.labels);
       o[METRIC_NAME] = this.name;
@@ -175,7 +181,7 @@ export class AlertingRule extends RuleBase {
   }
 
   async eval(ts: number, ctx: EvalContext): Promise<RuleSample[]> {
-    const res = await ctx.query(this.expr, ts, ctx.signal);
+    const res = await ctx.query(this.expr, ts - (ctx.queryOffsetMs ?? 0), ctx.signal);
     const env: TemplateEnv = {
       externalURL: ctx.externalURL,
       query: async (q) =>

@@ -11,7 +11,10 @@
 // - alerting rules hand their due alerts to the notifier after each evaluation;
 // - `update` replaces the groups: state (active alerts, the series written last time) carries
 //   over to the rule with the same name and labels in the group with the same file and name;
-//   groups that disappear get stale markers for what they wrote.
+//   groups that disappear get stale markers for what they wrote;
+// - a group's query offset (its `query_offset`, else `--rule-query-offset`; Prometheus v3's
+//   rules/group.go `QueryOffset`) moves the time its rules are evaluated at, and the timestamps of
+//   the samples and stale markers it writes, `offset` before the scheduled time.
 
 import { separatedHash } from "../tsdb/label_hash.ts";
 import type { Logger } from "../logging/log.ts";
@@ -60,7 +63,7 @@ export interface ForStateRestore {
 }
 
 /** Receives the alerts to send, with the rule's expression (for the generator URL). */
-export type NotifyFunc = (expr: string, alerts: Alert[]) => void;
+export type NotifyFunc = (expr: string, alerts: Alert[]) => void | Promise<void>;
 
 /** Options of {@link RuleManager}. */
 export interface RuleManagerOptions {
@@ -70,6 +73,8 @@ export interface RuleManagerOptions {
   notify: NotifyFunc;
   /** `--eval-interval` in ms: the interval of groups without their own. */
   evalIntervalMs: number;
+  /** `--rule-query-offset` in ms: the query offset of groups without `query_offset` (0). */
+  queryOffsetMs?: number;
   /** `--resend-delay` in ms. */
   resendDelayMs: number;
   externalLabels: Labels;
@@ -100,6 +105,8 @@ export class Group {
     readonly file: string,
     readonly name: string,
     readonly intervalMs: number,
+    /** The group's `query_offset` (ms), or null for the manager's default. */
+    readonly ownQueryOffsetMs: number | null,
     readonly limit: number,
     readonly strategy: PartialResponseStrategy,
     rules: Rule[],
@@ -112,6 +119,11 @@ export class Group {
   /** `file;name`, the `rule_group` label of the metrics. */
   key(): string {
     return `${this.file};${this.name}`;
+  }
+
+  /** The query offset (ms): the group's `query_offset`, else the manager's default. */
+  queryOffsetMs(): number {
+    return this.ownQueryOffsetMs ?? this.m.opts.queryOffsetMs ?? 0;
   }
 
   /** Prometheus's per-group offset within the interval (whole ms). */
@@ -237,6 +249,9 @@ export class Group {
     const start = performance.now();
     let samplesTotal = 0;
     const query = m.opts.query(this.strategy);
+    const queryOffsetMs = this.queryOffsetMs();
+    // samples and stale markers carry the time the expressions were evaluated at
+    const sampleTs = ts - queryOffsetMs;
     for (let i = 0; i < this.rules.length; i++) {
       if (signal?.aborted) return;
       const rule = this.rules[i];
@@ -249,6 +264,7 @@ export class Group {
           externalLabels: m.opts.externalLabels,
           externalURL: m.opts.externalURL,
           limit: this.limit,
+          queryOffsetMs,
           signal,
           onTemplateError: (r, e) =>
             m.log.warn("Expanding alert template failed", {
@@ -278,13 +294,13 @@ export class Group {
       samplesTotal += vector.length;
       if (rule instanceof AlertingRule) {
         const due = rule.alertsToSend(ts, m.opts.resendDelayMs, this.intervalMs);
-        if (due.length > 0) m.opts.notify(rule.expr, due);
+        if (due.length > 0) await m.opts.notify(rule.expr, due);
       }
       const app = m.opts.appendable.appender();
       const returned = new Map<string, Labels>();
       for (const s of vector) {
         try {
-          app.append(s.labels, ts, s.v);
+          app.append(s.labels, sampleTs, s.v);
           returned.set(labelsKey(s.labels), s.labels);
         } catch (e) {
           m.log.warn("Rule evaluation result discarded", {
@@ -296,7 +312,7 @@ export class Group {
       for (const [k, ls] of this.seriesInPreviousEval[i]) {
         if (returned.has(k)) continue;
         try {
-          app.appendStale(ls, ts);
+          app.appendStale(ls, sampleTs);
         } catch { /* out of order etc.: Prometheus ignores these too */ }
       }
       try {
@@ -363,7 +379,7 @@ export class Group {
     await this.loop;
     if (!markStale) return;
     const app = this.m.opts.appendable.appender();
-    const ts = this.m.now();
+    const ts = this.m.now() - this.queryOffsetMs();
     for (const series of this.seriesInPreviousEval) {
       for (const ls of series.values()) {
         try {
@@ -469,6 +485,7 @@ export class RuleManager {
             file,
             g.name,
             g.intervalMs > 0 ? g.intervalMs : this.opts.evalIntervalMs,
+            g.queryOffsetMs,
             g.limit,
             g.partialResponseStrategy,
             rules,

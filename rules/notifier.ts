@@ -2,8 +2,9 @@
 // (https://thanos.io/tip/components/rule.md/, pkg/alert in thanos-io/thanos):
 // - each alert gets the ruler's external labels (they win over the alert's own labels), then
 //   the `--alert.label-drop` labels are removed and `--alert.relabel-config` applied (an alert
-//   it drops is not sent); the generator URL is `--alert.query-url` +
-//   Prometheus's table link of the rule's expression; endsAt is the resolve time of a resolved
+//   it drops is not sent); the generator URL is `--alert.query-url` + the rule's expression
+//   through `--alert.query-template` (a template that fails on it leaves the link out, with a
+//   warning, as Thanos does); endsAt is the resolve time of a resolved
 //   alert, else its validUntil;
 // - alerts wait in a bounded queue (oldest dropped when full, counted) and go out in batches of
 //   at most 100 as one `POST <alertmanager URL>/api/v2/alerts` (Alertmanager's v2 API,
@@ -22,7 +23,7 @@ import { dropLabels, labelsToObject, mergeLabels } from "../tsdb/labels.ts";
 import type { Labels } from "../tsdb/series.ts";
 import type { Alert } from "./alerting.ts";
 import type { Relabeler } from "../relabel/relabel.ts";
-import { tableLinkForExpression } from "./template.ts";
+import { type ExpressionLinkTemplate, tableLinkForExpression } from "./template.ts";
 import { DNS_SD_PREFIX } from "../promclient/endpoints_config.ts";
 
 /** An Alertmanager URL that cannot be used. */
@@ -50,6 +51,8 @@ export interface NotifierOptions {
   labelDrop: string[];
   /** `--alert.query-url`. */
   queryURL: string;
+  /** `--alert.query-template` (absent: its default, Prometheus's table link). */
+  queryTemplate?: ExpressionLinkTemplate;
   /** `--alert.relabel-config(-file)`, applied last; an alert it drops is not sent. */
   relabel?: Relabeler;
   logger: Logger;
@@ -170,9 +173,26 @@ export class Notifier {
     this.m.queueLen.set(0);
   }
 
+  /** `expr`'s generator URL: `--alert.query-url` + `--alert.query-template` of `expr`. */
+  async generatorURL(expr: string): Promise<string> {
+    let link = "";
+    try {
+      link = this.opts.queryTemplate
+        ? await this.opts.queryTemplate.link(expr)
+        : tableLinkForExpression(expr);
+    } catch (e) {
+      this.opts.logger.warn("failed to generate link for expression", {
+        expr,
+        err: (e as Error).message,
+      });
+    }
+    return this.opts.queryURL.replace(/\/+$/, "") + link;
+  }
+
   /** The alerts as they will be posted (external labels, label drop, generator URL). */
-  toPostable(expr: string, alerts: readonly Alert[]): PostableAlert[] {
+  async toPostable(expr: string, alerts: readonly Alert[]): Promise<PostableAlert[]> {
     const out: PostableAlert[] = [];
+    const generatorURL = await this.generatorURL(expr);
     for (const a of alerts) {
       let ls: Labels | null = mergeLabels(a.labels, this.opts.externalLabels, true);
       if (this.opts.labelDrop.length > 0) ls = dropLabels(ls, this.opts.labelDrop);
@@ -183,17 +203,17 @@ export class Notifier {
         annotations: labelsToObject(a.annotations),
         startsAt: rfc3339(a.firedAt),
         endsAt: rfc3339(a.resolvedAt !== 0 ? a.resolvedAt : a.validUntil),
-        generatorURL: this.opts.queryURL.replace(/\/+$/, "") + tableLinkForExpression(expr),
+        generatorURL,
       });
     }
     return out;
   }
 
   /** Queues alerts of one rule (the NotifyFunc of the rule manager). */
-  send(expr: string, alerts: readonly Alert[]): void {
+  async send(expr: string, alerts: readonly Alert[]): Promise<void> {
     if ((this.urls.length === 0 && this.configTargets === null) || alerts.length === 0) return;
     const cap = this.opts.capacity ?? 10_000;
-    const postable = this.toPostable(expr, alerts);
+    const postable = await this.toPostable(expr, alerts);
     if (postable.length === 0) return;
     this.queue.push(...postable);
     this.m.pushed.inc(postable.length);

@@ -1,6 +1,8 @@
 // Prometheus rule files (https://prometheus.io/docs/prometheus/2.42/configuration/recording_rules/
 // and alerting_rules/), as Prometheus 2.42's rulefmt reads them, plus Thanos's per-group
-// `partial_response_strategy` (https://thanos.io/tip/components/rule.md/#partial-response):
+// `partial_response_strategy` (https://thanos.io/tip/components/rule.md/#partial-response) and
+// the group's `query_offset` Thanos v0.42 takes from Prometheus's newer rulefmt
+// (https://thanos.io/tip/components/rule.md/#configuring-rules, default `--rule-query-offset`):
 // - unknown fields are errors (`line N: field x not found in type rulefmt.RuleNode`, the
 //   strict YAML unmarshal's wording);
 // - validation errors name the file, the group, the rule (1-based index and name) and the
@@ -39,6 +41,8 @@ export interface RuleGroupNode {
   name: string;
   /** `interval` in ms; 0 = the global evaluation interval. */
   intervalMs: number;
+  /** `query_offset` in ms; null = not set (`--rule-query-offset` applies; an explicit 0 wins). */
+  queryOffsetMs: number | null;
   limit: number;
   partialResponseStrategy: PartialResponseStrategy;
   rules: RuleNode[];
@@ -56,7 +60,14 @@ export class RuleFileError extends Error {
 const METRIC_NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
-const GROUP_FIELDS = new Set(["name", "interval", "limit", "rules", "partial_response_strategy"]);
+const GROUP_FIELDS = new Set([
+  "name",
+  "interval",
+  "query_offset",
+  "limit",
+  "rules",
+  "partial_response_strategy",
+]);
 const RULE_FIELDS = new Set([
   "record",
   "alert",
@@ -171,6 +182,7 @@ export function parseRuleFile(
     const group: RuleGroupNode = {
       name,
       intervalMs: 0,
+      queryOffsetMs: null,
       limit: 0,
       partialResponseStrategy: "ABORT",
       rules: [],
@@ -186,6 +198,14 @@ export function parseRuleFile(
         group.intervalMs = parseDuration(String(interval.v));
       } catch (e) {
         unmarshal.push(`  line ${interval.line}: ${(e as Error).message}`);
+      }
+    }
+    const queryOffset = scalarOf(g, "query_offset", "model.Duration");
+    if (queryOffset && queryOffset.v !== null) {
+      try {
+        group.queryOffsetMs = parseDuration(String(queryOffset.v));
+      } catch (e) {
+        unmarshal.push(`  line ${queryOffset.line}: ${(e as Error).message}`);
       }
     }
     const limit = scalarOf(g, "limit", "int");

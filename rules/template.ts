@@ -170,7 +170,11 @@ function splitFields(chain: string): string[] {
 
 class PipeParser {
   private i = 0;
-  constructor(private readonly toks: Tok[], private readonly name: string) {}
+  constructor(
+    private readonly toks: Tok[],
+    private readonly name: string,
+    private readonly funcs: ReadonlySet<string> | null,
+  ) {}
 
   private err(m: string): TemplateError {
     return new TemplateError(`template: ${this.name}: ${m}`);
@@ -228,7 +232,9 @@ class PipeParser {
       case "nil":
         return { k: "lit", v: null };
       case "ident":
-        if (!(t.v in FUNCS)) throw this.err(`function "${t.v}" not defined`);
+        if (!(t.v in FUNCS) || (this.funcs !== null && !this.funcs.has(t.v))) {
+          throw this.err(`function "${t.v}" not defined`);
+        }
         return { k: "ident", name: t.v };
       case "field":
         return t.v === "." ? { k: "dot", fields: [] } : { k: "field", fields: splitFields(t.v) };
@@ -267,8 +273,11 @@ class PipeParser {
 export class Template {
   private constructor(readonly name: string, private readonly nodes: Node[]) {}
 
-  /** Parses `text`; throws TemplateError with Go's `template: <name>:<line>: …` wording. */
-  static parse(name: string, text: string): Template {
+  /**
+   * Parses `text`; throws TemplateError with Go's `template: <name>:<line>: …` wording.
+   * `funcs` limits the functions it may call (default: every one of {@link FUNCS}).
+   */
+  static parse(name: string, text: string, funcs: ReadonlySet<string> | null = null): Template {
     const items: ({ text: string } | { action: string; line: number })[] = [];
     let pos = 0;
     let trimNext = false;
@@ -323,7 +332,7 @@ export class Template {
         const pipeOf = (s: string, decl: boolean): Pipe => {
           const toks = lexAction(s, `${name}:${it.line}`);
           if (toks.length === 0) throw err(`missing value for ${kw?.[1] ?? "command"}`);
-          const p = new PipeParser(toks, `${name}:${it.line}`);
+          const p = new PipeParser(toks, `${name}:${it.line}`, funcs);
           const pipe = p.parsePipe(decl);
           if (!p.done()) throw err("unexpected tokens");
           return pipe;
@@ -352,7 +361,7 @@ export class Template {
       const err = (m: string) => new TemplateError(`template: ${name}:${line}: ${m}`);
       const toks = lexAction(rest, `${name}:${line}`);
       if (toks.length === 0) throw err(`missing value for ${word}`);
-      const p = new PipeParser(toks, `${name}:${line}`);
+      const p = new PipeParser(toks, `${name}:${line}`, funcs);
       const pipe = p.parsePipe(true);
       if (!p.done()) throw err("unexpected tokens");
       const body = parseList(["end", "else"]);
@@ -417,6 +426,15 @@ function truth(v: unknown): boolean {
   if (Array.isArray(v)) return v.length > 0;
   if (typeof v === "object") return Object.keys(v as object).length > 0;
   return true;
+}
+
+/**
+ * Template data with a Go struct's fields: naming a field it lacks is an execution error
+ * (text/template's "can't evaluate field"), where a label map yields "".
+ */
+export abstract class GoStruct {
+  /** The Go type the error message names. */
+  abstract get goType(): string;
 }
 
 class Exec {
@@ -496,6 +514,9 @@ class Exec {
         throw this.err(`can't evaluate field ${f} in type ${typeof cur}`);
       }
       const o = cur as Record<string, unknown>;
+      if (o instanceof GoStruct && !Object.hasOwn(o, f)) {
+        throw this.err(`can't evaluate field ${f} in type ${o.goType}`);
+      }
       // label maps are Go map[string]string: a missing key is the zero value ""
       cur = f in o ? o[f] : (o.constructor === Object ? "" : undefined);
     }
@@ -713,6 +734,63 @@ export function queryEscape(s: string): string {
 /** Prometheus's `strutil.TableLinkForExpression`. */
 export function tableLinkForExpression(expr: string): string {
   return `/graph?g0.expr=${queryEscape(expr)}&g0.tab=1`;
+}
+
+/** `--alert.query-template`'s default (Thanos's cmd/thanos/config.go). */
+export const DEFAULT_ALERT_QUERY_TEMPLATE = "/graph?g0.expr={{.Expr}}&g0.tab=1";
+
+/** Go's text/template builtins we have: the only functions an expression link may call. */
+const GO_BUILTINS: ReadonlySet<string> = new Set([
+  "and",
+  "or",
+  "not",
+  "len",
+  "index",
+  "print",
+  "printf",
+  "println",
+  "urlquery",
+  "eq",
+  "ne",
+  "lt",
+  "le",
+  "gt",
+  "ge",
+]);
+
+/** The data of `--alert.query-template`: Thanos's `Expression` struct. */
+class ExpressionData extends GoStruct {
+  constructor(readonly Expr: string) {
+    super();
+  }
+  get goType(): string {
+    return "main.Expression";
+  }
+}
+
+/**
+ * `thanos rule --alert.query-template` (https://thanos.io/tip/components/rule.md/#flags): a Go
+ * text/template whose only datum is `.Expr`, the rule's expression query-escaped; its output,
+ * appended to `--alert.query-url`, is each alert's generator URL (Thanos's cmd/thanos/rule.go,
+ * `tableLinkForExpression`).
+ */
+export class ExpressionLinkTemplate {
+  private constructor(readonly text: string, private readonly t: Template) {}
+
+  /**
+   * Parses `text` and executes it once with `.Expr` = "test_expr", as Thanos checks the flag at
+   * start; throws TemplateError on a syntax error, an unknown function or field.
+   */
+  static async parse(text: string): Promise<ExpressionLinkTemplate> {
+    const t = Template.parse("url", text, GO_BUILTINS);
+    await t.execute(new ExpressionData("test_expr"));
+    return new ExpressionLinkTemplate(text, t);
+  }
+
+  /** The link of `expr`; throws TemplateError when the template fails on it. */
+  link(expr: string): Promise<string> {
+    return this.t.execute(new ExpressionData(queryEscape(expr)));
+  }
 }
 
 /** Prometheus's `strutil.GraphLinkForExpression`. */

@@ -1345,6 +1345,27 @@ export const MUTATIONS: Mutation[] = [
     replace: "part.end <= part.start + interval - 1 && part.end <= freshBefore;",
     tests: ["tests/e2e/query_frontend_faults_test.ts"],
   },
+  {
+    name: "queryfrontend-org-id-headers-ignored",
+    file: "queryfrontend/frontend.ts",
+    find: "const names = [...(this.#o.orgIdHeaders ?? [])];",
+    replace: "const names: string[] = [];",
+    tests: ["tests/queryfrontend/frontend_test.ts", "tests/e2e/query_frontend_flags_test.ts"],
+  },
+  {
+    name: "queryfrontend-slow-log-user-header-ignored",
+    file: "queryfrontend/frontend.ts",
+    find: '? req.headers.get(this.#o.slowQueryLogsUserHeader) ?? ""',
+    replace: "? basicUser",
+    tests: ["tests/queryfrontend/frontend_test.ts", "tests/e2e/query_frontend_flags_test.ts"],
+  },
+  {
+    name: "queryfrontend-cache-shared-across-org-ids",
+    file: "queryfrontend/frontend.ts",
+    find: '((this.#o.orgIdHeaders ?? []).length > 0 ? `:${orgId}` : "");',
+    replace: '"";',
+    tests: ["tests/queryfrontend/frontend_test.ts"],
+  },
   // ---------------------------------------------------------------- rules: the ruler's library
   {
     name: "rules-alert-for-exclusive",
@@ -1371,10 +1392,32 @@ export const MUTATIONS: Mutation[] = [
     name: "rules-no-stale-markers",
     file: "rules/manager.ts",
     find:
-      "        if (returned.has(k)) continue;\n        try {\n          app.appendStale(ls, ts);",
+      "        if (returned.has(k)) continue;\n        try {\n          app.appendStale(ls, sampleTs);",
     replace:
-      "        if (returned.size >= 0) continue;\n        try {\n          app.appendStale(ls, ts);",
+      "        if (returned.size >= 0) continue;\n        try {\n          app.appendStale(ls, sampleTs);",
     tests: ["tests/rules/manager_test.ts"],
+  },
+  {
+    name: "rules-query-offset-recording-queries-now",
+    file: "rules/alerting.ts",
+    find: "const res = await ctx.query(this.expr, ts - (ctx.queryOffsetMs ?? 0), ctx.signal);\n" +
+      "    const out: RuleSample[]",
+    replace: "const res = await ctx.query(this.expr, ts, ctx.signal);\n    const out: RuleSample[]",
+    tests: ["tests/rules/manager_test.ts", "tests/e2e/rule_flags_test.ts"],
+  },
+  {
+    name: "rules-group-query-offset-ignored",
+    file: "rules/manager.ts",
+    find: "return this.ownQueryOffsetMs ?? this.m.opts.queryOffsetMs ?? 0;",
+    replace: "return this.m.opts.queryOffsetMs ?? 0;",
+    tests: ["tests/rules/manager_test.ts", "tests/e2e/rule_flags_test.ts"],
+  },
+  {
+    name: "rules-alert-query-template-ignored",
+    file: "rules/notifier.ts",
+    find: "? await this.opts.queryTemplate.link(expr)",
+    replace: "? tableLinkForExpression(expr)",
+    tests: ["tests/rules/notifier_test.ts", "tests/e2e/rule_flags_test.ts"],
   },
   {
     name: "rules-group-offset-ignored",
@@ -1459,8 +1502,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "queryfrontend-body-uncapped",
     file: "queryfrontend/frontend.ts",
-    find: "const body = await info.readBody(MAX_FORM_BYTES);",
-    replace: "const body = new Uint8Array(await req.arrayBuffer());",
+    find: "body = await info.readBody(MAX_FORM_BYTES);",
+    replace: "body = new Uint8Array(await req.arrayBuffer());",
     tests: ["tests/queryfrontend/frontend_test.ts"],
   },
   {
@@ -2877,7 +2920,7 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "tenancy-frontend-cache-shared-by-tenants",
     file: "queryfrontend/frontend.ts",
-    find: "        tenant,\n        at.query,",
+    find: "        cacheUser,\n        at.query,",
     replace: "        at.query,",
     tests: ["tests/queryfrontend/tenancy_test.ts"],
   },
@@ -2892,7 +2935,7 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "tenancy-frontend-labels-cache-shared-by-tenants",
     file: "queryfrontend/frontend.ts",
-    find: '    const keyBase = `${req.headers.get(DEFAULT_TENANT_HEADER) ?? ""}:${path}:${',
+    find: "    const keyBase = `${cacheUser}:${path}:${",
     replace: "    const keyBase = `${path}:${",
     tests: ["tests/queryfrontend/tenancy_test.ts"],
   },

@@ -13,6 +13,7 @@ import {
 import { CACHE_COMPRESSIONS, type QueryFrontendFlag } from "./flags.ts";
 import { experimentalFunctionsEnabled } from "../features.ts";
 import type { FunctionOptions } from "../../promql/functions_table.ts";
+import { DEFAULT_TENANT_HEADER } from "../../server/tenancy.ts";
 
 /** Everything `thanos query-frontend` is configured with. */
 export interface QueryFrontendConfig {
@@ -52,6 +53,10 @@ export interface QueryFrontendConfig {
   forwardHeaders: string[];
   /** `--query-frontend.tenant-header` */
   tenantHeader: string;
+  /** `--query-frontend.org-id-header` (repeatable; not with a custom tenant header). */
+  orgIdHeaders: string[];
+  /** `--query-frontend.slow-query-logs-user-header` ("" = the basic-auth user). */
+  slowQueryLogsUserHeader: string;
   /** `--query-frontend.default-tenant-id`: the `tenant` label of requests without tenant. */
   defaultTenant: string;
 }
@@ -189,6 +194,17 @@ export function queryFrontendConfig(flags: Flags<QueryFrontendFlag>): QueryFront
     );
   }
   const slow = flags.string("query-frontend.log-queries-longer-than");
+  const tenant = tenantHeader(flags.string("query-frontend.tenant-header"));
+  const orgIdHeaders = flags.strings("query-frontend.org-id-header").map((h) =>
+    headerName("query-frontend.org-id-header", h)
+  );
+  // cmd/thanos/query_frontend.go: a custom tenant header is the org ID header itself
+  if (orgIdHeaders.length > 0 && tenant.toLowerCase() !== DEFAULT_TENANT_HEADER.toLowerCase()) {
+    throw new UsageError(
+      "query-frontend.org-id-header and query-frontend.tenant-header cannot be used together",
+    );
+  }
+  const userHeader = flags.string("query-frontend.slow-query-logs-user-header");
   return {
     http: httpConfig(flags),
     enableCors: !flags.bool("web.disable-cors"),
@@ -227,18 +243,25 @@ export function queryFrontendConfig(flags: Flags<QueryFrontendFlag>): QueryFront
     compressResponses: flags.bool("query-frontend.compress-responses"),
     logQueriesLongerThanMs: slow === "" || slow === "0" ? 0 : parseDurationFlag(slow, true),
     forwardHeaders: flags.strings("query-frontend.forward-header"),
-    tenantHeader: tenantHeader(flags.string("query-frontend.tenant-header")),
+    tenantHeader: tenant,
+    orgIdHeaders,
+    slowQueryLogsUserHeader: userHeader === ""
+      ? ""
+      : headerName("query-frontend.slow-query-logs-user-header", userHeader),
     defaultTenant: flags.string("query-frontend.default-tenant-id"),
   };
 }
 
 /** `--query-frontend.tenant-header`: an HTTP header name. */
 function tenantHeader(v: string): string {
+  return headerName("query-frontend.tenant-header", v);
+}
+
+/** The value of a flag naming an HTTP header (a token); throws UsageError naming the flag. */
+function headerName(flag: string, v: string): string {
   const h = v.trim();
   if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(h)) {
-    throw new UsageError(
-      `invalid --query-frontend.tenant-header ${JSON.stringify(v)}: want an HTTP header name`,
-    );
+    throw new UsageError(`invalid --${flag} ${JSON.stringify(v)}: want an HTTP header name`);
   }
   return h;
 }

@@ -13,8 +13,6 @@ import {
   YAML_ENV,
 } from "../flags.ts";
 
-const NO_SLOW_LOG_FIELD = "the slow query log of this build has no org_id/remote_user fields";
-
 /** The values of `--cache-compression-type`. */
 export const CACHE_COMPRESSIONS = ["", "snappy"] as const;
 
@@ -273,16 +271,18 @@ export const QUERY_FRONTEND_COMMAND = defineCommand({
       name: "query-frontend.org-id-header",
       kind: "string",
       repeatable: true,
-      help: "Request header names used to identify the source of slow queries (repeated " +
-        "flag). Not in this build.",
-      unsupported: NO_SLOW_LOG_FIELD,
+      help: "Deprecation Warning - This flag will be soon deprecated in favor of " +
+        "query-frontend.tenant-header and both flags cannot be used at the same time. Request " +
+        "header names used to identify the source of slow queries (repeated flag). The values " +
+        "of the header will be added to the org id field in the slow query log. If multiple " +
+        "headers match the request, the first matching arg specified will take precedence. If " +
+        "no headers match 'anonymous' will be used.",
     },
     {
       name: "query-frontend.slow-query-logs-user-header",
       kind: "string",
       help: "Set the value of the field remote_user in the slow query logs to the value of the " +
-        "given HTTP header. Not in this build.",
-      unsupported: NO_SLOW_LOG_FIELD,
+        "given HTTP header. Falls back to reading the user from the basic auth header.",
     },
     {
       // hidden in Thanos v0.42 (cmd/thanos/query_frontend.go), as here

@@ -55,6 +55,8 @@ export function runQueryFrontend(cfg: QueryFrontendConfig, ctx: RunContext): Pro
     logQueriesLongerThanMs: cfg.logQueriesLongerThanMs,
     forwardHeaders: cfg.forwardHeaders,
     tenantHeader: cfg.tenantHeader,
+    orgIdHeaders: cfg.orgIdHeaders,
+    slowQueryLogsUserHeader: cfg.slowQueryLogsUserHeader,
     downstreamTimeoutMs: cfg.downstreamTimeoutMs,
     enableCors: cfg.enableCors,
     functions: cfg.functions,

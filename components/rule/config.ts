@@ -56,6 +56,8 @@ export interface RuleConfig {
   forOutageToleranceMs: number;
   forGracePeriodMs: number;
   evalIntervalMs: number;
+  /** `--rule-query-offset`: the query offset of groups without their own `query_offset`. */
+  ruleQueryOffsetMs: number;
   blockDurationMs: number;
   retentionMs: number;
   walCompression: boolean;
@@ -65,6 +67,11 @@ export interface RuleConfig {
   /** `--alertmanagers.sd-dns-interval`: how often dns+/dnssrv+ Alertmanager URLs are resolved. */
   alertmanagersDnsIntervalMs: number;
   alertQueryURL: string;
+  /**
+   * `--alert.query-template`: the generator URL's path after `--alert.query-url`; checked by
+   * main.ts at start (`ExpressionLinkTemplate.parse`).
+   */
+  alertQueryTemplate: string;
   alertLabelDrop: string[];
   /** `--alert.relabel-config(-file)`: applied to alerts after the label drop. */
   alertRelabelConfigs: RelabelConfig[];
@@ -263,6 +270,7 @@ export function ruleConfig(flags: Flags<RuleFlag>): RuleConfig {
     forOutageToleranceMs: flags.duration("for-outage-tolerance"),
     forGracePeriodMs: flags.duration("for-grace-period"),
     evalIntervalMs,
+    ruleQueryOffsetMs: flags.duration("rule-query-offset"),
     blockDurationMs,
     retentionMs: flags.duration("tsdb.retention"),
     walCompression: flags.bool("tsdb.wal-compression"),
@@ -270,6 +278,7 @@ export function ruleConfig(flags: Flags<RuleFlag>): RuleConfig {
     sendTimeoutMs: flags.duration("alertmanagers.send-timeout"),
     alertmanagersDnsIntervalMs: Math.max(1000, flags.duration("alertmanagers.sd-dns-interval")),
     alertQueryURL,
+    alertQueryTemplate: flags.string("alert.query-template"),
     alertLabelDrop: flags.strings("alert.label-drop"),
     alertRelabelConfigs,
     queryAddresses,

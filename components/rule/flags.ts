@@ -73,16 +73,12 @@ export const RULE_COMMAND = defineCommand({
       kind: "string",
       default: "/graph?g0.expr={{.Expr}}&g0.tab=1",
       help: "Template to use in alerts source field. Need only include {{.Expr}} parameter",
-      unsupported:
-        "alerts' source field is always <alert.query-url>/graph?g0.expr=<expr>&g0.tab=1 " +
-        "in this build",
     },
     {
       name: "rule-query-offset",
       kind: "duration",
       default: "0s",
-      help: "The default rule group query_offset duration to use. Not in this build.",
-      unsupported: "rule groups are evaluated without a query offset in this build",
+      help: "The default rule group query_offset duration to use.",
     },
     {
       name: "rule-concurrent-evaluation",

@@ -38,6 +38,7 @@ import { RuleManager } from "../../rules/manager.ts";
 import { rangeQueryable } from "../../rules/range_queryable.ts";
 import { loadRuleFiles, RuleLoadError } from "../../rules/loader.ts";
 import { type AlertmanagerTargets, Notifier } from "../../rules/notifier.ts";
+import { ExpressionLinkTemplate } from "../../rules/template.ts";
 import { managerRulesBackend, rulesRoutes } from "../../rules/api.ts";
 import { serveRules } from "../../storeapi/rules.ts";
 import { advertising } from "../../storeapi/api_common.ts";
@@ -47,6 +48,7 @@ import type { Bucket } from "../../objstore/bucket.ts";
 import { Relabeler } from "../../relabel/relabel.ts";
 import { openBucket } from "../objstore.ts";
 import type { RunContext } from "../runtime.ts";
+import { UsageError } from "../flags.ts";
 import { queryBaseURL, type RuleConfig } from "./config.ts";
 
 /** Interval of block uploads (Thanos's ruler ships every 30 s). */
@@ -59,6 +61,16 @@ const QUERY_RESPONSE_BATCH_SIZE = 64;
 export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number> {
   const log = ctx.logger.with({ component: "rules" });
   const signal = ctx.signal;
+  // Thanos checks the template once at start, executing it on "test_expr" (cmd/thanos/rule.go)
+  let queryTemplate: ExpressionLinkTemplate;
+  try {
+    queryTemplate = await ExpressionLinkTemplate.parse(cfg.alertQueryTemplate);
+  } catch (e) {
+    throw new UsageError(
+      `--alert.query-template ${JSON.stringify(cfg.alertQueryTemplate)}: invalid alert source ` +
+        `template: ${(e as Error).message}`,
+    );
+  }
   const registry = new Registry();
   const probe = new Probe();
   probe.setNotReady("starting");
@@ -350,6 +362,7 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
     externalLabels: cfg.externalLabels,
     labelDrop: cfg.alertLabelDrop,
     queryURL: cfg.alertQueryURL,
+    queryTemplate,
     relabel: cfg.alertRelabelConfigs.length > 0
       ? new Relabeler(cfg.alertRelabelConfigs)
       : undefined,
@@ -361,6 +374,7 @@ export async function runRule(cfg: RuleConfig, ctx: RunContext): Promise<number>
     appendable: remote ?? db!,
     notify: (expr, alerts) => notifier.send(expr, alerts),
     evalIntervalMs: cfg.evalIntervalMs,
+    queryOffsetMs: cfg.ruleQueryOffsetMs,
     resendDelayMs: cfg.resendDelayMs,
     externalLabels: cfg.externalLabels,
     externalURL: cfg.alertQueryURL,

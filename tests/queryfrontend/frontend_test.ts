@@ -191,11 +191,128 @@ Deno.test("frontend: --query-frontend.log-queries-longer-than < 0 logs every que
     await queryRange(f, `query=up&start=${(NOW - 3600_000) / 1000}&end=${NOW / 1000}&step=60`);
     const slow = lines.filter((l) => l.includes("slow query detected"));
     assertEquals(slow.length, 1, lines.join("\n"));
-    assert(slow[0].includes("param_query=up") && slow[0].includes("time_taken="), slow[0]);
+    assert(slow[0].includes("param_query=up") && slow[0].includes("time_taken_ms="), slow[0]);
     lines.length = 0;
     const quiet = frontend(fake.url, () => NOW, { logger, logQueriesLongerThanMs: 60_000 });
     await queryRange(quiet, `query=up&start=${(NOW - 3600_000) / 1000}&end=${NOW / 1000}&step=60`);
     assertEquals(lines.filter((l) => l.includes("slow query detected")).length, 0);
+  } finally {
+    await fake.close();
+  }
+});
+
+/** One logfmt line's fields (values unquoted). */
+function logfmtFields(line: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of line.matchAll(/([\w.]+)=("(?:[^"\\]|\\.)*"|\S*)/g)) {
+    out[m[1]] = m[2].startsWith('"') ? JSON.parse(m[2]) : m[2];
+  }
+  return out;
+}
+
+Deno.test("frontend: slow query log has Thanos v0.42's fields: org_id from --query-frontend.org-id-header, remote_user from its header or basic auth", async () => {
+  const fake = fakeQuerier();
+  const lines: string[] = [];
+  try {
+    const logger = new Logger("info", "logfmt", {}, (l) => lines.push(l));
+    const range = `start=${(NOW - 3600_000) / 1000}&end=${NOW / 1000}&step=60`;
+    const ask = async (
+      f: QueryFrontend,
+      path: string,
+      headers: Record<string, string>,
+      post = "",
+    ) => {
+      const route = f.routes().find((r) => r.path === path)!;
+      const req = post
+        ? new Request(`http://fe${path}?dedup=true`, {
+          method: "POST",
+          headers: { ...headers, "content-type": "application/x-www-form-urlencoded" },
+          body: post,
+        })
+        : new Request(`http://fe${path}?query=up&${range}`, { headers });
+      const res = await route.handler(req, {}, directRequestInfo(req, {}, "10.1.2.3:4567"));
+      await res.body?.cancel();
+      const line = lines.pop();
+      lines.length = 0;
+      return line === undefined ? null : logfmtFields(line);
+    };
+    const withOrg = frontend(fake.url, () => NOW, {
+      logger,
+      logQueriesLongerThanMs: -1,
+      opts: { orgIdHeaders: ["X-Org", "X-Team"], slowQueryLogsUserHeader: "X-User" },
+    });
+    const a = (await ask(withOrg, "/api/v1/query_range", {
+      "X-Team": "team-1",
+      "X-Org": "org-1",
+      "THANOS-TENANT": "acme",
+      "X-User": "alice",
+      "Authorization": `Basic ${btoa("bob:pw")}`,
+      "X-Dashboard-Uid": "dash-9",
+      "X-Panel-Id": "7",
+    }))!;
+    assertEquals(a.msg, "slow query detected");
+    assertEquals(
+      [a.org_id, a.remote_user, a.remote_addr, a.method, a.host, a.path],
+      ["org-1", "alice", "10.1.2.3:4567", "GET", "fe", "/api/v1/query_range"],
+    );
+    assertEquals([a.grafana_dashboard_uid, a.grafana_panel_id, a.trace_id], ["dash-9", "7", "-"]);
+    assertEquals([a.param_query, a.param_step, a.query_range_hours, a.query_range_human], [
+      "up",
+      "60",
+      "1",
+      "1h0m0s",
+    ]);
+    assert(/^\d+$/.test(a.time_taken_ms), a.time_taken_ms);
+    // the first org-ID header with a value wins; then THANOS-TENANT; else "anonymous"
+    assertEquals((await ask(withOrg, "/api/v1/query_range", { "X-Team": "t" }))!.org_id, "t");
+    const b = (await ask(withOrg, "/api/v1/labels", {
+      "THANOS-TENANT": "acme",
+      "Authorization": `Basic ${btoa("bob:pw")}`,
+    }))!;
+    // a user header that is configured but absent: empty, no fallback (Thanos's code)
+    assertEquals([b.org_id, b.remote_user], ["acme", ""]);
+    assertEquals((await ask(withOrg, "/api/v1/query_range", {}))!.org_id, "anonymous");
+    // only /api/v1 paths are slow queries
+    assertEquals(await ask(withOrg, "/*", {}), null);
+
+    const plain = frontend(fake.url, () => NOW, { logger, logQueriesLongerThanMs: -1 });
+    const c = (await ask(plain, "/api/v1/query_range", {
+      "X-Org": "org-1",
+      "Authorization": `Basic ${btoa("bob:pw")}`,
+    }, `query=sum(up)&${range}&query=again`))!;
+    assertEquals([c.org_id, c.remote_user, c.method], ["anonymous", "bob", "POST"]);
+    // a form body's parameters, then the query string's; repeated values joined by ","
+    assertEquals([c.param_query, c.param_dedup, c.query_range_human], [
+      "sum(up),again",
+      "true",
+      "1h0m0s",
+    ]);
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("frontend: with --query-frontend.org-id-header, cached answers are per org ID and per tenant", async () => {
+  const fake = fakeQuerier();
+  try {
+    const f = frontend(fake.url, () => NOW, { opts: { orgIdHeaders: ["X-Org"] } });
+    const route = f.routes().find((r) => r.path === "/api/v1/query_range")!;
+    const qs = `query=up&start=${(NOW - 7200_000) / 1000}&end=${(NOW - 3600_000) / 1000}&step=60`;
+    const ask = async (headers: Record<string, string>) => {
+      const req = new Request(`http://fe/api/v1/query_range?${qs}`, { headers });
+      const before = fake.seen.length;
+      const res = await route.handler(req, {}, directRequestInfo(req));
+      assertEquals(res.status, 200);
+      await res.body?.cancel();
+      return fake.seen.length - before;
+    };
+    assert(await ask({ "X-Org": "a" }) > 0);
+    assertEquals(await ask({ "X-Org": "a" }), 0, "same org ID: cached");
+    assert(await ask({ "X-Org": "b" }) > 0, "another org ID is not answered from a's cache");
+    assert(
+      await ask({ "X-Org": "a", "THANOS-TENANT": "other" }) > 0,
+      "another tenant with the same org ID is not answered from the cache either",
+    );
   } finally {
     await fake.close();
   }

@@ -174,12 +174,23 @@ Deno.test("alerting rule: pending alerts vanish, keep_firing_for, limit, duplica
   );
 });
 
-function manager(table: Map<string, RuleSample[] | Error>, app: MemAppendable, sent: unknown[]) {
+function manager(
+  table: Map<string, RuleSample[] | Error>,
+  app: MemAppendable,
+  sent: unknown[],
+  extra: { queryOffsetMs?: number; asked?: [string, number][] } = {},
+) {
   const registry = new Registry();
   const m = new RuleManager({
-    query: () => scripted(table),
+    query: () => (expr: string, t: number) => {
+      extra.asked?.push([expr, t]);
+      return scripted(table)(expr);
+    },
+    queryOffsetMs: extra.queryOffsetMs,
     appendable: app,
-    notify: (expr, alerts) => sent.push({ expr, alerts }),
+    notify: (expr, alerts) => {
+      sent.push({ expr, alerts });
+    },
     evalIntervalMs: 60_000,
     resendDelayMs: 60_000,
     externalLabels: L({ cluster: "eu" }),
@@ -232,6 +243,45 @@ Deno.test("group: results appended, stale markers, failures counted, alerts noti
     text.includes('prometheus_rule_group_last_evaluation_samples{rule_group="f.yml;g"} 1'),
     text,
   );
+});
+
+Deno.test("group: the query offset (query_offset, else --rule-query-offset) moves query and sample times, not alert times", async () => {
+  const t = new Map<string, RuleSample[] | Error>();
+  t.set("x", [{ labels: L({ __name__: "x", i: "1" }), v: 1 }]);
+  t.set("x > 1", [{ labels: L({ __name__: "x", i: "2" }), v: 2 }]);
+  t.set("gone", [{ labels: L({ i: "3" }), v: 3 }]);
+  const app = new MemAppendable();
+  const sent: { expr: string; alerts: { activeAt: number; firedAt: number }[] }[] = [];
+  const asked: [string, number][] = [];
+  const { m } = manager(t, app, sent, { queryOffsetMs: 30_000, asked });
+  const groups = m.build(
+    new Map([["f.yml", parseRuleFile("f.yml", FILE)], [
+      "o.yml",
+      parseRuleFile(
+        "o.yml",
+        "groups:\n- name: zero\n  query_offset: 0s\n  rules:\n  - record: z\n    expr: x\n" +
+          "- name: own\n  query_offset: 1m\n  rules:\n  - record: o\n    expr: gone\n",
+      ),
+    ]]),
+  );
+  assertEquals(groups.map((g) => g.queryOffsetMs()), [30_000, 0, 60_000]);
+  const [g, zero, own] = groups;
+  await g.eval(100_000);
+  assertEquals(asked, [["x", 70_000], ["x > 1", 70_000]]);
+  // every sample, ALERTS and ALERTS_FOR_STATE too, is written at ts - offset
+  assertEquals([...new Set(app.samples.map((s) => s.t))], [70_000]);
+  const forState = app.samples.find((s) => s.labels.__name__ === "ALERTS_FOR_STATE")!;
+  assertEquals(forState.v, 100, "activeAt is the evaluation time, not the query time");
+  assertEquals(sent[0].alerts[0].firedAt, 100_000);
+  app.samples = [];
+  asked.length = 0;
+  await zero.eval(100_000);
+  assertEquals([asked, app.samples.map((s) => s.t)], [[["x", 100_000]], [100_000]]);
+  app.samples = [];
+  await own.eval(100_000);
+  t.set("gone", []);
+  await own.eval(110_000);
+  assertEquals(app.samples.map((s) => [s.t, s.stale]), [[40_000, false], [50_000, true]]);
 });
 
 Deno.test("group: evaluation times are interval-aligned plus a stable per-group offset", () => {

@@ -14,6 +14,11 @@ import {
   parseAlertmanagerURLs,
   type PostableAlert,
 } from "../../rules/notifier.ts";
+import {
+  DEFAULT_ALERT_QUERY_TEMPLATE,
+  ExpressionLinkTemplate,
+  tableLinkForExpression,
+} from "../../rules/template.ts";
 
 const quiet = new Logger("error", "logfmt", {}, () => {});
 
@@ -76,8 +81,11 @@ Deno.test("notifier: posts v2 alerts with external labels, label drop, generator
   const stop = new AbortController();
   const run = n.run(stop.signal);
   try {
-    n.send("up == 0", [alert(), alert({ labels: labelsFromObject({ alertname: "A", i: "2" }) })]);
-    n.send("up == 0", [alert({ resolvedAt: 1_700_000_020_000 })]);
+    await n.send("up == 0", [
+      alert(),
+      alert({ labels: labelsFromObject({ alertname: "A", i: "2" }) }),
+    ]);
+    await n.send("up == 0", [alert({ resolvedAt: 1_700_000_020_000 })]);
     for (let i = 0; i < 100 && got.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
     assertEquals(got.map((g) => [g.path, g.body.length]), [["/am/api/v2/alerts", 2], [
       "/am/api/v2/alerts",
@@ -92,7 +100,7 @@ Deno.test("notifier: posts v2 alerts with external labels, label drop, generator
     });
     assertEquals(got[1].body[0].endsAt, "2023-11-14T22:13:40Z", "resolved: endsAt = resolvedAt");
     fail = true;
-    n.send("x", [alert()]);
+    await n.send("x", [alert()]);
     for (let i = 0; i < 100 && got.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
     let text = "";
     for (let i = 0; i < 100; i++) {
@@ -111,7 +119,7 @@ Deno.test("notifier: posts v2 alerts with external labels, label drop, generator
   }
 });
 
-Deno.test("notifier: --alert.relabel-config runs after the label drop; dropped alerts are not sent", () => {
+Deno.test("notifier: --alert.relabel-config runs after the label drop; dropped alerts are not sent", async () => {
   const n = new Notifier({
     urls: ["http://127.0.0.1:1"],
     sendTimeoutMs: 1000,
@@ -131,7 +139,7 @@ Deno.test("notifier: --alert.relabel-config runs after the label drop; dropped a
     logger: quiet,
     registry: new Registry(),
   });
-  const out = n.toPostable("x", [
+  const out = await n.toPostable("x", [
     alert(),
     alert({ labels: labelsFromObject({ alertname: "A", i: "2" }) }),
   ]);
@@ -161,7 +169,7 @@ Deno.test("notifier: dns+ Alertmanager URLs post to the resolved addresses", asy
     registry: new Registry(),
   });
   try {
-    assertEquals(await n.post(n.toPostable("x", [alert()])), false, "nothing resolved yet");
+    assertEquals(await n.post(await n.toPostable("x", [alert()])), false, "nothing resolved yet");
     const asked: string[] = [];
     await n.refresh((a) => {
       asked.push(a);
@@ -169,7 +177,7 @@ Deno.test("notifier: dns+ Alertmanager URLs post to the resolved addresses", asy
     });
     assertEquals(asked, ["dns+am.example:9093"]);
     assertEquals(n.currentTargets(), [`http://127.0.0.1:${server.addr.port}/am`]);
-    assertEquals(await n.post(n.toPostable("x", [alert()])), true);
+    assertEquals(await n.post(await n.toPostable("x", [alert()])), true);
     assertEquals(got, ["/am/api/v2/alerts"]);
     await n.refresh(() => Promise.reject(new Error("SERVFAIL")));
     assertEquals(n.currentTargets().length, 1, "a failed lookup keeps the previous targets");
@@ -177,4 +185,32 @@ Deno.test("notifier: dns+ Alertmanager URLs post to the resolved addresses", asy
     ac.abort();
     await server.finished;
   }
+});
+
+Deno.test("notifier: --alert.query-template shapes the generator URL; a failing one leaves the link out", async () => {
+  const make = async (template: string, queryURL = "http://q.example/") =>
+    new Notifier({
+      urls: ["http://127.0.0.1:1"],
+      sendTimeoutMs: 1000,
+      externalLabels: [],
+      labelDrop: [],
+      queryURL,
+      queryTemplate: await ExpressionLinkTemplate.parse(template),
+      logger: quiet,
+      registry: new Registry(),
+    });
+  const expr = 'rate(x{a="b c"}[5m]) > 0.5';
+  const custom = await make("/explore?left={{.Expr}}&from=now-1h{{if .Expr}}&ok{{end}}");
+  assertEquals(
+    (await custom.toPostable(expr, [alert()]))[0].generatorURL,
+    "http://q.example/explore?left=rate%28x%7Ba%3D%22b+c%22%7D%5B5m%5D%29+%3E+0.5&from=now-1h&ok",
+  );
+  const byDefault = await make(DEFAULT_ALERT_QUERY_TEMPLATE);
+  assertEquals(
+    (await byDefault.toPostable(expr, [alert()]))[0].generatorURL,
+    "http://q.example" + tableLinkForExpression(expr),
+  );
+  // valid on "test_expr", fails on this expression: the link is left out (Thanos logs a warning)
+  const failing = await make('{{if eq .Expr "test_expr"}}/ok{{else}}{{index .Expr 1}}{{end}}');
+  assertEquals((await failing.toPostable(expr, [alert()]))[0].generatorURL, "http://q.example");
 });

@@ -46,6 +46,20 @@ Deno.test("rulefmt: a valid file with Thanos's partial_response_strategy", () =>
   assertEquals(parseRuleFile("empty.yml", ""), []);
 });
 
+Deno.test("rulefmt: a group's query_offset (Thanos v0.42; unset is null, so the flag applies)", () => {
+  const gs = parseRuleFile(
+    "o.yml",
+    "groups:\n- name: a\n  query_offset: 1m30s\n  rules: []\n" +
+      "- name: b\n  query_offset: 0s\n  rules: []\n- name: c\n  rules: []\n",
+  );
+  assertEquals(gs.map((g) => g.queryOffsetMs), [90_000, 0, null]);
+  const e = assertThrows(
+    () => parseRuleFile("bad.yml", "groups:\n- name: a\n  query_offset: soon\n  rules: []\n"),
+    RuleFileError,
+  );
+  assert(e.message.includes("line 3:") && e.message.includes("soon"), e.message);
+});
+
 /** Bad files and the exact lines promtool 2.42 prints for them. */
 const BAD: Record<string, [string, string[]]> = {
   "unknown.yml": [

@@ -1,9 +1,11 @@
 // Prometheus's alert template language (rules/template.ts): Go text/template's actions and
 // Prometheus's functions, with outputs as Prometheus 2.42 prints them.
 
-import { assertEquals, assertRejects, assertThrows } from "../helpers/assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../helpers/assert.ts";
 import {
+  DEFAULT_ALERT_QUERY_TEMPLATE,
   expandAlertTemplate,
+  ExpressionLinkTemplate,
   humanize,
   humanize1024,
   humanizeDuration,
@@ -153,4 +155,43 @@ Deno.test("template: execution errors", async () => {
   );
   await assertRejects(() => x("{{ $nope }}"), TemplateError, "undefined variable: $nope");
   await assertRejects(() => x('{{ humanize "abc" }}'), TemplateError, "error calling humanize");
+});
+
+Deno.test("--alert.query-template: Go text/template over .Expr (escaped); bad templates refused like Thanos", async () => {
+  const t = await ExpressionLinkTemplate.parse(DEFAULT_ALERT_QUERY_TEMPLATE);
+  assertEquals(
+    await t.link('up{job="a"} == 0'),
+    "/graph?g0.expr=up%7Bjob%3D%22a%22%7D+%3D%3D+0&g0.tab=1",
+  );
+  const p = await ExpressionLinkTemplate.parse(
+    '/q?e={{ .Expr }}&n={{ len .Expr }}{{ printf "&x=%s" "y" }}',
+  );
+  assertEquals(await p.link("a b"), "/q?e=a+b&n=3&x=y");
+  const refused: [string, string][] = [
+    ["/graph?g0.expr={{.Expr}", "unclosed action"],
+    ["/graph?g0.expr={{.Query}}", "can't evaluate field Query in type main.Expression"],
+    ["/graph?g0.expr={{.Expr.Inner}}", "can't evaluate field Inner"],
+    // Prometheus's template functions are not Go's builtins: Thanos's template has none of them
+    ["/graph?g0.expr={{ humanize .Expr }}", 'function "humanize" not defined'],
+    ["{{if .Expr}}", "unexpected EOF"],
+  ];
+  for (const [text, msg] of refused) {
+    const e = await assertRejects(() => ExpressionLinkTemplate.parse(text), TemplateError);
+    assert(e.message.includes(msg), `${text}: ${e.message}`);
+  }
+});
+
+Deno.test("template: match and reReplaceAll use Go's regexp semantics in linear time", async () => {
+  const t = (text: string) => Template.parse("t", text).execute({});
+  // a pattern a backtracking RegExp takes exponential time on: the RE2 automaton finishes
+  const input = "a".repeat(5000) + "b";
+  assertEquals(await t(`{{ match "(a+)+$" "${input}" }}`), "false");
+  assertEquals(await t(`{{ reReplaceAll "(a+)+$" "x" "${input}" | len }}`), "5001");
+  // Go's Expand: `$1x` names a group "1x" (empty); empty matches abutting a match are skipped
+  assertEquals(await t('{{ reReplaceAll "(a)" "$1x" "aa" }}'), "");
+  assertEquals(await t('{{ reReplaceAll "a*" "-" "baaac" }}'), "-b-c-");
+  assertEquals(
+    await t('{{ reReplaceAll "(?P<h>[a-z]+):(\\\\d+)" "${2}/${h}" "web:80" }}'),
+    "80/web",
+  );
 });

@@ -121,3 +121,24 @@ Deno.test("query-frontend config: caches, flags and refusals", () => {
     [0, 3600_000, 24 * 3600_000, 4],
   );
 });
+
+Deno.test("query-frontend config: org-ID headers and the slow-query user header", () => {
+  const c = config([
+    "--query-frontend.org-id-header=X-Org",
+    "--query-frontend.org-id-header=X-Scope-OrgID",
+    "--query-frontend.slow-query-logs-user-header=X-User",
+  ]);
+  assertEquals([c.orgIdHeaders, c.slowQueryLogsUserHeader], [["X-Org", "X-Scope-OrgID"], "X-User"]);
+  assertEquals([config([]).orgIdHeaders, config([]).slowQueryLogsUserHeader], [[], ""]);
+  // Thanos refuses both at once (cmd/thanos/query_frontend.go)
+  assertThrows(
+    () => config(["--query-frontend.org-id-header=X-Org", "--query-frontend.tenant-header=X-T"]),
+    UsageError,
+    "query-frontend.org-id-header and query-frontend.tenant-header cannot be used together",
+  );
+  assertThrows(
+    () => config(["--query-frontend.slow-query-logs-user-header=X User"]),
+    UsageError,
+    "--query-frontend.slow-query-logs-user-header",
+  );
+});
