@@ -438,6 +438,7 @@ export async function runReceive(cfg: ReceiveConfig, ctx: RunContext): Promise<n
       maxBackoffMs: cfg.forwardMaxBackoffMs,
       relabel: new Relabeler(cfg.relabelConfigs),
       splitTenantLabelName: cfg.splitTenantLabelName,
+      otlp: cfg.otlp,
       maxArtificialDelayMs: cfg.maxArtificialDelayMs,
     });
     rwServer.add(handler.routes());
