@@ -9,6 +9,7 @@ import { e2eTest } from "../helpers/peers.ts";
 import { TempDirs } from "../helpers/tmp.ts";
 import { eventually, instant, type LabProc, startLabQuerier } from "../helpers/sidecar_lab.ts";
 import { postRaw, type ReceiveCluster, startReceivers } from "../helpers/receive_lab.ts";
+// @ts-types="../helpers/otlp_metrics_exporter.d.ts"
 import { OTLPMetricExporter } from "@opentelemetry/exporter-metrics-otlp-proto";
 import { MeterProvider, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
 import { resourceFromAttributes } from "@opentelemetry/resources";
@@ -101,6 +102,29 @@ e2eTest(
         [TENANT_LABEL]: "team-otel",
         deployment_environment: "prod",
       }]);
+
+      // the exporter's gzip compression, another tenant
+      const gz = new MeterProvider({
+        resource: resourceFromAttributes({ "service.name": "batch" }),
+        readers: [
+          new PeriodicExportingMetricReader({
+            exporter: new OTLPMetricExporter({
+              url: otlpUrl,
+              compression: "gzip",
+              headers: { "THANOS-TENANT": "team-gzip" },
+            }),
+            exportIntervalMillis: 3_600_000,
+          }),
+        ],
+      });
+      gz.getMeter("e2e").createCounter("jobs.done").add(2);
+      await gz.forceFlush();
+      await gz.shutdown();
+      await eventually("the gzip tenant's series", async () => {
+        const r = await instant(q, "jobs_done_total");
+        return r.length === 1 && r[0].metric[TENANT_LABEL] === "team-gzip" &&
+          r[0].metric.job === "batch" && r[0].value![1] === "2";
+      });
 
       // malformed bodies: 400 with a reason, counted, nothing stored
       const bad = await postRaw(otlpUrl, new TextEncoder().encode("\x0a\xff\xff\xff"), {
