@@ -1458,8 +1458,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "receive-size-limit-not-applied-while-reading",
     file: "receive/handler.ts",
-    find: "    const cap = sizeBytesLimit > 0\n      ? sizeBytesLimit\n",
-    replace: "    const cap = sizeBytesLimit > 0\n      ? sizeBytesLimit * 4\n",
+    find: "return await read(sizeBytesLimit > 0 ? sizeBytesLimit : cap);",
+    replace: "return await read(sizeBytesLimit > 0 ? sizeBytesLimit * 4 : cap);",
     tests: ["tests/receive/handler_test.ts"],
   },
   // ------------------------------------- launcher: listen addresses, flags, sandbox (issues 18, 20)
