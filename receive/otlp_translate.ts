@@ -22,11 +22,11 @@
 // Unlike Thanos, labels with empty values are dropped (Prometheus's "empty value = no label"),
 // rather than failing the series at the head.
 
-import { compareStrings, METRIC_NAME } from "../tsdb/labels.ts";
+import { compareStrings, getLabel, METRIC_NAME } from "../tsdb/labels.ts";
 import type { Labels } from "../tsdb/series.ts";
 import { float64Words, setStaleWord } from "../tsdb/value.ts";
 import { formatFloatGo } from "../strconv/float.ts";
-import type { PromExemplar, PromSeries } from "./remote_write.ts";
+import { DecodedSeries, type PromExemplar, type PromSeries } from "./remote_write.ts";
 import {
   type OtlpAttribute,
   type OtlpExemplar,
@@ -183,27 +183,38 @@ export function otlpLabelName(key: string): string {
   return out;
 }
 
-/** Accumulates samples per label set (points of one request may share a series). */
-class SeriesBuilder {
-  private readonly byKey = new Map<string, {
-    labels: Labels;
-    ts: number[];
-    vs: number[];
-    stale: number[];
-    exemplars?: PromExemplar[];
-  }>();
+/** One series being built: its first sample inline, further ones as (t, v, stale) triples. */
+interface PendingSeries {
+  labels: Labels;
+  t: number;
+  v: number;
+  stale: boolean;
+  more: number[] | undefined;
+  exemplars: PromExemplar[] | undefined;
+}
 
-  add(labels: Labels, timeMs: number, value: number, stale: boolean): Labels {
+/**
+ * Accumulates samples per label set (points of one request may share a series). The samples end
+ * in one arena per request, read in place by the head (DecodedSeries, as remote write's).
+ */
+class SeriesBuilder {
+  private readonly byKey = new Map<string, PendingSeries>();
+  private samples = 0;
+
+  add(labels: Labels, timeMs: number, value: number, stale: boolean): void {
     const key = labels.join("\xff");
-    let s = this.byKey.get(key);
-    if (!s) {
-      s = { labels, ts: [], vs: [], stale: [] };
-      this.byKey.set(key, s);
-    }
-    if (stale) s.stale.push(s.ts.length);
-    s.ts.push(timeMs);
-    s.vs.push(value);
-    return s.labels;
+    const s = this.byKey.get(key);
+    this.samples++;
+    if (s === undefined) {
+      this.byKey.set(key, {
+        labels,
+        t: timeMs,
+        v: value,
+        stale,
+        more: undefined,
+        exemplars: undefined,
+      });
+    } else (s.more ??= []).push(timeMs, value, stale ? 1 : 0);
   }
 
   addExemplars(labels: Labels, exemplars: PromExemplar[]): void {
@@ -213,16 +224,30 @@ class SeriesBuilder {
   }
 
   series(): PromSeries[] {
+    const ts = new Float64Array(this.samples);
+    const vs = new Float64Array(this.samples);
+    const words = float64Words(vs);
     const out: PromSeries[] = [];
+    let off = 0;
     for (const s of this.byKey.values()) {
-      const values = Float64Array.from(s.vs);
-      if (s.stale.length > 0) {
-        const words = float64Words(values);
-        for (const i of s.stale) setStaleWord(words, i);
+      const start = off;
+      ts[off] = s.t;
+      // a stale marker's bits are written directly: a NaN through a variable may lose them
+      if (s.stale) setStaleWord(words, off);
+      else vs[off] = s.v;
+      off++;
+      const more = s.more;
+      if (more !== undefined) {
+        for (let i = 0; i < more.length; i += 3) {
+          ts[off] = more[i];
+          if (more[i + 2] === 1) setStaleWord(words, off);
+          else vs[off] = more[i + 1];
+          off++;
+        }
       }
-      const ps: PromSeries = { labels: s.labels, timestamps: Float64Array.from(s.ts), values };
-      if (s.exemplars) ps.exemplars = s.exemplars;
-      out.push(ps);
+      const d = new DecodedSeries(s.labels, undefined, ts, words, start, off - start);
+      if (s.exemplars) d.exemplars = s.exemplars;
+      out.push(d);
     }
     return out;
   }
@@ -241,48 +266,99 @@ function attributeValue(attrs: readonly OtlpAttribute[], key: string): string | 
   return undefined;
 }
 
+/** What a resource gives every series of its points: promoted attributes, job, instance. */
+interface ResourceLabels {
+  /** Promoted resource attributes as [label name, value], in order of their keys. */
+  promoted: [string, string][];
+  job: string | undefined;
+  instance: string | undefined;
+}
+
+/** Throws OtlpTranslateError when a promoted attribute's key is no valid label name. */
+function resourceLabels(
+  resource: readonly OtlpAttribute[],
+  promote: readonly string[],
+): ResourceLabels {
+  const promotedAttrs: OtlpAttribute[] = [];
+  for (const key of promote) {
+    const v = attributeValue(resource, key);
+    if (v !== undefined) promotedAttrs.push({ key, value: v });
+  }
+  promotedAttrs.sort((a, b) => compareStrings(a.key, b.key));
+  const service = attributeValue(resource, SERVICE_NAME);
+  const ns = attributeValue(resource, SERVICE_NAMESPACE);
+  return {
+    promoted: promotedAttrs.map((a) => [labelNameCached(a.key), a.value]),
+    job: service === undefined ? undefined : ns === undefined ? service : `${ns}/${service}`,
+    instance: attributeValue(resource, SERVICE_INSTANCE_ID),
+  };
+}
+
+// Attribute keys repeat from point to point and request to request: their label names are
+// remembered (bounded; invalid keys are not cached, they throw every time).
+const LABEL_NAMES = new Map<string, string>();
+const LABEL_NAMES_MAX = 16384;
+
+function labelNameCached(key: string): string {
+  let n = LABEL_NAMES.get(key);
+  if (n === undefined) {
+    n = otlpLabelName(key);
+    if (LABEL_NAMES.size >= LABEL_NAMES_MAX) LABEL_NAMES.clear();
+    LABEL_NAMES.set(key, n);
+  }
+  return n;
+}
+
 /**
- * The labels every series of a point gets, before its name (and le/quantile): attributes,
- * promoted resource attributes, job and instance.
+ * The sorted labels every series of a point gets, before its name (and le/quantile): the point's
+ * attributes (sanitized names; values of colliding names joined with `;` in key order), promoted
+ * resource attributes the attributes do not already name, job and instance.
  */
 function baseLabels(
-  resource: readonly OtlpAttribute[],
+  res: ResourceLabels,
   attrs: readonly OtlpAttribute[],
-  promote: readonly string[],
-  ignore: readonly string[],
-): Map<string, string> {
+  ignore: readonly string[] = [],
+): Labels {
   const out = new Map<string, string>();
-  const sorted = attrs.filter((a) => !ignore.includes(a.key))
-    .sort((a, b) => compareStrings(a.key, b.key));
+  const sorted = ignore.length === 0 ? attrs.slice() : attrs.filter((a) => !ignore.includes(a.key));
+  sorted.sort((a, b) => compareStrings(a.key, b.key));
   for (const a of sorted) {
-    const name = otlpLabelName(a.key);
+    const name = labelNameCached(a.key);
     const prev = out.get(name);
     out.set(name, prev === undefined ? a.value : `${prev};${a.value}`);
   }
-  const promoted: OtlpAttribute[] = [];
-  for (const key of promote) {
-    const v = attributeValue(resource, key);
-    if (v !== undefined) promoted.push({ key, value: v });
-  }
-  promoted.sort((a, b) => compareStrings(a.key, b.key));
-  for (const a of promoted) {
-    const name = otlpLabelName(a.key);
-    if (!out.has(name)) out.set(name, a.value);
-  }
-  const service = attributeValue(resource, SERVICE_NAME);
-  if (service !== undefined) {
-    const ns = attributeValue(resource, SERVICE_NAMESPACE);
-    out.set("job", ns === undefined ? service : `${ns}/${service}`);
-  }
-  const instance = attributeValue(resource, SERVICE_INSTANCE_ID);
-  if (instance !== undefined) out.set("instance", instance);
-  return out;
+  for (const [name, value] of res.promoted) if (!out.has(name)) out.set(name, value);
+  if (res.job !== undefined) out.set("job", res.job);
+  if (res.instance !== undefined) out.set("instance", res.instance);
+  return sortedLabels(out);
 }
 
-function withLabel(base: Map<string, string>, ...pairs: string[]): Labels {
-  const m = new Map(base);
-  for (let i = 0; i + 1 < pairs.length; i += 2) m.set(pairs[i], pairs[i + 1]);
-  return sortedLabels(m);
+/**
+ * `base` with `name`=`value` (and `name2`=`value2`) set in sorted position: replaced when
+ * present, removed when the value is empty.
+ */
+function withLabel(base: Labels, name: string, value: string, name2 = "", value2 = ""): Labels {
+  const extra = name2 === ""
+    ? [name, value]
+    : compareStrings(name2, name) < 0
+    ? [name2, value2, name, value]
+    : [name, value, name2, value2];
+  const out: string[] = [];
+  let i = 0;
+  for (let j = 0; j < extra.length; j += 2) {
+    const n = extra[j];
+    while (i < base.length && compareStrings(base[i], n) < 0) {
+      out.push(base[i], base[i + 1]);
+      i += 2;
+    }
+    if (i < base.length && base[i] === n) i += 2;
+    if (extra[j + 1] !== "") out.push(n, extra[j + 1]);
+  }
+  while (i < base.length) {
+    out.push(base[i], base[i + 1]);
+    i += 2;
+  }
+  return out;
 }
 
 /** Exemplars with trace_id, span_id and (when they fit in 128 characters) their attributes. */
@@ -343,6 +419,13 @@ export function translateOtlp(
   const errors: string[] = [];
   for (const rm of req.resourceMetrics) {
     let latestMs = 0;
+    let res: ResourceLabels | undefined;
+    try {
+      res = resourceLabels(rm.resource, opts.promoteResourceAttributes);
+    } catch (e) {
+      if (!(e instanceof OtlpTranslateError)) throw e;
+      errors.push(`invalid promoted resource attribute name: ${e.message}`);
+    }
     for (const m of rm.metrics) {
       if (m.latestMs > latestMs) latestMs = m.latestMs;
       if (!temporalityValid(m)) {
@@ -353,8 +436,9 @@ export function translateOtlp(
         errors.push(`empty data points. ${m.name} is dropped`);
         continue;
       }
+      if (res === undefined) continue;
       try {
-        translateMetric(b, rm.resource, m, opts.promoteResourceAttributes);
+        translateMetric(b, res, m);
       } catch (e) {
         if (!(e instanceof OtlpTranslateError)) throw e;
         errors.push(e.message);
@@ -370,29 +454,20 @@ export function translateOtlp(
   return b.series();
 }
 
-function translateMetric(
-  b: SeriesBuilder,
-  resource: readonly OtlpAttribute[],
-  m: OtlpMetric,
-  promote: readonly string[],
-): void {
+function translateMetric(b: SeriesBuilder, res: ResourceLabels, m: OtlpMetric): void {
   const name = otlpMetricName(m);
   switch (m.kind) {
     case "gauge":
     case "sum":
       for (const p of m.numberPoints) {
-        const labels = withLabel(
-          baseLabels(resource, p.attributes, promote, []),
-          METRIC_NAME,
-          name,
-        );
+        const labels = withLabel(baseLabels(res, p.attributes), METRIC_NAME, name);
         b.add(labels, p.timeMs, p.value, p.noRecordedValue);
         if (m.kind === "sum") b.addExemplars(labels, promExemplars(p.exemplars));
       }
       return;
     case "histogram":
       for (const p of m.histogramPoints) {
-        const base = baseLabels(resource, p.attributes, promote, []);
+        const base = baseLabels(res, p.attributes);
         const stale = p.noRecordedValue;
         if (p.sum !== undefined) {
           b.add(withLabel(base, METRIC_NAME, name + "_sum"), p.timeMs, p.sum, stale);
@@ -428,7 +503,7 @@ function translateMetric(
       return;
     case "summary":
       for (const p of m.summaryPoints) {
-        const base = baseLabels(resource, p.attributes, promote, []);
+        const base = baseLabels(res, p.attributes);
         const stale = p.noRecordedValue;
         b.add(withLabel(base, METRIC_NAME, name + "_sum"), p.timeMs, p.sum, stale);
         b.add(withLabel(base, METRIC_NAME, name + "_count"), p.timeMs, p.count, stale);
@@ -453,12 +528,13 @@ function addTargetInfo(
   latestMs: number,
 ): void {
   if (!resource.some((a) => !IDENTIFYING.includes(a.key))) return;
-  let base: Map<string, string>;
+  let base: Labels;
   try {
-    base = baseLabels(resource, resource, [], IDENTIFYING);
+    const res = resourceLabels(resource, []);
+    base = baseLabels(res, resource, IDENTIFYING);
   } catch {
     return; // as Thanos: a resource whose attributes cannot be labels gets no target_info
   }
-  if (!base.has("job") && !base.has("instance")) return;
+  if (getLabel(base, "job") === "" && getLabel(base, "instance") === "") return;
   b.add(withLabel(base, METRIC_NAME, "target_info"), latestMs, 1, false);
 }
