@@ -27,8 +27,9 @@ import {
   otlpMetricName,
   OtlpTranslateError,
   type OtlpTranslateOptions,
+  translateOtlp,
 } from "../../receive/otlp_translate.ts";
-import type { OtlpMetricKind } from "../../receive/otlp_decode.ts";
+import { decodeOtlpJson, type OtlpMetricKind } from "../../receive/otlp_decode.ts";
 import { isStaleAt } from "../../tsdb/value.ts";
 
 const quiet = new Logger("error", "logfmt", {}, () => {});
@@ -335,4 +336,77 @@ Deno.test("OTLP: no recorded value is a stale marker; timestamps are exact milli
     '__name__="summary",job="svc",n="9007199254740993",quantile="0.5"': 2,
     '__name__="summary",job="svc",n="9007199254740993",quantile="0.99"': 7,
   });
+});
+
+Deno.test("OTLP exemplars: sums keep theirs, histograms put each on its bucket; le as Go prints", () => {
+  const trace = "0102030405060708090a0b0c0d0e0f10";
+  const span = "0102030405060708";
+  const ex = (v: number, attrs: { key: string; value: { stringValue: string } }[] = []) => ({
+    timeUnixNano: "1700000000001000000",
+    asDouble: v,
+    traceId: trace,
+    spanId: span,
+    filteredAttributes: attrs,
+  });
+  const req = decodeOtlpJson(new TextEncoder().encode(JSON.stringify({
+    resourceMetrics: [{
+      resource: { attributes: [{ key: "service.name", value: { stringValue: "svc" } }] },
+      scopeMetrics: [{
+        metrics: [{
+          name: "hits",
+          sum: {
+            aggregationTemporality: 2,
+            isMonotonic: true,
+            dataPoints: [{
+              timeUnixNano: "1700000000002000000",
+              asInt: 3,
+              exemplars: [ex(1, [{ key: "user", value: { stringValue: "u1" } }])],
+            }],
+          },
+        }, {
+          name: "lat",
+          unit: "s",
+          histogram: {
+            aggregationTemporality: 2,
+            dataPoints: [{
+              timeUnixNano: "1700000000002000000",
+              count: 3,
+              sum: 0.3,
+              bucketCounts: [1, 1, 1, 0],
+              explicitBounds: [0.0000001, 0.25, 1e21],
+              // long attributes: over 128 characters with the ids, so they are left out
+              exemplars: [ex(0.2, [{ key: "x", value: { stringValue: "y".repeat(100) } }])],
+            }],
+          },
+        }],
+      }],
+    }],
+  })));
+  const series = translateOtlp(req, { enableTargetInfo: true, promoteResourceAttributes: [] });
+  const byKey = new Map(series.map((s) => [key(s.labels), s]));
+  assertEquals([...byKey.keys()].sort(), [
+    '__name__="hits_total",job="svc"',
+    '__name__="lat_seconds_bucket",job="svc",le="+Inf"',
+    '__name__="lat_seconds_bucket",job="svc",le="0.0000001"',
+    '__name__="lat_seconds_bucket",job="svc",le="0.25"',
+    '__name__="lat_seconds_bucket",job="svc",le="1000000000000000000000"',
+    '__name__="lat_seconds_count",job="svc"',
+    '__name__="lat_seconds_sum",job="svc"',
+  ]);
+  assertEquals(byKey.get('__name__="hits_total",job="svc"')!.exemplars, [{
+    labels: ["span_id", span, "trace_id", trace, "user", "u1"],
+    value: 1,
+    timestamp: 1700000000001,
+  }]);
+  assertEquals(byKey.get('__name__="lat_seconds_bucket",job="svc",le="0.25"')!.exemplars, [{
+    labels: ["span_id", span, "trace_id", trace],
+    value: 0.2,
+    timestamp: 1700000000001,
+  }]);
+  const withExemplars = series.filter((s) => s.exemplars !== undefined).length;
+  assertEquals(withExemplars, 2);
+  assertEquals(
+    [...byKey.get('__name__="lat_seconds_bucket",job="svc",le="1000000000000000000000"')!.values],
+    [3],
+  );
 });
