@@ -3,7 +3,7 @@
 // handler's `POST /api/v1/otlp` into an in-memory writer: names with unit and type suffixes,
 // labels, job/instance, target_info, promoted resource attributes, histograms, stale markers, the
 // tenant header; protobuf, JSON and gzip bodies decode to the same series; bad bodies are 400 and
-// store nothing.
+// store nothing; request limits apply as to remote write.
 
 import { assert, assertEquals, assertThrows } from "../helpers/assert.ts";
 import { gzipSync } from "node:zlib";
@@ -19,7 +19,7 @@ import { Logger } from "../../logging/log.ts";
 import { Registry } from "../../metrics/registry.ts";
 import { directRequestInfo } from "../../server/http.ts";
 import { singleNodeHashring } from "../../receive/hashring.ts";
-import { noLimits } from "../../receive/limits.ts";
+import { noLimits, parseLimitsConfig, type ReceiveLimits } from "../../receive/limits.ts";
 import type { PromSeries } from "../../receive/remote_write.ts";
 import { type LocalWriteOutcome, type LocalWriter, ReceiveHandler } from "../../receive/handler.ts";
 import {
@@ -62,7 +62,11 @@ function key(ls: readonly string[]): string {
   return parts.join(",");
 }
 
-function handler(db: Recorder, otlp?: OtlpTranslateOptions): ReceiveHandler {
+function handler(
+  db: Recorder,
+  otlp?: OtlpTranslateOptions,
+  limits: ReceiveLimits = noLimits(),
+): ReceiveHandler {
   return new ReceiveHandler({
     hashring: () => singleNodeHashring("local"),
     localEndpoint: "",
@@ -71,7 +75,7 @@ function handler(db: Recorder, otlp?: OtlpTranslateOptions): ReceiveHandler {
     defaultTenant: "default-tenant",
     replicaHeader: "THANOS-REPLICA",
     db,
-    limits: noLimits(),
+    limits,
     forwardTimeoutMs: 2000,
     logger: quiet,
     registry: new Registry(),
@@ -409,4 +413,21 @@ Deno.test("OTLP exemplars: sums keep theirs, histograms put each on its bucket; 
     [...byKey.get('__name__="lat_seconds_bucket",job="svc",le="1000000000000000000000"')!.values],
     [3],
   );
+});
+
+Deno.test("OTLP requests meet remote write's request limits: series and body size → 413", async () => {
+  const body = ProtobufMetricsSerializer.serializeRequest(await sdkMetrics())!;
+  for (
+    const [limit, want] of [
+      ["series_limit: 3", "too many timeseries: 11 exceeds the series_limit of 3"],
+      ["size_bytes_limit: 100", "write request too large"],
+    ]
+  ) {
+    const db = new Recorder();
+    const limits = parseLimitsConfig(`write:\n  default:\n    request:\n      ${limit}\n`);
+    const r = await postOtlp(handler(db, undefined, limits), body);
+    assertEquals(r.status, 413, r.text);
+    assert(r.text.includes(want), r.text);
+    assertEquals(db.series.size, 0);
+  }
 });
