@@ -1,7 +1,8 @@
 // The receive write path, as Thanos's pkg/receive/handler.go
 // (https://github.com/thanos-io/thanos/blob/v0.42.0/pkg/receive/handler.go): `POST
-// /api/v1/receive` (Prometheus remote write) and the forwarded gRPC writes of other receivers
-// both end in one fan-out: every series goes to the owners of its replicas on the hashring (this
+// /api/v1/receive` (Prometheus remote write), `POST /api/v1/otlp` (OTLP/HTTP metrics, Thanos's
+// handler_otlp.go; translated to series first) and the forwarded gRPC writes of other receivers
+// all end in one fan-out: every series goes to the owners of its replicas on the hashring (this
 // receiver's own ones straight into the local TSDB, the others over
 // `thanos.WriteableStore/RemoteWrite` with the 1-based replica number, so the peer stores it
 // without replicating again), and a series is written when a write quorum of its replicas
