@@ -1,7 +1,8 @@
 // The receive write path, as Thanos's pkg/receive/handler.go
 // (https://github.com/thanos-io/thanos/blob/v0.42.0/pkg/receive/handler.go): `POST
-// /api/v1/receive` (Prometheus remote write) and the forwarded gRPC writes of other receivers
-// both end in one fan-out: every series goes to the owners of its replicas on the hashring (this
+// /api/v1/receive` (Prometheus remote write), `POST /api/v1/otlp` (OTLP/HTTP metrics, Thanos's
+// handler_otlp.go; translated to series first) and the forwarded gRPC writes of other receivers
+// all end in one fan-out: every series goes to the owners of its replicas on the hashring (this
 // receiver's own ones straight into the local TSDB, the others over
 // `thanos.WriteableStore/RemoteWrite` with the 1-based replica number, so the peer stores it
 // without replicating again), and a series is written when a write quorum of its replicas
@@ -39,6 +40,13 @@ import {
   withLabels,
 } from "./remote_write.ts";
 import { ReceiveWriteError, WriteableClient, type WriteErrorCause } from "./writeable.ts";
+import { decodeOtlpRequest, OtlpDecodeError } from "./otlp_decode.ts";
+import {
+  DEFAULT_OTLP_OPTIONS,
+  OtlpTranslateError,
+  type OtlpTranslateOptions,
+  translateOtlp,
+} from "./otlp_translate.ts";
 
 /** Thanos's default replica header. */
 export const DEFAULT_REPLICA_HEADER = "THANOS-REPLICA";
@@ -130,6 +138,11 @@ export interface HandlerOptions {
    * random time below it, at least 1 s, as Thanos's peer group.
    */
   maxArtificialDelayMs?: number;
+  /**
+   * `--receive.otlp-enable-target-info` and `--receive.otlp-promote-resource-attributes` for
+   * `POST /api/v1/otlp` (default: target_info on, nothing promoted).
+   */
+  otlp?: OtlpTranslateOptions;
   /** Builds the client of a peer (default WriteableClient); tests inject fakes. */
   forwarder?: (address: string) => Forwarder;
 }
@@ -295,6 +308,7 @@ export class ReceiveHandler {
   private readonly writeSamples: Histogram;
   private readonly pendingWrites: Gauge;
   private readonly forwardDelay: Histogram;
+  private readonly otlpRejected: Counter;
 
   constructor(private readonly opts: HandlerOptions) {
     this.log = opts.logger.with({ component: "receive-handler" });
@@ -338,6 +352,13 @@ export class ReceiveHandler {
       name: "thanos_receive_pending_write_requests",
       help: "The number of pending write requests.",
     });
+    this.otlpRejected = r.counter({
+      name: "thanos_receive_otlp_requests_rejected_total",
+      help: "OTLP write requests answered 400 because they could not be decoded or translated " +
+        "(delta temporality, exponential histograms, invalid names).",
+      labelNames: ["reason"],
+    });
+    for (const reason of ["decode", "translate"]) this.otlpRejected.inc({ reason }, 0);
     this.forwardDelay = r.histogram({
       name: "thanos_receive_forward_delay_seconds",
       help:
@@ -347,13 +368,18 @@ export class ReceiveHandler {
     });
   }
 
-  /** `POST /api/v1/receive`. */
+  /** `POST /api/v1/receive` (remote write) and `POST /api/v1/otlp` (OTLP/HTTP metrics). */
   routes(): Route[] {
     return [{
       method: "POST",
       path: "/api/v1/receive",
       name: "receive",
-      handler: (req, _params, info) => this.receiveHTTP(req, info.readBody),
+      handler: (req, _params, info) => this.receiveHTTP(req, info.readBody, "remote-write"),
+    }, {
+      method: "POST",
+      path: "/api/v1/otlp",
+      name: "otlp",
+      handler: (req, _params, info) => this.receiveHTTP(req, info.readBody, "otlp"),
     }];
   }
 
@@ -394,7 +420,11 @@ export class ReceiveHandler {
   // -------------------------------------------------------------------------------------------
   // HTTP
 
-  private async receiveHTTP(req: Request, read: BodyReader): Promise<Response> {
+  private async receiveHTTP(
+    req: Request,
+    read: BodyReader,
+    protocol: "remote-write" | "otlp",
+  ): Promise<Response> {
     if (!this.isReady()) return new Response("Service Unavailable", { status: 503 });
     const tenant = tenantFromHeaders(req.headers, this.opts.tenantHeader, this.opts.defaultTenant);
     if (!isTenantValid(tenant)) {
@@ -411,28 +441,28 @@ export class ReceiveHandler {
       }
     }
     try {
-      return await this.receiveGated(req, read, tenant, log);
+      return protocol === "otlp"
+        ? await this.receiveOtlpGated(req, read, tenant, log)
+        : await this.receiveGated(req, read, tenant, log);
     } finally {
       this.writeGate?.release();
     }
   }
 
-  private async receiveGated(
+  /**
+   * Reads the body of a write request: never more than a body that could pass the limits
+   * (size_bytes_limit when set, else `cap`). A Response when it is refused.
+   */
+  private async readWriteBody(
     req: Request,
     read: BodyReader,
     tenant: string,
+    cap: number,
     log: Logger,
-  ): Promise<Response> {
-    // read as it arrives, never more than a body that could pass the limits: size_bytes_limit
-    // when set, else the largest snappy encoding of the decompressed bound (32 + n + n/6)
+  ): Promise<Uint8Array | Response> {
     const sizeBytesLimit = limitsFor(this.opts.limits, tenant).request.sizeBytesLimit;
-    const decompressed = this.opts.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES;
-    const cap = sizeBytesLimit > 0
-      ? sizeBytesLimit
-      : 32 + decompressed + Math.floor(decompressed / 6);
-    let body: Uint8Array;
     try {
-      body = await read(cap);
+      return await read(sizeBytesLimit > 0 ? sizeBytesLimit : cap);
     } catch (e) {
       if (e instanceof HttpError) {
         const announced = req.headers.get("content-length");
@@ -447,14 +477,37 @@ export class ReceiveHandler {
       }
       return textResponse(500, `read compressed request body: ${(e as Error).message}`);
     }
+  }
+
+  /** The bound on a decompressed request body: size_bytes_limit when set, else the default. */
+  private decompressedBound(tenant: string): number {
+    const sizeLimit = limitsFor(this.opts.limits, tenant).request.sizeBytesLimit;
+    return sizeLimit > 0
+      ? sizeLimit
+      : this.opts.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES;
+  }
+
+  private async receiveGated(
+    req: Request,
+    read: BodyReader,
+    tenant: string,
+    log: Logger,
+  ): Promise<Response> {
+    // without size limit: the largest snappy encoding of the decompressed bound (32 + n + n/6)
+    const decompressed = this.opts.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES;
+    const body = await this.readWriteBody(
+      req,
+      read,
+      tenant,
+      32 + decompressed + Math.floor(decompressed / 6),
+      log,
+    );
+    if (body instanceof Response) return body;
     let series: PromSeries[];
     try {
       checkRequestLimits(this.opts.limits, tenant, body.length);
-      const sizeLimit = limitsFor(this.opts.limits, tenant).request.sizeBytesLimit;
       const wreq = decodeWriteRequest(body, {
-        maxDecompressedBytes: sizeLimit > 0
-          ? sizeLimit
-          : this.opts.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES,
+        maxDecompressedBytes: this.decompressedBound(tenant),
       });
       series = wreq.series;
       if (series.length > 0) checkRequestLimits(this.opts.limits, tenant, body.length, wreq);
@@ -465,6 +518,55 @@ export class ReceiveHandler {
       }
       throw e;
     }
+    return await this.ingest(req, tenant, series, log);
+  }
+
+  /**
+   * `POST /api/v1/otlp` (Thanos's receiveOTLPHTTP): an OTLP/HTTP metrics export request,
+   * protobuf or JSON, optionally gzip-compressed, translated to series (receive/otlp_translate.ts)
+   * and then written exactly as a remote write.
+   */
+  private async receiveOtlpGated(
+    req: Request,
+    read: BodyReader,
+    tenant: string,
+    log: Logger,
+  ): Promise<Response> {
+    const body = await this.readWriteBody(req, read, tenant, this.decompressedBound(tenant), log);
+    if (body instanceof Response) return body;
+    let series: PromSeries[];
+    try {
+      checkRequestLimits(this.opts.limits, tenant, body.length);
+      const otlp = decodeOtlpRequest(
+        body,
+        req.headers.get("content-type") ?? "",
+        req.headers.get("content-encoding") ?? "",
+        this.decompressedBound(tenant),
+      );
+      series = translateOtlp(otlp, this.opts.otlp ?? DEFAULT_OTLP_OPTIONS);
+      if (series.length > 0) checkRequestLimits(this.opts.limits, tenant, body.length, { series });
+    } catch (e) {
+      if (e instanceof OtlpDecodeError || e instanceof OtlpTranslateError) {
+        this.otlpRejected.inc({ reason: e instanceof OtlpDecodeError ? "decode" : "translate" });
+        log.warn("OTLP write request rejected", { status: 400, err: e.message });
+        return textResponse(400, e.message);
+      }
+      if (e instanceof RemoteWriteError) {
+        log.debug("write request rejected", { status: e.status, err: e.message });
+        return textResponse(e.status, e.message);
+      }
+      throw e;
+    }
+    return await this.ingest(req, tenant, series, log);
+  }
+
+  /** The part every HTTP write shares: replica header, relabeling, fan-out, metrics. */
+  private async ingest(
+    req: Request,
+    tenant: string,
+    series: PromSeries[],
+    log: Logger,
+  ): Promise<Response> {
     let rep = 0;
     const replicaRaw = req.headers.get(this.opts.replicaHeader) ?? "";
     if (replicaRaw !== "") {

@@ -1175,8 +1175,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "http-receive-body-uncapped",
     file: "receive/handler.ts",
-    find: "body = await read(cap);",
-    replace: "body = await read(Infinity);",
+    find: "return await read(sizeBytesLimit > 0 ? sizeBytesLimit : cap);",
+    replace: "return await read(Infinity);",
     tests: ["tests/e2e/abuse_http_test.ts"],
   },
   {
@@ -1516,8 +1516,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "receive-size-limit-not-applied-while-reading",
     file: "receive/handler.ts",
-    find: "    const cap = sizeBytesLimit > 0\n      ? sizeBytesLimit\n",
-    replace: "    const cap = sizeBytesLimit > 0\n      ? sizeBytesLimit * 4\n",
+    find: "return await read(sizeBytesLimit > 0 ? sizeBytesLimit : cap);",
+    replace: "return await read(sizeBytesLimit > 0 ? sizeBytesLimit * 4 : cap);",
     tests: ["tests/receive/handler_test.ts"],
   },
   // ------------------------------------- launcher: listen addresses, flags, sandbox (issues 18, 20)
@@ -3150,5 +3150,26 @@ export const MUTATIONS: Mutation[] = [
     find: "    if (this.clock - e.seq > this.entries.size >> 1) {",
     replace: "    if (this.clock < 0) {",
     tests: ["tests/store/index_cache_test.ts"],
+  },
+  {
+    name: "otlp-unit-suffix-dropped",
+    file: "receive/otlp_translate.ts",
+    find: '  if (main !== "") tokens.push(main);\n',
+    replace: "",
+    tests: ["tests/receive/otlp_test.ts"],
+  },
+  {
+    name: "otlp-histogram-buckets-not-cumulative",
+    file: "receive/otlp_translate.ts",
+    find: "cumulative += p.bucketCounts[i];",
+    replace: "cumulative = p.bucketCounts[i];",
+    tests: ["tests/receive/otlp_test.ts"],
+  },
+  {
+    name: "otlp-delta-temporality-accepted",
+    file: "receive/otlp_translate.ts",
+    find: "      return m.temporality === TEMPORALITY_CUMULATIVE;",
+    replace: "      return true;",
+    tests: ["tests/receive/otlp_test.ts"],
   },
 ];

@@ -26,6 +26,7 @@ import {
 } from "../grpc.ts";
 import { objstoreConfigText } from "../objstore.ts";
 import { parseRelabelConfigs, type RelabelConfig } from "../../relabel/relabel.ts";
+import type { OtlpTranslateOptions } from "../../receive/otlp_translate.ts";
 import { substituteEnv } from "../../objstore/config.ts";
 import {
   HASHRING_ALGORITHMS,
@@ -115,6 +116,8 @@ export interface ReceiveConfig {
   splitTenantLabelName: string;
   /** `--receive.relabel-config(-file)`: applied to each remote-written series (none: []). */
   relabelConfigs: RelabelConfig[];
+  /** `--receive.otlp-enable-target-info`, `--receive.otlp-promote-resource-attributes`. */
+  otlp: OtlpTranslateOptions;
 }
 
 /** Label names Prometheus accepts (the legacy charset Thanos validates the tenant label with). */
@@ -331,6 +334,10 @@ export function receiveConfig(flags: Flags<ReceiveFlag>): ReceiveConfig {
     replicationFactor: rf,
     limits: limitsFrom(flags),
     relabelConfigs: relabelConfigsFrom(flags),
+    otlp: {
+      enableTargetInfo: flags.bool("receive.otlp-enable-target-info"),
+      promoteResourceAttributes: flags.strings("receive.otlp-promote-resource-attributes"),
+    },
     splitTenantLabelName: flags.string("receive.split-tenant-label-name"),
     tooFarInFutureMs: flags.duration("tsdb.too-far-in-future.time-window"),
     maxArtificialDelayMs: flags.duration("receive.artificial-max-delay"),

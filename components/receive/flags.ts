@@ -526,16 +526,14 @@ export const RECEIVE_COMMAND = defineCommand({
       name: "receive.otlp-enable-target-info",
       kind: "bool",
       default: "true",
-      help: "Enables target information in OTLP metrics ingested by Receive. (OTLP ingestion " +
-        "is not supported yet.)",
+      help: "Enables target information in OTLP metrics ingested by Receive. If enabled, it " +
+        "converts the resource to the target info metric",
     },
     {
       name: "receive.otlp-promote-resource-attributes",
-      unsupported: "OTLP ingestion is not in this build",
       kind: "string",
       repeatable: true,
-      help: "(Repeatable) Resource attributes to include in OTLP metrics ingested by Receive. " +
-        "Not supported yet.",
+      help: "(Repeatable) Resource attributes to include in OTLP metrics ingested by Receive.",
     },
     {
       name: "enable-feature",

@@ -1,5 +1,6 @@
 // `thanos receive` (https://thanos.io/tip/components/receive.md/): accepts Prometheus remote
-// write on `--remote-write.address` (`POST /api/v1/receive`), routes each series by the
+// write on `--remote-write.address` (`POST /api/v1/receive`) and OTLP/HTTP metrics
+// (`POST /api/v1/otlp`, translated by receive/otlp_translate.ts), routes each series by the
 // hashring to its `--receive.replication-factor` owners (this node writes its share into the
 // tenant's TSDB, the others get it over Thanos's gRPC `thanos.WriteableStore/RemoteWrite`),
 // serves the tenants' TSDBs over the StoreAPI on `--grpc-address`, and ships cut blocks to the
@@ -438,6 +439,7 @@ export async function runReceive(cfg: ReceiveConfig, ctx: RunContext): Promise<n
       maxBackoffMs: cfg.forwardMaxBackoffMs,
       relabel: new Relabeler(cfg.relabelConfigs),
       splitTenantLabelName: cfg.splitTenantLabelName,
+      otlp: cfg.otlp,
       maxArtificialDelayMs: cfg.maxArtificialDelayMs,
     });
     rwServer.add(handler.routes());

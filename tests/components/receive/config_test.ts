@@ -1,6 +1,6 @@
 // `thanos receive` flags read into its config: the relabel rules (file or inline, mutually
 // exclusive, `$(VAR)` expanded, invalid rules refused at start-up), the remote-write server TLS
-// pair, the split-tenant label, the future window and the artificial delay.
+// pair, the split-tenant label, the future window, the artificial delay and the OTLP options.
 
 import { assert, assertEquals, assertThrows } from "../../helpers/assert.ts";
 import { Flags, parseFlags, UsageError } from "../../../components/flags.ts";
@@ -98,4 +98,19 @@ Deno.test("receive remote-write TLS, split tenant, future window, artificial del
     const e = assertThrows(() => cfg([one]), UsageError);
     assert(e.message.includes("both server key and certificate"), e.message);
   }
+});
+
+Deno.test("receive OTLP flags: target_info on by default, promoted attributes repeatable", () => {
+  assertEquals(cfg([]).otlp, { enableTargetInfo: true, promoteResourceAttributes: [] });
+  assertEquals(
+    cfg([
+      "--no-receive.otlp-enable-target-info",
+      "--receive.otlp-promote-resource-attributes=deployment.environment",
+      "--receive.otlp-promote-resource-attributes=k8s.namespace.name",
+    ]).otlp,
+    {
+      enableTargetInfo: false,
+      promoteResourceAttributes: ["deployment.environment", "k8s.namespace.name"],
+    },
+  );
 });
