@@ -59,9 +59,10 @@ function config(url: string, extra = "") {
   );
 }
 
-async function until(what: string, fn: () => boolean): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (fn()) return;
+async function until(what: string, fn: () => boolean | Promise<boolean>): Promise<void> {
+  // bounded (30 s): generous for a loaded CI machine
+  for (let i = 0; i < 3000; i++) {
+    if (await fn()) return;
     await new Promise((r) => setTimeout(r, 10));
   }
   throw new Error(`timed out waiting for ${what}`);
@@ -191,6 +192,9 @@ Deno.test("remote write queue: truncation checkpoints the series and deletes sen
     const run1 = s1.run(stop1.signal);
     await commit(s1, "m", 1000, 1); // the series record is in the first segment
     await until("first sample", () => rx.got.length === 1);
+    // the receiver has it; the queue records its position once the answer is back
+    const progress = `${dir}/remote-write-t.json`;
+    await until("position saved", () => Deno.stat(progress).then(() => true, () => false));
     const [first] = await listSegments(`${dir}/wal`);
     await s1.truncate(); // caught up: a new segment
     up = false;
