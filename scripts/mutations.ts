@@ -2728,16 +2728,31 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "mtls-client-certificate-not-verified",
     file: "server/mtls.ts",
-    find: "      rejectUnauthorized: true,",
-    replace: "      rejectUnauthorized: false,",
-    tests: ["tests/server/mtls_test.ts", "tests/e2e/receive_flags_test.ts"],
+    find: "  if (verify && !socket.authorized) return",
+    replace: "  if (verify && socket.authorized === undefined) return",
+    tests: ["tests/server/mtls_test.ts"],
+  },
+  {
+    name: "mtls-allowed-sans-not-checked",
+    file: "server/mtls.ts",
+    find: "!cert.sans.some((s) => opts.allowedSans.includes(s))",
+    replace: "cert.sans.length < 0",
+    tests: ["tests/server/mtls_test.ts"],
+  },
+  {
+    name: "mtls-any-certificate-not-required",
+    file: "server/mtls.ts",
+    find:
+      '    if (opts.clientAuth === "RequireAnyClientCert") return "client didn\'t provide a certificate";',
+    replace: "",
+    tests: ["tests/server/mtls_test.ts"],
   },
   {
     name: "receive-tenant-from-certificate-ignored",
-    file: "server/mtls.ts",
-    find: "      headers.set(ct.header, value);",
-    replace: "      headers.get(ct.header);",
-    tests: ["tests/server/mtls_test.ts", "tests/e2e/receive_flags_test.ts"],
+    file: "server/tenancy.ts",
+    find: "  if (certField) return certificateTenant(cert, certField);",
+    replace: "  if (certField) certificateTenant(cert, certField);",
+    tests: ["tests/e2e/receive_flags_test.ts"],
   },
   {
     name: "query-grpc-range-batch-drops-last",
