@@ -35,7 +35,14 @@ import {
   sortPlanForQuery,
 } from "./sharding.ts";
 import type { ShardInfo } from "../storeapi/codec.ts";
-import { DEFAULT_TENANT, DEFAULT_TENANT_HEADER, tenantFromHeaders } from "../server/tenancy.ts";
+import {
+  type CertificateTenantField,
+  DEFAULT_TENANT,
+  DEFAULT_TENANT_HEADER,
+  type PeerCertificate,
+  TenantError,
+  tenantFromRequest,
+} from "../server/tenancy.ts";
 import {
   type Extent,
   ExtentCache,
@@ -100,6 +107,11 @@ export interface FrontendOptions {
    * the querier as `THANOS-TENANT` (server/tenancy.ts).
    */
   tenantHeader?: string;
+  /**
+   * `--query-frontend.tenant-certificate-field`: the tenant is this field of the client
+   * certificate instead (none: an empty tenant, as Thanos sends).
+   */
+  tenantCertificateField?: CertificateTenantField;
   /** Per-attempt downstream timeout (0: none). */
   downstreamTimeoutMs: number;
   enableCors: boolean;
@@ -189,12 +201,26 @@ export class QueryFrontend {
   /**
    * `headers` with the tenant in `THANOS-TENANT` as the querier reads it, the configured tenant
    * header removed (Thanos's `InternalTenancyConversionTripper`, on every request it sends down:
-   * the tenant header's value, else `THANOS-TENANT`'s, else `default-tenant`).
+   * the tenant header's value, else `THANOS-TENANT`'s, else `default-tenant`; or the
+   * certificate field's value).
    */
-  #tenantHeaders(headers: Headers): Headers {
+  #tenantHeaders(headers: Headers, cert: PeerCertificate | undefined): Headers {
     const custom = this.#o.tenantHeader ?? DEFAULT_TENANT_HEADER;
     const out = new Headers(headers);
-    out.set(DEFAULT_TENANT_HEADER, tenantFromHeaders(headers, custom, DEFAULT_TENANT));
+    let tenant = "";
+    try {
+      tenant = tenantFromRequest(
+        headers,
+        custom,
+        DEFAULT_TENANT,
+        this.#o.tenantCertificateField,
+        cert,
+      );
+    } catch (e) {
+      // Thanos ignores the error and sends an empty tenant (the querier's default then applies)
+      if (!(e instanceof TenantError)) throw e;
+    }
+    out.set(DEFAULT_TENANT_HEADER, tenant);
     if (custom.toLowerCase() !== DEFAULT_TENANT_HEADER.toLowerCase()) out.delete(custom);
     return out;
   }
@@ -208,7 +234,7 @@ export class QueryFrontend {
     ): Route["handler"] =>
     async (req, params, info) => {
       const start = performance.now();
-      const headers = this.#tenantHeaders(req.headers);
+      const headers = this.#tenantHeaders(req.headers, info.peerCertificate);
       if (req.body !== null) {
         // bodies are read with the querier's cap (10 MiB, Prometheus's form limit) and the
         // server's read timeout, never from the announced length; HttpError answers 413/408

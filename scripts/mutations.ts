@@ -2884,9 +2884,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "tenancy-frontend-custom-header-not-converted",
     file: "queryfrontend/frontend.ts",
-    find: "    out.set(DEFAULT_TENANT_HEADER, tenantFromHeaders(headers, custom, DEFAULT_TENANT));",
-    replace:
-      "    out.set(\n      DEFAULT_TENANT_HEADER,\n      tenantFromHeaders(headers, DEFAULT_TENANT_HEADER, DEFAULT_TENANT),\n    );",
+    find: "        headers,\n        custom,\n        DEFAULT_TENANT,\n",
+    replace: "        headers,\n        DEFAULT_TENANT_HEADER,\n        DEFAULT_TENANT,\n",
     tests: ["tests/queryfrontend/tenancy_test.ts"],
   },
   {

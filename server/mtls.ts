@@ -18,7 +18,6 @@
 import https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
-import { Readable } from "node:stream";
 import type { Logger } from "../logging/log.ts";
 import type { PeerCertificate } from "./tenancy.ts";
 
@@ -158,7 +157,7 @@ export class ClientCertListener {
       const request = new Request(url, {
         method: req.method,
         headers,
-        body: hasBody ? Readable.toWeb(req) as ReadableStream<Uint8Array> : undefined,
+        body: hasBody ? requestBody(req) : undefined,
         signal: abort.signal,
         // @ts-ignore: a streamed request body needs half duplex (fetch spec)
         duplex: "half",
@@ -186,6 +185,44 @@ export class ClientCertListener {
     server.closeAllConnections?.();
     await closed;
   }
+}
+
+/**
+ * A request body as a web stream, read as the consumer pulls (the socket is paused while a chunk
+ * waits). Cancelling it discards the rest of the body. (Node's `Readable.toWeb` is not used: in
+ * this runtime it throws from an event handler when data arrives after a cancel.)
+ */
+function requestBody(req: IncomingMessage): ReadableStream<Uint8Array> {
+  let finished = false;
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      req.pause();
+      req.on("data", (chunk: Uint8Array) => {
+        if (finished) return;
+        controller.enqueue(new Uint8Array(chunk));
+        req.pause();
+      });
+      req.on("end", () => {
+        if (finished) return;
+        finished = true;
+        controller.close();
+      });
+      const fail = (e: Error) => {
+        if (finished) return;
+        finished = true;
+        controller.error(e);
+      };
+      req.on("error", fail);
+      req.on("close", () => fail(new Error("client closed the connection")));
+    },
+    pull() {
+      req.resume();
+    },
+    cancel() {
+      finished = true;
+      req.resume();
+    },
+  }, { highWaterMark: 0 });
 }
 
 /** Streams a web Response into node's ServerResponse, stopping when the client goes away. */

@@ -8,8 +8,11 @@ import {
   type HttpConfig,
   httpConfig,
   parseDurationFlag,
+  requireClientCertificates,
+  TENANT_CERTIFICATE_FIELDS,
   UsageError,
 } from "../flags.ts";
+import type { CertificateTenantField } from "../../server/tenancy.ts";
 import { CACHE_COMPRESSIONS, type QueryFrontendFlag } from "./flags.ts";
 import { experimentalFunctionsEnabled } from "../features.ts";
 import type { FunctionOptions } from "../../promql/functions_table.ts";
@@ -52,6 +55,8 @@ export interface QueryFrontendConfig {
   forwardHeaders: string[];
   /** `--query-frontend.tenant-header` */
   tenantHeader: string;
+  /** `--query-frontend.tenant-certificate-field` (absent: the tenant header decides). */
+  tenantCertificateField?: CertificateTenantField;
   /** `--query-frontend.default-tenant-id`: the `tenant` label of requests without tenant. */
   defaultTenant: string;
 }
@@ -189,8 +194,14 @@ export function queryFrontendConfig(flags: Flags<QueryFrontendFlag>): QueryFront
     );
   }
   const slow = flags.string("query-frontend.log-queries-longer-than");
+  const http = httpConfig(flags);
+  const certField = flags.enum(
+    "query-frontend.tenant-certificate-field",
+    TENANT_CERTIFICATE_FIELDS,
+  );
+  requireClientCertificates("query-frontend.tenant-certificate-field", certField, http.web);
   return {
-    http: httpConfig(flags),
+    http,
     enableCors: !flags.bool("web.disable-cors"),
     functions: {
       xFunctions: flags.bool("query-frontend.enable-x-functions"),
@@ -229,6 +240,7 @@ export function queryFrontendConfig(flags: Flags<QueryFrontendFlag>): QueryFront
     forwardHeaders: flags.strings("query-frontend.forward-header"),
     tenantHeader: tenantHeader(flags.string("query-frontend.tenant-header")),
     defaultTenant: flags.string("query-frontend.default-tenant-id"),
+    ...(certField === "" ? {} : { tenantCertificateField: certField }),
   };
 }
 

@@ -55,6 +55,7 @@ export function runQueryFrontend(cfg: QueryFrontendConfig, ctx: RunContext): Pro
     logQueriesLongerThanMs: cfg.logQueriesLongerThanMs,
     forwardHeaders: cfg.forwardHeaders,
     tenantHeader: cfg.tenantHeader,
+    ...(cfg.tenantCertificateField ? { tenantCertificateField: cfg.tenantCertificateField } : {}),
     downstreamTimeoutMs: cfg.downstreamTimeoutMs,
     enableCors: cfg.enableCors,
     functions: cfg.functions,

@@ -68,8 +68,9 @@ export async function makeCerts(dir: string): Promise<void> {
 /**
  * Client certificates in `dir` (after {@link makeCerts}): `client.pem`/`client.key` signed by the
  * CA, subject `/O=team-a/OU=unit-a/CN=client-a`, SANs `DNS:client.example`,
- * `email:a@example.com`, `URI:spiffe://example/client-a`; `bare.pem`/`bare.key` signed by the CA,
- * subject `/CN=bare`, no SANs; `stranger.pem`/`stranger.key` signed by another CA
+ * `email:a@example.com`, `URI:spiffe://example/client-a`; `team-b.pem`/`team-b.key` signed by the
+ * CA, subject `/O=team-b/CN=client-b`; `bare.pem`/`bare.key` signed by the CA, subject
+ * `/CN=bare`, no SANs; `stranger.pem`/`stranger.key` signed by another CA
  * (`other-ca.pem`), subject `/O=team-a/CN=stranger`, SAN `DNS:client.example`.
  */
 export async function makeClientCerts(dir: string): Promise<void> {
@@ -91,8 +92,9 @@ export async function makeClientCerts(dir: string): Promise<void> {
   );
   const sign = async (name: string, subj: string, ca: string, sans: string | null) => {
     await run(["req", ...rsa, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", subj]);
-    const ext = sans === null ? [] : ["-extfile", `${name}.cnf`];
-    if (sans !== null) await Deno.writeTextFile(`${dir}/${name}.cnf`, `subjectAltName=${sans}\n`);
+    // an extension makes a version 3 certificate (version 1 ones are refused by rustls)
+    const ext = sans === null ? "basicConstraints=CA:FALSE" : `subjectAltName=${sans}`;
+    await Deno.writeTextFile(`${dir}/${name}.cnf`, `${ext}\n`);
     await run([
       "x509",
       "-req",
@@ -107,7 +109,8 @@ export async function makeClientCerts(dir: string): Promise<void> {
       `${name}.pem`,
       "-days",
       "2",
-      ...ext,
+      "-extfile",
+      `${name}.cnf`,
     ]);
   };
   await sign(
@@ -116,6 +119,7 @@ export async function makeClientCerts(dir: string): Promise<void> {
     "ca",
     "DNS:client.example,email:a@example.com,URI:spiffe://example/client-a",
   );
+  await sign("team-b", "/O=team-b/CN=client-b", "ca", null);
   await sign("bare", "/CN=bare", "ca", null);
   await sign("stranger", "/O=team-a/CN=stranger", "other-ca", "DNS:client.example");
 }
