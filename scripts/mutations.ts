@@ -2755,6 +2755,13 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/e2e/receive_flags_test.ts"],
   },
   {
+    name: "query-tenant-certificate-field-ignored",
+    file: "query/api.ts",
+    find: "        t.certificateField,",
+    replace: "        undefined,",
+    tests: ["tests/e2e/client_cert_test.ts"],
+  },
+  {
     name: "query-grpc-range-batch-drops-last",
     file: "storeapi/query.ts",
     find: "    for (let i = 0; i < series.length; i += batchSize) {",
