@@ -23,9 +23,9 @@ import {
   requestLogConfig,
 } from "./request_log.ts";
 import {
-  asksClientCertificates,
   BasicAuth,
   loadTlsPem,
+  needsNodeListener,
   RateLimiter,
   unauthorized,
   type WebConfig,
@@ -269,13 +269,14 @@ export class HttpServer {
 
   /**
    * Starts listening; resolves once bound. Deno.serve serves, unless the web config asks clients
-   * for certificates, which only the node:https listener (server/mtls.ts) can do.
+   * for certificates or turns HTTP/2 off, which only the node:https listener (server/mtls.ts)
+   * can do.
    */
   async start(): Promise<void> {
     const { hostname, port } = this.opts.address;
     const web = this.opts.web;
     const pem = web?.tls ? await loadTlsPem(web.tls) : undefined;
-    if (web?.tls && pem && asksClientCertificates(web)) {
+    if (web?.tls && pem && needsNodeListener(web)) {
       this.certListener = await ClientCertListener.listen({
         hostname,
         port,

@@ -8,8 +8,8 @@
 // Client certificate policies (`client_auth_type`, `client_ca_file`/`client_ca`,
 // `client_allowed_sans`) are served by the node:https listener (server/mtls.ts), which HttpServer
 // picks when a policy asks for certificates. What this build's TLS cannot do is refused when the
-// config is read, with the field named: cipher suite and curve choices, TLS versions other than
-// 1.2 and 1.3, and turning HTTP/2 off. Unlike the toolkit, which re-reads the file on every
+// config is read, with the field named: cipher suite and curve choices, and TLS versions other
+// than 1.2 and 1.3 (`http2: false` is served by the same node:https listener). Unlike the toolkit, which re-reads the file on every
 // request, the file and the certificates are read once when the role starts.
 
 import bcrypt from "bcryptjs";
@@ -45,6 +45,8 @@ export interface WebConfig {
     /** Lowest TLS version (receive's `--remote-write.server-tls-min-version`); default 1.2. */
     minVersion?: "TLSv1.2" | "TLSv1.3";
   };
+  /** `http_server_config.http2: false`: HTTPS offers HTTP/1.1 only (absent: HTTP/2 too). */
+  http2?: boolean;
   /** Response headers set on every answer (only the toolkit's allowed ones). */
   headers: Record<string, string>;
   /** User name → bcrypt hash; empty: no authentication. */
@@ -224,12 +226,7 @@ export function parseWebConfig(text: string, path: string): WebConfig {
   if (h.http2 !== undefined && h.http2 !== null && typeof h.http2 !== "boolean") {
     throw new WebConfigError("http_server_config.http2: expected a boolean");
   }
-  if (h.http2 === false) {
-    throw new WebConfigError(
-      "http_server_config.http2: false is not supported by this build: its HTTPS server " +
-        "always offers HTTP/2 (Deno.serve negotiates it by ALPN)",
-    );
-  }
+  if (h.http2 === false) out.http2 = false;
   const headers = fields(h.headers, "http_server_config.headers", Object.keys(ALLOWED_HEADERS));
   for (const [k, v] of Object.entries(headers)) {
     if (typeof v !== "string") {
@@ -311,6 +308,15 @@ export function webConfigFiles(cfg: WebConfig): string[] {
 export function asksClientCertificates(cfg: WebConfig | undefined): boolean {
   const a = cfg?.tls?.clientAuth;
   return a !== undefined && a !== "NoClientCert";
+}
+
+/**
+ * True when the web config's HTTPS needs the node:https listener (server/mtls.ts) rather than
+ * Deno.serve: a client policy asking for certificates, or HTTP/2 turned off (Deno.serve always
+ * offers it).
+ */
+export function needsNodeListener(cfg: WebConfig | undefined): boolean {
+  return cfg?.tls !== undefined && (asksClientCertificates(cfg) || cfg.http2 === false);
 }
 
 /**

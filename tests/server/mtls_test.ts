@@ -242,6 +242,41 @@ e2eTest("HTTP server over client certificates: routes, auth, headers, bodies as 
   }
 });
 
+e2eTest("HTTP server: http2: false serves HTTPS over HTTP/1.1 only, as the toolkit does", {
+  peers: ["openssl", "curl"],
+}, async () => {
+  const dir = await Deno.makeTempDir({ prefix: "thanos-ts-mtls-" });
+  try {
+    await makeCerts(dir);
+    const version = async (yaml: string) => {
+      const srv = await serve(yaml, dir);
+      try {
+        const o = await new Deno.Command("curl", {
+          args: [
+            "-s",
+            "--http2",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %{http_version}",
+            "--cacert",
+            `${dir}/ca.pem`,
+            `https://127.0.0.1:${srv.addr!.port}/-/ready`,
+          ],
+          stdout: "piped",
+        }).output();
+        return new TextDecoder().decode(o.stdout);
+      } finally {
+        await srv.shutdown(0);
+      }
+    };
+    assertEquals(await version(TLS), "200 2");
+    assertEquals(await version(`${TLS}http_server_config:\n  http2: false\n`), "200 1.1");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("client certificate names: node's subject and subjectaltname text as Go reads them", () => {
   assertEquals(
     subjectAltNames(

@@ -90,6 +90,8 @@ Deno.test("web config: client certificate policies, CA and allowed SANs are read
     { inline: "PEM" },
   ]);
   assertEquals(parseWebConfig(head, "").tls?.clientAuth, "NoClientCert");
+  assertEquals(parseWebConfig(head, "").http2, undefined);
+  assertEquals(parseWebConfig(`${head}http_server_config:\n  http2: false\n`, "").http2, false);
 });
 
 Deno.test("web config: invalid and unservable settings are refused naming the field", () => {
@@ -127,9 +129,6 @@ Deno.test("web config: invalid and unservable settings are refused naming the fi
     refused(tlsPlus("curve_preferences: [X25519]")).includes("curve_preferences is not supported"),
   );
   assert(refused(tlsPlus("curve_preferences: [P999]")).includes("unknown curve: P999"));
-  assert(
-    refused("http_server_config:\n  http2: false\n").includes("http2: false is not supported"),
-  );
   assert(
     refused("http_server_config:\n  headers:\n    X-Foo: bar\n").includes(
       "unknown field http_server_config.headers.X-Foo",
