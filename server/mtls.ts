@@ -2,9 +2,9 @@
 // `client_auth_type` policies and receive's `--remote-write.server-tls-client-ca`. Deno.serve
 // cannot request client certificates; the runtime's node:https server can
 // (https://docs.deno.com/api/node/https/). HttpServer (server/http.ts) picks this listener when
-// its web config asks for client certificates; requests become web Requests answered by the same
-// handler as Deno.serve's, so routes, auth, headers and logs do not depend on the listener. It
-// speaks HTTP/1.1 only (node:https offers no HTTP/2).
+// its web config asks for client certificates (or turns HTTP/2 off); requests become web Requests
+// answered by the same handler as Deno.serve's, so routes, auth, headers and logs do not depend
+// on the listener. It speaks HTTP/1.1 only (node:https offers no HTTP/2).
 //
 // Go's client policies (https://pkg.go.dev/crypto/tls#ClientAuthType) map onto node:tls's
 // `requestCert` and the verdict it gives after the handshake (`authorized`): RequestClientCert
