@@ -2755,6 +2755,13 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/e2e/receive_flags_test.ts"],
   },
   {
+    name: "web-config-max-version-ignored",
+    file: "server/mtls.ts",
+    find: '      maxVersion: opts.maxVersion ?? "TLSv1.3",',
+    replace: '      maxVersion: "TLSv1.3",',
+    tests: ["tests/server/mtls_test.ts"],
+  },
+  {
     name: "query-tenant-certificate-field-ignored",
     file: "query/api.ts",
     find: "        t.certificateField,",

@@ -286,6 +286,7 @@ export class HttpServer {
         clientAuth: web.tls.clientAuth ?? "NoClientCert",
         allowedSans: web.tls.allowedSans ?? [],
         ...(web.tls.minVersion ? { minVersion: web.tls.minVersion } : {}),
+        ...(web.tls.maxVersion ? { maxVersion: web.tls.maxVersion } : {}),
         logger: this.opts.logger,
       }, (req, conn) => this.serveWeb(req, conn));
       const addr = { transport: "tcp" as const, hostname, port: this.certListener.port };

@@ -2,9 +2,10 @@
 // `client_auth_type` policies and receive's `--remote-write.server-tls-client-ca`. Deno.serve
 // cannot request client certificates; the runtime's node:https server can
 // (https://docs.deno.com/api/node/https/). HttpServer (server/http.ts) picks this listener when
-// its web config asks for client certificates (or turns HTTP/2 off); requests become web Requests
-// answered by the same handler as Deno.serve's, so routes, auth, headers and logs do not depend
-// on the listener. It speaks HTTP/1.1 only (node:https offers no HTTP/2).
+// its web config asks for client certificates (or turns HTTP/2 off, or serves only TLS 1.2 or
+// only 1.3, which Deno.serve cannot either); requests become web Requests answered by the same
+// handler as Deno.serve's, so routes, auth, headers and logs do not depend on the listener. It
+// speaks HTTP/1.1 only (node:https offers no HTTP/2).
 //
 // Go's client policies (https://pkg.go.dev/crypto/tls#ClientAuthType) map onto node:tls's
 // `requestCert` and the verdict it gives after the handshake (`authorized`): RequestClientCert
@@ -42,6 +43,8 @@ export interface ClientCertTlsOptions {
   allowedSans: readonly string[];
   /** Lowest TLS version accepted (default TLS 1.2). */
   minVersion?: "TLSv1.2" | "TLSv1.3";
+  /** Highest TLS version accepted (default TLS 1.3). */
+  maxVersion?: "TLSv1.2" | "TLSv1.3";
   logger: Logger;
 }
 
@@ -83,6 +86,7 @@ export class ClientCertListener {
       // RequireAndVerifyClientCert fails in the handshake; the other policies are judged after it
       rejectUnauthorized: opts.clientAuth === "RequireAndVerifyClientCert",
       minVersion: opts.minVersion ?? "TLSv1.2",
+      maxVersion: opts.maxVersion ?? "TLSv1.3",
     });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);

@@ -9,7 +9,8 @@
 // `client_allowed_sans`) are served by the node:https listener (server/mtls.ts), which HttpServer
 // picks when a policy asks for certificates. What this build's TLS cannot do is refused when the
 // config is read, with the field named: cipher suite and curve choices, and TLS versions other
-// than 1.2 and 1.3 (`http2: false` is served by the same node:https listener). Unlike the toolkit, which re-reads the file on every
+// than 1.2 and 1.3 (`http2: false`, `min_version: TLS13` and `max_version: TLS12` are served by
+// the same node:https listener). Unlike the toolkit, which re-reads the file on every
 // request, the file and the certificates are read once when the role starts.
 
 import bcrypt from "bcryptjs";
@@ -42,8 +43,10 @@ export interface WebConfig {
     clientCA?: PemSource;
     /** `client_allowed_sans`: a client certificate must carry one of these names. */
     allowedSans?: string[];
-    /** Lowest TLS version (receive's `--remote-write.server-tls-min-version`); default 1.2. */
+    /** Lowest TLS version (`min_version: TLS13`, receive's min version flag); default 1.2. */
     minVersion?: "TLSv1.2" | "TLSv1.3";
+    /** Highest TLS version (`max_version: TLS12`); default 1.3. */
+    maxVersion?: "TLSv1.2" | "TLSv1.3";
   };
   /** `http_server_config.http2: false`: HTTPS offers HTTP/1.1 only (absent: HTTP/2 too). */
   http2?: boolean;
@@ -218,6 +221,8 @@ export function parseWebConfig(text: string, path: string): WebConfig {
         ? { clientCA: { inline: clientCAText } }
         : {}),
       ...(sans.length > 0 ? { allowedSans: sans } : {}),
+      ...(str(t, "min_version", w) === "TLS13" ? { minVersion: "TLSv1.3" as const } : {}),
+      ...(str(t, "max_version", w) === "TLS12" ? { maxVersion: "TLSv1.2" as const } : {}),
     };
   }
 
@@ -286,12 +291,15 @@ function refuseUnservable(t: Obj): void {
     throw no("curve_preferences", "the runtime's TLS (rustls) chooses its own curves");
   }
   const min = str(t, "min_version", w);
-  if (min !== "" && min !== "TLS12") {
-    throw no(`min_version=${min}`, "the runtime's TLS serves TLS 1.2 and 1.3 (min TLS12 only)");
+  if (min === "TLS10" || min === "TLS11") {
+    throw no(`min_version=${min}`, "the runtime's TLS serves TLS 1.2 and 1.3 only");
   }
   const max = str(t, "max_version", w);
-  if (max !== "" && max !== "TLS13") {
-    throw no(`max_version=${max}`, "the runtime's TLS serves TLS 1.2 and 1.3 (max TLS13 only)");
+  if (max === "TLS10" || max === "TLS11") {
+    throw no(`max_version=${max}`, "the runtime's TLS serves TLS 1.2 and 1.3 only");
+  }
+  if (min === "TLS13" && max === "TLS12") {
+    throw new WebConfigError(`${w}: min_version TLS13 is above max_version TLS12`);
   }
 }
 
@@ -312,11 +320,14 @@ export function asksClientCertificates(cfg: WebConfig | undefined): boolean {
 
 /**
  * True when the web config's HTTPS needs the node:https listener (server/mtls.ts) rather than
- * Deno.serve: a client policy asking for certificates, or HTTP/2 turned off (Deno.serve always
- * offers it).
+ * Deno.serve: a client policy asking for certificates, HTTP/2 turned off, or TLS 1.2 or 1.3
+ * alone (Deno.serve always offers HTTP/2, TLS 1.2 and 1.3).
  */
 export function needsNodeListener(cfg: WebConfig | undefined): boolean {
-  return cfg?.tls !== undefined && (asksClientCertificates(cfg) || cfg.http2 === false);
+  const tls = cfg?.tls;
+  return tls !== undefined &&
+    (asksClientCertificates(cfg) || cfg!.http2 === false || tls.minVersion === "TLSv1.3" ||
+      tls.maxVersion === "TLSv1.2");
 }
 
 /**

@@ -277,6 +277,44 @@ e2eTest("HTTP server: http2: false serves HTTPS over HTTP/1.1 only, as the toolk
   }
 });
 
+/** The TLS version openssl s_client negotiates with `flag` (-tls1_2, -tls1_3), or "fail". */
+async function negotiated(port: number, flag: string): Promise<string> {
+  const o = await new Deno.Command("openssl", {
+    args: ["s_client", "-connect", `127.0.0.1:${port}`, flag],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+    signal: AbortSignal.timeout(20_000),
+  }).output();
+  const m = /^New, (TLSv1\.\d),/m.exec(new TextDecoder().decode(o.stdout));
+  return m ? m[1] : "fail";
+}
+
+e2eTest("HTTP server: min_version TLS13 and max_version TLS12 are applied (openssl s_client)", {
+  peers: ["openssl"],
+}, async () => {
+  const dir = await Deno.makeTempDir({ prefix: "thanos-ts-mtls-" });
+  try {
+    await makeCerts(dir);
+    const cases: [string, [string, string]][] = [
+      ["", ["TLSv1.2", "TLSv1.3"]],
+      ["  min_version: TLS13\n", ["fail", "TLSv1.3"]],
+      ["  max_version: TLS12\n", ["TLSv1.2", "fail"]],
+    ];
+    for (const [line, want] of cases) {
+      const srv = await serve(`${TLS}${line}`, dir);
+      try {
+        const port = srv.addr!.port;
+        assertEquals([await negotiated(port, "-tls1_2"), await negotiated(port, "-tls1_3")], want);
+      } finally {
+        await srv.shutdown(0);
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("client certificate names: node's subject and subjectaltname text as Go reads them", () => {
   assertEquals(
     subjectAltNames(

@@ -91,6 +91,15 @@ Deno.test("web config: client certificate policies, CA and allowed SANs are read
   ]);
   assertEquals(parseWebConfig(head, "").tls?.clientAuth, "NoClientCert");
   assertEquals(parseWebConfig(head, "").http2, undefined);
+  const v = (line: string) => parseWebConfig(`${head}  ${line}\n`, "").tls;
+  assertEquals([v("min_version: TLS13")?.minVersion, v("max_version: TLS12")?.maxVersion], [
+    "TLSv1.3",
+    "TLSv1.2",
+  ]);
+  assertEquals([v("min_version: TLS12")?.minVersion, v("max_version: TLS13")?.maxVersion], [
+    undefined,
+    undefined,
+  ]);
   assertEquals(parseWebConfig(`${head}http_server_config:\n  http2: false\n`, "").http2, false);
 });
 
@@ -117,8 +126,12 @@ Deno.test("web config: invalid and unservable settings are refused naming the fi
   const tlsPlus = (line: string) =>
     `tls_server_config:\n  cert_file: c\n  key_file: k\n  ${line}\n`;
   assert(refused(tlsPlus("min_version: TLS10")).includes("min_version=TLS10 is not supported"));
-  assert(refused(tlsPlus("min_version: TLS13")).includes("min_version=TLS13 is not supported"));
-  assert(refused(tlsPlus("max_version: TLS12")).includes("max_version=TLS12 is not supported"));
+  assert(refused(tlsPlus("max_version: TLS11")).includes("max_version=TLS11 is not supported"));
+  assert(
+    refused(tlsPlus("min_version: TLS13\n  max_version: TLS12")).includes(
+      "min_version TLS13 is above max_version TLS12",
+    ),
+  );
   assert(refused(tlsPlus("min_version: SSL3")).includes("unknown TLS version: SSL3"));
   assert(
     refused(tlsPlus("cipher_suites: [TLS_AES_128_GCM_SHA256]")).includes(
