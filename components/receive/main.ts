@@ -301,11 +301,12 @@ export async function runReceive(cfg: ReceiveConfig, ctx: RunContext): Promise<n
   const rwProbe = new Probe();
   const rwTls = cfg.remoteWriteTls;
   const rwLog = log.with({ service: "remote-write" });
-  // HTTPS with `--remote-write.server-tls-cert/-key`; with a client CA, Go's
-  // RequireAndVerifyClientCert, which HttpServer serves through node:https (server/mtls.ts)
-  if (rwTls && rwTls.clientCaFile === undefined && rwTls.minVersion !== "1.2") {
-    // Deno.serve (rustls) offers TLS 1.2 and 1.3 and takes no minimum
-    log.warn("the remote-write server accepts TLS 1.2 and 1.3 whatever the minimum version", {
+  // HTTPS with `--remote-write.server-tls-cert/-key`. A client CA (Go's
+  // RequireAndVerifyClientCert) or TLS 1.3 only (the default minimum) is served by HttpServer's
+  // node:https listener (server/mtls.ts)
+  if (rwTls && (rwTls.minVersion === "1.0" || rwTls.minVersion === "1.1")) {
+    // the runtime's TLS speaks 1.2 and 1.3 only
+    log.warn("the remote-write server accepts TLS 1.2 and 1.3 only", {
       "remote-write.server-tls-min-version": rwTls.minVersion,
     });
   }
@@ -324,10 +325,9 @@ export async function runReceive(cfg: ReceiveConfig, ctx: RunContext): Promise<n
             ? {
               clientAuth: "RequireAndVerifyClientCert" as const,
               clientCA: { file: rwTls.clientCaFile },
-              // the runtime's TLS speaks 1.2 and 1.3 only
-              minVersion: rwTls.minVersion === "1.3" ? "TLSv1.3" as const : "TLSv1.2" as const,
             }
             : {}),
+          ...(rwTls.minVersion === "1.3" ? { minVersion: "TLSv1.3" as const } : {}),
         },
         headers: {},
         users: new Map(),
