@@ -2762,6 +2762,13 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/server/mtls_test.ts"],
   },
   {
+    name: "receive-remote-write-min-version-ignored",
+    file: "components/receive/main.ts",
+    find: '          ...(rwTls.minVersion === "1.3" ? { minVersion: "TLSv1.3" as const } : {}),',
+    replace: "",
+    tests: ["tests/e2e/receive_flags_test.ts"],
+  },
+  {
     name: "query-tenant-certificate-field-ignored",
     file: "query/api.ts",
     find: "        t.certificateField,",
