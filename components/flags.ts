@@ -797,6 +797,34 @@ export function httpConfig(
   };
 }
 
+/** The values of the `--*.tenant-certificate-field` flags ("": the tenant header decides). */
+export const TENANT_CERTIFICATE_FIELDS = [
+  "",
+  "organization",
+  "organizationalUnit",
+  "commonName",
+] as const;
+
+/**
+ * Refuses a `--*.tenant-certificate-field` flag (named `flag`) set to a field when `--http.config`
+ * does not make the HTTP server ask for client certificates verified against a client CA: there
+ * would be no certificate to read the tenant from (Thanos would fail every request).
+ */
+export function requireClientCertificates(
+  flag: string,
+  field: string,
+  web: WebConfig | undefined,
+): void {
+  if (field === "") return;
+  const a = web?.tls?.clientAuth;
+  if (a === undefined || a === "NoClientCert" || web?.tls?.clientCA === undefined) {
+    throw new UsageError(
+      `--${flag}=${field} needs client certificates: give --http.config a tls_server_config ` +
+        "with client_ca_file and client_auth_type (e.g. RequireAndVerifyClientCert)",
+    );
+  }
+}
+
 /** A `--http.config` file's text as a web config; UsageError naming the flag when invalid. */
 export function webConfig(text: string, path: string): WebConfig {
   try {

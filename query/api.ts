@@ -32,11 +32,14 @@ import { requestReplicaLabels } from "./replica_labels.ts";
 import { InvalidDurationError, parseDuration } from "../tsdb/duration.ts";
 import { HttpError, percentDecodeBytes, type RequestInfo, type Route } from "../server/http.ts";
 import {
+  type CertificateTenantField,
   DEFAULT_TENANT,
   DEFAULT_TENANT_HEADER,
   DEFAULT_TENANT_LABEL,
   isTenantValid,
-  tenantFromHeaders,
+  type PeerCertificate,
+  TenantError,
+  tenantFromRequest,
 } from "../server/tenancy.ts";
 import type { Logger } from "../logging/log.ts";
 import type { Counter, Registry } from "../metrics/registry.ts";
@@ -130,6 +133,8 @@ export class ApiParams {
     private readonly body: URLSearchParams,
     private readonly query: URLSearchParams,
     readonly headers: Headers = new Headers(),
+    /** The client's TLS certificate, when the server asked for one. */
+    readonly peerCertificate?: PeerCertificate,
   ) {}
 
   /**
@@ -138,7 +143,10 @@ export class ApiParams {
    * parsing form values: http: POST too large"; its other endpoints silently drop such a body);
    * a body slower than the server's read timeout gets 408.
    */
-  static async from(req: Request, info: Pick<RequestInfo, "readBody">): Promise<ApiParams> {
+  static async from(
+    req: Request,
+    info: Pick<RequestInfo, "readBody" | "peerCertificate">,
+  ): Promise<ApiParams> {
     const url = new URL(req.url);
     let body = new URLSearchParams();
     const ct = req.headers.get("content-type") ?? "";
@@ -154,7 +162,7 @@ export class ApiParams {
       }
       body = new URLSearchParams(new TextDecoder().decode(bytes));
     }
-    return new ApiParams(body, url.searchParams, req.headers);
+    return new ApiParams(body, url.searchParams, req.headers, info.peerCertificate);
   }
 
   /** First value of `name` ("" when absent). */
@@ -248,6 +256,8 @@ export interface QueryTenancy {
   enforce: boolean;
   /** `--query.tenant-label-name` */
   labelName: string;
+  /** `--query.tenant-certificate-field`: the tenant is this field of the client certificate. */
+  certificateField?: CertificateTenantField;
 }
 
 const DEFAULT_QUERY_TENANCY: QueryTenancy = {
@@ -304,7 +314,6 @@ export class QueryApi {
         p: ApiParams,
         params: Record<string, string>,
         signal: AbortSignal,
-        headers: Headers,
       ) => Promise<Body>,
     ): Route => ({
       method,
@@ -313,7 +322,7 @@ export class QueryApi {
         let res: Response;
         try {
           const p = await ApiParams.from(req, info);
-          res = this.respond(await fn(p, params, info.signal, req.headers));
+          res = this.respond(await fn(p, params, info.signal));
         } catch (e) {
           res = this.respondError(e);
         }
@@ -321,10 +330,10 @@ export class QueryApi {
       },
     });
     return [
-      r(both, "/query", (p, _, s, h) => this.query(p, s, h)),
-      r(both, "/query_range", (p, _, s, h) => this.queryRange(p, s, h)),
-      r(both, "/series", (p, _, s, h) => this.series(p, s, h)),
-      r(both, "/labels", (p, _, s, h) => this.labels(p, s, h)),
+      r(both, "/query", (p, _, s) => this.query(p, s)),
+      r(both, "/query_range", (p, _, s) => this.queryRange(p, s)),
+      r(both, "/series", (p, _, s) => this.series(p, s)),
+      r(both, "/labels", (p, _, s) => this.labels(p, s)),
       {
         method: "GET",
         path: "/api/v1/label/:name/values",
@@ -332,7 +341,7 @@ export class QueryApi {
           try {
             const p = await ApiParams.from(req, info);
             return this.respond(
-              await this.labelValues(p, params.name, info.signal, req.headers, info.rawParams.name),
+              await this.labelValues(p, params.name, info.signal, info.rawParams.name),
             );
           } catch (e) {
             return this.respondError(e);
@@ -524,10 +533,26 @@ export class QueryApi {
     return out;
   }
 
-  /** The request's tenant; an invalid one is refused (400, as Thanos's `GetTenantFromHTTP`). */
-  private tenant(headers: Headers): string {
+  /**
+   * The request's tenant: from its headers, or its client certificate with
+   * `--query.tenant-certificate-field`; none, or an invalid one, is refused (400 bad_data, as
+   * Thanos's `GetTenantFromHTTP`).
+   */
+  private tenant(p: ApiParams): string {
     const t = this.tenancy;
-    const tenant = tenantFromHeaders(headers, t.header, t.defaultTenant);
+    let tenant: string;
+    try {
+      tenant = tenantFromRequest(
+        p.headers,
+        t.header,
+        t.defaultTenant,
+        t.certificateField,
+        p.peerCertificate,
+      );
+    } catch (e) {
+      if (e instanceof TenantError) throw new ApiError("bad_data", e.message);
+      throw e;
+    }
     if (!isTenantValid(tenant)) throw new ApiError("bad_data", "tenant name not valid");
     return tenant;
   }
@@ -791,11 +816,11 @@ export class QueryApi {
 
   // ---- handlers
 
-  private async query(p: ApiParams, signal: AbortSignal, headers: Headers): Promise<Body> {
+  private async query(p: ApiParams, signal: AbortSignal): Promise<Body> {
     const time = this.timeParam(p, "time", this.now(), true);
     const e = this.engine(p);
     const expired = e.expired;
-    const tenant = this.tenant(headers);
+    const tenant = this.tenant(p);
     const q = this.queryable(p, tenant, 0, true);
     const expr = this.enforceQuery(p.get("query"), tenant);
     if (expired) this.expiredQuery(expr, true, e.opts.functions);
@@ -821,7 +846,7 @@ export class QueryApi {
     }
   }
 
-  private async queryRange(p: ApiParams, signal: AbortSignal, headers: Headers): Promise<Body> {
+  private async queryRange(p: ApiParams, signal: AbortSignal): Promise<Body> {
     const start = this.timeParam(p, "start", NaN, false);
     const end = this.timeParam(p, "end", NaN, false);
     if (Number.isNaN(start)) {
@@ -871,7 +896,7 @@ export class QueryApi {
     }
     const e = this.engine(p);
     const expired = e.expired;
-    const tenant = this.tenant(headers);
+    const tenant = this.tenant(p);
     const q = this.queryable(p, tenant, step, true);
     const expr = this.enforceQuery(p.get("query"), tenant);
     if (expired) this.expiredQuery(expr, false, e.opts.functions);
@@ -890,20 +915,20 @@ export class QueryApi {
     }
   }
 
-  private async series(p: ApiParams, signal: AbortSignal, headers: Headers): Promise<Body> {
+  private async series(p: ApiParams, signal: AbortSignal): Promise<Body> {
     if (p.all("match[]").length === 0) {
       throw new ApiError("bad_data", "no match[] parameter provided");
     }
     const [start, end] = this.metadataRange(p);
-    const tenant = this.tenant(headers);
+    const tenant = this.tenant(p);
     const matchers = this.enforceSelectors(this.seriesSelectors(p, true), tenant);
     const q = this.queryable(p, tenant);
     return await this.labelApi(q, { kind: "series", matchers, start, end }, signal);
   }
 
-  private async labels(p: ApiParams, signal: AbortSignal, headers: Headers): Promise<Body> {
+  private async labels(p: ApiParams, signal: AbortSignal): Promise<Body> {
     const [start, end] = this.metadataRange(p);
-    const tenant = this.tenant(headers);
+    const tenant = this.tenant(p);
     const matchers = this.enforceSelectors(this.seriesSelectors(p, false), tenant);
     const q = this.queryable(p, tenant);
     return await this.labelApi(q, { kind: "labels", matchers, start, end }, signal);
@@ -913,7 +938,6 @@ export class QueryApi {
     p: ApiParams,
     name: string,
     signal: AbortSignal,
-    headers: Headers,
     rawName = name,
   ): Promise<Body> {
     if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name)) {
@@ -924,7 +948,7 @@ export class QueryApi {
       );
     }
     const [start, end] = this.metadataRange(p);
-    const tenant = this.tenant(headers);
+    const tenant = this.tenant(p);
     const matchers = this.enforceSelectors(this.seriesSelectors(p, false), tenant);
     const q = this.queryable(p, tenant);
     return await this.labelApi(q, { kind: "label_values", matchers, name, start, end }, signal);

@@ -36,7 +36,14 @@ import {
   sortPlanForQuery,
 } from "./sharding.ts";
 import type { ShardInfo } from "../storeapi/codec.ts";
-import { DEFAULT_TENANT, DEFAULT_TENANT_HEADER, tenantFromHeaders } from "../server/tenancy.ts";
+import {
+  type CertificateTenantField,
+  DEFAULT_TENANT,
+  DEFAULT_TENANT_HEADER,
+  type PeerCertificate,
+  TenantError,
+  tenantFromRequest,
+} from "../server/tenancy.ts";
 import {
   type Extent,
   ExtentCache,
@@ -113,6 +120,11 @@ export interface FrontendOptions {
    * log's `remote_user` ("" = the basic-auth user name, Thanos's default).
    */
   slowQueryLogsUserHeader?: string;
+  /**
+   * `--query-frontend.tenant-certificate-field`: the tenant is this field of the client
+   * certificate instead (none: an empty tenant, as Thanos sends).
+   */
+  tenantCertificateField?: CertificateTenantField;
   /** Per-attempt downstream timeout (0: none). */
   downstreamTimeoutMs: number;
   enableCors: boolean;
@@ -266,12 +278,26 @@ export class QueryFrontend {
   /**
    * `headers` with the tenant in `THANOS-TENANT` as the querier reads it, the configured tenant
    * header removed (Thanos's `InternalTenancyConversionTripper`, on every request it sends down:
-   * the tenant header's value, else `THANOS-TENANT`'s, else `default-tenant`).
+   * the tenant header's value, else `THANOS-TENANT`'s, else `default-tenant`; or the
+   * certificate field's value).
    */
-  #tenantHeaders(headers: Headers): Headers {
+  #tenantHeaders(headers: Headers, cert: PeerCertificate | undefined): Headers {
     const custom = this.#o.tenantHeader ?? DEFAULT_TENANT_HEADER;
     const out = new Headers(headers);
-    out.set(DEFAULT_TENANT_HEADER, tenantFromHeaders(headers, custom, DEFAULT_TENANT));
+    let tenant = "";
+    try {
+      tenant = tenantFromRequest(
+        headers,
+        custom,
+        DEFAULT_TENANT,
+        this.#o.tenantCertificateField,
+        cert,
+      );
+    } catch (e) {
+      // Thanos ignores the error and sends an empty tenant (the querier's default then applies)
+      if (!(e instanceof TenantError)) throw e;
+    }
+    out.set(DEFAULT_TENANT_HEADER, tenant);
     if (custom.toLowerCase() !== DEFAULT_TENANT_HEADER.toLowerCase()) out.delete(custom);
     return out;
   }
@@ -310,7 +336,7 @@ export class QueryFrontend {
       // read before the tenant conversion, as Thanos does ahead of its tripperware
       const orgId = this.orgId(req.headers);
       const basicUser = basicAuthUser(req.headers);
-      const headers = this.#tenantHeaders(req.headers);
+      const headers = this.#tenantHeaders(req.headers, info.peerCertificate);
       // tenants never share cached answers; with org-ID headers, org IDs do not either
       const cacheUser = (headers.get(DEFAULT_TENANT_HEADER) ?? "") +
         ((this.#o.orgIdHeaders ?? []).length > 0 ? `:${orgId}` : "");

@@ -24,7 +24,13 @@ import type { Counter, Gauge, Histogram, Registry } from "../metrics/registry.ts
 import { Gate } from "../runutil/gate.ts";
 import { sleepUnlessAborted } from "../runutil/sleep.ts";
 import { HttpError, type RequestInfo, type Route } from "../server/http.ts";
-import { isTenantValid, tenantFromHeaders } from "../server/tenancy.ts";
+import {
+  type CertificateTenantField,
+  isTenantValid,
+  type PeerCertificate,
+  TenantError,
+  tenantFromRequest,
+} from "../server/tenancy.ts";
 import { type ClientTlsOptions, GrpcError, GrpcStatus } from "../storeapi/grpc.ts";
 import type { Relabeler } from "../relabel/relabel.ts";
 import { labelsEqual } from "../tsdb/labels.ts";
@@ -98,6 +104,8 @@ export interface HandlerOptions {
   tenantHeader: string;
   /** `--receive.default-tenant-id` (default-tenant). */
   defaultTenant: string;
+  /** `--receive.tenant-certificate-field`: the tenant is this client certificate field. */
+  tenantCertificateField?: CertificateTenantField | "";
   /** `--receive.replica-header` (THANOS-REPLICA). */
   replicaHeader: string;
   /** Local storage; null for a router-only receiver. */
@@ -374,12 +382,14 @@ export class ReceiveHandler {
       method: "POST",
       path: "/api/v1/receive",
       name: "receive",
-      handler: (req, _params, info) => this.receiveHTTP(req, info.readBody, "remote-write"),
+      handler: (req, _params, info) =>
+        this.receiveHTTP(req, info.readBody, "remote-write", info.peerCertificate),
     }, {
       method: "POST",
       path: "/api/v1/otlp",
       name: "otlp",
-      handler: (req, _params, info) => this.receiveHTTP(req, info.readBody, "otlp"),
+      handler: (req, _params, info) =>
+        this.receiveHTTP(req, info.readBody, "otlp", info.peerCertificate),
     }];
   }
 
@@ -424,9 +434,23 @@ export class ReceiveHandler {
     req: Request,
     read: BodyReader,
     protocol: "remote-write" | "otlp",
+    cert?: PeerCertificate,
   ): Promise<Response> {
     if (!this.isReady()) return new Response("Service Unavailable", { status: 503 });
-    const tenant = tenantFromHeaders(req.headers, this.opts.tenantHeader, this.opts.defaultTenant);
+    let tenant: string;
+    try {
+      tenant = tenantFromRequest(
+        req.headers,
+        this.opts.tenantHeader,
+        this.opts.defaultTenant,
+        this.opts.tenantCertificateField,
+        cert,
+      );
+    } catch (e) {
+      if (!(e instanceof TenantError)) throw e;
+      this.log.error("error getting tenant from HTTP", { err: e.message });
+      return textResponse(400, e.message);
+    }
     if (!isTenantValid(tenant)) {
       this.log.error("error getting tenant from HTTP", { tenant, err: "tenant name not valid" });
       return textResponse(400, "tenant name not valid");

@@ -2786,16 +2786,52 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "mtls-client-certificate-not-verified",
     file: "server/mtls.ts",
-    find: "      rejectUnauthorized: true,",
-    replace: "      rejectUnauthorized: false,",
-    tests: ["tests/server/mtls_test.ts", "tests/e2e/receive_flags_test.ts"],
+    find: "  if (verify && !socket.authorized) return",
+    replace: "  if (verify && socket.authorized === undefined) return",
+    tests: ["tests/server/mtls_test.ts"],
+  },
+  {
+    name: "mtls-allowed-sans-not-checked",
+    file: "server/mtls.ts",
+    find: "!cert.sans.some((s) => opts.allowedSans.includes(s))",
+    replace: "cert.sans.length < 0",
+    tests: ["tests/server/mtls_test.ts"],
+  },
+  {
+    name: "mtls-any-certificate-not-required",
+    file: "server/mtls.ts",
+    find:
+      '    if (opts.clientAuth === "RequireAnyClientCert") return "client didn\'t provide a certificate";',
+    replace: "",
+    tests: ["tests/server/mtls_test.ts"],
   },
   {
     name: "receive-tenant-from-certificate-ignored",
+    file: "server/tenancy.ts",
+    find: "  if (certField) return certificateTenant(cert, certField);",
+    replace: "  if (certField) certificateTenant(cert, certField);",
+    tests: ["tests/e2e/receive_flags_test.ts"],
+  },
+  {
+    name: "web-config-max-version-ignored",
     file: "server/mtls.ts",
-    find: "      headers.set(ct.header, value);",
-    replace: "      headers.get(ct.header);",
-    tests: ["tests/server/mtls_test.ts", "tests/e2e/receive_flags_test.ts"],
+    find: '      maxVersion: opts.maxVersion ?? "TLSv1.3",',
+    replace: '      maxVersion: "TLSv1.3",',
+    tests: ["tests/server/mtls_test.ts"],
+  },
+  {
+    name: "receive-remote-write-min-version-ignored",
+    file: "components/receive/main.ts",
+    find: '          ...(rwTls.minVersion === "1.3" ? { minVersion: "TLSv1.3" as const } : {}),',
+    replace: "",
+    tests: ["tests/e2e/receive_flags_test.ts"],
+  },
+  {
+    name: "query-tenant-certificate-field-ignored",
+    file: "query/api.ts",
+    find: "        t.certificateField,",
+    replace: "        undefined,",
+    tests: ["tests/e2e/client_cert_test.ts"],
   },
   {
     name: "query-grpc-range-batch-drops-last",
@@ -2927,9 +2963,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "tenancy-frontend-custom-header-not-converted",
     file: "queryfrontend/frontend.ts",
-    find: "    out.set(DEFAULT_TENANT_HEADER, tenantFromHeaders(headers, custom, DEFAULT_TENANT));",
-    replace:
-      "    out.set(\n      DEFAULT_TENANT_HEADER,\n      tenantFromHeaders(headers, DEFAULT_TENANT_HEADER, DEFAULT_TENANT),\n    );",
+    find: "        headers,\n        custom,\n        DEFAULT_TENANT,\n",
+    replace: "        headers,\n        DEFAULT_TENANT_HEADER,\n        DEFAULT_TENANT,\n",
     tests: ["tests/queryfrontend/tenancy_test.ts"],
   },
   {

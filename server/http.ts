@@ -11,7 +11,8 @@
 import { type Histogram, METRICS_CONTENT_TYPE, Registry } from "../metrics/registry.ts";
 import type { Logger } from "../logging/log.ts";
 import { traceHttpRequest } from "../tracing/tracer.ts";
-import { TENANT_METRIC_LABEL } from "./tenancy.ts";
+import { type PeerCertificate, TENANT_METRIC_LABEL } from "./tenancy.ts";
+import { ClientCertListener, type ConnectionInfo } from "./mtls.ts";
 
 /** Paths whose requests get no trace span: probes and the metrics scrape. */
 const UNTRACED = /^\/(-\/|metrics$)/;
@@ -21,7 +22,14 @@ import {
   HttpRequestLogger,
   requestLogConfig,
 } from "./request_log.ts";
-import { BasicAuth, loadTlsPem, RateLimiter, unauthorized, type WebConfig } from "./web_config.ts";
+import {
+  BasicAuth,
+  loadTlsPem,
+  needsNodeListener,
+  RateLimiter,
+  unauthorized,
+  type WebConfig,
+} from "./web_config.ts";
 
 /** One route: method(s), a URLPattern pathname, and its handler. */
 export interface Route {
@@ -46,6 +54,8 @@ export interface RequestInfo {
   rawParams: Record<string, string>;
   /** Reads the request body, at most `limit` bytes, within the server's body read timeout. */
   readBody(limit: number): Promise<Uint8Array>;
+  /** The client's TLS certificate, when the server asked for one and it was sent. */
+  peerCertificate?: PeerCertificate;
 }
 
 /** A RequestInfo for calling a route handler directly (tests, in-process callers). */
@@ -171,6 +181,8 @@ export class HttpServer {
     route: Route;
   }[] = [];
   private server?: Deno.HttpServer<Deno.NetAddr>;
+  /** The node:https listener, when the web config asks clients for certificates. */
+  private certListener?: ClientCertListener;
   private readonly duration: Histogram;
   private readonly shutdownController = new AbortController();
   /** Address actually bound (port resolved when 0 was asked for). */
@@ -255,10 +267,42 @@ export class HttpServer {
     }
   }
 
-  /** Starts listening; resolves once bound. */
+  /**
+   * Starts listening; resolves once bound. Deno.serve serves, unless the web config asks clients
+   * for certificates or turns HTTP/2 off, which only the node:https listener (server/mtls.ts)
+   * can do.
+   */
   async start(): Promise<void> {
     const { hostname, port } = this.opts.address;
-    const tls = this.opts.web?.tls ? await loadTlsPem(this.opts.web.tls) : undefined;
+    const web = this.opts.web;
+    const pem = web?.tls ? await loadTlsPem(web.tls) : undefined;
+    if (web?.tls && pem && needsNodeListener(web)) {
+      this.certListener = await ClientCertListener.listen({
+        hostname,
+        port,
+        cert: pem.cert,
+        key: pem.key,
+        ...(pem.clientCA !== undefined ? { clientCA: pem.clientCA } : {}),
+        clientAuth: web.tls.clientAuth ?? "NoClientCert",
+        allowedSans: web.tls.allowedSans ?? [],
+        ...(web.tls.minVersion ? { minVersion: web.tls.minVersion } : {}),
+        ...(web.tls.maxVersion ? { maxVersion: web.tls.maxVersion } : {}),
+        logger: this.opts.logger,
+      }, (req, conn) => this.serveWeb(req, conn));
+      const addr = { transport: "tcp" as const, hostname, port: this.certListener.port };
+      this.addr = addr;
+      this.opts.logger.info("listening for requests and metrics", {
+        service: "http/server",
+        address: hostPort(hostname, addr.port),
+      });
+      this.opts.logger.info("TLS is enabled.", {
+        http2: false,
+        client_auth_type: web.tls.clientAuth,
+        address: hostPort(hostname, addr.port),
+      });
+      return;
+    }
+    const tls = pem ? { cert: pem.cert, key: pem.key } : undefined;
     return new Promise((resolve, reject) => {
       try {
         this.server = Deno.serve({
@@ -285,7 +329,10 @@ export class HttpServer {
             this.opts.logger.error("HTTP handler failed", { err: e });
             return text(500, "internal server error");
           },
-        }, (req, info) => this.serveWeb(req, info));
+        }, (req, info) =>
+          this.serveWeb(req, {
+            remoteAddr: `${info.remoteAddr.hostname}:${info.remoteAddr.port}`,
+          }));
       } catch (e) {
         reject(e);
       }
@@ -296,18 +343,15 @@ export class HttpServer {
    * The `--http.config` layer in front of every route, in the toolkit's order: rate limit (429),
    * configured headers, then basic auth (401 with `WWW-Authenticate: Basic`).
    */
-  private async serveWeb(
-    req: Request,
-    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
-  ): Promise<Response> {
+  private async serveWeb(req: Request, conn: ConnectionInfo): Promise<Response> {
     const web = this.opts.web;
-    if (!web) return this.handle(req, info);
+    if (!web) return this.handle(req, conn);
     let res: Response;
     if (this.limiter && !this.limiter.allow()) res = text(429, "Too Many Requests");
     else if (this.auth && !(await this.auth.allows(req))) {
       await req.body?.cancel().catch(() => {});
       res = unauthorized();
-    } else res = await this.handle(req, info);
+    } else res = await this.handle(req, conn);
     const headers = Object.entries(web.headers);
     if (headers.length === 0) return res;
     try {
@@ -321,7 +365,7 @@ export class HttpServer {
     }
   }
 
-  private async handle(req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Promise<Response> {
+  private async handle(req: Request, conn: ConnectionInfo): Promise<Response> {
     const start = performance.now();
     const url = new URL(req.url);
     let name = "not-found";
@@ -365,7 +409,7 @@ export class HttpServer {
         name = found.route.name ?? found.route.path;
         const timeoutMs = this.opts.bodyReadTimeoutMs ?? DEFAULT_BODY_READ_TIMEOUT_MS;
         const { route, params, raw } = found;
-        const remoteAddr = `${info.remoteAddr.hostname}:${info.remoteAddr.port}`;
+        const remoteAddr = conn.remoteAddr;
         // Thanos's request logging, for the role's own routes (not probes and /metrics)
         if (
           this.requestLog && !UNTRACED.test(pathname) &&
@@ -382,6 +426,7 @@ export class HttpServer {
             remoteAddr,
             rawParams: raw,
             readBody: (limit) => readBody(req, limit, timeoutMs),
+            ...(conn.peerCertificate ? { peerCertificate: conn.peerCertificate } : {}),
           });
         // a server span per request (not for probes and /metrics), continuing a `traceparent`
         res = UNTRACED.test(url.pathname) ? await call() : await traceHttpRequest(req, name, call);
@@ -418,6 +463,13 @@ export class HttpServer {
 
   /** Stops accepting connections and waits up to `graceMs` for in-flight requests. */
   async shutdown(graceMs: number): Promise<void> {
+    if (this.certListener) {
+      const l = this.certListener;
+      this.certListener = undefined;
+      await l.shutdown(graceMs);
+      this.opts.logger.info("internal server is shutdown gracefully", { service: "http/server" });
+      return;
+    }
     if (!this.server) return;
     const server = this.server;
     this.server = undefined;

@@ -34,3 +34,56 @@ export function tenantFromHeaders(
 ): string {
   return headers.get(header) || headers.get(DEFAULT_TENANT_HEADER) || defaultTenant;
 }
+
+/** The parts of a verified client certificate tenancy and SAN checks read. */
+export interface PeerCertificate {
+  /** Subject `O` values, in order. */
+  organization: string[];
+  /** Subject `OU` values, in order. */
+  organizationalUnit: string[];
+  /** Subject `CN` ("" when absent). */
+  commonName: string;
+  /** DNS names, emails, IP addresses and URIs of the subject alternative names. */
+  sans: string[];
+}
+
+/** The subject fields a tenant can be taken from (`--*.tenant-certificate-field`). */
+export type CertificateTenantField = "organization" | "organizationalUnit" | "commonName";
+
+/** A tenant that cannot be taken from the request; the message is Thanos's. */
+export class TenantError extends Error {
+  override name = "TenantError";
+}
+
+/**
+ * The tenant in `field` of the client's certificate (Thanos's `getTenantFromCertificate`: the
+ * first organization or unit, the common name). Throws TenantError with Thanos's message when
+ * there is no certificate or the field is empty.
+ */
+export function certificateTenant(
+  cert: PeerCertificate | undefined,
+  field: CertificateTenantField,
+): string {
+  if (cert === undefined) {
+    throw new TenantError("could not get required certificate field from client cert");
+  }
+  const value = field === "commonName" ? cert.commonName : cert[field][0] ?? "";
+  if (value === "") throw new TenantError(`could not get ${field} field from client cert`);
+  return value;
+}
+
+/**
+ * Thanos's `GetTenantFromHTTP`: the tenant from the headers ({@link tenantFromHeaders}), unless
+ * `certField` is set, when it is that field of the client certificate (TenantError without it).
+ * Not validated: see {@link isTenantValid}.
+ */
+export function tenantFromRequest(
+  headers: Headers,
+  header: string,
+  defaultTenant: string,
+  certField: CertificateTenantField | "" | undefined,
+  cert: PeerCertificate | undefined,
+): string {
+  if (certField) return certificateTenant(cert, certField);
+  return tenantFromHeaders(headers, header, defaultTenant);
+}

@@ -5,15 +5,18 @@
 // exporter-toolkit v0.15.0). Decoded strictly, as the toolkit does: an unknown field is an
 // error. Relative file names are relative to the config file's directory.
 //
-// What this build's TLS (Deno's, on rustls) cannot do is refused when the config is read, with
-// the field named: client certificates (Deno's HTTPS server cannot request or verify them),
-// cipher suite and curve choices, TLS versions other than 1.2 and 1.3, and turning HTTP/2 off
-// (the server always offers it by ALPN). Unlike the toolkit, which re-reads the file on every
-// request, the file and the certificate are read once when the role starts.
+// Client certificate policies (`client_auth_type`, `client_ca_file`/`client_ca`,
+// `client_allowed_sans`) are served by the node:https listener (server/mtls.ts), which HttpServer
+// picks when a policy asks for certificates. What this build's TLS cannot do is refused when the
+// config is read, with the field named: cipher suite and curve choices, and TLS versions other
+// than 1.2 and 1.3 (`http2: false`, `min_version: TLS13` and `max_version: TLS12` are served by
+// the same node:https listener). Unlike the toolkit, which re-reads the file on every
+// request, the file and the certificates are read once when the role starts.
 
 import bcrypt from "bcryptjs";
 import { parseAllDocuments } from "yaml";
 import { parseGoDuration } from "../strconv/duration.ts";
+import type { ClientAuthPolicy } from "./mtls.ts";
 
 /** A web config that cannot be served; the message names the field. */
 export class WebConfigError extends Error {
@@ -31,7 +34,22 @@ export interface WebConfig {
   /** Where it was read from ("" when given inline, e.g. in tests). */
   path: string;
   /** HTTPS with this certificate and key; absent: plain HTTP. */
-  tls?: { cert: PemSource; key: PemSource };
+  tls?: {
+    cert: PemSource;
+    key: PemSource;
+    /** Which client certificates are asked for and accepted (absent: NoClientCert). */
+    clientAuth?: ClientAuthPolicy;
+    /** CA certificates client certificates are verified against (absent: system roots). */
+    clientCA?: PemSource;
+    /** `client_allowed_sans`: a client certificate must carry one of these names. */
+    allowedSans?: string[];
+    /** Lowest TLS version (`min_version: TLS13`, receive's min version flag); default 1.2. */
+    minVersion?: "TLSv1.2" | "TLSv1.3";
+    /** Highest TLS version (`max_version: TLS12`); default 1.3. */
+    maxVersion?: "TLSv1.2" | "TLSv1.3";
+  };
+  /** `http_server_config.http2: false`: HTTPS offers HTTP/1.1 only (absent: HTTP/2 too). */
+  http2?: boolean;
   /** Response headers set on every answer (only the toolkit's allowed ones). */
   headers: Record<string, string>;
   /** User name → bcrypt hash; empty: no authentication. */
@@ -170,7 +188,9 @@ export function parseWebConfig(text: string, path: string): WebConfig {
   }
   const cert = { file: joinDir(dir, str(t, "cert_file", w)), inline: str(t, "cert", w) };
   const key = { file: joinDir(dir, str(t, "key_file", w)), inline: str(t, "key", w) };
-  const clientCA = str(t, "client_ca_file", w) || str(t, "client_ca", w);
+  const clientCAFile = joinDir(dir, str(t, "client_ca_file", w));
+  const clientCAText = str(t, "client_ca", w);
+  const clientCA = clientCAFile || clientCAText;
   const anyTls = cert.file || cert.inline || key.file || key.inline || clientCA || clientAuth;
   if (anyTls) {
     if (!cert.file && !cert.inline) {
@@ -184,10 +204,25 @@ export function parseWebConfig(text: string, path: string): WebConfig {
         `${w}: client CA's have been configured without a Client Auth Policy`,
       );
     }
-    refuseUnservable(t, clientAuth);
+    refuseUnservable(t);
+    const sans = strList(t, "client_allowed_sans", w);
     out.tls = {
       cert: cert.file ? { file: cert.file } : { inline: cert.inline },
       key: key.file ? { file: key.file } : { inline: key.inline },
+      // "RequireClientCert" is the toolkit's older name of RequireAnyClientCert
+      clientAuth: clientAuth === ""
+        ? "NoClientCert"
+        : clientAuth === "RequireClientCert"
+        ? "RequireAnyClientCert"
+        : clientAuth as ClientAuthPolicy,
+      ...(clientCAFile
+        ? { clientCA: { file: clientCAFile } }
+        : clientCAText
+        ? { clientCA: { inline: clientCAText } }
+        : {}),
+      ...(sans.length > 0 ? { allowedSans: sans } : {}),
+      ...(str(t, "min_version", w) === "TLS13" ? { minVersion: "TLSv1.3" as const } : {}),
+      ...(str(t, "max_version", w) === "TLS12" ? { maxVersion: "TLSv1.2" as const } : {}),
     };
   }
 
@@ -196,12 +231,7 @@ export function parseWebConfig(text: string, path: string): WebConfig {
   if (h.http2 !== undefined && h.http2 !== null && typeof h.http2 !== "boolean") {
     throw new WebConfigError("http_server_config.http2: expected a boolean");
   }
-  if (h.http2 === false) {
-    throw new WebConfigError(
-      "http_server_config.http2: false is not supported by this build: its HTTPS server " +
-        "always offers HTTP/2 (Deno.serve negotiates it by ALPN)",
-    );
-  }
+  if (h.http2 === false) out.http2 = false;
   const headers = fields(h.headers, "http_server_config.headers", Object.keys(ALLOWED_HEADERS));
   for (const [k, v] of Object.entries(headers)) {
     if (typeof v !== "string") {
@@ -249,21 +279,11 @@ export function parseWebConfig(text: string, path: string): WebConfig {
   return out;
 }
 
-/** Refuses the TLS settings Deno's HTTPS server cannot apply, naming the field and why. */
-function refuseUnservable(t: Obj, clientAuth: string): void {
+/** Refuses the TLS settings this build's HTTPS servers cannot apply, naming the field and why. */
+function refuseUnservable(t: Obj): void {
   const w = "tls_server_config";
   const no = (field: string, why: string) =>
     new WebConfigError(`${w}.${field} is not supported by this build: ${why}`);
-  if (clientAuth !== "" && clientAuth !== "NoClientCert") {
-    throw no(
-      `client_auth_type=${clientAuth}`,
-      "Deno's HTTPS server cannot request or verify client certificates (use NoClientCert, " +
-        "or terminate mutual TLS in a proxy)",
-    );
-  }
-  if (strList(t, "client_allowed_sans", w).length > 0) {
-    throw no("client_allowed_sans", "client certificates cannot be verified by this build");
-  }
   if (strList(t, "cipher_suites", w).length > 0) {
     throw no("cipher_suites", "the runtime's TLS (rustls) chooses its own cipher suites");
   }
@@ -271,27 +291,52 @@ function refuseUnservable(t: Obj, clientAuth: string): void {
     throw no("curve_preferences", "the runtime's TLS (rustls) chooses its own curves");
   }
   const min = str(t, "min_version", w);
-  if (min !== "" && min !== "TLS12") {
-    throw no(`min_version=${min}`, "the runtime's TLS serves TLS 1.2 and 1.3 (min TLS12 only)");
+  if (min === "TLS10" || min === "TLS11") {
+    throw no(`min_version=${min}`, "the runtime's TLS serves TLS 1.2 and 1.3 only");
   }
   const max = str(t, "max_version", w);
-  if (max !== "" && max !== "TLS13") {
-    throw no(`max_version=${max}`, "the runtime's TLS serves TLS 1.2 and 1.3 (max TLS13 only)");
+  if (max === "TLS10" || max === "TLS11") {
+    throw no(`max_version=${max}`, "the runtime's TLS serves TLS 1.2 and 1.3 only");
+  }
+  if (min === "TLS13" && max === "TLS12") {
+    throw new WebConfigError(`${w}: min_version TLS13 is above max_version TLS12`);
   }
 }
 
-/** The files a web config reads (certificate and key); the role needs read access to them. */
+/** The files a web config reads (certificate, key, client CA); the role needs to read them. */
 export function webConfigFiles(cfg: WebConfig): string[] {
   const out: string[] = [];
   if (cfg.tls?.cert.file) out.push(cfg.tls.cert.file);
   if (cfg.tls?.key.file) out.push(cfg.tls.key.file);
+  if (cfg.tls?.clientCA?.file) out.push(cfg.tls.clientCA.file);
   return out;
 }
 
-/** The certificate chain and key of a TLS web config, as PEM text (files read now). */
+/** True when the web config's client policy asks clients for certificates. */
+export function asksClientCertificates(cfg: WebConfig | undefined): boolean {
+  const a = cfg?.tls?.clientAuth;
+  return a !== undefined && a !== "NoClientCert";
+}
+
+/**
+ * True when the web config's HTTPS needs the node:https listener (server/mtls.ts) rather than
+ * Deno.serve: a client policy asking for certificates, HTTP/2 turned off, or TLS 1.2 or 1.3
+ * alone (Deno.serve always offers HTTP/2, TLS 1.2 and 1.3).
+ */
+export function needsNodeListener(cfg: WebConfig | undefined): boolean {
+  const tls = cfg?.tls;
+  return tls !== undefined &&
+    (asksClientCertificates(cfg) || cfg!.http2 === false || tls.minVersion === "TLSv1.3" ||
+      tls.maxVersion === "TLSv1.2");
+}
+
+/**
+ * The certificate chain and key of a TLS web config, and its client CA when it has one, as PEM
+ * text (files read now). Throws WebConfigError naming the file that cannot be read.
+ */
 export async function loadTlsPem(
   tls: NonNullable<WebConfig["tls"]>,
-): Promise<{ cert: string; key: string }> {
+): Promise<{ cert: string; key: string; clientCA?: string }> {
   const read = async (s: PemSource, what: string) => {
     if (!s.file) return s.inline ?? "";
     try {
@@ -300,7 +345,12 @@ export async function loadTlsPem(
       throw new WebConfigError(`failed to read ${what} (${s.file}): ${(e as Error).message}`);
     }
   };
-  return { cert: await read(tls.cert, "cert_file"), key: await read(tls.key, "key_file") };
+  const out: { cert: string; key: string; clientCA?: string } = {
+    cert: await read(tls.cert, "cert_file"),
+    key: await read(tls.key, "key_file"),
+  };
+  if (tls.clientCA) out.clientCA = await read(tls.clientCA, "client_ca_file");
+  return out;
 }
 
 // A bcrypt hash (cost 10) of a random password nobody knows: unknown users are checked against

@@ -8,8 +8,11 @@ import {
   type HttpConfig,
   httpConfig,
   parseDurationFlag,
+  requireClientCertificates,
+  TENANT_CERTIFICATE_FIELDS,
   UsageError,
 } from "../flags.ts";
+import type { CertificateTenantField } from "../../server/tenancy.ts";
 import { CACHE_COMPRESSIONS, type QueryFrontendFlag } from "./flags.ts";
 import { experimentalFunctionsEnabled } from "../features.ts";
 import type { FunctionOptions } from "../../promql/functions_table.ts";
@@ -57,6 +60,8 @@ export interface QueryFrontendConfig {
   orgIdHeaders: string[];
   /** `--query-frontend.slow-query-logs-user-header` ("" = the basic-auth user). */
   slowQueryLogsUserHeader: string;
+  /** `--query-frontend.tenant-certificate-field` (absent: the tenant header decides). */
+  tenantCertificateField?: CertificateTenantField;
   /** `--query-frontend.default-tenant-id`: the `tenant` label of requests without tenant. */
   defaultTenant: string;
 }
@@ -205,8 +210,14 @@ export function queryFrontendConfig(flags: Flags<QueryFrontendFlag>): QueryFront
     );
   }
   const userHeader = flags.string("query-frontend.slow-query-logs-user-header");
+  const http = httpConfig(flags);
+  const certField = flags.enum(
+    "query-frontend.tenant-certificate-field",
+    TENANT_CERTIFICATE_FIELDS,
+  );
+  requireClientCertificates("query-frontend.tenant-certificate-field", certField, http.web);
   return {
-    http: httpConfig(flags),
+    http,
     enableCors: !flags.bool("web.disable-cors"),
     functions: {
       xFunctions: flags.bool("query-frontend.enable-x-functions"),
@@ -249,6 +260,7 @@ export function queryFrontendConfig(flags: Flags<QueryFrontendFlag>): QueryFront
       ? ""
       : headerName("query-frontend.slow-query-logs-user-header", userHeader),
     defaultTenant: flags.string("query-frontend.default-tenant-id"),
+    ...(certField === "" ? {} : { tenantCertificateField: certField }),
   };
 }
 

@@ -307,12 +307,10 @@ export const QUERY_FRONTEND_COMMAND = defineCommand({
       kind: "enum",
       choices: ["", "organization", "organizationalUnit", "commonName"],
       default: "",
-      help: "Use TLS client's certificate field to determine tenant for requests. Not in " +
-        "this build.",
+      help: "Use TLS client's certificate field to determine tenant for requests. Must be one " +
+        "of organization, organizationalUnit or commonName. This setting will cause the " +
+        "query-frontend.tenant-header flag value to be ignored.",
       hidden: true,
-      unsupported: "this build's HTTP server (Deno.serve) cannot request TLS client " +
-        "certificates (as --http.config's client_auth_type); set the tenant header in a proxy " +
-        "instead",
     },
     {
       name: "query-frontend.vertical-shards",

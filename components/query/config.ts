@@ -17,7 +17,16 @@ import {
   type EndpointSpec,
   parseEndpointConfig,
 } from "../../query/endpoints.ts";
-import { type Flags, type HttpConfig, httpConfig, parseLabelFlag, UsageError } from "../flags.ts";
+import {
+  type Flags,
+  type HttpConfig,
+  httpConfig,
+  parseLabelFlag,
+  requireClientCertificates,
+  TENANT_CERTIFICATE_FIELDS,
+  UsageError,
+} from "../flags.ts";
+import type { WebConfig } from "../../server/web_config.ts";
 import {
   type GrpcServerConfig,
   grpcServerConfig,
@@ -213,8 +222,9 @@ export function queryConfig(flags: Flags<QueryFlag>): QueryConfig {
   }
 
   const prefixFlag = flags.string("web.route-prefix") || flags.string("web.external-prefix");
+  const http = httpConfig(flags);
   return {
-    http: httpConfig(flags),
+    http,
     tracing: tracingConfig(flags.raw),
     grpc: grpcServerConfig(flags),
     client: clientOptions(flags),
@@ -260,7 +270,7 @@ export function queryConfig(flags: Flags<QueryFlag>): QueryConfig {
     distributed: flags.enum("query.mode", ["local", "distributed"]) === "distributed"
       ? { partitionLabels: partitionLabels(flags.strings("query.partition-label"), replicaLabels) }
       : undefined,
-    tenancy: tenancyConfig(flags),
+    tenancy: tenancyConfig(flags, http.web),
     promql: {
       defaultEngine: flags.enum("query.promql-engine", PROMQL_ENGINES),
       experimentalFunctions: experimentalFunctionsEnabled(flags.strings("enable-feature")),
@@ -279,8 +289,11 @@ export function queryConfig(flags: Flags<QueryFlag>): QueryConfig {
   };
 }
 
-/** The tenancy flags, validated: a header and a default tenant the API can use. */
-function tenancyConfig(flags: Flags<QueryFlag>): QueryTenancy {
+/**
+ * The tenancy flags, validated: a header and a default tenant the API can use, and a certificate
+ * field only when `--http.config` asks clients for certificates.
+ */
+function tenancyConfig(flags: Flags<QueryFlag>, web: WebConfig | undefined): QueryTenancy {
   const header = flags.string("query.tenant-header").trim();
   if (header === "" || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(header)) {
     throw new UsageError(
@@ -299,5 +312,13 @@ function tenancyConfig(flags: Flags<QueryFlag>): QueryTenancy {
       `invalid --query.tenant-label-name ${JSON.stringify(labelName)}: want a label name`,
     );
   }
-  return { header, defaultTenant, enforce: flags.bool("query.enforce-tenancy"), labelName };
+  const field = flags.enum("query.tenant-certificate-field", TENANT_CERTIFICATE_FIELDS);
+  requireClientCertificates("query.tenant-certificate-field", field, web);
+  return {
+    header,
+    defaultTenant,
+    enforce: flags.bool("query.enforce-tenancy"),
+    labelName,
+    ...(field === "" ? {} : { certificateField: field }),
+  };
 }

@@ -25,8 +25,6 @@ export const CONN_METRIC_LABELS = ["external_labels", "store_type"] as const;
 /** One label of `thanos_store_nodes_grpc_connections`. */
 export type ConnMetricLabel = typeof CONN_METRIC_LABELS[number];
 
-const NO_TENANT_CERT = "this build's HTTP server (Deno.serve) cannot request TLS client " +
-  "certificates (as --http.config's client_auth_type); set the tenant header in a proxy instead";
 /** The values of `--query.promql-engine`. */
 export const PROMQL_ENGINES = ["prometheus", "thanos"] as const satisfies readonly PromqlEngine[];
 
@@ -246,8 +244,7 @@ export const QUERY_COMMAND = defineCommand({
       default: "",
       help: "Use TLS client's certificate field to determine tenant for write requests. Must be " +
         "one of organization, organizationalUnit or commonName. This setting will cause the " +
-        "query.tenant-header flag value to be ignored. Not in this build.",
-      unsupported: NO_TENANT_CERT,
+        "query.tenant-header flag value to be ignored.",
     },
     {
       name: "query.enforce-tenancy",

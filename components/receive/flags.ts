@@ -19,6 +19,7 @@ import {
   YAML_ENV,
 } from "../flags.ts";
 import { grpcServerFlags, STORE_LIMITS_FLAGS, TLS_VERSIONS } from "../grpc.ts";
+import { TENANT_CERTIFICATE_FIELDS } from "../flags.ts";
 
 /** The values of `--receive.hashrings-algorithm`. */
 export const HASHRING_ALGORITHMS = ["hashmod", "ketama"] as const;
@@ -26,12 +27,7 @@ export const HASHRING_ALGORITHMS = ["hashmod", "ketama"] as const;
 export { TLS_VERSIONS };
 
 /** The values of `--receive.tenant-certificate-field`. */
-export const TENANT_CERTIFICATE_FIELDS = [
-  "",
-  "organization",
-  "organizationalUnit",
-  "commonName",
-] as const;
+export { TENANT_CERTIFICATE_FIELDS };
 
 /** The values of `--receive.grpc-compression`. */
 export const GRPC_COMPRESSIONS = ["snappy", "none"] as const;

@@ -37,21 +37,12 @@ import { writeableService } from "../../receive/writeable.ts";
 import { headSeriesLimitFor } from "../../receive/limits.ts";
 import type { PromSeries } from "../../receive/remote_write.ts";
 import { Relabeler } from "../../relabel/relabel.ts";
-import { MtlsServer } from "../../server/mtls.ts";
 import { advertising } from "../../storeapi/api_common.ts";
 import { serveExemplars } from "../../storeapi/exemplars.ts";
 import { exemplarsBackend } from "../../receive/exemplars.ts";
 import { openBucket } from "../objstore.ts";
 import type { RunContext } from "../runtime.ts";
 import type { ReceiveConfig } from "./config.ts";
-
-/** Thanos's TLS version names → node:tls's. */
-const NODE_TLS_VERSIONS: Record<string, "TLSv1" | "TLSv1.1" | "TLSv1.2" | "TLSv1.3"> = {
-  "1.0": "TLSv1",
-  "1.1": "TLSv1.1",
-  "1.2": "TLSv1.2",
-  "1.3": "TLSv1.3",
-};
 
 /** Upper bound of the interval between block cuts + uploads (Thanos's periodic uploader). */
 const MAX_SYNC_INTERVAL_MS = 30_000;
@@ -311,44 +302,39 @@ export async function runReceive(cfg: ReceiveConfig, ctx: RunContext): Promise<n
   const rwProbe = new Probe();
   const rwTls = cfg.remoteWriteTls;
   const rwLog = log.with({ service: "remote-write" });
-  // with a client CA: mutual TLS through node:https (server/mtls.ts); else Deno.serve, HTTPS
-  // with `--remote-write.server-tls-cert/-key` through the `--http.config` TLS path
-  let rwServer: Pick<HttpServer, "add" | "start" | "shutdown">;
-  if (rwTls?.clientCaFile !== undefined) {
-    rwServer = new MtlsServer({
-      hostname: cfg.remoteWriteAddress.hostname,
-      port: cfg.remoteWriteAddress.port,
-      certFile: rwTls.certFile,
-      keyFile: rwTls.keyFile,
-      clientCaFile: rwTls.clientCaFile,
-      minVersion: NODE_TLS_VERSIONS[rwTls.minVersion] ?? "TLSv1.3",
-      certificateTenant: cfg.tenantCertificateField === ""
-        ? undefined
-        : { field: cfg.tenantCertificateField, header: cfg.tenantHeader },
-      logger: rwLog,
-    });
-  } else {
-    if (rwTls && rwTls.minVersion !== "1.2") {
-      // Deno.serve (rustls) offers TLS 1.2 and 1.3 and takes no minimum
-      log.warn("the remote-write server accepts TLS 1.2 and 1.3 whatever the minimum version", {
-        "remote-write.server-tls-min-version": rwTls.minVersion,
-      });
-    }
-    rwServer = new HttpServer({
-      address: cfg.remoteWriteAddress,
-      logger: rwLog,
-      registry,
-      probe: rwProbe,
-      web: rwTls
-        ? {
-          path: "",
-          tls: { cert: { file: rwTls.certFile }, key: { file: rwTls.keyFile } },
-          headers: {},
-          users: new Map(),
-        }
-        : undefined,
+  // HTTPS with `--remote-write.server-tls-cert/-key`. A client CA (Go's
+  // RequireAndVerifyClientCert) or TLS 1.3 only (the default minimum) is served by HttpServer's
+  // node:https listener (server/mtls.ts)
+  if (rwTls && (rwTls.minVersion === "1.0" || rwTls.minVersion === "1.1")) {
+    // the runtime's TLS speaks 1.2 and 1.3 only
+    log.warn("the remote-write server accepts TLS 1.2 and 1.3 only", {
+      "remote-write.server-tls-min-version": rwTls.minVersion,
     });
   }
+  const rwServer = new HttpServer({
+    address: cfg.remoteWriteAddress,
+    logger: rwLog,
+    registry,
+    probe: rwProbe,
+    web: rwTls
+      ? {
+        path: "",
+        tls: {
+          cert: { file: rwTls.certFile },
+          key: { file: rwTls.keyFile },
+          ...(rwTls.clientCaFile !== undefined
+            ? {
+              clientAuth: "RequireAndVerifyClientCert" as const,
+              clientCA: { file: rwTls.clientCaFile },
+            }
+            : {}),
+          ...(rwTls.minVersion === "1.3" ? { minVersion: "TLSv1.3" as const } : {}),
+        },
+        headers: {},
+        users: new Map(),
+      }
+      : undefined,
+  });
   let rwStarted = false;
   const loops = new AbortController();
   const running: Promise<void>[] = [];
@@ -426,6 +412,7 @@ export async function runReceive(cfg: ReceiveConfig, ctx: RunContext): Promise<n
       replicationFactor: cfg.replicationFactor,
       tenantHeader: cfg.tenantHeader,
       defaultTenant: cfg.defaultTenant,
+      tenantCertificateField: cfg.tenantCertificateField,
       replicaHeader: cfg.replicaHeader,
       db,
       limits: cfg.limits,

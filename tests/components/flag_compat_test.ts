@@ -180,10 +180,14 @@ Deno.test("a flag this build cannot serve is refused on one line naming it, unle
       "tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n  client_ca_file: ca.pem\n" +
         "  client_auth_type: RequireAndVerifyClientCert\n",
     );
+    await Deno.writeTextFile(
+      `${dir}/web_tls10.yml`,
+      "tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n  min_version: TLS10\n",
+    );
     const refused: [string[], string][] = [
       [["query", "--tracing.config=type: JAEGER\nconfig: {}\n"], "--tracing.config="],
       [["store", `--tracing.config-file=${dir}/jaeger.yml`], "--tracing.config-file="],
-      [["query", `--http.config=${dir}/web_mtls.yml`], "--http.config="],
+      [["query", `--http.config=${dir}/web_tls10.yml`], "--http.config="],
       [["store", "--grpc-server-tls-ciphers=TLS_AES_128_GCM_SHA256"], "tls-ciphers"],
       [["receive", "--receive.replication-protocol=capnproto"], "replication-protocol"],
       [["receive", "--tsdb.out-of-order.time-window=1h"], "--tsdb.out-of-order.time-window="],
@@ -203,6 +207,7 @@ Deno.test("a flag this build cannot serve is refused on one line naming it, unle
     }
     const accepted: string[][] = [
       ["query", "--tracing.config="],
+      ["query", `--http.config=${dir}/web_mtls.yml`, "--query.tenant-certificate-field=commonName"],
       ["store", `--tracing.config-file=${dir}/empty.yml`],
       ["query", `--request.logging-config-file=${dir}/empty.yml`],
       ["query", "--query.promql-engine=prometheus"],

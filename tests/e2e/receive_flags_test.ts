@@ -93,7 +93,7 @@ async function postTls(
 
 e2eTest(
   "receive: remote write over TLS from Prometheus 2.42, relabel, split tenants, future window",
-  { peers: [PROMETHEUS] },
+  { peers: [PROMETHEUS, "openssl"] },
   async () => {
     const dirs = new TempDirs();
     let receiver: ThanosProc | undefined;
@@ -143,6 +143,18 @@ e2eTest(
         plainAnswered = true;
       } catch { /* refused: expected */ }
       assert(!plainAnswered, "the remote-write address answered plain HTTP");
+      // Thanos's default --remote-write.server-tls-min-version=1.3: a TLS 1.2 client fails
+      const tls12 = await new Deno.Command("openssl", {
+        args: ["s_client", "-connect", `127.0.0.1:${rwPort}`, "-tls1_2"],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "null",
+        signal: AbortSignal.timeout(20_000),
+      }).output();
+      assert(
+        !/^New, TLSv1\.2,/m.test(new TextDecoder().decode(tls12.stdout)),
+        "TLS 1.2 accepted with min version 1.3",
+      );
 
       // split tenants: team=a and team=b go to their tenants without the label; the rest to
       // the header's tenant

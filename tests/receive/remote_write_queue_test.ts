@@ -132,6 +132,12 @@ Deno.test("remote write queue: 5xx retried until accepted, 4xx dropped and count
     await commit(s, "m", 3000, 3);
     await until("third sample", () => rx.got.length === 2);
     assertEquals(rx.got.map((g) => g.t), [1000, 3000]);
+    // the receiver has the sample; the queue counts it once the answer is back
+    await until(
+      "samples counted",
+      async () =>
+        /prometheus_remote_storage_samples_total\{[^}]*\} 2\n/.test(await registry.expose()),
+    );
     const text = await registry.expose();
     assert(/prometheus_remote_storage_samples_retried_total\{[^}]*\} 2\n/.test(text), text);
     assert(/prometheus_remote_storage_samples_failed_total\{[^}]*\} 1\n/.test(text), text);
