@@ -78,6 +78,7 @@ import {
 } from "./binary.ts";
 import { StepCollector, type StepSeries } from "./value.ts";
 import { messageTurn, timerTurn } from "../runutil/loop_turn.ts";
+import { afterMs, type Deadline } from "../runutil/deadline.ts";
 import type { Matrix, QueryResult, QueryValue, Sample, Series } from "./value.ts";
 
 export type { QueryResult, QueryValue } from "./value.ts";
@@ -288,7 +289,8 @@ class QueryContext {
   readonly signal: AbortSignal;
   private readonly controller = new AbortController();
   private readonly deadline: number;
-  private readonly timer: ReturnType<typeof setTimeout>;
+  /** The query timeout, on the shared deadline timer (no runtime timer per query). */
+  private readonly timer: Deadline;
   private readonly outer?: AbortSignal;
   private readonly onOuterAbort = () => this.controller.abort(this.outer?.reason);
   private lastYield = performance.now();
@@ -304,7 +306,7 @@ class QueryContext {
     this.deadline = o.deadline;
     this.ioTurnEvery = o.ioTurnEvery;
     this.signal = this.controller.signal;
-    this.timer = setTimeout(() => this.controller.abort(new TimeoutReason()), o.timeoutMs);
+    this.timer = afterMs(o.timeoutMs, () => this.controller.abort(new TimeoutReason()));
     this.outer = o.signal;
     if (o.signal) {
       if (o.signal.aborted) this.controller.abort(o.signal.reason);
@@ -313,7 +315,7 @@ class QueryContext {
   }
 
   close(): void {
-    clearTimeout(this.timer);
+    this.timer.cancel();
     this.outer?.removeEventListener("abort", this.onOuterAbort);
   }
 
