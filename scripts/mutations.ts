@@ -1068,6 +1068,13 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/query/endpoints_test.ts"],
   },
   {
+    name: "filesystem-remembered-path-not-inode",
+    file: "objstore/filesystem.ts",
+    find: "    if (id !== undefined && this.insideFiles.get(p) === id) return;",
+    replace: "    if (this.insideFiles.has(p)) return;",
+    tests: ["tests/objstore/filesystem_test.ts"],
+  },
+  {
     name: "deadline-cancelled-still-fires",
     file: "runutil/deadline.ts",
     find: "      e.fire = null;\n      cancelled++;",
