@@ -4,6 +4,7 @@
 
 import type { Registry } from "../metrics/registry.ts";
 import type { Counter, Gauge, Histogram } from "../metrics/registry.ts";
+import { afterMs } from "../runutil/deadline.ts";
 import {
   type Bucket,
   BucketTimeoutError,
@@ -165,22 +166,27 @@ export class InstrumentedBucket implements Bucket {
   private begin(op: BucketOperation, object: string, userSignal: AbortSignal | undefined) {
     this.m?.ops.labels(this.inner.name, op).inc();
     const start = performance.now();
-    const timeout = new AbortController();
-    const timer = this.timeoutMs > 0
-      ? setTimeout(
+    // one controller aborted by the deadline or by the caller: per operation (several per
+    // query in the store gateway) a runtime timer and AbortSignal.any cost more than a small
+    // range read from the page cache (issue 19)
+    const ctrl = new AbortController();
+    const deadline = this.timeoutMs > 0
+      ? afterMs(
+        this.timeoutMs,
         () =>
-          timeout.abort(
+          ctrl.abort(
             new BucketTimeoutError(
               `bucket ${this.inner.name}: ${op} ${JSON.stringify(object)} timed out after ` +
                 `${this.timeoutMs}ms`,
             ),
           ),
-        this.timeoutMs,
       )
       : undefined;
-    const signal = userSignal ? AbortSignal.any([userSignal, timeout.signal]) : timeout.signal;
+    const onUserAbort = () => ctrl.abort(userSignal!.reason);
+    if (userSignal?.aborted) ctrl.abort(userSignal.reason);
+    else userSignal?.addEventListener("abort", onUserAbort, { once: true });
     return {
-      signal,
+      signal: ctrl.signal,
       succeeded: () => {
         this.m?.duration.labels(this.inner.name, op).observe((performance.now() - start) / 1000);
       },
@@ -188,7 +194,8 @@ export class InstrumentedBucket implements Bucket {
         if (!this.expected(e)) this.m?.failures.labels(this.inner.name, op).inc();
       },
       end: () => {
-        if (timer !== undefined) clearTimeout(timer);
+        deadline?.cancel();
+        userSignal?.removeEventListener("abort", onUserAbort);
       },
     };
   }

@@ -78,6 +78,7 @@ import {
 } from "./binary.ts";
 import { StepCollector, type StepSeries } from "./value.ts";
 import { messageTurn, timerTurn } from "../runutil/loop_turn.ts";
+import { afterMs, type Deadline } from "../runutil/deadline.ts";
 import type { Matrix, QueryResult, QueryValue, Sample, Series } from "./value.ts";
 
 export type { QueryResult, QueryValue } from "./value.ts";
@@ -283,12 +284,13 @@ class QueryContext {
   readonly selectors = new Map<VectorSelector, SelectorInfo>();
   /** Samples currently held (Prometheus' currentSamples, approximately). */
   cur = 0;
-  readonly buf = new SeriesBuffer();
+  readonly buf = takeSeriesBuffer();
   /** Aborted on timeout or caller cancellation; handed to `select` so store reads stop. */
   readonly signal: AbortSignal;
   private readonly controller = new AbortController();
   private readonly deadline: number;
-  private readonly timer: ReturnType<typeof setTimeout>;
+  /** The query timeout, on the shared deadline timer (no runtime timer per query). */
+  private readonly timer: Deadline;
   private readonly outer?: AbortSignal;
   private readonly onOuterAbort = () => this.controller.abort(this.outer?.reason);
   private lastYield = performance.now();
@@ -304,7 +306,7 @@ class QueryContext {
     this.deadline = o.deadline;
     this.ioTurnEvery = o.ioTurnEvery;
     this.signal = this.controller.signal;
-    this.timer = setTimeout(() => this.controller.abort(new TimeoutReason()), o.timeoutMs);
+    this.timer = afterMs(o.timeoutMs, () => this.controller.abort(new TimeoutReason()));
     this.outer = o.signal;
     if (o.signal) {
       if (o.signal.aborted) this.controller.abort(o.signal.reason);
@@ -313,7 +315,8 @@ class QueryContext {
   }
 
   close(): void {
-    clearTimeout(this.timer);
+    releaseSeriesBuffer(this.buf);
+    this.timer.cancel();
     this.outer?.removeEventListener("abort", this.onOuterAbort);
   }
 
@@ -566,10 +569,39 @@ class QueryContext {
 /** First capacity (samples) of a {@link SeriesBuffer}: a 2-hour chunk at 60 s fits. */
 const SERIES_BUFFER_START = 128;
 
+/** Idle {@link SeriesBuffer}s kept for the next queries of this thread, and their limits. */
+const FREE_SERIES_BUFFERS: SeriesBuffer[] = [];
+const FREE_SERIES_BUFFERS_MAX = 4;
+/** A buffer grown past this many samples is dropped after its query rather than kept. */
+const FREE_SERIES_BUFFER_MAX_SAMPLES = 4096;
+
+/**
+ * A decode buffer for a query: an idle one of an earlier query when there is one. Five typed
+ * arrays outside the V8 heap per query cost a short instant query more than a few microseconds
+ * of allocation and their later sweep (issue 19).
+ */
+function takeSeriesBuffer(): SeriesBuffer {
+  return FREE_SERIES_BUFFERS.pop() ?? new SeriesBuffer();
+}
+
+/**
+ * Gives a query's buffer back once its evaluation ended (the engine awaits its work in order,
+ * so nothing of the query reads it afterwards).
+ */
+function releaseSeriesBuffer(b: SeriesBuffer): void {
+  if (
+    FREE_SERIES_BUFFERS.length < FREE_SERIES_BUFFERS_MAX &&
+    b.ts.length <= FREE_SERIES_BUFFER_MAX_SAMPLES && b.cts.length <= FREE_SERIES_BUFFER_MAX_SAMPLES
+  ) {
+    b.len = 0;
+    b.clen = 0;
+    FREE_SERIES_BUFFERS.push(b);
+  }
+}
+
 /**
  * Reusable decode buffers for one series: samples within [mint, maxt], stale flags. They start
- * small and grow by doubling: one query makes one, and 41 KiB of zeroed buffers cost a short
- * instant query more than its decoding.
+ * small and grow by doubling; a query takes one, and gives it back for the next query.
  */
 class SeriesBuffer {
   ts = new Float64Array(SERIES_BUFFER_START);

@@ -1083,6 +1083,27 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/query/endpoints_test.ts"],
   },
   {
+    name: "filesystem-remembered-path-not-inode",
+    file: "objstore/filesystem.ts",
+    find: "    if (id !== undefined && this.insideFiles.get(p) === id) return;",
+    replace: "    if (this.insideFiles.has(p)) return;",
+    tests: ["tests/objstore/filesystem_test.ts"],
+  },
+  {
+    name: "deadline-cancelled-still-fires",
+    file: "runutil/deadline.ts",
+    find: "      e.fire = null;\n      cancelled++;",
+    replace: "      cancelled++;",
+    tests: ["tests/runutil/deadline_test.ts"],
+  },
+  {
+    name: "deadline-later-timer-kept-for-sooner-entry",
+    file: "runutil/deadline.ts",
+    find: "  if (e.due < armedAt) arm(e.due);",
+    replace: "  if (armedAt === Infinity) arm(e.due);",
+    tests: ["tests/runutil/deadline_test.ts"],
+  },
+  {
     name: "loop-timeout-fires-on-late-tick",
     file: "runutil/loop_clock.ts",
     find: "if (late) return schedule(Math.min(GRACE_MS, tickMs));",
@@ -1747,7 +1768,7 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "grpc-no-send-stall-timeout",
     file: "storeapi/grpc.ts",
-    find: 'stallTimer = setTimeout(() => this.stall("send"), this.server.stallTimeoutMs);',
+    find: 'stallTimer = afterMs(this.server.stallTimeoutMs, () => this.stall("send"));',
     replace: "stallTimer = undefined;",
     tests: ["tests/storeapi/grpc_hostile_test.ts"],
   },

@@ -14,6 +14,7 @@ import {
   requestLogConfig,
 } from "../server/request_log.ts";
 import { newULID } from "../tsdb/ulid.ts";
+import { afterMs, type Deadline } from "../runutil/deadline.ts";
 import type tls from "node:tls";
 import zlib from "node:zlib";
 import { snappyFrameDecode, snappyFrameEncode } from "./snappy.ts";
@@ -575,7 +576,7 @@ class ServerCall implements ServerStreamWriter {
   private headersSent = false;
   private finished = false;
   private responseEncoding: Compression = "identity";
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timer: Deadline | undefined;
   /** Set when the call is request-logged. */
   private logged: GrpcCallFacts | undefined;
   private readonly startedAt = performance.now();
@@ -617,11 +618,11 @@ class ServerCall implements ServerStreamWriter {
     };
     const timeout = parseGrpcTimeout(headers["grpc-timeout"]);
     if (timeout !== undefined) {
-      this.timer = setTimeout(() => {
+      this.timer = afterMs(timeout, () => {
         const err = new GrpcError(GrpcStatus.DEADLINE_EXCEEDED, "context deadline exceeded");
         this.ac.abort(err);
         this.finish(err.code, err.details);
-      }, timeout);
+      });
     }
     const reqEncoding = headers["grpc-encoding"] ?? "identity";
     const accept = (headers["grpc-accept-encoding"] ?? "").split(",").map((s) => s.trim());
@@ -670,7 +671,7 @@ class ServerCall implements ServerStreamWriter {
   }
 
   private cleanup(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
     this.server.track(this.ac, false);
   }
@@ -703,15 +704,16 @@ class ServerCall implements ServerStreamWriter {
       const fail = (e: unknown) => {
         if (failed) return;
         failed = true;
-        clearTimeout(stallTimer);
+        stallTimer.cancel();
         this.ac.signal.removeEventListener("abort", onAbort);
         this.stream.onData = () => {};
         reject(e);
       };
       const onAbort = () => fail(this.ac.signal.reason);
       this.ac.signal.addEventListener("abort", onAbort, { once: true });
-      // the whole request must arrive within the stall timeout
-      const stallTimer = setTimeout(() => this.stall("receive"), this.server.stallTimeoutMs);
+      // the whole request must arrive within the stall timeout (on the shared deadline timer:
+      // a runtime timer armed and cleared per call costs the store a thread wake-up, issue 19)
+      const stallTimer = afterMs(this.server.stallTimeoutMs, () => this.stall("receive"));
       this.stream.onData = (chunk) => {
         try {
           parser.push(chunk, (m, c) => {
@@ -732,7 +734,7 @@ class ServerCall implements ServerStreamWriter {
       this.stream.onEnd = () => {
         if (failed) return;
         failed = true;
-        clearTimeout(stallTimer);
+        stallTimer.cancel();
         this.ac.signal.removeEventListener("abort", onAbort);
         if (msg === undefined || !parser.idle()) {
           reject(
@@ -791,7 +793,7 @@ class ServerCall implements ServerStreamWriter {
     if (written === WRITE_TAKEN) return;
     // Backpressure: wait until the stream takes more, the call dies, or the client has read
     // nothing for the stall timeout (then the call is cancelled and its slot freed).
-    let stallTimer: ReturnType<typeof setTimeout> | undefined;
+    let stallTimer: Deadline | undefined;
     let onAbort: (() => void) | undefined;
     try {
       await Promise.race([
@@ -799,14 +801,14 @@ class ServerCall implements ServerStreamWriter {
         new Promise<never>((_, reject) => {
           onAbort = () => reject(signal.reason);
           signal.addEventListener("abort", onAbort, { once: true });
-          stallTimer = setTimeout(() => this.stall("send"), this.server.stallTimeoutMs);
+          stallTimer = afterMs(this.server.stallTimeoutMs, () => this.stall("send"));
         }),
       ]);
     } catch (e) {
       if (signal.aborted) throw signal.reason;
       throw new GrpcError(GrpcStatus.CANCELLED, `stream closed: ${(e as Error).message}`);
     } finally {
-      clearTimeout(stallTimer);
+      stallTimer?.cancel();
       if (onAbort) signal.removeEventListener("abort", onAbort);
     }
   }
@@ -1038,7 +1040,7 @@ export class GrpcChannel {
       ac.abort(new GrpcError(GrpcStatus.CANCELLED, `${path}: call cancelled by the caller`));
     if (outer?.aborted) onOuterAbort();
     outer?.addEventListener("abort", onOuterAbort, { once: true });
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timer: Deadline | undefined;
     const headers: [string, string][] = [
       [":method", "POST"],
       [":scheme", this.tls ? "https" : "http"],
@@ -1051,9 +1053,9 @@ export class GrpcChannel {
     ];
     if (opts.timeoutMs !== undefined) {
       headers.push(["grpc-timeout", formatGrpcTimeout(opts.timeoutMs)]);
-      timer = setTimeout(
-        () => ac.abort(new GrpcError(GrpcStatus.DEADLINE_EXCEEDED, `${path}: deadline exceeded`)),
+      timer = afterMs(
         opts.timeoutMs,
+        () => ac.abort(new GrpcError(GrpcStatus.DEADLINE_EXCEEDED, `${path}: deadline exceeded`)),
       );
     }
     if (this.compression !== "identity") headers.push(["grpc-encoding", this.compression]);
@@ -1127,7 +1129,7 @@ export class GrpcChannel {
       if (e instanceof H2StreamError) throw streamError(path, e);
       throw e instanceof GrpcError ? e : transportError(path, e);
     } finally {
-      if (timer !== undefined) clearTimeout(timer);
+      timer?.cancel();
       outer?.removeEventListener("abort", onOuterAbort);
       ac.signal.removeEventListener("abort", onAbort);
       // early exit by the consumer: tell the server to stop

@@ -76,3 +76,35 @@ Deno.test("a FILESYSTEM bucket follows no symlink out of its root", async () => 
     await Deno.remove(top, { recursive: true });
   }
 });
+
+Deno.test("a FILESYSTEM range read sees a file swapped for a symlink out of the root", async () => {
+  const top = await Deno.realPath(await Deno.makeTempDir());
+  try {
+    const root = `${top}/bucket`;
+    await Deno.mkdir(`${root}/01BLOCK/chunks`, { recursive: true });
+    await Deno.mkdir(`${top}/outside`);
+    await Deno.writeTextFile(`${top}/outside/secret`, "secret bytes");
+    await Deno.writeTextFile(`${root}/01BLOCK/chunks/000001`, "chunk bytes");
+    const b = new FilesystemBucket(root);
+    const name = "01BLOCK/chunks/000001";
+    // read twice: the second read uses what the first one found out about the file
+    for (let i = 0; i < 2; i++) {
+      assertEquals(new TextDecoder().decode(await b.getRange(name, 0, 5)), "chunk");
+    }
+    await Deno.remove(`${root}/01BLOCK/chunks/000001`);
+    await Deno.symlink(`${top}/outside/secret`, `${root}/01BLOCK/chunks/000001`);
+    await assertRejects(() => b.getRange(name, 0, 6), ObjectOutsideRootError);
+    // the chunks directory swapped for a link out of the root
+    await Deno.remove(`${root}/01BLOCK/chunks`, { recursive: true });
+    await Deno.writeTextFile(`${top}/outside/000001`, "outside chunk");
+    await Deno.symlink(`${top}/outside`, `${root}/01BLOCK/chunks`);
+    await assertRejects(() => b.getRange(name, 0, 7), ObjectOutsideRootError);
+    // a file replaced by another one inside the root is read again
+    await Deno.remove(`${root}/01BLOCK/chunks`);
+    await Deno.mkdir(`${root}/01BLOCK/chunks`);
+    await Deno.writeTextFile(`${root}/01BLOCK/chunks/000001`, "new chunk");
+    assertEquals(new TextDecoder().decode(await b.getRange(name, 0, 3)), "new");
+  } finally {
+    await Deno.remove(top, { recursive: true });
+  }
+});
