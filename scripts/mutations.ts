@@ -756,6 +756,34 @@ export const MUTATIONS: Mutation[] = [
     replace: "num > SAMPLES_PER_CHUNK * 2",
     tests: ["tests/tsdb/head_test.ts"],
   },
+  {
+    name: "head-ooo-window-edge-refused",
+    file: "tsdb/head.ts",
+    find: "if (t < head.maxTime - head.oooWindow) throw new TooOldSampleError();",
+    replace: "if (t <= head.maxTime - head.oooWindow) throw new TooOldSampleError();",
+    tests: ["tests/tsdb/head_ooo_test.ts"],
+  },
+  {
+    name: "head-ooo-samples-not-in-wbl",
+    file: "tsdb/head.ts",
+    find: "if (wrecs !== null && this.wbl !== null) await this.wbl.log(...wrecs);",
+    replace: "if (wrecs !== null && this.wbl === null) await this.wbl!.log(...wrecs);",
+    tests: ["tests/tsdb/head_ooo_test.ts"],
+  },
+  {
+    name: "head-ooo-ignores-appender-pending-newer",
+    file: "tsdb/head.ts",
+    find: "if (s.pendingApp === this.id && t < s.pendingMaxT) {",
+    replace: "if (s.pendingApp === this.id && t < s.pendingMaxT - 1e15) {",
+    tests: ["tests/tsdb/head_ooo_test.ts"],
+  },
+  {
+    name: "db-ooo-blocks-raise-min-valid-time",
+    file: "tsdb/db.ts",
+    find: "      if (isOutOfOrderBlock(b.meta)) continue;\n",
+    replace: "",
+    tests: ["tests/tsdb/head_ooo_test.ts"],
+  },
   // ---------------------------------------------------------------- compact: planner, groups, downsampling, retention
   {
     name: "compact-planner-skips-second-level",

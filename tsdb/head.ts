@@ -524,8 +524,9 @@ export class Head {
   readonly oooWindow: number;
   /** Samples per out-of-order chunk. */
   readonly oooCapMax: number;
-  /** Oldest out-of-order sample held (Infinity when none). */
+  /** Oldest and newest out-of-order sample held (Infinity/-Infinity when none). */
   private _oooMinTime = MAX;
+  private _oooMaxTime = MIN;
   /** The write-behind log of out-of-order samples (`<dir>/wbl`), when one is open. */
   wbl: Wal | null = null;
 
@@ -582,6 +583,11 @@ export class Head {
   /** Oldest out-of-order sample the head holds (Infinity when none). */
   get oooMinTime(): number {
     return this._oooMinTime;
+  }
+
+  /** Newest out-of-order sample the head holds (-Infinity when none). */
+  get oooMaxTime(): number {
+    return this._oooMaxTime;
   }
 
   /** Highest timestamp the head holds (-Infinity when empty). */
@@ -703,9 +709,10 @@ export class Head {
     if (maxt > this._maxTime) this._maxTime = maxt;
   }
 
-  /** @internal Widens the out-of-order min time. */
-  updateOooMin(t: number): void {
+  /** @internal Widens the out-of-order time bounds. */
+  updateOooMinMax(t: number): void {
     if (t < this._oooMinTime) this._oooMinTime = t;
+    if (t > this._oooMaxTime) this._oooMaxTime = t;
   }
 
   /** Prometheus `initTime`: the first sample of a fresh head sets its bounds. */
@@ -986,7 +993,7 @@ export class Head {
         s.ooo ??= new OooSeries(cap);
         if (s.ooo.insert(t, words[2 * i + HI_WORD], words[2 * i + LO_WORD])) {
           st.oooSamples++;
-          this.updateOooMin(t);
+          this.updateOooMinMax(t);
         } else st.skipped++;
       }
     };
@@ -1063,17 +1070,19 @@ export class Head {
    */
   async endOooCompaction(lastWblSegment: number, failed = false): Promise<void> {
     let m = MAX;
+    let mx = MIN;
     for (const s of this.byRef.values()) {
       const o = s.ooo;
       if (o === null) continue;
       o.endCompaction(failed);
       if (o.isEmpty()) s.ooo = null;
       else {
-        const a = o.minTime();
-        if (a < m) m = a;
+        m = Math.min(m, o.minTime());
+        mx = Math.max(mx, o.maxTime());
       }
     }
     this._oooMinTime = m;
+    this._oooMaxTime = mx;
     if (this.wbl !== null && lastWblSegment >= 0) await this.wbl.truncate(lastWblSegment + 1);
   }
 
@@ -1560,7 +1569,7 @@ export class HeadAppender {
             if (s.ooo.insert(t, hi, lo)) {
               stats.appended++;
               stats.outOfOrder = (stats.outOfOrder ?? 0) + 1;
-              head.updateOooMin(t);
+              head.updateOooMinMax(t);
             } else stats.dropped++;
             continue;
           }
@@ -1606,7 +1615,7 @@ export class HeadQuerier implements Queryable {
 
   private range(start: number, end: number): [number, number] | null {
     const mint = Math.max(start, this.mint, Math.min(this.head.minTime, this.head.oooMinTime));
-    const maxt = Math.min(end, this.maxt, this.head.maxTime);
+    const maxt = Math.min(end, this.maxt, Math.max(this.head.maxTime, this.head.oooMaxTime));
     return mint > maxt ? null : [mint, maxt];
   }
 
