@@ -11,6 +11,8 @@ import { analyze, dump } from "../helpers/promtool.ts";
 import { postSeries, type ReceiveCluster, series, startReceivers } from "../helpers/receive_lab.ts";
 import { eventually } from "../helpers/sidecar_lab.ts";
 import { TempDirs } from "../helpers/tmp.ts";
+import { fsConfig, runCompactor, servedBlocks } from "../helpers/compact_bucket.ts";
+import { FilesystemBucket } from "../../objstore/filesystem.ts";
 import { StoreClient } from "../../storeapi/client.ts";
 import { decodeXorSamples } from "../../tsdb/chunkenc/xor.ts";
 import { getLabel } from "../../tsdb/labels.ts";
@@ -95,6 +97,42 @@ async function copyDir(from: string, to: string): Promise<void> {
     if (e.isDirectory) await copyDir(`${from}/${e.name}`, `${to}/${e.name}`);
     else await Deno.copyFile(`${from}/${e.name}`, `${to}/${e.name}`);
   }
+}
+
+/**
+ * Dumps each block of `metas` alone with promtool (after `promtool tsdb analyze`) and checks
+ * that every acknowledged sample `want(s, t)` selects is in exactly one of them, and nothing else.
+ */
+async function assertEachSampleOnce(
+  metas: BlockMeta[],
+  bucketDir: string,
+  scratch: string,
+  acked: Acked,
+  want: (s: number, t: number) => boolean,
+  what: string,
+): Promise<void> {
+  const seen = new Map<string, number>();
+  for (const m of metas) {
+    await analyze(`${bucketDir}/${m.ulid}`);
+    const one = `${scratch}/${m.ulid}-data`;
+    await copyDir(`${bucketDir}/${m.ulid}`, `${one}/${m.ulid}`); // promtool skips symlinks
+    for (const line of (await dump(one)).split("\n")) {
+      const x = line.match(/s="(\d+)"\} (\S+) (\d+)$/);
+      if (!x) continue;
+      const key = `${x[1]}/${x[3]}=${Number(x[2])}`;
+      seen.set(key, (seen.get(key) ?? 0) + 1);
+    }
+  }
+  let expected = 0;
+  for (let s = 0; s < SERIES; s++) {
+    for (const [t, val] of acked[s]) {
+      if (!want(s, t)) continue; // still in the head
+      assertEquals(seen.get(`${s}/${t}=${val}`), 1, `${what}: s=${s} t=${t} in exactly one block`);
+      expected++;
+    }
+  }
+  assertEquals(seen.size, expected, `${what}: the blocks hold no sample that was not acknowledged`);
+  assert(expected > 0);
 }
 
 e2eTest(
@@ -215,34 +253,39 @@ e2eTest(
 
       // promtool reads each block alone: every acknowledged sample below the last in-order
       // block's end (and every out-of-order one) is in exactly one block
-      const seen = new Map<string, number>();
-      const scratch = await dirs.make();
-      for (const m of metas) {
-        await analyze(`${bucketDir}/${m.ulid}`);
-        const one = `${scratch}/${m.ulid}-data`;
-        await Deno.mkdir(one);
-        await copyDir(`${bucketDir}/${m.ulid}`, `${one}/${m.ulid}`); // promtool skips symlinks
-        for (const line of (await dump(one)).split("\n")) {
-          const x = line.match(/s="(\d+)"\} (\S+) (\d+)$/);
-          if (!x) continue;
-          const key = `${x[1]}/${x[3]}=${Number(x[2])}`;
-          seen.set(key, (seen.get(key) ?? 0) + 1);
-        }
+      const inBlocks = (s: number, t: number) => t < inOrderEnd || oooTimes.has(`${s}/${t}`);
+      await assertEachSampleOnce(metas, bucketDir, await dirs.make(), acked, inBlocks, "shipped");
+
+      // Thanos's compactor with vertical compaction merges the overlapping blocks: the blocks it
+      // serves afterwards do not overlap and still hold each sample once
+      await cluster.stop();
+      cluster = undefined;
+      const run = await runCompactor(fsConfig(bucketDir), await dirs.make(), [
+        "--compact.enable-vertical-compaction",
+      ]);
+      assertEquals(run.code, 0, run.logs.slice(-3000));
+      const served = [...(await servedBlocks(new FilesystemBucket(bucketDir))).values()].sort((
+        x,
+        y,
+      ) => x.minTime - y.minTime);
+      for (let i = 1; i < served.length; i++) {
+        assert(served[i].minTime >= served[i - 1].maxTime, "served blocks overlap");
       }
-      let expected = 0;
-      for (let s = 0; s < SERIES; s++) {
-        for (const [t, val] of acked[s]) {
-          if (t >= inOrderEnd && !oooTimes.has(`${s}/${t}`)) continue; // still in the head
-          assertEquals(
-            seen.get(`${s}/${t}=${val}`),
-            1,
-            `s=${s} t=${t} in exactly one block`,
-          );
-          expected++;
-        }
-      }
-      assertEquals(seen.size, expected, "the blocks hold no sample that was not acknowledged");
-      assert(expected > 0);
+      assert(served.length < metas.length, "the compactor merged blocks");
+      await assertEachSampleOnce(
+        served,
+        bucketDir,
+        await dirs.make(),
+        acked,
+        inBlocks,
+        "compacted",
+      );
+      console.log(
+        `receive out-of-order: ${oooTimes.size} out-of-order samples acknowledged, ` +
+          `${metas.length} blocks shipped (${
+            metas.filter((m) => m.compaction.hints?.includes("from-out-of-order")).length
+          } out-of-order), ${served.length} after vertical compaction`,
+      );
     } finally {
       await cluster?.stop();
       await dirs.cleanup();
