@@ -778,6 +778,13 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/tsdb/head_ooo_test.ts"],
   },
   {
+    name: "multitsdb-too-old-counted-as-out-of-order",
+    file: "receive/multitsdb.ts",
+    find: 'else if (e.kind === "too_old") out.tooOld = (out.tooOld ?? 0) + 1;',
+    replace: 'else if (e.kind === "too_old") out.outOfOrder++;',
+    tests: ["tests/receive/multitsdb_test.ts"],
+  },
+  {
     name: "db-ooo-blocks-raise-min-valid-time",
     file: "tsdb/db.ts",
     find: "      if (isOutOfOrderBlock(b.meta)) continue;\n",
