@@ -20,9 +20,10 @@
 // https://prometheus.io/docs/prometheus/latest/configuration/configuration/#tsdb): a sample the
 // in-order rules refuse (older than the series' newest sample, or below the min valid time) but
 // not older than the head's max time minus the window goes to the series' out-of-order chunks
-// (tsdb/ooo_head.ts); older ones are refused as `too old sample`. Such samples are logged only to
-// the write-behind log `<dir>/wbl/` (same segment and record format as the WAL, series records
-// stay in the WAL), replayed after the WAL. Queries merge in-order and out-of-order samples of a
+// (tsdb/ooo_head.ts); older ones are refused as `too old sample`. A sample is out of order when
+// appended or, if a concurrent commit of a newer sample was applied first, at commit (as in
+// Prometheus). Such samples are logged to the write-behind log `<dir>/wbl/` (same segment and
+// record format as the WAL, series records stay in the WAL), replayed after the WAL. Queries merge in-order and out-of-order samples of a
 // series into one chunk list; `startOooCompaction` / `oooSeriesForBlock` / `endOooCompaction`
 // let the DB write them into separate out-of-order blocks (Prometheus's compactOOOHead) and
 // drop the WBL segments those blocks cover.
@@ -474,7 +475,8 @@ interface PendingCommit {
   records: Uint8Array[];
   /** Write-behind log records (out-of-order samples), or null. */
   wblRecords: Uint8Array[] | null;
-  apply: () => void;
+  /** Applies the commit to memory; may return a WBL record to log before it is acknowledged. */
+  apply: () => Uint8Array | null | void;
   resolve: () => void;
   reject: (e: unknown) => void;
 }
@@ -732,7 +734,7 @@ export class Head {
    */
   submit(
     records: Uint8Array[],
-    apply: () => void,
+    apply: () => Uint8Array | null | void,
     wblRecords: Uint8Array[] | null = null,
   ): Promise<void> {
     if (this.closed) return Promise.reject(new Error("head is closed"));
@@ -792,7 +794,7 @@ export class Head {
         }
         const policy = this.fsync;
         if (this.wal === null || policy.mode === "none") {
-          for (const b of batch) this.finish(b);
+          await this.finish(batch);
           continue;
         }
         for (const b of batch) unsynced.push(b);
@@ -825,20 +827,40 @@ export class Head {
           for (const b of done) b.reject(e);
           continue;
         }
-        for (const b of done) this.finish(b);
+        await this.finish(done);
       }
     } finally {
       this.writing = false;
     }
   }
 
-  private finish(b: PendingCommit): void {
-    try {
-      b.apply();
-      b.resolve();
-    } catch (e) {
-      b.reject(e);
+  /**
+   * Applies logged commits in order; WBL records an apply returns (samples that turned out of
+   * order only then) are logged, and fsynced unless the policy is "none", before the commits
+   * are acknowledged.
+   */
+  private async finish(batch: PendingCommit[]): Promise<void> {
+    const ok: PendingCommit[] = [];
+    let late: Uint8Array[] | null = null;
+    for (const b of batch) {
+      try {
+        const r = b.apply();
+        if (r) (late ??= []).push(r);
+        ok.push(b);
+      } catch (e) {
+        b.reject(e);
+      }
     }
+    if (late !== null && this.wbl !== null) {
+      try {
+        await this.wbl.log(...late);
+        if (this.fsync.mode !== "none") await this.wbl.sync();
+      } catch (e) {
+        for (const b of ok) b.reject(e);
+        return;
+      }
+    }
+    for (const b of ok) b.resolve();
   }
 
   /** Resolves when every queued commit is done. */
@@ -1553,6 +1575,7 @@ export class HeadAppender {
     try {
       await head.submit(records, () => {
         applied = true;
+        let late: number[] | null = null;
         let mint = MAX;
         let maxt = MIN;
         const cr = head.chunkRange;
@@ -1573,15 +1596,46 @@ export class HeadAppender {
             } else stats.dropped++;
             continue;
           }
-          if (s.appendable(t, hi, lo, mvt) !== null || !s.append(t, hi, lo, cr)) {
-            stats.dropped++;
+          const err = s.appendable(t, hi, lo, mvt);
+          if (err === null) {
+            if (!s.append(t, hi, lo, cr)) {
+              stats.dropped++;
+              continue;
+            }
+            stats.appended++;
+            if (t < mint) mint = t;
+            if (t > maxt) maxt = t;
             continue;
           }
-          stats.appended++;
-          if (t < mint) mint = t;
-          if (t > maxt) maxt = t;
+          // out of order only now (a concurrent commit of a newer sample was applied first):
+          // Prometheus decides at commit too; the WBL gets it before the commit is acknowledged
+          if (
+            head.oooWindow > 0 && err.kind !== "duplicate" && t >= head.maxTime - head.oooWindow &&
+            (s.ooo ??= new OooSeries(head.oooCapMax)).insert(t, hi, lo)
+          ) {
+            (late ??= []).push(i);
+            stats.appended++;
+            stats.outOfOrder = (stats.outOfOrder ?? 0) + 1;
+            head.updateOooMinMax(t);
+            continue;
+          }
+          stats.dropped++;
         }
         if (mint !== MAX) head.updateMinMax(mint, maxt);
+        if (late === null) return null;
+        const k = late.length;
+        const refs = new Float64Array(k);
+        const lts = new Float64Array(k);
+        const lvs = new Float64Array(k);
+        const lw = new Uint32Array(lvs.buffer);
+        for (let j = 0; j < k; j++) {
+          const i = late[j];
+          refs[j] = series[i].ref;
+          lts[j] = ts[i];
+          lw[2 * j] = words[2 * i];
+          lw[2 * j + 1] = words[2 * i + 1];
+        }
+        return encodeSamples({ n: k, refs, ts: lts, vs: lvs });
       }, wblRecords);
     } catch (e) {
       // a WAL failure: nothing was applied (Prometheus rolls back)

@@ -108,6 +108,32 @@ Deno.test("head: duplicates with a window — newest in-order refused, a repeate
   await head.close();
 });
 
+Deno.test("db: a sample that turns out of order because a concurrent commit went first is kept, also after reopen", async () => {
+  await withTempDir(async (dir) => {
+    const opts = { oooWindowMs: H, autoCompact: false, fsync: { mode: "none" as const } };
+    let db = await DB.open(dir, opts);
+    const a = L({ __name__: "m" });
+    let app = db.appender();
+    app.append(a, 10 * M, 1);
+    await app.commit();
+    // both are in order when appended; the newer one commits first
+    const older = db.appender();
+    const newer = db.appender();
+    older.append(a, 20 * M, 2);
+    newer.append(a, 30 * M, 3);
+    await newer.commit();
+    assertEquals(await older.commit(), { appended: 1, dropped: 0, outOfOrder: 1 });
+    const want = [`${10 * M}=1`, `${20 * M}=2`, `${30 * M}=3`];
+    assertEquals((await samplesOf(db.querier())).get(labelsKey(a)), want);
+    await db.close();
+    db = await DB.open(dir, opts);
+    assertEquals((await samplesOf(db.querier())).get(labelsKey(a)), want, "after reopen");
+    app = db.appender();
+    await app.rollback();
+    await db.close();
+  });
+});
+
 /** A deterministic pseudo-random generator (tests stay reproducible). */
 function rng(seed: number): () => number {
   let x = seed >>> 0;
