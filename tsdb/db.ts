@@ -7,10 +7,11 @@
 //   is checkpointed and truncated (`Compact`, `compactHead`, `truncateWAL`);
 // - time retention deletes blocks whose maxTime is more than `retentionMs` behind the newest
 //   block's maxTime; the newest block is never deleted (`BeyondTimeRetention`);
-// - size retention (`maxBytes`): starting from the bytes of the WAL (with its checkpoints) and
-//   `chunks_head`, newest block first, the block whose size makes the sum exceed `maxBytes` and
-//   every older one are deleted, the newest included (`BeyondSizeRetention`); an optional
-//   `blocksToDelete` hook may keep some of them (Thanos receive keeps blocks not shipped yet);
+// - size retention (`maxBytes`): starting from the bytes of the WAL (with its checkpoints), the
+//   WBL and `chunks_head`, newest block first, the block whose size makes the sum exceed
+//   `maxBytes` and every older one are deleted, the newest included (`BeyondSizeRetention`); an
+//   optional `blocksToDelete` hook may keep some of them (Thanos receive keeps blocks not shipped
+//   yet);
 // - on open, leftover `*.tmp-for-creation` dirs are removed, blocks are opened, retention is
 //   applied and the head replays its WAL with the newest block's maxTime as min valid time
 //   (blocks made of out-of-order samples are not counted: the WAL holds the in-order samples of
@@ -456,7 +457,9 @@ async function retentionDeletable(
   const doomed = beyondRetention(blocks, opts.retentionMs ?? 0);
   const maxBytes = opts.maxBytes ?? 0;
   if (maxBytes > 0 && blocks.length > 0) {
-    const head = await dirBytes(`${dir}/wal`) + await dirBytes(`${dir}/chunks_head`);
+    // Prometheus's Head.Size counts the WBL with the WAL
+    const head = await dirBytes(`${dir}/wal`) + await dirBytes(`${dir}/wbl`) +
+      await dirBytes(`${dir}/chunks_head`);
     const sized = [];
     for (const b of blocks) sized.push({ block: b, bytes: await dirBytes(b.name) });
     const bySize = beyondSizeRetention(sized, maxBytes, head);
