@@ -99,6 +99,14 @@ export interface MultiTSDBOptions {
    */
   tooFarInFutureMs?: number;
   /**
+   * `--tsdb.out-of-order.time-window` in ms (0 = off): samples older than a series' newest (or
+   * than the head's min valid time) but within the window of the head's max time are stored
+   * (tsdb/head.ts); older ones are refused as `too old sample`.
+   */
+  oooWindowMs?: number;
+  /** `--tsdb.out-of-order.cap-max` (≤ 0: 32 samples per out-of-order chunk). */
+  oooCapMax?: number;
+  /**
    * `--tsdb.max-exemplars` per tenant (0 = exemplars are not stored): the size of each tenant's
    * circular exemplar storage (receive/exemplars.ts).
    */
@@ -117,6 +125,8 @@ export interface WriteOutcome {
   outOfOrder: number;
   outOfBounds: number;
   duplicate: number;
+  /** Samples refused as older than the out-of-order window (only with a window). */
+  tooOld?: number;
   /** Exemplars refused as out of order / for too long labels (only when stored at all). */
   exemplarsOutOfOrder?: number;
   exemplarsLabelLength?: number;
@@ -142,6 +152,8 @@ interface Metrics {
   outOfOrder: Counter;
   outOfBounds: Counter;
   duplicate: Counter;
+  tooOld: Counter;
+  oooAppended: Counter;
   tenants: Gauge;
   exemplarsAppended: Counter;
 }
@@ -222,6 +234,17 @@ export class MultiTSDB {
       duplicate: r.counter({
         name: "prometheus_tsdb_duplicate_samples_total",
         help: "Total number of samples refused as duplicate sample for timestamp.",
+        labelNames: ["tenant"],
+      }),
+      tooOld: r.counter({
+        name: "prometheus_tsdb_too_old_samples_total",
+        help: "Total number of out of order samples ingestion failed attempts due to OOO being " +
+          "enabled but the sample is too old.",
+        labelNames: ["tenant"],
+      }),
+      oooAppended: r.counter({
+        name: "prometheus_tsdb_head_out_of_order_samples_appended_total",
+        help: "Total number of appended out of order samples.",
         labelNames: ["tenant"],
       }),
       tenants: r.gauge({
@@ -320,6 +343,8 @@ export class MultiTSDB {
         return deletable.filter((b) => shipped.has(b.meta.ulid));
       },
       walCompression: this.opts.walCompression,
+      oooWindowMs: this.opts.oooWindowMs,
+      oooCapMax: this.opts.oooCapMax,
       fsync: this.opts.fsync ?? RECEIVE_FSYNC,
       blockThanosMeta: thanos,
       logger: log,
@@ -463,6 +488,7 @@ export class MultiTSDB {
               if (e.kind === "out_of_order") out.outOfOrder++;
               else if (e.kind === "out_of_bounds") out.outOfBounds++;
               else if (e.kind === "duplicate") out.duplicate++;
+              else if (e.kind === "too_old") out.tooOld = (out.tooOld ?? 0) + 1;
               else throw e;
             }
           }
@@ -492,6 +518,8 @@ export class MultiTSDB {
       if (out.outOfOrder > 0) this.m.outOfOrder.labels(tenant).inc(out.outOfOrder);
       if (out.outOfBounds > 0) this.m.outOfBounds.labels(tenant).inc(out.outOfBounds);
       if (out.duplicate > 0) this.m.duplicate.labels(tenant).inc(out.duplicate);
+      if (out.tooOld) this.m.tooOld.labels(tenant).inc(out.tooOld);
+      if (st.outOfOrder) this.m.oooAppended.labels(tenant).inc(st.outOfOrder);
       return out;
     } finally {
       t.busy--;
@@ -638,10 +666,16 @@ export class MultiTSDB {
     log.info("tenant pruned");
   }
 
-  /** Writes the whole head as block-range-aligned blocks (Thanos's `flushHead`). */
+  /**
+   * Writes the whole head as block-range-aligned blocks (Thanos's `flushHead`), its
+   * out-of-order samples as out-of-order blocks.
+   */
   private async flushHead(t: Tenant): Promise<void> {
     const head = t.db.head;
     await head.flush();
+    for (const meta of await t.db.compactOoo()) {
+      this.log.info("flushed out-of-order block", { tenant: t.name, ulid: meta.ulid });
+    }
     if (!Number.isFinite(head.minTime) || !Number.isFinite(head.maxTime)) return;
     const range = head.chunkRange;
     let mint = head.minTime;

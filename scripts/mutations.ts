@@ -756,6 +756,41 @@ export const MUTATIONS: Mutation[] = [
     replace: "num > SAMPLES_PER_CHUNK * 2",
     tests: ["tests/tsdb/head_test.ts"],
   },
+  {
+    name: "head-ooo-window-edge-refused",
+    file: "tsdb/head.ts",
+    find: "if (t < head.maxTime - head.oooWindow) throw new TooOldSampleError();",
+    replace: "if (t <= head.maxTime - head.oooWindow) throw new TooOldSampleError();",
+    tests: ["tests/tsdb/head_ooo_test.ts"],
+  },
+  {
+    name: "head-ooo-samples-not-in-wbl",
+    file: "tsdb/head.ts",
+    find: "if (wrecs !== null && this.wbl !== null) await this.wbl.log(...wrecs);",
+    replace: "if (wrecs !== null && this.wbl === null) await this.wbl!.log(...wrecs);",
+    tests: ["tests/tsdb/head_ooo_test.ts"],
+  },
+  {
+    name: "multitsdb-too-old-counted-as-out-of-order",
+    file: "receive/multitsdb.ts",
+    find: 'else if (e.kind === "too_old") out.tooOld = (out.tooOld ?? 0) + 1;',
+    replace: 'else if (e.kind === "too_old") out.outOfOrder++;',
+    tests: ["tests/receive/multitsdb_test.ts"],
+  },
+  {
+    name: "head-ooo-late-sample-not-in-wbl",
+    file: "tsdb/head.ts",
+    find: "await this.wbl.log(...late);",
+    replace: "void late;",
+    tests: ["tests/tsdb/head_ooo_test.ts"],
+  },
+  {
+    name: "db-ooo-blocks-raise-min-valid-time",
+    file: "tsdb/db.ts",
+    find: "      if (isOutOfOrderBlock(b.meta)) continue;\n",
+    replace: "",
+    tests: ["tests/tsdb/head_ooo_test.ts"],
+  },
   // ---------------------------------------------------------------- compact: planner, groups, downsampling, retention
   {
     name: "compact-planner-skips-second-level",

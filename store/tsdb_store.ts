@@ -34,7 +34,7 @@ export interface TsdbStoreOptions {
 export function dbMinTime(db: DB): number {
   const blocks = db.blocks;
   if (blocks.length > 0) return blocks[0].meta.minTime;
-  const m = db.head.minTime;
+  const m = Math.min(db.head.minTime, db.head.oooMinTime);
   return Number.isFinite(m) ? m : INT64_MAX;
 }
 

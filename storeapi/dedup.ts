@@ -7,9 +7,12 @@
 // chunks, which is what the PromQL engine consumes. Series with a single replica pass through
 // untouched.
 
-import { SAMPLES_PER_CHUNK, XorAppender, XorIterator } from "../tsdb/chunkenc/xor.ts";
+import { chainMerge, encodeXorChunks, type SampleList } from "../tsdb/chunkenc/samples.ts";
+import { XorIterator } from "../tsdb/chunkenc/xor.ts";
 import { type Chunk, ChunkEncoding, type SeriesWithChunks } from "../tsdb/series.ts";
 import { HI_WORD, LO_WORD } from "../tsdb/value.ts";
+
+export { chainMerge, encodeXorChunks };
 
 /** `--deduplication.func`: Thanos's penalty merge, or Prometheus's chained merge. */
 export type DedupFunc = "penalty" | "chain";
@@ -20,15 +23,8 @@ export const COUNTER_FUNCS: ReadonlySet<string> = new Set(["rate", "increase", "
 /** Penalty when no previous delta is known (ms), as Thanos's `initialPenalty`. */
 export const INITIAL_PENALTY_MS = 5000;
 
-/**
- * Decoded samples of one replica: timestamps ascending (ms) and value bits as IEEE-754 words in
- * `vw` (two per sample, HI_WORD/LO_WORD order) so NaN payloads such as stale markers survive.
- */
-export interface ReplicaSamples {
-  ts: Float64Array;
-  vs: Float64Array;
-  n: number;
-}
+/** Decoded samples of one replica (tsdb/chunkenc/samples.ts). */
+export type ReplicaSamples = SampleList;
 
 /** Options of {@link dedupSeries}. */
 export interface DedupOptions {
@@ -201,58 +197,6 @@ function valueAt(w: Uint32Array, i: number): number {
   scratchW[0] = w[2 * i];
   scratchW[1] = w[2 * i + 1];
   return scratch[0];
-}
-
-/** Union of replicas' samples; on equal timestamps the first replica's sample wins. */
-export function chainMerge(replicas: readonly ReplicaSamples[]): ReplicaSamples {
-  let acc = replicas[0];
-  for (let r = 1; r < replicas.length; r++) {
-    const a = acc;
-    const b = replicas[r];
-    const ts = new Float64Array(a.n + b.n);
-    const vs = new Float64Array(a.n + b.n);
-    const ow = new Uint32Array(vs.buffer);
-    const aw = new Uint32Array(a.vs.buffer, a.vs.byteOffset, a.n * 2);
-    const bw = new Uint32Array(b.vs.buffer, b.vs.byteOffset, b.n * 2);
-    let i = 0;
-    let j = 0;
-    let n = 0;
-    while (i < a.n || j < b.n) {
-      let fromA: boolean;
-      if (j >= b.n) fromA = true;
-      else if (i >= a.n) fromA = false;
-      else if (a.ts[i] === b.ts[j]) {
-        j++; // duplicate timestamp: keep the earlier replica's sample
-        fromA = true;
-      } else fromA = a.ts[i] < b.ts[j];
-      const k = fromA ? i++ : j++;
-      const w = fromA ? aw : bw;
-      ts[n] = fromA ? a.ts[k] : b.ts[k];
-      ow[2 * n] = w[2 * k];
-      ow[2 * n + 1] = w[2 * k + 1];
-      n++;
-    }
-    acc = { ts, vs, n };
-  }
-  return acc;
-}
-
-/** Encodes samples as XOR chunks of at most 120 samples; value bits are copied exactly. */
-export function encodeXorChunks(s: ReplicaSamples): Chunk[] {
-  const out: Chunk[] = [];
-  const w = new Uint32Array(s.vs.buffer, s.vs.byteOffset, s.n * 2);
-  for (let from = 0; from < s.n; from += SAMPLES_PER_CHUNK) {
-    const to = Math.min(s.n, from + SAMPLES_PER_CHUNK);
-    const app = new XorAppender();
-    for (let i = from; i < to; i++) app.appendBits(s.ts[i], w[2 * i + HI_WORD], w[2 * i + LO_WORD]);
-    out.push({
-      minTime: s.ts[from],
-      maxTime: s.ts[to - 1],
-      encoding: ChunkEncoding.XOR,
-      data: app.bytes(),
-    });
-  }
-  return out;
 }
 
 /**

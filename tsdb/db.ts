@@ -7,15 +7,23 @@
 //   is checkpointed and truncated (`Compact`, `compactHead`, `truncateWAL`);
 // - time retention deletes blocks whose maxTime is more than `retentionMs` behind the newest
 //   block's maxTime; the newest block is never deleted (`BeyondTimeRetention`);
-// - size retention (`maxBytes`): starting from the bytes of the WAL (with its checkpoints) and
-//   `chunks_head`, newest block first, the block whose size makes the sum exceed `maxBytes` and
-//   every older one are deleted, the newest included (`BeyondSizeRetention`); an optional
-//   `blocksToDelete` hook may keep some of them (Thanos receive keeps blocks not shipped yet);
+// - size retention (`maxBytes`): starting from the bytes of the WAL (with its checkpoints), the
+//   WBL and `chunks_head`, newest block first, the block whose size makes the sum exceed
+//   `maxBytes` and every older one are deleted, the newest included (`BeyondSizeRetention`); an
+//   optional `blocksToDelete` hook may keep some of them (Thanos receive keeps blocks not shipped
+//   yet);
 // - on open, leftover `*.tmp-for-creation` dirs are removed, blocks are opened, retention is
-//   applied and the head replays its WAL with the newest block's maxTime as min valid time.
+//   applied and the head replays its WAL with the newest block's maxTime as min valid time
+//   (blocks made of out-of-order samples are not counted: the WAL holds the in-order samples of
+//   their range, Prometheus's `DB.reloadBlocks`);
+// - with an out-of-order window, each compaction that cut in-order blocks then writes the
+//   head's out-of-order samples as separate level-1 blocks, one per block range they touch,
+//   marked with the compaction hint `from-out-of-order` (Prometheus `compactOOOHead`); those
+//   blocks may overlap in-order ones: Thanos's compactor merges them with vertical compaction.
 
 import type { Logger } from "../logging/log.ts";
 import { Block, openBlocks } from "./block.ts";
+import { newULID } from "./ulid.ts";
 import { type BlockThanosMeta, writeBlock } from "./block_writer.ts";
 import {
   type CommitStats,
@@ -82,7 +90,10 @@ export class DB {
       blocks = blocks.filter((b) => !doomed.has(b));
     }
     let minValidTime = opts.minValidTime ?? -Infinity;
-    for (const b of blocks) if (b.meta.maxTime > minValidTime) minValidTime = b.meta.maxTime;
+    for (const b of blocks) {
+      if (isOutOfOrderBlock(b.meta)) continue;
+      if (b.meta.maxTime > minValidTime) minValidTime = b.meta.maxTime;
+    }
     let head: Head;
     try {
       head = await Head.open(dir, { ...opts, minValidTime });
@@ -178,8 +189,66 @@ export class DB {
     } finally {
       if (lastBlockMaxt !== -Infinity) await head.truncateWal(lastBlockMaxt);
     }
+    // Prometheus compacts the out-of-order head after the in-order head was compacted
+    if (lastBlockMaxt !== -Infinity && !this.closed) written.push(...await this.compactOoo());
     await this.applyRetention();
     return written;
+  }
+
+  /**
+   * Writes every out-of-order sample of the head into out-of-order blocks (one per block range
+   * they touch), loads them, then drops those samples from the head and their WBL segments.
+   * Returns the metas of the blocks written.
+   */
+  async compactOoo(): Promise<BlockMeta[]> {
+    const head = this.head;
+    if (head.oooWindow === 0 && head.wbl === null) return [];
+    const job = await head.startOooCompaction();
+    if (job === null) return [];
+    const range = head.chunkRange;
+    const metas: BlockMeta[] = [];
+    const blocks: Block[] = [];
+    try {
+      for (let mint = Math.floor(job.mint / range) * range; mint <= job.maxt; mint += range) {
+        const maxt = mint + range;
+        const src = head.oooSeriesForBlock(mint, maxt);
+        const first = await src.next();
+        if (first.done) continue;
+        const all = (async function* () {
+          yield first.value;
+          yield* src;
+        })();
+        const ulid = newULID();
+        const meta = await writeBlock(this.dir, all, {
+          minTime: mint,
+          maxTime: maxt,
+          ulid,
+          compaction: { level: 1, sources: [ulid], hints: [FROM_OUT_OF_ORDER] },
+          chunkRangeMs: range,
+          thanos: this.opts.blockThanosMeta,
+        });
+        metas.push(meta);
+        blocks.push(await Block.open(`${this.dir}/${meta.ulid}`));
+        this.logger?.info("write out-of-order block", {
+          mint,
+          maxt,
+          ulid: meta.ulid,
+          series: meta.stats?.numSeries,
+          samples: meta.stats?.numSamples,
+        });
+      }
+    } catch (e) {
+      // the samples stay in the head (and their WBL segments on disk); retried next time
+      for (const b of blocks) await b.close();
+      for (const m of metas) await Deno.remove(`${this.dir}/${m.ulid}`, { recursive: true });
+      await head.endOooCompaction(-1, true);
+      throw e;
+    }
+    this.blocksList = [...this.blocksList, ...blocks].sort((a, b) =>
+      a.meta.minTime - b.meta.minTime
+    );
+    await head.endOooCompaction(job.lastWblSegment);
+    return metas;
   }
 
   /** Deletes blocks beyond the retention (see the file comment). */
@@ -388,7 +457,9 @@ async function retentionDeletable(
   const doomed = beyondRetention(blocks, opts.retentionMs ?? 0);
   const maxBytes = opts.maxBytes ?? 0;
   if (maxBytes > 0 && blocks.length > 0) {
-    const head = await dirBytes(`${dir}/wal`) + await dirBytes(`${dir}/chunks_head`);
+    // Prometheus's Head.Size counts the WBL with the WAL
+    const head = await dirBytes(`${dir}/wal`) + await dirBytes(`${dir}/wbl`) +
+      await dirBytes(`${dir}/chunks_head`);
     const sized = [];
     for (const b of blocks) sized.push({ block: b, bytes: await dirBytes(b.name) });
     const bySize = beyondSizeRetention(sized, maxBytes, head);
@@ -410,4 +481,12 @@ async function deleteBlock(b: Block, logger?: Logger): Promise<void> {
   await Deno.remove(b.name, { recursive: true }).catch((e) => {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   });
+}
+
+/** Compaction hint of blocks written from out-of-order samples (Prometheus's). */
+export const FROM_OUT_OF_ORDER = "from-out-of-order";
+
+/** True when a block was written from out-of-order samples (its compaction hints say so). */
+export function isOutOfOrderBlock(meta: BlockMeta): boolean {
+  return meta.compaction.hints?.includes(FROM_OUT_OF_ORDER) ?? false;
 }

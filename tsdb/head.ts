@@ -16,6 +16,18 @@
 // - truncation drops chunks before a time, garbage-collects empty series and checkpoints the
 //   older two thirds of the WAL segments (head.go truncateWAL).
 //
+// Out-of-order ingestion (`oooWindowMs` > 0, Prometheus's `out_of_order_time_window`,
+// https://prometheus.io/docs/prometheus/latest/configuration/configuration/#tsdb): a sample the
+// in-order rules refuse (older than the series' newest sample, or below the min valid time) but
+// not older than the head's max time minus the window goes to the series' out-of-order chunks
+// (tsdb/ooo_head.ts); older ones are refused as `too old sample`. A sample is out of order when
+// appended or, if a concurrent commit of a newer sample was applied first, at commit (as in
+// Prometheus). Such samples are logged to the write-behind log `<dir>/wbl/` (same segment and
+// record format as the WAL, series records stay in the WAL), replayed after the WAL. Queries merge in-order and out-of-order samples of a
+// series into one chunk list; `startOooCompaction` / `oooSeriesForBlock` / `endOooCompaction`
+// let the DB write them into separate out-of-order blocks (Prometheus's compactOOOHead) and
+// drop the WBL segments those blocks cover.
+//
 // Durability (`FsyncPolicy`): Prometheus itself never fsyncs per commit — a record reaches the
 // OS at the end of each Log call and segments are fsynced when they are closed — so it survives
 // a process crash but may lose the last seconds on power loss. Here a commit resolves only
@@ -29,6 +41,8 @@
 import type { Logger } from "../logging/log.ts";
 import { DEFAULT_BLOCK_DURATION_MS, type RawSeries } from "./block_writer.ts";
 import { decodeXorSamples, SAMPLES_PER_CHUNK, XorAppender } from "./chunkenc/xor.ts";
+import { chainMerge, encodeXorChunks, type SampleList } from "./chunkenc/samples.ts";
+import { clip, DEFAULT_OOO_CAP_MAX, OooSeries } from "./ooo_head.ts";
 import { mergePostings } from "./index/postings.ts";
 import { postingsForMatchers, type PostingsReader } from "./index/postings_for_matchers.ts";
 import { compareLabels, compareStrings, labelsEqual, labelsToString } from "./labels.ts";
@@ -66,6 +80,7 @@ export type AppendErrorKind =
   | "out_of_order"
   | "out_of_bounds"
   | "duplicate"
+  | "too_old"
   | "invalid"
   | "closed"
   | "series_limit"
@@ -92,6 +107,14 @@ export class OutOfBoundsError extends AppendError {
   override name = "OutOfBoundsError";
   constructor() {
     super("out_of_bounds", "out of bounds");
+  }
+}
+
+/** `too old sample`: out of order and older than the out-of-order window allows. */
+export class TooOldSampleError extends AppendError {
+  override name = "TooOldSampleError";
+  constructor() {
+    super("too_old", "too old sample");
   }
 }
 
@@ -163,6 +186,7 @@ export interface SeriesHint {
 }
 
 let lastHeadId = 0;
+let lastAppenderId = 0;
 
 /** Options of {@link Head.open}. */
 export interface HeadOptions {
@@ -180,6 +204,10 @@ export interface HeadOptions {
   walPagesPerWrite?: number;
   limits?: HeadLimits;
   logger?: Logger;
+  /** Out-of-order window in ms (0 = out-of-order samples are refused; see the file comment). */
+  oooWindowMs?: number;
+  /** Samples per out-of-order chunk (≤ 0 or unset: Prometheus's 32). */
+  oooCapMax?: number;
 }
 
 /** What a commit did. */
@@ -188,6 +216,8 @@ export interface CommitStats {
   appended: number;
   /** Exact duplicates ignored, or samples that lost a race with a concurrent commit. */
   dropped: number;
+  /** Of `appended`, samples added to the out-of-order chunks (absent when none). */
+  outOfOrder?: number;
 }
 
 /** Replay figures of {@link Head.open}. */
@@ -200,6 +230,8 @@ export interface ReplayStats {
   skipped: number;
   checkpoint: number;
   segments: number;
+  /** Out-of-order samples replayed from the WBL. */
+  oooSamples: number;
   durationMs: number;
   repaired: boolean;
 }
@@ -249,6 +281,11 @@ class MemSeries {
   pending = 0;
   /** Series record written to the WAL (or read from it). */
   logged = false;
+  /** Out-of-order samples (null: none). */
+  ooo: OooSeries | null = null;
+  /** With a window: the appender that last buffered a sample for this series, and its newest. */
+  pendingApp = 0;
+  pendingMaxT = MIN;
 
   constructor(readonly ref: number, readonly labels: Labels, readonly hash: number) {}
 
@@ -266,6 +303,12 @@ class MemSeries {
 
   hasSamples(): boolean {
     return this.app !== null || this.chunks.length > 0;
+  }
+
+  /** In-order or out-of-order samples (what GC keeps a series for). */
+  hasAnySamples(): boolean {
+    return this.app !== null || this.chunks.length > 0 ||
+      (this.ooo !== null && !this.ooo.isEmpty());
   }
 
   /**
@@ -361,7 +404,23 @@ class MemSeries {
     return out;
   }
 
+  /**
+   * In-order and out-of-order samples in [mint, maxt] merged into non-overlapping XOR chunks
+   * (an in-order sample wins over an out-of-order one with the same timestamp).
+   */
+  mergedChunksIn(mint: number, maxt: number): Chunk[] {
+    const lists: SampleList[] = [];
+    for (const c of this.chunksIn(mint, maxt)) {
+      const d = decodeXorSamples(c.data);
+      lists.push(clip({ ts: d.ts, vs: d.vs, n: d.ts.length }, mint, maxt));
+    }
+    lists.push(this.ooo!.samplesIn(mint, maxt));
+    const merged = chainMerge(lists);
+    return merged.n === 0 ? [] : encodeXorChunks(merged);
+  }
+
   overlaps(mint: number, maxt: number): boolean {
+    if (this.ooo !== null && this.ooo.overlaps(mint, maxt)) return true;
     for (const c of this.chunks) if (!(c.maxTime < mint || c.minTime > maxt)) return true;
     return this.app !== null && this.app.numSamples > 0 &&
       !(this.headMax < mint || this.headMin > maxt);
@@ -414,7 +473,10 @@ function normalizeLabels(ls: Labels): Labels {
 
 interface PendingCommit {
   records: Uint8Array[];
-  apply: () => void;
+  /** Write-behind log records (out-of-order samples), or null. */
+  wblRecords: Uint8Array[] | null;
+  /** Applies the commit to memory; may return a WBL record to log before it is acknowledged. */
+  apply: () => Uint8Array | null | void;
   resolve: () => void;
   reject: (e: unknown) => void;
 }
@@ -447,6 +509,9 @@ export class Head {
   /** Commits logged but waiting for the next fsync ("interval" policy). */
   private readonly unsynced: PendingCommit[] = [];
   private writing = false;
+  /** {@link exclusively} holds the commit pipeline. */
+  private paused = false;
+  private pausedDone: Promise<void> = Promise.resolve();
   private wakeWriter: (() => void) | null = null;
   private lastSync = 0;
   private closed = false;
@@ -457,8 +522,19 @@ export class Head {
   replayStats: ReplayStats | null = null;
   /** Number of fsyncs issued (for benchmarks). */
   fsyncs = 0;
+  /** Out-of-order window (ms; 0 = off). */
+  readonly oooWindow: number;
+  /** Samples per out-of-order chunk. */
+  readonly oooCapMax: number;
+  /** Oldest and newest out-of-order sample held (Infinity/-Infinity when none). */
+  private _oooMinTime = MAX;
+  private _oooMaxTime = MIN;
+  /** The write-behind log of out-of-order samples (`<dir>/wbl`), when one is open. */
+  wbl: Wal | null = null;
 
   private constructor(readonly wal: Wal | null, opts: HeadOptions) {
+    this.oooWindow = Math.max(0, opts.oooWindowMs ?? 0);
+    this.oooCapMax = (opts.oooCapMax ?? 0) > 0 ? opts.oooCapMax! : DEFAULT_OOO_CAP_MAX;
     this.chunkRange = opts.chunkRangeMs ?? DEFAULT_BLOCK_DURATION_MS;
     this.minValidTime = opts.minValidTime ?? MIN;
     this.limits = opts.limits ?? {};
@@ -482,9 +558,20 @@ export class Head {
     });
     const head = new Head(wal, opts);
     try {
+      // Prometheus replays a WBL left by an earlier run with out-of-order ingestion too
+      const wblDir = `${dir}/wbl`;
+      if (head.oooWindow > 0 || await dirExists(wblDir)) {
+        head.wbl = await Wal.open(wblDir, {
+          compress: opts.walCompression,
+          segmentSize: opts.walSegmentSize,
+          pagesPerWrite: opts.walPagesPerWrite,
+          logger: opts.logger,
+        });
+      }
       await head.replay(walDir);
     } catch (e) {
       await wal.close().catch(() => {});
+      await head.wbl?.close().catch(() => {});
       throw e;
     }
     return head;
@@ -493,6 +580,16 @@ export class Head {
   /** Lowest timestamp the head holds (Infinity when empty). */
   get minTime(): number {
     return this._minTime;
+  }
+
+  /** Oldest out-of-order sample the head holds (Infinity when none). */
+  get oooMinTime(): number {
+    return this._oooMinTime;
+  }
+
+  /** Newest out-of-order sample the head holds (-Infinity when none). */
+  get oooMaxTime(): number {
+    return this._oooMaxTime;
   }
 
   /** Highest timestamp the head holds (-Infinity when empty). */
@@ -614,6 +711,12 @@ export class Head {
     if (maxt > this._maxTime) this._maxTime = maxt;
   }
 
+  /** @internal Widens the out-of-order time bounds. */
+  updateOooMinMax(t: number): void {
+    if (t < this._oooMinTime) this._oooMinTime = t;
+    if (t > this._oooMaxTime) this._oooMaxTime = t;
+  }
+
   /** Prometheus `initTime`: the first sample of a fresh head sets its bounds. */
   /** @internal */
   initTime(t: number): void {
@@ -629,17 +732,42 @@ export class Head {
    * the records are logged (and fsynced per the policy) and applied. Commits are applied in
    * WAL order.
    */
-  submit(records: Uint8Array[], apply: () => void): Promise<void> {
+  submit(
+    records: Uint8Array[],
+    apply: () => Uint8Array | null | void,
+    wblRecords: Uint8Array[] | null = null,
+  ): Promise<void> {
     if (this.closed) return Promise.reject(new Error("head is closed"));
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ records, apply, resolve, reject });
+      this.queue.push({ records, wblRecords, apply, resolve, reject });
       if (this.wakeWriter) {
         const p = this.fsync;
         const waiting = this.queue.length + this.unsynced.length;
         if (p.mode !== "interval" || waiting >= (p.maxPending ?? Infinity)) this.wakeWriter();
       }
-      if (!this.writing) void this.writeLoop();
+      if (!this.writing && !this.paused) void this.writeLoop();
     });
+  }
+
+  /**
+   * Runs `fn` while no commit is being logged or applied: queued commits wait and go on after
+   * it (used to cut the WBL and the in-memory out-of-order chunks at the same point).
+   */
+  private async exclusively<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.writing || this.paused || this.queue.length > 0) {
+      if (this.paused) await this.pausedDone;
+      else await this.flush();
+    }
+    this.paused = true;
+    let done!: () => void;
+    this.pausedDone = new Promise<void>((r) => done = r);
+    try {
+      return await fn();
+    } finally {
+      this.paused = false;
+      done();
+      if (this.queue.length > 0 && !this.writing) void this.writeLoop();
+    }
   }
 
   private async writeLoop(): Promise<void> {
@@ -650,9 +778,15 @@ export class Head {
         const batch = this.queue.splice(0);
         if (this.wal !== null && batch.length > 0) {
           const recs: Uint8Array[] = [];
-          for (const b of batch) for (const r of b.records) recs.push(r);
+          let wrecs: Uint8Array[] | null = null;
+          for (const b of batch) {
+            for (const r of b.records) recs.push(r);
+            if (b.wblRecords !== null) (wrecs ??= []).push(...b.wblRecords);
+          }
           try {
             if (recs.length > 0) await this.wal.log(...recs);
+            // Prometheus logs a commit's out-of-order samples after its WAL records
+            if (wrecs !== null && this.wbl !== null) await this.wbl.log(...wrecs);
           } catch (e) {
             for (const b of batch) b.reject(e);
             continue;
@@ -660,7 +794,7 @@ export class Head {
         }
         const policy = this.fsync;
         if (this.wal === null || policy.mode === "none") {
-          for (const b of batch) this.finish(b);
+          await this.finish(batch);
           continue;
         }
         for (const b of batch) unsynced.push(b);
@@ -686,26 +820,47 @@ export class Head {
         const done = unsynced.splice(0);
         try {
           await this.wal.sync();
+          if (this.wbl !== null) await this.wbl.sync();
           this.fsyncs++;
           this.lastSync = Date.now();
         } catch (e) {
           for (const b of done) b.reject(e);
           continue;
         }
-        for (const b of done) this.finish(b);
+        await this.finish(done);
       }
     } finally {
       this.writing = false;
     }
   }
 
-  private finish(b: PendingCommit): void {
-    try {
-      b.apply();
-      b.resolve();
-    } catch (e) {
-      b.reject(e);
+  /**
+   * Applies logged commits in order; WBL records an apply returns (samples that turned out of
+   * order only then) are logged, and fsynced unless the policy is "none", before the commits
+   * are acknowledged.
+   */
+  private async finish(batch: PendingCommit[]): Promise<void> {
+    const ok: PendingCommit[] = [];
+    let late: Uint8Array[] | null = null;
+    for (const b of batch) {
+      try {
+        const r = b.apply();
+        if (r) (late ??= []).push(r);
+        ok.push(b);
+      } catch (e) {
+        b.reject(e);
+      }
     }
+    if (late !== null && this.wbl !== null) {
+      try {
+        await this.wbl.log(...late);
+        if (this.fsync.mode !== "none") await this.wbl.sync();
+      } catch (e) {
+        for (const b of ok) b.reject(e);
+        return;
+      }
+    }
+    for (const b of ok) b.resolve();
   }
 
   /** Resolves when every queued commit is done. */
@@ -724,6 +879,7 @@ export class Head {
       skipped: 0,
       checkpoint: -1,
       segments: 0,
+      oooSamples: 0,
       durationMs: 0,
       repaired: false,
     };
@@ -813,6 +969,7 @@ export class Head {
       await repairWal(walDir, e, this.logger);
       st.repaired = true;
     }
+    if (this.wbl !== null) await this.replayWbl(this.wbl, multiRef, st);
     if (mint !== MAX) this.updateMinMax(mint, maxt);
     // Prometheus Init: the head never starts below the min valid time
     if (this._minTime < this.minValidTime && this._minTime !== MAX) {
@@ -830,6 +987,125 @@ export class Head {
       unknown_refs: st.unknownRefs,
       duration_ms: Math.round(st.durationMs),
     });
+  }
+
+  /**
+   * Replays the write-behind log after the WAL (Prometheus `loadWBL`): its samples records go
+   * to the series' out-of-order chunks; series come from the WAL (`multiRef`: its duplicate
+   * refs). A torn tail is repaired like the WAL's.
+   */
+  private async replayWbl(
+    wbl: Wal,
+    multiRef: Map<number, MemSeries>,
+    st: ReplayStats,
+  ): Promise<void> {
+    const cap = this.oooCapMax;
+    const onRecord = (rec: Uint8Array) => {
+      if (recordType(rec) !== RecordType.Samples) return; // m-map markers etc.: not used here
+      const b = decodeSamples(rec);
+      const words = new Uint32Array(b.vs.buffer, b.vs.byteOffset, b.n * 2);
+      for (let i = 0; i < b.n; i++) {
+        const ref = b.refs[i];
+        const s = this.byRef.get(ref) ?? multiRef.get(ref);
+        if (s === undefined) {
+          st.unknownRefs++;
+          continue;
+        }
+        const t = b.ts[i];
+        s.ooo ??= new OooSeries(cap);
+        if (s.ooo.insert(t, words[2 * i + HI_WORD], words[2 * i + LO_WORD])) {
+          st.oooSamples++;
+          this.updateOooMinMax(t);
+        } else st.skipped++;
+      }
+    };
+    const range = await wbl.segmentRange();
+    const end = wbl.currentSegment - 1;
+    if (range.first < 0 || end < range.first) return;
+    try {
+      for await (const rec of readRecords(wbl.dir, range.first, end)) onRecord(rec);
+    } catch (e) {
+      if (!(e instanceof WalCorruptionError)) throw e;
+      this.logger?.warn("Encountered WBL read error, attempting repair", { err: e.message });
+      await repairWal(wbl.dir, e, this.logger);
+      st.repaired = true;
+    }
+  }
+
+  // ---- out-of-order compaction
+
+  /**
+   * Starts writing the out-of-order samples into blocks (Prometheus `NewOOOCompactionHead`):
+   * with no commit in flight, the WBL moves to a new segment and every series' out-of-order
+   * chunks are handed to the compaction (still readable). Returns the time range they cover and
+   * the last WBL segment they come from, or null when there is nothing to write.
+   */
+  startOooCompaction(): Promise<{ mint: number; maxt: number; lastWblSegment: number } | null> {
+    return this.exclusively(async () => {
+      let mint = MAX;
+      let maxt = MIN;
+      for (const s of this.byRef.values()) {
+        const o = s.ooo;
+        if (o === null || o.isEmpty()) continue;
+        o.startCompaction();
+        const a = o.minTime();
+        const b = o.maxTime();
+        if (a < mint) mint = a;
+        if (b > maxt) maxt = b;
+      }
+      if (mint === MAX) return null;
+      const lastWblSegment = this.wbl !== null ? (await this.wbl.nextSegment()) - 1 : -1;
+      return { mint, maxt, lastWblSegment };
+    });
+  }
+
+  /**
+   * The out-of-order samples handed to the running compaction in [mint, maxt), by series
+   * sorted by labels (one sample per timestamp): the input of an out-of-order block.
+   */
+  async *oooSeriesForBlock(mint: number, maxt: number): AsyncGenerator<RawSeries> {
+    for (const s of await this.matching([])) {
+      const o = s.ooo;
+      if (o === null || o.compacting.length === 0) continue;
+      let l = o.compactingSamplesIn(mint, maxt - 1);
+      const dels = this.tombstones.get(s.ref);
+      if (dels && l.n > 0) {
+        const chunks = encodeXorChunks(l).map((c) => removeDeletedSamples(c, dels))
+          .filter((c) => c !== null);
+        const parts: SampleList[] = chunks.map((c) => {
+          const d = decodeXorSamples(c.data);
+          return { ts: d.ts, vs: d.vs, n: d.ts.length };
+        });
+        l = parts.length === 0
+          ? { ts: new Float64Array(0), vs: new Float64Array(0), n: 0 }
+          : chainMerge(parts);
+      }
+      if (l.n === 0) continue;
+      yield { labels: s.labels, ts: l.ts.subarray(0, l.n), vs: l.vs.subarray(0, l.n) };
+    }
+  }
+
+  /**
+   * The compaction's blocks are loaded: drops the chunks it took from memory and the WBL
+   * segments up to `lastWblSegment` (Prometheus `truncateOOO`). `failed`: no block was kept,
+   * the chunks go back to the series.
+   */
+  async endOooCompaction(lastWblSegment: number, failed = false): Promise<void> {
+    let m = MAX;
+    let mx = MIN;
+    for (const s of this.byRef.values()) {
+      const o = s.ooo;
+      if (o === null) continue;
+      o.endCompaction(failed);
+      if (o.isEmpty()) s.ooo = null;
+      else {
+        m = Math.min(m, o.minTime());
+        mx = Math.max(mx, o.maxTime());
+      }
+    }
+    this._oooMinTime = m;
+    this._oooMaxTime = mx;
+    if (this.wbl !== null && lastWblSegment >= 0) await this.wbl.truncate(lastWblSegment + 1);
   }
 
   // ---- truncation
@@ -862,7 +1138,8 @@ export class Head {
     const dead: MemSeries[] = [];
     for (const s of this.byRef.values()) {
       removedChunks += s.truncateBefore(mint);
-      if (s.hasSamples() || s.pending > 0) {
+      if (s.hasAnySamples() || s.pending > 0) {
+        if (!s.hasSamples()) continue; // out-of-order samples only
         const m = s.minTime();
         if (m < actualMint) actualMint = m;
         continue;
@@ -1057,6 +1334,7 @@ export class Head {
     this.closed = true;
     if (this.wakeWriter) this.wakeWriter();
     await this.wal?.close();
+    await this.wbl?.close();
   }
 }
 
@@ -1073,6 +1351,10 @@ export class HeadAppender {
   private series: MemSeries[] = [];
   private created: MemSeries[] = [];
   private closed = false;
+  /** Unique per appender (the key of {@link MemSeries.pendingApp}). */
+  private readonly id = ++lastAppenderId;
+  /** Per buffered sample: 1 when it goes to the out-of-order chunks (null until one does). */
+  private ooo: Uint8Array | null = null;
 
   /**
    * `minValidTime` null: fresh head, set by the first sample (Prometheus initAppender);
@@ -1132,7 +1414,8 @@ export class HeadAppender {
       head.initTime(t);
       this.minValidTime = head.appendableMinValidTime();
     }
-    if (t < this.minValidTime) throw new OutOfBoundsError();
+    // with an out-of-order window the bound is checked per series below (Prometheus)
+    if (t < this.minValidTime && head.oooWindow === 0) throw new OutOfBoundsError();
     let s = ref !== 0 ? head.getByRef(ref) : undefined;
     if (s === undefined && hint !== undefined && hint.headId === head.id) {
       s = head.getByRef(hint.ref);
@@ -1149,7 +1432,24 @@ export class HeadAppender {
     hi >>>= 0;
     lo >>>= 0;
     const err = s.appendable(t, hi, lo, this.minValidTime);
-    if (err !== null) throw err;
+    let ooo = false;
+    if (err !== null) {
+      if (head.oooWindow === 0 || err.kind === "duplicate") throw err;
+      if (t < head.maxTime - head.oooWindow) throw new TooOldSampleError();
+      ooo = true;
+    } else if (head.oooWindow > 0) {
+      // older than a newer sample this appender already holds: it will be out of order once that
+      // one is applied (Prometheus decides at commit; we must know it to log it to the WBL)
+      if (s.pendingApp === this.id && t < s.pendingMaxT) {
+        if (t < Math.max(head.maxTime, s.pendingMaxT) - head.oooWindow) {
+          throw new TooOldSampleError();
+        }
+        ooo = true;
+      } else {
+        s.pendingApp = this.id;
+        s.pendingMaxT = t;
+      }
+    }
     const lim = head.limits;
     if (lim.maxSamplesPerAppender !== undefined && this.n >= lim.maxSamplesPerAppender) {
       throw new LimitExceededError(
@@ -1166,6 +1466,8 @@ export class HeadAppender {
     this.ts[n] = t;
     this.words[2 * n + HI_WORD] = hi;
     this.words[2 * n + LO_WORD] = lo;
+    if (ooo) (this.ooo ??= new Uint8Array(this.ts.length))[n] = 1;
+    else if (this.ooo !== null) this.ooo[n] = 0;
     this.series.push(s);
     s.pending++;
     this.n = n + 1;
@@ -1186,6 +1488,39 @@ export class HeadAppender {
     this.ts = ts;
     this.vs = vs;
     this.words = words;
+    if (this.ooo !== null) {
+      const o = new Uint8Array(cap);
+      o.set(this.ooo);
+      this.ooo = o;
+    }
+  }
+
+  /**
+   * The samples records of the WAL (in-order samples) and of the WBL (out-of-order samples)
+   * when some sample is out of order.
+   */
+  private splitSamples(): { wal: Uint8Array | null; wbl: Uint8Array } {
+    const flags = this.ooo!;
+    const n = this.n;
+    let k = 0;
+    for (let i = 0; i < n; i++) k += flags[i];
+    const part = (want: number, size: number) => {
+      const refs = new Float64Array(size);
+      const ts = new Float64Array(size);
+      const vs = new Float64Array(size);
+      const w = new Uint32Array(vs.buffer);
+      let j = 0;
+      for (let i = 0; i < n; i++) {
+        if (flags[i] !== want) continue;
+        refs[j] = this.refs[i];
+        ts[j] = this.ts[i];
+        w[2 * j] = this.words[2 * i];
+        w[2 * j + 1] = this.words[2 * i + 1];
+        j++;
+      }
+      return encodeSamples({ n: size, refs, ts, vs });
+    };
+    return { wal: k < n ? part(0, n - k) : null, wbl: part(1, k) };
   }
 
   /** Series records for series of this appender not yet in the WAL (marked logged now). */
@@ -1221,7 +1556,13 @@ export class HeadAppender {
     const sr = this.seriesRecord();
     if (sr !== null) records.push(sr);
     const n = this.n;
-    if (n > 0) {
+    const oooFlags = this.ooo;
+    let wblRecords: Uint8Array[] | null = null;
+    if (oooFlags !== null) {
+      const split = this.splitSamples();
+      if (split.wal !== null) records.push(split.wal);
+      wblRecords = [split.wbl];
+    } else if (n > 0) {
       records.push(encodeSamples({ n, refs: this.refs, ts: this.ts, vs: this.vs }));
     }
     const stats: CommitStats = { appended: 0, dropped: 0 };
@@ -1229,11 +1570,12 @@ export class HeadAppender {
     const ts = this.ts;
     const words = this.words;
     const mvt = this.minValidTime ?? MIN;
-    if (records.length === 0) return stats;
+    if (records.length === 0 && wblRecords === null) return stats;
     let applied = false;
     try {
       await head.submit(records, () => {
         applied = true;
+        let late: number[] | null = null;
         let mint = MAX;
         let maxt = MIN;
         const cr = head.chunkRange;
@@ -1243,16 +1585,58 @@ export class HeadAppender {
           const t = ts[i];
           const hi = words[2 * i + HI_WORD];
           const lo = words[2 * i + LO_WORD];
-          if (s.appendable(t, hi, lo, mvt) !== null || !s.append(t, hi, lo, cr)) {
-            stats.dropped++;
+          if (oooFlags !== null && oooFlags[i] === 1) {
+            // logged to the WBL: into the out-of-order chunks (an exact timestamp already in the
+            // open out-of-order chunk is dropped, as in Prometheus)
+            s.ooo ??= new OooSeries(head.oooCapMax);
+            if (s.ooo.insert(t, hi, lo)) {
+              stats.appended++;
+              stats.outOfOrder = (stats.outOfOrder ?? 0) + 1;
+              head.updateOooMinMax(t);
+            } else stats.dropped++;
             continue;
           }
-          stats.appended++;
-          if (t < mint) mint = t;
-          if (t > maxt) maxt = t;
+          const err = s.appendable(t, hi, lo, mvt);
+          if (err === null) {
+            if (!s.append(t, hi, lo, cr)) {
+              stats.dropped++;
+              continue;
+            }
+            stats.appended++;
+            if (t < mint) mint = t;
+            if (t > maxt) maxt = t;
+            continue;
+          }
+          // out of order only now (a concurrent commit of a newer sample was applied first):
+          // Prometheus decides at commit too; the WBL gets it before the commit is acknowledged
+          if (
+            head.oooWindow > 0 && err.kind !== "duplicate" && t >= head.maxTime - head.oooWindow &&
+            (s.ooo ??= new OooSeries(head.oooCapMax)).insert(t, hi, lo)
+          ) {
+            (late ??= []).push(i);
+            stats.appended++;
+            stats.outOfOrder = (stats.outOfOrder ?? 0) + 1;
+            head.updateOooMinMax(t);
+            continue;
+          }
+          stats.dropped++;
         }
         if (mint !== MAX) head.updateMinMax(mint, maxt);
-      });
+        if (late === null) return null;
+        const k = late.length;
+        const refs = new Float64Array(k);
+        const lts = new Float64Array(k);
+        const lvs = new Float64Array(k);
+        const lw = new Uint32Array(lvs.buffer);
+        for (let j = 0; j < k; j++) {
+          const i = late[j];
+          refs[j] = series[i].ref;
+          lts[j] = ts[i];
+          lw[2 * j] = words[2 * i];
+          lw[2 * j + 1] = words[2 * i + 1];
+        }
+        return encodeSamples({ n: k, refs, ts: lts, vs: lvs });
+      }, wblRecords);
     } catch (e) {
       // a WAL failure: nothing was applied (Prometheus rolls back)
       if (!applied) { for (let i = 0; i < n; i++) series[i].pending--; }
@@ -1284,8 +1668,8 @@ export class HeadQuerier implements Queryable {
   ) {}
 
   private range(start: number, end: number): [number, number] | null {
-    const mint = Math.max(start, this.mint, this.head.minTime);
-    const maxt = Math.min(end, this.maxt, this.head.maxTime);
+    const mint = Math.max(start, this.mint, Math.min(this.head.minTime, this.head.oooMinTime));
+    const maxt = Math.min(end, this.maxt, Math.max(this.head.maxTime, this.head.oooMaxTime));
     return mint > maxt ? null : [mint, maxt];
   }
 
@@ -1314,7 +1698,9 @@ export class HeadQuerier implements Queryable {
         if (s.overlaps(mint, maxt)) yield { labels: s.labels, chunks: [] };
         continue;
       }
-      let chunks = s.chunksIn(mint, maxt);
+      let chunks = s.ooo !== null && s.ooo.overlaps(mint, maxt)
+        ? s.mergedChunksIn(mint, maxt)
+        : s.chunksIn(mint, maxt);
       const dels = this.head.deletedIntervals(s.ref);
       if (dels && chunks.length > 0) {
         chunks = chunks.map((c) => removeDeletedSamples(c, dels)).filter((c) => c !== null);
@@ -1349,5 +1735,15 @@ export class HeadQuerier implements Queryable {
       }
     }
     return [...values].sort(compareStrings);
+  }
+}
+
+/** True when `path` is an existing directory. */
+async function dirExists(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isDirectory;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
   }
 }

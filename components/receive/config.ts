@@ -112,6 +112,10 @@ export interface ReceiveConfig {
   maxArtificialDelayMs: number;
   /** `--tsdb.too-far-in-future.time-window` in ms (0 = off). */
   tooFarInFutureMs: number;
+  /** `--tsdb.out-of-order.time-window` in ms (0 = out-of-order samples refused). */
+  oooWindowMs: number;
+  /** `--tsdb.out-of-order.cap-max` (≤ 0: Prometheus's 32 samples per out-of-order chunk). */
+  oooCapMax: number;
   /** `--receive.split-tenant-label-name` ("" = off). */
   splitTenantLabelName: string;
   /** `--receive.relabel-config(-file)`: applied to each remote-written series (none: []). */
@@ -340,6 +344,8 @@ export function receiveConfig(flags: Flags<ReceiveFlag>): ReceiveConfig {
     },
     splitTenantLabelName: flags.string("receive.split-tenant-label-name"),
     tooFarInFutureMs: flags.duration("tsdb.too-far-in-future.time-window"),
+    oooWindowMs: flags.duration("tsdb.out-of-order.time-window"),
+    oooCapMax: flags.int("tsdb.out-of-order.cap-max"),
     maxArtificialDelayMs: flags.duration("receive.artificial-max-delay"),
     maxRetentionBytes: flags.bytes("tsdb.max-retention-bytes"),
     maxExemplars: Math.max(0, flags.int("tsdb.max-exemplars")),

@@ -348,12 +348,12 @@ export const RECEIVE_COMMAND = defineCommand({
     },
     {
       name: "tsdb.out-of-order.time-window",
-      unsupported: "the head accepts in-order samples only: no out-of-order head, write-behind " +
-        "log or out-of-order blocks in this build",
       kind: "duration",
       default: "0s",
       help: "[EXPERIMENTAL] Configures the allowed time window for ingestion of out-of-order " +
-        "samples. Disabled (0s) by default. Not supported yet.",
+        "samples. Disabled (0s) by default. Please note if you enable this option and you use " +
+        "compactor, make sure you have the --compact.enable-vertical-compaction flag enabled, " +
+        "otherwise you might risk compactor halt.",
     },
     {
       name: "tsdb.out-of-order.cap-max",

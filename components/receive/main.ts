@@ -395,6 +395,8 @@ export async function runReceive(cfg: ReceiveConfig, ctx: RunContext): Promise<n
         shipperAllowOutOfOrderUploads: cfg.shipperAllowOutOfOrderUploads,
         headSeriesLimit: (tenant) => headSeriesLimitFor(cfg.limits, tenant),
         tooFarInFutureMs: cfg.tooFarInFutureMs,
+        oooWindowMs: cfg.oooWindowMs,
+        oooCapMax: cfg.oooCapMax,
         maxExemplars: cfg.maxExemplars,
         logger: log.with({ component: "multi-tsdb" }),
         registry,

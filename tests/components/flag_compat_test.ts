@@ -190,7 +190,6 @@ Deno.test("a flag this build cannot serve is refused on one line naming it, unle
       [["query", `--http.config=${dir}/web_tls10.yml`], "--http.config="],
       [["store", "--grpc-server-tls-ciphers=TLS_AES_128_GCM_SHA256"], "tls-ciphers"],
       [["receive", "--receive.replication-protocol=capnproto"], "replication-protocol"],
-      [["receive", "--tsdb.out-of-order.time-window=1h"], "--tsdb.out-of-order.time-window="],
       [["receive", "--remote-write.server-tls-ciphers=TLS_AES_128_GCM_SHA256"], "tls-ciphers"],
       [["sidecar", "--enable-auto-gomemlimit"], "--enable-auto-gomemlimit="],
       [["tools", "bucket", "ls", "--auto-gomemlimit.ratio=0.5"], "gomemlimit.ratio"],
@@ -208,6 +207,7 @@ Deno.test("a flag this build cannot serve is refused on one line naming it, unle
     const accepted: string[][] = [
       ["query", "--tracing.config="],
       ["query", `--http.config=${dir}/web_mtls.yml`, "--query.tenant-certificate-field=commonName"],
+      ["receive", "--tsdb.out-of-order.time-window=1h", "--tsdb.out-of-order.cap-max=64"],
       ["store", `--tracing.config-file=${dir}/empty.yml`],
       ["query", `--request.logging-config-file=${dir}/empty.yml`],
       ["query", "--query.promql-engine=prometheus"],

@@ -174,6 +174,65 @@ Deno.test("conflicts are counted, the rest of the request is stored", async () =
   });
 });
 
+Deno.test("--tsdb.out-of-order.time-window: older samples within it are stored, older ones are too old", async () => {
+  await withTempDir(async (dir) => {
+    const reg = new Registry();
+    const m = await MultiTSDB.open(
+      opts(dir, { blockRangeMs: 10_000, oooWindowMs: 30_000, registry: reg }),
+    );
+    try {
+      const s = ["__name__", "m"];
+      await m.write("t", [ser(s, [[100_000, 1]])]);
+      const out = await m.write("t", [
+        ser(s, [[90_000, 2]]), // below maxt - range/2, within the window: stored
+        ser(s, [[99_000, 3]]), // older than the newest, within the window: stored
+        ser(s, [[69_999, 4]]), // older than maxt - window: too old
+        ser(s, [[100_000, 5]]), // duplicate sample for timestamp, as without a window
+      ]);
+      assertEquals(out, { appended: 2, outOfOrder: 0, outOfBounds: 0, duplicate: 1, tooOld: 1 });
+      const got = await query(m.store(), eq("__name__", "m"));
+      assertEquals(got[0].ts, [90_000, 99_000, 100_000]);
+      assertEquals([...got[0].vs], [2, 3, 1]);
+      const text = await reg.expose();
+      assert(text.includes('prometheus_tsdb_too_old_samples_total{tenant="t"} 1'), text);
+      assert(
+        text.includes('prometheus_tsdb_head_out_of_order_samples_appended_total{tenant="t"} 2'),
+        text,
+      );
+    } finally {
+      await m.close();
+    }
+  });
+});
+
+Deno.test("pruneIdle flushes out-of-order samples into out-of-order blocks too", async () => {
+  await withTempDir(async (dir) => {
+    const bucket = new MemoryBucket();
+    const m = await MultiTSDB.open(
+      opts(dir, { blockRangeMs: 10_000, bucket, oooWindowMs: 60_000 }),
+    );
+    try {
+      const old = Date.now() - 3_600_000;
+      await m.write("idle", [ser(["__name__", "m"], [[old + 40_000, 1]])]);
+      await m.write("idle", [ser(["__name__", "m"], [[old + 5_000, 2], [old + 25_000, 3]])]);
+      await m.pruneIdle(600_000);
+      assertEquals(m.tenants(), []);
+      let n = 0;
+      let ooo = 0;
+      for (const k of bucket.objects.keys()) {
+        if (!k.endsWith("/meta.json")) continue;
+        const meta = parseBlockMeta(new TextDecoder().decode(bucket.objects.get(k)!.data), k);
+        n += meta.stats.numSamples ?? 0;
+        if (meta.compaction.hints?.includes("from-out-of-order")) ooo++;
+      }
+      assertEquals(n, 3, "every sample shipped once");
+      assertEquals(ooo, 2, "the two out-of-order samples lie in two block ranges");
+    } finally {
+      await m.close();
+    }
+  });
+});
+
 Deno.test("rejected writes store nothing: invalid sample, head series limit, bad tenant", async () => {
   await withTempDir(async (dir) => {
     const m = await MultiTSDB.open(opts(dir, { headSeriesLimit: (t) => (t === "lim" ? 2 : 0) }));
