@@ -79,7 +79,14 @@ import {
 import { StepCollector, type StepSeries } from "./value.ts";
 import { messageTurn, timerTurn } from "../runutil/loop_turn.ts";
 import { afterMs, type Deadline } from "../runutil/deadline.ts";
-import type { Matrix, QueryResult, QueryValue, Sample, Series } from "./value.ts";
+import type {
+  Matrix,
+  QueryResult,
+  QueryStats,
+  QueryValue,
+  Sample,
+  Series,
+} from "./value.ts";
 
 export type { QueryResult, QueryValue } from "./value.ts";
 export { PromQLError } from "./errors.ts";
@@ -199,6 +206,7 @@ export class Engine {
     step: number,
     signal?: AbortSignal,
   ): Promise<QueryResult> {
+    const execStart = performance.now();
     let expr: Expr;
     try {
       expr = parseExpr(query, this.functions);
@@ -228,10 +236,27 @@ export class Engine {
       signal,
     });
     try {
+      const prepStart = performance.now();
       ctx.prepare(expr);
+      const evalStart = performance.now();
       const value = await evaluateTop(ctx, expr, start, end, step);
       ctx.check();
-      return { value, warnings: [] };
+      const done = performance.now();
+      // selects run lazily during evaluation here, so preparation is the analysis before it;
+      // there is no queue in front of the engine (execQueueTime 0)
+      const inner = (done - evalStart - ctx.sortMs) / 1000;
+      const stats: QueryStats = {
+        timings: {
+          evalTotalTime: (done - prepStart) / 1000,
+          resultSortTime: ctx.sortMs / 1000,
+          queryPreparationTime: (evalStart - prepStart) / 1000,
+          innerEvalTime: inner,
+          execQueueTime: 0,
+          execTotalTime: (done - execStart) / 1000,
+        },
+        samples: { totalQueryableSamples: ctx.total, peakSamples: ctx.peak },
+      };
+      return { value, warnings: [], stats };
     } catch (e) {
       throw ctx.translateError(e);
     } finally {
@@ -284,6 +309,16 @@ class QueryContext {
   readonly selectors = new Map<VectorSelector, SelectorInfo>();
   /** Samples currently held (Prometheus' currentSamples, approximately). */
   cur = 0;
+  /** Most samples held at once: Prometheus's `peakSamples` (stats), as far as `cur` models it. */
+  peak = 0;
+  /**
+   * Prometheus's `totalQueryableSamples` (stats): the samples its selectors hand to the query,
+   * counted where promql/engine.go counts them (vector selector points per step, range-function
+   * windows per step, an instant range selector's points, a step-invariant operand once per step).
+   */
+  total = 0;
+  /** Time spent sorting the result (ms): Prometheus's `resultSortTime`. */
+  sortMs = 0;
   readonly buf = takeSeriesBuffer();
   /** Aborted on timeout or caller cancellation; handed to `select` so store reads stop. */
   readonly signal: AbortSignal;
@@ -359,7 +394,17 @@ class QueryContext {
   /** Counts `k` more samples in memory; throws the max-samples error past the limit. */
   add(k: number): void {
     this.cur += k;
+    if (this.cur > this.peak) this.peak = this.cur;
     if (this.cur > this.maxSamples) throw tooManySamplesError();
+  }
+
+  /**
+   * Notes that `held` samples are in memory at once without keeping them counted (a window, a
+   * step's inputs); throws the max-samples error past the limit.
+   */
+  reach(held: number): void {
+    if (held > this.peak) this.peak = held;
+    if (held > this.maxSamples) throw tooManySamplesError();
   }
 
   /** Maps anything thrown during evaluation to a PromQLError. */
@@ -868,7 +913,9 @@ async function evaluateTop(
     const r = toSeries(s.labels, s.vals, s.has, ev);
     if (r.ts.length > 0) series.push(r);
   }
+  const sortStart = performance.now();
   series.sort((a, b) => compareLabels(a.labels, b.labels));
+  ctx.sortMs = performance.now() - sortStart;
   const out: Matrix = { type: "matrix", series };
   return out;
 }
@@ -971,7 +1018,9 @@ class Evaluator {
     if (e.kind === "NumberLiteral") return new Float64Array(n).fill(e.val);
     if (e.kind === "ParenExpr") return this.evalScalar(e.expr);
     if (n > 1 && this.ctx.invariant.has(e)) {
+      const before = this.ctx.total;
       const v = await this.invariantEvaluator().evalScalar(e);
+      this.ctx.total += (this.ctx.total - before) * (n - 1);
       return new Float64Array(n).fill(v[0]);
     }
     switch (e.kind) {
@@ -1021,7 +1070,10 @@ class Evaluator {
     this.ctx.check();
     if (e.kind === "ParenExpr") return this.stream(e.expr, sink);
     if (this.n > 1 && this.ctx.invariant.has(e)) {
+      const before = this.ctx.total;
       const m = await this.invariantEvaluator().evalVector(e);
+      // Prometheus counts a step-invariant operand's samples once per step
+      this.ctx.total += (this.ctx.total - before) * (this.n - 1);
       for (const s of m) {
         if (s.has[0] === 0) continue;
         const out = this.newSeries(s.labels);
@@ -1118,6 +1170,7 @@ class Evaluator {
           count++;
         }
         if (count === 0) return;
+        this.ctx.total += count;
         this.ctx.add(count);
         sink({ labels: sampleTime ? dropName(labels) : labels, vals, has });
       },
@@ -1132,7 +1185,12 @@ class Evaluator {
     return (i) => at - offset + (this.stepTs(i) - this.start);
   }
 
-  private rangeSource(arg: MatrixSelector | SubqueryExpr): RangeSource {
+  /**
+   * `innerTotal`: whether a subquery's inner selectors count in `totalQueryableSamples`. They do
+   * for an instant query's subquery result; under a range function Prometheus counts only the
+   * subquery's points in each window (evalSubquery counts the inner samples in a child it drops).
+   */
+  private rangeSource(arg: MatrixSelector | SubqueryExpr, innerTotal = false): RangeSource {
     if (arg.kind === "MatrixSelector") {
       const vs = arg.vectorSelector;
       const windowEnd = this.windowEndFn(vs.offset, this.ctx.atOf(vs));
@@ -1160,7 +1218,9 @@ class Evaluator {
       range,
       forEach: async (fn) => {
         if (this.n === 0) return;
+        const before = this.ctx.total;
         const { inner, series } = await this.evalSubquery(sq, windowEnd(0), windowEnd(this.n - 1));
+        if (!innerTotal) this.ctx.total = before;
         for (const s of series) {
           await this.ctx.pause();
           const c = countPoints(s);
@@ -1205,7 +1265,7 @@ class Evaluator {
     if (u.kind !== "MatrixSelector" && u.kind !== "SubqueryExpr") {
       throw new PromQLError("internal", `unexpected range vector expression ${u.kind}`);
     }
-    const src = this.rangeSource(u);
+    const src = this.rangeSource(u, true);
     const maxt = src.windowEnd(0);
     const mint = maxt - src.range;
     const out: Series[] = [];
@@ -1215,6 +1275,7 @@ class Evaluator {
       let hi = lo;
       while (hi < len && ts[hi] <= maxt) hi++;
       if (hi === lo) return;
+      if (u.kind === "MatrixSelector") this.ctx.total += hi - lo;
       this.ctx.add(hi - lo);
       out.push({ labels, ts: ts.slice(lo, hi), vs: vs.slice(lo, hi) });
     });
@@ -1432,7 +1493,6 @@ class Evaluator {
     const absent = name === "absent_over_time";
     const covered = absent ? new Uint8Array(n) : null;
     const check = keepName || singleName(arg) || absent ? null : new StepCollector("strict");
-    const max = this.ctx.maxSamples;
 
     await src.forEach(async (labels, ts, vs, len) => {
       let vals: Float64Array | null = null;
@@ -1448,7 +1508,8 @@ class Evaluator {
         while (to < len && ts[to] <= we) to++;
         while (from < to && ts[from] < ws) from++;
         if (to === from) continue;
-        if (this.ctx.cur + (to - from) > max) throw tooManySamplesError();
+        this.ctx.total += to - from;
+        this.ctx.reach(this.ctx.cur + (to - from));
         if (covered) {
           covered[i] = 1;
           continue;
@@ -1510,7 +1571,6 @@ class Evaluator {
     const ends = new Float64Array(n);
     for (let i = 0; i < n; i++) ends[i] = windowEnd(i);
     const check = singleName(arg) ? null : new StepCollector("strict");
-    const max = this.ctx.maxSamples;
     if (n === 0) return;
     const mint = ends[0] - range - X_FUNCTIONS_LOOKBACK_MS;
     await this.ctx.forEachSeries(vs, mint, ends[n - 1], this.hintStep, range, (labels, b) => {
@@ -1561,7 +1621,8 @@ class Evaluator {
           b = xs.length;
         }
         if (b === a) continue;
-        if (this.ctx.cur + (b - a) > max) throw tooManySamplesError();
+        this.ctx.total += b - a;
+        this.ctx.reach(this.ctx.cur + (b - a));
         const r = extendedRate(xs, ys, a, b, isCounter, isRate, we, range, appeared);
         if (r === undefined) continue;
         if (vals === null) {
@@ -1656,11 +1717,10 @@ class Evaluator {
     const param = numericParam ? 1 : 0;
     const results = new Uint32Array(n);
     for (const s of out) for (let i = 0; i < n; i++) results[i] += s.has[i];
-    const max = this.ctx.maxSamples;
     const held = this.ctx.cur + param * n;
     let before = 0;
     for (let i = 0; i < n; i++) {
-      if (held + before + param + inputs[i] + results[i] > max) throw tooManySamplesError();
+      this.ctx.reach(held + before + param + inputs[i] + results[i]);
       before += results[i];
     }
   }
