@@ -79,14 +79,7 @@ import {
 import { StepCollector, type StepSeries } from "./value.ts";
 import { messageTurn, timerTurn } from "../runutil/loop_turn.ts";
 import { afterMs, type Deadline } from "../runutil/deadline.ts";
-import type {
-  Matrix,
-  QueryResult,
-  QueryStats,
-  QueryValue,
-  Sample,
-  Series,
-} from "./value.ts";
+import type { Matrix, QueryResult, QueryStats, QueryValue, Sample, Series } from "./value.ts";
 
 export type { QueryResult, QueryValue } from "./value.ts";
 export { PromQLError } from "./errors.ts";
@@ -1079,7 +1072,8 @@ class Evaluator {
         const out = this.newSeries(s.labels);
         out.vals.fill(s.vals[0]);
         out.has.fill(1);
-        this.ctx.add(this.n);
+        // the invariant evaluation counted the first step's sample already
+        this.ctx.add(this.n - 1);
         sink(out);
       }
       return;
@@ -1148,6 +1142,9 @@ class Evaluator {
     const lookback = this.ctx.lookback;
     const refs = new Float64Array(n);
     for (let i = 0; i < n; i++) refs[i] = ref(i);
+    // timestamp(): Prometheus selects per step inside rangeEval, next to that step's results
+    const perStep = sampleTime ? new Uint32Array(n) : null;
+    const base = this.ctx.cur;
     await this.ctx.forEachSeries(
       vs,
       firstRef - lookback,
@@ -1168,6 +1165,7 @@ class Evaluator {
           vals[i] = sampleTime ? ts[j] / 1000 : b.vs[j];
           has[i] = 1;
           count++;
+          if (perStep !== null) perStep[i]++;
         }
         if (count === 0) return;
         this.ctx.total += count;
@@ -1175,6 +1173,13 @@ class Evaluator {
         sink({ labels: sampleTime ? dropName(labels) : labels, vals, has });
       },
     );
+    if (perStep !== null) {
+      let before = 0;
+      for (let i = 0; i < n; i++) {
+        this.ctx.reach(base + before + 2 * perStep[i]);
+        before += perStep[i];
+      }
+    }
   }
 
   /** Window end (ms) of a range operand with offset/`@` at step i (Prometheus' offset arithmetic). */
@@ -1236,6 +1241,8 @@ class Evaluator {
           }
           await fn(s.labels, ts, vs, c);
         }
+        // the subquery's result is let go once the function has read it (Prometheus)
+        if (!innerTotal) { for (const s of series) this.ctx.cur -= countPoints(s); }
       },
     };
   }
@@ -1275,8 +1282,11 @@ class Evaluator {
       let hi = lo;
       while (hi < len && ts[hi] <= maxt) hi++;
       if (hi === lo) return;
-      if (u.kind === "MatrixSelector") this.ctx.total += hi - lo;
-      this.ctx.add(hi - lo);
+      // a subquery's points were counted in memory when its inner expression was evaluated
+      if (u.kind === "MatrixSelector") {
+        this.ctx.total += hi - lo;
+        this.ctx.add(hi - lo);
+      }
       out.push({ labels, ts: ts.slice(lo, hi), vs: vs.slice(lo, hi) });
     });
     if (u.kind === "SubqueryExpr") out.sort((a, b) => compareLabels(a.labels, b.labels));
@@ -1524,8 +1534,10 @@ class Evaluator {
         has![i] = 1;
         count++;
       }
-      if (count === 0) return;
+      // Prometheus adds a series' results while it still holds the last step's window
       this.ctx.add(count);
+      this.ctx.reach(this.ctx.cur + (to - from));
+      if (count === 0) return;
       const out = { labels: keepName ? labels : dropName(labels), vals: vals!, has: has! };
       if (check) check.add(out);
       else sink(out);
