@@ -1036,7 +1036,10 @@ class Evaluator {
         } else if (name === "pi") {
           out.fill(Math.PI);
         } else if (name === "scalar") {
+          const base = this.ctx.cur;
           const m = await this.evalVector(e.args[0]);
+          // Prometheus's rangeEval: the operand held, each step's inputs and one result more
+          const held = this.ctx.cur;
           for (let i = 0; i < n; i++) {
             let c = 0;
             let v = NaN;
@@ -1047,7 +1050,10 @@ class Evaluator {
               }
             }
             out[i] = c === 1 ? v : NaN;
+            this.ctx.reach(held + i + c + 1);
           }
+          // scalar values are not counted as held (the binary operators account for them)
+          this.ctx.cur = base;
         } else {
           throw new PromQLError("internal", `function ${name} does not return a scalar`);
         }
@@ -1790,6 +1796,9 @@ class Evaluator {
     const lt = typeOf(e.lhs);
     const rt = typeOf(e.rhs);
     const n = this.n;
+    const base = this.ctx.cur;
+    const inputs = new Uint32Array(n);
+    const results = new Uint32Array(n);
     if (lt === "vector" && rt === "vector") {
       const l = await this.evalVector(e.lhs);
       const r = await this.evalVector(e.rhs);
@@ -1799,22 +1808,49 @@ class Evaluator {
       else if (e.op === "or") out = vectorOr(l, r, matching, n);
       else if (e.op === "unless") out = vectorUnless(l, r, matching, n);
       else out = vectorBinop(e.op, l, r, matching, e.returnBool, n);
+      for (const m of [l, r, out]) {
+        const into = m === out ? results : inputs;
+        for (const s of m) for (let i = 0; i < n; i++) into[i] += s.has[i];
+      }
+      this.binaryPeak(base, this.ctx.cur, inputs, results);
       for (const s of out) sink(s);
       return;
     }
     const swap = lt === "scalar";
     // the scalar side first, so the vector side can stream straight through
     const scalar = await this.evalScalar(swap ? e.lhs : e.rhs);
+    // Prometheus holds a scalar operand as one sample per step; a left one while the right side
+    // is evaluated (a right one is evaluated after the vector side there)
+    this.ctx.cur = base + (swap ? n : 0);
     const vecSide = swap ? e.rhs : e.lhs;
     const dropping = dropsMetricName(e.op) || e.returnBool;
     const check = dropping && !singleName(vecSide) ? new StepCollector("merge") : null;
     await this.stream(vecSide, (s) => {
+      for (let i = 0; i < n; i++) inputs[i] += s.has[i];
       const r = vectorScalarSeries(e.op, s, scalar, swap, e.returnBool);
       if (r === null) return;
+      for (let i = 0; i < n; i++) results[i] += r.has[i];
       if (check) check.add(r);
       else sink(r);
     });
+    for (let i = 0; i < n; i++) inputs[i]++; // the scalar's sample
+    this.binaryPeak(base, this.ctx.cur + (swap ? 0 : n), inputs, results);
     if (check) { for (const s of check.series) sink(s); }
+  }
+
+  /**
+   * Prometheus's rangeEval peak for a binary operator (its `--query.max-samples` check): both
+   * operands held (`held`), and per step that step's inputs gathered next to the results of the
+   * steps before and this step's own; afterwards only the results stay (`base` + results).
+   * https://github.com/prometheus/prometheus/blob/v2.42.0/promql/engine.go (`rangeEval`)
+   */
+  private binaryPeak(base: number, held: number, inputs: Uint32Array, results: Uint32Array): void {
+    let before = 0;
+    for (let i = 0; i < inputs.length; i++) {
+      this.ctx.reach(held + before + inputs[i] + results[i]);
+      before += results[i];
+    }
+    this.ctx.cur = base + before;
   }
 }
 

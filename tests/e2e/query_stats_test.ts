@@ -33,6 +33,12 @@ const CORPUS = [
   "rate(http_requests_total[5m] @ 1700003000)",
   "sum by (job) (up) + on(job) count by (job) (node_temperature_celsius)",
   "scalar(sum(up)) * up",
+  "up * 2",
+  "up + on(instance, job) up",
+  "rate(http_requests_total[5m]) / 2",
+  "2 * sum(up)",
+  "up > 0",
+  "-up",
 ];
 
 /** Instant queries of range vectors (Prometheus counts their points or inner samples). */
@@ -48,11 +54,6 @@ const INSTANT_ONLY = [
  * Prometheus's rangeEval does, so it holds different sample sets at its high-water mark.
  */
 const PEAK_DIFFERS: { query: string; reason: string }[] = [
-  {
-    query: "scalar(sum(up)) * up",
-    reason: "scalar operands (scalar(), a scalar side of a binary operator) are evaluated as " +
-      "plain arrays outside the count; Prometheus holds them as series in rangeEval",
-  },
   {
     query: "avg_over_time((up @ 1700003000)[10m:1m])",
     reason: "one sample lower on the 97 s range (a step-invariant selector inside a subquery); " +
