@@ -1008,7 +1008,11 @@ class Evaluator {
   async evalScalar(e: Expr): Promise<Float64Array> {
     this.ctx.check();
     const n = this.n;
-    if (e.kind === "NumberLiteral") return new Float64Array(n).fill(e.val);
+    if (e.kind === "NumberLiteral") {
+      // Prometheus evaluates a literal through rangeEval: one result per step
+      this.ctx.reach(this.ctx.cur + n);
+      return new Float64Array(n).fill(e.val);
+    }
     if (e.kind === "ParenExpr") return this.evalScalar(e.expr);
     if (n > 1 && this.ctx.invariant.has(e)) {
       const before = this.ctx.total;
@@ -1033,8 +1037,10 @@ class Evaluator {
         const out = new Float64Array(n);
         if (name === "time") {
           for (let i = 0; i < n; i++) out[i] = this.stepTs(i) / 1000;
+          this.ctx.reach(this.ctx.cur + n);
         } else if (name === "pi") {
           out.fill(Math.PI);
+          this.ctx.reach(this.ctx.cur + n);
         } else if (name === "scalar") {
           const base = this.ctx.cur;
           const m = await this.evalVector(e.args[0]);
@@ -1334,6 +1340,7 @@ class Evaluator {
 
     switch (name) {
       case "absent": {
+        const base = this.ctx.cur;
         const m = await this.evalVector(e.args[0]);
         const out = this.newSeries(absentLabels(e.args[0]));
         let any = false;
@@ -1343,22 +1350,28 @@ class Evaluator {
           out.has[i] = 1;
           any = true;
         }
+        this.rangeEvalPeak(base, this.ctx.cur, this.stepCounts(m), this.stepCounts([out]));
         if (any) sink(out);
         return;
       }
       case "vector": {
+        const base = this.ctx.cur;
         const v = await this.evalScalar(e.args[0]);
         const out = this.newSeries([]);
         out.vals.set(v);
         out.has.fill(1);
-        this.ctx.add(n);
+        const ones = this.stepCounts([out]);
+        this.rangeEvalPeak(base, base + n, ones, ones);
         sink(out);
         return;
       }
       case "sort_by_label":
       case "sort_by_label_desc": {
         // like sort(), an ordering of instant results only
+        const base = this.ctx.cur;
         const m = await this.evalVector(e.args[0]);
+        const counts = this.stepCounts(m);
+        this.rangeEvalPeak(base, this.ctx.cur, counts, counts);
         const names = e.args.slice(1).map(stringArg);
         const sorted = n === 1 ? sortByLabels(m, names, name === "sort_by_label_desc") : m;
         for (const s of sorted) sink(s);
@@ -1366,7 +1379,10 @@ class Evaluator {
       }
       case "sort":
       case "sort_desc": {
+        const base = this.ctx.cur;
         const m = await this.evalVector(e.args[0]);
+        const counts = this.stepCounts(m);
+        this.rangeEvalPeak(base, this.ctx.cur, counts, counts);
         if (n !== 1) {
           for (const s of m) sink(s);
           return;
@@ -1382,8 +1398,11 @@ class Evaluator {
         return;
       }
       case "histogram_quantile": {
+        const base = this.ctx.cur;
         const q = await this.evalScalar(e.args[0]);
+        this.ctx.cur = base + n;
         const m = await this.evalVector(e.args[1]);
+        const held = this.ctx.cur;
         const out = new PerStepCollector(n);
         for (let i = 0; i < n; i++) {
           if ((i & 255) === 255) this.ctx.check();
@@ -1393,6 +1412,9 @@ class Evaluator {
           }
           for (const r of histogramQuantileVector(q[i], samples)) out.add(r.labels, i, r.value);
         }
+        const inputs = this.stepCounts(m);
+        for (let i = 0; i < n; i++) inputs[i]++;
+        this.rangeEvalPeak(base, held, inputs, this.stepCounts(out.series));
         for (const s of out.series) sink(s);
         return;
       }
@@ -1417,12 +1439,13 @@ class Evaluator {
         out.vals[i] = f(Math.trunc(this.stepTs(i) / 1000));
         out.has[i] = 1;
       }
-      this.ctx.add(n);
+      this.rangeEvalPeak(this.ctx.cur, this.ctx.cur, new Uint32Array(n), this.stepCounts([out]));
       sink(out);
       return;
     }
 
     // element-wise functions that drop the metric name
+    const base = this.ctx.cur;
     const scalars: Float64Array[] = [];
     for (let k = 1; k < e.args.length; k++) scalars.push(await this.evalScalar(e.args[k]));
     let f: (v: number, i: number, stepTs: number) => number | undefined;
@@ -1438,7 +1461,11 @@ class Evaluator {
     else throw new PromQLError("internal", `function ${name} is not implemented`);
 
     const check = singleName(e.args[0]) ? null : new StepCollector("merge");
+    // the scalar arguments: one input sample per step each (rangeEval)
+    const inputs = new Uint32Array(n).fill(scalars.length);
+    const results = new Uint32Array(n);
     await this.stream(e.args[0], (s) => {
+      for (let i = 0; i < n; i++) inputs[i] += s.has[i];
       const out = { labels: dropName(s.labels), vals: s.vals, has: s.has };
       let any = false;
       for (let i = 0; i < n; i++) {
@@ -1452,9 +1479,11 @@ class Evaluator {
         any = true;
       }
       if (!any) return;
+      for (let i = 0; i < n; i++) results[i] += s.has[i];
       if (check) check.add(out);
       else sink(out);
     });
+    this.rangeEvalPeak(base, this.ctx.cur + scalars.length * n, inputs, results);
     if (check) { for (const s of check.series) sink(s); }
   }
 
@@ -1686,12 +1715,15 @@ class Evaluator {
       );
     }
     const out = new StepCollector("merge");
+    const base = this.ctx.cur;
     await this.stream(e.args[0], (s) => {
       const m = re.exec(getLabel(s.labels, src));
       let labels = s.labels;
       if (m !== null) labels = setLabel(s.labels, dst, expandTemplate(repl, m, re.groupNames));
       out.add({ labels, vals: s.vals, has: s.has });
     });
+    const counts = this.stepCounts(out.series);
+    this.rangeEvalPeak(base, this.ctx.cur, counts, counts);
     for (const s of out.series) sink(s);
   }
 
@@ -1710,10 +1742,13 @@ class Evaluator {
       throw new PromQLError("execution", `invalid destination label name in label_join(): ${dst}`);
     }
     const out = new StepCollector("merge");
+    const base = this.ctx.cur;
     await this.stream(e.args[0], (s) => {
       const v = srcs.map((n) => getLabel(s.labels, n)).join(sep);
       out.add({ labels: setLabel(s.labels, dst, v), vals: s.vals, has: s.has });
     });
+    const counts = this.stepCounts(out.series);
+    this.rangeEvalPeak(base, this.ctx.cur, counts, counts);
     for (const s of out.series) sink(s);
   }
 
@@ -1812,7 +1847,7 @@ class Evaluator {
         const into = m === out ? results : inputs;
         for (const s of m) for (let i = 0; i < n; i++) into[i] += s.has[i];
       }
-      this.binaryPeak(base, this.ctx.cur, inputs, results);
+      this.rangeEvalPeak(base, this.ctx.cur, inputs, results);
       for (const s of out) sink(s);
       return;
     }
@@ -1834,17 +1869,29 @@ class Evaluator {
       else sink(r);
     });
     for (let i = 0; i < n; i++) inputs[i]++; // the scalar's sample
-    this.binaryPeak(base, this.ctx.cur + (swap ? 0 : n), inputs, results);
+    this.rangeEvalPeak(base, this.ctx.cur + (swap ? 0 : n), inputs, results);
     if (check) { for (const s of check.series) sink(s); }
   }
 
   /**
-   * Prometheus's rangeEval peak for a binary operator (its `--query.max-samples` check): both
-   * operands held (`held`), and per step that step's inputs gathered next to the results of the
-   * steps before and this step's own; afterwards only the results stay (`base` + results).
+   * Prometheus's rangeEval peak for a binary operator or a function call (its
+   * `--query.max-samples` check): the operands held (`held`), and per step that step's inputs
+   * gathered next to the results of the steps before and this step's own; afterwards only the
+   * results stay (`base` + results).
    * https://github.com/prometheus/prometheus/blob/v2.42.0/promql/engine.go (`rangeEval`)
    */
-  private binaryPeak(base: number, held: number, inputs: Uint32Array, results: Uint32Array): void {
+  /** Per-step counts of the samples of `m` (added to `into`, or a new array). */
+  private stepCounts(m: readonly StepSeries[], into = new Uint32Array(this.n)): Uint32Array {
+    for (const s of m) for (let i = 0; i < into.length; i++) into[i] += s.has[i];
+    return into;
+  }
+
+  private rangeEvalPeak(
+    base: number,
+    held: number,
+    inputs: Uint32Array,
+    results: Uint32Array,
+  ): void {
     let before = 0;
     for (let i = 0; i < inputs.length; i++) {
       this.ctx.reach(held + before + inputs[i] + results[i]);

@@ -3244,6 +3244,14 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/e2e/query_stats_test.ts"],
   },
   {
+    name: "stats-rangeeval-results-not-held",
+    file: "promql/engine.ts",
+    find:
+      "      this.ctx.reach(held + before + inputs[i] + results[i]);\n      before += results[i];",
+    replace: "      this.ctx.reach(held + inputs[i] + results[i]);",
+    tests: ["tests/e2e/query_stats_test.ts"],
+  },
+  {
     name: "frontend-stats-peak-summed",
     file: "queryfrontend/stats.ts",
     find: "if (p.peakSamples > out.peakSamples) out.peakSamples = p.peakSamples;",

@@ -39,6 +39,17 @@ const CORPUS = [
   "2 * sum(up)",
   "up > 0",
   "-up",
+  "abs(up)",
+  "clamp_min(node_temperature_celsius, 20)",
+  'label_replace(up, "x", "$1", "job", "(.*)")',
+  'label_join(up, "x", "-", "job", "instance")',
+  "sort_desc(up)",
+  "vector(1)",
+  'absent(nonexistent{job="x"})',
+  "absent(up)",
+  "time()",
+  "round(up, 0.5)",
+  "histogram_quantile(0.9, sum by (le) (rate(http_request_duration_seconds_bucket[10m])))",
 ];
 
 /** Instant queries of range vectors (Prometheus counts their points or inner samples). */
@@ -48,11 +59,7 @@ const INSTANT_ONLY = [
   "rate(http_requests_total[5m])[10m:2m]",
 ];
 
-/**
- * Queries whose peakSamples we do not reproduce, with the reason. Our engine streams series
- * through functions and aggregations instead of materialising every operand step by step as
- * Prometheus's rangeEval does, so it holds different sample sets at its high-water mark.
- */
+/** Queries whose peakSamples we do not reproduce, with the reason. */
 const PEAK_DIFFERS: { query: string; reason: string }[] = [
   {
     query: "avg_over_time((up @ 1700003000)[10m:1m])",
