@@ -79,7 +79,7 @@ import {
 import { StepCollector, type StepSeries } from "./value.ts";
 import { messageTurn, timerTurn } from "../runutil/loop_turn.ts";
 import { afterMs, type Deadline } from "../runutil/deadline.ts";
-import type { Matrix, QueryResult, QueryValue, Sample, Series } from "./value.ts";
+import type { Matrix, QueryResult, QueryStats, QueryValue, Sample, Series } from "./value.ts";
 
 export type { QueryResult, QueryValue } from "./value.ts";
 export { PromQLError } from "./errors.ts";
@@ -199,6 +199,7 @@ export class Engine {
     step: number,
     signal?: AbortSignal,
   ): Promise<QueryResult> {
+    const execStart = performance.now();
     let expr: Expr;
     try {
       expr = parseExpr(query, this.functions);
@@ -228,10 +229,27 @@ export class Engine {
       signal,
     });
     try {
+      const prepStart = performance.now();
       ctx.prepare(expr);
+      const evalStart = performance.now();
       const value = await evaluateTop(ctx, expr, start, end, step);
       ctx.check();
-      return { value, warnings: [] };
+      const done = performance.now();
+      // selects run lazily during evaluation here, so preparation is the analysis before it;
+      // there is no queue in front of the engine (execQueueTime 0)
+      const inner = (done - evalStart - ctx.sortMs) / 1000;
+      const stats: QueryStats = {
+        timings: {
+          evalTotalTime: (done - prepStart) / 1000,
+          resultSortTime: ctx.sortMs / 1000,
+          queryPreparationTime: (evalStart - prepStart) / 1000,
+          innerEvalTime: inner,
+          execQueueTime: 0,
+          execTotalTime: (done - execStart) / 1000,
+        },
+        samples: { totalQueryableSamples: ctx.total, peakSamples: ctx.peak },
+      };
+      return { value, warnings: [], stats };
     } catch (e) {
       throw ctx.translateError(e);
     } finally {
@@ -284,6 +302,16 @@ class QueryContext {
   readonly selectors = new Map<VectorSelector, SelectorInfo>();
   /** Samples currently held (Prometheus' currentSamples, approximately). */
   cur = 0;
+  /** Most samples held at once: Prometheus's `peakSamples` (stats), as far as `cur` models it. */
+  peak = 0;
+  /**
+   * Prometheus's `totalQueryableSamples` (stats): the samples its selectors hand to the query,
+   * counted where promql/engine.go counts them (vector selector points per step, range-function
+   * windows per step, an instant range selector's points, a step-invariant operand once per step).
+   */
+  total = 0;
+  /** Time spent sorting the result (ms): Prometheus's `resultSortTime`. */
+  sortMs = 0;
   readonly buf = takeSeriesBuffer();
   /** Aborted on timeout or caller cancellation; handed to `select` so store reads stop. */
   readonly signal: AbortSignal;
@@ -359,7 +387,17 @@ class QueryContext {
   /** Counts `k` more samples in memory; throws the max-samples error past the limit. */
   add(k: number): void {
     this.cur += k;
+    if (this.cur > this.peak) this.peak = this.cur;
     if (this.cur > this.maxSamples) throw tooManySamplesError();
+  }
+
+  /**
+   * Notes that `held` samples are in memory at once without keeping them counted (a window, a
+   * step's inputs); throws the max-samples error past the limit.
+   */
+  reach(held: number): void {
+    if (held > this.peak) this.peak = held;
+    if (held > this.maxSamples) throw tooManySamplesError();
   }
 
   /** Maps anything thrown during evaluation to a PromQLError. */
@@ -868,7 +906,9 @@ async function evaluateTop(
     const r = toSeries(s.labels, s.vals, s.has, ev);
     if (r.ts.length > 0) series.push(r);
   }
+  const sortStart = performance.now();
   series.sort((a, b) => compareLabels(a.labels, b.labels));
+  ctx.sortMs = performance.now() - sortStart;
   const out: Matrix = { type: "matrix", series };
   return out;
 }
@@ -968,10 +1008,16 @@ class Evaluator {
   async evalScalar(e: Expr): Promise<Float64Array> {
     this.ctx.check();
     const n = this.n;
-    if (e.kind === "NumberLiteral") return new Float64Array(n).fill(e.val);
+    if (e.kind === "NumberLiteral") {
+      // Prometheus evaluates a literal through rangeEval: one result per step
+      this.ctx.reach(this.ctx.cur + n);
+      return new Float64Array(n).fill(e.val);
+    }
     if (e.kind === "ParenExpr") return this.evalScalar(e.expr);
     if (n > 1 && this.ctx.invariant.has(e)) {
+      const before = this.ctx.total;
       const v = await this.invariantEvaluator().evalScalar(e);
+      this.ctx.total += (this.ctx.total - before) * (n - 1);
       return new Float64Array(n).fill(v[0]);
     }
     switch (e.kind) {
@@ -991,10 +1037,15 @@ class Evaluator {
         const out = new Float64Array(n);
         if (name === "time") {
           for (let i = 0; i < n; i++) out[i] = this.stepTs(i) / 1000;
+          this.ctx.reach(this.ctx.cur + n);
         } else if (name === "pi") {
           out.fill(Math.PI);
+          this.ctx.reach(this.ctx.cur + n);
         } else if (name === "scalar") {
+          const base = this.ctx.cur;
           const m = await this.evalVector(e.args[0]);
+          // Prometheus's rangeEval: the operand held, each step's inputs and one result more
+          const held = this.ctx.cur;
           for (let i = 0; i < n; i++) {
             let c = 0;
             let v = NaN;
@@ -1005,7 +1056,10 @@ class Evaluator {
               }
             }
             out[i] = c === 1 ? v : NaN;
+            this.ctx.reach(held + i + c + 1);
           }
+          // scalar values are not counted as held (the binary operators account for them)
+          this.ctx.cur = base;
         } else {
           throw new PromQLError("internal", `function ${name} does not return a scalar`);
         }
@@ -1021,13 +1075,17 @@ class Evaluator {
     this.ctx.check();
     if (e.kind === "ParenExpr") return this.stream(e.expr, sink);
     if (this.n > 1 && this.ctx.invariant.has(e)) {
+      const before = this.ctx.total;
       const m = await this.invariantEvaluator().evalVector(e);
+      // Prometheus counts a step-invariant operand's samples once per step
+      this.ctx.total += (this.ctx.total - before) * (this.n - 1);
       for (const s of m) {
         if (s.has[0] === 0) continue;
         const out = this.newSeries(s.labels);
         out.vals.fill(s.vals[0]);
         out.has.fill(1);
-        this.ctx.add(this.n);
+        // the invariant evaluation counted the first step's sample already
+        this.ctx.add(this.n - 1);
         sink(out);
       }
       return;
@@ -1096,6 +1154,9 @@ class Evaluator {
     const lookback = this.ctx.lookback;
     const refs = new Float64Array(n);
     for (let i = 0; i < n; i++) refs[i] = ref(i);
+    // timestamp(): Prometheus selects per step inside rangeEval, next to that step's results
+    const perStep = sampleTime ? new Uint32Array(n) : null;
+    const base = this.ctx.cur;
     await this.ctx.forEachSeries(
       vs,
       firstRef - lookback,
@@ -1116,12 +1177,21 @@ class Evaluator {
           vals[i] = sampleTime ? ts[j] / 1000 : b.vs[j];
           has[i] = 1;
           count++;
+          if (perStep !== null) perStep[i]++;
         }
         if (count === 0) return;
+        this.ctx.total += count;
         this.ctx.add(count);
         sink({ labels: sampleTime ? dropName(labels) : labels, vals, has });
       },
     );
+    if (perStep !== null) {
+      let before = 0;
+      for (let i = 0; i < n; i++) {
+        this.ctx.reach(base + before + 2 * perStep[i]);
+        before += perStep[i];
+      }
+    }
   }
 
   /** Window end (ms) of a range operand with offset/`@` at step i (Prometheus' offset arithmetic). */
@@ -1132,7 +1202,12 @@ class Evaluator {
     return (i) => at - offset + (this.stepTs(i) - this.start);
   }
 
-  private rangeSource(arg: MatrixSelector | SubqueryExpr): RangeSource {
+  /**
+   * `innerTotal`: whether a subquery's inner selectors count in `totalQueryableSamples`. They do
+   * for an instant query's subquery result; under a range function Prometheus counts only the
+   * subquery's points in each window (evalSubquery counts the inner samples in a child it drops).
+   */
+  private rangeSource(arg: MatrixSelector | SubqueryExpr, innerTotal = false): RangeSource {
     if (arg.kind === "MatrixSelector") {
       const vs = arg.vectorSelector;
       const windowEnd = this.windowEndFn(vs.offset, this.ctx.atOf(vs));
@@ -1160,7 +1235,9 @@ class Evaluator {
       range,
       forEach: async (fn) => {
         if (this.n === 0) return;
+        const before = this.ctx.total;
         const { inner, series } = await this.evalSubquery(sq, windowEnd(0), windowEnd(this.n - 1));
+        if (!innerTotal) this.ctx.total = before;
         for (const s of series) {
           await this.ctx.pause();
           const c = countPoints(s);
@@ -1176,6 +1253,8 @@ class Evaluator {
           }
           await fn(s.labels, ts, vs, c);
         }
+        // the subquery's result is let go once the function has read it (Prometheus)
+        if (!innerTotal) { for (const s of series) this.ctx.cur -= countPoints(s); }
       },
     };
   }
@@ -1205,7 +1284,7 @@ class Evaluator {
     if (u.kind !== "MatrixSelector" && u.kind !== "SubqueryExpr") {
       throw new PromQLError("internal", `unexpected range vector expression ${u.kind}`);
     }
-    const src = this.rangeSource(u);
+    const src = this.rangeSource(u, true);
     const maxt = src.windowEnd(0);
     const mint = maxt - src.range;
     const out: Series[] = [];
@@ -1215,7 +1294,11 @@ class Evaluator {
       let hi = lo;
       while (hi < len && ts[hi] <= maxt) hi++;
       if (hi === lo) return;
-      this.ctx.add(hi - lo);
+      // a subquery's points were counted in memory when its inner expression was evaluated
+      if (u.kind === "MatrixSelector") {
+        this.ctx.total += hi - lo;
+        this.ctx.add(hi - lo);
+      }
       out.push({ labels, ts: ts.slice(lo, hi), vs: vs.slice(lo, hi) });
     });
     if (u.kind === "SubqueryExpr") out.sort((a, b) => compareLabels(a.labels, b.labels));
@@ -1257,6 +1340,7 @@ class Evaluator {
 
     switch (name) {
       case "absent": {
+        const base = this.ctx.cur;
         const m = await this.evalVector(e.args[0]);
         const out = this.newSeries(absentLabels(e.args[0]));
         let any = false;
@@ -1266,22 +1350,28 @@ class Evaluator {
           out.has[i] = 1;
           any = true;
         }
+        this.rangeEvalPeak(base, this.ctx.cur, this.stepCounts(m), this.stepCounts([out]));
         if (any) sink(out);
         return;
       }
       case "vector": {
+        const base = this.ctx.cur;
         const v = await this.evalScalar(e.args[0]);
         const out = this.newSeries([]);
         out.vals.set(v);
         out.has.fill(1);
-        this.ctx.add(n);
+        const ones = this.stepCounts([out]);
+        this.rangeEvalPeak(base, base + n, ones, ones);
         sink(out);
         return;
       }
       case "sort_by_label":
       case "sort_by_label_desc": {
         // like sort(), an ordering of instant results only
+        const base = this.ctx.cur;
         const m = await this.evalVector(e.args[0]);
+        const counts = this.stepCounts(m);
+        this.rangeEvalPeak(base, this.ctx.cur, counts, counts);
         const names = e.args.slice(1).map(stringArg);
         const sorted = n === 1 ? sortByLabels(m, names, name === "sort_by_label_desc") : m;
         for (const s of sorted) sink(s);
@@ -1289,7 +1379,10 @@ class Evaluator {
       }
       case "sort":
       case "sort_desc": {
+        const base = this.ctx.cur;
         const m = await this.evalVector(e.args[0]);
+        const counts = this.stepCounts(m);
+        this.rangeEvalPeak(base, this.ctx.cur, counts, counts);
         if (n !== 1) {
           for (const s of m) sink(s);
           return;
@@ -1305,8 +1398,11 @@ class Evaluator {
         return;
       }
       case "histogram_quantile": {
+        const base = this.ctx.cur;
         const q = await this.evalScalar(e.args[0]);
+        this.ctx.cur = base + n;
         const m = await this.evalVector(e.args[1]);
+        const held = this.ctx.cur;
         const out = new PerStepCollector(n);
         for (let i = 0; i < n; i++) {
           if ((i & 255) === 255) this.ctx.check();
@@ -1316,6 +1412,9 @@ class Evaluator {
           }
           for (const r of histogramQuantileVector(q[i], samples)) out.add(r.labels, i, r.value);
         }
+        const inputs = this.stepCounts(m);
+        for (let i = 0; i < n; i++) inputs[i]++;
+        this.rangeEvalPeak(base, held, inputs, this.stepCounts(out.series));
         for (const s of out.series) sink(s);
         return;
       }
@@ -1340,12 +1439,13 @@ class Evaluator {
         out.vals[i] = f(Math.trunc(this.stepTs(i) / 1000));
         out.has[i] = 1;
       }
-      this.ctx.add(n);
+      this.rangeEvalPeak(this.ctx.cur, this.ctx.cur, new Uint32Array(n), this.stepCounts([out]));
       sink(out);
       return;
     }
 
     // element-wise functions that drop the metric name
+    const base = this.ctx.cur;
     const scalars: Float64Array[] = [];
     for (let k = 1; k < e.args.length; k++) scalars.push(await this.evalScalar(e.args[k]));
     let f: (v: number, i: number, stepTs: number) => number | undefined;
@@ -1361,7 +1461,11 @@ class Evaluator {
     else throw new PromQLError("internal", `function ${name} is not implemented`);
 
     const check = singleName(e.args[0]) ? null : new StepCollector("merge");
+    // the scalar arguments: one input sample per step each (rangeEval)
+    const inputs = new Uint32Array(n).fill(scalars.length);
+    const results = new Uint32Array(n);
     await this.stream(e.args[0], (s) => {
+      for (let i = 0; i < n; i++) inputs[i] += s.has[i];
       const out = { labels: dropName(s.labels), vals: s.vals, has: s.has };
       let any = false;
       for (let i = 0; i < n; i++) {
@@ -1375,9 +1479,11 @@ class Evaluator {
         any = true;
       }
       if (!any) return;
+      for (let i = 0; i < n; i++) results[i] += s.has[i];
       if (check) check.add(out);
       else sink(out);
     });
+    this.rangeEvalPeak(base, this.ctx.cur + scalars.length * n, inputs, results);
     if (check) { for (const s of check.series) sink(s); }
   }
 
@@ -1432,7 +1538,6 @@ class Evaluator {
     const absent = name === "absent_over_time";
     const covered = absent ? new Uint8Array(n) : null;
     const check = keepName || singleName(arg) || absent ? null : new StepCollector("strict");
-    const max = this.ctx.maxSamples;
 
     await src.forEach(async (labels, ts, vs, len) => {
       let vals: Float64Array | null = null;
@@ -1448,7 +1553,8 @@ class Evaluator {
         while (to < len && ts[to] <= we) to++;
         while (from < to && ts[from] < ws) from++;
         if (to === from) continue;
-        if (this.ctx.cur + (to - from) > max) throw tooManySamplesError();
+        this.ctx.total += to - from;
+        this.ctx.reach(this.ctx.cur + (to - from));
         if (covered) {
           covered[i] = 1;
           continue;
@@ -1463,8 +1569,10 @@ class Evaluator {
         has![i] = 1;
         count++;
       }
-      if (count === 0) return;
+      // Prometheus adds a series' results while it still holds the last step's window
       this.ctx.add(count);
+      this.ctx.reach(this.ctx.cur + (to - from));
+      if (count === 0) return;
       const out = { labels: keepName ? labels : dropName(labels), vals: vals!, has: has! };
       if (check) check.add(out);
       else sink(out);
@@ -1510,7 +1618,6 @@ class Evaluator {
     const ends = new Float64Array(n);
     for (let i = 0; i < n; i++) ends[i] = windowEnd(i);
     const check = singleName(arg) ? null : new StepCollector("strict");
-    const max = this.ctx.maxSamples;
     if (n === 0) return;
     const mint = ends[0] - range - X_FUNCTIONS_LOOKBACK_MS;
     await this.ctx.forEachSeries(vs, mint, ends[n - 1], this.hintStep, range, (labels, b) => {
@@ -1561,7 +1668,8 @@ class Evaluator {
           b = xs.length;
         }
         if (b === a) continue;
-        if (this.ctx.cur + (b - a) > max) throw tooManySamplesError();
+        this.ctx.total += b - a;
+        this.ctx.reach(this.ctx.cur + (b - a));
         const r = extendedRate(xs, ys, a, b, isCounter, isRate, we, range, appeared);
         if (r === undefined) continue;
         if (vals === null) {
@@ -1607,12 +1715,15 @@ class Evaluator {
       );
     }
     const out = new StepCollector("merge");
+    const base = this.ctx.cur;
     await this.stream(e.args[0], (s) => {
       const m = re.exec(getLabel(s.labels, src));
       let labels = s.labels;
       if (m !== null) labels = setLabel(s.labels, dst, expandTemplate(repl, m, re.groupNames));
       out.add({ labels, vals: s.vals, has: s.has });
     });
+    const counts = this.stepCounts(out.series);
+    this.rangeEvalPeak(base, this.ctx.cur, counts, counts);
     for (const s of out.series) sink(s);
   }
 
@@ -1631,10 +1742,13 @@ class Evaluator {
       throw new PromQLError("execution", `invalid destination label name in label_join(): ${dst}`);
     }
     const out = new StepCollector("merge");
+    const base = this.ctx.cur;
     await this.stream(e.args[0], (s) => {
       const v = srcs.map((n) => getLabel(s.labels, n)).join(sep);
       out.add({ labels: setLabel(s.labels, dst, v), vals: s.vals, has: s.has });
     });
+    const counts = this.stepCounts(out.series);
+    this.rangeEvalPeak(base, this.ctx.cur, counts, counts);
     for (const s of out.series) sink(s);
   }
 
@@ -1656,11 +1770,10 @@ class Evaluator {
     const param = numericParam ? 1 : 0;
     const results = new Uint32Array(n);
     for (const s of out) for (let i = 0; i < n; i++) results[i] += s.has[i];
-    const max = this.ctx.maxSamples;
     const held = this.ctx.cur + param * n;
     let before = 0;
     for (let i = 0; i < n; i++) {
-      if (held + before + param + inputs[i] + results[i] > max) throw tooManySamplesError();
+      this.ctx.reach(held + before + param + inputs[i] + results[i]);
       before += results[i];
     }
   }
@@ -1718,6 +1831,9 @@ class Evaluator {
     const lt = typeOf(e.lhs);
     const rt = typeOf(e.rhs);
     const n = this.n;
+    const base = this.ctx.cur;
+    const inputs = new Uint32Array(n);
+    const results = new Uint32Array(n);
     if (lt === "vector" && rt === "vector") {
       const l = await this.evalVector(e.lhs);
       const r = await this.evalVector(e.rhs);
@@ -1727,22 +1843,61 @@ class Evaluator {
       else if (e.op === "or") out = vectorOr(l, r, matching, n);
       else if (e.op === "unless") out = vectorUnless(l, r, matching, n);
       else out = vectorBinop(e.op, l, r, matching, e.returnBool, n);
+      for (const m of [l, r, out]) {
+        const into = m === out ? results : inputs;
+        for (const s of m) for (let i = 0; i < n; i++) into[i] += s.has[i];
+      }
+      this.rangeEvalPeak(base, this.ctx.cur, inputs, results);
       for (const s of out) sink(s);
       return;
     }
     const swap = lt === "scalar";
     // the scalar side first, so the vector side can stream straight through
     const scalar = await this.evalScalar(swap ? e.lhs : e.rhs);
+    // Prometheus holds a scalar operand as one sample per step; a left one while the right side
+    // is evaluated (a right one is evaluated after the vector side there)
+    this.ctx.cur = base + (swap ? n : 0);
     const vecSide = swap ? e.rhs : e.lhs;
     const dropping = dropsMetricName(e.op) || e.returnBool;
     const check = dropping && !singleName(vecSide) ? new StepCollector("merge") : null;
     await this.stream(vecSide, (s) => {
+      for (let i = 0; i < n; i++) inputs[i] += s.has[i];
       const r = vectorScalarSeries(e.op, s, scalar, swap, e.returnBool);
       if (r === null) return;
+      for (let i = 0; i < n; i++) results[i] += r.has[i];
       if (check) check.add(r);
       else sink(r);
     });
+    for (let i = 0; i < n; i++) inputs[i]++; // the scalar's sample
+    this.rangeEvalPeak(base, this.ctx.cur + (swap ? 0 : n), inputs, results);
     if (check) { for (const s of check.series) sink(s); }
+  }
+
+  /**
+   * Prometheus's rangeEval peak for a binary operator or a function call (its
+   * `--query.max-samples` check): the operands held (`held`), and per step that step's inputs
+   * gathered next to the results of the steps before and this step's own; afterwards only the
+   * results stay (`base` + results).
+   * https://github.com/prometheus/prometheus/blob/v2.42.0/promql/engine.go (`rangeEval`)
+   */
+  /** Per-step counts of the samples of `m` (added to `into`, or a new array). */
+  private stepCounts(m: readonly StepSeries[], into = new Uint32Array(this.n)): Uint32Array {
+    for (const s of m) for (let i = 0; i < into.length; i++) into[i] += s.has[i];
+    return into;
+  }
+
+  private rangeEvalPeak(
+    base: number,
+    held: number,
+    inputs: Uint32Array,
+    results: Uint32Array,
+  ): void {
+    let before = 0;
+    for (let i = 0; i < inputs.length; i++) {
+      this.ctx.reach(held + before + inputs[i] + results[i]);
+      before += results[i];
+    }
+    this.ctx.cur = base + before;
   }
 }
 

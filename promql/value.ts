@@ -55,6 +55,66 @@ export type QueryValue = Vector | Matrix | Scalar | StringValue;
 export interface QueryResult {
   value: QueryValue;
   warnings: string[];
+  /** The engine's statistics of this evaluation (absent when it did not evaluate it itself). */
+  stats?: QueryStats;
+}
+
+/**
+ * Prometheus's query statistics, the `stats` of a query answer (util/stats/query_stats.go
+ * `BuiltinStats`): timings in seconds, sample counts as promql/engine.go counts them.
+ * https://prometheus.io/docs/prometheus/latest/querying/api/#expression-queries
+ */
+export interface QueryStats {
+  timings: {
+    evalTotalTime: number;
+    resultSortTime: number;
+    queryPreparationTime: number;
+    innerEvalTime: number;
+    execQueueTime: number;
+    execTotalTime: number;
+  };
+  samples: { totalQueryableSamples: number; peakSamples: number };
+}
+
+/**
+ * The `,"stats":{…}` member an answer's data object gets when its request asks for statistics:
+ * the engine's (zeros when it kept none) with `queueMs` spent waiting for a query slot, which
+ * Prometheus counts in execQueueTime and execTotalTime.
+ */
+export function queryStatsMember(s: QueryStats | undefined, queueMs: number): string {
+  const out = s ?? emptyQueryStats();
+  const q = queueMs / 1000;
+  out.timings.execQueueTime += q;
+  out.timings.execTotalTime += q;
+  return `,"stats":${queryStatsJSON(out)}`;
+}
+
+/** Statistics with every timing and count zero. */
+export function emptyQueryStats(): QueryStats {
+  return {
+    timings: {
+      evalTotalTime: 0,
+      resultSortTime: 0,
+      queryPreparationTime: 0,
+      innerEvalTime: 0,
+      execQueueTime: 0,
+      execTotalTime: 0,
+    },
+    samples: { totalQueryableSamples: 0, peakSamples: 0 },
+  };
+}
+
+/**
+ * The JSON of `stats` in Prometheus's field order. Go writes a float64 the way JavaScript does
+ * (shortest form, exponent below 1e-6 as `1e-7`), so JSON.stringify matches it.
+ */
+export function queryStatsJSON(s: QueryStats): string {
+  const t = s.timings;
+  return `{"timings":{"evalTotalTime":${t.evalTotalTime},"resultSortTime":${t.resultSortTime},` +
+    `"queryPreparationTime":${t.queryPreparationTime},"innerEvalTime":${t.innerEvalTime},` +
+    `"execQueueTime":${t.execQueueTime},"execTotalTime":${t.execTotalTime}},` +
+    `"samples":{"totalQueryableSamples":${s.samples.totalQueryableSamples},` +
+    `"peakSamples":${s.samples.peakSamples}}}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -182,8 +242,9 @@ export class JSONPieces {
   private carry: string | undefined;
   private ended = false;
 
-  constructor(value: QueryValue, private readonly size = 1 << 20) {
-    this.text = resultToJSONChunks(value);
+  /** `extra`: members appended to the data object (`,"stats":{…}`), as in resultToJSONChunks. */
+  constructor(value: QueryValue, private readonly size = 1 << 20, extra = "") {
+    this.text = resultToJSONChunks(value, extra);
   }
 
   /** The next piece, and whether it is the last. */
@@ -220,8 +281,9 @@ const JSON_CHUNK = 64 * 1024;
  * The text of {@link resultToJSONText} in pieces of about 64 KiB, produced as they are pulled:
  * a large answer is written out without ever being one string (as Prometheus encodes straight
  * into the response), so its memory is the result plus one piece, not several copies of the text.
+ * `extra` is JSON text placed after `result` inside the object (`,"stats":{…}`).
  */
-export function* resultToJSONChunks(value: QueryValue): Generator<string> {
+export function* resultToJSONChunks(value: QueryValue, extra = ""): Generator<string> {
   switch (value.type) {
     case "vector": {
       let buf = `{"resultType":"vector","result":[`;
@@ -236,7 +298,7 @@ export function* resultToJSONChunks(value: QueryValue): Generator<string> {
           buf = "";
         }
       }
-      yield buf + "]}";
+      yield buf + "]" + extra + "}";
       return;
     }
     case "matrix": {
@@ -255,18 +317,18 @@ export function* resultToJSONChunks(value: QueryValue): Generator<string> {
         }
         buf += "]}";
       }
-      yield buf + "]}";
+      yield buf + "]" + extra + "}";
       return;
     }
     case "scalar":
       yield `{"resultType":"scalar","result":[${scalarTimestamp(value.t)},"${
         formatFloatGo(value.v)
-      }"]}`;
+      }"]${extra}}`;
       return;
     case "string":
       yield `{"resultType":"string","result":[${scalarTimestamp(value.t)},${
         goJSONString(value.v)
-      }]}`;
+      }]${extra}}`;
       return;
   }
 }

@@ -15,7 +15,7 @@ import { enforceMatchers, enforceQuery } from "../promql/enforce.ts";
 import type { FunctionOptions } from "../promql/functions_table.ts";
 import type { QueryTelemetry, SeriesStats } from "./telemetry.ts";
 import type { ActiveQueryTracker } from "./active_queries.ts";
-import { resultToJSONChunks } from "../promql/value.ts";
+import { queryStatsMember, resultToJSONChunks } from "../promql/value.ts";
 import { type DedupFunc } from "../storeapi/dedup.ts";
 import type { StoreProxy } from "../storeapi/proxy.ts";
 import type { ShardInfo } from "../storeapi/codec.ts";
@@ -691,7 +691,7 @@ export class QueryApi {
   private async evaluate(
     e: { engine: Engine; opts: EngineOptions },
     q: ProxyQueryable,
-    t: Pick<EvalTask, "kind" | "expr" | "start" | "end" | "step">,
+    t: Pick<EvalTask, "kind" | "expr" | "start" | "end" | "step" | "stats">,
     signal: AbortSignal,
     p?: ApiParams,
   ): Promise<
@@ -740,7 +740,11 @@ export class QueryApi {
             : e.engine.rangeQuery(q, t.expr, t.start, t.end, t.step, signal),
       );
       this.observeQuery(p, q.stats, began);
-      return { data: resultToJSONChunks(res.value), warnings: [...res.warnings, ...q.warnings] };
+      const extra = t.stats ? queryStatsMember(res.stats, t.stats.queueMs) : "";
+      return {
+        data: resultToJSONChunks(res.value, extra),
+        warnings: [...res.warnings, ...q.warnings],
+      };
     } finally {
       if (inline) this.inlineBusy = false;
     }
@@ -825,6 +829,7 @@ export class QueryApi {
     const expr = this.enforceQuery(p.get("query"), tenant);
     if (expired) this.expiredQuery(expr, true, e.opts.functions);
     try {
+      const queued = performance.now();
       const res = await this.gate(() =>
         this.tracked(
           expr,
@@ -832,7 +837,14 @@ export class QueryApi {
             this.evaluate(
               e,
               q,
-              { kind: "instant", expr, start: time, end: time, step: 0 },
+              {
+                kind: "instant",
+                expr,
+                start: time,
+                end: time,
+                step: 0,
+                stats: statsRequest(p, queued),
+              },
               signal,
               p,
             ),
@@ -901,10 +913,18 @@ export class QueryApi {
     const expr = this.enforceQuery(p.get("query"), tenant);
     if (expired) this.expiredQuery(expr, false, e.opts.functions);
     try {
+      const queued = performance.now();
       const res = await this.gate(() =>
         this.tracked(
           expr,
-          () => this.evaluate(e, q, { kind: "range", expr, start, end, step }, signal, p),
+          () =>
+            this.evaluate(
+              e,
+              q,
+              { kind: "range", expr, start, end, step, stats: statsRequest(p, queued) },
+              signal,
+              p,
+            ),
         )
       );
       this.queries.inc({ handler: "query_range", result: "success" });
@@ -1021,6 +1041,17 @@ export class QueryApi {
     const keys = [...groups.keys()].sort(compareStrings);
     return `{${keys.map((k) => `${goJSONString(k)}:[${groups.get(k)!.join(",")}]`).join(",")}}`;
   }
+}
+
+/**
+ * A query's `stats` parameter: any non-empty value asks for the statistics in the answer's data
+ * (Prometheus's and Thanos's query APIs); read when the query gets its slot, so the wait since
+ * `queued` is its queue time.
+ * https://prometheus.io/docs/prometheus/latest/querying/api/#expression-queries
+ */
+function statsRequest(p: ApiParams, queued: number): { queueMs: number } | undefined {
+  if (p.get("stats") === "") return undefined;
+  return { queueMs: performance.now() - queued };
 }
 
 /** A handler's success: pre-rendered `data` JSON (text, or UTF-8 bytes) and warnings. */

@@ -43,6 +43,11 @@ export interface EvalTask {
    * instead of the HTTP API's `data` JSON.
    */
   grpcBatchSize?: number;
+  /**
+   * Set: the `data` JSON gets Prometheus's query statistics (the `stats` parameter); `queueMs` is
+   * how long the query waited for its slot under `--query.max-concurrent`.
+   */
+  stats?: { queueMs: number };
   /** `--query.mode=distributed`: aggregations pushed down to leaf queriers (query/distributed.ts). */
   distributed?: DistributedOptions;
   queryable: {

@@ -15,7 +15,7 @@ import type { EndpointClient } from "./endpoints.ts";
 import { Matcher } from "../tsdb/matchers.ts";
 import { Engine } from "../promql/engine.ts";
 import { PromQLError } from "../promql/errors.ts";
-import { JSONPieces } from "../promql/value.ts";
+import { JSONPieces, queryStatsMember } from "../promql/value.ts";
 import { ProxyQueryable } from "./queryable.ts";
 import { labelApiData } from "./label_api.ts";
 import { queryValueFrames } from "./grpc_api.ts";
@@ -199,7 +199,8 @@ async function evaluate(
       });
       return;
     }
-    const pieces = new JSONPieces(res.value);
+    const extra = task.stats ? queryStatsMember(res.stats, task.stats.queueMs) : "";
+    const pieces = new JSONPieces(res.value, undefined, extra);
     const first = pieces.next();
     if (!first.done) keepStream(id, pieces);
     send({

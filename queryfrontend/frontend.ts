@@ -12,6 +12,15 @@ import type { Route } from "../server/http.ts";
 import { mapConcurrent } from "../runutil/gate.ts";
 import { goJSONString, labelsJSON } from "../strconv/json.ts";
 import { formatGoDuration } from "../strconv/duration.ts";
+import { formatFloatGo } from "../strconv/float.ts";
+import {
+  mergeSampleStats,
+  readSampleStats,
+  replaceStatsMember,
+  RequestSampleStats,
+  type SampleStats,
+  statsMemberText,
+} from "./stats.ts";
 import { activeTraceparent } from "../tracing/tracer.ts";
 import { ApiParams, MAX_FORM_BYTES, parseApiDuration, parseApiTime } from "../query/api.ts";
 import { parseExpr } from "../promql/parser.ts";
@@ -121,6 +130,12 @@ export interface FrontendOptions {
    */
   slowQueryLogsUserHeader?: string;
   /**
+   * --query-frontend.force-query-stats: every query asks the querier for its statistics
+   * (`stats=all`), answers carry them, and each request gets a `query stats` log line and a
+   * `Server-Timing` header (Thanos v0.42's transport handler and stats middleware).
+   */
+  forceQueryStats?: boolean;
+  /**
    * `--query-frontend.tenant-certificate-field`: the tenant is this field of the client
    * certificate instead (none: an empty tenant, as Thanos sends).
    */
@@ -146,6 +161,8 @@ interface SlowQueryWho {
   /** The request body as read (a form POST's parameters), or null. */
   body: Uint8Array | null;
   res: Response;
+  /** The request's sample counts with --query-frontend.force-query-stats, else null. */
+  stats: RequestSampleStats | null;
 }
 
 /** The user name of a basic `Authorization` header, else "" (Go's `Request.BasicAuth`). */
@@ -211,6 +228,8 @@ const RANGE_OWN = new Set(["query", "start", "end", "step"]);
 interface PartAnswer {
   matrix?: Matrix;
   warnings: string[];
+  /** The querier's sample counts, when it was asked for them. */
+  stats?: SampleStats | null;
   /** A downstream error to return as is. */
   error?: DownstreamAnswer;
 }
@@ -329,10 +348,12 @@ export class QueryFrontend {
         params: Record<string, string>,
         signal: AbortSignal,
         cacheUser: string,
+        stats: RequestSampleStats | null,
       ) => Promise<Response>,
     ): Route["handler"] =>
     async (req, params, info) => {
       const start = performance.now();
+      const stats = this.#o.forceQueryStats ? new RequestSampleStats() : null;
       // read before the tenant conversion, as Thanos does ahead of its tripperware
       const orgId = this.orgId(req.headers);
       const basicUser = basicAuthUser(req.headers);
@@ -347,9 +368,17 @@ export class QueryFrontend {
         body = await info.readBody(MAX_FORM_BYTES);
         req = new Request(req, { body: body as Uint8Array<ArrayBuffer>, headers });
       } else req = new Request(req, { headers });
-      const res = await fn(req, params, info.signal, cacheUser);
+      let res = await fn(req, params, info.signal, cacheUser, stats);
       const took = performance.now() - start;
-      this.#logSlow(req, took, {
+      if (stats !== null) {
+        // no querier reports its wall time to this frontend (Thanos's neither): 0
+        res = new Response(res.body, res);
+        res.headers.set(
+          "Server-Timing",
+          `querier_wall_time;dur=0, response_time;dur=${formatFloatGo(took)}`,
+        );
+      }
+      const who = {
         orgId,
         remoteUser: this.#o.slowQueryLogsUserHeader
           ? req.headers.get(this.#o.slowQueryLogsUserHeader) ?? ""
@@ -357,7 +386,10 @@ export class QueryFrontend {
         remoteAddr: info.remoteAddr,
         body,
         res,
-      });
+        stats,
+      };
+      this.#logSlow(req, took, who);
+      if (stats !== null) this.#logQueryStats(req, took, who, stats);
       if (name === "query_range") {
         this.#duration.observe(
           { method: req.method, status_code: String(res.status) },
@@ -370,12 +402,15 @@ export class QueryFrontend {
       {
         method: both,
         path: "/api/v1/query_range",
-        handler: wrap("query_range", (req, _, s, user) => this.#queryRange(req, s, user)),
+        handler: wrap(
+          "query_range",
+          (req, _, s, user, stats) => this.#queryRange(req, s, user, stats),
+        ),
       },
       {
         method: both,
         path: "/api/v1/query",
-        handler: wrap("query", (req, _, s) => this.#instantQuery(req, s)),
+        handler: wrap("query", (req, _, s, _u, stats) => this.#instantQuery(req, s, stats)),
       },
       {
         method: both,
@@ -468,7 +503,43 @@ export class QueryFrontend {
       fields.query_range_hours = Math.trunc(range / 3600_000);
       fields.query_range_human = formatGoDuration(range);
     }
+    if (who.stats !== null) {
+      fields.peak_samples = who.stats.peakSamples;
+      fields.total_samples_loaded = who.stats.totalSamples;
+    }
     this.#o.logger.info("slow query detected", fields);
+  }
+
+  /**
+   * The `query stats` line of Thanos v0.42's frontend with --query-frontend.force-query-stats
+   * (handler.go `reportQueryStats`), for every request: the querier's sample counts of its
+   * answers; wall time, series and chunk bytes stay 0 as in Thanos, whose queriers do not report
+   * them to the frontend.
+   */
+  #logQueryStats(req: Request, tookMs: number, who: SlowQueryWho, stats: RequestSampleStats) {
+    const url = new URL(req.url);
+    const fields: Record<string, unknown> = {
+      org_id: who.orgId,
+      component: "query-frontend",
+      method: req.method,
+      path: url.pathname,
+      remote_user: basicAuthUser(req.headers),
+      remote_addr: who.remoteAddr,
+      response_time: formatGoDuration(Math.round(tookMs)),
+      query_wall_time_seconds: 0,
+      fetched_series_count: 0,
+      fetched_chunks_bytes: 0,
+    };
+    const form = formValues(req, who.body);
+    for (const [k, v] of form) fields[`param_${k}`] = v.join(",");
+    fields.peak_samples = stats.peakSamples;
+    fields.total_samples_loaded = stats.totalSamples;
+    const range = queryRangeMs(form);
+    if (range !== 0) {
+      fields.query_range_hours = Math.trunc(range / 3600_000);
+      fields.query_range_human = formatGoDuration(range);
+    }
+    this.#o.logger.info("query stats", fields);
   }
 
   #compress(req: Request, res: Response): Response {
@@ -486,7 +557,12 @@ export class QueryFrontend {
 
   // ---- range queries
 
-  async #queryRange(req: Request, signal: AbortSignal, cacheUser: string): Promise<Response> {
+  async #queryRange(
+    req: Request,
+    signal: AbortSignal,
+    cacheUser: string,
+    stats: RequestSampleStats | null,
+  ): Promise<Response> {
     this.#queries.inc({ op: "query_range" });
     const original = req.clone();
     const { p, pairs } = await requestParams(req);
@@ -525,6 +601,14 @@ export class QueryFrontend {
     const rest = new URLSearchParams();
     for (const [k, v] of pairs) if (!RANGE_OWN.has(k)) rest.append(k, v);
     if (!p.has("partial_response")) rest.set("partial_response", String(this.#o.partialResponse));
+    // statistics: forced ones always; with a results cache Thanos asks the querier only for
+    // forced ones and answers only those (its results cache middleware), else the client's
+    const force = stats !== null;
+    const statsParam = this.#rangeCache !== undefined
+      ? (force ? "all" : "")
+      : (force ? "all" : p.get("stats"));
+    if (statsParam === "") rest.delete("stats");
+    else rest.set("stats", statsParam);
     const now = this.#now();
     const dedupOff = p.get("dedup") === "false";
     const cacheable = this.#rangeCache !== undefined && !dedupOff &&
@@ -580,6 +664,8 @@ export class QueryFrontend {
     const failed = answers.find((a) => a.error !== undefined);
     if (failed?.error) return this.#relay(failed.error);
     let matrix = mergeMatrices(answers.map((a) => a.matrix ?? []));
+    // Thanos's downsampled middleware merges every run's answer: their statistics add up
+    const counted = [...answers];
     const warnings = [...new Set(answers.flatMap((a) => a.warnings))];
     if (
       shards[0] !== undefined && this.#o.requestDownsampled && matrix.length === 0 &&
@@ -596,6 +682,7 @@ export class QueryFrontend {
         const again = await run(more);
         const bad = again.find((a) => a.error !== undefined);
         if (bad?.error) return this.#relay(bad.error);
+        counted.push(...again);
         for (const w of again.flatMap((a) => a.warnings)) {
           if (!warnings.includes(w)) warnings.push(w);
         }
@@ -607,7 +694,9 @@ export class QueryFrontend {
     const extra: Record<string, string> = warnings.length > 0
       ? { "cache-control": "no-store" }
       : {};
-    return this.#json(200, matrixResponseText(matrix, warnings), extra);
+    const merged = statsParam === "" ? null : mergeSampleStats(counted.map((a) => a.stats));
+    stats?.record(merged);
+    return this.#json(200, matrixResponseText(matrix, warnings, statsMemberText(merged)), extra);
   }
 
   /**
@@ -632,21 +721,49 @@ export class QueryFrontend {
    * labels, or by value under `sort`/`sort_desc`, or as they come under `topk`/`bottomk`). A
    * missing `time` is set to now, so every shard evaluates at the same instant.
    */
-  async #instantQuery(req: Request, signal: AbortSignal): Promise<Response> {
+  async #instantQuery(
+    req: Request,
+    signal: AbortSignal,
+    stats: RequestSampleStats | null,
+  ): Promise<Response> {
     this.#queries.inc({ op: "query" });
     const tries = this.#o.instantMaxRetries;
-    if ((this.#o.verticalShards ?? 0) <= 0) {
+    const sharding = (this.#o.verticalShards ?? 0) > 0;
+    const statsAsked = stats !== null || new URL(req.url).searchParams.get("stats");
+    if (!sharding && !statsAsked && req.method === "GET") {
       return this.#down.proxy(req, "/api/v1/query", signal, tries);
     }
     const original = req.clone();
     const { p, pairs } = await requestParams(req);
     const query = p.get("query");
-    const shards = this.#shards(query);
-    if (shards[0] === undefined) {
-      return this.#down.proxy(original, "/api/v1/query", signal, tries);
+    const shards = sharding ? this.#shards(query) : [undefined];
+    const statsParam = stats !== null ? "all" : p.get("stats");
+    if (statsParam === "") {
+      if (shards[0] === undefined) {
+        return this.#down.proxy(original, "/api/v1/query", signal, tries);
+      }
+    } else if (shards[0] === undefined) {
+      // asked for statistics: Thanos's codec re-encodes the answer with its own form of them
+      const params = new URLSearchParams(pairs);
+      params.set("stats", statsParam);
+      const a = await this.#down.get(
+        "/api/v1/query",
+        params,
+        this.#down.forwarded(req),
+        tries,
+        signal,
+      );
+      if (a.status !== 200) return this.#relay(a);
+      let counts: SampleStats | null = null;
+      try {
+        counts = readSampleStats((JSON.parse(a.text) as { data?: unknown }).data);
+      } catch { /* relayed as it came */ }
+      stats?.record(counts);
+      return this.#relay({ ...a, text: replaceStatsMember(a.text, counts) });
     }
     const rest = new URLSearchParams();
     for (const [k, v] of pairs) if (k !== "shard_info") rest.append(k, v);
+    if (statsParam !== "") rest.set("stats", statsParam);
     if (!p.has("time")) rest.set("time", formatSeconds(this.#now()));
     const headers = this.#down.forwarded(req);
     const answers = await mapConcurrent(
@@ -657,6 +774,7 @@ export class QueryFrontend {
     const vectors: VectorSample[][] = [];
     const matrices: Matrix[] = [];
     const warnings = new Set<string>();
+    const counts: (SampleStats | null)[] = [];
     for (const a of answers) {
       if (a.status !== 200) return this.#relay(a);
       let body: { status?: string; data?: { resultType?: string }; warnings?: string[] };
@@ -667,6 +785,7 @@ export class QueryFrontend {
       }
       if (body.status !== "success") return this.#relay(a);
       for (const w of body.warnings ?? []) warnings.add(w);
+      counts.push(readSampleStats(body.data));
       const v = parseVector(body.data);
       const m = v === null ? parseMatrix(body.data) : null;
       // scalars and strings are never sharded; anything else: the first shard's answer
@@ -675,14 +794,23 @@ export class QueryFrontend {
       if (m !== null) matrices.push(m);
     }
     const extra: Record<string, string> = warnings.size > 0 ? { "cache-control": "no-store" } : {};
+    const merged = mergeSampleStats(counts);
+    stats?.record(merged);
+    const member = statsMemberText(merged);
     if (matrices.length > 0) {
-      return this.#json(200, matrixResponseText(mergeMatrices(matrices), [...warnings]), extra);
+      return this.#json(
+        200,
+        matrixResponseText(mergeMatrices(matrices), [...warnings], member),
+        extra,
+      );
     }
     return this.#json(
       200,
-      vectorResponseText(mergeVectors(vectors, sortPlanForQuery(query, this.#o.functions)), [
-        ...warnings,
-      ]),
+      vectorResponseText(
+        mergeVectors(vectors, sortPlanForQuery(query, this.#o.functions)),
+        [...warnings],
+        member,
+      ),
       extra,
     );
   }
@@ -734,6 +862,7 @@ export class QueryFrontend {
     return {
       matrix,
       warnings: body.warnings ?? [],
+      stats: readSampleStats(body.data),
       noStore: /no-store/.test(a.headers.get("cache-control") ?? "") ||
         (body.warnings ?? []).length > 0,
     };
@@ -774,9 +903,12 @@ export class QueryFrontend {
         await cache.put(key, mergeExtents([...extents, ...added], step), this.#o.cacheTtlMs ?? 0);
       }
     }
+    // cached extents count no samples (Cortex extracts per-step counts, which none sends)
+    const zero = rest.has("stats") ? { totalQueryableSamples: 0, peakSamples: 0 } : null;
     return {
       matrix: mergeMatrices([...cached, ...fetched.map((f) => f.matrix!)]),
       warnings,
+      stats: mergeSampleStats([zero, ...fetched.map((f) => f.stats)]),
     };
   }
 

@@ -65,14 +65,19 @@ export function cutMatrix(m: Matrix, start: number, end: number): Matrix {
   return out;
 }
 
-/** The API body of a matrix answer, as the querier writes it. */
-export function matrixResponseText(m: Matrix, warnings: readonly string[]): string {
+/**
+ * The API body of a matrix answer, as the querier writes it; `stats` is the data object's
+ * `,"stats":{…}` member or "".
+ */
+export function matrixResponseText(m: Matrix, warnings: readonly string[], stats = ""): string {
   const series = m.map((s) =>
     `{"metric":${labelsJSON(s.labels)},"values":[${
       s.points.map(([t, v]) => `[${formatSampleTimestamp(t)},"${v}"]`).join(",")
     }]}`
   );
-  let text = `{"status":"success","data":{"resultType":"matrix","result":[${series.join(",")}]}`;
+  let text = `{"status":"success","data":{"resultType":"matrix","result":[${
+    series.join(",")
+  }]${stats}}`;
   if (warnings.length > 0) text += `,"warnings":[${warnings.map(goJSONString).join(",")}]`;
   return text + "}";
 }
@@ -97,17 +102,20 @@ export function parseVector(data: unknown): VectorSample[] | null {
   return out;
 }
 
-/** The API body of a vector answer, as the querier writes it. */
+/** The API body of a vector answer, as the querier writes it (`stats` as for a matrix). */
 export function vectorResponseText(
   v: readonly VectorSample[],
   warnings: readonly string[],
+  stats = "",
 ): string {
   const samples = v.map((s) =>
     `{"metric":${labelsJSON(s.labels)},"value":[${formatSampleTimestamp(s.point[0])},"${
       s.point[1]
     }"]}`
   );
-  let text = `{"status":"success","data":{"resultType":"vector","result":[${samples.join(",")}]}`;
+  let text = `{"status":"success","data":{"resultType":"vector","result":[${
+    samples.join(",")
+  }]${stats}}`;
   if (warnings.length > 0) text += `,"warnings":[${warnings.map(goJSONString).join(",")}]`;
   return text + "}";
 }

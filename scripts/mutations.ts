@@ -3263,4 +3263,34 @@ export const MUTATIONS: Mutation[] = [
     replace: "      return true;",
     tests: ["tests/receive/otlp_test.ts"],
   },
+  // ---------------------------------------------------------------- query statistics
+  {
+    name: "stats-invariant-counted-once",
+    file: "promql/engine.ts",
+    find: "this.ctx.total += (this.ctx.total - before) * (this.n - 1);",
+    replace: "",
+    tests: ["tests/e2e/query_stats_test.ts"],
+  },
+  {
+    name: "stats-subquery-inner-samples-counted",
+    file: "promql/engine.ts",
+    find: "if (!innerTotal) this.ctx.total = before;",
+    replace: "",
+    tests: ["tests/e2e/query_stats_test.ts"],
+  },
+  {
+    name: "stats-rangeeval-results-not-held",
+    file: "promql/engine.ts",
+    find:
+      "      this.ctx.reach(held + before + inputs[i] + results[i]);\n      before += results[i];",
+    replace: "      this.ctx.reach(held + inputs[i] + results[i]);",
+    tests: ["tests/e2e/query_stats_test.ts"],
+  },
+  {
+    name: "frontend-stats-peak-summed",
+    file: "queryfrontend/stats.ts",
+    find: "if (p.peakSamples > out.peakSamples) out.peakSamples = p.peakSamples;",
+    replace: "out.peakSamples += p.peakSamples;",
+    tests: ["tests/queryfrontend/stats_test.ts", "tests/e2e/query_frontend_stats_test.ts"],
+  },
 ];

@@ -60,6 +60,8 @@ export interface QueryFrontendConfig {
   orgIdHeaders: string[];
   /** `--query-frontend.slow-query-logs-user-header` ("" = the basic-auth user). */
   slowQueryLogsUserHeader: string;
+  /** `--query-frontend.force-query-stats`. */
+  forceQueryStats: boolean;
   /** `--query-frontend.tenant-certificate-field` (absent: the tenant header decides). */
   tenantCertificateField?: CertificateTenantField;
   /** `--query-frontend.default-tenant-id`: the `tenant` label of requests without tenant. */
@@ -259,6 +261,7 @@ export function queryFrontendConfig(flags: Flags<QueryFrontendFlag>): QueryFront
     slowQueryLogsUserHeader: userHeader === ""
       ? ""
       : headerName("query-frontend.slow-query-logs-user-header", userHeader),
+    forceQueryStats: flags.bool("query-frontend.force-query-stats"),
     defaultTenant: flags.string("query-frontend.default-tenant-id"),
     ...(certField === "" ? {} : { tenantCertificateField: certField }),
   };

@@ -264,8 +264,7 @@ export const QUERY_FRONTEND_COMMAND = defineCommand({
       kind: "bool",
       default: "false",
       help: "Enables query statistics for all queries and will export statistics as logs and " +
-        "service headers. Not in this build.",
-      unsupported: "query statistics are not in this build",
+        "service headers.",
     },
     {
       name: "query-frontend.org-id-header",

@@ -57,6 +57,7 @@ export function runQueryFrontend(cfg: QueryFrontendConfig, ctx: RunContext): Pro
     tenantHeader: cfg.tenantHeader,
     orgIdHeaders: cfg.orgIdHeaders,
     slowQueryLogsUserHeader: cfg.slowQueryLogsUserHeader,
+    forceQueryStats: cfg.forceQueryStats,
     ...(cfg.tenantCertificateField ? { tenantCertificateField: cfg.tenantCertificateField } : {}),
     downstreamTimeoutMs: cfg.downstreamTimeoutMs,
     enableCors: cfg.enableCors,
