@@ -72,12 +72,15 @@ const CHUNK_FETCH_CONCURRENCY = 8;
  */
 const SERIES_BATCH = 512;
 /**
- * Series held in batches across all blocks of one Series call: a call merging many blocks (a
- * 30-day range over 2-hour blocks) reads smaller batches per block, down to
- * {@link MIN_SERIES_BATCH}, so its memory does not grow with the number of blocks it spans.
+ * Series held in batches across all blocks of one Series call: a call merging many blocks reads
+ * smaller batches per block, down to {@link MIN_SERIES_BATCH}, so its memory grows slowly with
+ * the number of blocks it spans. The floor is 128, not lower: each batch costs a block an index
+ * read, a chunk read and a merge wait: a 30-day query over 360 two-hour blocks took 10-30 %
+ * more of the store's CPU at 32 series a batch (bench/store_memory_vs_prometheus.ts --days30),
+ * for a few MiB of batches less.
  */
 const CALL_SERIES_BATCH = 8192;
-const MIN_SERIES_BATCH = 32;
+const MIN_SERIES_BATCH = 128;
 
 /** Batch size per block for a Series call over `blocks` blocks. */
 export function seriesBatchSize(blocks: number): number {
