@@ -30,6 +30,7 @@ import { startQuerier, T0 } from "../tests/helpers/query_e2e.ts";
 import { startComponent } from "../tests/helpers/thanos.ts";
 import { fsConfig } from "../tests/helpers/compact_bucket.ts";
 import { createBlocksFromSeries, type RawSeries, writeBlock } from "../tsdb/block_writer.ts";
+import { cpuSeconds } from "./cpu_profile.ts";
 import { compareLabels, labelsFromObject } from "../tsdb/labels.ts";
 
 const H = 3_600_000;
@@ -296,8 +297,14 @@ async function runSuite(s: Stack, queries: { name: string; path: string }[], ver
   const perQuery = values["per-query"];
   for (const { name, path } of queries) {
     if (perQuery) { for (const p of [s.store, s.querier, s.prom]) resetPeak(p.pid); }
+    // CPU (user + system, /proc) of each process over its side's requests
+    const cpu0 = [s.store, s.querier, s.prom].map((p) => cpuSeconds(p.pid));
     const a = await timed(`${s.querier.url}/api/v1/${path}`);
+    const cpu1 = [s.store, s.querier, s.prom].map((p) => cpuSeconds(p.pid));
     const b = await timed(`${s.prom.url}/api/v1/${path}`);
+    const cpuMs = [s.store, s.querier, s.prom].map((p, i) =>
+      f0(((i < 2 ? cpu1[i] : cpuSeconds(p.pid)) - (i < 2 ? cpu0[i] : cpu1[i])) * 1000 / REPEATS)
+    );
     if (perQuery) {
       const [st, q, p] = [s.store, s.querier, s.prom].map((x) => rss(x.pid).peak);
       console.log(
@@ -312,7 +319,9 @@ async function runSuite(s: Stack, queries: { name: string; path: string }[], ver
       console.log(
         `  ${name.slice(0, 90).padEnd(90)} ${f0(a.ms).padStart(6)} ms ${f0(b.ms).padStart(6)} ms ${
           f2(a.ms / b.ms)
-        }×${same ? "" : "  DIFFERENT"}`,
+        }×${same ? "" : "  DIFFERENT"} (CPU ms store ${cpuMs[0]} querier ${cpuMs[1]} prom ${
+          cpuMs[2]
+        })`,
       );
       if (!same) {
         console.log(`    ours: ${a.body.slice(0, 300)}\n    prom: ${b.body.slice(0, 300)}`);

@@ -3238,9 +3238,23 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "index-cache-hit-never-moves",
     file: "store/index_cache.ts",
-    find: "    if (this.clock - e.seq > this.entries.size >> 1) {",
-    replace: "    if (this.clock < 0) {",
+    find: "    this.touch(e);\n    counts?.hits.inc();\n    const v = e.value as string;",
+    replace: "    counts?.hits.inc();\n    const v = e.value as string;",
     tests: ["tests/store/index_cache_test.ts"],
+  },
+  {
+    name: "index-cache-drop-block-keeps-series",
+    file: "store/index_cache.ts",
+    find: "    if (series) { for (const e of [...series.values()]) this.remove(e, false); }\n",
+    replace: "",
+    tests: ["tests/store/index_cache_test.ts"],
+  },
+  {
+    name: "merge-batches-empty-batch-taken-as-head",
+    file: "tsdb/querier.ts",
+    find: "          (b.length === 0 ? again : ready).push(wait[i]);",
+    replace: "          ready.push(wait[i]);",
+    tests: ["tests/tsdb/querier_test.ts"],
   },
   {
     name: "otlp-unit-suffix-dropped",

@@ -35,7 +35,7 @@ import type { IndexReader, IndexSeries } from "../tsdb/index/reader.ts";
 import { compareLabels, compareStrings, labelsFromObject } from "../tsdb/labels.ts";
 import type { Matcher } from "../tsdb/matchers.ts";
 import type { BlockMeta } from "../tsdb/meta.ts";
-import { mergeSeriesSets } from "../tsdb/querier.ts";
+import { mergeSeriesBatches, mergeSeriesSets } from "../tsdb/querier.ts";
 import { ChunkEncoding, type Labels, type SeriesWithChunks } from "../tsdb/series.ts";
 import type { Logger } from "../logging/log.ts";
 import { IndexCache, type IndexCacheOptions, type StoreIndexCache } from "./index_cache.ts";
@@ -72,12 +72,15 @@ const CHUNK_FETCH_CONCURRENCY = 8;
  */
 const SERIES_BATCH = 512;
 /**
- * Series held in batches across all blocks of one Series call: a call merging many blocks (a
- * 30-day range over 2-hour blocks) reads smaller batches per block, down to
- * {@link MIN_SERIES_BATCH}, so its memory does not grow with the number of blocks it spans.
+ * Series held in batches across all blocks of one Series call: a call merging many blocks reads
+ * smaller batches per block, down to {@link MIN_SERIES_BATCH}, so its memory grows slowly with
+ * the number of blocks it spans. The floor is 128, not lower: each batch costs a block an index
+ * read, a chunk read and a merge wait: a 30-day query over 360 two-hour blocks took 10-30 %
+ * more of the store's CPU at 32 series a batch (bench/store_memory_vs_prometheus.ts --days30),
+ * for a few MiB of batches less.
  */
 const CALL_SERIES_BATCH = 8192;
-const MIN_SERIES_BATCH = 32;
+const MIN_SERIES_BATCH = 128;
 
 /** Batch size per block for a Series call over `blocks` blocks. */
 export function seriesBatchSize(blocks: number): number {
@@ -668,10 +671,10 @@ export class BucketStore implements StoreBackend {
     batches: AsyncIterable<SeriesWithChunks[]>,
     stats: RequestStats,
     signal: AbortSignal,
-  ): AsyncGenerator<SeriesWithChunks> {
+  ): AsyncGenerator<SeriesWithChunks[]> {
     try {
-      // the block's reader hands over batches: one generator step per series, not three
-      for await (const batch of batches) for (const s of batch) yield s;
+      // batches as the block's reader hands them over: the merge awaits once per batch
+      yield* batches;
     } catch (e) {
       if (signal.aborted || e instanceof GrpcError) throw e;
       const reason = e instanceof CorruptionError ? "corruption" : "error";
@@ -1059,6 +1062,20 @@ function sameChunk(a: StoreChunk, b: StoreChunk): boolean {
   return true;
 }
 
+/** The series of `batches` one by one, at most `limit` of them (0: all). */
+async function* seriesOfBatches(
+  batches: AsyncIterable<SeriesWithChunks[]>,
+  limit: number,
+): AsyncGenerator<SeriesWithChunks> {
+  let n = 0;
+  for await (const batch of batches) {
+    for (const s of batch) {
+      yield s;
+      if (++n === limit) return;
+    }
+  }
+}
+
 async function* seriesOnly(
   items: AsyncIterable<SeriesItem>,
   warnings: string[],
@@ -1143,16 +1160,7 @@ class BlockSetBackend implements StoreBackend {
         signal,
       )
     );
-    const merged = sets.length === 1 ? sets[0] : mergeSeriesSets(sets);
-    const limit = req.limit ?? 0;
-    if (limit <= 0) return merged;
-    return (async function* () {
-      let n = 0;
-      for await (const s of merged) {
-        yield s;
-        if (++n >= limit) return;
-      }
-    })();
+    return seriesOfBatches(mergeSeriesBatches(sets), req.limit ?? 0);
   }
 
   private overlapping(start: number, end: number): BucketBlock[] {

@@ -6,7 +6,7 @@
 
 import { parse as parseYaml } from "yaml";
 import { parseBase2Bytes } from "../strconv/bytes.ts";
-import type { Counter, CounterChild, Gauge, Registry } from "../metrics/registry.ts";
+import type { Counter, CounterChild, Gauge, GaugeChild, Registry } from "../metrics/registry.ts";
 import type { IndexSeries } from "../tsdb/index/reader.ts";
 import { Decbuf, Encbuf } from "../tsdb/encoding.ts";
 import type { Cache } from "../cache/cache.ts";
@@ -62,8 +62,13 @@ interface Entry {
   /** Postings, or a series entry as a byte string ({@link bytesToString}). */
   value: Uint32Array | string;
   size: number;
-  /** The cache's clock when the entry was stored or last moved to the recent end. */
-  seq: number;
+  /** The postings key, or the series entry's ref in its block's map. */
+  key: string | number;
+  /** The block of a series entry (its map in {@link IndexCache}'s series maps), else "". */
+  block: string;
+  /** Neighbours in recency order: the next older and the next more recent entry. */
+  older: Entry | null;
+  newer: Entry | null;
 }
 
 /** First char of a cached series string: the index's own entry body, or {@link encodeSeries}. */
@@ -121,7 +126,17 @@ export interface IndexCacheOptions {
 
 /** An LRU cache bounded by bytes. `maxBytes` 0 disables it (every get misses, sets are dropped). */
 export class IndexCache implements StoreIndexCache {
+  /** Postings and expanded postings by key. */
   private readonly entries = new Map<string, Entry>();
+  /**
+   * Series entries per block by ref: a number key costs no string per item to build, hash and
+   * hold (a 30-day query looks up 200,000 series entries, one per block and series).
+   */
+  private readonly series = new Map<string, Map<number, Entry>>();
+  /** Every entry in recency order (a doubly linked list): evictions from the oldest end. */
+  private oldest: Entry | null = null;
+  private newest: Entry | null = null;
+  private count = 0;
   /**
    * A short number per block for item keys (a ULID in each of a hundred thousand keys would
    * cost more than the series bytes); never reused, so a dropped block's keys cannot collide.
@@ -129,10 +144,13 @@ export class IndexCache implements StoreIndexCache {
   private readonly blockKeys = new Map<string, string>();
   private nextBlockKey = 0;
   private bytes = 0;
-  /** Counts stores and moves (see {@link Entry.seq}). */
-  private clock = 0;
   /** Request and hit counters per item type, resolved once (a hit is counted per lookup). */
   private lookups?: Record<CacheItemType, { requests: CounterChild; hits: CounterChild }>;
+  /** Store, eviction, item and size metrics per item type, resolved once. */
+  private typeMetrics?: Record<
+    CacheItemType,
+    { added: CounterChild; evicted: CounterChild; items: GaugeChild; size: GaugeChild }
+  >;
   private readonly maxItemBytes: number;
   private readonly enabled?: ReadonlySet<CacheItemType>;
   private readonly metrics?: CacheMetrics;
@@ -198,6 +216,17 @@ export class IndexCache implements StoreIndexCache {
         Series: lookup("Series"),
         ExpandedPostings: lookup("ExpandedPostings"),
       };
+      const children = (t: CacheItemType) => ({
+        added: m.added.labels(t),
+        evicted: m.evicted.labels(t),
+        items: m.items.labels(t),
+        size: m.size.labels(t),
+      });
+      this.typeMetrics = {
+        Postings: children("Postings"),
+        Series: children("Series"),
+        ExpandedPostings: children("ExpandedPostings"),
+      };
     }
   }
 
@@ -214,55 +243,106 @@ export class IndexCache implements StoreIndexCache {
 
   /** Number of items held. */
   get itemCount(): number {
-    return this.entries.size;
+    return this.count;
+  }
+
+  private on(type: CacheItemType): boolean {
+    return this.maxBytes > 0 && (this.enabled === undefined || this.enabled.has(type));
   }
 
   private get<T extends Uint32Array | string>(
     type: CacheItemType,
     key: string,
   ): T | undefined {
-    if (this.maxBytes <= 0 || (this.enabled && !this.enabled.has(type))) return undefined;
+    if (!this.on(type)) return undefined;
     const counts = this.lookups?.[type];
     counts?.requests.inc();
     const e = this.entries.get(key);
     if (!e) return undefined;
-    // Move to the most recently used end, unless the entry is already in the recent half of the
-    // order (fewer stores and moves since its own than half the items): eviction order stays
-    // least recently used for every entry that could be evicted soon, while a query touching
-    // hundreds of thousands of cached entries does not reorder the whole map (a delete and an
-    // insert per hit, and the map's rehashing, cost more than the reads they save).
-    if (this.clock - e.seq > this.entries.size >> 1) {
-      this.entries.delete(key);
-      e.seq = ++this.clock;
-      this.entries.set(key, e);
-    }
+    this.touch(e);
     counts?.hits.inc();
     return e.value as T;
   }
 
-  private set(type: CacheItemType, key: string, value: Uint32Array | string, size: number) {
-    if (this.maxBytes <= 0 || (this.enabled && !this.enabled.has(type))) return;
-    const total = size + INDEX_CACHE_ENTRY_OVERHEAD + 2 * key.length;
-    if (total > this.maxItemBytes) return;
-    const old = this.entries.get(key);
-    if (old) this.remove(key, old, false);
-    while (this.bytes + total > this.maxBytes && this.entries.size > 0) {
-      const [k, e] = this.entries.entries().next().value as [string, Entry];
-      this.remove(k, e, true);
-    }
-    this.entries.set(key, { type, value, size: total, seq: ++this.clock });
-    this.bytes += total;
-    this.metrics?.added.inc({ item_type: type });
-    this.metrics?.items.inc({ item_type: type });
-    this.metrics?.size.inc({ item_type: type }, total);
+  /** Moves `e` to the most recently used end (a hit). */
+  private touch(e: Entry): void {
+    if (e === this.newest) return;
+    this.unlink(e);
+    this.append(e);
   }
 
-  private remove(key: string, e: Entry, evicted: boolean): void {
-    this.entries.delete(key);
+  private append(e: Entry): void {
+    e.older = this.newest;
+    e.newer = null;
+    if (this.newest) this.newest.newer = e;
+    else this.oldest = e;
+    this.newest = e;
+  }
+
+  private unlink(e: Entry): void {
+    if (e.older) e.older.newer = e.newer;
+    else this.oldest = e.newer;
+    if (e.newer) e.newer.older = e.older;
+    else this.newest = e.older;
+    e.older = e.newer = null;
+  }
+
+  /**
+   * Stores `value` as a postings item (`block` "") under `key`, or as series entry `key` of
+   * `block`, evicting the least recently used items past the byte bound.
+   */
+  private set(
+    type: CacheItemType,
+    block: string,
+    key: string | number,
+    value: Uint32Array | string,
+    size: number,
+  ) {
+    if (!this.on(type)) return;
+    const keyBytes = typeof key === "string" ? 2 * key.length : 8;
+    const total = size + INDEX_CACHE_ENTRY_OVERHEAD + keyBytes;
+    if (total > this.maxItemBytes) return;
+    let map: Map<number, Entry> | undefined;
+    if (block !== "") {
+      map = this.series.get(block);
+      if (map === undefined) this.series.set(block, map = new Map());
+    }
+    const old = map ? map.get(key as number) : this.entries.get(key as string);
+    if (old) this.remove(old, false);
+    while (this.bytes + total > this.maxBytes && this.oldest !== null) {
+      this.remove(this.oldest, true);
+    }
+    const e: Entry = { type, value, size: total, key, block, older: null, newer: null };
+    if (map) {
+      // the block's map may have gone with its last entry in the removals above
+      if (map.size === 0) this.series.set(block, map);
+      map.set(key as number, e);
+    } else this.entries.set(key as string, e);
+    this.append(e);
+    this.count++;
+    this.bytes += total;
+    const m = this.typeMetrics?.[type];
+    m?.added.inc();
+    m?.items.inc();
+    m?.size.inc(total);
+  }
+
+  private remove(e: Entry, evicted: boolean): void {
+    if (e.block === "") this.entries.delete(e.key as string);
+    else {
+      const map = this.series.get(e.block);
+      if (map) {
+        map.delete(e.key as number);
+        if (map.size === 0) this.series.delete(e.block);
+      }
+    }
+    this.unlink(e);
+    this.count--;
     this.bytes -= e.size;
-    if (evicted) this.metrics?.evicted.inc({ item_type: e.type });
-    this.metrics?.items.dec({ item_type: e.type });
-    this.metrics?.size.dec({ item_type: e.type }, e.size);
+    const m = this.typeMetrics?.[e.type];
+    if (evicted) m?.evicted.inc();
+    m?.items.dec();
+    m?.size.dec(e.size);
   }
 
   /** Cached postings of `block` for `key` (a matcher's canonical form). */
@@ -272,7 +352,7 @@ export class IndexCache implements StoreIndexCache {
 
   /** Caches postings of `block` for `key`. */
   setPostings(block: string, key: string, postings: Uint32Array): void {
-    this.set("Postings", `P:${this.blockKey(block)}:${key}`, postings, postings.byteLength);
+    this.set("Postings", "", `P:${this.blockKey(block)}:${key}`, postings, postings.byteLength);
   }
 
   /** Cached series entry `ref` of `block`. */
@@ -281,8 +361,23 @@ export class IndexCache implements StoreIndexCache {
     ref: number,
     decodeBody?: (ref: number, body: Uint8Array) => IndexSeries,
   ): IndexSeries | undefined {
-    const v = this.get<string>("Series", `S:${this.blockKey(block)}:${ref}`);
-    if (v === undefined) return undefined;
+    return this.seriesFrom(this.series.get(block), ref, decodeBody);
+  }
+
+  /** Series entry `ref` of a block's map (a hit counted and made recent), decoded. */
+  private seriesFrom(
+    map: Map<number, Entry> | undefined,
+    ref: number,
+    decodeBody?: (ref: number, body: Uint8Array) => IndexSeries,
+  ): IndexSeries | undefined {
+    if (!this.on("Series")) return undefined;
+    const counts = this.lookups?.Series;
+    counts?.requests.inc();
+    const e = map?.get(ref);
+    if (e === undefined) return undefined;
+    this.touch(e);
+    counts?.hits.inc();
+    const v = e.value as string;
     if (v[0] === ENCODED_TAG) return decodeSeries(stringBytes(v));
     return decodeBody?.(ref, stringBytes(v));
   }
@@ -295,7 +390,7 @@ export class IndexCache implements StoreIndexCache {
    */
   setSeries(block: string, ref: number, s: IndexSeries, body?: Uint8Array): void {
     const v = body ? bytesToString(BODY_TAG, body) : bytesToString(ENCODED_TAG, encodeSeries(s));
-    this.set("Series", `S:${this.blockKey(block)}:${ref}`, v, v.length);
+    this.set("Series", block, ref, v, v.length);
   }
 
   fetchPostings(block: string, key: string): Promise<Uint32Array | undefined> {
@@ -313,7 +408,13 @@ export class IndexCache implements StoreIndexCache {
   }
 
   storeExpandedPostings(block: string, key: string, postings: Uint32Array): void {
-    this.set("ExpandedPostings", `E:${this.blockKey(block)}:${key}`, postings, postings.byteLength);
+    this.set(
+      "ExpandedPostings",
+      "",
+      `E:${this.blockKey(block)}:${key}`,
+      postings,
+      postings.byteLength,
+    );
   }
 
   fetchSeries(
@@ -322,7 +423,8 @@ export class IndexCache implements StoreIndexCache {
     decodeBody?: (ref: number, body: Uint8Array) => IndexSeries,
   ): Promise<(IndexSeries | undefined)[]> {
     const out = new Array<IndexSeries | undefined>(refs.length).fill(undefined);
-    for (let i = 0; i < refs.length; i++) out[i] = this.getSeries(block, refs[i], decodeBody);
+    const map = this.series.get(block);
+    for (let i = 0; i < refs.length; i++) out[i] = this.seriesFrom(map, refs[i], decodeBody);
     return Promise.resolve(out);
   }
 
@@ -340,14 +442,14 @@ export class IndexCache implements StoreIndexCache {
 
   /** Drops every item of `block` (after the block was unloaded). */
   dropBlock(block: string): void {
+    const series = this.series.get(block);
+    if (series) { for (const e of [...series.values()]) this.remove(e, false); }
     const id = this.blockKeys.get(block);
     if (id === undefined) return;
     this.blockKeys.delete(block);
     const infix = `:${id}:`;
     for (const [k, e] of [...this.entries]) {
-      if (k.startsWith("P" + infix) || k.startsWith("S" + infix) || k.startsWith("E" + infix)) {
-        this.remove(k, e, false);
-      }
+      if (k.startsWith("P" + infix) || k.startsWith("E" + infix)) this.remove(e, false);
     }
   }
 }

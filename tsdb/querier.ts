@@ -241,17 +241,21 @@ export class BlockQuerier implements Queryable {
   }
 }
 
-/** The current series of set `idx` in {@link mergeSeriesSets}. */
-interface Head {
+/** Set `idx`'s current batch in {@link mergeSeriesBatches} and its position in it. */
+interface Cursor {
   idx: number;
-  cur: SeriesWithChunks;
+  batch: SeriesWithChunks[];
+  pos: number;
 }
 
-/** Heads of several sets with equal labels. */
+/** Cursors of several sets whose current series have equal labels. */
 interface HeadGroup {
   labels: Labels;
-  members: Head[];
+  members: Cursor[];
 }
+
+/** Series per batch {@link mergeSeriesBatches} hands on at most. */
+const MERGED_BATCH = 256;
 
 /**
  * K-way merge of sorted series sets by labels. A series present in several sets is yielded once
@@ -264,6 +268,37 @@ export async function* mergeSeriesSets(sets: readonly SeriesSet[]): SeriesSet {
     return;
   }
   const its = sets.map((s) => s[Symbol.asyncIterator]());
+  const merged = mergeBatchSources(
+    its.length,
+    (i) => its[i].next().then((r) => r.done ? null : [r.value]),
+    () => Promise.all(its.map((it) => it.return?.())),
+  );
+  for await (const batch of merged) for (const s of batch) yield s;
+}
+
+/**
+ * {@link mergeSeriesSets} over sets read in batches (each set sorted across its batches): the
+ * merge runs through a batch without an await and waits only for sets whose batch ran out, all
+ * of them at once, so merging a series found in 360 blocks costs no promise per block. Yields
+ * the merged series in batches (at most 256, handed on before each wait).
+ */
+export function mergeSeriesBatches(
+  sets: readonly AsyncIterable<SeriesWithChunks[]>[],
+): AsyncIterable<SeriesWithChunks[]> {
+  if (sets.length === 1) return sets[0];
+  const its = sets.map((s) => s[Symbol.asyncIterator]());
+  return mergeBatchSources(
+    its.length,
+    (i) => its[i].next().then((r) => r.done ? null : r.value),
+    () => Promise.all(its.map((it) => it.return?.())),
+  );
+}
+
+async function* mergeBatchSources(
+  n: number,
+  next: (idx: number) => Promise<SeriesWithChunks[] | null>,
+  close: () => Promise<unknown>,
+): AsyncGenerator<SeriesWithChunks[]> {
   try {
     // Heads with equal labels share one heap entry (a group, its members in set order), so a
     // series present in many sets (the same series in each of 360 two-hour blocks) costs one
@@ -273,24 +308,40 @@ export async function* mergeSeriesSets(sets: readonly SeriesSet[]): SeriesSet {
       const c = compareLabels(x.labels, y.labels);
       return c < 0 || (c === 0 && x.members[0].idx < y.members[0].idx);
     });
-    /** Adds heads (in set order) to the heap, runs of equal labels as one group. */
-    const add = (heads: Head[]) => {
+    /** Adds cursors (in set order) to the heap, runs of equal labels as one group. */
+    const add = (cursors: Cursor[]) => {
       let g: HeadGroup | undefined;
-      for (const h of heads) {
-        if (g !== undefined && labelsEqual(g.labels, h.cur.labels)) g.members.push(h);
-        else heap.push(g = { labels: h.cur.labels, members: [h] });
+      for (const c of cursors) {
+        const labels = c.batch[c.pos].labels;
+        if (g !== undefined && labelsEqual(g.labels, labels)) g.members.push(c);
+        else heap.push(g = { labels, members: [c] });
       }
     };
+    /** The next non-empty batch of every cursor in `empty`, read concurrently; set order kept. */
+    const refill = async (empty: Cursor[], ready: Cursor[]): Promise<Cursor[]> => {
+      let wait = empty;
+      while (wait.length > 0) {
+        const batches = await Promise.all(wait.map((c) => next(c.idx)));
+        const again: Cursor[] = [];
+        for (let i = 0; i < wait.length; i++) {
+          const b = batches[i];
+          if (b === null) continue;
+          wait[i].batch = b;
+          wait[i].pos = 0;
+          (b.length === 0 ? again : ready).push(wait[i]);
+        }
+        wait = again;
+      }
+      return ready.sort((a, b) => a.idx - b.idx);
+    };
+    const all: Cursor[] = [];
+    for (let i = 0; i < n; i++) all.push({ idx: i, batch: [], pos: 0 });
     // prime every set concurrently so their first reads overlap
-    const firsts = await Promise.all(its.map((it) => it.next()));
-    const heads: Head[] = [];
-    for (let i = 0; i < firsts.length; i++) {
-      if (!firsts[i].done) heads.push({ idx: i, cur: firsts[i].value });
-    }
-    add(heads);
+    add(await refill(all, []));
+    let out: SeriesWithChunks[] = [];
     for (;;) {
       const top = heap.pop();
-      if (!top) return;
+      if (!top) break;
       let group = top.members;
       let merged = false;
       while (heap.peek() && labelsEqual(heap.peek()!.labels, top.labels)) {
@@ -299,25 +350,40 @@ export async function* mergeSeriesSets(sets: readonly SeriesSet[]): SeriesSet {
         for (const m of heap.pop()!.members) group.push(m);
       }
       if (merged) group.sort((a, b) => a.idx - b.idx);
-      let out: SeriesWithChunks;
       if (group.length === 1) {
-        out = group[0].cur;
+        const c = group[0];
+        out.push(c.batch[c.pos]);
       } else {
         const chunks: Chunk[] = [];
-        for (const g of group) for (const c of g.cur.chunks) chunks.push(c);
+        for (const c of group) for (const ch of c.batch[c.pos].chunks) chunks.push(ch);
         chunks.sort((a, b) => a.minTime - b.minTime); // stable: set order kept on ties
-        out = { labels: top.labels, chunks };
+        out.push({ labels: top.labels, chunks });
       }
-      const nexts = await Promise.all(group.map((g) => its[g.idx].next()));
-      const more: Head[] = [];
-      for (let i = 0; i < group.length; i++) {
-        if (!nexts[i].done) more.push({ idx: group[i].idx, cur: nexts[i].value });
+      // advance the group's cursors; those at the end of their batch wait for the next one
+      const ready: Cursor[] = [];
+      let empty: Cursor[] | null = null;
+      for (const c of group) {
+        if (++c.pos < c.batch.length) ready.push(c);
+        else (empty ??= []).push(c);
       }
-      add(more);
-      yield out;
+      if (empty === null) {
+        add(ready);
+        if (out.length >= MERGED_BATCH) {
+          yield out;
+          out = [];
+        }
+        continue;
+      }
+      // what is merged so far goes on before waiting for the sets' next batches
+      if (out.length > 0) {
+        yield out;
+        out = [];
+      }
+      add(await refill(empty, ready));
     }
+    if (out.length > 0) yield out;
   } finally {
-    await Promise.all(its.map((it) => it.return?.()));
+    await close();
   }
 }
 

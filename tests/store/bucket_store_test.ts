@@ -517,7 +517,8 @@ Deno.test("a Series call over many blocks reads smaller batches per block, same 
   assertEquals(seriesBatchSize(1), 512);
   assertEquals(seriesBatchSize(16), 512);
   assertEquals(seriesBatchSize(64), 128);
-  assertEquals(seriesBatchSize(390), 32);
+  assertEquals(seriesBatchSize(390), 128);
+  assertEquals(seriesBatchSize(128), 128);
   const f = await fixture();
   try {
     // 64 two-hour blocks of 300 series: 128 series a batch, three batches per block

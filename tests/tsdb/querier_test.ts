@@ -9,6 +9,7 @@ import { Matcher, MatchType } from "../../tsdb/matchers.ts";
 import {
   BlockQuerier,
   BlocksQuerier,
+  mergeSeriesBatches,
   mergeSeriesSets,
   postingsForMatchers,
 } from "../../tsdb/querier.ts";
@@ -396,4 +397,41 @@ Deno.test("mergeSeriesSets: a series in many sets comes once, its chunks in set 
   assertEquals(merged[1].chunks.map((c) => c.data[0]), [2]);
   assertEquals(merged[2].chunks.map((c) => c.data[0]), [0, 1, 3, 4, 5]);
   assertEquals(merged[3].chunks.map((c) => c.data[0]), [0, 1, 2, 3, 4, 5]);
+});
+
+Deno.test("mergeSeriesBatches: sets read in batches of any size (empty too) merge like mergeSeriesSets", async () => {
+  // 5 sets of sorted series; set k holds every series whose number is not a multiple of k + 2,
+  // cut into batches of k + 1 with an empty batch after each
+  const name = (n: number) => labelsFromObject({ __name__: `m${String(n).padStart(3, "0")}` });
+  const series = (k: number) => {
+    const out: SeriesWithChunks[] = [];
+    for (let n = 0; n < 60; n++) {
+      if (n % (k + 2) === 0) continue;
+      out.push({
+        labels: name(n),
+        chunks: [{ minTime: n, maxTime: n + 1, encoding: 1, data: new Uint8Array([k]) }],
+      });
+    }
+    return out;
+  };
+  async function* batches(k: number): AsyncGenerator<SeriesWithChunks[]> {
+    const all = series(k);
+    for (let i = 0; i < all.length; i += k + 1) {
+      await Promise.resolve();
+      yield all.slice(i, i + k + 1);
+      yield [];
+    }
+  }
+  async function* one(k: number): AsyncGenerator<SeriesWithChunks> {
+    yield* series(k);
+  }
+  const sets = [0, 1, 2, 3, 4];
+  const got: SeriesWithChunks[] = [];
+  for await (const b of mergeSeriesBatches(sets.map(batches))) got.push(...b);
+  const want = await collect(mergeSeriesSets(sets.map(one)));
+  assertEquals(want.length, 59);
+  assertEquals(
+    got.map((s) => [labelsToString(s.labels), s.chunks.map((c) => c.data[0])]),
+    want.map((s) => [labelsToString(s.labels), s.chunks.map((c) => c.data[0])]),
+  );
 });
