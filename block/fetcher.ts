@@ -6,6 +6,7 @@
 // deletion marks, duplicates. Partial uploads (no meta.json) are skipped; a corrupt meta.json is
 // reported and skipped without failing the sync.
 
+import { fullyCoveredConverted } from "./parquet_filter.ts";
 import { type Bucket, isObjectNotFound } from "../objstore/bucket.ts";
 import type { Counter, Gauge, Registry } from "../metrics/registry.ts";
 import { type BlockMeta, encodeBlockMeta, parseBlockMeta } from "../tsdb/meta.ts";
@@ -33,7 +34,8 @@ export type FilterReason =
   | "label-excluded"
   | "too-fresh"
   | "marked-for-deletion"
-  | "duplicate";
+  | "duplicate"
+  | "parquet-converted";
 
 /** Options of {@link MetaSyncer}. */
 export interface MetaSyncerOptions {
@@ -56,6 +58,12 @@ export interface MetaSyncerOptions {
   now?: () => number;
   /** Receives one line per skipped corrupt block. */
   onCorrupt?: (ulid: string, err: Error) => void;
+  /**
+   * The store's `--objstore-parquet.config`: the ULIDs converted to parquet
+   * (block/parquet_filter.ts); blocks whose every day they cover are left out, before the other
+   * filters (as Thanos's store orders them). A failure fails the sync.
+   */
+  parquetConverted?: { ids(signal?: AbortSignal): Promise<Set<string>> };
 }
 
 /** Outcome of one sync. */
@@ -177,6 +185,11 @@ export class MetaSyncer {
     });
     await this.cleanCache(ids);
 
+    // blocks a parquet gateway serves instead (whole days only)
+    if (o.parquetConverted) {
+      const converted = await o.parquetConverted.ids(signal);
+      for (const id of fullyCoveredConverted(converted, metas)) drop(id, "parquet-converted");
+    }
     // time partition: blocks entirely outside [minTime, maxTime] are not served
     const minT = o.minTime ?? -Infinity;
     const maxT = o.maxTime ?? Infinity;

@@ -1085,6 +1085,21 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/e2e/bucket_web_test.ts"],
   },
   {
+    name: "parquet-filter-partial-day-dropped",
+    file: "block/parquet_filter.ts",
+    find: "      if (!covered.has(day)) {",
+    replace: "      if (false) {",
+    tests: ["tests/block/parquet_filter_test.ts"],
+  },
+  {
+    name: "store-parquet-bucket-ignored",
+    file: "components/store/main.ts",
+    find:
+      "    parquetConverted: parquetBucket\n      ? new ParquetConvertedBlocks(parquetBucket, cfg.metaFetchConcurrency)\n      : undefined,",
+    replace: "    parquetConverted: undefined,",
+    tests: ["tests/e2e/store_parquet_filter_test.ts"],
+  },
+  {
     name: "upload-blocks-without-labels",
     file: "components/tools/config.ts",
     find: "  if (Object.keys(labels).length === 0) {\n    // Thanos's message",

@@ -39,6 +39,11 @@ export interface StoreConfig {
   grpc: GrpcServerConfig;
   /** The bucket configuration (YAML), "" when none was given. */
   objstoreConfig: string;
+  /**
+   * `--objstore-parquet.config(-file)`: the parquet gateway's bucket (YAML), "" when none;
+   * blocks it fully converted are left out of the sync.
+   */
+  parquetObjstoreConfig: string;
   dataDir: string;
   cacheIndexHeader: boolean;
   indexCacheBytes: number;
@@ -157,6 +162,15 @@ export function storeConfig(flags: Flags<StoreFlag>): StoreConfig {
     throw new UsageError("--block-sync-concurrency must be at least 1");
   }
   const externalPrefix = flags.string("web.external-prefix");
+  const parquetFile = flags.string("objstore-parquet.config-file");
+  if (parquetFile !== "" && flags.string("objstore-parquet.config") !== "") {
+    throw new UsageError(
+      "--objstore-parquet.config-file and --objstore-parquet.config are mutually exclusive",
+    );
+  }
+  const parquetText = parquetFile !== ""
+    ? flags.fileContents("objstore-parquet.config-file")
+    : flags.string("objstore-parquet.config");
   return {
     web: {
       disabled: flags.bool("web.disable"),
@@ -171,6 +185,7 @@ export function storeConfig(flags: Flags<StoreFlag>): StoreConfig {
     tracing: tracingConfig(flags.raw),
     grpc,
     objstoreConfig: objstoreConfigText(flags),
+    parquetObjstoreConfig: parquetText,
     dataDir: flags.string("data-dir"),
     cacheIndexHeader: flags.bool("cache-index-header"),
     indexCacheBytes,

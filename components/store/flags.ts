@@ -88,15 +88,17 @@ export const STORE_COMMAND = defineCommand({
     {
       name: "objstore-parquet.config-file",
       kind: "string",
-      help: "Path to YAML file that contains object store-parquet configuration. Not in this " +
-        "build.",
-      unsupported: "parquet blocks are not in this build",
+      help: "Path to YAML file that contains object store-parquet configuration. See format " +
+        "details: https://thanos.io/tip/thanos/storage.md/#configuration (the bucket of a " +
+        "parquet gateway: TSDB blocks it fully converted are not served here)",
+      grants: "objstore-file-read",
     },
     {
       name: "objstore-parquet.config",
       kind: "string",
-      help: "Alternative to 'objstore-parquet.config-file' flag. Not in this build.",
-      unsupported: "parquet blocks are not in this build",
+      help: "Alternative to 'objstore-parquet.config-file' flag (mutually exclusive). Content " +
+        "of YAML file that contains object store-parquet configuration.",
+      grants: "objstore-read",
     },
     {
       name: "store.enable-index-header-lazy-reader",

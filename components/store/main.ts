@@ -15,6 +15,7 @@ import type { RunContext } from "../runtime.ts";
 import { sleepUnlessAborted } from "../../runutil/sleep.ts";
 import { BucketStore } from "../../store/bucket_store.ts";
 import { MetaSyncer } from "../../block/fetcher.ts";
+import { ParquetConvertedBlocks } from "../../block/parquet_filter.ts";
 import { newCache } from "../../cache/factory.ts";
 import { RemoteIndexCache } from "../../store/index_cache.ts";
 import { CachingBucket } from "../../store/caching_bucket.ts";
@@ -68,7 +69,14 @@ export async function runStore(cfg: StoreConfig, ctx: RunContext): Promise<numbe
       },
     )
     : undefined;
+  // --objstore-parquet.config: blocks a parquet gateway serves are left out (read-only, no metrics)
+  const parquetBucket = cfg.parquetObjstoreConfig.trim() === ""
+    ? undefined
+    : await openBucket(cfg.parquetObjstoreConfig, { logger: log, component: "store-parquet" });
   const syncer = new MetaSyncer(bucket, {
+    parquetConverted: parquetBucket
+      ? new ParquetConvertedBlocks(parquetBucket, cfg.metaFetchConcurrency)
+      : undefined,
     cacheDir: `${dataDir}/meta-syncer`,
     concurrency: cfg.metaFetchConcurrency,
     strategy: cfg.discoveryStrategy,
@@ -145,6 +153,7 @@ export async function runStore(cfg: StoreConfig, ctx: RunContext): Promise<numbe
     afterClose: async () => {
       await store.close();
       await bucket.close();
+      await parquetBucket?.close();
     },
     stoppedMessage: "store gateway stopped",
   }, async () => {
