@@ -143,6 +143,18 @@ Deno.test("series entries are kept as bytes: the index's body with its reader, e
   assertEquals(c.itemCount, 2);
 });
 
+Deno.test("postings of blocks stay apart after a block is dropped and another one cached", () => {
+  const c = new IndexCache(MIB);
+  c.setPostings("blockA", "k", Uint32Array.of(1));
+  c.setPostings("blockB", "k", Uint32Array.of(2));
+  c.dropBlock("blockA");
+  // a new block must not be given the key of a block still cached
+  c.setPostings("blockC", "k", Uint32Array.of(3));
+  assertEquals([...c.getPostings("blockB", "k") ?? []], [2]);
+  assertEquals([...c.getPostings("blockC", "k") ?? []], [3]);
+  assertEquals(c.getPostings("blockA", "k"), undefined);
+});
+
 Deno.test("the in-memory cache evicts the least recently used series past its byte bound", () => {
   const c = new IndexCache(4096);
   const entry = (ref: number) => ({
