@@ -95,7 +95,7 @@ function minPositive(...vs: number[]): number {
 /** `--<name>-file` or `--<name>` (mutually exclusive), "" when neither. */
 function configText(
   flags: Flags<StoreFlag>,
-  name: "index-cache.config" | "store.caching-bucket.config",
+  name: "index-cache.config" | "store.caching-bucket.config" | "objstore-parquet.config",
 ): string {
   const fileFlag = `${name}-file` as const;
   const file = flags.string(fileFlag);
@@ -162,15 +162,7 @@ export function storeConfig(flags: Flags<StoreFlag>): StoreConfig {
     throw new UsageError("--block-sync-concurrency must be at least 1");
   }
   const externalPrefix = flags.string("web.external-prefix");
-  const parquetFile = flags.string("objstore-parquet.config-file");
-  if (parquetFile !== "" && flags.string("objstore-parquet.config") !== "") {
-    throw new UsageError(
-      "--objstore-parquet.config-file and --objstore-parquet.config are mutually exclusive",
-    );
-  }
-  const parquetText = parquetFile !== ""
-    ? flags.fileContents("objstore-parquet.config-file")
-    : flags.string("objstore-parquet.config");
+  const parquetText = configText(flags, "objstore-parquet.config");
   return {
     web: {
       disabled: flags.bool("web.disable"),
