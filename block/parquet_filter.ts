@@ -29,22 +29,15 @@ export function convertedFromBlocks(bytes: Uint8Array, name: string): string[] {
   try {
     while (!r.eof()) {
       const t = r.tag();
-      if (t === (6 << 3 | WireType.LengthDelimited)) {
-        const id = r.string();
-        if (!isULID(id)) {
-          throw new Error(
-            `parse block ID ${JSON.stringify(id)} from parquet metadata file: ${name}`,
-          );
-        }
-        out.push(id);
-      } else {
-        r.skip(t & 7);
-      }
+      if (t === (6 << 3 | WireType.LengthDelimited)) out.push(r.string());
+      else r.skip(t & 7);
     }
   } catch (e) {
-    const msg = (e as Error).message;
-    if (msg.includes("parquet metadata file")) throw e;
-    throw new Error(`read parquet metadata file ${name}: ${msg}`);
+    throw new Error(`read parquet metadata file ${name}: ${(e as Error).message}`);
+  }
+  const bad = out.find((id) => !isULID(id));
+  if (bad !== undefined) {
+    throw new Error(`parse block ID ${JSON.stringify(bad)} from parquet metadata file: ${name}`);
   }
   return out;
 }
