@@ -38,6 +38,10 @@ function shortestDigits(v: number): { digits: string; exp: number } {
  * (1e21 → "1000000000000000000000", 1e-7 → "0.0000001").
  */
 export function formatFloatGo(v: number): string {
+  // JS prints fixed notation with the same shortest round-trip digits in [1e-6, 1e21): the
+  // common case (every sample value of an API answer) needs no digit splitting
+  const a = v < 0 ? -v : v;
+  if (a >= 1e-6 && a < 1e21) return String(v);
   if (Number.isNaN(v)) return "NaN";
   if (v === Infinity) return "+Inf";
   if (v === -Infinity) return "-Inf";

@@ -9,8 +9,13 @@ export function goJSONString(s: string): string {
   );
 }
 
+/** What {@link labelJSONString} escapes: `"`, `\`, control characters. */
+const LABEL_ESCAPED = /["\\\x00-\x1f]/;
+
 /** Label strings: only `"`, `\`, and control characters escaped (jsoniter fast path). */
 export function labelJSONString(s: string): string {
+  // nearly every label needs no escaping: one scan by the regex engine, no per-character work
+  if (!LABEL_ESCAPED.test(s)) return '"' + s + '"';
   let out = '"';
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
@@ -30,9 +35,10 @@ export function labelJSONString(s: string): string {
  * order, strings escaped like Prometheus's label encoder ({@link labelJSONString}).
  */
 export function labelsJSON(ls: readonly string[]): string {
-  const parts: string[] = [];
+  let out = "{";
   for (let i = 0; i < ls.length; i += 2) {
-    parts.push(`${labelJSONString(ls[i])}:${labelJSONString(ls[i + 1])}`);
+    if (i > 0) out += ",";
+    out += labelJSONString(ls[i]) + ":" + labelJSONString(ls[i + 1]);
   }
-  return `{${parts.join(",")}}`;
+  return out + "}";
 }
