@@ -17,7 +17,15 @@ import {
   setLabel,
 } from "../tsdb/labels.ts";
 import { ChunkEncoding } from "../tsdb/series.ts";
-import type { Chunk, Labels, Queryable, SelectHints } from "../tsdb/series.ts";
+import type {
+  BatchedSeriesSet,
+  Chunk,
+  Labels,
+  Queryable,
+  SelectHints,
+  SeriesSet,
+  SeriesWithChunks,
+} from "../tsdb/series.ts";
 import { decodeXorSamples } from "../tsdb/chunkenc/xor.ts";
 import { HI_WORD, LO_WORD, STALE_NAN_HI, STALE_NAN_LO } from "../tsdb/value.ts";
 import type {
@@ -585,20 +593,47 @@ class QueryContext {
     const set = this.q.select(vs.matchers, hints, this.signal);
     let k = 0;
     try {
-      for await (const s of set) {
-        if ((++k & 63) === 0) this.check();
-        const turn = this.pause();
-        if (turn !== undefined) await turn;
-        this.buf.load(s.labels, s.chunks, mint, maxt);
-        if (this.buf.len === 0) continue;
-        const r = fn(s.labels, this.buf);
-        if (r !== undefined) await r;
+      if (isBatched(set)) {
+        // one await per batch, not per series: a short query's fixed cost (issue 19)
+        for await (const batch of set.batches()) {
+          for (let i = 0; i < batch.length; i++) {
+            if ((++k & 63) === 0) this.check();
+            const turn = this.pause();
+            if (turn !== undefined) await turn;
+            const r = this.visit(batch[i], mint, maxt, fn);
+            if (r !== undefined) await r;
+          }
+        }
+      } else {
+        for await (const s of set) {
+          if ((++k & 63) === 0) this.check();
+          const turn = this.pause();
+          if (turn !== undefined) await turn;
+          const r = this.visit(s, mint, maxt, fn);
+          if (r !== undefined) await r;
+        }
       }
     } catch (e) {
       if (this.signal.aborted && !(e instanceof PromQLError)) throw this.abortError();
       throw e;
     }
   }
+
+  /** Decodes one selected series and hands it to `fn` unless no sample is in [mint, maxt]. */
+  private visit(
+    s: SeriesWithChunks,
+    mint: number,
+    maxt: number,
+    fn: (labels: Labels, buf: SeriesBuffer) => void | Promise<void>,
+  ): void | Promise<void> {
+    this.buf.load(s.labels, s.chunks, mint, maxt);
+    if (this.buf.len === 0) return;
+    return fn(s.labels, this.buf);
+  }
+}
+
+function isBatched(set: SeriesSet): set is BatchedSeriesSet {
+  return typeof (set as Partial<BatchedSeriesSet>).batches === "function";
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,11 +5,11 @@
 import type { SeriesStats } from "./telemetry.ts";
 import type { Matcher } from "../tsdb/matchers.ts";
 import {
+  type BatchedSeriesSet,
   type Chunk,
   ChunkEncoding,
   type Queryable,
   type SelectHints,
-  type SeriesSet,
   type SeriesWithChunks,
 } from "../tsdb/series.ts";
 import { PromQLError } from "../promql/errors.ts";
@@ -111,15 +111,25 @@ export class ProxyQueryable implements Queryable {
   }
 
   /** Series matching `matchers` in [hints.start, hints.end], deduplicated when enabled. */
-  select(matchers: Matcher[], hints: SelectHints, signal?: AbortSignal): SeriesSet {
-    return this.selectGen(matchers, hints, signal ?? new AbortController().signal);
+  select(matchers: Matcher[], hints: SelectHints, signal?: AbortSignal): BatchedSeriesSet {
+    const batches = () =>
+      this.selectBatches(matchers, hints, signal ?? new AbortController().signal);
+    return {
+      batches,
+      async *[Symbol.asyncIterator]() {
+        for await (const batch of batches()) {
+          for (let i = 0; i < batch.length; i++) yield batch[i];
+        }
+      },
+    };
   }
 
-  private async *selectGen(
+  /** The series of a select, one array per batch of the stores' streams. */
+  private async *selectBatches(
     matchers: Matcher[],
     hints: SelectHints,
     signal: AbortSignal,
-  ): AsyncGenerator<SeriesWithChunks> {
+  ): AsyncGenerator<SeriesWithChunks[]> {
     const req: SeriesRequest = {
       minTime: hints.start,
       maxTime: hints.end,
@@ -149,8 +159,9 @@ export class ProxyQueryable implements Queryable {
       const batches = this.proxy.seriesBatches(req, signal, this.callOptions());
       const dedupOpts: DedupOptions = { func: this.opts.dedupFunc, selectFunc: hints.func };
       const dedup = this.dedupOn && !req.skipChunks;
-      // one await per batch of the store's stream; one generator step per series for the engine
+      // one await per batch of the store's stream, for the engine too
       for await (const batch of batches) {
+        const out: SeriesWithChunks[] = [];
         for (let i = 0; i < batch.length; i++) {
           const item = batch[i];
           if ("warning" in item) {
@@ -163,8 +174,9 @@ export class ProxyQueryable implements Queryable {
             chunks: toEngineChunks(item, hints.func),
           };
           if (dedup) s = dedupSeries(s, dedupOpts);
-          yield s;
+          out.push(s);
         }
+        if (out.length > 0) yield out;
       }
     } catch (e) {
       if (e instanceof StoreRequestError) {

@@ -35,6 +35,15 @@ export interface SeriesWithChunks {
 /** Series sorted by labels, each label set once. Pulled, so consumers apply backpressure. */
 export type SeriesSet = AsyncIterable<SeriesWithChunks>;
 
+/**
+ * A {@link SeriesSet} that can also hand its series out a batch at a time, as they arrived (a
+ * StoreAPI stream's batches): one await per batch instead of one per series. Iterate either the
+ * set or `batches()`, once.
+ */
+export interface BatchedSeriesSet extends AsyncIterable<SeriesWithChunks> {
+  batches(): AsyncIterable<readonly SeriesWithChunks[]>;
+}
+
 /** What the query engine tells a store about a selection. */
 export interface SelectHints {
   start: number;
