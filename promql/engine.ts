@@ -26,7 +26,7 @@ import type {
   SeriesSet,
   SeriesWithChunks,
 } from "../tsdb/series.ts";
-import { decodeXorSamples } from "../tsdb/chunkenc/xor.ts";
+import { XorIterator } from "../tsdb/chunkenc/xor.ts";
 import { HI_WORD, LO_WORD, STALE_NAN_HI, STALE_NAN_LO } from "../tsdb/value.ts";
 import type {
   AggregateExpr,
@@ -679,8 +679,12 @@ function releaseSeriesBuffer(b: SeriesBuffer): void {
 class SeriesBuffer {
   ts = new Float64Array(SERIES_BUFFER_START);
   vs = new Float64Array(SERIES_BUFFER_START);
+  /** `vs`'s memory as 32-bit words: values are decoded as raw bits (stale markers survive). */
+  private words = new Uint32Array(this.vs.buffer);
   stale = new Uint8Array(SERIES_BUFFER_START);
   len = 0;
+  /** Decodes straight into `ts`/`words` at an offset: no array views per chunk. */
+  private readonly xor = new XorIterator();
   /** Non-stale samples (range selectors drop stale markers). */
   cts = new Float64Array(SERIES_BUFFER_START);
   cvs = new Float64Array(SERIES_BUFFER_START);
@@ -693,12 +697,14 @@ class SeriesBuffer {
     const ts = new Float64Array(cap);
     ts.set(this.ts.subarray(0, this.len));
     const vs = new Float64Array(cap);
+    const words = new Uint32Array(vs.buffer);
     // copy raw words so NaN payloads (stale markers) survive
-    new Uint32Array(vs.buffer).set(new Uint32Array(this.vs.buffer, 0, this.len * 2));
+    words.set(this.words.subarray(0, this.len * 2));
     const st = new Uint8Array(cap);
     st.set(this.stale.subarray(0, this.len));
     this.ts = ts;
     this.vs = vs;
+    this.words = words;
     this.stale = st;
   }
 
@@ -717,26 +723,13 @@ class SeriesBuffer {
           } has a chunk of encoding ${ChunkEncoding[c.encoding] ?? c.encoding}`,
         );
       }
-      const d = c.data;
-      const count = d.length >= 2 ? (d[0] << 8) | d[1] : 0;
-      this.grow(this.len + count);
+      const it = this.xor;
+      it.reset(c.data);
+      // the decoder writes at most the header's sample count
+      this.grow(this.len + it.numSamples);
       const base = this.len;
       // samples after maxt are dropped below: not decoded at all
-      const out = decodeXorSamples(
-        d,
-        this.ts.subarray(base),
-        this.vs.subarray(base),
-        maxt,
-      );
-      const n = out.ts.length;
-      if (out.ts.buffer !== this.ts.buffer) {
-        // the decoder allocated (count header disagreed): copy in
-        this.grow(base + n);
-        this.ts.set(out.ts, base);
-        new Uint32Array(this.vs.buffer, base * 8, n * 2).set(
-          new Uint32Array(out.vs.buffer, out.vs.byteOffset, n * 2),
-        );
-      }
+      const n = it.decodeRest(this.ts, this.words, base, maxt) - base;
       if (base > 0 && n > 0 && this.ts[base] <= this.ts[base - 1]) unordered = true;
       this.len = base + n;
     }
@@ -752,7 +745,7 @@ class SeriesBuffer {
     while (hi > lo && this.ts[hi - 1] > maxt) hi--;
     if (lo > 0) {
       this.ts.copyWithin(0, lo, hi);
-      new Uint32Array(this.vs.buffer).copyWithin(0, lo * 2, hi * 2);
+      this.words.copyWithin(0, lo * 2, hi * 2);
       if (unordered) this.stale.copyWithin(0, lo, hi);
     }
     this.len = hi - lo;
@@ -762,7 +755,7 @@ class SeriesBuffer {
 
   /** Stale flags of samples [from, to) from the raw bits, before a value becomes a JS number. */
   private staleFlags(from: number, to: number): void {
-    const words = new Uint32Array(this.vs.buffer, 0, to * 2);
+    const words = this.words;
     for (let i = from; i < to; i++) {
       this.stale[i] = words[2 * i + HI_WORD] === STALE_NAN_HI &&
           words[2 * i + LO_WORD] === STALE_NAN_LO
