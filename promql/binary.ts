@@ -8,6 +8,7 @@ import { type BinaryOp, isComparison, type VectorMatching } from "./ast.ts";
 import { PromQLError, sameLabelsetError } from "./errors.ts";
 import { goPow } from "./functions.ts";
 import { StepCollector, type StepSeries } from "./value.ts";
+import { stepFlags, stepValues } from "./step_arrays.ts";
 
 /** Operators whose vector result loses `__name__` (arithmetic except atan2, as 2.42). */
 export function dropsMetricName(op: BinaryOp): boolean {
@@ -82,8 +83,8 @@ export function vectorScalarSeries(
   returnBool: boolean,
 ): StepSeries | null {
   const n = s.has.length;
-  const vals = new Float64Array(n);
-  const has = new Uint8Array(n);
+  const vals = stepValues(n);
+  const has = stepFlags(n);
   const cmp = isComparison(op);
   let any = false;
   for (let i = 0; i < n; i++) {
@@ -283,7 +284,7 @@ export function vectorBinop(
       }
       let dst = outIndex.get(mkey);
       if (dst === undefined) {
-        dst = { labels: metric, vals: new Float64Array(n), has: new Uint8Array(n) };
+        dst = { labels: metric, vals: stepValues(n), has: stepFlags(n) };
         outIndex.set(mkey, dst);
         out.series.push(dst);
       } else if (dst.has[i] !== 0) {

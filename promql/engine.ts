@@ -27,6 +27,7 @@ import type {
   SeriesWithChunks,
 } from "../tsdb/series.ts";
 import { XorIterator } from "../tsdb/chunkenc/xor.ts";
+import { stepFlags, stepValues } from "./step_arrays.ts";
 import { HI_WORD, LO_WORD, STALE_NAN_HI, STALE_NAN_LO } from "../tsdb/value.ts";
 import type {
   AggregateExpr,
@@ -592,24 +593,36 @@ class QueryContext {
     this.check();
     const set = this.q.select(vs.matchers, hints, this.signal);
     let k = 0;
+    // samples and steps handled since the clock was last read: it is read every 8 series (a
+    // read costs about as much as a short series) or sooner after long ones
+    let work = 0;
+    const steps = step > 0 ? Math.ceil((maxt - mint) / step) : 1;
     try {
       if (isBatched(set)) {
         // one await per batch, not per series: a short query's fixed cost (issue 19)
         for await (const batch of set.batches()) {
           for (let i = 0; i < batch.length; i++) {
             if ((++k & 63) === 0) this.check();
-            const turn = this.pause();
-            if (turn !== undefined) await turn;
+            if ((k & 7) === 0 || work >= PAUSE_CHECK_SAMPLES) {
+              work = 0;
+              const turn = this.pause();
+              if (turn !== undefined) await turn;
+            }
             const r = this.visit(batch[i], mint, maxt, fn);
+            work += this.buf.len + steps;
             if (r !== undefined) await r;
           }
         }
       } else {
         for await (const s of set) {
           if ((++k & 63) === 0) this.check();
-          const turn = this.pause();
-          if (turn !== undefined) await turn;
+          if ((k & 7) === 0 || work >= PAUSE_CHECK_SAMPLES) {
+            work = 0;
+            const turn = this.pause();
+            if (turn !== undefined) await turn;
+          }
           const r = this.visit(s, mint, maxt, fn);
+          work += this.buf.len + steps;
           if (r !== undefined) await r;
         }
       }
@@ -631,6 +644,9 @@ class QueryContext {
     return fn(s.labels, this.buf);
   }
 }
+
+/** Samples plus steps after which a select reads the clock for its next turn (see pause()). */
+const PAUSE_CHECK_SAMPLES = 2048;
 
 function isBatched(set: SeriesSet): set is BatchedSeriesSet {
   return typeof (set as Partial<BatchedSeriesSet>).batches === "function";
@@ -1013,7 +1029,7 @@ class Evaluator {
   }
 
   private newSeries(labels: Labels): StepSeries {
-    return { labels, vals: new Float64Array(this.n), has: new Uint8Array(this.n) };
+    return { labels, vals: stepValues(this.n), has: stepFlags(this.n) };
   }
 
   private invariantEvaluator(): Evaluator {
@@ -1192,8 +1208,8 @@ class Evaluator {
       this.hintStep,
       0,
       (labels, b) => {
-        const vals = new Float64Array(n);
-        const has = new Uint8Array(n);
+        const vals = stepValues(n);
+        const has = stepFlags(n);
         const ts = b.ts;
         const len = b.len;
         let j = -1;
@@ -1590,8 +1606,8 @@ class Evaluator {
         const r = fn(ts, vs, from, to, i, this.stepTs(i), ws, we);
         if (r === undefined) continue;
         if (vals === null) {
-          vals = new Float64Array(n);
-          has = new Uint8Array(n);
+          vals = stepValues(n);
+          has = stepFlags(n);
         }
         vals[i] = r;
         has![i] = 1;
@@ -1701,8 +1717,8 @@ class Evaluator {
         const r = extendedRate(xs, ys, a, b, isCounter, isRate, we, range, appeared);
         if (r === undefined) continue;
         if (vals === null) {
-          vals = new Float64Array(n);
-          has = new Uint8Array(n);
+          vals = stepValues(n);
+          has = stepFlags(n);
         }
         vals[i] = r;
         has![i] = 1;
@@ -1943,7 +1959,7 @@ class PerStepCollector {
     const key = labelsKey(labels);
     let s = this.index.get(key);
     if (s === undefined) {
-      s = { labels, vals: new Float64Array(this.n), has: new Uint8Array(this.n) };
+      s = { labels, vals: stepValues(this.n), has: stepFlags(this.n) };
       this.index.set(key, s);
       this.series.push(s);
     } else if (s.has[i] !== 0) {
@@ -1990,10 +2006,10 @@ class ColumnAggregator {
       const needCount = needMean || op === "count";
       g = {
         labels: groupLabels(s.labels, this.groupSet, this.without, this.grouping.length),
-        vals: new Float64Array(n),
-        mean: needMean ? new Float64Array(n) : null,
-        count: needCount ? new Float64Array(n) : null,
-        has: new Uint8Array(n),
+        vals: stepValues(n),
+        mean: needMean ? stepValues(n) : null,
+        count: needCount ? stepValues(n) : null,
+        has: stepFlags(n),
       };
       this.groups.set(key, g);
       this.order.push(g);

@@ -287,12 +287,17 @@ export function* resultToJSONChunks(value: QueryValue, extra = ""): Generator<st
   switch (value.type) {
     case "vector": {
       let buf = `{"resultType":"vector","result":[`;
+      // an instant vector's samples share one timestamp: its text is made once
+      let lastT = NaN;
+      let tText = "";
       for (let k = 0; k < value.samples.length; k++) {
         const s = value.samples[k];
         if (k > 0) buf += ",";
-        buf += `{"metric":${labelsJSON(s.labels)},"value":[${formatSampleTimestamp(s.t)},"${
-          formatSampleValue(s.v)
-        }"]}`;
+        if (s.t !== lastT) {
+          lastT = s.t;
+          tText = formatSampleTimestamp(s.t);
+        }
+        buf += `{"metric":${labelsJSON(s.labels)},"value":[${tText},"${formatSampleValue(s.v)}"]}`;
         if (buf.length >= JSON_CHUNK) {
           yield buf;
           buf = "";
