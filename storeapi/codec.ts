@@ -768,12 +768,35 @@ function readAggrChunk(r: ProtoReader): StoreChunk {
   return c;
 }
 
+/**
+ * A series' `Label` read in place when it has the usual layout (name, then value, nothing else):
+ * no sub-reader per label. Anything else goes through {@link readLabel} and its errors.
+ */
+function readSeriesLabel(r: ProtoReader, out: string[]): void {
+  const start = r.pos;
+  const end = r.length() + r.pos;
+  if (end > r.pos && r.buf[r.pos] === 0x0a) {
+    r.pos++;
+    const name = r.string();
+    if (r.pos < end && r.buf[r.pos] === 0x12) {
+      r.pos++;
+      const value = r.string();
+      if (r.pos === end) {
+        out.push(name, value);
+        return;
+      }
+    }
+  }
+  r.pos = start;
+  readLabel(r.sub("Label"), out);
+}
+
 function readSeries(r: ProtoReader): SeriesWithChunks {
   const labels: string[] = [];
   const chunks: StoreChunk[] = [];
   while (!r.eof()) {
     const t = r.tag();
-    if (t === 0x0a) readLabel(r.sub("Label"), labels);
+    if (t === 0x0a) readSeriesLabel(r, labels);
     else if (t === 0x12) chunks.push(readAggrChunk(r.sub("AggrChunk")));
     else r.skip(t & 7);
   }
