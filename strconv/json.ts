@@ -10,6 +10,7 @@ export function goJSONString(s: string): string {
 }
 
 /** What {@link labelJSONString} escapes: `"`, `\`, control characters. */
+// deno-lint-ignore no-control-regex -- control characters are exactly what is escaped
 const LABEL_ESCAPED = /["\\\x00-\x1f]/;
 
 /** Label strings: only `"`, `\`, and control characters escaped (jsoniter fast path). */
