@@ -446,3 +446,38 @@ Deno.test("short strings decode to their exact text also when the reader hands o
   e.tag();
   assertEquals(e.string(), "");
 });
+
+Deno.test("series labels in any field layout decode like the usual name-then-value one", () => {
+  const w = ProtoWriter.growable();
+  w.message(1, (s) => {
+    s.message(1, (l) => { // value before name
+      l.stringField(2, "v1");
+      l.stringField(1, "b");
+    });
+    s.message(1, (l) => l.stringField(1, "c")); // no value
+    s.message(1, (l) => { // an unknown field after the value
+      l.stringField(1, "d");
+      l.stringField(2, "v2");
+      l.tag(3, 0);
+      l.varint(7);
+    });
+    s.message(1, (l) => { // the usual layout
+      l.stringField(1, "e");
+      l.stringField(2, "v3");
+    });
+    s.message(1, () => {}); // empty
+  });
+  const res = decodeSeriesResponse(w.finish());
+  assert(res !== null && "series" in res);
+  assertEquals(res.series.labels, ["b", "v1", "c", "", "d", "v2", "e", "v3", "", ""]);
+});
+
+Deno.test("a series label whose name runs past the label's end is a Label decode error", () => {
+  // Series { Label (4 bytes) { name: length 5 }, Label { name "zz" } }: the name would end
+  // inside the next label
+  const label = [0x0a, 0x04, 0x0a, 0x05, 0x61, 0x62];
+  const next = [0x0a, 0x04, 0x0a, 0x02, 0x7a, 0x7a];
+  const series = [...label, ...next];
+  const buf = new Uint8Array([0x0a, series.length, ...series]);
+  assertThrows(() => decodeSeriesResponse(buf), ProtoDecodeError, "cannot decode Label");
+});
