@@ -2033,7 +2033,7 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "storeapi-shard-filter-ignored",
     file: "storeapi/external_labels.ts",
-    find: "if (inShard !== null && !inShard(labels)) continue;",
+    find: "if (this.inShard !== null && !this.inShard(labels)) return;",
     replace: "",
     tests: ["tests/storeapi/shard_test.ts"],
   },
