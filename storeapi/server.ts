@@ -354,9 +354,8 @@ export class StoreServer {
         if (batchSize === 0) return sink.series(item.labels, cs);
         batch.push(skipChunks ? { labels: item.labels, chunks: NO_CHUNKS } : item);
         if (batch.length < batchSize) return undefined;
-        const msg = encodeSeriesResponseBatch(batch);
-        batch.length = 0;
-        return sink.message(msg);
+        // encoded here: the sink may keep the array until the frame is written
+        return sink.batch(batch.splice(0));
       };
       const backend = this.backend;
       if (backend.seriesBatches) {
@@ -375,7 +374,7 @@ export class StoreServer {
           if (r !== undefined) await r;
         }
       }
-      if (batch.length > 0) await sink.message(encodeSeriesResponseBatch(batch));
+      if (batch.length > 0) await sink.batch(batch);
       await sink.flush();
     } catch (e) {
       if (ctx.signal.aborted) throw ctx.signal.reason;
@@ -513,7 +512,27 @@ class SeriesFrameSink {
     return this.pos >= this.flushBytes ? this.flush() : undefined;
   }
 
-  /** Sends an already-encoded SeriesResponse message (warnings, batches). */
+  /** Queues a `SeriesResponse{batch}` of `series`; a promise only when the caller must wait. */
+  batch(series: readonly SeriesWithChunks[]): Promise<void> | undefined {
+    if (this.out.compressed) return this.message(encodeSeriesResponseBatch(series));
+    const size = this.enc.measureBatch(series);
+    const room = this.reserve(5 + 1 + varintSize(size) + size);
+    if (room !== undefined) return room.then(() => this.putBatch(series, size));
+    return this.putBatch(series, size);
+  }
+
+  /** Writes a measured batch frame into the reserved room. */
+  private putBatch(series: readonly SeriesWithChunks[], size: number): Promise<void> | undefined {
+    putFrameHeader(this.buf, this.pos, false, 1 + varintSize(size) + size);
+    const w = new ProtoWriter(this.buf, this.pos + 5);
+    w.byte(0x22);
+    w.varint(size);
+    this.enc.writeBatch(w, series);
+    this.pos = w.pos;
+    return this.pos >= this.flushBytes ? this.flush() : undefined;
+  }
+
+  /** Sends an already-encoded SeriesResponse message (warnings). */
   message(msg: Uint8Array): Promise<void> | undefined {
     if (this.out.compressed) return this.flush().then(() => this.out.send(msg));
     const total = 5 + msg.length;
