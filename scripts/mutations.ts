@@ -1117,9 +1117,9 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "store-failed-block-silently-missing",
     file: "store/bucket_store.ts",
-    find: "      for (const w of stats.blockWarnings) yield { warning: w };\n" +
+    find: "      for (const w of stats.blockWarnings) tail.push({ warning: w });\n" +
       "      for (const w of this.failedBlockWarnings(r.minTime, r.maxTime, r.matchers)) {",
-    replace: "      for (const w of stats.blockWarnings) yield { warning: w };\n" +
+    replace: "      for (const w of stats.blockWarnings) tail.push({ warning: w });\n" +
       "      for (const w of this.failedBlockWarnings(r.minTime, r.maxTime, []).slice(1)) {",
     tests: ["tests/store/bucket_store_test.ts"],
   },
@@ -2033,7 +2033,7 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "storeapi-shard-filter-ignored",
     file: "storeapi/external_labels.ts",
-    find: "if (inShard !== null && !inShard(labels)) continue;",
+    find: "if (this.inShard !== null && !this.inShard(labels)) return;",
     replace: "",
     tests: ["tests/storeapi/shard_test.ts"],
   },

@@ -35,7 +35,7 @@ import type { IndexReader, IndexSeries } from "../tsdb/index/reader.ts";
 import { compareLabels, compareStrings, labelsFromObject } from "../tsdb/labels.ts";
 import type { Matcher } from "../tsdb/matchers.ts";
 import type { BlockMeta } from "../tsdb/meta.ts";
-import { mergeSeriesBatches, mergeSeriesSets } from "../tsdb/querier.ts";
+import { mergeSeriesBatches } from "../tsdb/querier.ts";
 import { ChunkEncoding, type Labels, type SeriesWithChunks } from "../tsdb/series.ts";
 import type { Logger } from "../logging/log.ts";
 import { IndexCache, type IndexCacheOptions, type StoreIndexCache } from "./index_cache.ts";
@@ -560,6 +560,11 @@ export class BucketStore implements StoreBackend {
    * of the same series dropped.
    */
   async *series(req: SeriesRequest, signal: AbortSignal): AsyncGenerator<SeriesItem> {
+    for await (const batch of this.seriesBatches(req, signal)) yield* batch;
+  }
+
+  /** {@link series} in batches, as the block readers and the merge hand them over. */
+  async *seriesBatches(req: SeriesRequest, signal: AbortSignal): AsyncGenerator<SeriesItem[]> {
     await this.gate.acquire(signal);
     this.metrics?.seriesInFlight.inc();
     try {
@@ -576,34 +581,38 @@ export class BucketStore implements StoreBackend {
       const inner: StatsSeriesRequest = { ...r, hints: undefined, limit: 0, stats };
       const backends = this.setBackends();
       const merged = backends.length > 1;
-      // one label set (the usual case): its items as they come, warnings set aside here
-      const items: AsyncIterable<SeriesItem> = merged
-        ? mergeSeriesSets(backends.map((b) => seriesOnly(b.series(inner, signal), warnings)))
+      // one label set (the usual case): its batches as they come, warnings set aside here
+      const batches: AsyncIterable<SeriesItem[]> = merged
+        ? mergeSeriesBatches(
+          backends.map((b) => seriesOnly(b.seriesBatches!(inner, signal), warnings)),
+        )
         : backends.length === 1
-        ? backends[0].series(inner, signal)
-        : emptyItems();
+        ? backends[0].seriesBatches!(inner, signal)
+        : NO_BATCHES;
       let n = 0;
       let chunks = 0;
       try {
-        for await (const s of items) {
-          if ("warning" in s) {
-            warnings.push(s.warning);
-            continue;
+        for await (const batch of batches) {
+          let out = batch as SeriesWithChunks[];
+          if (!merged && batch.some((it) => "warning" in it)) out = seriesOf(batch, warnings);
+          for (const s of out) {
+            if (merged && s.chunks.length > 1) s.chunks = dedupeChunks(s.chunks);
+            chunks += s.chunks.length;
           }
-          if (merged && s.chunks.length > 1) s.chunks = dedupeChunks(s.chunks);
-          n++;
-          chunks += s.chunks.length;
-          yield s;
+          n += out.length;
+          if (out.length > 0) yield out;
         }
       } finally {
         this.metrics?.seriesFetched.inc(n);
         this.metrics?.chunksFetched.inc(chunks);
       }
-      for (const w of warnings) yield { warning: w };
-      for (const w of stats.blockWarnings) yield { warning: w };
+      const tail: SeriesItem[] = [];
+      for (const w of warnings) tail.push({ warning: w });
+      for (const w of stats.blockWarnings) tail.push({ warning: w });
       for (const w of this.failedBlockWarnings(r.minTime, r.maxTime, r.matchers)) {
-        yield { warning: w };
+        tail.push({ warning: w });
       }
+      if (tail.length > 0) yield tail;
     } finally {
       if (signal.aborted) this.metrics?.seriesCanceled.inc();
       this.metrics?.seriesInFlight.dec();
@@ -1062,6 +1071,22 @@ function sameChunk(a: StoreChunk, b: StoreChunk): boolean {
   return true;
 }
 
+/** The batches of `batches` cut after `limit` series in all. */
+async function* batchesOfLimit(
+  batches: AsyncIterable<SeriesWithChunks[]>,
+  limit: number,
+): AsyncGenerator<SeriesWithChunks[]> {
+  let n = 0;
+  for await (const batch of batches) {
+    if (n + batch.length >= limit) {
+      yield batch.slice(0, limit - n);
+      return;
+    }
+    n += batch.length;
+    yield batch;
+  }
+}
+
 /** The series of `batches` one by one, at most `limit` of them (0: all). */
 async function* seriesOfBatches(
   batches: AsyncIterable<SeriesWithChunks[]>,
@@ -1076,14 +1101,25 @@ async function* seriesOfBatches(
   }
 }
 
+/** The series of `batches`, their warnings set aside in `warnings`. */
 async function* seriesOnly(
-  items: AsyncIterable<SeriesItem>,
+  batches: AsyncIterable<SeriesItem[]>,
   warnings: string[],
-): AsyncGenerator<SeriesWithChunks> {
-  for await (const it of items) {
-    if ("warning" in it) warnings.push(it.warning);
-    else yield it;
+): AsyncGenerator<SeriesWithChunks[]> {
+  for await (const batch of batches) {
+    const out = seriesOf(batch, warnings);
+    if (out.length > 0) yield out;
   }
+}
+
+/** The series of `batch`, its warnings appended to `warnings`. */
+function seriesOf(batch: readonly SeriesItem[], warnings: string[]): SeriesWithChunks[] {
+  const out: SeriesWithChunks[] = [];
+  for (const it of batch) {
+    if ("warning" in it) warnings.push(it.warning);
+    else out.push(it);
+  }
+  return out;
 }
 
 function unionSorted(parts: string[][]): string[] {
@@ -1143,8 +1179,19 @@ class BlockSetBackend implements StoreBackend {
   }
 
   series(req: SeriesRequest, signal: AbortSignal): AsyncIterable<SeriesItem> {
+    return seriesOfBatches(this.blockBatches(req, signal), req.limit ?? 0);
+  }
+
+  seriesBatches(req: SeriesRequest, signal: AbortSignal): AsyncIterable<SeriesItem[]> {
+    const limit = req.limit ?? 0;
+    const batches = this.blockBatches(req, signal);
+    return limit > 0 ? batchesOfLimit(batches, limit) : batches;
+  }
+
+  /** The series of the blocks chosen for `req`, merged in label order, in batches. */
+  private blockBatches(req: SeriesRequest, signal: AbortSignal): AsyncIterable<SeriesWithChunks[]> {
     const blocks = blocksFor(this.byRes, req.minTime, req.maxTime, req.maxResolutionWindow ?? 0);
-    if (blocks.length === 0) return emptyItems();
+    if (blocks.length === 0) return NO_BATCHES;
     const stats = (req as StatsSeriesRequest).stats ?? new RequestStats();
     const batchSize = seriesBatchSize(blocks.length);
     const sets = blocks.map((b) =>
@@ -1160,7 +1207,7 @@ class BlockSetBackend implements StoreBackend {
         signal,
       )
     );
-    return seriesOfBatches(mergeSeriesBatches(sets), req.limit ?? 0);
+    return mergeSeriesBatches(sets);
   }
 
   private overlapping(start: number, end: number): BucketBlock[] {
@@ -1226,4 +1273,7 @@ class BlockSetBackend implements StoreBackend {
   }
 }
 
-async function* emptyItems(): AsyncGenerator<SeriesItem> {}
+/** No series: a Series call over no blocks. */
+const NO_BATCHES: AsyncIterable<SeriesWithChunks[]> = {
+  async *[Symbol.asyncIterator]() {},
+};

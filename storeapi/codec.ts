@@ -613,45 +613,61 @@ function writeRawChunk(w: ProtoWriter, field: number, encoding: ChunkEncoding, d
 
 /**
  * Measures and writes `Series` messages exactly (no intermediate buffers). Call `measure` then
- * `write` with the same arguments; string byte lengths are cached between the two calls.
+ * `write` with the same arguments; string byte lengths are cached between the two calls. A
+ * `SeriesBatch` likewise with `measureBatch` then `writeBatch`: each series measured once.
  */
 export class SeriesEncoder {
   private strLens = new Int32Array(64);
   private labelSizes = new Int32Array(32);
+  private seriesSizes = new Int32Array(64);
 
-  /** Size of the `Series` message for `labels` and `chunks[from, to)`. */
-  measure(labels: Labels, chunks: readonly StoreChunk[], from: number, to: number): number {
-    if (this.strLens.length < labels.length) {
-      this.strLens = new Int32Array(labels.length * 2);
-      this.labelSizes = new Int32Array(labels.length);
+  /**
+   * Size of the `Series` message for `labels` and `chunks[from, to)`; its string lengths kept
+   * from index `at` of the cache (a batch keeps those of all its series).
+   */
+  measure(
+    labels: Labels,
+    chunks: readonly StoreChunk[],
+    from: number,
+    to: number,
+    at = 0,
+  ): number {
+    if (this.strLens.length < at + labels.length) {
+      const strLens = new Int32Array((at + labels.length) * 2);
+      strLens.set(this.strLens.subarray(0, at));
+      const labelSizes = new Int32Array(at + labels.length);
+      labelSizes.set(this.labelSizes.subarray(0, at >> 1));
+      this.strLens = strLens;
+      this.labelSizes = labelSizes;
     }
     let n = 0;
     for (let i = 0; i < labels.length; i += 2) {
       const nl = utf8Length(labels[i]);
       const vl = utf8Length(labels[i + 1]);
-      this.strLens[i] = nl;
-      this.strLens[i + 1] = vl;
+      this.strLens[at + i] = nl;
+      this.strLens[at + i + 1] = vl;
       const ls = (nl > 0 ? ldSize(nl) : 0) + (vl > 0 ? ldSize(vl) : 0);
-      this.labelSizes[i >> 1] = ls;
+      this.labelSizes[(at + i) >> 1] = ls;
       n += ldSize(ls);
     }
     for (let i = from; i < to; i++) n += ldSize(aggrChunkSize(chunks[i], false));
     return n;
   }
 
-  /** Writes the `Series` message body measured by the last `measure` call. */
+  /** Writes the `Series` message body measured by `measure` (with the same `at`). */
   write(
     w: ProtoWriter,
     labels: Labels,
     chunks: readonly StoreChunk[],
     from: number,
     to: number,
+    at = 0,
   ): void {
     for (let i = 0; i < labels.length; i += 2) {
       w.byte(0x0a);
-      w.varint(this.labelSizes[i >> 1]);
-      const nl = this.strLens[i];
-      const vl = this.strLens[i + 1];
+      w.varint(this.labelSizes[(at + i) >> 1]);
+      const nl = this.strLens[at + i];
+      const vl = this.strLens[at + i + 1];
       if (nl > 0) {
         w.byte(0x0a);
         w.varint(nl);
@@ -677,6 +693,33 @@ export class SeriesEncoder {
           if (p) writeRawChunk(w, 4 + f, p.encoding, p.data);
         }
       }
+    }
+  }
+
+  /** Size of the `SeriesBatch` message of `series` (all their chunks). */
+  measureBatch(series: readonly SeriesWithChunks[]): number {
+    if (this.seriesSizes.length < series.length) this.seriesSizes = new Int32Array(series.length);
+    let n = 0;
+    let at = 0;
+    for (let i = 0; i < series.length; i++) {
+      const s = series[i];
+      const size = this.measure(s.labels, s.chunks, 0, s.chunks.length, at);
+      this.seriesSizes[i] = size;
+      n += ldSize(size);
+      at += s.labels.length;
+    }
+    return n;
+  }
+
+  /** Writes the `SeriesBatch` body measured by the last `measureBatch`. */
+  writeBatch(w: ProtoWriter, series: readonly SeriesWithChunks[]): void {
+    let at = 0;
+    for (let i = 0; i < series.length; i++) {
+      const s = series[i];
+      w.byte(0x0a);
+      w.varint(this.seriesSizes[i]);
+      this.write(w, s.labels, s.chunks, 0, s.chunks.length, at);
+      at += s.labels.length;
     }
   }
 }
@@ -716,17 +759,11 @@ export function encodeSeriesResponseHints(hints: AnyMessage): Uint8Array {
 /** Encodes a `SeriesResponse{batch}` (v0.41+, only for requests with `response_batch_size > 1`). */
 export function encodeSeriesResponseBatch(series: readonly SeriesWithChunks[]): Uint8Array {
   const enc = new SeriesEncoder();
-  let batchSize = 0;
-  for (const s of series) batchSize += ldSize(enc.measure(s.labels, s.chunks, 0, s.chunks.length));
+  const batchSize = enc.measureBatch(series);
   const w = new ProtoWriter(new Uint8Array(ldSize(batchSize)));
   w.byte(0x22);
   w.varint(batchSize);
-  for (const s of series) {
-    const size = enc.measure(s.labels, s.chunks, 0, s.chunks.length);
-    w.byte(0x0a);
-    w.varint(size);
-    enc.write(w, s.labels, s.chunks, 0, s.chunks.length);
-  }
+  enc.writeBatch(w, series);
   return w.finish();
 }
 

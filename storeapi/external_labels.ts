@@ -104,6 +104,70 @@ function isPrefix(a: Labels, b: Labels): boolean {
   return true;
 }
 
+/**
+ * Attaches external labels to a Series stream item by item, keeping it sorted: series whose
+ * original labels extend the group head's are held (attaching labels can reorder only these),
+ * and a series with a label of `ext` or `drop` switches the rest of the stream to
+ * buffer-and-sort (from the start with `sortAll`).
+ */
+class Attacher {
+  private readonly all: SeriesWithChunks[] = [];
+  private group: SeriesWithChunks[] = [];
+  private groupHead: Labels = [];
+  private readonly passThrough: boolean;
+
+  constructor(
+    private readonly ext: Labels,
+    private readonly drop: ReadonlySet<string>,
+    private readonly inShard: ((ls: Labels) => boolean) | null,
+    private sortAll: boolean,
+  ) {
+    this.passThrough = ext.length === 0 && drop.size === 0;
+  }
+
+  /** Takes the next item; appends to `out` the items ready to go. */
+  push(item: SeriesItem, out: SeriesItem[]): void {
+    if ("warning" in item) {
+      out.push(item);
+      return;
+    }
+    if (this.passThrough) {
+      if (this.inShard === null || this.inShard(item.labels)) out.push(item);
+      return;
+    }
+    const { labels, conflict } = attachExternalLabels(item.labels, this.ext, this.drop);
+    if (this.inShard !== null && !this.inShard(labels)) return;
+    const s: SeriesWithChunks = { labels, chunks: item.chunks };
+    if (this.sortAll || conflict) {
+      this.sortAll = true;
+      if (this.group.length > 0) {
+        for (const g of this.group) this.all.push(g);
+        this.group = [];
+      }
+      this.all.push(s);
+      return;
+    }
+    if (this.group.length > 0 && !isPrefix(this.groupHead, item.labels)) {
+      if (this.group.length > 1) this.group.sort(bySeriesLabels);
+      for (const g of this.group) out.push(g);
+      this.group = [];
+    }
+    if (this.group.length === 0) this.groupHead = item.labels;
+    this.group.push(s);
+  }
+
+  /** The stream ended: appends the held series to `out`. */
+  end(out: SeriesItem[]): void {
+    if (this.group.length > 1) this.group.sort(bySeriesLabels);
+    for (const g of this.group) out.push(g);
+    this.group = [];
+    if (this.all.length > 0) {
+      this.all.sort(bySeriesLabels);
+      for (const s of this.all) out.push(s);
+    }
+  }
+}
+
 function bySeriesLabels(a: SeriesWithChunks, b: SeriesWithChunks): number {
   return compareLabels(a.labels, b.labels);
 }
@@ -129,60 +193,55 @@ export function withExternalLabels(
     return out;
   };
 
-  async function* series(req: SeriesRequest, signal: AbortSignal): AsyncIterable<SeriesItem> {
+  /** The backend request and the attacher of a Series call; null when nothing can match. */
+  const prepare = (req: SeriesRequest): { inner: SeriesRequest; attach: Attacher } | null => {
     const rest = matchExternalLabels(req.matchers, ext);
-    if (rest === null) return;
+    if (rest === null) return null;
     if (rest.length === 0 && requireMatchers) {
       throw new GrpcError(GrpcStatus.INVALID_ARGUMENT, NO_MATCHERS_MESSAGE);
     }
     const replicas = req.withoutReplicaLabels ?? [];
-    const outExt = extWithout(replicas);
-    const drop = new Set(replicas);
-    // vertical sharding: only the series of the request's shard, hashed on the labels as sent
-    const inShard = shardMatcher(req.shardInfo);
-    const inner = backend.series({ ...req, matchers: rest, shardInfo: undefined }, signal);
-    if (outExt.length === 0 && drop.size === 0) {
-      for await (const item of inner) {
-        if (inShard === null || "warning" in item || inShard(item.labels)) yield item;
-      }
-      return;
+    return {
+      inner: { ...req, matchers: rest, shardInfo: undefined },
+      // vertical sharding: only the series of the request's shard, hashed on the labels as sent
+      attach: new Attacher(
+        extWithout(replicas),
+        new Set(replicas),
+        shardMatcher(req.shardInfo),
+        opts.resort === true,
+      ),
+    };
+  };
+
+  async function* series(req: SeriesRequest, signal: AbortSignal): AsyncIterable<SeriesItem> {
+    const p = prepare(req);
+    if (p === null) return;
+    const out: SeriesItem[] = [];
+    for await (const item of backend.series(p.inner, signal)) {
+      p.attach.push(item, out);
+      if (out.length === 0) continue;
+      for (const s of out) yield s;
+      out.length = 0;
     }
-    let sortAll = opts.resort === true;
-    const all: SeriesWithChunks[] = [];
-    // series whose original labels extend group[0]'s: attaching labels can reorder only these
-    let group: SeriesWithChunks[] = [];
-    let groupHead: Labels = [];
-    for await (const item of inner) {
-      if ("warning" in item) {
-        yield item;
-        continue;
-      }
-      const { labels, conflict } = attachExternalLabels(item.labels, outExt, drop);
-      if (inShard !== null && !inShard(labels)) continue;
-      const s: SeriesWithChunks = { labels, chunks: item.chunks };
-      if (sortAll || conflict) {
-        sortAll = true;
-        if (group.length > 0) {
-          for (const g of group) all.push(g);
-          group = [];
-        }
-        all.push(s);
-        continue;
-      }
-      if (group.length > 0 && !isPrefix(groupHead, item.labels)) {
-        if (group.length > 1) group.sort(bySeriesLabels);
-        for (const g of group) yield g;
-        group = [];
-      }
-      if (group.length === 0) groupHead = item.labels;
-      group.push(s);
+    p.attach.end(out);
+    for (const s of out) yield s;
+  }
+
+  /** {@link series} batch by batch, over a backend that hands its series over in batches. */
+  async function* seriesBatches(
+    req: SeriesRequest,
+    signal: AbortSignal,
+  ): AsyncIterable<SeriesItem[]> {
+    const p = prepare(req);
+    if (p === null) return;
+    for await (const items of backend.seriesBatches!(p.inner, signal)) {
+      const out: SeriesItem[] = [];
+      for (const item of items) p.attach.push(item, out);
+      if (out.length > 0) yield out;
     }
-    if (group.length > 1) group.sort(bySeriesLabels);
-    for (const g of group) yield g;
-    if (all.length > 0) {
-      all.sort(bySeriesLabels);
-      for (const s of all) yield s;
-    }
+    const out: SeriesItem[] = [];
+    p.attach.end(out);
+    if (out.length > 0) yield out;
   }
 
   return {
@@ -200,6 +259,7 @@ export function withExternalLabels(
     },
 
     series,
+    seriesBatches: backend.seriesBatches ? seriesBatches : undefined,
 
     async labelNames(req: LabelNamesRequest, signal: AbortSignal) {
       const rest = matchExternalLabels(req.matchers, ext);

@@ -5,7 +5,7 @@
 // `grpc-encoding: snappy` with UNIMPLEMENTED, which Go receivers and queriers send.
 // Messages are opaque bytes here; the StoreAPI codecs live in codec.ts.
 
-import type { Counter, Registry } from "../metrics/registry.ts";
+import type { Counter, CounterChild, Registry } from "../metrics/registry.ts";
 import type { Logger } from "../logging/log.ts";
 import {
   type GrpcCallFacts,
@@ -405,6 +405,12 @@ export class GrpcServer {
   private closed = false;
   private readonly started?: Counter;
   private readonly handled?: Counter;
+  /** The started and handled series per method (see `record`). */
+  private readonly methodSeries = new Map<string, {
+    labels: ReturnType<typeof callLabels>;
+    started: CounterChild | undefined;
+    handled: Map<GrpcStatus, CounterChild>;
+  }>();
   private readonly stalled?: Counter;
   private readonly logger?: Logger;
   /** @internal Thanos's request logging of calls, when configured. */
@@ -517,9 +523,26 @@ export class GrpcServer {
 
   /** @internal Records the start (code undefined) or the end of a call in the metrics. */
   record(path: string, kind: "unary" | "stream", code?: GrpcStatus): void {
-    const labels = callLabels(path, kind);
-    if (code === undefined) this.started?.inc(labels);
-    else this.handled?.inc({ ...labels, grpc_code: statusName(code) });
+    if (this.started === undefined || this.handled === undefined) return;
+    // the series of a method, looked up once: per call, label objects and keys cost more than
+    // the increments
+    const key = `${kind} ${path}`;
+    let s = this.methodSeries.get(key);
+    if (s === undefined) {
+      s = { labels: callLabels(path, kind), started: undefined, handled: new Map() };
+      s.started = this.started.with(s.labels);
+      this.methodSeries.set(key, s);
+    }
+    if (code === undefined) {
+      s.started!.inc();
+      return;
+    }
+    let h = s.handled.get(code);
+    if (h === undefined) {
+      h = this.handled.with({ ...s.labels, grpc_code: statusName(code) });
+      s.handled.set(code, h);
+    }
+    h.inc();
   }
 
   /** @internal A call was cancelled for stalling. */

@@ -59,6 +59,15 @@ export interface StoreBackend {
     signal: AbortSignal,
     call?: StoreCallContext,
   ): AsyncIterable<SeriesItem>;
+  /**
+   * Optional: the same items as `series`, handed over in batches (in order), so a server
+   * answering a call walks each batch without an await per series.
+   */
+  seriesBatches?(
+    req: SeriesRequest,
+    signal: AbortSignal,
+    call?: StoreCallContext,
+  ): AsyncIterable<SeriesItem[]>;
   labelNames(
     req: LabelNamesRequest,
     signal: AbortSignal,
@@ -320,13 +329,11 @@ export class StoreServer {
     let chunks = 0;
     try {
       const call = storeCallContext(ctx.metadata);
-      for await (const item of this.backend.series(req, ctx.signal, call)) {
+      /** Sends one item: STOP at the request's limit, a promise only when it must be awaited. */
+      const take = (item: SeriesItem): Promise<void> | undefined | typeof STOP => {
         if (ctx.signal.aborted) throw ctx.signal.reason;
-        if ("warning" in item) {
-          await sink.message(encodeSeriesResponseWarning(item.warning));
-          continue;
-        }
-        if (maxSeries > 0 && series >= maxSeries) break;
+        if ("warning" in item) return sink.message(encodeSeriesResponseWarning(item.warning));
+        if (maxSeries > 0 && series >= maxSeries) return STOP;
         series++;
         if (seriesLimit > 0 && series > seriesLimit) {
           throw new GrpcError(
@@ -344,17 +351,30 @@ export class StoreServer {
             })`,
           );
         }
-        if (batchSize > 0) {
-          batch.push(skipChunks ? { labels: item.labels, chunks: NO_CHUNKS } : item);
-          if (batch.length >= batchSize) {
-            await sink.message(encodeSeriesResponseBatch(batch));
-            batch.length = 0;
+        if (batchSize === 0) return sink.series(item.labels, cs);
+        batch.push(skipChunks ? { labels: item.labels, chunks: NO_CHUNKS } : item);
+        if (batch.length < batchSize) return undefined;
+        // encoded here: the sink may keep the array until the frame is written
+        return sink.batch(batch.splice(0));
+      };
+      const backend = this.backend;
+      if (backend.seriesBatches) {
+        // a batch is walked without an await per series (only when a frame fills the buffer)
+        outer: for await (const items of backend.seriesBatches(req, ctx.signal, call)) {
+          for (const item of items) {
+            const r = take(item);
+            if (r === STOP) break outer;
+            if (r !== undefined) await r;
           }
-        } else {
-          await sink.series(item.labels, cs);
+        }
+      } else {
+        for await (const item of backend.series(req, ctx.signal, call)) {
+          const r = take(item);
+          if (r === STOP) break;
+          if (r !== undefined) await r;
         }
       }
-      if (batch.length > 0) await sink.message(encodeSeriesResponseBatch(batch));
+      if (batch.length > 0) await sink.batch(batch);
       await sink.flush();
     } catch (e) {
       if (ctx.signal.aborted) throw ctx.signal.reason;
@@ -364,6 +384,9 @@ export class StoreServer {
 }
 
 const NO_CHUNKS: StoreChunk[] = [];
+
+/** What a Series call's item handler returns at the request's `limit`. */
+const STOP = Symbol("stop");
 
 function decodeRequest<T>(fn: () => T): T {
   try {
@@ -404,10 +427,21 @@ class SeriesFrameSink {
     private readonly maxFrameBytes: number,
   ) {}
 
-  /** Room for `total` more bytes: flushes first when they would pass `flushBytes`. */
-  private async reserve(total: number): Promise<void> {
-    if (this.pos + total <= this.buf.length) return;
-    if (this.pos > 0 && this.pos + total > this.flushBytes) await this.flush();
+  /**
+   * Room for `total` more bytes: flushes first when they would pass `flushBytes`. A promise only
+   * when it flushed: the methods below return one only when the caller must wait, so a series
+   * that fits costs its caller no microtask turn.
+   */
+  private reserve(total: number): Promise<void> | undefined {
+    if (this.pos + total <= this.buf.length) return undefined;
+    if (this.pos > 0 && this.pos + total > this.flushBytes) {
+      return this.flush().then(() => this.grow(total));
+    }
+    this.grow(total);
+    return undefined;
+  }
+
+  private grow(total: number): void {
     if (this.pos + total <= this.buf.length) return;
     let size = Math.max(this.buf.length * 2, MIN_SINK_BYTES);
     if (size > this.flushBytes) size = this.flushBytes;
@@ -417,7 +451,18 @@ class SeriesFrameSink {
     this.buf = grown;
   }
 
-  async series(labels: Labels, chunks: readonly StoreChunk[]): Promise<void> {
+  /** Queues one series; a promise only when the caller must wait for it. */
+  series(labels: Labels, chunks: readonly StoreChunk[]): Promise<void> | undefined {
+    let bytes = 0;
+    for (const c of chunks) bytes += c.data.length;
+    if (chunks.length <= 1 || bytes <= this.maxFrameBytes) {
+      return this.frame(labels, chunks, 0, chunks.length);
+    }
+    return this.seriesSplit(labels, chunks);
+  }
+
+  /** A series with more than `maxFrameBytes` of chunk data, over several frames. */
+  private async seriesSplit(labels: Labels, chunks: readonly StoreChunk[]): Promise<void> {
     let from = 0;
     do {
       let to = from;
@@ -434,38 +479,73 @@ class SeriesFrameSink {
     } while (from < chunks.length);
   }
 
-  private async frame(labels: Labels, chunks: readonly StoreChunk[], from: number, to: number) {
+  private frame(
+    labels: Labels,
+    chunks: readonly StoreChunk[],
+    from: number,
+    to: number,
+  ): Promise<void> | undefined {
     if (this.out.compressed) {
-      const one = encodeSeriesResponseSeries({ labels, chunks: chunks.slice(from, to) });
-      await this.out.send(one);
-      return;
+      return this.out.send(encodeSeriesResponseSeries({ labels, chunks: chunks.slice(from, to) }));
     }
     const size = this.enc.measure(labels, chunks, from, to);
-    const msgLen = 1 + varintSize(size) + size;
-    const total = 5 + msgLen;
-    if (this.pos + total > this.buf.length) await this.reserve(total);
-    putFrameHeader(this.buf, this.pos, false, msgLen);
+    const total = 5 + 1 + varintSize(size) + size;
+    const room = this.reserve(total);
+    if (room !== undefined) return room.then(() => this.put(labels, chunks, from, to, size));
+    return this.put(labels, chunks, from, to, size);
+  }
+
+  /** Writes a measured series frame into the reserved room. */
+  private put(
+    labels: Labels,
+    chunks: readonly StoreChunk[],
+    from: number,
+    to: number,
+    size: number,
+  ): Promise<void> | undefined {
+    putFrameHeader(this.buf, this.pos, false, 1 + varintSize(size) + size);
     const w = new ProtoWriter(this.buf, this.pos + 5);
     w.byte(0x0a);
     w.varint(size);
     this.enc.write(w, labels, chunks, from, to);
     this.pos = w.pos;
-    if (this.pos >= this.flushBytes) await this.flush();
+    return this.pos >= this.flushBytes ? this.flush() : undefined;
   }
 
-  /** Sends an already-encoded SeriesResponse message (warnings, batches). */
-  async message(msg: Uint8Array): Promise<void> {
-    if (this.out.compressed) {
-      await this.flush();
-      await this.out.send(msg);
-      return;
-    }
+  /** Queues a `SeriesResponse{batch}` of `series`; a promise only when the caller must wait. */
+  batch(series: readonly SeriesWithChunks[]): Promise<void> | undefined {
+    if (this.out.compressed) return this.message(encodeSeriesResponseBatch(series));
+    const size = this.enc.measureBatch(series);
+    const room = this.reserve(5 + 1 + varintSize(size) + size);
+    if (room !== undefined) return room.then(() => this.putBatch(series, size));
+    return this.putBatch(series, size);
+  }
+
+  /** Writes a measured batch frame into the reserved room. */
+  private putBatch(series: readonly SeriesWithChunks[], size: number): Promise<void> | undefined {
+    putFrameHeader(this.buf, this.pos, false, 1 + varintSize(size) + size);
+    const w = new ProtoWriter(this.buf, this.pos + 5);
+    w.byte(0x22);
+    w.varint(size);
+    this.enc.writeBatch(w, series);
+    this.pos = w.pos;
+    return this.pos >= this.flushBytes ? this.flush() : undefined;
+  }
+
+  /** Sends an already-encoded SeriesResponse message (warnings). */
+  message(msg: Uint8Array): Promise<void> | undefined {
+    if (this.out.compressed) return this.flush().then(() => this.out.send(msg));
     const total = 5 + msg.length;
-    if (this.pos + total > this.buf.length) await this.reserve(total);
+    const room = this.reserve(total);
+    if (room !== undefined) return room.then(() => this.putMessage(msg));
+    return this.putMessage(msg);
+  }
+
+  private putMessage(msg: Uint8Array): Promise<void> | undefined {
     putFrameHeader(this.buf, this.pos, false, msg.length);
     this.buf.set(msg, this.pos + 5);
-    this.pos += total;
-    if (this.pos >= this.flushBytes) await this.flush();
+    this.pos += 5 + msg.length;
+    return this.pos >= this.flushBytes ? this.flush() : undefined;
   }
 
   async flush(): Promise<void> {

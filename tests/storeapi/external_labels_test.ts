@@ -115,3 +115,47 @@ Deno.test('withExternalLabels: up{region!="east"} and regex forms select exactly
     assertEquals(seen, Array(calls).fill(['__name__="up"']), `backend calls ${ms.join(",")}`);
   }
 });
+
+Deno.test("withExternalLabels: seriesBatches hands over what series does, sorted across batch ends", async () => {
+  // sorted as the backend has them; attaching b="x" puts the second (a=1,aa=2) before the
+  // first (a=1), and that group ends only in the next batch; the last series carries the external
+  // label name itself, which switches the rest of the stream to buffer-and-sort
+  const input: SeriesItem[][] = [
+    [{ labels: ["a", "1"], chunks: [] }],
+    [{ labels: ["a", "1", "aa", "2"], chunks: [] }, { warning: "w1" }],
+    [{ labels: ["a", "2"], chunks: [] }, { labels: ["a", "3"], chunks: [] }],
+    [{ labels: ["a", "4", "b", "old"], chunks: [] }, { labels: ["a", "5"], chunks: [] }],
+  ];
+  const backend: StoreBackend = {
+    info: () => Promise.reject(new Error("unused")),
+    async *series() {
+      for (const b of input) yield* b;
+    },
+    async *seriesBatches() {
+      yield* input;
+    },
+    labelNames: () => Promise.reject(new Error("unused")),
+    labelValues: () => Promise.reject(new Error("unused")),
+  };
+  const wrapped = withExternalLabels(backend, ["b", "x"]);
+  const req: SeriesRequest = { minTime: 0, maxTime: 1000, matchers: [m('a=~".+"')] };
+  const show = (x: SeriesItem) => "warning" in x ? `warning ${x.warning}` : x.labels.join(",");
+  const single: string[] = [];
+  for await (const x of wrapped.series(req, new AbortController().signal)) single.push(show(x));
+  const batched: string[] = [];
+  for await (const b of wrapped.seriesBatches!(req, new AbortController().signal)) {
+    for (const x of b) batched.push(show(x));
+  }
+  assertEquals(single, [
+    "warning w1",
+    "a,1,aa,2,b,x",
+    "a,1,b,x",
+    "a,2,b,x",
+    "a,3,b,x",
+    "a,4,b,x",
+    "a,5,b,x",
+  ]);
+  assertEquals(batched, single);
+  // a backend without batches: the wrapper offers none either
+  assertEquals(withExternalLabels(blindBackend([]), EXT).seriesBatches, undefined);
+});
