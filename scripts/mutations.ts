@@ -447,8 +447,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "api-label-values-drop-partial-warnings",
     file: "query/eval_worker.ts",
-    find: 'send({ type: "result", id, data: utf8.encode(data), warnings: q.warnings });',
-    replace: 'send({ type: "result", id, data: utf8.encode(data), warnings: [] });',
+    find: 'send({ type: "result", id, data: joinPieces(pieces), warnings: q.warnings });',
+    replace: 'send({ type: "result", id, data: joinPieces(pieces), warnings: [] });',
     tests: ["tests/e2e/query_label_api_test.ts"],
     planted: 6,
   },
