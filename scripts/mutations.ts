@@ -2504,6 +2504,27 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/query/label_api_test.ts"],
   },
   {
+    name: "label-api-series-without-turns",
+    file: "query/label_api.ts",
+    find: "        prev = s.labels;\n        const p = pacer.pause();\n        if (p) await p;",
+    replace: "        prev = s.labels;",
+    tests: ["tests/query/label_api_data_test.ts"],
+  },
+  {
+    name: "label-api-unsorted-set-trusted",
+    file: "query/label_api.ts",
+    find: "if (prev !== undefined && compareLabels(prev, s.labels) >= 0) {",
+    replace: "if (prev !== undefined && compareLabels(prev, s.labels) > 0) {",
+    tests: ["tests/query/label_api_data_test.ts"],
+  },
+  {
+    name: "label-api-union-keeps-duplicates",
+    file: "query/label_api.ts",
+    find: "if (out.length === 0 || cmp(out[out.length - 1], x) !== 0) out.push(x);",
+    replace: "out.push(x);",
+    tests: ["tests/query/label_api_data_test.ts"],
+  },
+  {
     name: "eval-worker-label-task-loses-matchers",
     file: "query/eval_worker.ts",
     find: "          matchers: task.matchers.map((set) =>",
