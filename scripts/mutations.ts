@@ -2525,6 +2525,13 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/query/label_api_data_test.ts"],
   },
   {
+    name: "proxy-label-values-one-list-duplicates-kept",
+    file: "storeapi/proxy.ts",
+    find: "sorted = compareStrings(l[i - 1], l[i]) < 0;",
+    replace: "sorted = compareStrings(l[i - 1], l[i]) <= 0;",
+    tests: ["tests/storeapi/proxy_test.ts"],
+  },
+  {
     name: "eval-worker-label-task-loses-matchers",
     file: "query/eval_worker.ts",
     find: "          matchers: task.matchers.map((set) =>",
