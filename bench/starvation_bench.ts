@@ -4,10 +4,13 @@
 // is covered too (NO_FULL=1 skips it); (1b) the same probes in alternating windows, 5 s with the
 // heavy query running and 5 s idle, CYCLES=6 times, so a shared machine's drifting load weighs on
 // both alike; ratios busy/idle; (2) range-query throughput, one at a time versus 4 concurrent
-// clients, the CPU each querier thread spent per query and the cores the querier and store kept
-// busy (Linux /proc); (3) a heavy query with `timeout=5s`: when it returns, and when the store's
-// in-flight Series gauge is back to 0; (4) `/-/ready` during heavy `/api/v1/series` calls
-// (LABEL_SERIES=60000 series). Prints figures and ratios; never asserts. The machine is shared:
+// clients, THROUGHPUT_ROUNDS=5 alternating rounds of 12 queries each way, the median ratio, the
+// CPU each querier thread spent per query and the cores the querier and store kept busy (Linux
+// /proc); (3) a heavy query with `timeout=5s`: when it returns, and when the store's in-flight
+// Series gauge is back to 0; (4) `/-/ready` during heavy `/api/v1/series`, `label/idx/values` and
+// `labels` calls over LABEL_SERIES=60000 series, in METADATA_ROUNDS=3 windows of two calls each
+// alternating with idle windows as long, on the querier and on a second one with
+// `--query.eval-workers=0`. Prints figures and ratios; never asserts. The machine is shared:
 // compare ratios of one run, and run it several times.
 // Usage: deno run -A bench/starvation_bench.ts [series=600] [heavyStep=5] [probes=300] [evalWorkers=2]
 
@@ -33,6 +36,10 @@ const PROBE_GAP_MS = 20;
 /** Alternating busy/idle windows of (1b): how many, and how long each window is (ms). */
 const CYCLES = Number(Deno.env.get("CYCLES") ?? 6);
 const WINDOW_MS = 5000;
+/** Rounds of (2), each N queries one at a time then N with 4 clients. */
+const THROUGHPUT_ROUNDS = Number(Deno.env.get("THROUGHPUT_ROUNDS") ?? 5);
+/** Busy/idle window pairs of (4), per querier and API. */
+const METADATA_ROUNDS = Number(Deno.env.get("METADATA_ROUNDS") ?? 3);
 /** Series of the metric that `/api/v1/series` lists in (4): one sample each. */
 const LABEL_SERIES = Number(Deno.env.get("LABEL_SERIES") ?? 60_000);
 
@@ -292,75 +299,129 @@ try {
     }
   }
 
-  // (2) throughput: N range queries one at a time versus 4 concurrent clients
+  // (2) throughput: N range queries one at a time versus 4 concurrent clients, in THROUGHPUT_ROUNDS
+  // alternating rounds (a shared machine's drifting load weighs on both alike); the median ratio
   const N = 12;
-  let cpu = threadCpu(q.child.pid);
-  let scpu = threadCpu(store.child.pid);
-  let t = performance.now();
-  for (let i = 0; i < N; i++) await timed(rangeUrl);
-  let wall = performance.now() - t;
-  const seqRate = N / (wall / 1000);
-  let cpu2 = threadCpu(q.child.pid);
-  let scpu2 = threadCpu(store.child.pid);
+  const seqCpu = { q: new Map<string, number>(), s: 0, wall: 0 };
+  const parCpu = { q: new Map<string, number>(), s: 0, wall: 0 };
+  const addCpu = (
+    into: typeof seqCpu,
+    qa: Map<string, number>,
+    qb: Map<string, number>,
+    sa: Map<string, number>,
+    sb: Map<string, number>,
+    wall: number,
+  ) => {
+    for (const [k, v] of qb) into.q.set(k, (into.q.get(k) ?? 0) + v - (qa.get(k) ?? 0));
+    into.s += cpuTotal(sa, sb);
+    into.wall += wall;
+  };
+  const ratios: number[] = [];
+  const rates: string[] = [];
+  for (let round = 0; round < THROUGHPUT_ROUNDS; round++) {
+    let cpu = threadCpu(q.child.pid);
+    let scpu = threadCpu(store.child.pid);
+    let t = performance.now();
+    for (let i = 0; i < N; i++) await timed(rangeUrl);
+    let wall = performance.now() - t;
+    const seqRate = N / (wall / 1000);
+    let cpu2 = threadCpu(q.child.pid);
+    let scpu2 = threadCpu(store.child.pid);
+    addCpu(seqCpu, cpu, cpu2, scpu, scpu2, wall);
+    cpu = cpu2;
+    scpu = scpu2;
+    t = performance.now();
+    const next = { i: 0 };
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (next.i++ < N) await timed(rangeUrl);
+      }),
+    );
+    wall = performance.now() - t;
+    const parRate = N / (wall / 1000);
+    cpu2 = threadCpu(q.child.pid);
+    scpu2 = threadCpu(store.child.pid);
+    addCpu(parCpu, cpu, cpu2, scpu, scpu2, wall);
+    ratios.push(parRate / seqRate);
+    rates.push(`${seqRate.toFixed(2)}/${parRate.toFixed(2)}`);
+  }
+  const queries = N * THROUGHPUT_ROUNDS;
+  for (const [what, c] of [["one at a time", seqCpu], ["with 4 clients", parCpu]] as const) {
+    console.log(
+      `  CPU per query ${what}: ${querierCpu(new Map(), c.q, queries)}; store ${
+        fmt(c.s / queries)
+      } ms; querier and store busy ${((cpuTotal(new Map(), c.q) + c.s) / c.wall).toFixed(2)} cores`,
+    );
+  }
   console.log(
-    `  CPU per query one at a time: ${querierCpu(cpu, cpu2, N)}; store ${
-      fmt(cpuTotal(scpu, scpu2) / N)
-    } ms; querier and store busy ${
-      ((cpuTotal(cpu, cpu2) + cpuTotal(scpu, scpu2)) / wall).toFixed(2)
-    } cores`,
-  );
-  cpu = cpu2;
-  scpu = scpu2;
-  t = performance.now();
-  const next = { i: 0 };
-  await Promise.all(
-    Array.from({ length: 4 }, async () => {
-      while (next.i++ < N) await timed(rangeUrl);
-    }),
-  );
-  wall = performance.now() - t;
-  const parRate = N / (wall / 1000);
-  cpu2 = threadCpu(q.child.pid);
-  scpu2 = threadCpu(store.child.pid);
-  console.log(
-    `  CPU per query with 4 clients: ${querierCpu(cpu, cpu2, N)}; store ${
-      fmt(cpuTotal(scpu, scpu2) / N)
-    } ms; querier and store busy ${
-      ((cpuTotal(cpu, cpu2) + cpuTotal(scpu, scpu2)) / wall).toFixed(2)
-    } cores (load average ${load()})`,
-  );
-  console.log(
-    `range throughput (${RANGE}, 3h step 60s, ${N} queries): sequential ${
-      seqRate.toFixed(2)
-    } q/s, 4 clients ${parRate.toFixed(2)} q/s, ratio ${(parRate / seqRate).toFixed(2)}`,
+    `range throughput (${RANGE}, 3h step 60s, ${THROUGHPUT_ROUNDS} rounds of ${N} queries one at a time then ${N} with 4 clients): q/s sequential/4 clients ${
+      rates.join(", ")
+    }; ratios ${ratios.map((x) => x.toFixed(2)).join(", ")}; median ratio ${
+      pct(ratios, 0.5).toFixed(2)
+    } (load average ${load()})`,
   );
 
-  // (4) `/-/ready` while heavy `/api/v1/series` calls run back to back
-  {
-    const seriesUrl = `${q.url}/api/v1/series?match[]=many_series`;
-    const ready = (r: Round) => r.ready;
-    const idle = [...ready(idleBefore), ...ready(idleAfter)];
-    const calls: number[] = [];
-    let done = false;
-    const caller = (async () => {
-      for (let i = 0; i < 5; i++) calls.push((await timedBytes(seriesUrl)).ms);
-      done = true;
-    })();
-    const during: number[] = [];
-    for (let i = 0; i < 20 * PROBES && !done; i++) {
-      during.push((await timed(`${q.url}/-/ready`)).ms);
-      await new Promise((res) => setTimeout(res, PROBE_GAP_MS));
+  // (4) `/-/ready` while heavy metadata calls run back to back (2 per window), alternating with
+  // idle windows as long, METADATA_ROUNDS times; on this querier and on one evaluating on its
+  // HTTP thread (`--query.eval-workers=0`: the series work is on the probed thread)
+  const inline = await startQuerier([
+    `--store=${store.grpc}`,
+    "--query.timeout=10m",
+    "--query.eval-workers=0",
+  ]);
+  procs.push(inline);
+  for (
+    const [name, url] of [[`eval-workers=${EVAL_WORKERS}`, q.url], ["eval-workers=0", inline.url]]
+  ) {
+    for (
+      const path of [
+        "/api/v1/series?match[]=many_series",
+        "/api/v1/label/idx/values?match[]=many_series",
+        "/api/v1/labels?match[]=many_series",
+      ]
+    ) {
+      const calls: number[] = [];
+      const busy: number[] = [];
+      const idle: number[] = [];
+      let bytes = 0;
+      const probe = async (out: number[], until: () => boolean) => {
+        while (!until()) {
+          out.push((await timed(`${url}/-/ready`)).ms);
+          await new Promise((res) => setTimeout(res, PROBE_GAP_MS));
+        }
+      };
+      await timedBytes(`${url}${path}`); // warm
+      for (let round = 0; round < METADATA_ROUNDS; round++) {
+        let done = false;
+        const t = performance.now();
+        const caller = (async () => {
+          for (let i = 0; i < 2; i++) {
+            const r = await timedBytes(`${url}${path}`);
+            if (r.status !== 200) throw new Error(`${path}: ${r.status}`);
+            calls.push(r.ms);
+            bytes = r.bytes;
+          }
+          done = true;
+        })();
+        await probe(busy, () => done);
+        await caller;
+        const end = performance.now() + Math.max(1000, performance.now() - t);
+        await probe(idle, () => performance.now() >= end);
+      }
+      console.log(
+        `ready during ${path.slice(0, path.indexOf("?"))} (${LABEL_SERIES} series, ${
+          (bytes / 1e6).toFixed(1)
+        } MB) on ${name}: calls ${
+          calls.map((x) => fmt(x / 1000)).join(", ")
+        } s | busy ${busy.length} probes p50 ${fmt(pct(busy, 0.5))} p99 ${
+          fmt(pct(busy, 0.99))
+        } max ${fmt(pct(busy, 1))} ms | idle ${idle.length} probes p50 ${fmt(pct(idle, 0.5))} p99 ${
+          fmt(pct(idle, 0.99))
+        } ms | p99 ratio ${
+          (pct(busy, 0.99) / pct(idle, 0.99)).toFixed(2)
+        } (load average ${load()})`,
+      );
     }
-    await caller;
-    console.log(
-      `ready during 5 /api/v1/series calls of ${LABEL_SERIES} series (${
-        calls.map((x) => fmt(x / 1000)).join(", ")
-      } s): ${during.length} probes, p50 ${fmt(pct(during, 0.5))} p99 ${
-        fmt(pct(during, 0.99))
-      } ms | idle p99 ${fmt(pct(idle, 0.99))} ms | p99 ratio ${
-        (pct(during, 0.99) / pct(idle, 0.99)).toFixed(2)
-      }`,
-    );
   }
 
   // (3) timeout=5s: when it answers, and when the store stops working for it. The query reads
@@ -369,7 +430,7 @@ try {
     encodeURIComponent("quantile_over_time(0.5, http_requests_total[3h])")
   }&start=${S}&end=${END}&step=1`;
   const canceledBefore = await gauge(store.http, "thanos_bucket_store_series_canceled_total");
-  t = performance.now();
+  const t = performance.now();
   const to = await timed(`${lazyUrl}&timeout=5s`);
   const answered = performance.now() - t;
   let storeIdle = NaN;

@@ -21,7 +21,7 @@ import type { StoreProxy } from "../storeapi/proxy.ts";
 import type { ShardInfo } from "../storeapi/codec.ts";
 import { ProxyQueryable } from "./queryable.ts";
 import { type EvalPool, evalSpanName, type EvalTask, type MatcherData } from "./eval_pool.ts";
-import { labelApiData, type LabelApiRequest } from "./label_api.ts";
+import { labelApiBody, labelApiData, type LabelApiRequest } from "./label_api.ts";
 import {
   type DistributedOptions,
   evaluateDistributed,
@@ -773,7 +773,11 @@ export class QueryApi {
   ): Promise<Body> {
     try {
       if (!this.o.evalPool) {
-        const data = await inSpan(`query_${r.kind}`, undefined, () => labelApiData(q, r, signal));
+        const data = await inSpan(
+          `query_${r.kind}`,
+          undefined,
+          async () => labelApiBody(await labelApiData(q, r, signal)),
+        );
         return { data, warnings: q.warnings };
       }
       // the worker's span continues this request's trace

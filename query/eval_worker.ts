@@ -17,7 +17,7 @@ import { Engine } from "../promql/engine.ts";
 import { PromQLError } from "../promql/errors.ts";
 import { JSONPieces, queryStatsMember } from "../promql/value.ts";
 import { ProxyQueryable } from "./queryable.ts";
-import { labelApiData } from "./label_api.ts";
+import { joinPieces, labelApiData } from "./label_api.ts";
 import { queryValueFrames } from "./grpc_api.ts";
 import { evaluateDistributed, remoteCallOptions, remoteEngines } from "./distributed.ts";
 import {
@@ -75,8 +75,6 @@ function nextPiece(id: number): void {
   else keepStream(id, st.pieces);
   send({ type: "piece", id, data: p.data, done: p.done });
 }
-
-const utf8 = new TextEncoder();
 
 /** Longest evaluation stretch (ms) between socket-reading turns in a worker (engine ioTurnEvery). */
 const EVAL_WORKER_IO_TURN_MS = 100;
@@ -141,23 +139,28 @@ async function evaluate(
     // the work continues the trace of the request's HTTP span on the role's thread
     const parent = contextFromHeaders({ traceparent: task.traceparent || undefined });
     if (!("engine" in task)) {
-      const data = await inSpan(
+      const pieces = await inSpan(
         `query_${task.kind}`,
         undefined,
         () =>
-          labelApiData(q, {
-            kind: task.kind,
-            matchers: task.matchers.map((set) =>
-              set.map(([type, name, value]) => new Matcher(type, name, value))
-            ),
-            name: task.name,
-            start: task.start,
-            end: task.end,
-          }, ctrl.signal),
+          labelApiData(
+            q,
+            {
+              kind: task.kind,
+              matchers: task.matchers.map((set) =>
+                set.map(([type, name, value]) => new Matcher(type, name, value))
+              ),
+              name: task.name,
+              start: task.start,
+              end: task.end,
+            },
+            ctrl.signal,
+            EVAL_WORKER_IO_TURN_MS,
+          ),
         undefined,
         parent,
       );
-      send({ type: "result", id, data: utf8.encode(data), warnings: q.warnings });
+      send({ type: "result", id, data: joinPieces(pieces), warnings: q.warnings });
       return;
     }
     // no probes on this thread: socket reads (other queries' store answers) every 100 ms of

@@ -28,3 +28,28 @@ export function messageTurn(): Promise<void> {
     ch.port1.postMessage(0);
   });
 }
+
+/** How many {@link TurnPacer.pause} calls pass between two clock reads. */
+const PACER_CHECK_EVERY = 32;
+
+/**
+ * Paces long work made of many small steps (a series, a label value) on a thread that also
+ * serves requests: call {@link pause} between steps; once `everyMs` of work ran since the last
+ * turn, it gives a {@link timerTurn} (sockets read: probes and other requests are answered).
+ */
+export class TurnPacer {
+  private last = performance.now();
+  private calls = 0;
+
+  constructor(private readonly everyMs: number) {}
+
+  /** A turn to await when one is due, else undefined (nothing to await, no microtask). */
+  pause(): Promise<void> | undefined {
+    if (++this.calls < PACER_CHECK_EVERY) return undefined;
+    this.calls = 0;
+    if (performance.now() - this.last < this.everyMs) return undefined;
+    return timerTurn().then(() => {
+      this.last = performance.now();
+    });
+  }
+}

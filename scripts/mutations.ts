@@ -447,8 +447,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "api-label-values-drop-partial-warnings",
     file: "query/eval_worker.ts",
-    find: 'send({ type: "result", id, data: utf8.encode(data), warnings: q.warnings });',
-    replace: 'send({ type: "result", id, data: utf8.encode(data), warnings: [] });',
+    find: 'send({ type: "result", id, data: joinPieces(pieces), warnings: q.warnings });',
+    replace: 'send({ type: "result", id, data: joinPieces(pieces), warnings: [] });',
     tests: ["tests/e2e/query_label_api_test.ts"],
     planted: 6,
   },
@@ -2502,6 +2502,34 @@ export const MUTATIONS: Mutation[] = [
       "        this.callOptions(),\n      )\n    );\n" +
       "    for (const w of res.warnings) this.addWarning(w);\n    return res.names;",
     tests: ["tests/query/label_api_test.ts"],
+  },
+  {
+    name: "label-api-series-without-turns",
+    file: "query/label_api.ts",
+    find: "        prev = s.labels;\n        const p = pacer.pause();\n        if (p) await p;",
+    replace: "        prev = s.labels;",
+    tests: ["tests/query/label_api_data_test.ts"],
+  },
+  {
+    name: "label-api-unsorted-set-trusted",
+    file: "query/label_api.ts",
+    find: "if (prev !== undefined && compareLabels(prev, s.labels) >= 0) {",
+    replace: "if (prev !== undefined && compareLabels(prev, s.labels) > 0) {",
+    tests: ["tests/query/label_api_data_test.ts"],
+  },
+  {
+    name: "label-api-union-keeps-duplicates",
+    file: "query/label_api.ts",
+    find: "if (out.length === 0 || cmp(out[out.length - 1], x) !== 0) out.push(x);",
+    replace: "out.push(x);",
+    tests: ["tests/query/label_api_data_test.ts"],
+  },
+  {
+    name: "proxy-label-values-one-list-duplicates-kept",
+    file: "storeapi/proxy.ts",
+    find: "sorted = compareStrings(l[i - 1], l[i]) < 0;",
+    replace: "sorted = compareStrings(l[i - 1], l[i]) <= 0;",
+    tests: ["tests/storeapi/proxy_test.ts"],
   },
   {
     name: "eval-worker-label-task-loses-matchers",

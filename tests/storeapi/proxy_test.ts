@@ -205,3 +205,28 @@ Deno.test("an unhealthy store that could answer is named in a warning (an error 
     "down:1",
   );
 });
+
+Deno.test("label names and values: the sorted union of the stores; one store's list is sorted and deduplicated too", async () => {
+  const store = (name: string, values: string[]): ProxyEndpoint => ({
+    name,
+    info: null,
+    client: {
+      // deno-lint-ignore require-yield
+      async *series() {},
+      labelNames: () => Promise.resolve({ names: values, warnings: [] }),
+      labelValues: () => Promise.resolve({ values, warnings: [] }),
+    } as unknown as ProxyEndpoint["client"],
+  });
+  const req = { start: 0, end: 100, matchers: [] };
+  const signal = new AbortController().signal;
+  const values = async (...eps: ProxyEndpoint[]) =>
+    (await new StoreProxy({ endpoints: () => eps }).labelValues({ ...req, label: "a" }, signal))
+      .values;
+  assertEquals(await values(store("s1", ["a", "b", "c"])), ["a", "b", "c"]);
+  assertEquals(await values(store("s1", ["c", "a", "b", "a"])), ["a", "b", "c"]);
+  assertEquals(await values(store("s1", ["a", "b", "b", "c"])), ["a", "b", "c"]);
+  assertEquals(await values(store("s1", ["a", "c"]), store("s2", ["b", "c"])), ["a", "b", "c"]);
+  const names = await new StoreProxy({ endpoints: () => [store("s1", ["b", "a"])] })
+    .labelNames(req, signal);
+  assertEquals(names.names, ["a", "b"]);
+});
