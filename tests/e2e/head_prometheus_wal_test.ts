@@ -165,13 +165,16 @@ e2eTest(
       }
       assert(ready, "scraping Prometheus became ready");
 
-      // remote writes spread over the scrape period, each 5 s of samples ending before now
+      // remote writes spread over the scrape period, each 5 s of samples ending before now. The
+      // samples are placed by the planned send time, not the clock at sending: on a loaded machine
+      // a late timer could bring two sends closer than 5 s and overlap their samples (Prometheus:
+      // 400 out of order sample).
       const started = Date.now();
       let rwSamples = 0;
       for (let r = 0; r < RW_REQUESTS; r++) {
-        const at = started + (r + 1) * (SCRAPE_FOR_MS / (RW_REQUESTS + 1));
+        const at = Math.round(started + (r + 1) * (SCRAPE_FOR_MS / (RW_REQUESTS + 1)));
         await new Promise((res) => setTimeout(res, Math.max(0, at - Date.now())));
-        const t0 = Date.now() - RW_SAMPLES_PER_REQUEST * 1000;
+        const t0 = at - RW_SAMPLES_PER_REQUEST * 1000;
         const series = Array.from({ length: RW_SERIES }, (_, i) => rwSeries(i, r, t0));
         await remoteWrite(url, series);
         for (const s of series) rwSamples += s.timestamps.length;
