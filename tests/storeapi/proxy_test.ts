@@ -211,7 +211,6 @@ Deno.test("label names and values: the sorted union of the stores; one store's l
     name,
     info: null,
     client: {
-      // deno-lint-ignore require-yield
       async *series() {},
       labelNames: () => Promise.resolve({ names: values, warnings: [] }),
       labelValues: () => Promise.resolve({ values, warnings: [] }),
