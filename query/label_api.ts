@@ -16,6 +16,7 @@ import type { Matcher } from "../tsdb/matchers.ts";
 import type { Labels } from "../tsdb/series.ts";
 import { goJSONString, labelsJSON } from "../strconv/json.ts";
 import { TurnPacer } from "../runutil/loop_turn.ts";
+import { concatBytes } from "../cache/conn.ts";
 import type { ProxyQueryable } from "./queryable.ts";
 
 /** The three metadata requests, as the evaluation pool names them. */
@@ -154,14 +155,5 @@ export function labelApiBody(pieces: Uint8Array[]): Uint8Array | ReadableStream<
 
 /** The pieces as one buffer (an evaluation Worker's answer, transferred). */
 export function joinPieces(pieces: Uint8Array[]): Uint8Array {
-  if (pieces.length === 1) return pieces[0];
-  let n = 0;
-  for (const p of pieces) n += p.length;
-  const out = new Uint8Array(n);
-  n = 0;
-  for (const p of pieces) {
-    out.set(p, n);
-    n += p.length;
-  }
-  return out;
+  return pieces.length === 1 ? pieces[0] : concatBytes(pieces);
 }
