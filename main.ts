@@ -214,22 +214,18 @@ async function readFlagFiles(spec: CommandSpec, raw: RawFlags): Promise<void> {
 }
 
 /**
- * The query role's PromQL evaluation Workers (query/eval_worker.ts, `--query.eval-workers`),
- * started here with the role's own permissions because a role's Worker may not load modules;
- * the role gets one end of a MessageChannel to each. Resolves once each has loaded.
+ * The query role's PromQL evaluation Workers (query/eval_worker.ts, `--query.eval-workers`):
+ * none yet; the role asks for each when a query needs one (query/eval_pool.ts), and they are
+ * started here with the role's own permissions because a role's Worker may not load modules.
  */
-async function startEvalWorkers(
-  spec: CommandSpec,
-  raw: RawFlags,
-  perms: PermissionSet,
-): Promise<EvalWorkers> {
+function evalWorkers(spec: CommandSpec, raw: RawFlags, perms: PermissionSet): EvalWorkers {
   const n = Number(raw.values["query.eval-workers"]?.at(-1) ?? "2");
   const query = commandKey(spec.path) === "query";
-  return await EvalWorkers.start({
+  return new EvalWorkers({
     url: new URL("./query/eval_worker.ts", import.meta.url),
-    count: query && Number.isInteger(n) ? Math.min(n, 64) : 0,
+    max: query && Number.isInteger(n) ? Math.min(n, 64) : 0,
     permissions: workerPermissions(perms),
-    report: (i, msg) => console.error(`${PROGRAM} query: evaluation worker ${i}: error: ${msg}`),
+    report: (id, msg) => console.error(`${PROGRAM} query: evaluation worker ${id}: error: ${msg}`),
   });
 }
 
@@ -241,7 +237,7 @@ async function runInWorker(
   let worker: Worker;
   let evals: EvalWorkers;
   try {
-    evals = await startEvalWorkers(spec, raw, perms);
+    evals = evalWorkers(spec, raw, perms);
     worker = new Worker(new URL("./components/worker.ts", import.meta.url), {
       type: "module",
       name: commandKey(spec.path),
@@ -290,15 +286,22 @@ async function runInWorker(
     // The worker says "ready" once its modules are evaluated (some use top-level await); a
     // message posted before that could be lost, leaving the role never started.
     worker.onmessage = (e: MessageEvent) => {
-      const type = (e.data as { type: string }).type;
-      if (type === "ready") {
+      const msg = e.data as { type: string; code?: number; req?: number; id?: number };
+      if (msg.type === "ready") {
         ready = true;
-        worker.postMessage({ type: "run", raw, evalPorts: evals.ports }, evals.ports);
-        // a crashed evaluation Worker's replacement goes to the role's pool
-        evals.onRestart = (index, port, cause) =>
-          worker.postMessage({ type: "evalRestart", index, port, cause }, [port]);
+        worker.postMessage({ type: "run", raw, evalWorkers: evals.max });
+        // a dead evaluation Worker's queries fail in the role's pool; the next starts another
+        evals.onExit = (id, cause) => worker.postMessage({ type: "evalExit", id, cause });
         if (stopWhenReady) worker.postMessage({ type: "stop" });
-      } else if (type === "exit") done((e.data as { code: number }).code);
+      } else if (msg.type === "evalStart") {
+        evals.start().then(
+          ({ id, port }) =>
+            worker.postMessage({ type: "evalStarted", req: msg.req, id, port }, [port]),
+          (err: Error) =>
+            worker.postMessage({ type: "evalStartFailed", req: msg.req, message: err.message }),
+        );
+      } else if (msg.type === "evalStop") evals.stop(msg.id!);
+      else if (msg.type === "exit") done(msg.code!);
     };
     worker.onerror = (e: ErrorEvent) => {
       e.preventDefault();

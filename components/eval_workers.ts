@@ -1,89 +1,91 @@
-// The launcher's supervisor of the query role's PromQL evaluation Workers (query/eval_worker.ts,
-// `--query.eval-workers`): starts them with the role's permissions (a role's Worker may not load
-// modules), hands the role one end of a MessageChannel to each, and restarts a Worker that dies
-// of an uncaught error, handing the role the new port (query/eval_pool.ts then fails the queries
-// the dead Worker was evaluating). Restarts of one Worker are at least a second apart.
-
-/** Minimum time between two starts of the same Worker (ms). */
-const RESTART_INTERVAL_MS = 1000;
+// The launcher's side of the query role's PromQL evaluation Workers (query/eval_worker.ts,
+// `--query.eval-workers`): starts one when the role's pool asks (query/eval_pool.ts starts them on
+// demand and stops idle ones), with the role's permissions (a role's Worker may not load modules),
+// and hands back one end of a MessageChannel to it. A Worker that dies of an uncaught error is
+// reported and forgotten; the pool fails its queries and the next query starts another.
 
 /** Options of {@link EvalWorkers}. */
 export interface EvalWorkersOptions {
   /** The Worker module. */
   url: URL;
-  count: number;
+  /** Most Workers running at once. */
+  max: number;
   permissions: Deno.PermissionOptionsObject;
   /** Reports a Worker's error (one line). */
-  report: (index: number, message: string) => void;
+  report: (id: number, message: string) => void;
 }
 
-/** The running evaluation Workers. */
+/** The evaluation Workers the launcher runs, each known by an id never reused. */
 export class EvalWorkers {
-  readonly workers: Worker[] = [];
-  readonly ports: MessagePort[] = [];
-  /** Called with the port of a Worker restarted after a crash (set once the role runs). */
-  onRestart?: (index: number, port: MessagePort, cause: string) => void;
-  private readonly lastStart: number[] = [];
+  /** Called when a started Worker died of an uncaught error (set once the role runs). */
+  onExit?: (id: number, cause: string) => void;
+  private readonly running = new Map<number, Worker>();
+  /** Fails the start of a Worker still loading (it was stopped). */
+  private readonly loading = new Map<number, (e: Error) => void>();
+  private nextId = 1;
   private stopped = false;
 
-  private constructor(private readonly opts: EvalWorkersOptions) {}
+  constructor(private readonly opts: EvalWorkersOptions) {}
 
-  /** Starts `count` Workers; resolves once each has loaded. */
-  static async start(opts: EvalWorkersOptions): Promise<EvalWorkers> {
-    const set = new EvalWorkers(opts);
-    for (let i = 0; i < opts.count; i++) set.ports.push(await set.startOne(i));
-    return set;
+  /** Most Workers running at once. */
+  get max(): number {
+    return this.opts.max;
   }
 
-  private async startOne(i: number): Promise<MessagePort> {
-    this.lastStart[i] = Date.now();
+  /** How many Workers run (or are loading) now. */
+  get count(): number {
+    return this.running.size;
+  }
+
+  /**
+   * Starts a Worker; resolves with its id and the port to it once it has loaded. Rejects when
+   * `max` already run, after {@link terminate}, or when the Worker dies while loading.
+   */
+  async start(): Promise<{ id: number; port: MessagePort }> {
+    if (this.stopped) throw new Error("evaluation workers are stopped");
+    if (this.running.size >= this.opts.max) {
+      throw new Error(`already ${this.running.size} evaluation workers (the most allowed)`);
+    }
+    const id = this.nextId++;
     const w = new Worker(this.opts.url, {
       type: "module",
-      name: `query-eval-${i}`,
+      name: `query-eval-${id}`,
       deno: { permissions: this.opts.permissions },
     });
-    this.workers[i] = w;
-    const ready = new Promise<void>((resolve) => {
+    this.running.set(id, w);
+    let loaded = false;
+    await new Promise<void>((resolve, reject) => {
+      this.loading.set(id, reject);
       w.onmessage = (e: MessageEvent) => {
-        if ((e.data as { type: string }).type === "ready") resolve();
+        if ((e.data as { type: string }).type !== "ready") return;
+        loaded = true;
+        resolve();
       };
-    });
-    w.onerror = (e: ErrorEvent) => {
-      e.preventDefault();
-      this.opts.report(i, e.message);
-      if (this.workers[i] === w) this.restart(i, e.message);
-    };
-    await ready;
+      w.onerror = (e: ErrorEvent) => {
+        e.preventDefault();
+        this.opts.report(id, e.message);
+        if (this.running.get(id) !== w) return;
+        this.running.delete(id);
+        w.terminate();
+        if (loaded) this.onExit?.(id, e.message);
+        else reject(new Error(`evaluation worker ${id} failed to load: ${e.message}`));
+      };
+    }).finally(() => this.loading.delete(id));
     const ch = new MessageChannel();
     w.postMessage({ type: "port", port: ch.port1 }, [ch.port1]);
-    return ch.port2;
+    return { id, port: ch.port2 };
   }
 
-  private restart(i: number, cause: string): void {
-    if (this.stopped) return;
-    this.workers[i]?.terminate();
-    const wait = Math.max(0, (this.lastStart[i] ?? 0) + RESTART_INTERVAL_MS - Date.now());
-    setTimeout(async () => {
-      if (this.stopped) return;
-      let port: MessagePort;
-      try {
-        port = await this.startOne(i);
-      } catch (e) {
-        this.opts.report(i, `restart failed: ${(e as Error).message}`);
-        return;
-      }
-      if (this.stopped) {
-        this.workers[i]?.terminate();
-        return;
-      }
-      this.ports[i] = port;
-      this.onRestart?.(i, port, `crashed (${cause})`);
-    }, wait);
+  /** Stops Worker `id` (unknown ids are ignored: it may have died already). */
+  stop(id: number): void {
+    this.running.get(id)?.terminate();
+    this.running.delete(id);
+    this.loading.get(id)?.(new Error(`evaluation worker ${id} was stopped while loading`));
   }
 
-  /** Stops every Worker; no more restarts. */
+  /** Stops every Worker; no more start. */
   terminate(): void {
     this.stopped = true;
-    for (const w of this.workers) w.terminate();
+    for (const id of [...this.running.keys()]) this.stop(id);
   }
 }

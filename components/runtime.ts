@@ -2,6 +2,7 @@
 
 import type { CommandSpec, Flags } from "./flags.ts";
 import type { Logger } from "../logging/log.ts";
+import type { EvalWorkerLauncher } from "../query/eval_pool.ts";
 
 /** Context of one running command. */
 export interface RunContext {
@@ -12,12 +13,13 @@ export interface RunContext {
   stdout: (text: string) => void;
   /** Registers a handler for SIGHUP (only sent to commands with `reloadOnSighup`). */
   onReload?: (handler: () => void) => void;
-  /** Ports to the launcher's PromQL evaluation Workers (query role, `--query.eval-workers`). */
-  evalPorts?: MessagePort[];
-  /** Registers a handler for an evaluation Worker the launcher restarted after a crash. */
-  onEvalWorkerRestart?: (
-    handler: (index: number, port: MessagePort, cause: string) => void,
-  ) => void;
+  /**
+   * The launcher's PromQL evaluation Workers (query role, `--query.eval-workers`): started and
+   * stopped on the role's request; `onExit` registers a handler for one that died.
+   */
+  evalWorkers?: EvalWorkerLauncher & {
+    onExit(handler: (id: number, cause: string) => void): void;
+  };
 }
 
 /** A command's entry point; resolves to the process exit code. */

@@ -1,7 +1,9 @@
 // Worker entry: runs one command with the permissions the launcher derived from its flags.
-// Out: {type:"ready"} once its modules are evaluated; in: {type:"run", raw}, then optionally
-// {type:"stop"}, and {type:"evalRestart", index, port} when the launcher restarted a crashed
-// evaluation Worker; out: {type:"exit", code}.
+// Out: {type:"ready"} once its modules are evaluated; in: {type:"run", raw, evalWorkers}, then
+// optionally {type:"stop"}; out: {type:"exit", code}. The query role's evaluation Workers
+// (components/eval_workers.ts): out {type:"evalStart", req} → in {type:"evalStarted", req, id,
+// port} or {type:"evalStartFailed", req, message}; out {type:"evalStop", id}; in
+// {type:"evalExit", id, cause} when one died.
 
 import { commandKey, findCommand } from "./commands.ts";
 import { requestLogForRole, requestLogFromFlags } from "./request_logging.ts";
@@ -12,12 +14,18 @@ import { RUN_TABLE } from "./run_table.ts";
 import { tracingConfig } from "./tracing.ts";
 import { initTracing, type TracingHandle } from "../tracing/setup.ts";
 import { otlpGrpcChannel } from "../storeapi/otlp_channel.ts";
+import type { RunContext } from "./runtime.ts";
 
 const encoder = new TextEncoder();
 const controller = new AbortController();
 const reloadHandlers: (() => void)[] = [];
-const evalRestartHandlers: ((index: number, port: MessagePort, cause: string) => void)[] = [];
-let runningEvalPorts: MessagePort[] = [];
+const evalExitHandlers: ((id: number, cause: string) => void)[] = [];
+/** Evaluation Worker starts asked of the launcher and not yet answered, by request number. */
+const evalStarts = new Map<
+  number,
+  { resolve: (w: { id: number; port: MessagePort }) => void; reject: (e: Error) => void }
+>();
+let nextEvalStart = 1;
 let outBuf: string[] = [];
 let outLen = 0;
 
@@ -36,7 +44,22 @@ function stdout(text: string): void {
   if (outLen > 1 << 16) flushStdout();
 }
 
-async function run(raw: RawFlags, evalPorts: MessagePort[]): Promise<number> {
+/** The launcher's evaluation Workers, reached through messages (at most `max`). */
+function evalWorkerLauncher(max: number): NonNullable<RunContext["evalWorkers"]> {
+  return {
+    max,
+    start: () =>
+      new Promise((resolve, reject) => {
+        const req = nextEvalStart++;
+        evalStarts.set(req, { resolve, reject });
+        scope.postMessage({ type: "evalStart", req });
+      }),
+    stop: (id) => scope.postMessage({ type: "evalStop", id }),
+    onExit: (h) => evalExitHandlers.push(h),
+  };
+}
+
+async function run(raw: RawFlags, evalWorkers: number): Promise<number> {
   const key = commandKey(raw.command);
   const spec = findCommand(raw.command);
   const fn = RUN_TABLE[key];
@@ -65,8 +88,7 @@ async function run(raw: RawFlags, evalPorts: MessagePort[]): Promise<number> {
       logger,
       stdout,
       onReload: (h) => reloadHandlers.push(h),
-      evalPorts,
-      onEvalWorkerRestart: (h) => evalRestartHandlers.push(h),
+      evalWorkers: evalWorkerLauncher(evalWorkers),
     });
   } catch (e) {
     logger.error("command failed", { err: (e as Error).message });
@@ -95,20 +117,25 @@ scope.onmessage = async (e: MessageEvent) => {
   const msg = e.data as {
     type: string;
     raw?: RawFlags;
-    evalPorts?: MessagePort[];
-    index?: number;
+    evalWorkers?: number;
+    req?: number;
+    id?: number;
     port?: MessagePort;
+    message?: string;
     cause?: string;
   };
   if (msg.type === "stop") controller.abort(new Error("received termination signal"));
-  else if (msg.type === "evalRestart") {
-    // a role not yet holding its pool picks the new port up from the array
-    runningEvalPorts[msg.index!] = msg.port!;
-    for (const h of evalRestartHandlers) h(msg.index!, msg.port!, msg.cause ?? "crashed");
+  else if (msg.type === "evalStarted" || msg.type === "evalStartFailed") {
+    const start = evalStarts.get(msg.req!);
+    evalStarts.delete(msg.req!);
+    if (msg.type === "evalStartFailed") start?.reject(new Error(msg.message));
+    else if (start) start.resolve({ id: msg.id!, port: msg.port! });
+    else msg.port?.close();
+  } else if (msg.type === "evalExit") {
+    for (const h of evalExitHandlers) h(msg.id!, msg.cause ?? "crashed");
   } else if (msg.type === "reload") { for (const h of reloadHandlers) h(); }
   else if (msg.type === "run") {
-    runningEvalPorts = msg.evalPorts ?? [];
-    const code = await run(msg.raw!, runningEvalPorts);
+    const code = await run(msg.raw!, msg.evalWorkers ?? 0);
     scope.postMessage({ type: "exit", code });
   }
 };

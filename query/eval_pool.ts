@@ -1,6 +1,9 @@
 // PromQL evaluation off the querier's HTTP thread (issue 20): a pool of Workers (started by the
-// launcher, reached through MessagePorts), each with its own StoreAPI clients, proxy and engine. The role's thread keeps serving probes, `/metrics`,
-// Info checks and the HTTP API while queries evaluate, and concurrent queries use every core.
+// launcher, reached through MessagePorts), each with its own StoreAPI clients, proxy and engine.
+// The role's thread keeps serving probes, `/metrics`, Info checks and the HTTP API while queries
+// evaluate, and concurrent queries use every core. Workers are started on demand (a query that
+// finds none free starts one, up to `--query.eval-workers`) and stopped after they have been idle
+// for a while, so an idle querier does not hold their memory (issue 19).
 // A task carries everything one query needs as plain data (the query, the engine options, the
 // per-request proxy options and a snapshot of the endpoints with their last Info); the worker
 // answers with the result's `data` JSON already encoded (UTF-8 bytes, transferred, not cloned, so
@@ -135,14 +138,28 @@ export function evalSpanName(kind: EvalTask["kind"]): string {
   return kind === "instant" ? "promql_instant_query" : "promql_range_query";
 }
 
+/**
+ * Starts and stops evaluation Workers (query/eval_worker.ts). The launcher does
+ * (components/eval_workers.ts): it starts them with the role's permissions (a role's Worker may
+ * not load modules itself) and hands the role the other end of a MessageChannel to each.
+ */
+export interface EvalWorkerLauncher {
+  /** Most Workers at once (`--query.eval-workers`). */
+  readonly max: number;
+  /** Starts a Worker; resolves with its id and the port to it once it has loaded. */
+  start(): Promise<{ id: number; port: MessagePort }>;
+  /** Stops Worker `id`. */
+  stop(id: number): void;
+}
+
+/** An evaluation Worker idle this long is stopped (ms); the next query starts one again. */
+export const EVAL_WORKER_IDLE_MS = 5 * 60_000;
+
 /** Options of {@link EvalPool}. */
 export interface EvalPoolOptions {
-  /**
-   * One port per evaluation Worker (query/eval_worker.ts). The launcher starts those Workers
-   * with the role's permissions (a role's Worker may not load modules itself) and hands the
-   * role the other end of a MessageChannel to each.
-   */
-  ports: MessagePort[];
+  workers: EvalWorkerLauncher;
+  /** How long a Worker may stay idle before it is stopped (ms; {@link EVAL_WORKER_IDLE_MS}). */
+  idleMs?: number;
   client: StoreClientOptions;
   /** The role's tracing config: each Worker exports its own spans (null: untraced). */
   tracing?: OtlpConfig | null;
@@ -153,8 +170,19 @@ export interface EvalPoolOptions {
 }
 
 interface Slot {
-  port: MessagePort;
+  /** The Worker's id (0 while it starts). */
+  id: number;
+  /** Resolves with the port once the Worker has loaded; rejects when it failed to start. */
+  ready: Promise<MessagePort>;
+  /** Set once loaded. */
+  port?: MessagePort;
+  /** Tasks sent to it (or waiting for it to load) and not yet answered. */
   busy: number;
+  /** Streamed answers it still holds. */
+  streams: number;
+  idle?: ReturnType<typeof setTimeout>;
+  /** Why it is gone (it died, the pool stopped it); no new task goes to it. */
+  gone?: string;
 }
 
 interface Pending {
@@ -179,7 +207,11 @@ interface Streaming {
 /** Extra time past the query timeout before a silent worker fails the query (ms). */
 const WORKER_GRACE_MS = 10_000;
 
-/** A fixed set of evaluation Workers; each task goes to the least busy one. */
+/**
+ * The evaluation Workers, started on demand: each task goes to an idle Worker, or to a new one
+ * while fewer than `max` run, or else to the least busy one. A Worker idle for `idleMs` is
+ * stopped.
+ */
 export class EvalPool {
   private readonly slots: Slot[] = [];
   private readonly pending = new Map<number, Pending>();
@@ -187,17 +219,55 @@ export class EvalPool {
   private nextId = 1;
   private closed = false;
 
-  constructor(private readonly opts: EvalPoolOptions) {
-    for (const port of opts.ports) {
-      const slot = { port, busy: 0 };
-      this.attach(slot);
-      this.slots.push(slot);
-    }
+  constructor(private readonly opts: EvalPoolOptions) {}
+
+  /** Workers running or starting. */
+  get size(): number {
+    return this.slots.length;
   }
 
-  private attach(slot: Slot): void {
-    slot.port.onmessage = (e: MessageEvent) => this.onMessage(e.data as FromWorker);
-    slot.port.postMessage(
+  /** The Worker for the next task: an idle one, else a new one below `max`, else the least busy. */
+  private pick(): Slot {
+    let best: Slot | undefined;
+    for (const s of this.slots) if (best === undefined || s.busy < best.busy) best = s;
+    if (best !== undefined && (best.busy === 0 || this.slots.length >= this.opts.workers.max)) {
+      return best;
+    }
+    return this.startWorker();
+  }
+
+  private startWorker(): Slot {
+    const slot = { id: 0, busy: 0, streams: 0 } as Slot;
+    slot.ready = this.load(slot);
+    // a start that fails with no query waiting is not an unhandled rejection
+    slot.ready.catch(() => {});
+    this.slots.push(slot);
+    return slot;
+  }
+
+  /** Starts `slot`'s Worker and sends it the role's settings; resolves with its port. */
+  private async load(slot: Slot): Promise<MessagePort> {
+    let started: { id: number; port: MessagePort };
+    try {
+      started = await this.opts.workers.start();
+    } catch (e) {
+      // the next query tries again
+      this.remove(slot, "failed to start");
+      throw new PromQLError(
+        "internal",
+        `cannot start a query evaluation worker: ${(e as Error).message}`,
+      );
+    }
+    const { id, port } = started;
+    slot.id = id;
+    if (this.closed) {
+      port.close();
+      this.opts.workers.stop(id);
+      throw new PromQLError("internal", "query evaluation pool closed");
+    }
+    slot.port = port;
+    port.onmessage = (e: MessageEvent) => this.onMessage(e.data as FromWorker);
+    port.postMessage(
       {
         type: "init",
         client: this.opts.client,
@@ -205,41 +275,56 @@ export class EvalPool {
         tsdbSelector: this.opts.tsdbSelector,
       } satisfies ToWorker,
     );
+    return port;
+  }
+
+  /** Takes `slot` out of the pool (no new task reaches it). */
+  private remove(slot: Slot, why: string): void {
+    slot.gone ??= why;
+    clearTimeout(slot.idle);
+    const i = this.slots.indexOf(slot);
+    if (i >= 0) this.slots.splice(i, 1);
+  }
+
+  /** Stops `slot`'s Worker after `idleMs` unless a task or stream reaches it before. */
+  private whenIdle(slot: Slot): void {
+    if (slot.busy > 0 || slot.streams > 0 || slot.gone !== undefined || this.closed) return;
+    clearTimeout(slot.idle);
+    slot.idle = setTimeout(() => {
+      if (slot.busy > 0 || slot.streams > 0 || slot.gone !== undefined) return;
+      this.remove(slot, "stopped after being idle");
+      slot.port?.close();
+      this.opts.workers.stop(slot.id);
+    }, this.opts.idleMs ?? EVAL_WORKER_IDLE_MS);
+    // an idle Worker's timer never keeps the role running
+    Deno.unrefTimer(slot.idle);
   }
 
   /**
-   * The launcher restarted worker `index` after it crashed: the queries it was evaluating fail
-   * with a clear error (their answers died with it) and new ones go to its replacement.
+   * Worker `id` died (the launcher saw its uncaught error): the queries it was evaluating fail
+   * with a clear error (their answers died with it) and the next query starts another Worker.
    */
-  replaceWorker(index: number, port: MessagePort, cause = "crashed"): void {
-    const slot = this.slots[index];
-    if (slot === undefined || this.closed) {
-      port.close();
-      return;
-    }
-    for (const [id, p] of this.pending) {
+  workerExited(id: number, cause = "crashed"): void {
+    const slot = this.slots.find((s) => s.id === id);
+    if (slot === undefined) return;
+    this.remove(slot, cause);
+    for (const [qid, p] of this.pending) {
       if (p.slot !== slot) continue;
-      this.pending.delete(id);
+      this.pending.delete(qid);
       p.reject(
         new PromQLError(
           "internal",
-          `query evaluation worker ${index} ${cause} during the query; it was restarted`,
+          `query evaluation worker ${id} ${cause} during the query; the next query starts another`,
         ),
       );
     }
     this.failStreams(
       (st) => st.slot === slot,
-      `query evaluation worker ${index} ${cause} while its answer was being sent`,
+      `query evaluation worker ${id} ${cause} while its answer was being sent`,
     );
     try {
-      slot.port.close();
+      slot.port?.close();
     } catch { /* already closed */ }
-    slot.port = port;
-    this.attach(slot);
-  }
-
-  get size(): number {
-    return this.slots.length;
   }
 
   private onMessage(m: FromWorker): void {
@@ -249,7 +334,7 @@ export class EvalPool {
       const w = st?.wait;
       if (!st || !w) return;
       st.wait = undefined;
-      if (m.done) this.streams.delete(m.id);
+      if (m.done) this.endStream(m.id);
       w.resolve(m);
       return;
     }
@@ -276,6 +361,7 @@ export class EvalPool {
   private stream(id: number, slot: Slot, first: Uint8Array): ReadableStream<Uint8Array> {
     const st: Streaming = { slot };
     this.streams.set(id, st);
+    slot.streams++;
     return new ReadableStream<Uint8Array>({
       start(ctrl) {
         ctrl.enqueue(first);
@@ -284,25 +370,35 @@ export class EvalPool {
         if (st.failed) throw st.failed;
         const piece = await new Promise<{ data: Uint8Array; done: boolean }>((resolve, reject) => {
           st.wait = { resolve, reject };
-          slot.port.postMessage({ type: "more", id } satisfies ToWorker);
+          slot.port?.postMessage({ type: "more", id } satisfies ToWorker);
         });
         if (piece.data.length > 0) ctrl.enqueue(piece.data);
         if (piece.done) ctrl.close();
       },
       cancel: () => {
-        if (!this.streams.delete(id)) return;
+        if (!this.endStream(id)) return;
         try {
-          slot.port.postMessage({ type: "cancel", id } satisfies ToWorker);
+          slot.port?.postMessage({ type: "cancel", id } satisfies ToWorker);
         } catch { /* port closed */ }
       },
     }, { highWaterMark: 0 });
+  }
+
+  /** Forgets streamed answer `id` (its Worker may become idle); false when it was unknown. */
+  private endStream(id: number): boolean {
+    const st = this.streams.get(id);
+    if (st === undefined) return false;
+    this.streams.delete(id);
+    st.slot.streams--;
+    this.whenIdle(st.slot);
+    return true;
   }
 
   /** Fails the streamed answers `which` selects with `message`. */
   private failStreams(which: (st: Streaming, id: number) => boolean, message: string): void {
     for (const [id, st] of this.streams) {
       if (!which(st, id)) continue;
-      this.streams.delete(id);
+      this.endStream(id);
       st.failed = new PromQLError("internal", message);
       st.wait?.reject(st.failed);
     }
@@ -310,16 +406,24 @@ export class EvalPool {
 
   /** Runs `task` in a worker; rejects with the PromQLError the engine (or a store) raised. */
   async evaluate(task: EvalTask | LabelTask, signal?: AbortSignal): Promise<EvalAnswer> {
-    if (this.closed || this.slots.length === 0) {
-      throw new PromQLError("internal", "query evaluation pool is closed");
-    }
-    let slot = this.slots[0];
-    for (const s of this.slots) if (s.busy < slot.busy) slot = s;
+    if (this.closed) throw new PromQLError("internal", "query evaluation pool is closed");
+    const slot = this.pick();
     slot.busy++;
+    clearTimeout(slot.idle);
     const id = this.nextId++;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const onAbort = () => slot.port.postMessage({ type: "cancel", id } satisfies ToWorker);
+    let port: MessagePort | undefined;
+    const onAbort = () => port?.postMessage({ type: "cancel", id } satisfies ToWorker);
     try {
+      // a new Worker: the first query waits for it to load, once
+      port = await slot.ready;
+      if (slot.gone !== undefined) {
+        throw new PromQLError(
+          "internal",
+          `query evaluation worker ${slot.id} ${slot.gone} before the query reached it`,
+        );
+      }
+      const to = port;
       return await new Promise((resolve, reject) => {
         this.pending.set(id, { resolve, reject, slot });
         // a worker that died never answers: fail the query rather than hang it (metadata
@@ -332,12 +436,15 @@ export class EvalPool {
         }
         signal?.addEventListener("abort", onAbort, { once: true });
         const env = this.opts.environment();
-        slot.port.postMessage({ type: "eval", id, task, env } satisfies ToWorker);
+        to.postMessage({ type: "eval", id, task, env } satisfies ToWorker);
+        // aborted while the Worker was loading
+        if (signal?.aborted) onAbort();
       });
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
       slot.busy--;
+      this.whenIdle(slot);
     }
   }
 
@@ -349,6 +456,10 @@ export class EvalPool {
       p.reject(new PromQLError("internal", "query evaluation pool closed"));
     }
     this.failStreams(() => true, "query evaluation pool closed");
-    for (const s of this.slots) s.port.close();
+    for (const s of [...this.slots]) {
+      this.remove(s, "closed");
+      s.port?.close();
+      if (s.id !== 0) this.opts.workers.stop(s.id);
+    }
   }
 }

@@ -93,10 +93,12 @@ export async function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<numbe
     selectorLabels: cfg.selectorLabels,
     tsdbSelector,
   });
-  // the launcher started the workers (`--query.eval-workers`); none: evaluate on this thread
-  const evalPool = (ctx.evalPorts?.length ?? 0) > 0
+  // the launcher starts the workers when queries need them (`--query.eval-workers`); none:
+  // evaluate on this thread
+  const evalWorkers = ctx.evalWorkers;
+  const evalPool = evalWorkers !== undefined && evalWorkers.max > 0
     ? new EvalPool({
-      ports: ctx.evalPorts!,
+      workers: evalWorkers,
       client: cfg.client,
       tracing: cfg.tracing,
       tsdbSelector: cfg.tsdbSelector,
@@ -112,13 +114,9 @@ export async function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<numbe
       }),
     })
     : undefined;
-  ctx.onEvalWorkerRestart?.((i, port, cause) => {
-    if (evalPool === undefined) return port.close();
-    logger.warn("query evaluation worker restarted; its running queries failed", {
-      worker: i,
-      cause,
-    });
-    evalPool.replaceWorker(i, port, cause);
+  evalWorkers?.onExit((id, cause) => {
+    logger.warn("query evaluation worker died; its running queries failed", { worker: id, cause });
+    evalPool?.workerExited(id, `crashed (${cause})`);
   });
   // distributed mode: no remote engines while an endpoint is down, so the query is evaluated as
   // local mode does, with its partial-response warning or error (query/distributed.ts)

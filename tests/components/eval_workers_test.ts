@@ -1,12 +1,14 @@
-// The launcher restarts a query evaluation Worker that died of an uncaught error and hands the
-// role the new port (components/eval_workers.ts); the role's pool fails the queries the dead
-// Worker was evaluating with a clear error and sends new ones to the replacement
-// (query/eval_pool.ts).
+// The query role's evaluation Workers start on demand and stop when idle: the launcher starts one
+// when asked, up to the most allowed, and reports one that died of an uncaught error
+// (components/eval_workers.ts); the role's pool starts none before the first query, starts more
+// for concurrent queries up to the limit, stops idle ones, fails a dead Worker's queries with a
+// clear error and starts another for the next query (query/eval_pool.ts).
 
 import { assert, assertEquals, assertRejects } from "../helpers/assert.ts";
 import { EvalWorkers } from "../../components/eval_workers.ts";
 import { EvalPool, type EvalTask, type FromWorker, type ToWorker } from "../../query/eval_pool.ts";
 import { PromQLError } from "../../promql/errors.ts";
+import { fakeLauncher } from "../helpers/eval_launcher.ts";
 
 const CRASHING = new URL("../helpers/crash_eval_worker.ts", import.meta.url);
 
@@ -16,11 +18,17 @@ function reply(port: MessagePort): Promise<unknown> {
   });
 }
 
-Deno.test("a crashed evaluation Worker is restarted and its new port handed over", async () => {
+async function ping(port: MessagePort): Promise<unknown> {
+  const pong = reply(port);
+  port.postMessage("ping");
+  return await pong;
+}
+
+Deno.test("the launcher starts evaluation Workers only when asked, up to the most allowed", async () => {
   const reports: string[] = [];
-  const set = await EvalWorkers.start({
+  const set = new EvalWorkers({
     url: CRASHING,
-    count: 2,
+    max: 2,
     permissions: {
       read: true,
       write: false,
@@ -30,39 +38,50 @@ Deno.test("a crashed evaluation Worker is restarted and its new port handed over
       ffi: false,
       sys: false,
     },
-    report: (i, m) => reports.push(`${i}: ${m}`),
+    report: (id, m) => reports.push(`${id}: ${m}`),
   });
+  const ports: MessagePort[] = [];
   try {
+    assertEquals(set.count, 0);
+    const a = await set.start();
+    const b = await set.start();
+    ports.push(a.port, b.port);
+    assert(a.id !== b.id);
+    assertEquals(set.count, 2);
+    assertEquals(await ping(a.port), "pong");
+    assertEquals(await ping(b.port), "pong");
+    await assertRejects(() => set.start(), Error, "the most allowed");
+    // a Worker that dies is reported and forgotten; another can start in its place
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const restarted = new Promise<{ i: number; port: MessagePort; cause: string }>(
-      (resolve, reject) => {
-        set.onRestart = (i, port, cause) => resolve({ i, port, cause });
-        timer = setTimeout(() => reject(new Error("no restart within 10 s")), 10_000);
-      },
-    ).finally(() => clearTimeout(timer));
-    const first = set.ports[1];
-    let pong = reply(first);
-    first.postMessage("ping");
-    assertEquals(await pong, "pong");
-    first.postMessage("crash");
-    const r = await restarted;
-    assertEquals(r.i, 1);
-    assert(r.cause.includes("evaluation bug"), r.cause);
+    const exited = new Promise<{ id: number; cause: string }>((resolve, reject) => {
+      set.onExit = (id, cause) => resolve({ id, cause });
+      timer = setTimeout(() => reject(new Error("no exit reported within 10 s")), 10_000);
+    }).finally(() => clearTimeout(timer));
+    b.port.postMessage("crash");
+    const x = await exited;
+    assertEquals(x.id, b.id);
+    assert(x.cause.includes("evaluation bug"), x.cause);
     assert(
-      reports.some((x) => x.startsWith("1: ") && x.includes("evaluation bug")),
+      reports.some((r) => r.startsWith(`${b.id}: `) && r.includes("evaluation bug")),
       String(reports),
     );
-    assertEquals(set.ports[1], r.port);
-    pong = reply(r.port);
-    r.port.postMessage("ping");
-    assertEquals(await pong, "pong");
-    // the other Worker was untouched
-    pong = reply(set.ports[0]);
-    set.ports[0].postMessage("ping");
-    assertEquals(await pong, "pong");
+    assertEquals(set.count, 1);
+    const c = await set.start();
+    ports.push(c.port);
+    assertEquals(await ping(c.port), "pong");
+    // the other Worker was untouched; a stopped one leaves room for another
+    assertEquals(await ping(a.port), "pong");
+    set.stop(a.id);
+    assertEquals(set.count, 1);
+    const d = await set.start();
+    ports.push(d.port);
+    assertEquals(await ping(d.port), "pong");
+    set.terminate();
+    assertEquals(set.count, 0);
+    await assertRejects(() => set.start(), Error, "stopped");
   } finally {
     set.terminate();
-    for (const p of set.ports) p.close();
+    for (const p of ports) p.close();
   }
 });
 
@@ -105,42 +124,140 @@ function fakeWorker() {
   };
 }
 
-Deno.test("the pool fails a restarted worker's running queries and uses its replacement", async () => {
-  const a = fakeWorker();
-  const dead = fakeWorker();
-  const fresh = fakeWorker();
+/** A pool over fake Workers (a new one per start), at most `max`, idle ones stopped after `idleMs`. */
+function fakePool(max: number, idleMs?: number) {
+  const workers = fakeLauncher(max, fakeWorker);
   const pool = new EvalPool({
-    ports: [a.port, dead.port],
+    workers: workers.launcher,
+    idleMs,
+    client: {},
+    environment: () => ({ endpoints: [], unavailable: [], responseTimeoutMs: 1000 }),
+  });
+  return {
+    ...workers,
+    pool,
+    close() {
+      pool.close();
+      for (const w of workers.started) w.close();
+    },
+  };
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 20));
+
+Deno.test("the pool starts no Worker before the first query, and more only for concurrent ones", async () => {
+  const p = fakePool(2);
+  try {
+    await tick();
+    assertEquals(p.started.length, 0);
+    assertEquals(p.pool.size, 0);
+    // one query at a time: one Worker does
+    const q1 = p.pool.evaluate(TASK);
+    await tick();
+    assertEquals(p.started.length, 1);
+    p.started[0].answer(p.started[0].tasks[0]);
+    await q1;
+    const q2 = p.pool.evaluate(TASK);
+    await tick();
+    assertEquals(p.started.length, 1);
+    assertEquals(p.started[0].tasks.length, 2);
+    // concurrent queries: a second Worker, then no more than the limit
+    const q3 = p.pool.evaluate(TASK);
+    const q4 = p.pool.evaluate(TASK);
+    await tick();
+    assertEquals(p.started.length, 2);
+    assertEquals(p.pool.size, 2);
+    assertEquals(p.started[0].tasks.length + p.started[1].tasks.length, 4);
+    assertEquals(p.started[1].tasks.length, 1);
+    for (const w of p.started) for (const id of w.tasks.slice(-2)) w.answer(id);
+    await Promise.all([q2, q3, q4]);
+    assertEquals(p.stopped, []);
+  } finally {
+    p.close();
+  }
+});
+
+Deno.test("an idle Worker is stopped and a later query starts one again", async () => {
+  const p = fakePool(2, 1);
+  try {
+    const q1 = p.pool.evaluate(TASK);
+    await tick();
+    // a Worker evaluating a query is never idle
+    assertEquals(p.stopped, []);
+    const stop = p.nextStop();
+    p.started[0].answer(p.started[0].tasks[0]);
+    await q1;
+    assertEquals(await stop, 1);
+    assertEquals(p.pool.size, 0);
+    const q2 = p.pool.evaluate(TASK);
+    await tick();
+    assertEquals(p.started.length, 2);
+    assertEquals(p.started[1].tasks.length, 1);
+    p.started[1].answer(p.started[1].tasks[0]);
+    await q2;
+  } finally {
+    p.close();
+  }
+});
+
+Deno.test("a Worker that fails to start fails its query clearly and the next query tries again", async () => {
+  let fail = true;
+  const made: ReturnType<typeof fakeWorker>[] = [];
+  const pool = new EvalPool({
+    workers: fakeLauncher(1, () => {
+      if (fail) throw new Error("no permission to load modules");
+      const w = fakeWorker();
+      made.push(w);
+      return w;
+    }).launcher,
     client: {},
     environment: () => ({ endpoints: [], unavailable: [], responseTimeoutMs: 1000 }),
   });
   try {
-    const q1 = pool.evaluate(TASK);
-    const q2 = pool.evaluate(TASK);
-    await new Promise((r) => setTimeout(r, 20));
-    assertEquals(a.tasks.length + dead.tasks.length, 2);
-    assertEquals(dead.tasks.length, 1);
-    pool.replaceWorker(1, fresh.port, "crashed (evaluation bug)");
-    const onDead = a.tasks.length === 1 ? q2 : q1;
-    const onLive = onDead === q1 ? q2 : q1;
-    const err = await assertRejects(() => onDead);
+    const err = await assertRejects(() => pool.evaluate(TASK));
     assert(err instanceof PromQLError, String(err));
-    assert(err.message.includes("worker 1 crashed"), err.message);
-    // the live worker's query is unaffected
+    assert(err.message.includes("cannot start a query evaluation worker"), err.message);
+    assert(err.message.includes("no permission to load modules"), err.message);
+    assertEquals(pool.size, 0);
+    fail = false;
+    const q = pool.evaluate(TASK);
+    await tick();
+    made[0].answer(made[0].tasks[0]);
+    await q;
+  } finally {
+    pool.close();
+    for (const w of made) w.close();
+  }
+});
+
+Deno.test("the pool fails a dead Worker's running queries and starts another for the next", async () => {
+  const p = fakePool(2);
+  try {
+    const q1 = p.pool.evaluate(TASK);
+    const q2 = p.pool.evaluate(TASK);
+    await tick();
+    const [a, dead] = p.started;
+    assertEquals(a.tasks.length, 1);
+    assertEquals(dead.tasks.length, 1);
+    p.pool.workerExited(2, "crashed (evaluation bug)");
+    const err = await assertRejects(() => q2);
+    assert(err instanceof PromQLError, String(err));
+    assert(err.message.includes("worker 2 crashed (evaluation bug)"), err.message);
+    // the live Worker's query is unaffected
     a.answer(a.tasks[0]);
-    await onLive;
-    // new queries reach the replacement
-    const q3 = pool.evaluate(TASK);
-    const q4 = pool.evaluate(TASK);
-    await new Promise((r) => setTimeout(r, 20));
+    await q1;
+    // new concurrent queries reach the live Worker and a new one in the dead one's place
+    const q3 = p.pool.evaluate(TASK);
+    const q4 = p.pool.evaluate(TASK);
+    await tick();
+    assertEquals(p.started.length, 3);
+    const fresh = p.started[2];
     assertEquals(fresh.tasks.length, 1);
+    assertEquals(dead.tasks.length, 1);
     fresh.answer(fresh.tasks[0]);
     a.answer(a.tasks[1]);
     await Promise.all([q3, q4]);
   } finally {
-    pool.close();
-    a.close();
-    dead.close();
-    fresh.close();
+    p.close();
   }
 });

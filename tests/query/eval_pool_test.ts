@@ -6,6 +6,7 @@
 import { assert, assertEquals, assertRejects } from "../helpers/assert.ts";
 import { EvalPool, type EvalTask, type FromWorker, type ToWorker } from "../../query/eval_pool.ts";
 import { PromQLError } from "../../promql/errors.ts";
+import { fakeLauncher } from "../helpers/eval_launcher.ts";
 
 const TASK = {
   kind: "range",
@@ -53,9 +54,11 @@ function streamingWorker(pieces: string[]) {
   };
 }
 
-function pool(port: MessagePort): EvalPool {
+/** A pool of one Worker: each start takes the next of `workers`. */
+function pool(...workers: { port: MessagePort }[]): EvalPool {
+  let next = 0;
   return new EvalPool({
-    ports: [port],
+    workers: fakeLauncher(1, () => workers[next++]).launcher,
     client: {},
     environment: () => ({ endpoints: [], unavailable: [], responseTimeoutMs: 1000 }),
   });
@@ -66,7 +69,7 @@ const tick = () => new Promise((r) => setTimeout(r, 20));
 Deno.test("a streamed answer: pieces asked for one at a time as they are read, joined whole", async () => {
   const parts = ['{"resultType":"matrix","result":[', '{"metric":{},"values":[]}', "]}"];
   const w = streamingWorker(parts);
-  const p = pool(w.port);
+  const p = pool(w);
   try {
     const a = await p.evaluate(TASK);
     assertEquals(a.warnings, ["w"]);
@@ -92,7 +95,7 @@ Deno.test("a streamed answer: pieces asked for one at a time as they are read, j
 
 Deno.test("a cancelled streamed answer tells the worker to drop the rest", async () => {
   const w = streamingWorker(["[", "1", "2", "]"]);
-  const p = pool(w.port);
+  const p = pool(w);
   try {
     const a = await p.evaluate(TASK);
     const r = (a.data as ReadableStream<Uint8Array>).getReader();
@@ -110,15 +113,15 @@ Deno.test("a cancelled streamed answer tells the worker to drop the rest", async
 Deno.test("a streamed answer fails when its worker dies or drops it, never ends short", async () => {
   const dead = streamingWorker(["[", "1", "]"]);
   const fresh = streamingWorker(["[", "]"]);
-  const p = pool(dead.port);
+  const p = pool(dead, fresh);
   try {
     const a = await p.evaluate(TASK);
     const r = (a.data as ReadableStream<Uint8Array>).getReader();
     await r.read();
-    p.replaceWorker(0, fresh.port, "crashed (evaluation bug)");
+    p.workerExited(1, "crashed (evaluation bug)");
     const err = await assertRejects(() => r.read());
     assert(err instanceof PromQLError, String(err));
-    assert(err.message.includes("worker 0 crashed"), err.message);
+    assert(err.message.includes("worker 1 crashed"), err.message);
     // the replacement's answer expires before it is read: an error, not a short answer
     const b = await p.evaluate(TASK);
     const rb = (b.data as ReadableStream<Uint8Array>).getReader();
@@ -126,6 +129,9 @@ Deno.test("a streamed answer fails when its worker dies or drops it, never ends 
     fresh.expire();
     const err2 = await assertRejects(() => rb.read());
     assert(String(err2).includes("query answer expired"), String(err2));
+    // the next query went to a new Worker
+    assertEquals(dead.asked, ["eval"]);
+    assertEquals(fresh.asked, ["eval", "more"]);
   } finally {
     p.close();
     dead.close();
