@@ -229,7 +229,7 @@ function evalWorkers(spec: CommandSpec, raw: RawFlags, perms: PermissionSet): Ev
   });
 }
 
-async function runInWorker(
+function runInWorker(
   spec: CommandSpec,
   raw: RawFlags,
   perms: PermissionSet,
@@ -249,7 +249,7 @@ async function runInWorker(
       `${PROGRAM} ${spec.path.join(" ")}: error: cannot start the role with its permissions ` +
         `(${formatPermissions(perms).replaceAll("\n", "; ")}): ${(e as Error).message}`,
     );
-    return 1;
+    return Promise.resolve(1);
   }
   return new Promise((resolve) => {
     let signals = 0;

@@ -26,7 +26,6 @@ export async function runRoleInMainIsolate(words: number): Promise<never> {
     logger: new Logger("warn"),
     stdout: (t: string) => void Deno.stdout.writeSync(new TextEncoder().encode(t)),
     onReload: () => {},
-    evalPorts: [],
   });
   Deno.exit(code);
 }
