@@ -313,9 +313,10 @@ export const QUERY_COMMAND = defineCommand({
       name: "query.eval-workers",
       kind: "int",
       default: "2",
-      help: "Worker threads evaluating PromQL queries off the HTTP thread, so probes, " +
+      help: "Most worker threads evaluating PromQL queries off the HTTP thread, so probes, " +
         "/metrics and store health checks stay responsive and concurrent queries use several " +
-        "cores. 0 evaluates on the HTTP thread.",
+        "cores. Started when queries need them, stopped after 5 minutes idle. 0 evaluates on " +
+        "the HTTP thread.",
     },
     {
       name: "query.max-concurrent-select",
