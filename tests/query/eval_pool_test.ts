@@ -64,7 +64,40 @@ function pool(...workers: { port: MessagePort }[]): EvalPool {
   });
 }
 
+/** Like {@link pool}, its Worker stopped as soon as it is idle; `stopped` lists the stops. */
+function eagerPool(worker: { port: MessagePort }) {
+  const l = fakeLauncher(1, () => worker);
+  return {
+    ...l,
+    pool: new EvalPool({
+      workers: l.launcher,
+      idleMs: 1,
+      client: {},
+      environment: () => ({ endpoints: [], unavailable: [], responseTimeoutMs: 1000 }),
+    }),
+  };
+}
+
 const tick = () => new Promise((r) => setTimeout(r, 20));
+
+Deno.test("a Worker still holding a streamed answer is not idle; it is stopped once read", async () => {
+  const w = streamingWorker(["[", "1", "]"]);
+  const p = eagerPool(w);
+  try {
+    const a = await p.pool.evaluate(TASK);
+    const r = (a.data as ReadableStream<Uint8Array>).getReader();
+    await r.read();
+    await tick();
+    assertEquals(p.stopped, []);
+    const stop = p.nextStop();
+    while (!(await r.read()).done);
+    assertEquals(await stop, 1);
+    assertEquals(w.asked, ["eval", "more", "more"]);
+  } finally {
+    p.pool.close();
+    w.close();
+  }
+});
 
 Deno.test("a streamed answer: pieces asked for one at a time as they are read, joined whole", async () => {
   const parts = ['{"resultType":"matrix","result":[', '{"metric":{},"values":[]}', "]}"];
