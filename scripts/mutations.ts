@@ -1883,7 +1883,7 @@ export const MUTATIONS: Mutation[] = [
     name: "eval-workers-exit-not-reported",
     file: "components/eval_workers.ts",
     find: "        if (loaded) this.onExit?.(id, e.message);",
-    replace: "        void loaded;",
+    replace: "        if (loaded) void this.onExit;",
     tests: ["tests/components/eval_workers_test.ts"],
   },
   {
