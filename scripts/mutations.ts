@@ -1954,7 +1954,14 @@ export const MUTATIONS: Mutation[] = [
     file: "query/eval_pool.ts",
     find: '    const onAbort = () => port?.postMessage({ type: "cancel", id } satisfies ToWorker);',
     replace: "    const onAbort = () => {};",
-    tests: ["tests/e2e/query_starvation_test.ts"],
+    tests: ["tests/components/eval_workers_test.ts"],
+  },
+  {
+    name: "eval-pool-abort-while-loading-lost",
+    file: "query/eval_pool.ts",
+    find: "        if (signal?.aborted) onAbort();",
+    replace: "",
+    tests: ["tests/components/eval_workers_test.ts"],
   },
   // ---------------------------------------------------------------- tracing: context propagation
   {

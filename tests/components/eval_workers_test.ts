@@ -100,13 +100,16 @@ const TASK: EvalTask = {
 function fakeWorker() {
   const ch = new MessageChannel();
   const tasks: number[] = [];
+  const cancelled: number[] = [];
   ch.port2.onmessage = (e) => {
     const m = e.data as ToWorker;
     if (m.type === "eval") tasks.push(m.id);
+    else if (m.type === "cancel") cancelled.push(m.id);
   };
   return {
     port: ch.port1,
     tasks,
+    cancelled,
     answer(id: number) {
       ch.port2.postMessage(
         {
@@ -257,6 +260,34 @@ Deno.test("the pool fails a dead Worker's running queries and starts another for
     fresh.answer(fresh.tasks[0]);
     a.answer(a.tasks[1]);
     await Promise.all([q3, q4]);
+  } finally {
+    p.close();
+  }
+});
+
+Deno.test("an aborted query is cancelled in its Worker, also when aborted while the Worker loads", async () => {
+  const p = fakePool(1);
+  try {
+    // aborted while its Worker is still loading: cancelled as soon as it reaches the Worker
+    const early = new AbortController();
+    const q1 = p.pool.evaluate(TASK, early.signal);
+    early.abort();
+    await tick();
+    const [w] = p.started;
+    assertEquals(w.tasks.length, 1);
+    assertEquals(w.cancelled, [w.tasks[0]]);
+    w.answer(w.tasks[0]);
+    await q1;
+    // aborted while it runs
+    const late = new AbortController();
+    const q2 = p.pool.evaluate(TASK, late.signal);
+    await tick();
+    assertEquals(w.tasks.length, 2);
+    late.abort();
+    await tick();
+    assertEquals(w.cancelled, w.tasks);
+    w.answer(w.tasks[1]);
+    await q2;
   } finally {
     p.close();
   }
