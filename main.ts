@@ -16,6 +16,7 @@ import {
 } from "./components/flags.ts";
 import {
   derivePermissions,
+  evalWorkerPermissions,
   formatPermissions,
   listenHostnames,
   type PermissionSet,
@@ -228,7 +229,7 @@ async function startEvalWorkers(
   return await EvalWorkers.start({
     url: new URL("./query/eval_worker.ts", import.meta.url),
     count: query && Number.isInteger(n) ? Math.min(n, 64) : 0,
-    permissions: workerPermissions(perms),
+    permissions: evalWorkerPermissions(perms),
     report: (i, msg) => console.error(`${PROGRAM} query: evaluation worker ${i}: error: ${msg}`),
   });
 }
