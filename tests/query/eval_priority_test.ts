@@ -7,13 +7,14 @@ import { assert, assertEquals } from "../helpers/assert.ts";
 import { emptyPermissions, evalWorkerPermissions } from "../../components/permissions.ts";
 import { EVAL_WORKER_NICE } from "../../query/eval_pool.ts";
 import { lowerThreadPriority } from "../../runutil/thread_priority.ts";
+import { startQuerier } from "../helpers/query_e2e.ts";
 
-/** Nice value of each thread of this process, by tid (/proc/self/task/<tid>/stat field 19). */
-function threadNice(): Map<string, { comm: string; nice: number }> {
+/** Nice value of each thread of a process, by tid (/proc/<pid>/task/<tid>/stat field 19). */
+function threadNice(pid: number | "self" = "self"): Map<string, { comm: string; nice: number }> {
   const out = new Map<string, { comm: string; nice: number }>();
-  for (const t of Deno.readDirSync("/proc/self/task")) {
+  for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
     try {
-      const stat = Deno.readTextFileSync(`/proc/self/task/${t.name}/stat`);
+      const stat = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/stat`);
       // fields after "(comm) ": state is field 3, nice field 19
       const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       out.set(t.name, {
@@ -81,5 +82,28 @@ Deno.test({
   fn() {
     const why = lowerThreadPriority(5, "linux");
     assert(why !== undefined && /setPriority/.test(why), why);
+  },
+});
+
+Deno.test({
+  name: "a querier evaluates in Workers at the lowered priority; its other threads keep theirs",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const q = await startQuerier(["--store=127.0.0.1:1", "--query.eval-workers=2"]);
+    try {
+      // a range query goes to an evaluation Worker
+      const r = await fetch(`${q.url}/api/v1/query_range?query=1&start=0&end=60&step=15`);
+      assertEquals(r.status, 200, await r.text());
+      const threads = [...threadNice(q.child.pid).values()];
+      const workers = threads.filter((t) => t.comm.startsWith("worker-"));
+      const lowered = workers.filter((t) => t.nice === EVAL_WORKER_NICE);
+      // the evaluation Workers (started on demand or at start: 1 or 2), not the role's Worker
+      assert(lowered.length >= 1 && lowered.length <= 2, JSON.stringify(threads));
+      assert(workers.some((t) => t.nice === 0), JSON.stringify(threads));
+      assertEquals(threadNice(q.child.pid).get(String(q.child.pid))?.nice, 0);
+      assert(!q.logs().includes("cannot lower"), q.logs());
+    } finally {
+      await q.stop();
+    }
   },
 });

@@ -14,6 +14,7 @@ import {
 } from "../../storeapi/codec.ts";
 import { ProtoDecodeError } from "../../storeapi/wire.ts";
 import { TurnPacer } from "../../runutil/loop_turn.ts";
+import { StoreClient } from "../../storeapi/client.ts";
 
 /** 60,000 values like the starvation bench's, some non-ASCII and long, then warnings. */
 const VALUES = Array.from(
@@ -83,4 +84,55 @@ Deno.test("a truncated answer decoded in steps fails as the one-step decoder doe
   const e = await assertRejects(() => decodeLabelValuesResponseInSteps(cut, new TurnPacer(1)));
   assert(e instanceof ProtoDecodeError);
   assertEquals(e.message, (oneStep as Error).message);
+});
+
+/**
+ * A StoreClient whose channel answers every unary call with `answer` at once (no network, so
+ * no turn but the decoder's own comes between the answer and the decoded result).
+ */
+function clientAnswering(answer: Uint8Array, labelDecodeTurnEveryMs?: number): StoreClient {
+  const c = new StoreClient("127.0.0.1:1", { labelDecodeTurnEveryMs });
+  (c as unknown as { channel: { unary: () => Promise<Uint8Array> } }).channel.unary = () =>
+    Promise.resolve(answer);
+  return c;
+}
+
+Deno.test("a StoreClient with labelDecodeTurnEveryMs decodes label answers in steps", async () => {
+  const req = { start: 0, end: 1, matchers: [] };
+  const values = encodeLabelValuesResponse({ values: VALUES, warnings: WARNINGS });
+  const names = encodeLabelNamesResponse({ names: VALUES, warnings: WARNINGS });
+  for (const every of [1, undefined]) {
+    for (const kind of ["values", "names"] as const) {
+      const order: string[] = [];
+      const timer = setTimeout(() => order.push("timer"), 0);
+      try {
+        const res = kind === "values"
+          ? await clientAnswering(values, every).labelValues({ ...req, label: "idx" })
+          : await clientAnswering(names, every).labelNames(req);
+        order.push("decoded");
+        assertEquals(
+          res,
+          kind === "values" ? decodeLabelValuesResponse(values) : decodeLabelNamesResponse(names),
+        );
+      } finally {
+        clearTimeout(timer);
+      }
+      // without the option the answer decodes in one go, before any timer
+      assertEquals(
+        order,
+        every === undefined ? ["decoded"] : ["timer", "decoded"],
+        `${kind} ${every}`,
+      );
+    }
+  }
+});
+
+Deno.test("a malformed label answer decoded in steps is a gRPC INTERNAL error", async () => {
+  const cut = encodeLabelValuesResponse({ values: VALUES, warnings: [] }).subarray(0, 1000);
+  for (const every of [1, undefined]) {
+    const e = await assertRejects(() =>
+      clientAnswering(cut, every).labelValues({ label: "idx", start: 0, end: 1, matchers: [] })
+    );
+    assert(/malformed response/.test((e as Error).message), (e as Error).message);
+  }
 });
