@@ -16,7 +16,6 @@ import {
 } from "./components/flags.ts";
 import {
   derivePermissions,
-  evalWorkerPermissions,
   formatPermissions,
   listenHostnames,
   type PermissionSet,
@@ -229,7 +228,7 @@ async function startEvalWorkers(
   return await EvalWorkers.start({
     url: new URL("./query/eval_worker.ts", import.meta.url),
     count: query && Number.isInteger(n) ? Math.min(n, 64) : 0,
-    permissions: evalWorkerPermissions(perms),
+    permissions: workerPermissions(perms),
     report: (i, msg) => console.error(`${PROGRAM} query: evaluation worker ${i}: error: ${msg}`),
   });
 }

@@ -288,21 +288,6 @@ export function workerPermissions(set: PermissionSet): Deno.PermissionOptionsObj
   };
 }
 
-/**
- * Deno worker permission options of the query role's PromQL evaluation Workers
- * (query/eval_worker.ts): the role's own, plus, on Linux, the `sys` permission `setPriority`,
- * with which each Worker lowers its own thread's scheduling priority
- * (runutil/thread_priority.ts) so the role's thread answers probes first. Elsewhere a nice value
- * is the whole process's, the Workers leave it alone and get nothing more.
- */
-export function evalWorkerPermissions(
-  set: PermissionSet,
-  os: typeof Deno.build.os = Deno.build.os,
-): Deno.PermissionOptionsObject {
-  if (os !== "linux") return workerPermissions(set);
-  return workerPermissions({ ...set, sys: new Set([...set.sys, "setPriority"]) });
-}
-
 /** Human-readable listing for `--print-permissions`. */
 export function formatPermissions(set: PermissionSet): string {
   const fmt = (

@@ -130,13 +130,6 @@ export type FromWorker =
   | { type: "piece"; id: number; data: Uint8Array; done: boolean }
   | { type: "error"; id: number; errorType: PromQLErrorType; message: string };
 
-/**
- * The nice value of an evaluation Worker's thread (Linux; query/eval_worker.ts sets it): evaluation
- * is bulk work, and under contention for the cores the role's thread (probes, `/metrics`, Info
- * checks) runs first (issue 20).
- */
-export const EVAL_WORKER_NICE = 10;
-
 /** The name of a query's PromQL evaluation span (in a Worker or on the role's thread). */
 export function evalSpanName(kind: EvalTask["kind"]): string {
   return kind === "instant" ? "promql_instant_query" : "promql_range_query";

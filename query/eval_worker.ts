@@ -6,7 +6,6 @@
 // Results leave as the `data` JSON in UTF-8 bytes whose buffer is transferred, so the role's
 // thread neither encodes nor copies a large answer; an answer of more than one piece (1 MiB) is
 // streamed: the first piece with the result, each next one encoded when the role asks for it.
-// On Linux the Worker lowers its thread's priority (nice EVAL_WORKER_NICE) before it says ready.
 
 import { StoreClient, type StoreClientOptions } from "../storeapi/client.ts";
 import { StoreProxy } from "../storeapi/proxy.ts";
@@ -22,7 +21,6 @@ import { joinPieces, labelApiData } from "./label_api.ts";
 import { queryValueFrames } from "./grpc_api.ts";
 import { evaluateDistributed, remoteCallOptions, remoteEngines } from "./distributed.ts";
 import {
-  EVAL_WORKER_NICE,
   type EvalEnvironment,
   evalSpanName,
   type EvalTask,
@@ -33,7 +31,6 @@ import {
 import { contextFromHeaders, inSpan } from "../tracing/tracer.ts";
 import { initTracing } from "../tracing/setup.ts";
 import { otlpGrpcChannel } from "../storeapi/otlp_channel.ts";
-import { lowerThreadPriority } from "../runutil/thread_priority.ts";
 
 /** The worker global scope (typed locally: the project's lib is the main-thread one). */
 const scope = self as unknown as {
@@ -251,13 +248,5 @@ scope.onmessage = (e: MessageEvent) => {
     port.onmessage = onTask;
   }
 };
-
-const niceError = lowerThreadPriority(EVAL_WORKER_NICE);
-if (niceError !== undefined) {
-  console.error(
-    `query evaluation worker: cannot lower its scheduling priority (${niceError}); ` +
-      "it evaluates at normal priority",
-  );
-}
 
 scope.postMessage({ type: "ready" });

@@ -3350,49 +3350,7 @@ export const MUTATIONS: Mutation[] = [
     replace: "out.peakSamples += p.peakSamples;",
     tests: ["tests/queryfrontend/stats_test.ts", "tests/e2e/query_frontend_stats_test.ts"],
   },
-  // ---------------------------------------------------------------- issue 20: thread priority, label decode
-  {
-    name: "eval-worker-keeps-normal-priority",
-    file: "query/eval_worker.ts",
-    find: "const niceError = lowerThreadPriority(EVAL_WORKER_NICE);",
-    replace: "const niceError = lowerThreadPriority(0);",
-    tests: ["tests/query/eval_priority_test.ts"],
-  },
-  {
-    name: "thread-priority-lowers-the-process-main-thread",
-    file: "runutil/thread_priority.ts",
-    find: "    setPriority(0, nice);",
-    replace: "    setPriority(Deno.pid, nice);",
-    tests: ["tests/query/eval_priority_test.ts"],
-  },
-  {
-    name: "thread-priority-on-every-os",
-    file: "runutil/thread_priority.ts",
-    find: '  if (os !== "linux") return undefined;',
-    replace: "",
-    tests: ["tests/query/eval_priority_test.ts"],
-  },
-  {
-    name: "eval-worker-permissions-no-set-priority",
-    file: "components/permissions.ts",
-    find: '  return workerPermissions({ ...set, sys: new Set([...set.sys, "setPriority"]) });',
-    replace: "  return workerPermissions(set);",
-    tests: ["tests/components/permissions_test.ts", "tests/query/eval_priority_test.ts"],
-  },
-  {
-    name: "eval-worker-permissions-set-priority-on-every-os",
-    file: "components/permissions.ts",
-    find: '  if (os !== "linux") return workerPermissions(set);',
-    replace: "",
-    tests: ["tests/components/permissions_test.ts"],
-  },
-  {
-    name: "eval-workers-started-with-role-permissions",
-    file: "main.ts",
-    find: "    permissions: evalWorkerPermissions(perms),",
-    replace: "    permissions: workerPermissions(perms),",
-    tests: ["tests/query/eval_priority_test.ts"],
-  },
+  // ---------------------------------------------------------------- issue 20: label decode in steps
   {
     name: "label-decode-in-steps-never-turns",
     file: "storeapi/codec.ts",

@@ -12,7 +12,7 @@
 
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { dualStackWildcard, type PreparedRole, prepareRole } from "../../main.ts";
-import { evalWorkerPermissions, workerPermissions } from "../../components/permissions.ts";
+import { workerPermissions } from "../../components/permissions.ts";
 
 /**
  * What a role that reads YAML configs may read from the environment (the YAML parser's debug
@@ -407,28 +407,4 @@ Deno.test("each role gets exactly the permissions its flags grant (table)", asyn
   } finally {
     await Deno.remove(d, { recursive: true });
   }
-});
-
-Deno.test("query evaluation Workers get the role's grants plus only setPriority, on Linux only", async () => {
-  const p = await prepareRole([
-    "query",
-    "--http-address=127.0.0.1:19090",
-    "--store=10.0.0.1:10901",
-  ]);
-  assert(!("kind" in p), "kind" in p ? p.text : "");
-  const role = workerPermissions((p as PreparedRole).permissions);
-  assertEquals(role.sys, false);
-  assertEquals(
-    evalWorkerPermissions((p as PreparedRole).permissions, "linux"),
-    { ...role, sys: ["setPriority"] },
-  );
-  // elsewhere a nice value is the whole process's: the Workers leave it alone, nothing more
-  for (const os of ["darwin", "windows", "freebsd"] as const) {
-    assertEquals(evalWorkerPermissions((p as PreparedRole).permissions, os), role, os);
-  }
-  // a role's own sys grants (a bucket's) are kept
-  const withSys = { ...(p as PreparedRole).permissions, sys: new Set(["osRelease"]) };
-  assertEquals(evalWorkerPermissions(withSys, "linux").sys, ["osRelease", "setPriority"]);
-  // the role's thread itself never gets it
-  assertEquals(workerPermissions(withSys).sys, ["osRelease"]);
 });
