@@ -11,7 +11,10 @@
 // `labels` calls over LABEL_SERIES=60000 series, in METADATA_ROUNDS=3 windows of two calls each
 // alternating with idle windows as long, on the querier and on a second one with
 // `--query.eval-workers=0`. Prints figures and ratios; never asserts. The machine is shared:
-// compare ratios of one run, and run it several times.
+// compare ratios of one run, and run it several times. BASELINE=<checkout> (e.g. a `git archive`
+// of main) starts that checkout's queriers too, against the same store: (1b) then alternates the
+// heavy query's windows between ours and the baseline's, and (4) alternates its rounds over both,
+// so both sides see the same machine. PARTS=1,1b,2,3,4 (default all) picks the parts to run.
 // Usage: deno run -A bench/starvation_bench.ts [series=600] [heavyStep=5] [probes=300] [evalWorkers=2]
 
 import { TempDirs } from "../tests/helpers/tmp.ts";
@@ -42,6 +45,10 @@ const THROUGHPUT_ROUNDS = Number(Deno.env.get("THROUGHPUT_ROUNDS") ?? 5);
 const METADATA_ROUNDS = Number(Deno.env.get("METADATA_ROUNDS") ?? 3);
 /** Series of the metric that `/api/v1/series` lists in (4): one sample each. */
 const LABEL_SERIES = Number(Deno.env.get("LABEL_SERIES") ?? 60_000);
+/** Another checkout whose queriers run beside ours (same store), or "". */
+const BASELINE = Deno.env.get("BASELINE") ?? "";
+/** The parts to run. */
+const PARTS = new Set((Deno.env.get("PARTS") ?? "1,1b,2,3,4").split(","));
 
 /** The heavy query (a range query): a 3 h subquery at 1 s under a quantile, at every step. */
 const HEAVY = `quantile_over_time(0.5, rate(http_requests_total[5m])[3h:1s])`;
@@ -194,185 +201,227 @@ try {
       `${navigator.hardwareConcurrency} cores, load average ${load()}`,
   );
   procs.push(q);
-  const heavyUrl = `${q.url}/api/v1/query_range?query=${
-    encodeURIComponent(HEAVY)
-  }&start=${S}&end=${END}&step=${HEAVY_STEP}`;
+  const heavyOf = (url: string) =>
+    `${url}/api/v1/query_range?query=${
+      encodeURIComponent(HEAVY)
+    }&start=${S}&end=${END}&step=${HEAVY_STEP}`;
+  const heavyUrl = heavyOf(q.url);
+  /** The baseline checkout's querier with the same flags (BASELINE), started beside ours. */
+  const base = BASELINE
+    ? await startComponent("query", [
+      "--log.level=warn",
+      `--store=${store.grpc}`,
+      "--query.timeout=10m",
+      `--query.eval-workers=${EVAL_WORKERS}`,
+    ], { name: "baseline querier", main: `${BASELINE}/main.ts` })
+    : undefined;
+  if (base) procs.push(base);
   const rangeUrl = `${q.url}/api/v1/query_range?query=${
     encodeURIComponent(RANGE)
   }&start=${S}&end=${END}&step=60`;
   await timed(rangeUrl); // warm caches
+  if (base) await timed(rangeUrl.replace(q.url, base.http));
 
   // (1) probes idle, during the heavy query (until it answered), idle again (NO_FULL=1: skip)
   const full = !Deno.env.get("NO_FULL");
-  const idleBefore = await probeRound(q.url, full ? PROBES : 1);
-  const t0 = performance.now();
-  let heavyMs = NaN;
-  let heavyStatus = 0;
-  let heavyBytes = 0;
-  const heavy = (full ? timedBytes(heavyUrl) : Promise.resolve({ ms: 0, status: 0, bytes: 0 }))
-    .then((r) => {
-      heavyMs = r.ms;
-      heavyStatus = r.status;
-      heavyBytes = r.bytes;
-    });
-  await new Promise((r) => setTimeout(r, 500));
-  const busy = await probeRound(q.url, PROBES, () => !Number.isNaN(heavyMs), 20 * PROBES);
-  await heavy;
-  const idleAfter = await probeRound(q.url, full ? PROBES : 1);
-  console.log(
-    `heavy range query ${HEAVY} step ${HEAVY_STEP}s: ${
-      fmt(heavyMs / 1000)
-    } s (status ${heavyStatus}, ${(heavyBytes / 1e6).toFixed(1)} MB)${
-      heavyMs < 30_000 ? " — under 30 s" : ""
-    }`,
-  );
-  if (Deno.env.get("DEBUG")) {
-    const top = (r: Round, k: "ready" | "up") =>
-      r[k].map((x, i) => `${Math.round(x)}ms@${fmt((r.at[i] - t0) / 1000)}s`)
-        .sort((a, b) => parseInt(b) - parseInt(a)).slice(0, 6).join(" ");
+  if (PARTS.has("1")) {
+    const idleBefore = await probeRound(q.url, full ? PROBES : 1);
+    const t0 = performance.now();
+    let heavyMs = NaN;
+    let heavyStatus = 0;
+    let heavyBytes = 0;
+    const heavy = (full ? timedBytes(heavyUrl) : Promise.resolve({ ms: 0, status: 0, bytes: 0 }))
+      .then((r) => {
+        heavyMs = r.ms;
+        heavyStatus = r.status;
+        heavyBytes = r.bytes;
+      });
+    await new Promise((r) => setTimeout(r, 500));
+    const busy = await probeRound(q.url, PROBES, () => !Number.isNaN(heavyMs), 20 * PROBES);
+    await heavy;
+    const idleAfter = await probeRound(q.url, full ? PROBES : 1);
     console.log(
-      `  slowest busy ready: ${top(busy, "ready")}\n  slowest busy up: ${top(busy, "up")}`,
+      `heavy range query ${HEAVY} step ${HEAVY_STEP}s: ${
+        fmt(heavyMs / 1000)
+      } s (status ${heavyStatus}, ${(heavyBytes / 1e6).toFixed(1)} MB)${
+        heavyMs < 30_000 ? " — under 30 s" : ""
+      }`,
     );
-  }
-  console.log(
-    `probes: ${PROBES} pairs idle before, ${busy.ready.length} during the heavy query, ${PROBES} idle after (load average ${load()})`,
-  );
-  for (const k of ["ready", "up"] as const) {
-    const idle = [...idleBefore[k], ...idleAfter[k]];
-    const [i50, i99, b50, b99] = [
-      pct(idle, 0.5),
-      pct(idle, 0.99),
-      pct(busy[k], 0.5),
-      pct(busy[k], 0.99),
-    ];
-    console.log(
-      `  ${k.padEnd(5)} idle p50 ${fmt(i50)} p99 ${fmt(i99)} ms (before p99 ${
-        fmt(pct(idleBefore[k], 0.99))
-      }, after p99 ${fmt(pct(idleAfter[k], 0.99))}) | busy p50 ${fmt(b50)} p99 ${
-        fmt(b99)
-      } ms | ratio p50 ${(b50 / i50).toFixed(2)} p99 ${(b99 / i99).toFixed(2)}`,
-    );
-  }
-
-  // (1b) the same probes in alternating windows, so other load on a shared machine weighs on
-  // idle and busy alike: the heavy query runs for WINDOW_MS (then its client disconnects, which
-  // cancels it), the querier idles for WINDOW_MS; CYCLES times
-  {
-    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-    const merge = (into: Round, r: Round) => {
-      into.ready.push(...r.ready);
-      into.up.push(...r.up);
-    };
-    const window = async () => {
-      const end = performance.now() + WINDOW_MS;
-      return await probeRound(q.url, 1, () => performance.now() >= end, 20 * PROBES);
-    };
-    const altBusy: Round = { ready: [], up: [], at: [] };
-    const altIdle: Round = { ready: [], up: [], at: [] };
-    for (let c = 0; c < CYCLES; c++) {
-      const ac = new AbortController();
-      const h = fetch(heavyUrl, { signal: ac.signal }).then((r) => r.text()).catch(() => "");
-      await sleep(500);
-      merge(altBusy, await window());
-      ac.abort();
-      await h;
-      await sleep(1000); // the cancel reaches the worker and the store
-      merge(altIdle, await window());
+    if (Deno.env.get("DEBUG")) {
+      const top = (r: Round, k: "ready" | "up") =>
+        r[k].map((x, i) => `${Math.round(x)}ms@${fmt((r.at[i] - t0) / 1000)}s`)
+          .sort((a, b) => parseInt(b) - parseInt(a)).slice(0, 6).join(" ");
+      console.log(
+        `  slowest busy ready: ${top(busy, "ready")}\n  slowest busy up: ${top(busy, "up")}`,
+      );
     }
     console.log(
-      `alternating ${CYCLES} × (${WINDOW_MS / 1000} s with the heavy query running, ${
-        WINDOW_MS / 1000
-      } s idle): ${altBusy.ready.length} busy and ${altIdle.ready.length} idle probe pairs (load average ${load()})`,
+      `probes: ${PROBES} pairs idle before, ${busy.ready.length} during the heavy query, ${PROBES} idle after (load average ${load()})`,
     );
     for (const k of ["ready", "up"] as const) {
+      const idle = [...idleBefore[k], ...idleAfter[k]];
       const [i50, i99, b50, b99] = [
-        pct(altIdle[k], 0.5),
-        pct(altIdle[k], 0.99),
-        pct(altBusy[k], 0.5),
-        pct(altBusy[k], 0.99),
+        pct(idle, 0.5),
+        pct(idle, 0.99),
+        pct(busy[k], 0.5),
+        pct(busy[k], 0.99),
       ];
       console.log(
-        `  ${k.padEnd(5)} idle p50 ${fmt(i50)} p99 ${fmt(i99)} ms | busy p50 ${fmt(b50)} p99 ${
+        `  ${k.padEnd(5)} idle p50 ${fmt(i50)} p99 ${fmt(i99)} ms (before p99 ${
+          fmt(pct(idleBefore[k], 0.99))
+        }, after p99 ${fmt(pct(idleAfter[k], 0.99))}) | busy p50 ${fmt(b50)} p99 ${
           fmt(b99)
         } ms | ratio p50 ${(b50 / i50).toFixed(2)} p99 ${(b99 / i99).toFixed(2)}`,
       );
     }
   }
 
+  // (1b) the same probes in alternating windows, so other load on a shared machine weighs on
+  // idle and busy alike: the heavy query runs for WINDOW_MS (then its client disconnects, which
+  // cancels it), the querier idles for WINDOW_MS; CYCLES times
+  if (PARTS.has("1b")) {
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const merge = (into: Round, r: Round) => {
+      into.ready.push(...r.ready);
+      into.up.push(...r.up);
+    };
+    const window = async (url: string) => {
+      const end = performance.now() + WINDOW_MS;
+      return await probeRound(url, 1, () => performance.now() >= end, 20 * PROBES);
+    };
+    const targets = [{ name: "ours", url: q.url }];
+    if (base) targets.push({ name: `baseline ${BASELINE}`, url: base.http });
+    const rounds = targets.map(() => ({
+      busy: { ready: [], up: [], at: [] } as Round,
+      idle: { ready: [], up: [], at: [] } as Round,
+    }));
+    for (let c = 0; c < CYCLES; c++) {
+      for (const [t, { url }] of targets.entries()) {
+        const ac = new AbortController();
+        const h = fetch(heavyOf(url), { signal: ac.signal }).then((r) => r.text()).catch(() => "");
+        await sleep(500);
+        merge(rounds[t].busy, await window(url));
+        ac.abort();
+        await h;
+        await sleep(1000); // the cancel reaches the worker and the store
+        merge(rounds[t].idle, await window(url));
+      }
+    }
+    for (const [t, { name }] of targets.entries()) {
+      const { busy: altBusy, idle: altIdle } = rounds[t];
+      console.log(
+        `alternating ${CYCLES} × (${WINDOW_MS / 1000} s with the heavy query running, ${
+          WINDOW_MS / 1000
+        } s idle), ${name}: ${altBusy.ready.length} busy and ${altIdle.ready.length} idle probe pairs (load average ${load()})`,
+      );
+      for (const k of ["ready", "up"] as const) {
+        const [i50, i99, b50, b99] = [
+          pct(altIdle[k], 0.5),
+          pct(altIdle[k], 0.99),
+          pct(altBusy[k], 0.5),
+          pct(altBusy[k], 0.99),
+        ];
+        console.log(
+          `  ${k.padEnd(5)} idle p50 ${fmt(i50)} p99 ${fmt(i99)} ms | busy p50 ${fmt(b50)} p99 ${
+            fmt(b99)
+          } ms | ratio p50 ${(b50 / i50).toFixed(2)} p99 ${(b99 / i99).toFixed(2)}`,
+        );
+      }
+    }
+  }
+
   // (2) throughput: N range queries one at a time versus 4 concurrent clients, in THROUGHPUT_ROUNDS
   // alternating rounds (a shared machine's drifting load weighs on both alike); the median ratio
-  const N = 12;
-  const seqCpu = { q: new Map<string, number>(), s: 0, wall: 0 };
-  const parCpu = { q: new Map<string, number>(), s: 0, wall: 0 };
-  const addCpu = (
-    into: typeof seqCpu,
-    qa: Map<string, number>,
-    qb: Map<string, number>,
-    sa: Map<string, number>,
-    sb: Map<string, number>,
-    wall: number,
-  ) => {
-    for (const [k, v] of qb) into.q.set(k, (into.q.get(k) ?? 0) + v - (qa.get(k) ?? 0));
-    into.s += cpuTotal(sa, sb);
-    into.wall += wall;
-  };
-  const ratios: number[] = [];
-  const rates: string[] = [];
-  for (let round = 0; round < THROUGHPUT_ROUNDS; round++) {
-    let cpu = threadCpu(q.child.pid);
-    let scpu = threadCpu(store.child.pid);
-    let t = performance.now();
-    for (let i = 0; i < N; i++) await timed(rangeUrl);
-    let wall = performance.now() - t;
-    const seqRate = N / (wall / 1000);
-    let cpu2 = threadCpu(q.child.pid);
-    let scpu2 = threadCpu(store.child.pid);
-    addCpu(seqCpu, cpu, cpu2, scpu, scpu2, wall);
-    cpu = cpu2;
-    scpu = scpu2;
-    t = performance.now();
-    const next = { i: 0 };
-    await Promise.all(
-      Array.from({ length: 4 }, async () => {
-        while (next.i++ < N) await timed(rangeUrl);
-      }),
-    );
-    wall = performance.now() - t;
-    const parRate = N / (wall / 1000);
-    cpu2 = threadCpu(q.child.pid);
-    scpu2 = threadCpu(store.child.pid);
-    addCpu(parCpu, cpu, cpu2, scpu, scpu2, wall);
-    ratios.push(parRate / seqRate);
-    rates.push(`${seqRate.toFixed(2)}/${parRate.toFixed(2)}`);
-  }
-  const queries = N * THROUGHPUT_ROUNDS;
-  for (const [what, c] of [["one at a time", seqCpu], ["with 4 clients", parCpu]] as const) {
+  if (PARTS.has("2")) {
+    const N = 12;
+    const seqCpu = { q: new Map<string, number>(), s: 0, wall: 0 };
+    const parCpu = { q: new Map<string, number>(), s: 0, wall: 0 };
+    const addCpu = (
+      into: typeof seqCpu,
+      qa: Map<string, number>,
+      qb: Map<string, number>,
+      sa: Map<string, number>,
+      sb: Map<string, number>,
+      wall: number,
+    ) => {
+      for (const [k, v] of qb) into.q.set(k, (into.q.get(k) ?? 0) + v - (qa.get(k) ?? 0));
+      into.s += cpuTotal(sa, sb);
+      into.wall += wall;
+    };
+    const ratios: number[] = [];
+    const rates: string[] = [];
+    for (let round = 0; round < THROUGHPUT_ROUNDS; round++) {
+      let cpu = threadCpu(q.child.pid);
+      let scpu = threadCpu(store.child.pid);
+      let t = performance.now();
+      for (let i = 0; i < N; i++) await timed(rangeUrl);
+      let wall = performance.now() - t;
+      const seqRate = N / (wall / 1000);
+      let cpu2 = threadCpu(q.child.pid);
+      let scpu2 = threadCpu(store.child.pid);
+      addCpu(seqCpu, cpu, cpu2, scpu, scpu2, wall);
+      cpu = cpu2;
+      scpu = scpu2;
+      t = performance.now();
+      const next = { i: 0 };
+      await Promise.all(
+        Array.from({ length: 4 }, async () => {
+          while (next.i++ < N) await timed(rangeUrl);
+        }),
+      );
+      wall = performance.now() - t;
+      const parRate = N / (wall / 1000);
+      cpu2 = threadCpu(q.child.pid);
+      scpu2 = threadCpu(store.child.pid);
+      addCpu(parCpu, cpu, cpu2, scpu, scpu2, wall);
+      ratios.push(parRate / seqRate);
+      rates.push(`${seqRate.toFixed(2)}/${parRate.toFixed(2)}`);
+    }
+    const queries = N * THROUGHPUT_ROUNDS;
+    for (const [what, c] of [["one at a time", seqCpu], ["with 4 clients", parCpu]] as const) {
+      console.log(
+        `  CPU per query ${what}: ${querierCpu(new Map(), c.q, queries)}; store ${
+          fmt(c.s / queries)
+        } ms; querier and store busy ${
+          ((cpuTotal(new Map(), c.q) + c.s) / c.wall).toFixed(2)
+        } cores`,
+      );
+    }
     console.log(
-      `  CPU per query ${what}: ${querierCpu(new Map(), c.q, queries)}; store ${
-        fmt(c.s / queries)
-      } ms; querier and store busy ${((cpuTotal(new Map(), c.q) + c.s) / c.wall).toFixed(2)} cores`,
+      `range throughput (${RANGE}, 3h step 60s, ${THROUGHPUT_ROUNDS} rounds of ${N} queries one at a time then ${N} with 4 clients): q/s sequential/4 clients ${
+        rates.join(", ")
+      }; ratios ${ratios.map((x) => x.toFixed(2)).join(", ")}; median ratio ${
+        pct(ratios, 0.5).toFixed(2)
+      } (load average ${load()})`,
     );
   }
-  console.log(
-    `range throughput (${RANGE}, 3h step 60s, ${THROUGHPUT_ROUNDS} rounds of ${N} queries one at a time then ${N} with 4 clients): q/s sequential/4 clients ${
-      rates.join(", ")
-    }; ratios ${ratios.map((x) => x.toFixed(2)).join(", ")}; median ratio ${
-      pct(ratios, 0.5).toFixed(2)
-    } (load average ${load()})`,
-  );
 
   // (4) `/-/ready` while heavy metadata calls run back to back (2 per window), alternating with
   // idle windows as long, METADATA_ROUNDS times; on this querier and on one evaluating on its
-  // HTTP thread (`--query.eval-workers=0`: the series work is on the probed thread)
-  const inline = await startQuerier([
-    `--store=${store.grpc}`,
-    "--query.timeout=10m",
-    "--query.eval-workers=0",
-  ]);
-  procs.push(inline);
-  for (
-    const [name, url] of [[`eval-workers=${EVAL_WORKERS}`, q.url], ["eval-workers=0", inline.url]]
-  ) {
+  // HTTP thread (`--query.eval-workers=0`: the series work is on the probed thread); with BASELINE
+  // the same on the baseline's, each round going over every querier in turn
+  if (PARTS.has("4")) {
+    const inline = await startQuerier([
+      `--store=${store.grpc}`,
+      "--query.timeout=10m",
+      "--query.eval-workers=0",
+    ]);
+    procs.push(inline);
+    const targets = [
+      { name: `eval-workers=${EVAL_WORKERS}`, url: q.url },
+      { name: "eval-workers=0", url: inline.url },
+    ];
+    if (base) {
+      const baseInline = await startComponent("query", [
+        "--log.level=warn",
+        `--store=${store.grpc}`,
+        "--query.timeout=10m",
+        "--query.eval-workers=0",
+      ], { name: "baseline querier", main: `${BASELINE}/main.ts` });
+      procs.push(baseInline);
+      targets.splice(1, 0, { name: `baseline eval-workers=${EVAL_WORKERS}`, url: base.http });
+      targets.push({ name: "baseline eval-workers=0", url: baseInline.http });
+    }
     for (
       const path of [
         "/api/v1/series?match[]=many_series",
@@ -380,75 +429,85 @@ try {
         "/api/v1/labels?match[]=many_series",
       ]
     ) {
-      const calls: number[] = [];
-      const busy: number[] = [];
-      const idle: number[] = [];
-      let bytes = 0;
-      const probe = async (out: number[], until: () => boolean) => {
-        while (!until()) {
-          out.push((await timed(`${url}/-/ready`)).ms);
-          await new Promise((res) => setTimeout(res, PROBE_GAP_MS));
-        }
-      };
-      await timedBytes(`${url}${path}`); // warm
+      const stats = targets.map(() => ({
+        calls: [] as number[],
+        busy: [] as number[],
+        idle: [] as number[],
+        bytes: 0,
+      }));
+      for (const { url } of targets) await timedBytes(`${url}${path}`); // warm
       for (let round = 0; round < METADATA_ROUNDS; round++) {
-        let done = false;
-        const t = performance.now();
-        const caller = (async () => {
-          for (let i = 0; i < 2; i++) {
-            const r = await timedBytes(`${url}${path}`);
-            if (r.status !== 200) throw new Error(`${path}: ${r.status}`);
-            calls.push(r.ms);
-            bytes = r.bytes;
-          }
-          done = true;
-        })();
-        await probe(busy, () => done);
-        await caller;
-        const end = performance.now() + Math.max(1000, performance.now() - t);
-        await probe(idle, () => performance.now() >= end);
+        for (const [ti, { url }] of targets.entries()) {
+          const st = stats[ti];
+          const probe = async (out: number[], until: () => boolean) => {
+            while (!until()) {
+              out.push((await timed(`${url}/-/ready`)).ms);
+              await new Promise((res) => setTimeout(res, PROBE_GAP_MS));
+            }
+          };
+          let done = false;
+          const t = performance.now();
+          const caller = (async () => {
+            for (let i = 0; i < 2; i++) {
+              const r = await timedBytes(`${url}${path}`);
+              if (r.status !== 200) throw new Error(`${path}: ${r.status}`);
+              st.calls.push(r.ms);
+              st.bytes = r.bytes;
+            }
+            done = true;
+          })();
+          await probe(st.busy, () => done);
+          await caller;
+          const end = performance.now() + Math.max(1000, performance.now() - t);
+          await probe(st.idle, () => performance.now() >= end);
+        }
       }
-      console.log(
-        `ready during ${path.slice(0, path.indexOf("?"))} (${LABEL_SERIES} series, ${
-          (bytes / 1e6).toFixed(1)
-        } MB) on ${name}: calls ${
-          calls.map((x) => fmt(x / 1000)).join(", ")
-        } s | busy ${busy.length} probes p50 ${fmt(pct(busy, 0.5))} p99 ${
-          fmt(pct(busy, 0.99))
-        } max ${fmt(pct(busy, 1))} ms | idle ${idle.length} probes p50 ${fmt(pct(idle, 0.5))} p99 ${
-          fmt(pct(idle, 0.99))
-        } ms | p99 ratio ${
-          (pct(busy, 0.99) / pct(idle, 0.99)).toFixed(2)
-        } (load average ${load()})`,
-      );
+      for (const [ti, { name }] of targets.entries()) {
+        const { calls, busy, idle, bytes } = stats[ti];
+        console.log(
+          `ready during ${path.slice(0, path.indexOf("?"))} (${LABEL_SERIES} series, ${
+            (bytes / 1e6).toFixed(1)
+          } MB) on ${name}: calls ${
+            calls.map((x) => fmt(x / 1000)).join(", ")
+          } s | busy ${busy.length} probes p50 ${fmt(pct(busy, 0.5))} p99 ${
+            fmt(pct(busy, 0.99))
+          } max ${fmt(pct(busy, 1))} ms | idle ${idle.length} probes p50 ${
+            fmt(pct(idle, 0.5))
+          } p99 ${fmt(pct(idle, 0.99))} ms | p99 ratio ${
+            (pct(busy, 0.99) / pct(idle, 0.99)).toFixed(2)
+          } (load average ${load()})`,
+        );
+      }
     }
   }
 
   // (3) timeout=5s: when it answers, and when the store stops working for it. The query reads
   // its series lazily, so the store's Series call is still open when the timeout strikes.
-  const lazyUrl = `${q.url}/api/v1/query_range?query=${
-    encodeURIComponent("quantile_over_time(0.5, http_requests_total[3h])")
-  }&start=${S}&end=${END}&step=1`;
-  const canceledBefore = await gauge(store.http, "thanos_bucket_store_series_canceled_total");
-  const t = performance.now();
-  const to = await timed(`${lazyUrl}&timeout=5s`);
-  const answered = performance.now() - t;
-  let storeIdle = NaN;
-  for (let i = 0; i < 200; i++) {
-    if (await gauge(store.http, "thanos_bucket_store_series_gate_queries_in_flight") === 0) {
-      storeIdle = performance.now() - t;
-      break;
+  if (PARTS.has("3")) {
+    const lazyUrl = `${q.url}/api/v1/query_range?query=${
+      encodeURIComponent("quantile_over_time(0.5, http_requests_total[3h])")
+    }&start=${S}&end=${END}&step=1`;
+    const canceledBefore = await gauge(store.http, "thanos_bucket_store_series_canceled_total");
+    const t = performance.now();
+    const to = await timed(`${lazyUrl}&timeout=5s`);
+    const answered = performance.now() - t;
+    let storeIdle = NaN;
+    for (let i = 0; i < 200; i++) {
+      if (await gauge(store.http, "thanos_bucket_store_series_gate_queries_in_flight") === 0) {
+        storeIdle = performance.now() - t;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 50));
     }
-    await new Promise((r) => setTimeout(r, 50));
+    console.log(
+      `timeout=5s: answered ${to.status} after ${fmt(answered / 1000)} s; store in-flight 0 after ${
+        fmt(storeIdle / 1000)
+      } s; store Series calls cancelled: ${
+        (await gauge(store.http, "thanos_bucket_store_series_canceled_total")) -
+        canceledBefore
+      }`,
+    );
   }
-  console.log(
-    `timeout=5s: answered ${to.status} after ${fmt(answered / 1000)} s; store in-flight 0 after ${
-      fmt(storeIdle / 1000)
-    } s; store Series calls cancelled: ${
-      (await gauge(store.http, "thanos_bucket_store_series_canceled_total")) -
-      canceledBefore
-    }`,
-  );
 } finally {
   for (const p of procs.reverse()) await p.stop();
   await dirs.cleanup();

@@ -3419,4 +3419,40 @@ export const MUTATIONS: Mutation[] = [
     replace: "out.peakSamples += p.peakSamples;",
     tests: ["tests/queryfrontend/stats_test.ts", "tests/e2e/query_frontend_stats_test.ts"],
   },
+  // ---------------------------------------------------------------- issue 20: label decode in steps
+  {
+    name: "label-decode-in-steps-never-turns",
+    file: "storeapi/codec.ts",
+    find: "    if (turn) return turn;\n",
+    replace: "",
+    tests: ["tests/storeapi/label_decode_steps_test.ts"],
+  },
+  {
+    name: "label-decode-in-steps-drops-later-steps",
+    file: "storeapi/codec.ts",
+    find: "  for (let turn; (turn = readLabelStrings(r, res.values, res, pacer));) await turn;",
+    replace: "  const turn = readLabelStrings(r, res.values, res, pacer);\n  if (turn) await turn;",
+    tests: ["tests/storeapi/label_decode_steps_test.ts"],
+  },
+  {
+    name: "client-label-values-decoded-in-one-go",
+    file: "storeapi/client.ts",
+    find: "    if (every === undefined) return decodeOrFail(() => decodeLabelValuesResponse(res));",
+    replace: "    if (every !== -1) return decodeOrFail(() => decodeLabelValuesResponse(res));",
+    tests: ["tests/storeapi/label_decode_steps_test.ts"],
+  },
+  {
+    name: "client-label-names-decoded-in-one-go",
+    file: "storeapi/client.ts",
+    find: "    if (every === undefined) return decodeOrFail(() => decodeLabelNamesResponse(res));",
+    replace: "    if (every !== -1) return decodeOrFail(() => decodeLabelNamesResponse(res));",
+    tests: ["tests/storeapi/label_decode_steps_test.ts"],
+  },
+  {
+    name: "client-label-decode-in-steps-error-not-grpc",
+    file: "storeapi/client.ts",
+    find: "    return await fn();\n  } catch (e) {\n    throw malformedResponse(e);",
+    replace: "    return await fn();\n  } catch (e) {\n    throw e;",
+    tests: ["tests/storeapi/label_decode_steps_test.ts"],
+  },
 ];

@@ -4,11 +4,14 @@
 
 import { labelsEqual } from "../tsdb/labels.ts";
 import type { SeriesWithChunks } from "../tsdb/series.ts";
+import { TurnPacer } from "../runutil/loop_turn.ts";
 import {
   decodeHealthCheckResponse,
   decodeInfoResponse,
   decodeLabelNamesResponse,
+  decodeLabelNamesResponseInSteps,
   decodeLabelValuesResponse,
+  decodeLabelValuesResponseInSteps,
   decodeLegacyInfoResponse,
   decodeSeriesResponse,
   encodeHealthCheckRequest,
@@ -51,6 +54,11 @@ export interface StoreClientOptions {
   compression?: "none" | "snappy";
   /** Metadata sent with every call, e.g. `{ "thanos-tenant": "team-a" }`. */
   metadata?: Record<string, string>;
+  /**
+   * Decode LabelNames and LabelValues answers in steps, giving the event loop a turn every this
+   * many ms (a thread that serves probes: the querier's HTTP thread); absent: in one go.
+   */
+  labelDecodeTurnEveryMs?: number;
 }
 
 const LEGACY_COMPONENT: Record<number, string> = {
@@ -186,7 +194,11 @@ export class StoreClient implements StoreBackend {
       encodeLabelNamesRequest(req),
       this.callOpts(signal, call),
     );
-    return decodeOrFail(() => decodeLabelNamesResponse(res));
+    const every = this.opts.labelDecodeTurnEveryMs;
+    if (every === undefined) return decodeOrFail(() => decodeLabelNamesResponse(res));
+    return await decodeOrFailAsync(() =>
+      decodeLabelNamesResponseInSteps(res, new TurnPacer(every))
+    );
   }
 
   /** Calls `thanos.Store/LabelValues`. */
@@ -200,7 +212,11 @@ export class StoreClient implements StoreBackend {
       encodeLabelValuesRequest(req),
       this.callOpts(signal, call),
     );
-    return decodeOrFail(() => decodeLabelValuesResponse(res));
+    const every = this.opts.labelDecodeTurnEveryMs;
+    if (every === undefined) return decodeOrFail(() => decodeLabelValuesResponse(res));
+    return await decodeOrFailAsync(() =>
+      decodeLabelValuesResponseInSteps(res, new TurnPacer(every))
+    );
   }
 
   /**
@@ -238,9 +254,22 @@ function decodeOrFail<T>(fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    if (e instanceof ProtoDecodeError) {
-      throw new GrpcError(GrpcStatus.INTERNAL, `malformed response: ${e.message}`);
-    }
-    throw e;
+    throw malformedResponse(e);
   }
+}
+
+/** {@link decodeOrFail} for a decode in steps. */
+async function decodeOrFailAsync<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw malformedResponse(e);
+  }
+}
+
+/** A decode error as the gRPC error a caller sees; other errors as they are. */
+function malformedResponse(e: unknown): unknown {
+  return e instanceof ProtoDecodeError
+    ? new GrpcError(GrpcStatus.INTERNAL, `malformed response: ${e.message}`)
+    : e;
 }

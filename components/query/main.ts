@@ -11,6 +11,7 @@ import { HttpServer, Probe } from "../../server/http.ts";
 import { serveUntilStopped } from "../../server/lifecycle.ts";
 import type { RunContext } from "../runtime.ts";
 import { QueryApi } from "../../query/api.ts";
+import { LABEL_API_TURN_EVERY_MS } from "../../query/label_api.ts";
 import {
   exemplarsAnswer,
   proxyBackends,
@@ -67,7 +68,10 @@ export async function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<numbe
   });
   const endpoints = new EndpointSet({
     specs,
-    newClient: (address): EndpointClient => new StoreClient(address, cfg.client),
+    // the role's thread serves probes: huge label answers are decoded in steps (without
+    // evaluation Workers the label APIs run here; the Workers' own clients decode in one go)
+    newClient: (address): EndpointClient =>
+      new StoreClient(address, { ...cfg.client, labelDecodeTurnEveryMs: LABEL_API_TURN_EVERY_MS }),
     logger,
     infoTimeoutMs: cfg.infoTimeoutMs,
     dnsIntervalMs: cfg.dnsIntervalMs,
