@@ -289,6 +289,20 @@ export function chunkRecordLength(head: Uint8Array, object: string, offset: numb
 }
 
 /**
+ * Total size of the chunk record at `buf[p]` once `buf` holds its whole length field, else null.
+ * Throws CorruptionError naming `object` and `offset` when the length field is not a uvarint.
+ */
+export function chunkRecordSizeAt(
+  buf: Uint8Array,
+  p: number,
+  object: string,
+  offset: number,
+): number | null {
+  const head = recordDataLength(buf, p, false, object, offset);
+  return head === null ? null : head.dataAt - p + head.len + 4;
+}
+
+/**
  * Parses the chunk record at `buf[p]` (uvarint data length, encoding byte, data, big-endian
  * CRC32-Castagnoli of encoding byte and data) and checks its CRC; `offset` is the record's
  * offset in `object`, for errors. Returns null when `buf` ends before the record does and more
