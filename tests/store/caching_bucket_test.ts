@@ -165,7 +165,7 @@ Deno.test("caching bucket: chunk ranges equal the object's bytes and are read fr
 });
 
 Deno.test("caching bucket: streamed chunk ranges are getRange's bytes, by subrange, cached once", async () => {
-  const { reg, data, cb } = await setup();
+  const { reg, cb } = await setup();
   const ranges: [number, number][] = [
     [0, 10],
     [999, 2],
