@@ -1759,8 +1759,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "store-chunk-cutter-keeps-piece-views",
     file: "store/chunk_cutter.ts",
-    find: "this.records[this.i++] = { encoding: rec.encoding, data: this.arena.copy(rec.data) };",
-    replace: "this.records[this.i++] = rec;",
+    find: "if (this.inPiece.length > 0) this.copyOut(piece);",
+    replace: "this.inPiece.length = 0;",
     tests: ["tests/store/chunk_cutter_test.ts", "tests/store/bucket_store_chunks_test.ts"],
   },
   {
