@@ -3,7 +3,13 @@
 // copied into a per-batch arena, and the gaps between records are never held, as Thanos reads a
 // range through a small buffer.
 
-import { type ChunkRecord, chunkRecordSizeAt, parseChunkRecord } from "../tsdb/chunks/segment.ts";
+import {
+  checkChunkRecord,
+  type ChunkRecord,
+  chunkRecordSizeAt,
+  type ChunkRecordSpan,
+  parseChunkRecord,
+} from "../tsdb/chunks/segment.ts";
 
 /** First block of a {@link ChunkArena}; later blocks double up to {@link ARENA_MAX_BLOCK}. */
 const ARENA_FIRST_BLOCK = 4096;
@@ -68,8 +74,12 @@ export class ChunkRangeCutter {
   private carryStart = 0;
   /** The first error a record raised; later pieces are ignored. */
   private error: unknown;
-  /** Indexes of the records cut from the current piece, not copied yet. */
+  /**
+   * The records checked in the current piece, not copied yet: index, data start, data end and
+   * encoding, four numbers each.
+   */
   private readonly inPiece: number[] = [];
+  private readonly span: ChunkRecordSpan = { dataAt: 0, end: 0 };
 
   constructor(
     private readonly object: string,
@@ -119,16 +129,15 @@ export class ChunkRangeCutter {
         continue;
       }
       if (off >= pEnd) break;
-      const rec = parseChunkRecord(piece, off - pStart, false, this.object, off);
-      if (rec === null) {
+      const span = this.span;
+      if (!checkChunkRecord(piece, off - pStart, false, this.object, off, span)) {
         // runs past this piece: keep its start for the next one
         this.carryStart = off;
         this.carryLen = 0;
         this.append(piece.subarray(off - pStart));
         break;
       }
-      this.inPiece.push(this.i);
-      this.records[this.i++] = rec;
+      this.inPiece.push(this.i++, span.dataAt, span.end, piece[span.dataAt - 1]);
     }
     if (this.inPiece.length > 0) this.copyOut(piece);
   }
@@ -139,29 +148,28 @@ export class ChunkRangeCutter {
    * read of a dense range.
    */
   private copyOut(piece: Uint8Array): void {
-    const idx = this.inPiece;
-    const base = piece.byteOffset;
+    const q = this.inPiece;
     let a = 0;
-    while (a < idx.length) {
-      const first = this.records[idx[a]]!.data;
-      const from = first.byteOffset - base;
-      let to = from + first.length;
-      let b = a + 1;
-      for (; b < idx.length; b++) {
-        const d = this.records[idx[b]]!.data;
-        const s = d.byteOffset - base;
+    while (a < q.length) {
+      const from = q[a + 1];
+      let to = q[a + 2];
+      let b = a + 4;
+      for (; b < q.length; b += 4) {
+        const s = q[b + 1];
         if (s < to || s - to > RUN_GAP) break;
-        to = s + d.length;
+        to = q[b + 2];
       }
       const { block, at } = this.arena.place(piece.subarray(from, to));
-      for (let k = a; k < b; k++) {
-        const rec = this.records[idx[k]]!;
-        const s = rec.data.byteOffset - base - from + at;
-        rec.data = block.subarray(s, s + rec.data.length);
+      for (let k = a; k < b; k += 4) {
+        const s = q[k + 1] - from + at;
+        this.records[q[k]] = {
+          encoding: q[k + 3],
+          data: block.subarray(s, s + q[k + 2] - q[k + 1]),
+        };
       }
       a = b;
     }
-    idx.length = 0;
+    q.length = 0;
   }
 
   private keep(rec: ChunkRecord): void {
