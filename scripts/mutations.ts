@@ -1773,7 +1773,7 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "store-chunk-range-always-eof",
     file: "store/bucket_store.ts",
-    find: "const records = cutter.finish(got < r.end - r.start);",
+    find: "const records = cutter.finish(got < length);",
     replace: "const records = cutter.finish(true);",
     tests: ["tests/store/bucket_store_chunks_test.ts"],
   },

@@ -962,19 +962,31 @@ export class BucketStore implements StoreBackend {
       signal.throwIfAborted();
       const object = `${block.id}/chunks/${segmentFileName(r.segment + 1)}`;
       const offsets = r.wants.map((w) => w.ref % 0x100000000);
-      const cutter = new ChunkRangeCutter(object, r.start, offsets, arena);
-      const got = await streamBucketRange(
-        this.bucket,
-        object,
-        r.start,
-        r.end - r.start,
-        (piece) => cutter.push(piece),
-        signal,
-      );
+      const length = r.end - r.start;
+      let got: number;
+      let cutter: ChunkRangeCutter;
+      if (isDenseRange(offsets)) {
+        // mostly chunks we keep: one array for the range, chunks as views of it (a copy of
+        // each out of a streamed piece would cost more than the array)
+        cutter = new ChunkRangeCutter(object, r.start, offsets, null);
+        const buf = await this.bucket.getRange(object, r.start, length, signal);
+        if (buf.length > 0) cutter.push(buf);
+        got = buf.length;
+      } else {
+        cutter = new ChunkRangeCutter(object, r.start, offsets, arena);
+        got = await streamBucketRange(
+          this.bucket,
+          object,
+          r.start,
+          length,
+          (piece) => cutter.push(piece),
+          signal,
+        );
+      }
       this.countFetch("chunks", got);
       stats.addChunkBytes(got);
       // a short answer means the object ended inside the range
-      const records = cutter.finish(got < r.end - r.start);
+      const records = cutter.finish(got < length);
       for (let i = 0; i < r.wants.length; i++) {
         const w = r.wants[i];
         const off = offsets[i];
@@ -995,6 +1007,18 @@ export class BucketStore implements StoreBackend {
 }
 
 const EMPTY_BYTES = new Uint8Array(0);
+
+/**
+ * Chunks closer together on average than this are read as one array and kept as views of it;
+ * sparser ones are streamed and copied out (a 120-sample XOR chunk takes 100-300 bytes).
+ */
+const DENSE_CHUNK_SPACING = 1024;
+
+/** Whether the chunk records at `offsets` (ascending) fill most of the range they span. */
+function isDenseRange(offsets: readonly number[]): boolean {
+  const n = offsets.length;
+  return n > 1 && (offsets[n - 1] - offsets[0]) / (n - 1) <= DENSE_CHUNK_SPACING;
+}
 
 /** A Series request carrying the per-request accounting down to the block readers. */
 interface StatsSeriesRequest extends SeriesRequest {

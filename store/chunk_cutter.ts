@@ -85,7 +85,8 @@ export class ChunkRangeCutter {
     private readonly object: string,
     start: number,
     private readonly offsets: readonly number[],
-    private readonly arena: ChunkArena,
+    /** Where kept bytes are copied; null: pieces are the caller's for good, kept as views. */
+    private readonly arena: ChunkArena | null,
   ) {
     this.pos = start;
     this.records = new Array(offsets.length).fill(null);
@@ -159,7 +160,9 @@ export class ChunkRangeCutter {
         if (s < to || s - to > RUN_GAP) break;
         to = q[b + 2];
       }
-      const { block, at } = this.arena.place(piece.subarray(from, to));
+      const { block, at } = this.arena === null
+        ? { block: piece, at: from }
+        : this.arena.place(piece.subarray(from, to));
       for (let k = a; k < b; k += 4) {
         const s = q[k + 1] - from + at;
         this.records[q[k]] = {
@@ -173,9 +176,13 @@ export class ChunkRangeCutter {
   }
 
   private keep(rec: ChunkRecord): void {
-    // the parse's own record, its data now a copy (no object more per chunk)
-    rec.data = this.arena.copy(rec.data);
-    this.records[this.i++] = rec;
+    this.keepAt(this.i++, rec);
+  }
+
+  /** Keeps the parse's own record, its data now a copy (the carry is reused). */
+  private keepAt(j: number, rec: ChunkRecord): void {
+    rec.data = this.arena === null ? rec.data.slice() : this.arena.copy(rec.data);
+    this.records[j] = rec;
   }
 
   private append(bytes: Uint8Array): void {
@@ -203,9 +210,7 @@ export class ChunkRangeCutter {
       const rec = this.carryLen > 0
         ? parseChunkRecord(carry, off - this.carryStart, eof, this.object, off)
         : parseChunkRecord(EMPTY, 0, eof, this.object, off);
-      if (rec !== null) {
-        this.records[j] = { encoding: rec.encoding, data: this.arena.copy(rec.data) };
-      }
+      if (rec !== null) this.keepAt(j, rec);
     }
     return this.records;
   }
