@@ -18,6 +18,12 @@ export interface IterOptions {
 }
 
 /**
+ * Receives a range of an object a piece at a time (`Bucket.streamRange`). A piece is a view of
+ * a buffer the provider reuses once the call returns: copy what is kept, never keep the piece.
+ */
+export type RangePieceSink = (piece: Uint8Array) => void;
+
+/**
  * An object store bucket. Names use `/` as directory delimiter. Objects are immutable once
  * uploaded (uploads replace them whole) and reads see every completed upload.
  */
@@ -36,6 +42,19 @@ export interface Bucket {
     length: number,
     signal?: AbortSignal,
   ): Promise<Uint8Array>;
+  /**
+   * `getRange`'s bytes handed to `sink` a piece at a time, in order, without the whole range in
+   * memory at once; resolves to the number of bytes handed over (fewer at the end of the object).
+   * Optional: read through {@link streamBucketRange}, which falls back to `getRange` for a bucket
+   * without it. Throws ObjectNotFoundError; an error thrown by `sink` ends the read with it.
+   */
+  streamRange?(
+    name: string,
+    offset: number,
+    length: number,
+    sink: RangePieceSink,
+    signal?: AbortSignal,
+  ): Promise<number>;
   /** Creates or replaces an object; never leaves a partial object under `name` on failure. */
   upload(
     name: string,
@@ -122,6 +141,25 @@ export function normalizePrefix(prefix: string): string {
   return prefix.replace(/^\/+/, "").replace(/\/+$/, "");
 }
 
+/**
+ * Hands `length` bytes of object `name` from `offset` to `sink` in pieces (see
+ * `Bucket.streamRange`): through the bucket's own `streamRange`, else as one `getRange` piece.
+ * Resolves to the number of bytes handed over.
+ */
+export async function streamBucketRange(
+  bucket: Bucket,
+  name: string,
+  offset: number,
+  length: number,
+  sink: RangePieceSink,
+  signal?: AbortSignal,
+): Promise<number> {
+  if (bucket.streamRange) return await bucket.streamRange(name, offset, length, sink, signal);
+  const b = await bucket.getRange(name, offset, length, signal);
+  if (b.length > 0) sink(b);
+  return b.length;
+}
+
 /** Reads a stream fully into one array. */
 export async function readAllBytes(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
@@ -160,6 +198,15 @@ export class PrefixedBucket implements Bucket {
   }
   getRange(name: string, offset: number, length: number, signal?: AbortSignal) {
     return this.inner.getRange(this.full(name), offset, length, signal);
+  }
+  streamRange(
+    name: string,
+    offset: number,
+    length: number,
+    sink: RangePieceSink,
+    signal?: AbortSignal,
+  ): Promise<number> {
+    return streamBucketRange(this.inner, this.full(name), offset, length, sink, signal);
   }
   upload(name: string, data: Uint8Array | ReadableStream<Uint8Array>, signal?: AbortSignal) {
     return this.inner.upload(this.full(name), data, signal);

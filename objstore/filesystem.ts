@@ -14,6 +14,7 @@ import {
   type IterOptions,
   type ObjectAttributes,
   ObjectNotFoundError,
+  type RangePieceSink,
 } from "./bucket.ts";
 import { writeFileAtomic, writeFileAtomicWith } from "../runutil/atomic_file.ts";
 
@@ -59,6 +60,8 @@ function abortIf(signal: AbortSignal | undefined): void {
 const SYNC_READ_MAX = 1 << 20;
 /** Files remembered as inside the root at most (see confineOpened). */
 const MAX_INSIDE_FILES = 16384;
+/** Largest piece streamRange hands over (the size of the buffer it reads into). */
+const STREAM_PIECE = 128 * 1024;
 
 export class FilesystemBucket implements Bucket {
   readonly name: string;
@@ -69,6 +72,9 @@ export class FilesystemBucket implements Bucket {
   private realRoot?: string;
   /** Paths read by range whose file resolved inside the root → that file's `dev:ino`. */
   private readonly insideFiles = new Map<string, string>();
+  /** streamRange's read buffer, and whether a streamRange is using it. */
+  private pieceBuf?: Uint8Array;
+  private pieceBufBusy = false;
 
   constructor(directory: string) {
     let root = directory.startsWith("/") ? directory : joinPath(Deno.cwd(), directory);
@@ -202,6 +208,33 @@ export class FilesystemBucket implements Bucket {
     length: number,
     signal?: AbortSignal,
   ): Uint8Array {
+    const { f, n } = this.openRangeSync(name, offset, length, signal);
+    try {
+      const out = new Uint8Array(n);
+      if (n === 0) return out;
+      f.seekSync(offset, Deno.SeekMode.Start);
+      let got = 0;
+      while (got < n) {
+        const r = f.readSync(out.subarray(got));
+        if (r === null) break;
+        got += r;
+      }
+      return got === n ? out : out.subarray(0, got);
+    } finally {
+      f.close();
+    }
+  }
+
+  /**
+   * The object's file opened for a range read, checked (a file, inside the root) without
+   * leaving the thread, and the range's length clamped to the file (`n`). The caller closes `f`.
+   */
+  private openRangeSync(
+    name: string,
+    offset: number,
+    length: number,
+    signal?: AbortSignal,
+  ): { f: Deno.FsFile; n: number } {
     const p = this.path(name);
     if (offset < 0) throw new RangeError(`getRange ${name}: negative offset ${offset}`);
     abortIf(signal);
@@ -219,17 +252,92 @@ export class FilesystemBucket implements Bucket {
       if (!st.isFile) throw new ObjectNotFoundError(this.name, name);
       this.confineOpened(p, name, st);
       const end = length < 0 ? st.size : Math.min(st.size, offset + length);
-      const n = Math.max(0, end - offset);
-      const out = new Uint8Array(n);
-      if (n === 0) return out;
+      return { f, n: Math.max(0, end - offset) };
+    } catch (e) {
+      f.close();
+      throw e;
+    }
+  }
+
+  /**
+   * A range handed to `sink` in pieces of at most {@link STREAM_PIECE} bytes, read into one
+   * buffer the bucket keeps (synchronously, as getRange; longer ranges asynchronously into a
+   * buffer of their own): the store gateway's merged chunk ranges are mostly gaps between the
+   * chunks it keeps, and a fresh array for each whole range cost more than reading it (issue
+   * 19).
+   */
+  streamRange(
+    name: string,
+    offset: number,
+    length: number,
+    sink: RangePieceSink,
+    signal?: AbortSignal,
+  ): Promise<number> {
+    if (length < 0 || length > SYNC_READ_MAX) {
+      return this.streamRangeAsync(name, offset, length, sink, signal);
+    }
+    try {
+      return Promise.resolve(this.streamRangeSync(name, offset, length, sink, signal));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  private streamRangeSync(
+    name: string,
+    offset: number,
+    length: number,
+    sink: RangePieceSink,
+    signal?: AbortSignal,
+  ): number {
+    const { f, n } = this.openRangeSync(name, offset, length, signal);
+    if (n === 0) {
+      f.close();
+      return 0;
+    }
+    // a sink that reads this bucket again before returning gets a buffer of its own
+    const own = !this.pieceBufBusy;
+    const buf = own
+      ? (this.pieceBuf ??= new Uint8Array(STREAM_PIECE))
+      : new Uint8Array(Math.min(n, STREAM_PIECE));
+    if (own) this.pieceBufBusy = true;
+    try {
       f.seekSync(offset, Deno.SeekMode.Start);
       let got = 0;
       while (got < n) {
-        const r = f.readSync(out.subarray(got));
+        const r = f.readSync(buf.subarray(0, Math.min(buf.length, n - got)));
         if (r === null) break;
         got += r;
+        sink(buf.subarray(0, r));
       }
-      return got === n ? out : out.subarray(0, got);
+      return got;
+    } finally {
+      if (own) this.pieceBufBusy = false;
+      f.close();
+    }
+  }
+
+  private async streamRangeAsync(
+    name: string,
+    offset: number,
+    length: number,
+    sink: RangePieceSink,
+    signal?: AbortSignal,
+  ): Promise<number> {
+    const { f, n } = await this.openRangeAsync(name, offset, length, signal);
+    try {
+      if (n === 0) return 0;
+      const buf = new Uint8Array(Math.min(n, STREAM_PIECE));
+      await f.seek(offset, Deno.SeekMode.Start);
+      let got = 0;
+      while (got < n) {
+        abortIf(signal);
+        const r = await f.read(buf.subarray(0, Math.min(buf.length, n - got)));
+        if (r === null) break;
+        got += r;
+        sink(buf.subarray(0, r));
+      }
+      return got;
     } finally {
       f.close();
     }
@@ -241,6 +349,30 @@ export class FilesystemBucket implements Bucket {
     length: number,
     signal?: AbortSignal,
   ): Promise<Uint8Array> {
+    const { f, n } = await this.openRangeAsync(name, offset, length, signal);
+    try {
+      const out = new Uint8Array(n);
+      if (n === 0) return out;
+      await f.seek(offset, Deno.SeekMode.Start);
+      let got = 0;
+      while (got < n) {
+        const r = await f.read(out.subarray(got));
+        if (r === null) break;
+        got += r;
+      }
+      return got === n ? out : out.subarray(0, got);
+    } finally {
+      f.close();
+    }
+  }
+
+  /** {@link openRangeSync} with asynchronous calls. */
+  private async openRangeAsync(
+    name: string,
+    offset: number,
+    length: number,
+    signal?: AbortSignal,
+  ): Promise<{ f: Deno.FsFile; n: number }> {
     const p = this.path(name);
     if (offset < 0) throw new RangeError(`getRange ${name}: negative offset ${offset}`);
     abortIf(signal);
@@ -256,19 +388,10 @@ export class FilesystemBucket implements Bucket {
       const st = await f.stat();
       if (!st.isFile) throw new ObjectNotFoundError(this.name, name);
       const end = length < 0 ? st.size : Math.min(st.size, offset + length);
-      const n = Math.max(0, end - offset);
-      const out = new Uint8Array(n);
-      if (n === 0) return out;
-      await f.seek(offset, Deno.SeekMode.Start);
-      let got = 0;
-      while (got < n) {
-        const r = await f.read(out.subarray(got));
-        if (r === null) break;
-        got += r;
-      }
-      return got === n ? out : out.subarray(0, got);
-    } finally {
+      return { f, n: Math.max(0, end - offset) };
+    } catch (e) {
       f.close();
+      throw e;
     }
   }
 

@@ -11,6 +11,8 @@ import {
   type IterOptions,
   type ObjectAttributes,
   ObjectNotFoundError,
+  type RangePieceSink,
+  streamBucketRange,
   TransientBucketError,
   uploadFileByStream,
 } from "./bucket.ts";
@@ -292,6 +294,31 @@ export class InstrumentedBucket implements Bucket {
     );
     this.m?.fetchedBytes.labels(this.inner.name, "get_range").inc(b.length);
     return b;
+  }
+
+  /**
+   * `get_range` as one operation whose pieces stream through: a retried attempt resumes after
+   * the bytes already handed to `sink`, so it never sees a byte twice.
+   */
+  async streamRange(
+    name: string,
+    offset: number,
+    length: number,
+    sink: RangePieceSink,
+    signal?: AbortSignal,
+  ): Promise<number> {
+    let got = 0;
+    const counted = (piece: Uint8Array) => {
+      got += piece.length;
+      sink(piece);
+    };
+    await this.run("get_range", name, signal, true, (s) => {
+      if (length >= 0 && got >= length) return Promise.resolve(0);
+      const rest = length < 0 ? -1 : length - got;
+      return streamBucketRange(this.inner, name, offset + got, rest, counted, s);
+    });
+    this.m?.fetchedBytes.labels(this.inner.name, "get_range").inc(got);
+    return got;
   }
 
   async upload(

@@ -1727,6 +1727,56 @@ export const MUTATIONS: Mutation[] = [
     replace: "return real.startsWith(root);",
     tests: ["tests/objstore/filesystem_test.ts"],
   },
+  // ---------------------------------------------------------------- streamed range reads (issue 19)
+  {
+    name: "filesystem-stream-nested-shares-buffer",
+    file: "objstore/filesystem.ts",
+    find: "const own = !this.pieceBufBusy;",
+    replace: "const own = true;",
+    tests: ["tests/objstore/filesystem_test.ts"],
+  },
+  {
+    name: "instrumented-stream-retry-repeats-bytes",
+    file: "objstore/instrumented.ts",
+    find: "return streamBucketRange(this.inner, name, offset + got, rest, counted, s);",
+    replace: "return streamBucketRange(this.inner, name, offset, length, counted, s);",
+    tests: ["tests/objstore/instrumented_test.ts"],
+  },
+  {
+    name: "prefix-bucket-stream-drops-prefix",
+    file: "objstore/bucket.ts",
+    find: "return streamBucketRange(this.inner, this.full(name), offset, length, sink, signal);",
+    replace: "return streamBucketRange(this.inner, name, offset, length, sink, signal);",
+    tests: ["tests/objstore/bucket_test.ts"],
+  },
+  {
+    name: "caching-bucket-stream-whole-subranges",
+    file: "store/caching_bucket.ts",
+    find: "if (to > from) sink(s.data!.subarray(from - s.start, to - s.start));",
+    replace: "sink(s.data!);",
+    tests: ["tests/store/caching_bucket_test.ts"],
+  },
+  {
+    name: "store-chunk-cutter-keeps-piece-views",
+    file: "store/chunk_cutter.ts",
+    find: "if (this.inPiece.length > 0) this.copyOut(piece);",
+    replace: "this.inPiece.length = 0;",
+    tests: ["tests/store/chunk_cutter_test.ts", "tests/store/bucket_store_chunks_test.ts"],
+  },
+  {
+    name: "store-chunk-cutter-tail-not-eof",
+    file: "store/chunk_cutter.ts",
+    find: "? parseChunkRecord(carry, off - this.carryStart, eof, this.object, off)",
+    replace: "? parseChunkRecord(carry, off - this.carryStart, false, this.object, off)",
+    tests: ["tests/store/chunk_cutter_test.ts"],
+  },
+  {
+    name: "store-chunk-range-always-eof",
+    file: "store/bucket_store.ts",
+    find: "const records = cutter.finish(got < length);",
+    replace: "const records = cutter.finish(true);",
+    tests: ["tests/store/bucket_store_chunks_test.ts"],
+  },
   // ---------------------------------------------------------------- objstore: AZURE
   {
     name: "azure-blob-not-found-not-mapped",

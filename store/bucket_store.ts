@@ -5,7 +5,7 @@
 // resolution chosen per request like Thanos's `getFor`.
 
 import { endSpan, inSpan, startSpan, withSpan } from "../tracing/tracer.ts";
-import type { Bucket } from "../objstore/bucket.ts";
+import { type Bucket, streamBucketRange } from "../objstore/bucket.ts";
 import { bucketByteSource } from "../objstore/bytesource.ts";
 import type { Counter, Gauge, Registry } from "../metrics/registry.ts";
 import type {
@@ -25,6 +25,7 @@ import type { SeriesItem, StoreBackend } from "../storeapi/server.ts";
 import type { ByteSource } from "../tsdb/bytesource.ts";
 import { CorruptionError } from "../tsdb/errors.ts";
 import { chunkRecordLength, parseChunkRecord, segmentFileName } from "../tsdb/chunks/segment.ts";
+import { ChunkArena, ChunkRangeCutter } from "./chunk_cutter.ts";
 import { AggrType, CHUNK_ENC_AGGR, parseAggrChunk } from "../tsdb/chunkenc/aggr.ts";
 import {
   allPostings,
@@ -955,17 +956,41 @@ export class BucketStore implements StoreBackend {
         ranges.push(cur);
       }
     }
+    // the batch's chunk bytes, copied out of the streamed ranges
+    const arena = new ChunkArena();
     await forEachConcurrent(ranges, CHUNK_FETCH_CONCURRENCY, async (r) => {
       signal.throwIfAborted();
       const object = `${block.id}/chunks/${segmentFileName(r.segment + 1)}`;
-      const buf = await this.bucket.getRange(object, r.start, r.end - r.start, signal);
-      this.countFetch("chunks", buf.length);
-      stats.addChunkBytes(buf.length);
+      const offsets = r.wants.map((w) => w.ref % 0x100000000);
+      const length = r.end - r.start;
+      let got: number;
+      let cutter: ChunkRangeCutter;
+      if (isDenseRange(offsets)) {
+        // mostly chunks we keep: one array for the range, chunks as views of it (a copy of
+        // each out of a streamed piece would cost more than the array)
+        cutter = new ChunkRangeCutter(object, r.start, offsets, null);
+        const buf = await this.bucket.getRange(object, r.start, length, signal);
+        if (buf.length > 0) cutter.push(buf);
+        got = buf.length;
+      } else {
+        cutter = new ChunkRangeCutter(object, r.start, offsets, arena);
+        got = await streamBucketRange(
+          this.bucket,
+          object,
+          r.start,
+          length,
+          (piece) => cutter.push(piece),
+          signal,
+        );
+      }
+      this.countFetch("chunks", got);
+      stats.addChunkBytes(got);
       // a short answer means the object ended inside the range
-      const eof = buf.length < r.end - r.start;
-      for (const w of r.wants) {
-        const off = w.ref % 0x100000000;
-        let rec = parseChunkRecord(buf, off - r.start, eof, object, off);
+      const records = cutter.finish(got < length);
+      for (let i = 0; i < r.wants.length; i++) {
+        const w = r.wants[i];
+        const off = offsets[i];
+        let rec = records[i];
         if (rec === null) {
           // longer than estimated: read exactly this record
           const head = await this.bucket.getRange(object, off, 10, signal);
@@ -982,6 +1007,18 @@ export class BucketStore implements StoreBackend {
 }
 
 const EMPTY_BYTES = new Uint8Array(0);
+
+/**
+ * Chunks closer together on average than this are read as one array and kept as views of it;
+ * sparser ones are streamed and copied out (a 120-sample XOR chunk takes 100-300 bytes).
+ */
+const DENSE_CHUNK_SPACING = 1024;
+
+/** Whether the chunk records at `offsets` (ascending) fill most of the range they span. */
+function isDenseRange(offsets: readonly number[]): boolean {
+  const n = offsets.length;
+  return n > 1 && (offsets[n - 1] - offsets[0]) / (n - 1) <= DENSE_CHUNK_SPACING;
+}
 
 /** A Series request carrying the per-request accounting down to the block readers. */
 interface StatsSeriesRequest extends SeriesRequest {

@@ -25,6 +25,8 @@ import {
   type IterOptions,
   type ObjectAttributes,
   ObjectNotFoundError,
+  type RangePieceSink,
+  streamBucketRange,
   uploadFileByStream,
 } from "../objstore/bucket.ts";
 import { parseBase2Bytes } from "../strconv/bytes.ts";
@@ -210,6 +212,14 @@ interface Metrics {
 
 const te = new TextEncoder();
 const td = new TextDecoder();
+
+/** An aligned piece of a chunk file as the cache keeps it, with its bytes once known. */
+interface Subrange {
+  start: number;
+  end: number;
+  key: string;
+  data?: Uint8Array;
+}
 
 /** Options of {@link CachingBucket}. */
 export interface CachingBucketOptions {
@@ -397,13 +407,63 @@ export class CachingBucket implements Bucket {
     if (!isChunkFile(name) || offset < 0 || length === 0) {
       return this.inner.getRange(name, offset, length, signal);
     }
+    const got = await this.subranges(name, offset, length, signal);
+    if (got === null) return new Uint8Array();
+    const { subs, end } = got;
+    const out = new Uint8Array(end - offset);
+    for (const s of subs) {
+      const from = Math.max(s.start, offset);
+      const to = Math.min(s.end, end);
+      if (to <= from) continue;
+      const d = s.data!;
+      out.set(d.subarray(from - s.start, to - s.start), from - offset);
+    }
+    return out;
+  }
+
+  /**
+   * getRange's bytes handed to `sink` one cached subrange at a time, without a copy of the
+   * whole range; other objects stream from the wrapped bucket.
+   */
+  async streamRange(
+    name: string,
+    offset: number,
+    length: number,
+    sink: RangePieceSink,
+    signal?: AbortSignal,
+  ): Promise<number> {
+    if (!isChunkFile(name) || offset < 0 || length === 0) {
+      return await streamBucketRange(this.inner, name, offset, length, sink, signal);
+    }
+    const got = await this.subranges(name, offset, length, signal);
+    if (got === null) return 0;
+    const { subs, end } = got;
+    for (const s of subs) {
+      const from = Math.max(s.start, offset);
+      const to = Math.min(s.end, end);
+      if (to > from) sink(s.data!.subarray(from - s.start, to - s.start));
+    }
+    return end - offset;
+  }
+
+  /**
+   * The aligned subranges covering `length` bytes of chunk file `name` from `offset`, each with
+   * its data (from the cache, else read from the bucket and stored), and where the range ends
+   * in the object; null when `offset` is at or past its end.
+   */
+  private async subranges(
+    name: string,
+    offset: number,
+    length: number,
+    signal?: AbortSignal,
+  ): Promise<{ subs: Subrange[]; end: number } | null> {
     this.request("get_range", "chunks");
     const { size } = await this.attributes(name, signal);
-    if (offset >= size) return new Uint8Array();
+    if (offset >= size) return null;
     const end = length < 0 ? size : Math.min(size, offset + length);
     this.m?.requestedBytes.labels("chunks").inc(end - offset);
     const S = this.cfg.chunkSubrangeSize;
-    const subs: { start: number; end: number; key: string; data?: Uint8Array }[] = [];
+    const subs: Subrange[] = [];
     for (let s = Math.floor(offset / S) * S; s < end; s += S) {
       const e = Math.min(s + S, size);
       subs.push({ start: s, end: e, key: `subrange:${name}:${s}:${e}` });
@@ -425,15 +485,7 @@ export class CachingBucket implements Bucket {
     } else {
       await this.fetchMissing(name, subs, signal);
     }
-    const out = new Uint8Array(end - offset);
-    for (const s of subs) {
-      const from = Math.max(s.start, offset);
-      const to = Math.min(s.end, end);
-      if (to <= from) continue;
-      const d = s.data!;
-      out.set(d.subarray(from - s.start, to - s.start), from - offset);
-    }
-    return out;
+    return { subs, end };
   }
 
   /**
@@ -443,7 +495,7 @@ export class CachingBucket implements Bucket {
    */
   private async fetchMissing(
     name: string,
-    subs: { start: number; end: number; key: string; data?: Uint8Array }[],
+    subs: Subrange[],
     signal?: AbortSignal,
   ): Promise<void> {
     // runs of consecutive missing subranges, as [first, last] indexes into subs

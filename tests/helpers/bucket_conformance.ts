@@ -3,7 +3,12 @@
 
 import { assert, assertEquals, assertRejects } from "./assert.ts";
 import { createHash } from "node:crypto";
-import { type Bucket, InvalidObjectNameError, ObjectNotFoundError } from "../../objstore/bucket.ts";
+import {
+  type Bucket,
+  InvalidObjectNameError,
+  ObjectNotFoundError,
+  streamBucketRange,
+} from "../../objstore/bucket.ts";
 import { bucketByteSource } from "../../objstore/bytesource.ts";
 
 const enc = new TextEncoder();
@@ -41,6 +46,24 @@ export function streamOf(chunks: Uint8Array[], failAfter?: number): ReadableStre
       else ctrl.close();
     },
   });
+}
+
+/** A range read through `streamBucketRange`: its pieces copied and joined, and the count. */
+export async function streamed(
+  b: Bucket,
+  name: string,
+  offset: number,
+  length: number,
+): Promise<{ bytes: Uint8Array; count: number; pieces: number }> {
+  const parts: Uint8Array[] = [];
+  const count = await streamBucketRange(b, name, offset, length, (p) => parts.push(p.slice()));
+  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    bytes.set(p, o);
+    o += p.length;
+  }
+  return { bytes, count, pieces: parts.length };
 }
 
 export interface SuiteTarget {
@@ -91,6 +114,32 @@ export async function conformance(t: Deno.TestContext, target: SuiteTarget): Pro
     assertEquals(src.size, 1000);
     assertEquals(await src.read(998, 10), data.subarray(998));
     await b.delete("ranges/obj");
+  });
+
+  await t.step("ranges streamed in pieces are getRange's bytes, short at the end", async () => {
+    const data = pattern(300_000, 9);
+    await b.upload("ranges/streamed", data);
+    for (
+      const [offset, length] of [
+        [0, 10],
+        [1000, 200_000], // several pieces
+        [299_990, 10],
+        [299_000, 5000], // short at the end
+        [100_000, -1], // to the end
+        [400_000, 10], // past the end
+        [10, 0],
+      ]
+    ) {
+      const got = await streamed(b, "ranges/streamed", offset, length);
+      assertEquals(
+        got.bytes,
+        await b.getRange("ranges/streamed", offset, length),
+        `${offset}+${length}`,
+      );
+      assertEquals(got.count, got.bytes.length);
+    }
+    await assertRejects(() => streamed(b, "ranges/missing", 0, 10), ObjectNotFoundError);
+    await b.delete("ranges/streamed");
   });
 
   await t.step("upload overwrites an existing object", async () => {
@@ -176,6 +225,9 @@ export async function conformance(t: Deno.TestContext, target: SuiteTarget): Pro
     assertEquals(await b.getRange("big/chunks/000001", mid, 300), data.subarray(mid, mid + 300));
     assertEquals(await b.getRange("big/chunks/000001", size - 77, 1000), data.subarray(size - 77));
     assertEquals(md5(await b.get("big/chunks/000001")), md5(data));
+    // longer than a synchronous FILESYSTEM read
+    const long = await streamed(b, "big/chunks/000001", mid, 3 * 1024 * 1024);
+    assertEquals(md5(long.bytes), md5(data.subarray(mid, mid + 3 * 1024 * 1024)));
     // A 12 MiB stream of small chunks is multipart too (parts assembled from the stream).
     const chunks: Uint8Array[] = [];
     for (let i = 0; i < 12; i++) chunks.push(pattern(1024 * 1024, 100 + i));

@@ -17,7 +17,13 @@ import {
   startFaultProxy,
   startS3Server,
 } from "../helpers/s3.ts";
-import { collect, conformance, pattern, streamOf } from "../helpers/bucket_conformance.ts";
+import {
+  collect,
+  conformance,
+  pattern,
+  streamed,
+  streamOf,
+} from "../helpers/bucket_conformance.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -127,6 +133,12 @@ Deno.test("FILESYSTEM prefix maps names under <directory>/<prefix>/", async () =
     assertEquals(await Deno.readTextFile(`${dir}/t1/x/blk/meta.json`), "{}");
     assertEquals(await collect(b.iter("")), ["blk/"]);
     assertEquals(await collect(b.iter("blk")), ["blk/meta.json"]);
+    // ranges stream through the prefix from the provider, in pieces
+    const data = pattern(300_000, 8);
+    await b.upload("blk/chunks/000001", data);
+    const got = await streamed(b, "blk/chunks/000001", 10, 299_000);
+    assertEquals(got.bytes, data.subarray(10, 299_010));
+    assert(got.pieces > 1, `${got.pieces} pieces`);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -5,6 +5,7 @@
 import { assert, assertEquals, assertRejects } from "../helpers/assert.ts";
 import { FilesystemBucket, ObjectOutsideRootError } from "../../objstore/filesystem.ts";
 import { InvalidObjectNameError, ObjectNotFoundError } from "../../objstore/bucket.ts";
+import { pattern, streamed } from "../helpers/bucket_conformance.ts";
 
 async function listAll(b: FilesystemBucket, dir = ""): Promise<string[]> {
   const out: string[] = [];
@@ -36,6 +37,8 @@ Deno.test("a FILESYSTEM bucket follows no symlink out of its root", async () => 
       const e = await assertRejects(() => b.get(name), ObjectNotFoundError);
       assert(e instanceof ObjectOutsideRootError, `${name}: ${e}`);
       await assertRejects(() => b.getRange(name, 0, 4), ObjectOutsideRootError);
+      await assertRejects(() => b.streamRange(name, 0, 4, () => {}), ObjectOutsideRootError);
+      await assertRejects(() => b.streamRange(name, 0, -1, () => {}), ObjectOutsideRootError);
       await assertRejects(() => b.attributes(name), ObjectOutsideRootError);
       assertEquals(await b.exists(name), false, name);
     }
@@ -94,6 +97,7 @@ Deno.test("a FILESYSTEM range read sees a file swapped for a symlink out of the 
     await Deno.remove(`${root}/01BLOCK/chunks/000001`);
     await Deno.symlink(`${top}/outside/secret`, `${root}/01BLOCK/chunks/000001`);
     await assertRejects(() => b.getRange(name, 0, 6), ObjectOutsideRootError);
+    await assertRejects(() => b.streamRange(name, 0, 6, () => {}), ObjectOutsideRootError);
     // the chunks directory swapped for a link out of the root
     await Deno.remove(`${root}/01BLOCK/chunks`, { recursive: true });
     await Deno.writeTextFile(`${top}/outside/000001`, "outside chunk");
@@ -106,5 +110,88 @@ Deno.test("a FILESYSTEM range read sees a file swapped for a symlink out of the 
     assertEquals(new TextDecoder().decode(await b.getRange(name, 0, 3)), "new");
   } finally {
     await Deno.remove(top, { recursive: true });
+  }
+});
+
+Deno.test("a FILESYSTEM range streams through one reused buffer in bounded pieces", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const b = new FilesystemBucket(root);
+    const data = pattern(600_000, 3);
+    await b.upload("01BLOCK/chunks/000001", data);
+    const name = "01BLOCK/chunks/000001";
+    const seen: { buffer: ArrayBufferLike; length: number }[] = [];
+    const parts: Uint8Array[] = [];
+    for (let i = 0; i < 2; i++) {
+      const n = await b.streamRange(name, 1000, 500_000, (p) => {
+        seen.push({ buffer: p.buffer, length: p.length });
+        parts.push(p.slice());
+      });
+      assertEquals(n, 500_000);
+    }
+    // several pieces, none longer than the buffer, all of them views of the same buffer
+    assert(seen.length >= 6, `${seen.length} pieces`);
+    for (const s of seen) assert(s.buffer === seen[0].buffer && s.length <= 128 * 1024);
+    const joined = new Uint8Array(1_000_000);
+    let o = 0;
+    for (const p of parts) {
+      joined.set(p, o);
+      o += p.length;
+    }
+    assertEquals(joined.subarray(0, 500_000), data.subarray(1000, 501_000));
+    assertEquals(joined.subarray(500_000), data.subarray(1000, 501_000));
+    // short at the end of the object, and nothing past it
+    assertEquals((await streamed(b, name, 599_000, 5000)).bytes, data.subarray(599_000));
+    assertEquals(
+      await b.streamRange(name, 700_000, 10, () => {
+        throw new Error("no piece expected");
+      }),
+      0,
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("a FILESYSTEM stream whose sink reads the bucket again gets the right bytes", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const b = new FilesystemBucket(root);
+    const a = pattern(200_000, 4);
+    const c = pattern(200_000, 5);
+    await b.upload("a", a);
+    await b.upload("c", c);
+    const outer: Uint8Array[] = [];
+    const inner: Uint8Array[] = [];
+    await b.streamRange("a", 0, 200_000, (p) => {
+      outer.push(p.slice());
+      // a nested stream must not write into the buffer the outer piece is a view of
+      const before = p.slice();
+      void b.streamRange("c", 0, 150_000, (q) => inner.push(q.slice()));
+      assertEquals(p, before);
+    });
+    const join = (ps: Uint8Array[]) => {
+      const out = new Uint8Array(ps.reduce((n, p) => n + p.length, 0));
+      let o = 0;
+      for (const p of ps) {
+        out.set(p, o);
+        o += p.length;
+      }
+      return out;
+    };
+    assertEquals(join(outer), a);
+    assertEquals(join(inner).length, 150_000 * outer.length);
+    assertEquals(join(inner).subarray(0, 150_000), c.subarray(0, 150_000));
+    // a sink's error ends the stream with it
+    const e = await assertRejects(() =>
+      b.streamRange("a", 0, 200_000, () => {
+        throw new Error("sink failed");
+      })
+    );
+    assertEquals((e as Error).message, "sink failed");
+    // and the bucket's buffer is free again
+    assertEquals((await streamed(b, "c", 10, 20)).bytes, c.subarray(10, 30));
+  } finally {
+    await Deno.remove(root, { recursive: true });
   }
 });

@@ -5,9 +5,12 @@ import {
   type Bucket,
   type IterOptions,
   ObjectNotFoundError,
+  type RangePieceSink,
   TransientBucketError,
 } from "../../objstore/bucket.ts";
 import { InstrumentedBucket } from "../../objstore/instrumented.ts";
+import { MemoryBucket } from "../../objstore/memory.ts";
+import { pattern, streamed } from "../helpers/bucket_conformance.ts";
 import { Registry } from "../../metrics/registry.ts";
 
 class ScriptedBucket implements Bucket {
@@ -114,4 +117,66 @@ Deno.test("an aborted caller signal stops the operation without retries", async 
   ac.abort(new Error("shutting down"));
   await assertRejects(() => b.get("x", ac.signal), Error, "shutting down");
   assertEquals(inner.calls, 0);
+});
+
+/** An in-memory bucket streaming ranges in 100-byte pieces, failing once after `failAt` bytes. */
+class PiecewiseBucket extends MemoryBucket {
+  failAt = -1;
+  ranges: [number, number][] = [];
+  async streamRange(
+    name: string,
+    offset: number,
+    length: number,
+    sink: RangePieceSink,
+  ): Promise<number> {
+    this.ranges.push([offset, length]);
+    const b = await this.getRange(name, offset, length);
+    for (let p = 0; p < b.length; p += 100) {
+      if (this.failAt >= 0 && p >= this.failAt) {
+        this.failAt = -1;
+        throw new TransientBucketError("connection reset mid-body");
+      }
+      sink(b.subarray(p, p + 100));
+    }
+    return b.length;
+  }
+}
+
+Deno.test("a streamed range failing midway resumes after the bytes already handed over", async () => {
+  const inner = new PiecewiseBucket();
+  const data = pattern(1000, 2);
+  await inner.upload("o", data);
+  const reg = new Registry();
+  const b = new InstrumentedBucket(inner, { registry: reg, ...fast });
+  inner.failAt = 300;
+  const got = await streamed(b, "o", 50, 900);
+  assertEquals(got.bytes, data.subarray(50, 950));
+  assertEquals(got.count, 900);
+  assertEquals(inner.ranges, [[50, 900], [350, 600]]);
+  // to the end of the object: the retry reads to the end too
+  inner.ranges = [];
+  inner.failAt = 500;
+  assertEquals((await streamed(b, "o", 100, -1)).bytes, data.subarray(100));
+  assertEquals(inner.ranges, [[100, -1], [600, -1]]);
+  const text = await reg.expose();
+  // one get_range operation per streamed range, counting the bytes read once
+  assert(text.includes('operations_total{bucket="memory",operation="get_range"} 2'), text);
+  assert(
+    text.includes('fetched_bytes_total{bucket="memory",operation="get_range"} 1800'),
+    text,
+  );
+});
+
+Deno.test("a provider without streamRange is streamed as one getRange piece", async () => {
+  const inner = new ScriptedBucket();
+  const reg = new Registry();
+  const b = new InstrumentedBucket(inner, { registry: reg, maxRetries: 3, ...fast });
+  inner.failures = [new TransientBucketError("503")];
+  const got = await streamed(b, "x", 0, 1);
+  assertEquals(got, { bytes: new Uint8Array([1]), count: 1, pieces: 1 });
+  assertEquals(inner.calls, 2);
+  await assertRejects(() => streamed(b, "missing", 0, 1), ObjectNotFoundError);
+  const text = await reg.expose();
+  assert(text.includes('operations_total{bucket="scripted",operation="get_range"} 2'), text);
+  assert(text.includes('fetched_bytes_total{bucket="scripted",operation="get_range"} 1'), text);
 });

@@ -5,6 +5,7 @@
 
 import { assert, assertEquals, assertRejects, assertThrows } from "../helpers/assert.ts";
 import { freePort } from "../helpers/ports.ts";
+import { streamed } from "../helpers/bucket_conformance.ts";
 import { Registry } from "../../metrics/registry.ts";
 import { MemoryBucket } from "../../objstore/memory.ts";
 import { InstrumentedBucket } from "../../objstore/instrumented.ts";
@@ -160,6 +161,39 @@ Deno.test("caching bucket: chunk ranges equal the object's bytes and are read fr
   await cb.getRange("01HZZZZZZZZZZZZZZZZZZZZZZZ/index", 0, 50);
   await cb.getRange("01HZZZZZZZZZZZZZZZZZZZZZZZ/index", 0, 50);
   assertEquals(bucketRangeBytes(reg), before + 100);
+  await cb.close();
+});
+
+Deno.test("caching bucket: streamed chunk ranges are getRange's bytes, by subrange, cached once", async () => {
+  const { reg, cb } = await setup();
+  const ranges: [number, number][] = [
+    [0, 10],
+    [999, 2],
+    [1500, 3000],
+    [10_400, 500],
+    [7000, -1],
+    [10_500, 10],
+    [12_000, 5],
+    [3, 0],
+  ];
+  for (let pass = 0; pass < 2; pass++) {
+    if (pass === 1) await settle();
+    const cold = bucketRangeBytes(reg);
+    for (const [o, l] of ranges) {
+      const got = await streamed(cb, CHUNKS, o, l);
+      assertEquals(got.bytes, await cb.getRange(CHUNKS, o, l), `${o}+${l}`);
+      assertEquals(got.count, got.bytes.length);
+      // one piece per subrange touched, none copied into a whole-range array
+      if (got.count > 0) {
+        assertEquals(got.pieces, Math.floor((o + got.count - 1) / 1000) - Math.floor(o / 1000) + 1);
+      }
+    }
+    if (pass === 1) assertEquals(bucketRangeBytes(reg), cold, "a warm stream read the bucket");
+  }
+  // not a chunk file: streamed from the bucket every time
+  const before = bucketRangeBytes(reg);
+  assertEquals((await streamed(cb, "01HZZZZZZZZZZZZZZZZZZZZZZZ/index", 0, 50)).count, 50);
+  assertEquals(bucketRangeBytes(reg), before + 50);
   await cb.close();
 });
 

@@ -289,26 +289,48 @@ export function chunkRecordLength(head: Uint8Array, object: string, offset: numb
 }
 
 /**
- * Parses the chunk record at `buf[p]` (uvarint data length, encoding byte, data, big-endian
- * CRC32-Castagnoli of encoding byte and data) and checks its CRC; `offset` is the record's
- * offset in `object`, for errors. Returns null when `buf` ends before the record does and more
- * bytes exist (`eof` false); throws CorruptionError naming `object` and `offset` otherwise.
- * The returned data is a view into `buf`.
+ * Total size of the chunk record at `buf[p]` once `buf` holds its whole length field, else null.
+ * Throws CorruptionError naming `object` and `offset` when the length field is not a uvarint.
  */
-export function parseChunkRecord(
+export function chunkRecordSizeAt(
+  buf: Uint8Array,
+  p: number,
+  object: string,
+  offset: number,
+): number | null {
+  const head = recordDataLength(buf, p, false, object, offset);
+  return head === null ? null : head.dataAt - p + head.len + 4;
+}
+
+/** Where a checked chunk record's data lies in its buffer (see {@link checkChunkRecord}). */
+export interface ChunkRecordSpan {
+  /** First data byte; the encoding byte is just before it. */
+  dataAt: number;
+  /** End of the data (the CRC follows). */
+  end: number;
+}
+
+/**
+ * Checks the chunk record at `buf[p]` as {@link parseChunkRecord} does and fills `span` with
+ * where its data lies in `buf`, without a view of it. Returns false when `buf` ends before the
+ * record does and more bytes exist (`eof` false); throws CorruptionError naming `object` and
+ * `offset` otherwise.
+ */
+export function checkChunkRecord(
   buf: Uint8Array,
   p: number,
   eof: boolean,
   object: string,
   offset: number,
-): ChunkRecord | null {
+  span: ChunkRecordSpan,
+): boolean {
   const head = recordDataLength(buf, p, eof, object, offset);
-  if (head === null) return null;
+  if (head === null) return false;
   const { len, dataAt } = head;
   const encAt = dataAt - 1;
   const end = dataAt + len;
   if (end + 4 > buf.length) {
-    if (!eof) return null;
+    if (!eof) return false;
     throw new CorruptionError(
       object,
       offset,
@@ -327,7 +349,31 @@ export function parseChunkRecord(
       }`,
     );
   }
-  return { encoding: buf[encAt], data: buf.subarray(dataAt, end) };
+  span.dataAt = dataAt;
+  span.end = end;
+  return true;
+}
+
+/** parseChunkRecord's span (filled and read within one call). */
+const PARSE_SPAN: ChunkRecordSpan = { dataAt: 0, end: 0 };
+
+/**
+ * Parses the chunk record at `buf[p]` (uvarint data length, encoding byte, data, big-endian
+ * CRC32-Castagnoli of encoding byte and data) and checks its CRC; `offset` is the record's
+ * offset in `object`, for errors. Returns null when `buf` ends before the record does and more
+ * bytes exist (`eof` false); throws CorruptionError naming `object` and `offset` otherwise.
+ * The returned data is a view into `buf`.
+ */
+export function parseChunkRecord(
+  buf: Uint8Array,
+  p: number,
+  eof: boolean,
+  object: string,
+  offset: number,
+): ChunkRecord | null {
+  if (!checkChunkRecord(buf, p, eof, object, offset, PARSE_SPAN)) return null;
+  const { dataAt, end } = PARSE_SPAN;
+  return { encoding: buf[dataAt - 1], data: buf.subarray(dataAt, end) };
 }
 
 /** How many bytes to read beyond the length field on the first try (covers most chunks). */
