@@ -27,9 +27,8 @@ export class ChunkArena {
 
   /** A copy of `src` owned by the caller (a view of an arena block no one else writes). */
   copy(src: Uint8Array): Uint8Array {
-    const at = this.reserve(src.length);
-    this.block.set(src, at);
-    return this.block.subarray(at, at + src.length);
+    const { block, at } = this.place(src);
+    return block.subarray(at, at + src.length);
   }
 
   /** Copies `src` into the arena; returns the block and where in it the copy starts. */
