@@ -186,9 +186,10 @@ try {
       step: STEP,
     })}`
     : `http://${query.http}/api/v1/query?${new URLSearchParams({ query: QUERY, time: TIME })}`;
+  // the querier has the store once it knows a label name (any data set, not only `up`)
   await until("querier sees the store", async () => {
-    const r = await fetch(`http://${query.http}/api/v1/query?query=count(up)&time=${TIME}`);
-    return (await r.text()).includes('"value"');
+    const r = await (await fetch(`http://${query.http}/api/v1/labels`)).json();
+    return r.data?.length > 0;
   });
   for (let i = 0; i < WARMUP; i++) await (await fetch(url)).text();
   const cdps = await Promise.all(children.map((c) => Cdp.connectInspector(c.inspect)));
