@@ -11,7 +11,9 @@
 //   the hours (k × blocks); the query suite always reads the last `hours`, so the store's
 //   working set is the same at every scale and only the bucket grows.
 // --big=N: a block of N series (1000000 for the issue's figure): bucket bytes read by a
-//   one-series selector (thanos_objstore_bucket_operation_fetched_bytes_total) and its latency.
+//   one-series selector (thanos_objstore_bucket_operation_fetched_bytes_total), its latency
+//   and each process's CPU per query, the same series every time (cached after the first) and
+//   another series each time (its postings and series entry read from the bucket).
 // --days30=N: 360 two-hour blocks (30 days) of N series at 60 s: a 30-day range query, latency
 //   and peak RSS against Prometheus.
 // --variants="A|B": run each section once per variant, side by side in one run (alternating when
@@ -115,14 +117,19 @@ function canonical(text: string): string {
   return JSON.stringify({ status: j.status, data: j.data });
 }
 
-async function timed(url: string): Promise<{ ms: number; body: string }> {
+/**
+ * Median time of `--repeats` sequential requests of `url` (or of `url(i)` for the i-th), and
+ * the answers (the last one, or all of them concatenated when `url` is a function).
+ */
+async function timed(url: string | ((i: number) => string)): Promise<{ ms: number; body: string }> {
   const times: number[] = [];
   let body = "";
   for (let i = 0; i < REPEATS; i++) {
     const t = performance.now();
-    const r = await fetch(url);
-    body = await r.text();
+    const r = await fetch(typeof url === "string" ? url : url(i));
+    const text = await r.text();
     times.push(performance.now() - t);
+    body = typeof url === "string" ? text : `${body}${canonical(text)}\n`;
   }
   times.sort((a, b) => a - b);
   return { ms: times[Math.floor(times.length / 2)], body };
@@ -405,29 +412,51 @@ try {
     );
     await eachVariant(bucket, async (s, v) => {
       printRss(`${v.label}idle`, s);
-      const id = String(Math.floor(big * 0.6123)).padStart(7, "0");
-      const sel = `bench_metric_${Number(id) % 100}{id="${id}"}`;
+      const selOf = (n: number) => {
+        const id = String(n).padStart(7, "0");
+        return encodeURIComponent(`bench_metric_${n % 100}{id="${id}"}`);
+      };
+      const sel = selOf(Math.floor(big * 0.6123));
       const end = (T0 + 2 * H) / 1000 - 60;
       const objBytes = "thanos_objstore_bucket_operation_fetched_bytes_total";
-      for (
-        const [name, path] of [
-          ["instant", `query?query=${encodeURIComponent(sel)}&time=${end}`],
-          [
-            "range 2h",
-            `query_range?query=${encodeURIComponent(sel)}&start=${T0 / 1000}&end=${end}&step=60`,
-          ],
-        ]
-      ) {
+      const cases: [string, string | ((i: number) => string)][] = [
+        ["instant", `query?query=${sel}&time=${end}`],
+        ["range 2h", `query_range?query=${sel}&start=${T0 / 1000}&end=${end}&step=60`],
+        // another series each time: its postings and series entry are not cached yet
+        [
+          "instant, another series each time",
+          (i: number) =>
+            `query?query=${selOf((Math.floor(big * 0.377) + i * 7919) % big)}&time=${end}`,
+        ],
+      ];
+      for (const [name, path] of cases) {
+        const url = (base: string) =>
+          typeof path === "string"
+            ? `${base}/api/v1/${path}`
+            : (i: number) => `${base}/api/v1/${path(i)}`;
         const before = await metricSum(s.store.url, objBytes);
-        const a = await timed(`${s.querier.url}/api/v1/${path}`);
+        // CPU (user + system, /proc) per query of each process over its side's requests
+        const cpu0 = [s.store, s.querier].map((p) => cpuSeconds(p.pid));
+        const a = await timed(url(s.querier.url));
+        const cpu1 = [s.store, s.querier].map((p) => cpuSeconds(p.pid));
         const read = (await metricSum(s.store.url, objBytes)) - before;
-        const b = await timed(`${s.prom.url}/api/v1/${path}`);
+        const p0 = cpuSeconds(s.prom.pid);
+        const b = await timed(url(s.prom.url));
+        const cpuMs = (d: number) => f2(d * 1000 / REPEATS);
+        // a function's answers come already canonical, one per line
+        const same = typeof path === "string"
+          ? canonical(a.body) === canonical(b.body)
+          : a.body === b.body;
         console.log(
           `  ${v.label}one-series selector ${name}: bucket bytes ${read} (${
             (read / 1024).toFixed(1)
-          } KiB), ${f0(a.ms)} ms vs prometheus ${f0(b.ms)} ms (${f2(a.ms / b.ms)}×), answers ${
-            canonical(a.body) === canonical(b.body) ? "identical" : "DIFFERENT"
-          }`,
+          } KiB, first query and ${REPEATS - 1} more), ${f2(a.ms)} ms vs prometheus ${
+            f2(b.ms)
+          } ms (${f2(a.ms / b.ms)}×, medians of ${REPEATS}); CPU ms per query store ${
+            cpuMs(cpu1[0] - cpu0[0])
+          } + querier ${cpuMs(cpu1[1] - cpu0[1])} vs prometheus ${
+            cpuMs(cpuSeconds(s.prom.pid) - p0)
+          }; answers ${same ? "identical" : "DIFFERENT"}`,
         );
       }
       printRss(`${v.label}after`, s);
