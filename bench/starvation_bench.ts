@@ -407,10 +407,11 @@ try {
     );
   }
 
-  // (4) `/-/ready` while heavy metadata calls run back to back (2 per window), alternating with
-  // idle windows as long, METADATA_ROUNDS times; on this querier and on one evaluating on its
-  // HTTP thread (`--query.eval-workers=0`: the series work is on the probed thread); with BASELINE
-  // the same on the baseline's, each round going over every querier in turn
+  // (4) `/-/ready` and `up` (through the store) while heavy metadata calls run back to back
+  // (METADATA_CALLS per window), alternating with idle windows as long, METADATA_ROUNDS times; on
+  // this querier and on one evaluating on its HTTP thread (`--query.eval-workers=0`: the series
+  // work is on the probed thread); with BASELINE the same on the baseline's, each round going over
+  // every querier in turn
   if (PARTS.has("4")) {
     const inline = await startQuerier([
       `--store=${store.grpc}`,

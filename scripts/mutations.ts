@@ -2865,6 +2865,14 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/store/bucket_store_lazy_test.ts"],
   },
   {
+    name: "store-server-series-without-chunks-no-turns",
+    file: "storeapi/server.ts",
+    find:
+      "            if (r !== undefined) await r;\n            const turn = pacer?.pause();\n            if (turn) await turn;",
+    replace: "            if (r !== undefined) await r;",
+    tests: ["tests/storeapi/series_turns_test.ts"],
+  },
+  {
     name: "store-label-walk-filter-skipped",
     file: "store/bucket_store.ts",
     find: "if (filter.length === 0 || labelsMatch(s.labels, filter)) visit(s.labels);",
