@@ -451,10 +451,23 @@ try {
       for (let round = 0; round < METADATA_ROUNDS; round++) {
         for (const [ti, { url }] of targets.entries()) {
           const st = stats[ti];
+          // `/-/ready` and `up` probed by two loops, so an `up` held up by the store does not
+          // thin out the `/-/ready` probes
           const probe = async (out: Round, until: () => boolean) => {
-            const r = await probeRound(url, 0, until, Infinity);
-            out.ready.push(...r.ready);
-            out.up.push(...r.up);
+            const loop = async (path: string, into: number[]) => {
+              while (!until()) {
+                const r = await timed(`${url}${path}`);
+                if (r.status !== 200) {
+                  throw new Error(`${path}: ${r.status} ${r.body.slice(0, 200)}`);
+                }
+                into.push(r.ms);
+                await new Promise((res) => setTimeout(res, PROBE_GAP_MS));
+              }
+            };
+            await Promise.all([
+              loop("/-/ready", out.ready),
+              loop(`/api/v1/query?query=up&time=${END}`, out.up),
+            ]);
           };
           let done = false;
           const t = performance.now();

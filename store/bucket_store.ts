@@ -82,13 +82,14 @@ const SERIES_BATCH = 512;
  * for a few MiB of batches less.
  */
 const CALL_SERIES_BATCH = 8192;
+const MIN_SERIES_BATCH = 128;
 /**
- * Longest stretch (ms) of LabelNames/LabelValues work between two event-loop turns. A turn that
- * reads sockets (a timer's) costs about 2 ms of waiting on Deno 2.9.6: at 1 ms the calls took
- * 2.5 times as long; an `up` probe waits for at most this.
+ * Longest stretch (ms) of LabelNames/LabelValues work between two event-loop turns (an `up`
+ * query through this store waits about this long behind them). A turn that reads sockets (a
+ * timer's) costs about 2 ms of waiting on Deno 2.9.6: 60,000 cached series took 2.3 times as
+ * long as without turns at 1 ms, 1.8 times at 2 ms, 1.5 times at 4 ms (in-process, same run).
  */
 const LABELS_TURN_EVERY_MS = 2;
-const MIN_SERIES_BATCH = 128;
 
 /** Batch size per block for a Series call over `blocks` blocks. */
 export function seriesBatchSize(blocks: number): number {
