@@ -7,12 +7,13 @@
 // clients, THROUGHPUT_ROUNDS=5 alternating rounds of 12 queries each way, the median ratio, the
 // CPU each querier thread spent per query and the cores the querier and store kept busy (Linux
 // /proc); (3) a heavy query with `timeout=5s`: when it returns, and when the store's in-flight
-// Series gauge is back to 0; (4) `/-/ready` during heavy `/api/v1/series`, `label/idx/values` and
-// `labels` calls over LABEL_SERIES=60000 series, in METADATA_ROUNDS=3 windows of two calls each
-// alternating with idle windows as long, on the querier and on a second one with
-// `--query.eval-workers=0`. Prints figures and ratios; never asserts. The machine is shared:
+// Series gauge is back to 0; (4) `/-/ready` and `up` during heavy `/api/v1/series`,
+// `label/idx/values` and `labels` calls over LABEL_SERIES=60000 series, in METADATA_ROUNDS=3
+// windows of METADATA_CALLS=2 calls each alternating with idle windows as long, on the querier and
+// on a second one with `--query.eval-workers=0` (raise both for more probes: p99 of few probes is
+// their largest). Prints figures and ratios; never asserts. The machine is shared:
 // compare ratios of one run, and run it several times. BASELINE=<checkout> (e.g. a `git archive`
-// of main) starts that checkout's queriers too, against the same store: (1b) then alternates the
+// of main) starts that checkout's store gateway (same bucket) and queriers too: (1b) then alternates the
 // heavy query's windows between ours and the baseline's, and (4) alternates its rounds over both,
 // so both sides see the same machine. PARTS=1,1b,2,3,4 (default all) picks the parts to run.
 // Usage: deno run -A bench/starvation_bench.ts [series=600] [heavyStep=5] [probes=300] [evalWorkers=2]
@@ -43,6 +44,8 @@ const WINDOW_MS = 5000;
 const THROUGHPUT_ROUNDS = Number(Deno.env.get("THROUGHPUT_ROUNDS") ?? 5);
 /** Busy/idle window pairs of (4), per querier and API. */
 const METADATA_ROUNDS = Number(Deno.env.get("METADATA_ROUNDS") ?? 3);
+/** Calls back to back in each busy window of (4). */
+const METADATA_CALLS = Number(Deno.env.get("METADATA_CALLS") ?? 2);
 /** Series of the metric that `/api/v1/series` lists in (4): one sample each. */
 const LABEL_SERIES = Number(Deno.env.get("LABEL_SERIES") ?? 60_000);
 /** Another checkout whose queriers run beside ours (same store), or "". */
@@ -206,11 +209,19 @@ try {
       encodeURIComponent(HEAVY)
     }&start=${S}&end=${END}&step=${HEAVY_STEP}`;
   const heavyUrl = heavyOf(q.url);
-  /** The baseline checkout's querier with the same flags (BASELINE), started beside ours. */
-  const base = BASELINE
+  /** The baseline checkout's store gateway and querier with the same flags (BASELINE). */
+  const baseStore = BASELINE
+    ? await startComponent("store", [
+      `--objstore.config-file=${root}/bucket.yml`,
+      `--data-dir=${root}/base-store`,
+      "--log.level=warn",
+    ], { name: "baseline store", main: `${BASELINE}/main.ts` })
+    : undefined;
+  if (baseStore) procs.push(baseStore);
+  const base = baseStore
     ? await startComponent("query", [
       "--log.level=warn",
-      `--store=${store.grpc}`,
+      `--store=${baseStore.grpc}`,
       "--query.timeout=10m",
       `--query.eval-workers=${EVAL_WORKERS}`,
     ], { name: "baseline querier", main: `${BASELINE}/main.ts` })
@@ -396,10 +407,11 @@ try {
     );
   }
 
-  // (4) `/-/ready` while heavy metadata calls run back to back (2 per window), alternating with
-  // idle windows as long, METADATA_ROUNDS times; on this querier and on one evaluating on its
-  // HTTP thread (`--query.eval-workers=0`: the series work is on the probed thread); with BASELINE
-  // the same on the baseline's, each round going over every querier in turn
+  // (4) `/-/ready` and `up` (through the store) while heavy metadata calls run back to back
+  // (METADATA_CALLS per window), alternating with idle windows as long, METADATA_ROUNDS times; on
+  // this querier and on one evaluating on its HTTP thread (`--query.eval-workers=0`: the series
+  // work is on the probed thread); with BASELINE the same on the baseline's, each round going over
+  // every querier in turn
   if (PARTS.has("4")) {
     const inline = await startQuerier([
       `--store=${store.grpc}`,
@@ -411,10 +423,10 @@ try {
       { name: `eval-workers=${EVAL_WORKERS}`, url: q.url },
       { name: "eval-workers=0", url: inline.url },
     ];
-    if (base) {
+    if (base && baseStore) {
       const baseInline = await startComponent("query", [
         "--log.level=warn",
-        `--store=${store.grpc}`,
+        `--store=${baseStore.grpc}`,
         "--query.timeout=10m",
         "--query.eval-workers=0",
       ], { name: "baseline querier", main: `${BASELINE}/main.ts` });
@@ -431,24 +443,36 @@ try {
     ) {
       const stats = targets.map(() => ({
         calls: [] as number[],
-        busy: [] as number[],
-        idle: [] as number[],
+        busy: { ready: [], up: [], at: [] } as Round,
+        idle: { ready: [], up: [], at: [] } as Round,
         bytes: 0,
       }));
       for (const { url } of targets) await timedBytes(`${url}${path}`); // warm
       for (let round = 0; round < METADATA_ROUNDS; round++) {
         for (const [ti, { url }] of targets.entries()) {
           const st = stats[ti];
-          const probe = async (out: number[], until: () => boolean) => {
-            while (!until()) {
-              out.push((await timed(`${url}/-/ready`)).ms);
-              await new Promise((res) => setTimeout(res, PROBE_GAP_MS));
-            }
+          // `/-/ready` and `up` probed by two loops, so an `up` held up by the store does not
+          // thin out the `/-/ready` probes
+          const probe = async (out: Round, until: () => boolean) => {
+            const loop = async (path: string, into: number[]) => {
+              while (!until()) {
+                const r = await timed(`${url}${path}`);
+                if (r.status !== 200) {
+                  throw new Error(`${path}: ${r.status} ${r.body.slice(0, 200)}`);
+                }
+                into.push(r.ms);
+                await new Promise((res) => setTimeout(res, PROBE_GAP_MS));
+              }
+            };
+            await Promise.all([
+              loop("/-/ready", out.ready),
+              loop(`/api/v1/query?query=up&time=${END}`, out.up),
+            ]);
           };
           let done = false;
           const t = performance.now();
           const caller = (async () => {
-            for (let i = 0; i < 2; i++) {
+            for (let i = 0; i < METADATA_CALLS; i++) {
               const r = await timedBytes(`${url}${path}`);
               if (r.status !== 200) throw new Error(`${path}: ${r.status}`);
               st.calls.push(r.ms);
@@ -464,19 +488,24 @@ try {
       }
       for (const [ti, { name }] of targets.entries()) {
         const { calls, busy, idle, bytes } = stats[ti];
+        const median = pct(calls, 0.5);
         console.log(
-          `ready during ${path.slice(0, path.indexOf("?"))} (${LABEL_SERIES} series, ${
+          `during ${path.slice(0, path.indexOf("?"))} (${LABEL_SERIES} series, ${
             (bytes / 1e6).toFixed(1)
-          } MB) on ${name}: calls ${
+          } MB) on ${name}: calls median ${Math.round(median)} ms (${
             calls.map((x) => fmt(x / 1000)).join(", ")
-          } s | busy ${busy.length} probes p50 ${fmt(pct(busy, 0.5))} p99 ${
-            fmt(pct(busy, 0.99))
-          } max ${fmt(pct(busy, 1))} ms | idle ${idle.length} probes p50 ${
-            fmt(pct(idle, 0.5))
-          } p99 ${fmt(pct(idle, 0.99))} ms | p99 ratio ${
-            (pct(busy, 0.99) / pct(idle, 0.99)).toFixed(2)
-          } (load average ${load()})`,
+          } s) (load average ${load()})`,
         );
+        for (const k of ["ready", "up"] as const) {
+          const [b, i] = [busy[k], idle[k]];
+          console.log(
+            `  ${k.padEnd(5)} busy ${b.length} probes p50 ${fmt(pct(b, 0.5))} p99 ${
+              fmt(pct(b, 0.99))
+            } max ${fmt(pct(b, 1))} ms | idle ${i.length} probes p50 ${fmt(pct(i, 0.5))} p99 ${
+              fmt(pct(i, 0.99))
+            } ms | p99 ratio ${(pct(b, 0.99) / pct(i, 0.99)).toFixed(2)}`,
+          );
+        }
       }
     }
   }

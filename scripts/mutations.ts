@@ -2865,6 +2865,28 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/store/bucket_store_lazy_test.ts"],
   },
   {
+    name: "store-server-series-without-chunks-no-turns",
+    file: "storeapi/server.ts",
+    find:
+      "            if (r !== undefined) await r;\n            const turn = pacer?.pause();\n            if (turn) await turn;",
+    replace: "            if (r !== undefined) await r;",
+    tests: ["tests/storeapi/series_turns_test.ts"],
+  },
+  {
+    name: "store-label-walk-filter-skipped",
+    file: "store/bucket_store.ts",
+    find: "if (filter.length === 0 || labelsMatch(s.labels, filter)) visit(s.labels);",
+    replace: "visit(s.labels);",
+    tests: ["tests/store/bucket_store_lazy_test.ts"],
+  },
+  {
+    name: "store-label-walk-without-turns",
+    file: "store/bucket_store.ts",
+    find: "visit(s.labels);\n        const turn = pacer.pause();\n        if (turn) await turn;",
+    replace: "visit(s.labels);",
+    tests: ["tests/store/bucket_store_label_turns_test.ts"],
+  },
+  {
     name: "store-lazy-postings-caches-unfiltered-refs",
     file: "store/bucket_store.ts",
     find:
