@@ -8,7 +8,6 @@
 import { Engine } from "../promql/engine.ts";
 import { resultToJSONChunks } from "../promql/value.ts";
 import { encodeXorChunks } from "../tsdb/chunkenc/samples.ts";
-import { compareLabels } from "../tsdb/labels.ts";
 import type { Labels, SeriesWithChunks } from "../tsdb/series.ts";
 import {
   decodeSeriesResponse,
@@ -18,6 +17,7 @@ import {
 } from "../storeapi/codec.ts";
 import type { SeriesItem } from "../storeapi/server.ts";
 import { type ProxyStoreClient, StoreProxy } from "../storeapi/proxy.ts";
+import { warmupSeries } from "../store/warmup.ts";
 import { ProxyQueryable } from "./queryable.ts";
 
 /** Evaluation time of the warm-up queries: the end of the synthetic data, on no scrape step. */
@@ -147,38 +147,10 @@ function labelValue(labels: Labels, name: string): string {
   return "";
 }
 
-/** Counters, gauges and histogram buckets over 8 instances of 2 jobs, sorted by labels. */
+/** {@link warmupSeries} ending at the evaluation time, as XOR chunks. */
 function syntheticSeries(): SeriesWithChunks[] {
-  const out: SeriesWithChunks[] = [];
-  let seed = 1;
-  const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
-  const add = (labels: string[], counter: boolean) => {
-    const ts = new Float64Array(SAMPLES);
-    const vs = new Float64Array(SAMPLES);
-    let v = counter ? 0 : random() * 100;
-    for (let i = 0; i < SAMPLES; i++) {
-      ts[i] = WARMUP_TIME - (SAMPLES - 1 - i) * SCRAPE_MS + 1_000;
-      v = counter ? v + Math.floor(random() * 10) : random() * 100;
-      vs[i] = v;
-    }
-    out.push({ labels, chunks: encodeXorChunks({ ts, vs, n: SAMPLES }) });
-  };
-  for (let i = 0; i < 8; i++) {
-    const job = i < 4 ? "api" : "db";
-    const instance = `host-${i}:9100`;
-    for (const code of ["200", "404", "500"]) {
-      add(
-        ["__name__", "warmup_requests_total", "code", code, "instance", instance, "job", job],
-        true,
-      );
-    }
-    add(["__name__", "warmup_gauge", "instance", instance, "job", job], false);
-    for (const le of ["0.1", "0.5", "1", "+Inf"]) {
-      add(
-        ["__name__", "warmup_duration_seconds_bucket", "instance", instance, "job", job, "le", le],
-        true,
-      );
-    }
-  }
-  return out.sort((a, b) => compareLabels(a.labels, b.labels));
+  return warmupSeries(WARMUP_TIME - SAMPLES * SCRAPE_MS).map((s) => ({
+    labels: s.labels,
+    chunks: encodeXorChunks({ ts: s.ts, vs: s.vs, n: s.ts.length }),
+  }));
 }

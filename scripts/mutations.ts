@@ -2701,6 +2701,20 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/query/warmup_test.ts"],
   },
   {
+    name: "store-warmup-leaves-its-folder",
+    file: "store/warmup.ts",
+    find: "    await Deno.remove(opts.dir, { recursive: true }).catch(() => {});\n  }\n  report.ms",
+    replace: "  }\n  report.ms",
+    tests: ["tests/store/warmup_test.ts"],
+  },
+  {
+    name: "store-warmup-reads-no-block",
+    file: "store/warmup.ts",
+    find: "    await store.syncBlocks(opts.signal);\n",
+    replace: "",
+    tests: ["tests/store/warmup_test.ts"],
+  },
+  {
     name: "proxy-single-store-batch-keeps-first",
     file: "storeapi/proxy.ts",
     find: "          if (b === null) break;\n          yield b;",
