@@ -22,6 +22,8 @@ const H = 3_600_000;
 const BLOCK_START = 1_699_992_000_000;
 const SCRAPE_MS = 15_000;
 const SAMPLES = 480;
+/** Instances of the synthetic series (8 series each). */
+export const WARMUP_INSTANCES = 48;
 /** Series per SeriesResponse message, as the querier asks for. */
 const RESPONSE_BATCH = 64;
 
@@ -128,9 +130,10 @@ export async function warmSeriesPath(opts: StoreWarmupOptions): Promise<StoreWar
 
 /**
  * The warm-ups' synthetic series (also the querier's, query/warmup.ts): counters, gauges and
- * histogram buckets of 8 instances of 2 jobs, 480 samples at 15 s from `start`, sorted by labels.
+ * histogram buckets of `instances` instances of 2 jobs, 480 samples at 15 s from `start`, sorted
+ * by labels.
  */
-export function warmupSeries(start = BLOCK_START): RawSeries[] {
+export function warmupSeries(start = BLOCK_START, instances = WARMUP_INSTANCES): RawSeries[] {
   const out: RawSeries[] = [];
   let seed = 1;
   const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
@@ -145,8 +148,8 @@ export function warmupSeries(start = BLOCK_START): RawSeries[] {
     }
     out.push({ labels, ts, vs });
   };
-  for (let i = 0; i < 8; i++) {
-    const job = i < 4 ? "api" : "db";
+  for (let i = 0; i < instances; i++) {
+    const job = i % 2 === 0 ? "api" : "db";
     const instance = `host-${i}:9100`;
     for (const code of ["200", "404", "500"]) {
       add(

@@ -23,7 +23,7 @@ Deno.test("warm-up queries all answer with data from the synthetic series", asyn
   const gauges = JSON.parse(answers.get("warmup_gauge")!).result as {
     metric: Record<string, string>;
   }[];
-  assertEquals(gauges.length, 8);
+  assertEquals(gauges.length, 48);
   assertEquals(gauges[0].metric, {
     __name__: "warmup_gauge",
     instance: "host-0:9100",

@@ -4,7 +4,7 @@
 
 import { assert, assertEquals, assertRejects } from "../helpers/assert.ts";
 import { TempDirs } from "../helpers/tmp.ts";
-import { warmSeriesPath, warmupSeries } from "../../store/warmup.ts";
+import { warmSeriesPath, WARMUP_INSTANCES, warmupSeries } from "../../store/warmup.ts";
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -23,15 +23,15 @@ Deno.test("store warm-up reads each selector's series from its block and removes
     // a folder left behind by a killed run is replaced
     await Deno.mkdir(`${dir}/bucket/junk`, { recursive: true });
     const r = await warmSeriesPath({ dir, rounds: 1 });
-    // 8 gauges, 4 of job api, 8 codes 5xx, 16 codes other than 200, 32 buckets
+    // 48 gauges, 24 of job api, 48 codes 5xx, 96 codes other than 200, 192 buckets
     assertEquals({ rounds: r.rounds, calls: r.calls, series: r.series }, {
       rounds: 1,
       calls: 5,
-      series: 68,
+      series: 408,
     });
     assert(!(await exists(dir)), "the warm-up folder is left");
     const two = await warmSeriesPath({ dir, rounds: 2 });
-    assertEquals([two.rounds, two.series], [2, 136]);
+    assertEquals([two.rounds, two.series], [2, 816]);
     const none = await warmSeriesPath({ dir, rounds: 4, budgetMs: 0 });
     assertEquals(none.calls, 0);
   } finally {
@@ -58,9 +58,9 @@ Deno.test("store warm-up stops on an aborted signal and removes its folder on fa
 
 Deno.test("warm-up series are sorted, unique, 480 samples each from the start given", () => {
   const s = warmupSeries(1_000_000);
-  assertEquals(s.length, 64);
+  assertEquals(s.length, 8 * WARMUP_INSTANCES);
   const keys = s.map((x) => x.labels.join("\xff"));
-  assertEquals(new Set(keys).size, 64);
+  assertEquals(new Set(keys).size, s.length);
   assertEquals([...keys].sort(), keys);
   assert(s.every((x) => x.ts.length === 480 && x.ts[0] === 1_001_000), "sample times");
 });
