@@ -2679,6 +2679,42 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/storeapi/series_batches_test.ts"],
   },
   {
+    name: "query-warmup-skips-decoded-batches",
+    file: "query/warmup.ts",
+    find: '        if (res !== null && "batch" in res) yield res.batch;',
+    replace: '        if (res !== null && "batch" in res) yield [];',
+    tests: ["tests/query/warmup_test.ts"],
+  },
+  {
+    name: "query-warmup-abort-fails",
+    file: "query/warmup.ts",
+    find:
+      "        if (opts.signal?.aborted) return { rounds: round, queries, ms: performance.now() - began };\n        throw e;",
+    replace: "        throw e;",
+    tests: ["tests/query/warmup_test.ts"],
+  },
+  {
+    name: "query-warmup-one-round-too-many",
+    file: "query/warmup.ts",
+    find: "  while (round < rounds && performance.now() - began < budgetMs) {",
+    replace: "  while (round <= rounds && performance.now() - began < budgetMs) {",
+    tests: ["tests/query/warmup_test.ts"],
+  },
+  {
+    name: "store-warmup-leaves-its-folder",
+    file: "store/warmup.ts",
+    find: "    await Deno.remove(opts.dir, { recursive: true }).catch(() => {});\n  }\n  report.ms",
+    replace: "  }\n  report.ms",
+    tests: ["tests/store/warmup_test.ts"],
+  },
+  {
+    name: "store-warmup-reads-no-block",
+    file: "store/warmup.ts",
+    find: "    await store.syncBlocks(opts.signal);\n",
+    replace: "",
+    tests: ["tests/store/warmup_test.ts"],
+  },
+  {
     name: "proxy-single-store-batch-keeps-first",
     file: "storeapi/proxy.ts",
     find: "          if (b === null) break;\n          yield b;",

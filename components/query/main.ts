@@ -11,6 +11,7 @@ import { HttpServer, Probe } from "../../server/http.ts";
 import { serveUntilStopped } from "../../server/lifecycle.ts";
 import type { RunContext } from "../runtime.ts";
 import { QueryApi } from "../../query/api.ts";
+import { warmInstantQueryPath } from "../../query/warmup.ts";
 import { LABEL_API_TURN_EVERY_MS } from "../../query/label_api.ts";
 import {
   exemplarsAnswer,
@@ -251,7 +252,13 @@ export async function runQuery(cfg: QueryConfig, ctx: RunContext): Promise<numbe
       await activeQueries?.close();
     },
   }, async () => {
-    const discovery = endpoints.start().then(() => {
+    // the instant-query path is compiled (query/warmup.ts) while the first discovery round runs;
+    // ready waits for both, so the first dashboards are not served by cold code
+    const warmed = warmInstantQueryPath({ signal: ctx.signal }).then(
+      (r) => logger.debug("instant-query path warmed", { ...r, ms: Math.round(r.ms) }),
+      (e) => logger.warn("instant-query warm-up failed", { err: String(e) }),
+    );
+    const discovery = Promise.all([endpoints.start(), warmed]).then(() => {
       probe.setReady();
       grpc.setServing(true);
       logger.info("first endpoint discovery round done; ready", {

@@ -14,6 +14,7 @@ import { openBucket } from "../objstore.ts";
 import type { RunContext } from "../runtime.ts";
 import { sleepUnlessAborted } from "../../runutil/sleep.ts";
 import { BucketStore } from "../../store/bucket_store.ts";
+import { warmSeriesPath } from "../../store/warmup.ts";
 import { MetaSyncer } from "../../block/fetcher.ts";
 import { ParquetConvertedBlocks } from "../../block/parquet_filter.ts";
 import { newCache } from "../../cache/factory.ts";
@@ -165,6 +166,12 @@ export async function runStore(cfg: StoreConfig, ctx: RunContext): Promise<numbe
         await store.syncBlocks(signal);
         view?.setLoaded(store.loadedBlocks().map((b) => b.meta));
         if (!ready) {
+          // the Series path is compiled on a synthetic block (store/warmup.ts) before the first
+          // calls come: the first queries after a start are not served by cold code
+          await warmSeriesPath({ dir: `${dataDir}/warmup`, signal }).then(
+            (r) => log.debug("Series path warmed", { ...r, ms: Math.round(r.ms) }),
+            (e) => log.warn("Series path warm-up failed", { err: (e as Error).message }),
+          );
           ready = true;
           probe.setReady();
           server.setServing(true);

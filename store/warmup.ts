@@ -1,0 +1,169 @@
+// Warms the store gateway's Series path right after start (issue 19): V8 runs a function in its
+// interpreter until it has been called often enough to be compiled, so the first Series calls
+// after a start took 3–5× the time of the same calls later. A small synthetic block in a scratch
+// folder of the data dir is read by a bucket store of its own (own index cache, metrics and
+// index headers: the real store, its caches and its bucket are not touched) with the selectors
+// of dashboard queries, and each answer is encoded as SeriesResponse batches, for a bounded
+// number of rounds; the folder is removed afterwards.
+
+import { MetaSyncer } from "../block/fetcher.ts";
+import { Logger } from "../logging/log.ts";
+import { Registry } from "../metrics/registry.ts";
+import { FilesystemBucket } from "../objstore/filesystem.ts";
+import { encodeSeriesResponseBatch } from "../storeapi/codec.ts";
+import { type RawSeries, writeBlock } from "../tsdb/block_writer.ts";
+import { compareLabels } from "../tsdb/labels.ts";
+import { Matcher, MatchType } from "../tsdb/matchers.ts";
+import type { SeriesWithChunks } from "../tsdb/series.ts";
+import { BucketStore } from "./bucket_store.ts";
+
+const H = 3_600_000;
+/** The synthetic block's start: a 2-hour boundary. */
+const BLOCK_START = 1_699_992_000_000;
+const SCRAPE_MS = 15_000;
+const SAMPLES = 480;
+/** Instances of the synthetic series (8 series each). */
+export const WARMUP_INSTANCES = 48;
+/** Series per SeriesResponse message, as the querier asks for. */
+const RESPONSE_BATCH = 64;
+
+/** The selectors of one round: a metric name alone, with an equality and with a regex matcher. */
+const WARMUP_SELECTORS: readonly Matcher[][] = [
+  [new Matcher(MatchType.Equal, "__name__", "warmup_gauge")],
+  [
+    new Matcher(MatchType.Equal, "__name__", "warmup_gauge"),
+    new Matcher(MatchType.Equal, "job", "api"),
+  ],
+  [
+    new Matcher(MatchType.Equal, "__name__", "warmup_requests_total"),
+    new Matcher(MatchType.Regexp, "code", "5.."),
+  ],
+  [
+    new Matcher(MatchType.Equal, "__name__", "warmup_requests_total"),
+    new Matcher(MatchType.NotEqual, "code", "200"),
+  ],
+  [new Matcher(MatchType.Equal, "__name__", "warmup_duration_seconds_bucket")],
+];
+
+/** What a warm-up did. */
+export interface StoreWarmupReport {
+  rounds: number;
+  calls: number;
+  series: number;
+  ms: number;
+}
+
+/** Options of {@link warmSeriesPath}. */
+export interface StoreWarmupOptions {
+  /** A folder the warm-up may create and remove (`<data dir>/warmup`). */
+  dir: string;
+  /** Rounds over the selectors (default 30). */
+  rounds?: number;
+  /** Stop after the round that passes this many milliseconds (default 1,500). */
+  budgetMs?: number;
+  /** Stops the warm-up between calls (the role's shutdown). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Writes the synthetic block under `dir`, reads it with the warm-up selectors until `rounds`
+ * rounds are done, the budget is spent or `signal` aborts, and removes `dir`. Returns what it
+ * did; throws when the block cannot be written or read (the folder is removed all the same).
+ */
+export async function warmSeriesPath(opts: StoreWarmupOptions): Promise<StoreWarmupReport> {
+  const rounds = opts.rounds ?? 30;
+  const budgetMs = opts.budgetMs ?? 1500;
+  const began = performance.now();
+  const report = { rounds: 0, calls: 0, series: 0, ms: 0 };
+  await Deno.remove(opts.dir, { recursive: true }).catch(() => {});
+  const bucketDir = `${opts.dir}/bucket`;
+  await Deno.mkdir(bucketDir, { recursive: true });
+  const registry = new Registry();
+  const bucket = new FilesystemBucket(bucketDir);
+  const store = new BucketStore(bucket, {
+    syncer: new MetaSyncer(bucket, { registry, cacheDir: `${opts.dir}/meta-syncer` }),
+    logger: new Logger("error", "logfmt", {}, () => {}),
+    registry,
+    dataDir: `${opts.dir}/data`,
+  });
+  try {
+    await writeBlock(bucketDir, warmupSeries(), {
+      minTime: BLOCK_START,
+      maxTime: BLOCK_START + 2 * H,
+    });
+    await store.syncBlocks(opts.signal);
+    outer: while (report.rounds < rounds && performance.now() - began < budgetMs) {
+      for (const matchers of WARMUP_SELECTORS) {
+        if (opts.signal?.aborted) break outer;
+        const req = {
+          minTime: BLOCK_START + H,
+          maxTime: BLOCK_START + 2 * H,
+          matchers,
+          responseBatchSize: RESPONSE_BATCH,
+        };
+        const signal = opts.signal ?? new AbortController().signal;
+        let batch: SeriesWithChunks[] = [];
+        for await (const items of store.seriesBatches(req, signal)) {
+          for (const item of items) {
+            if ("warning" in item) continue;
+            batch.push(item);
+            report.series++;
+            if (batch.length === RESPONSE_BATCH) {
+              encodeSeriesResponseBatch(batch);
+              batch = [];
+            }
+          }
+        }
+        if (batch.length > 0) encodeSeriesResponseBatch(batch);
+        report.calls++;
+      }
+      report.rounds++;
+    }
+  } finally {
+    await store.close().catch(() => {});
+    await bucket.close();
+    await Deno.remove(opts.dir, { recursive: true }).catch(() => {});
+  }
+  report.ms = performance.now() - began;
+  return report;
+}
+
+/**
+ * The warm-ups' synthetic series (also the querier's, query/warmup.ts): counters, gauges and
+ * histogram buckets of `instances` instances of 2 jobs, 480 samples at 15 s from `start`, sorted
+ * by labels.
+ */
+export function warmupSeries(start = BLOCK_START, instances = WARMUP_INSTANCES): RawSeries[] {
+  const out: RawSeries[] = [];
+  let seed = 1;
+  const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+  const add = (labels: string[], counter: boolean) => {
+    const ts = new Float64Array(SAMPLES);
+    const vs = new Float64Array(SAMPLES);
+    let v = 0;
+    for (let i = 0; i < SAMPLES; i++) {
+      ts[i] = start + i * SCRAPE_MS + 1_000;
+      v = counter ? v + Math.floor(random() * 10) : random() * 100;
+      vs[i] = v;
+    }
+    out.push({ labels, ts, vs });
+  };
+  for (let i = 0; i < instances; i++) {
+    const job = i % 2 === 0 ? "api" : "db";
+    const instance = `host-${i}:9100`;
+    for (const code of ["200", "404", "500"]) {
+      add(
+        ["__name__", "warmup_requests_total", "code", code, "instance", instance, "job", job],
+        true,
+      );
+    }
+    add(["__name__", "warmup_gauge", "instance", instance, "job", job], false);
+    for (const le of ["0.1", "0.5", "1", "+Inf"]) {
+      add(
+        ["__name__", "warmup_duration_seconds_bucket", "instance", instance, "job", job, "le", le],
+        true,
+      );
+    }
+  }
+  return out.sort((a, b) => compareLabels(a.labels, b.labels));
+}
