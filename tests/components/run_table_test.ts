@@ -1,5 +1,5 @@
-// The role Worker's module graph: a role's config and main modules (and the OpenTelemetry SDK) are
-// loaded by `import()` when needed, so a Worker compiles and holds only its own role's code.
+// The Workers' module graphs: a role's config and main modules, and the OpenTelemetry SDK, are
+// loaded by `import()` when needed, so a Worker compiles and holds only the code it runs.
 
 import { assert, assertEquals } from "../helpers/assert.ts";
 
@@ -55,5 +55,19 @@ Deno.test("the role Worker loads no role's config or main module until that role
   const eager = roles.flatMap((r) => [`components/${r}/main.ts`, `components/${r}/config.ts`])
     .filter((f) => files.has(f));
   assertEquals(eager, []);
-  assertEquals(files.has("tracing/setup.ts"), false, "the OpenTelemetry SDK loads eagerly");
+});
+
+Deno.test("the OpenTelemetry SDK loads only when tracing starts, in every Worker", async () => {
+  for (
+    const entry of [
+      "components/worker.ts",
+      "components/store/main.ts",
+      "components/query/main.ts",
+      "query/eval_worker.ts",
+    ]
+  ) {
+    const files = await staticGraph(entry);
+    assert(files.size > 3, `${entry}: module graph too small`);
+    assertEquals(files.has("tracing/setup.ts"), false, `${entry} loads tracing/setup.ts`);
+  }
 });
