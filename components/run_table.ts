@@ -1,11 +1,12 @@
-// Worker side of the command table: command path → run function. Static imports only, so the
-// compiled binary embeds every component. Each role's flags are read once into its typed config
-// (`components/<role>/config.ts`) before its `main.ts` assembles it.
+// Worker side of the command table: command path → run function. Each role's flags are read once
+// into its typed config (`components/<role>/config.ts`) before its `main.ts` assembles it. A role's
+// config and main modules are imported (literal `import()`s, which the compiled binary embeds) only
+// when that role runs, so the role's Worker compiles and holds its own module graph, not every
+// role's (README "Issue 19, memory: one role's modules").
 
-import { roleRun, type RunFunction } from "./runtime.ts";
+import type { CommandSpec, Flags } from "./flags.ts";
+import { roleRun, type RunContext, type RunFunction } from "./runtime.ts";
 import { STORE_COMMAND } from "./store/flags.ts";
-import { storeConfig } from "./store/config.ts";
-import { runStore } from "./store/main.ts";
 import {
   BUCKET_CLEANUP,
   BUCKET_DOWNSAMPLE,
@@ -22,90 +23,128 @@ import {
   TSDB_ANALYZE,
   TSDB_DUMP,
 } from "./tools/flags.ts";
-import {
-  bucketCleanupConfig,
-  bucketDownsampleConfig,
-  bucketInspectConfig,
-  bucketLsConfig,
-  bucketMarkConfig,
-  bucketReplicateConfig,
-  bucketRetentionConfig,
-  bucketRewriteConfig,
-  bucketUploadBlocksConfig,
-  bucketVerifyConfig,
-  bucketWebToolConfig,
-  rulesCheckConfig,
-  tsdbAnalyzeConfig,
-  tsdbDumpConfig,
-} from "./tools/config.ts";
-import {
-  runBucketCleanup,
-  runBucketDownsample,
-  runBucketInspect,
-  runBucketLs,
-  runBucketMark,
-  runBucketReplicate,
-  runBucketRetention,
-  runBucketRewrite,
-  runBucketUploadBlocks,
-  runBucketVerify,
-  runBucketWeb,
-  runRulesCheck,
-  runTsdbAnalyze,
-  runTsdbDump,
-} from "./tools/main.ts";
 import { QUERY_COMMAND } from "./query/flags.ts";
-import { queryConfig } from "./query/config.ts";
-import { runQuery } from "./query/main.ts";
 import { SIDECAR_COMMAND } from "./sidecar/flags.ts";
-import { sidecarConfig } from "./sidecar/config.ts";
-import { runSidecar } from "./sidecar/main.ts";
 import { RECEIVE_COMMAND } from "./receive/flags.ts";
-import { receiveConfig } from "./receive/config.ts";
-import { runReceive } from "./receive/main.ts";
 import { COMPACT_COMMAND } from "./compact/flags.ts";
-import { compactConfig } from "./compact/config.ts";
-import { runCompact } from "./compact/main.ts";
 import { QUERY_FRONTEND_COMMAND } from "./query-frontend/flags.ts";
-import { queryFrontendConfig } from "./query-frontend/config.ts";
-import { runQueryFrontend } from "./query-frontend/main.ts";
 import { RULE_COMMAND } from "./rule/flags.ts";
-import { ruleConfig } from "./rule/config.ts";
-import { runRule } from "./rule/main.ts";
+
+/**
+ * The run function of a role whose config and main modules `load` imports on its first run; a
+ * config error still rejects the returned promise before the role starts.
+ */
+function lazyRole<N extends string, C>(
+  spec: CommandSpec<N>,
+  load: () => Promise<
+    [(flags: Flags<N>) => C, (cfg: C, ctx: RunContext) => Promise<number>]
+  >,
+): RunFunction {
+  return async (flags, ctx) => {
+    const [config, run] = await load();
+    return await roleRun(spec, config, run)(flags, ctx);
+  };
+}
+
+const toolsConfig = () => import("./tools/config.ts");
+const toolsMain = () => import("./tools/main.ts");
 
 /** Run function of every command, keyed by `commandKey(path)`. */
 export const RUN_TABLE: Record<string, RunFunction> = {
-  query: roleRun(QUERY_COMMAND, queryConfig, runQuery),
-  "tools bucket ls": roleRun(BUCKET_LS, bucketLsConfig, runBucketLs),
-  "tools bucket inspect": roleRun(BUCKET_INSPECT, bucketInspectConfig, runBucketInspect),
-  "tools bucket verify": roleRun(BUCKET_VERIFY, bucketVerifyConfig, runBucketVerify),
-  "tools bucket mark": roleRun(BUCKET_MARK, bucketMarkConfig, runBucketMark),
-  "tools bucket cleanup": roleRun(BUCKET_CLEANUP, bucketCleanupConfig, runBucketCleanup),
-  "tools bucket retention": roleRun(BUCKET_RETENTION, bucketRetentionConfig, runBucketRetention),
-  "tools bucket downsample": roleRun(
+  query: lazyRole(QUERY_COMMAND, async () => [
+    (await import("./query/config.ts")).queryConfig,
+    (await import("./query/main.ts")).runQuery,
+  ]),
+  "tools bucket ls": lazyRole(
+    BUCKET_LS,
+    async () => [(await toolsConfig()).bucketLsConfig, (await toolsMain()).runBucketLs],
+  ),
+  "tools bucket inspect": lazyRole(
+    BUCKET_INSPECT,
+    async () => [(await toolsConfig()).bucketInspectConfig, (await toolsMain()).runBucketInspect],
+  ),
+  "tools bucket verify": lazyRole(
+    BUCKET_VERIFY,
+    async () => [(await toolsConfig()).bucketVerifyConfig, (await toolsMain()).runBucketVerify],
+  ),
+  "tools bucket mark": lazyRole(
+    BUCKET_MARK,
+    async () => [(await toolsConfig()).bucketMarkConfig, (await toolsMain()).runBucketMark],
+  ),
+  "tools bucket cleanup": lazyRole(
+    BUCKET_CLEANUP,
+    async () => [(await toolsConfig()).bucketCleanupConfig, (await toolsMain()).runBucketCleanup],
+  ),
+  "tools bucket retention": lazyRole(
+    BUCKET_RETENTION,
+    async () => [
+      (await toolsConfig()).bucketRetentionConfig,
+      (await toolsMain()).runBucketRetention,
+    ],
+  ),
+  "tools bucket downsample": lazyRole(
     BUCKET_DOWNSAMPLE,
-    bucketDownsampleConfig,
-    runBucketDownsample,
+    async () => [
+      (await toolsConfig()).bucketDownsampleConfig,
+      (await toolsMain()).runBucketDownsample,
+    ],
   ),
-  "tools bucket replicate": roleRun(
+  "tools bucket replicate": lazyRole(
     BUCKET_REPLICATE,
-    bucketReplicateConfig,
-    runBucketReplicate,
+    async () => [
+      (await toolsConfig()).bucketReplicateConfig,
+      (await toolsMain()).runBucketReplicate,
+    ],
   ),
-  "tools bucket rewrite": roleRun(BUCKET_REWRITE, bucketRewriteConfig, runBucketRewrite),
-  "tools bucket web": roleRun(BUCKET_WEB, bucketWebToolConfig, runBucketWeb),
-  "tools bucket upload-blocks": roleRun(
+  "tools bucket rewrite": lazyRole(
+    BUCKET_REWRITE,
+    async () => [(await toolsConfig()).bucketRewriteConfig, (await toolsMain()).runBucketRewrite],
+  ),
+  "tools bucket web": lazyRole(
+    BUCKET_WEB,
+    async () => [(await toolsConfig()).bucketWebToolConfig, (await toolsMain()).runBucketWeb],
+  ),
+  "tools bucket upload-blocks": lazyRole(
     BUCKET_UPLOAD_BLOCKS,
-    bucketUploadBlocksConfig,
-    runBucketUploadBlocks,
+    async () => [
+      (await toolsConfig()).bucketUploadBlocksConfig,
+      (await toolsMain()).runBucketUploadBlocks,
+    ],
   ),
-  "tools tsdb dump": roleRun(TSDB_DUMP, tsdbDumpConfig, runTsdbDump),
-  "tools tsdb analyze": roleRun(TSDB_ANALYZE, tsdbAnalyzeConfig, runTsdbAnalyze),
-  "tools rules-check": roleRun(RULES_CHECK, rulesCheckConfig, runRulesCheck),
-  store: roleRun(STORE_COMMAND, storeConfig, runStore),
-  sidecar: roleRun(SIDECAR_COMMAND, sidecarConfig, runSidecar),
-  receive: roleRun(RECEIVE_COMMAND, receiveConfig, runReceive),
-  compact: roleRun(COMPACT_COMMAND, compactConfig, runCompact),
-  "query-frontend": roleRun(QUERY_FRONTEND_COMMAND, queryFrontendConfig, runQueryFrontend),
-  rule: roleRun(RULE_COMMAND, ruleConfig, runRule),
+  "tools tsdb dump": lazyRole(
+    TSDB_DUMP,
+    async () => [(await toolsConfig()).tsdbDumpConfig, (await toolsMain()).runTsdbDump],
+  ),
+  "tools tsdb analyze": lazyRole(
+    TSDB_ANALYZE,
+    async () => [(await toolsConfig()).tsdbAnalyzeConfig, (await toolsMain()).runTsdbAnalyze],
+  ),
+  "tools rules-check": lazyRole(
+    RULES_CHECK,
+    async () => [(await toolsConfig()).rulesCheckConfig, (await toolsMain()).runRulesCheck],
+  ),
+  store: lazyRole(STORE_COMMAND, async () => [
+    (await import("./store/config.ts")).storeConfig,
+    (await import("./store/main.ts")).runStore,
+  ]),
+  sidecar: lazyRole(SIDECAR_COMMAND, async () => [
+    (await import("./sidecar/config.ts")).sidecarConfig,
+    (await import("./sidecar/main.ts")).runSidecar,
+  ]),
+  receive: lazyRole(RECEIVE_COMMAND, async () => [
+    (await import("./receive/config.ts")).receiveConfig,
+    (await import("./receive/main.ts")).runReceive,
+  ]),
+  compact: lazyRole(COMPACT_COMMAND, async () => [
+    (await import("./compact/config.ts")).compactConfig,
+    (await import("./compact/main.ts")).runCompact,
+  ]),
+  "query-frontend": lazyRole(QUERY_FRONTEND_COMMAND, async () => [
+    (await import("./query-frontend/config.ts")).queryFrontendConfig,
+    (await import("./query-frontend/main.ts")).runQueryFrontend,
+  ]),
+  rule: lazyRole(RULE_COMMAND, async () => [
+    (await import("./rule/config.ts")).ruleConfig,
+    (await import("./rule/main.ts")).runRule,
+  ]),
 };

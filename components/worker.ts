@@ -12,8 +12,7 @@ import { Flags, logConfig, noEffectNotes, type RawFlags } from "./flags.ts";
 import { Logger } from "../logging/log.ts";
 import { RUN_TABLE } from "./run_table.ts";
 import { tracingConfig } from "./tracing.ts";
-import { initTracing, type TracingHandle } from "../tracing/setup.ts";
-import { otlpGrpcChannel } from "../storeapi/otlp_channel.ts";
+import type { TracingHandle } from "../tracing/setup.ts";
 import type { RunContext } from "./runtime.ts";
 
 const encoder = new TextEncoder();
@@ -76,6 +75,9 @@ async function run(raw: RawFlags, evalWorkers: number): Promise<number> {
   try {
     const tc = tracingConfig(raw);
     if (tc !== null) {
+      // the OpenTelemetry SDK and its exporters load only when tracing is on
+      const { initTracing } = await import("../tracing/setup.ts");
+      const { otlpGrpcChannel } = await import("../storeapi/otlp_channel.ts");
       tracing = initTracing(tc, {
         defaultServiceName: `thanos-${key}`,
         logger,

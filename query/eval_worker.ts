@@ -29,8 +29,6 @@ import {
   type ToWorker,
 } from "./eval_pool.ts";
 import { contextFromHeaders, inSpan } from "../tracing/tracer.ts";
-import { initTracing } from "../tracing/setup.ts";
-import { otlpGrpcChannel } from "../storeapi/otlp_channel.ts";
 
 /** The worker global scope (typed locally: the project's lib is the main-thread one). */
 const scope = self as unknown as {
@@ -82,7 +80,11 @@ const EVAL_WORKER_IO_TURN_MS = 100;
 let clientOpts: StoreClientOptions = {};
 const clients = new Map<string, EndpointClient>();
 const running = new Map<number, AbortController>();
-let tracingStarted = false;
+/**
+ * Set when the pool's init message turns tracing on: the OpenTelemetry SDK loads then (not with
+ * this module), and evaluations wait for it so that their spans are recorded.
+ */
+let tracingStarted: Promise<void> | undefined;
 let tsdbSelector: Relabeler | undefined;
 
 /** The client of an endpoint: a StoreClient, or for an endpoint group its round-robin client. */
@@ -109,6 +111,7 @@ async function evaluate(
   const ctrl = new AbortController();
   running.set(id, ctrl);
   try {
+    if (tracingStarted) await tracingStarted;
     // clients of endpoints no longer known are closed
     const known = new Set(env.endpoints.map((e) => e.name));
     for (const [a, c] of clients) {
@@ -230,8 +233,12 @@ function onTask(e: MessageEvent): void {
     clientOpts = m.client;
     tsdbSelector = m.tsdbSelector?.length ? new Relabeler(m.tsdbSelector) : undefined;
     if (m.tracing && !tracingStarted) {
-      tracingStarted = true;
-      initTracing(m.tracing, { defaultServiceName: "thanos-query", grpcChannel: otlpGrpcChannel });
+      const config = m.tracing;
+      tracingStarted = (async () => {
+        const { initTracing } = await import("../tracing/setup.ts");
+        const { otlpGrpcChannel } = await import("../storeapi/otlp_channel.ts");
+        initTracing(config, { defaultServiceName: "thanos-query", grpcChannel: otlpGrpcChannel });
+      })();
     }
   } else if (m.type === "eval") void evaluate(m.id, m.task, m.env);
   else if (m.type === "more") nextPiece(m.id);

@@ -2376,6 +2376,42 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/components/request_logging_test.ts"],
   },
   {
+    name: "launcher-role-main-loaded-eagerly",
+    file: "components/run_table.ts",
+    find: 'import { STORE_COMMAND } from "./store/flags.ts";',
+    replace: 'import { STORE_COMMAND } from "./store/flags.ts";\nimport "./store/main.ts";',
+    tests: ["tests/components/run_table_test.ts"],
+  },
+  {
+    name: "launcher-tracing-sdk-loaded-eagerly",
+    file: "components/worker.ts",
+    find: 'import type { TracingHandle } from "../tracing/setup.ts";',
+    replace:
+      'import "../tracing/setup.ts";\nimport type { TracingHandle } from "../tracing/setup.ts";',
+    tests: ["tests/components/run_table_test.ts"],
+  },
+  {
+    name: "store-tracing-sdk-loaded-eagerly",
+    file: "components/store/main.ts",
+    find: 'import { registerTracingMetrics } from "../../tracing/stats.ts";',
+    replace: 'import { registerTracingMetrics } from "../../tracing/setup.ts";',
+    tests: ["tests/components/run_table_test.ts"],
+  },
+  {
+    name: "eval-worker-tracing-sdk-loaded-eagerly",
+    file: "query/eval_worker.ts",
+    find: "let tracingStarted: Promise<void> | undefined;",
+    replace: 'let tracingStarted: Promise<void> | undefined;\nimport "../tracing/setup.ts";',
+    tests: ["tests/components/run_table_test.ts"],
+  },
+  {
+    name: "eval-worker-evaluates-before-tracing-starts",
+    file: "query/eval_worker.ts",
+    find: "    if (tracingStarted) await tracingStarted;\n",
+    replace: "",
+    tests: ["tests/e2e/tracing_test.ts"],
+  },
+  {
     name: "request-log-protocol-override-ignored",
     file: "server/request_log.ts",
     find: "const eff = (own: Options | null): Options =>\n    own ?? global ??",

@@ -25,23 +25,15 @@ import {
   TracerProvider,
 } from "@opentelemetry/sdk-trace";
 import type { Logger } from "../logging/log.ts";
-import type { Registry } from "../metrics/registry.ts";
 import type { OtlpConfig, SamplerType } from "./config.ts";
 import { type ChannelFactory, OtlpGrpcExporter } from "./grpc_exporter.ts";
 import { setTracingEnabled } from "./tracer.ts";
+import { tracingStats } from "./stats.ts";
+
+export { registerTracingMetrics, tracingStats } from "./stats.ts";
 
 /** Spans waiting for export, at most (past it, new spans are dropped and counted). */
 export const MAX_QUEUED_SPANS = 2048;
-
-/** Counters of this thread's exporter. */
-export const tracingStats = {
-  /** Spans dropped because the queue was full (the collector is down or slow). */
-  droppedSpans: 0,
-  /** Export requests that failed. */
-  failedExports: 0,
-  /** Spans handed to the collector successfully. */
-  exportedSpans: 0,
-};
 
 /** A running tracer; `shutdown` flushes what is queued (bounded by the export timeout). */
 export interface TracingHandle {
@@ -214,29 +206,4 @@ export function initTracing(cfg: OtlpConfig, opts: TracingOptions): TracingHandl
       } catch { /* the collector is gone: what was queued is dropped */ }
     },
   };
-}
-
-/**
- * Exposes this thread's exporter counters on `registry`:
- * `thanos_tracing_spans_dropped_total`, `thanos_tracing_export_failures_total`,
- * `thanos_tracing_spans_exported_total`.
- */
-export function registerTracingMetrics(registry: Registry): void {
-  const dropped = registry.counter({
-    name: "thanos_tracing_spans_dropped_total",
-    help: "Spans dropped because the export queue was full (collector down or slow).",
-  });
-  const failed = registry.counter({
-    name: "thanos_tracing_export_failures_total",
-    help: "OTLP span export requests that failed.",
-  });
-  const exported = registry.counter({
-    name: "thanos_tracing_spans_exported_total",
-    help: "Spans exported to the OTLP collector.",
-  });
-  registry.onCollect(() => {
-    dropped.labels().value = tracingStats.droppedSpans;
-    failed.labels().value = tracingStats.failedExports;
-    exported.labels().value = tracingStats.exportedSpans;
-  });
 }

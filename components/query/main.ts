@@ -6,7 +6,7 @@ import { StoreClient } from "../../storeapi/client.ts";
 import { StoreProxy } from "../../storeapi/proxy.ts";
 import { StoreServer } from "../../storeapi/server.ts";
 import { Registry } from "../../metrics/registry.ts";
-import { registerTracingMetrics } from "../../tracing/setup.ts";
+import { registerTracingMetrics } from "../../tracing/stats.ts";
 import { HttpServer, Probe } from "../../server/http.ts";
 import { serveUntilStopped } from "../../server/lifecycle.ts";
 import type { RunContext } from "../runtime.ts";

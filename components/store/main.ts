@@ -5,7 +5,7 @@
 // accepting calls, lets in-flight ones finish within the grace periods and returns 0.
 
 import { Registry } from "../../metrics/registry.ts";
-import { registerTracingMetrics } from "../../tracing/setup.ts";
+import { registerTracingMetrics } from "../../tracing/stats.ts";
 import { StoreServer } from "../../storeapi/server.ts";
 import { MatchersCache } from "../../storeapi/matchers_cache.ts";
 import { HttpServer, Probe } from "../../server/http.ts";
