@@ -1,31 +1,13 @@
 // The single-executable promise: the program's module graph is compile-ready (static imports,
-// or dynamic ones of a literal module in the graph; no reads of the source tree at run time), and — when a denort runtime is available — the
-// compiled binary runs.
+// or dynamic ones of a literal module in the graph; no reads of the source tree at run time),
+// and — when a denort runtime is available — the compiled binary runs.
 
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { artifactName, compileTarget, hostTarget } from "../../scripts/compile.ts";
 import { freePort } from "../helpers/ports.ts";
 import { generateDataset } from "../../scripts/dataset.ts";
 import { createBlocksFromSeries } from "../../tsdb/block_writer.ts";
-
-const ROOT = new URL("../../", import.meta.url).pathname;
-
-/** Local source files in the module graph of `entry` (via `deno info --json`). */
-async function moduleGraph(entry: string): Promise<string[]> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json", entry],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert(out.success, new TextDecoder().decode(out.stderr));
-  const info = JSON.parse(new TextDecoder().decode(out.stdout)) as {
-    modules: { specifier: string; kind?: string }[];
-  };
-  return info.modules.map((m) => m.specifier).filter((s) => s.startsWith("file://")).map((s) =>
-    new URL(s).pathname
-  );
-}
+import { moduleGraph, ROOT } from "../helpers/module_graph.ts";
 
 Deno.test("program modules use only static imports and never read the source tree", async () => {
   const files = new Set([
