@@ -8,7 +8,7 @@
 import { Engine } from "../promql/engine.ts";
 import { resultToJSONChunks } from "../promql/value.ts";
 import { encodeXorChunks } from "../tsdb/chunkenc/samples.ts";
-import type { Labels, SeriesWithChunks } from "../tsdb/series.ts";
+import type { SeriesWithChunks } from "../tsdb/series.ts";
 import {
   decodeSeriesResponse,
   encodeSeriesResponseBatch,
@@ -18,6 +18,7 @@ import {
 import type { SeriesItem } from "../storeapi/server.ts";
 import { type ProxyStoreClient, StoreProxy } from "../storeapi/proxy.ts";
 import { warmupSeries } from "../store/warmup.ts";
+import { labelsMatch } from "../store/lazy_postings.ts";
 import { ProxyQueryable } from "./queryable.ts";
 
 /** Evaluation time of the warm-up queries: the end of the synthetic data, on no scrape step. */
@@ -123,8 +124,7 @@ export async function warmInstantQueryPath(opts: WarmupOptions = {}): Promise<Wa
  */
 function syntheticStore(): ProxyStoreClient {
   const all = syntheticSeries();
-  const select = (req: SeriesRequest) =>
-    all.filter((s) => req.matchers.every((m) => m.matches(labelValue(s.labels, m.name))));
+  const select = (req: SeriesRequest) => all.filter((s) => labelsMatch(s.labels, req.matchers));
   return {
     async *series(req: SeriesRequest): AsyncIterable<SeriesItem> {
       for (const s of select(req)) yield s;
@@ -140,11 +140,6 @@ function syntheticStore(): ProxyStoreClient {
     labelNames: () => Promise.resolve({ names: [], warnings: [] }),
     labelValues: () => Promise.resolve({ values: [], warnings: [] }),
   };
-}
-
-function labelValue(labels: Labels, name: string): string {
-  for (let i = 0; i < labels.length; i += 2) if (labels[i] === name) return labels[i + 1];
-  return "";
 }
 
 /** {@link warmupSeries} ending at the evaluation time, as XOR chunks. */

@@ -2394,7 +2394,8 @@ export const MUTATIONS: Mutation[] = [
     name: "store-tracing-sdk-loaded-eagerly",
     file: "components/store/main.ts",
     find: 'import { registerTracingMetrics } from "../../tracing/stats.ts";',
-    replace: 'import { registerTracingMetrics } from "../../tracing/setup.ts";',
+    replace:
+      'import { registerTracingMetrics } from "../../tracing/stats.ts";\nimport "../../tracing/setup.ts";',
     tests: ["tests/components/run_table_test.ts"],
   },
   {

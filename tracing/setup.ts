@@ -30,8 +30,6 @@ import { type ChannelFactory, OtlpGrpcExporter } from "./grpc_exporter.ts";
 import { setTracingEnabled } from "./tracer.ts";
 import { tracingStats } from "./stats.ts";
 
-export { registerTracingMetrics, tracingStats } from "./stats.ts";
-
 /** Spans waiting for export, at most (past it, new spans are dropped and counted). */
 export const MAX_QUEUED_SPANS = 2048;
 

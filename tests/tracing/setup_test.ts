@@ -6,7 +6,8 @@ import { assert, assertEquals } from "../helpers/assert.ts";
 import { OtlpReceiver } from "../helpers/otlp_receiver.ts";
 import { freePort } from "../helpers/ports.ts";
 import { parseTracingConfig } from "../../tracing/config.ts";
-import { initTracing, MAX_QUEUED_SPANS, tracingStats } from "../../tracing/setup.ts";
+import { initTracing, MAX_QUEUED_SPANS } from "../../tracing/setup.ts";
+import { tracingStats } from "../../tracing/stats.ts";
 import {
   activeTraceparent,
   contextFromHeaders,
