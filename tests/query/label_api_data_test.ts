@@ -4,6 +4,7 @@
 // a probe's timer runs before the answer is done), without asserting any time.
 
 import { assert, assertEquals } from "../helpers/assert.ts";
+import { countTimerTurns } from "../helpers/timer_turns.ts";
 import { joinPieces, labelApiData, type LabelApiRequest } from "../../query/label_api.ts";
 import type { ProxyQueryable } from "../../query/queryable.ts";
 import { compareLabels, labelsFromObject, labelsToObject } from "../../tsdb/labels.ts";
@@ -95,24 +96,18 @@ Deno.test("series: a large answer lets timers run while it is made (issue 20)", 
   const all = series(60_000);
   // a probe: a timer set now; without turns it would run only after the whole answer
   let probeRan = false;
-  let ticks = 0;
   const probe = setTimeout(() => probeRan = true, 0);
-  let tickTimer: ReturnType<typeof setTimeout> | undefined;
-  const tick = () => {
-    ticks++;
-    tickTimer = setTimeout(tick, 0);
-  };
-  tickTimer = setTimeout(tick, 0);
+  const counter = countTimerTurns();
   let doneWithProbe: boolean | undefined;
   let ticksAtEnd = 0;
   try {
     const pieces = await labelApiData(stub([all]), req("series", 1), AbortSignal.any([]));
     doneWithProbe = probeRan;
-    ticksAtEnd = ticks;
+    ticksAtEnd = counter.stop();
     assertEquals(text(pieces), json(all));
   } finally {
     clearTimeout(probe);
-    clearTimeout(tickTimer);
+    counter.stop();
   }
   assert(doneWithProbe, "the probe's timer did not run before the answer was made");
   assert(ticksAtEnd >= 2, `${ticksAtEnd} timer turns while the answer was made`);

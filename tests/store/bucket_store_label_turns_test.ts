@@ -6,6 +6,7 @@
 
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { TempDirs } from "../helpers/tmp.ts";
+import { countTimerTurns } from "../helpers/timer_turns.ts";
 import { BucketStore } from "../../store/bucket_store.ts";
 import { MetaSyncer } from "../../block/fetcher.ts";
 import { Logger } from "../../logging/log.ts";
@@ -61,18 +62,12 @@ async function withStore(fn: (store: BucketStore) => Promise<void>): Promise<voi
 
 /** Runs `work` with timers ticking; how many timer turns ran before it answered. */
 async function timerTurnsDuring<T>(work: () => Promise<T>): Promise<{ value: T; turns: number }> {
-  let turns = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const tick = () => {
-    turns++;
-    timer = setTimeout(tick, 0);
-  };
-  timer = setTimeout(tick, 0);
+  const counter = countTimerTurns();
   try {
     const value = await work();
-    return { value, turns };
+    return { value, turns: counter.stop() };
   } finally {
-    clearTimeout(timer);
+    counter.stop();
   }
 }
 

@@ -14,6 +14,7 @@ import type {
 } from "../../storeapi/codec.ts";
 import { type SeriesItem, type StoreBackend, StoreServer } from "../../storeapi/server.ts";
 import { StoreClient } from "../../storeapi/client.ts";
+import { countTimerTurns } from "../helpers/timer_turns.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const SERIES = 60_000;
@@ -29,19 +30,13 @@ class OneBatchBackend implements StoreBackend {
     for await (const b of this.seriesBatches(req, signal)) yield* b;
   }
   async *seriesBatches(_req: SeriesRequest, _signal: AbortSignal): AsyncIterable<SeriesItem[]> {
-    let turns = 0;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const tick = () => {
-      turns++;
-      timer = setTimeout(tick, 0);
-    };
-    timer = setTimeout(tick, 0);
+    const counter = countTimerTurns();
     try {
       // resumed once the server has walked (encoded) the whole batch
       yield this.all;
-      this.turns = turns;
+      this.turns = counter.stop();
     } finally {
-      clearTimeout(timer);
+      counter.stop();
     }
     await Promise.resolve();
   }
