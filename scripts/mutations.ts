@@ -118,6 +118,20 @@ export const MUTATIONS: Mutation[] = [
   },
   // ---------------------------------------------------------------- tsdb: index, chunks
   {
+    name: "crc32c-slice16-table-swap",
+    file: "tsdb/crc32c.ts",
+    find: "t[2304 + data[i + 6]] ^ t[2048 + data[i + 7]]",
+    replace: "t[2048 + data[i + 6]] ^ t[2304 + data[i + 7]]",
+    tests: ["tests/tsdb/primitives_test.ts"],
+  },
+  {
+    name: "crc32c-signed-top-byte",
+    file: "tsdb/crc32c.ts",
+    find: "t[3072 + (c >>> 24)]",
+    replace: "t[3072 + (c >> 24)]",
+    tests: ["tests/tsdb/primitives_test.ts"],
+  },
+  {
     name: "index-series-crc-unchecked",
     file: "tsdb/index/reader.ts",
     find: "const got = crc32c(b, bodyStart, bodyEnd);\n    if (want !== got) {",

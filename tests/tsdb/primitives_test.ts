@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertThrows } from "../helpers/assert.ts";
-import { crc32c } from "../../tsdb/crc32c.ts";
+import { crc32c, crc32cFinish, crc32cInit, crc32cUpdate } from "../../tsdb/crc32c.ts";
 import { Decbuf, Encbuf } from "../../tsdb/encoding.ts";
 import { CorruptionError } from "../../tsdb/errors.ts";
 import { float64Words, isStaleAt, isStaleWord, setStaleAt } from "../../tsdb/value.ts";
@@ -10,6 +10,31 @@ Deno.test("crc32c matches the Castagnoli check value and a known record checksum
   assertEquals(crc32c(new Uint8Array(0)), 0);
   const rec = new Uint8Array([0x01, 0x00, 0x01, 0x02, 0x40, 0, 0, 0, 0, 0, 0, 0, 0]);
   assertEquals(crc32c(rec), 0x597ad276);
+});
+
+/** CRC-32C one bit at a time: the definition the sliced tables must agree with. */
+function crc32cBitwise(data: Uint8Array, start: number, end: number): number {
+  let c = 0xffffffff;
+  for (let i = start; i < end; i++) {
+    c ^= data[i];
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+  }
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+Deno.test("crc32c agrees with the bitwise definition at every length, offset and split", () => {
+  const data = new Uint8Array(300);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 2654435761) >>> 13;
+  data.fill(0xff, 100, 140); // high bytes in the 16-byte loop (table entries above 2^31)
+  for (let start = 0; start < 20; start++) {
+    for (let end = start; end <= data.length; end += 7) {
+      assertEquals(crc32c(data, start, end), crc32cBitwise(data, start, end), `[${start}, ${end})`);
+    }
+  }
+  for (const cut of [0, 1, 15, 16, 17, 33, 150, 300]) {
+    const st = crc32cUpdate(crc32cUpdate(crc32cInit(), data, 0, cut), data, cut, data.length);
+    assertEquals(crc32cFinish(st), crc32cBitwise(data, 0, data.length), `split at ${cut}`);
+  }
 });
 
 Deno.test("uvarint and BE64 round-trip up to 2^53, varint up to ±2^52", () => {
