@@ -139,6 +139,20 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/tsdb/index_test.ts"],
   },
   {
+    name: "index-cached-series-window-exclusive",
+    file: "tsdb/index/reader.ts",
+    find: "else if (maxTime >= mint && minTime <= maxt) chunks.push(",
+    replace: "else if (maxTime > mint && minTime <= maxt) chunks.push(",
+    tests: ["tests/tsdb/index_test.ts"],
+  },
+  {
+    name: "store-cached-series-window-swapped",
+    file: "store/bucket_store.ts",
+    find: "await this.seriesEntries(block, batchRefs, signal, mint, maxt);",
+    replace: "await this.seriesEntries(block, batchRefs, signal, maxt, mint);",
+    tests: ["tests/store/bucket_store_test.ts"],
+  },
+  {
     name: "index-postings-table-sample-search",
     file: "tsdb/index/reader.ts",
     find: "if (compareStrings(e.sampleValues[mid], value) <= 0) lo = mid;",

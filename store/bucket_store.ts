@@ -784,19 +784,26 @@ export class BucketStore implements StoreBackend {
     };
   }
 
-  /** Series entries of `refs` (sorted), from the cache or with merged range reads. */
+  /**
+   * Series entries of `refs` (sorted), from the cache or with merged range reads. Entries from
+   * the cache keep only the chunk metas overlapping [`mint`, `maxt`] (all by default; none when
+   * `mint` > `maxt`, for label calls); entries read from the index keep all of them.
+   */
   async seriesEntries(
     block: BucketBlock,
     refs: Uint32Array,
     signal?: AbortSignal,
+    mint = -Infinity,
+    maxt = Infinity,
   ): Promise<IndexSeries[]> {
     const out = new Array<IndexSeries>(refs.length);
     const missing: number[] = [];
     const missingAt: number[] = [];
+    const index = block.index;
     const cached = await this.cache.fetchSeries(
       block.id,
       refs,
-      (ref, body) => block.index.decodeSeriesBody(ref, body),
+      (ref, body) => index.decodeSeriesBody(ref, body, mint, maxt),
     );
     for (let i = 0; i < refs.length; i++) {
       const c = cached[i];
@@ -903,7 +910,7 @@ export class BucketStore implements StoreBackend {
     for (let from = 0; from < refs.length; from += batch) {
       signal.throwIfAborted();
       const batchRefs = refs.subarray(from, Math.min(refs.length, from + batch));
-      const entries = await this.seriesEntries(block, batchRefs, signal);
+      const entries = await this.seriesEntries(block, batchRefs, signal, mint, maxt);
       opts.stats.seriesTouched += entries.length;
       const out: SeriesWithChunks[] = [];
       const wants: ChunkWant[] = [];
@@ -1319,6 +1326,8 @@ class BlockSetBackend implements StoreBackend {
         block,
         refs.subarray(i, i + SERIES_BATCH),
         signal,
+        LABELS_ONLY.mint,
+        LABELS_ONLY.maxt,
       );
       for (const s of batch) {
         if (filter.length === 0 || labelsMatch(s.labels, filter)) visit(s.labels);
@@ -1328,6 +1337,9 @@ class BlockSetBackend implements StoreBackend {
     }
   }
 }
+
+/** A time window no chunk overlaps: series entries decoded for their labels alone. */
+const LABELS_ONLY = { mint: Infinity, maxt: -Infinity };
 
 /** No series: a Series call over no blocks. */
 const NO_BATCHES: AsyncIterable<SeriesWithChunks[]> = {

@@ -113,8 +113,9 @@ export class Encbuf {
  * {@link CorruptionError} naming `file` and the offset (`base + position`).
  */
 export class Decbuf {
-  readonly view: DataView;
   pos: number;
+  /** Made on the first fixed-width read: most cursors (series entries) read only varints. */
+  private fixed: DataView | null = null;
 
   constructor(
     readonly b: Uint8Array,
@@ -124,8 +125,12 @@ export class Decbuf {
     readonly base = 0,
     start = 0,
   ) {
-    this.view = new DataView(b.buffer, b.byteOffset, b.byteLength);
     this.pos = start;
+  }
+
+  /** A DataView of `b`, for big-endian fixed-width reads. */
+  get view(): DataView {
+    return this.fixed ??= new DataView(this.b.buffer, this.b.byteOffset, this.b.byteLength);
   }
 
   /** Bytes left to read. */

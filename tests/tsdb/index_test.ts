@@ -219,6 +219,22 @@ async function checkRoundTrip(reader: IndexReader, fx: Fixture, refs: number[]):
   assertEquals(withBodies, many);
   assertEquals(bodies.size, refs.length);
   for (const s of many) assertEquals(reader.decodeSeriesBody(s.ref, bodies.get(s.ref)!), s);
+  // with a time window: only the chunk metas overlapping it, bounds inclusive; none when empty
+  for (const s of many) {
+    const body = bodies.get(s.ref)!;
+    const overlapping = (mint: number, maxt: number) =>
+      s.chunks.filter((c) => c.maxTime >= mint && c.minTime <= maxt);
+    assertEquals(reader.decodeSeriesBody(s.ref, body, Infinity, -Infinity).chunks, []);
+    if (s.chunks.length === 0) continue;
+    const first = s.chunks[0];
+    const last = s.chunks[s.chunks.length - 1];
+    for (const [mint, maxt] of [[first.maxTime, first.maxTime], [last.minTime, last.minTime]]) {
+      const got = reader.decodeSeriesBody(s.ref, body, mint, maxt);
+      assertEquals(got.labels, s.labels);
+      assertEquals(got.chunks, overlapping(mint, maxt));
+      assert(got.chunks.length > 0, `window [${mint}, ${maxt}] of series ${s.ref}`);
+    }
+  }
 
   const wantSymbols = [...new Set(["", ...fx.symbols])].sort(compareStrings);
   assertEquals([...reader.symbols()], wantSymbols);

@@ -120,6 +120,8 @@ export class IndexReader {
   readonly symbolCount: number;
 
   private readonly valueCache = new Map<number, string>();
+  /** File name of the cursors over cached series entries (made once: a name per entry costs). */
+  private cachedName: string | undefined;
   private readonly nameCache = new Map<number, string>();
   private readonly seriesEnd: number;
   private readonly postingsEnd: number;
@@ -549,13 +551,16 @@ export class IndexReader {
 
   /**
    * Decodes a series entry's body as {@link SeriesManyOptions.onBody} gave it (no CRC: the
-   * bytes were checked when read). Throws {@link CorruptionError} on malformed bytes.
+   * bytes were checked when read), with only the chunk metas overlapping [`mint`, `maxt`] (all
+   * by default: a query reads a few of a block's chunks, and the others would be garbage).
+   * Throws {@link CorruptionError} on malformed bytes.
    */
-  decodeSeriesBody(ref: number, body: Uint8Array): IndexSeries {
-    return this.decodeBody(ref, new Decbuf(body, `${this.src.name} (cached series ${ref})`));
+  decodeSeriesBody(ref: number, body: Uint8Array, mint = -Infinity, maxt = Infinity): IndexSeries {
+    this.cachedName ??= `${this.src.name} (cached series entry)`;
+    return this.decodeBody(ref, new Decbuf(body, this.cachedName), mint, maxt);
   }
 
-  private decodeBody(ref: number, d: Decbuf): IndexSeries {
+  private decodeBody(ref: number, d: Decbuf, mint = -Infinity, maxt = Infinity): IndexSeries {
     const nLabels = d.uvarint();
     if (nLabels * 2 > d.remaining) d.fail(`series ${ref} claims ${nLabels} labels`);
     const labels: string[] = new Array(nLabels * 2);
@@ -565,18 +570,23 @@ export class IndexReader {
     }
     const nChunks = d.uvarint();
     if (nChunks * 3 > d.remaining) d.fail(`series ${ref} claims ${nChunks} chunks`);
-    const chunks: ChunkMeta[] = new Array(nChunks);
-    if (nChunks > 0) {
-      let minTime = d.varint();
-      let maxTime = minTime + d.uvarint();
-      let cref = d.uvarint();
-      chunks[0] = { minTime, maxTime, ref: cref };
-      for (let k = 1; k < nChunks; k++) {
+    const all = mint === -Infinity && maxt === Infinity;
+    const chunks: ChunkMeta[] = all ? new Array(nChunks) : [];
+    let minTime = 0;
+    let maxTime = 0;
+    let cref = 0;
+    for (let k = 0; k < nChunks; k++) {
+      if (k === 0) {
+        minTime = d.varint();
+        maxTime = minTime + d.uvarint();
+        cref = d.uvarint();
+      } else {
         minTime = maxTime + d.uvarint();
         maxTime = minTime + d.uvarint();
         cref += d.varint();
-        chunks[k] = { minTime, maxTime, ref: cref };
       }
+      if (all) chunks[k] = { minTime, maxTime, ref: cref };
+      else if (maxTime >= mint && minTime <= maxt) chunks.push({ minTime, maxTime, ref: cref });
     }
     if (d.remaining !== 0) d.fail(`${d.remaining} unexpected bytes at the end of series ${ref}`);
     return { ref, labels, chunks };
