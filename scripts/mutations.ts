@@ -3486,6 +3486,28 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/query/eval_inline_test.ts"],
   },
   {
+    name: "external-labels-batch-pass-through-ignores-shard",
+    file: "storeapi/external_labels.ts",
+    find: "return this.passThrough && this.inShard === null;",
+    replace: "return this.passThrough;",
+    tests: ["tests/storeapi/external_labels_test.ts", "tests/store/bucket_store_test.ts"],
+  },
+  {
+    name: "codec-measure-reuses-length-of-equal-char-count",
+    file: "storeapi/codec.ts",
+    find: "same && prev[i + 1] === value ? strLens[prevAt + i + 1]",
+    replace: "same && prev[i + 1].length === value.length ? strLens[prevAt + i + 1]",
+    tests: ["tests/storeapi/wire_test.ts"],
+  },
+  {
+    name: "codec-measure-growth-drops-previous-lengths",
+    file: "storeapi/codec.ts",
+    find:
+      "strLens.set(this.strLens.subarray(0, Math.max(at, this.prevAt + this.prevLabels.length)));",
+    replace: "strLens.set(this.strLens.subarray(0, at));",
+    tests: ["tests/storeapi/wire_test.ts"],
+  },
+  {
     name: "wire-interned-string-unchecked",
     file: "storeapi/wire.ts",
     find: "        if (i === n) return hit;\n",

@@ -621,6 +621,9 @@ export class SeriesEncoder {
   private strLens = new Int32Array(64);
   private labelSizes = new Int32Array(32);
   private seriesSizes = new Int32Array(64);
+  /** The labels last measured and where their string lengths start in `strLens`. */
+  private prevLabels: Labels = [];
+  private prevAt = 0;
 
   /**
    * Size of the `Series` message for `labels` and `chunks[from, to)`; its string lengths kept
@@ -635,22 +638,33 @@ export class SeriesEncoder {
   ): number {
     if (this.strLens.length < at + labels.length) {
       const strLens = new Int32Array((at + labels.length) * 2);
-      strLens.set(this.strLens.subarray(0, at));
+      // the batch's lengths so far and the previous series's (reused below)
+      strLens.set(this.strLens.subarray(0, Math.max(at, this.prevAt + this.prevLabels.length)));
       const labelSizes = new Int32Array(at + labels.length);
       labelSizes.set(this.labelSizes.subarray(0, at >> 1));
       this.strLens = strLens;
       this.labelSizes = labelSizes;
     }
     let n = 0;
+    // consecutive series mostly share label strings (the same objects, from the index's symbol
+    // caches): their lengths are the previous series's, without a pass over their characters
+    const prev = this.prevLabels;
+    const prevAt = this.prevAt;
+    const strLens = this.strLens;
     for (let i = 0; i < labels.length; i += 2) {
-      const nl = utf8Length(labels[i]);
-      const vl = utf8Length(labels[i + 1]);
+      const name = labels[i];
+      const value = labels[i + 1];
+      const same = i + 1 < prev.length;
+      const nl = same && prev[i] === name ? strLens[prevAt + i] : utf8Length(name);
+      const vl = same && prev[i + 1] === value ? strLens[prevAt + i + 1] : utf8Length(value);
       this.strLens[at + i] = nl;
       this.strLens[at + i + 1] = vl;
       const ls = (nl > 0 ? ldSize(nl) : 0) + (vl > 0 ? ldSize(vl) : 0);
       this.labelSizes[(at + i) >> 1] = ls;
       n += ldSize(ls);
     }
+    this.prevLabels = labels;
+    this.prevAt = at;
     for (let i = from; i < to; i++) n += ldSize(aggrChunkSize(chunks[i], false));
     return n;
   }

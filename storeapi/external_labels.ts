@@ -125,6 +125,11 @@ class Attacher {
     this.passThrough = ext.length === 0 && drop.size === 0;
   }
 
+  /** Whether every item passes unchanged: no labels to attach or drop, no shard. */
+  get passesAll(): boolean {
+    return this.passThrough && this.inShard === null;
+  }
+
   /** Takes the next item; appends to `out` the items ready to go. */
   push(item: SeriesItem, out: SeriesItem[]): void {
     if ("warning" in item) {
@@ -235,6 +240,11 @@ export function withExternalLabels(
     const p = prepare(req);
     if (p === null) return;
     for await (const items of backend.seriesBatches!(p.inner, signal)) {
+      // no external labels (a bucket without them): the backend's batches as they are
+      if (p.attach.passesAll) {
+        if (items.length > 0) yield items;
+        continue;
+      }
       const out: SeriesItem[] = [];
       for (const item of items) p.attach.push(item, out);
       if (out.length > 0) yield out;

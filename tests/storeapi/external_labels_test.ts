@@ -5,7 +5,8 @@
 // does not match means the store has nothing for the request).
 // The backends here ignore matchers, so the external-label logic is the only filter observed.
 
-import { assertEquals } from "../helpers/assert.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { shardMatcher } from "../../storeapi/shard.ts";
 import { matchExternalLabels, withExternalLabels } from "../../storeapi/external_labels.ts";
 import type { SeriesRequest } from "../../storeapi/codec.ts";
 import type { SeriesItem, StoreBackend } from "../../storeapi/server.ts";
@@ -158,4 +159,41 @@ Deno.test("withExternalLabels: seriesBatches hands over what series does, sorted
   assertEquals(batched, single);
   // a backend without batches: the wrapper offers none either
   assertEquals(withExternalLabels(blindBackend([]), EXT).seriesBatches, undefined);
+});
+
+Deno.test("withExternalLabels without labels: batches pass as they are, unless a shard is asked", async () => {
+  const input: SeriesItem[][] = Array.from(
+    { length: 4 },
+    (_, b) =>
+      Array.from({ length: 10 }, (_, i) => ({
+        labels: ["i", `h${b * 10 + i}`, "job", "api"],
+        chunks: [],
+      })),
+  );
+  const backend: StoreBackend = {
+    info: () => Promise.reject(new Error("unused")),
+    series: () => Promise.reject(new Error("unused")) as never,
+    async *seriesBatches() {
+      yield* input;
+    },
+    labelNames: () => Promise.reject(new Error("unused")),
+    labelValues: () => Promise.reject(new Error("unused")),
+  };
+  const wrapped = withExternalLabels(backend, [], { requireMatchers: false });
+  const req: SeriesRequest = { minTime: 0, maxTime: 1000, matchers: [] };
+  const got: SeriesItem[][] = [];
+  for await (const b of wrapped.seriesBatches!(req, new AbortController().signal)) got.push(b);
+  assertEquals(got.length, input.length);
+  for (let k = 0; k < input.length; k++) assert(got[k] === input[k], `batch ${k} passed as it is`);
+  // a shard: only its series (hashed on the labels), whatever the batch
+  const info = { shardIndex: 1, totalShards: 3, by: true, labels: ["i"] };
+  const inShard = shardMatcher(info)!;
+  const shard: string[] = [];
+  const sharded = { ...req, shardInfo: info };
+  for await (const b of wrapped.seriesBatches!(sharded, new AbortController().signal)) {
+    for (const x of b) if (!("warning" in x)) shard.push(x.labels.join(","));
+  }
+  const want = input.flat().map((x) => (x as { labels: Labels }).labels).filter(inShard);
+  assertEquals(shard, want.map((l) => l.join(",")));
+  assert(shard.length > 0 && shard.length < 40);
 });

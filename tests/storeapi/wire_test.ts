@@ -34,6 +34,7 @@ import {
   INT64_MIN,
   PartialResponseStrategy,
   ProtoDecodeError,
+  SeriesEncoder,
   ServingStatus,
   type StoreChunk,
   StoreType,
@@ -480,4 +481,38 @@ Deno.test("a series label whose name runs past the label's end is a Label decode
   const series = [...label, ...next];
   const buf = new Uint8Array([0x0a, series.length, ...series]);
   assertThrows(() => decodeSeriesResponse(buf), ProtoDecodeError, "cannot decode Label");
+});
+
+Deno.test("one SeriesEncoder over series sharing label strings writes each series's own lengths", () => {
+  // consecutive series share names and some values (the same string objects, as the index's
+  // symbol caches hand them out); "é" and "e" have one UTF-16 unit but 2 and 1 UTF-8 bytes
+  const values = ["e", "é", "e", "日本", "ab", "é", ""];
+  const series = [];
+  for (let i = 0; i < 40; i++) {
+    const labels: string[] = ["__name__", "up"];
+    // 36 labels: more string lengths (72) than the encoder's first array holds (64)
+    for (let k = 0; k < 35; k++) labels.push(`l${k}`, values[(i + (k % 3)) % values.length]);
+    if (i % 5 === 4) labels.length -= 4; // fewer labels than the previous series
+    if (i === 0) labels.length = 6; // the encoder's arrays grow at the second series
+    series.push({ labels, chunks: [] as StoreChunk[] });
+  }
+  const expect = (labels: string[]) => {
+    const pb = new PB();
+    for (let k = 0; k < labels.length; k += 2) {
+      // proto3: an empty value is left out
+      pb.m(1, labels[k + 1] === "" ? new PB().s(1, labels[k]) : label(labels[k], labels[k + 1]));
+    }
+    return pb;
+  };
+  const batch = new PB();
+  for (const s of series) batch.m(1, expect(s.labels));
+  assertEquals([...encodeSeriesResponseBatch(series)], [...new PB().m(4, batch).build()]);
+  // one series at a time through one encoder, as the server's frame sink measures and writes
+  const enc = new SeriesEncoder();
+  for (const s of series) {
+    const size = enc.measure(s.labels, s.chunks, 0, 0);
+    const w = new ProtoWriter(new Uint8Array(size));
+    enc.write(w, s.labels, s.chunks, 0, 0);
+    assertEquals([...w.finish()], [...expect(s.labels).build()]);
+  }
 });
