@@ -74,6 +74,7 @@ interface Entry {
 /** First char of a cached series string: the index's own entry body, or {@link encodeSeries}. */
 const BODY_TAG = "r";
 const ENCODED_TAG = "e";
+const ENCODED_TAG_CODE = ENCODED_TAG.charCodeAt(0);
 
 /**
  * Bytes as a one-byte string (one char per byte, after `tag`): V8 keeps it in a single heap
@@ -90,13 +91,34 @@ function bytesToString(tag: string, b: Uint8Array): string {
 
 /** Scratch buffer for {@link stringBytes} (decoding is synchronous, so one is shared). */
 let scratch = new Uint8Array(1024);
+/**
+ * `scratchViews[n]`: the view of the first `n` scratch bytes, made once per length (entries are
+ * a few hundred bytes at most): a typed-array view per decoded entry was garbage per hit.
+ */
+let scratchViews: Uint8Array[] = [];
 
 /** The bytes of a {@link bytesToString} string (without its tag), valid until the next call. */
 function stringBytes(s: string): Uint8Array {
   const n = s.length - 1;
-  if (scratch.length < n) scratch = new Uint8Array(Math.max(n, 2 * scratch.length));
-  for (let i = 0; i < n; i++) scratch[i] = s.charCodeAt(i + 1);
-  return scratch.subarray(0, n);
+  if (scratch.length < n) {
+    scratch = new Uint8Array(Math.max(n, 2 * scratch.length));
+    scratchViews = [];
+  }
+  const b = scratch;
+  for (let i = 0; i < n; i++) b[i] = s.charCodeAt(i + 1);
+  if (n >= 4096) return b.subarray(0, n);
+  return scratchViews[n] ??= b.subarray(0, n);
+}
+
+/** A cached series entry decoded: the index's own body by `decodeBody`, else our encoding. */
+function decodeEntry(
+  e: Entry,
+  ref: number,
+  decodeBody?: (ref: number, body: Uint8Array) => IndexSeries,
+): IndexSeries | undefined {
+  const v = e.value as string;
+  if (v.charCodeAt(0) === ENCODED_TAG_CODE) return decodeSeries(stringBytes(v));
+  return decodeBody?.(ref, stringBytes(v));
 }
 
 /**
@@ -377,9 +399,7 @@ export class IndexCache implements StoreIndexCache {
     if (e === undefined) return undefined;
     this.touch(e);
     counts?.hits.inc();
-    const v = e.value as string;
-    if (v[0] === ENCODED_TAG) return decodeSeries(stringBytes(v));
-    return decodeBody?.(ref, stringBytes(v));
+    return decodeEntry(e, ref, decodeBody);
   }
 
   /**
@@ -423,8 +443,22 @@ export class IndexCache implements StoreIndexCache {
     decodeBody?: (ref: number, body: Uint8Array) => IndexSeries,
   ): Promise<(IndexSeries | undefined)[]> {
     const out = new Array<IndexSeries | undefined>(refs.length).fill(undefined);
+    if (!this.on("Series")) return Promise.resolve(out);
     const map = this.series.get(block);
-    for (let i = 0; i < refs.length; i++) out[i] = this.seriesFrom(map, refs[i], decodeBody);
+    let hits = 0;
+    if (map !== undefined) {
+      for (let i = 0; i < refs.length; i++) {
+        const e = map.get(refs[i]);
+        if (e === undefined) continue;
+        this.touch(e);
+        hits++;
+        out[i] = decodeEntry(e, refs[i], decodeBody);
+      }
+    }
+    // counted once per call: two counter updates per entry cost more than the map lookup
+    const counts = this.lookups?.Series;
+    counts?.requests.inc(refs.length);
+    counts?.hits.inc(hits);
     return Promise.resolve(out);
   }
 
