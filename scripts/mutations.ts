@@ -2621,8 +2621,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "store-index-cache-series-body-hit-ignored",
     file: "store/index_cache.ts",
-    find: "    return decodeBody?.(ref, stringBytes(v));",
-    replace: "    return undefined;",
+    find: "  return decodeBody?.(ref, stringBytes(v));",
+    replace: "  return undefined;",
     tests: ["tests/store/index_cache_test.ts", "tests/store/bucket_store_test.ts"],
   },
   {
@@ -3543,10 +3543,32 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/tsdb/querier_test.ts"],
   },
   {
+    name: "index-cache-series-fetch-counts-every-ref-as-hit",
+    file: "store/index_cache.ts",
+    find: "counts?.hits.inc(hits);",
+    replace: "counts?.hits.inc(refs.length);",
+    tests: ["tests/store/index_cache_test.ts"],
+  },
+  {
+    name: "index-cache-scratch-views-kept-after-growth",
+    file: "store/index_cache.ts",
+    find: "    scratchViews = [];\n",
+    replace: "",
+    tests: ["tests/store/index_cache_test.ts"],
+  },
+  {
     name: "index-cache-hit-never-moves",
     file: "store/index_cache.ts",
-    find: "    this.touch(e);\n    counts?.hits.inc();\n    const v = e.value as string;",
-    replace: "    counts?.hits.inc();\n    const v = e.value as string;",
+    find:
+      "    this.touch(e);\n    counts?.hits.inc();\n    return decodeEntry(e, ref, decodeBody);",
+    replace: "    counts?.hits.inc();\n    return decodeEntry(e, ref, decodeBody);",
+    tests: ["tests/store/index_cache_test.ts"],
+  },
+  {
+    name: "index-cache-fetched-hit-never-moves",
+    file: "store/index_cache.ts",
+    find: "        this.touch(e);\n        hits++;",
+    replace: "        hits++;",
     tests: ["tests/store/index_cache_test.ts"],
   },
   {

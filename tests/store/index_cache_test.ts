@@ -10,6 +10,8 @@ import {
   parseIndexCacheConfig,
 } from "../../store/index_cache.ts";
 
+import { Registry } from "../../metrics/registry.ts";
+
 const MIB = 1024 * 1024;
 
 Deno.test("IN-MEMORY index cache config: Thanos's defaults, sizes and item types", () => {
@@ -155,7 +157,7 @@ Deno.test("postings of blocks stay apart after a block is dropped and another on
   assertEquals(c.getPostings("blockA", "k"), undefined);
 });
 
-Deno.test("the in-memory cache evicts the least recently used series past its byte bound", () => {
+Deno.test("the in-memory cache evicts the least recently used series past its byte bound", async () => {
   const c = new IndexCache(4096);
   const entry = (ref: number) => ({
     ref,
@@ -173,4 +175,40 @@ Deno.test("the in-memory cache evicts the least recently used series past its by
   for (let r = 100; r < 110; r++) c.storeSeries("b", [entry(r)]);
   assertEquals(c.getSeries("b", kept), entry(kept));
   assertEquals(c.getSeries("b", kept + 1), undefined);
+  // a hit of a batch fetch (the bucket store's lookup) makes its items recent too
+  const d = new IndexCache(4096);
+  for (let r = 0; r < 100; r++) d.storeSeries("b", [entry(r)]);
+  const oldest = 100 - d.itemCount;
+  assertEquals(await d.fetchSeries("b", [oldest]), [entry(oldest)]);
+  for (let r = 100; r < 110; r++) d.storeSeries("b", [entry(r)]);
+  assertEquals(await d.fetchSeries("b", [oldest, oldest + 1]), [entry(oldest), undefined]);
+});
+
+Deno.test("a series fetch decodes hits of every size and counts its requests and hits once", async () => {
+  const registry = new Registry();
+  const c = new IndexCache(MIB, { registry });
+  // bodies from 2 bytes to past the 1 KiB scratch buffer, then small ones again after it grew
+  const sizes = [2, 40, 700, 3000, 5, 40, 1500, 3];
+  const bodies = new Map<number, Uint8Array>();
+  sizes.forEach((n, ref) =>
+    bodies.set(ref, Uint8Array.from({ length: n }, (_, i) => (i * 7 + ref) & 0xff))
+  );
+  const entry = (ref: number) => ({ ref, labels: ["i", `${ref}`], chunks: [] });
+  c.storeSeries("b", [...bodies.keys()].map(entry), bodies);
+  const seen: number[][] = [];
+  const decode = (ref: number, b: Uint8Array) => {
+    seen.push([...b]);
+    return entry(ref);
+  };
+  // every entry, two misses in between, then each entry alone (the scratch is warm by then)
+  const refs = [0, 1, 2, 3, 100, 4, 5, 6, 7, 101];
+  const got = await c.fetchSeries("b", refs, decode);
+  assertEquals(got, refs.map((r) => r < 100 ? entry(r) : undefined));
+  for (const r of [7, 0, 3, 4]) assertEquals(await c.fetchSeries("b", [r], decode), [entry(r)]);
+  assertEquals(seen, [0, 1, 2, 3, 4, 5, 6, 7, 7, 0, 3, 4].map((r) => [...bodies.get(r)!]));
+  const text = await registry.expose();
+  const count = (name: string) =>
+    Number(new RegExp(`^${name}\\{item_type="Series"\\} (\\d+)$`, "m").exec(text)?.[1]);
+  assertEquals(count("thanos_store_index_cache_requests_total"), refs.length + 4);
+  assertEquals(count("thanos_store_index_cache_hits_total"), 8 + 4);
 });
