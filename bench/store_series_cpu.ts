@@ -1,0 +1,83 @@
+// CPU per Series call of the bucket store in process (issue 19): the store's own work (postings,
+// series entries from the index cache, chunk reads, the merge) and the protobuf encoding of the
+// answer, without the gRPC transport, for one `__name__` selector over the last 10 minutes before
+// `time` (an instant query's window). Process CPU (user + system, all threads) per call, median
+// of 5 rounds after a warm-up; printed, never asserted. Run it from two checkouts alternately to
+// compare them under the same load.
+//
+//   deno run -A bench/store_series_cpu.ts --bucket=<dir> [--n=60] [--time=<unix s>] [name]
+//
+// `<dir>` is a FILESYSTEM bucket, e.g. the `bucket` folder kept by
+// `bench/instant_vs_prometheus.ts --keep=<dir>`; `name` defaults to `up`.
+
+import process from "node:process";
+import { MetaSyncer } from "../block/fetcher.ts";
+import { Logger } from "../logging/log.ts";
+import { Registry } from "../metrics/registry.ts";
+import { FilesystemBucket } from "../objstore/filesystem.ts";
+import { BucketStore } from "../store/bucket_store.ts";
+import { encodeSeriesResponseBatch } from "../storeapi/codec.ts";
+import { Matcher, MatchType } from "../tsdb/matchers.ts";
+import type { SeriesWithChunks } from "../tsdb/series.ts";
+
+function flag(name: string, def: string): string {
+  const a = Deno.args.find((x) => x.startsWith(`--${name}=`));
+  return a ? a.slice(name.length + 3) : def;
+}
+
+const BUCKET = flag("bucket", "");
+const N = Number(flag("n", "60"));
+/** Default: the evaluation time of bench/instant_vs_prometheus.ts at 24 h. */
+const TIME_MS = Number(flag("time", "1700006339")) * 1000;
+const NAME = Deno.args.find((a) => !a.startsWith("--")) ?? "up";
+if (BUCKET === "") {
+  console.error("usage: bench/store_series_cpu.ts --bucket=<FILESYSTEM bucket dir> [name]");
+  Deno.exit(2);
+}
+
+const bucket = new FilesystemBucket(BUCKET);
+const registry = new Registry();
+const dir = await Deno.makeTempDir({ prefix: "store-series-cpu-" });
+const store = new BucketStore(bucket, {
+  syncer: new MetaSyncer(bucket, { registry, cacheDir: `${dir}/meta` }),
+  logger: new Logger("error", "logfmt", {}, () => {}),
+  registry,
+  dataDir: `${dir}/data`,
+});
+try {
+  await store.syncBlocks();
+  const req = {
+    minTime: TIME_MS - 600_000,
+    maxTime: TIME_MS,
+    matchers: [new Matcher(MatchType.Equal, "__name__", NAME)],
+  };
+  let bytes = 0;
+  let series = 0;
+  const call = async () => {
+    for await (const items of store.seriesBatches(req, new AbortController().signal)) {
+      const batch = items as SeriesWithChunks[];
+      series += batch.length;
+      bytes += encodeSeriesResponseBatch(batch).length;
+    }
+  };
+  for (let i = 0; i < Math.max(300, N); i++) await call();
+  const perCall = series / Math.max(300, N);
+  const rounds: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    const before = process.cpuUsage();
+    for (let i = 0; i < N; i++) await call();
+    const used = process.cpuUsage(before);
+    rounds.push((used.user + used.system) / N);
+  }
+  rounds.sort((a, b) => a - b);
+  console.log(
+    `${NAME}: ${perCall} series, ${Math.round(bytes / series * perCall)} bytes per call; ` +
+      `CPU µs per call ${rounds.map((x) => x.toFixed(0)).join(" ")} (median ${
+        rounds[2].toFixed(0)
+      }), load ${Deno.loadavg().map((x) => x.toFixed(1)).join(" ")}`,
+  );
+} finally {
+  await store.close();
+  await bucket.close();
+  await Deno.remove(dir, { recursive: true });
+}
