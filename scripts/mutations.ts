@@ -139,6 +139,14 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/tsdb/index_test.ts"],
   },
   {
+    name: "decbuf-lazy-view-ignores-offset",
+    file: "tsdb/encoding.ts",
+    find:
+      "return this.fixed ??= new DataView(this.b.buffer, this.b.byteOffset, this.b.byteLength);",
+    replace: "return this.fixed ??= new DataView(this.b.buffer);",
+    tests: ["tests/tsdb/primitives_test.ts", "tests/tsdb/index_test.ts"],
+  },
+  {
     name: "index-cached-series-window-exclusive",
     file: "tsdb/index/reader.ts",
     find: "else if (maxTime >= mint && minTime <= maxt) chunks.push(",
