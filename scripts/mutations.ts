@@ -3458,6 +3458,44 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/query/eval_inline_test.ts"],
   },
   {
+    name: "querier-inline-range-unbounded",
+    file: "query/api.ts",
+    find:
+      "      ? new Engine({ ...e.opts, workLimit: this.o.inlineRangeWork ?? INLINE_RANGE_WORK })",
+    replace: "      ? new Engine(e.opts)",
+    tests: ["tests/query/eval_inline_test.ts"],
+  },
+  {
+    name: "querier-inline-range-never",
+    file: "query/api.ts",
+    find: '    const here = t.kind === "instant" || this.o.distributed === undefined;',
+    replace: '    const here = t.kind === "instant";',
+    tests: ["tests/query/eval_inline_test.ts"],
+  },
+  {
+    name: "querier-inline-range-limit-not-handed-off",
+    file: "query/api.ts",
+    find: "      if (!(err instanceof WorkLimitError) || !pool) throw err;",
+    replace: "      if (!(err instanceof WorkLimitError) || !pool || err) throw err;",
+    tests: ["tests/query/eval_inline_test.ts"],
+  },
+  {
+    name: "engine-work-limit-off-by-one",
+    file: "promql/engine.ts",
+    find:
+      "          if ((this.workLeft -= did) < 0) throw new WorkLimitError(this.workLimit);\n        }\n      }\n    } catch",
+    replace:
+      "          if ((this.workLeft -= did) < -1) throw new WorkLimitError(this.workLimit);\n        }\n      }\n    } catch",
+    tests: ["tests/promql/engine_test.ts"],
+  },
+  {
+    name: "engine-work-limit-batches-unchecked",
+    file: "promql/engine.ts",
+    find: "            if ((this.workLeft -= did) < 0) throw new WorkLimitError(this.workLimit);\n",
+    replace: "",
+    tests: ["tests/query/eval_inline_test.ts"],
+  },
+  {
     name: "wire-interned-string-unchecked",
     file: "storeapi/wire.ts",
     find: "        if (i === n) return hit;\n",
