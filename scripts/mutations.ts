@@ -232,6 +232,20 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/storeapi/wire_test.ts", "tests/storeapi/interop_test.ts"],
   },
   {
+    name: "codec-chunk-in-place-ignores-trailing-fields",
+    file: "storeapi/codec.ts",
+    find: "      if (r.pos + n === end) {",
+    replace: "      if (r.pos + n <= end) {",
+    tests: ["tests/storeapi/wire_test.ts"],
+  },
+  {
+    name: "codec-chunk-in-place-length-unbounded",
+    file: "storeapi/codec.ts",
+    find: "      if (r.pos + n === end) {",
+    replace: "      if (r.pos + n >= end) {",
+    tests: ["tests/storeapi/wire_test.ts"],
+  },
+  {
     name: "proxy-store-selection-equal-only",
     file: "storeapi/proxy.ts",
     find: "      if (!m.matches(v)) {\n        ok = false;",
