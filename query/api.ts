@@ -81,6 +81,9 @@ const MAX_TIME_STRING = "292277025-08-18T07:12:54.999999999Z";
  */
 export const INLINE_RANGE_WORK = 100_000;
 
+/** Range queries remembered as past {@link INLINE_RANGE_WORK} (see `QueryApi.heavyRange`). */
+const HEAVY_RANGE_QUERIES_KEPT = 256;
+
 /**
  * Go's `strconv.ParseFloat` succeeds on this decimal number: it is finite in float64 (`1e400`
  * is out of range there, an error, so Prometheus goes on to its other formats and refuses it).
@@ -285,8 +288,14 @@ export class QueryApi {
   /** Concurrent queries (`--query.max-concurrent`, at least one); more wait in FIFO order. */
   private readonly queryGate: Gate;
   private readonly queries: Counter;
-  /** True while an instant query evaluates on this thread although there is a pool. */
+  /** True while a query evaluates on this thread although there is a pool. */
   private inlineBusy = false;
+  /**
+   * Range queries (step, duration and expression) that went past the work bound here: the next
+   * ones go to the pool at once, without another attempt here (dashboards repeat the same
+   * queries). Oldest first, at most {@link HEAVY_RANGE_QUERIES_KEPT}.
+   */
+  private readonly heavyRange = new Set<string>();
 
   private readonly tenancy: QueryTenancy;
 
@@ -701,8 +710,9 @@ export class QueryApi {
    * concurrent queries still use the pool. A range query (not distributed) evaluates here too,
    * under the same rule, until its selectors have read {@link QueryApiOptions.inlineRangeWork}
    * samples plus steps: a small one ends first; a heavier one stops there (its store streams
-   * cancelled) and goes to the pool, so what it spent here is bounded (issue 20). Warnings are
-   * the engine's and the stores'.
+   * cancelled) and goes to the pool, so what it spent here is bounded (issue 20), and the same
+   * query (step, duration, expression) goes to the pool at once from then on. Warnings are the
+   * engine's and the stores'.
    */
   private async evaluate(
     e: { engine: Engine; opts: EngineOptions },
@@ -715,7 +725,9 @@ export class QueryApi {
   > {
     const began = performance.now();
     const pool = this.o.evalPool;
-    const here = t.kind === "instant" || this.o.distributed === undefined;
+    const heavyKey = t.kind === "range" ? `${t.step}/${t.end - t.start}/${t.expr}` : "";
+    const here = t.kind === "instant" ||
+      (this.o.distributed === undefined && !this.heavyRange.has(heavyKey));
     if (pool && (this.inlineBusy || !here)) {
       return this.evaluateInPool(pool, e, q, t, signal, p, began);
     }
@@ -753,6 +765,10 @@ export class QueryApi {
       };
     } catch (err) {
       if (!(err instanceof WorkLimitError) || !pool) throw err;
+      this.heavyRange.add(heavyKey);
+      if (this.heavyRange.size > HEAVY_RANGE_QUERIES_KEPT) {
+        this.heavyRange.delete(this.heavyRange.values().next().value!);
+      }
     } finally {
       if (inline) this.inlineBusy = false;
     }

@@ -3482,8 +3482,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "querier-inline-range-never",
     file: "query/api.ts",
-    find: '    const here = t.kind === "instant" || this.o.distributed === undefined;',
-    replace: '    const here = t.kind === "instant";',
+    find: '    const here = t.kind === "instant" ||\n',
+    replace: '    const here = t.kind === "instant" || false &&\n',
     tests: ["tests/query/eval_inline_test.ts"],
   },
   {
@@ -3491,6 +3491,20 @@ export const MUTATIONS: Mutation[] = [
     file: "query/api.ts",
     find: "      if (!(err instanceof WorkLimitError) || !pool) throw err;",
     replace: "      if (!(err instanceof WorkLimitError) || !pool || err) throw err;",
+    tests: ["tests/query/eval_inline_test.ts"],
+  },
+  {
+    name: "querier-heavy-range-forgotten",
+    file: "query/api.ts",
+    find: "      this.heavyRange.add(heavyKey);\n",
+    replace: "",
+    tests: ["tests/query/eval_inline_test.ts"],
+  },
+  {
+    name: "querier-heavy-range-key-without-step",
+    file: "query/api.ts",
+    find: "`${t.step}/${t.end - t.start}/${t.expr}`",
+    replace: "`${t.end - t.start}/${t.expr}`",
     tests: ["tests/query/eval_inline_test.ts"],
   },
   {

@@ -175,7 +175,8 @@ Deno.test("a small range query evaluates on the role's thread; one arriving mean
 });
 
 Deno.test("a range query past the work bound stops here, closes its store stream and goes to the pool", async () => {
-  // 50 series × 21 = 1050 > 100: the attempt here stops after five series
+  // 50 series × 21 = 1050 > 100: the attempt here stops after five series (at step 20, 50 ×
+  // 16 > 100 too)
   const s = setup(upSeries(50), 100);
   assertEquals(
     await call(s.routes, "/api/v1/query_range?query=up&start=0&end=100&step=10"),
@@ -197,4 +198,13 @@ Deno.test("a range query past the work bound stops here, closes its store stream
   await call(s.routes, "/api/v1/query?query=up&time=100");
   assertEquals(s.storeCalls(), 2);
   assertEquals(s.pooled.length, 1);
+
+  // the same query later (same step and duration, shifted): to the pool without an attempt here
+  await call(s.routes, "/api/v1/query_range?query=up&start=50&end=150&step=10");
+  assertEquals(s.storeCalls(), 2);
+  assertEquals(s.pooled.length, 2);
+  // another step is another query: tried here first
+  await call(s.routes, "/api/v1/query_range?query=up&start=0&end=100&step=20");
+  assertEquals(s.storeCalls(), 3);
+  assertEquals(s.pooled.length, 3);
 });
