@@ -3524,6 +3524,20 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/query/eval_inline_test.ts"],
   },
   {
+    name: "wire-varint-two-bytes-shift",
+    file: "storeapi/wire.ts",
+    find: "        return (c & 0x7f) | (d << 7);",
+    replace: "        return (c & 0x7f) | (d << 8);",
+    tests: ["tests/storeapi/wire_test.ts"],
+  },
+  {
+    name: "wire-varint-fast-path-past-end",
+    file: "storeapi/wire.ts",
+    find: "    if (p + 1 < this.end) {\n      const c = b[p];",
+    replace: "    if (p < this.end) {\n      const c = b[p];",
+    tests: ["tests/storeapi/wire_test.ts"],
+  },
+  {
     name: "wire-interned-string-unchecked",
     file: "storeapi/wire.ts",
     find: "        if (i === n) return hit;\n",

@@ -511,3 +511,32 @@ Deno.test("a series label whose name runs past the label's end is a Label decode
   const buf = new Uint8Array([0x0a, series.length, ...series]);
   assertThrows(() => decodeSeriesResponse(buf), ProtoDecodeError, "cannot decode Label");
 });
+
+Deno.test("ProtoReader.varint reads 1-, 2- and longer varints alike, up to the reader's end, and refuses truncated ones", () => {
+  const values = [
+    0,
+    1,
+    127,
+    128,
+    300,
+    16383,
+    16384,
+    2 ** 21 - 1,
+    2 ** 21,
+    2 ** 35 + 7,
+    2 ** 53 - 1,
+  ];
+  const w = ProtoWriter.growable();
+  for (const v of values) w.varint(v);
+  const bytes = w.finish();
+  const r = new ProtoReader(bytes, "test");
+  assertEquals(values.map(() => r.varint()), values);
+  assert(r.eof());
+  // a one-byte varint as the last byte; a two-byte one whose second byte is past the end
+  assertEquals(new ProtoReader(new Uint8Array([0x96, 0x01, 0x05]), "t", 2).varint(), 5);
+  assertEquals(new ProtoReader(new Uint8Array([0x96, 0x01]), "t").varint(), 150);
+  const cut = new ProtoReader(new Uint8Array([0x96, 0x01, 0x05]), "cut", 0, 1);
+  const e = assertThrows(() => cut.varint(), ProtoDecodeError);
+  assert(e.message.includes("truncated varint"), e.message);
+  assertEquals(cut.pos, 0);
+});
