@@ -6,10 +6,11 @@
 // Prints wall-time medians and CPU ms per query, never asserts.
 //
 //   deno run -A bench/instant_cpu.ts --data=<dir> [--baseline=<checkout dir>] [--n=200]
-//     [--time=<unix s>] [query …]
+//     [--time=<unix s>] [--range=<s> --step=<s>] [query …]
 //
 // `<dir>` is a data directory kept by `bench/instant_vs_prometheus.ts --keep=<dir>` (blocks, the
-// Prometheus copy and `bucket.yml`). /proc counts CPU in 10 ms ticks: use n ≥ 200.
+// Prometheus copy and `bucket.yml`). /proc counts CPU in 10 ms ticks: use n ≥ 200. With
+// `--range`, range queries over the `range` seconds before `time` at `step` instead.
 
 import { startPrometheus } from "../tests/helpers/prometheus.ts";
 import { startComponent, type ThanosProc } from "../tests/helpers/thanos.ts";
@@ -25,6 +26,8 @@ const BASELINE = flag("baseline", "");
 const N = Math.max(20, Math.round(Number(flag("n", "200")) / 20) * 20);
 /** Default: the evaluation time of bench/instant_vs_prometheus.ts at 24 h. */
 const TIME = flag("time", "1700006339");
+const RANGE = flag("range", "");
+const STEP = flag("step", "15");
 const QUERIES = Deno.args.filter((a) => !a.startsWith("--"));
 if (QUERIES.length === 0) {
   QUERIES.push(
@@ -53,7 +56,13 @@ function promPid(port: number): number {
 
 async function get(base: string, query: string): Promise<number> {
   const t = performance.now();
-  const r = await fetch(`${base}/api/v1/query?${new URLSearchParams({ query, time: TIME })}`);
+  const params = RANGE === "" ? new URLSearchParams({ query, time: TIME }) : new URLSearchParams({
+    query,
+    start: String(Number(TIME) - Number(RANGE)),
+    end: TIME,
+    step: STEP,
+  });
+  const r = await fetch(`${base}/api/v1/${RANGE === "" ? "query" : "query_range"}?${params}`);
   await r.text();
   return performance.now() - t;
 }
@@ -99,7 +108,9 @@ try {
   const base = BASELINE ? await thanos(`${BASELINE}/main.ts`, "baseline") : [];
   procs.push(...base);
   console.log(
-    `load ${Deno.loadavg().map((x) => x.toFixed(1)).join(" ")}, ${N} queries per side; wall ` +
+    `load ${Deno.loadavg().map((x) => x.toFixed(1)).join(" ")}, ${N} ${
+      RANGE === "" ? "instant" : `range (${RANGE} s at ${STEP} s)`
+    } queries per side; wall ` +
       "median ms, CPU ms per query (querier + store gateway; Prometheus: its process)\n",
   );
   const head = base.length > 0

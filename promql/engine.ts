@@ -93,6 +93,18 @@ import type { Matrix, QueryResult, QueryStats, QueryValue, Sample, Series } from
 export type { QueryResult, QueryValue } from "./value.ts";
 export { PromQLError } from "./errors.ts";
 
+/**
+ * The evaluation read more selected samples and steps than {@link EngineOptions.workLimit}
+ * allows: not an answer; the caller evaluates the query elsewhere (an evaluation Worker).
+ */
+export class WorkLimitError extends PromQLError {
+  override name = "WorkLimitError";
+
+  constructor(limit: number) {
+    super("internal", `query needs more than ${limit} selected samples and steps`);
+  }
+}
+
 /** Engine limits and defaults (Prometheus flag names in brackets). */
 export interface EngineOptions {
   /** [--query.lookback-delta] ms, default 5m. */
@@ -110,6 +122,13 @@ export interface EngineOptions {
    * thread: probes, `/metrics`); the eval workers use a longer one.
    */
   ioTurnEvery?: number;
+  /**
+   * Selected samples plus steps (summed over the series the selectors read) after which the
+   * evaluation stops with {@link WorkLimitError}: the querier tries a range query on its own
+   * thread under this bound and hands a heavier one to an evaluation Worker (query/api.ts).
+   * Default: no bound.
+   */
+  workLimit?: number;
   /**
    * Optional function sets: Prometheus's experimental functions and Thanos's xrate, xincrease,
    * xdelta (unknown functions unless enabled, as in Thanos).
@@ -147,9 +166,11 @@ export class Engine {
   private readonly timeout: number;
   private readonly defaultEvaluationInterval: number;
   private readonly ioTurnEvery: number;
+  private readonly workLimit: number;
   private readonly functions: FunctionOptions;
 
   constructor(opts: EngineOptions = {}) {
+    this.workLimit = opts.workLimit ?? Infinity;
     this.functions = opts.functions ?? {};
     this.lookbackDelta = opts.lookbackDelta ?? 5 * 60_000;
     this.maxSamples = opts.maxSamples ?? 50_000_000;
@@ -235,6 +256,7 @@ export class Engine {
       qStart: start,
       qEnd: end,
       ioTurnEvery: this.ioTurnEvery,
+      workLimit: this.workLimit,
       signal,
     });
     try {
@@ -285,6 +307,7 @@ interface ContextOptions {
   qStart: number;
   qEnd: number;
   ioTurnEvery: number;
+  workLimit: number;
   signal?: AbortSignal;
 }
 
@@ -333,8 +356,13 @@ class QueryContext {
   private lastYield = performance.now();
   private lastIo = performance.now();
   private readonly ioTurnEvery: number;
+  /** Selected samples plus steps still allowed ({@link EngineOptions.workLimit}). */
+  private workLeft: number;
+  private readonly workLimit: number;
 
   constructor(readonly q: Queryable, o: ContextOptions) {
+    this.workLimit = o.workLimit;
+    this.workLeft = o.workLimit;
     this.lookback = o.lookback;
     this.maxSamples = o.maxSamples;
     this.defaultStep = o.defaultStep;
@@ -609,8 +637,10 @@ class QueryContext {
               if (turn !== undefined) await turn;
             }
             const r = this.visit(batch[i], mint, maxt, fn);
-            work += this.buf.len + steps;
+            const did = this.buf.len + steps;
+            work += did;
             if (r !== undefined) await r;
+            if ((this.workLeft -= did) < 0) throw new WorkLimitError(this.workLimit);
           }
         }
       } else {
@@ -622,8 +652,10 @@ class QueryContext {
             if (turn !== undefined) await turn;
           }
           const r = this.visit(s, mint, maxt, fn);
-          work += this.buf.len + steps;
+          const did = this.buf.len + steps;
+          work += did;
           if (r !== undefined) await r;
+          if ((this.workLeft -= did) < 0) throw new WorkLimitError(this.workLimit);
         }
       }
     } catch (e) {

@@ -8,7 +8,7 @@ import { compareStrings } from "../tsdb/labels.ts";
 import { Matcher, MatchType } from "../tsdb/matchers.ts";
 import { goQuote, goQuoteBytes } from "../strconv/quote.ts";
 import { goJSONString, labelsJSON } from "../strconv/json.ts";
-import { Engine, type EngineOptions } from "../promql/engine.ts";
+import { Engine, type EngineOptions, WorkLimitError } from "../promql/engine.ts";
 import { PromQLError, type PromQLErrorType } from "../promql/errors.ts";
 import { ParseError, parseExpr, parseMetricSelector } from "../promql/parser.ts";
 import { enforceMatchers, enforceQuery } from "../promql/enforce.ts";
@@ -73,6 +73,16 @@ export const API_MIN_TIME = -9223309901257974000;
 export const API_MAX_TIME = 9223309901257974000;
 const MIN_TIME_STRING = "-292273086-05-16T16:47:06Z";
 const MAX_TIME_STRING = "292277025-08-18T07:12:54.999999999Z";
+
+/**
+ * Default of {@link QueryApiOptions.inlineRangeWork}: about a few milliseconds of decoding and
+ * evaluation, in which the hand-off to a Worker and back would cost as much as the query (issue
+ * 19); e.g. one series over 2 h at 15 s is about 1,000, `up` of 170 series over 1 h about 80,000.
+ */
+export const INLINE_RANGE_WORK = 100_000;
+
+/** Range queries remembered as past {@link INLINE_RANGE_WORK} (see `QueryApi.heavyRange`). */
+const HEAVY_RANGE_QUERIES_KEPT = 256;
 
 /**
  * Go's `strconv.ParseFloat` succeeds on this decimal number: it is finite in float64 (`1e400`
@@ -192,6 +202,11 @@ export interface QueryApiOptions {
    * query still evaluates here while no other one does (see {@link QueryApi.evaluate}).
    */
   evalPool?: Pick<EvalPool, "evaluate">;
+  /**
+   * With an evaluation pool, the selected samples plus steps up to which a range query
+   * evaluates on this thread (see {@link QueryApi.evaluate}); default {@link INLINE_RANGE_WORK}.
+   */
+  inlineRangeWork?: number;
   logger: Logger;
   registry: Registry;
   /** Endpoint statuses for `/api/v1/stores`. */
@@ -273,8 +288,14 @@ export class QueryApi {
   /** Concurrent queries (`--query.max-concurrent`, at least one); more wait in FIFO order. */
   private readonly queryGate: Gate;
   private readonly queries: Counter;
-  /** True while an instant query evaluates on this thread although there is a pool. */
+  /** True while a query evaluates on this thread although there is a pool. */
   private inlineBusy = false;
+  /**
+   * Range queries (step, duration and expression) that went past the work bound here: the next
+   * ones go to the pool at once, without another attempt here (dashboards repeat the same
+   * queries). Oldest first, at most {@link HEAVY_RANGE_QUERIES_KEPT}.
+   */
+  private readonly heavyRange = new Set<string>();
 
   private readonly tenancy: QueryTenancy;
 
@@ -682,11 +703,16 @@ export class QueryApi {
 
   /**
    * Evaluates one query: in the evaluation pool when there is one (off the HTTP thread), else
-   * here. An instant query evaluates here while no other instant query does: most are a few
+   * here. An instant query evaluates here while no other query does: most are a few
    * milliseconds of work, and the hand-off to a Worker and back (two thread wake-ups and a copy
    * of the endpoint snapshot) cost as much (issue 19); one at a time, so this thread stays as
    * responsive as with `--query.eval-workers=0` (the engine reads I/O between series), and
-   * concurrent queries still use the pool. Warnings are the engine's and the stores'.
+   * concurrent queries still use the pool. A range query (not distributed) evaluates here too,
+   * under the same rule, until its selectors have read {@link QueryApiOptions.inlineRangeWork}
+   * samples plus steps: a small one ends first; a heavier one stops there (its store streams
+   * cancelled) and goes to the pool, so what it spent here is bounded (issue 20), and the same
+   * query (step, duration, expression) goes to the pool at once from then on. Warnings are the
+   * engine's and the stores'.
    */
   private async evaluate(
     e: { engine: Engine; opts: EngineOptions },
@@ -698,27 +724,19 @@ export class QueryApi {
     { data: Uint8Array | ReadableStream<Uint8Array> | Iterator<string>; warnings: string[] }
   > {
     const began = performance.now();
-    if (this.o.evalPool && !(t.kind === "instant" && !this.inlineBusy)) {
-      // parse errors are answered here, with the ParseError the API's messages depend on
-      try {
-        parseExpr(t.expr, e.opts.functions);
-      } catch (err) {
-        if (err instanceof ParseError) {
-          throw new PromQLError("bad_data", err.message, { cause: err });
-        }
-        throw err;
-      }
-      // the worker's evaluation span continues this request's trace
-      const task = { ...t, distributed: this.o.distributed?.options };
-      const answer = await this.o.evalPool.evaluate(
-        { ...task, engine: e.opts, queryable: q.describe(), traceparent: activeTraceparent() },
-        signal,
-      );
-      this.observeQuery(p, answer.stats, began);
-      return answer;
+    const pool = this.o.evalPool;
+    const heavyKey = t.kind === "range" ? `${t.step}/${t.end - t.start}/${t.expr}` : "";
+    const here = t.kind === "instant" ||
+      (this.o.distributed === undefined && !this.heavyRange.has(heavyKey));
+    if (pool && (this.inlineBusy || !here)) {
+      return this.evaluateInPool(pool, e, q, t, signal, p, began);
     }
-    const inline = this.o.evalPool !== undefined;
+    const inline = pool !== undefined;
     if (inline) this.inlineBusy = true;
+    // a range query evaluated here instead of in the pool stops at its work bound
+    const engine = inline && t.kind === "range"
+      ? new Engine({ ...e.opts, workLimit: this.o.inlineRangeWork ?? INLINE_RANGE_WORK })
+      : e.engine;
     try {
       const res = await inSpan(
         evalSpanName(t.kind),
@@ -736,8 +754,8 @@ export class QueryApi {
               signal,
             )
             : t.kind === "instant"
-            ? e.engine.instantQuery(q, t.expr, t.start, signal)
-            : e.engine.rangeQuery(q, t.expr, t.start, t.end, t.step, signal),
+            ? engine.instantQuery(q, t.expr, t.start, signal)
+            : engine.rangeQuery(q, t.expr, t.start, t.end, t.step, signal),
       );
       this.observeQuery(p, q.stats, began);
       const extra = t.stats ? queryStatsMember(res.stats, t.stats.queueMs) : "";
@@ -745,9 +763,47 @@ export class QueryApi {
         data: resultToJSONChunks(res.value, extra),
         warnings: [...res.warnings, ...q.warnings],
       };
+    } catch (err) {
+      if (!(err instanceof WorkLimitError) || !pool) throw err;
+      this.heavyRange.add(heavyKey);
+      if (this.heavyRange.size > HEAVY_RANGE_QUERIES_KEPT) {
+        this.heavyRange.delete(this.heavyRange.values().next().value!);
+      }
     } finally {
       if (inline) this.inlineBusy = false;
     }
+    // past the work bound: the pool evaluates it from the start (its answer has its own
+    // warnings and statistics; the attempt's, in `q`, are dropped)
+    return this.evaluateInPool(pool, e, q, t, signal, p, began);
+  }
+
+  /** {@link QueryApi.evaluate} in an evaluation Worker. */
+  private async evaluateInPool(
+    pool: Pick<EvalPool, "evaluate">,
+    e: { opts: EngineOptions },
+    q: ProxyQueryable,
+    t: Pick<EvalTask, "kind" | "expr" | "start" | "end" | "step" | "stats">,
+    signal: AbortSignal,
+    p: ApiParams | undefined,
+    began: number,
+  ): Promise<{ data: Uint8Array | ReadableStream<Uint8Array>; warnings: string[] }> {
+    // parse errors are answered here, with the ParseError the API's messages depend on
+    try {
+      parseExpr(t.expr, e.opts.functions);
+    } catch (err) {
+      if (err instanceof ParseError) {
+        throw new PromQLError("bad_data", err.message, { cause: err });
+      }
+      throw err;
+    }
+    // the worker's evaluation span continues this request's trace
+    const task = { ...t, distributed: this.o.distributed?.options };
+    const answer = await pool.evaluate(
+      { ...task, engine: e.opts, queryable: q.describe(), traceparent: activeTraceparent() },
+      signal,
+    );
+    this.observeQuery(p, answer.stats, began);
+    return answer;
   }
 
   /**

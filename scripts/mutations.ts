@@ -268,6 +268,20 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/storeapi/wire_test.ts", "tests/storeapi/interop_test.ts"],
   },
   {
+    name: "codec-chunk-in-place-ignores-trailing-fields",
+    file: "storeapi/codec.ts",
+    find: "      if (r.pos + n === end) {",
+    replace: "      if (r.pos + n <= end) {",
+    tests: ["tests/storeapi/wire_test.ts"],
+  },
+  {
+    name: "codec-chunk-in-place-length-unbounded",
+    file: "storeapi/codec.ts",
+    find: "      if (r.pos + n === end) {",
+    replace: "      if (r.pos + n >= end) {",
+    tests: ["tests/storeapi/wire_test.ts"],
+  },
+  {
     name: "proxy-store-selection-equal-only",
     file: "storeapi/proxy.ts",
     find: "      if (!m.matches(v)) {\n        ok = false;",
@@ -3513,6 +3527,72 @@ export const MUTATIONS: Mutation[] = [
     find:
       "strLens.set(this.strLens.subarray(0, Math.max(at, this.prevAt + this.prevLabels.length)));",
     replace: "strLens.set(this.strLens.subarray(0, at));",
+    tests: ["tests/storeapi/wire_test.ts"],
+  },
+  {
+    name: "querier-inline-range-unbounded",
+    file: "query/api.ts",
+    find:
+      "      ? new Engine({ ...e.opts, workLimit: this.o.inlineRangeWork ?? INLINE_RANGE_WORK })",
+    replace: "      ? new Engine(e.opts)",
+    tests: ["tests/query/eval_inline_test.ts"],
+  },
+  {
+    name: "querier-inline-range-never",
+    file: "query/api.ts",
+    find: '    const here = t.kind === "instant" ||\n',
+    replace: '    const here = t.kind === "instant" || false &&\n',
+    tests: ["tests/query/eval_inline_test.ts"],
+  },
+  {
+    name: "querier-inline-range-limit-not-handed-off",
+    file: "query/api.ts",
+    find: "      if (!(err instanceof WorkLimitError) || !pool) throw err;",
+    replace: "      if (!(err instanceof WorkLimitError) || !pool || err) throw err;",
+    tests: ["tests/query/eval_inline_test.ts"],
+  },
+  {
+    name: "querier-heavy-range-forgotten",
+    file: "query/api.ts",
+    find: "      this.heavyRange.add(heavyKey);\n",
+    replace: "",
+    tests: ["tests/query/eval_inline_test.ts"],
+  },
+  {
+    name: "querier-heavy-range-key-without-step",
+    file: "query/api.ts",
+    find: "`${t.step}/${t.end - t.start}/${t.expr}`",
+    replace: "`${t.end - t.start}/${t.expr}`",
+    tests: ["tests/query/eval_inline_test.ts"],
+  },
+  {
+    name: "engine-work-limit-off-by-one",
+    file: "promql/engine.ts",
+    find:
+      "          if ((this.workLeft -= did) < 0) throw new WorkLimitError(this.workLimit);\n        }\n      }\n    } catch",
+    replace:
+      "          if ((this.workLeft -= did) < -1) throw new WorkLimitError(this.workLimit);\n        }\n      }\n    } catch",
+    tests: ["tests/promql/engine_test.ts"],
+  },
+  {
+    name: "engine-work-limit-batches-unchecked",
+    file: "promql/engine.ts",
+    find: "            if ((this.workLeft -= did) < 0) throw new WorkLimitError(this.workLimit);\n",
+    replace: "",
+    tests: ["tests/query/eval_inline_test.ts"],
+  },
+  {
+    name: "wire-varint-two-bytes-shift",
+    file: "storeapi/wire.ts",
+    find: "        return (c & 0x7f) | (d << 7);",
+    replace: "        return (c & 0x7f) | (d << 8);",
+    tests: ["tests/storeapi/wire_test.ts"],
+  },
+  {
+    name: "wire-varint-fast-path-past-end",
+    file: "storeapi/wire.ts",
+    find: "    if (p + 1 < this.end) {\n      const c = b[p];",
+    replace: "    if (p < this.end) {\n      const c = b[p];",
     tests: ["tests/storeapi/wire_test.ts"],
   },
   {

@@ -802,6 +802,37 @@ function readRawChunk(r: ProtoReader): RawChunk {
 
 const EMPTY = new Uint8Array(0);
 
+/**
+ * An `AggrChunk`'s raw `Chunk` into `c`, read in place when it has the usual layout (an XOR
+ * chunk's data alone: type 0 is not written): no sub-reader and no object per chunk. Anything
+ * else goes through {@link readRawChunk} and its errors.
+ */
+function readMainChunk(r: ProtoReader, c: StoreChunk): void {
+  const start = r.pos;
+  const end = r.length() + r.pos;
+  const b = r.buf;
+  if (end > r.pos && b[r.pos] === 0x12) {
+    // the data's length varint, when it ends inside the Chunk (else the Chunk's reader below
+    // reports the error, as for any malformed Chunk)
+    let p = r.pos + 1;
+    while (p < end && b[p] & 0x80) p++;
+    if (p < end) {
+      r.pos++;
+      const n = r.varint();
+      if (r.pos + n === end) {
+        c.encoding = ChunkEncoding.XOR;
+        c.data = b.subarray(r.pos, end);
+        r.pos = end;
+        return;
+      }
+    }
+  }
+  r.pos = start;
+  const raw = readRawChunk(r.sub("Chunk"));
+  c.encoding = raw.encoding;
+  c.data = raw.data;
+}
+
 function readAggrChunk(r: ProtoReader): StoreChunk {
   const c: StoreChunk = { minTime: 0, maxTime: 0, encoding: ChunkEncoding.None, data: EMPTY };
   while (!r.eof()) {
@@ -809,11 +840,8 @@ function readAggrChunk(r: ProtoReader): StoreChunk {
     const field = t >>> 3;
     if (t === 0x08) c.minTime = r.int64();
     else if (t === 0x10) c.maxTime = r.int64();
-    else if (t === 0x1a) {
-      const raw = readRawChunk(r.sub("Chunk"));
-      c.encoding = raw.encoding;
-      c.data = raw.data;
-    } else if (field >= 4 && field <= 8 && (t & 7) === WireType.LengthDelimited) {
+    else if (t === 0x1a) readMainChunk(r, c);
+    else if (field >= 4 && field <= 8 && (t & 7) === WireType.LengthDelimited) {
       (c.aggr ??= {})[AGGR_FIELDS[field - 4]] = readRawChunk(r.sub("Chunk"));
     } else r.skip(t & 7);
   }

@@ -293,6 +293,26 @@ export class ProtoReader {
 
   /** Reads a varint as a non-negative number (exact below 2^53, rounded above). */
   varint(): number {
+    // tags, lengths and small numbers are one or two bytes: read without the general loop
+    const b = this.buf;
+    const p = this.pos;
+    if (p + 1 < this.end) {
+      const c = b[p];
+      if (c < 0x80) {
+        this.pos = p + 1;
+        return c;
+      }
+      const d = b[p + 1];
+      if (d < 0x80) {
+        this.pos = p + 2;
+        return (c & 0x7f) | (d << 7);
+      }
+    }
+    return this.longVarint();
+  }
+
+  /** {@link ProtoReader.varint} of any length, with its errors. */
+  private longVarint(): number {
     const b = this.buf;
     let p = this.pos;
     let lo = 0;

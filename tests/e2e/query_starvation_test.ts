@@ -94,6 +94,12 @@ Deno.test({
         const all = Object.values(stores.data as Record<string, { lastError: string | null }[]>)
           .flat();
         assert(all.length === 1 && all[0].lastError === null, JSON.stringify(stores));
+        // the querier stopped the query on its own thread at the work bound (that Series call
+        // cancelled) and evaluates it again in a Worker, whose Series call is open
+        await until("the Worker's Series call", async () => {
+          return await metric(store.http, canceled) >= 1 &&
+            await metric(store.http, inFlight) >= 1;
+        });
         // a client disconnect stops the query and the store's Series call
         const before = await metric(store.http, canceled);
         ac.abort();

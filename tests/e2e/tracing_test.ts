@@ -150,14 +150,18 @@ async function traceOneQuery(client: "http" | "grpc"): Promise<void> {
     assertEquals(lc.parentSpanId, lp.spanId);
     assertEquals(ln.parentSpanId, lc.spanId);
 
-    // a range query evaluates in an evaluation Worker (an instant query may evaluate on the
-    // role's thread): the Worker's spans continue the request's trace too
-    const rr = await fetch(
-      `${q.url}/api/v1/query_range?query=${encodeURIComponent("sum(http_requests_total)")}&start=${
-        END - 600
-      }&end=${END}&step=60`,
-      { headers: { traceparent: `00-${RANGE_TRACE}-${CALLER_SPAN}-01` } },
-    );
+    // a range query past the querier's work bound for its own thread (20 series × 10,801 steps
+    // > 100,000) evaluates in an evaluation Worker, at once from its second time on: the Worker's
+    // spans continue the request's trace too
+    const heavyRange = `${q.url}/api/v1/query_range?query=${
+      encodeURIComponent('count({__name__=~".+"})')
+    }&start=${END - 10_800}&end=${END}&step=1`;
+    const first = await fetch(heavyRange);
+    assertEquals(first.status, 200);
+    await first.body?.cancel();
+    const rr = await fetch(heavyRange, {
+      headers: { traceparent: `00-${RANGE_TRACE}-${CALLER_SPAN}-01` },
+    });
     assertEquals(rr.status, 200);
     await rr.body?.cancel();
     const inRange = (s: ReceivedSpan[]) => s.filter((x) => x.traceId === RANGE_TRACE);

@@ -2,7 +2,7 @@
 // staleness, offset/@, subquery alignment, hints, limits, and Prometheus' error messages.
 
 import { assert, assertAlmostEquals, assertEquals, assertRejects } from "../helpers/assert.ts";
-import { Engine } from "../../promql/engine.ts";
+import { Engine, WorkLimitError } from "../../promql/engine.ts";
 import { PromQLError } from "../../promql/errors.ts";
 import type { Matrix, QueryValue, Scalar, Vector } from "../../promql/value.ts";
 import {
@@ -554,5 +554,30 @@ Deno.test("a result's JSON in UTF-8 pieces: each within its size, joined the byt
   assertEquals(
     new TextDecoder().decode(one.data),
     resultToJSONText({ type: "scalar", t: 1000, v: 2 } as Scalar),
+  );
+});
+
+Deno.test("workLimit stops an evaluation past its selected samples plus steps, with WorkLimitError", async () => {
+  // 3 series, 11 samples each in [0, 10m]; a range query over [0, 10m] at 1m selects
+  // [−5m (lookback), 10m]: 15 steps and 11 samples per series, 26 units, 78 for the query
+  const series = [0, 1, 2].map((i) => ({
+    labels: { __name__: "x", i: String(i) },
+    points: Array.from({ length: 11 }, (_, k): Point => [k * M, i]),
+  }));
+  const q = new MemQueryable(series);
+  const unbounded = await new Engine().rangeQuery(q, "sum(x)", 0, 10 * M, M);
+  // within the bound: the same answer
+  const within = await new Engine({ workLimit: 78 }).rangeQuery(q, "sum(x)", 0, 10 * M, M);
+  assertEquals(resultToJSONText(within.value), resultToJSONText(unbounded.value));
+  // one unit short: refused as not an answer
+  const e = await assertRejects(
+    () => new Engine({ workLimit: 77 }).rangeQuery(q, "sum(x)", 0, 10 * M, M),
+    WorkLimitError,
+  );
+  assert(e.message.includes("77"), e.message);
+  // a bound counts every selector of the query
+  await assertRejects(
+    () => new Engine({ workLimit: 150 }).rangeQuery(q, "sum(x) + sum(x)", 0, 10 * M, M),
+    WorkLimitError,
   );
 });

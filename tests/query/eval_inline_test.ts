@@ -1,7 +1,8 @@
 // With an evaluation pool, an instant query evaluates on the role's thread while no other
-// instant query does (the hand-off to a Worker and back costs as much as a short query, issue 19);
-// a second instant query arriving meanwhile, and every range query, go to the pool
-// (query/api.ts, QueryApi.evaluate). Both paths give the same answer.
+// query does (the hand-off to a Worker and back costs as much as a short query, issue 19); a
+// second query arriving meanwhile goes to the pool. A range query evaluates here too until its
+// selectors have read the work bound, then goes to the pool (query/api.ts, QueryApi.evaluate).
+// Both paths give the same answer.
 
 import { assertEquals } from "../helpers/assert.ts";
 import { QueryApi } from "../../query/api.ts";
@@ -10,13 +11,34 @@ import { StoreProxy } from "../../storeapi/proxy.ts";
 import { Registry } from "../../metrics/registry.ts";
 import { Logger } from "../../logging/log.ts";
 import { directRequestInfo, type Route } from "../../server/http.ts";
+import { XorAppender } from "../../tsdb/chunkenc/xor.ts";
+import { labelsFromObject } from "../../tsdb/labels.ts";
+import { ChunkEncoding, type SeriesWithChunks } from "../../tsdb/series.ts";
 
 const EMPTY_VECTOR = '{"resultType":"vector","result":[]}';
 
-/** The API over a pool that records tasks, and one store whose Series calls can be held. */
-function setup() {
+/** `n` series `up{i="<k>"}` with one sample every 10 s over [0, 100 s], value k. */
+function upSeries(n: number): SeriesWithChunks[] {
+  const out: SeriesWithChunks[] = [];
+  for (let k = 0; k < n; k++) {
+    const app = new XorAppender();
+    for (let t = 0; t <= 100_000; t += 10_000) app.append(t, k);
+    out.push({
+      labels: labelsFromObject({ __name__: "up", i: String(k) }),
+      chunks: [{ minTime: 0, maxTime: 100_000, encoding: ChunkEncoding.XOR, data: app.bytes() }],
+    });
+  }
+  return out;
+}
+
+/**
+ * The API over a pool that records tasks, and one store whose Series calls can be held and
+ * answer `series`; `inlineRangeWork` is the API's option.
+ */
+function setup(series: SeriesWithChunks[] = [], inlineRangeWork?: number) {
   const pooled: (EvalTask | LabelTask)[] = [];
   let storeCalls = 0;
+  let storeStreamsClosed = 0;
   let hold: Promise<void> = Promise.resolve();
   let entered: () => void = () => {};
   const proxy = new StoreProxy({
@@ -24,11 +46,15 @@ function setup() {
       name: "store:10901",
       info: { componentType: "store", labelSets: [], minTime: 0, maxTime: 10 ** 13 },
       client: {
-        // deno-lint-ignore require-yield
         async *series() {
           storeCalls++;
-          entered();
-          await hold;
+          try {
+            entered();
+            await hold;
+            yield* series;
+          } finally {
+            storeStreamsClosed++;
+          }
         },
         labelNames: () => Promise.resolve({ names: [], warnings: [] }),
         labelValues: () => Promise.resolve({ values: [], warnings: [] }),
@@ -46,6 +72,7 @@ function setup() {
         return Promise.resolve({ data: new TextEncoder().encode(data), warnings: [] });
       },
     },
+    inlineRangeWork,
     logger: new Logger("error", "logfmt", {}, () => {}),
     registry: new Registry(),
     endpoints: () => [],
@@ -68,6 +95,7 @@ function setup() {
     routes,
     pooled,
     storeCalls: () => storeCalls,
+    storeStreamsClosed: () => storeStreamsClosed,
     /** Holds the next Series calls until the returned release is called. */
     holdStore(): { entered: Promise<void>; release: () => void } {
       let release = () => {};
@@ -119,13 +147,64 @@ Deno.test("an instant query evaluates on the role's thread while no other one do
   assertEquals(s.pooled.length, 1);
 });
 
-Deno.test("range queries go to the evaluation pool, also when this thread is idle", async () => {
-  const s = setup();
+Deno.test("a small range query evaluates on the role's thread; one arriving meanwhile goes to the pool", async () => {
+  const s = setup(upSeries(2), 1000);
+  // 2 series × (11 samples + 10 steps) = 42 ≤ 1000: evaluated here, not in the pool
+  const answer = await call(s.routes, "/api/v1/query_range?query=up&start=0&end=100&step=10");
+  const parsed = JSON.parse(answer);
+  assertEquals(parsed.data.resultType, "matrix");
+  assertEquals(parsed.data.result.length, 2);
+  assertEquals(parsed.data.result[1].values.length, 11);
+  assertEquals(parsed.data.result[1].values[10], [100, "1"]);
+  assertEquals(s.storeCalls(), 1);
+  assertEquals(s.pooled.length, 0);
+
+  // while an instant query evaluates here, a range query goes to the pool
+  const h = s.holdStore();
+  const first = call(s.routes, "/api/v1/query?query=up&time=100");
+  await h.entered;
   assertEquals(
     await call(s.routes, "/api/v1/query_range?query=up&start=0&end=100&step=10"),
     body('{"resultType":"matrix","result":[]}'),
   );
   assertEquals(s.pooled.length, 1);
   assertEquals((s.pooled[0] as EvalTask).kind, "range");
-  assertEquals(s.storeCalls(), 0);
+  h.release();
+  await first;
+  assertEquals(s.storeCalls(), 2);
+});
+
+Deno.test("a range query past the work bound stops here, closes its store stream and goes to the pool", async () => {
+  // 50 series × 21 = 1050 > 100: the attempt here stops after five series (at step 20, 50 ×
+  // 16 > 100 too)
+  const s = setup(upSeries(50), 100);
+  assertEquals(
+    await call(s.routes, "/api/v1/query_range?query=up&start=0&end=100&step=10"),
+    body('{"resultType":"matrix","result":[]}'),
+  );
+  assertEquals(s.storeCalls(), 1);
+  assertEquals(s.storeStreamsClosed(), 1);
+  assertEquals(s.pooled.length, 1);
+  const task = s.pooled[0] as EvalTask;
+  assertEquals([task.kind, task.expr, task.start, task.end, task.step], [
+    "range",
+    "up",
+    0,
+    100_000,
+    10_000,
+  ]);
+  // the pool got the task without a work bound, and this thread is free again
+  assertEquals(task.engine.workLimit, undefined);
+  await call(s.routes, "/api/v1/query?query=up&time=100");
+  assertEquals(s.storeCalls(), 2);
+  assertEquals(s.pooled.length, 1);
+
+  // the same query later (same step and duration, shifted): to the pool without an attempt here
+  await call(s.routes, "/api/v1/query_range?query=up&start=50&end=150&step=10");
+  assertEquals(s.storeCalls(), 2);
+  assertEquals(s.pooled.length, 2);
+  // another step is another query: tried here first
+  await call(s.routes, "/api/v1/query_range?query=up&start=0&end=100&step=20");
+  assertEquals(s.storeCalls(), 3);
+  assertEquals(s.pooled.length, 3);
 });

@@ -220,6 +220,36 @@ Deno.test("SeriesResponse series frame matches hand-assembled bytes, with the St
   assertEquals(r2.series.chunks[0].encoding, ChunkEncoding.FloatHistogram);
 });
 
+Deno.test("SeriesResponse chunks decode alike in the usual layout and in any other, and a Chunk overrunning itself is refused as a Chunk", () => {
+  const data = Array.from({ length: 200 }, (_, i) => i & 0xff); // a two-byte length
+  const decode = (chunk: PB) => {
+    const res = decodeSeriesResponse(
+      new PB().m(1, new PB().m(1, label("a", "1")).m(2, new PB().v(2, 9).m(3, chunk))).build(),
+    );
+    assert(res !== null && "series" in res);
+    const c = res.series.chunks[0];
+    return { encoding: c.encoding, maxTime: c.maxTime, data: [...c.data] };
+  };
+  const want = { encoding: ChunkEncoding.XOR, maxTime: 9, data };
+  // usual: the data alone; also with type 0 written, with the data before the type, with a hash
+  assertEquals(decode(new PB().b(2, data)), want);
+  assertEquals(decode(new PB().v(1, 0).b(2, data)), want);
+  assertEquals(decode(new PB().b(2, data).v(1, 0)), want);
+  assertEquals(decode(new PB().b(2, data).v(3, 7)), want);
+  assertEquals(decode(new PB().b(2, data).v(1, 1)), { ...want, encoding: ChunkEncoding.Histogram });
+  assertEquals(decode(new PB()), { ...want, data: [] });
+  // a Chunk of 3 bytes whose data claims 5, inside a longer AggrChunk: the Chunk's error
+  const overrun = new PB().m(
+    1,
+    new PB().m(1, label("a", "1")).m(
+      2,
+      new PB().b(3, [0x12, 0x05, 0x01]).v(1, 1).v(2, 2).v(1, 3),
+    ),
+  ).build();
+  const e = assertThrows(() => decodeSeriesResponse(overrun), ProtoDecodeError);
+  assert(e.message.startsWith("cannot decode Chunk at byte"), e.message);
+});
+
 Deno.test("SeriesResponse carries downsampled aggregates in AggrChunk fields 4-8", () => {
   const chunk: StoreChunk = {
     minTime: 0,
@@ -515,4 +545,33 @@ Deno.test("one SeriesEncoder over series sharing label strings writes each serie
     enc.write(w, s.labels, s.chunks, 0, 0);
     assertEquals([...w.finish()], [...expect(s.labels).build()]);
   }
+});
+
+Deno.test("ProtoReader.varint reads 1-, 2- and longer varints alike, up to the reader's end, and refuses truncated ones", () => {
+  const values = [
+    0,
+    1,
+    127,
+    128,
+    300,
+    16383,
+    16384,
+    2 ** 21 - 1,
+    2 ** 21,
+    2 ** 35 + 7,
+    2 ** 53 - 1,
+  ];
+  const w = ProtoWriter.growable();
+  for (const v of values) w.varint(v);
+  const bytes = w.finish();
+  const r = new ProtoReader(bytes, "test");
+  assertEquals(values.map(() => r.varint()), values);
+  assert(r.eof());
+  // a one-byte varint as the last byte; a two-byte one whose second byte is past the end
+  assertEquals(new ProtoReader(new Uint8Array([0x96, 0x01, 0x05]), "t", 2).varint(), 5);
+  assertEquals(new ProtoReader(new Uint8Array([0x96, 0x01]), "t").varint(), 150);
+  const cut = new ProtoReader(new Uint8Array([0x96, 0x01, 0x05]), "cut", 0, 1);
+  const e = assertThrows(() => cut.varint(), ProtoDecodeError);
+  assert(e.message.includes("truncated varint"), e.message);
+  assertEquals(cut.pos, 0);
 });
