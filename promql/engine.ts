@@ -86,7 +86,7 @@ import {
   vectorUnless,
 } from "./binary.ts";
 import { StepCollector, type StepSeries } from "./value.ts";
-import { messageTurn, timerTurn } from "../runutil/loop_turn.ts";
+import { ioTurn, messageTurn } from "../runutil/loop_turn.ts";
 import { afterMs, type Deadline } from "../runutil/deadline.ts";
 import type { Matrix, QueryResult, QueryStats, QueryValue, Sample, Series } from "./value.ts";
 
@@ -382,7 +382,7 @@ class QueryContext {
 
   private async takeTurn(): Promise<void> {
     if (performance.now() - this.lastIo >= this.ioTurnEvery) {
-      await timerTurn();
+      await ioTurn();
       this.lastIo = performance.now();
     } else await messageTurn();
     this.lastYield = performance.now();
