@@ -53,9 +53,6 @@ let pair: TurnPair | undefined;
 let opening: Promise<TurnPair | undefined> | undefined;
 /** The turn under way: concurrent callers share it (one poll serves all of them). */
 let current: Promise<void> | undefined;
-/** Pairs opened again after a failed turn since {@link useIoTurnPort}. */
-let reopens = 0;
-const MAX_REOPENS = 3;
 const ONE = new Uint8Array([1]);
 const SINK = new Uint8Array(16);
 
@@ -63,14 +60,13 @@ const SINK = new Uint8Array(16);
  * Makes this thread's {@link ioTurn}s go through a loopback TCP pair on `127.0.0.1:port`
  * (0: any free port; the thread then needs net access to all of 127.0.0.1), opened on the
  * first turn. A role's thread gets the port from the launcher, which grants it exactly that
- * port. When the pair cannot be opened or breaks, turns are timer turns and `onUnavailable`
- * hears why, once. Replaces an earlier setup (its pair is closed).
+ * port. When the pair cannot be opened or breaks, turns are timer turns from then on and
+ * `onUnavailable` hears why, once. Replaces an earlier setup (its pair is closed).
  */
 export function useIoTurnPort(port: number, onUnavailable?: (reason: string) => void): void {
   closeIoTurns();
   turnPort = port;
   reportUnavailable = onUnavailable;
-  reopens = 0;
 }
 
 /** Closes this thread's pair; I/O turns are timer turns until {@link useIoTurnPort} again. */
@@ -149,16 +145,14 @@ async function socketTurn(): Promise<void> {
     await p.writer.write(ONE);
     if (await read === null) throw new Error("the loopback pair was closed");
   } catch (e) {
+    // only our own pair can break it (closed under a turn): timer turns from then on
     if (pair === p) {
       closePair(p);
       pair = undefined;
-      // the next turn opens a new pair, a few times per setup; then timer turns for good
-      if (++reopens > MAX_REOPENS) {
-        unavailable(
-          `event-loop turns read sockets through timer turns (≈2 ms each): the loopback pair ` +
-            `failed: ${(e as Error).message}`,
-        );
-      }
+      unavailable(
+        `event-loop turns read sockets through timer turns (≈2 ms each): the loopback pair ` +
+          `failed: ${(e as Error).message}`,
+      );
     }
     await timerTurn();
   }
