@@ -140,7 +140,7 @@ async function socketTurn(): Promise<void> {
   }
   const p = pair;
   try {
-    // the read is registered first: it completes only after the I/O driver's next poll
+    // the byte is seen only through the I/O driver's readiness: the read completes after a poll
     const read = p.reader.read(SINK);
     await p.writer.write(ONE);
     if (await read === null) throw new Error("the loopback pair was closed");

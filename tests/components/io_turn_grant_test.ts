@@ -6,8 +6,8 @@ import { assert, assertEquals } from "../helpers/assert.ts";
 import {
   emptyPermissions,
   ioTurnGrant,
-  workerPermissions,
   withIoTurnPort,
+  workerPermissions,
 } from "../../components/permissions.ts";
 import { ioTurnPort } from "../../main.ts";
 import type { IoTurnProbeResult } from "../helpers/io_turn_probe.ts";
