@@ -140,10 +140,15 @@ async function socketTurn(): Promise<void> {
   }
   const p = pair;
   try {
-    // the byte is seen only through the I/O driver's readiness: the read completes after a poll
-    const read = p.reader.read(SINK);
-    await p.writer.write(ONE);
-    if (await read === null) throw new Error("the loopback pair was closed");
+    // Two round trips: each byte is seen only through the I/O driver's readiness, so each read
+    // completes after a poll. The first poll reads what arrived (a request); while the second
+    // waits, what the first started runs (its handler) and its answer is written, instead of
+    // one slice of work later (a request in 5 ms slices: p50 2.8–4.7 ms against 5.5–5.7).
+    for (let i = 0; i < 2; i++) {
+      const read = p.reader.read(SINK);
+      await p.writer.write(ONE);
+      if (await read === null) throw new Error("the loopback pair was closed");
+    }
   } catch (e) {
     // only our own pair can break it (closed under a turn): timer turns from then on
     if (pair === p) {
