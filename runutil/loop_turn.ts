@@ -1,21 +1,24 @@
 // Giving the event loop a turn from long synchronous work (a PromQL evaluation, a label walk).
 // Three kinds, measured on Deno 2.9.6 (a thread spinning in 2 ms slices separated by turns, an
-// HTTP server on the same thread, 300 sequential requests from a Worker; 2-core machine):
+// HTTP server on the same thread, 300 sequential requests from a Worker; 2-core machine shared
+// with other benchmarks, load 1.6–6):
 // - a timer turn (`setTimeout(0)`): ≈2.1 ms even idle (timers are clamped to 1 ms,
 //   https://html.spec.whatwg.org/multipage/timers-and-user-prompts.html#timers, and run from a
 //   millisecond wheel); sockets are read in it. Requests p50/p99 0.28/2.8 ms, but the work ran
 //   only 55 % of the time;
-// - an I/O turn ({@link ioTurn}): one byte through a loopback TCP pair this thread owns. The
-//   pending read can only complete once the runtime polls its I/O driver, and that poll reads
-//   every other ready socket too (new requests, store answers). ≈0.02 ms idle; requests
-//   p50/p99 2.1/2.9–7.6 ms (one slice), work 79–91 % of the time. Without its pair (no grant for
-//   the port, port taken) it is a timer turn;
+// - an I/O turn ({@link ioTurn}): bytes through a loopback TCP pair this thread owns. A read can
+//   only complete once the runtime polls its I/O driver, and that poll reads every other ready
+//   socket too (new requests, store answers). ≈0.02 ms a round trip idle; with one round trip
+//   requests p50/p99 2.1/2.9–7.6 ms (the answer left one slice later), work 79–91 % of the time;
+//   in 5 ms slices p50 5.5–5.7 ms with one round trip, 2.8–4.7 ms with two (the second lets the
+//   request's handler run and its answer be written), so a turn is two. Without its pair (no
+//   grant for the port, port taken) it is a timer turn;
 // - a message turn ({@link messageTurn}, a MessageChannel round trip): ≈0.02 ms; it runs timers
 //   and delivers MessagePort messages (a worker's cancel) but does NOT read sockets: the runtime
 //   polls I/O only every 61 scheduler ticks while work is ready (requests waited 61–120 ms).
 // Dropped: an async op on the blocking pool (`crypto.subtle.digest`) needs no grant and usually
 // makes the thread poll I/O, but not when the op finishes before the thread parks: under load
-// p99 was 74–264 ms.
+// requests' p99 was 4.7–264 ms against 2.4–7.6 ms with the loopback pair (4 runs each).
 
 /** Resolves after a turn in which network I/O is read (new requests, store answers); ≈2 ms. */
 export function timerTurn(): Promise<void> {
