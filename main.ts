@@ -19,6 +19,7 @@ import {
   formatPermissions,
   listenHostnames,
   type PermissionSet,
+  withIoTurnPort,
   workerPermissions,
 } from "./components/permissions.ts";
 import { objstoreLauncherPermissions, substituteObjstoreEnv } from "./components/objstore.ts";
@@ -229,6 +230,22 @@ function evalWorkers(spec: CommandSpec, raw: RawFlags, perms: PermissionSet): Ev
   });
 }
 
+/**
+ * A free loopback port for the role thread's event-loop turns (runutil/loop_turn.ts `ioTurn`):
+ * bound on port 0, read, released; the role opens its pair there and is granted only that port.
+ * Undefined when none can be bound (the role then gives timer turns).
+ */
+export function ioTurnPort(): number | undefined {
+  try {
+    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (l.addr as Deno.NetAddr).port;
+    l.close();
+    return port;
+  } catch {
+    return undefined;
+  }
+}
+
 function runInWorker(
   spec: CommandSpec,
   raw: RawFlags,
@@ -236,12 +253,15 @@ function runInWorker(
 ): Promise<number> {
   let worker: Worker;
   let evals: EvalWorkers;
+  const turnPort = ioTurnPort();
   try {
     evals = evalWorkers(spec, raw, perms);
+    // only the role's thread serves sockets; its evaluation Workers keep message turns
+    const rolePerms = turnPort === undefined ? perms : withIoTurnPort(perms, turnPort);
     worker = new Worker(new URL("./components/worker.ts", import.meta.url), {
       type: "module",
       name: commandKey(spec.path),
-      deno: { permissions: workerPermissions(perms) },
+      deno: { permissions: workerPermissions(rolePerms) },
     });
   } catch (e) {
     // a grant Deno refuses is a bug in the derivation; say so on one line, never a stack
@@ -289,7 +309,7 @@ function runInWorker(
       const msg = e.data as { type: string; code?: number; req?: number; id?: number };
       if (msg.type === "ready") {
         ready = true;
-        worker.postMessage({ type: "run", raw, evalWorkers: evals.max });
+        worker.postMessage({ type: "run", raw, evalWorkers: evals.max, turnPort });
         // a dead evaluation Worker's queries fail in the role's pool; the next starts another
         evals.onExit = (id, cause) => worker.postMessage({ type: "evalExit", id, cause });
         if (stopWhenReady) worker.postMessage({ type: "stop" });

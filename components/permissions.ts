@@ -273,6 +273,19 @@ export function derivePermissions(
   return set;
 }
 
+/**
+ * The net grant of a role thread's loopback pair for cheap socket-reading event-loop turns
+ * (runutil/loop_turn.ts `ioTurn`): exactly `127.0.0.1:<port>`, a port the launcher picked.
+ */
+export function ioTurnGrant(port: number): string {
+  return `127.0.0.1:${port}`;
+}
+
+/** A copy of `set` that also grants the loopback port of the role thread's I/O turns. */
+export function withIoTurnPort(set: PermissionSet, port: number): PermissionSet {
+  return { ...set, net: set.net === true ? true : new Set([...set.net, ioTurnGrant(port)]) };
+}
+
 /** Deno worker permission options for a permission set. */
 export function workerPermissions(set: PermissionSet): Deno.PermissionOptionsObject {
   const list = (s: Set<string>) => (s.size === 0 ? false : [...s].sort());

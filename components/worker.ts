@@ -1,5 +1,6 @@
 // Worker entry: runs one command with the permissions the launcher derived from its flags.
-// Out: {type:"ready"} once its modules are evaluated; in: {type:"run", raw, evalWorkers}, then
+// Out: {type:"ready"} once its modules are evaluated; in: {type:"run", raw, evalWorkers,
+// turnPort} (turnPort: the loopback port granted for this thread's event-loop turns), then
 // optionally {type:"stop"}; out: {type:"exit", code}. The query role's evaluation Workers
 // (components/eval_workers.ts): out {type:"evalStart", req} → in {type:"evalStarted", req, id,
 // port} or {type:"evalStartFailed", req, message}; out {type:"evalStop", id}; in
@@ -14,6 +15,7 @@ import { RUN_TABLE } from "./run_table.ts";
 import { tracingConfig } from "./tracing.ts";
 import type { TracingHandle } from "../tracing/setup.ts";
 import type { RunContext } from "./runtime.ts";
+import { useIoTurnPort } from "../runutil/loop_turn.ts";
 
 const encoder = new TextEncoder();
 const controller = new AbortController();
@@ -58,7 +60,11 @@ function evalWorkerLauncher(max: number): NonNullable<RunContext["evalWorkers"]>
   };
 }
 
-async function run(raw: RawFlags, evalWorkers: number): Promise<number> {
+async function run(
+  raw: RawFlags,
+  evalWorkers: number,
+  turnPort: number | undefined,
+): Promise<number> {
   const key = commandKey(raw.command);
   const spec = findCommand(raw.command);
   const fn = RUN_TABLE[key];
@@ -68,6 +74,9 @@ async function run(raw: RawFlags, evalWorkers: number): Promise<number> {
   const log = hasLog ? logConfig(flags) : { level: "info" as const, format: "logfmt" as const };
   const logger = new Logger(log.level, log.format);
   for (const note of noEffectNotes(spec, raw)) logger.warn(note);
+  if (turnPort !== undefined) {
+    useIoTurnPort(turnPort, (reason) => logger.debug(reason));
+  }
   if (spec.flags.some((f) => f.name === "request.logging-config")) {
     setRequestLogConfig(requestLogForRole(key, requestLogFromFlags(raw)));
   }
@@ -120,6 +129,7 @@ scope.onmessage = async (e: MessageEvent) => {
     type: string;
     raw?: RawFlags;
     evalWorkers?: number;
+    turnPort?: number;
     req?: number;
     id?: number;
     port?: MessagePort;
@@ -137,7 +147,7 @@ scope.onmessage = async (e: MessageEvent) => {
     for (const h of evalExitHandlers) h(msg.id!, msg.cause ?? "crashed");
   } else if (msg.type === "reload") { for (const h of reloadHandlers) h(); }
   else if (msg.type === "run") {
-    const code = await run(msg.raw!, msg.evalWorkers ?? 0);
+    const code = await run(msg.raw!, msg.evalWorkers ?? 0, msg.turnPort);
     scope.postMessage({ type: "exit", code });
   }
 };

@@ -1369,7 +1369,7 @@ export const MUTATIONS: Mutation[] = [
     name: "engine-never-yields-to-the-loop",
     file: "promql/engine.ts",
     find:
-      "      await timerTurn();\n      this.lastIo = performance.now();\n    } else await messageTurn();",
+      "      await ioTurn();\n      this.lastIo = performance.now();\n    } else await messageTurn();",
     replace:
       "      await Promise.resolve();\n      this.lastIo = performance.now();\n    } else await Promise.resolve();",
     tests: ["tests/promql/engine_test.ts", "tests/e2e/query_starvation_test.ts"],
@@ -2856,6 +2856,41 @@ export const MUTATIONS: Mutation[] = [
     find: "      ? [...new Set([...await dns.aaaa(host), ...await dns.a(host)])]",
     replace: "      ? [...await dns.a(host), ...await dns.aaaa(host)]",
     tests: ["tests/query/endpoints_test.ts"],
+  },
+  {
+    name: "io-turn-fallback-is-a-message-turn",
+    file: "runutil/loop_turn.ts",
+    find: "  if (turnPort === undefined && !pair) return timerTurn();",
+    replace: "  if (turnPort === undefined && !pair) return messageTurn();",
+    tests: ["tests/runutil/loop_turn_test.ts"],
+  },
+  {
+    name: "io-turns-not-shared",
+    file: "runutil/loop_turn.ts",
+    find: "  if (current) return current;\n",
+    replace: "",
+    tests: ["tests/runutil/loop_turn_test.ts"],
+  },
+  {
+    name: "io-turn-pair-failure-rejects",
+    file: "runutil/loop_turn.ts",
+    find: "    }\n    await timerTurn();\n  }\n}",
+    replace: "    }\n    throw e;\n  }\n}",
+    tests: ["tests/runutil/loop_turn_test.ts"],
+  },
+  {
+    name: "turn-pacer-gives-message-turns",
+    file: "runutil/loop_turn.ts",
+    find: "    return ioTurn().then(() => {",
+    replace: "    return messageTurn().then(() => {",
+    tests: ["tests/store/bucket_store_label_turns_test.ts", "tests/query/label_api_data_test.ts"],
+  },
+  {
+    name: "io-turn-grant-missing",
+    file: "components/permissions.ts",
+    find: "new Set([...set.net, ioTurnGrant(port)])",
+    replace: "new Set([...set.net])",
+    tests: ["tests/components/io_turn_grant_test.ts"],
   },
   {
     name: "engine-cheap-turn-is-a-microtask",

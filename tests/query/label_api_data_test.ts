@@ -4,7 +4,8 @@
 // a probe's timer runs before the answer is done), without asserting any time.
 
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { countTimerTurns } from "../helpers/timer_turns.ts";
+import { countSocketReads } from "../helpers/socket_reads.ts";
+import { closeIoTurns, useIoTurnPort } from "../../runutil/loop_turn.ts";
 import { joinPieces, labelApiData, type LabelApiRequest } from "../../query/label_api.ts";
 import type { ProxyQueryable } from "../../query/queryable.ts";
 import { compareLabels, labelsFromObject, labelsToObject } from "../../tsdb/labels.ts";
@@ -92,23 +93,25 @@ Deno.test("label names and values: union of the sets, sorted, unique, JSON-escap
   assertEquals(text(values), JSON.stringify(many));
 });
 
-Deno.test("series: a large answer lets timers run while it is made (issue 20)", async () => {
+Deno.test("series: a large answer lets timers run and sockets be read while it is made (issue 20)", async () => {
   const all = series(60_000);
   // a probe: a timer set now; without turns it would run only after the whole answer
   let probeRan = false;
   const probe = setTimeout(() => probeRan = true, 0);
-  const counter = countTimerTurns();
+  useIoTurnPort(0);
+  const counter = await countSocketReads();
   let doneWithProbe: boolean | undefined;
-  let ticksAtEnd = 0;
+  let readsAtEnd = 0;
   try {
     const pieces = await labelApiData(stub([all]), req("series", 1), AbortSignal.any([]));
     doneWithProbe = probeRan;
-    ticksAtEnd = counter.stop();
+    readsAtEnd = await counter.stop();
     assertEquals(text(pieces), json(all));
   } finally {
     clearTimeout(probe);
-    counter.stop();
+    await counter.stop();
+    closeIoTurns();
   }
   assert(doneWithProbe, "the probe's timer did not run before the answer was made");
-  assert(ticksAtEnd >= 2, `${ticksAtEnd} timer turns while the answer was made`);
+  assert(readsAtEnd >= 2, `${readsAtEnd} socket-reading turns while the answer was made`);
 });
