@@ -43,7 +43,6 @@ export function messageTurn(): Promise<void> {
 
 /** This thread's connected loopback pair: a byte written to `writer` is read from `reader`. */
 interface TurnPair {
-  listener: Deno.Listener;
   writer: Deno.Conn;
   reader: Deno.Conn;
 }
@@ -87,7 +86,7 @@ export function ioTurnsUseSocket(): boolean {
 }
 
 function closePair(p: TurnPair): void {
-  for (const r of [p.writer, p.reader, p.listener]) {
+  for (const r of [p.writer, p.reader]) {
     try {
       r.close();
     } catch { /* already closed */ }
@@ -106,26 +105,36 @@ function unavailable(reason: string): undefined {
 async function openPair(port: number): Promise<TurnPair | undefined> {
   let listener: Deno.Listener | undefined;
   let writer: Deno.Conn | undefined;
+  let reader: Deno.Conn | undefined;
   try {
     listener = Deno.listen({ hostname: "127.0.0.1", port, transport: "tcp" });
     const addr = listener.addr as Deno.NetAddr;
     const accepted = listener.accept();
     writer = await Deno.connect({ hostname: "127.0.0.1", port: addr.port });
-    const reader = await accepted;
+    reader = await accepted;
+    // Another process on this host may have connected first: its connection would be `reader`,
+    // ours would wait unaccepted, and every turn would wait for a byte that never comes.
+    const ours = (writer.localAddr as Deno.NetAddr).port;
+    const peer = (reader.remoteAddr as Deno.NetAddr).port;
+    if (ours !== peer) throw new Error(`a connection from port ${peer} came first, not ours`);
     // one byte per turn: sent at once, not held back to be merged with the next
     (writer as Deno.TcpConn).setNoDelay(true);
-    return { listener, writer, reader };
+    return { writer, reader };
   } catch (e) {
-    try {
-      writer?.close();
-    } catch { /* closed */ }
-    try {
-      listener?.close();
-    } catch { /* closed */ }
+    for (const c of [writer, reader]) {
+      try {
+        c?.close();
+      } catch { /* closed */ }
+    }
     return unavailable(
       `event-loop turns read sockets through timer turns (≈2 ms each): no loopback pair on ` +
         `127.0.0.1:${port}: ${(e as Error).message}`,
     );
+  } finally {
+    // the pair needs no more connections: nothing else can reach the port from now on
+    try {
+      listener?.close();
+    } catch { /* closed */ }
   }
 }
 

@@ -2879,6 +2879,13 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/runutil/loop_turn_test.ts"],
   },
   {
+    name: "io-turn-port-left-open",
+    file: "runutil/loop_turn.ts",
+    find: "    try {\n      listener?.close();\n    } catch { /* closed */ }\n  }\n}",
+    replace: "  }\n}",
+    tests: ["tests/runutil/loop_turn_test.ts"],
+  },
+  {
     name: "turn-pacer-gives-message-turns",
     file: "runutil/loop_turn.ts",
     find: "    return ioTurn().then(() => {",

@@ -173,6 +173,27 @@ Deno.test("without its pair an I/O turn is a timer turn: not set up, or the port
   }
 });
 
+Deno.test("once the pair is open its port is closed: nothing else can connect to it", async () => {
+  const port = freePort();
+  useIoTurnPort(port);
+  try {
+    await ioTurn();
+    assert(ioTurnsUseSocket());
+    let refused = false;
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+    } catch (e) {
+      refused = e instanceof Deno.errors.ConnectionRefused;
+    }
+    assert(refused, "the turn port still accepts connections");
+    // and the pair still turns
+    assertEquals(await answeredBetweenSlices(ioTurn), "ok");
+    assert(ioTurnsUseSocket());
+  } finally {
+    closeIoTurns();
+  }
+});
+
 Deno.test("a turn under way when the pair is closed still resolves", async () => {
   useIoTurnPort(0);
   await ioTurn();
