@@ -137,7 +137,8 @@ function threadCpu(pid: number): Map<string, number> {
 
 /**
  * The querier's CPU per query between two samples, by role: Deno names Web Worker threads
- * `worker-<n>` in start order; the launcher starts the evaluation Workers, then the role's.
+ * `worker-<n>` in start order; the launcher starts the role's Worker first and the evaluation
+ * Workers on demand, later (components/eval_workers.ts).
  */
 function querierCpu(before: Map<string, number>, after: Map<string, number>, n: number): string {
   const workers = [...after.keys()].filter((k) => k.startsWith("worker-"))
@@ -146,8 +147,8 @@ function querierCpu(before: Map<string, number>, after: Map<string, number>, n: 
   for (const [k, v] of after) {
     const d = v - (before.get(k) ?? 0);
     const i = workers.indexOf(k);
-    if (i >= 0 && i < EVAL_WORKERS) sum.eval += d;
-    else if (i === EVAL_WORKERS) sum.role += d;
+    if (i === 0) sum.role += d;
+    else if (i > 0) sum.eval += d;
     else if (k.startsWith("V8 ")) sum.v8 += d;
     else sum.other += d;
   }
