@@ -3687,14 +3687,6 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/store/index_cache_test.ts"],
   },
   {
-    name: "index-cache-hit-never-moves",
-    file: "store/index_cache.ts",
-    find:
-      "    this.touch(e);\n    counts?.hits.inc();\n    return decodeEntry(e, ref, decodeBody);",
-    replace: "    counts?.hits.inc();\n    return decodeEntry(e, ref, decodeBody);",
-    tests: ["tests/store/index_cache_test.ts"],
-  },
-  {
     name: "index-cache-fetched-hit-never-moves",
     file: "store/index_cache.ts",
     find: "        this.touch(e);\n        hits++;",

@@ -383,23 +383,7 @@ export class IndexCache implements StoreIndexCache {
     ref: number,
     decodeBody?: (ref: number, body: Uint8Array) => IndexSeries,
   ): IndexSeries | undefined {
-    return this.seriesFrom(this.series.get(block), ref, decodeBody);
-  }
-
-  /** Series entry `ref` of a block's map (a hit counted and made recent), decoded. */
-  private seriesFrom(
-    map: Map<number, Entry> | undefined,
-    ref: number,
-    decodeBody?: (ref: number, body: Uint8Array) => IndexSeries,
-  ): IndexSeries | undefined {
-    if (!this.on("Series")) return undefined;
-    const counts = this.lookups?.Series;
-    counts?.requests.inc();
-    const e = map?.get(ref);
-    if (e === undefined) return undefined;
-    this.touch(e);
-    counts?.hits.inc();
-    return decodeEntry(e, ref, decodeBody);
+    return this.seriesOf(block, [ref], decodeBody)[0];
   }
 
   /**
@@ -442,8 +426,17 @@ export class IndexCache implements StoreIndexCache {
     refs: ArrayLike<number>,
     decodeBody?: (ref: number, body: Uint8Array) => IndexSeries,
   ): Promise<(IndexSeries | undefined)[]> {
+    return Promise.resolve(this.seriesOf(block, refs, decodeBody));
+  }
+
+  /** Series entries `refs` of `block`, decoded; hits made recent, lookups counted once. */
+  private seriesOf(
+    block: string,
+    refs: ArrayLike<number>,
+    decodeBody?: (ref: number, body: Uint8Array) => IndexSeries,
+  ): (IndexSeries | undefined)[] {
     const out = new Array<IndexSeries | undefined>(refs.length).fill(undefined);
-    if (!this.on("Series")) return Promise.resolve(out);
+    if (!this.on("Series")) return out;
     const map = this.series.get(block);
     let hits = 0;
     if (map !== undefined) {
@@ -459,7 +452,7 @@ export class IndexCache implements StoreIndexCache {
     const counts = this.lookups?.Series;
     counts?.requests.inc(refs.length);
     counts?.hits.inc(hits);
-    return Promise.resolve(out);
+    return out;
   }
 
   storeSeries(

@@ -657,8 +657,8 @@ export class SeriesEncoder {
       const same = i + 1 < prev.length;
       const nl = same && prev[i] === name ? strLens[prevAt + i] : utf8Length(name);
       const vl = same && prev[i + 1] === value ? strLens[prevAt + i + 1] : utf8Length(value);
-      this.strLens[at + i] = nl;
-      this.strLens[at + i + 1] = vl;
+      strLens[at + i] = nl;
+      strLens[at + i + 1] = vl;
       const ls = (nl > 0 ? ldSize(nl) : 0) + (vl > 0 ? ldSize(vl) : 0);
       this.labelSizes[(at + i) >> 1] = ls;
       n += ldSize(ls);
