@@ -75,7 +75,11 @@ async function run(
   const logger = new Logger(log.level, log.format);
   for (const note of noEffectNotes(spec, raw)) logger.warn(note);
   if (turnPort !== undefined) {
-    useIoTurnPort(turnPort, (reason) => logger.debug(reason));
+    useIoTurnPort(
+      turnPort,
+      (reason) => logger.debug(reason),
+      (port) => logger.debug("event-loop turns read sockets through a loopback pair", { port }),
+    );
   }
   if (spec.flags.some((f) => f.name === "request.logging-config")) {
     setRequestLogConfig(requestLogForRole(key, requestLogFromFlags(raw)));

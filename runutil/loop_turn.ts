@@ -50,6 +50,7 @@ interface TurnPair {
 /** The loopback port of this thread's I/O turns, or undefined: I/O turns are timer turns. */
 let turnPort: number | undefined;
 let reportUnavailable: ((reason: string) => void) | undefined;
+let reportOpen: ((port: number) => void) | undefined;
 let pair: TurnPair | undefined;
 /** The pair being opened (concurrent first turns wait for the same one). */
 let opening: Promise<TurnPair | undefined> | undefined;
@@ -63,18 +64,25 @@ const SINK = new Uint8Array(16);
  * (0: any free port; the thread then needs net access to all of 127.0.0.1), opened on the
  * first turn. A role's thread gets the port from the launcher, which grants it exactly that
  * port. When the pair cannot be opened or breaks, turns are timer turns from then on and
- * `onUnavailable` hears why, once. Replaces an earlier setup (its pair is closed).
+ * `onUnavailable` hears why, once; `onOpen` hears the pair's port once it is open. Replaces an
+ * earlier setup (its pair is closed).
  */
-export function useIoTurnPort(port: number, onUnavailable?: (reason: string) => void): void {
+export function useIoTurnPort(
+  port: number,
+  onUnavailable?: (reason: string) => void,
+  onOpen?: (port: number) => void,
+): void {
   closeIoTurns();
   turnPort = port;
   reportUnavailable = onUnavailable;
+  reportOpen = onOpen;
 }
 
 /** Closes this thread's pair; I/O turns are timer turns until {@link useIoTurnPort} again. */
 export function closeIoTurns(): void {
   turnPort = undefined;
   reportUnavailable = undefined;
+  reportOpen = undefined;
   opening = undefined;
   if (pair) closePair(pair);
   pair = undefined;
@@ -119,6 +127,7 @@ async function openPair(port: number): Promise<TurnPair | undefined> {
     if (ours !== peer) throw new Error(`a connection from port ${peer} came first, not ours`);
     // one byte per turn: sent at once, not held back to be merged with the next
     (writer as Deno.TcpConn).setNoDelay(true);
+    reportOpen?.((listener.addr as Deno.NetAddr).port);
     return { writer, reader };
   } catch (e) {
     for (const c of [writer, reader]) {

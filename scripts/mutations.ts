@@ -2886,6 +2886,20 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/runutil/loop_turn_test.ts"],
   },
   {
+    name: "launcher-turn-port-not-passed",
+    file: "main.ts",
+    find: "evalWorkers: evals.max, turnPort });",
+    replace: "evalWorkers: evals.max, turnPort: undefined });",
+    tests: ["tests/components/io_turn_grant_test.ts"],
+  },
+  {
+    name: "role-turn-port-unused",
+    file: "components/worker.ts",
+    find: "  if (turnPort !== undefined) {\n    useIoTurnPort(",
+    replace: "  if (turnPort === -1) {\n    useIoTurnPort(",
+    tests: ["tests/components/io_turn_grant_test.ts"],
+  },
+  {
     name: "turn-pacer-gives-message-turns",
     file: "runutil/loop_turn.ts",
     find: "    return ioTurn().then(() => {",

@@ -1,6 +1,7 @@
 // The role's thread gets exactly one extra net grant, `127.0.0.1:<port>` for the loopback pair
 // of its I/O turns (runutil/loop_turn.ts), on a port the launcher picked (main.ts ioTurnPort):
 // with it a Worker's turns go through the pair; without it they are timer turns, reported once.
+// A role the launcher starts opens its pair on that port (seen in its debug log).
 
 import { assert, assertEquals } from "../helpers/assert.ts";
 import {
@@ -11,6 +12,7 @@ import {
 } from "../../components/permissions.ts";
 import { ioTurnPort } from "../../main.ts";
 import type { IoTurnProbeResult } from "../helpers/io_turn_probe.ts";
+import { startComponent } from "../helpers/thanos.ts";
 
 const PROBE = new URL("../helpers/io_turn_probe.ts", import.meta.url);
 
@@ -61,3 +63,29 @@ async function inWorker(
     w.terminate();
   }
 }
+
+Deno.test("a role started by the launcher opens its turn pair on the granted port", {
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  // no stores, no evaluation Workers: the query below is evaluated on the role's thread, whose
+  // engine gives the loop a turn every few ms of work
+  const q = await startComponent("query", ["--log.level=debug", "--query.eval-workers=0"]);
+  try {
+    const expr = encodeURIComponent("sum(count_over_time(vector(1)[6h:1s]))");
+    const res = await fetch(`${q.http}/api/v1/query?query=${expr}&time=1700000000`);
+    const body = await res.json();
+    assertEquals([res.status, body.data.result[0].value[1]], [200, "21601"]);
+    await q.waitFor(
+      () => Promise.resolve(q.logs().includes("through a loopback pair")),
+      "turn pair opened",
+      10_000,
+    );
+    const line = q.logs().split("\n").find((l) => l.includes("through a loopback pair"))!;
+    const port = Number(/port=(\d+)/.exec(line)?.[1]);
+    assert(port > 0, line);
+    assert(!q.logs().includes("through timer turns"), q.logs().slice(-2000));
+  } finally {
+    await q.stop();
+  }
+});
