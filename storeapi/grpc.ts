@@ -168,7 +168,9 @@ function frame(msg: Uint8Array, compressed: boolean): Uint8Array {
 
 /**
  * Splits a byte stream into gRPC messages. A message inside one received chunk is returned as a
- * view (no copy); one spanning chunks is assembled into its own buffer (one copy).
+ * view (no copy); one spanning chunks is assembled into its own buffer (one copy). Chunks are
+ * kept until their message is complete: the caller must not reuse them (readFrames hands over
+ * a copy of each DATA payload).
  */
 class FrameParser {
   private header = new Uint8Array(5);
@@ -189,8 +191,8 @@ class FrameParser {
     while (p < n) {
       if (this.parts !== null) {
         const take = Math.min(this.msgLen - this.msgFill, n - p);
-        // a copy: the caller may reuse its chunk
-        this.parts.push(chunk.slice(p, p + take));
+        // kept as it is: chunks are the HTTP/2 layer's payload copies, never reused
+        this.parts.push(chunk.subarray(p, p + take));
         this.msgFill += take;
         p += take;
         if (this.msgFill === this.msgLen) {

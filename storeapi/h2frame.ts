@@ -247,11 +247,18 @@ export interface ByteConn {
   close(): void;
 }
 
+/** What readFrames reads into at first: an idle connection costs little. */
+const READ_MIN = 16 << 10;
+/** Room readFrames grows to while reads fill it: a 40 KB answer is one read, not three. */
+const READ_MAX = 64 << 10;
+
 /**
  * Reads frames from `conn` until EOF, a read error or `stop()`: each complete frame goes to
  * `onFrame` (payload copied: it may be kept). Frames over {@link MAX_FRAME} are a connection
- * error; memory is one frame plus one read. With `preface`, the peer's first bytes must be the
- * client connection preface (server side).
+ * error. Bytes are read straight into the frame buffer (no copy from a read buffer); its room
+ * starts at {@link READ_MIN} and grows to {@link READ_MAX} while reads fill it, so memory is
+ * one partial frame plus one read. With `preface`, the peer's first bytes must be the client
+ * connection preface (server side).
  */
 export async function readFrames(
   conn: ByteConn,
@@ -260,29 +267,31 @@ export async function readFrames(
   opts: { preface?: boolean; onPreface?: () => void } = {},
 ): Promise<void> {
   let prefaceSeen = !opts.preface;
-  // small buffers: an idle connection costs little; `buf` grows to one frame when needed
-  let buf = new Uint8Array(16 << 10);
+  let buf = new Uint8Array(READ_MIN);
   let start = 0;
   let end = 0;
-  const chunk = new Uint8Array(16 << 10);
+  /** The room the next read gets. */
+  let want = READ_MIN;
   while (!stop()) {
-    let n: number | null;
-    try {
-      n = await conn.read(chunk);
-    } catch {
-      return;
-    }
-    if (n === null) return;
-    if (end + n > buf.length) {
-      // compact, grow only up to one frame plus a read
+    if (buf.length - end < want) {
+      // move the partial frame to the front, in a larger buffer when the read needs the room
       const live = end - start;
-      const nb = live + n > buf.length ? new Uint8Array(live + n) : buf;
-      nb.set(buf.subarray(start, end), 0);
+      const nb = live + want > buf.length ? new Uint8Array(live + want) : buf;
+      if (nb === buf) buf.copyWithin(0, start, end);
+      else nb.set(buf.subarray(start, end), 0);
       buf = nb;
       start = 0;
       end = live;
     }
-    buf.set(chunk.subarray(0, n), end);
+    let n: number | null;
+    try {
+      n = await conn.read(buf.subarray(end, end + want));
+    } catch {
+      return;
+    }
+    if (n === null) return;
+    // a full read: more is probably waiting, read it in fewer calls
+    if (n === want) want = Math.min(READ_MAX, want * 2);
     end += n;
     if (!prefaceSeen) {
       const have = Math.min(end - start, PREFACE.length);
