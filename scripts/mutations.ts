@@ -3666,6 +3666,20 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/query/eval_inline_test.ts"],
   },
   {
+    name: "wire-varint-size-six-byte-bound",
+    file: "storeapi/wire.ts",
+    find: "  if (v < 0x40000000000) return 6;",
+    replace: "  if (v <= 0x40000000000) return 6;",
+    tests: ["tests/storeapi/wire_test.ts"],
+  },
+  {
+    name: "index-shared-symbol-stores-other-string",
+    file: "tsdb/index/reader.ts",
+    find: "  sharedSymbols.set(s, s);",
+    replace: '  sharedSymbols.set(s, s + "\\u0000");',
+    tests: ["tests/tsdb/index_test.ts"],
+  },
+  {
     name: "wire-varint-two-bytes-shift",
     file: "storeapi/wire.ts",
     find: "        return (c & 0x7f) | (d << 7);",

@@ -41,13 +41,13 @@ export function varintSize(v: number): number {
   if (v < 0x4000) return 2;
   if (v < 0x200000) return 3;
   if (v < 0x10000000) return 4;
-  let n = 4;
-  v = Math.floor(v / 0x10000000);
-  while (v >= 1) {
-    n++;
-    v = Math.floor(v / 128);
-  }
-  return n;
+  // comparisons, not a division loop: chunk and sample times (~2^40 ms) take 6 bytes
+  if (v < 0x800000000) return 5;
+  if (v < 0x40000000000) return 6;
+  if (v < 0x2000000000000) return 7;
+  if (v < 0x100000000000000) return 8;
+  if (v < 0x8000000000000000) return 9;
+  return 10;
 }
 
 /** Size of an int64 field value (negative numbers take 10 bytes, as in Go). */

@@ -40,7 +40,7 @@ import {
   StoreType,
 } from "../../storeapi/codec.ts";
 import { maskedCrc32c, snappyFrameDecode, snappyFrameEncode } from "../../storeapi/snappy.ts";
-import { ProtoReader, ProtoWriter } from "../../storeapi/wire.ts";
+import { ProtoReader, ProtoWriter, varintSize } from "../../storeapi/wire.ts";
 
 /** Minimal protobuf byte builder: tag = field<<3|wiretype, varints, length-delimited fields. */
 class PB {
@@ -574,4 +574,18 @@ Deno.test("ProtoReader.varint reads 1-, 2- and longer varints alike, up to the r
   const e = assertThrows(() => cut.varint(), ProtoDecodeError);
   assert(e.message.includes("truncated varint"), e.message);
   assertEquals(cut.pos, 0);
+});
+
+Deno.test("varintSize is the written varint's length on both sides of every 7-bit boundary", () => {
+  for (let k = 1; k <= 7; k++) {
+    for (const v of [2 ** (7 * k) - 1, 2 ** (7 * k), 1.7e12 + k]) {
+      if (v > Number.MAX_SAFE_INTEGER) continue;
+      const w = ProtoWriter.growable();
+      w.varint(v);
+      assertEquals(varintSize(v), w.finish().length, `varintSize(${v})`);
+    }
+  }
+  assertEquals(varintSize(Number.MAX_SAFE_INTEGER), 8);
+  assertEquals(varintSize(2 ** 56), 9);
+  assertEquals(varintSize(2 ** 63), 10);
 });

@@ -256,6 +256,30 @@ Deno.test("index writer → reader round trip: names, values, postings, series, 
   });
 });
 
+Deno.test("readers of blocks sharing symbols each decode their own series correctly", async () => {
+  // symbols are shared between readers (one string per symbol): two blocks with overlapping but
+  // differently numbered symbols, read interleaved, still give each block's own labels
+  await withTempDir(async (dir) => {
+    const a = makeFixture(3, 200);
+    const b = makeFixture(4, 200);
+    const refsA = await writeFixture(`${dir}/a`, a);
+    const refsB = await writeFixture(`${dir}/b`, b);
+    const ra = await IndexReader.open(await FileByteSource.open(`${dir}/a`));
+    const rb = await IndexReader.open(await FileByteSource.open(`${dir}/b`));
+    try {
+      for (let i = 0; i < Math.max(refsA.length, refsB.length); i++) {
+        if (i < refsA.length) assertEquals((await ra.series(refsA[i])).labels, a.series[i].labels);
+        if (i < refsB.length) assertEquals((await rb.series(refsB[i])).labels, b.series[i].labels);
+      }
+      await checkRoundTrip(ra, a, refsA);
+      await checkRoundTrip(rb, b, refsB);
+    } finally {
+      await ra.close();
+      await rb.close();
+    }
+  });
+});
+
 Deno.test("index reader without the in-memory postings table gives the same answers", async () => {
   await withTempDir(async (dir) => {
     const fx = makeFixture(2, 400);

@@ -86,6 +86,24 @@ const POSTINGS_MAX_READ = 16 * 1024 * 1024;
 /** Bounds of the symbol lookup caches (cleared when full: cheap and good enough). */
 const VALUE_CACHE_MAX = 16384;
 const NAME_CACHE_MAX = 4096;
+/**
+ * Symbols decoded by any reader, shared: blocks repeat each other's symbols (360 two-hour blocks
+ * of one job hold the same label names and values), so every reader's series labels are the
+ * same string instances. Label comparisons across blocks (the store's k-way merge compares each
+ * block's series with the others') then end at the pointer check instead of comparing bytes, and
+ * the readers' caches hold one copy of a symbol instead of one per block. Cleared when full.
+ */
+const SHARED_SYMBOLS_MAX = 65536;
+const sharedSymbols = new Map<string, string>();
+
+/** The shared instance of symbol `s` (see {@link sharedSymbols}). */
+function sharedSymbol(s: string): string {
+  const got = sharedSymbols.get(s);
+  if (got !== undefined) return got;
+  if (sharedSymbols.size >= SHARED_SYMBOLS_MAX) sharedSymbols.clear();
+  sharedSymbols.set(s, s);
+  return s;
+}
 
 const EMPTY_POSTINGS = new Uint32Array(0);
 
@@ -226,7 +244,7 @@ export class IndexReader {
   symbol(ref: number): string {
     const cached = this.valueCache.get(ref);
     if (cached !== undefined) return cached;
-    const s = this.lookupSymbol(ref);
+    const s = sharedSymbol(this.lookupSymbol(ref));
     if (this.valueCache.size >= VALUE_CACHE_MAX) this.valueCache.clear();
     this.valueCache.set(ref, s);
     return s;
@@ -235,7 +253,7 @@ export class IndexReader {
   private nameSymbol(ref: number): string {
     const cached = this.nameCache.get(ref);
     if (cached !== undefined) return cached;
-    const s = this.lookupSymbol(ref);
+    const s = sharedSymbol(this.lookupSymbol(ref));
     if (this.nameCache.size >= NAME_CACHE_MAX) this.nameCache.clear();
     this.nameCache.set(ref, s);
     return s;
