@@ -1,14 +1,18 @@
 // CPU per Series call of the bucket store in process (issue 19): the store's own work (postings,
 // series entries from the index cache, chunk reads, the merge) and the protobuf encoding of the
 // answer, without the gRPC transport, for one `__name__` selector over the last 10 minutes before
-// `time` (an instant query's window). Process CPU (user + system, all threads) per call, median
-// of 5 rounds after a warm-up; printed, never asserted. Run it from two checkouts alternately to
-// compare them under the same load.
+// `time` (an instant query's window; `--window`). Process CPU (user + system, all threads) per
+// call, median of 5 rounds (`--rounds`) after a warm-up; printed, never asserted. Run it from two
+// checkouts alternately to compare them under the same load.
 //
 //   deno run -A bench/store_series_cpu.ts --bucket=<dir> [--n=60] [--time=<unix s>] [name]
+//       [--window=600] [--warmup=300] [--rounds=5]
 //
 // `<dir>` is a FILESYSTEM bucket, e.g. the `bucket` folder kept by
-// `bench/instant_vs_prometheus.ts --keep=<dir>`; `name` defaults to `up`.
+// `bench/instant_vs_prometheus.ts --keep=<dir>`; `name` defaults to `up`. `--window` (seconds
+// before `time`) widens the call, e.g. `--window=2591880 --time=1700085540 --warmup=2 --n=3
+// --rounds=3` over `<data>/days30-1000-aligned`, the 30-day bucket kept by
+// `bench/store_memory_vs_prometheus.ts --days30=1000 --data=<data>`.
 
 import process from "node:process";
 import { MetaSyncer } from "../block/fetcher.ts";
@@ -27,6 +31,9 @@ function flag(name: string, def: string): string {
 
 const BUCKET = flag("bucket", "");
 const N = Number(flag("n", "60"));
+const WINDOW_MS = Number(flag("window", "600")) * 1000;
+const WARMUP = Number(flag("warmup", "300"));
+const ROUNDS = Number(flag("rounds", "5"));
 /** Default: the evaluation time of bench/instant_vs_prometheus.ts at 24 h. */
 const TIME_MS = Number(flag("time", "1700006339")) * 1000;
 const NAME = Deno.args.find((a) => !a.startsWith("--")) ?? "up";
@@ -47,7 +54,7 @@ const store = new BucketStore(bucket, {
 try {
   await store.syncBlocks();
   const req = {
-    minTime: TIME_MS - 600_000,
+    minTime: TIME_MS - WINDOW_MS,
     maxTime: TIME_MS,
     matchers: [new Matcher(MatchType.Equal, "__name__", NAME)],
   };
@@ -60,10 +67,10 @@ try {
       bytes += encodeSeriesResponseBatch(batch).length;
     }
   };
-  for (let i = 0; i < Math.max(300, N); i++) await call();
-  const perCall = series / Math.max(300, N);
+  for (let i = 0; i < Math.max(WARMUP, N); i++) await call();
+  const perCall = series / Math.max(WARMUP, N);
   const rounds: number[] = [];
-  for (let r = 0; r < 5; r++) {
+  for (let r = 0; r < ROUNDS; r++) {
     const before = process.cpuUsage();
     for (let i = 0; i < N; i++) await call();
     const used = process.cpuUsage(before);
@@ -73,7 +80,7 @@ try {
   console.log(
     `${NAME}: ${perCall} series, ${Math.round(bytes / series * perCall)} bytes per call; ` +
       `CPU µs per call ${rounds.map((x) => x.toFixed(0)).join(" ")} (median ${
-        rounds[2].toFixed(0)
+        rounds[rounds.length >> 1].toFixed(0)
       }), load ${Deno.loadavg().map((x) => x.toFixed(1)).join(" ")}`,
   );
 } finally {
