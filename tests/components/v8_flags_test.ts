@@ -2,8 +2,7 @@
 // a user's DENO_V8_FLAGS still deciding the flags it names.
 
 import { assertEquals } from "../helpers/assert.ts";
-import { V8_FLAGS, v8FlagName, v8FlagsArgs } from "../../components/v8_flags.ts";
-import { compileArgs } from "../../scripts/compile.ts";
+import { v8FlagName, v8FlagsArgs } from "../../components/v8_flags.ts";
 
 Deno.test("v8FlagName compares flags as V8 does", () => {
   assertEquals(v8FlagName("--max-semi-space-size=2"), "max-semi-space-size");
@@ -23,14 +22,6 @@ Deno.test("v8FlagsArgs leaves out the flags the user's DENO_V8_FLAGS sets", () =
   ]);
   assertEquals(v8FlagsArgs("--heap-growing-percent=50,--max-semi-space-size=8", ours), []);
   assertEquals(v8FlagsArgs("--expose-gc", []), []);
-});
-
-Deno.test("the compiled binary bakes in every flag, whatever the builder's DENO_V8_FLAGS", () => {
-  const args = compileArgs("x86_64-unknown-linux-gnu", "/tmp/out");
-  const baked = args.filter((a) => a.startsWith("--v8-flags"));
-  assertEquals(baked, V8_FLAGS.length ? [`--v8-flags=${V8_FLAGS.join(",")}`] : []);
-  // before the entry module: later words are the program's own arguments
-  if (baked.length) assertEquals(args.indexOf(baked[0]) < args.indexOf("main.ts"), true);
 });
 
 /** The heap limit (MiB) a Worker of `deno eval <flags>` reports, with `env` as DENO_V8_FLAGS. */

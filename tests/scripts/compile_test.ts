@@ -3,7 +3,8 @@
 // and — when a denort runtime is available — the compiled binary runs.
 
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { artifactName, compileTarget, hostTarget } from "../../scripts/compile.ts";
+import { artifactName, compileArgs, compileTarget, hostTarget } from "../../scripts/compile.ts";
+import { V8_FLAGS } from "../../components/v8_flags.ts";
 import { freePort } from "../helpers/ports.ts";
 import { generateDataset } from "../../scripts/dataset.ts";
 import { createBlocksFromSeries } from "../../tsdb/block_writer.ts";
@@ -45,6 +46,14 @@ Deno.test("the worker entry is the one module compile must --include", async () 
   assert(src.includes('new URL("./components/worker.ts", import.meta.url)'));
   const script = await Deno.readTextFile(`${ROOT}scripts/compile.ts`);
   assert(script.includes('"components/worker.ts"'));
+});
+
+Deno.test("the compiled binary bakes in every flag, whatever the builder's DENO_V8_FLAGS", () => {
+  const args = compileArgs("x86_64-unknown-linux-gnu", "/tmp/out");
+  const baked = args.filter((a) => a.startsWith("--v8-flags"));
+  assertEquals(baked, V8_FLAGS.length ? [`--v8-flags=${V8_FLAGS.join(",")}`] : []);
+  // before the entry module: later words are the program's own arguments
+  if (baked.length) assertEquals(args.indexOf(baked[0]) < args.indexOf("main.ts"), true);
 });
 
 const denort = Deno.env.get("DENORT_BIN");
