@@ -6,7 +6,7 @@
 
 import { parseArgs } from "node:util";
 import denoConfig from "../deno.json" with { type: "json" };
-import { v8FlagsArgs } from "../components/v8_flags.ts";
+import { V8_FLAGS, v8FlagsArgs } from "../components/v8_flags.ts";
 
 /** Targets and their artifact suffixes. */
 export const TARGETS: Record<string, string> = {
@@ -45,7 +45,11 @@ export function artifactName(target: string, version = denoConfig.version): stri
  * `deno compile` arguments building `out` for `target`. The program's V8 flags are baked in
  * whole: a compiled binary reads no DENO_V8_FLAGS, so the builder's environment changes nothing.
  */
-export function compileArgs(target: string, out: string): string[] {
+export function compileArgs(
+  target: string,
+  out: string,
+  v8Flags: readonly string[] = V8_FLAGS,
+): string[] {
   return [
     "compile",
     "--allow-all", // the launcher itself; each role runs in a worker with only its own grants
@@ -53,7 +57,7 @@ export function compileArgs(target: string, out: string): string[] {
     "--unstable-no-legacy-abort",
     "--no-check",
     "--frozen",
-    ...v8FlagsArgs(),
+    ...v8FlagsArgs("", v8Flags),
     "--include",
     "components/worker.ts",
     "--include",

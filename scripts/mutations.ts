@@ -666,7 +666,7 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "compile-without-v8-flags",
     file: "scripts/compile.ts",
-    find: "    ...v8FlagsArgs(),\n",
+    find: '    ...v8FlagsArgs("", v8Flags),\n',
     replace: "",
     tests: ["tests/scripts/compile_test.ts"],
   },
