@@ -33,6 +33,7 @@ import { encodeWriteRequest, type PromSeries } from "../receive/remote_write.ts"
 import { snappyBlockCompress } from "../storeapi/snappy.ts";
 import { labelsFromObject } from "../tsdb/labels.ts";
 import type { Labels } from "../tsdb/series.ts";
+import { runMainArgs } from "../tests/helpers/thanos.ts";
 
 const SERIES = Number(Deno.args[0] ?? 10_000);
 const PER_REQUEST = Math.min(Number(Deno.args[1] ?? 500), SERIES);
@@ -49,7 +50,6 @@ const CLK_TCK = 100;
 const START_TIMEOUT_MS = 60_000;
 /** BENCH_ONLY_OURS=1: skip the Prometheus runs (profiling; its column then repeats ours). */
 const ONLY_OURS = Deno.env.get("BENCH_ONLY_OURS") === "1";
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
 /** utime + stime of a process in seconds (fields 14 and 15 of /proc/<pid>/stat). */
 function cpuSeconds(pid: number): number {
@@ -141,11 +141,12 @@ function spawn(cmd: string, args: string[]): { proc: Deno.ChildProcess; log: () 
 async function startOurs(dir: string): Promise<Server> {
   const http = `127.0.0.1:${freePort()}`;
   const rw = `127.0.0.1:${freePort()}`;
+  const [run, all, ...v8AndMain] = runMainArgs();
   const { proc, log } = spawn(Deno.execPath(), [
-    "run",
-    "-A",
+    run,
+    all,
     ...(Deno.env.get("BENCH_DENO_FLAGS") ?? "").split(" ").filter((x) => x !== ""),
-    MAIN,
+    ...v8AndMain,
     "receive",
     `--http-address=${http}`,
     `--grpc-address=127.0.0.1:${freePort()}`,

@@ -17,8 +17,9 @@
 // --days30=N: 360 two-hour blocks (30 days) of N series at 60 s: a 30-day range query, latency
 //   and peak RSS against Prometheus.
 // --variants="A|B": run each section once per variant, side by side in one run (alternating when
-//   --rounds > 1). A variant is `name=value;...` settings of our two processes: `v8` (their V8
-//   flags, e.g. `v8=--max-semi-space-size=4`; the launcher's default when absent), `store` and
+//   --rounds > 1). A variant is `name=value;...` settings of our two processes: `v8` (V8 flags
+//   in DENO_V8_FLAGS, e.g. `v8=--max-semi-space-size=4`, deciding the flags they name; the rest
+//   of the program's own flags, components/v8_flags.ts, still apply), `store` and
 //   `querier` (extra role flags, space-separated), `root` (another checkout of this repository
 //   whose main.ts runs our processes: code A/B, e.g. `git archive main | tar -x -C /tmp/base`).
 //   "|" alone compares the defaults with themselves
@@ -220,7 +221,7 @@ async function startStack(dirs: TempDirs, bucketDir: string, v: Variant): Promis
     ],
     readyTimeoutMs: 300_000,
   });
-  // our processes inherit the environment: DENO_V8_FLAGS replaces the launcher's V8 flags
+  // our processes inherit the environment: DENO_V8_FLAGS decides the V8 flags it names
   if (v.v8 !== undefined) Deno.env.set("DENO_V8_FLAGS", v.v8);
   else Deno.env.delete("DENO_V8_FLAGS");
   // another checkout's helpers start its own main.ts

@@ -6,6 +6,7 @@
 
 import { parseArgs } from "node:util";
 import denoConfig from "../deno.json" with { type: "json" };
+import { V8_FLAGS, v8FlagsArgs } from "../components/v8_flags.ts";
 
 /** Targets and their artifact suffixes. */
 export const TARGETS: Record<string, string> = {
@@ -40,17 +41,23 @@ export function artifactName(target: string, version = denoConfig.version): stri
   return `thanos-${version}-${suffix}${target.includes("windows") ? ".exe" : ""}`;
 }
 
-/** Compiles `main.ts` for `target` into `outDir`; returns the artifact path. */
-export async function compileTarget(target: string, outDir: string): Promise<string> {
-  const root = new URL("..", import.meta.url).pathname;
-  const out = `${outDir}/${artifactName(target)}`;
-  const args = [
+/**
+ * `deno compile` arguments building `out` for `target`. The program's V8 flags are baked in
+ * whole: a compiled binary reads no DENO_V8_FLAGS, so the builder's environment changes nothing.
+ */
+export function compileArgs(
+  target: string,
+  out: string,
+  v8Flags: readonly string[] = V8_FLAGS,
+): string[] {
+  return [
     "compile",
     "--allow-all", // the launcher itself; each role runs in a worker with only its own grants
     "--unstable-worker-options",
     "--unstable-no-legacy-abort",
     "--no-check",
     "--frozen",
+    ...v8FlagsArgs("", v8Flags),
     "--include",
     "components/worker.ts",
     "--include",
@@ -61,6 +68,13 @@ export async function compileTarget(target: string, outDir: string): Promise<str
     out,
     "main.ts",
   ];
+}
+
+/** Compiles `main.ts` for `target` into `outDir`; returns the artifact path. */
+export async function compileTarget(target: string, outDir: string): Promise<string> {
+  const root = new URL("..", import.meta.url).pathname;
+  const out = `${outDir}/${artifactName(target)}`;
+  const args = compileArgs(target, out);
   const p = await new Deno.Command(Deno.execPath(), {
     args,
     cwd: root,

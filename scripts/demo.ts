@@ -8,6 +8,7 @@
 
 import { generateDataset } from "./dataset.ts";
 import { createBlocksFromSeries, type RawSeries } from "../tsdb/block_writer.ts";
+import { v8FlagsArgsFromEnv } from "../components/v8_flags.ts";
 
 const REPO = new URL("../", import.meta.url).pathname;
 const HOUR = 3600_000;
@@ -185,7 +186,7 @@ class Component {
 
   constructor(readonly name: string, args: string[]) {
     this.child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", `${REPO}main.ts`, ...args],
+      args: ["run", "-A", ...v8FlagsArgsFromEnv(), `${REPO}main.ts`, ...args],
       cwd: REPO,
       stdin: "null",
       stdout: "piped",

@@ -663,6 +663,35 @@ export const MUTATIONS: Mutation[] = [
     // only the compiled binary's run catches it, and that needs a denort runtime
     requiresEnv: "DENORT_BIN",
   },
+  {
+    name: "compile-without-v8-flags",
+    file: "scripts/compile.ts",
+    find: '    ...v8FlagsArgs("", v8Flags),\n',
+    replace: "",
+    tests: ["tests/scripts/compile_test.ts"],
+  },
+  // ---------------------------------------------------------------- the program's V8 flags
+  {
+    name: "v8-flags-override-user-value",
+    file: "components/v8_flags.ts",
+    find: "flags.filter((f) => !user.has(v8FlagName(f)))",
+    replace: "flags.filter((f) => f !== undefined)",
+    tests: ["tests/components/v8_flags_test.ts"],
+  },
+  {
+    name: "v8-flags-name-keeps-no-prefix",
+    file: "components/v8_flags.ts",
+    find: 'return name.startsWith("no-") ? name.slice(3) : name;',
+    replace: "return name;",
+    tests: ["tests/components/v8_flags_test.ts"],
+  },
+  {
+    name: "v8-flags-name-keeps-underscores",
+    file: "components/v8_flags.ts",
+    find: '.split("=")[0].replaceAll("_", "-");',
+    replace: '.split("=")[0];',
+    tests: ["tests/components/v8_flags_test.ts"],
+  },
   // ---------------------------------------------------------------- receive: hashring, handler, validation, limits
   {
     name: "receive-hashmod-ignores-replica-offset",

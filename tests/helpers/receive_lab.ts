@@ -100,10 +100,8 @@ export async function startReceivers(
   const args: string[][] = [];
   const nodes: ReceiverNode[] = ports.map((p, i) => {
     const dataDir = `${root}/r${i}`;
+    // spawnMain runs main.ts with these (at the start and on restarts)
     const a = [
-      "run",
-      "-A",
-      new URL("../../main.ts", import.meta.url).pathname,
       "receive",
       `--http-address=127.0.0.1:${p.http}`,
       `--grpc-address=127.0.0.1:${p.grpc}`,
@@ -119,8 +117,7 @@ export async function startReceivers(
       "--log.level=info",
       ...(opts.extraFlags ?? []),
     ];
-    // spawnMain prepends `run -A main.ts`; keep only what follows for restarts
-    args.push(a.slice(3));
+    args.push(a);
     return {
       index: i,
       name: `receive-r${i}`,

@@ -3,6 +3,7 @@
 // wait bounded, and a stop that escalates to SIGKILL.
 
 import { freePort } from "./ports.ts";
+import { v8FlagsArgsFromEnv } from "../../components/v8_flags.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -86,9 +87,17 @@ export function spawnDeno(args: string[], port: number, name: string): Proc {
   return new Proc(child, port, name);
 }
 
-/** Spawns `deno run -A main.ts <args>` from the repository root. */
+/**
+ * `deno` arguments running this repository's `main.ts` (`run -A <V8 flags> main.ts`): with the
+ * program's V8 flags (components/v8_flags.ts) as the compiled binary has them.
+ */
+export function runMainArgs(): string[] {
+  return ["run", "-A", ...v8FlagsArgsFromEnv(), `${ROOT}main.ts`];
+}
+
+/** Spawns `deno run -A main.ts <args>` from the repository root ({@link runMainArgs}). */
 export function spawnMain(args: string[], port: number, name: string): Proc {
-  return spawnDeno(["run", "-A", `${ROOT}main.ts`, ...args], port, name);
+  return spawnDeno([...runMainArgs(), ...args], port, name);
 }
 
 /** True when GET `url` answers 200 within 5 s (body discarded). */

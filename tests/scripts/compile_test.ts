@@ -3,7 +3,8 @@
 // and — when a denort runtime is available — the compiled binary runs.
 
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { artifactName, compileTarget, hostTarget } from "../../scripts/compile.ts";
+import { artifactName, compileArgs, compileTarget, hostTarget } from "../../scripts/compile.ts";
+import { V8_FLAGS } from "../../components/v8_flags.ts";
 import { freePort } from "../helpers/ports.ts";
 import { generateDataset } from "../../scripts/dataset.ts";
 import { createBlocksFromSeries } from "../../tsdb/block_writer.ts";
@@ -45,6 +46,18 @@ Deno.test("the worker entry is the one module compile must --include", async () 
   assert(src.includes('new URL("./components/worker.ts", import.meta.url)'));
   const script = await Deno.readTextFile(`${ROOT}scripts/compile.ts`);
   assert(script.includes('"components/worker.ts"'));
+});
+
+Deno.test("the compiled binary bakes in every flag, whatever the builder's DENO_V8_FLAGS", () => {
+  const flagsOf = (args: string[]) => args.filter((a) => a.startsWith("--v8-flags"));
+  const flags = ["--max-semi-space-size=8", "--heap-growing-percent=50"];
+  const args = compileArgs("x86_64-unknown-linux-gnu", "/tmp/out", flags);
+  assertEquals(flagsOf(args), [`--v8-flags=${flags.join(",")}`]);
+  // before the entry module: later words are the program's own arguments
+  assert(args.indexOf(flagsOf(args)[0]) < args.indexOf("main.ts"));
+  // by default the program's own list
+  const ours = flagsOf(compileArgs("x86_64-unknown-linux-gnu", "/tmp/out"));
+  assertEquals(ours, V8_FLAGS.length ? [`--v8-flags=${V8_FLAGS.join(",")}`] : []);
 });
 
 const denort = Deno.env.get("DENORT_BIN");

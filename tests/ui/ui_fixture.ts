@@ -6,6 +6,7 @@ export { writeRegionPair } from "../../scripts/demo.ts";
 import { uiRoutes } from "../../ui/routes.ts";
 import { freePort } from "../helpers/ports.ts";
 import { directRequestInfo } from "../../server/http.ts";
+import { runMainArgs } from "../helpers/thanos.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -65,7 +66,7 @@ export class Child {
 /** Starts `deno run -A main.ts <args>` in the repository root. */
 export function spawnThanos(name: string, args: string[]): Child {
   const proc = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}main.ts`, ...args],
+    args: [...runMainArgs(), ...args],
     cwd: ROOT,
     stdin: "null",
     stdout: "piped",
