@@ -3,10 +3,12 @@
 // heavy query (≥ 30 s by default) runs, probing until it has answered, so its result's hand-over
 // is covered too (NO_FULL=1 skips it); (1b) the same probes in alternating windows, 5 s with the
 // heavy query running and 5 s idle, CYCLES=6 times, so a shared machine's drifting load weighs on
-// both alike; ratios busy/idle; (2) range-query throughput, one at a time versus 4 concurrent
-// clients, THROUGHPUT_ROUNDS=5 alternating rounds of 12 queries each way, the median ratio, the
-// CPU each querier thread spent per query and the cores the querier and store kept busy (Linux
-// /proc); (3) a heavy query with `timeout=5s`: when it returns, and when the store's in-flight
+// both alike; ratios busy/idle; (2) range-query throughput, one at a time versus CLIENTS=4
+// concurrent clients, THROUGHPUT_ROUNDS=5 alternating rounds of THROUGHPUT_QUERIES=36 queries each
+// way, the median ratio (and that of the rounds no other process disturbed; QUIET_WAIT=<s> waits
+// for the machine to be quiet before each), the CPU each querier thread spent per query and, per
+// round, where the machine's cores went: querier (each evaluation Worker), store, this bench,
+// other processes, idle (Linux /proc); (3) a heavy query with `timeout=5s`: when it returns, and when the store's in-flight
 // Series gauge is back to 0; (4) `/-/ready` and `up` during heavy `/api/v1/series`,
 // `label/idx/values` and `labels` calls over LABEL_SERIES=60000 series, in METADATA_ROUNDS=3
 // windows of METADATA_CALLS=2 calls each alternating with idle windows as long, on the querier and
@@ -15,7 +17,8 @@
 // compare ratios of one run, and run it several times. BASELINE=<checkout> (e.g. a `git archive`
 // of main) starts that checkout's store gateway (same bucket) and queriers too: (1b) then alternates the
 // heavy query's windows between ours and the baseline's, and (4) alternates its rounds over both,
-// so both sides see the same machine. PARTS=1,1b,2,3,4 (default all) picks the parts to run.
+// so both sides see the same machine, and (2) runs each round on both (BASE_EVAL_WORKERS=<n>:
+// the baseline's `--query.eval-workers`). PARTS=1,1b,2,3,4 (default all) picks the parts to run.
 // Usage: deno run -A bench/starvation_bench.ts [series=600] [heavyStep=5] [probes=300] [evalWorkers=2]
 
 import { TempDirs } from "../tests/helpers/tmp.ts";
@@ -40,14 +43,30 @@ const PROBE_GAP_MS = 20;
 /** Alternating busy/idle windows of (1b): how many, and how long each window is (ms). */
 const CYCLES = Number(Deno.env.get("CYCLES") ?? 6);
 const WINDOW_MS = 5000;
-/** Rounds of (2), each N queries one at a time then N with 4 clients. */
+/** Rounds of (2), each N queries one at a time then N with CLIENTS clients. */
 const THROUGHPUT_ROUNDS = Number(Deno.env.get("THROUGHPUT_ROUNDS") ?? 5);
+/**
+ * Queries of each of (2)'s phases. The concurrent phase's last queries run with fewer clients
+ * (its tail): with 12, a third of a 1.2 s phase, and the ratio came out 5–10 % lower.
+ */
+const THROUGHPUT_QUERIES = Number(Deno.env.get("THROUGHPUT_QUERIES") ?? 36);
+/** Concurrent clients of (2)'s concurrent phase. */
+const CLIENTS = Number(Deno.env.get("CLIENTS") ?? 4);
+/**
+ * Most seconds (2) waits before each round for the machine to be quiet (other processes at most
+ * 0.1 core over a second; Linux /proc), 0: no wait. Other sessions' processes share the cores
+ * fairly with this one's whatever its thread count (the kernel's autogroups), so one busy
+ * neighbour caps 4 clients at about one core.
+ */
+const QUIET_WAIT_S = Number(Deno.env.get("QUIET_WAIT") ?? 0);
 /** Busy/idle window pairs of (4), per querier and API. */
 const METADATA_ROUNDS = Number(Deno.env.get("METADATA_ROUNDS") ?? 3);
 /** Calls back to back in each busy window of (4). */
 const METADATA_CALLS = Number(Deno.env.get("METADATA_CALLS") ?? 2);
 /** Series of the metric that `/api/v1/series` lists in (4): one sample each. */
 const LABEL_SERIES = Number(Deno.env.get("LABEL_SERIES") ?? 60_000);
+/** `--query.eval-workers` of the baseline's queriers (default: the same as ours). */
+const BASE_EVAL_WORKERS = Number(Deno.env.get("BASE_EVAL_WORKERS") ?? EVAL_WORKERS);
 /** Another checkout whose queriers run beside ours (same store), or "". */
 const BASELINE = Deno.env.get("BASELINE") ?? "";
 /** The parts to run. */
@@ -159,6 +178,19 @@ function querierCpu(before: Map<string, number>, after: Map<string, number>, n: 
   } ms, other ${f(sum.other)} ms`;
 }
 
+/** The machine's CPU time (ms) since boot, busy and idle (Linux /proc/stat; zeros elsewhere). */
+function machineCpu(): { busy: number; idle: number } {
+  try {
+    const f = Deno.readTextFileSync("/proc/stat").split("\n")[0].trim().split(/\s+/).slice(1)
+      .map(Number);
+    // user nice system idle iowait irq softirq steal, in clock ticks (100 Hz)
+    const idle = (f[3] + f[4]) * 10;
+    return { busy: f.slice(0, 8).reduce((a, b) => a + b, 0) * 10 - idle, idle };
+  } catch {
+    return { busy: 0, idle: 0 };
+  }
+}
+
 function cpuTotal(before: Map<string, number>, after: Map<string, number>): number {
   let t = 0;
   for (const [k, v] of after) t += v - (before.get(k) ?? 0);
@@ -224,7 +256,7 @@ try {
       "--log.level=warn",
       `--store=${baseStore.grpc}`,
       "--query.timeout=10m",
-      `--query.eval-workers=${EVAL_WORKERS}`,
+      `--query.eval-workers=${BASE_EVAL_WORKERS}`,
     ], { name: "baseline querier", main: `${BASELINE}/main.ts` })
     : undefined;
   if (base) procs.push(base);
@@ -342,14 +374,15 @@ try {
     }
   }
 
-  // (2) throughput: N range queries one at a time versus 4 concurrent clients, in THROUGHPUT_ROUNDS
-  // alternating rounds (a shared machine's drifting load weighs on both alike); the median ratio
+  // (2) throughput: N range queries one at a time versus CLIENTS concurrent clients, in
+  // THROUGHPUT_ROUNDS alternating rounds (a shared machine's drifting load weighs on both alike);
+  // the median ratio, and the median of the rounds other processes left alone (BASELINE: each
+  // round runs on ours, then on the baseline's querier and store)
   if (PARTS.has("2")) {
-    const N = 12;
-    const seqCpu = { q: new Map<string, number>(), s: 0, wall: 0 };
-    const parCpu = { q: new Map<string, number>(), s: 0, wall: 0 };
+    const N = THROUGHPUT_QUERIES;
+    type Cpu = { q: Map<string, number>; s: number; wall: number };
     const addCpu = (
-      into: typeof seqCpu,
+      into: Cpu,
       qa: Map<string, number>,
       qb: Map<string, number>,
       sa: Map<string, number>,
@@ -360,52 +393,133 @@ try {
       into.s += cpuTotal(sa, sb);
       into.wall += wall;
     };
-    const ratios: number[] = [];
-    const rates: string[] = [];
-    for (let round = 0; round < THROUGHPUT_ROUNDS; round++) {
-      let cpu = threadCpu(q.child.pid);
-      let scpu = threadCpu(store.child.pid);
-      let t = performance.now();
-      for (let i = 0; i < N; i++) await timed(rangeUrl);
-      let wall = performance.now() - t;
-      const seqRate = N / (wall / 1000);
-      let cpu2 = threadCpu(q.child.pid);
-      let scpu2 = threadCpu(store.child.pid);
-      addCpu(seqCpu, cpu, cpu2, scpu, scpu2, wall);
-      cpu = cpu2;
-      scpu = scpu2;
-      t = performance.now();
+    /** A querier and its store under test, with what (2) measured of it. */
+    interface Side {
+      name: string;
+      querier: ThanosProc;
+      store: ThanosProc;
+      url: string;
+      seq: Cpu;
+      par: Cpu;
+      ratios: number[];
+      /** Ratios of rounds where other processes took at most 0.1 core in either phase. */
+      quiet: number[];
+      rates: string[];
+    }
+    const side = (name: string, querier: ThanosProc, st: ThanosProc): Side => ({
+      name,
+      querier,
+      store: st,
+      url: rangeUrl.replace(q.url, querier.http),
+      seq: { q: new Map(), s: 0, wall: 0 },
+      par: { q: new Map(), s: 0, wall: 0 },
+      ratios: [],
+      quiet: [],
+      rates: [],
+    });
+    const sides = [side("this version", q, store)];
+    if (base && baseStore) sides.push(side("baseline", base, baseStore));
+    /**
+     * Runs N queries with `clients` clients; adds the querier's and store's CPU to `into`;
+     * resolves with the rate, where the machine's cores went meanwhile (cores busy: querier /
+     * store / this bench / other processes, and idle; each evaluation Worker's share, to show
+     * their balance) and the cores other processes took.
+     */
+    const phase = async (
+      sd: Side,
+      clients: number,
+      into: Cpu,
+    ): Promise<[number, string, number]> => {
+      const qa = threadCpu(sd.querier.child.pid);
+      const sa = threadCpu(sd.store.child.pid);
+      const ba = cpuTotal(new Map(), threadCpu(Deno.pid));
+      const ma = machineCpu();
+      const t = performance.now();
       const next = { i: 0 };
       await Promise.all(
-        Array.from({ length: 4 }, async () => {
-          while (next.i++ < N) await timed(rangeUrl);
+        Array.from({ length: clients }, async () => {
+          while (next.i++ < N) await timed(sd.url);
         }),
       );
-      wall = performance.now() - t;
-      const parRate = N / (wall / 1000);
-      cpu2 = threadCpu(q.child.pid);
-      scpu2 = threadCpu(store.child.pid);
-      addCpu(parCpu, cpu, cpu2, scpu, scpu2, wall);
-      ratios.push(parRate / seqRate);
-      rates.push(`${seqRate.toFixed(2)}/${parRate.toFixed(2)}`);
+      const wall = performance.now() - t;
+      const qb = threadCpu(sd.querier.child.pid);
+      const sb = threadCpu(sd.store.child.pid);
+      const bb = cpuTotal(new Map(), threadCpu(Deno.pid));
+      const mb = machineCpu();
+      addCpu(into, qa, qb, sa, sb, wall);
+      const qc = cpuTotal(qa, qb), sc = cpuTotal(sa, sb), bc = bb - ba;
+      const others = mb.busy - ma.busy - qc - sc - bc;
+      const cores = (x: number) => (x / wall).toFixed(2);
+      const evals = [...qb.keys()].filter((k) => k.startsWith("worker-"))
+        .sort((a, b) => Number(a.split(/[-#]/)[1]) - Number(b.split(/[-#]/)[1])).slice(1)
+        .map((k) => cores(qb.get(k)! - (qa.get(k) ?? 0)));
+      return [
+        N / (wall / 1000),
+        `querier ${cores(qc)} (eval ${evals.join("+")}) store ${cores(sc)} bench ${
+          cores(bc)
+        } others ${cores(others)} idle ${cores(mb.idle - ma.idle)}`,
+        others / wall,
+      ];
+    };
+    // every evaluation Worker started (a Worker's start is not part of a round)
+    for (const sd of sides) {
+      await Promise.all(Array.from({ length: CLIENTS }, () => timed(sd.url)));
+    }
+    /** Waits up to QUIET_WAIT_S for a second in which other processes took at most 0.1 core. */
+    const quiet = async () => {
+      const until = performance.now() + QUIET_WAIT_S * 1000;
+      while (performance.now() < until) {
+        const ma = machineCpu();
+        const ours = () =>
+          [q, store, base, baseStore, { child: { pid: Deno.pid } }].reduce(
+            (t, p) => t + (p ? cpuTotal(new Map(), threadCpu(p.child.pid)) : 0),
+            0,
+          );
+        const oa = ours();
+        await new Promise((r) => setTimeout(r, 1000));
+        if (machineCpu().busy - ma.busy - (ours() - oa) <= 100) return;
+      }
+    };
+    for (let round = 0; round < THROUGHPUT_ROUNDS; round++) {
+      for (const sd of sides) {
+        await quiet();
+        const [seqRate, seqWhere, seqOthers] = await phase(sd, 1, sd.seq);
+        const [parRate, parWhere, parOthers] = await phase(sd, CLIENTS, sd.par);
+        const ratio = parRate / seqRate;
+        sd.ratios.push(ratio);
+        if (Math.max(seqOthers, parOthers) <= 0.1) sd.quiet.push(ratio);
+        sd.rates.push(`${seqRate.toFixed(2)}/${parRate.toFixed(2)}`);
+        console.log(
+          `  ${sd.name} round ${round + 1}: ${
+            ratio.toFixed(2)
+          }; cores one at a time: ${seqWhere}; ` +
+            `with ${CLIENTS} clients: ${parWhere} (load average ${load()})`,
+        );
+      }
     }
     const queries = N * THROUGHPUT_ROUNDS;
-    for (const [what, c] of [["one at a time", seqCpu], ["with 4 clients", parCpu]] as const) {
+    for (const sd of sides) {
+      for (
+        const [what, c] of [["one at a time", sd.seq], [`with ${CLIENTS} clients`, sd.par]] as const
+      ) {
+        console.log(
+          `  ${sd.name}: CPU per query ${what}: ${querierCpu(new Map(), c.q, queries)}; store ${
+            fmt(c.s / queries)
+          } ms; querier and store busy ${
+            ((cpuTotal(new Map(), c.q) + c.s) / c.wall).toFixed(2)
+          } cores`,
+        );
+      }
       console.log(
-        `  CPU per query ${what}: ${querierCpu(new Map(), c.q, queries)}; store ${
-          fmt(c.s / queries)
-        } ms; querier and store busy ${
-          ((cpuTotal(new Map(), c.q) + c.s) / c.wall).toFixed(2)
-        } cores`,
+        `${sd.name}: range throughput (${RANGE}, 3h step 60s, ${THROUGHPUT_ROUNDS} rounds of ${N} queries one at a time then ${N} with ${CLIENTS} clients): q/s one at a time/concurrent ${
+          sd.rates.join(", ")
+        }; ratios ${sd.ratios.map((x) => x.toFixed(2)).join(", ")}; median ratio ${
+          pct(sd.ratios, 0.5).toFixed(2)
+        }; rounds with other processes at most 0.1 core: ${sd.quiet.length}${
+          sd.quiet.length ? `, median ${pct(sd.quiet, 0.5).toFixed(2)}` : ""
+        } (load average ${load()})`,
       );
     }
-    console.log(
-      `range throughput (${RANGE}, 3h step 60s, ${THROUGHPUT_ROUNDS} rounds of ${N} queries one at a time then ${N} with 4 clients): q/s sequential/4 clients ${
-        rates.join(", ")
-      }; ratios ${ratios.map((x) => x.toFixed(2)).join(", ")}; median ratio ${
-        pct(ratios, 0.5).toFixed(2)
-      } (load average ${load()})`,
-    );
   }
 
   // (4) `/-/ready` and `up` (through the store) while heavy metadata calls run back to back

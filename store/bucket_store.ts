@@ -33,7 +33,7 @@ import {
   type PostingsReader,
 } from "../tsdb/index/postings_for_matchers.ts";
 import type { IndexReader, IndexSeries } from "../tsdb/index/reader.ts";
-import { compareLabels, compareStrings, labelsFromObject } from "../tsdb/labels.ts";
+import { compareLabels, compareStrings, labelsFromObject, unionSorted } from "../tsdb/labels.ts";
 import type { Matcher } from "../tsdb/matchers.ts";
 import type { BlockMeta } from "../tsdb/meta.ts";
 import { mergeSeriesBatches } from "../tsdb/querier.ts";
@@ -1175,11 +1175,6 @@ function seriesOf(batch: readonly SeriesItem[], warnings: string[]): SeriesWithC
     else out.push(it);
   }
   return out;
-}
-
-function unionSorted(parts: string[][]): string[] {
-  if (parts.length === 1) return parts[0];
-  return [...new Set(parts.flat())].sort(compareStrings);
 }
 
 /**

@@ -11,11 +11,11 @@ import { type ShardMatcher, shardMatcher } from "./shard.ts";
 import { MinHeap } from "../tsdb/heap.ts";
 import {
   compareLabels,
-  compareStrings,
   dropLabels,
   getLabel,
   labelsToString,
   mergeLabels,
+  unionSorted,
 } from "../tsdb/labels.ts";
 import type { Matcher } from "../tsdb/matchers.ts";
 import { type Labels, type SeriesWithChunks } from "../tsdb/series.ts";
@@ -674,25 +674,8 @@ export class StoreProxy implements StoreBackend {
       if (abort) throw new StoreRequestError(eps[i].name, msg, { cause: r.reason });
       warnings.push(msg);
     });
-    return { list: sortedUnion(lists), warnings };
+    return { list: unionSorted(lists), warnings };
   }
-}
-
-/**
- * The stores' names or values, sorted and unique. One store's list already so (as stores send
- * them) is the answer as it is: tens of thousands of label values are not put through a set and
- * sorted again on a thread that serves probes (issue 20).
- */
-function sortedUnion(lists: string[][]): string[] {
-  if (lists.length === 1) {
-    const l = lists[0];
-    let sorted = true;
-    for (let i = 1; i < l.length && sorted; i++) sorted = compareStrings(l[i - 1], l[i]) < 0;
-    if (sorted) return l;
-  }
-  const set = new Set<string>();
-  for (const l of lists) for (const v of l) set.add(v);
-  return [...set].sort(compareStrings);
 }
 
 /** `req` with `extra` matchers appended (the TSDB selector's), or `req` itself. */

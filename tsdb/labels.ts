@@ -31,6 +31,48 @@ export function compareStrings(a: string, b: string): number {
   return a.length - b.length;
 }
 
+/**
+ * The union of string lists (label names or values), sorted by {@link compareStrings} and unique.
+ * Lists each already so (blocks and stores answer sorted) are merged pairwise in linear passes,
+ * empty lists skipped and a single one returned as it is: tens of thousands of label values are
+ * not put through a set and sorted again on a thread that serves probes (issue 20). Any list out
+ * of order: set and sort.
+ */
+export function unionSorted(lists: readonly string[][]): string[] {
+  let parts = lists.filter((l) => l.length > 0);
+  for (const l of parts) {
+    for (let i = 1; i < l.length; i++) {
+      if (compareStrings(l[i - 1], l[i]) >= 0) {
+        return [...new Set(parts.flat())].sort(compareStrings);
+      }
+    }
+  }
+  if (parts.length === 0) return [];
+  while (parts.length > 1) {
+    const next: string[][] = [];
+    for (let k = 0; k + 1 < parts.length; k += 2) next.push(mergeSorted(parts[k], parts[k + 1]));
+    if (parts.length % 2 === 1) next.push(parts[parts.length - 1]);
+    parts = next;
+  }
+  return parts[0];
+}
+
+/** Two sorted, unique lists merged into one. */
+function mergeSorted(a: string[], b: string[]): string[] {
+  const out: string[] = [];
+  let i = 0, j = 0;
+  while (i < a.length && j < b.length) {
+    const c = compareStrings(a[i], b[j]);
+    if (c <= 0) {
+      out.push(a[i++]);
+      if (c === 0) j++;
+    } else out.push(b[j++]);
+  }
+  while (i < a.length) out.push(a[i++]);
+  while (j < b.length) out.push(b[j++]);
+  return out;
+}
+
 /** Builds sorted labels from an object, dropping empty values. */
 export function labelsFromObject(o: Record<string, string>): Labels {
   const names = Object.keys(o).filter((k) => o[k] !== "").sort(compareStrings);

@@ -11,7 +11,7 @@ import { CorruptionError } from "./errors.ts";
 import { decodeXorSamples } from "./chunkenc/xor.ts";
 import { intersectPostings } from "./index/postings.ts";
 import { postingsForMatchers } from "./index/postings_for_matchers.ts";
-import { compareLabels, compareStrings, labelsEqual } from "./labels.ts";
+import { compareLabels, compareStrings, labelsEqual, unionSorted } from "./labels.ts";
 import type { Matcher } from "./matchers.ts";
 import {
   type Chunk,
@@ -433,11 +433,6 @@ export class BlocksQuerier implements Queryable {
     );
     return unionSorted(parts);
   }
-}
-
-function unionSorted(parts: string[][]): string[] {
-  if (parts.length === 1) return parts[0];
-  return [...new Set(parts.flat())].sort(compareStrings);
 }
 
 /** A series set with no series. */

@@ -3,7 +3,7 @@ import { crc32c, crc32cFinish, crc32cInit, crc32cUpdate } from "../../tsdb/crc32
 import { Decbuf, Encbuf } from "../../tsdb/encoding.ts";
 import { CorruptionError } from "../../tsdb/errors.ts";
 import { float64Words, isStaleAt, isStaleWord, setStaleAt } from "../../tsdb/value.ts";
-import { compareLabels, labelsFromObject, labelsToString } from "../../tsdb/labels.ts";
+import { compareLabels, labelsFromObject, labelsToString, unionSorted } from "../../tsdb/labels.ts";
 
 Deno.test("crc32c matches the Castagnoli check value and a known record checksum", () => {
   assertEquals(crc32c(new TextEncoder().encode("123456789")), 0xe3069283);
@@ -75,4 +75,24 @@ Deno.test("labels sort and print like Prometheus", () => {
   assertEquals(labelsToString(a), 'up{instance="a\\"b", job="api"}');
   assert(compareLabels(["a", "1"], ["a", "1", "b", "2"]) < 0);
   assert(compareLabels(["a", "2"], ["a", "10"]) > 0);
+});
+
+Deno.test("unionSorted merges sorted lists, returns a single one as it is, sorts others", () => {
+  const one = ["a", "b", "c"];
+  assert(unionSorted([[], one, []]) === one, "a single non-empty list is the answer itself");
+  assertEquals(unionSorted([]), []);
+  assertEquals(unionSorted([[], []]), []);
+  // duplicates across lists once; three lists (an odd one out of the pairwise merge)
+  assertEquals(
+    unionSorted([["a", "c", "e"], ["b", "c", "f", "g"], ["d", "e", "h"]]),
+    ["a", "b", "c", "d", "e", "f", "g", "h"],
+  );
+  // the rest of the longer list after the other ran out
+  assertEquals(unionSorted([["x"], ["a", "y", "z"]]), ["a", "x", "y", "z"]);
+  assertEquals(unionSorted([["a", "y", "z"], ["x"]]), ["a", "x", "y", "z"]);
+  // a list out of order, or with a duplicate, is sorted and made unique
+  assertEquals(unionSorted([["b", "a", "b"]]), ["a", "b"]);
+  assertEquals(unionSorted([["a", "a"], ["b"]]), ["a", "b"]);
+  // byte order, as Prometheus sorts: "B" before "a", shorter first
+  assertEquals(unionSorted([["a", "ab"], ["B", "a"]]), ["B", "a", "ab"]);
 });
