@@ -282,6 +282,30 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/storeapi/wire_test.ts"],
   },
   {
+    name: "codec-series-encoder-grow-drops-batch-chunk-sizes",
+    file: "storeapi/codec.ts",
+    find:
+      "      chunkSizes.set(this.chunkSizes.subarray(0, chunkAt)); // the batch's sizes so far\n",
+    replace: "",
+    tests: ["tests/storeapi/wire_test.ts"],
+  },
+  {
+    name: "codec-series-encoder-batch-chunk-offset-stays",
+    file: "storeapi/codec.ts",
+    find:
+      "      this.seriesSizes[i] = size;\n      n += ldSize(size);\n      at += s.labels.length;\n      chunkAt += s.chunks.length;\n",
+    replace:
+      "      this.seriesSizes[i] = size;\n      n += ldSize(size);\n      at += s.labels.length;\n",
+    tests: ["tests/storeapi/wire_test.ts"],
+  },
+  {
+    name: "codec-series-encoder-writes-first-chunk-size",
+    file: "storeapi/codec.ts",
+    find: "      w.varint(chunkSizes[j]);",
+    replace: "      w.varint(chunkSizes[chunkAt]);",
+    tests: ["tests/storeapi/wire_test.ts"],
+  },
+  {
     name: "proxy-store-selection-equal-only",
     file: "storeapi/proxy.ts",
     find: "      if (!m.matches(v)) {\n        ok = false;",
@@ -3735,6 +3759,13 @@ export const MUTATIONS: Mutation[] = [
     find: "  sharedSymbols.set(s, s);",
     replace: '  sharedSymbols.set(s, s + "\\u0000");',
     tests: ["tests/tsdb/index_test.ts"],
+  },
+  {
+    name: "wire-varint-high-groups-shift",
+    file: "storeapi/wire.ts",
+    find: "      b[p++] = (lo >>> 21) | 0x80;",
+    replace: "      b[p++] = (lo >>> 22) | 0x80;",
+    tests: ["tests/storeapi/wire_test.ts"],
   },
   {
     name: "wire-varint-two-bytes-shift",

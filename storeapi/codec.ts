@@ -592,9 +592,9 @@ function int64FieldSize(v: number): number {
 
 const AGGR_FIELDS = ["count", "sum", "min", "max", "counter"] as const;
 
-function aggrChunkSize(c: StoreChunk, skipRaw: boolean): number {
+function aggrChunkSize(c: StoreChunk): number {
   let n = int64FieldSize(c.minTime) + int64FieldSize(c.maxTime);
-  if (!skipRaw && c.encoding !== ChunkEncoding.None) n += ldSize(rawChunkSize(c.encoding, c.data));
+  if (c.encoding !== ChunkEncoding.None) n += ldSize(rawChunkSize(c.encoding, c.data));
   const a = c.aggr;
   if (a) {
     for (const f of AGGR_FIELDS) {
@@ -614,20 +614,24 @@ function writeRawChunk(w: ProtoWriter, field: number, encoding: ChunkEncoding, d
 
 /**
  * Measures and writes `Series` messages exactly (no intermediate buffers). Call `measure` then
- * `write` with the same arguments; string byte lengths are cached between the two calls. A
- * `SeriesBatch` likewise with `measureBatch` then `writeBatch`: each series measured once.
+ * `write` with the same arguments; string byte lengths and chunk message sizes are cached between
+ * the two calls. A `SeriesBatch` likewise with `measureBatch` then `writeBatch`: each series and
+ * each chunk measured once.
  */
 export class SeriesEncoder {
   private strLens = new Int32Array(64);
   private labelSizes = new Int32Array(32);
   private seriesSizes = new Int32Array(64);
+  /** Sizes of the measured chunk messages, from index `chunkAt` of `measure` on. */
+  private chunkSizes = new Int32Array(256);
   /** The labels last measured and where their string lengths start in `strLens`. */
   private prevLabels: Labels = [];
   private prevAt = 0;
 
   /**
    * Size of the `Series` message for `labels` and `chunks[from, to)`; its string lengths kept
-   * from index `at` of the cache (a batch keeps those of all its series).
+   * from index `at` of the cache and its chunk sizes from index `chunkAt` (a batch keeps those of
+   * all its series).
    */
   measure(
     labels: Labels,
@@ -635,6 +639,7 @@ export class SeriesEncoder {
     from: number,
     to: number,
     at = 0,
+    chunkAt = 0,
   ): number {
     if (this.strLens.length < at + labels.length) {
       const strLens = new Int32Array((at + labels.length) * 2);
@@ -665,11 +670,21 @@ export class SeriesEncoder {
     }
     this.prevLabels = labels;
     this.prevAt = at;
-    for (let i = from; i < to; i++) n += ldSize(aggrChunkSize(chunks[i], false));
+    if (this.chunkSizes.length < chunkAt + to - from) {
+      const chunkSizes = new Int32Array((chunkAt + to - from) * 2);
+      chunkSizes.set(this.chunkSizes.subarray(0, chunkAt)); // the batch's sizes so far
+      this.chunkSizes = chunkSizes;
+    }
+    const chunkSizes = this.chunkSizes;
+    for (let i = from, j = chunkAt; i < to; i++, j++) {
+      const size = aggrChunkSize(chunks[i]);
+      chunkSizes[j] = size;
+      n += ldSize(size);
+    }
     return n;
   }
 
-  /** Writes the `Series` message body measured by `measure` (with the same `at`). */
+  /** Writes the `Series` message body measured by `measure` (with the same `at` and `chunkAt`). */
   write(
     w: ProtoWriter,
     labels: Labels,
@@ -677,6 +692,7 @@ export class SeriesEncoder {
     from: number,
     to: number,
     at = 0,
+    chunkAt = 0,
   ): void {
     for (let i = 0; i < labels.length; i += 2) {
       w.byte(0x0a);
@@ -694,10 +710,11 @@ export class SeriesEncoder {
         w.stringBytes(labels[i + 1], vl);
       }
     }
-    for (let i = from; i < to; i++) {
+    const chunkSizes = this.chunkSizes;
+    for (let i = from, j = chunkAt; i < to; i++, j++) {
       const c = chunks[i];
       w.byte(0x12);
-      w.varint(aggrChunkSize(c, false));
+      w.varint(chunkSizes[j]);
       w.int64Field(1, c.minTime);
       w.int64Field(2, c.maxTime);
       if (c.encoding !== ChunkEncoding.None) writeRawChunk(w, 3, c.encoding, c.data);
@@ -716,12 +733,14 @@ export class SeriesEncoder {
     if (this.seriesSizes.length < series.length) this.seriesSizes = new Int32Array(series.length);
     let n = 0;
     let at = 0;
+    let chunkAt = 0;
     for (let i = 0; i < series.length; i++) {
       const s = series[i];
-      const size = this.measure(s.labels, s.chunks, 0, s.chunks.length, at);
+      const size = this.measure(s.labels, s.chunks, 0, s.chunks.length, at, chunkAt);
       this.seriesSizes[i] = size;
       n += ldSize(size);
       at += s.labels.length;
+      chunkAt += s.chunks.length;
     }
     return n;
   }
@@ -729,12 +748,14 @@ export class SeriesEncoder {
   /** Writes the `SeriesBatch` body measured by the last `measureBatch`. */
   writeBatch(w: ProtoWriter, series: readonly SeriesWithChunks[]): void {
     let at = 0;
+    let chunkAt = 0;
     for (let i = 0; i < series.length; i++) {
       const s = series[i];
       w.byte(0x0a);
       w.varint(this.seriesSizes[i]);
-      this.write(w, s.labels, s.chunks, 0, s.chunks.length, at);
+      this.write(w, s.labels, s.chunks, 0, s.chunks.length, at, chunkAt);
       at += s.labels.length;
+      chunkAt += s.chunks.length;
     }
   }
 }

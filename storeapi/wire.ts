@@ -117,9 +117,16 @@ export class ProtoWriter {
     if (this.pos + 10 > this.buf.length) this.ensure(varintSize(v));
     const b = this.buf;
     let p = this.pos;
+    // above int32 (chunk and sample times): four 7-bit groups per float division, not a float
+    // modulo (a C call in V8) per byte
     while (v >= 0x80000000) {
-      b[p++] = (v % 128) | 0x80;
-      v = Math.floor(v / 128);
+      const hi = Math.floor(v / 0x10000000);
+      const lo = v - hi * 0x10000000;
+      b[p++] = (lo & 0x7f) | 0x80;
+      b[p++] = ((lo >>> 7) & 0x7f) | 0x80;
+      b[p++] = ((lo >>> 14) & 0x7f) | 0x80;
+      b[p++] = (lo >>> 21) | 0x80;
+      v = hi;
     }
     while (v >= 0x80) {
       b[p++] = (v & 0x7f) | 0x80;

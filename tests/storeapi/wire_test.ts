@@ -547,6 +547,44 @@ Deno.test("one SeriesEncoder over series sharing label strings writes each serie
   }
 });
 
+Deno.test("a SeriesBatch whose chunk sizes outgrow the encoder's scratch mid-batch writes every chunk's own size, as does one encoder reused across series", () => {
+  // chunks of differing sizes (times past int32, payloads of 1..300 bytes, one with aggregates):
+  // each chunk's length prefix must be its own, also after the kept sizes grow within a batch
+  const chunkOf = (k: number): StoreChunk => ({
+    minTime: 1.7e12 + k * 7200000,
+    maxTime: 1.7e12 + k * 7200000 + (k % 3) * 127,
+    encoding: ChunkEncoding.XOR,
+    data: new Uint8Array(1 + (k * 37) % 300).fill(k & 0xff),
+    ...(k === 5
+      ? { aggr: { count: { encoding: ChunkEncoding.XOR, data: new Uint8Array(k) } } }
+      : {}),
+  });
+  const series = [200, 1, 150, 0, 3].map((n, i) => ({
+    labels: ["a", String(i)],
+    chunks: Array.from({ length: n }, (_, k) => chunkOf(k + i * 1000)),
+  }));
+  const seriesPB = (s: (typeof series)[number]) => {
+    const pb = new PB().m(1, label(s.labels[0], s.labels[1]));
+    for (const c of s.chunks) {
+      const chunk = new PB().v(1, c.minTime).v(2, c.maxTime).m(3, new PB().b(2, c.data));
+      if (c.aggr?.count) chunk.m(4, new PB().b(2, c.aggr.count.data));
+      pb.m(2, chunk);
+    }
+    return pb;
+  };
+  const batch = new PB();
+  for (const s of series) batch.m(1, seriesPB(s));
+  assertEquals([...encodeSeriesResponseBatch(series)], [...new PB().m(4, batch).build()]);
+  // one encoder, one series at a time, longest first and then shorter ones
+  const enc = new SeriesEncoder();
+  for (const s of [series[0], series[4], series[2], series[1]]) {
+    const size = enc.measure(s.labels, s.chunks, 0, s.chunks.length);
+    const w = new ProtoWriter(new Uint8Array(size));
+    enc.write(w, s.labels, s.chunks, 0, s.chunks.length);
+    assertEquals([...w.finish()], [...seriesPB(s).build()]);
+  }
+});
+
 Deno.test("ProtoReader.varint reads 1-, 2- and longer varints alike, up to the reader's end, and refuses truncated ones", () => {
   const values = [
     0,
