@@ -141,12 +141,8 @@ function spawn(cmd: string, args: string[]): { proc: Deno.ChildProcess; log: () 
 async function startOurs(dir: string): Promise<Server> {
   const http = `127.0.0.1:${freePort()}`;
   const rw = `127.0.0.1:${freePort()}`;
-  const [run, all, ...v8AndMain] = runMainArgs();
   const { proc, log } = spawn(Deno.execPath(), [
-    run,
-    all,
-    ...(Deno.env.get("BENCH_DENO_FLAGS") ?? "").split(" ").filter((x) => x !== ""),
-    ...v8AndMain,
+    ...runMainArgs((Deno.env.get("BENCH_DENO_FLAGS") ?? "").split(" ").filter((x) => x !== "")),
     "receive",
     `--http-address=${http}`,
     `--grpc-address=127.0.0.1:${freePort()}`,

@@ -88,11 +88,11 @@ export function spawnDeno(args: string[], port: number, name: string): Proc {
 }
 
 /**
- * `deno` arguments running this repository's `main.ts` (`run -A <V8 flags> main.ts`): with the
- * program's V8 flags (components/v8_flags.ts) as the compiled binary has them.
+ * `deno` arguments running this repository's `main.ts` (`run -A <denoFlags> <V8 flags> main.ts`):
+ * with the program's V8 flags (components/v8_flags.ts) as the compiled binary has them.
  */
-export function runMainArgs(): string[] {
-  return ["run", "-A", ...v8FlagsArgsFromEnv(), `${ROOT}main.ts`];
+export function runMainArgs(denoFlags: readonly string[] = []): string[] {
+  return ["run", "-A", ...denoFlags, ...v8FlagsArgsFromEnv(), `${ROOT}main.ts`];
 }
 
 /** Spawns `deno run -A main.ts <args>` from the repository root ({@link runMainArgs}). */
