@@ -20,7 +20,8 @@
 //   on-CPU time of each thread inside and outside the queries. Sockets are told apart by their
 //   inodes (/proc/<pid>/fd, /proc/net/tcp), syscalls by number (sendto 44, recvfrom 45, x86-64).
 
-import { startComponent, type ThanosProc } from "../tests/helpers/thanos.ts";
+import type { ThanosProc } from "../tests/helpers/thanos.ts";
+import { startKeptDataPair } from "./kept_data.ts";
 
 function flag(name: string, def: string): string {
   const a = Deno.args.find((x) => x.startsWith(`--${name}=`));
@@ -120,20 +121,8 @@ async function get(base: string): Promise<number> {
 }
 
 async function startSide(name: string, main?: string): Promise<Side> {
-  const store = await startComponent("store", [
-    `--objstore.config-file=${DATA}/bucket.yml`,
-    `--data-dir=${DATA}/store-data-hop-${name}`,
-    "--log.level=warn",
-  ], { main, name: `${name} store`, timeoutMs: 300_000 });
-  const querier = await startComponent("query", [`--store=${store.grpc}`, "--log.level=warn"], {
-    main,
-    name: `${name} querier`,
-  });
-  for (let i = 0; i < 300; i++) {
-    const r = await fetch(`${querier.http}/api/v1/query?query=count(up)&time=${TIME}`);
-    if ((await r.text()).includes('"value"')) break;
-    await new Promise((res) => setTimeout(res, 100));
-  }
+  // its own store cache: bench/instant_cpu.ts may run over the same directory meanwhile
+  const { querier, store } = await startKeptDataPair(DATA, `hop-${name}`, TIME, main);
   return { name, querier, store, wall: [] };
 }
 
