@@ -228,7 +228,17 @@ function analyse(
       cur = undefined;
     }
   }
+  const local = queries.filter((x) => x.grpcOut === undefined && x.cRecv !== undefined);
+  if (local.length > 0) {
+    // a query the querier answers without the store (`vector(1)`): the floor of the others
+    const xs = local.map((x) => x.httpOut! - x.httpIn!);
+    console.log(
+      `\n${local.length} queries without a store call: querier request read → response ` +
+        `written ${ms(median(xs))} ms (p10 ${ms(pct(xs, 0.1))}, p90 ${ms(pct(xs, 0.9))})`,
+    );
+  }
   const full = queries.filter((x) => x.qIn !== undefined && x.cRecv !== undefined);
+  if (full.length === 0) return;
   console.log(`\nper-query stages (perf trace, first side), ${full.length} queries, ms:\n`);
   console.log("| stage | median | p10 | p90 |");
   console.log("| --- | ---: | ---: | ---: |");
