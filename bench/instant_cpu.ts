@@ -13,7 +13,8 @@
 // `--range`, range queries over the `range` seconds before `time` at `step` instead.
 
 import { startPrometheus } from "../tests/helpers/prometheus.ts";
-import { startComponent, type ThanosProc } from "../tests/helpers/thanos.ts";
+import type { ThanosProc } from "../tests/helpers/thanos.ts";
+import { startKeptDataPair } from "./kept_data.ts";
 import { cpuSeconds } from "./cpu_profile.ts";
 
 function flag(name: string, def: string): string {
@@ -68,22 +69,8 @@ async function get(base: string, query: string): Promise<number> {
 }
 
 async function thanos(main: string | undefined, name: string): Promise<ThanosProc[]> {
-  const store = await startComponent("store", [
-    `--objstore.config-file=${DATA}/bucket.yml`,
-    `--data-dir=${DATA}/store-data-${name}`,
-    "--log.level=warn",
-  ], { main, name: `${name} store`, timeoutMs: 300_000 });
-  const q = await startComponent("query", [`--store=${store.grpc}`, "--log.level=warn"], {
-    main,
-    name: `${name} querier`,
-  });
-  // the querier answers once it has the store's Info
-  for (let i = 0; i < 300; i++) {
-    const r = await fetch(`${q.http}/api/v1/query?query=count(up)&time=${TIME}`);
-    if ((await r.text()).includes('"value"')) break;
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  return [q, store];
+  const { querier, store } = await startKeptDataPair(DATA, name, TIME, main);
+  return [querier, store];
 }
 
 interface Side {

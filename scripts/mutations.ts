@@ -2026,6 +2026,27 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/storeapi/grpc_hostile_test.ts"],
   },
   {
+    name: "hpack-short-text-maps-0x80-as-ascii",
+    file: "storeapi/hpack.ts",
+    find: "if (b[i] >= 0x80) return latin1.decode(b.subarray(start, end));",
+    replace: "if (b[i] > 0x80) return latin1.decode(b.subarray(start, end));",
+    tests: ["tests/storeapi/hpack_test.ts"],
+  },
+  {
+    name: "hpack-short-text-drops-last-byte",
+    file: "storeapi/hpack.ts",
+    find: "String.fromCharCode.apply(null, b.subarray(start, end) as unknown as number[])",
+    replace: "String.fromCharCode.apply(null, b.subarray(start, end - 1) as unknown as number[])",
+    tests: ["tests/storeapi/hpack_test.ts"],
+  },
+  {
+    name: "hpack-huffman-text-drops-last-byte",
+    file: "storeapi/hpack.ts",
+    find: "s = headerText(raw, 0, raw.length);",
+    replace: "s = headerText(raw, 0, raw.length - 1);",
+    tests: ["tests/storeapi/hpack_test.ts"],
+  },
+  {
     name: "h2-read-never-grows",
     file: "storeapi/h2frame.ts",
     find: "    if (n === want) want = Math.min(READ_MAX, want * 2);\n",

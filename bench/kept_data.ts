@@ -1,0 +1,33 @@
+// A store gateway and querier over a data directory kept by `bench/instant_vs_prometheus.ts
+// --keep=<dir>` (its `bucket.yml`), for the benchmarks that time single queries against it
+// (bench/instant_cpu.ts, bench/hop_timeline.ts).
+
+import { startComponent, type ThanosProc } from "../tests/helpers/thanos.ts";
+
+/**
+ * Starts `thanos store` over `<data>/bucket.yml` (its cache in `<data>/store-data-<name>`) and
+ * `thanos query` on it, from `main` (another checkout's `main.ts`) or this one, and waits until
+ * the querier has the store's Info (`count(up)` at `time` answers). The caller stops both.
+ */
+export async function startKeptDataPair(
+  data: string,
+  name: string,
+  time: string,
+  main?: string,
+): Promise<{ querier: ThanosProc; store: ThanosProc }> {
+  const store = await startComponent("store", [
+    `--objstore.config-file=${data}/bucket.yml`,
+    `--data-dir=${data}/store-data-${name}`,
+    "--log.level=warn",
+  ], { main, name: `${name} store`, timeoutMs: 300_000 });
+  const querier = await startComponent("query", [`--store=${store.grpc}`, "--log.level=warn"], {
+    main,
+    name: `${name} querier`,
+  });
+  for (let i = 0; i < 300; i++) {
+    const r = await fetch(`${querier.http}/api/v1/query?query=count(up)&time=${time}`);
+    if ((await r.text()).includes('"value"')) break;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  return { querier, store };
+}
