@@ -70,6 +70,9 @@ const OPEN_FILES_SWEEP_MS = 10_000;
 /** A file opened for synchronous range reads, kept open in the bucket or for one read. */
 interface RangeFile {
   readonly file: Deno.FsFile;
+  /** The opened file's device and inode: what the path must still lead to for a read. */
+  readonly dev: number;
+  readonly ino: number;
   /** Kept open by the bucket (closed when dropped), or opened for one read (closed after it). */
   kept: boolean;
   /** A read is using it: a nested read of the same object opens the file again. */
@@ -251,12 +254,13 @@ export class FilesystemBucket implements Bucket {
    * back to {@link release}.
    *
    * Files stay open between reads (up to {@link MAX_OPEN_FILES}, least recently used closed
-   * first): opening one was most of a small read's cost, the sandbox's permission check
-   * resolving the path with a readlink per component each time (issue 19). A kept file is
-   * checked with one fstat per read: when the object was deleted or replaced (an upload renames
-   * a new file over it) the kept file has no link left, and the path is opened and checked
-   * anew, so a replaced object reads its new bytes and a path swapped for a symlink out of the
-   * root is refused.
+   * first): opening one (and its fstat, which the sandbox checks by resolving the file's path
+   * with a readlink per component) was most of a small read's cost (issue 19). A kept file is
+   * used only while an lstat of the path (a third of an fstat's cost in the sandbox) finds the
+   * same device and inode: an object deleted or replaced (an upload renames a new file over
+   * it), or a path swapped for a symlink, is opened and checked anew, so a replaced object reads
+   * its new bytes and a link out of the root is refused. An inode cannot be reused while the
+   * kept file holds it open.
    */
   private openRangeSync(
     name: string,
@@ -271,11 +275,11 @@ export class FilesystemBucket implements Bucket {
     if (kept !== undefined && !kept.busy) {
       let st: Deno.FileInfo | undefined;
       try {
-        st = kept.file.statSync();
+        st = Deno.lstatSync(p);
       } catch {
-        st = undefined; // closed under us or unreadable: opened anew below
+        st = undefined; // gone or unreadable: opened anew below (and failing there)
       }
-      if (st !== undefined && st.nlink !== 0 && st.isFile) {
+      if (st !== undefined && st.isFile && st.ino === kept.ino && st.dev === kept.dev) {
         // most recently used last
         this.openFiles.delete(p);
         this.openFiles.set(p, kept);
@@ -304,8 +308,15 @@ export class FilesystemBucket implements Bucket {
       throw e;
     }
     // a nested read of a kept file (busy) reads through a file of its own, closed after it
-    const keep = kept?.busy !== true && st.nlink !== null && !this.closed;
-    const rf: RangeFile = { file: f, kept: keep, busy: true, used: true };
+    const keep = kept?.busy !== true && st.ino !== null && !this.closed;
+    const rf: RangeFile = {
+      file: f,
+      dev: st.dev,
+      ino: st.ino ?? 0,
+      kept: keep,
+      busy: true,
+      used: true,
+    };
     if (keep) this.keepOpenFile(p, rf);
     return { rf, n: rangeLength(st.size, offset, length) };
   }
