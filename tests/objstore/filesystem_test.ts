@@ -219,15 +219,20 @@ Deno.test("a FILESYSTEM bucket keeps range-read files open, a bounded number", a
     // the 64 most recently read stay open, once each
     const open = openFilesUnder(root);
     assertEquals(open.length, 64, open.join(","));
-    assert(!open.includes("f0") && open.includes("f69"));
+    assert(!open.includes("f5") && open.includes("f6") && open.includes("f69"));
+    // a read makes a file the most recently used: the next one closed is the least recent
+    await b.getRange("f6", 0, 1);
+    await b.getRange("f0", 0, 1);
+    const after = openFilesUnder(root);
+    assert(after.includes("f6") && after.includes("f0") && !after.includes("f7"), after.join(","));
     // read again through the kept files
     assertEquals((await streamed(b, "f69", 90, 20)).bytes, pattern(100, 69).subarray(90));
     assertEquals(openFilesUnder(root).length, 64);
     // a sweep closes the files not read since the one before
     assertEquals(b.sweepOpenFiles(), 0);
-    await b.getRange("f5", 0, 1);
+    await b.getRange("f8", 0, 1);
     assertEquals(b.sweepOpenFiles(), 63);
-    assertEquals(openFilesUnder(root), ["f5"]);
+    assertEquals(openFilesUnder(root), ["f8"]);
     await b.close();
     assertEquals(openFilesUnder(root), []);
     // a closed bucket still reads, keeping nothing open
