@@ -70,6 +70,8 @@ const OPEN_FILES_SWEEP_MS = 10_000;
 /** A file opened for synchronous range reads, kept open in the bucket or for one read. */
 interface RangeFile {
   readonly file: Deno.FsFile;
+  /** The object's path, opened and found inside the root. */
+  readonly path: string;
   /** The opened file's device and inode: what the path must still lead to for a read. */
   readonly dev: number;
   readonly ino: number;
@@ -93,7 +95,7 @@ export class FilesystemBucket implements Bucket {
   /** streamRange's read buffer, and whether a streamRange is using it. */
   private pieceBuf?: Uint8Array;
   private pieceBufBusy = false;
-  /** Files kept open for range reads by path, least recently used first. */
+  /** Files kept open for range reads by object name, least recently used first. */
   private readonly openFiles = new Map<string, RangeFile>();
   private sweepTimer?: ReturnType<typeof setInterval>;
   private closed = false;
@@ -268,27 +270,28 @@ export class FilesystemBucket implements Bucket {
     length: number,
     signal?: AbortSignal,
   ): { rf: RangeFile; n: number } {
-    const p = this.path(name);
     if (offset < 0) throw new RangeError(`getRange ${name}: negative offset ${offset}`);
     abortIf(signal);
-    const kept = this.openFiles.get(p);
+    // kept by object name: a kept name was checked when its file was opened
+    const kept = this.openFiles.get(name);
     if (kept !== undefined && !kept.busy) {
       let st: Deno.FileInfo | undefined;
       try {
-        st = Deno.lstatSync(p);
+        st = Deno.lstatSync(kept.path);
       } catch {
         st = undefined; // gone or unreadable: opened anew below (and failing there)
       }
       if (st !== undefined && st.isFile && st.ino === kept.ino && st.dev === kept.dev) {
         // most recently used last
-        this.openFiles.delete(p);
-        this.openFiles.set(p, kept);
+        this.openFiles.delete(name);
+        this.openFiles.set(name, kept);
         kept.busy = true;
         kept.used = true;
         return { rf: kept, n: rangeLength(st.size, offset, length) };
       }
-      this.dropOpenFile(p, kept);
+      this.dropOpenFile(name, kept);
     }
+    const p = this.path(name);
     let f: Deno.FsFile;
     try {
       f = Deno.openSync(p, { read: true });
@@ -311,13 +314,14 @@ export class FilesystemBucket implements Bucket {
     const keep = kept?.busy !== true && st.ino !== null && !this.closed;
     const rf: RangeFile = {
       file: f,
+      path: p,
       dev: st.dev,
       ino: st.ino ?? 0,
       kept: keep,
       busy: true,
       used: true,
     };
-    if (keep) this.keepOpenFile(p, rf);
+    if (keep) this.keepOpenFile(name, rf);
     return { rf, n: rangeLength(st.size, offset, length) };
   }
 
@@ -327,12 +331,12 @@ export class FilesystemBucket implements Bucket {
     if (!rf.kept) rf.file.close();
   }
 
-  private keepOpenFile(p: string, rf: RangeFile): void {
+  private keepOpenFile(name: string, rf: RangeFile): void {
     if (this.openFiles.size >= MAX_OPEN_FILES) {
       const [oldest, old] = this.openFiles.entries().next().value!;
       this.dropOpenFile(oldest, old);
     }
-    this.openFiles.set(p, rf);
+    this.openFiles.set(name, rf);
     if (this.sweepTimer === undefined) {
       this.sweepTimer = setInterval(() => this.sweepOpenFiles(), OPEN_FILES_SWEEP_MS);
       Deno.unrefTimer(this.sweepTimer);
@@ -340,8 +344,8 @@ export class FilesystemBucket implements Bucket {
   }
 
   /** Stops keeping `rf` open (closed now, or by its read's release when busy). */
-  private dropOpenFile(p: string, rf: RangeFile): void {
-    if (this.openFiles.get(p) === rf) this.openFiles.delete(p);
+  private dropOpenFile(name: string, rf: RangeFile): void {
+    if (this.openFiles.get(name) === rf) this.openFiles.delete(name);
     rf.kept = false;
     if (!rf.busy) rf.file.close();
     if (this.openFiles.size === 0 && this.sweepTimer !== undefined) {
@@ -357,7 +361,7 @@ export class FilesystemBucket implements Bucket {
    */
   sweepOpenFiles(): number {
     let closed = 0;
-    for (const [p, rf] of [...this.openFiles]) {
+    for (const [name, rf] of [...this.openFiles]) {
       let gone = !rf.used;
       if (!gone) {
         try {
@@ -368,7 +372,7 @@ export class FilesystemBucket implements Bucket {
       }
       rf.used = false;
       if (gone) {
-        this.dropOpenFile(p, rf);
+        this.dropOpenFile(name, rf);
         closed++;
       }
     }
@@ -545,8 +549,8 @@ export class FilesystemBucket implements Bucket {
     const p = this.path(name);
     abortIf(signal);
     await this.confine(p, name);
-    const kept = this.openFiles.get(p);
-    if (kept !== undefined) this.dropOpenFile(p, kept);
+    const kept = this.openFiles.get(name);
+    if (kept !== undefined) this.dropOpenFile(name, kept);
     try {
       const st = await Deno.stat(p);
       if (!st.isFile) throw new ObjectNotFoundError(this.name, name);
@@ -694,7 +698,7 @@ export class FilesystemBucket implements Bucket {
   /** Closes the files kept open for range reads; later reads open and close their own. */
   close(): Promise<void> {
     this.closed = true;
-    for (const [p, rf] of [...this.openFiles]) this.dropOpenFile(p, rf);
+    for (const [name, rf] of [...this.openFiles]) this.dropOpenFile(name, rf);
     return Promise.resolve();
   }
 }

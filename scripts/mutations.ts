@@ -1848,7 +1848,7 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "filesystem-kept-files-not-recency-ordered",
     file: "objstore/filesystem.ts",
-    find: "        this.openFiles.delete(p);\n        this.openFiles.set(p, kept);\n",
+    find: "        this.openFiles.delete(name);\n        this.openFiles.set(name, kept);\n",
     replace: "",
     tests: ["tests/objstore/filesystem_test.ts"],
   },
@@ -1869,14 +1869,14 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "filesystem-delete-keeps-file-open",
     file: "objstore/filesystem.ts",
-    find: "    if (kept !== undefined) this.dropOpenFile(p, kept);\n",
+    find: "    if (kept !== undefined) this.dropOpenFile(name, kept);\n",
     replace: "",
     tests: ["tests/objstore/filesystem_test.ts"],
   },
   {
     name: "filesystem-close-keeps-files-open",
     file: "objstore/filesystem.ts",
-    find: "for (const [p, rf] of [...this.openFiles]) this.dropOpenFile(p, rf);",
+    find: "for (const [name, rf] of [...this.openFiles]) this.dropOpenFile(name, rf);",
     replace: "",
     tests: ["tests/objstore/filesystem_test.ts"],
   },
