@@ -62,6 +62,26 @@ const SYNC_READ_MAX = 1 << 20;
 const MAX_INSIDE_FILES = 16384;
 /** Largest piece streamRange hands over (the size of the buffer it reads into). */
 const STREAM_PIECE = 128 * 1024;
+/** Files kept open for range reads at most (see openRangeSync). */
+const MAX_OPEN_FILES = 64;
+/** How often kept files are checked: closed when unused since the last check or removed. */
+const OPEN_FILES_SWEEP_MS = 10_000;
+
+/** A file opened for synchronous range reads, kept open in the bucket or for one read. */
+interface RangeFile {
+  readonly file: Deno.FsFile;
+  /** The object's path, opened and found inside the root. */
+  readonly path: string;
+  /** The opened file's device and inode: what the path must still lead to for a read. */
+  readonly dev: number;
+  readonly ino: number;
+  /** Kept open by the bucket (closed when dropped), or opened for one read (closed after it). */
+  kept: boolean;
+  /** A read is using it: a nested read of the same object opens the file again. */
+  busy: boolean;
+  /** Read since the last sweep. */
+  used: boolean;
+}
 
 export class FilesystemBucket implements Bucket {
   readonly name: string;
@@ -75,6 +95,10 @@ export class FilesystemBucket implements Bucket {
   /** streamRange's read buffer, and whether a streamRange is using it. */
   private pieceBuf?: Uint8Array;
   private pieceBufBusy = false;
+  /** Files kept open for range reads by object name, least recently used first. */
+  private readonly openFiles = new Map<string, RangeFile>();
+  private sweepTimer?: ReturnType<typeof setInterval>;
+  private closed = false;
 
   constructor(directory: string) {
     let root = directory.startsWith("/") ? directory : joinPath(Deno.cwd(), directory);
@@ -208,10 +232,11 @@ export class FilesystemBucket implements Bucket {
     length: number,
     signal?: AbortSignal,
   ): Uint8Array {
-    const { f, n } = this.openRangeSync(name, offset, length, signal);
+    const { rf, n } = this.openRangeSync(name, offset, length, signal);
     try {
       const out = new Uint8Array(n);
       if (n === 0) return out;
+      const f = rf.file;
       f.seekSync(offset, Deno.SeekMode.Start);
       let got = 0;
       while (got < n) {
@@ -221,23 +246,52 @@ export class FilesystemBucket implements Bucket {
       }
       return got === n ? out : out.subarray(0, got);
     } finally {
-      f.close();
+      this.release(rf);
     }
   }
 
   /**
    * The object's file opened for a range read, checked (a file, inside the root) without
-   * leaving the thread, and the range's length clamped to the file (`n`). The caller closes `f`.
+   * leaving the thread, and the range's length clamped to the file (`n`). The caller hands `rf`
+   * back to {@link release}.
+   *
+   * Files stay open between reads (up to {@link MAX_OPEN_FILES}, least recently used closed
+   * first): opening one (and its fstat, which the sandbox checks by resolving the file's path
+   * with a readlink per component) was most of a small read's cost (issue 19). A kept file is
+   * used only while an lstat of the path (a third of an fstat's cost in the sandbox) finds the
+   * same device and inode: an object deleted or replaced (an upload renames a new file over
+   * it), or a path swapped for a symlink, is opened and checked anew, so a replaced object reads
+   * its new bytes and a link out of the root is refused. An inode cannot be reused while the
+   * kept file holds it open.
    */
   private openRangeSync(
     name: string,
     offset: number,
     length: number,
     signal?: AbortSignal,
-  ): { f: Deno.FsFile; n: number } {
-    const p = this.path(name);
+  ): { rf: RangeFile; n: number } {
     if (offset < 0) throw new RangeError(`getRange ${name}: negative offset ${offset}`);
     abortIf(signal);
+    // kept by object name: a kept name was checked when its file was opened
+    const kept = this.openFiles.get(name);
+    if (kept !== undefined && !kept.busy) {
+      let st: Deno.FileInfo | undefined;
+      try {
+        st = Deno.lstatSync(kept.path);
+      } catch {
+        st = undefined; // gone or unreadable: opened anew below (and failing there)
+      }
+      if (st !== undefined && st.isFile && st.ino === kept.ino && st.dev === kept.dev) {
+        // most recently used last
+        this.openFiles.delete(name);
+        this.openFiles.set(name, kept);
+        kept.busy = true;
+        kept.used = true;
+        return { rf: kept, n: rangeLength(st.size, offset, length) };
+      }
+      this.dropOpenFile(name, kept);
+    }
+    const p = this.path(name);
     let f: Deno.FsFile;
     try {
       f = Deno.openSync(p, { read: true });
@@ -247,16 +301,82 @@ export class FilesystemBucket implements Bucket {
       }
       throw e;
     }
+    let st: Deno.FileInfo;
     try {
-      const st = f.statSync();
+      st = f.statSync();
       if (!st.isFile) throw new ObjectNotFoundError(this.name, name);
       this.confineOpened(p, name, st);
-      const end = length < 0 ? st.size : Math.min(st.size, offset + length);
-      return { f, n: Math.max(0, end - offset) };
     } catch (e) {
       f.close();
       throw e;
     }
+    // a nested read of a kept file (busy) reads through a file of its own, closed after it
+    const keep = kept?.busy !== true && st.ino !== null && !this.closed;
+    const rf: RangeFile = {
+      file: f,
+      path: p,
+      dev: st.dev,
+      ino: st.ino ?? 0,
+      kept: keep,
+      busy: true,
+      used: true,
+    };
+    if (keep) this.keepOpenFile(name, rf);
+    return { rf, n: rangeLength(st.size, offset, length) };
+  }
+
+  /** Ends a read's use of `rf` (from openRangeSync): a file not kept is closed. */
+  private release(rf: RangeFile): void {
+    rf.busy = false;
+    if (!rf.kept) rf.file.close();
+  }
+
+  private keepOpenFile(name: string, rf: RangeFile): void {
+    if (this.openFiles.size >= MAX_OPEN_FILES) {
+      const [oldest, old] = this.openFiles.entries().next().value!;
+      this.dropOpenFile(oldest, old);
+    }
+    this.openFiles.set(name, rf);
+    if (this.sweepTimer === undefined) {
+      this.sweepTimer = setInterval(() => this.sweepOpenFiles(), OPEN_FILES_SWEEP_MS);
+      Deno.unrefTimer(this.sweepTimer);
+    }
+  }
+
+  /** Stops keeping `rf` open (closed now, or by its read's release when busy). */
+  private dropOpenFile(name: string, rf: RangeFile): void {
+    if (this.openFiles.get(name) === rf) this.openFiles.delete(name);
+    rf.kept = false;
+    if (!rf.busy) rf.file.close();
+    if (this.openFiles.size === 0 && this.sweepTimer !== undefined) {
+      clearInterval(this.sweepTimer);
+      this.sweepTimer = undefined;
+    }
+  }
+
+  /**
+   * Closes the kept files not read since the last sweep and those whose object is gone (an
+   * open file holds a deleted file's disk space: a compacted-away block must not stay pinned).
+   * Runs every {@link OPEN_FILES_SWEEP_MS}; returns how many files it closed.
+   */
+  sweepOpenFiles(): number {
+    let closed = 0;
+    for (const [name, rf] of [...this.openFiles]) {
+      let gone = !rf.used;
+      if (!gone) {
+        try {
+          gone = rf.file.statSync().nlink === 0;
+        } catch {
+          gone = true;
+        }
+      }
+      rf.used = false;
+      if (gone) {
+        this.dropOpenFile(name, rf);
+        closed++;
+      }
+    }
+    return closed;
   }
 
   /**
@@ -290,11 +410,12 @@ export class FilesystemBucket implements Bucket {
     sink: RangePieceSink,
     signal?: AbortSignal,
   ): number {
-    const { f, n } = this.openRangeSync(name, offset, length, signal);
+    const { rf, n } = this.openRangeSync(name, offset, length, signal);
     if (n === 0) {
-      f.close();
+      this.release(rf);
       return 0;
     }
+    const f = rf.file;
     // a sink that reads this bucket again before returning gets a buffer of its own
     const own = !this.pieceBufBusy;
     const buf = own
@@ -313,7 +434,7 @@ export class FilesystemBucket implements Bucket {
       return got;
     } finally {
       if (own) this.pieceBufBusy = false;
-      f.close();
+      this.release(rf);
     }
   }
 
@@ -428,6 +549,8 @@ export class FilesystemBucket implements Bucket {
     const p = this.path(name);
     abortIf(signal);
     await this.confine(p, name);
+    const kept = this.openFiles.get(name);
+    if (kept !== undefined) this.dropOpenFile(name, kept);
     try {
       const st = await Deno.stat(p);
       if (!st.isFile) throw new ObjectNotFoundError(this.name, name);
@@ -572,7 +695,16 @@ export class FilesystemBucket implements Bucket {
     return true;
   }
 
+  /** Closes the files kept open for range reads; later reads open and close their own. */
   close(): Promise<void> {
+    this.closed = true;
+    for (const [name, rf] of [...this.openFiles]) this.dropOpenFile(name, rf);
     return Promise.resolve();
   }
+}
+
+/** A range's length within a file of `size` bytes (`length` -1: to the end). */
+function rangeLength(size: number, offset: number, length: number): number {
+  const end = length < 0 ? size : Math.min(size, offset + length);
+  return Math.max(0, end - offset);
 }

@@ -1830,6 +1830,56 @@ export const MUTATIONS: Mutation[] = [
     replace: "return real.startsWith(root);",
     tests: ["tests/objstore/filesystem_test.ts"],
   },
+  // ------------------------------------------ FILESYSTEM files kept open for range reads (issue 19)
+  {
+    name: "filesystem-kept-file-not-revalidated",
+    file: "objstore/filesystem.ts",
+    find: "st.isFile && st.ino === kept.ino && st.dev === kept.dev",
+    replace: "st.isFile",
+    tests: ["tests/objstore/filesystem_test.ts"],
+  },
+  {
+    name: "filesystem-kept-files-unbounded",
+    file: "objstore/filesystem.ts",
+    find: "if (this.openFiles.size >= MAX_OPEN_FILES) {",
+    replace: "if (this.openFiles.size < 0) {",
+    tests: ["tests/objstore/filesystem_test.ts"],
+  },
+  {
+    name: "filesystem-kept-files-not-recency-ordered",
+    file: "objstore/filesystem.ts",
+    find: "        this.openFiles.delete(name);\n        this.openFiles.set(name, kept);\n",
+    replace: "",
+    tests: ["tests/objstore/filesystem_test.ts"],
+  },
+  {
+    name: "filesystem-nested-read-shares-kept-file",
+    file: "objstore/filesystem.ts",
+    find: "if (kept !== undefined && !kept.busy) {",
+    replace: "if (kept !== undefined) {",
+    tests: ["tests/objstore/filesystem_test.ts"],
+  },
+  {
+    name: "filesystem-sweep-keeps-deleted-file",
+    file: "objstore/filesystem.ts",
+    find: "gone = rf.file.statSync().nlink === 0;",
+    replace: "gone = false;",
+    tests: ["tests/objstore/filesystem_test.ts"],
+  },
+  {
+    name: "filesystem-delete-keeps-file-open",
+    file: "objstore/filesystem.ts",
+    find: "    if (kept !== undefined) this.dropOpenFile(name, kept);\n",
+    replace: "",
+    tests: ["tests/objstore/filesystem_test.ts"],
+  },
+  {
+    name: "filesystem-close-keeps-files-open",
+    file: "objstore/filesystem.ts",
+    find: "for (const [name, rf] of [...this.openFiles]) this.dropOpenFile(name, rf);",
+    replace: "",
+    tests: ["tests/objstore/filesystem_test.ts"],
+  },
   // ---------------------------------------------------------------- streamed range reads (issue 19)
   {
     name: "filesystem-stream-nested-shares-buffer",
