@@ -1862,8 +1862,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "store-chunk-cutter-keeps-piece-views",
     file: "store/chunk_cutter.ts",
-    find: "if (this.inPiece.length > 0) this.copyOut(piece);",
-    replace: "this.inPiece.length = 0;",
+    find: "if (this.inCount > 0) this.copyOut(piece);",
+    replace: "this.inCount = 0;",
     tests: ["tests/store/chunk_cutter_test.ts", "tests/store/bucket_store_chunks_test.ts"],
   },
   {
@@ -1876,8 +1876,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "store-chunk-range-always-eof",
     file: "store/bucket_store.ts",
-    find: "const records = cutter.finish(got < length);",
-    replace: "const records = cutter.finish(true);",
+    find: "cutter.finish(got < length);",
+    replace: "cutter.finish(true);",
     tests: ["tests/store/bucket_store_chunks_test.ts"],
   },
   // ---------------------------------------------------------------- objstore: AZURE

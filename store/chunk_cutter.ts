@@ -61,8 +61,10 @@ const RUN_GAP = 16;
  * buffer of this cutter. {@link finish} returns what the whole range at once would have given.
  */
 export class ChunkRangeCutter {
-  /** Records by index of `offsets`; null until cut. */
-  private readonly records: (ChunkRecord | null)[];
+  /** Record data by index of `offsets`; null until cut. */
+  private readonly datas: (Uint8Array | null)[];
+  /** Record encodings by index of `offsets` (no object per record). */
+  private readonly encodings: Uint8Array;
   /** Index of the first offset not cut yet. */
   private i = 0;
   /** Offset in the object of the next byte to arrive. */
@@ -75,20 +77,22 @@ export class ChunkRangeCutter {
   private error: unknown;
   /**
    * The records checked in the current piece, not copied yet: index, data start, data end and
-   * encoding, four numbers each.
+   * encoding, four numbers each, the first `inCount` numbers of a scratch array grown as needed.
    */
-  private readonly inPiece: number[] = [];
+  private inPiece = new Float64Array(64);
+  private inCount = 0;
   private readonly span: ChunkRecordSpan = { dataAt: 0, end: 0 };
 
   constructor(
     private readonly object: string,
     start: number,
-    private readonly offsets: readonly number[],
+    private readonly offsets: ArrayLike<number>,
     /** Where kept bytes are copied; null: pieces are the caller's for good, kept as views. */
     private readonly arena: ChunkArena | null,
   ) {
     this.pos = start;
-    this.records = new Array(offsets.length).fill(null);
+    this.datas = new Array(offsets.length).fill(null);
+    this.encodings = new Uint8Array(offsets.length);
   }
 
   /** Takes the next piece of the range (copies what it keeps). Never throws. */
@@ -137,9 +141,19 @@ export class ChunkRangeCutter {
         this.append(piece.subarray(off - pStart));
         break;
       }
-      this.inPiece.push(this.i++, span.dataAt, span.end, piece[span.dataAt - 1]);
+      if (this.inCount === this.inPiece.length) {
+        const grown = new Float64Array(this.inPiece.length * 2);
+        grown.set(this.inPiece);
+        this.inPiece = grown;
+      }
+      const q = this.inPiece;
+      q[this.inCount] = this.i++;
+      q[this.inCount + 1] = span.dataAt;
+      q[this.inCount + 2] = span.end;
+      q[this.inCount + 3] = piece[span.dataAt - 1];
+      this.inCount += 4;
     }
-    if (this.inPiece.length > 0) this.copyOut(piece);
+    if (this.inCount > 0) this.copyOut(piece);
   }
 
   /**
@@ -149,12 +163,13 @@ export class ChunkRangeCutter {
    */
   private copyOut(piece: Uint8Array): void {
     const q = this.inPiece;
+    const n = this.inCount;
     let a = 0;
-    while (a < q.length) {
+    while (a < n) {
       const from = q[a + 1];
       let to = q[a + 2];
       let b = a + 4;
-      for (; b < q.length; b += 4) {
+      for (; b < n; b += 4) {
         const s = q[b + 1];
         if (s < to || s - to > RUN_GAP) break;
         to = q[b + 2];
@@ -164,14 +179,12 @@ export class ChunkRangeCutter {
         : this.arena.place(piece.subarray(from, to));
       for (let k = a; k < b; k += 4) {
         const s = q[k + 1] - from + at;
-        this.records[q[k]] = {
-          encoding: q[k + 3],
-          data: block.subarray(s, s + q[k + 2] - q[k + 1]),
-        };
+        this.encodings[q[k]] = q[k + 3];
+        this.datas[q[k]] = block.subarray(s, s + q[k + 2] - q[k + 1]);
       }
       a = b;
     }
-    q.length = 0;
+    this.inCount = 0;
   }
 
   private keep(rec: ChunkRecord): void {
@@ -180,8 +193,8 @@ export class ChunkRangeCutter {
 
   /** Keeps the parse's own record, its data now a copy (the carry is reused). */
   private keepAt(j: number, rec: ChunkRecord): void {
-    rec.data = this.arena === null ? rec.data.slice() : this.arena.copy(rec.data);
-    this.records[j] = rec;
+    this.datas[j] = this.arena === null ? rec.data.slice() : this.arena.copy(rec.data);
+    this.encodings[j] = rec.encoding;
   }
 
   private append(bytes: Uint8Array): void {
@@ -196,11 +209,12 @@ export class ChunkRangeCutter {
   }
 
   /**
-   * After the last piece: each offset's record, or null where the range ended before the record
-   * did and the object goes on (`eof` false: read it on its own). Throws the CorruptionError of
-   * the first bad record, or of a record cut short by the end of the object (`eof`).
+   * After the last piece: cuts what is left, so that {@link data} and {@link encoding} give each
+   * offset's record, data null where the range ended before the record did and the object goes
+   * on (`eof` false: read it on its own). Throws the CorruptionError of the first bad record, or
+   * of a record cut short by the end of the object (`eof`).
    */
-  finish(eof: boolean): (ChunkRecord | null)[] {
+  finish(eof: boolean): void {
     if (this.error !== undefined) throw this.error;
     const carry = this.carry.subarray(0, this.carryLen);
     for (let j = this.i; j < this.offsets.length; j++) {
@@ -211,6 +225,15 @@ export class ChunkRangeCutter {
         : parseChunkRecord(EMPTY, 0, eof, this.object, off);
       if (rec !== null) this.keepAt(j, rec);
     }
-    return this.records;
+  }
+
+  /** The data of the record at `offsets[j]` after {@link finish}; null: not in the range. */
+  data(j: number): Uint8Array | null {
+    return this.datas[j];
+  }
+
+  /** The encoding of the record at `offsets[j]` whose {@link data} is not null. */
+  encoding(j: number): number {
+    return this.encodings[j];
   }
 }

@@ -589,7 +589,9 @@ export class IndexReader {
     const nChunks = d.uvarint();
     if (nChunks * 3 > d.remaining) d.fail(`series ${ref} claims ${nChunks} chunks`);
     const all = mint === -Infinity && maxt === Infinity;
-    const chunks: ChunkMeta[] = all ? new Array(nChunks) : [];
+    // sized on the first kept meta: a query keeps one or two of an entry's chunks, and an empty
+    // array grown by a push holds room for 17
+    let chunks: ChunkMeta[] | null = all ? new Array(nChunks) : null;
     let minTime = 0;
     let maxTime = 0;
     let cref = 0;
@@ -603,11 +605,15 @@ export class IndexReader {
         maxTime = minTime + d.uvarint();
         cref += d.varint();
       }
-      if (all) chunks[k] = { minTime, maxTime, ref: cref };
-      else if (maxTime >= mint && minTime <= maxt) chunks.push({ minTime, maxTime, ref: cref });
+      if (all) chunks![k] = { minTime, maxTime, ref: cref };
+      else if (maxTime >= mint && minTime <= maxt) {
+        const meta = { minTime, maxTime, ref: cref };
+        if (chunks === null) chunks = [meta];
+        else chunks.push(meta);
+      }
     }
     if (d.remaining !== 0) d.fail(`${d.remaining} unexpected bytes at the end of series ${ref}`);
-    return { ref, labels, chunks };
+    return { ref, labels, chunks: chunks ?? [] };
   }
 
   /** Index of the last sample of `e` that is ≤ `value` (0 when `value` precedes all). */
