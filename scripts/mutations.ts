@@ -149,8 +149,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "index-cached-series-window-exclusive",
     file: "tsdb/index/reader.ts",
-    find: "else if (maxTime >= mint && minTime <= maxt) chunks.push(",
-    replace: "else if (maxTime > mint && minTime <= maxt) chunks.push(",
+    find: "else if (maxTime >= mint && minTime <= maxt) {",
+    replace: "else if (maxTime > mint && minTime <= maxt) {",
     tests: ["tests/tsdb/index_test.ts"],
   },
   {
@@ -1862,8 +1862,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "store-chunk-cutter-keeps-piece-views",
     file: "store/chunk_cutter.ts",
-    find: "if (this.inCount > 0) this.copyOut(piece);",
-    replace: "this.inCount = 0;",
+    find: "if (n > 0) this.copyOut(piece, n);",
+    replace: "n = 0;",
     tests: ["tests/store/chunk_cutter_test.ts", "tests/store/bucket_store_chunks_test.ts"],
   },
   {
@@ -3148,7 +3148,7 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "store-lazy-postings-filter-skipped",
     file: "store/bucket_store.ts",
-    find: "          if (!labelsMatch(s.labels, filter)) continue;\n",
+    find: "      if (!labelsMatch(s.labels, filter)) continue;\n",
     replace: "",
     tests: ["tests/store/bucket_store_lazy_test.ts"],
   },

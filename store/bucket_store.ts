@@ -914,39 +914,15 @@ export class BucketStore implements StoreBackend {
       signal.throwIfAborted();
       const batchRefs = refs.subarray(from, Math.min(refs.length, from + batch));
       const entries = await this.seriesEntries(block, batchRefs, signal, mint, maxt);
-      opts.stats.seriesTouched += entries.length;
-      const out: SeriesWithChunks[] = [];
-      // the chunks to load: their refs and the chunks they fill, side by side (no object each)
-      const wants = new ChunkWants();
-      for (const s of entries) {
-        if (filter.length > 0) {
-          if (!labelsMatch(s.labels, filter)) continue;
-          kept?.push(s.ref);
-        }
-        let chunks: StoreChunk[] | null = null;
-        for (const c of s.chunks) {
-          if (c.maxTime < mint || c.minTime > maxt) continue;
-          if (opts.skipChunks) {
-            chunks = NO_CHUNKS;
-            break;
-          }
-          const sc: StoreChunk = {
-            minTime: c.minTime,
-            maxTime: c.maxTime,
-            encoding: ChunkEncoding.None,
-            data: EMPTY_BYTES,
-          };
-          // a literal of one: an empty array grown by a push holds room for 17
-          if (chunks === null) chunks = [sc];
-          else chunks.push(sc);
-          wants.add(c.ref, sc);
-        }
-        if (chunks !== null) out.push({ labels: s.labels, chunks });
-      }
+      const touched = entries.length;
+      opts.stats.seriesTouched += touched;
+      // the entries are garbage from here on: nothing below may hold them across the awaits,
+      // or every block of a 360-block merge keeps a batch of them alive while its chunks load
+      const { out, wants } = chunksWanted(entries, mint, maxt, opts.skipChunks, filter, kept);
       if (wants.length > 0) {
         await this.fetchChunks(block, wants, opts.aggregates, opts.stats, signal);
       }
-      fetched(entries.length, wants.length);
+      fetched(touched, wants.length);
       if (out.length > 0) yield out;
     }
   }
@@ -1047,6 +1023,49 @@ const DENSE_CHUNK_SPACING = 1024;
 function isDenseRange(offsets: ArrayLike<number>): boolean {
   const n = offsets.length;
   return n > 1 && (offsets[n - 1] - offsets[0]) / (n - 1) <= DENSE_CHUNK_SPACING;
+}
+
+/**
+ * The series of `entries` with chunks overlapping [`mint`, `maxt`] (those passing `filter`,
+ * their refs added to `kept`), each chunk still to be loaded: its ref in `wants`.
+ */
+function chunksWanted(
+  entries: readonly IndexSeries[],
+  mint: number,
+  maxt: number,
+  skipChunks: boolean,
+  filter: readonly Matcher[],
+  kept: number[] | null,
+): { out: SeriesWithChunks[]; wants: ChunkWants } {
+  const out: SeriesWithChunks[] = [];
+  // the chunks to load: their refs and the chunks they fill, side by side (no object each)
+  const wants = new ChunkWants();
+  for (const s of entries) {
+    if (filter.length > 0) {
+      if (!labelsMatch(s.labels, filter)) continue;
+      kept?.push(s.ref);
+    }
+    let chunks: StoreChunk[] | null = null;
+    for (const c of s.chunks) {
+      if (c.maxTime < mint || c.minTime > maxt) continue;
+      if (skipChunks) {
+        chunks = NO_CHUNKS;
+        break;
+      }
+      const sc: StoreChunk = {
+        minTime: c.minTime,
+        maxTime: c.maxTime,
+        encoding: ChunkEncoding.None,
+        data: EMPTY_BYTES,
+      };
+      // a literal of one: an empty array grown by a push holds room for 17
+      if (chunks === null) chunks = [sc];
+      else chunks.push(sc);
+      wants.add(c.ref, sc);
+    }
+    if (chunks !== null) out.push({ labels: s.labels, chunks });
+  }
+  return { out, wants };
 }
 
 /** A Series request carrying the per-request accounting down to the block readers. */

@@ -138,8 +138,11 @@ export class IndexReader {
   readonly symbolCount: number;
 
   private readonly valueCache = new Map<number, string>();
-  /** File name of the cursors over cached series entries (made once: a name per entry costs). */
-  private cachedName: string | undefined;
+  /**
+   * The cursor over cached series entries, reused (decoding is synchronous): a cursor and a file
+   * name per entry were garbage per cache hit.
+   */
+  private cachedCursor: Decbuf | undefined;
   private readonly nameCache = new Map<number, string>();
   private readonly seriesEnd: number;
   private readonly postingsEnd: number;
@@ -574,8 +577,9 @@ export class IndexReader {
    * Throws {@link CorruptionError} on malformed bytes.
    */
   decodeSeriesBody(ref: number, body: Uint8Array, mint = -Infinity, maxt = Infinity): IndexSeries {
-    this.cachedName ??= `${this.src.name} (cached series entry)`;
-    return this.decodeBody(ref, new Decbuf(body, this.cachedName), mint, maxt);
+    const d = this.cachedCursor ??= new Decbuf(body, `${this.src.name} (cached series entry)`);
+    d.reset(body);
+    return this.decodeBody(ref, d, mint, maxt);
   }
 
   private decodeBody(ref: number, d: Decbuf, mint = -Infinity, maxt = Infinity): IndexSeries {
