@@ -3852,6 +3852,42 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/tsdb/querier_test.ts"],
   },
   {
+    // session 13: a group goes back on the heap whole only when its sets' next series are equal
+    name: "merge-group-reused-with-unequal-heads",
+    file: "tsdb/querier.ts",
+    find: "        if (sameHeads(group)) {",
+    replace: "        if (group.length > 0) {",
+    tests: ["tests/tsdb/querier_test.ts"],
+  },
+  {
+    name: "merge-chunks-taken-as-sorted",
+    file: "tsdb/querier.ts",
+    find: "      if (ch.minTime < last) sorted = false;\n",
+    replace: "",
+    tests: ["tests/tsdb/querier_test.ts"],
+  },
+  {
+    name: "store-chunk-wants-taken-as-sorted",
+    file: "store/bucket_store.ts",
+    find: "    if (i >= this.length) return null;\n",
+    replace: "    if (i >= 0) return null;\n",
+    tests: ["tests/store/bucket_store_chunks_test.ts"],
+  },
+  {
+    name: "chunk-record-span-end-short",
+    file: "tsdb/chunks/segment.ts",
+    find: "  span.end = q + 1 + len;",
+    replace: "  span.end = q + len;",
+    tests: ["tests/tsdb/chunks_test.ts", "tests/store/chunk_cutter_test.ts"],
+  },
+  {
+    name: "index-cached-cursor-not-reset",
+    file: "tsdb/index/reader.ts",
+    find: "    d.reset(body);\n",
+    replace: "",
+    tests: ["tests/tsdb/index_test.ts", "tests/store/index_cache_test.ts"],
+  },
+  {
     name: "otlp-unit-suffix-dropped",
     file: "receive/otlp_translate.ts",
     find: '  if (main !== "") tokens.push(main);\n',
