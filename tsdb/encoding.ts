@@ -118,7 +118,8 @@ export class Decbuf {
   private fixed: DataView | null = null;
 
   constructor(
-    readonly b: Uint8Array,
+    /** The bytes read; {@link reset} points a reused cursor at others. */
+    public b: Uint8Array,
     /** File name for error messages. */
     readonly file = "<buffer>",
     /** File offset of `b[0]`, for error messages. */
@@ -126,6 +127,16 @@ export class Decbuf {
     start = 0,
   ) {
     this.pos = start;
+  }
+
+  /**
+   * Points this cursor at the start of `b`, so one cursor serves many small buffers read one
+   * after another (cached series entries: a cursor each was garbage per entry).
+   */
+  reset(b: Uint8Array): void {
+    this.b = b;
+    this.pos = 0;
+    this.fixed = null;
   }
 
   /** A DataView of `b`, for big-endian fixed-width reads. */

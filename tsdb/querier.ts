@@ -354,26 +354,31 @@ async function* mergeBatchSources(
         const c = group[0];
         out.push(c.batch[c.pos]);
       } else {
-        const chunks: Chunk[] = [];
-        for (const c of group) for (const ch of c.batch[c.pos].chunks) chunks.push(ch);
-        chunks.sort((a, b) => a.minTime - b.minTime); // stable: set order kept on ties
-        out.push({ labels: top.labels, chunks });
+        out.push({ labels: top.labels, chunks: concatChunks(group) });
       }
       // advance the group's cursors; those at the end of their batch wait for the next one
-      const ready: Cursor[] = [];
-      let empty: Cursor[] | null = null;
-      for (const c of group) {
-        if (++c.pos < c.batch.length) ready.push(c);
-        else (empty ??= []).push(c);
+      let exhausted = false;
+      for (let k = 0; k < group.length; k++) {
+        const c = group[k];
+        if (++c.pos >= c.batch.length) exhausted = true;
       }
-      if (empty === null) {
-        add(ready);
+      if (!exhausted) {
+        // the usual case: the same series next in every set of the group, which goes back on
+        // the heap as it is (no group or member array per merged series)
+        if (sameHeads(group)) {
+          top.labels = group[0].batch[group[0].pos].labels;
+          top.members = group;
+          heap.push(top);
+        } else add(group);
         if (out.length >= MERGED_BATCH) {
           yield out;
           out = [];
         }
         continue;
       }
+      const ready: Cursor[] = [];
+      const empty: Cursor[] = [];
+      for (const c of group) (c.pos < c.batch.length ? ready : empty).push(c);
       // what is merged so far goes on before waiting for the sets' next batches
       if (out.length > 0) {
         yield out;
@@ -385,6 +390,40 @@ async function* mergeBatchSources(
   } finally {
     await close();
   }
+}
+
+/** Whether the current series of all `group`'s cursors have the same labels. */
+function sameHeads(group: readonly Cursor[]): boolean {
+  const first = group[0].batch[group[0].pos].labels;
+  for (let k = 1; k < group.length; k++) {
+    if (!labelsEqual(group[k].batch[group[k].pos].labels, first)) return false;
+  }
+  return true;
+}
+
+/**
+ * The chunks of the current series of `group`'s cursors (in set order) in one array sized once,
+ * sorted by minTime, set order kept on ties. Sets are usually blocks in time order, so the
+ * chunks arrive sorted and the sort is skipped.
+ */
+function concatChunks(group: readonly Cursor[]): Chunk[] {
+  let n = 0;
+  for (let k = 0; k < group.length; k++) n += group[k].batch[group[k].pos].chunks.length;
+  const chunks = new Array<Chunk>(n);
+  let i = 0;
+  let sorted = true;
+  let last = -Infinity;
+  for (let k = 0; k < group.length; k++) {
+    const cs = group[k].batch[group[k].pos].chunks;
+    for (let j = 0; j < cs.length; j++) {
+      const ch = cs[j];
+      if (ch.minTime < last) sorted = false;
+      last = ch.minTime;
+      chunks[i++] = ch;
+    }
+  }
+  if (!sorted) chunks.sort((a, b) => a.minTime - b.minTime); // stable: set order kept on ties
+  return chunks;
 }
 
 /** True when block [meta.minTime, meta.maxTime) overlaps the closed interval [mint, maxt]. */

@@ -20,6 +20,11 @@ import { labelsFromObject, labelsToString } from "../../tsdb/labels.ts";
 import { Matcher, MatchType } from "../../tsdb/matchers.ts";
 import { ChunkEncoding } from "../../tsdb/series.ts";
 import type { SeriesItem } from "../../storeapi/server.ts";
+import { ChunkSegmentWriter } from "../../tsdb/chunks/segment.ts";
+import { type ChunkMeta, IndexWriter } from "../../tsdb/index/writer.ts";
+import { writeTombstones } from "../../tsdb/tombstones.ts";
+import { writeBlockMeta } from "../../tsdb/meta.ts";
+import { newULID } from "../../tsdb/ulid.ts";
 
 const H = 3_600_000;
 const SERIES = 3000;
@@ -237,6 +242,77 @@ Deno.test("chunks read through every bucket chain are the bytes written, same by
     const [first, ...rest] = [...fetched.values()];
     for (const b of rest) assertEquals(b, first);
     assert(first.every((n) => n > 0), String(first));
+  } finally {
+    await dirs.cleanup();
+  }
+});
+
+Deno.test("chunks stored in another order than their series are served to the right series", async () => {
+  // writeBlock stores chunks in series order; a block may hold them in any order (the refs in
+  // the index say where), so the store must not take its wanted chunks to come in ref order
+  const dirs = new TempDirs();
+  try {
+    const root = await dirs.make();
+    const bucketDir = `${root}/bucket`;
+    const ulid = newULID();
+    const blockDir = `${bucketDir}/${ulid}`;
+    await Deno.mkdir(blockDir, { recursive: true });
+    const series = blockSeries().slice(0, 600);
+    // the chunks of later series first: refs descend as the series' labels ascend
+    const cw = await ChunkSegmentWriter.create(`${blockDir}/chunks`, {});
+    const metas: ChunkMeta[][] = new Array(series.length);
+    for (let i = series.length - 1; i >= 0; i--) {
+      const cs = series[i].chunks;
+      metas[i] = [];
+      for (const c of cs) {
+        metas[i].push({
+          minTime: c.minTime,
+          maxTime: c.maxTime,
+          ref: await cw.writeChunk(c.encoding, c.data),
+        });
+      }
+    }
+    await cw.close();
+    const symbols = new Set<string>();
+    for (const s of series) for (const l of s.labels) symbols.add(l);
+    const iw = await IndexWriter.create(`${blockDir}/index`, symbols);
+    for (let i = 0; i < series.length; i++) await iw.addSeries(series[i].labels, metas[i]);
+    await iw.close();
+    await writeTombstones(blockDir);
+    await writeBlockMeta(blockDir, {
+      ulid,
+      minTime: 0,
+      maxTime: 2 * H,
+      stats: { numSamples: 2 * series.length, numSeries: series.length, numChunks: 1200 },
+      compaction: { level: 1, sources: [ulid] },
+      version: 1,
+    });
+    const reg = new Registry();
+    const bucket = new FilesystemBucket(bucketDir);
+    const store = new BucketStore(bucket, {
+      syncer: new MetaSyncer(bucket, { registry: reg, cacheDir: `${root}/meta` }),
+      logger: new Logger("warn", "logfmt", {}, () => {}),
+      registry: reg,
+      dataDir: `${root}/data`,
+    });
+    try {
+      await store.syncBlocks();
+      for (
+        const [q, matchers, keep] of [
+          ["sparse", [new Matcher(MatchType.Equal, "job", "api")], (i: number) => i % 3 === 0],
+          ["all", [new Matcher(MatchType.Equal, "__name__", "c")], (i: number) => i < 600],
+        ] as const
+      ) {
+        assertSame(
+          await answer(store, [...matchers]),
+          written((i) => i < 600 && keep(i)),
+          `reversed chunks, ${q}`,
+        );
+      }
+    } finally {
+      await store.close();
+      await bucket.close();
+    }
   } finally {
     await dirs.cleanup();
   }

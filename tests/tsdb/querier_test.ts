@@ -435,3 +435,27 @@ Deno.test("mergeSeriesBatches: sets read in batches of any size (empty too) merg
     want.map((s) => [labelsToString(s.labels), s.chunks.map((c) => c.data[0])]),
   );
 });
+
+Deno.test("mergeSeriesBatches: sets sharing a series split again when their next series differ", async () => {
+  // whole sets in one batch each: after a shared series the sets' next series differ (b, c)
+  // without a batch running out, so their cursors must part in the merge
+  const s = (name: string, tag: number): SeriesWithChunks => ({
+    labels: labelsFromObject({ __name__: name }),
+    chunks: [{ minTime: tag, maxTime: tag + 1, encoding: 1, data: new Uint8Array([tag]) }],
+  });
+  async function* one(batch: SeriesWithChunks[]): AsyncGenerator<SeriesWithChunks[]> {
+    await Promise.resolve();
+    yield batch;
+  }
+  const got: SeriesWithChunks[] = [];
+  const sets = [
+    [s("a", 0), s("b", 1), s("d", 2), s("e", 3)],
+    [s("a", 10), s("c", 11), s("d", 12), s("e", 13)],
+    [s("a", 20), s("b", 21), s("e", 23)],
+  ];
+  for await (const b of mergeSeriesBatches(sets.map(one))) got.push(...b);
+  assertEquals(
+    got.map((x) => [getLabel(x.labels, "__name__"), x.chunks.map((c) => c.data[0])]),
+    [["a", [0, 10, 20]], ["b", [1, 21]], ["c", [11]], ["d", [2, 12]], ["e", [3, 13, 23]]],
+  );
+});

@@ -248,9 +248,11 @@ export interface ChunkRecord {
 }
 
 /**
- * Decodes the data length of the chunk record at `buf[p]`: `len` data bytes start at
- * `buf[dataAt]`, after the encoding byte. Returns null when `buf` ends inside the length
- * field and `eof` is false; throws CorruptionError naming `object` and `offset` otherwise.
+ * Decodes the data length of the chunk record at `buf[p]` into `span`: the data starts at
+ * `buf[span.dataAt]`, after the encoding byte, and ends at `span.end` (an out-parameter, not a
+ * returned object: the store checks every chunk record it serves this way). Returns false when
+ * `buf` ends inside the length field and `eof` is false; throws CorruptionError naming `object`
+ * and `offset` otherwise.
  */
 function recordDataLength(
   buf: Uint8Array,
@@ -258,7 +260,8 @@ function recordDataLength(
   eof: boolean,
   object: string,
   offset: number,
-): { len: number; dataAt: number } | null {
+  span: ChunkRecordSpan,
+): boolean {
   let len = 0;
   let mul = 1;
   let q = p;
@@ -267,7 +270,7 @@ function recordDataLength(
       throw new CorruptionError(object, offset, "chunk length field is not a valid uvarint");
     }
     if (q >= buf.length) {
-      if (!eof) return null;
+      if (!eof) return false;
       throw new CorruptionError(object, offset, "chunk record runs past the end of the segment");
     }
     const c = buf[q++];
@@ -275,8 +278,13 @@ function recordDataLength(
     mul *= 128;
     if (c < 0x80) break;
   }
-  return { len, dataAt: q + 1 };
+  span.dataAt = q + 1;
+  span.end = q + 1 + len;
+  return true;
 }
+
+/** The span of the length-only reads below (filled and read within one synchronous call). */
+const LENGTH_SPAN: ChunkRecordSpan = { dataAt: 0, end: 0 };
 
 /**
  * Total size in bytes (length field, encoding byte, data, CRC) of the chunk record whose first
@@ -284,8 +292,8 @@ function recordDataLength(
  * hold a valid length field.
  */
 export function chunkRecordLength(head: Uint8Array, object: string, offset: number): number {
-  const { len, dataAt } = recordDataLength(head, 0, true, object, offset)!;
-  return dataAt + len + 4;
+  recordDataLength(head, 0, true, object, offset, LENGTH_SPAN);
+  return LENGTH_SPAN.end + 4;
 }
 
 /**
@@ -298,8 +306,8 @@ export function chunkRecordSizeAt(
   object: string,
   offset: number,
 ): number | null {
-  const head = recordDataLength(buf, p, false, object, offset);
-  return head === null ? null : head.dataAt - p + head.len + 4;
+  if (!recordDataLength(buf, p, false, object, offset, LENGTH_SPAN)) return null;
+  return LENGTH_SPAN.end - p + 4;
 }
 
 /** Where a checked chunk record's data lies in its buffer (see {@link checkChunkRecord}). */
@@ -324,11 +332,11 @@ export function checkChunkRecord(
   offset: number,
   span: ChunkRecordSpan,
 ): boolean {
-  const head = recordDataLength(buf, p, eof, object, offset);
-  if (head === null) return false;
-  const { len, dataAt } = head;
+  if (!recordDataLength(buf, p, eof, object, offset, span)) return false;
+  const dataAt = span.dataAt;
+  const end = span.end;
+  const len = end - dataAt;
   const encAt = dataAt - 1;
-  const end = dataAt + len;
   if (end + 4 > buf.length) {
     if (!eof) return false;
     throw new CorruptionError(
@@ -349,8 +357,6 @@ export function checkChunkRecord(
       }`,
     );
   }
-  span.dataAt = dataAt;
-  span.end = end;
   return true;
 }
 
@@ -494,7 +500,9 @@ export class ChunkReader {
       MAX_LENGTH_FIELD_SIZE + RECORD_OVERHEAD + FIRST_READ_GUESS,
     );
     let b = await src.read(offset, first);
-    const { len, dataAt } = recordDataLength(b, 0, true, src.name, offset)!;
+    recordDataLength(b, 0, true, src.name, offset, LENGTH_SPAN);
+    const dataAt = LENGTH_SPAN.dataAt;
+    const len = LENGTH_SPAN.end - dataAt;
     const total = dataAt + len + 4;
     if (offset + total > src.size) {
       throw new CorruptionError(

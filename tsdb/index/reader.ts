@@ -138,8 +138,11 @@ export class IndexReader {
   readonly symbolCount: number;
 
   private readonly valueCache = new Map<number, string>();
-  /** File name of the cursors over cached series entries (made once: a name per entry costs). */
-  private cachedName: string | undefined;
+  /**
+   * The cursor over cached series entries, reused (decoding is synchronous): a cursor and a file
+   * name per entry were garbage per cache hit.
+   */
+  private cachedCursor: Decbuf | undefined;
   private readonly nameCache = new Map<number, string>();
   private readonly seriesEnd: number;
   private readonly postingsEnd: number;
@@ -574,8 +577,9 @@ export class IndexReader {
    * Throws {@link CorruptionError} on malformed bytes.
    */
   decodeSeriesBody(ref: number, body: Uint8Array, mint = -Infinity, maxt = Infinity): IndexSeries {
-    this.cachedName ??= `${this.src.name} (cached series entry)`;
-    return this.decodeBody(ref, new Decbuf(body, this.cachedName), mint, maxt);
+    const d = this.cachedCursor ??= new Decbuf(body, `${this.src.name} (cached series entry)`);
+    d.reset(body);
+    return this.decodeBody(ref, d, mint, maxt);
   }
 
   private decodeBody(ref: number, d: Decbuf, mint = -Infinity, maxt = Infinity): IndexSeries {
@@ -589,7 +593,9 @@ export class IndexReader {
     const nChunks = d.uvarint();
     if (nChunks * 3 > d.remaining) d.fail(`series ${ref} claims ${nChunks} chunks`);
     const all = mint === -Infinity && maxt === Infinity;
-    const chunks: ChunkMeta[] = all ? new Array(nChunks) : [];
+    // sized on the first kept meta: a query keeps one or two of an entry's chunks, and an empty
+    // array grown by a push holds room for 17
+    let chunks: ChunkMeta[] | null = all ? new Array(nChunks) : null;
     let minTime = 0;
     let maxTime = 0;
     let cref = 0;
@@ -603,11 +609,15 @@ export class IndexReader {
         maxTime = minTime + d.uvarint();
         cref += d.varint();
       }
-      if (all) chunks[k] = { minTime, maxTime, ref: cref };
-      else if (maxTime >= mint && minTime <= maxt) chunks.push({ minTime, maxTime, ref: cref });
+      if (all) chunks![k] = { minTime, maxTime, ref: cref };
+      else if (maxTime >= mint && minTime <= maxt) {
+        const meta = { minTime, maxTime, ref: cref };
+        if (chunks === null) chunks = [meta];
+        else chunks.push(meta);
+      }
     }
     if (d.remaining !== 0) d.fail(`${d.remaining} unexpected bytes at the end of series ${ref}`);
-    return { ref, labels, chunks };
+    return { ref, labels, chunks: chunks ?? [] };
   }
 
   /** Index of the last sample of `e` that is ≤ `value` (0 when `value` precedes all). */
