@@ -40,7 +40,8 @@ import type {
 } from "./ast.ts";
 import { typeOf } from "./ast.ts";
 import type { FunctionOptions } from "./functions_table.ts";
-import { checkEvalDepth, ParseError, parseExpr } from "./parser.ts";
+import { ParseError } from "./parser.ts";
+import { ParseCache } from "./parse_cache.ts";
 import {
   PromQLError,
   queryCanceledError,
@@ -104,6 +105,12 @@ export class WorkLimitError extends PromQLError {
     super("internal", `query needs more than ${limit} selected samples and steps`);
   }
 }
+
+/**
+ * Parsed expressions shared by every engine of this thread (promql/parse_cache.ts): an engine
+ * lives for one query, a dashboard sends the same expressions again and again.
+ */
+const PARSED = new ParseCache();
 
 /** Engine limits and defaults (Prometheus flag names in brackets). */
 export interface EngineOptions {
@@ -232,9 +239,7 @@ export class Engine {
     const execStart = performance.now();
     let expr: Expr;
     try {
-      expr = parseExpr(query, this.functions);
-      // evaluation recurses per level: refuse what would overflow the stack (400, not 500)
-      checkEvalDepth(query, expr);
+      expr = PARSED.parse(query, this.functions);
     } catch (e) {
       if (e instanceof ParseError) throw new PromQLError("bad_data", e.message, { cause: e });
       throw e;
