@@ -7,10 +7,13 @@ import type { Expr } from "./ast.ts";
 import type { FunctionOptions } from "./functions_table.ts";
 import { checkEvalDepth, parseExpr } from "./parser.ts";
 
-/** Expressions kept (least recently used dropped first). */
-export const PARSE_CACHE_ENTRIES = 256;
+/**
+ * Expressions kept (least recently used dropped first): a few dashboards' worth. A tree takes
+ * tens of bytes per character of its text, so at most a few MiB are held.
+ */
+export const PARSE_CACHE_ENTRIES = 128;
 /** Longer expressions are parsed every time: their trees would hold the memory, not dashboards. */
-export const PARSE_CACHE_MAX_EXPR_LENGTH = 2048;
+export const PARSE_CACHE_MAX_EXPR_LENGTH = 1024;
 
 /** A bounded LRU of parsed, depth-checked expressions by (function options, text). */
 export class ParseCache {
