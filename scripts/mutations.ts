@@ -1397,10 +1397,10 @@ export const MUTATIONS: Mutation[] = [
   },
   {
     name: "promql-engine-unbounded-chain-depth",
-    file: "promql/engine.ts",
-    find: "      checkEvalDepth(query, expr);\n",
+    file: "promql/parse_cache.ts",
+    find: "  checkEvalDepth(input, expr);\n",
     replace: "\n",
-    tests: ["tests/query/api_limits_test.ts"],
+    tests: ["tests/promql/parse_cache_test.ts", "tests/query/api_limits_test.ts"],
   },
   {
     name: "promql-aggregation-releases-operand-samples",
@@ -3974,13 +3974,6 @@ export const MUTATIONS: Mutation[] = [
     find: "    if (input.length > this.maxLength) return parsedAndChecked(input, functions);",
     replace:
       "    if (input.length > this.maxLength * 100) return parsedAndChecked(input, functions);",
-    tests: ["tests/promql/parse_cache_test.ts"],
-  },
-  {
-    name: "parse-cache-skips-depth-check",
-    file: "promql/parse_cache.ts",
-    find: "  checkEvalDepth(input, expr);\n",
-    replace: "",
     tests: ["tests/promql/parse_cache_test.ts"],
   },
   {
