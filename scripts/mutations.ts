@@ -3506,8 +3506,8 @@ export const MUTATIONS: Mutation[] = [
     name: "tenancy-request-metrics-tenant-from-default-only",
     file: "server/http.ts",
     find:
-      "    if (tl) labels[TENANT_METRIC_LABEL] = req.headers.get(tl.header) || tl.defaultTenant;",
-    replace: "    if (tl) labels[TENANT_METRIC_LABEL] = tl.defaultTenant;",
+      "this.duration.labels(code, name, method, req.headers.get(tl.header) || tl.defaultTenant)",
+    replace: "this.duration.labels(code, name, method, tl.defaultTenant)",
     tests: ["tests/e2e/query_tenancy_test.ts"],
   },
   {
