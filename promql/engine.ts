@@ -255,7 +255,8 @@ export class Engine {
     const ctx = new QueryContext(q, {
       lookback: this.lookbackDelta,
       maxSamples: this.maxSamples,
-      deadline: performance.now() + this.timeout,
+      // parsing (usually a cache hit) counts towards the timeout, as evaluation does
+      deadline: execStart + this.timeout,
       timeoutMs: this.timeout,
       defaultStep: this.defaultEvaluationInterval,
       qStart: start,
@@ -361,8 +362,8 @@ class QueryContext {
   private readonly timer: Deadline;
   private readonly outer?: AbortSignal;
   private readonly onOuterAbort = () => this.controller.abort(this.outer?.reason);
-  private lastYield = performance.now();
-  private lastIo = performance.now();
+  private lastYield: number;
+  private lastIo: number;
   private readonly ioTurnEvery: number;
   /** Selected samples plus steps still allowed ({@link EngineOptions.workLimit}). */
   private workLeft: number;
@@ -377,6 +378,7 @@ class QueryContext {
     this.qStart = o.qStart;
     this.qEnd = o.qEnd;
     this.deadline = o.deadline;
+    this.lastYield = this.lastIo = performance.now();
     this.ioTurnEvery = o.ioTurnEvery;
     this.signal = this.controller.signal;
     this.timer = afterMs(o.timeoutMs, () => this.controller.abort(new TimeoutReason()));

@@ -153,13 +153,14 @@ export class ApiParams {
     /** The client's TLS certificate, when the server asked for one. */
     readonly peerCertificate?: PeerCertificate,
   ) {
-    for (const list of [body, query]) {
-      for (const [name, value] of list) {
-        const vs = this.values.get(name);
-        if (vs === undefined) this.values.set(name, [value]);
-        else vs.push(value);
-      }
-    }
+    // forEach: Deno's iterator checks the receiver and makes a result object per entry
+    const add = (value: string, name: string) => {
+      const vs = this.values.get(name);
+      if (vs === undefined) this.values.set(name, [value]);
+      else vs.push(value);
+    };
+    body.forEach(add);
+    query.forEach(add);
   }
 
   /**

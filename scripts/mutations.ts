@@ -3979,8 +3979,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "api-params-url-before-body",
     file: "query/api.ts",
-    find: "    for (const list of [body, query]) {",
-    replace: "    for (const list of [query, body]) {",
+    find: "    body.forEach(add);\n    query.forEach(add);",
+    replace: "    query.forEach(add);\n    body.forEach(add);",
     tests: ["tests/query/api_params_test.ts"],
   },
   {
