@@ -27,7 +27,7 @@ async function queryHandler(root: string): Promise<(url: string) => Promise<stri
   const { directRequestInfo } = await import(`${root}server/http.ts`);
   const { XorAppender } = await import(`${root}tsdb/chunkenc/xor.ts`);
   const { ChunkEncoding } = await import(`${root}tsdb/series.ts`);
-  const series = [];
+  const series: { labels: string[]; chunks: unknown[] }[] = [];
   for (let i = 0; i < SERIES; i++) {
     const app = new XorAppender();
     for (let t = 0; t <= 1_800_000; t += 15_000) app.append(t, i + Math.sin(t));
@@ -55,7 +55,6 @@ async function queryHandler(root: string): Promise<(url: string) => Promise<stri
         name: "mem:1",
         info: { componentType: "store", labelSets: [], minTime: 0, maxTime: 10 ** 13 },
         client: {
-          // deno-lint-ignore require-yield
           async *series() {
             for (const s of series) yield s;
           },
