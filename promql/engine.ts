@@ -40,7 +40,8 @@ import type {
 } from "./ast.ts";
 import { typeOf } from "./ast.ts";
 import type { FunctionOptions } from "./functions_table.ts";
-import { checkEvalDepth, ParseError, parseExpr } from "./parser.ts";
+import { ParseError } from "./parser.ts";
+import { ParseCache } from "./parse_cache.ts";
 import {
   PromQLError,
   queryCanceledError,
@@ -104,6 +105,12 @@ export class WorkLimitError extends PromQLError {
     super("internal", `query needs more than ${limit} selected samples and steps`);
   }
 }
+
+/**
+ * Parsed expressions shared by every engine of this thread (promql/parse_cache.ts): an engine
+ * lives for one query, a dashboard sends the same expressions again and again.
+ */
+const PARSED = new ParseCache();
 
 /** Engine limits and defaults (Prometheus flag names in brackets). */
 export interface EngineOptions {
@@ -232,9 +239,7 @@ export class Engine {
     const execStart = performance.now();
     let expr: Expr;
     try {
-      expr = parseExpr(query, this.functions);
-      // evaluation recurses per level: refuse what would overflow the stack (400, not 500)
-      checkEvalDepth(query, expr);
+      expr = PARSED.parse(query, this.functions);
     } catch (e) {
       if (e instanceof ParseError) throw new PromQLError("bad_data", e.message, { cause: e });
       throw e;
@@ -250,7 +255,8 @@ export class Engine {
     const ctx = new QueryContext(q, {
       lookback: this.lookbackDelta,
       maxSamples: this.maxSamples,
-      deadline: performance.now() + this.timeout,
+      // parsing (usually a cache hit) counts towards the timeout, as evaluation does
+      deadline: execStart + this.timeout,
       timeoutMs: this.timeout,
       defaultStep: this.defaultEvaluationInterval,
       qStart: start,
@@ -356,8 +362,8 @@ class QueryContext {
   private readonly timer: Deadline;
   private readonly outer?: AbortSignal;
   private readonly onOuterAbort = () => this.controller.abort(this.outer?.reason);
-  private lastYield = performance.now();
-  private lastIo = performance.now();
+  private lastYield: number;
+  private lastIo: number;
   private readonly ioTurnEvery: number;
   /** Selected samples plus steps still allowed ({@link EngineOptions.workLimit}). */
   private workLeft: number;
@@ -372,6 +378,7 @@ class QueryContext {
     this.qStart = o.qStart;
     this.qEnd = o.qEnd;
     this.deadline = o.deadline;
+    this.lastYield = this.lastIo = performance.now();
     this.ioTurnEvery = o.ioTurnEvery;
     this.signal = this.controller.signal;
     this.timer = afterMs(o.timeoutMs, () => this.controller.abort(new TimeoutReason()));

@@ -139,13 +139,29 @@ export const MAX_FORM_BYTES = 10 << 20;
 
 /** Request parameters: form body values first, then the URL query (Go's `r.FormValue`). */
 export class ApiParams {
+  /**
+   * Every value of each name, body values first, read from both lists once: a query handler
+   * asks for a dozen names, and each URLSearchParams lookup is a checked call that scans its list
+   * (issue 19, an instant query's fixed cost).
+   */
+  private readonly values = new Map<string, string[]>();
+
   constructor(
-    private readonly body: URLSearchParams,
-    private readonly query: URLSearchParams,
+    body: URLSearchParams,
+    query: URLSearchParams,
     readonly headers: Headers = new Headers(),
     /** The client's TLS certificate, when the server asked for one. */
     readonly peerCertificate?: PeerCertificate,
-  ) {}
+  ) {
+    // forEach: Deno's iterator checks the receiver and makes a result object per entry
+    const add = (value: string, name: string) => {
+      const vs = this.values.get(name);
+      if (vs === undefined) this.values.set(name, [value]);
+      else vs.push(value);
+    };
+    body.forEach(add);
+    query.forEach(add);
+  }
 
   /**
    * Reads GET query and, for form POSTs, the body: at most {@link MAX_FORM_BYTES}, read as it
@@ -155,9 +171,9 @@ export class ApiParams {
    */
   static async from(
     req: Request,
-    info: Pick<RequestInfo, "readBody" | "peerCertificate">,
+    info: Pick<RequestInfo, "readBody" | "peerCertificate" | "url">,
   ): Promise<ApiParams> {
-    const url = new URL(req.url);
+    const url = info.url ?? new URL(req.url);
     let body = new URLSearchParams();
     const ct = req.headers.get("content-type") ?? "";
     if (req.method === "POST" && ct.includes("application/x-www-form-urlencoded")) {
@@ -177,17 +193,17 @@ export class ApiParams {
 
   /** First value of `name` ("" when absent). */
   get(name: string): string {
-    return this.body.get(name) ?? this.query.get(name) ?? "";
+    return this.values.get(name)?.[0] ?? "";
   }
 
   /** True when `name` was given. */
   has(name: string): boolean {
-    return this.body.has(name) || this.query.has(name);
+    return this.values.has(name);
   }
 
   /** Every value of `name` (body values then query values). */
   all(name: string): string[] {
-    return [...this.body.getAll(name), ...this.query.getAll(name)];
+    return this.values.get(name)?.slice() ?? [];
   }
 }
 

@@ -1397,10 +1397,10 @@ export const MUTATIONS: Mutation[] = [
   },
   {
     name: "promql-engine-unbounded-chain-depth",
-    file: "promql/engine.ts",
-    find: "      checkEvalDepth(query, expr);\n",
+    file: "promql/parse_cache.ts",
+    find: "  checkEvalDepth(input, expr);\n",
     replace: "\n",
-    tests: ["tests/query/api_limits_test.ts"],
+    tests: ["tests/promql/parse_cache_test.ts", "tests/query/api_limits_test.ts"],
   },
   {
     name: "promql-aggregation-releases-operand-samples",
@@ -3577,8 +3577,8 @@ export const MUTATIONS: Mutation[] = [
     name: "tenancy-request-metrics-tenant-from-default-only",
     file: "server/http.ts",
     find:
-      "    if (tl) labels[TENANT_METRIC_LABEL] = req.headers.get(tl.header) || tl.defaultTenant;",
-    replace: "    if (tl) labels[TENANT_METRIC_LABEL] = tl.defaultTenant;",
+      "this.duration.labels(code, name, method, req.headers.get(tl.header) || tl.defaultTenant)",
+    replace: "this.duration.labels(code, name, method, tl.defaultTenant)",
     tests: ["tests/e2e/query_tenancy_test.ts"],
   },
   {
@@ -4044,5 +4044,78 @@ export const MUTATIONS: Mutation[] = [
     find: "    return await fn();\n  } catch (e) {\n    throw malformedResponse(e);",
     replace: "    return await fn();\n  } catch (e) {\n    throw e;",
     tests: ["tests/storeapi/label_decode_steps_test.ts"],
+  },
+  // ------------------------------------------ issue 19: querier fixed CPU per instant query
+  {
+    name: "parse-cache-hit-for-another-expression",
+    file: "promql/parse_cache.ts",
+    find: "    const hit = this.trees.get(key);",
+    replace: "    const hit = this.trees.get(key) ?? this.trees.values().next().value;",
+    tests: ["tests/promql/parse_cache_test.ts"],
+  },
+  {
+    name: "parse-cache-key-without-function-options",
+    file: "promql/parse_cache.ts",
+    find:
+      "    const key = `${functions.experimentalFunctions ? 1 : 0}${functions.xFunctions ? 1 : 0}${input}`;",
+    replace: "    const key = input;",
+    tests: ["tests/promql/parse_cache_test.ts"],
+  },
+  {
+    name: "parse-cache-unbounded",
+    file: "promql/parse_cache.ts",
+    find: "    if (this.trees.size > this.entries) this.trees.delete(",
+    replace: "    if (this.trees.size > this.entries * 1000) this.trees.delete(",
+    tests: ["tests/promql/parse_cache_test.ts"],
+  },
+  {
+    name: "parse-cache-hit-not-most-recent",
+    file: "promql/parse_cache.ts",
+    find: "      this.trees.delete(key);\n      this.trees.set(key, hit);\n",
+    replace: "",
+    tests: ["tests/promql/parse_cache_test.ts"],
+  },
+  {
+    name: "parse-cache-keeps-long-expressions",
+    file: "promql/parse_cache.ts",
+    find: "    if (input.length > this.maxLength) return parsedAndChecked(input, functions);",
+    replace:
+      "    if (input.length > this.maxLength * 100) return parsedAndChecked(input, functions);",
+    tests: ["tests/promql/parse_cache_test.ts"],
+  },
+  {
+    name: "api-params-url-before-body",
+    file: "query/api.ts",
+    find: "    body.forEach(add);\n    query.forEach(add);",
+    replace: "    query.forEach(add);\n    body.forEach(add);",
+    tests: ["tests/query/api_params_test.ts"],
+  },
+  {
+    name: "api-params-all-hands-out-its-list",
+    file: "query/api.ts",
+    find: "    return this.values.get(name)?.slice() ?? [];",
+    replace: "    return this.values.get(name) ?? [];",
+    tests: ["tests/query/api_params_test.ts"],
+  },
+  {
+    name: "http-handler-url-without-query",
+    file: "server/http.ts",
+    find: "          url,\n        };",
+    replace: "          url: new URL(url.pathname, url),\n        };",
+    tests: ["tests/server/http_test.ts"],
+  },
+  {
+    name: "http-remote-addr-without-port",
+    file: "server/http.ts",
+    find: "              return `${info.remoteAddr.hostname}:${info.remoteAddr.port}`;",
+    replace: "              return info.remoteAddr.hostname;",
+    tests: ["tests/server/http_test.ts"],
+  },
+  {
+    name: "http-duration-label-values-swapped",
+    file: "server/http.ts",
+    find: "      : this.duration.labels(code, name, method);",
+    replace: "      : this.duration.labels(name, code, method);",
+    tests: ["tests/server/http_test.ts"],
   },
 ];

@@ -56,6 +56,8 @@ export interface RequestInfo {
   readBody(limit: number): Promise<Uint8Array>;
   /** The client's TLS certificate, when the server asked for one and it was sent. */
   peerCertificate?: PeerCertificate;
+  /** The request's URL as the server parsed it (absent: parse `req.url`). */
+  url?: URL;
 }
 
 /** A RequestInfo for calling a route handler directly (tests, in-process callers). */
@@ -331,7 +333,11 @@ export class HttpServer {
           },
         }, (req, info) =>
           this.serveWeb(req, {
-            remoteAddr: `${info.remoteAddr.hostname}:${info.remoteAddr.port}`,
+            // read only by the handlers that use it (request logs, the ruler's and receiver's
+            // messages): Deno asks the runtime for it on every read (issue 19, fixed cost)
+            get remoteAddr() {
+              return `${info.remoteAddr.hostname}:${info.remoteAddr.port}`;
+            },
           }));
       } catch (e) {
         reject(e);
@@ -409,25 +415,27 @@ export class HttpServer {
         name = found.route.name ?? found.route.path;
         const timeoutMs = this.opts.bodyReadTimeoutMs ?? DEFAULT_BODY_READ_TIMEOUT_MS;
         const { route, params, raw } = found;
-        const remoteAddr = conn.remoteAddr;
         // Thanos's request logging, for the role's own routes (not probes and /metrics)
         if (
           this.requestLog && !UNTRACED.test(pathname) &&
           this.requestLog.decides(url, req.headers.get("host"))
         ) {
-          logged = { req, url, name, remoteAddr };
+          logged = { req, url, name, remoteAddr: conn.remoteAddr };
           this.requestLog.start(logged);
         }
-        const call = () =>
-          route.handler(req, params, {
-            // Aborted when the client disconnects (deno.json opts in to "no-legacy-abort", so a
-            // successful response does not abort it too).
-            signal: req.signal,
-            remoteAddr,
-            rawParams: raw,
-            readBody: (limit) => readBody(req, limit, timeoutMs),
-            ...(conn.peerCertificate ? { peerCertificate: conn.peerCertificate } : {}),
-          });
+        const info: RequestInfo = {
+          // Aborted when the client disconnects (deno.json opts in to "no-legacy-abort", so a
+          // successful response does not abort it too).
+          signal: req.signal,
+          get remoteAddr() {
+            return conn.remoteAddr;
+          },
+          rawParams: raw,
+          readBody: (limit) => readBody(req, limit, timeoutMs),
+          url,
+        };
+        if (conn.peerCertificate) info.peerCertificate = conn.peerCertificate;
+        const call = () => route.handler(req, params, info);
         // a server span per request (not for probes and /metrics), continuing a `traceparent`
         res = UNTRACED.test(url.pathname) ? await call() : await traceHttpRequest(req, name, call);
       } else if (allowed.size > 0) {
@@ -449,14 +457,14 @@ export class HttpServer {
         res = text(500, `internal server error: ${(e as Error).message}`);
       }
     }
-    const labels: Record<string, string> = {
-      code: String(res.status),
-      handler: name,
-      method: req.method.toLowerCase(),
-    };
+    // label values in the order of the histogram's label names
+    const code = String(res.status);
+    const method = req.method.toLowerCase();
     const tl = this.opts.tenantLabel;
-    if (tl) labels[TENANT_METRIC_LABEL] = req.headers.get(tl.header) || tl.defaultTenant;
-    this.duration.observe(labels, (performance.now() - start) / 1000);
+    const series = tl
+      ? this.duration.labels(code, name, method, req.headers.get(tl.header) || tl.defaultTenant)
+      : this.duration.labels(code, name, method);
+    series.observe((performance.now() - start) / 1000);
     if (logged) this.requestLog!.finish(logged, res.status, performance.now() - start);
     return res;
   }

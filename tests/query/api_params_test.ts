@@ -7,7 +7,7 @@
 // The API is built from the parsed `thanos query` flags, the way components/query/main.ts does.
 
 import { assertEquals } from "../helpers/assert.ts";
-import { QueryApi } from "../../query/api.ts";
+import { ApiParams, QueryApi } from "../../query/api.ts";
 import { type ProxyEndpoint, StoreProxy } from "../../storeapi/proxy.ts";
 import { Registry } from "../../metrics/registry.ts";
 import { Logger } from "../../logging/log.ts";
@@ -404,4 +404,21 @@ Deno.test("telemetry flags must be ascending numbers", () => {
     msg,
     "--query.telemetry.request-samples-quantiles: the values must be ascending numbers",
   );
+});
+
+Deno.test("request parameters: a form body value comes before the URL's, all() lists both", () => {
+  const p = new ApiParams(
+    new URLSearchParams("query=from_body&match[]=b1&empty="),
+    new URLSearchParams("query=from_url&time=5&match[]=u1&match[]=u2&empty=x"),
+  );
+  assertEquals(p.get("query"), "from_body");
+  assertEquals(p.get("time"), "5");
+  assertEquals(p.get("empty"), "");
+  assertEquals(p.get("absent"), "");
+  assertEquals([p.has("empty"), p.has("time"), p.has("absent")], [true, true, false]);
+  assertEquals(p.all("match[]"), ["b1", "u1", "u2"]);
+  assertEquals(p.all("absent"), []);
+  // a caller's changes to the list do not change the parameters
+  p.all("match[]").push("x");
+  assertEquals(p.all("match[]"), ["b1", "u1", "u2"]);
 });

@@ -98,3 +98,33 @@ Deno.test("static routes match their exact path only; parameterised ones still u
     await srv.shutdown(1000);
   }
 });
+
+Deno.test("a handler gets the request's parsed URL and the client's address", async () => {
+  const srv = new HttpServer({
+    address: { hostname: "127.0.0.1", port: 0 },
+    logger: quiet,
+    registry: new Registry(),
+    probe: new Probe(),
+  });
+  srv.add([{
+    method: "GET",
+    path: "/api/v1/query",
+    handler: (req, _p, info) =>
+      Response.json({
+        same: info.url?.href === req.url,
+        query: info.url?.searchParams.get("query"),
+        remote: info.remoteAddr,
+      }),
+  }]);
+  await srv.start();
+  try {
+    const r = await fetch(
+      `http://127.0.0.1:${srv.addr!.port}/api/v1/query?query=up%7Bjob%3D%22a%22%7D`,
+    );
+    const got = await r.json();
+    assertEquals([got.same, got.query], [true, 'up{job="a"}']);
+    assert(/^127\.0\.0\.1:\d+$/.test(got.remote), got.remote);
+  } finally {
+    await srv.shutdown(1000);
+  }
+});

@@ -1,0 +1,60 @@
+// The engine's parsed expressions, by expression text (issue 19: a dashboard repeats the same
+// queries, and parsing a short one cost the querier about as much as its JSON answer). The engine
+// never changes a tree it evaluates (per-query state lives in its query context, keyed by node),
+// so queries share one. Only trees that parsed and passed the evaluation depth check are kept.
+
+import type { Expr } from "./ast.ts";
+import type { FunctionOptions } from "./functions_table.ts";
+import { checkEvalDepth, parseExpr } from "./parser.ts";
+
+/**
+ * Expressions kept (least recently used dropped first): a few dashboards' worth. A tree takes
+ * tens of bytes per character of its text, so at most a few MiB are held.
+ */
+export const PARSE_CACHE_ENTRIES = 128;
+/** Longer expressions are parsed every time: their trees would hold the memory, not dashboards. */
+export const PARSE_CACHE_MAX_EXPR_LENGTH = 1024;
+
+/** A bounded LRU of parsed, depth-checked expressions by (function options, text). */
+export class ParseCache {
+  /** Map order is recency order: oldest first. */
+  private readonly trees = new Map<string, Expr>();
+
+  constructor(
+    private readonly entries = PARSE_CACHE_ENTRIES,
+    private readonly maxLength = PARSE_CACHE_MAX_EXPR_LENGTH,
+  ) {}
+
+  /** Entries held. */
+  get size(): number {
+    return this.trees.size;
+  }
+
+  /**
+   * The tree of `input` parsed with `functions` (the optional function sets change what parses),
+   * checked against the evaluation depth limit. Throws ParseError as parseExpr and
+   * checkEvalDepth do; a failure is not kept.
+   */
+  parse(input: string, functions: FunctionOptions): Expr {
+    if (input.length > this.maxLength) return parsedAndChecked(input, functions);
+    const key = `${functions.experimentalFunctions ? 1 : 0}${functions.xFunctions ? 1 : 0}${input}`;
+    const hit = this.trees.get(key);
+    if (hit !== undefined) {
+      // most recently used last
+      this.trees.delete(key);
+      this.trees.set(key, hit);
+      return hit;
+    }
+    const expr = parsedAndChecked(input, functions);
+    this.trees.set(key, expr);
+    if (this.trees.size > this.entries) this.trees.delete(this.trees.keys().next().value!);
+    return expr;
+  }
+}
+
+function parsedAndChecked(input: string, functions: FunctionOptions): Expr {
+  const expr = parseExpr(input, functions);
+  // evaluation recurses per level: refuse what would overflow the stack (400, not 500)
+  checkEvalDepth(input, expr);
+  return expr;
+}
