@@ -17,6 +17,7 @@ import {
   type RangePieceSink,
 } from "./bucket.ts";
 import { writeFileAtomic, writeFileAtomicWith } from "../runutil/atomic_file.ts";
+import { CountLru } from "../runutil/lru.ts";
 
 /** Marker inside temporary upload file names; listings skip names containing it. */
 const TMP_MARKER = ".thanos-upload-tmp-";
@@ -95,8 +96,11 @@ export class FilesystemBucket implements Bucket {
   /** streamRange's read buffer, and whether a streamRange is using it. */
   private pieceBuf?: Uint8Array;
   private pieceBufBusy = false;
-  /** Files kept open for range reads by object name, least recently used first. */
-  private readonly openFiles = new Map<string, RangeFile>();
+  /** Files kept open for range reads by object name (the least recently used closed first). */
+  private readonly openFiles = new CountLru<string, RangeFile>(
+    MAX_OPEN_FILES,
+    (name, rf) => this.dropOpenFile(name, rf),
+  );
   private sweepTimer?: ReturnType<typeof setInterval>;
   private closed = false;
 
@@ -273,7 +277,7 @@ export class FilesystemBucket implements Bucket {
     if (offset < 0) throw new RangeError(`getRange ${name}: negative offset ${offset}`);
     abortIf(signal);
     // kept by object name: a kept name was checked when its file was opened
-    const kept = this.openFiles.get(name);
+    const kept = this.openFiles.peek(name);
     if (kept !== undefined && !kept.busy) {
       let st: Deno.FileInfo | undefined;
       try {
@@ -282,9 +286,7 @@ export class FilesystemBucket implements Bucket {
         st = undefined; // gone or unreadable: opened anew below (and failing there)
       }
       if (st !== undefined && st.isFile && st.ino === kept.ino && st.dev === kept.dev) {
-        // most recently used last
-        this.openFiles.delete(name);
-        this.openFiles.set(name, kept);
+        this.openFiles.get(name); // now the most recently used
         kept.busy = true;
         kept.used = true;
         return { rf: kept, n: rangeLength(st.size, offset, length) };
@@ -332,11 +334,7 @@ export class FilesystemBucket implements Bucket {
   }
 
   private keepOpenFile(name: string, rf: RangeFile): void {
-    if (this.openFiles.size >= MAX_OPEN_FILES) {
-      const [oldest, old] = this.openFiles.entries().next().value!;
-      this.dropOpenFile(oldest, old);
-    }
-    this.openFiles.set(name, rf);
+    this.openFiles.set(name, rf); // the least recently used beyond the bound is dropped
     if (this.sweepTimer === undefined) {
       this.sweepTimer = setInterval(() => this.sweepOpenFiles(), OPEN_FILES_SWEEP_MS);
       Deno.unrefTimer(this.sweepTimer);
@@ -345,7 +343,7 @@ export class FilesystemBucket implements Bucket {
 
   /** Stops keeping `rf` open (closed now, or by its read's release when busy). */
   private dropOpenFile(name: string, rf: RangeFile): void {
-    if (this.openFiles.get(name) === rf) this.openFiles.delete(name);
+    if (this.openFiles.peek(name) === rf) this.openFiles.delete(name);
     rf.kept = false;
     if (!rf.busy) rf.file.close();
     if (this.openFiles.size === 0 && this.sweepTimer !== undefined) {
@@ -361,7 +359,7 @@ export class FilesystemBucket implements Bucket {
    */
   sweepOpenFiles(): number {
     let closed = 0;
-    for (const [name, rf] of [...this.openFiles]) {
+    for (const [name, rf] of this.openFiles.entries()) {
       let gone = !rf.used;
       if (!gone) {
         try {
@@ -549,7 +547,7 @@ export class FilesystemBucket implements Bucket {
     const p = this.path(name);
     abortIf(signal);
     await this.confine(p, name);
-    const kept = this.openFiles.get(name);
+    const kept = this.openFiles.peek(name);
     if (kept !== undefined) this.dropOpenFile(name, kept);
     try {
       const st = await Deno.stat(p);
@@ -698,7 +696,7 @@ export class FilesystemBucket implements Bucket {
   /** Closes the files kept open for range reads; later reads open and close their own. */
   close(): Promise<void> {
     this.closed = true;
-    for (const [name, rf] of [...this.openFiles]) this.dropOpenFile(name, rf);
+    for (const [name, rf] of this.openFiles.entries()) this.dropOpenFile(name, rf);
     return Promise.resolve();
   }
 }

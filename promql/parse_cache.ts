@@ -6,6 +6,7 @@
 import type { Expr } from "./ast.ts";
 import type { FunctionOptions } from "./functions_table.ts";
 import { checkEvalDepth, parseExpr } from "./parser.ts";
+import { CountLru } from "../runutil/lru.ts";
 
 /**
  * Expressions kept (least recently used dropped first): a few dashboards' worth. A tree takes
@@ -17,13 +18,14 @@ export const PARSE_CACHE_MAX_EXPR_LENGTH = 1024;
 
 /** A bounded LRU of parsed, depth-checked expressions by (function options, text). */
 export class ParseCache {
-  /** Map order is recency order: oldest first. */
-  private readonly trees = new Map<string, Expr>();
+  private readonly trees: CountLru<string, Expr>;
 
   constructor(
-    private readonly entries = PARSE_CACHE_ENTRIES,
+    entries = PARSE_CACHE_ENTRIES,
     private readonly maxLength = PARSE_CACHE_MAX_EXPR_LENGTH,
-  ) {}
+  ) {
+    this.trees = new CountLru(entries);
+  }
 
   /** Entries held. */
   get size(): number {
@@ -39,15 +41,9 @@ export class ParseCache {
     if (input.length > this.maxLength) return parsedAndChecked(input, functions);
     const key = `${functions.experimentalFunctions ? 1 : 0}${functions.xFunctions ? 1 : 0}${input}`;
     const hit = this.trees.get(key);
-    if (hit !== undefined) {
-      // most recently used last
-      this.trees.delete(key);
-      this.trees.set(key, hit);
-      return hit;
-    }
+    if (hit !== undefined) return hit;
     const expr = parsedAndChecked(input, functions);
     this.trees.set(key, expr);
-    if (this.trees.size > this.entries) this.trees.delete(this.trees.keys().next().value!);
     return expr;
   }
 }

@@ -6,6 +6,7 @@
 
 import type { Counter, Gauge, Registry } from "../metrics/registry.ts";
 import { Matcher, MatchType } from "../tsdb/matchers.ts";
+import { CountLru } from "../runutil/lru.ts";
 
 /** Builds a matcher from a request's fields (compiles its regex). */
 export type MatcherFactory = (type: MatchType, name: string, value: string) => Matcher;
@@ -23,11 +24,12 @@ interface Metrics {
 
 /** An LRU of compiled regex matchers, by count, with Thanos's `thanos_matchers_cache_*` metrics. */
 export class MatchersCache {
-  private readonly items = new Map<string, Matcher>();
+  private readonly items: CountLru<string, Matcher>;
   private readonly metrics?: Metrics;
 
   constructor(readonly size: number, registry?: Registry) {
     if (!(size > 0)) throw new RangeError(`matcher cache size must be positive, got ${size}`);
+    this.items = new CountLru(size);
     if (registry) {
       this.metrics = {
         requests: registry.counter({
@@ -70,20 +72,13 @@ export class MatchersCache {
     const key = `${name}\u0000${type}\u0000${value}`;
     const hit = this.items.get(key);
     if (hit) {
-      // most recently used last
-      this.items.delete(key);
-      this.items.set(key, hit);
       m?.hits.inc();
       return hit;
     }
     // a regex that does not compile throws here and is not cached
     const made = new Matcher(type, name, value);
-    this.items.set(key, made);
-    if (this.items.size > this.size) {
-      const oldest = this.items.keys().next().value!;
-      this.items.delete(oldest);
-      m?.evicted.inc();
-    }
+    const dropped = this.items.set(key, made);
+    if (dropped > 0) m?.evicted.inc(dropped);
     m?.items.set(this.items.size);
     return made;
   };
