@@ -1080,15 +1080,20 @@ interface StatsSeriesRequest extends SeriesRequest {
 class ChunkWants {
   refs = new Float64Array(64);
   readonly outs: StoreChunk[] = [];
-  length = 0;
+
+  /** Wants held (`refs` has room for more). */
+  get length(): number {
+    return this.outs.length;
+  }
 
   add(ref: number, out: StoreChunk): void {
-    if (this.length === this.refs.length) {
-      const grown = new Float64Array(this.refs.length * 2);
+    const n = this.outs.length;
+    if (n === this.refs.length) {
+      const grown = new Float64Array(n * 2);
       grown.set(this.refs);
       this.refs = grown;
     }
-    this.refs[this.length++] = ref;
+    this.refs[n] = ref;
     this.outs.push(out);
   }
 
