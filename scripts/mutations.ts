@@ -4117,10 +4117,17 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/server/http_test.ts"],
   },
   {
+    name: "http-remote-addr-not-kept",
+    file: "server/http.ts",
+    find: "              if (remote !== undefined) return remote;\n",
+    replace: "",
+    tests: ["tests/server/http_test.ts"],
+  },
+  {
     name: "http-remote-addr-without-port",
     file: "server/http.ts",
-    find: "              return `${info.remoteAddr.hostname}:${info.remoteAddr.port}`;",
-    replace: "              return info.remoteAddr.hostname;",
+    find: "                remote = `${info.remoteAddr.hostname}:${info.remoteAddr.port}`;",
+    replace: "                remote = info.remoteAddr.hostname;",
     tests: ["tests/server/http_test.ts"],
   },
   {

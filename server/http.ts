@@ -331,14 +331,23 @@ export class HttpServer {
             this.opts.logger.error("HTTP handler failed", { err: e });
             return text(500, "internal server error");
           },
-        }, (req, info) =>
-          this.serveWeb(req, {
-            // read only by the handlers that use it (request logs, the ruler's and receiver's
-            // messages): Deno asks the runtime for it on every read (issue 19, fixed cost)
+        }, (req, info) => {
+          // read only by the handlers that use it (request logs, the ruler's and receiver's
+          // messages): Deno asks the runtime for it on every read (issue 19, fixed cost), and
+          // throws "Request closed" once the response is done, so the first read is kept
+          let remote: string | undefined;
+          return this.serveWeb(req, {
             get remoteAddr() {
-              return `${info.remoteAddr.hostname}:${info.remoteAddr.port}`;
+              if (remote !== undefined) return remote;
+              try {
+                remote = `${info.remoteAddr.hostname}:${info.remoteAddr.port}`;
+              } catch {
+                remote = ""; // first asked after the response: the connection is gone
+              }
+              return remote;
             },
-          }));
+          });
+        });
       } catch (e) {
         reject(e);
       }

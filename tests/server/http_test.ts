@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { HttpServer, Probe } from "../../server/http.ts";
+import { HttpServer, Probe, type RequestInfo } from "../../server/http.ts";
 import { Logger } from "../../logging/log.ts";
 import { Registry } from "../../metrics/registry.ts";
 
@@ -124,6 +124,47 @@ Deno.test("a handler gets the request's parsed URL and the client's address", as
     const got = await r.json();
     assertEquals([got.same, got.query], [true, 'up{job="a"}']);
     assert(/^127\.0\.0\.1:\d+$/.test(got.remote), got.remote);
+  } finally {
+    await srv.shutdown(1000);
+  }
+});
+
+Deno.test("the client's address read after the response is done does not throw", async () => {
+  const srv = new HttpServer({
+    address: { hostname: "127.0.0.1", port: 0 },
+    logger: quiet,
+    registry: new Registry(),
+    probe: new Probe(),
+  });
+  let later: RequestInfo | undefined;
+  let early = "";
+  srv.add([{
+    method: "GET",
+    path: "/a",
+    handler: (_req, _p, info) => {
+      later = info;
+      return new Response("ok");
+    },
+  }, {
+    method: "GET",
+    path: "/b",
+    handler: (_req, _p, info) => {
+      early = info.remoteAddr; // read while handling: kept for later reads
+      later = info;
+      return new Response("ok");
+    },
+  }]);
+  await srv.start();
+  try {
+    const base = `http://127.0.0.1:${srv.addr!.port}`;
+    await (await fetch(`${base}/a`)).text();
+    await new Promise((r) => setTimeout(r, 50));
+    // never read while the request was open: Deno has closed it, so there is none to give
+    assertEquals(typeof later!.remoteAddr, "string");
+    await (await fetch(`${base}/b`)).text();
+    await new Promise((r) => setTimeout(r, 50));
+    assert(/^127\.0\.0\.1:\d+$/.test(early), early);
+    assertEquals(later!.remoteAddr, early);
   } finally {
     await srv.shutdown(1000);
   }
