@@ -79,6 +79,27 @@ function open(dir: string, url: string, registry = new Registry(), extra = "") {
   });
 }
 
+/**
+ * Runs `s`'s senders until `stop()`: aborts them, awaits the run and closes the queue. Also its
+ * `await using` disposal, so a failed assertion cannot leave a run going against a removed
+ * directory (one failure would otherwise become an uncaught error in the file's later tests).
+ */
+function start(s: RemoteWriteStorage): AsyncDisposable & { stop(): Promise<void> } {
+  const abort = new AbortController();
+  const run = s.run(abort.signal);
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    stopped ??= (async () => {
+      abort.abort();
+      try {
+        await run;
+      } finally {
+        await s.close();
+      }
+    })();
+  return { stop, [Symbol.asyncDispose]: stop };
+}
+
 async function commit(s: RemoteWriteStorage, name: string, t: number, v: number, stale = false) {
   const app = s.appender();
   const ls = labelsFromObject({ __name__: name, job: "own" });
@@ -157,8 +178,7 @@ Deno.test("remote write queue: unsent records are replayed after a reopen, sent 
   const rx = receiver(() => up ? 200 : 503);
   try {
     const s1 = await open(dir, rx.url);
-    const stop1 = new AbortController();
-    const run1 = s1.run(stop1.signal);
+    await using q1 = start(s1);
     await commit(s1, "m", 1000, 1);
     await until("first sample", () => rx.got.length === 1);
     up = false;
@@ -166,20 +186,15 @@ Deno.test("remote write queue: unsent records are replayed after a reopen, sent 
     await commit(s1, "m", 3000, 3);
     const seen = rx.requests();
     await until("retries", () => rx.requests() > seen + 2);
-    stop1.abort();
-    await run1;
-    await s1.close();
+    await q1.stop();
 
     up = true;
     const s2 = await open(dir, rx.url);
-    const stop2 = new AbortController();
-    const run2 = s2.run(stop2.signal);
+    await using q2 = start(s2);
     await until("replayed samples", () => rx.got.length === 3);
     await commit(s2, "m", 4000, 4);
     await until("new sample", () => rx.got.length === 4);
-    stop2.abort();
-    await run2;
-    await s2.close();
+    await q2.stop();
     assertEquals(rx.got.map((g) => [g.t, g.v]), [[1000, 1], [2000, 2], [3000, 3], [4000, 4]]);
     assertEquals(rx.got[1].labels, { __name__: "m", job: "own", replica: "A" });
   } finally {
@@ -199,8 +214,7 @@ Deno.test("remote write queue: truncation checkpoints the series and deletes sen
     const progress = `${dir}/remote-write-t.json`;
     const readProgress = () => Deno.readTextFile(progress).catch(() => null);
     const atOpen = await readProgress();
-    const stop1 = new AbortController();
-    const run1 = s1.run(stop1.signal);
+    await using q1 = start(s1);
     await commit(s1, "m", 1000, 1); // the series record is in the first segment
     await until("first sample", () => rx.got.length === 1);
     // the receiver has it; the queue records its position once the answer is back
@@ -216,18 +230,13 @@ Deno.test("remote write queue: truncation checkpoints the series and deletes sen
     const segs = await listSegments(`${dir}/wal`);
     assert(!segs.includes(first), `segment ${first} still there: ${segs}`);
     assertEquals((await lastCheckpoint(`${dir}/wal`))?.index, first);
-    stop1.abort();
-    await run1;
-    await s1.close();
+    await q1.stop();
 
     up = true;
     const s2 = await open(dir, rx.url);
-    const stop2 = new AbortController();
-    const run2 = s2.run(stop2.signal);
+    await using q2 = start(s2);
     await until("replayed sample", () => rx.got.length === 2);
-    stop2.abort();
-    await run2;
-    await s2.close();
+    await q2.stop();
     // the replayed sample's series comes from the checkpoint
     assertEquals(rx.got[1], {
       labels: { __name__: "m", job: "own", replica: "A" },
@@ -293,14 +302,11 @@ Deno.test("remote write queue: past the bound after a reopen, new commits in the
     await s1.close();
     // replay overflows in the old segment; commits 9…16 land in the new active one
     const s2 = await RemoteWriteStorage.open(dir, { ...opts, registry: new Registry() });
-    const stop = new AbortController();
-    const running = s2.run(stop.signal);
+    await using q2 = start(s2);
     for (let i = 9; i <= 16; i++) await commit(s2, "m", i * 1000, i);
     up = true;
     await until("all samples", () => rx.got.length >= 16);
-    stop.abort();
-    await running;
-    await s2.close();
+    await q2.stop();
     assertEquals(rx.got.map((g) => g.v), Array.from({ length: 16 }, (_, i) => i + 1));
   } finally {
     await rx.server.shutdown();
