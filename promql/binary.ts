@@ -66,7 +66,12 @@ export function scalarBinop(op: BinaryOp, a: number, b: number): number {
 /** `ls` without `__name__`. */
 export function dropName(ls: Labels): Labels {
   for (let i = 0; i < ls.length; i += 2) {
-    if (ls[i] === METRIC_NAME) return [...ls.slice(0, i), ...ls.slice(i + 2)];
+    if (ls[i] !== METRIC_NAME) continue;
+    // the name sorts first unless a label name starts with a capital letter
+    if (i === 0) return ls.slice(2);
+    const out = ls.slice(0, ls.length - 2);
+    for (let j = i; j < out.length; j++) out[j] = ls[j + 2];
+    return out;
   }
   return ls;
 }

@@ -169,6 +169,55 @@ Deno.test("aggregations stream over series with Prometheus' output labels", asyn
   assertEquals(vecValues(await instant(q, "sort_desc(x)", 0)), [4, 2, 1]);
 });
 
+Deno.test("aggregation groups stay apart when label values hold separator characters", async () => {
+  // a value holding the characters a group key could join labels with ("\xff") must not make
+  // {a="x\xffb\xffy"} and {a="x", b="y"} one group: Prometheus keeps them apart
+  const q = new MemQueryable([
+    { labels: { __name__: "x", a: "x\xffb\xffy", i: "1" }, points: [[0, 1]] },
+    { labels: { __name__: "x", a: "x", b: "y", i: "2" }, points: [[0, 2]] },
+    { labels: { __name__: "x", a: "1\xffx", i: "3" }, points: [[0, 4]] },
+    { labels: { __name__: "x", a: "1", b: "x", i: "4" }, points: [[0, 8]] },
+  ]);
+  const split = {
+    '{"a":"x\xffb\xffy"}': 1,
+    '{"a":"x","b":"y"}': 2,
+    '{"a":"1\xffx"}': 4,
+    '{"a":"1","b":"x"}': 8,
+  };
+  assertEquals(vec(await instant(q, "sum by (a, b) (x)", 0)), split);
+  assertEquals(vec(await instant(q, "sum without (i) (x)", 0)), split);
+  // the per-step aggregation (topk, quantile, count_values) groups the same way
+  assertEquals(vecValues(await instant(q, "topk by (a, b) (1, x)", 0)), [8, 4, 2, 1]);
+  assertEquals(vecValues(await instant(q, "bottomk without (i) (1, x)", 0)), [8, 4, 2, 1]);
+  // a label with an empty value is an absent one: one group for `by (b)` without b, and `by`
+  // with one label groups by its value alone
+  assertEquals(vec(await instant(q, "count by (b) (x)", 0)), {
+    "{}": 2,
+    '{"b":"y"}': 1,
+    '{"b":"x"}': 1,
+  });
+  assertEquals(vec(await instant(q, "count by (zz) (x)", 0)), { "{}": 4 });
+  assertEquals(vec(await instant(q, "count by (b, zz) (x)", 0)), {
+    "{}": 2,
+    '{"b":"y"}': 1,
+    '{"b":"x"}': 1,
+  });
+});
+
+Deno.test("dropping the metric name keeps the other labels when one sorts before it", async () => {
+  // label names with capitals sort before __name__
+  const q = new MemQueryable([{
+    labels: { __name__: "c", A: "1", job: "a", zone: "z" },
+    points: pts(0, 20 * M, 15_000, (t) => t / 1000),
+  }]);
+  assertEquals(Object.keys(vec(await instant(q, "rate(c[5m])", 10 * M))), [
+    '{"A":"1","job":"a","zone":"z"}',
+  ]);
+  assertEquals(Object.keys(vec(await instant(q, "c * 2", 10 * M))), [
+    '{"A":"1","job":"a","zone":"z"}',
+  ]);
+});
+
 Deno.test("select hints carry the data range, step, range, enclosing function and grouping", async () => {
   const q = new MemQueryable([{ labels: { __name__: "x", job: "a" }, points: [[0, 1]] }]);
   await engine.instantQuery(q, "sum by (job) (rate(x[5m] offset 1m))", 10 * M);
@@ -429,6 +478,38 @@ Deno.test("a long evaluation gives the event loop turns (timers run while it wor
   running = false;
   assertEquals(r.series.length, 20);
   // without the engine's yields no timer callback could run before the query finished
+  assert(ticks >= 2, `timers ran ${ticks} times during the evaluation`);
+});
+
+Deno.test("a range function over one long series takes turns and resumes at the same step", async () => {
+  // one series × 6 h at 1 s; max_over_time over 1 h windows at 1 s steps: long enough that the
+  // window loop of this one series must give the event loop turns, and each result must be the
+  // one of its own step after a turn
+  const points: Point[] = [];
+  for (let t = 0; t < 6 * 3600; t++) points.push([t * 1000, t]);
+  const q = new MemQueryable([{ labels: { __name__: "busy" }, points }]);
+  let ticks = 0;
+  let running = true;
+  const tick = () => {
+    if (!running) return;
+    ticks++;
+    setTimeout(tick, 1);
+  };
+  const start = 60 * M;
+  const end = 6 * 60 * M - 1000;
+  const res = engine.rangeQuery(q, "quantile_over_time(0.5, busy[60m])", start, end, 1000);
+  setTimeout(tick, 1);
+  const r = (await res).value as Matrix;
+  running = false;
+  assertEquals(r.series.length, 1);
+  const s = r.series[0];
+  assertEquals(s.ts.length, (end - start) / 1000 + 1);
+  for (let i = 0; i < s.ts.length; i++) {
+    // the window [t − 1 h, t] (2.x includes its start) holds t/1000 − 3600 … t/1000
+    if (s.vs[i] !== s.ts[i] / 1000 - 1800) {
+      throw new Error(`step ${i} at ${s.ts[i]}: ${s.vs[i]}`);
+    }
+  }
   assert(ticks >= 2, `timers ran ${ticks} times during the evaluation`);
 });
 
