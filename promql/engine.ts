@@ -1824,17 +1824,18 @@ class Evaluator {
         `invalid destination label name in label_replace(): ${dst}`,
       );
     }
-    const out = new StepCollector("merge");
+    const out = new DestinationLabelCollector(dst);
     const base = this.ctx.cur;
     await this.stream(e.args[0], (s) => {
       const m = re.exec(getLabel(s.labels, src));
       let labels = s.labels;
       if (m !== null) labels = setLabel(s.labels, dst, expandTemplate(repl, m, re.groupNames));
-      out.add({ labels, vals: s.vals, has: s.has });
+      out.add(s, labels);
     });
-    const counts = this.stepCounts(out.series);
+    const series = out.finish();
+    const counts = this.stepCounts(series);
     this.rangeEvalPeak(base, this.ctx.cur, counts, counts);
-    for (const s of out.series) sink(s);
+    for (const s of series) sink(s);
   }
 
   private async labelJoin(e: Call, sink: Sink): Promise<void> {
@@ -1851,15 +1852,16 @@ class Evaluator {
     if (!LABEL_NAME_RE.test(dst)) {
       throw new PromQLError("execution", `invalid destination label name in label_join(): ${dst}`);
     }
-    const out = new StepCollector("merge");
+    const out = new DestinationLabelCollector(dst);
     const base = this.ctx.cur;
     await this.stream(e.args[0], (s) => {
       const v = srcs.map((n) => getLabel(s.labels, n)).join(sep);
-      out.add({ labels: setLabel(s.labels, dst, v), vals: s.vals, has: s.has });
+      out.add(s, setLabel(s.labels, dst, v));
     });
-    const counts = this.stepCounts(out.series);
+    const series = out.finish();
+    const counts = this.stepCounts(series);
     this.rangeEvalPeak(base, this.ctx.cur, counts, counts);
-    for (const s of out.series) sink(s);
+    for (const s of series) sink(s);
   }
 
   // --- aggregation ----------------------------------------------------------------------------
@@ -2033,6 +2035,33 @@ class PerStepCollector {
     }
     s.vals[i] = v;
     s.has[i] = 1;
+  }
+}
+
+/**
+ * The output of label_replace/label_join, which change one label (`dst`) of unique input label
+ * sets: rangeEval's check that no two outputs share a label set at a step. Two outputs can only
+ * coincide when an input already had `dst` (otherwise each output still differs from the others
+ * in the input's own labels), so until one has, the series are kept without a map key each.
+ */
+class DestinationLabelCollector {
+  private readonly series: StepSeries[] = [];
+  private dstSeen = false;
+
+  constructor(private readonly dst: string) {}
+
+  /** Adds the output of input `s` with labels `labels` (its arrays are kept, not copied). */
+  add(s: StepSeries, labels: Labels): void {
+    if (!this.dstSeen && getLabel(s.labels, this.dst) !== "") this.dstSeen = true;
+    this.series.push({ labels, vals: s.vals, has: s.has });
+  }
+
+  /** The series in input order, same label sets merged (disjoint steps) as rangeEval does. */
+  finish(): StepSeries[] {
+    if (!this.dstSeen) return this.series;
+    const out = new StepCollector("merge");
+    for (const s of this.series) out.add(s);
+    return out.series;
   }
 }
 

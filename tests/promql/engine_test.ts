@@ -290,6 +290,43 @@ Deno.test("vector matching errors carry Prometheus' messages", async () => {
   );
 });
 
+Deno.test("label_replace and label_join outputs that coincide fail at a step or merge over time", async () => {
+  const q = new MemQueryable([
+    { labels: { __name__: "x", i: "1", j: "a" }, points: [[0, 1], [5 * M, 2]] },
+    { labels: { __name__: "x", i: "2", j: "a" }, points: [[20 * M, 3], [25 * M, 4]] },
+    { labels: { __name__: "x", i: "3", j: "a" }, points: [[20 * M, 5]] },
+  ]);
+  // a new label: the outputs differ as their inputs do
+  assertEquals(vec(await instant(q, 'label_replace(x, "k", "b$1", "i", "(.*)")', 5 * M)), {
+    '{"__name__":"x","i":"1","j":"a","k":"b1"}': 2,
+  });
+  assertEquals(
+    Object.keys(vec(await instant(q, 'label_join(x, "k", "-", "i", "j")', 20 * M))),
+    ['{"__name__":"x","i":"2","j":"a","k":"2-a"}', '{"__name__":"x","i":"3","j":"a","k":"3-a"}'],
+  );
+  // an existing label made equal: an error where both have a sample at the step …
+  await rejects(
+    instant(q, 'label_join(x, "i", "", "j")', 20 * M),
+    "execution",
+    "vector cannot contain metrics with the same labelset",
+  );
+  await rejects(
+    instant(q, 'label_replace(x, "i", "z", "j", ".*")', 20 * M),
+    "execution",
+    "vector cannot contain metrics with the same labelset",
+  );
+  // … and one series where they never share a step (rangeEval merges them)
+  const r = (await engine.rangeQuery(
+    q,
+    'label_replace(x{i!="3"}, "i", "z", "j", "a")',
+    0,
+    25 * M,
+    5 * M,
+  )).value as Matrix;
+  assertEquals(r.series.map((s) => labelsToObject(s.labels)), [{ __name__: "x", i: "z", j: "a" }]);
+  assertEquals(Array.from(r.series[0].vs), [1, 2, 2, 3, 4]);
+});
+
 Deno.test("function argument errors are execution errors with Prometheus' text", async () => {
   const q = new MemQueryable([{
     labels: { __name__: "x" },
