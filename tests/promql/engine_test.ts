@@ -186,6 +186,15 @@ Deno.test("aggregation groups stay apart when label values hold separator charac
   };
   assertEquals(vec(await instant(q, "sum by (a, b) (x)", 0)), split);
   assertEquals(vec(await instant(q, "sum without (i) (x)", 0)), split);
+  const q2 = new MemQueryable([
+    { labels: { __name__: "y", a: "p\xffq", i: "1" }, points: [[0, 1]] },
+    { labels: { __name__: "y", a: "p", b: "q\xff", i: "2" }, points: [[0, 2]] },
+    { labels: { __name__: "z", a: "p", b: "q\xff", i: "3" }, points: [[0, 4]] },
+  ]);
+  const split2 = { '{"a":"p\xffq"}': 1, '{"a":"p","b":"q\xff"}': 6 };
+  assertEquals(vec(await instant(q2, "sum by (a, b) (y or z)", 0)), split2);
+  // `without` also leaves the metric name out of the group
+  assertEquals(vec(await instant(q2, "sum without (i) (y or z)", 0)), split2);
   // the per-step aggregation (topk, quantile, count_values) groups the same way
   assertEquals(vecValues(await instant(q, "topk by (a, b) (1, x)", 0)), [8, 4, 2, 1]);
   assertEquals(vecValues(await instant(q, "bottomk without (i) (1, x)", 0)), [8, 4, 2, 1]);
