@@ -502,6 +502,26 @@ Deno.test("hostile regexes (ReDoS) in label_replace and matchers give Prometheus
   assert(Object.keys(groups).some((k) => k.includes(`"y":"a-${"a".repeat(28)}"`)));
 });
 
+/** The query's value, and how many times a 1 ms timer ran while it was evaluated. */
+async function timerTicksDuring(
+  query: () => Promise<{ value: QueryValue }>,
+): Promise<{ value: QueryValue; ticks: number }> {
+  let ticks = 0;
+  let running = true;
+  const tick = () => {
+    if (!running) return;
+    ticks++;
+    setTimeout(tick, 1);
+  };
+  const res = query();
+  setTimeout(tick, 1);
+  try {
+    return { value: (await res).value, ticks };
+  } finally {
+    running = false;
+  }
+}
+
 Deno.test("a long evaluation gives the event loop turns (timers run while it works)", async () => {
   // 20 series × 1 h at 1 s; quantile over 30 min windows at 15 s steps: seconds of pure work
   const defs: MemSeries[] = [];
@@ -511,42 +531,28 @@ Deno.test("a long evaluation gives the event loop turns (timers run while it wor
     defs.push({ labels: { __name__: "busy", s: String(s) }, points });
   }
   const q = new MemQueryable(defs);
-  let ticks = 0;
-  let running = true;
-  const tick = () => {
-    if (!running) return;
-    ticks++;
-    setTimeout(tick, 1);
-  };
-  const res = engine.rangeQuery(q, "quantile_over_time(0.5, busy[30m])", 30 * M, 60 * M, 15_000);
-  setTimeout(tick, 1);
-  const r = (await res).value as Matrix;
-  running = false;
+  const { value, ticks } = await timerTicksDuring(() =>
+    engine.rangeQuery(q, "quantile_over_time(0.5, busy[30m])", 30 * M, 60 * M, 15_000)
+  );
+  const r = value as Matrix;
   assertEquals(r.series.length, 20);
   // without the engine's yields no timer callback could run before the query finished
   assert(ticks >= 2, `timers ran ${ticks} times during the evaluation`);
 });
 
 Deno.test("a range function over one long series takes turns and resumes at the same step", async () => {
-  // one series × 6 h at 1 s; max_over_time over 1 h windows at 1 s steps: long enough that the
-  // window loop of this one series must give the event loop turns, and each result must be the
-  // one of its own step after a turn
+  // one series × 6 h at 1 s; quantile_over_time over 1 h windows at 1 s steps: long enough that
+  // the window loop of this one series must give the event loop turns, and each result must be
+  // the one of its own step after a turn
   const points: Point[] = [];
   for (let t = 0; t < 6 * 3600; t++) points.push([t * 1000, t]);
   const q = new MemQueryable([{ labels: { __name__: "busy" }, points }]);
-  let ticks = 0;
-  let running = true;
-  const tick = () => {
-    if (!running) return;
-    ticks++;
-    setTimeout(tick, 1);
-  };
   const start = 60 * M;
   const end = 6 * 60 * M - 1000;
-  const res = engine.rangeQuery(q, "quantile_over_time(0.5, busy[60m])", start, end, 1000);
-  setTimeout(tick, 1);
-  const r = (await res).value as Matrix;
-  running = false;
+  const { value, ticks } = await timerTicksDuring(() =>
+    engine.rangeQuery(q, "quantile_over_time(0.5, busy[60m])", start, end, 1000)
+  );
+  const r = value as Matrix;
   assertEquals(r.series.length, 1);
   const s = r.series[0];
   assertEquals(s.ts.length, (end - start) / 1000 + 1);
