@@ -2,7 +2,8 @@
 // (issue 19, the fixed cost of a small query): the query API's route handler called with a
 // Request, over an in-process store of `--series` one-chunk series, answered JSON read to the
 // end. Optionally the same for another checkout (`--baseline=<dir>`, e.g. a `git archive` of
-// main), alternating blocks of queries in this one process. Prints µs per query, never asserts.
+// main), alternating blocks of queries in this one process. Prints µs per query (wall, and this
+// thread's CPU time, which other processes on the machine do not inflate), never asserts.
 //
 //   deno run -A bench/query_api_cost.ts [--baseline=<checkout dir>] [--n=20000] [--series=40]
 //     [query …]
@@ -90,6 +91,19 @@ async function queryHandler(root: string): Promise<(url: string) => Promise<stri
   };
 }
 
+/**
+ * CPU time of this thread so far (ms), from /proc/thread-self/schedstat: unlike wall time, not
+ * inflated by other processes on a busy machine (the garbage collector's helper threads are not
+ * counted). NaN where /proc is not there.
+ */
+function threadCpuMs(): number {
+  try {
+    return Number(Deno.readTextFileSync("/proc/thread-self/schedstat").split(" ")[0]) / 1e6;
+  } catch {
+    return NaN;
+  }
+}
+
 const sides = [{
   name: "this tree",
   run: await queryHandler(new URL("../", import.meta.url).href),
@@ -105,19 +119,29 @@ for (const q of QUERIES) {
   const answers = new Set<string>();
   for (const s of sides) for (let i = 0; i < 2000; i++) answers.add(await s.run(url));
   const spent = sides.map(() => 0);
+  const cpu = sides.map(() => 0);
   const BLOCK = 500;
   for (let b = 0; b < N / BLOCK; b++) {
     for (let k = 0; k < sides.length; k++) {
       const i = b % 2 === 0 ? k : sides.length - 1 - k;
       const t = performance.now();
+      const c = threadCpuMs();
       for (let j = 0; j < BLOCK; j++) await sides[i].run(url);
+      cpu[i] += threadCpuMs() - c;
       spent[i] += performance.now() - t;
     }
   }
   const us = spent.map((ms) => ms * 1000 / N);
+  const cpuUs = cpu.map((ms) => ms * 1000 / N);
   console.log(
-    `${q}: ${sides.map((s, i) => `${s.name} ${us[i].toFixed(1)} µs`).join(", ")}` +
-      (sides.length > 1 ? `, ratio ${(us[0] / us[1]).toFixed(2)}` : "") +
+    `${q}: ${
+      sides.map((s, i) => `${s.name} ${us[i].toFixed(1)} µs (CPU ${cpuUs[i].toFixed(1)})`).join(
+        ", ",
+      )
+    }` +
+      (sides.length > 1
+        ? `, ratio ${(us[0] / us[1]).toFixed(2)} (CPU ${(cpuUs[0] / cpuUs[1]).toFixed(2)})`
+        : "") +
       (answers.size > 1 ? " (answers differ!)" : ""),
   );
 }

@@ -90,18 +90,18 @@ export function aggregate(
   if (op === "limitk" || op === "limit_ratio") {
     return limitAggregate(op, samples, opts, Number(opts.param));
   }
-  const groupSet = new Set(grouping);
+  const groupBy = new Grouping(grouping, without);
 
   const groups = new Map<string, Group>();
   const ordered: Group[] = [];
   for (const s of samples) {
     let metric = s.labels;
     if (op === "count_values") metric = setLabel(metric, valueLabel, formatFloatGo(s.value));
-    const key = groupingKey(metric, groupSet, without);
+    const key = groupBy.key(metric);
     let g = groups.get(key);
     if (g === undefined) {
       g = {
-        labels: groupLabels(metric, groupSet, without, grouping.length),
+        labels: groupBy.labels(metric),
         value: s.value,
         mean: s.value,
         count: 1,
@@ -203,40 +203,62 @@ export function aggregate(
 }
 
 /**
- * The identity of the group `ls` falls in: its grouped labels' names and values (`without`
- * also leaves out `__name__`). Only used as a map key.
+ * An aggregation's `by (…)` / `without (…)` clause: which group a label set falls in, and the
+ * group's output labels (`without` also leaves out `__name__`; an empty `by` and no clause both
+ * give `{}`).
  */
-export function groupingKey(ls: Labels, grouping: Set<string>, without: boolean): string {
-  let key = "";
-  for (let i = 0; i < ls.length; i += 2) {
-    const n = ls[i];
-    const inGroup = grouping.has(n);
-    // `without` never groups by the metric name; `by` only when it is listed
-    if (without ? (inGroup || n === METRIC_NAME) : !inGroup) continue;
-    key += n + "\xff" + ls[i + 1] + "\xff";
-  }
-  return key;
-}
+export class Grouping {
+  /** The clause's names, each once. */
+  private readonly names: readonly string[];
+  private readonly set: Set<string>;
 
-/**
- * The output labels of the group `ls` falls in; `n` is the length of the `by` list (an empty
- * `by` and no clause both give `{}`).
- */
-export function groupLabels(
-  ls: Labels,
-  grouping: Set<string>,
-  without: boolean,
-  n: number,
-): Labels {
-  if (!without && n === 0) return [];
-  const out: string[] = [];
-  for (let i = 0; i < ls.length; i += 2) {
-    const name = ls[i];
-    const inGroup = grouping.has(name);
-    if (without ? (inGroup || name === METRIC_NAME) : !inGroup) continue;
-    out.push(name, ls[i + 1]);
+  constructor(names: readonly string[], readonly without: boolean) {
+    this.set = new Set(names);
+    this.names = [...this.set];
   }
-  return out;
+
+  /**
+   * The identity of the group `ls` falls in, only used as a map key: distinct for distinct
+   * groups whatever characters the values hold. A label with an empty value is an absent one
+   * (Prometheus's labels). `by` with one label, the common case, is that label's value itself:
+   * no string is built per series (issue 19).
+   */
+  key(ls: Labels): string {
+    if (this.without) {
+      let key = "";
+      for (let i = 0; i < ls.length; i += 2) {
+        const n = ls[i];
+        if (n === METRIC_NAME || this.set.has(n)) continue;
+        const v = ls[i + 1];
+        // the value's length first: a separator inside a value cannot shift the next label
+        key += n + "\xff" + v.length + "\xff" + v;
+      }
+      return key;
+    }
+    const names = this.names;
+    if (names.length === 0) return "";
+    if (names.length === 1) return getLabel(ls, names[0]);
+    let key = "";
+    for (let k = 0; k < names.length; k++) {
+      const v = getLabel(ls, names[k]);
+      key += v.length + "\xff" + v;
+    }
+    return key;
+  }
+
+  /** The output labels of the group `ls` falls in. */
+  labels(ls: Labels): Labels {
+    const without = this.without;
+    if (!without && this.names.length === 0) return [];
+    const out: string[] = [];
+    for (let i = 0; i < ls.length; i += 2) {
+      const name = ls[i];
+      const inGroup = this.set.has(name);
+      if (without ? (inGroup || name === METRIC_NAME) : !inGroup) continue;
+      out.push(name, ls[i + 1]);
+    }
+    return out;
+  }
 }
 
 type Less = (a: VectorSample, b: VectorSample) => boolean;
@@ -418,11 +440,11 @@ function limitAggregate(
     if (param === 0) return [];
     ratio = Math.max(-1, Math.min(1, param));
   }
-  const groupSet = new Set(opts.grouping);
+  const groupBy = new Grouping(opts.grouping, opts.without);
   const taken = new Map<string, number>();
   const out: VectorSample[] = [];
   for (const s of samples) {
-    const key = groupingKey(s.labels, groupSet, opts.without);
+    const key = groupBy.key(s.labels);
     const n = taken.get(key) ?? 0;
     if (op === "limitk") {
       if (n >= k) continue;

@@ -2,7 +2,7 @@
 // VectorscalarBinop, scalarBinop): element arithmetic and comparisons, vector matching with
 // on/ignoring and group_left/group_right, and the set operators, over step-grid series.
 
-import { getLabel, labelsGoString, METRIC_NAME, setLabel } from "../tsdb/labels.ts";
+import { getLabel, labelsGoString, labelsKey, METRIC_NAME, setLabel } from "../tsdb/labels.ts";
 import type { Labels } from "../tsdb/series.ts";
 import { type BinaryOp, isComparison, type VectorMatching } from "./ast.ts";
 import { PromQLError, sameLabelsetError } from "./errors.ts";
@@ -66,7 +66,12 @@ export function scalarBinop(op: BinaryOp, a: number, b: number): number {
 /** `ls` without `__name__`. */
 export function dropName(ls: Labels): Labels {
   for (let i = 0; i < ls.length; i += 2) {
-    if (ls[i] === METRIC_NAME) return [...ls.slice(0, i), ...ls.slice(i + 2)];
+    if (ls[i] !== METRIC_NAME) continue;
+    // the name sorts first unless a label name starts with a capital letter
+    if (i === 0) return ls.slice(2);
+    const out = ls.slice(0, ls.length - 2);
+    for (let j = i; j < out.length; j++) out[j] = ls[j + 2];
+    return out;
   }
   return ls;
 }
@@ -186,17 +191,18 @@ export function vectorBinop(
     if (g) g.push(i);
     else oneGroups.set(sig, [i]);
   }
-  // per signature and step: index of the present "one" series (-1 none); duplicates fail
-  const present = new Map<string, Int32Array>();
+  // per signature and step: 1 + index of the present "one" series (0 none); duplicates fail.
+  // Step arrays from the shared buffers: a typed array with its own buffer costs a microsecond.
+  const present = new Map<string, Float64Array>();
   for (const [sig, idx] of oneGroups) {
-    const p = new Int32Array(n).fill(-1);
+    const p = stepValues(n);
     for (const j of idx) {
       const h = one[j].has;
       for (let i = 0; i < n; i++) {
         if (h[i] === 0) continue;
-        if (p[i] !== -1) {
+        if (p[i] !== 0) {
           const a = one[j].labels;
-          const b = one[p[i]].labels;
+          const b = one[p[i] - 1].labels;
           throw new PromQLError(
             "execution",
             `found duplicate series for the match group ${
@@ -208,7 +214,7 @@ export function vectorBinop(
             }];many-to-many matching not allowed: matching labels must be unique on one side`,
           );
         }
-        p[i] = j;
+        p[i] = j + 1;
       }
     }
     present.set(sig, p);
@@ -218,7 +224,8 @@ export function vectorBinop(
   const matched = new Map<string, Map<string, Uint8Array> | Uint8Array>();
   const out = new StepCollector("merge");
   const outIndex = new Map<string, StepSeries>();
-  const metricCache = new Map<number, Labels>();
+  // a matched pair's output labels and their map key, made once for all its steps
+  const metricCache = new Map<number, { metric: Labels; key: string }>();
 
   for (let li = 0; li < many.length; li++) {
     const ls = many[li];
@@ -227,7 +234,7 @@ export function vectorBinop(
     if (p === undefined) continue;
     for (let i = 0; i < n; i++) {
       if (ls.has[i] === 0) continue;
-      const ri = p[i];
+      const ri = p[i] - 1;
       if (ri === -1) continue;
       const rs = one[ri];
       const vl = swapped ? rs.vals[i] : ls.vals[i];
@@ -244,16 +251,18 @@ export function vectorBinop(
       else if (!keep) continue;
 
       const cacheKey = li * one.length + ri;
-      let metric = metricCache.get(cacheKey);
-      if (metric === undefined) {
-        metric = resultMetric(ls.labels, rs.labels, op, matching, returnBool);
-        metricCache.set(cacheKey, metric);
+      let made = metricCache.get(cacheKey);
+      if (made === undefined) {
+        const metric = resultMetric(ls.labels, rs.labels, op, matching, returnBool);
+        made = { metric, key: labelsKey(metric) };
+        metricCache.set(cacheKey, made);
       }
-      const mkey = metric.join("\xff");
+      const metric = made.metric;
+      const mkey = made.key;
       if (matching.card === "one-to-one") {
         let m = matched.get(sig) as Uint8Array | undefined;
         if (m === undefined) {
-          m = new Uint8Array(n);
+          m = stepFlags(n);
           matched.set(sig, m);
         }
         if (m[i] !== 0) {
@@ -271,7 +280,7 @@ export function vectorBinop(
         }
         let steps = m.get(mkey);
         if (steps === undefined) {
-          steps = new Uint8Array(n);
+          steps = stepFlags(n);
           m.set(mkey, steps);
         }
         if (steps[i] !== 0) {
@@ -309,7 +318,7 @@ function signaturePresence(
     sigs[j] = sig;
     let p = presence.get(sig);
     if (p === undefined) {
-      p = new Uint8Array(n);
+      p = stepFlags(n);
       presence.set(sig, p);
     }
     const h = side[j].has;
@@ -356,7 +365,7 @@ function filterBySignature(
       if (!keepWherePresent) out.push(s);
       continue;
     }
-    const has = new Uint8Array(n);
+    const has = stepFlags(n);
     let any = false;
     for (let i = 0; i < n; i++) {
       if (s.has[i] !== 0 && (p[i] !== 0) === keepWherePresent) {
@@ -392,7 +401,7 @@ export function vectorOr(
       out.add(copySeries(s));
       continue;
     }
-    const has = new Uint8Array(n);
+    const has = stepFlags(n);
     let any = false;
     for (let i = 0; i < n; i++) {
       if (s.has[i] !== 0 && p[i] === 0) {

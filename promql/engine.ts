@@ -69,8 +69,7 @@ import {
 import {
   aggregate,
   AggregationError,
-  groupingKey,
-  groupLabels,
+  Grouping,
   sortByLabels,
   sortByValue,
 } from "./aggregations.ts";
@@ -1625,15 +1624,28 @@ class Evaluator {
     const covered = absent ? new Uint8Array(n) : null;
     const check = keepName || singleName(arg) || absent ? null : new StepCollector("strict");
 
-    await src.forEach(async (labels, ts, vs, len) => {
-      let vals: Float64Array | null = null;
-      let has: Uint8Array | null = null;
-      let count = 0;
-      let from = 0;
-      let to = 0;
-      for (let i = 0; i < n; i++) {
+    // One series' windows, steps i0…n−1; series are visited one at a time, so the state of the
+    // series being visited is kept here. Synchronous unless the loop is due a turn: an async
+    // function per series would cost a promise and a microtask each (issue 19).
+    let sLabels: Labels = [];
+    let sTs: Float64Array = ends;
+    let sVs: Float64Array = ends;
+    let sLen = 0;
+    let vals: Float64Array | null = null;
+    let has: Uint8Array | null = null;
+    let count = 0;
+    let from = 0;
+    let to = 0;
+    const windows = (i0: number): Promise<void> | undefined => {
+      const ts = sTs;
+      const vs = sVs;
+      const len = sLen;
+      for (let i = i0; i < n; i++) {
         // one series over many steps of wide windows can take long: give the loop its turns
-        if ((i & 63) === 63) await this.ctx.pause();
+        if ((i & 63) === 63 && i !== i0) {
+          const turn = this.ctx.pause();
+          if (turn !== undefined) return turn.then(() => windows(i));
+        }
         const we = ends[i];
         const ws = we - range;
         while (to < len && ts[to] <= we) to++;
@@ -1659,9 +1671,21 @@ class Evaluator {
       this.ctx.add(count);
       this.ctx.reach(this.ctx.cur + (to - from));
       if (count === 0) return;
-      const out = { labels: keepName ? labels : dropName(labels), vals: vals!, has: has! };
+      const out = { labels: keepName ? sLabels : dropName(sLabels), vals: vals!, has: has! };
       if (check) check.add(out);
       else sink(out);
+    };
+    await src.forEach((labels, ts, vs, len) => {
+      sLabels = labels;
+      sTs = ts;
+      sVs = vs;
+      sLen = len;
+      vals = null;
+      has = null;
+      count = 0;
+      from = 0;
+      to = 0;
+      return windows(0);
     });
     if (check) { for (const s of check.series) sink(s); }
     if (covered) {
@@ -1800,17 +1824,18 @@ class Evaluator {
         `invalid destination label name in label_replace(): ${dst}`,
       );
     }
-    const out = new StepCollector("merge");
+    const out = new DestinationLabelCollector(dst);
     const base = this.ctx.cur;
     await this.stream(e.args[0], (s) => {
       const m = re.exec(getLabel(s.labels, src));
       let labels = s.labels;
       if (m !== null) labels = setLabel(s.labels, dst, expandTemplate(repl, m, re.groupNames));
-      out.add({ labels, vals: s.vals, has: s.has });
+      out.add(s, labels);
     });
-    const counts = this.stepCounts(out.series);
+    const series = out.finish();
+    const counts = this.stepCounts(series);
     this.rangeEvalPeak(base, this.ctx.cur, counts, counts);
-    for (const s of out.series) sink(s);
+    for (const s of series) sink(s);
   }
 
   private async labelJoin(e: Call, sink: Sink): Promise<void> {
@@ -1827,15 +1852,16 @@ class Evaluator {
     if (!LABEL_NAME_RE.test(dst)) {
       throw new PromQLError("execution", `invalid destination label name in label_join(): ${dst}`);
     }
-    const out = new StepCollector("merge");
+    const out = new DestinationLabelCollector(dst);
     const base = this.ctx.cur;
     await this.stream(e.args[0], (s) => {
       const v = srcs.map((n) => getLabel(s.labels, n)).join(sep);
-      out.add({ labels: setLabel(s.labels, dst, v), vals: s.vals, has: s.has });
+      out.add(s, setLabel(s.labels, dst, v));
     });
-    const counts = this.stepCounts(out.series);
+    const series = out.finish();
+    const counts = this.stepCounts(series);
     this.rangeEvalPeak(base, this.ctx.cur, counts, counts);
-    for (const s of out.series) sink(s);
+    for (const s of series) sink(s);
   }
 
   // --- aggregation ----------------------------------------------------------------------------
@@ -2012,6 +2038,33 @@ class PerStepCollector {
   }
 }
 
+/**
+ * The output of label_replace/label_join, which change one label (`dst`) of unique input label
+ * sets: rangeEval's check that no two outputs share a label set at a step. Two outputs can only
+ * coincide when an input already had `dst` (otherwise each output still differs from the others
+ * in the input's own labels), so until one has, the series are kept without a map key each.
+ */
+class DestinationLabelCollector {
+  private readonly series: StepSeries[] = [];
+  private dstSeen = false;
+
+  constructor(private readonly dst: string) {}
+
+  /** Adds the output of input `s` with labels `labels` (its arrays are kept, not copied). */
+  add(s: StepSeries, labels: Labels): void {
+    if (!this.dstSeen && getLabel(s.labels, this.dst) !== "") this.dstSeen = true;
+    this.series.push({ labels, vals: s.vals, has: s.has });
+  }
+
+  /** The series in input order, same label sets merged (disjoint steps) as rangeEval does. */
+  finish(): StepSeries[] {
+    if (!this.dstSeen) return this.series;
+    const out = new StepCollector("merge");
+    for (const s of this.series) out.add(s);
+    return out.series;
+  }
+}
+
 interface AggGroup {
   labels: Labels;
   vals: Float64Array;
@@ -2027,19 +2080,19 @@ interface AggGroup {
 class ColumnAggregator {
   private readonly groups = new Map<string, AggGroup>();
   private readonly order: AggGroup[] = [];
-  private readonly groupSet: Set<string>;
+  private readonly grouping: Grouping;
 
   constructor(
     private readonly op: string,
-    private readonly grouping: string[],
-    private readonly without: boolean,
+    grouping: string[],
+    without: boolean,
     private readonly n: number,
   ) {
-    this.groupSet = new Set(grouping);
+    this.grouping = new Grouping(grouping, without);
   }
 
   add(s: StepSeries): void {
-    const key = groupingKey(s.labels, this.groupSet, this.without);
+    const key = this.grouping.key(s.labels);
     let g = this.groups.get(key);
     const op = this.op;
     const n = this.n;
@@ -2047,7 +2100,7 @@ class ColumnAggregator {
       const needMean = op === "avg" || op === "stddev" || op === "stdvar";
       const needCount = needMean || op === "count";
       g = {
-        labels: groupLabels(s.labels, this.groupSet, this.without, this.grouping.length),
+        labels: this.grouping.labels(s.labels),
         vals: stepValues(n),
         mean: needMean ? stepValues(n) : null,
         count: needCount ? stepValues(n) : null,

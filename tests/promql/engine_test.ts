@@ -169,6 +169,64 @@ Deno.test("aggregations stream over series with Prometheus' output labels", asyn
   assertEquals(vecValues(await instant(q, "sort_desc(x)", 0)), [4, 2, 1]);
 });
 
+Deno.test("aggregation groups stay apart when label values hold separator characters", async () => {
+  // a value holding the characters a group key could join labels with ("\xff") must not make
+  // {a="x\xffb\xffy"} and {a="x", b="y"} one group: Prometheus keeps them apart
+  const q = new MemQueryable([
+    { labels: { __name__: "x", a: "x\xffb\xffy", i: "1" }, points: [[0, 1]] },
+    { labels: { __name__: "x", a: "x", b: "y", i: "2" }, points: [[0, 2]] },
+    { labels: { __name__: "x", a: "1\xffx", i: "3" }, points: [[0, 4]] },
+    { labels: { __name__: "x", a: "1", b: "x", i: "4" }, points: [[0, 8]] },
+  ]);
+  const split = {
+    '{"a":"x\xffb\xffy"}': 1,
+    '{"a":"x","b":"y"}': 2,
+    '{"a":"1\xffx"}': 4,
+    '{"a":"1","b":"x"}': 8,
+  };
+  assertEquals(vec(await instant(q, "sum by (a, b) (x)", 0)), split);
+  assertEquals(vec(await instant(q, "sum without (i) (x)", 0)), split);
+  const q2 = new MemQueryable([
+    { labels: { __name__: "y", a: "p\xffq", i: "1" }, points: [[0, 1]] },
+    { labels: { __name__: "y", a: "p", b: "q\xff", i: "2" }, points: [[0, 2]] },
+    { labels: { __name__: "z", a: "p", b: "q\xff", i: "3" }, points: [[0, 4]] },
+  ]);
+  const split2 = { '{"a":"p\xffq"}': 1, '{"a":"p","b":"q\xff"}': 6 };
+  assertEquals(vec(await instant(q2, "sum by (a, b) (y or z)", 0)), split2);
+  // `without` also leaves the metric name out of the group
+  assertEquals(vec(await instant(q2, "sum without (i) (y or z)", 0)), split2);
+  // the per-step aggregation (topk, quantile, count_values) groups the same way
+  assertEquals(vecValues(await instant(q, "topk by (a, b) (1, x)", 0)), [8, 4, 2, 1]);
+  assertEquals(vecValues(await instant(q, "bottomk without (i) (1, x)", 0)), [8, 4, 2, 1]);
+  // a label with an empty value is an absent one: one group for `by (b)` without b, and `by`
+  // with one label groups by its value alone
+  assertEquals(vec(await instant(q, "count by (b) (x)", 0)), {
+    "{}": 2,
+    '{"b":"y"}': 1,
+    '{"b":"x"}': 1,
+  });
+  assertEquals(vec(await instant(q, "count by (zz) (x)", 0)), { "{}": 4 });
+  assertEquals(vec(await instant(q, "count by (b, zz) (x)", 0)), {
+    "{}": 2,
+    '{"b":"y"}': 1,
+    '{"b":"x"}': 1,
+  });
+});
+
+Deno.test("dropping the metric name keeps the other labels when one sorts before it", async () => {
+  // label names with capitals sort before __name__
+  const q = new MemQueryable([{
+    labels: { __name__: "c", A: "1", job: "a", zone: "z" },
+    points: pts(0, 20 * M, 15_000, (t) => t / 1000),
+  }]);
+  assertEquals(Object.keys(vec(await instant(q, "rate(c[5m])", 10 * M))), [
+    '{"A":"1","job":"a","zone":"z"}',
+  ]);
+  assertEquals(Object.keys(vec(await instant(q, "c * 2", 10 * M))), [
+    '{"A":"1","job":"a","zone":"z"}',
+  ]);
+});
+
 Deno.test("select hints carry the data range, step, range, enclosing function and grouping", async () => {
   const q = new MemQueryable([{ labels: { __name__: "x", job: "a" }, points: [[0, 1]] }]);
   await engine.instantQuery(q, "sum by (job) (rate(x[5m] offset 1m))", 10 * M);
@@ -239,6 +297,43 @@ Deno.test("vector matching errors carry Prometheus' messages", async () => {
     "execution",
     "vector cannot contain metrics with the same labelset",
   );
+});
+
+Deno.test("label_replace and label_join outputs that coincide fail at a step or merge over time", async () => {
+  const q = new MemQueryable([
+    { labels: { __name__: "x", i: "1", j: "a" }, points: [[0, 1], [5 * M, 2]] },
+    { labels: { __name__: "x", i: "2", j: "a" }, points: [[20 * M, 3], [25 * M, 4]] },
+    { labels: { __name__: "x", i: "3", j: "a" }, points: [[20 * M, 5]] },
+  ]);
+  // a new label: the outputs differ as their inputs do
+  assertEquals(vec(await instant(q, 'label_replace(x, "k", "b$1", "i", "(.*)")', 5 * M)), {
+    '{"__name__":"x","i":"1","j":"a","k":"b1"}': 2,
+  });
+  assertEquals(
+    Object.keys(vec(await instant(q, 'label_join(x, "k", "-", "i", "j")', 20 * M))),
+    ['{"__name__":"x","i":"2","j":"a","k":"2-a"}', '{"__name__":"x","i":"3","j":"a","k":"3-a"}'],
+  );
+  // an existing label made equal: an error where both have a sample at the step …
+  await rejects(
+    instant(q, 'label_join(x, "i", "", "j")', 20 * M),
+    "execution",
+    "vector cannot contain metrics with the same labelset",
+  );
+  await rejects(
+    instant(q, 'label_replace(x, "i", "z", "j", ".*")', 20 * M),
+    "execution",
+    "vector cannot contain metrics with the same labelset",
+  );
+  // … and one series where they never share a step (rangeEval merges them)
+  const r = (await engine.rangeQuery(
+    q,
+    'label_replace(x{i!="3"}, "i", "z", "j", "a")',
+    0,
+    25 * M,
+    5 * M,
+  )).value as Matrix;
+  assertEquals(r.series.map((s) => labelsToObject(s.labels)), [{ __name__: "x", i: "z", j: "a" }]);
+  assertEquals(Array.from(r.series[0].vs), [1, 2, 2, 3, 4]);
 });
 
 Deno.test("function argument errors are execution errors with Prometheus' text", async () => {
@@ -407,6 +502,26 @@ Deno.test("hostile regexes (ReDoS) in label_replace and matchers give Prometheus
   assert(Object.keys(groups).some((k) => k.includes(`"y":"a-${"a".repeat(28)}"`)));
 });
 
+/** The query's value, and how many times a 1 ms timer ran while it was evaluated. */
+async function timerTicksDuring(
+  query: () => Promise<{ value: QueryValue }>,
+): Promise<{ value: QueryValue; ticks: number }> {
+  let ticks = 0;
+  let running = true;
+  const tick = () => {
+    if (!running) return;
+    ticks++;
+    setTimeout(tick, 1);
+  };
+  const res = query();
+  setTimeout(tick, 1);
+  try {
+    return { value: (await res).value, ticks };
+  } finally {
+    running = false;
+  }
+}
+
 Deno.test("a long evaluation gives the event loop turns (timers run while it works)", async () => {
   // 20 series × 1 h at 1 s; quantile over 30 min windows at 15 s steps: seconds of pure work
   const defs: MemSeries[] = [];
@@ -416,19 +531,37 @@ Deno.test("a long evaluation gives the event loop turns (timers run while it wor
     defs.push({ labels: { __name__: "busy", s: String(s) }, points });
   }
   const q = new MemQueryable(defs);
-  let ticks = 0;
-  let running = true;
-  const tick = () => {
-    if (!running) return;
-    ticks++;
-    setTimeout(tick, 1);
-  };
-  const res = engine.rangeQuery(q, "quantile_over_time(0.5, busy[30m])", 30 * M, 60 * M, 15_000);
-  setTimeout(tick, 1);
-  const r = (await res).value as Matrix;
-  running = false;
+  const { value, ticks } = await timerTicksDuring(() =>
+    engine.rangeQuery(q, "quantile_over_time(0.5, busy[30m])", 30 * M, 60 * M, 15_000)
+  );
+  const r = value as Matrix;
   assertEquals(r.series.length, 20);
   // without the engine's yields no timer callback could run before the query finished
+  assert(ticks >= 2, `timers ran ${ticks} times during the evaluation`);
+});
+
+Deno.test("a range function over one long series takes turns and resumes at the same step", async () => {
+  // one series × 6 h at 1 s; quantile_over_time over 1 h windows at 1 s steps: long enough that
+  // the window loop of this one series must give the event loop turns, and each result must be
+  // the one of its own step after a turn
+  const points: Point[] = [];
+  for (let t = 0; t < 6 * 3600; t++) points.push([t * 1000, t]);
+  const q = new MemQueryable([{ labels: { __name__: "busy" }, points }]);
+  const start = 60 * M;
+  const end = 6 * 60 * M - 1000;
+  const { value, ticks } = await timerTicksDuring(() =>
+    engine.rangeQuery(q, "quantile_over_time(0.5, busy[60m])", start, end, 1000)
+  );
+  const r = value as Matrix;
+  assertEquals(r.series.length, 1);
+  const s = r.series[0];
+  assertEquals(s.ts.length, (end - start) / 1000 + 1);
+  for (let i = 0; i < s.ts.length; i++) {
+    // the window [t − 1 h, t] (2.x includes its start) holds t/1000 − 3600 … t/1000
+    if (s.vs[i] !== s.ts[i] / 1000 - 1800) {
+      throw new Error(`step ${i} at ${s.ts[i]}: ${s.vs[i]}`);
+    }
+  }
   assert(ticks >= 2, `timers ran ${ticks} times during the evaluation`);
 });
 
