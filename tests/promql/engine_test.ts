@@ -365,10 +365,11 @@ Deno.test("results render as Prometheus' API JSON (timestamps, value formats)", 
   );
 });
 
-Deno.test("overlapping chunks of one series (several blocks) are merged, first sample wins", async () => {
+/** Series `x` as two overlapping chunks (two blocks): 1 at 0 … 10m, then 2 at 5m … 15m. */
+function overlappingChunks(): Queryable {
   const a = toChunks(pts(0, 10 * M, M, () => 1), 120, ChunkEncoding.XOR)[0];
   const b = toChunks(pts(5 * M, 15 * M, M, () => 2), 120, ChunkEncoding.XOR)[0];
-  const q: Queryable = {
+  return {
     select: () =>
       (async function* () {
         yield { labels: labelsOf({ __name__: "x" }), chunks: [a, b] };
@@ -376,6 +377,10 @@ Deno.test("overlapping chunks of one series (several blocks) are merged, first s
     labelNames: () => Promise.resolve([]),
     labelValues: () => Promise.resolve([]),
   };
+}
+
+Deno.test("overlapping chunks of one series (several blocks) are merged, first sample wins", async () => {
+  const q = overlappingChunks();
   assertEquals(vecValues(await instant(q, "count_over_time(x[20m])", 15 * M)), [16]);
   assertEquals(vecValues(await instant(q, "x", 7 * M)), [1]);
   assertEquals(vecValues(await instant(q, "x", 12 * M)), [2]);
@@ -395,16 +400,7 @@ Deno.test("a chunk straddling the window: samples exactly at both ends count, ea
   assertEquals(vecValues(await instant(q, "x", 99 * 15_000 + 100)), []);
   assertEquals(vecValues(await instant(q, "count_over_time(x[5m])", 119 * 15_000 + 1)), [20]);
   // overlapping chunks (two blocks) read over a window that starts inside both
-  const a = toChunks(pts(0, 10 * M, M, () => 1), 120, ChunkEncoding.XOR)[0];
-  const b = toChunks(pts(5 * M, 15 * M, M, () => 2), 120, ChunkEncoding.XOR)[0];
-  const two: Queryable = {
-    select: () =>
-      (async function* () {
-        yield { labels: labelsOf({ __name__: "x" }), chunks: [a, b] };
-      })(),
-    labelNames: () => Promise.resolve([]),
-    labelValues: () => Promise.resolve([]),
-  };
+  const two = overlappingChunks();
   assertEquals(vecValues(await instant(two, "count_over_time(x[3m])", 9 * M)), [4]);
   assertEquals(vecValues(await instant(two, "sum_over_time(x[3m])", 12 * M)), [6]);
 });
