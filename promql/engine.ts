@@ -785,29 +785,14 @@ class SeriesBuffer {
       // the decoder writes at most the header's sample count
       this.grow(this.len + it.numSamples);
       const base = this.len;
-      // samples after maxt are dropped below: not decoded at all
-      const n = it.decodeRest(this.ts, this.words, base, maxt) - base;
+      // only samples in [mint, maxt] are written, and none after maxt decoded
+      const n = it.decodeRest(this.ts, this.words, base, maxt, mint) - base;
       if (base > 0 && n > 0 && this.ts[base] <= this.ts[base - 1]) unordered = true;
       this.len = base + n;
     }
-    if (unordered) {
-      // the stale flags travel with their samples through the sort
-      this.staleFlags(0, this.len);
-      this.sortDedupe();
-    }
-    // keep only [mint, maxt]
-    let lo = 0;
-    while (lo < this.len && this.ts[lo] < mint) lo++;
-    let hi = this.len;
-    while (hi > lo && this.ts[hi - 1] > maxt) hi--;
-    if (lo > 0) {
-      this.ts.copyWithin(0, lo, hi);
-      this.words.copyWithin(0, lo * 2, hi * 2);
-      if (unordered) this.stale.copyWithin(0, lo, hi);
-    }
-    this.len = hi - lo;
-    // an instant query's window is the last few samples of a chunk: flag only those
-    if (!unordered) this.staleFlags(0, this.len);
+    // the stale flags travel with their samples through the sort
+    this.staleFlags(0, this.len);
+    if (unordered) this.sortDedupe();
   }
 
   /** Stale flags of samples [from, to) from the raw bits, before a value becomes a JS number. */

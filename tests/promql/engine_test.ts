@@ -460,10 +460,11 @@ Deno.test("results render as Prometheus' API JSON (timestamps, value formats)", 
   );
 });
 
-Deno.test("overlapping chunks of one series (several blocks) are merged, first sample wins", async () => {
+/** Series `x` as two overlapping chunks (two blocks): 1 at 0 … 10m, then 2 at 5m … 15m. */
+function overlappingChunks(): Queryable {
   const a = toChunks(pts(0, 10 * M, M, () => 1), 120, ChunkEncoding.XOR)[0];
   const b = toChunks(pts(5 * M, 15 * M, M, () => 2), 120, ChunkEncoding.XOR)[0];
-  const q: Queryable = {
+  return {
     select: () =>
       (async function* () {
         yield { labels: labelsOf({ __name__: "x" }), chunks: [a, b] };
@@ -471,9 +472,32 @@ Deno.test("overlapping chunks of one series (several blocks) are merged, first s
     labelNames: () => Promise.resolve([]),
     labelValues: () => Promise.resolve([]),
   };
+}
+
+Deno.test("overlapping chunks of one series (several blocks) are merged, first sample wins", async () => {
+  const q = overlappingChunks();
   assertEquals(vecValues(await instant(q, "count_over_time(x[20m])", 15 * M)), [16]);
   assertEquals(vecValues(await instant(q, "x", 7 * M)), [1]);
   assertEquals(vecValues(await instant(q, "x", 12 * M)), [2]);
+});
+
+Deno.test("a chunk straddling the window: samples exactly at both ends count, earlier ones not", async () => {
+  // one 120-sample chunk at 15 s; stale markers just before the window and on its start
+  const points: Point[] = pts(0, 119 * 15_000, 15_000, (t) => t / 1000);
+  points[99] = [points[99][0], "stale"];
+  const q = new MemQueryable([{ labels: { __name__: "x" }, points }]);
+  const t = 110 * 15_000; // window [t − 5m, t] = samples 90 … 110
+  assertEquals(vecValues(await instant(q, "count_over_time(x[5m])", t)), [20]); // stale skipped
+  assertEquals(vecValues(await instant(q, "min_over_time(x[5m])", t)), [1350]);
+  assertEquals(vecValues(await instant(q, "x", t)), [1650]);
+  assertEquals(vecValues(await instant(q, "x", t - 1)), [1635]);
+  // the stale marker at sample 99 ends the series within the lookback of t = sample 100
+  assertEquals(vecValues(await instant(q, "x", 99 * 15_000 + 100)), []);
+  assertEquals(vecValues(await instant(q, "count_over_time(x[5m])", 119 * 15_000 + 1)), [20]);
+  // overlapping chunks (two blocks) read over a window that starts inside both
+  const two = overlappingChunks();
+  assertEquals(vecValues(await instant(two, "count_over_time(x[3m])", 9 * M)), [4]);
+  assertEquals(vecValues(await instant(two, "sum_over_time(x[3m])", 12 * M)), [6]);
 });
 
 Deno.test("hostile regexes (ReDoS) in label_replace and matchers give Prometheus's answers", async () => {

@@ -525,3 +525,58 @@ Deno.test("decodeXorSamples with maxt stops at the last sample at or before it",
     CorruptionError,
   );
 });
+
+Deno.test("decodeRest with [mint, maxt] writes exactly the samples inside it, bit-exact, at k", () => {
+  // 120 samples at 60 s with varied values and stale markers on and next to the window edges
+  const app = new XorAppender();
+  const want: { t: number; hi: number; lo: number }[] = [];
+  for (let i = 0; i < 120; i++) {
+    const t = 60000 * i + (i % 7 === 3 ? 17 : 0);
+    if (i % 11 === 5 || i === 1 || i === 70) {
+      app.appendStale(t);
+      want.push({ t, hi: STALE_NAN_HI, lo: STALE_NAN_LO });
+    } else {
+      const v = i % 3 === 0 ? i * 0.1 : -i * 1e6 + 0.25;
+      app.append(t, v);
+      f64[0] = v;
+      want.push({ t, hi: LE ? u32[1] : u32[0], lo: LE ? u32[0] : u32[1] });
+    }
+  }
+  const data = app.bytes();
+  const windows: [number, number][] = [
+    [-Infinity, Infinity],
+    [0, 0], // the first sample alone (varint head)
+    [60000, 60000], // the second (head, a stale marker)
+    [60000, 120000], // head and bulk
+    [120000, 120000], // the first bulk sample
+    [1, 59999], // between samples: nothing
+    [60000 * 70, 60000 * 70], // exactly one sample, a stale marker
+    [60000 * 65 - 1, 60000 * 70], // a 5 m lookback ending on a sample
+    [60000 * 65, 60000 * 70 + 1], // starting on a sample
+    [60000 * 100 + 17, 60000 * 119], // on a jittered timestamp, to the last sample
+    [60000 * 119, Infinity],
+    [60000 * 119 + 1, Infinity], // after the chunk
+    [60000 * 80, 60000 * 70], // empty window
+  ];
+  const it = new XorIterator();
+  const ts = new Float64Array(130);
+  const vs = new Float64Array(130);
+  const words = new Uint32Array(vs.buffer);
+  for (const [mint, maxt] of windows) {
+    ts.fill(-1);
+    words.fill(7);
+    it.reset(data);
+    const k = it.decodeRest(ts, words, 3, maxt, mint);
+    const inside = want.filter((s) => s.t >= mint && s.t <= maxt);
+    assertEquals(k - 3, inside.length, `window [${mint}, ${maxt}]`);
+    for (let j = 0; j < inside.length; j++) {
+      assertEquals(ts[3 + j], inside[j].t);
+      assertEquals(words[2 * (3 + j) + (LE ? 1 : 0)], inside[j].hi, `hi at ${inside[j].t}`);
+      assertEquals(words[2 * (3 + j) + (LE ? 0 : 1)], inside[j].lo, `lo at ${inside[j].t}`);
+    }
+    // nothing before k's start nor after the last sample written
+    assertEquals([ts[0], ts[1], ts[2], ts[k]], [-1, -1, -1, -1]);
+    assertEquals([words[0], words[5], words[2 * k], words[2 * k + 1]], [7, 7, 7, 7]);
+    assert(!it.next(), "the iterator is exhausted after decodeRest");
+  }
+});

@@ -204,12 +204,15 @@ function putVarintBits(w: BitWriter, v: number): void {
   putUvarintBits(w, v >= 0 ? v * 2 : -v * 2 - 1);
 }
 
-/** Loads 32 bits at bit position `p` of a padded buffer (MSB first), as a signed int32. */
-function peek(b: Uint8Array, p: number): number {
+/**
+ * Loads 32 bits at bit position `p` of a padded buffer `b` (MSB first), as a signed int32; `v` is
+ * a DataView of `b`'s memory (from its start): one big-endian 32-bit load and one byte load
+ * instead of five byte loads, the decoder's hottest read.
+ */
+function peek(v: DataView, b: Uint8Array, p: number): number {
   const i = p >>> 3;
   const s = p & 7;
-  return (((b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]) << s) |
-    (b[i + 4] >>> (8 - s));
+  return (v.getInt32(i) << s) | (b[i + 4] >>> (8 - s));
 }
 
 /**
@@ -220,6 +223,8 @@ function peek(b: Uint8Array, p: number): number {
 export class XorIterator {
   /** Padded copy of the payload (reused across resets). */
   private buf: Uint8Array = new Uint8Array(BIT_READER_PADDING + 256);
+  /** `buf` as a DataView, for {@link peek}. */
+  private view = new DataView(this.buf.buffer);
   private nbits = 0;
   private pos = 0;
   private n = 0;
@@ -248,6 +253,7 @@ export class XorIterator {
     const need = len + BIT_READER_PADDING;
     if (this.buf.length < need) {
       this.buf = new Uint8Array(Math.max(need, this.buf.length * 2));
+      this.view = new DataView(this.buf.buffer);
     } else {
       this.buf.fill(0, len, need); // clear leftovers of a longer previous chunk
     }
@@ -304,7 +310,7 @@ export class XorIterator {
     let p = this.pos;
 
     // Timestamp: delta of delta with a 1–4 bit prefix.
-    const w = peek(b, p);
+    const w = peek(this.view, b, p);
     if (w >= 0) {
       // '0': same delta. The next bit is the value's: '0' = unchanged, the commonest sample.
       if ((w & 0x40000000) === 0) {
@@ -331,8 +337,8 @@ export class XorIterator {
         if (dod > 524288) dod -= 1048576;
         p += 24;
       } else {
-        const hi = peek(b, p + 4); // signed high word
-        const lo = peek(b, p + 36) >>> 0;
+        const hi = peek(this.view, b, p + 4); // signed high word
+        const lo = peek(this.view, b, p + 36) >>> 0;
         p += 68;
         if (hi > 0x1fffff || hi < -0x200000) {
           throw new CorruptionError(
@@ -361,8 +367,8 @@ export class XorIterator {
     let p = this.pos;
     if (i === 0) {
       this.t = u % 2 === 0 ? u / 2 : -(u + 1) / 2; // zig-zag
-      this.vw[0] = peek(b, p);
-      this.vw[1] = peek(b, p + 32);
+      this.vw[0] = peek(this.view, b, p);
+      this.vw[1] = peek(this.view, b, p + 32);
       p += 64;
     } else {
       this.tDelta = u;
@@ -383,7 +389,7 @@ export class XorIterator {
     let mul = 1;
     for (let k = 0;; k++) {
       if (k >= 10 || p + 8 > this.nbits) this.truncated(i);
-      const c = (peek(b, p) >>> 24) & 0xff;
+      const c = (peek(this.view, b, p) >>> 24) & 0xff;
       p += 8;
       u += (c & 0x7f) * mul;
       mul *= 128;
@@ -401,7 +407,7 @@ export class XorIterator {
    * '0' = unchanged, '10' = reuse the window, '11' = new window (5-bit leading, 6-bit size).
    */
   private readValue(b: Uint8Array, p: number): number {
-    const w = peek(b, p);
+    const w = peek(this.view, b, p);
     if (w >= 0) return p + 1;
     if ((w & 0x40000000) !== 0) {
       const lead = (w >>> 25) & 31;
@@ -418,7 +424,7 @@ export class XorIterator {
     const sig = 64 - this.leading - tr;
     const vw = this.vw;
     if (sig <= 32) {
-      const x = peek(b, p) >>> (32 - sig);
+      const x = peek(this.view, b, p) >>> (32 - sig);
       p += sig;
       if (tr === 0) {
         vw[1] ^= x;
@@ -429,9 +435,9 @@ export class XorIterator {
         vw[0] ^= x << (tr - 32);
       }
     } else {
-      const xh = peek(b, p) >>> (64 - sig);
+      const xh = peek(this.view, b, p) >>> (64 - sig);
       p += sig - 32;
-      const xl = peek(b, p);
+      const xl = peek(this.view, b, p);
       p += 32;
       if (tr === 0) {
         vw[0] ^= xh;
@@ -450,19 +456,29 @@ export class XorIterator {
    * Same algorithm as {@link XorIterator.next} with the state in locals: the bulk path.
    * Stops before the first sample after `maxt` (the iterator is then exhausted): a reader of
    * [mint, maxt] skips decoding the tail of the last chunk it needs, as Prometheus' lazy iterators.
+   * Samples before `mint` are decoded (XOR is sequential) but not written: an instant query's
+   * window is the last few samples of a chunk, and nothing has to be trimmed afterwards.
    */
-  decodeRest(tOut: Float64Array, words: Uint32Array, k: number, maxt = Infinity): number {
+  decodeRest(
+    tOut: Float64Array,
+    words: Uint32Array,
+    k: number,
+    maxt = Infinity,
+    mint = -Infinity,
+  ): number {
     while (this.i < 2 && this.next()) {
       if (this.t > maxt) {
         this.i = this.n;
         return k;
       }
+      if (this.t < mint) continue;
       tOut[k] = this.t;
       words[2 * k + HI] = this.vw[0];
       words[2 * k + LO] = this.vw[1];
       k++;
     }
     const b = this.buf;
+    const v = this.view;
     const n = this.n;
     const nbits = this.nbits;
     let p = this.pos;
@@ -473,7 +489,7 @@ export class XorIterator {
     let leading = this.leading;
     let trailing = this.trailing;
     for (let i = this.i; i < n; i++) {
-      let w = peek(b, p);
+      let w = peek(v, b, p);
       if (w >= 0) {
         p += 1;
       } else {
@@ -491,8 +507,8 @@ export class XorIterator {
           if (dod > 524288) dod -= 1048576;
           p += 24;
         } else {
-          const hi = peek(b, p + 4);
-          const lo = peek(b, p + 36) >>> 0;
+          const hi = peek(v, b, p + 4);
+          const lo = peek(v, b, p + 36) >>> 0;
           p += 68;
           if (hi > 0x1fffff || hi < -0x200000) {
             this.pos = p;
@@ -514,7 +530,7 @@ export class XorIterator {
         return k;
       }
 
-      w = peek(b, p);
+      w = peek(v, b, p);
       if (w >= 0) {
         p += 1;
       } else {
@@ -530,7 +546,7 @@ export class XorIterator {
         }
         const sig = 64 - leading - trailing;
         if (sig <= 32) {
-          const x = peek(b, p) >>> (32 - sig);
+          const x = peek(v, b, p) >>> (32 - sig);
           p += sig;
           if (trailing === 0) {
             vl ^= x;
@@ -541,9 +557,9 @@ export class XorIterator {
             vh ^= x << (trailing - 32);
           }
         } else {
-          const xh = peek(b, p) >>> (64 - sig);
+          const xh = peek(v, b, p) >>> (64 - sig);
           p += sig - 32;
-          const xl = peek(b, p);
+          const xl = peek(v, b, p);
           p += 32;
           if (trailing === 0) {
             vh ^= xh;
@@ -558,10 +574,12 @@ export class XorIterator {
         this.i = i;
         this.truncated(i);
       }
-      tOut[k] = t;
-      words[2 * k + HI] = vh;
-      words[2 * k + LO] = vl;
-      k++;
+      if (t >= mint) {
+        tOut[k] = t;
+        words[2 * k + HI] = vh;
+        words[2 * k + LO] = vl;
+        k++;
+      }
     }
     this.pos = p;
     this.i = n;
