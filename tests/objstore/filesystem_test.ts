@@ -310,3 +310,37 @@ Deno.test("a FILESYSTEM stream whose sink reads the same object again gets the r
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("a FILESYSTEM range longer than a MiB reads through the kept file, others beside it through their own", async () => {
+  const root = await Deno.realPath(await Deno.makeTempDir());
+  const b = new FilesystemBucket(root);
+  try {
+    const a = pattern(3 << 20, 7);
+    await b.upload("big", a);
+    // an asynchronous read opens and keeps the file as a short one does
+    assertEquals(await b.getRange("big", 5, 2 << 20), a.subarray(5, 5 + (2 << 20)));
+    assertEquals(openFilesUnder(root), ["big"]);
+    // reads while a long one holds the kept file get their bytes through files of their own
+    const long = b.getRange("big", 100, 3 << 20);
+    const pieces: Uint8Array[] = [];
+    const streamedLong = b.streamRange("big", 1 << 20, 1_500_000, (p) => pieces.push(p.slice()));
+    assertEquals(await b.getRange("big", 3_000_000, 10), a.subarray(3_000_000, 3_000_010));
+    assertEquals(await long, a.subarray(100));
+    assertEquals(await streamedLong, 1_500_000);
+    const joined = new Uint8Array(1_500_000);
+    let o = 0;
+    for (const p of pieces) {
+      assert(p.length <= 128 * 1024, `piece of ${p.length} bytes`);
+      joined.set(p, o);
+      o += p.length;
+    }
+    assertEquals(o, 1_500_000);
+    assertEquals(joined, a.subarray(1 << 20, (1 << 20) + 1_500_000));
+    assertEquals(openFilesUnder(root), ["big"]);
+    await b.close();
+    assertEquals(openFilesUnder(root), []);
+  } finally {
+    await b.close();
+    await Deno.remove(root, { recursive: true });
+  }
+});
