@@ -1874,6 +1874,13 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/objstore/filesystem_test.ts"],
   },
   {
+    name: "filesystem-stream-sync-bound-ignored",
+    file: "objstore/filesystem.ts",
+    find: "if (length < 0 || length > SYNC_STREAM_MAX) {",
+    replace: "if (length < 0 || length > 16 * SYNC_STREAM_MAX) {",
+    tests: ["tests/objstore/filesystem_test.ts"],
+  },
+  {
     name: "filesystem-async-range-keeps-file-busy",
     file: "objstore/filesystem.ts",
     find:
