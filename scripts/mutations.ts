@@ -1930,6 +1930,33 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/objstore/filesystem_test.ts"],
   },
   {
+    name: "filesystem-stream-sync-bound-ignored",
+    file: "objstore/filesystem.ts",
+    find: "if (length < 0 || length > SYNC_STREAM_MAX) {",
+    replace: "if (length < 0 || length > 16 * SYNC_STREAM_MAX) {",
+    tests: ["tests/objstore/filesystem_test.ts"],
+  },
+  {
+    name: "filesystem-async-range-keeps-file-busy",
+    file: "objstore/filesystem.ts",
+    find:
+      "const r = await f.read(out.subarray(got));\n        if (r === null) break;\n        got += r;\n" +
+      "      }\n      return got === n ? out : out.subarray(0, got);\n    } finally {\n      this.release(rf);",
+    replace:
+      "const r = await f.read(out.subarray(got));\n        if (r === null) break;\n        got += r;\n" +
+      "      }\n      return got === n ? out : out.subarray(0, got);\n    } finally {",
+    tests: ["tests/objstore/filesystem_test.ts"],
+  },
+  {
+    name: "filesystem-async-stream-no-seek",
+    file: "objstore/filesystem.ts",
+    find:
+      "f.seekSync(offset, Deno.SeekMode.Start);\n      let got = 0;\n      while (got < n) {\n" +
+      "        abortIf(signal);",
+    replace: "let got = 0;\n      while (got < n) {\n        abortIf(signal);",
+    tests: ["tests/objstore/filesystem_test.ts"],
+  },
+  {
     name: "filesystem-close-keeps-files-open",
     file: "objstore/filesystem.ts",
     find: "for (const [name, rf] of this.openFiles.entries()) this.dropOpenFile(name, rf);",

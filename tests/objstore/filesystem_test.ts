@@ -310,3 +310,60 @@ Deno.test("a FILESYSTEM stream whose sink reads the same object again gets the r
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("a FILESYSTEM range longer than a MiB reads through the kept file, others beside it through their own", async () => {
+  const root = await Deno.realPath(await Deno.makeTempDir());
+  const b = new FilesystemBucket(root);
+  try {
+    const a = pattern(6 << 20, 7);
+    await b.upload("big", a);
+    // an asynchronous read opens and keeps the file as a short one does
+    assertEquals(await b.getRange("big", 5, 2 << 20), a.subarray(5, 5 + (2 << 20)));
+    assertEquals(openFilesUnder(root), ["big"]);
+    // reads while a long one holds the kept file get their bytes through files of their own
+    const long = b.getRange("big", 100, 3 << 20);
+    const pieces: Uint8Array[] = [];
+    const streamedLong = b.streamRange("big", 1 << 20, 4_500_000, (p) => pieces.push(p.slice()));
+    assertEquals(await b.getRange("big", 5_000_000, 10), a.subarray(5_000_000, 5_000_010));
+    assertEquals(await long, a.subarray(100, 100 + (3 << 20)));
+    assertEquals(await streamedLong, 4_500_000);
+    const joined = new Uint8Array(4_500_000);
+    let o = 0;
+    for (const p of pieces) {
+      assert(p.length <= 128 * 1024, `piece of ${p.length} bytes`);
+      joined.set(p, o);
+      o += p.length;
+    }
+    assertEquals(o, 4_500_000);
+    assertEquals(joined, a.subarray(1 << 20, (1 << 20) + 4_500_000));
+    assertEquals(openFilesUnder(root), ["big"]);
+    await b.close();
+    assertEquals(openFilesUnder(root), []);
+  } finally {
+    await b.close();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("a FILESYSTEM range of a few MiB streams before the call returns, a longer one after", async () => {
+  const root = await Deno.makeTempDir();
+  const b = new FilesystemBucket(root);
+  try {
+    const a = pattern(6 << 20, 8);
+    await b.upload("big", a);
+    // up to 4 MiB the pieces are read and handed over synchronously (no hop per piece)
+    let got = 0;
+    const short = b.streamRange("big", 7, 3 << 20, (p) => got += p.length);
+    assertEquals(got, 3 << 20);
+    assertEquals(await short, 3 << 20);
+    // longer ranges are read off the thread: nothing arrives before the first await
+    got = 0;
+    const long = b.streamRange("big", 7, 5 << 20, (p) => got += p.length);
+    assertEquals(got, 0);
+    assertEquals(await long, 5 << 20);
+    assertEquals(got, 5 << 20);
+  } finally {
+    await b.close();
+    await Deno.remove(root, { recursive: true });
+  }
+});
