@@ -2041,6 +2041,13 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/storeapi/h2client_test.ts"],
   },
   {
+    name: "grpc-client-stream-window-too-small",
+    file: "storeapi/h2client.ts",
+    find: "export const CLIENT_STREAM_WINDOW = 1 << 20;",
+    replace: "export const CLIENT_STREAM_WINDOW = 256 << 10;",
+    tests: ["tests/storeapi/h2client_test.ts"],
+  },
+  {
     name: "grpc-client-ignores-max-concurrent-streams",
     file: "storeapi/h2client.ts",
     find: "        this.peerMaxStreams = v;",

@@ -62,8 +62,13 @@ import {
   windowIncrement,
 } from "./h2frame.ts";
 
-/** Our SETTINGS_INITIAL_WINDOW_SIZE: response bytes one stream may have unread. */
-export const CLIENT_STREAM_WINDOW = 256 << 10;
+/**
+ * Our SETTINGS_INITIAL_WINDOW_SIZE: response bytes one stream may have unread. Larger than most
+ * instant queries' Series answers (a few hundred KB), so they arrive without waiting for a
+ * WINDOW_UPDATE round trip (issue 19: a 290 KB answer stalled on a 256 KiB window); grpc-go grows
+ * its windows by BDP estimation up to 16 MiB, Thanos's querier so streams as freely.
+ */
+export const CLIENT_STREAM_WINDOW = 1 << 20;
 const CONN_WINDOW = 16 << 20;
 /** Control frames (acks, resets, window updates) waiting for the socket beyond this end it. */
 const MAX_CONTROL_BACKLOG = 1 << 20;
