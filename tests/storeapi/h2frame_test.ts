@@ -6,7 +6,13 @@
 
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { h2Frame } from "../helpers/h2_raw.ts";
-import { type ByteConn, readFrames, T_DATA } from "../../storeapi/h2frame.ts";
+import {
+  type ByteConn,
+  ConnectionError,
+  H2Error,
+  readFrames,
+  T_DATA,
+} from "../../storeapi/h2frame.ts";
 
 /** A ByteConn over fixed bytes: each read takes at most `split(i)` bytes; records the room asked. */
 class ScriptedConn implements ByteConn {
@@ -88,4 +94,33 @@ Deno.test("readFrames: reads that come back short do not grow the read", async (
   const conn = new ScriptedConn(wire, () => 1009);
   await readAll(conn);
   assertEquals(Math.max(...conn.asked), 16 << 10);
+});
+
+Deno.test("readFrames: frames up to the announced maxFrame are taken, one byte more is a FRAME_SIZE_ERROR", async () => {
+  const frameError = async (sizes: number[], maxFrame?: number): Promise<number | undefined> => {
+    const { wire } = dataFrames(sizes);
+    try {
+      await readFrames(new ScriptedConn(wire, () => 1 << 30), () => {}, () => false, { maxFrame });
+      return undefined;
+    } catch (e) {
+      if (e instanceof ConnectionError) return e.code;
+      throw e;
+    }
+  };
+  assertEquals(await frameError([16384]), undefined);
+  assertEquals(await frameError([16385]), H2Error.FRAME_SIZE_ERROR, "default: 16 KiB");
+  assertEquals(await frameError([100, 200_000, 256 << 10], 256 << 10), undefined);
+  assertEquals(await frameError([(256 << 10) + 1], 256 << 10), H2Error.FRAME_SIZE_ERROR);
+  // a large frame arrives intact
+  const { wire, payloads } = dataFrames([200_000, 5]);
+  const got: Uint8Array[] = [];
+  await readFrames(
+    new ScriptedConn(wire, () => 70_000),
+    (_t, _f, _id, p) => got.push(p),
+    () => false,
+    {
+      maxFrame: 256 << 10,
+    },
+  );
+  assertEquals(got, payloads);
 });
