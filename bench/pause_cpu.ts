@@ -11,8 +11,7 @@
 // queries per side in blocks of 20, the order of the sides turning every block, `pause` ms after
 // each query; CPU from every thread's /proc schedstat (exact ns; see threadSchedstats).
 
-import { startPrometheus } from "../tests/helpers/prometheus.ts";
-import { startKeptDataPair } from "./kept_data.ts";
+import { startKeptDataPair, startKeptDataPrometheus } from "./kept_data.ts";
 import { threadSchedstats } from "./cpu_profile.ts";
 
 function flag(name: string, def: string): string {
@@ -65,12 +64,7 @@ interface Side {
 
 const procs: { stop(): Promise<unknown> }[] = [];
 try {
-  const prom = await startPrometheus({
-    dataDir: `${DATA}/prometheus`,
-    config: "global:\n  scrape_interval: 1h\n",
-    extraFlags: ["--storage.tsdb.retention.time=100y", "--log.level=warn"],
-    readyTimeoutMs: 300_000,
-  });
+  const prom = await startKeptDataPrometheus(DATA);
   procs.push(prom);
   const { querier, store } = await startKeptDataPair(DATA, "pause", TIME);
   procs.push(querier, store);
