@@ -22,6 +22,7 @@
 
 import type { ThanosProc } from "../tests/helpers/thanos.ts";
 import { startKeptDataPair } from "./kept_data.ts";
+import { type Sched, threadSchedstats as threads } from "./cpu_profile.ts";
 
 function flag(name: string, def: string): string {
   const a = Deno.args.find((x) => x.startsWith(`--${name}=`));
@@ -48,21 +49,6 @@ interface Side {
   querier: ThanosProc;
   store: ThanosProc;
   wall: number[];
-}
-
-/** One thread's schedstat: ns on CPU, ns runnable waiting, time slices. */
-type Sched = [number, number, number];
-
-function threads(pid: number): Map<number, { comm: string; sched: Sched }> {
-  const out = new Map<number, { comm: string; sched: Sched }>();
-  for (const e of Deno.readDirSync(`/proc/${pid}/task`)) {
-    try {
-      const comm = Deno.readTextFileSync(`/proc/${pid}/task/${e.name}/comm`).trim();
-      const f = Deno.readTextFileSync(`/proc/${pid}/task/${e.name}/schedstat`).trim().split(" ");
-      out.set(Number(e.name), { comm, sched: [Number(f[0]), Number(f[1]), Number(f[2])] });
-    } catch { /* the thread ended */ }
-  }
-  return out;
 }
 
 /** The role's Worker thread: the launcher runs each role in a Worker (components/worker.ts). */

@@ -12,9 +12,8 @@
 // Prometheus copy and `bucket.yml`). /proc counts CPU in 10 ms ticks: use n ≥ 200. With
 // `--range`, range queries over the `range` seconds before `time` at `step` instead.
 
-import { startPrometheus } from "../tests/helpers/prometheus.ts";
 import type { ThanosProc } from "../tests/helpers/thanos.ts";
-import { startKeptDataPair } from "./kept_data.ts";
+import { startKeptDataPair, startKeptDataPrometheus } from "./kept_data.ts";
 import { cpuSeconds } from "./cpu_profile.ts";
 
 function flag(name: string, def: string): string {
@@ -42,17 +41,6 @@ if (QUERIES.length === 0) {
 if (DATA === "") {
   console.error("usage: bench/instant_cpu.ts --data=<dir kept by instant_vs_prometheus.ts>");
   Deno.exit(2);
-}
-
-function promPid(port: number): number {
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    try {
-      const cmd = Deno.readTextFileSync(`/proc/${e.name}/cmdline`);
-      if (cmd.includes(`--web.listen-address=127.0.0.1:${port}`)) return Number(e.name);
-    } catch { /* gone */ }
-  }
-  throw new Error("prometheus process not found");
 }
 
 async function get(base: string, query: string): Promise<number> {
@@ -83,12 +71,7 @@ interface Side {
 
 const procs: { stop(): Promise<unknown> }[] = [];
 try {
-  const prom = await startPrometheus({
-    dataDir: `${DATA}/prometheus`,
-    config: "global:\n  scrape_interval: 1h\n",
-    extraFlags: ["--storage.tsdb.retention.time=100y", "--log.level=warn"],
-    readyTimeoutMs: 300_000,
-  });
+  const prom = await startKeptDataPrometheus(DATA);
   procs.push(prom);
   const ours = await thanos(undefined, "ours");
   procs.push(...ours);
@@ -118,7 +101,7 @@ try {
           cpu: [],
         }]
         : []),
-      { name: "prometheus", url: prom.url, pids: [promPid(prom.port)], wall: [], cpu: [] },
+      { name: "prometheus", url: prom.url, pids: [prom.pid], wall: [], cpu: [] },
     ];
     for (const s of sides) s.cpu = s.pids.map(() => 0);
     for (let i = 0; i < 20; i++) for (const s of sides) await get(s.url, query); // warm-up

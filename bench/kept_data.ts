@@ -2,6 +2,7 @@
 // --keep=<dir>` (its `bucket.yml`), for the benchmarks that time single queries against it
 // (bench/instant_cpu.ts, bench/hop_timeline.ts).
 
+import { type RunningPrometheus, startPrometheus } from "../tests/helpers/prometheus.ts";
 import { startComponent, type ThanosProc } from "../tests/helpers/thanos.ts";
 
 /**
@@ -30,4 +31,17 @@ export async function startKeptDataPair(
     await new Promise((res) => setTimeout(res, 100));
   }
   return { querier, store };
+}
+
+/**
+ * Starts Prometheus over `<data>/prometheus` (the copy of the blocks it serves; it opens it for
+ * writing) without scraping; resolves once it is ready. The caller stops it.
+ */
+export function startKeptDataPrometheus(data: string): Promise<RunningPrometheus> {
+  return startPrometheus({
+    dataDir: `${data}/prometheus`,
+    config: "global:\n  scrape_interval: 1h\n",
+    extraFlags: ["--storage.tsdb.retention.time=100y", "--log.level=warn"],
+    readyTimeoutMs: 300_000,
+  });
 }

@@ -62,9 +62,21 @@ import {
   windowIncrement,
 } from "./h2frame.ts";
 
-/** Our SETTINGS_INITIAL_WINDOW_SIZE: response bytes one stream may have unread. */
-export const CLIENT_STREAM_WINDOW = 256 << 10;
+/**
+ * Our SETTINGS_INITIAL_WINDOW_SIZE: response bytes one stream may have unread. Larger than most
+ * instant queries' Series answers (a few hundred KB), so they arrive without waiting for a
+ * WINDOW_UPDATE round trip (issue 19: a 290 KB answer stalled on a 256 KiB window); grpc-go grows
+ * its windows by BDP estimation up to 16 MiB, Thanos's querier so streams as freely.
+ */
+export const CLIENT_STREAM_WINDOW = 1 << 20;
 const CONN_WINDOW = 16 << 20;
+/**
+ * Our SETTINGS_MAX_FRAME_SIZE: DATA frames up to this size from servers that honour it (ours;
+ * grpc-go writes 16 KiB frames whatever we announce). A 1 MB Series answer is four frames instead
+ * of sixty-four: per frame the server cuts and frames a payload and we parse, copy, queue and hand
+ * one to the gRPC layer (issue 19). Memory stays one partial frame per connection.
+ */
+export const CLIENT_MAX_FRAME = 256 << 10;
 /** Control frames (acks, resets, window updates) waiting for the socket beyond this end it. */
 const MAX_CONTROL_BACKLOG = 1 << 20;
 /** A socket write pending this long when a call gives up ends the connection (ms). */
@@ -244,6 +256,7 @@ export class H2ClientConnection {
       [S_ENABLE_PUSH, 0],
       [S_INITIAL_WINDOW_SIZE, CLIENT_STREAM_WINDOW],
       [S_MAX_HEADER_LIST_SIZE, MAX_HEADER_BLOCK],
+      [S_MAX_FRAME_SIZE, CLIENT_MAX_FRAME],
     ]));
     this.control(frameOf(T_WINDOW, 0, 0, u32(CONN_WINDOW - 65535)));
     if (ka) this.armKeepalive(ka.timeMs);
@@ -519,6 +532,7 @@ export class H2ClientConnection {
         this.conn,
         (type, flags, id, p) => this.onFrame(type, flags, id, p),
         () => this.closed,
+        { maxFrame: CLIENT_MAX_FRAME },
       );
     } catch (e) {
       if (e instanceof ConnectionError) {

@@ -566,10 +566,10 @@ export class H2Connection {
           if (s.queued > 0) {
             const n = Math.min(s.queued, s.sendWindow, this.sendWindow, this.peerMaxFrame);
             if (n <= 0) continue;
-            const payload = take(s, n);
             s.sendWindow -= n;
             this.sendWindow -= n;
-            out.push(dataHeader(s.id, n), payload);
+            out.push(dataHeader(s.id, n));
+            take(s, n, out);
             size += 9 + n;
             touched.push(s);
             progress = true;
@@ -658,29 +658,25 @@ export class H2Connection {
   }
 }
 
-function take(s: H2Stream, n: number): Uint8Array {
-  const head = s.queue[0];
-  let out: Uint8Array;
-  if (head.length === n) {
-    s.queue.shift();
-    out = head;
-  } else if (head.length > n) {
-    out = head.subarray(0, n);
-    s.queue[0] = head.subarray(n);
-  } else {
-    out = new Uint8Array(n);
-    let o = 0;
-    while (o < n) {
-      const h = s.queue[0];
-      const k = Math.min(h.length, n - o);
-      out.set(h.subarray(0, k), o);
-      o += k;
-      if (k === h.length) s.queue.shift();
-      else s.queue[0] = h.subarray(k);
+/**
+ * Moves the next `n` queued bytes of `s` to `out` as views of its queue (a DATA payload may span
+ * several writes of the layer above; the round's single copy joins them for the socket).
+ */
+function take(s: H2Stream, n: number, out: Uint8Array[]): void {
+  let left = n;
+  while (left > 0) {
+    const h = s.queue[0];
+    if (h.length <= left) {
+      s.queue.shift();
+      out.push(h);
+      left -= h.length;
+    } else {
+      out.push(h.subarray(0, left));
+      s.queue[0] = h.subarray(left);
+      left = 0;
     }
   }
   s.queued -= n;
-  return out;
 }
 
 /** Runs a callback of the layer above; its failure must not break the connection. */

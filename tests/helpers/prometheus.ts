@@ -23,6 +23,8 @@ export interface RunningPrometheus {
   /** Base URL, e.g. `http://127.0.0.1:41234`. */
   url: string;
   port: number;
+  /** The Prometheus process's id (for /proc readings in benchmarks). */
+  pid: number;
   /** Everything Prometheus logged so far (stderr and stdout). */
   logs(): string;
   /** SIGTERM, wait up to `timeoutMs` (default 10 s), then SIGKILL. Safe to call twice. */
@@ -100,7 +102,7 @@ export async function startPrometheus(opts: StartPrometheusOptions): Promise<Run
       const res = await fetch(`${url}/-/ready`);
       await res.body?.cancel();
       if (res.status === 200) {
-        return { url, port, logs: () => log, stop };
+        return { url, port, pid: child.pid, logs: () => log, stop };
       }
     } catch { /* not listening yet */ }
     await new Promise((r) => setTimeout(r, 100));

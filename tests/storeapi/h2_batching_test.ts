@@ -2,13 +2,27 @@
 // stream that records every write: our HTTP/2 client sends a request's HEADERS and its DATA in
 // one write, and our HTTP/2 server sends a short answer's HEADERS, DATA and trailers in one
 // write (also when the trailers follow a few async returns later, as a gRPC handler's do),
-// instead of one write (one syscall, one wake-up of the peer) per frame.
+// instead of one write (one syscall, one wake-up of the peer) per frame. Fewer frames per answer:
+// our client announces 256 KiB frames and our server sends DATA frames up to what the peer
+// announced, so a 600 KB Series answer is three frames instead of thirty-seven.
 
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { h2Frame, PREFACE } from "../helpers/h2_raw.ts";
-import { H2ClientConnection } from "../../storeapi/h2client.ts";
+import {
+  CLIENT_MAX_FRAME,
+  H2ClientConnection,
+  type H2ClientStream,
+} from "../../storeapi/h2client.ts";
 import { H2Server, type H2Stream } from "../../storeapi/h2server.ts";
-import { type ByteConn, T_DATA, T_HEADERS } from "../../storeapi/h2frame.ts";
+import {
+  type ByteConn,
+  S_INITIAL_WINDOW_SIZE,
+  S_MAX_FRAME_SIZE,
+  T_DATA,
+  T_GOAWAY,
+  T_HEADERS,
+  T_SETTINGS,
+} from "../../storeapi/h2frame.ts";
 import { hpackEncode } from "../../storeapi/hpack.ts";
 
 /** A ByteConn fed by the test; each write is kept as one entry. */
@@ -173,5 +187,144 @@ Deno.test("server: trailers sent a few async returns after the last DATA join it
   } finally {
     conn.close();
     server.destroy();
+  }
+});
+
+/** Every frame of the writes (after the first `skip` bytes: a client's preface), with its payload. */
+function framesWithPayload(
+  writes: Uint8Array[],
+  skip = 0,
+): { type: number; flags: number; id: number; payload: Uint8Array }[] {
+  const all = new Uint8Array(writes.reduce((n, w) => n + w.length, 0));
+  let o = 0;
+  for (const w of writes) {
+    all.set(w, o);
+    o += w.length;
+  }
+  const out = [];
+  for (let p = skip; p + 9 <= all.length;) {
+    const len = (all[p] << 16) | (all[p + 1] << 8) | all[p + 2];
+    const id = ((all[p + 5] & 0x7f) << 24) | (all[p + 6] << 16) | (all[p + 7] << 8) | all[p + 8];
+    out.push({
+      type: all[p + 3],
+      flags: all[p + 4],
+      id,
+      payload: all.subarray(p + 9, p + 9 + len),
+    });
+    p += 9 + len;
+  }
+  return out;
+}
+
+function settingsPayload(pairs: [number, number][]): Uint8Array {
+  const p = new Uint8Array(6 * pairs.length);
+  const dv = new DataView(p.buffer);
+  pairs.forEach(([k, v], i) => {
+    dv.setUint16(i * 6, k);
+    dv.setUint32(i * 6 + 2, v);
+  });
+  return p;
+}
+
+Deno.test("server: DATA frames grow to the client's SETTINGS_MAX_FRAME_SIZE, payloads intact across the handler's writes", async () => {
+  // 600,000 bytes written as six 100,000-byte pieces: frames span the pieces
+  const answer = Uint8Array.from({ length: 600_000 }, (_, i) => (i * 31 + (i >> 9)) & 0xff);
+  const server = new H2Server((s: H2Stream) => {
+    s.onEnd = () => {
+      s.respond({ ":status": "200", "content-type": "application/grpc" });
+      for (let o = 0; o < answer.length; o += 100_000) {
+        void s.write(answer.subarray(o, o + 100_000));
+      }
+      s.end({ "grpc-status": "0" });
+    };
+  });
+  const conn = new RecordingConn();
+  server.serve(conn);
+  try {
+    conn.feed(PREFACE);
+    conn.feed(h2Frame(
+      0x4,
+      0,
+      0,
+      settingsPayload([[S_MAX_FRAME_SIZE, 256 << 10], [S_INITIAL_WINDOW_SIZE, 1 << 20]]),
+    ));
+    const inc = new Uint8Array(4);
+    new DataView(inc.buffer).setUint32(0, 1 << 20);
+    conn.feed(h2Frame(0x8, 0, 0, inc)); // the connection window: 1 MiB more
+    await settle();
+    conn.feed(h2Frame(
+      0x1,
+      0x4 | 0x1,
+      1,
+      hpackEncode([
+        [":method", "POST"],
+        [":scheme", "http"],
+        [":path", "/x"],
+        [":authority", "x"],
+      ]),
+    ));
+    await settle();
+    const data = framesWithPayload(conn.writes).filter((f) => f.type === T_DATA && f.id === 1);
+    assertEquals(data.map((f) => f.payload.length), [256 << 10, 256 << 10, 600_000 - (512 << 10)]);
+    const got = new Uint8Array(600_000);
+    let o = 0;
+    for (const f of data) {
+      got.set(f.payload, o);
+      o += f.payload.length;
+    }
+    assertEquals(got, answer);
+  } finally {
+    conn.close();
+    server.destroy();
+  }
+});
+
+Deno.test("client: announces SETTINGS_MAX_FRAME_SIZE and takes DATA frames that large, not larger", async () => {
+  const conn = new RecordingConn();
+  const c = H2ClientConnection.over(conn);
+  try {
+    conn.feed(h2Frame(0x4, 0, 0, new Uint8Array(0))); // the server's SETTINGS
+    await settle();
+    const settings = framesWithPayload(conn.writes, PREFACE.length)
+      .filter((f) => f.type === T_SETTINGS && (f.flags & 1) === 0);
+    const announced = new Map<number, number>();
+    for (const f of settings) {
+      const dv = new DataView(f.payload.buffer, f.payload.byteOffset, f.payload.length);
+      for (let o = 0; o < f.payload.length; o += 6) {
+        announced.set(dv.getUint16(o), dv.getUint32(o + 2));
+      }
+    }
+    assertEquals(announced.get(S_MAX_FRAME_SIZE), CLIENT_MAX_FRAME);
+    const request = (): Promise<H2ClientStream> =>
+      c.request(
+        [[":method", "POST"], [":scheme", "http"], [":path", "/x"], [":authority", "x"]],
+        new Uint8Array(0),
+        new AbortController().signal,
+      );
+    const s = await request();
+    const big = Uint8Array.from({ length: CLIENT_MAX_FRAME }, (_, i) => (i * 13) & 0xff);
+    conn.feed(h2Frame(0x1, 0x4, s.id, hpackEncode([[":status", "200"]])));
+    conn.feed(h2Frame(0x0, 0, s.id, big));
+    conn.feed(h2Frame(0x1, 0x4 | 0x1, s.id, hpackEncode([["grpc-status", "0"]])));
+    const parts: Uint8Array[] = [];
+    for (let b = await s.read(); b !== null; b = await s.read()) parts.push(b);
+    assertEquals(parts, [big]);
+    // one byte over what we announced ends the connection (FRAME_SIZE_ERROR)
+    const s2 = await request();
+    conn.feed(h2Frame(0x0, 0, s2.id, new Uint8Array(CLIENT_MAX_FRAME + 1)));
+    let failed = false;
+    try {
+      await s2.read();
+    } catch {
+      failed = true;
+    }
+    assert(failed, "a frame over the announced size was taken");
+    await settle();
+    const goaway = framesWithPayload(conn.writes, PREFACE.length).find((f) => f.type === T_GOAWAY);
+    assert(goaway !== undefined, "no GOAWAY for the oversized frame");
+    assertEquals(new DataView(goaway.payload.buffer, goaway.payload.byteOffset).getUint32(4), 0x6);
+  } finally {
+    c.close();
+    conn.close();
   }
 });

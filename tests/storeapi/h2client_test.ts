@@ -80,6 +80,44 @@ Deno.test(
 );
 
 Deno.test(
+  "h2 client: an answer of up to 1 MiB is sent whole before the consumer reads (no window round trip)",
+  opts,
+  async () => {
+    const total = 900 << 10;
+    let sent = -1;
+    let credited: number | undefined;
+    const done = Promise.withResolvers<void>();
+    const srv = RawH2Server.listen(freePort(), async (c, s) => {
+      await c.respond(s.id);
+      // 900 KiB of 64 KiB messages within the client's windows, not waiting long for credit
+      const msg = grpcMessage(new Uint8Array((64 << 10) - 5));
+      const all = new Uint8Array(total);
+      for (let o = 0; o + msg.length <= total; o += msg.length) all.set(msg, o);
+      sent = await c.dataInWindow(s.id, all.subarray(0, total - total % msg.length), 300);
+      credited = c.credits.get(s.id);
+      await c.trailers(s.id);
+      done.resolve();
+    });
+    const ch = new GrpcChannel(`127.0.0.1:${srv.port}`);
+    try {
+      const it = ch.serverStream("/t.T/Big", new Uint8Array(0), { timeoutMs: 10_000 });
+      const first = it.next();
+      // the consumer takes nothing more until the server has sent all it could
+      await done.promise;
+      assertEquals(sent, total - total % (64 << 10), "the whole answer fit the stream window");
+      assertEquals(credited, undefined, "no WINDOW_UPDATE was needed for it");
+      assert(!(await first).done);
+      let n = 1;
+      for await (const _ of { [Symbol.asyncIterator]: () => it }) n++;
+      assertEquals(n, Math.floor(total / (64 << 10)));
+    } finally {
+      ch.close();
+      srv.close();
+    }
+  },
+);
+
+Deno.test(
   "h2 client: a slow consumer holds back the server (window credited as it reads)",
   opts,
   async () => {

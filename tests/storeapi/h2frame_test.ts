@@ -1,11 +1,18 @@
 // readFrames, the HTTP/2 frame reader both our client and server run on (issue 19: the fixed cost
 // of a query): frames arrive intact however the bytes are split, each payload is the reader's
-// own copy, and a long answer is read in reads that grow from 16 KiB to 64 KiB (a 40 KB Series
-// answer in one read instead of three) and never past that.
+// own copy, and a long answer is read in reads that grow from 16 KiB to 256 KiB (a 40 KB Series
+// answer in one read instead of three, a 1 MB one in seven instead of nineteen) and never past
+// that.
 
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { h2Frame } from "../helpers/h2_raw.ts";
-import { type ByteConn, readFrames, T_DATA } from "../../storeapi/h2frame.ts";
+import {
+  type ByteConn,
+  ConnectionError,
+  H2Error,
+  readFrames,
+  T_DATA,
+} from "../../storeapi/h2frame.ts";
 
 /** A ByteConn over fixed bytes: each read takes at most `split(i)` bytes; records the room asked. */
 class ScriptedConn implements ByteConn {
@@ -70,16 +77,16 @@ Deno.test("readFrames: frames arrive intact whatever the read sizes, as payloads
   }
 });
 
-Deno.test("readFrames: a long answer is read in reads that grow from 16 KiB to 64 KiB and no further", async () => {
+Deno.test("readFrames: a long answer is read in reads that grow from 16 KiB to 256 KiB and no further", async () => {
   // 1 MiB of 16 KiB DATA frames, the peer always having more than asked
   const { wire, payloads } = dataFrames(new Array(64).fill(16384));
   const conn = new ScriptedConn(wire, () => 1 << 30);
   const got = await readAll(conn);
   assertEquals(got.length, payloads.length);
   assertEquals(conn.asked[0], 16 << 10, "an idle connection reads into 16 KiB");
-  assertEquals(Math.max(...conn.asked), 64 << 10, "reads grow to 64 KiB, never past it");
-  // 16 + 32 KiB, then 64 KiB reads: about 17 reads for 1 MiB (16 KiB reads took 65)
-  assert(conn.asked.length <= 20, `1 MiB read in ${conn.asked.length} reads`);
+  assertEquals(Math.max(...conn.asked), 256 << 10, "reads grow to 256 KiB, never past it");
+  // 16 + 32 + 64 + 128 KiB, then 256 KiB reads: about 8 reads for 1 MiB (64 KiB reads took 19)
+  assert(conn.asked.length <= 9, `1 MiB read in ${conn.asked.length} reads`);
 });
 
 Deno.test("readFrames: reads that come back short do not grow the read", async () => {
@@ -87,4 +94,33 @@ Deno.test("readFrames: reads that come back short do not grow the read", async (
   const conn = new ScriptedConn(wire, () => 1009);
   await readAll(conn);
   assertEquals(Math.max(...conn.asked), 16 << 10);
+});
+
+Deno.test("readFrames: frames up to the announced maxFrame are taken, one byte more is a FRAME_SIZE_ERROR", async () => {
+  const frameError = async (sizes: number[], maxFrame?: number): Promise<number | undefined> => {
+    const { wire } = dataFrames(sizes);
+    try {
+      await readFrames(new ScriptedConn(wire, () => 1 << 30), () => {}, () => false, { maxFrame });
+      return undefined;
+    } catch (e) {
+      if (e instanceof ConnectionError) return e.code;
+      throw e;
+    }
+  };
+  assertEquals(await frameError([16384]), undefined);
+  assertEquals(await frameError([16385]), H2Error.FRAME_SIZE_ERROR, "default: 16 KiB");
+  assertEquals(await frameError([100, 200_000, 256 << 10], 256 << 10), undefined);
+  assertEquals(await frameError([(256 << 10) + 1], 256 << 10), H2Error.FRAME_SIZE_ERROR);
+  // a large frame arrives intact
+  const { wire, payloads } = dataFrames([200_000, 5]);
+  const got: Uint8Array[] = [];
+  await readFrames(
+    new ScriptedConn(wire, () => 70_000),
+    (_t, _f, _id, p) => got.push(p),
+    () => false,
+    {
+      maxFrame: 256 << 10,
+    },
+  );
+  assertEquals(got, payloads);
 });
