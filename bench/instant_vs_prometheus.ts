@@ -126,17 +126,6 @@ function peakRssMiB(pid: number): number {
   }
 }
 
-function findPromPid(port: number): number {
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    try {
-      const cmd = Deno.readTextFileSync(`/proc/${e.name}/cmdline`);
-      if (cmd.includes(`--web.listen-address=127.0.0.1:${port}`)) return Number(e.name);
-    } catch { /* gone */ }
-  }
-  return -1;
-}
-
 /** The answer as comparable text: status, result type, results sorted by series. */
 function canonical(text: string): string {
   const b = JSON.parse(text) as {
@@ -380,7 +369,7 @@ try {
   console.log(
     `peak RSS: store ${peakRssMiB(store.child.pid).toFixed(0)} MiB, querier ${
       peakRssMiB(q.child.pid).toFixed(0)
-    } MiB, prometheus ${peakRssMiB(findPromPid(prom.port)).toFixed(0)} MiB`,
+    } MiB, prometheus ${peakRssMiB(prom.pid).toFixed(0)} MiB`,
   );
 } finally {
   for (const p of procs.reverse()) await p.stop();

@@ -81,17 +81,6 @@ function resetPeak(pid: number | "self"): void {
   } catch { /* not permitted: peak is then the process lifetime's */ }
 }
 
-function findPid(port: number): number {
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    try {
-      const cmd = Deno.readTextFileSync(`/proc/${e.name}/cmdline`);
-      if (cmd.includes(`--web.listen-address=127.0.0.1:${port}`)) return Number(e.name);
-    } catch { /* gone */ }
-  }
-  return -1;
-}
-
 function median(xs: number[]): number {
   const s = xs.slice().sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
@@ -148,7 +137,7 @@ try {
     extraFlags: ["--storage.tsdb.retention.time=100y", "--log.level=warn"],
     readyTimeoutMs: 120_000,
   });
-  const promPid = findPid(prom.port);
+  const promPid = prom.pid;
   const blocks = await openBlocks(blocksDir);
   const querier = new BlocksQuerier(blocks);
   const engine = new Engine();
