@@ -252,6 +252,21 @@ export const MUTATIONS: Mutation[] = [
     replace: "return sa ? -1 : 1;",
     tests: ["tests/tsdb/primitives_test.ts", "tests/tsdb/index_test.ts"],
   },
+  {
+    name: "labels-key-plain-join-for-separator-values",
+    file: "tsdb/labels.ts",
+    find:
+      '  for (let i = 0; i < ls.length; i++) if (ls[i].includes("\\xff")) return escapedLabelsKey(ls);\n',
+    replace: "",
+    tests: ["tests/tsdb/primitives_test.ts", "tests/promql/engine_test.ts"],
+  },
+  {
+    name: "labels-key-escaped-parity-inverted",
+    file: "tsdb/labels.ts",
+    find: 'return marks % 2 === 1 ? key + "\\xff\\x02" : key;',
+    replace: 'return marks % 2 === 0 ? key + "\\xff\\x02" : key;',
+    tests: ["tests/tsdb/primitives_test.ts"],
+  },
   // ---------------------------------------------------------------- storeapi
   {
     name: "codec-matcher-nre-as-re",

@@ -118,9 +118,38 @@ export function labelsEqual(a: Labels, b: Labels): boolean {
   return true;
 }
 
-/** A string key unique per label set (for maps). */
+/**
+ * A string key unique per label set (for maps and sets). Names and values joined by "\xff"
+ * (U+00FF), as before, when no string holds that character — the keys of ordinary label sets,
+ * their order and their log form stay as they were. A value may hold it, though (any UTF-8 is a
+ * valid label value), and then a plain join is ambiguous: {a="x\xffb\xffy"} and {a="x", b="y"}
+ * both join to "a\xffx\xffb\xffy". Such a set gets {@link escapedLabelsKey} instead.
+ */
 export function labelsKey(ls: Labels): string {
+  for (let i = 0; i < ls.length; i++) if (ls[i].includes("\xff")) return escapedLabelsKey(ls);
   return ls.join("\xff");
+}
+
+/**
+ * The key of a label set some string of which holds "\xff": every "\xff" in a string becomes
+ * "\xff\x01", strings are separated by "\xff\x00" (so the key decodes back: each "\xff" is
+ * followed by \x00 or \x01), and "\xff\x02" ends it when that makes the count of "\xff"
+ * even. A plain key of n strings holds n − 1 of them: an odd count, since a label set has an even
+ * number of strings. So an escaped key equals neither another escaped key nor any plain one.
+ */
+function escapedLabelsKey(ls: Labels): string {
+  let key = "";
+  let marks = 0;
+  for (let i = 0; i < ls.length; i++) {
+    if (i > 0) {
+      key += "\xff\x00";
+      marks++;
+    }
+    const parts = ls[i].split("\xff");
+    marks += parts.length - 1;
+    key += parts.join("\xff\x01");
+  }
+  return marks % 2 === 1 ? key + "\xff\x02" : key;
 }
 
 /** Labels with `name` set to `value` (added in sorted position), or removed when `value` is "". */

@@ -169,6 +169,35 @@ Deno.test("aggregations stream over series with Prometheus' output labels", asyn
   assertEquals(vecValues(await instant(q, "sort_desc(x)", 0)), [4, 2, 1]);
 });
 
+Deno.test("label sets whose values hold U+00FF stay apart in functions, joins and histograms", async () => {
+  // {a="x\xffb\xffy"} and {a="x", b="y"} once shared a map key (labels joined by "\xff"): once
+  // their names were dropped they were taken for one series
+  const q = new MemQueryable([
+    { labels: { __name__: "m1", a: "x\xffb\xffy", i: "1" }, points: [[0, -1]] },
+    { labels: { __name__: "m2", a: "x", b: "y\xffi\xff1" }, points: [[0, -2]] },
+    { labels: { __name__: "w", i: "1" }, points: [[0, 10]] },
+    { labels: { __name__: "h", a: "x\xffb\xffy", le: "1" }, points: [[0, 1]] },
+    { labels: { __name__: "h", a: "x\xffb\xffy", le: "+Inf" }, points: [[0, 1]] },
+    { labels: { __name__: "h", a: "x", b: "y", le: "1" }, points: [[0, 0]] },
+    { labels: { __name__: "h", a: "x", b: "y", le: "2" }, points: [[0, 2]] },
+    { labels: { __name__: "h", a: "x", b: "y", le: "+Inf" }, points: [[0, 2]] },
+  ]);
+  const both = {
+    '{"a":"x\xffb\xffy","i":"1"}': 1,
+    '{"a":"x","b":"y\xffi\xff1"}': 2,
+  };
+  assertEquals(vec(await instant(q, 'abs({__name__=~"m1|m2"})', 0)), both);
+  assertEquals(vec(await instant(q, '{__name__=~"m1|m2"} * -1', 0)), both);
+  assertEquals(
+    vec(await instant(q, '-{__name__=~"m1|m2"} + ignoring (a, b, i) group_left w', 0)),
+    { '{"a":"x\xffb\xffy","i":"1"}': 11, '{"a":"x","b":"y\xffi\xff1"}': 12 },
+  );
+  assertEquals(vec(await instant(q, "histogram_quantile(0.5, h)", 0)), {
+    '{"a":"x\xffb\xffy"}': 0.5,
+    '{"a":"x","b":"y"}': 1.5,
+  });
+});
+
 Deno.test("aggregation groups stay apart when label values hold separator characters", async () => {
   // a value holding the characters a group key could join labels with ("\xff") must not make
   // {a="x\xffb\xffy"} and {a="x", b="y"} one group: Prometheus keeps them apart

@@ -3,7 +3,13 @@ import { crc32c, crc32cFinish, crc32cInit, crc32cUpdate } from "../../tsdb/crc32
 import { Decbuf, Encbuf } from "../../tsdb/encoding.ts";
 import { CorruptionError } from "../../tsdb/errors.ts";
 import { float64Words, isStaleAt, isStaleWord, setStaleAt } from "../../tsdb/value.ts";
-import { compareLabels, labelsFromObject, labelsToString, unionSorted } from "../../tsdb/labels.ts";
+import {
+  compareLabels,
+  labelsFromObject,
+  labelsKey,
+  labelsToString,
+  unionSorted,
+} from "../../tsdb/labels.ts";
 
 Deno.test("crc32c matches the Castagnoli check value and a known record checksum", () => {
   assertEquals(crc32c(new TextEncoder().encode("123456789")), 0xe3069283);
@@ -95,4 +101,41 @@ Deno.test("unionSorted merges sorted lists, returns a single one as it is, sorts
   assertEquals(unionSorted([["a", "a"], ["b"]]), ["a", "b"]);
   // byte order, as Prometheus sorts: "B" before "a", shorter first
   assertEquals(unionSorted([["a", "ab"], ["B", "a"]]), ["B", "a", "ab"]);
+});
+
+Deno.test("labelsKey keeps the plain join for label sets without U+00FF", () => {
+  assertEquals(labelsKey([]), "");
+  assertEquals(labelsKey(["__name__", "up", "job", "api"]), "__name__\xffup\xffjob\xffapi");
+  assertEquals(labelsKey(["a", ""]), "a\xff");
+});
+
+Deno.test("labelsKey tells apart label sets whose plain joins coincide", () => {
+  const pairs: [string[], string[]][] = [
+    [["a", "x\xffb\xffy"], ["a", "x", "b", "y"]],
+    [["a", "1\xffx"], ["a\xff1", "x"]],
+    [["a", "p", "b", "q\xff"], ["a", "p\xffb", "b", "q\xff"]],
+    [["a", "\xff"], ["a", "", "", ""]],
+  ];
+  for (const [x, y] of pairs) assert(labelsKey(x) !== labelsKey(y), JSON.stringify([x, y]));
+});
+
+Deno.test("labelsKey is one-to-one over label sets built from separator-like characters", () => {
+  // every label set of one or two pairs over an alphabet of the characters the keys are made of:
+  // distinct sets must give distinct keys (a collision would merge two series in a map)
+  const alphabet = ["", "a", "\xff", "\x00", "\x01", "\x02", "a\xff", "\xff\x00", "\xff\x01"];
+  const sets: string[][] = [];
+  for (const n of alphabet) {
+    for (const v of alphabet) {
+      sets.push([n, v]);
+      for (const n2 of alphabet) for (const v2 of alphabet) sets.push([n, v, n2, v2]);
+    }
+  }
+  const seen = new Map<string, string[]>();
+  for (const ls of sets) {
+    const k = labelsKey(ls);
+    const other = seen.get(k);
+    assert(other === undefined, `${JSON.stringify(ls)} and ${JSON.stringify(other)} share a key`);
+    seen.set(k, ls);
+  }
+  assertEquals(seen.size, sets.length);
 });
