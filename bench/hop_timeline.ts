@@ -154,6 +154,10 @@ interface Stages {
   qIn?: number;
   httpOut?: number;
   cRecv?: number;
+  /** the querier's thread sleeps after writing the gRPC request (sched_switch, state S) */
+  qBlock?: number;
+  /** the store's thread sleeps after writing its answer */
+  sBlock?: number;
 }
 
 /** Who ran, and what: sched_switch fields. */
@@ -176,6 +180,14 @@ function analyse(
   let cSend: number | undefined;
   for (const e of evs) {
     if (e.tid !== client && e.tid !== q && e.tid !== s) continue;
+    if (e.name === "sched:sched_switch" && cur) {
+      // how long a side stays on (or waits for) its CPU after its write wakes the other side
+      const { prev, state } = switchOf(e.rest);
+      if (!state.startsWith("S")) continue;
+      if (prev === q && cur.grpcOut !== undefined && cur.qBlock === undefined) cur.qBlock = e.t;
+      if (prev === s && cur.storeOut !== undefined && cur.sBlock === undefined) cur.sBlock = e.t;
+      continue;
+    }
     if (e.name === "raw_syscalls:sys_enter") {
       const m = /NR (\d+) \((\w+)/.exec(e.rest);
       if (m) pending.set(e.tid, { nr: Number(m[1]), fd: parseInt(m[2], 16), t: e.t });
@@ -236,10 +248,13 @@ function analyse(
     ["storeOut", "qIn", "hop: answer written → querier reads it"],
     ["qIn", "httpOut", "querier: answer read → HTTP response written"],
     ["httpOut", "cRecv", "querier writes → client reads the response"],
+    ["grpcOut", "qBlock", "querier: gRPC request written → its thread sleeps"],
+    ["storeOut", "sBlock", "store: answer written → its thread sleeps"],
     ["cSend", "cRecv", "client send → client read (total)"],
   ];
   for (const [a, b, label] of rows) {
-    const xs = full.filter((x) => x[a] !== undefined).map((x) => x[b]! - x[a]!);
+    const xs = full.filter((x) => x[a] !== undefined && x[b] !== undefined)
+      .map((x) => x[b]! - x[a]!);
     console.log(`| ${label} | ${ms(median(xs))} | ${ms(pct(xs, 0.1))} | ${ms(pct(xs, 0.9))} |`);
   }
   const windows = full.map((x) => [x.cSend ?? x.httpIn!, x.cRecv!] as const);

@@ -725,6 +725,13 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/components/v8_flags_test.ts"],
   },
   {
+    name: "v8-flags-baseline-gets-this-checkouts-flags",
+    file: "tests/helpers/thanos.ts",
+    find: "  return mod.v8FlagsArgsFromEnv();\n",
+    replace: "  return v8FlagsArgsFromEnv();\n",
+    tests: ["tests/components/v8_flags_test.ts"],
+  },
+  {
     name: "v8-flags-name-keeps-underscores",
     file: "components/v8_flags.ts",
     find: '.split("=")[0].replaceAll("_", "-");',

@@ -3,6 +3,7 @@
 
 import { assertEquals } from "../helpers/assert.ts";
 import { v8FlagName, v8FlagsArgs } from "../../components/v8_flags.ts";
+import { checkoutV8FlagsArgs } from "../helpers/thanos.ts";
 
 Deno.test("v8FlagName compares flags as V8 does", () => {
   assertEquals(v8FlagName("--max-semi-space-size=2"), "max-semi-space-size");
@@ -52,4 +53,26 @@ Deno.test("flags from v8FlagsArgs reach a Worker, and the user's own value wins"
   const user = "--max-old-space-size=600";
   const mine = await workerHeapLimit(v8FlagsArgs(user, ours), user);
   assertEquals(mine > 550 && mine < 700, true, `limit ${mine} MiB`);
+});
+
+Deno.test("another checkout's main.ts runs with that checkout's own V8 flags", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "v8_flags_checkout_" });
+  try {
+    await Deno.mkdir(`${dir}/components`);
+    const ours = await Deno.readTextFile(new URL("../../components/v8_flags.ts", import.meta.url));
+    const theirs = ours.replace(
+      /export const V8_FLAGS: readonly string\[\] = \[[^\]]*\];/,
+      'export const V8_FLAGS: readonly string[] = ["--max-old-space-size=300"];',
+    );
+    assertEquals(theirs !== ours, true, "V8_FLAGS declaration not found");
+    await Deno.writeTextFile(`${dir}/components/v8_flags.ts`, theirs);
+    assertEquals(await checkoutV8FlagsArgs(`${dir}/main.ts`), [
+      "--v8-flags=--max-old-space-size=300",
+    ]);
+    // a checkout from before components/v8_flags.ts: no flags, as it ran then
+    await Deno.remove(`${dir}/components`, { recursive: true });
+    assertEquals(await checkoutV8FlagsArgs(`${dir}/main.ts`), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

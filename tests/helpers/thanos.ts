@@ -95,6 +95,22 @@ export function runMainArgs(denoFlags: readonly string[] = []): string[] {
   return ["run", "-A", ...denoFlags, ...v8FlagsArgsFromEnv(), `${ROOT}main.ts`];
 }
 
+/**
+ * The `--v8-flags=…` argument of the checkout whose `main.ts` is `main` (another checkout's
+ * components/v8_flags.ts, so an A/B of a flag change compares each side's own flags); none when
+ * that checkout predates the file.
+ */
+export async function checkoutV8FlagsArgs(main: string): Promise<string[]> {
+  const url = new URL("components/v8_flags.ts", new URL(main, `file://${ROOT}`));
+  try {
+    await Deno.stat(url);
+  } catch {
+    return [];
+  }
+  const mod: typeof import("../../components/v8_flags.ts") = await import(url.href);
+  return mod.v8FlagsArgsFromEnv();
+}
+
 /** Spawns `deno run -A main.ts <args>` from the repository root ({@link runMainArgs}). */
 export function spawnMain(args: string[], port: number, name: string): Proc {
   return spawnDeno([...runMainArgs(), ...args], port, name);
@@ -155,7 +171,11 @@ export async function startComponent(
     ...flags,
   ];
   const p = opts.main
-    ? spawnDeno(["run", "-A", opts.main, ...args], http, opts.name ?? role)
+    ? spawnDeno(
+      ["run", "-A", ...await checkoutV8FlagsArgs(opts.main), opts.main, ...args],
+      http,
+      opts.name ?? role,
+    )
     : spawnMain(args, http, opts.name ?? role);
   const tp = Object.assign(p, { http: `http://127.0.0.1:${http}`, grpc: `127.0.0.1:${grpc}` });
   const path = opts.readyPath ?? "/-/ready";
