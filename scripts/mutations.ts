@@ -2035,6 +2035,20 @@ export const MUTATIONS: Mutation[] = [
     replace: "cutter.finish(true);",
     tests: ["tests/store/bucket_store_chunks_test.ts"],
   },
+  {
+    name: "file-bytesource-sync-read-beside-async",
+    file: "tsdb/bytesource.ts",
+    find: "if (this.inFlight === 0 && length <= FILE_SYNC_READ_MAX) {",
+    replace: "if (length <= FILE_SYNC_READ_MAX) {",
+    tests: ["tests/tsdb/bytesource_test.ts"],
+  },
+  {
+    name: "file-bytesource-async-read-never-ends",
+    file: "tsdb/bytesource.ts",
+    find: ".finally(() => this.inFlight--);",
+    replace: ".finally(() => {});",
+    tests: ["tests/tsdb/bytesource_test.ts"],
+  },
   // ---------------------------------------------------------------- objstore: AZURE
   {
     name: "azure-blob-not-found-not-mapped",

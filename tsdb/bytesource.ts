@@ -26,6 +26,14 @@ export class MemoryByteSource implements ByteSource {
   }
 }
 
+/**
+ * Reads up to this long from a local file are made with synchronous calls: each asynchronous
+ * file call (seek, read) is a hop to Deno's blocking thread pool and back, which cost more than
+ * a small read from the page cache itself (the store gateway's index-header lookups, issue 19).
+ * Longer reads stay asynchronous so that a slow disk does not hold up the event loop for long.
+ */
+const FILE_SYNC_READ_MAX = 64 * 1024;
+
 /** A byte source over a local file, read with positioned reads. */
 export class FileByteSource implements ByteSource {
   private constructor(
@@ -43,11 +51,36 @@ export class FileByteSource implements ByteSource {
 
   // seek + read is not atomic, so concurrent reads are serialised through this chain.
   private chain: Promise<unknown> = Promise.resolve();
+  /** Asynchronous reads queued or running (they own the file position). */
+  private inFlight = 0;
 
   read(offset: number, length: number): Promise<Uint8Array> {
-    const p = this.chain.then(() => this.readAt(offset, length));
+    // a small read while no asynchronous one holds the file position: done here, in one turn
+    if (this.inFlight === 0 && length <= FILE_SYNC_READ_MAX) {
+      try {
+        return Promise.resolve(this.readAtSync(offset, length));
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
+    this.inFlight++;
+    const p = this.chain.then(() => this.readAt(offset, length)).finally(() => this.inFlight--);
     this.chain = p.then(() => undefined, () => undefined);
     return p;
+  }
+
+  private readAtSync(offset: number, length: number): Uint8Array {
+    const n = Math.max(0, Math.min(length, this.size - offset));
+    const out = new Uint8Array(n);
+    if (n === 0) return out;
+    let got = 0;
+    this.file.seekSync(offset, Deno.SeekMode.Start);
+    while (got < n) {
+      const r = this.file.readSync(out.subarray(got));
+      if (r === null) break;
+      got += r;
+    }
+    return got === n ? out : out.subarray(0, got);
   }
 
   private async readAt(offset: number, length: number): Promise<Uint8Array> {
