@@ -146,7 +146,22 @@ function fakePool(max: number, idleMs?: number) {
   };
 }
 
+/** A short wait, for what must NOT happen (no Worker started, none stopped). */
 const tick = () => new Promise((r) => setTimeout(r, 20));
+
+/**
+ * Waits until `done()` holds (messages between the pool and its fake Workers cross a
+ * MessageChannel, whose delivery on a loaded machine can take longer than a fixed tick).
+ */
+async function until(done: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+const taskCount = (ws: { tasks: number[] }[]) => ws.reduce((n, w) => n + w.tasks.length, 0);
 
 Deno.test("the pool starts no Worker before the first query, and more only for concurrent ones", async () => {
   const p = fakePool(2);
@@ -156,17 +171,19 @@ Deno.test("the pool starts no Worker before the first query, and more only for c
     assertEquals(p.pool.size, 0);
     // one query at a time: one Worker does
     const q1 = p.pool.evaluate(TASK);
-    await tick();
+    await until(() => taskCount(p.started) === 1, "the first task");
     assertEquals(p.started.length, 1);
     p.started[0].answer(p.started[0].tasks[0]);
     await q1;
     const q2 = p.pool.evaluate(TASK);
+    await until(() => taskCount(p.started) === 2, "the second task");
     await tick();
     assertEquals(p.started.length, 1);
     assertEquals(p.started[0].tasks.length, 2);
     // concurrent queries: a second Worker, then no more than the limit
     const q3 = p.pool.evaluate(TASK);
     const q4 = p.pool.evaluate(TASK);
+    await until(() => taskCount(p.started) === 4, "four tasks");
     await tick();
     assertEquals(p.started.length, 2);
     assertEquals(p.pool.size, 2);
@@ -193,7 +210,7 @@ Deno.test("an idle Worker is stopped and a later query starts one again", async 
     assertEquals(await stop, 1);
     assertEquals(p.pool.size, 0);
     const q2 = p.pool.evaluate(TASK);
-    await tick();
+    await until(() => taskCount(p.started) === 2, "the task after the stop");
     assertEquals(p.started.length, 2);
     assertEquals(p.started[1].tasks.length, 1);
     p.started[1].answer(p.started[1].tasks[0]);
@@ -224,7 +241,7 @@ Deno.test("a Worker that fails to start fails its query clearly and the next que
     assertEquals(pool.size, 0);
     fail = false;
     const q = pool.evaluate(TASK);
-    await tick();
+    await until(() => taskCount(made) === 1, "the task");
     made[0].answer(made[0].tasks[0]);
     await q;
   } finally {
@@ -238,7 +255,7 @@ Deno.test("the pool fails a dead Worker's running queries and starts another for
   try {
     const q1 = p.pool.evaluate(TASK);
     const q2 = p.pool.evaluate(TASK);
-    await tick();
+    await until(() => taskCount(p.started) === 2, "two tasks");
     const [a, dead] = p.started;
     assertEquals(a.tasks.length, 1);
     assertEquals(dead.tasks.length, 1);
@@ -252,7 +269,7 @@ Deno.test("the pool fails a dead Worker's running queries and starts another for
     // new concurrent queries reach the live Worker and a new one in the dead one's place
     const q3 = p.pool.evaluate(TASK);
     const q4 = p.pool.evaluate(TASK);
-    await tick();
+    await until(() => taskCount(p.started) === 4, "the tasks after the death");
     assertEquals(p.started.length, 3);
     const fresh = p.started[2];
     assertEquals(fresh.tasks.length, 1);
@@ -272,7 +289,7 @@ Deno.test("an aborted query is cancelled in its Worker, also when aborted while 
     const early = new AbortController();
     const q1 = p.pool.evaluate(TASK, early.signal);
     early.abort();
-    await tick();
+    await until(() => p.started[0]?.cancelled.length === 1, "the early cancel");
     const [w] = p.started;
     assertEquals(w.tasks.length, 1);
     assertEquals(w.cancelled, [w.tasks[0]]);
@@ -281,10 +298,9 @@ Deno.test("an aborted query is cancelled in its Worker, also when aborted while 
     // aborted while it runs
     const late = new AbortController();
     const q2 = p.pool.evaluate(TASK, late.signal);
-    await tick();
-    assertEquals(w.tasks.length, 2);
+    await until(() => w.tasks.length === 2, "the second task");
     late.abort();
-    await tick();
+    await until(() => w.cancelled.length === 2, "the late cancel");
     assertEquals(w.cancelled, w.tasks);
     w.answer(w.tasks[1]);
     await q2;
