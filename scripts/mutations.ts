@@ -3966,9 +3966,37 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "engine-work-limit-batches-unchecked",
     file: "promql/engine.ts",
-    find: "            if ((this.workLeft -= did) < 0) throw new WorkLimitError(this.workLimit);\n",
+    find: "              if ((this.workLeft -= did) < 0) throw new WorkLimitError(this.workLimit);\n",
     replace: "",
     tests: ["tests/query/eval_inline_test.ts"],
+  },
+  {
+    name: "engine-operand-selects-one-at-a-time",
+    file: "promql/engine.ts",
+    find: "        this.ctx.startSelect(ls!);\n        this.ctx.startSelect(rs);\n",
+    replace: "",
+    tests: ["tests/query/operand_selects_test.ts"],
+  },
+  {
+    name: "engine-operand-selects-started-out-of-order",
+    file: "promql/engine.ts",
+    find: "        this.ctx.startSelect(ls!);\n        this.ctx.startSelect(rs);\n",
+    replace: "        this.ctx.startSelect(rs);\n        this.ctx.startSelect(ls!);\n",
+    tests: ["tests/query/operand_selects_test.ts"],
+  },
+  {
+    name: "engine-operand-select-planned-without-lookback",
+    file: "promql/engine.ts",
+    find: "            mint: (at ?? this.start) - e.offset - this.ctx.lookback,",
+    replace: "            mint: (at ?? this.start) - e.offset,",
+    tests: ["tests/query/operand_selects_test.ts"],
+  },
+  {
+    name: "engine-unread-started-selects-left-open",
+    file: "promql/engine.ts",
+    find: "      for (const s of this.started.values()) dropStarted(s);\n",
+    replace: "",
+    tests: ["tests/query/operand_selects_test.ts"],
   },
   {
     name: "wire-varint-size-six-byte-bound",
