@@ -3999,6 +3999,20 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/query/operand_selects_test.ts"],
   },
   {
+    name: "wire-embedded-message-end-not-restored",
+    file: "storeapi/wire.ts",
+    find: "    } finally {\n      this.end = outer;\n    }",
+    replace: "    } finally {\n      // the bound is left on the message\n    }",
+    tests: ["tests/storeapi/wire_test.ts"],
+  },
+  {
+    name: "wire-embedded-message-error-not-reread",
+    file: "storeapi/wire.ts",
+    find: "      if (!(e instanceof ProtoDecodeError)) throw e;\n    } finally {",
+    replace: "      throw e;\n    } finally {",
+    tests: ["tests/storeapi/wire_test.ts"],
+  },
+  {
     name: "wire-varint-size-six-byte-bound",
     file: "storeapi/wire.ts",
     find: "  if (v < 0x40000000000) return 6;",
