@@ -3966,7 +3966,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "engine-work-limit-batches-unchecked",
     file: "promql/engine.ts",
-    find: "              if ((this.workLeft -= did) < 0) throw new WorkLimitError(this.workLimit);\n",
+    find:
+      "              if ((this.workLeft -= did) < 0) throw new WorkLimitError(this.workLimit);\n",
     replace: "",
     tests: ["tests/query/eval_inline_test.ts"],
   },
