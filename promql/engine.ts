@@ -318,6 +318,34 @@ interface ContextOptions {
 
 class TimeoutReason extends Error {}
 
+/** Why a finished query's leftover selects were aborted. */
+class QueryEndedReason extends Error {}
+
+/** A select {@link QueryContext.forEachSeries} will make: a selector over [mint, maxt]. */
+interface PlannedSelect {
+  vs: VectorSelector;
+  mint: number;
+  maxt: number;
+  step: number;
+  range: number;
+}
+
+/** A select started before its series are read, with the pending read of its first batch. */
+interface StartedSelect {
+  hints: SelectHints;
+  it: AsyncIterator<readonly SeriesWithChunks[]>;
+  first: Promise<IteratorResult<readonly SeriesWithChunks[]>>;
+}
+
+function sameHints(a: SelectHints, b: SelectHints): boolean {
+  return a.start === b.start && a.end === b.end && a.step === b.step && a.range === b.range;
+}
+
+/** Closes a started select that will not be read (once its pending first read settles). */
+function dropStarted(s: StartedSelect): void {
+  s.it.return?.().catch(() => {});
+}
+
 /**
  * Longest stretch (ms) one query evaluates before giving the event loop a turn: probes,
  * `/metrics`, Info checks and other queries on the same thread wait at most about this long
@@ -353,6 +381,8 @@ class QueryContext {
   /** Time spent sorting the result (ms): Prometheus's `resultSortTime`. */
   sortMs = 0;
   readonly buf = takeSeriesBuffer();
+  /** Selects started ahead of their reading ({@link QueryContext.startSelect}), by selector. */
+  private readonly started = new Map<VectorSelector, StartedSelect>();
   /** Aborted on timeout or caller cancellation; handed to `select` so store reads stop. */
   readonly signal: AbortSignal;
   private readonly controller = new AbortController();
@@ -389,6 +419,12 @@ class QueryContext {
   }
 
   close(): void {
+    if (this.started.size > 0) {
+      // selects started for operands never read (an earlier operand failed): stop their calls
+      this.controller.abort(new QueryEndedReason());
+      for (const s of this.started.values()) dropStarted(s);
+      this.started.clear();
+    }
     releaseSeriesBuffer(this.buf);
     this.timer.cancel();
     this.outer?.removeEventListener("abort", this.onOuterAbort);
@@ -609,6 +645,47 @@ class QueryContext {
     path.pop();
   }
 
+  /** The hints of selecting `vs` over [mint, maxt] clamped to the data, or null if empty. */
+  private selectHints(
+    vs: VectorSelector,
+    mint: number,
+    maxt: number,
+    step: number,
+    range: number,
+  ): SelectHints | null {
+    const info = this.selectors.get(vs) ?? { func: "", by: false, grouping: [] };
+    if (mint < this.dataMin) mint = this.dataMin;
+    if (maxt > this.dataMax) maxt = this.dataMax;
+    if (mint > maxt) return null;
+    const hints: SelectHints = { start: mint, end: maxt, step, range, func: info.func };
+    if (info.grouping.length > 0 || info.by) {
+      hints.by = info.by;
+      hints.grouping = info.grouping;
+    }
+    return hints;
+  }
+
+  /**
+   * Starts the select that {@link forEachSeries} will make next for these arguments, so its
+   * store calls run while earlier operands are read (Prometheus selects every operand before
+   * evaluating). Callers start selects in the order they will read them: a query's concurrent
+   * selects are bounded (`maxConcurrentSelect`), and one started later must not hold a place
+   * that an earlier one waits for. Only for sets read a batch at a time (remote stores).
+   */
+  startSelect(p: PlannedSelect): void {
+    if (this.started.has(p.vs)) return;
+    const hints = this.selectHints(p.vs, p.mint, p.maxt, p.step, p.range);
+    if (hints === null) return;
+    this.check();
+    const set = this.q.select(p.vs.matchers, hints, this.signal);
+    if (!isBatched(set)) return;
+    const it = set.batches()[Symbol.asyncIterator]();
+    const first = it.next();
+    // read (or dropped) later; a failure surfaces when its series are read
+    first.catch(() => {});
+    this.started.set(p.vs, { hints, it, first });
+  }
+
   /** Streams the series of `vs` over [mint, maxt] (inclusive), decoded, one at a time. */
   async forEachSeries(
     vs: VectorSelector,
@@ -618,39 +695,52 @@ class QueryContext {
     range: number,
     fn: (labels: Labels, buf: SeriesBuffer) => void | Promise<void>,
   ): Promise<void> {
-    const info = this.selectors.get(vs) ?? { func: "", by: false, grouping: [] };
-    if (mint < this.dataMin) mint = this.dataMin;
-    if (maxt > this.dataMax) maxt = this.dataMax;
-    if (mint > maxt) return;
-    const hints: SelectHints = { start: mint, end: maxt, step, range, func: info.func };
-    if (info.grouping.length > 0 || info.by) {
-      hints.by = info.by;
-      hints.grouping = info.grouping;
-    }
+    const hints = this.selectHints(vs, mint, maxt, step, range);
+    if (hints === null) return;
+    mint = hints.start;
+    maxt = hints.end;
     this.check();
-    const set = this.q.select(vs.matchers, hints, this.signal);
+    let started = this.started.get(vs);
+    if (started !== undefined) {
+      this.started.delete(vs);
+      if (!sameHints(started.hints, hints)) {
+        dropStarted(started);
+        started = undefined;
+      }
+    }
+    const set = started === undefined ? this.q.select(vs.matchers, hints, this.signal) : null;
     let k = 0;
     // samples and steps handled since the clock was last read: it is read every 8 series (a
     // read costs about as much as a short series) or sooner after long ones
     let work = 0;
     const steps = step > 0 ? Math.ceil((maxt - mint) / step) : 1;
     try {
-      if (isBatched(set)) {
+      if (set === null || isBatched(set)) {
         // one await per batch, not per series: a short query's fixed cost (issue 19)
-        for await (const batch of set.batches()) {
-          for (let i = 0; i < batch.length; i++) {
-            if ((++k & 63) === 0) this.check();
-            if ((k & 7) === 0 || work >= PAUSE_CHECK_SAMPLES) {
-              work = 0;
-              const turn = this.pause();
-              if (turn !== undefined) await turn;
+        const it = started?.it ?? set!.batches()[Symbol.asyncIterator]();
+        let done = false;
+        try {
+          for (let got = await (started?.first ?? it.next()); !got.done; got = await it.next()) {
+            const batch = got.value;
+            for (let i = 0; i < batch.length; i++) {
+              if ((++k & 63) === 0) this.check();
+              if ((k & 7) === 0 || work >= PAUSE_CHECK_SAMPLES) {
+                work = 0;
+                const turn = this.pause();
+                if (turn !== undefined) await turn;
+              }
+              const r = this.visit(batch[i], mint, maxt, fn);
+              const did = this.buf.len + steps;
+              work += did;
+              if (r !== undefined) await r;
+              if ((this.workLeft -= did) < 0) throw new WorkLimitError(this.workLimit);
             }
-            const r = this.visit(batch[i], mint, maxt, fn);
-            const did = this.buf.len + steps;
-            work += did;
-            if (r !== undefined) await r;
-            if ((this.workLeft -= did) < 0) throw new WorkLimitError(this.workLimit);
           }
+          done = true;
+        } finally {
+          // as `for await` does when an error leaves its loop: the stream is closed, and the
+          // error that left the loop is the one reported
+          if (!done) await it.return?.().catch(() => {});
         }
       } else {
         for await (const s of set) {
@@ -849,6 +939,12 @@ class SeriesBuffer {
 
 // ---------------------------------------------------------------------------------------------
 // Static helpers over the AST.
+
+/** A number or string literal, possibly parenthesised: evaluating it selects nothing. */
+function isLiteral(e: Expr): boolean {
+  const u = unwrapParens(e);
+  return u.kind === "NumberLiteral" || u.kind === "StringLiteral";
+}
 
 function unwrapParens(e: Expr): Expr {
   while (e.kind === "ParenExpr") e = e.expr;
@@ -1922,6 +2018,62 @@ class Evaluator {
     return res;
   }
 
+  /**
+   * The select that streaming `e` makes, with the arguments it will pass, when it is its only
+   * one and nothing before it can select: a selector, under parentheses, aggregations with a
+   * literal parameter and range functions (except the x-functions, which read further back) of
+   * a range selector. Else null. Mirrors {@link stream}, {@link streamSelector} and
+   * {@link rangeSource}.
+   */
+  private onlySelect(e: Expr): PlannedSelect | null {
+    const n = this.n;
+    if (n === 0) return null;
+    for (;;) {
+      if (e.kind === "ParenExpr") {
+        e = e.expr;
+        continue;
+      }
+      if (n > 1 && this.ctx.invariant.has(e)) return null;
+      switch (e.kind) {
+        case "VectorSelector": {
+          const at = this.ctx.atOf(e);
+          return {
+            vs: e,
+            mint: (at ?? this.start) - e.offset - this.ctx.lookback,
+            maxt: (at ?? this.stepTs(n - 1)) - e.offset,
+            step: this.hintStep,
+            range: 0,
+          };
+        }
+        case "AggregateExpr":
+          if (e.param && !isLiteral(e.param)) return null;
+          e = e.expr;
+          continue;
+        case "Call": {
+          if (X_RATE_KINDS[e.func.name] !== undefined) return null;
+          let arg: MatrixSelector | null = null;
+          for (const a of e.args) {
+            const u = unwrapParens(a);
+            if (u.kind === "MatrixSelector" && arg === null) arg = u;
+            else if (!isLiteral(u)) return null;
+          }
+          if (arg === null) return null;
+          const vs = arg.vectorSelector;
+          const windowEnd = this.windowEndFn(vs.offset, this.ctx.atOf(vs));
+          return {
+            vs,
+            mint: windowEnd(0) - arg.range,
+            maxt: windowEnd(n - 1),
+            step: this.hintStep,
+            range: arg.range,
+          };
+        }
+        default:
+          return null;
+      }
+    }
+  }
+
   // --- binary operators -----------------------------------------------------------------------
 
   private async streamBinary(e: BinaryExpr, sink: Sink): Promise<void> {
@@ -1932,6 +2084,13 @@ class Evaluator {
     const inputs = new Uint32Array(n);
     const results = new Uint32Array(n);
     if (lt === "vector" && rt === "vector") {
+      // both operands' store calls at once, in the order they are read
+      const ls = this.onlySelect(e.lhs);
+      const rs = ls === null ? null : this.onlySelect(e.rhs);
+      if (rs !== null) {
+        this.ctx.startSelect(ls!);
+        this.ctx.startSelect(rs);
+      }
       const l = await this.evalVector(e.lhs);
       const r = await this.evalVector(e.rhs);
       const matching = e.vectorMatching!;

@@ -4002,9 +4002,52 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "engine-work-limit-batches-unchecked",
     file: "promql/engine.ts",
-    find: "            if ((this.workLeft -= did) < 0) throw new WorkLimitError(this.workLimit);\n",
+    find:
+      "              if ((this.workLeft -= did) < 0) throw new WorkLimitError(this.workLimit);\n",
     replace: "",
     tests: ["tests/query/eval_inline_test.ts"],
+  },
+  {
+    name: "engine-operand-selects-one-at-a-time",
+    file: "promql/engine.ts",
+    find: "        this.ctx.startSelect(ls!);\n        this.ctx.startSelect(rs);\n",
+    replace: "",
+    tests: ["tests/query/queryable_test.ts"],
+  },
+  {
+    name: "engine-operand-selects-started-out-of-order",
+    file: "promql/engine.ts",
+    find: "        this.ctx.startSelect(ls!);\n        this.ctx.startSelect(rs);\n",
+    replace: "        this.ctx.startSelect(rs);\n        this.ctx.startSelect(ls!);\n",
+    tests: ["tests/query/queryable_test.ts"],
+  },
+  {
+    name: "engine-operand-select-planned-without-lookback",
+    file: "promql/engine.ts",
+    find: "            mint: (at ?? this.start) - e.offset - this.ctx.lookback,",
+    replace: "            mint: (at ?? this.start) - e.offset,",
+    tests: ["tests/query/queryable_test.ts"],
+  },
+  {
+    name: "engine-unread-started-selects-left-open",
+    file: "promql/engine.ts",
+    find: "      for (const s of this.started.values()) dropStarted(s);\n",
+    replace: "",
+    tests: ["tests/query/queryable_test.ts"],
+  },
+  {
+    name: "wire-embedded-message-end-not-restored",
+    file: "storeapi/wire.ts",
+    find: "    } finally {\n      this.end = outer;\n    }",
+    replace: "    } finally {\n      // the bound is left on the message\n    }",
+    tests: ["tests/storeapi/wire_test.ts"],
+  },
+  {
+    name: "wire-embedded-message-error-not-reread",
+    file: "storeapi/wire.ts",
+    find: "      if (!(e instanceof ProtoDecodeError)) throw e;\n    } finally {",
+    replace: "      throw e;\n    } finally {",
+    tests: ["tests/storeapi/wire_test.ts"],
   },
   {
     name: "wire-varint-size-six-byte-bound",

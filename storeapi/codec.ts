@@ -898,7 +898,7 @@ function readSeries(r: ProtoReader): SeriesWithChunks {
   while (!r.eof()) {
     const t = r.tag();
     if (t === 0x0a) readSeriesLabel(r, labels);
-    else if (t === 0x12) chunks.push(readAggrChunk(r.sub("AggrChunk")));
+    else if (t === 0x12) chunks.push(r.embedded("AggrChunk", readAggrChunk));
     else r.skip(t & 7);
   }
   return { labels, chunks };
@@ -912,7 +912,7 @@ export function decodeSeriesResponse(buf: Uint8Array): SeriesResponse | null {
     const t = r.tag();
     switch (t) {
       case 0x0a:
-        out = { series: readSeries(r.sub("Series")) };
+        out = { series: r.embedded("Series", readSeries) };
         break;
       case 0x12:
         out = { warning: r.string() };
@@ -925,7 +925,7 @@ export function decodeSeriesResponse(buf: Uint8Array): SeriesResponse | null {
         const batch: SeriesWithChunks[] = [];
         while (!b.eof()) {
           const bt = b.tag();
-          if (bt === 0x0a) batch.push(readSeries(b.sub("Series")));
+          if (bt === 0x0a) batch.push(b.embedded("Series", readSeries));
           else b.skip(bt & 7);
         }
         out = { batch };

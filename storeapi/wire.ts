@@ -428,6 +428,28 @@ export class ProtoReader {
     return r;
   }
 
+  /**
+   * Reads an embedded message with `read` in place, this reader bounded to the message for the
+   * call: no reader object per message (a Series response holds thousands). A message `read`
+   * fails on is read again through `sub(what)`, so its error names the message as before.
+   */
+  embedded<T>(what: string, read: (r: ProtoReader) => T): T {
+    const at = this.pos;
+    const end = this.length() + this.pos;
+    const outer = this.end;
+    this.end = end;
+    try {
+      const v = read(this);
+      if (this.pos === end) return v;
+    } catch (e) {
+      if (!(e instanceof ProtoDecodeError)) throw e;
+    } finally {
+      this.end = outer;
+    }
+    this.pos = at;
+    return read(this.sub(what));
+  }
+
   /** Reads a packed (or single unpacked) repeated varint into `out`. */
   packedVarints(wireType: number, out: number[]): void {
     if (wireType === WireType.Varint) {

@@ -250,6 +250,30 @@ Deno.test("SeriesResponse chunks decode alike in the usual layout and in any oth
   assert(e.message.startsWith("cannot decode Chunk at byte"), e.message);
 });
 
+Deno.test("series and chunks of a batch decode in place; a malformed one names its message", () => {
+  const series = (name: string, minTime: number) =>
+    new PB().m(1, new PB().s(1, "__name__").s(2, name)).m(
+      2,
+      new PB().v(1, minTime).v(2, minTime + 9).m(3, new PB().b(2, [1, 2])),
+    );
+  // each series and chunk ends where its length says, and the next one follows
+  const batch = new PB().m(4, new PB().m(1, series("a", 1)).m(1, series("b", 2))).build();
+  const res = decodeSeriesResponse(batch);
+  assert(res !== null && "batch" in res);
+  assertEquals(res.batch.map((s) => [s.labels, s.chunks.map((c) => [c.minTime, [...c.data]])]), [
+    [["__name__", "a"], [[1, [1, 2]]]],
+    [["__name__", "b"], [[2, [1, 2]]]],
+  ]);
+  // an AggrChunk whose minTime varint is cut short, then a Series with tag 0: each error names
+  // the message it is in
+  const cutChunk = new PB().m(4, new PB().m(1, new PB().b(2, [0x08, 0x80]))).build();
+  const e1 = assertThrows(() => decodeSeriesResponse(cutChunk), ProtoDecodeError);
+  assert(e1.message.startsWith("cannot decode AggrChunk at byte"), e1.message);
+  const badSeries = new PB().m(4, new PB().m(1, series("a", 1)).b(1, [0x00])).build();
+  const e2 = assertThrows(() => decodeSeriesResponse(badSeries), ProtoDecodeError);
+  assert(e2.message.startsWith("cannot decode Series at byte"), e2.message);
+});
+
 Deno.test("SeriesResponse carries downsampled aggregates in AggrChunk fields 4-8", () => {
   const chunk: StoreChunk = {
     minTime: 0,
