@@ -1,7 +1,8 @@
-// HPACK (RFC 7541, https://www.rfc-editor.org/rfc/rfc7541) for the gRPC server's own HTTP/2
-// layer (h2server.ts): a decoder with the dynamic table and Huffman strings, bounded by the
-// header list size, and an encoder that writes literals without indexing (no encoder state,
-// so the peer's SETTINGS_HEADER_TABLE_SIZE never matters).
+// HPACK (RFC 7541, https://www.rfc-editor.org/rfc/rfc7541) for our own HTTP/2 layers (h2server.ts,
+// h2client.ts): a decoder with the dynamic table and Huffman strings, bounded by the header list
+// size; a stateless encoder of literals without indexing, and a connection's encoder that indexes
+// the fields every call repeats (method, path, authority, content type, tenant…), so a call's
+// header block is mostly one-byte references the peer decodes without building strings.
 
 import { HUFFMAN_CODES, HUFFMAN_LENGTHS, STATIC_TABLE } from "./hpack_tables.ts";
 
@@ -246,4 +247,125 @@ export function hpackEncode(headers: Iterable<readonly [string, string]>): Uint8
     o = putString(out, o, value);
   }
   return out.subarray(0, o);
+}
+
+/** Names whose values change from call to call or are secrets: sent as literals, never indexed. */
+const NOT_INDEXED = new Set([
+  "grpc-timeout",
+  "grpc-message",
+  "traceparent",
+  "tracestate",
+  "grpc-trace-bin",
+  "authorization",
+  "cookie",
+]);
+
+/** A field larger than this (name + value + 32) is not indexed: it would evict the others. */
+const MAX_INDEXED_FIELD = 512;
+
+/** Static table index of each exact field of the table (":method: POST" is 3). */
+const STATIC_FIELDS: ReadonlyMap<string, number> = new Map(
+  STATIC_TABLE.map(([n, v], i) => [`${n}\0${v}`, i + 1] as const).reverse(),
+);
+
+/**
+ * The encoder of one connection's header blocks (RFC 7541 §2.3): a field of the static table is
+ * sent as its index; other fields are added to the dynamic table the first time (literal with
+ * incremental indexing) and sent as their index from then on, except {@link NOT_INDEXED} names
+ * and large fields (literals without indexing). Its table mirrors the peer's decoder only when
+ * the blocks reach the peer in the order they were encoded: encode a block just before queueing
+ * it for the socket, and queue header blocks in one FIFO order.
+ */
+export class HpackEncoder {
+  /** Live entries, oldest first: the key and size of each. */
+  private entries: { key: string; size: number }[] = [];
+  /** Insertion number of each live entry's key (the newest; evicted keys are removed). */
+  private readonly inserted = new Map<string, number>();
+  /** Insertions so far; the entry inserted as number k has index 62 + (count - 1 - k). */
+  private count = 0;
+  /** Insertion number of `entries[0]`. */
+  private oldest = 0;
+  private size = 0;
+  private maxSize: number;
+  /** A smaller table size the next block must announce first (§6.3), or -1. */
+  private sizeUpdate = -1;
+
+  /** `maxSize`: the table size used, at most the peer's SETTINGS_HEADER_TABLE_SIZE (default 4096). */
+  constructor(maxSize = 4096) {
+    this.maxSize = maxSize;
+  }
+
+  /**
+   * The peer's SETTINGS_HEADER_TABLE_SIZE: a smaller one than the table's shrinks it (evicting
+   * the oldest entries) and is announced at the start of the next block; a larger one is not
+   * used (the table stays at most its initial size).
+   */
+  setPeerMaxTableSize(n: number): void {
+    if (n >= this.maxSize) return;
+    this.maxSize = n;
+    this.evict(0);
+    this.sizeUpdate = n;
+  }
+
+  /** One header block of `headers` (names must be lower case). */
+  encode(headers: Iterable<readonly [string, string]>): Uint8Array {
+    const list = Array.isArray(headers) ? headers as readonly (readonly [string, string])[] : [
+      ...headers,
+    ];
+    let cap = 6;
+    for (const [name, value] of list) cap += 13 + 3 * (name.length + value.length);
+    const out = new Uint8Array(cap);
+    let o = 0;
+    if (this.sizeUpdate >= 0) {
+      o = putIntAt(out, o, 0x20, 5, this.sizeUpdate);
+      this.sizeUpdate = -1;
+    }
+    for (const [name, value] of list) {
+      const key = `${name}\0${value}`;
+      const st = STATIC_FIELDS.get(key);
+      if (st !== undefined) {
+        o = putIntAt(out, o, 0x80, 7, st);
+        continue;
+      }
+      const k = this.inserted.get(key);
+      if (k !== undefined) {
+        o = putIntAt(out, o, 0x80, 7, STATIC_TABLE.length + this.count - k);
+        continue;
+      }
+      const size = name.length + value.length + 32;
+      if (NOT_INDEXED.has(name) || size > MAX_INDEXED_FIELD || size > this.maxSize || !ascii(key)) {
+        out[o++] = 0x00;
+      } else {
+        out[o++] = 0x40;
+        this.evict(size);
+        this.entries.push({ key, size });
+        this.inserted.set(key, this.count++);
+        this.size += size;
+      }
+      o = putString(out, o, name);
+      o = putString(out, o, value);
+    }
+    return out.subarray(0, o);
+  }
+
+  /** Evicts the oldest entries until `room` more bytes fit. */
+  private evict(room: number): void {
+    let i = 0;
+    while (i < this.entries.length && this.size + room > this.maxSize) {
+      const e = this.entries[i++];
+      this.size -= e.size;
+      if (this.inserted.get(e.key) === this.oldest) this.inserted.delete(e.key);
+      this.oldest++;
+    }
+    if (i > 0) this.entries = this.entries.slice(i);
+  }
+}
+
+/**
+ * True for ASCII text: the decoder's table holds the strings it decoded, so a field is indexed
+ * only when its characters and its bytes on the wire are the same (sizes count characters).
+ */
+function ascii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
 }

@@ -318,3 +318,30 @@ Deno.test("a request that never completes is cancelled after the stall timeout",
     await srv.close();
   }
 });
+
+Deno.test("response headers become one-byte indices, and stay literals for a client whose header table is 0", async () => {
+  const { srv, port } = await start();
+  const plain = await RawH2.connect(port);
+  const zero = await RawH2.connect(port, { settings: [[0x1, 0]] });
+  try {
+    for (const c of [plain, zero]) {
+      for (let i = 0; i < 2; i++) {
+        const id = await c.call(ECHO, grpcMessage(new Uint8Array(3)));
+        assert(await c.until(() => c.status(id) !== undefined));
+        assertEquals(c.status(id)!.code, GrpcStatus.OK);
+      }
+    }
+    // each call's header blocks: its response headers, then its trailers
+    assertEquals(plain.headerBlocks.length, 4);
+    // ":status: 200" from the static table, content type and accept-encoding from the dynamic one
+    assertEquals([...plain.headerBlocks[2]], [0x88, 0xbf, 0xbe]);
+    // told the table is 0 bytes: a size update first, then literals that index nothing
+    assertEquals(zero.headerBlocks[0][0], 0x20);
+    assertEquals(zero.headerBlocks[2][0], 0x88);
+    assert(zero.headerBlocks[2].length > 40, `${zero.headerBlocks[2].length} bytes`);
+  } finally {
+    plain.close();
+    zero.close();
+    await srv.close();
+  }
+});
