@@ -511,6 +511,27 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/query/replica_labels_test.ts"],
   },
   {
+    name: "api-errors-without-cors",
+    file: "query/api.ts",
+    find: "    return this.withCors(\n      new Response(text, {",
+    replace: "    return ((r: Response) => r)(\n      new Response(text, {",
+    tests: ["tests/query/api_limits_test.ts"],
+  },
+  {
+    name: "api-cors-ignores-disable-flag",
+    file: "query/api.ts",
+    find: "    if (!this.o.enableCors) return res;\n",
+    replace: "",
+    tests: ["tests/query/api_limits_test.ts"],
+  },
+  {
+    name: "api-partial-answer-cacheable",
+    file: "query/api.ts",
+    find: "    if (partial) res.headers.set(\"cache-control\", \"no-store\");",
+    replace: "",
+    tests: ["tests/query/api_test.ts"],
+  },
+  {
     name: "api-label-names-drop-partial-warnings",
     file: "query/api.ts",
     find: "        return { data, warnings: q.warnings };",
