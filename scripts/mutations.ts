@@ -2245,15 +2245,15 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "hpack-encoder-refers-to-evicted-entries",
     file: "storeapi/hpack.ts",
-    find: "if (this.inserted.get(e.key) === this.oldest) this.inserted.delete(e.key);",
+    find: "if (byValue.get(e.value) === this.oldest) byValue.delete(e.value);",
     replace: "",
     tests: ["tests/storeapi/hpack_test.ts"],
   },
   {
     name: "hpack-encoder-indexes-per-call-values",
     file: "storeapi/hpack.ts",
-    find: "if (NOT_INDEXED.has(name) || size > MAX_INDEXED_FIELD",
-    replace: "if (size > MAX_INDEXED_FIELD",
+    find: "NOT_INDEXED.has(name) || size > MAX_INDEXED_FIELD",
+    replace: "size > MAX_INDEXED_FIELD",
     tests: ["tests/storeapi/hpack_test.ts"],
   },
   {
