@@ -2236,6 +2236,13 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/storeapi/hpack_test.ts"],
   },
   {
+    name: "grpc-message-plain-keeps-percent",
+    file: "storeapi/grpc.ts",
+    find: "plain = c >= 0x20 && c <= 0x7e && c !== 0x25;",
+    replace: "plain = c >= 0x20 && c <= 0x7e;",
+    tests: ["tests/storeapi/grpc_hostile_test.ts"],
+  },
+  {
     name: "hpack-encoder-dynamic-index-off-by-one",
     file: "storeapi/hpack.ts",
     find: "o = putIntAt(out, o, 0x80, 7, STATIC_TABLE.length + this.count - k);",

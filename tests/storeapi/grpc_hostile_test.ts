@@ -5,7 +5,7 @@
 
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { grpcMessage, h2Frame, PREFACE, RawH2 } from "../helpers/h2_raw.ts";
-import { GrpcServer, GrpcStatus } from "../../storeapi/grpc.ts";
+import { GrpcError, GrpcServer, GrpcStatus } from "../../storeapi/grpc.ts";
 import { Registry } from "../../metrics/registry.ts";
 import { Gate } from "../../runutil/gate.ts";
 import { STORE_METHODS, StoreServer } from "../../storeapi/server.ts";
@@ -342,6 +342,34 @@ Deno.test("response headers become one-byte indices, and stay literals for a cli
   } finally {
     plain.close();
     zero.close();
+    await srv.close();
+  }
+});
+
+Deno.test("grpc-message is percent-encoded outside printable ASCII, plain text as it is", async () => {
+  const srv = new GrpcServer({});
+  srv.unary(ECHO, (req) => {
+    const msg = new TextDecoder().decode(req);
+    return Promise.reject(new GrpcError(GrpcStatus.INVALID_ARGUMENT, msg));
+  });
+  const { port } = await srv.listen("127.0.0.1", 0);
+  const c = await RawH2.connect(port);
+  try {
+    const cases: [string, string][] = [
+      ["plain text: kept (quotes, braces) as it is", "plain text: kept (quotes, braces) as it is"],
+      ["100% done", "100%25 done"],
+      ["é\nnext\ttab~\x7f", "%C3%A9%0Anext%09tab~%7F"],
+      ["", ""],
+    ];
+    for (const [msg, wire] of cases) {
+      const id = await c.call(ECHO, grpcMessage(new TextEncoder().encode(msg)));
+      assert(await c.until(() => c.status(id) !== undefined));
+      const trailers = c.streams.get(id)!.headers.find((h) => h["grpc-status"] !== undefined)!;
+      assertEquals([trailers["grpc-status"], trailers["grpc-message"]], ["3", wire]);
+      assertEquals(c.status(id)!.message, msg);
+    }
+  } finally {
+    c.close();
     await srv.close();
   }
 });
