@@ -527,7 +527,7 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "api-partial-answer-cacheable",
     file: "query/api.ts",
-    find: "    if (partial) res.headers.set(\"cache-control\", \"no-store\");",
+    find: '    if (partial) res.headers.set("cache-control", "no-store");',
     replace: "",
     tests: ["tests/query/api_test.ts"],
   },

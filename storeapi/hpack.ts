@@ -231,15 +231,24 @@ function putString(out: Uint8Array, o: number, s: string): number {
   return o;
 }
 
+type FieldList = readonly (readonly [string, string])[];
+
+/**
+ * `headers` as a list, and a buffer large enough for its block of literals plus a table size
+ * update: at most 3 bytes of UTF-8 per UTF-16 unit, 6 bytes per length prefix.
+ */
+function blockBuffer(
+  headers: Iterable<readonly [string, string]>,
+): { list: FieldList; out: Uint8Array } {
+  const list = Array.isArray(headers) ? headers as FieldList : [...headers];
+  let cap = 6;
+  for (const [name, value] of list) cap += 13 + 3 * (name.length + value.length);
+  return { list, out: new Uint8Array(cap) };
+}
+
 /** Encodes headers as literals without indexing (names must be lower case). */
 export function hpackEncode(headers: Iterable<readonly [string, string]>): Uint8Array {
-  const list = Array.isArray(headers) ? headers as readonly (readonly [string, string])[] : [
-    ...headers,
-  ];
-  // at most 3 bytes of UTF-8 per UTF-16 unit, 6 bytes per length prefix
-  let cap = 0;
-  for (const [name, value] of list) cap += 13 + 3 * (name.length + value.length);
-  const out = new Uint8Array(cap);
+  const { list, out } = blockBuffer(headers);
   let o = 0;
   for (const [name, value] of list) {
     out[o++] = 0x00;
@@ -318,12 +327,7 @@ export class HpackEncoder {
 
   /** One header block of `headers` (names must be lower case). */
   encode(headers: Iterable<readonly [string, string]>): Uint8Array {
-    const list = Array.isArray(headers) ? headers as readonly (readonly [string, string])[] : [
-      ...headers,
-    ];
-    let cap = 6;
-    for (const [name, value] of list) cap += 13 + 3 * (name.length + value.length);
-    const out = new Uint8Array(cap);
+    const { list, out } = blockBuffer(headers);
     let o = 0;
     if (this.sizeUpdate >= 0) {
       o = putIntAt(out, o, 0x20, 5, this.sizeUpdate);
