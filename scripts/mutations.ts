@@ -1405,8 +1405,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "api-cors-without-post",
     file: "query/api.ts",
-    find: '"Access-Control-Allow-Methods": "GET, POST, OPTIONS",',
-    replace: '"Access-Control-Allow-Methods": "GET, OPTIONS",',
+    find: '["Access-Control-Allow-Methods", "GET, POST, OPTIONS"],',
+    replace: '["Access-Control-Allow-Methods", "GET, OPTIONS"],',
     tests: ["tests/query/api_limits_test.ts"],
   },
   {
