@@ -68,6 +68,14 @@ export class ApiError extends Error {
   }
 }
 
+/** Thanos's CORS headers (pkg/api/api.go `corsHeaders`). */
+const CORS_HEADERS: readonly (readonly [string, string])[] = [
+  ["Access-Control-Allow-Origin", "*"],
+  ["Access-Control-Allow-Headers", "Accept, Accept-Encoding, Authorization, Content-Type, Origin"],
+  ["Access-Control-Allow-Methods", "GET, POST, OPTIONS"],
+  ["Access-Control-Expose-Headers", "Date"],
+];
+
 /** Unix ms of Prometheus's `minTime` / `maxTime` (API defaults for open time ranges). */
 export const API_MIN_TIME = -9223309901257974000;
 export const API_MAX_TIME = 9223309901257974000;
@@ -401,26 +409,28 @@ export class QueryApi {
   // Thanos's CORS headers, on every API answer unless --web.disable-cors
   // (https://github.com/thanos-io/thanos/blob/main/pkg/api/api.go, `corsHeaders`)
   corsHeaders(): Record<string, string> {
-    if (!this.o.enableCors) return {};
-    return {
-      "Access-Control-Allow-Origin": "*",
-      "Access-Control-Allow-Headers":
-        "Accept, Accept-Encoding, Authorization, Content-Type, Origin",
-      "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-      "Access-Control-Expose-Headers": "Date",
-    };
+    return this.o.enableCors ? Object.fromEntries(CORS_HEADERS) : {};
+  }
+
+  /**
+   * `res` with the CORS headers (when enabled), appended after the Response was built: Deno
+   * builds a Response whose init names only its content type on a fast path, while any other
+   * header in the init costs about 2 µs more per response than appending it afterwards (issue 19,
+   * an instant query's fixed cost).
+   */
+  private withCors(res: Response): Response {
+    if (!this.o.enableCors) return res;
+    const h = res.headers;
+    for (const [k, v] of CORS_HEADERS) h.append(k, v);
+    return res;
   }
 
   private respond(b: Body): Response {
-    const headers: Record<string, string> = {
-      "content-type": "application/json",
-      ...this.corsHeaders(),
-    };
     let tail = "}";
+    let partial = false;
     if (b.warnings && b.warnings.length > 0) {
       tail = `,"warnings":[${b.warnings.map(goJSONString).join(",")}]}`;
-      // partial answers must not be cached (Thanos)
-      headers["cache-control"] = "no-store";
+      partial = true;
     }
     const head = `{"status":"success","data":`;
     let body: string | Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>;
@@ -468,7 +478,13 @@ export class QueryApi {
         cancel: (reason) => pieces.cancel(reason),
       }, { highWaterMark: 0 });
     } else body = textBody(head, b.data, tail);
-    return new Response(body, { status: 200, headers });
+    const res = new Response(body, {
+      status: 200,
+      headers: { "content-type": "application/json" },
+    });
+    // partial answers must not be cached (Thanos)
+    if (partial) res.headers.set("cache-control", "no-store");
+    return this.withCors(res);
   }
 
   private respondError(e: unknown): Response {
@@ -476,10 +492,12 @@ export class QueryApi {
     let msg: string;
     if (e instanceof HttpError) {
       // a body that could not be read (408 too slow, 400 broken): plain text, like the server
-      return new Response(e.message + "\n", {
-        status: e.status,
-        headers: { "content-type": "text/plain; charset=utf-8", ...this.corsHeaders() },
-      });
+      return this.withCors(
+        new Response(e.message + "\n", {
+          status: e.status,
+          headers: { "content-type": "text/plain; charset=utf-8" },
+        }),
+      );
     }
     if (e instanceof ApiError || e instanceof PromQLError) {
       type = e.type;
@@ -490,10 +508,12 @@ export class QueryApi {
       this.o.logger.error("API handler failed", { err: msg });
     }
     const text = `{"status":"error","errorType":"${type}","error":${goJSONString(msg)}}`;
-    return new Response(text, {
-      status: STATUS_OF[type],
-      headers: { "content-type": "application/json", ...this.corsHeaders() },
-    });
+    return this.withCors(
+      new Response(text, {
+        status: STATUS_OF[type],
+        headers: { "content-type": "application/json" },
+      }),
+    );
   }
 
   // ---- parameters

@@ -119,6 +119,13 @@ function decompressMessage(enc: string, data: Uint8Array, max: number): Uint8Arr
 
 /** grpc-message is percent-encoded outside printable ASCII (gRPC HTTP/2 protocol). */
 function encodeGrpcMessage(s: string): string {
+  // nearly every call ends with "" (OK) or a plain ASCII message: nothing to encode
+  let plain = true;
+  for (let i = 0; i < s.length && plain; i++) {
+    const c = s.charCodeAt(i);
+    plain = c >= 0x20 && c <= 0x7e && c !== 0x25;
+  }
+  if (plain) return s;
   let out = "";
   for (const b of new TextEncoder().encode(s)) {
     if (b >= 0x20 && b <= 0x7e && b !== 0x25) out += String.fromCharCode(b);
@@ -650,10 +657,10 @@ class ServerCall implements ServerStreamWriter {
       });
     }
     const reqEncoding = headers["grpc-encoding"] ?? "identity";
-    const accept = (headers["grpc-accept-encoding"] ?? "").split(",").map((s) => s.trim());
     // like grpc-go: answer in the request's compression when the client accepts it
     if (
-      reqEncoding !== "identity" && isSupportedEncoding(reqEncoding) && accept.includes(reqEncoding)
+      reqEncoding !== "identity" && isSupportedEncoding(reqEncoding) &&
+      (headers["grpc-accept-encoding"] ?? "").split(",").some((s) => s.trim() === reqEncoding)
     ) {
       this.responseEncoding = reqEncoding;
     }

@@ -23,7 +23,7 @@
 // open calls no PINGs are sent; the first call after such a pause sends one at once.
 
 import tls from "node:tls";
-import { HpackDecoder, hpackEncode, HpackError } from "./hpack.ts";
+import { HpackDecoder, HpackEncoder, HpackError } from "./hpack.ts";
 import { type LoopTimeout, loopTimeout } from "../runutil/loop_clock.ts";
 import {
   type ByteConn,
@@ -43,6 +43,7 @@ import {
   PREFACE,
   readFrames,
   S_ENABLE_PUSH,
+  S_HEADER_TABLE_SIZE,
   S_INITIAL_WINDOW_SIZE,
   S_MAX_CONCURRENT_STREAMS,
   S_MAX_FRAME_SIZE,
@@ -216,6 +217,8 @@ export class H2ClientStream {
 export class H2ClientConnection {
   private readonly streams = new Map<number, H2ClientStream>();
   private readonly decoder = new HpackDecoder();
+  /** Request header blocks: encoded just before they are queued, in queue order. */
+  private readonly encoder = new HpackEncoder();
   private readonly blocks = new HeaderBlockAssembler();
   private nextId = 1;
   private sendWindow = 65535;
@@ -382,7 +385,7 @@ export class H2ClientConnection {
     this.nextId += 2;
     const s = new H2ClientStream(id, this, this.peerInitialWindow);
     this.streams.set(id, s);
-    this.control(headersFrames(id, hpackEncode(headers), false, this.peerMaxFrame));
+    this.control(headersFrames(id, this.encoder.encode(headers), false, this.peerMaxFrame));
     if (this.kaDormant) {
       // the first call after a pause: is the server still there?
       this.kaDormant = false;
@@ -707,6 +710,8 @@ export class H2ClientConnection {
       } else if (key === S_MAX_CONCURRENT_STREAMS) {
         this.peerMaxStreams = v;
         this.wakeSlots();
+      } else if (key === S_HEADER_TABLE_SIZE) {
+        this.encoder.setPeerMaxTableSize(v);
       }
     }
     this.control(frameOf(T_SETTINGS, F_ACK, 0, new Uint8Array(0)));

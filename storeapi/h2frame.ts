@@ -39,6 +39,7 @@ export const F_PADDED = 0x8;
 export const F_PRIORITY = 0x20;
 
 /** SETTINGS identifiers (RFC 9113 §6.5.2). */
+export const S_HEADER_TABLE_SIZE = 0x1;
 export const S_ENABLE_PUSH = 0x2;
 export const S_MAX_CONCURRENT_STREAMS = 0x3;
 export const S_INITIAL_WINDOW_SIZE = 0x4;

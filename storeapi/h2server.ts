@@ -11,7 +11,7 @@
 // bytes buffered per stream (`write` waits below a high-water mark).
 
 import tls from "node:tls";
-import { HpackDecoder, hpackEncode, HpackError } from "./hpack.ts";
+import { HpackDecoder, hpackEncode, HpackEncoder, HpackError } from "./hpack.ts";
 import {
   type ByteConn,
   concat,
@@ -30,6 +30,7 @@ import {
   nodeSocketConn,
   parseSettings,
   readFrames,
+  S_HEADER_TABLE_SIZE,
   S_INITIAL_WINDOW_SIZE,
   S_MAX_CONCURRENT_STREAMS,
   S_MAX_FRAME_SIZE,
@@ -133,7 +134,7 @@ export class H2Stream {
   respond(headers: Record<string, string>, endStream = false): void {
     if (this.done || this.headersSent) return;
     this.headersSent = true;
-    const block = hpackEncode(Object.entries(headers));
+    const block = this.conn.encoder.encode(Object.entries(headers));
     this.conn.pingStrikesForgiven = true;
     if (endStream) {
       this.done = true;
@@ -195,6 +196,11 @@ export class H2Stream {
 export class H2Connection {
   private readonly streams = new Map<number, H2Stream>();
   private readonly decoder = new HpackDecoder();
+  /**
+   * @internal Response header blocks, which all go out through the control queue (FIFO) as they
+   * are encoded; trailers, written later by the pump, stay literals without indexing.
+   */
+  readonly encoder = new HpackEncoder();
   private lastStreamId = 0;
   private sendWindow = 65535;
   private peerInitialWindow = 65535;
@@ -393,6 +399,8 @@ export class H2Connection {
         for (const s of this.streams.values()) s.sendWindow += delta;
       } else if (key === S_MAX_FRAME_SIZE) {
         this.peerMaxFrame = v;
+      } else if (key === S_HEADER_TABLE_SIZE) {
+        this.encoder.setPeerMaxTableSize(v);
       }
     }
     this.control(frameOf(T_SETTINGS, F_ACK, 0, new Uint8Array(0)));

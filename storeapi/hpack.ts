@@ -1,7 +1,8 @@
-// HPACK (RFC 7541, https://www.rfc-editor.org/rfc/rfc7541) for the gRPC server's own HTTP/2
-// layer (h2server.ts): a decoder with the dynamic table and Huffman strings, bounded by the
-// header list size, and an encoder that writes literals without indexing (no encoder state,
-// so the peer's SETTINGS_HEADER_TABLE_SIZE never matters).
+// HPACK (RFC 7541, https://www.rfc-editor.org/rfc/rfc7541) for our own HTTP/2 layers (h2server.ts,
+// h2client.ts): a decoder with the dynamic table and Huffman strings, bounded by the header list
+// size; a stateless encoder of literals without indexing, and a connection's encoder that indexes
+// the fields every call repeats (method, path, authority, content type, tenant…), so a call's
+// header block is mostly one-byte references the peer decodes without building strings.
 
 import { HUFFMAN_CODES, HUFFMAN_LENGTHS, STATIC_TABLE } from "./hpack_tables.ts";
 
@@ -230,15 +231,24 @@ function putString(out: Uint8Array, o: number, s: string): number {
   return o;
 }
 
+type FieldList = readonly (readonly [string, string])[];
+
+/**
+ * `headers` as a list, and a buffer large enough for its block of literals plus a table size
+ * update: at most 3 bytes of UTF-8 per UTF-16 unit, 6 bytes per length prefix.
+ */
+function blockBuffer(
+  headers: Iterable<readonly [string, string]>,
+): { list: FieldList; out: Uint8Array } {
+  const list = Array.isArray(headers) ? headers as FieldList : [...headers];
+  let cap = 6;
+  for (const [name, value] of list) cap += 13 + 3 * (name.length + value.length);
+  return { list, out: new Uint8Array(cap) };
+}
+
 /** Encodes headers as literals without indexing (names must be lower case). */
 export function hpackEncode(headers: Iterable<readonly [string, string]>): Uint8Array {
-  const list = Array.isArray(headers) ? headers as readonly (readonly [string, string])[] : [
-    ...headers,
-  ];
-  // at most 3 bytes of UTF-8 per UTF-16 unit, 6 bytes per length prefix
-  let cap = 0;
-  for (const [name, value] of list) cap += 13 + 3 * (name.length + value.length);
-  const out = new Uint8Array(cap);
+  const { list, out } = blockBuffer(headers);
   let o = 0;
   for (const [name, value] of list) {
     out[o++] = 0x00;
@@ -246,4 +256,135 @@ export function hpackEncode(headers: Iterable<readonly [string, string]>): Uint8
     o = putString(out, o, value);
   }
   return out.subarray(0, o);
+}
+
+/** Names whose values change from call to call or are secrets: sent as literals, never indexed. */
+const NOT_INDEXED = new Set([
+  "grpc-timeout",
+  "grpc-message",
+  "traceparent",
+  "tracestate",
+  "grpc-trace-bin",
+  "authorization",
+  "cookie",
+]);
+
+/** A field larger than this (name + value + 32) is not indexed: it would evict the others. */
+const MAX_INDEXED_FIELD = 512;
+
+/**
+ * Static table index of each exact field of the table (":method: POST" is 3), by name then value:
+ * two lookups of the call's own strings, whose hashes V8 keeps, instead of hashing a new key.
+ */
+const STATIC_FIELDS: ReadonlyMap<string, ReadonlyMap<string, number>> = (() => {
+  const m = new Map<string, Map<string, number>>();
+  STATIC_TABLE.forEach(([n, v], i) => {
+    let byValue = m.get(n);
+    if (byValue === undefined) m.set(n, byValue = new Map());
+    if (!byValue.has(v)) byValue.set(v, i + 1);
+  });
+  return m;
+})();
+
+/**
+ * The encoder of one connection's header blocks (RFC 7541 §2.3): a field of the static table is
+ * sent as its index; other fields are added to the dynamic table the first time (literal with
+ * incremental indexing) and sent as their index from then on, except {@link NOT_INDEXED} names
+ * and large fields (literals without indexing). Its table mirrors the peer's decoder only when
+ * the blocks reach the peer in the order they were encoded: encode a block just before queueing
+ * it for the socket, and queue header blocks in one FIFO order.
+ */
+export class HpackEncoder {
+  /** Live entries, oldest first. */
+  private entries: { name: string; value: string; size: number }[] = [];
+  /** Insertion number of each live entry, by name then value (evicted ones are removed). */
+  private readonly inserted = new Map<string, Map<string, number>>();
+  /** Insertions so far; the entry inserted as number k has index 62 + (count - 1 - k). */
+  private count = 0;
+  /** Insertion number of `entries[0]`. */
+  private oldest = 0;
+  private size = 0;
+  private maxSize: number;
+  /** A smaller table size the next block must announce first (§6.3), or -1. */
+  private sizeUpdate = -1;
+
+  /** `maxSize`: the table size used, at most the peer's SETTINGS_HEADER_TABLE_SIZE (default 4096). */
+  constructor(maxSize = 4096) {
+    this.maxSize = maxSize;
+  }
+
+  /**
+   * The peer's SETTINGS_HEADER_TABLE_SIZE: a smaller one than the table's shrinks it (evicting
+   * the oldest entries) and is announced at the start of the next block; a larger one is not
+   * used (the table stays at most its initial size).
+   */
+  setPeerMaxTableSize(n: number): void {
+    if (n >= this.maxSize) return;
+    this.maxSize = n;
+    this.evict(0);
+    this.sizeUpdate = n;
+  }
+
+  /** One header block of `headers` (names must be lower case). */
+  encode(headers: Iterable<readonly [string, string]>): Uint8Array {
+    const { list, out } = blockBuffer(headers);
+    let o = 0;
+    if (this.sizeUpdate >= 0) {
+      o = putIntAt(out, o, 0x20, 5, this.sizeUpdate);
+      this.sizeUpdate = -1;
+    }
+    for (const [name, value] of list) {
+      const st = STATIC_FIELDS.get(name)?.get(value);
+      if (st !== undefined) {
+        o = putIntAt(out, o, 0x80, 7, st);
+        continue;
+      }
+      let byValue = this.inserted.get(name);
+      const k = byValue?.get(value);
+      if (k !== undefined) {
+        o = putIntAt(out, o, 0x80, 7, STATIC_TABLE.length + this.count - k);
+        continue;
+      }
+      const size = name.length + value.length + 32;
+      if (
+        NOT_INDEXED.has(name) || size > MAX_INDEXED_FIELD || size > this.maxSize ||
+        !ascii(name) || !ascii(value)
+      ) {
+        out[o++] = 0x00;
+      } else {
+        out[o++] = 0x40;
+        this.evict(size);
+        this.entries.push({ name, value, size });
+        if (byValue === undefined) this.inserted.set(name, byValue = new Map());
+        byValue.set(value, this.count++);
+        this.size += size;
+      }
+      o = putString(out, o, name);
+      o = putString(out, o, value);
+    }
+    return out.subarray(0, o);
+  }
+
+  /** Evicts the oldest entries until `room` more bytes fit. */
+  private evict(room: number): void {
+    let i = 0;
+    while (i < this.entries.length && this.size + room > this.maxSize) {
+      const e = this.entries[i++];
+      this.size -= e.size;
+      const byValue = this.inserted.get(e.name)!;
+      if (byValue.get(e.value) === this.oldest) byValue.delete(e.value);
+      if (byValue.size === 0) this.inserted.delete(e.name);
+      this.oldest++;
+    }
+    if (i > 0) this.entries = this.entries.slice(i);
+  }
+}
+
+/**
+ * True for ASCII text: the decoder's table holds the strings it decoded, so a field is indexed
+ * only when its characters and its bytes on the wire are the same (sizes count characters).
+ */
+function ascii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
 }

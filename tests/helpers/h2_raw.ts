@@ -48,6 +48,8 @@ function u32(v: number): Uint8Array {
 export class RawH2 {
   readonly streams = new Map<number, RawStreamResult>();
   private readonly dec = new HpackDecoder();
+  /** Every header block received (HEADERS payloads; servers here send no padding or priority). */
+  readonly headerBlocks: Uint8Array[] = [];
   private nextId = 1;
   /** GOAWAY received (error code), if any. */
   goaway?: number;
@@ -66,19 +68,21 @@ export class RawH2 {
     this.readLoop = this.read();
   }
 
-  /** Connects and sends the preface and SETTINGS (optionally a stream window). */
+  /** Connects and sends the preface and SETTINGS (optionally a stream window, other pairs). */
   static async connect(
     port: number,
-    opts: { initialWindow?: number; autoWindow?: boolean } = {},
+    opts: { initialWindow?: number; autoWindow?: boolean; settings?: [number, number][] } = {},
   ): Promise<RawH2> {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
     const c = new RawH2(conn, opts.autoWindow ?? true);
-    const settings = new Uint8Array(opts.initialWindow === undefined ? 0 : 6);
-    if (opts.initialWindow !== undefined) {
-      const dv = new DataView(settings.buffer);
-      dv.setUint16(0, 0x4);
-      dv.setUint32(2, opts.initialWindow);
-    }
+    const pairs: [number, number][] = [...(opts.settings ?? [])];
+    if (opts.initialWindow !== undefined) pairs.push([0x4, opts.initialWindow]);
+    const settings = new Uint8Array(6 * pairs.length);
+    const dv = new DataView(settings.buffer);
+    pairs.forEach(([k, v], i) => {
+      dv.setUint16(i * 6, k);
+      dv.setUint32(i * 6 + 2, v);
+    });
     await c.write(PREFACE, h2Frame(0x4, 0, 0, settings));
     return c;
   }
@@ -241,6 +245,7 @@ export class RawH2 {
       }
       if (frames.length > 0) await this.write(...frames);
     } else if (type === 0x1) {
+      this.headerBlocks.push(p.slice());
       const h = Object.fromEntries(this.dec.decode(p));
       s?.headers.push(h);
     } else if (type === 0x3 && s) {
@@ -276,6 +281,8 @@ export interface RawServerStream {
 export class RawServerConn {
   readonly streams = new Map<number, RawServerStream>();
   private readonly dec = new HpackDecoder();
+  /** Every header block received (HEADERS payloads; the helper sends no padding or priority). */
+  readonly headerBlocks: Uint8Array[] = [];
   private initialWindow = 65535;
   /** Connection window the client granted. */
   window = 65535;
@@ -438,6 +445,7 @@ export class RawServerConn {
   private onFrame(type: number, flags: number, id: number, p: Uint8Array): void {
     const s = this.streams.get(id);
     if (type === 0x1) {
+      this.headerBlocks.push(p.slice());
       const h = Object.fromEntries(this.dec.decode(p));
       if (!s) {
         const ns: RawServerStream = { id, headers: h, body: 0, window: this.initialWindow };

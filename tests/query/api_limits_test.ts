@@ -259,14 +259,26 @@ Deno.test("unknown API paths are 404, wrong methods 405, CORS as Thanos's", asyn
       "Accept, Accept-Encoding, Authorization, Content-Type, Origin",
     );
     assertEquals(o.headers.get("access-control-expose-headers"), "Date");
+    // answers and errors carry all of them beside their content type
+    const cors = (r: Response) =>
+      ["content-type", ...[...o.headers.keys()].filter((k) => k.startsWith("access-control-"))]
+        .map((k) => [k, r.headers.get(k)]);
     const q = await fetch(`${base}/api/v1/query?query=1`);
     await q.body?.cancel();
-    assertEquals(q.headers.get("access-control-allow-methods"), "GET, POST, OPTIONS");
+    assertEquals(cors(q), [["content-type", "application/json"], ...cors(o).slice(1)]);
+    assertEquals(cors(o).length, 5);
+    const e = await fetch(`${base}/api/v1/query?query=(`);
+    await e.body?.cancel();
+    assertEquals(e.status, 400);
+    assertEquals(cors(e), [["content-type", "application/json"], ...cors(o).slice(1)]);
   });
   await withApi(["--web.disable-cors"], async (base) => {
     const o = await fetch(`${base}/api/v1/query`, { method: "OPTIONS" });
     await o.body?.cancel();
     assertEquals([o.status, o.headers.get("access-control-allow-origin")], [204, null]);
+    const q = await fetch(`${base}/api/v1/query?query=1`);
+    await q.body?.cancel();
+    assertEquals([...q.headers.keys()].filter((k) => k.startsWith("access-control-")), []);
   });
 });
 

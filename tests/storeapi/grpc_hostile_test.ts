@@ -5,7 +5,7 @@
 
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { grpcMessage, h2Frame, PREFACE, RawH2 } from "../helpers/h2_raw.ts";
-import { GrpcServer, GrpcStatus } from "../../storeapi/grpc.ts";
+import { GrpcError, GrpcServer, GrpcStatus } from "../../storeapi/grpc.ts";
 import { Registry } from "../../metrics/registry.ts";
 import { Gate } from "../../runutil/gate.ts";
 import { STORE_METHODS, StoreServer } from "../../storeapi/server.ts";
@@ -313,6 +313,61 @@ Deno.test("a request that never completes is cancelled after the stall timeout",
     assert(await c.until(() => c.streams.get(id)?.reset === 0x8), "slow request not reset");
     const text = await registry.expose();
     assert(text.includes('direction="receive",grpc_method="Echo"'), text);
+  } finally {
+    c.close();
+    await srv.close();
+  }
+});
+
+Deno.test("response headers become one-byte indices, and stay literals for a client whose header table is 0", async () => {
+  const { srv, port } = await start();
+  const plain = await RawH2.connect(port);
+  const zero = await RawH2.connect(port, { settings: [[0x1, 0]] });
+  try {
+    for (const c of [plain, zero]) {
+      for (let i = 0; i < 2; i++) {
+        const id = await c.call(ECHO, grpcMessage(new Uint8Array(3)));
+        assert(await c.until(() => c.status(id) !== undefined));
+        assertEquals(c.status(id)!.code, GrpcStatus.OK);
+      }
+    }
+    // each call's header blocks: its response headers, then its trailers
+    assertEquals(plain.headerBlocks.length, 4);
+    // ":status: 200" from the static table, content type and accept-encoding from the dynamic one
+    assertEquals([...plain.headerBlocks[2]], [0x88, 0xbf, 0xbe]);
+    // told the table is 0 bytes: a size update first, then literals that index nothing
+    assertEquals(zero.headerBlocks[0][0], 0x20);
+    assertEquals(zero.headerBlocks[2][0], 0x88);
+    assert(zero.headerBlocks[2].length > 40, `${zero.headerBlocks[2].length} bytes`);
+  } finally {
+    plain.close();
+    zero.close();
+    await srv.close();
+  }
+});
+
+Deno.test("grpc-message is percent-encoded outside printable ASCII, plain text as it is", async () => {
+  const srv = new GrpcServer({});
+  srv.unary(ECHO, (req) => {
+    const msg = new TextDecoder().decode(req);
+    return Promise.reject(new GrpcError(GrpcStatus.INVALID_ARGUMENT, msg));
+  });
+  const { port } = await srv.listen("127.0.0.1", 0);
+  const c = await RawH2.connect(port);
+  try {
+    const cases: [string, string][] = [
+      ["plain text: kept (quotes, braces) as it is", "plain text: kept (quotes, braces) as it is"],
+      ["100% done", "100%25 done"],
+      ["é\nnext\ttab~\x7f", "%C3%A9%0Anext%09tab~%7F"],
+      ["", ""],
+    ];
+    for (const [msg, wire] of cases) {
+      const id = await c.call(ECHO, grpcMessage(new TextEncoder().encode(msg)));
+      assert(await c.until(() => c.status(id) !== undefined));
+      const trailers = c.streams.get(id)!.headers.find((h) => h["grpc-status"] !== undefined)!;
+      assertEquals([trailers["grpc-status"], trailers["grpc-message"]], ["3", wire]);
+      assertEquals(c.status(id)!.message, msg);
+    }
   } finally {
     c.close();
     await srv.close();

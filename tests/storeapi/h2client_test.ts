@@ -470,3 +470,42 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "h2 client: a call's repeated headers become one-byte indices, literals for a server whose table is 0",
+  opts,
+  async () => {
+    const blocks = async (settings: [number, number][]) => {
+      let conn: RawServerConn | undefined;
+      const srv = RawH2Server.listen(freePort(), (c, s) => {
+        conn = c;
+        answer(c, s, ["ok"]);
+      }, (c) => {
+        c.settings(settings);
+      });
+      const ch = new GrpcChannel(`127.0.0.1:${srv.port}`);
+      try {
+        // sequential: the server's SETTINGS arrive before its first answer
+        for (let i = 0; i < 3; i++) {
+          assertEquals(
+            await ch.unary("/t.T/U", enc.encode("x"), { metadata: { tenant: "a" } }),
+            enc.encode("ok"),
+          );
+        }
+        return conn!.headerBlocks;
+      } finally {
+        ch.close();
+        srv.close();
+      }
+    };
+    const plain = await blocks([]);
+    // 9 fields: :method and :scheme from the static table, the rest from the dynamic one
+    assertEquals(plain[1].length, 9);
+    assertEquals(plain[2].length, 9);
+    const zero = await blocks([[0x1, 0]]);
+    assertEquals(zero[1][0], 0x20);
+    assert(zero[1].length > 100, `${zero[1].length} bytes`);
+    assertEquals(zero[2][0], 0x83);
+    assert(zero[2].length > 100, `${zero[2].length} bytes`);
+  },
+);
