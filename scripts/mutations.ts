@@ -4120,6 +4120,27 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/storeapi/wire_test.ts"],
   },
   {
+    name: "codec-series-label-reuse-skips-last-byte",
+    file: "storeapi/codec.ts",
+    find: "    if (k === n) {",
+    replace: "    if (k >= n - 1) {",
+    tests: ["tests/storeapi/wire_test.ts"],
+  },
+  {
+    name: "codec-series-label-reuse-kept-across-responses",
+    file: "storeapi/codec.ts",
+    find: "    prevLabelLen.fill(-1);\n",
+    replace: "\n",
+    tests: ["tests/storeapi/wire_test.ts"],
+  },
+  {
+    name: "codec-series-label-reuse-value-recorded-as-name",
+    file: "storeapi/codec.ts",
+    find: "          prevLabelStrings[2 * j + 1] = value;",
+    replace: "          prevLabelStrings[2 * j + 1] = name;",
+    tests: ["tests/storeapi/wire_test.ts"],
+  },
+  {
     name: "wire-varint-size-six-byte-bound",
     file: "storeapi/wire.ts",
     find: "  if (v < 0x40000000000) return 6;",

@@ -870,20 +870,52 @@ function readAggrChunk(r: ProtoReader): StoreChunk {
 }
 
 /**
- * A series' `Label` read in place when it has the usual layout (name, then value, nothing else):
- * no sub-reader per label. Anything else goes through {@link readLabel} and its errors.
+ * The `j`th labels of series read before in the response being decoded: where each one's `Label`
+ * message is in the response (offset, length; -1 when none) and its name and value. Series
+ * arrive sorted, so most of a series' labels repeat the previous one's at the same position (all
+ * but the last, typically): bytes equal to those are that label again, with no string decoding
+ * (issue 19). Forgotten at the end of each response.
  */
-function readSeriesLabel(r: ProtoReader, out: string[]): void {
+const PREV_LABELS_MAX = 32;
+const prevLabelAt = new Int32Array(PREV_LABELS_MAX);
+const prevLabelLen = new Int32Array(PREV_LABELS_MAX).fill(-1);
+const prevLabelStrings: string[] = new Array<string>(2 * PREV_LABELS_MAX).fill("");
+
+/**
+ * A series' `j`th `Label`: the previous series' `j`th when its bytes are the same, else read in
+ * place when it has the usual layout (name, then value, nothing else): no sub-reader per label.
+ * Anything else goes through {@link readLabel} and its errors.
+ */
+function readSeriesLabel(r: ProtoReader, out: string[], j: number): void {
   const start = r.pos;
-  const end = r.length() + r.pos;
-  if (end > r.pos && r.buf[r.pos] === 0x0a) {
+  const n = r.length();
+  const at = r.pos;
+  const end = at + n;
+  const b = r.buf;
+  if (j < PREV_LABELS_MAX && prevLabelLen[j] === n) {
+    const p = prevLabelAt[j];
+    let k = 0;
+    while (k < n && b[p + k] === b[at + k]) k++;
+    if (k === n) {
+      r.pos = end;
+      out.push(prevLabelStrings[2 * j], prevLabelStrings[2 * j + 1]);
+      return;
+    }
+  }
+  if (end > at && b[at] === 0x0a) {
     r.pos++;
     const name = r.string();
-    if (r.pos < end && r.buf[r.pos] === 0x12) {
+    if (r.pos < end && b[r.pos] === 0x12) {
       r.pos++;
       const value = r.string();
       if (r.pos === end) {
         out.push(name, value);
+        if (j < PREV_LABELS_MAX) {
+          prevLabelAt[j] = at;
+          prevLabelLen[j] = n;
+          prevLabelStrings[2 * j] = name;
+          prevLabelStrings[2 * j + 1] = value;
+        }
         return;
       }
     }
@@ -895,9 +927,10 @@ function readSeriesLabel(r: ProtoReader, out: string[]): void {
 function readSeries(r: ProtoReader): SeriesWithChunks {
   const labels: string[] = [];
   const chunks: StoreChunk[] = [];
+  let j = 0;
   while (!r.eof()) {
     const t = r.tag();
-    if (t === 0x0a) readSeriesLabel(r, labels);
+    if (t === 0x0a) readSeriesLabel(r, labels, j++);
     else if (t === 0x12) chunks.push(r.embedded("AggrChunk", readAggrChunk));
     else r.skip(t & 7);
   }
@@ -906,6 +939,14 @@ function readSeries(r: ProtoReader): SeriesWithChunks {
 
 /** Decodes a `SeriesResponse`; chunk data are views of `buf`. Unknown oneof members → null. */
 export function decodeSeriesResponse(buf: Uint8Array): SeriesResponse | null {
+  try {
+    return readSeriesResponse(buf);
+  } finally {
+    prevLabelLen.fill(-1);
+  }
+}
+
+function readSeriesResponse(buf: Uint8Array): SeriesResponse | null {
   const r = new ProtoReader(buf, "SeriesResponse");
   let out: SeriesResponse | null = null;
   while (!r.eof()) {

@@ -527,6 +527,39 @@ Deno.test("series labels in any field layout decode like the usual name-then-val
   assertEquals(res.series.labels, ["b", "v1", "c", "", "d", "v2", "e", "v3", "", ""]);
 });
 
+Deno.test("labels repeating the previous series' decode to their own text, within a batch and across responses", () => {
+  // sorted series: most labels equal the previous series' at the same position; the others
+  // differ only in their last byte, in their length, or in a long or non-ASCII value
+  const long = "a-label-value-longer-than-24-bytes";
+  const sets = [
+    ["__name__", "node_cpu", "cpu", "0", "instance", long + "1", "mode", "idle"],
+    ["__name__", "node_cpu", "cpu", "0", "instance", long + "1", "mode", "user"],
+    ["__name__", "node_cpu", "cpu", "1", "instance", long + "1", "mode", "user"],
+    ["__name__", "node_cpu", "cpu", "1", "instance", long + "2", "mode", "user"],
+    ["__name__", "node_cpu", "cpu", "10", "instance", "ünï", "mode", "user"],
+    ["__name__", "node_cpu", "cpu", "10", "instance", "ünï"],
+    ["__name__", "node_cpu", "cpu", "10", "instance", "ünï", "mode", "user"],
+  ];
+  const chunk = { minTime: 1, maxTime: 2, encoding: ChunkEncoding.XOR, data: new Uint8Array([7]) };
+  const batch = decodeSeriesResponse(
+    encodeSeriesResponseBatch(sets.map((labels) => ({ labels, chunks: [chunk] }))),
+  );
+  assert(batch !== null && "batch" in batch);
+  assertEquals(batch.batch.map((s) => s.labels), sets);
+  // the next response, in its own buffer, has other labels at the same places: none is taken
+  // from the previous response
+  for (const labels of [sets[0], sets[1], sets[0]]) {
+    const one = decodeSeriesResponse(encodeSeriesResponseSeries({ labels, chunks: [chunk] }));
+    assert(one !== null && "series" in one);
+    assertEquals(one.series.labels, labels);
+  }
+  // a later response in the same buffer's bytes as an earlier one, rewritten in place
+  const buf = encodeSeriesResponseSeries({ labels: ["a", "x"], chunks: [] });
+  assertEquals(decodeSeriesResponse(buf), { series: { labels: ["a", "x"], chunks: [] } });
+  buf[buf.indexOf(0x78)] = 0x79;
+  assertEquals(decodeSeriesResponse(buf), { series: { labels: ["a", "y"], chunks: [] } });
+});
+
 Deno.test("a series label whose name runs past the label's end is a Label decode error", () => {
   // Series { Label (4 bytes) { name: length 5 }, Label { name "zz" } }: the name would end
   // inside the next label
