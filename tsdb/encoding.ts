@@ -195,26 +195,47 @@ export class Decbuf {
   }
 
   uvarint(): number {
-    let result = 0;
-    let mul = 1;
     const b = this.b;
-    for (let i = 0; i < 10; i++) {
-      if (this.pos >= b.length) this.fail("truncated uvarint");
-      const c = b[this.pos++];
+    let p = this.pos;
+    if (p >= b.length) this.fail("truncated uvarint", p);
+    let c = b[p++];
+    if (c < 0x80) {
+      // most varints of series entries and postings tables (symbol refs, counts, deltas)
+      this.pos = p;
+      return c;
+    }
+    // up to four bytes in 32-bit integer arithmetic, then doubles (timestamps, refs past 2^28)
+    let result = c & 0x7f;
+    for (let shift = 7; shift < 28; shift += 7) {
+      if (p >= b.length) this.fail("truncated uvarint", p);
+      c = b[p++];
+      result |= (c & 0x7f) << shift;
+      if (c < 0x80) {
+        this.pos = p;
+        return result;
+      }
+    }
+    let mul = 0x10000000;
+    for (let i = 4; i < 10; i++) {
+      if (p >= b.length) this.fail("truncated uvarint", p);
+      c = b[p++];
       result += (c & 0x7f) * mul;
       if (c < 0x80) {
+        this.pos = p;
         if (result > Number.MAX_SAFE_INTEGER) this.fail("uvarint exceeds 2^53");
         return result;
       }
       mul *= 128;
     }
+    this.pos = p;
     return this.fail("uvarint overflows 64 bits");
   }
 
   varint(): number {
+    // zig-zag: the sign is the low bit of the first byte (a modulo of a double is a C call in V8)
+    const negative = this.pos < this.b.length && (this.b[this.pos] & 1) === 1;
     const u = this.uvarint();
-    // zig-zag decode without 32-bit bitwise ops
-    return u % 2 === 0 ? u / 2 : -(u + 1) / 2;
+    return negative ? -(u + 1) / 2 : u / 2;
   }
 
   bytes(n: number): Uint8Array {

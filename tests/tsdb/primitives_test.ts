@@ -57,6 +57,35 @@ Deno.test("uvarint and BE64 round-trip up to 2^53, varint up to ±2^52", () => {
   assertEquals(d.remaining, 0);
 });
 
+Deno.test("uvarint and varint decode every byte length, around each power of two", () => {
+  // one byte, up to four in 32-bit integers, then doubles: each step's edges
+  const vals: number[] = [];
+  for (let k = 0; k <= 53; k++) {
+    for (const v of [2 ** k - 1, 2 ** k, 2 ** k + 1]) {
+      if (v <= Number.MAX_SAFE_INTEGER) vals.push(v);
+    }
+  }
+  const signed = vals.flatMap((v) => v > 0 ? [v, -v, -v - 1] : [v, -1])
+    .filter((v) => v >= -(2 ** 52) && v < 2 ** 52);
+  const e = new Encbuf(4);
+  for (const v of vals) e.putUvarint(v);
+  for (const v of signed) e.putVarint(v);
+  const bytes = e.bytes().slice();
+  const d = new Decbuf(bytes);
+  for (const v of vals) assertEquals(d.uvarint(), v, `uvarint ${v}`);
+  for (const v of signed) assertEquals(d.varint(), v, `varint ${v}`);
+  assertEquals(d.remaining, 0);
+  // cut short after every continuation byte: an error at the end, not a value
+  for (let n = 1; n < 10; n++) {
+    const cut = new Uint8Array(n).fill(0x81);
+    const err = assertThrows(() => new Decbuf(cut, "f", 10).uvarint(), CorruptionError);
+    assert((err as CorruptionError).message.includes(`at offset ${10 + n}`), `${n} bytes`);
+  }
+  // 2^53 and beyond
+  const big = new Decbuf(new Uint8Array([0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10]));
+  assertThrows(() => big.uvarint(), CorruptionError, "exceeds 2^53");
+});
+
 Deno.test("reading past the end throws a CorruptionError naming file and offset", () => {
   const d = new Decbuf(new Uint8Array([0x80]), "blk/index", 100);
   const err = assertThrows(() => d.uvarint(), CorruptionError) as CorruptionError;
