@@ -508,9 +508,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "binop-ignoring-keeps-metric-name",
     file: "promql/binary.ts",
-    find: "const listed = names.includes(n);\n" +
-      "    if (matching.on ? !listed : (listed || n === METRIC_NAME)) continue;",
-    replace: "const listed = names.includes(n);\n    if (matching.on ? !listed : listed) continue;",
+    find: "return this.on ? listed : !listed && name !== METRIC_NAME;",
+    replace: "return this.on ? listed : !listed;",
     tests: ["tests/promql/engine_test.ts", "tests/promql/functions_test.ts"],
   },
   {
@@ -1526,9 +1525,37 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "promql-binary-one-side-index-unshifted",
     file: "promql/binary.ts",
-    find: "        p[i] = j + 1;",
-    replace: "        p[i] = j;",
+    find: "      p[i] = j + 1;",
+    replace: "      p[i] = j;",
     tests: ["tests/promql/engine_test.ts", "tests/promql/functions_test.ts"],
+  },
+  {
+    name: "promql-binary-signature-hash-hit-values-unchecked",
+    file: "promql/binary.ts",
+    find: "      if (a[i] !== b[j] || a[i + 1] !== b[j + 1]) return false;",
+    replace: "      if (a[i] !== b[j]) return false;",
+    tests: ["tests/promql/binary_test.ts"],
+  },
+  {
+    name: "promql-binary-signature-add-reuses-stale-hash",
+    file: "promql/binary.ts",
+    find: "const h = ls === this.lastLabels ? this.lastHash : this.hash(ls);",
+    replace: "const h = this.lastHash;",
+    tests: ["tests/promql/binary_test.ts"],
+  },
+  {
+    name: "promql-binary-group-left-matches-forgotten",
+    file: "promql/binary.ts",
+    find: "          m.set(dst, steps);",
+    replace: "",
+    tests: ["tests/promql/engine_test.ts"],
+  },
+  {
+    name: "promql-binary-one-to-one-matches-forgotten",
+    file: "promql/binary.ts",
+    find: "          g.matched = m;\n        }\n        if (m[i] !== 0) {",
+    replace: "        }\n        if (m[i] !== 0) {",
+    tests: ["tests/promql/engine_test.ts"],
   },
   {
     name: "promql-drop-name-shift-skips-label",
