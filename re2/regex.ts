@@ -36,17 +36,24 @@ export class Re2Regex {
     /** "regexp" only for patterns proven safe for backtracking (see {@link Re2Engines}). */
     readonly engine: Re2Engines,
     private readonly js: RegExp | null,
-    private readonly re2: RE2JS | null,
+    /** The automaton, or how to compile it when first needed (an input with a newline). */
+    private re2: RE2JS | (() => RE2JS) | null,
     /** False for a search regex ({@link Re2Regex.compileSearch}): matches anywhere in the text. */
     readonly anchored = true,
   ) {
     this.test = js !== null && re2 !== null
-      ? (s) => this.engineFor(s) === "regexp" ? js.test(s) : re2.testExact(s)
+      ? (s) => this.engineFor(s) === "regexp" ? js.test(s) : this.automaton().testExact(s)
       : js !== null
       ? (s) => js.test(s)
       : anchored
-      ? (s) => re2!.testExact(s)
-      : (s) => re2!.matcher(s).find();
+      ? (s) => this.automaton().testExact(s)
+      : (s) => this.automaton().matcher(s).find();
+  }
+
+  /** The RE2 automaton, compiled on first use when it is only the fallback (about 50 µs). */
+  private automaton(): RE2JS {
+    if (typeof this.re2 === "function") this.re2 = this.re2();
+    return this.re2!;
   }
 
   /** True when the whole of `s` matches (a search regex: when some part of `s` matches). */
@@ -94,8 +101,15 @@ export class Re2Regex {
           ? "regexp-unless-newline"
           : "re2js");
       const js = engine === "re2js" ? null : compileAnchoredNode(ast, pattern, opts.captures);
-      const re2 = engine === "regexp" ? null : compileRe2js(ast, pattern, `^(?:${pattern})$`);
-      return new Re2Regex(pattern, groupNames, engine, js, re2);
+      const source = `^(?:${pattern})$`;
+      if (engine === "regexp") return new Re2Regex(pattern, groupNames, engine, js, null);
+      if (engine === "re2js") {
+        return new Re2Regex(pattern, groupNames, engine, js, compileRe2js(ast, pattern, source));
+      }
+      // most label values hold no newline: the automaton is compiled for the first that does
+      checkProgramSize(ast, pattern);
+      const later = () => guardDepth(pattern, () => compileRe2js(ast, pattern, source));
+      return new Re2Regex(pattern, groupNames, engine, js, later);
     });
   }
 
@@ -108,7 +122,7 @@ export class Re2Regex {
       const m = this.js!.exec(s);
       return m === null ? null : Array.from(m);
     }
-    const m = this.re2!.matcher(s);
+    const m = this.automaton().matcher(s);
     if (!(this.anchored ? m.matches() : m.find())) return null;
     return groupsOf(m);
   }
@@ -116,7 +130,7 @@ export class Re2Regex {
   /** The engine that matches `s`: the RE2 automaton for every input that may backtrack badly. */
   engineFor(s: string): Re2Engine {
     if (this.js === null) return "re2js";
-    return this.re2 !== null && s.includes("\n") ? "re2js" : "regexp";
+    return this.engine === "regexp-unless-newline" && s.includes("\n") ? "re2js" : "regexp";
   }
 
   /**
@@ -132,7 +146,7 @@ export class Re2Regex {
     if (this.anchored || this.re2 === null) {
       throw new Error("matchAll needs a search regex (Re2Regex.compileSearch)");
     }
-    const m = this.re2.matcher(s);
+    const m = this.automaton().matcher(s);
     let prevEnd = -1;
     let n = 0;
     while (n < limit && m.find()) {
@@ -173,15 +187,7 @@ function groupsOf(m: ReturnType<RE2JS["matcher"]>): Re2Groups {
 
 /** Compiles `source` (the pattern, possibly anchored) on re2js, with the program size bounded. */
 function compileRe2js(ast: ReNode, pattern: string, source: string): RE2JS {
-  // re2js compiles ~10 µs per instruction: bound the program (Go allows 3.3M instructions,
-  // which would block the role for most of a minute)
-  const size = programSize(ast);
-  if (size > MAX_PROGRAM) {
-    throw new InvalidRegexError(
-      `error parsing regexp: expression too large: \`${pattern}\` compiles to about ${size} ` +
-        `instructions, more than the ${MAX_PROGRAM} allowed here`,
-    );
-  }
+  checkProgramSize(ast, pattern);
   try {
     return RE2JS.compile(source);
   } catch (e) {
@@ -191,6 +197,19 @@ function compileRe2js(ast: ReNode, pattern: string, source: string): RE2JS {
       msg.startsWith("error parsing regexp: ")
         ? msg
         : `error parsing regexp: cannot compile ${JSON.stringify(pattern)}: ${msg}`,
+    );
+  }
+}
+
+/** Throws InvalidRegexError when `ast` is too large a program for the automaton. */
+function checkProgramSize(ast: ReNode, pattern: string): void {
+  // re2js compiles ~10 µs per instruction: bound the program (Go allows 3.3M instructions,
+  // which would block the role for most of a minute)
+  const size = programSize(ast);
+  if (size > MAX_PROGRAM) {
+    throw new InvalidRegexError(
+      `error parsing regexp: expression too large: \`${pattern}\` compiles to about ${size} ` +
+        `instructions, more than the ${MAX_PROGRAM} allowed here`,
     );
   }
 }

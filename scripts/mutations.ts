@@ -210,8 +210,17 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "re2-newline-inputs-on-backtracking-regexp",
     file: "re2/regex.ts",
-    find: 'return this.re2 !== null && s.includes("\\n") ? "re2js" : "regexp";',
-    replace: 'return this.re2 !== null && s.includes("\\r") ? "re2js" : "regexp";',
+    find:
+      'return this.engine === "regexp-unless-newline" && s.includes("\\n") ? "re2js" : "regexp";',
+    replace:
+      'return this.engine === "regexp-unless-newline" && s.includes("\\r") ? "re2js" : "regexp";',
+    tests: ["tests/re2/regex_test.ts"],
+  },
+  {
+    name: "re2-newline-fallback-size-unchecked-until-used",
+    file: "re2/regex.ts",
+    find: "      checkProgramSize(ast, pattern);\n      const later",
+    replace: "      const later",
     tests: ["tests/re2/regex_test.ts"],
   },
   {

@@ -92,6 +92,12 @@ Deno.test("the automaton refuses programs too large to compile quickly, with a c
   );
   // as long as backtracking is provably linear the RegExp takes it, whatever its size
   assertEquals(Re2Regex.compile("[a-z]{1000}".repeat(60)).engine, "regexp");
+  // a pattern that falls back to the automaton on inputs with a newline is refused when compiled
+  assertThrows(
+    () => Re2Regex.compile("(.*):" + "[a-z]{1000}".repeat(60) + ".*"),
+    InvalidRegexError,
+    "error parsing regexp: expression too large",
+  );
 });
 
 Deno.test("expandTemplate follows Go's Regexp.Expand", () => {
