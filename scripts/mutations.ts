@@ -516,7 +516,7 @@ export const MUTATIONS: Mutation[] = [
   },
   {
     name: "binop-ignoring-keeps-metric-name",
-    file: "promql/binary.ts",
+    file: "promql/label_subset_map.ts",
     find: "return this.on ? listed : !listed && name !== METRIC_NAME;",
     replace: "return this.on ? listed : !listed;",
     tests: ["tests/promql/engine_test.ts", "tests/promql/functions_test.ts"],
@@ -1540,17 +1540,17 @@ export const MUTATIONS: Mutation[] = [
   },
   {
     name: "promql-binary-signature-hash-hit-values-unchecked",
-    file: "promql/binary.ts",
+    file: "promql/label_subset_map.ts",
     find: "      if (a[i] !== b[j] || a[i + 1] !== b[j + 1]) return false;",
     replace: "      if (a[i] !== b[j]) return false;",
-    tests: ["tests/promql/binary_test.ts"],
+    tests: ["tests/promql/binary_mutation_gaps_test.ts"],
   },
   {
     name: "promql-binary-signature-add-reuses-stale-hash",
-    file: "promql/binary.ts",
+    file: "promql/label_subset_map.ts",
     find: "const h = ls === this.lastLabels ? this.lastHash : this.hash(ls);",
     replace: "const h = this.lastHash;",
-    tests: ["tests/promql/binary_test.ts"],
+    tests: ["tests/promql/binary_mutation_gaps_test.ts"],
   },
   {
     name: "promql-binary-group-left-matches-forgotten",
