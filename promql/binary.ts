@@ -2,13 +2,14 @@
 // VectorscalarBinop, scalarBinop): element arithmetic and comparisons, vector matching with
 // on/ignoring and group_left/group_right, and the set operators, over step-grid series.
 
-import { getLabel, labelsGoString, labelsKey, METRIC_NAME, setLabel } from "../tsdb/labels.ts";
+import { getLabel, labelsGoString, METRIC_NAME, setLabel } from "../tsdb/labels.ts";
 import type { Labels } from "../tsdb/series.ts";
 import { type BinaryOp, isComparison, type VectorMatching } from "./ast.ts";
 import { PromQLError, sameLabelsetError } from "./errors.ts";
 import { goPow } from "./functions.ts";
 import { StepCollector, type StepSeries } from "./value.ts";
 import { stepFlags, stepValues } from "./step_arrays.ts";
+import { LabelSubsetMap } from "./label_subset_map.ts";
 
 /** Operators whose vector result loses `__name__` (arithmetic except atan2, as 2.42). */
 export function dropsMetricName(op: BinaryOp): boolean {
@@ -114,19 +115,6 @@ export function vectorScalarSeries(
   return { labels, vals, has };
 }
 
-/** The match signature of `ls` for `matching` (on: only the listed labels; else all but them and the name). */
-export function signature(ls: Labels, matching: VectorMatching): string {
-  let key = "";
-  const names = matching.matchingLabels;
-  for (let i = 0; i < ls.length; i += 2) {
-    const n = ls[i];
-    const listed = names.includes(n);
-    if (matching.on ? !listed : (listed || n === METRIC_NAME)) continue;
-    key += n + "\xff" + ls[i + 1] + "\xfe";
-  }
-  return key;
-}
-
 /** Labels `ls` restricted like the signature (Prometheus `MatchLabels`), for messages. */
 function matchLabels(ls: Labels, matching: VectorMatching): Labels {
   const out: string[] = [];
@@ -183,55 +171,48 @@ export function vectorBinop(
   const one = swapped ? lhsIn : rhsIn;
   const cmp = isComparison(op);
 
-  // the "one" side grouped by signature
-  const oneGroups = new Map<string, number[]>();
-  for (let i = 0; i < one.length; i++) {
-    const sig = signature(one[i].labels, matching);
-    const g = oneGroups.get(sig);
-    if (g) g.push(i);
-    else oneGroups.set(sig, [i]);
-  }
-  // per signature and step: 1 + index of the present "one" series (0 none); duplicates fail.
-  // Step arrays from the shared buffers: a typed array with its own buffer costs a microsecond.
-  const present = new Map<string, Float64Array>();
-  for (const [sig, idx] of oneGroups) {
-    const p = stepValues(n);
-    for (const j of idx) {
-      const h = one[j].has;
-      for (let i = 0; i < n; i++) {
-        if (h[i] === 0) continue;
-        if (p[i] !== 0) {
-          const a = one[j].labels;
-          const b = one[p[i] - 1].labels;
-          throw new PromQLError(
-            "execution",
-            `found duplicate series for the match group ${
-              labelsGoString(matchLabels(a, matching))
-            } on the ${swapped ? "left" : "right"} hand-side of the operation: [${
-              labelsGoString(a)
-            }, ${
-              labelsGoString(b)
-            }];many-to-many matching not allowed: matching labels must be unique on one side`,
-          );
-        }
-        p[i] = j + 1;
-      }
+  // the "one" side grouped by signature, with per step 1 + the index of the present "one"
+  // series (0 none; duplicates fail). Step arrays from the shared buffers: a typed array with its
+  // own buffer costs a microsecond.
+  const groups = LabelSubsetMap.signatures<OneSideGroup>(matching);
+  for (let j = 0; j < one.length; j++) {
+    const ls = one[j].labels;
+    let g = groups.get(ls);
+    if (g === undefined) {
+      g = { present: stepValues(n), matched: null };
+      groups.add(ls, g);
     }
-    present.set(sig, p);
+    const p = g.present;
+    const h = one[j].has;
+    for (let i = 0; i < n; i++) {
+      if (h[i] === 0) continue;
+      if (p[i] !== 0) {
+        const b = one[p[i] - 1].labels;
+        throw new PromQLError(
+          "execution",
+          `found duplicate series for the match group ${
+            labelsGoString(matchLabels(ls, matching))
+          } on the ${swapped ? "left" : "right"} hand-side of the operation: [${
+            labelsGoString(ls)
+          }, ${
+            labelsGoString(b)
+          }];many-to-many matching not allowed: matching labels must be unique on one side`,
+        );
+      }
+      p[i] = j + 1;
+    }
   }
 
-  // per signature and step: which output label set was produced (one-to-one: any match)
-  const matched = new Map<string, Map<string, Uint8Array> | Uint8Array>();
-  const out = new StepCollector("merge");
-  const outIndex = new Map<string, StepSeries>();
-  // a matched pair's output labels and their map key, made once for all its steps
-  const metricCache = new Map<number, { metric: Labels; key: string }>();
+  const out: StepSeries[] = [];
+  const outIndex = LabelSubsetMap.wholeLabelSets<StepSeries>();
+  // a matched pair's output series (by its labels), found once for all its steps
+  const outputs = new Map<number, StepSeries>();
 
   for (let li = 0; li < many.length; li++) {
     const ls = many[li];
-    const sig = signature(ls.labels, matching);
-    const p = present.get(sig);
-    if (p === undefined) continue;
+    const g = groups.get(ls.labels);
+    if (g === undefined) continue;
+    const p = g.present;
     for (let i = 0; i < n; i++) {
       if (ls.has[i] === 0) continue;
       const ri = p[i] - 1;
@@ -251,19 +232,22 @@ export function vectorBinop(
       else if (!keep) continue;
 
       const cacheKey = li * one.length + ri;
-      let made = metricCache.get(cacheKey);
-      if (made === undefined) {
+      let dst = outputs.get(cacheKey);
+      if (dst === undefined) {
         const metric = resultMetric(ls.labels, rs.labels, op, matching, returnBool);
-        made = { metric, key: labelsKey(metric) };
-        metricCache.set(cacheKey, made);
+        dst = outIndex.get(metric);
+        if (dst === undefined) {
+          dst = { labels: metric, vals: stepValues(n), has: stepFlags(n) };
+          outIndex.add(metric, dst);
+          out.push(dst);
+        }
+        outputs.set(cacheKey, dst);
       }
-      const metric = made.metric;
-      const mkey = made.key;
       if (matching.card === "one-to-one") {
-        let m = matched.get(sig) as Uint8Array | undefined;
-        if (m === undefined) {
+        let m = g.matched as Uint8Array | null;
+        if (m === null) {
           m = stepFlags(n);
-          matched.set(sig, m);
+          g.matched = m;
         }
         if (m[i] !== 0) {
           throw new PromQLError(
@@ -273,15 +257,16 @@ export function vectorBinop(
         }
         m[i] = 1;
       } else {
-        let m = matched.get(sig) as Map<string, Uint8Array> | undefined;
-        if (m === undefined) {
+        // per output label set (one series each): already matched at this step in this group
+        let m = g.matched as Map<StepSeries, Uint8Array> | null;
+        if (m === null) {
           m = new Map();
-          matched.set(sig, m);
+          g.matched = m;
         }
-        let steps = m.get(mkey);
+        let steps = m.get(dst);
         if (steps === undefined) {
           steps = stepFlags(n);
-          m.set(mkey, steps);
+          m.set(dst, steps);
         }
         if (steps[i] !== 0) {
           throw new PromQLError(
@@ -291,40 +276,40 @@ export function vectorBinop(
         }
         steps[i] = 1;
       }
-      let dst = outIndex.get(mkey);
-      if (dst === undefined) {
-        dst = { labels: metric, vals: stepValues(n), has: stepFlags(n) };
-        outIndex.set(mkey, dst);
-        out.series.push(dst);
-      } else if (dst.has[i] !== 0) {
-        throw sameLabelsetError();
-      }
+      if (dst.has[i] !== 0) throw sameLabelsetError();
       dst.vals[i] = value;
       dst.has[i] = 1;
     }
   }
-  return out.series;
+  return out;
 }
 
+/** The "one" side's series of one match signature in vectorBinop. */
+interface OneSideGroup {
+  /** Per step, 1 + the index of the "one" series present there (0: none). */
+  present: Float64Array;
+  /** Steps already matched: one-to-one per group, many-to-one per group and output series. */
+  matched: Uint8Array | Map<StepSeries, Uint8Array> | null;
+}
+
+/** Per match signature of `side`: the steps where some series of that signature is present. */
 function signaturePresence(
   side: readonly StepSeries[],
   matching: VectorMatching,
   n: number,
-): { sigs: string[]; presence: Map<string, Uint8Array> } {
-  const sigs: string[] = new Array(side.length);
-  const presence = new Map<string, Uint8Array>();
+): LabelSubsetMap<Uint8Array> {
+  const presence = LabelSubsetMap.signatures<Uint8Array>(matching);
   for (let j = 0; j < side.length; j++) {
-    const sig = signature(side[j].labels, matching);
-    sigs[j] = sig;
-    let p = presence.get(sig);
+    const ls = side[j].labels;
+    let p = presence.get(ls);
     if (p === undefined) {
       p = stepFlags(n);
-      presence.set(sig, p);
+      presence.add(ls, p);
     }
     const h = side[j].has;
     for (let i = 0; i < n; i++) if (h[i] !== 0) p[i] = 1;
   }
-  return { sigs, presence };
+  return presence;
 }
 
 /** `lhs and rhs`: left elements whose signature is present on the right at the same step. */
@@ -357,10 +342,10 @@ function filterBySignature(
   n: number,
   keepWherePresent: boolean,
 ): StepSeries[] {
-  const right = signaturePresence(rhs, matching, n).presence;
+  const right = signaturePresence(rhs, matching, n);
   const out: StepSeries[] = [];
   for (const s of lhs) {
-    const p = right.get(signature(s.labels, matching));
+    const p = right.get(s.labels);
     if (p === undefined) {
       if (!keepWherePresent) out.push(s);
       continue;
@@ -394,9 +379,9 @@ export function vectorOr(
     for (const s of rhs) out.add(copySeries(s));
     return out.series;
   }
-  const left = signaturePresence(lhs, matching, n).presence;
+  const left = signaturePresence(lhs, matching, n);
   for (const s of rhs) {
-    const p = left.get(signature(s.labels, matching));
+    const p = left.get(s.labels);
     if (p === undefined) {
       out.add(copySeries(s));
       continue;

@@ -160,13 +160,61 @@ function first(it: Item): CharSet {
   return s;
 }
 
+function minus(a: CharSet, b: CharSet): CharSet {
+  const out: number[] = [];
+  const c = complement(b);
+  for (let i = 0; i < a.length; i += 2) {
+    for (let j = 0; j < c.length; j += 2) {
+      const lo = Math.max(a[i], c[j]);
+      const hi = Math.min(a[i + 1], c[j + 1]);
+      if (lo <= hi) out.push(lo, hi);
+    }
+  }
+  return out;
+}
+
+function covers(a: CharSet, b: CharSet): boolean {
+  return minus(b, a).length === 0;
+}
+
+/** True when nothing, not even a zero-width assertion, follows the pattern's last repetition. */
+function endsWithRepetition(n: ReNode): boolean {
+  switch (n.k) {
+    case "rep":
+      return true;
+    case "group":
+      return endsWithRepetition(n.sub);
+    case "concat":
+      return n.subs.length > 0 && endsWithRepetition(n.subs[n.subs.length - 1]);
+    default:
+      return false;
+  }
+}
+
+const NEWLINE: CharSet = [0x0a, 0x0a];
+
 /**
  * True when a backtracking engine matches the anchored pattern `ast` in time linear in the
- * input (see the file comment); false means "not proven", not "exponential".
+ * input (see the file comment); false means "not proven", not "exponential". With `noNewline`
+ * the proof only covers inputs without a "\n" (the caller checks each input): `.` then takes
+ * every character, so a final `.*` always matches the rest of the input.
  */
-export function backtrackSafe(ast: ReNode): boolean {
+export function backtrackSafe(ast: ReNode, noNewline = false): boolean {
   const seq = items(ast);
   if (seq === null) return false;
+  const universe = noNewline ? complement(NEWLINE) : ALL;
+  if (noNewline) {
+    for (const it of seq) {
+      if (it.k === "rep") it.set = minus(it.set, NEWLINE);
+      else it.alts = it.alts.map((a) => a.map((set) => minus(set, NEWLINE)));
+    }
+  }
+  // An attempt that reaches a last unbounded repetition of every character (`.*` at the end)
+  // succeeds: the repetition takes the rest of the input and nothing after it can fail, so it
+  // never re-reads the input for a failing attempt.
+  const last = seq[seq.length - 1];
+  const takesTheRest = last !== undefined && last.k === "rep" && last.max === -1 &&
+    covers(last.set, universe) && endsWithRepetition(ast);
   let ambiguous = -1;
   let boundedOutcomes = false;
   for (let i = 0; i < seq.length; i++) {
@@ -206,6 +254,7 @@ export function backtrackSafe(ast: ReNode): boolean {
   }
   for (let k = ambiguous + 1; k < seq.length; k++) {
     const it = seq[k];
+    if (takesTheRest && k === seq.length - 1) continue;
     if (it.k === "rep" && it.max === -1 && overlaps(it.set, f)) return false;
   }
   return true;

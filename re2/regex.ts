@@ -3,7 +3,9 @@
 // the input. Patterns that ./backtrack.ts proves safe for a backtracking engine run as the
 // translated JavaScript RegExp (./translate.ts: fastest for the common shapes, `10\.0\..*`,
 // `(\w+)-(\d+)`); every other pattern runs on `re2js`, a pure-JS port of Go's regexp
-// (DFA + NFA, https://github.com/le0pard/re2js), which cannot blow up on `(a+)+$`. Both see the
+// (DFA + NFA, https://github.com/le0pard/re2js), which cannot blow up on `(a+)+$`; patterns proven
+// safe only for inputs without a "\n" (`(.*):.*`) run as the RegExp on those and on re2js on
+// the others (a `.includes` per input). Both see the
 // same pattern text, already validated with Go's error messages by ./parser.ts.
 
 import { RE2JS } from "re2js";
@@ -13,6 +15,13 @@ import { compileAnchoredNode } from "./translate.ts";
 
 /** Which engine runs a compiled regex. */
 export type Re2Engine = "regexp" | "re2js";
+
+/**
+ * Which engines a compiled regex uses: one for every input, or (`"regexp-unless-newline"`) the
+ * RegExp for inputs without a "\n" and the automaton for the others, for patterns such as
+ * `(.*):.*` whose backtracking is linear only when `.` takes every character of the input.
+ */
+export type Re2Engines = Re2Engine | "regexp-unless-newline";
 
 /** Capture groups of a match: index 0 is the whole match; undefined when a group took no part. */
 export type Re2Groups = (string | undefined)[];
@@ -24,18 +33,27 @@ export class Re2Regex {
     readonly pattern: string,
     /** Capture group names by index (index 0 = whole match, "" when unnamed), as Go's SubexpNames. */
     readonly groupNames: string[],
-    /** "regexp" only for patterns proven safe for backtracking. */
-    readonly engine: Re2Engine,
+    /** "regexp" only for patterns proven safe for backtracking (see {@link Re2Engines}). */
+    readonly engine: Re2Engines,
     private readonly js: RegExp | null,
-    private readonly re2: RE2JS | null,
+    /** The automaton, or how to compile it when first needed (an input with a newline). */
+    private re2: RE2JS | (() => RE2JS) | null,
     /** False for a search regex ({@link Re2Regex.compileSearch}): matches anywhere in the text. */
     readonly anchored = true,
   ) {
-    this.test = js !== null
+    this.test = js !== null && re2 !== null
+      ? (s) => this.engineFor(s) === "regexp" ? js.test(s) : this.automaton().testExact(s)
+      : js !== null
       ? (s) => js.test(s)
       : anchored
-      ? (s) => re2!.testExact(s)
-      : (s) => re2!.matcher(s).find();
+      ? (s) => this.automaton().testExact(s)
+      : (s) => this.automaton().matcher(s).find();
+  }
+
+  /** The RE2 automaton, compiled on first use when it is only the fallback (about 50 µs). */
+  private automaton(): RE2JS {
+    if (typeof this.re2 === "function") this.re2 = this.re2();
+    return this.re2!;
   }
 
   /** True when the whole of `s` matches (a search regex: when some part of `s` matches). */
@@ -76,13 +94,22 @@ export class Re2Regex {
     opts: { captures: boolean; force?: Re2Engine },
   ): Re2Regex {
     return guardDepth(pattern, () => {
-      const engine = opts.force ?? (backtrackSafe(ast) ? "regexp" : "re2js");
-      if (engine === "regexp") {
-        const js = compileAnchoredNode(ast, pattern, opts.captures);
-        return new Re2Regex(pattern, groupNames, "regexp", js, null);
+      const engine: Re2Engines = opts.force ??
+        (backtrackSafe(ast)
+          ? "regexp"
+          : backtrackSafe(ast, true)
+          ? "regexp-unless-newline"
+          : "re2js");
+      const js = engine === "re2js" ? null : compileAnchoredNode(ast, pattern, opts.captures);
+      const source = `^(?:${pattern})$`;
+      if (engine === "regexp") return new Re2Regex(pattern, groupNames, engine, js, null);
+      if (engine === "re2js") {
+        return new Re2Regex(pattern, groupNames, engine, js, compileRe2js(ast, pattern, source));
       }
-      const re2 = compileRe2js(ast, pattern, `^(?:${pattern})$`);
-      return new Re2Regex(pattern, groupNames, "re2js", null, re2);
+      // most label values hold no newline: the automaton is compiled for the first that does
+      checkProgramSize(ast, pattern);
+      const later = () => guardDepth(pattern, () => compileRe2js(ast, pattern, source));
+      return new Re2Regex(pattern, groupNames, engine, js, later);
     });
   }
 
@@ -91,13 +118,19 @@ export class Re2Regex {
    * the leftmost match).
    */
   exec(s: string): Re2Groups | null {
-    if (this.js !== null) {
-      const m = this.js.exec(s);
+    if (this.engineFor(s) === "regexp") {
+      const m = this.js!.exec(s);
       return m === null ? null : Array.from(m);
     }
-    const m = this.re2!.matcher(s);
+    const m = this.automaton().matcher(s);
     if (!(this.anchored ? m.matches() : m.find())) return null;
     return groupsOf(m);
+  }
+
+  /** The engine that matches `s`: the RE2 automaton for every input that may backtrack badly. */
+  engineFor(s: string): Re2Engine {
+    if (this.js === null) return "re2js";
+    return this.engine === "regexp-unless-newline" && s.includes("\n") ? "re2js" : "regexp";
   }
 
   /**
@@ -113,7 +146,7 @@ export class Re2Regex {
     if (this.anchored || this.re2 === null) {
       throw new Error("matchAll needs a search regex (Re2Regex.compileSearch)");
     }
-    const m = this.re2.matcher(s);
+    const m = this.automaton().matcher(s);
     let prevEnd = -1;
     let n = 0;
     while (n < limit && m.find()) {
@@ -154,15 +187,7 @@ function groupsOf(m: ReturnType<RE2JS["matcher"]>): Re2Groups {
 
 /** Compiles `source` (the pattern, possibly anchored) on re2js, with the program size bounded. */
 function compileRe2js(ast: ReNode, pattern: string, source: string): RE2JS {
-  // re2js compiles ~10 µs per instruction: bound the program (Go allows 3.3M instructions,
-  // which would block the role for most of a minute)
-  const size = programSize(ast);
-  if (size > MAX_PROGRAM) {
-    throw new InvalidRegexError(
-      `error parsing regexp: expression too large: \`${pattern}\` compiles to about ${size} ` +
-        `instructions, more than the ${MAX_PROGRAM} allowed here`,
-    );
-  }
+  checkProgramSize(ast, pattern);
   try {
     return RE2JS.compile(source);
   } catch (e) {
@@ -172,6 +197,19 @@ function compileRe2js(ast: ReNode, pattern: string, source: string): RE2JS {
       msg.startsWith("error parsing regexp: ")
         ? msg
         : `error parsing regexp: cannot compile ${JSON.stringify(pattern)}: ${msg}`,
+    );
+  }
+}
+
+/** Throws InvalidRegexError when `ast` is too large a program for the automaton. */
+function checkProgramSize(ast: ReNode, pattern: string): void {
+  // re2js compiles ~10 µs per instruction: bound the program (Go allows 3.3M instructions,
+  // which would block the role for most of a minute)
+  const size = programSize(ast);
+  if (size > MAX_PROGRAM) {
+    throw new InvalidRegexError(
+      `error parsing regexp: expression too large: \`${pattern}\` compiles to about ${size} ` +
+        `instructions, more than the ${MAX_PROGRAM} allowed here`,
     );
   }
 }

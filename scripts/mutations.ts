@@ -206,8 +206,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "re2-hostile-patterns-on-backtracking-regexp",
     file: "re2/regex.ts",
-    find: 'const engine = opts.force ?? (backtrackSafe(ast) ? "regexp" : "re2js");',
-    replace: 'const engine = opts.force ?? "regexp";',
+    find: "(backtrackSafe(ast)\n",
+    replace: "(true\n",
     // not tests/re2/regex_test.ts: its hostile inputs would then backtrack for hours
     tests: ["tests/tsdb/matchers_test.ts"],
   },
@@ -233,6 +233,43 @@ export const MUTATIONS: Mutation[] = [
     find:
       "        if (ambiguous >= 0) return false;\n        ambiguous = i;\n        boundedOutcomes = true;",
     replace: "        ambiguous = i;\n        boundedOutcomes = true;",
+    tests: ["tests/re2/backtrack_test.ts"],
+  },
+  {
+    name: "re2-newline-inputs-on-backtracking-regexp",
+    file: "re2/regex.ts",
+    find:
+      'return this.engine === "regexp-unless-newline" && s.includes("\\n") ? "re2js" : "regexp";',
+    replace:
+      'return this.engine === "regexp-unless-newline" && s.includes("\\r") ? "re2js" : "regexp";',
+    tests: ["tests/re2/regex_test.ts"],
+  },
+  {
+    name: "re2-newline-fallback-size-unchecked-until-used",
+    file: "re2/regex.ts",
+    find: "      checkProgramSize(ast, pattern);\n      const later",
+    replace: "      const later",
+    tests: ["tests/re2/regex_test.ts"],
+  },
+  {
+    name: "re2-backtrack-final-repetition-before-assertion-takes-rest",
+    file: "re2/backtrack.ts",
+    find: "covers(last.set, universe) && endsWithRepetition(ast);",
+    replace: "covers(last.set, universe);",
+    tests: ["tests/re2/backtrack_test.ts"],
+  },
+  {
+    name: "re2-backtrack-final-repetition-of-some-characters-takes-rest",
+    file: "re2/backtrack.ts",
+    find: "    covers(last.set, universe) && endsWithRepetition(ast);",
+    replace: "    endsWithRepetition(ast);",
+    tests: ["tests/re2/backtrack_test.ts"],
+  },
+  {
+    name: "re2-backtrack-no-newline-proof-keeps-newline",
+    file: "re2/backtrack.ts",
+    find: 'if (it.k === "rep") it.set = minus(it.set, NEWLINE);',
+    replace: 'if (it.k === "rep") it.set = it.set;',
     tests: ["tests/re2/backtrack_test.ts"],
   },
   {
@@ -507,10 +544,9 @@ export const MUTATIONS: Mutation[] = [
   },
   {
     name: "binop-ignoring-keeps-metric-name",
-    file: "promql/binary.ts",
-    find: "const listed = names.includes(n);\n" +
-      "    if (matching.on ? !listed : (listed || n === METRIC_NAME)) continue;",
-    replace: "const listed = names.includes(n);\n    if (matching.on ? !listed : listed) continue;",
+    file: "promql/label_subset_map.ts",
+    find: "return this.on ? listed : !listed && name !== METRIC_NAME;",
+    replace: "return this.on ? listed : !listed;",
     tests: ["tests/promql/engine_test.ts", "tests/promql/functions_test.ts"],
   },
   {
@@ -1526,9 +1562,37 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "promql-binary-one-side-index-unshifted",
     file: "promql/binary.ts",
-    find: "        p[i] = j + 1;",
-    replace: "        p[i] = j;",
+    find: "      p[i] = j + 1;",
+    replace: "      p[i] = j;",
     tests: ["tests/promql/engine_test.ts", "tests/promql/functions_test.ts"],
+  },
+  {
+    name: "promql-binary-signature-hash-hit-values-unchecked",
+    file: "promql/label_subset_map.ts",
+    find: "      if (a[i] !== b[j] || a[i + 1] !== b[j + 1]) return false;",
+    replace: "      if (a[i] !== b[j]) return false;",
+    tests: ["tests/promql/binary_mutation_gaps_test.ts"],
+  },
+  {
+    name: "promql-binary-signature-add-reuses-stale-hash",
+    file: "promql/label_subset_map.ts",
+    find: "const h = ls === this.lastLabels ? this.lastHash : this.hash(ls);",
+    replace: "const h = this.lastHash;",
+    tests: ["tests/promql/binary_mutation_gaps_test.ts"],
+  },
+  {
+    name: "promql-binary-group-left-matches-forgotten",
+    file: "promql/binary.ts",
+    find: "          m.set(dst, steps);",
+    replace: "",
+    tests: ["tests/promql/engine_test.ts"],
+  },
+  {
+    name: "promql-binary-one-to-one-matches-forgotten",
+    file: "promql/binary.ts",
+    find: "          g.matched = m;\n        }\n        if (m[i] !== 0) {",
+    replace: "        }\n        if (m[i] !== 0) {",
+    tests: ["tests/promql/engine_test.ts"],
   },
   {
     name: "promql-drop-name-shift-skips-label",

@@ -8,6 +8,7 @@ import { simplify } from "../../re2/translate.ts";
 import { HOSTILE } from "../helpers/re2_cases.ts";
 
 const safe = (p: string) => backtrackSafe(simplify(parseRe2(p).ast));
+const safeWithoutNewline = (p: string) => backtrackSafe(simplify(parseRe2(p).ast), true);
 
 Deno.test("hostile patterns are never judged safe for a backtracking engine", () => {
   for (const p of HOSTILE) assert(!safe(p), p);
@@ -48,4 +49,26 @@ Deno.test("one ambiguous repetition is safe only when what follows cannot re-rea
   assert(safe("a\\bb"));
   assert(safe("(?m)^a+$"));
   assert(!safe("(?:^a|b)*"));
+});
+
+Deno.test("a final .* makes one ambiguous choice safe only where . takes every input character", () => {
+  // with a "\n" in the input, `(.*):.*` retries the final `.*` from every ':' (quadratic)
+  assert(!safe("(.*):.*"));
+  assert(safeWithoutNewline("(.*):.*"));
+  assert(safeWithoutNewline("(.*):(.*)"));
+  assert(safeWithoutNewline("(.*)-.+"));
+  assert(safe("(?s)(.*):.*"));
+  assert(!safe("(.*):[^\\n]*"));
+  assert(safeWithoutNewline("(.*):[^\\n]*"));
+  // something after the final repetition can still fail and make it re-read the input
+  assert(!safeWithoutNewline("(.*):.*\\b"));
+  assert(!safeWithoutNewline("(.*):.*x"));
+  // the final repetition must take every character, and be the only other unbounded one
+  assert(!safeWithoutNewline("(.*):[a-z:]*"));
+  assert(!safeWithoutNewline("(.*):x*.*"));
+  assert(!safeWithoutNewline(".*:.*:.*"));
+  // repetitions of "\\n" take nothing from such inputs, so they are not ambiguous
+  assert(!safe("a\\n*\\n*b"));
+  assert(safeWithoutNewline("a\\n*\\n*b"));
+  for (const p of HOSTILE) assert(!safeWithoutNewline(p), p);
 });

@@ -15,6 +15,27 @@ Deno.test("hostile patterns compile to the RE2 automaton, common ones to a RegEx
   assertEquals(Re2Regex.compile("(?P<host>[^:]+):(\\d+)").engine, "regexp");
 });
 
+Deno.test("(.*):.* runs as a RegExp on inputs without a newline and on RE2 on the others", () => {
+  const re = Re2Regex.compile("(.*):.*");
+  const re2 = Re2Regex.compile("(.*):.*", "re2js");
+  assertEquals(re.engine, "regexp-unless-newline");
+  // many ':' then a newline: the backtracking engine would retry the final .* from every ':'
+  const hostile = ":".repeat(5000) + "\n";
+  assertEquals(re.engineFor(hostile), "re2js");
+  assertEquals(re.engineFor("\n"), "re2js");
+  assertEquals(re.engineFor("host:9100"), "regexp");
+  for (
+    const s of [hostile, "host:9100", "a:b:c", "a\nb:c", "a:b\n", "\n:", ":", "", "no-colon", "é:ü"]
+  ) {
+    assertEquals(re.exec(s), re2.exec(s), JSON.stringify(s));
+    assertEquals(re.test(s), re2.test(s), JSON.stringify(s));
+  }
+  assertEquals(re.exec("a:b:c"), ["a:b:c", "a:b"]);
+  assertEquals(re.exec("a\nb:c"), null);
+  // (?s) lets . take the newline too: always the RegExp
+  assertEquals(Re2Regex.compile("(?s)(.*):.*").engine, "regexp");
+});
+
 Deno.test("hostile patterns answer correctly on inputs that make backtracking explode", () => {
   const a28 = "a".repeat(28);
   const cases: [string, string, boolean][] = [
@@ -71,6 +92,12 @@ Deno.test("the automaton refuses programs too large to compile quickly, with a c
   );
   // as long as backtracking is provably linear the RegExp takes it, whatever its size
   assertEquals(Re2Regex.compile("[a-z]{1000}".repeat(60)).engine, "regexp");
+  // a pattern that falls back to the automaton on inputs with a newline is refused when compiled
+  assertThrows(
+    () => Re2Regex.compile("(.*):" + "[a-z]{1000}".repeat(60) + ".*"),
+    InvalidRegexError,
+    "error parsing regexp: expression too large",
+  );
 });
 
 Deno.test("expandTemplate follows Go's Regexp.Expand", () => {
@@ -138,13 +165,17 @@ Deno.test("the two engines agree on random patterns and inputs (matches and subm
   for (const [p, inputs] of randomCorpus(7, 400, 15)) {
     const js = Re2Regex.compile(p, "regexp");
     const re2 = Re2Regex.compile(p, "re2js");
-    const safe = Re2Regex.compile(p).engine === "regexp";
-    if (safe) safeCount++;
+    const chosen = Re2Regex.compile(p);
+    if (chosen.engine !== "re2js") safeCount++;
     for (const s of inputs) {
       assertEquals(re2.test(s), js.test(s), `${p} on ${JSON.stringify(s)}`);
+      assertEquals(chosen.test(s), js.test(s), `${p} (${chosen.engine}) on ${JSON.stringify(s)}`);
       // JS resets captures per iteration and refuses empty iterations where Go does not, so
-      // submatches agree only where the RegExp is used: on safe patterns
-      if (safe) assertEquals(re2.exec(s), js.exec(s), `${p} groups on ${JSON.stringify(s)}`);
+      // submatches agree only where the RegExp is used: on safe patterns and inputs
+      if (chosen.engineFor(s) === "regexp") {
+        assertEquals(re2.exec(s), js.exec(s), `${p} groups on ${JSON.stringify(s)}`);
+        assertEquals(chosen.exec(s), js.exec(s), `${p} (${chosen.engine}) on ${JSON.stringify(s)}`);
+      }
       compared++;
     }
   }
