@@ -9,6 +9,7 @@ import { EvalWorkers } from "../../components/eval_workers.ts";
 import { EvalPool, type EvalTask, type FromWorker, type ToWorker } from "../../query/eval_pool.ts";
 import { PromQLError } from "../../promql/errors.ts";
 import { fakeLauncher } from "../helpers/eval_launcher.ts";
+import { eventually } from "../helpers/sidecar_lab.ts";
 
 const CRASHING = new URL("../helpers/crash_eval_worker.ts", import.meta.url);
 
@@ -149,17 +150,9 @@ function fakePool(max: number, idleMs?: number) {
 /** A short wait, for what must NOT happen (no Worker started, none stopped). */
 const tick = () => new Promise((r) => setTimeout(r, 20));
 
-/**
- * Waits until `done()` holds (messages between the pool and its fake Workers cross a
- * MessageChannel, whose delivery on a loaded machine can take longer than a fixed tick).
- */
-async function until(done: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+/** Waits for what crosses the fake Workers' MessageChannels (slow on a loaded machine). */
+const until = (done: () => boolean, what: string) =>
+  eventually(what, () => Promise.resolve(done()), 10_000);
 
 const taskCount = (ws: { tasks: number[] }[]) => ws.reduce((n, w) => n + w.tasks.length, 0);
 
