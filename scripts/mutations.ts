@@ -4527,22 +4527,32 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "http-handler-url-without-query",
     file: "server/http.ts",
-    find: "          url,\n        };",
-    replace: "          url: new URL(url.pathname, url),\n        };",
+    find: "        const info = new RoutedRequestInfo(req, conn, raw, timeoutMs, url);",
+    replace:
+      "        const info = new RoutedRequestInfo(req, conn, raw, timeoutMs, new URL(url.pathname, url));",
     tests: ["tests/server/http_test.ts"],
   },
   {
     name: "http-remote-addr-not-kept",
     file: "server/http.ts",
-    find: "              if (remote !== undefined) return remote;\n",
+    find: "    if (this.#remote !== undefined) return this.#remote;\n",
     replace: "",
     tests: ["tests/server/http_test.ts"],
   },
   {
     name: "http-remote-addr-without-port",
     file: "server/http.ts",
-    find: "                remote = `${info.remoteAddr.hostname}:${info.remoteAddr.port}`;",
-    replace: "                remote = info.remoteAddr.hostname;",
+    find: "      this.#remote = `${this.info.remoteAddr.hostname}:${this.info.remoteAddr.port}`;",
+    replace: "      this.#remote = this.info.remoteAddr.hostname;",
+    tests: ["tests/server/http_test.ts"],
+  },
+  {
+    // back to a per-request getter literal: a hidden class per request (issue 19, promotion)
+    name: "http-request-info-own-getter",
+    file: "server/http.ts",
+    find: "        const info = new RoutedRequestInfo(req, conn, raw, timeoutMs, url);",
+    replace:
+      "        const info: RequestInfo = { signal: req.signal, get remoteAddr() { return conn.remoteAddr; }, rawParams: raw, readBody: (limit) => readBody(req, limit, timeoutMs), url };",
     tests: ["tests/server/http_test.ts"],
   },
   {

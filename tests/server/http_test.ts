@@ -169,3 +169,41 @@ Deno.test("the client's address read after the response is done does not throw",
     await srv.shutdown(1000);
   }
 });
+
+Deno.test("a handler's request info has no accessors of its own (one hidden class for all requests)", async () => {
+  // an object literal with a getter gets a map of its own per request, which keeps the request's
+  // objects alive through young-generation GCs (issue 19)
+  const infos: RequestInfo[] = [];
+  const srv = new HttpServer({
+    address: { hostname: "127.0.0.1", port: 0 },
+    logger: quiet,
+    registry: new Registry(),
+    probe: new Probe(),
+  });
+  srv.add([{
+    method: "GET",
+    path: "/x",
+    handler: (_req, _p, info) => {
+      infos.push(info);
+      return new Response(info.remoteAddr);
+    },
+  }]);
+  await srv.start();
+  try {
+    for (let i = 0; i < 2; i++) {
+      const r = await fetch(`http://127.0.0.1:${srv.addr!.port}/x`);
+      assert(/^127\.0\.0\.1:\d+$/.test(await r.text()));
+    }
+    for (const info of infos) {
+      for (const [name, d] of Object.entries(Object.getOwnPropertyDescriptors(info))) {
+        assert(d.get === undefined && d.set === undefined, `own accessor ${name}`);
+      }
+    }
+    assert(Object.getPrototypeOf(infos[0]) === Object.getPrototypeOf(infos[1]));
+    assert(Object.getPrototypeOf(infos[0]) !== Object.prototype);
+    // read after the response: still the address first read
+    assert(/^127\.0\.0\.1:\d+$/.test(infos[0].remoteAddr));
+  } finally {
+    await srv.shutdown(1000);
+  }
+});
