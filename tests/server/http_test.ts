@@ -5,6 +5,16 @@ import { Registry } from "../../metrics/registry.ts";
 
 const quiet = new Logger("error", "logfmt", {}, () => {});
 
+/** A server on a free port without prefix, web config or tenant label. */
+function plainServer(): HttpServer {
+  return new HttpServer({
+    address: { hostname: "127.0.0.1", port: 0 },
+    logger: quiet,
+    registry: new Registry(),
+    probe: new Probe(),
+  });
+}
+
 Deno.test("every role serves /metrics, /-/healthy and /-/ready, and routes by table", async () => {
   const probe = new Probe();
   const registry = new Registry();
@@ -100,12 +110,7 @@ Deno.test("static routes match their exact path only; parameterised ones still u
 });
 
 Deno.test("a handler gets the request's parsed URL and the client's address", async () => {
-  const srv = new HttpServer({
-    address: { hostname: "127.0.0.1", port: 0 },
-    logger: quiet,
-    registry: new Registry(),
-    probe: new Probe(),
-  });
+  const srv = plainServer();
   srv.add([{
     method: "GET",
     path: "/api/v1/query",
@@ -130,12 +135,7 @@ Deno.test("a handler gets the request's parsed URL and the client's address", as
 });
 
 Deno.test("the client's address read after the response is done does not throw", async () => {
-  const srv = new HttpServer({
-    address: { hostname: "127.0.0.1", port: 0 },
-    logger: quiet,
-    registry: new Registry(),
-    probe: new Probe(),
-  });
+  const srv = plainServer();
   let later: RequestInfo | undefined;
   let early = "";
   srv.add([{
@@ -174,12 +174,7 @@ Deno.test("a handler's request info has no accessors of its own (one hidden clas
   // an object literal with a getter gets a map of its own per request, which keeps the request's
   // objects alive through young-generation GCs (issue 19)
   const infos: RequestInfo[] = [];
-  const srv = new HttpServer({
-    address: { hostname: "127.0.0.1", port: 0 },
-    logger: quiet,
-    registry: new Registry(),
-    probe: new Probe(),
-  });
+  const srv = plainServer();
   srv.add([{
     method: "GET",
     path: "/x",
