@@ -44,6 +44,27 @@ export const MUTATIONS: Mutation[] = [
     planted: 3,
   },
   {
+    name: "xor-bulk-value-bits-in-word-bound",
+    file: "tsdb/chunkenc/xor.ts",
+    find: "used + ctl + sig <= 32",
+    replace: "used + ctl + sig <= 33",
+    tests: ["tests/tsdb/xor_test.ts"],
+  },
+  {
+    name: "xor-bulk-dod14-word-used",
+    file: "tsdb/chunkenc/xor.ts",
+    find: "\n          p += 16;\n          used = 16;",
+    replace: "\n          p += 16;\n          used = 15;",
+    tests: ["tests/tsdb/xor_test.ts"],
+  },
+  {
+    name: "xor-bulk-new-window-control-width",
+    file: "tsdb/chunkenc/xor.ts",
+    find: "\n          p += 13;\n          ctl = 13;",
+    replace: "\n          p += 13;\n          ctl = 12;",
+    tests: ["tests/tsdb/xor_test.ts"],
+  },
+  {
     name: "xor-iterator-dod20-bound",
     file: "tsdb/chunkenc/xor.ts",
     find: "\n        if (dod > 524288) dod -= 1048576;",

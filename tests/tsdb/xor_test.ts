@@ -580,3 +580,53 @@ Deno.test("decodeRest with [mint, maxt] writes exactly the samples inside it, bi
     assert(!it.next(), "the iterator is exhausted after decodeRest");
   }
 });
+
+Deno.test("decodeRest reads value bits from the timestamp's word exactly at every width", () => {
+  // After a same delta ('0') or a 14-bit delta-of-delta the bulk decoder takes the value's
+  // control and significant bits from the word it peeked for the timestamp when they fit, else
+  // peeks again. Values whose XOR with the previous has 1…64 significant bits at every offset,
+  // after each timestamp kind, must decode as the sample-by-sample iterator decodes them.
+  const samples: [number, number][] = [];
+  let t = 1_700_000_000_000;
+  let delta = 15_000;
+  let k = 0;
+  for (let sig = 1; sig <= 64; sig++) {
+    for (let shift = 0; shift + sig <= 64; shift += 7) {
+      for (const dod of [0, 0, 3, -2, 8191, 0, 70_000]) {
+        delta += dod;
+        t += delta;
+        // a value whose bits differ from the previous one's in a window of `sig` bits
+        const prev = samples.length > 0 ? samples[samples.length - 1][1] : 1.5;
+        f64[0] = prev;
+        const hi = LE ? 1 : 0;
+        const lo = 1 - hi;
+        const ones = sig === 64 ? [0xffffffff, 0xffffffff] : windowBits(sig, shift);
+        u32[hi] ^= ones[0];
+        u32[lo] ^= ones[1];
+        let v = f64[0];
+        if (v !== v || !Number.isFinite(v)) v = k++; // keep NaN payloads out of the comparison
+        samples.push([t, v]);
+      }
+    }
+  }
+  for (let from = 0; from < samples.length; from += 100) {
+    const part = samples.slice(from, from + 100);
+    const data = encode(part);
+    const bulk = decodeXorSamples(data);
+    const one = decodeAll(data);
+    assertEquals(Array.from(bulk.ts), one.map(([ts]) => ts));
+    for (let i = 0; i < one.length; i++) assertEquals(bitsOfArray(bulk.vs, i), bitsOf(one[i][1]));
+    assertEquals(one, part);
+  }
+});
+
+/** High and low words with `sig` one bits starting `shift` bits below the top of 64. */
+function windowBits(sig: number, shift: number): [number, number] {
+  let hi = 0;
+  let lo = 0;
+  for (let b = shift; b < shift + sig; b++) {
+    if (b < 32) hi |= 1 << (31 - b);
+    else lo |= 1 << (63 - b);
+  }
+  return [hi >>> 0, lo >>> 0];
+}

@@ -490,14 +490,18 @@ export class XorIterator {
     let trailing = this.trailing;
     for (let i = this.i; i < n; i++) {
       let w = peek(v, b, p);
+      // bits of `w` the timestamp used when the value's control bits (at most 13) follow in it
+      let used = 0;
       if (w >= 0) {
         p += 1;
+        used = 1;
       } else {
         let dod: number;
         if ((w & 0x40000000) === 0) {
           dod = (w >>> 16) & 0x3fff;
           if (dod > 8192) dod -= 16384;
           p += 16;
+          used = 16;
         } else if ((w & 0x20000000) === 0) {
           dod = (w >>> 12) & 0x1ffff;
           if (dod > 65536) dod -= 131072;
@@ -530,10 +534,14 @@ export class XorIterator {
         return k;
       }
 
-      w = peek(v, b, p);
+      // after a same delta ('0', scrapes at a fixed interval) or a small change of it the value's
+      // control bits are already in `w`, and often its significant bits too: peeks saved
+      w = used !== 0 ? w << used : peek(v, b, p);
       if (w >= 0) {
         p += 1;
       } else {
+        // bits of `w` read by the value's control bits
+        let ctl = 2;
         if ((w & 0x40000000) !== 0) {
           leading = (w >>> 25) & 31;
           let size = (w >>> 19) & 63;
@@ -541,12 +549,13 @@ export class XorIterator {
           if (leading + size > 64) this.badWindow(p, leading, size);
           trailing = 64 - leading - size;
           p += 13;
+          ctl = 13;
         } else {
           p += 2;
         }
         const sig = 64 - leading - trailing;
         if (sig <= 32) {
-          const x = peek(v, b, p) >>> (32 - sig);
+          const x = (used + ctl + sig <= 32 ? w << ctl : peek(v, b, p)) >>> (32 - sig);
           p += sig;
           if (trailing === 0) {
             vl ^= x;
