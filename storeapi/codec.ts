@@ -612,6 +612,9 @@ function writeRawChunk(w: ProtoWriter, field: number, encoding: ChunkEncoding, d
   w.bytesField(2, data);
 }
 
+/** Entries of each size array a {@link SeriesEncoder} keeps across {@link SeriesEncoder.forget}. */
+const KEPT_SIZES_MAX = 16384;
+
 /**
  * Measures and writes `Series` messages exactly (no intermediate buffers). Call `measure` then
  * `write` with the same arguments; string byte lengths and chunk message sizes are cached between
@@ -743,6 +746,20 @@ export class SeriesEncoder {
       chunkAt += s.chunks.length;
     }
     return n;
+  }
+
+  /**
+   * Readies the encoder to be kept for later answers: drops the labels measured last (kept to
+   * reuse their lengths), so it holds no series of a finished answer, and its size arrays when a
+   * big answer grew them past {@link KEPT_SIZES_MAX} entries.
+   */
+  forget(): void {
+    this.prevLabels = [];
+    this.prevAt = 0;
+    if (this.strLens.length > KEPT_SIZES_MAX) this.strLens = new Int32Array(64);
+    if (this.labelSizes.length > KEPT_SIZES_MAX) this.labelSizes = new Int32Array(32);
+    if (this.seriesSizes.length > KEPT_SIZES_MAX) this.seriesSizes = new Int32Array(64);
+    if (this.chunkSizes.length > KEPT_SIZES_MAX) this.chunkSizes = new Int32Array(256);
   }
 
   /** Writes the `SeriesBatch` body measured by the last `measureBatch`. */

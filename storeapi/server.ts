@@ -169,6 +169,8 @@ export class StoreServer {
 
   /** How request matchers are built: through the matcher cache when configured. */
   private readonly makeMatcher?: MatcherFactory;
+  /** Series encoders of finished calls, for the next ones (see {@link SeriesFrameSink}). */
+  private readonly encoders: SeriesEncoder[] = [];
   constructor(private readonly backend: StoreBackend, opts: StoreServerOptions = {}) {
     this.makeMatcher = opts.matchersCache?.get;
     this.serving = opts.serving ?? false;
@@ -321,7 +323,7 @@ export class StoreServer {
   private async handleSeries(buf: Uint8Array, ctx: CallContext, out: ServerStreamWriter) {
     const req = decodeRequest(() => decodeSeriesRequest(buf, this.makeMatcher));
     const { seriesLimit, samplesLimit } = this.limits;
-    const sink = new SeriesFrameSink(out, this.flushBytes, this.maxFrameBytes);
+    const sink = new SeriesFrameSink(out, this.flushBytes, this.maxFrameBytes, this.encoders);
     const batchSize = (req.responseBatchSize ?? 0) > 1 ? req.responseBatchSize! : 0;
     const batch: SeriesWithChunks[] = [];
     const skipChunks = req.skipChunks === true;
@@ -387,11 +389,16 @@ export class StoreServer {
     } catch (e) {
       if (ctx.signal.aborted) throw ctx.signal.reason;
       throw toGrpcError(e);
+    } finally {
+      sink.release();
     }
   }
 }
 
 const NO_CHUNKS: StoreChunk[] = [];
+
+/** Encoders kept for reuse at most: one per call in flight in the usual case. */
+const MAX_POOLED_ENCODERS = 4;
 
 /**
  * Longest stretch (ms) of a Series call without chunks between two event-loop turns (an I/O
@@ -434,13 +441,35 @@ class SeriesFrameSink {
    */
   private buf: Uint8Array = NO_BYTES;
   private pos = 0;
-  private readonly enc = new SeriesEncoder();
+  /**
+   * Taken from `pool` at the first series, handed back by {@link release}: an encoder's four
+   * typed arrays (each with its own buffer, about a microsecond apiece in Deno) were made for
+   * every call, even one answering nothing (issue 19). A call has its encoder to itself: its
+   * measured sizes must survive the await between measuring a frame and writing it.
+   */
+  private encoder: SeriesEncoder | null = null;
 
   constructor(
     private readonly out: ServerStreamWriter,
     private readonly flushBytes: number,
     private readonly maxFrameBytes: number,
+    private readonly pool: SeriesEncoder[],
   ) {}
+
+  private get enc(): SeriesEncoder {
+    return this.encoder ??= this.pool.pop() ?? new SeriesEncoder();
+  }
+
+  /** Hands the encoder back to the pool; the sink must not encode afterwards. */
+  release(): void {
+    const enc = this.encoder;
+    if (enc === null) return;
+    this.encoder = null;
+    if (this.pool.length < MAX_POOLED_ENCODERS) {
+      enc.forget();
+      this.pool.push(enc);
+    }
+  }
 
   /**
    * Room for `total` more bytes: flushes first when they would pass `flushBytes`. A promise only

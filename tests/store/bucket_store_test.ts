@@ -609,6 +609,50 @@ class FlakyBucket implements Bucket {
   }
 }
 
+Deno.test("Series answers follow the blocks each sync adds and drops, external labels included", async () => {
+  const f = await fixture();
+  try {
+    const write = (ext: Record<string, string>) =>
+      writeBlock(f.bucketDir, makeSeries(50, { samples: 10 }), {
+        minTime: 0,
+        maxTime: 2 * H,
+        thanos: thanos(ext),
+      });
+    const a = await write({ a: "1" });
+    const store = f.open();
+    try {
+      // each series' `a`, and no warning (a dropped block still chosen would warn, unreadable)
+      const extOf = async () => {
+        const out: string[] = [];
+        for await (
+          const s of store.series({
+            minTime: 0,
+            maxTime: 2 * H,
+            matchers: [new Matcher(MatchType.Equal, "__name__", "m2")],
+          }, new AbortController().signal)
+        ) {
+          if ("warning" in s) throw new Error(`unexpected warning: ${s.warning}`);
+          out.push(s.labels[s.labels.indexOf("a") + 1]);
+        }
+        return out;
+      };
+      await store.syncBlocks();
+      assertEquals(await extOf(), ["1", "1", "1", "1", "1"]);
+      // a block of another label set: served from the next sync on, merged in label order
+      await write({ a: "2" });
+      await store.syncBlocks();
+      assertEquals(await extOf(), ["1", "1", "1", "1", "1", "2", "2", "2", "2", "2"]);
+      await Deno.remove(`${f.bucketDir}/${a.ulid}`, { recursive: true });
+      await store.syncBlocks();
+      assertEquals(await extOf(), ["2", "2", "2", "2", "2"]);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await f.dirs.cleanup();
+  }
+});
+
 Deno.test("an unreachable bucket fails the sync but loaded blocks keep being served", async () => {
   const f = await fixture();
   try {

@@ -224,3 +224,60 @@ Deno.test(
       }));
   },
 );
+
+/** Answers `m` with `short`'s series and any other metric name with `long`'s. */
+class ByNameBackend extends FixedBackend {
+  constructor(
+    private readonly short: SeriesWithChunks[],
+    private readonly long: SeriesWithChunks[],
+  ) {
+    super([]);
+  }
+  override async *series(req: SeriesRequest, _signal: AbortSignal): AsyncIterable<SeriesItem> {
+    for (const s of req.matchers[0].value === "m" ? this.short : this.long) {
+      yield s;
+      await Promise.resolve();
+    }
+  }
+}
+
+Deno.test(
+  "concurrent Series calls that flush between series each answer their own series",
+  opts,
+  async () => {
+    // label strings of other lengths per call: an encoder shared by the calls would write the
+    // lengths it measured for one call into the other's frames
+    const short = fixture(40, 3);
+    const long = fixture(40, 3).map((s) => ({
+      labels: ["__name__", "a_much_longer_metric_name", "instance", `host-${s.labels[3]}.local`],
+      chunks: s.chunks,
+    }));
+    const server = new StoreServer(new ByNameBackend(short, long), {
+      serving: true,
+      flushBytes: 300, // every series or two flushes: the calls take turns between series
+    });
+    const { port } = await server.listen("127.0.0.1", 0);
+    const client = new StoreClient(`127.0.0.1:${port}`, { timeoutMs: 10_000 });
+    try {
+      const call = async (name: string) => {
+        const got: SeriesItem[] = [];
+        const req = { ...REQ, matchers: [new Matcher(MatchType.Equal, "__name__", name)] };
+        for await (const s of client.series(req)) got.push(s);
+        return got;
+      };
+      const rounds = await Promise.all([call("m"), call("x"), call("m"), call("x")]);
+      for (const [i, got] of rounds.entries()) {
+        const want = i % 2 === 0 ? short : long;
+        assertEquals(summary(got), summary(want));
+        const data = (items: SeriesItem[]) =>
+          items.flatMap((s) =>
+            "warning" in s ? [] : s.chunks.map((c) => new TextDecoder().decode(c.data))
+          );
+        assertEquals(data(got), data(want));
+      }
+    } finally {
+      client.close();
+      await server.close();
+    }
+  },
+);
