@@ -13,7 +13,11 @@
 // store postings/series, bucket reads, chunk decode, …) per query, with the client's wall time
 // and the store's gRPC calls per query (its `grpc_server_started_total`). With `--range`, a range
 // query over the `range` seconds before `time` at `step` instead (e.g. the 30-day query of
-// bench/store_memory_vs_prometheus.ts --days30 over its kept bucket).
+// bench/store_memory_vs_prometheus.ts --days30 over its kept bucket). `--heap` adds the sampled
+// allocations per function; `--survivors` keeps only the allocations no young-generation GC
+// collected (what is promoted to the old generation and brings full GCs closer), each with its
+// last callers; `--path=<path>` times GET `<path>` on the querier instead of a query (a 404, a
+// probe: the HTTP server's own share).
 
 import {
   breakdown,
@@ -41,7 +45,13 @@ const TOP = Number(flag("top", "15"));
 /** Writes each process's profile to `<dir>/{querier,store}.cpuprofile` (Chrome DevTools). */
 const SAVE = flag("save", "");
 /** Also samples allocations (V8 sampling heap profiler) and prints the top allocating functions. */
-const HEAP = Deno.args.includes("--heap");
+const HEAP = Deno.args.includes("--heap") || Deno.args.includes("--survivors");
+/**
+ * With `--survivors`, the heap sampling keeps only what no scavenge collected: the allocations
+ * that survive into the old generation (promotion, then full GCs), by allocating function.
+ */
+const SURVIVORS = Deno.args.includes("--survivors");
+const PATH = flag("path", "");
 const RANGE = Number(flag("range", "0"));
 const STEP = flag("step", "60");
 const WARMUP = Number(flag("warmup", "50"));
@@ -178,7 +188,9 @@ try {
   });
   const query = start("query", [`--store=${store.grpc}`, "--query.eval-workers=0"]);
   children.push(query);
-  const url = RANGE > 0
+  const url = PATH !== ""
+    ? `http://${query.http}${PATH}`
+    : RANGE > 0
     ? `http://${query.http}/api/v1/query_range?${new URLSearchParams({
       query: QUERY,
       start: String(Number(TIME) - RANGE),
@@ -201,7 +213,7 @@ try {
       await c.send("HeapProfiler.startSampling", {
         samplingInterval: 1024,
         includeObjectsCollectedByMajorGC: true,
-        includeObjectsCollectedByMinorGC: true,
+        includeObjectsCollectedByMinorGC: !SURVIVORS,
       });
     }
   }
@@ -239,21 +251,31 @@ try {
     if (!h) continue;
     // allocated bytes by function (self), per query: what the garbage collector later sweeps
     const by = new Map<string, number>();
-    const walk = (n: HeapNode) => {
+    // survivors: the allocating function and its callers (who keeps them is not sampled, where
+    // they come from narrows it down)
+    const depth = SURVIVORS ? 5 : 1;
+    const walk = (n: HeapNode, callers: string[]) => {
       const cf = n.callFrame;
-      const k = `${cf.functionName || "(anonymous)"} ${cf.url.split("/").slice(-2).join("/")}:${
+      const fn = `${cf.functionName || "(anonymous)"} ${cf.url.split("/").slice(-2).join("/")}:${
         cf.lineNumber + 1
       }`;
+      const chain = [...callers.slice(1 - depth), fn];
+      const k = chain.reverse().join(" < ");
       by.set(k, (by.get(k) ?? 0) + n.selfSize);
-      for (const c of n.children) walk(c);
+      const mine = depth > 1 ? [...callers.slice(2 - depth), fn] : [];
+      for (const c of n.children) walk(c, mine);
     };
-    walk(h.head);
+    walk(h.head, []);
     const top = [...by].sort((a, b) => b[1] - a[1]).slice(0, TOP || 15);
     const total = [...by.values()].reduce((a, b) => a + b, 0);
     console.log(
-      `\n## ${name}: sampled allocations ${(total / N / 1024).toFixed(1)} KiB per query\n`,
+      `\n## ${name}: sampled ${SURVIVORS ? "surviving " : ""}allocations ${
+        (total / N / 1024).toFixed(1)
+      } KiB per query\n`,
     );
-    console.log("| function (self) | KiB / query |\n| --- | ---: |");
+    console.log(
+      `| function (self)${SURVIVORS ? " < its callers" : ""} | KiB / query |\n| --- | ---: |`,
+    );
     for (const [k, v] of top) console.log(`| ${k} | ${(v / N / 1024).toFixed(2)} |`);
   }
   for (const [name, p] of [["querier", profiles[1]], ["store gateway", profiles[0]]] as const) {

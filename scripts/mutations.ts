@@ -4598,6 +4598,16 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/server/http_test.ts"],
   },
   {
+    // readBody memoized on the instance: a per-request closure in a field again (issue 19,
+    // promotion)
+    name: "http-request-info-read-body-own-field",
+    file: "server/http.ts",
+    find: "    return (limit) => readBody(req, limit, bodyTimeoutMs);",
+    replace:
+      '    const f = (limit: number) => readBody(req, limit, bodyTimeoutMs);\n    Object.defineProperty(this, "readBody", { value: f });\n    return f;',
+    tests: ["tests/server/http_test.ts"],
+  },
+  {
     name: "http-duration-label-values-swapped",
     file: "server/http.ts",
     find: "      : this.duration.labels(code, name, method);",

