@@ -259,10 +259,10 @@ try {
       const fn = `${cf.functionName || "(anonymous)"} ${cf.url.split("/").slice(-2).join("/")}:${
         cf.lineNumber + 1
       }`;
-      const chain = [...callers.slice(1 - depth), fn];
-      const k = chain.reverse().join(" < ");
+      const chain = [...callers, fn]; // at most `depth` frames, the function last
+      const k = chain.toReversed().join(" < ");
       by.set(k, (by.get(k) ?? 0) + n.selfSize);
-      const mine = depth > 1 ? [...callers.slice(2 - depth), fn] : [];
+      const mine = depth > 1 ? chain.slice(1 - depth) : [];
       for (const c of n.children) walk(c, mine);
     };
     walk(h.head, []);

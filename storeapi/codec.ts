@@ -614,6 +614,8 @@ function writeRawChunk(w: ProtoWriter, field: number, encoding: ChunkEncoding, d
 
 /** Entries of each size array a {@link SeriesEncoder} keeps across {@link SeriesEncoder.forget}. */
 const KEPT_SIZES_MAX = 16384;
+/** Initial entries of a {@link SeriesEncoder}'s size arrays (also what `forget` shrinks to). */
+const STR_LENS_0 = 64, LABEL_SIZES_0 = 32, SERIES_SIZES_0 = 64, CHUNK_SIZES_0 = 256;
 
 /**
  * Measures and writes `Series` messages exactly (no intermediate buffers). Call `measure` then
@@ -622,11 +624,11 @@ const KEPT_SIZES_MAX = 16384;
  * each chunk measured once.
  */
 export class SeriesEncoder {
-  private strLens = new Int32Array(64);
-  private labelSizes = new Int32Array(32);
-  private seriesSizes = new Int32Array(64);
+  private strLens = new Int32Array(STR_LENS_0);
+  private labelSizes = new Int32Array(LABEL_SIZES_0);
+  private seriesSizes = new Int32Array(SERIES_SIZES_0);
   /** Sizes of the measured chunk messages, from index `chunkAt` of `measure` on. */
-  private chunkSizes = new Int32Array(256);
+  private chunkSizes = new Int32Array(CHUNK_SIZES_0);
   /** The labels last measured and where their string lengths start in `strLens`. */
   private prevLabels: Labels = [];
   private prevAt = 0;
@@ -756,10 +758,12 @@ export class SeriesEncoder {
   forget(): void {
     this.prevLabels = [];
     this.prevAt = 0;
-    if (this.strLens.length > KEPT_SIZES_MAX) this.strLens = new Int32Array(64);
-    if (this.labelSizes.length > KEPT_SIZES_MAX) this.labelSizes = new Int32Array(32);
-    if (this.seriesSizes.length > KEPT_SIZES_MAX) this.seriesSizes = new Int32Array(64);
-    if (this.chunkSizes.length > KEPT_SIZES_MAX) this.chunkSizes = new Int32Array(256);
+    if (this.strLens.length > KEPT_SIZES_MAX) this.strLens = new Int32Array(STR_LENS_0);
+    if (this.labelSizes.length > KEPT_SIZES_MAX) this.labelSizes = new Int32Array(LABEL_SIZES_0);
+    if (this.seriesSizes.length > KEPT_SIZES_MAX) {
+      this.seriesSizes = new Int32Array(SERIES_SIZES_0);
+    }
+    if (this.chunkSizes.length > KEPT_SIZES_MAX) this.chunkSizes = new Int32Array(CHUNK_SIZES_0);
   }
 
   /** Writes the `SeriesBatch` body measured by the last `measureBatch`. */
