@@ -169,10 +169,9 @@ export class ProxyQueryable implements Queryable {
             continue;
           }
           countSeries(this.stats, item);
-          let s: SeriesWithChunks = {
-            labels: item.labels,
-            chunks: toEngineChunks(item, hints.func),
-          };
+          const chunks = toEngineChunks(item, hints.func);
+          // raw chunks (the usual case) pass as they came: no new object per series
+          let s: SeriesWithChunks = chunks === item.chunks ? item : { labels: item.labels, chunks };
           if (dedup) s = dedupSeries(s, dedupOpts);
           out.push(s);
         }

@@ -4102,6 +4102,20 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/query/telemetry_test.ts"],
   },
   {
+    name: "querier-select-passes-aggregate-chunks",
+    file: "query/queryable.ts",
+    find: "chunks === item.chunks ? item : { labels: item.labels, chunks };",
+    replace: "item;",
+    tests: ["tests/e2e/downsample_test.ts"],
+  },
+  {
+    name: "querier-select-copies-raw-series",
+    file: "query/queryable.ts",
+    find: "chunks === item.chunks ? item : { labels: item.labels, chunks };",
+    replace: "{ labels: item.labels, chunks };",
+    tests: ["tests/query/queryable_test.ts"],
+  },
+  {
     name: "telemetry-series-not-counted",
     file: "query/queryable.ts",
     find: "  stats.series++;\n",

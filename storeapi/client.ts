@@ -168,14 +168,10 @@ export class StoreClient implements StoreBackend {
           out.push({ warning: res.warning });
           continue;
         }
-        const list = "series" in res ? [res.series] : res.batch;
-        for (const s of list) {
-          if (pending !== null && labelsEqual(pending.labels, s.labels)) {
-            for (const c of s.chunks) pending.chunks.push(c);
-            continue;
-          }
-          if (pending !== null) out.push(pending);
-          pending = s;
+        if ("series" in res) pending = follow(pending, res.series, out);
+        else {
+          const batch = res.batch;
+          for (let i = 0; i < batch.length; i++) pending = follow(pending, batch[i], out);
         }
       }
       if (out.length > 0) yield out;
@@ -241,6 +237,24 @@ export class StoreClient implements StoreBackend {
   close(): void {
     this.channel.close();
   }
+}
+
+/**
+ * The series after `pending` in a Series stream: merged into it when the labels repeat (returns
+ * `pending`), else `pending` goes to `out` and `s` is the one held back.
+ */
+function follow(
+  pending: SeriesWithChunks | null,
+  s: SeriesWithChunks,
+  out: SeriesItem[],
+): SeriesWithChunks {
+  if (pending === null) return s;
+  if (labelsEqual(pending.labels, s.labels)) {
+    for (const c of s.chunks) pending.chunks.push(c);
+    return pending;
+  }
+  out.push(pending);
+  return s;
 }
 
 /** One item at a time from a stream of batches. */

@@ -947,15 +947,19 @@ function readSeriesLabel(r: ProtoReader, out: string[], j: number): void {
 
 function readSeries(r: ProtoReader): SeriesWithChunks {
   const labels: string[] = [];
-  const chunks: StoreChunk[] = [];
+  let chunks: StoreChunk[] | null = null;
   let j = 0;
   while (!r.eof()) {
     const t = r.tag();
     if (t === 0x0a) readSeriesLabel(r, labels, j++);
-    else if (t === 0x12) chunks.push(r.embedded("AggrChunk", readAggrChunk));
-    else r.skip(t & 7);
+    else if (t === 0x12) {
+      const c = r.embedded("AggrChunk", readAggrChunk);
+      // most series of a short query have one chunk: an array of exactly one, grown when not
+      if (chunks === null) chunks = [c];
+      else chunks.push(c);
+    } else r.skip(t & 7);
   }
-  return { labels, chunks };
+  return { labels, chunks: chunks ?? [] };
 }
 
 /** Decodes a `SeriesResponse`; chunk data are views of `buf`. Unknown oneof members → null. */

@@ -10,7 +10,7 @@ import type { SeriesItem } from "../../storeapi/server.ts";
 import { Engine } from "../../promql/engine.ts";
 import { encodeXorChunks } from "../../tsdb/chunkenc/samples.ts";
 import { Matcher, MatchType } from "../../tsdb/matchers.ts";
-import type { Labels } from "../../tsdb/series.ts";
+import type { Labels, SeriesWithChunks } from "../../tsdb/series.ts";
 
 /** One series per metric name `a`, `b`, `c` (value 2, 4, 8) sampled every 15 s up to 300 s. */
 function seriesOf(name: string): SeriesItem {
@@ -157,4 +157,17 @@ Deno.test("a failed left operand ends the right operand's started call and is th
     await new Promise((r) => setTimeout(r, 10));
   }
   assert(rec.events.includes("close b"), rec.events.join(", "));
+});
+
+Deno.test("a store's raw series reach the engine as they came (no copy per series)", async () => {
+  const a = seriesOf("a") as SeriesWithChunks;
+  const sent = [a, { labels: ["__name__", "a", "job", "k"], chunks: a.chunks }];
+  const { q } = queryable(4, async function* () {
+    yield* sent;
+  });
+  const m = [new Matcher(MatchType.Equal, "__name__", "a")];
+  const got = [];
+  for await (const s of q.select(m, { start: 0, end: 300_000 })) got.push(s);
+  assertEquals(got.length, 2);
+  assert(got[0] === sent[0] && got[1] === sent[1], "the series objects were copied");
 });
