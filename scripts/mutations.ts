@@ -369,6 +369,13 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/storeapi/wire_test.ts", "tests/storeapi/interop_test.ts"],
   },
   {
+    name: "codec-decoded-chunk-own-prototype",
+    file: "storeapi/codec.ts",
+    find: "DecodedChunk.prototype = Object.prototype;\n",
+    replace: "",
+    tests: ["tests/storeapi/wire_test.ts"],
+  },
+  {
     name: "codec-chunk-in-place-ignores-trailing-fields",
     file: "storeapi/codec.ts",
     find: "      if (r.pos + n === end) {",

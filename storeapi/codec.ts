@@ -875,8 +875,23 @@ function readMainChunk(r: ProtoReader, c: StoreChunk): void {
   c.data = raw.data;
 }
 
+/**
+ * A decoded chunk: a plain object (its prototype is Object.prototype, as a literal's), made by
+ * `new` instead of a literal. V8 allocates a literal's objects straight in the old generation
+ * once most of them survived a young-generation GC (a large answer held while it is evaluated):
+ * from then on every chunk of every answer, and through it its data view, lived until a full GC
+ * (issue 19). A construction site has no such feedback.
+ */
+const DecodedChunk = function (this: StoreChunk) {
+  this.minTime = 0;
+  this.maxTime = 0;
+  this.encoding = ChunkEncoding.None;
+  this.data = EMPTY;
+} as unknown as new () => StoreChunk;
+DecodedChunk.prototype = Object.prototype;
+
 function readAggrChunk(r: ProtoReader): StoreChunk {
-  const c: StoreChunk = { minTime: 0, maxTime: 0, encoding: ChunkEncoding.None, data: EMPTY };
+  const c = new DecodedChunk();
   while (!r.eof()) {
     const t = r.tag();
     const field = t >>> 3;

@@ -684,3 +684,20 @@ Deno.test("varintSize is the written varint's length on both sides of every 7-bi
   assertEquals(varintSize(2 ** 56), 9);
   assertEquals(varintSize(2 ** 63), 10);
 });
+
+Deno.test("decoded series are plain data: equal to the series they were encoded from", () => {
+  const series = [
+    {
+      labels: ["__name__", "up", "job", "a"],
+      chunks: [{ minTime: 1, maxTime: 2, encoding: ChunkEncoding.XOR, data: new Uint8Array([7]) }],
+    },
+    {
+      labels: ["__name__", "up", "job", "b"],
+      chunks: [
+        { minTime: 1, maxTime: 2, encoding: ChunkEncoding.XOR, data: new Uint8Array([8, 9]) },
+        { minTime: 3, maxTime: 4, encoding: ChunkEncoding.Histogram, data: new Uint8Array([1]) },
+      ],
+    },
+  ];
+  assertEquals(decodeSeriesResponse(encodeSeriesResponseBatch(series)), { batch: series });
+});
