@@ -108,6 +108,20 @@ export const MUTATIONS: Mutation[] = [
     replace: "vh ^= x >>> (31 - trailing);",
     tests: ["tests/tsdb/xor_test.ts"],
   },
+  {
+    name: "xor-bulk-high-word-from-w-one-bit-too-many",
+    file: "tsdb/chunkenc/xor.ts",
+    find: "(used + ctl + sig <= 64 ? w << ctl : peek(v, b, p)) >>> (64 - sig);",
+    replace: "(used + ctl + sig <= 65 ? w << ctl : peek(v, b, p)) >>> (64 - sig);",
+    tests: ["tests/tsdb/xor_test.ts"],
+  },
+  {
+    name: "xor-bulk-high-word-from-w-unshifted",
+    file: "tsdb/chunkenc/xor.ts",
+    find: "(used + ctl + sig <= 64 ? w << ctl : peek(v, b, p)) >>> (64 - sig);",
+    replace: "(used + ctl + sig <= 64 ? w : peek(v, b, p)) >>> (64 - sig);",
+    tests: ["tests/tsdb/xor_test.ts"],
+  },
   // ---------------------------------------------------------------- tsdb: postings
   {
     name: "postings-intersect-gallop-match",

@@ -566,7 +566,8 @@ export class XorIterator {
             vh ^= x << (trailing - 32);
           }
         } else {
-          const xh = peek(v, b, p) >>> (64 - sig);
+          // the high word's bits too are often still in `w` (a gauge's changing value)
+          const xh = (used + ctl + sig <= 64 ? w << ctl : peek(v, b, p)) >>> (64 - sig);
           p += sig - 32;
           const xl = peek(v, b, p);
           p += 32;
