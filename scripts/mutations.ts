@@ -153,20 +153,6 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/tsdb/primitives_test.ts"],
   },
   {
-    name: "index-postings-refs-little-endian",
-    file: "tsdb/index/reader.ts",
-    find: "for (let k = 0; k < n; k++) list[k] = refs.getUint32(4 * k);",
-    replace: "for (let k = 0; k < n; k++) list[k] = refs.getUint32(4 * k, true);",
-    tests: ["tests/tsdb/index_test.ts"],
-  },
-  {
-    name: "index-postings-refs-view-ignores-offset",
-    file: "tsdb/index/reader.ts",
-    find: "const refs = new DataView(b.buffer, b.byteOffset + at + 8, 4 * n);",
-    replace: "const refs = new DataView(b.buffer, at + 8, 4 * n);",
-    tests: ["tests/tsdb/index_test.ts", "tests/store/bucket_store_test.ts"],
-  },
-  {
     name: "index-series-crc-unchecked",
     file: "tsdb/index/reader.ts",
     find: "const got = crc32c(b, bodyStart, bodyEnd);\n    if (want !== got) {",

@@ -756,11 +756,11 @@ export class IndexReader {
     if (4 + 4 * n !== len) {
       throw new CorruptionError(name, off, `postings list of ${len} bytes claims ${n} entries`);
     }
-    // one big-endian load per ref: 2.5× faster than assembling each from four byte loads (the
-    // first query of a metric name decodes its whole list, 10,000 refs in a 1M-series block)
-    const refs = new DataView(b.buffer, b.byteOffset + at + 8, 4 * n);
     const list = new Uint32Array(n);
-    for (let k = 0; k < n; k++) list[k] = refs.getUint32(4 * k);
+    let p = at + 8;
+    for (let k = 0; k < n; k++, p += 4) {
+      list[k] = ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
+    }
     return list;
   }
 }
