@@ -12,8 +12,10 @@
 //   working set is the same at every scale and only the bucket grows.
 // --big=N: a block of N series (1000000 for the issue's figure): bucket bytes read by a
 //   one-series selector (thanos_objstore_bucket_operation_fetched_bytes_total), its latency
-//   and each process's CPU per query, the same series every time (cached after the first) and
-//   another series each time (its postings and series entry read from the bucket).
+//   and each process's CPU per query, the same series every time (cached after the first),
+//   another series each time (its postings and series entry read from the bucket; the first
+//   100 queries also read their metric name's list) and another series each time after one
+//   series of every metric name was queried (only the series' own postings and entry read).
 // --days30=N: 360 two-hour blocks (30 days) of N series at 60 s: a 30-day range query, latency
 //   and peak RSS against Prometheus.
 // --variants="A|B": run each section once per variant, side by side in one run (alternating when
@@ -423,14 +425,30 @@ try {
       const cases: [string, string | ((i: number) => string)][] = [
         ["instant", `query?query=${sel}&time=${end}`],
         ["range 2h", `query_range?query=${sel}&start=${T0 / 1000}&end=${end}&step=60`],
-        // another series each time: its postings and series entry are not cached yet
+        // another series each time: its postings and series entry are not cached yet (nor, in
+        // the first 100 queries, its metric name's postings list of big / 100 refs)
         [
           "instant, another series each time",
           (i: number) =>
             `query?query=${selOf((Math.floor(big * 0.377) + i * 7919) % big)}&time=${end}`,
         ],
+        // the same, every metric name queried before: only the series' own postings list and
+        // entry are read from the bucket (the per-series cost of goal 4a)
+        [
+          "instant, another series each time, its metric name queried before",
+          (i: number) =>
+            `query?query=${selOf((Math.floor(big * 0.577) + i * 7919) % big)}&time=${end}`,
+        ],
       ];
       for (const [name, path] of cases) {
+        if (name.endsWith("queried before")) {
+          // one series of each metric name, on both sides, untimed
+          for (let k = 0; k < 100; k++) {
+            for (const base of [s.querier.url, s.prom.url]) {
+              await (await fetch(`${base}/api/v1/query?query=${selOf(k)}&time=${end}`)).text();
+            }
+          }
+        }
         const url = (base: string) =>
           typeof path === "string"
             ? `${base}/api/v1/${path}`

@@ -167,6 +167,20 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/tsdb/primitives_test.ts"],
   },
   {
+    name: "index-postings-refs-words-left-reversed",
+    file: "tsdb/index/reader.ts",
+    find: "  return new Uint32Array(bytes.buffer, 0, n).reverse();",
+    replace: "  return new Uint32Array(bytes.buffer, 0, n);",
+    tests: ["tests/tsdb/index_test.ts"],
+  },
+  {
+    name: "index-postings-refs-bytes-not-swapped",
+    file: "tsdb/index/reader.ts",
+    find: "  bytes.reverse();\n",
+    replace: "",
+    tests: ["tests/tsdb/index_test.ts"],
+  },
+  {
     name: "index-series-crc-unchecked",
     file: "tsdb/index/reader.ts",
     find: "const got = crc32c(b, bodyStart, bodyEnd);\n    if (want !== got) {",

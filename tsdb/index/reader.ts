@@ -756,12 +756,7 @@ export class IndexReader {
     if (4 + 4 * n !== len) {
       throw new CorruptionError(name, off, `postings list of ${len} bytes claims ${n} entries`);
     }
-    const list = new Uint32Array(n);
-    let p = at + 8;
-    for (let k = 0; k < n; k++, p += 4) {
-      list[k] = ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
-    }
-    return list;
+    return decodeBigEndianRefs(b, at + 8, n);
   }
 }
 
@@ -771,6 +766,23 @@ export class IndexReader {
 function mergeFetched(lists: Uint32Array[]): Uint32Array {
   if (lists.length === 0) return EMPTY_POSTINGS;
   return lists.length === 1 ? lists[0] : mergePostings(lists);
+}
+
+/** Whether this host stores a uint32 least significant byte first (x86-64 and ARM do). */
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
+/**
+ * The `n` big-endian uint32s at `b[at]` (a postings list's refs) in a new array. On a
+ * little-endian host the bytes are copied and reversed, which leaves the words in reverse order
+ * with their bytes right, and the words reversed back: two native passes. A JavaScript loop over
+ * the refs costs 0.4–6 ms on its first lists, until the engine optimizes it, and a store gateway
+ * decodes each metric name's list once (10,000 refs in a 1,000,000-series block).
+ */
+function decodeBigEndianRefs(b: Uint8Array, at: number, n: number): Uint32Array {
+  const bytes = b.slice(at, at + 4 * n);
+  if (!LITTLE_ENDIAN) return new Uint32Array(bytes.buffer, 0, n);
+  bytes.reverse();
+  return new Uint32Array(bytes.buffer, 0, n).reverse();
 }
 
 /** Position after the uvarint decoded by the last {@link uvarintAt} call. */
