@@ -754,6 +754,21 @@ export const MUTATIONS: Mutation[] = [
     replace: "if (kept.some((k) => src.some((s) => k.has(s)))) dups.push(m.ulid);",
     tests: ["tests/block/fetcher_mutation_gaps_test.ts", "tests/block/fetcher_test.ts"],
   },
+  // ---------------------------------------------------------------- strconv: label JSON
+  {
+    name: "label-json-memo-same-length-taken-as-equal",
+    file: "strconv/json.ts",
+    find: "  if (memoStrings[i] === s) return memoTexts[i];",
+    replace: "  if (memoStrings[i].length === s.length) return memoTexts[i];",
+    tests: ["tests/strconv/json_test.ts"],
+  },
+  {
+    name: "label-json-memo-text-not-updated",
+    file: "strconv/json.ts",
+    find: "  memoStrings[i] = s;\n  memoTexts[i] = text;",
+    replace: "  memoStrings[i] = s;",
+    tests: ["tests/strconv/json_test.ts"],
+  },
   // ---------------------------------------------------------------- launcher
   {
     name: "flags-kb-decimal",
