@@ -4584,10 +4584,39 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "http-handler-url-without-query",
     file: "server/http.ts",
-    find: "        const info = new RoutedRequestInfo(req, conn, raw, timeoutMs, url);",
-    replace:
-      "        const info = new RoutedRequestInfo(req, conn, raw, timeoutMs, new URL(url.pathname, url));",
+    find:
+      "        const info = new RoutedRequestInfo(req, conn, raw, timeoutMs, parsed, plain?.search);",
+    replace: "        const info = new RoutedRequestInfo(req, conn, raw, timeoutMs, parsed, " +
+      'plain === null ? undefined : "");',
     tests: ["tests/server/http_test.ts"],
+  },
+  {
+    name: "http-plain-target-keeps-fragment",
+    file: "server/http.ts",
+    find: '  if (href.includes("#", q)) return null;\n',
+    replace: "",
+    tests: ["tests/server/http_test.ts"],
+  },
+  {
+    name: "http-plain-target-dot-segments",
+    file: "server/http.ts",
+    find: 'if (!PLAIN_PATH.test(pathname) || pathname.includes("/.")) return null;',
+    replace: "if (!PLAIN_PATH.test(pathname)) return null;",
+    tests: ["tests/server/http_test.ts"],
+  },
+  {
+    name: "http-plain-target-escaped-path",
+    file: "server/http.ts",
+    find: "const PLAIN_PATH = /^\\/[A-Za-z0-9/_.~-]*$/;",
+    replace: "const PLAIN_PATH = /^\\/[^?#]*$/;",
+    tests: ["tests/server/http_test.ts"],
+  },
+  {
+    name: "api-params-server-query-text-ignored",
+    file: "query/api.ts",
+    find: "      ? new URLSearchParams(info.search)\n",
+    replace: "      ? new URL(req.url).searchParams\n",
+    tests: ["tests/query/api_params_test.ts"],
   },
   {
     name: "http-remote-addr-not-kept",
