@@ -4636,9 +4636,10 @@ export const MUTATIONS: Mutation[] = [
     // back to a per-request getter literal: a hidden class per request (issue 19, promotion)
     name: "http-request-info-own-getter",
     file: "server/http.ts",
-    find: "        const info = new RoutedRequestInfo(req, conn, raw, timeoutMs, url);",
+    find:
+      "        const info = new RoutedRequestInfo(req, conn, raw, timeoutMs, parsed, plain?.search);",
     replace:
-      "        const info: RequestInfo = { signal: req.signal, get remoteAddr() { return conn.remoteAddr; }, rawParams: raw, readBody: (limit) => readBody(req, limit, timeoutMs), url };",
+      "        const info: RequestInfo = { signal: req.signal, get remoteAddr() { return conn.remoteAddr; }, rawParams: raw, readBody: (limit) => readBody(req, limit, timeoutMs), url: parsed ?? new URL(req.url), search: plain?.search };",
     tests: ["tests/server/http_test.ts"],
   },
   {
