@@ -179,9 +179,11 @@ export class ApiParams {
    */
   static async from(
     req: Request,
-    info: Pick<RequestInfo, "readBody" | "peerCertificate" | "url">,
+    info: Pick<RequestInfo, "readBody" | "peerCertificate" | "url" | "search">,
   ): Promise<ApiParams> {
-    const url = info.url ?? new URL(req.url);
+    const query = info.search !== undefined
+      ? new URLSearchParams(info.search)
+      : (info.url ?? new URL(req.url)).searchParams;
     let body = new URLSearchParams();
     const ct = req.headers.get("content-type") ?? "";
     if (req.method === "POST" && ct.includes("application/x-www-form-urlencoded")) {
@@ -196,7 +198,7 @@ export class ApiParams {
       }
       body = new URLSearchParams(new TextDecoder().decode(bytes));
     }
-    return new ApiParams(body, url.searchParams, req.headers, info.peerCertificate);
+    return new ApiParams(body, query, req.headers, info.peerCertificate);
   }
 
   /** First value of `name` ("" when absent). */

@@ -789,6 +789,21 @@ export const MUTATIONS: Mutation[] = [
     replace: "if (kept.some((k) => src.some((s) => k.has(s)))) dups.push(m.ulid);",
     tests: ["tests/block/fetcher_mutation_gaps_test.ts", "tests/block/fetcher_test.ts"],
   },
+  // ---------------------------------------------------------------- strconv: label JSON
+  {
+    name: "label-json-memo-same-length-taken-as-equal",
+    file: "strconv/json.ts",
+    find: "  if (memoStrings[i] === s) return memoTexts[i];",
+    replace: "  if (memoStrings[i].length === s.length) return memoTexts[i];",
+    tests: ["tests/strconv/json_test.ts"],
+  },
+  {
+    name: "label-json-memo-text-not-updated",
+    file: "strconv/json.ts",
+    find: "  memoStrings[i] = s;\n  memoTexts[i] = text;",
+    replace: "  memoStrings[i] = s;",
+    tests: ["tests/strconv/json_test.ts"],
+  },
   // ---------------------------------------------------------------- launcher
   {
     name: "flags-kb-decimal",
@@ -4618,10 +4633,39 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "http-handler-url-without-query",
     file: "server/http.ts",
-    find: "        const info = new RoutedRequestInfo(req, conn, raw, timeoutMs, url);",
-    replace:
-      "        const info = new RoutedRequestInfo(req, conn, raw, timeoutMs, new URL(url.pathname, url));",
+    find:
+      "        const info = new RoutedRequestInfo(req, conn, raw, timeoutMs, parsed, plain?.search);",
+    replace: "        const info = new RoutedRequestInfo(req, conn, raw, timeoutMs, parsed, " +
+      'plain === null ? undefined : "");',
     tests: ["tests/server/http_test.ts"],
+  },
+  {
+    name: "http-plain-target-keeps-fragment",
+    file: "server/http.ts",
+    find: '  if (href.includes("#", q)) return null;\n',
+    replace: "",
+    tests: ["tests/server/http_test.ts"],
+  },
+  {
+    name: "http-plain-target-dot-segments",
+    file: "server/http.ts",
+    find: 'if (!PLAIN_PATH.test(pathname) || pathname.includes("/.")) return null;',
+    replace: "if (!PLAIN_PATH.test(pathname)) return null;",
+    tests: ["tests/server/http_test.ts"],
+  },
+  {
+    name: "http-plain-target-escaped-path",
+    file: "server/http.ts",
+    find: "const PLAIN_PATH = /^\\/[A-Za-z0-9/_.~-]*$/;",
+    replace: "const PLAIN_PATH = /^\\/[^?#]*$/;",
+    tests: ["tests/server/http_test.ts"],
+  },
+  {
+    name: "api-params-server-query-text-ignored",
+    file: "query/api.ts",
+    find: "      ? new URLSearchParams(info.search)\n",
+    replace: "      ? new URL(req.url).searchParams\n",
+    tests: ["tests/query/api_params_test.ts"],
   },
   {
     name: "http-remote-addr-not-kept",
@@ -4641,9 +4685,10 @@ export const MUTATIONS: Mutation[] = [
     // back to a per-request getter literal: a hidden class per request (issue 19, promotion)
     name: "http-request-info-own-getter",
     file: "server/http.ts",
-    find: "        const info = new RoutedRequestInfo(req, conn, raw, timeoutMs, url);",
+    find:
+      "        const info = new RoutedRequestInfo(req, conn, raw, timeoutMs, parsed, plain?.search);",
     replace:
-      "        const info: RequestInfo = { signal: req.signal, get remoteAddr() { return conn.remoteAddr; }, rawParams: raw, readBody: (limit) => readBody(req, limit, timeoutMs), url };",
+      "        const info: RequestInfo = { signal: req.signal, get remoteAddr() { return conn.remoteAddr; }, rawParams: raw, readBody: (limit) => readBody(req, limit, timeoutMs), url: parsed ?? new URL(req.url), search: plain?.search };",
     tests: ["tests/server/http_test.ts"],
   },
   {

@@ -39,7 +39,27 @@ export function labelsJSON(ls: readonly string[]): string {
   let out = "{";
   for (let i = 0; i < ls.length; i += 2) {
     if (i > 0) out += ",";
-    out += labelJSONString(ls[i]) + ":" + labelJSONString(ls[i + 1]);
+    out += memoLabelJSON(ls[i], i) + ":" + memoLabelJSON(ls[i + 1], i + 1);
   }
   return out + "}";
+}
+
+/**
+ * The last string met at each position of a label set and its JSON text: an answer's label sets
+ * come sorted, so neighbours share most names and many values (the decoder hands out the same
+ * string for a label equal to the previous series'), and an equal string needs no escaping scan
+ * again (issue 19: the JSON of an answer of a few hundred series). Only the first positions are
+ * kept, one string each, so a long label value is held until the next label set replaces it.
+ */
+const MEMO_POSITIONS = 32;
+const memoStrings: string[] = new Array(MEMO_POSITIONS).fill("");
+const memoTexts: string[] = new Array(MEMO_POSITIONS).fill('""');
+
+function memoLabelJSON(s: string, i: number): string {
+  if (i >= MEMO_POSITIONS) return labelJSONString(s);
+  if (memoStrings[i] === s) return memoTexts[i];
+  const text = labelJSONString(s);
+  memoStrings[i] = s;
+  memoTexts[i] = text;
+  return text;
 }

@@ -422,3 +422,12 @@ Deno.test("request parameters: a form body value comes before the URL's, all() l
   p.all("match[]").push("x");
   assertEquals(p.all("match[]"), ["b1", "u1", "u2"]);
 });
+
+Deno.test("request parameters come from the server's query text when it gives one", async () => {
+  const req = new Request("http://h/api/v1/query?query=from_url");
+  const info = directRequestInfo(req);
+  assertEquals((await ApiParams.from(req, info)).get("query"), "from_url");
+  const sliced = await ApiParams.from(req, { ...info, search: "?query=a%20b&time=5" });
+  assertEquals([sliced.get("query"), sliced.get("time")], ["a b", "5"]);
+  assertEquals((await ApiParams.from(req, { ...info, search: "" })).has("query"), false);
+});

@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { HttpServer, Probe, type RequestInfo } from "../../server/http.ts";
+import { HttpServer, plainRequestTarget, Probe, type RequestInfo } from "../../server/http.ts";
 import { Logger } from "../../logging/log.ts";
 import { Registry } from "../../metrics/registry.ts";
 
@@ -238,4 +238,63 @@ Deno.test("a handler's request info has no accessors of its own (one hidden clas
   } finally {
     await srv.shutdown(1000);
   }
+});
+
+Deno.test("a plain request target gives the URL parser's path and query parameters", () => {
+  const params = (search: string) => [...new URLSearchParams(search)];
+  for (
+    const href of [
+      "http://127.0.0.1:9090/api/v1/query?query=up&time=1700006339",
+      "http://h/api/v1/query?query=absent%28nonexistent_metric%29",
+      'http://h/api/v1/query?query=up{job="a b"}+1&x=<>\'',
+      "http://[::1]:9090/-/healthy",
+      "https://h:1//api/v1/labels?",
+      "http://h/api/v1/query?q=a%zz&&b=%2B",
+    ]
+  ) {
+    const plain = plainRequestTarget(href);
+    const url = new URL(href);
+    assert(plain !== null, href);
+    assertEquals(plain.pathname, url.pathname, href);
+    assertEquals(params(plain.search), params(url.search), href);
+  }
+  // what the parser would change is left to it
+  for (
+    const href of [
+      "http://h/api/v1/label/a%2Fb/values",
+      "http://h/api/v1/../metrics",
+      "http://h/api/./v1/query",
+      "http://h/api/v1/query?query=up#frag",
+      "http://h/api v1",
+      "h/api",
+    ]
+  ) assertEquals(plainRequestTarget(href), null, href);
+});
+
+Deno.test("a route's handler reads the query parameters and the parsed URL of a plain request", async () => {
+  const seen: string[] = [];
+  const server = new HttpServer({
+    address: { hostname: "127.0.0.1", port: 0 },
+    logger: quiet,
+    registry: new Registry(),
+    probe: new Probe(),
+  });
+  server.add([{
+    method: "GET",
+    path: "/api/x",
+    handler: (_req, _p, info: RequestInfo) => {
+      seen.push(`${info.search}|${info.url?.pathname}|${info.url?.searchParams.get("q")}`);
+      return new Response("ok");
+    },
+  }]);
+  await server.start();
+  try {
+    const base = `http://127.0.0.1:${server.addr!.port}`;
+    await (await fetch(`${base}/api/x?q=a%20b`)).text();
+    await (await fetch(`${base}/api/x`)).text();
+    await (await fetch(`${base}/api/x?q=%41#f`)).text();
+  } finally {
+    await server.shutdown(0);
+  }
+  assertEquals(seen, ["?q=a%20b|/api/x|a b", "|/api/x|null", "?q=%41|/api/x|A"]);
 });

@@ -24,3 +24,18 @@ Deno.test("labelsJSON writes flat label pairs as an object in their order", () =
     '{"__name__":"up","job":"a\\"<b>"}',
   );
 });
+
+Deno.test("labelsJSON escapes each label set's own strings when sets follow each other", () => {
+  // consecutive sets share some strings and differ in others (same length, other escaping)
+  assertEquals(labelsJSON(["job", 'a"b', "x", "1"]), '{"job":"a\\"b","x":"1"}');
+  assertEquals(labelsJSON(["job", "a_b", "x", "1"]), '{"job":"a_b","x":"1"}');
+  assertEquals(labelsJSON(["job", 'a"b', "y", "1"]), '{"job":"a\\"b","y":"1"}');
+  assertEquals(labelsJSON(["job", "", "y", ""]), '{"job":"","y":""}');
+  // label sets longer than the positions remembered
+  const long = Array.from({ length: 80 }, (_, i) => i % 2 === 0 ? `l${i}` : `v"${i}`);
+  const want = "{" +
+    Array.from({ length: 40 }, (_, k) => `"l${2 * k}":"v\\"${2 * k + 1}"`).join(",") + "}";
+  assertEquals(labelsJSON(long), want);
+  assertEquals(labelsJSON(long), want);
+  assertEquals(labelsJSON(["a", "b"]), '{"a":"b"}');
+});
