@@ -578,6 +578,11 @@ export function plainRequestTarget(href: string): { pathname: string; search: st
   if (scheme < 0) return null;
   const at = href.indexOf("/", scheme + 3);
   if (at < 0) return null;
+  // an authority the parser would end earlier (`\`, `?`, `#`: a hostile Host header) is its own
+  for (let i = scheme + 3; i < at; i++) {
+    const c = href.charCodeAt(i);
+    if (c === 0x5c || c === 0x3f || c === 0x23) return null;
+  }
   const q = href.indexOf("?", at);
   const pathname = q < 0 ? href.slice(at) : href.slice(at, q);
   if (!PLAIN_PATH.test(pathname) || pathname.includes("/.")) return null;

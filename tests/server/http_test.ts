@@ -267,6 +267,9 @@ Deno.test("a plain request target gives the URL parser's path and query paramete
       "http://h/api/v1/query?query=up#frag",
       "http://h/api v1",
       "h/api",
+      "http://a\\b/api/v1/query",
+      "http://a?b/api/v1/query",
+      "http://a#b/api/v1/query",
     ]
   ) assertEquals(plainRequestTarget(href), null, href);
 });
