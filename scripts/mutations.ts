@@ -4402,6 +4402,13 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/store/bucket_store_chunks_test.ts"],
   },
   {
+    name: "store-chunk-arena-ignores-records-left",
+    file: "store/chunk_cutter.ts",
+    find: "Math.ceil(this.copiedBytes / this.copiedRecords * left)",
+    replace: "Math.ceil(this.copiedBytes / this.copiedRecords)",
+    tests: ["tests/store/chunk_cutter_test.ts"],
+  },
+  {
     name: "chunk-record-span-end-short",
     file: "tsdb/chunks/segment.ts",
     find: "  span.end = q + 1 + len;",
