@@ -4409,6 +4409,20 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/store/chunk_cutter_test.ts"],
   },
   {
+    name: "h2server-join-frames-head-room-unchecked",
+    file: "storeapi/h2server.ts",
+    find: "if (p.byteOffset < before || p.buffer.byteLength",
+    replace: "if (p.buffer.byteLength",
+    tests: ["tests/storeapi/h2_batching_test.ts"],
+  },
+  {
+    name: "h2server-join-frames-tail-room-unchecked",
+    file: "storeapi/h2server.ts",
+    find: "p.buffer.byteLength - p.byteOffset - p.length < after) break;",
+    replace: "p.buffer.byteLength - p.byteOffset - p.length < 0) break;",
+    tests: ["tests/storeapi/h2_batching_test.ts"],
+  },
+  {
     name: "chunk-record-span-end-short",
     file: "tsdb/chunks/segment.ts",
     find: "  span.end = q + 1 + len;",

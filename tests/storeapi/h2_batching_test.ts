@@ -13,7 +13,7 @@ import {
   H2ClientConnection,
   type H2ClientStream,
 } from "../../storeapi/h2client.ts";
-import { H2Server, type H2Stream } from "../../storeapi/h2server.ts";
+import { H2Server, type H2Stream, joinFrames } from "../../storeapi/h2server.ts";
 import {
   type ByteConn,
   S_INITIAL_WINDOW_SIZE,
@@ -28,6 +28,8 @@ import { hpackEncode } from "../../storeapi/hpack.ts";
 /** A ByteConn fed by the test; each write is kept as one entry. */
 class RecordingConn implements ByteConn {
   readonly writes: Uint8Array[] = [];
+  /** The arrays handed to `write` themselves (`writes` holds copies). */
+  readonly handed: Uint8Array[] = [];
   private incoming: Uint8Array[] = [];
   private wake: (() => void) | null = null;
   private closed = false;
@@ -54,6 +56,7 @@ class RecordingConn implements ByteConn {
 
   write(p: Uint8Array): Promise<number> {
     this.writes.push(p.slice());
+    this.handed.push(p);
     return Promise.resolve(p.length);
   }
 
@@ -144,6 +147,71 @@ Deno.test("server: a short answer's HEADERS, DATA and trailers leave in one sock
   } finally {
     conn.close();
     server.destroy();
+  }
+});
+
+Deno.test("server: an answer written with spare room takes its HEADERS, DATA header and trailers in place", async () => {
+  // the Series handler's frame buffer: room before and after the gRPC frames it hands over
+  const room = new Uint8Array(256 + 6 + 64);
+  const payload = room.subarray(256, 262);
+  payload.set([0, 0, 0, 0, 1, 42]);
+  const server = new H2Server((s: H2Stream) => {
+    s.onEnd = () => {
+      s.respond({ ":status": "200", "content-type": "application/grpc" });
+      void s.write(payload, true);
+      s.end({ "grpc-status": "0" });
+    };
+  });
+  const conn = new RecordingConn();
+  server.serve(conn);
+  try {
+    const block = hpackEncode([
+      [":method", "POST"],
+      [":scheme", "http"],
+      [":path", "/x"],
+      [":authority", "x"],
+    ]);
+    conn.feed(PREFACE);
+    conn.feed(h2Frame(0x4, 0, 0, new Uint8Array(0)));
+    await settle();
+    conn.feed(h2Frame(0x1, 0x4 | 0x1, 1, block));
+    await settle();
+    const k = writeWith(conn.writes, T_DATA, 1);
+    assert(k >= 0, "no DATA written");
+    const w = conn.handed[k];
+    assertEquals(frames(w).map((f) => f.type), [T_HEADERS, T_DATA, T_HEADERS]);
+    // no copy: the write is a view of the handler's buffer, the payload where it was put
+    assert(w.buffer === room.buffer, "the answer was copied into a new array");
+    const dataAt = w.indexOf(42) - 5;
+    assertEquals(w.byteOffset + dataAt, payload.byteOffset);
+  } finally {
+    conn.close();
+    server.destroy();
+  }
+});
+
+Deno.test("joinFrames: frames placed around a spare piece equal the copy; without room, a copy", () => {
+  const before = [new Uint8Array([1, 2, 3]), new Uint8Array([4, 5])];
+  const after = [new Uint8Array([9, 9, 9, 9])];
+  const body = [6, 7, 8];
+  const joined = (head: number, tail: number, spare: boolean) => {
+    const buf = new Uint8Array(head + 3 + tail).fill(0xee);
+    const p = buf.subarray(head, head + 3);
+    p.set(body);
+    const set = new WeakSet<Uint8Array>();
+    if (spare) set.add(p);
+    return { buf, out: joinFrames([...before, p, ...after], 12, set) };
+  };
+  const want = [1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 9];
+  const fits = joined(5, 4, true);
+  assertEquals([...fits.out], want);
+  assert(fits.out.buffer === fits.buf.buffer);
+  for (const [head, tail, spare] of [[4, 4, true], [5, 3, true], [8, 8, false]] as const) {
+    const r = joined(head, tail, spare);
+    assertEquals([...r.out], want, `head ${head}, tail ${tail}, spare ${spare}`);
+    assert(r.out.buffer !== r.buf.buffer, `head ${head}, tail ${tail}: written in place`);
+    // the spare buffer's other bytes untouched when it had no room
+    assertEquals(r.buf.subarray(0, head).every((b) => b === 0xee), true);
   }
 });
 
