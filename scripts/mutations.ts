@@ -4423,6 +4423,20 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/storeapi/h2_batching_test.ts"],
   },
   {
+    name: "store-server-sink-buffer-not-spare",
+    file: "storeapi/server.ts",
+    find: "await this.out.sendFramed(full, true);",
+    replace: "await this.out.sendFramed(full);",
+    tests: ["tests/storeapi/server_test.ts"],
+  },
+  {
+    name: "store-server-sink-no-head-room",
+    file: "storeapi/server.ts",
+    find: ".subarray(SINK_HEAD_ROOM, SINK_HEAD_ROOM + size);",
+    replace: ".subarray(0, size);",
+    tests: ["tests/storeapi/server_test.ts"],
+  },
+  {
     name: "chunk-record-span-end-short",
     file: "tsdb/chunks/segment.ts",
     find: "  span.end = q + 1 + len;",

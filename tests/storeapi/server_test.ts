@@ -649,3 +649,78 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "a Series answer's frame buffers go to the transport as spare, with room for its HTTP/2 frames",
+  opts,
+  async () => {
+    // 200 series of 600-byte chunks in one backend batch: two buffers at the 64 KiB flush size
+    const series = Array.from({ length: 200 }, (_, i) => ({
+      labels: ["__name__", "m", "i", String(i).padStart(4, "0")],
+      chunks: [{ minTime: 0, maxTime: 10, encoding: ChunkEncoding.XOR, data: new Uint8Array(600) }],
+    }));
+    const backend = new MemoryBackend(series);
+    const server = new StoreServer({
+      ...backend,
+      info: () => backend.info(),
+      series: (r, s) => backend.series(r, s),
+      seriesBatches: async function* () {
+        yield series;
+      },
+      labelNames: (r) => backend.labelNames(r),
+      labelValues: (r) => backend.labelValues(r),
+    }, { serving: true });
+    const writes: { data: Uint8Array; spare: boolean }[] = [];
+    let ended: (() => void) | null = null;
+    const done = new Promise<void>((r) => ended = r);
+    // the call's HTTP/2 stream, as h2server.ts's H2Stream presents it to the gRPC layer
+    const stream = {
+      headers: {
+        ":method": "POST",
+        ":path": "/thanos.Store/Series",
+        "content-type": "application/grpc",
+      },
+      closed: false,
+      onData: (_: Uint8Array) => {},
+      onEnd: () => {},
+      onClose: () => {},
+      respond: () => {},
+      write: (data: Uint8Array, spare = false) => {
+        writes.push({ data, spare });
+        return Promise.resolve();
+      },
+      end: () => ended!(),
+      reset: () => ended!(),
+    };
+    try {
+      (server.grpc as unknown as { onStream(s: typeof stream): void }).onStream(stream);
+      const body = encodeSeriesRequest(req([eq("__name__", "m")]));
+      const framed = new Uint8Array(5 + body.length);
+      new DataView(framed.buffer).setUint32(1, body.length);
+      framed.set(body, 5);
+      stream.onData(framed);
+      stream.onEnd();
+      await done;
+      assertEquals(writes.length, 2);
+      for (const w of writes) {
+        assert(w.spare, "a frame buffer handed over without its spare room");
+        assert(w.data.byteOffset >= 256, `${w.data.byteOffset} bytes free before the frames`);
+        assert(w.data.buffer.byteLength - w.data.byteOffset - w.data.length >= 64);
+      }
+      // and the bytes are the answer: 200 series in gRPC frames
+      let got = 0;
+      for (const w of writes) {
+        const dv = new DataView(w.data.buffer, w.data.byteOffset, w.data.length);
+        for (let o = 0; o < w.data.length;) {
+          const len = dv.getUint32(o + 1);
+          const r = decodeSeriesResponse(w.data.subarray(o + 5, o + 5 + len));
+          if (r !== null && "series" in r) got++;
+          o += 5 + len;
+        }
+      }
+      assertEquals(got, 200);
+    } finally {
+      await server.close();
+    }
+  },
+);
