@@ -4437,6 +4437,14 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/storeapi/server_test.ts"],
   },
   {
+    name: "store-server-sink-batch-buffer-each",
+    file: "storeapi/server.ts",
+    find:
+      "    this.enc.writeBatch(w, series);\n    this.pos = w.pos;\n    return this.pos >= this.flushBytes",
+    replace: "    this.enc.writeBatch(w, series);\n    this.pos = w.pos;\n    return this.pos >= 0",
+    tests: ["tests/storeapi/server_test.ts"],
+  },
+  {
     name: "chunk-record-span-end-short",
     file: "tsdb/chunks/segment.ts",
     find: "  span.end = q + 1 + len;",

@@ -450,9 +450,9 @@ class SeriesFrameSink {
   private pos = 0;
   /**
    * Series of the backend's current batch still to come after the one being queued (set by the
-   * caller): a buffer that must grow is sized for them at the size of the series in hand, at
-   * most `flushBytes`, instead of doubling from 4 KiB with a copy per step (a 100 KiB answer
-   * took nine arrays and 120 KiB of copies; issue 19).
+   * caller): a buffer that must grow is sized for them at the size of the frame in hand (at
+   * most `flushBytes` plus that frame), instead of doubling from 4 KiB with a copy per step (a
+   * 100 KiB answer took nine arrays and 120 KiB of copies; issue 19).
    */
   ahead = 0;
   /**
@@ -486,24 +486,16 @@ class SeriesFrameSink {
   }
 
   /**
-   * Room for `total` more bytes: flushes first when they would pass `flushBytes`. A promise only
-   * when it flushed: the methods below return one only when the caller must wait, so a series
-   * that fits costs its caller no microtask turn.
+   * Room for `total` more bytes, sized for `expected` bytes (≥ `total`) when that is larger. A
+   * frame always joins the buffer, which is sent once it holds `flushBytes` (so it holds less
+   * than `flushBytes` plus one frame): flushing before a frame that would pass `flushBytes` sent
+   * the querier's 40 KB batch frames one buffer each, and the HTTP/2 layer copied the buffers
+   * of one socket write into a new array (issue 19).
    */
-  private reserve(total: number, expected = total): Promise<void> | undefined {
-    if (this.pos + total <= this.buf.length) return undefined;
-    if (this.pos > 0 && this.pos + total > this.flushBytes) {
-      return this.flush().then(() => this.grow(total, expected));
-    }
-    this.grow(total, expected);
-    return undefined;
-  }
-
-  /** Room for `total` bytes, sized for `expected` bytes (≥ `total`) when that is larger. */
-  private grow(total: number, expected: number): void {
+  private reserve(total: number, expected = total): void {
     if (this.pos + total <= this.buf.length) return;
     let size = Math.max(this.buf.length * 2, MIN_SINK_BYTES, this.pos + expected);
-    if (size > this.flushBytes) size = this.flushBytes;
+    if (size > this.flushBytes + total) size = this.flushBytes + total;
     if (size < this.pos + total) size = this.pos + total;
     const grown = new Uint8Array(SINK_HEAD_ROOM + size + SINK_TAIL_ROOM)
       .subarray(SINK_HEAD_ROOM, SINK_HEAD_ROOM + size);
@@ -550,8 +542,7 @@ class SeriesFrameSink {
     }
     const size = this.enc.measure(labels, chunks, from, to);
     const total = 5 + 1 + varintSize(size) + size;
-    const room = this.reserve(total, total * (1 + this.ahead));
-    if (room !== undefined) return room.then(() => this.put(labels, chunks, from, to, size));
+    this.reserve(total, total * (1 + this.ahead));
     return this.put(labels, chunks, from, to, size);
   }
 
@@ -576,8 +567,9 @@ class SeriesFrameSink {
   batch(series: readonly SeriesWithChunks[]): Promise<void> | undefined {
     if (this.out.compressed) return this.message(encodeSeriesResponseBatch(series));
     const size = this.enc.measureBatch(series);
-    const room = this.reserve(5 + 1 + varintSize(size) + size);
-    if (room !== undefined) return room.then(() => this.putBatch(series, size));
+    const total = 5 + 1 + varintSize(size) + size;
+    // the series of the backend's batch still to come, in frames of this one's size
+    this.reserve(total, total * (1 + this.ahead / series.length));
     return this.putBatch(series, size);
   }
 
@@ -596,8 +588,7 @@ class SeriesFrameSink {
   message(msg: Uint8Array): Promise<void> | undefined {
     if (this.out.compressed) return this.flush().then(() => this.out.send(msg));
     const total = 5 + msg.length;
-    const room = this.reserve(total);
-    if (room !== undefined) return room.then(() => this.putMessage(msg));
+    this.reserve(total);
     return this.putMessage(msg);
   }
 
