@@ -88,6 +88,34 @@ async function settle(): Promise<void> {
   for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 1));
 }
 
+/**
+ * Serves one request (stream 1, END_STREAM) with `onStream` on an H2Server over a recording
+ * connection, after the SETTINGS exchange; resolves once the answer has had time to be written.
+ * The caller closes the connection (the server is gone with it).
+ */
+async function answerOneRequest(onStream: (s: H2Stream) => void): Promise<RecordingConn> {
+  const server = new H2Server(onStream);
+  const conn = new RecordingConn();
+  server.serve(conn);
+  const close = conn.close.bind(conn);
+  conn.close = () => {
+    close();
+    server.destroy();
+  };
+  const block = hpackEncode([
+    [":method", "POST"],
+    [":scheme", "http"],
+    [":path", "/x"],
+    [":authority", "x"],
+  ]);
+  conn.feed(PREFACE);
+  conn.feed(h2Frame(0x4, 0, 0, new Uint8Array(0)));
+  await settle(); // the SETTINGS exchange is written: the connection's writer is idle
+  conn.feed(h2Frame(0x1, 0x4 | 0x1, 1, block));
+  await settle();
+  return conn;
+}
+
 Deno.test("client: a request's HEADERS and DATA leave in one socket write", async () => {
   const conn = new RecordingConn();
   const c = H2ClientConnection.over(conn);
@@ -117,7 +145,7 @@ Deno.test("client: a request's HEADERS and DATA leave in one socket write", asyn
 });
 
 Deno.test("server: a short answer's HEADERS, DATA and trailers leave in one socket write", async () => {
-  const server = new H2Server((s: H2Stream) => {
+  const conn = await answerOneRequest((s: H2Stream) => {
     s.onEnd = () => {
       // what a short unary or Series answer does within one turn
       s.respond({ ":status": "200", "content-type": "application/grpc" });
@@ -125,20 +153,7 @@ Deno.test("server: a short answer's HEADERS, DATA and trailers leave in one sock
       s.end({ "grpc-status": "0" });
     };
   });
-  const conn = new RecordingConn();
-  server.serve(conn);
   try {
-    const block = hpackEncode([
-      [":method", "POST"],
-      [":scheme", "http"],
-      [":path", "/x"],
-      [":authority", "x"],
-    ]);
-    conn.feed(PREFACE);
-    conn.feed(h2Frame(0x4, 0, 0, new Uint8Array(0)));
-    await settle(); // the SETTINGS exchange is written: the connection's writer is idle
-    conn.feed(h2Frame(0x1, 0x4 | 0x1, 1, block));
-    await settle();
     const withStream = conn.writes.filter((w) => frames(w).some((f) => f.id === 1));
     assertEquals(
       withStream.map((w) => frames(w).filter((f) => f.id === 1).map((f) => f.type)),
@@ -146,7 +161,6 @@ Deno.test("server: a short answer's HEADERS, DATA and trailers leave in one sock
     );
   } finally {
     conn.close();
-    server.destroy();
   }
 });
 
@@ -155,27 +169,14 @@ Deno.test("server: an answer written with spare room takes its HEADERS, DATA hea
   const room = new Uint8Array(256 + 6 + 64);
   const payload = room.subarray(256, 262);
   payload.set([0, 0, 0, 0, 1, 42]);
-  const server = new H2Server((s: H2Stream) => {
+  const conn = await answerOneRequest((s) => {
     s.onEnd = () => {
       s.respond({ ":status": "200", "content-type": "application/grpc" });
       void s.write(payload, true);
       s.end({ "grpc-status": "0" });
     };
   });
-  const conn = new RecordingConn();
-  server.serve(conn);
   try {
-    const block = hpackEncode([
-      [":method", "POST"],
-      [":scheme", "http"],
-      [":path", "/x"],
-      [":authority", "x"],
-    ]);
-    conn.feed(PREFACE);
-    conn.feed(h2Frame(0x4, 0, 0, new Uint8Array(0)));
-    await settle();
-    conn.feed(h2Frame(0x1, 0x4 | 0x1, 1, block));
-    await settle();
     const k = writeWith(conn.writes, T_DATA, 1);
     assert(k >= 0, "no DATA written");
     const w = conn.handed[k];
@@ -186,7 +187,6 @@ Deno.test("server: an answer written with spare room takes its HEADERS, DATA hea
     assertEquals(w.byteOffset + dataAt, payload.byteOffset);
   } finally {
     conn.close();
-    server.destroy();
   }
 });
 
@@ -216,7 +216,7 @@ Deno.test("joinFrames: frames placed around a spare piece equal the copy; withou
 });
 
 Deno.test("server: trailers sent a few async returns after the last DATA join it in one write", async () => {
-  const server = new H2Server((s: H2Stream) => {
+  const conn = await answerOneRequest((s: H2Stream) => {
     // the shape of a gRPC call: send() in a helper, the handler returns through async frames,
     // then the call sends its trailers
     const send = async (b: Uint8Array) => {
@@ -233,20 +233,7 @@ Deno.test("server: trailers sent a few async returns after the last DATA join it
       })();
     };
   });
-  const conn = new RecordingConn();
-  server.serve(conn);
   try {
-    const block = hpackEncode([
-      [":method", "POST"],
-      [":scheme", "http"],
-      [":path", "/x"],
-      [":authority", "x"],
-    ]);
-    conn.feed(PREFACE);
-    conn.feed(h2Frame(0x4, 0, 0, new Uint8Array(0)));
-    await settle();
-    conn.feed(h2Frame(0x1, 0x4 | 0x1, 1, block));
-    await settle();
     const withStream = conn.writes.filter((w) => frames(w).some((f) => f.id === 1));
     assertEquals(
       withStream.map((w) => frames(w).filter((f) => f.id === 1).map((f) => f.type)),
@@ -254,7 +241,6 @@ Deno.test("server: trailers sent a few async returns after the last DATA join it
     );
   } finally {
     conn.close();
-    server.destroy();
   }
 });
 
