@@ -706,13 +706,6 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/store/bucket_store_time_test.ts", "tests/store/bucket_store_test.ts"],
   },
   {
-    name: "store-server-encoder-shared-by-calls",
-    file: "storeapi/server.ts",
-    find: "return this.encoder ??= this.pool.pop() ?? new SeriesEncoder();",
-    replace: "return this.encoder ??= this.pool[0] ?? (this.pool[0] = new SeriesEncoder());",
-    tests: ["tests/storeapi/series_batches_test.ts"],
-  },
-  {
     name: "store-backends-kept-after-block-added",
     file: "store/bucket_store.ts",
     find: "        this.blocks.set(meta.ulid, b);\n        this.backends = null;",

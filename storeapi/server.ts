@@ -458,8 +458,9 @@ class SeriesFrameSink {
   /**
    * Taken from `pool` at the first series, handed back by {@link release}: an encoder's four
    * typed arrays (each with its own buffer, about a microsecond apiece in Deno) were made for
-   * every call, even one answering nothing (issue 19). A call has its encoder to itself: its
-   * measured sizes must survive the await between measuring a frame and writing it.
+   * every call, even one answering nothing (issue 19). A call has its encoder to itself: a frame
+   * is measured and written without an await between (the flush comes after), but an encoder
+   * shared by concurrent calls would break as soon as one came back.
    */
   private encoder: SeriesEncoder | null = null;
 
