@@ -741,13 +741,6 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/store/bucket_store_time_test.ts", "tests/store/bucket_store_test.ts"],
   },
   {
-    name: "store-server-encoder-shared-by-calls",
-    file: "storeapi/server.ts",
-    find: "return this.encoder ??= this.pool.pop() ?? new SeriesEncoder();",
-    replace: "return this.encoder ??= this.pool[0] ?? (this.pool[0] = new SeriesEncoder());",
-    tests: ["tests/storeapi/series_batches_test.ts"],
-  },
-  {
     name: "store-backends-kept-after-block-added",
     file: "store/bucket_store.ts",
     find: "        this.blocks.set(meta.ulid, b);\n        this.backends = null;",
@@ -4464,6 +4457,49 @@ export const MUTATIONS: Mutation[] = [
     find: "    if (i >= this.length) return null;\n",
     replace: "    if (i >= 0) return null;\n",
     tests: ["tests/store/bucket_store_chunks_test.ts"],
+  },
+  {
+    name: "store-chunk-arena-ignores-records-left",
+    file: "store/chunk_cutter.ts",
+    find: "Math.ceil(this.copiedBytes / this.copiedRecords * left)",
+    replace: "Math.ceil(this.copiedBytes / this.copiedRecords)",
+    tests: ["tests/store/chunk_cutter_test.ts"],
+  },
+  {
+    name: "h2server-join-frames-head-room-unchecked",
+    file: "storeapi/h2server.ts",
+    find: "if (p.byteOffset < before || p.buffer.byteLength",
+    replace: "if (p.buffer.byteLength",
+    tests: ["tests/storeapi/h2_batching_test.ts"],
+  },
+  {
+    name: "h2server-join-frames-tail-room-unchecked",
+    file: "storeapi/h2server.ts",
+    find: "p.buffer.byteLength - p.byteOffset - p.length < after) break;",
+    replace: "p.buffer.byteLength - p.byteOffset - p.length < 0) break;",
+    tests: ["tests/storeapi/h2_batching_test.ts"],
+  },
+  {
+    name: "store-server-sink-buffer-not-spare",
+    file: "storeapi/server.ts",
+    find: "await this.out.sendFramed(full, true);",
+    replace: "await this.out.sendFramed(full);",
+    tests: ["tests/storeapi/server_test.ts"],
+  },
+  {
+    name: "store-server-sink-no-head-room",
+    file: "storeapi/server.ts",
+    find: ".subarray(SINK_HEAD_ROOM, SINK_HEAD_ROOM + size);",
+    replace: ".subarray(0, size);",
+    tests: ["tests/storeapi/server_test.ts"],
+  },
+  {
+    name: "store-server-sink-batch-buffer-each",
+    file: "storeapi/server.ts",
+    find:
+      "    this.enc.writeBatch(w, series);\n    this.pos = w.pos;\n    return this.pos >= this.flushBytes",
+    replace: "    this.enc.writeBatch(w, series);\n    this.pos = w.pos;\n    return this.pos >= 0",
+    tests: ["tests/storeapi/server_test.ts"],
   },
   {
     name: "chunk-record-span-end-short",

@@ -963,12 +963,17 @@ export class BucketStore implements StoreBackend {
         cur.end = Math.max(cur.end, end);
         cur.count++;
       } else {
-        cur = { segment: seg, start: off, end, first: i, count: 1 };
+        cur = { segment: seg, start: off, end, first: i, count: 1, dense: false };
         ranges.push(cur);
       }
     }
+    let streamed = 0;
+    for (const r of ranges) {
+      r.dense = isDenseRange(offs.subarray(r.first, r.first + r.count));
+      if (!r.dense) streamed += r.count;
+    }
     // the batch's chunk bytes, copied out of the streamed ranges
-    const arena = new ChunkArena();
+    const arena = new ChunkArena(streamed);
     await forEachConcurrent(ranges, CHUNK_FETCH_CONCURRENCY, async (r) => {
       signal.throwIfAborted();
       const object = `${block.id}/chunks/${segmentFileName(r.segment + 1)}`;
@@ -976,7 +981,7 @@ export class BucketStore implements StoreBackend {
       const length = r.end - r.start;
       let got: number;
       let cutter: ChunkRangeCutter;
-      if (isDenseRange(offsets)) {
+      if (r.dense) {
         // mostly chunks we keep: one array for the range, chunks as views of it (a copy of
         // each out of a streamed piece would cost more than the array)
         cutter = new ChunkRangeCutter(object, r.start, offsets, null);
@@ -1128,6 +1133,8 @@ interface ChunkRange {
   end: number;
   first: number;
   count: number;
+  /** Read as one array (see {@link isDenseRange}), not streamed through the arena. */
+  dense: boolean;
 }
 
 /** StoreAPI aggregate → its AggrChunkParts field and its sub-chunk in an aggregated chunk. */

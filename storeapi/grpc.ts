@@ -328,9 +328,11 @@ export interface ServerStreamWriter {
   send(message: Uint8Array): Promise<void>;
   /**
    * Sends bytes already framed with 5-byte gRPC prefixes (uncompressed streams only). The buffer
-   * is handed to the socket: the caller must not reuse it.
+   * is handed to the socket: the caller must not reuse it. `spare`: the rest of `frames.buffer`
+   * (before and after the view) is unused too, and the transport may write its own frames there
+   * instead of copying `frames` next to them.
    */
-  sendFramed(frames: Uint8Array): Promise<void>;
+  sendFramed(frames: Uint8Array, spare?: boolean): Promise<void>;
 }
 
 /** Unary handler: request bytes in, response bytes out; throw GrpcError for a status. */
@@ -396,8 +398,11 @@ interface CallStream {
   onEnd: () => void;
   onClose: () => void;
   respond(headers: Record<string, string>, endStream: boolean): void;
-  /** Resolves when the stream can take more; rejects when it closed. */
-  write(data: Uint8Array): Promise<void>;
+  /**
+   * Resolves when the stream can take more; rejects when it closed. `spare`: as
+   * {@link ServerStreamWriter.sendFramed}'s.
+   */
+  write(data: Uint8Array, spare?: boolean): Promise<void>;
   end(trailers: Record<string, string>): void;
   /** RST_STREAM(CANCEL): the client sees the call cancelled. */
   reset(): void;
@@ -813,14 +818,14 @@ class ServerCall implements ServerStreamWriter {
     );
   }
 
-  async sendFramed(frames: Uint8Array): Promise<void> {
+  async sendFramed(frames: Uint8Array, spare = false): Promise<void> {
     const signal = this.ac.signal;
     if (signal.aborted) throw signal.reason;
     if (this.finished || this.stream.closed) {
       throw new GrpcError(GrpcStatus.CANCELLED, "stream already closed");
     }
     this.sendHeaders();
-    const written = this.stream.write(frames);
+    const written = this.stream.write(frames, spare);
     // taken below the high-water mark: no wait, so no stall timer to arm
     if (written === WRITE_TAKEN) return;
     // Backpressure: wait until the stream takes more, the call dies, or the client has read

@@ -144,10 +144,15 @@ export class H2Stream {
     this.conn.control(this.conn.headersFrames(this.id, block, false), true);
   }
 
-  /** Queues response bytes; resolves once this stream's buffer is below the high-water mark. */
-  write(data: Uint8Array): Promise<void> {
+  /**
+   * Queues response bytes; resolves once this stream's buffer is below the high-water mark.
+   * `spare`: the rest of `data.buffer`, before and after the view, is unused, and the frames
+   * written with it may be placed there (see {@link joinFrames}).
+   */
+  write(data: Uint8Array, spare = false): Promise<void> {
     if (this.done) return Promise.reject(new Error("stream closed"));
     if (data.length > 0) {
+      if (spare) this.conn.spare.add(data);
       this.queue.push(data);
       this.queued += data.length;
       this.conn.pump();
@@ -194,6 +199,8 @@ export class H2Stream {
 
 /** One HTTP/2 connection: the read loop, flow control and the write pump. */
 export class H2Connection {
+  /** @internal Queued pieces whose buffers' unused bytes may take the frames around them. */
+  readonly spare = new WeakSet<Uint8Array>();
   private readonly streams = new Map<number, H2Stream>();
   private readonly decoder = new HpackDecoder();
   /**
@@ -598,7 +605,7 @@ export class H2Connection {
         break;
       }
       if (touched.length > 0) this.pingStrikesForgiven = true;
-      const ok = await this.writeAll(concat(out, size));
+      const ok = await this.writeAll(joinFrames(out, size, this.spare));
       if (!ok) break;
       for (const s of touched) s.drained();
     }
@@ -685,6 +692,38 @@ function take(s: H2Stream, n: number, out: Uint8Array[]): void {
     }
   }
   s.queued -= n;
+}
+
+/**
+ * The frames of one socket write (`out`, `size` bytes) as one array. A piece queued whole whose
+ * writer left its buffer's other bytes unused (`spare`: the Series answer's frame buffer) takes
+ * the frames before it (HEADERS, its DATA frame header) and after it (trailers) in place, when
+ * they fit there, instead of a fresh array and a copy of the whole answer (issue 19); else a
+ * copy.
+ */
+export function joinFrames(
+  out: Uint8Array[],
+  size: number,
+  spare: WeakSet<Uint8Array>,
+): Uint8Array {
+  let before = 0;
+  for (let k = 0; k < out.length; k++) {
+    const p = out[k];
+    if (!spare.has(p)) {
+      before += p.length;
+      continue;
+    }
+    const after = size - before - p.length;
+    if (p.byteOffset < before || p.buffer.byteLength - p.byteOffset - p.length < after) break;
+    const whole = new Uint8Array(p.buffer, p.byteOffset - before, size);
+    let o = 0;
+    for (let j = 0; j < out.length; j++) {
+      if (j !== k) whole.set(out[j], o);
+      o += out[j].length;
+    }
+    return whole;
+  }
+  return concat(out, size);
 }
 
 /** Runs a callback of the layer above; its failure must not break the connection. */

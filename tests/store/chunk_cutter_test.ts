@@ -193,3 +193,18 @@ Deno.test("one arena serves many ranges; chunks larger than its blocks get their
     plain(whole(b.buf, 0, b.offsets, true)),
   );
 });
+
+Deno.test("an arena told the batch's record count sizes its next block for the records left", () => {
+  const sizes = new Array(170).fill(550);
+  const { buf, offsets } = segment(sizes);
+  const blocks = (arena: ChunkArena) => {
+    const cutter = new ChunkRangeCutter(OBJECT, 0, offsets, arena);
+    for (let p = 0; p < buf.length; p += 4096) cutter.push(buf.subarray(p, p + 4096));
+    const got = finished(cutter, true, offsets.length);
+    assertEquals(plain(got), plain(whole(buf, 0, offsets, true)));
+    return new Set(got.map((r) => r!.data.buffer)).size;
+  };
+  // a first block of 4 KiB, then one for the other 163 records (doubling took five)
+  assertEquals(blocks(new ChunkArena(offsets.length)), 2);
+  assertEquals(blocks(new ChunkArena()), 5);
+});

@@ -13,7 +13,7 @@ import {
   H2ClientConnection,
   type H2ClientStream,
 } from "../../storeapi/h2client.ts";
-import { H2Server, type H2Stream } from "../../storeapi/h2server.ts";
+import { H2Server, type H2Stream, joinFrames } from "../../storeapi/h2server.ts";
 import {
   type ByteConn,
   S_INITIAL_WINDOW_SIZE,
@@ -28,6 +28,8 @@ import { hpackEncode } from "../../storeapi/hpack.ts";
 /** A ByteConn fed by the test; each write is kept as one entry. */
 class RecordingConn implements ByteConn {
   readonly writes: Uint8Array[] = [];
+  /** The arrays handed to `write` themselves (`writes` holds copies). */
+  readonly handed: Uint8Array[] = [];
   private incoming: Uint8Array[] = [];
   private wake: (() => void) | null = null;
   private closed = false;
@@ -54,6 +56,7 @@ class RecordingConn implements ByteConn {
 
   write(p: Uint8Array): Promise<number> {
     this.writes.push(p.slice());
+    this.handed.push(p);
     return Promise.resolve(p.length);
   }
 
@@ -85,6 +88,34 @@ async function settle(): Promise<void> {
   for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 1));
 }
 
+/**
+ * Serves one request (stream 1, END_STREAM) with `onStream` on an H2Server over a recording
+ * connection, after the SETTINGS exchange; resolves once the answer has had time to be written.
+ * The caller closes the connection (the server is gone with it).
+ */
+async function answerOneRequest(onStream: (s: H2Stream) => void): Promise<RecordingConn> {
+  const server = new H2Server(onStream);
+  const conn = new RecordingConn();
+  server.serve(conn);
+  const close = conn.close.bind(conn);
+  conn.close = () => {
+    close();
+    server.destroy();
+  };
+  const block = hpackEncode([
+    [":method", "POST"],
+    [":scheme", "http"],
+    [":path", "/x"],
+    [":authority", "x"],
+  ]);
+  conn.feed(PREFACE);
+  conn.feed(h2Frame(0x4, 0, 0, new Uint8Array(0)));
+  await settle(); // the SETTINGS exchange is written: the connection's writer is idle
+  conn.feed(h2Frame(0x1, 0x4 | 0x1, 1, block));
+  await settle();
+  return conn;
+}
+
 Deno.test("client: a request's HEADERS and DATA leave in one socket write", async () => {
   const conn = new RecordingConn();
   const c = H2ClientConnection.over(conn);
@@ -114,7 +145,7 @@ Deno.test("client: a request's HEADERS and DATA leave in one socket write", asyn
 });
 
 Deno.test("server: a short answer's HEADERS, DATA and trailers leave in one socket write", async () => {
-  const server = new H2Server((s: H2Stream) => {
+  const conn = await answerOneRequest((s: H2Stream) => {
     s.onEnd = () => {
       // what a short unary or Series answer does within one turn
       s.respond({ ":status": "200", "content-type": "application/grpc" });
@@ -122,20 +153,7 @@ Deno.test("server: a short answer's HEADERS, DATA and trailers leave in one sock
       s.end({ "grpc-status": "0" });
     };
   });
-  const conn = new RecordingConn();
-  server.serve(conn);
   try {
-    const block = hpackEncode([
-      [":method", "POST"],
-      [":scheme", "http"],
-      [":path", "/x"],
-      [":authority", "x"],
-    ]);
-    conn.feed(PREFACE);
-    conn.feed(h2Frame(0x4, 0, 0, new Uint8Array(0)));
-    await settle(); // the SETTINGS exchange is written: the connection's writer is idle
-    conn.feed(h2Frame(0x1, 0x4 | 0x1, 1, block));
-    await settle();
     const withStream = conn.writes.filter((w) => frames(w).some((f) => f.id === 1));
     assertEquals(
       withStream.map((w) => frames(w).filter((f) => f.id === 1).map((f) => f.type)),
@@ -143,12 +161,62 @@ Deno.test("server: a short answer's HEADERS, DATA and trailers leave in one sock
     );
   } finally {
     conn.close();
-    server.destroy();
+  }
+});
+
+Deno.test("server: an answer written with spare room takes its HEADERS, DATA header and trailers in place", async () => {
+  // the Series handler's frame buffer: room before and after the gRPC frames it hands over
+  const room = new Uint8Array(256 + 6 + 64);
+  const payload = room.subarray(256, 262);
+  payload.set([0, 0, 0, 0, 1, 42]);
+  const conn = await answerOneRequest((s) => {
+    s.onEnd = () => {
+      s.respond({ ":status": "200", "content-type": "application/grpc" });
+      void s.write(payload, true);
+      s.end({ "grpc-status": "0" });
+    };
+  });
+  try {
+    const k = writeWith(conn.writes, T_DATA, 1);
+    assert(k >= 0, "no DATA written");
+    const w = conn.handed[k];
+    assertEquals(frames(w).map((f) => f.type), [T_HEADERS, T_DATA, T_HEADERS]);
+    // no copy: the write is a view of the handler's buffer, the payload where it was put
+    assert(w.buffer === room.buffer, "the answer was copied into a new array");
+    const dataAt = w.indexOf(42) - 5;
+    assertEquals(w.byteOffset + dataAt, payload.byteOffset);
+  } finally {
+    conn.close();
+  }
+});
+
+Deno.test("joinFrames: frames placed around a spare piece equal the copy; without room, a copy", () => {
+  const before = [new Uint8Array([1, 2, 3]), new Uint8Array([4, 5])];
+  const after = [new Uint8Array([9, 9, 9, 9])];
+  const body = [6, 7, 8];
+  const joined = (head: number, tail: number, spare: boolean) => {
+    const buf = new Uint8Array(head + 3 + tail).fill(0xee);
+    const p = buf.subarray(head, head + 3);
+    p.set(body);
+    const set = new WeakSet<Uint8Array>();
+    if (spare) set.add(p);
+    return { buf, out: joinFrames([...before, p, ...after], 12, set) };
+  };
+  const want = [1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 9];
+  const fits = joined(5, 4, true);
+  assertEquals([...fits.out], want);
+  assert(fits.out.buffer === fits.buf.buffer);
+  for (const [head, tail, spare] of [[4, 4, true], [5, 3, true], [8, 8, false]] as const) {
+    const r = joined(head, tail, spare);
+    assertEquals([...r.out], want, `head ${head}, tail ${tail}, spare ${spare}`);
+    assert(r.out.buffer !== r.buf.buffer, `head ${head}, tail ${tail}: written in place`);
+    // the spare buffer's other bytes untouched when it had no room
+    assertEquals(r.buf.subarray(0, head).every((b) => b === 0xee), true);
   }
 });
 
 Deno.test("server: trailers sent a few async returns after the last DATA join it in one write", async () => {
-  const server = new H2Server((s: H2Stream) => {
+  const conn = await answerOneRequest((s: H2Stream) => {
     // the shape of a gRPC call: send() in a helper, the handler returns through async frames,
     // then the call sends its trailers
     const send = async (b: Uint8Array) => {
@@ -165,20 +233,7 @@ Deno.test("server: trailers sent a few async returns after the last DATA join it
       })();
     };
   });
-  const conn = new RecordingConn();
-  server.serve(conn);
   try {
-    const block = hpackEncode([
-      [":method", "POST"],
-      [":scheme", "http"],
-      [":path", "/x"],
-      [":authority", "x"],
-    ]);
-    conn.feed(PREFACE);
-    conn.feed(h2Frame(0x4, 0, 0, new Uint8Array(0)));
-    await settle();
-    conn.feed(h2Frame(0x1, 0x4 | 0x1, 1, block));
-    await settle();
     const withStream = conn.writes.filter((w) => frames(w).some((f) => f.id === 1));
     assertEquals(
       withStream.map((w) => frames(w).filter((f) => f.id === 1).map((f) => f.type)),
@@ -186,7 +241,6 @@ Deno.test("server: trailers sent a few async returns after the last DATA join it
     );
   } finally {
     conn.close();
-    server.destroy();
   }
 });
 

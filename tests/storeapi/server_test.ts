@@ -649,3 +649,104 @@ Deno.test(
     }
   },
 );
+
+/** The buffers a Series call over 200 series of 600-byte chunks hands its HTTP/2 stream. */
+async function seriesWrites(
+  responseBatchSize: number,
+): Promise<{ writes: { data: Uint8Array; spare: boolean }[]; series: number }> {
+  const series = Array.from({ length: 200 }, (_, i) => ({
+    labels: ["__name__", "m", "i", String(i).padStart(4, "0")],
+    chunks: [{ minTime: 0, maxTime: 10, encoding: ChunkEncoding.XOR, data: new Uint8Array(600) }],
+  }));
+  const backend = new MemoryBackend(series);
+  const server = new StoreServer({
+    ...backend,
+    info: () => backend.info(),
+    series: (r, s) => backend.series(r, s),
+    // one backend batch, as the bucket store hands over a block's series
+    seriesBatches: async function* () {
+      yield series;
+    },
+    labelNames: (r) => backend.labelNames(r),
+    labelValues: (r) => backend.labelValues(r),
+  }, { serving: true });
+  const writes: { data: Uint8Array; spare: boolean }[] = [];
+  let ended: (() => void) | null = null;
+  const done = new Promise<void>((r) => ended = r);
+  // the call's HTTP/2 stream, as h2server.ts's H2Stream presents it to the gRPC layer
+  const stream = {
+    headers: {
+      ":method": "POST",
+      ":path": "/thanos.Store/Series",
+      "content-type": "application/grpc",
+    },
+    closed: false,
+    onData: (_: Uint8Array) => {},
+    onEnd: () => {},
+    onClose: () => {},
+    respond: () => {},
+    write: (data: Uint8Array, spare = false) => {
+      writes.push({ data, spare });
+      return Promise.resolve();
+    },
+    end: () => ended!(),
+    reset: () => ended!(),
+  };
+  try {
+    (server.grpc as unknown as { onStream(s: typeof stream): void }).onStream(stream);
+    const body = encodeSeriesRequest(req([eq("__name__", "m")], { responseBatchSize }));
+    const framed = new Uint8Array(5 + body.length);
+    new DataView(framed.buffer).setUint32(1, body.length);
+    framed.set(body, 5);
+    stream.onData(framed);
+    stream.onEnd();
+    await done;
+  } finally {
+    await server.close();
+  }
+  // the bytes are the answer: its series in gRPC frames
+  let got = 0;
+  for (const w of writes) {
+    const dv = new DataView(w.data.buffer, w.data.byteOffset, w.data.length);
+    for (let o = 0; o < w.data.length;) {
+      const len = dv.getUint32(o + 1);
+      const r = decodeSeriesResponse(w.data.subarray(o + 5, o + 5 + len));
+      if (r !== null && "series" in r) got++;
+      if (r !== null && "batch" in r) got += (r as { batch: unknown[] }).batch.length;
+      o += 5 + len;
+    }
+  }
+  return { writes, series: got };
+}
+
+function assertSpare(writes: { data: Uint8Array; spare: boolean }[]): void {
+  for (const w of writes) {
+    assert(w.spare, "a frame buffer handed over without its spare room");
+    assert(w.data.byteOffset >= 256, `${w.data.byteOffset} bytes free before the frames`);
+    assert(w.data.buffer.byteLength - w.data.byteOffset - w.data.length >= 64);
+  }
+}
+
+Deno.test(
+  "a Series answer's frame buffers go to the transport as spare, with room for its HTTP/2 frames",
+  opts,
+  async () => {
+    // 200 series of about 640 bytes: two buffers at the 64 KiB flush size
+    const { writes, series } = await seriesWrites(0);
+    assertEquals(series, 200);
+    assertEquals(writes.length, 2);
+    assertSpare(writes);
+  },
+);
+
+Deno.test(
+  "batch frames share a buffer until it holds the flush size, not one buffer per batch",
+  opts,
+  async () => {
+    // batches of 64 series (about 41 KB each): 64 + 64 in the first buffer, 64 + 8 in the second
+    const { writes, series } = await seriesWrites(64);
+    assertEquals(series, 200);
+    assertEquals(writes.map((w) => w.data.length >= 64 << 10), [true, false]);
+    assertSpare(writes);
+  },
+);
