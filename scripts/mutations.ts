@@ -2343,6 +2343,13 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/storeapi/grpc_hostile_test.ts"],
   },
   {
+    name: "grpc-cancel-leaves-request-read-pending",
+    file: "storeapi/grpc.ts",
+    find: "    onCancel?.(reason);",
+    replace: "",
+    tests: ["tests/storeapi/grpc_hostile_test.ts"],
+  },
+  {
     name: "grpc-client-credits-window-on-receipt",
     file: "storeapi/h2client.ts",
     find: "    if (data.length > 0) s.pushData(data);",

@@ -414,7 +414,7 @@ export class GrpcServer {
   private readonly services = new Set<string>();
   private readonly h2: H2Server;
   private readonly tls?: ServerTlsOptions;
-  private readonly calls = new Set<AbortController>();
+  private readonly calls = new Set<ServerCall>();
   private readonly maxRequestBytes: number;
   private closed = false;
   private readonly started?: Counter;
@@ -504,7 +504,7 @@ export class GrpcServer {
       await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - Date.now()))));
     }
     for (const c of this.calls) {
-      c.abort(new GrpcError(GrpcStatus.UNAVAILABLE, "server shutting down"));
+      c.cancel(new GrpcError(GrpcStatus.UNAVAILABLE, "server shutting down"));
     }
     // let the cancelled calls' trailers go out before the connections drop
     await new Promise((r) => setTimeout(r, 20));
@@ -570,9 +570,9 @@ export class GrpcServer {
   }
 
   /** @internal */
-  track(ac: AbortController, on: boolean): void {
-    if (on) this.calls.add(ac);
-    else this.calls.delete(ac);
+  track(call: ServerCall, on: boolean): void {
+    if (on) this.calls.add(call);
+    else this.calls.delete(call);
   }
 
   /** @internal */
@@ -617,6 +617,12 @@ class ServerCall implements ServerStreamWriter {
   /** Set when the call is request-logged. */
   private logged: GrpcCallFacts | undefined;
   private readonly startedAt = performance.now();
+  /**
+   * Fails the pending request read when the call is cancelled: a hook called by
+   * {@link cancel}, instead of an abort listener per call (its options object and listener
+   * bookkeeping in the runtime's EventTarget cost every call a few microseconds, issue 19).
+   */
+  private onCancel: ((reason: unknown) => void) | undefined;
 
   constructor(
     private readonly server: GrpcServer,
@@ -635,7 +641,7 @@ class ServerCall implements ServerStreamWriter {
   async run(): Promise<void> {
     const { stream } = this;
     const headers = stream.headers;
-    this.server.track(this.ac, true);
+    this.server.track(this, true);
     this.server.record(this.path, this.route.kind);
     const rl = this.server.requestLog;
     if (rl?.decides(this.path)) {
@@ -650,14 +656,14 @@ class ServerCall implements ServerStreamWriter {
       rl.start(this.logged);
     }
     stream.onClose = () => {
-      if (!this.finished) this.ac.abort(new GrpcError(GrpcStatus.CANCELLED, "call cancelled"));
+      if (!this.finished) this.cancel(new GrpcError(GrpcStatus.CANCELLED, "call cancelled"));
       this.cleanup();
     };
     const timeout = parseGrpcTimeout(headers["grpc-timeout"]);
     if (timeout !== undefined) {
       this.timer = afterMs(timeout, () => {
         const err = new GrpcError(GrpcStatus.DEADLINE_EXCEEDED, "context deadline exceeded");
-        this.ac.abort(err);
+        this.cancel(err);
         this.finish(err.code, err.details);
       });
     }
@@ -710,7 +716,7 @@ class ServerCall implements ServerStreamWriter {
   private cleanup(): void {
     this.timer?.cancel();
     this.timer = undefined;
-    this.server.track(this.ac, false);
+    this.server.track(this, false);
   }
 
   /** Cancels a call whose client stopped reading (send) or sending (receive). */
@@ -723,13 +729,22 @@ class ServerCall implements ServerStreamWriter {
         direction === "send" ? "read" : "sent"
       } nothing for ${this.server.stallTimeoutMs}ms`,
     );
-    this.ac.abort(err);
+    this.cancel(err);
     // the client is not reading: a status cannot reach it, the reset frees the stream now
     this.finished = true;
     this.server.record(this.path, this.route.kind, err.code);
     this.logFinish(err.code, err.details);
     this.stream.reset();
     this.cleanup();
+  }
+
+  /** @internal Aborts the call's signal with `reason` (first reason wins). */
+  cancel(reason: unknown): void {
+    if (this.ac.signal.aborted) return;
+    this.ac.abort(reason);
+    const onCancel = this.onCancel;
+    this.onCancel = undefined;
+    onCancel?.(reason);
   }
 
   private readRequest(encoding: string): Promise<Uint8Array> {
@@ -742,12 +757,11 @@ class ServerCall implements ServerStreamWriter {
         if (failed) return;
         failed = true;
         stallTimer.cancel();
-        this.ac.signal.removeEventListener("abort", onAbort);
+        this.onCancel = undefined;
         this.stream.onData = () => {};
         reject(e);
       };
-      const onAbort = () => fail(this.ac.signal.reason);
-      this.ac.signal.addEventListener("abort", onAbort, { once: true });
+      this.onCancel = fail;
       // the whole request must arrive within the stall timeout (on the shared deadline timer:
       // a runtime timer armed and cleared per call costs the store a thread wake-up, issue 19)
       const stallTimer = afterMs(this.server.stallTimeoutMs, () => this.stall("receive"));
@@ -772,7 +786,7 @@ class ServerCall implements ServerStreamWriter {
         if (failed) return;
         failed = true;
         stallTimer.cancel();
-        this.ac.signal.removeEventListener("abort", onAbort);
+        this.onCancel = undefined;
         if (msg === undefined || !parser.idle()) {
           reject(
             new GrpcError(

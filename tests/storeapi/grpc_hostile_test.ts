@@ -319,6 +319,54 @@ Deno.test("a request that never completes is cancelled after the stall timeout",
   }
 });
 
+Deno.test("a request still arriving at its deadline ends DEADLINE_EXCEEDED without running the handler", async () => {
+  const srv = new GrpcServer({});
+  let ran = 0;
+  srv.unary(ECHO, (req) => {
+    ran++;
+    return Promise.resolve(req);
+  });
+  const { port } = await srv.listen("127.0.0.1", 0);
+  const c = await RawH2.connect(port);
+  try {
+    const id = await c.call(ECHO, grpcMessage(new Uint8Array(10), 100), { "grpc-timeout": "100m" }, false);
+    assert(await c.until(() => c.status(id) !== undefined), "no status at the deadline");
+    assertEquals(c.status(id)!.code, GrpcStatus.DEADLINE_EXCEEDED);
+    // the rest of the request, after the deadline: the failed read must not deliver it
+    await c.write(h2Frame(0x0, 1, id, new Uint8Array(90)));
+    const next = await c.call(ECHO, grpcMessage(new Uint8Array(3)));
+    assert(await c.until(() => c.status(next) !== undefined));
+    assertEquals(c.status(next)!.code, GrpcStatus.OK);
+    assertEquals(ran, 1);
+  } finally {
+    c.close();
+    await srv.close();
+  }
+});
+
+Deno.test("shutting down cancels a call still reading its request: UNAVAILABLE, handler never run", async () => {
+  const srv = new GrpcServer({});
+  let ran = 0;
+  srv.unary(ECHO, (req) => {
+    ran++;
+    return Promise.resolve(req);
+  });
+  const { port } = await srv.listen("127.0.0.1", 0);
+  const c = await RawH2.connect(port);
+  try {
+    const id = await c.call(ECHO, grpcMessage(new Uint8Array(10), 100), {}, false);
+    await new Promise((r) => setTimeout(r, 50));
+    await srv.close(0);
+    assert(await c.until(() => c.status(id) !== undefined), "no status at shutdown");
+    assertEquals(c.status(id)!.code, GrpcStatus.UNAVAILABLE);
+    assertEquals(c.status(id)!.message, "server shutting down");
+    assertEquals(ran, 0);
+  } finally {
+    c.close();
+    await srv.close();
+  }
+});
+
 Deno.test("response headers become one-byte indices, and stay literals for a client whose header table is 0", async () => {
   const { srv, port } = await start();
   const plain = await RawH2.connect(port);
