@@ -3089,8 +3089,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "h2server-writes-response-headers-alone",
     file: "storeapi/h2server.ts",
-    find: "    deferMicrotasks(PUMP_DEFER_TICKS, () => this.pumpLoop());",
-    replace: "    this.pumpLoop();",
+    find: "    this.pumpTicks = PUMP_DEFER_TICKS;\n    queueMicrotask(this.pumpTick);",
+    replace: "    void this.pumpLoop();",
     tests: ["tests/storeapi/h2_batching_test.ts"],
   },
   {

@@ -419,12 +419,14 @@ export class GrpcServer {
   private closed = false;
   private readonly started?: Counter;
   private readonly handled?: Counter;
-  /** The started and handled series per method (see `record`). */
-  private readonly methodSeries = new Map<string, {
-    labels: ReturnType<typeof callLabels>;
-    started: CounterChild | undefined;
-    handled: Map<GrpcStatus, CounterChild>;
-  }>();
+  /**
+   * The started and handled series per method, by call kind and path (see `record`): the path
+   * as the request named it, whose hash the route lookup already computed.
+   */
+  private readonly methodSeries = {
+    unary: new Map<string, MethodSeries>(),
+    stream: new Map<string, MethodSeries>(),
+  };
   private readonly stalled?: Counter;
   private readonly logger?: Logger;
   /** @internal Thanos's request logging of calls, when configured. */
@@ -516,7 +518,10 @@ export class GrpcServer {
     const ct = headers["content-type"] ?? "";
     // grpc-go answers a request that is not gRPC with HTTP 415
     // (https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md)
-    if (headers[":method"] !== "POST" || !/^application\/grpc($|[+;])/.test(ct)) {
+    if (
+      headers[":method"] !== "POST" ||
+      (ct !== "application/grpc" && !/^application\/grpc($|[+;])/.test(ct))
+    ) {
       stream.respond({ ":status": "415", "content-type": "text/plain" }, true);
       return;
     }
@@ -540,15 +545,15 @@ export class GrpcServer {
     if (this.started === undefined || this.handled === undefined) return;
     // the series of a method, looked up once: per call, label objects and keys cost more than
     // the increments
-    const key = `${kind} ${path}`;
-    let s = this.methodSeries.get(key);
+    const series = this.methodSeries[kind];
+    let s = series.get(path);
     if (s === undefined) {
-      s = { labels: callLabels(path, kind), started: undefined, handled: new Map() };
-      s.started = this.started.with(s.labels);
-      this.methodSeries.set(key, s);
+      const labels = callLabels(path, kind);
+      s = { labels, started: this.started.with(labels), handled: new Map() };
+      series.set(path, s);
     }
     if (code === undefined) {
-      s.started!.inc();
+      s.started.inc();
       return;
     }
     let h = s.handled.get(code);
@@ -579,6 +584,13 @@ export class GrpcServer {
   get requestLimit(): number {
     return this.maxRequestBytes;
   }
+}
+
+/** A method's series of `grpc_server_started_total` and, per code, `grpc_server_handled_total`. */
+interface MethodSeries {
+  labels: ReturnType<typeof callLabels>;
+  started: CounterChild;
+  handled: Map<GrpcStatus, CounterChild>;
 }
 
 function callLabels(path: string, kind: "unary" | "stream") {
@@ -676,9 +688,9 @@ class ServerCall implements ServerStreamWriter {
       this.responseEncoding = reqEncoding;
     }
     const metadata: Record<string, string> = {};
-    for (const [k, v] of Object.entries(headers)) {
+    for (const k in headers) {
       if (k.startsWith(":") || RESERVED_HEADERS.has(k)) continue;
-      metadata[k] = v;
+      metadata[k] = headers[k];
     }
     const ctx: CallContext = { signal: this.ac.signal, metadata };
     try {
