@@ -329,7 +329,12 @@ Deno.test("a request still arriving at its deadline ends DEADLINE_EXCEEDED witho
   const { port } = await srv.listen("127.0.0.1", 0);
   const c = await RawH2.connect(port);
   try {
-    const id = await c.call(ECHO, grpcMessage(new Uint8Array(10), 100), { "grpc-timeout": "100m" }, false);
+    const id = await c.call(
+      ECHO,
+      grpcMessage(new Uint8Array(10), 100),
+      { "grpc-timeout": "100m" },
+      false,
+    );
     assert(await c.until(() => c.status(id) !== undefined), "no status at the deadline");
     assertEquals(c.status(id)!.code, GrpcStatus.DEADLINE_EXCEEDED);
     // the rest of the request, after the deadline: the failed read must not deliver it
