@@ -2343,6 +2343,13 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/storeapi/grpc_hostile_test.ts"],
   },
   {
+    name: "grpc-cancel-leaves-request-read-pending",
+    file: "storeapi/grpc.ts",
+    find: "    onCancel?.(reason);",
+    replace: "",
+    tests: ["tests/storeapi/grpc_hostile_test.ts"],
+  },
+  {
     name: "grpc-client-credits-window-on-receipt",
     file: "storeapi/h2client.ts",
     find: "    if (data.length > 0) s.pushData(data);",
@@ -3082,8 +3089,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "h2server-writes-response-headers-alone",
     file: "storeapi/h2server.ts",
-    find: "    deferMicrotasks(PUMP_DEFER_TICKS, () => this.pumpLoop());",
-    replace: "    this.pumpLoop();",
+    find: "    this.pumpTicks = PUMP_DEFER_TICKS;\n    queueMicrotask(this.pumpTick);",
+    replace: "    void this.pumpLoop();",
     tests: ["tests/storeapi/h2_batching_test.ts"],
   },
   {

@@ -414,17 +414,19 @@ export class GrpcServer {
   private readonly services = new Set<string>();
   private readonly h2: H2Server;
   private readonly tls?: ServerTlsOptions;
-  private readonly calls = new Set<AbortController>();
+  private readonly calls = new Set<ServerCall>();
   private readonly maxRequestBytes: number;
   private closed = false;
   private readonly started?: Counter;
   private readonly handled?: Counter;
-  /** The started and handled series per method (see `record`). */
-  private readonly methodSeries = new Map<string, {
-    labels: ReturnType<typeof callLabels>;
-    started: CounterChild | undefined;
-    handled: Map<GrpcStatus, CounterChild>;
-  }>();
+  /**
+   * The started and handled series per method, by call kind and path (see `record`): the path
+   * as the request named it, whose hash the route lookup already computed.
+   */
+  private readonly methodSeries = {
+    unary: new Map<string, MethodSeries>(),
+    stream: new Map<string, MethodSeries>(),
+  };
   private readonly stalled?: Counter;
   private readonly logger?: Logger;
   /** @internal Thanos's request logging of calls, when configured. */
@@ -504,7 +506,7 @@ export class GrpcServer {
       await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - Date.now()))));
     }
     for (const c of this.calls) {
-      c.abort(new GrpcError(GrpcStatus.UNAVAILABLE, "server shutting down"));
+      c.cancel(new GrpcError(GrpcStatus.UNAVAILABLE, "server shutting down"));
     }
     // let the cancelled calls' trailers go out before the connections drop
     await new Promise((r) => setTimeout(r, 20));
@@ -516,7 +518,10 @@ export class GrpcServer {
     const ct = headers["content-type"] ?? "";
     // grpc-go answers a request that is not gRPC with HTTP 415
     // (https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md)
-    if (headers[":method"] !== "POST" || !/^application\/grpc($|[+;])/.test(ct)) {
+    if (
+      headers[":method"] !== "POST" ||
+      (ct !== "application/grpc" && !/^application\/grpc($|[+;])/.test(ct))
+    ) {
       stream.respond({ ":status": "415", "content-type": "text/plain" }, true);
       return;
     }
@@ -540,15 +545,15 @@ export class GrpcServer {
     if (this.started === undefined || this.handled === undefined) return;
     // the series of a method, looked up once: per call, label objects and keys cost more than
     // the increments
-    const key = `${kind} ${path}`;
-    let s = this.methodSeries.get(key);
+    const series = this.methodSeries[kind];
+    let s = series.get(path);
     if (s === undefined) {
-      s = { labels: callLabels(path, kind), started: undefined, handled: new Map() };
-      s.started = this.started.with(s.labels);
-      this.methodSeries.set(key, s);
+      const labels = callLabels(path, kind);
+      s = { labels, started: this.started.with(labels), handled: new Map() };
+      series.set(path, s);
     }
     if (code === undefined) {
-      s.started!.inc();
+      s.started.inc();
       return;
     }
     let h = s.handled.get(code);
@@ -570,15 +575,22 @@ export class GrpcServer {
   }
 
   /** @internal */
-  track(ac: AbortController, on: boolean): void {
-    if (on) this.calls.add(ac);
-    else this.calls.delete(ac);
+  track(call: ServerCall, on: boolean): void {
+    if (on) this.calls.add(call);
+    else this.calls.delete(call);
   }
 
   /** @internal */
   get requestLimit(): number {
     return this.maxRequestBytes;
   }
+}
+
+/** A method's series of `grpc_server_started_total` and, per code, `grpc_server_handled_total`. */
+interface MethodSeries {
+  labels: ReturnType<typeof callLabels>;
+  started: CounterChild;
+  handled: Map<GrpcStatus, CounterChild>;
 }
 
 function callLabels(path: string, kind: "unary" | "stream") {
@@ -617,6 +629,12 @@ class ServerCall implements ServerStreamWriter {
   /** Set when the call is request-logged. */
   private logged: GrpcCallFacts | undefined;
   private readonly startedAt = performance.now();
+  /**
+   * Fails the pending request read when the call is cancelled: a hook called by
+   * {@link cancel}, instead of an abort listener per call (its options object and listener
+   * bookkeeping in the runtime's EventTarget cost every call a few microseconds, issue 19).
+   */
+  private onCancel: ((reason: unknown) => void) | undefined;
 
   constructor(
     private readonly server: GrpcServer,
@@ -635,7 +653,7 @@ class ServerCall implements ServerStreamWriter {
   async run(): Promise<void> {
     const { stream } = this;
     const headers = stream.headers;
-    this.server.track(this.ac, true);
+    this.server.track(this, true);
     this.server.record(this.path, this.route.kind);
     const rl = this.server.requestLog;
     if (rl?.decides(this.path)) {
@@ -650,14 +668,14 @@ class ServerCall implements ServerStreamWriter {
       rl.start(this.logged);
     }
     stream.onClose = () => {
-      if (!this.finished) this.ac.abort(new GrpcError(GrpcStatus.CANCELLED, "call cancelled"));
+      if (!this.finished) this.cancel(new GrpcError(GrpcStatus.CANCELLED, "call cancelled"));
       this.cleanup();
     };
     const timeout = parseGrpcTimeout(headers["grpc-timeout"]);
     if (timeout !== undefined) {
       this.timer = afterMs(timeout, () => {
         const err = new GrpcError(GrpcStatus.DEADLINE_EXCEEDED, "context deadline exceeded");
-        this.ac.abort(err);
+        this.cancel(err);
         this.finish(err.code, err.details);
       });
     }
@@ -670,9 +688,9 @@ class ServerCall implements ServerStreamWriter {
       this.responseEncoding = reqEncoding;
     }
     const metadata: Record<string, string> = {};
-    for (const [k, v] of Object.entries(headers)) {
+    for (const k in headers) {
       if (k.startsWith(":") || RESERVED_HEADERS.has(k)) continue;
-      metadata[k] = v;
+      metadata[k] = headers[k];
     }
     const ctx: CallContext = { signal: this.ac.signal, metadata };
     try {
@@ -710,7 +728,7 @@ class ServerCall implements ServerStreamWriter {
   private cleanup(): void {
     this.timer?.cancel();
     this.timer = undefined;
-    this.server.track(this.ac, false);
+    this.server.track(this, false);
   }
 
   /** Cancels a call whose client stopped reading (send) or sending (receive). */
@@ -723,13 +741,22 @@ class ServerCall implements ServerStreamWriter {
         direction === "send" ? "read" : "sent"
       } nothing for ${this.server.stallTimeoutMs}ms`,
     );
-    this.ac.abort(err);
+    this.cancel(err);
     // the client is not reading: a status cannot reach it, the reset frees the stream now
     this.finished = true;
     this.server.record(this.path, this.route.kind, err.code);
     this.logFinish(err.code, err.details);
     this.stream.reset();
     this.cleanup();
+  }
+
+  /** @internal Aborts the call's signal with `reason` (first reason wins). */
+  cancel(reason: unknown): void {
+    if (this.ac.signal.aborted) return;
+    this.ac.abort(reason);
+    const onCancel = this.onCancel;
+    this.onCancel = undefined;
+    onCancel?.(reason);
   }
 
   private readRequest(encoding: string): Promise<Uint8Array> {
@@ -742,12 +769,11 @@ class ServerCall implements ServerStreamWriter {
         if (failed) return;
         failed = true;
         stallTimer.cancel();
-        this.ac.signal.removeEventListener("abort", onAbort);
+        this.onCancel = undefined;
         this.stream.onData = () => {};
         reject(e);
       };
-      const onAbort = () => fail(this.ac.signal.reason);
-      this.ac.signal.addEventListener("abort", onAbort, { once: true });
+      this.onCancel = fail;
       // the whole request must arrive within the stall timeout (on the shared deadline timer:
       // a runtime timer armed and cleared per call costs the store a thread wake-up, issue 19)
       const stallTimer = afterMs(this.server.stallTimeoutMs, () => this.stall("receive"));
@@ -772,7 +798,7 @@ class ServerCall implements ServerStreamWriter {
         if (failed) return;
         failed = true;
         stallTimer.cancel();
-        this.ac.signal.removeEventListener("abort", onAbort);
+        this.onCancel = undefined;
         if (msg === undefined || !parser.idle()) {
           reject(
             new GrpcError(

@@ -71,10 +71,8 @@ export const WRITE_TAKEN: Promise<void> = Promise.resolve();
  */
 const PUMP_DEFER_TICKS = 12;
 
-function deferMicrotasks(n: number, fn: () => void): void {
-  if (n <= 0) fn();
-  else queueMicrotask(() => deferMicrotasks(n - 1, fn));
-}
+/** The default of a stream's callbacks (one function for all streams, not three per stream). */
+const NOOP = (): void => {};
 /** A connection must send the HTTP/2 preface within this (ms). */
 const PREFACE_TIMEOUT_MS = 10_000;
 /** Bytes handed to one socket write. */
@@ -104,11 +102,11 @@ export class H2Stream {
   /** Request headers (lower-case names; repeated names joined with ","). */
   readonly headers: Record<string, string> = {};
   /** Request body bytes (called synchronously from the read loop). */
-  onData: (chunk: Uint8Array) => void = () => {};
+  onData: (chunk: Uint8Array) => void = NOOP;
   /** The request is complete (END_STREAM). */
-  onEnd: () => void = () => {};
+  onEnd: () => void = NOOP;
   /** The stream is gone (peer reset, connection lost) before the server finished it. */
-  onClose: () => void = () => {};
+  onClose: () => void = NOOP;
 
   /** @internal */ sendWindow: number;
   /** @internal */ recvWindow = STREAM_WINDOW;
@@ -544,8 +542,17 @@ export class H2Connection {
     this.pumpWanted = true;
     if (this.pumping || this.closed) return;
     this.pumping = true;
-    deferMicrotasks(PUMP_DEFER_TICKS, () => this.pumpLoop());
+    this.pumpTicks = PUMP_DEFER_TICKS;
+    queueMicrotask(this.pumpTick);
   }
+
+  /** Microtask turns the pump still waits (see {@link PUMP_DEFER_TICKS}). */
+  private pumpTicks = 0;
+  /** One deferral step, a closure per connection rather than one per turn of every pump. */
+  private readonly pumpTick = (): void => {
+    if (--this.pumpTicks > 0) queueMicrotask(this.pumpTick);
+    else void this.pumpLoop();
+  };
 
   private async pumpLoop(): Promise<void> {
     try {

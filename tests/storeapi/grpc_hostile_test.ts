@@ -13,13 +13,20 @@ import { STORE_METHODS, StoreServer } from "../../storeapi/server.ts";
 const ECHO = "/t.Test/Echo";
 const BIG = "/t.Test/Big";
 
-/** A server with an echo unary, a streaming method sending `bytes` behind a gate of 2 slots. */
+/**
+ * A server with an echo unary (its runs counted in `echoed`), a streaming method sending `bytes`
+ * behind a gate of 2 slots.
+ */
 async function start(opts: { stallTimeoutMs?: number; maxRequestBytes?: number } = {}) {
   const registry = new Registry();
   const gate = new Gate(2);
   const aborted: string[] = [];
+  const echoed = { runs: 0 };
   const srv = new GrpcServer({ registry, ...opts });
-  srv.unary(ECHO, (req) => Promise.resolve(req));
+  srv.unary(ECHO, (req) => {
+    echoed.runs++;
+    return Promise.resolve(req);
+  });
   srv.serverStream(BIG, async (req, ctx, out) => {
     const total = new DataView(req.buffer, req.byteOffset, req.length).getUint32(0);
     await gate.run(async () => {
@@ -34,7 +41,7 @@ async function start(opts: { stallTimeoutMs?: number; maxRequestBytes?: number }
     }, ctx.signal);
   });
   const addr = await srv.listen("127.0.0.1", 0);
-  return { srv, port: addr.port, registry, aborted };
+  return { srv, port: addr.port, registry, aborted, echoed };
 }
 
 function u32(v: number): Uint8Array {
@@ -313,6 +320,47 @@ Deno.test("a request that never completes is cancelled after the stall timeout",
     assert(await c.until(() => c.streams.get(id)?.reset === 0x8), "slow request not reset");
     const text = await registry.expose();
     assert(text.includes('direction="receive",grpc_method="Echo"'), text);
+  } finally {
+    c.close();
+    await srv.close();
+  }
+});
+
+Deno.test("a request still arriving at its deadline ends DEADLINE_EXCEEDED without running the handler", async () => {
+  const { srv, port, echoed } = await start();
+  const c = await RawH2.connect(port);
+  try {
+    const id = await c.call(
+      ECHO,
+      grpcMessage(new Uint8Array(10), 100),
+      { "grpc-timeout": "100m" },
+      false,
+    );
+    assert(await c.until(() => c.status(id) !== undefined), "no status at the deadline");
+    assertEquals(c.status(id)!.code, GrpcStatus.DEADLINE_EXCEEDED);
+    // the rest of the request, after the deadline: the failed read must not deliver it
+    await c.write(h2Frame(0x0, 1, id, new Uint8Array(90)));
+    const next = await c.call(ECHO, grpcMessage(new Uint8Array(3)));
+    assert(await c.until(() => c.status(next) !== undefined));
+    assertEquals(c.status(next)!.code, GrpcStatus.OK);
+    assertEquals(echoed.runs, 1);
+  } finally {
+    c.close();
+    await srv.close();
+  }
+});
+
+Deno.test("shutting down cancels a call still reading its request: UNAVAILABLE, handler never run", async () => {
+  const { srv, port, echoed } = await start();
+  const c = await RawH2.connect(port);
+  try {
+    const id = await c.call(ECHO, grpcMessage(new Uint8Array(10), 100), {}, false);
+    await new Promise((r) => setTimeout(r, 50));
+    await srv.close(0);
+    assert(await c.until(() => c.status(id) !== undefined), "no status at shutdown");
+    assertEquals(c.status(id)!.code, GrpcStatus.UNAVAILABLE);
+    assertEquals(c.status(id)!.message, "server shutting down");
+    assertEquals(echoed.runs, 0);
   } finally {
     c.close();
     await srv.close();
