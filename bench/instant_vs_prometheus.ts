@@ -5,7 +5,7 @@
 //
 //   deno run -A bench/instant_vs_prometheus.ts [--series=1000] [--hours=24] [--scrape=60]
 //     [--runs=5] [--writer=promtool|ours] [--kinds=instant,6h,24h] [--only=<substring>]
-//     [--keep=<dir>] [--baseline=<checkout dir>] [--querier-flags=<f1,f2>]
+//     [--keep=<dir>] [--baseline=<checkout dir>] [--querier-flags=<f1,f2>] [--warmup=0]
 //
 // The issue's workload is `--series=10000 --scrape=15` (≈10k series × 24 h as twelve 2-hour
 // blocks, ≈56 M samples; `--writer=ours` writes them without the multi-GB OpenMetrics file).
@@ -18,6 +18,10 @@
 // checkout (`<dir>/main.ts`, e.g. `git worktree add /tmp/base main`) over the same bucket and
 // times it in the same alternation: its column and the ratio ours/baseline show a change's effect
 // side by side under the same load. `--querier-flags` adds flags to our querier (comma-separated).
+// `--warmup=N` first sends every query of the selected kinds N times to each side, untimed
+// (steady state: a long-running server's code compiled and its caches warm); without it each
+// query gets one untimed run before its timed ones, so our JIT is still tiering up while the
+// first queries are timed.
 
 import { generateDataset, writeOpenMetricsFile } from "../scripts/dataset.ts";
 import { createBlocksFromSeries } from "../tsdb/block_writer.ts";
@@ -41,6 +45,7 @@ const KINDS = flag("kinds", "instant,6h,24h").split(",");
 const ONLY = flag("only", "");
 const KEEP = flag("keep", "");
 const BASELINE = flag("baseline", "");
+const WARMUP = Number(flag("warmup", "0"));
 const QUERIER_FLAGS = flag("querier-flags", "").split(",").filter((x) => x !== "");
 const H = 3_600_000;
 /** 2023-11-14T00:00:00Z: a 2-hour boundary, so blocks are whole. */
@@ -284,6 +289,17 @@ try {
     } (figures are side by side in one run; a loaded machine adds noise to both)`,
   );
 
+  // untimed passes over the whole suite first (steady state: a long-running server's code is
+  // compiled and its caches warm), the same for every side
+  for (let w = 0; w < WARMUP; w++) {
+    for (const kind of ALL_KINDS.filter((k) => KINDS.includes(k.name))) {
+      for (const query of QUERIES.filter((x) => x.includes(ONLY))) {
+        for (const url of base ? [q.url, base.http, prom.url] : [q.url, prom.url]) {
+          await get(url, kind, query);
+        }
+      }
+    }
+  }
   const summary: string[] = [];
   let identical = 0;
   let total = 0;
