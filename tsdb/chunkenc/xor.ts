@@ -574,7 +574,8 @@ export class XorIterator {
             t = last;
             i += r;
           } else {
-            for (let e = i + r; i < e;) {
+            const end = i + r;
+            while (i < end) {
               i++;
               t += tDelta;
               if (t > maxt) {
