@@ -3,6 +3,10 @@
 // each, encoded once and decoded again and again. Prints ms per pass, never asserts.
 //
 //   deno run -A bench/series_decode.ts [--series=1360] [--rounds=20] [--baseline=<checkout dir>]
+//     [--shape=up]
+//
+// `--shape=up`: `up`-like series instead (`__name__`, `instance`, `job`; sorted, so the job
+// changes every series and the instance every third; one 120-sample chunk of 1s, 20 bytes).
 //
 // With `--baseline`, the other checkout's `storeapi/codec.ts` decodes the same bytes in the same
 // process, rounds alternating between the two (fastest and median round printed per side).
@@ -22,13 +26,32 @@ const BASELINE = flag("baseline", "");
 /** Decodes of the whole set per round. */
 const PASSES = 200;
 
+const SHAPE = flag("shape", "node_cpu");
 const app = new XorAppender();
-for (let i = 0; i < 120; i++) app.append(1_700_000_000_000 + i * 15_000, 1000 + i * 3.5);
+for (let i = 0; i < 120; i++) {
+  app.append(1_700_000_000_000 + i * 15_000, SHAPE === "up" ? 1 : 1000 + i * 3.5);
+}
 const chunk = { minTime: 1_700_000_000_000, maxTime: 1_700_001_785_000 };
 const data = app.bytes();
 
 const MODES = ["idle", "iowait", "irq", "nice", "softirq", "steal", "system", "user"];
+const JOBS = ["api", "db", "web"];
 const series: SeriesWithChunks[] = [];
+for (let host = 0; SHAPE === "up" && series.length < SERIES; host++) {
+  for (let j = 0; j < JOBS.length && series.length < SERIES; j++) {
+    series.push({
+      labels: [
+        "__name__",
+        "up",
+        "instance",
+        `host-${String(host).padStart(3, "0")}:9100`,
+        "job",
+        JOBS[j],
+      ],
+      chunks: [{ ...chunk, encoding: ChunkEncoding.XOR, data }],
+    });
+  }
+}
 for (let cpu = 0; series.length < SERIES; cpu++) {
   for (let host = 0; host < 170 && series.length < SERIES; host++) {
     for (let m = 0; m < 4 && series.length < SERIES; m++) {

@@ -3425,6 +3425,27 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/tsdb/xor_test.ts"],
   },
   {
+    name: "xor-bulk-run-reads-shifted-in-bits",
+    file: "tsdb/chunkenc/xor.ts",
+    find: "if (r > 15) r = 15;",
+    replace: "if (r > 16) r = 16;",
+    tests: ["tests/tsdb/xor_test.ts"],
+  },
+  {
+    name: "xor-bulk-run-past-the-data",
+    file: "tsdb/chunkenc/xor.ts",
+    find: "const whole = (nbits - p) >>> 1;",
+    replace: "const whole = (nbits - p + 1) >>> 1;",
+    tests: ["tests/tsdb/xor_test.ts"],
+  },
+  {
+    name: "xor-bulk-run-skips-sample-at-mint",
+    file: "tsdb/chunkenc/xor.ts",
+    find: "last < mint && last <= maxt",
+    replace: "last <= mint && last <= maxt",
+    tests: ["tests/tsdb/xor_test.ts"],
+  },
+  {
     name: "xor-peek-next-byte-shift",
     file: "tsdb/chunkenc/xor.ts",
     find: "(v.getInt32(i) << s) | (b[i + 4] >>> (8 - s))",

@@ -630,3 +630,206 @@ function windowBits(sig: number, shift: number): [number, number] {
   }
   return [hi >>> 0, lo >>> 0];
 }
+
+/** Sample-by-sample reference for `decodeRest`: `next()` from where the iterator stands. */
+function decodeWithNext(
+  it: XorIterator,
+  mint: number,
+  maxt: number,
+): { out: number[][]; err: Error | null } {
+  const out: number[][] = [];
+  try {
+    while (it.next()) {
+      if (it.t > maxt) break;
+      if (it.t >= mint) out.push([it.t, it.vHi, it.vLo]);
+    }
+  } catch (e) {
+    return { out, err: e as Error };
+  }
+  return { out, err: null };
+}
+
+/**
+ * A chunk with runs of repeated samples ('0' same delta, '0' same value) between changes of
+ * every kind, so that runs start at every bit alignment, right after the two head samples, at
+ * the chunk's end, before stale markers, and with equal timestamps (delta 0).
+ */
+function chunkWithRuns(rand: () => number): { data: Uint8Array; ts: number[] } {
+  const equal = rand() < 0.3;
+  const app = new XorAppender(equal);
+  const ts: number[] = [];
+  const n = 3 + Math.floor(rand() * (rand() < 0.2 ? 900 : 250));
+  let t = Math.floor((rand() - 0.3) * 2 ** 42);
+  let delta = equal && rand() < 0.3 ? 0 : 1 + Math.floor(rand() * 30_000);
+  let hi = 0x3ff00000;
+  let lo = 0;
+  let run = 0;
+  for (let i = 0; i < n; i++) {
+    if (i > 0) {
+      if (run === 0 && i > 1 && rand() < 0.5) {
+        run = 1 + Math.floor(rand() * (rand() < 0.3 ? 200 : 40));
+      }
+      if (run > 0 && i > 1) {
+        run--;
+      } else {
+        const r = rand();
+        if (r < 0.15) delta += Math.floor(rand() * 20) - 10;
+        else if (r < 0.2) delta += Math.floor(rand() * 2e6) - 1e6;
+        else if (r < 0.22) delta = equal ? 0 : 1;
+        if (delta < (equal ? 0 : 1)) delta = equal ? 0 : 1;
+        const k = rand();
+        if (k < 0.1) {
+          hi = STALE_NAN_HI;
+          lo = STALE_NAN_LO;
+        } else if (k < 0.7) {
+          // flip a window of `sig` bits: new and reused windows of every width
+          const lead = Math.floor(rand() * 64);
+          const sig = 1 + Math.floor(rand() * (64 - lead));
+          const [fh, fl] = windowBits(sig, lead);
+          const one = rand() < 0.5 ? 0 : 1;
+          hi = (hi ^ (fh & (one ? 0xffffffff : Math.floor(rand() * 2 ** 32)))) >>> 0;
+          lo = (lo ^ (fl & (one ? 0xffffffff : Math.floor(rand() * 2 ** 32)))) >>> 0;
+        }
+      }
+      t += delta;
+    }
+    app.appendBits(t, hi, lo);
+    ts.push(t);
+  }
+  return { data: app.bytes(), ts };
+}
+
+Deno.test("decodeRest over runs of repeated samples equals next() sample by sample", () => {
+  const rand = rng(1919);
+  const it = new XorIterator();
+  const ref = new XorIterator();
+  const outT = new Float64Array(2000);
+  const outV = new Float64Array(2000);
+  const words = new Uint32Array(outV.buffer);
+  const alignments = new Set<number>();
+  let windows = 0;
+  let truncations = 0;
+  for (let c = 0; c < 400; c++) {
+    const { data, ts } = chunkWithRuns(rand);
+    // where runs start (bit position mod 32, read from the reference's private cursor)
+    ref.reset(data);
+    let prevT = NaN;
+    let prevDelta = NaN;
+    for (let i = 0; i < ts.length; i++) {
+      const pos = (ref as unknown as { pos: number }).pos;
+      const hiBefore = ref.vHi;
+      const loBefore = ref.vLo;
+      ref.next();
+      const d = ref.t - prevT;
+      if (i >= 2 && d === prevDelta && ref.vHi === hiBefore && ref.vLo === loBefore) {
+        alignments.add(pos & 31);
+      }
+      prevDelta = d;
+      prevT = ref.t;
+    }
+    const pick = () => ts[Math.floor(rand() * ts.length)] + Math.floor(rand() * 3) - 1;
+    const cases: [number, number, number][] = [[-Infinity, Infinity, 0]];
+    for (let w = 0; w < 12; w++) {
+      const a = pick();
+      const b = pick();
+      const skip = Math.floor(rand() * 4) === 0 ? Math.floor(rand() * ts.length) : 0;
+      cases.push([Math.min(a, b), Math.max(a, b), skip]);
+      if (w === 0) cases.push([Math.max(a, b) + 1, Math.min(a, b), 0]); // empty window
+      if (w === 1) cases.push([a, Infinity, 0], [-Infinity, b, 0]);
+    }
+    for (const [mint, maxt, skip] of cases) {
+      ref.reset(data);
+      it.reset(data);
+      for (let s = 0; s < skip; s++) {
+        ref.next();
+        it.next();
+      }
+      const want = decodeWithNext(ref, mint, maxt);
+      outT.fill(-1);
+      const k = it.decodeRest(outT, words, 5, maxt, mint);
+      const got: number[][] = [];
+      for (let j = 5; j < k; j++) {
+        got.push([outT[j], words[2 * j + (LE ? 1 : 0)], words[2 * j + (LE ? 0 : 1)]]);
+      }
+      assertEquals(got, want.out, `chunk ${c} window [${mint}, ${maxt}] after ${skip}`);
+      assertEquals(outT[k], -1);
+      assert(!it.next(), "the iterator is exhausted after decodeRest");
+      windows++;
+    }
+    // truncated: the same samples before the cut and the same error, window or not
+    for (let cut = 0; cut < 4; cut++) {
+      const len = 2 + Math.floor(rand() * (data.length - 2));
+      const part = data.subarray(0, len);
+      for (const [mint, maxt] of [[-Infinity, Infinity], [pick(), Infinity], [-Infinity, pick()]]) {
+        ref.reset(part);
+        const want = decodeWithNext(ref, mint, maxt);
+        it.reset(part);
+        let k = 5;
+        let err: Error | null = null;
+        try {
+          k = it.decodeRest(outT, words, 5, maxt, mint);
+        } catch (e) {
+          err = e as Error;
+        }
+        const where = `chunk ${c} cut at ${len} window [${mint}, ${maxt}]`;
+        if (maxt === Infinity || err !== null) {
+          assertEquals(err?.message, want.err?.message, where);
+          if (err !== null) assert(err instanceof CorruptionError, where);
+        }
+        // next() reads a sample's value before comparing its timestamp with maxt; decodeRest
+        // stops at the timestamp, so a value cut after maxt is no error there
+        if (err === null) {
+          const got: number[][] = [];
+          for (let j = 5; j < k; j++) {
+            got.push([outT[j], words[2 * j + (LE ? 1 : 0)], words[2 * j + (LE ? 0 : 1)]]);
+          }
+          assertEquals(got, want.out, where);
+        }
+        if (want.err !== null) truncations++;
+      }
+    }
+  }
+  for (let a = 0; a < 32; a++) assert(alignments.has(a), `no run starts at bit ${a} of a word`);
+  assert(windows > 4000 && truncations > 1000, `${windows} windows, ${truncations} truncations`);
+});
+
+Deno.test("a chunk of one repeated sample decodes in runs to the end, and stops at maxt", () => {
+  // `up`: 120 samples at 15 s, all 1, the second to last a stale marker, the last 1 again
+  const app = new XorAppender();
+  const t0 = 1_700_000_000_000;
+  for (let i = 0; i < 120; i++) {
+    if (i === 118) app.appendStale(t0 + i * 15_000);
+    else app.append(t0 + i * 15_000, 1);
+  }
+  const data = app.bytes();
+  assert(data.length < 70, `${data.length} bytes`); // two bits per repeated sample
+  const it = new XorIterator();
+  const ts = new Float64Array(120);
+  const vs = new Float64Array(120);
+  const words = new Uint32Array(vs.buffer);
+  it.reset(data);
+  assertEquals(it.decodeRest(ts, words, 0), 120);
+  for (let i = 0; i < 120; i++) {
+    assertEquals(ts[i], t0 + i * 15_000);
+    if (i === 118) assertEquals(bitsOfArray(vs, i), "7ff0000000000002");
+    else assertEquals(vs[i], 1);
+  }
+  // an instant query's 5 m window ending inside the run: 20 samples, none after
+  it.reset(data);
+  const maxt = t0 + 100 * 15_000 + 7;
+  const k = it.decodeRest(ts, words, 0, maxt, maxt - 300_000);
+  assertEquals(k, 20);
+  assertEquals([ts[0], ts[19]], [t0 + 81 * 15_000, t0 + 100 * 15_000]);
+  // the count promises more samples than the data holds: the zero padding is no run (the
+  // last byte's unused bits do read as repeated samples, as in Prometheus)
+  const cut = data.slice();
+  cut[1] = 200;
+  it.reset(cut);
+  const e = assertThrows(
+    () => it.decodeRest(new Float64Array(200), new Uint32Array(400), 0),
+    CorruptionError,
+  );
+  it.reset(cut);
+  assertEquals(e.message, decodeWithNext(it, -Infinity, Infinity).err?.message);
+  assert(/ends inside sample 12\d of 200/.test(e.message), e.message);
+});

@@ -14,6 +14,9 @@ import { STALE_NAN_HI, STALE_NAN_LO } from "../value.ts";
 import { BIT_READER_PADDING, BitWriter } from "./bstream.ts";
 
 const TWO32 = 4294967296;
+/** Bounds within which a run's timestamps are exact integers whether added or multiplied. */
+const TWO48 = 281474976710656;
+const TWO52 = 4503599627370496;
 /** Max samples per chunk: the count is a BE16. */
 const MAX_SAMPLES = 65535;
 const CHUNK_FILE = "<chunk>";
@@ -539,6 +542,56 @@ export class XorIterator {
       w = used !== 0 ? w << used : peek(v, b, p);
       if (w >= 0) {
         p += 1;
+        if (used === 1) {
+          // '0' '0' (same delta, same value): a regular scrape of an unchanged value (`up`, a
+          // constant gauge, an idle counter), often followed by more. The repeats in the rest of
+          // `w` (its 30 bits after this sample; the last 2 are no data) are taken as one step.
+          // The zero padding past the data reads as repeats too, so a run ends at the chunk's
+          // sample count and at the data's last whole sample: a sample cut by the end is decoded
+          // alone, which reports it.
+          if (p > nbits) {
+            this.i = i;
+            this.truncated(i);
+          }
+          if (t >= mint) {
+            tOut[k] = t;
+            words[2 * k + HI] = vh;
+            words[2 * k + LO] = vl;
+            k++;
+          }
+          let r = Math.clz32(w << 1) >>> 1;
+          if (r > 15) r = 15;
+          if (r > n - i - 1) r = n - i - 1;
+          const whole = (nbits - p) >>> 1;
+          if (r > whole) r = whole;
+          p += 2 * r;
+          const last = t + r * tDelta;
+          if (
+            last < mint && last <= maxt && tDelta >= 0 && tDelta < TWO48 && t > -TWO52 &&
+            t < TWO52
+          ) {
+            // all before the window (the product is exact within these bounds, as the sums)
+            t = last;
+            i += r;
+          } else {
+            const end = i + r;
+            while (i < end) {
+              i++;
+              t += tDelta;
+              if (t > maxt) {
+                this.i = n;
+                return k;
+              }
+              if (t >= mint) {
+                tOut[k] = t;
+                words[2 * k + HI] = vh;
+                words[2 * k + LO] = vl;
+                k++;
+              }
+            }
+          }
+          continue;
+        }
       } else {
         // bits of `w` read by the value's control bits
         let ctl = 2;
