@@ -13,6 +13,7 @@ import type {
   LabelNamesRequest,
   LabelValuesRequest,
   SeriesRequest,
+  SeriesWithLabelsProto,
   StoreChunk,
   StoreInfo,
   TsdbInfo,
@@ -815,7 +816,7 @@ export class BucketStore implements StoreBackend {
     const cached = await this.cache.fetchSeries(
       block.id,
       refs,
-      (ref, body) => index.decodeSeriesBody(ref, body, mint, maxt),
+      (ref, body, proto) => index.decodeSeriesBody(ref, body, mint, maxt, proto),
     );
     for (let i = 0; i < refs.length; i++) {
       const c = cached[i];
@@ -835,7 +836,9 @@ export class BucketStore implements StoreBackend {
         out[missingAt[k++]] = s;
         read.push(s);
       }
-      this.cache.storeSeries(block.id, read, bodies);
+      // labels ready-encoded for answers only where they go out as they are: a block with
+      // external labels has them attached, a new label set for every series
+      this.cache.storeSeries(block.id, read, bodies, block.extLabels.length === 0);
     }
     return out;
   }
@@ -1050,8 +1053,8 @@ function chunksWanted(
   skipChunks: boolean,
   filter: readonly Matcher[],
   kept: number[] | null,
-): { out: SeriesWithChunks[]; wants: ChunkWants } {
-  const out: SeriesWithChunks[] = [];
+): { out: SeriesWithLabelsProto[]; wants: ChunkWants } {
+  const out: SeriesWithLabelsProto[] = [];
   // the chunks to load: their refs and the chunks they fill, side by side (no object each)
   const wants = new ChunkWants();
   for (const s of entries) {
@@ -1077,7 +1080,8 @@ function chunksWanted(
       else chunks.push(sc);
       wants.add(c.ref, sc);
     }
-    if (chunks !== null) out.push({ labels: s.labels, chunks });
+    // a cached entry's ready label encoding rides along for the answer's encoder
+    if (chunks !== null) out.push({ labels: s.labels, chunks, labelsProto: s.labelsProto });
   }
   return { out, wants };
 }
