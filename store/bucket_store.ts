@@ -7,7 +7,7 @@
 import { endSpan, inSpan, startSpan, withSpan } from "../tracing/tracer.ts";
 import { type Bucket, streamBucketRange } from "../objstore/bucket.ts";
 import { bucketByteSource } from "../objstore/bytesource.ts";
-import type { Counter, Gauge, Registry } from "../metrics/registry.ts";
+import type { Counter, CounterChild, Gauge, Registry } from "../metrics/registry.ts";
 import type {
   AggrChunkParts,
   LabelNamesRequest,
@@ -390,9 +390,21 @@ export class BucketStore implements StoreBackend {
   }
 
   private countFetch(type: FetchedDataType, bytes: number): void {
-    this.metrics?.fetchedBytes.inc({ data_type: type }, bytes);
-    this.metrics?.fetchedRequests.inc({ data_type: type });
+    const m = this.metrics;
+    if (m === undefined) return;
+    // each type's two series resolved once: a lookup by label object builds a key per call
+    const c = this.fetchCounters[type] ??= {
+      bytes: m.fetchedBytes.labels(type),
+      requests: m.fetchedRequests.labels(type),
+    };
+    c.bytes.inc(bytes);
+    c.requests.inc();
   }
+
+  /** The fetched-data counters per data type, resolved on first use. */
+  private readonly fetchCounters: Partial<
+    Record<FetchedDataType, { bytes: CounterChild; requests: CounterChild }>
+  > = {};
 
   /**
    * Syncs the loaded blocks with the bucket: loads new blocks, drops removed ones. Throws when
@@ -591,16 +603,21 @@ export class BucketStore implements StoreBackend {
     this.metrics?.seriesInFlight.inc();
     try {
       this.metrics?.seriesRequests.inc();
-      const r: SeriesRequest = {
-        ...req,
-        minTime: this.clampMin(req.minTime),
-        maxTime: this.clampMax(req.maxTime),
-      };
-      if (r.minTime > r.maxTime) return;
+      const minTime = this.clampMin(req.minTime);
+      const maxTime = this.clampMax(req.maxTime);
+      if (minTime > maxTime) return;
       const stats = new RequestStats(this.opts.bytesLimit ?? 0);
       const warnings: string[] = [];
-      // the stats ride along on the request object (withExternalLabels copies its fields)
-      const inner: StatsSeriesRequest = { ...r, hints: undefined, limit: 0, stats };
+      // the stats ride along on the request object (withExternalLabels copies its fields); one
+      // copy of the request, clamped
+      const inner: StatsSeriesRequest = {
+        ...req,
+        minTime,
+        maxTime,
+        hints: undefined,
+        limit: 0,
+        stats,
+      };
       const backends = this.setBackends();
       const merged = backends.length > 1;
       // one label set (the usual case): its batches as they come, warnings set aside here
@@ -631,7 +648,7 @@ export class BucketStore implements StoreBackend {
       const tail: SeriesItem[] = [];
       for (const w of warnings) tail.push({ warning: w });
       for (const w of stats.blockWarnings) tail.push({ warning: w });
-      for (const w of this.failedBlockWarnings(r.minTime, r.maxTime, r.matchers)) {
+      for (const w of this.failedBlockWarnings(minTime, maxTime, req.matchers)) {
         tail.push({ warning: w });
       }
       if (tail.length > 0) yield tail;
@@ -880,20 +897,23 @@ export class BucketStore implements StoreBackend {
       span.setAttribute("postings", refs.length);
       // lazy expanded postings: the refs whose entries passed the filter, cached once all are seen
       const kept: number[] | null = filter.length > 0 ? [] : null;
-      yield* this.blockSeriesBatches(
-        block,
-        refs,
-        mint,
-        maxt,
-        opts,
-        signal,
-        (n, c) => {
-          seriesFetched += n;
-          chunksFetched += c;
-        },
-        filter,
-        kept,
-      );
+      // no series (an absent metric): no batch generator to start and await
+      if (refs.length > 0) {
+        yield* this.blockSeriesBatches(
+          block,
+          refs,
+          mint,
+          maxt,
+          opts,
+          signal,
+          (n, c) => {
+            seriesFetched += n;
+            chunksFetched += c;
+          },
+          filter,
+          kept,
+        );
+      }
       if (kept) this.cache.storeExpandedPostings(block.id, key, Uint32Array.from(kept));
     } catch (e) {
       failure = e;
