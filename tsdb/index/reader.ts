@@ -634,8 +634,10 @@ export class IndexReader {
       }
     }
     if (d.remaining !== 0) d.fail(`${d.remaining} unexpected bytes at the end of series ${ref}`);
-    // every entry with the same fields, `labelsProto` or not: one object shape downstream
-    return { ref, labels, chunks: chunks ?? [], labelsProto };
+    const kept = chunks ?? [];
+    return labelsProto === undefined
+      ? { ref, labels, chunks: kept }
+      : { ref, labels, chunks: kept, labelsProto };
   }
 
   /** Index of the last sample of `e` that is ≤ `value` (0 when `value` precedes all). */
