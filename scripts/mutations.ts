@@ -3218,8 +3218,8 @@ export const MUTATIONS: Mutation[] = [
     // issue 19: a cached entry's ready-encoded labels
     name: "store-index-cache-labels-proto-not-counted",
     file: "store/index_cache.ts",
-    find: "    this.set(\"Series\", block, ref, v, v.length + stringHeapBytes(proto.length), proto);",
-    replace: "    this.set(\"Series\", block, ref, v, v.length, proto);",
+    find: '    this.set("Series", block, ref, v, v.length + stringHeapBytes(proto.length), proto);',
+    replace: '    this.set("Series", block, ref, v, v.length, proto);',
     tests: ["tests/store/index_cache_test.ts"],
   },
   {
@@ -3247,7 +3247,8 @@ export const MUTATIONS: Mutation[] = [
     name: "codec-labels-proto-size-short",
     file: "storeapi/codec.ts",
     find: "        : proto.length + this.measureChunks(s.chunks, 0, s.chunks.length, chunkAt);",
-    replace: "        : proto.length - 1 + this.measureChunks(s.chunks, 0, s.chunks.length, chunkAt);",
+    replace:
+      "        : proto.length - 1 + this.measureChunks(s.chunks, 0, s.chunks.length, chunkAt);",
     tests: ["tests/storeapi/wire_test.ts", "tests/store/bucket_store_test.ts"],
   },
   {
