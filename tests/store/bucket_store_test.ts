@@ -567,6 +567,26 @@ Deno.test("cached series entries carry their labels ready-encoded where no exter
       // the same answer without any ready-encoded labels
       const plain = warm.map((b) => b.map((s) => ({ labels: s.labels, chunks: s.chunks })));
       assertEquals(bytes(plain), bytes(warm));
+      // through the gRPC server, in batch frames (as the querier asks) and one series a frame
+      const server = new StoreServer(store, { serving: true });
+      const addr = await server.listen("127.0.0.1", 0);
+      const client = new StoreClient(`127.0.0.1:${addr.port}`);
+      try {
+        const text = (ss: SeriesWithChunks[]) =>
+          ss.map((s) => `${labelsToString(s.labels)} ${s.chunks.map((c) => [...c.data]).join()}`);
+        for (const responseBatchSize of [64, 0]) {
+          const got = await collect(client.series({
+            minTime: 0,
+            maxTime: H,
+            matchers: [new Matcher(MatchType.Regexp, "__name__", "m0|m2")],
+            responseBatchSize,
+          }));
+          assertEquals(text(got), text(cold.flat()));
+        }
+      } finally {
+        client.close();
+        await server.close();
+      }
       // with external labels: attached to every series, so none is kept ready-encoded
       const itemBytes = (store.cache as IndexCache).sizeBytes;
       await call(2 * H + 1, 3 * H);
