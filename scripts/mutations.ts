@@ -1413,9 +1413,9 @@ export const MUTATIONS: Mutation[] = [
     name: "store-failed-block-silently-missing",
     file: "store/bucket_store.ts",
     find: "      for (const w of stats.blockWarnings) tail.push({ warning: w });\n" +
-      "      for (const w of this.failedBlockWarnings(r.minTime, r.maxTime, r.matchers)) {",
+      "      for (const w of this.failedBlockWarnings(minTime, maxTime, req.matchers)) {",
     replace: "      for (const w of stats.blockWarnings) tail.push({ warning: w });\n" +
-      "      for (const w of this.failedBlockWarnings(r.minTime, r.maxTime, []).slice(1)) {",
+      "      for (const w of this.failedBlockWarnings(minTime, maxTime, []).slice(1)) {",
     tests: ["tests/store/bucket_store_test.ts"],
   },
   // ---------------------------------------------------------------- query: store health
@@ -3210,9 +3210,46 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "store-index-cache-series-body-hit-ignored",
     file: "store/index_cache.ts",
-    find: "  return decodeBody?.(ref, stringBytes(v));",
+    find: "  return decodeBody?.(ref, stringBytes(v), proto);",
     replace: "  return undefined;",
     tests: ["tests/store/index_cache_test.ts", "tests/store/bucket_store_test.ts"],
+  },
+  {
+    // issue 19: a cached entry's ready-encoded labels
+    name: "store-index-cache-labels-proto-not-counted",
+    file: "store/index_cache.ts",
+    find: '    this.set("Series", block, ref, v, v.length + stringHeapBytes(proto.length), proto);',
+    replace: '    this.set("Series", block, ref, v, v.length, proto);',
+    tests: ["tests/store/index_cache_test.ts"],
+  },
+  {
+    name: "store-labels-proto-kept-with-external-labels",
+    file: "store/bucket_store.ts",
+    find: "this.cache.storeSeries(block.id, read, bodies, block.extLabels.length === 0);",
+    replace: "this.cache.storeSeries(block.id, read, bodies, true);",
+    tests: ["tests/store/bucket_store_test.ts"],
+  },
+  {
+    name: "store-fetch-counters-one-type",
+    file: "store/bucket_store.ts",
+    find: "    const c = this.fetchCounters[type] ??= {",
+    replace: "    const c = this.fetchCounters.chunks ??= {",
+    tests: ["tests/store/bucket_store_test.ts"],
+  },
+  {
+    name: "store-empty-block-skip-off-by-one",
+    file: "store/bucket_store.ts",
+    find: "      if (refs.length > 0) {\n        yield* this.blockSeriesBatches(",
+    replace: "      if (refs.length > 1) {\n        yield* this.blockSeriesBatches(",
+    tests: ["tests/store/bucket_store_test.ts"],
+  },
+  {
+    name: "codec-labels-proto-size-short",
+    file: "storeapi/codec.ts",
+    find: "        : proto.length + this.measureChunks(s.chunks, 0, s.chunks.length, chunkAt);",
+    replace:
+      "        : proto.length - 1 + this.measureChunks(s.chunks, 0, s.chunks.length, chunkAt);",
+    tests: ["tests/storeapi/wire_test.ts", "tests/store/bucket_store_test.ts"],
   },
   {
     name: "store-index-cache-block-key-reused",

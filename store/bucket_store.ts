@@ -7,12 +7,13 @@
 import { endSpan, inSpan, startSpan, withSpan } from "../tracing/tracer.ts";
 import { type Bucket, streamBucketRange } from "../objstore/bucket.ts";
 import { bucketByteSource } from "../objstore/bytesource.ts";
-import type { Counter, Gauge, Registry } from "../metrics/registry.ts";
+import type { Counter, CounterChild, Gauge, Registry } from "../metrics/registry.ts";
 import type {
   AggrChunkParts,
   LabelNamesRequest,
   LabelValuesRequest,
   SeriesRequest,
+  SeriesWithLabelsProto,
   StoreChunk,
   StoreInfo,
   TsdbInfo,
@@ -389,9 +390,21 @@ export class BucketStore implements StoreBackend {
   }
 
   private countFetch(type: FetchedDataType, bytes: number): void {
-    this.metrics?.fetchedBytes.inc({ data_type: type }, bytes);
-    this.metrics?.fetchedRequests.inc({ data_type: type });
+    const m = this.metrics;
+    if (m === undefined) return;
+    // each type's two series resolved once: a lookup by label object builds a key per call
+    const c = this.fetchCounters[type] ??= {
+      bytes: m.fetchedBytes.labels(type),
+      requests: m.fetchedRequests.labels(type),
+    };
+    c.bytes.inc(bytes);
+    c.requests.inc();
   }
+
+  /** The fetched-data counters per data type, resolved on first use. */
+  private readonly fetchCounters: Partial<
+    Record<FetchedDataType, { bytes: CounterChild; requests: CounterChild }>
+  > = {};
 
   /**
    * Syncs the loaded blocks with the bucket: loads new blocks, drops removed ones. Throws when
@@ -590,16 +603,21 @@ export class BucketStore implements StoreBackend {
     this.metrics?.seriesInFlight.inc();
     try {
       this.metrics?.seriesRequests.inc();
-      const r: SeriesRequest = {
-        ...req,
-        minTime: this.clampMin(req.minTime),
-        maxTime: this.clampMax(req.maxTime),
-      };
-      if (r.minTime > r.maxTime) return;
+      const minTime = this.clampMin(req.minTime);
+      const maxTime = this.clampMax(req.maxTime);
+      if (minTime > maxTime) return;
       const stats = new RequestStats(this.opts.bytesLimit ?? 0);
       const warnings: string[] = [];
-      // the stats ride along on the request object (withExternalLabels copies its fields)
-      const inner: StatsSeriesRequest = { ...r, hints: undefined, limit: 0, stats };
+      // the stats ride along on the request object (withExternalLabels copies its fields); one
+      // copy of the request, clamped
+      const inner: StatsSeriesRequest = {
+        ...req,
+        minTime,
+        maxTime,
+        hints: undefined,
+        limit: 0,
+        stats,
+      };
       const backends = this.setBackends();
       const merged = backends.length > 1;
       // one label set (the usual case): its batches as they come, warnings set aside here
@@ -630,7 +648,7 @@ export class BucketStore implements StoreBackend {
       const tail: SeriesItem[] = [];
       for (const w of warnings) tail.push({ warning: w });
       for (const w of stats.blockWarnings) tail.push({ warning: w });
-      for (const w of this.failedBlockWarnings(r.minTime, r.maxTime, r.matchers)) {
+      for (const w of this.failedBlockWarnings(minTime, maxTime, req.matchers)) {
         tail.push({ warning: w });
       }
       if (tail.length > 0) yield tail;
@@ -815,7 +833,7 @@ export class BucketStore implements StoreBackend {
     const cached = await this.cache.fetchSeries(
       block.id,
       refs,
-      (ref, body) => index.decodeSeriesBody(ref, body, mint, maxt),
+      (ref, body, proto) => index.decodeSeriesBody(ref, body, mint, maxt, proto),
     );
     for (let i = 0; i < refs.length; i++) {
       const c = cached[i];
@@ -835,7 +853,9 @@ export class BucketStore implements StoreBackend {
         out[missingAt[k++]] = s;
         read.push(s);
       }
-      this.cache.storeSeries(block.id, read, bodies);
+      // labels ready-encoded for answers only where they go out as they are: a block with
+      // external labels has them attached, a new label set for every series
+      this.cache.storeSeries(block.id, read, bodies, block.extLabels.length === 0);
     }
     return out;
   }
@@ -877,20 +897,23 @@ export class BucketStore implements StoreBackend {
       span.setAttribute("postings", refs.length);
       // lazy expanded postings: the refs whose entries passed the filter, cached once all are seen
       const kept: number[] | null = filter.length > 0 ? [] : null;
-      yield* this.blockSeriesBatches(
-        block,
-        refs,
-        mint,
-        maxt,
-        opts,
-        signal,
-        (n, c) => {
-          seriesFetched += n;
-          chunksFetched += c;
-        },
-        filter,
-        kept,
-      );
+      // no series (an absent metric): no batch generator to start and await
+      if (refs.length > 0) {
+        yield* this.blockSeriesBatches(
+          block,
+          refs,
+          mint,
+          maxt,
+          opts,
+          signal,
+          (n, c) => {
+            seriesFetched += n;
+            chunksFetched += c;
+          },
+          filter,
+          kept,
+        );
+      }
       if (kept) this.cache.storeExpandedPostings(block.id, key, Uint32Array.from(kept));
     } catch (e) {
       failure = e;
@@ -1050,10 +1073,10 @@ function chunksWanted(
   skipChunks: boolean,
   filter: readonly Matcher[],
   kept: number[] | null,
-): { out: SeriesWithChunks[]; wants: ChunkWants } {
-  const out: SeriesWithChunks[] = [];
+): { out: SeriesWithLabelsProto[]; wants: ChunkWants } {
+  const out: SeriesWithLabelsProto[] = [];
   // the chunks to load: their refs and the chunks they fill, side by side (no object each)
-  const wants = new ChunkWants();
+  const wants = new ChunkWants(entries.length);
   for (const s of entries) {
     if (filter.length > 0) {
       if (!labelsMatch(s.labels, filter)) continue;
@@ -1077,7 +1100,16 @@ function chunksWanted(
       else chunks.push(sc);
       wants.add(c.ref, sc);
     }
-    if (chunks !== null) out.push({ labels: s.labels, chunks });
+    if (chunks === null) continue;
+    const proto = s.labelsProto;
+    // a cached entry's ready label encoding rides along for the answer's encoder
+    out.push(
+      proto === undefined ? { labels: s.labels, chunks } : {
+        labels: s.labels,
+        chunks,
+        labelsProto: proto,
+      },
+    );
   }
   return { out, wants };
 }
@@ -1092,8 +1124,17 @@ interface StatsSeriesRequest extends SeriesRequest {
  * arrays (an object per wanted chunk was a tenth of the store's garbage on a 30-day query).
  */
 class ChunkWants {
-  refs = new Float64Array(64);
+  refs: Float64Array;
   readonly outs: StoreChunk[] = [];
+
+  /**
+   * Room for `expected` wants first (a batch's series count: an instant query wants a chunk or
+   * two per series), so the usual batch grows no array: each typed array costs about a
+   * microsecond in Deno, and doubling from 64 made three for 170 series (issue 19).
+   */
+  constructor(expected: number) {
+    this.refs = new Float64Array(Math.max(expected, 16));
+  }
 
   /** Wants held (`refs` has room for more). */
   get length(): number {

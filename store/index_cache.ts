@@ -10,12 +10,23 @@ import type { Counter, CounterChild, Gauge, GaugeChild, Registry } from "../metr
 import type { IndexSeries } from "../tsdb/index/reader.ts";
 import { Decbuf, Encbuf } from "../tsdb/encoding.ts";
 import type { Cache } from "../cache/cache.ts";
+import { encodeLabelsProto } from "../storeapi/codec.ts";
 import {
   type CacheConfig,
   CacheConfigError,
   INDEX_CACHE_FIELDS,
   parseCacheConfig,
 } from "../cache/config.ts";
+
+/**
+ * Decodes a cached series entry body (the index's own bytes) of series `ref`; `labelsProto` is
+ * the entry's {@link IndexSeries.labelsProto}, to be set on the result.
+ */
+export type SeriesBodyDecoder = (
+  ref: number,
+  body: Uint8Array,
+  labelsProto: string | undefined,
+) => IndexSeries;
 
 /** Kinds of cached items, as Thanos's `item_type` label. */
 export type CacheItemType = "Postings" | "Series" | "ExpandedPostings";
@@ -35,21 +46,25 @@ export interface StoreIndexCache {
   storeExpandedPostings(block: string, key: string, postings: Uint32Array): void;
   /**
    * Cached series entries of `block` for `refs`, undefined where missing. `decodeBody` decodes
-   * an entry the cache kept as the index's own bytes (see `storeSeries`).
+   * an entry the cache kept as the index's own bytes (see `storeSeries`), with the ready
+   * encoding of its labels the cache may keep beside it (`labelsProto`).
    */
   fetchSeries(
     block: string,
     refs: ArrayLike<number>,
-    decodeBody?: (ref: number, body: Uint8Array) => IndexSeries,
+    decodeBody?: SeriesBodyDecoder,
   ): Promise<(IndexSeries | undefined)[]>;
   /**
    * Caches series entries of `block`; `bodies` may hold an entry's body as read from the index
    * (symbol references: the most compact form, decoded again by the block's index reader).
+   * `labelsProto`: keep beside each entry its labels ready-encoded for answers, when the cache
+   * can (a block without external labels: its series go out with their labels as they are).
    */
   storeSeries(
     block: string,
     series: readonly IndexSeries[],
     bodies?: ReadonlyMap<number, Uint8Array>,
+    labelsProto?: boolean,
   ): void;
   /** Forgets what it can of `block` (after the block was unloaded). */
   dropBlock(block: string): void;
@@ -66,6 +81,8 @@ interface Entry {
   key: string | number;
   /** The block of a series entry (its map in {@link IndexCache}'s series maps), else "". */
   block: string;
+  /** A series entry's labels as `Series` message fields ({@link encodeLabelsProto}), else "". */
+  proto: string;
   /** Neighbours in recency order: the next older and the next more recent entry. */
   older: Entry | null;
   newer: Entry | null;
@@ -110,15 +127,24 @@ function stringBytes(s: string): Uint8Array {
   return scratchViews[n] ??= b.subarray(0, n);
 }
 
-/** A cached series entry decoded: the index's own body by `decodeBody`, else our encoding. */
+/**
+ * A cached series entry decoded: the index's own body by `decodeBody`, else our encoding; with
+ * its labels' ready encoding.
+ */
 function decodeEntry(
   e: Entry,
   ref: number,
-  decodeBody?: (ref: number, body: Uint8Array) => IndexSeries,
+  decodeBody?: SeriesBodyDecoder,
 ): IndexSeries | undefined {
   const v = e.value as string;
-  if (v.charCodeAt(0) === ENCODED_TAG_CODE) return decodeSeries(stringBytes(v));
-  return decodeBody?.(ref, stringBytes(v));
+  const proto = e.proto === "" ? undefined : e.proto;
+  if (v.charCodeAt(0) === ENCODED_TAG_CODE) return decodeSeries(stringBytes(v), proto);
+  return decodeBody?.(ref, stringBytes(v), proto);
+}
+
+/** Bytes a string of `n` one-byte chars holds: V8's 12-byte header, rounded up to 4 bytes. */
+function stringHeapBytes(n: number): number {
+  return (12 + n + 3) & ~3;
 }
 
 /**
@@ -319,6 +345,7 @@ export class IndexCache implements StoreIndexCache {
     key: string | number,
     value: Uint32Array | string,
     size: number,
+    proto = "",
   ) {
     if (!this.on(type)) return;
     const keyBytes = typeof key === "string" ? 2 * key.length : 8;
@@ -334,7 +361,7 @@ export class IndexCache implements StoreIndexCache {
     while (this.bytes + total > this.maxBytes && this.oldest !== null) {
       this.remove(this.oldest, true);
     }
-    const e: Entry = { type, value, size: total, key, block, older: null, newer: null };
+    const e: Entry = { type, value, size: total, key, block, proto, older: null, newer: null };
     if (map) {
       // the block's map may have gone with its last entry in the removals above
       if (map.size === 0) this.series.set(block, map);
@@ -381,7 +408,7 @@ export class IndexCache implements StoreIndexCache {
   getSeries(
     block: string,
     ref: number,
-    decodeBody?: (ref: number, body: Uint8Array) => IndexSeries,
+    decodeBody?: SeriesBodyDecoder,
   ): IndexSeries | undefined {
     return this.seriesOf(block, [ref], decodeBody)[0];
   }
@@ -390,11 +417,27 @@ export class IndexCache implements StoreIndexCache {
    * Caches series entry `ref` of `block` as bytes, like Thanos's cache holds the entry's bytes:
    * `body` (the index's own entry, symbol references) when given, else {@link encodeSeries}. A
    * decoded entry costs several times that in JS objects (a boxed number per chunk time, arrays,
-   * headers), and the cache's byte bound should be the memory it holds.
+   * headers), and the cache's byte bound should be the memory it holds. With `labelsProto`,
+   * beside it and counted in its size, the labels' `Series` fields ready for an answer
+   * ({@link encodeLabelsProto}): a hit hands them over as `labelsProto`, and the encoder copies
+   * them instead of measuring and encoding the label strings of each series on every call.
    */
-  setSeries(block: string, ref: number, s: IndexSeries, body?: Uint8Array): void {
+  setSeries(
+    block: string,
+    ref: number,
+    s: IndexSeries,
+    body?: Uint8Array,
+    labelsProto = false,
+  ): void {
+    if (!this.on("Series")) return;
     const v = body ? bytesToString(BODY_TAG, body) : bytesToString(ENCODED_TAG, encodeSeries(s));
-    this.set("Series", block, ref, v, v.length);
+    if (!labelsProto) {
+      this.set("Series", block, ref, v, v.length);
+      return;
+    }
+    const proto = encodeLabelsProto(s.labels);
+    // the value's header is in INDEX_CACHE_ENTRY_OVERHEAD, the second string's is not
+    this.set("Series", block, ref, v, v.length + stringHeapBytes(proto.length), proto);
   }
 
   fetchPostings(block: string, key: string): Promise<Uint32Array | undefined> {
@@ -424,7 +467,7 @@ export class IndexCache implements StoreIndexCache {
   fetchSeries(
     block: string,
     refs: ArrayLike<number>,
-    decodeBody?: (ref: number, body: Uint8Array) => IndexSeries,
+    decodeBody?: SeriesBodyDecoder,
   ): Promise<(IndexSeries | undefined)[]> {
     return Promise.resolve(this.seriesOf(block, refs, decodeBody));
   }
@@ -433,7 +476,7 @@ export class IndexCache implements StoreIndexCache {
   private seriesOf(
     block: string,
     refs: ArrayLike<number>,
-    decodeBody?: (ref: number, body: Uint8Array) => IndexSeries,
+    decodeBody?: SeriesBodyDecoder,
   ): (IndexSeries | undefined)[] {
     const out = new Array<IndexSeries | undefined>(refs.length).fill(undefined);
     if (!this.on("Series")) return out;
@@ -459,8 +502,9 @@ export class IndexCache implements StoreIndexCache {
     block: string,
     series: readonly IndexSeries[],
     bodies?: ReadonlyMap<number, Uint8Array>,
+    labelsProto = false,
   ): void {
-    for (const s of series) this.setSeries(block, s.ref, s, bodies?.get(s.ref));
+    for (const s of series) this.setSeries(block, s.ref, s, bodies?.get(s.ref), labelsProto);
   }
 
   close(): Promise<void> {
@@ -538,8 +582,8 @@ export function encodeSeries(s: IndexSeries): Uint8Array {
   return e.bytes().slice();
 }
 
-/** Inverse of {@link encodeSeries}; throws on malformed bytes. */
-export function decodeSeries(b: Uint8Array): IndexSeries {
+/** Inverse of {@link encodeSeries} (with `labelsProto` set); throws on malformed bytes. */
+export function decodeSeries(b: Uint8Array, labelsProto?: string): IndexSeries {
   const d = new Decbuf(b, "series cache item");
   const ref = d.uvarint();
   const nl = d.uvarint();
@@ -559,7 +603,7 @@ export function decodeSeries(b: Uint8Array): IndexSeries {
     t = maxTime;
   }
   if (d.remaining !== 0) d.fail("trailing bytes after series");
-  return { ref, labels, chunks };
+  return labelsProto === undefined ? { ref, labels, chunks } : { ref, labels, chunks, labelsProto };
 }
 
 /** Options of {@link RemoteIndexCache}. */

@@ -23,6 +23,11 @@ import { StoreServer } from "../../storeapi/server.ts";
 import { StoreClient } from "../../storeapi/client.ts";
 import { GrpcError, GrpcStatus } from "../../storeapi/grpc.ts";
 import type { SeriesItem } from "../../storeapi/server.ts";
+import {
+  encodeLabelsProto,
+  encodeSeriesResponseBatch,
+  type SeriesWithLabelsProto,
+} from "../../storeapi/codec.ts";
 
 const H = 3_600_000;
 
@@ -505,6 +510,96 @@ Deno.test("series entries served from the index cache give the same answer witho
         : NaN;
       // (these series: ≈ 38 B as the index's bodies, ≈ 58 B re-encoded whole)
       assert(perItem < 48, `${perItem} bytes per cached item besides the fixed overhead`);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await f.dirs.cleanup();
+  }
+});
+
+Deno.test("cached series entries carry their labels ready-encoded where no external labels are attached: the same answer bytes", async () => {
+  const f = await fixture();
+  try {
+    // labels of every length class: non-ASCII, a value past 127 bytes (2-byte lengths), many
+    const labelled = (start: number): RawSeries[] =>
+      makeSeries(300, { groups: 3, samples: 30, start }).map((s, i) => ({
+        ...s,
+        labels: labelsFromObject({
+          ...Object.fromEntries(Array.from({ length: s.labels.length / 2 }, (_, k) => [
+            s.labels[2 * k],
+            s.labels[2 * k + 1],
+          ])),
+          ...(i % 3 === 1 ? { zone: "zürich-日本" } : {}),
+          ...(i % 7 === 2 ? { long: "v".repeat(100 + i) } : {}),
+        }),
+      })).sort((a, b) => compareLabels(a.labels, b.labels));
+    await writeBlock(f.bucketDir, labelled(0), { minTime: 0, maxTime: 2 * H, thanos: thanos({}) });
+    await writeBlock(f.bucketDir, labelled(2 * H), {
+      minTime: 2 * H,
+      maxTime: 4 * H,
+      thanos: thanos({ cluster: "eu1" }),
+    });
+    const store = f.open();
+    try {
+      await store.syncBlocks();
+      const call = async (minTime: number, maxTime: number) => {
+        const out: SeriesWithLabelsProto[][] = [];
+        const req = {
+          minTime,
+          maxTime,
+          matchers: [new Matcher(MatchType.Regexp, "__name__", "m0|m2")],
+        };
+        for await (const b of store.seriesBatches(req, new AbortController().signal)) {
+          out.push(b as SeriesWithLabelsProto[]);
+        }
+        return out;
+      };
+      const bytes = (batches: SeriesWithLabelsProto[][]) =>
+        batches.map((b) => [...encodeSeriesResponseBatch(b)]);
+      // without external labels: read from the index first, then from the cache, ready-encoded
+      const cold = await call(0, H);
+      assertEquals(cold.flat().filter((s) => s.labelsProto !== undefined).length, 0);
+      const warm = await call(0, H);
+      assertEquals(warm.flat().length, 200);
+      for (const s of warm.flat()) assertEquals(s.labelsProto, encodeLabelsProto(s.labels));
+      assertEquals(bytes(warm), bytes(cold));
+      // the same answer without any ready-encoded labels
+      const plain = warm.map((b) => b.map((s) => ({ labels: s.labels, chunks: s.chunks })));
+      assertEquals(bytes(plain), bytes(warm));
+      // through the gRPC server, in batch frames (as the querier asks) and one series a frame
+      const server = new StoreServer(store, { serving: true });
+      const addr = await server.listen("127.0.0.1", 0);
+      const client = new StoreClient(`127.0.0.1:${addr.port}`);
+      try {
+        const text = (ss: SeriesWithChunks[]) =>
+          ss.map((s) => `${labelsToString(s.labels)} ${s.chunks.map((c) => [...c.data]).join()}`);
+        for (const responseBatchSize of [64, 0]) {
+          const got = await collect(client.series({
+            minTime: 0,
+            maxTime: H,
+            matchers: [new Matcher(MatchType.Regexp, "__name__", "m0|m2")],
+            responseBatchSize,
+          }));
+          assertEquals(text(got), text(cold.flat()));
+        }
+      } finally {
+        client.close();
+        await server.close();
+      }
+      // with external labels: attached to every series, so none is kept ready-encoded
+      const itemBytes = (store.cache as IndexCache).sizeBytes;
+      await call(2 * H + 1, 3 * H);
+      const ext = await call(2 * H + 1, 3 * H);
+      assertEquals(ext.flat().length, 200);
+      assert(ext.flat().every((s) => s.labelsProto === undefined && s.labels.includes("eu1")));
+      assertEquals(bytes(ext), bytes(ext.map((b) => b.map((s) => ({ ...s })))));
+      // the ready-encoded labels are counted in the cache's bytes: more per item without them
+      const items = (store.cache as IndexCache).itemCount;
+      assert(
+        itemBytes > (store.cache as IndexCache).sizeBytes - itemBytes,
+        `${itemBytes} bytes for the first block's items, ${items} items in all`,
+      );
     } finally {
       await store.close();
     }

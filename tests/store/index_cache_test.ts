@@ -11,6 +11,7 @@ import {
 } from "../../store/index_cache.ts";
 
 import { Registry } from "../../metrics/registry.ts";
+import { encodeLabelsProto } from "../../storeapi/codec.ts";
 
 const MIB = 1024 * 1024;
 
@@ -211,4 +212,32 @@ Deno.test("a series fetch decodes hits of every size and counts its requests and
     Number(new RegExp(`^${name}\\{item_type="Series"\\} (\\d+)$`, "m").exec(text)?.[1]);
   assertEquals(count("thanos_store_index_cache_requests_total"), refs.length + 4);
   assertEquals(count("thanos_store_index_cache_hits_total"), 8 + 4);
+});
+
+Deno.test("a series entry kept with its labels ready-encoded hands them to the body decoder and counts their bytes", async () => {
+  const s = {
+    ref: 77,
+    labels: ["__name__", "up", "instance", "hôst-1:9100", "job", "node"],
+    chunks: [{ minTime: 1_700_000_000_000, maxTime: 1_700_000_119_000, ref: 8 }],
+  };
+  const body = Uint8Array.of(3, 1, 2, 3, 4, 5, 6, 1, 9, 9, 9);
+  const protos: (string | undefined)[] = [];
+  const decode = (ref: number, _b: Uint8Array, labelsProto: string | undefined) => {
+    protos.push(labelsProto);
+    return { ...s, ref, labelsProto };
+  };
+  const plain = new IndexCache(MIB);
+  plain.storeSeries("b", [s], new Map([[77, body]]));
+  const ready = new IndexCache(MIB);
+  ready.storeSeries("b", [s], new Map([[77, body]]), true);
+  const proto = encodeLabelsProto(s.labels);
+  assertEquals((await ready.fetchSeries("b", [77], decode))[0]?.labelsProto, proto);
+  assertEquals((await plain.fetchSeries("b", [77], decode))[0]?.labelsProto, undefined);
+  assertEquals(protos, [proto, undefined]);
+  // its bytes and the string's 12-byte header, rounded up to V8's 4-byte alignment
+  assertEquals(ready.sizeBytes - plain.sizeBytes, (12 + proto.length + 3) & ~3);
+  // an entry without the index's body (encoded whole) carries them too
+  ready.storeSeries("c", [s], undefined, true);
+  assertEquals(ready.getSeries("c", 77), { ...s, labelsProto: proto });
+  assertEquals(plain.getSeries("b", 77), undefined, "a body without its reader is a miss");
 });

@@ -22,6 +22,7 @@ import {
   encodeInfoResponse,
   encodeLabelNamesRequest,
   encodeLabelNamesResponse,
+  encodeLabelsProto,
   encodeLabelValuesRequest,
   encodeLabelValuesResponse,
   encodeLegacyInfoResponse,
@@ -700,4 +701,49 @@ Deno.test("decoded series are plain data: equal to the series they were encoded 
     },
   ];
   assertEquals(decodeSeriesResponse(encodeSeriesResponseBatch(series)), { batch: series });
+});
+
+Deno.test("a series' ready-encoded labels (labelsProto) give the same SeriesBatch bytes as its labels, mixed with series without them", () => {
+  const long = "v".repeat(130); // a 2-byte length varint, inside a Label of 2-byte length
+  const sets = [
+    ["__name__", "up", "instance", "host-000:9100", "job", "api"],
+    ["__name__", "up", "instance", "host-001:9100", "job", "api"],
+    ["__name__", "up", "instance", "ünï 日本", "job", long],
+    ["__name__", "up", "e", "", "job", "api"],
+    ["__name__", "up", "instance", "host-002:9100", "job", "db"],
+    [],
+  ];
+  const chunk = (k: number): StoreChunk => ({
+    minTime: 1_700_000_000_000 + k,
+    maxTime: 1_700_000_119_000 + k,
+    encoding: ChunkEncoding.XOR,
+    data: Uint8Array.from({ length: 20 + k }, (_, i) => (i * 31 + k) & 0xff),
+  });
+  const plain = sets.map((labels, i) => ({ labels, chunks: [chunk(i), chunk(i + 100)] }));
+  const want = [...encodeSeriesResponseBatch(plain)];
+  // every second series with its labels ready: the encoder's reuse of the previous series'
+  // string lengths must not see through a series it did not measure
+  for (const pick of [(i: number) => i % 2 === 0, (i: number) => i % 2 === 1, () => true]) {
+    const mixed = plain.map((s, i) =>
+      pick(i) ? { ...s, labelsProto: encodeLabelsProto(s.labels) } : { ...s }
+    );
+    assertEquals([...encodeSeriesResponseBatch(mixed)], want);
+  }
+  // the ready encoding is the Label messages alone, one char per byte
+  const proto = encodeLabelsProto(["a", "é"]);
+  assertEquals([...proto].map((c) => c.charCodeAt(0)), [...new PB().m(1, label("a", "é")).build()]);
+  assertEquals(encodeLabelsProto([]), "");
+  // one encoder through several batches, as the server's pool reuses it
+  const enc = new SeriesEncoder();
+  for (let round = 0; round < 3; round++) {
+    const batch = plain.map((s, i) =>
+      (i + round) % 3 === 0 ? { ...s, labelsProto: encodeLabelsProto(s.labels) } : s
+    );
+    const size = enc.measureBatch(batch);
+    const w = new ProtoWriter(new Uint8Array(1 + varintSize(size) + size));
+    w.byte(0x22);
+    w.varint(size);
+    enc.writeBatch(w, batch);
+    assertEquals([...w.finish()], want);
+  }
 });

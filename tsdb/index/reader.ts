@@ -42,6 +42,11 @@ export interface IndexSeries {
   labels: Labels;
   /** Chunk metas sorted by time. */
   chunks: ChunkMeta[];
+  /**
+   * The labels ready-encoded for a StoreAPI answer (the store's index cache keeps them per
+   * entry: storeapi/codec.ts `encodeLabelsProto`); undefined when not at hand.
+   */
+  labelsProto?: string;
 }
 
 /** Options of {@link IndexReader.open}. */
@@ -576,13 +581,25 @@ export class IndexReader {
    * by default: a query reads a few of a block's chunks, and the others would be garbage).
    * Throws {@link CorruptionError} on malformed bytes.
    */
-  decodeSeriesBody(ref: number, body: Uint8Array, mint = -Infinity, maxt = Infinity): IndexSeries {
+  decodeSeriesBody(
+    ref: number,
+    body: Uint8Array,
+    mint = -Infinity,
+    maxt = Infinity,
+    labelsProto?: string,
+  ): IndexSeries {
     const d = this.cachedCursor ??= new Decbuf(body, `${this.src.name} (cached series entry)`);
     d.reset(body);
-    return this.decodeBody(ref, d, mint, maxt);
+    return this.decodeBody(ref, d, mint, maxt, labelsProto);
   }
 
-  private decodeBody(ref: number, d: Decbuf, mint = -Infinity, maxt = Infinity): IndexSeries {
+  private decodeBody(
+    ref: number,
+    d: Decbuf,
+    mint = -Infinity,
+    maxt = Infinity,
+    labelsProto: string | undefined = undefined,
+  ): IndexSeries {
     const nLabels = d.uvarint();
     if (nLabels * 2 > d.remaining) d.fail(`series ${ref} claims ${nLabels} labels`);
     const labels: string[] = new Array(nLabels * 2);
@@ -617,7 +634,10 @@ export class IndexReader {
       }
     }
     if (d.remaining !== 0) d.fail(`${d.remaining} unexpected bytes at the end of series ${ref}`);
-    return { ref, labels, chunks: chunks ?? [] };
+    const kept = chunks ?? [];
+    return labelsProto === undefined
+      ? { ref, labels, chunks: kept }
+      : { ref, labels, chunks: kept, labelsProto };
   }
 
   /** Index of the last sample of `e` that is ≤ `value` (0 when `value` precedes all). */
