@@ -853,9 +853,9 @@ export class BucketStore implements StoreBackend {
         out[missingAt[k++]] = s;
         read.push(s);
       }
-      // labels ready-encoded for answers only where they go out as they are: a block with
-      // external labels has them attached, a new label set for every series
-      this.cache.storeSeries(block.id, read, bodies, block.extLabels.length === 0);
+      // with the labels ready-encoded for answers (external labels are merged in by the
+      // attacher, storeapi/external_labels.ts)
+      this.cache.storeSeries(block.id, read, bodies, true);
     }
     return out;
   }

@@ -11,7 +11,14 @@ import { shardMatcher } from "./shard.ts";
 import { compareLabels, compareStrings, getLabel } from "../tsdb/labels.ts";
 import type { Matcher } from "../tsdb/matchers.ts";
 import type { Labels, SeriesWithChunks } from "../tsdb/series.ts";
-import type { LabelNamesRequest, LabelValuesRequest, SeriesRequest, StoreInfo } from "./codec.ts";
+import {
+  encodeLabelsProto,
+  type LabelNamesRequest,
+  type LabelValuesRequest,
+  type SeriesRequest,
+  type SeriesWithLabelsProto,
+  type StoreInfo,
+} from "./codec.ts";
 import { GrpcError, GrpcStatus } from "./grpc.ts";
 import type { SeriesItem, StoreBackend } from "./server.ts";
 
@@ -98,6 +105,45 @@ export function attachExternalLabels(
   return { labels: out, conflict };
 }
 
+/**
+ * The ready `Series` label fields ({@link encodeLabelsProto}) of `own` merged with `ext`, from
+ * `proto` (those of `own`) and `extPieces` (those of each label of `ext`), when no name of `own`
+ * is in `ext`: each `Label` message is a field of its own, so the merged fields are the pieces in
+ * label order. Undefined when `proto` does not hold one piece per label of `own`.
+ */
+export function mergeLabelsProto(
+  own: Labels,
+  proto: string,
+  ext: Labels,
+  extPieces: readonly string[],
+): string | undefined {
+  let out = "";
+  let pos = 0; // where own label i's piece starts
+  let from = 0; // start of the own pieces not yet copied
+  let j = 0;
+  for (let i = 0; i < own.length; i += 2) {
+    for (; j < ext.length && compareStrings(ext[j], own[i]) < 0; j += 2) {
+      out += proto.slice(from, pos) + extPieces[j >> 1];
+      from = pos;
+    }
+    // the piece: tag 0x0a, the message's length as a varint, the message
+    if (proto.charCodeAt(pos) !== 0x0a) return undefined;
+    let len = 0;
+    let mul = 1;
+    let p = pos + 1;
+    for (let c = 0x80; c >= 0x80; mul *= 128) {
+      if (p >= proto.length) return undefined;
+      c = proto.charCodeAt(p++);
+      len += (c & 0x7f) * mul;
+    }
+    pos = p + len;
+  }
+  if (pos !== proto.length) return undefined;
+  out += proto.slice(from);
+  for (; j < ext.length; j += 2) out += extPieces[j >> 1];
+  return out;
+}
+
 function isPrefix(a: Labels, b: Labels): boolean {
   if (a.length > b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -115,6 +161,8 @@ class Attacher {
   private group: SeriesWithChunks[] = [];
   private groupHead: Labels = [];
   private readonly passThrough: boolean;
+  /** Each external label's ready `Series` field, made when a series first brings ready labels. */
+  private extPieces: string[] | null = null;
 
   constructor(
     private readonly ext: Labels,
@@ -142,7 +190,20 @@ class Attacher {
     }
     const { labels, conflict } = attachExternalLabels(item.labels, this.ext, this.drop);
     if (this.inShard !== null && !this.inShard(labels)) return;
-    const s: SeriesWithChunks = { labels, chunks: item.chunks };
+    // the series' labels ready-encoded (the store's index cache): merged with the external ones
+    const own = (item as SeriesWithLabelsProto).labelsProto;
+    let proto: string | undefined;
+    if (own !== undefined && !conflict) {
+      const ext = this.ext;
+      const pieces = this.extPieces ??= Array.from(
+        { length: ext.length / 2 },
+        (_, k) => encodeLabelsProto([ext[2 * k], ext[2 * k + 1]]),
+      );
+      proto = mergeLabelsProto(item.labels, own, ext, pieces);
+    }
+    const s: SeriesWithChunks = proto === undefined
+      ? { labels, chunks: item.chunks }
+      : { labels, chunks: item.chunks, labelsProto: proto } as SeriesWithLabelsProto;
     if (this.sortAll || conflict) {
       this.sortAll = true;
       if (this.group.length > 0) {

@@ -7,8 +7,17 @@
 
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { shardMatcher } from "../../storeapi/shard.ts";
-import { matchExternalLabels, withExternalLabels } from "../../storeapi/external_labels.ts";
-import type { SeriesRequest } from "../../storeapi/codec.ts";
+import {
+  attachExternalLabels,
+  matchExternalLabels,
+  mergeLabelsProto,
+  withExternalLabels,
+} from "../../storeapi/external_labels.ts";
+import {
+  encodeLabelsProto,
+  type SeriesRequest,
+  type SeriesWithLabelsProto,
+} from "../../storeapi/codec.ts";
 import type { SeriesItem, StoreBackend } from "../../storeapi/server.ts";
 import { Matcher, MatchType } from "../../tsdb/matchers.ts";
 import { ChunkEncoding, type Labels } from "../../tsdb/series.ts";
@@ -196,4 +205,98 @@ Deno.test("withExternalLabels without labels: batches pass as they are, unless a
   const want = input.flat().map((x) => (x as { labels: Labels }).labels).filter(inShard);
   assertEquals(shard, want.map((l) => l.join(",")));
   assert(shard.length > 0 && shard.length < 40);
+});
+
+Deno.test("mergeLabelsProto: a series' ready label fields merged with external labels equal encoding the merged labels", () => {
+  // names around, between and after the series' own; values of 1- and 2-byte lengths, non-ASCII
+  let seed = 7;
+  const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
+  const names = ["__name__", "a", "cluster", "code", "instance", "job", "replica", "zone", "zz"];
+  const value = () =>
+    ["up", "east", "zürich-日本", "v".repeat(130), "x".repeat(rnd(200) + 1)][rnd(5)];
+  const pick = (k: number): string[] => {
+    const ns = names.slice().sort(() => rnd(3) - 1).slice(0, k).sort();
+    return ns.flatMap((n) => [n, value()]);
+  };
+  let merged = 0;
+  for (let t = 0; t < 400; t++) {
+    const own = pick(1 + rnd(5));
+    const ext = pick(rnd(4));
+    const pieces = Array.from(
+      { length: ext.length / 2 },
+      (_, k) => encodeLabelsProto([ext[2 * k], ext[2 * k + 1]]),
+    );
+    const { labels, conflict } = attachExternalLabels(own, ext, new Set());
+    if (conflict) continue;
+    merged++;
+    assertEquals(
+      mergeLabelsProto(own, encodeLabelsProto(own), ext, pieces),
+      encodeLabelsProto(labels),
+      `${own} + ${ext}`,
+    );
+  }
+  assert(merged > 100, `${merged} merges`);
+  // fields that are not the series' labels: no merge
+  const own = ["a", "1", "b", "2"];
+  const pieces = [encodeLabelsProto(["ab", "x"])];
+  assertEquals(
+    mergeLabelsProto(own, encodeLabelsProto(["a", "1"]), ["ab", "x"], pieces),
+    undefined,
+  );
+  assertEquals(
+    mergeLabelsProto(own, encodeLabelsProto([...own, "c", "3"]), ["ab", "x"], pieces),
+    undefined,
+  );
+});
+
+Deno.test("withExternalLabels: series with ready-encoded labels go out with the merged labels' fields, none on a conflict", async () => {
+  const own = (ls: Labels): SeriesWithLabelsProto => ({
+    labels: ls,
+    chunks: [],
+    labelsProto: encodeLabelsProto(ls),
+  });
+  const input: SeriesItem[] = [
+    own(["__name__", "up", "instance", "h1", "job", "api"]),
+    own(["__name__", "up", "instance", "h2", "job", "api", "region", "west"]), // ext name
+    own(["__name__", "up", "instance", "h3", "job", "api", "replica", "b"]), // replica name
+    { labels: ["__name__", "up", "instance", "h4", "job", "api"], chunks: [] }, // none ready
+  ];
+  const backend: StoreBackend = {
+    info: () => Promise.reject(new Error("unused")),
+    async *series() {
+      yield* input;
+    },
+    async *seriesBatches() {
+      yield input;
+    },
+    labelNames: () => Promise.reject(new Error("unused")),
+    labelValues: () => Promise.reject(new Error("unused")),
+  };
+  const wrapped = withExternalLabels(backend, EXT);
+  for (const withoutReplicaLabels of [undefined, ["replica"]]) {
+    const req: SeriesRequest = {
+      minTime: 0,
+      maxTime: 1000,
+      matchers: [m('__name__="up"')],
+      withoutReplicaLabels,
+    };
+    const got: SeriesWithLabelsProto[] = [];
+    for await (const b of wrapped.seriesBatches!(req, new AbortController().signal)) {
+      for (const x of b) if (!("warning" in x)) got.push(x);
+    }
+    assertEquals(got.length, 4);
+    const byHost = (h: string) => got.find((x) => x.labels.includes(h))!;
+    const h1 = byHost("h1");
+    assertEquals(
+      h1.labels,
+      withoutReplicaLabels
+        ? ["__name__", "up", "instance", "h1", "job", "api", "region", "east"]
+        : ["__name__", "up", "instance", "h1", "job", "api", "region", "east", "replica", "a"],
+    );
+    assertEquals(h1.labelsProto, encodeLabelsProto(h1.labels));
+    // a series carrying an external or dropped label's name is relabelled: encoded afresh
+    assertEquals(byHost("h2").labelsProto, undefined);
+    assertEquals(byHost("h3").labelsProto, undefined);
+    assertEquals(byHost("h4").labelsProto, undefined);
+  }
 });
