@@ -210,18 +210,23 @@ Deno.test("withExternalLabels without labels: batches pass as they are, unless a
 Deno.test("mergeLabelsProto: a series' ready label fields merged with external labels equal encoding the merged labels", () => {
   // names around, between and after the series' own; values of 1- and 2-byte lengths, non-ASCII
   let seed = 7;
-  const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
-  const names = ["__name__", "a", "cluster", "code", "instance", "job", "replica", "zone", "zz"];
+  const rnd = (n: number) => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return (seed >>> 8) % n;
+  };
+  // the series' own names and external ones apart (a shared name is a conflict, tested below)
+  const ownNames = ["__name__", "a", "code", "instance", "job", "mode", "zone"];
+  const extNames = ["aa", "cluster", "dc", "prometheus", "region", "replica", "zz"];
   const value = () =>
     ["up", "east", "zürich-日本", "v".repeat(130), "x".repeat(rnd(200) + 1)][rnd(5)];
-  const pick = (k: number): string[] => {
-    const ns = names.slice().sort(() => rnd(3) - 1).slice(0, k).sort();
-    return ns.flatMap((n) => [n, value()]);
-  };
+  const pick = (names: string[], k: number): string[] =>
+    names.filter(() => rnd(names.length) < k).flatMap((n) => [n, value()]);
   let merged = 0;
+  let interleaved = 0;
   for (let t = 0; t < 400; t++) {
-    const own = pick(1 + rnd(5));
-    const ext = pick(rnd(4));
+    const own = pick(ownNames, 1 + rnd(6));
+    if (own.length === 0) continue;
+    const ext = pick(extNames, rnd(4));
     const pieces = Array.from(
       { length: ext.length / 2 },
       (_, k) => encodeLabelsProto([ext[2 * k], ext[2 * k + 1]]),
@@ -229,6 +234,7 @@ Deno.test("mergeLabelsProto: a series' ready label fields merged with external l
     const { labels, conflict } = attachExternalLabels(own, ext, new Set());
     if (conflict) continue;
     merged++;
+    if (ext.length > 0 && ext[0] > own[0] && ext[0] < own[own.length - 2]) interleaved++;
     assertEquals(
       mergeLabelsProto(own, encodeLabelsProto(own), ext, pieces),
       encodeLabelsProto(labels),
@@ -236,6 +242,7 @@ Deno.test("mergeLabelsProto: a series' ready label fields merged with external l
     );
   }
   assert(merged > 100, `${merged} merges`);
+  assert(interleaved > 50, `${interleaved} merges put external labels between the series' own`);
   // fields that are not the series' labels: no merge
   const own = ["a", "1", "b", "2"];
   const pieces = [encodeLabelsProto(["ab", "x"])];
