@@ -355,6 +355,14 @@ function printRss(label: string, s: Stack) {
   return { store: st, querier: q, prom: p };
 }
 
+/** One timed case of the big block (--big): a fixed path, or one per query index. */
+interface BigCase {
+  name: string;
+  path: string | ((i: number) => string);
+  /** Query one series of every metric name on both sides first, untimed. */
+  warmMetricNames?: boolean;
+}
+
 const BLOCK_META = { labels: {}, downsample: { resolution: 0 }, source: "test" };
 
 const dirs = new TempDirs();
@@ -422,26 +430,30 @@ try {
       const sel = selOf(Math.floor(big * 0.6123));
       const end = (T0 + 2 * H) / 1000 - 60;
       const objBytes = "thanos_objstore_bucket_operation_fetched_bytes_total";
-      const cases: [string, string | ((i: number) => string)][] = [
-        ["instant", `query?query=${sel}&time=${end}`],
-        ["range 2h", `query_range?query=${sel}&start=${T0 / 1000}&end=${end}&step=60`],
+      const cases: BigCase[] = [
+        { name: "instant", path: `query?query=${sel}&time=${end}` },
+        {
+          name: "range 2h",
+          path: `query_range?query=${sel}&start=${T0 / 1000}&end=${end}&step=60`,
+        },
         // another series each time: its postings and series entry are not cached yet (nor, in
         // the first 100 queries, its metric name's postings list of big / 100 refs)
-        [
-          "instant, another series each time",
-          (i: number) =>
+        {
+          name: "instant, another series each time",
+          path: (i: number) =>
             `query?query=${selOf((Math.floor(big * 0.377) + i * 7919) % big)}&time=${end}`,
-        ],
+        },
         // the same, every metric name queried before: only the series' own postings list and
         // entry are read from the bucket (the per-series cost of goal 4a)
-        [
-          "instant, another series each time, its metric name queried before",
-          (i: number) =>
+        {
+          name: "instant, another series each time, its metric name queried before",
+          path: (i: number) =>
             `query?query=${selOf((Math.floor(big * 0.577) + i * 7919) % big)}&time=${end}`,
-        ],
+          warmMetricNames: true,
+        },
       ];
-      for (const [name, path] of cases) {
-        if (name.endsWith("queried before")) {
+      for (const { name, path, warmMetricNames } of cases) {
+        if (warmMetricNames) {
           // one series of each metric name, on both sides, untimed
           for (let k = 0; k < 100; k++) {
             for (const base of [s.querier.url, s.prom.url]) {
