@@ -6,15 +6,17 @@
 // Prints wall-time medians and CPU ms per query, never asserts.
 //
 //   deno run -A bench/instant_cpu.ts --data=<dir> [--baseline=<checkout dir>] [--n=200]
-//     [--time=<unix s>] [--range=<s> --step=<s>] [query …]
+//     [--time=<unix s>] [--range=<s> --step=<s>] [--schedstat] [query …]
 //
 // `<dir>` is a data directory kept by `bench/instant_vs_prometheus.ts --keep=<dir>` (blocks, the
-// Prometheus copy and `bucket.yml`). /proc counts CPU in 10 ms ticks: use n ≥ 200. With
+// Prometheus copy and `bucket.yml`). /proc/<pid>/stat counts CPU in 10 ms ticks: use n ≥ 200, or
+// `--schedstat`: every thread's exact on-CPU nanoseconds from /proc/<pid>/task/<tid>/schedstat
+// (a thread started during a block counts whole, one that ended during it is lost). With
 // `--range`, range queries over the `range` seconds before `time` at `step` instead.
 
 import type { ThanosProc } from "../tests/helpers/thanos.ts";
 import { startKeptDataPair, startKeptDataPrometheus } from "./kept_data.ts";
-import { cpuSeconds } from "./cpu_profile.ts";
+import { cpuSeconds, threadSchedstats } from "./cpu_profile.ts";
 
 function flag(name: string, def: string): string {
   const a = Deno.args.find((x) => x.startsWith(`--${name}=`));
@@ -28,6 +30,7 @@ const N = Math.max(20, Math.round(Number(flag("n", "200")) / 20) * 20);
 const TIME = flag("time", "1700006339");
 const RANGE = flag("range", "");
 const STEP = flag("step", "15");
+const SCHEDSTAT = Deno.args.includes("--schedstat");
 const QUERIES = Deno.args.filter((a) => !a.startsWith("--"));
 if (QUERIES.length === 0) {
   QUERIES.push(
@@ -41,6 +44,30 @@ if (QUERIES.length === 0) {
 if (DATA === "") {
   console.error("usage: bench/instant_cpu.ts --data=<dir kept by instant_vs_prometheus.ts>");
   Deno.exit(2);
+}
+
+/** Per-thread on-CPU seconds of `pid`, by thread id (schedstat, exact). */
+function threadCpu(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const [tid, t] of threadSchedstats(pid)) out.set(tid, t.sched[0] / 1e9);
+  return out;
+}
+
+/**
+ * CPU seconds of `pid` between two calls: `begin()` snapshots and returns `end`, which returns the
+ * difference — from /proc/<pid>/stat ticks, or with `--schedstat` summed over every thread.
+ */
+function cpuSpan(pid: number): () => number {
+  if (!SCHEDSTAT) {
+    const c0 = cpuSeconds(pid);
+    return () => cpuSeconds(pid) - c0;
+  }
+  const t0 = threadCpu(pid);
+  return () => {
+    let d = 0;
+    for (const [tid, s] of threadCpu(pid)) d += s - (t0.get(tid) ?? 0);
+    return d;
+  };
 }
 
 async function get(base: string, query: string): Promise<number> {
@@ -81,7 +108,9 @@ try {
     `load ${Deno.loadavg().map((x) => x.toFixed(1)).join(" ")}, ${N} ${
       RANGE === "" ? "instant" : `range (${RANGE} s at ${STEP} s)`
     } queries per side; wall ` +
-      "median ms, CPU ms per query (querier + store gateway; Prometheus: its process)\n",
+      `median ms, CPU ms per query (querier + store gateway; Prometheus: its process; ${
+        SCHEDSTAT ? "schedstat, every thread" : "/proc/<pid>/stat ticks"
+      })\n`,
   );
   const head = base.length > 0
     ? "| query | ours wall | baseline wall | prometheus wall | ours CPU | baseline CPU | " +
@@ -107,9 +136,9 @@ try {
     for (let i = 0; i < 20; i++) for (const s of sides) await get(s.url, query); // warm-up
     for (let b = 0; b < N / 20; b++) {
       for (const s of b % 2 === 0 ? sides : [...sides].reverse()) {
-        const c0 = s.pids.map(cpuSeconds);
+        const spans = s.pids.map(cpuSpan);
         for (let i = 0; i < 20; i++) s.wall.push(await get(s.url, query));
-        s.pids.forEach((p, k) => s.cpu[k] += cpuSeconds(p) - c0[k]);
+        spans.forEach((end, k) => s.cpu[k] += end());
       }
     }
     const med = (x: number[]) => x.sort((a, b) => a - b)[x.length >> 1].toFixed(2);

@@ -42,7 +42,10 @@ const N = Number(flag("n", "300"));
 /** Default: the evaluation time of bench/instant_vs_prometheus.ts at 24 h. */
 const TIME = flag("time", "1700006339");
 const TOP = Number(flag("top", "15"));
-/** Writes each process's profile to `<dir>/{querier,store}.cpuprofile` (Chrome DevTools). */
+/**
+ * Writes each process's profile to `<dir>/{querier,store}.cpuprofile` (Chrome DevTools), creating
+ * `<dir>` when it does not exist.
+ */
 const SAVE = flag("save", "");
 /** Also samples allocations (V8 sampling heap profiler) and prints the top allocating functions. */
 const HEAP = Deno.args.includes("--heap") || Deno.args.includes("--survivors");
@@ -244,6 +247,7 @@ try {
       `calls per query ${(calls / N).toFixed(2)} (profiler attached: times are inflated)`,
   );
   if (SAVE !== "") {
+    await Deno.mkdir(SAVE, { recursive: true });
     await Deno.writeTextFile(`${SAVE}/querier.cpuprofile`, JSON.stringify(profiles[1]));
     await Deno.writeTextFile(`${SAVE}/store.cpuprofile`, JSON.stringify(profiles[0]));
   }

@@ -23,7 +23,9 @@
 //   in DENO_V8_FLAGS, e.g. `v8=--max-semi-space-size=4`, deciding the flags they name; the rest
 //   of the program's own flags, components/v8_flags.ts, still apply), `store` and
 //   `querier` (extra role flags, space-separated), `root` (another checkout of this repository
-//   whose main.ts runs our processes: code A/B, e.g. `git archive main | tar -x -C /tmp/base`).
+//   whose main.ts runs our processes: code A/B, e.g. `git archive main | tar -x -C /tmp/base`),
+//   `env` (environment variables of our two processes, space-separated `K=V`, e.g.
+//   `env=MALLOC_ARENA_MAX=2`: what a systemd unit's `Environment=` would set).
 //   "|" alone compares the defaults with themselves
 //   (noise).
 
@@ -63,15 +65,33 @@ const SERIES = Number(values.series);
 const HOURS = Number(values.hours);
 const REPEATS = Number(values.repeats);
 
-/** VmRSS and VmHWM of a process in MiB. */
+/** Highest VmHWM (MiB) of each process before {@link resetPeak} cleared it, by pid. */
+const peakBeforeReset = new Map<number, number>();
+
+/**
+ * VmRSS and peak RSS of a process in MiB: the peak since it started, also across --per-query's
+ * resets of VmHWM.
+ */
 function rss(pid: number): { now: number; peak: number } {
   const s = Deno.readTextFileSync(`/proc/${pid}/status`);
   const kib = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? NaN);
-  return { now: kib("VmRSS") / 1024, peak: kib("VmHWM") / 1024 };
+  return {
+    now: kib("VmRSS") / 1024,
+    peak: Math.max(kib("VmHWM") / 1024, peakBeforeReset.get(pid) ?? 0),
+  };
 }
-/** Resets a process's VmHWM to its current RSS (Linux: "5" > /proc/<pid>/clear_refs). */
+/**
+ * Resets a process's VmHWM to its current RSS (Linux: "5" > /proc/<pid>/clear_refs), keeping the
+ * peak so far for {@link rss}.
+ */
 function resetPeak(pid: number): void {
+  peakBeforeReset.set(pid, rss(pid).peak);
   Deno.writeTextFileSync(`/proc/${pid}/clear_refs`, "5");
+}
+/** VmHWM alone (MiB): the peak since the last {@link resetPeak}. */
+function peakSinceReset(pid: number): number {
+  const s = Deno.readTextFileSync(`/proc/${pid}/status`);
+  return Number(/VmHWM:\s+(\d+)/.exec(s)?.[1] ?? NaN) / 1024;
 }
 const f0 = (n: number) => n.toFixed(0);
 const f2 = (n: number) => n.toFixed(2);
@@ -156,6 +176,8 @@ interface Side {
 interface Variant {
   label: string;
   v8?: string;
+  /** Environment variables of our two processes (`K=V`, space-separated). */
+  env: [string, string][];
   root?: string;
   store: string[];
   querier: string[];
@@ -164,7 +186,7 @@ interface Variant {
 function parseVariants(text: string): Variant[] {
   const words = (t: string | undefined) => (t ?? "").split(" ").filter(Boolean);
   const base = { store: words(values["store-flags"]), querier: words(values["querier-flags"]) };
-  if (text === "") return [{ label: "", ...base }];
+  if (text === "") return [{ label: "", env: [], ...base }];
   return text.split("|").map((v, i) => {
     const kv = new Map(
       v.split(";").filter(Boolean).map((
@@ -174,6 +196,9 @@ function parseVariants(text: string): Variant[] {
     return {
       label: `[${String.fromCharCode(65 + i)}${v ? ` ${v}` : " defaults"}] `,
       v8: kv.get("v8"),
+      env: words(kv.get("env")).map((
+        w,
+      ) => [w.slice(0, w.indexOf("=")), w.slice(w.indexOf("=") + 1)]),
       root: kv.get("root"),
       store: [...base.store, ...words(kv.get("store"))],
       querier: [...base.querier, ...words(kv.get("querier"))],
@@ -208,6 +233,8 @@ interface Stack {
 
 /** Prometheus over a copy of `bucketDir`, and store gateway + querier over the bucket itself. */
 async function startStack(dirs: TempDirs, bucketDir: string, v: Variant): Promise<Stack> {
+  // another variant's variables are not this one's (nor Prometheus's)
+  for (const other of VARIANTS) for (const [k] of other.env) Deno.env.delete(k);
   const promDir = await dirs.make();
   await new Deno.Command("cp", { args: ["-r", `${bucketDir}/.`, promDir] }).output();
   const prom = await startPrometheus({
@@ -226,6 +253,7 @@ async function startStack(dirs: TempDirs, bucketDir: string, v: Variant): Promis
   // our processes inherit the environment: DENO_V8_FLAGS decides the V8 flags it names
   if (v.v8 !== undefined) Deno.env.set("DENO_V8_FLAGS", v.v8);
   else Deno.env.delete("DENO_V8_FLAGS");
+  for (const [k, val] of v.env) Deno.env.set(k, val);
   // another checkout's helpers start its own main.ts
   const helpers = v.root === undefined ? { startComponent, startQuerier } : {
     startComponent: (await import(`${v.root}/tests/helpers/thanos.ts`)).startComponent,
@@ -316,7 +344,7 @@ async function runSuite(s: Stack, queries: { name: string; path: string }[], ver
       f0(((i < 2 ? cpu1[i] : cpuSeconds(p.pid)) - (i < 2 ? cpu0[i] : cpu1[i])) * 1000 / REPEATS)
     );
     if (perQuery) {
-      const [st, q, p] = [s.store, s.querier, s.prom].map((x) => rss(x.pid).peak);
+      const [st, q, p] = [s.store, s.querier, s.prom].map((x) => peakSinceReset(x.pid));
       console.log(
         `  peak MiB store ${f0(st)} querier ${f0(q)} prometheus ${f0(p)}: ${name.slice(0, 80)}`,
       );
@@ -353,6 +381,14 @@ function printRss(label: string, s: Stack) {
     } MiB (peak ${f0(p.peak)}) | peak ratio ${f2((st.peak + q.peak) / p.peak)}×`,
   );
   return { store: st, querier: q, prom: p };
+}
+
+/** One timed case of the big block (--big): a fixed path, or one per query index. */
+interface BigCase {
+  name: string;
+  path: string | ((i: number) => string);
+  /** Query one series of every metric name on both sides first, untimed. */
+  warmMetricNames?: boolean;
 }
 
 const BLOCK_META = { labels: {}, downsample: { resolution: 0 }, source: "test" };
@@ -422,26 +458,30 @@ try {
       const sel = selOf(Math.floor(big * 0.6123));
       const end = (T0 + 2 * H) / 1000 - 60;
       const objBytes = "thanos_objstore_bucket_operation_fetched_bytes_total";
-      const cases: [string, string | ((i: number) => string)][] = [
-        ["instant", `query?query=${sel}&time=${end}`],
-        ["range 2h", `query_range?query=${sel}&start=${T0 / 1000}&end=${end}&step=60`],
+      const cases: BigCase[] = [
+        { name: "instant", path: `query?query=${sel}&time=${end}` },
+        {
+          name: "range 2h",
+          path: `query_range?query=${sel}&start=${T0 / 1000}&end=${end}&step=60`,
+        },
         // another series each time: its postings and series entry are not cached yet (nor, in
         // the first 100 queries, its metric name's postings list of big / 100 refs)
-        [
-          "instant, another series each time",
-          (i: number) =>
+        {
+          name: "instant, another series each time",
+          path: (i: number) =>
             `query?query=${selOf((Math.floor(big * 0.377) + i * 7919) % big)}&time=${end}`,
-        ],
+        },
         // the same, every metric name queried before: only the series' own postings list and
         // entry are read from the bucket (the per-series cost of goal 4a)
-        [
-          "instant, another series each time, its metric name queried before",
-          (i: number) =>
+        {
+          name: "instant, another series each time, its metric name queried before",
+          path: (i: number) =>
             `query?query=${selOf((Math.floor(big * 0.577) + i * 7919) % big)}&time=${end}`,
-        ],
+          warmMetricNames: true,
+        },
       ];
-      for (const [name, path] of cases) {
-        if (name.endsWith("queried before")) {
+      for (const { name, path, warmMetricNames } of cases) {
+        if (warmMetricNames) {
           // one series of each metric name, on both sides, untimed
           for (let k = 0; k < 100; k++) {
             for (const base of [s.querier.url, s.prom.url]) {
