@@ -1059,6 +1059,12 @@ async function evaluateTop(
     }
     return { type: "matrix", series };
   }
+  if (instant) {
+    const top = unwrapParens(expr);
+    if (top.kind === "VectorSelector") {
+      return { type: "vector", samples: await ev.instantSelectorSamples(top) };
+    }
+  }
   const m = await ev.evalVector(expr);
   if (instant) {
     const samples: Sample[] = [];
@@ -1301,6 +1307,30 @@ class Evaluator {
       false,
       sink,
     );
+  }
+
+  /**
+   * An instant query's result when it is a vector selector: each series' newest sample in
+   * [ref − lookback, ref] unless it is a stale marker, as {@link streamSelector} selects it,
+   * written straight into the answer's samples. Without the step arrays and series object that
+   * an operand carries through an expression: one object per series instead of four (issue 19).
+   */
+  async instantSelectorSamples(vs: VectorSelector): Promise<Sample[]> {
+    const t = this.start;
+    const ref = (this.ctx.atOf(vs) ?? t) - vs.offset;
+    const lookback = this.ctx.lookback;
+    const samples: Sample[] = [];
+    await this.ctx.forEachSeries(vs, ref - lookback, ref, this.hintStep, 0, (labels, b) => {
+      // the buffer holds the samples in [ref − lookback, ref], sorted: the newest is the last
+      const ts = b.ts;
+      let j = b.len - 1;
+      while (j >= 0 && ts[j] > ref) j--;
+      if (j < 0 || ts[j] < ref - lookback || b.stale[j] !== 0) return;
+      this.ctx.total++;
+      this.ctx.add(1);
+      samples.push({ labels, t, v: b.vs[j] });
+    });
+    return samples;
   }
 
   /**
