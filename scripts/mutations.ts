@@ -562,6 +562,14 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/promql/engine_test.ts"],
   },
   {
+    // an aggregation's instant selector hands every series over in one shared object
+    name: "engine-shared-step-series-keeps-first-labels",
+    file: "promql/engine.ts",
+    find: "          shared.labels = out;",
+    replace: "          if (shared.labels.length === 0) shared.labels = out;",
+    tests: ["tests/promql/engine_test.ts"],
+  },
+  {
     name: "lookback-boundary-exclusive",
     file: "promql/engine.ts",
     find: "if (j < 0 || ts[j] < r - lookback || b.stale[j] !== 0) continue;",

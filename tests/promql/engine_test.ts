@@ -768,7 +768,7 @@ Deno.test("workLimit stops an evaluation past its selected samples plus steps, w
   );
 });
 
-Deno.test("an instant query's selector answers as the same selector evaluated as an operand", async () => {
+Deno.test("an instant query's selector and an aggregation of it answer as the selector as an operand", async () => {
   // the top-level selector of an instant query is read straight into samples; a one-step range
   // query reads it through the step arrays every operand uses: same samples and same stats
   const points: Point[] = pts(0, 40 * M, 15_000, (t) => (t / 15_000) % 7);
@@ -798,6 +798,18 @@ Deno.test("an instant query's selector answers as the same selector evaluated as
         }));
         assertEquals(got, want, `${query} at ${at}`);
         assertEquals(one.stats?.samples, steps.stats?.samples, `${query} at ${at}`);
+      }
+    }
+  }
+  // an aggregation reads its selector's series through one shared set of step arrays; `x * 1`
+  // goes through the binary operator's own series instead
+  const aggs = ["sum by (job) (X)", "count(X)", "max by (job) (X)", "stddev(X)", "group(X)"];
+  for (const agg of aggs) {
+    for (const sel of ["x", "(x)", "x offset 1m", 'x{job!="c"}']) {
+      for (let t = 0; t <= 42 * M; t += 15_000) {
+        const direct = await instant(q, agg.replace("X", sel), t);
+        const through = await instant(q, agg.replace("X", `${sel} * 1`), t);
+        assertEquals(vec(direct), vec(through), `${agg.replace("X", sel)} at ${t}`);
       }
     }
   }
