@@ -2058,8 +2058,9 @@ class Evaluator {
     const operand = unwrapParens(e.expr);
     // the aggregator copies what it adds: an instant selector's series can share one set of
     // step arrays (no step-invariant case at one step)
-    if (n === 1 && operand.kind === "VectorSelector") await this.streamSelector(operand, fold, true);
-    else await this.stream(e.expr, fold);
+    if (n === 1 && operand.kind === "VectorSelector") {
+      await this.streamSelector(operand, fold, true);
+    } else await this.stream(e.expr, fold);
     const res = agg.finish();
     this.checkAggregationPeak(inputs, res);
     this.ctx.cur = base;
