@@ -1059,6 +1059,12 @@ async function evaluateTop(
     }
     return { type: "matrix", series };
   }
+  if (instant) {
+    const top = unwrapParens(expr);
+    if (top.kind === "VectorSelector") {
+      return { type: "vector", samples: await ev.instantSelectorSamples(top) };
+    }
+  }
   const m = await ev.evalVector(expr);
   if (instant) {
     const samples: Sample[] = [];
@@ -1287,7 +1293,8 @@ class Evaluator {
 
   // --- selectors ------------------------------------------------------------------------------
 
-  private async streamSelector(vs: VectorSelector, sink: Sink): Promise<void> {
+  /** `transient`: as in {@link selectorSteps}. */
+  private async streamSelector(vs: VectorSelector, sink: Sink, transient = false): Promise<void> {
     const n = this.n;
     if (n === 0) return;
     const at = this.ctx.atOf(vs);
@@ -1300,13 +1307,40 @@ class Evaluator {
       (i) => (at ?? this.stepTs(i)) - vs.offset,
       false,
       sink,
+      transient,
     );
+  }
+
+  /**
+   * An instant query's result when it is a vector selector: each series' newest sample in
+   * [ref − lookback, ref] unless it is a stale marker, as {@link streamSelector} selects it,
+   * written straight into the answer's samples. Without the step arrays and series object that
+   * an operand carries through an expression: one object per series instead of four (issue 19).
+   */
+  async instantSelectorSamples(vs: VectorSelector): Promise<Sample[]> {
+    const t = this.start;
+    const ref = (this.ctx.atOf(vs) ?? t) - vs.offset;
+    const lookback = this.ctx.lookback;
+    const samples: Sample[] = [];
+    await this.ctx.forEachSeries(vs, ref - lookback, ref, this.hintStep, 0, (labels, b) => {
+      // the buffer holds the samples in [ref − lookback, ref], sorted: the newest is the last
+      const ts = b.ts;
+      let j = b.len - 1;
+      while (j >= 0 && ts[j] > ref) j--;
+      if (j < 0 || ts[j] < ref - lookback || b.stale[j] !== 0) return;
+      this.ctx.total++;
+      this.ctx.add(1);
+      samples.push({ labels, t, v: b.vs[j] });
+    });
+    return samples;
   }
 
   /**
    * Instant-vector selection at reference times ref(i) (non-decreasing): newest sample in
    * [ref − lookback, ref], none when it is a stale marker. With `sampleTime` the value is the
-   * sample's own timestamp in seconds (timestamp()), and the name is dropped.
+   * sample's own timestamp in seconds (timestamp()), and the name is dropped. With `transient`
+   * every series is handed to `sink` in the same object and step arrays, overwritten by the next
+   * one: for a sink that copies what it keeps (an aggregation).
    */
   private async selectorSteps(
     vs: VectorSelector,
@@ -1315,8 +1349,12 @@ class Evaluator {
     ref: (i: number) => number,
     sampleTime: boolean,
     sink: Sink,
+    transient = false,
   ): Promise<void> {
     const n = this.n;
+    const shared: StepSeries | null = transient
+      ? { labels: [], vals: stepValues(n), has: stepFlags(n) }
+      : null;
     const lookback = this.ctx.lookback;
     const refs = new Float64Array(n);
     for (let i = 0; i < n; i++) refs[i] = ref(i);
@@ -1330,8 +1368,9 @@ class Evaluator {
       this.hintStep,
       0,
       (labels, b) => {
-        const vals = stepValues(n);
-        const has = stepFlags(n);
+        const vals = shared !== null ? shared.vals : stepValues(n);
+        const has = shared !== null ? shared.has : stepFlags(n);
+        if (shared !== null) has.fill(0);
         const ts = b.ts;
         const len = b.len;
         let j = -1;
@@ -1348,7 +1387,12 @@ class Evaluator {
         if (count === 0) return;
         this.ctx.total += count;
         this.ctx.add(count);
-        sink({ labels: sampleTime ? dropName(labels) : labels, vals, has });
+        const out = sampleTime ? dropName(labels) : labels;
+        if (shared === null) sink({ labels: out, vals, has });
+        else {
+          shared.labels = out;
+          sink(shared);
+        }
       },
     );
     if (perStep !== null) {
@@ -2007,10 +2051,16 @@ class Evaluator {
     // even though they are folded in as they stream here; released once aggregated.
     const base = this.ctx.cur;
     const inputs = new Uint32Array(n);
-    await this.stream(e.expr, (s) => {
+    const fold = (s: StepSeries) => {
       agg.add(s);
       for (let i = 0; i < n; i++) inputs[i] += s.has[i];
-    });
+    };
+    const operand = unwrapParens(e.expr);
+    // the aggregator copies what it adds: an instant selector's series can share one set of
+    // step arrays (no step-invariant case at one step)
+    if (n === 1 && operand.kind === "VectorSelector") {
+      await this.streamSelector(operand, fold, true);
+    } else await this.stream(e.expr, fold);
     const res = agg.finish();
     this.checkAggregationPeak(inputs, res);
     this.ctx.cur = base;

@@ -540,6 +540,36 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/promql/engine_test.ts", "tests/promql/functions_test.ts"],
   },
   {
+    // an instant query's top-level selector, read straight into its samples
+    name: "instant-selector-lookback-exclusive",
+    file: "promql/engine.ts",
+    find: "if (j < 0 || ts[j] < ref - lookback || b.stale[j] !== 0) return;",
+    replace: "if (j < 0 || ts[j] <= ref - lookback || b.stale[j] !== 0) return;",
+    tests: ["tests/promql/engine_test.ts"],
+  },
+  {
+    name: "instant-selector-keeps-stale-marker",
+    file: "promql/engine.ts",
+    find: "if (j < 0 || ts[j] < ref - lookback || b.stale[j] !== 0) return;",
+    replace: "if (j < 0 || ts[j] < ref - lookback) return;",
+    tests: ["tests/promql/engine_test.ts"],
+  },
+  {
+    name: "instant-selector-samples-uncounted",
+    file: "promql/engine.ts",
+    find: "      this.ctx.total++;\n      this.ctx.add(1);\n",
+    replace: "      this.ctx.add(1);\n",
+    tests: ["tests/promql/engine_test.ts"],
+  },
+  {
+    // an aggregation's instant selector hands every series over in one shared object
+    name: "engine-shared-step-series-keeps-first-labels",
+    file: "promql/engine.ts",
+    find: "          shared.labels = out;",
+    replace: "          if (shared.labels.length === 0) shared.labels = out;",
+    tests: ["tests/promql/engine_test.ts"],
+  },
+  {
     name: "lookback-boundary-exclusive",
     file: "promql/engine.ts",
     find: "if (j < 0 || ts[j] < r - lookback || b.stale[j] !== 0) continue;",

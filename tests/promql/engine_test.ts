@@ -767,3 +767,61 @@ Deno.test("workLimit stops an evaluation past its selected samples plus steps, w
     WorkLimitError,
   );
 });
+
+Deno.test("an instant query's selector and an aggregation of it answer as the selector as an operand", async () => {
+  // the top-level selector of an instant query is read straight into samples; a one-step range
+  // query reads it through the step arrays every operand uses: same samples and same stats
+  const points: Point[] = pts(0, 40 * M, 15_000, (t) => (t / 15_000) % 7);
+  points[30] = [points[30][0], "stale"];
+  points[77] = [points[77][0], "stale"];
+  const gappy: Point[] = [[0, 1], [2 * M, 2], [9 * M, 3], [9 * M + 1, "stale"], [20 * M, 4]];
+  const q = new MemQueryable([
+    { labels: { __name__: "x", job: "a" }, points, perChunk: 13 },
+    { labels: { __name__: "x", job: "b" }, points: gappy, perChunk: 2 },
+    { labels: { __name__: "x", job: "c" }, points: pts(10 * M, 12 * M, M, () => -0) },
+  ]);
+  const queries = ["x", "(x)", "x offset 1m", "x offset -2m", "x @ 540", 'x{job=~"a|c"}'];
+  for (const query of queries) {
+    for (let t = -M; t <= 42 * M; t += 7_500) {
+      for (const at of [t, t + 1]) {
+        const one = await engine.instantQuery(q, query, at);
+        const steps = await engine.rangeQuery(q, query, at, at, 15_000);
+        const got = (one.value as Vector).samples.map((s) => ({
+          labels: s.labels,
+          t: s.t,
+          v: Object.is(s.v, -0) ? "-0" : s.v,
+        }));
+        const want = (steps.value as Matrix).series.map((s) => ({
+          labels: s.labels,
+          t: s.ts[0],
+          v: Object.is(s.vs[0], -0) ? "-0" : s.vs[0],
+        }));
+        assertEquals(got, want, `${query} at ${at}`);
+        assertEquals(one.stats?.samples, steps.stats?.samples, `${query} at ${at}`);
+      }
+    }
+  }
+  // an aggregation reads its selector's series through one shared set of step arrays; `x * 1`
+  // goes through the binary operator's own series instead
+  const aggs = ["sum by (job) (X)", "count(X)", "max by (job) (X)", "stddev(X)", "group(X)"];
+  for (const agg of aggs) {
+    for (const sel of ["x", "(x)", "x offset 1m", 'x{job!="c"}']) {
+      for (let t = 0; t <= 42 * M; t += 15_000) {
+        const direct = await instant(q, agg.replace("X", sel), t);
+        const through = await instant(q, agg.replace("X", `${sel} * 1`), t);
+        assertEquals(vec(direct), vec(through), `${agg.replace("X", sel)} at ${t}`);
+      }
+    }
+  }
+  // the overlapping chunks of two blocks: first sample wins on equal times
+  const two = overlappingChunks();
+  for (let t = 0; t <= 21 * M; t += 30_000) {
+    const one = await engine.instantQuery(two, "x", t);
+    const steps = await engine.rangeQuery(two, "x", t, t, 15_000);
+    assertEquals(
+      vecValues(one.value),
+      (steps.value as Matrix).series.map((s) => s.vs[0]),
+      `at ${t}`,
+    );
+  }
+});
