@@ -614,6 +614,7 @@ export class H2Connection {
       if (touched.length > 0) this.pingStrikesForgiven = true;
       const ok = await this.writeAll(joinFrames(out, size, this.spare));
       if (!ok) break;
+      recycleSpareBuffers(out, this.spare);
       for (const s of touched) s.drained();
     }
     this.pumping = false;
@@ -731,6 +732,37 @@ export function joinFrames(
     return whole;
   }
   return concat(out, size);
+}
+
+/** Byte length of the buffers {@link takeSpareBuffer} lends. */
+export const SPARE_BUFFER_BYTES = 4096 + 512;
+/** Buffers kept for reuse: one per concurrent small Series answer is plenty. */
+const MAX_FREE_SPARE_BUFFERS = 16;
+const freeSpareBuffers: ArrayBuffer[] = [];
+/** Lent by takeSpareBuffer and not yet handed back: a buffer goes back to the pool once only. */
+const lentSpareBuffers = new WeakSet<ArrayBuffer>();
+
+/**
+ * A buffer of {@link SPARE_BUFFER_BYTES} for a writer's `spare` pieces (the Series answer's frame
+ * buffer), reused: a fresh one per call (outside the V8 heap, zeroed) was part of the store
+ * gateway's fixed cost per call (issue 19). The connection takes it back once a socket write that
+ * carried a piece of it whole has completed; a piece split over writes, dropped with its stream
+ * or never written leaves its buffer to the garbage collector. Its bytes are not zeroed.
+ */
+export function takeSpareBuffer(): ArrayBuffer {
+  const b = freeSpareBuffers.pop() ?? new ArrayBuffer(SPARE_BUFFER_BYTES);
+  lentSpareBuffers.add(b);
+  return b;
+}
+
+/** Hands back the lent buffers of the spare pieces of a completed socket write. */
+function recycleSpareBuffers(out: Uint8Array[], spare: WeakSet<Uint8Array>): void {
+  for (const p of out) {
+    const b = p.buffer as ArrayBuffer;
+    if (!spare.has(p) || !lentSpareBuffers.has(b)) continue;
+    lentSpareBuffers.delete(b);
+    if (freeSpareBuffers.length < MAX_FREE_SPARE_BUFFERS) freeSpareBuffers.push(b);
+  }
 }
 
 /** Runs a callback of the layer above; its failure must not break the connection. */

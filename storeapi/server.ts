@@ -41,6 +41,7 @@ import {
   type ServerTlsOptions,
 } from "./grpc.ts";
 import { ProtoDecodeError, ProtoWriter, varintSize } from "./wire.ts";
+import { SPARE_BUFFER_BYTES, takeSpareBuffer } from "./h2server.ts";
 import { traceServerCall } from "../tracing/tracer.ts";
 import { TurnPacer } from "../runutil/loop_turn.ts";
 import type { GrpcLogSettings } from "../server/request_log.ts";
@@ -498,8 +499,15 @@ class SeriesFrameSink {
     let size = Math.max(this.buf.length * 2, MIN_SINK_BYTES, this.pos + expected);
     if (size > this.flushBytes + total) size = this.flushBytes + total;
     if (size < this.pos + total) size = this.pos + total;
-    const grown = new Uint8Array(SINK_HEAD_ROOM + size + SINK_TAIL_ROOM)
-      .subarray(SINK_HEAD_ROOM, SINK_HEAD_ROOM + size);
+    // a small answer's buffer is lent by the HTTP/2 layer, which takes it back once written
+    const grown = SINK_HEAD_ROOM + size + SINK_TAIL_ROOM <= SPARE_BUFFER_BYTES
+      ? new Uint8Array(
+        takeSpareBuffer(),
+        SINK_HEAD_ROOM,
+        SPARE_BUFFER_BYTES - SINK_HEAD_ROOM - SINK_TAIL_ROOM,
+      )
+      : new Uint8Array(SINK_HEAD_ROOM + size + SINK_TAIL_ROOM)
+        .subarray(SINK_HEAD_ROOM, SINK_HEAD_ROOM + size);
     grown.set(this.buf.subarray(0, this.pos));
     this.buf = grown;
   }
