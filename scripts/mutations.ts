@@ -4566,6 +4566,29 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/storeapi/server_test.ts"],
   },
   {
+    name: "h2server-spare-buffer-recycled-before-write",
+    file: "storeapi/h2server.ts",
+    find:
+      "      const ok = await this.writeAll(joinFrames(out, size, this.spare));\n      if (!ok) break;\n      recycleSpareBuffers(out, this.spare);",
+    replace:
+      "      recycleSpareBuffers(out, this.spare);\n      const ok = await this.writeAll(joinFrames(out, size, this.spare));\n      if (!ok) break;",
+    tests: ["tests/storeapi/h2_batching_test.ts"],
+  },
+  {
+    name: "h2server-spare-buffer-recycled-when-split",
+    file: "storeapi/h2server.ts",
+    find: "if (!spare.has(p) || !lentSpareBuffers.has(b)) continue;",
+    replace: "if (!lentSpareBuffers.has(b)) continue;",
+    tests: ["tests/storeapi/h2_batching_test.ts"],
+  },
+  {
+    name: "store-server-sink-lent-buffer-no-tail-room",
+    file: "storeapi/server.ts",
+    find: "SPARE_BUFFER_BYTES - SINK_HEAD_ROOM - SINK_TAIL_ROOM,",
+    replace: "SPARE_BUFFER_BYTES - SINK_HEAD_ROOM,",
+    tests: ["tests/storeapi/server_test.ts"],
+  },
+  {
     name: "store-server-sink-no-head-room",
     file: "storeapi/server.ts",
     find: ".subarray(SINK_HEAD_ROOM, SINK_HEAD_ROOM + size);",
