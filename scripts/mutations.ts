@@ -4582,10 +4582,10 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/storeapi/h2_batching_test.ts"],
   },
   {
-    name: "store-server-sink-lent-buffer-no-tail-room",
+    name: "store-server-sink-lent-buffer-wrong-bound",
     file: "storeapi/server.ts",
-    find: "SPARE_BUFFER_BYTES - SINK_HEAD_ROOM - SINK_TAIL_ROOM,",
-    replace: "SPARE_BUFFER_BYTES - SINK_HEAD_ROOM,",
+    find: "SINK_HEAD_ROOM + size + SINK_TAIL_ROOM <= SPARE_BUFFER_BYTES",
+    replace: "SINK_HEAD_ROOM + size + SINK_TAIL_ROOM <= MIN_SINK_BYTES",
     tests: ["tests/storeapi/server_test.ts"],
   },
   {
