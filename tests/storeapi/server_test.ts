@@ -768,14 +768,14 @@ Deno.test(
 );
 
 /**
- * A TCP proxy to `port` that reads the server's bytes slowly (1 KiB a millisecond), so the
+ * A TCP proxy to `port` that reads the server's bytes slowly (16 KiB a millisecond), so the
  * server's socket writes stay pending while its calls go on.
  */
 function slowReadingProxy(port: number): { port: number; close: () => void } {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const conns: Deno.Conn[] = [];
   const pipe = async (from: Deno.Conn, to: Deno.Conn, slow: boolean) => {
-    const buf = new Uint8Array(slow ? 1024 : 64 << 10);
+    const buf = new Uint8Array(slow ? 16 << 10 : 64 << 10);
     try {
       while (true) {
         const n = await from.read(buf);
@@ -816,17 +816,22 @@ Deno.test(
   opts,
   async () => {
     // small flushes: every frame buffer is one the HTTP/2 layer lends and takes back once
-    // written, while the slow reader keeps the other call's writes pending
+    // written, cycling between the two calls (a write held by the socket while its buffer is
+    // lent again: h2_batching_test.ts)
     const series: SeriesWithChunks[] = [];
     for (const job of ["a", "b"]) {
       for (let i = 0; i < 1500; i++) {
-        series.push(makeSeries(["__name__", "m", "i", String(i).padStart(5, "0"), "job", job], [
-          [0, 999],
-        ]));
+        // 1 KB of chunk bytes per series, distinct per series: a mixed-up buffer shows
+        const data = Uint8Array.from({ length: 1000 }, (_, k) => (i * 7 + k + job.length) & 0xff);
+        data[0] = job.charCodeAt(0);
+        series.push({
+          labels: ["__name__", "m", "i", String(i).padStart(5, "0"), "job", job],
+          chunks: [{ minTime: 0, maxTime: 999, encoding: ChunkEncoding.XOR, data }],
+        });
       }
     }
     const mem = new MemoryBackend(series);
-    const server = new StoreServer(mem, { serving: true, flushBytes: 2048 });
+    const server = new StoreServer(mem, { serving: true, flushBytes: 3000 });
     const { port } = await server.listen("127.0.0.1", 0);
     const proxy = slowReadingProxy(port);
     const client = new StoreClient(`127.0.0.1:${proxy.port}`, { timeoutMs: 30_000 });
