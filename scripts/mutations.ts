@@ -4575,6 +4575,13 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/storeapi/h2_batching_test.ts"],
   },
   {
+    name: "h2server-spare-buffer-class-off-by-one",
+    file: "storeapi/h2server.ts",
+    find: "while ((SPARE_BUFFER_BYTES << k) < bytes) k++;",
+    replace: "while ((SPARE_BUFFER_BYTES << k) <= bytes) k++;",
+    tests: ["tests/storeapi/h2_batching_test.ts"],
+  },
+  {
     name: "h2server-spare-buffer-recycled-when-split",
     file: "storeapi/h2server.ts",
     find: "if (!spare.has(p) || !lentSpareBuffers.has(b)) continue;",
@@ -4584,15 +4591,15 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "store-server-sink-lent-buffer-wrong-bound",
     file: "storeapi/server.ts",
-    find: "SINK_HEAD_ROOM + size + SINK_TAIL_ROOM <= SPARE_BUFFER_BYTES",
-    replace: "SINK_HEAD_ROOM + size + SINK_TAIL_ROOM <= MIN_SINK_BYTES",
+    find: "if (bytes <= SPARE_BUFFER_MAX_BYTES) {",
+    replace: "if (bytes <= MIN_SINK_BYTES) {",
     tests: ["tests/storeapi/server_test.ts"],
   },
   {
     name: "store-server-sink-no-head-room",
     file: "storeapi/server.ts",
-    find: ".subarray(SINK_HEAD_ROOM, SINK_HEAD_ROOM + size);",
-    replace: ".subarray(0, size);",
+    find: "grown = new Uint8Array(b, SINK_HEAD_ROOM, b.byteLength",
+    replace: "grown = new Uint8Array(b, 0, b.byteLength",
     tests: ["tests/storeapi/server_test.ts"],
   },
   {

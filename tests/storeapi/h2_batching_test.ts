@@ -18,6 +18,7 @@ import {
   type H2Stream,
   joinFrames,
   SPARE_BUFFER_BYTES,
+  SPARE_BUFFER_MAX_BYTES,
   takeSpareBuffer,
 } from "../../storeapi/h2server.ts";
 import {
@@ -501,4 +502,25 @@ Deno.test("server: a lent buffer split over writes by flow control is kept until
     conn.close();
     server.destroy();
   }
+});
+
+Deno.test("takeSpareBuffer: the smallest size class that holds the bytes, none past the largest", () => {
+  for (
+    const [bytes, want] of [
+      [1, SPARE_BUFFER_BYTES],
+      [SPARE_BUFFER_BYTES, SPARE_BUFFER_BYTES],
+      [SPARE_BUFFER_BYTES + 1, 2 * SPARE_BUFFER_BYTES],
+      [40_000, 8 * SPARE_BUFFER_BYTES],
+      [SPARE_BUFFER_MAX_BYTES, SPARE_BUFFER_MAX_BYTES],
+    ]
+  ) {
+    assertEquals(takeSpareBuffer(bytes).byteLength, want, `${bytes} bytes`);
+  }
+  let refused = false;
+  try {
+    takeSpareBuffer(SPARE_BUFFER_MAX_BYTES + 1);
+  } catch (e) {
+    refused = e instanceof RangeError;
+  }
+  assert(refused, "a buffer past the largest class was lent");
 });
