@@ -510,7 +510,7 @@ Deno.test("takeSpareBuffer: the smallest size class that holds the bytes, none p
       [1, SPARE_BUFFER_BYTES],
       [SPARE_BUFFER_BYTES, SPARE_BUFFER_BYTES],
       [SPARE_BUFFER_BYTES + 1, 2 * SPARE_BUFFER_BYTES],
-      [40_000, 8 * SPARE_BUFFER_BYTES],
+      [40_000, 16 * SPARE_BUFFER_BYTES],
       [SPARE_BUFFER_MAX_BYTES, SPARE_BUFFER_MAX_BYTES],
     ]
   ) {
