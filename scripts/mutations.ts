@@ -4596,10 +4596,40 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/storeapi/server_test.ts"],
   },
   {
+    name: "h2server-spare-buffer-recycled-before-write",
+    file: "storeapi/h2server.ts",
+    find:
+      "      const ok = await this.writeAll(joinFrames(out, size, this.spare));\n      if (!ok) break;\n      recycleSpareBuffers(out, this.spare);",
+    replace:
+      "      recycleSpareBuffers(out, this.spare);\n      const ok = await this.writeAll(joinFrames(out, size, this.spare));\n      if (!ok) break;",
+    tests: ["tests/storeapi/h2_batching_test.ts"],
+  },
+  {
+    name: "h2server-spare-buffer-class-off-by-one",
+    file: "storeapi/h2server.ts",
+    find: "while ((SPARE_BUFFER_BYTES << k) < bytes) k++;",
+    replace: "while ((SPARE_BUFFER_BYTES << k) <= bytes) k++;",
+    tests: ["tests/storeapi/h2_batching_test.ts"],
+  },
+  {
+    name: "h2server-spare-buffer-recycled-when-split",
+    file: "storeapi/h2server.ts",
+    find: "if (!spare.has(p) || !lentSpareBuffers.has(b)) continue;",
+    replace: "if (!lentSpareBuffers.has(b)) continue;",
+    tests: ["tests/storeapi/h2_batching_test.ts"],
+  },
+  {
+    name: "store-server-sink-lent-buffer-wrong-bound",
+    file: "storeapi/server.ts",
+    find: "if (bytes <= SPARE_BUFFER_MAX_BYTES) {",
+    replace: "if (bytes <= MIN_SINK_BYTES) {",
+    tests: ["tests/storeapi/server_test.ts"],
+  },
+  {
     name: "store-server-sink-no-head-room",
     file: "storeapi/server.ts",
-    find: ".subarray(SINK_HEAD_ROOM, SINK_HEAD_ROOM + size);",
-    replace: ".subarray(0, size);",
+    find: "grown = new Uint8Array(b, SINK_HEAD_ROOM, b.byteLength",
+    replace: "grown = new Uint8Array(b, 0, b.byteLength",
     tests: ["tests/storeapi/server_test.ts"],
   },
   {

@@ -614,6 +614,7 @@ export class H2Connection {
       if (touched.length > 0) this.pingStrikesForgiven = true;
       const ok = await this.writeAll(joinFrames(out, size, this.spare));
       if (!ok) break;
+      recycleSpareBuffers(out, this.spare);
       for (const s of touched) s.drained();
     }
     this.pumping = false;
@@ -731,6 +732,51 @@ export function joinFrames(
     return whole;
   }
   return concat(out, size);
+}
+
+/** Byte length of the smallest buffer {@link takeSpareBuffer} lends; each larger one doubles. */
+export const SPARE_BUFFER_BYTES = 4096 + 512;
+const SPARE_BUFFER_CLASSES = 6;
+/** Byte length of the largest buffer {@link takeSpareBuffer} lends (144 KiB). */
+export const SPARE_BUFFER_MAX_BYTES = SPARE_BUFFER_BYTES << (SPARE_BUFFER_CLASSES - 1);
+/** Bytes kept for reuse per size class (at least two buffers). */
+const FREE_SPARE_BYTES_PER_CLASS = 256 << 10;
+const freeSpareBuffers: ArrayBuffer[][] = Array.from({ length: SPARE_BUFFER_CLASSES }, () => []);
+/** Lent by takeSpareBuffer and not yet handed back: a buffer goes back to the pool once only. */
+const lentSpareBuffers = new WeakSet<ArrayBuffer>();
+
+/** Size class of a buffer of `bytes` (the smallest that holds them). */
+function spareClass(bytes: number): number {
+  let k = 0;
+  while ((SPARE_BUFFER_BYTES << k) < bytes) k++;
+  return k;
+}
+
+/**
+ * A buffer of at least `bytes` (at most {@link SPARE_BUFFER_MAX_BYTES}) for a writer's `spare`
+ * pieces (the Series answer's frame buffer), reused: a fresh one per call (outside the V8 heap,
+ * zeroed) was part of the store gateway's fixed cost per call (issue 19). The connection takes it
+ * back once a socket write that carried a piece of it whole has completed; a piece split over
+ * writes, dropped with its stream or never written leaves its buffer to the garbage collector.
+ * Its bytes are not zeroed.
+ */
+export function takeSpareBuffer(bytes = SPARE_BUFFER_BYTES): ArrayBuffer {
+  const k = spareClass(bytes);
+  if (k >= SPARE_BUFFER_CLASSES) throw new RangeError(`no spare buffer of ${bytes} bytes`);
+  const b = freeSpareBuffers[k].pop() ?? new ArrayBuffer(SPARE_BUFFER_BYTES << k);
+  lentSpareBuffers.add(b);
+  return b;
+}
+
+/** Hands back the lent buffers of the spare pieces of a completed socket write. */
+function recycleSpareBuffers(out: Uint8Array[], spare: WeakSet<Uint8Array>): void {
+  for (const p of out) {
+    const b = p.buffer as ArrayBuffer;
+    if (!spare.has(p) || !lentSpareBuffers.has(b)) continue;
+    lentSpareBuffers.delete(b);
+    const free = freeSpareBuffers[spareClass(b.byteLength)];
+    if (free.length < Math.max(2, FREE_SPARE_BYTES_PER_CLASS / b.byteLength)) free.push(b);
+  }
 }
 
 /** Runs a callback of the layer above; its failure must not break the connection. */

@@ -41,6 +41,7 @@ import {
   type ServerTlsOptions,
 } from "./grpc.ts";
 import { ProtoDecodeError, ProtoWriter, varintSize } from "./wire.ts";
+import { SPARE_BUFFER_MAX_BYTES, takeSpareBuffer } from "./h2server.ts";
 import { traceServerCall } from "../tracing/tracer.ts";
 import { TurnPacer } from "../runutil/loop_turn.ts";
 import type { GrpcLogSettings } from "../server/request_log.ts";
@@ -498,8 +499,13 @@ class SeriesFrameSink {
     let size = Math.max(this.buf.length * 2, MIN_SINK_BYTES, this.pos + expected);
     if (size > this.flushBytes + total) size = this.flushBytes + total;
     if (size < this.pos + total) size = this.pos + total;
-    const grown = new Uint8Array(SINK_HEAD_ROOM + size + SINK_TAIL_ROOM)
-      .subarray(SINK_HEAD_ROOM, SINK_HEAD_ROOM + size);
+    // lent by the HTTP/2 layer, which takes it back once written (its bytes are not zeroed)
+    const bytes = SINK_HEAD_ROOM + size + SINK_TAIL_ROOM;
+    let grown: Uint8Array;
+    if (bytes <= SPARE_BUFFER_MAX_BYTES) {
+      const b = takeSpareBuffer(bytes);
+      grown = new Uint8Array(b, SINK_HEAD_ROOM, b.byteLength - SINK_HEAD_ROOM - SINK_TAIL_ROOM);
+    } else grown = new Uint8Array(bytes).subarray(SINK_HEAD_ROOM, SINK_HEAD_ROOM + size);
     grown.set(this.buf.subarray(0, this.pos));
     this.buf = grown;
   }

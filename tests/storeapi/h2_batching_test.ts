@@ -13,7 +13,14 @@ import {
   H2ClientConnection,
   type H2ClientStream,
 } from "../../storeapi/h2client.ts";
-import { H2Server, type H2Stream, joinFrames } from "../../storeapi/h2server.ts";
+import {
+  H2Server,
+  type H2Stream,
+  joinFrames,
+  SPARE_BUFFER_BYTES,
+  SPARE_BUFFER_MAX_BYTES,
+  takeSpareBuffer,
+} from "../../storeapi/h2server.ts";
 import {
   type ByteConn,
   S_INITIAL_WINDOW_SIZE,
@@ -63,6 +70,33 @@ class RecordingConn implements ByteConn {
   close(): void {
     this.closed = true;
     this.wake?.();
+  }
+}
+
+/**
+ * A RecordingConn whose writes, while `held`, complete only at {@link release}: a socket that
+ * has not taken the bytes yet. `writes` keeps the bytes as they were when the write completed.
+ */
+class HeldConn extends RecordingConn {
+  held = false;
+  private pending: (() => void)[] = [];
+
+  override write(p: Uint8Array): Promise<number> {
+    if (!this.held) return super.write(p);
+    this.handed.push(p);
+    return new Promise((resolve) =>
+      this.pending.push(() => {
+        this.writes.push(p.slice());
+        resolve(p.length);
+      })
+    );
+  }
+
+  release(): void {
+    this.held = false;
+    const p = this.pending;
+    this.pending = [];
+    for (const done of p) done();
   }
 }
 
@@ -381,4 +415,112 @@ Deno.test("client: announces SETTINGS_MAX_FRAME_SIZE and takes DATA frames that 
     c.close();
     conn.close();
   }
+});
+
+/** A server on a HeldConn after the SETTINGS exchange (the client's SETTINGS: `settings`). */
+async function heldServer(
+  onStream: (s: H2Stream) => void,
+  settings: [number, number][] = [],
+): Promise<{ conn: HeldConn; server: H2Server }> {
+  const server = new H2Server(onStream);
+  const conn = new HeldConn();
+  server.serve(conn);
+  conn.feed(PREFACE);
+  conn.feed(h2Frame(0x4, 0, 0, settingsPayload(settings)));
+  await settle();
+  return { conn, server };
+}
+
+const REQUEST_BLOCK = () =>
+  hpackEncode([[":method", "POST"], [":scheme", "http"], [":path", "/x"], [":authority", "x"]]);
+
+/** Answers a request with `n` bytes of `fill` in a lent buffer, written as a spare piece. */
+function answerFromLentBuffer(n: number, fill: number, lent: ArrayBuffer[]) {
+  return (s: H2Stream) => {
+    s.onEnd = () => {
+      const b = takeSpareBuffer();
+      lent.push(b);
+      const piece = new Uint8Array(b, 256, n).fill(fill);
+      s.respond({ ":status": "200", "content-type": "application/grpc" });
+      void s.write(piece, true);
+      s.end({ "grpc-status": "0" });
+    };
+  };
+}
+
+/** The DATA payload bytes of stream `id` in the completed writes. */
+function dataOf(writes: Uint8Array[], id: number): number[] {
+  return framesWithPayload(writes).filter((f) => f.type === T_DATA && f.id === id)
+    .flatMap((f) => [...f.payload]);
+}
+
+Deno.test("server: a lent buffer is not lent again while a socket write holds it, and is once written", async () => {
+  const lent: ArrayBuffer[] = [];
+  const { conn, server } = await heldServer(answerFromLentBuffer(300, 0x11, lent));
+  try {
+    conn.held = true;
+    conn.feed(h2Frame(0x1, 0x4 | 0x1, 1, REQUEST_BLOCK()));
+    await settle();
+    assertEquals(lent.length, 1);
+    // another call's buffer while the answer's write is pending: not the one being written
+    const other = takeSpareBuffer();
+    assert(other !== lent[0], "a buffer still held by a pending write was lent again");
+    new Uint8Array(other).fill(0xff);
+    conn.release();
+    await settle();
+    assertEquals(dataOf(conn.writes, 1), new Array(300).fill(0x11));
+    assertEquals(other.byteLength, SPARE_BUFFER_BYTES);
+    // written: the buffer is lent again
+    assert(takeSpareBuffer() === lent[0], "a written buffer was not reused");
+  } finally {
+    conn.close();
+    server.destroy();
+  }
+});
+
+Deno.test("server: a lent buffer split over writes by flow control is kept until its last byte is written", async () => {
+  const lent: ArrayBuffer[] = [];
+  // the client's stream window takes 100 bytes: the 1,000-byte piece leaves in two writes
+  const { conn, server } = await heldServer(answerFromLentBuffer(1000, 0x22, lent), [
+    [S_INITIAL_WINDOW_SIZE, 100],
+  ]);
+  try {
+    conn.feed(h2Frame(0x1, 0x4 | 0x1, 1, REQUEST_BLOCK()));
+    await settle();
+    assertEquals(dataOf(conn.writes, 1).length, 100);
+    // the rest is still queued: lending must not hand out the piece's buffer, whose bytes
+    // another call would overwrite
+    const taken = [takeSpareBuffer(), takeSpareBuffer()];
+    assert(!taken.includes(lent[0]), "the buffer of a partly written piece was lent again");
+    for (const b of taken) new Uint8Array(b).fill(0xff);
+    const inc = new Uint8Array(4);
+    new DataView(inc.buffer).setUint32(0, 10_000);
+    conn.feed(h2Frame(0x8, 0, 1, inc));
+    await settle();
+    assertEquals(dataOf(conn.writes, 1), new Array(1000).fill(0x22));
+  } finally {
+    conn.close();
+    server.destroy();
+  }
+});
+
+Deno.test("takeSpareBuffer: the smallest size class that holds the bytes, none past the largest", () => {
+  for (
+    const [bytes, want] of [
+      [1, SPARE_BUFFER_BYTES],
+      [SPARE_BUFFER_BYTES, SPARE_BUFFER_BYTES],
+      [SPARE_BUFFER_BYTES + 1, 2 * SPARE_BUFFER_BYTES],
+      [40_000, 16 * SPARE_BUFFER_BYTES],
+      [SPARE_BUFFER_MAX_BYTES, SPARE_BUFFER_MAX_BYTES],
+    ]
+  ) {
+    assertEquals(takeSpareBuffer(bytes).byteLength, want, `${bytes} bytes`);
+  }
+  let refused = false;
+  try {
+    takeSpareBuffer(SPARE_BUFFER_MAX_BYTES + 1);
+  } catch (e) {
+    refused = e instanceof RangeError;
+  }
+  assert(refused, "a buffer past the largest class was lent");
 });

@@ -25,6 +25,7 @@ import {
   type StoreServerOptions,
 } from "../../storeapi/server.ts";
 import { StoreClient, type StoreClientOptions } from "../../storeapi/client.ts";
+import { SPARE_BUFFER_BYTES } from "../../storeapi/h2server.ts";
 import { NO_MATCHERS_MESSAGE, withExternalLabels } from "../../storeapi/external_labels.ts";
 import { snappyFrameDecode, snappyFrameEncode } from "../../storeapi/snappy.ts";
 
@@ -650,11 +651,12 @@ Deno.test(
   },
 );
 
-/** The buffers a Series call over 200 series of 600-byte chunks hands its HTTP/2 stream. */
+/** The buffers a Series call over `count` series of 600-byte chunks hands its HTTP/2 stream. */
 async function seriesWrites(
   responseBatchSize: number,
+  count = 200,
 ): Promise<{ writes: { data: Uint8Array; spare: boolean }[]; series: number }> {
-  const series = Array.from({ length: 200 }, (_, i) => ({
+  const series = Array.from({ length: count }, (_, i) => ({
     labels: ["__name__", "m", "i", String(i).padStart(4, "0")],
     chunks: [{ minTime: 0, maxTime: 10, encoding: ChunkEncoding.XOR, data: new Uint8Array(600) }],
   }));
@@ -740,6 +742,20 @@ Deno.test(
 );
 
 Deno.test(
+  "a small Series answer goes out in a buffer lent by the HTTP/2 layer, with room for its frames",
+  opts,
+  async () => {
+    for (const batch of [0, 64]) {
+      const { writes, series } = await seriesWrites(batch, 3);
+      assertEquals(series, 3);
+      assertEquals(writes.length, 1);
+      assertEquals(writes[0].data.buffer.byteLength, SPARE_BUFFER_BYTES, `batch ${batch}`);
+      assertSpare(writes);
+    }
+  },
+);
+
+Deno.test(
   "batch frames share a buffer until it holds the flush size, not one buffer per batch",
   opts,
   async () => {
@@ -748,5 +764,92 @@ Deno.test(
     assertEquals(series, 200);
     assertEquals(writes.map((w) => w.data.length >= 64 << 10), [true, false]);
     assertSpare(writes);
+  },
+);
+
+/**
+ * A TCP proxy to `port` that reads the server's bytes slowly (16 KiB a millisecond), so the
+ * server's socket writes stay pending while its calls go on.
+ */
+function slowReadingProxy(port: number): { port: number; close: () => void } {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  const pipe = async (from: Deno.Conn, to: Deno.Conn, slow: boolean) => {
+    const buf = new Uint8Array(slow ? 16 << 10 : 64 << 10);
+    try {
+      while (true) {
+        const n = await from.read(buf);
+        if (n === null) break;
+        for (let o = 0; o < n;) o += await to.write(buf.subarray(o, n));
+        if (slow) await new Promise((r) => setTimeout(r, 1));
+      }
+    } catch { /* closed */ }
+    try {
+      to.close();
+    } catch { /* closed */ }
+  };
+  void (async () => {
+    try {
+      for await (const c of l) {
+        const s = await Deno.connect({ hostname: "127.0.0.1", port });
+        conns.push(c, s);
+        void pipe(c, s, false);
+        void pipe(s, c, true);
+      }
+    } catch { /* listener closed */ }
+  })();
+  return {
+    port: (l.addr as Deno.NetAddr).port,
+    close: () => {
+      l.close();
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch { /* closed */ }
+      }
+    },
+  };
+}
+
+Deno.test(
+  "two concurrent Series calls on one connection, read slowly, each get their own bytes intact",
+  opts,
+  async () => {
+    // small flushes: every frame buffer is one the HTTP/2 layer lends and takes back once
+    // written, cycling between the two calls (a write held by the socket while its buffer is
+    // lent again: h2_batching_test.ts)
+    const series: SeriesWithChunks[] = [];
+    for (const job of ["a", "b"]) {
+      for (let i = 0; i < 1500; i++) {
+        // 1 KB of chunk bytes per series, distinct per series: a mixed-up buffer shows
+        const data = Uint8Array.from({ length: 1000 }, (_, k) => (i * 7 + k + job.length) & 0xff);
+        data[0] = job.charCodeAt(0);
+        series.push({
+          labels: ["__name__", "m", "i", String(i).padStart(5, "0"), "job", job],
+          chunks: [{ minTime: 0, maxTime: 999, encoding: ChunkEncoding.XOR, data }],
+        });
+      }
+    }
+    const mem = new MemoryBackend(series);
+    const server = new StoreServer(mem, { serving: true, flushBytes: 3000 });
+    const { port } = await server.listen("127.0.0.1", 0);
+    const proxy = slowReadingProxy(port);
+    const client = new StoreClient(`127.0.0.1:${proxy.port}`, { timeoutMs: 30_000 });
+    try {
+      for (let round = 0; round < 2; round++) {
+        const [a, b] = await Promise.all(
+          ["a", "b"].map((job) => collect(client.series(req([eq("job", job)])))),
+        );
+        for (const [got, job] of [[a, "a"], [b, "b"]] as const) {
+          const want = mem.series_.filter((s) => getLabel(s.labels, "job") === job);
+          assertEquals(got.series.length, want.length, `round ${round}, job ${job}`);
+          assertEquals(got.series, want, `round ${round}, job ${job}`);
+        }
+      }
+    } finally {
+      client.close();
+      proxy.close();
+      await server.close();
+    }
   },
 );
