@@ -540,58 +540,11 @@ export class XorIterator {
       // after a same delta ('0', scrapes at a fixed interval) or a small change of it the value's
       // control bits are already in `w`, and often its significant bits too: peeks saved
       w = used !== 0 ? w << used : peek(v, b, p);
+      // '0' '0' (same delta, same value): repeats may follow (taken after this sample is written)
+      let repeats = false;
       if (w >= 0) {
         p += 1;
-        if (used === 1) {
-          // '0' '0' (same delta, same value): a regular scrape of an unchanged value (`up`, a
-          // constant gauge, an idle counter), often followed by more. The repeats in the rest of
-          // `w` (its 30 bits after this sample; the last 2 are no data) are taken as one step.
-          // The zero padding past the data reads as repeats too, so a run ends at the chunk's
-          // sample count and at the data's last whole sample: a sample cut by the end is decoded
-          // alone, which reports it.
-          if (p > nbits) {
-            this.i = i;
-            this.truncated(i);
-          }
-          if (t >= mint) {
-            tOut[k] = t;
-            words[2 * k + HI] = vh;
-            words[2 * k + LO] = vl;
-            k++;
-          }
-          let r = Math.clz32(w << 1) >>> 1;
-          if (r > 15) r = 15;
-          if (r > n - i - 1) r = n - i - 1;
-          const whole = (nbits - p) >>> 1;
-          if (r > whole) r = whole;
-          p += 2 * r;
-          const last = t + r * tDelta;
-          if (
-            last < mint && last <= maxt && tDelta >= 0 && tDelta < TWO48 && t > -TWO52 &&
-            t < TWO52
-          ) {
-            // all before the window (the product is exact within these bounds, as the sums)
-            t = last;
-            i += r;
-          } else {
-            const end = i + r;
-            while (i < end) {
-              i++;
-              t += tDelta;
-              if (t > maxt) {
-                this.i = n;
-                return k;
-              }
-              if (t >= mint) {
-                tOut[k] = t;
-                words[2 * k + HI] = vh;
-                words[2 * k + LO] = vl;
-                k++;
-              }
-            }
-          }
-          continue;
-        }
+        repeats = used === 1;
       } else {
         // bits of `w` read by the value's control bits
         let ctl = 2;
@@ -642,6 +595,45 @@ export class XorIterator {
         words[2 * k + HI] = vh;
         words[2 * k + LO] = vl;
         k++;
+      }
+      if (repeats) {
+        // '0' '0' (same delta, same value): a regular scrape of an unchanged value (`up`, a
+        // constant gauge, an idle counter), often followed by more. The repeats in the rest of
+        // `w` (its 30 bits after this sample; the last 2 are no data) are taken as one step.
+        // The zero padding past the data reads as repeats too, so a run ends at the chunk's
+        // sample count and at the data's last whole sample: a sample cut by the end is decoded
+        // alone, which reports it.
+        let r = Math.clz32(w << 1) >>> 1;
+        if (r > 15) r = 15;
+        if (r > n - i - 1) r = n - i - 1;
+        const whole = (nbits - p) >>> 1;
+        if (r > whole) r = whole;
+        p += 2 * r;
+        const last = t + r * tDelta;
+        if (
+          last < mint && last <= maxt && tDelta >= 0 && tDelta < TWO48 && t > -TWO52 &&
+          t < TWO52
+        ) {
+          // all before the window (the product is exact within these bounds, as the sums)
+          t = last;
+          i += r;
+        } else {
+          const end = i + r;
+          while (i < end) {
+            i++;
+            t += tDelta;
+            if (t > maxt) {
+              this.i = n;
+              return k;
+            }
+            if (t >= mint) {
+              tOut[k] = t;
+              words[2 * k + HI] = vh;
+              words[2 * k + LO] = vl;
+              k++;
+            }
+          }
+        }
       }
     }
     this.pos = p;
