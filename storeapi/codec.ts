@@ -832,20 +832,10 @@ export interface SeriesWithLabelsProto extends SeriesWithChunks {
  * entry: a cached series' labels are then copied, not measured and encoded, on every answer.
  */
 export function encodeLabelsProto(labels: Labels): string {
-  let size = 0;
-  for (let i = 0; i < labels.length; i += 2) {
-    const ls = labelFieldsSize(labels[i], labels[i + 1]);
-    size += ldSize(ls);
-  }
-  const w = new ProtoWriter(new Uint8Array(size));
-  for (let i = 0; i < labels.length; i += 2) {
-    const name = labels[i];
-    const value = labels[i + 1];
-    w.byte(0x0a);
-    w.varint(labelFieldsSize(name, value));
-    w.stringField(1, name);
-    w.stringField(2, value);
-  }
+  // the encoder's own label fields: a Series message without chunks
+  const enc = labelsProtoEncoder;
+  const w = new ProtoWriter(new Uint8Array(enc.measure(labels, [], 0, 0)));
+  enc.write(w, labels, [], 0, 0);
   const b = w.finish();
   let out = "";
   for (let i = 0; i < b.length; i += 4096) {
@@ -854,12 +844,8 @@ export function encodeLabelsProto(labels: Labels): string {
   return out;
 }
 
-/** Size of a `Label` message's fields (empty strings omitted, as proto3 does). */
-function labelFieldsSize(name: string, value: string): number {
-  const nl = utf8Length(name);
-  const vl = utf8Length(value);
-  return (nl > 0 ? ldSize(nl) : 0) + (vl > 0 ? ldSize(vl) : 0);
-}
+/** The encoder of {@link encodeLabelsProto} (a series entry cached at a time). */
+const labelsProtoEncoder = new SeriesEncoder();
 
 /** Encodes one `SeriesResponse{series}` message (convenience; the server writes frames directly). */
 export function encodeSeriesResponseSeries(s: SeriesWithChunks): Uint8Array {
