@@ -1446,7 +1446,11 @@ class Evaluator {
       forEach: async (fn) => {
         if (this.n === 0) return;
         const before = this.ctx.total;
-        const { inner, series } = await this.evalSubquery(sq, windowEnd(0), windowEnd(this.n - 1));
+        // Prometheus ends a subquery's grid at the evaluator's end, not at its last step: when a
+        // range query's end is off its step grid the subquery has points past the last window
+        // (never read by a window, but held: peakSamples counts them)
+        const lastEnd = windowEnd(this.n - 1) + (this.end - this.stepTs(this.n - 1));
+        const { inner, series } = await this.evalSubquery(sq, windowEnd(0), lastEnd);
         if (!innerTotal) this.ctx.total = before;
         for (const s of series) {
           await this.ctx.pause();

@@ -562,6 +562,14 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/promql/engine_test.ts"],
   },
   {
+    // a range query's subquery runs to the query's end (Prometheus), not only to its last step
+    name: "engine-subquery-ends-at-last-step",
+    file: "promql/engine.ts",
+    find: "const lastEnd = windowEnd(this.n - 1) + (this.end - this.stepTs(this.n - 1));",
+    replace: "const lastEnd = windowEnd(this.n - 1);",
+    tests: ["tests/promql/engine_test.ts"],
+  },
+  {
     // an aggregation's instant selector hands every series over in one shared object
     name: "engine-shared-step-series-keeps-first-labels",
     file: "promql/engine.ts",

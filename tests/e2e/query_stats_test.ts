@@ -1,7 +1,7 @@
 // The `stats` query parameter against a real Prometheus 2.42 on the same blocks: our querier
 // (store fixture over promtool's blocks) and Prometheus answer the same instant and range queries
-// with `stats=all`; totalQueryableSamples must be equal, peakSamples equal except where our
-// engine holds samples differently (listed with the reason), timings present as numbers.
+// with `stats=all`; totalQueryableSamples and peakSamples must be equal, timings present as
+// numbers.
 
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { e2eTest } from "../helpers/peers.ts";
@@ -59,15 +59,6 @@ const INSTANT_ONLY = [
   "rate(http_requests_total[5m])[10m:2m]",
 ];
 
-/** Queries whose peakSamples we do not reproduce, with the reason. */
-const PEAK_DIFFERS: { query: string; reason: string }[] = [
-  {
-    query: "avg_over_time((up @ 1700003000)[10m:1m])",
-    reason: "one sample lower on the 97 s range (a step-invariant selector inside a subquery); " +
-      "cause not identified",
-  },
-];
-
 interface Stats {
   timings: Record<string, unknown>;
   samples: { totalQueryableSamples: number; peakSamples: number };
@@ -91,7 +82,7 @@ const TIMINGS = [
 ];
 
 e2eTest(
-  "stats=all: totalQueryableSamples equal to Prometheus 2.42's on the same blocks, instant and range",
+  "stats=all: totalQueryableSamples and peakSamples equal to Prometheus 2.42's on the same blocks, instant and range",
   { peers: ["prometheus", "promtool"] },
   async () => {
     const env = await setupDiffEnvironment({
@@ -158,10 +149,7 @@ e2eTest(
       for (const d of peakDiffs) console.log(`  peak: ${d}`);
       assertEquals(totalDiffs, [], totalDiffs.join("\n"));
       assert(nonZero > cases.length / 2, "the corpus reads samples");
-      const unexplained = peakDiffs.filter((d) =>
-        !PEAK_DIFFERS.some((k) => d.startsWith(k.query + " "))
-      );
-      assertEquals(unexplained, [], unexplained.join("\n"));
+      assertEquals(peakDiffs, [], peakDiffs.join("\n"));
     } finally {
       for (const p of procs.reverse()) await p.stop();
       await env.cleanup();

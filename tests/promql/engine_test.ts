@@ -125,6 +125,37 @@ Deno.test("subquery steps are multiples of the step from the first one ≥ t −
   );
 });
 
+Deno.test("a range query's subquery runs to the query's end, past its last step (peakSamples)", async () => {
+  const q = new MemQueryable([{
+    labels: { __name__: "x" },
+    points: pts(0, 60 * M, 15_000, () => 1),
+  }]);
+  // steps 20m07s + k·97s up to 30m (last step 29m49s: the end is off the step grid). Prometheus
+  // evaluates the subquery on its 1m grid from 10m08s up to the evaluator's end, 30m: 11m … 30m,
+  // 20 points held while the function runs; 7 results; the last window [19m49s, 29m49s] holds 10
+  const start = 20 * M + 7_000;
+  const r = await engine.rangeQuery(q, "avg_over_time(x[10m:1m])", start, 30 * M, 97_000);
+  assertEquals((r.value as Matrix).series[0].ts.length, 7);
+  assertEquals(r.stats?.samples.peakSamples, 20 + 7 + 10);
+  // the subquery's last point (30m) is past every window: the answers are those of an end on
+  // the last step
+  const onGrid = await engine.rangeQuery(
+    q,
+    "avg_over_time(x[10m:1m])",
+    start,
+    start + 6 * 97_000,
+    97_000,
+  );
+  assertEquals(
+    Array.from((onGrid.value as Matrix).series[0].vs),
+    Array.from((r.value as Matrix).series[0].vs),
+  );
+  assertEquals(onGrid.stats?.samples.peakSamples, 19 + 7 + 10);
+  // with @ (a step-invariant selector inside the subquery) the same
+  const at = await engine.rangeQuery(q, "avg_over_time((x @ 600)[10m:1m])", start, 30 * M, 97_000);
+  assertEquals(at.stats?.samples.peakSamples, 20 + 7 + 10);
+});
+
 Deno.test("range query steps are start + k·step ≤ end; scalars become a label-less series", async () => {
   const q = new MemQueryable([{
     labels: { __name__: "x" },
