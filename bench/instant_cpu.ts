@@ -56,9 +56,9 @@ if (DATA === "") {
 }
 
 /** Per-thread on-CPU seconds of `pid`, by thread id (schedstat, exact). */
-function threadCpu(pid: number): Map<number, { cpu: number }> {
-  const out = new Map<number, { cpu: number }>();
-  for (const [tid, t] of threadSchedstats(pid)) out.set(tid, { cpu: t.sched[0] / 1e9 });
+function threadCpu(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const [tid, t] of threadSchedstats(pid)) out.set(tid, t.sched[0] / 1e9);
   return out;
 }
 
@@ -78,11 +78,11 @@ function cpuSpan(pid: number, names?: Map<string, number>): () => number {
   return () => {
     let d = 0;
     for (const [tid, t] of threadSchedstats(pid)) {
-      const s = t.sched[0] / 1e9 - (t0.get(tid)?.cpu ?? 0);
+      const s = t.sched[0] / 1e9 - (t0.get(tid) ?? 0);
       d += s;
-      // thread names without their numbers: V8's workers are one group
+      // thread names without their numbers ("worker-1", "V8 DefaultWorke"): one group each
       if (names) {
-        const k = t.comm.replace(/[0-9]+$/, "").trim();
+        const k = t.comm.replace(/-?[0-9]+$/, "").trim();
         names.set(k, (names.get(k) ?? 0) + s);
       }
     }
