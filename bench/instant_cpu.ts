@@ -6,13 +6,21 @@
 // Prints wall-time medians and CPU ms per query, never asserts.
 //
 //   deno run -A bench/instant_cpu.ts --data=<dir> [--baseline=<checkout dir>] [--n=200]
-//     [--time=<unix s>] [--range=<s> --step=<s>] [--schedstat] [query …]
+//     [--time=<unix s>] [--range=<s> --step=<s>] [--schedstat [--threads]] [query …]
 //
 // `<dir>` is a data directory kept by `bench/instant_vs_prometheus.ts --keep=<dir>` (blocks, the
 // Prometheus copy and `bucket.yml`). /proc/<pid>/stat counts CPU in 10 ms ticks: use n ≥ 200, or
 // `--schedstat`: every thread's exact on-CPU nanoseconds from /proc/<pid>/task/<tid>/schedstat
 // (a thread started during a block counts whole, one that ended during it is lost). With
-// `--range`, range queries over the `range` seconds before `time` at `step` instead.
+// `--range`, range queries over the `range` seconds before `time` at `step` instead. `--threads`
+// (with `--schedstat`) also prints each process's CPU per query by thread name (the role's thread,
+// V8's GC and compiler workers, Deno's blocking pool): which thread's work grows with the data.
+// `<dir>` may also be any directory with a `bucket.yml` and a `prometheus` copy of its blocks
+// (e.g. the 1,000,000-series block of bench/store_memory_vs_prometheus.ts --big --data).
+// A query `big:<N>` asks for another series of that bench's N-series block each time, as its
+// "another series each time" case (`bench_metric_<n % 100>{id="<n, 7 digits>"}`, n stepping by
+// 7,919 from 0.577·N; each side walks the same series, and its warm-up queries every metric
+// name once, so only the series' own postings list and entry are new).
 
 import type { ThanosProc } from "../tests/helpers/thanos.ts";
 import { startKeptDataPair, startKeptDataPrometheus } from "./kept_data.ts";
@@ -31,6 +39,7 @@ const TIME = flag("time", "1700006339");
 const RANGE = flag("range", "");
 const STEP = flag("step", "15");
 const SCHEDSTAT = Deno.args.includes("--schedstat");
+const THREADS = SCHEDSTAT && Deno.args.includes("--threads");
 const QUERIES = Deno.args.filter((a) => !a.startsWith("--"));
 if (QUERIES.length === 0) {
   QUERIES.push(
@@ -53,11 +62,14 @@ function threadCpu(pid: number): Map<number, number> {
   return out;
 }
 
+/** CPU seconds per thread name summed over the blocks of a side, by process index. */
+const byThreadName = new Map<string, Map<string, number>[]>();
+
 /**
  * CPU seconds of `pid` between two calls: `begin()` snapshots and returns `end`, which returns the
  * difference — from /proc/<pid>/stat ticks, or with `--schedstat` summed over every thread.
  */
-function cpuSpan(pid: number): () => number {
+function cpuSpan(pid: number, names?: Map<string, number>): () => number {
   if (!SCHEDSTAT) {
     const c0 = cpuSeconds(pid);
     return () => cpuSeconds(pid) - c0;
@@ -65,12 +77,34 @@ function cpuSpan(pid: number): () => number {
   const t0 = threadCpu(pid);
   return () => {
     let d = 0;
-    for (const [tid, s] of threadCpu(pid)) d += s - (t0.get(tid) ?? 0);
+    for (const [tid, t] of threadSchedstats(pid)) {
+      const s = t.sched[0] / 1e9 - (t0.get(tid) ?? 0);
+      d += s;
+      // thread names without their numbers ("worker-1", "V8 DefaultWorke"): one group each
+      if (names) {
+        const k = t.comm.replace(/-?[0-9]+$/, "").trim();
+        names.set(k, (names.get(k) ?? 0) + s);
+      }
+    }
     return d;
   };
 }
 
-async function get(base: string, query: string): Promise<number> {
+/** Queries sent so far per side (URL): `big:<N>` takes the next series of the walk. */
+const sent = new Map<string, number>();
+
+/** The query text of `query` for its next send to `base` (see `big:<N>`). */
+function queryText(base: string, query: string): string {
+  if (!query.startsWith("big:")) return query;
+  const n = Number(query.slice(4));
+  const i = sent.get(base) ?? 0;
+  sent.set(base, i + 1);
+  const k = (Math.floor(n * 0.577) + i * 7919) % n;
+  return `bench_metric_${k % 100}{id="${String(k).padStart(7, "0")}"}`;
+}
+
+async function get(base: string, q: string): Promise<number> {
+  const query = queryText(base, q);
   const t = performance.now();
   const params = RANGE === "" ? new URLSearchParams({ query, time: TIME }) : new URLSearchParams({
     query,
@@ -133,10 +167,14 @@ try {
       { name: "prometheus", url: prom.url, pids: [prom.pid], wall: [], cpu: [] },
     ];
     for (const s of sides) s.cpu = s.pids.map(() => 0);
-    for (let i = 0; i < 20; i++) for (const s of sides) await get(s.url, query); // warm-up
+    // warm-up (`big:<N>`: every metric name once)
+    const warm = query.startsWith("big:") ? 100 : 20;
+    for (let i = 0; i < warm; i++) for (const s of sides) await get(s.url, query);
     for (let b = 0; b < N / 20; b++) {
       for (const s of b % 2 === 0 ? sides : [...sides].reverse()) {
-        const spans = s.pids.map(cpuSpan);
+        const names = byThreadName.get(s.name) ??
+          byThreadName.set(s.name, s.pids.map(() => new Map())).get(s.name)!;
+        const spans = s.pids.map((pid, k) => cpuSpan(pid, THREADS ? names[k] : undefined));
         for (let i = 0; i < 20; i++) s.wall.push(await get(s.url, query));
         spans.forEach((end, k) => s.cpu[k] += end());
       }
@@ -148,6 +186,18 @@ try {
         sides.map(cpu).join(" | ")
       } |`,
     );
+    if (THREADS) {
+      for (const s of sides) {
+        const names = byThreadName.get(s.name) ?? [];
+        names.forEach((m, k) => {
+          const parts = [...m].filter(([, v]) => v * 1000 / N >= 0.005).sort((a, b) => b[1] - a[1])
+            .map(([n, v]) => `${n} ${(v * 1000 / N).toFixed(3)}`);
+          const proc = s.name === "prometheus" ? "" : k === 0 ? " querier" : " store";
+          console.log(`|   ${s.name}${proc} by thread: ${parts.join(", ")} |`);
+        });
+      }
+      byThreadName.clear();
+    }
   }
 } finally {
   for (const p of procs.reverse()) await p.stop();
