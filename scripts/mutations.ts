@@ -4891,4 +4891,30 @@ export const MUTATIONS: Mutation[] = [
     replace: "      : this.duration.labels(name, code, method);",
     tests: ["tests/server/http_test.ts"],
   },
+  // ---------------------------------------------------------------- metrics: registry lookup
+  {
+    // a label object's lookup reads the first label's value at every level
+    name: "metrics-with-level-wrong-name",
+    file: "metrics/registry.ts",
+    find: 'for (let i = 0; i < last; i++) level = this.nextLevel(level, labels?.[names[i]] ?? "");',
+    replace:
+      'for (let i = 0; i < last; i++) level = this.nextLevel(level, labels?.[names[0]] ?? "");',
+    tests: ["tests/metrics/registry_test.ts"],
+  },
+  {
+    // lookup by values walks one level too few: the last level is never reached
+    name: "metrics-labels-walk-off-by-one",
+    file: "metrics/registry.ts",
+    find: "    for (let i = 0; i < last; i++) level = this.nextLevel(level, values[i]);",
+    replace: "    for (let i = 0; i < last - 1; i++) level = this.nextLevel(level, values[i]);",
+    tests: ["tests/metrics/registry_test.ts"],
+  },
+  {
+    // remove forgets the lookup tree: the removed series is found (and rendered) again
+    name: "metrics-remove-keeps-lookup",
+    file: "metrics/registry.ts",
+    find: "    level!.delete(values[last]);\n",
+    replace: "",
+    tests: ["tests/metrics/registry_test.ts"],
+  },
 ];
