@@ -4917,4 +4917,22 @@ export const MUTATIONS: Mutation[] = [
     replace: "",
     tests: ["tests/metrics/registry_test.ts"],
   },
+  // ---------------------------------------------------------------- gRPC client: caller's signal
+  {
+    // a call without a deadline leaves its listener on the caller's (query-long) signal
+    name: "grpc-client-keeps-abort-listener",
+    file: "storeapi/grpc.ts",
+    find:
+      '      signal.removeEventListener("abort", onAbort);\n      // early exit by the consumer',
+    replace: "      // early exit by the consumer",
+    tests: ["tests/storeapi/h2client_test.ts"],
+  },
+  {
+    // a call on the caller's signal fails with the caller's reason, not gRPC's CANCELLED
+    name: "grpc-client-cancel-reason-raw",
+    file: "storeapi/grpc.ts",
+    find: "const aborted = (): unknown => ac === undefined ? cancelled() : ac.signal.reason;",
+    replace: "const aborted = (): unknown => ac === undefined ? signal.reason : ac.signal.reason;",
+    tests: ["tests/storeapi/h2client_test.ts"],
+  },
 ];
