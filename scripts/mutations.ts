@@ -4935,4 +4935,12 @@ export const MUTATIONS: Mutation[] = [
     replace: "const aborted = (): unknown => ac === undefined ? signal.reason : ac.signal.reason;",
     tests: ["tests/storeapi/h2client_test.ts"],
   },
+  {
+    // the fast path takes the current connection even after its GOAWAY
+    name: "grpc-client-live-connection-ignores-goaway",
+    file: "storeapi/grpc.ts",
+    find: "    return c !== null && c.usable ? c : null;",
+    replace: "    return c !== null ? c : null;",
+    tests: ["tests/storeapi/h2client_test.ts"],
+  },
 ];

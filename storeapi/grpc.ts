@@ -1009,6 +1009,12 @@ export class GrpcChannel {
     this.maxMessageBytes = opts.maxMessageBytes ?? 0x7fffffff;
   }
 
+  /** The current connection when it can take a new call now, else null (`close` clears it). */
+  private liveConnection(): H2ClientConnection | null {
+    const c = this.conn;
+    return c !== null && c.usable ? c : null;
+  }
+
   /** A usable connection: the current one, or a new one (one dial shared by waiting calls). */
   private connection(signal: AbortSignal): Promise<H2ClientConnection> {
     if (this.closed) {
@@ -1144,7 +1150,8 @@ export class GrpcChannel {
       for (let attempt = 1;; attempt++) {
         if (signal.aborted) throw aborted();
         try {
-          const conn = await this.connection(signal);
+          // the usual case, a live connection, without a promise and an abort listener per call
+          const conn = this.liveConnection() ?? await this.connection(signal);
           stream = await conn.request(headers, body, signal);
           await stream.waitHeaders();
           break;
