@@ -17,7 +17,8 @@
 // allocations per function; `--survivors` keeps only the allocations no young-generation GC
 // collected (what is promoted to the old generation and brings full GCs closer), each with its
 // last callers; `--path=<path>` times GET `<path>` on the querier instead of a query (a 404, a
-// probe: the HTTP server's own share).
+// probe: the HTTP server's own share). `--pause=<ms>` sleeps that long after each timed query
+// (caches go cold, as between the suite's alternating queries; the sleep is idle, not busy).
 
 import {
   breakdown,
@@ -58,6 +59,7 @@ const PATH = flag("path", "");
 const RANGE = Number(flag("range", "0"));
 const STEP = flag("step", "60");
 const WARMUP = Number(flag("warmup", "50"));
+const PAUSE = Number(flag("pause", "0"));
 if (DATA === "") {
   console.error("usage: bench/instant_profile.ts --data=<dir kept by instant_vs_prometheus.ts>");
   Deno.exit(2);
@@ -227,6 +229,7 @@ try {
     const t = performance.now();
     bytes = (await (await fetch(url)).text()).length;
     wall.push(performance.now() - t);
+    if (PAUSE > 0) await new Promise((r) => setTimeout(r, PAUSE));
   }
   const calls = (await grpcCalls(store.http)) - calls0 - 1;
   const profiles = await Promise.all(

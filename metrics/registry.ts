@@ -90,14 +90,28 @@ function escapeHelp(v: string): string {
 
 type Kind = "counter" | "gauge" | "histogram";
 
+// One child series and its label values, in `labelNames` order.
+interface ChildEntry<C> {
+  values: string[];
+  child: C;
+}
+
+// A level of a family's lookup tree: label value → the next level, or the entry at the last level.
+type LookupLevel<C> = Map<string, LookupLevel<C> | ChildEntry<C>>;
+
 // A metric family: owns its children (one per label value tuple).
 abstract class Family<C> {
   readonly name: string;
   readonly help: string;
   readonly labelNames: readonly string[];
   readonly constLabels: readonly [string, string][];
-  protected readonly children = new Map<string, { values: string[]; child: C }>();
-  private noLabelChild: C | undefined;
+  // Every child, in creation order (rendering sorts them).
+  protected readonly children = new Set<ChildEntry<C>>();
+  // Children by label values, one map level per label name: a lookup by values or by a label
+  // object walks it without joining a key string (every `inc({…})` on a hot path pays the
+  // lookup).
+  private readonly lookup: LookupLevel<C> = new Map();
+  private noLabelChild: ChildEntry<C> | undefined;
 
   constructor(readonly kind: Kind, opts: MetricOpts) {
     if (!METRIC_NAME_RE.test(opts.name)) {
@@ -126,41 +140,77 @@ abstract class Family<C> {
           `(${this.labelNames.join(", ")}), got ${values.length}`,
       );
     }
-    if (values.length === 0) {
-      if (this.noLabelChild === undefined) {
-        this.noLabelChild = this.newChild();
-        this.children.set("", { values: [], child: this.noLabelChild });
-      }
-      return this.noLabelChild;
-    }
-    const key = values.join("\xff");
-    let e = this.children.get(key);
-    if (e === undefined) {
-      e = { values: [...values], child: this.newChild() };
-      this.children.set(key, e);
-    }
-    return e.child;
+    if (values.length === 0) return this.unlabelled();
+    let level = this.lookup;
+    const last = values.length - 1;
+    for (let i = 0; i < last; i++) level = this.nextLevel(level, values[i]);
+    const e = level.get(values[last]) as ChildEntry<C> | undefined;
+    return e !== undefined ? e.child : this.added(level, values.slice());
   }
 
   /** Returns the child series for a label object (missing names are empty values). */
   with(labels: LabelValues | undefined): C {
-    if (this.labelNames.length === 0) return this.labels();
-    const values = new Array<string>(this.labelNames.length);
-    for (let i = 0; i < this.labelNames.length; i++) {
-      values[i] = labels?.[this.labelNames[i]] ?? "";
+    const names = this.labelNames;
+    if (names.length === 0) return this.unlabelled();
+    let level = this.lookup;
+    const last = names.length - 1;
+    for (let i = 0; i < last; i++) level = this.nextLevel(level, labels?.[names[i]] ?? "");
+    const e = level.get(labels?.[names[last]] ?? "") as ChildEntry<C> | undefined;
+    if (e !== undefined) return e.child;
+    const values = new Array<string>(names.length);
+    for (let i = 0; i < names.length; i++) values[i] = labels?.[names[i]] ?? "";
+    return this.added(level, values);
+  }
+
+  private unlabelled(): C {
+    if (this.noLabelChild === undefined) {
+      this.noLabelChild = { values: [], child: this.newChild() };
+      this.children.add(this.noLabelChild);
     }
-    return this.labels(...values);
+    return this.noLabelChild.child;
+  }
+
+  // The level below `level` for `value`, made when missing.
+  private nextLevel(level: LookupLevel<C>, value: string): LookupLevel<C> {
+    let next = level.get(value) as LookupLevel<C> | undefined;
+    if (next === undefined) {
+      next = new Map();
+      level.set(value, next);
+    }
+    return next;
+  }
+
+  // A new child for `values` at the last level `level` of their path.
+  private added(level: LookupLevel<C>, values: string[]): C {
+    const e: ChildEntry<C> = { values, child: this.newChild() };
+    level.set(values[values.length - 1], e);
+    this.children.add(e);
+    return e.child;
   }
 
   /** Drops the child series with these label values (client_golang's DeleteLabelValues). */
   remove(...values: string[]): void {
-    if (values.length === 0) this.noLabelChild = undefined;
-    this.children.delete(values.join("\xff"));
+    if (values.length !== this.labelNames.length) return;
+    if (values.length === 0) {
+      if (this.noLabelChild !== undefined) this.children.delete(this.noLabelChild);
+      this.noLabelChild = undefined;
+      return;
+    }
+    let level: LookupLevel<C> | undefined = this.lookup;
+    const last = values.length - 1;
+    for (let i = 0; i < last && level !== undefined; i++) {
+      level = level.get(values[i]) as LookupLevel<C> | undefined;
+    }
+    const e = level?.get(values[last]) as ChildEntry<C> | undefined;
+    if (e === undefined) return;
+    level!.delete(values[last]);
+    this.children.delete(e);
   }
 
   /** Drops every child series. */
   reset(): void {
     this.children.clear();
+    this.lookup.clear();
     this.noLabelChild = undefined;
   }
 
@@ -173,7 +223,7 @@ abstract class Family<C> {
     return s.length > 0 ? `{${s}}` : "";
   }
 
-  protected sortedChildren(): { values: string[]; child: C }[] {
+  protected sortedChildren(): ChildEntry<C>[] {
     const all = [...this.children.values()];
     all.sort((a, b) => {
       for (let i = 0; i < a.values.length; i++) {

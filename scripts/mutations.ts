@@ -4899,4 +4899,56 @@ export const MUTATIONS: Mutation[] = [
     replace: "      : this.duration.labels(name, code, method);",
     tests: ["tests/server/http_test.ts"],
   },
+  // ---------------------------------------------------------------- metrics: registry lookup
+  {
+    // a label object's lookup reads the first label's value at every level
+    name: "metrics-with-level-wrong-name",
+    file: "metrics/registry.ts",
+    find: 'for (let i = 0; i < last; i++) level = this.nextLevel(level, labels?.[names[i]] ?? "");',
+    replace:
+      'for (let i = 0; i < last; i++) level = this.nextLevel(level, labels?.[names[0]] ?? "");',
+    tests: ["tests/metrics/registry_test.ts"],
+  },
+  {
+    // lookup by values walks one level too few: the last level is never reached
+    name: "metrics-labels-walk-off-by-one",
+    file: "metrics/registry.ts",
+    find: "    for (let i = 0; i < last; i++) level = this.nextLevel(level, values[i]);",
+    replace: "    for (let i = 0; i < last - 1; i++) level = this.nextLevel(level, values[i]);",
+    tests: ["tests/metrics/registry_test.ts"],
+  },
+  {
+    // remove forgets the lookup tree: the removed series is found (and rendered) again
+    name: "metrics-remove-keeps-lookup",
+    file: "metrics/registry.ts",
+    find: "    level!.delete(values[last]);\n",
+    replace: "",
+    tests: ["tests/metrics/registry_test.ts"],
+  },
+  // ---------------------------------------------------------------- gRPC client: caller's signal
+  {
+    // a call without a deadline leaves its listener on the caller's (query-long) signal
+    name: "grpc-client-keeps-abort-listener",
+    file: "storeapi/grpc.ts",
+    find:
+      '      signal.removeEventListener("abort", onAbort);\n      // early exit by the consumer',
+    replace: "      // early exit by the consumer",
+    tests: ["tests/storeapi/h2client_test.ts"],
+  },
+  {
+    // a call on the caller's signal fails with the caller's reason, not gRPC's CANCELLED
+    name: "grpc-client-cancel-reason-raw",
+    file: "storeapi/grpc.ts",
+    find: "const aborted = (): unknown => ac === undefined ? cancelled() : ac.signal.reason;",
+    replace: "const aborted = (): unknown => ac === undefined ? signal.reason : ac.signal.reason;",
+    tests: ["tests/storeapi/h2client_test.ts"],
+  },
+  {
+    // the fast path takes the current connection even after its GOAWAY
+    name: "grpc-client-live-connection-ignores-goaway",
+    file: "storeapi/grpc.ts",
+    find: "    return c !== null && c.usable ? c : null;",
+    replace: "    return c !== null ? c : null;",
+    tests: ["tests/storeapi/h2client_test.ts"],
+  },
 ];

@@ -102,3 +102,68 @@ Deno.test("gauges go up and down; const labels and collect hooks appear in the o
   assert(text.includes('g{k="w",z="1"} 0.25\n'), text);
   assertEquals(g.get({ k: "v" }), 4);
 });
+
+Deno.test("a label object and label values in labelNames order find the same series", async () => {
+  const reg = new Registry();
+  const c = reg.counter({ name: "calls_total", help: "h", labelNames: ["a", "b", "c"] });
+  c.inc({ a: "1", b: "2", c: "3" });
+  c.labels("1", "2", "3").inc(2);
+  c.inc({ c: "3", b: "2", a: "1" }, 4); // key order of the object does not matter
+  c.inc({ a: "1", b: "2", c: "4" });
+  c.inc({ a: "1", c: "3" }); // a missing name is the empty value
+  assert(c.labels("1", "2", "3") === c.with({ a: "1", b: "2", c: "3" }));
+  assertEquals(c.get({ a: "1", b: "2", c: "3" }), 7);
+  assertEquals(c.get({ a: "1", b: "2", c: "4" }), 1);
+  assertEquals(c.labels("1", "", "3").value, 1);
+  assertEquals(c.labels("2", "2", "3").value, 0);
+  assertEquals(
+    await reg.expose(),
+    "# HELP calls_total h\n# TYPE calls_total counter\n" +
+      'calls_total{a="1",b="",c="3"} 1\n' +
+      'calls_total{a="1",b="2",c="3"} 7\n' +
+      'calls_total{a="1",b="2",c="4"} 1\n' +
+      'calls_total{a="2",b="2",c="3"} 0\n',
+  );
+});
+
+Deno.test("label values that would join into one key stay distinct series", async () => {
+  const reg = new Registry();
+  const g = reg.gauge({ name: "g", help: "h", labelNames: ["x", "y"] });
+  g.set({ x: "a\xffb", y: "c" }, 1);
+  g.set({ x: "a", y: "b\xffc" }, 2);
+  g.set({ x: "", y: "" }, 3);
+  assertEquals(g.get({ x: "a\xffb", y: "c" }), 1);
+  assertEquals(g.get({ x: "a", y: "b\xffc" }), 2);
+  assertEquals(g.get({}), 3);
+  assertEquals((await reg.expose()).split("\n").length, 6); // help, type, 3 series, ""
+});
+
+Deno.test("remove drops one series and reset all; both come back at 0 when used again", async () => {
+  const reg = new Registry();
+  const h = reg.histogram({ name: "h", help: "h", labelNames: ["k", "l"], buckets: [1] });
+  h.observe({ k: "a", l: "1" }, 0.5);
+  h.observe({ k: "a", l: "2" }, 0.5);
+  h.observe({ k: "b", l: "1" }, 2);
+  h.remove("a", "1");
+  h.remove("zz", "1"); // absent: no-op
+  h.remove("a"); // wrong arity: no-op
+  assertEquals(h.get({ k: "a", l: "1" }).count, 0); // a new, empty series
+  assertEquals(h.get({ k: "a", l: "2" }).count, 1);
+  assertEquals(h.get({ k: "b", l: "1" }), { count: 1, sum: 2 });
+  const text = await reg.expose();
+  assert(text.includes('h_count{k="a",l="1"} 0\n'), text);
+  assert(text.includes('h_count{k="a",l="2"} 1\n'), text);
+  h.reset();
+  assertEquals(await reg.expose(), "");
+  assertEquals(h.get({ k: "b", l: "1" }).count, 0);
+  const u = reg.counter({ name: "u_total", help: "h" });
+  u.inc(3);
+  u.remove();
+  assertEquals(
+    await reg.expose(),
+    '# HELP h h\n# TYPE h histogram\nh_bucket{k="b",l="1",le="1"} 0\n' +
+      'h_bucket{k="b",l="1",le="+Inf"} 0\nh_sum{k="b",l="1"} 0\nh_count{k="b",l="1"} 0\n',
+  );
+  u.inc();
+  assertEquals(u.get(), 1);
+});

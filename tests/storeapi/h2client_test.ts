@@ -509,3 +509,79 @@ Deno.test(
     assert(zero[2].length > 100, `${zero[2].length} bytes`);
   },
 );
+
+/** An AbortController whose signal counts the "abort" listeners registered and not removed. */
+function countingController(): { ac: AbortController; live: () => number } {
+  const ac = new AbortController();
+  const live = new Set<unknown>();
+  const add = ac.signal.addEventListener.bind(ac.signal);
+  const remove = ac.signal.removeEventListener.bind(ac.signal);
+  ac.signal.addEventListener = ((t: string, l: EventListener, o?: AddEventListenerOptions) => {
+    if (t === "abort") live.add(l);
+    add(t, l, o);
+  }) as typeof ac.signal.addEventListener;
+  ac.signal.removeEventListener = ((t: string, l: EventListener, o?: EventListenerOptions) => {
+    if (t === "abort") live.delete(l);
+    remove(t, l, o);
+  }) as typeof ac.signal.removeEventListener;
+  return { ac, live: () => live.size };
+}
+
+Deno.test(
+  "h2 client: a caller's signal cancels a call with or without a deadline and keeps no listener",
+  opts,
+  async () => {
+    const srv = RawH2Server.listen(freePort(), async (c, s) => {
+      if (s.headers[":path"] === "/t.T/Stall") return; // never answers
+      await answer(c, s, ["one", "two"]);
+    });
+    const ch = new GrpcChannel(`127.0.0.1:${srv.port}`);
+    try {
+      // finished calls, with and without a deadline: every listener removed
+      for (const timeoutMs of [undefined, 5_000]) {
+        const { ac, live } = countingController();
+        assertEquals(
+          await collect(
+            ch.serverStream("/t.T/Ok", new Uint8Array(0), { signal: ac.signal, timeoutMs }),
+          ),
+          ["one", "two"],
+        );
+        assertEquals(live(), 0, `listeners left (timeout ${timeoutMs})`);
+      }
+      // already aborted: CANCELLED by the caller, no stream opened
+      const pre = new AbortController();
+      pre.abort(new Error("caller's own reason"));
+      for (const timeoutMs of [undefined, 5_000]) {
+        const e = await assertRejects(() =>
+          ch.unary("/t.T/Ok", new Uint8Array(0), { signal: pre.signal, timeoutMs })
+        );
+        assertEquals(grpcCode(e), GrpcStatus.CANCELLED);
+        assert((e as Error).message.includes("/t.T/Ok: call cancelled by the caller"), String(e));
+      }
+      // aborted while waiting for the answer's headers: CANCELLED, RST_STREAM(CANCEL) sent
+      for (const timeoutMs of [undefined, 5_000]) {
+        const { ac, live } = countingController();
+        const call = ch.unary("/t.T/Stall", new Uint8Array(0), { signal: ac.signal, timeoutMs });
+        setTimeout(() => ac.abort(new Error("caller's own reason")), 50);
+        const e = await assertRejects(() => call);
+        assertEquals(grpcCode(e), GrpcStatus.CANCELLED);
+        assert((e as Error).message.includes("call cancelled by the caller"), String(e));
+        assertEquals(live(), 0, `listeners left (timeout ${timeoutMs})`);
+      }
+      // the deadline still wins over a caller's signal that never aborts
+      const { ac } = countingController();
+      const e = await assertRejects(() =>
+        ch.unary("/t.T/Stall", new Uint8Array(0), { signal: ac.signal, timeoutMs: 100 })
+      );
+      assertEquals(grpcCode(e), GrpcStatus.DEADLINE_EXCEEDED);
+      const c = srv.conns[0];
+      assert(
+        await waitFor(() => [...c.streams.values()].filter((s) => s.reset === 0x8).length === 3),
+        "RST_STREAM(CANCEL) for the three stalled calls",
+      );
+    } finally {
+      ch.close();
+      srv.close();
+    }
+  },
+);
