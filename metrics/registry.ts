@@ -196,15 +196,20 @@ abstract class Family<C> {
       this.noLabelChild = undefined;
       return;
     }
-    let level: LookupLevel<C> | undefined = this.lookup;
+    // the levels on the path, so that levels left empty go too (label values that come and go,
+    // such as rule groups across reloads, must not leave a map behind each)
+    const path: LookupLevel<C>[] = [this.lookup];
     const last = values.length - 1;
-    for (let i = 0; i < last && level !== undefined; i++) {
-      level = level.get(values[i]) as LookupLevel<C> | undefined;
+    for (let i = 0; i < last; i++) {
+      const next = path[i].get(values[i]) as LookupLevel<C> | undefined;
+      if (next === undefined) return;
+      path.push(next);
     }
-    const e = level?.get(values[last]) as ChildEntry<C> | undefined;
+    const e = path[last].get(values[last]) as ChildEntry<C> | undefined;
     if (e === undefined) return;
-    level!.delete(values[last]);
+    path[last].delete(values[last]);
     this.children.delete(e);
+    for (let i = last; i > 0 && path[i].size === 0; i--) path[i - 1].delete(values[i - 1]);
   }
 
   /** Drops every child series. */

@@ -4901,6 +4901,14 @@ export const MUTATIONS: Mutation[] = [
   },
   // ---------------------------------------------------------------- metrics: registry lookup
   {
+    // a removed child's emptied lookup levels are pruned up to the top
+    name: "registry-remove-keeps-empty-top-level",
+    file: "metrics/registry.ts",
+    find: "for (let i = last; i > 0 && path[i].size === 0; i--)",
+    replace: "for (let i = last; i > 1 && path[i].size === 0; i--)",
+    tests: ["tests/metrics/registry_test.ts"],
+  },
+  {
     // a label object's lookup reads the first label's value at every level
     name: "metrics-with-level-wrong-name",
     file: "metrics/registry.ts",
@@ -4921,7 +4929,7 @@ export const MUTATIONS: Mutation[] = [
     // remove forgets the lookup tree: the removed series is found (and rendered) again
     name: "metrics-remove-keeps-lookup",
     file: "metrics/registry.ts",
-    find: "    level!.delete(values[last]);\n",
+    find: "    path[last].delete(values[last]);\n",
     replace: "",
     tests: ["tests/metrics/registry_test.ts"],
   },

@@ -138,6 +138,31 @@ Deno.test("label values that would join into one key stay distinct series", asyn
   assertEquals((await reg.expose()).split("\n").length, 6); // help, type, 3 series, ""
 });
 
+Deno.test("remove leaves no empty lookup level behind (label values that come and go)", () => {
+  const reg = new Registry();
+  const g = reg.gauge({ name: "g", help: "h", labelNames: ["group", "rule", "kind"] });
+  // white-box: the family's lookup tree (one map per label) must not keep a level per value ever
+  // used, or a long-running rule manager reloading groups would grow without bound
+  const lookup = (g as unknown as { lookup: Map<string, unknown> }).lookup;
+  for (let i = 0; i < 50; i++) {
+    g.set({ group: `g${i}`, rule: "r", kind: "a" }, 1);
+    g.set({ group: `g${i}`, rule: "r", kind: "b" }, 1);
+    g.set({ group: `g${i}`, rule: "s", kind: "a" }, 1);
+  }
+  g.set({ group: "kept", rule: "r", kind: "a" }, 2);
+  for (let i = 0; i < 50; i++) {
+    g.remove(`g${i}`, "r", "a");
+    g.remove(`g${i}`, "s", "a");
+    assertEquals(lookup.has(`g${i}`), true); // ("r", "b") is still there
+    g.remove(`g${i}`, "r", "b");
+    assertEquals(lookup.has(`g${i}`), false);
+  }
+  assertEquals([...lookup.keys()], ["kept"]);
+  assertEquals(g.get({ group: "kept", rule: "r", kind: "a" }), 2);
+  g.remove("kept", "r", "zz"); // absent: no-op, the path stays
+  assertEquals(g.get({ group: "kept", rule: "r", kind: "a" }), 2);
+});
+
 Deno.test("remove drops one series and reset all; both come back at 0 when used again", async () => {
   const reg = new Registry();
   const h = reg.histogram({ name: "h", help: "h", labelNames: ["k", "l"], buckets: [1] });
