@@ -146,6 +146,9 @@ Deno.test("a FILESYSTEM bucket reads small ranges on the thread, through a prefi
     assertEquals(b.streamRangeNow("01BLOCK/index", 100, 200, (p) => pieces.push(p.slice())), 200);
     assertEquals(pieces[0], data.subarray(100, 300));
     assertEquals(fs.streamRangeNow("p/01BLOCK/index", 0, -1, () => {}), null);
+    // the prefixed bucket's own stream and range, off the thread-answered path
+    assertEquals((await streamed(b, "01BLOCK/index", 4000, -1)).bytes, data.subarray(4000));
+    assertEquals(await b.getRange("01BLOCK/index", 0, -1), data);
     // a replaced object is read anew on the thread as well
     await Deno.writeFile(`${root}/p/01BLOCK/index.tmp`, pattern(5000, 12));
     await Deno.rename(`${root}/p/01BLOCK/index.tmp`, `${root}/p/01BLOCK/index`);
