@@ -9,7 +9,8 @@
 // `bench/store_memory_vs_prometheus.ts --big=<N>` each time (as bench/instant_cpu.ts's
 // `big:<N>`; the warm-up queries every metric name first). The store's role runs in the main
 // isolate of its child process (bench/cpu_profile.ts) under `--inspect`; the querier is an
-// ordinary `thanos query` process. Profiler-inflated: compare profiles, not with wall times.
+// ordinary `thanos query` process. `--side=querier` profiles the querier that way instead, the
+// store being an ordinary `thanos store` process. Profiler-inflated: compare profiles, not with wall times.
 
 import { byFunction, Cdp, type Profile, runRoleInMainIsolate } from "./cpu_profile.ts";
 import { freePort } from "../tests/helpers/ports.ts";
@@ -28,6 +29,12 @@ const N = Number(flag("n", "1000"));
 const TOP = Number(flag("top", "40"));
 const SAVE = flag("save", "");
 const QUERY = Deno.args.find((a) => !a.startsWith("--")) ?? "up";
+/** Which process runs under the profiler: the store gateway, or (`--side=querier`) the querier. */
+const SIDE = flag("side", "store");
+if (SIDE !== "store" && SIDE !== "querier") {
+  console.error("--side must be store or querier");
+  Deno.exit(2);
+}
 if (DATA === "") {
   console.error("usage: bench/store_process_profile.ts --data=<dir with bucket.yml> [query]");
   Deno.exit(2);
@@ -46,39 +53,59 @@ const http = `127.0.0.1:${freePort()}`;
 const grpc = `127.0.0.1:${freePort()}`;
 const inspect = `127.0.0.1:${freePort()}`;
 const dataDir = await Deno.makeTempDir({ prefix: "store-process-profile-" });
-const store = new Deno.Command(Deno.execPath(), {
-  args: [
-    "run",
-    "-A",
-    `--inspect=${inspect}`,
-    new URL(import.meta.url).pathname,
-    "--role-in-main-isolate",
-    "store",
-    `--http-address=${http}`,
-    `--grpc-address=${grpc}`,
-    "--log.level=warn",
-    `--objstore.config=${await Deno.readTextFile(`${DATA}/bucket.yml`)}`,
-    `--data-dir=${dataDir}`,
-  ],
-  stdin: "null",
-  stdout: "null",
-  stderr: "null",
-}).spawn();
-let querier: Awaited<ReturnType<typeof startComponent>> | undefined;
-try {
+const storeFlags = [
+  "--log.level=warn",
+  `--objstore.config=${await Deno.readTextFile(`${DATA}/bucket.yml`)}`,
+  `--data-dir=${dataDir}`,
+];
+/** The profiled process: its role in the main isolate, listening on `http` (and `grpc`). */
+function spawnProfiled(role: string, flags: string[]): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      `--inspect=${inspect}`,
+      new URL(import.meta.url).pathname,
+      "--role-in-main-isolate",
+      role,
+      `--http-address=${http}`,
+      `--grpc-address=${grpc}`,
+      ...flags,
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+}
+async function waitReady(addr: string): Promise<void> {
   for (let i = 0;; i++) {
     try {
-      const r = await fetch(`http://${http}/-/ready`);
+      const r = await fetch(`http://${addr}/-/ready`);
       await r.body?.cancel();
-      if (r.status === 200) break;
+      if (r.status === 200) return;
     } catch { /* not yet */ }
-    if (i > 3000) throw new Error("store not ready");
+    if (i > 3000) throw new Error(`${addr} not ready`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  querier = await startComponent("query", [`--store=${grpc}`, "--log.level=warn"]);
+}
+let profiled: Deno.ChildProcess | undefined;
+let other: Awaited<ReturnType<typeof startComponent>> | undefined;
+try {
+  let queryUrl: string;
+  if (SIDE === "store") {
+    profiled = spawnProfiled("store", storeFlags);
+    await waitReady(http);
+    other = await startComponent("query", [`--store=${grpc}`, "--log.level=warn"]);
+    queryUrl = other.http;
+  } else {
+    other = await startComponent("store", storeFlags, { timeoutMs: 600_000 });
+    profiled = spawnProfiled("query", [`--store=${other.grpc}`, "--log.level=warn"]);
+    await waitReady(http);
+    queryUrl = `http://${http}`;
+  }
   const get = async () => {
     const q = new URLSearchParams({ query: next(), time: TIME });
-    const r = await fetch(`${querier!.http}/api/v1/query?${q}`);
+    const r = await fetch(`${queryUrl}/api/v1/query?${q}`);
     const t = await r.text();
     if (!t.includes('"success"')) throw new Error(`query failed: ${t.slice(0, 200)}`);
     return t;
@@ -102,8 +129,8 @@ try {
   let busy = 0;
   for (const [fn, ms] of fns) if (!fn.startsWith("(idle)")) busy += ms;
   console.log(
-    `# ${QUERY} at ${TIME}: ${N} queries, client wall ${wall.toFixed(3)} ms per query; store ` +
-      `busy ${(busy / N).toFixed(3)} ms per query (profiler attached: inflated); load ${
+    `# ${QUERY} at ${TIME}: ${N} queries, client wall ${wall.toFixed(3)} ms per query; ` +
+      `${SIDE} busy ${(busy / N).toFixed(3)} ms per query (profiler attached: inflated); load ${
         Deno.loadavg().map((x) => x.toFixed(1)).join(" ")
       }\n\n| function (self time) | ms / query |\n| --- | ---: |`,
   );
@@ -112,8 +139,10 @@ try {
     console.log(`| ${fn} | ${(ms / N).toFixed(4)} |`);
   }
 } finally {
-  await querier?.stop();
-  store.kill("SIGTERM");
-  await store.status;
+  await other?.stop();
+  if (profiled !== undefined) {
+    profiled.kill("SIGTERM");
+    await profiled.status;
+  }
   await Deno.remove(dataDir, { recursive: true });
 }

@@ -55,6 +55,21 @@ export interface Bucket {
     sink: RangePieceSink,
     signal?: AbortSignal,
   ): Promise<number>;
+  /**
+   * `getRange` answered on the caller's thread, when the provider can do it without waiting (a
+   * small range of a local file, from the page cache); `null` when it would wait, and then
+   * `getRange` is the way. Optional. The instrumented bucket tries it first: a read that is
+   * over before it returns needs no deadline, no AbortController and no abort listener, which
+   * cost more than such a read (issue 19). Throws what `getRange` rejects with.
+   */
+  getRangeNow?(name: string, offset: number, length: number): Uint8Array | null;
+  /** `streamRange` answered on the caller's thread, or `null` (see {@link getRangeNow}). */
+  streamRangeNow?(
+    name: string,
+    offset: number,
+    length: number,
+    sink: RangePieceSink,
+  ): number | null;
   /** Creates or replaces an object; never leaves a partial object under `name` on failure. */
   upload(
     name: string,
@@ -207,6 +222,12 @@ export class PrefixedBucket implements Bucket {
     signal?: AbortSignal,
   ): Promise<number> {
     return streamBucketRange(this.inner, this.full(name), offset, length, sink, signal);
+  }
+  getRangeNow(name: string, offset: number, length: number): Uint8Array | null {
+    return this.inner.getRangeNow?.(this.full(name), offset, length) ?? null;
+  }
+  streamRangeNow(name: string, offset: number, length: number, sink: RangePieceSink) {
+    return this.inner.streamRangeNow?.(this.full(name), offset, length, sink) ?? null;
   }
   upload(name: string, data: Uint8Array | ReadableStream<Uint8Array>, signal?: AbortSignal) {
     return this.inner.upload(this.full(name), data, signal);

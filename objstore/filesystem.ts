@@ -241,6 +241,23 @@ export class FilesystemBucket implements Bucket {
     }
   }
 
+  /** {@link getRange} when it reads on this thread (up to {@link SYNC_READ_MAX}), else null. */
+  getRangeNow(name: string, offset: number, length: number): Uint8Array | null {
+    if (length < 0 || length > SYNC_READ_MAX) return null;
+    return this.readRangeSync(name, offset, length);
+  }
+
+  /** {@link streamRange} when it reads on this thread (up to {@link SYNC_STREAM_MAX}), else null. */
+  streamRangeNow(
+    name: string,
+    offset: number,
+    length: number,
+    sink: RangePieceSink,
+  ): number | null {
+    if (length < 0 || length > SYNC_STREAM_MAX) return null;
+    return this.streamRangeSync(name, offset, length, sink);
+  }
+
   private readRangeSync(
     name: string,
     offset: number,

@@ -3,7 +3,13 @@
 // `thanos_objstore_bucket_*` metrics. Providers only classify their errors (TransientBucketError).
 
 import type { Registry } from "../metrics/registry.ts";
-import type { Counter, Gauge, Histogram } from "../metrics/registry.ts";
+import type {
+  Counter,
+  CounterChild,
+  Gauge,
+  Histogram,
+  HistogramChild,
+} from "../metrics/registry.ts";
 import { afterMs } from "../runutil/deadline.ts";
 import {
   type Bucket,
@@ -118,6 +124,9 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** "No error yet" for a variable that may hold any thrown value, `undefined` included. */
+const NO_ERROR: unique symbol = Symbol("no error");
+
 function errMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -131,6 +140,12 @@ export class InstrumentedBucket implements Bucket {
   private readonly expected: (err: unknown) => boolean;
   private readonly m?: BucketMetrics;
   private readonly log?: BucketLogger;
+  /** The get_range series of `m`, found once: the reads answered on the thread count there. */
+  private readonly rangeMetrics?: {
+    ops: CounterChild;
+    duration: HistogramChild;
+    fetchedBytes: CounterChild;
+  };
 
   constructor(private readonly inner: Bucket, opts: InstrumentOptions = {}) {
     this.timeoutMs = opts.timeoutMs ?? 300_000;
@@ -147,6 +162,11 @@ export class InstrumentedBucket implements Bucket {
         this.m.failures.labels(inner.name, op);
         if (op === "get" || op === "get_range") this.m.fetchedBytes.labels(inner.name, op);
       }
+      this.rangeMetrics = {
+        ops: this.m.ops.labels(inner.name, "get_range"),
+        duration: this.m.duration.labels(inner.name, "get_range"),
+        fetchedBytes: this.m.fetchedBytes.labels(inner.name, "get_range"),
+      };
     }
   }
 
@@ -279,19 +299,43 @@ export class InstrumentedBucket implements Bucket {
     return b;
   }
 
+  // A get_range read the provider answered on this thread (`getRangeNow`, `streamRangeNow`):
+  // counted as an operation of `len` bytes that started at `start`.
+  private rangeReadNow(start: number, len: number): void {
+    const m = this.rangeMetrics;
+    if (m === undefined) return;
+    m.ops.inc();
+    m.duration.observe((performance.now() - start) / 1000);
+    m.fetchedBytes.inc(len);
+  }
+
   async getRange(
     name: string,
     offset: number,
     length: number,
     signal?: AbortSignal,
   ): Promise<Uint8Array> {
-    const b = await this.run(
-      "get_range",
-      name,
-      signal,
-      true,
-      (s) => this.inner.getRange(name, offset, length, s),
-    );
+    // first on this thread when the provider can: nothing to time out or to cancel meanwhile.
+    // A failure there is the first attempt's, retried (or not) as any other.
+    let firstErr: unknown = NO_ERROR;
+    if (this.inner.getRangeNow !== undefined && signal?.aborted !== true) {
+      const start = performance.now();
+      try {
+        const b = this.inner.getRangeNow(name, offset, length);
+        if (b !== null) {
+          this.rangeReadNow(start, b.length);
+          return b;
+        }
+      } catch (e) {
+        firstErr = e;
+      }
+    }
+    const b = await this.run("get_range", name, signal, true, (s) => {
+      if (firstErr === NO_ERROR) return this.inner.getRange(name, offset, length, s);
+      const e = firstErr;
+      firstErr = NO_ERROR;
+      return Promise.reject(e);
+    });
     this.m?.fetchedBytes.labels(this.inner.name, "get_range").inc(b.length);
     return b;
   }
@@ -312,7 +356,25 @@ export class InstrumentedBucket implements Bucket {
       got += piece.length;
       sink(piece);
     };
+    let firstErr: unknown = NO_ERROR;
+    if (this.inner.streamRangeNow !== undefined && signal?.aborted !== true) {
+      const start = performance.now();
+      try {
+        const n = this.inner.streamRangeNow(name, offset, length, counted);
+        if (n !== null) {
+          this.rangeReadNow(start, got);
+          return got;
+        }
+      } catch (e) {
+        firstErr = e;
+      }
+    }
     await this.run("get_range", name, signal, true, (s) => {
+      if (firstErr !== NO_ERROR) {
+        const e = firstErr;
+        firstErr = NO_ERROR;
+        return Promise.reject(e);
+      }
       if (length >= 0 && got >= length) return Promise.resolve(0);
       const rest = length < 0 ? -1 : length - got;
       return streamBucketRange(this.inner, name, offset + got, rest, counted, s);

@@ -238,6 +238,28 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/store/bucket_store_test.ts"],
   },
   {
+    name: "index-table-target-latin1-as-ascii",
+    file: "tsdb/index/reader.ts",
+    find: "if (v.charCodeAt(i) >= 0x80) return encodeUtf8(v);",
+    replace: "if (v.charCodeAt(i) >= 0x100) return encodeUtf8(v);",
+    tests: ["tests/tsdb/index_postings_lookup_test.ts"],
+  },
+  {
+    name: "index-table-target-prefix-equal",
+    file: "tsdb/index/reader.ts",
+    find:
+      "    if (x !== y) return x - y;\n  }\n  return len - t.length;\n}\n\n/** Byte-wise compare",
+    replace: "    if (x !== y) return x - y;\n  }\n  return 0;\n}\n\n/** Byte-wise compare",
+    tests: ["tests/tsdb/index_postings_lookup_test.ts"],
+  },
+  {
+    name: "index-postings-two-values-unsorted",
+    file: "tsdb/index/reader.ts",
+    find: "const wanted = values.length === 1 ? values",
+    replace: "const wanted = values.length <= 2 ? values",
+    tests: ["tests/tsdb/index_postings_lookup_test.ts"],
+  },
+  {
     name: "index-postings-table-sample-search",
     file: "tsdb/index/reader.ts",
     find: "if (compareStrings(e.sampleValues[mid], value) <= 0) lo = mid;",
@@ -2237,11 +2259,41 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/objstore/instrumented_test.ts"],
   },
   {
+    name: "instrumented-range-now-not-counted",
+    file: "objstore/instrumented.ts",
+    find:
+      "        if (b !== null) {\n          this.rangeReadNow(start, b.length);\n          return b;",
+    replace: "        if (b !== null) {\n          return b;",
+    tests: ["tests/objstore/instrumented_now_test.ts"],
+  },
+  {
+    name: "instrumented-stream-now-counts-asked-length",
+    file: "objstore/instrumented.ts",
+    find: "this.rangeReadNow(start, got);",
+    replace: "this.rangeReadNow(start, length);",
+    tests: ["tests/objstore/instrumented_now_test.ts"],
+  },
+  {
+    name: "instrumented-range-now-error-repeated",
+    file: "objstore/instrumented.ts",
+    find:
+      "      const e = firstErr;\n      firstErr = NO_ERROR;\n      return Promise.reject(e);\n    });",
+    replace: "      const e = firstErr;\n      return Promise.reject(e);\n    });",
+    tests: ["tests/objstore/instrumented_now_test.ts"],
+  },
+  {
     name: "prefix-bucket-stream-drops-prefix",
     file: "objstore/bucket.ts",
     find: "return streamBucketRange(this.inner, this.full(name), offset, length, sink, signal);",
     replace: "return streamBucketRange(this.inner, name, offset, length, sink, signal);",
-    tests: ["tests/objstore/bucket_test.ts"],
+    tests: ["tests/objstore/bucket_test.ts", "tests/objstore/instrumented_now_test.ts"],
+  },
+  {
+    name: "prefix-bucket-range-now-drops-prefix",
+    file: "objstore/bucket.ts",
+    find: "return this.inner.getRangeNow?.(this.full(name), offset, length) ?? null;",
+    replace: "return this.inner.getRangeNow?.(name, offset, length) ?? null;",
+    tests: ["tests/objstore/instrumented_now_test.ts"],
   },
   {
     name: "caching-bucket-stream-whole-subranges",

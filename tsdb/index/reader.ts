@@ -356,7 +356,8 @@ export class IndexReader {
   private async rangesOf(name: string, values: readonly string[]): Promise<PostingsRange[]> {
     const e = this.names.get(name);
     if (e === undefined || values.length === 0) return [];
-    const wanted = Array.from(new Set(values)).sort(compareStrings);
+    // one value (an equality matcher, the usual case) needs no de-duplication nor sorting
+    const wanted = values.length === 1 ? values : Array.from(new Set(values)).sort(compareStrings);
     // Drop values outside [first, last]: they cannot match.
     let lo = 0;
     while (lo < wanted.length && compareStrings(wanted[lo], e.sampleValues[0]) < 0) lo++;
@@ -376,7 +377,7 @@ export class IndexReader {
         j < hi && (block + 1 >= e.sampleValues.length ||
           compareStrings(wanted[j], e.sampleValues[block + 1]) < 0)
       ) j++;
-      const targets = wanted.slice(i, j).map(encodeUtf8);
+      const targets = wanted.slice(i, j).map(tableTarget);
       let t = 0;
       const startOff = e.sampleOffsets[block];
       const part = await this.tableRange(startOff, blockEnd + TABLE_PEEK);
@@ -385,10 +386,10 @@ export class IndexReader {
       const stop = blockEnd - part.base;
       while (t < targets.length && d.pos < stop) {
         const entry = readEntry(d);
-        let c = compareRaw(d.b, entry.vStart, entry.vLen, targets[t]);
+        let c = compareTarget(d.b, entry.vStart, entry.vLen, targets[t]);
         while (c > 0 && t < targets.length - 1) {
           t++;
-          c = compareRaw(d.b, entry.vStart, entry.vLen, targets[t]);
+          c = compareTarget(d.b, entry.vStart, entry.vLen, targets[t]);
         }
         if (c === 0) {
           const start = entry.offset;
@@ -965,6 +966,31 @@ function readEntry(d: Decbuf): TableEntry {
   d.skip(vLen);
   ENTRY.offset = d.uvarint();
   return ENTRY;
+}
+
+/**
+ * A wanted value as {@link compareTarget} takes it: an ASCII string as it is (its UTF-8 bytes
+ * are its char codes), any other encoded. A new label value (another series each time) was
+ * encoded by a TextEncoder call per lookup (issue 19).
+ */
+function tableTarget(v: string): string | Uint8Array {
+  for (let i = 0; i < v.length; i++) {
+    if (v.charCodeAt(i) >= 0x80) return encodeUtf8(v);
+  }
+  return v;
+}
+
+/** {@link compareRaw} of `b[start, start+len)` with a target of {@link tableTarget}. */
+function compareTarget(b: Uint8Array, start: number, len: number, t: string | Uint8Array): number {
+  if (typeof t !== "string") return compareRaw(b, start, len, t);
+  // a byte ≥ 0x80 in `b` is greater than any ASCII char, as in Go's byte order
+  const n = Math.min(len, t.length);
+  for (let i = 0; i < n; i++) {
+    const x = b[start + i];
+    const y = t.charCodeAt(i);
+    if (x !== y) return x - y;
+  }
+  return len - t.length;
 }
 
 /** Byte-wise compare of `b[start, start+len)` with `t` (Go string order). */
