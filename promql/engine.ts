@@ -1085,6 +1085,11 @@ async function evaluateTop(
   return out;
 }
 
+/**
+ * A step series as a result series. One with a value at every step keeps its values array and
+ * shares the evaluator's step times (read-only from here on): a dense range result costs no new
+ * arrays (issue 19: they were a third of a large range query's ArrayBuffer bytes).
+ */
 function toSeries(
   labels: Labels,
   vals: Float64Array,
@@ -1093,6 +1098,7 @@ function toSeries(
 ): Series {
   let c = 0;
   for (let i = 0; i < ev.n; i++) if (has === null || has[i] !== 0) c++;
+  if (c === ev.n && vals.length === c) return { labels, ts: ev.stepTimes(), vs: vals };
   const ts = new Float64Array(c);
   const vs = new Float64Array(c);
   let j = 0;
@@ -1154,6 +1160,17 @@ class Evaluator {
 
   stepTs(i: number): number {
     return this.start + i * this.interval;
+  }
+
+  private times: Float64Array | null = null;
+
+  /** Every step's time (ms), made once per evaluator; callers must not write to it. */
+  stepTimes(): Float64Array {
+    if (this.times === null) {
+      this.times = new Float64Array(this.n);
+      for (let i = 0; i < this.n; i++) this.times[i] = this.stepTs(i);
+    }
+    return this.times;
   }
 
   private newSeries(labels: Labels): StepSeries {
@@ -1448,12 +1465,14 @@ class Evaluator {
         const before = this.ctx.total;
         const { inner, series } = await this.evalSubquery(sq, windowEnd(0), windowEnd(this.n - 1));
         if (!innerTotal) this.ctx.total = before;
+        // one pair of point arrays for every series: `fn` reads them only until it returns, as
+        // a range selector's decode buffers (issue 19: no two arrays per series)
+        const ts = new Float64Array(inner.n);
+        const vs = new Float64Array(inner.n);
         for (const s of series) {
           await this.ctx.pause();
           const c = countPoints(s);
           if (c === 0) continue;
-          const ts = new Float64Array(c);
-          const vs = new Float64Array(c);
           let j = 0;
           for (let i = 0; i < inner.n; i++) {
             if (s.has[i] === 0) continue;
