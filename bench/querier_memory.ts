@@ -95,7 +95,11 @@ try {
   } finally {
     await warm.stop();
   }
-  const sums = roots.map(() => ({ idle: [] as number[], peak: [] as number[], ms: [] as number[] }));
+  const sums = roots.map(() => ({
+    idle: [] as number[],
+    peak: [] as number[],
+    ms: [] as number[],
+  }));
   for (let r = 0; r < Number(values.rounds); r++) {
     for (const [i, root] of roots.entries()) {
       const q = await startComponent("query", ["--log.level=warn", `--store=${store.grpc}`], {

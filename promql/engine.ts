@@ -27,7 +27,7 @@ import type {
   SeriesWithChunks,
 } from "../tsdb/series.ts";
 import { XorIterator } from "../tsdb/chunkenc/xor.ts";
-import { stepFlags, stepValues } from "./step_arrays.ts";
+import { recycleStepArrays, stepFlags, stepValues } from "./step_arrays.ts";
 import { HI_WORD, LO_WORD, STALE_NAN_HI, STALE_NAN_LO } from "../tsdb/value.ts";
 import type {
   AggregateExpr,
@@ -1021,6 +1021,17 @@ function absentLabels(arg: Expr): Labels {
   return ls;
 }
 
+/** Whether no two of `series` share a step array (each may then be given back on its own). */
+function ownArrays(series: readonly StepSeries[]): boolean {
+  const seen = new Set<ArrayBufferView>();
+  for (const s of series) {
+    if (seen.has(s.vals) || seen.has(s.has)) return false;
+    seen.add(s.vals);
+    seen.add(s.has);
+  }
+  return true;
+}
+
 function countPoints(s: StepSeries): number {
   let c = 0;
   for (let i = 0; i < s.has.length; i++) c += s.has[i];
@@ -1469,10 +1480,15 @@ class Evaluator {
         // a range selector's decode buffers (issue 19: no two arrays per series)
         const ts = new Float64Array(inner.n);
         const vs = new Float64Array(inner.n);
+        // each series' step arrays, once copied, are given back for the function's results
+        // (issue 19: a large subquery's peak held both), unless two series share them
+        const recycle = ownArrays(series);
+        let held = 0;
         for (const s of series) {
           await this.ctx.pause();
           const c = countPoints(s);
           if (c === 0) continue;
+          held += c;
           let j = 0;
           for (let i = 0; i < inner.n; i++) {
             if (s.has[i] === 0) continue;
@@ -1480,10 +1496,11 @@ class Evaluator {
             vs[j] = s.vals[i];
             j++;
           }
+          if (recycle) recycleStepArrays(s.vals, s.has);
           await fn(s.labels, ts, vs, c);
         }
         // the subquery's result is let go once the function has read it (Prometheus)
-        if (!innerTotal) { for (const s of series) this.ctx.cur -= countPoints(s); }
+        if (!innerTotal) this.ctx.cur -= held;
       },
     };
   }
@@ -2070,11 +2087,18 @@ class Evaluator {
     // even though they are folded in as they stream here; released once aggregated.
     const base = this.ctx.cur;
     const inputs = new Uint32Array(n);
+    const operand = unwrapParens(e.expr);
+    // a range function's series are its own and read by nothing after this: given back once
+    // folded in, the next series reuses their memory (issue 19: no dead arrays per series)
+    const recycle = operand.kind === "Call" && operand.args.some((a) => {
+      const u = unwrapParens(a);
+      return u.kind === "MatrixSelector" || u.kind === "SubqueryExpr";
+    });
     const fold = (s: StepSeries) => {
       agg.add(s);
       for (let i = 0; i < n; i++) inputs[i] += s.has[i];
+      if (recycle) recycleStepArrays(s.vals, s.has);
     };
-    const operand = unwrapParens(e.expr);
     // the aggregator copies what it adds: an instant selector's series can share one set of
     // step arrays (no step-invariant case at one step)
     if (n === 1 && operand.kind === "VectorSelector") {

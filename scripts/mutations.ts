@@ -4891,4 +4891,56 @@ export const MUTATIONS: Mutation[] = [
     replace: "      : this.duration.labels(name, code, method);",
     tests: ["tests/server/http_test.ts"],
   },
+  {
+    name: "range-answer-gappy-series-shares-step-times",
+    file: "promql/engine.ts",
+    find: "  if (c === ev.n && vals.length === c) return { labels, ts: ev.stepTimes(), vs: vals };",
+    replace: "  if (vals.length === ev.n) return { labels, ts: ev.stepTimes(), vs: vals };",
+    tests: ["tests/promql/result_buffers_test.ts"],
+  },
+  {
+    name: "subquery-point-arrays-one-short",
+    file: "promql/engine.ts",
+    find: "        const ts = new Float64Array(inner.n);",
+    replace: "        const ts = new Float64Array(inner.n - 1);",
+    tests: ["tests/promql/result_buffers_test.ts"],
+  },
+  {
+    name: "json-piece-aliases-scratch",
+    file: "promql/value.ts",
+    find: "buf === undefined ? new Uint8Array(0) : buf.slice(0, n), done: this.ended",
+    replace: "buf === undefined ? new Uint8Array(0) : buf.subarray(0, n), done: this.ended",
+    tests: ["tests/promql/result_buffers_test.ts"],
+  },
+  {
+    name: "step-arrays-given-back-not-zeroed",
+    file: "promql/step_arrays.ts",
+    find: "  a.fill(0);\n  if (spare.length >= SPARE_MAX) spare.shift();",
+    replace: "  if (spare.length >= SPARE_MAX) spare.shift();",
+    tests: ["tests/promql/step_arrays_test.ts", "tests/promql/result_buffers_test.ts"],
+  },
+  {
+    name: "spare-region-cut-past-its-end",
+    file: "promql/step_arrays.ts",
+    find: "    end = r.to;",
+    replace: "    end = r.buf.byteLength;",
+    tests: ["tests/promql/step_arrays_test.ts"],
+  },
+  {
+    name: "aggregation-gives-series-back-before-folding",
+    file: "promql/engine.ts",
+    find:
+      "      agg.add(s);\n      for (let i = 0; i < n; i++) inputs[i] += s.has[i];\n      if (recycle) recycleStepArrays(s.vals, s.has);",
+    replace:
+      "      if (recycle) recycleStepArrays(s.vals, s.has);\n      agg.add(s);\n      for (let i = 0; i < n; i++) inputs[i] += s.has[i];",
+    tests: ["tests/promql/result_buffers_test.ts"],
+  },
+  {
+    name: "subquery-gives-series-back-before-copying",
+    file: "promql/engine.ts",
+    find: "          held += c;\n          let j = 0;",
+    replace:
+      "          held += c;\n          if (recycle) recycleStepArrays(s.vals, s.has);\n          let j = 0;",
+    tests: ["tests/promql/result_buffers_test.ts"],
+  },
 ];
