@@ -1482,7 +1482,7 @@ class Evaluator {
         const vs = new Float64Array(inner.n);
         // each series' step arrays, once copied, are given back for the function's results
         // (issue 19: a large subquery's peak held both), unless two series share them
-        const recycle = ownArrays(series);
+        const recycle = inner.n >= 8 && ownArrays(series);
         let held = 0;
         for (const s of series) {
           await this.ctx.pause();
@@ -2187,15 +2187,18 @@ class Evaluator {
       const l = await this.evalVector(e.lhs);
       const r = await this.evalVector(e.rhs);
       const matching = e.vectorMatching!;
+      // counted before the operator, which may give the operands' arrays back
+      for (const m of [l, r]) for (const s of m) for (let i = 0; i < n; i++) inputs[i] += s.has[i];
       let out: StepSeries[];
       if (e.op === "and") out = vectorAnd(l, r, matching, n);
       else if (e.op === "or") out = vectorOr(l, r, matching, n);
       else if (e.op === "unless") out = vectorUnless(l, r, matching, n);
-      else out = vectorBinop(e.op, l, r, matching, e.returnBool, n);
-      for (const m of [l, r, out]) {
-        const into = m === out ? results : inputs;
-        for (const s of m) for (let i = 0; i < n; i++) into[i] += s.has[i];
+      else {
+        // arrays under 64 bytes (a few steps) are not worth giving back nor the check
+        const giveBack = n >= 8 && ownArrays([...l, ...r]);
+        out = vectorBinop(e.op, l, r, matching, e.returnBool, n, giveBack);
       }
+      for (const s of out) for (let i = 0; i < n; i++) results[i] += s.has[i];
       this.rangeEvalPeak(base, this.ctx.cur, inputs, results);
       for (const s of out) sink(s);
       return;

@@ -4943,4 +4943,12 @@ export const MUTATIONS: Mutation[] = [
       "          held += c;\n          if (recycle) recycleStepArrays(s.vals, s.has);\n          let j = 0;",
     tests: ["tests/promql/result_buffers_test.ts"],
   },
+  {
+    name: "binop-gives-many-side-back-before-matching",
+    file: "promql/binary.ts",
+    find: "    const ls = many[li];\n    const g = groups.get(ls.labels);",
+    replace:
+      "    const ls = many[li];\n    if (giveBack) recycleStepArrays(ls.vals, ls.has);\n    const g = groups.get(ls.labels);",
+    tests: ["tests/promql/result_buffers_test.ts"],
+  },
 ];

@@ -176,3 +176,53 @@ Deno.test("a range function over a subquery answers at each step as an instant q
     assertEquals(got, want, `at ${t}`);
   }
 });
+
+Deno.test("vector matching over many steps gives the many side back and answers as instant queries", async () => {
+  const q = () =>
+    new MemQueryable([
+      ...Array.from({ length: 30 }, (_, i) => ({
+        labels: { __name__: "y", g: `g${i % 3}`, i: String(i) },
+        points: Array.from({ length: 240 }, (_, k): Point => [k * 30_000, k * (i + 1)])
+          .filter(([t]) => (t / M + i) % (5 + (i % 4)) > 1),
+      })),
+      ...[0, 1, 2].map((g) => ({
+        labels: { __name__: "z", g: `g${g}` },
+        points: Array.from({ length: 120 }, (_, k): Point => [k * M, g + 1])
+          .filter(([t]) => (t / M) % (9 + g) !== 0),
+      })),
+    ]);
+  for (
+    const expr of [
+      "y * on (g) group_left z",
+      "z * on (g) group_right y",
+      "y > on (g) group_left z",
+      "y / y",
+    ]
+  ) {
+    // one step per instant query: arrays too small to be given back
+    await sameAsInstantQueries(q(), expr, 0, 7_200_000, 150_000);
+  }
+});
+
+/** Asserts that the range query of `expr` answers at each step what an instant query does. */
+async function sameAsInstantQueries(
+  q: MemQueryable,
+  expr: string,
+  start: number,
+  end: number,
+  step: number,
+): Promise<void> {
+  const m = (await engine.rangeQuery(q, expr, start, end, step)).value as Matrix;
+  assert(m.series.length > 0, expr);
+  for (let t = start; t <= end; t += step) {
+    const v = (await engine.instantQuery(q, expr, t)).value as Vector;
+    const want = new Map<string, number>();
+    for (const s of v.samples) want.set(JSON.stringify(s.labels), s.v);
+    const got = new Map<string, number>();
+    for (const s of m.series) {
+      const i = Array.prototype.indexOf.call(s.ts, t);
+      if (i >= 0) got.set(JSON.stringify(s.labels), s.vs[i]);
+    }
+    assertEquals(got, want, `${expr} at ${t}`);
+  }
+}
