@@ -380,6 +380,8 @@ class QueryContext {
   total = 0;
   /** Time spent sorting the result (ms): Prometheus's `resultSortTime`. */
   sortMs = 0;
+  /** Set while work must finish without a turn of the event loop ({@link pause}). */
+  noTurns = false;
   readonly buf = takeSeriesBuffer();
   /** Selects started ahead of their reading ({@link QueryContext.startSelect}), by selector. */
   private readonly started = new Map<VectorSelector, StartedSelect>();
@@ -446,7 +448,7 @@ class QueryContext {
    * that awaits only a returned promise saves a microtask turn per series.
    */
   pause(): Promise<void> | undefined {
-    if (performance.now() - this.lastYield < YIELD_EVERY_MS) {
+    if (this.noTurns || performance.now() - this.lastYield < YIELD_EVERY_MS) {
       if (this.signal.aborted) this.check();
       return undefined;
     }
@@ -1473,6 +1475,9 @@ class Evaluator {
       range,
       forEach: async (fn) => {
         if (this.n === 0) return;
+        if (!innerTotal && this.streamsSeriesAlone(sq.expr)) {
+          return this.streamSubquery(sq, windowEnd(0), windowEnd(this.n - 1), fn);
+        }
         const before = this.ctx.total;
         const { inner, series } = await this.evalSubquery(sq, windowEnd(0), windowEnd(this.n - 1));
         if (!innerTotal) this.ctx.total = before;
@@ -1506,19 +1511,97 @@ class Evaluator {
   }
 
   /**
-   * Evaluates a subquery's inner expression on its own grid: multiples of its step from the
-   * first one ≥ firstEnd − range (2.x includes the boundary) to lastEnd.
+   * Whether `e` streams series that are its own (new step arrays each, never read or written by
+   * it after they are handed on), each complete when handed on: a range function over a range
+   * selector, not step-invariant.
    */
+  private streamsSeriesAlone(e: Expr): boolean {
+    const u = unwrapParens(e);
+    return u.kind === "Call" && !this.ctx.invariant.has(u) && !this.ctx.invariant.has(e) &&
+      u.args.some((a) => unwrapParens(a).kind === "MatrixSelector");
+  }
+
+  /**
+   * A range function's subquery operand read series by series as its inner expression streams
+   * them ({@link streamsSeriesAlone}), instead of the whole inner result first: a large
+   * subquery never holds every inner series at once (issue 19). The sample counts stay those
+   * of Prometheus, which evaluates the whole inner expression first: the function's counts are
+   * kept apart, relative to the inner result held, and added once its size is known.
+   */
+  private async streamSubquery(
+    sq: SubqueryExpr,
+    firstEnd: number,
+    lastEnd: number,
+    fn: Parameters<RangeSource["forEach"]>[0],
+  ): Promise<void> {
+    const inner = this.subqueryEvaluator(sq, firstEnd, lastEnd);
+    if (inner.n === 0) return;
+    const ctx = this.ctx;
+    const base = ctx.cur;
+    const totalBefore = ctx.total;
+    const ts = new Float64Array(inner.n);
+    const vs = new Float64Array(inner.n);
+    /** The function's counters: samples held beyond the inner result, most held, total. */
+    let fCur = 0;
+    let fPeak = 0;
+    let fTotal = 0;
+    let held = 0;
+    const recycle = inner.n >= 8;
+    await inner.stream(sq.expr, (s) => {
+      const c = countPoints(s);
+      if (c === 0) return;
+      held += c;
+      let j = 0;
+      for (let i = 0; i < inner.n; i++) {
+        if (s.has[i] === 0) continue;
+        ts[j] = inner.stepTs(i);
+        vs[j] = s.vals[i];
+        j++;
+      }
+      if (recycle) recycleStepArrays(s.vals, s.has);
+      const [iCur, iPeak, iTotal] = [ctx.cur, ctx.peak, ctx.total];
+      [ctx.cur, ctx.peak, ctx.total] = [fCur, fPeak, fTotal];
+      // the function runs to the end of the series here (no turn: the inner expression's
+      // evaluation, not this series, is what the loop waits for)
+      ctx.noTurns = true;
+      try {
+        const r = fn(s.labels, ts, vs, c);
+        if (r !== undefined) throw new PromQLError("internal", "subquery function paused");
+      } finally {
+        ctx.noTurns = false;
+        [fCur, fPeak, fTotal] = [ctx.cur, ctx.peak, ctx.total];
+        [ctx.cur, ctx.peak, ctx.total] = [iCur, iPeak, iTotal];
+      }
+    });
+    // as after Prometheus's inner evaluation: its result held, its selected samples not counted
+    ctx.cur = base;
+    ctx.add(held);
+    ctx.total = totalBefore + fTotal;
+    // then the function's counts on top of the inner result
+    ctx.reach(base + held + fPeak);
+    // the subquery's result is let go once the function has read it (Prometheus)
+    ctx.cur = base + fCur;
+  }
+
+  /**
+   * The evaluator of a subquery's inner expression on its own grid: multiples of its step from
+   * the first one ≥ firstEnd − range (2.x includes the boundary) to lastEnd.
+   */
+  private subqueryEvaluator(sq: SubqueryExpr, firstEnd: number, lastEnd: number): Evaluator {
+    const step = sq.step > 0 ? sq.step : this.ctx.defaultStep;
+    const from = firstEnd - sq.range;
+    let start = step * Math.trunc(from / step);
+    if (start < from) start += step;
+    return new Evaluator(this.ctx, start, lastEnd, step, step);
+  }
+
+  /** Evaluates a subquery's inner expression on its own grid ({@link subqueryEvaluator}). */
   private async evalSubquery(
     sq: SubqueryExpr,
     firstEnd: number,
     lastEnd: number,
   ): Promise<{ inner: Evaluator; series: StepSeries[] }> {
-    const step = sq.step > 0 ? sq.step : this.ctx.defaultStep;
-    const from = firstEnd - sq.range;
-    let start = step * Math.trunc(from / step);
-    if (start < from) start += step;
-    const inner = new Evaluator(this.ctx, start, lastEnd, step, step);
+    const inner = this.subqueryEvaluator(sq, firstEnd, lastEnd);
     if (inner.n === 0) return { inner, series: [] };
     const series = await inner.evalVector(sq.expr);
     return { inner, series };

@@ -4951,4 +4951,26 @@ export const MUTATIONS: Mutation[] = [
       "    const ls = many[li];\n    if (giveBack) recycleStepArrays(ls.vals, ls.has);\n    const g = groups.get(ls.labels);",
     tests: ["tests/promql/result_buffers_test.ts"],
   },
+  {
+    name: "subquery-stream-drops-function-total",
+    file: "promql/engine.ts",
+    find: "    ctx.total = totalBefore + fTotal;",
+    replace: "    ctx.total = totalBefore;",
+    tests: ["tests/e2e/query_stats_test.ts"],
+  },
+  {
+    name: "subquery-stream-peak-without-inner-result",
+    file: "promql/engine.ts",
+    find: "    ctx.reach(base + held + fPeak);",
+    replace: "    ctx.reach(base + fPeak);",
+    tests: ["tests/e2e/query_stats_test.ts"],
+  },
+  {
+    name: "subquery-stream-gives-back-before-copying",
+    file: "promql/engine.ts",
+    find: "      held += c;\n      let j = 0;",
+    replace:
+      "      held += c;\n      if (recycle) recycleStepArrays(s.vals, s.has);\n      let j = 0;",
+    tests: ["tests/promql/result_buffers_test.ts"],
+  },
 ];

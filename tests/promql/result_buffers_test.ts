@@ -226,3 +226,28 @@ async function sameAsInstantQueries(
     assertEquals(got, want, `${expr} at ${t}`);
   }
 }
+
+Deno.test("a range function's subquery read as its series stream answers as one read whole", async () => {
+  for (
+    const [streamed, whole] of [
+      ["max_over_time(rate(y[5m])[20m:1m])", "max_over_time((rate(y[5m]) + 0)[20m:1m])"],
+      ["sum_over_time(increase(y[3m])[7m:30s])", "sum_over_time((increase(y[3m]) + 0)[7m:30s])"],
+      [
+        "count_over_time(max_over_time(y[2m])[9m:2m])",
+        "count_over_time((max_over_time(y[2m]) + 0)[9m:2m])",
+      ],
+    ]
+  ) {
+    for (const step of [30_000, 300_000]) {
+      const a = await engine.rangeQuery(gappy(), streamed, 600_000, 7_200_000, step);
+      // a binary operator's results are read whole, as Prometheus reads every subquery
+      const b = await engine.rangeQuery(gappy(), whole, 600_000, 7_200_000, step);
+      assert((a.value as Matrix).series.length > 0, streamed);
+      assertEquals(
+        resultToJSONText(a.value),
+        resultToJSONText(b.value),
+        `${streamed} step ${step}`,
+      );
+    }
+  }
+});
