@@ -2172,8 +2172,9 @@ class Evaluator {
     const inputs = new Uint32Array(n);
     const operand = unwrapParens(e.expr);
     // a range function's series are its own and read by nothing after this: given back once
-    // folded in, the next series reuses their memory (issue 19: no dead arrays per series)
-    const recycle = operand.kind === "Call" && operand.args.some((a) => {
+    // folded in, the next series reuses their memory (issue 19: no dead arrays per series);
+    // not under 8 steps, where arrays are too small to be worth it
+    const recycle = n >= 8 && operand.kind === "Call" && operand.args.some((a) => {
       const u = unwrapParens(a);
       return u.kind === "MatrixSelector" || u.kind === "SubqueryExpr";
     });
