@@ -8,7 +8,7 @@ import { type BinaryOp, isComparison, type VectorMatching } from "./ast.ts";
 import { PromQLError, sameLabelsetError } from "./errors.ts";
 import { goPow } from "./functions.ts";
 import { StepCollector, type StepSeries } from "./value.ts";
-import { stepFlags, stepValues } from "./step_arrays.ts";
+import { recycleStepArrays, stepFlags, stepValues } from "./step_arrays.ts";
 import { LabelSubsetMap } from "./label_subset_map.ts";
 
 /** Operators whose vector result loses `__name__` (arithmetic except atan2, as 2.42). */
@@ -163,6 +163,11 @@ export function vectorBinop(
   matching: VectorMatching,
   returnBool: boolean,
   n: number,
+  /**
+   * The operands' step arrays are theirs alone and read by nothing after this: each series of
+   * the "many" side is given back once matched, and later results reuse its memory (issue 19).
+   */
+  giveBack = false,
 ): StepSeries[] {
   if (lhsIn.length === 0 || rhsIn.length === 0) return [];
   const swapped = matching.card === "one-to-many";
@@ -280,6 +285,7 @@ export function vectorBinop(
       dst.vals[i] = value;
       dst.has[i] = 1;
     }
+    if (giveBack) recycleStepArrays(ls.vals, ls.has);
   }
   return out;
 }

@@ -27,7 +27,7 @@ import type {
   SeriesWithChunks,
 } from "../tsdb/series.ts";
 import { XorIterator } from "../tsdb/chunkenc/xor.ts";
-import { stepFlags, stepValues } from "./step_arrays.ts";
+import { recycleStepArrays, stepFlags, stepValues } from "./step_arrays.ts";
 import { HI_WORD, LO_WORD, STALE_NAN_HI, STALE_NAN_LO } from "../tsdb/value.ts";
 import type {
   AggregateExpr,
@@ -380,6 +380,8 @@ class QueryContext {
   total = 0;
   /** Time spent sorting the result (ms): Prometheus's `resultSortTime`. */
   sortMs = 0;
+  /** Set while work must finish without a turn of the event loop ({@link pause}). */
+  noTurns = false;
   readonly buf = takeSeriesBuffer();
   /** Selects started ahead of their reading ({@link QueryContext.startSelect}), by selector. */
   private readonly started = new Map<VectorSelector, StartedSelect>();
@@ -446,7 +448,7 @@ class QueryContext {
    * that awaits only a returned promise saves a microtask turn per series.
    */
   pause(): Promise<void> | undefined {
-    if (performance.now() - this.lastYield < YIELD_EVERY_MS) {
+    if (this.noTurns || performance.now() - this.lastYield < YIELD_EVERY_MS) {
       if (this.signal.aborted) this.check();
       return undefined;
     }
@@ -1021,6 +1023,17 @@ function absentLabels(arg: Expr): Labels {
   return ls;
 }
 
+/** Whether no two of `series` share a step array (each may then be given back on its own). */
+function ownArrays(series: readonly StepSeries[]): boolean {
+  const seen = new Set<ArrayBufferView>();
+  for (const s of series) {
+    if (seen.has(s.vals) || seen.has(s.has)) return false;
+    seen.add(s.vals);
+    seen.add(s.has);
+  }
+  return true;
+}
+
 function countPoints(s: StepSeries): number {
   let c = 0;
   for (let i = 0; i < s.has.length; i++) c += s.has[i];
@@ -1085,6 +1098,11 @@ async function evaluateTop(
   return out;
 }
 
+/**
+ * A step series as a result series. One with a value at every step keeps its values array and
+ * shares the evaluator's step times (read-only from here on): a dense range result costs no new
+ * arrays (issue 19: they were a third of a large range query's ArrayBuffer bytes).
+ */
 function toSeries(
   labels: Labels,
   vals: Float64Array,
@@ -1093,6 +1111,7 @@ function toSeries(
 ): Series {
   let c = 0;
   for (let i = 0; i < ev.n; i++) if (has === null || has[i] !== 0) c++;
+  if (c === ev.n && vals.length === c) return { labels, ts: ev.stepTimes(), vs: vals };
   const ts = new Float64Array(c);
   const vs = new Float64Array(c);
   let j = 0;
@@ -1154,6 +1173,17 @@ class Evaluator {
 
   stepTs(i: number): number {
     return this.start + i * this.interval;
+  }
+
+  private times: Float64Array | null = null;
+
+  /** Every step's time (ms), made once per evaluator; callers must not write to it. */
+  stepTimes(): Float64Array {
+    if (this.times === null) {
+      this.times = new Float64Array(this.n);
+      for (let i = 0; i < this.n; i++) this.times[i] = this.stepTs(i);
+    }
+    return this.times;
   }
 
   private newSeries(labels: Labels): StepSeries {
@@ -1445,19 +1475,29 @@ class Evaluator {
       range,
       forEach: async (fn) => {
         if (this.n === 0) return;
-        const before = this.ctx.total;
         // Prometheus ends a subquery's grid at the evaluator's end, not at its last step: when a
         // range query's end is off its step grid the subquery has points past the last window
         // (never read by a window, but held: peakSamples counts them)
         const lastEnd = windowEnd(this.n - 1) + (this.end - this.stepTs(this.n - 1));
+        if (!innerTotal && this.streamsSeriesAlone(sq.expr)) {
+          return this.streamSubquery(sq, windowEnd(0), lastEnd, fn);
+        }
+        const before = this.ctx.total;
         const { inner, series } = await this.evalSubquery(sq, windowEnd(0), lastEnd);
         if (!innerTotal) this.ctx.total = before;
+        // one pair of point arrays for every series: `fn` reads them only until it returns, as
+        // a range selector's decode buffers (issue 19: no two arrays per series)
+        const ts = new Float64Array(inner.n);
+        const vs = new Float64Array(inner.n);
+        // each series' step arrays, once copied, are given back for the function's results
+        // (issue 19: a large subquery's peak held both), unless two series share them
+        const recycle = inner.n >= 8 && ownArrays(series);
+        let held = 0;
         for (const s of series) {
           await this.ctx.pause();
           const c = countPoints(s);
           if (c === 0) continue;
-          const ts = new Float64Array(c);
-          const vs = new Float64Array(c);
+          held += c;
           let j = 0;
           for (let i = 0; i < inner.n; i++) {
             if (s.has[i] === 0) continue;
@@ -1465,28 +1505,107 @@ class Evaluator {
             vs[j] = s.vals[i];
             j++;
           }
+          if (recycle) recycleStepArrays(s.vals, s.has);
           await fn(s.labels, ts, vs, c);
         }
         // the subquery's result is let go once the function has read it (Prometheus)
-        if (!innerTotal) { for (const s of series) this.ctx.cur -= countPoints(s); }
+        if (!innerTotal) this.ctx.cur -= held;
       },
     };
   }
 
   /**
-   * Evaluates a subquery's inner expression on its own grid: multiples of its step from the
-   * first one ≥ firstEnd − range (2.x includes the boundary) to lastEnd.
+   * Whether `e` streams series that are its own (new step arrays each, never read or written by
+   * it after they are handed on), each complete when handed on: a range function over a range
+   * selector, not step-invariant.
    */
+  private streamsSeriesAlone(e: Expr): boolean {
+    const u = unwrapParens(e);
+    return u.kind === "Call" && !this.ctx.invariant.has(u) && !this.ctx.invariant.has(e) &&
+      u.args.some((a) => unwrapParens(a).kind === "MatrixSelector");
+  }
+
+  /**
+   * A range function's subquery operand read series by series as its inner expression streams
+   * them ({@link streamsSeriesAlone}), instead of the whole inner result first: a large
+   * subquery never holds every inner series at once (issue 19). The sample counts stay those
+   * of Prometheus, which evaluates the whole inner expression first: the function's counts are
+   * kept apart, relative to the inner result held, and added once its size is known.
+   */
+  private async streamSubquery(
+    sq: SubqueryExpr,
+    firstEnd: number,
+    lastEnd: number,
+    fn: Parameters<RangeSource["forEach"]>[0],
+  ): Promise<void> {
+    const inner = this.subqueryEvaluator(sq, firstEnd, lastEnd);
+    if (inner.n === 0) return;
+    const ctx = this.ctx;
+    const base = ctx.cur;
+    const totalBefore = ctx.total;
+    const ts = new Float64Array(inner.n);
+    const vs = new Float64Array(inner.n);
+    /** The function's counters: samples held beyond the inner result, most held, total. */
+    let fCur = 0;
+    let fPeak = 0;
+    let fTotal = 0;
+    let held = 0;
+    const recycle = inner.n >= 8;
+    await inner.stream(sq.expr, (s) => {
+      const c = countPoints(s);
+      if (c === 0) return;
+      held += c;
+      let j = 0;
+      for (let i = 0; i < inner.n; i++) {
+        if (s.has[i] === 0) continue;
+        ts[j] = inner.stepTs(i);
+        vs[j] = s.vals[i];
+        j++;
+      }
+      if (recycle) recycleStepArrays(s.vals, s.has);
+      const [iCur, iPeak, iTotal] = [ctx.cur, ctx.peak, ctx.total];
+      [ctx.cur, ctx.peak, ctx.total] = [fCur, fPeak, fTotal];
+      // the function runs to the end of the series here (no turn: the inner expression's
+      // evaluation, not this series, is what the loop waits for)
+      ctx.noTurns = true;
+      try {
+        const r = fn(s.labels, ts, vs, c);
+        if (r !== undefined) throw new PromQLError("internal", "subquery function paused");
+      } finally {
+        ctx.noTurns = false;
+        [fCur, fPeak, fTotal] = [ctx.cur, ctx.peak, ctx.total];
+        [ctx.cur, ctx.peak, ctx.total] = [iCur, iPeak, iTotal];
+      }
+    });
+    // as after Prometheus's inner evaluation: its result held, its selected samples not counted
+    ctx.cur = base;
+    ctx.add(held);
+    ctx.total = totalBefore + fTotal;
+    // then the function's counts on top of the inner result
+    ctx.reach(base + held + fPeak);
+    // the subquery's result is let go once the function has read it (Prometheus)
+    ctx.cur = base + fCur;
+  }
+
+  /**
+   * The evaluator of a subquery's inner expression on its own grid: multiples of its step from
+   * the first one ≥ firstEnd − range (2.x includes the boundary) to lastEnd.
+   */
+  private subqueryEvaluator(sq: SubqueryExpr, firstEnd: number, lastEnd: number): Evaluator {
+    const step = sq.step > 0 ? sq.step : this.ctx.defaultStep;
+    const from = firstEnd - sq.range;
+    let start = step * Math.trunc(from / step);
+    if (start < from) start += step;
+    return new Evaluator(this.ctx, start, lastEnd, step, step);
+  }
+
+  /** Evaluates a subquery's inner expression on its own grid ({@link subqueryEvaluator}). */
   private async evalSubquery(
     sq: SubqueryExpr,
     firstEnd: number,
     lastEnd: number,
   ): Promise<{ inner: Evaluator; series: StepSeries[] }> {
-    const step = sq.step > 0 ? sq.step : this.ctx.defaultStep;
-    const from = firstEnd - sq.range;
-    let start = step * Math.trunc(from / step);
-    if (start < from) start += step;
-    const inner = new Evaluator(this.ctx, start, lastEnd, step, step);
+    const inner = this.subqueryEvaluator(sq, firstEnd, lastEnd);
     if (inner.n === 0) return { inner, series: [] };
     const series = await inner.evalVector(sq.expr);
     return { inner, series };
@@ -2055,11 +2174,19 @@ class Evaluator {
     // even though they are folded in as they stream here; released once aggregated.
     const base = this.ctx.cur;
     const inputs = new Uint32Array(n);
+    const operand = unwrapParens(e.expr);
+    // a range function's series are its own and read by nothing after this: given back once
+    // folded in, the next series reuses their memory (issue 19: no dead arrays per series);
+    // not under 8 steps, where arrays are too small to be worth it
+    const recycle = n >= 8 && operand.kind === "Call" && operand.args.some((a) => {
+      const u = unwrapParens(a);
+      return u.kind === "MatrixSelector" || u.kind === "SubqueryExpr";
+    });
     const fold = (s: StepSeries) => {
       agg.add(s);
       for (let i = 0; i < n; i++) inputs[i] += s.has[i];
+      if (recycle) recycleStepArrays(s.vals, s.has);
     };
-    const operand = unwrapParens(e.expr);
     // the aggregator copies what it adds: an instant selector's series can share one set of
     // step arrays (no step-invariant case at one step)
     if (n === 1 && operand.kind === "VectorSelector") {
@@ -2148,15 +2275,18 @@ class Evaluator {
       const l = await this.evalVector(e.lhs);
       const r = await this.evalVector(e.rhs);
       const matching = e.vectorMatching!;
+      // counted before the operator, which may give the operands' arrays back
+      for (const m of [l, r]) for (const s of m) for (let i = 0; i < n; i++) inputs[i] += s.has[i];
       let out: StepSeries[];
       if (e.op === "and") out = vectorAnd(l, r, matching, n);
       else if (e.op === "or") out = vectorOr(l, r, matching, n);
       else if (e.op === "unless") out = vectorUnless(l, r, matching, n);
-      else out = vectorBinop(e.op, l, r, matching, e.returnBool, n);
-      for (const m of [l, r, out]) {
-        const into = m === out ? results : inputs;
-        for (const s of m) for (let i = 0; i < n; i++) into[i] += s.has[i];
+      else {
+        // arrays under 64 bytes (a few steps) are not worth giving back nor the check
+        const giveBack = n >= 8 && ownArrays([...l, ...r]);
+        out = vectorBinop(e.op, l, r, matching, e.returnBool, n, giveBack);
       }
+      for (const s of out) for (let i = 0; i < n; i++) results[i] += s.has[i];
       this.rangeEvalPeak(base, this.ctx.cur, inputs, results);
       for (const s of out) sink(s);
       return;

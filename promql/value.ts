@@ -251,6 +251,8 @@ export class JSONPieces {
   next(): { data: Uint8Array; done: boolean } {
     let buf: Uint8Array | undefined;
     let n = 0;
+    /** This piece's size limit (the scratch may be larger). */
+    let room = 0;
     while (!this.ended) {
       let c = this.carry;
       this.carry = undefined;
@@ -263,15 +265,34 @@ export class JSONPieces {
         c = r.value;
       }
       // UTF-8 needs at most 3 bytes per UTF-16 code unit
-      if (buf === undefined) buf = new Uint8Array(Math.max(this.size, c.length * 3));
-      else if (buf.length - n < c.length * 3) {
+      if (buf === undefined) {
+        room = Math.max(this.size, c.length * 3);
+        buf = pieceScratch(room);
+      } else if (room - n < c.length * 3) {
         this.carry = c;
         break;
       }
-      n += textEncoder.encodeInto(c, buf.subarray(n)).written;
+      n += textEncoder.encodeInto(c, buf.subarray(n, room)).written;
     }
+    // the piece leaves in a buffer of its own size (transferred away); the scratch stays
     return { data: buf === undefined ? new Uint8Array(0) : buf.slice(0, n), done: this.ended };
   }
+}
+
+/**
+ * The encoding buffer of {@link JSONPieces}, shared by every answer of this thread (a piece is
+ * encoded synchronously and copied out): one buffer instead of a fresh piece-sized one per piece,
+ * which an evaluation Worker's garbage collector would hold until its next full collection.
+ */
+let scratch: Uint8Array | undefined;
+/** A larger scratch (one chunk of very long label text) is not kept. */
+const SCRATCH_KEPT_MAX = 4 << 20;
+
+function pieceScratch(bytes: number): Uint8Array {
+  if (scratch !== undefined && scratch.length >= bytes) return scratch;
+  const b = new Uint8Array(bytes);
+  if (bytes <= SCRATCH_KEPT_MAX) scratch = b;
+  return b;
 }
 
 /** Size of the pieces {@link resultToJSONChunks} yields (UTF-16 code units, about bytes). */

@@ -5011,4 +5011,86 @@ export const MUTATIONS: Mutation[] = [
     replace: "    return c !== null ? c : null;",
     tests: ["tests/storeapi/h2client_test.ts"],
   },
+  {
+    name: "range-answer-gappy-series-shares-step-times",
+    file: "promql/engine.ts",
+    find: "  if (c === ev.n && vals.length === c) return { labels, ts: ev.stepTimes(), vs: vals };",
+    replace: "  if (vals.length === ev.n) return { labels, ts: ev.stepTimes(), vs: vals };",
+    tests: ["tests/promql/result_buffers_test.ts"],
+  },
+  {
+    name: "subquery-point-arrays-one-short",
+    file: "promql/engine.ts",
+    find: "        const ts = new Float64Array(inner.n);",
+    replace: "        const ts = new Float64Array(inner.n - 1);",
+    tests: ["tests/promql/result_buffers_test.ts"],
+  },
+  {
+    name: "json-piece-aliases-scratch",
+    file: "promql/value.ts",
+    find: "buf === undefined ? new Uint8Array(0) : buf.slice(0, n), done: this.ended",
+    replace: "buf === undefined ? new Uint8Array(0) : buf.subarray(0, n), done: this.ended",
+    tests: ["tests/promql/result_buffers_test.ts"],
+  },
+  {
+    name: "step-arrays-given-back-not-zeroed",
+    file: "promql/step_arrays.ts",
+    find: "  a.fill(0);\n  if (spare.length >= SPARE_MAX) spare.shift();",
+    replace: "  if (spare.length >= SPARE_MAX) spare.shift();",
+    tests: ["tests/promql/step_arrays_test.ts", "tests/promql/result_buffers_test.ts"],
+  },
+  {
+    name: "spare-region-cut-past-its-end",
+    file: "promql/step_arrays.ts",
+    find: "    end = r.to;",
+    replace: "    end = r.buf.byteLength;",
+    tests: ["tests/promql/step_arrays_test.ts"],
+  },
+  {
+    name: "aggregation-gives-series-back-before-folding",
+    file: "promql/engine.ts",
+    find:
+      "      agg.add(s);\n      for (let i = 0; i < n; i++) inputs[i] += s.has[i];\n      if (recycle) recycleStepArrays(s.vals, s.has);",
+    replace:
+      "      if (recycle) recycleStepArrays(s.vals, s.has);\n      agg.add(s);\n      for (let i = 0; i < n; i++) inputs[i] += s.has[i];",
+    tests: ["tests/promql/result_buffers_test.ts"],
+  },
+  {
+    name: "subquery-gives-series-back-before-copying",
+    file: "promql/engine.ts",
+    find: "          held += c;\n          let j = 0;",
+    replace:
+      "          held += c;\n          if (recycle) recycleStepArrays(s.vals, s.has);\n          let j = 0;",
+    tests: ["tests/promql/result_buffers_test.ts"],
+  },
+  {
+    name: "binop-gives-many-side-back-before-matching",
+    file: "promql/binary.ts",
+    find: "    const ls = many[li];\n    const g = groups.get(ls.labels);",
+    replace:
+      "    const ls = many[li];\n    if (giveBack) recycleStepArrays(ls.vals, ls.has);\n    const g = groups.get(ls.labels);",
+    tests: ["tests/promql/result_buffers_test.ts"],
+  },
+  {
+    name: "subquery-stream-drops-function-total",
+    file: "promql/engine.ts",
+    find: "    ctx.total = totalBefore + fTotal;",
+    replace: "    ctx.total = totalBefore;",
+    tests: ["tests/e2e/query_stats_test.ts"],
+  },
+  {
+    name: "subquery-stream-peak-without-inner-result",
+    file: "promql/engine.ts",
+    find: "    ctx.reach(base + held + fPeak);",
+    replace: "    ctx.reach(base + fPeak);",
+    tests: ["tests/e2e/query_stats_test.ts"],
+  },
+  {
+    name: "subquery-stream-gives-back-before-copying",
+    file: "promql/engine.ts",
+    find: "      held += c;\n      let j = 0;",
+    replace:
+      "      held += c;\n      if (recycle) recycleStepArrays(s.vals, s.has);\n      let j = 0;",
+    tests: ["tests/promql/result_buffers_test.ts"],
+  },
 ];
