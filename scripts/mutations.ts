@@ -592,6 +592,14 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/promql/engine_test.ts"],
   },
   {
+    // the streamed subquery (a range function inside) also runs to the query's end
+    name: "engine-streamed-subquery-ends-at-last-step",
+    file: "promql/engine.ts",
+    find: "return this.streamSubquery(sq, windowEnd(0), lastEnd, fn);",
+    replace: "return this.streamSubquery(sq, windowEnd(0), windowEnd(this.n - 1), fn);",
+    tests: ["tests/promql/engine_test.ts"],
+  },
+  {
     // an aggregation's instant selector hands every series over in one shared object
     name: "engine-shared-step-series-keeps-first-labels",
     file: "promql/engine.ts",

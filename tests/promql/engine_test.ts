@@ -151,6 +151,17 @@ Deno.test("a range query's subquery runs to the query's end, past its last step 
     Array.from((r.value as Matrix).series[0].vs),
   );
   assertEquals(onGrid.stats?.samples.peakSamples, 19 + 7 + 10);
+  // a range function inside (its series streamed to the outer function one at a time): two
+  // series, each 20 points held, 7 results each, the last window 10
+  const q2 = new MemQueryable([
+    { labels: { __name__: "y", a: "1" }, points: pts(0, 60 * M, 15_000, (t) => t / 1000) },
+    { labels: { __name__: "y", a: "2" }, points: pts(0, 60 * M, 15_000, (t) => t / 500) },
+  ]);
+  const streamed = "max_over_time(rate(y[1m])[10m:1m])";
+  const r2 = await engine.rangeQuery(q2, streamed, start, 30 * M, 97_000);
+  assertEquals(r2.stats?.samples.peakSamples, 2 * 20 + 2 * 7 + 10);
+  const r2OnGrid = await engine.rangeQuery(q2, streamed, start, start + 6 * 97_000, 97_000);
+  assertEquals(r2OnGrid.stats?.samples.peakSamples, 2 * 19 + 2 * 7 + 10);
   // with @ (a step-invariant selector inside the subquery) the same
   const at = await engine.rangeQuery(q, "avg_over_time((x @ 600)[10m:1m])", start, 30 * M, 97_000);
   assertEquals(at.stats?.samples.peakSamples, 20 + 7 + 10);
