@@ -17,6 +17,7 @@ import { startComponent, type ThanosProc } from "../tests/helpers/thanos.ts";
 import { fsConfig } from "../tests/helpers/compact_bucket.ts";
 import { TempDirs } from "../tests/helpers/tmp.ts";
 import { T0 } from "../tests/helpers/query_e2e.ts";
+import { MEMORY_SUITE_EXPRS } from "./memory_suite.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -38,22 +39,7 @@ const ROOT = new URL("../", import.meta.url).pathname;
 const roots = values.roots.split("|").map((r) => (r === "." ? ROOT : r.replace(/\/?$/, "/")));
 
 /** The same expressions as store_memory_vs_prometheus.ts's suite. */
-const EXPRS = [
-  "up",
-  "absent(nonexistent)",
-  "process_resident_memory_bytes",
-  "sum by (job) (rate(http_requests_total[5m]))",
-  "sum without (instance) (irate(http_requests_total[5m]))",
-  "topk(5, increase(http_requests_total[1h]))",
-  "count by (code) (http_requests_total)",
-  "histogram_quantile(0.9, sum by (le, job) (rate(http_request_duration_seconds_bucket[5m])))",
-  "avg_over_time(node_temperature_celsius[30m])",
-  "max_over_time(process_resident_memory_bytes[1h])",
-  "rate(http_request_duration_seconds_sum[5m]) / rate(http_request_duration_seconds_count[5m])",
-  "http_requests_total * on (job, instance) group_left up",
-  "max_over_time(rate(http_requests_total[5m])[30m:1m])",
-  'label_replace(up, "host", "$1", "instance", "(.*):.*")',
-];
+const EXPRS = MEMORY_SUITE_EXPRS;
 
 function suite(): { name: string; path: string }[] {
   const q = encodeURIComponent;

@@ -39,6 +39,7 @@ import { fsConfig } from "../tests/helpers/compact_bucket.ts";
 import { createBlocksFromSeries, type RawSeries, writeBlock } from "../tsdb/block_writer.ts";
 import { cpuSeconds } from "./cpu_profile.ts";
 import { compareLabels, labelsFromObject } from "../tsdb/labels.ts";
+import { MEMORY_SUITE_EXPRS } from "./memory_suite.ts";
 
 const H = 3_600_000;
 const { values } = parseArgs({
@@ -294,22 +295,7 @@ async function startStack(dirs: TempDirs, bucketDir: string, v: Variant): Promis
 
 /** The dashboard-style suite at `end` (s): instant, `range`-second range queries. */
 function suite(end: number, rangeHours: number[]): { name: string; path: string }[] {
-  const exprs = [
-    "up",
-    "absent(nonexistent)",
-    "process_resident_memory_bytes",
-    "sum by (job) (rate(http_requests_total[5m]))",
-    "sum without (instance) (irate(http_requests_total[5m]))",
-    "topk(5, increase(http_requests_total[1h]))",
-    "count by (code) (http_requests_total)",
-    "histogram_quantile(0.9, sum by (le, job) (rate(http_request_duration_seconds_bucket[5m])))",
-    "avg_over_time(node_temperature_celsius[30m])",
-    "max_over_time(process_resident_memory_bytes[1h])",
-    "rate(http_request_duration_seconds_sum[5m]) / rate(http_request_duration_seconds_count[5m])",
-    "http_requests_total * on (job, instance) group_left up",
-    "max_over_time(rate(http_requests_total[5m])[30m:1m])",
-    'label_replace(up, "host", "$1", "instance", "(.*):.*")',
-  ];
+  const exprs = MEMORY_SUITE_EXPRS;
   const out: { name: string; path: string }[] = [];
   const q = encodeURIComponent;
   for (const e of exprs) {

@@ -1177,6 +1177,17 @@ class Evaluator {
 
   private times: Float64Array | null = null;
 
+  /** Copies a series' present steps into `ts` (step times) and `vs` (values), from index 0. */
+  presentPoints(s: StepSeries, ts: Float64Array, vs: Float64Array): void {
+    let j = 0;
+    for (let i = 0; i < this.n; i++) {
+      if (s.has[i] === 0) continue;
+      ts[j] = this.stepTs(i);
+      vs[j] = s.vals[i];
+      j++;
+    }
+  }
+
   /** Every step's time (ms), made once per evaluator; callers must not write to it. */
   stepTimes(): Float64Array {
     if (this.times === null) {
@@ -1498,13 +1509,7 @@ class Evaluator {
           const c = countPoints(s);
           if (c === 0) continue;
           held += c;
-          let j = 0;
-          for (let i = 0; i < inner.n; i++) {
-            if (s.has[i] === 0) continue;
-            ts[j] = inner.stepTs(i);
-            vs[j] = s.vals[i];
-            j++;
-          }
+          inner.presentPoints(s, ts, vs);
           if (recycle) recycleStepArrays(s.vals, s.has);
           await fn(s.labels, ts, vs, c);
         }
@@ -1555,13 +1560,7 @@ class Evaluator {
       const c = countPoints(s);
       if (c === 0) return;
       held += c;
-      let j = 0;
-      for (let i = 0; i < inner.n; i++) {
-        if (s.has[i] === 0) continue;
-        ts[j] = inner.stepTs(i);
-        vs[j] = s.vals[i];
-        j++;
-      }
+      inner.presentPoints(s, ts, vs);
       if (recycle) recycleStepArrays(s.vals, s.has);
       const [iCur, iPeak, iTotal] = [ctx.cur, ctx.peak, ctx.total];
       [ctx.cur, ctx.peak, ctx.total] = [fCur, fPeak, fTotal];

@@ -5066,9 +5066,9 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "subquery-gives-series-back-before-copying",
     file: "promql/engine.ts",
-    find: "          held += c;\n          let j = 0;",
+    find: "          held += c;\n          inner.presentPoints(s, ts, vs);",
     replace:
-      "          held += c;\n          if (recycle) recycleStepArrays(s.vals, s.has);\n          let j = 0;",
+      "          held += c;\n          if (recycle) recycleStepArrays(s.vals, s.has);\n          inner.presentPoints(s, ts, vs);",
     tests: ["tests/promql/result_buffers_test.ts"],
   },
   {
@@ -5096,9 +5096,9 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "subquery-stream-gives-back-before-copying",
     file: "promql/engine.ts",
-    find: "      held += c;\n      let j = 0;",
+    find: "      held += c;\n      inner.presentPoints(s, ts, vs);",
     replace:
-      "      held += c;\n      if (recycle) recycleStepArrays(s.vals, s.has);\n      let j = 0;",
+      "      held += c;\n      if (recycle) recycleStepArrays(s.vals, s.has);\n      inner.presentPoints(s, ts, vs);",
     tests: ["tests/promql/result_buffers_test.ts"],
   },
 ];
