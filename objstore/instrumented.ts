@@ -124,8 +124,31 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** "No error yet" for a variable that may hold any thrown value, `undefined` included. */
-const NO_ERROR: unique symbol = Symbol("no error");
+/** A read the provider does not answer on the caller's thread (see `Bucket.getRangeNow`). */
+const NOT_NOW: unique symbol = Symbol("not now");
+
+/** What a read tried on the caller's thread threw (any value, `undefined` included). */
+class FirstFailure {
+  constructor(readonly err: unknown) {}
+}
+
+/**
+ * An attempt function for `run` whose first attempt fails with `first`'s error when the read
+ * tried on the thread threw, then runs `attempt` (retries, or the only attempt otherwise).
+ */
+function retryAfter<T>(
+  first: FirstFailure | typeof NOT_NOW,
+  attempt: (signal: AbortSignal) => Promise<T>,
+): (signal: AbortSignal) => Promise<T> {
+  if (first === NOT_NOW) return attempt;
+  let failed: FirstFailure | null = first;
+  return (signal) => {
+    if (failed === null) return attempt(signal);
+    const e = failed.err;
+    failed = null;
+    return Promise.reject(e);
+  };
+}
 
 function errMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -299,14 +322,32 @@ export class InstrumentedBucket implements Bucket {
     return b;
   }
 
-  // A get_range read the provider answered on this thread (`getRangeNow`, `streamRangeNow`):
-  // counted as an operation of `len` bytes that started at `start`.
-  private rangeReadNow(start: number, len: number): void {
-    const m = this.rangeMetrics;
-    if (m === undefined) return;
-    m.ops.inc();
-    m.duration.observe((performance.now() - start) / 1000);
-    m.fetchedBytes.inc(len);
+  /**
+   * A get_range read tried first on this thread (`getRangeNow`, `streamRangeNow`): nothing to time
+   * out or to cancel meanwhile. Its answer, counted as one operation of `bytes(answer)` bytes; or
+   * {@link NOT_NOW} when the provider would wait (or has no such read); or its failure, which is
+   * the first attempt's, retried (or not) as any other ({@link retryAfter}).
+   */
+  private rangeNow<T>(
+    signal: AbortSignal | undefined,
+    now: (() => T | null) | undefined,
+    bytes: (answer: T) => number,
+  ): T | typeof NOT_NOW | FirstFailure {
+    if (now === undefined || signal?.aborted === true) return NOT_NOW;
+    const start = performance.now();
+    try {
+      const answer = now();
+      if (answer === null) return NOT_NOW;
+      const m = this.rangeMetrics;
+      if (m !== undefined) {
+        m.ops.inc();
+        m.duration.observe((performance.now() - start) / 1000);
+        m.fetchedBytes.inc(bytes(answer));
+      }
+      return answer;
+    } catch (e) {
+      return new FirstFailure(e);
+    }
   }
 
   async getRange(
@@ -315,28 +356,21 @@ export class InstrumentedBucket implements Bucket {
     length: number,
     signal?: AbortSignal,
   ): Promise<Uint8Array> {
-    // first on this thread when the provider can: nothing to time out or to cancel meanwhile.
-    // A failure there is the first attempt's, retried (or not) as any other.
-    let firstErr: unknown = NO_ERROR;
-    if (this.inner.getRangeNow !== undefined && signal?.aborted !== true) {
-      const start = performance.now();
-      try {
-        const b = this.inner.getRangeNow(name, offset, length);
-        if (b !== null) {
-          this.rangeReadNow(start, b.length);
-          return b;
-        }
-      } catch (e) {
-        firstErr = e;
-      }
-    }
-    const b = await this.run("get_range", name, signal, true, (s) => {
-      if (firstErr === NO_ERROR) return this.inner.getRange(name, offset, length, s);
-      const e = firstErr;
-      firstErr = NO_ERROR;
-      return Promise.reject(e);
-    });
-    this.m?.fetchedBytes.labels(this.inner.name, "get_range").inc(b.length);
+    const inner = this.inner;
+    const now = this.rangeNow(
+      signal,
+      inner.getRangeNow && (() => inner.getRangeNow!(name, offset, length)),
+      (b) => b.length,
+    );
+    if (now instanceof Uint8Array) return now;
+    const b = await this.run(
+      "get_range",
+      name,
+      signal,
+      true,
+      retryAfter(now, (s) => inner.getRange(name, offset, length, s)),
+    );
+    this.rangeMetrics?.fetchedBytes.inc(b.length);
     return b;
   }
 
@@ -356,30 +390,25 @@ export class InstrumentedBucket implements Bucket {
       got += piece.length;
       sink(piece);
     };
-    let firstErr: unknown = NO_ERROR;
-    if (this.inner.streamRangeNow !== undefined && signal?.aborted !== true) {
-      const start = performance.now();
-      try {
-        const n = this.inner.streamRangeNow(name, offset, length, counted);
-        if (n !== null) {
-          this.rangeReadNow(start, got);
-          return got;
-        }
-      } catch (e) {
-        firstErr = e;
-      }
-    }
-    await this.run("get_range", name, signal, true, (s) => {
-      if (firstErr !== NO_ERROR) {
-        const e = firstErr;
-        firstErr = NO_ERROR;
-        return Promise.reject(e);
-      }
-      if (length >= 0 && got >= length) return Promise.resolve(0);
-      const rest = length < 0 ? -1 : length - got;
-      return streamBucketRange(this.inner, name, offset + got, rest, counted, s);
-    });
-    this.m?.fetchedBytes.labels(this.inner.name, "get_range").inc(got);
+    const inner = this.inner;
+    const now = this.rangeNow(
+      signal,
+      inner.streamRangeNow && (() => inner.streamRangeNow!(name, offset, length, counted)),
+      () => got,
+    );
+    if (typeof now === "number") return got;
+    await this.run(
+      "get_range",
+      name,
+      signal,
+      true,
+      retryAfter(now, (s) => {
+        if (length >= 0 && got >= length) return Promise.resolve(0);
+        const rest = length < 0 ? -1 : length - got;
+        return streamBucketRange(inner, name, offset + got, rest, counted, s);
+      }),
+    );
+    this.rangeMetrics?.fetchedBytes.inc(got);
     return got;
   }
 

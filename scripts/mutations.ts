@@ -2262,31 +2262,29 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "instrumented-stream-retry-repeats-bytes",
     file: "objstore/instrumented.ts",
-    find: "return streamBucketRange(this.inner, name, offset + got, rest, counted, s);",
-    replace: "return streamBucketRange(this.inner, name, offset, length, counted, s);",
+    find: "return streamBucketRange(inner, name, offset + got, rest, counted, s);",
+    replace: "return streamBucketRange(inner, name, offset, length, counted, s);",
     tests: ["tests/objstore/instrumented_test.ts"],
   },
   {
     name: "instrumented-range-now-not-counted",
     file: "objstore/instrumented.ts",
-    find:
-      "        if (b !== null) {\n          this.rangeReadNow(start, b.length);\n          return b;",
-    replace: "        if (b !== null) {\n          return b;",
+    find: "        m.ops.inc();\n        m.duration.observe((performance.now() - start) / 1000);\n",
+    replace: "        m.duration.observe((performance.now() - start) / 1000);\n",
     tests: ["tests/objstore/instrumented_now_test.ts"],
   },
   {
     name: "instrumented-stream-now-counts-asked-length",
     file: "objstore/instrumented.ts",
-    find: "this.rangeReadNow(start, got);",
-    replace: "this.rangeReadNow(start, length);",
+    find: "      () => got,\n",
+    replace: "      () => length,\n",
     tests: ["tests/objstore/instrumented_now_test.ts"],
   },
   {
     name: "instrumented-range-now-error-repeated",
     file: "objstore/instrumented.ts",
-    find:
-      "      const e = firstErr;\n      firstErr = NO_ERROR;\n      return Promise.reject(e);\n    });",
-    replace: "      const e = firstErr;\n      return Promise.reject(e);\n    });",
+    find: "    const e = failed.err;\n    failed = null;\n",
+    replace: "    const e = failed.err;\n",
     tests: ["tests/objstore/instrumented_now_test.ts"],
   },
   {
