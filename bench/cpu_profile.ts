@@ -1,5 +1,5 @@
-// What the profiling benchmarks share (bench/receive_profile.ts, bench/instant_profile.ts): a
-// role run in the main isolate of a child process (so the V8 inspector sees it; Deno's inspector
+// What the profiling benchmarks share (bench/receive_profile.ts, bench/instant_profile.ts,
+// bench/store_process_profile.ts): a role run in the main isolate of a child process (so the V8 inspector sees it; Deno's inspector
 // does not list the launcher's role Worker), a minimal Chrome DevTools protocol client
 // (https://chromedevtools.github.io/devtools-protocol/tot/Profiler/) and the split of a CPU
 // profile's self time into named stages by function and file.
@@ -28,6 +28,38 @@ export async function runRoleInMainIsolate(words: number): Promise<never> {
     onReload: () => {},
   });
   Deno.exit(code);
+}
+
+/**
+ * Starts `script` (a benchmark whose first statement hands `--role-in-main-isolate` to
+ * {@link runRoleInMainIsolate}) as a child running `roleArgs` (the command's words, then its
+ * flags) in its main isolate, with the V8 inspector listening on `inspect`.
+ */
+export function spawnRoleUnderInspector(
+  script: string,
+  inspect: string,
+  roleArgs: string[],
+  stderr: "null" | "inherit" = "null",
+): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `--inspect=${inspect}`, script, "--role-in-main-isolate", ...roleArgs],
+    stdin: "null",
+    stdout: "null",
+    stderr,
+  }).spawn();
+}
+
+/** Waits until `http://<addr>/-/ready` answers 200, polling every 100 ms; throws after `tries`. */
+export async function waitReady(addr: string, tries = 1200): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    try {
+      const r = await fetch(`http://${addr}/-/ready`);
+      await r.body?.cancel();
+      if (r.status === 200) return;
+    } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${addr}: not ready after ${tries} tries`);
 }
 
 /** A minimal CDP client over the inspector's WebSocket. */

@@ -23,7 +23,7 @@
 // name once, so only the series' own postings list and entry are new).
 
 import type { ThanosProc } from "../tests/helpers/thanos.ts";
-import { startKeptDataPair, startKeptDataPrometheus } from "./kept_data.ts";
+import { bigSeriesSelector, startKeptDataPair, startKeptDataPrometheus } from "./kept_data.ts";
 import { cpuSeconds, threadSchedstats } from "./cpu_profile.ts";
 
 function flag(name: string, def: string): string {
@@ -99,8 +99,7 @@ function queryText(base: string, query: string): string {
   const n = Number(query.slice(4));
   const i = sent.get(base) ?? 0;
   sent.set(base, i + 1);
-  const k = (Math.floor(n * 0.577) + i * 7919) % n;
-  return `bench_metric_${k % 100}{id="${String(k).padStart(7, "0")}"}`;
+  return bigSeriesSelector(n, i);
 }
 
 async function get(base: string, q: string): Promise<number> {

@@ -26,7 +26,9 @@ import {
   Cdp,
   type Profile,
   runRoleInMainIsolate,
+  spawnRoleUnderInspector,
   type Stage,
+  waitReady,
 } from "./cpu_profile.ts";
 import { freePort } from "../tests/helpers/ports.ts";
 
@@ -134,23 +136,13 @@ function start(role: string, flags: string[]): Child {
   const http = `127.0.0.1:${freePort()}`;
   const grpc = `127.0.0.1:${freePort()}`;
   const inspect = `127.0.0.1:${freePort()}`;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      `--inspect=${inspect}`,
-      new URL(import.meta.url).pathname,
-      "--role-in-main-isolate",
-      role,
-      `--http-address=${http}`,
-      `--grpc-address=${grpc}`,
-      "--log.level=warn",
-      ...flags,
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "inherit",
-  }).spawn();
+  const child = spawnRoleUnderInspector(new URL(import.meta.url).pathname, inspect, [
+    role,
+    `--http-address=${http}`,
+    `--grpc-address=${grpc}`,
+    "--log.level=warn",
+    ...flags,
+  ], "inherit");
   return { child, inspect, http, grpc };
 }
 
@@ -186,11 +178,7 @@ try {
     `--data-dir=${DATA}/store-data`,
   ]);
   children.push(store);
-  await until("store ready", async () => {
-    const r = await fetch(`http://${store.http}/-/ready`);
-    await r.body?.cancel();
-    return r.status === 200;
-  });
+  await waitReady(store.http);
   const query = start("query", [`--store=${store.grpc}`, "--query.eval-workers=0"]);
   children.push(query);
   const url = PATH !== ""

@@ -45,3 +45,14 @@ export function startKeptDataPrometheus(data: string): Promise<RunningPrometheus
     readyTimeoutMs: 300_000,
   });
 }
+
+/**
+ * The i-th series of the "another series each time" walk over the N-series block of
+ * bench/store_memory_vs_prometheus.ts --big (a `big:<N>` query of bench/instant_cpu.ts and
+ * bench/store_process_profile.ts): n stepping by 7,919 from 0.577·N, `bench_metric_<n % 100>`
+ * with `id` its 7-digit number.
+ */
+export function bigSeriesSelector(n: number, i: number): string {
+  const k = (Math.floor(n * 0.577) + i * 7919) % n;
+  return `bench_metric_${k % 100}{id="${String(k).padStart(7, "0")}"}`;
+}

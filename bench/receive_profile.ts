@@ -22,7 +22,9 @@ import {
   cpuSeconds,
   type Profile,
   runRoleInMainIsolate,
+  spawnRoleUnderInspector,
   type Stage,
+  waitReady,
 } from "./cpu_profile.ts";
 
 const CHILD = Deno.args[0] === "--role-in-main-isolate";
@@ -121,39 +123,22 @@ const tmp = await Deno.makeTempDir({ dir: DATA_ROOT, prefix: "receive-profile-" 
 const http = `127.0.0.1:${freePort()}`;
 const rw = `127.0.0.1:${freePort()}`;
 const inspect = `127.0.0.1:${freePort()}`;
-const child = new Deno.Command(Deno.execPath(), {
-  args: [
-    "run",
-    "-A",
-    `--inspect=${inspect}`,
-    new URL(import.meta.url).pathname,
-    "--role-in-main-isolate",
-    "receive",
-    `--http-address=${http}`,
-    `--grpc-address=127.0.0.1:${freePort()}`,
-    `--remote-write.address=${rw}`,
-    `--tsdb.path=${tmp}/data`,
-    '--label=replica="bench"',
-    "--log.level=warn",
-  ],
-  stdin: "null",
-  stdout: "null",
-  stderr: "null",
-}).spawn();
+const child = spawnRoleUnderInspector(new URL(import.meta.url).pathname, inspect, [
+  "receive",
+  `--http-address=${http}`,
+  `--grpc-address=127.0.0.1:${freePort()}`,
+  `--remote-write.address=${rw}`,
+  `--tsdb.path=${tmp}/data`,
+  '--label=replica="bench"',
+  "--log.level=warn",
+]);
 const watchdog = setTimeout(() => {
   console.error("profile timed out");
   child.kill("SIGKILL");
   Deno.exit(2);
 }, 5 * 60_000);
 try {
-  for (let i = 0; i < 600; i++) {
-    try {
-      const r = await fetch(`http://${http}/-/ready`);
-      await r.body?.cancel();
-      if (r.status === 200) break;
-    } catch { /* not yet */ }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitReady(http, 600);
   const cdp = await Cdp.connectInspector(inspect);
   await cdp.send("Profiler.enable");
   await cdp.send("Profiler.setSamplingInterval", { interval: 200 });

@@ -12,8 +12,16 @@
 // ordinary `thanos query` process. `--side=querier` profiles the querier that way instead, the
 // store being an ordinary `thanos store` process. Profiler-inflated: compare profiles, not with wall times.
 
-import { byFunction, Cdp, type Profile, runRoleInMainIsolate } from "./cpu_profile.ts";
+import {
+  byFunction,
+  Cdp,
+  type Profile,
+  runRoleInMainIsolate,
+  spawnRoleUnderInspector,
+  waitReady,
+} from "./cpu_profile.ts";
 import { freePort } from "../tests/helpers/ports.ts";
+import { bigSeriesSelector } from "./kept_data.ts";
 import { startComponent } from "../tests/helpers/thanos.ts";
 
 if (Deno.args[0] === "--role-in-main-isolate") await runRoleInMainIsolate(1);
@@ -44,9 +52,7 @@ let sent = 0;
 /** The next query's text (`big:<N>`: the next series of the walk). */
 function next(): string {
   if (!QUERY.startsWith("big:")) return QUERY;
-  const n = Number(QUERY.slice(4));
-  const k = (Math.floor(n * 0.577) + sent++ * 7919) % n;
-  return `bench_metric_${k % 100}{id="${String(k).padStart(7, "0")}"}`;
+  return bigSeriesSelector(Number(QUERY.slice(4)), sent++);
 }
 
 const http = `127.0.0.1:${freePort()}`;
@@ -60,33 +66,9 @@ const storeFlags = [
 ];
 /** The profiled process: its role in the main isolate, listening on `http` (and `grpc`). */
 function spawnProfiled(role: string, flags: string[]): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      `--inspect=${inspect}`,
-      new URL(import.meta.url).pathname,
-      "--role-in-main-isolate",
-      role,
-      `--http-address=${http}`,
-      `--grpc-address=${grpc}`,
-      ...flags,
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-}
-async function waitReady(addr: string): Promise<void> {
-  for (let i = 0;; i++) {
-    try {
-      const r = await fetch(`http://${addr}/-/ready`);
-      await r.body?.cancel();
-      if (r.status === 200) return;
-    } catch { /* not yet */ }
-    if (i > 3000) throw new Error(`${addr} not ready`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const script = new URL(import.meta.url).pathname;
+  const args = [role, `--http-address=${http}`, `--grpc-address=${grpc}`, ...flags];
+  return spawnRoleUnderInspector(script, inspect, args);
 }
 let profiled: Deno.ChildProcess | undefined;
 let other: Awaited<ReturnType<typeof startComponent>> | undefined;
@@ -94,13 +76,13 @@ try {
   let queryUrl: string;
   if (SIDE === "store") {
     profiled = spawnProfiled("store", storeFlags);
-    await waitReady(http);
+    await waitReady(http, 3000);
     other = await startComponent("query", [`--store=${grpc}`, "--log.level=warn"]);
     queryUrl = other.http;
   } else {
     other = await startComponent("store", storeFlags, { timeoutMs: 600_000 });
     profiled = spawnProfiled("query", [`--store=${other.grpc}`, "--log.level=warn"]);
-    await waitReady(http);
+    await waitReady(http, 3000);
     queryUrl = `http://${http}`;
   }
   const get = async () => {
