@@ -1562,8 +1562,14 @@ class Evaluator {
       held += c;
       inner.presentPoints(s, ts, vs);
       if (recycle) recycleStepArrays(s.vals, s.has);
-      const [iCur, iPeak, iTotal] = [ctx.cur, ctx.peak, ctx.total];
-      [ctx.cur, ctx.peak, ctx.total] = [fCur, fPeak, fTotal];
+      // the function's counters in place of the inner expression's (plain assignments: no array
+      // per series)
+      const iCur = ctx.cur;
+      const iPeak = ctx.peak;
+      const iTotal = ctx.total;
+      ctx.cur = fCur;
+      ctx.peak = fPeak;
+      ctx.total = fTotal;
       // the function runs to the end of the series here (no turn: the inner expression's
       // evaluation, not this series, is what the loop waits for)
       ctx.noTurns = true;
@@ -1572,8 +1578,12 @@ class Evaluator {
         if (r !== undefined) throw new PromQLError("internal", "subquery function paused");
       } finally {
         ctx.noTurns = false;
-        [fCur, fPeak, fTotal] = [ctx.cur, ctx.peak, ctx.total];
-        [ctx.cur, ctx.peak, ctx.total] = [iCur, iPeak, iTotal];
+        fCur = ctx.cur;
+        fPeak = ctx.peak;
+        fTotal = ctx.total;
+        ctx.cur = iCur;
+        ctx.peak = iPeak;
+        ctx.total = iTotal;
       }
     });
     // as after Prometheus's inner evaluation: its result held, its selected samples not counted
