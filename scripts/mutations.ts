@@ -2185,8 +2185,10 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "filesystem-kept-files-unbounded",
     file: "objstore/filesystem.ts",
-    find: "    MAX_OPEN_FILES,\n    (name, rf) => this.dropOpenFile(name, rf),",
-    replace: "    MAX_OPEN_FILES * 1000,\n    (name, rf) => this.dropOpenFile(name, rf),",
+    find:
+      "    return new CountLru<string, RangeFile>(max, (name, rf) => this.dropOpenFile(name, rf));",
+    replace:
+      "    return new CountLru<string, RangeFile>(max * 1000, (name, rf) => this.dropOpenFile(name, rf));",
     tests: ["tests/objstore/filesystem_test.ts"],
   },
   {
@@ -2247,8 +2249,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "filesystem-close-keeps-files-open",
     file: "objstore/filesystem.ts",
-    find: "for (const [name, rf] of this.openFiles.entries()) this.dropOpenFile(name, rf);",
-    replace: "",
+    find: "    this.closed = true;\n    this.dropOpenFiles();",
+    replace: "    this.closed = true;",
     tests: ["tests/objstore/filesystem_test.ts"],
   },
   // ---------------------------------------------------------------- streamed range reads (issue 19)
@@ -5098,5 +5100,27 @@ export const MUTATIONS: Mutation[] = [
     replace:
       "      held += c;\n      if (recycle) recycleStepArrays(s.vals, s.has);\n      inner.presentPoints(s, ts, vs);",
     tests: ["tests/promql/result_buffers_test.ts"],
+  },
+  {
+    name: "filesystem-kept-files-default-small",
+    file: "objstore/filesystem.ts",
+    find: "const MAX_OPEN_FILES = 1024;",
+    replace: "const MAX_OPEN_FILES = 64;",
+    tests: ["tests/objstore/filesystem_test.ts"],
+  },
+  {
+    name: "filesystem-emfile-not-recovered",
+    file: "objstore/filesystem.ts",
+    find:
+      '      if ((e as { code?: string }).code !== "EMFILE" || this.openFiles.size === 0) throw e;',
+    replace: "      throw e;",
+    tests: ["tests/objstore/filesystem_test.ts"],
+  },
+  {
+    name: "filesystem-emfile-bound-kept",
+    file: "objstore/filesystem.ts",
+    find: "      this.openFiles = this.keptFiles(max);",
+    replace: "      this.openFiles = this.keptFiles(this.openFiles.max);",
+    tests: ["tests/objstore/filesystem_test.ts"],
   },
 ];

@@ -196,6 +196,77 @@ Deno.test("a FILESYSTEM stream whose sink reads the bucket again gets the right 
   }
 });
 
+Deno.test("a FILESYSTEM bucket keeps 720 files open by default: a 30-day query's 360 blocks", async () => {
+  const root = await Deno.realPath(await Deno.makeTempDir());
+  const b = new FilesystemBucket(root);
+  try {
+    for (let i = 0; i < 720; i++) Deno.writeFileSync(`${root}/f${i}`, pattern(20, i));
+    // twice in the same order, as a merge of many blocks reads them batch after batch
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 720; i++) {
+        assertEquals(await b.getRange(`f${i}`, 1, 2), pattern(20, i).subarray(1, 3));
+      }
+    }
+    assertEquals(openFilesUnder(root).length, 720);
+  } finally {
+    await b.close();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("a FILESYSTEM bucket out of file descriptors closes its kept files and reads on", async () => {
+  // a process whose hard limit is 64 descriptors (prlimit: Deno raises only the soft limit), with
+  // the default bound of 1024 kept files: every read must still succeed, and files the bucket
+  // keeps must leave room for the process's other files
+  const dir = await Deno.realPath(await Deno.makeTempDir());
+  try {
+    const script = `${dir}/emfile.ts`;
+    const mod = new URL("../../objstore/filesystem.ts", import.meta.url).href;
+    await Deno.writeTextFile(
+      script,
+      `import { FilesystemBucket } from ${JSON.stringify(mod)};
+const root = ${JSON.stringify(`${dir}/bucket`)};
+await Deno.mkdir(root);
+const b = new FilesystemBucket(root);
+for (let i = 0; i < 100; i++) await b.upload("f" + i, new Uint8Array([i, i + 1, i + 2]));
+let wrong = 0;
+for (let round = 0; round < 2; round++) {
+  for (let i = 0; i < 100; i++) {
+    const got = await b.getRange("f" + i, 1, 1);
+    if (got.length !== 1 || got[0] !== i + 1) wrong++;
+  }
+}
+let kept = 0;
+for (const e of Deno.readDirSync("/proc/self/fd")) {
+  try {
+    if (Deno.readLinkSync("/proc/self/fd/" + e.name).startsWith(root + "/")) kept++;
+  } catch { /* closed meanwhile */ }
+}
+const others = [];
+for (let i = 0; i < 8; i++) others.push(Deno.openSync(${JSON.stringify(script)}));
+for (const f of others) f.close();
+const bound = b.maxOpenFiles;
+await b.close();
+console.log(JSON.stringify({ wrong, kept, bound }));
+`,
+    );
+    const out = await new Deno.Command("prlimit", {
+      args: ["--nofile=64:64", Deno.execPath(), "run", "-A", "--no-lock", script],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(out.stderr);
+    assert(out.success, err);
+    const res = JSON.parse(new TextDecoder().decode(out.stdout).trim());
+    assertEquals(res.wrong, 0, err);
+    // the bound was halved below what the limit allows, and it still keeps files
+    assert(res.bound >= 16 && res.bound <= 32, JSON.stringify(res));
+    assert(res.kept > 0 && res.kept <= res.bound, JSON.stringify(res));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 /** Files of this process open under `dir` (Linux: /proc/self/fd), " (deleted)" when unlinked. */
 function openFilesUnder(dir: string): string[] {
   const out: string[] = [];
@@ -210,7 +281,7 @@ function openFilesUnder(dir: string): string[] {
 
 Deno.test("a FILESYSTEM bucket keeps range-read files open, a bounded number", async () => {
   const root = await Deno.realPath(await Deno.makeTempDir());
-  const b = new FilesystemBucket(root);
+  const b = new FilesystemBucket(root, { maxOpenFiles: 64 });
   try {
     for (let i = 0; i < 70; i++) await b.upload(`f${i}`, pattern(100, i));
     for (let i = 0; i < 70; i++) {
