@@ -78,7 +78,8 @@ export interface Item {
   val: string;
 }
 
-const KEYWORDS: Record<string, ItemType> = {
+// a Map, not an object literal: `constructor` or `__proto__` must not find Object.prototype's
+const KEYWORDS: ReadonlyMap<string, ItemType> = new Map<string, ItemType>(Object.entries({
   and: "LAND",
   or: "LOR",
   unless: "LUNLESS",
@@ -110,7 +111,9 @@ const KEYWORDS: Record<string, ItemType> = {
   end: "END",
   inf: "NUMBER",
   nan: "NUMBER",
-};
+}));
+/** The longest keyword's length: a longer word is an identifier without a lookup. */
+const MAX_KEYWORD_LENGTH = Math.max(...Array.from(KEYWORDS.keys(), (k) => k.length));
 
 /** Canonical text of fixed tokens (Prometheus's ItemTypeStr), e.g. LAND → "and". */
 export const ITEM_TYPE_STR: Partial<Record<ItemType, string>> = {
@@ -138,7 +141,7 @@ export const ITEM_TYPE_STR: Partial<Record<ItemType, string>> = {
   NEQ_REGEX: "!~",
   POW: "^",
 };
-for (const [word, t] of Object.entries(KEYWORDS)) if (t !== "NUMBER") ITEM_TYPE_STR[t] = word;
+for (const [word, t] of KEYWORDS) if (t !== "NUMBER") ITEM_TYPE_STR[t] = word;
 
 const OPERATORS = new Set<ItemType>([
   "ADD",
@@ -302,6 +305,22 @@ function goRuneU(r: number): string {
 }
 
 const utf8 = new TextDecoder();
+const utf8Encoder = new TextEncoder();
+
+/** True when every UTF-16 unit of `s` is ASCII, so that its UTF-8 bytes are its char codes. */
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return false;
+  return true;
+}
+
+/** `bytes` as a string of char codes 0–255, one per byte. */
+function byteString(bytes: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i < bytes.length; i += 4096) {
+    out += String.fromCharCode.apply(null, bytes.subarray(i, i + 4096) as unknown as number[]);
+  }
+  return out;
+}
 
 /**
  * Streaming lexer: `next()` returns one token at a time (comments included); after an ERROR or
@@ -309,7 +328,13 @@ const utf8 = new TextDecoder();
  * surfaces when the parser gets that far.
  */
 export class Lexer {
-  readonly bytes: Uint8Array;
+  /**
+   * The query's UTF-8 bytes as char codes 0–255: the query itself when it is ASCII (the usual
+   * case, lexed and sliced without encoding or decoding), else a string made of its bytes.
+   */
+  private readonly src: string;
+  private readonly ascii: boolean;
+  private encoded: Uint8Array | null = null;
   private pos = 0;
   private start = 0;
   private width = 0;
@@ -319,52 +344,77 @@ export class Lexer {
   private gotColon = false;
   private stringOpen = 0;
   private done = false;
+  private pendingDuration = false;
 
   constructor(readonly input: string) {
-    this.bytes = new TextEncoder().encode(input);
+    this.ascii = isAscii(input);
+    if (this.ascii) this.src = input;
+    else {
+      this.encoded = utf8Encoder.encode(input);
+      this.src = byteString(this.encoded);
+    }
+  }
+
+  /** The query's UTF-8 bytes. */
+  get bytes(): Uint8Array {
+    return this.encoded ??= utf8Encoder.encode(this.input);
+  }
+
+  /** Length of the query in UTF-8 bytes. */
+  get byteLength(): number {
+    return this.src.length;
+  }
+
+  /** Byte `i` of the query's UTF-8 (NaN past the end). */
+  byteAt(i: number): number {
+    return this.src.charCodeAt(i);
   }
 
   /** Text of bytes [from, to). */
   slice(from: number, to: number): string {
+    if (this.ascii) return this.input.substring(from, to);
     return utf8.decode(this.bytes.subarray(from, to));
   }
 
   /** Decodes the next rune; U+FFFD for invalid UTF-8 (as Go's utf8.RuneError). */
   private nextRune(): number {
-    const b = this.bytes;
+    const b = this.src;
     const p = this.pos;
     if (p >= b.length) {
       this.width = 0;
       return EOF;
     }
-    const c = b[p];
+    const c = b.charCodeAt(p);
     let r = 0xfffd;
     let w = 1;
     if (c < 0x80) {
       r = c;
-    } else if (c >= 0xc2 && c < 0xe0 && p + 1 < b.length && (b[p + 1] & 0xc0) === 0x80) {
-      r = ((c & 0x1f) << 6) | (b[p + 1] & 0x3f);
-      w = 2;
-    } else if (
-      c >= 0xe0 && c < 0xf0 && p + 2 < b.length && (b[p + 1] & 0xc0) === 0x80 &&
-      (b[p + 2] & 0xc0) === 0x80
-    ) {
-      r = ((c & 0x0f) << 12) | ((b[p + 1] & 0x3f) << 6) | (b[p + 2] & 0x3f);
-      w = 3;
-      if (r < 0x800 || (r >= 0xd800 && r <= 0xdfff)) {
-        r = 0xfffd;
-        w = 1;
-      }
-    } else if (
-      c >= 0xf0 && c < 0xf5 && p + 3 < b.length && (b[p + 1] & 0xc0) === 0x80 &&
-      (b[p + 2] & 0xc0) === 0x80 && (b[p + 3] & 0xc0) === 0x80
-    ) {
-      r = ((c & 0x07) << 18) | ((b[p + 1] & 0x3f) << 12) | ((b[p + 2] & 0x3f) << 6) |
-        (b[p + 3] & 0x3f);
-      w = 4;
-      if (r < 0x10000 || r > 0x10ffff) {
-        r = 0xfffd;
-        w = 1;
+    } else {
+      const c1 = b.charCodeAt(p + 1); // NaN past the end: fails every test below
+      if (c >= 0xc2 && c < 0xe0 && (c1 & 0xc0) === 0x80) {
+        r = ((c & 0x1f) << 6) | (c1 & 0x3f);
+        w = 2;
+      } else if (c >= 0xe0 && c < 0xf0) {
+        const c2 = b.charCodeAt(p + 2);
+        if ((c1 & 0xc0) === 0x80 && (c2 & 0xc0) === 0x80) {
+          r = ((c & 0x0f) << 12) | ((c1 & 0x3f) << 6) | (c2 & 0x3f);
+          w = 3;
+          if (r < 0x800 || (r >= 0xd800 && r <= 0xdfff)) {
+            r = 0xfffd;
+            w = 1;
+          }
+        }
+      } else if (c >= 0xf0 && c < 0xf5) {
+        const c2 = b.charCodeAt(p + 2);
+        const c3 = b.charCodeAt(p + 3);
+        if ((c1 & 0xc0) === 0x80 && (c2 & 0xc0) === 0x80 && (c3 & 0xc0) === 0x80) {
+          r = ((c & 0x07) << 18) | ((c1 & 0x3f) << 12) | ((c2 & 0x3f) << 6) | (c3 & 0x3f);
+          w = 4;
+          if (r < 0x10000 || r > 0x10ffff) {
+            r = 0xfffd;
+            w = 1;
+          }
+        }
       }
     }
     this.width = w;
@@ -382,9 +432,10 @@ export class Lexer {
     this.pos -= this.width;
   }
 
+  /** Consumes the next rune when it is one of `valid`'s (ASCII) characters. */
   private accept(valid: string): boolean {
     const r = this.nextRune();
-    if (r !== EOF && valid.includes(String.fromCodePoint(r))) return true;
+    for (let i = 0; i < valid.length; i++) if (valid.charCodeAt(i) === r) return true;
     this.backup();
     return false;
   }
@@ -408,7 +459,7 @@ export class Lexer {
 
   private error(msg: string): Item {
     this.done = true;
-    return { type: "ERROR", pos: this.start, end: this.bytes.length, val: msg };
+    return { type: "ERROR", pos: this.start, end: this.src.length, val: msg };
   }
 
   /** The next token. */
@@ -424,7 +475,7 @@ export class Lexer {
   }
 
   private atComment(): boolean {
-    return this.pos < this.bytes.length && this.bytes[this.pos] === 0x23; // #
+    return this.src.charCodeAt(this.pos) === 0x23; // #
   }
 
   private lexComment(): Item {
@@ -528,8 +579,6 @@ export class Lexer {
     }
     return this.error(`unexpected character: ${goQuoteRune(r)}`);
   }
-
-  private pendingDuration = false;
 
   private lexInsideBraces(): Item | null {
     if (this.atComment()) return this.lexComment();
@@ -703,7 +752,7 @@ export class Lexer {
     }
     this.backup();
     const word = this.slice(this.start, this.pos);
-    const kw = KEYWORDS[word.toLowerCase()];
+    const kw = word.length <= MAX_KEYWORD_LENGTH ? KEYWORDS.get(word.toLowerCase()) : undefined;
     if (kw !== undefined) return this.emit(kw);
     return this.emit(word.includes(":") ? "METRIC_IDENTIFIER" : "IDENTIFIER");
   }
@@ -721,7 +770,7 @@ export function digitVal(ch: number): number {
 export function lex(input: string): Item[] {
   const l = new Lexer(input);
   const out: Item[] = [];
-  for (let i = 0; i <= l.bytes.length + 1; i++) {
+  for (let i = 0; i <= l.byteLength + 1; i++) {
     const it = l.next();
     out.push(it);
     if (it.type === "EOF" || it.type === "ERROR") break;
