@@ -304,7 +304,8 @@ function goRuneU(r: number): string {
   return isGoPrintable(r) ? `${hex} '${String.fromCodePoint(r)}'` : hex;
 }
 
-const utf8 = new TextDecoder();
+// ignoreBOM: a U+FEFF at the start of a slice is text, as in Go (the default decoder drops it)
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 const utf8Encoder = new TextEncoder();
 
 /** True when every UTF-16 unit of `s` is ASCII, so that its UTF-8 bytes are its char codes. */
