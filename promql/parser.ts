@@ -92,19 +92,22 @@ export class ParseError extends Error {
 // ---------------------------------------------------------------------------------------------
 // Literals.
 
+function invalidNumber(s: string): string {
+  return `strconv.ParseFloat: parsing ${goQuote(s)}: invalid syntax`;
+}
+
 /** Go `strconv.ParseInt(s, 0, 64)` then `ParseFloat(s, 64)` as the PromQL parser does. */
 function parseNumber(s: string): number | string {
   const lower = s.toLowerCase();
   if (lower === "inf" || lower === "+inf" || lower === "infinity") return Infinity;
   if (lower === "-inf") return -Infinity;
   if (lower === "nan") return NaN;
-  const invalid = `strconv.ParseFloat: parsing ${goQuote(s)}: invalid syntax`;
   if (/^0[xX]/.test(s)) {
     const digits = s.slice(2).replace(/^0+/, "");
-    if (!/^[0-9a-fA-F]+$/.test(s.slice(2))) return invalid;
+    if (!/^[0-9a-fA-F]+$/.test(s.slice(2))) return invalidNumber(s);
     // beyond int64 ParseInt fails and ParseFloat wants a `p` exponent for hex: invalid
     if (digits.length > 16 || (digits.length === 16 && parseInt(digits[0], 16) >= 8)) {
-      return invalid;
+      return invalidNumber(s);
     }
     return Number(s.slice(0, 2).toLowerCase() + s.slice(2));
   }
@@ -113,7 +116,7 @@ function parseNumber(s: string): number | string {
     if (digits.length < 22) return parseInt(digits, 8);
     // not an int64: ParseFloat reads it as decimal
   }
-  if (!/^(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/.test(s)) return invalid;
+  if (!/^(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/.test(s)) return invalidNumber(s);
   const v = Number(s);
   if (!Number.isFinite(v)) return `strconv.ParseFloat: parsing ${goQuote(s)}: value out of range`;
   return v;
@@ -1041,12 +1044,16 @@ class Parser {
     return lt;
   }
 
-  private expectType(node: Expr, want: ValueType, context: string): void {
+  /** Checks `node`'s type; `context` names where it is, or is the call it is an argument of. */
+  private expectType(node: Expr, want: ValueType, context: string | Call): void {
     const t = this.checkAST(node);
     if (t !== want) {
+      const where = typeof context === "string"
+        ? context
+        : `call to function ${goQuote(context.func.name)}`;
       this.addErr(
         node.posRange,
-        `expected type ${documentedType(want)} in ${context}, got ${documentedType(t)}`,
+        `expected type ${documentedType(want)} in ${where}, got ${documentedType(t)}`,
       );
     }
   }
@@ -1148,7 +1155,7 @@ class Parser {
         if (f.variadic === 0) break; // extra args of a fixed-arity function are not type-checked
         j = nargs - 1;
       }
-      this.expectType(n.args[i], f.argTypes[j], `call to function ${goQuote(f.name)}`);
+      this.expectType(n.args[i], f.argTypes[j], n);
     }
   }
 

@@ -1658,7 +1658,7 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "promql-engine-unbounded-chain-depth",
     file: "promql/parse_cache.ts",
-    find: "  checkEvalDepth(input, expr);\n",
+    find: "  if (input.length > MAX_EXPR_DEPTH) checkEvalDepth(input, expr);\n",
     replace: "\n",
     tests: ["tests/promql/parse_cache_test.ts", "tests/query/api_limits_test.ts"],
   },
