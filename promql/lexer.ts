@@ -374,7 +374,12 @@ export class Lexer {
   /** Text of bytes [from, to). */
   slice(from: number, to: number): string {
     if (this.ascii) return this.input.substring(from, to);
-    return utf8.decode(this.bytes.subarray(from, to));
+    // ASCII bytes are their own text in the byte string: only other text is decoded
+    const src = this.src;
+    for (let i = from; i < to; i++) {
+      if (src.charCodeAt(i) >= 0x80) return utf8.decode(this.bytes.subarray(from, to));
+    }
+    return src.substring(from, to);
   }
 
   /** Decodes the next rune; U+FFFD for invalid UTF-8 (as Go's utf8.RuneError). */
@@ -490,8 +495,23 @@ export class Lexer {
   }
 
   private skipSpaces(): void {
-    while (isSpace(this.peek())) this.nextRune();
-    this.start = this.pos;
+    const src = this.src;
+    let p = this.pos;
+    while (isSpace(src.charCodeAt(p))) p++;
+    this.pos = p;
+    this.start = p;
+  }
+
+  /** Moves past the letters, digits, `_` (and `:` when `colons`) at the position. */
+  private skipIdentifier(colons: boolean): void {
+    const src = this.src;
+    let p = this.pos;
+    for (;;) {
+      const c = src.charCodeAt(p); // NaN past the end
+      if (!(isAlphaNumeric(c) || (colons && c === 0x3a))) break;
+      p++;
+    }
+    this.pos = p;
   }
 
   /** One token outside braces, or null after skipping whitespace. */
@@ -590,10 +610,7 @@ export class Lexer {
       return null;
     }
     if (isAlpha(r)) {
-      while (isAlphaNumeric(this.nextRune())) {
-        // absorb
-      }
-      this.backup();
+      this.skipIdentifier(false);
       return this.emit("IDENTIFIER");
     }
     switch (r) {
@@ -677,7 +694,15 @@ export class Lexer {
   }
 
   private lexString(): Item {
+    const src = this.src;
+    const q = this.stringOpen;
     for (;;) {
+      // plain ASCII needs no rune decoding (NaN past the end fails the test)
+      const c = src.charCodeAt(this.pos);
+      if (c < 0x80 && c !== q && c !== 0x5c && c !== 0x0a) {
+        this.pos++;
+        continue;
+      }
       const r = this.nextRune();
       if (r === 0x5c) {
         const err = this.lexEscape();
@@ -693,7 +718,14 @@ export class Lexer {
   }
 
   private lexRawString(): Item {
+    const src = this.src;
+    const q = this.stringOpen;
     for (;;) {
+      const c = src.charCodeAt(this.pos);
+      if (c < 0x80 && c !== q) {
+        this.pos++;
+        continue;
+      }
       const r = this.nextRune();
       if (r === 0xfffd) return this.error("invalid UTF-8 rune");
       if (r === EOF) return this.error("unterminated raw string");
@@ -747,11 +779,7 @@ export class Lexer {
   }
 
   private lexKeywordOrIdentifier(): Item {
-    for (;;) {
-      const r = this.nextRune();
-      if (!(isAlphaNumeric(r) || r === 0x3a)) break;
-    }
-    this.backup();
+    this.skipIdentifier(true);
     const word = this.slice(this.start, this.pos);
     const kw = word.length <= MAX_KEYWORD_LENGTH ? KEYWORDS.get(word.toLowerCase()) : undefined;
     if (kw !== undefined) return this.emit(kw);

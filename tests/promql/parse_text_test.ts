@@ -107,6 +107,25 @@ Deno.test("quoted label values decode as Go's Unquote of Go's %q, in every quoti
   }
 });
 
+Deno.test("\\u and \\U escapes encode code points of every UTF-8 length", () => {
+  const cps = [0x0, 0x7f, 0x80, 0x85, 0x7ff, 0x800, 0xfeff, 0xffff, 0x10000, 0x1f600, 0x10ffff];
+  for (const cp of cps) {
+    const hex = cp.toString(16).padStart(8, "0");
+    const want = String.fromCodePoint(cp);
+    if (cp <= 0xffff) {
+      const q = `x{a="\\u${hex.slice(4)}"}`;
+      assertEquals(selector(parseExpr(q)).matchers[0].value, want, q);
+    }
+    const q = `x{a='\\U${hex}'}`;
+    assertEquals(selector(parseExpr(q)).matchers[0].value, want, q);
+  }
+  // a surrogate is refused, as Prometheus's lexer refuses it
+  assertEquals(
+    assertThrows(() => parseExpr('x{a="\\U0000d800"}'), ParseError).message,
+    "1:5: parse error: escape sequence is an invalid Unicode code point",
+  );
+});
+
 Deno.test("a leading U+FEFF stays in a string, written or escaped, as in Prometheus", () => {
   for (
     const q of ['x{a="\ufeffb"}', 'x{a="\\ufeffb"}', "x{a=`\ufeffb`}", 'x{a="\\xef\\xbb\\xbfb"}']
