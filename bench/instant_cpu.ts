@@ -21,6 +21,10 @@
 // "another series each time" case (`bench_metric_<n % 100>{id="<n, 7 digits>"}`, n stepping by
 // 7,919 from 0.577·N; each side walks the same series, and its warm-up queries every metric
 // name once, so only the series' own postings list and entry are new).
+// A query with `{i}` or `{i%M:W}` in it is another text each time on any data: the side's count
+// of queries sent so far (modulo M, zero-padded to W digits), e.g.
+// `node_load1{instance="host-{i%100:3}:9100"}` walks the instances of the 10,000-series data
+// (each side the same walk), a parse-cache miss each time as a fleet of dashboards causes.
 
 import type { ThanosProc } from "../tests/helpers/thanos.ts";
 import { bigSeriesSelector, startKeptDataPair, startKeptDataPrometheus } from "./kept_data.ts";
@@ -95,12 +99,20 @@ const sent = new Map<string, number>();
 
 /** The query text of `query` for its next send to `base` (see `big:<N>`). */
 function queryText(base: string, query: string): string {
-  if (!query.startsWith("big:")) return query;
-  const n = Number(query.slice(4));
+  const counted = query.startsWith("big:") || COUNTER.test(query);
+  if (!counted) return query;
   const i = sent.get(base) ?? 0;
   sent.set(base, i + 1);
-  return bigSeriesSelector(n, i);
+  if (query.startsWith("big:")) return bigSeriesSelector(Number(query.slice(4)), i);
+  return query.replace(COUNTERS, (_m, mod?: string, width?: string) => {
+    const v = mod === undefined ? i : i % Number(mod);
+    return String(v).padStart(Number(width ?? 0), "0");
+  });
 }
+
+/** `{i}`, `{i%M}`, `{i:W}` or `{i%M:W}` in a query: see the header. */
+const COUNTER = /\{i(?:%(\d+))?(?::(\d+))?\}/;
+const COUNTERS = new RegExp(COUNTER.source, "g");
 
 async function get(base: string, q: string): Promise<number> {
   const query = queryText(base, q);

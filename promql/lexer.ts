@@ -78,7 +78,8 @@ export interface Item {
   val: string;
 }
 
-const KEYWORDS: Record<string, ItemType> = {
+// a Map, not an object literal: `constructor` or `__proto__` must not find Object.prototype's
+const KEYWORDS: ReadonlyMap<string, ItemType> = new Map<string, ItemType>(Object.entries({
   and: "LAND",
   or: "LOR",
   unless: "LUNLESS",
@@ -110,7 +111,9 @@ const KEYWORDS: Record<string, ItemType> = {
   end: "END",
   inf: "NUMBER",
   nan: "NUMBER",
-};
+}));
+/** The longest keyword's length: a longer word is an identifier without a lookup. */
+const MAX_KEYWORD_LENGTH = Math.max(...Array.from(KEYWORDS.keys(), (k) => k.length));
 
 /** Canonical text of fixed tokens (Prometheus's ItemTypeStr), e.g. LAND → "and". */
 export const ITEM_TYPE_STR: Partial<Record<ItemType, string>> = {
@@ -138,7 +141,7 @@ export const ITEM_TYPE_STR: Partial<Record<ItemType, string>> = {
   NEQ_REGEX: "!~",
   POW: "^",
 };
-for (const [word, t] of Object.entries(KEYWORDS)) if (t !== "NUMBER") ITEM_TYPE_STR[t] = word;
+for (const [word, t] of KEYWORDS) if (t !== "NUMBER") ITEM_TYPE_STR[t] = word;
 
 const OPERATORS = new Set<ItemType>([
   "ADD",
@@ -301,7 +304,24 @@ function goRuneU(r: number): string {
   return isGoPrintable(r) ? `${hex} '${String.fromCodePoint(r)}'` : hex;
 }
 
-const utf8 = new TextDecoder();
+// ignoreBOM: a U+FEFF at the start of a slice is text, as in Go (the default decoder drops it)
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
+const utf8Encoder = new TextEncoder();
+
+/** True when every UTF-16 unit of `s` is ASCII, so that its UTF-8 bytes are its char codes. */
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return false;
+  return true;
+}
+
+/** `bytes` as a string of char codes 0–255, one per byte. */
+function byteString(bytes: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i < bytes.length; i += 4096) {
+    out += String.fromCharCode.apply(null, bytes.subarray(i, i + 4096) as unknown as number[]);
+  }
+  return out;
+}
 
 /**
  * Streaming lexer: `next()` returns one token at a time (comments included); after an ERROR or
@@ -309,7 +329,13 @@ const utf8 = new TextDecoder();
  * surfaces when the parser gets that far.
  */
 export class Lexer {
-  readonly bytes: Uint8Array;
+  /**
+   * The query's UTF-8 bytes as char codes 0–255: the query itself when it is ASCII (the usual
+   * case, lexed and sliced without encoding or decoding), else a string made of its bytes.
+   */
+  private readonly src: string;
+  private readonly ascii: boolean;
+  private encoded: Uint8Array | null = null;
   private pos = 0;
   private start = 0;
   private width = 0;
@@ -319,52 +345,82 @@ export class Lexer {
   private gotColon = false;
   private stringOpen = 0;
   private done = false;
+  private pendingDuration = false;
 
   constructor(readonly input: string) {
-    this.bytes = new TextEncoder().encode(input);
+    this.ascii = isAscii(input);
+    if (this.ascii) this.src = input;
+    else {
+      this.encoded = utf8Encoder.encode(input);
+      this.src = byteString(this.encoded);
+    }
+  }
+
+  /** The query's UTF-8 bytes. */
+  get bytes(): Uint8Array {
+    return this.encoded ??= utf8Encoder.encode(this.input);
+  }
+
+  /** Length of the query in UTF-8 bytes. */
+  get byteLength(): number {
+    return this.src.length;
+  }
+
+  /** Byte `i` of the query's UTF-8 (NaN past the end). */
+  byteAt(i: number): number {
+    return this.src.charCodeAt(i);
   }
 
   /** Text of bytes [from, to). */
   slice(from: number, to: number): string {
-    return utf8.decode(this.bytes.subarray(from, to));
+    if (this.ascii) return this.input.substring(from, to);
+    // ASCII bytes are their own text in the byte string: only other text is decoded
+    const src = this.src;
+    for (let i = from; i < to; i++) {
+      if (src.charCodeAt(i) >= 0x80) return utf8.decode(this.bytes.subarray(from, to));
+    }
+    return src.substring(from, to);
   }
 
   /** Decodes the next rune; U+FFFD for invalid UTF-8 (as Go's utf8.RuneError). */
   private nextRune(): number {
-    const b = this.bytes;
+    const b = this.src;
     const p = this.pos;
     if (p >= b.length) {
       this.width = 0;
       return EOF;
     }
-    const c = b[p];
+    const c = b.charCodeAt(p);
     let r = 0xfffd;
     let w = 1;
     if (c < 0x80) {
       r = c;
-    } else if (c >= 0xc2 && c < 0xe0 && p + 1 < b.length && (b[p + 1] & 0xc0) === 0x80) {
-      r = ((c & 0x1f) << 6) | (b[p + 1] & 0x3f);
-      w = 2;
-    } else if (
-      c >= 0xe0 && c < 0xf0 && p + 2 < b.length && (b[p + 1] & 0xc0) === 0x80 &&
-      (b[p + 2] & 0xc0) === 0x80
-    ) {
-      r = ((c & 0x0f) << 12) | ((b[p + 1] & 0x3f) << 6) | (b[p + 2] & 0x3f);
-      w = 3;
-      if (r < 0x800 || (r >= 0xd800 && r <= 0xdfff)) {
-        r = 0xfffd;
-        w = 1;
-      }
-    } else if (
-      c >= 0xf0 && c < 0xf5 && p + 3 < b.length && (b[p + 1] & 0xc0) === 0x80 &&
-      (b[p + 2] & 0xc0) === 0x80 && (b[p + 3] & 0xc0) === 0x80
-    ) {
-      r = ((c & 0x07) << 18) | ((b[p + 1] & 0x3f) << 12) | ((b[p + 2] & 0x3f) << 6) |
-        (b[p + 3] & 0x3f);
-      w = 4;
-      if (r < 0x10000 || r > 0x10ffff) {
-        r = 0xfffd;
-        w = 1;
+    } else {
+      const c1 = b.charCodeAt(p + 1); // NaN past the end: fails every test below
+      if (c >= 0xc2 && c < 0xe0 && (c1 & 0xc0) === 0x80) {
+        r = ((c & 0x1f) << 6) | (c1 & 0x3f);
+        w = 2;
+      } else if (c >= 0xe0 && c < 0xf0) {
+        const c2 = b.charCodeAt(p + 2);
+        if ((c1 & 0xc0) === 0x80 && (c2 & 0xc0) === 0x80) {
+          r = ((c & 0x0f) << 12) | ((c1 & 0x3f) << 6) | (c2 & 0x3f);
+          w = 3;
+          if (r < 0x800 || (r >= 0xd800 && r <= 0xdfff)) {
+            r = 0xfffd;
+            w = 1;
+          }
+        }
+      } else if (c >= 0xf0 && c < 0xf5) {
+        const c2 = b.charCodeAt(p + 2);
+        const c3 = b.charCodeAt(p + 3);
+        if ((c1 & 0xc0) === 0x80 && (c2 & 0xc0) === 0x80 && (c3 & 0xc0) === 0x80) {
+          r = ((c & 0x07) << 18) | ((c1 & 0x3f) << 12) | ((c2 & 0x3f) << 6) | (c3 & 0x3f);
+          w = 4;
+          if (r < 0x10000 || r > 0x10ffff) {
+            r = 0xfffd;
+            w = 1;
+          }
+        }
       }
     }
     this.width = w;
@@ -382,9 +438,10 @@ export class Lexer {
     this.pos -= this.width;
   }
 
+  /** Consumes the next rune when it is one of `valid`'s (ASCII) characters. */
   private accept(valid: string): boolean {
     const r = this.nextRune();
-    if (r !== EOF && valid.includes(String.fromCodePoint(r))) return true;
+    for (let i = 0; i < valid.length; i++) if (valid.charCodeAt(i) === r) return true;
     this.backup();
     return false;
   }
@@ -408,7 +465,7 @@ export class Lexer {
 
   private error(msg: string): Item {
     this.done = true;
-    return { type: "ERROR", pos: this.start, end: this.bytes.length, val: msg };
+    return { type: "ERROR", pos: this.start, end: this.src.length, val: msg };
   }
 
   /** The next token. */
@@ -424,7 +481,7 @@ export class Lexer {
   }
 
   private atComment(): boolean {
-    return this.pos < this.bytes.length && this.bytes[this.pos] === 0x23; // #
+    return this.src.charCodeAt(this.pos) === 0x23; // #
   }
 
   private lexComment(): Item {
@@ -438,8 +495,23 @@ export class Lexer {
   }
 
   private skipSpaces(): void {
-    while (isSpace(this.peek())) this.nextRune();
-    this.start = this.pos;
+    const src = this.src;
+    let p = this.pos;
+    while (isSpace(src.charCodeAt(p))) p++;
+    this.pos = p;
+    this.start = p;
+  }
+
+  /** Moves past the letters, digits, `_` (and `:` when `colons`) at the position. */
+  private skipIdentifier(colons: boolean): void {
+    const src = this.src;
+    let p = this.pos;
+    for (;;) {
+      const c = src.charCodeAt(p); // NaN past the end
+      if (!(isAlphaNumeric(c) || (colons && c === 0x3a))) break;
+      p++;
+    }
+    this.pos = p;
   }
 
   /** One token outside braces, or null after skipping whitespace. */
@@ -529,8 +601,6 @@ export class Lexer {
     return this.error(`unexpected character: ${goQuoteRune(r)}`);
   }
 
-  private pendingDuration = false;
-
   private lexInsideBraces(): Item | null {
     if (this.atComment()) return this.lexComment();
     const r = this.nextRune();
@@ -540,10 +610,7 @@ export class Lexer {
       return null;
     }
     if (isAlpha(r)) {
-      while (isAlphaNumeric(this.nextRune())) {
-        // absorb
-      }
-      this.backup();
+      this.skipIdentifier(false);
       return this.emit("IDENTIFIER");
     }
     switch (r) {
@@ -627,7 +694,15 @@ export class Lexer {
   }
 
   private lexString(): Item {
+    const src = this.src;
+    const q = this.stringOpen;
     for (;;) {
+      // plain ASCII needs no rune decoding (NaN past the end fails the test)
+      const c = src.charCodeAt(this.pos);
+      if (c < 0x80 && c !== q && c !== 0x5c && c !== 0x0a) {
+        this.pos++;
+        continue;
+      }
       const r = this.nextRune();
       if (r === 0x5c) {
         const err = this.lexEscape();
@@ -643,7 +718,14 @@ export class Lexer {
   }
 
   private lexRawString(): Item {
+    const src = this.src;
+    const q = this.stringOpen;
     for (;;) {
+      const c = src.charCodeAt(this.pos);
+      if (c < 0x80 && c !== q) {
+        this.pos++;
+        continue;
+      }
       const r = this.nextRune();
       if (r === 0xfffd) return this.error("invalid UTF-8 rune");
       if (r === EOF) return this.error("unterminated raw string");
@@ -697,13 +779,9 @@ export class Lexer {
   }
 
   private lexKeywordOrIdentifier(): Item {
-    for (;;) {
-      const r = this.nextRune();
-      if (!(isAlphaNumeric(r) || r === 0x3a)) break;
-    }
-    this.backup();
+    this.skipIdentifier(true);
     const word = this.slice(this.start, this.pos);
-    const kw = KEYWORDS[word.toLowerCase()];
+    const kw = word.length <= MAX_KEYWORD_LENGTH ? KEYWORDS.get(word.toLowerCase()) : undefined;
     if (kw !== undefined) return this.emit(kw);
     return this.emit(word.includes(":") ? "METRIC_IDENTIFIER" : "IDENTIFIER");
   }
@@ -721,7 +799,7 @@ export function digitVal(ch: number): number {
 export function lex(input: string): Item[] {
   const l = new Lexer(input);
   const out: Item[] = [];
-  for (let i = 0; i <= l.bytes.length + 1; i++) {
+  for (let i = 0; i <= l.byteLength + 1; i++) {
     const it = l.next();
     out.push(it);
     if (it.type === "EOF" || it.type === "ERROR") break;

@@ -5,7 +5,7 @@
 
 import type { Expr } from "./ast.ts";
 import type { FunctionOptions } from "./functions_table.ts";
-import { checkEvalDepth, parseExpr } from "./parser.ts";
+import { checkEvalDepth, MAX_EXPR_DEPTH, parseExpr } from "./parser.ts";
 import { CountLru } from "../runutil/lru.ts";
 
 /**
@@ -50,7 +50,8 @@ export class ParseCache {
 
 function parsedAndChecked(input: string, functions: FunctionOptions): Expr {
   const expr = parseExpr(input, functions);
-  // evaluation recurses per level: refuse what would overflow the stack (400, not 500)
-  checkEvalDepth(input, expr);
+  // evaluation recurses per level: refuse what would overflow the stack (400, not 500). Each node
+  // of a tree has a token of its own in the text, so a shorter text cannot nest that deep.
+  if (input.length > MAX_EXPR_DEPTH) checkEvalDepth(input, expr);
   return expr;
 }

@@ -92,19 +92,22 @@ export class ParseError extends Error {
 // ---------------------------------------------------------------------------------------------
 // Literals.
 
+function invalidNumber(s: string): string {
+  return `strconv.ParseFloat: parsing ${goQuote(s)}: invalid syntax`;
+}
+
 /** Go `strconv.ParseInt(s, 0, 64)` then `ParseFloat(s, 64)` as the PromQL parser does. */
 function parseNumber(s: string): number | string {
   const lower = s.toLowerCase();
   if (lower === "inf" || lower === "+inf" || lower === "infinity") return Infinity;
   if (lower === "-inf") return -Infinity;
   if (lower === "nan") return NaN;
-  const invalid = `strconv.ParseFloat: parsing ${goQuote(s)}: invalid syntax`;
   if (/^0[xX]/.test(s)) {
     const digits = s.slice(2).replace(/^0+/, "");
-    if (!/^[0-9a-fA-F]+$/.test(s.slice(2))) return invalid;
+    if (!/^[0-9a-fA-F]+$/.test(s.slice(2))) return invalidNumber(s);
     // beyond int64 ParseInt fails and ParseFloat wants a `p` exponent for hex: invalid
     if (digits.length > 16 || (digits.length === 16 && parseInt(digits[0], 16) >= 8)) {
-      return invalid;
+      return invalidNumber(s);
     }
     return Number(s.slice(0, 2).toLowerCase() + s.slice(2));
   }
@@ -113,85 +116,119 @@ function parseNumber(s: string): number | string {
     if (digits.length < 22) return parseInt(digits, 8);
     // not an int64: ParseFloat reads it as decimal
   }
-  if (!/^(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/.test(s)) return invalid;
+  if (!/^(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/.test(s)) return invalidNumber(s);
   const v = Number(s);
   if (!Number.isFinite(v)) return `strconv.ParseFloat: parsing ${goQuote(s)}: value out of range`;
   return v;
 }
 
-/** Go `strutil.Unquote` over the token bytes; invalid UTF-8 from \x / octal escapes → U+FFFD. */
-function unquote(b: Uint8Array): string | null {
-  const n = b.length;
-  if (n < 2) return null;
-  const q = b[0];
-  if (q !== b[n - 1]) return null;
-  const body = b.subarray(1, n - 1);
+// ignoreBOM: a leading U+FEFF is part of a value, as in Go (the default decoder drops it)
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
+
+/**
+ * Go `strutil.Unquote` of the token at bytes [from, to) of the lexer's query; invalid UTF-8 from
+ * \x / octal escapes becomes U+FFFD. null when the token is not a valid quoted string. A string
+ * without escapes is the text between its quotes, sliced from the query as it is.
+ */
+function unquote(lx: Lexer, from: number, to: number): string | null {
+  if (to - from < 2) return null;
+  const q = lx.byteAt(from);
+  if (q !== lx.byteAt(to - 1)) return null;
+  const bodyStart = from + 1;
+  const bodyEnd = to - 1;
   if (q === 0x60) {
-    if (body.includes(0x60)) return null;
-    return new TextDecoder().decode(body);
+    for (let i = bodyStart; i < bodyEnd; i++) if (lx.byteAt(i) === 0x60) return null;
+    return lx.slice(bodyStart, bodyEnd);
   }
   if (q !== 0x22 && q !== 0x27) return null;
-  if (body.includes(0x0a)) return null;
-  const out: number[] = [];
-  const pushRune = (r: number) => {
-    const bytes = new TextEncoder().encode(String.fromCodePoint(r));
-    for (const x of bytes) out.push(x);
-  };
-  let i = 0;
-  while (i < body.length) {
-    const c = body[i];
+  for (let i = bodyStart; i < bodyEnd; i++) {
+    const c = lx.byteAt(i);
+    if (c === q || c === 0x0a) return null;
+    if (c === 0x5c) return unquoteEscaped(lx, q, bodyStart, bodyEnd);
+  }
+  return lx.slice(bodyStart, bodyEnd);
+}
+
+/** {@link unquote} of a body [from, to) with a backslash in it. */
+function unquoteEscaped(lx: Lexer, q: number, from: number, to: number): string | null {
+  for (let i = from; i < to; i++) if (lx.byteAt(i) === 0x0a) return null;
+  // an escape never decodes to more bytes than it is written with
+  const out = new Uint8Array(to - from);
+  let o = 0;
+  let i = from;
+  while (i < to) {
+    const c = lx.byteAt(i);
     if (c === q) return null;
     if (c !== 0x5c) {
-      out.push(c);
+      out[o++] = c;
       i++;
       continue;
     }
-    if (i + 1 >= body.length) return null;
-    const e = body[i + 1];
+    if (i + 1 >= to) return null;
+    const e = lx.byteAt(i + 1);
     i += 2;
     const simple = SIMPLE_ESCAPES.get(e);
     if (simple !== undefined) {
-      out.push(simple);
+      out[o++] = simple;
       continue;
     }
     if (e === 0x27 || e === 0x22) {
       if (e !== q) return null;
-      out.push(e);
+      out[o++] = e;
       continue;
     }
     if (e === 0x78 || e === 0x75 || e === 0x55) {
       const len = e === 0x78 ? 2 : e === 0x75 ? 4 : 8;
-      if (i + len > body.length) return null;
+      if (i + len > to) return null;
       let v = 0;
       for (let j = 0; j < len; j++) {
-        const h = digitVal(body[i + j]);
+        const h = digitVal(lx.byteAt(i + j));
         if (h >= 16) return null;
         v = v * 16 + h;
       }
       i += len;
-      if (e === 0x78) out.push(v); // a raw byte, as in Go
+      if (e === 0x78) out[o++] = v; // a raw byte, as in Go
       else {
         if (v > 0x10ffff) return null;
-        pushRune(v >= 0xd800 && v < 0xe000 ? 0xfffd : v);
+        o = putUtf8(out, o, v >= 0xd800 && v < 0xe000 ? 0xfffd : v);
       }
       continue;
     }
     if (e >= 0x30 && e <= 0x37) {
-      if (i + 2 > body.length) return null;
+      if (i + 2 > to) return null;
       let v = e - 0x30;
       for (let j = 0; j < 2; j++) {
-        const d = body[i + j] - 0x30;
-        if (d < 0 || d > 7) return null;
+        const d = lx.byteAt(i + j) - 0x30;
+        if (!(d >= 0 && d <= 7)) return null;
         v = v * 8 + d;
       }
       i += 2;
       if (v > 255) return null;
-      out.push(v);
+      out[o++] = v;
       continue;
     }
     return null;
   }
-  return new TextDecoder().decode(new Uint8Array(out));
+  return utf8.decode(out.subarray(0, o));
+}
+
+/** Writes code point `r` (not a surrogate) as UTF-8 at `out[o]`; returns the next offset. */
+function putUtf8(out: Uint8Array, o: number, r: number): number {
+  if (r < 0x80) out[o++] = r;
+  else if (r < 0x800) {
+    out[o++] = 0xc0 | (r >> 6);
+    out[o++] = 0x80 | (r & 0x3f);
+  } else if (r < 0x10000) {
+    out[o++] = 0xe0 | (r >> 12);
+    out[o++] = 0x80 | ((r >> 6) & 0x3f);
+    out[o++] = 0x80 | (r & 0x3f);
+  } else {
+    out[o++] = 0xf0 | (r >> 18);
+    out[o++] = 0x80 | ((r >> 12) & 0x3f);
+    out[o++] = 0x80 | ((r >> 6) & 0x3f);
+    out[o++] = 0x80 | (r & 0x3f);
+  }
+  return o;
 }
 
 /** Go `%f` (6 decimals; ±Inf, NaN spelled as Go does). */
@@ -922,7 +959,7 @@ class Parser {
   }
 
   private unquoteToken(t: Item): string {
-    const v = unquote(this.lexer.bytes.subarray(t.pos, t.end));
+    const v = unquote(this.lexer, t.pos, t.end);
     if (v === null) {
       this.addErr(this.range(t), `error unquoting string ${goQuote(t.val)}: invalid syntax`);
       return "";
@@ -1007,32 +1044,38 @@ class Parser {
     return lt;
   }
 
-  private expectType(node: Expr, want: ValueType, context: string): void {
+  /** Checks `node`'s type; `context` names where it is, or is the call it is an argument of. */
+  private expectType(node: Expr, want: ValueType, context: string | Call): void {
     const t = this.checkAST(node);
     if (t !== want) {
+      const where = typeof context === "string"
+        ? context
+        : `call to function ${goQuote(context.func.name)}`;
       this.addErr(
         node.posRange,
-        `expected type ${documentedType(want)} in ${context}, got ${documentedType(t)}`,
+        `expected type ${documentedType(want)} in ${where}, got ${documentedType(t)}`,
       );
     }
   }
 
+  /** Byte range of a binary expression's operator (and modifiers), for its errors. */
+  private opRange(n: BinaryExpr): PosRange {
+    const lx = this.lexer;
+    const isSp = (c: number) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+    let start = n.lhs.posRange.end;
+    while (start < lx.byteLength && isSp(lx.byteAt(start))) start++;
+    let end = n.rhs.posRange.start - 1;
+    while (end > 0 && isSp(lx.byteAt(end))) end--;
+    return { start, end };
+  }
+
   private checkBinary(n: BinaryExpr, lt: ValueType, rt: ValueType): void {
-    const opRange = (): PosRange => {
-      const b = this.lexer.bytes;
-      const isSp = (c: number) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
-      let start = n.lhs.posRange.end;
-      while (start < b.length && isSp(b[start])) start++;
-      let end = n.rhs.posRange.start - 1;
-      while (end > 0 && isSp(b[end])) end--;
-      return { start, end };
-    };
     const vm = n.vectorMatching!;
     if (n.returnBool && !isComparison(n.op)) {
-      this.addErr(opRange(), "bool modifier can only be used on comparison operators");
+      this.addErr(this.opRange(n), "bool modifier can only be used on comparison operators");
     }
     if (isComparison(n.op) && !n.returnBool && lt === "scalar" && rt === "scalar") {
-      this.addErr(opRange(), "comparisons between scalars must use BOOL modifier");
+      this.addErr(this.opRange(n), "comparisons between scalars must use BOOL modifier");
     }
     if (isSetOperator(n.op) && vm.card === "one-to-one") vm.card = "many-to-many";
     if (vm.on) {
@@ -1040,7 +1083,7 @@ class Parser {
         for (const l2 of vm.include) {
           if (l1 === l2) {
             this.addErr(
-              opRange(),
+              this.opRange(n),
               `label ${goQuote(l1)} must not occur in ON and GROUP clause at once`,
             );
           }
@@ -1112,7 +1155,7 @@ class Parser {
         if (f.variadic === 0) break; // extra args of a fixed-arity function are not type-checked
         j = nargs - 1;
       }
-      this.expectType(n.args[i], f.argTypes[j], `call to function ${goQuote(f.name)}`);
+      this.expectType(n.args[i], f.argTypes[j], n);
     }
   }
 

@@ -1658,7 +1658,7 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "promql-engine-unbounded-chain-depth",
     file: "promql/parse_cache.ts",
-    find: "  checkEvalDepth(input, expr);\n",
+    find: "  if (input.length > MAX_EXPR_DEPTH) checkEvalDepth(input, expr);\n",
     replace: "\n",
     tests: ["tests/promql/parse_cache_test.ts", "tests/query/api_limits_test.ts"],
   },
@@ -4857,6 +4857,49 @@ export const MUTATIONS: Mutation[] = [
     find: "    if (input.length > this.maxLength) return parsedAndChecked(input, functions);",
     replace:
       "    if (input.length > this.maxLength * 100) return parsedAndChecked(input, functions);",
+    tests: ["tests/promql/parse_cache_test.ts"],
+  },
+  {
+    name: "promql-lexer-identifier-stops-at-colon",
+    file: "promql/lexer.ts",
+    find: "      if (!(isAlphaNumeric(c) || (colons && c === 0x3a))) break;",
+    replace: "      if (!isAlphaNumeric(c)) break;",
+    tests: ["tests/promql/lexer_test.ts", "tests/promql/parser_test.ts"],
+  },
+  {
+    name: "promql-lexer-string-skips-escapes",
+    file: "promql/lexer.ts",
+    find: "      if (c < 0x80 && c !== q && c !== 0x5c && c !== 0x0a) {",
+    replace: "      if (c < 0x80 && c !== q && c !== 0x0a) {",
+    tests: ["tests/promql/parse_text_test.ts", "tests/promql/lexer_test.ts"],
+  },
+  {
+    name: "promql-lexer-longest-keyword-is-identifier",
+    file: "promql/lexer.ts",
+    find: "    const kw = word.length <= MAX_KEYWORD_LENGTH ?",
+    replace: "    const kw = word.length < MAX_KEYWORD_LENGTH ?",
+    tests: ["tests/promql/parse_text_test.ts", "tests/promql/lexer_test.ts"],
+  },
+  {
+    name: "promql-unquote-plain-misses-escape",
+    file: "promql/parser.ts",
+    find: "    if (c === 0x5c) return unquoteEscaped(lx, q, bodyStart, bodyEnd);",
+    replace:
+      "    if (c === 0x5c && i > bodyStart) return unquoteEscaped(lx, q, bodyStart, bodyEnd);",
+    tests: ["tests/promql/parse_text_test.ts", "tests/promql/parser_test.ts"],
+  },
+  {
+    name: "promql-unquote-utf8-two-byte-bound",
+    file: "promql/parser.ts",
+    find: "  else if (r < 0x800) {",
+    replace: "  else if (r <= 0x800) {",
+    tests: ["tests/promql/parse_text_test.ts"],
+  },
+  {
+    name: "parse-cache-depth-walk-skipped-too-long",
+    file: "promql/parse_cache.ts",
+    find: "  if (input.length > MAX_EXPR_DEPTH) checkEvalDepth(input, expr);\n",
+    replace: "  if (input.length > MAX_EXPR_DEPTH * 4) checkEvalDepth(input, expr);\n",
     tests: ["tests/promql/parse_cache_test.ts"],
   },
   {

@@ -5,6 +5,7 @@ import { assert, assertEquals, assertThrows } from "../helpers/assert.ts";
 import { ParseCache } from "../../promql/parse_cache.ts";
 import { MAX_EXPR_DEPTH, ParseError } from "../../promql/parser.ts";
 import { exprToString } from "../../promql/printer.ts";
+import { children, type Expr } from "../../promql/ast.ts";
 import { Engine } from "../../promql/engine.ts";
 import { MemQueryable } from "../helpers/mem_queryable.ts";
 
@@ -88,4 +89,40 @@ Deno.test("engine: a repeated expression (parsed once) answers like the first ti
   ]);
   assert(answers[0] !== answers[1]);
   assert(answers[2] !== answers[5]);
+});
+
+/** Depth of a tree (the root is 1), as the evaluation depth check counts it. */
+function treeDepth(e: Expr): number {
+  let d = 0;
+  for (const c of children(e)) d = Math.max(d, treeDepth(c));
+  return d + 1;
+}
+
+Deno.test("parse cache: a text is never deeper than it is long, so short ones skip the walk", () => {
+  // the cache checks the evaluation depth only of texts longer than the limit: the deepest
+  // constructions per character must stay within their length
+  const wraps: [string, string][] = [
+    ["-", ""],
+    ["(", ")"],
+    ["abs(", ")"],
+    ["sum(", ")"],
+    ["last_over_time((", ")[1m:])"],
+    ["", " + 1"],
+    ["1+", ""],
+    ["-(", ")"],
+    ["topk(1,", ")"],
+  ];
+  let seed = 7;
+  for (let n = 0; n < 300; n++) {
+    let q = "x";
+    while (q.length < 900) {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      const [pre, post] = wraps[seed % wraps.length];
+      q = pre + q + post;
+    }
+    const e = new ParseCache().parse(q, {});
+    assert(treeDepth(e) <= q.length, q);
+  }
+  const chain = "1" + "+1".repeat(MAX_EXPR_DEPTH / 2 - 1); // the longest chain within the limit
+  assertEquals(treeDepth(new ParseCache().parse(chain, {})), MAX_EXPR_DEPTH / 2);
 });

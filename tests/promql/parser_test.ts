@@ -527,6 +527,8 @@ const VALID_CORPUS = [
   'foo{a="\\""}',
   'foo{a="\\n"}',
   'foo{a="\u00e9"}',
+  'foo{a="\ufeffb", b="\\ufeffc", c=`\ufeff`}',
+  "sum by (constructor) (constructor{__proto__='x'})",
   'foo{a=~"(?i)abc"}',
   'foo{a=~"a|b|c"}',
   'foo{a!~"^$"}',
