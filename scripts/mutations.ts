@@ -2631,29 +2631,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "h2-read-compaction-drops-a-byte",
     file: "storeapi/h2frame.ts",
-    find: "if (!lent && live + want <= buf.length) buf.copyWithin(0, start, end);",
-    replace: "if (!lent && live + want <= buf.length) buf.copyWithin(0, start + 1, end);",
-    tests: ["tests/storeapi/h2frame_test.ts"],
-  },
-  {
-    name: "h2-read-compacts-a-lent-buffer",
-    file: "storeapi/h2frame.ts",
-    find: "if (!lent && live + want <= buf.length)",
-    replace: "if (live + want <= buf.length)",
-    tests: ["tests/storeapi/h2frame_test.ts"],
-  },
-  {
-    name: "h2-read-first-piece-keeps-end-stream",
-    file: "storeapi/h2frame.ts",
-    find: "onFrame(T_DATA, flags & ~F_END_STREAM, dataId, p);",
-    replace: "onFrame(T_DATA, flags, dataId, p);",
-    tests: ["tests/storeapi/h2frame_test.ts"],
-  },
-  {
-    name: "h2-read-views-small-pieces",
-    file: "storeapi/h2frame.ts",
-    find: "if ((to - from) * VIEW_RATIO < buf.length) return buf.slice(from, to);",
-    replace: "if ((to - from) * VIEW_RATIO > buf.length) return buf.slice(from, to);",
+    find: "if (nb === buf) buf.copyWithin(0, start, end);",
+    replace: "if (nb === buf) buf.copyWithin(0, start + 1, end);",
     tests: ["tests/storeapi/h2frame_test.ts"],
   },
   {

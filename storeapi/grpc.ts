@@ -176,9 +176,8 @@ function frame(msg: Uint8Array, compressed: boolean): Uint8Array {
 /**
  * Splits a byte stream into gRPC messages. A message inside one received chunk is returned as a
  * view (no copy); one spanning chunks is assembled into its own buffer (one copy). Chunks are
- * kept until their message is complete: the caller must not reuse them (readFrames never writes
- * again over bytes it handed on; its large DATA pieces are views of its read buffer, so most
- * received bytes reach the decoder without any copy).
+ * kept until their message is complete: the caller must not reuse them (readFrames hands over
+ * a copy of each DATA payload).
  */
 class FrameParser {
   private header = new Uint8Array(5);
@@ -199,7 +198,7 @@ class FrameParser {
     while (p < n) {
       if (this.parts !== null) {
         const take = Math.min(this.msgLen - this.msgFill, n - p);
-        // kept as it is: the HTTP/2 layer never reuses bytes it handed on
+        // kept as it is: chunks are the HTTP/2 layer's payload copies, never reused
         this.parts.push(chunk.subarray(p, p + take));
         this.msgFill += take;
         p += take;

@@ -74,7 +74,7 @@ const CONN_WINDOW = 16 << 20;
 /**
  * Our SETTINGS_MAX_FRAME_SIZE: DATA frames up to this size from servers that honour it (ours;
  * grpc-go writes 16 KiB frames whatever we announce). A 1 MB Series answer is four frames instead
- * of sixty-four: per frame the server cuts and frames a payload and we parse, queue and hand
+ * of sixty-four: per frame the server cuts and frames a payload and we parse, copy, queue and hand
  * one to the gRPC layer (issue 19). Memory stays one partial frame per connection.
  */
 export const CLIENT_MAX_FRAME = 256 << 10;

@@ -255,31 +255,14 @@ const READ_MIN = 16 << 10;
  * Series stream four reads instead of sixteen (each a syscall and an event-loop turn).
  */
 const READ_MAX = 256 << 10;
-/**
- * A DATA piece at least 1/VIEW_RATIO of its read buffer's size is handed on as a view of that
- * buffer; a smaller one is copied, so a kept small piece never holds a buffer more than
- * VIEW_RATIO times its size (a stream's unread bytes are bounded by its window: a server that
- * interleaves tiny frames of a stalled stream cannot make it hold more than that many times it).
- */
-const VIEW_RATIO = 16;
-/** Room left in a lent buffer below which the next read goes to a new buffer. */
-const ROOM_MIN = 4096;
 
 /**
  * Reads frames from `conn` until EOF, a read error or `stop()`: each complete frame goes to
- * `onFrame`. Frames over `maxFrame` (the SETTINGS_MAX_FRAME_SIZE we announced; default
- * {@link MAX_FRAME}) are a connection error. With `preface`, the peer's first bytes must be the
- * client connection preface (server side).
- *
- * Payloads may be kept by `onFrame`: bytes handed on are never written again. A DATA frame
- * without padding is handed on as it arrives, in pieces: each piece is a DATA frame of the same
- * stream whose END_STREAM flag is set on the last piece only (the connection and stream windows
- * count the same bytes). A piece at least 1/{@link VIEW_RATIO} of the read buffer is a view of
- * it (the Series answers a querier receives are read once, not copied per frame: issue 19);
- * smaller pieces and every other frame's payload are copies. Bytes are read straight into the
- * buffer, whose room starts at {@link READ_MIN} and grows to {@link READ_MAX} while reads fill
- * it; a buffer a view was taken of is read into up to its end, then a new one takes over (only
- * a partial frame header or a partial non-DATA frame is copied over).
+ * `onFrame` (payload copied: it may be kept). Frames over `maxFrame` (the SETTINGS_MAX_FRAME_SIZE
+ * we announced; default {@link MAX_FRAME}) are a connection error. Bytes are read straight into the frame buffer (no copy from a read buffer); its room
+ * starts at {@link READ_MIN} and grows to {@link READ_MAX} while reads fill it, so memory is
+ * one partial frame plus one read. With `preface`, the peer's first bytes must be the client
+ * connection preface (server side).
  */
 export async function readFrames(
   conn: ByteConn,
@@ -294,37 +277,20 @@ export async function readFrames(
   let end = 0;
   /** The room the next read gets. */
   let want = READ_MIN;
-  /** A view of `buf` was handed on: its bytes up to `end` must stay as they are. */
-  let lent = false;
-  /** Payload bytes still to come of the DATA frame being handed on in pieces; its stream, flags. */
-  let dataLeft = 0;
-  let dataId = 0;
-  let dataFlags = 0;
-  /** A DATA piece: a view when large enough for the buffer it holds, else a copy. */
-  const piece = (from: number, to: number): Uint8Array => {
-    if ((to - from) * VIEW_RATIO < buf.length) return buf.slice(from, to);
-    lent = true;
-    return buf.subarray(from, to);
-  };
   while (!stop()) {
-    const room = buf.length - end;
-    if (room < ROOM_MIN || (!lent && room < want)) {
-      // move the partial frame to the front, in a new buffer when the old one is lent or the
-      // read needs the room
+    if (buf.length - end < want) {
+      // move the partial frame to the front, in a larger buffer when the read needs the room
       const live = end - start;
-      if (!lent && live + want <= buf.length) buf.copyWithin(0, start, end);
-      else {
-        const nb = new Uint8Array(live + want);
-        nb.set(buf.subarray(start, end), 0);
-        buf = nb;
-        lent = false;
-      }
+      const nb = live + want > buf.length ? new Uint8Array(live + want) : buf;
+      if (nb === buf) buf.copyWithin(0, start, end);
+      else nb.set(buf.subarray(start, end), 0);
+      buf = nb;
       start = 0;
       end = live;
     }
     let n: number | null;
     try {
-      n = await conn.read(buf.subarray(end, Math.min(buf.length, end + want)));
+      n = await conn.read(buf.subarray(end, end + want));
     } catch {
       return;
     }
@@ -344,47 +310,22 @@ export async function readFrames(
       prefaceSeen = true;
       opts.onPreface?.();
     }
-    if (dataLeft > 0 && end > start) {
-      // more of a DATA frame handed on in pieces
-      const k = Math.min(dataLeft, end - start);
-      dataLeft -= k;
-      const p = piece(start, start + k);
-      start += k;
-      onFrame(T_DATA, dataLeft === 0 ? dataFlags : dataFlags & ~F_END_STREAM, dataId, p);
-      if (stop()) return;
-    }
-    while (dataLeft === 0 && end - start >= 9) {
+    while (end - start >= 9) {
       const len = (buf[start] << 16) | (buf[start + 1] << 8) | buf[start + 2];
       if (len > maxFrame) {
         throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, `frame of ${len} bytes`);
       }
+      if (end - start < 9 + len) break;
       const type = buf[start + 3];
       const flags = buf[start + 4];
-      const have = end - start - 9;
-      if (have < len) {
-        // a partial frame: DATA without padding goes on in pieces, others wait to be whole
-        if (type !== T_DATA || (flags & F_PADDED) !== 0) break;
-        dataLeft = len - have;
-        dataFlags = flags;
-        dataId = ((buf[start + 5] << 24) | (buf[start + 6] << 16) | (buf[start + 7] << 8) |
-          buf[start + 8]) & MAX_WINDOW;
-        start += 9;
-        if (have === 0) break;
-        const p = piece(start, end);
-        start = end;
-        onFrame(T_DATA, flags & ~F_END_STREAM, dataId, p);
-        if (stop()) return;
-        break;
-      }
       const id = ((buf[start + 5] << 24) | (buf[start + 6] << 16) | (buf[start + 7] << 8) |
         buf[start + 8]) & MAX_WINDOW;
-      const from = start + 9;
-      start = from + len;
-      const payload = type === T_DATA ? piece(from, start) : buf.slice(from, start);
+      const payload = buf.slice(start + 9, start + 9 + len);
+      start += 9 + len;
       onFrame(type, flags, id, payload);
       if (stop()) return;
     }
-    if (start === end && !lent) start = end = 0;
+    if (start === end) start = end = 0;
   }
 }
 
