@@ -37,9 +37,7 @@ const HOURS = Number(values.hours);
 const END = values.end ? Number(values.end) : T0 + HOURS * 3_600_000;
 const ROUNDS = Number(values.rounds);
 const CALLS = Number(values.calls);
-const names = positionals.length > 0
-  ? positionals
-  : ["http_request_duration_seconds_bucket", "up"];
+const names = positionals.length > 0 ? positionals : ["http_request_duration_seconds_bucket", "up"];
 
 type Client = {
   seriesBatches(req: unknown): AsyncGenerator<unknown[]>;
