@@ -17,7 +17,11 @@ const quiet = new Logger("error", "logfmt", {}, () => {});
 
 /** The query API over a pool whose every answer is `answer()` (a label request goes there). */
 function apiRoutes(answer: () => EvalAnswer): Route[] {
-  const proxy = new StoreProxy({ endpoints: () => [], unavailable: () => [], responseTimeoutMs: 0 });
+  const proxy = new StoreProxy({
+    endpoints: () => [],
+    unavailable: () => [],
+    responseTimeoutMs: 0,
+  });
   return new QueryApi({
     proxy,
     evalPool: { evaluate: () => Promise.resolve(answer()) },
