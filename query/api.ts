@@ -369,7 +369,7 @@ export class QueryApi {
         let res: Response;
         try {
           const p = await ApiParams.from(req, info);
-          res = this.respond(await fn(p, params, info.signal));
+          res = this.respond(await fn(p, params, info.signal), info.handsOffBodyChunks);
         } catch (e) {
           res = this.respondError(e);
         }
@@ -389,6 +389,7 @@ export class QueryApi {
             const p = await ApiParams.from(req, info);
             return this.respond(
               await this.labelValues(p, params.name, info.signal, info.rawParams.name),
+              info.handsOffBodyChunks,
             );
           } catch (e) {
             return this.respondError(e);
@@ -427,7 +428,11 @@ export class QueryApi {
     return res;
   }
 
-  private respond(b: Body): Response {
+  /**
+   * `b` as the API's success envelope. `handsOff`: the server hands each body chunk off to the
+   * runtime (RequestInfo.handsOffBodyChunks), so a worker's pieces can be released as it does.
+   */
+  private respond(b: Body, handsOff = false): Response {
     let tail = "}";
     let partial = false;
     if (b.warnings && b.warnings.length > 0) {
@@ -446,39 +451,12 @@ export class QueryApi {
       all.set(b.data, h.length);
       all.set(t, h.length + b.data.length);
       body = all;
-    } else if (b.data instanceof Uint8Array) {
-      // large: framed without decoding or copying it (a copy would stall this thread)
-      const parts = [utf8.encode(head), b.data, utf8.encode(tail)];
-      body = new ReadableStream<Uint8Array>({
-        pull(ctrl) {
-          const p = parts.shift();
-          if (p === undefined) ctrl.close();
-          else ctrl.enqueue(p);
-        },
-      });
-    } else if (b.data instanceof ReadableStream) {
-      // a worker's streamed answer: each piece is asked for when the client takes the previous
-      const pieces = b.data.getReader();
-      let stage = 0; // head, pieces, tail, end
-      body = new ReadableStream<Uint8Array>({
-        async pull(ctrl) {
-          if (stage === 0) {
-            stage = 1;
-            return ctrl.enqueue(utf8.encode(head));
-          }
-          if (stage === 1) {
-            const r = await pieces.read();
-            if (!r.done) return ctrl.enqueue(r.value);
-            stage = 2;
-          }
-          if (stage === 2) {
-            stage = 3;
-            return ctrl.enqueue(utf8.encode(tail));
-          }
-          ctrl.close();
-        },
-        cancel: (reason) => pieces.cancel(reason),
-      }, { highWaterMark: 0 });
+      // copied: a worker's buffer is freed now rather than at this thread's next full GC
+      if (b.owned) detachBuffer(b.data);
+    } else if (b.data instanceof Uint8Array || b.data instanceof ReadableStream) {
+      // large, or a worker's streamed answer: framed without decoding or copying it (a copy
+      // would stall this thread)
+      body = framedBody(head, b.data, tail, b.owned === true && handsOff);
     } else body = textBody(head, b.data, tail);
     const res = new Response(body, {
       status: 200,
@@ -1160,6 +1138,73 @@ interface Body {
    */
   data: string | Uint8Array | ReadableStream<Uint8Array> | Iterator<string>;
   warnings?: string[];
+  /** `data`'s buffers belong to this answer alone (an evaluation Worker's, EvalAnswer.owned). */
+  owned?: boolean;
+}
+
+/**
+ * `head`, an answer's bytes (one buffer, or a worker's stream of pieces) and `tail` as a byte
+ * stream that asks for each piece only when the client takes the previous one. `release`: the
+ * pieces are the answer's alone and the server hands each chunk off (holding its memory by
+ * itself until written), so each piece is detached when the next chunk is asked for: its memory
+ * goes once written instead of at this thread's next full GC, which external-memory pressure
+ * starts only after ~64 MB of such buffers (issue 19, the querier's peak).
+ */
+function framedBody(
+  head: string,
+  data: Uint8Array | ReadableStream<Uint8Array>,
+  tail: string,
+  release: boolean,
+): ReadableStream<Uint8Array> {
+  const pieces = data instanceof ReadableStream ? data.getReader() : undefined;
+  let one = data instanceof Uint8Array ? data : undefined;
+  /** The piece last enqueued, to release at the next pull (the server has taken it then). */
+  let taken: Uint8Array | undefined;
+  let stage = 0; // head, pieces, tail, end
+  return new ReadableStream<Uint8Array>({
+    async pull(ctrl) {
+      if (taken !== undefined) {
+        detachBuffer(taken);
+        taken = undefined;
+      }
+      if (stage === 0) {
+        stage = 1;
+        return ctrl.enqueue(utf8.encode(head));
+      }
+      if (stage === 1) {
+        let piece = one;
+        one = undefined;
+        if (pieces !== undefined) {
+          const r = await pieces.read();
+          piece = r.done ? undefined : r.value;
+        }
+        if (piece !== undefined) {
+          if (release) taken = piece;
+          return ctrl.enqueue(piece);
+        }
+        stage = 2;
+      }
+      if (stage === 2) {
+        stage = 3;
+        return ctrl.enqueue(utf8.encode(tail));
+      }
+      ctrl.close();
+    },
+    cancel: (reason) => {
+      taken = one = undefined;
+      return pieces?.cancel(reason);
+    },
+    // with no queue, a piece is pulled only once the server has taken the previous one
+  }, { highWaterMark: 0 });
+}
+
+/**
+ * Detaches `bytes`' buffer, freeing its memory now (or, when the runtime still holds it for a
+ * write, once written). Only for bytes nothing will read again.
+ */
+function detachBuffer(bytes: Uint8Array): void {
+  const buf = bytes.buffer;
+  if (buf instanceof ArrayBuffer && !buf.detached) buf.transfer(0);
 }
 
 /**

@@ -91,6 +91,11 @@ export interface EvalAnswer {
   warnings: string[];
   /** What the stores sent for it (query telemetry). */
   stats?: SeriesStats;
+  /**
+   * `data`'s buffers (each piece's) were transferred from the Worker for this answer alone:
+   * nothing else reads them, so their reader may detach each once done with it.
+   */
+  owned?: boolean;
 }
 
 /** What the pool adds to a task: the endpoints as the role's thread sees them now. */
@@ -349,6 +354,7 @@ export class EvalPool {
         data: m.more ? this.stream(m.id, p.slot, m.data) : m.data,
         warnings: m.warnings,
         stats: m.stats,
+        owned: true,
       });
     } else p.reject(new PromQLError(m.errorType, m.message));
   }

@@ -714,6 +714,28 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/query/replica_labels_test.ts"],
   },
   {
+    name: "api-worker-piece-freed-before-taken",
+    file: "query/api.ts",
+    find: "          if (release) taken = piece;\n          return ctrl.enqueue(piece);",
+    replace:
+      "          ctrl.enqueue(piece);\n          if (release) detachBuffer(piece);\n          return;",
+    tests: ["tests/query/api_worker_pieces_test.ts"],
+  },
+  {
+    name: "api-worker-pieces-freed-without-handoff",
+    file: "query/api.ts",
+    find: "body = framedBody(head, b.data, tail, b.owned === true && handsOff);",
+    replace: "body = framedBody(head, b.data, tail, b.owned === true);",
+    tests: ["tests/query/api_worker_pieces_test.ts"],
+  },
+  {
+    name: "http-request-info-drops-handoff",
+    file: "server/http.ts",
+    find: "    this.handsOffBodyChunks = conn.handsOffBodyChunks === true;\n",
+    replace: "    this.handsOffBodyChunks = false;\n",
+    tests: ["tests/server/http_test.ts", "tests/query/api_worker_pieces_test.ts"],
+  },
+  {
     name: "api-errors-without-cors",
     file: "query/api.ts",
     find: "    return this.withCors(\n      new Response(text, {",
@@ -4560,8 +4582,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "eval-stream-tail-without-warnings",
     file: "query/api.ts",
-    find: "            return ctrl.enqueue(utf8.encode(tail));",
-    replace: '            return ctrl.enqueue(utf8.encode("}"));',
+    find: "        return ctrl.enqueue(utf8.encode(tail));",
+    replace: '        return ctrl.enqueue(utf8.encode("}"));',
     tests: ["tests/query/label_api_test.ts"],
   },
   {

@@ -63,6 +63,14 @@ export interface RequestInfo {
    * from `req.url` without parsing the whole URL when its path is plain (absent: read `url`).
    */
   search?: string;
+  /**
+   * Set when the server hands each chunk of a streamed response body to the runtime, which keeps
+   * the chunk's memory alive by itself until it is written (Deno.serve): once the stream's next
+   * chunk is pulled, a handler may detach a chunk it alone owns, so that the memory is freed when
+   * written rather than when the garbage collector reaches the chunk (issue 19, the querier's
+   * peak). Unset: the consumer may still read a chunk later (node:https, in-process readers).
+   */
+  handsOffBodyChunks?: boolean;
 }
 
 /** A RequestInfo for calling a route handler directly (tests, in-process callers). */
@@ -506,6 +514,8 @@ export class HttpServer {
  */
 class ServedConnection implements ConnectionInfo {
   #remote: string | undefined;
+  /** Deno.serve's body writer holds each chunk's backing store until it is written. */
+  readonly handsOffBodyChunks = true;
 
   constructor(private readonly info: Deno.ServeHandlerInfo<Deno.NetAddr>) {}
 
@@ -528,6 +538,7 @@ class RoutedRequestInfo implements RequestInfo {
    */
   readonly signal: AbortSignal;
   readonly peerCertificate?: PeerCertificate;
+  readonly handsOffBodyChunks: boolean;
 
   constructor(
     private readonly req: Request,
@@ -539,6 +550,7 @@ class RoutedRequestInfo implements RequestInfo {
   ) {
     this.signal = req.signal;
     this.peerCertificate = conn.peerCertificate;
+    this.handsOffBodyChunks = conn.handsOffBodyChunks === true;
   }
 
   /** The request's URL, parsed on first use when the server did not need to. */

@@ -54,6 +54,8 @@ export interface ConnectionInfo {
   remoteAddr: string;
   /** The client's certificate, when it sent one that passed the policy. */
   peerCertificate?: PeerCertificate;
+  /** The server hands response body chunks off to the runtime (see RequestInfo's). */
+  handsOffBodyChunks?: boolean;
 }
 
 /** Answers one request (HttpServer's handler). */

@@ -301,3 +301,23 @@ Deno.test("a route's handler reads the query parameters and the parsed URL of a 
   }
   assertEquals(seen, ["?q=a%20b|/api/x|a b", "|/api/x|null", "?q=%41|/api/x|A"]);
 });
+
+Deno.test("a handler served by Deno.serve is told that the body's chunks are handed off", async () => {
+  const srv = plainServer();
+  const seen: (boolean | undefined)[] = [];
+  srv.add([{
+    method: "GET",
+    path: "/x",
+    handler: (_req, _p, info) => {
+      seen.push(info.handsOffBodyChunks);
+      return new Response("ok");
+    },
+  }]);
+  await srv.start();
+  try {
+    await (await fetch(`http://127.0.0.1:${srv.addr!.port}/x`)).text();
+    assertEquals(seen, [true]);
+  } finally {
+    await srv.shutdown(1000);
+  }
+});
