@@ -2,6 +2,7 @@
 // bytes of the query, so every position is a byte offset as in Prometheus's error messages.
 
 import { goQuote, goQuoteRune, isGoPrintable } from "../strconv/quote.ts";
+import { byteString } from "../strconv/byte_string.ts";
 
 /** Token kinds (names as in Prometheus's generated parser). */
 export type ItemType =
@@ -312,15 +313,6 @@ const utf8Encoder = new TextEncoder();
 function isAscii(s: string): boolean {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return false;
   return true;
-}
-
-/** `bytes` as a string of char codes 0–255, one per byte. */
-function byteString(bytes: Uint8Array): string {
-  let out = "";
-  for (let i = 0; i < bytes.length; i += 4096) {
-    out += String.fromCharCode.apply(null, bytes.subarray(i, i + 4096) as unknown as number[]);
-  }
-  return out;
 }
 
 /**

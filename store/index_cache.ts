@@ -6,6 +6,7 @@
 
 import { parse as parseYaml } from "yaml";
 import { parseBase2Bytes } from "../strconv/bytes.ts";
+import { byteString } from "../strconv/byte_string.ts";
 import type { Counter, CounterChild, Gauge, GaugeChild, Registry } from "../metrics/registry.ts";
 import type { IndexSeries } from "../tsdb/index/reader.ts";
 import { Decbuf, Encbuf } from "../tsdb/encoding.ts";
@@ -74,7 +75,7 @@ export interface StoreIndexCache {
 
 interface Entry {
   type: CacheItemType;
-  /** Postings, or a series entry as a byte string ({@link bytesToString}). */
+  /** Postings, or a series entry as a byte string (its tag, then {@link byteString}: a small Uint8Array would cost several times an entry's bytes). */
   value: Uint32Array | string;
   size: number;
   /** The postings key, or the series entry's ref in its block's map. */
@@ -93,19 +94,6 @@ const BODY_TAG = "r";
 const ENCODED_TAG = "e";
 const ENCODED_TAG_CODE = ENCODED_TAG.charCodeAt(0);
 
-/**
- * Bytes as a one-byte string (one char per byte, after `tag`): V8 keeps it in a single heap
- * object with a 12-byte header, while a small Uint8Array costs two objects plus an off-heap
- * store, several times the bytes of a series entry.
- */
-function bytesToString(tag: string, b: Uint8Array): string {
-  let out = tag;
-  for (let i = 0; i < b.length; i += 4096) {
-    out += String.fromCharCode.apply(null, b.subarray(i, i + 4096) as unknown as number[]);
-  }
-  return out;
-}
-
 /** Scratch buffer for {@link stringBytes} (decoding is synchronous, so one is shared). */
 let scratch = new Uint8Array(1024);
 /**
@@ -114,7 +102,7 @@ let scratch = new Uint8Array(1024);
  */
 let scratchViews: Uint8Array[] = [];
 
-/** The bytes of a {@link bytesToString} string (without its tag), valid until the next call. */
+/** The bytes of a cached {@link byteString} string (without its tag), valid until the next call. */
 function stringBytes(s: string): Uint8Array {
   const n = s.length - 1;
   if (scratch.length < n) {
@@ -430,7 +418,7 @@ export class IndexCache implements StoreIndexCache {
     labelsProto = false,
   ): void {
     if (!this.on("Series")) return;
-    const v = body ? bytesToString(BODY_TAG, body) : bytesToString(ENCODED_TAG, encodeSeries(s));
+    const v = body ? byteString(body, BODY_TAG) : byteString(encodeSeries(s), ENCODED_TAG);
     if (!labelsProto) {
       this.set("Series", block, ref, v, v.length);
       return;

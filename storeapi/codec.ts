@@ -8,6 +8,7 @@ import { Matcher, MatchType } from "../tsdb/matchers.ts";
 import { InvalidRegexError } from "../re2/parser.ts";
 import type { MatcherFactory } from "./matchers_cache.ts";
 import { utf8Length } from "../strconv/utf8.ts";
+import { byteString } from "../strconv/byte_string.ts";
 import type { TurnPacer } from "../runutil/loop_turn.ts";
 import { type Chunk, ChunkEncoding, type Labels, type SeriesWithChunks } from "../tsdb/series.ts";
 import {
@@ -836,12 +837,7 @@ export function encodeLabelsProto(labels: Labels): string {
   const enc = labelsProtoEncoder;
   const w = new ProtoWriter(new Uint8Array(enc.measure(labels, [], 0, 0)));
   enc.write(w, labels, [], 0, 0);
-  const b = w.finish();
-  let out = "";
-  for (let i = 0; i < b.length; i += 4096) {
-    out += String.fromCharCode.apply(null, b.subarray(i, i + 4096) as unknown as number[]);
-  }
-  return out;
+  return byteString(w.finish());
 }
 
 /** The encoder of {@link encodeLabelsProto} (a series entry cached at a time). */
