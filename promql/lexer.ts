@@ -305,7 +305,13 @@ function goRuneU(r: number): string {
   return isGoPrintable(r) ? `${hex} '${String.fromCodePoint(r)}'` : hex;
 }
 
-// ignoreBOM: a U+FEFF at the start of a slice is text, as in Go (the default decoder drops it)
+/**
+ * UTF-8 bytes of PromQL text as a string, invalid sequences as U+FFFD. ignoreBOM: a U+FEFF at the
+ * start is text, as in Go (the default decoder drops it). The parser's unquote decodes with it too.
+ */
+export function decodeUtf8(b: Uint8Array): string {
+  return utf8.decode(b);
+}
 const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 const utf8Encoder = new TextEncoder();
 
@@ -369,7 +375,7 @@ export class Lexer {
     // ASCII bytes are their own text in the byte string: only other text is decoded
     const src = this.src;
     for (let i = from; i < to; i++) {
-      if (src.charCodeAt(i) >= 0x80) return utf8.decode(this.bytes.subarray(from, to));
+      if (src.charCodeAt(i) >= 0x80) return decodeUtf8(this.bytes.subarray(from, to));
     }
     return src.substring(from, to);
   }

@@ -29,6 +29,7 @@ import {
 import type { FunctionOptions } from "./functions_table.ts";
 import {
   AGGREGATORS,
+  decodeUtf8,
   digitVal,
   isLabelName,
   type Item,
@@ -122,9 +123,6 @@ function parseNumber(s: string): number | string {
   return v;
 }
 
-// ignoreBOM: a leading U+FEFF is part of a value, as in Go (the default decoder drops it)
-const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
-
 /**
  * Go `strutil.Unquote` of the token at bytes [from, to) of the lexer's query; invalid UTF-8 from
  * \x / octal escapes becomes U+FFFD. null when the token is not a valid quoted string. A string
@@ -209,7 +207,7 @@ function unquoteEscaped(lx: Lexer, q: number, from: number, to: number): string 
     }
     return null;
   }
-  return utf8.decode(out.subarray(0, o));
+  return decodeUtf8(out.subarray(0, o));
 }
 
 /** Writes code point `r` (not a surrogate) as UTF-8 at `out[o]`; returns the next offset. */
