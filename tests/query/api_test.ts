@@ -4,10 +4,8 @@
 // (https://thanos.io/tip/components/query.md/#partial-response).
 
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { QueryApi } from "../../query/api.ts";
+import { testQueryApi } from "../helpers/query_api.ts";
 import { type ProxyEndpoint, StoreProxy } from "../../storeapi/proxy.ts";
-import { Registry } from "../../metrics/registry.ts";
-import { Logger } from "../../logging/log.ts";
 import { directRequestInfo, type Route } from "../../server/http.ts";
 import { XorAppender } from "../../tsdb/chunkenc/xor.ts";
 import { labelsFromObject } from "../../tsdb/labels.ts";
@@ -76,25 +74,9 @@ function api(partialResponse: boolean, endpoints?: ProxyEndpoint[]): Route[] {
   const proxy = new StoreProxy({
     endpoints: () => endpoints ?? [goodStore(), failingStore()],
   });
-  return new QueryApi({
+  return testQueryApi({
     proxy,
-    logger: new Logger("error", "logfmt", {}, () => {}),
-    registry: new Registry(),
-    endpoints: () => [],
-    replicaLabels: [],
-    dedupFunc: "penalty",
     partialResponse,
-    queryTimeoutMs: 10_000,
-    lookbackDeltaMs: 300_000,
-    maxSamples: 1_000_000,
-    maxConcurrent: 4,
-    maxConcurrentSelect: 4,
-    defaultStepMs: 1000,
-    defaultEvaluationIntervalMs: 60_000,
-    autoDownsampling: false,
-    enableCors: false,
-    flags: {},
-    version: "test",
   }).routes();
 }
 

@@ -6,7 +6,7 @@
 // reader that may keep chunks (in-process, node:https) gets them untouched.
 
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { QueryApi } from "../../query/api.ts";
+import { testQueryApi } from "../helpers/query_api.ts";
 import type { EvalAnswer } from "../../query/eval_pool.ts";
 import { StoreProxy } from "../../storeapi/proxy.ts";
 import { Registry } from "../../metrics/registry.ts";
@@ -22,26 +22,9 @@ function apiRoutes(answer: () => EvalAnswer): Route[] {
     unavailable: () => [],
     responseTimeoutMs: 0,
   });
-  return new QueryApi({
+  return testQueryApi({
     proxy,
     evalPool: { evaluate: () => Promise.resolve(answer()) },
-    logger: quiet,
-    registry: new Registry(),
-    endpoints: () => [],
-    replicaLabels: [],
-    dedupFunc: "penalty",
-    partialResponse: true,
-    queryTimeoutMs: 10_000,
-    lookbackDeltaMs: 300_000,
-    maxSamples: 1_000_000,
-    maxConcurrent: 4,
-    maxConcurrentSelect: 4,
-    defaultStepMs: 1000,
-    defaultEvaluationIntervalMs: 60_000,
-    autoDownsampling: false,
-    enableCors: false,
-    flags: {},
-    version: "test",
   }).routes();
 }
 

@@ -5,11 +5,9 @@
 // Both paths give the same answer.
 
 import { assertEquals } from "../helpers/assert.ts";
-import { QueryApi } from "../../query/api.ts";
+import { testQueryApi } from "../helpers/query_api.ts";
 import type { EvalAnswer, EvalTask, LabelTask } from "../../query/eval_pool.ts";
 import { StoreProxy } from "../../storeapi/proxy.ts";
-import { Registry } from "../../metrics/registry.ts";
-import { Logger } from "../../logging/log.ts";
 import { directRequestInfo, type Route } from "../../server/http.ts";
 import { XorAppender } from "../../tsdb/chunkenc/xor.ts";
 import { labelsFromObject } from "../../tsdb/labels.ts";
@@ -63,7 +61,7 @@ function setup(series: SeriesWithChunks[] = [], inlineRangeWork?: number) {
     unavailable: () => [],
     responseTimeoutMs: 0,
   });
-  const routes = new QueryApi({
+  const routes = testQueryApi({
     proxy,
     evalPool: {
       evaluate: (task: EvalTask | LabelTask): Promise<EvalAnswer> => {
@@ -73,23 +71,6 @@ function setup(series: SeriesWithChunks[] = [], inlineRangeWork?: number) {
       },
     },
     inlineRangeWork,
-    logger: new Logger("error", "logfmt", {}, () => {}),
-    registry: new Registry(),
-    endpoints: () => [],
-    replicaLabels: [],
-    dedupFunc: "penalty",
-    partialResponse: true,
-    queryTimeoutMs: 10_000,
-    lookbackDeltaMs: 300_000,
-    maxSamples: 1_000_000,
-    maxConcurrent: 4,
-    maxConcurrentSelect: 4,
-    defaultStepMs: 1000,
-    defaultEvaluationIntervalMs: 60_000,
-    autoDownsampling: false,
-    enableCors: false,
-    flags: {},
-    version: "test",
   }).routes();
   return {
     routes,

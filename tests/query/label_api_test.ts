@@ -5,12 +5,10 @@
 // (query/label_api.ts) runs on the HTTP thread, and the store calls get the request's signal.
 
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { QueryApi } from "../../query/api.ts";
+import { testQueryApi } from "../helpers/query_api.ts";
 import type { EvalAnswer, EvalTask, LabelTask } from "../../query/eval_pool.ts";
 import { ProxyQueryable } from "../../query/queryable.ts";
 import { StoreProxy } from "../../storeapi/proxy.ts";
-import { Registry } from "../../metrics/registry.ts";
-import { Logger } from "../../logging/log.ts";
 import { directRequestInfo, type Route } from "../../server/http.ts";
 import { PromQLError } from "../../promql/errors.ts";
 import { Matcher, MatchType } from "../../tsdb/matchers.ts";
@@ -31,7 +29,7 @@ function apiWithPool(answer: (t: LabelTask) => Promise<EvalAnswer>): {
       throw new Error("the HTTP thread's proxy was used");
     },
   });
-  const routes = new QueryApi({
+  const routes = testQueryApi({
     proxy,
     evalPool: {
       evaluate: (task: EvalTask | LabelTask, signal?: AbortSignal) => {
@@ -39,23 +37,7 @@ function apiWithPool(answer: (t: LabelTask) => Promise<EvalAnswer>): {
         return answer(task as LabelTask);
       },
     },
-    logger: new Logger("error", "logfmt", {}, () => {}),
-    registry: new Registry(),
-    endpoints: () => [],
     replicaLabels: ["replica"],
-    dedupFunc: "penalty",
-    partialResponse: true,
-    queryTimeoutMs: 10_000,
-    lookbackDeltaMs: 300_000,
-    maxSamples: 1_000_000,
-    maxConcurrent: 4,
-    maxConcurrentSelect: 4,
-    defaultStepMs: 1000,
-    defaultEvaluationIntervalMs: 60_000,
-    autoDownsampling: false,
-    enableCors: false,
-    flags: {},
-    version: "test",
   }).routes();
   return { routes, seen };
 }

@@ -5,12 +5,11 @@
 // two tenants' series answers only the asking tenant's. Invalid tenants are refused.
 
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { QueryApi, type QueryTenancy } from "../../query/api.ts";
+import { type QueryTenancy } from "../../query/api.ts";
+import { testQueryApi } from "../helpers/query_api.ts";
 import { StoreProxy } from "../../storeapi/proxy.ts";
 import type { SeriesItem, StoreCallContext } from "../../storeapi/server.ts";
 import type { LabelNamesRequest, LabelValuesRequest, SeriesRequest } from "../../storeapi/codec.ts";
-import { Registry } from "../../metrics/registry.ts";
-import { Logger } from "../../logging/log.ts";
 import { directRequestInfo, type Route } from "../../server/http.ts";
 import { XorAppender } from "../../tsdb/chunkenc/xor.ts";
 import { labelsFromObject, labelsToObject } from "../../tsdb/labels.ts";
@@ -69,25 +68,8 @@ function recordingStore(seen: Seen[]) {
 
 function api(seen: Seen[], tenancy?: Partial<QueryTenancy>): Route[] {
   const proxy = new StoreProxy({ endpoints: () => [recordingStore(seen)] });
-  return new QueryApi({
+  return testQueryApi({
     proxy,
-    logger: new Logger("error", "logfmt", {}, () => {}),
-    registry: new Registry(),
-    endpoints: () => [],
-    replicaLabels: [],
-    dedupFunc: "penalty",
-    partialResponse: true,
-    queryTimeoutMs: 10_000,
-    lookbackDeltaMs: 300_000,
-    maxSamples: 1_000_000,
-    maxConcurrent: 4,
-    maxConcurrentSelect: 4,
-    defaultStepMs: 1000,
-    defaultEvaluationIntervalMs: 60_000,
-    autoDownsampling: false,
-    enableCors: false,
-    flags: {},
-    version: "test",
     tenancy: tenancy === undefined ? undefined : {
       header: "THANOS-TENANT",
       defaultTenant: "default-tenant",

@@ -1,0 +1,33 @@
+// The query API as unit tests build it: the querier's defaults (10 s timeout, 5 m lookback,
+// penalty dedup, partial responses, no CORS) around the test's proxy, with the options a test
+// names on top.
+
+import { QueryApi, type QueryApiOptions } from "../../query/api.ts";
+import { Registry } from "../../metrics/registry.ts";
+import { Logger } from "../../logging/log.ts";
+
+/** A QueryApi over `opts.proxy`; every other option defaults as below unless `opts` sets it. */
+export function testQueryApi(
+  opts: Pick<QueryApiOptions, "proxy"> & Partial<QueryApiOptions>,
+): QueryApi {
+  return new QueryApi({
+    logger: new Logger("error", "logfmt", {}, () => {}),
+    registry: new Registry(),
+    endpoints: () => [],
+    replicaLabels: [],
+    dedupFunc: "penalty",
+    partialResponse: true,
+    queryTimeoutMs: 10_000,
+    lookbackDeltaMs: 300_000,
+    maxSamples: 1_000_000,
+    maxConcurrent: 4,
+    maxConcurrentSelect: 4,
+    defaultStepMs: 1000,
+    defaultEvaluationIntervalMs: 60_000,
+    autoDownsampling: false,
+    enableCors: false,
+    flags: {},
+    version: "test",
+    ...opts,
+  });
+}
