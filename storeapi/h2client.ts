@@ -213,12 +213,49 @@ export class H2ClientStream {
   }
 }
 
+/** True when `a` and `b` hold the same fields in the same order. */
+function sameFields(
+  a: readonly (readonly [string, string])[],
+  b: readonly (readonly [string, string])[],
+): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i][0] !== b[i][0] || a[i][1] !== b[i][1]) return false;
+  }
+  return true;
+}
+
+/**
+ * True when an HPACK block is nothing but indexed fields (RFC 7541 §6.1: first bit set, the
+ * index in a 7-bit prefix, continued in bytes with the top bit set): no literal, no table size
+ * update, so decoding it leaves both tables unchanged.
+ */
+export function onlyIndexes(block: Uint8Array): boolean {
+  let i = 0;
+  while (i < block.length) {
+    const b = block[i++];
+    if ((b & 0x80) === 0) return false;
+    if ((b & 0x7f) === 0x7f) {
+      while (i < block.length && (block[i] & 0x80) !== 0) i++;
+      i++;
+    }
+  }
+  return true;
+}
+
 /** One HTTP/2 client connection. */
 export class H2ClientConnection {
   private readonly streams = new Map<number, H2ClientStream>();
   private readonly decoder = new HpackDecoder();
   /** Request header blocks: encoded just before they are queued, in queue order. */
   private readonly encoder = new HpackEncoder();
+  /**
+   * The last request's header fields and their block, kept only when that block is nothing but
+   * table indexes: encoding the same fields again would give the same bytes and change nothing.
+   */
+  private lastHeaders: { fields: readonly (readonly [string, string])[]; block: Uint8Array } | null =
+    null;
   private readonly blocks = new HeaderBlockAssembler();
   private nextId = 1;
   private sendWindow = 65535;
@@ -360,7 +397,7 @@ export class H2ClientConnection {
    * Rejects with an unprocessed H2StreamError when this connection can take no new stream.
    */
   async request(
-    headers: [string, string][],
+    headers: readonly (readonly [string, string])[],
     body: Uint8Array,
     signal: AbortSignal,
   ): Promise<H2ClientStream> {
@@ -385,7 +422,7 @@ export class H2ClientConnection {
     this.nextId += 2;
     const s = new H2ClientStream(id, this, this.peerInitialWindow);
     this.streams.set(id, s);
-    this.control(headersFrames(id, this.encoder.encode(headers), false, this.peerMaxFrame));
+    this.control(headersFrames(id, this.requestBlock(headers), false, this.peerMaxFrame));
     if (this.kaDormant) {
       // the first call after a pause: is the server still there?
       this.kaDormant = false;
@@ -393,6 +430,21 @@ export class H2ClientConnection {
     }
     this.sendBody(s, body).catch(() => {}); // failures reach the stream itself
     return s;
+  }
+
+  /**
+   * The header block of a request's fields. A client sends the same fields call after call
+   * (a Series call's nine, all in the table from the second call on): then the previous block
+   * is sent again instead of encoding a new one (issue 19). Only a block of nothing but indexes
+   * is kept: it added nothing to the table, so the table is as it was when it was encoded, and
+   * any other block encoded since replaced it.
+   */
+  private requestBlock(fields: readonly (readonly [string, string])[]): Uint8Array {
+    const last = this.lastHeaders;
+    if (last !== null && sameFields(last.fields, fields)) return last.block;
+    const block = this.encoder.encode(fields);
+    this.lastHeaders = onlyIndexes(block) ? { fields, block } : null;
+    return block;
   }
 
   /** Sends a request body as DATA frames within the windows; the last carries END_STREAM. */
@@ -712,6 +764,8 @@ export class H2ClientConnection {
         this.wakeSlots();
       } else if (key === S_HEADER_TABLE_SIZE) {
         this.encoder.setPeerMaxTableSize(v);
+        // a smaller table may have evicted fields the kept block refers to
+        this.lastHeaders = null;
       }
     }
     this.control(frameOf(T_SETTINGS, F_ACK, 0, new Uint8Array(0)));
