@@ -2470,6 +2470,86 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/storeapi/grpc_hostile_test.ts"],
   },
   {
+    name: "h2client-request-block-kept-after-new-entries",
+    file: "storeapi/h2client.ts",
+    find: "    this.lastHeaders = leavesTableAsIs(block) ? { fields, block } : null;",
+    replace: "    this.lastHeaders = { fields, block };",
+    tests: ["tests/storeapi/request_headers_test.ts"],
+  },
+  {
+    name: "h2client-request-fields-compared-by-name",
+    file: "storeapi/h2client.ts",
+    find: "    if (a[i][0] !== b[i][0] || a[i][1] !== b[i][1]) return false;",
+    replace: "    if (a[i][0] !== b[i][0]) return false;",
+    tests: ["tests/storeapi/request_headers_test.ts"],
+  },
+  {
+    name: "h2client-request-block-kept-after-table-shrink",
+    file: "storeapi/h2client.ts",
+    find:
+      "        // a smaller table may have evicted fields the kept block refers to\n        this.lastHeaders = null;\n",
+    replace: "",
+    tests: ["tests/storeapi/request_headers_test.ts"],
+  },
+  {
+    name: "h2client-response-blocks-kept-after-table-change",
+    file: "storeapi/h2client.ts",
+    find: "      this.decoded = [];\n      return h;",
+    replace: "      return h;",
+    tests: ["tests/storeapi/request_headers_test.ts"],
+  },
+  {
+    name: "hpack-table-neutral-misses-incremental-indexing",
+    file: "storeapi/h2client.ts",
+    find: "    if ((b & 0xc0) === 0x40 || (b & 0xe0) === 0x20) return false;",
+    replace: "    if ((b & 0xe0) === 0x20) return false;",
+    tests: ["tests/storeapi/request_headers_test.ts"],
+  },
+  {
+    name: "hpack-table-neutral-new-name-not-skipped",
+    file: "storeapi/h2client.ts",
+    find: "    if (intValue === 0) i = skipInt(block, i, 7) + intValue;",
+    replace: "",
+    tests: ["tests/storeapi/request_headers_test.ts"],
+  },
+  {
+    name: "grpc-request-headers-reused-for-other-metadata",
+    file: "storeapi/grpc.ts",
+    find:
+      "    if (reusable && last !== null && last.path === path && last.metadata === metadata) {",
+    replace: "    if (reusable && last !== null && last.path === path) {",
+    tests: ["tests/storeapi/request_headers_test.ts"],
+  },
+  {
+    name: "grpc-request-headers-reused-for-mutable-metadata",
+    file: "storeapi/grpc.ts",
+    find: "      (metadata === undefined || Object.isFrozen(metadata));",
+    replace: "      true;",
+    tests: ["tests/storeapi/request_headers_test.ts"],
+  },
+  {
+    name: "store-client-tenant-metadata-kept-for-any-tenant",
+    file: "storeapi/client.ts",
+    find: "    if (kept !== null && kept.tenant === tenant) return kept.metadata;",
+    replace: "    if (kept !== null) return kept.metadata;",
+    tests: ["tests/storeapi/request_headers_test.ts"],
+  },
+  {
+    name: "proxy-endpoints-asked-twice-per-request",
+    file: "storeapi/proxy.ts",
+    find:
+      "    const eps = this.selectEndpoints(req.minTime, req.maxTime, req.matchers, call, all);",
+    replace: "    const eps = this.selectEndpoints(req.minTime, req.maxTime, req.matchers, call);",
+    tests: ["tests/storeapi/proxy_test.ts"],
+  },
+  {
+    name: "proxy-downstream-context-kept-for-any-tenant",
+    file: "storeapi/proxy.ts",
+    find: "  if (lastDownstream.tenant !== tenant) lastDownstream = Object.freeze({ tenant });",
+    replace: "",
+    tests: ["tests/storeapi/tenancy_test.ts"],
+  },
+  {
     name: "grpc-client-credits-window-on-receipt",
     file: "storeapi/h2client.ts",
     find: "    if (data.length > 0) s.pushData(data);",
@@ -4169,15 +4249,16 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "tenancy-client-drops-tenant-metadata",
     file: "storeapi/client.ts",
-    find: "      : { ...this.opts.metadata, [TENANT_METADATA_KEY]: call.tenant };",
-    replace: "      : this.opts.metadata;",
+    find:
+      "    const metadata = Object.freeze({ ...this.opts.metadata, [TENANT_METADATA_KEY]: tenant });",
+    replace: "    const metadata = Object.freeze({ ...this.opts.metadata });",
     tests: ["tests/storeapi/tenancy_test.ts"],
   },
   {
     name: "tenancy-proxy-no-default-tenant",
     file: "storeapi/proxy.ts",
-    find: "  return { tenant: call?.tenant || DEFAULT_TENANT };",
-    replace: "  return { tenant: call?.tenant };",
+    find: "  const tenant = call?.tenant || DEFAULT_TENANT;",
+    replace: '  const tenant = call?.tenant ?? "";',
     tests: ["tests/storeapi/tenancy_test.ts"],
   },
   {

@@ -73,6 +73,7 @@ const LEGACY_COMPONENT: Record<number, string> = {
 /** A StoreAPI endpoint at `host:port`. */
 export class StoreClient implements StoreBackend {
   private readonly channel: GrpcChannel;
+  private lastTenant: { tenant: string; metadata: Record<string, string> } | null = null;
 
   constructor(readonly address: string, private readonly opts: StoreClientOptions = {}) {
     this.channel = new GrpcChannel(address, { tls: opts.tls, compression: opts.compression });
@@ -83,10 +84,21 @@ export class StoreClient implements StoreBackend {
    * call's tenant (`thanos-tenant`).
    */
   private callOpts(signal?: AbortSignal, call?: StoreCallContext): CallOptions {
-    const md = call?.tenant === undefined
-      ? this.opts.metadata
-      : { ...this.opts.metadata, [TENANT_METADATA_KEY]: call.tenant };
+    const md = call?.tenant === undefined ? this.opts.metadata : this.tenantMetadata(call.tenant);
     return { signal, timeoutMs: this.opts.timeoutMs, metadata: withTraceContext(md) };
+  }
+
+  /**
+   * The client's metadata with `thanos-tenant`, frozen and kept for the last tenant: nearly
+   * every call is the default tenant's, and a frozen object lets the channel reuse the call's
+   * header fields (storeapi/grpc.ts `requestHeaders`).
+   */
+  private tenantMetadata(tenant: string): Record<string, string> {
+    const kept = this.lastTenant;
+    if (kept !== null && kept.tenant === tenant) return kept.metadata;
+    const metadata = Object.freeze({ ...this.opts.metadata, [TENANT_METADATA_KEY]: tenant });
+    this.lastTenant = { tenant, metadata };
+    return metadata;
   }
 
   /**

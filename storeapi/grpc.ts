@@ -982,6 +982,12 @@ export class GrpcChannel {
   private readonly maxMessageBytes: number;
   private keepalive?: KeepaliveOptions;
   private closed = false;
+  /** The last reusable call's header fields ({@link requestHeaders}). */
+  private lastCall: {
+    path: string;
+    metadata: Record<string, string> | undefined;
+    headers: readonly (readonly [string, string])[];
+  } | null = null;
 
   constructor(readonly address: string, opts: GrpcChannelOptions = {}) {
     this.keepalive = opts.keepalive === null
@@ -1063,6 +1069,40 @@ export class GrpcChannel {
     c?.close();
   }
 
+  /**
+   * A call's request header fields. A call without a deadline whose metadata is frozen (or
+   * absent) takes the previous call's list when it is of the same method and metadata object:
+   * a client's calls repeat their fields, and its connection then sends the same header block
+   * again without encoding it (issue 19). The kept list is frozen: calls in flight share it.
+   */
+  private requestHeaders(
+    path: string,
+    timeoutMs: number | undefined,
+    metadata: Record<string, string> | undefined,
+  ): readonly (readonly [string, string])[] {
+    const reusable = timeoutMs === undefined &&
+      (metadata === undefined || Object.isFrozen(metadata));
+    const last = this.lastCall;
+    if (reusable && last !== null && last.path === path && last.metadata === metadata) {
+      return last.headers;
+    }
+    const headers: [string, string][] = [
+      [":method", "POST"],
+      [":scheme", this.tls ? "https" : "http"],
+      [":path", path],
+      [":authority", this.address],
+      ["content-type", "application/grpc"],
+      ["te", "trailers"],
+      ["grpc-accept-encoding", ACCEPT_ENCODING],
+      ["user-agent", "thanos-ts-grpc/1"],
+    ];
+    if (timeoutMs !== undefined) headers.push(["grpc-timeout", formatGrpcTimeout(timeoutMs)]);
+    if (this.compression !== "identity") headers.push(["grpc-encoding", this.compression]);
+    for (const [k, v] of Object.entries(metadata ?? {})) headers.push([k.toLowerCase(), v]);
+    if (reusable) this.lastCall = { path, metadata, headers: Object.freeze(headers) };
+    return headers;
+  }
+
   /** Unary call; resolves with the response bytes or throws GrpcError. */
   async unary(path: string, request: Uint8Array, opts: CallOptions = {}): Promise<Uint8Array> {
     let res: Uint8Array | undefined;
@@ -1120,25 +1160,13 @@ export class GrpcChannel {
       outer.addEventListener("abort", onOuterAbort, { once: true });
     }
     let timer: Deadline | undefined;
-    const headers: [string, string][] = [
-      [":method", "POST"],
-      [":scheme", this.tls ? "https" : "http"],
-      [":path", path],
-      [":authority", this.address],
-      ["content-type", "application/grpc"],
-      ["te", "trailers"],
-      ["grpc-accept-encoding", ACCEPT_ENCODING],
-      ["user-agent", "thanos-ts-grpc/1"],
-    ];
+    const headers = this.requestHeaders(path, opts.timeoutMs, opts.metadata);
     if (opts.timeoutMs !== undefined) {
-      headers.push(["grpc-timeout", formatGrpcTimeout(opts.timeoutMs)]);
       timer = afterMs(
         opts.timeoutMs,
         () => ac!.abort(new GrpcError(GrpcStatus.DEADLINE_EXCEEDED, `${path}: deadline exceeded`)),
       );
     }
-    if (this.compression !== "identity") headers.push(["grpc-encoding", this.compression]);
-    for (const [k, v] of Object.entries(opts.metadata ?? {})) headers.push([k.toLowerCase(), v]);
 
     let stream: H2ClientStream | undefined;
     const onAbort = () => stream?.cancel();

@@ -95,8 +95,13 @@ export interface ProxyCallOptions extends StoreCallContext {
  * tenant (Thanos's proxy always sets the tenant metadata on its calls).
  */
 function downstreamCall(call: StoreCallContext | undefined): StoreCallContext {
-  return { tenant: call?.tenant || DEFAULT_TENANT };
+  const tenant = call?.tenant || DEFAULT_TENANT;
+  // nearly every call is the last one's tenant: its context again, not a new object
+  if (lastDownstream.tenant !== tenant) lastDownstream = Object.freeze({ tenant });
+  return lastDownstream;
 }
+
+let lastDownstream: StoreCallContext = Object.freeze({ tenant: DEFAULT_TENANT });
 
 /** A store failed and the request's strategy is ABORT. */
 export class StoreRequestError extends Error {
@@ -374,10 +379,15 @@ export class StoreProxy implements StoreBackend {
     maxt: number,
     matchers: readonly Matcher[],
     call?: ProxyCallOptions,
+    candidates: readonly ProxyEndpoint[] = this.opts.endpoints(),
   ): ProxyEndpoint[] {
-    return this.opts.endpoints().filter((ep) =>
-      this.selected(ep.info) && mayAnswer(ep.name, ep.info, mint, maxt, matchers, call)
-    );
+    const out: ProxyEndpoint[] = [];
+    for (const ep of candidates) {
+      if (this.selected(ep.info) && mayAnswer(ep.name, ep.info, mint, maxt, matchers, call)) {
+        out.push(ep);
+      }
+    }
+    return out;
   }
 
   /** False when the TSDB selector keeps none of the endpoint's label sets. */
@@ -489,10 +499,12 @@ export class StoreProxy implements StoreBackend {
     const abort = isAbort(req);
     if (this.contradictsSelector(req.matchers)) return;
     const warnings = this.unavailableWarnings(req.minTime, req.maxTime, req.matchers, abort, call);
-    if (abort && this.opts.endpoints().length === 0) {
+    // one snapshot of the endpoints per request (each is a new list)
+    const all = this.opts.endpoints();
+    if (abort && all.length === 0) {
       throw new StoreRequestError("", "No StoreAPIs available");
     }
-    const eps = this.selectEndpoints(req.minTime, req.maxTime, req.matchers, call);
+    const eps = this.selectEndpoints(req.minTime, req.maxTime, req.matchers, call, all);
     if (eps.length === 0) {
       if (warnings.length > 0) yield warnings.map((w) => ({ warning: w }));
       return;
@@ -642,10 +654,11 @@ export class StoreProxy implements StoreBackend {
     fn: (c: ProxyStoreClient, extra: Matcher[]) => Promise<{ list: string[]; warnings: string[] }>,
   ): Promise<{ list: string[]; warnings: string[] }> {
     const warnings = this.unavailableWarnings(mint, maxt, matchers, abort, call);
-    if (abort && this.opts.endpoints().length === 0) {
+    const all = this.opts.endpoints();
+    if (abort && all.length === 0) {
       throw new StoreRequestError("", "No StoreAPIs available");
     }
-    const eps = this.selectEndpoints(mint, maxt, matchers, call);
+    const eps = this.selectEndpoints(mint, maxt, matchers, call, all);
     const op = what.replace(/^fetch /, "").replace(/ /g, "_"); // label_names, label_values
     const results = await inSpan(
       `proxy_${op}`,

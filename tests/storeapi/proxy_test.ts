@@ -229,3 +229,24 @@ Deno.test("label names and values: the sorted union of the stores; one store's l
     .labelNames(req, signal);
   assertEquals(names.names, ["a", "b"]);
 });
+
+Deno.test("a request's abort check and store selection see one snapshot of the endpoints", async () => {
+  // an endpoint set that changes while the request starts: the first look has the store
+  let calls = 0;
+  const p = new StoreProxy({
+    endpoints: () => calls++ === 0 ? [endpoint("s1", [["a", "1"]], [])] : [],
+  });
+  const abort = { ...all, partialResponseStrategy: PartialResponseStrategy.ABORT };
+  assertEquals(await collect(p.series(abort, new AbortController().signal)), {
+    series: ["a,1"],
+    warnings: [],
+  });
+  assertEquals(calls, 1);
+  calls = 0;
+  const names = await p.labelNames(
+    { start: 0, end: 100, matchers: [], partialResponseStrategy: PartialResponseStrategy.ABORT },
+    new AbortController().signal,
+  );
+  assertEquals(names.names, ["a"]);
+  assertEquals(calls, 1);
+});

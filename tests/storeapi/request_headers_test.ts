@@ -1,0 +1,328 @@
+// A client's calls repeat their request header fields (issue 19): the gRPC channel reuses the
+// previous call's field list (same method, same frozen metadata, no deadline) and the HTTP/2
+// connection sends the previous header block again when it was nothing but table indexes.
+// What must hold: every block the server decodes is exactly the fields of its own call, in
+// order, whatever came before it (other fields, new table entries, a smaller peer table).
+
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { h2Frame } from "../helpers/h2_raw.ts";
+import { H2ClientConnection, leavesTableAsIs } from "../../storeapi/h2client.ts";
+import { type ByteConn, S_HEADER_TABLE_SIZE, T_HEADERS } from "../../storeapi/h2frame.ts";
+import { HpackDecoder, HpackEncoder } from "../../storeapi/hpack.ts";
+import { StoreClient } from "../../storeapi/client.ts";
+import { GrpcChannel } from "../../storeapi/grpc.ts";
+import {
+  type SeriesItem,
+  STORE_METHODS,
+  type StoreBackend,
+  type StoreCallContext,
+  StoreServer,
+} from "../../storeapi/server.ts";
+import {
+  encodeSeriesRequest,
+  PartialResponseStrategy,
+  type SeriesRequest,
+  type StoreInfo,
+} from "../../storeapi/codec.ts";
+import { Matcher, MatchType } from "../../tsdb/matchers.ts";
+
+/** A ByteConn fed by the test that keeps a copy of every write. */
+class RecordingConn implements ByteConn {
+  readonly writes: Uint8Array[] = [];
+  private incoming: Uint8Array[] = [];
+  private wake: (() => void) | null = null;
+  private closed = false;
+
+  feed(b: Uint8Array): void {
+    this.incoming.push(b);
+    this.wake?.();
+  }
+
+  async read(p: Uint8Array): Promise<number | null> {
+    for (;;) {
+      const b = this.incoming.shift();
+      if (b !== undefined) {
+        const n = Math.min(b.length, p.length);
+        p.set(b.subarray(0, n));
+        if (n < b.length) this.incoming.unshift(b.subarray(n));
+        return n;
+      }
+      if (this.closed) return null;
+      await new Promise<void>((r) => this.wake = r);
+    }
+  }
+
+  write(p: Uint8Array): Promise<number> {
+    this.writes.push(p.slice());
+    return Promise.resolve(p.length);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.wake?.();
+  }
+}
+
+async function settle(): Promise<void> {
+  for (let i = 0; i < 10; i++) await new Promise((r) => setTimeout(r, 1));
+}
+
+/** The HEADERS payloads (END_HEADERS, no padding or priority from our client) in write order. */
+function headerBlocks(writes: Uint8Array[], skip: number): Uint8Array[] {
+  const all = new Uint8Array(writes.reduce((n, w) => n + w.length, 0));
+  let o = 0;
+  for (const w of writes) {
+    all.set(w, o);
+    o += w.length;
+  }
+  const out: Uint8Array[] = [];
+  for (let p = skip; p + 9 <= all.length;) {
+    const len = (all[p] << 16) | (all[p + 1] << 8) | all[p + 2];
+    if (all[p + 3] === T_HEADERS) out.push(all.slice(p + 9, p + 9 + len));
+    p += 9 + len;
+  }
+  return out;
+}
+
+function settings(pairs: [number, number][]): Uint8Array {
+  const b = new Uint8Array(6 * pairs.length);
+  const dv = new DataView(b.buffer);
+  pairs.forEach(([k, v], i) => {
+    dv.setUint16(6 * i, k);
+    dv.setUint32(6 * i + 2, v);
+  });
+  return h2Frame(0x4, 0, 0, b);
+}
+
+const PREFACE_BYTES = 24;
+
+function call(tenant: string, extra: [string, string][] = []): [string, string][] {
+  return [
+    [":method", "POST"],
+    [":scheme", "http"],
+    [":path", "/thanos.Store/Series"],
+    [":authority", "127.0.0.1:10901"],
+    ["content-type", "application/grpc"],
+    ["te", "trailers"],
+    ...extra,
+    ["thanos-tenant", tenant],
+  ];
+}
+
+Deno.test("h2 client: each request's header block decodes to its own fields, repeated or not", async () => {
+  const conn = new RecordingConn();
+  const c = H2ClientConnection.over(conn);
+  try {
+    conn.feed(h2Frame(0x4, 0, 0, new Uint8Array(0))); // the server's SETTINGS
+    await settle();
+    const sent = [
+      call("default-tenant"), // new entries
+      call("default-tenant"), // indexes only
+      call("default-tenant"), // the same again
+      call("team-a"), // one new value
+      call("default-tenant"),
+      call("default-tenant"),
+      call("default-tenant", [["grpc-timeout", "100m"]]), // a literal never indexed
+      call("default-tenant"),
+      call("default-tenant").map(([k, v]): [string, string] => [k, k === ":path" ? "/x" : v]),
+      call("default-tenant"),
+    ];
+    for (const fields of sent) {
+      // a new list with equal strings each time, as well as the very same list
+      await c.request(fields, new Uint8Array(0), new AbortController().signal);
+      await c.request(fields.slice(), new Uint8Array(0), new AbortController().signal);
+    }
+    await settle();
+    const dec = new HpackDecoder();
+    const blocks = headerBlocks(conn.writes, PREFACE_BYTES);
+    assertEquals(blocks.length, 2 * sent.length);
+    assertEquals(
+      blocks.map((b) => dec.decode(b)),
+      sent.flatMap((f) => [f, f]),
+    );
+  } finally {
+    c.close();
+    conn.close();
+  }
+});
+
+Deno.test("h2 client: after the peer shrinks its table the next block announces it and decodes", async () => {
+  const conn = new RecordingConn();
+  const c = H2ClientConnection.over(conn);
+  try {
+    conn.feed(h2Frame(0x4, 0, 0, new Uint8Array(0)));
+    await settle();
+    for (let i = 0; i < 3; i++) {
+      await c.request(call("default-tenant"), new Uint8Array(0), new AbortController().signal);
+    }
+    await settle();
+    // the server's decoder has no room for a table any more
+    conn.feed(settings([[S_HEADER_TABLE_SIZE, 0]]));
+    await settle();
+    for (let i = 0; i < 2; i++) {
+      await c.request(call("default-tenant"), new Uint8Array(0), new AbortController().signal);
+    }
+    await settle();
+    const blocks = headerBlocks(conn.writes, PREFACE_BYTES);
+    assertEquals(blocks.length, 5);
+    // RFC 7541 §4.2: the first block after the change starts with a table size update to 0
+    assertEquals(blocks[3][0], 0x20);
+    const dec = new HpackDecoder();
+    for (const b of blocks) assertEquals(dec.decode(b), call("default-tenant"));
+  } finally {
+    c.close();
+    conn.close();
+  }
+});
+
+Deno.test("leavesTableAsIs: indexes and literals without indexing, not indexing literals or size updates", () => {
+  assert(leavesTableAsIs(new Uint8Array(0)));
+  assert(leavesTableAsIs(Uint8Array.of(0x83, 0x86, 0xbe)));
+  // index 127 + 200: 0xff, then 200 in 7-bit groups (0xc8 0x01)
+  assert(leavesTableAsIs(Uint8Array.of(0xff, 0xc8, 0x01, 0x82)));
+  // the continuation bytes of a large index are not fields of their own
+  assert(leavesTableAsIs(Uint8Array.of(0xff, 0x00, 0x82)));
+  assert(!leavesTableAsIs(Uint8Array.of(0xff, 0x80, 0x00, 0x40, 1, 0x61, 1, 0x62)));
+  // literal without indexing, new name "a" = "bc"; never indexed, name index 4 = "x"
+  assert(leavesTableAsIs(Uint8Array.of(0x00, 1, 0x61, 2, 0x62, 0x63, 0x14, 1, 0x78, 0x82)));
+  // a value of 127 + 3 bytes: its bytes are skipped, whatever they hold
+  const long = new Uint8Array(4 + 130);
+  long.set([0x04, 0x7f, 0x03]);
+  long.fill(0x40, 3, 3 + 130);
+  long[long.length - 1] = 0x82;
+  assert(leavesTableAsIs(long));
+  assert(!leavesTableAsIs(Uint8Array.of(0x83, 0x40, 1, 0x61, 1, 0x62)));
+  assert(!leavesTableAsIs(Uint8Array.of(0x83, 0x41, 1, 0x62)));
+  assert(!leavesTableAsIs(Uint8Array.of(0x20, 0x83)));
+  // a block whose last string runs past its end
+  assert(!leavesTableAsIs(Uint8Array.of(0x00, 1, 0x61, 5, 0x62)));
+  const enc = new HpackEncoder();
+  const fields = call("t");
+  assert(!leavesTableAsIs(enc.encode(fields)));
+  assert(leavesTableAsIs(enc.encode(fields)));
+  assert(leavesTableAsIs(enc.encode([...fields, ["grpc-timeout", "5S"]])));
+});
+
+Deno.test("h2 client: repeated response header blocks decode to their fields while the table changes", async () => {
+  const conn = new RecordingConn();
+  const c = H2ClientConnection.over(conn);
+  try {
+    conn.feed(h2Frame(0x4, 0, 0, new Uint8Array(0)));
+    await settle();
+    // the server's encoder: headers and trailers, new table entries now and then
+    const enc = new HpackEncoder();
+    const answers: [string, string][][][] = [];
+    const ok: [string, string][] = [[":status", "200"], ["content-type", "application/grpc"]];
+    const trailers = (code: string, msg: string): [string, string][] => [
+      ["grpc-status", code],
+      ["grpc-message", msg],
+    ];
+    // after a new entry, the same bytes can stand for other fields: the trailers "grpc-status:
+    // 13" of the third answer are the bytes that meant "grpc-status: 0" in the second
+    const xNew: [string, string][] = [[":status", "200"], ["x-new", "one"]];
+    const heads: [string, string][][] = [
+      ok,
+      ok,
+      ok,
+      ok,
+      ok,
+      xNew,
+      xNew,
+      ok,
+      [
+        ...xNew,
+        ["x-other", "two"],
+      ],
+      ok,
+      ok,
+      ok,
+    ];
+    const codes = ["0", "0", "13", "13", "0", "0", "0", "0", "0", "0", "0", "0"];
+    heads.forEach((head, i) => {
+      answers.push([head, trailers(codes[i], i === 10 ? "bad" : "")]);
+    });
+    for (const [head, trail] of answers) {
+      const s = await c.request(call("t"), new Uint8Array(0), new AbortController().signal);
+      conn.feed(h2Frame(0x1, 0x4, s.id, enc.encode(head)));
+      conn.feed(h2Frame(0x1, 0x4 | 0x1, s.id, enc.encode(trail)));
+      await s.waitHeaders();
+      while (await s.read() !== null) { /* no data */ }
+      assertEquals(s.headers, Object.fromEntries(head));
+      assertEquals(s.trailers, Object.fromEntries(trail));
+    }
+  } finally {
+    c.close();
+    conn.close();
+  }
+});
+
+/** A backend with no data that records each call's tenant. */
+class Recorder implements StoreBackend {
+  readonly tenants: (string | undefined)[] = [];
+  info(): Promise<StoreInfo> {
+    return Promise.resolve({ componentType: "store", labelSets: [], minTime: 0, maxTime: 10 });
+  }
+  // deno-lint-ignore require-yield
+  async *series(
+    _r: SeriesRequest,
+    _s: AbortSignal,
+    call?: StoreCallContext,
+  ): AsyncIterable<SeriesItem> {
+    this.tenants.push(call?.tenant);
+  }
+  labelNames() {
+    return Promise.resolve({ names: [], warnings: [] });
+  }
+  labelValues() {
+    return Promise.resolve({ values: [], warnings: [] });
+  }
+}
+
+const SERIES: SeriesRequest = {
+  minTime: 0,
+  maxTime: 10,
+  matchers: [new Matcher(MatchType.Equal, "__name__", "up")],
+  partialResponseStrategy: PartialResponseStrategy.ABORT,
+};
+
+async function drain(it: AsyncIterable<unknown>): Promise<void> {
+  for await (const _ of it) { /* nothing */ }
+}
+
+Deno.test("store client: repeated calls carry each call's own tenant and metadata", async () => {
+  const rec = new Recorder();
+  const server = new StoreServer(rec, { serving: true });
+  const { port } = await server.listen("127.0.0.1", 0);
+  const client = new StoreClient(`127.0.0.1:${port}`);
+  const channel = new GrpcChannel(`127.0.0.1:${port}`);
+  try {
+    const signal = new AbortController().signal;
+    const tenants = ["a", "a", "a", "b", "a", undefined, "a", "b", "b"];
+    for (const t of tenants) {
+      await drain(client.series(SERIES, signal, t === undefined ? undefined : { tenant: t }));
+    }
+    assertEquals(rec.tenants, tenants);
+    // metadata that is not frozen may change between calls: each call sends what it holds
+    rec.tenants.length = 0;
+    const md: Record<string, string> = { "thanos-tenant": "x" };
+    const req = encodeSeriesRequest(SERIES);
+    await drain(channel.serverStream(STORE_METHODS.series, req, { metadata: md }));
+    md["thanos-tenant"] = "y";
+    await drain(channel.serverStream(STORE_METHODS.series, req, { metadata: md }));
+    // a frozen object of other metadata, then one with a deadline, then the first again
+    const frozen = Object.freeze({ "thanos-tenant": "z" });
+    const other = Object.freeze({ "thanos-tenant": "w" });
+    await drain(channel.serverStream(STORE_METHODS.series, req, { metadata: frozen }));
+    await drain(channel.serverStream(STORE_METHODS.series, req, { metadata: frozen }));
+    await drain(channel.serverStream(STORE_METHODS.series, req, { metadata: other }));
+    await drain(
+      channel.serverStream(STORE_METHODS.series, req, { metadata: frozen, timeoutMs: 5000 }),
+    );
+    await drain(channel.serverStream(STORE_METHODS.series, req, { metadata: frozen }));
+    assertEquals(rec.tenants, ["x", "y", "z", "z", "w", "z", "z"]);
+  } finally {
+    channel.close();
+    client.close();
+    await server.close();
+  }
+});
