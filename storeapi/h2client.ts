@@ -23,13 +23,14 @@
 // open calls no PINGs are sent; the first call after such a pause sends one at once.
 
 import tls from "node:tls";
-import { HpackDecoder, HpackEncoder, HpackError } from "./hpack.ts";
+import { HpackDecoder, HpackEncoder } from "./hpack.ts";
 import { type LoopTimeout, loopTimeout } from "../runutil/loop_clock.ts";
 import {
   type ByteConn,
   ConnectionError,
   dataHeader,
   dataPayload,
+  decodeHeaderBlock,
   F_ACK,
   frameOf,
   goawayFrame,
@@ -213,71 +214,6 @@ export class H2ClientStream {
   }
 }
 
-/** Response header blocks kept decoded per connection: a response's headers and trailers. */
-const KEPT_RESPONSE_BLOCKS = 2;
-
-/** True when `a` and `b` hold the same fields in the same order. */
-function sameFields(
-  a: readonly (readonly [string, string])[],
-  b: readonly (readonly [string, string])[],
-): boolean {
-  if (a === b) return true;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    if (a[i][0] !== b[i][0] || a[i][1] !== b[i][1]) return false;
-  }
-  return true;
-}
-
-/** Position after the HPACK integer at `i` with a `prefix`-bit prefix; its value in `intValue`. */
-let intValue = 0;
-function skipInt(block: Uint8Array, i: number, prefix: number): number {
-  const mask = (1 << prefix) - 1;
-  let v = block[i++] & mask;
-  if (v === mask) {
-    let m = 0;
-    let b: number;
-    do {
-      b = block[i++];
-      v += (b & 0x7f) * 2 ** m;
-      m += 7;
-    } while ((b & 0x80) !== 0 && i < block.length);
-  }
-  intValue = v;
-  return i;
-}
-
-/**
- * True when decoding an HPACK block leaves the dynamic table as it was (RFC 7541 §6): indexed
- * fields and literals without or never indexing only, no literal with incremental indexing and
- * no table size update. Encoding the same fields again (request side) or decoding the same
- * bytes again (response side) then gives the same result, as long as no other block changed the
- * table in between.
- */
-export function leavesTableAsIs(block: Uint8Array): boolean {
-  let i = 0;
-  while (i < block.length) {
-    const b = block[i];
-    if ((b & 0x80) !== 0) {
-      i = skipInt(block, i, 7);
-      continue;
-    }
-    if ((b & 0xc0) === 0x40 || (b & 0xe0) === 0x20) return false;
-    // a literal without (0000) or never (0001) indexing: a 4-bit name index, 0 = a new name
-    i = skipInt(block, i, 4);
-    if (intValue === 0) i = skipInt(block, i, 7) + intValue;
-    i = skipInt(block, i, 7) + intValue;
-  }
-  return i === block.length;
-}
-
-/** True when `a` and `b` hold the same bytes. */
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /** A response's `:status` is 1xx (informational: the answer's headers follow). */
 function informational(status: string): boolean {
   return status.length === 3 && status.charCodeAt(0) === 0x31 && isDigit(status, 1) &&
@@ -293,21 +229,8 @@ function isDigit(s: string, i: number): boolean {
 export class H2ClientConnection {
   private readonly streams = new Map<number, H2ClientStream>();
   private readonly decoder = new HpackDecoder();
-  /**
-   * The last response header blocks (a response's headers, its trailers) that left the decoder's
-   * table as it was, with their fields: the same bytes again decode to the same fields while no
-   * other block changed the table, and a server's answers repeat both blocks (issue 19).
-   */
-  private decoded: { block: Uint8Array; fields: Readonly<Record<string, string>> }[] = [];
   /** Request header blocks: encoded just before they are queued, in queue order. */
   private readonly encoder = new HpackEncoder();
-  /**
-   * The last request's header fields and their block, kept only when that block left the table
-   * as it was: encoding the same fields again would give the same bytes and change nothing.
-   */
-  private lastHeaders:
-    | { fields: readonly (readonly [string, string])[]; block: Uint8Array }
-    | null = null;
   private readonly blocks = new HeaderBlockAssembler();
   private nextId = 1;
   private sendWindow = 65535;
@@ -474,7 +397,9 @@ export class H2ClientConnection {
     this.nextId += 2;
     const s = new H2ClientStream(id, this, this.peerInitialWindow);
     this.streams.set(id, s);
-    this.control(headersFrames(id, this.requestBlock(headers), false, this.peerMaxFrame));
+    // a client sends the same fields call after call (a Series call's nine): the same block
+    const block = this.encoder.encodeRepeated(headers);
+    this.control(headersFrames(id, block, false, this.peerMaxFrame));
     if (this.kaDormant) {
       // the first call after a pause: is the server still there?
       this.kaDormant = false;
@@ -482,21 +407,6 @@ export class H2ClientConnection {
     }
     this.sendBody(s, body).catch(() => {}); // failures reach the stream itself
     return s;
-  }
-
-  /**
-   * The header block of a request's fields. A client sends the same fields call after call
-   * (a Series call's nine, all in the table from the second call on): then the previous block
-   * is sent again instead of encoding a new one (issue 19). Only a block that added nothing to
-   * the table is kept, so the table is as it was when it was encoded; any other block encoded
-   * since replaced it.
-   */
-  private requestBlock(fields: readonly (readonly [string, string])[]): Uint8Array {
-    const last = this.lastHeaders;
-    if (last !== null && sameFields(last.fields, fields)) return last.block;
-    const block = this.encoder.encode(fields);
-    this.lastHeaders = leavesTableAsIs(block) ? { fields, block } : null;
-    return block;
   }
 
   /** Sends a request body as DATA frames within the windows; the last carries END_STREAM. */
@@ -816,47 +726,14 @@ export class H2ClientConnection {
         this.wakeSlots();
       } else if (key === S_HEADER_TABLE_SIZE) {
         this.encoder.setPeerMaxTableSize(v);
-        // a smaller table may have evicted fields the kept block refers to
-        this.lastHeaders = null;
       }
     }
     this.control(frameOf(T_SETTINGS, F_ACK, 0, new Uint8Array(0)));
   }
 
-  /**
-   * A response header block's fields (repeated names joined by commas), frozen when kept. Every
-   * block is decoded or is the same bytes as a kept one: the dynamic table must follow every
-   * block.
-   */
-  private responseFields(block: Uint8Array): Readonly<Record<string, string>> {
-    const kept = this.decoded;
-    for (let i = 0; i < kept.length; i++) {
-      if (sameBytes(kept[i].block, block)) return kept[i].fields;
-    }
-    let fields: [string, string][];
-    try {
-      fields = this.decoder.decode(block);
-    } catch (e) {
-      if (e instanceof HpackError) {
-        throw new ConnectionError(H2Error.COMPRESSION_ERROR, e.message);
-      }
-      throw e;
-    }
-    const h: Record<string, string> = {};
-    for (const [k, v] of fields) h[k] = h[k] === undefined ? v : `${h[k]},${v}`;
-    if (!leavesTableAsIs(block)) {
-      // the table changed: a kept block may stand for other fields now
-      this.decoded = [];
-      return h;
-    }
-    if (kept.length >= KEPT_RESPONSE_BLOCKS) kept.shift();
-    // the block may be a view of a read buffer that is filled again
-    kept.push({ block: block.slice(), fields: Object.freeze(h) });
-    return h;
-  }
-
   private headerBlock(id: number, block: Uint8Array, endStream: boolean): void {
-    const h = this.responseFields(block);
+    // a server repeats its answers' header and trailer blocks: decoded once while the table stays
+    const h = decodeHeaderBlock(this.decoder, block);
     if (id % 2 === 0 || id >= this.nextId) {
       throw new ConnectionError(H2Error.PROTOCOL_ERROR, `HEADERS on stream ${id} we did not open`);
     }

@@ -5,6 +5,7 @@
 
 import type { Buffer } from "node:buffer";
 import type tls from "node:tls";
+import { type HpackDecoder, HpackError } from "./hpack.ts";
 
 /** HTTP/2 error codes (RFC 9113 §7). */
 export const H2Error = {
@@ -56,6 +57,22 @@ export const MAX_WINDOW = 0x7fffffff;
 export class ConnectionError extends Error {
   constructor(readonly code: number, msg: string) {
     super(msg);
+  }
+}
+
+/**
+ * A complete header block's fields ({@link HpackDecoder.decodeRecord}); a block that does not
+ * decode ends the connection with COMPRESSION_ERROR (RFC 7540 §4.3).
+ */
+export function decodeHeaderBlock(
+  decoder: HpackDecoder,
+  block: Uint8Array,
+): Readonly<Record<string, string>> {
+  try {
+    return decoder.decodeRecord(block);
+  } catch (e) {
+    if (e instanceof HpackError) throw new ConnectionError(H2Error.COMPRESSION_ERROR, e.message);
+    throw e;
   }
 }
 

@@ -11,13 +11,14 @@
 // bytes buffered per stream (`write` waits below a high-water mark).
 
 import tls from "node:tls";
-import { HpackDecoder, hpackEncode, HpackEncoder, HpackError } from "./hpack.ts";
+import { HpackDecoder, hpackEncode, HpackEncoder } from "./hpack.ts";
 import {
   type ByteConn,
   concat,
   ConnectionError,
   dataHeader,
   dataPayload,
+  decodeHeaderBlock,
   F_ACK,
   F_END_STREAM,
   frameOf,
@@ -99,8 +100,11 @@ export interface H2ServerOptions {
 
 /** One request stream; the gRPC layer answers it. Methods never throw. */
 export class H2Stream {
-  /** Request headers (lower-case names; repeated names joined with ","). */
-  readonly headers: Record<string, string> = {};
+  /**
+   * Request headers (lower-case names; repeated names joined with ","), frozen: a client's
+   * repeated header block gives the same object to each of its streams.
+   */
+  readonly headers: Readonly<Record<string, string>>;
   /** Request body bytes (called synchronously from the read loop). */
   onData: (chunk: Uint8Array) => void = NOOP;
   /** The request is complete (END_STREAM). */
@@ -119,8 +123,14 @@ export class H2Stream {
   private waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   private headersSent = false;
 
-  constructor(readonly id: number, private readonly conn: H2Connection, sendWindow: number) {
+  constructor(
+    readonly id: number,
+    private readonly conn: H2Connection,
+    sendWindow: number,
+    headers: Readonly<Record<string, string>>,
+  ) {
     this.sendWindow = sendWindow;
+    this.headers = headers;
   }
 
   /** True once the stream can take no more output. */
@@ -132,7 +142,8 @@ export class H2Stream {
   respond(headers: Record<string, string>, endStream = false): void {
     if (this.done || this.headersSent) return;
     this.headersSent = true;
-    const block = this.conn.encoder.encode(Object.entries(headers));
+    // an answer's headers are the same call after call: the same block while the table stays
+    const block = this.conn.encoder.encodeRepeated(Object.entries(headers));
     this.conn.pingStrikesForgiven = true;
     if (endStream) {
       this.done = true;
@@ -419,16 +430,8 @@ export class H2Connection {
   }
 
   private headerBlock(id: number, block: Uint8Array, endStream: boolean): void {
-    let fields: [string, string][];
-    try {
-      // always decoded: the dynamic table must follow every block
-      fields = this.decoder.decode(block);
-    } catch (e) {
-      if (e instanceof HpackError) {
-        throw new ConnectionError(H2Error.COMPRESSION_ERROR, e.message);
-      }
-      throw e;
-    }
+    // a client repeats its calls' header block: decoded once while the table stays
+    const fields = decodeHeaderBlock(this.decoder, block);
     const existing = this.streams.get(id);
     if (existing) {
       // trailers from the client end its request
@@ -446,10 +449,7 @@ export class H2Connection {
       this.control(frameOf(T_RST, 0, id, u32(H2Error.REFUSED_STREAM)));
       return;
     }
-    const s = new H2Stream(id, this, this.peerInitialWindow);
-    for (const [k, v] of fields) {
-      s.headers[k] = s.headers[k] === undefined ? v : `${s.headers[k]},${v}`;
-    }
+    const s = new H2Stream(id, this, this.peerInitialWindow, fields);
     this.streams.set(id, s);
     safe(() => this.onStream(s));
     if (endStream) this.remoteEnd(s);

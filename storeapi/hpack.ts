@@ -87,11 +87,44 @@ function headerText(b: Uint8Array, start: number, end: number): string {
   return String.fromCharCode.apply(null, b.subarray(start, end) as unknown as number[]);
 }
 
+/** Blocks a decoder keeps decoded: a request's headers, or a response's headers and trailers. */
+const KEPT_BLOCKS = 2;
+
+/** True when `a` and `b` hold the same bytes. */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** True when `a` and `b` hold the same fields in the same order. */
+function sameFields(
+  a: readonly (readonly [string, string])[],
+  b: readonly (readonly [string, string])[],
+): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i][0] !== b[i][0] || a[i][1] !== b[i][1]) return false;
+  }
+  return true;
+}
+
 /** Decodes header blocks of one connection (its dynamic table persists across blocks). */
 export class HpackDecoder {
   private dyn: [string, string][] = []; // newest first
   private dynSize = 0;
   private maxSize: number;
+  /**
+   * Changes of the table so far (insertions, size updates): the same bytes decode to the same
+   * fields as long as this count stays.
+   */
+  private changes = 0;
+  /** The last blocks {@link decodeRecord} decoded without a table change, with their fields. */
+  private readonly kept: {
+    block: Uint8Array;
+    changes: number;
+    fields: Readonly<Record<string, string>>;
+  }[] = [];
 
   /** `maxTableSize` is our SETTINGS_HEADER_TABLE_SIZE; `maxListSize` bounds a decoded block. */
   constructor(private readonly maxTableSize = 4096, private readonly maxListSize = 64 << 10) {
@@ -156,6 +189,7 @@ export class HpackDecoder {
         const size = int(5);
         if (size > this.maxTableSize) throw new HpackError("table size update too large");
         this.maxSize = size;
+        this.changes++;
         this.evict(0);
       } else { // literal without indexing / never indexed
         const idx = int(4);
@@ -174,7 +208,33 @@ export class HpackDecoder {
     return d;
   }
 
+  /**
+   * One complete header block as a record (repeated names joined by ","), frozen. A peer sends
+   * the same blocks again and again (a gRPC client its calls' headers, a server its answers'
+   * headers and trailers): a block of the same bytes as one of the last {@link KEPT_BLOCKS}
+   * blocks that changed nothing in the table is answered with their fields while the table has
+   * not changed since; any other block is decoded (the table must follow every block).
+   */
+  decodeRecord(block: Uint8Array): Readonly<Record<string, string>> {
+    const kept = this.kept;
+    for (let i = 0; i < kept.length; i++) {
+      const k = kept[i];
+      if (k.changes === this.changes && sameBytes(k.block, block)) return k.fields;
+    }
+    const before = this.changes;
+    const fields = this.decode(block);
+    const h: Record<string, string> = {};
+    for (const [k, v] of fields) h[k] = h[k] === undefined ? v : `${h[k]},${v}`;
+    Object.freeze(h);
+    if (this.changes !== before) return h; // the kept blocks stand for nothing now
+    if (kept.length >= KEPT_BLOCKS) kept.shift();
+    // the block may be a view of a read buffer that is filled again
+    kept.push({ block: block.slice(), changes: before, fields: h });
+    return h;
+  }
+
   private insert(name: string, value: string): void {
+    this.changes++;
     const size = name.length + value.length + 32;
     this.evict(size);
     if (size <= this.maxSize) {
@@ -307,6 +367,14 @@ export class HpackEncoder {
   private maxSize: number;
   /** A smaller table size the next block must announce first (§6.3), or -1. */
   private sizeUpdate = -1;
+  /** Changes of the table so far (insertions, size changes, size updates sent). */
+  private changes = 0;
+  /** The last block {@link encodeRepeated} encoded without a table change, with its fields. */
+  private last: {
+    fields: readonly (readonly [string, string])[];
+    block: Uint8Array;
+    changes: number;
+  } | null = null;
 
   /** `maxSize`: the table size used, at most the peer's SETTINGS_HEADER_TABLE_SIZE (default 4096). */
   constructor(maxSize = 4096) {
@@ -321,8 +389,27 @@ export class HpackEncoder {
   setPeerMaxTableSize(n: number): void {
     if (n >= this.maxSize) return;
     this.maxSize = n;
+    this.changes++;
     this.evict(0);
     this.sizeUpdate = n;
+  }
+
+  /**
+   * {@link encode}, but when `fields` are the same as the last block's and that block changed
+   * nothing in the table (every field was indexed or a literal without indexing), and nothing
+   * changed it since, that block again: the same fields would encode to the same bytes. A
+   * client sends the same fields call after call (issue 19). The block is shared: not to be
+   * written to.
+   */
+  encodeRepeated(fields: readonly (readonly [string, string])[]): Uint8Array {
+    const last = this.last;
+    if (last !== null && last.changes === this.changes && sameFields(last.fields, fields)) {
+      return last.block;
+    }
+    const before = this.changes;
+    const block = this.encode(fields);
+    this.last = this.changes === before ? { fields, block, changes: before } : null;
+    return block;
   }
 
   /** One header block of `headers` (names must be lower case). */
@@ -332,6 +419,7 @@ export class HpackEncoder {
     if (this.sizeUpdate >= 0) {
       o = putIntAt(out, o, 0x20, 5, this.sizeUpdate);
       this.sizeUpdate = -1;
+      this.changes++;
     }
     for (const [name, value] of list) {
       const st = STATIC_FIELDS.get(name)?.get(value);
@@ -353,8 +441,11 @@ export class HpackEncoder {
         out[o++] = 0x00;
       } else {
         out[o++] = 0x40;
+        this.changes++;
         this.evict(size);
         this.entries.push({ name, value, size });
+        // the eviction may have dropped this name's map with its last value
+        byValue = this.inserted.get(name);
         if (byValue === undefined) this.inserted.set(name, byValue = new Map());
         byValue.set(value, this.count++);
         this.size += size;

@@ -1,12 +1,13 @@
 // A client's calls repeat their request header fields (issue 19): the gRPC channel reuses the
 // previous call's field list (same method, same frozen metadata, no deadline) and the HTTP/2
-// connection sends the previous header block again when it was nothing but table indexes.
+// connection sends the previous header block again when it changed nothing in the table; the
+// decoders of both sides answer a repeated block from the fields they decoded it to.
 // What must hold: every block the server decodes is exactly the fields of its own call, in
 // order, whatever came before it (other fields, new table entries, a smaller peer table).
 
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { h2Frame } from "../helpers/h2_raw.ts";
-import { H2ClientConnection, leavesTableAsIs } from "../../storeapi/h2client.ts";
+import { H2ClientConnection } from "../../storeapi/h2client.ts";
 import { type ByteConn, S_HEADER_TABLE_SIZE, T_HEADERS } from "../../storeapi/h2frame.ts";
 import { HpackDecoder, HpackEncoder } from "../../storeapi/hpack.ts";
 import { StoreClient } from "../../storeapi/client.ts";
@@ -175,32 +176,110 @@ Deno.test("h2 client: after the peer shrinks its table the next block announces 
   }
 });
 
-Deno.test("leavesTableAsIs: indexes and literals without indexing, not indexing literals or size updates", () => {
-  assert(leavesTableAsIs(new Uint8Array(0)));
-  assert(leavesTableAsIs(Uint8Array.of(0x83, 0x86, 0xbe)));
-  // index 127 + 200: 0xff, then 200 in 7-bit groups (0xc8 0x01)
-  assert(leavesTableAsIs(Uint8Array.of(0xff, 0xc8, 0x01, 0x82)));
-  // the continuation bytes of a large index are not fields of their own
-  assert(leavesTableAsIs(Uint8Array.of(0xff, 0x00, 0x82)));
-  assert(!leavesTableAsIs(Uint8Array.of(0xff, 0x80, 0x00, 0x40, 1, 0x61, 1, 0x62)));
-  // literal without indexing, new name "a" = "bc"; never indexed, name index 4 = "x"
-  assert(leavesTableAsIs(Uint8Array.of(0x00, 1, 0x61, 2, 0x62, 0x63, 0x14, 1, 0x78, 0x82)));
-  // a value of 127 + 3 bytes: its bytes are skipped, whatever they hold
-  const long = new Uint8Array(4 + 130);
-  long.set([0x04, 0x7f, 0x03]);
-  long.fill(0x40, 3, 3 + 130);
-  long[long.length - 1] = 0x82;
-  assert(leavesTableAsIs(long));
-  assert(!leavesTableAsIs(Uint8Array.of(0x83, 0x40, 1, 0x61, 1, 0x62)));
-  assert(!leavesTableAsIs(Uint8Array.of(0x83, 0x41, 1, 0x62)));
-  assert(!leavesTableAsIs(Uint8Array.of(0x20, 0x83)));
-  // a block whose last string runs past its end
-  assert(!leavesTableAsIs(Uint8Array.of(0x00, 1, 0x61, 5, 0x62)));
+/** A small random generator (xorshift32), seeded: the same sequence every run. */
+function rng(seed: number): () => number {
+  let x = seed;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 2 ** 32;
+  };
+}
+
+Deno.test("hpack: repeated blocks are the bytes plain encoding gives and decode to what plain decoding gives", () => {
+  const rand = rng(19);
+  // two encoders and two decoders of one connection each: the repeating ones against the plain
+  const repEnc = new HpackEncoder();
+  const plainEnc = new HpackEncoder();
+  const repDec = new HpackDecoder();
+  const plainDec = new HpackDecoder();
+  // blocks reach the decoder as views of one reused read buffer, as from a socket
+  const readBuf = new Uint8Array(64 << 10);
+  let repeats = 0;
+  let decodedAgain = 0;
+  let last: Uint8Array | null = null;
+  let lastGot: Readonly<Record<string, string>> | null = null;
+  for (let i = 0; i < 3000; i++) {
+    const r = rand();
+    let fields: [string, string][];
+    if (r < 0.5) fields = call("default-tenant");
+    else if (r < 0.6) fields = call(`team-${Math.floor(rand() * 40)}`); // new entries, evictions
+    else if (r < 0.7) fields = call("default-tenant", [["grpc-timeout", `${i}m`]]); // not indexed
+    else if (r < 0.8) fields = call("t", [["x-long", "v".repeat(Math.floor(rand() * 300))]]);
+    else if (r < 0.9) {
+      // the same names, another value of the last one
+      fields = call("default-tenant").map(([k, v]): [string, string] => [k, k === "te" ? "x" : v]);
+    } else fields = [[":status", "200"], ["content-type", "application/grpc"]];
+    if (rand() < 0.01) {
+      const size = Math.floor(rand() * 4096);
+      repEnc.setPeerMaxTableSize(size);
+      plainEnc.setPeerMaxTableSize(size);
+    }
+    const block = repEnc.encodeRepeated(fields.map(([k, v]): [string, string] => [k, v]));
+    const plain = plainEnc.encode(fields);
+    assertEquals(block, plain, `block ${i}`);
+    readBuf.set(block);
+    const got = repDec.decodeRecord(readBuf.subarray(0, block.length));
+    const want: Record<string, string> = {};
+    for (const [k, v] of plainDec.decode(plain)) {
+      want[k] = want[k] === undefined ? v : `${want[k]},${v}`;
+    }
+    assertEquals(got, want, `block ${i}`);
+    assert(Object.isFrozen(got));
+    if (got === lastGot) decodedAgain++;
+    lastGot = got;
+    readBuf.fill(0x80, 0, block.length + 8); // the next read overwrites the buffer
+    if (block === last) repeats++;
+    last = block;
+  }
+  // many blocks were repeats on both sides (else the test would not test them)
+  assert(repeats > 300 && decodedAgain > 300, `${repeats} repeats, ${decodedAgain} kept`);
+});
+
+Deno.test("hpack: a kept block's dynamic index means the newest entry of the table as it is now", () => {
+  const dec = new HpackDecoder();
+  const newest = Uint8Array.of(0xbe); // index 62: the newest entry of the dynamic table
+  // a literal with incremental indexing, new name "a" = "1"
+  assertEquals(dec.decodeRecord(Uint8Array.of(0x40, 1, 0x61, 1, 0x31)), { a: "1" });
+  const first = dec.decodeRecord(newest);
+  assertEquals(first, { a: "1" });
+  assert(dec.decodeRecord(newest) === first); // kept: not decoded again
+  assertEquals(dec.decodeRecord(Uint8Array.of(0x40, 1, 0x62, 1, 0x32)), { b: "2" });
+  assertEquals(dec.decodeRecord(newest), { b: "2" });
+  // a size update to 0 empties the table: the kept block's index is invalid now
+  dec.decodeRecord(Uint8Array.of(0x20));
+  let failed = false;
+  try {
+    dec.decodeRecord(newest);
+  } catch {
+    failed = true;
+  }
+  assert(failed, "an index into an empty table must fail");
+  // repeated names are joined as HTTP/2 allows
+  assertEquals(
+    dec.decodeRecord(Uint8Array.of(0x00, 1, 0x63, 1, 0x78, 0x00, 1, 0x63, 1, 0x79)),
+    { c: "x,y" },
+  );
+});
+
+Deno.test("hpack: encodeRepeated gives the same block only while the table is unchanged", () => {
   const enc = new HpackEncoder();
-  const fields = call("t");
-  assert(!leavesTableAsIs(enc.encode(fields)));
-  assert(leavesTableAsIs(enc.encode(fields)));
-  assert(leavesTableAsIs(enc.encode([...fields, ["grpc-timeout", "5S"]])));
+  const f = call("t");
+  const b1 = enc.encodeRepeated(f);
+  const b2 = enc.encodeRepeated(f);
+  assert(b1 !== b2, "the first block added entries: the next one is indexes");
+  assert(enc.encodeRepeated(f.slice()) === b2);
+  // another value of one field is another block
+  const g = f.map(([k, v]): [string, string] => [k, k === "thanos-tenant" ? "u" : v]);
+  assert(enc.encodeRepeated(g) !== b2);
+  const b3 = enc.encodeRepeated(f);
+  assert(b3 !== b2); // "u" was added: the dynamic indexes moved by one
+  assertEquals(new HpackDecoder().decode(b1), f);
+  assert(enc.encodeRepeated(f) === b3);
+  enc.setPeerMaxTableSize(100);
+  const b4 = enc.encodeRepeated(f);
+  assertEquals(b4[0] & 0xe0, 0x20); // the size update comes first
 });
 
 Deno.test("h2 client: repeated response header blocks decode to their fields while the table changes", async () => {
