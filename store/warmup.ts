@@ -12,6 +12,7 @@ import { MetaSyncer } from "../block/fetcher.ts";
 import { Logger } from "../logging/log.ts";
 import { Registry } from "../metrics/registry.ts";
 import { FilesystemBucket } from "../objstore/filesystem.ts";
+import { InstrumentedBucket } from "../objstore/instrumented.ts";
 import { encodeSeriesResponseBatch } from "../storeapi/codec.ts";
 import { type RawSeries, writeBlock } from "../tsdb/block_writer.ts";
 import { compareLabels } from "../tsdb/labels.ts";
@@ -97,7 +98,8 @@ export async function warmSeriesPath(opts: StoreWarmupOptions): Promise<StoreWar
   const bucketDir = `${opts.dir}/bucket`;
   await Deno.mkdir(bucketDir, { recursive: true });
   const registry = new Registry();
-  const bucket = new FilesystemBucket(bucketDir);
+  // wrapped as a role's bucket is (objstore/config.ts), so its range reads take the same path
+  const bucket = new InstrumentedBucket(new FilesystemBucket(bucketDir), { registry });
   const store = new BucketStore(bucket, {
     syncer: new MetaSyncer(bucket, { registry, cacheDir: `${opts.dir}/meta-syncer` }),
     logger: new Logger("error", "logfmt", {}, () => {}),
