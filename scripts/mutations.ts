@@ -3568,6 +3568,20 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/store/warmup_test.ts"],
   },
   {
+    name: "store-warmup-instances-one-short",
+    file: "store/warmup.ts",
+    find: "  const instance = `host-${round % WARMUP_INSTANCES}:9100`;",
+    replace: "  const instance = `host-${round % (WARMUP_INSTANCES - 1)}:9100`;",
+    tests: ["tests/store/warmup_test.ts"],
+  },
+  {
+    name: "store-warmup-no-new-series",
+    file: "store/warmup.ts",
+    find: '    new Matcher(MatchType.Equal, "instance", instance),\n',
+    replace: "",
+    tests: ["tests/store/warmup_test.ts"],
+  },
+  {
     name: "proxy-single-store-batch-keeps-first",
     file: "storeapi/proxy.ts",
     find: "          if (b === null) break;\n          yield b;",
