@@ -71,7 +71,9 @@ try {
   }
   const c1 = byName(store.child.pid);
   const window = store.logs().slice(mark);
-  console.log(`load ${Deno.loadavg().map((x) => x.toFixed(1)).join(" ")}; ${N} × ${QUERY}, pause ${PAUSE} ms`);
+  console.log(
+    `load ${Deno.loadavg().map((x) => x.toFixed(1)).join(" ")}; ${N} × ${QUERY}, pause ${PAUSE} ms`,
+  );
   for (const [name, ms] of c1) {
     console.log(`  store ${name}: ${((ms - (c0.get(name) ?? 0)) / N).toFixed(3)} ms/query`);
   }

@@ -3563,7 +3563,7 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "store-warmup-reads-no-block",
     file: "store/warmup.ts",
-    find: "    await store.syncBlocks(opts.signal);\n",
+    find: "    for (const store of stores) await store.syncBlocks(opts.signal);\n",
     replace: "",
     tests: ["tests/store/warmup_test.ts"],
   },
@@ -3572,6 +3572,13 @@ export const MUTATIONS: Mutation[] = [
     file: "store/warmup.ts",
     find: "  const instance = `host-${round % WARMUP_INSTANCES}:9100`;",
     replace: "  const instance = `host-${round % (WARMUP_INSTANCES - 1)}:9100`;",
+    tests: ["tests/store/warmup_test.ts"],
+  },
+  {
+    name: "store-warmup-new-series-cached",
+    file: "store/warmup.ts",
+    find: "        const uncached = i === selectors.length - 1;",
+    replace: "        const uncached = i === selectors.length;",
     tests: ["tests/store/warmup_test.ts"],
   },
   {

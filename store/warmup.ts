@@ -27,6 +27,8 @@ const SCRAPE_MS = 15_000;
 const SAMPLES = 480;
 /** Instances of the synthetic series (8 series each). */
 export const WARMUP_INSTANCES = 48;
+/** The index cache of the one-series selectors' store: it keeps no round's items for long. */
+const MISS_CACHE_BYTES = 4096;
 /** Series per SeriesResponse message, as the querier asks for. */
 const RESPONSE_BATCH = 64;
 
@@ -65,6 +67,8 @@ export interface StoreWarmupReport {
   rounds: number;
   calls: number;
   series: number;
+  /** Calls read through the small index cache (a round's one-series selector). */
+  uncachedCalls: number;
   ms: number;
 }
 
@@ -93,27 +97,37 @@ export async function warmSeriesPath(opts: StoreWarmupOptions): Promise<StoreWar
   const rounds = opts.rounds ?? 300;
   const budgetMs = opts.budgetMs ?? 1500;
   const began = performance.now();
-  const report = { rounds: 0, calls: 0, series: 0, ms: 0 };
+  const report = { rounds: 0, calls: 0, series: 0, uncachedCalls: 0, ms: 0 };
   await Deno.remove(opts.dir, { recursive: true }).catch(() => {});
   const bucketDir = `${opts.dir}/bucket`;
   await Deno.mkdir(bucketDir, { recursive: true });
   const registry = new Registry();
   // wrapped as a role's bucket is (objstore/config.ts), so its range reads take the same path
   const bucket = new InstrumentedBucket(new FilesystemBucket(bucketDir), { registry });
-  const store = new BucketStore(bucket, {
-    syncer: new MetaSyncer(bucket, { registry, cacheDir: `${opts.dir}/meta-syncer` }),
-    logger: new Logger("error", "logfmt", {}, () => {}),
-    registry,
-    dataDir: `${opts.dir}/data`,
-  });
+  const newStore = (name: string, indexCacheBytes?: number) => {
+    const registry = new Registry();
+    return new BucketStore(bucket, {
+      syncer: new MetaSyncer(bucket, { registry, cacheDir: `${opts.dir}/meta-syncer-${name}` }),
+      logger: new Logger("error", "logfmt", {}, () => {}),
+      registry,
+      dataDir: `${opts.dir}/${name}`,
+      indexCacheBytes,
+    });
+  };
+  // a round's one-series selector (the last) reads through an index cache too small to keep
+  // its items: its lookups miss and fetch from the bucket, as a query of a series not read
+  // before does, in every round
+  const stores = [newStore("data"), newStore("data-miss", MISS_CACHE_BYTES)];
   try {
     await writeBlock(bucketDir, warmupSeries(), {
       minTime: BLOCK_START,
       maxTime: BLOCK_START + 2 * H,
     });
-    await store.syncBlocks(opts.signal);
+    for (const store of stores) await store.syncBlocks(opts.signal);
     outer: while (report.rounds < rounds && performance.now() - began < budgetMs) {
-      for (const matchers of warmupSelectors(report.rounds)) {
+      const selectors = warmupSelectors(report.rounds);
+      for (let i = 0; i < selectors.length; i++) {
+        const matchers = selectors[i];
         if (opts.signal?.aborted) break outer;
         const req = {
           minTime: BLOCK_START + H,
@@ -122,6 +136,9 @@ export async function warmSeriesPath(opts: StoreWarmupOptions): Promise<StoreWar
           responseBatchSize: RESPONSE_BATCH,
         };
         const signal = opts.signal ?? new AbortController().signal;
+        const uncached = i === selectors.length - 1;
+        const store = stores[uncached ? 1 : 0];
+        if (uncached) report.uncachedCalls++;
         let batch: SeriesWithChunks[] = [];
         for await (const items of store.seriesBatches(req, signal)) {
           for (const item of items) {
@@ -140,7 +157,7 @@ export async function warmSeriesPath(opts: StoreWarmupOptions): Promise<StoreWar
       report.rounds++;
     }
   } finally {
-    await store.close().catch(() => {});
+    for (const store of stores) await store.close().catch(() => {});
     await bucket.close();
     await Deno.remove(opts.dir, { recursive: true }).catch(() => {});
   }

@@ -31,15 +31,16 @@ Deno.test("store warm-up reads each selector's series from its block and removes
     // default budget of 1.5 s ended the second round early at load 10)
     const r = await warmSeriesPath({ dir, rounds: 1, budgetMs: 120_000 });
     // 48 gauges, 24 of job api, 48 codes 5xx, 96 codes other than 200, 192 buckets, and the
-    // gauge of the round's instance
-    assertEquals({ rounds: r.rounds, calls: r.calls, series: r.series }, {
+    // gauge of the round's instance, read through the small index cache
+    assertEquals({ rounds: r.rounds, calls: r.calls, series: r.series, un: r.uncachedCalls }, {
       rounds: 1,
       calls: 6,
       series: 409,
+      un: 1,
     });
     assert(!(await exists(dir)), "the warm-up folder is left");
     const two = await warmSeriesPath({ dir, rounds: 2, budgetMs: 120_000 });
-    assertEquals([two.rounds, two.series], [2, 818]);
+    assertEquals([two.rounds, two.series, two.uncachedCalls], [2, 818, 2]);
     const none = await warmSeriesPath({ dir, rounds: 4, budgetMs: 0 });
     assertEquals(none.calls, 0);
   } finally {
