@@ -3,9 +3,10 @@
 // after a start took 3–5× the time of the same calls later. A small synthetic block in a scratch
 // folder of the data dir is read by a bucket store of its own (own index cache, metrics and
 // index headers: the real store, its caches and its bucket are not touched) with the selectors
-// of dashboard queries and with one series of another instance each round (its postings and
-// entry not yet in the index cache: the index-header lookup and bucket reads of "another series
-// each time"), and each answer is encoded as SeriesResponse batches, for a bounded number of
+// of dashboard queries and with one series of another instance each round, read through a
+// second store with an index cache too small to keep it (its postings and entry come from the
+// bucket each time: the index-header lookup and bucket reads of "another series each time"),
+// and each answer is encoded as SeriesResponse batches, for a bounded number of
 // rounds; the folder is removed afterwards.
 
 import { MetaSyncer } from "../block/fetcher.ts";
@@ -52,7 +53,7 @@ const WARMUP_SELECTORS: readonly Matcher[][] = [
 
 /**
  * The selectors of round `round`: {@link WARMUP_SELECTORS} and the gauge of instance
- * `round % WARMUP_INSTANCES`, a series the index cache has not seen in the first rounds.
+ * `round % WARMUP_INSTANCES` (another series than the previous round's).
  */
 export function warmupSelectors(round: number): Matcher[][] {
   const instance = `host-${round % WARMUP_INSTANCES}:9100`;
