@@ -3,13 +3,17 @@
 // after a start took 3–5× the time of the same calls later. A small synthetic block in a scratch
 // folder of the data dir is read by a bucket store of its own (own index cache, metrics and
 // index headers: the real store, its caches and its bucket are not touched) with the selectors
-// of dashboard queries, and each answer is encoded as SeriesResponse batches, for a bounded
-// number of rounds; the folder is removed afterwards.
+// of dashboard queries and with one series of another instance each round, read through a
+// second store with an index cache too small to keep it (its postings and entry come from the
+// bucket each time: the index-header lookup and bucket reads of "another series each time"),
+// and each answer is encoded as SeriesResponse batches, for a bounded number of
+// rounds; the folder is removed afterwards.
 
 import { MetaSyncer } from "../block/fetcher.ts";
 import { Logger } from "../logging/log.ts";
 import { Registry } from "../metrics/registry.ts";
 import { FilesystemBucket } from "../objstore/filesystem.ts";
+import { InstrumentedBucket } from "../objstore/instrumented.ts";
 import { encodeSeriesResponseBatch } from "../storeapi/codec.ts";
 import { type RawSeries, writeBlock } from "../tsdb/block_writer.ts";
 import { compareLabels } from "../tsdb/labels.ts";
@@ -24,6 +28,8 @@ const SCRAPE_MS = 15_000;
 const SAMPLES = 480;
 /** Instances of the synthetic series (8 series each). */
 export const WARMUP_INSTANCES = 48;
+/** The index cache of the one-series selectors' store: it keeps no round's items for long. */
+const MISS_CACHE_BYTES = 4096;
 /** Series per SeriesResponse message, as the querier asks for. */
 const RESPONSE_BATCH = 64;
 
@@ -45,11 +51,25 @@ const WARMUP_SELECTORS: readonly Matcher[][] = [
   [new Matcher(MatchType.Equal, "__name__", "warmup_duration_seconds_bucket")],
 ];
 
+/**
+ * The selectors of round `round`: {@link WARMUP_SELECTORS} and the gauge of instance
+ * `round % WARMUP_INSTANCES` (another series than the previous round's).
+ */
+export function warmupSelectors(round: number): Matcher[][] {
+  const instance = `host-${round % WARMUP_INSTANCES}:9100`;
+  return [...WARMUP_SELECTORS, [
+    new Matcher(MatchType.Equal, "__name__", "warmup_gauge"),
+    new Matcher(MatchType.Equal, "instance", instance),
+  ]];
+}
+
 /** What a warm-up did. */
 export interface StoreWarmupReport {
   rounds: number;
   calls: number;
   series: number;
+  /** Calls read through the small index cache (a round's one-series selector). */
+  uncachedCalls: number;
   ms: number;
 }
 
@@ -57,7 +77,11 @@ export interface StoreWarmupReport {
 export interface StoreWarmupOptions {
   /** A folder the warm-up may create and remove (`<data dir>/warmup`). */
   dir: string;
-  /** Rounds over the selectors (default 30). */
+  /**
+   * Rounds over the selectors (default 300: V8 compiles a function with its optimizing compiler
+   * only after thousands of calls; 30 rounds left the Series path to be compiled during the
+   * first ~2,000 real calls, on V8's worker threads and in slower tiers meanwhile).
+   */
   rounds?: number;
   /** Stop after the round that passes this many milliseconds (default 1,500). */
   budgetMs?: number;
@@ -71,29 +95,40 @@ export interface StoreWarmupOptions {
  * did; throws when the block cannot be written or read (the folder is removed all the same).
  */
 export async function warmSeriesPath(opts: StoreWarmupOptions): Promise<StoreWarmupReport> {
-  const rounds = opts.rounds ?? 30;
+  const rounds = opts.rounds ?? 300;
   const budgetMs = opts.budgetMs ?? 1500;
   const began = performance.now();
-  const report = { rounds: 0, calls: 0, series: 0, ms: 0 };
+  const report = { rounds: 0, calls: 0, series: 0, uncachedCalls: 0, ms: 0 };
   await Deno.remove(opts.dir, { recursive: true }).catch(() => {});
   const bucketDir = `${opts.dir}/bucket`;
   await Deno.mkdir(bucketDir, { recursive: true });
   const registry = new Registry();
-  const bucket = new FilesystemBucket(bucketDir);
-  const store = new BucketStore(bucket, {
-    syncer: new MetaSyncer(bucket, { registry, cacheDir: `${opts.dir}/meta-syncer` }),
-    logger: new Logger("error", "logfmt", {}, () => {}),
-    registry,
-    dataDir: `${opts.dir}/data`,
-  });
+  // wrapped as a role's bucket is (objstore/config.ts), so its range reads take the same path
+  const bucket = new InstrumentedBucket(new FilesystemBucket(bucketDir), { registry });
+  const newStore = (name: string, indexCacheBytes?: number) => {
+    const registry = new Registry();
+    return new BucketStore(bucket, {
+      syncer: new MetaSyncer(bucket, { registry, cacheDir: `${opts.dir}/meta-syncer-${name}` }),
+      logger: new Logger("error", "logfmt", {}, () => {}),
+      registry,
+      dataDir: `${opts.dir}/${name}`,
+      indexCacheBytes,
+    });
+  };
+  // a round's one-series selector (the last) reads through an index cache too small to keep
+  // its items: its lookups miss and fetch from the bucket, as a query of a series not read
+  // before does, in every round
+  const stores = [newStore("data"), newStore("data-miss", MISS_CACHE_BYTES)];
   try {
     await writeBlock(bucketDir, warmupSeries(), {
       minTime: BLOCK_START,
       maxTime: BLOCK_START + 2 * H,
     });
-    await store.syncBlocks(opts.signal);
+    for (const store of stores) await store.syncBlocks(opts.signal);
     outer: while (report.rounds < rounds && performance.now() - began < budgetMs) {
-      for (const matchers of WARMUP_SELECTORS) {
+      const selectors = warmupSelectors(report.rounds);
+      for (let i = 0; i < selectors.length; i++) {
+        const matchers = selectors[i];
         if (opts.signal?.aborted) break outer;
         const req = {
           minTime: BLOCK_START + H,
@@ -102,6 +137,9 @@ export async function warmSeriesPath(opts: StoreWarmupOptions): Promise<StoreWar
           responseBatchSize: RESPONSE_BATCH,
         };
         const signal = opts.signal ?? new AbortController().signal;
+        const uncached = i === selectors.length - 1;
+        const store = stores[uncached ? 1 : 0];
+        if (uncached) report.uncachedCalls++;
         let batch: SeriesWithChunks[] = [];
         for await (const items of store.seriesBatches(req, signal)) {
           for (const item of items) {
@@ -120,7 +158,7 @@ export async function warmSeriesPath(opts: StoreWarmupOptions): Promise<StoreWar
       report.rounds++;
     }
   } finally {
-    await store.close().catch(() => {});
+    for (const store of stores) await store.close().catch(() => {});
     await bucket.close();
     await Deno.remove(opts.dir, { recursive: true }).catch(() => {});
   }

@@ -4,7 +4,12 @@
 
 import { assert, assertEquals, assertRejects } from "../helpers/assert.ts";
 import { TempDirs } from "../helpers/tmp.ts";
-import { warmSeriesPath, WARMUP_INSTANCES, warmupSeries } from "../../store/warmup.ts";
+import {
+  warmSeriesPath,
+  WARMUP_INSTANCES,
+  warmupSelectors,
+  warmupSeries,
+} from "../../store/warmup.ts";
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -25,15 +30,17 @@ Deno.test("store warm-up reads each selector's series from its block and removes
     // a budget no loaded machine runs out of: this test is about what a round reads (the
     // default budget of 1.5 s ended the second round early at load 10)
     const r = await warmSeriesPath({ dir, rounds: 1, budgetMs: 120_000 });
-    // 48 gauges, 24 of job api, 48 codes 5xx, 96 codes other than 200, 192 buckets
-    assertEquals({ rounds: r.rounds, calls: r.calls, series: r.series }, {
+    // 48 gauges, 24 of job api, 48 codes 5xx, 96 codes other than 200, 192 buckets, and the
+    // gauge of the round's instance, read through the small index cache
+    assertEquals({ rounds: r.rounds, calls: r.calls, series: r.series, un: r.uncachedCalls }, {
       rounds: 1,
-      calls: 5,
-      series: 408,
+      calls: 6,
+      series: 409,
+      un: 1,
     });
     assert(!(await exists(dir)), "the warm-up folder is left");
     const two = await warmSeriesPath({ dir, rounds: 2, budgetMs: 120_000 });
-    assertEquals([two.rounds, two.series], [2, 816]);
+    assertEquals([two.rounds, two.series, two.uncachedCalls], [2, 818, 2]);
     const none = await warmSeriesPath({ dir, rounds: 4, budgetMs: 0 });
     assertEquals(none.calls, 0);
   } finally {
@@ -65,4 +72,23 @@ Deno.test("warm-up series are sorted, unique, 480 samples each from the start gi
   assertEquals(new Set(keys).size, s.length);
   assertEquals([...keys].sort(), keys);
   assert(s.every((x) => x.ts.length === 480 && x.ts[0] === 1_001_000), "sample times");
+});
+
+Deno.test("each warm-up round asks for the gauge of another instance, all instances in turn", () => {
+  const instanceOf = (round: number) => {
+    const last = warmupSelectors(round).at(-1)!;
+    assertEquals(last.map((m) => m.name), ["__name__", "instance"]);
+    return last[1].value;
+  };
+  const seen = new Set<string>();
+  for (let r = 0; r < WARMUP_INSTANCES; r++) seen.add(instanceOf(r));
+  assertEquals(seen.size, WARMUP_INSTANCES);
+  assertEquals(instanceOf(0), "host-0:9100");
+  assertEquals(instanceOf(WARMUP_INSTANCES - 1), `host-${WARMUP_INSTANCES - 1}:9100`);
+  assertEquals(instanceOf(WARMUP_INSTANCES), "host-0:9100");
+  // every instance's gauge exists in the synthetic block
+  const gauges = new Set(
+    warmupSeries().filter((s) => s.labels[1] === "warmup_gauge").map((s) => s.labels[3]),
+  );
+  for (const i of seen) assert(gauges.has(i), i);
 });
