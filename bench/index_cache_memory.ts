@@ -5,10 +5,12 @@
 // memory, `heapUsed + external` after forced collections), what the cache reports (`sizeBytes`), and ns per insert, per looked-up entry
 // (fetchSeries in batches of 256) and per insert with evictions (a cache at a quarter of the
 // items' size). Each side runs in a fresh child process; with `--baseline=<checkout dir>` the
-// sides alternate, `--rounds` times. Prints, never asserts.
+// sides alternate, `--rounds` times. Then both sides' caches in this one process, alternating
+// `--time-rounds` times: median ns per insert (without and with ready labels) and per lookup,
+// the steadier figure on a loaded machine. Prints, never asserts.
 //
 //   deno run -A bench/index_cache_memory.ts [--n=200000] [--blocks=8] [--rounds=3]
-//     [--baseline=<checkout dir>]
+//     [--time-rounds=9] [--baseline=<checkout dir>]
 
 import type { IndexSeries } from "../tsdb/index/reader.ts";
 import { encodeLabelsProto } from "../storeapi/codec.ts";
@@ -166,6 +168,60 @@ async function run(root: string): Promise<ChildResult> {
   return JSON.parse(new TextDecoder().decode(out.stdout));
 }
 
+/**
+ * ns per series entry of each side's cache in this one process, alternating `rounds` times
+ * (medians): inserts without and with ready labels, and lookups of every entry (256 per call).
+ */
+async function timeInProcess(sides: string[][], rounds: number): Promise<void> {
+  const mods = await Promise.all(sides.map(([, root]) => import(`${root}/store/index_cache.ts`)));
+  const per = Math.ceil(N / BLOCKS);
+  const blocks = Array.from({ length: BLOCKS }, (_, i) => `01J${String(i).padStart(23, "0")}`);
+  const series: IndexSeries[] = [];
+  const bodies = new Map<number, Uint8Array>();
+  for (let i = 0; i < per; i++) {
+    const ref = 16 + i * 13;
+    series.push({ ref, labels: labels(i), chunks: [] });
+    bodies.set(ref, body(ref));
+  }
+  const dummy: IndexSeries = { ref: 0, labels: [], chunks: [] };
+  const decode = () => dummy;
+  const refs = new Uint32Array(256);
+  const times = sides.map(() => ({
+    plain: [] as number[],
+    ready: [] as number[],
+    get: [] as number[],
+  }));
+  for (let r = 0; r < rounds; r++) {
+    for (let k = 0; k < sides.length; k++) {
+      const side = r % 2 === 0 ? k : sides.length - 1 - k;
+      for (const ready of [false, true]) {
+        const c = new mods[side].IndexCache(1 << 30);
+        const t0 = performance.now();
+        for (const b of blocks) c.storeSeries(b, series, bodies, ready);
+        times[side][ready ? "ready" : "plain"].push((performance.now() - t0) * 1e6 / N);
+        if (!ready) continue;
+        const t1 = performance.now();
+        for (const b of blocks) {
+          for (let i = 0; i < per; i += 256) {
+            const n = Math.min(256, per - i);
+            for (let j = 0; j < n; j++) refs[j] = 16 + (i + j) * 13;
+            await c.fetchSeries(b, refs.subarray(0, n), decode);
+          }
+        }
+        times[side].get.push((performance.now() - t1) * 1e6 / N);
+      }
+    }
+  }
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1].toFixed(0);
+  sides.forEach(([name], k) => {
+    const t = times[k];
+    console.log(
+      `in one process, median of ${rounds}: ${name.padEnd(8)} insert ${med(t.plain)} ns, ` +
+        `insert with ready labels ${med(t.ready)} ns, lookup ${med(t.get)} ns per entry`,
+    );
+  });
+}
+
 if (Deno.args.includes("--child")) {
   console.log(JSON.stringify(await child(ROOT)));
 } else {
@@ -188,4 +244,5 @@ if (Deno.args.includes("--child")) {
       );
     }
   }
+  await timeInProcess(sides, Number(flag("time-rounds", "9")));
 }
