@@ -3330,7 +3330,7 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "store-index-cache-series-body-hit-ignored",
     file: "store/index_cache.ts",
-    find: "  return decodeBody?.(ref, stringBytes(v, split), proto);",
+    find: "  return decodeBody?.(ref, stringBytes(v), proto);",
     replace: "  return undefined;",
     tests: ["tests/store/index_cache_test.ts", "tests/store/bucket_store_test.ts"],
   },
@@ -3338,9 +3338,8 @@ export const MUTATIONS: Mutation[] = [
     // issue 19: a cached entry's ready-encoded labels
     name: "store-index-cache-labels-proto-not-counted",
     file: "store/index_cache.ts",
-    find: "    this.setSeriesItem(this.blockNum(block), ref, v, 1 + bytes.length, v.length);",
-    replace:
-      "    this.setSeriesItem(this.blockNum(block), ref, v, 1 + bytes.length, 1 + bytes.length);",
+    find: "    this.setSeriesItem(n, ref, v, proto, v.length + stringHeapBytes(proto.length));",
+    replace: "    this.setSeriesItem(n, ref, v, proto, v.length);",
     tests: ["tests/store/index_cache_test.ts"],
   },
   {
@@ -4652,10 +4651,10 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/store/index_cache_slots_test.ts"],
   },
   {
-    name: "index-cache-labels-split-off-by-one",
+    name: "index-cache-no-labels-handed-as-empty-string",
     file: "store/index_cache.ts",
-    find: "  const proto = split < v.length ? v.slice(split) : undefined;",
-    replace: "  const proto = split < v.length ? v.slice(split - 1) : undefined;",
+    find: '  const proto = ready === "" ? undefined : ready;',
+    replace: "  const proto = ready;",
     tests: ["tests/store/index_cache_test.ts"],
   },
   {

@@ -86,20 +86,18 @@ const ENCODED_TAG_CODE = "e".charCodeAt(0);
 let entryBytes = new Uint8Array(1024);
 
 /**
- * A series entry as one flat string of one char per byte: its tag, its body (`body`), then its
- * labels' ready encoding (`proto`, "" none). One string, not a body string beside a labels
- * string: V8 puts a 16-byte header on each, and `tag + body` would be a cons string (another 32).
- * Built from bytes, not as `body + proto` flattened: that kept a cons string per entry (128 B
- * beyond the chars against 74, bench/index_cache_memory.ts).
+ * A series entry as one flat string of one char per byte: its tag, then its body. Built from
+ * bytes: `tag + body` would be a cons string (32 bytes more per entry). The ready labels stay a
+ * string of their own: kept in this one after the body, each hit handed them over as a sliced
+ * string, ~90 ns slower per series for the answer's encoder to copy (a 1,000-series selector's
+ * store CPU +7 %) for 24 bytes less per entry.
  */
-function seriesString(tag: number, body: Uint8Array, proto: string): string {
-  const n = 1 + body.length + proto.length;
+function seriesString(tag: number, body: Uint8Array): string {
+  const n = 1 + body.length;
   if (entryBytes.length < n) entryBytes = new Uint8Array(Math.max(n, 2 * entryBytes.length));
   const b = entryBytes;
   b[0] = tag;
   b.set(body, 1);
-  const at = 1 + body.length;
-  for (let i = 0; i < proto.length; i++) b[at + i] = proto.charCodeAt(i);
   return byteString(b.subarray(0, n));
 }
 
@@ -111,12 +109,9 @@ let scratch = new Uint8Array(1024);
  */
 let scratchViews: Uint8Array[] = [];
 
-/**
- * The bytes of a cached series string's body (chars 1 to `end`, without its tag), valid until
- * the next call.
- */
-function stringBytes(s: string, end: number): Uint8Array {
-  const n = end - 1;
+/** The bytes of a cached series string (without its tag), valid until the next call. */
+function stringBytes(s: string): Uint8Array {
+  const n = s.length - 1;
   if (scratch.length < n) {
     scratch = new Uint8Array(Math.max(n, 2 * scratch.length));
     scratchViews = [];
@@ -128,28 +123,33 @@ function stringBytes(s: string, end: number): Uint8Array {
 }
 
 /**
- * A cached series entry decoded (`v`, its {@link seriesString}, its labels' ready encoding from
- * `split` on): the index's own body by `decodeBody`, else our encoding; with its labels' ready
- * encoding (a slice of `v`: V8 makes one of 13 chars or more a view, not a copy).
+ * A cached series entry decoded (`v`, its {@link seriesString}; `ready`, its labels' ready
+ * encoding or ""): the index's own body by `decodeBody`, else our encoding; with its labels'
+ * ready encoding.
  */
 function decodeEntry(
   v: string,
-  split: number,
+  ready: string,
   ref: number,
   decodeBody?: SeriesBodyDecoder,
 ): IndexSeries | undefined {
-  const proto = split < v.length ? v.slice(split) : undefined;
-  if (v.charCodeAt(0) === ENCODED_TAG_CODE) return decodeSeries(stringBytes(v, split), proto);
-  return decodeBody?.(ref, stringBytes(v, split), proto);
+  const proto = ready === "" ? undefined : ready;
+  if (v.charCodeAt(0) === ENCODED_TAG_CODE) return decodeSeries(stringBytes(v), proto);
+  return decodeBody?.(ref, stringBytes(v), proto);
+}
+
+/** Bytes a string of `n` one-byte chars holds: V8's 12-byte header, rounded up to 4 bytes. */
+function stringHeapBytes(n: number): number {
+  return (12 + n + 3) & ~3;
 }
 
 /**
  * Fixed per-item overhead estimate beyond an item's bytes and key (its slot in the typed arrays,
  * the series table or the postings maps, the value's header), so the bound (`--index-cache-size`)
  * is the memory held: measured on V8 (bench/index_cache_memory.ts), 200,000 series entries held
- * 74 B each beyond their chars (8 of them counted as the key), 400 postings lists 109 B beyond
- * their elements (~30 counted as the key); up to ~95 B just after the arrays doubled. (An object
- * per item, its map entry and a body string beside a labels string took 224.)
+ * 101 B each beyond their chars (8 counted as the key, ~14 as the ready labels' header), 400
+ * postings lists 109 B beyond their elements (~30 counted as the key); ~20 B more just after the
+ * arrays doubled. (An object per item, its map entry and a cons string took 224.)
  */
 export const INDEX_CACHE_ENTRY_OVERHEAD = 80;
 
@@ -328,23 +328,23 @@ export class IndexCache implements StoreIndexCache {
     const old = this.entries.get(key);
     if (old !== undefined) this.remove(old, false);
     this.makeRoom(total);
-    const s = this.slots.alloc(TYPES.indexOf(type), block, 0, value, 0, total);
+    const s = this.slots.alloc(TYPES.indexOf(type), block, 0, value, "", total);
     this.entries.set(key, s);
     this.listKeys.set(s, key);
     this.added(type, total);
   }
 
   /**
-   * Stores series entry `ref` of block number `block` as `value` (its {@link seriesString}, the
-   * ready labels from `split` on) counted as `size` bytes, evicting past the bound.
+   * Stores series entry `ref` of block number `block` as `value` (its {@link seriesString})
+   * beside its ready labels `proto` ("" none), counted as `size` bytes, evicting past the bound.
    */
-  private setSeriesItem(block: number, ref: number, value: string, split: number, size: number) {
+  private setSeriesItem(block: number, ref: number, value: string, proto: string, size: number) {
     const total = this.admit("Series", size, 8);
     if (total < 0) return;
     const old = this.slots.findSeries(block, ref);
     if (old !== NO_SLOT) this.remove(old, false);
     this.makeRoom(total);
-    this.slots.indexSeries(this.slots.alloc(SERIES_KIND, block, ref, value, split, total));
+    this.slots.indexSeries(this.slots.alloc(SERIES_KIND, block, ref, value, proto, total));
     this.added("Series", total);
   }
 
@@ -412,11 +412,17 @@ export class IndexCache implements StoreIndexCache {
     labelsProto = false,
   ): void {
     if (!this.on("Series")) return;
-    const bytes = body ?? encodeSeries(s);
-    const proto = labelsProto ? encodeLabelsProto(s.labels) : "";
-    const v = seriesString(body ? BODY_TAG_CODE : ENCODED_TAG_CODE, bytes, proto);
-    // counted as the string's chars, the ready labels' too; its header is in the overhead
-    this.setSeriesItem(this.blockNum(block), ref, v, 1 + bytes.length, v.length);
+    const v = body
+      ? seriesString(BODY_TAG_CODE, body)
+      : seriesString(ENCODED_TAG_CODE, encodeSeries(s));
+    const n = this.blockNum(block);
+    if (!labelsProto) {
+      this.setSeriesItem(n, ref, v, "", v.length);
+      return;
+    }
+    const proto = encodeLabelsProto(s.labels);
+    // the value's header is in INDEX_CACHE_ENTRY_OVERHEAD, the second string's is not
+    this.setSeriesItem(n, ref, v, proto, v.length + stringHeapBytes(proto.length));
   }
 
   fetchPostings(block: string, key: string): Promise<Uint32Array | undefined> {
@@ -463,7 +469,7 @@ export class IndexCache implements StoreIndexCache {
         if (s === NO_SLOT) continue;
         slots.touch(s);
         hits++;
-        out[i] = decodeEntry(slots.values[s] as string, slots.splits[s], refs[i], decodeBody);
+        out[i] = decodeEntry(slots.values[s] as string, slots.labels[s], refs[i], decodeBody);
       }
     }
     // counted once per call: two counter updates per entry cost more than the map lookup

@@ -31,10 +31,10 @@ export class CacheSlots {
   blocks = new Int32Array(16);
   /** A series entry's ref. */
   refs = new Uint32Array(16);
-  /** A series entry's split: where its ready labels start in its string (its length: none). */
-  splits = new Uint32Array(16);
   /** The item's value (postings, or a series entry's bytes as a string). */
   readonly values: (Uint32Array | string | undefined)[] = [];
+  /** A series entry's labels ready-encoded ("" none or a postings item). */
+  readonly labels: string[] = [];
   oldest = NO_SLOT;
   newest = NO_SLOT;
   private freeHead = NO_SLOT;
@@ -54,32 +54,34 @@ export class CacheSlots {
     block: number,
     ref: number,
     value: Uint32Array | string,
-    split: number,
+    labels: string,
     size: number,
   ): number {
     let s = this.freeHead;
     if (s !== NO_SLOT) {
       this.freeHead = this.newer[s];
       this.values[s] = value;
+      this.labels[s] = labels;
     } else {
       s = this.used++;
       if (s === this.kinds.length) this.grow();
       this.values.push(value);
+      this.labels.push(labels);
     }
     this.kinds[s] = kind;
     this.blocks[s] = block;
     this.refs[s] = ref;
-    this.splits[s] = split;
     this.sizes[s] = size;
     this.append(s);
     return s;
   }
 
-  /** Unlinks slot `s` and frees it (its value becomes garbage). */
+  /** Unlinks slot `s` and frees it (its value and labels become garbage). */
   release(s: number): void {
     this.unlink(s);
     this.kinds[s] = FREE_KIND;
     this.values[s] = undefined;
+    this.labels[s] = "";
     this.newer[s] = this.freeHead;
     this.freeHead = s;
   }
@@ -123,7 +125,6 @@ export class CacheSlots {
     this.kinds = copy(this.kinds, new Uint8Array(n));
     this.blocks = copy(this.blocks, new Int32Array(n));
     this.refs = copy(this.refs, new Uint32Array(n));
-    this.splits = copy(this.splits, new Uint32Array(n));
   }
 
   /** Home position of (block, ref) in the table (Fibonacci hashing: the product's top bits). */

@@ -13,18 +13,18 @@ function order(s: CacheSlots): number[] {
 
 Deno.test("slots keep recency order and reuse released slots before growing", () => {
   const s = new CacheSlots();
-  const a = s.alloc(0, 0, 0, "a", 1, 10);
-  const b = s.alloc(0, 0, 0, "b", 1, 10);
-  const c = s.alloc(0, 0, 0, "c", 1, 10);
+  const a = s.alloc(0, 0, 0, "a", "", 10);
+  const b = s.alloc(0, 0, 0, "b", "", 10);
+  const c = s.alloc(0, 0, 0, "c", "", 10);
   assertEquals(order(s), [a, b, c]);
   s.touch(a);
   assertEquals(order(s), [b, c, a]);
   s.release(c);
   assertEquals(order(s), [b, a]);
   // released slots are handed out again: churn does not grow the arrays
-  for (let i = 0; i < 1000; i++) s.release(s.alloc(1, 0, i, "x", 1, 10));
+  for (let i = 0; i < 1000; i++) s.release(s.alloc(1, 0, i, "x", "", 10));
   assertEquals(s.length, 3);
-  const d = s.alloc(0, 0, 0, "d", 1, 10);
+  const d = s.alloc(0, 0, 0, "d", "", 10);
   assertEquals(d, c);
   assertEquals(order(s), [b, a, d]);
   assertEquals(s.values[d], "d");
@@ -37,7 +37,7 @@ Deno.test("the series table finds every indexed entry through growth, removals a
   for (let block = 0; block < 4; block++) {
     for (let i = 0; i < 3000; i++) {
       const ref = i * 4096 + block;
-      const slot = s.alloc(1, block, ref, `${block}/${ref}`, 1, 1);
+      const slot = s.alloc(1, block, ref, `${block}/${ref}`, "", 1);
       s.indexSeries(slot);
       live.set(`${block}/${ref}`, slot);
     }
@@ -63,7 +63,7 @@ Deno.test("the series table finds every indexed entry through growth, removals a
     s.release(slot);
   }
   assertEquals(s.findSeries(0, 0), NO_SLOT);
-  const again = s.alloc(1, 7, 99, "y", 1, 1);
+  const again = s.alloc(1, 7, 99, "y", "", 1);
   s.indexSeries(again);
   assertEquals(s.findSeries(7, 99), again);
 });
