@@ -1,8 +1,8 @@
 // The items of the store's in-memory index cache (store/index_cache.ts) as parallel arrays indexed
 // by slot: recency links, sizes, kinds and keys in typed arrays, and series entries found by
-// (block, ref) in one open-addressing table of slots. An object per item, its map entry and two
-// links cost about 190 bytes beyond the item's bytes (200,000 series entries, 8-byte pointers);
-// the arrays cost about a quarter of that (bench/index_cache_memory.ts).
+// (block, ref) in one open-addressing table of slots. With an object per item, its map entry and
+// links, 200,000 series entries held 198 bytes each beyond their chars (8-byte pointers); with the
+// slots 101, most of it the value and labels strings' headers (bench/index_cache_memory.ts).
 
 /** No slot (an end of the recency list, an empty free list). */
 export const NO_SLOT = -1;
