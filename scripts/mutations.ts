@@ -3424,8 +3424,8 @@ export const MUTATIONS: Mutation[] = [
     // issue 19: a cached entry's ready-encoded labels
     name: "store-index-cache-labels-proto-not-counted",
     file: "store/index_cache.ts",
-    find: '    this.set("Series", block, ref, v, v.length + stringHeapBytes(proto.length), proto);',
-    replace: '    this.set("Series", block, ref, v, v.length, proto);',
+    find: "    this.setSeriesItem(n, ref, v, proto, v.length + stringHeapBytes(proto.length));",
+    replace: "    this.setSeriesItem(n, ref, v, proto, v.length);",
     tests: ["tests/store/index_cache_test.ts"],
   },
   {
@@ -3474,8 +3474,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "store-index-cache-block-key-reused",
     file: "store/index_cache.ts",
-    find: "this.blockKeys.set(block, k = (this.nextBlockKey++).toString(36));",
-    replace: "this.blockKeys.set(block, k = this.blockKeys.size.toString(36));",
+    find: "if (n === undefined) this.blockNums.set(block, n = this.nextBlockNum++);",
+    replace: "if (n === undefined) this.blockNums.set(block, n = this.blockNums.size);",
     tests: ["tests/store/index_cache_test.ts"],
   },
   {
@@ -4725,15 +4725,44 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "index-cache-fetched-hit-never-moves",
     file: "store/index_cache.ts",
-    find: "        this.touch(e);\n        hits++;",
+    find: "        slots.touch(s);\n        hits++;",
     replace: "        hits++;",
     tests: ["tests/store/index_cache_test.ts"],
   },
   {
     name: "index-cache-drop-block-keeps-series",
     file: "store/index_cache.ts",
-    find: "    if (series) { for (const e of [...series.values()]) this.remove(e, false); }\n",
+    find: "      if (slots.blocks[s] === n && slots.kinds[s] !== FREE_KIND) this.remove(s, false);",
+    replace: "      if (slots.blocks[s] === n && slots.kinds[s] === 0) this.remove(s, false);",
+    tests: ["tests/store/index_cache_test.ts"],
+  },
+  {
+    // issue 19: the index cache's slots (session 21)
+    name: "index-cache-drop-block-removes-free-slots",
+    file: "store/index_cache.ts",
+    find: "      if (slots.blocks[s] === n && slots.kinds[s] !== FREE_KIND) this.remove(s, false);",
+    replace: "      if (slots.blocks[s] === n) this.remove(s, false);",
+    tests: ["tests/store/index_cache_test.ts"],
+  },
+  {
+    name: "index-cache-series-table-shift-off-by-one",
+    file: "store/index_cache_slots.ts",
+    find: "const stays = i <= j ? i < k && k <= j : i < k || k <= j;",
+    replace: "const stays = i <= j ? i <= k && k <= j : i <= k || k <= j;",
+    tests: ["tests/store/index_cache_slots_test.ts", "tests/store/index_cache_test.ts"],
+  },
+  {
+    name: "index-cache-released-slot-not-reused",
+    file: "store/index_cache_slots.ts",
+    find: "    this.newer[s] = this.freeHead;\n    this.freeHead = s;\n",
     replace: "",
+    tests: ["tests/store/index_cache_slots_test.ts"],
+  },
+  {
+    name: "index-cache-no-labels-handed-as-empty-string",
+    file: "store/index_cache.ts",
+    find: '  const proto = ready === "" ? undefined : ready;',
+    replace: "  const proto = ready;",
     tests: ["tests/store/index_cache_test.ts"],
   },
   {

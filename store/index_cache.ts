@@ -12,6 +12,7 @@ import type { IndexSeries } from "../tsdb/index/reader.ts";
 import { Decbuf, Encbuf } from "../tsdb/encoding.ts";
 import type { Cache } from "../cache/cache.ts";
 import { encodeLabelsProto } from "../storeapi/codec.ts";
+import { CacheSlots, FREE_KIND, MAX_SLOT_SIZE, NO_SLOT } from "./index_cache_slots.ts";
 import {
   type CacheConfig,
   CacheConfigError,
@@ -31,6 +32,10 @@ export type SeriesBodyDecoder = (
 
 /** Kinds of cached items, as Thanos's `item_type` label. */
 export type CacheItemType = "Postings" | "Series" | "ExpandedPostings";
+
+/** Item types by their kind number in the cache's slots. */
+const TYPES: readonly CacheItemType[] = ["Postings", "Series", "ExpandedPostings"];
+const SERIES_KIND = 1;
 
 /**
  * The index cache as the bucket store uses it: lookups are asynchronous (a remote backend answers
@@ -73,26 +78,28 @@ export interface StoreIndexCache {
   close(): Promise<void>;
 }
 
-interface Entry {
-  type: CacheItemType;
-  /** Postings, or a series entry as a byte string (its tag, then {@link byteString}: a small Uint8Array would cost several times an entry's bytes). */
-  value: Uint32Array | string;
-  size: number;
-  /** The postings key, or the series entry's ref in its block's map. */
-  key: string | number;
-  /** The block of a series entry (its map in {@link IndexCache}'s series maps), else "". */
-  block: string;
-  /** A series entry's labels as `Series` message fields ({@link encodeLabelsProto}), else "". */
-  proto: string;
-  /** Neighbours in recency order: the next older and the next more recent entry. */
-  older: Entry | null;
-  newer: Entry | null;
-}
-
 /** First char of a cached series string: the index's own entry body, or {@link encodeSeries}. */
-const BODY_TAG = "r";
-const ENCODED_TAG = "e";
-const ENCODED_TAG_CODE = ENCODED_TAG.charCodeAt(0);
+const BODY_TAG_CODE = "r".charCodeAt(0);
+const ENCODED_TAG_CODE = "e".charCodeAt(0);
+
+/** Scratch buffer for {@link seriesString} (grown to the largest entry). */
+let entryBytes = new Uint8Array(1024);
+
+/**
+ * A series entry as one flat string of one char per byte: its tag, then its body. Built from
+ * bytes: `tag + body` would be a cons string (32 bytes more per entry). The ready labels stay a
+ * string of their own: kept in this one after the body, each hit handed them over as a sliced
+ * string, ~90 ns slower per series for the answer's encoder to copy (a 1,000-series selector's
+ * store CPU +7 %) for 24 bytes less per entry.
+ */
+function seriesString(tag: number, body: Uint8Array): string {
+  const n = 1 + body.length;
+  if (entryBytes.length < n) entryBytes = new Uint8Array(Math.max(n, 2 * entryBytes.length));
+  const b = entryBytes;
+  b[0] = tag;
+  b.set(body, 1);
+  return byteString(b.subarray(0, n));
+}
 
 /** Scratch buffer for {@link stringBytes} (decoding is synchronous, so one is shared). */
 let scratch = new Uint8Array(1024);
@@ -102,7 +109,7 @@ let scratch = new Uint8Array(1024);
  */
 let scratchViews: Uint8Array[] = [];
 
-/** The bytes of a cached {@link byteString} string (without its tag), valid until the next call. */
+/** The bytes of a cached series string (without its tag), valid until the next call. */
 function stringBytes(s: string): Uint8Array {
   const n = s.length - 1;
   if (scratch.length < n) {
@@ -116,16 +123,17 @@ function stringBytes(s: string): Uint8Array {
 }
 
 /**
- * A cached series entry decoded: the index's own body by `decodeBody`, else our encoding; with
- * its labels' ready encoding.
+ * A cached series entry decoded (`v`, its {@link seriesString}; `ready`, its labels' ready
+ * encoding or ""): the index's own body by `decodeBody`, else our encoding; with its labels'
+ * ready encoding.
  */
 function decodeEntry(
-  e: Entry,
+  v: string,
+  ready: string,
   ref: number,
   decodeBody?: SeriesBodyDecoder,
 ): IndexSeries | undefined {
-  const v = e.value as string;
-  const proto = e.proto === "" ? undefined : e.proto;
+  const proto = ready === "" ? undefined : ready;
   if (v.charCodeAt(0) === ENCODED_TAG_CODE) return decodeSeries(stringBytes(v), proto);
   return decodeBody?.(ref, stringBytes(v), proto);
 }
@@ -136,11 +144,14 @@ function stringHeapBytes(n: number): number {
 }
 
 /**
- * Fixed per-entry overhead estimate (map entry, key string and value headers, the entry object):
- * measured on V8, 126,398 series and postings items held 17 MiB more than their bytes plus 96 B
- * each, so the bound (`--index-cache-size`) would otherwise let the cache hold nearly twice it.
+ * Fixed per-item overhead estimate beyond an item's bytes and key (its slot in the typed arrays,
+ * the series table or the postings maps, the value's header), so the bound (`--index-cache-size`)
+ * is the memory held: measured on V8 (bench/index_cache_memory.ts), 200,000 series entries held
+ * 101 B each beyond their chars (8 counted as the key, ~14 as the ready labels' header), 400
+ * postings lists 109 B beyond their elements (~30 counted as the key); ~20 B more just after the
+ * arrays doubled. (An object per item, its map entry and a cons string took 224.)
  */
-export const INDEX_CACHE_ENTRY_OVERHEAD = 224;
+export const INDEX_CACHE_ENTRY_OVERHEAD = 80;
 
 interface CacheMetrics {
   requests: Counter;
@@ -162,23 +173,19 @@ export interface IndexCacheOptions {
 
 /** An LRU cache bounded by bytes. `maxBytes` 0 disables it (every get misses, sets are dropped). */
 export class IndexCache implements StoreIndexCache {
-  /** Postings and expanded postings by key. */
-  private readonly entries = new Map<string, Entry>();
-  /**
-   * Series entries per block by ref: a number key costs no string per item to build, hash and
-   * hold (a 30-day query looks up 200,000 series entries, one per block and series).
-   */
-  private readonly series = new Map<string, Map<number, Entry>>();
-  /** Every entry in recency order (a doubly linked list): evictions from the oldest end. */
-  private oldest: Entry | null = null;
-  private newest: Entry | null = null;
+  /** Every item in slots: recency order, sizes, kinds, series entries by block number and ref. */
+  private readonly slots = new CacheSlots();
+  /** Slots of postings and expanded postings by key. */
+  private readonly entries = new Map<string, number>();
+  /** The key of each postings and expanded postings slot (a few per query, unlike series). */
+  private readonly listKeys = new Map<number, string>();
   private count = 0;
   /**
-   * A short number per block for item keys (a ULID in each of a hundred thousand keys would
-   * cost more than the series bytes); never reused, so a dropped block's keys cannot collide.
+   * A number per block for item keys (a ULID in each of a hundred thousand keys would cost more
+   * than the series bytes); never reused, so a dropped block's keys cannot collide.
    */
-  private readonly blockKeys = new Map<string, string>();
-  private nextBlockKey = 0;
+  private readonly blockNums = new Map<string, number>();
+  private nextBlockNum = 0;
   private bytes = 0;
   /** Request and hit counters per item type, resolved once (a hit is counted per lookup). */
   private lookups?: Record<CacheItemType, { requests: CounterChild; hits: CounterChild }>;
@@ -266,10 +273,10 @@ export class IndexCache implements StoreIndexCache {
     }
   }
 
-  private blockKey(block: string): string {
-    let k = this.blockKeys.get(block);
-    if (k === undefined) this.blockKeys.set(block, k = (this.nextBlockKey++).toString(36));
-    return k;
+  private blockNum(block: string): number {
+    let n = this.blockNums.get(block);
+    if (n === undefined) this.blockNums.set(block, n = this.nextBlockNum++);
+    return n;
   }
 
   /** Bytes currently held (estimated). */
@@ -293,69 +300,55 @@ export class IndexCache implements StoreIndexCache {
     if (!this.on(type)) return undefined;
     const counts = this.lookups?.[type];
     counts?.requests.inc();
-    const e = this.entries.get(key);
-    if (!e) return undefined;
-    this.touch(e);
+    const s = this.entries.get(key);
+    if (s === undefined) return undefined;
+    this.slots.touch(s);
     counts?.hits.inc();
-    return e.value as T;
+    return this.slots.values[s] as T;
   }
 
-  /** Moves `e` to the most recently used end (a hit). */
-  private touch(e: Entry): void {
-    if (e === this.newest) return;
-    this.unlink(e);
-    this.append(e);
+  /** Size an item of `size` bytes is counted with, or -1 when it may not be cached. */
+  private admit(type: CacheItemType, size: number, keyBytes: number): number {
+    if (!this.on(type)) return -1;
+    const total = size + INDEX_CACHE_ENTRY_OVERHEAD + keyBytes;
+    return total > this.maxItemBytes || total > MAX_SLOT_SIZE ? -1 : total;
   }
 
-  private append(e: Entry): void {
-    e.older = this.newest;
-    e.newer = null;
-    if (this.newest) this.newest.newer = e;
-    else this.oldest = e;
-    this.newest = e;
+  /** Evicts the least recently used items until `total` more bytes fit the bound. */
+  private makeRoom(total: number): void {
+    while (this.bytes + total > this.maxBytes && this.slots.oldest !== NO_SLOT) {
+      this.remove(this.slots.oldest, true);
+    }
   }
 
-  private unlink(e: Entry): void {
-    if (e.older) e.older.newer = e.newer;
-    else this.oldest = e.newer;
-    if (e.newer) e.newer.older = e.older;
-    else this.newest = e.older;
-    e.older = e.newer = null;
+  /** Stores postings `value` of block number `block` under `key`, evicting past the bound. */
+  private setList(type: CacheItemType, block: number, key: string, value: Uint32Array): void {
+    const total = this.admit(type, value.byteLength, 2 * key.length);
+    if (total < 0) return;
+    const old = this.entries.get(key);
+    if (old !== undefined) this.remove(old, false);
+    this.makeRoom(total);
+    const s = this.slots.alloc(TYPES.indexOf(type), block, 0, value, "", total);
+    this.entries.set(key, s);
+    this.listKeys.set(s, key);
+    this.added(type, total);
   }
 
   /**
-   * Stores `value` as a postings item (`block` "") under `key`, or as series entry `key` of
-   * `block`, evicting the least recently used items past the byte bound.
+   * Stores series entry `ref` of block number `block` as `value` (its {@link seriesString})
+   * beside its ready labels `proto` ("" none), counted as `size` bytes, evicting past the bound.
    */
-  private set(
-    type: CacheItemType,
-    block: string,
-    key: string | number,
-    value: Uint32Array | string,
-    size: number,
-    proto = "",
-  ) {
-    if (!this.on(type)) return;
-    const keyBytes = typeof key === "string" ? 2 * key.length : 8;
-    const total = size + INDEX_CACHE_ENTRY_OVERHEAD + keyBytes;
-    if (total > this.maxItemBytes) return;
-    let map: Map<number, Entry> | undefined;
-    if (block !== "") {
-      map = this.series.get(block);
-      if (map === undefined) this.series.set(block, map = new Map());
-    }
-    const old = map ? map.get(key as number) : this.entries.get(key as string);
-    if (old) this.remove(old, false);
-    while (this.bytes + total > this.maxBytes && this.oldest !== null) {
-      this.remove(this.oldest, true);
-    }
-    const e: Entry = { type, value, size: total, key, block, proto, older: null, newer: null };
-    if (map) {
-      // the block's map may have gone with its last entry in the removals above
-      if (map.size === 0) this.series.set(block, map);
-      map.set(key as number, e);
-    } else this.entries.set(key as string, e);
-    this.append(e);
+  private setSeriesItem(block: number, ref: number, value: string, proto: string, size: number) {
+    const total = this.admit("Series", size, 8);
+    if (total < 0) return;
+    const old = this.slots.findSeries(block, ref);
+    if (old !== NO_SLOT) this.remove(old, false);
+    this.makeRoom(total);
+    this.slots.indexSeries(this.slots.alloc(SERIES_KIND, block, ref, value, proto, total));
+    this.added("Series", total);
+  }
+
+  private added(type: CacheItemType, total: number): void {
     this.count++;
     this.bytes += total;
     const m = this.typeMetrics?.[type];
@@ -364,32 +357,33 @@ export class IndexCache implements StoreIndexCache {
     m?.size.inc(total);
   }
 
-  private remove(e: Entry, evicted: boolean): void {
-    if (e.block === "") this.entries.delete(e.key as string);
+  private remove(s: number, evicted: boolean): void {
+    const slots = this.slots;
+    const kind = slots.kinds[s];
+    if (kind === SERIES_KIND) slots.unindexSeries(s);
     else {
-      const map = this.series.get(e.block);
-      if (map) {
-        map.delete(e.key as number);
-        if (map.size === 0) this.series.delete(e.block);
-      }
+      this.entries.delete(this.listKeys.get(s)!);
+      this.listKeys.delete(s);
     }
-    this.unlink(e);
+    const size = slots.sizes[s];
+    slots.release(s);
     this.count--;
-    this.bytes -= e.size;
-    const m = this.typeMetrics?.[e.type];
+    this.bytes -= size;
+    const m = this.typeMetrics?.[TYPES[kind]];
     if (evicted) m?.evicted.inc();
     m?.items.dec();
-    m?.size.dec(e.size);
+    m?.size.dec(size);
   }
 
   /** Cached postings of `block` for `key` (a matcher's canonical form). */
   getPostings(block: string, key: string): Uint32Array | undefined {
-    return this.get<Uint32Array>("Postings", `P:${this.blockKey(block)}:${key}`);
+    return this.get<Uint32Array>("Postings", `P:${this.blockNum(block).toString(36)}:${key}`);
   }
 
   /** Caches postings of `block` for `key`. */
   setPostings(block: string, key: string, postings: Uint32Array): void {
-    this.set("Postings", "", `P:${this.blockKey(block)}:${key}`, postings, postings.byteLength);
+    const n = this.blockNum(block);
+    this.setList("Postings", n, `P:${n.toString(36)}:${key}`, postings);
   }
 
   /** Cached series entry `ref` of `block`. */
@@ -418,14 +412,17 @@ export class IndexCache implements StoreIndexCache {
     labelsProto = false,
   ): void {
     if (!this.on("Series")) return;
-    const v = body ? byteString(body, BODY_TAG) : byteString(encodeSeries(s), ENCODED_TAG);
+    const v = body
+      ? seriesString(BODY_TAG_CODE, body)
+      : seriesString(ENCODED_TAG_CODE, encodeSeries(s));
+    const n = this.blockNum(block);
     if (!labelsProto) {
-      this.set("Series", block, ref, v, v.length);
+      this.setSeriesItem(n, ref, v, "", v.length);
       return;
     }
     const proto = encodeLabelsProto(s.labels);
     // the value's header is in INDEX_CACHE_ENTRY_OVERHEAD, the second string's is not
-    this.set("Series", block, ref, v, v.length + stringHeapBytes(proto.length), proto);
+    this.setSeriesItem(n, ref, v, proto, v.length + stringHeapBytes(proto.length));
   }
 
   fetchPostings(block: string, key: string): Promise<Uint32Array | undefined> {
@@ -438,18 +435,13 @@ export class IndexCache implements StoreIndexCache {
 
   fetchExpandedPostings(block: string, key: string): Promise<Uint32Array | undefined> {
     return Promise.resolve(
-      this.get<Uint32Array>("ExpandedPostings", `E:${this.blockKey(block)}:${key}`),
+      this.get<Uint32Array>("ExpandedPostings", `E:${this.blockNum(block).toString(36)}:${key}`),
     );
   }
 
   storeExpandedPostings(block: string, key: string, postings: Uint32Array): void {
-    this.set(
-      "ExpandedPostings",
-      "",
-      `E:${this.blockKey(block)}:${key}`,
-      postings,
-      postings.byteLength,
-    );
+    const n = this.blockNum(block);
+    this.setList("ExpandedPostings", n, `E:${n.toString(36)}:${key}`, postings);
   }
 
   fetchSeries(
@@ -468,15 +460,16 @@ export class IndexCache implements StoreIndexCache {
   ): (IndexSeries | undefined)[] {
     const out = new Array<IndexSeries | undefined>(refs.length).fill(undefined);
     if (!this.on("Series")) return out;
-    const map = this.series.get(block);
+    const n = this.blockNums.get(block);
+    const slots = this.slots;
     let hits = 0;
-    if (map !== undefined) {
+    if (n !== undefined) {
       for (let i = 0; i < refs.length; i++) {
-        const e = map.get(refs[i]);
-        if (e === undefined) continue;
-        this.touch(e);
+        const s = slots.findSeries(n, refs[i]);
+        if (s === NO_SLOT) continue;
+        slots.touch(s);
         hits++;
-        out[i] = decodeEntry(e, refs[i], decodeBody);
+        out[i] = decodeEntry(slots.values[s] as string, slots.labels[s], refs[i], decodeBody);
       }
     }
     // counted once per call: two counter updates per entry cost more than the map lookup
@@ -501,14 +494,12 @@ export class IndexCache implements StoreIndexCache {
 
   /** Drops every item of `block` (after the block was unloaded). */
   dropBlock(block: string): void {
-    const series = this.series.get(block);
-    if (series) { for (const e of [...series.values()]) this.remove(e, false); }
-    const id = this.blockKeys.get(block);
-    if (id === undefined) return;
-    this.blockKeys.delete(block);
-    const infix = `:${id}:`;
-    for (const [k, e] of [...this.entries]) {
-      if (k.startsWith("P" + infix) || k.startsWith("E" + infix)) this.remove(e, false);
+    const n = this.blockNums.get(block);
+    if (n === undefined) return;
+    this.blockNums.delete(block);
+    const slots = this.slots;
+    for (let s = 0; s < slots.length; s++) {
+      if (slots.blocks[s] === n && slots.kinds[s] !== FREE_KIND) this.remove(s, false);
     }
   }
 }

@@ -241,3 +241,120 @@ Deno.test("a series entry kept with its labels ready-encoded hands them to the b
   assertEquals(ready.getSeries("c", 77), { ...s, labelsProto: proto });
   assertEquals(plain.getSeries("b", 77), undefined, "a body without its reader is a miss");
 });
+
+Deno.test("the in-memory cache agrees with a plain LRU model over random stores, fetches, hits and dropped blocks", async () => {
+  // a small xorshift generator: the same sequence every run
+  let x = 0x2545f491;
+  const rand = (n: number) => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) % n;
+  };
+  const bodyOf = (ref: number, n: number) =>
+    Uint8Array.from({ length: n }, (_, i) => (ref * 31 + i * 7) & 0xff);
+  const labelsOf = (ref: number) => ["__name__", "m", "id", String(ref)];
+  // [bytes, refs per block, operations, drops of a block per 200 operations]
+  for (
+    const [maxBytes, refSpace, ops, drops] of [[4000, 40, 6000, 20], [200_000, 3000, 12_000, 1]]
+  ) {
+    const registry = new Registry();
+    const c = new IndexCache(maxBytes, { registry });
+    // the model: items by "block/ref" in recency order (a Map iterates oldest first)
+    const model = new Map<string, { body: Uint8Array; proto: string | undefined; size: number }>();
+    let modelBytes = 0;
+    let evicted = 0;
+    const blocks = ["b0", "b1", "b2", "b3", "b4"];
+    const decode = (ref: number, b: Uint8Array, proto: string | undefined) => ({
+      ref,
+      labels: [...b].map(String),
+      chunks: [],
+      ...(proto === undefined ? {} : { labelsProto: proto }),
+    });
+    for (let op = 0; op < ops; op++) {
+      const block = blocks[rand(blocks.length)];
+      const r = rand(200);
+      if (r < 100) {
+        // store a batch: new entries and replaced ones, some with their labels ready
+        const ready = rand(2) === 0;
+        const series = [];
+        const bodies = new Map<number, Uint8Array>();
+        for (let i = rand(4) + 1; i > 0; i--) {
+          const ref = 16 * (rand(refSpace) + 1);
+          if (bodies.has(ref)) continue;
+          series.push({ ref, labels: labelsOf(ref), chunks: [] });
+          bodies.set(ref, bodyOf(ref, 1 + rand(60)));
+        }
+        c.storeSeries(block, series, bodies, ready);
+        for (const s of series) {
+          const body = bodies.get(s.ref)!;
+          const proto = ready ? encodeLabelsProto(s.labels) : undefined;
+          const labelsBytes = proto === undefined ? 0 : (12 + proto.length + 3) & ~3;
+          const size = 1 + body.length + labelsBytes + INDEX_CACHE_ENTRY_OVERHEAD + 8;
+          const k = `${block}/${s.ref}`;
+          const old = model.get(k);
+          if (old) {
+            modelBytes -= old.size;
+            model.delete(k);
+          }
+          while (modelBytes + size > maxBytes && model.size > 0) {
+            const [ok, ov] = model.entries().next().value!;
+            model.delete(ok);
+            modelBytes -= ov.size;
+            evicted++;
+          }
+          model.set(k, { body, proto, size });
+          modelBytes += size;
+        }
+      } else if (r < 200 - drops) {
+        const refs = Array.from({ length: rand(6) + 1 }, () => 16 * (rand(refSpace) + 1));
+        const got = await c.fetchSeries(block, refs, decode);
+        refs.forEach((ref, i) => {
+          const k = `${block}/${ref}`;
+          const m = model.get(k);
+          if (m) {
+            // a hit is the most recent item
+            model.delete(k);
+            model.set(k, m);
+          }
+          assertEquals(
+            got[i],
+            m ? decode(ref, m.body, m.proto) : undefined,
+            `op ${op}: ${k}`,
+          );
+        });
+      } else {
+        c.dropBlock(block);
+        for (const [k, v] of [...model]) {
+          if (k.startsWith(`${block}/`)) {
+            model.delete(k);
+            modelBytes -= v.size;
+          }
+        }
+      }
+      assertEquals([c.itemCount, c.sizeBytes], [model.size, modelBytes], `after op ${op}`);
+    }
+    const text = await registry.expose();
+    const metric = (name: string) =>
+      Number(new RegExp(`^${name}\\{item_type="Series"\\} (\\d+)$`, "m").exec(text)?.[1]);
+    assertEquals(metric("thanos_store_index_cache_items_evicted_total"), evicted);
+    assertEquals(metric("thanos_store_index_cache_items"), model.size);
+    assertEquals(metric("thanos_store_index_cache_total_size_bytes"), modelBytes);
+    assert(evicted > 100, `${evicted} evictions`);
+  }
+});
+
+Deno.test("a series entry longer than one string chunk keeps its body and ready labels whole", () => {
+  const c = new IndexCache(MIB);
+  const labels = ["__name__", "m", "long", "v".repeat(5000)];
+  const body = Uint8Array.from({ length: 6000 }, (_, i) => (i * 13) & 0xff);
+  c.storeSeries("b", [{ ref: 32, labels, chunks: [] }], new Map([[32, body]]), true);
+  let seen: [number[], string | undefined] | undefined;
+  c.getSeries("b", 32, (ref, b, proto) => {
+    seen = [[...b], proto];
+    return { ref, labels, chunks: [] };
+  });
+  assertEquals(seen, [[...body], encodeLabelsProto(labels)]);
+  const labelsBytes = (12 + seen![1]!.length + 3) & ~3;
+  assertEquals(c.sizeBytes, 1 + body.length + labelsBytes + INDEX_CACHE_ENTRY_OVERHEAD + 8);
+});
