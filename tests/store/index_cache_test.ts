@@ -235,7 +235,7 @@ Deno.test("a series entry kept with its labels ready-encoded hands them to the b
   assertEquals((await plain.fetchSeries("b", [77], decode))[0]?.labelsProto, undefined);
   assertEquals(protos, [proto, undefined]);
   // its bytes and the string's 12-byte header, rounded up to V8's 4-byte alignment
-  assertEquals(ready.sizeBytes - plain.sizeBytes, (12 + proto.length + 3) & ~3);
+  assertEquals(ready.sizeBytes - plain.sizeBytes, (16 + proto.length + 7) & ~7);
   // an entry without the index's body (encoded whole) carries them too
   ready.storeSeries("c", [s], undefined, true);
   assertEquals(ready.getSeries("c", 77), { ...s, labelsProto: proto });
@@ -289,7 +289,7 @@ Deno.test("the in-memory cache agrees with a plain LRU model over random stores,
         for (const s of series) {
           const body = bodies.get(s.ref)!;
           const proto = ready ? encodeLabelsProto(s.labels) : undefined;
-          const labelsBytes = proto === undefined ? 0 : (12 + proto.length + 3) & ~3;
+          const labelsBytes = proto === undefined ? 0 : (16 + proto.length + 7) & ~7;
           const size = 1 + body.length + labelsBytes + INDEX_CACHE_ENTRY_OVERHEAD + 8;
           const k = `${block}/${s.ref}`;
           const old = model.get(k);
@@ -355,6 +355,6 @@ Deno.test("a series entry longer than one string chunk keeps its body and ready 
     return { ref, labels, chunks: [] };
   });
   assertEquals(seen, [[...body], encodeLabelsProto(labels)]);
-  const labelsBytes = (12 + seen![1]!.length + 3) & ~3;
+  const labelsBytes = (16 + seen![1]!.length + 7) & ~7;
   assertEquals(c.sizeBytes, 1 + body.length + labelsBytes + INDEX_CACHE_ENTRY_OVERHEAD + 8);
 });
