@@ -4,6 +4,7 @@
 // statuses (HPACK through storeapi/hpack.ts).
 
 import { HpackDecoder, hpackEncode } from "../../storeapi/hpack.ts";
+import type { ByteConn } from "../../storeapi/h2frame.ts";
 
 export const PREFACE = new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
@@ -519,5 +520,46 @@ export class RawH2Server {
       this.listener.close();
     } catch { /* closed */ }
     for (const c of this.conns) c.close();
+  }
+}
+
+/** A ByteConn fed by the test; each write is kept as one entry. */
+export class RecordingConn implements ByteConn {
+  readonly writes: Uint8Array[] = [];
+  /** The arrays handed to `write` themselves (`writes` holds copies). */
+  readonly handed: Uint8Array[] = [];
+  private incoming: Uint8Array[] = [];
+  private wake: (() => void) | null = null;
+  private closed = false;
+
+  feed(b: Uint8Array): void {
+    this.incoming.push(b);
+    this.wake?.();
+  }
+
+  async read(p: Uint8Array): Promise<number | null> {
+    for (let i = 0; i < 1000; i++) {
+      const b = this.incoming.shift();
+      if (b !== undefined) {
+        const n = Math.min(b.length, p.length);
+        p.set(b.subarray(0, n));
+        if (n < b.length) this.incoming.unshift(b.subarray(n));
+        return n;
+      }
+      if (this.closed) return null;
+      await new Promise<void>((r) => this.wake = r);
+    }
+    return null;
+  }
+
+  write(p: Uint8Array): Promise<number> {
+    this.writes.push(p.slice());
+    this.handed.push(p);
+    return Promise.resolve(p.length);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.wake?.();
   }
 }

@@ -7,7 +7,7 @@
 // announced, so a 600 KB Series answer is three frames instead of thirty-seven.
 
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { h2Frame, PREFACE } from "../helpers/h2_raw.ts";
+import { h2Frame, PREFACE, RecordingConn } from "../helpers/h2_raw.ts";
 import {
   CLIENT_MAX_FRAME,
   H2ClientConnection,
@@ -22,7 +22,6 @@ import {
   takeSpareBuffer,
 } from "../../storeapi/h2server.ts";
 import {
-  type ByteConn,
   S_INITIAL_WINDOW_SIZE,
   S_MAX_FRAME_SIZE,
   T_DATA,
@@ -31,47 +30,6 @@ import {
   T_SETTINGS,
 } from "../../storeapi/h2frame.ts";
 import { hpackEncode } from "../../storeapi/hpack.ts";
-
-/** A ByteConn fed by the test; each write is kept as one entry. */
-class RecordingConn implements ByteConn {
-  readonly writes: Uint8Array[] = [];
-  /** The arrays handed to `write` themselves (`writes` holds copies). */
-  readonly handed: Uint8Array[] = [];
-  private incoming: Uint8Array[] = [];
-  private wake: (() => void) | null = null;
-  private closed = false;
-
-  feed(b: Uint8Array): void {
-    this.incoming.push(b);
-    this.wake?.();
-  }
-
-  async read(p: Uint8Array): Promise<number | null> {
-    for (let i = 0; i < 1000; i++) {
-      const b = this.incoming.shift();
-      if (b !== undefined) {
-        const n = Math.min(b.length, p.length);
-        p.set(b.subarray(0, n));
-        if (n < b.length) this.incoming.unshift(b.subarray(n));
-        return n;
-      }
-      if (this.closed) return null;
-      await new Promise<void>((r) => this.wake = r);
-    }
-    return null;
-  }
-
-  write(p: Uint8Array): Promise<number> {
-    this.writes.push(p.slice());
-    this.handed.push(p);
-    return Promise.resolve(p.length);
-  }
-
-  close(): void {
-    this.closed = true;
-    this.wake?.();
-  }
-}
 
 /**
  * A RecordingConn whose writes, while `held`, complete only at {@link release}: a socket that

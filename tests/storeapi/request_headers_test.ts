@@ -6,63 +6,20 @@
 // order, whatever came before it (other fields, new table entries, a smaller peer table).
 
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { h2Frame } from "../helpers/h2_raw.ts";
+import { h2Frame, RecordingConn } from "../helpers/h2_raw.ts";
+import { TenantRecorder } from "../helpers/tenant_recorder.ts";
 import { H2ClientConnection } from "../../storeapi/h2client.ts";
-import { type ByteConn, S_HEADER_TABLE_SIZE, T_HEADERS } from "../../storeapi/h2frame.ts";
+import { S_HEADER_TABLE_SIZE, T_HEADERS } from "../../storeapi/h2frame.ts";
 import { HpackDecoder, HpackEncoder } from "../../storeapi/hpack.ts";
 import { StoreClient } from "../../storeapi/client.ts";
 import { GrpcChannel } from "../../storeapi/grpc.ts";
-import {
-  type SeriesItem,
-  STORE_METHODS,
-  type StoreBackend,
-  type StoreCallContext,
-  StoreServer,
-} from "../../storeapi/server.ts";
+import { STORE_METHODS, StoreServer } from "../../storeapi/server.ts";
 import {
   encodeSeriesRequest,
   PartialResponseStrategy,
   type SeriesRequest,
-  type StoreInfo,
 } from "../../storeapi/codec.ts";
 import { Matcher, MatchType } from "../../tsdb/matchers.ts";
-
-/** A ByteConn fed by the test that keeps a copy of every write. */
-class RecordingConn implements ByteConn {
-  readonly writes: Uint8Array[] = [];
-  private incoming: Uint8Array[] = [];
-  private wake: (() => void) | null = null;
-  private closed = false;
-
-  feed(b: Uint8Array): void {
-    this.incoming.push(b);
-    this.wake?.();
-  }
-
-  async read(p: Uint8Array): Promise<number | null> {
-    for (;;) {
-      const b = this.incoming.shift();
-      if (b !== undefined) {
-        const n = Math.min(b.length, p.length);
-        p.set(b.subarray(0, n));
-        if (n < b.length) this.incoming.unshift(b.subarray(n));
-        return n;
-      }
-      if (this.closed) return null;
-      await new Promise<void>((r) => this.wake = r);
-    }
-  }
-
-  write(p: Uint8Array): Promise<number> {
-    this.writes.push(p.slice());
-    return Promise.resolve(p.length);
-  }
-
-  close(): void {
-    this.closed = true;
-    this.wake?.();
-  }
-}
 
 async function settle(): Promise<void> {
   for (let i = 0; i < 10; i++) await new Promise((r) => setTimeout(r, 1));
@@ -335,28 +292,6 @@ Deno.test("h2 client: repeated response header blocks decode to their fields whi
   }
 });
 
-/** A backend with no data that records each call's tenant. */
-class Recorder implements StoreBackend {
-  readonly tenants: (string | undefined)[] = [];
-  info(): Promise<StoreInfo> {
-    return Promise.resolve({ componentType: "store", labelSets: [], minTime: 0, maxTime: 10 });
-  }
-  // deno-lint-ignore require-yield
-  async *series(
-    _r: SeriesRequest,
-    _s: AbortSignal,
-    call?: StoreCallContext,
-  ): AsyncIterable<SeriesItem> {
-    this.tenants.push(call?.tenant);
-  }
-  labelNames() {
-    return Promise.resolve({ names: [], warnings: [] });
-  }
-  labelValues() {
-    return Promise.resolve({ values: [], warnings: [] });
-  }
-}
-
 const SERIES: SeriesRequest = {
   minTime: 0,
   maxTime: 10,
@@ -369,7 +304,7 @@ async function drain(it: AsyncIterable<unknown>): Promise<void> {
 }
 
 Deno.test("store client: repeated calls carry each call's own tenant and metadata", async () => {
-  const rec = new Recorder();
+  const rec = new TenantRecorder();
   const server = new StoreServer(rec, { serving: true });
   const { port } = await server.listen("127.0.0.1", 0);
   const client = new StoreClient(`127.0.0.1:${port}`);

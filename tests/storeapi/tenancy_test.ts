@@ -5,13 +5,9 @@
 // the StoreAPI passes the tenant it received on to its own stores.
 
 import { assertEquals } from "../helpers/assert.ts";
+import { TenantRecorder } from "../helpers/tenant_recorder.ts";
 import { StoreClient } from "../../storeapi/client.ts";
-import {
-  type SeriesItem,
-  type StoreBackend,
-  type StoreCallContext,
-  StoreServer,
-} from "../../storeapi/server.ts";
+import { StoreServer } from "../../storeapi/server.ts";
 import { StoreProxy } from "../../storeapi/proxy.ts";
 import { advertising } from "../../storeapi/api_common.ts";
 import { EndpointGroupClient } from "../../query/endpoint_group.ts";
@@ -20,33 +16,8 @@ import {
   type LabelValuesRequest,
   PartialResponseStrategy,
   type SeriesRequest,
-  type StoreInfo,
 } from "../../storeapi/codec.ts";
 import { Matcher, MatchType } from "../../tsdb/matchers.ts";
-
-/** A backend with no data that records each call's tenant. */
-class Recorder implements StoreBackend {
-  readonly tenants: (string | undefined)[] = [];
-  info(): Promise<StoreInfo> {
-    return Promise.resolve({ componentType: "store", labelSets: [], minTime: 0, maxTime: 10 });
-  }
-  // deno-lint-ignore require-yield
-  async *series(
-    _r: SeriesRequest,
-    _s: AbortSignal,
-    call?: StoreCallContext,
-  ): AsyncIterable<SeriesItem> {
-    this.tenants.push(call?.tenant);
-  }
-  labelNames(_r: LabelNamesRequest, _s: AbortSignal, call?: StoreCallContext) {
-    this.tenants.push(call?.tenant);
-    return Promise.resolve({ names: [], warnings: [] });
-  }
-  labelValues(_r: LabelValuesRequest, _s: AbortSignal, call?: StoreCallContext) {
-    this.tenants.push(call?.tenant);
-    return Promise.resolve({ values: [], warnings: [] });
-  }
-}
 
 const MATCHERS = [new Matcher(MatchType.Equal, "__name__", "up")];
 const SERIES: SeriesRequest = {
@@ -68,7 +39,7 @@ async function drain(it: AsyncIterable<unknown>): Promise<void> {
 }
 
 Deno.test("tenancy on the wire: client metadata → server → backend; the proxy defaults it", async () => {
-  const rec = new Recorder();
+  const rec = new TenantRecorder();
   const server = new StoreServer(rec, { serving: true });
   const { port } = await server.listen("127.0.0.1", 0);
   const client = new StoreClient(`127.0.0.1:${port}`);
