@@ -2477,6 +2477,13 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/storeapi/request_headers_test.ts"],
   },
   {
+    name: "hpack-decoder-keeps-large-blocks",
+    file: "storeapi/hpack.ts",
+    find: "    if (block.length > KEPT_BLOCK_MAX_BYTES) return h;\n",
+    replace: "",
+    tests: ["tests/storeapi/request_headers_test.ts"],
+  },
+  {
     name: "hpack-decoder-insert-not-a-change",
     file: "storeapi/hpack.ts",
     find: "    this.changes++;\n    const size = name.length + value.length + 32;",

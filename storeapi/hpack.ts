@@ -89,6 +89,11 @@ function headerText(b: Uint8Array, start: number, end: number): string {
 
 /** Blocks a decoder keeps decoded: a request's headers, or a response's headers and trailers. */
 const KEPT_BLOCKS = 2;
+/**
+ * The largest block a decoder keeps (a gRPC call's header blocks are a few dozen to a few hundred
+ * bytes): a peer's large blocks are decoded each time rather than held a second time.
+ */
+const KEPT_BLOCK_MAX_BYTES = 1024;
 
 /** True when `a` and `b` hold the same bytes. */
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -212,8 +217,9 @@ export class HpackDecoder {
    * One complete header block as a record (repeated names joined by ","), frozen. A peer sends
    * the same blocks again and again (a gRPC client its calls' headers, a server its answers'
    * headers and trailers): a block of the same bytes as one of the last {@link KEPT_BLOCKS}
-   * blocks that changed nothing in the table is answered with their fields while the table has
-   * not changed since; any other block is decoded (the table must follow every block).
+   * blocks (of at most {@link KEPT_BLOCK_MAX_BYTES}) that changed nothing in the table is
+   * answered with their fields while the table has not changed since; any other block is
+   * decoded (the table must follow every block).
    */
   decodeRecord(block: Uint8Array): Readonly<Record<string, string>> {
     const kept = this.kept;
@@ -227,6 +233,7 @@ export class HpackDecoder {
     for (const [k, v] of fields) h[k] = h[k] === undefined ? v : `${h[k]},${v}`;
     Object.freeze(h);
     if (this.changes !== before) return h; // the kept blocks stand for nothing now
+    if (block.length > KEPT_BLOCK_MAX_BYTES) return h;
     if (kept.length >= KEPT_BLOCKS) kept.shift();
     // the block may be a view of a read buffer that is filled again
     kept.push({ block: block.slice(), changes: before, fields: h });

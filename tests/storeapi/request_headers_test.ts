@@ -10,7 +10,7 @@ import { h2Frame, RecordingConn } from "../helpers/h2_raw.ts";
 import { TenantRecorder } from "../helpers/tenant_recorder.ts";
 import { H2ClientConnection } from "../../storeapi/h2client.ts";
 import { S_HEADER_TABLE_SIZE, T_HEADERS } from "../../storeapi/h2frame.ts";
-import { HpackDecoder, HpackEncoder } from "../../storeapi/hpack.ts";
+import { HpackDecoder, hpackEncode, HpackEncoder } from "../../storeapi/hpack.ts";
 import { StoreClient } from "../../storeapi/client.ts";
 import { GrpcChannel } from "../../storeapi/grpc.ts";
 import { STORE_METHODS, StoreServer } from "../../storeapi/server.ts";
@@ -213,6 +213,13 @@ Deno.test("hpack: a kept block's dynamic index means the newest entry of the tab
     failed = true;
   }
   assert(failed, "an index into an empty table must fail");
+  // a large block (a literal without indexing of 2,000 chars) is decoded each time, not kept
+  const big = hpackEncode([["d", "z".repeat(2000)]]);
+  const once = dec.decodeRecord(big);
+  assertEquals(once.d.length, 2000);
+  const again = dec.decodeRecord(big);
+  assertEquals(again, once);
+  assert(again !== once, "a block above the kept size is decoded again");
   // repeated names are joined as HTTP/2 allows
   assertEquals(
     dec.decodeRecord(Uint8Array.of(0x00, 1, 0x63, 1, 0x78, 0x00, 1, 0x63, 1, 0x79)),
