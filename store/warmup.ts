@@ -106,11 +106,14 @@ export async function warmSeriesPath(opts: StoreWarmupOptions): Promise<StoreWar
   // wrapped as a role's bucket is (objstore/config.ts), so its range reads take the same path
   const bucket = new InstrumentedBucket(new FilesystemBucket(bucketDir), { registry });
   const newStore = (name: string, indexCacheBytes?: number) => {
-    const registry = new Registry();
+    const storeRegistry = new Registry();
     return new BucketStore(bucket, {
-      syncer: new MetaSyncer(bucket, { registry, cacheDir: `${opts.dir}/meta-syncer-${name}` }),
+      syncer: new MetaSyncer(bucket, {
+        registry: storeRegistry,
+        cacheDir: `${opts.dir}/meta-syncer-${name}`,
+      }),
       logger: new Logger("error", "logfmt", {}, () => {}),
-      registry,
+      registry: storeRegistry,
       dataDir: `${opts.dir}/${name}`,
       indexCacheBytes,
     });
@@ -125,6 +128,7 @@ export async function warmSeriesPath(opts: StoreWarmupOptions): Promise<StoreWar
       maxTime: BLOCK_START + 2 * H,
     });
     for (const store of stores) await store.syncBlocks(opts.signal);
+    const signal = opts.signal ?? new AbortController().signal; // one for every call
     outer: while (report.rounds < rounds && performance.now() - began < budgetMs) {
       const selectors = warmupSelectors(report.rounds);
       for (let i = 0; i < selectors.length; i++) {
@@ -136,7 +140,6 @@ export async function warmSeriesPath(opts: StoreWarmupOptions): Promise<StoreWar
           matchers,
           responseBatchSize: RESPONSE_BATCH,
         };
-        const signal = opts.signal ?? new AbortController().signal;
         const uncached = i === selectors.length - 1;
         const store = stores[uncached ? 1 : 0];
         if (uncached) report.uncachedCalls++;
