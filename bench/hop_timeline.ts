@@ -2,7 +2,7 @@
 // gateway (issue 19, the querier–store hop), printed, never asserted:
 //
 //   deno run -A bench/hop_timeline.ts --data=<dir> [--query=absent(nonexistent_metric)]
-//     [--n=60] [--pause=20] [--baseline=<checkout dir>] [--no-perf]
+//     [--n=60] [--pause=20] [--warmup=50] [--baseline=<checkout dir>] [--no-perf]
 //
 // `<dir>` is a data directory kept by `bench/instant_vs_prometheus.ts --keep=<dir>`. Starts
 // `thanos store` over its bucket and `thanos query` on it (and the same pair of another checkout
@@ -21,7 +21,7 @@
 //   inodes (/proc/<pid>/fd, /proc/net/tcp), syscalls by number (sendto 44, recvfrom 45, x86-64).
 
 import type { ThanosProc } from "../tests/helpers/thanos.ts";
-import { startKeptDataPair } from "./kept_data.ts";
+import { countedQuery, startKeptDataPair } from "./kept_data.ts";
 import { type Sched, threadSchedstats as threads } from "./cpu_profile.ts";
 
 function flag(name: string, def: string): string {
@@ -35,6 +35,8 @@ const N = Number(flag("n", "60"));
 const PAUSE = Number(flag("pause", "20"));
 const BASELINE = flag("baseline", "");
 const PERF = !Deno.args.includes("--no-perf");
+/** Queries per side before the timed ones (V8 tiers up functions called once per query late). */
+const WARMUP = Number(flag("warmup", "50"));
 /** Default: the evaluation time of bench/instant_vs_prometheus.ts at 24 h. */
 const TIME = flag("time", "1700006339");
 const SYS_SENDTO = 44;
@@ -99,9 +101,15 @@ function fdTo(pid: number, port: number): number {
   throw new Error(`process ${pid} holds no connection to port ${port}`);
 }
 
+/** Queries sent so far per side (URL): a counted query is another text each time. */
+const sent = new Map<string, number>();
+
 async function get(base: string): Promise<number> {
+  const i = sent.get(base) ?? 0;
+  sent.set(base, i + 1);
+  const q = countedQuery(QUERY, i);
   const t = performance.now();
-  const r = await fetch(`${base}/api/v1/query?query=${encodeURIComponent(QUERY)}&time=${TIME}`);
+  const r = await fetch(`${base}/api/v1/query?query=${encodeURIComponent(q)}&time=${TIME}`);
   await r.text();
   return performance.now() - t;
 }
@@ -328,7 +336,8 @@ const tmp = await Deno.makeTempDir({ prefix: "hop_timeline_" });
 try {
   sides.push(await startSide("ours"));
   if (BASELINE) sides.push(await startSide("baseline", `${BASELINE}/main.ts`));
-  for (const sd of sides) for (let i = 0; i < 50; i++) await get(sd.querier.http); // warm-up
+  // warm-up
+  for (const sd of sides) for (let i = 0; i < WARMUP; i++) await get(sd.querier.http);
   const pids = sides.flatMap((sd) => [sd.querier.child.pid, sd.store.child.pid]);
   const first = sides[0];
   const q = roleThread(first.querier.child.pid);

@@ -6,7 +6,8 @@
 // Prints wall-time medians and CPU ms per query, never asserts.
 //
 //   deno run -A bench/instant_cpu.ts --data=<dir> [--baseline=<checkout dir>] [--n=200]
-//     [--time=<unix s>] [--range=<s> --step=<s>] [--schedstat [--threads]] [query …]
+//     [--time=<unix s>] [--range=<s> --step=<s>] [--schedstat [--threads]] [--warmup=N]
+//     [query …]
 //
 // `<dir>` is a data directory kept by `bench/instant_vs_prometheus.ts --keep=<dir>` (blocks, the
 // Prometheus copy and `bucket.yml`). /proc/<pid>/stat counts CPU in 10 ms ticks: use n ≥ 200, or
@@ -25,9 +26,19 @@
 // of queries sent so far (modulo M, zero-padded to W digits), e.g.
 // `node_load1{instance="host-{i%100:3}:9100"}` walks the instances of the 10,000-series data
 // (each side the same walk), a parse-cache miss each time as a fleet of dashboards causes.
+// The blocks (bucket and Prometheus's copy) are read into the page cache first. `--warmup=N`
+// sends N untimed queries per side before each query's timed ones: V8 keeps compiling functions
+// that run once per query for the first ~15,000 queries, so N in the tens of thousands measures a
+// long-running server's steady state, the default (20; 100 for `big:<N>`) one just started.
 
 import type { ThanosProc } from "../tests/helpers/thanos.ts";
-import { bigSeriesSelector, startKeptDataPair, startKeptDataPrometheus } from "./kept_data.ts";
+import {
+  countedQuery,
+  isCountedQuery,
+  readIntoPageCache,
+  startKeptDataPair,
+  startKeptDataPrometheus,
+} from "./kept_data.ts";
 import { cpuSeconds, threadSchedstats } from "./cpu_profile.ts";
 
 function flag(name: string, def: string): string {
@@ -44,6 +55,8 @@ const RANGE = flag("range", "");
 const STEP = flag("step", "15");
 const SCHEDSTAT = Deno.args.includes("--schedstat");
 const THREADS = SCHEDSTAT && Deno.args.includes("--threads");
+/** Untimed queries per side before each query's timed ones (default 20, 100 for `big:<N>`). */
+const WARMUP = Number(flag("warmup", "-1"));
 const QUERIES = Deno.args.filter((a) => !a.startsWith("--"));
 if (QUERIES.length === 0) {
   QUERIES.push(
@@ -99,20 +112,11 @@ const sent = new Map<string, number>();
 
 /** The query text of `query` for its next send to `base` (see `big:<N>`). */
 function queryText(base: string, query: string): string {
-  const counted = query.startsWith("big:") || COUNTER.test(query);
-  if (!counted) return query;
+  if (!isCountedQuery(query)) return query;
   const i = sent.get(base) ?? 0;
   sent.set(base, i + 1);
-  if (query.startsWith("big:")) return bigSeriesSelector(Number(query.slice(4)), i);
-  return query.replace(COUNTERS, (_m, mod?: string, width?: string) => {
-    const v = mod === undefined ? i : i % Number(mod);
-    return String(v).padStart(Number(width ?? 0), "0");
-  });
+  return countedQuery(query, i);
 }
-
-/** `{i}`, `{i%M}`, `{i:W}` or `{i%M:W}` in a query: see the header. */
-const COUNTER = /\{i(?:%(\d+))?(?::(\d+))?\}/;
-const COUNTERS = new RegExp(COUNTER.source, "g");
 
 async function get(base: string, q: string): Promise<number> {
   const query = queryText(base, q);
@@ -143,6 +147,9 @@ interface Side {
 
 const procs: { stop(): Promise<unknown> }[] = [];
 try {
+  // both sides read the same (hard-linked) files: neither pays the disk for the other
+  const cached = await readIntoPageCache(DATA);
+  console.error(`read ${(cached / 2 ** 20).toFixed(0)} MiB of blocks into the page cache`);
   const prom = await startKeptDataPrometheus(DATA);
   procs.push(prom);
   const ours = await thanos(undefined, "ours");
@@ -178,8 +185,8 @@ try {
       { name: "prometheus", url: prom.url, pids: [prom.pid], wall: [], cpu: [] },
     ];
     for (const s of sides) s.cpu = s.pids.map(() => 0);
-    // warm-up (`big:<N>`: every metric name once)
-    const warm = query.startsWith("big:") ? 100 : 20;
+    // warm-up (`big:<N>`: every metric name once), or `--warmup` queries per side
+    const warm = WARMUP >= 0 ? WARMUP : query.startsWith("big:") ? 100 : 20;
     for (let i = 0; i < warm; i++) for (const s of sides) await get(s.url, query);
     for (let b = 0; b < N / 20; b++) {
       for (const s of b % 2 === 0 ? sides : [...sides].reverse()) {

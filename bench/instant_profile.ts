@@ -19,6 +19,8 @@
 // last callers; `--path=<path>` times GET `<path>` on the querier instead of a query (a 404, a
 // probe: the HTTP server's own share). `--pause=<ms>` sleeps that long after each timed query
 // (caches go cold, as between the suite's alternating queries; the sleep is idle, not busy).
+// A query `big:<N>` or with `{i}` / `{i%M:W}` in it is another text each time, as in
+// bench/instant_cpu.ts (bench/kept_data.ts countedQuery).
 
 import {
   breakdown,
@@ -31,6 +33,7 @@ import {
   waitReady,
 } from "./cpu_profile.ts";
 import { freePort } from "../tests/helpers/ports.ts";
+import { countedQuery } from "./kept_data.ts";
 
 if (Deno.args[0] === "--role-in-main-isolate") await runRoleInMainIsolate(1);
 
@@ -181,22 +184,26 @@ try {
   await waitReady(store.http);
   const query = start("query", [`--store=${store.grpc}`, "--query.eval-workers=0"]);
   children.push(query);
-  const url = PATH !== ""
-    ? `http://${query.http}${PATH}`
-    : RANGE > 0
-    ? `http://${query.http}/api/v1/query_range?${new URLSearchParams({
-      query: QUERY,
-      start: String(Number(TIME) - RANGE),
-      end: TIME,
-      step: STEP,
-    })}`
-    : `http://${query.http}/api/v1/query?${new URLSearchParams({ query: QUERY, time: TIME })}`;
+  let sent = 0;
+  /** The next query's URL: a counted query (`big:<N>`, `{i}`) is another text each time. */
+  const url = (): string => {
+    if (PATH !== "") return `http://${query.http}${PATH}`;
+    const q = countedQuery(QUERY, sent++);
+    return RANGE > 0
+      ? `http://${query.http}/api/v1/query_range?${new URLSearchParams({
+        query: q,
+        start: String(Number(TIME) - RANGE),
+        end: TIME,
+        step: STEP,
+      })}`
+      : `http://${query.http}/api/v1/query?${new URLSearchParams({ query: q, time: TIME })}`;
+  };
   // the querier has the store once it knows a label name (any data set, not only `up`)
   await until("querier sees the store", async () => {
     const r = await (await fetch(`http://${query.http}/api/v1/labels`)).json();
     return r.data?.length > 0;
   });
-  for (let i = 0; i < WARMUP; i++) await (await fetch(url)).text();
+  for (let i = 0; i < WARMUP; i++) await (await fetch(url())).text();
   const cdps = await Promise.all(children.map((c) => Cdp.connectInspector(c.inspect)));
   for (const c of cdps) {
     await c.send("Profiler.enable");
@@ -215,7 +222,7 @@ try {
   let bytes = 0;
   for (let i = 0; i < N; i++) {
     const t = performance.now();
-    bytes = (await (await fetch(url)).text()).length;
+    bytes = (await (await fetch(url())).text()).length;
     wall.push(performance.now() - t);
     if (PAUSE > 0) await new Promise((r) => setTimeout(r, PAUSE));
   }

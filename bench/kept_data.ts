@@ -34,6 +34,34 @@ export async function startKeptDataPair(
 }
 
 /**
+ * Reads every file under the kept data's bucket directory and `<data>/prometheus` once, so that
+ * both sides start from the page cache: Prometheus's copy shares its files with the bucket (hard
+ * links), and whichever side touches a page first would otherwise pay the disk read — on the
+ * 1,000,000-series block a walk over other series missed the cache on ~7 % of its chunk reads.
+ * Returns the bytes read.
+ */
+export async function readIntoPageCache(data: string): Promise<number> {
+  const yml = await Deno.readTextFile(`${data}/bucket.yml`);
+  const dir = /directory:\s*(\S+)/.exec(yml)?.[1];
+  let bytes = 0;
+  const buf = new Uint8Array(1 << 20);
+  const walk = async (d: string): Promise<void> => {
+    for await (const e of Deno.readDir(d)) {
+      const p = `${d}/${e.name}`;
+      if (e.isDirectory) await walk(p);
+      else if (e.isFile) {
+        using f = await Deno.open(p);
+        for (let n; (n = await f.read(buf)) !== null;) bytes += n;
+      }
+    }
+  };
+  for (const d of [dir, `${data}/prometheus`]) {
+    if (d !== undefined) await walk(d).catch(() => {});
+  }
+  return bytes;
+}
+
+/**
  * Starts Prometheus over `<data>/prometheus` (the copy of the blocks it serves; it opens it for
  * writing) without scraping; resolves once it is ready. The caller stops it.
  */
@@ -55,4 +83,27 @@ export function startKeptDataPrometheus(data: string): Promise<RunningPrometheus
 export function bigSeriesSelector(n: number, i: number): string {
   const k = (Math.floor(n * 0.577) + i * 7919) % n;
   return `bench_metric_${k % 100}{id="${String(k).padStart(7, "0")}"}`;
+}
+
+/** `{i}`, `{i%M}`, `{i:W}` or `{i%M:W}` in a query: see countedQuery. */
+const COUNTER = /\{i(?:%(\d+))?(?::(\d+))?\}/;
+const COUNTERS = new RegExp(COUNTER.source, "g");
+
+/** Whether `query` is another text each time (`big:<N>` or a `{i…}` counter in it). */
+export function isCountedQuery(query: string): boolean {
+  return query.startsWith("big:") || COUNTER.test(query);
+}
+
+/**
+ * The text of the i-th send of `query` (the benches' "another text each time" cases): `big:<N>`
+ * is bigSeriesSelector(N, i); `{i}` or `{i%M:W}` in the text is replaced by i (modulo M,
+ * zero-padded to W digits), e.g. `node_load1{instance="host-{i%100:3}:9100"}`; any other query
+ * is itself.
+ */
+export function countedQuery(query: string, i: number): string {
+  if (query.startsWith("big:")) return bigSeriesSelector(Number(query.slice(4)), i);
+  return query.replace(COUNTERS, (_m, mod?: string, width?: string) => {
+    const v = mod === undefined ? i : i % Number(mod);
+    return String(v).padStart(Number(width ?? 0), "0");
+  });
 }
