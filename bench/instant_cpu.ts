@@ -28,8 +28,9 @@
 // (each side the same walk), a parse-cache miss each time as a fleet of dashboards causes.
 // The blocks (bucket and Prometheus's copy) are read into the page cache first. `--warmup=N`
 // sends N untimed queries per side before each query's timed ones: V8 keeps compiling functions
-// that run once per query for the first ~15,000 queries, so N in the tens of thousands measures a
-// long-running server's steady state, the default (20; 100 for `big:<N>`) one just started.
+// that run once per query for about the first 10,000 queries, so N in the tens of thousands
+// measures a long-running server's steady state, the default (20; 100 for `big:<N>`) one just
+// started.
 
 import type { ThanosProc } from "../tests/helpers/thanos.ts";
 import {
