@@ -9,7 +9,7 @@
 // querier does) and a "back" that serves one gRPC server-streaming method with our own
 // transport (storeapi/grpc.ts, as the store gateway does). The client (this process) times, in
 // blocks of 20 turning order each block:
-// - `http only`: GET on the front, which answers a fixed 150-byte JSON body (one process, one
+// - `http only`: GET on the front, which answers a fixed one-series JSON body (one process, one
 //   HTTP round trip: the floor of any server, Prometheus included);
 // - `http + grpc`: GET on the front, which first makes one Series-like call to the back
 //   (`--bytes` of answer, about an instant query's one series) and then answers the same body:
@@ -32,12 +32,6 @@ function flag(name: string, def: string): string {
 }
 
 const ROLE = flag("role", "");
-
-/** A child's end: SIGTERM exits (cleanly, so that `deno run --cpu-prof` writes its profile). */
-function stopped(): Promise<never> {
-  Deno.addSignalListener("SIGTERM", () => Deno.exit(0));
-  return new Promise(() => {});
-}
 const BYTES = Number(flag("bytes", "160"));
 const BODY = JSON.stringify({
   status: "success",
@@ -47,6 +41,12 @@ const BODY = JSON.stringify({
   },
 });
 
+/** A child's end: SIGTERM exits (cleanly, so that `deno run --cpu-prof` writes its profile). */
+function stopped(): Promise<never> {
+  Deno.addSignalListener("SIGTERM", () => Deno.exit(0));
+  return new Promise(() => {});
+}
+
 if (ROLE === "back") {
   const framed = new Uint8Array(5 + BYTES);
   putFrameHeader(framed, 0, false, BYTES);
@@ -54,7 +54,7 @@ if (ROLE === "back") {
   server.serverStream("/thanos.Store/Series", async (_req, _ctx, out) => {
     await out.sendFramed(framed.slice());
   });
-  const { port } = await server.listen("127.0.0.1", Number(flag("port", "0")));
+  const { port } = await server.listen("127.0.0.1", 0);
   console.log(`port ${port}`);
   await stopped();
 }
