@@ -21,7 +21,7 @@
 //   inodes (/proc/<pid>/fd, /proc/net/tcp), syscalls by number (sendto 44, recvfrom 45, x86-64).
 
 import type { ThanosProc } from "../tests/helpers/thanos.ts";
-import { countedQuery, startKeptDataPair } from "./kept_data.ts";
+import { countedQueryWalk, startKeptDataPair } from "./kept_data.ts";
 import { type Sched, threadSchedstats as threads } from "./cpu_profile.ts";
 
 function flag(name: string, def: string): string {
@@ -101,13 +101,11 @@ function fdTo(pid: number, port: number): number {
   throw new Error(`process ${pid} holds no connection to port ${port}`);
 }
 
-/** Queries sent so far per side (URL): a counted query is another text each time. */
-const sent = new Map<string, number>();
+/** The next text of the query per side (URL): a counted query is another text each time. */
+const queryText = countedQueryWalk();
 
 async function get(base: string): Promise<number> {
-  const i = sent.get(base) ?? 0;
-  sent.set(base, i + 1);
-  const q = countedQuery(QUERY, i);
+  const q = queryText(base, QUERY);
   const t = performance.now();
   const r = await fetch(`${base}/api/v1/query?query=${encodeURIComponent(q)}&time=${TIME}`);
   await r.text();

@@ -34,8 +34,7 @@
 
 import type { ThanosProc } from "../tests/helpers/thanos.ts";
 import {
-  countedQuery,
-  isCountedQuery,
+  countedQueryWalk,
   readIntoPageCache,
   startKeptDataPair,
   startKeptDataPrometheus,
@@ -108,16 +107,8 @@ function cpuSpan(pid: number, names?: Map<string, number>): () => number {
   };
 }
 
-/** Queries sent so far per side (URL): `big:<N>` takes the next series of the walk. */
-const sent = new Map<string, number>();
-
-/** The query text of `query` for its next send to `base` (see `big:<N>`). */
-function queryText(base: string, query: string): string {
-  if (!isCountedQuery(query)) return query;
-  const i = sent.get(base) ?? 0;
-  sent.set(base, i + 1);
-  return countedQuery(query, i);
-}
+/** The next text of a query per side (URL): `big:<N>` takes the next series of the walk. */
+const queryText = countedQueryWalk();
 
 async function get(base: string, q: string): Promise<number> {
   const query = queryText(base, q);

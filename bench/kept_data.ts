@@ -2,6 +2,7 @@
 // --keep=<dir>` (its `bucket.yml`), for the benchmarks that time single queries against it
 // (bench/instant_cpu.ts, bench/hop_timeline.ts).
 
+import { parseBucketConfig } from "../objstore/config.ts";
 import { type RunningPrometheus, startPrometheus } from "../tests/helpers/prometheus.ts";
 import { startComponent, type ThanosProc } from "../tests/helpers/thanos.ts";
 
@@ -42,8 +43,8 @@ export async function startKeptDataPair(
  * Returns the bytes read.
  */
 export async function readIntoPageCache(data: string): Promise<number> {
-  const yml = await Deno.readTextFile(`${data}/bucket.yml`);
-  const dir = /directory:\s*(\S+)/.exec(yml)?.[1];
+  const cfg = parseBucketConfig(await Deno.readTextFile(`${data}/bucket.yml`));
+  const dir = cfg.type === "FILESYSTEM" ? cfg.config.directory : undefined;
   let bytes = 0;
   const buf = new Uint8Array(1 << 20);
   const walk = async (d: string): Promise<void> => {
@@ -90,9 +91,19 @@ export function bigSeriesSelector(n: number, i: number): string {
 const COUNTER = /\{i(?:%(\d+))?(?::(\d+))?\}/;
 const COUNTERS = new RegExp(COUNTER.source, "g");
 
-/** Whether `query` is another text each time (`big:<N>` or a `{i…}` counter in it). */
-export function isCountedQuery(query: string): boolean {
-  return query.startsWith("big:") || COUNTER.test(query);
+/**
+ * A walk per side (e.g. per URL) over counted queries: `next(side, query)` is the text of the
+ * side's next send of `query` (countedQuery with the side's count of counted sends so far), so
+ * every side walks the same series; any other query is itself.
+ */
+export function countedQueryWalk(): (side: string, query: string) => string {
+  const sent = new Map<string, number>();
+  return (side, query) => {
+    if (!query.startsWith("big:") && !COUNTER.test(query)) return query;
+    const i = sent.get(side) ?? 0;
+    sent.set(side, i + 1);
+    return countedQuery(query, i);
+  };
 }
 
 /**

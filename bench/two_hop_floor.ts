@@ -25,6 +25,7 @@
 import { GrpcChannel, GrpcServer, putFrameHeader } from "../storeapi/grpc.ts";
 import { countedQuery, readIntoPageCache, startKeptDataPrometheus } from "./kept_data.ts";
 import { cpuSeconds } from "./cpu_profile.ts";
+import { startChildPeer } from "../tests/helpers/child_peer.ts";
 
 function flag(name: string, def: string): string {
   const a = Deno.args.find((x) => x.startsWith(`--${name}=`));
@@ -41,12 +42,6 @@ const BODY = JSON.stringify({
   },
 });
 
-/** A child's end: SIGTERM exits (cleanly, so that `deno run --cpu-prof` writes its profile). */
-function stopped(): Promise<never> {
-  Deno.addSignalListener("SIGTERM", () => Deno.exit(0));
-  return new Promise(() => {});
-}
-
 if (ROLE === "back") {
   const framed = new Uint8Array(5 + BYTES);
   putFrameHeader(framed, 0, false, BYTES);
@@ -56,7 +51,7 @@ if (ROLE === "back") {
   });
   const { port } = await server.listen("127.0.0.1", 0);
   console.log(`port ${port}`);
-  await stopped();
+  await new Promise(() => {}); // until stopped
 }
 
 if (ROLE === "front") {
@@ -71,7 +66,7 @@ if (ROLE === "front") {
     return new Response(BODY, { headers: { "content-type": "application/json" } });
   });
   console.log(`port ${server.addr.port}`);
-  await stopped();
+  await new Promise(() => {}); // until stopped
 }
 
 const DATA = flag("data", "");
@@ -82,21 +77,13 @@ const WARMUP = Number(flag("warmup", "20000"));
 
 /** Starts this script in `role`, resolving with the child and the port it printed. */
 async function child(role: string, args: string[] = []) {
-  const c = new Deno.Command(Deno.execPath(), {
+  const peer = await startChildPeer({
+    name: `two_hop_floor ${role}`,
     args: ["run", "-A", new URL(import.meta.url).pathname, `--role=${role}`, ...args],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = c.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`${role} exited before listening`);
-    text += value;
-  }
-  reader.releaseLock();
-  c.stdout.cancel().catch(() => {});
-  return { child: c, port: Number(/port (\d+)/.exec(text)![1]) };
+    ready: (banner) => /port \d+\n/.test(banner),
+    timeoutMs: 30_000,
+  });
+  return { pid: peer.pid, stop: peer.stop, port: Number(/port (\d+)/.exec(peer.banner)![1]) };
 }
 
 interface Side {
@@ -111,21 +98,15 @@ interface Side {
 const stops: (() => Promise<unknown>)[] = [];
 try {
   const back = await child("back");
-  stops.push(async () => {
-    back.child.kill("SIGTERM");
-    await back.child.status;
-  });
+  stops.push(back.stop);
   const front = await child("front", [`--back=${back.port}`]);
-  stops.push(async () => {
-    front.child.kill("SIGTERM");
-    await front.child.status;
-  });
+  stops.push(front.stop);
   const base = `http://127.0.0.1:${front.port}/api/v1/query`;
   const sides: Side[] = [
     {
       name: "http only",
       url: () => `${base}?hop=0`,
-      pids: [front.child.pid],
+      pids: [front.pid],
       sent: 0,
       wall: [],
       cpu: 0,
@@ -133,7 +114,7 @@ try {
     {
       name: "http + grpc",
       url: () => `${base}?hop=1`,
-      pids: [front.child.pid, back.child.pid],
+      pids: [front.pid, back.pid],
       sent: 0,
       wall: [],
       cpu: 0,

@@ -44,19 +44,22 @@ export function peerGate(reason: string | null, what: string): { ignore: boolean
 export interface ChildPeer {
   /** What the child printed on stdout up to and including its ready text. */
   banner: string;
-  /** Kills the child, waits for it and removes `dir` (idempotent). */
+  /** The child's process id. */
+  pid: number;
+  /** Kills the child, waits for it and removes `dir` when given (idempotent). */
   stop(): Promise<void>;
 }
 
 /**
  * Spawns `deno <args>` in `cwd`, reads its stdout until `ready(banner)` is true (within
  * `timeoutMs`), then keeps draining stdout so the child never blocks on a full pipe. On failure
- * the child is stopped and the error carries the tail of its stderr. `dir` is removed on stop.
+ * the child is stopped and the error carries the tail of its stderr. `dir` (if any) is removed on
+ * stop.
  */
 export async function startChildPeer(opts: {
   name: string;
   args: string[];
-  dir: string;
+  dir?: string;
   cwd?: string;
   ready: (banner: string) => boolean;
   timeoutMs: number;
@@ -78,7 +81,9 @@ export async function startChildPeer(opts: {
     }
     await child.status;
     await child.stderr.cancel().catch(() => undefined);
-    await Deno.remove(opts.dir, { recursive: true }).catch(() => undefined);
+    if (opts.dir !== undefined) {
+      await Deno.remove(opts.dir, { recursive: true }).catch(() => undefined);
+    }
   };
   try {
     const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
@@ -107,7 +112,7 @@ export async function startChildPeer(opts: {
         // closed
       }
     })();
-    return { banner: buf, stop };
+    return { banner: buf, pid: child.pid, stop };
   } catch (e) {
     const err = await new Response(child.stderr).text().catch(() => "");
     await stop();
