@@ -139,7 +139,7 @@ interface Side {
 
 const procs: { stop(): Promise<unknown> }[] = [];
 try {
-  // both sides read the same (hard-linked) files: neither pays the disk for the other
+  // both sides' blocks in the page cache: neither pays the disk more than the other
   const cached = await readIntoPageCache(DATA);
   console.error(`read ${(cached / 2 ** 20).toFixed(0)} MiB of blocks into the page cache`);
   const prom = await startKeptDataPrometheus(DATA);
