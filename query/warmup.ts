@@ -1,9 +1,12 @@
 // Warms the querier's instant-query path right after start (issue 19): V8 runs a function in its
 // interpreter until it has been called often enough to be compiled, so the first dashboard
 // queries after a start took 3–4× the time of the same queries a minute later. Synthetic series
-// (no store, no network, no cache touched) go through the path a store's answer takes: SeriesResponse
-// encoding and decoding, the proxy, the Queryable, the engine (selectors, range functions,
-// aggregations, joins, a subquery) and the JSON encoder, for a bounded number of rounds.
+// (no store, no socket, no cache touched) go through the path a store's answer takes:
+// SeriesResponse encoding and decoding, the proxy, the Queryable, the engine (selectors, range
+// functions, aggregations, joins, a subquery) and the JSON encoder; and one-series queries (another
+// instance each time) take a StoreAPI call's whole way over an in-memory HTTP/2 connection
+// (storeapi/loopback.ts: gRPC framing on the client and server side), for a bounded number of
+// rounds.
 
 import { Engine } from "../promql/engine.ts";
 import { resultToJSONChunks } from "../promql/value.ts";
@@ -15,9 +18,10 @@ import {
   type SeriesRequest,
   type StoreInfo,
 } from "../storeapi/codec.ts";
-import type { SeriesItem } from "../storeapi/server.ts";
+import type { SeriesItem, StoreBackend } from "../storeapi/server.ts";
+import { loopbackStore } from "../storeapi/loopback.ts";
 import { type ProxyStoreClient, StoreProxy } from "../storeapi/proxy.ts";
-import { warmupSeries } from "../store/warmup.ts";
+import { WARMUP_INSTANCES, warmupSeries } from "../store/warmup.ts";
 import { labelsMatch } from "../store/lazy_postings.ts";
 import { ProxyQueryable } from "./queryable.ts";
 
@@ -28,6 +32,17 @@ const SCRAPE_MS = 15_000;
 const SAMPLES = 480;
 /** Series per SeriesResponse message, as the querier asks its stores for. */
 const RESPONSE_BATCH = 64;
+/**
+ * One-series queries per round through the in-memory StoreAPI connection: a call's transport
+ * work is per call, so many small calls compile it (12 rounds: 2,040 calls) at little memory.
+ */
+export const WIRE_QUERIES_PER_ROUND = 170;
+
+/** The round's `i`-th one-series query: the gauge of another instance each time. */
+export function wireQuery(round: number, i: number): string {
+  const instance = (round * WIRE_QUERIES_PER_ROUND + i) % WARMUP_INSTANCES;
+  return `warmup_gauge{instance="host-${instance}:9100"}`;
+}
 
 /** The queries of one round: the shapes of node-exporter and API dashboards. */
 const WARMUP_QUERIES: readonly string[] = [
@@ -81,59 +96,91 @@ export async function warmInstantQueryPath(opts: WarmupOptions = {}): Promise<Wa
   const rounds = opts.rounds ?? 12;
   const budgetMs = opts.budgetMs ?? 1500;
   const began = performance.now();
-  const store = syntheticStore();
   const info: StoreInfo = {
     componentType: "store",
     labelSets: [],
     minTime: WARMUP_TIME - SAMPLES * SCRAPE_MS,
     maxTime: WARMUP_TIME,
   };
-  const proxy = new StoreProxy({ endpoints: () => [{ name: "warmup", client: store, info }] });
+  const backend = syntheticStore(info);
+  const proxy = new StoreProxy({
+    endpoints: () => [{ name: "warmup", client: inProcessClient(backend), info }],
+  });
+  // the same series through a StoreAPI server and client in this process
+  const loopback = loopbackStore(backend);
+  const wireProxy = new StoreProxy({
+    endpoints: () => [{ name: "warmup-wire", client: loopback.client, info }],
+  });
   const engine = new Engine({});
   let round = 0;
   let queries = 0;
-  while (round < rounds && performance.now() - began < budgetMs) {
-    for (const query of WARMUP_QUERIES) {
-      const q = new ProxyQueryable(proxy, {
-        partialResponse: false,
-        dedup: true,
-        replicaLabels: [],
-        dedupFunc: "penalty",
-      });
-      let res;
-      try {
-        res = await engine.instantQuery(q, query, WARMUP_TIME, opts.signal);
-      } catch (e) {
-        // the engine refuses to start, or stops, a query whose signal aborted
-        if (opts.signal?.aborted) return { rounds: round, queries, ms: performance.now() - began };
-        throw e;
-      }
-      let json = "";
-      for (const piece of resultToJSONChunks(res.value)) json += piece;
-      opts.onAnswer?.(query, json);
-      queries++;
+  /** Evaluates `query` through `through`; false when the signal aborted it. */
+  const run = async (through: StoreProxy, query: string): Promise<boolean> => {
+    const q = new ProxyQueryable(through, {
+      partialResponse: false,
+      dedup: true,
+      replicaLabels: [],
+      dedupFunc: "penalty",
+    });
+    let res;
+    try {
+      res = await engine.instantQuery(q, query, WARMUP_TIME, opts.signal);
+    } catch (e) {
+      // the engine refuses to start, or stops, a query whose signal aborted
+      if (opts.signal?.aborted) return false;
+      throw e;
     }
-    round++;
+    let json = "";
+    for (const piece of resultToJSONChunks(res.value)) json += piece;
+    opts.onAnswer?.(query, json);
+    queries++;
+    return true;
+  };
+  try {
+    rounds: while (round < rounds && performance.now() - began < budgetMs) {
+      for (const query of WARMUP_QUERIES) if (!await run(proxy, query)) break rounds;
+      for (let i = 0; i < WIRE_QUERIES_PER_ROUND; i++) {
+        if (!await run(wireProxy, wireQuery(round, i))) break rounds;
+      }
+      round++;
+    }
+  } finally {
+    await loopback.close();
   }
   return { rounds: round, queries, ms: performance.now() - began };
 }
 
-/**
- * A store over synthetic series whose answers take the wire's way: encoded as SeriesResponse
- * batches and decoded again, as a StoreClient delivers them.
- */
-function syntheticStore(): ProxyStoreClient {
+/** A StoreAPI backend over synthetic series ({@link syntheticSeries}). */
+function syntheticStore(info: StoreInfo): StoreBackend {
   const all = syntheticSeries();
   const select = (req: SeriesRequest) => all.filter((s) => labelsMatch(s.labels, req.matchers));
   return {
+    info: () => Promise.resolve(info),
     async *series(req: SeriesRequest): AsyncIterable<SeriesItem> {
       for (const s of select(req)) yield s;
     },
     async *seriesBatches(req: SeriesRequest): AsyncIterable<SeriesItem[]> {
       const picked = select(req);
       for (let i = 0; i < picked.length; i += RESPONSE_BATCH) {
-        const msg = encodeSeriesResponseBatch(picked.slice(i, i + RESPONSE_BATCH));
-        const res = decodeSeriesResponse(msg);
+        yield picked.slice(i, i + RESPONSE_BATCH);
+      }
+    },
+    labelNames: () => Promise.resolve({ names: [], warnings: [] }),
+    labelValues: () => Promise.resolve({ values: [], warnings: [] }),
+  };
+}
+
+/**
+ * `backend`'s answers as a StoreClient delivers them, without a connection: each batch encoded
+ * as a SeriesResponse message and decoded again.
+ */
+function inProcessClient(backend: StoreBackend): ProxyStoreClient {
+  const signal = new AbortController().signal;
+  return {
+    series: (req: SeriesRequest) => backend.series(req, signal),
+    async *seriesBatches(req: SeriesRequest): AsyncIterable<SeriesItem[]> {
+      for await (const batch of backend.seriesBatches!(req, signal)) {
+        const res = decodeSeriesResponse(encodeSeriesResponseBatch(batch as SeriesWithChunks[]));
         if (res !== null && "batch" in res) yield res.batch;
       }
     },

@@ -3,11 +3,12 @@
 // after a start took 3–5× the time of the same calls later. A small synthetic block in a scratch
 // folder of the data dir is read by a bucket store of its own (own index cache, metrics and
 // index headers: the real store, its caches and its bucket are not touched) with the selectors
-// of dashboard queries and with one series of another instance each round, read through a
+// of dashboard queries and with one series of another instance each call, read through a
 // second store with an index cache too small to keep it (its postings and entry come from the
 // bucket each time: the index-header lookup and bucket reads of "another series each time"),
-// and each answer is encoded as SeriesResponse batches, for a bounded number of
-// rounds; the folder is removed afterwards.
+// and each answer is encoded as SeriesResponse batches (the one-series calls through a StoreAPI
+// server and client in this process, over an in-memory HTTP/2 connection: storeapi/loopback.ts),
+// for a bounded number of rounds; the folder is removed afterwards.
 
 import { MetaSyncer } from "../block/fetcher.ts";
 import { Logger } from "../logging/log.ts";
@@ -15,6 +16,7 @@ import { Registry } from "../metrics/registry.ts";
 import { FilesystemBucket } from "../objstore/filesystem.ts";
 import { InstrumentedBucket } from "../objstore/instrumented.ts";
 import { encodeSeriesResponseBatch } from "../storeapi/codec.ts";
+import { loopbackStore } from "../storeapi/loopback.ts";
 import { type RawSeries, writeBlock } from "../tsdb/block_writer.ts";
 import { compareLabels } from "../tsdb/labels.ts";
 import { Matcher, MatchType } from "../tsdb/matchers.ts";
@@ -52,15 +54,28 @@ const WARMUP_SELECTORS: readonly Matcher[][] = [
 ];
 
 /**
- * The selectors of round `round`: {@link WARMUP_SELECTORS} and the gauge of instance
- * `round % WARMUP_INSTANCES` (another series than the previous round's).
+ * One-series selectors per round, each read through the in-memory StoreAPI connection: a call's
+ * transport work is per call, so many small calls compile it at little memory (300 rounds: 2,100
+ * calls; with 300 the first real queries after a start took 3–10 % more time in
+ * bench/instant_cpu.ts).
+ */
+export const WIRE_CALLS_PER_ROUND = 7;
+
+/**
+ * The selectors of round `round`: {@link WARMUP_SELECTORS}, then the gauges of
+ * {@link WIRE_CALLS_PER_ROUND} instances, the next ones after the previous round's (another
+ * series each call).
  */
 export function warmupSelectors(round: number): Matcher[][] {
-  const instance = `host-${round % WARMUP_INSTANCES}:9100`;
-  return [...WARMUP_SELECTORS, [
-    new Matcher(MatchType.Equal, "__name__", "warmup_gauge"),
-    new Matcher(MatchType.Equal, "instance", instance),
-  ]];
+  const out = [...WARMUP_SELECTORS];
+  for (let k = 0; k < WIRE_CALLS_PER_ROUND; k++) {
+    const instance = `host-${(round * WIRE_CALLS_PER_ROUND + k) % WARMUP_INSTANCES}:9100`;
+    out.push([
+      new Matcher(MatchType.Equal, "__name__", "warmup_gauge"),
+      new Matcher(MatchType.Equal, "instance", instance),
+    ]);
+  }
+  return out;
 }
 
 /** What a warm-up did. */
@@ -118,10 +133,14 @@ export async function warmSeriesPath(opts: StoreWarmupOptions): Promise<StoreWar
       indexCacheBytes,
     });
   };
-  // a round's one-series selector (the last) reads through an index cache too small to keep
-  // its items: its lookups miss and fetch from the bucket, as a query of a series not read
-  // before does, in every round
+  // a round's one-series selectors (after the dashboard ones) read through an index cache too
+  // small to keep their items: their lookups miss and fetch from the bucket, as a query of a
+  // series not read before does
   const stores = [newStore("data"), newStore("data-miss", MISS_CACHE_BYTES)];
+  // the one-series calls take a StoreAPI call's whole way, through a server and client in this
+  // process (gRPC and HTTP/2 framing, the server's Series encoder): a call's transport work is
+  // per call, so many small calls compile it at little memory
+  const wire = loopbackStore(stores[1]);
   try {
     await writeBlock(bucketDir, warmupSeries(), {
       minTime: BLOCK_START,
@@ -140,27 +159,33 @@ export async function warmSeriesPath(opts: StoreWarmupOptions): Promise<StoreWar
           matchers,
           responseBatchSize: RESPONSE_BATCH,
         };
-        const uncached = i === selectors.length - 1;
-        const store = stores[uncached ? 1 : 0];
-        if (uncached) report.uncachedCalls++;
-        let batch: SeriesWithChunks[] = [];
-        for await (const items of store.seriesBatches(req, signal)) {
-          for (const item of items) {
-            if ("warning" in item) continue;
-            batch.push(item);
-            report.series++;
-            if (batch.length === RESPONSE_BATCH) {
-              encodeSeriesResponseBatch(batch);
-              batch = [];
+        const uncached = i >= WARMUP_SELECTORS.length;
+        if (uncached) {
+          report.uncachedCalls++;
+          for await (const items of wire.client.seriesBatches(req, signal)) {
+            for (const item of items) if (!("warning" in item)) report.series++;
+          }
+        } else {
+          let batch: SeriesWithChunks[] = [];
+          for await (const items of stores[0].seriesBatches(req, signal)) {
+            for (const item of items) {
+              if ("warning" in item) continue;
+              batch.push(item);
+              report.series++;
+              if (batch.length === RESPONSE_BATCH) {
+                encodeSeriesResponseBatch(batch);
+                batch = [];
+              }
             }
           }
+          if (batch.length > 0) encodeSeriesResponseBatch(batch);
         }
-        if (batch.length > 0) encodeSeriesResponseBatch(batch);
         report.calls++;
       }
       report.rounds++;
     }
   } finally {
+    await wire.close().catch(() => {});
     for (const store of stores) await store.close().catch(() => {});
     await bucket.close();
     await Deno.remove(opts.dir, { recursive: true }).catch(() => {});

@@ -5,6 +5,7 @@
 import { labelsEqual } from "../tsdb/labels.ts";
 import type { SeriesWithChunks } from "../tsdb/series.ts";
 import { TurnPacer } from "../runutil/loop_turn.ts";
+import type { ByteConn } from "./h2frame.ts";
 import {
   decodeHealthCheckResponse,
   decodeInfoResponse,
@@ -59,6 +60,8 @@ export interface StoreClientOptions {
    * many ms (a thread that serves probes: the querier's HTTP thread); absent: in one go.
    */
   labelDecodeTurnEveryMs?: number;
+  /** The channel's byte stream instead of a dial of `address` (GrpcChannelOptions.dial). */
+  dial?: () => ByteConn;
 }
 
 const LEGACY_COMPONENT: Record<number, string> = {
@@ -76,7 +79,11 @@ export class StoreClient implements StoreBackend {
   private lastTenant: { tenant: string; metadata: Record<string, string> } | null = null;
 
   constructor(readonly address: string, private readonly opts: StoreClientOptions = {}) {
-    this.channel = new GrpcChannel(address, { tls: opts.tls, compression: opts.compression });
+    this.channel = new GrpcChannel(address, {
+      tls: opts.tls,
+      compression: opts.compression,
+      ...(opts.dial !== undefined ? { dial: opts.dial, keepalive: null } : {}),
+    });
   }
 
   /**

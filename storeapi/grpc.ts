@@ -26,7 +26,7 @@ import {
   type KeepaliveOptions,
   THANOS_CLIENT_KEEPALIVE,
 } from "./h2client.ts";
-import { H2Error } from "./h2frame.ts";
+import { type ByteConn, H2Error } from "./h2frame.ts";
 
 /** gRPC status codes. */
 export enum GrpcStatus {
@@ -477,6 +477,14 @@ export class GrpcServer {
     return this;
   }
 
+  /**
+   * Serves one connection over any byte stream, beside the listener's (the start-up warm-ups'
+   * in-memory connection, storeapi/loopback.ts); {@link close} ends it with the others.
+   */
+  serveConnection(conn: ByteConn): void {
+    this.h2.serve(conn);
+  }
+
   /** Starts listening on `hostname:port` (port 0 picks a free one); returns the bound address. */
   async listen(hostname: string, port: number): Promise<ListenAddress> {
     const t = this.tls;
@@ -905,6 +913,11 @@ export interface GrpcChannelOptions {
   maxMessageBytes?: number;
   /** Keepalive PINGs (default Thanos's, {@link THANOS_CLIENT_KEEPALIVE}); `null`: none. */
   keepalive?: KeepaliveOptions | null;
+  /**
+   * Opens the channel's byte stream instead of dialling `address` (which then only names the
+   * peer in `:authority`): the start-up warm-ups' in-memory connection (storeapi/loopback.ts).
+   */
+  dial?: () => ByteConn;
 }
 
 /** Per-call options. */
@@ -981,6 +994,7 @@ export class GrpcChannel {
   private readonly compression: Compression;
   private readonly maxMessageBytes: number;
   private keepalive?: KeepaliveOptions;
+  private readonly dial?: () => ByteConn;
   private closed = false;
   /** The last reusable call's header fields ({@link requestHeaders}). */
   private lastCall: {
@@ -994,6 +1008,7 @@ export class GrpcChannel {
       ? undefined
       : { ...(opts.keepalive ?? THANOS_CLIENT_KEEPALIVE) };
     const t = opts.tls;
+    this.dial = opts.dial;
     try {
       this.target = splitHostPort(address);
     } catch (e) {
@@ -1027,7 +1042,7 @@ export class GrpcChannel {
       return Promise.reject(new GrpcError(GrpcStatus.CANCELLED, "channel closed"));
     }
     const target = this.target;
-    if (target instanceof GrpcError) return Promise.reject(target);
+    if (target instanceof GrpcError && this.dial === undefined) return Promise.reject(target);
     const c = this.conn;
     if (c !== null && c.usable) return Promise.resolve(c);
     if (this.connecting === null) {
@@ -1035,11 +1050,15 @@ export class GrpcChannel {
         // the server found our PINGs too frequent: halve their rate, as grpc-go does (gRPC A8)
         this.keepalive.timeMs *= 2;
       }
-      const dial = H2ClientConnection.connect({
-        ...target,
-        tls: this.tls,
-        keepalive: this.keepalive,
-      }).then((nc) => {
+      const open = this.dial;
+      const opened = open !== undefined
+        ? Promise.resolve().then(() => H2ClientConnection.over(open(), this.keepalive))
+        : H2ClientConnection.connect({
+          ...(target as { hostname: string; port: number }),
+          tls: this.tls,
+          keepalive: this.keepalive,
+        });
+      const dial = opened.then((nc) => {
         if (this.closed) {
           nc.close();
           throw new GrpcError(GrpcStatus.CANCELLED, "channel closed");

@@ -325,9 +325,12 @@ export class H2ClientConnection {
   }
 
   /** Connects (plaintext or TLS) and sends the preface; rejects when the socket cannot open. */
-  /** @internal A connection over any byte stream (tests count its socket writes). */
-  static over(conn: ByteConn): H2ClientConnection {
-    return new H2ClientConnection(conn);
+  /**
+   * A connection over any byte stream: tests count its socket writes, the start-up warm-ups run
+   * it over an in-memory one (storeapi/memory_conn.ts).
+   */
+  static over(conn: ByteConn, keepalive?: KeepaliveOptions): H2ClientConnection {
+    return new H2ClientConnection(conn, keepalive);
   }
 
   static async connect(opts: H2ConnectOptions): Promise<H2ClientConnection> {

@@ -1,19 +1,34 @@
 // The querier's start-up warm-up (query/warmup.ts): every query of a round evaluates over the
-// synthetic series through the SeriesResponse codec, the proxy and the engine, and answers with
+// synthetic series through the SeriesResponse codec (the one-series ones through a StoreAPI
+// server and client over an in-memory connection), the proxy and the engine, and answers with
 // data; rounds, the time budget and the role's shutdown signal bound it.
 
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { warmInstantQueryPath } from "../../query/warmup.ts";
+import { warmInstantQueryPath, WIRE_QUERIES_PER_ROUND, wireQuery } from "../../query/warmup.ts";
 
 Deno.test("warm-up queries all answer with data from the synthetic series", async () => {
   const answers = new Map<string, string>();
+  let answered = 0;
   const r = await warmInstantQueryPath({
     rounds: 1,
-    onAnswer: (q, json) => answers.set(q, json),
+    onAnswer: (q, json) => {
+      answers.set(q, json);
+      answered++;
+    },
   });
   assertEquals(r.rounds, 1);
-  assertEquals(r.queries, answers.size);
-  assert(answers.size >= 15, `${answers.size} queries`);
+  assertEquals(r.queries, answered);
+  // the dashboard queries, then one-series queries over the in-memory StoreAPI connection
+  const wire = [...answers.keys()].filter((q) => q.startsWith("warmup_gauge{instance="));
+  assertEquals(wire.length, Math.min(WIRE_QUERIES_PER_ROUND, 48));
+  assert(answered - WIRE_QUERIES_PER_ROUND >= 15, `${answered} queries`);
+  for (let i = 0; i < WIRE_QUERIES_PER_ROUND; i++) {
+    const one = JSON.parse(answers.get(wireQuery(0, i))!).result as {
+      metric: Record<string, string>;
+    }[];
+    assertEquals(one.length, 1);
+    assertEquals(one[0].metric.instance, `host-${i % 48}:9100`);
+  }
   for (const [q, json] of answers) {
     const v = JSON.parse(json) as { resultType: string; result: unknown[] };
     assertEquals(v.resultType, "vector", q);

@@ -9,6 +9,7 @@ import {
   WARMUP_INSTANCES,
   warmupSelectors,
   warmupSeries,
+  WIRE_CALLS_PER_ROUND,
 } from "../../store/warmup.ts";
 
 async function exists(path: string): Promise<boolean> {
@@ -31,16 +32,20 @@ Deno.test("store warm-up reads each selector's series from its block and removes
     // default budget of 1.5 s ended the second round early at load 10)
     const r = await warmSeriesPath({ dir, rounds: 1, budgetMs: 120_000 });
     // 48 gauges, 24 of job api, 48 codes 5xx, 96 codes other than 200, 192 buckets, and the
-    // gauge of the round's instance, read through the small index cache
+    // gauges of the round's seven instances, read through the small index cache over the
+    // in-memory StoreAPI connection
     assertEquals({ rounds: r.rounds, calls: r.calls, series: r.series, un: r.uncachedCalls }, {
       rounds: 1,
-      calls: 6,
-      series: 409,
-      un: 1,
+      calls: 5 + WIRE_CALLS_PER_ROUND,
+      series: 408 + WIRE_CALLS_PER_ROUND,
+      un: WIRE_CALLS_PER_ROUND,
     });
     assert(!(await exists(dir)), "the warm-up folder is left");
     const two = await warmSeriesPath({ dir, rounds: 2, budgetMs: 120_000 });
-    assertEquals([two.rounds, two.series, two.uncachedCalls], [2, 818, 2]);
+    assertEquals(
+      [two.rounds, two.series, two.uncachedCalls],
+      [2, 2 * (408 + WIRE_CALLS_PER_ROUND), 2 * WIRE_CALLS_PER_ROUND],
+    );
     const none = await warmSeriesPath({ dir, rounds: 4, budgetMs: 0 });
     assertEquals(none.calls, 0);
   } finally {
@@ -74,21 +79,22 @@ Deno.test("warm-up series are sorted, unique, 480 samples each from the start gi
   assert(s.every((x) => x.ts.length === 480 && x.ts[0] === 1_001_000), "sample times");
 });
 
-Deno.test("each warm-up round asks for the gauge of another instance, all instances in turn", () => {
-  const instanceOf = (round: number) => {
-    const last = warmupSelectors(round).at(-1)!;
-    assertEquals(last.map((m) => m.name), ["__name__", "instance"]);
-    return last[1].value;
+Deno.test("each warm-up call asks for the gauge of another instance, all instances in turn", () => {
+  const gaugesOf = (round: number) => {
+    const sel = warmupSelectors(round).slice(-WIRE_CALLS_PER_ROUND);
+    for (const m of sel) assertEquals(m.map((x) => x.name), ["__name__", "instance"]);
+    return sel.map((m) => m[1].value);
   };
-  const seen = new Set<string>();
-  for (let r = 0; r < WARMUP_INSTANCES; r++) seen.add(instanceOf(r));
-  assertEquals(seen.size, WARMUP_INSTANCES);
-  assertEquals(instanceOf(0), "host-0:9100");
-  assertEquals(instanceOf(WARMUP_INSTANCES - 1), `host-${WARMUP_INSTANCES - 1}:9100`);
-  assertEquals(instanceOf(WARMUP_INSTANCES), "host-0:9100");
+  const walk: string[] = [];
+  for (let r = 0; r < WARMUP_INSTANCES; r++) walk.push(...gaugesOf(r));
+  // rounds continue the walk: each call another instance, every instance in turn
+  for (let i = 0; i < walk.length; i++) {
+    assertEquals(walk[i], `host-${i % WARMUP_INSTANCES}:9100`);
+  }
+  assertEquals(warmupSelectors(0).length, 5 + WIRE_CALLS_PER_ROUND);
   // every instance's gauge exists in the synthetic block
   const gauges = new Set(
     warmupSeries().filter((s) => s.labels[1] === "warmup_gauge").map((s) => s.labels[3]),
   );
-  for (const i of seen) assert(gauges.has(i), i);
+  for (const i of new Set(walk)) assert(gauges.has(i), i);
 });
