@@ -136,7 +136,9 @@ export type FromWorker =
   }
   /** A piece of a streamed answer; `done` with the last one. */
   | { type: "piece"; id: number; data: Uint8Array; done: boolean }
-  | { type: "error"; id: number; errorType: PromQLErrorType; message: string };
+  | { type: "error"; id: number; errorType: PromQLErrorType; message: string }
+  /** The Worker's idle-time warm-up is done (query/eval_worker.ts): `rounds` were run. */
+  | { type: "warmed"; rounds: number };
 
 /** The name of a query's PromQL evaluation span (in a Worker or on the role's thread). */
 export function evalSpanName(kind: EvalTask["kind"]): string {
@@ -333,7 +335,7 @@ export class EvalPool {
   }
 
   private onMessage(m: FromWorker): void {
-    if (m.type === "ready") return;
+    if (m.type === "ready" || m.type === "warmed") return;
     if (m.type === "piece") {
       const st = this.streams.get(m.id);
       const w = st?.wait;

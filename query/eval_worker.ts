@@ -29,6 +29,7 @@ import {
   type ToWorker,
 } from "./eval_pool.ts";
 import { contextFromHeaders, inSpan } from "../tracing/tracer.ts";
+import { warmInstantQueryPath, WARMUP_ROUNDS } from "./warmup.ts";
 
 /** The worker global scope (typed locally: the project's lib is the main-thread one). */
 const scope = self as unknown as {
@@ -103,6 +104,54 @@ function client(address: string, members?: string[]): EndpointClient {
   return c;
 }
 
+/**
+ * The querier's start-up warm-up (query/warmup.ts), run here while no task is: a Worker starts
+ * cold when concurrent queries need it (after an idle stop too), and its first queries ran 3–4×
+ * slower than the same queries on the role's warmed thread (issue 19). It starts once no task
+ * has run for {@link WARMUP_IDLE_MS} (a Worker kept busy warms up on its tasks), stops between
+ * two of its queries when a task arrives, and goes on later with the rounds left, at most
+ * {@link WARMUP_ATTEMPTS} times.
+ */
+const WARMUP_IDLE_MS = 100;
+const WARMUP_ATTEMPTS = 5;
+let warmupRoundsLeft = WARMUP_ROUNDS;
+let warmupAttempts = 0;
+let warmedRounds = 0;
+let warmup: AbortController | null = null;
+let warmupTimer: ReturnType<typeof setTimeout> | undefined;
+
+function warmWhenIdle(): void {
+  clearTimeout(warmupTimer);
+  if (warmupRoundsLeft <= 0 || warmupAttempts >= WARMUP_ATTEMPTS || running.size > 0) return;
+  warmupTimer = setTimeout(startWarmup, WARMUP_IDLE_MS);
+  Deno.unrefTimer(warmupTimer);
+}
+
+function startWarmup(): void {
+  if (warmup !== null || running.size > 0) return;
+  const ac = new AbortController();
+  warmup = ac;
+  warmupAttempts++;
+  warmInstantQueryPath({ rounds: warmupRoundsLeft, signal: ac.signal }).then(
+    (r) => {
+      // a round a task interrupted is done again next time; else the time budget ended it
+      warmedRounds += r.rounds;
+      warmupRoundsLeft = ac.signal.aborted ? warmupRoundsLeft - r.rounds : 0;
+      if (warmupRoundsLeft === 0) send({ type: "warmed", rounds: warmedRounds });
+    },
+    () => warmupRoundsLeft = 0, // a bug in the warm-up: not tried again
+  ).finally(() => {
+    warmup = null;
+    warmWhenIdle();
+  });
+}
+
+/** A task arrived: the warm-up stops after its query in flight, or does not start yet. */
+function pauseWarmup(): void {
+  clearTimeout(warmupTimer);
+  warmup?.abort();
+}
+
 async function evaluate(
   id: number,
   task: EvalTask | LabelTask,
@@ -110,6 +159,7 @@ async function evaluate(
 ): Promise<void> {
   const ctrl = new AbortController();
   running.set(id, ctrl);
+  pauseWarmup();
   try {
     if (tracingStarted) await tracingStarted;
     // clients of endpoints no longer known are closed
@@ -224,6 +274,7 @@ async function evaluate(
     send({ type: "error", id, errorType: err.type, message: err.message });
   } finally {
     running.delete(id);
+    warmWhenIdle();
   }
 }
 

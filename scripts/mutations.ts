@@ -3634,16 +3634,15 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "query-warmup-abort-fails",
     file: "query/warmup.ts",
-    find:
-      "        if (opts.signal?.aborted) return { rounds: round, queries, ms: performance.now() - began };\n        throw e;",
-    replace: "        throw e;",
+    find: "      if (opts.signal?.aborted) return false;\n      throw e;",
+    replace: "      throw e;",
     tests: ["tests/query/warmup_test.ts"],
   },
   {
     name: "query-warmup-one-round-too-many",
     file: "query/warmup.ts",
-    find: "  while (round < rounds && performance.now() - began < budgetMs) {",
-    replace: "  while (round <= rounds && performance.now() - began < budgetMs) {",
+    find: "    rounds: while (round < rounds && performance.now() - began < budgetMs) {",
+    replace: "    rounds: while (round <= rounds && performance.now() - began < budgetMs) {",
     tests: ["tests/query/warmup_test.ts"],
   },
   {
@@ -3663,15 +3662,17 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "store-warmup-instances-one-short",
     file: "store/warmup.ts",
-    find: "  const instance = `host-${round % WARMUP_INSTANCES}:9100`;",
-    replace: "  const instance = `host-${round % (WARMUP_INSTANCES - 1)}:9100`;",
+    find:
+      "    const instance = `host-${(round * WIRE_CALLS_PER_ROUND + k) % WARMUP_INSTANCES}:9100`;",
+    replace:
+      "    const instance = `host-${(round * WIRE_CALLS_PER_ROUND + k) % (WARMUP_INSTANCES - 1)}:9100`;",
     tests: ["tests/store/warmup_test.ts"],
   },
   {
     name: "store-warmup-new-series-cached",
     file: "store/warmup.ts",
-    find: "        const uncached = i === selectors.length - 1;",
-    replace: "        const uncached = i === selectors.length;",
+    find: "        const uncached = i >= WARMUP_SELECTORS.length;",
+    replace: "        const uncached = i > WARMUP_SELECTORS.length;",
     tests: ["tests/store/warmup_test.ts"],
   },
   {
@@ -5309,6 +5310,35 @@ export const MUTATIONS: Mutation[] = [
     replace:
       "      held += c;\n      if (recycle) recycleStepArrays(s.vals, s.has);\n      inner.presentPoints(s, ts, vs);",
     tests: ["tests/promql/result_buffers_test.ts"],
+  },
+  {
+    name: "warmup-spans-recorded",
+    file: "query/warmup.ts",
+    find: "  return untraced(() => warmRounds(opts));",
+    replace: "  return warmRounds(opts);",
+    tests: ["tests/tracing/setup_test.ts"],
+  },
+  {
+    name: "untraced-server-span-context-lost",
+    file: "tracing/tracer.ts",
+    find: "  if (!enabled || span === NOOP_SPAN) return fn();",
+    replace: "  if (!enabled) return fn();",
+    tests: ["tests/tracing/setup_test.ts"],
+  },
+  {
+    name: "memory-conn-write-resolves-before-read",
+    file: "storeapi/memory_conn.ts",
+    find: "      this.peer.incoming.push({ bytes: p, done: () => done(len), failed });",
+    replace:
+      "      this.peer.incoming.push({ bytes: p, done: () => {}, failed });\n      done(len);",
+    tests: ["tests/storeapi/loopback_test.ts"],
+  },
+  {
+    name: "eval-worker-warmup-never-starts",
+    file: "query/eval_worker.ts",
+    find: "  warmupTimer = setTimeout(startWarmup, WARMUP_IDLE_MS);",
+    replace: "  warmupTimer = setTimeout(() => {}, WARMUP_IDLE_MS);",
+    tests: ["tests/query/eval_worker_test.ts"],
   },
   {
     name: "filesystem-kept-files-default-small",

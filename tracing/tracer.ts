@@ -11,6 +11,7 @@ import {
   type Attributes,
   type Context,
   context,
+  createContextKey,
   INVALID_SPAN_CONTEXT,
   propagation,
   ROOT_CONTEXT,
@@ -28,6 +29,9 @@ let enabled = false;
 const SCOPE = "thanos-ts";
 
 const NOOP_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+
+/** Set in the context of work that records no span ({@link untraced}). */
+const UNTRACED = createContextKey("thanos-ts untraced");
 
 /** Turns span recording on or off in this thread (tracing/setup.ts). */
 export function setTracingEnabled(on: boolean): void {
@@ -50,7 +54,19 @@ export function startSpan(
   parent?: Context,
 ): Span {
   if (!enabled) return NOOP_SPAN;
-  return trace.getTracer(SCOPE).startSpan(name, { kind, attributes }, parent ?? context.active());
+  const active = context.active();
+  if (active.getValue(UNTRACED) === true) return NOOP_SPAN;
+  return trace.getTracer(SCOPE).startSpan(name, { kind, attributes }, parent ?? active);
+}
+
+/**
+ * Runs `fn` so that no span is recorded in it or its async continuations (a no-op span each,
+ * and so no trace context sent on): the start-up warm-ups' synthetic queries, which no one
+ * asked for, stay out of the traces.
+ */
+export function untraced<T>(fn: () => T): T {
+  if (!enabled) return fn();
+  return context.with(context.active().setValue(UNTRACED, true), fn);
 }
 
 /** Ends a span, marking it failed with `err` when given. */
@@ -70,7 +86,8 @@ export function endSpan(span: Span, err?: unknown): void {
  * the active context).
  */
 export function withSpan<T>(span: Span, fn: () => T, base?: Context): T {
-  if (!enabled) return fn();
+  // the no-op span of untraced work: its context stays (and with it the untraced mark)
+  if (!enabled || span === NOOP_SPAN) return fn();
   return context.with(trace.setSpan(base ?? context.active(), span), fn);
 }
 

@@ -1,6 +1,6 @@
 // tracing/setup.ts + tracing/tracer.ts in one thread: spans reach an OTLP receiver with their
 // parent links, W3C trace context goes out and comes back in, tracing off costs a no-op span,
-// and a collector that is down drops spans past the queue bound, counted, without blocking.
+// untraced work (the start-up warm-ups) records none, and a collector that is down drops spans past the queue bound, counted, without blocking.
 
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { OtlpReceiver } from "../helpers/otlp_receiver.ts";
@@ -16,8 +16,10 @@ import {
   startSpan,
   traceHttpRequest,
   tracingEnabled,
+  untraced,
   withTraceContext,
 } from "../../tracing/tracer.ts";
+import { warmInstantQueryPath } from "../../query/warmup.ts";
 
 const cfg = (port: number) =>
   parseTracingConfig(
@@ -108,6 +110,46 @@ Deno.test({
         await new Promise((r) => setTimeout(r, 100));
       }
       assert(tracingStats.failedExports > 0, "no failed export counted");
+    } finally {
+      await h.shutdown();
+    }
+  },
+});
+
+Deno.test({
+  name: "untraced work records no span, nor its calls' server side; work after it is traced",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await using rx = OtlpReceiver.start();
+    const h = initTracing(cfg(rx.port), { defaultServiceName: "t", batchDelayMs: 50 });
+    try {
+      let sent: Record<string, string> | undefined = { x: "1" };
+      await untraced(async () => {
+        const s = startSpan("hidden");
+        assertEquals(s.isRecording(), false);
+        s.end();
+        await inSpan("hidden-parent", undefined, async () => {
+          await Promise.resolve();
+          sent = withTraceContext({ x: "1" });
+          // a server span continuing no trace, in the untraced work's context, and its child
+          await inSpan(
+            "hidden-server",
+            undefined,
+            () => inSpan("hidden-handler", undefined, () => Promise.resolve()),
+            SpanKind.SERVER,
+            contextFromHeaders(sent!),
+          );
+        });
+      });
+      // the querier's warm-up is untraced itself (its StoreAPI calls over its in-memory
+      // connection, client and server side)
+      await warmInstantQueryPath({ rounds: 1 });
+      assertEquals(sent, { x: "1" }); // no trace context sent on
+      await inSpan("visible", undefined, () => Promise.resolve());
+      await rx.waitFor((s) => s.some((x) => x.name === "visible"), 10_000);
+      await new Promise((r) => setTimeout(r, 200)); // anything batched with it is in
+      assertEquals(rx.spans.map((x) => x.name), ["visible"]);
     } finally {
       await h.shutdown();
     }

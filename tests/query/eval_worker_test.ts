@@ -1,0 +1,112 @@
+// An evaluation Worker (query/eval_worker.ts) warms its query path while no task runs: after its
+// first task, once idle, it runs the querier's warm-up (query/warmup.ts) and says "warmed"; a
+// task arriving meanwhile is answered (the warm-up stops between two of its queries and goes on
+// afterwards); a Worker kept busy starts no warm-up.
+
+import { assert, assertEquals } from "../helpers/assert.ts";
+import type { EvalTask, FromWorker, ToWorker } from "../../query/eval_pool.ts";
+import { WARMUP_ROUNDS } from "../../query/warmup.ts";
+
+const URL_ = new URL("../../query/eval_worker.ts", import.meta.url);
+
+const ENV = { endpoints: [], unavailable: [], responseTimeoutMs: 5000 };
+
+function task(expr: string): EvalTask {
+  return {
+    kind: "instant",
+    expr,
+    start: 1_700_000_000_000,
+    end: 1_700_000_000_000,
+    step: 0,
+    engine: {},
+    queryable: { partialResponse: false, dedup: true, replicaLabels: [], dedupFunc: "penalty" },
+  } as unknown as EvalTask;
+}
+
+/** Starts the real Worker; messages from it are collected in `got`. */
+async function startWorker() {
+  const w = new Worker(URL_, { type: "module", name: "eval-worker-test" });
+  await new Promise<void>((resolve) => {
+    w.onmessage = (e) => {
+      if ((e.data as { type: string }).type === "ready") resolve();
+    };
+  });
+  const ch = new MessageChannel();
+  w.postMessage({ type: "port", port: ch.port2 }, [ch.port2]);
+  const got: FromWorker[] = [];
+  let wake: (() => void) | undefined;
+  ch.port1.onmessage = (e) => {
+    got.push(e.data as FromWorker);
+    wake?.();
+  };
+  const send = (m: ToWorker) => ch.port1.postMessage(m);
+  send({ type: "init", client: {} });
+  /** Resolves with the first message matching `pred`, waiting up to `ms`. */
+  const next = async (pred: (m: FromWorker) => boolean, ms: number) => {
+    const until = Date.now() + ms;
+    while (true) {
+      const m = got.find(pred);
+      if (m) return m;
+      const left = until - Date.now();
+      if (left <= 0) return undefined;
+      const t = setTimeout(() => wake?.(), left);
+      await new Promise<void>((r) => wake = r);
+      clearTimeout(t);
+    }
+  };
+  const answer = async (id: number) => {
+    const m = await next((x) => "id" in x && x.id === id, 30_000);
+    assert(m?.type === "result", JSON.stringify(m));
+    return JSON.parse(new TextDecoder().decode((m as { data: Uint8Array }).data));
+  };
+  return {
+    got,
+    send,
+    next,
+    answer,
+    stop() {
+      ch.port1.close();
+      w.terminate();
+    },
+  };
+}
+
+Deno.test("an evaluation Worker warms up once idle after its first task, and still answers tasks meanwhile", async () => {
+  const w = await startWorker();
+  try {
+    // nothing before the first task: a Worker is started for a query, which goes first
+    assertEquals(await w.next((m) => m.type === "warmed", 500), undefined);
+    w.send({ type: "eval", id: 1, task: task("vector(1)"), env: ENV });
+    assertEquals((await w.answer(1)).result[0].value[1], "1");
+    // a task while the warm-up runs (or is about to) is answered, and the warm-up goes on
+    await new Promise((r) => setTimeout(r, 150));
+    w.send({ type: "eval", id: 2, task: task("vector(2)"), env: ENV });
+    assertEquals((await w.answer(2)).result[0].value[1], "2");
+    const warmed = await w.next((m) => m.type === "warmed", 30_000);
+    assert(warmed !== undefined, "no warm-up done within 30 s");
+    const rounds = (warmed as { rounds: number }).rounds;
+    assert(rounds > 0 && rounds <= WARMUP_ROUNDS + 1, `rounds ${rounds}`);
+    // once: a later idle time runs none again
+    w.send({ type: "eval", id: 3, task: task("vector(3)"), env: ENV });
+    assertEquals((await w.answer(3)).result[0].value[1], "3");
+    await new Promise((r) => setTimeout(r, 500));
+    assertEquals(w.got.filter((m) => m.type === "warmed").length, 1);
+  } finally {
+    w.stop();
+  }
+});
+
+Deno.test("an evaluation Worker kept busy starts no warm-up", async () => {
+  const w = await startWorker();
+  try {
+    // tasks closer together than the idle delay (100 ms): the warm-up waits
+    for (let id = 1; id <= 10; id++) {
+      w.send({ type: "eval", id, task: task(`vector(${id})`), env: ENV });
+      assertEquals((await w.answer(id)).result[0].value[1], String(id));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assertEquals(w.got.filter((m) => m.type === "warmed").length, 0);
+  } finally {
+    w.stop();
+  }
+});
