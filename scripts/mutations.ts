@@ -5334,6 +5334,13 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/storeapi/loopback_test.ts"],
   },
   {
+    name: "eval-worker-label-calls-warm-up",
+    file: "query/eval_worker.ts",
+    find: '  if (task.kind === "instant" || task.kind === "range") warmupWanted = true;',
+    replace: "  warmupWanted = true;",
+    tests: ["tests/query/eval_worker_test.ts"],
+  },
+  {
     name: "eval-worker-warmup-never-starts",
     file: "query/eval_worker.ts",
     find: "  warmupTimer = setTimeout(startWarmup, WARMUP_IDLE_MS);",

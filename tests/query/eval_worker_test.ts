@@ -1,7 +1,7 @@
 // An evaluation Worker (query/eval_worker.ts) warms its query path while no task runs: after its
-// first task, once idle, it runs the querier's warm-up (query/warmup.ts) and says "warmed"; a
-// task arriving meanwhile is answered (the warm-up stops between two of its queries and goes on
-// afterwards); a Worker kept busy starts no warm-up.
+// first PromQL task, once idle, it runs the querier's warm-up (query/warmup.ts) and says
+// "warmed"; a task arriving meanwhile is answered (the warm-up stops between two of its queries
+// and goes on afterwards); a Worker kept busy, or serving only label calls, warms up nothing.
 
 import { assert, assertEquals } from "../helpers/assert.ts";
 import type { EvalTask, FromWorker, ToWorker } from "../../query/eval_pool.ts";
@@ -106,6 +106,26 @@ Deno.test("an evaluation Worker kept busy starts no warm-up", async () => {
       await new Promise((r) => setTimeout(r, 20));
     }
     assertEquals(w.got.filter((m) => m.type === "warmed").length, 0);
+  } finally {
+    w.stop();
+  }
+});
+
+Deno.test("an evaluation Worker serving only label calls warms up nothing", async () => {
+  const w = await startWorker();
+  try {
+    const labels = {
+      kind: "labels",
+      matchers: [],
+      start: 0,
+      end: 1000,
+      queryable: { partialResponse: false, dedup: true, replicaLabels: [], dedupFunc: "penalty" },
+    };
+    w.send({ type: "eval", id: 1, task: labels as never, env: ENV });
+    // answered (no store here: "No StoreAPIs available"), and then no warm-up
+    const m = await w.next((x) => "id" in x && x.id === 1, 30_000);
+    assert(m?.type === "error" && /No StoreAPIs/.test(m.message), JSON.stringify(m));
+    assertEquals(await w.next((x) => x.type === "warmed", 1500), undefined);
   } finally {
     w.stop();
   }
