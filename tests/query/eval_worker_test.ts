@@ -64,7 +64,7 @@ async function startWorker() {
     send,
     next,
     answer,
-    stop() {
+    [Symbol.dispose]() {
       ch.port1.close();
       w.terminate();
     },
@@ -72,61 +72,49 @@ async function startWorker() {
 }
 
 Deno.test("an evaluation Worker warms up once idle after its first task, and still answers tasks meanwhile", async () => {
-  const w = await startWorker();
-  try {
-    // nothing before the first task: a Worker is started for a query, which goes first
-    assertEquals(await w.next((m) => m.type === "warmed", 500), undefined);
-    w.send({ type: "eval", id: 1, task: task("vector(1)"), env: ENV });
-    assertEquals((await w.answer(1)).result[0].value[1], "1");
-    // a task while the warm-up runs (or is about to) is answered, and the warm-up goes on
-    await new Promise((r) => setTimeout(r, 150));
-    w.send({ type: "eval", id: 2, task: task("vector(2)"), env: ENV });
-    assertEquals((await w.answer(2)).result[0].value[1], "2");
-    const warmed = await w.next((m) => m.type === "warmed", 30_000);
-    assert(warmed !== undefined, "no warm-up done within 30 s");
-    const rounds = (warmed as { rounds: number }).rounds;
-    assert(rounds > 0 && rounds <= WARMUP_ROUNDS + 1, `rounds ${rounds}`);
-    // once: a later idle time runs none again
-    w.send({ type: "eval", id: 3, task: task("vector(3)"), env: ENV });
-    assertEquals((await w.answer(3)).result[0].value[1], "3");
-    await new Promise((r) => setTimeout(r, 500));
-    assertEquals(w.got.filter((m) => m.type === "warmed").length, 1);
-  } finally {
-    w.stop();
-  }
+  using w = await startWorker();
+  // nothing before the first task: a Worker is started for a query, which goes first
+  assertEquals(await w.next((m) => m.type === "warmed", 500), undefined);
+  w.send({ type: "eval", id: 1, task: task("vector(1)"), env: ENV });
+  assertEquals((await w.answer(1)).result[0].value[1], "1");
+  // a task while the warm-up runs (or is about to) is answered, and the warm-up goes on
+  await new Promise((r) => setTimeout(r, 150));
+  w.send({ type: "eval", id: 2, task: task("vector(2)"), env: ENV });
+  assertEquals((await w.answer(2)).result[0].value[1], "2");
+  const warmed = await w.next((m) => m.type === "warmed", 30_000);
+  assert(warmed !== undefined, "no warm-up done within 30 s");
+  const rounds = (warmed as { rounds: number }).rounds;
+  assert(rounds > 0 && rounds <= WARMUP_ROUNDS + 1, `rounds ${rounds}`);
+  // once: a later idle time runs none again
+  w.send({ type: "eval", id: 3, task: task("vector(3)"), env: ENV });
+  assertEquals((await w.answer(3)).result[0].value[1], "3");
+  await new Promise((r) => setTimeout(r, 500));
+  assertEquals(w.got.filter((m) => m.type === "warmed").length, 1);
 });
 
 Deno.test("an evaluation Worker kept busy starts no warm-up", async () => {
-  const w = await startWorker();
-  try {
-    // tasks closer together than the idle delay (100 ms): the warm-up waits
-    for (let id = 1; id <= 10; id++) {
-      w.send({ type: "eval", id, task: task(`vector(${id})`), env: ENV });
-      assertEquals((await w.answer(id)).result[0].value[1], String(id));
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    assertEquals(w.got.filter((m) => m.type === "warmed").length, 0);
-  } finally {
-    w.stop();
+  using w = await startWorker();
+  // tasks closer together than the idle delay (100 ms): the warm-up waits
+  for (let id = 1; id <= 10; id++) {
+    w.send({ type: "eval", id, task: task(`vector(${id})`), env: ENV });
+    assertEquals((await w.answer(id)).result[0].value[1], String(id));
+    await new Promise((r) => setTimeout(r, 20));
   }
+  assertEquals(w.got.filter((m) => m.type === "warmed").length, 0);
 });
 
 Deno.test("an evaluation Worker serving only label calls warms up nothing", async () => {
-  const w = await startWorker();
-  try {
-    const labels = {
-      kind: "labels",
-      matchers: [],
-      start: 0,
-      end: 1000,
-      queryable: { partialResponse: false, dedup: true, replicaLabels: [], dedupFunc: "penalty" },
-    };
-    w.send({ type: "eval", id: 1, task: labels as never, env: ENV });
-    // answered (no store here: "No StoreAPIs available"), and then no warm-up
-    const m = await w.next((x) => "id" in x && x.id === 1, 30_000);
-    assert(m?.type === "error" && /No StoreAPIs/.test(m.message), JSON.stringify(m));
-    assertEquals(await w.next((x) => x.type === "warmed", 1500), undefined);
-  } finally {
-    w.stop();
-  }
+  using w = await startWorker();
+  const labels = {
+    kind: "labels",
+    matchers: [],
+    start: 0,
+    end: 1000,
+    queryable: { partialResponse: false, dedup: true, replicaLabels: [], dedupFunc: "penalty" },
+  };
+  w.send({ type: "eval", id: 1, task: labels as never, env: ENV });
+  // answered (no store here: "No StoreAPIs available"), and then no warm-up
+  const m = await w.next((x) => "id" in x && x.id === 1, 30_000);
+  assert(m?.type === "error" && /No StoreAPIs/.test(m.message), JSON.stringify(m));
+  assertEquals(await w.next((x) => x.type === "warmed", 1500), undefined);
 });

@@ -40,55 +40,62 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: "spans reach the collector with parents; traceparent out and back in",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
-    await using rx = OtlpReceiver.start();
-    const h = initTracing(cfg(rx.port), { defaultServiceName: "t", batchDelayMs: 50 });
-    try {
-      const incoming = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
-      let sent: Record<string, string> | undefined;
-      let handed = "";
-      const res = await traceHttpRequest(
-        new Request("http://x/api/v1/query", { headers: { traceparent: incoming } }),
-        "/api/v1/query",
-        () =>
-          inSpan("child", undefined, () => {
-            sent = withTraceContext({ "thanos-tenant": "a" });
-            handed = activeTraceparent();
-            return Promise.resolve(new Response("ok"));
-          }),
-      );
-      assertEquals(res.status, 200);
-      assertEquals(sent!["thanos-tenant"], "a");
-      assert(/^00-0af7651916cd43dd8448eb211c80319c-[0-9a-f]{16}-01$/.test(sent!.traceparent));
-      assertEquals(handed, sent!.traceparent);
-      // the receiving side continues that trace
-      await inSpan(
-        "server",
-        undefined,
-        () => Promise.resolve(),
-        SpanKind.SERVER,
-        contextFromHeaders(sent!),
-      );
-      await rx.waitFor((s) => s.length >= 3, 10_000);
-      const by = Object.fromEntries(rx.spans.map((s) => [s.name, s]));
-      assertEquals(by["/api/v1/query"].parentSpanId, "b7ad6b7169203331");
-      assertEquals(by["/api/v1/query"].kind, 2);
-      assertEquals(by["/api/v1/query"].attributes["http.response.status_code"], 200);
-      assertEquals(by.child.parentSpanId, by["/api/v1/query"].spanId);
-      assertEquals(by.server.parentSpanId, by.child.spanId);
-      for (const s of rx.spans) {
-        assertEquals(s.traceId, "0af7651916cd43dd8448eb211c80319c");
-        assertEquals(s.service, "unit");
+/** A test with tracing on in this thread, exporting to a receiver it is given. */
+function tracedTest(name: string, fn: (rx: OtlpReceiver) => Promise<void>): void {
+  Deno.test({
+    name,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      await using rx = OtlpReceiver.start();
+      const h = initTracing(cfg(rx.port), { defaultServiceName: "t", batchDelayMs: 50 });
+      try {
+        await fn(rx);
+      } finally {
+        await h.shutdown();
       }
-      assertEquals(rx.badRequests, 0);
-    } finally {
-      await h.shutdown();
-    }
-  },
+    },
+  });
+}
+
+tracedTest("spans reach the collector with parents; traceparent out and back in", async (rx) => {
+  const incoming = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+  let sent: Record<string, string> | undefined;
+  let handed = "";
+  const res = await traceHttpRequest(
+    new Request("http://x/api/v1/query", { headers: { traceparent: incoming } }),
+    "/api/v1/query",
+    () =>
+      inSpan("child", undefined, () => {
+        sent = withTraceContext({ "thanos-tenant": "a" });
+        handed = activeTraceparent();
+        return Promise.resolve(new Response("ok"));
+      }),
+  );
+  assertEquals(res.status, 200);
+  assertEquals(sent!["thanos-tenant"], "a");
+  assert(/^00-0af7651916cd43dd8448eb211c80319c-[0-9a-f]{16}-01$/.test(sent!.traceparent));
+  assertEquals(handed, sent!.traceparent);
+  // the receiving side continues that trace
+  await inSpan(
+    "server",
+    undefined,
+    () => Promise.resolve(),
+    SpanKind.SERVER,
+    contextFromHeaders(sent!),
+  );
+  await rx.waitFor((s) => s.length >= 3, 10_000);
+  const by = Object.fromEntries(rx.spans.map((s) => [s.name, s]));
+  assertEquals(by["/api/v1/query"].parentSpanId, "b7ad6b7169203331");
+  assertEquals(by["/api/v1/query"].kind, 2);
+  assertEquals(by["/api/v1/query"].attributes["http.response.status_code"], 200);
+  assertEquals(by.child.parentSpanId, by["/api/v1/query"].spanId);
+  assertEquals(by.server.parentSpanId, by.child.spanId);
+  for (const s of rx.spans) {
+    assertEquals(s.traceId, "0af7651916cd43dd8448eb211c80319c");
+    assertEquals(s.service, "unit");
+  }
+  assertEquals(rx.badRequests, 0);
 });
 
 Deno.test({
@@ -116,42 +123,38 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: "untraced work records no span, nor its calls' server side; work after it is traced",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
-    await using rx = OtlpReceiver.start();
-    const h = initTracing(cfg(rx.port), { defaultServiceName: "t", batchDelayMs: 50 });
-    try {
-      let sent: Record<string, string> | undefined = { x: "1" };
-      await untraced(async () => {
-        const s = startSpan("hidden");
-        assertEquals(s.isRecording(), false);
-        s.end();
-        await inSpan("hidden-parent", undefined, async () => {
-          await Promise.resolve();
-          sent = withTraceContext({ x: "1" });
-          // a server span continuing no trace, in the untraced work's context, and its child
-          await inSpan(
-            "hidden-server",
-            undefined,
-            () => inSpan("hidden-handler", undefined, () => Promise.resolve()),
-            SpanKind.SERVER,
-            contextFromHeaders(sent!),
-          );
+tracedTest(
+  "untraced work records no span, nor its calls' server side; work after it is traced",
+  async (rx) => {
+    {
+      {
+        let sent: Record<string, string> | undefined = { x: "1" };
+        await untraced(async () => {
+          const s = startSpan("hidden");
+          assertEquals(s.isRecording(), false);
+          s.end();
+          await inSpan("hidden-parent", undefined, async () => {
+            await Promise.resolve();
+            sent = withTraceContext({ x: "1" });
+            // a server span continuing no trace, in the untraced work's context, and its child
+            await inSpan(
+              "hidden-server",
+              undefined,
+              () => inSpan("hidden-handler", undefined, () => Promise.resolve()),
+              SpanKind.SERVER,
+              contextFromHeaders(sent!),
+            );
+          });
         });
-      });
-      // the querier's warm-up is untraced itself (its StoreAPI calls over its in-memory
-      // connection, client and server side)
-      await warmInstantQueryPath({ rounds: 1 });
-      assertEquals(sent, { x: "1" }); // no trace context sent on
-      await inSpan("visible", undefined, () => Promise.resolve());
-      await rx.waitFor((s) => s.some((x) => x.name === "visible"), 10_000);
-      await new Promise((r) => setTimeout(r, 200)); // anything batched with it is in
-      assertEquals(rx.spans.map((x) => x.name), ["visible"]);
-    } finally {
-      await h.shutdown();
+        // the querier's warm-up is untraced itself (its StoreAPI calls over its in-memory
+        // connection, client and server side)
+        await warmInstantQueryPath({ rounds: 1 });
+        assertEquals(sent, { x: "1" }); // no trace context sent on
+        await inSpan("visible", undefined, () => Promise.resolve());
+        await rx.waitFor((s) => s.some((x) => x.name === "visible"), 10_000);
+        await new Promise((r) => setTimeout(r, 200)); // anything batched with it is in
+        assertEquals(rx.spans.map((x) => x.name), ["visible"]);
+      }
     }
   },
-});
+);
