@@ -324,7 +324,6 @@ export class H2ClientConnection {
     }, { once: true });
   }
 
-  /** Connects (plaintext or TLS) and sends the preface; rejects when the socket cannot open. */
   /**
    * A connection over any byte stream: tests count its socket writes, the start-up warm-ups run
    * it over an in-memory one (storeapi/memory_conn.ts).
@@ -333,6 +332,7 @@ export class H2ClientConnection {
     return new H2ClientConnection(conn, keepalive);
   }
 
+  /** Connects (plaintext or TLS) and sends the preface; rejects when the socket cannot open. */
   static async connect(opts: H2ConnectOptions): Promise<H2ClientConnection> {
     if (opts.tls === undefined) {
       const c = await Deno.connect({ hostname: opts.hostname, port: opts.port });
