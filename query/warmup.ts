@@ -184,17 +184,17 @@ function syntheticStore(info: StoreInfo): StoreBackend {
  * as a SeriesResponse message and decoded again.
  */
 function inProcessClient(backend: StoreBackend): ProxyStoreClient {
-  const signal = new AbortController().signal;
+  const noSignal = new AbortController().signal;
   return {
-    series: (req: SeriesRequest) => backend.series(req, signal),
+    series: (req: SeriesRequest, signal?: AbortSignal) => backend.series(req, signal ?? noSignal),
     async *seriesBatches(req: SeriesRequest): AsyncIterable<SeriesItem[]> {
-      for await (const batch of backend.seriesBatches!(req, signal)) {
+      for await (const batch of backend.seriesBatches!(req, noSignal)) {
         const res = decodeSeriesResponse(encodeSeriesResponseBatch(batch as SeriesWithChunks[]));
         if (res !== null && "batch" in res) yield res.batch;
       }
     },
-    labelNames: () => Promise.resolve({ names: [], warnings: [] }),
-    labelValues: () => Promise.resolve({ values: [], warnings: [] }),
+    labelNames: (req, signal) => backend.labelNames(req, signal ?? noSignal),
+    labelValues: (req, signal) => backend.labelValues(req, signal ?? noSignal),
   };
 }
 

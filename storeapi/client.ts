@@ -82,7 +82,7 @@ export class StoreClient implements StoreBackend {
     this.channel = new GrpcChannel(address, {
       tls: opts.tls,
       compression: opts.compression,
-      ...(opts.dial !== undefined ? { dial: opts.dial, keepalive: null } : {}),
+      dial: opts.dial,
     });
   }
 

@@ -916,6 +916,7 @@ export interface GrpcChannelOptions {
   /**
    * Opens the channel's byte stream instead of dialling `address` (which then only names the
    * peer in `:authority`): the start-up warm-ups' in-memory connection (storeapi/loopback.ts).
+   * Such a stream sends no keepalive PINGs: it cannot go silent.
    */
   dial?: () => ByteConn;
 }
@@ -1052,7 +1053,7 @@ export class GrpcChannel {
       }
       const open = this.dial;
       const opened = open !== undefined
-        ? Promise.resolve().then(() => H2ClientConnection.over(open(), this.keepalive))
+        ? Promise.resolve().then(() => H2ClientConnection.over(open()))
         : H2ClientConnection.connect({
           ...(target as { hostname: string; port: number }),
           tls: this.tls,

@@ -328,8 +328,8 @@ export class H2ClientConnection {
    * A connection over any byte stream: tests count its socket writes, the start-up warm-ups run
    * it over an in-memory one (storeapi/memory_conn.ts).
    */
-  static over(conn: ByteConn, keepalive?: KeepaliveOptions): H2ClientConnection {
-    return new H2ClientConnection(conn, keepalive);
+  static over(conn: ByteConn): H2ClientConnection {
+    return new H2ClientConnection(conn);
   }
 
   /** Connects (plaintext or TLS) and sends the preface; rejects when the socket cannot open. */
