@@ -1176,6 +1176,27 @@ export const MUTATIONS: Mutation[] = [
     replace: "",
     tests: ["tests/tsdb/head_ooo_test.ts"],
   },
+  {
+    name: "db-ooo-commit-not-finished-on-open",
+    file: "tsdb/db.ts",
+    find: "    await finishOooCommit(dir, opts.logger, true);\n",
+    replace: "",
+    tests: ["tests/tsdb/head_ooo_test.ts"],
+  },
+  {
+    name: "db-ooo-commit-keeps-wbl-segments",
+    file: "tsdb/db.ts",
+    find: "    if (truncateWbl && commit.lastWblSegment >= 0) {",
+    replace: "    if (truncateWbl && commit.lastWblSegment > 1e9) {",
+    tests: ["tests/tsdb/head_ooo_test.ts"],
+  },
+  {
+    name: "db-ooo-blocks-written-in-place",
+    file: "tsdb/db.ts",
+    find: "        const meta = await writeBlock(staging, all, {",
+    replace: "        const meta = await writeBlock(this.dir, all, {",
+    tests: ["tests/tsdb/head_ooo_test.ts", "tests/e2e/ooo_compaction_crash_test.ts"],
+  },
   // ---------------------------------------------------------------- compact: planner, groups, downsampling, retention
   {
     name: "compact-planner-skips-second-level",

@@ -20,11 +20,21 @@
 //   head's out-of-order samples as separate level-1 blocks, one per block range they touch,
 //   marked with the compaction hint `from-out-of-order` (Prometheus `compactOOOHead`); those
 //   blocks may overlap in-order ones: Thanos's compactor merges them with vertical compaction.
+//   Unlike Prometheus, where a crash between writing those blocks and truncating the WBL makes
+//   the next run replay the samples and write them a second time, the blocks are written into
+//   the staging dir `ooo-compaction.tmp-for-creation/` next to a `commit.json` naming the last
+//   WBL segment they cover, and committed together by renaming it to `ooo-compaction.committed/`;
+//   then they are moved into place, the WBL is truncated and the dir removed. On open a
+//   committed dir is finished first (its blocks moved in, its WBL segments deleted before the
+//   replay), a staging dir is removed like any `*.tmp-for-creation` dir (the WBL still holds
+//   its samples): each sample is in a block or in the WBL, never both.
 
 import type { Logger } from "../logging/log.ts";
 import { Block, openBlocks } from "./block.ts";
-import { newULID } from "./ulid.ts";
+import { isULID, newULID } from "./ulid.ts";
 import { type BlockThanosMeta, writeBlock } from "./block_writer.ts";
+import { renameDirAtomic, writeFileAtomic } from "../runutil/atomic_file.ts";
+import { deleteSegmentsBelow } from "./wal/wal.ts";
 import {
   type CommitStats,
   Head,
@@ -78,6 +88,7 @@ export class DB {
   /** Opens (creating) the TSDB in `dir`; see the file comment for what happens. */
   static async open(dir: string, opts: DBOptions = {}): Promise<DB> {
     await Deno.mkdir(dir, { recursive: true });
+    await finishOooCommit(dir, opts.logger, true);
     for await (const e of Deno.readDir(dir)) {
       if (e.isDirectory && e.name.endsWith(".tmp-for-creation")) {
         await Deno.remove(`${dir}/${e.name}`, { recursive: true });
@@ -169,10 +180,7 @@ export class DB {
         const t0 = performance.now();
         const meta = await this.writeHeadBlock(mint, maxt);
         if (meta !== null) {
-          const block = await Block.open(`${this.dir}/${meta.ulid}`);
-          this.blocksList = [...this.blocksList, block].sort((a, b) =>
-            a.meta.minTime - b.meta.minTime
-          );
+          this.addBlocks([await Block.open(`${this.dir}/${meta.ulid}`)]);
           written.push(meta);
           this.logger?.info("write block", {
             mint,
@@ -197,18 +205,22 @@ export class DB {
 
   /**
    * Writes every out-of-order sample of the head into out-of-order blocks (one per block range
-   * they touch), loads them, then drops those samples from the head and their WBL segments.
-   * Returns the metas of the blocks written.
+   * they touch), commits them together, loads them, then drops those samples from the head and
+   * their WBL segments (see the file comment). Returns the metas of the blocks written.
    */
   async compactOoo(): Promise<BlockMeta[]> {
     const head = this.head;
     if (head.oooWindow === 0 && head.wbl === null) return [];
+    // a commit whose blocks could not all be moved into place last time
+    await this.openBlocks(await finishOooCommit(this.dir, this.logger, false));
     const job = await head.startOooCompaction();
     if (job === null) return [];
     const range = head.chunkRange;
     const metas: BlockMeta[] = [];
-    const blocks: Block[] = [];
+    const staging = `${this.dir}/${OOO_STAGING}`;
     try {
+      await Deno.remove(staging, { recursive: true }).catch(() => undefined);
+      await Deno.mkdir(staging);
       for (let mint = Math.floor(job.mint / range) * range; mint <= job.maxt; mint += range) {
         const maxt = mint + range;
         const src = head.oooSeriesForBlock(mint, maxt);
@@ -219,7 +231,7 @@ export class DB {
           yield* src;
         })();
         const ulid = newULID();
-        const meta = await writeBlock(this.dir, all, {
+        const meta = await writeBlock(staging, all, {
           minTime: mint,
           maxTime: maxt,
           ulid,
@@ -228,27 +240,47 @@ export class DB {
           thanos: this.opts.blockThanosMeta,
         });
         metas.push(meta);
-        blocks.push(await Block.open(`${this.dir}/${meta.ulid}`));
         this.logger?.info("write out-of-order block", {
           mint,
           maxt,
-          ulid: meta.ulid,
+          ulid,
           series: meta.stats?.numSeries,
           samples: meta.stats?.numSamples,
         });
       }
+      const commit: OooCommit = { lastWblSegment: job.lastWblSegment };
+      await writeFileAtomic(`${staging}/${OOO_COMMIT_FILE}`, JSON.stringify(commit) + "\n");
+      await renameDirAtomic(staging, `${this.dir}/${OOO_COMMITTED}`);
     } catch (e) {
       // the samples stay in the head (and their WBL segments on disk); retried next time
-      for (const b of blocks) await b.close();
-      for (const m of metas) await Deno.remove(`${this.dir}/${m.ulid}`, { recursive: true });
+      await Deno.remove(staging, { recursive: true }).catch(() => undefined);
       await head.endOooCompaction(-1, true);
       throw e;
     }
+    // committed: the samples leave the head and the WBL whatever happens next (blocks that
+    // cannot be moved now are moved by the next compaction or open)
+    let moved: string[];
+    try {
+      moved = await finishOooCommit(this.dir, this.logger, false);
+    } finally {
+      await head.endOooCompaction(job.lastWblSegment);
+    }
+    await this.openBlocks(moved);
+    return metas;
+  }
+
+  /** Opens the blocks `ids` of the DB directory and lists them. */
+  private async openBlocks(ids: string[]): Promise<void> {
+    const blocks: Block[] = [];
+    for (const id of ids) blocks.push(await Block.open(`${this.dir}/${id}`));
+    this.addBlocks(blocks);
+  }
+
+  private addBlocks(blocks: Block[]): void {
+    if (blocks.length === 0) return;
     this.blocksList = [...this.blocksList, ...blocks].sort((a, b) =>
       a.meta.minTime - b.meta.minTime
     );
-    await head.endOooCompaction(job.lastWblSegment);
-    return metas;
   }
 
   /** Deletes blocks beyond the retention (see the file comment). */
@@ -485,6 +517,57 @@ async function deleteBlock(b: Block, logger?: Logger): Promise<void> {
 
 /** Compaction hint of blocks written from out-of-order samples (Prometheus's). */
 export const FROM_OUT_OF_ORDER = "from-out-of-order";
+
+/** Out-of-order compaction's staging dir (removed on open like other unfinished blocks). */
+const OOO_STAGING = "ooo-compaction.tmp-for-creation";
+/** The staging dir once its blocks are committed. */
+const OOO_COMMITTED = "ooo-compaction.committed";
+/** File in the staging dir naming the last WBL segment its blocks cover. */
+const OOO_COMMIT_FILE = "commit.json";
+
+interface OooCommit {
+  lastWblSegment: number;
+}
+
+/**
+ * Finishes a committed out-of-order compaction in `dir` if there is one: moves its blocks into
+ * `dir`, deletes its WBL segments when `truncateWbl` (on open, before the head replays them; a
+ * running DB has its WBL truncated by the head), then removes the dir. Returns the ids of the
+ * blocks moved.
+ */
+async function finishOooCommit(
+  dir: string,
+  logger: Logger | undefined,
+  truncateWbl: boolean,
+): Promise<string[]> {
+  const committed = `${dir}/${OOO_COMMITTED}`;
+  let commit: OooCommit;
+  try {
+    commit = JSON.parse(await Deno.readTextFile(`${committed}/${OOO_COMMIT_FILE}`));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw new Error(`${committed}/${OOO_COMMIT_FILE}: ${(e as Error).message}`);
+  }
+  const ids: string[] = [];
+  for await (const e of Deno.readDir(committed)) {
+    if (e.isDirectory && isULID(e.name)) ids.push(e.name);
+  }
+  ids.sort();
+  for (const id of ids) await renameDirAtomic(`${committed}/${id}`, `${dir}/${id}`);
+  if (truncateWbl && commit.lastWblSegment >= 0) {
+    await deleteSegmentsBelow(`${dir}/wbl`, commit.lastWblSegment + 1).catch((e) => {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    });
+  }
+  await Deno.remove(committed, { recursive: true });
+  if (truncateWbl) {
+    logger?.info("finished an out-of-order compaction committed before a restart", {
+      blocks: ids.length,
+      last_wbl_segment: commit.lastWblSegment,
+    });
+  }
+  return ids;
+}
 
 /** True when a block was written from out-of-order samples (its compaction hints say so). */
 export function isOutOfOrderBlock(meta: BlockMeta): boolean {

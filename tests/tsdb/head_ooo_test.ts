@@ -1,7 +1,8 @@
 // Out-of-order ingestion of the head and DB (tsdb/head.ts, tsdb/ooo_head.ts, tsdb/db.ts) with
 // Prometheus's semantics: the window, `too old sample`, duplicates, queries merging in-order and
 // out-of-order samples, the write-behind log replayed on open, and out-of-order blocks that
-// promtool reads, each accepted sample in exactly one block.
+// promtool reads, each accepted sample in exactly one block, also when a crash interrupted the
+// compaction that wrote them (tests/e2e/ooo_compaction_crash_test.ts kills it for real).
 
 import { assert, assertEquals, assertThrows } from "../helpers/assert.ts";
 import { e2eTest } from "../helpers/peers.ts";
@@ -18,7 +19,9 @@ import {
 } from "../../tsdb/head.ts";
 import { labelsFromObject, labelsKey } from "../../tsdb/labels.ts";
 import { Matcher, MatchType } from "../../tsdb/matchers.ts";
+import { BlocksQuerier } from "../../tsdb/querier.ts";
 import type { Labels, Queryable } from "../../tsdb/series.ts";
+import { Logger } from "../../logging/log.ts";
 
 const M = 60_000;
 const H = 3_600_000;
@@ -303,3 +306,86 @@ e2eTest(
     });
   },
 );
+
+/** Samples per series key of `q` as `t=v` → how many times `q` answered it. */
+async function countInto(q: Queryable, count: Map<string, number>): Promise<void> {
+  for (const [k, list] of await samplesOf(q, -Infinity, Infinity, false)) {
+    for (const tv of list) count.set(`${k} ${tv}`, (count.get(`${k} ${tv}`) ?? 0) + 1);
+  }
+}
+
+Deno.test("db: an out-of-order compaction committed before a crash is finished on open — its blocks moved in, its WBL segments not replayed", async () => {
+  await withTempDir(async (dir) => {
+    const db0 = `${dir}/db`;
+    const opts = {
+      oooWindowMs: 40 * M,
+      oooCapMax: 8,
+      chunkRangeMs: H,
+      autoCompact: false,
+      fsync: { mode: "none" as const },
+    };
+    let db = await DB.open(db0, opts);
+    const want = await writeMixed(db, 3, 4 * H, 40 * M, 5);
+    // the WBL as the compaction finds it, then the compaction
+    await Deno.mkdir(`${dir}/wbl-before`);
+    for (const e of Deno.readDirSync(`${db0}/wbl`)) {
+      await Deno.copyFile(`${db0}/wbl/${e.name}`, `${dir}/wbl-before/${e.name}`);
+    }
+    const before = [...Deno.readDirSync(`${dir}/wbl-before`)].map((e) => Number(e.name));
+    const ooo = (await db.compact()).filter((m) => isOutOfOrderBlock(m));
+    await db.close();
+    assert(ooo.length >= 2, `out-of-order blocks: ${ooo.length}`);
+    const after = new Set([...Deno.readDirSync(`${db0}/wbl`)].map((e) => Number(e.name)));
+    const truncated = before.filter((s) => !after.has(s));
+    assert(truncated.length > 0, "the compaction truncated the WBL");
+    const last = Math.max(...truncated);
+
+    // the state a kill leaves right after the commit: the blocks (all but the first one, which
+    // was already moved into place) in the committed dir, the WBL not truncated yet
+    const committed = `${db0}/ooo-compaction.committed`;
+    await Deno.mkdir(committed);
+    for (const m of ooo.slice(1)) await Deno.rename(`${db0}/${m.ulid}`, `${committed}/${m.ulid}`);
+    await Deno.writeTextFile(`${committed}/commit.json`, JSON.stringify({ lastWblSegment: last }));
+    for (const s of truncated) {
+      const name = String(s).padStart(8, "0");
+      await Deno.rename(`${dir}/wbl-before/${name}`, `${db0}/wbl/${name}`);
+    }
+
+    const lines: string[] = [];
+    db = await DB.open(db0, {
+      ...opts,
+      logger: new Logger("info", "logfmt", {}, (l) => lines.push(l)),
+    });
+    try {
+      assert(
+        lines.some((l) =>
+          l.includes("finished an out-of-order compaction committed before a restart")
+        ),
+        lines.join("\n"),
+      );
+      assertEquals(
+        [...Deno.readDirSync(db0)].filter((e) => e.name.startsWith("ooo-compaction")).length,
+        0,
+      );
+      const ids = new Set(db.blocks.map((b) => b.meta.ulid));
+      for (const m of ooo) assert(ids.has(m.ulid), `block ${m.ulid} loaded`);
+      const left = [...Deno.readDirSync(`${db0}/wbl`)].map((e) => Number(e.name));
+      assert(left.every((s) => s > last), `WBL segments up to ${last} deleted: ${left}`);
+      assertEquals(db.head.replayStats?.oooSamples ?? 0, 0, "no out-of-order sample replayed");
+      // every accepted sample once over the blocks and the head
+      const count = new Map<string, number>();
+      for (const b of db.blocks) await countInto(new BlocksQuerier([b]), count);
+      await countInto(db.head.querier(), count);
+      let n = 0;
+      for (const [k, m] of want) {
+        for (const tv of expected(m)) {
+          assertEquals(count.get(`${k} ${tv}`), 1, `${k} ${tv}`);
+          n++;
+        }
+      }
+      assertEquals(count.size, n, "no sample that was not written");
+    } finally {
+      await db.close();
+    }
+  });
+});

@@ -91,6 +91,14 @@ export async function listSegments(dir: string): Promise<number[]> {
   return out;
 }
 
+/** Deletes the segments in `dir` with an index below `before`, oldest first. */
+export async function deleteSegmentsBelow(dir: string, before: number): Promise<void> {
+  for (const s of await listSegments(dir)) {
+    if (s >= before) break;
+    await Deno.remove(segmentName(dir, s));
+  }
+}
+
 async function writeAll(f: Deno.FsFile, b: Uint8Array): Promise<void> {
   let o = 0;
   while (o < b.length) o += await f.write(b.subarray(o));
@@ -256,12 +264,7 @@ export class Wal {
 
   /** Deletes the segments with an index below `before` (never the active one). */
   truncate(before: number): Promise<void> {
-    return this.exclusive(async () => {
-      for (const s of await listSegments(this.dir)) {
-        if (s >= before || s >= this.seg) break;
-        await Deno.remove(segmentName(this.dir, s));
-      }
-    });
+    return this.exclusive(() => deleteSegmentsBelow(this.dir, Math.min(before, this.seg)));
   }
 
   /** Pads and writes the last page, fsyncs and closes the segment. Safe to call twice. */
