@@ -55,11 +55,12 @@ function dropStream(id: number): void {
   if (!st) return;
   clearTimeout(st.idle);
   streams.delete(id);
+  warmWhenIdle();
 }
 
 function keepStream(id: number, pieces: JSONPieces): void {
   clearTimeout(streams.get(id)?.idle);
-  streams.set(id, { pieces, idle: setTimeout(() => streams.delete(id), STREAM_IDLE_MS) });
+  streams.set(id, { pieces, idle: setTimeout(() => dropStream(id), STREAM_IDLE_MS) });
 }
 
 /** The next piece of streamed answer `id`; an error when it was dropped. */
@@ -108,7 +109,8 @@ function client(address: string, members?: string[]): EndpointClient {
  * The querier's start-up warm-up (query/warmup.ts), run here while no task is: a Worker starts
  * cold when concurrent queries need it (after an idle stop too), and its first queries ran 3–4×
  * slower than the same queries on the role's warmed thread (issue 19). It starts once no task
- * has run for {@link WARMUP_IDLE_MS} (a Worker kept busy warms up on its tasks), stops between
+ * has run for {@link WARMUP_IDLE_MS} and no streamed answer waits for the role to ask for its next
+ * piece (a Worker kept busy warms up on its tasks), stops between
  * two of its queries when a task arrives, and goes on later with the rounds left, at most
  * {@link WARMUP_ATTEMPTS} times. Only a Worker that has evaluated PromQL warms up: the warm-up
  * grows a Worker's RSS by about 25 MiB beyond what 100 dashboard queries grew it to (compiled
@@ -128,7 +130,7 @@ let warmupWanted = false;
 function warmWhenIdle(): void {
   clearTimeout(warmupTimer);
   if (!warmupWanted || warmupRoundsLeft <= 0 || warmupAttempts >= WARMUP_ATTEMPTS) return;
-  if (running.size > 0) return;
+  if (running.size > 0 || streams.size > 0) return;
   warmupTimer = setTimeout(startWarmup, WARMUP_IDLE_MS);
   Deno.unrefTimer(warmupTimer);
 }

@@ -5369,6 +5369,20 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/query/eval_worker_test.ts"],
   },
   {
+    name: "eval-worker-warmup-beside-open-stream",
+    file: "query/eval_worker.ts",
+    find: "  if (running.size > 0 || streams.size > 0) return;",
+    replace: "  if (running.size > 0) return;",
+    tests: ["tests/query/eval_worker_test.ts"],
+  },
+  {
+    name: "eval-worker-finished-stream-no-warmup",
+    file: "query/eval_worker.ts",
+    find: "  streams.delete(id);\n  warmWhenIdle();",
+    replace: "  streams.delete(id);",
+    tests: ["tests/query/eval_worker_test.ts"],
+  },
+  {
     name: "filesystem-kept-files-default-small",
     file: "objstore/filesystem.ts",
     find: "const MAX_OPEN_FILES = 1024;",

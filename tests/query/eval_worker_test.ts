@@ -1,7 +1,8 @@
 // An evaluation Worker (query/eval_worker.ts) warms its query path while no task runs: after its
 // first PromQL task, once idle, it runs the querier's warm-up (query/warmup.ts) and says
 // "warmed"; a task arriving meanwhile is answered (the warm-up stops between two of its queries
-// and goes on afterwards); a Worker kept busy, or serving only label calls, warms up nothing.
+// and goes on afterwards); a Worker kept busy, or serving only label calls, warms up nothing, and
+// none starts while a streamed answer waits for the role to ask for its next piece.
 
 import { assert, assertEquals } from "../helpers/assert.ts";
 import type { EvalTask, FromWorker, ToWorker } from "../../query/eval_pool.ts";
@@ -117,4 +118,28 @@ Deno.test("an evaluation Worker serving only label calls warms up nothing", asyn
   const m = await w.next((x) => "id" in x && x.id === 1, 30_000);
   assert(m?.type === "error" && /No StoreAPIs/.test(m.message), JSON.stringify(m));
   assertEquals(await w.next((x) => x.type === "warmed", 1500), undefined);
+});
+
+Deno.test("an evaluation Worker starts no warm-up while a streamed answer waits for its next piece", async () => {
+  using w = await startWorker();
+  // 6 series × 10,001 points: about 1 MB of JSON, answered in more than one piece
+  const expr = [1, 2, 3, 4, 5, 6].map((i) => `label_replace(vector(${i}), "i", "${i}", "", "")`)
+    .join(" or ");
+  const t0 = 1_700_000_000_000;
+  const range = { ...task(expr), kind: "range", start: t0, end: t0 + 10_000_000, step: 1000 };
+  w.send({ type: "eval", id: 1, task: range as EvalTask, env: ENV });
+  const first = await w.next((x) => "id" in x && x.id === 1, 30_000);
+  assert(first?.type === "result" && (first as { more?: boolean }).more, JSON.stringify(first));
+  // the role has not asked for the rest: no warm-up, however long it waits
+  assertEquals(await w.next((x) => x.type === "warmed", 1500), undefined);
+  for (let n = 0;; n++) {
+    w.send({ type: "more", id: 1 });
+    const p = await w.next((x) => x.type === "piece" && x.id === 1 && !("seen" in x), 30_000);
+    assert(p?.type === "piece", JSON.stringify(p));
+    Object.assign(p, { seen: true });
+    if (p.done) break;
+    assert(n < 10);
+  }
+  // answered in full: the Worker is idle now and warms up
+  assert(await w.next((x) => x.type === "warmed", 30_000) !== undefined, "no warm-up after");
 });
