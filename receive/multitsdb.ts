@@ -27,6 +27,7 @@ import type { Counter, Gauge, Registry } from "../metrics/registry.ts";
 import type { Bucket } from "../objstore/bucket.ts";
 import { DEFAULT_SHIPPER_META_FILE, readShipperMeta, Shipper } from "../block/shipper.ts";
 import { forEachConcurrent } from "../runutil/gate.ts";
+import { removeDirAtomic } from "../runutil/atomic_file.ts";
 import type {
   LabelNamesRequest,
   LabelValuesRequest,
@@ -196,6 +197,8 @@ function externalLabelsMatch(ms: readonly Matcher[], ext: Labels): Matcher[] | n
 
 /** Directory names under `--tsdb.path` that are not tenants. */
 const NOT_TENANTS = new Set(["lost+found"]);
+/** Suffix of a pruned tenant's directory while it is removed (`.<tenant>.tmp-for-deletion`). */
+const DELETING = ".tmp-for-deletion";
 
 /** A TSDB per tenant (see the file comment). */
 export class MultiTSDB {
@@ -273,6 +276,11 @@ export class MultiTSDB {
     const m = new MultiTSDB(opts);
     const names: string[] = [];
     for await (const e of Deno.readDir(opts.dir)) {
+      if (e.isDirectory && e.name.startsWith(".") && e.name.endsWith(DELETING)) {
+        // a pruned tenant whose removal a crash cut short
+        await Deno.remove(`${opts.dir}/${e.name}`, { recursive: true });
+        continue;
+      }
       if (!e.isDirectory || NOT_TENANTS.has(e.name) || e.name.startsWith(".")) continue;
       names.push(e.name);
     }
@@ -662,7 +670,8 @@ export class MultiTSDB {
       else this.ready.set(t.name, nt);
       throw e;
     }
-    await Deno.remove(t.dir, { recursive: true });
+    // renamed away first: a crash never leaves part of a tenant to open at the next start
+    await removeDirAtomic(t.dir, `${this.opts.dir}/.${t.name}${DELETING}`);
     log.info("tenant pruned");
   }
 

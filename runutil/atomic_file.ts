@@ -113,6 +113,26 @@ export async function renameDirAtomic(from: string, to: string): Promise<void> {
 }
 
 /**
+ * Removes the directory `dir` so that a crash never leaves part of it under its name, as
+ * Prometheus deletes a block (`<ulid>` → `<ulid>.tmp-for-deletion`, then RemoveAll): renames it
+ * to `tmp` (default `<dir>.tmp-for-deletion`), fsyncs the parent, then removes `tmp`. The caller
+ * removes leftover `tmp` dirs when it starts. A missing `dir` is not an error.
+ */
+export async function removeDirAtomic(
+  dir: string,
+  tmp = `${dir}.tmp-for-deletion`,
+): Promise<void> {
+  try {
+    await Deno.rename(dir, tmp);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    throw e;
+  }
+  await syncDir(dirOf(tmp));
+  await Deno.remove(tmp, { recursive: true });
+}
+
+/**
  * fsyncs the directory `dir`, persisting renames and new entries in it. A no-op on Windows, and
  * file systems that cannot sync a directory (EINVAL, unsupported) are not an error.
  */

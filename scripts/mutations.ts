@@ -1177,6 +1177,20 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/tsdb/head_ooo_test.ts"],
   },
   {
+    name: "db-leftover-deleting-blocks-kept",
+    file: "tsdb/db.ts",
+    find: "/\\.tmp-for-(creation|deletion)$/",
+    replace: "/\\.tmp-for-(creation)$/",
+    tests: ["tests/tsdb/head_test.ts"],
+  },
+  {
+    name: "receive-pruned-tenant-leftover-kept",
+    file: "receive/multitsdb.ts",
+    find: "        await Deno.remove(`${opts.dir}/${e.name}`, { recursive: true });\n        continue;",
+    replace: "        continue;",
+    tests: ["tests/receive/multitsdb_test.ts"],
+  },
+  {
     name: "db-ooo-commit-not-finished-on-open",
     file: "tsdb/db.ts",
     find: "    await finishOooCommit(dir, opts.logger, true);\n",
@@ -1186,8 +1200,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "db-ooo-commit-keeps-wbl-segments",
     file: "tsdb/db.ts",
-    find: "    if (truncateWbl && commit.lastWblSegment >= 0) {",
-    replace: "    if (truncateWbl && commit.lastWblSegment > 1e9) {",
+    find: "  if (truncateWbl && commit.lastWblSegment >= 0) {",
+    replace: "  if (truncateWbl && commit.lastWblSegment > 1e9) {",
     tests: ["tests/tsdb/head_ooo_test.ts"],
   },
   {

@@ -12,7 +12,10 @@
 //   `maxBytes` and every older one are deleted, the newest included (`BeyondSizeRetention`); an
 //   optional `blocksToDelete` hook may keep some of them (Thanos receive keeps blocks not shipped
 //   yet);
-// - on open, leftover `*.tmp-for-creation` dirs are removed, blocks are opened, retention is
+// - a block is deleted by renaming it to `<ulid>.tmp-for-deletion` first, so a crash never leaves
+//   a partial block (Prometheus's `deleteBlocks`);
+// - on open, leftover `*.tmp-for-creation` and `*.tmp-for-deletion` dirs are removed
+//   (Prometheus's `removeBestEffortTmpDirs`), blocks are opened, retention is
 //   applied and the head replays its WAL with the newest block's maxTime as min valid time
 //   (blocks made of out-of-order samples are not counted: the WAL holds the in-order samples of
 //   their range, Prometheus's `DB.reloadBlocks`);
@@ -33,7 +36,7 @@ import type { Logger } from "../logging/log.ts";
 import { Block, openBlocks } from "./block.ts";
 import { isULID, newULID } from "./ulid.ts";
 import { type BlockThanosMeta, writeBlock } from "./block_writer.ts";
-import { renameDirAtomic, writeFileAtomic } from "../runutil/atomic_file.ts";
+import { removeDirAtomic, renameDirAtomic, writeFileAtomic } from "../runutil/atomic_file.ts";
 import { deleteSegmentsBelow } from "./wal/wal.ts";
 import {
   type CommitStats,
@@ -90,7 +93,7 @@ export class DB {
     await Deno.mkdir(dir, { recursive: true });
     await finishOooCommit(dir, opts.logger, true);
     for await (const e of Deno.readDir(dir)) {
-      if (e.isDirectory && e.name.endsWith(".tmp-for-creation")) {
+      if (e.isDirectory && /\.tmp-for-(creation|deletion)$/.test(e.name)) {
         await Deno.remove(`${dir}/${e.name}`, { recursive: true });
       }
     }
@@ -510,9 +513,7 @@ async function retentionDeletable(
 async function deleteBlock(b: Block, logger?: Logger): Promise<void> {
   await b.close();
   logger?.info("Deleting obsolete block", { block: b.meta.ulid });
-  await Deno.remove(b.name, { recursive: true }).catch((e) => {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  });
+  await removeDirAtomic(b.name);
 }
 
 /** Compaction hint of blocks written from out-of-order samples (Prometheus's). */
@@ -545,8 +546,12 @@ async function finishOooCommit(
   try {
     commit = JSON.parse(await Deno.readTextFile(`${committed}/${OOO_COMMIT_FILE}`));
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return [];
-    throw new Error(`${committed}/${OOO_COMMIT_FILE}: ${(e as Error).message}`);
+    if (!(e instanceof Deno.errors.NotFound)) {
+      throw new Error(`${committed}/${OOO_COMMIT_FILE}: ${(e as Error).message}`);
+    }
+    // none, or its blocks were moved and its removal was cut short (commit.json went first)
+    await Deno.remove(committed, { recursive: true }).catch(() => undefined);
+    return [];
   }
   const ids: string[] = [];
   for await (const e of Deno.readDir(committed)) {
@@ -559,6 +564,8 @@ async function finishOooCommit(
       if (!(e instanceof Deno.errors.NotFound)) throw e;
     });
   }
+  // commit.json first: a crash leaves a dir that the next call just removes
+  await Deno.remove(`${committed}/${OOO_COMMIT_FILE}`);
   await Deno.remove(committed, { recursive: true });
   if (truncateWbl) {
     logger?.info("finished an out-of-order compaction committed before a restart", {

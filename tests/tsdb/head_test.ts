@@ -22,6 +22,15 @@ import { Matcher, MatchType } from "../../tsdb/matchers.ts";
 import type { Labels, Queryable, SeriesSet } from "../../tsdb/series.ts";
 import { isStaleAt } from "../../tsdb/value.ts";
 
+function existsSync(p: string): boolean {
+  try {
+    Deno.statSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const H = 3_600_000;
 const ALL = new Matcher(MatchType.Regexp, "__name__", ".+");
 
@@ -452,13 +461,29 @@ Deno.test("db: cutting writes blocks, truncates head and WAL; queries merge bloc
     );
     await db2.close();
 
-    // retention: blocks more than 4h behind the newest block's maxTime go
+    // a block whose deletion a crash cut short (renamed, part of it removed) and an unfinished
+    // block: both removed on open, nothing else changes
+    const victim = db2.blocks[0].meta.ulid;
+    await Deno.mkdir(`${dir}/${victim}.tmp-for-deletion/chunks`, { recursive: true });
+    await Deno.copyFile(
+      `${dir}/${victim}/meta.json`,
+      `${dir}/${victim}.tmp-for-deletion/meta.json`,
+    );
+    await Deno.mkdir(`${dir}/01HZZZZZZZZZZZZZZZZZZZZZZZ.tmp-for-creation`);
+
+    // retention: blocks more than 4h behind the newest block's maxTime go, renamed to
+    // `<ulid>.tmp-for-deletion` before their files are removed
     const db3 = await DB.open(dir, { autoCompact: false, retentionMs: 4 * H });
     assertEquals(db3.blocks.map((b) => [b.meta.minTime / H, b.meta.maxTime / H]), [
       [6, 8],
       [8, 10],
       [10, 12],
     ]);
+    assertEquals(
+      [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.includes(".tmp-for-")),
+      [],
+    );
+    assert(!existsSync(`${dir}/${victim}`), "the block beyond retention is gone");
     await db3.close();
   });
 });
