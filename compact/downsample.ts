@@ -16,6 +16,7 @@ import { type EncodedSeries, writeBlock } from "../tsdb/block_writer.ts";
 import {
   type AggrPart,
   AggrType,
+  applyCounterResets,
   CHUNK_ENC_AGGR,
   encodeAggrChunk,
   parseAggrChunk,
@@ -240,51 +241,6 @@ function expandXor(data: Uint8Array, out: Samples): void {
       lastT = t;
     }
   }
-}
-
-/** Result of {@link applyCounterResets}. */
-export interface CounterSeries extends Samples {
-  /** The last raw value (the repeated-timestamp sample of the last chunk). */
-  lastV: number;
-}
-
-/**
- * Thanos's ApplyCounterResetsSeriesIterator over counter sub-chunks (or raw counter chunks) in
- * time order: a monotonic series where a drop counts as a reset. A sample repeating the previous
- * timestamp carries the chunk's true last raw value; it is not emitted but compared with the next
- * chunk's first raw value, so resets between chunks are seen. NaNs are dropped.
- */
-export function applyCounterResets(chunks: readonly Uint8Array[]): CounterSeries {
-  const out: CounterSeries = { ts: [], vs: [], lastV: NaN };
-  let total = 0;
-  let lastT = -Infinity;
-  let lastV = 0;
-  let totalV = 0;
-  for (const c of chunks) {
-    for (iter.reset(c); iter.next();) {
-      const t = iter.t;
-      const v = iter.v;
-      if (Number.isNaN(v)) continue;
-      if (total === 0) {
-        total++;
-        lastT = t;
-        lastV = v;
-        totalV = v;
-      } else if (t > lastT) {
-        totalV += v >= lastV ? v - lastV : v;
-        lastT = t;
-        lastV = v;
-        total++;
-      } else {
-        if (t === lastT) lastV = v;
-        continue;
-      }
-      out.ts.push(lastT);
-      out.vs.push(totalV);
-    }
-  }
-  out.lastV = lastV;
-  return out;
 }
 
 /** Decoded aggregated chunk: its sub-chunks (null when absent). */

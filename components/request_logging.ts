@@ -6,11 +6,8 @@
 // role), query-frontend HTTP.
 
 import { type RawFlags, UsageError } from "./flags.ts";
-import {
-  parseRequestLogConfig,
-  type RequestLogConfig,
-  RequestLogConfigError,
-} from "../server/request_log.ts";
+import { type RequestLogConfig, RequestLogConfigError } from "../server/request_log.ts";
+import { parseRequestLogConfig } from "../server/request_log_config.ts";
 
 /** The protocols each role logs requests of. */
 const PROTOCOLS: Record<string, readonly ("http" | "grpc")[]> = {

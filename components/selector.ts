@@ -1,12 +1,8 @@
 // `--selector.relabel-config(-file)`: the block selection rules of the roles that read a bucket
 // (store, compact, tools bucket, query). Each role declares the two flags with its own help text, as Thanos does.
 
-import {
-  parseRelabelConfigs,
-  type RelabelConfig,
-  RelabelConfigError,
-  Relabeler,
-} from "../relabel/relabel.ts";
+import { type RelabelConfig, RelabelConfigError, Relabeler } from "../relabel/relabel.ts";
+import { parseRelabelConfigs } from "../relabel/parse.ts";
 import { type Flags, UsageError } from "./flags.ts";
 
 /** The two flag names the selector rules come from. */

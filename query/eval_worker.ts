@@ -29,7 +29,6 @@ import {
   type ToWorker,
 } from "./eval_pool.ts";
 import { contextFromHeaders, inSpan } from "../tracing/tracer.ts";
-import { warmInstantQueryPath, WARMUP_ROUNDS } from "./warmup.ts";
 
 /** The worker global scope (typed locally: the project's lib is the main-thread one). */
 const scope = self as unknown as {
@@ -114,11 +113,15 @@ function client(address: string, members?: string[]): EndpointClient {
  * two of its queries when a task arrives, and goes on later with the rounds left, at most
  * {@link WARMUP_ATTEMPTS} times. Only a Worker that has evaluated PromQL warms up: the warm-up
  * grows a Worker's RSS by about 25 MiB beyond what 100 dashboard queries grew it to (compiled
- * code, a grown young generation); one serving only `series` and label calls stays small.
+ * code, a grown young generation); one serving only `series` and label calls stays small. The
+ * warm-up's code (a synthetic store and a gRPC server and client of its own) is imported when it
+ * first starts, not with the Worker: that import was half the Worker's module graph, loaded
+ * while the query that started the Worker waited.
  */
 const WARMUP_IDLE_MS = 100;
 const WARMUP_ATTEMPTS = 5;
-let warmupRoundsLeft = WARMUP_ROUNDS;
+/** Rounds still to run; undefined until the warm-up's module is loaded (all of them). */
+let warmupRoundsLeft: number | undefined;
 let warmupAttempts = 0;
 let warmedRounds = 0;
 let warmup: AbortController | null = null;
@@ -129,7 +132,7 @@ let warmupWanted = false;
 
 function warmWhenIdle(): void {
   clearTimeout(warmupTimer);
-  if (!warmupWanted || warmupRoundsLeft <= 0 || warmupAttempts >= WARMUP_ATTEMPTS) return;
+  if (!warmupWanted || warmupRoundsLeft === 0 || warmupAttempts >= WARMUP_ATTEMPTS) return;
   if (running.size > 0 || streams.size > 0) return;
   warmupTimer = setTimeout(startWarmup, WARMUP_IDLE_MS);
   Deno.unrefTimer(warmupTimer);
@@ -140,11 +143,16 @@ function startWarmup(): void {
   const ac = new AbortController();
   warmup = ac;
   warmupAttempts++;
-  warmInstantQueryPath({ rounds: warmupRoundsLeft, signal: ac.signal }).then(
+  import("./warmup.ts").then(({ warmInstantQueryPath, WARMUP_ROUNDS }) => {
+    warmupRoundsLeft ??= WARMUP_ROUNDS;
+    // a task that arrived while the module loaded goes first
+    if (ac.signal.aborted) return { rounds: 0 };
+    return warmInstantQueryPath({ rounds: warmupRoundsLeft, signal: ac.signal });
+  }).then(
     (r) => {
       // a round a task interrupted is done again next time; else the time budget ended it
       warmedRounds += r.rounds;
-      warmupRoundsLeft = ac.signal.aborted ? warmupRoundsLeft - r.rounds : 0;
+      warmupRoundsLeft = ac.signal.aborted ? warmupRoundsLeft! - r.rounds : 0;
       if (warmupRoundsLeft === 0) send({ type: "warmed", rounds: warmedRounds });
     },
     () => warmupRoundsLeft = 0, // a bug in the warm-up: not tried again

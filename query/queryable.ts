@@ -29,7 +29,7 @@ import {
 } from "../storeapi/dedup.ts";
 import { type ProxyCallOptions, type StoreProxy, StoreRequestError } from "../storeapi/proxy.ts";
 import { Gate } from "../runutil/gate.ts";
-import { applyCounterResets } from "../compact/downsample.ts";
+import { applyCounterResets } from "../tsdb/chunkenc/aggr.ts";
 import type { EvalTask, MatcherData } from "./eval_pool.ts";
 
 /**

@@ -4,7 +4,6 @@
 // (https://thanos.io/tip/thanos/sharding.md/#relabelling).
 
 import { createHash } from "node:crypto";
-import { parse as parseYaml } from "yaml";
 import { InvalidRegexError } from "../re2/parser.ts";
 import { expandTemplate, Re2Regex } from "../re2/regex.ts";
 import { compareStrings } from "../tsdb/labels.ts";
@@ -83,17 +82,11 @@ function str(v: unknown, field: string, where: string, def: string): string {
 }
 
 /**
- * Parses a relabel config list (YAML, as Prometheus `relabel_configs`) and validates it like
- * Prometheus. An empty document means no rules. Throws {@link RelabelConfigError}.
+ * Validates a parsed relabel config list (a YAML document's value, as Prometheus
+ * `relabel_configs`) like Prometheus; null or undefined means no rules. Throws
+ * {@link RelabelConfigError}. The YAML text itself is parsed by `relabel/parse.ts`.
  */
-export function parseRelabelConfigs(yaml: string): RelabelConfig[] {
-  if (yaml.trim() === "") return [];
-  let doc: unknown;
-  try {
-    doc = parseYaml(yaml);
-  } catch (e) {
-    throw new RelabelConfigError(`parsing relabel configuration: ${(e as Error).message}`);
-  }
+export function relabelConfigsFromDoc(doc: unknown): RelabelConfig[] {
   if (doc === null || doc === undefined) return [];
   if (!Array.isArray(doc)) {
     throw new RelabelConfigError("relabel configuration must be a YAML list of rules");

@@ -1186,22 +1186,32 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "receive-pruned-tenant-leftover-kept",
     file: "receive/multitsdb.ts",
-    find: "        await Deno.remove(`${opts.dir}/${e.name}`, { recursive: true });\n        continue;",
+    find:
+      "        await Deno.remove(`${opts.dir}/${e.name}`, { recursive: true });\n        continue;",
     replace: "        continue;",
     tests: ["tests/receive/multitsdb_test.ts"],
   },
   {
     name: "db-ooo-commit-not-finished-on-open",
     file: "tsdb/db.ts",
-    find: "    await finishOooCommit(dir, opts.logger, true);\n",
+    find: "    await finishOooCommitOnOpen(dir, opts.logger);\n",
     replace: "",
     tests: ["tests/tsdb/head_ooo_test.ts"],
   },
   {
     name: "db-ooo-commit-keeps-wbl-segments",
     file: "tsdb/db.ts",
-    find: "  if (truncateWbl && commit.lastWblSegment >= 0) {",
-    replace: "  if (truncateWbl && commit.lastWblSegment > 1e9) {",
+    find: "  if (c.lastWblSegment >= 0) {",
+    replace: "  if (c.lastWblSegment > 1e9) {",
+    tests: ["tests/tsdb/head_ooo_test.ts"],
+  },
+  {
+    name: "db-ooo-commit-removed-before-wbl-truncated",
+    file: "tsdb/db.ts",
+    find:
+      "    await head.endOooCompaction(job.lastWblSegment);\n    if (failure !== null) throw failure;\n    await removeOooCommit(this.dir);",
+    replace:
+      "    if (failure === null) await removeOooCommit(this.dir);\n    await head.endOooCompaction(job.lastWblSegment);\n    if (failure !== null) throw failure;",
     tests: ["tests/tsdb/head_ooo_test.ts"],
   },
   {
@@ -1249,7 +1259,7 @@ export const MUTATIONS: Mutation[] = [
   },
   {
     name: "downsample-apply-counter-resets-equal-is-reset",
-    file: "compact/downsample.ts",
+    file: "tsdb/chunkenc/aggr.ts",
     find: "totalV += v >= lastV ? v - lastV : v;",
     replace: "totalV += v > lastV ? v - lastV : v;",
     tests: ["tests/compact/downsample_test.ts"],
@@ -3279,7 +3289,7 @@ export const MUTATIONS: Mutation[] = [
   },
   {
     name: "request-log-protocol-override-ignored",
-    file: "server/request_log.ts",
+    file: "server/request_log_config.ts",
     find: "const eff = (own: Options | null): Options =>\n    own ?? global ??",
     replace: "const eff = (own: Options | null): Options =>\n    global ?? own ??",
     tests: ["tests/server/request_log_test.ts"],

@@ -27,10 +27,10 @@
 //   the next run replay the samples and write them a second time, the blocks are written into
 //   the staging dir `ooo-compaction.tmp-for-creation/` next to a `commit.json` naming the last
 //   WBL segment they cover, and committed together by renaming it to `ooo-compaction.committed/`;
-//   then they are moved into place, the WBL is truncated and the dir removed. On open a
-//   committed dir is finished first (its blocks moved in, its WBL segments deleted before the
-//   replay), a staging dir is removed like any `*.tmp-for-creation` dir (the WBL still holds
-//   its samples): each sample is in a block or in the WBL, never both.
+//   then they are moved into place, the WBL is truncated and only then the dir removed (its
+//   commit.json first). On open a committed dir is finished first (its blocks moved in, its WBL
+//   segments deleted before the replay), a staging dir is removed like any `*.tmp-for-creation`
+//   dir (the WBL still holds its samples): each sample is in a block or in the WBL, never both.
 
 import type { Logger } from "../logging/log.ts";
 import { Block, openBlocks } from "./block.ts";
@@ -91,7 +91,7 @@ export class DB {
   /** Opens (creating) the TSDB in `dir`; see the file comment for what happens. */
   static async open(dir: string, opts: DBOptions = {}): Promise<DB> {
     await Deno.mkdir(dir, { recursive: true });
-    await finishOooCommit(dir, opts.logger, true);
+    await finishOooCommitOnOpen(dir, opts.logger);
     for await (const e of Deno.readDir(dir)) {
       if (e.isDirectory && /\.tmp-for-(creation|deletion)$/.test(e.name)) {
         await Deno.remove(`${dir}/${e.name}`, { recursive: true });
@@ -215,7 +215,12 @@ export class DB {
     const head = this.head;
     if (head.oooWindow === 0 && head.wbl === null) return [];
     // a commit whose blocks could not all be moved into place last time
-    await this.openBlocks(await finishOooCommit(this.dir, this.logger, false));
+    const left = await moveOooCommitBlocks(this.dir);
+    if (left !== null) {
+      if (head.wbl !== null) await head.wbl.truncate(left.lastWblSegment + 1);
+      await removeOooCommit(this.dir);
+      await this.openBlocks(left.ids);
+    }
     const job = await head.startOooCompaction();
     if (job === null) return [];
     const range = head.chunkRange;
@@ -260,14 +265,19 @@ export class DB {
       await head.endOooCompaction(-1, true);
       throw e;
     }
-    // committed: the samples leave the head and the WBL whatever happens next (blocks that
-    // cannot be moved now are moved by the next compaction or open)
-    let moved: string[];
+    // committed: the samples leave the head and the WBL whatever happens next; the commit is
+    // removed only after the WBL's truncation (blocks that cannot be moved now are moved by the
+    // next compaction or open)
+    let moved: string[] = [];
+    let failure: unknown = null;
     try {
-      moved = await finishOooCommit(this.dir, this.logger, false);
-    } finally {
-      await head.endOooCompaction(job.lastWblSegment);
+      moved = (await moveOooCommitBlocks(this.dir))?.ids ?? [];
+    } catch (e) {
+      failure = e;
     }
+    await head.endOooCompaction(job.lastWblSegment);
+    if (failure !== null) throw failure;
+    await removeOooCommit(this.dir);
     await this.openBlocks(moved);
     return metas;
   }
@@ -531,16 +541,14 @@ interface OooCommit {
 }
 
 /**
- * Finishes a committed out-of-order compaction in `dir` if there is one: moves its blocks into
- * `dir`, deletes its WBL segments when `truncateWbl` (on open, before the head replays them; a
- * running DB has its WBL truncated by the head), then removes the dir. Returns the ids of the
- * blocks moved.
+ * Moves the blocks of a committed out-of-order compaction in `dir` (if there is one) into `dir`;
+ * returns their ids and the last WBL segment they cover, or null when there is no commit. The
+ * commit stays until {@link removeOooCommit}: the caller removes it once those WBL segments are
+ * gone, so that a crash in between still finds it.
  */
-async function finishOooCommit(
+async function moveOooCommitBlocks(
   dir: string,
-  logger: Logger | undefined,
-  truncateWbl: boolean,
-): Promise<string[]> {
+): Promise<{ ids: string[]; lastWblSegment: number } | null> {
   const committed = `${dir}/${OOO_COMMITTED}`;
   let commit: OooCommit;
   try {
@@ -549,9 +557,9 @@ async function finishOooCommit(
     if (!(e instanceof Deno.errors.NotFound)) {
       throw new Error(`${committed}/${OOO_COMMIT_FILE}: ${(e as Error).message}`);
     }
-    // none, or its blocks were moved and its removal was cut short (commit.json went first)
+    // none, or its removal was cut short after commit.json (which goes first)
     await Deno.remove(committed, { recursive: true }).catch(() => undefined);
-    return [];
+    return null;
   }
   const ids: string[] = [];
   for await (const e of Deno.readDir(committed)) {
@@ -559,21 +567,33 @@ async function finishOooCommit(
   }
   ids.sort();
   for (const id of ids) await renameDirAtomic(`${committed}/${id}`, `${dir}/${id}`);
-  if (truncateWbl && commit.lastWblSegment >= 0) {
-    await deleteSegmentsBelow(`${dir}/wbl`, commit.lastWblSegment + 1).catch((e) => {
+  return { ids, lastWblSegment: commit.lastWblSegment };
+}
+
+/** Removes the committed out-of-order compaction's dir, its commit.json first. */
+async function removeOooCommit(dir: string): Promise<void> {
+  const committed = `${dir}/${OOO_COMMITTED}`;
+  await Deno.remove(`${committed}/${OOO_COMMIT_FILE}`);
+  await Deno.remove(committed, { recursive: true });
+}
+
+/**
+ * On open, before the head replays the WBL: finishes a committed out-of-order compaction (its
+ * blocks moved into `dir`, the WBL segments it covers deleted, the commit removed).
+ */
+async function finishOooCommitOnOpen(dir: string, logger: Logger | undefined): Promise<void> {
+  const c = await moveOooCommitBlocks(dir);
+  if (c === null) return;
+  if (c.lastWblSegment >= 0) {
+    await deleteSegmentsBelow(`${dir}/wbl`, c.lastWblSegment + 1).catch((e) => {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
     });
   }
-  // commit.json first: a crash leaves a dir that the next call just removes
-  await Deno.remove(`${committed}/${OOO_COMMIT_FILE}`);
-  await Deno.remove(committed, { recursive: true });
-  if (truncateWbl) {
-    logger?.info("finished an out-of-order compaction committed before a restart", {
-      blocks: ids.length,
-      last_wbl_segment: commit.lastWblSegment,
-    });
-  }
-  return ids;
+  await removeOooCommit(dir);
+  logger?.info("finished an out-of-order compaction committed before a restart", {
+    blocks: c.ids.length,
+    last_wbl_segment: c.lastWblSegment,
+  });
 }
 
 /** True when a block was written from out-of-order samples (its compaction hints say so). */

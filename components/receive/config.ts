@@ -25,7 +25,8 @@ import {
   storeLimitsConfig,
 } from "../grpc.ts";
 import { objstoreConfigText } from "../objstore.ts";
-import { parseRelabelConfigs, type RelabelConfig } from "../../relabel/relabel.ts";
+import { type RelabelConfig } from "../../relabel/relabel.ts";
+import { parseRelabelConfigs } from "../../relabel/parse.ts";
 import type { OtlpTranslateOptions } from "../../receive/otlp_translate.ts";
 import { substituteEnv } from "../../objstore/config.ts";
 import {

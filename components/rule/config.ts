@@ -6,7 +6,8 @@ import type { Labels } from "../../tsdb/series.ts";
 import { labelsFromPairs } from "../../tsdb/labels.ts";
 import { parseAlertmanagerURLs } from "../../rules/notifier.ts";
 import { DNS_SD_PREFIX } from "../../promclient/endpoints_config.ts";
-import { parseRelabelConfigs, type RelabelConfig } from "../../relabel/relabel.ts";
+import { type RelabelConfig } from "../../relabel/relabel.ts";
+import { parseRelabelConfigs } from "../../relabel/parse.ts";
 import { type Flags, type HttpConfig, httpConfig, parseLabelFlag, UsageError } from "../flags.ts";
 import {
   type GrpcServerConfig,

@@ -17,12 +17,8 @@ import {
 } from "../flags.ts";
 import { objstoreConfigText } from "../objstore.ts";
 import { selectorRelabelerFromFlags, type SelectorRelabelFlag } from "../selector.ts";
-import {
-  parseRelabelConfigs,
-  type RelabelConfig,
-  RelabelConfigError,
-  type Relabeler,
-} from "../../relabel/relabel.ts";
+import { type RelabelConfig, RelabelConfigError, type Relabeler } from "../../relabel/relabel.ts";
+import { parseRelabelConfigs } from "../../relabel/parse.ts";
 import {
   DeletionConfigError,
   type DeletionRequest,

@@ -5,12 +5,8 @@
 import { assert, assertEquals, assertThrows } from "../helpers/assert.ts";
 import { MemoryBucket } from "../../objstore/memory.ts";
 import { findDuplicates, MetaSyncer } from "../../block/fetcher.ts";
-import {
-  hashMod,
-  parseRelabelConfigs,
-  RelabelConfigError,
-  Relabeler,
-} from "../../relabel/relabel.ts";
+import { hashMod, RelabelConfigError, Relabeler } from "../../relabel/relabel.ts";
+import { parseRelabelConfigs } from "../../relabel/parse.ts";
 import { blocksFor, type BucketBlock } from "../../store/bucket_store.ts";
 import { type BlockMeta, encodeBlockMeta } from "../../tsdb/meta.ts";
 import { labelsFromObject } from "../../tsdb/labels.ts";

@@ -5,7 +5,8 @@ import { assert, assertEquals, assertRejects } from "../helpers/assert.ts";
 import { createBucket, parseBucketConfig } from "../../objstore/config.ts";
 import type { Bucket } from "../../objstore/bucket.ts";
 import { bucketInspect, bucketLs, InspectUsageError } from "../../block/inspect.ts";
-import { parseRelabelConfigs, Relabeler } from "../../relabel/relabel.ts";
+import { Relabeler } from "../../relabel/relabel.ts";
+import { parseRelabelConfigs } from "../../relabel/parse.ts";
 
 const A = "01J0000000000000000000000A";
 const B = "01J0000000000000000000000B";

@@ -5,8 +5,8 @@
 // chunk passthrough and the AggrChunk encoding are exercised end to end.
 
 import { assert, assertEquals, assertRejects, assertThrows } from "../helpers/assert.ts";
+import { applyCounterResets } from "../../tsdb/chunkenc/aggr.ts";
 import {
-  applyCounterResets,
   currentWindow,
   downsampleAggr,
   downsampleBlock,

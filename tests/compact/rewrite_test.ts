@@ -12,7 +12,8 @@ import {
   REWRITE_SOURCE,
   rewriteBlock,
 } from "../../compact/rewrite.ts";
-import { parseRelabelConfigs, Relabeler } from "../../relabel/relabel.ts";
+import { Relabeler } from "../../relabel/relabel.ts";
+import { parseRelabelConfigs } from "../../relabel/parse.ts";
 import { Block } from "../../tsdb/block.ts";
 import { BlockQuerier } from "../../tsdb/querier.ts";
 import { Matcher, MatchType } from "../../tsdb/matchers.ts";

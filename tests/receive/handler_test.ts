@@ -24,7 +24,8 @@ import {
   ReceiveHandler,
   type ReceiverMode,
 } from "../../receive/handler.ts";
-import { parseRelabelConfigs, Relabeler } from "../../relabel/relabel.ts";
+import { Relabeler } from "../../relabel/relabel.ts";
+import { parseRelabelConfigs } from "../../relabel/parse.ts";
 import { toWriteGrpcError, WriteableClient, writeableService } from "../../receive/writeable.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };

@@ -3,7 +3,8 @@
 
 import { assertEquals, assertThrows } from "../helpers/assert.ts";
 import { labelsFromObject, labelsToObject } from "../../tsdb/labels.ts";
-import { parseRelabelConfigs, RelabelConfigError, Relabeler } from "../../relabel/relabel.ts";
+import { RelabelConfigError, Relabeler } from "../../relabel/relabel.ts";
+import { parseRelabelConfigs } from "../../relabel/parse.ts";
 
 const run = (yaml: string, ls: Record<string, string>) => {
   const out = new Relabeler(parseRelabelConfigs(yaml)).process(labelsFromObject(ls));

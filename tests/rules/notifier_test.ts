@@ -6,7 +6,8 @@ import { assert, assertEquals, assertThrows } from "../helpers/assert.ts";
 import { Logger } from "../../logging/log.ts";
 import { Registry } from "../../metrics/registry.ts";
 import { labelsFromObject } from "../../tsdb/labels.ts";
-import { parseRelabelConfigs, Relabeler } from "../../relabel/relabel.ts";
+import { Relabeler } from "../../relabel/relabel.ts";
+import { parseRelabelConfigs } from "../../relabel/parse.ts";
 import type { Alert } from "../../rules/alerting.ts";
 import {
   AlertmanagerConfigError,

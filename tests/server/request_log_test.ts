@@ -3,7 +3,8 @@
 // the status, the allowlists of `path:port` and `/service/method`.
 
 import { assert, assertEquals, assertThrows } from "../helpers/assert.ts";
-import { parseRequestLogConfig, RequestLogConfigError } from "../../server/request_log.ts";
+import { RequestLogConfigError } from "../../server/request_log.ts";
+import { parseRequestLogConfig } from "../../server/request_log_config.ts";
 import { HttpServer, Probe } from "../../server/http.ts";
 import { Logger } from "../../logging/log.ts";
 import { Registry } from "../../metrics/registry.ts";

@@ -10,7 +10,8 @@ import type { SeriesRequest } from "../../storeapi/codec.ts";
 import type { SeriesItem } from "../../storeapi/server.ts";
 import { Matcher, MatchType } from "../../tsdb/matchers.ts";
 import { ChunkEncoding, type Labels } from "../../tsdb/series.ts";
-import { parseRelabelConfigs, Relabeler } from "../../relabel/relabel.ts";
+import { Relabeler } from "../../relabel/relabel.ts";
+import { parseRelabelConfigs } from "../../relabel/parse.ts";
 import { selectedStatuses } from "../../query/endpoints.ts";
 
 const keepEu = new Relabeler(

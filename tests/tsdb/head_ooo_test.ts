@@ -389,3 +389,64 @@ Deno.test("db: an out-of-order compaction committed before a crash is finished o
     }
   });
 });
+
+async function copyTree(from: string, to: string): Promise<void> {
+  await Deno.mkdir(to, { recursive: true });
+  for await (const e of Deno.readDir(from)) {
+    if (e.isDirectory) await copyTree(`${from}/${e.name}`, `${to}/${e.name}`);
+    else await Deno.copyFile(`${from}/${e.name}`, `${to}/${e.name}`);
+  }
+}
+
+Deno.test("db: a crash once the out-of-order blocks are in place but before the WBL's truncation replays none of their samples", async () => {
+  await withTempDir(async (dir) => {
+    const opts = {
+      oooWindowMs: 40 * M,
+      oooCapMax: 8,
+      chunkRangeMs: H,
+      autoCompact: false,
+      fsync: { mode: "none" as const },
+    };
+    const db = await DB.open(`${dir}/db`, opts);
+    const want = await writeMixed(db, 3, 4 * H, 40 * M, 9);
+    // the directory as a kill would leave it when the compaction comes to drop the samples
+    // from the head and truncate the WBL: copied there, then the compaction goes on
+    const head = db.head;
+    const end = head.endOooCompaction.bind(head);
+    let copied = false;
+    head.endOooCompaction = async (last: number, failed?: boolean) => {
+      if (!failed && !copied) {
+        copied = true;
+        await copyTree(`${dir}/db`, `${dir}/crashed`);
+      }
+      return await end(last, failed);
+    };
+    const ooo = (await db.compact()).filter((m) => isOutOfOrderBlock(m));
+    await db.close();
+    assert(copied && ooo.length > 0, "an out-of-order compaction ran");
+
+    const lines: string[] = [];
+    const logger = new Logger("info", "logfmt", {}, (l) => lines.push(l));
+    const crashed = await DB.open(`${dir}/crashed`, { ...opts, logger });
+    try {
+      assert(
+        lines.some((l) => l.includes("finished an out-of-order compaction")),
+        lines.join("\n"),
+      );
+      assertEquals(crashed.head.replayStats?.oooSamples ?? 0, 0, "no out-of-order sample replayed");
+      const count = new Map<string, number>();
+      for (const b of crashed.blocks) await countInto(new BlocksQuerier([b]), count);
+      await countInto(crashed.head.querier(), count);
+      let n = 0;
+      for (const [k, m] of want) {
+        for (const tv of expected(m)) {
+          assertEquals(count.get(`${k} ${tv}`), 1, `${k} ${tv}`);
+          n++;
+        }
+      }
+      assertEquals(count.size, n, "no sample that was not written");
+    } finally {
+      await crashed.close();
+    }
+  });
+});

@@ -6,6 +6,7 @@
 
 import { CorruptionError, InvalidInputError } from "../errors.ts";
 import type { ChunkEncoding } from "../series.ts";
+import { XorIterator } from "./xor.ts";
 
 /** Chunk encoding byte of aggregated (downsampled) chunks. */
 export const CHUNK_ENC_AGGR = 0xff;
@@ -108,5 +109,54 @@ export function encodeAggrChunk(parts: readonly (AggrPart | null | undefined)[])
       at += p.data.length;
     }
   }
+  return out;
+}
+
+const counterIter = new XorIterator();
+
+/** Result of {@link applyCounterResets}. */
+export interface CounterSeries {
+  ts: number[];
+  vs: number[];
+  /** The last raw value (the repeated-timestamp sample of the last chunk). */
+  lastV: number;
+}
+
+/**
+ * Thanos's ApplyCounterResetsSeriesIterator over counter sub-chunks (or raw counter chunks) in
+ * time order: a monotonic series where a drop counts as a reset. A sample repeating the previous
+ * timestamp carries the chunk's true last raw value; it is not emitted but compared with the next
+ * chunk's first raw value, so resets between chunks are seen. NaNs are dropped.
+ */
+export function applyCounterResets(chunks: readonly Uint8Array[]): CounterSeries {
+  const out: CounterSeries = { ts: [], vs: [], lastV: NaN };
+  let total = 0;
+  let lastT = -Infinity;
+  let lastV = 0;
+  let totalV = 0;
+  for (const c of chunks) {
+    for (counterIter.reset(c); counterIter.next();) {
+      const t = counterIter.t;
+      const v = counterIter.v;
+      if (Number.isNaN(v)) continue;
+      if (total === 0) {
+        total++;
+        lastT = t;
+        lastV = v;
+        totalV = v;
+      } else if (t > lastT) {
+        totalV += v >= lastV ? v - lastV : v;
+        lastT = t;
+        lastV = v;
+        total++;
+      } else {
+        if (t === lastT) lastV = v;
+        continue;
+      }
+      out.ts.push(lastT);
+      out.vs.push(totalV);
+    }
+  }
+  out.lastV = lastV;
   return out;
 }
