@@ -17,6 +17,7 @@
 
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { TempDirs } from "../helpers/tmp.ts";
+import { startWriter } from "../helpers/writer_process.ts";
 import {
   batchSize,
   batchValue,
@@ -49,17 +50,7 @@ async function runWriter(
   ms: number,
   aimUs?: number,
 ): Promise<{ acked: number[]; stderr: string; aimed: boolean }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", WRITER, dir],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const acked: number[] = [];
-  let stderr = "";
-  let ready: () => void;
-  const readyP = new Promise<void>((r) => ready = r);
-  let big: () => void;
+  let big!: () => void;
   const bigP = new Promise<void>((r) => big = r);
   let aimed = false;
   const aim = (line: string) => {
@@ -73,7 +64,7 @@ async function runWriter(
         const now = Deno.statSync(seg).size;
         if (now > Number(size)) {
           spin(aimUs!);
-          child.kill("SIGKILL");
+          w.killNow();
           const after = Deno.statSync(seg).size;
           console.log(
             `aimed kill: record's bytes in the file +${now - Number(size)} at detection, ` +
@@ -85,42 +76,22 @@ async function runWriter(
       } catch { /* not created yet */ }
     }
   };
-  const td = new TextDecoder();
-  const readOut = (async () => {
-    let buf = "";
-    for await (const chunk of child.stdout) {
-      buf += td.decode(chunk, { stream: true });
-      let nl;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (line.startsWith("ready")) ready!();
-        else if (line.startsWith("big ")) {
-          if (aimUs !== undefined && !aimed) aim(line);
-          else Deno.writeFileSync(goFile(dir), new Uint8Array(0));
-          big!();
-        } else if (line.startsWith("ack ")) acked.push(Number(line.slice(4)));
-      }
-    }
-  })();
-  const readErr = (async () => {
-    for await (const chunk of child.stderr) stderr += td.decode(chunk, { stream: true });
-  })();
-  const timeout = setTimeout(() => child.kill("SIGKILL"), 30_000);
-  await Promise.race([readyP, child.status]);
+  const w = startWriter(WRITER, dir, {
+    onLine: (line) => {
+      if (!line.startsWith("big ")) return;
+      if (aimUs !== undefined && !aimed) aim(line);
+      else Deno.writeFileSync(goFile(dir), new Uint8Array(0));
+      big();
+    },
+  });
+  await w.ready;
   if (aimUs === undefined) {
     await new Promise((r) => setTimeout(r, ms));
   } else {
-    await Promise.race([bigP, child.status]);
+    await Promise.race([bigP, w.exited]);
   }
-  try {
-    child.kill("SIGKILL");
-  } catch { /* exited */ }
-  await child.status;
-  clearTimeout(timeout);
-  await readOut;
-  await readErr;
-  return { acked, stderr, aimed };
+  await w.kill();
+  return { acked: w.acked, stderr: w.stderr(), aimed };
 }
 
 Deno.test({

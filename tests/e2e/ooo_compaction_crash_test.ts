@@ -9,6 +9,7 @@
 
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { TempDirs } from "../helpers/tmp.ts";
+import { startWriter } from "../helpers/writer_process.ts";
 import {
   batchSamples,
   OOO_SERIES,
@@ -36,58 +37,25 @@ async function runWriter(
   ms: number,
   aimMs?: number,
 ): Promise<{ acked: number[]; stderr: string; aimed: boolean }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", WRITER, dir],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const acked: number[] = [];
-  let stderr = "";
-  let ready!: () => void;
-  const readyP = new Promise<void>((r) => ready = r);
   let aimed = false;
   let fire!: () => void;
   const fireP = new Promise<void>((r) => fire = r);
-  const td = new TextDecoder();
-  const readOut = (async () => {
-    let buf = "";
-    for await (const chunk of child.stdout) {
-      buf += td.decode(chunk, { stream: true });
-      let nl;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (line.startsWith("ready")) ready();
-        else if (line.startsWith("ack ")) acked.push(Number(line.slice(4)));
-      }
-    }
-  })();
-  const readErr = (async () => {
-    let pending = "";
-    for await (const chunk of child.stderr) {
-      const text = td.decode(chunk, { stream: true });
-      stderr += text;
+  let pending = "";
+  const w = startWriter(WRITER, dir, {
+    onStderr: (text) => {
       pending += text;
       if (aimMs !== undefined && !aimed && pending.includes("write out-of-order block")) {
         aimed = true;
         setTimeout(() => fire(), aimMs);
       }
       pending = pending.slice(-100);
-    }
-  })();
-  const timeout = setTimeout(() => child.kill("SIGKILL"), 30_000);
-  await Promise.race([readyP, child.status]);
+    },
+  });
+  await w.ready;
   if (aimMs === undefined) await new Promise((r) => setTimeout(r, ms));
-  else await Promise.race([fireP, child.status]);
-  try {
-    child.kill("SIGKILL");
-  } catch { /* exited */ }
-  await child.status;
-  clearTimeout(timeout);
-  await readOut;
-  await readErr;
-  return { acked, stderr, aimed };
+  else await Promise.race([fireP, w.exited]);
+  await w.kill();
+  return { acked: w.acked, stderr: w.stderr(), aimed };
 }
 
 /** Adds one to `count` for each sample `q` holds, checking its value. */

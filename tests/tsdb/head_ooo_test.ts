@@ -28,6 +28,15 @@ const H = 3_600_000;
 const ALL = new Matcher(MatchType.Regexp, "__name__", ".+");
 const L = (o: Record<string, string>): Labels => labelsFromObject(o);
 
+/** DB options of the tests that compact out-of-order samples into blocks (1 h blocks). */
+const COMPACTING = {
+  oooWindowMs: 40 * M,
+  oooCapMax: 8,
+  chunkRangeMs: H,
+  autoCompact: false,
+  fsync: { mode: "none" as const },
+};
+
 /** Every series' samples as `t=v` strings, checking chunks are sorted and do not overlap. */
 async function samplesOf(q: Queryable, start = -Infinity, end = Infinity, strict = true) {
   const out = new Map<string, string[]>();
@@ -247,13 +256,7 @@ e2eTest(
   { peers: ["promtool"] },
   async () => {
     await withTempDir(async (dir) => {
-      const opts = {
-        oooWindowMs: 40 * M,
-        oooCapMax: 8,
-        chunkRangeMs: H,
-        autoCompact: false,
-        fsync: { mode: "none" as const },
-      };
+      const opts = COMPACTING;
       let db = await DB.open(`${dir}/db`, opts);
       const want = await writeMixed(db, 2, 4 * H, 40 * M, 11);
       const metas = await db.compact();
@@ -314,16 +317,25 @@ async function countInto(q: Queryable, count: Map<string, number>): Promise<void
   }
 }
 
+/** Every accepted sample is in exactly one of `db`'s blocks and its head, nothing else is. */
+async function assertEachSampleOnce(db: DB, want: Map<string, Map<number, number>>) {
+  const count = new Map<string, number>();
+  for (const b of db.blocks) await countInto(new BlocksQuerier([b]), count);
+  await countInto(db.head.querier(), count);
+  let n = 0;
+  for (const [k, m] of want) {
+    for (const tv of expected(m)) {
+      assertEquals(count.get(`${k} ${tv}`), 1, `${k} ${tv}`);
+      n++;
+    }
+  }
+  assertEquals(count.size, n, "no sample that was not written");
+}
+
 Deno.test("db: an out-of-order compaction committed before a crash is finished on open — its blocks moved in, its WBL segments not replayed", async () => {
   await withTempDir(async (dir) => {
     const db0 = `${dir}/db`;
-    const opts = {
-      oooWindowMs: 40 * M,
-      oooCapMax: 8,
-      chunkRangeMs: H,
-      autoCompact: false,
-      fsync: { mode: "none" as const },
-    };
+    const opts = COMPACTING;
     let db = await DB.open(db0, opts);
     const want = await writeMixed(db, 3, 4 * H, 40 * M, 5);
     // the WBL as the compaction finds it, then the compaction
@@ -372,18 +384,7 @@ Deno.test("db: an out-of-order compaction committed before a crash is finished o
       const left = [...Deno.readDirSync(`${db0}/wbl`)].map((e) => Number(e.name));
       assert(left.every((s) => s > last), `WBL segments up to ${last} deleted: ${left}`);
       assertEquals(db.head.replayStats?.oooSamples ?? 0, 0, "no out-of-order sample replayed");
-      // every accepted sample once over the blocks and the head
-      const count = new Map<string, number>();
-      for (const b of db.blocks) await countInto(new BlocksQuerier([b]), count);
-      await countInto(db.head.querier(), count);
-      let n = 0;
-      for (const [k, m] of want) {
-        for (const tv of expected(m)) {
-          assertEquals(count.get(`${k} ${tv}`), 1, `${k} ${tv}`);
-          n++;
-        }
-      }
-      assertEquals(count.size, n, "no sample that was not written");
+      await assertEachSampleOnce(db, want);
     } finally {
       await db.close();
     }
@@ -400,13 +401,7 @@ async function copyTree(from: string, to: string): Promise<void> {
 
 Deno.test("db: a crash once the out-of-order blocks are in place but before the WBL's truncation replays none of their samples", async () => {
   await withTempDir(async (dir) => {
-    const opts = {
-      oooWindowMs: 40 * M,
-      oooCapMax: 8,
-      chunkRangeMs: H,
-      autoCompact: false,
-      fsync: { mode: "none" as const },
-    };
+    const opts = COMPACTING;
     const db = await DB.open(`${dir}/db`, opts);
     const want = await writeMixed(db, 3, 4 * H, 40 * M, 9);
     // the directory as a kill would leave it when the compaction comes to drop the samples
@@ -434,17 +429,7 @@ Deno.test("db: a crash once the out-of-order blocks are in place but before the 
         lines.join("\n"),
       );
       assertEquals(crashed.head.replayStats?.oooSamples ?? 0, 0, "no out-of-order sample replayed");
-      const count = new Map<string, number>();
-      for (const b of crashed.blocks) await countInto(new BlocksQuerier([b]), count);
-      await countInto(crashed.head.querier(), count);
-      let n = 0;
-      for (const [k, m] of want) {
-        for (const tv of expected(m)) {
-          assertEquals(count.get(`${k} ${tv}`), 1, `${k} ${tv}`);
-          n++;
-        }
-      }
-      assertEquals(count.size, n, "no sample that was not written");
+      await assertEachSampleOnce(crashed, want);
     } finally {
       await crashed.close();
     }
