@@ -1209,9 +1209,9 @@ export const MUTATIONS: Mutation[] = [
     name: "db-ooo-commit-removed-before-wbl-truncated",
     file: "tsdb/db.ts",
     find:
-      "    await head.endOooCompaction(job.lastWblSegment);\n    if (failure !== null) throw failure;\n    await removeOooCommit(this.dir);",
+      "    await head.endOooCompaction(job.lastWblSegment);\n    await this.openBlocks(moved);\n    if (failure !== null) throw failure;\n    await removeOooCommit(this.dir);",
     replace:
-      "    if (failure === null) await removeOooCommit(this.dir);\n    await head.endOooCompaction(job.lastWblSegment);\n    if (failure !== null) throw failure;",
+      "    if (failure === null) await removeOooCommit(this.dir);\n    await head.endOooCompaction(job.lastWblSegment);\n    await this.openBlocks(moved);\n    if (failure !== null) throw failure;",
     tests: ["tests/tsdb/head_ooo_test.ts"],
   },
   {

@@ -215,11 +215,15 @@ export class DB {
     const head = this.head;
     if (head.oooWindow === 0 && head.wbl === null) return [];
     // a commit whose blocks could not all be moved into place last time
-    const left = await moveOooCommitBlocks(this.dir);
-    if (left !== null) {
-      if (head.wbl !== null) await head.wbl.truncate(left.lastWblSegment + 1);
-      await removeOooCommit(this.dir);
-      await this.openBlocks(left.ids);
+    const leftMoved: string[] = [];
+    try {
+      const left = await moveOooCommitBlocks(this.dir, leftMoved);
+      if (left !== null) {
+        if (head.wbl !== null) await head.wbl.truncate(left.lastWblSegment + 1);
+        await removeOooCommit(this.dir);
+      }
+    } finally {
+      await this.openBlocks(leftMoved);
     }
     const job = await head.startOooCompaction();
     if (job === null) return [];
@@ -268,17 +272,17 @@ export class DB {
     // committed: the samples leave the head and the WBL whatever happens next; the commit is
     // removed only after the WBL's truncation (blocks that cannot be moved now are moved by the
     // next compaction or open)
-    let moved: string[] = [];
+    const moved: string[] = [];
     let failure: unknown = null;
     try {
-      moved = (await moveOooCommitBlocks(this.dir))?.ids ?? [];
+      await moveOooCommitBlocks(this.dir, moved);
     } catch (e) {
       failure = e;
     }
     await head.endOooCompaction(job.lastWblSegment);
+    await this.openBlocks(moved);
     if (failure !== null) throw failure;
     await removeOooCommit(this.dir);
-    await this.openBlocks(moved);
     return metas;
   }
 
@@ -541,13 +545,15 @@ interface OooCommit {
 }
 
 /**
- * Moves the blocks of a committed out-of-order compaction in `dir` (if there is one) into `dir`;
- * returns their ids and the last WBL segment they cover, or null when there is no commit. The
- * commit stays until {@link removeOooCommit}: the caller removes it once those WBL segments are
- * gone, so that a crash in between still finds it.
+ * Moves the blocks of a committed out-of-order compaction in `dir` (if there is one) into `dir`,
+ * adding each one's id to `moved` once it is in place; returns their ids and the last WBL
+ * segment they cover, or null when there is no commit. The commit stays until
+ * {@link removeOooCommit}: the caller removes it once those WBL segments are gone, so that a
+ * crash in between still finds it.
  */
 async function moveOooCommitBlocks(
   dir: string,
+  moved: string[] = [],
 ): Promise<{ ids: string[]; lastWblSegment: number } | null> {
   const committed = `${dir}/${OOO_COMMITTED}`;
   let commit: OooCommit;
@@ -566,7 +572,10 @@ async function moveOooCommitBlocks(
     if (e.isDirectory && isULID(e.name)) ids.push(e.name);
   }
   ids.sort();
-  for (const id of ids) await renameDirAtomic(`${committed}/${id}`, `${dir}/${id}`);
+  for (const id of ids) {
+    await renameDirAtomic(`${committed}/${id}`, `${dir}/${id}`);
+    moved.push(id);
+  }
   return { ids, lastWblSegment: commit.lastWblSegment };
 }
 
