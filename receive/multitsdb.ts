@@ -27,7 +27,7 @@ import type { Counter, Gauge, Registry } from "../metrics/registry.ts";
 import type { Bucket } from "../objstore/bucket.ts";
 import { DEFAULT_SHIPPER_META_FILE, readShipperMeta, Shipper } from "../block/shipper.ts";
 import { forEachConcurrent } from "../runutil/gate.ts";
-import { removeDirAtomic } from "../runutil/atomic_file.ts";
+import { removeDirAtomic, TMP_FOR_DELETION } from "../runutil/atomic_file.ts";
 import type {
   LabelNamesRequest,
   LabelValuesRequest,
@@ -197,8 +197,6 @@ function externalLabelsMatch(ms: readonly Matcher[], ext: Labels): Matcher[] | n
 
 /** Directory names under `--tsdb.path` that are not tenants. */
 const NOT_TENANTS = new Set(["lost+found"]);
-/** Suffix of a pruned tenant's directory while it is removed (`.<tenant>.tmp-for-deletion`). */
-const DELETING = ".tmp-for-deletion";
 
 /** A TSDB per tenant (see the file comment). */
 export class MultiTSDB {
@@ -276,7 +274,7 @@ export class MultiTSDB {
     const m = new MultiTSDB(opts);
     const names: string[] = [];
     for await (const e of Deno.readDir(opts.dir)) {
-      if (e.isDirectory && e.name.startsWith(".") && e.name.endsWith(DELETING)) {
+      if (e.isDirectory && e.name.startsWith(".") && e.name.endsWith(TMP_FOR_DELETION)) {
         // a pruned tenant whose removal a crash cut short
         await Deno.remove(`${opts.dir}/${e.name}`, { recursive: true });
         continue;
@@ -671,7 +669,7 @@ export class MultiTSDB {
       throw e;
     }
     // renamed away first: a crash never leaves part of a tenant to open at the next start
-    await removeDirAtomic(t.dir, `${this.opts.dir}/.${t.name}${DELETING}`);
+    await removeDirAtomic(t.dir, `${this.opts.dir}/.${t.name}${TMP_FOR_DELETION}`);
     log.info("tenant pruned");
   }
 

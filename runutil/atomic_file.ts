@@ -112,16 +112,23 @@ export async function renameDirAtomic(from: string, to: string): Promise<void> {
   await syncDir(dirOf(to));
 }
 
+/** Suffix of a directory {@link removeDirAtomic} is removing (Prometheus's name for blocks). */
+export const TMP_FOR_DELETION = ".tmp-for-deletion";
+
 /**
  * Removes the directory `dir` so that a crash never leaves part of it under its name, as
  * Prometheus deletes a block (`<ulid>` → `<ulid>.tmp-for-deletion`, then RemoveAll): renames it
- * to `tmp` (default `<dir>.tmp-for-deletion`), fsyncs the parent, then removes `tmp`. The caller
- * removes leftover `tmp` dirs when it starts. A missing `dir` is not an error.
+ * to `tmp` (default `<dir>.tmp-for-deletion`; a leftover there is removed first), fsyncs the
+ * parent, then removes `tmp`. The caller removes leftover `tmp` dirs when it starts. A missing
+ * `dir` is not an error.
  */
 export async function removeDirAtomic(
   dir: string,
-  tmp = `${dir}.tmp-for-deletion`,
+  tmp = `${dir}${TMP_FOR_DELETION}`,
 ): Promise<void> {
+  await Deno.remove(tmp, { recursive: true }).catch((e) => {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  });
   try {
     await Deno.rename(dir, tmp);
   } catch (e) {

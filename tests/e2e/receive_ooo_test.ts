@@ -10,7 +10,7 @@ import { e2eTest } from "../helpers/peers.ts";
 import { analyze, dump } from "../helpers/promtool.ts";
 import { postSeries, type ReceiveCluster, series, startReceivers } from "../helpers/receive_lab.ts";
 import { eventually } from "../helpers/sidecar_lab.ts";
-import { TempDirs } from "../helpers/tmp.ts";
+import { copyDir, TempDirs } from "../helpers/tmp.ts";
 import { fsConfig, runCompactor, servedBlocks } from "../helpers/compact_bucket.ts";
 import { FilesystemBucket } from "../../objstore/filesystem.ts";
 import { StoreClient } from "../../storeapi/client.ts";
@@ -89,14 +89,6 @@ async function bucketMetas(dir: string): Promise<BlockMeta[]> {
     }
   } catch { /* no bucket dir yet */ }
   return out;
-}
-
-async function copyDir(from: string, to: string): Promise<void> {
-  await Deno.mkdir(to, { recursive: true });
-  for await (const e of Deno.readDir(from)) {
-    if (e.isDirectory) await copyDir(`${from}/${e.name}`, `${to}/${e.name}`);
-    else await Deno.copyFile(`${from}/${e.name}`, `${to}/${e.name}`);
-  }
 }
 
 /**

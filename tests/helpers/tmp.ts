@@ -46,3 +46,12 @@ export class TempDirs implements AsyncDisposable {
     return this.cleanup();
   }
 }
+
+/** Copies the directory `from` to `to` (created), files and subdirectories; symlinks as files. */
+export async function copyDir(from: string, to: string): Promise<void> {
+  await Deno.mkdir(to, { recursive: true });
+  for await (const e of Deno.readDir(from)) {
+    if (e.isDirectory) await copyDir(`${from}/${e.name}`, `${to}/${e.name}`);
+    else await Deno.copyFile(`${from}/${e.name}`, `${to}/${e.name}`);
+  }
+}

@@ -7,7 +7,7 @@
 import { assert, assertEquals, assertThrows } from "../helpers/assert.ts";
 import { e2eTest } from "../helpers/peers.ts";
 import { analyze, dump } from "../helpers/promtool.ts";
-import { withTempDir } from "../helpers/tmp.ts";
+import { copyDir, withTempDir } from "../helpers/tmp.ts";
 import { decodeXorSamples } from "../../tsdb/chunkenc/xor.ts";
 import { DB, isOutOfOrderBlock } from "../../tsdb/db.ts";
 import {
@@ -20,6 +20,7 @@ import {
 import { labelsFromObject, labelsKey } from "../../tsdb/labels.ts";
 import { Matcher, MatchType } from "../../tsdb/matchers.ts";
 import { BlocksQuerier } from "../../tsdb/querier.ts";
+import { segmentName } from "../../tsdb/wal/wal.ts";
 import type { Labels, Queryable } from "../../tsdb/series.ts";
 import { Logger } from "../../logging/log.ts";
 
@@ -359,8 +360,7 @@ Deno.test("db: an out-of-order compaction committed before a crash is finished o
     for (const m of ooo.slice(1)) await Deno.rename(`${db0}/${m.ulid}`, `${committed}/${m.ulid}`);
     await Deno.writeTextFile(`${committed}/commit.json`, JSON.stringify({ lastWblSegment: last }));
     for (const s of truncated) {
-      const name = String(s).padStart(8, "0");
-      await Deno.rename(`${dir}/wbl-before/${name}`, `${db0}/wbl/${name}`);
+      await Deno.rename(segmentName(`${dir}/wbl-before`, s), segmentName(`${db0}/wbl`, s));
     }
 
     const lines: string[] = [];
@@ -391,14 +391,6 @@ Deno.test("db: an out-of-order compaction committed before a crash is finished o
   });
 });
 
-async function copyTree(from: string, to: string): Promise<void> {
-  await Deno.mkdir(to, { recursive: true });
-  for await (const e of Deno.readDir(from)) {
-    if (e.isDirectory) await copyTree(`${from}/${e.name}`, `${to}/${e.name}`);
-    else await Deno.copyFile(`${from}/${e.name}`, `${to}/${e.name}`);
-  }
-}
-
 Deno.test("db: a crash once the out-of-order blocks are in place but before the WBL's truncation replays none of their samples", async () => {
   await withTempDir(async (dir) => {
     const opts = COMPACTING;
@@ -412,7 +404,7 @@ Deno.test("db: a crash once the out-of-order blocks are in place but before the 
     head.endOooCompaction = async (last: number, failed?: boolean) => {
       if (!failed && !copied) {
         copied = true;
-        await copyTree(`${dir}/db`, `${dir}/crashed`);
+        await copyDir(`${dir}/db`, `${dir}/crashed`);
       }
       return await end(last, failed);
     };
