@@ -320,6 +320,12 @@ export function summarize(results: MutationResult[], secs: number): string[] {
         skipped.map((r) => `${r.mutation.name} (needs ${r.detail})`).join(", "),
     );
   }
+  // The failures again, by name, at the end: a long run's log is often seen only by its tail.
+  for (const r of results) {
+    if (r.outcome === "missed" || r.outcome === "stale" || r.outcome === "error") {
+      lines.push(`mutate: ${formatResult(r)}`);
+    }
+  }
   return lines;
 }
 

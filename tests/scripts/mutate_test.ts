@@ -266,8 +266,11 @@ Deno.test("summary and exit decision: a miss fails the run, a skip alone does no
   for (const bad of ["missed", "stale", "error"] as const) {
     assert(!allCaught([...ok, r("d", bad)]), bad);
   }
-  assertEquals(summarize([r("a", "missed")], 1), [
-    "mutate: 0 caught (0 by type error), 1 missed, 0 stale, 0 errors, 0 skipped, of 1 in 1s",
+  // each failure is named again after the counts (a long run's log is often seen by its tail)
+  assertEquals(summarize([r("a", "missed"), r("b", "caught"), r("c", "stale", "gone")], 1), [
+    "mutate: 1 caught (0 by type error), 1 missed, 1 stale, 0 errors, 0 skipped, of 3 in 1s",
+    "mutate: MISSED  a  (lib.ts; ran t)  (0.0s)",
+    "mutate: STALE   c  gone",
   ]);
 });
 
