@@ -3,7 +3,7 @@
 // that survive, which is how several store gateways shard one bucket
 // (https://thanos.io/tip/thanos/sharding.md/#relabelling).
 
-import { createHash } from "node:crypto";
+import { md5 } from "./md5.ts";
 import { InvalidRegexError } from "../re2/parser.ts";
 import { expandTemplate, Re2Regex } from "../re2/regex.ts";
 import { compareStrings } from "../tsdb/labels.ts";
@@ -181,7 +181,7 @@ function fromMap(m: Map<string, string>): Labels {
 
 /** Prometheus hashmod: last 8 bytes of MD5 as a big-endian uint64, modulo `modulus`. */
 export function hashMod(value: string, modulus: number): number {
-  const h = createHash("md5").update(value).digest();
+  const h = md5(value);
   let v = 0n;
   for (let i = 8; i < 16; i++) v = (v << 8n) | BigInt(h[i]);
   return Number(v % BigInt(modulus));

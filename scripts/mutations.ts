@@ -2508,6 +2508,58 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/storeapi/grpc_hostile_test.ts"],
   },
   {
+    name: "grpc-codecs-compressed-request-before-load",
+    file: "storeapi/grpc.ts",
+    find:
+      "        if (compressedFlag && codecs === undefined) loadCodecs().then(decode, reject);\n        else decode();",
+    replace: "        decode();",
+    tests: ["tests/storeapi/grpc_codecs_lazy_test.ts"],
+  },
+  {
+    name: "grpc-codecs-compressed-answer-before-load",
+    file: "storeapi/grpc.ts",
+    find:
+      '      if (this.responseEncoding !== "identity" && codecs === undefined) await loadCodecs();',
+    replace: "",
+    tests: ["tests/storeapi/grpc_codecs_lazy_test.ts"],
+  },
+  {
+    name: "grpc-codecs-client-request-before-load",
+    file: "storeapi/grpc.ts",
+    find: '      if (this.compression !== "identity" && codecs === undefined) await loadCodecs();',
+    replace: "",
+    tests: ["tests/storeapi/grpc_codecs_lazy_test.ts"],
+  },
+  {
+    name: "grpc-codecs-client-answer-before-load",
+    file: "storeapi/grpc.ts",
+    find: '      if (enc !== "identity" && codecs === undefined) await loadCodecs();',
+    replace: "",
+    tests: ["tests/storeapi/grpc_codecs_lazy_test.ts"],
+  },
+  {
+    name: "grpc-codecs-loaded-eagerly",
+    file: "storeapi/grpc.ts",
+    find: "let loadingCodecs: Promise<Codecs> | undefined;",
+    replace:
+      'let loadingCodecs: Promise<Codecs> | undefined;\nimport * as eagerZlib from "node:zlib";\nvoid eagerZlib;',
+    tests: ["tests/components/run_table_test.ts"],
+  },
+  {
+    name: "md5-round-two-index",
+    file: "relabel/md5.ts",
+    find: "g = (5 * i + 1) & 15;",
+    replace: "g = (5 * i) & 15;",
+    tests: ["tests/relabel/md5_test.ts"],
+  },
+  {
+    name: "md5-length-padding-bound",
+    file: "relabel/md5.ts",
+    find: "new Uint8Array(((n + 8) >>> 6) * 64 + 64)",
+    replace: "new Uint8Array(((n + 9) >>> 6) * 64 + 64)",
+    tests: ["tests/relabel/md5_test.ts"],
+  },
+  {
     name: "grpc-cancel-leaves-request-read-pending",
     file: "storeapi/grpc.ts",
     find: "    onCancel?.(reason);",

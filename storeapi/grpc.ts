@@ -16,8 +16,6 @@ import {
 import { newULID } from "../tsdb/ulid.ts";
 import { afterMs, type Deadline } from "../runutil/deadline.ts";
 import type tls from "node:tls";
-import zlib from "node:zlib";
-import { snappyFrameDecode, snappyFrameEncode } from "./snappy.ts";
 import { H2Server, WRITE_TAKEN } from "./h2server.ts";
 import {
   H2ClientConnection,
@@ -77,14 +75,45 @@ function isSupportedEncoding(e: string): e is Compression {
   return (SUPPORTED_ENCODINGS as readonly string[]).includes(e);
 }
 
+/** The compressors' modules, loaded by {@link loadCodecs}. */
+interface Codecs {
+  zlib: typeof import("node:zlib");
+  snappy: typeof import("./snappy.ts");
+}
+
+let codecs: Codecs | undefined;
+let loadingCodecs: Promise<Codecs> | undefined;
+
+/**
+ * Loads the compressors (node:zlib, snappyjs) when a call first needs one: most calls are not
+ * compressed, and an evaluation Worker that loads them at start is ready ~10 ms later. Every
+ * path that compresses or decompresses awaits this first (a request about to be compressed, a
+ * request or a response whose grpc-encoding is not identity), so the functions below can stay
+ * synchronous.
+ */
+function loadCodecs(): Promise<Codecs> {
+  return loadingCodecs ??= Promise.all([import("node:zlib"), import("./snappy.ts")]).then(
+    ([zlib, snappy]) => codecs = { zlib, snappy },
+    (e) => {
+      loadingCodecs = undefined; // a later call tries again
+      throw e;
+    },
+  );
+}
+
+function loadedCodecs(): Codecs {
+  if (codecs === undefined) throw new Error("gRPC compressors used before loadCodecs()");
+  return codecs;
+}
+
 function compressMessage(enc: Compression, data: Uint8Array): Uint8Array {
   switch (enc) {
     case "snappy":
-      return snappyFrameEncode(data);
+      return loadedCodecs().snappy.snappyFrameEncode(data);
     case "gzip":
-      return zlib.gzipSync(data);
+      return loadedCodecs().zlib.gzipSync(data);
     case "deflate":
-      return zlib.deflateSync(data);
+      return loadedCodecs().zlib.deflateSync(data);
     default:
       return data;
   }
@@ -94,12 +123,12 @@ function decompressMessage(enc: string, data: Uint8Array, max: number): Uint8Arr
   let out: Uint8Array;
   switch (enc) {
     case "snappy":
-      return snappyFrameDecode(data, max);
+      return loadedCodecs().snappy.snappyFrameDecode(data, max);
     case "gzip":
-      out = zlib.gunzipSync(data, { maxOutputLength: max });
+      out = loadedCodecs().zlib.gunzipSync(data, { maxOutputLength: max });
       break;
     case "deflate":
-      out = zlib.inflateSync(data, { maxOutputLength: max });
+      out = loadedCodecs().zlib.inflateSync(data, { maxOutputLength: max });
       break;
     case "identity":
     case "":
@@ -710,6 +739,8 @@ class ServerCall implements ServerStreamWriter {
         );
       }
       const request = await this.readRequest(reqEncoding);
+      // answered compressed (a request may name an encoding yet send its message uncompressed)
+      if (this.responseEncoding !== "identity" && codecs === undefined) await loadCodecs();
       if (this.route.kind === "unary") {
         const res = await this.route.handler(request, ctx);
         await this.send(res);
@@ -818,17 +849,24 @@ class ServerCall implements ServerStreamWriter {
           );
           return;
         }
-        try {
-          resolve(
-            compressedFlag ? decompressMessage(encoding, msg, this.server.requestLimit) : msg,
-          );
-        } catch (e) {
-          reject(
-            e instanceof GrpcError
-              ? e
-              : new GrpcError(GrpcStatus.INTERNAL, `grpc: failed to decompress the message: ${e}`),
-          );
-        }
+        const m = msg;
+        const decode = () => {
+          try {
+            resolve(
+              compressedFlag ? decompressMessage(encoding, m, this.server.requestLimit) : m,
+            );
+          } catch (e) {
+            reject(
+              e instanceof GrpcError ? e : new GrpcError(
+                GrpcStatus.INTERNAL,
+                `grpc: failed to decompress the message: ${e}`,
+              ),
+            );
+          }
+        };
+        // the compressors load when a compressed request first arrives (see loadCodecs)
+        if (compressedFlag && codecs === undefined) loadCodecs().then(decode, reject);
+        else decode();
       };
     });
   }
@@ -1192,6 +1230,7 @@ export class GrpcChannel {
     const onAbort = () => stream?.cancel();
     signal.addEventListener("abort", onAbort, { once: true });
     try {
+      if (this.compression !== "identity" && codecs === undefined) await loadCodecs();
       const body = this.compression === "identity"
         ? frame(request, false)
         : frame(compressMessage(this.compression, request), true);
@@ -1215,6 +1254,7 @@ export class GrpcChannel {
       const s = stream;
       const responseHeaders = s.headers ?? {};
       const enc = responseHeaders["grpc-encoding"] ?? "identity";
+      if (enc !== "identity" && codecs === undefined) await loadCodecs();
       const parser = new FrameParser(this.maxMessageBytes);
       let ready: Uint8Array[] = [];
       const onMessage = (m: Uint8Array, compressed: boolean) =>

@@ -22,7 +22,7 @@
 // black-holed route) is so detected in time + timeout instead of at the call's deadline. Without
 // open calls no PINGs are sent; the first call after such a pause sends one at once.
 
-import tls from "node:tls";
+import type tls from "node:tls";
 import { HpackDecoder, HpackEncoder } from "./hpack.ts";
 import { type LoopTimeout, loopTimeout } from "../runutil/loop_clock.ts";
 import {
@@ -341,8 +341,10 @@ export class H2ClientConnection {
       } catch { /* not TCP */ }
       return new H2ClientConnection(c, opts.keepalive);
     }
+    // imported here: a process that never dials TLS (an evaluation Worker) starts without it
+    const { default: nodeTls } = await import("node:tls");
     const sock = await new Promise<tls.TLSSocket>((resolve, reject) => {
-      const s = tls.connect({
+      const s = nodeTls.connect({
         ...opts.tls,
         host: opts.hostname,
         port: opts.port,

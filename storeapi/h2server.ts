@@ -10,7 +10,7 @@
 // control-frame backlog, the request of each stream (the gRPC layer's limit), and the response
 // bytes buffered per stream (`write` waits below a high-water mark).
 
-import tls from "node:tls";
+import type tls from "node:tls";
 import { HpackDecoder, hpackEncode, HpackEncoder } from "./hpack.ts";
 import {
   type ByteConn,
@@ -792,6 +792,7 @@ export class H2Server {
   private tlsServer: tls.Server | null = null;
   private readonly conns = new Set<H2Connection>();
   private accepting: Promise<void> | null = null;
+  private shutDown = false;
 
   constructor(
     private readonly onStream: (s: H2Stream) => void,
@@ -831,10 +832,14 @@ export class H2Server {
   /**
    * Listens for TLS connections negotiating `h2` by ALPN (gRPC over TLS) on `hostname:port`;
    * resolves with the bound port. TLS runs on node:tls (client-certificate verification and a
-   * minimum version, which Deno.listenTls lacks), HTTP/2 on {@link H2Connection}.
+   * minimum version, which Deno.listenTls lacks), HTTP/2 on {@link H2Connection}. node:tls is
+   * imported here, not with this module: a process (an evaluation Worker) that never serves TLS
+   * starts without it.
    */
-  listenTls(hostname: string, port: number, opts: tls.TlsOptions): Promise<number> {
-    const srv = tls.createServer({ ...opts, ALPNProtocols: ["h2"] }, (sock) => {
+  async listenTls(hostname: string, port: number, opts: tls.TlsOptions): Promise<number> {
+    const { default: nodeTls } = await import("node:tls");
+    if (this.shutDown) throw new Error("the gRPC server was shut down before it listened");
+    const srv = nodeTls.createServer({ ...opts, ALPNProtocols: ["h2"] }, (sock) => {
       sock.on("error", () => {}); // reported to the connection through its reads
       try {
         sock.setNoDelay(true);
@@ -865,6 +870,7 @@ export class H2Server {
 
   /** Stops accepting and sends GOAWAY on every connection. */
   async shutdown(): Promise<void> {
+    this.shutDown = true;
     try {
       this.listener?.close();
     } catch { /* closed */ }

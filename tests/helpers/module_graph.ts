@@ -35,6 +35,22 @@ export async function moduleGraph(entry: string): Promise<string[]> {
 
 /** Repository-relative files `entry` loads before running any code (static imports only). */
 export async function staticGraph(entry: string): Promise<Set<string>> {
+  const seen = await staticSpecifiers(entry);
+  return new Set(
+    [...seen].filter((s) => s.startsWith(`file://${ROOT}`)).map((s) =>
+      s.slice(`file://${ROOT}`.length)
+    ),
+  );
+}
+
+/** The `node:` and `npm:` modules `entry` loads before running any code (static imports only). */
+export async function staticExternals(entry: string): Promise<Set<string>> {
+  const seen = await staticSpecifiers(entry);
+  return new Set([...seen].filter((s) => s.startsWith("node:") || s.startsWith("npm:")));
+}
+
+/** Every specifier of the static part of `entry`'s graph. */
+async function staticSpecifiers(entry: string): Promise<Set<string>> {
   const info = await denoInfo(entry);
   const bySpecifier = new Map(info.modules.map((m) => [m.specifier, m]));
   const seen = new Set<string>();
@@ -47,9 +63,5 @@ export async function staticGraph(entry: string): Promise<Set<string>> {
       if (d.code && !d.isDynamic) todo.push(d.code.specifier);
     }
   }
-  return new Set(
-    [...seen].filter((s) => s.startsWith(`file://${ROOT}`)).map((s) =>
-      s.slice(`file://${ROOT}`.length)
-    ),
-  );
+  return seen;
 }
