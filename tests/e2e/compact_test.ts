@@ -7,7 +7,7 @@
 //    healthy group; the log names the blocks and /metrics the groups.
 
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { TempDirs } from "../helpers/tmp.ts";
+import { copyDir, TempDirs } from "../helpers/tmp.ts";
 import {
   downloadBlocks,
   fsConfig,
@@ -32,11 +32,6 @@ async function sha256File(path: string): Promise<string> {
   const f = await Deno.open(path);
   for await (const b of f.readable) h.update(b);
   return h.digest("hex");
-}
-
-async function copyDir(from: string, to: string): Promise<void> {
-  const out = await new Deno.Command("cp", { args: ["-r", from, to] }).output();
-  assert(out.success, "cp failed");
 }
 
 Deno.test({

@@ -15,7 +15,7 @@ import { startExporter } from "../helpers/exporter.ts";
 import { e2eTest } from "../helpers/peers.ts";
 import { freePort } from "../helpers/ports.ts";
 import { PROMETHEUS, startPrometheus } from "../helpers/prometheus.ts";
-import { TempDirs } from "../helpers/tmp.ts";
+import { copyDir, TempDirs } from "../helpers/tmp.ts";
 import { Logger } from "../../logging/log.ts";
 import { encodeWriteRequest, type PromSeries } from "../../receive/remote_write.ts";
 import { snappyBlockCompress } from "../../storeapi/snappy.ts";
@@ -102,11 +102,6 @@ async function remoteWrite(url: string, series: PromSeries[]): Promise<void> {
   if (res.status !== 204 && res.status !== 200) {
     throw new Error(`remote write → HTTP ${res.status}: ${body.slice(0, 500)}`);
   }
-}
-
-async function copyDir(src: string, dst: string): Promise<void> {
-  const out = await new Deno.Command("cp", { args: ["-a", src, dst] }).output();
-  if (!out.success) throw new Error(`cp -a ${src} ${dst}: ${new TextDecoder().decode(out.stderr)}`);
 }
 
 e2eTest(

@@ -17,7 +17,7 @@ import type { Dataset, DatasetOptions } from "../../scripts/dataset.ts";
 import { createBlocksFromOpenMetrics } from "../helpers/promtool.ts";
 import { snapshot, startPrometheus } from "../helpers/prometheus.ts";
 import type { RunningPrometheus } from "../helpers/prometheus.ts";
-import { removeQuietly } from "../helpers/tmp.ts";
+import { copyDir, removeQuietly } from "../helpers/tmp.ts";
 import { compareLabels, labelsFromObject } from "../../tsdb/labels.ts";
 import type { CorpusEntry } from "./promql_corpus.ts";
 
@@ -455,16 +455,6 @@ export interface DiffEnvironmentOptions {
   extraFlags?: string[];
   /** Scrape a local target to get real stale markers (adds ~15 s; default true). */
   staleMarkers?: boolean;
-}
-
-async function copyDir(from: string, to: string): Promise<void> {
-  await Deno.mkdir(to, { recursive: true });
-  for await (const e of Deno.readDir(from)) {
-    const src = `${from}/${e.name}`;
-    const dst = `${to}/${e.name}`;
-    if (e.isDirectory) await copyDir(src, dst);
-    else if (e.isFile) await Deno.copyFile(src, dst);
-  }
 }
 
 /**

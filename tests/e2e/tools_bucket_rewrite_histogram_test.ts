@@ -7,7 +7,7 @@
 // is uploaded.
 
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { TempDirs } from "../helpers/tmp.ts";
+import { copyDir, TempDirs } from "../helpers/tmp.ts";
 import { e2eTest } from "../helpers/peers.ts";
 import { downloadBlocks, fsConfig } from "../helpers/compact_bucket.ts";
 import { analyze, PROMTOOL } from "../helpers/promtool.ts";
@@ -68,11 +68,6 @@ async function blockIds(bucket: FilesystemBucket): Promise<string[]> {
     if (n.endsWith("/meta.json")) out.push(n.split("/")[0]);
   }
   return out.sort();
-}
-
-async function copyDir(from: string, to: string): Promise<void> {
-  const out = await new Deno.Command("cp", { args: ["-r", from, to] }).output();
-  assert(out.success, "cp failed");
 }
 
 e2eTest(

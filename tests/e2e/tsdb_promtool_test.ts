@@ -7,7 +7,7 @@ import { e2eTest } from "../helpers/peers.ts";
 import { freePort } from "../helpers/ports.ts";
 import * as promtool from "../helpers/promtool.ts";
 import { snapshot, startPrometheus } from "../helpers/prometheus.ts";
-import { TempDirs } from "../helpers/tmp.ts";
+import { copyDir, TempDirs } from "../helpers/tmp.ts";
 import {
   type Dataset,
   datasetSamples,
@@ -132,14 +132,6 @@ async function readFull(f: Deno.FsFile, buf: Uint8Array): Promise<number> {
     n += r;
   }
   return n;
-}
-
-async function copyDir(from: string, to: string): Promise<void> {
-  await Deno.mkdir(to, { recursive: true });
-  for await (const e of Deno.readDir(from)) {
-    if (e.isDirectory) await copyDir(`${from}/${e.name}`, `${to}/${e.name}`);
-    else if (e.isFile) await Deno.copyFile(`${from}/${e.name}`, `${to}/${e.name}`);
-  }
 }
 
 /** Parses an API sample value ("NaN", "+Inf", "-Inf" or a decimal). */

@@ -11,7 +11,7 @@ import { startExporter } from "../helpers/exporter.ts";
 import { e2eTest } from "../helpers/peers.ts";
 import { freePort } from "../helpers/ports.ts";
 import { PROMETHEUS, startPrometheus } from "../helpers/prometheus.ts";
-import { TempDirs } from "../helpers/tmp.ts";
+import { copyDir, TempDirs } from "../helpers/tmp.ts";
 import { Logger } from "../../logging/log.ts";
 import { labelsFromObject, labelsKey } from "../../tsdb/labels.ts";
 import type { Labels } from "../../tsdb/series.ts";
@@ -470,11 +470,6 @@ async function compareWithPrometheus(
   assertEquals(diffs.slice(0, 20), [], `${diffs.length} differences`);
   assertEquals(samples, d.samples);
   return { series, samples, keys };
-}
-
-async function copyDir(src: string, dst: string): Promise<void> {
-  const out = await new Deno.Command("cp", { args: ["-a", src, dst] }).output();
-  if (!out.success) throw new Error(`cp -a ${src} ${dst}: ${new TextDecoder().decode(out.stderr)}`);
 }
 
 e2eTest(
