@@ -137,6 +137,8 @@ export type FromWorker =
   /** A piece of a streamed answer; `done` with the last one. */
   | { type: "piece"; id: number; data: Uint8Array; done: boolean }
   | { type: "error"; id: number; errorType: PromQLErrorType; message: string }
+  /** The Worker's idle-time warm-up starts (an attempt; query/eval_worker.ts). */
+  | { type: "warming" }
   /** The Worker's idle-time warm-up is done (query/eval_worker.ts): `rounds` were run. */
   | { type: "warmed"; rounds: number };
 
@@ -335,7 +337,7 @@ export class EvalPool {
   }
 
   private onMessage(m: FromWorker): void {
-    if (m.type === "ready" || m.type === "warmed") return;
+    if (m.type === "ready" || m.type === "warming" || m.type === "warmed") return;
     if (m.type === "piece") {
       const st = this.streams.get(m.id);
       const w = st?.wait;

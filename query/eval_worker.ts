@@ -143,6 +143,7 @@ function startWarmup(): void {
   const ac = new AbortController();
   warmup = ac;
   warmupAttempts++;
+  send({ type: "warming" });
   import("./warmup.ts").then(({ warmInstantQueryPath, WARMUP_ROUNDS }) => {
     warmupRoundsLeft ??= WARMUP_ROUNDS;
     // a task that arrived while the module loaded goes first

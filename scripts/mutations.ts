@@ -5452,6 +5452,13 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/query/eval_worker_test.ts"],
   },
   {
+    name: "eval-worker-warming-not-announced",
+    file: "query/eval_worker.ts",
+    find: '  send({ type: "warming" });\n',
+    replace: "",
+    tests: ["tests/query/eval_worker_test.ts"],
+  },
+  {
     name: "eval-worker-finished-stream-no-warmup",
     file: "query/eval_worker.ts",
     find: "  streams.delete(id);\n  warmWhenIdle();",
