@@ -461,13 +461,15 @@ Deno.test("db: cutting writes blocks, truncates head and WAL; queries merge bloc
     );
     await db2.close();
 
-    // a block whose deletion a crash cut short (renamed, part of it removed) and an unfinished
-    // block: both removed on open, nothing else changes
+    // a block whose deletion a crash cut short (renamed, part of it removed; a ULID no block
+    // here has, so that retention's own deletion below cannot be what removes it) and an
+    // unfinished block: both removed on open, nothing else changes
     const victim = db2.blocks[0].meta.ulid;
-    await Deno.mkdir(`${dir}/${victim}.tmp-for-deletion/chunks`, { recursive: true });
+    const cutShort = "01HYYYYYYYYYYYYYYYYYYYYYYY";
+    await Deno.mkdir(`${dir}/${cutShort}.tmp-for-deletion/chunks`, { recursive: true });
     await Deno.copyFile(
       `${dir}/${victim}/meta.json`,
-      `${dir}/${victim}.tmp-for-deletion/meta.json`,
+      `${dir}/${cutShort}.tmp-for-deletion/meta.json`,
     );
     await Deno.mkdir(`${dir}/01HZZZZZZZZZZZZZZZZZZZZZZZ.tmp-for-creation`);
 
