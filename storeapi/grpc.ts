@@ -16,6 +16,8 @@ import {
 import { newULID } from "../tsdb/ulid.ts";
 import { afterMs, type Deadline } from "../runutil/deadline.ts";
 import type tls from "node:tls";
+import type * as nodeZlib from "node:zlib";
+import type * as snappyCodec from "./snappy.ts";
 import { H2Server, WRITE_TAKEN } from "./h2server.ts";
 import {
   H2ClientConnection,
@@ -77,8 +79,8 @@ function isSupportedEncoding(e: string): e is Compression {
 
 /** The compressors' modules, loaded by {@link loadCodecs}. */
 interface Codecs {
-  zlib: typeof import("node:zlib");
-  snappy: typeof import("./snappy.ts");
+  zlib: typeof nodeZlib;
+  snappy: typeof snappyCodec;
 }
 
 let codecs: Codecs | undefined;
