@@ -15,7 +15,7 @@ import { mergeSeriesSets, removeDeletedSamples } from "../tsdb/querier.ts";
 import { type Chunk, ChunkEncoding, type Labels, type SeriesWithChunks } from "../tsdb/series.ts";
 import { writeTombstones } from "../tsdb/tombstones.ts";
 import { newULID } from "../tsdb/ulid.ts";
-import { renameDirAtomic } from "../runutil/atomic_file.ts";
+import { renameDirAtomic, TMP_FOR_CREATION } from "../runutil/atomic_file.ts";
 import { dedupSeries } from "../storeapi/dedup.ts";
 import { CHUNK_ENC_AGGR } from "../tsdb/chunkenc/aggr.ts";
 import { aggrChunkSamples } from "./downsample.ts";
@@ -157,7 +157,7 @@ export async function writeCompactedBlock(
   opts: CompactedBlockOptions,
 ): Promise<CompactedBlock> {
   const ulid = opts.ulid ?? newULID();
-  const tmp = `${parentDir}/${ulid}.tmp-for-creation`;
+  const tmp = `${parentDir}/${ulid}${TMP_FOR_CREATION}`;
   const final = `${parentDir}/${ulid}`;
   await Deno.remove(tmp, { recursive: true }).catch(() => undefined);
   await Deno.mkdir(tmp, { recursive: true });

@@ -114,6 +114,8 @@ export async function renameDirAtomic(from: string, to: string): Promise<void> {
 
 /** Suffix of a directory {@link removeDirAtomic} is removing (Prometheus's name for blocks). */
 export const TMP_FOR_DELETION = ".tmp-for-deletion";
+/** Suffix of a block directory being written, renamed away once complete (Prometheus's name). */
+export const TMP_FOR_CREATION = ".tmp-for-creation";
 
 /**
  * Removes the directory `dir` so that a crash never leaves part of it under its name, as

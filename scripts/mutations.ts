@@ -1179,8 +1179,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "db-leftover-deleting-blocks-kept",
     file: "tsdb/db.ts",
-    find: "/\\.tmp-for-(creation|deletion)$/",
-    replace: "/\\.tmp-for-(creation)$/",
+    find: "(n.endsWith(TMP_FOR_CREATION) || n.endsWith(TMP_FOR_DELETION))",
+    replace: "n.endsWith(TMP_FOR_CREATION)",
     tests: ["tests/tsdb/head_test.ts"],
   },
   {

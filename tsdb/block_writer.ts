@@ -11,7 +11,7 @@ import { type BlockMeta, type BlockMetaCompaction, writeBlockMeta } from "./meta
 import { type Chunk, ChunkEncoding, type Labels } from "./series.ts";
 import { writeTombstones } from "./tombstones.ts";
 import { newULID } from "./ulid.ts";
-import { renameDirAtomic } from "../runutil/atomic_file.ts";
+import { renameDirAtomic, TMP_FOR_CREATION } from "../runutil/atomic_file.ts";
 
 /** Default block range (2h), also the head's chunk range in Prometheus. */
 export const DEFAULT_BLOCK_DURATION_MS = 7_200_000;
@@ -156,7 +156,7 @@ export async function writeBlock(
     );
   }
   const chunkRange = opts.chunkRangeMs ?? DEFAULT_BLOCK_DURATION_MS;
-  const tmp = `${parentDir}/${ulid}.tmp-for-creation`;
+  const tmp = `${parentDir}/${ulid}${TMP_FOR_CREATION}`;
   const final = `${parentDir}/${ulid}`;
   await removeAll(tmp);
   await Deno.mkdir(tmp, { recursive: true });

@@ -36,7 +36,13 @@ import type { Logger } from "../logging/log.ts";
 import { Block, openBlocks } from "./block.ts";
 import { isULID, newULID } from "./ulid.ts";
 import { type BlockThanosMeta, writeBlock } from "./block_writer.ts";
-import { removeDirAtomic, renameDirAtomic, writeFileAtomic } from "../runutil/atomic_file.ts";
+import {
+  removeDirAtomic,
+  renameDirAtomic,
+  TMP_FOR_CREATION,
+  TMP_FOR_DELETION,
+  writeFileAtomic,
+} from "../runutil/atomic_file.ts";
 import { deleteSegmentsBelow } from "./wal/wal.ts";
 import {
   type CommitStats,
@@ -93,7 +99,8 @@ export class DB {
     await Deno.mkdir(dir, { recursive: true });
     await finishOooCommitOnOpen(dir, opts.logger);
     for await (const e of Deno.readDir(dir)) {
-      if (e.isDirectory && /\.tmp-for-(creation|deletion)$/.test(e.name)) {
+      const n = e.name;
+      if (e.isDirectory && (n.endsWith(TMP_FOR_CREATION) || n.endsWith(TMP_FOR_DELETION))) {
         await Deno.remove(`${dir}/${e.name}`, { recursive: true });
       }
     }
@@ -534,7 +541,7 @@ async function deleteBlock(b: Block, logger?: Logger): Promise<void> {
 export const FROM_OUT_OF_ORDER = "from-out-of-order";
 
 /** Out-of-order compaction's staging dir (removed on open like other unfinished blocks). */
-const OOO_STAGING = "ooo-compaction.tmp-for-creation";
+const OOO_STAGING = `ooo-compaction${TMP_FOR_CREATION}`;
 /** The staging dir once its blocks are committed. */
 const OOO_COMMITTED = "ooo-compaction.committed";
 /** File in the staging dir naming the last WBL segment its blocks cover. */
@@ -546,15 +553,15 @@ interface OooCommit {
 
 /**
  * Moves the blocks of a committed out-of-order compaction in `dir` (if there is one) into `dir`,
- * adding each one's id to `moved` once it is in place; returns their ids and the last WBL
- * segment they cover, or null when there is no commit. The commit stays until
+ * adding each one's id to `moved` once it is in place; returns the commit (the last WBL segment
+ * its blocks cover), or null when there is none. The commit stays until
  * {@link removeOooCommit}: the caller removes it once those WBL segments are gone, so that a
  * crash in between still finds it.
  */
 async function moveOooCommitBlocks(
   dir: string,
-  moved: string[] = [],
-): Promise<{ ids: string[]; lastWblSegment: number } | null> {
+  moved: string[],
+): Promise<OooCommit | null> {
   const committed = `${dir}/${OOO_COMMITTED}`;
   let commit: OooCommit;
   try {
@@ -576,7 +583,7 @@ async function moveOooCommitBlocks(
     await renameDirAtomic(`${committed}/${id}`, `${dir}/${id}`);
     moved.push(id);
   }
-  return { ids, lastWblSegment: commit.lastWblSegment };
+  return commit;
 }
 
 /** Removes the committed out-of-order compaction's dir, its commit.json first. */
@@ -591,7 +598,8 @@ async function removeOooCommit(dir: string): Promise<void> {
  * blocks moved into `dir`, the WBL segments it covers deleted, the commit removed).
  */
 async function finishOooCommitOnOpen(dir: string, logger: Logger | undefined): Promise<void> {
-  const c = await moveOooCommitBlocks(dir);
+  const moved: string[] = [];
+  const c = await moveOooCommitBlocks(dir, moved);
   if (c === null) return;
   if (c.lastWblSegment >= 0) {
     await deleteSegmentsBelow(`${dir}/wbl`, c.lastWblSegment + 1).catch((e) => {
@@ -600,7 +608,7 @@ async function finishOooCommitOnOpen(dir: string, logger: Logger | undefined): P
   }
   await removeOooCommit(dir);
   logger?.info("finished an out-of-order compaction committed before a restart", {
-    blocks: c.ids.length,
+    blocks: moved.length,
     last_wbl_segment: c.lastWblSegment,
   });
 }
