@@ -112,7 +112,11 @@ export function writeTimestamp(w: ProtoWriter, field: number, rfc3339: string | 
   });
 }
 
-/** Reads a `google.protobuf.Timestamp` as RFC 3339. */
+/** Seconds of 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z: a Timestamp's valid range. */
+const MIN_TIMESTAMP_SECONDS = -62_135_596_800;
+const MAX_TIMESTAMP_SECONDS = 253_402_300_799;
+
+/** Reads a `google.protobuf.Timestamp` as RFC 3339; a time outside its range is an error. */
 export function readTimestamp(r: ProtoReader): string {
   let seconds = 0;
   let nanos = 0;
@@ -124,6 +128,10 @@ export function readTimestamp(r: ProtoReader): string {
   }
   if (nanos < 0 || nanos > 999_999_999) {
     throw new ProtoDecodeError("Timestamp", r.pos, `nanos ${nanos} out of range`);
+  }
+  // the message's own range, 0001-01-01 to 9999-12-31 (google/protobuf/timestamp.proto)
+  if (seconds < MIN_TIMESTAMP_SECONDS || seconds > MAX_TIMESTAMP_SECONDS) {
+    throw new ProtoDecodeError("Timestamp", r.pos, `seconds ${seconds} out of range`);
   }
   return formatRfc3339Nano(seconds, nanos);
 }

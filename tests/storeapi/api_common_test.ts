@@ -6,9 +6,11 @@ import {
   compareLabelMaps,
   formatRfc3339Nano,
   parseRfc3339,
+  readTimestamp,
   withoutLabels,
   ZERO_TIME,
 } from "../../storeapi/api_common.ts";
+import { ProtoDecodeError, ProtoReader, ProtoWriter, WireType } from "../../storeapi/wire.ts";
 
 Deno.test("parseRfc3339/formatRfc3339Nano: nanoseconds, offsets, Go's zero time", () => {
   assertEquals(parseRfc3339("1970-01-01T00:00:01.5Z"), { seconds: 1, nanos: 500_000_000 });
@@ -33,4 +35,23 @@ Deno.test("compareLabelMaps and withoutLabels: Prometheus label order, replica l
     a: "2",
     z: "1",
   });
+});
+
+Deno.test("readTimestamp: the message's range (years 1–9999) or a decode error, never a crash", () => {
+  const ts = (seconds: number, nanos = 0): ProtoReader => {
+    const w = ProtoWriter.growable();
+    w.int64Field(1, seconds);
+    if (nanos !== 0) {
+      w.tag(2, WireType.Varint);
+      w.varint(nanos);
+    }
+    return new ProtoReader(w.finish(), "Timestamp");
+  };
+  assertEquals(readTimestamp(ts(-62135596800)), ZERO_TIME);
+  assertEquals(readTimestamp(ts(253402300799, 5)), "9999-12-31T23:59:59.000000005Z");
+  for (const s of [-62135596801, 253402300800, 2 ** 53 - 1, -(2 ** 53)]) {
+    const e = assertThrows(() => readTimestamp(ts(s)), ProtoDecodeError);
+    assertEquals(e.message.includes(`seconds ${s} out of range`), true, e.message);
+  }
+  assertThrows(() => readTimestamp(ts(0, 1_000_000_000)), ProtoDecodeError);
 });
