@@ -190,6 +190,14 @@ export function parseFileSD(text: string, file: string): string[] {
   }
   const out: string[] = [];
   for (const g of doc) {
+    // Prometheus's own check (discovery/file: "nil target group item found")
+    if (g === null || typeof g !== "object" || Array.isArray(g)) {
+      throw new EndpointConfigError(
+        `file SD ${file}: ${
+          g === null ? "nil target group item found" : "a target group is not a mapping"
+        }`,
+      );
+    }
     const targets = (g as { targets?: unknown }).targets;
     if (!Array.isArray(targets)) {
       throw new EndpointConfigError(`file SD ${file}: a target group has no 'targets' list`);
@@ -215,6 +223,9 @@ export function parseEndpointConfig(text: string, source: string): EndpointSpec[
     throw new EndpointConfigError(`endpoint config ${source}: 'endpoints' must be a list`);
   }
   return eps.map((e, i) => {
+    if (e === null || typeof e !== "object" || Array.isArray(e)) {
+      throw new EndpointConfigError(`endpoint config ${source}: endpoint ${i} is not a mapping`);
+    }
     const address = (e as { address?: unknown }).address;
     if (typeof address !== "string" || address === "") {
       throw new EndpointConfigError(`endpoint config ${source}: endpoint ${i} has no address`);

@@ -269,9 +269,11 @@ export function parseWebConfig(text: string, path: string): WebConfig {
   }
   let intervalMs = 0;
   if (r.interval !== undefined && r.interval !== null) {
-    const ms = parseGoDuration(String(r.interval));
+    const ms = typeof r.interval === "object" ? null : parseGoDuration(String(r.interval));
     if (ms === null || ms < 0) {
-      throw new WebConfigError(`rate_limit.interval: not a duration: ${String(r.interval)}`);
+      throw new WebConfigError(
+        `rate_limit.interval: not a duration: ${JSON.stringify(r.interval)}`,
+      );
     }
     intervalMs = ms;
   }

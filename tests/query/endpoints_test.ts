@@ -1,6 +1,13 @@
-import { assert, assertEquals } from "../helpers/assert.ts";
+import { assert, assertEquals, assertThrows } from "../helpers/assert.ts";
 import { withTempDir } from "../helpers/tmp.ts";
-import { EndpointSet, endpointSpecSource, resolveAddress } from "../../query/endpoints.ts";
+import {
+  EndpointConfigError,
+  EndpointSet,
+  endpointSpecSource,
+  parseEndpointConfig,
+  parseFileSD,
+  resolveAddress,
+} from "../../query/endpoints.ts";
 import { Logger } from "../../logging/log.ts";
 
 Deno.test("endpoint sources re-read files each round and keep the last good targets", async () => {
@@ -146,4 +153,23 @@ Deno.test("dns+ and dnsdualstack+ resolve A and AAAA records (dual stack: IPv6 f
     "10.0.0.2:10901",
   ]);
   assertEquals(await resolveAddress("dnsdualstack+127.0.0.1:9", dns), ["127.0.0.1:9"]);
+});
+
+Deno.test("file SD and --endpoint.sd-config: an item that is not a mapping is a clear error", () => {
+  assertEquals(parseFileSD("- targets: [a:1]\n- targets: [b:2]\n", "f.yml"), ["a:1", "b:2"]);
+  const sd = (text: string) => assertThrows(() => parseFileSD(text, "f.yml"), EndpointConfigError);
+  // Prometheus's own message for a null item (discovery/file)
+  assertEquals(sd("- targets: [a:1]\n-\n").message, "file SD f.yml: nil target group item found");
+  assertEquals(sd("- a:1\n").message, "file SD f.yml: a target group is not a mapping");
+  assertEquals(sd("- [a:1]\n").message, "file SD f.yml: a target group is not a mapping");
+  const ep = (text: string) =>
+    assertThrows(() => parseEndpointConfig(text, "e.yml"), EndpointConfigError);
+  assertEquals(
+    ep("endpoints:\n  - address: a:1\n  -\n").message,
+    "endpoint config e.yml: endpoint 1 is not a mapping",
+  );
+  assertEquals(
+    ep("endpoints: [a:1]\n").message,
+    "endpoint config e.yml: endpoint 0 is not a mapping",
+  );
 });

@@ -158,6 +158,10 @@ Deno.test("web config: invalid and unservable settings are refused naming the fi
     ),
   );
   assert(refused("rate_limit:\n  interval: fast\n").includes("rate_limit.interval"));
+  assertEquals(
+    refused("rate_limit:\n  interval: {a: 1}\n"),
+    'rate_limit.interval: not a duration: {"a":1}',
+  );
   assert(refused("nope: 1\n").includes("unknown field web config.nope"));
 });
 
