@@ -798,6 +798,19 @@ export function graphLinkForExpression(expr: string): string {
   return `/graph?g0.expr=${queryEscape(expr)}&g0.tab=0`;
 }
 
+/**
+ * A function's string argument. Numbers and booleans read as their text (leniently); a map, a
+ * list or a sample is Go's "wrong type for value" error rather than "[object Object]".
+ */
+function str(v: unknown): string {
+  if (v !== null && typeof v === "object") {
+    throw new Error(
+      `wrong type for value; expected string; got ${Array.isArray(v) ? "a list" : "a map"}`,
+    );
+  }
+  return String(v);
+}
+
 function cmpArgs(name: string, a: unknown, b: unknown): number {
   if (typeof a !== typeof b) throw new Error(`incompatible types for comparison`);
   if (typeof a === "number" || typeof a === "string") {
@@ -854,7 +867,7 @@ const FUNCS: Record<string, Fn> = {
     return s;
   },
   println: (a) => a.map(formatValue).join(" ") + "\n",
-  printf: (a) => sprintf(String(a[0]), a.slice(1)),
+  printf: (a) => sprintf(str(a[0]), a.slice(1)),
   urlquery: (a) => queryEscape(a.map(formatValue).join("")),
   eq: (a) => a.slice(1).some((b) => eq(a[0], b)),
   ne: (a) => (arity("ne", a, 2), !eq(a[0], a[1])),
@@ -866,7 +879,7 @@ const FUNCS: Record<string, Fn> = {
   query: async (a, env) => {
     arity("query", a, 1);
     if (!env.query) throw new Error("query is not available here");
-    return await env.query(String(a[0]));
+    return await env.query(str(a[0]));
   },
   first: (a) => {
     arity("first", a, 1);
@@ -878,7 +891,7 @@ const FUNCS: Record<string, Fn> = {
     arity("label", a, 2);
     const s = a[1] as QuerySample | null;
     if (s === null || typeof s !== "object") return "";
-    return s.Labels?.[String(a[0])] ?? "";
+    return s.Labels?.[str(a[0])] ?? "";
   },
   value: (a) => (arity("value", a, 1), (a[0] as QuerySample).Value),
   strvalue: (a) => (arity("strvalue", a, 1), (a[0] as QuerySample).Labels?.__value__ ?? ""),
@@ -886,22 +899,22 @@ const FUNCS: Record<string, Fn> = {
   reReplaceAll: (a) => {
     // Go's Regexp.ReplaceAllString: every non-overlapping match, `$1`/`${name}` expanded
     arity("reReplaceAll", a, 3);
-    return Re2Regex.compileSearch(String(a[0])).replaceAll(String(a[2]), String(a[1]));
+    return Re2Regex.compileSearch(str(a[0])).replaceAll(str(a[2]), str(a[1]));
   },
-  safeHtml: (a) => String(a[0]),
+  safeHtml: (a) => str(a[0]),
   match: (a) => {
     arity("match", a, 2);
-    return Re2Regex.compileSearch(String(a[0])).test(String(a[1]));
+    return Re2Regex.compileSearch(str(a[0])).test(str(a[1]));
   },
   title: (a) =>
-    String(a[0]).replace(/(^|[^\p{L}\p{N}_'])(\p{L})/gu, (_m, p, c) => p + c.toUpperCase()),
-  toUpper: (a) => String(a[0]).toUpperCase(),
-  toLower: (a) => String(a[0]).toLowerCase(),
-  graphLink: (a) => graphLinkForExpression(String(a[0])),
-  tableLink: (a) => tableLinkForExpression(String(a[0])),
+    str(a[0]).replace(/(^|[^\p{L}\p{N}_'])(\p{L})/gu, (_m, p, c) => p + c.toUpperCase()),
+  toUpper: (a) => str(a[0]).toUpperCase(),
+  toLower: (a) => str(a[0]).toLowerCase(),
+  graphLink: (a) => graphLinkForExpression(str(a[0])),
+  tableLink: (a) => tableLinkForExpression(str(a[0])),
   sortByLabel: (a) => {
     arity("sortByLabel", a, 2);
-    const l = String(a[0]);
+    const l = str(a[0]);
     return [...(a[1] as QuerySample[])].sort((x, y) => {
       const p = x.Labels[l] ?? "", q = y.Labels[l] ?? "";
       return p < q ? -1 : p > q ? 1 : 0;
@@ -913,7 +926,7 @@ const FUNCS: Record<string, Fn> = {
   humanizePercentage: (a) => humanizePercentage(toFloat(a[0])),
   humanizeTimestamp: (a) => humanizeTimestamp(toFloat(a[0])),
   toTime: (a) => goTimeString(toFloat(a[0])),
-  parseDuration: (a) => parseDuration(String(a[0])) / 1000,
+  parseDuration: (a) => parseDuration(str(a[0])) / 1000,
   pathPrefix: (_a, env) => {
     try {
       return new URL(env.externalURL ?? "").pathname.replace(/\/$/, "");

@@ -41,17 +41,7 @@ export function seriesRequest(n: number): Uint8Array {
 }
 
 /** A deterministic random source (so a failing seed can be replayed). */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 0x100000000;
-  };
-}
+export { rng } from "./fuzz.ts";
 
 export const ACTIONS = [
   "rst-one",

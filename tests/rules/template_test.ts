@@ -155,6 +155,17 @@ Deno.test("template: execution errors", async () => {
   );
   await assertRejects(() => x("{{ $nope }}"), TemplateError, "undefined variable: $nope");
   await assertRejects(() => x('{{ humanize "abc" }}'), TemplateError, "error calling humanize");
+  // a map or a list where a string belongs: Go's wrong type, not "[object Object]"
+  await assertRejects(
+    () => x("{{ parseDuration $labels }}"),
+    TemplateError,
+    "error calling parseDuration: wrong type for value; expected string; got a map",
+  );
+  await assertRejects(
+    () => x('{{ toUpper (query "up") }}'),
+    TemplateError,
+    "expected string; got a list",
+  );
 });
 
 Deno.test("--alert.query-template: Go text/template over .Expr (escaped); bad templates refused like Thanos", async () => {
