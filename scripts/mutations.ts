@@ -5487,4 +5487,33 @@ export const MUTATIONS: Mutation[] = [
     replace: "      this.openFiles = this.keptFiles(this.openFiles.max);",
     tests: ["tests/objstore/filesystem_test.ts"],
   },
+  // ---------------------------------------------------------------- hostile input (fuzzing)
+  {
+    name: "timestamp-range-unchecked",
+    file: "storeapi/api_common.ts",
+    find: "  if (seconds < MIN_TIMESTAMP_SECONDS || seconds > MAX_TIMESTAMP_SECONDS) {",
+    replace: "  if (seconds < MIN_TIMESTAMP_SECONDS && seconds > MAX_TIMESTAMP_SECONDS) {",
+    tests: ["tests/storeapi/api_common_test.ts"],
+  },
+  {
+    name: "file-sd-null-group-read",
+    file: "query/endpoints.ts",
+    find: '    if (g === null || typeof g !== "object" || Array.isArray(g)) {',
+    replace: '    if (typeof g === "string") {',
+    tests: ["tests/query/endpoints_test.ts", "tests/config_fuzz_test.ts"],
+  },
+  {
+    name: "endpoint-config-null-item-read",
+    file: "query/endpoints.ts",
+    find: '    if (e === null || typeof e !== "object" || Array.isArray(e)) {',
+    replace: '    if (typeof e === "string") {',
+    tests: ["tests/query/endpoints_test.ts", "tests/config_fuzz_test.ts"],
+  },
+  {
+    name: "template-string-arg-object-printed",
+    file: "rules/template.ts",
+    find: '  if (v !== null && typeof v === "object") {\n    throw new Error(\n      `wrong type',
+    replace: "  if (v === undefined) {\n    throw new Error(\n      `wrong type",
+    tests: ["tests/rules/template_test.ts", "tests/rules/template_fuzz_test.ts"],
+  },
 ];
