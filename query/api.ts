@@ -935,14 +935,15 @@ export class QueryApi {
   }
 
   private async queryRange(p: ApiParams, signal: AbortSignal): Promise<Body> {
+    // start, then end: the first bad one is named (a missing start before a bad end)
     const start = this.timeParam(p, "start", NaN, false);
-    const end = this.timeParam(p, "end", NaN, false);
     if (Number.isNaN(start)) {
       throw new ApiError(
         "bad_data",
         `invalid parameter "start": cannot parse "" to a valid timestamp`,
       );
     }
+    const end = this.timeParam(p, "end", NaN, false);
     if (Number.isNaN(end)) {
       throw new ApiError(
         "bad_data",

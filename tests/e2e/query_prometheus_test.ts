@@ -8,6 +8,7 @@ import { assert, assertEquals } from "../helpers/assert.ts";
 import { e2eTest } from "../helpers/peers.ts";
 import { startPrometheus } from "../helpers/prometheus.ts";
 import { TempDirs } from "../helpers/tmp.ts";
+import { below, pick, rng } from "../helpers/fuzz.ts";
 import {
   getJSON,
   smallDataset,
@@ -223,6 +224,92 @@ e2eTest(
             assertEquals(a.status, b.status, `${p}: ${a.text}`);
             assertEquals(a.text, b.text, p);
           }
+        },
+      );
+
+      await t.step(
+        "generated odd parameters get Prometheus's status codes and error messages",
+        async () => {
+          // Prometheus's own parameters only, with values each parser must judge; compared
+          // where both sides define the behaviour. Left out: a start, end or time of ±Inf or
+          // NaN (Go converts them to a time with an undefined float-to-int conversion), a
+          // timeout short enough to race the evaluation, a range query without a step (Thanos
+          // picks a default step where Prometheus refuses), and
+          // the metadata APIs' "end timestamp must not be before start time", Thanos's check
+          // (parseMetadataTimeRange) that Prometheus 2.42 lacks.
+          const values = [
+            "",
+            "abc",
+            "-1",
+            "0",
+            String(START + 3600),
+            String(END),
+            "1e300",
+            "-1e300",
+            "2023-01-01T00:00:00Z",
+            "0001-01-01T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+            "10000-01-01T00:00:00Z",
+            "9999999999999",
+            "5m",
+            "-5m",
+            "1ms",
+            "0.001",
+            "1e-9",
+            "11001",
+            "true",
+            "{",
+            "up",
+            'up{region="east"}',
+            "rate(http_requests_total[5m])",
+            'sum by (region) (up{job=~"a|p.*"})',
+            '{__name__=~".+"}',
+            '{a=""}',
+            "up[5m]",
+            "up[5m:1s]",
+            "%",
+            "{}",
+            "null",
+            "😀",
+          ];
+          const paths: Record<string, string[]> = {
+            "/api/v1/query": ["query", "time", "timeout"],
+            "/api/v1/query_range": ["query", "start", "end", "step", "timeout"],
+            "/api/v1/series": ["match[]", "start", "end"],
+            "/api/v1/labels": ["match[]", "start", "end"],
+            "/api/v1/label/job/values": ["match[]", "start", "end"],
+            "/api/v1/label/a.b/values": ["match[]"],
+          };
+          const r = rng(12);
+          let compared = 0;
+          for (let i = 0; i < 500; i++) {
+            const path = pick(r, Object.keys(paths));
+            const params = new URLSearchParams();
+            for (let k = below(r, 5); k >= 0; k--) {
+              params.append(pick(r, paths[path]), pick(r, values));
+            }
+            const undefinedTime = [...params].some(([k, v]) =>
+              ["start", "end", "time"].includes(k) && /^[+-]?(inf|nan)$/i.test(v)
+            );
+            // a timeout of a millisecond or less (or an expired one: zero, negative) races the
+            // evaluation on either side, and Prometheus's own stage in its message is random
+            const racing = params.getAll("timeout").some((v) =>
+              ["1ms", "-5m"].includes(v) || (v !== "" && Number(v) < 1)
+            );
+            // Thanos answers a range query without a step with its default step
+            const noStep = path === "/api/v1/query_range" && (params.get("step") ?? "") === "";
+            if (undefinedTime || racing || noStep) continue;
+            const url = `${path}?${params}`;
+            const [a, b] = await Promise.all([getJSON(q.url + url), getJSON(prom.url + url)]);
+            if (
+              !path.startsWith("/api/v1/query") &&
+              a.body.error === "end timestamp must not be before start time"
+            ) continue;
+            compared++;
+            assertEquals(a.status, b.status, `${url}: ${a.text} against ${b.text}`);
+            if (a.status !== 200) assertEquals(a.text, b.text, url);
+          }
+          assert(compared > 250, `only ${compared} requests compared`);
         },
       );
 

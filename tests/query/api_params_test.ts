@@ -221,6 +221,32 @@ Deno.test("range queries: 11,000 steps are accepted, 11,001 rejected with Promet
   assertEquals(JSON.parse(truncated.body).data.result[0].values.length, 11_001);
 });
 
+Deno.test("range queries: the first bad of start, end names the answer's parameter", async () => {
+  const routes = api([], [goodStore()]);
+  const error = async (query: string) => {
+    const r = await call(routes, "/api/v1/query_range", query);
+    assertEquals(r.status, 400, query);
+    return JSON.parse(r.body).error;
+  };
+  // a missing start comes before a bad end, as in Prometheus's and Thanos's queryRange
+  assertEquals(
+    await error("query=up&end=sum(x)&step=15"),
+    'invalid parameter "start": cannot parse "" to a valid timestamp',
+  );
+  assertEquals(
+    await error("query=up&start=abc&end=xyz&step=15"),
+    'invalid parameter "start": cannot parse "abc" to a valid timestamp',
+  );
+  assertEquals(
+    await error("query=up&start=0&end=xyz&step=15"),
+    'invalid parameter "end": cannot parse "xyz" to a valid timestamp',
+  );
+  assertEquals(
+    await error("query=up&start=0&step=15"),
+    'invalid parameter "end": cannot parse "" to a valid timestamp',
+  );
+});
+
 Deno.test("x-functions: unknown by default and with the prometheus engine, known with thanos", async () => {
   const q = "query=xrate(up[1m])&time=300";
   const unknown = [400, {
