@@ -63,6 +63,7 @@ import {
 import {
   alignToStep,
   resolveAtModifiers,
+  boundedSplitInterval,
   splitIntervalFor,
   splitLabelsRange,
   splitRange,
@@ -595,7 +596,7 @@ export class QueryFrontend {
     let range: TimeRange = { start, end };
     if (this.#o.alignRangeWithStep) range = alignToStep(range, step);
     const at = resolveAtModifiers(query, range.start, range.end, this.#o.functions);
-    const interval = splitIntervalFor(this.#o, range);
+    const interval = boundedSplitInterval(range, splitIntervalFor(this.#o, range));
 
     // parameters passed on to every part, and the options that make a different answer
     const rest = new URLSearchParams();
@@ -943,7 +944,7 @@ export class QueryFrontend {
       rest.set("partial_response", String(this.#o.labelsPartialResponse));
     }
     const headers = this.#down.forwarded(req);
-    const interval = this.#o.labelsSplitIntervalMs;
+    const interval = boundedSplitInterval({ start, end }, this.#o.labelsSplitIntervalMs);
     const parts = splitLabelsRange({ start, end }, interval);
     this.#splits.inc(parts.length);
     const keyBase = `${cacheUser}:${path}:${

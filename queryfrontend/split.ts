@@ -48,6 +48,27 @@ export function splitIntervalFor(o: SplitSettings, r: TimeRange): number {
   return min;
 }
 
+/**
+ * Parts one request is split into at most. A range far longer than the split interval (a
+ * client's `start=0`, a hostile ten-century range) would otherwise fan out into a downstream
+ * request per interval — 20,000 for a label request since 1970 at the default 24h — where
+ * Thanos sends them all; see {@link boundedSplitInterval}.
+ */
+export const MAX_SPLIT_PARTS = 1_000;
+
+/**
+ * `interval`, or its smallest multiple that cuts `r` into at most {@link MAX_SPLIT_PARTS} parts
+ * (boundaries stay at multiples of `interval`; the answer is the same, only the parts are
+ * fewer and wider). 0 (no splitting) stays 0.
+ */
+export function boundedSplitInterval(r: TimeRange, interval: number): number {
+  if (!(interval > 0)) return interval;
+  // a range touches floor(end / i) - floor(start / i) + 1 ≤ (end - start) / i + 2 intervals
+  const parts = Math.floor(r.end / interval) - Math.floor(r.start / interval) + 1;
+  if (parts <= MAX_SPLIT_PARTS) return interval;
+  return interval * Math.ceil((r.end - r.start) / (interval * (MAX_SPLIT_PARTS - 2)));
+}
+
 /** `--query-range.align-range-with-step`: start and end moved down to multiples of step. */
 export function alignToStep(r: TimeRange, step: number): TimeRange {
   return { start: r.start - mod(r.start, step), end: r.end - mod(r.end, step) };

@@ -5516,4 +5516,35 @@ export const MUTATIONS: Mutation[] = [
     replace: "  if (v === undefined) {\n    throw new Error(\n      `wrong type",
     tests: ["tests/rules/template_test.ts", "tests/rules/template_fuzz_test.ts"],
   },
+  {
+    name: "frontend-range-split-unbounded",
+    file: "queryfrontend/frontend.ts",
+    find: "    const interval = boundedSplitInterval(range, splitIntervalFor(this.#o, range));",
+    replace: "    const interval = splitIntervalFor(this.#o, range);",
+    tests: ["tests/queryfrontend/frontend_test.ts"],
+  },
+  {
+    name: "frontend-labels-split-unbounded",
+    file: "queryfrontend/frontend.ts",
+    find:
+      "    const interval = boundedSplitInterval({ start, end }, this.#o.labelsSplitIntervalMs);",
+    replace: "    const interval = this.#o.labelsSplitIntervalMs;",
+    tests: ["tests/queryfrontend/frontend_test.ts"],
+  },
+  {
+    name: "split-bound-off-by-two",
+    file: "queryfrontend/split.ts",
+    find: "(interval * (MAX_SPLIT_PARTS - 2))",
+    replace: "(interval * MAX_SPLIT_PARTS)",
+    tests: ["tests/queryfrontend/split_test.ts"],
+  },
+  {
+    name: "range-query-end-before-start-check",
+    file: "query/api.ts",
+    find:
+      '    // start, then end: the first bad one is named (a missing start before a bad end)\n    const start = this.timeParam(p, "start", NaN, false);\n    if (Number.isNaN(start)) {',
+    replace:
+      '    // start, then end: the first bad one is named (a missing start before a bad end)\n    const start = this.timeParam(p, "start", NaN, false);\n    this.timeParam(p, "end", NaN, false);\n    if (Number.isNaN(start)) {',
+    tests: ["tests/query/api_params_test.ts"],
+  },
 ];

@@ -8,6 +8,7 @@ import { Registry } from "../../metrics/registry.ts";
 import { Logger } from "../../logging/log.ts";
 import { InMemoryCache } from "../../cache/inmemory.ts";
 import { type FrontendOptions, QueryFrontend } from "../../queryfrontend/frontend.ts";
+import { MAX_SPLIT_PARTS } from "../../queryfrontend/split.ts";
 import { directRequestInfo, HttpError } from "../../server/http.ts";
 
 interface Fake {
@@ -25,6 +26,9 @@ function fakeQuerier(): Fake {
     (req) => {
       const p = new URL(req.url).searchParams;
       seen.push(p);
+      if (new URL(req.url).pathname === "/api/v1/labels") {
+        return Response.json({ status: "success", data: ["__name__", `from_${p.get("start")}`] });
+      }
       const start = Number(p.get("start")) * 1000;
       const end = Number(p.get("end")) * 1000;
       // an instant query (no step) gets one point
@@ -397,6 +401,47 @@ Deno.test("frontend: dynamic horizontal splitting (min/max split interval, horiz
       assertEquals(fake.seen.length - before, parts, `${(end - start) / H}h`);
       assertEquals(got, await queryRange(unsplit, qs), "split answer equals the unsplit one");
     }
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("frontend: a range far longer than the split interval asks at most MAX_SPLIT_PARTS parts", async () => {
+  const fake = fakeQuerier();
+  try {
+    const D = 24 * 3600_000;
+    const f = frontend(fake.url, () => NOW, { opts: { rangeCache: undefined } });
+    const unsplit = frontend(fake.url, () => NOW, {
+      opts: { splitIntervalMs: 0, rangeCache: undefined },
+    });
+    // three years at a daily step: 26,304 parts of the 1h interval, 1,096 points
+    const end = Math.floor(NOW / D) * D - 30 * D;
+    const qs = `query=up&start=${(end - 1095 * D) / 1000}&end=${end / 1000}&step=86400`;
+    const before = fake.seen.length;
+    const got = await queryRange(f, qs);
+    const asked = fake.seen.length - before;
+    assert(asked > 1 && asked <= MAX_SPLIT_PARTS, `${asked} parts`);
+    assertEquals(got, await queryRange(unsplit, qs), "split answer equals the unsplit one");
+    assertEquals(JSON.parse(got).data.result[0].values.length, 1096);
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("frontend: a label request since 1970 asks at most MAX_SPLIT_PARTS parts", async () => {
+  const fake = fakeQuerier();
+  try {
+    const f = frontend(fake.url, () => NOW, { opts: { labelsSplitIntervalMs: 24 * 3600_000 } });
+    const route = f.routes().find((r) => r.path === "/api/v1/labels")!;
+    // 19,675 days of the 24h interval
+    const req = new Request(`http://fe/api/v1/labels?start=0&end=${NOW / 1000}`);
+    const res = await route.handler(req, {}, directRequestInfo(req));
+    assertEquals(res.status, 200);
+    const names = JSON.parse(await res.text()).data as string[];
+    assert(fake.seen.length > 1 && fake.seen.length <= MAX_SPLIT_PARTS, `${fake.seen.length}`);
+    // every part answered: its own start's name is in the merged answer, the first one at 0
+    assertEquals(names.length, fake.seen.length + 1);
+    assert(names.includes("from_0"), names.slice(0, 3).join());
   } finally {
     await fake.close();
   }

@@ -4,6 +4,8 @@
 import { assert, assertEquals } from "../helpers/assert.ts";
 import {
   alignToStep,
+  boundedSplitInterval,
+  MAX_SPLIT_PARTS,
   nextIntervalBoundary,
   resolveAtModifiers,
   splitIntervalFor,
@@ -38,6 +40,40 @@ Deno.test("splitRange: parts cover the original grid exactly, cut at interval bo
     }
   }
   assertEquals(splitRange({ start: 0, end: 10 * 3600_000 }, 60_000, 0).length, 1);
+});
+
+Deno.test("boundedSplitInterval: at most MAX_SPLIT_PARTS parts, boundaries on the configured ones", () => {
+  const H = 3600_000;
+  const D = 24 * H;
+  // ranges with few parts keep the configured interval
+  assertEquals(boundedSplitInterval({ start: 0, end: 30 * D }, D), D);
+  assertEquals(boundedSplitInterval({ start: 0, end: (MAX_SPLIT_PARTS - 1) * D }, D), D);
+  assertEquals(boundedSplitInterval({ start: 0, end: 10 * D }, 0), 0);
+  for (
+    const [start, end, step, interval] of [
+      [0, 1_700_000_000_000, 3_600_000, D], // a label request since 1970
+      [-9_999_999_999_000, 9_999_999_999_000, 2_000_000_000, H], // 634 years, 10,000 points
+      [1_000, 1_000 + 1001 * D, 60_000, D], // just over the bound
+      [7_000, 7_000 + 5000 * H + 13, 97_000, H],
+      // off the boundaries, exactly twice the bound: a part more at each end than the length
+      [500, 500 + 2 * MAX_SPLIT_PARTS * 1000, 7, 1000],
+    ] as const
+  ) {
+    const bounded = boundedSplitInterval({ start, end }, interval);
+    assertEquals(bounded % interval, 0, "a multiple of the configured interval");
+    assert(bounded > interval, `${start}..${end} widened`);
+    const labels = splitLabelsRange({ start, end }, bounded);
+    assert(labels.length <= MAX_SPLIT_PARTS, `${labels.length} label parts`);
+    assertEquals(labels[0].start, start);
+    assertEquals(labels[labels.length - 1].end, end);
+    for (let i = 1; i < labels.length; i++) assertEquals(labels[i].start, labels[i - 1].end + 1);
+    const parts = splitRange({ start, end }, step, bounded);
+    assert(parts.length <= MAX_SPLIT_PARTS, `${parts.length} range parts`);
+    // every part on the original grid, the next one a step after the previous one's end
+    assertEquals(parts[0].start, start);
+    for (let i = 1; i < parts.length; i++) assertEquals(parts[i].start, parts[i - 1].end + step);
+    assert(parts[parts.length - 1].end <= end && parts[parts.length - 1].end > end - step);
+  }
 });
 
 Deno.test("nextIntervalBoundary: the last grid point before the next boundary", () => {
