@@ -207,7 +207,9 @@ export function isCrash(e: unknown): boolean {
 /**
  * Runs `check` on `n` inputs from `make` (given the random source and the case's index) and
  * throws on the first one it rejects, naming the seed, the index and the input; also when one
- * input takes longer than `slowMs` (a parser that loops on hostile input).
+ * input takes longer than `slowMs` (a parser that loops on hostile input). For a longer
+ * campaign, `FUZZ_SEED=<n>` replaces every test's seed (a failure names it) and
+ * `FUZZ_SCALE=<k>` runs `k` times the cases.
  */
 export async function fuzz<T>(
   name: string,
@@ -218,6 +220,10 @@ export async function fuzz<T>(
   show: (input: T) => string = (x) => JSON.stringify(x),
   slowMs = 5_000,
 ): Promise<void> {
+  const env = Deno.env.get("FUZZ_SEED");
+  if (env !== undefined && env !== "") seed = Number(env);
+  const scale = Number(Deno.env.get("FUZZ_SCALE") ?? "1");
+  if (scale > 0) n = Math.round(n * scale);
   const r = rng(seed);
   for (let i = 0; i < n; i++) {
     const input = make(r, i);
