@@ -205,6 +205,27 @@ export function isCrash(e: unknown): boolean {
 }
 
 /**
+ * Runs each of `decoders` on `input` and returns how many accepted it; throws, naming the
+ * decoder, when one fails with an error that `clear` does not accept or that is a crash.
+ */
+export function decodeEach<T>(
+  decoders: Record<string, (input: T) => unknown>,
+  input: T,
+  clear: (e: unknown) => boolean,
+): number {
+  let accepted = 0;
+  for (const [name, decode] of Object.entries(decoders)) {
+    try {
+      decode(input);
+      accepted++;
+    } catch (e) {
+      if (!clear(e) || isCrash(e)) throw new Error(`${name}: ${(e as Error)?.stack ?? e}`);
+    }
+  }
+  return accepted;
+}
+
+/**
  * Runs `check` on `n` inputs from `make` (given the random source and the case's index) and
  * throws on the first one it rejects, naming the seed, the index and the input; also when one
  * input takes longer than `slowMs` (a parser that loops on hostile input). For a longer
