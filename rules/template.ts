@@ -803,12 +803,29 @@ export function graphLinkForExpression(expr: string): string {
  * list or a sample is Go's "wrong type for value" error rather than "[object Object]".
  */
 function str(v: unknown): string {
-  if (v !== null && typeof v === "object") {
-    throw new Error(
-      `wrong type for value; expected string; got ${Array.isArray(v) ? "a list" : "a map"}`,
-    );
-  }
+  if (v !== null && typeof v === "object") throw wrongType("string", v);
   return String(v);
+}
+
+/** Go's error for an argument of the wrong type (`expected`: the parameter's type). */
+function wrongType(expected: string, v: unknown): Error {
+  const got = Array.isArray(v)
+    ? "a list"
+    : v === null || v === undefined
+    ? "nil"
+    : typeof v === "object"
+    ? "a map"
+    : typeof v;
+  return new Error(`wrong type for value; expected ${expected}; got ${got}`);
+}
+
+/** A function's sample argument (an element of a `query` result). */
+function sample(v: unknown): QuerySample {
+  const s = v as QuerySample | null;
+  if (s === null || typeof s !== "object" || typeof s.Value !== "number") {
+    throw wrongType("a sample", v);
+  }
+  return s;
 }
 
 function cmpArgs(name: string, a: unknown, b: unknown): number {
@@ -893,8 +910,8 @@ const FUNCS: Record<string, Fn> = {
     if (s === null || typeof s !== "object") return "";
     return s.Labels?.[str(a[0])] ?? "";
   },
-  value: (a) => (arity("value", a, 1), (a[0] as QuerySample).Value),
-  strvalue: (a) => (arity("strvalue", a, 1), (a[0] as QuerySample).Labels?.__value__ ?? ""),
+  value: (a) => (arity("value", a, 1), sample(a[0]).Value),
+  strvalue: (a) => (arity("strvalue", a, 1), sample(a[0]).Labels?.__value__ ?? ""),
   args: (a) => Object.fromEntries(a.map((v, i) => [`arg${i}`, v])),
   reReplaceAll: (a) => {
     // Go's Regexp.ReplaceAllString: every non-overlapping match, `$1`/`${name}` expanded
@@ -915,6 +932,7 @@ const FUNCS: Record<string, Fn> = {
   sortByLabel: (a) => {
     arity("sortByLabel", a, 2);
     const l = str(a[0]);
+    if (!Array.isArray(a[1])) throw wrongType("a query result", a[1]);
     return [...(a[1] as QuerySample[])].sort((x, y) => {
       const p = x.Labels[l] ?? "", q = y.Labels[l] ?? "";
       return p < q ? -1 : p > q ? 1 : 0;

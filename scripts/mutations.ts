@@ -5512,9 +5512,23 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "template-string-arg-object-printed",
     file: "rules/template.ts",
-    find: '  if (v !== null && typeof v === "object") {\n    throw new Error(\n      `wrong type',
-    replace: "  if (v === undefined) {\n    throw new Error(\n      `wrong type",
+    find: '  if (v !== null && typeof v === "object") throw wrongType("string", v);',
+    replace: '  if (v === undefined) throw wrongType("string", v);',
     tests: ["tests/rules/template_test.ts", "tests/rules/template_fuzz_test.ts"],
+  },
+  {
+    name: "template-sort-by-label-not-a-list",
+    file: "rules/template.ts",
+    find: '    if (!Array.isArray(a[1])) throw wrongType("a query result", a[1]);\n',
+    replace: "",
+    tests: ["tests/rules/template_test.ts", "tests/rules/template_fuzz_test.ts"],
+  },
+  {
+    name: "template-sample-arg-unchecked",
+    file: "rules/template.ts",
+    find: '  if (s === null || typeof s !== "object" || typeof s.Value !== "number") {',
+    replace: '  if (s === null || typeof s !== "object") {',
+    tests: ["tests/rules/template_test.ts"],
   },
   {
     name: "frontend-range-split-unbounded",

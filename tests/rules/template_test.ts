@@ -166,6 +166,21 @@ Deno.test("template: execution errors", async () => {
     TemplateError,
     "expected string; got a list",
   );
+  await assertRejects(
+    () => x('{{ sortByLabel "job" $value }}'),
+    TemplateError,
+    "error calling sortByLabel: wrong type for value; expected a query result; got number",
+  );
+  await assertRejects(
+    () => x("{{ strvalue nil }}"),
+    TemplateError,
+    "error calling strvalue: wrong type for value; expected a sample; got nil",
+  );
+  await assertRejects(
+    () => x("{{ value $labels }}"),
+    TemplateError,
+    "error calling value: wrong type for value; expected a sample; got a map",
+  );
 });
 
 Deno.test("--alert.query-template: Go text/template over .Expr (escaped); bad templates refused like Thanos", async () => {
