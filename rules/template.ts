@@ -476,8 +476,10 @@ class Exec {
           if (Array.isArray(v)) entries = v.map((e, i) => [i, e]);
           else if (v !== null && typeof v === "object") {
             entries = Object.keys(v).sort().map((k) => [k, (v as Record<string, unknown>)[k]]);
-          } else if (typeof v === "number" && Number.isInteger(v)) {
-            entries = Array.from({ length: v }, (_, i) => [i, i]);
+          } else if (typeof v === "number" && Number.isInteger(v) && v <= MAX_RANGE_COUNT) {
+            // Go 1.22's range over an integer (a literal); an alert's value is a float64 in Go,
+            // which no range takes: a large one is refused rather than looped over
+            entries = Array.from({ length: Math.max(0, v) }, (_, i) => [i, i]);
           } else if (v === null || v === undefined) entries = [];
           else throw this.err(`range can't iterate over ${formatValue(v)}`);
           if (entries.length === 0) {
@@ -797,6 +799,9 @@ export class ExpressionLinkTemplate {
 export function graphLinkForExpression(expr: string): string {
   return `/graph?g0.expr=${queryEscape(expr)}&g0.tab=0`;
 }
+
+/** The largest number `range` iterates over (`{{ range 3 }}`); beyond it, Go's refusal. */
+const MAX_RANGE_COUNT = 100_000;
 
 /**
  * A function's string argument. Numbers and booleans read as their text (leniently); a map, a

@@ -5531,6 +5531,13 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/rules/template_test.ts"],
   },
   {
+    name: "template-range-count-unbounded",
+    file: "rules/template.ts",
+    find: "Number.isInteger(v) && v <= MAX_RANGE_COUNT) {",
+    replace: "Number.isInteger(v) && v <= Infinity) {",
+    tests: ["tests/rules/template_test.ts"],
+  },
+  {
     name: "frontend-range-split-unbounded",
     file: "queryfrontend/frontend.ts",
     find: "    const interval = boundedSplitInterval(range, splitIntervalFor(this.#o, range));",

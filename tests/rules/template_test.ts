@@ -176,6 +176,19 @@ Deno.test("template: execution errors", async () => {
     TemplateError,
     "error calling strvalue: wrong type for value; expected a sample; got nil",
   );
+  // range over a small integer (Go 1.22); an alert value of 1e9 or 1e300 is refused, not looped
+  assertEquals(
+    await x("{{ range 3 }}{{ . }}{{ end }}|{{ range 0 }}x{{ else }}none{{ end }}"),
+    "012|none",
+  );
+  for (const value of [1e9, 1e300]) {
+    await assertRejects(
+      () =>
+        expandAlertTemplate("t", "{{ range $value }}.{{ end }}", { ...data, Value: value }, env),
+      TemplateError,
+      `range can't iterate over ${value === 1e9 ? "1e+09" : "1e+300"}`,
+    );
+  }
   await assertRejects(
     () => x("{{ value $labels }}"),
     TemplateError,
