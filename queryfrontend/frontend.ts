@@ -62,8 +62,8 @@ import {
 } from "./results_cache.ts";
 import {
   alignToStep,
-  resolveAtModifiers,
   boundedSplitInterval,
+  resolveAtModifiers,
   splitIntervalFor,
   splitLabelsRange,
   splitRange,
