@@ -5538,6 +5538,13 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/rules/template_test.ts"],
   },
   {
+    name: "store-no-matchers-select-nothing",
+    file: "store/bucket_store.ts",
+    find: "    if (matchers.length === 0) return allPostings(this.postingsReader(block));",
+    replace: "    if (matchers.length === 0) return new Uint32Array(0);",
+    tests: ["tests/store/request_fuzz_test.ts"],
+  },
+  {
     name: "frontend-range-split-unbounded",
     file: "queryfrontend/frontend.ts",
     find: "    const interval = boundedSplitInterval(range, splitIntervalFor(this.#o, range));",
