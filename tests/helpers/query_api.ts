@@ -3,6 +3,7 @@
 // names on top.
 
 import { QueryApi, type QueryApiOptions } from "../../query/api.ts";
+import { directRequestInfo, type Route } from "../../server/http.ts";
 import { Registry } from "../../metrics/registry.ts";
 import { Logger } from "../../logging/log.ts";
 
@@ -30,4 +31,20 @@ export function testQueryApi(
     version: "test",
     ...opts,
   });
+}
+
+/**
+ * Answers `req` with the first of `routes` that takes its method and whose path pattern matches
+ * its URL, as the HTTP server would (no server in between). Throws when none does.
+ */
+export async function serveRoute(routes: readonly Route[], req: Request): Promise<Response> {
+  for (const r of routes) {
+    const methods = typeof r.method === "string" ? [r.method] : r.method;
+    if (!methods.includes(req.method)) continue;
+    const m = new URLPattern({ pathname: r.path }).exec(req.url);
+    if (!m) continue;
+    const groups = m.pathname.groups as Record<string, string>;
+    return await r.handler(req, groups, directRequestInfo(req, groups));
+  }
+  throw new Error(`no route for ${req.method} ${req.url}`);
 }

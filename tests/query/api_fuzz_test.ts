@@ -7,9 +7,9 @@
 
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { below, fuzz, pick } from "../helpers/fuzz.ts";
-import { testQueryApi } from "../helpers/query_api.ts";
+import { serveRoute, testQueryApi } from "../helpers/query_api.ts";
 import { type ProxyEndpoint, StoreProxy } from "../../storeapi/proxy.ts";
-import { directRequestInfo, type Route } from "../../server/http.ts";
+import type { Route } from "../../server/http.ts";
 import { XorAppender } from "../../tsdb/chunkenc/xor.ts";
 import { labelsFromObject } from "../../tsdb/labels.ts";
 import { ChunkEncoding } from "../../tsdb/series.ts";
@@ -143,23 +143,15 @@ async function call(
   post: boolean,
 ): Promise<{ status: number; body: string }> {
   const u = new URL(url);
-  for (const r of routes) {
-    const methods = typeof r.method === "string" ? [r.method] : r.method;
-    if (!methods.includes(post ? "POST" : "GET")) continue;
-    const m = new URLPattern({ pathname: r.path }).exec(url);
-    if (!m) continue;
-    const groups = m.pathname.groups as Record<string, string>;
-    const req = post
-      ? new Request(u.origin + u.pathname, {
-        method: "POST",
-        body: u.search.slice(1),
-        headers: { "content-type": "application/x-www-form-urlencoded" },
-      })
-      : new Request(url);
-    const res = await r.handler(req, groups, directRequestInfo(req, groups));
-    return { status: res.status, body: await res.text() };
-  }
-  throw new Error(`no route for ${url}`);
+  const req = post
+    ? new Request(u.origin + u.pathname, {
+      method: "POST",
+      body: u.search.slice(1),
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    })
+    : new Request(url);
+  const res = await serveRoute(routes, req);
+  return { status: res.status, body: await res.text() };
 }
 
 Deno.test("fuzz: odd API parameters get Prometheus's JSON and a user-facing status", async () => {

@@ -7,6 +7,7 @@
 // The API is built from the parsed `thanos query` flags, the way components/query/main.ts does.
 
 import { assertEquals } from "../helpers/assert.ts";
+import { serveRoute } from "../helpers/query_api.ts";
 import { ApiParams, QueryApi } from "../../query/api.ts";
 import { type ProxyEndpoint, StoreProxy } from "../../storeapi/proxy.ts";
 import { Registry } from "../../metrics/registry.ts";
@@ -105,18 +106,8 @@ async function call(
   query: string,
   headers: Record<string, string> = {},
 ): Promise<{ status: number; body: string }> {
-  const url = `http://querier${path}?${query}`;
-  for (const r of routes) {
-    const methods = typeof r.method === "string" ? [r.method] : r.method;
-    if (!methods.includes("GET")) continue;
-    const m = new URLPattern({ pathname: r.path }).exec(url);
-    if (!m) continue;
-    const groups = m.pathname.groups as Record<string, string>;
-    const req = new Request(url, { headers });
-    const res = await r.handler(req, groups, directRequestInfo(req, groups));
-    return { status: res.status, body: await res.text() };
-  }
-  throw new Error(`no route for ${path}`);
+  const res = await serveRoute(routes, new Request(`http://querier${path}?${query}`, { headers }));
+  return { status: res.status, body: await res.text() };
 }
 
 /** The proxy's message for the failing store (Thanos's wording, with the store's Info). */

@@ -4,7 +4,7 @@
 // (https://thanos.io/tip/components/query.md/#partial-response).
 
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { testQueryApi } from "../helpers/query_api.ts";
+import { serveRoute, testQueryApi } from "../helpers/query_api.ts";
 import { type ProxyEndpoint, StoreProxy } from "../../storeapi/proxy.ts";
 import { directRequestInfo, type Route } from "../../server/http.ts";
 import { XorAppender } from "../../tsdb/chunkenc/xor.ts";
@@ -85,18 +85,8 @@ async function call(
   path: string,
   query: string,
 ): Promise<{ status: number; cache: string | null; body: string }> {
-  const url = `http://querier${path}?${query}`;
-  for (const r of routes) {
-    const methods = typeof r.method === "string" ? [r.method] : r.method;
-    if (!methods.includes("GET")) continue;
-    const m = new URLPattern({ pathname: r.path }).exec(url);
-    if (!m) continue;
-    const groups = m.pathname.groups as Record<string, string>;
-    const req = new Request(url);
-    const res = await r.handler(req, groups, directRequestInfo(req, groups));
-    return { status: res.status, cache: res.headers.get("cache-control"), body: await res.text() };
-  }
-  throw new Error(`no route for ${path}`);
+  const res = await serveRoute(routes, new Request(`http://querier${path}?${query}`));
+  return { status: res.status, cache: res.headers.get("cache-control"), body: await res.text() };
 }
 
 for (

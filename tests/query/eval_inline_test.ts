@@ -5,10 +5,10 @@
 // Both paths give the same answer.
 
 import { assertEquals } from "../helpers/assert.ts";
-import { testQueryApi } from "../helpers/query_api.ts";
+import { serveRoute, testQueryApi } from "../helpers/query_api.ts";
 import type { EvalAnswer, EvalTask, LabelTask } from "../../query/eval_pool.ts";
 import { StoreProxy } from "../../storeapi/proxy.ts";
-import { directRequestInfo, type Route } from "../../server/http.ts";
+import type { Route } from "../../server/http.ts";
 import { XorAppender } from "../../tsdb/chunkenc/xor.ts";
 import { labelsFromObject } from "../../tsdb/labels.ts";
 import { ChunkEncoding, type SeriesWithChunks } from "../../tsdb/series.ts";
@@ -88,17 +88,9 @@ function setup(series: SeriesWithChunks[] = [], inlineRangeWork?: number) {
 }
 
 async function call(routes: Route[], pathAndQuery: string): Promise<string> {
-  const url = `http://querier${pathAndQuery}`;
-  for (const r of routes) {
-    const m = new URLPattern({ pathname: r.path }).exec(url);
-    if (!m) continue;
-    const groups = m.pathname.groups as Record<string, string>;
-    const req = new Request(url);
-    const res = await r.handler(req, groups, directRequestInfo(req, groups));
-    assertEquals(res.status, 200);
-    return await res.text();
-  }
-  throw new Error(`no route for ${pathAndQuery}`);
+  const res = await serveRoute(routes, new Request(`http://querier${pathAndQuery}`));
+  assertEquals(res.status, 200);
+  return await res.text();
 }
 
 const body = (data: string) => `{"status":"success","data":${data}}`;

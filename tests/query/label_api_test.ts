@@ -5,11 +5,11 @@
 // (query/label_api.ts) runs on the HTTP thread, and the store calls get the request's signal.
 
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { testQueryApi } from "../helpers/query_api.ts";
+import { serveRoute, testQueryApi } from "../helpers/query_api.ts";
 import type { EvalAnswer, EvalTask, LabelTask } from "../../query/eval_pool.ts";
 import { ProxyQueryable } from "../../query/queryable.ts";
 import { StoreProxy } from "../../storeapi/proxy.ts";
-import { directRequestInfo, type Route } from "../../server/http.ts";
+import type { Route } from "../../server/http.ts";
 import { PromQLError } from "../../promql/errors.ts";
 import { Matcher, MatchType } from "../../tsdb/matchers.ts";
 
@@ -47,16 +47,8 @@ async function call(
   pathAndQuery: string,
   signal?: AbortSignal,
 ): Promise<{ status: number; cache: string | null; body: string }> {
-  const url = `http://querier${pathAndQuery}`;
-  for (const r of routes) {
-    const m = new URLPattern({ pathname: r.path }).exec(url);
-    if (!m) continue;
-    const groups = m.pathname.groups as Record<string, string>;
-    const req = new Request(url, { signal });
-    const res = await r.handler(req, groups, directRequestInfo(req, groups));
-    return { status: res.status, cache: res.headers.get("cache-control"), body: await res.text() };
-  }
-  throw new Error(`no route for ${pathAndQuery}`);
+  const res = await serveRoute(routes, new Request(`http://querier${pathAndQuery}`, { signal }));
+  return { status: res.status, cache: res.headers.get("cache-control"), body: await res.text() };
 }
 
 const bytes = (s: string) => new TextEncoder().encode(s);

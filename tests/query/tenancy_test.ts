@@ -6,11 +6,11 @@
 
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { type QueryTenancy } from "../../query/api.ts";
-import { testQueryApi } from "../helpers/query_api.ts";
+import { serveRoute, testQueryApi } from "../helpers/query_api.ts";
 import { StoreProxy } from "../../storeapi/proxy.ts";
 import type { SeriesItem, StoreCallContext } from "../../storeapi/server.ts";
 import type { LabelNamesRequest, LabelValuesRequest, SeriesRequest } from "../../storeapi/codec.ts";
-import { directRequestInfo, type Route } from "../../server/http.ts";
+import type { Route } from "../../server/http.ts";
 import { XorAppender } from "../../tsdb/chunkenc/xor.ts";
 import { labelsFromObject, labelsToObject } from "../../tsdb/labels.ts";
 import type { Matcher } from "../../tsdb/matchers.ts";
@@ -86,18 +86,8 @@ async function call(
   query: string,
   headers: Record<string, string> = {},
 ): Promise<{ status: number; body: string }> {
-  const url = `http://querier${path}?${query}`;
-  for (const r of routes) {
-    const methods = typeof r.method === "string" ? [r.method] : r.method;
-    if (!methods.includes("GET")) continue;
-    const m = new URLPattern({ pathname: r.path }).exec(url);
-    if (!m) continue;
-    const groups = m.pathname.groups as Record<string, string>;
-    const req = new Request(url, { headers });
-    const res = await r.handler(req, groups, directRequestInfo(req, groups));
-    return { status: res.status, body: await res.text() };
-  }
-  throw new Error(`no route for ${path}`);
+  const res = await serveRoute(routes, new Request(`http://querier${path}?${query}`, { headers }));
+  return { status: res.status, body: await res.text() };
 }
 
 const q = (s: string) => encodeURIComponent(s);
