@@ -3,6 +3,8 @@
 // wire messages, and a runner that names the first input a check rejects (with its seed and
 // index, so a failure replays exactly).
 
+import { ProtoWriter } from "../../storeapi/wire.ts";
+
 /** A deterministic random source (xorshift32), so a failing seed can be replayed. */
 export function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;
@@ -88,59 +90,55 @@ export function mutateBytes(r: () => number, b: Uint8Array): Uint8Array {
   return new Uint8Array(out);
 }
 
-function varint(out: number[], v: number): void {
-  while (v >= 128) {
-    out.push((v % 128) | 128);
-    v = Math.floor(v / 128);
-  }
-  out.push(v);
-}
-
 /**
  * A random protobuf message on the wire: well-formed framing (tags, varints, fixed fields,
  * length-delimited fields holding nested messages, text or noise) with field numbers and values
  * a decoder has to judge: low field numbers, huge varints, 10-byte negative ones, invalid UTF-8.
  */
 export function randomProto(r: () => number, depth = 0): Uint8Array {
-  const out: number[] = [];
+  const w = ProtoWriter.growable();
   const fields = below(r, 6);
   for (let i = 0; i < fields; i++) {
     const field = 1 + below(r, below(r, 4) === 0 ? 40 : 12);
     const wire = pick(r, [0, 0, 1, 2, 2, 2, 5]);
-    varint(out, field * 8 + wire);
+    w.tag(field, wire);
     if (wire === 0) {
       switch (below(r, 5)) {
         case 0:
-          varint(out, below(r, 3));
+          w.varint(below(r, 3));
           break;
         case 1:
-          varint(out, below(r, 200));
+          w.varint(below(r, 200));
           break;
         case 2:
-          varint(out, 2 ** 53 - 1);
+          w.varint(2 ** 53 - 1);
           break;
         case 3:
-          varint(out, below(r, 2 ** 31));
+          w.varint(below(r, 2 ** 31));
           break;
-        default: // a negative int64
-          for (let j = 0; j < 9; j++) out.push(0xff);
-          out.push(1);
+        default: // a negative int64: ten bytes
+          w.raw(NEGATIVE_ONE);
       }
     } else if (wire === 1 || wire === 5) {
-      for (let j = 0; j < (wire === 1 ? 8 : 4); j++) out.push(below(r, 256));
+      for (let j = 0; j < (wire === 1 ? 8 : 4); j++) w.byte(below(r, 256));
     } else {
       const k = below(r, 4);
       const body = depth < 4 && k < 2
-        ? Array.from(randomProto(r, depth + 1))
+        ? randomProto(r, depth + 1)
         : k === 2
-        ? Array.from({ length: below(r, 12) }, () => pick(r, [97, 98, 95, 0x7a, 0xff, 0xc3, 0x28]))
-        : Array.from({ length: below(r, 20) }, () => below(r, 256));
-      varint(out, body.length);
-      out.push(...body);
+        ? Uint8Array.from({ length: below(r, 12) }, () =>
+          pick(r, [97, 98, 95, 0x7a, 0xff, 0xc3, 0x28]))
+        : Uint8Array.from({ length: below(r, 20) }, () =>
+          below(r, 256));
+      w.varint(body.length);
+      w.raw(body);
     }
   }
-  return new Uint8Array(out);
+  return w.finish();
 }
+
+/** -1 as an int64 varint. */
+const NEGATIVE_ONE = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01);
 
 /** Values a config field should never be trusted to hold. */
 const ODD_VALUES: readonly unknown[] = [
