@@ -4,6 +4,10 @@
 
 import { QueryApi, type QueryApiOptions } from "../../query/api.ts";
 import { directRequestInfo, type Route } from "../../server/http.ts";
+import type { ProxyEndpoint } from "../../storeapi/proxy.ts";
+import { XorAppender } from "../../tsdb/chunkenc/xor.ts";
+import { labelsFromObject } from "../../tsdb/labels.ts";
+import { ChunkEncoding } from "../../tsdb/series.ts";
 import { Registry } from "../../metrics/registry.ts";
 import { Logger } from "../../logging/log.ts";
 
@@ -47,4 +51,35 @@ export async function serveRoute(routes: readonly Route[], req: Request): Promis
     return await r.handler(req, groups, directRequestInfo(req, groups));
   }
   throw new Error(`no route for ${req.method} ${req.url}`);
+}
+
+/**
+ * A store of `n` series `x{id="<k>"}` (k zero-padded to four digits), one sample a minute over
+ * [0, `minutes`], value k + minute.
+ */
+export function minuteSeriesStore(n: number, minutes: number): ProxyEndpoint {
+  return {
+    name: "many:10901",
+    info: { componentType: "store", labelSets: [], minTime: 0, maxTime: 10 ** 13 },
+    client: {
+      async *series() {
+        for (let k = 0; k < n; k++) {
+          const app = new XorAppender();
+          for (let i = 0; i <= minutes; i++) app.append(i * 60_000, k + i);
+          const labels = labelsFromObject({ __name__: "x", id: String(k).padStart(4, "0") });
+          yield {
+            labels,
+            chunks: [{
+              minTime: 0,
+              maxTime: minutes * 60_000,
+              encoding: ChunkEncoding.XOR,
+              data: app.bytes().slice(),
+            }],
+          };
+        }
+      },
+      labelNames: () => Promise.resolve({ names: [], warnings: [] }),
+      labelValues: () => Promise.resolve({ values: [], warnings: [] }),
+    },
+  };
 }

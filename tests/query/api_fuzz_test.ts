@@ -7,39 +7,9 @@
 
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { below, fuzz, pick } from "../helpers/fuzz.ts";
-import { serveRoute, testQueryApi } from "../helpers/query_api.ts";
-import { type ProxyEndpoint, StoreProxy } from "../../storeapi/proxy.ts";
+import { minuteSeriesStore, serveRoute, testQueryApi } from "../helpers/query_api.ts";
+import { StoreProxy } from "../../storeapi/proxy.ts";
 import type { Route } from "../../server/http.ts";
-import { XorAppender } from "../../tsdb/chunkenc/xor.ts";
-import { labelsFromObject } from "../../tsdb/labels.ts";
-import { ChunkEncoding } from "../../tsdb/series.ts";
-
-/** `x{id="0000"}` … one sample a minute over the first two hours, value id + minute. */
-function store(n: number): ProxyEndpoint {
-  return {
-    name: "fuzz:10901",
-    info: { componentType: "store", labelSets: [], minTime: 0, maxTime: 7_200_000 },
-    client: {
-      async *series() {
-        for (let k = 0; k < n; k++) {
-          const app = new XorAppender();
-          for (let i = 0; i <= 120; i++) app.append(i * 60_000, k + i);
-          yield {
-            labels: labelsFromObject({ __name__: "x", id: String(k).padStart(4, "0") }),
-            chunks: [{
-              minTime: 0,
-              maxTime: 120 * 60_000,
-              encoding: ChunkEncoding.XOR,
-              data: app.bytes().slice(),
-            }],
-          };
-        }
-      },
-      labelNames: () => Promise.resolve({ names: ["__name__", "id"], warnings: [] }),
-      labelValues: () => Promise.resolve({ values: ["x"], warnings: [] }),
-    },
-  };
-}
 
 const VALUES = [
   "",
@@ -156,7 +126,7 @@ async function call(
 
 Deno.test("fuzz: odd API parameters get Prometheus's JSON and a user-facing status", async () => {
   const routes = testQueryApi({
-    proxy: new StoreProxy({ endpoints: () => [store(20)] }),
+    proxy: new StoreProxy({ endpoints: () => [minuteSeriesStore(20, 120)] }),
     now: () => 7_200_000,
   }).routes();
   const statuses = new Map<number, number>();

@@ -4,12 +4,9 @@
 // (https://thanos.io/tip/components/query.md/#partial-response).
 
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { serveRoute, testQueryApi } from "../helpers/query_api.ts";
+import { minuteSeriesStore, serveRoute, testQueryApi } from "../helpers/query_api.ts";
 import { type ProxyEndpoint, StoreProxy } from "../../storeapi/proxy.ts";
 import { directRequestInfo, type Route } from "../../server/http.ts";
-import { XorAppender } from "../../tsdb/chunkenc/xor.ts";
-import { labelsFromObject } from "../../tsdb/labels.ts";
-import { ChunkEncoding } from "../../tsdb/series.ts";
 
 function goodStore(): ProxyEndpoint {
   return {
@@ -38,34 +35,6 @@ function failingStore(): ProxyEndpoint {
       },
       labelNames: fail,
       labelValues: fail,
-    },
-  };
-}
-
-/** A store of `n` series `x{id="<k>"}`, one sample a minute over [0, 10 h], value k + minute. */
-function manySeriesStore(n: number): ProxyEndpoint {
-  return {
-    name: "many:10901",
-    info: { componentType: "store", labelSets: [], minTime: 0, maxTime: 10 ** 13 },
-    client: {
-      async *series() {
-        for (let k = 0; k < n; k++) {
-          const app = new XorAppender();
-          for (let i = 0; i <= 600; i++) app.append(i * 60_000, k + i);
-          const labels = labelsFromObject({ __name__: "x", id: String(k).padStart(4, "0") });
-          yield {
-            labels,
-            chunks: [{
-              minTime: 0,
-              maxTime: 600 * 60_000,
-              encoding: ChunkEncoding.XOR,
-              data: app.bytes().slice(),
-            }],
-          };
-        }
-      },
-      labelNames: () => Promise.resolve({ names: [], warnings: [] }),
-      labelValues: () => Promise.resolve({ values: [], warnings: [] }),
     },
   };
 }
@@ -126,7 +95,7 @@ for (
 }
 
 Deno.test("a large query answer is streamed in pieces with the same text; a small one is one string", async () => {
-  const routes = api(true, [manySeriesStore(200)]);
+  const routes = api(true, [minuteSeriesStore(200, 600)]);
   const route = routes.find((r) => r.path === "/api/v1/query_range")!;
   const url = "http://querier/api/v1/query_range?query=x&start=0&end=36000&step=60";
   const req = new Request(url);
@@ -146,7 +115,11 @@ Deno.test("a large query answer is streamed in pieces with the same text; a smal
   assertEquals(body.data.result[7].values.length, 601);
   assertEquals(body.data.result[7].values[600], [36000, "607"]);
   // a small answer: the same format, in one piece
-  const small = await call(api(true, [manySeriesStore(1)]), "/api/v1/query", "query=x&time=60");
+  const small = await call(
+    api(true, [minuteSeriesStore(1, 600)]),
+    "/api/v1/query",
+    "query=x&time=60",
+  );
   assertEquals(
     small.body,
     '{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"x",' +
