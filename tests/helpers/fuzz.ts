@@ -18,6 +18,11 @@ export function rng(seed: number): () => number {
   };
 }
 
+/** Bytes as hex, to show a failing binary input. */
+export function hex(b: Uint8Array): string {
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
 /** An integer in [0, n) from `r`. */
 export function below(r: () => number, n: number): number {
   return Math.floor(r() * n);

@@ -8,6 +8,7 @@ import {
   below,
   decodeEach,
   fuzz,
+  hex,
   isCrash,
   mutateBytes,
   mutateValue,
@@ -29,8 +30,6 @@ import {
 } from "../../receive/otlp_translate.ts";
 import { snappyBlockCompress } from "../../storeapi/snappy.ts";
 import { labelsFromObject } from "../../tsdb/labels.ts";
-
-const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 
 /** A valid remote write request body (uncompressed) to mutate. */
 function validRequest(): Uint8Array {

@@ -5,7 +5,7 @@
 // hang.
 
 import { assert } from "../helpers/assert.ts";
-import { below, decodeEach, fuzz, mutateBytes, randomProto } from "../helpers/fuzz.ts";
+import { below, decodeEach, fuzz, hex, mutateBytes, randomProto } from "../helpers/fuzz.ts";
 import * as codec from "../../storeapi/codec.ts";
 import * as exemplars from "../../storeapi/exemplars.ts";
 import * as metadata from "../../storeapi/metadata.ts";
@@ -39,8 +39,6 @@ const DECODERS: Record<string, (b: Uint8Array) => unknown> = {
   TargetsRequest: targets.decodeTargetsRequest,
   TargetsResponse: targets.decodeTargetsResponse,
 };
-
-const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 
 Deno.test("fuzz: every StoreAPI decoder decodes random messages or throws ProtoDecodeError", async () => {
   let decoded = 0;

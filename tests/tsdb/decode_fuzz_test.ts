@@ -4,7 +4,7 @@
 // reader's InvalidInputError) — never a JavaScript error, never a hang.
 
 import { assert } from "../helpers/assert.ts";
-import { below, decodeEach, fuzz, isCrash, mutateBytes, pick } from "../helpers/fuzz.ts";
+import { below, decodeEach, fuzz, hex, isCrash, mutateBytes, pick } from "../helpers/fuzz.ts";
 import { withTempDir } from "../helpers/tmp.ts";
 import { decodeXorSamples, XorAppender, XorIterator } from "../../tsdb/chunkenc/xor.ts";
 import { type AggrPart, encodeAggrChunk, parseAggrChunk } from "../../tsdb/chunkenc/aggr.ts";
@@ -14,8 +14,6 @@ import { IndexWriter } from "../../tsdb/index/writer.ts";
 import { IndexReader } from "../../tsdb/index/reader.ts";
 import { MemoryByteSource } from "../../tsdb/bytesource.ts";
 import { compareLabels, labelsFromObject } from "../../tsdb/labels.ts";
-
-const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 
 function xorChunk(r: () => number): Uint8Array {
   const a = new XorAppender();
